@@ -1,0 +1,58 @@
+"""The ``pybpf`` command: ``pybpf features``, ``pybpf list``, ``pybpf <tool> [args]``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from . import errors
+
+# Subcommands that are not tools: name -> (module, one-line help).
+_COMMANDS = {
+    "features": ("pybpf.features", "what the running kernel supports (like bpftool feature)"),
+    "list": (None, "list the tools"),
+}
+
+
+def _tools() -> dict[str, str]:
+    from .tools import TOOLS
+    return TOOLS
+
+
+def _usage() -> str:
+    lines = ["usage: pybpf <command> [args]", "", "commands:"]
+    for name, (_, text) in _COMMANDS.items():
+        lines.append(f"  {name:<12} {text}")
+    lines.append("")
+    lines.append("tools (pybpf <tool> -h for options):")
+    for name, text in sorted(_tools().items()):
+        lines.append(f"  {name:<12} {text}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0 if argv else 2
+    cmd, rest = argv[0], argv[1:]
+    try:
+        if cmd == "list":
+            for name, text in sorted(_tools().items()):
+                print(f"{name:<12} {text}")
+            return 0
+        if cmd in _COMMANDS:
+            return importlib.import_module(_COMMANDS[cmd][0]).main(rest) or 0
+        if cmd in _tools():
+            return importlib.import_module(f"pybpf.tools.{cmd}").main(rest) or 0
+    except errors.PybpfError as e:
+        print(f"pybpf {cmd}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    print(f"pybpf: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Shared test setup: the kernel gate, mounts, and the suite-wide leak check."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from pybpf import errors
+
+REQUIRE_KERNEL = os.environ.get("PYBPF_REQUIRE_KERNEL") == "1"
+
+pytest_plugins = ["tests.vm.plugin"] if os.path.exists(
+    os.path.join(os.path.dirname(__file__), "vm", "plugin.py")) else []
+
+
+def _kernel_state() -> str | None:
+    """None when bpf(2) works here, else why it does not."""
+    try:
+        from pybpf._sys import attr, syscall
+        from pybpf._sys.uapi import Cmd, MapType
+        fd = syscall.bpf(Cmd.MAP_CREATE, attr.MapCreate(
+            map_type=MapType.ARRAY, key_size=4, value_size=4, max_entries=1, map_name=b"pt_probe"))
+        os.close(fd)
+        return None
+    except errors.PybpfError as e:
+        return str(e)
+
+
+_WHY_NO_KERNEL = _kernel_state()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kernel: needs bpf(2) on the running kernel")
+
+
+def pytest_collection_modifyitems(config, items):
+    if _WHY_NO_KERNEL is None:
+        return
+    for item in items:
+        if item.get_closest_marker("kernel") or item.get_closest_marker("needs_hook"):
+            if REQUIRE_KERNEL:
+                item.add_marker(_fail_marker(_WHY_NO_KERNEL))
+            else:
+                item.add_marker(pytest.mark.skip(reason=f"no usable bpf(2): {_WHY_NO_KERNEL}"))
+
+
+def _fail_marker(why: str):
+    return pytest.mark.usefixtures("_kernel_required_but_absent")
+
+
+@pytest.fixture
+def _kernel_required_but_absent():
+    pytest.fail(f"PYBPF_REQUIRE_KERNEL=1 but bpf(2) is unusable: {_WHY_NO_KERNEL}")
+
+
+@pytest.fixture(scope="session")
+def bpffs():
+    """A mounted bpffs root and a per-session directory in it, removed at the end."""
+    from pybpf import bpffs as fs
+    root = fs.ensure_mounted()
+    d = os.path.join(root, f"pybpf-test-{os.getpid()}")
+    os.makedirs(d, exist_ok=True)
+    yield d
+    for name in os.listdir(d):
+        os.unlink(os.path.join(d, name))
+    os.rmdir(d)
+
+
+# ---- leak check: no program or map created by the suite may outlive it ----------------
+
+_FDINFO_ID = re.compile(rb"^(prog_id|map_id):\s*(\d+)", re.M)
+
+
+def _ids_held_by_other_processes() -> set[tuple[str, int]]:
+    """(kind, id) of bpf objects some other process holds an fd to."""
+    held: set[tuple[str, int]] = set()
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fdinfo")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                with open(f"/proc/{pid}/fdinfo/{fd}", "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            for m in _FDINFO_ID.finditer(data):
+                held.add((m.group(1).decode()[:-3], int(m.group(2))))
+    return held
+
+
+def _snapshot() -> set[tuple[str, int]]:
+    from pybpf import info
+    return {(k, i) for k in ("prog", "map") for i in info.ids(k)}
+
+
+def pytest_sessionstart(session):
+    session.config._pybpf_before = _snapshot() if _WHY_NO_KERNEL is None else None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_pybpf_before", None)
+    if before is None or os.environ.get("PYBPF_LEAK_CHECK") == "0" or os.environ.get(
+            "PYTEST_XDIST_WORKER"):
+        return
+    leaked = _snapshot() - before - _ids_held_by_other_processes()
+    if not leaked:
+        return
+    from pybpf import info
+    lines = []
+    for kind, i in sorted(leaked):
+        try:
+            with info.fd_by_id(kind, i) as fd:
+                inf = info.get_info(fd.fileno(), kind)
+            lines.append(f"  {kind} id {i} name {inf.name!r} type {inf.type_name}")
+        except errors.PybpfError:
+            continue  # went away meanwhile
+    if lines:
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        msg = "LEAK CHECK FAILED: kernel objects created by the suite outlived it:\n" + \
+            "\n".join(lines)
+        if tr:
+            tr.write_line(msg, red=True)
+        session.exitstatus = 1

@@ -109,9 +109,13 @@ def pytest_sessionfinish(session, exitstatus):
     if before is None or os.environ.get("PYBPF_LEAK_CHECK") == "0" or os.environ.get(
             "PYTEST_XDIST_WORKER"):
         return
-    leaked = _snapshot() - before - _ids_held_by_other_processes()
-    if not leaked:
-        return
+    import time
+    # the kernel frees closed objects (and maps a freed program held) asynchronously
+    for _ in range(20):
+        leaked = _snapshot() - before - _ids_held_by_other_processes()
+        if not leaked:
+            return
+        time.sleep(0.05)
     from pybpf import info
     lines = []
     for kind, i in sorted(leaked):

@@ -1,0 +1,107 @@
+"""Link: what keeps a program attached; closing it detaches the program."""
+
+from __future__ import annotations
+
+from .. import bpffs, errors, info
+from .._sys import attr, syscall
+from .._sys.uapi import Cmd
+from ..fd import FD
+
+
+class Link:
+    """An attachment. Owns the link fd and any helper fds (e.g. the perf event it rides on).
+
+    ``close()`` detaches (unless the link is pinned, in which case the pin keeps it).
+    """
+
+    def __init__(self, fd: FD | None, *, kind: str, target: str, extra: list[FD] | None = None,
+                 detach=None):
+        self.fd = fd
+        self.kind = kind          # e.g. "tracepoint", "raw_tp", "xdp"
+        self.target = target      # human-readable hook, e.g. "syscalls:sys_enter_execve"
+        self._extra = extra or []
+        self._detach = detach     # for attachments that are not bpf links (legacy APIs)
+
+    def fileno(self) -> int:
+        if self.fd is None:
+            raise errors.PybpfError(f"{self.kind} attachment {self.target} has no link fd")
+        return self.fd.fileno()
+
+    @property
+    def id(self) -> int:
+        return info.link_info(self.fileno()).id
+
+    def info(self) -> info.LinkInfo:
+        return info.link_info(self.fileno())
+
+    def pin(self, path: str) -> None:
+        bpffs.pin(self.fileno(), path)
+
+    def update(self, prog) -> None:
+        """Swap the attached program without a gap (BPF_LINK_UPDATE)."""
+        syscall.bpf(Cmd.LINK_UPDATE, attr.LinkUpdate(link_fd=self.fileno(),
+                                                     new_prog_fd=prog.fileno()))
+
+    def detach(self) -> None:
+        """Detach even if pinned or shared (BPF_LINK_DETACH), then close."""
+        if self.fd is not None and not self.fd.closed:
+            syscall.bpf(Cmd.LINK_DETACH, attr.LinkDetach(link_fd=self.fd.fileno()))
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return (self.fd is None or self.fd.closed) and not self._extra and self._detach is None
+
+    def close(self) -> None:
+        if self._detach is not None:
+            fn, self._detach = self._detach, None
+            fn()
+        if self.fd is not None:
+            self.fd.close()
+        for fd in self._extra:
+            fd.close()
+        self._extra = []
+
+    def __enter__(self) -> "Link":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Link {self.kind} {self.target}{' closed' if self.closed else ''}>"
+
+
+def link_create(prog_fd: int, target_fd: int, attach_type: int, *, flags: int = 0,
+                what: str, feature: str | None = None, **tail) -> FD:
+    """BPF_LINK_CREATE with the per-type tail given as ``tail`` (e.g. ``tcx=...``)."""
+    a = attr.LinkCreate(prog_fd=prog_fd, target_fd=target_fd, attach_type=attach_type,
+                        flags=flags)
+    for name, value in tail.items():
+        setattr(a.u, name, value)
+    return FD(syscall.bpf(Cmd.LINK_CREATE, a, detail=what, feature=feature))
+
+
+def perf_event_link(prog_fd: int, perf_fd: FD, *, kind: str, target: str,
+                    cookie: int = 0) -> Link:
+    """Attach a program to an open perf event: a bpf link where the kernel has it (5.15+),
+    else the older PERF_EVENT_IOC_SET_BPF ioctl.  The Link owns the perf event fd."""
+    from .._sys import perf
+    from .._sys.uapi import AttachType
+    try:
+        fd = link_create(prog_fd, perf_fd.fileno(), AttachType.PERF_EVENT, what=target,
+                         perf_event=attr._LinkTarget._PerfEvent(bpf_cookie=cookie))
+        return Link(fd, kind=kind, target=target, extra=[perf_fd])
+    except errors.KernelError as e:
+        if isinstance(e, errors.MissingPrivilegeError) or e.errno not in (22, 95, 524):
+            perf_fd.close()
+            raise
+    try:
+        syscall.ioctl(perf_fd.fileno(), perf.IOC_SET_BPF, prog_fd, op="PERF_EVENT_IOC_SET_BPF")
+        syscall.ioctl(perf_fd.fileno(), perf.IOC_ENABLE, 0, op="PERF_EVENT_IOC_ENABLE")
+    except errors.KernelError:
+        perf_fd.close()
+        raise
+    return Link(None, kind=kind, target=target, extra=[perf_fd])
+
+

@@ -1,0 +1,470 @@
+"""CO-RE: resolve BPF CO-RE relocations against a target BTF and patch instructions.
+
+Pure Python, no kernel.  Semantics follow libbpf's (so the patched programs are
+the ones libbpf would load): candidates are target types of a compatible kind
+whose *essential* name (the name up to a ``___flavor`` suffix) equals the local
+one; every matching candidate must agree on the value; a relocation nothing
+matches is "poisoned" (the instruction becomes ``call 0xbad2310``) unless it is
+an existence check, whose value is then 0.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ..btf.types import Kind
+from ..btf.ext import CoreReloKind as R
+from ..errors import BTFError
+
+POISON_IMM = 0xBAD2310
+_MODS = (Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG)
+_FIELD = {R.FIELD_BYTE_OFFSET, R.FIELD_BYTE_SIZE, R.FIELD_EXISTS, R.FIELD_SIGNED,
+          R.FIELD_LSHIFT_U64, R.FIELD_RSHIFT_U64}
+_TYPE = {R.TYPE_ID_LOCAL, R.TYPE_ID_TARGET, R.TYPE_EXISTS, R.TYPE_SIZE, R.TYPE_MATCHES}
+_ENUMVAL = {R.ENUMVAL_EXISTS, R.ENUMVAL_VALUE}
+_MAX_DEPTH = 32
+
+
+class CoreError(BTFError):
+    """A relocation cannot be resolved consistently (ambiguous or malformed)."""
+
+
+@dataclass
+class Fix:
+    """The outcome of one relocation: what to write into the instruction."""
+    kind: R
+    local: int            # value the compiler assumed (checked against the instruction)
+    target: int           # value for the running kernel
+    poison: bool = False
+    orig_size: int = 0    # memory access size before/after, for FIELD_BYTE_OFFSET loads
+    new_size: int = 0
+    validate: bool = True
+
+
+def essential_name(name: str) -> str:
+    """``task_struct___old`` -> ``task_struct``: cut at the last ``X___Y`` separator."""
+    for i in range(len(name) - 5, -1, -1):
+        if name[i] != "_" and name[i + 1:i + 4] == "___" and name[i + 4] != "_":
+            return name[:i + 1]
+    return name
+
+
+def _skip_mods(spec, tid: int) -> int:
+    for _ in range(_MAX_DEPTH):
+        t = spec[tid]
+        if tid == 0 or t.kind not in _MODS:
+            return tid
+        tid = t.type
+    raise CoreError(f"type {tid}: modifier chain too deep")
+
+
+def _kind_compat(a, b) -> bool:
+    if a.kind == b.kind:
+        return True
+    return {a.kind, b.kind} == {Kind.ENUM, Kind.ENUM64}
+
+
+def _is_composite(t) -> bool:
+    return t.kind in (Kind.STRUCT, Kind.UNION)
+
+
+# ---- access specs -------------------------------------------------------------------
+
+@dataclass
+class _Access:
+    type_id: int          # the type this step lands in (member's or element's type)
+    name: str             # member name ("" for array steps)
+    idx: int              # member or element index
+
+
+@dataclass
+class _Spec:
+    root: int
+    steps: list[_Access]
+    bit_offset: int
+    enumval: tuple[str, int] | None = None   # name, value for ENUMVAL relos
+
+
+def _parse_access(spec, root: int, access: str, kind: R) -> _Spec:
+    try:
+        idxs = [int(x) for x in access.split(":")]
+    except ValueError:
+        raise CoreError(f"malformed CO-RE access string {access!r}") from None
+    if not idxs or any(i < 0 for i in idxs):
+        raise CoreError(f"malformed CO-RE access string {access!r}")
+    if kind in _TYPE:
+        if idxs != [0]:
+            raise CoreError(f"type relocation with access {access!r}")
+        return _Spec(root, [], 0)
+    if kind in _ENUMVAL:
+        t = spec[_skip_mods(spec, root)]
+        if t.kind not in (Kind.ENUM, Kind.ENUM64) or len(idxs) != 1 or idxs[0] >= len(t.values):
+            raise CoreError(f"enum relocation {access!r} on {t.kind.name}")
+        v = t.values[idxs[0]]
+        return _Spec(root, [], 0, (v.name, v.value))
+    # field: first index is pointer arithmetic on the root, then members/elements
+    tid = _skip_mods(spec, root)
+    bit = idxs[0] * spec.sizeof(tid) * 8
+    steps = [_Access(tid, "", idxs[0])]
+    for i in idxs[1:]:
+        t = spec[tid]
+        if _is_composite(t):
+            if i >= len(t.members):
+                raise CoreError(f"member index {i} out of range in {t.name or 'anon'}")
+            m = t.members[i]
+            bit += m.offset_bits
+            tid = _skip_mods(spec, m.type)
+            steps.append(_Access(tid, m.name, i))
+        elif t.kind == Kind.ARRAY:
+            tid = _skip_mods(spec, t.type)
+            bit += i * spec.sizeof(tid) * 8
+            steps.append(_Access(tid, "", i))
+        else:
+            raise CoreError(f"access {access!r} steps into a {t.kind.name}")
+    return _Spec(root, steps, bit)
+
+
+# ---- matching a local field access against a target type ----------------------------
+
+def _fields_compat(ls, lid: int, ts, tid: int, depth: int = 0) -> bool:
+    if depth > _MAX_DEPTH:
+        return False
+    lt, tt = ls[_skip_mods(ls, lid)], ts[_skip_mods(ts, tid)]
+    if _is_composite(lt) and _is_composite(tt):
+        return True
+    if not _kind_compat(lt, tt):
+        return False
+    if lt.kind in (Kind.PTR, Kind.FLOAT):
+        return True
+    if lt.kind in (Kind.FWD, Kind.ENUM, Kind.ENUM64):
+        return essential_name(lt.name) == essential_name(tt.name)
+    if lt.kind == Kind.INT:
+        return lt.offset == 0 and tt.offset == 0
+    if lt.kind == Kind.ARRAY:
+        return _fields_compat(ls, lt.type, ts, tt.type, depth + 1)
+    return False
+
+
+def _find_member(ts, tid: int, name: str, bit: int, depth: int = 0):
+    """(member, absolute bit offset) of ``name`` in composite ``tid``, looking inside
+    anonymous members as C does."""
+    if depth > _MAX_DEPTH:
+        return None
+    t = ts[tid]
+    for m in t.members:
+        off = bit + m.offset_bits
+        if m.name == name:
+            return m, off
+        if not m.name:
+            inner = _skip_mods(ts, m.type)
+            if _is_composite(ts[inner]):
+                found = _find_member(ts, inner, name, off, depth + 1)
+                if found:
+                    return found
+    return None
+
+
+@dataclass
+class _Field:
+    bit_offset: int
+    bit_size: int        # 0 unless a bitfield
+    type_id: int         # resolved type of the field
+    is_bitfield: bool
+
+
+def _match_field(ls, lspec: _Spec, ts, troot: int) -> _Field | None:
+    tid = _skip_mods(ts, troot)
+    tt = ts[tid]
+    if not _kind_compat(ls[lspec.steps[0].type_id], tt):
+        return None
+    bit = lspec.steps[0].idx * ts.sizeof(tid) * 8
+    bitsize = 0
+    for step in lspec.steps[1:]:
+        t = ts[tid]
+        if step.name:            # member access by name
+            if not _is_composite(t):
+                return None
+            found = _find_member(ts, tid, step.name, bit)
+            if found is None:
+                return None
+            m, bit = found
+            bitsize = m.bitfield_size
+            tid = _skip_mods(ts, m.type)
+            if not _fields_compat(ls, step.type_id, ts, tid):
+                return None
+        else:                    # array element
+            if t.kind != Kind.ARRAY:
+                return None
+            # flexible arrays (nelems 0) may be indexed past their declared size
+            if t.nelems and step.idx >= t.nelems:
+                return None
+            tid = _skip_mods(ts, t.type)
+            bit += step.idx * ts.sizeof(tid) * 8
+            bitsize = 0
+    return _Field(bit, bitsize, tid, bitsize != 0)
+
+
+def _local_field(ls, lspec: _Spec) -> _Field:
+    """The field a local spec points at, computed like a target match on the local BTF."""
+    tid = lspec.steps[-1].type_id
+    bitsize = 0
+    if len(lspec.steps) > 1 and lspec.steps[-1].name:
+        # re-find the member to learn its bitfield size
+        parent = lspec.steps[-2].type_id
+        m = ls[parent].members[lspec.steps[-1].idx]
+        bitsize = m.bitfield_size
+    return _Field(lspec.bit_offset, bitsize, tid, bitsize != 0)
+
+
+def _field_value(spec, f: _Field, kind: R) -> tuple[int, int, bool]:
+    """(value, memory access size for loads, whether the load size may be adjusted)."""
+    t = spec[f.type_id]
+    if f.is_bitfield:
+        size = spec.sizeof(f.type_id)
+        byte_off = f.bit_offset // 8 // size * size
+        while f.bit_offset + f.bit_size - byte_off * 8 > size * 8:
+            if size >= 8:
+                raise CoreError("bitfield wider than 8 bytes")
+            size *= 2
+            byte_off = f.bit_offset // 8 // size * size
+    else:
+        size = spec.sizeof(f.type_id)
+        byte_off = f.bit_offset // 8
+    if kind == R.FIELD_BYTE_OFFSET:
+        val = byte_off
+    elif kind == R.FIELD_BYTE_SIZE:
+        val = size
+    elif kind == R.FIELD_EXISTS:
+        val = 1
+    elif kind == R.FIELD_SIGNED:
+        val = int((t.kind in (Kind.ENUM, Kind.ENUM64) and bool(t.signed)) or
+                  (t.kind == Kind.INT and bool(t.encoding & 1)))
+    elif kind == R.FIELD_LSHIFT_U64:
+        bits = f.bit_size if f.is_bitfield else size * 8
+        val = 64 - (f.bit_offset + bits - byte_off * 8)
+    elif kind == R.FIELD_RSHIFT_U64:
+        val = 64 - (f.bit_size if f.is_bitfield else size * 8)
+    else:  # pragma: no cover
+        raise CoreError(f"not a field relocation: {kind}")
+    adjustable = not f.is_bitfield and t.kind in (Kind.INT, Kind.ENUM, Kind.ENUM64, Kind.PTR)
+    return val, size, adjustable
+
+
+# ---- type relocations ---------------------------------------------------------------
+
+def types_compat(ls, lid: int, ts, tid: int, depth: int = 0) -> bool:
+    """libbpf's loose type compatibility, used for TYPE_* relocations."""
+    if depth > _MAX_DEPTH:
+        return False
+    lt, tt = ls[_skip_mods(ls, lid)], ts[_skip_mods(ts, tid)]
+    if not _kind_compat(lt, tt):
+        return False
+    k = lt.kind
+    if k in (Kind.UNKN, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FWD):
+        return True
+    if k == Kind.INT:
+        return lt.offset == 0 and tt.offset == 0
+    if k == Kind.PTR:
+        return types_compat(ls, lt.type, ts, tt.type, depth + 1)
+    if k == Kind.ARRAY:
+        return types_compat(ls, lt.type, ts, tt.type, depth + 1)
+    if k == Kind.FUNC_PROTO:
+        if len(lt.params) != len(tt.params):
+            return False
+        return all(types_compat(ls, a.type, ts, b.type, depth + 1)
+                   for a, b in zip(lt.params, tt.params)) and \
+            types_compat(ls, lt.return_type, ts, tt.return_type, depth + 1)
+    return False
+
+
+def types_match(ls, lid: int, ts, tid: int, depth: int = 0) -> bool:
+    """A stricter shape check for TYPE_MATCHES (bpf_core_type_matches)."""
+    if depth > _MAX_DEPTH:
+        return False
+    lid, tid = _skip_mods(ls, lid), _skip_mods(ts, tid)
+    lt, tt = ls[lid], ts[tid]
+    if lt.name and essential_name(lt.name) != essential_name(tt.name):
+        return False
+    if not _kind_compat(lt, tt):
+        return False
+    k = lt.kind
+    if k in (Kind.UNKN, Kind.FWD):
+        return True
+    if k == Kind.INT:
+        return lt.size == tt.size and bool(lt.encoding & 1) == bool(tt.encoding & 1)
+    if k in (Kind.ENUM, Kind.ENUM64):
+        names = {v.name for v in tt.values}
+        return lt.size == tt.size and all(essential_name(v.name) in names for v in lt.values)
+    if k == Kind.FLOAT:
+        return lt.size == tt.size
+    if k == Kind.PTR:
+        return types_match(ls, lt.type, ts, tt.type, depth + 1)
+    if k == Kind.ARRAY:
+        return lt.nelems == tt.nelems and types_match(ls, lt.type, ts, tt.type, depth + 1)
+    if k in (Kind.STRUCT, Kind.UNION):
+        tmembers = {m.name: m for m in tt.members}
+        for m in lt.members:
+            tm = tmembers.get(m.name)
+            if tm is None or not types_match(ls, m.type, ts, tm.type, depth + 1):
+                return False
+        return True
+    if k == Kind.FUNC_PROTO:
+        return len(lt.params) == len(tt.params) and types_match(
+            ls, lt.return_type, ts, tt.return_type, depth + 1) and all(
+            types_match(ls, a.type, ts, b.type, depth + 1) for a, b in zip(lt.params, tt.params))
+    return False
+
+
+# ---- candidates and resolution ------------------------------------------------------
+
+def candidates(ls, local_id: int, targets) -> list[tuple[object, int]]:
+    """Target (spec, type id) pairs whose kind and essential name fit the local type.
+
+    ``targets`` is a list of specs, vmlinux first; modules are searched only when
+    vmlinux has no candidate, as libbpf does.
+    """
+    # relocations name the type as written (maybe a typedef); candidates have the same kind
+    lt = ls[local_id]
+    name = essential_name(lt.name)
+    if not name:
+        raise CoreError(f"CO-RE relocation against anonymous type {local_id}")
+    for ts in targets:
+        found = [(ts, tid) for tid in ts.find(name) if _kind_compat(lt, ts[tid])]
+        if found:
+            return found
+    return []
+
+
+def resolve(ls, relo, targets) -> Fix:
+    """Compute the patch for one relocation (``relo`` has type_id, access, kind)."""
+    kind = R(relo.kind)
+    lid = relo.type_id
+    lspec = _parse_access(ls, lid, relo.access, kind)
+    if kind == R.TYPE_ID_LOCAL:
+        return Fix(kind, lid, lid)
+
+    validate = True
+    if kind in _FIELD:
+        lfield = _local_field(ls, lspec)
+        local_val, lsize, _ = _field_value(ls, lfield, kind)
+        validate = not lfield.is_bitfield  # bitfield reads are computed, not checkable
+    elif kind in _ENUMVAL:
+        local_val = 1 if kind == R.ENUMVAL_EXISTS else lspec.enumval[1]
+        lsize = 0
+    else:
+        lsize = 0
+        local_val = {R.TYPE_ID_TARGET: lid, R.TYPE_EXISTS: 1, R.TYPE_MATCHES: 1,
+                     R.TYPE_SIZE: ls.sizeof(lid)}[kind]
+
+    result: Fix | None = None
+    for ts, tid in candidates(ls, lid, targets):
+        fix = _try_candidate(ls, lspec, kind, local_val, lsize, ts, tid)
+        if fix is None:
+            continue
+        if result is None:
+            result = fix
+        elif (fix.target, fix.new_size) != (result.target, result.new_size):
+            raise CoreError(f"CO-RE relocation {kind.name} on {ls[lid].name!r} access "
+                            f"{relo.access!r} is ambiguous: candidates give {result.target} "
+                            f"and {fix.target}")
+    if result is not None:
+        result.validate = validate
+        return result
+    # nothing matched: existence checks and type relocations read 0; any other
+    # relocation poisons its instruction (harmless if that code is dead, a clear
+    # verifier error at that instruction otherwise)
+    if kind in (R.FIELD_EXISTS, R.ENUMVAL_EXISTS) or kind in _TYPE:
+        return Fix(kind, local_val, 0)
+    return Fix(kind, local_val, 0, poison=True)
+
+
+def _try_candidate(ls, lspec: _Spec, kind: R, local_val: int, lsize: int, ts, tid: int):
+    if kind in _FIELD:
+        f = _match_field(ls, lspec, ts, tid)
+        if f is None:
+            return None
+        val, size, adjustable = _field_value(ts, f, kind)
+        fix = Fix(kind, local_val, val)
+        if kind == R.FIELD_BYTE_OFFSET:
+            fix.orig_size, fix.new_size = lsize, size
+            if not adjustable:
+                fix.new_size = lsize
+        return fix
+    if kind in _ENUMVAL:
+        name = lspec.enumval[0]
+        for v in ts[_skip_mods(ts, tid)].values:
+            if essential_name(v.name) == essential_name(name):
+                return Fix(kind, local_val, 1 if kind == R.ENUMVAL_EXISTS else v.value)
+        return None
+    if kind == R.TYPE_MATCHES:
+        return Fix(kind, local_val, 1) if types_match(ls, lspec.root, ts, tid) else None
+    if not types_compat(ls, lspec.root, ts, tid):
+        return None
+    if kind == R.TYPE_ID_TARGET:
+        return Fix(kind, local_val, tid)
+    if kind == R.TYPE_EXISTS:
+        return Fix(kind, local_val, 1)
+    return Fix(kind, local_val, ts.sizeof(tid))  # TYPE_SIZE
+
+
+# ---- patching -----------------------------------------------------------------------
+
+_SIZE_BITS = {1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18}   # BPF_B, BPF_H, BPF_W, BPF_DW
+_BITS_SIZE = {v: k for k, v in _SIZE_BITS.items()}
+
+
+def _poison(insns: bytearray, off: int) -> None:
+    struct.pack_into("<BBhi", insns, off, 0x85, 0, 0, POISON_IMM)  # BPF_JMP | BPF_CALL
+
+
+def patch(insns: bytearray, index: int, fix: Fix, where: str = "") -> None:
+    """Write ``fix`` into instruction ``index`` of ``insns`` (8-byte slots)."""
+    off = index * 8
+    if off + 8 > len(insns):
+        raise CoreError(f"{where}CO-RE relocation points past the program end (insn {index})")
+    code = insns[off]
+    cls = code & 0x07
+    is_ld64 = code == 0x18
+    if fix.poison:
+        if is_ld64 and off + 16 <= len(insns):
+            _poison(insns, off + 8)
+        _poison(insns, off)
+        return
+    if cls in (0x04, 0x07):  # ALU, ALU64
+        if code & 0x08:
+            raise CoreError(f"{where}insn {index}: CO-RE relocation on a register ALU op")
+        imm = struct.unpack_from("<i", insns, off + 4)[0]
+        if fix.validate and imm != _s32(fix.local):
+            raise CoreError(f"{where}insn {index}: expected immediate {fix.local}, found {imm}")
+        struct.pack_into("<i", insns, off + 4, _s32(fix.target))
+    elif cls in (0x01, 0x02, 0x03):  # LDX, ST, STX
+        old = struct.unpack_from("<h", insns, off + 2)[0]
+        if fix.validate and old != fix.local:
+            raise CoreError(f"{where}insn {index}: expected offset {fix.local}, found {old}")
+        if not -32768 <= fix.target <= 32767:
+            raise CoreError(f"{where}insn {index}: field offset {fix.target} does not fit")
+        struct.pack_into("<h", insns, off + 2, fix.target)
+        if fix.new_size and fix.new_size != fix.orig_size:
+            cur = _BITS_SIZE.get(code & 0x18)
+            if cur != fix.orig_size or fix.new_size not in _SIZE_BITS:
+                raise CoreError(f"{where}insn {index}: cannot adjust the load size from "
+                                f"{fix.orig_size} to {fix.new_size}")
+            insns[off] = (code & ~0x18) | _SIZE_BITS[fix.new_size]
+    elif is_ld64:
+        if off + 16 > len(insns):
+            raise CoreError(f"{where}insn {index}: truncated ld_imm64")
+        lo = struct.unpack_from("<I", insns, off + 4)[0]
+        hi = struct.unpack_from("<I", insns, off + 12)[0]
+        if fix.validate and (hi << 32 | lo) != fix.local & 0xFFFFFFFFFFFFFFFF:
+            raise CoreError(f"{where}insn {index}: expected constant {fix.local}")
+        v = fix.target & 0xFFFFFFFFFFFFFFFF
+        struct.pack_into("<I", insns, off + 4, v & 0xFFFFFFFF)
+        struct.pack_into("<I", insns, off + 12, v >> 32)
+    else:
+        raise CoreError(f"{where}insn {index}: opcode {code:#x} cannot take a CO-RE relocation")
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v

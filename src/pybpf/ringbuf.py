@@ -1,0 +1,166 @@
+"""Ring buffer reader (BPF_MAP_TYPE_RINGBUF): mmap'd pages, epoll wake-ups, batched reads.
+
+Layout the kernel exposes through mmap of the map fd (kernel/bpf/ringbuf.c):
+page 0 holds the consumer position (we write it), page 1 the producer position
+(read-only), then the data area mapped twice back to back so a record that
+wraps around the end reads as one contiguous slice.  Each record starts with
+an 8-byte header: u32 length with BUSY (bit 31) and DISCARD (bit 30) flags,
+then u32 page offset; records are 8-byte aligned.
+"""
+
+from __future__ import annotations
+
+import mmap
+import select
+import struct
+from typing import Callable, Iterator
+
+from . import errors
+
+_BUSY = 1 << 31
+_DISCARD = 1 << 30
+_HDR = 8
+_PAGE = mmap.PAGESIZE
+_u64 = struct.Struct("<Q")
+_u32 = struct.Struct("<I")
+
+Callback = Callable[[memoryview], "int | None"]
+
+
+class _Ring:
+    """One mapped ring buffer."""
+
+    def __init__(self, map_fd: int, size: int, callback: Callback | None):
+        if size <= 0 or size & (size - 1) or size % _PAGE:
+            raise ValueError(f"ring buffer size {size} is not a power-of-2 multiple of the page")
+        self.fd = map_fd
+        self.mask = size - 1
+        self.callback = callback
+        try:
+            self.cons = mmap.mmap(map_fd, _PAGE, mmap.MAP_SHARED,
+                                  mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
+            self.prod = mmap.mmap(map_fd, _PAGE + 2 * size, mmap.MAP_SHARED,
+                                  mmap.PROT_READ, offset=_PAGE)
+        except OSError as e:
+            raise errors.from_errno(e.errno or 22, "mmap ring buffer") from None
+        self.data = memoryview(self.prod)[_PAGE:]
+
+    def consume(self, limit: int | None = None) -> Iterator[memoryview]:
+        """Yield ready records (zero-copy views valid until the next yield) in order."""
+        cons_pos = _u64.unpack_from(self.cons, 0)[0]
+        n = 0
+        while True:
+            prod_pos = _u64.unpack_from(self.prod, 0)[0]
+            if cons_pos >= prod_pos:
+                break
+            while cons_pos < prod_pos:
+                off = cons_pos & self.mask
+                length = _u32.unpack_from(self.data, off)[0]
+                if length & _BUSY:
+                    # a producer reserved this record but has not committed it yet
+                    _u64.pack_into(self.cons, 0, cons_pos)
+                    return
+                size = length & ~(_BUSY | _DISCARD)
+                next_pos = cons_pos + ((size + _HDR + 7) & ~7)
+                if not length & _DISCARD:
+                    view = self.data[off + _HDR: off + _HDR + size]
+                    try:
+                        yield view
+                    finally:
+                        view.release()
+                    n += 1
+                cons_pos = next_pos
+                # publishing the position lets the kernel reuse the space at once
+                _u64.pack_into(self.cons, 0, cons_pos)
+                if limit is not None and n >= limit:
+                    return
+
+    def close(self) -> None:
+        self.data.release()
+        self.prod.close()
+        self.cons.close()
+
+
+class RingBuffer:
+    """Reads one or more ring buffer maps; ``poll()`` waits on all of them with one epoll.
+
+    Use as an iterator source (``for rec in rb.poll(100): ...``) or with callbacks
+    passed to ``add``/the constructor (``rb.poll_callbacks(timeout)``).
+    """
+
+    def __init__(self, map=None, callback: Callback | None = None):
+        self._rings: list[_Ring] = []
+        self._epoll = select.epoll()
+        if map is not None:
+            self.add(map, callback)
+
+    def add(self, map, callback: Callback | None = None) -> None:
+        """Add a ring buffer map (a pybpf Map, or (fd, size))."""
+        if isinstance(map, tuple):
+            fd, size = map
+        else:
+            fd, size = map.fileno(), map.max_entries
+        ring = _Ring(fd, size, callback)
+        self._epoll.register(fd, select.EPOLLIN)
+        self._rings.append(ring)
+
+    def _wait(self, timeout_ms: int) -> None:
+        try:
+            self._epoll.poll(timeout_ms / 1000 if timeout_ms >= 0 else -1)
+        except InterruptedError:
+            pass
+
+    def poll(self, timeout_ms: int = -1) -> Iterator[memoryview]:
+        """Wait up to ``timeout_ms`` for data, then yield every ready record of every ring."""
+        if not any(self._has_data(r) for r in self._rings):
+            self._wait(timeout_ms)
+        for ring in self._rings:
+            yield from ring.consume()
+
+    def consume(self) -> Iterator[memoryview]:
+        """Yield what is ready now, without waiting."""
+        for ring in self._rings:
+            yield from ring.consume()
+
+    def poll_callbacks(self, timeout_ms: int = -1) -> int:
+        """bcc/libbpf style: wait, then run each ring's callback per record; return the count.
+
+        A callback returning a non-zero int stops the batch early (like libbpf).
+        """
+        if not any(self._has_data(r) for r in self._rings):
+            self._wait(timeout_ms)
+        return self.consume_callbacks()
+
+    def consume_callbacks(self) -> int:
+        n = 0
+        for ring in self._rings:
+            cb = ring.callback
+            if cb is None:
+                raise ValueError("no callback given for this ring buffer")
+            for rec in ring.consume():
+                n += 1
+                if cb(rec):
+                    return n
+        return n
+
+    @staticmethod
+    def _has_data(ring: _Ring) -> bool:
+        return _u64.unpack_from(ring.cons, 0)[0] < _u64.unpack_from(ring.prod, 0)[0]
+
+    def fileno(self) -> int:
+        """The epoll fd, to embed this reader in another event loop."""
+        return self._epoll.fileno()
+
+    def close(self) -> None:
+        for ring in self._rings:
+            ring.close()
+        self._rings.clear()
+        if not self._epoll.closed:
+            self._epoll.close()
+
+    def __enter__(self) -> "RingBuffer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+

@@ -1,0 +1,171 @@
+"""execsnoop: trace exec() syscalls, option for option and column for column with bcc's."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import struct
+import sys
+
+from .. import _common
+
+_HDR = struct.Struct("<QIIIiII16s")  # struct event up to args[] (execsnoop.h)
+ARGS_MAX = 60                        # TOTAL_MAX_ARGS in execsnoop.h
+
+EXAMPLES = """examples:
+    pybpf execsnoop                  # trace every exec()
+    pybpf execsnoop -x               # also show failed exec()s
+    pybpf execsnoop -T               # add a HH:MM:SS column
+    pybpf execsnoop -t               # add a seconds-since-start column
+    pybpf execsnoop -U               # add a UID column
+    pybpf execsnoop -u 1000          # only UID 1000
+    pybpf execsnoop -u alice         # only the user alice
+    pybpf execsnoop -q               # put "quotes" around each argument
+    pybpf execsnoop -n main          # only commands whose name matches "main"
+    pybpf execsnoop -l tpkg          # only command lines containing "tpkg"
+    pybpf execsnoop -P 181           # only children of PID 181
+    pybpf execsnoop --max-args 40    # keep up to 40 arguments
+    pybpf execsnoop --cgroupmap /sys/fs/bpf/cgmap   # only cgroups in this pinned map
+    pybpf execsnoop --mntnsmap /sys/fs/bpf/mntns    # only mount namespaces in this map
+    pybpf execsnoop --json           # one JSON object per exec
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pybpf execsnoop", description="Trace exec() syscalls",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=EXAMPLES)
+    p.add_argument("-T", "--time", action="store_true",
+                   help="include a time column (HH:MM:SS)")
+    p.add_argument("-t", "--timestamp", action="store_true",
+                   help="include a timestamp column (seconds since start)")
+    p.add_argument("-x", "--fails", action="store_true", help="include failed exec()s")
+    p.add_argument("--cgroupmap", metavar="CGROUPMAP",
+                   help="trace only cgroups whose ids are keys of this pinned BPF map")
+    p.add_argument("--mntnsmap", metavar="MNTNSMAP",
+                   help="trace only mount namespaces whose ids are keys of this pinned BPF map")
+    p.add_argument("-u", "--uid", metavar="USER", type=_common.parse_uid,
+                   help="trace this UID (number or user name) only")
+    p.add_argument("-q", "--quote", action="store_true",
+                   help='put quotemarks (") around arguments')
+    p.add_argument("-n", "--name", metavar="NAME",
+                   help="only print commands whose name matches this regex")
+    p.add_argument("-l", "--line", metavar="LINE",
+                   help="only print commands whose argument line matches this regex")
+    p.add_argument("-U", "--print-uid", action="store_true", help="print a UID column")
+    p.add_argument("--max-args", metavar="MAX_ARGS", type=int, default=20,
+                   help="maximum number of arguments captured and shown (default 20)")
+    p.add_argument("-P", "--ppid", metavar="PPID", type=int,
+                   help="trace children of this parent PID only")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object per exec instead of columns")
+    return p
+
+
+class Formatter:
+    """Turns raw events into bcc's columns or JSON records."""
+
+    def __init__(self, args, out: _common.Output, clock: _common.Clock):
+        self.args = args
+        self.out = out
+        self.clock = clock
+        self.name_re = re.compile(args.name.encode()) if args.name else None
+        self.line_re = re.compile(args.line.encode()) if args.line else None
+
+    def header(self) -> None:
+        a = self.args
+        cols = ("%-9s" % "TIME" if a.time else "") + ("%-8s" % "TIME(s)" if a.timestamp else "") \
+            + ("%-6s" % "UID" if a.print_uid else "")
+        self.out.header(cols + "%-16s %-7s %-7s %3s %s" % ("PCOMM", "PID", "PPID", "RET", "ARGS"))
+
+    def event(self, data: memoryview) -> None:
+        ts, pid, ppid, uid, ret, count, size, comm = _HDR.unpack_from(data)
+        comm = comm.split(b"\0", 1)[0]
+        argv = bytes(data[_HDR.size:_HDR.size + size]).split(b"\0")[:count]
+        if self.name_re and not self.name_re.search(comm):
+            return
+        quoted = [b'"' + x.replace(b'"', b'\\"') + b'"' for x in argv] if self.args.quote \
+            else argv
+        line = b" ".join(quoted).replace(b"\n", b"\\n")
+        if self.line_re and not self.line_re.search(line):
+            return
+        a = self.args
+        if self.out.json:
+            self.out.row("", {
+                "time": self.clock.hms(ts), "timestamp": round(self.clock.since_start(ts), 6),
+                "uid": uid, "pcomm": comm.decode(errors="replace"), "pid": pid,
+                "ppid": ppid if ppid > 0 else None, "ret": ret,
+                "args": [x.decode(errors="replace") for x in argv],
+            })
+            return
+        prefix = ("%-9s" % self.clock.hms(ts) if a.time else "") \
+            + ("%-8.3f" % self.clock.since_start(ts) if a.timestamp else "") \
+            + ("%-6d" % uid if a.print_uid else "")
+        self.out.row(prefix + "%-16s %-7d %-7s %3d %s" % (
+            comm.decode(errors="replace"), pid, ppid if ppid > 0 else "?", ret,
+            line.decode(errors="replace")), {})
+
+
+def configure(spec, args) -> list:
+    """Set the object's constants and swap in user maps; return maps to close later."""
+    g = spec.maps[".rodata"]
+    g.set_var("max_args", args.max_args)
+    g.set_var("ignore_failed", not args.fails)
+    if args.uid is not None:
+        g.set_var("targ_uid", args.uid)
+    if args.ppid is not None:
+        g.set_var("targ_ppid", args.ppid)
+    opened = []
+    for flag, mapname, path, what in (("filter_cgroup", "cgroup_filter", args.cgroupmap,
+                                       "--cgroupmap"),
+                                      ("filter_mntns", "mntns_filter", args.mntnsmap,
+                                       "--mntnsmap")):
+        if path:
+            m = _common.open_pinned_map(path, what)
+            opened.append(m)
+            spec.maps[mapname].replace_with(m)
+            g.set_var(flag, True)
+    return opened
+
+
+def run(args, out: _common.Output) -> int:
+    import pybpf
+    from ...ringbuf import RingBuffer
+
+    if not 1 <= args.max_args <= ARGS_MAX:
+        raise SystemExit(f"error: --max-args must be between 1 and {ARGS_MAX}")
+    spec = pybpf.ObjectSpec.from_bytes(_common.tool_object("execsnoop"))
+    user_maps = configure(spec, args)
+    clock = _common.Clock()
+    fmt = Formatter(args, out, clock)
+    lost_seen = 0
+    try:
+        with pybpf.load(spec) as obj:
+            obj.attach()
+            drops = obj.maps["drops"]
+            with RingBuffer(obj.maps["events"]) as rb:
+                _common.stop_on_signals()
+                fmt.header()
+                try:
+                    while True:
+                        for rec in rb.poll(250):
+                            fmt.event(rec)
+                        out.flush()
+                        lost = sum(drops[0])
+                        if lost > lost_seen:
+                            _common.warn("execsnoop", f"lost {lost - lost_seen} events")
+                            lost_seen = lost
+                except _common.Stop:
+                    pass
+                for rec in rb.consume():
+                    fmt.event(rec)
+                out.flush()
+    finally:
+        for m in user_maps:
+            m.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return run(args, _common.Output(sys.stdout, json_lines=args.json))

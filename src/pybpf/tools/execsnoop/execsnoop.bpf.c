@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+/* execsnoop: one event per exec(), with argv, from the syscalls tracepoints only
+ * (no kprobes), so it runs on kernels built without CONFIG_KPROBES. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "execsnoop.h"
+
+/* Set from Python before load; .rodata is frozen, so the verifier prunes dead filters. */
+const volatile int max_args = 20;
+const volatile __u32 targ_uid = (__u32)-1;
+const volatile __u32 targ_ppid = 0;
+const volatile bool ignore_failed = true;
+const volatile bool filter_cgroup = false;
+const volatile bool filter_mntns = false;
+
+/* Exec in flight: filled at syscall entry, sent at exit once the result is known. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct event);
+} execs SEC(".maps");
+
+/* Filters given as pinned maps (--cgroupmap/--mntnsmap); replaced by the user's map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u64);
+} cgroup_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u32);
+} mntns_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024);
+} events SEC(".maps");
+
+/* Events that could not be delivered (ring buffer or in-flight table full). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+static const struct event empty_event = {};
+
+static __always_inline void count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline bool wanted(struct task_struct *task)
+{
+	if (filter_cgroup) {
+		__u64 cgid = bpf_get_current_cgroup_id();
+		if (!bpf_map_lookup_elem(&cgroup_filter, &cgid))
+			return false;
+	}
+	if (filter_mntns) {
+		__u64 ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+		if (!bpf_map_lookup_elem(&mntns_filter, &ns))
+			return false;
+	}
+	return true;
+}
+
+static __always_inline int enter(const char *filename, const char *const *argv)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct event *e;
+	const char *arg;
+	long n;
+	int i;
+
+	if (targ_uid != (__u32)-1 && uid != targ_uid)
+		return 0;
+	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
+	if (targ_ppid && ppid != targ_ppid)
+		return 0;
+	if (!wanted(task))
+		return 0;
+
+	if (bpf_map_update_elem(&execs, &tid, &empty_event, BPF_NOEXIST)) {
+		count_drop();
+		return 0;
+	}
+	e = bpf_map_lookup_elem(&execs, &tid);
+	if (!e)
+		return 0;
+	e->pid = pid;
+	e->ppid = ppid;
+	e->uid = uid;
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+
+	n = bpf_probe_read_user_str(e->args, ARGSIZE, filename);
+	if (n <= 0) {
+		/* unreadable filename (e.g. a page not yet faulted in): keep an empty string */
+		e->args[0] = '\0';
+		n = 1;
+	}
+	e->args_size = n;
+	e->args_count = 1;
+
+	/* argv[0] is replaced by the filename, as bcc's execsnoop shows it */
+	for (i = 1; i < TOTAL_MAX_ARGS && i < max_args; i++) {
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+			return 0;
+		if (e->args_size > ARGS_BUF - ARGSIZE)
+			return 0;
+		n = bpf_probe_read_user_str(&e->args[e->args_size], ARGSIZE, arg);
+		if (n <= 0)
+			return 0;
+		e->args_size += n;
+		e->args_count++;
+	}
+	/* more arguments than asked for: mark the cut */
+	if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+		return 0;
+	if (e->args_size <= ARGS_BUF - 4) {
+		e->args[e->args_size] = '.';
+		e->args[e->args_size + 1] = '.';
+		e->args[e->args_size + 2] = '.';
+		e->args[e->args_size + 3] = '\0';
+		e->args_size += 4;
+		e->args_count++;
+	}
+	return 0;
+}
+
+static __always_inline int leave(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct event *e = bpf_map_lookup_elem(&execs, &tid);
+	__u32 size;
+
+	if (!e)
+		return 0;
+	if (ignore_failed && ret < 0)
+		goto out;
+	e->retval = ret;
+	e->ts_ns = bpf_ktime_get_ns();
+	/* after a successful exec, comm is the new program's name */
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	size = sizeof(*e) - ARGS_BUF + e->args_size;
+	if (size <= sizeof(*e) && bpf_ringbuf_output(&events, e, size, 0))
+		count_drop();
+out:
+	bpf_map_delete_elem(&execs, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int tp_enter_execve(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int tp_exit_execve(struct trace_event_raw_sys_exit *ctx)
+{
+	return leave(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int tp_enter_execveat(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int tp_exit_execveat(struct trace_event_raw_sys_exit *ctx)
+{
+	return leave(ctx->ret);
+}
+
+char LICENSE[] SEC("license") = "GPL";

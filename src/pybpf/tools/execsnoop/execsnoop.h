@@ -1,0 +1,24 @@
+/* Event layout shared by execsnoop.bpf.c and the Python front (pybpf/tools/execsnoop). */
+#ifndef PYBPF_EXECSNOOP_H
+#define PYBPF_EXECSNOOP_H
+
+#define TASK_COMM_LEN 16
+#define ARGSIZE 128          /* longest single argument kept, NUL included */
+#define TOTAL_MAX_ARGS 60    /* the most --max-args may ask for */
+#define ARGS_BUF (TOTAL_MAX_ARGS * ARGSIZE)
+
+/* One exec: fixed header, then args_size bytes of NUL-separated strings:
+ * the filename, then argv[1..], then "..." when argv had more than max_args entries. */
+struct event {
+	__u64 ts_ns;          /* bpf_ktime_get_ns() at exec exit (CLOCK_MONOTONIC) */
+	__u32 pid;            /* tgid, as ps shows it */
+	__u32 ppid;           /* real parent's tgid */
+	__u32 uid;
+	__s32 retval;         /* 0, or the negative errno of a failed exec */
+	__u32 args_count;
+	__u32 args_size;
+	char comm[TASK_COMM_LEN];
+	char args[ARGS_BUF];
+};
+
+#endif

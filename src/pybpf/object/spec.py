@@ -1,0 +1,507 @@
+"""ObjectSpec: everything in a libbpf-style ``.bpf.o``, parsed and changeable before load.
+
+Programs keep their raw instruction bytes plus a list of :class:`Reloc` (what each
+``ld_imm64``/``call`` refers to) so the loader can link subprograms, patch map fds and
+resolve externs.  Maps come from ``.maps`` (BTF-defined), legacy ``maps`` and global data
+sections (``.rodata*``, ``.data*``, ``.bss*``, plus a synthetic ``.kconfig``).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from .. import elf as E
+from .._sys.uapi import AttachType, MapFlag, MapType, ProgType
+from ..errors import BTFError, ELFError, PybpfError
+from . import globaldata as G
+from .btfmaps import parse_map_def
+from .globaldata import GlobalVar, Extern
+from .sections import SectionInfo, parse_section
+
+__all__ = ["ObjectSpec", "ProgramSpec", "MapSpec", "Reloc", "RelocKind", "GlobalVar", "Extern"]
+
+_LD_IMM64, _CALL = 0x18, 0x85
+PSEUDO_CALL, PSEUDO_FUNC = 1, 4
+_LEGACY_DEF = struct.Struct("<5I")
+
+
+class RelocKind(Enum):
+    """What an instruction refers to."""
+
+    MAP = "map"            # ld_imm64 of a map (``.maps`` or legacy ``maps``) -> map fd
+    DATA = "data"          # ld_imm64 into a global data map -> map value + addend
+    CALL = "call"          # bpf-to-bpf call of a subprogram
+    FUNC_ADDR = "func"     # ld_imm64 of a subprogram address (callback, BPF_PSEUDO_FUNC)
+    KCONFIG = "kconfig"    # ld_imm64 of a ``__kconfig`` extern -> .kconfig map + addend
+    KSYM = "ksym"          # ld_imm64 of a ``__ksym`` variable -> kernel address / BTF id
+    KFUNC = "kfunc"        # call of a ``__ksym`` kernel function
+
+
+@dataclass
+class Reloc:
+    """One relocation of a program: ``offset`` is in bytes from the program's start.
+
+    ``target`` names what it points at: a key of ``ObjectSpec.maps`` (MAP, DATA, KCONFIG),
+    of ``ObjectSpec.subprograms``/``programs`` (CALL, FUNC_ADDR) or ``externs`` (KSYM,
+    KFUNC).  ``addend`` is the byte offset inside a data map, or inside ``section`` of the
+    called function; ``symbol`` is the ELF symbol name ("" for an in-section static call).
+    """
+
+    offset: int
+    kind: RelocKind
+    target: str
+    symbol: str = ""
+    section: str = ""
+    addend: int = 0
+
+
+@dataclass
+class ProgramSpec:
+    """A function of the object: an entry program, or a subprogram (``.text``)."""
+
+    name: str
+    section: str
+    section_offset: int                  # byte offset in its ELF section (for BTF.ext)
+    instructions: bytes
+    relocations: list[Reloc] = field(default_factory=list)
+    type: ProgType | int = ProgType.UNSPEC
+    expected_attach_type: AttachType | int | None = None
+    sec_info: SectionInfo | None = None  # parsed SEC(): flags, attach target, auto-attach
+    sleepable: bool = False
+    xdp_frags: bool = False
+    license: str = ""
+    kern_version: int = 0
+    subprogram: bool = False
+    global_binding: bool = True          # False for static functions
+    hidden: bool = False                 # global with hidden visibility (verify as static)
+    autoload: bool = True
+
+    @property
+    def insn_count(self) -> int:
+        """Number of 8-byte instruction slots."""
+        return len(self.instructions) // 8
+
+
+@dataclass
+class MapSpec:
+    """A map to create; global-data maps also carry ``data`` and a ``variables`` table."""
+
+    name: str
+    type: MapType | int
+    key_size: int = 0
+    value_size: int = 0
+    max_entries: int = 0
+    flags: int = 0
+    numa_node: int = 0
+    map_extra: int = 0
+    pinning: int = 0
+    key_type_id: int = 0                 # object-BTF ids (0 when unknown)
+    value_type_id: int = 0
+    inner: MapSpec | None = None
+    contents: dict[int, str] = field(default_factory=dict)  # slot -> map or program name
+    section: str = ""
+    section_offset: int = 0
+    kernel_name: str = ""
+    data: bytearray | None = None        # initial value of global data maps
+    variables: dict[str, GlobalVar] = field(default_factory=dict)
+    autocreate: bool = True
+
+    def get_var(self, name: str) -> bytes:
+        """Current initial bytes of global variable ``name`` in this data map."""
+        return self._var(name).get()
+
+    def set_var(self, name: str, value: Any) -> None:
+        """Set the initial value of global ``name`` (int, bool, float, str or bytes)."""
+        self._var(name).set(value)
+
+    def _var(self, name: str) -> GlobalVar:
+        try:
+            return self.variables[name]
+        except KeyError:
+            raise KeyError(f"map {self.name!r} has no variable {name!r}; "
+                           f"known: {sorted(self.variables)}") from None
+
+
+class ObjectSpec:
+    """A parsed BPF object: programs, maps, globals, externs, BTF; edit freely before load."""
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self.license = ""
+        self.kern_version = 0
+        self.programs: dict[str, ProgramSpec] = {}
+        self.subprograms: dict[str, ProgramSpec] = {}
+        self.maps: dict[str, MapSpec] = {}
+        self.globals: dict[str, GlobalVar] = {}
+        self.externs: dict[str, Extern] = {}
+        self.btf: Any = None
+        self.btf_ext: Any = None
+
+    # -- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> ObjectSpec:
+        """Parse the object at ``path``; its name is the file name up to the first dot."""
+        with open(path, "rb") as f:
+            data = f.read()
+        return cls.from_bytes(data, name=os.path.basename(os.fspath(path)).split(".")[0])
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str = "") -> ObjectSpec:
+        """Parse an ELF BPF object held in memory."""
+        spec = cls(name)
+        try:
+            _Builder(spec, E.ELFFile(data)).build()
+        except PybpfError:
+            raise
+        except (AttributeError, TypeError, LookupError, ValueError, struct.error, OverflowError,
+                RecursionError) as e:   # BTF of unexpected shape: report, never crash
+            raise ELFError(f"malformed BPF object: {type(e).__name__}: {e}") from None
+        return spec
+
+    # -- conveniences ----------------------------------------------------------------------
+
+    def set_global(self, name: str, value: Any) -> None:
+        """Set the initial value of global variable ``name`` (before load)."""
+        try:
+            var = self.globals[name]
+        except KeyError:
+            raise KeyError(f"no global variable {name!r}; known: {sorted(self.globals)}") \
+                from None
+        var.set(value)
+
+    def functions(self) -> dict[str, ProgramSpec]:
+        """Programs and subprograms together, by name."""
+        return {**self.subprograms, **self.programs}
+
+
+class _Builder:
+    """One pass over an ELF file filling an :class:`ObjectSpec`."""
+
+    def __init__(self, spec: ObjectSpec, f: E.ELFFile):
+        self.spec, self.f = spec, f
+        self.rels = f.relocation_sections()
+        self.text_idx = -1
+        self.prog_secs: list[E.Section] = []
+        self.data_secs: list[E.Section] = []
+        self.maps_idx = self.legacy_idx = -1
+        self.by_pos: dict[tuple[int, int], ProgramSpec] = {}
+        self.map_at: dict[tuple[int, int], str] = {}
+        self.values_off: dict[str, int] = {}
+
+    def build(self) -> None:
+        s, f = self.spec, self.f
+        if f.type != 1:
+            raise ELFError(f"ELF type {f.type} is not a relocatable object (ET_REL)")
+        lic = f.section("license")
+        if lic is not None:
+            s.license = _decode(lic.data.split(b"\0", 1)[0], "license")
+        ver = f.section("version")
+        if ver is not None:
+            if len(ver.data) != 4:
+                raise ELFError(f"'version' section is {len(ver.data)} bytes, expected 4")
+            s.kern_version = int.from_bytes(ver.data, "little")
+        self._load_btf()
+        self._classify()
+        if s.btf is not None:
+            G.fixup_datasecs(s.btf, f)
+        s.externs = G.collect_externs(s.btf, f)
+        self._programs()
+        self._legacy_maps()
+        self._btf_maps()
+        self._data_maps()
+        self._relocations()
+
+    def _load_btf(self) -> None:
+        sec = self.f.section(".BTF")
+        if sec is None:
+            return
+        from ..btf import Spec
+        try:
+            self.spec.btf = Spec.parse(sec.data)
+        except BTFError:
+            raise
+        except (ValueError, LookupError, struct.error) as e:
+            raise BTFError(f".BTF: {e}") from None
+        ext = self.f.section(".BTF.ext")
+        if ext is not None:
+            from ..btf.ext import parse_ext
+            self.spec.btf_ext = parse_ext(ext.data, self.spec.btf)
+
+    def _classify(self) -> None:
+        for sec in self.f.sections:
+            n = sec.name
+            if n == ".maps":
+                self.maps_idx = sec.index
+            elif n == "maps":
+                self.legacy_idx = sec.index
+            elif sec.type == E.SHT_PROGBITS and sec.flags & E.SHF_EXECINSTR and sec.size:
+                if n == ".text":
+                    self.text_idx = sec.index
+                self.prog_secs.append(sec)
+            elif G.is_data_section(sec):
+                self.data_secs.append(sec)
+
+    def _programs(self) -> None:
+        s, f = self.spec, self.f
+        idx = {sec.index for sec in self.prog_secs}
+        for sym in f.symbols:
+            if sym.type != E.STT_FUNC or sym.shndx not in idx:
+                continue
+            sec = f.sections[sym.shndx]
+            off, size = sym.value, sym.size
+            if off % 8 or size % 8 or size == 0 or off + size > len(sec.data):
+                raise ELFError(f"function {sym.name!r} in {sec.name!r}: bad range "
+                               f"[{off}, {off + size}) in a section of {len(sec.data)} bytes")
+            is_sub = sec.index == self.text_idx
+            if not is_sub and sym.bind == E.STB_LOCAL:
+                raise ELFError(f"program {sym.name!r} in {sec.name!r} is static; "
+                               "entry programs must be global")
+            if sym.name in s.programs or sym.name in s.subprograms or not sym.name:
+                raise ELFError(f"duplicate or empty function name {sym.name!r}")
+            p = ProgramSpec(sym.name, sec.name, off, sec.data[off:off + size],
+                            license=s.license, kern_version=s.kern_version, subprogram=is_sub,
+                            global_binding=sym.bind != E.STB_LOCAL,
+                            hidden=sym.bind != E.STB_LOCAL and sym.visibility in
+                            (E.STV_HIDDEN, E.STV_INTERNAL))
+            if not is_sub:
+                info = parse_section(sec.name)
+                p.sec_info = info
+                if info is not None:
+                    p.type, p.expected_attach_type = info.prog_type, info.expected_attach_type
+                    p.sleepable, p.xdp_frags = info.sleepable, info.xdp_frags
+                s.programs[p.name] = p
+            else:
+                s.subprograms[p.name] = p
+            self.by_pos[(sec.index, off)] = p
+
+    def _legacy_maps(self) -> None:
+        if self.legacy_idx < 0:
+            return
+        sec = self.f.sections[self.legacy_idx]
+        syms = [y for y in self.f.symbols if y.shndx == self.legacy_idx and
+                y.bind != E.STB_LOCAL and y.type in (E.STT_OBJECT, E.STT_NOTYPE)]
+        if not syms:
+            return
+        for y in syms:
+            size = y.size or len(sec.data) // len(syms)
+            raw = sec.data[y.value:y.value + size]
+            if y.value + size > len(sec.data) or size < 16:
+                raise ELFError(f"legacy map {y.name!r}: definition of {size} bytes at "
+                               f"{y.value} does not fit section 'maps'")
+            t, k, v, n, fl = _LEGACY_DEF.unpack((raw + bytes(20))[:20])
+            self._add_map(MapSpec(y.name, _maptype(t), k, v, n, fl, section="maps",
+                                  section_offset=y.value, kernel_name=y.name[:15]))
+
+    def _btf_maps(self) -> None:
+        if self.maps_idx < 0:
+            return
+        btf = self.spec.btf
+        if btf is None:
+            raise ELFError("section '.maps' needs BTF, but the object has no .BTF section")
+        ds = G.find_datasec(btf, ".maps")
+        if ds is None:
+            raise ELFError("no BTF DATASEC for section '.maps'")
+        for v in ds.vars:
+            var = btf[v.type]
+            if type(var).__name__ != "Var":
+                raise ELFError(f".maps: DATASEC entry {v.type} is not a variable")
+            d = parse_map_def(btf, var.type, var.name)
+            self._add_map(_from_def(d, v.offset))
+            self.values_off[d.name] = d.values_offset
+        self._map_slots()
+
+    def _add_map(self, m: MapSpec) -> None:
+        if m.name in self.spec.maps:
+            raise ELFError(f"duplicate map name {m.name!r}")
+        self.spec.maps[m.name] = m
+        sec_idx = self.maps_idx if m.section == ".maps" else self.legacy_idx
+        self.map_at[(sec_idx, m.section_offset)] = m.name
+
+    def _map_slots(self) -> None:
+        """Initial slots of map-in-map and program arrays from ``.rel.maps``."""
+        rel = self.rels.get(self.maps_idx)
+        if rel is None:
+            return
+        ds = G.find_datasec(self.spec.btf, ".maps")
+        spans = [(v.offset, v.offset + v.size, self.spec.btf[v.type].name) for v in ds.vars]
+        for r in self.f.relocations(rel):
+            sym = self.f.symbol(r.symbol)
+            owner = next((n for lo, hi, n in spans if lo <= r.offset < hi), None)
+            m = self.spec.maps.get(owner or "")
+            d_off = r.offset - m.section_offset if m else -1
+            vals = self.values_off.get(owner or "", -1)
+            if m is None or vals < 0 or d_off < vals or (d_off - vals) % 8:
+                raise ELFError(f".rel.maps: relocation at {r.offset} is not a 'values' slot")
+            slot = (d_off - vals) // 8
+            if m.type == MapType.PROG_ARRAY:
+                if sym.type != E.STT_FUNC:
+                    raise ELFError(f"map {m.name!r} slot {slot}: {sym.name!r} is no program")
+                m.contents[slot] = sym.name
+            else:
+                target = self.map_at.get((sym.shndx, sym.value))
+                if target is None or sym.shndx != self.maps_idx:
+                    raise ELFError(f"map {m.name!r} slot {slot}: {sym.name!r} is not a map")
+                m.contents[slot] = target
+
+    def _data_maps(self) -> None:
+        s = self.spec
+        for sec in self.data_secs:
+            m = G.data_map(s.btf, self.f, sec, s.name)
+            m_spec = MapSpec(sec.name, MapType.ARRAY, 4, m.size, 1, m.flags,
+                             section=sec.name, kernel_name=m.kernel_name, data=m.data,
+                             value_type_id=m.datasec_id)
+            m_spec.variables = G.bind_vars(m.variables, m_spec)
+            self._add_data_map(m_spec, sec.index)
+        kc = G.kconfig_map(s.btf, s.externs, s.name)
+        if kc is not None:
+            m_spec = MapSpec(".kconfig", MapType.ARRAY, 4, len(kc.data), 1, kc.flags,
+                             section=".kconfig", kernel_name=kc.kernel_name, data=kc.data,
+                             value_type_id=kc.datasec_id)
+            m_spec.variables = G.bind_vars(kc.variables, m_spec)
+            self._add_data_map(m_spec, -2)
+
+    def _add_data_map(self, m: MapSpec, sec_idx: int) -> None:
+        if m.name in self.spec.maps:
+            raise ELFError(f"duplicate map name {m.name!r}")
+        self.spec.maps[m.name] = m
+        self.map_at[(sec_idx, -1)] = m.name
+        for name, var in m.variables.items():
+            cur = self.spec.globals.get(name)
+            if cur is None or (cur.static and not var.static):
+                self.spec.globals[name] = var
+
+    def _relocations(self) -> None:
+        data_names = {sec.index: sec.name for sec in self.data_secs
+                      if sec.name in self.spec.maps}
+        for sec in self.prog_secs:
+            progs = sorted((p for (i, _), p in self.by_pos.items() if i == sec.index),
+                           key=lambda p: p.section_offset)
+            seen: set[int] = set()
+            rel = self.rels.get(sec.index)
+            for r in self.f.relocations(rel) if rel is not None else ():
+                p = _owner(progs, r.offset)
+                if p is None:
+                    continue           # outside any function (e.g. an overridden weak one)
+                seen.add(r.offset)
+                p.relocations.append(self._reloc(sec, p, r, data_names))
+            for p in progs:
+                self._implicit_calls(sec, p, seen)
+                p.relocations.sort(key=lambda x: x.offset)
+
+    def _reloc(self, sec: E.Section, p: ProgramSpec, r: E.Relocation,
+               data_names: dict[int, str]) -> Reloc:
+        f = self.f
+        sym = f.symbol(r.symbol)
+        off = r.offset - p.section_offset
+        insn = p.instructions[off:off + 8]
+        if r.offset % 8 or len(insn) < 8:
+            raise ELFError(f"{sec.name!r}: relocation at bad instruction offset {r.offset}")
+        code, regs = insn[0], insn[1]
+        imm = int.from_bytes(insn[4:8], "little", signed=True)
+        where = f"program {p.name!r} insn {off // 8}"
+        if sym.shndx == E.SHN_UNDEF and sym.name:
+            ext = self.spec.externs.get(sym.name)
+            if ext is None:
+                raise ELFError(f"{where}: unknown extern {sym.name!r}")
+            if code == _CALL:
+                return Reloc(off, RelocKind.KFUNC, sym.name, sym.name)
+            _need_ldimm64(code, off, p, where)
+            if ext.kind == "kconfig":
+                return Reloc(off, RelocKind.KCONFIG, ".kconfig", sym.name, ".kconfig",
+                             ext.offset + imm)
+            return Reloc(off, RelocKind.KSYM, sym.name, sym.name)
+        if code == _CALL:
+            if regs >> 4 != PSEUDO_CALL or sym.shndx != self.text_idx:
+                raise ELFError(f"{where}: call relocation against {sym.name!r} is not a "
+                               "bpf-to-bpf call into .text")
+            target_off = sym.value + (imm + 1) * 8
+            return Reloc(off, RelocKind.CALL, self._func_at(self.text_idx, target_off, where),
+                         sym.name, ".text", target_off)
+        _need_ldimm64(code, off, p, where)
+        if sym.shndx == self.text_idx and self.text_idx >= 0:
+            if regs >> 4 != PSEUDO_FUNC and sym.type not in (E.STT_FUNC, E.STT_SECTION):
+                raise ELFError(f"{where}: bad reference into .text ({sym.name!r})")
+            target_off = sym.value + imm
+            return Reloc(off, RelocKind.FUNC_ADDR,
+                         self._func_at(self.text_idx, target_off, where), sym.name, ".text",
+                         target_off)
+        if sym.shndx in (self.maps_idx, self.legacy_idx) and sym.shndx >= 0:
+            name = self.map_at.get((sym.shndx, sym.value))
+            if name is None:
+                raise ELFError(f"{where}: no map at offset {sym.value} of "
+                               f"{f.sections[sym.shndx].name!r} ({sym.name!r})")
+            return Reloc(off, RelocKind.MAP, name, sym.name, f.sections[sym.shndx].name)
+        if sym.shndx in data_names:
+            name = data_names[sym.shndx]
+            return Reloc(off, RelocKind.DATA, name, sym.name, name, sym.value + imm)
+        target = f.sections[sym.shndx].name if sym.shndx < len(f.sections) else "?"
+        raise ELFError(f"{where}: relocation against {sym.name!r} in unsupported section "
+                       f"{target!r}")
+
+    def _implicit_calls(self, sec: E.Section, p: ProgramSpec, seen: set[int]) -> None:
+        """Calls to a static function of the same section carry no ELF relocation."""
+        ins = p.instructions
+        codes = bytes(memoryview(ins)[::8])
+        i = codes.find(b"\x85")
+        while i >= 0:
+            off = i * 8
+            if ins[off + 1] >> 4 == PSEUDO_CALL and p.section_offset + off not in seen:
+                imm = int.from_bytes(ins[off + 4:off + 8], "little", signed=True)
+                target = p.section_offset + off + (imm + 1) * 8
+                where = f"program {p.name!r} insn {i}"
+                p.relocations.append(Reloc(off, RelocKind.CALL,
+                                           self._func_at(sec.index, target, where), "",
+                                           sec.name, target))
+            i = codes.find(b"\x85", i + 1)
+
+    def _func_at(self, sec_idx: int, off: int, where: str) -> str:
+        p = self.by_pos.get((sec_idx, off))
+        if p is None:
+            raise ELFError(f"{where}: no function starts at offset {off} of "
+                           f"{self.f.sections[sec_idx].name!r}")
+        return p.name
+
+
+def _owner(progs: list[ProgramSpec], off: int) -> ProgramSpec | None:
+    for p in progs:
+        if p.section_offset <= off < p.section_offset + len(p.instructions):
+            return p
+    return None
+
+
+def _need_ldimm64(code: int, off: int, p: ProgramSpec, where: str) -> None:
+    if code != _LD_IMM64 or off + 16 > len(p.instructions):
+        raise ELFError(f"{where}: relocation on opcode {code:#x}, expected ld_imm64")
+
+
+def _decode(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise ELFError(f"{what}: not valid UTF-8") from None
+
+
+def _maptype(t: int) -> MapType | int:
+    try:
+        return MapType(t)
+    except ValueError:
+        return t
+
+
+def _from_def(d, offset: int) -> MapSpec:
+    """A MapSpec from a parsed BTF map definition."""
+    m = MapSpec(d.name, _maptype(d.type), d.key_size, d.value_size, d.max_entries,
+                d.map_flags, d.numa_node, d.map_extra, d.pinning, d.key_type_id,
+                d.value_type_id, section=".maps", section_offset=offset,
+                kernel_name=d.name[:15])
+    if d.numa_node:
+        m.flags |= MapFlag.NUMA_NODE
+    if d.inner is not None:
+        m.inner = _from_def(d.inner, 0)
+        m.inner.section = ""
+    return m

@@ -1,0 +1,48 @@
+"""Make an object's BTF acceptable to the kernel, as libbpf does before BPF_BTF_LOAD.
+
+The kernel rejects ``extern`` linkage (on VARs and FUNCs), which clang emits for
+``__kconfig``/``__ksym`` externs; libbpf turns those into allocated globals and makes
+``.ksyms`` entries point at a placeholder variable.  The changes are idempotent and
+leave the types CO-RE matching reads untouched.
+"""
+
+from __future__ import annotations
+
+from ..btf.types import Datasec, Func, Int, Kind, Var
+
+_EXTERN = 2
+_GLOBAL = 1
+
+
+def kernel_btf_bytes(btf) -> bytes:
+    """The object's BTF, sanitized for loading into the kernel."""
+    placeholder = None
+    for tid in range(btf.start_id, len(btf)):
+        t = btf[tid]
+        if isinstance(t, Var) and t.linkage == _EXTERN:
+            t.linkage = _GLOBAL
+        elif isinstance(t, Func) and t.linkage == _EXTERN:
+            t.linkage = _GLOBAL
+        elif isinstance(t, Datasec) and t.name == ".ksyms":
+            for vs in t.vars:
+                target = btf[vs.type]
+                if target.kind == Kind.FUNC:
+                    if placeholder is None:
+                        placeholder = _placeholder(btf)
+                    vs.type = placeholder
+                    vs.size = 4
+                elif isinstance(target, Var) and btf.sizeof(target.type) == 0:
+                    target.type = _int_type(btf)
+    return btf.to_bytes()
+
+
+def _int_type(btf) -> int:
+    for tid in btf.find("int", Kind.INT):
+        return tid
+    return btf.add(Int("int", 4, 1, 32, 0))
+
+
+def _placeholder(btf) -> int:
+    for tid in btf.find("pybpf_ksym_placeholder", Kind.VAR):
+        return tid
+    return btf.add(Var("pybpf_ksym_placeholder", _int_type(btf), _GLOBAL))

@@ -1,0 +1,111 @@
+"""Values for ``__kconfig`` externs and addresses for typeless ``__ksym`` ones."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import platform
+import re
+
+from .. import errors
+
+_TRISTATE = {"n": 0, "y": 1, "m": 2}
+
+
+def kernel_version_code(release: str | None = None) -> int:
+    """KERNEL_VERSION(a, b, c) of the running kernel (c capped at 255, as the kernel does)."""
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", release or os.uname().release)
+    if not m:
+        return 0
+    a, b, c = (int(x or 0) for x in m.groups())
+    return (a << 16) + (b << 8) + min(c, 255)
+
+
+def kernel_config() -> dict[str, str]:
+    """The running kernel's config: /proc/config.gz, else /boot/config-<release>."""
+    release = os.uname().release
+    for path in ("/proc/config.gz", f"/boot/config-{release}"):
+        try:
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rt") as f:
+                text = f.read()
+        except OSError:
+            continue
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("CONFIG_") and "=" in line:
+                k, v = line.split("=", 1)
+                out[k] = v
+        return out
+    return {}
+
+
+def _special(name: str) -> int | None:
+    if name == "LINUX_KERNEL_VERSION":
+        return kernel_version_code()
+    if name == "LINUX_HAS_BPF_COOKIE":
+        return 1
+    if name == "LINUX_HAS_SYSCALL_WRAPPER":
+        return 1 if platform.machine() in ("x86_64", "aarch64", "s390x", "riscv64") else 0
+    return None
+
+
+def fill(spec) -> None:
+    """Write every kconfig extern's value into the ``.kconfig`` map's initial data."""
+    m = spec.maps.get(".kconfig")
+    if m is None:
+        return
+    config = None
+    for ext in spec.externs.values():
+        if ext.kind != "kconfig":
+            continue
+        value = _special(ext.name)
+        if value is None:
+            if config is None:
+                config = kernel_config()
+            raw = config.get(ext.name)
+            if raw is None:
+                if not ext.weak and not ext.name.startswith("CONFIG_"):
+                    raise errors.NotFoundError(2, "kconfig", f"extern {ext.name!r} is unknown")
+                if not ext.weak and not config:
+                    raise errors.NotFoundError(2, "kconfig", f"{ext.name}: no kernel config "
+                                               "found (/proc/config.gz or /boot/config-*)")
+                continue  # unset options read as 0 / n
+            _write(m, ext, raw)
+            continue
+        m.data[ext.offset:ext.offset + ext.size] = value.to_bytes(ext.size, "little")
+
+
+def _write(m, ext, raw: str) -> None:
+    t = ext.kcfg_type
+    if t == "char_array":
+        s = raw.strip('"').encode()[: ext.size - 1]
+        m.data[ext.offset:ext.offset + ext.size] = s.ljust(ext.size, b"\0")
+        return
+    if t in ("bool", "tristate"):
+        v = _TRISTATE.get(raw, 0)
+        if t == "bool" and v == 2:
+            raise errors.NotSupportedError(ext.name, "is a module (m); declare it as tristate")
+    elif t == "char":
+        v = _TRISTATE.get(raw)
+        v = ord({0: "n", 1: "y", 2: "m"}[v]) if v is not None else ord(raw[:1] or "\0")
+    else:
+        try:
+            v = int(raw.strip('"'), 0)
+        except ValueError:
+            raise errors.BTFError(f"kconfig {ext.name}={raw!r} is not an integer") from None
+    m.data[ext.offset:ext.offset + ext.size] = (v & ((1 << (8 * ext.size)) - 1)).to_bytes(
+        ext.size, "little")
+
+
+def kallsyms_address(name: str) -> int | None:
+    """Address of a kernel symbol from /proc/kallsyms (root sees real addresses)."""
+    try:
+        with open("/proc/kallsyms") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2] == name:
+                    return int(parts[0], 16)
+    except OSError:
+        return None
+    return None

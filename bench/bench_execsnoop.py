@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""execsnoop against the reference tools, in one run: time to first event, peak RSS, and
+exec storms (every exec captured? how much slower is the storm?).
+
+usage: bench/bench_execsnoop.py [--runs N] [--storm N]
+Needs root, ../shared/bench/{ready.py,execstorm.c}, and optionally libbpf-tools' execsnoop
+(/usr/sbin/execsnoop), bpftrace's execsnoop.bt, bcc's execsnoop-bpfcc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+SHARED = os.path.join(os.path.dirname(REPO), "shared", "bench")
+PYBPF = [os.path.join(REPO, ".venv", "bin", "pybpf"), "execsnoop"]
+
+
+def tools() -> dict[str, list[str]]:
+    found = {"pybpf": PYBPF}
+    if os.path.exists("/usr/sbin/execsnoop"):
+        found["libbpf-tools"] = ["/usr/sbin/execsnoop"]
+    if shutil.which("bpftrace") and os.path.exists("/usr/sbin/execsnoop.bt"):
+        found["bpftrace"] = ["bpftrace", "/usr/sbin/execsnoop.bt"]
+    bcc = shutil.which("execsnoop-bpfcc")
+    if bcc:
+        found["bcc"] = [bcc]
+    return found
+
+
+def ready(cmd: list[str], runs: int) -> tuple[float | None, float | None, str]:
+    r = subprocess.run([sys.executable, os.path.join(SHARED, "ready.py"), "-n", str(runs),
+                        "--", *cmd], capture_output=True, text=True, timeout=600)
+    line = (r.stdout.strip().splitlines() or ["never ready"])[-1]
+    if "median=" not in line:
+        return None, None, line
+    parts = dict(p.split("=") for p in line.replace("  ", " ").split() if "=" in p)
+    return float(parts["median"]), float(line.rsplit("median=", 1)[1]), line
+
+
+def build_storm(outdir: str) -> str:
+    exe = os.path.join(outdir, "execstorm")
+    subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(SHARED, "execstorm.c")], check=True)
+    return exe
+
+
+def storm(exe: str, n: int, marker: str) -> float:
+    """Two parallel storms of n execs; returns the wall time of the slower one."""
+    t0 = time.monotonic()
+    ps = [subprocess.Popen([exe, str(n), marker], stdout=subprocess.DEVNULL) for _ in range(2)]
+    for p in ps:
+        p.wait()
+    return time.monotonic() - t0
+
+
+def storm_under(cmd: list[str] | None, exe: str, n: int) -> tuple[float, int | None]:
+    """Storm time, and how many storm execs the tool printed (None without a tool)."""
+    marker = f"STORM{os.getpid()}x{time.monotonic_ns()}"
+    if cmd is None:
+        return storm(exe, n, marker), None
+    with tempfile.TemporaryFile("w+") as out:
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
+        # wait until the tool sees execs
+        probe = f"PROBE{os.getpid()}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            subprocess.run(["/bin/true", probe])
+            out.seek(0)
+            if probe in out.read():
+                break
+            time.sleep(0.05)
+        t = storm(exe, n, marker)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        p.wait(30)
+        out.seek(0)
+        got = sum(1 for line in out if marker in line and "/bin/true" in line)
+    return t, got
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--storm", type=int, default=4000)
+    a = ap.parse_args()
+    found = tools()
+    # warm pybpf's caches (compiled object, BTF index) so "warm start" means warm
+    ready(PYBPF, 1)
+    rows = []
+    for name, cmd in found.items():
+        t, rss, raw = ready(cmd, a.runs)
+        rows.append((name, t, rss, raw))
+    with tempfile.TemporaryDirectory() as d:
+        exe = build_storm(d)
+        base, _ = storm_under(None, exe, a.storm)
+        storms = {name: storm_under(cmd, exe, a.storm) for name, cmd in found.items()
+                  if name in ("pybpf", "libbpf-tools")}
+    ref = next((t for n, t, _, _ in rows if n == "libbpf-tools"), None)
+    print(f"# execsnoop benchmark, {time.strftime('%Y-%m-%d')}, {os.uname().release}, "
+          f"{os.cpu_count()} CPUs\n")
+    print("| tool | ready (median s) | vs libbpf-tools | peak RSS (MB) |")
+    print("|---|---|---|---|")
+    for name, t, rss, raw in rows:
+        ratio = f"{t / ref:.2f}x" if t and ref else "-"
+        print(f"| {name} | {t if t is not None else raw} | {ratio} | {rss} |")
+    print(f"\nStorm: 2 x {a.storm} execs in parallel; baseline without a tool {base:.2f} s\n")
+    print("| tool | storm time (s) | slowdown vs none | captured |")
+    print("|---|---|---|---|")
+    for name, (t, got) in storms.items():
+        print(f"| {name} | {t:.2f} | {t / base:.2f}x | {got}/{2 * a.storm} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

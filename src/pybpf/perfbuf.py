@@ -1,0 +1,166 @@
+"""Perf buffer reader (BPF_MAP_TYPE_PERF_EVENT_ARRAY + bpf_perf_event_output).
+
+One perf event of type BPF_OUTPUT per CPU, each with its own mmap'd ring; the event
+fds go into the map at their CPU's index.  Each ring starts with the
+``perf_event_mmap_page`` header page (data_head at byte 1024, data_tail at 1032),
+followed by 2^n data pages; records (``perf_event_header``: u32 type, u16 misc,
+u16 size) may wrap around the ring's end.  Lost-sample records (PERF_RECORD_LOST)
+carry how many samples the kernel dropped because the ring was full.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import select
+import struct
+from typing import Callable
+
+from . import errors
+from ._sys import attr, perf, syscall
+from ._sys.uapi import Cmd
+from .fd import FD
+
+_PAGE = mmap.PAGESIZE
+_RECORD_LOST = 2
+_RECORD_SAMPLE = 9
+_hdr = struct.Struct("<IHH")
+_u64 = struct.Struct("<Q")
+_HEAD, _TAIL = 1024, 1032
+
+SampleCallback = Callable[[int, memoryview], None]   # (cpu, raw sample)
+LostCallback = Callable[[int, int], None]             # (cpu, count)
+
+
+def possible_cpus() -> list[int]:
+    """CPU numbers from /sys/devices/system/cpu/possible (e.g. "0-3,8")."""
+    with open("/sys/devices/system/cpu/possible") as f:
+        text = f.read().strip()
+    cpus: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        cpus.extend(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+class _CpuRing:
+    def __init__(self, cpu: int, page_cnt: int):
+        pa = perf.PerfEventAttr(type=perf.TYPE_SOFTWARE, config=perf.COUNT_SW_BPF_OUTPUT,
+                                sample_type=perf.SAMPLE_RAW, sample_period=1, wakeup_events=1)
+        self.cpu = cpu
+        self.fd = FD(syscall.perf_event_open(pa, -1, cpu, -1, 0o2000000,
+                                             detail=f"BPF output event on CPU {cpu}"))
+        self.size = page_cnt * _PAGE
+        try:
+            self.mm = mmap.mmap(self.fd.fileno(), _PAGE + self.size, mmap.MAP_SHARED,
+                                mmap.PROT_READ | mmap.PROT_WRITE)
+        except OSError as e:
+            self.fd.close()
+            raise errors.from_errno(e.errno or 22, "mmap perf buffer",
+                                    f"{page_cnt} pages on CPU {cpu}") from None
+        self.data = memoryview(self.mm)[_PAGE:]
+
+    def read(self, on_sample: SampleCallback, on_lost: LostCallback | None) -> tuple[int, int]:
+        head = _u64.unpack_from(self.mm, _HEAD)[0]
+        tail = _u64.unpack_from(self.mm, _TAIL)[0]
+        n = lost = 0
+        size = self.size
+        while tail < head:
+            off = tail % size
+            if off + 8 <= size:
+                rtype, _, rsize = _hdr.unpack_from(self.data, off)
+            else:  # the header itself wraps
+                rtype, _, rsize = _hdr.unpack(self._copy(off, 8))
+            if rsize < 8:
+                break  # corrupt ring; stop rather than spin
+            if off + rsize <= size:
+                rec = self.data[off:off + rsize]
+            else:
+                rec = memoryview(self._copy(off, rsize))
+            if rtype == _RECORD_SAMPLE:
+                raw_size = struct.unpack_from("<I", rec, 8)[0]
+                on_sample(self.cpu, rec[12:12 + raw_size])
+                n += 1
+            elif rtype == _RECORD_LOST:
+                count = _u64.unpack_from(rec, 16)[0]
+                lost += count
+                if on_lost is not None:
+                    on_lost(self.cpu, count)
+            tail += rsize
+        _u64.pack_into(self.mm, _TAIL, tail)
+        return n, lost
+
+    def _copy(self, off: int, length: int) -> bytes:
+        first = self.size - off
+        return bytes(self.data[off:]) + bytes(self.data[:length - first])
+
+    def close(self) -> None:
+        self.data.release()
+        self.mm.close()
+        self.fd.close()
+
+
+class PerfBuffer:
+    """Reads a perf event array map: ``poll(timeout_ms)`` calls ``on_sample(cpu, data)``
+    for each record and ``on_lost(cpu, count)`` for drops; ``lost`` totals the drops."""
+
+    def __init__(self, map, on_sample: SampleCallback, on_lost: LostCallback | None = None,
+                 page_cnt: int = 8):
+        if page_cnt <= 0 or page_cnt & (page_cnt - 1):
+            raise ValueError("page_cnt must be a power of two")
+        self.on_sample, self.on_lost = on_sample, on_lost
+        self.lost = 0
+        self._rings: list[_CpuRing] = []
+        self._epoll = select.epoll()
+        map_fd = map.fileno()
+        max_entries = getattr(map, "max_entries", None)
+        try:
+            for cpu in possible_cpus():
+                if max_entries is not None and cpu >= max_entries:
+                    break
+                try:
+                    ring = _CpuRing(cpu, page_cnt)
+                except errors.NotFoundError:
+                    continue  # possible but offline CPU
+                self._rings.append(ring)
+                self._epoll.register(ring.fd.fileno(), select.EPOLLIN)
+                key, val = ctypes.c_uint32(cpu), ctypes.c_uint32(ring.fd.fileno())
+                syscall.bpf(Cmd.MAP_UPDATE_ELEM, attr.MapElem(
+                    map_fd=map_fd, key=ctypes.addressof(key), value=ctypes.addressof(val)),
+                    detail=f"perf event array slot {cpu}")
+        except BaseException:
+            self.close()
+            raise
+
+    def poll(self, timeout_ms: int = -1) -> int:
+        """Wait for data on any CPU, then drain every ring; returns the samples read."""
+        try:
+            self._epoll.poll(timeout_ms / 1000 if timeout_ms >= 0 else -1)
+        except InterruptedError:
+            pass
+        return self.consume()
+
+    def consume(self) -> int:
+        """Drain every ring without waiting."""
+        total = 0
+        for ring in self._rings:
+            n, lost = ring.read(self.on_sample, self.on_lost)
+            total += n
+            self.lost += lost
+        return total
+
+    def fileno(self) -> int:
+        return self._epoll.fileno()
+
+    def close(self) -> None:
+        for ring in self._rings:
+            ring.close()
+        self._rings.clear()
+        if not self._epoll.closed:
+            self._epoll.close()
+
+    def __enter__(self) -> "PerfBuffer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,347 @@
+"""pybpf execsnoop against real processes: every option, exact fields."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.kernel
+
+TOOL = [sys.executable, "-m", "pybpf.cli", "execsnoop"]
+HEADER_RE = re.compile(r"PCOMM\s+PID\s+PPID\s+RET\s+ARGS")
+
+
+class Snoop:
+    """Run execsnoop with ``args``; ``lines()`` stops it and returns its output lines."""
+
+    def __init__(self, *args: str, ready_marker: bool = False):
+        self.args = args
+        self.p = subprocess.Popen(TOOL + list(args), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.out: list[str] = []
+        if ready_marker:
+            self._wait_marker()
+        else:
+            self._wait_header()
+
+    def _readline(self, deadline: float) -> str:
+        import select
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.p.stdout], [], [], 0.05)
+            if r:
+                line = self.p.stdout.readline()
+                if not line:
+                    break
+                return line.rstrip("\n")
+            if self.p.poll() is not None:
+                break
+        err = self.p.stderr.read() if self.p.poll() is not None else ""
+        raise AssertionError(f"execsnoop produced no line in time; stderr: {err}")
+
+    def _wait_header(self) -> None:
+        line = self._readline(time.monotonic() + 60)
+        assert HEADER_RE.search(line), line
+        self.header = line
+
+    def _wait_marker(self) -> None:
+        marker = f"READY{os.getpid()}"
+        deadline = time.monotonic() + 60
+        import select
+        while time.monotonic() < deadline:
+            subprocess.run(["/bin/true", marker])
+            r, _, _ = select.select([self.p.stdout], [], [], 0.1)
+            if r:
+                line = self.p.stdout.readline()
+                if marker in line:
+                    return
+                self.out.append(line.rstrip("\n"))
+            assert self.p.poll() is None, self.p.stderr.read()
+        raise AssertionError("execsnoop never showed the readiness marker")
+
+    def stop(self) -> tuple[list[str], str]:
+        time.sleep(0.4)   # let the last poll round deliver
+        self.p.send_signal(signal.SIGINT)
+        rest, err = self.p.communicate(timeout=20)
+        assert self.p.returncode == 0, err
+        return self.out + rest.splitlines(), err
+
+
+def _rows(lines, needle):
+    return [ln for ln in lines if needle in ln]
+
+
+def test_basic_columns_and_args_with_spaces_and_quotes():
+    s = Snoop()
+    tag = f"t{os.getpid()}"
+    subprocess.run(["/bin/echo", tag, "two words", 'a "quoted" arg'], stdout=subprocess.DEVNULL)
+    lines, _ = s.stop()
+    rows = _rows(lines, tag)
+    assert len(rows) == 1, lines
+    # PCOMM PID PPID RET ARGS, as bcc prints them
+    m = re.match(r"^(\S+)\s+(\d+)\s+(\d+)\s+(-?\d+)\s+(.*)$", rows[0])
+    assert m, rows[0]
+    assert m.group(1) == "echo"
+    assert int(m.group(3)) == os.getpid()
+    assert m.group(4) == "0"
+    assert m.group(5) == f'/bin/echo {tag} two words a "quoted" arg'
+    assert s.header.split() == ["PCOMM", "PID", "PPID", "RET", "ARGS"]
+
+
+def test_quote_option():
+    s = Snoop("-q")
+    tag = f"q{os.getpid()}"
+    subprocess.run(["/bin/true", tag, 'say "hi"'])
+    lines, _ = s.stop()
+    (row,) = _rows(lines, tag)
+    assert row.endswith(f'"/bin/true" "{tag}" "say \\"hi\\""'), row
+
+
+def test_max_args_truncates_with_ellipsis():
+    s = Snoop("--max-args", "3")
+    tag = f"m{os.getpid()}"
+    subprocess.run(["/bin/true", tag, "b", "c", "d", "e"])
+    subprocess.run(["/bin/true", tag + "x", "b"])   # 3 entries: filename + 2, no cut
+    lines, _ = s.stop()
+    (cut,) = _rows(lines, tag + " ")
+    assert cut.endswith(f"/bin/true {tag} b ..."), cut
+    (whole,) = _rows(lines, tag + "x")
+    assert whole.endswith(f"/bin/true {tag}x b"), whole
+
+
+def test_default_max_args_is_20():
+    s = Snoop()
+    tag = f"d{os.getpid()}"
+    args = [tag] + [str(i) for i in range(30)]
+    subprocess.run(["/bin/true", *args])
+    lines, _ = s.stop()
+    (row,) = _rows(lines, tag)
+    shown = row[row.index("/bin/true"):]
+    assert shown.split() == ["/bin/true", tag] + [str(i) for i in range(18)] + ["..."]
+
+
+def test_failed_exec_shown_only_with_x():
+    missing = f"/nonexistent/prog{os.getpid()}"
+    s = Snoop()
+    _spawn_missing(missing)
+    lines, _ = s.stop()
+    assert not _rows(lines, missing)
+    s = Snoop("-x")
+    _spawn_missing(missing)
+    lines, _ = s.stop()
+    (row,) = _rows(lines, missing)
+    fields = row.split()
+    assert fields[3] == "-2", row   # -ENOENT
+    assert fields[4] == missing
+
+
+def _spawn_missing(path: str) -> None:
+    code = f"import os\ntry:\n os.execv({path!r}, [{path!r}, 'arg'])\nexcept OSError: pass"
+    subprocess.run([sys.executable, "-c", code])
+
+
+def test_ppid_filter():
+    tag = f"p{os.getpid()}"
+    parent = subprocess.Popen([sys.executable, "-c",
+                               "import sys,subprocess; sys.stdin.readline(); "
+                               f"subprocess.run(['/bin/true', '{tag}', 'child'])"],
+                              stdin=subprocess.PIPE, text=True)
+    s = Snoop("-P", str(parent.pid))
+    subprocess.run(["/bin/true", tag, "notchild"])
+    parent.communicate("go\n", timeout=10)
+    lines, _ = s.stop()
+    rows = _rows(lines, tag)
+    assert len(rows) == 1 and rows[0].endswith(f"{tag} child"), lines
+    assert rows[0].split()[2] == str(parent.pid)
+
+
+def _as_user(uid: int, argv: list[str]) -> None:
+    def demote():
+        os.setgid(uid)
+        os.setuid(uid)
+    subprocess.run(argv, preexec_fn=demote)
+
+
+def test_uid_filter_and_uid_column():
+    tag = f"u{os.getpid()}"
+    s = Snoop("-u", "65534", "-U")
+    subprocess.run(["/bin/true", tag, "root"])
+    _as_user(65534, ["/bin/true", tag, "nobody"])
+    lines, _ = s.stop()
+    assert s.header.split()[:2] == ["UID", "PCOMM"]
+    rows = _rows(lines, tag)
+    assert len(rows) == 1, lines
+    assert rows[0].split()[0] == "65534"
+    assert rows[0].endswith(f"{tag} nobody")
+
+
+def test_uid_by_name():
+    tag = f"n{os.getpid()}"
+    s = Snoop("-u", "nobody")
+    subprocess.run(["/bin/true", tag, "root"])
+    _as_user(65534, ["/bin/true", tag, "nobody"])
+    lines, _ = s.stop()
+    rows = _rows(lines, tag)
+    assert len(rows) == 1 and rows[0].endswith("nobody"), lines
+
+
+def test_name_and_line_filters():
+    tag = f"f{os.getpid()}"
+    s = Snoop("-n", "^echo$")
+    subprocess.run(["/bin/true", tag])
+    subprocess.run(["/bin/echo", tag], stdout=subprocess.DEVNULL)
+    lines, _ = s.stop()
+    rows = _rows(lines, tag)
+    assert len(rows) == 1 and rows[0].startswith("echo"), lines
+    s = Snoop("-l", f"{tag}.*keep")
+    subprocess.run(["/bin/true", tag, "drop"])
+    subprocess.run(["/bin/true", tag, "keep"])
+    lines, _ = s.stop()
+    rows = _rows(lines, tag)
+    assert len(rows) == 1 and rows[0].endswith("keep"), lines
+
+
+def test_time_and_timestamp_columns():
+    tag = f"c{os.getpid()}"
+    s = Snoop("-T", "-t")
+    subprocess.run(["/bin/true", tag])
+    lines, _ = s.stop()
+    assert s.header.split()[:3] == ["TIME", "TIME(s)", "PCOMM"]
+    (row,) = _rows(lines, tag)
+    hms, secs = row.split()[:2]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", hms), row
+    assert re.fullmatch(r"\d+\.\d{3}", secs), row
+    assert 0 <= float(secs) < 120
+    now = time.localtime()
+    h, m, _ = (int(x) for x in hms.split(":"))
+    assert abs((h * 60 + m) - (now.tm_hour * 60 + now.tm_min)) <= 1 or h * 60 + m == 0
+
+
+def test_json_lines_typed():
+    tag = f"j{os.getpid()}"
+    s = Snoop("--json", "-x", ready_marker=True)
+    subprocess.run(["/bin/true", tag, "x y"])
+    lines, _ = s.stop()
+    recs = [json.loads(ln) for ln in lines if tag in ln]
+    assert len(recs) == 1, lines
+    r = recs[0]
+    assert r["args"] == ["/bin/true", tag, "x y"]
+    assert r["pcomm"] == "true" and r["ret"] == 0 and r["uid"] == 0
+    assert r["ppid"] == os.getpid()
+    assert isinstance(r["pid"], int) and isinstance(r["timestamp"], float)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", r["time"])
+
+
+def _cgroup2_root() -> str:
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            sep = parts.index("-")
+            if parts[sep + 1] == "cgroup2":
+                return parts[4]
+    pytest.fail("no cgroup2 mount on this machine")
+
+
+@pytest.fixture
+def pinned_hash(bpffs):
+    """A hash map u64 -> u64/u32 pinned by the test, as a user of --cgroupmap would."""
+    from pybpf._sys.uapi import MapType
+    from pybpf.maps import Map
+    made = []
+
+    def make(name: str, value_size: int):
+        m = Map.create(MapType.HASH, key_size=8, value_size=value_size, max_entries=16,
+                       name=f"pt_{name}")
+        path = os.path.join(bpffs, name)
+        m.pin(path)
+        made.append((m, path))
+        return m, path
+    yield make
+    for m, path in made:
+        os.unlink(path)
+        m.close()
+
+
+def test_cgroupmap(pinned_hash):
+    root = _cgroup2_root()
+    cg = os.path.join(root, f"pybpf-test-{os.getpid()}")
+    os.mkdir(cg)
+    try:
+        m, path = pinned_hash("cgmap", 8)
+        m[os.stat(cg).st_ino] = 1      # the cgroup id is the cgroup directory's inode
+        tag = f"g{os.getpid()}"
+        s = Snoop("--cgroupmap", path)
+
+        def enter_cgroup():
+            with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        subprocess.run(["/bin/true", tag, "outside"])
+        subprocess.run(["/bin/true", tag, "inside"], preexec_fn=enter_cgroup)
+        lines, _ = s.stop()
+        rows = _rows(lines, tag)
+        assert len(rows) == 1 and rows[0].endswith("inside"), lines
+    finally:
+        os.rmdir(cg)
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) from util-linux")
+def test_mntnsmap(pinned_hash):
+    tag = f"s{os.getpid()}"
+    m, path = pinned_hash("mntns", 4)
+    # a process in a new mount namespace that waits, so we can learn its namespace id
+    child = subprocess.Popen(["unshare", "-m", "--", sys.executable, "-c",
+                              "import sys,subprocess; sys.stdin.readline(); "
+                              f"subprocess.run(['/bin/true', '{tag}', 'inside'])"],
+                             stdin=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            kids = open(f"/proc/{child.pid}/task/{child.pid}/children").read().split()
+            target = int(kids[0]) if kids else child.pid
+            ns = os.stat(f"/proc/{target}/ns/mnt").st_ino
+            if ns != os.stat("/proc/self/ns/mnt").st_ino or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        m[ns] = b"\x01\0\0\0"
+        s = Snoop("--mntnsmap", path)
+        subprocess.run(["/bin/true", tag, "outside"])
+        child.communicate("go\n", timeout=10)
+        lines, _ = s.stop()
+        rows = _rows(lines, tag)
+        assert len(rows) == 1 and rows[0].endswith("inside"), lines
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_sigterm_leaves_nothing_loaded():
+    from pybpf import info
+    before = {p.id for p in info.list_objects("prog")}
+    s = Snoop()
+    during = {p.name for p in info.list_objects("prog") if p.id not in before}
+    assert "tp_enter_execve" in during
+    s.p.send_signal(signal.SIGTERM)
+    s.p.communicate(timeout=20)
+    assert s.p.returncode == 0
+    time.sleep(0.2)
+    after = {p.id for p in info.list_objects("prog")} - before
+    assert not after
+    assert not [ln for ln in info.list_objects("link")
+                if ln.prog_id in after]
+
+
+def test_help_lists_bcc_options():
+    out = subprocess.run(TOOL + ["-h"], capture_output=True, text=True).stdout
+    for opt in ("-T, --time", "-t, --timestamp", "-x, --fails", "--cgroupmap", "--mntnsmap",
+                "-u USER, --uid USER", "-q, --quote", "-n NAME, --name NAME",
+                "-l LINE, --line LINE", "-U, --print-uid", "--max-args MAX_ARGS",
+                "-P PPID, --ppid PPID", "--json"):
+        assert opt in out, opt

@@ -48,7 +48,7 @@ class _CpuRing:
         pa = perf.PerfEventAttr(type=perf.TYPE_SOFTWARE, config=perf.COUNT_SW_BPF_OUTPUT,
                                 sample_type=perf.SAMPLE_RAW, sample_period=1, wakeup_events=1)
         self.cpu = cpu
-        self.fd = FD(syscall.perf_event_open(pa, -1, cpu, -1, 0o2000000,
+        self.fd = FD(syscall.perf_event_open(pa, -1, cpu, -1, 1 << 3,  # PERF_FLAG_FD_CLOEXEC
                                              detail=f"BPF output event on CPU {cpu}"))
         self.size = page_cnt * _PAGE
         try:

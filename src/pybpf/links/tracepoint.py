@@ -15,7 +15,7 @@ def attach(prog, category: str, name: str, *, cookie: int = 0) -> Link:
     pa = perf.PerfEventAttr(type=perf.TYPE_TRACEPOINT, config=tp_id, sample_period=1,
                             wakeup_events=1)
     # pid -1, cpu 0: one event that fires for every task on every CPU for tracepoints
-    pfd = FD(syscall.perf_event_open(pa, -1, 0, -1, 0o2000000,  # PERF_FLAG_FD_CLOEXEC
+    pfd = FD(syscall.perf_event_open(pa, -1, 0, -1, 1 << 3,  # PERF_FLAG_FD_CLOEXEC
                                      detail=f"tracepoint {category}:{name}"))
     return perf_event_link(prog.fileno(), pfd, kind="tracepoint", target=f"{category}:{name}",
                            cookie=cookie)

@@ -1,0 +1,274 @@
+"""Symbols for attach points: ELF symbol -> file offset in user binaries (uprobes, USDT),
+shared library lookup by name, and kernel symbols from /proc/kallsyms.
+
+User binaries are read with pyelftools; they are arbitrary (possibly huge) ELF files,
+unlike the BPF objects pybpf.elf reads.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import platform
+import shutil
+import struct
+import subprocess
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from .. import errors
+
+__all__ = ["ElfSymbol", "resolve_path", "find_library", "elf_symbols", "symbol_offset",
+           "vaddr_to_offset", "kallsyms", "kallsyms_lookup", "syscall_prefix",
+           "filter_functions"]
+
+STT_FUNC = "STT_FUNC"
+STT_GNU_IFUNC = "STT_LOOS"        # pyelftools' name for STT_GNU_IFUNC (10)
+LD_SO_CACHE = "/etc/ld.so.cache"
+_CACHE_MAGIC = b"glibc-ld.so.cache1.1"
+_CACHE_HEADER = struct.Struct("<20sII")     # magic+version, nlibs, len_strings
+_CACHE_HEADER_SIZE = 48                     # ...flags, pad, extension offset, unused
+_CACHE_ENTRY = struct.Struct("<iIIIQ")      # flags, key, value, osversion, hwcap
+
+
+@dataclass(frozen=True)
+class ElfSymbol:
+    """A symbol of a user binary: virtual address, size, and its offset in the file."""
+
+    name: str
+    address: int
+    size: int
+    offset: int
+    type: str        # pyelftools' st_info.type, e.g. STT_FUNC
+    binding: str
+
+
+def _elf_error(path: str, e: Exception) -> errors.ELFError:
+    return errors.ELFError(f"{path}: not a readable ELF file ({e})")
+
+
+def _open_elf(f: BinaryIO, path: str):
+    from elftools.common.exceptions import ELFError as _PyElfError
+    from elftools.elf.elffile import ELFFile
+    try:
+        return ELFFile(f)
+    except (_PyElfError, struct.error, ValueError) as e:
+        raise _elf_error(path, e) from None
+
+
+def _machine_of(path: str) -> tuple[int, int] | None:
+    """(EI_CLASS, e_machine) of an ELF file, or None when unreadable."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return None
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    order = "<" if head[5] == 1 else ">"
+    return head[4], struct.unpack_from(order + "H", head, 18)[0]
+
+
+def _ld_so_cache(path: str = LD_SO_CACHE) -> Iterator[tuple[str, str]]:
+    """(soname, path) entries of glibc's ld.so.cache (the "new" format, glibc >= 2.32 only)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return
+    base = data.find(_CACHE_MAGIC)       # old-format caches carry the new one after them
+    if base < 0 or len(data) < base + _CACHE_HEADER_SIZE:
+        return
+    _, nlibs, _ = _CACHE_HEADER.unpack_from(data, base)
+    pos = base + _CACHE_HEADER_SIZE
+
+    def cstr(off: int) -> str:      # string offsets count from the new header
+        end = data.find(b"\0", base + off)
+        return data[base + off:end].decode(errors="replace")
+
+    for i in range(nlibs):
+        if pos + _CACHE_ENTRY.size * (i + 1) > len(data):
+            return
+        _, key, value, _, _ = _CACHE_ENTRY.unpack_from(data, pos + _CACHE_ENTRY.size * i)
+        yield cstr(key), cstr(value)
+
+
+def _ldconfig_p() -> Iterator[tuple[str, str]]:
+    """(soname, path) from ``ldconfig -p`` when the cache format is not one we read."""
+    exe = shutil.which("ldconfig") or "/sbin/ldconfig"
+    try:
+        out = subprocess.run([exe, "-p"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return
+    for line in out.splitlines()[1:]:
+        name, sep, target = line.strip().partition(" => ")
+        if sep:
+            yield name.split(" (")[0].strip(), target.strip()
+
+
+def find_library(name: str) -> str:
+    """The path of shared library ``name``: "c", "libc", "libc.so" or "libc.so.6".
+
+    Looks in /etc/ld.so.cache (falling back to ``ldconfig -p``) and keeps only libraries
+    of this process's ELF class and machine, as the dynamic loader would.
+    """
+    lib = name if name.startswith("lib") else f"lib{name}"
+    wanted = {lib} if ".so" in lib else {f"{lib}.so"}
+    me = _machine_of("/proc/self/exe")
+    for source in (_ld_so_cache(), _ldconfig_p()):
+        for soname, path in source:
+            exact = soname in wanted
+            versioned = any(soname.startswith(w + ".") for w in wanted)
+            if (exact or versioned) and os.path.exists(path) and \
+                    (me is None or _machine_of(path) == me):
+                return path
+    raise errors.NotFoundError(2, "find_library", f"shared library {name!r} is not in "
+                               f"{LD_SO_CACHE} (nor ldconfig -p)")
+
+
+def resolve_path(path: str) -> str:
+    """A binary to probe: a path, a program on $PATH, or a library name ("c", "libc.so.6")."""
+    if os.sep in path:
+        if not os.path.exists(path):
+            raise errors.NotFoundError(2, "uprobe", f"{path} does not exist")
+        return os.path.realpath(path)
+    if ".so" in path or not shutil.which(path):
+        try:
+            return os.path.realpath(find_library(path))
+        except errors.NotFoundError:
+            if os.path.exists(path):
+                return os.path.realpath(path)
+            if ".so" in path:
+                raise
+    found = shutil.which(path)
+    if found is None:
+        raise errors.NotFoundError(2, "uprobe", f"{path!r} is neither a file, a program on "
+                                   "$PATH nor a known shared library")
+    return os.path.realpath(found)
+
+
+def _load_segments(elf) -> list[tuple[int, int, int]]:
+    """(vaddr, memsz, offset) of every PT_LOAD segment."""
+    return [(s["p_vaddr"], s["p_memsz"], s["p_offset"]) for s in elf.iter_segments()
+            if s["p_type"] == "PT_LOAD"]
+
+
+def vaddr_to_offset(segments: list[tuple[int, int, int]], vaddr: int) -> int | None:
+    """The file offset of virtual address ``vaddr``: uprobes are placed by file offset."""
+    for seg_vaddr, memsz, offset in segments:
+        if seg_vaddr <= vaddr < seg_vaddr + memsz:
+            return vaddr - seg_vaddr + offset
+    return None
+
+
+def elf_symbols(path: str) -> dict[str, ElfSymbol]:
+    """Defined symbols of a binary by name, from .symtab and .dynsym (.symtab wins).
+
+    Version suffixes (``memcpy@@GLIBC_2.14``) are not part of the names pyelftools gives;
+    a name defined twice (local + global) keeps the global one.
+    """
+    out: dict[str, ElfSymbol] = {}
+    try:
+        with open(path, "rb") as f:
+            elf = _open_elf(f, path)
+            segs = _load_segments(elf)
+            for secname in (".dynsym", ".symtab"):
+                sec = elf.get_section_by_name(secname)
+                if sec is None or not hasattr(sec, "iter_symbols"):
+                    continue
+                for sym in sec.iter_symbols():
+                    if not sym.name or sym["st_shndx"] == "SHN_UNDEF" or not sym["st_value"]:
+                        continue
+                    info = sym["st_info"]
+                    off = vaddr_to_offset(segs, sym["st_value"])
+                    if off is None:
+                        continue
+                    old = out.get(sym.name)
+                    if old is not None and old.binding == "STB_GLOBAL" and \
+                            info["bind"] != "STB_GLOBAL":
+                        continue
+                    out[sym.name] = ElfSymbol(sym.name, sym["st_value"], sym["st_size"], off,
+                                              info["type"], info["bind"])
+    except OSError as e:
+        raise errors.NotFoundError(e.errno or 2, "uprobe", f"cannot read {path}: "
+                                   f"{e.strerror}") from None
+    except (struct.error, ValueError, KeyError, AttributeError) as e:
+        if isinstance(e, errors.PybpfError):
+            raise
+        raise _elf_error(path, e) from None
+    return out
+
+
+def symbol_offset(path: str, symbol: str, *, symbols: dict[str, ElfSymbol] | None = None) -> int:
+    """The file offset of function ``symbol`` in binary ``path`` (NotFoundError if absent)."""
+    syms = symbols if symbols is not None else elf_symbols(path)
+    sym = syms.get(symbol)
+    if sym is None:
+        raise errors.NotFoundError(2, "uprobe", f"symbol {symbol!r} not found in {path}")
+    if sym.type == STT_GNU_IFUNC:
+        # The symbol is the resolver that picks an implementation at load time; a probe
+        # on it fires once per process, not per call.
+        raise errors.AttachError(22, "uprobe", f"{symbol!r} in {path} is an IFUNC (its address "
+                                 "is the resolver); probe the implementation (e.g. "
+                                 f"__{symbol}_avx2) instead")
+    return sym.offset
+
+
+# ---- kernel symbols ------------------------------------------------------------------
+
+def kallsyms(path: str = "/proc/kallsyms") -> Iterator[tuple[str, int, str, str]]:
+    """(name, address, type letter, module or "") for every kernel symbol."""
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise errors.NotSupportedError("kallsyms", f"cannot read {path}: {e.strerror}") from None
+    with f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3:
+                continue
+            mod = parts[3].strip(b"[]").decode() if len(parts) > 3 else ""
+            yield parts[2].decode(errors="replace"), int(parts[0], 16), parts[1].decode(), mod
+
+
+def kallsyms_lookup(names: set[str], path: str = "/proc/kallsyms") -> dict[str, int]:
+    """Address of each of ``names`` found in kallsyms (0 when kptr_restrict hides them)."""
+    found: dict[str, int] = {}
+    for name, addr, _, _ in kallsyms(path):
+        if name in names and name not in found:
+            found[name] = addr
+    return found
+
+
+def syscall_prefix(machine: str | None = None) -> str:
+    """The prefix of syscall entry functions on this architecture (``__x64_sys_``)."""
+    m = machine or platform.machine()
+    return {"x86_64": "__x64_sys_", "aarch64": "__arm64_sys_", "s390x": "__s390x_sys_",
+            "riscv64": "__riscv_sys_", "ppc64le": "sys_", "ppc64": "sys_",
+            "i686": "__ia32_sys_"}.get(m, "sys_")
+
+
+def filter_functions(pattern: str, tracefs_root: str | None = None) -> list[str]:
+    """Kernel functions matching glob ``pattern`` that ftrace can hook.
+
+    From tracefs available_filter_functions (only those can carry an fprobe); without it,
+    text symbols from kallsyms.  Module functions are listed as ``name [module]`` there.
+    """
+    names: list[str] = []
+    roots = [tracefs_root] if tracefs_root else ["/sys/kernel/tracing",
+                                                 "/sys/kernel/debug/tracing"]
+    for root in roots:
+        p = os.path.join(root, "available_filter_functions")
+        try:
+            with open(p) as f:
+                for line in f:
+                    name = line.split(" ", 1)[0].strip()
+                    if name and fnmatch.fnmatchcase(name, pattern):
+                        names.append(name)
+            return sorted(set(names))
+        except OSError:
+            continue
+    for name, _, kind, _ in kallsyms():
+        if kind in "tT" and fnmatch.fnmatchcase(name, pattern):
+            names.append(name)
+    return sorted(set(names))

@@ -1,0 +1,139 @@
+"""uprobes and uretprobes: a program on a user-space function (or any instruction) of a
+binary, by symbol or file offset; one probe per perf event, or many in one uprobe_multi link."""
+
+from __future__ import annotations
+
+import ctypes
+import fnmatch
+from typing import Sequence
+
+from .. import errors
+from .._sys import attr
+from .._sys.uapi import AttachType
+from . import symbols as _symbols
+from .base import Link, link_create, perf_event_link
+from .perf_event import TracefsProbe, open_probe_pmu, pmu_type
+
+__all__ = ["attach", "attach_multi", "resolve"]
+
+F_UPROBE_MULTI_RETURN = 1        # BPF_F_UPROBE_MULTI_RETURN
+
+
+def resolve(path: str, symbol: str | None = None, offset: int = 0) -> tuple[str, int]:
+    """(real path, file offset) of ``symbol`` (+ ``offset``) in binary or library ``path``.
+
+    ``symbol`` may carry an offset (``"func+0x10"``); with no symbol, ``offset`` is
+    already a file offset.
+    """
+    real = _symbols.resolve_path(path)
+    if symbol:
+        name, plus, extra = symbol.partition("+")
+        offset += _symbols.symbol_offset(real, name) + (int(extra, 0) if plus else 0)
+    return real, offset
+
+
+def attach(prog, path: str, symbol: str | None = None, *, offset: int = 0,
+           retprobe: bool = False, pid: int = -1, cookie: int = 0,
+           ref_ctr_offset: int = 0) -> Link:
+    """Attach kprobe-type ``prog`` to ``symbol`` in ``path`` (a binary, or a library name
+    like ``"c"``): on entry, or on return with ``retprobe``.  ``pid`` >= 0 limits the probe
+    to that process; ``ref_ctr_offset`` is a USDT semaphore's file offset."""
+    real, off = resolve(path, symbol, offset)
+    kind = "uretprobe" if retprobe else "uprobe"
+    target = f"{real}:{symbol or ''}+{off:#x}" if symbol else f"{real}:{off:#x}"
+    if pid >= 0:
+        target += f" pid {pid}"
+    if pmu_type("uprobe") is None:
+        return _attach_legacy(prog, real, off, retprobe, pid, cookie, ref_ctr_offset,
+                              kind, target, symbol or "")
+    pfd = open_probe_pmu("uprobe", target=real.encode(), offset=off, retprobe=retprobe, pid=pid,
+                         ref_ctr_offset=ref_ctr_offset, what=f"{kind} {target}")
+    return perf_event_link(prog.fileno(), pfd, kind=kind, target=target, cookie=cookie)
+
+
+def _attach_legacy(prog, path: str, off: int, retprobe: bool, pid: int, cookie: int,
+                   ref_ctr_offset: int, kind: str, target: str, hint: str) -> Link:
+    """Kernels without the uprobe PMU (< 4.17): a tracefs uprobe_events entry."""
+    spec = f"{path}:{off:#x}" + (f"({ref_ctr_offset:#x})" if ref_ctr_offset else "")
+    try:
+        probe = TracefsProbe("uprobe", spec, retprobe=retprobe, hint=hint or "uprobe")
+    except errors.NotSupportedError:
+        raise errors.NotSupportedError("uprobes", "no uprobe PMU and no tracefs "
+                                       "uprobe_events (CONFIG_UPROBE_EVENTS)") from None
+    try:
+        pfd = probe.open(pid)
+        link = perf_event_link(prog.fileno(), pfd, kind=kind, target=target, cookie=cookie)
+    except BaseException:
+        probe.remove()
+        raise
+    return _own_probe(link, probe)
+
+
+def _own_probe(link: Link, probe: TracefsProbe) -> Link:
+    """Make ``link`` remove the tracefs probe on close, after its fds are closed (a probe
+    with an open perf event cannot be removed)."""
+    fds = ([link.fd] if link.fd is not None else []) + list(link._extra)
+    link._extra = []
+
+    def detach() -> None:
+        for fd in fds:
+            fd.close()
+        probe.remove()
+    link._detach = detach
+    return link
+
+
+def attach_multi(prog, path: str, symbols: str | Sequence[str] | None = None, *,
+                 offsets: Sequence[int] | None = None, retprobe: bool = False, pid: int = -1,
+                 cookies: Sequence[int] | None = None,
+                 ref_ctr_offsets: Sequence[int] | None = None) -> Link:
+    """Attach ``prog`` to many places of one binary in one uprobe_multi link (6.6+).
+
+    ``symbols`` is a glob (``"pt_*"``) or a list of names; or give file ``offsets``.
+    The program must be loaded with expected_attach_type TRACE_UPROBE_MULTI.
+    """
+    real = _symbols.resolve_path(path)
+    if symbols is not None:
+        table = _symbols.elf_symbols(real)
+        if isinstance(symbols, str):
+            names = sorted(n for n, s in table.items()
+                           if s.type == _symbols.STT_FUNC and fnmatch.fnmatchcase(n, symbols))
+            if not names:
+                raise errors.NotFoundError(2, "uprobe_multi",
+                                           f"no function matches {symbols!r} in {real}")
+        else:
+            names = list(symbols)
+        offs = [_symbols.symbol_offset(real, n, symbols=table) for n in names]
+    elif offsets:
+        offs = list(offsets)
+    else:
+        raise ValueError("give symbols or offsets")
+    n = len(offs)
+    for seq, what in ((cookies, "cookies"), (ref_ctr_offsets, "ref_ctr_offsets")):
+        if seq is not None and len(seq) != n:
+            raise ValueError(f"{what} has {len(seq)} entries for {n} probes")
+    path_buf = ctypes.create_string_buffer(real.encode())
+    off_arr = (ctypes.c_uint64 * n)(*offs)
+    cookie_arr = (ctypes.c_uint64 * n)(*cookies) if cookies else None
+    ref_arr = (ctypes.c_uint64 * n)(*ref_ctr_offsets) if ref_ctr_offsets else None
+    um = attr._LinkTarget._UprobeMulti(
+        path=ctypes.addressof(path_buf), offsets=ctypes.addressof(off_arr),
+        ref_ctr_offsets=ctypes.addressof(ref_arr) if ref_arr else 0,
+        cookies=ctypes.addressof(cookie_arr) if cookie_arr else 0, cnt=n,
+        flags=F_UPROBE_MULTI_RETURN if retprobe else 0, pid=max(pid, 0))
+    target = f"{real}: {n} probes" + (f" pid {pid}" if pid >= 0 else "")
+    # the return flag lives in the uprobe_multi tail; link_create.flags must stay 0
+    try:
+        fd = link_create(prog.fileno(), 0, AttachType.TRACE_UPROBE_MULTI,
+                         what=f"uprobe_multi {target}", feature="uprobe.multi",
+                         uprobe_multi=um)
+    except errors.KernelError as e:
+        # kernels before 6.6 do not know the attach type and say only EINVAL
+        if e.errno == 22 and not isinstance(e, errors.NotSupportedError):
+            from ..features import Features
+            if not Features().has_uprobe_multi():
+                raise errors.NotSupportedError("uprobe.multi", "BPF_LINK_CREATE does not "
+                                               "take uprobe_multi links (needs 6.6+)",
+                                               e.errno, e.op) from None
+        raise
+    return Link(fd, kind="uretprobe_multi" if retprobe else "uprobe_multi", target=target)

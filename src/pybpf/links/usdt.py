@@ -1,0 +1,263 @@
+"""USDT (SystemTap SDT) probes: read ``.note.stapsdt`` of a binary, attach a program as a
+uprobe at each matching probe site (with the semaphore as uprobe reference counter), and
+parse the argument specs (``-4@%eax 8@-8(%rbp)``) that a BPF-side bpf_usdt_arg() needs."""
+
+from __future__ import annotations
+
+import platform
+import re
+import struct
+from dataclasses import dataclass
+from typing import Sequence
+
+from .. import errors
+from . import symbols as _symbols
+from . import uprobe as _uprobe
+from .base import Link
+from .perf_event import _merge
+
+__all__ = ["UsdtArg", "UsdtProbe", "probes", "find", "parse_args", "attach", "encode_spec",
+           "X86_64_PT_REGS", "SPEC_SIZE", "MAX_ARGS"]
+
+NOTE_OWNER = "stapsdt"
+NOTE_TYPE = 3
+# The value of libbpf's usdt.bpf.h spec map (__bpf_usdt_specs): struct __bpf_usdt_spec is
+# 12 x struct __bpf_usdt_arg_spec {u64 val_off; u32 arg_type (low byte); s16 reg_off;
+# bool arg_signed; s8 arg_bitshift}, then u64 usdt_cookie and s16 arg_cnt (208 bytes).
+MAX_ARGS = 12
+SPEC_SIZE = 208
+_ARG_SPEC = struct.Struct("<qIh?b")
+_ARG_TYPE = {"const": 0, "reg": 1, "reg_deref": 2}
+
+# Offsets in x86_64 struct pt_regs of each register family (ptrace.h layout).
+X86_64_PT_REGS = {
+    "r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48, "r10": 56,
+    "r9": 64, "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104, "di": 112, "ip": 128,
+    "sp": 152,
+}
+_X86_ALIASES = {
+    **{f"{p}{r}": r for r in ("ax", "bx", "cx", "dx", "si", "di", "bp", "sp", "ip")
+       for p in ("r", "e", "")},
+    "al": "ax", "bl": "bx", "cl": "cx", "dl": "dx", "sil": "si", "dil": "di", "bpl": "bp",
+    "spl": "sp", "ah": "ax", "bh": "bx", "ch": "cx", "dh": "dx",
+    **{f"r{n}{s}": f"r{n}" for n in range(8, 16) for s in ("", "d", "w", "b")},
+}
+# aarch64 struct user_pt_regs: x0..x30, sp, pc.
+AARCH64_PT_REGS = {**{f"x{n}": 8 * n for n in range(31)}, "sp": 248, "pc": 256}
+
+_X86_CONST = re.compile(r"^\$(-?(?:0x[0-9a-fA-F]+|\d+))$")
+_X86_REG = re.compile(r"^%(\w+)$")
+_X86_DEREF = re.compile(r"^(-?(?:0x[0-9a-fA-F]+|\d+))?\(%(\w+)\)$")
+_A64_REG = re.compile(r"^(\w+)$")
+_A64_DEREF = re.compile(r"^\[(\w+)(?:\s*,\s*#?(-?(?:0x[0-9a-fA-F]+|\d+)))?\]$")
+_A64_CONST = re.compile(r"^#?(-?(?:0x[0-9a-fA-F]+|\d+))$")
+
+
+@dataclass(frozen=True)
+class UsdtArg:
+    """One USDT argument: ``size`` bytes (``signed``), read as a constant, a register, or
+    memory at register + offset.  ``reg_offset`` is the register's offset in pt_regs."""
+
+    spec: str
+    size: int
+    signed: bool
+    kind: str              # "const", "reg" or "reg_deref"
+    reg: str | None = None
+    offset: int = 0        # the constant, or the displacement for reg_deref
+    reg_offset: int | None = None
+
+
+@dataclass(frozen=True)
+class UsdtProbe:
+    """One probe site from ``.note.stapsdt``: pc and semaphore as virtual addresses, and
+    their file offsets (what uprobes want)."""
+
+    provider: str
+    name: str
+    pc: int
+    base: int
+    semaphore: int
+    args_spec: str
+    path: str
+    offset: int
+    semaphore_offset: int
+
+    @property
+    def args(self) -> list[UsdtArg]:
+        return parse_args(self.args_spec)
+
+
+def _parse_one(spec: str, arch: str) -> UsdtArg:
+    size_s, at, loc = spec.partition("@")
+    try:
+        size = int(size_s)
+    except ValueError:
+        size = 0
+    if not at or abs(size) not in (1, 2, 4, 8):
+        raise errors.ELFError(f"USDT argument {spec!r}: expected <size>@<location>")
+    signed = size < 0
+    if arch in ("x86_64", "i686", "i386"):
+        if m := _X86_CONST.match(loc):
+            return UsdtArg(spec, abs(size), signed, "const", offset=int(m.group(1), 0))
+        if m := _X86_REG.match(loc):
+            reg = _X86_ALIASES.get(m.group(1))
+            if reg is not None:
+                return UsdtArg(spec, abs(size), signed, "reg", reg, 0, X86_64_PT_REGS[reg])
+        if m := _X86_DEREF.match(loc):
+            reg = _X86_ALIASES.get(m.group(2))
+            if reg is not None:
+                return UsdtArg(spec, abs(size), signed, "reg_deref", reg,
+                               int(m.group(1) or "0", 0), X86_64_PT_REGS[reg])
+    elif arch == "aarch64":
+        if m := _A64_DEREF.match(loc):
+            reg = m.group(1)
+            if reg in AARCH64_PT_REGS:
+                return UsdtArg(spec, abs(size), signed, "reg_deref", reg,
+                               int(m.group(2) or "0", 0), AARCH64_PT_REGS[reg])
+        if (m := _A64_REG.match(loc)) and m.group(1) in AARCH64_PT_REGS:
+            reg = m.group(1)
+            return UsdtArg(spec, abs(size), signed, "reg", reg, 0, AARCH64_PT_REGS[reg])
+        if m := _A64_CONST.match(loc):
+            return UsdtArg(spec, abs(size), signed, "const", offset=int(m.group(1), 0))
+    raise errors.ELFError(f"USDT argument {spec!r}: location {loc!r} is not supported on "
+                          f"{arch}")
+
+
+def parse_args(spec: str, arch: str | None = None) -> list[UsdtArg]:
+    """Parse a note's argument string into :class:`UsdtArg` (x86_64 and aarch64 syntax)."""
+    arch = arch or platform.machine()
+    # aarch64 memory operands contain ", " inside brackets: split on blanks outside [].
+    parts, depth, cur = [], 0, ""
+    for ch in spec.strip():
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        if ch.isspace() and depth == 0:
+            if cur:
+                parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        parts.append(cur)
+    return [_parse_one(p, arch) for p in parts]
+
+
+def probes(path: str) -> list[UsdtProbe]:
+    """Every USDT probe of binary or library ``path`` (a library name works too)."""
+    from elftools.common.exceptions import ELFError as _PyElfError
+    real = _symbols.resolve_path(path)
+    out: list[UsdtProbe] = []
+    try:
+        with open(real, "rb") as f:
+            elf = _symbols._open_elf(f, real)
+            notes = elf.get_section_by_name(".note.stapsdt")
+            if notes is None:
+                return []
+            base_sec = elf.get_section_by_name(".stapsdt.base")
+            base_addr = base_sec["sh_addr"] if base_sec is not None else None
+            segs = _symbols._load_segments(elf)
+            word = 8 if elf.elfclass == 64 else 4
+            fmt = ("<" if elf.little_endian else ">") + ("QQQ" if word == 8 else "III")
+            for note in notes.iter_notes():
+                if note["n_name"] != NOTE_OWNER or note["n_descsz"] < 3 * word:
+                    continue
+                desc = bytes(note["n_descdata"])
+                pc, base, sema = struct.unpack_from(fmt, desc)
+                provider, name, args = (desc[3 * word:].split(b"\0") + [b"", b""])[:3]
+                # Prelinked or otherwise relocated binaries: the note records where
+                # .stapsdt.base was at link time; shift pc (and semaphore) by the move.
+                if base_addr is not None and base:
+                    pc += base_addr - base
+                    if sema:
+                        sema += base_addr - base
+                off = _symbols.vaddr_to_offset(segs, pc)
+                if off is None:
+                    continue
+                sema_off = _symbols.vaddr_to_offset(segs, sema) if sema else 0
+                out.append(UsdtProbe(provider.decode(errors="replace"),
+                                     name.decode(errors="replace"), pc, base, sema,
+                                     args.decode(errors="replace"), real, off, sema_off or 0))
+    except OSError as e:
+        raise errors.NotFoundError(e.errno or 2, "usdt", f"cannot read {real}: "
+                                   f"{e.strerror}") from None
+    except (_PyElfError, struct.error, ValueError, KeyError) as e:
+        if isinstance(e, errors.PybpfError):
+            raise
+        raise _symbols._elf_error(real, e) from None
+    return out
+
+
+def find(path: str, provider: str, name: str) -> list[UsdtProbe]:
+    """The sites of probe ``provider:name`` in ``path`` (one probe may be inlined often)."""
+    found = [p for p in probes(path) if p.provider == provider and p.name == name]
+    if not found:
+        raise errors.NotFoundError(2, "usdt", f"no USDT probe {provider}:{name} in "
+                                   f"{_symbols.resolve_path(path)}")
+    return found
+
+
+def encode_spec(args: Sequence[UsdtArg], usdt_cookie: int = 0) -> bytes:
+    """One value for a BPF-side spec map in libbpf's usdt.bpf.h layout: how
+    bpf_usdt_arg() finds each argument (constant, register, or memory at register)."""
+    if len(args) > MAX_ARGS:
+        raise ValueError(f"{len(args)} USDT arguments; the spec holds {MAX_ARGS}")
+    out = bytearray(SPEC_SIZE)
+    for i, a in enumerate(args):
+        # the BPF side shifts left then right by arg_bitshift to narrow and sign-extend
+        _ARG_SPEC.pack_into(out, 16 * i, a.offset, _ARG_TYPE[a.kind], a.reg_offset or 0,
+                            a.signed, 64 - 8 * a.size)
+    struct.pack_into("<Qh", out, 16 * MAX_ARGS, usdt_cookie & (1 << 64) - 1, len(args))
+    return bytes(out)
+
+
+def _write_spec(spec_map, key: int, value: bytes) -> None:
+    """spec_map[key] = value with a raw BPF_MAP_UPDATE_ELEM (any object with fileno())."""
+    import ctypes
+    from .._sys import attr, syscall
+    from .._sys.uapi import Cmd
+    k = ctypes.c_uint32(key)
+    v = ctypes.create_string_buffer(value, len(value))
+    syscall.bpf(Cmd.MAP_UPDATE_ELEM, attr.MapElem(map_fd=spec_map.fileno(),
+                                                   key=ctypes.addressof(k),
+                                                   value=ctypes.addressof(v)),
+                detail=f"USDT spec {key}")
+
+
+def attach(prog, path: str, provider: str, name: str, *, pid: int = -1,
+           cookies: Sequence[int] | None = None, spec_map=None, spec_id: int = 0,
+           usdt_cookie: int = 0) -> Link:
+    """Attach kprobe-type ``prog`` to every site of USDT probe ``provider:name``.
+
+    Each site is a uprobe; a probe with a semaphore gets it as the uprobe's reference
+    counter, so the kernel raises it while attached and the guarded probe fires.
+    ``cookies`` (one per site, see :func:`find`) reach the program via
+    bpf_get_attach_cookie().  With ``spec_map`` (libbpf's ``__bpf_usdt_specs``), each
+    site's argument spec is written at ids ``spec_id``, ``spec_id + 1``, ... and the id
+    becomes the site's cookie, which is how usdt.bpf.h's bpf_usdt_arg() reads arguments.
+    """
+    sites = find(path, provider, name)
+    if spec_map is not None:
+        if cookies is not None:
+            raise ValueError("give cookies or spec_map, not both")
+        cookies = [spec_id + i for i in range(len(sites))]
+        for i, site in enumerate(sites):
+            _write_spec(spec_map, cookies[i], encode_spec(site.args, usdt_cookie))
+    if cookies is not None and len(cookies) != len(sites):
+        raise ValueError(f"{len(cookies)} cookies for {len(sites)} sites of {provider}:{name}")
+    links: list[Link] = []
+    try:
+        for i, site in enumerate(sites):
+            links.append(_uprobe.attach(prog, site.path, offset=site.offset, pid=pid,
+                                        cookie=cookies[i] if cookies else 0,
+                                        ref_ctr_offset=site.semaphore_offset))
+    except BaseException:
+        for ln in links:
+            ln.close()
+        raise
+    target = f"{sites[0].path}:{provider}:{name}" + (f" pid {pid}" if pid >= 0 else "")
+    if len(links) == 1:
+        links[0].kind, links[0].target = "usdt", target
+        return links[0]
+    return _merge(links, kind="usdt", target=target)

@@ -143,8 +143,8 @@ def test_failed_exec_shown_only_with_x():
 
 
 def _spawn_missing(path: str) -> None:
-    code = f"import os\ntry:\n os.execv({path!r}, [{path!r}, 'arg'])\nexcept OSError: pass"
-    subprocess.run([sys.executable, "-c", code])
+    code = "import os\np = os.environ['P']\ntry:\n os.execv(p, [p, 'arg'])\nexcept OSError: pass"
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, "P": path})
 
 
 def test_ppid_filter():

@@ -106,8 +106,8 @@ class Formatter:
             line.decode(errors="replace")), {})
 
 
-def configure(spec, args) -> list:
-    """Set the object's constants and swap in user maps; return maps to close later."""
+def configure(spec, args) -> dict:
+    """Set the object's constants; return the user's pinned maps that replace ours."""
     g = spec.maps[".rodata"]
     g.set_var("max_args", args.max_args)
     g.set_var("ignore_failed", not args.fails)
@@ -115,15 +115,13 @@ def configure(spec, args) -> list:
         g.set_var("targ_uid", args.uid)
     if args.ppid is not None:
         g.set_var("targ_ppid", args.ppid)
-    opened = []
+    opened = {}
     for flag, mapname, path, what in (("filter_cgroup", "cgroup_filter", args.cgroupmap,
                                        "--cgroupmap"),
                                       ("filter_mntns", "mntns_filter", args.mntnsmap,
                                        "--mntnsmap")):
         if path:
-            m = _common.open_pinned_map(path, what)
-            opened.append(m)
-            spec.maps[mapname].replace_with(m)
+            opened[mapname] = _common.open_pinned_map(path, what)
             g.set_var(flag, True)
     return opened
 
@@ -134,13 +132,13 @@ def run(args, out: _common.Output) -> int:
 
     if not 1 <= args.max_args <= ARGS_MAX:
         raise SystemExit(f"error: --max-args must be between 1 and {ARGS_MAX}")
-    spec = pybpf.ObjectSpec.from_bytes(_common.tool_object("execsnoop"))
+    spec = pybpf.ObjectSpec.from_bytes(_common.tool_object("execsnoop"), name="execsnoop")
     user_maps = configure(spec, args)
     clock = _common.Clock()
     fmt = Formatter(args, out, clock)
     lost_seen = 0
     try:
-        with pybpf.load(spec) as obj:
+        with pybpf.load(spec, maps=user_maps) as obj:
             obj.attach()
             drops = obj.maps["drops"]
             with RingBuffer(obj.maps["events"]) as rb:
@@ -151,7 +149,7 @@ def run(args, out: _common.Output) -> int:
                         for rec in rb.poll(250):
                             fmt.event(rec)
                         out.flush()
-                        lost = sum(drops[0])
+                        lost = sum(int.from_bytes(c, "little") for c in drops[0])
                         if lost > lost_seen:
                             _common.warn("execsnoop", f"lost {lost - lost_seen} events")
                             lost_seen = lost
@@ -161,7 +159,7 @@ def run(args, out: _common.Output) -> int:
                     fmt.event(rec)
                 out.flush()
     finally:
-        for m in user_maps:
+        for m in user_maps.values():
             m.close()
     return 0
 

@@ -1,0 +1,128 @@
+"""BTF.ext: per-section func_info, line_info and CO-RE relocation records of an object."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from ..errors import BTFError
+
+
+class CoreReloKind(IntEnum):
+    FIELD_BYTE_OFFSET = 0
+    FIELD_BYTE_SIZE = 1
+    FIELD_EXISTS = 2
+    FIELD_SIGNED = 3
+    FIELD_LSHIFT_U64 = 4
+    FIELD_RSHIFT_U64 = 5
+    TYPE_ID_LOCAL = 6
+    TYPE_ID_TARGET = 7
+    TYPE_EXISTS = 8
+    TYPE_SIZE = 9
+    ENUMVAL_EXISTS = 10
+    ENUMVAL_VALUE = 11
+    TYPE_MATCHES = 12
+
+
+@dataclass(slots=True)
+class FuncInfo:
+    insn_off: int          # bytes from the section start, as in the file
+    type_id: int
+
+
+@dataclass(slots=True)
+class LineInfo:
+    insn_off: int
+    file_name: str
+    line_text: str
+    line: int
+    col: int
+    file_name_off: int     # raw string offsets, re-emitted to the kernel as they are
+    line_off: int
+
+
+@dataclass(slots=True)
+class CoreRelo:
+    insn_off: int
+    type_id: int
+    access: str
+    kind: CoreReloKind
+
+
+@dataclass
+class BTFExt:
+    func_info: dict[str, list[FuncInfo]] = field(default_factory=dict)
+    line_info: dict[str, list[LineInfo]] = field(default_factory=dict)
+    core_relos: dict[str, list[CoreRelo]] = field(default_factory=dict)
+    func_info_rec_size: int = 8
+    line_info_rec_size: int = 16
+    core_relo_rec_size: int = 16
+
+
+def _records(data: bytes, off: int, length: int, min_rec: int, strings, what: str):
+    """Yield (section name, record bytes view) for one info block."""
+    if length == 0:
+        return 0, []
+    end = off + length
+    if end > len(data) or length < 4:
+        raise BTFError(f"BTF.ext {what} lies outside the section")
+    rec_size = struct.unpack_from("<I", data, off)[0]
+    if rec_size < min_rec or rec_size % 4:
+        raise BTFError(f"BTF.ext {what}: bad record size {rec_size}")
+    out = []
+    p = off + 4
+    while p < end:
+        if p + 8 > end:
+            raise BTFError(f"BTF.ext {what}: truncated section header")
+        name_off, n = struct.unpack_from("<II", data, p)
+        p += 8
+        if n == 0 or p + n * rec_size > end:
+            raise BTFError(f"BTF.ext {what}: {n} records do not fit")
+        sec = strings.string_at(name_off)
+        out.append((sec, [data[p + i * rec_size:p + (i + 1) * rec_size] for i in range(n)]))
+        p += n * rec_size
+    return rec_size, out
+
+
+def parse_ext(data: bytes, strings) -> BTFExt:
+    """Parse a .BTF.ext section; ``strings`` is the object's BTF Spec (for names)."""
+    if len(data) < 24:
+        raise BTFError("BTF.ext header truncated")
+    magic, version, _, hdr_len = struct.unpack_from("<HBBI", data)
+    if magic != 0xEB9F or version != 1:
+        raise BTFError(f"bad BTF.ext magic/version {magic:#x}/{version}")
+    if hdr_len < 24 or hdr_len > len(data):
+        raise BTFError(f"bad BTF.ext header length {hdr_len}")
+    fo, fl, lo, ll = struct.unpack_from("<IIII", data, 8)
+    co = cl = 0
+    if hdr_len >= 32:
+        co, cl = struct.unpack_from("<II", data, 24)
+    ext = BTFExt()
+    rs, secs = _records(data, hdr_len + fo, fl, 8, strings, "func_info")
+    ext.func_info_rec_size = rs or 8
+    for sec, recs in secs:
+        ext.func_info[sec] = [FuncInfo(*struct.unpack_from("<II", r)) for r in recs]
+    rs, secs = _records(data, hdr_len + lo, ll, 16, strings, "line_info")
+    ext.line_info_rec_size = rs or 16
+    for sec, recs in secs:
+        lines = []
+        for r in recs:
+            insn, fno, lno, lc = struct.unpack_from("<IIII", r)
+            lines.append(LineInfo(insn, strings.string_at(fno), strings.string_at(lno),
+                                  lc >> 10, lc & 0x3FF, fno, lno))
+        ext.line_info[sec] = lines
+    if cl:
+        rs, secs = _records(data, hdr_len + co, cl, 16, strings, "core_relo")
+        ext.core_relo_rec_size = rs
+        for sec, recs in secs:
+            relos = []
+            for r in recs:
+                insn, tid, ao, kind = struct.unpack_from("<IIII", r)
+                try:
+                    k = CoreReloKind(kind)
+                except ValueError:
+                    raise BTFError(f"BTF.ext: unknown CO-RE relocation kind {kind}") from None
+                relos.append(CoreRelo(insn, tid, strings.string_at(ao), k))
+            ext.core_relos[sec] = relos
+    return ext

@@ -1,0 +1,349 @@
+"""BTF blobs: parse (lazily: one pass records where each type starts, types decode on
+access), look up by name, and marshal back to bytes the kernel accepts."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import struct
+from array import array
+
+from ..errors import BTFError
+from . import types as T
+from .types import Kind
+
+MAGIC = 0xEB9F
+_HDR = struct.Struct("<HBBIIIII")   # magic, version, flags, hdr_len, type_off/len, str_off/len
+_TYPE = struct.Struct("<III")        # name_off, info, size/type
+_MAX_VLEN = 0xFFFF
+_MAX_DEPTH = 64
+
+# bytes of per-kind data following the 12-byte common header: fixed + per-vlen-item
+_TAIL = {Kind.INT: (4, 0), Kind.ARRAY: (12, 0), Kind.STRUCT: (0, 12), Kind.UNION: (0, 12),
+         Kind.ENUM: (0, 8), Kind.FUNC_PROTO: (0, 8), Kind.VAR: (4, 0), Kind.DATASEC: (0, 12),
+         Kind.DECL_TAG: (4, 0), Kind.ENUM64: (0, 12)}
+
+
+def _index(data: bytes, off: int, end: int) -> tuple[array, array]:
+    """(byte offset of every type, its name offset), in id order, after one pass."""
+    offs, names = array("I"), array("I")
+    unpack = _TYPE.unpack_from
+    while off < end:
+        if off + 12 > end:
+            raise BTFError(f"BTF type at byte {off} is truncated")
+        name_off, info, _ = unpack(data, off)
+        kind = (info >> 24) & 0x1F
+        vlen = info & 0xFFFF
+        if kind > 19 or kind == 0:
+            raise BTFError(f"BTF type #{len(offs) + 1}: unknown kind {kind}")
+        fixed, per = _TAIL.get(kind, (0, 0))
+        offs.append(off)
+        names.append(name_off)
+        off += 12 + fixed + per * vlen
+    if off != end:
+        raise BTFError("BTF type section ends inside a type")
+    return offs, names
+
+
+class Spec:
+    """A set of BTF types (ids ``start_id``..``len-1``; a split spec sits on ``base``)."""
+
+    def __init__(self, base: Spec | None = None):
+        self.base = base
+        self.start_id = len(base) if base else 1
+        self._data = b""
+        self._offs = array("I")
+        self._name_offs = array("I")
+        self._strings = b"\0"
+        self._str_base = len(base._strings) if base else 0
+        self._cache: dict[int, object] = {}
+        self._added: list[object] = []
+        self._by_name: tuple[array, array] | None = None
+        self.identity = ""
+
+    # -- parsing ---------------------------------------------------------------------
+    @classmethod
+    def parse(cls, data: bytes, base: Spec | None = None, index=None) -> Spec:
+        """Parse a BTF blob; raises BTFError for anything malformed."""
+        if len(data) < _HDR.size:
+            raise BTFError(f"BTF of {len(data)} bytes is shorter than its header")
+        magic, version, _, hdr_len, t_off, t_len, s_off, s_len = _HDR.unpack_from(data)
+        if magic != MAGIC:
+            raise BTFError(f"bad BTF magic {magic:#x} (big-endian BTF is not supported)")
+        if version != 1:
+            raise BTFError(f"unsupported BTF version {version}")
+        if hdr_len < _HDR.size or hdr_len > len(data):
+            raise BTFError(f"bad BTF header length {hdr_len}")
+        t0, s0 = hdr_len + t_off, hdr_len + s_off
+        if t0 + t_len > len(data) or s0 + s_len > len(data) or t_len % 4:
+            raise BTFError("BTF sections lie outside the blob")
+        spec = cls(base)
+        spec._data = bytes(data)
+        spec._strings = bytes(data[s0:s0 + s_len]) if s_len else b"\0"
+        if base is None and spec._strings[:1] != b"\0":
+            raise BTFError("BTF string section does not start with an empty string")
+        if index is not None:
+            spec._offs, spec._name_offs = index
+        else:
+            spec._offs, spec._name_offs = _index(spec._data, t0, t0 + t_len)
+        spec.identity = hashlib.blake2b(data, digest_size=16).hexdigest()
+        if len(data) < 1 << 20:  # small (object) BTF: decode and check everything now
+            for tid in range(spec.start_id, len(spec)):
+                spec._check(spec[tid])
+        return spec
+
+    def _check(self, t) -> None:
+        n = len(self)
+        refs = [getattr(t, "type", 0), getattr(t, "index_type", 0),
+                getattr(t, "return_type", 0)]
+        refs += [m.type for m in getattr(t, "members", ())]
+        refs += [p.type for p in getattr(t, "params", ())]
+        refs += [v.type for v in getattr(t, "vars", ())]
+        for r in refs:
+            if not 0 <= r < n:
+                raise BTFError(f"BTF {t.kind.name} {t.name!r} refers to missing type {r}")
+
+    # -- access ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.start_id + len(self._offs) + len(self._added)
+
+    def string_at(self, off: int) -> str:
+        if self.base is not None and off < self._str_base:
+            return self.base.string_at(off)
+        off -= self._str_base
+        if not 0 <= off < len(self._strings):
+            raise BTFError(f"BTF string offset {off} out of range")
+        end = self._strings.find(b"\0", off)
+        if end < 0:
+            raise BTFError("unterminated BTF string")
+        try:
+            return self._strings[off:end].decode()
+        except UnicodeDecodeError:
+            raise BTFError(f"BTF string at {off} is not UTF-8") from None
+
+    def __getitem__(self, tid: int):
+        if tid == 0:
+            return T.Void()
+        if tid < self.start_id:
+            if self.base is None:
+                raise BTFError(f"no BTF type {tid}")
+            return self.base[tid]
+        t = self._cache.get(tid)
+        if t is None:
+            i = tid - self.start_id
+            if i < len(self._offs):
+                t = self._decode(self._offs[i])
+            elif i - len(self._offs) < len(self._added):
+                t = self._added[i - len(self._offs)]
+            else:
+                raise BTFError(f"no BTF type {tid}")
+            self._cache[tid] = t
+        return t
+
+    type_by_id = __getitem__
+
+    def _decode(self, off: int):
+        d, s = self._data, self.string_at
+        try:
+            name_off, info, st = _TYPE.unpack_from(d, off)
+            kind, vlen, kflag = (info >> 24) & 0x1F, info & 0xFFFF, info >> 31
+            name = s(name_off)
+            p = off + 12
+            if kind == Kind.INT:
+                v = struct.unpack_from("<I", d, p)[0]
+                return T.Int(name, st, (v >> 24) & 0xF, v & 0xFF, (v >> 16) & 0xFF)
+            if kind == Kind.PTR:
+                return T.Ptr(st, name)
+            if kind == Kind.ARRAY:
+                a, b, c = struct.unpack_from("<III", d, p)
+                return T.Array(a, b, c, name)
+            if kind in (Kind.STRUCT, Kind.UNION):
+                ms = []
+                for i in range(vlen):
+                    mn, mt, mo = struct.unpack_from("<III", d, p + 12 * i)
+                    if kflag:
+                        ms.append(T.Member(s(mn), mt, mo & 0xFFFFFF, mo >> 24))
+                    else:
+                        ms.append(T.Member(s(mn), mt, mo))
+                return (T.Struct if kind == Kind.STRUCT else T.Union)(name, st, ms)
+            if kind == Kind.ENUM:
+                vals = []
+                for i in range(vlen):
+                    en, ev = struct.unpack_from("<Ii" if kflag else "<II", d, p + 8 * i)
+                    vals.append(T.EnumValue(s(en), ev))
+                return T.Enum(name, st, bool(kflag), vals)
+            if kind == Kind.ENUM64:
+                vals = []
+                for i in range(vlen):
+                    en, lo, hi = struct.unpack_from("<III", d, p + 12 * i)
+                    v = hi << 32 | lo
+                    if kflag and v >> 63:
+                        v -= 1 << 64
+                    vals.append(T.EnumValue(s(en), v))
+                return T.Enum64(name, st, bool(kflag), vals)
+            if kind == Kind.FWD:
+                return T.Fwd(name, bool(kflag))
+            if kind == Kind.TYPEDEF:
+                return T.Typedef(name, st)
+            if kind == Kind.VOLATILE:
+                return T.Volatile(st, name)
+            if kind == Kind.CONST:
+                return T.Const(st, name)
+            if kind == Kind.RESTRICT:
+                return T.Restrict(st, name)
+            if kind == Kind.TYPE_TAG:
+                return T.TypeTag(name, st)
+            if kind == Kind.FUNC:
+                return T.Func(name, st, vlen)
+            if kind == Kind.FUNC_PROTO:
+                ps = [T.Param(s(a), b) for a, b in
+                      (struct.unpack_from("<II", d, p + 8 * i) for i in range(vlen))]
+                return T.FuncProto(st, ps, name)
+            if kind == Kind.VAR:
+                return T.Var(name, st, struct.unpack_from("<I", d, p)[0])
+            if kind == Kind.DATASEC:
+                vs = [T.VarSecinfo(*struct.unpack_from("<III", d, p + 12 * i))
+                      for i in range(vlen)]
+                return T.Datasec(name, st, vs)
+            if kind == Kind.FLOAT:
+                return T.Float(name, st)
+            if kind == Kind.DECL_TAG:
+                return T.DeclTag(name, st, struct.unpack_from("<i", d, p)[0])
+        except struct.error:
+            raise BTFError(f"BTF type at byte {off} is truncated") from None
+        raise BTFError(f"BTF type at byte {off}: unknown kind {kind}")
+
+    # -- lookup ----------------------------------------------------------------------
+    def _name_index(self) -> tuple[array, array]:
+        if self._by_name is None:
+            pairs = sorted(zip(self._name_offs, range(self.start_id,
+                                                      self.start_id + len(self._offs))))
+            self._by_name = (array("I", (p[0] for p in pairs)), array("I", (p[1] for p in pairs)))
+        return self._by_name
+
+    def find(self, name: str, kind: Kind | None = None) -> list[int]:
+        """Ids of types called ``name`` (of ``kind`` when given), base first."""
+        out = self.base.find(name, kind) if self.base is not None else []
+        if not name:
+            return out
+        raw = b"\0" + name.encode() + b"\0"
+        offsets = []
+        pos = self._strings.find(raw)
+        while pos >= 0:
+            offsets.append(pos + 1 + self._str_base)
+            pos = self._strings.find(raw, pos + 1)
+        keys, ids = self._name_index()
+        for so in offsets:
+            i = bisect.bisect_left(keys, so)
+            while i < len(keys) and keys[i] == so:
+                out.append(ids[i])
+                i += 1
+        out += [self.start_id + len(self._offs) + i for i, t in enumerate(self._added)
+                if t.name == name]
+        if kind is not None:
+            out = [t for t in out if self[t].kind == kind]
+        return sorted(out)
+
+    def find_one(self, name: str, kind: Kind | None = None) -> int:
+        ids = self.find(name, kind)
+        if not ids:
+            raise BTFError(f"no BTF {kind.name.lower() if kind else 'type'} named {name!r}")
+        return ids[0]
+
+    def resolve(self, tid: int) -> int:
+        """Skip typedefs and modifiers."""
+        for _ in range(_MAX_DEPTH):
+            t = self[tid]
+            if t.kind not in T.MODIFIERS:
+                return tid
+            tid = t.type
+        raise BTFError(f"type {tid}: typedef/modifier chain too deep (cycle?)")
+
+    def sizeof(self, tid: int, _depth: int = 0) -> int:
+        if _depth > _MAX_DEPTH:
+            raise BTFError(f"type {tid}: too deep to size (cycle?)")
+        t = self[self.resolve(tid)]
+        k = t.kind
+        if k in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT,
+                 Kind.DATASEC):
+            return t.size
+        if k == Kind.PTR:
+            return 8
+        if k == Kind.ARRAY:
+            return t.nelems * self.sizeof(t.type, _depth + 1)
+        if k == Kind.VAR:
+            return self.sizeof(t.type, _depth + 1)
+        return 0
+
+    # -- building and marshalling ----------------------------------------------------
+    def add(self, t) -> int:
+        self._added.append(t)
+        self._by_name = self._by_name
+        return len(self) - 1
+
+    def to_bytes(self) -> bytes:
+        """Marshal the types of this spec (for split BTF, only its own part)."""
+        strings = bytearray(b"\0")
+        seen: dict[str, int] = {"": 0}
+        base = self._str_base
+
+        def so(name: str) -> int:
+            off = seen.get(name)
+            if off is None:
+                off = seen[name] = len(strings) + base
+                strings.extend(name.encode() + b"\0")
+            return off
+        out = bytearray()
+        for tid in range(self.start_id, len(self)):
+            out += _marshal(self[tid], so)
+        hdr = _HDR.pack(MAGIC, 1, 0, _HDR.size, 0, len(out), len(out), len(strings))
+        return hdr + bytes(out) + bytes(strings)
+
+
+def _info(kind: int, vlen: int = 0, kflag: int = 0) -> int:
+    if vlen > _MAX_VLEN:
+        raise BTFError(f"{vlen} members is more than BTF can hold")
+    return (kflag << 31) | (kind << 24) | vlen
+
+
+def _marshal(t, so) -> bytes:
+    k = t.kind
+    h = _TYPE.pack
+    if k == Kind.INT:
+        return h(so(t.name), _info(k), t.size) + struct.pack(
+            "<I", (t.encoding & 0xF) << 24 | (t.offset & 0xFF) << 16 | (t.bits & 0xFF))
+    if k in (Kind.PTR, Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG):
+        return h(so(t.name), _info(k), t.type)
+    if k == Kind.ARRAY:
+        return h(0, _info(k), 0) + struct.pack("<III", t.type, t.index_type, t.nelems)
+    if k in (Kind.STRUCT, Kind.UNION):
+        kflag = int(any(m.bitfield_size for m in t.members))
+        body = b"".join(struct.pack("<III", so(m.name), m.type,
+                                    (m.bitfield_size << 24 | m.offset_bits) if kflag
+                                    else m.offset_bits) for m in t.members)
+        return h(so(t.name), _info(k, len(t.members), kflag), t.size) + body
+    if k == Kind.ENUM:
+        body = b"".join(struct.pack("<Ii" if t.signed else "<II", so(v.name), v.value)
+                        for v in t.values)
+        return h(so(t.name), _info(k, len(t.values), int(t.signed)), t.size) + body
+    if k == Kind.ENUM64:
+        body = b"".join(struct.pack("<III", so(v.name), v.value & 0xFFFFFFFF,
+                                    (v.value >> 32) & 0xFFFFFFFF) for v in t.values)
+        return h(so(t.name), _info(k, len(t.values), int(t.signed)), t.size) + body
+    if k == Kind.FWD:
+        return h(so(t.name), _info(k, 0, int(t.is_union)), 0)
+    if k == Kind.FUNC:
+        return h(so(t.name), _info(k, t.linkage), t.type)
+    if k == Kind.FUNC_PROTO:
+        body = b"".join(struct.pack("<II", so(p.name), p.type) for p in t.params)
+        return h(0, _info(k, len(t.params)), t.return_type) + body
+    if k == Kind.VAR:
+        return h(so(t.name), _info(k), t.type) + struct.pack("<I", t.linkage)
+    if k == Kind.DATASEC:
+        body = b"".join(struct.pack("<III", v.type, v.offset, v.size) for v in t.vars)
+        return h(so(t.name), _info(k, len(t.vars)), t.size) + body
+    if k == Kind.FLOAT:
+        return h(so(t.name), _info(k), t.size)
+    if k == Kind.DECL_TAG:
+        return h(so(t.name), _info(k), t.type) + struct.pack("<i", t.component_idx)
+    raise BTFError(f"cannot marshal BTF kind {k}")

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import pty
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,10 +43,10 @@ def ready(cmd: list[str], runs: int) -> tuple[float | None, float | None, str]:
     r = subprocess.run([sys.executable, os.path.join(SHARED, "ready.py"), "-n", str(runs),
                         "--", *cmd], capture_output=True, text=True, timeout=600)
     line = (r.stdout.strip().splitlines() or ["never ready"])[-1]
-    if "median=" not in line:
+    m = re.search(r"ready_s median=([\d.]+).*peak_rss_mb median=([\d.]+)", line)
+    if not m:
         return None, None, line
-    parts = dict(p.split("=") for p in line.replace("  ", " ").split() if "=" in p)
-    return float(parts["median"]), float(line.rsplit("median=", 1)[1]), line
+    return float(m[1]), float(m[2]), line
 
 
 def build_storm(outdir: str) -> str:
@@ -66,23 +69,37 @@ def storm_under(cmd: list[str] | None, exe: str, n: int) -> tuple[float, int | N
     marker = f"STORM{os.getpid()}x{time.monotonic_ns()}"
     if cmd is None:
         return storm(exe, n, marker), None
-    with tempfile.TemporaryFile("w+") as out:
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
-        # wait until the tool sees execs
-        probe = f"PROBE{os.getpid()}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            subprocess.run(["/bin/true", probe])
-            out.seek(0)
-            if probe in out.read():
-                break
-            time.sleep(0.05)
-        t = storm(exe, n, marker)
-        time.sleep(1.0)
-        p.send_signal(signal.SIGINT)
-        p.wait(30)
-        out.seek(0)
-        got = sum(1 for line in out if marker in line and "/bin/true" in line)
+    # a pty, so every tool line-buffers as it would for a person; a thread drains it
+    master, slave = pty.openpty()
+    p = subprocess.Popen(cmd, stdout=slave, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL)
+    os.close(slave)
+    buf = bytearray()
+
+    def drain():
+        while True:
+            try:
+                chunk = os.read(master, 1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buf.extend(chunk)
+    th = threading.Thread(target=drain, daemon=True)
+    th.start()
+    probe = f"PROBE{os.getpid()}".encode()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and probe not in buf:
+        subprocess.run(["/bin/true", probe.decode()])
+        time.sleep(0.05)
+    t = storm(exe, n, marker)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    p.wait(30)
+    th.join(5)
+    os.close(master)
+    got = sum(1 for line in bytes(buf).splitlines()
+              if marker.encode() in line and b"/bin/true" in line)
     return t, got
 
 

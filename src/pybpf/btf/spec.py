@@ -282,10 +282,19 @@ class Spec:
         return len(self) - 1
 
     def to_bytes(self) -> bytes:
-        """Marshal the types of this spec (for split BTF, only its own part)."""
-        strings = bytearray(b"\0")
-        seen: dict[str, int] = {"": 0}
+        """Marshal the types of this spec (for split BTF, only its own part).
+
+        A parsed spec keeps its string table as it was, so string offsets recorded
+        elsewhere (BTF.ext line info) stay valid; new names are appended.
+        """
+        strings = bytearray(self._strings)
         base = self._str_base
+        seen: dict[str, int] = {}
+        pos = 0
+        for raw in bytes(strings).split(b"\0"):
+            seen.setdefault(raw.decode(errors="replace"), pos + base)
+            pos += len(raw) + 1
+        seen[""] = 0 if self.base is None else seen.get("", base)
 
         def so(name: str) -> int:
             off = seen.get(name)

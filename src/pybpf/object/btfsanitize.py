@@ -22,17 +22,27 @@ def kernel_btf_bytes(btf) -> bytes:
         if isinstance(t, Var) and t.linkage == _EXTERN:
             t.linkage = _GLOBAL
         elif isinstance(t, Func) and t.linkage == _EXTERN:
+            # global functions need named parameters; kfunc declarations have none
             t.linkage = _GLOBAL
+            for prm in btf[t.type].params:
+                if not prm.name and prm.type:
+                    prm.name = "pybpf_ksym_placeholder"
         elif isinstance(t, Datasec) and t.name == ".ksyms":
-            for vs in t.vars:
+            # .ksyms holds no data: lay the placeholders out as 4-byte slots
+            for i, vs in enumerate(t.vars):
+                vs.offset = 4 * i
                 target = btf[vs.type]
                 if target.kind == Kind.FUNC:
                     if placeholder is None:
                         placeholder = _placeholder(btf)
                     vs.type = placeholder
                     vs.size = 4
-                elif isinstance(target, Var) and btf.sizeof(target.type) == 0:
+                elif isinstance(target, Var):
                     target.type = _int_type(btf)
+                    vs.size = 4
+            t.size = 4 * len(t.vars)
+        if isinstance(t, Datasec):
+            t.vars.sort(key=lambda v: v.offset)  # the kernel wants ascending offsets
     return btf.to_bytes()
 
 

@@ -76,6 +76,7 @@ class _Access:
     type_id: int          # the type this step lands in (member's or element's type)
     name: str             # member name ("" for array steps)
     idx: int              # member or element index
+    bitfield_size: int = 0
 
 
 @dataclass
@@ -115,7 +116,12 @@ def _parse_access(spec, root: int, access: str, kind: R) -> _Spec:
             m = t.members[i]
             bit += m.offset_bits
             tid = _skip_mods(spec, m.type)
-            steps.append(_Access(tid, m.name, i))
+            # like libbpf, anonymous members are not steps of their own: the named
+            # member inside them is matched by name, looking through them
+            if m.name:
+                steps.append(_Access(tid, m.name, i, m.bitfield_size))
+            elif not _is_composite(spec[tid]):
+                raise CoreError(f"access {access!r} ends on an anonymous member")
         elif t.kind == Kind.ARRAY:
             tid = _skip_mods(spec, t.type)
             bit += i * spec.sizeof(tid) * 8
@@ -207,14 +213,9 @@ def _match_field(ls, lspec: _Spec, ts, troot: int) -> _Field | None:
 
 def _local_field(ls, lspec: _Spec) -> _Field:
     """The field a local spec points at, computed like a target match on the local BTF."""
-    tid = lspec.steps[-1].type_id
-    bitsize = 0
-    if len(lspec.steps) > 1 and lspec.steps[-1].name:
-        # re-find the member to learn its bitfield size
-        parent = lspec.steps[-2].type_id
-        m = ls[parent].members[lspec.steps[-1].idx]
-        bitsize = m.bitfield_size
-    return _Field(lspec.bit_offset, bitsize, tid, bitsize != 0)
+    last = lspec.steps[-1]
+    bitsize = last.bitfield_size if len(lspec.steps) > 1 else 0
+    return _Field(lspec.bit_offset, bitsize, last.type_id, bitsize != 0)
 
 
 def _field_value(spec, f: _Field, kind: R) -> tuple[int, int, bool]:

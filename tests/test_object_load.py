@@ -1,0 +1,106 @@
+"""The oracle: every corpus program pybpf loads translates to the same instructions as
+the same object loaded by libbpf (bpftool prog loadall), map ids aside."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import struct
+
+import pytest
+
+import pybpf
+from pybpf import errors, info
+from tests.corpus import build
+
+pytestmark = pytest.mark.kernel
+
+# Programs this kernel refuses (trampolines) or cannot attach: compared where they load.
+_TRAMPOLINE = ("fentry", "lsm")
+# Objects the installed libbpf (Debian 12's bpftool, libbpf 1.1) cannot load itself:
+# tcx/ sections came in libbpf 1.3, and libbpf 1.0 dropped legacy SEC("maps").
+_LIBBPF_TOO_OLD = {"net": "tcx/ingress", "legacy": "maps"}
+
+
+@pytest.fixture(scope="module")
+def objs(tmp_path_factory):
+    why = build.why_not()
+    if why:
+        pytest.fail(f"corpus cannot be built: {why}")
+    return build.build(tmp_path_factory.mktemp("corpus-load"))
+
+
+def _normalize(xlated: bytes) -> list[tuple]:
+    """Instructions with map references blanked (fds/ids/addresses differ per load)."""
+    out = []
+    i = 0
+    while i + 8 <= len(xlated):
+        code, regs, off, imm = struct.unpack_from("<BBhi", xlated, i)
+        if code == 0x18 and i + 16 <= len(xlated):
+            src = regs >> 4
+            imm2 = struct.unpack_from("<i", xlated, i + 12)[0]
+            if src in (1, 2, 5, 6):      # map fd / map value: kernel shows map ids
+                imm = 0
+            if src == 0 and imm2 and imm:  # map pointer already rewritten to an address
+                imm = imm2 = 0
+            out.append((code, regs, off, imm, imm2))
+            i += 16
+            continue
+        if code == 0x85 and regs >> 4 == 0:
+            imm = imm  # helper calls keep their ids in xlated
+        out.append((code, regs, off, imm))
+        i += 8
+    return out
+
+
+def _libbpf_xlated(path, pin_dir) -> dict[str, list[tuple]]:
+    r = subprocess.run(["bpftool", "-d", "prog", "loadall", str(path), pin_dir],
+                       capture_output=True, text=True)
+    if r.returncode:
+        shutil.rmtree(pin_dir, ignore_errors=True)
+        return {"_error": r.stderr}
+    out = {}
+    try:
+        for name in os.listdir(pin_dir):
+            with pybpf.Program.from_pin(os.path.join(pin_dir, name)) as p:
+                out[p.name] = _normalize(p.xlated())
+    finally:
+        shutil.rmtree(pin_dir, ignore_errors=True)
+    return out
+
+
+@pytest.mark.parametrize("name", [p.stem.split(".")[0] for p in build.sources()])
+def test_xlated_matches_libbpf(objs, name, bpffs):
+    path = objs[name]
+    ref = _libbpf_xlated(path, os.path.join(bpffs, f"oracle-{name}"))
+    if name in _TRAMPOLINE:
+        with pytest.raises(errors.NotSupportedError) as ei:
+            pybpf.load(path)
+        assert "trampoline" in str(ei.value).lower()
+        assert "_error" in ref  # libbpf fails the same way here
+        return
+    with pybpf.load(path) as obj:
+        assert obj.programs
+        if name in _LIBBPF_TOO_OLD:
+            assert "_error" in ref and _LIBBPF_TOO_OLD[name] in ref["_error"]
+            return
+        assert "_error" not in ref, f"bpftool could not load {name}: {ref['_error'][-500:]}"
+        for pname, prog in obj.programs.items():
+            mine = _normalize(prog.xlated())
+            assert mine == ref[pname[:15]], f"{name}:{pname} differs from libbpf"
+
+
+def test_load_closes_everything_on_failure(objs):
+    before = {p.id for p in info.list_objects("prog")}
+    with pytest.raises(errors.PybpfError):
+        pybpf.load(objs["lsm"])
+    assert {p.id for p in info.list_objects("prog")} - before == set()
+
+
+def test_rodata_set_before_load_and_data_after(objs):
+    spec = pybpf.ObjectSpec.from_file(objs["tracepoint"])
+    assert spec.maps[".rodata"].variables
+    with pybpf.load(spec) as obj:
+        ro = obj.maps[".rodata"]
+        assert ro.info().flags & 0x80   # BPF_F_RDONLY_PROG

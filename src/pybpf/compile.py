@@ -76,9 +76,8 @@ def _write(path: str, data: bytes) -> None:
 
 def vmlinux_h() -> str:
     """A directory holding vmlinux.h for the running kernel (generated once per kernel)."""
-    from .btf.kernel import VMLINUX
-    with open(VMLINUX, "rb") as f:
-        key = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+    from .btf.kernel import VMLINUX, kernel_key
+    key = kernel_key()
     d = os.path.join(cache_dir(), f"vmlinux-{key}")
     path = os.path.join(d, "vmlinux.h")
     if _safe_read(path) is not None:

@@ -87,10 +87,12 @@ class Spec:
         else:
             spec._offs, spec._name_offs = _index(spec._data, t0, t0 + t_len)
         spec.identity = hashlib.blake2b(data, digest_size=16).hexdigest()
-        if len(data) < 1 << 20:  # small (object) BTF: decode and check everything now
-            for tid in range(spec.start_id, len(spec)):
-                spec._check(spec[tid])
         return spec
+
+    def check(self) -> None:
+        """Decode every type and check its references (parse itself is lazy)."""
+        for tid in range(self.start_id, len(self)):
+            self._check(self[tid])
 
     def _check(self, t) -> None:
         n = len(self)

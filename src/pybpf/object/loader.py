@@ -259,29 +259,60 @@ class _Loader:
 
     # -- CO-RE ---------------------------------------------------------------------------
     def apply_core(self) -> dict[str, bytes]:
-        """Each function's bytes with CO-RE relocations resolved against the kernel."""
+        """Each function's bytes with CO-RE relocations resolved against the kernel.
+
+        Resolved fixes are cached per (kernel, object BTF, relocations), so a warm start
+        patches instructions without reading the kernel's BTF at all.
+        """
         code = {name: fn.instructions for name, fn in self.spec.functions().items()}
         ext = self.spec.btf_ext
         if ext is None or not ext.core_relos:
             return code
-        targets = [self.vmlinux()]
         by_section: dict[str, list[ProgramSpec]] = {}
         for fn in self.spec.functions().values():
             by_section.setdefault(fn.section, []).append(fn)
+        work = []
         for section, relos in ext.core_relos.items():
             for relo in relos:
                 fn = next((f for f in by_section.get(section, ())
                            if f.section_offset <= relo.insn_off <
                            f.section_offset + len(f.instructions)), None)
-                if fn is None:
-                    continue
-                buf = code[fn.name]
-                if not isinstance(buf, bytearray):
-                    buf = code[fn.name] = bytearray(buf)
-                fix = core.resolve(self.spec.btf, relo, targets)
-                idx = (relo.insn_off - fn.section_offset) // 8
-                core.patch(buf, idx, fix, where=f"{fn.name}: ")
+                if fn is not None:
+                    work.append((fn, relo))
+        fixes = self._cached_fixes(work)
+        for (fn, relo), fix in zip(work, fixes):
+            buf = code[fn.name]
+            if not isinstance(buf, bytearray):
+                buf = code[fn.name] = bytearray(buf)
+            core.patch(buf, (relo.insn_off - fn.section_offset) // 8, fix,
+                       where=f"{fn.name}: ")
         return {k: bytes(v) for k, v in code.items()}
+
+    def _cached_fixes(self, work) -> list:
+        import hashlib
+        import json
+        from ..btf.kernel import cache_dir, kernel_key
+        h = hashlib.sha256(kernel_key().encode())
+        h.update(self.spec.btf.identity.encode() or self.spec.btf.to_bytes())
+        for fn, r in work:
+            h.update(f"{fn.name}|{r.insn_off}|{r.type_id}|{r.access}|{int(r.kind)};".encode())
+        d = cache_dir()
+        path = os.path.join(d, f"core-{h.hexdigest()}.json") if d else None
+        if path:
+            from ..compile import _safe_read
+            raw = _safe_read(path)
+            if raw is not None:
+                try:
+                    return [core.Fix(core.R(k), *rest) for k, *rest in json.loads(raw)]
+                except (ValueError, TypeError):
+                    pass
+        targets = [self.vmlinux()]
+        fixes = [core.resolve(self.spec.btf, r, targets) for _, r in work]
+        if path:
+            from ..compile import _write
+            _write(path, json.dumps([[int(f.kind), f.local, f.target, f.poison, f.orig_size,
+                                      f.new_size, f.validate] for f in fixes]).encode())
+        return fixes
 
     # -- externs -------------------------------------------------------------------------
     def ksym(self, name: str) -> tuple[int, int, int]:

@@ -112,12 +112,13 @@ def compile(source, *, cflags=(), includes=(), clang: str | None = None) -> byte
     if isinstance(source, (str, bytes)) and not (isinstance(source, str) and
                                                  "\n" not in source and os.path.exists(source)):
         src = source.encode() if isinstance(source, str) else source
-        src_dir = None
+        src_dir = src_path = None
     else:
         path = os.fspath(source)
         with open(path, "rb") as f:
             src = f.read()
         src_dir = os.path.dirname(os.path.abspath(path))
+        src_path = os.path.abspath(path)
     arch = _ARCH.get(platform.machine(), platform.machine())
     vdir = vmlinux_h()
     inc = [*includes, *([src_dir] if src_dir else []), vdir,
@@ -140,8 +141,9 @@ def compile(source, *, cflags=(), includes=(), clang: str | None = None) -> byte
     cid = _clang_id(clang)
     with tempfile.TemporaryDirectory(prefix="pybpf-cc-") as tmp:
         out, dep = os.path.join(tmp, "out.o"), os.path.join(tmp, "out.d")
-        argv = [clang, *args, "-MD", "-MF", dep, "-c", "-x", "c", "-", "-o", out]
-        r = subprocess.run(argv, input=src, capture_output=True)
+        # from a file, clang records its name, so verifier errors point at it
+        argv = [clang, *args, "-MD", "-MF", dep, "-c", "-x", "c", src_path or "-", "-o", out]
+        r = subprocess.run(argv, input=None if src_path else src, capture_output=True)
         if r.returncode:
             raise CompileError("clang failed to compile the BPF program",
                                r.stderr.decode(errors="replace"), argv)

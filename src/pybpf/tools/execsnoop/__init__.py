@@ -9,7 +9,7 @@ import sys
 
 from .. import _common
 
-_HDR = struct.Struct("<QIIIiII16s")  # struct event up to args[] (execsnoop.h)
+_HDR = struct.Struct("<QIIIiIIII16s")  # struct event up to args[] (execsnoop.h)
 ARGS_MAX = 60                        # TOTAL_MAX_ARGS in execsnoop.h
 
 EXAMPLES = """examples:
@@ -79,9 +79,11 @@ class Formatter:
         self.out.header(cols + "%-16s %-7s %-7s %3s %s" % ("PCOMM", "PID", "PPID", "RET", "ARGS"))
 
     def event(self, data: memoryview) -> None:
-        ts, pid, ppid, uid, ret, count, size, comm = _HDR.unpack_from(data)
+        ts, pid, ppid, uid, ret, count, size, truncated, _, comm = _HDR.unpack_from(data)
         comm = comm.split(b"\0", 1)[0]
         argv = bytes(data[_HDR.size:_HDR.size + size]).split(b"\0")[:count]
+        if truncated:
+            argv.append(b"...")
         if self.name_re and not self.name_re.search(comm):
             return
         quoted = [b'"' + x.replace(b'"', b'\\"') + b'"' for x in argv] if self.args.quote \

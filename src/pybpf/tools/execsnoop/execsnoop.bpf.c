@@ -84,6 +84,7 @@ static __always_inline int enter(const char *filename, const char *const *argv)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct event *e;
 	const char *arg;
+	__u32 off;
 	long n;
 	int i;
 
@@ -120,26 +121,53 @@ static __always_inline int enter(const char *filename, const char *const *argv)
 	for (i = 1; i < TOTAL_MAX_ARGS && i < max_args; i++) {
 		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
 			return 0;
-		if (e->args_size > ARGS_BUF - ARGSIZE)
+		off = e->args_size;
+		if (off > ARGS_BUF - ARGSIZE)
 			return 0;
-		n = bpf_probe_read_user_str(&e->args[e->args_size], ARGSIZE, arg);
-		if (n <= 0)
-			return 0;
+		n = bpf_probe_read_user_str(&e->args[off], ARGSIZE, arg);
+		if (n <= 0) {
+			/* not resident yet: keep its place; a successful exec re-reads it */
+			e->args[off] = '\0';
+			n = 1;
+		}
 		e->args_size += n;
 		e->args_count++;
 	}
 	/* more arguments than asked for: mark the cut */
 	if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
 		return 0;
-	if (e->args_size <= ARGS_BUF - 4) {
-		e->args[e->args_size] = '.';
-		e->args[e->args_size + 1] = '.';
-		e->args[e->args_size + 2] = '.';
-		e->args[e->args_size + 3] = '\0';
-		e->args_size += 4;
-		e->args_count++;
-	}
+	e->truncated = 1;
 	return 0;
+}
+
+/* After a successful exec the new image's argv strings and the exec'd file name sit on
+ * its fresh stack, resident: read them again there.  At syscall entry they can live in
+ * file pages the caller never touched (a string literal after fork), which a probe in
+ * this context cannot fault in. */
+static __always_inline void reread_args(struct event *e)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	unsigned long arg_start = BPF_CORE_READ(mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(mm, arg_end);
+	unsigned long env_end = BPF_CORE_READ(mm, env_end);
+	long n0, l0;
+	unsigned long rest;
+
+	n0 = bpf_probe_read_user_str(e->args, ARGSIZE, (void *)env_end);
+	if (n0 <= 0 || n0 > ARGSIZE)
+		return;
+	/* argv[0]'s length, read into the space that argv[1..] overwrites next */
+	l0 = bpf_probe_read_user_str(&e->args[ARGSIZE], ARGSIZE, (void *)arg_start);
+	if (l0 <= 0 || arg_end <= arg_start + l0)
+		rest = 0;
+	else
+		rest = arg_end - arg_start - l0;
+	if (rest > ARGS_BUF - ARGSIZE)
+		rest = ARGS_BUF - ARGSIZE;
+	if (rest && bpf_probe_read_user(&e->args[n0], rest, (void *)(arg_start + l0)))
+		return;
+	e->args_size = n0 + rest;
 }
 
 static __always_inline int leave(long ret)
@@ -154,6 +182,8 @@ static __always_inline int leave(long ret)
 		goto out;
 	e->retval = ret;
 	e->ts_ns = bpf_ktime_get_ns();
+	if (ret == 0)
+		reread_args(e);
 	/* after a successful exec, comm is the new program's name */
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	size = sizeof(*e) - ARGS_BUF + e->args_size;

@@ -1,0 +1,83 @@
+"""Event streams against the kernel: ring buffer, perf buffer, trace_pipe."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+
+import pytest
+
+import pybpf
+from pybpf import tracepipe
+from pybpf.perfbuf import PerfBuffer
+from pybpf.ringbuf import RingBuffer
+
+pytestmark = pytest.mark.kernel
+
+SRC = r'''
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096 * 4); } rb SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4);
+         __uint(value_size, 4); } pb SEC(".maps");
+const volatile __u32 target_tgid = 0;
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int on_getppid(void *ctx)
+{
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    __u64 rec[8] = { tgid, 0x5eed };
+    if (tgid != target_tgid)
+        return 0;
+    bpf_ringbuf_output(&rb, rec, sizeof(rec), 0);
+    bpf_perf_event_output(ctx, &pb, BPF_F_CURRENT_CPU, rec, sizeof(rec));
+    bpf_printk("pt_printk %d", tgid);
+    return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+'''
+
+
+@pytest.fixture(scope="module")
+def obj_bytes():
+    return pybpf.compile(SRC)
+
+
+def _loaded(obj_bytes):
+    spec = pybpf.ObjectSpec.from_bytes(obj_bytes, name="pt_events")
+    spec.maps[".rodata"].set_var("target_tgid", os.getpid())
+    return pybpf.load(spec)
+
+
+def test_ringbuf_and_perfbuf_deliver_64_byte_records(obj_bytes):
+    got_perf = []
+    with _loaded(obj_bytes) as obj:
+        obj.attach()
+        with RingBuffer(obj.maps["rb"]) as rb, \
+                PerfBuffer(obj.maps["pb"], lambda cpu, d: got_perf.append(bytes(d))) as pb:
+            for _ in range(10):
+                os.getppid()
+            recs = [bytes(r) for r in rb.poll(1000)]
+            pb.poll(1000)
+            assert pb.lost == 0
+    assert len(recs) == 10
+    assert all(struct.unpack_from("<QQ", r) == (os.getpid(), 0x5EED) for r in recs)
+    assert len(recs[0]) == 64
+    assert len(got_perf) == 10
+    assert struct.unpack_from("<QQ", got_perf[0][:16]) == (os.getpid(), 0x5EED)
+
+
+def test_trace_pipe_parses_bpf_printk(obj_bytes):
+    with _loaded(obj_bytes) as obj, tracepipe.TracePipe() as tp:
+        obj.attach()
+        os.getppid()
+        found = [e for e in tp.events(timeout=2.0) if e.msg == f"pt_printk {os.getpid()}"]
+        assert found and found[0].pid == os.getpid()
+
+
+def test_parse_trace_line():
+    ev = tracepipe.parse("          python-1234    [001] d..31  5678.901234: "
+                         "bpf_trace_printk: hello world")
+    assert (ev.task, ev.pid, ev.cpu, ev.ts, ev.msg) == ("python", 1234, 1, 5678.901234,
+                                                        "hello world")
+    assert tracepipe.parse("CPU:1 [LOST 3 EVENTS]") is None

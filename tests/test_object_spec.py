@@ -13,10 +13,9 @@ from pybpf._sys.uapi import MapFlag as F
 from pybpf._sys.uapi import MapType as M
 from pybpf._sys.uapi import ProgType as P
 from pybpf.errors import BTFError, ELFError
-from tests.corpus import btfstub, build
+from tests.corpus import build
 
 pytestmark = pytest.mark.skipif(build.why_not() is not None, reason=str(build.why_not()))
-btfstub.install()      # no-op once pybpf.btf exists
 
 from pybpf.object import ObjectSpec, RelocKind as K  # noqa: E402
 

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 
+from .cache import cache_dir as private_cache_dir, read_private, write_private
 from .errors import CompileError
 
 _ARCH = {"x86_64": "x86", "aarch64": "arm64", "s390x": "s390", "ppc64le": "powerpc",
@@ -45,33 +46,11 @@ def find_clang() -> str:
 
 
 def cache_dir() -> str:
-    from .btf.kernel import cache_dir as cd
-    d = cd()
+    d = private_cache_dir()
     if d is None:
         raise CompileError("the pybpf cache directory is not private to this user; "
                            "fix its owner/permissions (~/.cache/pybpf, mode 0700)")
     return d
-
-
-def _safe_read(path: str) -> bytes | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-            return None
-        return os.read(fd, st.st_size)
-    finally:
-        os.close(fd)
-
-
-def _write(path: str, data: bytes) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def vmlinux_h() -> str:
@@ -80,7 +59,7 @@ def vmlinux_h() -> str:
     key = kernel_key()
     d = os.path.join(cache_dir(), f"vmlinux-{key}")
     path = os.path.join(d, "vmlinux.h")
-    if _safe_read(path) is not None:
+    if read_private(path) is not None:
         return d
     os.makedirs(d, mode=0o700, exist_ok=True)
     try:
@@ -94,7 +73,7 @@ def vmlinux_h() -> str:
         if r.returncode:
             raise CompileError("generating vmlinux.h failed", r.stderr.decode(errors="replace"))
         text = r.stdout
-    _write(path, text)
+    write_private(path, text)
     return d
 
 
@@ -129,12 +108,12 @@ def compile(source, *, cflags=(), includes=(), clang: str | None = None) -> byte
     # first key: source + flags; it names a manifest listing the headers used last time
     head = hashlib.sha256(json.dumps([src.hex(), args]).encode()).hexdigest()
     manifest_path = os.path.join(cdir, f"obj-{head}.deps")
-    manifest = _safe_read(manifest_path)
+    manifest = read_private(manifest_path)
     if manifest is not None:
         m = json.loads(manifest)
         key = _full_key(head, m["deps"], m["clang"])
         if key is not None:
-            obj = _safe_read(os.path.join(cdir, f"obj-{key}.o"))
+            obj = read_private(os.path.join(cdir, f"obj-{key}.o"))
             if obj is not None:
                 return obj
     clang = clang or find_clang()
@@ -154,8 +133,8 @@ def compile(source, *, cflags=(), includes=(), clang: str | None = None) -> byte
                           if p != "-" and os.path.isabs(p))
     key = _full_key(head, deps, cid)
     if key is not None:
-        _write(os.path.join(cdir, f"obj-{key}.o"), obj)
-        _write(manifest_path, json.dumps({"deps": deps, "clang": cid}).encode())
+        write_private(os.path.join(cdir, f"obj-{key}.o"), obj)
+        write_private(manifest_path, json.dumps({"deps": deps, "clang": cid}).encode())
     return obj
 
 

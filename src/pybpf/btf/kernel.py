@@ -12,38 +12,15 @@ import os
 import struct
 from array import array
 
+from ..cache import cache_dir, read_private, write_private
 from .spec import Spec, _HDR, _index
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 
 
-def cache_dir() -> str | None:
-    """The per-user cache dir (0700, ours), or None when it is unusable or unsafe."""
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = os.path.join(root, "pybpf")
-    try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        st = os.stat(path)
-    except OSError:
-        return None
-    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-        return None  # someone else could plant an index here: do not trust it
-    return path
-
-
-def _read_index(path: str, count_hint: int) -> tuple[array, array] | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-            return None
-        data = os.read(fd, st.st_size)
-    finally:
-        os.close(fd)
-    if len(data) < 4:
+def _read_index(path: str) -> tuple[array, array] | None:
+    data = read_private(path)
+    if data is None or len(data) < 4:
         return None
     n = struct.unpack_from("<I", data)[0]
     if len(data) != 4 + 8 * n:
@@ -54,19 +31,6 @@ def _read_index(path: str, count_hint: int) -> tuple[array, array] | None:
     return offs, names
 
 
-def _write_index(path: str, idx: tuple[array, array]) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            f.write(struct.pack("<I", len(idx[0])) + idx[0].tobytes() + idx[1].tobytes())
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-
-
 def load_file(path: str, base: Spec | None = None, use_cache: bool = True) -> Spec:
     with open(path, "rb") as f:
         data = f.read()
@@ -75,13 +39,14 @@ def load_file(path: str, base: Spec | None = None, use_cache: bool = True) -> Sp
     idx = None
     cpath = os.path.join(d, f"btf-index-{key}") if d else None
     if cpath:
-        idx = _read_index(cpath, 0)
+        idx = _read_index(cpath)
     if idx is None:
         hdr_len, t_off, t_len = _HDR.unpack_from(data)[3:6]
         t0 = hdr_len + t_off
         idx = _index(data, t0, t0 + t_len)
         if cpath:
-            _write_index(cpath, idx)
+            write_private(cpath, struct.pack("<I", len(idx[0])) + idx[0].tobytes()
+                          + idx[1].tobytes())
     spec = Spec.parse(data, base, index=idx)
     spec.identity = key
     return spec

@@ -291,7 +291,8 @@ class _Loader:
     def _cached_fixes(self, work) -> list:
         import hashlib
         import json
-        from ..btf.kernel import cache_dir, kernel_key
+        from ..btf.kernel import kernel_key
+        from ..cache import cache_dir, read_private, write_private
         h = hashlib.sha256(kernel_key().encode())
         h.update(self.spec.btf.identity.encode() or self.spec.btf.to_bytes())
         for fn, r in work:
@@ -299,8 +300,7 @@ class _Loader:
         d = cache_dir()
         path = os.path.join(d, f"core-{h.hexdigest()}.json") if d else None
         if path:
-            from ..compile import _safe_read
-            raw = _safe_read(path)
+            raw = read_private(path)
             if raw is not None:
                 try:
                     return [core.Fix(core.R(k), *rest) for k, *rest in json.loads(raw)]
@@ -309,8 +309,7 @@ class _Loader:
         targets = [self.vmlinux()]
         fixes = [core.resolve(self.spec.btf, r, targets) for _, r in work]
         if path:
-            from ..compile import _write
-            _write(path, json.dumps([[int(f.kind), f.local, f.target, f.poison, f.orig_size,
+            write_private(path, json.dumps([[int(f.kind), f.local, f.target, f.poison, f.orig_size,
                                       f.new_size, f.validate] for f in fixes]).encode())
         return fixes
 

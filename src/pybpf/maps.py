@@ -312,6 +312,18 @@ class Map:
             ctypes.memmove(token_in, token_out, len(token_out))
             first = False
 
+    def update_batch(self, keys: bytes, values: bytes, flags: int = 0) -> int:
+        """BPF_MAP_UPDATE_BATCH of packed keys/values (n * key_size, n * value slot bytes)."""
+        n = len(keys) // self.key_size if self.key_size else 0
+        if n * self.key_size != len(keys) or len(values) != n * self._vbuf_size:
+            raise ValueError("keys/values are not whole multiples of the map's sizes")
+        kb = ctypes.create_string_buffer(keys, len(keys))
+        vb = ctypes.create_string_buffer(values, len(values))
+        a = attr.MapBatch(keys=ctypes.addressof(kb), values=ctypes.addressof(vb), count=n,
+                          map_fd=self.fileno(), elem_flags=flags)
+        syscall.bpf(Cmd.MAP_UPDATE_BATCH, a, detail=f"map {self.name!r}")
+        return a.count
+
     def keys(self) -> Iterator[Any]:
         for k, _ in self.items_raw():
             yield self._dec(k, self.key_type)

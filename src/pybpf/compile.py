@@ -59,7 +59,7 @@ def vmlinux_h() -> str:
     key = kernel_key()
     d = os.path.join(cache_dir(), f"vmlinux-{key}")
     path = os.path.join(d, "vmlinux.h")
-    if read_private(path) is not None:
+    if _private_file(path):
         return d
     os.makedirs(d, mode=0o700, exist_ok=True)
     try:
@@ -138,12 +138,26 @@ def compile(source, *, cflags=(), includes=(), clang: str | None = None) -> byte
     return obj
 
 
+def _private_file(path: str) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022 and os.path.isfile(path)
+
+
 def _full_key(head: str, deps: list[str], clang_id: str) -> str | None:
+    """Key over the source key, clang and every header's identity.
+
+    Headers are identified by inode, size, mtime and ctime (as ccache's direct mode does):
+    any edit changes them, and hashing the 3 MB vmlinux.h on every start would cost more
+    than the rest of a warm start.
+    """
     h = hashlib.sha256(head.encode() + clang_id.encode())
     for p in deps:
         try:
-            with open(p, "rb") as f:
-                h.update(p.encode() + b"\0" + hashlib.sha256(f.read()).digest())
+            st = os.stat(p)
         except OSError:
             return None
+        h.update(f"{p}\0{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns};".encode())
     return h.hexdigest()

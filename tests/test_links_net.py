@@ -1,0 +1,164 @@
+"""XDP and socket filters firing on real traffic (veth pair between namespaces, loopback)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import pybpf
+from pybpf import errors, info
+from pybpf.links import socket as socklink
+from pybpf.links import xdp
+
+pytestmark = pytest.mark.kernel
+
+SRC = r'''
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 2);
+         __type(key, __u32); __type(value, __u64); } counts SEC(".maps");
+const volatile int drop = 0;
+SEC("xdp")
+int pt_xdp(struct xdp_md *ctx)
+{
+    __u32 k = 0;
+    __u64 *n = bpf_map_lookup_elem(&counts, &k);
+    if (n)
+        __sync_fetch_and_add(n, 1);
+    return drop ? XDP_DROP : XDP_PASS;
+}
+SEC("socket")
+int pt_sock(struct __sk_buff *skb)
+{
+    return drop ? 0 : skb->len;
+}
+char LICENSE[] SEC("license") = "GPL";
+'''
+
+
+def _sh(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def veth():
+    """ns pt_a (10.77.0.1/veth pta) <-> ns pt_b (10.77.0.2/veth ptb)."""
+    a, b = f"pta{os.getpid() % 10000}", f"ptb{os.getpid() % 10000}"
+    _sh("ip", "netns", "add", a)
+    _sh("ip", "netns", "add", b)
+    try:
+        _sh("ip", "link", "add", "va", "netns", a, "type", "veth", "peer", "vb", "netns", b)
+        _sh("ip", "-n", a, "addr", "add", "10.77.0.1/24", "dev", "va")
+        _sh("ip", "-n", b, "addr", "add", "10.77.0.2/24", "dev", "vb")
+        for ns, dev in ((a, "va"), (b, "vb")):
+            _sh("ip", "-n", ns, "link", "set", dev, "up")
+            _sh("ip", "-n", ns, "link", "set", "lo", "up")
+        yield a, b
+    finally:
+        subprocess.run(["ip", "netns", "del", a], capture_output=True)
+        subprocess.run(["ip", "netns", "del", b], capture_output=True)
+
+
+def _udp_delivered(a: str, b: str, n: int = 3) -> bool:
+    """Send n datagrams from ns b to 10.77.0.1 in ns a; True if any arrived."""
+    back = _in_netns(a)
+    try:
+        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)   # lives in ns a from now on
+    finally:
+        back()
+    try:
+        rx.bind(("10.77.0.1", 0))
+        rx.settimeout(1.0)
+        port = rx.getsockname()[1]
+        code = ("import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                f"for _ in range({n}):\n s.sendto(b'x',('10.77.0.1',{port})); time.sleep(0.05)")
+        subprocess.run(["ip", "netns", "exec", b, sys.executable, "-c", code], check=True,
+                       capture_output=True)
+        try:
+            rx.recv(16)
+            return True
+        except socket.timeout:
+            return False
+    finally:
+        rx.close()
+
+
+def _load(drop: bool):
+    spec = pybpf.ObjectSpec.from_bytes(pybpf.compile(SRC), name="pt_net")
+    spec.maps[".rodata"].set_var("drop", int(drop))
+    return pybpf.load(spec)
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def _setns(fd: int) -> None:
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "setns")
+
+
+def _in_netns(ns: str):
+    """Enter a network namespace (os.setns needs Python 3.12); returns a restore function."""
+    me = os.open("/proc/self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+    try:
+        _setns(target)
+    finally:
+        os.close(target)
+
+    def back():
+        _setns(me)
+        os.close(me)
+    return back
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_xdp_counts_and_passes_or_drops(veth, drop):
+    a, b = veth
+    with _load(drop) as obj:
+        back = _in_netns(a)
+        try:
+            link = xdp.attach(obj.programs["pt_xdp"], "va", mode="generic")
+        finally:
+            back()
+        with link:
+            assert _udp_delivered(a, b) is (not drop)
+            # every frame reaching va passed through the program (ARP included)
+            assert int.from_bytes(obj.maps["counts"][0], "little") >= 1
+            link_id = link.id
+        assert link_id not in {ln.id for ln in info.list_objects("link")}
+        assert _udp_delivered(a, b)   # traffic flows again once detached
+
+
+def test_xdp_missing_interface():
+    with _load(False) as obj:
+        with pytest.raises(errors.NotFoundError, match="nosuchdev0"):
+            xdp.attach(obj.programs["pt_xdp"], "nosuchdev0")
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_socket_filter_drops_or_keeps(drop):
+    with _load(drop) as obj:
+        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            rx.bind(("127.0.0.1", 0))
+            rx.settimeout(0.5)
+            with socklink.attach(obj.programs["pt_sock"], rx):
+                tx.sendto(b"ping", rx.getsockname())
+                if drop:
+                    with pytest.raises(socket.timeout):
+                        rx.recv(100)
+                else:
+                    assert rx.recv(100) == b"ping"
+            tx.sendto(b"again", rx.getsockname())   # detached: always delivered
+            assert rx.recv(100) == b"again"
+        finally:
+            rx.close()
+            tx.close()

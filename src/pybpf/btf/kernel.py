@@ -18,17 +18,20 @@ from .spec import Spec, _HDR, _index
 VMLINUX = "/sys/kernel/btf/vmlinux"
 
 
-def _read_index(path: str) -> tuple[array, array] | None:
+def _read_index(path: str) -> list[array] | None:
+    """[type offsets, name offsets, sorted name offsets, ids in that order], or None."""
     data = read_private(path)
     if data is None or len(data) < 4:
         return None
     n = struct.unpack_from("<I", data)[0]
-    if len(data) != 4 + 8 * n:
+    if len(data) != 4 + 16 * n:
         return None
-    offs, names = array("I"), array("I")
-    offs.frombytes(data[4:4 + 4 * n])
-    names.frombytes(data[4 + 4 * n:])
-    return offs, names
+    out = []
+    for i in range(4):
+        a = array("I")
+        a.frombytes(data[4 + 4 * n * i:4 + 4 * n * (i + 1)])
+        out.append(a)
+    return out
 
 
 def load_file(path: str, base: Spec | None = None, use_cache: bool = True) -> Spec:
@@ -40,14 +43,18 @@ def load_file(path: str, base: Spec | None = None, use_cache: bool = True) -> Sp
     cpath = os.path.join(d, f"btf-index-{key}") if d else None
     if cpath:
         idx = _read_index(cpath)
-    if idx is None:
+    if idx is not None:
+        spec = Spec.parse(data, base, index=(idx[0], idx[1]))
+        spec._by_name = (idx[2], idx[3])
+    else:
         hdr_len, t_off, t_len = _HDR.unpack_from(data)[3:6]
         t0 = hdr_len + t_off
-        idx = _index(data, t0, t0 + t_len)
+        spec = Spec.parse(data, base, index=_index(data, t0, t0 + t_len))
         if cpath:
-            write_private(cpath, struct.pack("<I", len(idx[0])) + idx[0].tobytes()
-                          + idx[1].tobytes())
-    spec = Spec.parse(data, base, index=idx)
+            by_name = spec._name_index()
+            write_private(cpath, struct.pack("<I", len(spec._offs)) + spec._offs.tobytes()
+                          + spec._name_offs.tobytes() + by_name[0].tobytes()
+                          + by_name[1].tobytes())
     spec.identity = key
     return spec
 

@@ -16,7 +16,7 @@ class BuildPyWithBpf(build_py):
         super().run()
         sys.path.insert(0, str(pathlib.Path("src").resolve()))
         try:
-            from pybpf.compile import compile as compile_c
+            from pybpf.toolchain import compile as compile_c
             from pybpf.errors import PybpfError
         except ImportError as e:
             print(f"warning: not compiling tool objects: {e}", file=sys.stderr)

@@ -22,7 +22,7 @@ _LAZY = {
     "ObjectSpec": "pybpf.object:ObjectSpec",
     "Object": "pybpf.object:Object",
     "load": "pybpf.object:load",
-    "compile": "pybpf.compile:compile",
+    "compile": "pybpf.toolchain:compile",
     "BPF": "pybpf.bcc:BPF",
     "Features": "pybpf.features:Features",
 }

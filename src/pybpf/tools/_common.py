@@ -23,7 +23,7 @@ def tool_object(tool: str) -> bytes:
     built = folder / f"{tool}.bpf.o"
     if built.exists():
         return built.read_bytes()
-    from ..compile import compile as compile_c
+    from ..toolchain import compile as compile_c
     return compile_c(folder / f"{tool}.bpf.c", includes=[str(folder)])
 
 

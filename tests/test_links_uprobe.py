@@ -74,13 +74,22 @@ def test_find_library_by_short_and_full_name():
         symbols.find_library("pybpf_no_such_lib")
 
 
-def test_ifunc_symbol_is_refused():
+def test_ifunc_resolves_to_the_picked_implementation_or_is_refused(tmp_path):
     libc = symbols.find_library("c")
-    ifuncs = [s for s in symbols.elf_symbols(libc).values() if s.type == symbols.STT_GNU_IFUNC]
+    syms = symbols.elf_symbols(libc)
+    ifuncs = [s for s in syms.values() if s.type == symbols.STT_GNU_IFUNC]
     if not ifuncs:
         pytest.skip("this libc has no IFUNC symbols")
+    strlen = syms["strlen"]
+    assert strlen.type == symbols.STT_GNU_IFUNC
+    # libc is mapped here, so the dynamic linker's choice is known: probe that function
+    off = symbols.symbol_offset(libc, "strlen")
+    assert off != strlen.offset     # (stripped libc: the implementation has no symbol)
+    # a copy nobody mapped: refused with advice, and no foreign code was run to find out
+    copy = tmp_path / "libc-copy.so"
+    copy.write_bytes(open(libc, "rb").read())
     with pytest.raises(errors.AttachError, match="IFUNC"):
-        symbols.symbol_offset(libc, ifuncs[0].name)
+        symbols.symbol_offset(str(copy), "strlen")
 
 
 def test_not_an_elf_file(tmp_path):

@@ -23,7 +23,7 @@ _LAZY = {
     "Object": "pybpf.object:Object",
     "load": "pybpf.object:load",
     "compile": "pybpf.toolchain:compile",
-    "BPF": "pybpf.bcc:BPF",
+    "BPF": "pybpf.bcc.bpf:BPF",
     "Features": "pybpf.features:Features",
 }
 

@@ -207,11 +207,40 @@ def symbol_offset(path: str, symbol: str, *, symbols: dict[str, ElfSymbol] | Non
         raise errors.NotFoundError(2, "uprobe", f"symbol {symbol!r} not found in {path}")
     if sym.type == STT_GNU_IFUNC:
         # The symbol is the resolver that picks an implementation at load time; a probe
-        # on it fires once per process, not per call.
+        # on it fires once per process, not per call.  When this process has the library
+        # mapped, the dynamic linker has already picked: probe what it picked.
+        picked = ifunc_target_offset(path, symbol)
+        if picked is not None:
+            return picked
         raise errors.AttachError(22, "uprobe", f"{symbol!r} in {path} is an IFUNC (its address "
                                  "is the resolver); probe the implementation (e.g. "
                                  f"__{symbol}_avx2) instead")
     return sym.offset
+
+
+def ifunc_target_offset(path: str, symbol: str) -> int | None:
+    """File offset of the implementation IFUNC ``symbol`` resolves to on this machine, if
+    ``path`` is already mapped into this process (so no foreign code runs), else None."""
+    real = os.path.realpath(path)
+    try:
+        with open("/proc/self/maps") as f:
+            maps = [ln.split() for ln in f]
+    except OSError:
+        return None
+    if not any(len(m) >= 6 and os.path.realpath(m[5]) == real for m in maps):
+        return None
+    import ctypes
+    try:
+        addr = ctypes.cast(getattr(ctypes.CDLL(real), symbol), ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return None
+    for m in maps:
+        if len(m) < 6 or os.path.realpath(m[5]) != real:
+            continue
+        lo, hi = (int(x, 16) for x in m[0].split("-"))
+        if addr is not None and lo <= addr < hi:
+            return addr - lo + int(m[2], 16)
+    return None
 
 
 # ---- kernel symbols ------------------------------------------------------------------

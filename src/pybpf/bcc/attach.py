@@ -1,0 +1,309 @@
+"""bcc's attach_*/detach_* methods, on pybpf's links.
+
+On a kernel without kprobes, ``attach_kprobe``/``attach_kretprobe`` move the function to
+fentry/fexit (when the kernel has BPF trampolines) or, for a system call, to its enter/exit
+tracepoint: the function is recompiled with its arguments read from there (see
+:mod:`.rewrite`), saying so once on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from .. import errors
+
+
+def _s(v) -> str:
+    if v is None:
+        return ""
+    return v.decode() if isinstance(v, (bytes, bytearray)) else str(v)
+
+
+class AttachMixin:
+    """Mixed into BPF; uses its load_func, _bind, _links and _feat."""
+
+    # -- helpers -----------------------------------------------------------------------
+    def _keep(self, key: tuple, link) -> None:
+        self._links.setdefault(key, []).append(link)
+
+    def _drop(self, match) -> int:
+        n = 0
+        for key in [k for k in self._links if match(k)]:
+            for link in self._links.pop(key):
+                link.close()
+                n += 1
+        return n
+
+    def _auto_attach(self, probe, fn) -> None:
+        from ..links import raw_tracepoint, tracepoint, tracing
+        if probe.kind == "tracepoint":
+            cat, ev = probe.target.split(":", 1)
+            self._keep(("tracepoint", probe.target, probe.name),
+                       tracepoint.attach(fn.prog, cat, ev))
+        elif probe.kind == "raw_tracepoint":
+            self._keep(("raw_tracepoint", probe.target, probe.name),
+                       raw_tracepoint.attach(fn.prog, probe.target))
+        elif probe.kind in ("kfunc", "kretfunc", "kmod_ret", "lsm"):
+            self._keep((probe.kind, probe.target, probe.name), tracing.attach(fn.prog))
+        elif probe.binding is not None:
+            retprobe = probe.kind == "kretprobe"
+            self._attach_bound(fn, probe.binding, probe.target, probe.name, retprobe)
+
+    def _attach_bound(self, fn, b, event: str, fn_name: str, retprobe: bool) -> None:
+        from ..links import kprobe, tracepoint, tracing
+        key = ("kretprobe" if retprobe else "kprobe", event, fn_name)
+        if b.via == "kprobe":
+            self._keep(key, kprobe.attach(fn.prog, b.target or event, retprobe=retprobe))
+        elif b.via in ("fentry", "fexit"):
+            self._keep(key, tracing.attach(fn.prog))
+        elif b.via == "tracepoint":
+            ev = f"sys_{'exit' if retprobe else 'enter'}_{b.syscall}"
+            self._keep(key, tracepoint.attach(fn.prog, "syscalls", ev))
+        else:
+            raise errors.PybpfError(f"{fn_name}: cannot attach ({b.via!r})")
+
+    def _fix_syscall_fnname(self, event: str) -> str:
+        """bcc accepts ``sys_clone`` for the arch's ``__x64_sys_clone``."""
+        from ..links import symbols
+        prefix = symbols.syscall_prefix()
+        if event.startswith("sys_") and not event.startswith(prefix):
+            return prefix + event[4:]
+        return event
+
+    # -- kprobes -------------------------------------------------------------------------
+    def attach_kprobe(self, event=b"", event_off: int = 0, fn_name=b"", event_re=b""):
+        return self._attach_k(event, event_off, fn_name, event_re, retprobe=False)
+
+    def attach_kretprobe(self, event=b"", fn_name=b"", event_re=b"", maxactive: int = 0):
+        return self._attach_k(event, 0, fn_name, event_re, retprobe=True)
+
+    def _attach_k(self, event, event_off, fn_name, event_re, retprobe: bool):
+        from .rewrite import SYSCALL_FN
+        fn_name, event_re = _s(fn_name), _s(event_re)
+        if event_re:
+            events = self.get_kprobe_functions(event_re)
+            if not events:
+                raise errors.NotFoundError(2, "kprobe", f"no kernel function matches "
+                                           f"{event_re!r}")
+            for ev in events:
+                self._attach_k(ev, 0, fn_name, b"", retprobe)
+            return
+        event = self._fix_syscall_fnname(_s(event))
+        sm = SYSCALL_FN.match(event)
+        sysname = sm.group(1) if sm else ""
+        f = self._feat()
+        if f.has_kprobes():
+            from ..links import kprobe
+            fn = self.load_func(fn_name, self.KPROBE)
+            self._keep(("kretprobe" if retprobe else "kprobe", event, fn_name),
+                       kprobe.attach(fn.prog, event, offset=event_off, retprobe=retprobe))
+            return
+        probe = self._rw.probes.get(fn_name)
+        if probe is None:
+            raise errors.NotFoundError(2, "attach_kprobe", f"no function {fn_name!r}")
+        b = self._bind("kretprobe" if retprobe else "kprobe", event, sysname, retprobe)
+        fn = self._bound_function(fn_name, b)
+        self._attach_bound(fn, b, event, fn_name, retprobe)
+        print(f"pybpf: this kernel has no kprobes (CONFIG_KPROBES is off): {fn_name} on "
+              f"{event} runs on {_where(b)}", file=sys.stderr)
+
+    def _bound_function(self, fn_name: str, b):
+        """The function compiled to run where binding ``b`` says (recompiled if needed)."""
+        probe = self._rw.probes[fn_name]
+        same = probe.binding is not None and (probe.binding.via, probe.binding.target,
+                                              probe.binding.retprobe) == (b.via, b.target,
+                                                                          b.retprobe)
+        if same:
+            return self.load_func(fn_name, None)
+        key = (fn_name, b.via, b.target, b.retprobe)
+        fn = self._variants.get(key)
+        if fn is None:
+            rw = self._rewrite({fn_name: b})
+            fn = self._load_variant(fn_name, self._compile(rw.source), None)
+            self._variants[key] = fn
+        return fn
+
+    def detach_kprobe(self, event=b"", fn_name=None):
+        return self._detach_k("kprobe", event, fn_name)
+
+    def detach_kretprobe(self, event=b"", fn_name=None):
+        return self._detach_k("kretprobe", event, fn_name)
+
+    def _detach_k(self, kind, event, fn_name):
+        event = self._fix_syscall_fnname(_s(event))
+        fn = _s(fn_name) if fn_name is not None else None
+        if not self._drop(lambda k: k[0] == kind and k[1] == event and (fn is None or
+                                                                          k[2] == fn)):
+            raise errors.NotFoundError(2, f"detach_{kind}", f"{kind} {event} is not attached")
+
+    def get_kprobe_functions(self, event_re) -> list[str]:
+        """Kernel text symbols matching regex ``event_re`` (kallsyms, as bcc reads it)."""
+        from ..links import symbols
+        pat = re.compile(_s(event_re))
+        out: list[str] = []
+        for name, _, kind, _ in symbols.kallsyms():
+            if kind in "tTwW" and not name.startswith("__pfx_") and pat.match(name) and \
+                    name not in out:
+                out.append(name)
+        return out
+
+    @staticmethod
+    def get_syscall_prefix() -> bytes:
+        from ..links import symbols
+        return symbols.syscall_prefix().encode()
+
+    def get_syscall_fnname(self, name) -> bytes:
+        return self.get_syscall_prefix() + (name if isinstance(name, bytes) else
+                                            str(name).encode())
+
+    # -- tracepoints ---------------------------------------------------------------------
+    def attach_tracepoint(self, tp=b"", tp_re=b"", fn_name=b""):
+        from ..links import tracepoint
+        fn_name, tp, tp_re = _s(fn_name), _s(tp), _s(tp_re)
+        targets = self._tracepoints_matching(tp_re) if tp_re else [tp]
+        fn = self.load_func(fn_name, self.TRACEPOINT)
+        for t in targets:
+            cat, _, ev = t.partition(":")
+            self._keep(("tracepoint", t, fn_name), tracepoint.attach(fn.prog, cat, ev))
+
+    def _tracepoints_matching(self, tp_re: str) -> list[str]:
+        from .. import tracefs
+        pat = re.compile(tp_re)
+        root = os.path.join(tracefs.root(), "events")
+        out = []
+        for cat in sorted(os.listdir(root)):
+            d = os.path.join(root, cat)
+            if not os.path.isdir(d):
+                continue
+            for ev in sorted(os.listdir(d)):
+                if pat.match(f"{cat}:{ev}") and os.path.isdir(os.path.join(d, ev)):
+                    out.append(f"{cat}:{ev}")
+        return out
+
+    def detach_tracepoint(self, tp=b""):
+        tp = _s(tp)
+        if not self._drop(lambda k: k[0] == "tracepoint" and k[1] == tp):
+            raise errors.NotFoundError(2, "detach_tracepoint", f"tracepoint {tp} not attached")
+
+    def attach_raw_tracepoint(self, tp=b"", fn_name=b""):
+        from ..links import raw_tracepoint
+        tp, fn_name = _s(tp), _s(fn_name)
+        fn = self.load_func(fn_name, self.RAW_TRACEPOINT)
+        self._keep(("raw_tracepoint", tp, fn_name), raw_tracepoint.attach(fn.prog, tp))
+
+    def detach_raw_tracepoint(self, tp=b""):
+        tp = _s(tp)
+        self._drop(lambda k: k[0] == "raw_tracepoint" and k[1] == tp)
+
+    @staticmethod
+    def tracepoint_exists(category, event) -> bool:
+        from .. import tracefs
+        return os.path.isdir(os.path.join(tracefs.root(), "events", _s(category), _s(event)))
+
+    @staticmethod
+    def support_raw_tracepoint() -> bool:
+        return True
+
+    def support_kfunc(self) -> bool:
+        return self._feat().has_trampolines()
+
+    def support_lsm(self) -> bool:
+        return self._feat().has_lsm()
+
+    # -- uprobes -----------------------------------------------------------------------
+    def attach_uprobe(self, name=b"", sym=b"", sym_re=b"", addr=None, fn_name=b"",
+                      pid: int = -1, sym_off: int = 0):
+        return self._attach_u(name, sym, sym_re, addr, fn_name, pid, sym_off, False)
+
+    def attach_uretprobe(self, name=b"", sym=b"", sym_re=b"", addr=None, fn_name=b"",
+                         pid: int = -1):
+        return self._attach_u(name, sym, sym_re, addr, fn_name, pid, 0, True)
+
+    def _attach_u(self, name, sym, sym_re, addr, fn_name, pid, sym_off, retprobe):
+        from ..links import symbols, uprobe
+        name, sym, sym_re, fn_name = _s(name), _s(sym), _s(sym_re), _s(fn_name)
+        path = symbols.resolve_path(name) if name else ""
+        fn = self.load_func(fn_name, self.KPROBE)
+        kind = "uretprobe" if retprobe else "uprobe"
+        if sym_re:
+            pat = re.compile(sym_re)
+            syms = [s for s, e in symbols.elf_symbols(path).items()
+                    if e.type == "STT_FUNC" and pat.match(s)]
+            if not syms:
+                raise errors.NotFoundError(2, kind, f"no symbol matches {sym_re!r} in {path}")
+        else:
+            syms = [sym or None]
+        for s in syms:
+            if addr is not None and not s:
+                link = uprobe.attach(fn.prog, path, None, offset=addr, retprobe=retprobe,
+                                     pid=pid)
+            else:
+                link = uprobe.attach(fn.prog, path, s, offset=sym_off, retprobe=retprobe,
+                                     pid=pid)
+            self._keep((kind, path, s or addr, pid, fn_name), link)
+
+    def detach_uprobe(self, name=b"", sym=b"", addr=None, pid: int = -1):
+        return self._detach_u("uprobe", name, sym, addr, pid)
+
+    def detach_uretprobe(self, name=b"", sym=b"", addr=None, pid: int = -1):
+        return self._detach_u("uretprobe", name, sym, addr, pid)
+
+    def _detach_u(self, kind, name, sym, addr, pid):
+        from ..links import symbols
+        path = symbols.resolve_path(_s(name)) if name else ""
+        what = _s(sym) or addr
+        if not self._drop(lambda k: k[0] == kind and k[1] == path and k[2] == what):
+            raise errors.NotFoundError(2, f"detach_{kind}", f"{kind} {path}:{what} not "
+                                       "attached")
+
+    @staticmethod
+    def find_library(libname) -> bytes | None:
+        from ..links import symbols
+        try:
+            return symbols.find_library(_s(libname)).encode()
+        except errors.PybpfError:
+            return None
+
+    # -- perf events, XDP --------------------------------------------------------------
+    def attach_perf_event(self, ev_type=-1, ev_config=-1, fn_name=b"", sample_period=0,
+                          sample_freq=0, pid=-1, cpu=-1, group_fd=-1):
+        from ..links import perf_event
+        fn_name = _s(fn_name)
+        fn = self.load_func(fn_name, self.PERF_EVENT)
+        link = perf_event.attach(fn.prog, type=ev_type, config=ev_config,
+                                 sample_period=sample_period, sample_freq=sample_freq,
+                                 cpu=None if cpu < 0 else cpu, pid=pid)
+        self._keep(("perf_event", ev_type, ev_config, fn_name), link)
+
+    def detach_perf_event(self, ev_type=-1, ev_config=-1):
+        self._drop(lambda k: k[0] == "perf_event" and k[1] == ev_type and k[2] == ev_config)
+
+    def attach_xdp(self, dev, fn, flags: int = 0):
+        from ..links import xdp
+        mode = "generic" if flags & self.XDP_FLAGS_SKB_MODE else (
+            "native" if flags & self.XDP_FLAGS_DRV_MODE else "auto")
+        self._keep(("xdp", _s(dev)), xdp.attach(fn.prog, _s(dev), mode))
+
+    def remove_xdp(self, dev, flags: int = 0):
+        self._drop(lambda k: k[0] == "xdp" and k[1] == _s(dev))
+
+    # -- counts ------------------------------------------------------------------------
+    def _count(self, *kinds) -> int:
+        return sum(len(v) for k, v in self._links.items() if k[0] in kinds)
+
+    def num_open_kprobes(self) -> int:
+        return self._count("kprobe", "kretprobe")
+
+    def num_open_uprobes(self) -> int:
+        return self._count("uprobe", "uretprobe")
+
+    def num_open_tracepoints(self) -> int:
+        return self._count("tracepoint")
+
+
+def _where(b) -> str:
+    if b.via == "tracepoint":
+        return f"tracepoint syscalls:sys_{'exit' if b.retprobe else 'enter'}_{b.syscall}"
+    return f"{b.via} {b.target}"

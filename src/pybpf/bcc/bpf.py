@@ -1,0 +1,432 @@
+"""``BPF(text=...)``: bcc's front end on pybpf's compiler, loader and links.
+
+The text is rewritten to libbpf-style C (see :mod:`.rewrite`), compiled by clang through
+pybpf's cache (a second start compiles nothing), and loaded; maps are created at once,
+auto-attach probes are attached, other functions load on ``load_func``/``attach_*``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import select
+import sys
+
+from .. import errors
+from .attach import AttachMixin
+from .rewrite import Binding, rewrite
+
+DEBUG_LLVM_IR, DEBUG_BPF, DEBUG_PREPROCESSOR, DEBUG_SOURCE = 0x1, 0x2, 0x4, 0x8
+DEBUG_BPF_REGISTER_STATE, DEBUG_BTF = 0x10, 0x20
+
+
+def _s(v) -> str:
+    """bcc takes names as bytes or str."""
+    if v is None:
+        return ""
+    return v.decode() if isinstance(v, (bytes, bytearray)) else str(v)
+
+
+class Function:
+    """A loaded program, as bcc's ``load_func`` returns it."""
+
+    def __init__(self, bpf, name: str, prog):
+        self.bpf, self.name, self.prog = bpf, name.encode(), prog
+        self.fd = prog.fileno()
+
+    def fileno(self) -> int:
+        return self.fd
+
+
+class BPF(AttachMixin):
+    """A bcc-style BPF module. Use as a context manager or call :meth:`cleanup`."""
+
+    # program types, as bcc names them (values are the kernel's)
+    SOCKET_FILTER, KPROBE, SCHED_CLS, SCHED_ACT, TRACEPOINT, XDP, PERF_EVENT = 1, 2, 3, 4, 5, 6, 7
+    CGROUP_SKB, CGROUP_SOCK, LWT_IN, LWT_OUT, LWT_XMIT, SOCK_OPS = 8, 9, 10, 11, 12, 13
+    SK_SKB, CGROUP_DEVICE, SK_MSG, RAW_TRACEPOINT, CGROUP_SOCK_ADDR = 14, 15, 16, 17, 18
+    CGROUP_SOCKOPT, TRACING, LSM = 25, 26, 29
+    XDP_FLAGS_UPDATE_IF_NOEXIST, XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE = 1, 2, 4
+    XDP_FLAGS_HW_MODE, XDP_FLAGS_REPLACE = 8, 16
+
+    def __init__(self, src_file=b"", hdr_file=b"", text=None, debug: int = 0, cflags=None,
+                 usdt_contexts=None, allow_rlimit: bool = True, device=None,
+                 attach_usdt_ignore_pid: bool = False):
+        # no setrlimit(RLIMIT_MEMLOCK): kernels >= 5.11 account BPF memory to the cgroup
+        self.debug = debug
+        self.cflags = [_s(c) for c in (cflags or [])]
+        self.tables: dict[str, object] = {}
+        self.funcs: dict[str, Function] = {}
+        self._links: dict[tuple, list] = {}
+        self._objects: list = []
+        self._variants: dict[tuple, Function] = {}
+        self._perf_buffers: dict[str, object] = {}
+        self._rb = None
+        self._pipe = None
+        self._features = None
+        self._ksyms = None
+        self._usyms = None
+        self._converter = None
+        self._event_classes: dict[str, type] = {}
+        self._obj = None
+        if usdt_contexts:
+            raise errors.NotSupportedError("USDT contexts in BPF()",
+                                           "use pybpf.links.usdt with a libbpf-style object")
+        self._text = self._read_text(src_file, hdr_file, text)
+        try:
+            self._build()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    # -- construction --------------------------------------------------------------------
+    @staticmethod
+    def _read_text(src_file, hdr_file, text) -> str:
+        parts = []
+        for path in (hdr_file, src_file):
+            path = _s(path)
+            if path:
+                try:
+                    with open(path) as f:
+                        parts.append(f.read())
+                except OSError as e:
+                    raise errors.NotFoundError(e.errno or 2, "BPF",
+                                               f"cannot read {path}: {e.strerror}") from None
+        if text is not None:
+            parts.append(_s(text))
+        if not parts:
+            raise errors.PybpfError("BPF() needs text= or src_file=")
+        return "\n".join(parts)
+
+    def _rewrite(self, bindings: dict[str, Binding] | None = None):
+        from . import tpformat
+        return rewrite(self._text, bind=self._bind, bindings=bindings,
+                       tp_struct=tpformat.struct_for)
+
+    def _compile(self, source: str) -> bytes:
+        from ..toolchain import compile as compile_c
+        inc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+        if self.debug & (DEBUG_PREPROCESSOR | DEBUG_SOURCE):
+            print(source, file=sys.stderr)
+        return compile_c(source, cflags=self.cflags, includes=[inc])
+
+    def _build(self) -> None:
+        from ..object import ObjectSpec, load
+        rw = self._rewrite()
+        self._rw = rw
+        self._elf = self._compile(rw.source)
+        spec = ObjectSpec.from_bytes(self._elf, name="bcc")
+        for name, p in spec.programs.items():
+            if not p.subprogram:
+                probe = rw.probes.get(name)
+                p.autoload = bool(probe and probe.auto)
+        self._obj = load(spec, log_level=2 if self.debug & (DEBUG_BPF |
+                                                              DEBUG_BPF_REGISTER_STATE) else 0)
+        self._spec = spec
+        for name, probe in rw.probes.items():
+            if probe.auto and name in self._obj.programs:
+                fn = Function(self, name, self._obj.programs[name])
+                self.funcs[name] = fn
+                self._auto_attach(probe, fn)
+        self._announce_fallbacks()
+
+    def _announce_fallbacks(self) -> None:
+        moved = [(p.name, p.binding) for p in self._rw.probes.values()
+                 if p.auto and p.binding is not None and p.binding.via != "kprobe"]
+        if not moved:
+            return
+        why = ("this kernel has no kprobes (CONFIG_KPROBES is off)")
+        where = ", ".join(f"{n} runs on {_describe(b)}" for n, b in moved)
+        print(f"pybpf: {why}: {where}", file=sys.stderr)
+
+    # -- kernel hooks ------------------------------------------------------------------
+    def _feat(self):
+        if self._features is None:
+            from ..features import Features
+            self._features = Features()
+        return self._features
+
+    def _bind(self, kind: str, target: str, sysname: str, retprobe: bool) -> Binding:
+        """Where a kprobe-family function for ``target`` runs on this kernel."""
+        from ..links import symbols
+        f = self._feat()
+        if sysname:
+            fn = symbols.syscall_prefix() + sysname
+        else:
+            fn = target
+        if f.has_kprobes():
+            return Binding("kprobe", fn, sysname, retprobe)
+        if f.has_trampolines() and _btf_func_nargs(fn) is not None:
+            return Binding("fexit" if retprobe else "fentry", fn, sysname, retprobe,
+                           nargs=_btf_func_nargs(fn) or 0)
+        if sysname:
+            from .. import tracefs
+            ev = f"sys_{'exit' if retprobe else 'enter'}_{sysname}"
+            if os.path.isdir(os.path.join(tracefs.root(), "events", "syscalls", ev)):
+                return Binding("tracepoint", fn, sysname, retprobe)
+        raise errors.NotSupportedError(
+            "kprobes", f"{kind}__{target}: this kernel has no kprobes (CONFIG_KPROBES is off) "
+            "and refuses BPF trampolines (fentry/fexit)"
+            + ("" if sysname else f", and {target} is not a system call with a tracepoint "
+               "to fall back to"))
+
+    # -- programs ----------------------------------------------------------------------
+    def load_func(self, func_name, prog_type, device=None, attach_type=-1) -> Function:
+        """Load function ``func_name`` as ``prog_type`` (a BPF.* constant)."""
+        name = _s(func_name)
+        fn = self.funcs.get(name)
+        if fn is not None:
+            return fn
+        if name not in self._spec.programs or self._spec.programs[name].subprogram:
+            raise errors.NotFoundError(2, "load_func", f"no function {name!r} in the BPF text"
+                                       f" (programs: {sorted(self._rw.probes)})")
+        fn = self._load_variant(name, self._elf, prog_type, attach_type)
+        self.funcs[name] = fn
+        return fn
+
+    def _load_variant(self, name: str, elf: bytes, prog_type, attach_type=-1) -> Function:
+        """Load one function of ``elf`` (this text, or a recompiled variant) reusing the
+        maps of the main object."""
+        from ..object import ObjectSpec, load
+        from ..object.sections import parse_section
+        spec = ObjectSpec.from_bytes(elf, name="bcc")
+        for n, p in spec.programs.items():
+            if not p.subprogram:
+                p.autoload = n == name
+        p = spec.programs[name]
+        if p.section.startswith("pybpf/") and prog_type is not None:
+            rep = _SECTION_OF_TYPE.get(int(prog_type))
+            info = parse_section(rep) if rep else None
+            p.type = int(prog_type)
+            if info is not None:
+                p.sec_info = info
+                p.expected_attach_type = info.expected_attach_type
+            if attach_type is not None and attach_type >= 0:
+                p.expected_attach_type = attach_type
+        obj = load(spec, maps=self._obj.maps)
+        self._objects.append(obj)
+        return Function(self, name, obj.programs[name])
+
+    # -- tables ------------------------------------------------------------------------
+    def _btf(self):
+        if self._converter is None:
+            from .ctypes_btf import Converter
+            self._converter = Converter(self._spec.btf)
+        return self._converter
+
+    def _kv_types(self, name: str):
+        ms = self._spec.maps[name]
+        conv = self._btf() if self._spec.btf is not None else None
+
+        def pick(tid, size):
+            if conv is not None and tid:
+                return conv(tid)
+            return {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_int,
+                    8: ctypes.c_ulonglong}.get(size, ctypes.c_uint8 * max(size, 0))
+        return pick(ms.key_type_id, ms.key_size), pick(ms.value_type_id, ms.value_size)
+
+    def get_table(self, name, keytype=None, leaftype=None, reducer=None):
+        from .table import table_class
+        name = _s(name)
+        t = self.tables.get(name)
+        if t is not None and keytype is None and leaftype is None:
+            return t
+        if self._obj is None or name not in self._obj.maps or name not in self._spec.maps:
+            raise KeyError(f"no table {name!r} (tables: {sorted(self._rw.tables)})")
+        m = self._obj.maps[name]
+        k, v = self._kv_types(name)
+        t = table_class(m.type)(self, name, m, keytype or k, leaftype or v)
+        self.tables[name] = t
+        return t
+
+    def __getitem__(self, name):
+        return self.get_table(name)
+
+    def __contains__(self, name) -> bool:
+        return _s(name) in self._rw.tables
+
+    def __iter__(self):
+        return iter(self._rw.tables)
+
+    def __len__(self) -> int:
+        return len(self._rw.tables)
+
+    def _event(self, table: str, data):
+        cls = self._event_classes.get(table)
+        if cls is None:
+            cls = self._event_class(table)
+            self._event_classes[table] = cls
+        size = ctypes.sizeof(cls)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return cls.from_buffer_copy(bytes(data)[:size].ljust(size, b"\0"))
+        addr = data.value if isinstance(data, ctypes.c_void_p) else int(data)
+        return cls.from_buffer_copy(ctypes.string_at(addr, size))
+
+    def _event_class(self, table: str) -> type:
+        tname = self._rw.events.get(table)
+        spec = self._spec.btf
+        if tname is None or spec is None:
+            raise errors.PybpfError(f"cannot tell the event type of {table!r}: submit a "
+                                    "variable declared as `struct NAME x` or cast with ctypes")
+        from ..btf.types import Kind
+        kind_name = tname.split()
+        ids = spec.find(kind_name[-1], Kind.STRUCT if kind_name[0] == "struct" else None)
+        if not ids:
+            raise errors.PybpfError(f"event type {tname!r} of {table!r} is not in the BTF")
+        return self._btf()(ids[0])
+
+    # -- event streams -----------------------------------------------------------------
+    def perf_buffer_poll(self, timeout: int = -1) -> None:
+        """Wait up to ``timeout`` ms for any open perf buffer, then run the callbacks."""
+        bufs = list(self._perf_buffers.values())
+        if not bufs:
+            raise errors.PybpfError("no perf buffer is open (call open_perf_buffer first)")
+        p = select.poll()
+        for b in bufs:
+            p.register(b.fileno(), select.POLLIN)
+        try:
+            p.poll(timeout)
+        except InterruptedError:
+            pass
+        for b in bufs:
+            b.consume()
+
+    kprobe_poll = perf_buffer_poll
+
+    def _ring_buffer(self):
+        if self._rb is None:
+            from ..ringbuf import RingBuffer
+            self._rb = RingBuffer()
+        return self._rb
+
+    def ring_buffer_poll(self, timeout: int = -1) -> int:
+        if self._rb is None:
+            raise errors.PybpfError("no ring buffer is open (call open_ring_buffer first)")
+        return self._rb.poll_callbacks(timeout)
+
+    def ring_buffer_consume(self) -> int:
+        if self._rb is None:
+            raise errors.PybpfError("no ring buffer is open (call open_ring_buffer first)")
+        return self._rb.consume_callbacks()
+
+    # -- trace_pipe ----------------------------------------------------------------------
+    def _trace_pipe(self):
+        if self._pipe is None:
+            from ..tracepipe import TracePipe
+            self._pipe = TracePipe()
+        return self._pipe
+
+    def trace_readline(self, nonblocking: bool = False) -> str | None:
+        for line in self._trace_pipe().lines(timeout=0 if nonblocking else None):
+            return line.rstrip("\n")
+        return None
+
+    def trace_fields(self, nonblocking: bool = False):
+        """(task, pid, cpu, flags, ts, msg) of the next bpf_trace_printk line; task, flags
+        and msg are bytes, as in bcc."""
+        from ..tracepipe import parse
+        while True:
+            line = self.trace_readline(nonblocking)
+            if line is None:
+                return (None,) * 6
+            ev = parse(line)
+            if ev is None:
+                if nonblocking:
+                    return (None,) * 6
+                continue
+            return (ev.task.encode(), ev.pid, ev.cpu, ev.flags.encode(), ev.ts,
+                    ev.msg.encode())
+
+    def trace_print(self, fmt=None) -> None:
+        """Print trace_pipe lines (formatted with ``fmt.format(*fields)`` when given)
+        until interrupted."""
+        while True:
+            if fmt:
+                fields = self.trace_fields()
+                line = _s(fmt).format(*(_s(x) if isinstance(x, bytes) else x for x in fields))
+            else:
+                line = self.trace_readline()
+            print(line, flush=True)
+
+    # -- symbols -------------------------------------------------------------------------
+    def _kernel_syms(self):
+        if self._ksyms is None:
+            from .syms import KernelSymbols
+            self._ksyms = KernelSymbols()
+        return self._ksyms
+
+    def ksym(self, addr: int, show_module: bool = False, show_offset: bool = False) -> bytes:
+        from .syms import format_symbol
+        return format_symbol(self._kernel_syms().resolve(addr), show_module, show_offset, addr)
+
+    def ksymname(self, name) -> int:
+        return self._kernel_syms().address(_s(name))
+
+    def sym(self, addr: int, pid: int, show_module: bool = False, show_offset: bool = False,
+            demangle: bool = True) -> bytes:
+        if pid < 0:
+            return self.ksym(addr, show_module, show_offset)
+        from .syms import UserSymbols, format_symbol
+        if self._usyms is None:
+            self._usyms = UserSymbols()
+        return format_symbol(self._usyms.resolve(addr, pid), show_module, show_offset, addr)
+
+    # -- lifetime ------------------------------------------------------------------------
+    def cleanup(self) -> None:
+        """Detach everything and close every program, map and buffer."""
+        for links in list(self._links.values()):
+            for link in links:
+                link.close()
+        self._links.clear()
+        for buf in list(self._perf_buffers.values()):
+            buf.close()
+        self._perf_buffers.clear()
+        for res in (self._rb, self._pipe):
+            if res is not None:
+                res.close()
+        self._rb = self._pipe = None
+        for obj in reversed(self._objects):
+            obj.close()
+        self._objects.clear()
+        if self._obj is not None:
+            self._obj.close()
+            self._obj = None
+        self.funcs.clear()
+        self.tables.clear()
+
+    close = cleanup
+
+    def __enter__(self) -> "BPF":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
+
+
+def _describe(b: Binding) -> str:
+    if b.via == "tracepoint":
+        return f"tracepoint syscalls:sys_{'exit' if b.retprobe else 'enter'}_{b.syscall}"
+    return f"{b.via} {b.target}"
+
+
+def _btf_func_nargs(name: str) -> int | None:
+    """Argument count of kernel function ``name`` from vmlinux BTF, None if it has none."""
+    from ..btf.kernel import load_vmlinux
+    from ..btf.types import Kind
+    try:
+        spec = load_vmlinux()
+        ids = spec.find(name, Kind.FUNC)
+    except errors.PybpfError:
+        return None
+    if not ids:
+        return None
+    proto = spec[spec[ids[0]].type]
+    return len(proto.params)
+
+
+_SECTION_OF_TYPE = {1: "socket", 2: "kprobe", 3: "tc", 4: "action", 5: "tracepoint", 6: "xdp",
+                    7: "perf_event", 8: "cgroup_skb/ingress", 9: "cgroup/sock", 17: "raw_tp",
+                    15: "cgroup/dev", 18: "cgroup/connect4", 13: "sockops", 14: "sk_skb",
+                    16: "sk_msg"}
+

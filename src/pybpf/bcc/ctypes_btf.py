@@ -1,0 +1,114 @@
+"""ctypes types from object BTF: what bcc's ``table.Key``/``table.Leaf`` and ``event()`` give.
+
+Structs become ``ctypes.Structure`` subclasses with the BTF's member names and offsets
+(padding made explicit), ``char[N]`` becomes ``c_char * N`` (reads as bytes, as in bcc),
+pointers become ``c_ulonglong`` (bcc does the same: they are kernel addresses).
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+from ..btf.types import Kind
+
+_INTS = {(1, False): ctypes.c_uint8, (1, True): ctypes.c_int8,
+         (2, False): ctypes.c_uint16, (2, True): ctypes.c_int16,
+         (4, False): ctypes.c_uint32, (4, True): ctypes.c_int32,
+         (8, False): ctypes.c_uint64, (8, True): ctypes.c_int64}
+_NAMED = {"int": ctypes.c_int, "unsigned int": ctypes.c_uint, "long": ctypes.c_long,
+          "long int": ctypes.c_long, "unsigned long": ctypes.c_ulong,
+          "long unsigned int": ctypes.c_ulong, "long long": ctypes.c_longlong,
+          "long long int": ctypes.c_longlong, "unsigned long long": ctypes.c_ulonglong,
+          "long long unsigned int": ctypes.c_ulonglong, "short": ctypes.c_short,
+          "short int": ctypes.c_short, "unsigned short": ctypes.c_ushort,
+          "short unsigned int": ctypes.c_ushort, "_Bool": ctypes.c_bool}
+_MAX_DEPTH = 64
+
+
+class Converter:
+    """Converts BTF type ids of one spec to ctypes types, caching per id."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self._done: dict[int, type] = {}
+
+    def __call__(self, tid: int, _depth: int = 0) -> type:
+        if tid in self._done:
+            return self._done[tid]
+        if _depth > _MAX_DEPTH:
+            return ctypes.c_uint64
+        t = self.spec[tid]
+        k = t.kind
+        if k in (Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG):
+            r = self(t.type, _depth + 1)
+        elif k == Kind.INT:
+            signed = bool(t.encoding & 1)
+            if t.size == 1 and (t.name == "char" or t.encoding & 2):   # char: bytes
+                r = ctypes.c_char
+            else:
+                r = _NAMED.get(t.name) or _INTS.get((t.size, signed)) or ctypes.c_uint8 * t.size
+        elif k == Kind.PTR:
+            r = ctypes.c_ulonglong
+        elif k in (Kind.ENUM, Kind.ENUM64):
+            r = _INTS.get((t.size, t.signed), ctypes.c_uint32)
+        elif k == Kind.FLOAT:
+            r = {4: ctypes.c_float, 8: ctypes.c_double}.get(t.size, ctypes.c_uint8 * t.size)
+        elif k == Kind.ARRAY:
+            r = self(t.type, _depth + 1) * t.nelems
+        elif k in (Kind.STRUCT, Kind.UNION):
+            r = self._record(tid, t, _depth)
+        elif k == Kind.VOID:
+            r = ctypes.c_uint8 * 0
+        else:
+            r = ctypes.c_uint8 * max(self.spec.sizeof(tid), 0)
+        self._done[tid] = r
+        return r
+
+    def _record(self, tid: int, t, depth: int) -> type:
+        base = ctypes.Structure if t.kind == Kind.STRUCT else ctypes.Union
+        cls = type(t.name or f"anon_{tid}", (base,), {"_pack_": 1})
+        self._done[tid] = cls          # self-references through pointers are plain ints
+        fields: list[tuple] = []
+        anon: list[str] = []
+        pos = 0                        # bytes laid out so far (structs only)
+        for i, m in enumerate(t.members):
+            name = m.name or f"__anon{i}"
+            if not m.name:
+                anon.append(name)
+            mt = self(m.type, depth + 1)
+            if base is ctypes.Union:
+                fields.append((name, mt) if not m.bitfield_size else
+                              (name, _bit_base(self.spec, m.type), m.bitfield_size))
+                continue
+            off_byte = m.offset_bits // 8
+            if m.bitfield_size:
+                # bitfields: ctypes packs them into a storage unit of the declared type
+                bt = _bit_base(self.spec, m.type)
+                unit = ctypes.sizeof(bt)
+                start = (m.offset_bits // (unit * 8)) * unit
+                if start > pos:
+                    fields.append((f"__pad{i}", ctypes.c_uint8 * (start - pos)))
+                    pos = start
+                fields.append((name, bt, m.bitfield_size))
+                continue
+            if off_byte > pos:
+                fields.append((f"__pad{i}", ctypes.c_uint8 * (off_byte - pos)))
+                pos = off_byte
+            fields.append((name, mt))
+            pos = off_byte + ctypes.sizeof(mt)
+        if base is ctypes.Structure and t.size > pos:
+            fields.append(("__pad_end", ctypes.c_uint8 * (t.size - pos)))
+        if anon:
+            cls._anonymous_ = anon
+        try:
+            cls._fields_ = fields
+        except (TypeError, ValueError):
+            cls = ctypes.c_uint8 * t.size
+        return cls
+
+
+def _bit_base(spec, tid: int) -> type:
+    t = spec[spec.resolve(tid)]
+    size = getattr(t, "size", 4)
+    signed = bool(getattr(t, "encoding", 0) & 1) or getattr(t, "signed", False)
+    return _INTS.get((size, signed), ctypes.c_uint32)

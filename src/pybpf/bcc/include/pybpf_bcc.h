@@ -1,0 +1,305 @@
+/* pybpf's bcc dialect, written for pybpf.
+ *
+ * bcc programs name maps with macros (BPF_HASH, BPF_PERF_OUTPUT, ...) and call methods on
+ * them (counts.increment(k)).  pybpf compiles them with clang alone: the macros below
+ * declare libbpf-style BTF maps in ".maps", and pybpf's rewriter turns `map.method(args)`
+ * into `__bcc_M_method(&map, args)`, defined here.  Kernel types come from vmlinux.h,
+ * generated from the running kernel's BTF, so no kernel headers are needed.
+ */
+#ifndef PYBPF_BCC_H
+#define PYBPF_BCC_H
+
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+/* Kernel-header constants bcc programs use that BTF cannot carry (they are macros). */
+#ifndef __user
+#define __user
+#endif
+#ifndef __kernel
+#define __kernel
+#endif
+#ifndef __force
+#define __force
+#endif
+#ifndef TASK_COMM_LEN
+#define TASK_COMM_LEN 16
+#endif
+#ifndef NAME_MAX
+#define NAME_MAX 255
+#endif
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+#ifndef DISK_NAME_LEN
+#define DISK_NAME_LEN 32
+#endif
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+#ifndef ETH_P_IP
+#define ETH_P_IP 0x0800
+#endif
+#ifndef ETH_P_IPV6
+#define ETH_P_IPV6 0x86DD
+#endif
+#ifndef ETH_HLEN
+#define ETH_HLEN 14
+#endif
+#ifndef PF_KTHREAD
+#define PF_KTHREAD 0x00200000
+#endif
+#ifndef TASK_RUNNING
+#define TASK_RUNNING 0
+#endif
+#ifndef MAX_ERRNO
+#define MAX_ERRNO 4095
+#endif
+
+#define lock_xadd(ptr, val) ((void)__sync_fetch_and_add(ptr, val))
+
+/* bcc's log2 helpers: bpf_log2(v) is floor(log2(v)) (0 for 0); bpf_log2l(v) is one more,
+ * so values 0 and 1 share bucket 1, which print_log2_hist shows as "0 -> 1". */
+static __always_inline unsigned int bpf_log2(unsigned int v)
+{
+	unsigned int r = 0, s;
+	s = (v >= (1U << 16)) << 4; v >>= s; r |= s;
+	s = (v >= (1U << 8)) << 3;  v >>= s; r |= s;
+	s = (v >= (1U << 4)) << 2;  v >>= s; r |= s;
+	s = (v >= (1U << 2)) << 1;  v >>= s; r |= s;
+	r |= (v >> 1);
+	return r;
+}
+
+static __always_inline unsigned int bpf_log2l(unsigned long v)
+{
+	unsigned int hi = v >> 32;
+	return hi ? bpf_log2(hi) + 33 : bpf_log2((unsigned int)v) + 1;
+}
+
+/* ---- maps ------------------------------------------------------------------------ */
+/* Map kinds named by bcc's BPF_TABLE("kind", ...) strings (the rewriter drops the quotes). */
+#define __BCC_MT_hash            BPF_MAP_TYPE_HASH
+#define __BCC_MT_array           BPF_MAP_TYPE_ARRAY
+#define __BCC_MT_percpu_hash     BPF_MAP_TYPE_PERCPU_HASH
+#define __BCC_MT_percpu_array    BPF_MAP_TYPE_PERCPU_ARRAY
+#define __BCC_MT_lru_hash        BPF_MAP_TYPE_LRU_HASH
+#define __BCC_MT_lru_percpu_hash BPF_MAP_TYPE_LRU_PERCPU_HASH
+#define __BCC_MT_lpm_trie        BPF_MAP_TYPE_LPM_TRIE
+#define __BCC_MT_devmap          BPF_MAP_TYPE_DEVMAP
+#define __BCC_MT_cpumap          BPF_MAP_TYPE_CPUMAP
+#define __BCC_MT_xskmap          BPF_MAP_TYPE_XSKMAP
+#define __BCC_MT_sockmap         BPF_MAP_TYPE_SOCKMAP
+#define __BCC_MT_sockhash        BPF_MAP_TYPE_SOCKHASH
+#define __BCC_MT_cgroup_array    BPF_MAP_TYPE_CGROUP_ARRAY
+
+/* LPM tries must be created without preallocation. */
+#define __BCC_MF_lpm_trie BPF_F_NO_PREALLOC
+#define __BCC_FLAGS(kind) __BCC_MF_##kind
+
+#define __BCC_KV_MAP(_mtype, _ktype, _vtype, _name, _size, _flags)           \
+	struct {                                                              \
+		__uint(type, _mtype);                                         \
+		__type(key, _ktype);                                          \
+		__type(value, _vtype);                                        \
+		__uint(max_entries, _size);                                   \
+		__uint(map_flags, _flags);                                    \
+	} _name SEC(".maps")
+
+/* BPF_TABLE(kind, key, leaf, name, size): a histogram is an array when keyed by int (as in
+ * bcc), else a hash. */
+#define __BCC_MF_hash 0
+#define __BCC_MF_array 0
+#define __BCC_MF_percpu_hash 0
+#define __BCC_MF_percpu_array 0
+#define __BCC_MF_lru_hash 0
+#define __BCC_MF_lru_percpu_hash 0
+#define __BCC_MF_devmap 0
+#define __BCC_MF_cpumap 0
+#define __BCC_MF_xskmap 0
+#define __BCC_MF_sockmap 0
+#define __BCC_MF_sockhash 0
+#define __BCC_MF_cgroup_array 0
+#define __BCC_TABLE_histogram(_k, _v, _n, _s)                                  \
+	__BCC_KV_MAP(__builtin_types_compatible_p(_k, int) ? BPF_MAP_TYPE_ARRAY    \
+		     : BPF_MAP_TYPE_HASH, _k, _v, _n, _s, 0)
+#define __BCC_TABLE_perf_output(_k, _v, _n, _s) BPF_PERF_OUTPUT(_n)
+#define __BCC_TABLE_stack_trace(_k, _v, _n, _s) BPF_STACK_TRACE(_n, _s)
+#define __BCC_TABLE_prog(_k, _v, _n, _s) BPF_PROG_ARRAY(_n, _s)
+#define __BCC_TABLE_queue(_k, _v, _n, _s) BPF_QUEUE(_n, _v, _s)
+#define __BCC_TABLE_stack(_k, _v, _n, _s) BPF_STACK(_n, _v, _s)
+#define __BCC_TABLE_generic(kind, _k, _v, _n, _s)                              \
+	__BCC_KV_MAP(__BCC_MT_##kind, _k, _v, _n, _s, __BCC_FLAGS(kind))
+#define __BCC_TABLE_hash(_k, _v, _n, _s) __BCC_TABLE_generic(hash, _k, _v, _n, _s)
+#define __BCC_TABLE_array(_k, _v, _n, _s) __BCC_TABLE_generic(array, _k, _v, _n, _s)
+#define __BCC_TABLE_percpu_hash(_k, _v, _n, _s) __BCC_TABLE_generic(percpu_hash, _k, _v, _n, _s)
+#define __BCC_TABLE_percpu_array(_k, _v, _n, _s) __BCC_TABLE_generic(percpu_array, _k, _v, _n, _s)
+#define __BCC_TABLE_lru_hash(_k, _v, _n, _s) __BCC_TABLE_generic(lru_hash, _k, _v, _n, _s)
+#define __BCC_TABLE_lru_percpu_hash(_k, _v, _n, _s) __BCC_TABLE_generic(lru_percpu_hash, _k, _v, _n, _s)
+#define __BCC_TABLE_lpm_trie(_k, _v, _n, _s) __BCC_TABLE_generic(lpm_trie, _k, _v, _n, _s)
+#define __BCC_TABLE_devmap(_k, _v, _n, _s) __BCC_TABLE_generic(devmap, _k, _v, _n, _s)
+#define __BCC_TABLE_cpumap(_k, _v, _n, _s) __BCC_TABLE_generic(cpumap, _k, _v, _n, _s)
+#define __BCC_TABLE_xskmap(_k, _v, _n, _s) __BCC_TABLE_generic(xskmap, _k, _v, _n, _s)
+#define __BCC_TABLE_sockmap(_k, _v, _n, _s) __BCC_TABLE_generic(sockmap, _k, _v, _n, _s)
+#define __BCC_TABLE_sockhash(_k, _v, _n, _s) __BCC_TABLE_generic(sockhash, _k, _v, _n, _s)
+#define __BCC_TABLE_cgroup_array(_k, _v, _n, _s) __BCC_TABLE_generic(cgroup_array, _k, _v, _n, _s)
+#define BPF_TABLE(kind, _k, _v, _n, _s) __BCC_TABLE_##kind(_k, _v, _n, _s)
+#define BPF_TABLE_PUBLIC BPF_TABLE
+#define BPF_TABLE_SHARED BPF_TABLE
+
+/* Optional trailing arguments, as bcc's macros take them. */
+#define __BCC_PICK(_1, _2, _3, _4, _5, NAME, ...) NAME
+
+#define __BCC_HASH1(n) __BCC_TABLE_hash(u64, u64, n, 10240)
+#define __BCC_HASH2(n, k) __BCC_TABLE_hash(k, u64, n, 10240)
+#define __BCC_HASH3(n, k, v) __BCC_TABLE_hash(k, v, n, 10240)
+#define __BCC_HASH4(n, k, v, s) __BCC_TABLE_hash(k, v, n, s)
+#define BPF_HASH(...) __BCC_PICK(__VA_ARGS__, 0, __BCC_HASH4, __BCC_HASH3, __BCC_HASH2, __BCC_HASH1)(__VA_ARGS__)
+
+#define __BCC_LRU1(n) __BCC_TABLE_lru_hash(u64, u64, n, 10240)
+#define __BCC_LRU2(n, k) __BCC_TABLE_lru_hash(k, u64, n, 10240)
+#define __BCC_LRU3(n, k, v) __BCC_TABLE_lru_hash(k, v, n, 10240)
+#define __BCC_LRU4(n, k, v, s) __BCC_TABLE_lru_hash(k, v, n, s)
+#define BPF_LRU_HASH(...) __BCC_PICK(__VA_ARGS__, 0, __BCC_LRU4, __BCC_LRU3, __BCC_LRU2, __BCC_LRU1)(__VA_ARGS__)
+
+#define __BCC_PCH1(n) __BCC_TABLE_percpu_hash(u64, u64, n, 10240)
+#define __BCC_PCH2(n, k) __BCC_TABLE_percpu_hash(k, u64, n, 10240)
+#define __BCC_PCH3(n, k, v) __BCC_TABLE_percpu_hash(k, v, n, 10240)
+#define __BCC_PCH4(n, k, v, s) __BCC_TABLE_percpu_hash(k, v, n, s)
+#define BPF_PERCPU_HASH(...) __BCC_PICK(__VA_ARGS__, 0, __BCC_PCH4, __BCC_PCH3, __BCC_PCH2, __BCC_PCH1)(__VA_ARGS__)
+
+#define __BCC_ARR1(n) __BCC_TABLE_array(int, u64, n, 10240)
+#define __BCC_ARR2(n, v) __BCC_TABLE_array(int, v, n, 10240)
+#define __BCC_ARR3(n, v, s) __BCC_TABLE_array(int, v, n, s)
+#define BPF_ARRAY(...) __BCC_PICK(__VA_ARGS__, 0, 0, __BCC_ARR3, __BCC_ARR2, __BCC_ARR1)(__VA_ARGS__)
+
+#define __BCC_PCA1(n) __BCC_TABLE_percpu_array(int, u64, n, 10240)
+#define __BCC_PCA2(n, v) __BCC_TABLE_percpu_array(int, v, n, 10240)
+#define __BCC_PCA3(n, v, s) __BCC_TABLE_percpu_array(int, v, n, s)
+#define BPF_PERCPU_ARRAY(...) __BCC_PICK(__VA_ARGS__, 0, 0, __BCC_PCA3, __BCC_PCA2, __BCC_PCA1)(__VA_ARGS__)
+
+#define __BCC_HIST1(n) __BCC_TABLE_histogram(int, u64, n, 64)
+#define __BCC_HIST2(n, k) __BCC_TABLE_histogram(k, u64, n, 64)
+#define __BCC_HIST3(n, k, s) __BCC_TABLE_histogram(k, u64, n, s)
+#define BPF_HISTOGRAM(...) __BCC_PICK(__VA_ARGS__, 0, 0, __BCC_HIST3, __BCC_HIST2, __BCC_HIST1)(__VA_ARGS__)
+
+#define __BCC_LPM2(n, k) __BCC_TABLE_lpm_trie(k, u64, n, 10240)
+#define __BCC_LPM3(n, k, v) __BCC_TABLE_lpm_trie(k, v, n, 10240)
+#define __BCC_LPM4(n, k, v, s) __BCC_TABLE_lpm_trie(k, v, n, s)
+#define BPF_LPM_TRIE(...) __BCC_PICK(__VA_ARGS__, 0, __BCC_LPM4, __BCC_LPM3, __BCC_LPM2, 0)(__VA_ARGS__)
+
+/* max_entries 0: the loader sizes a perf event array to the number of possible CPUs. */
+#define BPF_PERF_OUTPUT(n)                                                     \
+	struct {                                                              \
+		__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);                  \
+		__uint(key_size, sizeof(int));                                \
+		__uint(value_size, sizeof(u32));                              \
+	} n SEC(".maps")
+
+#define BPF_RINGBUF_OUTPUT(n, pages)                                           \
+	struct {                                                              \
+		__uint(type, BPF_MAP_TYPE_RINGBUF);                           \
+		__uint(max_entries, (pages) * 4096);                          \
+	} n SEC(".maps")
+
+#define __BCC_STACK_DEPTH 127
+#define BPF_STACK_TRACE(n, s)                                                  \
+	struct {                                                              \
+		__uint(type, BPF_MAP_TYPE_STACK_TRACE);                       \
+		__uint(key_size, sizeof(u32));                                \
+		__uint(value_size, __BCC_STACK_DEPTH * sizeof(u64));          \
+		__uint(max_entries, s);                                       \
+	} n SEC(".maps")
+
+#define __BCC_PROG1(n) BPF_PROG_ARRAY_SIZED(n, 10240)
+#define BPF_PROG_ARRAY_SIZED(n, s)                                             \
+	struct {                                                              \
+		__uint(type, BPF_MAP_TYPE_PROG_ARRAY);                        \
+		__uint(key_size, sizeof(u32));                                \
+		__uint(value_size, sizeof(u32));                              \
+		__uint(max_entries, s);                                       \
+	} n SEC(".maps")
+#define BPF_PROG_ARRAY(...) __BCC_PICK(__VA_ARGS__, 0, 0, 0, BPF_PROG_ARRAY_SIZED, __BCC_PROG1)(__VA_ARGS__)
+
+#define __BCC_QS(_mtype, n, v, s)                                              \
+	struct {                                                              \
+		__uint(type, _mtype);                                         \
+		__type(value, v);                                             \
+		__uint(max_entries, s);                                       \
+	} n SEC(".maps")
+#define BPF_QUEUE(n, v, s) __BCC_QS(BPF_MAP_TYPE_QUEUE, n, v, s)
+#define BPF_STACK(n, v, s) __BCC_QS(BPF_MAP_TYPE_STACK, n, v, s)
+
+/* ---- map methods (the rewriter turns `m.method(a...)` into `__bcc_M_method(&m, a...)`) */
+#define __bcc_M_lookup(m, _k) bpf_map_lookup_elem(m, _k)
+#define __bcc_M_update(m, _k, _v) bpf_map_update_elem(m, _k, _v, BPF_ANY)
+#define __bcc_M_insert(m, _k, _v) bpf_map_update_elem(m, _k, _v, BPF_NOEXIST)
+#define __bcc_M_delete(m, _k) bpf_map_delete_elem(m, _k)
+#define __bcc_M_lookup_or_try_init(m, _k, _init) ({                           \
+	typeof(*(m)->value) *__bcc_v = bpf_map_lookup_elem(m, _k);            \
+	if (!__bcc_v) {                                                       \
+		bpf_map_update_elem(m, _k, _init, BPF_NOEXIST);               \
+		__bcc_v = bpf_map_lookup_elem(m, _k);                         \
+	}                                                                     \
+	__bcc_v; })
+#define __bcc_M_lookup_or_init __bcc_M_lookup_or_try_init
+
+/* increment(key[, by]): add atomically; on a missing key insert, and if another CPU won
+ * that race, add to what it inserted. */
+#define __bcc_incr_by(m, _k, _by) ({                                           \
+	typeof(*(m)->key) __bcc_k = (_k);                                     \
+	typeof(*(m)->value) *__bcc_p = bpf_map_lookup_elem(m, &__bcc_k);      \
+	if (__bcc_p) {                                                        \
+		__sync_fetch_and_add(__bcc_p, (_by));                         \
+	} else {                                                              \
+		typeof(*(m)->value) __bcc_z = (_by);                          \
+		if (bpf_map_update_elem(m, &__bcc_k, &__bcc_z, BPF_NOEXIST)) { \
+			__bcc_p = bpf_map_lookup_elem(m, &__bcc_k);           \
+			if (__bcc_p)                                          \
+				__sync_fetch_and_add(__bcc_p, (_by));         \
+		}                                                             \
+	} })
+#define __bcc_incr_one(m, _k) __bcc_incr_by(m, _k, 1)
+#define __bcc_M_increment(m, ...) __BCC_PICK(__VA_ARGS__, 0, 0, 0, __bcc_incr_by, __bcc_incr_one)(m, __VA_ARGS__)
+#define __bcc_M_atomic_increment __bcc_M_increment
+
+#define __bcc_M_perf_submit(m, _ctx, _data, _size)                             \
+	bpf_perf_event_output(_ctx, m, BPF_F_CURRENT_CPU, _data, _size)
+#define __bcc_M_perf_submit_skb(m, _ctx, _skb_len, _data, _size)               \
+	bpf_perf_event_output(_ctx, m, ((__u64)(_skb_len) << 32) | BPF_F_CURRENT_CPU, _data, _size)
+#define __bcc_M_ringbuf_output(m, _data, _size, _flags) bpf_ringbuf_output(m, _data, _size, _flags)
+#define __bcc_M_ringbuf_reserve(m, _size) bpf_ringbuf_reserve(m, _size, 0)
+#define __bcc_M_ringbuf_submit(m, _data, _flags) bpf_ringbuf_submit(_data, _flags)
+#define __bcc_M_ringbuf_discard(m, _data, _flags) bpf_ringbuf_discard(_data, _flags)
+#define __bcc_M_get_stackid(m, _ctx, _flags) bpf_get_stackid(_ctx, m, _flags)
+#define __bcc_M_call(m, _ctx, _idx) bpf_tail_call(_ctx, m, _idx)
+#define __bcc_M_push(m, _v, _flags) bpf_map_push_elem(m, _v, _flags)
+#define __bcc_M_pop(m, _v) bpf_map_pop_elem(m, _v)
+#define __bcc_M_peek(m, _v) bpf_map_peek_elem(m, _v)
+#define __bcc_M_redirect_map(m, _idx, _flags) bpf_redirect_map(m, _idx, _flags)
+
+/* bpf_trace_printk("fmt", args...): the format lives in .rodata, its size is implicit. */
+#define __bcc_trace_printk(fmt, ...) ({                                        \
+	static const char ____bcc_fmt[] = fmt;                                \
+	bpf_trace_printk(____bcc_fmt, sizeof(____bcc_fmt), ##__VA_ARGS__); })
+
+/* ---- probe forms --------------------------------------------------------------------- */
+#define TRACEPOINT_PROBE(cat, event)                                           \
+	SEC("tracepoint/" #cat "/" #event)                                    \
+	int tracepoint__##cat##__##event(struct tracepoint__##cat##__##event *args)
+
+#define RAW_TRACEPOINT_PROBE(event)                                            \
+	SEC("raw_tracepoint/" #event)                                         \
+	int raw_tracepoint__##event(struct bpf_raw_tracepoint_args *ctx)
+
+#define KFUNC_PROBE(func, ...) SEC("fentry/" #func) int BPF_PROG(kfunc__##func, ##__VA_ARGS__)
+#define KRETFUNC_PROBE(func, ...) SEC("fexit/" #func) int BPF_PROG(kretfunc__##func, ##__VA_ARGS__)
+#define KMOD_RET(func, ...) SEC("fmod_ret/" #func) int BPF_PROG(kmod_ret__##func, ##__VA_ARGS__)
+#define LSM_PROBE(hook, ...) SEC("lsm/" #hook) int BPF_PROG(lsm__##hook, ##__VA_ARGS__)
+
+#endif /* PYBPF_BCC_H */

@@ -1,0 +1,400 @@
+"""Turn bcc-dialect C into libbpf-style C that clang compiles against vmlinux.h.
+
+What changes (line numbers are kept, so clang's and the verifier's lines match the user's):
+- kernel ``#include`` lines are dropped (vmlinux.h has the types);
+- ``BPF_TABLE("hash", ...)`` loses its quotes; ``map.method(a)`` becomes
+  ``__bcc_M_method(&map, a)`` (pybpf_bcc.h defines both);
+- ``bpf_trace_printk("...")`` passes its format's size, as the helper needs;
+- probe functions get an ELF section: TRACEPOINT_PROBE and ``tracepoint__cat__event``,
+  ``raw_tracepoint__``, and the kprobe family (``kprobe__``, ``kretprobe__``,
+  ``syscall__`` and functions taking ``struct pt_regs *``), whose arguments are read from
+  the registers, or, on kernels without kprobes, from an fentry/fexit or syscall
+  tracepoint context (see :class:`Binding`);
+- structs for ``struct tracepoint__<cat>__<event>`` are generated from tracefs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .. import errors
+from . import scan
+from .events import event_type_name
+
+INCLUDE_DIR_NAME = "include"
+
+_KERNEL_INCLUDE = re.compile(
+    r"^[ \t]*#[ \t]*include[ \t]*[<\"](?:linux|uapi|net|asm|asm-generic|bcc|trace|kernel|"
+    r"scsi|crypto|drm|rdma|sound|video|xen|media|keys|clocksource|misc)/[^>\"]*[>\"][^\n]*$",
+    re.M)
+_TABLE_MACRO = re.compile(
+    r"\b(BPF_(?:HASH|ARRAY|HISTOGRAM|PERCPU_HASH|PERCPU_ARRAY|LRU_HASH|STACK_TRACE|"
+    r"PERF_OUTPUT|RINGBUF_OUTPUT|PROG_ARRAY|QUEUE|STACK|LPM_TRIE|TABLE(?:_PUBLIC|_SHARED)?))"
+    r"\s*\(")
+METHODS = ("lookup", "lookup_or_init", "lookup_or_try_init", "update", "insert", "delete",
+           "increment", "atomic_increment", "perf_submit", "perf_submit_skb",
+           "ringbuf_output", "ringbuf_reserve", "ringbuf_submit", "ringbuf_discard",
+           "get_stackid", "call", "push", "pop", "peek", "redirect_map")
+_PRINTK = re.compile(r"\bbpf_trace_printk\s*\(")
+_TP_STRUCT = re.compile(r"\bstruct\s+tracepoint__(\w+?)__(\w+)\b")
+SYSCALL_FN = re.compile(r"^(?:__x64_|__ia32_|__arm64_|__s390x_|__riscv_|__se_|__do_)?sys_(\w+)$")
+_PROBE_MACROS = {"TRACEPOINT_PROBE", "RAW_TRACEPOINT_PROBE", "KFUNC_PROBE", "KRETFUNC_PROBE",
+                 "KMOD_RET", "LSM_PROBE"}
+
+
+@dataclass
+class Binding:
+    """How a kprobe-family function runs on this kernel.
+
+    ``via``: "kprobe" (registers), "fentry"/"fexit" (BPF trampoline), "tracepoint" (the
+    syscall's enter/exit tracepoint), or "" when it is compiled only for uprobes/kprobes
+    attached later.  ``target`` is the kernel function or "syscalls:sys_enter_x"."""
+
+    via: str
+    target: str = ""
+    syscall: str = ""         # the syscall name when the target is one
+    retprobe: bool = False
+    nargs: int = 0            # fexit: the traced function's argument count (ret is next)
+
+
+@dataclass
+class Probe:
+    """A program in the rewritten source and how pybpf attaches it."""
+
+    name: str
+    kind: str                 # kprobe, kretprobe, tracepoint, raw_tracepoint, kfunc,
+    #                           kretfunc, kmod_ret, lsm, generic
+    target: str = ""          # function / "cat:event" / raw tracepoint name
+    auto: bool = False        # attach when the BPF object is created
+    binding: Binding | None = None
+    section: str = ""
+    ctx_type: str = ""        # first parameter's type (picks the program type of generics)
+
+
+@dataclass
+class Rewritten:
+    source: str
+    tables: list[str] = field(default_factory=list)
+    probes: dict[str, Probe] = field(default_factory=dict)
+    tracepoints: list[tuple[str, str]] = field(default_factory=list)
+    events: dict[str, str] = field(default_factory=dict)   # output table -> C type
+
+
+def table_names(text: str, clean: str) -> list[str]:
+    names = []
+    for m in _TABLE_MACRO.finditer(clean):
+        close = scan.matching(clean, m.end() - 1)
+        if close < 0:
+            continue
+        args = scan.split_args(text[m.end():close])
+        idx = 3 if m.group(1).startswith("BPF_TABLE") else 0
+        if len(args) > idx and re.fullmatch(r"[A-Za-z_]\w*", args[idx]):
+            names.append(args[idx])
+    return names
+
+
+def kprobe_event(name: str) -> tuple[str, str] | None:
+    """(kind, target) from a kprobe-family function name, None for other names."""
+    for prefix, kind in (("kprobe__", "kprobe"), ("kretprobe__", "kretprobe"),
+                         ("syscall__", "syscall")):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return kind, name[len(prefix):]
+    return None
+
+
+def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
+            tp_struct=None) -> Rewritten:
+    """Rewrite bcc C.
+
+    ``bind(kind, target, syscall, retprobe)`` chooses a :class:`Binding` for a kprobe
+    function (it knows the kernel's hooks); ``bindings`` overrides it per function name
+    (used when a function is attached to a target chosen at run time).
+    ``tp_struct(cat, event)`` returns the C struct for a tracepoint.
+    """
+    bindings = bindings or {}
+    text = _KERNEL_INCLUDE.sub("", text)
+    clean = scan.blank_comments(text)
+    out = Rewritten(source="")
+    out.tables = table_names(text, clean)
+    edits: list[tuple[int, int, str]] = []
+
+    for m in re.finditer(r"\bBPF_TABLE(?:_PUBLIC|_SHARED)?\s*\(\s*", clean):
+        q = re.match(r"\"(\w+)\"", text[m.end():])
+        if q:
+            edits.append((m.end(), m.end() + q.end(), q.group(1)))
+    if out.tables:
+        pat = re.compile(r"\b(%s)\s*\.\s*(%s)\s*\(" % ("|".join(map(re.escape, out.tables)),
+                                                       "|".join(METHODS)))
+        for m in pat.finditer(clean):
+            empty = clean[m.end():].lstrip().startswith(")")
+            edits.append((m.start(), m.end(),
+                          f"__bcc_M_{m.group(2)}(&{m.group(1)}" + ("" if empty else ", ")))
+    for m in _PRINTK.finditer(clean):
+        edits.append((m.start(), m.end(), "__bcc_trace_printk("))
+
+    fns = scan.functions(text, clean)
+    for fn in fns:
+        edit = _function(fn, text, clean, out, bind, bindings)
+        if edit is not None:
+            edits.append(edit)
+            probe = out.probes.get(fn.name)
+            if probe is not None and probe.binding is not None and \
+                    probe.binding.via in ("kprobe", "tracepoint"):
+                edits += deref_edits(fn, text, clean)
+
+    for m in _TP_STRUCT.finditer(clean):
+        tp = (m.group(1), m.group(2))
+        if tp not in out.tracepoints:
+            out.tracepoints.append(tp)
+
+    body = _apply(text, edits)
+    head = ["#include <pybpf_bcc.h>"]
+    if tp_struct is not None:
+        head += [tp_struct(c, e) for c, e in out.tracepoints]
+    anchors = []
+    for t in out.tables:
+        tname = event_type_name(text, t, clean)
+        if tname:
+            out.events[t] = tname
+            # locals' types are not in BTF: an unused global function taking a pointer to
+            # the event type puts it there, so Python can decode events from BTF
+            anchors.append(f"void __pybpf_event_{t}({tname} *e) {{}}")
+    lic = "" if re.search(r"SEC\(\s*\"license\"", clean) else \
+        '\nchar _pybpf_license[] SEC("license") = "GPL";\n'
+    out.source = "\n".join(head) + '\n#line 1 "bpf_text"\n' + body + lic + \
+        "".join(a + "\n" for a in anchors)
+    return out
+
+
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+    parts, pos = [], 0
+    for start, end, new in sorted(edits, key=lambda e: (e[0], e[1])):
+        if start < pos:
+            continue  # overlapping edit (inside a rewritten header): the first wins
+        parts += [text[pos:start], new]
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _called_elsewhere(name: str, fn: scan.Function, clean: str) -> bool:
+    for m in re.finditer(r"\b%s\s*\(" % re.escape(name), clean):
+        if not (fn.decl_start <= m.start() < fn.body_start):
+            return True
+    return False
+
+
+def _function(fn: scan.Function, text: str, clean: str, out: Rewritten, bind,
+              bindings: dict[str, Binding]) -> tuple[int, int, str] | None:
+    name = fn.name
+    if name in _PROBE_MACROS:
+        args = [a.strip() for a in scan.split_args(fn.params)]
+        if name == "TRACEPOINT_PROBE" and len(args) == 2:
+            pname = f"tracepoint__{args[0]}__{args[1]}"
+            out.probes[pname] = Probe(pname, "tracepoint", f"{args[0]}:{args[1]}", auto=True,
+                                      section=f"tracepoint/{args[0]}/{args[1]}")
+            if (args[0], args[1]) not in out.tracepoints:
+                out.tracepoints.append((args[0], args[1]))
+        elif name == "RAW_TRACEPOINT_PROBE" and args:
+            pname = f"raw_tracepoint__{args[0]}"
+            out.probes[pname] = Probe(pname, "raw_tracepoint", args[0], auto=True,
+                                      section=f"raw_tracepoint/{args[0]}")
+        elif args:
+            kind, prefix = {"KFUNC_PROBE": ("kfunc", "kfunc__"),
+                            "KRETFUNC_PROBE": ("kretfunc", "kretfunc__"),
+                            "KMOD_RET": ("kmod_ret", "kmod_ret__"),
+                            "LSM_PROBE": ("lsm", "lsm__")}[name]
+            pname = prefix + args[0]
+            sec = {"kfunc": "fentry", "kretfunc": "fexit", "kmod_ret": "fmod_ret",
+                   "lsm": "lsm"}[kind]
+            out.probes[pname] = Probe(pname, kind, args[0], auto=True,
+                                      section=f"{sec}/{args[0]}")
+        return None
+    if fn.is_static:
+        return None
+    params = scan.split_args(fn.params)
+    first = scan.param(params[0])[0] if params and params[0].strip() not in ("", "void") else ""
+    m = re.fullmatch(r"tracepoint__(\w+?)__(\w+)", name)
+    if m:
+        sec = f"tracepoint/{m.group(1)}/{m.group(2)}"
+        out.probes[name] = Probe(name, "tracepoint", f"{m.group(1)}:{m.group(2)}", auto=True,
+                                 section=sec)
+        return (fn.decl_start, fn.decl_start, f'SEC("{sec}") ')
+    m = re.fullmatch(r"raw_tracepoint__(\w+)", name)
+    if m:
+        sec = f"raw_tracepoint/{m.group(1)}"
+        out.probes[name] = Probe(name, "raw_tracepoint", m.group(1), auto=True, section=sec)
+        return (fn.decl_start, fn.decl_start, f'SEC("{sec}") ')
+    if _called_elsewhere(name, fn, clean):
+        return None  # a global subprogram, not a program
+    ev = kprobe_event(name)
+    if ev is None and "pt_regs" not in first:
+        # a program whose type load_func() decides; compiled in a neutral section
+        out.probes[name] = Probe(name, "generic", section=f"pybpf/{name}", ctx_type=first)
+        return (fn.decl_start, fn.decl_start, f'SEC("pybpf/{name}") ')
+    if ev is None:
+        kind, target = "generic_kprobe", ""
+    else:
+        kind, target = ev
+    sysname = ""
+    if kind == "syscall":
+        sysname = target
+    else:
+        sm = SYSCALL_FN.match(target)
+        sysname = sm.group(1) if sm else ""
+    retprobe = kind == "kretprobe"
+    binding = bindings.get(name)
+    if binding is None:
+        if kind == "generic_kprobe" or bind is None:
+            binding = Binding("kprobe")     # registers: right for kprobes and uprobes alike
+        else:
+            binding = bind(kind, target, sysname, retprobe)
+    probe_kind = "kretprobe" if binding.retprobe or retprobe else "kprobe"
+    probe = Probe(name, probe_kind, target, auto=kind in ("kprobe", "kretprobe"),
+                  binding=binding, ctx_type=first)
+    out.probes[name] = probe
+    return _kprobe_wrapper(fn, text, probe, binding, params)
+
+
+def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
+                    params: list[str]) -> tuple[int, int, str]:
+    """Replace the header with: a section-placed entry that reads the arguments where this
+    kernel has them, calling the user's body as an inlined function."""
+    name = fn.name
+    extra = [scan.param(p) for p in params[1:]]
+    if len(extra) > 5 and b.via in ("kprobe", ""):
+        raise errors.PybpfError(f"{name}: more than 5 arguments cannot be read from registers")
+    body_fn = f"__bcc_body_{name}"
+    ret = " ".join(fn.decl.split()) or "int"
+    proto = f"static __always_inline {ret} {body_fn}({fn.params})"
+    casts = []
+    if b.via == "kprobe":
+        sec = ("kretprobe/" if b.retprobe else "kprobe/") + (b.target or "")
+        sec = sec.rstrip("/")
+        entry = f"struct pt_regs *ctx"
+        pre = ""
+        first_arg = "(void *)ctx"
+        if b.syscall and not b.retprobe:
+            pre = "struct pt_regs *__regs = (struct pt_regs *)PT_REGS_PARM1(ctx); "
+            src = [f"PT_REGS_PARM{i + 1}_CORE_SYSCALL(__regs)" for i in range(len(extra))]
+        else:
+            src = [f"PT_REGS_PARM{i + 1}(ctx)" for i in range(len(extra))]
+    elif b.via in ("fentry", "fexit"):
+        sec = f"{b.via}/{b.target}"
+        entry = "unsigned long long *ctx"
+        first_arg = "(void *)ctx"
+        pre = ""
+        if b.via == "fexit":
+            pre = (f"struct pt_regs __r = {{}}; __r.__PT_RC_REG = ctx[{b.nargs}]; ")
+            first_arg = "(void *)&__r"
+            src = []
+        elif b.syscall:
+            pre = "struct pt_regs *__regs = (struct pt_regs *)ctx[0]; "
+            src = [f"PT_REGS_PARM{i + 1}_CORE_SYSCALL(__regs)" for i in range(len(extra))]
+        else:
+            src = [f"ctx[{i}]" for i in range(len(extra))]
+    elif b.via == "tracepoint":
+        if b.retprobe:
+            sec = f"tracepoint/syscalls/sys_exit_{b.syscall}"
+            entry = "struct trace_event_raw_sys_exit *__ctx"
+            pre = "struct pt_regs __r = {}; __r.__PT_RC_REG = __ctx->ret; "
+            first_arg = "(void *)&__r"
+            src = []
+        else:
+            sec = f"tracepoint/syscalls/sys_enter_{b.syscall}"
+            entry = "struct trace_event_raw_sys_enter *__ctx"
+            pre = ""
+            first_arg = "(void *)__ctx"
+            src = [f"__ctx->args[{i}]" for i in range(len(extra))]
+    else:
+        raise errors.PybpfError(f"{name}: unknown binding {b.via!r}")
+    if b.retprobe:
+        src = []
+    for (ptype, pname), expr in zip(extra, src):
+        casts.append(f"({ptype}){expr}" if ptype else expr)
+    while len(casts) < len(extra):
+        casts.append("0")
+    args = ", ".join([first_arg] + casts) if params and params[0].strip() not in ("", "void") \
+        else ""
+    probe.section = sec
+    call = f"{body_fn}({args})"
+    region = text[fn.decl_start:fn.body_start]
+    new = (f"{proto}; SEC(\"{sec}\") int {name}({entry}) {{ {pre}return {call}; }} {proto} ")
+    return (fn.decl_start, fn.body_start, new + "\n" * region.count("\n"))
+
+
+_DEREF = re.compile(r"(?<![&\w.>])(%s)\s*->\s*(\w+)((?:\s*(?:->|\.)\s*\w+)*)")
+_LVALUE_AFTER = re.compile(r"\s*(?:[-+*/%&|^]|<<|>>)?=(?!=)|\s*(?:\+\+|--)")
+
+
+def deref_edits(fn: scan.Function, text: str, clean: str) -> list[tuple[int, int, str]]:
+    """Reads through kernel pointers a kprobe receives (``prev->pid``) become
+    ``BPF_CORE_READ(prev, pid)``: bcc turns them into probe reads, since the verifier
+    lets a kprobe dereference only its context and the stack."""
+    ptrs, tags = [], {}
+    for p in scan.split_args(fn.params)[1:]:
+        ptype, pname = scan.param(p)
+        tm = re.fullmatch(r"(?:const\s+)?struct\s+(\w+)\s*\*", ptype.strip())
+        if pname and tm and "__user" not in ptype:
+            ptrs.append(pname)
+            tags[pname] = tm.group(1)
+    if not ptrs:
+        return []
+    pat = re.compile(_DEREF.pattern % "|".join(map(re.escape, ptrs)))
+    edits = []
+    seg = clean[fn.body_start:fn.body_end]
+    for m in pat.finditer(seg):
+        after = seg[m.end():]
+        if after.lstrip().startswith(("[", "(")) or _LVALUE_AFTER.match(after):
+            continue
+        hops = [m.group(2)]
+        for step in re.finditer(r"\s*(->|\.)\s*(\w+)", m.group(3)):
+            if step.group(1) == ".":
+                hops[-1] += "." + step.group(2)
+            else:
+                hops.append(step.group(2))
+        if _ends_in_array(tags[m.group(1)], hops):
+            continue  # the address of an array member: arithmetic, not a read
+        start = fn.body_start + m.start()
+        edits.append((start, fn.body_start + m.end(),
+                      f"BPF_CORE_READ({m.group(1)}, {', '.join(hops)})"))
+    return edits
+
+
+def _ends_in_array(struct: str, hops: list[str]) -> bool:
+    """Whether ``struct``'s member path ``hops`` ends in an array, per kernel BTF."""
+    from ..btf.kernel import load_vmlinux
+    from ..btf.types import Kind
+    try:
+        spec = load_vmlinux()
+        ids = spec.find(struct, Kind.STRUCT)
+        if not ids:
+            return False
+        tid = ids[0]
+        names = [n for hop in hops for n in hop.split(".")]
+        for i, name in enumerate(names):
+            t = spec[spec.resolve(tid)]
+            if t.kind == Kind.PTR:
+                t = spec[spec.resolve(t.type)]
+            member = _member(spec, t, name)
+            if member is None:
+                return False
+            tid = member
+        return spec[spec.resolve(tid)].kind == Kind.ARRAY
+    except errors.PybpfError:
+        return False
+
+
+def _member(spec, t, name: str, depth: int = 0) -> int | None:
+    from ..btf.types import Kind
+    if depth > 8 or t.kind not in (Kind.STRUCT, Kind.UNION):
+        return None
+    for m in t.members:
+        if m.name == name:
+            return m.type
+        if not m.name:   # anonymous struct/union: its members are the parent's
+            inner = _member(spec, spec[spec.resolve(m.type)], name, depth + 1)
+            if inner is not None:
+                return inner
+    return None

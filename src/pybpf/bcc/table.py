@@ -1,0 +1,328 @@
+"""bcc's table classes over :class:`pybpf.maps.Map`: ``b["counts"]`` and friends.
+
+Keys and values are ctypes instances of ``table.Key``/``table.Leaf`` (built from the
+object's BTF), as in bcc; plain ints are accepted as keys where the key is an integer.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+from .. import errors
+from .._sys.uapi import MapType
+from . import hist
+
+
+class Table:
+    """A hash-like map (hash, LRU hash, LPM trie, histogram)."""
+
+    def __init__(self, bpf, name: str, map_, key_cls: type, leaf_cls: type):
+        self.bpf, self.name, self.map = bpf, name, map_
+        self.Key, self.Leaf = key_cls, leaf_cls
+        self.map_fd = map_.fileno()
+        self.max_entries = map_.max_entries
+        self.flags = map_.flags
+        self.ttype = int(map_.type)
+
+    # -- conversion ------------------------------------------------------------------
+    def _key(self, k):
+        if isinstance(k, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array)):
+            raw = bytes(k)
+        elif isinstance(k, (bytes, bytearray)):
+            raw = bytes(k)
+        else:
+            raw = bytes(self.Key(k))
+        size = ctypes.sizeof(self.Key)
+        if len(raw) < size:
+            raw = raw.ljust(size, b"\0")
+        return raw[:size]
+
+    def _leaf_in(self, v):
+        if isinstance(v, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array)):
+            return bytes(v)
+        if isinstance(v, (bytes, bytearray)):
+            return bytes(v)
+        return bytes(self.Leaf(v))
+
+    def _leaf_out(self, raw: bytes):
+        return self.Leaf.from_buffer_copy(raw[:ctypes.sizeof(self.Leaf)])
+
+    # -- mapping API -----------------------------------------------------------------
+    def __getitem__(self, key):
+        raw = self.map.lookup_raw(self._key(key))
+        if raw is None:
+            raise KeyError(key)
+        return self._leaf_out(raw)
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __setitem__(self, key, leaf) -> None:
+        self.map.update(self._key(key), self._leaf_in(leaf))
+
+    def __delitem__(self, key) -> None:
+        del self.map[self._key(key)]
+
+    def __contains__(self, key) -> bool:
+        return self.map.lookup_raw(self._key(key)) is not None
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.map.items_raw())
+
+    def keys(self):
+        return [self.Key.from_buffer_copy(k) for k, _ in self.map.items_raw()]
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def values(self):
+        return [v for _, v in self.items()]
+
+    def items(self):
+        return [(self.Key.from_buffer_copy(k), self._leaf_out(v))
+                for k, v in self.map.items_raw()]
+
+    def clear(self) -> None:
+        self.map.clear()
+
+    def zero(self) -> None:
+        """Set every present value to zero (bcc: keeps the keys)."""
+        zero = bytes(ctypes.sizeof(self.Leaf))
+        for k, _ in list(self.map.items_raw()):
+            self.map.update(k, zero)
+
+    def items_lookup_and_delete_batch(self):
+        out = self.items()
+        self.clear()
+        return out
+
+    def print_log2_hist(self, val_type="value", section_header="Bucket ptr",
+                        section_print_fn=None, bucket_fn=None, strip_leading_zero=None,
+                        bucket_sort_fn=None) -> None:
+        hist.print_table(self, linear=False, val_type=val_type,
+                         section_header=section_header, section_print_fn=section_print_fn,
+                         bucket_fn=bucket_fn, strip_leading_zero=strip_leading_zero,
+                         bucket_sort_fn=bucket_sort_fn)
+
+    def print_linear_hist(self, val_type="value", section_header="Bucket ptr",
+                          section_print_fn=None, bucket_fn=None, strip_leading_zero=None,
+                          bucket_sort_fn=None) -> None:
+        hist.print_table(self, linear=True, val_type=val_type,
+                         section_header=section_header, section_print_fn=section_print_fn,
+                         bucket_fn=bucket_fn, strip_leading_zero=strip_leading_zero,
+                         bucket_sort_fn=bucket_sort_fn)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} id={self.map.id}>"
+
+
+HashTable = LruHash = LpmTrie = Table
+
+
+class Array(Table):
+    """Array maps: every index exists; deleting zeroes the slot."""
+
+    def _key(self, k):
+        if isinstance(k, int):
+            if not 0 <= k < self.max_entries:
+                raise IndexError(f"index {k} out of range for {self.name!r} "
+                                 f"({self.max_entries} entries)")
+        return super()._key(k)
+
+    def __len__(self) -> int:
+        return self.max_entries
+
+    def __delitem__(self, key) -> None:
+        self[key] = bytes(self._zero_leaf())
+
+    def _zero_leaf(self):
+        return bytes(ctypes.sizeof(self.Leaf))
+
+    def clear(self) -> None:
+        zero = self._zero_leaf()
+        for i in range(self.max_entries):
+            self.map.update(self._key(i), zero)
+
+    zero = clear
+
+
+class PerCpuMixin:
+    """Per-CPU values: ``t[k]`` is a ctypes array of one Leaf per possible CPU."""
+
+    def _leaf_out(self, raw: bytes):
+        n = self.map.ncpus
+        slot = len(raw) // n
+        size = ctypes.sizeof(self.Leaf)
+        arr = (self.Leaf * n)()
+        for i in range(n):
+            arr[i] = self.Leaf.from_buffer_copy(raw[i * slot:i * slot + size])
+        return arr
+
+    def _leaf_in(self, v):
+        if isinstance(v, (list, tuple, ctypes.Array)) and len(v) == self.map.ncpus:
+            return [bytes(x) if not isinstance(x, int) else bytes(self.Leaf(x)) for x in v]
+        return super()._leaf_in(v)
+
+    def __setitem__(self, key, leaf) -> None:
+        self.map.update(self._key(key), self._leaf_in(leaf))
+
+    def sum(self, key):
+        return self.Leaf(sum(_num(x) for x in self[key]))
+
+    def max(self, key):
+        return self.Leaf(max(_num(x) for x in self[key]))
+
+    def average(self, key):
+        vals = [_num(x) for x in self[key]]
+        return self.Leaf(sum(vals) // max(len(vals), 1))
+
+
+def _num(x) -> int:
+    return int(getattr(x, "value", x))
+
+
+class PerCpuHash(PerCpuMixin, Table):
+    pass
+
+
+LruPerCpuHash = PerCpuHash
+
+
+class PerCpuArray(PerCpuMixin, Array):
+    def _zero_leaf(self):
+        return [bytes(ctypes.sizeof(self.Leaf))] * self.map.ncpus
+
+
+class StackTrace(Table):
+    """Stack trace map: ``walk(stack_id)`` yields the instruction addresses."""
+
+    def walk(self, stack_id: int, resolve=None):
+        if stack_id < 0:
+            return
+        raw = self.map.lookup_raw(self._key(stack_id))
+        if raw is None:
+            return
+        for i in range(0, len(raw) - 7, 8):
+            addr = int.from_bytes(raw[i:i + 8], "little")
+            if addr == 0:
+                break
+            yield resolve(addr) if resolve else addr
+
+
+class ProgArray(Array):
+    """``t[i] = bpf.load_func(...)`` installs a tail-call target."""
+
+    def __setitem__(self, key, leaf) -> None:
+        fd = leaf.fd if hasattr(leaf, "fd") else int(leaf)
+        self.map.update(self._key(key), ctypes.c_uint32(fd))
+
+    def __getitem__(self, key):
+        raw = self.map.lookup_raw(self._key(key))
+        if raw is None:
+            raise KeyError(key)
+        return ctypes.c_uint32.from_buffer_copy(raw[:4])
+
+    def __delitem__(self, key) -> None:
+        try:
+            del self.map[self._key(key)]
+        except KeyError:
+            pass
+
+    def clear(self) -> None:
+        for i in range(self.max_entries):
+            self.__delitem__(i)
+
+
+class QueueStack:
+    """Queue and stack maps: push/pop/peek, ``values()`` drains nothing (peek only)."""
+
+    def __init__(self, bpf, name: str, map_, key_cls, leaf_cls):
+        self.bpf, self.name, self.map, self.Leaf = bpf, name, map_, leaf_cls
+        self.Key = key_cls
+
+    def push(self, leaf, flags: int = 0) -> None:
+        self.map.push(bytes(leaf) if not isinstance(leaf, int) else bytes(self.Leaf(leaf)),
+                      flags)
+
+    def pop(self):
+        return self.Leaf.from_buffer_copy(self.map.pop())
+
+    def peek(self):
+        return self.Leaf.from_buffer_copy(self.map.peek())
+
+    def itervalues(self):
+        while True:
+            try:
+                yield self.pop()
+            except KeyError:
+                return
+
+    def values(self):
+        return list(self.itervalues())
+
+
+class PerfEventArray:
+    """``open_perf_buffer(cb, page_cnt, lost_cb)``; ``cb(cpu, data, size)`` as in bcc."""
+
+    def __init__(self, bpf, name: str, map_, key_cls, leaf_cls):
+        self.bpf, self.name, self.map = bpf, name, map_
+        self.Key, self.Leaf = key_cls, leaf_cls
+        self._event_cls = None
+        self.buffer = None
+
+    def event(self, data):
+        return self.bpf._event(self.name, data)
+
+    def open_perf_buffer(self, callback, page_cnt: int = 8, lost_cb=None,
+                         wakeup_events: int = 1) -> None:
+        from ..perfbuf import PerfBuffer
+        if self.buffer is not None:
+            raise errors.PybpfError(f"a perf buffer is already open on {self.name!r}")
+
+        def on_sample(cpu, raw):
+            buf = ctypes.create_string_buffer(bytes(raw), len(raw))
+            callback(cpu, ctypes.c_void_p(ctypes.addressof(buf)), len(raw))
+
+        on_lost = (lambda cpu, n: lost_cb(n)) if lost_cb else None
+        self.buffer = PerfBuffer(self.map, on_sample, on_lost, page_cnt=page_cnt)
+        self.bpf._perf_buffers[self.name] = self.buffer
+
+    def close(self) -> None:
+        if self.buffer is not None:
+            self.buffer.close()
+            self.bpf._perf_buffers.pop(self.name, None)
+            self.buffer = None
+
+
+class RingBuf:
+    """``open_ring_buffer(cb, ctx=None)``; ``cb(ctx, data, size)`` as in bcc."""
+
+    def __init__(self, bpf, name: str, map_, key_cls, leaf_cls):
+        self.bpf, self.name, self.map = bpf, name, map_
+        self.Key, self.Leaf = key_cls, leaf_cls
+
+    def event(self, data):
+        return self.bpf._event(self.name, data)
+
+    def open_ring_buffer(self, callback, ctx=None) -> None:
+        def on_record(raw):
+            buf = ctypes.create_string_buffer(bytes(raw), len(raw))
+            r = callback(ctx, ctypes.c_void_p(ctypes.addressof(buf)), len(raw))
+            return r if isinstance(r, int) else 0
+
+        self.bpf._ring_buffer().add(self.map, on_record)
+
+
+_CLASSES = {MapType.HASH: HashTable, MapType.LRU_HASH: LruHash, MapType.LPM_TRIE: LpmTrie,
+            MapType.ARRAY: Array, MapType.PERCPU_HASH: PerCpuHash,
+            MapType.LRU_PERCPU_HASH: LruPerCpuHash, MapType.PERCPU_ARRAY: PerCpuArray,
+            MapType.STACK_TRACE: StackTrace, MapType.PROG_ARRAY: ProgArray,
+            MapType.QUEUE: QueueStack, MapType.STACK: QueueStack,
+            MapType.PERF_EVENT_ARRAY: PerfEventArray, MapType.RINGBUF: RingBuf}
+
+
+def table_class(map_type: int) -> type:
+    return _CLASSES.get(map_type, Table)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
-import warnings
 
 from .errors import PybpfError
 
@@ -118,6 +116,7 @@ class Cache:
         except OSError:
             return False
         if _insecure(st) or not os.path.isfile(path) or os.path.islink(path):
+            import warnings
             warnings.warn(f"ignoring cache entry {path}: not a private regular file",
                           CacheWarning, stacklevel=3)
             return False
@@ -134,6 +133,7 @@ class Cache:
             why = _insecure(st)
             if why:
                 if warn:
+                    import warnings
                     warnings.warn(f"ignoring cache entry {path}: {why}", CacheWarning,
                                   stacklevel=3)
                 return None
@@ -151,6 +151,7 @@ class Cache:
     def write_file(self, path: str, data: bytes) -> None:
         """Write atomically (temp file in the same directory, then rename), mode 0600."""
         d = os.path.dirname(path)
+        import tempfile
         fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:

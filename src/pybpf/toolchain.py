@@ -10,17 +10,13 @@ does), which keeps a warm hit at a few stat calls and small reads, with no clang
 
 from __future__ import annotations
 
-import glob
-import hashlib
 import json
 import os
-import pathlib
 import platform
-import re
-import shlex
 import shutil
-import subprocess
-import tempfile
+
+# subprocess, tempfile and shlex are imported where clang actually runs: a warm start
+# (a cache hit) never needs them, and their imports cost milliseconds.
 
 from .cache import Cache, key_of
 from .errors import CompileError
@@ -56,10 +52,17 @@ def find_clang() -> str:
         return path
     best = None
     for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        for p in glob.glob(os.path.join(d or ".", "clang-[0-9]*")):
-            m = re.fullmatch(r"clang-(\d+)", os.path.basename(p))
-            if m and os.access(p, os.X_OK) and (best is None or int(m[1]) > best[0]):
-                best = (int(m[1]), p)
+        try:
+            names = os.listdir(d or ".")
+        except OSError:
+            continue
+        for name in names:
+            ver = name[6:]
+            if name.startswith("clang-") and ver.isdigit() and (best is None or
+                                                                 int(ver) > best[0]):
+                p = os.path.join(d or ".", name)
+                if os.access(p, os.X_OK):
+                    best = (int(ver), p)
     if best:
         return os.path.abspath(best[1])
     path = shutil.which("clang")
@@ -86,6 +89,7 @@ def clang_version(clang: str, cache: Cache | None) -> str:
         raw = cache.get(key)
         if raw is not None:
             return raw.decode(errors="replace")
+    import subprocess
     try:
         r = subprocess.run([clang, "--version"], capture_output=True, timeout=60)
     except OSError as e:
@@ -145,6 +149,7 @@ def _stat_id(st: os.stat_result) -> list[int]:
 
 def _sha_file(path: str) -> str:
     with open(path, "rb") as f:
+        import hashlib
         return hashlib.sha256(f.read()).hexdigest()
 
 
@@ -175,57 +180,67 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
     arch = _ARCH.get(target_arch, target_arch) if target_arch else host_arch()
     clang = (shutil.which(clang) or clang) if clang else find_clang()
     version = clang_version(clang, cache)
-    with tempfile.TemporaryDirectory(prefix="pybpf-cc-") as tmp:
-        vdir, identity = _vmlinux_dir(cache, tmp)
-        incs = [os.path.abspath(i) for i in includes]
-        if src_path:
-            incs.append(os.path.dirname(src_path))
-        if vdir:
-            incs.append(vdir)
-        incs.append(f"/usr/include/{_TRIPLE.get(arch, arch + '-linux-gnu')}")
-        args = ["-O2", "-g", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", *map(str, cflags),
-                *(f"-I{i}" for i in incs)]
-        head = key_of(_VERSION, src, src_path or "", json.dumps(args), version, identity)
-        if cache is not None:
-            manifest = cache.get(head)
-            if manifest is not None:
-                try:
-                    deps = json.loads(manifest)["deps"]
-                    key = _object_key(head, deps)
-                except (ValueError, KeyError, TypeError):
-                    key = None
-                if key is not None:
-                    obj = cache.get(key)
-                    if obj is not None:
-                        return obj
-            if vdir:
-                from .btf.cformat import vmlinux_h
-                vmlinux_h(cache)
-        obj, dep_paths = _run_clang(clang, args, src, src_path, tmp)
-    if cache is not None:
-        deps = []
-        for p in sorted(set(dep_paths)):
-            try:
-                deps.append([p, *_stat_id(os.stat(p)), _sha_file(p)])
-            except OSError:
-                return obj  # a header vanished under us: do not cache
-        key = _object_key(head, deps)
+    if cache is None:
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="pybpf-cc-") as tmp:
+            vdir, _ = _vmlinux_dir(None, tmp)
+            args = _clang_args(arch, cflags, includes, src_path, vdir)
+            return _run_clang(clang, args, src, src_path, tmp)[0]
+    vdir, identity = _vmlinux_dir(cache, "")
+    args = _clang_args(arch, cflags, includes, src_path, vdir)
+    head = key_of(_VERSION, src, src_path or "", json.dumps(args), version, identity)
+    manifest = cache.get(head)
+    if manifest is not None:
+        try:
+            deps = json.loads(manifest)["deps"]
+            key = _object_key(head, deps)
+        except (ValueError, KeyError, TypeError):
+            key = None
         if key is not None:
-            cache.put(key, obj)
-            cache.put(head, json.dumps({"deps": deps}).encode())
+            obj = cache.get(key)
+            if obj is not None:
+                return obj
+    if vdir:
+        from .btf.cformat import vmlinux_h
+        vmlinux_h(cache)
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="pybpf-cc-") as tmp:
+        obj, dep_paths = _run_clang(clang, args, src, src_path, tmp)
+    deps = []
+    for p in sorted(set(dep_paths)):
+        try:
+            deps.append([p, *_stat_id(os.stat(p)), _sha_file(p)])
+        except OSError:
+            return obj  # a header vanished under us: do not cache
+    key = _object_key(head, deps)
+    if key is not None:
+        cache.put(key, obj)
+        cache.put(head, json.dumps({"deps": deps}).encode())
     return obj
+
+
+def _clang_args(arch: str, cflags, includes, src_path: str | None,
+                vdir: str | None) -> list[str]:
+    incs = [os.path.abspath(i) for i in includes]
+    if src_path:
+        incs.append(os.path.dirname(src_path))
+    if vdir:
+        incs.append(vdir)
+    incs.append(f"/usr/include/{_TRIPLE.get(arch, arch + '-linux-gnu')}")
+    return ["-O2", "-g", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", *map(str, cflags),
+            *(f"-I{i}" for i in incs)]
 
 
 def _vmlinux_dir(cache: Cache | None, tmp: str) -> tuple[str | None, str]:
     """(directory holding vmlinux.h for the running kernel, BTF identity); with no cache
     the header is generated into ``tmp``."""
-    from .btf.kernel import VMLINUX
+    from .kernelid import VMLINUX, header_key, kernel_btf_identity
     if not os.path.exists(VMLINUX):
         return None, ""
-    from .btf import cformat
     if cache is not None:
-        identity = cformat.kernel_btf_identity(cache)
-        return cache.dir_for(cformat.header_key(identity)), identity
+        identity = kernel_btf_identity(cache)
+        return cache.dir_for(header_key(identity)), identity
+    from .btf import cformat
     from .btf.kernel import load_vmlinux
     spec = load_vmlinux()
     with open(os.path.join(tmp, "vmlinux.h"), "w") as f:
@@ -238,6 +253,8 @@ def _run_clang(clang: str, args: list[str], src: bytes, src_path: str | None,
     """Run clang once; (object bytes, absolute paths of every file it read)."""
     out, dep = os.path.join(tmp, "out.o"), os.path.join(tmp, "out.d")
     # from a file, clang records its name, so verifier errors point at it
+    import shlex
+    import subprocess
     argv = [clang, *args, "-MD", "-MF", dep, "-c", "-x", "c", src_path or "-", "-o", out]
     try:
         r = subprocess.run(argv, input=None if src_path else src, capture_output=True)
@@ -258,6 +275,7 @@ def _run_clang(clang: str, args: list[str], src: bytes, src_path: str | None,
 
 def compile_file(path: str | os.PathLike, out_path: str | os.PathLike, **kwargs) -> str:
     """Compile ``path`` and write the object to ``out_path`` (atomically); returns it."""
+    import pathlib
     obj = compile(pathlib.Path(path), **kwargs)
     out = os.fspath(out_path)
     tmp = f"{out}.{os.getpid()}.tmp"

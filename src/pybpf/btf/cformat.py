@@ -17,7 +17,8 @@ import sys
 
 from .types import Kind
 
-GENERATOR_VERSION = 1
+from ..kernelid import HEADER_GENERATOR_VERSION as GENERATOR_VERSION  # noqa: F401
+from ..kernelid import header_key, kernel_btf_identity  # noqa: F401 (re-exported)
 
 _PROLOGUE = """#ifndef __VMLINUX_H__
 #define __VMLINUX_H__
@@ -57,12 +58,6 @@ def generate_header(spec) -> str:
         sys.setrecursionlimit(old)
 
 
-def header_key(identity: str) -> str:
-    """Cache key of the header generated for the kernel BTF with ``identity``."""
-    raw = f"pybpf-vmlinux.h|{GENERATOR_VERSION}|{identity}".encode()
-    return hashlib.sha256(raw).hexdigest()
-
-
 def vmlinux_h(cache, spec=None) -> str:
     """Path of vmlinux.h for the running kernel (or ``spec``), generated once per BTF."""
     if spec is None:
@@ -78,20 +73,6 @@ def vmlinux_h(cache, spec=None) -> str:
         spec = load_vmlinux()
     cache.write_file(path, generate_header(spec).encode())
     return path
-
-
-def kernel_btf_identity(cache) -> str:
-    """``Spec.identity`` of the running kernel's BTF, remembered per boot so a warm
-    start does not hash the 5 MB blob."""
-    from .kernel import VMLINUX, kernel_key
-    key = hashlib.sha256(f"pybpf-btf-identity|{kernel_key()}".encode()).hexdigest()
-    raw = cache.get(key)
-    if raw is not None and len(raw) == 32:
-        return raw.decode()
-    with open(VMLINUX, "rb") as f:
-        identity = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
-    cache.put(key, identity.encode())
-    return identity
 
 
 class _Writer:

@@ -15,7 +15,7 @@ from array import array
 from ..cache import cache_dir, read_private, write_private
 from .spec import Spec, _HDR, _index
 
-VMLINUX = "/sys/kernel/btf/vmlinux"
+from ..kernelid import VMLINUX, kernel_key  # noqa: F401 (re-exported)
 
 
 def _read_index(path: str) -> list[array] | None:
@@ -69,18 +69,3 @@ def load_module(name: str, vmlinux: Spec | None = None) -> Spec:
     return load_file(os.path.join("/sys/kernel/btf", name), vmlinux or load_vmlinux())
 
 
-def kernel_key() -> str:
-    """A cheap identity of the running kernel's BTF, for caches: the kernel build string,
-    the BTF size and this boot's id (kernel BTF cannot change without a reboot)."""
-    u = os.uname()
-    try:
-        size = os.stat(VMLINUX).st_size
-    except OSError:
-        size = 0
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            boot = f.read().strip()
-    except OSError:
-        boot = ""
-    raw = f"{u.release}|{u.version}|{u.machine}|{size}|{boot}"
-    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()

@@ -1,0 +1,49 @@
+"""Cheap identities of the running kernel's BTF, for cache keys.
+
+Kept outside ``pybpf.btf`` so a warm start (a compile-cache hit) can name its cache
+entries without importing the BTF type model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+VMLINUX = "/sys/kernel/btf/vmlinux"
+HEADER_GENERATOR_VERSION = 1     # bump when btf/cformat.py changes its output
+
+
+def kernel_key() -> str:
+    """A cheap identity of the running kernel's BTF, for caches: the kernel build string,
+    the BTF size and this boot's id (kernel BTF cannot change without a reboot)."""
+    u = os.uname()
+    try:
+        size = os.stat(VMLINUX).st_size
+    except OSError:
+        size = 0
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+    except OSError:
+        boot = ""
+    raw = f"{u.release}|{u.version}|{u.machine}|{size}|{boot}"
+    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+
+
+def kernel_btf_identity(cache) -> str:
+    """``Spec.identity`` of the running kernel's BTF, remembered per boot so a warm
+    start does not hash the 5 MB blob."""
+    key = hashlib.sha256(f"pybpf-btf-identity|{kernel_key()}".encode()).hexdigest()
+    raw = cache.get(key)
+    if raw is not None and len(raw) == 32:
+        return raw.decode()
+    with open(VMLINUX, "rb") as f:
+        identity = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+    cache.put(key, identity.encode())
+    return identity
+
+
+def header_key(identity: str) -> str:
+    """Cache key of the vmlinux.h generated for the kernel BTF with ``identity``."""
+    raw = f"pybpf-vmlinux.h|{HEADER_GENERATOR_VERSION}|{identity}".encode()
+    return hashlib.sha256(raw).hexdigest()

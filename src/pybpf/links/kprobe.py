@@ -105,6 +105,10 @@ def attach_multi(prog, pattern: str | Sequence[str], *, retprobe: bool = False,
     else:
         names = list(pattern)
     if not names:
+        from ..features import Features
+        if not Features().has_kprobe_multi():
+            raise errors.NotSupportedError("kprobe.multi", "this kernel takes no kprobe.multi "
+                                           "links (needs 5.18+ with CONFIG_FPROBE)")
         raise errors.NotFoundError(_errno.ENOENT, "kprobe.multi",
                                    f"no traceable kernel function matches {pattern!r}")
     if cookies is not None and len(cookies) != len(names):

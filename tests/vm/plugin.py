@@ -1,0 +1,204 @@
+"""pytest plugin: ``--kernel-matrix`` runs the ``needs_hook`` tests again in a VM.
+
+The guest boots a Debian kernel packaged in apt (kprobes, fentry/fexit and BPF LSM on) with
+virtme-ng under qemu (TCG: nested KVM is not usable here; 9p: virtiofsd fails here), sees
+this machine's files read-only plus a writable scratch dir, and runs those tests as root.
+The VM starts when collection ends and runs while the host tests run; each guest result
+comes back as a test of its own, ``<test>[vm-<kernel>]``, in this same pytest run.
+With PYBPF_REQUIRE_KERNEL=1, a needs_hook test whose hook was absent on every kernel
+fails: no hook ships untested.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from . import ABSENT
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+IN_VM = os.environ.get("PYBPF_IN_VM") == "1"
+REQUIRE = os.environ.get("PYBPF_REQUIRE_KERNEL") == "1"
+VM_TIMEOUT = int(os.environ.get("PYBPF_VM_TIMEOUT", "900"))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--kernel-matrix", action="store_true",
+                     help="also run needs_hook tests in a VM on a second kernel")
+
+
+def guest_kernel() -> str | None:
+    """The guest kernel image: $PYBPF_VM_KERNEL, else the newest packaged -amd64 image."""
+    env = os.environ.get("PYBPF_VM_KERNEL")
+    if env:
+        return env
+    images = sorted(glob.glob("/boot/vmlinuz-*-amd64"), key=_version_key)
+    return images[-1] if images else None
+
+
+def _version_key(path: str):
+    ver = os.path.basename(path).removeprefix("vmlinuz-")
+    return [int(x) if x.isdigit() else 0 for x in ver.replace("+", ".").replace("-", ".")
+            .split(".")]
+
+
+class _Guest:
+    """One VM run of the selected tests; results parsed from its JUnit XML."""
+
+    def __init__(self, nodeids: list[str]):
+        self.kernel = guest_kernel()
+        self.label = "vm-" + (os.path.basename(self.kernel).removeprefix("vmlinuz-")
+                              if self.kernel else "none")
+        self.scratch = tempfile.mkdtemp(prefix="pybpf-vm-")
+        self.results: dict[str, tuple[str, str]] | None = None
+        self.absent: set[str] = set()
+        self.error = ""
+        self.started = time.monotonic()
+        self.seconds = 0.0
+        self.proc = None
+        vng = shutil.which("vng") or os.path.join(REPO, ".vm-venv", "bin", "vng")
+        if not self.kernel or not os.path.exists(vng):
+            self.error = "no guest kernel or virtme-ng: run scripts/setup-vm"
+            return
+        xml = os.path.join(self.scratch, "vm.xml")
+        env_line = (f"PYBPF_IN_VM=1 PYBPF_REQUIRE_KERNEL={os.environ.get('PYBPF_REQUIRE_KERNEL', '')} "
+                    f"PYTHONDONTWRITEBYTECODE=1 HOME={self.scratch} "
+                    f"XDG_CACHE_HOME={self.scratch}/cache PYBPF_HOOK_LOG={self.scratch}/absent")
+        ids = " ".join(f"'{n}'" for n in nodeids)
+        cmd = (f"cd {REPO} && {env_line} {REPO}/.venv/bin/python -m pytest -q -p no:cacheprovider "
+               f"-o addopts= --junitxml={xml} {ids} > {self.scratch}/out.txt 2>&1")
+        path = os.path.dirname(vng) + os.pathsep + os.environ.get("PATH", "")
+        self.proc = subprocess.Popen(
+            [vng, "-r", self.kernel, "--disable-kvm", "--force-9p", "--memory", "2G",
+             "--cpus", "2", "--append", "lsm=lockdown,capability,bpf",
+             "--rwdir", self.scratch, "--exec", cmd],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, PATH=path), cwd=REPO)
+        self.xml = xml
+
+    def wait(self) -> None:
+        if self.results is not None:
+            return
+        self.results = {}
+        if self.proc is None:
+            return
+        try:
+            out, _ = self.proc.communicate(timeout=VM_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+            self.error = f"the VM did not finish in {VM_TIMEOUT} s"
+        self.seconds = time.monotonic() - self.started
+        try:
+            with open(os.path.join(self.scratch, "absent")) as f:
+                self.absent = {ln.strip() for ln in f if ln.strip()}
+        except OSError:
+            pass
+        try:
+            root = ET.parse(self.xml).getroot()
+        except (OSError, ET.ParseError):
+            log = ""
+            try:
+                with open(os.path.join(self.scratch, "out.txt")) as f:
+                    log = f.read()[-4000:]
+            except OSError:
+                log = (out or b"").decode(errors="replace")[-4000:]
+            self.error = self.error or f"the guest produced no results:\n{log}"
+            return
+        for case in root.iter("testcase"):
+            cls, name = case.get("classname", ""), case.get("name", "")
+            node = cls.replace(".", "/") + ".py::" + name
+            status, text = "passed", ""
+            for tag in ("failure", "error", "skipped"):
+                el = case.find(tag)
+                if el is not None:
+                    status = tag
+                    text = (el.get("message") or "") + "\n" + (el.text or "")
+                    break
+            self.results[node] = (status, text)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class VMFailure(Exception):
+    pass
+
+
+class VMItem(pytest.Item):
+    """The guest's result of one host test."""
+
+    def __init__(self, *, guest: _Guest, target: str, **kw):
+        super().__init__(**kw)
+        self.guest, self.target = guest, target
+
+    def runtest(self):
+        g = self.guest
+        g.wait()
+        if g.error and not g.results:
+            raise VMFailure(g.error)
+        status, text = g.results.get(self.target, ("missing", ""))
+        if status == "missing":
+            raise VMFailure(f"{self.target} did not run in the guest ({g.label})"
+                            + (f": {g.error}" if g.error else ""))
+        if status in ("failure", "error"):
+            raise VMFailure(f"failed on {g.label}:\n{text}")
+        if status == "skipped":
+            pytest.skip(f"skipped on {g.label}: {text.strip()}")
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, VMFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+def pytest_configure(config):
+    config._pybpf_guest = None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    if IN_VM or not config.getoption("--kernel-matrix"):
+        return
+    hooked = [it for it in items if it.get_closest_marker("needs_hook")]
+    if not hooked:
+        return
+    guest = _Guest([it.nodeid for it in hooked])
+    config._pybpf_guest = guest
+    for it in hooked:
+        items.append(VMItem.from_parent(it.parent, name=f"{it.name}[{guest.label}]",
+                                        guest=guest, target=it.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    g = getattr(config, "_pybpf_guest", None)
+    if g is None:
+        return
+    g.wait()
+    terminalreporter.write_line(f"kernel matrix: guest {g.label} ran "
+                                f"{len(g.results or {})} tests in {g.seconds:.0f} s")
+    nowhere = sorted(ABSENT & g.absent)
+    if nowhere:
+        terminalreporter.write_line(
+            "kernel matrix: hooks absent on every kernel for: " + ", ".join(nowhere),
+            red=REQUIRE)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    g = getattr(session.config, "_pybpf_guest", None)
+    if g is None:
+        return
+    g.wait()
+    if REQUIRE and (ABSENT & g.absent):
+        session.exitstatus = 1
+    g.cleanup()

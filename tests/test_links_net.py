@@ -55,8 +55,8 @@ char LICENSE[] SEC("license") = "GPL";
 '''
 
 
-def _sh(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True)
+def _sh(*cmd: str) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture
@@ -177,6 +177,26 @@ def test_socket_filter_drops_or_keeps(drop):
         finally:
             rx.close()
             tx.close()
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_tc_netlink_fallback_counts_drops_and_cleans_up(veth, drop):
+    """clsact + cls_bpf over rtnetlink, the path for kernels without tcx."""
+    a, b = veth
+    with _load(drop) as obj:
+        back = _in_netns(a)
+        try:
+            link = tc.attach(obj.programs["pt_tc"], "va", "ingress", mode="netlink")
+        finally:
+            back()
+        assert link.kind == "tc"
+        shown = _sh("ip", "netns", "exec", a, "tc", "filter", "show", "dev", "va", "ingress")
+        assert "direct-action" in shown and "pt_tc" in shown
+        with link:
+            assert _udp_delivered(a, b) is (not drop)
+            assert int.from_bytes(obj.maps["counts"][1], "little") >= 1
+        assert _udp_delivered(a, b)
+        assert "clsact" not in _sh("ip", "netns", "exec", a, "tc", "qdisc", "show", "dev", "va")
 
 
 @pytest.mark.parametrize("drop", [False, True])

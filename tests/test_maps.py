@@ -1,0 +1,184 @@
+"""Every map type this kernel has: create, CRUD, iteration (batch and get-next-key), batch
+update, per-CPU values, queue/stack/bloom, map-in-map, prog array, pin and reopen."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+
+import pytest
+
+from pybpf import errors
+from pybpf._sys.uapi import MapFlag, MapType, ProgType, UpdateFlag
+from pybpf.asm import Instructions, R0, exit_, mov64
+from pybpf.maps import Map, MapSpec, possible_cpus
+from pybpf.programs import Program, ProgramSpec
+
+pytestmark = pytest.mark.kernel
+
+
+class Pair(ctypes.Structure):
+    _fields_ = [("a", ctypes.c_uint32), ("b", ctypes.c_uint32)]
+
+
+HASHES = [MapType.HASH, MapType.LRU_HASH, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH]
+
+
+@pytest.mark.parametrize("mtype", HASHES, ids=lambda t: t.name.lower())
+def test_hash_family_crud_and_iteration(mtype):
+    with Map.create(mtype, 8, 8, 64, name="pt_m_hash", key_type=Pair, value_type=int) as m:
+        percpu = mtype in (MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH)
+        for i in range(10):
+            m[Pair(i, i + 1)] = i * 100
+        assert len(m) == 10 and Pair(3, 4) in m and Pair(3, 5) not in m
+        v = m[Pair(3, 4)]
+        if percpu:
+            assert v == [300] * possible_cpus()
+        else:
+            assert v == 300
+        keys = sorted((k.a, k.b) for k in m.keys())
+        assert keys == [(i, i + 1) for i in range(10)]
+        batch = dict(((k.a, k.b), v) for k, v in m.items())
+        walked = {(struct.unpack("<II", k)): m._value_out(m.lookup_raw(k)) for k in
+                  m._raw_keys()}                      # the get-next-key path
+        assert batch == walked
+        del m[Pair(3, 4)]
+        with pytest.raises(KeyError):
+            m[Pair(3, 4)]
+        with pytest.raises(KeyError):
+            del m[Pair(3, 4)]
+        if mtype == MapType.HASH:
+            with pytest.raises(errors.KernelError):
+                m.update(Pair(0, 1), 5, UpdateFlag.NOEXIST)     # EEXIST
+            with pytest.raises(errors.NotFoundError):
+                m.update(Pair(99, 1), 5, UpdateFlag.EXIST)      # ENOENT
+        m.clear()
+        assert len(m) == 0
+
+
+@pytest.mark.parametrize("mtype", [MapType.ARRAY, MapType.PERCPU_ARRAY],
+                         ids=["array", "percpu_array"])
+def test_array_family(mtype):
+    with Map.create(mtype, 4, 8, 16, name="pt_m_arr", value_type=int) as m:
+        assert len(m) == 16
+        if mtype == MapType.PERCPU_ARRAY:
+            n = possible_cpus()
+            m[2] = list(range(n))
+            assert m[2] == list(range(n))
+            m[3] = 7                                     # one value: every CPU
+            assert m[3] == [7] * n
+        else:
+            m[2] = 42
+            assert m[2] == 42 and dict(m.items())[struct.pack("<I", 2)] == 42
+        with pytest.raises(errors.PybpfError):
+            m[16] = 1                                    # out of range
+        m.clear()
+        assert all(v in (0, [0] * possible_cpus()) for v in m.values())
+
+
+def test_batch_update_and_read():
+    n = 5000
+    with Map.create(MapType.HASH, 4, 8, n, name="pt_m_batch") as m:
+        keys = b"".join(struct.pack("<I", i) for i in range(n))
+        vals = b"".join(struct.pack("<Q", i * 3) for i in range(n))
+        assert m.update_batch(keys, vals) == n
+        got = {struct.unpack("<I", k)[0]: struct.unpack("<Q", v)[0]
+               for k, v in m.items_raw(batch=512)}
+        assert len(got) == n and got[4999] == 4999 * 3
+
+
+def test_lpm_trie_longest_prefix():
+    def key(plen, ip):
+        return struct.pack("<I", plen) + bytes(map(int, ip.split(".")))
+    with Map.create(MapType.LPM_TRIE, 8, 4, 16, name="pt_m_lpm",
+                    flags=MapFlag.NO_PREALLOC, value_type=int) as m:
+        m[key(8, "10.0.0.0")] = 1
+        m[key(24, "10.1.2.0")] = 2
+        assert m[key(32, "10.1.2.3")] == 2
+        assert m[key(32, "10.9.9.9")] == 1
+        assert m.get(key(32, "11.0.0.1")) is None
+
+
+@pytest.mark.parametrize("mtype,order", [(MapType.QUEUE, [1, 2, 3]),
+                                         (MapType.STACK, [3, 2, 1])], ids=["queue", "stack"])
+def test_queue_and_stack(mtype, order):
+    with Map.create(mtype, 0, 4, 8, name="pt_m_qs", value_type=int) as m:
+        for v in (1, 2, 3):
+            m.push(v)
+        assert m.peek() == order[0]
+        assert [m.pop() for _ in range(3)] == order
+        with pytest.raises(KeyError):
+            m.pop()
+
+
+def test_bloom_filter():
+    with Map.create(MapSpec("pt_m_bloom", MapType.BLOOM_FILTER, 0, 4, 100,
+                            map_extra=3)) as m:
+        for v in (10, 20):
+            m.push(v)
+        assert 10 in m and 20 in m
+
+
+def test_ringbuf_perf_array_and_stack_trace_create():
+    with Map.create(MapType.RINGBUF, 0, 0, 4096 * 4, name="pt_m_rb") as rb:
+        assert rb.max_entries == 16384
+    with Map.create(MapType.PERF_EVENT_ARRAY, 4, 4, possible_cpus(), name="pt_m_pea") as p:
+        assert p.max_entries == possible_cpus()
+    with Map.create(MapType.STACK_TRACE, 4, 127 * 8, 16, name="pt_m_st") as st:
+        assert st.lookup_raw(0) is None
+
+
+def test_prog_array_holds_a_program():
+    code = Instructions([mov64(R0, 0), exit_()]).assemble()
+    with Program.load(ProgramSpec(name="pt_m_tail", type=ProgType.SOCKET_FILTER,
+                                  instructions=code, license="GPL")) as p, \
+            Map.create(MapType.PROG_ARRAY, 4, 4, 4, name="pt_m_pa") as pa:
+        pa[1] = p.fileno()
+        assert int.from_bytes(pa[1], "little") == p.info().id      # reads give the prog id
+        del pa[1]
+        assert pa.get(1) is None
+
+
+@pytest.mark.parametrize("outer", [MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS],
+                         ids=["array_of_maps", "hash_of_maps"])
+def test_map_in_map(outer):
+    with Map.create(MapType.ARRAY, 4, 4, 1, name="pt_m_inner") as inner, \
+            Map.create(MapSpec("pt_m_outer", outer, 4, 4, 4, inner_map_fd=inner.fileno())) as o:
+        o[0] = inner
+        assert int.from_bytes(o[0], "little") == inner.id
+
+
+def test_task_and_cgroup_storage_refuse_maps_without_btf():
+    # these types only exist with BTF-described values: creating one without says so
+    for mtype in (MapType.TASK_STORAGE, MapType.CGRP_STORAGE if hasattr(
+            MapType, "CGRP_STORAGE") else MapType.TASK_STORAGE):
+        with pytest.raises(errors.KernelError):
+            Map.create(MapSpec("pt_m_stor", mtype, 4, 8, 0, flags=MapFlag.NO_PREALLOC))
+
+
+def test_pin_reopen_from_id_and_freeze(bpffs):
+    with Map.create(MapType.ARRAY, 4, 4, 2, name="pt_m_pin", value_type=int) as m:
+        m[1] = 9
+        path = os.path.join(bpffs, "pt_m_pin")
+        m.pin(path)
+        try:
+            with Map.from_pin(path, value_type=int) as again:
+                assert again[1] == 9 and again.id == m.id
+            with Map.from_id(m.id, value_type=int) as by_id:
+                assert by_id[1] == 9
+        finally:
+            os.unlink(path)
+        m.freeze()
+        with pytest.raises(errors.KernelError):
+            m[1] = 10
+
+
+def test_full_map_and_bad_sizes_are_clear():
+    with Map.create(MapType.HASH, 4, 4, 2, name="pt_m_full") as m:
+        m[1] = 1
+        m[2] = 2
+        with pytest.raises(errors.KernelError, match="full"):
+            m[3] = 3
+        with pytest.raises(ValueError, match="bytes"):
+            m[b"\x01\x02"] = 1

@@ -67,6 +67,16 @@ def bpf(cmd: Cmd, attr: ctypes.Structure, *, detail: str = "",
     raise errors.from_errno(err, f"BPF_{_cmd_name(cmd)}", detail, feature)
 
 
+def bpf_prepared(cmd: int, attr: ctypes.Structure, ref, size: int) -> int:
+    """bpf(2) for hot loops (map element ops): ``ref``/``size`` are the caller's cached
+    ``byref(attr)``/``sizeof(attr)``.  Any failure goes through :func:`bpf` again, for its
+    retries and typed errors, so use it only for commands that are safe to repeat."""
+    ret = _syscall(NR_BPF, cmd, ref, size)
+    if ret >= 0:
+        return ret
+    return bpf(cmd, attr)
+
+
 def _cmd_name(cmd: int) -> str:
     try:
         return Cmd(cmd).name

@@ -9,7 +9,8 @@ from __future__ import annotations
 import ctypes
 
 from .. import errors
-from .._sys.uapi import MapType
+from .._sys.syscall import bpf_prepared
+from .._sys.uapi import Cmd, MapType
 from . import hist
 
 
@@ -23,6 +24,19 @@ class Table:
         self.max_entries = map_.max_entries
         self.flags = map_.flags
         self.ttype = int(map_.type)
+        self._fast = None
+
+    # -- the hot path: ctypes Key/Leaf instances straight into bpf(2), no copies ----------
+    def _prepared(self):
+        if self._fast is None:
+            from .._sys import attr
+            elem = attr.MapElem(map_fd=self.map_fd)
+            self._fast = (elem, ctypes.byref(elem), ctypes.sizeof(elem))
+        return self._fast
+
+    def _fast_ok(self, k, v=None) -> bool:
+        return type(k) is self.Key and (v is None or type(v) is self.Leaf) and \
+            not getattr(self.map, "percpu", False)
 
     # -- conversion ------------------------------------------------------------------
     def _key(self, k):
@@ -49,6 +63,17 @@ class Table:
 
     # -- mapping API -----------------------------------------------------------------
     def __getitem__(self, key):
+        if type(key) is int and self.Key in _INT_TYPES:
+            key = self.Key(key)
+        if self._fast_ok(key):
+            elem, ref, size = self._prepared()
+            leaf = self.Leaf()
+            elem.key, elem.value, elem.flags = ctypes.addressof(key), ctypes.addressof(leaf), 0
+            try:
+                bpf_prepared(_LOOKUP, elem, ref, size)
+            except errors.NotFoundError:
+                raise KeyError(key) from None
+            return leaf
         raw = self.map.lookup_raw(self._key(key))
         if raw is None:
             raise KeyError(key)
@@ -61,6 +86,11 @@ class Table:
             return default
 
     def __setitem__(self, key, leaf) -> None:
+        if self._fast_ok(key, leaf):
+            elem, ref, size = self._prepared()
+            elem.key, elem.value, elem.flags = ctypes.addressof(key), ctypes.addressof(leaf), 0
+            bpf_prepared(_UPDATE, elem, ref, size)
+            return
         self.map.update(self._key(key), self._leaf_in(leaf))
 
     def __delitem__(self, key) -> None:
@@ -94,6 +124,16 @@ class Table:
         for k, _ in list(self.map.items_raw()):
             self.map.update(k, zero)
 
+    def items_update_batch(self, ct_keys, ct_values) -> None:
+        """Write ctypes arrays of keys and values in one BPF_MAP_UPDATE_BATCH."""
+        if len(ct_keys) != len(ct_values) or not len(ct_keys):
+            raise ValueError("keys and values must be arrays of the same, non-zero length")
+        self.map.update_batch(bytes(ct_keys), bytes(ct_values))
+
+    def items_lookup_batch(self):
+        """(Key, Leaf) pairs read with batch lookups."""
+        return self.items()
+
     def items_lookup_and_delete_batch(self):
         out = self.items()
         self.clear()
@@ -120,6 +160,10 @@ class Table:
 
 
 HashTable = LruHash = LpmTrie = Table
+_LOOKUP, _UPDATE = int(Cmd.MAP_LOOKUP_ELEM), int(Cmd.MAP_UPDATE_ELEM)
+_INT_TYPES = {ctypes.c_int, ctypes.c_uint, ctypes.c_int32, ctypes.c_uint32, ctypes.c_long,
+              ctypes.c_ulong, ctypes.c_uint64, ctypes.c_int64, ctypes.c_ulonglong,
+              ctypes.c_longlong, ctypes.c_uint16, ctypes.c_uint8}
 
 
 class Array(Table):
@@ -220,6 +264,17 @@ class ProgArray(Array):
         self.map.update(self._key(key), ctypes.c_uint32(fd))
 
     def __getitem__(self, key):
+        if type(key) is int and self.Key in _INT_TYPES:
+            key = self.Key(key)
+        if self._fast_ok(key):
+            elem, ref, size = self._prepared()
+            leaf = self.Leaf()
+            elem.key, elem.value, elem.flags = ctypes.addressof(key), ctypes.addressof(leaf), 0
+            try:
+                bpf_prepared(_LOOKUP, elem, ref, size)
+            except errors.NotFoundError:
+                raise KeyError(key) from None
+            return leaf
         raw = self.map.lookup_raw(self._key(key))
         if raw is None:
             raise KeyError(key)

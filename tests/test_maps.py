@@ -149,12 +149,43 @@ def test_map_in_map(outer):
         assert int.from_bytes(o[0], "little") == inner.id
 
 
-def test_task_and_cgroup_storage_refuse_maps_without_btf():
-    # these types only exist with BTF-described values: creating one without says so
-    for mtype in (MapType.TASK_STORAGE, MapType.CGRP_STORAGE if hasattr(
-            MapType, "CGRP_STORAGE") else MapType.TASK_STORAGE):
-        with pytest.raises(errors.KernelError):
+def _storage_btf():
+    from pybpf.btf import Spec
+    from pybpf.btf import types as T
+    s = Spec()
+    i32 = s.add(T.Int("int", 4, encoding=1, bits=32))
+    u64 = s.add(T.Int("long long unsigned int", 8, bits=64))
+    val = s.add(T.Struct("pt_val", 8, [T.Member("n", u64, 0)]))
+    return s.to_bytes(), i32, val
+
+
+@pytest.mark.parametrize("kind", ["task", "cgroup"])
+def test_task_and_cgroup_storage(kind):
+    """Local storage maps are keyed by a pidfd / cgroup fd and need BTF for their value."""
+    from pybpf.btf.handle import load_btf
+    from pybpf.links.cgroup import cgroup2_root
+    mtype = MapType.TASK_STORAGE if kind == "task" else MapType.CGRP_STORAGE
+    blob, key_id, val_id = _storage_btf()
+    cg = os.path.join(cgroup2_root(), f"pybpf-stor-{os.getpid()}")
+    if kind == "task":
+        keyfd = os.pidfd_open(os.getpid())
+    else:
+        os.mkdir(cg)
+        keyfd = os.open(cg, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with load_btf(blob) as btf, Map.create(MapSpec(
+                "pt_m_stor", mtype, 4, 8, 0, flags=MapFlag.NO_PREALLOC, btf_fd=btf.fileno(),
+                btf_key_type_id=key_id, btf_value_type_id=val_id), value_type=int) as m:
+            m[keyfd] = 5
+            assert m[keyfd] == 5
+            del m[keyfd]
+            assert m.get(keyfd) is None
+        with pytest.raises(errors.KernelError):     # without BTF the kernel refuses them
             Map.create(MapSpec("pt_m_stor", mtype, 4, 8, 0, flags=MapFlag.NO_PREALLOC))
+    finally:
+        os.close(keyfd)
+        if kind == "cgroup":
+            os.rmdir(cg)
 
 
 def test_pin_reopen_from_id_and_freeze(bpffs):

@@ -264,17 +264,6 @@ class ProgArray(Array):
         self.map.update(self._key(key), ctypes.c_uint32(fd))
 
     def __getitem__(self, key):
-        if type(key) is int and self.Key in _INT_TYPES:
-            key = self.Key(key)
-        if self._fast_ok(key):
-            elem, ref, size = self._prepared()
-            leaf = self.Leaf()
-            elem.key, elem.value, elem.flags = ctypes.addressof(key), ctypes.addressof(leaf), 0
-            try:
-                bpf_prepared(_LOOKUP, elem, ref, size)
-            except errors.NotFoundError:
-                raise KeyError(key) from None
-            return leaf
         raw = self.map.lookup_raw(self._key(key))
         if raw is None:
             raise KeyError(key)

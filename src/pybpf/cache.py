@@ -8,7 +8,6 @@ the inputs) and written atomically (temp file + rename).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 
@@ -27,7 +26,8 @@ class CacheWarning(UserWarning):
 
 def key_of(*parts: bytes | str) -> str:
     """sha256 hex over the parts (length-prefixed, so concatenations cannot collide)."""
-    h = hashlib.sha256()
+    from ._hash import sha256
+    h = sha256()
     for p in parts:
         b = p.encode() if isinstance(p, str) else p
         h.update(len(b).to_bytes(8, "little"))

@@ -7,15 +7,15 @@ BPF_OBJ_GET_INFO_BY_FD, the calls ``bpftool prog/map/link list`` are built on.
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
-from typing import Iterator, Literal
+from collections import namedtuple
+from collections.abc import Iterator
 
 from . import errors
 from ._sys import attr, syscall
 from ._sys.uapi import Cmd, LinkType, MapType, ProgType
 from .fd import FD
 
-Kind = Literal["prog", "map", "btf", "link"]
+Kind = str   # "prog", "map", "btf" or "link"
 
 _NEXT = {"prog": Cmd.PROG_GET_NEXT_ID, "map": Cmd.MAP_GET_NEXT_ID,
          "btf": Cmd.BTF_GET_NEXT_ID, "link": Cmd.LINK_GET_NEXT_ID}
@@ -47,19 +47,11 @@ def _info(fd: int, info: ctypes.Structure) -> ctypes.Structure:
     return info
 
 
-@dataclass(frozen=True)
-class ProgInfo:
-    id: int
-    type: int
-    name: str
-    tag: str
-    btf_id: int
-    map_ids: tuple[int, ...]
-    xlated_len: int
-    jited_len: int
-    run_cnt: int
-    run_time_ns: int
-    verified_insns: int
+# Plain named tuples (not dataclasses): importing dataclasses costs milliseconds of every
+# tool's start-up.
+class ProgInfo(namedtuple("ProgInfo", "id type name tag btf_id map_ids xlated_len jited_len "
+                                      "run_cnt run_time_ns verified_insns")):
+    __slots__ = ()
 
     @property
     def type_name(self) -> str:
@@ -93,16 +85,9 @@ def prog_xlated(fd: int) -> bytes:
     return bytes(buf)
 
 
-@dataclass(frozen=True)
-class MapInfo:
-    id: int
-    type: int
-    name: str
-    key_size: int
-    value_size: int
-    max_entries: int
-    flags: int
-    btf_id: int
+class MapInfo(namedtuple("MapInfo",
+                         "id type name key_size value_size max_entries flags btf_id")):
+    __slots__ = ()
 
     @property
     def type_name(self) -> str:
@@ -118,11 +103,8 @@ def map_info(fd: int) -> MapInfo:
                    i.max_entries, i.map_flags, i.btf_id)
 
 
-@dataclass(frozen=True)
-class LinkInfo:
-    id: int
-    type: int
-    prog_id: int
+class LinkInfo(namedtuple("LinkInfo", "id type prog_id")):
+    __slots__ = ()
 
     @property
     def type_name(self) -> str:
@@ -137,12 +119,8 @@ def link_info(fd: int) -> LinkInfo:
     return LinkInfo(i.id, i.type, i.prog_id)
 
 
-@dataclass(frozen=True)
-class BtfInfo:
-    id: int
-    size: int
-    name: str
-    kernel: bool
+class BtfInfo(namedtuple("BtfInfo", "id size name kernel")):
+    __slots__ = ()
 
 
 def btf_info(fd: int) -> BtfInfo:

@@ -6,8 +6,9 @@ entries without importing the BTF type model.
 
 from __future__ import annotations
 
-import hashlib
 import os
+
+from ._hash import sha256
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 HEADER_GENERATOR_VERSION = 1     # bump when btf/cformat.py changes its output
@@ -27,17 +28,18 @@ def kernel_key() -> str:
     except OSError:
         boot = ""
     raw = f"{u.release}|{u.version}|{u.machine}|{size}|{boot}"
-    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+    return sha256(raw.encode()).hexdigest()[:32]
 
 
 def kernel_btf_identity(cache) -> str:
     """``Spec.identity`` of the running kernel's BTF, remembered per boot so a warm
     start does not hash the 5 MB blob."""
-    key = hashlib.sha256(f"pybpf-btf-identity|{kernel_key()}".encode()).hexdigest()
+    key = sha256(f"pybpf-btf-identity|{kernel_key()}".encode()).hexdigest()
     raw = cache.get(key)
     if raw is not None and len(raw) == 32:
         return raw.decode()
     with open(VMLINUX, "rb") as f:
+        import hashlib
         identity = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
     cache.put(key, identity.encode())
     return identity
@@ -46,4 +48,4 @@ def kernel_btf_identity(cache) -> str:
 def header_key(identity: str) -> str:
     """Cache key of the vmlinux.h generated for the kernel BTF with ``identity``."""
     raw = f"pybpf-vmlinux.h|{HEADER_GENERATOR_VERSION}|{identity}".encode()
-    return hashlib.sha256(raw).hexdigest()
+    return sha256(raw).hexdigest()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from collections.abc import Iterator
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:          # typing costs milliseconds at start-up; annotations only
+    from collections.abc import Callable
+    from typing import Any
 
 from . import bpffs, errors, info
 from ._sys import attr, syscall
@@ -22,28 +26,34 @@ _BATCH = {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCP
 
 def possible_cpus() -> int:
     """How many CPUs the kernel may ever bring up (per-CPU values have this many slots)."""
-    from .perfbuf import possible_cpus as cpus
+    from ._sys.cpu import possible_cpus as cpus
     return max(cpus()) + 1
 
 
-@dataclass
 class MapSpec:
     """What BPF_MAP_CREATE needs."""
-    name: str
-    type: MapType | int
-    key_size: int = 0
-    value_size: int = 0
-    max_entries: int = 0
-    flags: int = 0
-    numa_node: int = 0
-    map_extra: int = 0
-    inner_map_fd: int = 0
-    btf_fd: int = 0
-    btf_key_type_id: int = 0
-    btf_value_type_id: int = 0
+
+    _FIELDS = ("name", "type", "key_size", "value_size", "max_entries", "flags", "numa_node",
+               "map_extra", "inner_map_fd", "btf_fd", "btf_key_type_id", "btf_value_type_id")
+
+    def __init__(self, name: str, type: MapType | int, key_size: int = 0,
+                 value_size: int = 0, max_entries: int = 0, flags: int = 0,
+                 numa_node: int = 0, map_extra: int = 0, inner_map_fd: int = 0,
+                 btf_fd: int = 0, btf_key_type_id: int = 0, btf_value_type_id: int = 0):
+        self.name, self.type, self.key_size, self.value_size = name, type, key_size, value_size
+        self.max_entries, self.flags, self.numa_node = max_entries, flags, numa_node
+        self.map_extra, self.inner_map_fd, self.btf_fd = map_extra, inner_map_fd, btf_fd
+        self.btf_key_type_id, self.btf_value_type_id = btf_key_type_id, btf_value_type_id
+
+    def __eq__(self, other) -> bool:
+        return type(other) is MapSpec and all(getattr(self, f) == getattr(other, f)
+                                              for f in self._FIELDS)
+
+    def __repr__(self) -> str:
+        return "MapSpec(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS) + ")"
 
 
-Codec = Callable[[bytes], Any] | type | None
+Codec = "Callable[[bytes], Any] | type | None"
 
 
 class Map:

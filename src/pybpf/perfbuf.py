@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import mmap
 import select
-import struct
 from typing import Callable
 
 from . import errors
@@ -24,11 +23,9 @@ from .fd import FD
 _PAGE = mmap.PAGESIZE
 _RECORD_LOST = 2
 _RECORD_SAMPLE = 9
-_hdr = struct.Struct("<IHH")
-_u64 = struct.Struct("<Q")
 _HEAD, _TAIL = 1024, 1032
 
-SampleCallback = Callable[[int, memoryview], None]   # (cpu, raw sample)
+SampleCallback = Callable[[int, memoryview], None]   # (cpu, raw sample), valid during the call
 LostCallback = Callable[[int, int], None]             # (cpu, count)
 
 
@@ -58,36 +55,48 @@ class _CpuRing:
             self.fd.close()
             raise errors.from_errno(e.errno or 22, "mmap perf buffer",
                                     f"{page_cnt} pages on CPU {cpu}") from None
+        self.head_tail = memoryview(self.mm)[:_PAGE].cast("Q")   # data_head, data_tail
         self.data = memoryview(self.mm)[_PAGE:]
+        self.q = self.data.cast("Q")        # record headers, by offset >> 3
+        self.words = self.data.cast("I")
 
     def read(self, on_sample: SampleCallback, on_lost: LostCallback | None) -> tuple[int, int]:
-        head = _u64.unpack_from(self.mm, _HEAD)[0]
-        tail = _u64.unpack_from(self.mm, _TAIL)[0]
+        # perf records are 8-byte aligned and the ring is a multiple of 8, so a header never
+        # wraps; read it as one u64: type in the low 32 bits, size in the top 16
+        q, words, data, head_tail = self.q, self.words, self.data, self.head_tail
+        head = head_tail[_HEAD >> 3]
+        tail = head_tail[_TAIL >> 3]
+        cpu = self.cpu
+        mask = self.size - 1
         n = lost = 0
-        size = self.size
-        while tail < head:
-            off = tail % size
-            if off + 8 <= size:
-                rtype, _, rsize = _hdr.unpack_from(self.data, off)
-            else:  # the header itself wraps
-                rtype, _, rsize = _hdr.unpack(self._copy(off, 8))
-            if rsize < 8:
-                break  # corrupt ring; stop rather than spin
-            if off + rsize <= size:
-                rec = self.data[off:off + rsize]
-            else:
-                rec = memoryview(self._copy(off, rsize))
-            if rtype == _RECORD_SAMPLE:
-                raw_size = struct.unpack_from("<I", rec, 8)[0]
-                on_sample(self.cpu, rec[12:12 + raw_size])
-                n += 1
-            elif rtype == _RECORD_LOST:
-                count = _u64.unpack_from(rec, 16)[0]
-                lost += count
-                if on_lost is not None:
-                    on_lost(self.cpu, count)
-            tail += rsize
-        _u64.pack_into(self.mm, _TAIL, tail)
+        try:
+            while tail < head:
+                off = tail & mask
+                hdr = q[off >> 3]
+                rsize = hdr >> 48
+                if rsize < 8:
+                    break  # corrupt ring; stop rather than spin
+                rtype = hdr & 0xFFFFFFFF
+                if rtype == _RECORD_SAMPLE:
+                    raw_size = words[((off + 8) & mask) >> 2]
+                    start = (off + 12) & mask
+                    if start + raw_size <= mask + 1:
+                        rec = data[start:start + raw_size]
+                    else:
+                        rec = memoryview(self._copy(start, raw_size))
+                    try:
+                        on_sample(cpu, rec)
+                    finally:
+                        rec.release()
+                    n += 1
+                elif rtype == _RECORD_LOST:
+                    lo = q[((off + 16) & mask) >> 3]
+                    lost += lo
+                    if on_lost is not None:
+                        on_lost(cpu, lo)
+                tail += rsize
+        finally:
+            head_tail[_TAIL >> 3] = tail
         return n, lost
 
     def _copy(self, off: int, length: int) -> bytes:
@@ -95,14 +104,15 @@ class _CpuRing:
         return bytes(self.data[off:]) + bytes(self.data[:length - first])
 
     def close(self) -> None:
-        self.data.release()
+        for v in (self.words, self.q, self.data, self.head_tail):
+            v.release()
         self.mm.close()
         self.fd.close()
 
 
 class PerfBuffer:
     """Reads a perf event array map: ``poll(timeout_ms)`` calls ``on_sample(cpu, data)``
-    for each record and ``on_lost(cpu, count)`` for drops; ``lost`` totals the drops."""
+    for each record (``data`` is a zero-copy view, released when the callback returns) and ``on_lost(cpu, count)`` for drops; ``lost`` totals the drops."""
 
     def __init__(self, map, on_sample: SampleCallback, on_lost: LostCallback | None = None,
                  page_cnt: int = 8):

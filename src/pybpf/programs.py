@@ -11,8 +11,12 @@ import ctypes
 import errno as _errno
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from collections import namedtuple
+from collections.abc import Iterable, Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:          # typing costs milliseconds at start-up; annotations only
+    from typing import Any
 
 from . import bpffs, errors, info
 from ._sys import attr, syscall
@@ -57,33 +61,53 @@ def encode_instructions(insns: Any) -> bytes:
     return data
 
 
-@dataclass
 class ProgramSpec:
-    """Everything BPF_PROG_LOAD needs, before the kernel has seen it."""
+    """What BPF_PROG_LOAD needs (a plain class: dataclasses cost milliseconds of start-up)."""
 
-    name: str
-    type: ProgType
-    instructions: Any = b""              # bytes, or a list of asm Instructions
-    license: str = "GPL"
-    expected_attach_type: AttachType | int = 0
-    attach_btf_id: int = 0
-    attach_btf_obj_fd: int = 0
-    attach_prog_fd: int = 0
-    kern_version: int = 0
-    flags: ProgFlag | int = 0
-    btf_fd: int = 0
-    func_info: bytes = b""
-    func_info_rec_size: int = 0          # 0: sizeof(struct bpf_func_info)
-    func_info_cnt: int = 0
-    line_info: bytes = b""
-    line_info_rec_size: int = 0          # 0: sizeof(struct bpf_line_info)
-    line_info_cnt: int = 0
-    # insn index -> (file, line, text): a dict, or a list indexed by insn (None = no line)
-    source_lines: dict[int, SourceLine] | Sequence[SourceLine | None] = field(
-        default_factory=dict)
-    fd_array: Sequence[int] = ()
-    section: str = ""
-    attach_to: str = ""                  # attach target from the section, e.g. "sched_switch"
+    _FIELDS = ("name", "type", "instructions", "license", "expected_attach_type",
+               "attach_btf_id", "attach_btf_obj_fd", "attach_prog_fd", "kern_version", "flags",
+               "btf_fd", "func_info", "func_info_rec_size", "func_info_cnt", "line_info",
+               "line_info_rec_size", "line_info_cnt", "source_lines", "fd_array", "section",
+               "attach_to")
+
+    def __init__(self, name: str, type: ProgType | int, instructions: Any = b"",
+                 license: str = "GPL", expected_attach_type: AttachType | int = 0,
+                 attach_btf_id: int = 0, attach_btf_obj_fd: int = 0, attach_prog_fd: int = 0,
+                 kern_version: int = 0, flags: ProgFlag | int = 0, btf_fd: int = 0,
+                 func_info: bytes = b"", func_info_rec_size: int = 0, func_info_cnt: int = 0,
+                 line_info: bytes = b"", line_info_rec_size: int = 0, line_info_cnt: int = 0,
+                 source_lines: dict[int, SourceLine] | Sequence[SourceLine | None] | None = None,
+                 fd_array: Sequence[int] = (), section: str = "", attach_to: str = ""):
+        self.name = name
+        self.type = type
+        self.instructions = instructions      # bytes, or a list of asm Instructions
+        self.license = license
+        self.expected_attach_type = expected_attach_type
+        self.attach_btf_id = attach_btf_id
+        self.attach_btf_obj_fd = attach_btf_obj_fd
+        self.attach_prog_fd = attach_prog_fd
+        self.kern_version = kern_version
+        self.flags = flags
+        self.btf_fd = btf_fd
+        self.func_info = func_info
+        self.func_info_rec_size = func_info_rec_size    # 0: sizeof(struct bpf_func_info)
+        self.func_info_cnt = func_info_cnt
+        self.line_info = line_info
+        self.line_info_rec_size = line_info_rec_size    # 0: sizeof(struct bpf_line_info)
+        self.line_info_cnt = line_info_cnt
+        # insn index -> (file, line, text): a dict, or a list indexed by insn (None = no line)
+        self.source_lines = {} if source_lines is None else source_lines
+        self.fd_array = fd_array
+        self.section = section
+        self.attach_to = attach_to            # attach target from the section, e.g. "sched_switch"
+
+    def __eq__(self, other) -> bool:
+        return type(other) is ProgramSpec and all(getattr(self, f) == getattr(other, f)
+                                                  for f in self._FIELDS)
+
+    def __repr__(self) -> str:
+        return "ProgramSpec(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS
+                                          if f != "source_lines") + ")"
 
     def insn_bytes(self) -> bytes:
         return encode_instructions(self.instructions)
@@ -93,14 +117,9 @@ class ProgramSpec:
         return len(self.insn_bytes()) // 8
 
 
-@dataclass(frozen=True)
-class TestRunResult:
+class TestRunResult(namedtuple("TestRunResult", "retval data_out ctx_out duration_ns")):
     """What BPF_PROG_TEST_RUN returned; ``duration_ns`` is the mean time per run."""
-
-    retval: int
-    data_out: bytes
-    ctx_out: bytes
-    duration_ns: int
+    __slots__ = ()
 
 
 def _type_name(t: int) -> str:

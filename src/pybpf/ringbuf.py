@@ -12,29 +12,34 @@ from __future__ import annotations
 
 import mmap
 import select
-import struct
 from typing import Callable, Iterator
 
 from . import errors
 
 _BUSY = 1 << 31
 _DISCARD = 1 << 30
+_LEN = _DISCARD - 1
 _HDR = 8
 _PAGE = mmap.PAGESIZE
-_u64 = struct.Struct("<Q")
-_u32 = struct.Struct("<I")
+_CHUNK = 1 << 18    # publish the consumer position at least every 256 KiB of records
 
 Callback = Callable[[memoryview], "int | None"]
 
 
 class _Ring:
-    """One mapped ring buffer."""
+    """One mapped ring buffer.
+
+    The hot loops read positions and headers through memoryviews cast to u64/u32 (one
+    index each, no tuples) and publish the consumer position once per chunk of records
+    rather than per record.
+    """
 
     def __init__(self, map_fd: int, size: int, callback: Callback | None):
         if size <= 0 or size & (size - 1) or size % _PAGE:
             raise ValueError(f"ring buffer size {size} is not a power-of-2 multiple of the page")
         self.fd = map_fd
         self.mask = size - 1
+        self.chunk = min(size >> 2, _CHUNK)
         self.callback = callback
         try:
             self.cons = mmap.mmap(map_fd, _PAGE, mmap.MAP_SHARED,
@@ -43,40 +48,100 @@ class _Ring:
                                   mmap.PROT_READ, offset=_PAGE)
         except OSError as e:
             raise errors.from_errno(e.errno or 22, "mmap ring buffer") from None
+        self.cons_q = memoryview(self.cons).cast("Q")       # [0]: consumer position
+        self.prod_q = memoryview(self.prod)[:8].cast("Q")   # [0]: producer position
         self.data = memoryview(self.prod)[_PAGE:]
+        self.words = self.data.cast("I")                    # record headers, by offset >> 2
+
+    def has_data(self) -> bool:
+        return self.cons_q[0] < self.prod_q[0]
 
     def consume(self, limit: int | None = None) -> Iterator[memoryview]:
-        """Yield ready records (zero-copy views valid until the next yield) in order."""
-        cons_pos = _u64.unpack_from(self.cons, 0)[0]
+        """Yield ready records (zero-copy views valid until the next yield) in order.
+
+        A record counts as consumed once yielded: leaving the loop early does not
+        deliver it again.
+        """
+        data, words, mask, chunk = self.data, self.words, self.mask, self.chunk
+        cons, prod = self.cons_q, self.prod_q
+        pos = cons[0]
         n = 0
-        while True:
-            prod_pos = _u64.unpack_from(self.prod, 0)[0]
-            if cons_pos >= prod_pos:
-                break
-            while cons_pos < prod_pos:
-                off = cons_pos & self.mask
-                length = _u32.unpack_from(self.data, off)[0]
-                if length & _BUSY:
-                    # a producer reserved this record but has not committed it yet
-                    _u64.pack_into(self.cons, 0, cons_pos)
+        view = None
+        try:
+            while True:
+                end = prod[0]
+                if pos >= end:
                     return
-                size = length & ~(_BUSY | _DISCARD)
-                next_pos = cons_pos + ((size + _HDR + 7) & ~7)
-                if not length & _DISCARD:
-                    view = self.data[off + _HDR: off + _HDR + size]
-                    try:
-                        yield view
-                    finally:
-                        view.release()
+                if end - pos > chunk:
+                    end = pos + chunk
+                while pos < end:
+                    off = pos & mask
+                    length = words[off >> 2]
+                    if length & _BUSY:
+                        # a producer reserved this record but has not committed it yet
+                        return
+                    size = length & _LEN
+                    nxt = pos + ((size + _HDR + 7) & ~7)
+                    if length & _DISCARD:
+                        pos = nxt
+                        continue
+                    off += _HDR
+                    view = data[off:off + size]
+                    pos = nxt
                     n += 1
-                cons_pos = next_pos
-                # publishing the position lets the kernel reuse the space at once
-                _u64.pack_into(self.cons, 0, cons_pos)
-                if limit is not None and n >= limit:
-                    return
+                    yield view
+                    view.release()
+                    if limit is not None and n >= limit:
+                        return
+                # publishing the position lets the kernel reuse the space
+                cons[0] = pos
+        finally:
+            if view is not None:
+                view.release()
+            cons[0] = pos
+
+    def run_callback(self, cb: Callback) -> tuple[int, bool]:
+        """Call ``cb`` on every ready record; return (count, stopped by a non-zero return).
+
+        If ``cb`` raises, the record it was given stays unconsumed.
+        """
+        data, words, mask, chunk = self.data, self.words, self.mask, self.chunk
+        cons, prod = self.cons_q, self.prod_q
+        pos = cons[0]
+        n = 0
+        try:
+            while True:
+                end = prod[0]
+                if pos >= end:
+                    return n, False
+                if end - pos > chunk:
+                    end = pos + chunk
+                while pos < end:
+                    off = pos & mask
+                    length = words[off >> 2]
+                    if length & _BUSY:
+                        return n, False
+                    size = length & _LEN
+                    nxt = pos + ((size + _HDR + 7) & ~7)
+                    if not length & _DISCARD:
+                        off += _HDR
+                        view = data[off:off + size]
+                        try:
+                            stop = cb(view)
+                        finally:
+                            view.release()
+                        n += 1
+                        if stop:
+                            pos = nxt
+                            return n, True
+                    pos = nxt
+                cons[0] = pos
+        finally:
+            cons[0] = pos
 
     def close(self) -> None:
-        self.data.release()
+        for v in (self.words, self.data, self.prod_q, self.cons_q):
+            v.release()
         self.prod.close()
         self.cons.close()
 
@@ -137,15 +202,15 @@ class RingBuffer:
             cb = ring.callback
             if cb is None:
                 raise ValueError("no callback given for this ring buffer")
-            for rec in ring.consume():
-                n += 1
-                if cb(rec):
-                    return n
+            k, stopped = ring.run_callback(cb)
+            n += k
+            if stopped:
+                return n
         return n
 
     @staticmethod
     def _has_data(ring: _Ring) -> bool:
-        return _u64.unpack_from(ring.cons, 0)[0] < _u64.unpack_from(ring.prod, 0)[0]
+        return ring.has_data()
 
     def fileno(self) -> int:
         """The epoll fd, to embed this reader in another event loop."""

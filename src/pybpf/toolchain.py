@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import shutil
 
 # subprocess, tempfile and shlex are imported where clang actually runs: a warm start
 # (a cache hit) never needs them, and their imports cost milliseconds.
@@ -42,11 +40,16 @@ DEFAULT = _Default()
 """Sentinel for ``compile(cache=...)``: the user's default cache."""
 
 
+def _which(name: str) -> str | None:
+    import shutil            # only where a name must be looked up: not on a warm start
+    return shutil.which(name)
+
+
 def find_clang() -> str:
     """$PYBPF_CLANG, else the newest clang-N on PATH, else clang (an absolute path)."""
     env = os.environ.get("PYBPF_CLANG")
     if env:
-        path = shutil.which(env)
+        path = _which(env)
         if path is None:
             raise CompileError(f"PYBPF_CLANG={env!r} is not an executable; {_INSTALL}")
         return path
@@ -65,7 +68,7 @@ def find_clang() -> str:
                     best = (int(ver), p)
     if best:
         return os.path.abspath(best[1])
-    path = shutil.which("clang")
+    path = _which("clang")
     if path:
         return path
     raise CompileError(f"no clang found: {_INSTALL}")
@@ -73,7 +76,7 @@ def find_clang() -> str:
 
 def host_arch(machine: str | None = None) -> str:
     """The kernel's name (``__TARGET_ARCH_<name>``) for a machine (default: this one)."""
-    m = machine or platform.machine()
+    m = machine or os.uname().machine
     return _ARCH.get(m, m)
 
 
@@ -149,8 +152,8 @@ def _stat_id(st: os.stat_result) -> list[int]:
 
 def _sha_file(path: str) -> str:
     with open(path, "rb") as f:
-        import hashlib
-        return hashlib.sha256(f.read()).hexdigest()
+        from ._hash import sha256
+        return sha256(f.read()).hexdigest()
 
 
 def _object_key(head: str, deps: list[list]) -> str | None:
@@ -178,7 +181,7 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
         cache = Cache.default()
     src, src_path = _read_source(source)
     arch = _ARCH.get(target_arch, target_arch) if target_arch else host_arch()
-    clang = (shutil.which(clang) or clang) if clang else find_clang()
+    clang = (_which(clang) or clang) if clang else find_clang()
     version = clang_version(clang, cache)
     if cache is None:
         import tempfile

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 
 from .. import errors
 from .uapi import Cmd
@@ -27,7 +26,7 @@ _NR = {
     "s390x": {"bpf": 351, "perf_event_open": 331},
     "ppc64le": {"bpf": 361, "perf_event_open": 319},
 }
-_ARCH = platform.machine()
+_ARCH = os.uname().machine
 try:
     NR_BPF = _NR[_ARCH]["bpf"]
     NR_PERF_EVENT_OPEN = _NR[_ARCH]["perf_event_open"]

@@ -34,3 +34,19 @@ def load_btf(blob: bytes, log_level: int = 0) -> FD:
 def btf_info(fd: int):
     from ..info import btf_info as _info
     return _info(fd)
+
+
+def module_btf_fds(name: str | None = None):
+    """(module name, BTF fd) of each loaded kernel module with BTF (only ``name`` if
+    given); the caller owns and closes the fds it keeps."""
+    from ..info import btf_info as _info, fd_by_id, ids
+    for btf_id in ids("btf"):
+        try:
+            fd = fd_by_id("btf", btf_id)
+        except errors.NotFoundError:
+            continue
+        i = _info(fd.fileno())
+        if i.kernel and i.name != "vmlinux" and (name is None or i.name == name):
+            yield i.name, fd
+        else:
+            fd.close()

@@ -1,18 +1,25 @@
 """BPF objects: parse a libbpf-style ``.bpf.o`` into an :class:`ObjectSpec` (pure Python),
-then :func:`load` it into the kernel as an :class:`Object`."""
+then :func:`load` it into the kernel as an :class:`Object`.
+
+Names are imported on first use: a warm start replays a load plan through ``loader`` and
+never needs the parsing modules.
+"""
 
 from __future__ import annotations
 
-from .spec import Extern, GlobalVar, MapSpec, ObjectSpec, ProgramSpec, Reloc, RelocKind
-from .sections import SectionInfo, parse_section
+import importlib
 
 __all__ = ["ObjectSpec", "ProgramSpec", "MapSpec", "Reloc", "RelocKind", "GlobalVar", "Extern",
            "SectionInfo", "parse_section", "Object", "load"]
 
+_WHERE = {"ObjectSpec": "spec", "ProgramSpec": "spec", "MapSpec": "spec", "Reloc": "spec",
+          "RelocKind": "spec", "GlobalVar": "spec", "Extern": "spec",
+          "SectionInfo": "sections", "parse_section": "sections", "Object": "loader",
+          "load": "loader"}
+
 
 def __getattr__(name: str):
-    # the loader pulls in kernel-facing modules; parsing alone should not pay for them
-    if name in ("Object", "load"):
-        from . import loader
-        return getattr(loader, name)
-    raise AttributeError(f"module 'pybpf.object' has no attribute {name!r}")
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'pybpf.object' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)

@@ -14,6 +14,7 @@ from typing import Any
 from .. import elf as E
 from .._sys.uapi import MapFlag
 from ..errors import BTFError, ELFError
+from .values import encode_value
 
 __all__ = ["GlobalVar", "Extern", "is_data_section", "find_datasec", "fixup_datasecs",
            "collect_externs", "data_map", "kconfig_map", "bind_vars", "kernel_map_name"]
@@ -92,25 +93,6 @@ class DataMapInfo:
     data: bytearray
     datasec_id: int
     variables: list[GlobalVar]
-
-
-def encode_value(value: Any, size: int, signed: bool, name: str) -> bytes:
-    """Bytes of ``value`` for a variable of ``size`` bytes."""
-    if isinstance(value, (bytes, bytearray, memoryview, str)):
-        raw = value.encode() if isinstance(value, str) else bytes(value)
-        if len(raw) > size:
-            raise ValueError(f"{name}: {len(raw)} bytes do not fit in {size}")
-        return raw + bytes(size - len(raw))
-    if isinstance(value, float):
-        if size not in (4, 8):
-            raise TypeError(f"{name}: cannot store a float in {size} bytes")
-        return struct.pack("<f" if size == 4 else "<d", value)
-    if isinstance(value, int):
-        try:
-            return int(value).to_bytes(size, "little", signed=signed or value < 0)
-        except OverflowError:
-            raise ValueError(f"{name}: {value} does not fit in {size} bytes") from None
-    raise TypeError(f"{name}: cannot store a {type(value).__name__}")
 
 
 def is_data_section(sec: E.Section) -> bool:

@@ -1,21 +1,27 @@
 """Load an :class:`ObjectSpec` into the kernel: BTF, maps, CO-RE, linking, programs.
 
 ``pybpf.load(path_or_bytes_or_spec)`` returns an :class:`Object` that owns every fd it
-made; ``close()`` (or ``with``) releases them all, links first.
+made; ``close()`` (or ``with``) releases them all, links first.  Objects given as bytes or
+a path are loaded from a cached load plan when one exists for this kernel (see
+:mod:`.plan`), which skips parsing, CO-RE and linking on a warm start.
 """
 
 from __future__ import annotations
 
 import os
 import struct
-from typing import Any, Iterable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotations only
+    from collections.abc import Iterable
+    from typing import Any
 
 from .. import errors
 from .._sys.uapi import MapFlag, MapType, ProgFlag, ProgType
 from ..fd import FD
-from . import core, kconfig
-from .link import Linked, Resolver, link_program
-from .spec import MapSpec, ObjectSpec, ProgramSpec
+
+# The parsing, CO-RE and linking modules are imported where the full path runs: a warm
+# start replays a plan and never needs them.
 
 # Map types whose key/value the kernel will not describe with BTF (libbpf drops the ids).
 _NO_BTF_KV = {MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRACE,
@@ -25,24 +31,71 @@ _NO_BTF_KV = {MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRAC
               MapType.USER_RINGBUF}
 
 
-def load(source: ObjectSpec | bytes | str | os.PathLike, *, maps: dict[str, Any] | None = None,
-         pin_root: str | None = None, log_level: int = 0,
-         kernel_btf=None) -> "Object":
+def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = None,
+         log_level: int = 0, kernel_btf=None,
+         variables: dict[str, Any] | None = None, name: str | None = None) -> "Object":
     """Load an object (a spec, ELF bytes or a path) and return the loaded :class:`Object`.
 
     ``maps`` replaces maps of the object with existing ones (by name: a Map or an fd), as
     libbpf's ``bpf_map__reuse_fd`` does; ``pin_root`` is where maps marked
-    ``LIBBPF_PIN_BY_NAME`` are pinned or reused (default /sys/fs/bpf).
+    ``LIBBPF_PIN_BY_NAME`` are pinned or reused (default /sys/fs/bpf); ``variables`` sets
+    global variables (``.rodata`` constants included) by name before load, as a libbpf
+    skeleton's ``skel->rodata->x = ...`` does.  ``name`` names an object given as bytes or
+    a path (it prefixes the kernel names of its global data maps, as in libbpf).
     """
-    if isinstance(source, ObjectSpec):
-        spec = source
-    elif isinstance(source, (bytes, bytearray, memoryview)):
-        spec = ObjectSpec.from_bytes(bytes(source))
+    data = None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, name = bytes(source), name or ""
+    elif isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            data = f.read()
+        name = name or os.path.basename(os.fspath(source)).split(".")[0]
+    key = None
+    if data is not None and kernel_btf is None and log_level == 0:
+        from . import plan
+        key = plan.key(data, name)
+        p = plan.read(key)
+        if p is not None:
+            obj = _replay(p, data, name, maps or {}, pin_root, variables or {})
+            if obj is not None:
+                return obj
+    if data is not None:
+        from .spec import ObjectSpec
+        spec = ObjectSpec.from_bytes(data, name=name)
     else:
-        spec = ObjectSpec.from_file(source)
+        spec = source
     obj = Object(spec)
+    loader = _Loader(obj, maps or {}, pin_root, log_level, kernel_btf, record=key is not None)
     try:
-        _Loader(spec, obj, maps or {}, pin_root, log_level, kernel_btf).run()
+        loader.set_globals(_spec_globals(spec), variables or {})
+        loader.run(spec)
+    except BaseException:
+        obj.close()
+        raise
+    if key is not None and loader.plan is not None:
+        from . import plan
+        plan.write(key, loader.plan)
+    return obj
+
+
+def _spec_globals(spec) -> dict[str, tuple]:
+    return {n: (v.section, v.offset, v.size, v.signed) for n, v in spec.globals.items()}
+
+
+def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables) -> "Object | None":
+    """The object loaded from plan ``p``; None when replaying failed (the caller then takes
+    the full path, whose errors say more)."""
+    obj = Object(None, name=name, data=data, plan=p)
+    loader = _Loader(obj, reuse, pin_root, 0, None)
+    try:
+        loader.set_globals(obj._globals, variables)
+        loader.replay(p)
+    except KeyError:
+        obj.close()
+        raise                                   # an unknown variable: same error either way
+    except errors.PybpfError:
+        obj.close()
+        return None
     except BaseException:
         obj.close()
         raise
@@ -52,14 +105,33 @@ def load(source: ObjectSpec | bytes | str | os.PathLike, *, maps: dict[str, Any]
 class Object:
     """A loaded object: ``programs`` and ``maps`` by name, ``links`` from :meth:`attach`."""
 
-    def __init__(self, spec: ObjectSpec):
-        self.spec = spec
-        self.name = spec.name
+    def __init__(self, spec, *, name: str | None = None, data: bytes | None = None,
+                 plan: dict | None = None):
+        self._spec = spec
+        self._data = data
+        self._plan = plan
+        self.name = spec.name if spec is not None else (name or "")
         self.programs: dict[str, Any] = {}
         self.maps: dict[str, Any] = {}
         self.links: list[Any] = []
         self.btf_fd: FD | None = None
         self._owned: list[Any] = []    # everything to close, in creation order
+        self._globals = _spec_globals(spec) if spec is not None else dict(plan["globals"])
+
+    @property
+    def spec(self):
+        """The parsed object (on a plan replay, parsed from the ELF bytes on first use)."""
+        if self._spec is None:
+            from .spec import ObjectSpec
+            self._spec = ObjectSpec.from_bytes(self._data, name=self.name)
+        return self._spec
+
+    def _program_spec(self, name: str):
+        if self._spec is None and self._plan is not None:
+            from .plan import program_section
+            entry = next(e for e in self._plan["progs"] if e["name"] == name)
+            return program_section(entry)
+        return self.spec.programs[name]
 
     def attach(self, names: Iterable[str] | None = None) -> list:
         """Attach programs whose section names their hook (tracepoint/..., raw_tp/...,
@@ -69,26 +141,33 @@ class Object:
         for name, prog in self.programs.items():
             if names is not None and name not in names:
                 continue
-            link = auto_attach(prog, self.spec.programs[name])
+            link = auto_attach(prog, self._program_spec(name))
             if link is not None:
                 self.links.append(link)
                 new.append(link)
         return new
 
+    def _var(self, name: str) -> tuple:
+        try:
+            return self._globals[name]
+        except KeyError:
+            raise KeyError(f"no global variable {name!r}; known: {sorted(self._globals)}") \
+                from None
+
     def global_value(self, name: str) -> bytes:
         """Current bytes of a global variable, read from its map (after load)."""
-        var = self.spec.globals[name]
-        m = self.maps[var.section]
-        return bytes(m.lookup_raw(struct.pack("<I", 0)))[var.offset:var.offset + var.size]
+        section, offset, size, _ = self._var(name)
+        m = self.maps[section]
+        return bytes(m.lookup_raw(struct.pack("<I", 0)))[offset:offset + size]
 
     def set_global(self, name: str, value: Any) -> None:
         """Write a ``.data``/``.bss`` global of the loaded object (``.rodata`` is frozen)."""
-        from .globaldata import encode_value
-        var = self.spec.globals[name]
-        m = self.maps[var.section]
+        from .values import encode_value
+        section, offset, size, signed = self._var(name)
+        m = self.maps[section]
         key = struct.pack("<I", 0)
         data = bytearray(m.lookup_raw(key))
-        data[var.offset:var.offset + var.size] = encode_value(value, var.size, var.signed, name)
+        data[offset:offset + size] = encode_value(value, size, signed, name)
         m.update(key, bytes(data))
 
     def close(self) -> None:
@@ -112,13 +191,20 @@ class Object:
 
 
 class _Loader:
-    def __init__(self, spec: ObjectSpec, obj: Object, reuse: dict[str, Any],
-                 pin_root: str | None, log_level: int, kernel_btf):
-        self.spec, self.obj, self.reuse = spec, obj, reuse
+    """One load: the full path (:meth:`run`, recording a plan on request) or a replay."""
+
+    def __init__(self, obj: Object, reuse: dict[str, Any], pin_root: str | None,
+                 log_level: int, kernel_btf, record: bool = False):
+        self.spec = None
+        self.obj, self.reuse = obj, reuse
         self.pin_root = pin_root or "/sys/fs/bpf"
         self.log_level = log_level
         self._vmlinux = kernel_btf
-        self._module_btf: dict[str, Any] = {}
+        self.map_specs: dict[str, Any] = {}
+        self.patches: dict[str, list[tuple[int, bytes]]] = {}   # map -> (offset, bytes)
+        # the plan being recorded: None once something unplannable was met
+        self.plan: dict | None = {"v": 1, "btf": None, "maps": [], "progs": []} \
+            if record else None
 
     # -- kernel BTF, only touched when something needs it --------------------------------
     def vmlinux(self):
@@ -127,22 +213,71 @@ class _Loader:
             self._vmlinux = load_vmlinux()
         return self._vmlinux
 
-    def run(self) -> None:
+    def set_globals(self, table: dict[str, tuple], variables: dict[str, Any]) -> None:
+        """Turn ``variables`` (name -> value) into byte patches of their maps' data."""
+        from .values import encode_value
+        for name, value in variables.items():
+            try:
+                section, offset, size, signed = table[name]
+            except KeyError:
+                raise KeyError(f"no global variable {name!r}; known: {sorted(table)}") \
+                    from None
+            self.patches.setdefault(section, []).append(
+                (offset, encode_value(value, size, signed, name)))
+
+    def run(self, spec) -> None:
+        from . import kconfig
+        from .link import Resolver, link_program
+        self.spec = spec
+        self.map_specs = spec.maps
         self.load_btf()
-        kconfig.fill(self.spec)
-        for name, m in self.spec.maps.items():
+        kconfig.fill(spec)
+        if self.plan is not None:
+            from .plan import PLAN_VERSION
+            self.plan.update(v=PLAN_VERSION, globals=_spec_globals(spec))
+        for name, m in spec.maps.items():
             if m.autocreate:
                 self.create_map(name, m)
         self.fill_map_slots(maps_only=True)
         code = self.apply_core()
         res = Resolver(map_fd=self.map_fd, ksym=self.ksym)
-        for name, p in self.spec.programs.items():
+        for name, p in spec.programs.items():
             if not p.autoload:
                 continue
             if p.sec_info is not None and not p.sec_info.supported:
                 raise errors.NotSupportedError(f"section {p.section!r}",
                                                "pybpf cannot load this program kind yet")
-            self.load_program(p, link_program(self.spec, p, code, res))
+            self.load_program(p, link_program(spec, p, code, res))
+        self.fill_map_slots(maps_only=False)
+
+    def replay(self, p: dict) -> None:
+        """Do what the plan recorded: load its BTF, create its maps, load its programs."""
+        from ..programs import Program, ProgramSpec as KProgSpec
+        from .plan import map_recipe, patch_fds
+        if p["btf"] is not None:
+            from ..btf.handle import load_btf
+            fd = load_btf(p["btf"])
+            self.obj.btf_fd = fd
+            self.obj._owned.append(fd)
+        self.map_specs = {e["name"]: map_recipe(e) for e in p["maps"]}
+        for name, m in self.map_specs.items():
+            self.create_map(name, m)
+        self.fill_map_slots(maps_only=True)
+        btf_fd = self.obj.btf_fd.fileno() if self.obj.btf_fd else 0
+        for e in p["progs"]:
+            insns = patch_fds(e["insns"], e["relos"], lambda n: self.obj.maps[n].fileno())
+            ks = KProgSpec(name=e["kname"], type=e["type"], instructions=insns,
+                           license=e["license"], expected_attach_type=e["eat"],
+                           attach_btf_id=e["attach_btf_id"], kern_version=e["kern_version"],
+                           flags=e["flags"], btf_fd=btf_fd,
+                           func_info=e["func_info"] if btf_fd else b"",
+                           func_info_rec_size=8, func_info_cnt=e["fi_cnt"] if btf_fd else 0,
+                           line_info=e["line_info"] if btf_fd else b"",
+                           line_info_rec_size=16, line_info_cnt=e["li_cnt"] if btf_fd else 0,
+                           section=e["section"], attach_to=e["attach_to"])
+            prog = Program.load(ks)
+            self.obj.programs[e["name"]] = prog
+            self.obj._owned.append(prog)
         self.fill_map_slots(maps_only=False)
 
     def load_btf(self) -> None:
@@ -150,8 +285,9 @@ class _Loader:
             return
         from ..btf.handle import load_btf
         from .btfsanitize import kernel_btf_bytes
+        raw = kernel_btf_bytes(self.spec.btf)
         try:
-            fd = load_btf(kernel_btf_bytes(self.spec.btf))
+            fd = load_btf(raw)
         except errors.BTFError as e:
             if any(p.sec_info is not None and p.sec_info.needs_btf_id
                    for p in self.spec.programs.values()):
@@ -160,15 +296,21 @@ class _Loader:
             # BTF-described maps and source lines in verifier errors
             import warnings
             warnings.warn(f"object BTF rejected by the kernel, loading without it: {e}")
+            self.plan = None
             return
         self.obj.btf_fd = fd
         self.obj._owned.append(fd)
+        if self.plan is not None:
+            self.plan["btf"] = raw
 
     # -- maps ---------------------------------------------------------------------------
-    def create_map(self, name: str, m: MapSpec):
+    def create_map(self, name: str, m):
         from ..maps import Map
         if name in self.obj.maps:
             return self.obj.maps[name]
+        if self.plan is not None:
+            from .plan import map_entry
+            self.plan["maps"].append(map_entry(name, m, m.data))
         if name in self.reuse:
             given = self.reuse[name]
             fd = FD(os.dup(given.fileno() if hasattr(given, "fileno") else int(given)))
@@ -193,7 +335,12 @@ class _Loader:
                 inner.close()
         self._own_map(name, mp)
         if m.data is not None and m.type == MapType.ARRAY:
-            mp.update(struct.pack("<I", 0), bytes(m.data))
+            data = m.data
+            if name in self.patches:
+                data = bytearray(data)
+                for off, raw in self.patches[name]:
+                    data[off:off + len(raw)] = raw
+            mp.update(struct.pack("<I", 0), bytes(data))
             if m.flags & MapFlag.RDONLY_PROG:
                 mp.freeze()
         if m.pinning == 1:
@@ -202,7 +349,7 @@ class _Loader:
             mp.pin(os.path.join(self.pin_root, name))
         return mp
 
-    def _create(self, m: MapSpec, inner_fd: int | None):
+    def _create(self, m, inner_fd: int | None):
         from ..maps import Map, MapSpec as KMapSpec
         mtype = m.type
         max_entries = m.max_entries
@@ -243,7 +390,7 @@ class _Loader:
 
     def fill_map_slots(self, maps_only: bool) -> None:
         """Initial contents of map-in-map (``maps_only``) and program arrays (after load)."""
-        for name, m in self.spec.maps.items():
+        for name, m in self.map_specs.items():
             if not m.contents or name not in self.obj.maps:
                 continue
             is_prog = m.type == MapType.PROG_ARRAY
@@ -264,11 +411,12 @@ class _Loader:
         Resolved fixes are cached per (kernel, object BTF, relocations), so a warm start
         patches instructions without reading the kernel's BTF at all.
         """
+        from . import core
         code = {name: fn.instructions for name, fn in self.spec.functions().items()}
         ext = self.spec.btf_ext
         if ext is None or not ext.core_relos:
             return code
-        by_section: dict[str, list[ProgramSpec]] = {}
+        by_section: dict[str, list] = {}
         for fn in self.spec.functions().values():
             by_section.setdefault(fn.section, []).append(fn)
         work = []
@@ -291,6 +439,7 @@ class _Loader:
     def _cached_fixes(self, work) -> list:
         import hashlib
         import json
+        from . import core
         from ..btf.kernel import kernel_key
         from ..cache import cache_dir, read_private, write_private
         h = hashlib.sha256(kernel_key().encode())
@@ -316,6 +465,7 @@ class _Loader:
     # -- externs -------------------------------------------------------------------------
     def ksym(self, name: str) -> tuple[int, int, int]:
         from ..btf.types import Kind
+        from . import kconfig
         ext = self.spec.externs[name]
         if ext.typeless:
             addr = kconfig.kallsyms_address(name)
@@ -335,48 +485,76 @@ class _Loader:
         return 1, ids[0], 0
 
     # -- programs ------------------------------------------------------------------------
-    def load_program(self, p: ProgramSpec, linked: Linked) -> None:
+    def load_program(self, p, linked) -> None:
         from ..programs import Program, ProgramSpec as KProgSpec
+        from . import kconfig
         flags = 0
         if p.sleepable:
             flags |= ProgFlag.SLEEPABLE
         if p.xdp_frags:
             flags |= ProgFlag.XDP_HAS_FRAGS
-        attach_btf_id = 0
+        attach_btf_id = attach_btf_obj_fd = 0
         info = p.sec_info
         if info is not None and info.needs_btf_id:
-            attach_btf_id = self.attach_btf_id(p)
+            attach_btf_id, attach_btf_obj_fd = self.attach_btf_id(p)
+        has_btf = self.obj.btf_fd is not None
         ks = KProgSpec(
             name=p.name[:15], type=ProgType(p.type) if p.type in ProgType._value2member_map_
             else p.type, instructions=bytes(linked.insns), license=p.license or "GPL",
             expected_attach_type=p.expected_attach_type or 0, attach_btf_id=attach_btf_id,
+            attach_btf_obj_fd=attach_btf_obj_fd,
             kern_version=p.kern_version or kconfig.kernel_version_code(), flags=flags,
-            btf_fd=self.obj.btf_fd.fileno() if self.obj.btf_fd else 0,
-            func_info=linked.func_info if self.obj.btf_fd else b"",
-            func_info_rec_size=8, func_info_cnt=linked.func_info_cnt if self.obj.btf_fd else 0,
-            line_info=linked.line_info if self.obj.btf_fd else b"",
-            line_info_rec_size=16, line_info_cnt=linked.line_info_cnt if self.obj.btf_fd else 0,
+            btf_fd=self.obj.btf_fd.fileno() if has_btf else 0,
+            func_info=linked.func_info if has_btf else b"",
+            func_info_rec_size=8, func_info_cnt=linked.func_info_cnt if has_btf else 0,
+            line_info=linked.line_info if has_btf else b"",
+            line_info_rec_size=16, line_info_cnt=linked.line_info_cnt if has_btf else 0,
             source_lines=linked.lines, fd_array=linked.fd_array, section=p.section,
             attach_to=info.extra if info else "")
         prog = Program.load(ks, log_level=self.log_level)
         self.obj.programs[p.name] = prog
         self.obj._owned.append(prog)
+        if self.plan is not None:
+            self._record_program(p, ks)
 
-    def attach_btf_id(self, p: ProgramSpec) -> int:
+    def _record_program(self, p, ks) -> None:
+        from .plan import attach_entry, fd_relocations
+        fd_names = {mp.fileno(): n for n, mp in self.obj.maps.items()}
+        relos = fd_relocations(ks.instructions, fd_names)
+        if relos is None or ks.fd_array or ks.attach_btf_obj_fd:
+            self.plan = None     # holds fds a replay could not recreate by name
+            return
+        self.plan["progs"].append({
+            "name": p.name, "kname": ks.name, "type": int(ks.type), "insns": ks.instructions,
+            "relos": relos, "license": ks.license, "eat": int(ks.expected_attach_type),
+            "attach_btf_id": ks.attach_btf_id, "kern_version": ks.kern_version,
+            "flags": int(ks.flags), "func_info": ks.func_info, "fi_cnt": ks.func_info_cnt,
+            "line_info": ks.line_info, "li_cnt": ks.line_info_cnt, "section": ks.section,
+            "attach_to": ks.attach_to, "attach": attach_entry(p)})
+
+    def attach_btf_id(self, p) -> tuple[int, int]:
+        """(BTF id of the program's attach target, fd of the module BTF holding it or 0):
+        vmlinux first, then the named module, or every loaded module, as libbpf does."""
         from ..btf.types import Kind
         target = p.sec_info.btf_target()
         if target is None:
             raise errors.ELFError(f"program {p.name!r} in {p.section!r} names no attach target")
         name, kind, module = target
         k = Kind.TYPEDEF if kind == "typedef" else Kind.FUNC
-        spec = self.vmlinux()
-        ids = spec.find(name, k)
-        if not ids and module:
-            from ..btf.kernel import load_module
-            spec = load_module(module)
-            ids = spec.find(name, k)
-        if not ids:
-            raise errors.NotFoundError(2, "attach target",
-                                       f"{p.section!r}: the kernel has no {kind} {name!r} in "
-                                       "its BTF")
-        return ids[0]
+        ids = self.vmlinux().find(name, k) if not module else []
+        if ids:
+            return ids[0], 0
+        from ..btf.handle import module_btf_fds
+        from ..btf.kernel import load_module
+        for mod, fd in module_btf_fds(module or None):
+            try:
+                found = load_module(mod, self.vmlinux()).find(name, k)
+            except errors.PybpfError:
+                found = []
+            if found:
+                self.obj._owned.append(fd)   # the kernel holds it too; libbpf keeps it open
+                return found[0], fd.fileno()
+            fd.close()
+        raise errors.NotFoundError(2, "attach target",
+                                   f"{p.section!r}: the kernel has no {kind} {name!r} in "
+                                   f"its BTF{f' (module {module})' if module else ''}")

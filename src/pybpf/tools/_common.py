@@ -2,35 +2,39 @@
 
 from __future__ import annotations
 
-import json
 import os
-import pwd
 import signal
 import sys
 import time
-from pathlib import Path
-from typing import IO, Any
 
 from .. import errors
 
-TOOLS_DIR = Path(__file__).parent
+# No pathlib, typing or json at the top: each costs a tool's start-up milliseconds.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any
+
+TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def tool_object(tool: str) -> bytes:
     """The compiled object of a tool: the one built into the package (wheel installs need
     no compiler), else compiled from its ``.bpf.c`` once and cached."""
-    folder = TOOLS_DIR / tool
-    built = folder / f"{tool}.bpf.o"
-    if built.exists():
-        return built.read_bytes()
+    folder = os.path.join(TOOLS_DIR, tool)
+    try:
+        with open(os.path.join(folder, f"{tool}.bpf.o"), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        pass
     from ..toolchain import compile as compile_c
-    return compile_c(folder / f"{tool}.bpf.c", includes=[str(folder)])
+    return compile_c(os.path.join(folder, f"{tool}.bpf.c"), includes=[folder])
 
 
 def parse_uid(value: str) -> int:
     """A user given as a name or a number (for -u/--uid)."""
     if value.isdigit():
         return int(value)
+    import pwd
     try:
         return pwd.getpwnam(value).pw_uid
     except KeyError:
@@ -80,6 +84,7 @@ class Output:
 
     def row(self, text: str, record: dict[str, Any]) -> None:
         if self.json:
+            import json
             self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
         else:
             self.stream.write(text + "\n")

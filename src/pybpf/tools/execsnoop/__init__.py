@@ -108,15 +108,14 @@ class Formatter:
             line.decode(errors="replace")), {})
 
 
-def configure(spec, args) -> dict:
-    """Set the object's constants; return the user's pinned maps that replace ours."""
-    g = spec.maps[".rodata"]
-    g.set_var("max_args", args.max_args)
-    g.set_var("ignore_failed", not args.fails)
+def configure(args) -> tuple[dict, dict]:
+    """The object's constants for these options, and the user's pinned maps that replace
+    ours (--cgroupmap/--mntnsmap)."""
+    consts = {"max_args": args.max_args, "ignore_failed": not args.fails}
     if args.uid is not None:
-        g.set_var("targ_uid", args.uid)
+        consts["targ_uid"] = args.uid
     if args.ppid is not None:
-        g.set_var("targ_ppid", args.ppid)
+        consts["targ_ppid"] = args.ppid
     opened = {}
     for flag, mapname, path, what in (("filter_cgroup", "cgroup_filter", args.cgroupmap,
                                        "--cgroupmap"),
@@ -124,8 +123,8 @@ def configure(spec, args) -> dict:
                                        "--mntnsmap")):
         if path:
             opened[mapname] = _common.open_pinned_map(path, what)
-            g.set_var(flag, True)
-    return opened
+            consts[flag] = True
+    return consts, opened
 
 
 def run(args, out: _common.Output) -> int:
@@ -134,13 +133,13 @@ def run(args, out: _common.Output) -> int:
 
     if not 1 <= args.max_args <= ARGS_MAX:
         raise SystemExit(f"error: --max-args must be between 1 and {ARGS_MAX}")
-    spec = pybpf.ObjectSpec.from_bytes(_common.tool_object("execsnoop"), name="execsnoop")
-    user_maps = configure(spec, args)
+    consts, user_maps = configure(args)
     clock = _common.Clock()
     fmt = Formatter(args, out, clock)
     lost_seen = 0
     try:
-        with pybpf.load(spec, maps=user_maps) as obj:
+        with pybpf.load(_common.tool_object("execsnoop"), name="execsnoop",
+                        variables=consts, maps=user_maps) as obj:
             obj.attach()
             drops = obj.maps["drops"]
             with RingBuffer(obj.maps["events"]) as rb:

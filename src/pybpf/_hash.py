@@ -1,0 +1,14 @@
+"""sha256 without importing hashlib: hashlib loads the OpenSSL bindings, which costs a
+warm start about 2 ms; the built-in sha256 module gives the same digests."""
+
+from __future__ import annotations
+
+try:
+    from _sha256 import sha256          # Python <= 3.11
+except ImportError:                     # pragma: no cover - newer Pythons
+    try:
+        from _sha2 import sha256
+    except ImportError:
+        from hashlib import sha256
+
+__all__ = ["sha256"]

@@ -1,0 +1,164 @@
+"""Load plans: what a finished load sent to the kernel, cached so the next start replays it.
+
+A plan holds the sanitised object BTF, every map's creation parameters and initial data,
+and every program's final instructions (CO-RE applied, subprograms linked) with the spots
+where map fds go.  It is keyed by the object's bytes and the running kernel (build, BTF
+size, boot id), so everything kernel-specific in it (CO-RE offsets, kconfig values,
+kallsyms addresses, BTF ids) stays true.  A warm start then needs no ELF or BTF parsing,
+no CO-RE and no linking; it imports none of those modules either.
+
+Objects a plan cannot describe (module BTF fds, kfuncs via fd_array) are simply not
+planned.  Replaying never changes what is loaded: any failure falls back to the full
+path, which also gives the best errors (verifier logs with C source lines).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+
+PLAN_VERSION = 1
+_LD_IMM64 = 0x18
+_PSEUDO_MAP_FD, _PSEUDO_MAP_VALUE = 1, 2
+_PSEUDO_BTF_ID = 3
+
+
+def key(data: bytes, name: str = "") -> str:
+    """The plan's cache key: the object bytes and name, the running kernel, this plan
+    format."""
+    from .._hash import sha256
+    from ..kernelid import kernel_key
+    h = sha256(data)
+    h.update(f"|pybpf-plan|{PLAN_VERSION}|{name}|{kernel_key()}|{sys.version_info[:2]}"
+             .encode())
+    return h.hexdigest()
+
+
+def _cache():
+    from ..cache import Cache, CacheError
+    try:
+        c = Cache.default()
+        c.check()
+        return c
+    except CacheError:
+        return None
+
+
+def read(k: str) -> dict | None:
+    """The cached plan for key ``k``, or None (absent, unreadable, other version)."""
+    if os.environ.get("PYBPF_NO_PLAN"):
+        return None
+    c = _cache()
+    raw = c.get(k) if c is not None else None
+    if raw is None:
+        return None
+    try:
+        plan = marshal.loads(raw)
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(plan, dict) or plan.get("v") != PLAN_VERSION:
+        return None
+    return plan
+
+
+def write(k: str, plan: dict) -> None:
+    """Store a plan; a cache that cannot be written just means the next start is slower."""
+    if os.environ.get("PYBPF_NO_PLAN"):
+        return
+    c = _cache()
+    if c is None:
+        return
+    try:
+        c.put(k, marshal.dumps(plan))
+    except OSError:
+        pass
+
+
+# -- recording --------------------------------------------------------------------------------
+
+def map_entry(name: str, m, data) -> dict:
+    """The plan's description of one map (object-level MapSpec ``m``)."""
+    inner = None
+    if m.inner is not None:
+        inner = map_entry(m.inner.name, m.inner, None)
+    return {"name": name, "kernel_name": m.kernel_name, "type": int(m.type),
+            "key_size": m.key_size, "value_size": m.value_size,
+            "max_entries": m.max_entries, "flags": int(m.flags), "numa_node": m.numa_node,
+            "map_extra": m.map_extra, "key_type_id": m.key_type_id,
+            "value_type_id": m.value_type_id, "pinning": m.pinning, "inner": inner,
+            "data": None if data is None else bytes(data),
+            "contents": dict(m.contents) if m.contents else {}}
+
+
+def fd_relocations(insns: bytes, fd_names: dict[int, str]) -> list[tuple[int, str]] | None:
+    """(byte offset of the imm, map name) for every map fd in ``insns``; None when the
+    program holds an fd we cannot name again on replay (module BTF)."""
+    out = []
+    i, n = 0, len(insns)
+    while i + 16 <= n:
+        if insns[i] != _LD_IMM64:
+            i += 8
+            continue
+        src = insns[i + 1] >> 4
+        imm = int.from_bytes(insns[i + 4:i + 8], "little", signed=True)
+        if src in (_PSEUDO_MAP_FD, _PSEUDO_MAP_VALUE):
+            name = fd_names.get(imm)
+            if name is None:
+                return None
+            out.append((i + 4, name))
+        elif src == _PSEUDO_BTF_ID and insns[i + 12:i + 16] != b"\0\0\0\0":
+            return None          # a module BTF fd
+        i += 16
+    return out
+
+
+def attach_entry(pspec) -> tuple | None:
+    """What auto-attach needs of a program's section, as plain values."""
+    info = pspec.sec_info
+    if info is None:
+        return None
+    t = info.target
+    target = None if t is None else {k: getattr(t, k) for k in (
+        "name", "category", "offset", "path", "provider", "module", "retprobe")}
+    return (info.auto_attach, target)
+
+
+# -- replaying --------------------------------------------------------------------------------
+
+class Recipe:
+    """A plain attribute bag standing in for an object-level spec on replay."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def map_recipe(e: dict) -> Recipe:
+    return Recipe(name=e["name"], kernel_name=e["kernel_name"], type=e["type"],
+                  key_size=e["key_size"], value_size=e["value_size"],
+                  max_entries=e["max_entries"], flags=e["flags"], numa_node=e["numa_node"],
+                  map_extra=e["map_extra"], key_type_id=e["key_type_id"],
+                  value_type_id=e["value_type_id"], pinning=e["pinning"],
+                  inner=map_recipe(e["inner"]) if e["inner"] else None,
+                  data=bytearray(e["data"]) if e["data"] is not None else None,
+                  contents=e["contents"], autocreate=True)
+
+
+def program_section(entry: dict) -> Recipe:
+    """A stand-in for a ProgramSpec with what :func:`~.attach.auto_attach` reads."""
+    att = entry["attach"]
+    info = None
+    if att is not None:
+        fam, t = att
+        info = Recipe(auto_attach=fam, target=Recipe(**t) if t is not None else None)
+    return Recipe(name=entry["name"], section=entry["section"], sec_info=info)
+
+
+def patch_fds(insns: bytes, relos, fd_of) -> bytes:
+    """``insns`` with each recorded spot holding the fd of its map now."""
+    if not relos:
+        return insns
+    buf = bytearray(insns)
+    for off, name in relos:
+        buf[off:off + 4] = fd_of(name).to_bytes(4, "little", signed=True)
+    return bytes(buf)

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.kernel
 # Programs this kernel refuses (trampolines) or cannot attach: compared where they load.
 _TRAMPOLINE = ("fentry", "lsm")
 # Objects the installed libbpf (Debian 12's bpftool, libbpf 1.1) cannot load itself:
-# tcx/ sections came in libbpf 1.3, and libbpf 1.0 dropped legacy SEC("maps").
-_LIBBPF_TOO_OLD = {"net": "tcx/ingress", "legacy": "maps"}
+# tcx/ sections came in libbpf 1.3, and libbpf 1.0 dropped legacy SEC("maps");
+# SEC("netfilter") came in libbpf 1.2 (and the cgroup/*_unix hooks in 1.4).
+_LIBBPF_TOO_OLD = {"net": "tcx/ingress", "legacy": "maps", "newer_sections": "netfilter"}
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,20 @@ def _libbpf_xlated(path, pin_dir) -> dict[str, list[tuple]]:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _no_stray_pins():
+    """Maps marked LIBBPF_PIN_BY_NAME are pinned under /sys/fs/bpf by libbpf and by us:
+    remove what a test pinned there."""
+    from pybpf import bpffs as fs
+    root = fs.ensure_mounted()
+    before = set(os.listdir(root))
+    yield
+    for name in set(os.listdir(root)) - before:
+        path = os.path.join(root, name)
+        if os.path.isfile(path):
+            os.unlink(path)
+
+
 @pytest.mark.parametrize("name", [p.stem.split(".")[0] for p in build.sources()])
 def test_xlated_matches_libbpf(objs, name, bpffs):
     path = objs[name]
@@ -89,6 +104,12 @@ def test_xlated_matches_libbpf(objs, name, bpffs):
         for pname, prog in obj.programs.items():
             mine = _normalize(prog.xlated())
             assert mine == ref[pname[:15]], f"{name}:{pname} differs from libbpf"
+    # the second load replays the cached load plan (when the object can have one):
+    # the kernel must get the same programs
+    with pybpf.load(path) as obj:
+        for pname, prog in obj.programs.items():
+            mine = _normalize(prog.xlated())
+            assert mine == ref[pname[:15]], f"{name}:{pname} (plan replay) differs from libbpf"
 
 
 def test_load_closes_everything_on_failure(objs):

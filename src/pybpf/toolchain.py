@@ -10,7 +10,7 @@ does), which keeps a warm hit at a few stat calls and small reads, with no clang
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 
 # subprocess, tempfile and shlex are imported where clang actually runs: a warm start
@@ -27,7 +27,7 @@ _TRIPLE = {"x86": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu",
            "arm": "arm-linux-gnueabihf", "s390": "s390x-linux-gnu",
            "powerpc": "powerpc64le-linux-gnu", "riscv": "riscv64-linux-gnu",
            "loongarch": "loongarch64-linux-gnu", "mips": "mips64el-linux-gnuabi64"}
-_VERSION = "pybpf-compile-2"
+_VERSION = "pybpf-compile-3"
 _INSTALL = "install clang-19 (apt-get install clang-19) or set PYBPF_CLANG to a clang binary"
 
 
@@ -191,13 +191,15 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
             return _run_clang(clang, args, src, src_path, tmp)[0]
     vdir, identity = _vmlinux_dir(cache, "")
     args = _clang_args(arch, cflags, includes, src_path, vdir)
-    head = key_of(_VERSION, src, src_path or "", json.dumps(args), version, identity)
+    head = key_of(_VERSION, src, src_path or "", "\0".join(args), version, identity)
     manifest = cache.get(head)
     if manifest is not None:
         try:
-            deps = json.loads(manifest)["deps"]
+            # marshal, not json: the manifest is read on every warm start, and the cache
+            # is private (checked), so a fast builtin format is enough
+            deps = marshal.loads(manifest)["deps"]
             key = _object_key(head, deps)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, EOFError):
             key = None
         if key is not None:
             obj = cache.get(key)
@@ -218,7 +220,7 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
     key = _object_key(head, deps)
     if key is not None:
         cache.put(key, obj)
-        cache.put(head, json.dumps({"deps": deps}).encode())
+        cache.put(head, marshal.dumps({"deps": deps}))
     return obj
 
 

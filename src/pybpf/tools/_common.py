@@ -26,8 +26,59 @@ def tool_object(tool: str) -> bytes:
             return f.read()
     except FileNotFoundError:
         pass
+    from ..cache import Cache, CacheError
+    try:
+        cache = Cache.default()
+        memo = _source_memo_key(folder, tool)
+        obj = cache.get(memo)
+    except (CacheError, OSError):
+        cache = memo = obj = None
+    if obj is not None:
+        return obj
     from ..toolchain import compile as compile_c
-    return compile_c(os.path.join(folder, f"{tool}.bpf.c"), includes=[folder])
+    obj = compile_c(os.path.join(folder, f"{tool}.bpf.c"), includes=[folder])
+    if memo is not None:
+        try:
+            cache.put(memo, obj)
+        except (CacheError, OSError):
+            pass
+    return obj
+
+
+def _source_memo_key(folder: str, tool: str) -> str:
+    """A key naming a tool's compiled object by its own files' identities (inode, size,
+    times) and the running kernel, so a warm start skips even the compile cache's checks
+    (finding clang, hashing headers).  Edits of the tool's files or a new kernel miss;
+    the compile cache proper still guards everything else on a miss."""
+    from .. import __version__
+    from .._hash import sha256
+    from ..kernelid import kernel_key
+    h = sha256(f"pybpf-tool|{__version__}|{tool}|{kernel_key()}".encode())
+    for name in sorted(os.listdir(folder)):
+        if name.endswith((".bpf.c", ".h")):
+            st = os.stat(os.path.join(folder, name))
+            h.update(f"|{name}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+                     .encode())
+    return h.hexdigest()
+
+
+def help_formatter():
+    """argparse's RawDescriptionHelpFormatter, sized without importing shutil (argparse
+    builds a formatter for every add_argument; shutil costs a tool's start ~2 ms)."""
+    import argparse
+
+    class Formatter(argparse.RawDescriptionHelpFormatter):
+        def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+            if width is None:
+                try:
+                    width = int(os.environ.get("COLUMNS", "")) - 2
+                except ValueError:
+                    try:
+                        width = os.get_terminal_size(sys.stdout.fileno()).columns - 2
+                    except (OSError, ValueError):
+                        width = 78
+            super().__init__(prog, indent_increment, max_help_position, width)
+    return Formatter
 
 
 def parse_uid(value: str) -> int:

@@ -33,7 +33,7 @@ EXAMPLES = """examples:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pybpf execsnoop", description="Trace exec() syscalls",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                formatter_class=_common.help_formatter(),
                                 epilog=EXAMPLES)
     p.add_argument("-T", "--time", action="store_true",
                    help="include a time column (HH:MM:SS)")

@@ -91,3 +91,45 @@ def test_lsm_denies_the_test_process_until_detached(tmp_path):
         assert os.system(f"cat {f} > /dev/null") == 0
         assert int.from_bytes(obj.global_value("denied"), "little") >= 1
     assert open(f).read() == "x"        # detached: allowed again
+
+
+MODULE_FENTRY = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+int opened = 0;
+
+SEC("fentry/veth_open")             /* veth is a module: found in its BTF, not vmlinux's */
+int BPF_PROG(pt_veth_open, struct net_device *dev)
+{
+    __sync_fetch_and_add(&opened, 1);
+    return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def _ip(*args: str, check: bool = True) -> None:
+    import subprocess
+    subprocess.run(["ip", *args], check=check, capture_output=True)
+
+
+@pytest.mark.needs_hook("fentry")
+def test_fentry_on_a_module_function():
+    obj_bytes = pybpf.compile(MODULE_FENTRY)
+    if not Features().has_trampolines():
+        with pytest.raises((errors.NotSupportedError, errors.NotFoundError),
+                           match="trampoline|veth_open"):
+            pybpf.load(obj_bytes, name="pt_modf").close()
+        hook_absent()
+        return
+    _ip("link", "add", "pt-mf0", "type", "veth", "peer", "name", "pt-mf1")  # loads veth.ko
+    try:
+        assert os.path.exists("/sys/kernel/btf/veth"), "veth is not a module with BTF here"
+        with pybpf.load(obj_bytes, name="pt_modf") as obj:
+            obj.attach()
+            _ip("link", "set", "pt-mf0", "up")
+            assert int.from_bytes(obj.global_value("opened"), "little") >= 1
+    finally:
+        _ip("link", "del", "pt-mf0", check=False)

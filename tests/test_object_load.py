@@ -125,3 +125,54 @@ def test_rodata_set_before_load_and_data_after(objs):
     with pybpf.load(spec) as obj:
         ro = obj.maps[".rodata"]
         assert ro.info().flags & 0x80   # BPF_F_RDONLY_PROG
+
+
+AUTOLOAD_OFF = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+
+SEC("?socket")
+int pt_off(struct __sk_buff *skb) { return 0; }
+
+SEC("socket")
+int pt_on(struct __sk_buff *skb) { return skb->len; }
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+STATIC_MAP = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+
+static struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, int);
+    __type(value, long);
+} pt_static SEC(".maps");
+
+SEC("socket")
+int pt_a(struct __sk_buff *skb)
+{
+    int k = 0;
+    long *v = bpf_map_lookup_elem(&pt_static, &k);
+    return v ? *v : 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_question_mark_sections_are_not_loaded_unless_asked():
+    spec = pybpf.ObjectSpec.from_bytes(pybpf.compile(AUTOLOAD_OFF), name="pt_auto")
+    off = spec.programs["pt_off"]
+    assert not off.autoload and off.sec_info.prog_type == spec.programs["pt_on"].type
+    with pybpf.load(spec) as obj:
+        assert set(obj.programs) == {"pt_on"}
+    off.autoload = True
+    with pybpf.load(spec) as obj:
+        assert set(obj.programs) == {"pt_on", "pt_off"}
+
+
+def test_static_maps_are_refused_clearly():
+    with pytest.raises(errors.ELFError, match="pt_static.*static"):
+        pybpf.ObjectSpec.from_bytes(pybpf.compile(STATIC_MAP))

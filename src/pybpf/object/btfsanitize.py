@@ -12,14 +12,22 @@ from ..btf.types import Datasec, Func, Int, Kind, Var
 
 _EXTERN = 2
 _GLOBAL = 1
+_STATIC = 0
 
 
-def kernel_btf_bytes(btf) -> bytes:
-    """The object's BTF, sanitized for loading into the kernel."""
+def kernel_btf_bytes(btf, static_funcs=frozenset()) -> bytes:
+    """The object's BTF, sanitized for loading into the kernel.
+
+    ``static_funcs`` names global functions of hidden visibility (``__hidden``): like
+    libbpf, their BTF says static, so the verifier checks them in their callers' context
+    (and drops branches dead there) instead of on their own.
+    """
     placeholder = None
     for tid in range(btf.start_id, len(btf)):
         t = btf[tid]
-        if isinstance(t, Var) and t.linkage == _EXTERN:
+        if isinstance(t, Func) and t.linkage == _GLOBAL and t.name in static_funcs:
+            t.linkage = _STATIC
+        elif isinstance(t, Var) and t.linkage == _EXTERN:
             t.linkage = _GLOBAL
         elif isinstance(t, Func) and t.linkage == _EXTERN:
             # global functions need named parameters; kfunc declarations have none

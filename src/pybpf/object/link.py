@@ -21,6 +21,9 @@ _PSEUDO_BTF_ID = 3
 _PSEUDO_FUNC = 4
 _PSEUDO_CALL = 1
 _PSEUDO_KFUNC_CALL = 2
+# An unresolved __weak kfunc's call becomes a call of this helper id (plus the extern's
+# index), as libbpf does: the verifier rejects it only if the call is reachable.
+POISON_KFUNC_BASE = 2002000000
 
 
 @dataclass
@@ -78,12 +81,18 @@ def link_program(spec: ObjectSpec, main: ProgramSpec, code: dict[str, bytes],
                 _set_ld64(out.insns, idx, _PSEUDO_MAP_VALUE, res.map_fd(r.target), r.addend)
             elif r.kind == RelocKind.KSYM:
                 kind, value, obj_fd = res.ksym(r.target)
-                if kind == 0:
+                if kind == 0 or value == 0:
+                    # typeless, or an unresolved __weak one: a plain 64-bit constant (0)
                     _set_ld64(out.insns, idx, 0, value & 0xFFFFFFFF, value >> 32)
                 else:
                     _set_ld64(out.insns, idx, _PSEUDO_BTF_ID, value, obj_fd)
             elif r.kind == RelocKind.KFUNC:
                 _, btf_id, obj_fd = res.ksym(r.target)
+                if btf_id == 0:
+                    ext_idx = list(spec.externs).index(r.target) if r.target in \
+                        spec.externs else 0
+                    _set(out.insns, idx, src=0, imm=POISON_KFUNC_BASE + ext_idx, off=0)
+                    continue
                 off = 0
                 if obj_fd:
                     # module kfuncs name their BTF by an index into fd_array (0 = vmlinux)

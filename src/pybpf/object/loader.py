@@ -285,7 +285,8 @@ class _Loader:
             return
         from ..btf.handle import load_btf
         from .btfsanitize import kernel_btf_bytes
-        raw = kernel_btf_bytes(self.spec.btf)
+        hidden = {n for n, f in self.spec.functions().items() if f.hidden}
+        raw = kernel_btf_bytes(self.spec.btf, hidden)
         try:
             fd = load_btf(raw)
         except errors.BTFError as e:

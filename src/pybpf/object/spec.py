@@ -269,7 +269,9 @@ class _Builder:
                             hidden=sym.bind != E.STB_LOCAL and sym.visibility in
                             (E.STV_HIDDEN, E.STV_INTERNAL))
             if not is_sub:
-                info = parse_section(sec.name)
+                # SEC("?name"): like "name", but not loaded unless asked for (libbpf)
+                info = parse_section(sec.name[1:] if sec.name.startswith("?") else sec.name)
+                p.autoload = not sec.name.startswith("?")
                 p.sec_info = info
                 if info is not None:
                     p.type, p.expected_attach_type = info.prog_type, info.expected_attach_type
@@ -310,6 +312,11 @@ class _Builder:
             var = btf[v.type]
             if type(var).__name__ != "Var":
                 raise ELFError(f".maps: DATASEC entry {v.type} is not a variable")
+            if var.linkage == 0:
+                # clang addresses static maps through the section symbol plus an offset;
+                # libbpf refuses them, and so do we rather than guess
+                raise ELFError(f"map {var.name!r} is static: BTF-defined maps must be global "
+                               "(drop 'static' from its definition)")
             d = parse_map_def(btf, var.type, var.name)
             self._add_map(_from_def(d, v.offset))
             self.values_off[d.name] = d.values_offset

@@ -1,0 +1,205 @@
+"""Load plans: the second load of the same object bytes replays the cached kernel-side
+recipe.  It must load the same programs, honour ``variables=``, ``maps=`` and pinning,
+attach by section, and fall back to the full path (with its errors) when replaying fails."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+import pybpf
+from pybpf import errors
+from pybpf.object import plan
+
+SRC = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+
+const volatile __u32 limit = 4;
+const volatile int target_tgid = 0;
+__u64 hits = 0;
+__u64 table[8];
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} pt_plan_count SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int pt_plan_tp(void *ctx)
+{
+    __u32 k = 0, i = bpf_get_prandom_u32();
+    __u64 *v;
+
+    if ((bpf_get_current_pid_tgid() >> 32) != target_tgid)
+        return 0;
+    v = bpf_map_lookup_elem(&pt_plan_count, &k);
+    if (v)
+        __sync_fetch_and_add(v, 1);
+    hits += 1;
+    /* with limit <= 8 the verifier proves the index in bounds: a bigger constant must be
+       rejected, which is how the tests make a replay fail */
+    if (i < limit)
+        table[i] += 1;
+    return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """A fresh cache, so the first load records and the second replays."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("PYBPF_NO_PLAN", raising=False)
+    return tmp_path / "cache" / "pybpf"
+
+
+@pytest.fixture(scope="module")
+def obj_bytes():
+    return pybpf.compile(SRC)
+
+
+def _count(obj) -> int:
+    return int.from_bytes(obj.maps["pt_plan_count"].lookup_raw((0).to_bytes(4, "little")),
+                          "little")
+
+
+@pytest.mark.kernel
+def test_second_load_replays_the_same_programs(private_cache, obj_bytes):
+    with pybpf.load(obj_bytes, name="pt_plan") as first:
+        assert first._plan is None                 # recorded, not replayed
+        ref = {n: p.xlated() for n, p in first.programs.items()}
+        ref_maps = {n: (m.type, m.key_size, m.value_size, m.max_entries, m.name)
+                    for n, m in first.maps.items()}
+    with pybpf.load(obj_bytes, name="pt_plan") as second:
+        assert second._plan is not None
+        assert set(second.programs) == set(ref)
+        for n, p in second.programs.items():
+            # map ids differ, the rest must not
+            assert len(p.xlated()) == len(ref[n])
+        assert {n: (m.type, m.key_size, m.value_size, m.max_entries, m.name)
+                for n, m in second.maps.items()} == ref_maps
+
+
+@pytest.mark.kernel
+def test_replay_sets_variables_attaches_and_fires(private_cache, obj_bytes):
+    pybpf.load(obj_bytes, name="pt_plan").close()
+    with pybpf.load(obj_bytes, name="pt_plan", variables={"target_tgid": os.getpid()}) as obj:
+        assert obj._plan is not None
+        assert int.from_bytes(obj.global_value("target_tgid"), "little") == os.getpid()
+        assert len(obj.attach()) == 1
+        for _ in range(5):
+            os.getppid()
+        assert _count(obj) == 5
+        obj.set_global("hits", 100)
+        os.getppid()
+        assert int.from_bytes(obj.global_value("hits"), "little") == 101
+
+
+@pytest.mark.kernel
+def test_unknown_variable_is_a_key_error_on_both_paths(private_cache, obj_bytes):
+    for _ in range(2):
+        with pytest.raises(KeyError, match="no_such_var"):
+            pybpf.load(obj_bytes, name="pt_plan", variables={"no_such_var": 1})
+        pybpf.load(obj_bytes, name="pt_plan").close()
+
+
+@pytest.mark.kernel
+def test_replay_reuses_maps_given_by_the_caller(private_cache, obj_bytes):
+    pybpf.load(obj_bytes, name="pt_plan").close()
+    with pybpf.Map.create(pybpf.MapSpec("pt_plan_mine", 2, 4, 8, 1)) as mine:
+        with pybpf.load(obj_bytes, name="pt_plan", maps={"pt_plan_count": mine},
+                        variables={"target_tgid": os.getpid()}) as obj:
+            assert obj._plan is not None
+            assert obj.maps["pt_plan_count"].id == mine.id
+            obj.attach()
+            os.getppid()
+        assert int.from_bytes(mine.lookup_raw((0).to_bytes(4, "little")), "little") == 1
+
+
+@pytest.mark.kernel
+def test_a_failing_replay_falls_back_to_the_full_path_and_its_error(private_cache,
+                                                                      obj_bytes):
+    pybpf.load(obj_bytes, name="pt_plan").close()
+    with pytest.raises(errors.VerifierError) as ei:
+        pybpf.load(obj_bytes, name="pt_plan", variables={"limit": 1 << 20})
+    # the full path's error: with the C line from BTF line info
+    assert "table[i]" in str(ei.value) or ei.value.source_line
+
+
+@pytest.mark.kernel
+def test_a_corrupt_plan_is_ignored(private_cache, obj_bytes):
+    pybpf.load(obj_bytes, name="pt_plan").close()
+    path = private_cache / plan.key(obj_bytes, "pt_plan")
+    assert path.exists()
+    path.write_bytes(b"\x00garbage")
+    with pybpf.load(obj_bytes, name="pt_plan") as obj:
+        assert obj._plan is None
+        assert obj.programs
+
+
+@pytest.mark.kernel
+def test_no_plan_when_disabled_or_given_a_spec(private_cache, obj_bytes, monkeypatch):
+    spec = pybpf.ObjectSpec.from_bytes(obj_bytes, name="pt_plan")
+    for _ in range(2):
+        with pybpf.load(spec) as obj:
+            assert obj._plan is None
+    monkeypatch.setenv("PYBPF_NO_PLAN", "1")
+    for _ in range(2):
+        with pybpf.load(obj_bytes, name="pt_plan") as obj:
+            assert obj._plan is None
+
+
+@pytest.mark.kernel
+def test_plan_cache_entries_are_private(private_cache, obj_bytes):
+    pybpf.load(obj_bytes, name="pt_plan").close()
+    st = os.stat(private_cache / plan.key(obj_bytes, "pt_plan"))
+    assert st.st_mode & 0o077 == 0 and st.st_uid == os.geteuid()
+
+
+@pytest.mark.kernel
+def test_a_warm_start_imports_no_parser(private_cache, obj_bytes, tmp_path):
+    """The point of plans: a replay needs neither the ELF/BTF parsers nor CO-RE."""
+    path = tmp_path / "o.bpf.o"
+    path.write_bytes(obj_bytes)
+    pybpf.load(path).close()
+    code = ("import sys, pybpf\n"
+            f"o = pybpf.load({str(path)!r})\n"
+            "assert o._plan is not None\n"
+            "bad = [m for m in ('pybpf.elf', 'pybpf.btf.types', 'pybpf.object.spec',"
+            " 'pybpf.object.core', 'dataclasses', 'typing') if m in sys.modules]\n"
+            "o.close()\n"
+            "print(bad)\n")
+    r = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "XDG_CACHE_HOME": str(private_cache.parent)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+# -- pure parts ------------------------------------------------------------------------------
+
+def _ld64(src: int, imm: int, imm2: int = 0) -> bytes:
+    return bytes([0x18, src << 4, 0, 0]) + imm.to_bytes(4, "little", signed=True) + \
+        bytes(4) + imm2.to_bytes(4, "little", signed=True)
+
+
+@PURE
+def test_fd_relocations_and_patching_round_trip():
+    exit_ = bytes([0x95, 0, 0, 0, 0, 0, 0, 0])
+    insns = _ld64(1, 7) + exit_ + _ld64(2, 9) + _ld64(0, 7) + exit_
+    relos = plan.fd_relocations(insns, {7: "a", 9: "b"})
+    assert relos == [(4, "a"), (28, "b")]          # the plain constant 7 is left alone
+    out = plan.patch_fds(insns, relos, {"a": 40, "b": 41}.__getitem__)
+    assert plan.fd_relocations(out, {40: "a", 41: "b"}) == relos
+    assert out[44:48] == insns[44:48]
+
+
+@PURE
+def test_unnameable_fds_make_no_plan():
+    assert plan.fd_relocations(_ld64(1, 5), {}) is None          # fd of no known map
+    assert plan.fd_relocations(_ld64(3, 100, 12), {}) is None    # module BTF fd
+    assert plan.fd_relocations(_ld64(3, 100, 0), {}) == []       # vmlinux BTF id: fine

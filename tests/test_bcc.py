@@ -313,6 +313,11 @@ TRACEPOINT_PROBE(syscalls, sys_enter_getuid) {
 
 def test_table_api():
     with BPF(text=TABLES) as b:
+        _check_tables(b)
+
+
+def _check_tables(b):
+    if True:
         h = b["h"]
         k = h.Key(a=1, b=2)
         h[k] = h.Leaf(5)
@@ -340,6 +345,27 @@ def test_table_api():
         type(b["q"]).push(b["q"], ctypes.c_uint32(11))
         assert b["q"].peek().value == 11
         assert set(b) >= {"h", "lru", "pc", "q", "arr"}
+
+
+def test_a_warm_start_behaves_like_the_first(tmp_path, monkeypatch):
+    """The second BPF() of a text comes from the build cache and a load plan (no rewrite,
+    compile or BTF parse): tables, ctypes types and events must work the same."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("PYBPF_NO_PLAN", raising=False)
+    for warm in (False, True):
+        with BPF(text=TABLES) as b:
+            assert (b._spec is None) == warm
+            assert (b._obj._plan is not None) == warm
+            _check_tables(b)
+        with BPF(text=RINGBUF) as b:
+            assert (b._spec is None) == warm
+            seen = []
+            b["buffer"].open_ring_buffer(lambda ctx, data, size: seen.append(
+                b["buffer"].event(data)))
+            os.getppid()
+            b.ring_buffer_poll(1000)
+            mine = [e for e in seen if e.pid == os.getpid()]
+            assert mine and mine[0].ppid == os.getppid() and mine[0].comm
 
 
 def test_kretprobe_on_a_syscall_reads_its_return_value(capfd):

@@ -187,7 +187,6 @@ def _ld64(src: int, imm: int, imm2: int = 0) -> bytes:
         bytes(4) + imm2.to_bytes(4, "little", signed=True)
 
 
-@PURE
 def test_fd_relocations_and_patching_round_trip():
     exit_ = bytes([0x95, 0, 0, 0, 0, 0, 0, 0])
     insns = _ld64(1, 7) + exit_ + _ld64(2, 9) + _ld64(0, 7) + exit_
@@ -198,7 +197,6 @@ def test_fd_relocations_and_patching_round_trip():
     assert out[44:48] == insns[44:48]
 
 
-@PURE
 def test_unnameable_fds_make_no_plan():
     assert plan.fd_relocations(_ld64(1, 5), {}) is None          # fd of no known map
     assert plan.fd_relocations(_ld64(3, 100, 12), {}) is None    # module BTF fd

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import select
-from typing import Callable
+from collections.abc import Callable
 
 from . import errors
 from ._sys import attr, perf, syscall
@@ -31,13 +31,8 @@ LostCallback = Callable[[int, int], None]             # (cpu, count)
 
 def possible_cpus() -> list[int]:
     """CPU numbers from /sys/devices/system/cpu/possible (e.g. "0-3,8")."""
-    with open("/sys/devices/system/cpu/possible") as f:
-        text = f.read().strip()
-    cpus: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        cpus.extend(range(int(lo), int(hi or lo) + 1))
-    return cpus
+    from ._sys.cpu import possible_cpus as cpus
+    return cpus()
 
 
 class _CpuRing:

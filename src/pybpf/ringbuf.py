@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import mmap
 import select
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from . import errors
 

@@ -1,21 +1,24 @@
 """``BPF(text=...)``: bcc's front end on pybpf's compiler, loader and links.
 
 The text is rewritten to libbpf-style C (see :mod:`.rewrite`), compiled by clang through
-pybpf's cache (a second start compiles nothing), and loaded; maps are created at once,
-auto-attach probes are attached, other functions load on ``load_func``/``attach_*``.
+pybpf's cache, and loaded; maps are created at once, auto-attach probes are attached, other
+functions load on ``load_func``/``attach_*``.  What a text yields is cached per kernel
+(:mod:`.buildcache`), so a second start neither rewrites, compiles nor parses anything.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
-import re
 import select
 import sys
 
 from .. import errors
 from .attach import AttachMixin
-from .rewrite import Binding, rewrite
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .rewrite import Binding
 
 DEBUG_LLVM_IR, DEBUG_BPF, DEBUG_PREPROCESSOR, DEBUG_SOURCE = 0x1, 0x2, 0x4, 0x8
 DEBUG_BPF_REGISTER_STATE, DEBUG_BTF = 0x10, 0x20
@@ -70,6 +73,9 @@ class BPF(AttachMixin):
         self._converter = None
         self._event_classes: dict[str, type] = {}
         self._obj = None
+        self._rw = None
+        self._spec = None
+        self._entry: dict = {}
         if usdt_contexts:
             raise errors.NotSupportedError("USDT contexts in BPF()",
                                            "use pybpf.links.usdt with a libbpf-style object")
@@ -101,6 +107,7 @@ class BPF(AttachMixin):
 
     def _rewrite(self, bindings: dict[str, Binding] | None = None):
         from . import tpformat
+        from .rewrite import rewrite
         return rewrite(self._text, bind=self._bind, bindings=bindings,
                        tp_struct=tpformat.struct_for)
 
@@ -112,24 +119,38 @@ class BPF(AttachMixin):
         return compile_c(source, cflags=self.cflags, includes=[inc])
 
     def _build(self) -> None:
-        from ..object import ObjectSpec, load
-        rw = self._rewrite()
-        self._rw = rw
-        self._elf = self._compile(rw.source)
-        spec = ObjectSpec.from_bytes(self._elf, name="bcc")
-        for name, p in spec.programs.items():
-            if not p.subprogram:
-                probe = rw.probes.get(name)
-                p.autoload = bool(probe and probe.auto)
-        self._obj = load(spec, log_level=2 if self.debug & (DEBUG_BPF |
-                                                              DEBUG_BPF_REGISTER_STATE) else 0)
-        self._spec = spec
+        from ..object.loader import load
+        from . import buildcache
+        key = buildcache.key(self._text, self.cflags)
+        entry = None if self.debug else buildcache.read(key)
+        if entry is None:
+            entry = self._build_entry()
+            if not self.debug:
+                buildcache.write(key, entry)
+        else:
+            self._rw = buildcache.findings(entry)
+        self._entry = entry
+        self._elf = entry["elf"]
+        rw = self._rw
+        autoload = [n for n in entry["programs"] if n in rw.probes and rw.probes[n].auto]
+        self._obj = load(self._elf, name="bcc", programs=autoload,
+                         log_level=2 if self.debug & (DEBUG_BPF | DEBUG_BPF_REGISTER_STATE)
+                         else 0)
         for name, probe in rw.probes.items():
             if probe.auto and name in self._obj.programs:
                 fn = Function(self, name, self._obj.programs[name])
                 self.funcs[name] = fn
                 self._auto_attach(probe, fn)
         self._announce_fallbacks()
+
+    def _build_entry(self) -> dict:
+        """Rewrite, compile and parse the text: the slow path of a first start."""
+        from ..object.spec import ObjectSpec
+        from .buildcache import make_entry
+        self._rw = self._rewrite()
+        elf = self._compile(self._rw.source)
+        self._spec = ObjectSpec.from_bytes(elf, name="bcc")
+        return make_entry(self._rw, elf, self._spec)
 
     def _announce_fallbacks(self) -> None:
         moved = [(p.name, p.binding) for p in self._rw.probes.values()
@@ -150,6 +171,7 @@ class BPF(AttachMixin):
     def _bind(self, kind: str, target: str, sysname: str, retprobe: bool) -> Binding:
         """Where a kprobe-family function for ``target`` runs on this kernel."""
         from ..links import symbols
+        from .rewrite import Binding
         f = self._feat()
         if sysname:
             fn = symbols.syscall_prefix() + sysname
@@ -178,7 +200,7 @@ class BPF(AttachMixin):
         fn = self.funcs.get(name)
         if fn is not None:
             return fn
-        if name not in self._spec.programs or self._spec.programs[name].subprogram:
+        if name not in self._entry["programs"]:
             raise errors.NotFoundError(2, "load_func", f"no function {name!r} in the BPF text"
                                        f" (programs: {sorted(self._rw.probes)})")
         fn = self._load_variant(name, self._elf, prog_type, attach_type)
@@ -210,21 +232,25 @@ class BPF(AttachMixin):
 
     # -- tables ------------------------------------------------------------------------
     def _btf(self):
+        """ctypes from BTF: the parsed object's when at hand, else the cached types."""
         if self._converter is None:
-            from .ctypes_btf import Converter
-            self._converter = Converter(self._spec.btf)
+            from .ctypes_btf import Converter, TypeTable
+            if self._spec is not None and self._spec.btf is not None:
+                self._converter = Converter(self._spec.btf)
+            elif self._entry.get("types") is not None:
+                self._converter = Converter(TypeTable(self._entry["types"]))
         return self._converter
 
     def _kv_types(self, name: str):
-        ms = self._spec.maps[name]
-        conv = self._btf() if self._spec.btf is not None else None
+        kid, ksize, vid, vsize = self._entry["maps"][name]
+        conv = self._btf()
 
         def pick(tid, size):
             if conv is not None and tid:
                 return conv(tid)
             return {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_int,
                     8: ctypes.c_ulonglong}.get(size, ctypes.c_uint8 * max(size, 0))
-        return pick(ms.key_type_id, ms.key_size), pick(ms.value_type_id, ms.value_size)
+        return pick(kid, ksize), pick(vid, vsize)
 
     def get_table(self, name, keytype=None, leaftype=None, reducer=None):
         from .table import table_class
@@ -232,7 +258,7 @@ class BPF(AttachMixin):
         t = self.tables.get(name)
         if t is not None and keytype is None and leaftype is None:
             return t
-        if self._obj is None or name not in self._obj.maps or name not in self._spec.maps:
+        if self._obj is None or name not in self._obj.maps or name not in self._entry["maps"]:
             raise KeyError(f"no table {name!r} (tables: {sorted(self._rw.tables)})")
         m = self._obj.maps[name]
         k, v = self._kv_types(name)
@@ -265,16 +291,13 @@ class BPF(AttachMixin):
 
     def _event_class(self, table: str) -> type:
         tname = self._rw.events.get(table)
-        spec = self._spec.btf
-        if tname is None or spec is None:
+        if tname is None or self._btf() is None:
             raise errors.PybpfError(f"cannot tell the event type of {table!r}: submit a "
                                     "variable declared as `struct NAME x` or cast with ctypes")
-        from ..btf.types import Kind
-        kind_name = tname.split()
-        ids = spec.find(kind_name[-1], Kind.STRUCT if kind_name[0] == "struct" else None)
-        if not ids:
+        tid = self._entry["event_ids"].get(table)
+        if tid is None:
             raise errors.PybpfError(f"event type {tname!r} of {table!r} is not in the BTF")
-        return self._btf()(ids[0])
+        return self._btf()(tid)
 
     # -- event streams -----------------------------------------------------------------
     def perf_buffer_poll(self, timeout: int = -1) -> None:

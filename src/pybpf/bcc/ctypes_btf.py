@@ -3,13 +3,16 @@
 Structs become ``ctypes.Structure`` subclasses with the BTF's member names and offsets
 (padding made explicit), ``char[N]`` becomes ``c_char * N`` (reads as bytes, as in bcc),
 pointers become ``c_ulonglong`` (bcc does the same: they are kernel addresses).
+
+A :class:`TypeTable` is the part of an object's BTF the tables and events use, exported as
+plain tuples: BPF() caches it, so a warm start builds ctypes without parsing BTF.
 """
 
 from __future__ import annotations
 
 import ctypes
 
-from ..btf.types import Kind
+from ..btf.kinds import Kind
 
 _INTS = {(1, False): ctypes.c_uint8, (1, True): ctypes.c_int8,
          (2, False): ctypes.c_uint16, (2, True): ctypes.c_int16,
@@ -112,3 +115,74 @@ def _bit_base(spec, tid: int) -> type:
     size = getattr(t, "size", 4)
     signed = bool(getattr(t, "encoding", 0) & 1) or getattr(t, "signed", False)
     return _INTS.get((size, signed), ctypes.c_uint32)
+
+
+_MODIFIERS = (Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG)
+
+
+def export_types(spec, roots) -> dict[int, tuple]:
+    """The types reachable from ``roots`` in ``spec``, as plain tuples for a cache:
+    id -> (kind, name, type, size, encoding, signed, nelems, members, sizeof)."""
+    out: dict[int, tuple] = {}
+    todo = [r for r in roots if r]
+    while todo:
+        tid = todo.pop()
+        if tid in out or len(out) > 10000:
+            continue
+        t = spec[tid]
+        members = tuple((m.name, m.type, m.offset_bits, m.bitfield_size)
+                        for m in getattr(t, "members", ()) or ())
+        ref = getattr(t, "type", 0) if t.kind in _MODIFIERS + (Kind.ARRAY,) else 0
+        try:
+            size = spec.sizeof(tid)
+        except Exception:      # FUNC_PROTO and friends: never sized by the converter
+            size = 0
+        out[tid] = (int(t.kind), t.name or "", ref, getattr(t, "size", 0) or 0,
+                    getattr(t, "encoding", 0), bool(getattr(t, "signed", False)),
+                    getattr(t, "nelems", 0), members, size)
+        todo.extend(m[1] for m in members)
+        if ref:
+            todo.append(ref)
+    return out
+
+
+class _T:
+    __slots__ = ("kind", "name", "type", "size", "encoding", "signed", "nelems", "members")
+
+
+class _M:
+    __slots__ = ("name", "type", "offset_bits", "bitfield_size")
+
+    def __init__(self, name, type_, offset_bits, bitfield_size):
+        self.name, self.type = name, type_
+        self.offset_bits, self.bitfield_size = offset_bits, bitfield_size
+
+
+class TypeTable:
+    """Enough of a BTF spec for :class:`Converter`, rebuilt from :func:`export_types`."""
+
+    def __init__(self, table: dict[int, tuple]):
+        self._raw = table
+        self._objs: dict[int, _T] = {}
+
+    def __getitem__(self, tid: int) -> _T:
+        t = self._objs.get(tid)
+        if t is None:
+            kind, name, ref, size, enc, signed, nelems, members, _ = self._raw[tid]
+            t = _T()
+            t.kind, t.name, t.type, t.size = Kind(kind), name, ref, size
+            t.encoding, t.signed, t.nelems = enc, signed, nelems
+            t.members = [_M(*m) for m in members]
+            self._objs[tid] = t
+        return t
+
+    def sizeof(self, tid: int) -> int:
+        return self._raw[tid][8]
+
+    def resolve(self, tid: int) -> int:
+        for _ in range(_MAX_DEPTH):
+            t = self[tid]
+            if t.kind not in _MODIFIERS:
+                return tid
+            tid = t.type
+        return tid

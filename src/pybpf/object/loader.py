@@ -33,7 +33,8 @@ _NO_BTF_KV = {MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRAC
 
 def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = None,
          log_level: int = 0, kernel_btf=None,
-         variables: dict[str, Any] | None = None, name: str | None = None) -> "Object":
+         variables: dict[str, Any] | None = None, name: str | None = None,
+         programs: Iterable[str] | None = None) -> "Object":
     """Load an object (a spec, ELF bytes or a path) and return the loaded :class:`Object`.
 
     ``maps`` replaces maps of the object with existing ones (by name: a Map or an fd), as
@@ -42,6 +43,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     global variables (``.rodata`` constants included) by name before load, as a libbpf
     skeleton's ``skel->rodata->x = ...`` does.  ``name`` names an object given as bytes or
     a path (it prefixes the kernel names of its global data maps, as in libbpf).
+    ``programs`` loads only the named programs of bytes or a path (libbpf's autoload).
     """
     data = None
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -51,9 +53,10 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
             data = f.read()
         name = name or os.path.basename(os.fspath(source)).split(".")[0]
     key = None
+    only = None if programs is None else sorted(programs)
     if data is not None and kernel_btf is None and log_level == 0:
         from . import plan
-        key = plan.key(data, name)
+        key = plan.key(data, name if only is None else f"{name}|{','.join(only)}")
         p = plan.read(key)
         if p is not None:
             obj = _replay(p, data, name, maps or {}, pin_root, variables or {})
@@ -62,6 +65,9 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     if data is not None:
         from .spec import ObjectSpec
         spec = ObjectSpec.from_bytes(data, name=name)
+        if only is not None:
+            for pname, p in spec.programs.items():
+                p.autoload = pname in only
     else:
         spec = source
     obj = Object(spec)

@@ -1,0 +1,111 @@
+"""What ``BPF(text=...)`` derives from a text, cached per (text, flags, kernel).
+
+A warm start then skips the rewrite, the compile cache's checks and the BTF parse: the
+entry holds the object bytes, the rewrite's findings (tables, probes and where each runs
+on this kernel), the maps' key/value type ids and the BTF types the tables and events use
+(as plain tuples for :class:`~.ctypes_btf.TypeTable`).  The object itself then loads
+through a load plan (:mod:`pybpf.object.plan`).
+
+Everything in an entry follows from its key: the text, the cflags, pybpf's version and its
+bcc header, and the running kernel (features such as kprobes decide the bindings).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+from types import SimpleNamespace
+
+VERSION = 1
+HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include", "pybpf_bcc.h")
+
+
+def key(text: str, cflags: list[str]) -> str:
+    from .. import __version__
+    from .._hash import sha256
+    from ..kernelid import kernel_key
+    st = os.stat(HEADER)
+    h = sha256(f"pybpf-bcc-build|{VERSION}|{__version__}|{kernel_key()}|"
+               f"{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|".encode())
+    for c in cflags:
+        h.update(c.encode() + b"\0")
+    h.update(b"\1" + text.encode())
+    return h.hexdigest()
+
+
+def _cache():
+    from ..cache import Cache, CacheError
+    try:
+        c = Cache.default()
+        c.check()
+        return c
+    except CacheError:
+        return None
+
+
+def read(k: str) -> dict | None:
+    if os.environ.get("PYBPF_NO_PLAN"):
+        return None
+    c = _cache()
+    raw = c.get(k) if c is not None else None
+    if raw is None:
+        return None
+    try:
+        entry = marshal.loads(raw)
+    except (ValueError, EOFError, TypeError):
+        return None
+    return entry if isinstance(entry, dict) and entry.get("v") == VERSION else None
+
+
+def write(k: str, entry: dict) -> None:
+    if os.environ.get("PYBPF_NO_PLAN"):
+        return
+    c = _cache()
+    if c is not None:
+        try:
+            c.put(k, marshal.dumps(entry))
+        except OSError:
+            pass
+
+
+def make_entry(rw, elf: bytes, spec) -> dict:
+    """The entry for a text: ``rw`` from the rewrite, ``elf`` its object, ``spec`` parsed."""
+    from ..btf.kinds import Kind
+    from .ctypes_btf import export_types
+    maps = {n: (m.key_type_id, m.key_size, m.value_type_id, m.value_size)
+            for n, m in spec.maps.items()}
+    events, roots = {}, []
+    for n in rw.tables:
+        if n in maps:
+            roots += [maps[n][0], maps[n][2]]
+    if spec.btf is not None:
+        for table, tname in rw.events.items():
+            kind_name = tname.split()
+            ids = spec.btf.find(kind_name[-1], Kind.STRUCT if kind_name[0] == "struct"
+                                else None)
+            if ids:
+                events[table] = ids[0]
+                roots.append(ids[0])
+    types = export_types(spec.btf, roots) if spec.btf is not None else None
+    probes = []
+    for p in rw.probes.values():
+        b = p.binding
+        probes.append((p.name, p.kind, p.target, p.auto, p.section, p.ctx_type,
+                       None if b is None else (b.via, b.target, b.syscall, b.retprobe,
+                                               b.nargs)))
+    return {"v": VERSION, "elf": elf, "tables": list(rw.tables), "probes": probes,
+            "tracepoints": [tuple(t) for t in rw.tracepoints], "events": dict(rw.events),
+            "programs": [n for n, p in spec.programs.items() if not p.subprogram],
+            "maps": maps, "event_ids": events, "types": types}
+
+
+def findings(entry: dict) -> SimpleNamespace:
+    """A stand-in for the rewrite's result (what BPF reads of it after the build)."""
+    probes = {}
+    for name, kind, target, auto, section, ctx_type, b in entry["probes"]:
+        binding = None if b is None else SimpleNamespace(
+            via=b[0], target=b[1], syscall=b[2], retprobe=b[3], nargs=b[4])
+        probes[name] = SimpleNamespace(name=name, kind=kind, target=target, auto=auto,
+                                       binding=binding, section=section, ctx_type=ctx_type)
+    return SimpleNamespace(tables=entry["tables"], probes=probes,
+                           tracepoints=entry["tracepoints"], events=entry["events"])

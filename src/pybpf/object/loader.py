@@ -34,7 +34,7 @@ _NO_BTF_KV = {MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRAC
 def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = None,
          log_level: int = 0, kernel_btf=None,
          variables: dict[str, Any] | None = None, name: str | None = None,
-         programs: Iterable[str] | None = None) -> "Object":
+         programs: Iterable[str] | None = None, cache_key: str | None = None) -> "Object":
     """Load an object (a spec, ELF bytes or a path) and return the loaded :class:`Object`.
 
     ``maps`` replaces maps of the object with existing ones (by name: a Map or an fd), as
@@ -44,6 +44,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     skeleton's ``skel->rodata->x = ...`` does.  ``name`` names an object given as bytes or
     a path (it prefixes the kernel names of its global data maps, as in libbpf).
     ``programs`` loads only the named programs of bytes or a path (libbpf's autoload).
+    ``cache_key`` is an identity of the object bytes the caller already has (a hash of
+    its sources, say); it names the load plan instead of a hash of the bytes.
     """
     data = None
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -56,7 +58,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     only = None if programs is None else sorted(programs)
     if data is not None and kernel_btf is None and log_level == 0:
         from . import plan
-        key = plan.key(data, name if only is None else f"{name}|{','.join(only)}")
+        key = plan.key(data, name if only is None else f"{name}|{','.join(only)}",
+                       identity=cache_key)
         p = plan.read(key)
         if p is not None:
             obj = _replay(p, data, name, maps or {}, pin_root, variables or {})

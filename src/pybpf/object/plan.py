@@ -24,12 +24,12 @@ _PSEUDO_MAP_FD, _PSEUDO_MAP_VALUE = 1, 2
 _PSEUDO_BTF_ID = 3
 
 
-def key(data: bytes, name: str = "") -> str:
-    """The plan's cache key: the object bytes and name, the running kernel, this plan
-    format."""
+def key(data: bytes, name: str = "", identity: str | None = None) -> str:
+    """The plan's cache key: the object (its bytes, or an ``identity`` the caller vouches
+    for) and name, the running kernel, this plan format."""
     from .._hash import sha256
     from ..kernelid import kernel_key
-    h = sha256(data)
+    h = sha256(data) if identity is None else sha256(f"identity|{identity}".encode())
     h.update(f"|pybpf-plan|{PLAN_VERSION}|{name}|{kernel_key()}|{sys.version_info[:2]}"
              .encode())
     return h.hexdigest()

@@ -20,10 +20,18 @@ TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
 def tool_object(tool: str) -> bytes:
     """The compiled object of a tool: the one built into the package (wheel installs need
     no compiler), else compiled from its ``.bpf.c`` once and cached."""
+    return tool_object_and_key(tool)[0]
+
+
+def tool_object_and_key(tool: str) -> tuple[bytes, str | None]:
+    """The tool's object and an identity of it for load plans (None: hash the bytes)."""
     folder = os.path.join(TOOLS_DIR, tool)
     try:
         with open(os.path.join(folder, f"{tool}.bpf.o"), "rb") as f:
-            return f.read()
+            st = os.fstat(f.fileno())
+            from .._hash import sha256
+            ident = f"built|{f.name}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+            return f.read(), sha256(ident.encode()).hexdigest()
     except FileNotFoundError:
         pass
     from ..cache import Cache, CacheError
@@ -34,15 +42,15 @@ def tool_object(tool: str) -> bytes:
     except (CacheError, OSError):
         cache = memo = obj = None
     if obj is not None:
-        return obj
+        return obj, memo
     from ..toolchain import compile as compile_c
     obj = compile_c(os.path.join(folder, f"{tool}.bpf.c"), includes=[folder])
     if memo is not None:
         try:
             cache.put(memo, obj)
         except (CacheError, OSError):
-            pass
-    return obj
+            memo = None
+    return obj, memo
 
 
 def _source_memo_key(folder: str, tool: str) -> str:

@@ -138,8 +138,9 @@ def run(args, out: _common.Output) -> int:
     fmt = Formatter(args, out, clock)
     lost_seen = 0
     try:
-        with pybpf.load(_common.tool_object("execsnoop"), name="execsnoop",
-                        variables=consts, maps=user_maps) as obj:
+        data, identity = _common.tool_object_and_key("execsnoop")
+        with pybpf.load(data, name="execsnoop", variables=consts, maps=user_maps,
+                        cache_key=identity) as obj:
             obj.attach()
             drops = obj.maps["drops"]
             with RingBuffer(obj.maps["events"]) as rb:

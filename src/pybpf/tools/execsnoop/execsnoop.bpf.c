@@ -116,6 +116,7 @@ static __always_inline int enter(const char *filename, const char *const *argv)
 	if (n <= 0) {
 		/* unreadable filename (e.g. a page not yet faulted in): keep an empty string */
 		e->args[0] = '\0';
+		e->missed = 1;
 		n = 1;
 	}
 	e->args_size = n;
@@ -132,6 +133,7 @@ static __always_inline int enter(const char *filename, const char *const *argv)
 		if (n <= 0) {
 			/* not resident yet: keep its place; a successful exec re-reads it */
 			e->args[off] = '\0';
+			e->missed = 1;
 			n = 1;
 		}
 		e->args_size += n;
@@ -186,7 +188,7 @@ static __always_inline int leave(long ret)
 		goto out;
 	e->retval = ret;
 	e->ts_ns = bpf_ktime_get_ns();
-	if (ret == 0)
+	if (ret == 0 && e->missed)
 		reread_args(e);
 	/* after a successful exec, comm is the new program's name */
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));

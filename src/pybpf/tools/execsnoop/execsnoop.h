@@ -19,7 +19,7 @@ struct event {
 	__u32 args_count;     /* strings to show from args[] (filename counts) */
 	__u32 args_size;
 	__u32 truncated;      /* argv had more than max_args entries: show "..." */
-	__u32 _pad;
+	__u32 missed;         /* a string was unreadable at entry: re-read after the exec */
 	char comm[TASK_COMM_LEN];
 	char args[ARGS_BUF];
 };

@@ -539,3 +539,49 @@ def test_kfunc_latency_histogram():
         total = sum(v.value for _, v in b["dist"].items())
     assert total >= 20
     assert buf.getvalue().splitlines()[0].startswith("     usecs")
+
+
+USDT_TEXT = r"""
+BPF_HASH(ticks, u64, u64);
+
+int on_tick(struct pt_regs *ctx) {
+    u64 i = 0, sum = 0;
+    bpf_usdt_readarg(1, ctx, &i);
+    bpf_usdt_readarg(2, ctx, &sum);
+    ticks.update(&i, &sum);
+    return 0;
+}
+"""
+
+
+def test_usdt_context_reads_probe_arguments(tmp_path):
+    """bcc's USDT recipe: USDT(pid=...), enable_probe(), BPF(usdt_contexts=[u]) and
+    bpf_usdt_readarg() in the text, on a gcc-built target with <sys/sdt.h> probes."""
+    import subprocess
+    from pybpf import USDT
+    from tests.data.linkprogs import build_target, have_sdt_header
+    if not have_sdt_header():
+        pytest.fail("<sys/sdt.h> missing (apt-get install systemtap-sdt-dev)")
+    target = build_target(str(tmp_path))
+    n = 20
+    p = subprocess.Popen([target, str(n), "wait"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        u = USDT(pid=p.pid)
+        u.enable_probe(probe="tick", fn_name="on_tick")
+        with pytest.raises(errors.NotFoundError, match="nope"):
+            u.enable_probe(probe="nope", fn_name="on_tick")
+        with BPF(text=USDT_TEXT, usdt_contexts=[u]) as b:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            p.wait(10)
+            got = {k.value: v.value for k, v in b["ticks"].items()}
+    finally:
+        p.kill()
+        p.wait()
+    s, want = 0, {}
+    for i in range(n):
+        s += i * 2 + 1 + ((i - 1) if i % 2 else 0)
+        want[i] = s
+    assert got == want

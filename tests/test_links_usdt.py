@@ -174,3 +174,54 @@ def test_usdt_attach_fills_spec_map(target):
                                                        value=ctypes.addressof(v)))
         (site,) = usdt.find(target, "pybpf_test", "tick")
         assert v.raw == usdt.encode_spec(site.args, 99)
+
+
+USDT_OBJ = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/usdt.bpf.h>
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 1024);
+    __type(key, long);
+    __type(value, long);
+} pt_ticks SEC(".maps");
+
+SEC("usdt/%(path)s:pybpf_test:tick")
+int BPF_USDT(pt_on_tick, long i, long sum)
+{
+    bpf_map_update_elem(&pt_ticks, &i, &sum, BPF_ANY);
+    return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def _expected_sums(n: int) -> dict[int, int]:
+    """What probe_target's tick(i, sum) reports: sum after pt_target_func (and
+    pt_other_func for odd i) of each round."""
+    out, s = {}, 0
+    for i in range(n):
+        s += i * 2 + 1
+        if i % 2:
+            s += i - 1
+        out[i] = s
+    return out
+
+
+@pytest.mark.kernel
+@needs_sdt
+def test_usdt_object_reads_arguments_with_usdt_bpf_h(target):
+    """A libbpf-style object: SEC("usdt/path:provider:name"), BPF_USDT() arguments read by
+    bpf_usdt_arg() from the spec map auto-attach fills."""
+    import pybpf
+    obj_bytes = pybpf.compile(USDT_OBJ % {"path": target})
+    with pybpf.load(obj_bytes, name="pt_usdt_obj") as obj:
+        (link,) = obj.attach()
+        assert link.kind == "usdt" and obj.usdt_spec_ids >= 1
+        _run(target)
+        got = {int.from_bytes(k, "little", signed=True): int.from_bytes(v, "little",
+                                                                      signed=True)
+               for k, v in obj.maps["pt_ticks"].items_raw()}
+    assert got == _expected_sums(N)

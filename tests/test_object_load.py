@@ -176,3 +176,49 @@ def test_question_mark_sections_are_not_loaded_unless_asked():
 def test_static_maps_are_refused_clearly():
     with pytest.raises(errors.ELFError, match="pt_static.*static"):
         pybpf.ObjectSpec.from_bytes(pybpf.compile(STATIC_MAP))
+
+
+PINNED = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+    __uint(pinning, LIBBPF_PIN_BY_NAME);
+} pt_pinned SEC(".maps");
+
+SEC("socket")
+int pt_pin_user(struct __sk_buff *skb)
+{
+    __u32 k = 0;
+    __u64 *v = bpf_map_lookup_elem(&pt_pinned, &k);
+    if (v)
+        __sync_fetch_and_add(v, 1);
+    return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_pin_by_name_creates_then_reuses_the_pinned_map(bpffs):
+    """LIBBPF_PIN_BY_NAME: the first load pins the map under pin_root, the next load (of
+    this or another object) reuses it, so its contents survive; unpinning is the user's."""
+    data = pybpf.compile(PINNED)
+    path = os.path.join(bpffs, "pt_pinned")
+    key = (0).to_bytes(4, "little")
+    with pybpf.load(data, pin_root=bpffs) as a:
+        assert os.path.exists(path)
+        a.maps["pt_pinned"].update(key, (41).to_bytes(8, "little"))
+        first_id = a.maps["pt_pinned"].id
+    assert os.path.exists(path)               # the pin outlives the object
+    for _ in range(2):                        # the full path, then the plan replay
+        with pybpf.load(data, pin_root=bpffs) as b:
+            m = b.maps["pt_pinned"]
+            assert m.id == first_id
+            assert int.from_bytes(m.lookup_raw(key), "little") == 41
+            b.programs["pt_pin_user"].test_run(bytes(64))
+            m.update(key, (41).to_bytes(8, "little"))
+    os.unlink(path)

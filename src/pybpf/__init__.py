@@ -24,6 +24,7 @@ _LAZY = {
     "load": "pybpf.object.loader:load",
     "compile": "pybpf.toolchain:compile",
     "BPF": "pybpf.bcc.bpf:BPF",
+    "USDT": "pybpf.bcc.usdt:USDT",
     "Features": "pybpf.features:Features",
 }
 

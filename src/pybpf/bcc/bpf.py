@@ -76,12 +76,15 @@ class BPF(AttachMixin):
         self._rw = None
         self._spec = None
         self._entry: dict = {}
+        self._usdt_spec_ids = 0
+        usdt_contexts = list(usdt_contexts or ())
         if usdt_contexts:
-            raise errors.NotSupportedError("USDT contexts in BPF()",
-                                           "use pybpf.links.usdt with a libbpf-style object")
+            self.cflags.append("-DPYBPF_BCC_USDT=1")
         self._text = self._read_text(src_file, hdr_file, text)
         try:
             self._build()
+            for u in usdt_contexts:
+                u.attach(self)
         except BaseException:
             self.cleanup()
             raise

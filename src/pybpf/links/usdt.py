@@ -17,7 +17,8 @@ from .base import Link
 from .perf_event import _merge
 
 __all__ = ["UsdtArg", "UsdtProbe", "probes", "find", "parse_args", "attach", "encode_spec",
-           "X86_64_PT_REGS", "SPEC_SIZE", "MAX_ARGS"]
+           "X86_64_PT_REGS", "SPEC_SIZE", "MAX_ARGS",
+           "SPEC_MAP"]
 
 NOTE_OWNER = "stapsdt"
 NOTE_TYPE = 3
@@ -26,6 +27,7 @@ NOTE_TYPE = 3
 # bool arg_signed; s8 arg_bitshift}, then u64 usdt_cookie and s16 arg_cnt (208 bytes).
 MAX_ARGS = 12
 SPEC_SIZE = 208
+SPEC_MAP = "__bpf_usdt_specs"     # the spec map's name in usdt.bpf.h
 _ARG_SPEC = struct.Struct("<qIh?b")
 _ARG_TYPE = {"const": 0, "reg": 1, "reg_deref": 2}
 
@@ -259,5 +261,8 @@ def attach(prog, path: str, provider: str, name: str, *, pid: int = -1,
     target = f"{sites[0].path}:{provider}:{name}" + (f" pid {pid}" if pid >= 0 else "")
     if len(links) == 1:
         links[0].kind, links[0].target = "usdt", target
-        return links[0]
-    return _merge(links, kind="usdt", target=target)
+        link = links[0]
+    else:
+        link = _merge(links, kind="usdt", target=target)
+    link.spec_ids = list(cookies) if spec_map is not None else []
+    return link

@@ -6,8 +6,11 @@ from __future__ import annotations
 from .. import errors
 
 
-def auto_attach(prog, pspec):
-    """A Link for ``prog`` from its section, or None when the section needs a target."""
+def auto_attach(prog, pspec, obj=None):
+    """A Link for ``prog`` from its section, or None when the section needs a target.
+
+    ``obj`` (the loaded Object) lends USDT programs its ``__bpf_usdt_specs`` map, which
+    usdt.bpf.h's bpf_usdt_arg() reads argument specs from."""
     info = pspec.sec_info
     if info is None or not info.auto_attach or info.target is None:
         return None
@@ -35,7 +38,13 @@ def auto_attach(prog, pspec):
         from ..links import usdt
         if not t.path or not t.provider or not t.name:
             return None
-        return usdt.attach(prog, t.path, t.provider, t.name)
+        spec_map = obj.maps.get(usdt.SPEC_MAP) if obj is not None else None
+        if spec_map is None:
+            return usdt.attach(prog, t.path, t.provider, t.name)
+        link = usdt.attach(prog, t.path, t.provider, t.name, spec_map=spec_map,
+                           spec_id=obj.usdt_spec_ids)
+        obj.usdt_spec_ids = max(link.spec_ids, default=obj.usdt_spec_ids - 1) + 1
+        return link
     if family == "uprobe":
         from ..links import uprobe
         if not t.path or not (t.name or t.offset):

@@ -125,6 +125,7 @@ class Object:
         self.links: list[Any] = []
         self.btf_fd: FD | None = None
         self._owned: list[Any] = []    # everything to close, in creation order
+        self.usdt_spec_ids = 0         # next free id in usdt.bpf.h's spec map
         self._globals = _spec_globals(spec) if spec is not None else dict(plan["globals"])
 
     @property
@@ -150,7 +151,7 @@ class Object:
         for name, prog in self.programs.items():
             if names is not None and name not in names:
                 continue
-            link = auto_attach(prog, self._program_spec(name))
+            link = auto_attach(prog, self._program_spec(name), self)
             if link is not None:
                 self.links.append(link)
                 new.append(link)

@@ -302,4 +302,23 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 #define KMOD_RET(func, ...) SEC("fmod_ret/" #func) int BPF_PROG(kmod_ret__##func, ##__VA_ARGS__)
 #define LSM_PROBE(hook, ...) SEC("lsm/" #hook) int BPF_PROG(lsm__##hook, ##__VA_ARGS__)
 
+/* ---- USDT (BPF(..., usdt_contexts=[...]) defines PYBPF_BCC_USDT) --------------------
+ * bcc's readers on libbpf's usdt.bpf.h: each probe site's argument specs are written to
+ * its spec map at attach time, and bpf_usdt_arg() decodes them.  Indexes are 1-based,
+ * as in bcc. */
+#ifdef PYBPF_BCC_USDT
+#include <bpf/usdt.bpf.h>
+#define bpf_usdt_readarg(n, ctx, dst) ({                                          \
+	long __pybpf_v = 0;                                                       \
+	int __pybpf_r = bpf_usdt_arg((struct pt_regs *)(ctx), (n) - 1, &__pybpf_v); \
+	*(dst) = (typeof(*(dst)))__pybpf_v;                                       \
+	__pybpf_r; })
+#define bpf_usdt_readarg_p(n, ctx, buf, len) ({                                   \
+	long __pybpf_v = 0;                                                       \
+	int __pybpf_r = bpf_usdt_arg((struct pt_regs *)(ctx), (n) - 1, &__pybpf_v); \
+	if (!__pybpf_r)                                                           \
+		__pybpf_r = bpf_probe_read_user((buf), (len), (void *)__pybpf_v);     \
+	__pybpf_r; })
+#endif
+
 #endif /* PYBPF_BCC_H */

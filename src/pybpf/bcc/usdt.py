@@ -1,0 +1,90 @@
+"""bcc's ``USDT`` context: which USDT probes of a process or binary run which functions.
+
+``BPF(text=..., usdt_contexts=[u])`` compiles the text with libbpf's usdt.bpf.h (so
+``bpf_usdt_readarg`` works), then attaches each enabled function to every site of its
+probe with the site's argument spec in the object's spec map.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import errors
+
+
+class USDT:
+    """Probes of one process (``pid``) or one binary or library (``path``)."""
+
+    def __init__(self, pid=None, path=None):
+        if pid is None and not path:
+            raise errors.PybpfError("USDT() needs pid= or path=")
+        self.pid = int(pid) if pid is not None else None
+        self.path = path.decode() if isinstance(path, (bytes, bytearray)) else path
+        self.enabled: list[tuple[str, str]] = []      # (probe, function)
+
+    def enable_probe(self, probe, fn_name) -> None:
+        """Run BPF function ``fn_name`` at probe ``probe`` ("name" or "provider:name")."""
+        probe = probe.decode() if isinstance(probe, (bytes, bytearray)) else str(probe)
+        fn_name = fn_name.decode() if isinstance(fn_name, (bytes, bytearray)) else str(fn_name)
+        self.find(probe)          # fail now, as bcc does, if the probe does not exist
+        self.enabled.append((probe, fn_name))
+
+    def enable_probe_or_bail(self, probe, fn_name) -> None:
+        try:
+            self.enable_probe(probe, fn_name)
+        except errors.PybpfError as e:
+            raise SystemExit(f"Error attaching USDT probes: {e}") from None
+
+    def get_text(self) -> str:
+        """bcc returns generated argument readers here; pybpf needs none."""
+        return ""
+
+    def _binaries(self) -> list[str]:
+        if self.path:
+            from ..links import symbols
+            return [symbols.resolve_path(self.path)]
+        out = []
+        try:
+            out.append(os.readlink(f"/proc/{self.pid}/exe"))
+        except OSError as e:
+            raise errors.NotFoundError(e.errno or 3, "USDT",
+                                       f"process {self.pid}: {e.strerror}") from None
+        try:
+            with open(f"/proc/{self.pid}/maps") as f:
+                for line in f:
+                    parts = line.split(None, 5)
+                    if len(parts) == 6 and "x" in parts[1] and parts[5].startswith("/"):
+                        p = parts[5].strip()
+                        if p not in out:
+                            out.append(p)
+        except OSError:
+            pass
+        return out
+
+    def find(self, probe: str) -> tuple[str, str, str]:
+        """(binary, provider, name) of ``probe`` here."""
+        from ..links import usdt
+        provider, _, name = probe.rpartition(":")
+        for path in self._binaries():
+            try:
+                found = usdt.probes(path)
+            except errors.PybpfError:
+                continue
+            for p in found:
+                if p.name == name and (not provider or p.provider == provider):
+                    return path, p.provider, p.name
+        where = f"process {self.pid}" if self.pid is not None else self.path
+        raise errors.NotFoundError(2, "USDT", f"no USDT probe {probe!r} in {where}")
+
+    def attach(self, bpf) -> None:
+        """Attach the enabled functions of ``bpf`` (called by BPF() after loading)."""
+        from ..links import usdt
+        spec_map = bpf._obj.maps.get(usdt.SPEC_MAP)
+        for probe, fn_name in self.enabled:
+            fn = bpf.load_func(fn_name, bpf.KPROBE)
+            path, provider, name = self.find(probe)
+            link = usdt.attach(fn.prog, path, provider, name,
+                               pid=self.pid if self.pid is not None else -1,
+                               spec_map=spec_map, spec_id=bpf._usdt_spec_ids)
+            bpf._usdt_spec_ids = max(link.spec_ids, default=bpf._usdt_spec_ids - 1) + 1
+            bpf._keep(("usdt", f"{provider}:{name}", fn_name), link)

@@ -105,3 +105,27 @@ def test_patch_ldx_alu_ld64_and_poison():
     assert struct.unpack_from("<BBhi", insns, 8) == (0x85, 0, 0, core.POISON_IMM)
     with pytest.raises(core.CoreError):
         core.patch(insns, 0, core.Fix(R.FIELD_BYTE_OFFSET, 99, 1))
+
+
+def test_module_types_are_candidates_only_when_vmlinux_has_none():
+    """Like libbpf: vmlinux first; modules' split BTF only for types vmlinux lacks."""
+    vmlinux, _ = _spec([("pid", "int", 0, 0)], name="task")
+    module = Spec(base=vmlinux)
+    i32 = module.find("int")[0]
+    module.add(T.Struct("veth_priv", 16, [T.Member("pad", i32, 0, 0),
+                                           T.Member("headroom", i32, 64, 0)]))
+    local, lid = _spec([("headroom", "int", 0, 0)], name="veth_priv")
+    asked = []
+
+    def modules():
+        asked.append(1)
+        return [module]
+    fix = core.resolve(local, relo(lid, "0:0", R.FIELD_BYTE_OFFSET), [vmlinux], modules)
+    assert (fix.local, fix.target, fix.poison) == (0, 8, False) and asked
+    # without the modules, the relocation finds nothing
+    assert core.resolve(local, relo(lid, "0:0", R.FIELD_BYTE_OFFSET), [vmlinux]).poison
+    # a type vmlinux has never consults the modules
+    asked.clear()
+    tl, tlid = _spec([("pid", "int", 0, 0)], name="task")
+    core.resolve(tl, relo(tlid, "0:0", R.FIELD_BYTE_OFFSET), [vmlinux], modules)
+    assert not asked

@@ -31,6 +31,14 @@ def kernel_key() -> str:
     return sha256(raw.encode()).hexdigest()[:32]
 
 
+def module_btf_names() -> list[str]:
+    """Names of the loaded modules that have BTF (/sys/kernel/btf/<module>), sorted."""
+    try:
+        return sorted(n for n in os.listdir(os.path.dirname(VMLINUX)) if n != "vmlinux")
+    except OSError:
+        return []
+
+
 def kernel_btf_identity(cache) -> str:
     """``Spec.identity`` of the running kernel's BTF, remembered per boot so a warm
     start does not hash the 5 MB blob."""

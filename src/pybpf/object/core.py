@@ -319,11 +319,12 @@ def types_match(ls, lid: int, ts, tid: int, depth: int = 0) -> bool:
 
 # ---- candidates and resolution ------------------------------------------------------
 
-def candidates(ls, local_id: int, targets) -> list[tuple[object, int]]:
+def candidates(ls, local_id: int, targets, modules=None) -> list[tuple[object, int]]:
     """Target (spec, type id) pairs whose kind and essential name fit the local type.
 
-    ``targets`` is a list of specs, vmlinux first; modules are searched only when
-    vmlinux has no candidate, as libbpf does.
+    ``targets`` is a list of specs searched in order (vmlinux first); only when none has a
+    candidate, ``modules()`` (the loaded modules' split BTF) is searched, all of it
+    together, as libbpf does.
     """
     # relocations name the type as written (maybe a typedef); candidates have the same kind
     lt = ls[local_id]
@@ -334,11 +335,16 @@ def candidates(ls, local_id: int, targets) -> list[tuple[object, int]]:
         found = [(ts, tid) for tid in ts.find(name) if _kind_compat(lt, ts[tid])]
         if found:
             return found
-    return []
+    if modules is None:
+        return []
+    # split BTF: a module's find() also reports base ids, already searched above
+    return [(ts, tid) for ts in modules() for tid in ts.find(name)
+            if tid >= ts.start_id and _kind_compat(lt, ts[tid])]
 
 
-def resolve(ls, relo, targets) -> Fix:
-    """Compute the patch for one relocation (``relo`` has type_id, access, kind)."""
+def resolve(ls, relo, targets, modules=None) -> Fix:
+    """Compute the patch for one relocation (``relo`` has type_id, access, kind);
+    ``modules`` as in :func:`candidates`."""
     kind = R(relo.kind)
     lid = relo.type_id
     lspec = _parse_access(ls, lid, relo.access, kind)
@@ -359,7 +365,7 @@ def resolve(ls, relo, targets) -> Fix:
                      R.TYPE_SIZE: ls.sizeof(lid)}[kind]
 
     result: Fix | None = None
-    for ts, tid in candidates(ls, lid, targets):
+    for ts, tid in candidates(ls, lid, targets, modules):
         fix = _try_candidate(ls, lspec, kind, local_val, lsize, ts, tid)
         if fix is None:
             continue

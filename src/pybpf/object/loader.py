@@ -211,6 +211,7 @@ class _Loader:
         self.log_level = log_level
         self._vmlinux = kernel_btf
         self.map_specs: dict[str, Any] = {}
+        self._modules: list | None = None
         self.patches: dict[str, list[tuple[int, bytes]]] = {}   # map -> (offset, bytes)
         # the plan being recorded: None once something unplannable was met
         self.plan: dict | None = {"v": 1, "btf": None, "maps": [], "progs": []} \
@@ -222,6 +223,19 @@ class _Loader:
             from ..btf.kernel import load_vmlinux
             self._vmlinux = load_vmlinux()
         return self._vmlinux
+
+    def module_specs(self) -> list:
+        """Split BTF of every loaded module (read once, when CO-RE first needs it)."""
+        if self._modules is None:
+            from ..btf.kernel import load_module
+            from ..kernelid import module_btf_names
+            self._modules = []
+            for name in module_btf_names():
+                try:
+                    self._modules.append(load_module(name, self.vmlinux()))
+                except (errors.PybpfError, OSError):
+                    continue          # unloaded meanwhile, or unreadable: not a candidate
+        return self._modules
 
     def set_globals(self, table: dict[str, tuple], variables: dict[str, Any]) -> None:
         """Turn ``variables`` (name -> value) into byte patches of their maps' data."""
@@ -453,7 +467,10 @@ class _Loader:
         from . import core
         from ..btf.kernel import kernel_key
         from ..cache import cache_dir, read_private, write_private
+        from ..kernelid import module_btf_names
         h = hashlib.sha256(kernel_key().encode())
+        # relocations that vmlinux cannot satisfy look into modules, which come and go
+        h.update("|".join(module_btf_names()).encode())
         h.update(self.spec.btf.identity.encode() or self.spec.btf.to_bytes())
         for fn, r in work:
             h.update(f"{fn.name}|{r.insn_off}|{r.type_id}|{r.access}|{int(r.kind)};".encode())
@@ -467,7 +484,7 @@ class _Loader:
                 except (ValueError, TypeError):
                     pass
         targets = [self.vmlinux()]
-        fixes = [core.resolve(self.spec.btf, r, targets) for _, r in work]
+        fixes = [core.resolve(self.spec.btf, r, targets, self.module_specs) for _, r in work]
         if path:
             write_private(path, json.dumps([[int(f.kind), f.local, f.target, f.poison, f.orig_size,
                                       f.new_size, f.validate] for f in fixes]).encode())

@@ -28,10 +28,11 @@ def key(data: bytes, name: str = "", identity: str | None = None) -> str:
     """The plan's cache key: the object (its bytes, or an ``identity`` the caller vouches
     for) and name, the running kernel, this plan format."""
     from .._hash import sha256
-    from ..kernelid import kernel_key
+    from ..kernelid import kernel_key, module_btf_names
     h = sha256(data) if identity is None else sha256(f"identity|{identity}".encode())
-    h.update(f"|pybpf-plan|{PLAN_VERSION}|{name}|{kernel_key()}|{sys.version_info[:2]}"
-             .encode())
+    # loaded modules matter too: CO-RE and attach targets may resolve against their BTF
+    h.update(f"|pybpf-plan|{PLAN_VERSION}|{name}|{kernel_key()}|{sys.version_info[:2]}|"
+             f"{','.join(module_btf_names())}".encode())
     return h.hexdigest()
 
 

@@ -167,5 +167,26 @@ def stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+class DropReporter:
+    """Says on stderr how many events a tool's BPF side could not deliver (a per-CPU u64
+    counter at key 0), reading it at most every ``interval`` seconds: under an event storm
+    a read per wake-up would cost a syscall per event."""
+
+    def __init__(self, tool: str, counter_map, interval: float = 0.5):
+        self.tool, self.map, self.interval = tool, counter_map, interval
+        self.seen = 0
+        self.next = 0.0
+
+    def check(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now < self.next:
+            return
+        self.next = now + self.interval
+        lost = sum(int.from_bytes(c, "little") for c in self.map[0])
+        if lost > self.seen:
+            warn(self.tool, f"lost {lost - self.seen} events")
+            self.seen = lost
+
+
 def warn(tool: str, msg: str) -> None:
     print(f"{tool}: {msg}", file=sys.stderr, flush=True)

@@ -136,13 +136,12 @@ def run(args, out: _common.Output) -> int:
     consts, user_maps = configure(args)
     clock = _common.Clock()
     fmt = Formatter(args, out, clock)
-    lost_seen = 0
     try:
         data, identity = _common.tool_object_and_key("execsnoop")
         with pybpf.load(data, name="execsnoop", variables=consts, maps=user_maps,
                         cache_key=identity) as obj:
             obj.attach()
-            drops = obj.maps["drops"]
+            drops = _common.DropReporter("execsnoop", obj.maps["drops"])
             with RingBuffer(obj.maps["events"]) as rb:
                 _common.stop_on_signals()
                 fmt.header()
@@ -151,15 +150,13 @@ def run(args, out: _common.Output) -> int:
                         for rec in rb.poll(250):
                             fmt.event(rec)
                         out.flush()
-                        lost = sum(int.from_bytes(c, "little") for c in drops[0])
-                        if lost > lost_seen:
-                            _common.warn("execsnoop", f"lost {lost - lost_seen} events")
-                            lost_seen = lost
+                        drops.check()
                 except _common.Stop:
                     pass
                 for rec in rb.consume():
                     fmt.event(rec)
                 out.flush()
+                drops.check(force=True)
     finally:
         for m in user_maps.values():
             m.close()

@@ -185,3 +185,30 @@ def write_private(path: str, data: bytes) -> None:
         Cache(os.path.dirname(path)).write_file(path, data)
     except OSError:
         pass
+
+
+def get_record(key: str):
+    """A value stored by :func:`put_record` in the default cache (marshal: fast, builtin,
+    and safe enough here because the cache is private and checked), or None when absent,
+    unreadable or the cache is unusable."""
+    import marshal
+    try:
+        raw = Cache.default().get(key)
+    except CacheError:
+        return None
+    if raw is None:
+        return None
+    try:
+        return marshal.loads(raw)
+    except (ValueError, EOFError, TypeError):
+        return None
+
+
+def put_record(key: str, value) -> None:
+    """Store plain data (dicts, lists, tuples, bytes, str, ints) under ``key``; a cache
+    that cannot be written only means the next start does the work again."""
+    import marshal
+    try:
+        Cache.default().put(key, marshal.dumps(value))
+    except (CacheError, OSError, ValueError):
+        pass

@@ -12,7 +12,6 @@ bcc header, and the running kernel (features such as kprobes decide the bindings
 
 from __future__ import annotations
 
-import marshal
 import os
 from types import SimpleNamespace
 
@@ -33,39 +32,18 @@ def key(text: str, cflags: list[str]) -> str:
     return h.hexdigest()
 
 
-def _cache():
-    from ..cache import Cache, CacheError
-    try:
-        c = Cache.default()
-        c.check()
-        return c
-    except CacheError:
-        return None
-
-
 def read(k: str) -> dict | None:
     if os.environ.get("PYBPF_NO_PLAN"):
         return None
-    c = _cache()
-    raw = c.get(k) if c is not None else None
-    if raw is None:
-        return None
-    try:
-        entry = marshal.loads(raw)
-    except (ValueError, EOFError, TypeError):
-        return None
+    from ..cache import get_record
+    entry = get_record(k)
     return entry if isinstance(entry, dict) and entry.get("v") == VERSION else None
 
 
 def write(k: str, entry: dict) -> None:
-    if os.environ.get("PYBPF_NO_PLAN"):
-        return
-    c = _cache()
-    if c is not None:
-        try:
-            c.put(k, marshal.dumps(entry))
-        except OSError:
-            pass
+    if not os.environ.get("PYBPF_NO_PLAN"):
+        from ..cache import put_record
+        put_record(k, entry)
 
 
 def make_entry(rw, elf: bytes, spec) -> dict:

@@ -14,7 +14,6 @@ path, which also gives the best errors (verifier logs with C source lines).
 
 from __future__ import annotations
 
-import marshal
 import os
 import sys
 
@@ -36,44 +35,20 @@ def key(data: bytes, name: str = "", identity: str | None = None) -> str:
     return h.hexdigest()
 
 
-def _cache():
-    from ..cache import Cache, CacheError
-    try:
-        c = Cache.default()
-        c.check()
-        return c
-    except CacheError:
-        return None
-
-
 def read(k: str) -> dict | None:
     """The cached plan for key ``k``, or None (absent, unreadable, other version)."""
     if os.environ.get("PYBPF_NO_PLAN"):
         return None
-    c = _cache()
-    raw = c.get(k) if c is not None else None
-    if raw is None:
-        return None
-    try:
-        plan = marshal.loads(raw)
-    except (ValueError, EOFError, TypeError):
-        return None
-    if not isinstance(plan, dict) or plan.get("v") != PLAN_VERSION:
-        return None
-    return plan
+    from ..cache import get_record
+    plan = get_record(k)
+    return plan if isinstance(plan, dict) and plan.get("v") == PLAN_VERSION else None
 
 
 def write(k: str, plan: dict) -> None:
     """Store a plan; a cache that cannot be written just means the next start is slower."""
-    if os.environ.get("PYBPF_NO_PLAN"):
-        return
-    c = _cache()
-    if c is None:
-        return
-    try:
-        c.put(k, marshal.dumps(plan))
-    except OSError:
-        pass
+    if not os.environ.get("PYBPF_NO_PLAN"):
+        from ..cache import put_record
+        put_record(k, plan)
 
 
 # -- recording --------------------------------------------------------------------------------

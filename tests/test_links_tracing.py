@@ -110,3 +110,32 @@ def test_iterator_program_is_refused(vmlinux):
             attach_btf_id=vmlinux.find(BTF_KIND_FUNC, "bpf_iter_task")) as prog:
         with pytest.raises(errors.PybpfError, match="iterator"):
             tracing.attach(prog)
+
+
+def test_pinned_link_outlives_its_process_side_and_unpinning_detaches(vmlinux, bpffs):
+    """A pinned link keeps the program attached after every fd of ours is closed; removing
+    the pin detaches it."""
+    from pybpf import bpffs as fs, info
+    from pybpf.links.base import Link
+    btf_id = vmlinux.find(BTF_KIND_TYPEDEF, "btf_trace_sys_enter")
+    path = os.path.join(bpffs, "pt_pinned_link")
+    with ArrayMap("pt_pinlink_cnt") as m:
+        with counter_prog(ProgType.TRACING, m.fd.fileno(), "pt_pin_link", tgid=os.getpid(),
+                          expected_attach_type=AttachType.TRACE_RAW_TP,
+                          attach_btf_id=btf_id) as prog:
+            with tracing.attach(prog) as link:
+                link.pin(path)
+                link_id = link.id
+        # program and link objects closed here: the pin holds them
+        before = m.read()
+        for _ in range(N):
+            os.getpid()
+        assert m.read() >= before + N
+        assert link_id in {ln.id for ln in info.list_objects("link")}
+        with Link.from_pin(path) as again:
+            assert again.id == link_id
+        fs.unpin(path)
+        seen = m.read()
+        os.getpid()
+        assert m.read() == seen
+        assert link_id not in {ln.id for ln in info.list_objects("link")}

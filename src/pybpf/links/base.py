@@ -22,6 +22,18 @@ class Link:
         self._extra = extra or []
         self._detach = detach     # for attachments that are not bpf links (legacy APIs)
 
+    @classmethod
+    def from_pin(cls, path: str) -> "Link":
+        """The link pinned at ``path`` (closing this object leaves the pin, and so the
+        attachment, in place; :func:`pybpf.bpffs.unpin` detaches it)."""
+        fd = bpffs.get(path)
+        try:
+            li = info.link_info(fd.fileno())
+        except BaseException:
+            fd.close()
+            raise
+        return cls(fd, kind=li.type_name, target=path)
+
     def fileno(self) -> int:
         if self.fd is None:
             raise errors.PybpfError(f"{self.kind} attachment {self.target} has no link fd")

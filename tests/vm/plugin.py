@@ -76,15 +76,21 @@ class _Guest:
         env_line = (f"PYBPF_IN_VM=1 PYBPF_REQUIRE_KERNEL={os.environ.get('PYBPF_REQUIRE_KERNEL', '')} "
                     f"PYTHONDONTWRITEBYTECODE=1 HOME={self.scratch} "
                     f"XDG_CACHE_HOME={self.scratch}/cache PYBPF_HOOK_LOG={self.scratch}/absent")
-        ids = " ".join(f"'{n}'" for n in nodeids)
-        cmd = (f"cd {REPO} && {env_line} {REPO}/.venv/bin/python -m pytest -q -p no:cacheprovider "
-               f"-o addopts= --junitxml={xml} {ids} > {self.scratch}/out.txt 2>&1")
+        # the test ids go through a file: virtme passes --exec on the guest's kernel command
+        # line, which overflows (an early-boot panic) past 2 KB on x86
+        ids = os.path.join(self.scratch, "ids")
+        with open(ids, "w") as f:
+            f.write("".join(n + "\n" for n in nodeids))
+        cmd = (f"cd {REPO} && {env_line} xargs -d '\\n' -a {ids} "
+               f"{REPO}/.venv/bin/python -m pytest -q -p no:cacheprovider "
+               f"-o addopts= --junitxml={xml} > {self.scratch}/out.txt 2>&1")
         path = os.path.dirname(vng) + os.pathsep + os.environ.get("PATH", "")
         self.proc = subprocess.Popen(
             [vng, "-r", self.kernel, "--disable-kvm", "--force-9p", "--memory", "2G",
              "--cpus", "2", "--append", "lsm=lockdown,capability,bpf",
-             "--rwdir", self.scratch, "--exec", cmd],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+             "--rwdir", self.scratch, "--verbose", "--exec", cmd],
+            stdout=open(os.path.join(self.scratch, "console.txt"), "wb"),
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PATH=path), cwd=REPO)
         self.xml = xml
 
@@ -97,10 +103,10 @@ class _Guest:
         if self.proc is None:
             return
         try:
-            out, _ = self.proc.communicate(timeout=VM_TIMEOUT)
+            self.proc.wait(timeout=VM_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, _ = self.proc.communicate()
+            self.proc.wait()
             self.error = f"the VM did not finish in {VM_TIMEOUT} s"
         self.seconds = time.monotonic() - self.started
         try:
@@ -116,7 +122,12 @@ class _Guest:
                 with open(os.path.join(self.scratch, "out.txt")) as f:
                     log = f.read()[-4000:]
             except OSError:
-                log = (out or b"").decode(errors="replace")[-4000:]
+                # nothing ran: the guest's console says why (boot panic, 9p, ...)
+                try:
+                    with open(os.path.join(self.scratch, "console.txt"), "rb") as f:
+                        log = f.read()[-4000:].decode(errors="replace")
+                except OSError:
+                    pass
             self.error = self.error or f"the guest produced no results:\n{log}"
             return
         for case in root.iter("testcase"):

@@ -228,9 +228,10 @@ def _sections(obj: bytes) -> dict[str, bytes]:
     return out
 
 
-def _btf_shape(raw: bytes) -> list[str]:
+def _btf_shape(raw: bytes, enum_sizes: bool = True) -> list[str]:
     """The types of a .BTF blob with every reference spelled as the referred type's
-    shape instead of its id, sorted: equal for the same types in any id order."""
+    shape instead of its id, sorted: equal for the same types in any id order
+    (``enum_sizes=False``: enums' sizes and signedness left out)."""
     spec = Spec.parse(raw)
     memo: dict[int, str] = {}
 
@@ -244,6 +245,9 @@ def _btf_shape(raw: bytes) -> list[str]:
 
     def describe(t, depth: int = 0) -> str:
         d = {k: getattr(t, k) for k in t.__slots__}
+        if not enum_sizes and t.kind in (T.Kind.ENUM, T.Kind.ENUM64):
+            d.pop("size", None)
+            d.pop("signed", None)
         for k in ("type", "index_type", "return_type"):
             if k in d:
                 d[k] = ref(d[k], depth)
@@ -333,3 +337,69 @@ def test_every_kernel_struct_has_the_kernel_layout(headers, tmp_path):
             checked += 1
     assert checked > 1000
     assert not bad, "\n".join(bad[:20])
+
+
+_CORPUS = sorted(p.name[:-len(".bpf.c")] for p in
+                 (__import__("pathlib").Path(__file__).parent / "corpus").glob("*.bpf.c"))
+
+
+@pytest.mark.parametrize("name", _CORPUS)
+def test_corpus_compiles_identically(headers, tmp_path, name):
+    """Issue 3: our vmlinux.h compiles every corpus object exactly as bpftool's does."""
+    ref, ours = headers
+    src = (__import__("pathlib").Path(__file__).parent / "corpus" / f"{name}.bpf.c").read_text()
+    flags = ["-D__TARGET_ARCH_x86"]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = _sections(_cc(tmp_path / "a", ref, src, flags))
+    b = _sections(_cc(tmp_path / "b", ours, src, flags))
+    assert sorted(a) == sorted(b)
+    for sec in a:
+        if sec == ".BTF" and a[sec] != b[sec]:
+            _same_types_or_bpftool_wrong(a[sec], b[sec])
+            continue
+        assert a[sec] == b[sec], f"section {sec} differs"
+
+
+def _layouts(spec) -> dict[tuple, tuple]:
+    """(kind, name) -> (size, member offsets) of every named struct, union and enum."""
+    out = {}
+    for i in range(1, len(spec)):
+        t = spec[i]
+        if t.name and t.kind in (T.Kind.STRUCT, T.Kind.UNION, T.Kind.ENUM):
+            out[(t.kind, t.name)] = (t.size, tuple((m.name, m.offset_bits)
+                                                   for m in getattr(t, "members", ())))
+    return out
+
+
+def _same_types_or_bpftool_wrong(ref_btf: bytes, our_btf: bytes) -> None:
+    """Debian 12's bpftool (libbpf 1.1) writes enums of a non-int size (the kernel's
+    1-byte ``enum rw_hint``) as plain enums, which clang makes 4 bytes, so structs holding
+    them (``struct inode``) get the wrong layout.  Our header keeps the kernel's sizes
+    (``mode(QI)``, as newer libbpf does).  Every type bpftool's header gets right must come
+    out identical; where the two differ, ours must have the kernel's layout and bpftool's
+    must not."""
+    from pybpf.btf.kernel import load_vmlinux
+    ra, rb = Spec.parse(ref_btf), Spec.parse(our_btf)
+    la, lb = _layouts(ra), _layouts(rb)
+    kernel = load_vmlinux()
+    differing = set()
+    for key in set(la) | set(lb):
+        if la.get(key) == lb.get(key):
+            continue
+        kind, name = key
+        kids = kernel.find(name, kind)
+        assert kids, f"{name}: differs and is not a kernel type"
+        assert lb.get(key) == _layouts_one(kernel, kids[0]), f"{name}: our layout is wrong"
+        assert la.get(key) != lb.get(key)
+        differing.add(name)
+
+    def keep(line: str) -> bool:
+        return not any(f"'name': '{n}'," in line.split("[", 1)[0] for n in differing)
+    assert [x for x in _btf_shape(ref_btf) if keep(x)] == \
+        [x for x in _btf_shape(our_btf) if keep(x)]
+
+
+def _layouts_one(spec, tid) -> tuple:
+    t = spec[tid]
+    return (t.size, tuple((m.name, m.offset_bits) for m in getattr(t, "members", ())))

@@ -330,8 +330,8 @@ def test_sigterm_leaves_nothing_loaded():
     during = {p.name for p in info.list_objects("prog") if p.id not in before}
     assert "tp_enter_execve" in during
     s.p.send_signal(signal.SIGTERM)
-    s.p.communicate(timeout=20)
-    assert s.p.returncode == 0
+    _, err = s.p.communicate(timeout=20)
+    assert s.p.returncode == 0, err
     time.sleep(0.2)
     after = {p.id for p in info.list_objects("prog")} - before
     assert not after

@@ -144,8 +144,10 @@ def run(args, out: _common.Output) -> int:
             drops = _common.DropReporter("execsnoop", obj.maps["drops"])
             with RingBuffer(obj.maps["events"]) as rb:
                 _common.stop_on_signals()
-                fmt.header()
                 try:
+                    # inside the try: a signal right after the header (a caller that
+                    # waits for it, then stops us) must still end cleanly
+                    fmt.header()
                     while True:
                         for rec in rb.poll(250):
                             fmt.event(rec)

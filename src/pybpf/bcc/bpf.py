@@ -213,7 +213,15 @@ class BPF(AttachMixin):
     def _load_variant(self, name: str, elf: bytes, prog_type, attach_type=-1) -> Function:
         """Load one function of ``elf`` (this text, or a recompiled variant) reusing the
         maps of the main object."""
-        from ..object import ObjectSpec, load
+        from ..object.loader import load
+        probe = self._rw.probes.get(name) if self._rw is not None else None
+        if probe is not None and probe.kind != "generic" and (attach_type is None or
+                                                               attach_type < 0):
+            # its section fixes its type: load it as is, through a load plan when warm
+            obj = load(elf, name="bcc", programs=[name], maps=self._obj.maps)
+            self._objects.append(obj)
+            return Function(self, name, obj.programs[name])
+        from ..object.spec import ObjectSpec
         from ..object.sections import parse_section
         spec = ObjectSpec.from_bytes(elf, name="bcc")
         for n, p in spec.programs.items():

@@ -6,6 +6,7 @@ import argparse
 import re
 import struct
 import sys
+import time
 
 from .. import _common
 
@@ -149,10 +150,17 @@ def run(args, out: _common.Output) -> int:
                     # waits for it, then stops us) must still end cleanly
                     fmt.header()
                     while True:
+                        n = 0
                         for rec in rb.poll(250):
                             fmt.event(rec)
+                            n += 1
                         out.flush()
                         drops.check()
+                        if n > 1:
+                            # events are coming in bursts: let them gather for a moment,
+                            # so one wake-up takes many (the ring buffer only wakes a
+                            # reader that has caught up)
+                            time.sleep(0.002)
                 except _common.Stop:
                     pass
                 for rec in rb.consume():

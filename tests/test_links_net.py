@@ -133,16 +133,20 @@ def _in_netns(ns: str):
     return back
 
 
+@pytest.mark.parametrize("mode", ["generic", "native"])   # veth's driver has native XDP
 @pytest.mark.parametrize("drop", [False, True])
-def test_xdp_counts_and_passes_or_drops(veth, drop):
+def test_xdp_counts_and_passes_or_drops(veth, drop, mode):
     a, b = veth
     with _load(drop) as obj:
         back = _in_netns(a)
         try:
-            link = xdp.attach(obj.programs["pt_xdp"], "va", mode="generic")
+            link = xdp.attach(obj.programs["pt_xdp"], "va", mode=mode)
         finally:
             back()
         with link:
+            shown = _sh("ip", "-n", a, "-d", "link", "show", "va")
+            # iproute2 names the attach mode: "xdpgeneric" (skb) or "xdp" (driver)
+            assert ("xdpgeneric" in shown) is (mode == "generic") and "xdp" in shown
             assert _udp_delivered(a, b) is (not drop)
             # every frame reaching va passed through the program (ARP included)
             assert int.from_bytes(obj.maps["counts"][0], "little") >= 1

@@ -278,3 +278,22 @@ def test_core_relocations_against_module_btf():
             hook_absent()      # veth is built in (or absent) here: the module path is untested
     finally:
         subprocess.run(["ip", "link", "del", "pt-mc0"], capture_output=True)
+
+
+def test_pin_on_request_keeps_maps_and_programs_after_close(objs, bpffs):
+    d = os.path.join(bpffs, "pt_objpin")
+    with pybpf.load(objs["tracepoint"]) as obj:
+        paths = obj.pin(d)
+        ids = {n: p.id for n, p in obj.programs.items()}
+        map_ids = {n: m.id for n, m in obj.maps.items()}
+    assert sorted(os.listdir(d)) == sorted(os.path.basename(p) for p in paths)
+    for name, pid in ids.items():
+        with pybpf.Program.from_pin(os.path.join(d, name)) as p:
+            assert p.id == pid                    # alive after the object closed
+    for name, mid in map_ids.items():
+        with pybpf.Map.from_pin(os.path.join(d, name.lstrip("."))) as m:
+            assert m.id == mid
+    for p in paths:
+        os.unlink(p)
+    os.rmdir(d)
+    assert not set(ids.values()) & {p.id for p in info.list_objects("prog")}

@@ -180,6 +180,43 @@ class Object:
         data[offset:offset + size] = encode_value(value, size, signed, name)
         m.update(key, bytes(data))
 
+    # -- pinning on request (libbpf's bpf_object__pin_maps/pin_programs) -------------------
+    def pin_maps(self, path: str) -> list[str]:
+        """Pin every map as ``path/<map name>`` (bpffs; the directory is created); returns
+        the paths.  Maps pinned by name at load are already pinned and are skipped."""
+        return self._pin(path, self.maps)
+
+    def pin_programs(self, path: str) -> list[str]:
+        """Pin every program as ``path/<program name>``; returns the paths."""
+        return self._pin(path, self.programs)
+
+    def pin(self, path: str) -> list[str]:
+        """Pin maps and programs under ``path`` (as ``bpftool prog loadall ... pinmaps``)."""
+        return self.pin_maps(path) + self.pin_programs(path)
+
+    def unpin(self, paths) -> None:
+        """Remove pins made by :meth:`pin` and friends."""
+        from .. import bpffs
+        for p in paths:
+            bpffs.unpin(p)
+
+    def _pin(self, path: str, items: dict) -> list[str]:
+        from .. import bpffs
+        bpffs.ensure_mounted()
+        os.makedirs(path, exist_ok=True)
+        done = []
+        try:
+            for name, item in items.items():
+                target = os.path.join(path, name.lstrip("."))
+                if os.path.exists(target):
+                    continue      # pinned by name at load (LIBBPF_PIN_BY_NAME), or before
+                item.pin(target)
+                done.append(target)
+        except BaseException:
+            self.unpin(done)
+            raise
+        return done
+
     def close(self) -> None:
         for link in reversed(self.links):
             link.close()

@@ -297,3 +297,15 @@ def test_pin_on_request_keeps_maps_and_programs_after_close(objs, bpffs):
         os.unlink(p)
     os.rmdir(d)
     assert not set(ids.values()) & {p.id for p in info.list_objects("prog")}
+
+
+def test_public_names_programs_fd_and_id(objs):
+    """The entry points other code relies on: Object.programs[name].fd / .id, maps, with."""
+    with pybpf.load(objs["tracepoint"]) as obj:
+        assert isinstance(obj, pybpf.Object)
+        for p in obj.programs.values():
+            assert p.fd > 0 and os.fstat(p.fd) and "%d" % p.fd
+            assert p.id == info.prog_info(int(p.fd)).id > 0
+        for m in obj.maps.values():
+            assert m.fd > 0 and m.id > 0
+    assert not obj.programs and not obj.maps

@@ -29,6 +29,21 @@ class FD:
     def __int__(self) -> int:
         return self.fileno()
 
+    # usable where an fd number is expected: os.fstat(prog.fd), "%d" % map.fd, fd > 0
+    __index__ = __int__
+
+    def __lt__(self, other) -> bool:
+        return self.fileno() < int(other)
+
+    def __le__(self, other) -> bool:
+        return self.fileno() <= int(other)
+
+    def __gt__(self, other) -> bool:
+        return self.fileno() > int(other)
+
+    def __ge__(self, other) -> bool:
+        return self.fileno() >= int(other)
+
     @property
     def closed(self) -> bool:
         return self._fd < 0

@@ -201,3 +201,15 @@ def test_unnameable_fds_make_no_plan():
     assert plan.fd_relocations(_ld64(1, 5), {}) is None          # fd of no known map
     assert plan.fd_relocations(_ld64(3, 100, 12), {}) is None    # module BTF fd
     assert plan.fd_relocations(_ld64(3, 100, 0), {}) == []       # vmlinux BTF id: fine
+
+
+@pytest.mark.kernel
+def test_a_damaged_plan_of_the_right_version_falls_back(private_cache, obj_bytes):
+    from pybpf.cache import get_record, put_record
+    pybpf.load(obj_bytes, name="pt_plan").close()
+    k = plan.key(obj_bytes, "pt_plan")
+    p = get_record(k)
+    del p["progs"][0]["insns"]
+    put_record(k, p)
+    with pybpf.load(obj_bytes, name="pt_plan") as obj:
+        assert obj._plan is None and "pt_plan_tp" in obj.programs

@@ -37,7 +37,17 @@ def read(k: str) -> dict | None:
         return None
     from ..cache import get_record
     entry = get_record(k)
-    return entry if isinstance(entry, dict) and entry.get("v") == VERSION else None
+    if not isinstance(entry, dict) or entry.get("v") != VERSION:
+        return None
+    try:                      # a damaged entry is a miss, never an error
+        findings(entry)
+        if not isinstance(entry["elf"], bytes) or not isinstance(entry["maps"], dict) or \
+                not isinstance(entry["event_ids"], dict) or \
+                not isinstance(entry["programs"], list):
+            return None
+    except (LookupError, TypeError, ValueError):
+        return None
+    return entry
 
 
 def write(k: str, entry: dict) -> None:

@@ -94,15 +94,20 @@ def _spec_globals(spec) -> dict[str, tuple]:
 def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables) -> "Object | None":
     """The object loaded from plan ``p``; None when replaying failed (the caller then takes
     the full path, whose errors say more)."""
-    obj = Object(None, name=name, data=data, plan=p)
+    try:
+        obj = Object(None, name=name, data=data, plan=p)
+    except (KeyError, TypeError, ValueError):
+        return None                             # a plan of another shape: not ours to use
     loader = _Loader(obj, reuse, pin_root, 0, None)
     try:
         loader.set_globals(obj._globals, variables)
-        loader.replay(p)
-    except KeyError:
+    except BaseException:
         obj.close()
         raise                                   # an unknown variable: same error either way
-    except errors.PybpfError:
+    try:
+        loader.replay(p)
+    except (errors.PybpfError, LookupError, TypeError, ValueError, AttributeError):
+        # the kernel said no (the full path explains why better), or the plan is damaged
         obj.close()
         return None
     except BaseException:

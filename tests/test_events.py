@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import struct
 
@@ -80,3 +81,34 @@ def test_parse_trace_line():
     assert (ev.task, ev.pid, ev.cpu, ev.ts, ev.msg) == ("python", 1234, 1, 5678.901234,
                                                         "hello world")
     assert tracepipe.parse("CPU:1 [LOST 3 EVENTS]") is None
+
+
+class _Rec(ctypes.Structure):
+    _fields_ = [("tgid", ctypes.c_uint64), ("magic", ctypes.c_uint64),
+                ("rest", ctypes.c_uint64 * 6)]
+
+
+def test_batches_decode_into_ctypes_and_struct(obj_bytes):
+    """read(): one call returns every ready record, decoded as a ctypes type, a
+    struct.Struct, a callable or bytes."""
+    head = struct.Struct("<QQ")
+    with pybpf.load(obj_bytes, name="pt_events", variables={"target_tgid": os.getpid()}) as obj:
+        obj.attach()
+        with RingBuffer(obj.maps["rb"]) as rb, \
+                PerfBuffer(obj.maps["pb"], lambda cpu, d: None) as pb:
+            for _ in range(5):
+                os.getppid()
+            as_ctypes = rb.read(1000, decode=_Rec, limit=3)
+            as_tuples = rb.read(1000, decode=head)
+            assert rb.read(0) == []
+            perf = pb.read(1000, decode=head)
+            for _ in range(2):
+                os.getppid()
+            as_bytes = rb.read(1000)
+            as_len = rb.read(0, decode=len)
+    assert [(r.tgid, r.magic) for r in as_ctypes] == [(os.getpid(), 0x5EED)] * 3
+    assert as_tuples == [(os.getpid(), 0x5EED)] * 2
+    assert [v for _, v in perf] == [(os.getpid(), 0x5EED)] * 5
+    assert all(0 <= cpu < os.cpu_count() for cpu, _ in perf)
+    assert len(as_bytes) == 2 and all(isinstance(b, bytes) and len(b) == 64 for b in as_bytes)
+    assert as_len == []

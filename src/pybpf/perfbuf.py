@@ -145,6 +145,21 @@ class PerfBuffer:
             pass
         return self.consume()
 
+    def read(self, timeout_ms: int = -1, decode=None) -> list[tuple[int, object]]:
+        """Wait up to ``timeout_ms``, then return every ready sample as (cpu, value),
+        decoded in one batch (see :func:`pybpf.records.decoder`); lost samples still go
+        to ``on_lost`` and ``lost``."""
+        from .records import decoder
+        conv = decoder(decode)
+        out: list = []
+        keep = self.on_sample
+        self.on_sample = lambda cpu, data: out.append((cpu, conv(data)))
+        try:
+            self.poll(timeout_ms)
+        finally:
+            self.on_sample = keep
+        return out
+
     def consume(self) -> int:
         """Drain every ring without waiting."""
         total = 0

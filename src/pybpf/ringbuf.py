@@ -187,6 +187,22 @@ class RingBuffer:
         for ring in self._rings:
             yield from ring.consume()
 
+    def read(self, timeout_ms: int = -1, decode=None, limit: int | None = None) -> list:
+        """Wait up to ``timeout_ms``, then return every ready record (at most ``limit``)
+        decoded in one batch: as a ctypes type, a ``struct.Struct``, a callable, or bytes
+        (see :func:`pybpf.records.decoder`)."""
+        from .records import decoder
+        conv = decoder(decode)
+        if not any(self._has_data(r) for r in self._rings):
+            self._wait(timeout_ms)
+        out: list = []
+        for ring in self._rings:
+            left = None if limit is None else limit - len(out)
+            if left is not None and left <= 0:
+                break
+            out.extend(conv(v) for v in ring.consume(left))
+        return out
+
     def poll_callbacks(self, timeout_ms: int = -1) -> int:
         """bcc/libbpf style: wait, then run each ring's callback per record; return the count.
 

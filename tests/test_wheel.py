@@ -1,0 +1,72 @@
+"""A wheel carries the tools' compiled objects: installed from it, `pybpf execsnoop` runs
+on a host without a compiler (issue 6)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> str:
+    import shutil
+    out = tmp_path_factory.mktemp("wheel")
+    # build from a copy: an in-tree build leaves build/ and egg-info in the checkout
+    tree = out / "tree"
+    shutil.copytree(os.path.join(REPO, "src"), tree / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for f in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(os.path.join(REPO, f), tree / f)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation",
+                        "--no-deps", "-q", "-w", str(out), str(tree)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (whl,) = glob.glob(str(out / "pybpf-*.whl"))
+    return whl
+
+
+def test_wheel_ships_compiled_tool_objects(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "pybpf/tools/execsnoop/execsnoop.bpf.o" in names
+    assert "pybpf/bcc/include/pybpf_bcc.h" in names
+
+
+@pytest.mark.kernel
+def test_execsnoop_from_the_wheel_needs_no_compiler(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = subprocess.run([str(venv / "bin" / "python"), "-c",
+                           "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    zipfile.ZipFile(wheel).extractall(site)          # what pip install would lay down
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYBPF_CLANG": "/nonexistent/clang",
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONDONTWRITEBYTECODE": "1"}
+    p = subprocess.Popen([str(venv / "bin" / "python"), "-m", "pybpf.cli", "execsnoop"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env, cwd=str(tmp_path))
+    try:
+        header = p.stdout.readline()
+        assert header.split()[:5] == ["PCOMM", "PID", "PPID", "RET", "ARGS"], \
+            p.stderr.read() if p.poll() is not None else header
+        marker = f"pt-wheel-{os.getpid()}"
+        subprocess.run(["/bin/true", marker])
+        for _ in range(50):
+            line = p.stdout.readline()
+            if marker in line:
+                break
+        else:
+            pytest.fail("the exec was not seen")
+    finally:
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=20)
+    assert p.returncode == 0, err
+    assert not (tmp_path / "cache").exists() or not any(
+        n.endswith(".o") for n in os.listdir(tmp_path / "cache" / "pybpf"))

@@ -41,7 +41,23 @@ _MISSING_INTS = {"__Poly8_t": "unsigned char", "__Poly16_t": "unsigned short",
 _ENUM_MODE = {1: "QI", 2: "HI", 4: "SI", 8: "DI"}
 _PADS = ((64, "long"), (32, "int"), (16, "short"), (8, "char"))
 _QUAL = {Kind.CONST: "const", Kind.VOLATILE: "volatile", Kind.RESTRICT: "restrict"}
-_MODS = (Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG)
+
+# Speed: the hot paths test kinds against module-level ints and frozensets; looking up
+# Kind.X (an enum class attribute) and building a tuple of them on every test dominated.
+(_UNKN, _INT, _PTR, _ARRAY, _STRUCT, _UNION, _ENUM, _FWD, _TYPEDEF, _FUNC_PROTO, _DATASEC,
+ _FLOAT, _ENUM64) = (int(k) for k in (
+    Kind.UNKN, Kind.INT, Kind.PTR, Kind.ARRAY, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.FWD,
+    Kind.TYPEDEF, Kind.FUNC_PROTO, Kind.DATASEC, Kind.FLOAT, Kind.ENUM64))
+_MODS = frozenset((Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG))
+_RECORD = frozenset((_STRUCT, _UNION))
+_ENUMS = frozenset((_ENUM, _ENUM64))
+_SIZED = frozenset((_INT, _STRUCT, _UNION, _ENUM, _ENUM64, _FLOAT))
+_SCALAR = frozenset((_INT, _FLOAT, _UNKN))
+_PTR_ARRAY_MOD = _MODS | {_PTR, _ARRAY}
+_NUMERIC = frozenset((_INT, _FLOAT, _ENUM, _ENUM64))
+_ALIASES = _MODS | {_ARRAY, _TYPEDEF}
+_ONE_REF = frozenset(Kind) - {_INT, _ENUM, _ENUM64, _FWD, _FLOAT, _UNKN,  # t.type only
+                              _STRUCT, _UNION, _FUNC_PROTO, _ARRAY, _DATASEC}
 
 # order/emit states
 _TODO, _BUSY, _DONE = 0, 1, 2
@@ -80,7 +96,7 @@ class _Writer:
 
     def __init__(self, spec):
         n = len(spec)
-        self.types = [spec[i] for i in range(n)]
+        self.types = spec.types()
         self.n = n
         self.order_state = bytearray(n)
         self.emit_state = bytearray(n)
@@ -92,6 +108,7 @@ class _Writer:
         self.ident_counts: dict[str, int] = {}
         self.aligns: dict[int, int] = {}
         self.packed: dict[int, bool] = {}
+        self.natural_aligns: dict[int, int] = {}
         self.out: list[str] = []
         self.queue: list[int] = []
 
@@ -99,7 +116,10 @@ class _Writer:
         self._mark_referenced()
         out = self.out
         out.append(_PROLOGUE)
+        order_state = self.order_state
         for tid in range(1, self.n):
+            if order_state[tid] == _DONE:
+                continue  # already ordered: _order would queue nothing
             self.queue = []
             self._order(tid, False)
             for q in self.queue:
@@ -112,141 +132,153 @@ class _Writer:
         ref = self.referenced
         for t in self.types[1:]:
             k = t.kind
-            if k in (Kind.STRUCT, Kind.UNION):
+            if k in _ONE_REF:
+                ref[t.type] = 1
+            elif k in _RECORD:
                 for m in t.members:
                     ref[m.type] = 1
-            elif k == Kind.FUNC_PROTO:
+            elif k == _FUNC_PROTO:
                 ref[t.return_type] = 1
                 for p in t.params:
                     ref[p.type] = 1
-            elif k == Kind.ARRAY:
+            elif k == _ARRAY:
                 ref[t.type] = ref[t.index_type] = 1
-            elif k == Kind.DATASEC:
+            elif k == _DATASEC:
                 for v in t.vars:
                     ref[v.type] = 1
-            elif k not in (Kind.INT, Kind.ENUM, Kind.ENUM64, Kind.FWD, Kind.FLOAT, Kind.UNKN):
-                ref[t.type] = 1
 
     # -- ordering: what must be defined before what ---------------------------------
+    # (Speed: loops test a type's state before recursing into it; a done type would
+    # return True at once, which is what the loops then assume.)
     def _order(self, tid: int, through_ptr: bool) -> bool:
         """Queue the definitions ``tid`` needs; True if ``tid`` needs its full definition
         (a 'strong' reference), False if a declaration suffices."""
-        st = self.order_state[tid]
+        state = self.order_state
+        st = state[tid]
         if st == _DONE:
             return True
         t = self.types[tid]
         k = t.kind
         if st == _BUSY:
             # a cycle is fine only through a pointer to a named struct/union
-            if k in (Kind.STRUCT, Kind.UNION) and through_ptr and t.name:
+            if k in _RECORD and through_ptr and t.name:
                 return False
             raise ValueError(f"BTF type [{tid}] is part of a cycle C cannot declare")
-        if k in (Kind.INT, Kind.FLOAT, Kind.UNKN):
-            self.order_state[tid] = _DONE
-            return False
-        if k == Kind.PTR:
+        if k == _FUNC_PROTO:
+            rt = t.return_type
+            strong = state[rt] == _DONE or self._order(rt, through_ptr)
+            for p in t.params:
+                pt = p.type
+                if state[pt] == _DONE or self._order(pt, through_ptr):
+                    strong = True
+            return strong
+        if k == _PTR:
             r = self._order(t.type, True)
-            self.order_state[tid] = _DONE
+            state[tid] = _DONE
             return r
-        if k == Kind.ARRAY:
-            return self._order(t.type, False)
-        if k in (Kind.STRUCT, Kind.UNION):
+        if k in _RECORD:
             if through_ptr and t.name:
                 return False
-            self.order_state[tid] = _BUSY
+            state[tid] = _BUSY
             for m in t.members:
-                self._order(m.type, False)
+                if state[m.type] != _DONE:
+                    self._order(m.type, False)
             if t.name:
                 self.queue.append(tid)
-            self.order_state[tid] = _DONE
+            state[tid] = _DONE
             return True
-        if k in (Kind.ENUM, Kind.ENUM64, Kind.FWD):
-            if t.name or not self.referenced[tid]:
-                self.queue.append(tid)
-            self.order_state[tid] = _DONE
-            return True
-        if k == Kind.TYPEDEF:
+        if k in _MODS:
+            return self._order(t.type, through_ptr)
+        if k == _TYPEDEF:
             strong = self._order(t.type, through_ptr)
             if through_ptr and not strong:
                 return False
             self.queue.append(tid)
-            self.order_state[tid] = _DONE
+            state[tid] = _DONE
             return True
-        if k in _MODS or k in _QUAL:
-            return self._order(t.type, through_ptr)
-        if k == Kind.FUNC_PROTO:
-            strong = self._order(t.return_type, through_ptr)
-            for p in t.params:
-                strong = self._order(p.type, through_ptr) or strong
-            return strong
+        if k == _ARRAY:
+            return self._order(t.type, False)
+        if k in _SCALAR:
+            state[tid] = _DONE
+            return False
+        if k in _ENUMS or k == _FWD:
+            if t.name or not self.referenced[tid]:
+                self.queue.append(tid)
+            state[tid] = _DONE
+            return True
         # FUNC, VAR, DATASEC, DECL_TAG: not declared in the header
-        self.order_state[tid] = _DONE
+        state[tid] = _DONE
         return False
 
     # -- emitting ---------------------------------------------------------------------
     def _emit(self, tid: int, container: int) -> None:
         """Write ``tid``'s definition (container == 0) or the forward declarations that
         a definition of ``container`` that mentions ``tid`` needs."""
-        st = self.emit_state[tid]
-        if st == _DONE:
-            return
-        t = self.types[tid]
-        k = t.kind
+        types, state = self.types, self.emit_state
+        while True:  # pointers, arrays and modifiers just pass on to what they refer to
+            st = state[tid]
+            if st == _DONE:
+                return
+            t = types[tid]
+            k = t.kind
+            if st == _BUSY or k not in _PTR_ARRAY_MOD:
+                break
+            tid = t.type
         out = self.out
         if st == _BUSY:
             # referenced again while being defined: only a declaration can help
             if self.fwd_done[tid]:
                 return
-            if k in (Kind.STRUCT, Kind.UNION):
+            if k in _RECORD:
                 if tid == container or not t.name:
                     return
                 out.append(f"{self._tag_kw(t)} {self._tag_name(tid)};\n\n")
                 self.fwd_done[tid] = 1
-            elif k == Kind.TYPEDEF:
+            elif k == _TYPEDEF:
                 # the typedef line itself serves pointers; embedding still waits
                 if t.name != "__builtin_va_list":
                     out.append(self._typedef(tid, t) + ";\n\n")
                 self.fwd_done[tid] = 1
             return
-        if k == Kind.INT:
-            alias = _MISSING_INTS.get(t.name)
-            if alias:
-                out.append(f"typedef {alias} {t.name};\n\n")
-            self.emit_state[tid] = _DONE
-        elif k in (Kind.ENUM, Kind.ENUM64):
-            if container == 0:
-                out.append(self._enum_def(tid, t, 0) + ";\n\n")
-            self.emit_state[tid] = _DONE
-        elif k == Kind.PTR or k in _MODS or k == Kind.ARRAY:
-            self._emit(t.type, container)
-        elif k == Kind.FWD:
-            out.append(f"{'union' if t.is_union else 'struct'} {t.name};\n\n")
-            self.emit_state[tid] = _DONE
-        elif k == Kind.TYPEDEF:
-            self.emit_state[tid] = _BUSY
-            self._emit(t.type, tid)
-            if not self.fwd_done[tid] and t.name != "__builtin_va_list":
-                out.append(self._typedef(tid, t) + ";\n\n")
-            self.emit_state[tid] = _DONE
-        elif k in (Kind.STRUCT, Kind.UNION):
-            self.emit_state[tid] = _BUSY
+        if k in _RECORD:
+            state[tid] = _BUSY
             if container == 0 or not t.name:
                 # the definition will spell out members: declare what they point to
                 inner = container if not t.name else tid
                 for m in t.members:
-                    self._emit(m.type, inner)
+                    if state[m.type] != _DONE:
+                        self._emit(m.type, inner)
             elif not self.fwd_done[tid] and tid != container:
                 out.append(f"{self._tag_kw(t)} {self._tag_name(tid)};\n\n")
                 self.fwd_done[tid] = 1
             if container == 0:
                 out.append(self._struct_def(tid, t, 0) + ";\n\n")
-                self.emit_state[tid] = _DONE
+                state[tid] = _DONE
             else:
-                self.emit_state[tid] = _TODO
-        elif k == Kind.FUNC_PROTO:
+                state[tid] = _TODO
+        elif k == _FUNC_PROTO:
             self._emit(t.return_type, container)
             for p in t.params:
-                self._emit(p.type, container)
+                if state[p.type] != _DONE:
+                    self._emit(p.type, container)
+        elif k == _TYPEDEF:
+            state[tid] = _BUSY
+            self._emit(t.type, tid)
+            if not self.fwd_done[tid] and t.name != "__builtin_va_list":
+                out.append(self._typedef(tid, t) + ";\n\n")
+            state[tid] = _DONE
+        elif k in _ENUMS:
+            if container == 0:
+                out.append(self._enum_def(tid, t, 0) + ";\n\n")
+            state[tid] = _DONE
+        elif k == _INT:
+            alias = _MISSING_INTS.get(t.name)
+            if alias:
+                out.append(f"typedef {alias} {t.name};\n\n")
+            state[tid] = _DONE
+        elif k == _FWD:
+            out.append(f"{'union' if t.is_union else 'struct'} {t.name};\n\n")
+            state[tid] = _DONE
 
     # -- names ------------------------------------------------------------------------
     def _unique(self, tid: int, counts: dict[str, int]) -> str:
@@ -255,7 +287,7 @@ class _Writer:
             return name
         t = self.types[tid]
         name = t.name
-        if name and not (t.kind == Kind.FWD or (t.kind == Kind.ENUM and not t.values)):
+        if name and not (t.kind == _FWD or (t.kind == _ENUM and not t.values)):
             c = counts.get(name, 0) + 1
             counts[name] = c
             if c > 1:
@@ -268,23 +300,24 @@ class _Writer:
 
     @staticmethod
     def _tag_kw(t) -> str:
-        return "struct" if t.kind == Kind.STRUCT else "union"
+        return "struct" if t.kind == _STRUCT else "union"
 
     # -- layout -----------------------------------------------------------------------
     def _size(self, tid: int) -> int:
         """Byte size of a type (as BTF says; what our C gives too)."""
+        types = self.types
         for _ in range(256):
-            t = self.types[tid]
+            t = types[tid]
             k = t.kind
-            if k in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT):
+            if k in _SIZED:
                 return t.size
-            if k == Kind.PTR:
+            if k == _PTR:
                 return 8
-            if k == Kind.ARRAY:
+            if k == _ARRAY:
                 return t.nelems * self._size(t.type)
-            if k == Kind.TYPEDEF and t.name == "__builtin_va_list":
+            if k == _TYPEDEF and t.name == "__builtin_va_list":
                 return 8  # clang's own for BPF (a pointer), not the kernel's 24 bytes
-            if k == Kind.TYPEDEF or k in _MODS:
+            if k == _TYPEDEF or k in _MODS:
                 tid = t.type
                 continue
             return 0
@@ -297,24 +330,33 @@ class _Writer:
             return a
         t = self.types[tid]
         k = t.kind
-        if k in (Kind.INT, Kind.FLOAT, Kind.ENUM, Kind.ENUM64):
-            a = max(1, t.size) if t.size <= 8 or k == Kind.INT else 8  # __int128 is 16
-        elif k == Kind.PTR:
+        if k in _NUMERIC:
+            a = max(1, t.size) if t.size <= 8 or k == _INT else 8  # __int128 is 16
+        elif k == _PTR:
             a = 8
-        elif k in (Kind.ARRAY, Kind.TYPEDEF) or k in _MODS:
+        elif k in _ALIASES:
             a = self._align(t.type)
-        elif k in (Kind.STRUCT, Kind.UNION):
-            a = 1 if self._is_packed(tid) else self._natural_align(t)
+        elif k in _RECORD:
+            a = 1 if self._is_packed(tid) else self._natural_align(tid)
         else:
             a = 1
         self.aligns[tid] = a
         return a
 
-    def _natural_align(self, t) -> int:
+    def _natural_align(self, tid: int) -> int:
+        a = self.natural_aligns.get(tid)
+        if a is not None:
+            return a
         a = 1
-        for m in t.members:
+        aligns = self.aligns
+        for m in self.types[tid].members:
             if m.name or not m.bitfield_size:  # unnamed bit-fields do not align
-                a = max(a, self._align(m.type))
+                ma = aligns.get(m.type)
+                if ma is None:
+                    ma = self._align(m.type)
+                if ma > a:
+                    a = ma
+        self.natural_aligns[tid] = a
         return a
 
     def _is_packed(self, tid: int) -> bool:
@@ -329,7 +371,7 @@ class _Writer:
             if not m.bitfield_size and m.offset_bits % (8 * self._align(m.type)):
                 p = True
                 break
-        if not p and t.size % self._natural_align(t):
+        if not p and t.size % self._natural_align(tid):
             p = True
         self.packed[tid] = p
         return p
@@ -365,7 +407,7 @@ class _Writer:
 
     # -- definitions ------------------------------------------------------------------
     def _struct_def(self, tid: int, t, lvl: int) -> str:
-        is_struct = t.kind == Kind.STRUCT
+        is_struct = t.kind == _STRUCT
         head = self._tag_kw(t)
         if t.name:
             head += " " + self._tag_name(tid)
@@ -388,7 +430,7 @@ class _Writer:
                 end = m.offset_bits + 8 * self._size(m.type)
             cur = max(cur, end) if not is_struct else end
         if is_struct:
-            a = 8 * (1 if packed else self._natural_align(t))
+            a = 8 * (1 if packed else self._natural_align(tid))
             if -(-cur // a) * a != 8 * t.size and cur < 8 * t.size:
                 self._pad(cur, 8 * t.size, ind, parts, packed)
         if t.members or t.size:
@@ -407,7 +449,7 @@ class _Writer:
             return head
         ind = "\t" * (lvl + 1)
         counts = self.ident_counts
-        wide = t.kind == Kind.ENUM64
+        wide = t.kind == _ENUM64
         suffix = ("LL" if t.signed else "ULL") if wide else ""
         parts = [head, " {"]
         for v in t.values:
@@ -435,14 +477,17 @@ class _Writer:
         while True:
             t = types[tid]
             k = t.kind
-            if k == Kind.FUNC_PROTO:
-                chain.append(t)
-                tid = t.return_type
-            elif k == Kind.PTR or k == Kind.ARRAY or k in _MODS:
+            if k in _PTR_ARRAY_MOD:
                 chain.append(t)
                 tid = t.type
+            elif k == _FUNC_PROTO:
+                chain.append(t)
+                tid = t.return_type
             else:
                 break
+        if not chain:  # the common case: a plain named type
+            base = self._base(tid, t, lvl)
+            return f"{base} {declarator}" if declarator else base
         # qualifiers that end the chain apply to the base type itself
         base_quals = []
         while chain and chain[-1].kind in _MODS:
@@ -455,17 +500,17 @@ class _Writer:
         after_ptr = False
         for t in chain:
             k = t.kind
-            if k == Kind.PTR:
+            if k == _PTR:
                 q = " ".join(quals)
                 d = "*" + (q + (" " + d if d else "") if q else d)
                 quals = []
                 after_ptr = True
-            elif k == Kind.ARRAY:
+            elif k == _ARRAY:
                 if after_ptr:
                     d = f"({d})"
                 d = f"{d}[{t.nelems}]"
                 after_ptr = False
-            elif k == Kind.FUNC_PROTO:
+            elif k == _FUNC_PROTO:
                 if after_ptr:
                     d = f"({d})"
                 d = f"{d}({self._params(t, lvl)})"
@@ -496,20 +541,20 @@ class _Writer:
 
     def _base(self, tid: int, t, lvl: int) -> str:
         k = t.kind
-        if k == Kind.UNKN:
-            return "void"
-        if k in (Kind.INT, Kind.FLOAT):
-            return t.name
-        if k == Kind.TYPEDEF:
-            return self._unique(tid, self.ident_counts)
-        if k in (Kind.STRUCT, Kind.UNION):
+        if k in _RECORD:
             if not t.name:
                 return self._struct_def(tid, t, lvl)
             return f"{self._tag_kw(t)} {self._tag_name(tid)}"
-        if k in (Kind.ENUM, Kind.ENUM64):
+        if k == _TYPEDEF:
+            return self._unique(tid, self.ident_counts)
+        if k == _INT or k == _FLOAT:
+            return t.name
+        if k == _UNKN:
+            return "void"
+        if k in _ENUMS:
             if not t.name:
                 return self._enum_def(tid, t, lvl)
             return f"enum {self._tag_name(tid)}"
-        if k == Kind.FWD:
+        if k == _FWD:
             return f"{'union' if t.is_union else 'struct'} {t.name}"
         raise ValueError(f"BTF type [{tid}] of kind {k.name} cannot be named in C")

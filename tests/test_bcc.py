@@ -585,3 +585,72 @@ def test_usdt_context_reads_probe_arguments(tmp_path):
         s += i * 2 + 1 + ((i - 1) if i % 2 else 0)
         want[i] = s
     assert got == want
+
+
+GENERIC = r"""
+BPF_ARRAY(hits, u64, 5);
+
+static __always_inline int bump(int i) {
+    u64 *v = hits.lookup(&i);
+    if (v)
+        __sync_fetch_and_add(v, 1);
+    return 0;
+}
+
+int on_raw(struct bpf_raw_tracepoint_args *ctx) {
+    if ((bpf_get_current_pid_tgid() >> 32) == PT_PID)
+        bump(0);
+    return 0;
+}
+
+int on_tp(void *ctx) {
+    if ((bpf_get_current_pid_tgid() >> 32) == PT_PID)
+        bump(1);
+    return 0;
+}
+
+int on_sample(struct bpf_perf_event_data *ctx) {
+    return bump(2);
+}
+
+int on_xdp(struct xdp_md *ctx) {
+    bump(3);
+    return XDP_PASS;
+}
+
+int on_skb(struct __sk_buff *skb) {
+    bump(4);
+    return 0;
+}
+"""
+
+
+def test_functions_typed_at_load_func_on_cold_and_warm_starts(tmp_path, monkeypatch):
+    """Functions with no probe prefix get their program type from load_func/attach_*
+    (raw tracepoint, tracepoint, perf event, XDP, socket filter), on the first start and
+    on a warm one (build cache + load plans)."""
+    import socket
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("PYBPF_NO_PLAN", raising=False)
+    text = GENERIC.replace("PT_PID", str(os.getpid()))
+    for warm in (False, True):
+        with BPF(text=text) as b:
+            assert (b._spec is None) == warm
+            b.attach_raw_tracepoint(tp="sys_enter", fn_name="on_raw")
+            b.attach_tracepoint(tp="syscalls:sys_enter_getppid", fn_name="on_tp")
+            b.attach_perf_event(ev_type=1, ev_config=0, fn_name="on_sample",   # cpu-clock
+                                sample_freq=1000)
+            b.attach_xdp("lo", b.load_func("on_xdp", BPF.XDP), BPF.XDP_FLAGS_SKB_MODE)
+            skb = b.load_func("on_skb", BPF.SOCKET_FILTER)
+            for _ in range(3):
+                os.getppid()
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.sendto(b"x", ("127.0.0.1", 9))
+            skb.prog.test_run(bytes(64))
+            deadline = time.monotonic() + 5
+            while b["hits"][2].value == 0 and time.monotonic() < deadline:
+                sum(range(100000))
+            b.remove_xdp("lo", BPF.XDP_FLAGS_SKB_MODE)
+            hits = [b["hits"][i].value for i in range(5)]
+        assert hits[0] >= 3 and hits[1] == 3 and hits[2] >= 1 and hits[3] >= 1 \
+            and hits[4] == 1, (warm, hits)

@@ -213,3 +213,15 @@ def test_a_damaged_plan_of_the_right_version_falls_back(private_cache, obj_bytes
     put_record(k, p)
     with pybpf.load(obj_bytes, name="pt_plan") as obj:
         assert obj._plan is None and "pt_plan_tp" in obj.programs
+
+
+@pytest.mark.kernel
+def test_sections_override_the_program_type_on_both_paths(private_cache, obj_bytes):
+    from pybpf._sys.uapi import ProgType
+    for warm in (False, True):
+        with pybpf.load(obj_bytes, name="pt_plan",
+                        sections={"pt_plan_tp": "raw_tp/sys_enter"}) as obj:
+            assert (obj._plan is not None) == warm
+            assert obj.programs["pt_plan_tp"].info().type == ProgType.RAW_TRACEPOINT
+    with pytest.raises(KeyError, match="nope"):
+        pybpf.load(obj_bytes, name="pt_plan", sections={"nope": "xdp"})

@@ -215,10 +215,16 @@ class BPF(AttachMixin):
         maps of the main object."""
         from ..object.loader import load
         probe = self._rw.probes.get(name) if self._rw is not None else None
-        if probe is not None and probe.kind != "generic" and (attach_type is None or
-                                                               attach_type < 0):
-            # its section fixes its type: load it as is, through a load plan when warm
-            obj = load(elf, name="bcc", programs=[name], maps=self._obj.maps)
+        plain = attach_type is None or attach_type < 0
+        sections = None
+        if probe is not None and probe.kind == "generic" and prog_type is not None:
+            rep = _SECTION_OF_TYPE.get(int(prog_type))
+            sections = {name: rep} if rep else None
+        if probe is not None and plain and (probe.kind != "generic" or sections):
+            # the type is known from its section or from prog_type: load through a load
+            # plan when warm
+            obj = load(elf, name="bcc", programs=[name], maps=self._obj.maps,
+                       sections=sections)
             self._objects.append(obj)
             return Function(self, name, obj.programs[name])
         from ..object.spec import ObjectSpec

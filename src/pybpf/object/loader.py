@@ -34,7 +34,8 @@ _NO_BTF_KV = {MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRAC
 def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = None,
          log_level: int = 0, kernel_btf=None,
          variables: dict[str, Any] | None = None, name: str | None = None,
-         programs: Iterable[str] | None = None, cache_key: str | None = None) -> "Object":
+         programs: Iterable[str] | None = None, cache_key: str | None = None,
+         sections: dict[str, str] | None = None) -> "Object":
     """Load an object (a spec, ELF bytes or a path) and return the loaded :class:`Object`.
 
     ``maps`` replaces maps of the object with existing ones (by name: a Map or an fd), as
@@ -46,6 +47,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     ``programs`` loads only the named programs of bytes or a path (libbpf's autoload).
     ``cache_key`` is an identity of the object bytes the caller already has (a hash of
     its sources, say); it names the load plan instead of a hash of the bytes.
+    ``sections`` loads programs as if their SEC() said otherwise (program name -> section
+    name, e.g. ``{"f": "xdp"}``): libbpf's bpf_program__set_type() and friends.
     """
     data = None
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -58,8 +61,10 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     only = None if programs is None else sorted(programs)
     if data is not None and kernel_btf is None and log_level == 0:
         from . import plan
-        key = plan.key(data, name if only is None else f"{name}|{','.join(only)}",
-                       identity=cache_key)
+        label = name if only is None else f"{name}|{','.join(only)}"
+        if sections:
+            label += "|" + ",".join(f"{k}={v}" for k, v in sorted(sections.items()))
+        key = plan.key(data, label, identity=cache_key)
         p = plan.read(key)
         if p is not None:
             obj = _replay(p, data, name, maps or {}, pin_root, variables or {})
@@ -71,6 +76,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         if only is not None:
             for pname, p in spec.programs.items():
                 p.autoload = pname in only
+        for pname, section in (sections or {}).items():
+            _set_section(spec, pname, section)
     else:
         spec = source
     obj = Object(spec)
@@ -85,6 +92,20 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         from . import plan
         plan.write(key, loader.plan)
     return obj
+
+
+def _set_section(spec, pname: str, section: str) -> None:
+    """Make program ``pname`` load as if it sat in SEC(``section``)."""
+    from .sections import parse_section
+    p = spec.programs.get(pname)
+    if p is None:
+        raise KeyError(f"no program {pname!r}; known: {sorted(spec.programs)}")
+    info = parse_section(section)
+    if info is None:
+        raise ValueError(f"{section!r} is not a section name libbpf knows")
+    p.sec_info, p.type, p.expected_attach_type = info, info.prog_type, \
+        info.expected_attach_type
+    p.sleepable, p.xdp_frags = info.sleepable, info.xdp_frags
 
 
 def _spec_globals(spec) -> dict[str, tuple]:

@@ -107,7 +107,11 @@ class _CpuRing:
 
 class PerfBuffer:
     """Reads a perf event array map: ``poll(timeout_ms)`` calls ``on_sample(cpu, data)``
-    for each record (``data`` is a zero-copy view, released when the callback returns) and ``on_lost(cpu, count)`` for drops; ``lost`` totals the drops."""
+    for each record (``data`` is a zero-copy view, released when the callback returns) and
+    ``on_lost(cpu, count)`` for drops; ``lost`` totals the drops.
+
+    The kernel reports drops in a record it writes before the next sample that fits, so
+    a count arrives once that CPU's ring has room and produces again."""
 
     def __init__(self, map, on_sample: SampleCallback, on_lost: LostCallback | None = None,
                  page_cnt: int = 8):

@@ -67,6 +67,6 @@ def test_execsnoop_from_the_wheel_needs_no_compiler(wheel, tmp_path):
     finally:
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=20)
+    # PYBPF_CLANG names no compiler: had the tool tried to compile, it would have failed
     assert p.returncode == 0, err
-    assert not (tmp_path / "cache").exists() or not any(
-        n.endswith(".o") for n in os.listdir(tmp_path / "cache" / "pybpf"))
+    assert "clang" not in err

@@ -19,6 +19,7 @@ from . import errors
 from ._sys import attr, perf, syscall
 from ._sys.uapi import Cmd
 from .fd import FD
+from ._sys.cpu import possible_cpus
 
 _PAGE = mmap.PAGESIZE
 _RECORD_LOST = 2
@@ -28,11 +29,6 @@ _HEAD, _TAIL = 1024, 1032
 SampleCallback = Callable[[int, memoryview], None]   # (cpu, raw sample), valid during the call
 LostCallback = Callable[[int, int], None]             # (cpu, count)
 
-
-def possible_cpus() -> list[int]:
-    """CPU numbers from /sys/devices/system/cpu/possible (e.g. "0-3,8")."""
-    from ._sys.cpu import possible_cpus as cpus
-    return cpus()
 
 
 class _CpuRing:
@@ -143,11 +139,14 @@ class PerfBuffer:
 
     def poll(self, timeout_ms: int = -1) -> int:
         """Wait for data on any CPU, then drain every ring; returns the samples read."""
+        self._wait(timeout_ms)
+        return self.consume()
+
+    def _wait(self, timeout_ms: int) -> None:
         try:
             self._epoll.poll(timeout_ms / 1000 if timeout_ms >= 0 else -1)
         except InterruptedError:
             pass
-        return self.consume()
 
     def read(self, timeout_ms: int = -1, decode=None) -> list[tuple[int, object]]:
         """Wait up to ``timeout_ms``, then return every ready sample as (cpu, value),
@@ -156,19 +155,17 @@ class PerfBuffer:
         from .records import decoder
         conv = decoder(decode)
         out: list = []
-        keep = self.on_sample
-        self.on_sample = lambda cpu, data: out.append((cpu, conv(data)))
-        try:
-            self.poll(timeout_ms)
-        finally:
-            self.on_sample = keep
+        self._wait(timeout_ms)
+        self.consume(lambda cpu, data: out.append((cpu, conv(data))))
         return out
 
-    def consume(self) -> int:
-        """Drain every ring without waiting."""
+    def consume(self, on_sample: SampleCallback | None = None) -> int:
+        """Drain every ring without waiting (samples to ``on_sample``, else the reader's
+        own callback)."""
+        on_sample = on_sample or self.on_sample
         total = 0
         for ring in self._rings:
-            n, lost = ring.read(self.on_sample, self.on_lost)
+            n, lost = ring.read(on_sample, self.on_lost)
             total += n
             self.lost += lost
         return total

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 
 from ..btf.kinds import Kind
+from ..errors import BTFError
 
 _INTS = {(1, False): ctypes.c_uint8, (1, True): ctypes.c_int8,
          (2, False): ctypes.c_uint16, (2, True): ctypes.c_int16,
@@ -26,6 +27,7 @@ _NAMED = {"int": ctypes.c_int, "unsigned int": ctypes.c_uint, "long": ctypes.c_l
           "short int": ctypes.c_short, "unsigned short": ctypes.c_ushort,
           "short unsigned int": ctypes.c_ushort, "_Bool": ctypes.c_bool}
 _MAX_DEPTH = 64
+_MODIFIERS = (Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG)
 
 
 class Converter:
@@ -42,7 +44,7 @@ class Converter:
             return ctypes.c_uint64
         t = self.spec[tid]
         k = t.kind
-        if k in (Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG):
+        if k in _MODIFIERS:
             r = self(t.type, _depth + 1)
         elif k == Kind.INT:
             signed = bool(t.encoding & 1)
@@ -117,8 +119,6 @@ def _bit_base(spec, tid: int) -> type:
     return _INTS.get((size, signed), ctypes.c_uint32)
 
 
-_MODIFIERS = (Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG)
-
 
 def export_types(spec, roots) -> dict[int, tuple]:
     """The types reachable from ``roots`` in ``spec``, as plain tuples for a cache:
@@ -135,7 +135,7 @@ def export_types(spec, roots) -> dict[int, tuple]:
         ref = getattr(t, "type", 0) if t.kind in _MODIFIERS + (Kind.ARRAY,) else 0
         try:
             size = spec.sizeof(tid)
-        except Exception:      # FUNC_PROTO and friends: never sized by the converter
+        except BTFError:       # FUNC_PROTO and friends: never sized by the converter
             size = 0
         out[tid] = (int(t.kind), t.name or "", ref, getattr(t, "size", 0) or 0,
                     getattr(t, "encoding", 0), bool(getattr(t, "signed", False)),

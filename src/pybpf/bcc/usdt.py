@@ -20,14 +20,14 @@ class USDT:
             raise errors.PybpfError("USDT() needs pid= or path=")
         self.pid = int(pid) if pid is not None else None
         self.path = path.decode() if isinstance(path, (bytes, bytearray)) else path
-        self.enabled: list[tuple[str, str]] = []      # (probe, function)
+        # (function, binary, provider, name), resolved when enabled, as bcc does
+        self.enabled: list[tuple[str, str, str, str]] = []
 
     def enable_probe(self, probe, fn_name) -> None:
         """Run BPF function ``fn_name`` at probe ``probe`` ("name" or "provider:name")."""
         probe = probe.decode() if isinstance(probe, (bytes, bytearray)) else str(probe)
         fn_name = fn_name.decode() if isinstance(fn_name, (bytes, bytearray)) else str(fn_name)
-        self.find(probe)          # fail now, as bcc does, if the probe does not exist
-        self.enabled.append((probe, fn_name))
+        self.enabled.append((fn_name, *self.find(probe)))   # a missing probe fails now
 
     def enable_probe_or_bail(self, probe, fn_name) -> None:
         try:
@@ -80,11 +80,10 @@ class USDT:
         """Attach the enabled functions of ``bpf`` (called by BPF() after loading)."""
         from ..links import usdt
         spec_map = bpf._obj.maps.get(usdt.SPEC_MAP)
-        for probe, fn_name in self.enabled:
+        for fn_name, path, provider, name in self.enabled:
             fn = bpf.load_func(fn_name, bpf.KPROBE)
-            path, provider, name = self.find(probe)
             link = usdt.attach(fn.prog, path, provider, name,
                                pid=self.pid if self.pid is not None else -1,
                                spec_map=spec_map, spec_id=bpf._usdt_spec_ids)
-            bpf._usdt_spec_ids = max(link.spec_ids, default=bpf._usdt_spec_ids - 1) + 1
+            bpf._usdt_spec_ids += len(link.spec_ids)
             bpf._keep(("usdt", f"{provider}:{name}", fn_name), link)

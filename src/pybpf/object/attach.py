@@ -43,7 +43,7 @@ def auto_attach(prog, pspec, obj=None):
             return usdt.attach(prog, t.path, t.provider, t.name)
         link = usdt.attach(prog, t.path, t.provider, t.name, spec_map=spec_map,
                            spec_id=obj.usdt_spec_ids)
-        obj.usdt_spec_ids = max(link.spec_ids, default=obj.usdt_spec_ids - 1) + 1
+        obj.usdt_spec_ids += len(link.spec_ids)
         return link
     if family == "uprobe":
         from ..links import uprobe

@@ -83,7 +83,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     obj = Object(spec)
     loader = _Loader(obj, maps or {}, pin_root, log_level, kernel_btf, record=key is not None)
     try:
-        loader.set_globals(_spec_globals(spec), variables or {})
+        loader.set_globals(variables or {})
         loader.run(spec)
     except BaseException:
         obj.close()
@@ -121,7 +121,7 @@ def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables) -> "Obj
         return None                             # a plan of another shape: not ours to use
     loader = _Loader(obj, reuse, pin_root, 0, None)
     try:
-        loader.set_globals(obj._globals, variables)
+        loader.set_globals(variables)
     except BaseException:
         obj.close()
         raise                                   # an unknown variable: same error either way
@@ -274,11 +274,10 @@ class _Loader:
         self.log_level = log_level
         self._vmlinux = kernel_btf
         self.map_specs: dict[str, Any] = {}
-        self._modules: list | None = None
+        self._modules: dict | None = None
         self.patches: dict[str, list[tuple[int, bytes]]] = {}   # map -> (offset, bytes)
         # the plan being recorded: None once something unplannable was met
-        self.plan: dict | None = {"v": 1, "btf": None, "maps": [], "progs": []} \
-            if record else None
+        self.plan: dict | None = {"btf": None, "maps": [], "progs": []} if record else None
 
     # -- kernel BTF, only touched when something needs it --------------------------------
     def vmlinux(self):
@@ -287,28 +286,28 @@ class _Loader:
             self._vmlinux = load_vmlinux()
         return self._vmlinux
 
-    def module_specs(self) -> list:
-        """Split BTF of every loaded module (read once, when CO-RE first needs it)."""
+    def modules(self) -> dict:
+        """Split BTF of every loaded module by name (read once, when first needed)."""
         if self._modules is None:
             from ..btf.kernel import load_module
             from ..kernelid import module_btf_names
-            self._modules = []
+            self._modules = {}
             for name in module_btf_names():
                 try:
-                    self._modules.append(load_module(name, self.vmlinux()))
+                    self._modules[name] = load_module(name, self.vmlinux())
                 except (errors.PybpfError, OSError):
                     continue          # unloaded meanwhile, or unreadable: not a candidate
         return self._modules
 
-    def set_globals(self, table: dict[str, tuple], variables: dict[str, Any]) -> None:
+    def module_specs(self) -> list:
+        """The modules' split BTF, as CO-RE's candidate search takes it."""
+        return list(self.modules().values())
+
+    def set_globals(self, variables: dict[str, Any]) -> None:
         """Turn ``variables`` (name -> value) into byte patches of their maps' data."""
         from .values import encode_value
         for name, value in variables.items():
-            try:
-                section, offset, size, signed = table[name]
-            except KeyError:
-                raise KeyError(f"no global variable {name!r}; known: {sorted(table)}") \
-                    from None
+            section, offset, size, signed = self.obj._var(name)
             self.patches.setdefault(section, []).append(
                 (offset, encode_value(value, size, signed, name)))
 
@@ -321,7 +320,7 @@ class _Loader:
         kconfig.fill(spec)
         if self.plan is not None:
             from .plan import PLAN_VERSION
-            self.plan.update(v=PLAN_VERSION, globals=_spec_globals(spec))
+            self.plan.update(v=PLAN_VERSION, globals=self.obj._globals)
         for name, m in spec.maps.items():
             if m.autocreate:
                 self.create_map(name, m)
@@ -398,7 +397,7 @@ class _Loader:
             return self.obj.maps[name]
         if self.plan is not None:
             from .plan import map_entry
-            self.plan["maps"].append(map_entry(name, m, m.data))
+            self.plan["maps"].append(map_entry(name, m))
         if name in self.reuse:
             given = self.reuse[name]
             fd = FD(os.dup(given.fileno() if hasattr(given, "fileno") else int(given)))
@@ -636,16 +635,15 @@ class _Loader:
         if ids:
             return ids[0], 0
         from ..btf.handle import module_btf_fds
-        from ..btf.kernel import load_module
-        for mod, fd in module_btf_fds(module or None):
-            try:
-                found = load_module(mod, self.vmlinux()).find(name, k)
-            except errors.PybpfError:
-                found = []
-            if found:
+        for mod, spec in self.modules().items():
+            if module and mod != module:
+                continue
+            found = [t for t in spec.find(name, k) if t >= spec.start_id]
+            if not found:
+                continue
+            for _, fd in module_btf_fds(mod):
                 self.obj._owned.append(fd)   # the kernel holds it too; libbpf keeps it open
                 return found[0], fd.fileno()
-            fd.close()
         raise errors.NotFoundError(2, "attach target",
                                    f"{p.section!r}: the kernel has no {kind} {name!r} in "
                                    f"its BTF{f' (module {module})' if module else ''}")

@@ -53,17 +53,18 @@ def write(k: str, plan: dict) -> None:
 
 # -- recording --------------------------------------------------------------------------------
 
-def map_entry(name: str, m, data) -> dict:
-    """The plan's description of one map (object-level MapSpec ``m``)."""
+def map_entry(name: str, m) -> dict:
+    """The plan's description of one map (object-level MapSpec ``m``, its initial data as
+    it stands: kconfig values filled, user variables not applied)."""
     inner = None
     if m.inner is not None:
-        inner = map_entry(m.inner.name, m.inner, None)
+        inner = map_entry(m.inner.name, m.inner)
     return {"name": name, "kernel_name": m.kernel_name, "type": int(m.type),
             "key_size": m.key_size, "value_size": m.value_size,
             "max_entries": m.max_entries, "flags": int(m.flags), "numa_node": m.numa_node,
             "map_extra": m.map_extra, "key_type_id": m.key_type_id,
             "value_type_id": m.value_type_id, "pinning": m.pinning, "inner": inner,
-            "data": None if data is None else bytes(data),
+            "data": None if m.data is None else bytes(m.data),
             "contents": dict(m.contents) if m.contents else {}}
 
 

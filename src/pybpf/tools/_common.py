@@ -17,14 +17,10 @@ if TYPE_CHECKING:
 TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def tool_object(tool: str) -> bytes:
-    """The compiled object of a tool: the one built into the package (wheel installs need
-    no compiler), else compiled from its ``.bpf.c`` once and cached."""
-    return tool_object_and_key(tool)[0]
-
-
-def tool_object_and_key(tool: str) -> tuple[bytes, str | None]:
-    """The tool's object and an identity of it for load plans (None: hash the bytes)."""
+def tool_object(tool: str) -> tuple[bytes, str | None]:
+    """The compiled object of a tool, and an identity of it that names its load plan
+    (None: hash the bytes).  The object is the one built into the package (wheel installs
+    need no compiler), else compiled from its ``.bpf.c`` once and cached."""
     folder = os.path.join(TOOLS_DIR, tool)
     try:
         with open(os.path.join(folder, f"{tool}.bpf.o"), "rb") as f:

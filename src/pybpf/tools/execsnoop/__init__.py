@@ -138,7 +138,7 @@ def run(args, out: _common.Output) -> int:
     clock = _common.Clock()
     fmt = Formatter(args, out, clock)
     try:
-        data, identity = _common.tool_object_and_key("execsnoop")
+        data, identity = _common.tool_object("execsnoop")
         with pybpf.load(data, name="execsnoop", variables=consts, maps=user_maps,
                         cache_key=identity) as obj:
             obj.attach()

@@ -82,25 +82,20 @@ def consume(obj_path: str, kind: str, tgid: int, want: int, size: int, mode: str
             t0 = last_progress = t_end = now()
             seen = 0
             if kind == "ring-iter":
-                while n < want:
-                    for _ in buf.poll(100):
+                def poll(timeout_ms):
+                    nonlocal n
+                    for _ in buf.poll(timeout_ms):
                         n += 1
-                    t_end = now()
-                    if n != seen:
-                        seen, last_progress = n, t_end
-                    elif t_end - last_progress > 2.0:
-                        t_end = last_progress     # records were lost: stop waiting
-                        break
             else:
                 poll = buf.poll if kind == "perf" else buf.poll_callbacks
-                while n < want:
-                    poll(100)
-                    t_end = now()
-                    if n != seen:
-                        seen, last_progress = n, t_end
-                    elif t_end - last_progress > 2.0:
-                        t_end = last_progress     # records were lost: stop waiting
-                        break
+            while n < want:
+                poll(100)
+                t_end = now()
+                if n != seen:
+                    seen, last_progress = n, t_end
+                elif t_end - last_progress > 2.0:
+                    t_end = last_progress     # records were lost: stop waiting
+                    break
             if kind == "perf":
                 lost = buf.lost
         raw = obj.maps["pt_stats"]

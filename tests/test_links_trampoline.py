@@ -119,8 +119,7 @@ def _ip(*args: str, check: bool = True) -> None:
 def test_fentry_on_a_module_function():
     obj_bytes = pybpf.compile(MODULE_FENTRY)
     if not Features().has_trampolines():
-        with pytest.raises((errors.NotSupportedError, errors.NotFoundError),
-                           match="trampoline|veth_open"):
+        with pytest.raises(errors.NotSupportedError, match="(?i)trampoline"):
             pybpf.load(obj_bytes, name="pt_modf").close()
         hook_absent()
         return

@@ -125,13 +125,13 @@ class BPF(AttachMixin):
         from ..object.loader import load
         from . import buildcache
         key = buildcache.key(self._text, self.cflags)
-        entry = None if self.debug else buildcache.read(key)
-        if entry is None:
+        hit = None if self.debug else buildcache.read(key)
+        if hit is None:
             entry = self._build_entry()
             if not self.debug:
                 buildcache.write(key, entry)
         else:
-            self._rw = buildcache.findings(entry)
+            entry, self._rw = hit
         self._entry = entry
         self._elf = entry["elf"]
         rw = self._rw

@@ -32,7 +32,8 @@ def key(text: str, cflags: list[str]) -> str:
     return h.hexdigest()
 
 
-def read(k: str) -> dict | None:
+def read(k: str) -> tuple[dict, SimpleNamespace] | None:
+    """The entry for key ``k`` and the rewrite findings it holds, or None on a miss."""
     if os.environ.get("PYBPF_NO_PLAN"):
         return None
     from ..cache import get_record
@@ -40,14 +41,14 @@ def read(k: str) -> dict | None:
     if not isinstance(entry, dict) or entry.get("v") != VERSION:
         return None
     try:                      # a damaged entry is a miss, never an error
-        findings(entry)
+        found = findings(entry)
         if not isinstance(entry["elf"], bytes) or not isinstance(entry["maps"], dict) or \
                 not isinstance(entry["event_ids"], dict) or \
                 not isinstance(entry["programs"], list):
             return None
     except (LookupError, TypeError, ValueError):
         return None
-    return entry
+    return entry, found
 
 
 def write(k: str, entry: dict) -> None:

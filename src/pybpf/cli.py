@@ -7,22 +7,40 @@ import sys
 
 from . import errors
 
-# Subcommands that are not tools: name -> (module, one-line help).
+# Subcommands that are not tools: name -> (module with main(argv), one-line help).  A
+# command whose module is not in this build is left out of the usage text.
 _COMMANDS = {
     "features": ("pybpf.features", "what the running kernel supports (like bpftool feature)"),
     "list": (None, "list the tools"),
+    "run": ("pybpf.bcc.run", "run a bcc script unchanged on pybpf's bcc front end"),
+    "cache": ("pybpf.cachecli", "show or clear pybpf's private cache"),
+    "firewall": ("pybpf.net.cli", "XDP firewall and per-source rate limiter"),
+    "audit": ("pybpf.security.audit", "security audit stream with alert/kill/deny policies"),
+    "sslsniff": ("pybpf.security.sslsniff", "capture TLS plaintext (OpenSSL, GnuTLS, NSS)"),
+    "exporter": ("pybpf.exporter", "Prometheus exporter for eBPF maps"),
 }
 
 
 def _tools() -> dict[str, str]:
-    from .tools import TOOLS
-    return TOOLS
+    from .tools import tools
+    return tools()
+
+
+def _available(module: str | None) -> bool:
+    if module is None:
+        return True
+    import importlib.util
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
 
 
 def _usage() -> str:
     lines = ["usage: pybpf <command> [args]", "", "commands:"]
-    for name, (_, text) in _COMMANDS.items():
-        lines.append(f"  {name:<12} {text}")
+    for name, (module, text) in _COMMANDS.items():
+        if _available(module):
+            lines.append(f"  {name:<12} {text}")
     lines.append("")
     lines.append("tools (pybpf <tool> -h for options):")
     for name, text in sorted(_tools().items()):
@@ -41,9 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             for name, text in sorted(_tools().items()):
                 print(f"{name:<12} {text}")
             return 0
-        if cmd in _COMMANDS:
+        if cmd in _COMMANDS and _available(_COMMANDS[cmd][0]):
             return importlib.import_module(_COMMANDS[cmd][0]).main(rest) or 0
-        if cmd in _tools():
+        from .tools import is_tool
+        if is_tool(cmd):
             return importlib.import_module(f"pybpf.tools.{cmd}").main(rest) or 0
     except errors.PybpfError as e:
         print(f"pybpf {cmd}: error: {e}", file=sys.stderr)

@@ -25,6 +25,7 @@ PT_LOAD = 1
 ET_DYN = 3
 NT_GNU_BUILD_ID = 3
 SHN_UNDEF = 0
+_BIND_RANK = {1: 2, 2: 1, 0: 0}      # STB_GLOBAL > STB_WEAK > STB_LOCAL
 
 # (class, byte order) -> (ehdr, shdr, phdr, sym) layouts
 _LAYOUTS = {}
@@ -128,6 +129,7 @@ class ElfSymbols:
             if sec[1] != SHT_NOBITS and section_name(sec) == b".gnu_debuglink":
                 raw = bytes(data[sec[2]:sec[2] + sec[3]])
                 self.debuglink = raw.split(b"\0", 1)[0].decode("utf-8", "replace") or None
+        funcs.pop(-1, None)
         order = sorted(funcs)
         self.starts = order
         self.sizes = [funcs[a][0] for a in order]
@@ -137,6 +139,7 @@ class ElfSymbols:
     def _symbols(raw: memoryview, sym: struct.Struct, bits: int, strtab: bytes,
                  funcs: dict[int, tuple[int, str]]) -> None:
         find = strtab.find
+        rank = funcs.setdefault(-1, {})      # address -> preference of the name kept
         for f in sym.iter_unpack(raw):
             if bits == 64:
                 name_off, info, _, shndx, value, size = f
@@ -145,13 +148,18 @@ class ElfSymbols:
             if (info & 0xF) not in (STT_FUNC, STT_GNU_IFUNC) or shndx == SHN_UNDEF \
                     or not value:
                 continue
-            prev = funcs.get(value)
-            if prev is not None and (prev[0] >= size):
-                continue        # aliases: keep the first (the .symtab name) unless sized
             end = find(b"\0", name_off)
             if end < 0:
                 continue
-            funcs[value] = (size, strtab[name_off:end].decode("utf-8", "replace"))
+            name = strtab[name_off:end]
+            # aliases (read, __read, __libc_read): keep a sized one, then a global over a
+            # weak over a local binding, then the fewest leading underscores (as bcc shows)
+            pref = (size != 0, _BIND_RANK.get(info >> 4, 0), -(len(name) - len(name.lstrip(b"_"))))
+            prev = rank.get(value)
+            if prev is not None and prev >= pref:
+                continue
+            rank[value] = pref
+            funcs[value] = (size, name.decode("utf-8", "replace"))
 
     def lookup(self, vaddr: int) -> tuple[str, int] | None:
         """(name, offset) of the function containing ``vaddr``, or None."""

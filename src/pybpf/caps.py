@@ -37,8 +37,10 @@ def can_bpf(mask: int | None = None) -> bool:
     return has(CAP_SYS_ADMIN, mask) or has(CAP_BPF, mask)
 
 
-def require_bpf(what: str = "tracing") -> None:
-    """Raise MissingPrivilegeError unless this process may load tracing programs."""
-    if not can_trace():
+def require_bpf(what: str = "loading BPF programs", tracing: bool = True) -> None:
+    """Raise MissingPrivilegeError unless this process may load (tracing) programs: checked
+    before anything is compiled or cached, so an unprivileged run fails at once."""
+    if not (can_trace() if tracing else can_bpf()):
         from .errors import MissingPrivilegeError
-        raise MissingPrivilegeError(1, what, "CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN")
+        raise MissingPrivilegeError(1, what, "CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN"
+                                    if tracing else "CAP_BPF or CAP_SYS_ADMIN")

@@ -200,6 +200,12 @@ class Object:
         """Write a ``.data``/``.bss`` global of the loaded object (``.rodata`` is frozen)."""
         from .values import encode_value
         section, offset, size, signed = self._var(name)
+        if section.startswith((".rodata", ".kconfig")):
+            # frozen at load (BPF_MAP_FREEZE): the kernel answers EPERM, which is no
+            # missing privilege
+            raise errors.PybpfError(
+                f"global {name!r} is in {section}, which is read-only once loaded (a const "
+                f"volatile): give its value at load time (variables={{{name!r}: ...}})")
         m = self.maps[section]
         key = struct.pack("<I", 0)
         data = bytearray(m.lookup_raw(key))

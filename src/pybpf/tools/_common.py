@@ -243,7 +243,7 @@ def _silence_stdout() -> None:
         pass
 
 
-def require_privileges(what: str = "tracing") -> None:
+def require_privileges(what: str = "loading BPF programs") -> None:
     """Refuse to go on without the capabilities BPF tracing needs (CAP_BPF with
     CAP_PERFMON, or CAP_SYS_ADMIN), before anything is compiled, cached or loaded."""
     from ..caps import require_bpf

@@ -132,7 +132,7 @@ def run(args, out: _common.Output) -> int:
     import pybpf
     from ...ringbuf import RingBuffer
 
-    _common.require_privileges("pybpf execsnoop")
+    _common.require_privileges()
     consts, user_maps = configure(args)
     clock = _common.Clock()
     fmt = Formatter(args, out, clock)

@@ -536,7 +536,9 @@ class _Loader:
         from ..btf.kernel import kernel_key
         from ..cache import cache_dir, read_private, write_private
         from ..kernelid import module_btf_names
-        h = hashlib.sha256(kernel_key().encode())
+        from ..codeid import code_identity
+        # CO-RE resolution is pybpf's own code: a fixed resolver must not reuse old fixes
+        h = hashlib.sha256(f"{kernel_key()}|{code_identity()}".encode())
         # relocations that vmlinux cannot satisfy look into modules, which come and go
         h.update("|".join(module_btf_names()).encode())
         h.update(self.spec.btf.identity.encode() or self.spec.btf.to_bytes())

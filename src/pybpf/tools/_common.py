@@ -75,7 +75,8 @@ def _source_memo_key(folder: str, tool: str) -> str:
     from .. import __version__
     from .._hash import sha256
     from ..kernelid import kernel_key
-    h = sha256(f"pybpf-tool|{__version__}|{tool}|{kernel_key()}".encode())
+    from ..codeid import code_identity     # vmlinux.h comes from pybpf's own generator
+    h = sha256(f"pybpf-tool|{__version__}|{code_identity()}|{tool}|{kernel_key()}".encode())
     for name in sorted(os.listdir(folder)):
         if name.endswith((".bpf.c", ".h")):
             st = os.stat(os.path.join(folder, name))

@@ -27,6 +27,7 @@ from .errors import PybpfError
 
 _KEY = re.compile(r"[0-9a-f]{64}")
 _MAGIC = b"PYBPFC1\n"
+_SUFFIX = ".s1"
 _FRAME = len(_MAGIC) + 32
 DEFAULT_MAX_BYTES = 256 << 20
 _STAMP = ".last-evict"
@@ -135,15 +136,16 @@ class Cache:
         return self.root
 
     def path_for(self, key: str) -> str:
-        """Where the entry for ``key`` lives."""
+        """Where the entry for ``key`` lives (the suffix names the sealed format, so an
+        older pybpf sharing the directory never reads one as a bare object)."""
         if not _KEY.fullmatch(key):
             raise ValueError(f"cache keys are sha256 hex digests, not {key!r}")
-        return os.path.join(self.root, key)
+        return os.path.join(self.root, key + _SUFFIX)
 
     def dir_for(self, key: str) -> str:
         """A private sub-directory for ``key`` (for entries that must keep a file name,
         such as vmlinux.h), created 0700 and checked like the root."""
-        d = self.path_for(key) + ".d"
+        d = os.path.join(self.root, key + ".d")
         self.check()
         try:
             os.mkdir(d, 0o700)

@@ -46,7 +46,9 @@ def resolve(path: str, create_mode: int | None = None) -> tuple[str, os.stat_res
     ``create_mode``, missing directories are created with that mode (and then checked)."""
     owners = _owners()
     orig = path
-    todo = [p for p in os.path.abspath(path).split("/") if p][::-1]
+    # not abspath(): it would fold "link/.." lexically, where the kernel follows the link
+    full = path if path.startswith("/") else os.getcwd() + "/" + path
+    todo = [p for p in full.split("/") if p][::-1]
     cur = "/"
     st = os.lstat("/")
     why = _dir_problem("/", st, owners)

@@ -197,7 +197,7 @@ def _program(d, path: str, base: str, stem: str | None, file: str, ctx, max_seri
         if not isinstance(items, list):
             raise ConfigError(f"{mpath}.{key}", f"{key} is a list")
         for i, m in enumerate(items):
-            prog.metrics.append(_metric(kind, m, f"{mpath}.{key}[{i}]", ctx, max_series))
+            prog.metrics.append(metric(kind, m, f"{mpath}.{key}[{i}]", ctx, max_series))
     if not prog.metrics:
         raise ConfigError(mpath, "no counters or histograms")
     return prog
@@ -218,7 +218,9 @@ def _int(d, key, path, default=None, minimum=None) -> int:
     return v
 
 
-def _metric(kind: str, d, path: str, ctx, max_series: int) -> MetricConf:
+def metric(kind: str, d, path: str, ctx, max_series: int = DEFAULT_MAX_SERIES
+           ) -> MetricConf:
+    """Check one counter or histogram config (at ``path``) and build it."""
     if not isinstance(d, dict):
         raise ConfigError(path, f"a {kind} is a mapping (name, help, labels, ...)")
     _only(d, _COMMON | (_HIST if kind == "histogram" else set()), path)

@@ -1,4 +1,6 @@
-"""Build hook: compile each tool's BPF program into the wheel, so installs need no clang.
+"""Build hook: compile every BPF program shipped in the package (each tool's, the exporter's
+examples: any ``src/pybpf/**/<stem>.bpf.c``) into the wheel as ``<stem>.bpf.o`` beside its
+source, so installs need no clang (``pybpf.bundled`` picks the object up).
 
 CO-RE makes the object portable across kernels; without clang on the build host the
 wheel simply ships the .bpf.c and the tool compiles (once, cached) on first use.
@@ -21,14 +23,15 @@ class BuildPyWithBpf(build_py):
         except ImportError as e:
             print(f"warning: not compiling tool objects: {e}", file=sys.stderr)
             return
-        for src in sorted(pathlib.Path("src/pybpf/tools").glob("*/*.bpf.c")):
+        root = pathlib.Path("src")
+        for src in sorted((root / "pybpf").rglob("*.bpf.c")):
             try:
                 obj = compile_c(src, includes=[str(src.parent)])
             except (PybpfError, OSError) as e:
                 print(f"warning: {src.name} not compiled ({e}); it will compile on first use",
                       file=sys.stderr)
                 continue
-            out = pathlib.Path(self.build_lib, "pybpf", "tools", src.parent.name,
+            out = pathlib.Path(self.build_lib, src.parent.relative_to(root),
                                src.name[:-len(".c")] + ".o")
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(obj)

@@ -39,50 +39,8 @@ def tool_object(tool: str) -> tuple[bytes, str | None]:
     """The compiled object of a tool, and an identity of it that names its load plan
     (None: hash the bytes).  The object is the one built into the package (wheel installs
     need no compiler), else compiled from its ``.bpf.c`` once and cached."""
-    folder = os.path.join(TOOLS_DIR, tool)
-    try:
-        with open(os.path.join(folder, f"{tool}.bpf.o"), "rb") as f:
-            st = os.fstat(f.fileno())
-            from .._hash import sha256
-            ident = f"built|{f.name}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
-            return f.read(), sha256(ident.encode()).hexdigest()
-    except FileNotFoundError:
-        pass
-    from ..cache import Cache, CacheError
-    try:
-        cache = Cache.default()
-        memo = _source_memo_key(folder, tool)
-        obj = cache.get(memo)
-    except (CacheError, OSError):
-        cache = memo = obj = None
-    if obj is not None:
-        return obj, memo
-    from ..toolchain import compile as compile_c
-    obj = compile_c(os.path.join(folder, f"{tool}.bpf.c"), includes=[folder])
-    if memo is not None:
-        try:
-            cache.put(memo, obj)
-        except (CacheError, OSError):
-            memo = None
-    return obj, memo
-
-
-def _source_memo_key(folder: str, tool: str) -> str:
-    """A key naming a tool's compiled object by its own files' identities (inode, size,
-    times) and the running kernel, so a warm start skips even the compile cache's checks
-    (finding clang, hashing headers).  Edits of the tool's files or a new kernel miss;
-    the compile cache proper still guards everything else on a miss."""
-    from .. import __version__
-    from .._hash import sha256
-    from ..kernelid import kernel_key
-    from ..codeid import code_identity     # vmlinux.h comes from pybpf's own generator
-    h = sha256(f"pybpf-tool|{__version__}|{code_identity()}|{tool}|{kernel_key()}".encode())
-    for name in sorted(os.listdir(folder)):
-        if name.endswith((".bpf.c", ".h")):
-            st = os.stat(os.path.join(folder, name))
-            h.update(f"|{name}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
-                     .encode())
-    return h.hexdigest()
+    from ..bundled import bundled_object
+    return bundled_object(os.path.join(TOOLS_DIR, tool), tool)
 
 
 def help_formatter():

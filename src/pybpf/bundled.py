@@ -1,0 +1,60 @@
+"""BPF objects shipped inside the package (tools, exporter examples): the object compiled
+at build time when the wheel carries one, else the ``.bpf.c`` compiled once and cached.
+
+``setup.py`` compiles every ``src/pybpf/**/<stem>.bpf.c`` to ``<stem>.bpf.o`` beside it
+in the build, so installs need no compiler; a source checkout compiles on first use.
+"""
+
+from __future__ import annotations
+
+import os
+
+# No pathlib, typing or json here: a tool's warm start goes through this module.
+
+
+def bundled_object(folder: str, stem: str, includes=()) -> tuple[bytes, str | None]:
+    """The compiled ``folder/stem.bpf.c``, and an identity of it that names its load plan
+    (None: hash the bytes).  The build's ``stem.bpf.o`` wins when present."""
+    try:
+        with open(os.path.join(folder, f"{stem}.bpf.o"), "rb") as f:
+            st = os.fstat(f.fileno())
+            from ._hash import sha256
+            ident = f"built|{f.name}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+            return f.read(), sha256(ident.encode()).hexdigest()
+    except FileNotFoundError:
+        pass
+    from .cache import Cache, CacheError
+    try:
+        cache = Cache.default()
+        memo = source_memo_key(folder, stem)
+        obj = cache.get(memo)
+    except (CacheError, OSError):
+        cache = memo = obj = None
+    if obj is not None:
+        return obj, memo
+    from .toolchain import compile as compile_c
+    obj = compile_c(os.path.join(folder, f"{stem}.bpf.c"), includes=[folder, *includes])
+    if memo is not None:
+        try:
+            cache.put(memo, obj)
+        except (CacheError, OSError):
+            memo = None
+    return obj, memo
+
+
+def source_memo_key(folder: str, stem: str) -> str:
+    """A key naming a bundled object by its folder's sources' identities (inode, size,
+    times) and the running kernel, so a warm start skips even the compile cache's checks
+    (finding clang, hashing headers).  Edits of the folder's ``.bpf.c``/``.h`` files or a
+    new kernel miss; the compile cache proper still guards everything else on a miss."""
+    from . import __version__
+    from ._hash import sha256
+    from .codeid import code_identity     # vmlinux.h comes from pybpf's own generator
+    from .kernelid import kernel_key
+    h = sha256(f"pybpf-tool|{__version__}|{code_identity()}|{stem}|{kernel_key()}".encode())
+    for name in sorted(os.listdir(folder)):
+        if name.endswith((".bpf.c", ".h")):
+            st = os.stat(os.path.join(folder, name))
+            h.update(f"|{name}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+                     .encode())
+    return h.hexdigest()

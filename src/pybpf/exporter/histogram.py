@@ -1,0 +1,67 @@
+"""Histogram buckets: which upper bound each bucket index of a BPF map stands for, and how a
+map's per-index counts become Prometheus' cumulative ``le`` buckets, count and sum.
+
+Bucket types (as in Cloudflare's ebpf_exporter):
+
+- ``exp2``: index ``i`` in ``[bucket_min, bucket_max]`` is the bucket ``le = 2**i *
+  bucket_multiplier``; the BPF side puts a value ``v`` in the smallest ``i`` with
+  ``v <= 2**i`` (``exp2_bucket()`` in ``pybpf_exporter.h``).
+- ``linear``: index ``i`` is ``le = i * bucket_multiplier``.
+- ``fixed``: the index is the bucket's own key from ``bucket_keys``; ``le = key *
+  bucket_multiplier``.
+
+The index just past the last bucket (``bucket_max + 1``, or the last key + 1) optionally
+holds the sum of the observed values, in the same unit.  Indices between two bucket keys
+count in the next key's bucket (cumulatively, as ``le`` means), indices past the last one
+only in ``+Inf`` (the count).
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from prometheus_client.utils import floatToGoString as go_float   # Prometheus' float text
+
+
+class Buckets:
+    """The bucket layout of one histogram metric."""
+
+    def __init__(self, bucket_type: str, bucket_min: int = 0, bucket_max: int = 0,
+                 multiplier: float = 1.0, keys=()):
+        self.type = bucket_type
+        self.multiplier = multiplier
+        if bucket_type == "fixed":
+            self.keys = [int(k) for k in keys]
+            self.bounds = [k * multiplier for k in self.keys]
+        elif bucket_type == "exp2":
+            self.keys = list(range(bucket_min, bucket_max + 1))
+            self.bounds = [float(2 ** i) * multiplier for i in self.keys]
+        elif bucket_type == "linear":
+            self.keys = list(range(bucket_min, bucket_max + 1))
+            self.bounds = [i * multiplier for i in self.keys]
+        else:
+            raise ValueError(f"unknown bucket type {bucket_type!r}")
+        if not self.keys:
+            raise ValueError("a histogram needs at least one bucket")
+        self.sum_key = self.keys[-1] + 1
+        self.le = [go_float(b) for b in self.bounds] + ["+Inf"]
+
+    def fold(self, counts: dict[int, int]) -> tuple[list[int], int, float]:
+        """(cumulative count per ``le`` bound including +Inf, count, sum) from a map's
+        ``{bucket index: count}`` (the sum at ``sum_key``, if the program keeps one)."""
+        per = [0] * (len(self.keys) + 1)
+        keys = self.keys
+        total = 0
+        raw_sum = 0
+        for idx, n in counts.items():
+            if idx == self.sum_key:
+                raw_sum += n
+                continue
+            total += n
+            per[bisect.bisect_left(keys, idx)] += n   # past the last key: +Inf only
+        cum = []
+        run = 0
+        for n in per:
+            run += n
+            cum.append(run)
+        return cum, total, raw_sum * self.multiplier

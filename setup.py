@@ -21,15 +21,18 @@ class BuildPyWithBpf(build_py):
         except ImportError as e:
             print(f"warning: not compiling tool objects: {e}", file=sys.stderr)
             return
-        for src in sorted(pathlib.Path("src/pybpf/tools").glob("*/*.bpf.c")):
+        # tools/<tool>/<tool>.bpf.c, and packages with a BPF program of their own (net/)
+        sources = sorted(pathlib.Path("src/pybpf/tools").glob("*/*.bpf.c")) + \
+            sorted(pathlib.Path("src/pybpf/net").glob("*.bpf.c"))
+        for src in sources:
             try:
                 obj = compile_c(src, includes=[str(src.parent)])
             except (PybpfError, OSError) as e:
                 print(f"warning: {src.name} not compiled ({e}); it will compile on first use",
                       file=sys.stderr)
                 continue
-            out = pathlib.Path(self.build_lib, "pybpf", "tools", src.parent.name,
-                               src.name[:-len(".c")] + ".o")
+            rel = src.parent.relative_to("src")
+            out = pathlib.Path(self.build_lib, *rel.parts, src.name[:-len(".c")] + ".o")
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(obj)
 

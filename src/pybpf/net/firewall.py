@@ -95,9 +95,27 @@ def _object(capacity: int):
 class Firewall:
     """A firewall pinned on one interface: apply rule sets, read rules and counters."""
 
-    def __init__(self, iface: str, maps: dict[str, Map], root: str = PIN_ROOT):
+    def __init__(self, iface: str | None, maps: dict[str, Map], root: str = PIN_ROOT,
+                 obj=None):
         self.iface, self.maps, self.root = iface, maps, root
-        self.dir = pin_dir(iface, root)
+        self.dir = pin_dir(iface, root) if iface is not None else None
+        self.obj = obj              # the loaded object, for an unattached firewall
+
+    @classmethod
+    def unattached(cls, ruleset: R.RuleSet | None = None,
+                   capacity: int = DEFAULT_CAPACITY) -> "Firewall":
+        """A firewall loaded but neither attached nor pinned, to run its programs with
+        BPF_PROG_TEST_RUN (``fw.obj.programs["firewall_xdp"]``); close() frees it."""
+        import pybpf
+        obj = pybpf.load(_object(capacity))
+        fw = cls(None, {n: obj.maps[n] for n in MAPS}, obj=obj)
+        try:
+            fw._write_conf(mask=0, hook=0, capacity=capacity)
+            fw.apply(ruleset or R.RuleSet(default=R.ALLOW))
+        except BaseException:
+            obj.close()
+            raise
+        return fw
 
     # -- opening, loading, unloading ------------------------------------------------------
     @classmethod
@@ -170,6 +188,9 @@ class Firewall:
         for m in self.maps.values():
             m.close()
         self.maps = {}
+        if self.obj is not None:
+            self.obj.close()
+            self.obj = None
 
     def __enter__(self) -> "Firewall":
         return self
@@ -206,7 +227,7 @@ class Firewall:
         t0 = time.perf_counter()
         import fcntl
         lock = None
-        if os.path.isdir(self.dir):          # serialise rule changes on this interface
+        if self.dir and os.path.isdir(self.dir):          # serialise rule changes on this interface
             lock = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
             fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -222,7 +243,7 @@ class Firewall:
         by_text = {r.text(): rid for rid, r in old_rules.items()}
         taken = set(old_rules) | {0}
         ids: list[int] = []
-        fresh: list[int] = []
+        fresh: list[int] = [0] if default != old_default else []
         used: set[int] = set()
         for r in ruleset.rules:
             rid = by_text.get(r.text())
@@ -319,6 +340,8 @@ class Firewall:
         prog_name = ""
         try:
             from ..links.base import Link
+            if self.dir is None:
+                raise FileNotFoundError("not attached")
             with Link.from_pin(os.path.join(self.dir, "link")) as link:
                 li = link.info()
                 link_id, prog_id = li.id, li.prog_id

@@ -213,6 +213,9 @@ def _parse_rule(text: str, line: int | None) -> Rule:
     i = 1
     while i < len(toks):
         word = toks[i].lower()
+        if word == "any":          # "allow any": matches everything (as text() writes it)
+            i += 1
+            continue
         if word in PROTOS or word in ("proto", "protocol"):
             if "proto" in seen:
                 raise RuleError("protocol given twice")
@@ -336,6 +339,9 @@ def parse_toml(text: str, source: str | None = None) -> RuleSet:
         if m:
             line = int(m.group(1))
             msg = msg[:m.start()].strip()
+        elif msg.endswith("(at end of document)"):
+            line = text.count("\n") + 1
+            msg = msg[:-len("(at end of document)")].strip()
         raise RuleError(f"TOML: {msg}", line, source) from None
     lines = text.splitlines()
     rs = RuleSet()

@@ -35,12 +35,13 @@ if TYPE_CHECKING:
 TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def tool_object(tool: str) -> tuple[bytes, str | None]:
+def tool_object(tool: str, folder: str | None = None) -> tuple[bytes, str | None]:
     """The compiled object of a tool, and an identity of it that names its load plan
     (None: hash the bytes).  The object is the one built into the package (wheel installs
-    need no compiler), else compiled from its ``.bpf.c`` once and cached."""
+    need no compiler), else compiled from its ``.bpf.c`` once and cached.  ``folder``:
+    where ``<tool>.bpf.c`` lives when not in ``tools/<tool>/`` (e.g. ``pybpf/net``)."""
     from ..bundled import bundled_object
-    return bundled_object(os.path.join(TOOLS_DIR, tool), tool)
+    return bundled_object(folder or os.path.join(TOOLS_DIR, tool), tool)
 
 
 def help_formatter():

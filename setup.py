@@ -1,4 +1,5 @@
-"""Build hook: compile each tool's BPF program into the wheel, so installs need no clang.
+"""Build hook: compile every BPF program of the package (tools, security) into the wheel,
+so installs need no clang.
 
 CO-RE makes the object portable across kernels; without clang on the build host the
 wheel simply ships the .bpf.c and the tool compiles (once, cached) on first use.
@@ -21,14 +22,15 @@ class BuildPyWithBpf(build_py):
         except ImportError as e:
             print(f"warning: not compiling tool objects: {e}", file=sys.stderr)
             return
-        for src in sorted(pathlib.Path("src/pybpf/tools").glob("*/*.bpf.c")):
+        # every BPF program of the package: the tools' folders, security/, ...
+        for src in sorted(pathlib.Path("src/pybpf").rglob("*.bpf.c")):
             try:
                 obj = compile_c(src, includes=[str(src.parent)])
             except (PybpfError, OSError) as e:
                 print(f"warning: {src.name} not compiled ({e}); it will compile on first use",
                       file=sys.stderr)
                 continue
-            out = pathlib.Path(self.build_lib, "pybpf", "tools", src.parent.name,
+            out = pathlib.Path(self.build_lib, *src.relative_to("src").parts[:-1],
                                src.name[:-len(".c")] + ".o")
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(obj)

@@ -18,10 +18,17 @@ TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def tool_object(tool: str) -> tuple[bytes, str | None]:
-    """The compiled object of a tool, and an identity of it that names its load plan
-    (None: hash the bytes).  The object is the one built into the package (wheel installs
-    need no compiler), else compiled from its ``.bpf.c`` once and cached."""
-    folder = os.path.join(TOOLS_DIR, tool)
+    """The compiled object of a tool (``tools/<tool>/<tool>.bpf.c``): see
+    :func:`package_object`."""
+    return package_object(os.path.join(TOOLS_DIR, tool), tool)
+
+
+def package_object(folder: str, tool: str) -> tuple[bytes, str | None]:
+    """The compiled object ``<tool>.bpf.o`` of a package folder of pybpf (a tool's, or
+    ``security/``, which holds several), and an identity of it that names its load plan
+    (None: hash the bytes).  The object is the one built into the package (setup.py
+    compiles every ``.bpf.c`` under ``src/pybpf``: wheel installs need no compiler), else
+    compiled from ``<tool>.bpf.c`` once and cached."""
     try:
         with open(os.path.join(folder, f"{tool}.bpf.o"), "rb") as f:
             st = os.fstat(f.fileno())

@@ -66,6 +66,13 @@ int audit_exec(struct trace_event_raw_sched_process_exec *ctx)
 			h->flags |= F_DELETED;
 	}
 
+	/* data: the binary's real path, NUL, the file name exec() was given (a script's,
+	 * where the binary is its interpreter), NUL, then argv as NUL-separated strings */
+	if (n <= 0 || n >= PATH_LEN)
+		n = 0;
+	bpf_probe_read_kernel(s->ev.data, (n + 1) & (PATH_LEN - 1), s->key.path);
+	s->ev.data[n & (PATH_LEN - 1)] = 0;
+	h->args[0] = n + 1;
 	if (n > 0) {
 		found = bpf_map_lookup_elem(&exec_paths, &s->key);
 		if (found) {
@@ -73,6 +80,23 @@ int audit_exec(struct trace_event_raw_sched_process_exec *ctx)
 			r = rule_for(rid, h->uid);
 		}
 	}
+	long fl = bpf_probe_read_kernel_str(s->key.path, PATH_LEN - 1,
+					    (void *)ctx + (ctx->__data_loc_filename & 0xffff));
+	if (fl <= 0 || fl >= PATH_LEN) {
+		fl = 1;
+		s->key.path[0] = 0;
+	}
+	if (!r && s->key.path[0] == '/') {
+		found = bpf_map_lookup_elem(&exec_paths, &s->key);
+		if (found) {
+			rid = *found;
+			r = rule_for(rid, h->uid);
+		}
+	}
+	__u32 at = (n + 1) & (PATH_LEN - 1);
+	bpf_probe_read_kernel(&s->ev.data[at], fl & (PATH_LEN - 1), s->key.path);
+	s->ev.data[(at + fl - 1) & (2 * PATH_LEN - 1)] = 0;
+	h->args[2] = fl;
 	if (!r && (h->flags & (F_MEMFD | F_DELETED)) && cfg->memfd_rule) {
 		rid = cfg->memfd_rule;
 		r = rule_for(rid, h->uid);
@@ -86,29 +110,21 @@ int audit_exec(struct trace_event_raw_sched_process_exec *ctx)
 	else if (!wanted(cfg, EV_EXEC, h->uid, h->cgroup_id))
 		return 0;
 
-	/* data: the binary's path, NUL, then argv as NUL-separated strings (from the new
-	 * image's stack, resident now) */
-	if (n <= 0 || n >= PATH_LEN)
-		n = 0;
-	bpf_probe_read_kernel(s->ev.data, (n + 1) & (PATH_LEN - 1), s->key.path);
-	s->ev.data[n & (PATH_LEN - 1)] = 0;
-	h->args[0] = n + 1;
-
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	unsigned long start = BPF_CORE_READ(mm, arg_start);
 	unsigned long end = BPF_CORE_READ(mm, arg_end);
 	unsigned long len = end > start ? end - start : 0;
 
-	if (len > ARGV_LEN) {
-		len = ARGV_LEN;
+	if (len > ARGV_LEN - 1) {
+		len = ARGV_LEN - 1;
 		h->flags |= F_TRUNCATED;
 	}
-	if (len && bpf_probe_read_user(&s->ev.data[(n + 1) & (PATH_LEN - 1)],
-				       len & (ARGV_LEN - 1 + ARGV_LEN), (void *)start))
+	at = (at + fl) & (2 * PATH_LEN - 1);
+	if (len && bpf_probe_read_user(&s->ev.data[at], len & (ARGV_LEN - 1), (void *)start))
 		len = 0;
 	h->args[1] = len;
-	h->data_len = n + 1 + len;
-	emit(&s->ev, (sizeof(*h) + h->data_len) & (2 * sizeof(struct event) - 1));
+	h->data_len = at + len;
+	emit(&s->ev, (sizeof(*h) + h->data_len) & EVENT_MASK);
 	return 0;
 }
 
@@ -179,7 +195,7 @@ static __always_inline int open_exit(long ret)
 	h->args[1] = fmode;
 	bpf_probe_read_kernel(s->ev.data, (n + 1) & (PATH_LEN - 1), s->key.path);
 	h->data_len = n + 1;
-	emit(&s->ev, (sizeof(*h) + h->data_len) & (2 * sizeof(struct event) - 1));
+	emit(&s->ev, (sizeof(*h) + h->data_len) & EVENT_MASK);
 	return 0;
 }
 
@@ -381,7 +397,7 @@ static __always_inline int call_exit(long ret)
 	p->h.ret = ret;
 	if (p->h.data_len > sizeof(p->data))
 		p->h.data_len = 0;
-	emit(p, (sizeof(p->h) + p->h.data_len) & (2 * sizeof(struct pending) - 1));
+	emit(p, (sizeof(p->h) + p->h.data_len) & PENDING_MASK);
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
 }

@@ -6,7 +6,7 @@
 #define COMM_LEN 16
 #define PATH_LEN 256          /* longest path kept (NUL included); longer ones are cut */
 #define ARGV_LEN 1024         /* bytes of argv kept */
-#define DATA_MAX (PATH_LEN + ARGV_LEN)
+#define DATA_MAX (2 * PATH_LEN + ARGV_LEN)
 #define NPARENTS 4            /* ancestors reported with each event */
 #define MAX_RULES 256
 
@@ -68,8 +68,14 @@ struct event {
 /* A syscall event waiting for its exit (the result): small data only. */
 struct pending {
 	struct event_head h;
-	char data[32];
+	char data[56];
 };
+
+/* Sizes handed to bpf_ringbuf_output() are masked so the verifier sees them within the
+ * record's memory: an event lives at the start of a 2512-byte scratch value (so any size
+ * up to 2047 is readable), a pending record is 256 bytes. */
+#define EVENT_MASK 2047
+#define PENDING_MASK 255
 
 struct settings {
 	__u32 kinds;          /* kinds reported without a rule (1 << EV_*) */

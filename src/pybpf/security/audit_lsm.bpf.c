@@ -39,7 +39,7 @@ static __always_inline int deny(struct scratch *s, void *table, __u32 kind, int 
 	s->ev.data[n & (PATH_LEN - 1)] = 0;
 	h->args[0] = kind == EV_EXEC ? n + 1 : 0;
 	h->data_len = n + 1;
-	emit(&s->ev, (sizeof(*h) + h->data_len) & (2 * sizeof(struct event) - 1));
+	emit(&s->ev, (sizeof(*h) + h->data_len) & EVENT_MASK);
 	return -EPERM;
 }
 

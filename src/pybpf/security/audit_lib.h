@@ -127,15 +127,17 @@ static __always_inline int resolve_path(struct scratch *s, const struct path *pa
 		struct dentry *parent = BPF_CORE_READ(d, d_parent);
 		struct dentry *mroot = BPF_CORE_READ(m, mnt.mnt_root);
 
-		if (d == mroot || d == parent) {
+		if (d == mroot) {
 			struct mount *mp = BPF_CORE_READ(m, mnt_parent);
 
-			if (d != mroot || m == mp)
+			if (m == mp)
 				break;              /* the root of it all */
 			d = BPF_CORE_READ(m, mnt_mountpoint);
 			m = mp;
 			continue;
 		}
+		/* a dentry that is its own parent off a mount's root is a pseudo file's
+		 * (memfd, anonymous files): its name is all there is */
 		__u32 len = BPF_CORE_READ(d, d_name.len);
 		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
 
@@ -151,6 +153,8 @@ static __always_inline int resolve_path(struct scratch *s, const struct path *pa
 		pos -= 1;
 		s->buf[pos & (PATH_LEN - 1)] = '/';
 		s->pos = pos;
+		if (d == parent)
+			break;
 		d = parent;
 	}
 	pos = s->pos;

@@ -25,7 +25,6 @@ BPF_CMDS = {5: "PROG_LOAD", 8: "PROG_ATTACH", 17: "RAW_TRACEPOINT_OPEN", 28: "LI
 PTRACE_REQUESTS = {0: "TRACEME", 4: "POKETEXT", 5: "POKEDATA", 6: "POKEUSER", 16: "ATTACH",
                    0x4206: "SEIZE"}
 F_MEMFD, F_DELETED, F_TRUNCATED = 1, 2, 4
-O_CREAT, O_TRUNC = 0o100, 0o1000
 
 
 def _cstr(b: bytes) -> str:
@@ -77,8 +76,8 @@ def decode(data, rule_names: dict[int, str] | None = None) -> dict:
         if action == 3:
             ev["ret"] = ret
     elif name == "open":
-        ev.update(path=_cstr(body), flags=a0, access=_access(a1),
-                  create=bool(a0 & O_CREAT), truncate=bool(a0 & O_TRUNC), ret=ret)
+        # f_flags as the open left them: O_CREAT, O_EXCL and O_TRUNC are already gone
+        ev.update(path=_cstr(body), flags=a0, access=_access(a1), ret=ret)
     elif name in ("connect", "accept"):
         if len(body) < 32:
             raise ValueError("short socket event")
@@ -173,7 +172,7 @@ def details(ev: dict) -> str:
         ret = f" = {ev['ret']}" if "ret" in ev else ""
         return f"{ev['path']}{extra}{' ' + args if args else ''}{ret}".replace("\n", "\\n")
     if k == "open":
-        return f"{ev['path']} {ev['access']}{' create' if ev['create'] else ''} = {ev['ret']}"
+        return f"{ev['path']} {ev['access']} = {ev['ret']}"
     if k == "connect":
         return f"{ev['laddr']}:{ev['lport']} -> {ev['raddr']}:{ev['rport']} = {ev['ret']}"
     if k == "accept":

@@ -44,6 +44,13 @@ def tool_object(tool: str, folder: str | None = None) -> tuple[bytes, str | None
     return bundled_object(folder or os.path.join(TOOLS_DIR, tool), tool)
 
 
+def package_object(folder: str, name: str) -> tuple[bytes, str | None]:
+    """The compiled ``folder/<name>.bpf.c`` of a pybpf package folder (see
+    :func:`pybpf.bundled.bundled_object`)."""
+    from ..bundled import bundled_object
+    return bundled_object(folder, name)
+
+
 def help_formatter():
     """argparse's RawDescriptionHelpFormatter, sized without importing shutil (argparse
     builds a formatter for every add_argument; shutil costs a tool's start ~2 ms)."""

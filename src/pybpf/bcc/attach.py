@@ -88,7 +88,7 @@ class AttachMixin:
                 raise errors.NotFoundError(2, "kprobe", f"no kernel function matches "
                                            f"{event_re!r}")
             for ev in events:
-                self._attach_k(ev, 0, fn_name, b"", retprobe)
+                self._attach_k(_s(ev), 0, fn_name, b"", retprobe)
             return
         event = self._fix_syscall_fnname(_s(event))
         sm = SYSCALL_FN.match(event)
@@ -138,26 +138,6 @@ class AttachMixin:
                                                                           k[2] == fn)):
             raise errors.NotFoundError(2, f"detach_{kind}", f"{kind} {event} is not attached")
 
-    def get_kprobe_functions(self, event_re) -> list[str]:
-        """Kernel text symbols matching regex ``event_re`` (kallsyms, as bcc reads it)."""
-        from ..links import symbols
-        pat = re.compile(_s(event_re))
-        out: list[str] = []
-        for name, _, kind, _ in symbols.kallsyms():
-            if kind in "tTwW" and not name.startswith("__pfx_") and pat.match(name) and \
-                    name not in out:
-                out.append(name)
-        return out
-
-    @staticmethod
-    def get_syscall_prefix() -> bytes:
-        from ..links import symbols
-        return symbols.syscall_prefix().encode()
-
-    def get_syscall_fnname(self, name) -> bytes:
-        return self.get_syscall_prefix() + (name if isinstance(name, bytes) else
-                                            str(name).encode())
-
     # -- tracepoints ---------------------------------------------------------------------
     def attach_tracepoint(self, tp=b"", tp_re=b"", fn_name=b""):
         from ..links import tracepoint
@@ -196,21 +176,6 @@ class AttachMixin:
     def detach_raw_tracepoint(self, tp=b""):
         tp = _s(tp)
         self._drop(lambda k: k[0] == "raw_tracepoint" and k[1] == tp)
-
-    @staticmethod
-    def tracepoint_exists(category, event) -> bool:
-        from .. import tracefs
-        return os.path.isdir(os.path.join(tracefs.root(), "events", _s(category), _s(event)))
-
-    @staticmethod
-    def support_raw_tracepoint() -> bool:
-        return True
-
-    def support_kfunc(self) -> bool:
-        return self._feat().has_trampolines()
-
-    def support_lsm(self) -> bool:
-        return self._feat().has_lsm()
 
     # -- uprobes -----------------------------------------------------------------------
     def attach_uprobe(self, name=b"", sym=b"", sym_re=b"", addr=None, fn_name=b"",

@@ -15,6 +15,7 @@ import sys
 
 from .. import errors
 from .attach import AttachMixin
+from .statics import StaticsMixin
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class Function:
         return self.fd
 
 
-class BPF(AttachMixin):
+class BPF(AttachMixin, StaticsMixin):
     """A bcc-style BPF module. Use as a context manager or call :meth:`cleanup`."""
 
     # program types, as bcc names them (values are the kernel's)
@@ -388,29 +389,6 @@ class BPF(AttachMixin):
             else:
                 line = self.trace_readline()
             print(line, flush=True)
-
-    # -- symbols -------------------------------------------------------------------------
-    def _kernel_syms(self):
-        if self._ksyms is None:
-            from .syms import KernelSymbols
-            self._ksyms = KernelSymbols()
-        return self._ksyms
-
-    def ksym(self, addr: int, show_module: bool = False, show_offset: bool = False) -> bytes:
-        from .syms import format_symbol
-        return format_symbol(self._kernel_syms().resolve(addr), show_module, show_offset, addr)
-
-    def ksymname(self, name) -> int:
-        return self._kernel_syms().address(_s(name))
-
-    def sym(self, addr: int, pid: int, show_module: bool = False, show_offset: bool = False,
-            demangle: bool = True) -> bytes:
-        if pid < 0:
-            return self.ksym(addr, show_module, show_offset)
-        from .syms import UserSymbols, format_symbol
-        if self._usyms is None:
-            self._usyms = UserSymbols()
-        return format_symbol(self._usyms.resolve(addr, pid), show_module, show_offset, addr)
 
     # -- lifetime ------------------------------------------------------------------------
     def cleanup(self) -> None:

@@ -191,6 +191,10 @@ class BPF(AttachMixin, StaticsMixin):
             ev = f"sys_{'exit' if retprobe else 'enter'}_{sysname}"
             if os.path.isdir(os.path.join(tracefs.root(), "events", "syscalls", ev)):
                 return Binding("tracepoint", fn, sysname, retprobe)
+        if kind == "syscall":
+            # a syscall__ function is attached by the tool itself (attach_kprobe), often
+            # to several syscalls: bind it then; compile it for registers meanwhile
+            return Binding("kprobe", fn, sysname, retprobe)
         raise errors.NotSupportedError(
             "kprobes", f"{kind}__{target}: this kernel has no kprobes (CONFIG_KPROBES is off) "
             "and refuses BPF trampolines (fentry/fexit)"

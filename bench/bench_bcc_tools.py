@@ -190,23 +190,29 @@ class Workload:
 # ---- kernel headers for bcc ----------------------------------------------------------
 
 class Headers:
-    """/lib/modules/$(uname -r)/build -> the installed headers, for bcc, while running."""
+    """/lib/modules/$(uname -r)/{build,source} -> the installed headers, laid out as
+    Debian's own kernels have them (build: the arch part, source: the -common part).  Links
+    this made are removed afterwards; a wrong ``source`` (lacking kconfig.h) is corrected."""
 
     def __enter__(self):
         self.made = []
-        rel = os.uname().release
-        base = f"/lib/modules/{rel}"
-        hdrs = sorted(glob.glob("/usr/src/linux-headers-*-amd64")) or \
-            sorted(glob.glob("/usr/src/linux-headers-*"))
-        if not hdrs or os.path.exists(os.path.join(base, "build")):
+        base = f"/lib/modules/{os.uname().release}"
+        arch = sorted(glob.glob("/usr/src/linux-headers-*-amd64"))
+        if not arch:
             return self
+        common = arch[-1][:-len("-amd64")] + "-common"
+        want = {"build": arch[-1],
+                "source": common if os.path.isdir(common) else arch[-1]}
         if not os.path.isdir(base):
             os.makedirs(base)
             self.made.append(base)
-        for name in ("build", "source"):
+        for name, target in want.items():
             link = os.path.join(base, name)
+            if os.path.islink(link) and name == "source" and not os.path.exists(
+                    os.path.join(link, "include", "linux", "kconfig.h")):
+                os.unlink(link)
             if not os.path.lexists(link):
-                os.symlink(hdrs[-1], link)
+                os.symlink(target, link)
                 self.made.append(link)
         return self
 
@@ -214,7 +220,7 @@ class Headers:
         for p in reversed(self.made):
             if os.path.islink(p):
                 os.unlink(p)
-            else:
+            elif os.path.isdir(p) and not os.listdir(p):
                 os.rmdir(p)
 
 

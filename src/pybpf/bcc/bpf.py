@@ -222,9 +222,14 @@ class BPF(AttachMixin, StaticsMixin):
         probe = self._rw.probes.get(name) if self._rw is not None else None
         plain = attach_type is None or attach_type < 0
         sections = None
-        if probe is not None and probe.kind == "generic" and prog_type is not None:
+        if probe is not None and prog_type is not None:
+            # a generic function gets its type here; so does a `struct pt_regs *ctx`
+            # function given to attach_tracepoint (bcc loads it as a tracepoint program,
+            # its body reading the record through the pt_regs-typed pointer)
             rep = _SECTION_OF_TYPE.get(int(prog_type))
-            sections = {name: rep} if rep else None
+            if rep and (probe.kind == "generic" or
+                        _SECTION_OF_TYPE.get(_type_of_section(probe.section)) != rep):
+                sections = {name: rep}
         if probe is not None and plain and (probe.kind != "generic" or sections):
             # the type is known from its section or from prog_type: load through a load
             # plan when warm
@@ -445,6 +450,15 @@ def _btf_func_nargs(name: str) -> int | None:
         return None
     proto = spec[spec[ids[0]].type]
     return len(proto.params)
+
+
+def _type_of_section(section: str) -> int | None:
+    for prefix, t in (("kprobe", 2), ("kretprobe", 2), ("uprobe", 2), ("uretprobe", 2),
+                      ("tracepoint", 5), ("tp/", 5), ("raw_tp", 17), ("raw_tracepoint", 17),
+                      ("perf_event", 7), ("xdp", 6), ("socket", 1)):
+        if section.startswith(prefix):
+            return t
+    return None
 
 
 _SECTION_OF_TYPE = {1: "socket", 2: "kprobe", 3: "tc", 4: "action", 5: "tracepoint", 6: "xdp",

@@ -241,11 +241,17 @@ def run_tool(tool: str, how: str, seconds: float, pid: int) -> dict:
         cmd = [VENV_PY, "-m", "pybpf", "run", script, *args]
         env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "src"))
     t0 = time.monotonic()
+    # a shell's background job ignores SIGINT and python then installs no handler for
+    # it: give the tool the default back, so ^C reaches it as KeyboardInterrupt
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                         stdin=subprocess.DEVNULL, start_new_session=True)
+                         stdin=subprocess.DEVNULL, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     interrupted = False
+    # tools that end by themselves (an interval and count, or a duration) get time to;
+    # the others are interrupted after start-up (compile) plus `seconds`
+    limit = 40 if _self_ending(args) else seconds + 6
     try:
-        out, err = p.communicate(timeout=seconds + (25 if how == "bcc" else 15))
+        out, err = p.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
         interrupted = True
         os.killpg(p.pid, signal.SIGINT)
@@ -267,6 +273,10 @@ def run_tool(tool: str, how: str, seconds: float, pid: int) -> dict:
     return {"tool": tool, "how": how, "ok": ok, "rc": p.returncode, "wall": round(wall, 2),
             "lines": len(lines), "header": _header(lines), "reason": reason,
             "stderr": err_s[-2000:], "stdout": out_s[:1500]}
+
+
+def _self_ending(args: list[str]) -> bool:
+    return "-d" in args or "-D" in args or bool(args and args[-1].isdigit())
 
 
 def _header(lines: list[str]) -> str:

@@ -66,3 +66,12 @@ __all__ = ["BPF", "USDT", "USDTException", "PerfType", "PerfHWConfig", "PerfSWCo
            "Table", "PerfEventArray", "RingBuf", "table", "usdt", "utils", "DEBUG_LLVM_IR",
            "DEBUG_BPF", "DEBUG_PREPROCESSOR", "DEBUG_SOURCE", "DEBUG_BPF_REGISTER_STATE",
            "DEBUG_BTF", "DEBUGFS", "TRACEFS"]
+
+
+def __getattr__(name: str):
+    # ``from bcc import tcp``: the import system looks the submodule up under this
+    # module's own name (pybpf.bcc.compat), so the bcc submodules are offered here too
+    if name in ("tcp", "syscall", "containers"):
+        import importlib
+        return importlib.import_module(f"pybpf.bcc.{name}")
+    raise AttributeError(f"module 'bcc' has no attribute {name!r}")

@@ -58,6 +58,9 @@ class AttachMixin:
             self._keep(key, kprobe.attach(fn.prog, b.target or event, retprobe=retprobe))
         elif b.via in ("fentry", "fexit"):
             self._keep(key, tracing.attach(fn.prog))
+        elif b.via == "raw_tp":
+            from ..links import raw_tracepoint
+            self._keep(key, raw_tracepoint.attach(fn.prog, b.target.split(":")[-1]))
         elif b.via == "tracepoint":
             ev = f"sys_{'exit' if retprobe else 'enter'}_{b.syscall}"
             self._keep(key, tracepoint.attach(fn.prog, "syscalls", ev))
@@ -106,8 +109,11 @@ class AttachMixin:
         b = self._bind("kretprobe" if retprobe else "kprobe", event, sysname, retprobe)
         fn = self._bound_function(fn_name, b)
         self._attach_bound(fn, b, event, fn_name, retprobe)
-        print(f"pybpf: this kernel has no kprobes (CONFIG_KPROBES is off): {fn_name} on "
-              f"{event} runs on {_where(b)}", file=sys.stderr)
+        said = self.__dict__.setdefault("_said", set())
+        if (fn_name, event) not in said:        # once per function and target
+            said.add((fn_name, event))
+            print(f"pybpf: this kernel has no kprobes (CONFIG_KPROBES is off): {fn_name} "
+                  f"on {event} runs on {_where(b)}", file=sys.stderr)
 
     def _bound_function(self, fn_name: str, b):
         """The function compiled to run where binding ``b`` says (recompiled if needed)."""
@@ -269,6 +275,8 @@ class AttachMixin:
 
 
 def _where(b) -> str:
+    if b.via == "raw_tp":
+        return f"tracepoint {b.target}"
     if b.via == "tracepoint":
         return f"tracepoint syscalls:sys_{'exit' if b.retprobe else 'enter'}_{b.syscall}"
     return f"{b.via} {b.target}"

@@ -186,6 +186,14 @@ class BPF(AttachMixin, StaticsMixin):
         if f.has_trampolines() and _btf_func_nargs(fn) is not None:
             return Binding("fexit" if retprobe else "fentry", fn, sysname, retprobe,
                            nargs=_btf_func_nargs(fn) or 0)
+        if not sysname and not retprobe:
+            from .. import tracefs
+            from .kprobe_tp import equivalent
+            eq = equivalent(fn, os.path.join(tracefs.root(), "events"))
+            if eq is not None:
+                ip = self.ksymname(fn)
+                return Binding("raw_tp", f"{eq[0]}:{eq[1]}", "", False, argmap=eq[2],
+                               ip=max(ip, 0))
         if sysname:
             from .. import tracefs
             ev = f"sys_{'exit' if retprobe else 'enter'}_{sysname}"
@@ -198,8 +206,8 @@ class BPF(AttachMixin, StaticsMixin):
         raise errors.NotSupportedError(
             "kprobes", f"{kind}__{target}: this kernel has no kprobes (CONFIG_KPROBES is off) "
             "and refuses BPF trampolines (fentry/fexit)"
-            + ("" if sysname else f", and {target} is not a system call with a tracepoint "
-               "to fall back to"))
+            + ("" if sysname else f", and no tracepoint stands in for {target}"
+               + (" returning" if retprobe else "")))
 
     # -- programs ----------------------------------------------------------------------
     def load_func(self, func_name, prog_type, device=None, attach_type=-1) -> Function:
@@ -432,6 +440,8 @@ class BPF(AttachMixin, StaticsMixin):
 
 
 def _describe(b: Binding) -> str:
+    if b.via == "raw_tp":
+        return f"tracepoint {b.target}"
     if b.via == "tracepoint":
         return f"tracepoint syscalls:sys_{'exit' if b.retprobe else 'enter'}_{b.syscall}"
     return f"{b.via} {b.target}"

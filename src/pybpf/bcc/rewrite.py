@@ -56,6 +56,8 @@ class Binding:
     syscall: str = ""         # the syscall name when the target is one
     retprobe: bool = False
     nargs: int = 0            # fexit: the traced function's argument count (ret is next)
+    argmap: tuple = ()        # raw_tp: tracepoint argument of each kprobe argument (-1: 0)
+    ip: int = 0               # raw_tp: the function's address, for PT_REGS_IP(ctx)
 
 
 @dataclass
@@ -140,7 +142,7 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
             edits.append(edit)
             probe = out.probes.get(fn.name)
             if probe is not None and probe.binding is not None and \
-                    probe.binding.via in ("kprobe", "tracepoint"):
+                    probe.binding.via in ("kprobe", "tracepoint", "raw_tp"):
                 edits += deref_edits(fn, text, clean)
 
     for m in _TP_STRUCT.finditer(clean):
@@ -267,7 +269,12 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
         raise errors.PybpfError(f"{name}: more than 5 arguments cannot be read from registers")
     body_fn = f"__bcc_body_{name}"
     ret = " ".join(fn.decl.split()) or "int"
-    proto = f"static __always_inline {ret} {body_fn}({fn.params})"
+    # the body also receives the program's real context (see __BCC_CTX in pybpf_bcc.h)
+    has_params = bool(params) and params[0].strip() not in ("", "void")
+    hidden = "void *__bcc_real_ctx"
+    proto = f"static __always_inline {ret} {body_fn}(" + \
+        (f"{fn.params}, {hidden})" if has_params else f"{hidden})")
+    real = "ctx"
     casts = []
     if b.via == "kprobe":
         sec = ("kretprobe/" if b.retprobe else "kprobe/") + (b.target or "")
@@ -294,16 +301,30 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
             src = [f"PT_REGS_PARM{i + 1}_CORE_SYSCALL(__regs)" for i in range(len(extra))]
         else:
             src = [f"ctx[{i}]" for i in range(len(extra))]
+    elif b.via == "raw_tp":
+        # a tracepoint firing in the same function (see kprobe_tp): its arguments, in the
+        # kprobe's order, also in a stand-in pt_regs (for PT_REGS_PARMn/IP(ctx))
+        sec = f"raw_tp/{b.target.split(':')[-1]}"
+        entry = "unsigned long long *ctx"
+        src = [f"ctx[{j}]" if j >= 0 else "0" for j in b.argmap]
+        regs = ("__PT_PARM1_REG", "__PT_PARM2_REG", "__PT_PARM3_REG", "__PT_PARM4_REG",
+                "__PT_PARM5_REG")
+        pre = "struct pt_regs __r = {}; " + "".join(
+            f"__r.{r} = {e}; " for r, e in zip(regs, src)) + \
+            (f"__r.__PT_IP_REG = {b.ip:#x}ULL; " if b.ip else "")
+        first_arg = "(void *)&__r"
     elif b.via == "tracepoint":
         if b.retprobe:
             sec = f"tracepoint/syscalls/sys_exit_{b.syscall}"
             entry = "struct trace_event_raw_sys_exit *__ctx"
+            real = "__ctx"
             pre = "struct pt_regs __r = {}; __r.__PT_RC_REG = __ctx->ret; "
             first_arg = "(void *)&__r"
             src = []
         else:
             sec = f"tracepoint/syscalls/sys_enter_{b.syscall}"
             entry = "struct trace_event_raw_sys_enter *__ctx"
+            real = "__ctx"
             pre = ""
             first_arg = "(void *)__ctx"
             src = [f"__ctx->args[{i}]" for i in range(len(extra))]
@@ -315,12 +336,12 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
         casts.append(f"({ptype}){expr}" if ptype else expr)
     while len(casts) < len(extra):
         casts.append("0")
-    args = ", ".join([first_arg] + casts) if params and params[0].strip() not in ("", "void") \
-        else ""
+    args = ", ".join(([first_arg] + casts if has_params else []) + [real])
     probe.section = sec
     call = f"{body_fn}({args})"
     region = text[fn.decl_start:fn.body_start]
-    new = (f"{proto}; SEC(\"{sec}\") int {name}({entry}) {{ {pre}return {call}; }} {proto} ")
+    done = f"{call}; return 0;" if ret.split()[-1:] == ["void"] else f"return {call};"
+    new = (f"{proto}; SEC(\"{sec}\") int {name}({entry}) {{ {pre}{done} }} {proto} ")
     return (fn.decl_start, fn.body_start, new + "\n" * region.count("\n"))
 
 

@@ -268,15 +268,24 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 #define __bcc_M_increment(m, ...) __BCC_PICK(__VA_ARGS__, 0, 0, 0, __bcc_incr_by, __bcc_incr_one)(m, __VA_ARGS__)
 #define __bcc_M_atomic_increment __bcc_M_increment
 
+/* The context the helpers need.  A probe body that runs from a stand-in pt_regs (built
+ * on the stack when a tracepoint replaces a kprobe) gets the program's real context as
+ * its hidden parameter __bcc_real_ctx (a void *); everywhere else that name is this int
+ * constant and the context given is used.  Chosen at compile time: no branch. */
+enum { __bcc_real_ctx = 0 };
+#define __BCC_CTX(c) __builtin_choose_expr(                                       \
+	__builtin_types_compatible_p(__typeof__(__bcc_real_ctx), int),         \
+	(void *)(c), (void *)(unsigned long)__bcc_real_ctx)
+
 #define __bcc_M_perf_submit(m, _ctx, _data, _size)                             \
-	bpf_perf_event_output(_ctx, m, BPF_F_CURRENT_CPU, _data, _size)
+	bpf_perf_event_output(__BCC_CTX(_ctx), m, BPF_F_CURRENT_CPU, _data, _size)
 #define __bcc_M_perf_submit_skb(m, _ctx, _skb_len, _data, _size)               \
-	bpf_perf_event_output(_ctx, m, ((__u64)(_skb_len) << 32) | BPF_F_CURRENT_CPU, _data, _size)
+	bpf_perf_event_output(__BCC_CTX(_ctx), m, ((__u64)(_skb_len) << 32) | BPF_F_CURRENT_CPU, _data, _size)
 #define __bcc_M_ringbuf_output(m, _data, _size, _flags) bpf_ringbuf_output(m, _data, _size, _flags)
 #define __bcc_M_ringbuf_reserve(m, _size) bpf_ringbuf_reserve(m, _size, 0)
 #define __bcc_M_ringbuf_submit(m, _data, _flags) bpf_ringbuf_submit(_data, _flags)
 #define __bcc_M_ringbuf_discard(m, _data, _flags) bpf_ringbuf_discard(_data, _flags)
-#define __bcc_M_get_stackid(m, _ctx, _flags) bpf_get_stackid(_ctx, m, _flags)
+#define __bcc_M_get_stackid(m, _ctx, _flags) bpf_get_stackid(__BCC_CTX(_ctx), m, _flags)
 #define __bcc_M_call(m, _ctx, _idx) bpf_tail_call(_ctx, m, _idx)
 #define __bcc_M_push(m, _v, _flags) bpf_map_push_elem(m, _v, _flags)
 #define __bcc_M_pop(m, _v) bpf_map_pop_elem(m, _v)

@@ -227,7 +227,8 @@ class Headers:
 # ---- running one tool ----------------------------------------------------------------
 
 _ERROR = re.compile(r"Traceback|^\S*[Ee]rror\b|error:|Failed to|failed to|cannot attach|"
-                    r"Exception|^bpf: |is not supported|[Uu]nable to|not found", re.M)
+                    r"Exception|^bpf: |is not supported|[Uu]nable to|not found|^ERROR|"
+                    r"\[Errno|^0 \S+ (?:\S+ )?matched|^USAGE|^usage:", re.M)
 
 
 def run_tool(tool: str, how: str, seconds: float, pid: int) -> dict:
@@ -264,7 +265,7 @@ def run_tool(tool: str, how: str, seconds: float, pid: int) -> dict:
     out_s = out.decode(errors="replace")
     err_s = err.decode(errors="replace")
     lines = [ln for ln in out_s.splitlines() if ln.strip()]
-    bad = _ERROR.search(err_s) or _ERROR.search("\n".join(lines[:3]))
+    bad = _ERROR.search(err_s) or _ERROR.search("\n".join(lines[:6]))
     ok = not bad and bool(lines) and (p.returncode in (0, -2, 130, 1) if interrupted
                                       else p.returncode == 0)
     reason = ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 
 from .. import errors
-from .._sys.syscall import bpf_prepared
+from .._sys.syscall import bpf, bpf_prepared
 from .._sys.uapi import Cmd, MapType
 from . import hist
 
@@ -165,7 +165,7 @@ class Table:
         a = _attr().MapBatch(keys=ctypes.addressof(buf), count=len(keys),
                              map_fd=self.map_fd)
         try:
-            bpf_prepared(int(Cmd.MAP_DELETE_BATCH), a, ctypes.byref(a), ctypes.sizeof(a))
+            bpf(Cmd.MAP_DELETE_BATCH, a)
         except errors.KernelError as e:
             if e.errno not in (22, 95, 524):
                 raise
@@ -219,9 +219,8 @@ def _lookup_and_delete_batch(map_, n: int = 4096) -> list[tuple[bytes, bytes]]:
                              out_batch=ctypes.addressof(tok_out), keys=ctypes.addressof(keys),
                              values=ctypes.addressof(vals), count=n, map_fd=map_.fileno())
         done = False
-        try:
-            bpf_prepared(int(Cmd.MAP_LOOKUP_AND_DELETE_BATCH), a, ctypes.byref(a),
-                         ctypes.sizeof(a))
+        try:       # not bpf_prepared: a repeated call would lose the last batch
+            bpf(Cmd.MAP_LOOKUP_AND_DELETE_BATCH, a)
         except errors.NotFoundError:
             done = True     # ENOENT: the last batch (count says how many)
         kraw, vraw = keys.raw, vals.raw

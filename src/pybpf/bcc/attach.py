@@ -90,8 +90,15 @@ class AttachMixin:
             if not events:
                 raise errors.NotFoundError(2, "kprobe", f"no kernel function matches "
                                            f"{event_re!r}")
+            refused = []
             for ev in events:
-                self._attach_k(_s(ev), 0, fn_name, b"", retprobe)
+                try:
+                    self._attach_k(_s(ev), 0, fn_name, b"", retprobe)
+                except errors.NotSupportedError as e:
+                    # without kprobes, only some of the matches may have a stand-in
+                    refused.append(e)
+            if len(refused) == len(events):
+                raise refused[0]
             return
         event = self._fix_syscall_fnname(_s(event))
         sm = SYSCALL_FN.match(event)
@@ -143,6 +150,28 @@ class AttachMixin:
         if not self._drop(lambda k: k[0] == kind and k[1] == event and (fn is None or
                                                                           k[2] == fn)):
             raise errors.NotFoundError(2, f"detach_{kind}", f"{kind} {event} is not attached")
+
+    def attach_fmod_ret(self, fn_name=b""):
+        """Attach a KMOD_RET function (BPF trampolines: fmod_ret)."""
+        from ..links import tracing
+        name = _s(fn_name)
+        fn = self.load_func(name, None)
+        self._keep(("kmod_ret", name, name), tracing.attach(fn.prog))
+
+    def attach_kfunc(self, fn_name=b""):
+        from ..links import tracing
+        name = _s(fn_name)
+        if any(k[2] == name for k in self._links if len(k) == 3):
+            return          # KFUNC_PROBE/LSM_PROBE functions attach at BPF() already
+        self._keep(("kfunc", name, name), tracing.attach(self.load_func(name, None).prog))
+
+    attach_kretfunc = attach_lsm = attach_kfunc
+
+    def detach_kfunc(self, fn_name=b""):
+        name = _s(fn_name)
+        self._drop(lambda k: k[0] in ("kfunc", "kmod_ret") and k[2] == name)
+
+    detach_kretfunc = detach_lsm = detach_fmod_ret = detach_kfunc
 
     # -- tracepoints ---------------------------------------------------------------------
     def attach_tracepoint(self, tp=b"", tp_re=b"", fn_name=b""):

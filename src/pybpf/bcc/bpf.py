@@ -352,6 +352,18 @@ class BPF(AttachMixin, StaticsMixin):
 
     kprobe_poll = perf_buffer_poll
 
+    def perf_buffer_consume(self) -> None:
+        """Run the callbacks of every open perf buffer without waiting."""
+        for b in list(self._perf_buffers.values()):
+            b.consume()
+
+    def free_bcc_memory(self) -> int:
+        """bcc frees LLVM's memory after loading; pybpf keeps none (clang ran apart)."""
+        return 0
+
+    def donothing(self) -> None:
+        """bcc's no-op timer callback, kept for scripts that pass it."""
+
     def _ring_buffer(self):
         if self._rb is None:
             from ..ringbuf import RingBuffer

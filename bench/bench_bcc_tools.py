@@ -41,7 +41,7 @@ ARGS = {
     "argdist@k": ["-i", "1", "-n", "2", "-C", "p::vfs_read(void *f):u32:1"],
     "biolatency": ["1", "2"], "biotop": ["-C", "1", "2"], "bitesize": [],
     "cachestat": ["1", "2"], "cpudist": ["1", "2"], "cpuunclaimed": ["1", "2"],
-    "dcstat": ["1", "2"], "deadlock": ["{pid}"], "ext4dist": ["1", "2"],
+    "dcstat": ["1", "2"], "ext4dist": ["1", "2"],
     "filetop": ["-C", "1", "2"], "funccount@t": ["-d", "2", "t:syscalls:sys_enter_openat"],
     "funccount@u": ["-d", "2", "c:getpid"], "funccount@k": ["-d", "2", "vfs_read"],
     "funcinterval@t": ["-d", "2", "t:syscalls:sys_enter_getpid"],
@@ -74,6 +74,8 @@ ARGS = {
     "inject": ["kmalloc", "-P", "0.00001", "-c", "1"], "ppchcalls": ["1", "2"],
     "cobjnew": ["{pid}"], "uflow": ["{pid}"], "mysqld_qslower": ["{pid}"],
     "dbslower": ["mysql", "-p", "{pid}"], "dbstat": ["mysql", "-p", "{pid}"],
+    "biolatpcts": ["vda"], "dirtop": ["-d", "/tmp"],
+    "deadlock": ["--binary", "/lib/x86_64-linux-gnu/libc.so.6", "{pid}"],
 }
 NOT_BCC = {"reset-trace"}          # shell scripts, not bcc programs
 NEEDS_TTY = {"cachetop"}           # curses
@@ -171,8 +173,10 @@ class Workload:
     def __enter__(self):
         fd, self.stop = tempfile.mkstemp(prefix="pybpf-bench-run-")
         os.close(fd)
+        # Debian's python3 has USDT probes (python:function__entry, ...): the python*
+        # tools given this pid see its calls
         self.proc = subprocess.Popen(
-            [sys.executable, "-c",
+            ["/usr/bin/python3", "-c",
              "import sys; sys.path.insert(0, %r); import bench_bcc_tools as b; "
              "b.workload_loop(%r)" % (HERE, self.stop)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -236,9 +240,10 @@ def run_tool(tool: str, how: str, seconds: float, pid: int) -> dict:
     args = [a.replace("{pid}", str(pid)) for a in ARGS.get(tool, [])]
     script = os.path.join(SBIN, f"{name}-bpfcc")
     if how == "bcc":
-        cmd = ["/usr/bin/python3", script, *args]
+        cmd = [script, *args]
         env = dict(os.environ)
     else:
+        script, args = _unwrap(script, args)
         cmd = [VENV_PY, "-m", "pybpf", "run", script, *args]
         env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "src"))
     t0 = time.monotonic()
@@ -274,6 +279,19 @@ def run_tool(tool: str, how: str, seconds: float, pid: int) -> dict:
     return {"tool": tool, "how": how, "ok": ok, "rc": p.returncode, "wall": round(wall, 2),
             "lines": len(lines), "header": _header(lines), "reason": reason,
             "stderr": err_s[-2000:], "stdout": out_s[:1500]}
+
+
+def _unwrap(script: str, args: list[str]) -> tuple[str, list[str]]:
+    """bcc's per-language tools are shell wrappers (``$lib/ucalls -l java "$@"``): the
+    Python script they run, and its arguments."""
+    with open(script, "rb") as f:
+        text = f.read(400).decode(errors="replace")
+    if text.startswith("#!") and "python" in text.splitlines()[0]:
+        return script, args
+    m = re.search(r'^\$lib/(\w+)((?: [^"$\n]+)*) "\$@"', text, re.M)
+    if not m:
+        return script, args
+    return os.path.join(SBIN, m.group(1)), m.group(2).split() + args
 
 
 def _self_ending(args: list[str]) -> bool:
@@ -312,7 +330,7 @@ def main() -> int:
     tools = [t for t in a.tools.split(",") if t] or tool_list()
     hows = [a.only] if a.only else ["bcc", "pybpf"]
     results: dict[str, dict] = {}
-    if os.path.exists(a.raw) and a.tools:
+    if os.path.exists(a.raw) and (a.tools or a.only):
         with open(a.raw) as f:
             results = json.load(f)
     with Headers(), Workload() as wl:

@@ -113,7 +113,8 @@ class AttachMixin:
         probe = self._rw.probes.get(fn_name)
         if probe is None:
             raise errors.NotFoundError(2, "attach_kprobe", f"no function {fn_name!r}")
-        b = self._bind("kretprobe" if retprobe else "kprobe", event, sysname, retprobe)
+        b = self._bind("kretprobe" if retprobe else "kprobe", event, sysname, retprobe,
+                       fn_name)
         fn = self._bound_function(fn_name, b)
         self._attach_bound(fn, b, event, fn_name, retprobe)
         said = self.__dict__.setdefault("_said", set())

@@ -172,7 +172,8 @@ class BPF(AttachMixin, StaticsMixin):
             self._features = Features()
         return self._features
 
-    def _bind(self, kind: str, target: str, sysname: str, retprobe: bool) -> Binding:
+    def _bind(self, kind: str, target: str, sysname: str, retprobe: bool,
+              fn_name: str = "") -> Binding:
         """Where a kprobe-family function for ``target`` runs on this kernel."""
         from ..links import symbols
         from .rewrite import Binding
@@ -204,7 +205,8 @@ class BPF(AttachMixin, StaticsMixin):
             # to several syscalls: bind it then; compile it for registers meanwhile
             return Binding("kprobe", fn, sysname, retprobe)
         raise errors.NotSupportedError(
-            "kprobes", f"{kind}__{target}: this kernel has no kprobes (CONFIG_KPROBES is off) "
+            "kprobes", (f"{fn_name} on {kind} {target}" if fn_name else f"{kind}__{target}")
+            + ": this kernel has no kprobes (CONFIG_KPROBES is off) "
             "and refuses BPF trampolines (fentry/fexit)"
             + ("" if sysname else f", and no tracepoint stands in for {target}"
                + (" returning" if retprobe else "")))

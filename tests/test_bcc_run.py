@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+from tests.vm import hook_absent
+
 pytestmark = pytest.mark.kernel
 PY = sys.executable
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
@@ -74,9 +76,13 @@ class Running:
 class Caller:
     """A process that makes ``n`` getppid calls each time it is told to."""
 
-    CODE = ("import ctypes, sys\nlibc = ctypes.CDLL(None)\n"
+    CODE = ("import ctypes, os, sys\nlibc = ctypes.CDLL(None)\n"
+            "zero = os.open('/dev/zero', os.O_RDONLY)\n"
             "for line in sys.stdin:\n"
-            "    for _ in range(int(line)):\n        libc.getppid()\n"
+            "    if line.startswith('r'):\n"
+            "        for _ in range(int(line[1:])):\n            os.read(zero, 1)\n"
+            "    else:\n"
+            "        for _ in range(int(line)):\n            libc.getppid()\n"
             "    print('done', flush=True)\n")
 
     def __enter__(self):
@@ -85,8 +91,8 @@ class Caller:
         self.pid = self.p.pid
         return self
 
-    def call(self, n: int) -> None:
-        self.p.stdin.write(f"{n}\n")
+    def call(self, n: int, what: str = "") -> None:
+        self.p.stdin.write(f"{what}{n}\n")
         self.p.stdin.flush()
         assert self.p.stdout.readline() == "done\n"
 
@@ -227,3 +233,27 @@ def test_biolatency_runs_on_block_tracepoints_without_kprobes(tmp_path):
     if not kprobes:
         assert t.err.count("runs on tracepoint block:block_io_start") == 1, t.err
         assert "usecs               : count     distribution" in t.out
+
+
+@pytest.mark.needs_hook("kprobe")
+def test_funccount_kprobe_form_counts_vfs_read():
+    """A kprobe on a kernel function with no tracepoint: counts in the kernel-matrix
+    guest; here (no kprobes, no trampolines) one line naming the function."""
+    from pybpf.features import Features
+    f = Features()
+    with Caller() as c, Running(_tool("funccount"), "-p", str(c.pid), "vfs_read") as t:
+        if not f.has_kprobes() and not f.has_trampolines():
+            rc = t.finish(sig=None)
+            # funccount prints any exception's text on stdout and exits 0, as with bcc
+            assert rc == 0 and t.err == "", (t.out, t.err)
+            assert t.out.count("\n") == 1 and "trace_count_0 on kprobe vfs_read" in t.out
+            assert "no tracepoint stands in for vfs_read" in t.out
+            hook_absent()
+            return
+        t.wait_for("Hit Ctrl-C to end")
+        c.call(500, "r")
+        rc = t.finish()
+    assert rc == 0, t.err
+    row = [ln.split() for ln in t.out.splitlines() if ln.split()[:1] == ["vfs_read"]]
+    # 500 reads of /dev/zero, and the read of the next command it is blocked in
+    assert row and 500 <= int(row[0][1]) <= 502, t.out

@@ -257,3 +257,45 @@ def test_funccount_kprobe_form_counts_vfs_read():
     row = [ln.split() for ln in t.out.splitlines() if ln.split()[:1] == ["vfs_read"]]
     # 500 reads of /dev/zero, and the read of the next command it is blocked in
     assert row and 500 <= int(row[0][1]) <= 502, t.out
+
+
+def _own_cgroup_id() -> int:
+    with open("/proc/self/cgroup") as f:
+        path = next(ln for ln in f if ln.startswith("0::")).strip()[3:]
+    return os.stat("/sys/fs/cgroup" + path).st_ino     # cgroup v2: the id is the inode
+
+
+def test_cgroupmap_filter_on_a_pinned_table(bpffs):
+    """bcc.containers' --cgroupmap: the tool's table is the one pinned by the user."""
+    import ctypes
+
+    from pybpf.bcc import BPF, containers
+    from pybpf.maps import Map
+
+    class Args:
+        cgroupmap = os.path.join(bpffs, "pt_cgmap")
+        mntnsmap = None
+    text = containers.filter_by_containers(Args()) + """
+    BPF_ARRAY(hits, u64, 1);
+    TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+        if (container_should_be_filtered())
+            return 0;
+        if ((bpf_get_current_pid_tgid() >> 32) != TARGET)
+            return 0;
+        hits.increment(0);
+        return 0;
+    }
+    """
+    with Map.create(1, 8, 8, 16, name="pt_cgmap") as m, Caller() as c:    # a hash map
+        m.pin(Args.cgroupmap)
+        try:
+            with BPF(text=text.replace("TARGET", str(c.pid))) as b:
+                c.call(50)                     # our cgroup is not in the map: filtered
+                assert b["hits"][0].value == 0
+                cg = ctypes.c_uint64(_own_cgroup_id())
+                m.update(bytes(cg), bytes(8))
+                c.call(70)
+                assert b["hits"][0].value == 70
+                assert b["cgroupset"].map.id == m.info().id     # the pinned table itself
+        finally:
+            os.unlink(Args.cgroupmap)

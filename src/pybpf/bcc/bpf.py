@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import select
 import sys
 
@@ -81,7 +82,8 @@ class BPF(AttachMixin, StaticsMixin):
         usdt_contexts = list(usdt_contexts or ())
         if usdt_contexts:
             self.cflags.append("-DPYBPF_BCC_USDT=1")
-        self._text = self._read_text(src_file, hdr_file, text)
+        self._text, self._pins = pinned_tables(self._read_text(src_file, hdr_file, text))
+        self._pinned: list = []
         try:
             self._build()
             for u in usdt_contexts:
@@ -137,15 +139,30 @@ class BPF(AttachMixin, StaticsMixin):
         self._elf = entry["elf"]
         rw = self._rw
         autoload = [n for n in entry["programs"] if n in rw.probes and rw.probes[n].auto]
-        self._obj = load(self._elf, name="bcc", programs=autoload,
+        self._obj = load(self._elf, name="bcc", programs=autoload, maps=self._open_pins(),
                          log_level=2 if self.debug & (DEBUG_BPF | DEBUG_BPF_REGISTER_STATE)
                          else 0)
+        for name, path in self._pins.items():
+            if not any(n == name for n, _ in self._pinned) and name in self._obj.maps:
+                self._obj.maps[name].pin(path)
         for name, probe in rw.probes.items():
             if probe.auto and name in self._obj.programs:
                 fn = Function(self, name, self._obj.programs[name])
                 self.funcs[name] = fn
                 self._auto_attach(probe, fn)
         self._announce_fallbacks()
+
+    def _open_pins(self) -> dict:
+        """BPF_TABLE_PINNED tables whose pin exists: reused (bcc creates and pins the
+        others, which _build does after loading)."""
+        from ..maps import Map
+        out = {}
+        for name, path in self._pins.items():
+            if os.path.exists(path):
+                m = Map.from_pin(path)
+                self._pinned.append((name, m))
+                out[name] = m
+        return out
 
     def _build_entry(self) -> dict:
         """Rewrite, compile and parse the text: the slow path of a first start."""
@@ -443,6 +460,9 @@ class BPF(AttachMixin, StaticsMixin):
             self._obj = None
         self.funcs.clear()
         self.tables.clear()
+        for _, m in self._pinned:
+            m.close()
+        self._pinned.clear()
 
     close = cleanup
 
@@ -451,6 +471,24 @@ class BPF(AttachMixin, StaticsMixin):
 
     def __exit__(self, *exc) -> None:
         self.cleanup()
+
+
+_PINNED = re.compile(r"\bBPF_TABLE_PINNED7?\s*\(([^;]*?),\s*\"([^\"]+)\"\s*\)")
+
+
+def pinned_tables(text: str) -> tuple[str, dict[str, str]]:
+    """``BPF_TABLE_PINNED("hash", K, V, name, n, "/sys/fs/bpf/p")`` becomes a plain
+    BPF_TABLE; returns the text and {table name: pin path}."""
+    pins: dict[str, str] = {}
+
+    def plain(m) -> str:
+        args = [a.strip() for a in m.group(1).split(",")]
+        if len(args) >= 5:
+            pins[args[3]] = m.group(2)
+        return f"BPF_TABLE({', '.join(args[:5])})"
+    if "BPF_TABLE_PINNED" not in text:
+        return text, pins
+    return _PINNED.sub(plain, text), pins
 
 
 def _describe(b: Binding) -> str:

@@ -265,7 +265,15 @@ class _Pass:
                 return self.path_origin(self._strip(ch[0]))
             return None
         if k == K.CALL_EXPR:
-            return "k" if c.spelling == "bpf_get_current_task" else None
+            if c.spelling == "bpf_get_current_task":
+                return "k"
+            ref = c.referenced
+            if ref is not None and self._is_ptr(c.type) and ref.location.file is not None \
+                    and ref.location.file.name == MAIN:
+                # the program's own helper (tcpdrop's skb_to_tcphdr(skb)): a pointer it
+                # computes from a kernel pointer points into kernel memory
+                return next((o for o in map(self.origin, c.get_arguments()) if o), None)
+            return None
         if k == K.BINARY_OPERATOR:
             ch = list(c.get_children())
             if len(ch) == 2 and c.binary_operator.name in ("Add", "Sub"):
@@ -398,7 +406,9 @@ class _Pass:
             return False
         text = self._text(s.offset, e.offset).rstrip()
         if c.kind == self.K.MEMBER_REF_EXPR:
-            return text.endswith(c.spelling) and ("->" in text or "." in text)
+            # `inet->inet_rcv_saddr` ends in a macro naming a member path: still the
+            # user's text, re-expanded alike in the read; a macro call's `)` is not
+            return re.search(r"(?:->|\.)\s*[A-Za-z_]\w*$", text) is not None
         if c.kind == self.K.ARRAY_SUBSCRIPT_EXPR:
             return text.endswith("]")
         return text.startswith("*")

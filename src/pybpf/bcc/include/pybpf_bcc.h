@@ -178,6 +178,78 @@
 #ifndef READ_ONCE
 #define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
 #endif
+#ifndef min_t
+#define min_t(t, x, y) ({ t __m1 = (x); t __m2 = (y); __m1 < __m2 ? __m1 : __m2; })
+#define max_t(t, x, y) ({ t __m1 = (x); t __m2 = (y); __m1 > __m2 ? __m1 : __m2; })
+#endif
+#define div_u64(a, b) ((u64)(a) / (b))
+#ifndef NSEC_PER_MSEC
+#define NSEC_PER_MSEC 1000000ULL
+#endif
+#ifndef S_IFSOCK
+#define S_IFSOCK 0140000
+#define S_IFLNK 0120000
+#define S_IFBLK 0060000
+#define S_IFCHR 0020000
+#define S_IFIFO 0010000
+#define S_ISLNK(m) (((m) & S_IFMT) == S_IFLNK)
+#define S_ISCHR(m) (((m) & S_IFMT) == S_IFCHR)
+#define S_ISBLK(m) (((m) & S_IFMT) == S_IFBLK)
+#define S_ISFIFO(m) (((m) & S_IFMT) == S_IFIFO)
+#define S_ISSOCK(m) (((m) & S_IFMT) == S_IFSOCK)
+#endif
+#ifndef FMODE_CREATED
+#define FMODE_CREATED ((fmode_t)0x100000)
+#endif
+#ifndef SCM_RIGHTS
+#define SCM_RIGHTS 0x01
+#endif
+/* scatterlist page_link flags (include/linux/scatterlist.h) */
+#define SG_CHAIN 0x01UL
+#define SG_END 0x02UL
+#define sg_is_chain(sg) ((sg)->page_link & SG_CHAIN)
+#define sg_is_last(sg) ((sg)->page_link & SG_END)
+#define sg_chain_ptr(sg) ((struct scatterlist *)((sg)->page_link & ~(SG_CHAIN | SG_END)))
+/* kernel inline helpers on kernel pointers: read through probe reads */
+static __always_inline bool skb_rx_queue_recorded(const struct sk_buff *skb)
+{
+	return BPF_CORE_READ(skb, queue_mapping) != 0;
+}
+static __always_inline u16 skb_get_rx_queue(const struct sk_buff *skb)
+{
+	return BPF_CORE_READ(skb, queue_mapping) - 1;
+}
+/* struct sock and inet_sock members the kernel names through macros (net/sock.h,
+ * net/inet_sock.h); bcc programs use these names */
+#define sk_num __sk_common.skc_num
+#define sk_dport __sk_common.skc_dport
+#define sk_daddr __sk_common.skc_daddr
+#define sk_rcv_saddr __sk_common.skc_rcv_saddr
+#define sk_family __sk_common.skc_family
+#define sk_state __sk_common.skc_state
+#define sk_reuse __sk_common.skc_reuse
+#define sk_bound_dev_if __sk_common.skc_bound_dev_if
+#define sk_v6_daddr __sk_common.skc_v6_daddr
+#define sk_v6_rcv_saddr __sk_common.skc_v6_rcv_saddr
+#define sk_cookie __sk_common.skc_cookie
+#define sk_hash __sk_common.skc_hash
+#define sk_prot __sk_common.skc_prot
+#define sk_net __sk_common.skc_net
+#define sk_refcnt __sk_common.skc_refcnt
+#define inet_daddr sk.__sk_common.skc_daddr
+#define inet_rcv_saddr sk.__sk_common.skc_rcv_saddr
+#define inet_dport sk.__sk_common.skc_dport
+#define inet_num sk.__sk_common.skc_num
+/* older bpf_tracing.h stops at five arguments; x86-64 passes a sixth in r9 */
+#if defined(__TARGET_ARCH_x86) && !defined(PT_REGS_PARM6)
+#define PT_REGS_PARM6(x) (((const struct pt_regs *)(x))->r9)
+#endif
+#if defined(__TARGET_ARCH_x86) && !defined(PT_REGS_PARM6_CORE)
+#define PT_REGS_PARM6_CORE(x) BPF_CORE_READ((const struct pt_regs *)(x), r9)
+#endif
+#if defined(__TARGET_ARCH_x86) && !defined(PT_REGS_PARM6_CORE_SYSCALL)
+#define PT_REGS_PARM6_CORE_SYSCALL(x) PT_REGS_PARM6_CORE(x)
+#endif
 #define tcp_sk(sk) ((struct tcp_sock *)(sk))
 #define inet_sk(sk) ((struct inet_sock *)(sk))
 #define inet_csk(sk) ((struct inet_connection_sock *)(sk))

@@ -124,9 +124,11 @@ def apply(source: str, args: list[str], rw) -> str:
     ci = cindex()
     if ci is None:
         return source
-    tu = ci.Index.create().parse(MAIN, args=[*args, "-x", "c"],
-                                 unsaved_files=[(MAIN, source)],
-                                 options=0)
+    try:
+        tu = ci.Index.create().parse(MAIN, args=[*args, "-x", "c"],
+                                     unsaved_files=[(MAIN, source)], options=0)
+    except ci.TranslationUnitLoadError:
+        return source
     if any(d.severity >= 4 for d in tu.diagnostics):      # fatal: leave it to clang
         return source
     return _Pass(ci, tu, source, targets(rw)).run()

@@ -99,14 +99,24 @@ def pch(vdir: str, includes, build: bool = True, cache=None) -> str | None:
     cache = cache or _cache()
     clang = find_clang()
     args = base_args(vdir, includes)
-    st = os.stat(PRELUDE)
-    name = key_of(_VERSION, clang_version(clang, cache), "\0".join(args),
-                  str(st.st_mtime_ns), str(st.st_size))[:32] + ".pch"
+    # clang refuses a PCH whose headers changed since (it checks their mtimes), so their
+    # stat is part of its name: a regenerated vmlinux.h gets a new PCH
+    ids = []
+    for h in (PRELUDE, os.path.join(vdir, "vmlinux.h")):
+        st = os.stat(h)
+        ids += [str(st.st_mtime_ns), str(st.st_size), str(st.st_ino)]
+    name = key_of(_VERSION, clang_version(clang, cache), "\0".join(args), *ids)[:32] + ".pch"
     path = os.path.join(vdir, name)
     if cache.file_ok(path):
         return path
     if not build:
         return None
+    for old in os.listdir(vdir):          # stale ones (16 MB each) go
+        if old.endswith(".pch") and old != name:
+            try:
+                os.unlink(os.path.join(vdir, old))
+            except OSError:
+                pass
     import subprocess
     import tempfile
     fd, tmp = tempfile.mkstemp(dir=vdir, prefix=".tmp-", suffix=".pch")

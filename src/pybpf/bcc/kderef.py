@@ -97,9 +97,13 @@ def targets(rw) -> dict[str, list]:
             out["__bcc_body_" + p.name] = ["u" if b.syscall else "k"]
         elif p.kind in ("tracepoint", "raw_tracepoint"):
             out[p.name] = []
-        elif p.kind == "generic" and re.search(r"\b(?:bpf_perf_event_data|tracepoint__|"
-                                               r"bpf_raw_tracepoint_args|pt_regs)\b",
-                                               p.ctx_type or ""):
+        elif p.kind == "generic" and (re.search(r"\b(?:bpf_perf_event_data|tracepoint__|"
+                                                r"bpf_raw_tracepoint_args|pt_regs)\b",
+                                                p.ctx_type or "") or
+                                      (p.ctx_type or "void").split() in (["void"],
+                                                                        ["void", "*"])):
+            # tracing contexts; no or `void *` context: runqlen's perf_event program,
+            # funccount's tracepoint ones (packet programs name theirs)
             out[p.name] = []
     return out
 

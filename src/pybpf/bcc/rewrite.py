@@ -106,17 +106,21 @@ def kprobe_event(name: str) -> tuple[str, str] | None:
 
 
 def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
-            tp_struct=None) -> Rewritten:
+            tp_struct=None, kernel_tags=None) -> Rewritten:
     """Rewrite bcc C.
 
     ``bind(kind, target, syscall, retprobe)`` chooses a :class:`Binding` for a kprobe
     function (it knows the kernel's hooks); ``bindings`` overrides it per function name
     (used when a function is attached to a target chosen at run time).
     ``tp_struct(cat, event)`` returns the C struct for a tracepoint.
+    ``kernel_tags`` is the set of struct/union/enum tags vmlinux.h defines (default: this
+    kernel's, see :mod:`.prelude`); a tag the text defines too is renamed in the text.
     """
     bindings = bindings or {}
     text = _KERNEL_INCLUDE.sub("", text)
+    text = _dedupe_wrappers(text)
     clean = scan.blank_comments(text)
+    text, clean = _rename_own_tags(text, clean, kernel_tags)
     out = Rewritten(source="")
     out.tables = table_names(text, clean)
     edits: list[tuple[int, int, str]] = []
@@ -142,7 +146,9 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
             edits.append(edit)
             probe = out.probes.get(fn.name)
             if probe is not None and probe.binding is not None and \
-                    probe.binding.via in ("kprobe", "tracepoint", "raw_tp"):
+                    probe.binding.via in ("kprobe", "tracepoint", "raw_tp") and \
+                    not _ast_reads():
+                # without libclang: kprobe arguments' members only (kderef does the rest)
                 edits += deref_edits(fn, text, clean)
 
     for m in _TP_STRUCT.finditer(clean):
@@ -167,6 +173,52 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
     out.source = "\n".join(head) + '\n#line 1 "bpf_text"\n' + body + lic + \
         "".join(a + "\n" for a in anchors)
     return out
+
+
+# x86-64, arm64 and the others bpf_tracing.h knows read six argument registers
+_MAX_REG_ARGS = 6
+_OWN_TAG = re.compile(r"^[ \t]*(?:typedef[ \t]+)?(struct|union|enum)[ \t]+(\w+)[ \t\n]*\{", re.M)
+
+
+def _ast_reads() -> bool:
+    from .kderef import available
+    return available()
+
+
+def _rename_own_tags(text: str, clean: str, kernel_tags) -> tuple[str, str]:
+    """A struct the text defines that vmlinux.h defines too (dcsnoop's ``struct nameidata``,
+    mountsnoop's ``struct mnt_namespace``) is renamed throughout the text: the program's
+    own definition wins, as it does in bcc where kernel headers lack such private types."""
+    own = {(m.group(1), m.group(2)) for m in _OWN_TAG.finditer(clean)}
+    if not own:
+        return text, clean
+    if kernel_tags is None:
+        from .prelude import kernel_tags as kt
+        kernel_tags = kt()
+    clash = {(k, n) for k, n in own if n in kernel_tags}
+    if not clash:
+        return text, clean
+    edits = []
+    for kind, name in clash:
+        for m in re.finditer(r"\b%s\s+%s\b" % (kind, re.escape(name)), clean):
+            edits.append((m.start(), m.end(), f"{kind} __bcc_own_{name}"))
+    text = _apply(text, edits)
+    return text, scan.blank_comments(text)
+
+
+def _dedupe_wrappers(text: str) -> str:
+    """Drop a function definition repeated verbatim (rdmaucma's body wrappers are added
+    once per probe it attaches): bcc's front end accepts it, C does not."""
+    clean = scan.blank_comments(text)
+    seen: set[str] = set()
+    edits = []
+    for fn in scan.functions(text, clean):
+        whole = text[fn.decl_start:fn.body_end]
+        if whole in seen:
+            edits.append((fn.decl_start, fn.body_end,
+                          "\n" * whole.count("\n")))
+        seen.add(whole)
+    return _apply(text, edits) if edits else text
 
 
 def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
@@ -265,8 +317,9 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
     kernel has them, calling the user's body as an inlined function."""
     name = fn.name
     extra = [scan.param(p) for p in params[1:]]
-    if len(extra) > 5 and b.via in ("kprobe", ""):
-        raise errors.PybpfError(f"{name}: more than 5 arguments cannot be read from registers")
+    if len(extra) > _MAX_REG_ARGS and b.via in ("kprobe", ""):
+        raise errors.PybpfError(f"{name}: more than {_MAX_REG_ARGS} arguments cannot be read "
+                                "from registers")
     body_fn = f"__bcc_body_{name}"
     ret = " ".join(fn.decl.split()) or "int"
     # the body also receives the program's real context (see __BCC_CTX in pybpf_bcc.h)
@@ -340,8 +393,10 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
     probe.section = sec
     call = f"{body_fn}({args})"
     region = text[fn.decl_start:fn.body_start]
-    done = f"{call}; return 0;" if ret.split()[-1:] == ["void"] else f"return {call};"
-    new = (f"{proto}; SEC(\"{sec}\") int {name}({entry}) {{ {pre}{done} }} {proto} ")
+    # a void body (bcc allows `return;` there) is called, and the program returns 0
+    ret_stmt = f"{call}; return 0;" if ret.split()[-1:] == ["void"] and "*" not in ret \
+        else f"return {call};"
+    new = (f"{proto}; SEC(\"{sec}\") int {name}({entry}) {{ {pre}{ret_stmt} }} {proto} ")
     return (fn.decl_start, fn.body_start, new + "\n" * region.count("\n"))
 
 

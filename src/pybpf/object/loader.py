@@ -109,7 +109,9 @@ def _set_section(spec, pname: str, section: str) -> None:
 
 
 def _spec_globals(spec) -> dict[str, tuple]:
-    return {n: (v.section, v.offset, v.size, v.signed) for n, v in spec.globals.items()}
+    """name -> (section, offset, size, signed, BTF type id or 0)."""
+    return {n: (v.section, v.offset, v.size, v.signed, v.type_id if v.btf is not None else 0)
+            for n, v in spec.globals.items()}
 
 
 def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables) -> "Object | None":
@@ -153,6 +155,8 @@ class Object:
         self._owned: list[Any] = []    # everything to close, in creation order
         self.usdt_spec_ids = 0         # next free id in usdt.bpf.h's spec map
         self._globals = _spec_globals(spec) if spec is not None else dict(plan["globals"])
+        self._codec = None             # typed globals (globalview.codec)
+        self._mmaps: dict[str, Any] = {}
 
     @property
     def spec(self):
@@ -192,19 +196,39 @@ class Object:
 
     def global_value(self, name: str) -> bytes:
         """Current bytes of a global variable, read from its map (after load)."""
-        section, offset, size, _ = self._var(name)
+        section, offset, size = self._var(name)[:3]
         m = self.maps[section]
         return bytes(m.lookup_raw(struct.pack("<I", 0)))[offset:offset + size]
 
     def set_global(self, name: str, value: Any) -> None:
-        """Write a ``.data``/``.bss`` global of the loaded object (``.rodata`` is frozen)."""
-        from .values import encode_value
-        section, offset, size, signed = self._var(name)
-        m = self.maps[section]
-        key = struct.pack("<I", 0)
-        data = bytearray(m.lookup_raw(key))
-        data[offset:offset + size] = encode_value(value, size, signed, name)
-        m.update(key, bytes(data))
+        """Write a ``.data``/``.bss`` global of the loaded object (``.rodata`` is frozen);
+        checked against its BTF type as ``obj.bss.name = value`` is."""
+        from . import globalview
+        globalview.write(self, name, value)
+
+    # -- typed globals: obj.bss.x, obj.data.y = 1, obj.rodata.z ------------------------
+    @property
+    def bss(self):
+        """``.bss`` variables as attributes, typed by BTF (see :class:`DataSection`)."""
+        return self.datasec(".bss")
+
+    @property
+    def data(self):
+        """``.data`` variables as attributes, typed by BTF; writable after load."""
+        return self.datasec(".data")
+
+    @property
+    def rodata(self):
+        """``.rodata`` (``const volatile``) variables; read-only after load."""
+        return self.datasec(".rodata")
+
+    def datasec(self, section: str):
+        """The variables of any data section (``.data.custom``, ``.rodata.cfg``...)."""
+        from .globalview import DataSection
+        if section not in self.maps:
+            raise KeyError(f"object {self.name!r} has no {section} section; data sections: "
+                           f"{sorted(n for n in self.maps if n.startswith(('.data', '.bss', '.rodata', '.kconfig')))}")
+        return DataSection(self, section)
 
     # -- pinning on request (libbpf's bpf_object__pin_maps/pin_programs) -------------------
     def pin_maps(self, path: str) -> list[str]:
@@ -250,6 +274,7 @@ class Object:
         for res in reversed(self._owned):
             res.close()
         self._owned.clear()
+        self._mmaps.clear()
         self.programs.clear()
         self.maps.clear()
 
@@ -305,11 +330,10 @@ class _Loader:
 
     def set_globals(self, variables: dict[str, Any]) -> None:
         """Turn ``variables`` (name -> value) into byte patches of their maps' data."""
-        from .values import encode_value
+        from .globalview import encode
         for name, value in variables.items():
-            section, offset, size, signed = self.obj._var(name)
-            self.patches.setdefault(section, []).append(
-                (offset, encode_value(value, size, signed, name)))
+            section, offset = self.obj._var(name)[:2]
+            self.patches.setdefault(section, []).append((offset, encode(self.obj, name, value)))
 
     def run(self, spec) -> None:
         from . import kconfig
@@ -320,7 +344,11 @@ class _Loader:
         kconfig.fill(spec)
         if self.plan is not None:
             from .plan import PLAN_VERSION
-            self.plan.update(v=PLAN_VERSION, globals=self.obj._globals)
+            from ..ctypes_btf import export_types
+            self.plan.update(v=PLAN_VERSION, globals=self.obj._globals,
+                             types=export_types(spec.btf, [g[4] for g in
+                                                           self.obj._globals.values()])
+                             if spec.btf is not None else {})
         for name, m in spec.maps.items():
             if m.autocreate:
                 self.create_map(name, m)

@@ -26,6 +26,8 @@ _LAZY = {
     "BPF": "pybpf.bcc.bpf:BPF",
     "USDT": "pybpf.bcc.usdt:USDT",
     "Features": "pybpf.features:Features",
+    "ctype": "pybpf.cdecl:ctype",
+    "ctypes_of": "pybpf.cdecl:ctypes_of",
 }
 
 __all__ = ["AttachError", "BTFError", "CompileError", "ELFError", "KernelError",

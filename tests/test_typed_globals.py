@@ -111,6 +111,11 @@ def test_typed_sections_after_load(obj_bytes, replay, monkeypatch):
             with pytest.raises(AttributeError, match="known"):
                 obj.bss.nope
             assert "hits" in dir(obj.bss)
+            cfgs = obj.typed_map("cfgs")
+            (k, v), = list(cfgs.items())
+            assert k == os.getpid() and (v.limit, v.port, v.hi) == (77, 8080, 5)
+            assert cfgs[os.getpid()].limit == 77
+            assert obj.maps["cfgs"][os.getpid()] == bytes(v)      # the raw view is unchanged
 
 
 @pytest.mark.kernel

@@ -31,6 +31,13 @@ __u32 cfg_limit = 0;
 __u16 cfg_port = 0;
 __u8 cfg_hi = 0;
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, struct pt_cfg);
+} cfgs SEC(".maps");
+
 __u64 counter = 7;                /* .data */
 double ratio = 0.5;
 
@@ -47,6 +54,7 @@ int on_getppid(void *ctx)
 	cfg_limit = tunables.limit;
 	cfg_port = tunables.port;
 	cfg_hi = tunables.hi;
+	bpf_map_update_elem(&cfgs, &my_pid, (void *)&tunables, BPF_ANY);
 	if (verbose)
 		bpf_get_current_comm(last_comm, sizeof(last_comm));
 	return 0;

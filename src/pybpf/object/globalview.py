@@ -134,3 +134,28 @@ class DataSection:
 
     def __repr__(self) -> str:
         return f"<DataSection {self._section} {self._names()}>"
+
+
+def typed_map(obj, name: str):
+    """A view of ``obj.maps[name]`` decoding keys and values by the map's BTF types."""
+    import copy
+    m = obj.maps[name]
+    if obj._spec is not None:
+        ms = obj._spec.maps.get(name)
+        ids = (ms.key_type_id, ms.value_type_id) if ms is not None else (0, 0)
+    else:
+        e = next((e for e in obj._plan["maps"] if e["name"] == name), None)
+        ids = (e["key_type_id"], e["value_type_id"]) if e is not None else (0, 0)
+    c = codec(obj)
+    if c is None or not any(ids):
+        raise KeyError(f"map {name!r} has no BTF key/value types (declare it with "
+                       "__type(key, ...)/__type(value, ...) in SEC(\".maps\") and compile "
+                       "with -g)")
+    view = copy.copy(m)
+
+    def dec(tid):
+        if not tid:
+            return None
+        return lambda raw: c.decode(tid, raw)
+    view.key_type, view.value_type = dec(ids[0]), dec(ids[1])
+    return view

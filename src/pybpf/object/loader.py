@@ -230,6 +230,13 @@ class Object:
                            f"{sorted(n for n in self.maps if n.startswith(('.data', '.bss', '.rodata', '.kconfig')))}")
         return DataSection(self, section)
 
+    def typed_map(self, name: str):
+        """Map ``name`` with keys and values decoded by its BTF types (ints, str for
+        ``char[N]``, tuples for arrays, ctypes instances for structs); ``obj.maps[name]``
+        stays raw bytes.  The view shares the map's fd: close the object, not the view."""
+        from .globalview import typed_map
+        return typed_map(self, name)
+
     # -- pinning on request (libbpf's bpf_object__pin_maps/pin_programs) -------------------
     def pin_maps(self, path: str) -> list[str]:
         """Pin every map as ``path/<map name>`` (bpffs; the directory is created); returns
@@ -347,7 +354,9 @@ class _Loader:
             from ..ctypes_btf import export_types
             self.plan.update(v=PLAN_VERSION, globals=self.obj._globals,
                              types=export_types(spec.btf, [g[4] for g in
-                                                           self.obj._globals.values()])
+                                                           self.obj._globals.values()] +
+                                                [t for m in spec.maps.values()
+                                                 for t in (m.key_type_id, m.value_type_id)])
                              if spec.btf is not None else {})
         for name, m in spec.maps.items():
             if m.autocreate:

@@ -154,6 +154,7 @@ class Object:
         self.btf_fd: FD | None = None
         self._owned: list[Any] = []    # everything to close, in creation order
         self.usdt_spec_ids = 0         # next free id in usdt.bpf.h's spec map
+        self.skipped: dict[str, str] = {}   # program -> why attach(skip_missing=) skipped it
         self._globals = _spec_globals(spec) if spec is not None else dict(plan["globals"])
         self._codec = None             # typed globals (globalview.codec)
         self._mmaps: dict[str, Any] = {}
@@ -173,19 +174,21 @@ class Object:
             return program_section(entry)
         return self.spec.programs[name]
 
-    def attach(self, names: Iterable[str] | None = None) -> list:
+    def attach(self, names: Iterable[str] | None = None, *,
+               skip_missing: bool = False) -> list:
         """Attach programs whose section names their hook (tracepoint/..., raw_tp/...,
-        tp_btf/..., fentry/..., lsm/..., uprobe/path:func, ...); returns the new links."""
-        from .attach import auto_attach
-        new = []
-        for name, prog in self.programs.items():
-            if names is not None and name not in names:
-                continue
-            link = auto_attach(prog, self._program_spec(name), self)
-            if link is not None:
-                self.links.append(link)
-                new.append(link)
-        return new
+        tp_btf/..., fentry/..., lsm/..., uprobe/path:func, iter/task, ...), as a libbpf
+        skeleton's ``__attach()``; returns the new links (also kept in ``links``).
+
+        With no ``names``, programs whose hook needs a run-time argument (tc, xdp, a
+        uprobe without a target...) are left for their ``attach_*()`` call; naming one
+        raises ValueError saying which call it needs, and an unknown name KeyError.
+        All or nothing: if one program fails, the links made by this call are closed.
+        ``skip_missing=True`` instead skips programs whose hook this kernel lacks
+        (NotSupportedError, NotFoundError) and records why in ``skipped``.
+        """
+        from .attach import attach_all
+        return attach_all(self, names, skip_missing)
 
     def _var(self, name: str) -> tuple:
         try:
@@ -399,8 +402,7 @@ class _Loader:
                            line_info_rec_size=16, line_info_cnt=e["li_cnt"] if btf_fd else 0,
                            section=e["section"], attach_to=e["attach_to"])
             prog = Program.load(ks)
-            self.obj.programs[e["name"]] = prog
-            self.obj._owned.append(prog)
+            self._own_program(e["name"], prog)
         self.fill_map_slots(maps_only=False)
 
     def load_btf(self) -> None:
@@ -639,10 +641,14 @@ class _Loader:
             source_lines=linked.lines, fd_array=linked.fd_array, section=p.section,
             attach_to=info.extra if info else "")
         prog = Program.load(ks, log_level=self.log_level)
-        self.obj.programs[p.name] = prog
-        self.obj._owned.append(prog)
+        self._own_program(p.name, prog)
         if self.plan is not None:
             self._record_program(p, ks)
+
+    def _own_program(self, name: str, prog) -> None:
+        prog._owner, prog._owner_name = self.obj, name   # attach_*() links go to obj.links
+        self.obj.programs[name] = prog
+        self.obj._owned.append(prog)
 
     def _record_program(self, p, ks) -> None:
         from .plan import attach_entry, fd_relocations

@@ -27,6 +27,7 @@ _LAZY = {
     "USDT": "pybpf.bcc.usdt:USDT",
     "Features": "pybpf.features:Features",
     "ctype": "pybpf.cdecl:ctype",
+    "set_log": "pybpf.log:set_log",
     "ctypes_of": "pybpf.cdecl:ctypes_of",
 }
 

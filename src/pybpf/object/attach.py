@@ -138,11 +138,19 @@ def attach_all(obj, names, skip_missing: bool) -> list:
             except (errors.NotSupportedError, errors.NotFoundError) as e:
                 if not skip_missing:
                     raise
+                from .. import log
+                log.info("program %r: not attached: %s", name, e)
                 obj.skipped[name] = str(e)
                 continue
             if link is not None:
+                from .. import log
+                log.debug("program %r: attached (%s %s)", name, link.kind, link.target)
                 obj.links.append(link)
                 new.append(link)
+            else:
+                from .. import log
+                log.debug("program %r: section %r needs no attachment here", name,
+                          pspec.section)
     except BaseException:
         for link in reversed(new):
             link.close()

@@ -16,7 +16,7 @@ if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotation
     from collections.abc import Iterable
     from typing import Any
 
-from .. import errors
+from .. import errors, log
 from .._sys.uapi import MapFlag, MapType, ProgFlag, ProgType
 from ..fd import FD
 
@@ -36,7 +36,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
          variables: dict[str, Any] | None = None, name: str | None = None,
          programs: Iterable[str] | None = None, cache_key: str | None = None,
          sections: dict[str, str] | None = None) -> "Object":
-    """Load an object (a spec, ELF bytes or a path) and return the loaded :class:`Object`.
+    """Load an object (a spec, ELF bytes, a ``.bpf.o`` path, or a ``.bpf.c`` path, which is
+    compiled through pybpf's cache) and return the loaded :class:`Object`.
 
     ``maps`` replaces maps of the object with existing ones (by name: a Map or an fd), as
     libbpf's ``bpf_map__reuse_fd`` does; ``pin_root`` is where maps marked
@@ -54,8 +55,13 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), name or ""
     elif isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
-            data = f.read()
+        if os.fspath(source).endswith(".c"):
+            # a BPF C source: compiled through the cache (a warm start runs no clang)
+            from ..toolchain import compile as _compile
+            data = _compile(os.fspath(source))
+        else:
+            with open(source, "rb") as f:
+                data = f.read()
         name = name or os.path.basename(os.fspath(source)).split(".")[0]
     key = None
     only = None if programs is None else sorted(programs)
@@ -69,7 +75,12 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         if p is not None:
             obj = _replay(p, data, name, maps or {}, pin_root, variables or {})
             if obj is not None:
+                log.debug("object %r: loaded from its plan (%d maps, %d programs)", name,
+                          len(obj.maps), len(obj.programs))
                 return obj
+            log.debug("object %r: plan replay failed; taking the full path", name)
+        else:
+            log.debug("object %r: no load plan yet; full load", name)
     if data is not None:
         from .spec import ObjectSpec
         spec = ObjectSpec.from_bytes(data, name=name)
@@ -91,6 +102,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     if key is not None and loader.plan is not None:
         from . import plan
         plan.write(key, loader.plan)
+        log.debug("object %r: load plan recorded", name)
     return obj
 
 
@@ -502,6 +514,9 @@ class _Loader:
             return Map.create(kspec)
 
     def _own_map(self, name: str, mp) -> None:
+        log.debug("map %r: %s, key %d, value %d, max_entries %d (id %d)", name,
+                  getattr(mp.type, "name", mp.type), mp.key_size, mp.value_size,
+                  mp.max_entries, mp.id)
         self.obj.maps[name] = mp
         self.obj._owned.append(mp)
 
@@ -646,7 +661,19 @@ class _Loader:
             self._record_program(p, ks)
 
     def _own_program(self, name: str, prog) -> None:
+        log.debug("program %r: loaded as %s", name, getattr(prog.type, "name", prog.type))
         prog._owner, prog._owner_name = self.obj, name   # attach_*() links go to obj.links
+        for mname, m in self.obj.maps.items():
+            if not mname.startswith(".rodata"):
+                continue
+            # as libbpf: bind every .rodata* map to every program, so they and the
+            # metadata tools read from them (bpftool's "metadata") live as long as any
+            # program does; a kernel without BPF_PROG_BIND_MAP (< 5.10) just goes without
+            try:
+                prog.bind_map(m)
+            except errors.KernelError as e:
+                log.debug("program %r: cannot bind %s (%s)", name, mname, e)
+                break
         self.obj.programs[name] = prog
         self.obj._owned.append(prog)
 

@@ -26,6 +26,9 @@ _LAZY = {
     "BPF": "pybpf.bcc.bpf:BPF",
     "USDT": "pybpf.bcc.usdt:USDT",
     "Features": "pybpf.features:Features",
+    "ctype": "pybpf.cdecl:ctype",
+    "set_log": "pybpf.log:set_log",
+    "ctypes_of": "pybpf.cdecl:ctypes_of",
 }
 
 __all__ = ["AttachError", "BTFError", "CompileError", "ELFError", "KernelError",

@@ -58,11 +58,16 @@ def _source_memo_key(folder: str, tool: str) -> str:
     from .._hash import sha256
     from ..kernelid import kernel_key
     h = sha256(f"pybpf-tool|{__version__}|{tool}|{kernel_key()}".encode())
-    for name in sorted(os.listdir(folder)):
-        if name.endswith((".bpf.c", ".h")):
-            st = os.stat(os.path.join(folder, name))
-            h.update(f"|{name}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
-                     .encode())
+    # the tool's own files, then the headers all tools share (tools/_common.bpf.h)
+    paths = [os.path.join(folder, n) for n in sorted(os.listdir(folder))
+             if n.endswith((".bpf.c", ".h"))]
+    paths += [os.path.join(TOOLS_DIR, n) for n in sorted(os.listdir(TOOLS_DIR))
+              if n.endswith(".h")]
+    for path in paths:
+        name = os.path.relpath(path, TOOLS_DIR)
+        st = os.stat(path)
+        h.update(f"|{name}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+                 .encode())
     return h.hexdigest()
 
 

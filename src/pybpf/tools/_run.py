@@ -106,8 +106,12 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
     """Call ``report()`` every ``args.interval`` seconds, ``args.count`` times, and once
     more on Ctrl-C (as bcc's counting tools do)."""
     drops = _common.DropReporter(tool, obj.maps["drops"])
-    if banner and not out.json:
-        out.header(banner)
+    if banner:
+        # with --json stdout carries JSON only: the banner goes to stderr
+        if out.json:
+            print(banner, file=sys.stderr, flush=True)
+        else:
+            out.header(banner)
     n = 0
     try:
         while True:

@@ -74,7 +74,8 @@ def add_json(p, what: str = "event"):
 
 
 def check_interval(p, args) -> None:
-    if getattr(args, "interval", 1) <= 0:
+    v = getattr(args, "interval", None)
+    if v is not None and v <= 0:
         p.error(f"interval must be positive, not {args.interval:g}")
 
 

@@ -125,9 +125,7 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
             if n >= args.count:
                 return
     except _common.Stop:
-        # ^C: bcc prints the totals so far, after a blank line
-        if not out.json:
-            out.stream.write("\n")
+        # ^C: bcc prints what was counted so far
         report()
         out.flush()
         drops.check(force=True)

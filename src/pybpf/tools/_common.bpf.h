@@ -146,4 +146,31 @@ static const struct hist zero_hist = {};
 	__sync_fetch_and_add(&h__->slots[hist_slot(value)], 1);               \
 } while (0)
 
+/* A task's state across the 5.14 rename of state to __state. */
+struct task_struct___pre514 {
+	volatile long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline long task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+/* The key a per-process (-P) or per-thread (-L) histogram uses, else 0. */
+static __always_inline __u32 task_key(struct task_struct *t, bool by_pid, bool by_tid)
+{
+	if (by_pid)
+		return BPF_CORE_READ(t, tgid);
+	if (by_tid)
+		return BPF_CORE_READ(t, pid);
+	return 0;
+}
+
+static __always_inline bool task_wanted(struct task_struct *t)
+{
+	return ids_wanted(BPF_CORE_READ(t, tgid), BPF_CORE_READ(t, pid));
+}
+
 #endif

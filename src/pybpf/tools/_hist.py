@@ -64,18 +64,21 @@ def buckets(slots: list[int], linear: bool = False) -> list[dict]:
 
 def print_sections(out, hists: dict, unit: str, section: str | None = None,
                    label=None, linear: bool = False, time_line: str | None = None,
-                   extra: dict | None = None) -> None:
-    """Print every histogram as bcc does (``section = label`` line before each when
+                   extra: dict | None = None, json_fields=None) -> None:
+    """Print every histogram as bcc does (``section = label(key)`` line before each when
     keyed), or one JSON object for the interval:
-    ``{"time":..., "unit":..., "hists": [{section: label, "total": n, "buckets": [...]}]}``."""
-    items = sorted(hists.items(), key=lambda kv: label(kv[0]) if label else kv[0])
+    ``{"time":..., "unit":..., "hists": [{section: key, **json_fields(key), "total": n,
+    "buckets": [{"low", "high", "count"}...]}]}``."""
+    items = sorted(hists.items())
     if out.json:
         rec = {"time": time_line, "unit": unit} if time_line else {"unit": unit}
         if extra:
             rec.update(extra)
         rec["hists"] = []
         for k, slots in items:
-            h = {section: label(k)} if section else {}
+            h = {section: k} if section else {}
+            if json_fields and section:
+                h.update(json_fields(k))
             h["total"] = sum(slots)
             h["buckets"] = buckets(slots, linear)
             rec["hists"].append(h)
@@ -86,10 +89,6 @@ def print_sections(out, hists: dict, unit: str, section: str | None = None,
         w(time_line + "\n")
     for k, slots in items:
         if section:
-            w(f"\n{section} = {label(k)}\n")
+            w(f"\n{section} = {label(k) if label else k}\n")
         lines = (_bcc_hist.linear_lines if linear else _bcc_hist.log2_lines)(slots, unit)
         w("\n".join(lines) + ("\n" if lines else ""))
-    if not items and not section:
-        # bcc prints the header even when nothing was counted only once data exist;
-        # an empty interval prints nothing
-        pass

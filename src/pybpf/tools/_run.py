@@ -106,14 +106,16 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
     """Call ``report()`` every ``args.interval`` seconds, ``args.count`` times, and once
     more on Ctrl-C (as bcc's counting tools do)."""
     drops = _common.DropReporter(tool, obj.maps["drops"])
-    if banner:
-        # with --json stdout carries JSON only: the banner goes to stderr
-        if out.json:
-            print(banner, file=sys.stderr, flush=True)
-        else:
-            out.header(banner)
     n = 0
     try:
+        # inside the try: a caller that waits for the banner and then stops us must
+        # still get the report
+        if banner:
+            # with --json stdout carries JSON only: the banner goes to stderr
+            if out.json:
+                print(banner, file=sys.stderr, flush=True)
+            else:
+                out.header(banner)
         while True:
             time.sleep(args.interval)
             n += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
@@ -36,3 +37,26 @@ def test_profile_folded_user_stack_and_sample_rate():
     hot = [(s, int(n)) for s, n in lines if s.endswith(HOT)]
     assert hot and all(s.startswith("tool_spin;") for s, _ in hot), lines
     assert sum(n for _, n in hot) >= 0.5 * total, lines
+
+
+def test_offcputime_charges_sleeps_to_their_stack():
+    # 300 sleeps of 20 ms: still asleep when the tool reads its stacks
+    sleeper = subprocess.Popen([build("tool_sleep"), "300", "20"])
+    try:
+        t = ToolRun("offcputime", "-f", "-p", str(sleeper.pid), ready="Tracing off-CPU")
+        try:
+            time.sleep(0.6)
+        finally:
+            lines = [ln.rsplit(" ", 1) for ln in t.stop(settle=0) if ln]
+            sleeper_done = sleeper.poll() is not None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not sleeper_done
+    # libc's clock_nanosleep keeps no frame pointer: its caller shows as main
+    mine = [(s, int(n)) for s, n in lines if ";main;clock_nanosleep;" in s]
+    assert mine and all(s.startswith("tool_sleep;") for s, _ in mine), lines
+    total = sum(n for _, n in mine)
+    # about 0.6 s traced, all of it asleep in nanosleep (each sleep is 20 ms)
+    assert 300_000 <= total <= 1_500_000, total
+    assert all(s.endswith(";schedule;__schedule") for s, _ in mine), mine

@@ -8,6 +8,8 @@ import struct
 from ..bcc.syms import KernelSymbols, UserSymbols, format_symbol
 
 MAX_DEPTH = 127          # PERF_MAX_STACK_DEPTH
+_MACHINERY = ("bpf_prog_", "bpf_trace_run", "__traceiter_", "__bpf_trace_", "perf_trace_",
+              "bpf_get_stackid", "bpf_overflow_handler", "__perf_event_overflow")
 
 
 class Stacks:
@@ -34,8 +36,14 @@ class Stacks:
         return self._cache[stack_id]
 
     def kernel(self, stack_id: int) -> list[str]:
-        return [format_symbol(self.ksyms.resolve(a), False, self.offset, a).decode(
+        """Kernel frames, innermost first, without the tracing machinery's own frames
+        on top (the BPF program and the tracepoint's call into it)."""
+        frames = [format_symbol(self.ksyms.resolve(a), False, self.offset, a).decode(
             errors="replace") for a in self.addresses(stack_id)]
+        i = 0
+        while i < len(frames) and frames[i].startswith(_MACHINERY):
+            i += 1
+        return frames[i:]
 
     def user(self, stack_id: int, pid: int) -> list[str]:
         return [format_symbol(self.usyms.resolve(a, pid), False, self.offset, a).decode(

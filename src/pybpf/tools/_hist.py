@@ -64,7 +64,8 @@ def buckets(slots: list[int], linear: bool = False) -> list[dict]:
 
 def print_sections(out, hists: dict, unit: str, section: str | None = None,
                    label=None, linear: bool = False, time_line: str | None = None,
-                   extra: dict | None = None, json_fields=None) -> None:
+                   extra: dict | None = None, json_fields=None,
+                   json_section: str | None = None) -> None:
     """Print every histogram as bcc does (``section = label(key)`` line before each when
     keyed), or one JSON object for the interval:
     ``{"time":..., "unit":..., "hists": [{section: key, **json_fields(key), "total": n,
@@ -76,7 +77,7 @@ def print_sections(out, hists: dict, unit: str, section: str | None = None,
             rec.update(extra)
         rec["hists"] = []
         for k, slots in items:
-            h = {section: k} if section else {}
+            h = {json_section or section: k} if section else {}
             if json_fields and section:
                 h.update(json_fields(k))
             h["total"] = sum(slots)

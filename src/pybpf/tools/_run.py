@@ -141,3 +141,14 @@ def ignore_signals_now() -> None:
 
 def stamp() -> str:
     return time.strftime("%H:%M:%S")
+
+
+def attach_some(obj, optional=()) -> None:
+    """Attach every program; those in ``optional`` hook what older kernels lack (a newer
+    tracepoint) and are left out there."""
+    for name in obj.programs:
+        try:
+            obj.attach([name])
+        except (errors.NotFoundError, errors.NotSupportedError, errors.AttachError):
+            if name not in optional:
+                raise

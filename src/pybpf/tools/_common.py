@@ -41,7 +41,9 @@ def tool_object(tool: str, folder: str | None = None) -> tuple[bytes, str | None
     need no compiler), else compiled from its ``.bpf.c`` once and cached.  ``folder``:
     where ``<tool>.bpf.c`` lives when not in ``tools/<tool>/`` (e.g. ``pybpf/net``)."""
     from ..bundled import bundled_object
-    return bundled_object(folder or os.path.join(TOOLS_DIR, tool), tool)
+    # tools share headers one folder up (tools/_common.bpf.h): they name the object too
+    return bundled_object(folder or os.path.join(TOOLS_DIR, tool), tool,
+                          shared_dirs=(TOOLS_DIR,))
 
 
 def package_object(folder: str, name: str) -> tuple[bytes, str | None]:

@@ -52,8 +52,8 @@ def test_index_is_cached_per_boot_and_damage_is_a_miss(monkeypatch, tmp_path):
     monkeypatch.undo()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     # a damaged entry (truncated) is a miss: rebuilt, same answers
-    from pybpf.cache import Cache
-    entry = Cache.default().path_for(KernelSymbols()._cache_key())
+    from pybpf.cache import Cache, record_key
+    entry = Cache.default().path_for(record_key(KernelSymbols()._cache_key()))
     with open(entry, "r+b") as f:
         f.truncate(os.path.getsize(entry) // 2)
     assert KernelSymbols().resolve(addr + 1) == ("vfs_read", 1, "")
@@ -203,3 +203,21 @@ def test_perf_map_of_a_jit(tmp_path):
         proc.kill()
         proc.wait()
         os.unlink(path)
+
+
+@pytest.mark.kernel
+def test_stripped_binary_resolves_through_its_debug_file(target, tmp_path):
+    """A distribution-style split: the binary is stripped, its symbols and DWARF are in a
+    separate file named by .gnu_debuglink; static functions and lines come from there."""
+    exe, dbg = str(tmp_path / "split_target"), str(tmp_path / "split_target.debug")
+    subprocess.run(["objcopy", "--only-keep-debug", target, dbg], check=True)
+    subprocess.run(["strip", "--strip-all", "-o", exe, target], check=True)
+    subprocess.run(["objcopy", f"--add-gnu-debuglink={dbg}", exe], cwd=tmp_path, check=True)
+    run = Running([exe])
+    try:
+        with Symbolizer(lines=True) as s:
+            sym = s.user(run.pid, run.values["plain"] + 1)
+            assert (sym.name, sym.offset, sym.module) == ("pybpf_syms_plain", 1, exe)
+            assert (os.path.basename(sym.file), sym.line) == ("syms_target.c", 11)
+    finally:
+        run.stop()

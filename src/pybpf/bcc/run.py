@@ -103,6 +103,15 @@ def run_script(script: str, args: list[str]) -> int:
     sys.argv = [script] + list(args)
     sys.path.insert(0, os.path.dirname(path))
     finder = install()
+    # the script runs as under python itself: SIGINT is KeyboardInterrupt (bcc tools
+    # end on it), SIGTERM kills; pybpf's own commands' Stop handlers are not theirs
+    import signal
+    old_signals = {}
+    try:
+        old_signals[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+        old_signals[signal.SIGTERM] = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except ValueError:          # not the main thread: leave the handlers alone
+        pass
     try:
         runpy.run_path(path, run_name="__main__")
         return 0
@@ -122,6 +131,8 @@ def run_script(script: str, args: list[str]) -> int:
     finally:
         sys.argv, sys.path[:] = saved
         uninstall(finder)
+        for sig, handler in old_signals.items():
+            signal.signal(sig, handler)
         try:
             sys.stdout.flush()
         except (BrokenPipeError, ValueError):

@@ -153,8 +153,8 @@ class Symbolizer:
             from .elfsyms import debug_file
             info = None
             b = self._binaries.get(mapping)
-            from .user import _root_of
-            for cand in (open_path, debug_file(b, _root_of(open_path)) if b else None):
+            dbg = b and (b.debug_path or debug_file(b, mapping.root, mapping.path))
+            for cand in (open_path, dbg):
                 if not cand:
                     continue
                 try:

@@ -52,10 +52,11 @@ class ElfSymbols:
     virtual addresses.  ``lookup(vaddr)`` is a binary search."""
 
     __slots__ = ("path", "starts", "sizes", "names", "segments", "pie", "build_id",
-                 "debuglink", "has_symtab")
+                 "debuglink", "has_symtab", "debug_path")
 
     def __init__(self, path: str, data: bytes | None = None):
         self.path = path
+        self.debug_path: str | None = None      # the separate debug file its table came from
         if data is None:
             try:
                 with open(path, "rb") as f:
@@ -152,9 +153,11 @@ class ElfSymbols:
             if end < 0:
                 continue
             name = strtab[name_off:end]
-            # aliases (read, __read, __libc_read): keep a sized one, then a global over a
-            # weak over a local binding, then the fewest leading underscores (as bcc shows)
-            pref = (size != 0, _BIND_RANK.get(info >> 4, 0), -(len(name) - len(name.lstrip(b"_"))))
+            # aliases (read, __read, __libc_read, old versions' clock_nanosleep@GLIBC_2.2.5):
+            # keep a sized one, then an unversioned name, then a global over a weak over a
+            # local binding, then the fewest leading underscores (as bcc shows them)
+            pref = (size != 0, b"@" not in name, _BIND_RANK.get(info >> 4, 0),
+                    -(len(name) - len(name.lstrip(b"_"))))
             prev = rank.get(value)
             if prev is not None and prev >= pref:
                 continue
@@ -210,15 +213,18 @@ def _build_id(note: memoryview, order: str) -> str | None:
     return None
 
 
-def debug_file(binary: ElfSymbols, root: str = "") -> str | None:
+def debug_file(binary: ElfSymbols, root: str = "", path: str | None = None) -> str | None:
     """The separate debug file of a binary, where distributions put it: by build-id under
-    /usr/lib/debug/.build-id/, else by .gnu_debuglink beside it or under /usr/lib/debug."""
+    /usr/lib/debug/.build-id/, else by .gnu_debuglink beside it, in .debug/ beside it or
+    under /usr/lib/debug.  ``path`` is the binary's path as its process sees it and
+    ``root`` that process's root (/proc/PID/root), so a container's debug files are its own."""
+    path = path or binary.path
     cands = []
     if binary.build_id and len(binary.build_id) > 2:
         b = binary.build_id
         cands.append(f"/usr/lib/debug/.build-id/{b[:2]}/{b[2:]}.debug")
     if binary.debuglink:
-        d = os.path.dirname(binary.path)
+        d = os.path.dirname(path)
         cands += [os.path.join(d, binary.debuglink), os.path.join(d, ".debug", binary.debuglink),
                   "/usr/lib/debug" + os.path.join(d, binary.debuglink)]
     for c in cands:

@@ -21,11 +21,12 @@ from .elfsyms import ElfSymbols, debug_file
 class Mapping:
     """One executable mapping of a process: [start, end) from ``offset`` of ``path``."""
 
-    __slots__ = ("start", "end", "offset", "path", "open_paths", "ident")
+    __slots__ = ("start", "end", "offset", "path", "open_paths", "ident", "root")
 
-    def __init__(self, start: int, end: int, offset: int, path: str, open_paths: list[str]):
+    def __init__(self, start: int, end: int, offset: int, path: str, open_paths: list[str],
+                 root: str = ""):
         self.start, self.end, self.offset = start, end, offset
-        self.path, self.open_paths = path, open_paths
+        self.path, self.open_paths, self.root = path, open_paths, root
         # the file's identity now, so it is found again (by another path) after the
         # process exits and its /proc entries are gone
         self.ident = None
@@ -75,7 +76,8 @@ def read_maps(pid: int) -> list[Mapping]:
         paths = [f"/proc/{pid}/map_files/{rng}"]
         if clean.startswith("/"):
             paths += [f"/proc/{pid}/root{clean}", clean]
-        out.append(Mapping(int(lo, 16), int(hi, 16), int(parts[2], 16), clean, paths))
+        out.append(Mapping(int(lo, 16), int(hi, 16), int(parts[2], 16), clean, paths,
+                           f"/proc/{pid}/root"))
     out.sort(key=lambda m: m.start)
     return out
 
@@ -129,14 +131,18 @@ class Binaries:
                 b = ElfSymbols(open_path)
                 if not b.has_symtab:
                     # stripped: the distribution's debug file may have the full table
-                    root = _root_of(open_path)
-                    dbg = debug_file(b, root)
+                    dbg = debug_file(b, mapping.root, mapping.path)
                     if dbg:
                         try:
                             full = ElfSymbols(dbg)
                             if len(full) > len(b):
                                 full.segments = b.segments
-                                full.path = b.path
+                                full.path, full.debug_path = b.path, dbg
+                                # exported names win where both name a function: users
+                                # know clock_nanosleep, not the internal __clock_nanosleep
+                                exported = dict(zip(b.starts, b.names))
+                                full.names = [exported.get(a, n)
+                                              for a, n in zip(full.starts, full.names)]
                                 b = full
                         except errors.ELFError:
                             pass
@@ -144,13 +150,6 @@ class Binaries:
                 b = None
             self._by_ident[ident] = b
         return self._by_ident[ident]
-
-
-def _root_of(path: str) -> str:
-    """/proc/PID/root for a path opened through it, else ""."""
-    if path.startswith("/proc/") and "/root/" in path:
-        return path[:path.index("/root/") + len("/root")]
-    return ""
 
 
 class Process:

@@ -41,7 +41,9 @@ class DebugInfo:
         self._file = open(path, "rb")
         try:
             elf = ELFFile(self._file)
-            if not elf.has_dwarf_info():
+            # has_dwarf_info() is also true for .eh_frame alone (every stripped binary)
+            if not (elf.get_section_by_name(".debug_info")
+                    or elf.get_section_by_name(".zdebug_info")):
                 raise errors.ELFError(f"{path}: no DWARF debug info")
             self.dwarf = elf.get_dwarf_info()
         except (PyElfError, ValueError, KeyError) as e:

@@ -394,6 +394,8 @@ def sweep_temps(base: str, max_age: float = 3600.0) -> int:
         return 0
     with it:
         for e in it:
+            if not e.name.startswith((TEMP_PREFIX, ".tmp-")):
+                continue
             try:
                 st = e.stat(follow_symlinks=False)
             except OSError:

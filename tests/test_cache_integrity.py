@@ -203,10 +203,28 @@ def test_an_edited_plan_is_not_replayed(own_cache):
         ref = {n: _normalize(p.xlated()) for n, p in first.programs.items()}
     path = own_cache.path_for(record_key(plan.key(obj_bytes, "h12_plan")))
     raw = open(path, "rb").read()
-    head, body = raw[:40], marshal.loads(raw[40:])
+    head, body = raw[:cachemod._FRAME], marshal.loads(raw[cachemod._FRAME:])
     for p in body["progs"]:
         p["insns"] = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
     open(path, "wb").write(head + marshal.dumps(body))
     with pybpf.load(obj_bytes, name="h12_plan") as second:
         assert second._plan is None
         assert {n: _normalize(p.xlated()) for n, p in second.programs.items()} == ref
+
+
+# ---- the frame parser takes whatever is on disk: fuzzed --------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.binary(max_size=64), st.integers(0, 300))
+def test_unseal_never_raises_and_accepts_only_intact_frames(data, junk, cut):
+    name = "k"
+    raw = cachemod.seal(name, data)
+    assert cachemod.unseal(name, raw) == data
+    assert cachemod.unseal("other", raw) is None
+    assert cachemod.unseal(name, junk) is None or junk == raw
+    mangled = raw[:cut] + junk
+    out = cachemod.unseal(name, mangled)
+    assert out is None or mangled == cachemod.seal(name, out)

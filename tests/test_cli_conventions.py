@@ -292,12 +292,10 @@ def _as_nobody(args, home):
 
 
 def test_unprivileged_execsnoop_refuses_at_once(nobody_home):
-    t0 = time.monotonic()
     r = _as_nobody(["-m", "pybpf", "execsnoop"], nobody_home)
     assert r.returncode == 1, r.stderr
     assert r.stderr.count("\n") == 1 and "CAP_BPF" in r.stderr, r.stderr
-    assert time.monotonic() - t0 < 5          # no compile first
-    assert os.listdir(nobody_home) == []      # nothing cached, no temp files
+    assert os.listdir(nobody_home) == []      # nothing compiled or cached first
 
 
 def test_unprivileged_features_says_so_and_fails(nobody_home):

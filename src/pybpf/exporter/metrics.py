@@ -15,7 +15,7 @@ import struct
 from .. import errors
 from .._sys.uapi import MapType
 from .config import MetricConf
-from .errors import DecodeError, Skip
+from .errors import DecodeError, Skip, Unresolved
 from .histogram import go_float
 
 _SUPPORTED = {MapType.HASH, MapType.LRU_HASH, MapType.ARRAY, MapType.PERCPU_HASH,
@@ -97,14 +97,22 @@ class MapMetric:
         cache = self._cache
         if len(cache) >= self._cache_cap:
             cache.clear()          # keys come and go (LRU maps): never grow without bound
+        keep = True
+        parts = []
         try:
-            parts = [f'{name}="{escape(dec(key[a:b]))}"' for name, a, b, dec in self._fields]
+            for name, a, b, dec in self._fields:
+                try:
+                    v = dec(key[a:b])
+                except Unresolved as u:         # shown now, decoded again next scrape
+                    v, keep = u.text, False
+                parts.append(f'{name}="{escape(v)}"')
             text = ",".join(parts)
         except Skip:
             text = _SKIP
         except (DecodeError, errors.PybpfError, ValueError, OSError, UnicodeError):
             text = _ERROR
-        cache[key] = text
+        if keep:
+            cache[key] = text
         return text
 
     # -- reading ----------------------------------------------------------------------------

@@ -192,6 +192,9 @@ def _memory_cgroup(name: str) -> tuple[str, str]:
     if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
         d = f"/sys/fs/cgroup/{name}"
         os.mkdir(d)
+        if not os.path.exists(f"{d}/memory.max"):   # the controller is off below the root
+            with open("/sys/fs/cgroup/cgroup.subtree_control", "w") as f:
+                f.write("+memory")
         with open(f"{d}/memory.max", "w") as f:
             f.write(str(64 << 20))
         if os.path.exists(f"{d}/memory.swap.max"):

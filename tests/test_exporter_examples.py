@@ -253,3 +253,18 @@ def test_stops_cleanly_on_sigterm(tmp_path):
     with ExporterProcess("--config", "exec") as ex:
         assert "ebpf_exec_total" in ex.text()
         assert ex.stop() == 0
+
+
+def test_a_kept_alive_connection_blocks_no_one(exporter):
+    import http.client
+    held = http.client.HTTPConnection("127.0.0.1", exporter.port, timeout=10)
+    try:
+        held.request("GET", "/metrics")
+        r = held.getresponse()
+        assert r.status == 200 and r.getheader("Connection") != "close"
+        r.read()                       # the connection stays open, as Prometheus keeps it
+        assert "ebpf_exec_total" in exporter.text()
+        held.request("GET", "/metrics")
+        assert held.getresponse().status == 200
+    finally:
+        held.close()

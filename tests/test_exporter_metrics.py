@@ -169,3 +169,21 @@ def test_map_checks_name_the_metric():
     with Map.create(MapType.QUEUE, 0, 8, 4, name="pt_exp_bad3") as m:
         with pytest.raises(ConfigError, match="is a queue map; metrics read hash"):
             MapMetric(counter_conf([]), m, "pt")
+
+
+def test_unresolved_labels_are_shown_but_decoded_again(tmp_path):
+    """A cgroup id unknown at one scrape (made after the exporter looked) is shown as
+    unknown_cgroup_id:N, and by its path once it can be resolved."""
+    import os
+    ctx = Context(cgroup_root=str(tmp_path))
+    conf = config.metric("counter", {"name": "pt_cg_total", "labels": [
+        {"name": "cgroup", "size": 8, "decoders": ["cgroup"]}]}, "m", ctx)
+    with Map.create(MapType.HASH, 8, 8, 4, name="pt_exp_cg") as m:
+        mm = MapMetric(conf, m, "pt")
+        (tmp_path / "a").mkdir()
+        ino = os.stat(tmp_path / "a").st_ino
+        ctx._cgroup_scanned = 1e18            # as if it had just looked: no new walk
+        m[ino] = 1
+        assert f'pt_cg_total{{cgroup="unknown_cgroup_id:{ino}"}} 1' in render(mm)
+        ctx._cgroup_scanned = 0.0
+        assert 'pt_cg_total{cgroup="/a"} 1' in render(mm)

@@ -152,3 +152,48 @@ def test_same_metric_in_two_configs(tmp_path):
     with pytest.raises(ConfigError, match=r"b.yaml: metrics.counters\[0\].name: metric "
                        r"'pt_getppid_total' is also defined in .*a.yaml"):
         load_all([a, b])
+
+
+FULL = r"""
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "pybpf_exporter.h"
+
+__u32 next_key = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} pt_small SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int pt_fill(void *ctx)
+{
+	__u32 k;
+
+	if ((bpf_get_current_pid_tgid() >> 32) != TARGET_PID)
+		return 0;
+	k = next_key++;          /* one thread of one process: no race */
+	counter_add(&pt_small, &k, 1);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_counts_a_full_map_could_not_store_are_reported(tmp_path):
+    write_prog(tmp_path, "full", FULL)
+    cfg = write_cfg(tmp_path, {"metrics": {"counters": [{
+        "name": "pt_small_total", "map": "pt_small",
+        "labels": [{"name": "k", "size": 4, "decoders": ["uint"]}]}]}}, "full.yaml")
+    with Exporter([cfg]) as ex:
+        for _ in range(5):
+            os.getppid()
+        s = samples(ex.scrape().decode())
+    assert value(s, "pt_small_total", k="0") == 1 and value(s, "pt_small_total", k="1") == 1
+    assert value(s, "pybpf_exporter_bpf_lost_total", program="full") == 3
+    assert value(s, "pybpf_exporter_map_entries", program="full", map="pt_small") == 2
+    assert value(s, "pybpf_exporter_map_max_entries", program="full", map="pt_small") == 2

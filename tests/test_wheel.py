@@ -37,6 +37,10 @@ def test_wheel_ships_compiled_tool_objects(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "pybpf/tools/execsnoop/execsnoop.bpf.o" in names
     assert "pybpf/bcc/include/pybpf_bcc.h" in names
+    # the exporter's examples: configs, sources and objects compiled at build time
+    for name in ("exec", "syscalls", "biolatency", "tcp", "runqlat", "oomkill"):
+        for ext in (".yaml", ".bpf.c", ".bpf.o"):
+            assert f"pybpf/exporter/examples/{name}{ext}" in names
 
 
 @pytest.mark.kernel

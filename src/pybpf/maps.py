@@ -300,6 +300,16 @@ class Map:
 
     def _batch_items(self, n: int) -> Iterator[tuple[bytes, bytes]]:
         ks, vs = self.key_size, self._vbuf_size
+        for kraw, vraw, count in self.batch_chunks(n):
+            for i in range(count):
+                yield kraw[i * ks:(i + 1) * ks], vraw[i * vs:(i + 1) * vs]
+
+    def batch_chunks(self, n: int = 4096) -> Iterator[tuple[bytes, bytes, int]]:
+        """BPF_MAP_LOOKUP_BATCH, up to ``n`` entries a call: ``(keys, values, count)`` with
+        ``count`` packed keys (key_size bytes each) and values (all CPUs' 8-byte aligned
+        slots for per-CPU maps).  For readers that decode a whole chunk at once; raises
+        KernelError (EINVAL/EOPNOTSUPP) where the kernel or map type has no batch ops."""
+        ks, vs = self.key_size, self._vbuf_size
         keys = ctypes.create_string_buffer(ks * n)
         vals = ctypes.create_string_buffer(vs * n)
         token_in = ctypes.create_string_buffer(max(ks, 8))
@@ -314,9 +324,8 @@ class Map:
                 syscall.bpf(Cmd.MAP_LOOKUP_BATCH, a)
             except errors.NotFoundError:
                 done = True  # ENOENT: this was the last batch (count says how many)
-            kraw, vraw = keys.raw, vals.raw
-            for i in range(a.count):
-                yield kraw[i * ks:(i + 1) * ks], vraw[i * vs:(i + 1) * vs]
+            if a.count:
+                yield keys.raw[:a.count * ks], vals.raw[:a.count * vs], a.count
             if done or a.count == 0:
                 return
             ctypes.memmove(token_in, token_out, len(token_out))

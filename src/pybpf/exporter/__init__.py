@@ -92,8 +92,9 @@ def run(files, host: str, port: int, args) -> int:
             try:
                 sys.stdout.buffer.write(exporter.scrape())
                 sys.stdout.flush()
-            except BrokenPipeError:
-                pass
+            except BrokenPipeError:          # `... --once | head`: end quietly
+                import os
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         from .server import Server
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 
-from .errors import ConfigError, DecodeError, Skip
+from .errors import ConfigError, DecodeError, Skip, Unresolved
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -73,7 +73,9 @@ class Context:
                 self._cgroup_scanned = now
                 self._scan_cgroups()
                 path = self._cgroups.get(cgid)
-        return path if path is not None else f"unknown_cgroup_id:{cgid}"
+        if path is None:
+            raise Unresolved(f"unknown_cgroup_id:{cgid}")
+        return path
 
     def _scan_cgroups(self) -> None:
         root = self._cgroup_root or cgroup2_mount()
@@ -103,7 +105,7 @@ class Context:
                         if line.startswith("DEVNAME="):
                             name = line.strip()[8:]
             except OSError:
-                return name            # not cached: the device may appear later
+                raise Unresolved(name) from None   # the device may appear later
             self._disks[key] = name
         return name
 
@@ -292,8 +294,14 @@ def make_chain(confs, path: str, size: int, ctx: Context):
         return lambda v: _final(f0(v))
 
     def chain(v):
+        unresolved = False
         for f in funcs:
-            v = f(v)
+            try:
+                v = f(v)
+            except Unresolved as u:      # go on with its stand-in, say so at the end
+                v, unresolved = u.text, True
+        if unresolved:
+            raise Unresolved(_final(v))
         return _final(v)
     return chain
 

@@ -30,3 +30,13 @@ class DecodeError(PybpfError, ValueError):
 
 class Skip(Exception):
     """A decoder (``regexp``) asks to leave this series out: not an error."""
+
+
+class Unresolved(Exception):
+    """A decoder could not resolve its input yet (a cgroup or disk that appeared after the
+    exporter looked): ``text`` is the label to show now; the series is not cached, so a
+    later scrape tries again."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text

@@ -53,6 +53,9 @@ class HealthCollector:
                                     "last scrape", labels=["program", "map"])
         max_entries = GaugeMetricFamily(p + "map_max_entries", "Capacity of each map",
                                         labels=["program", "map"])
+        lost = CounterMetricFamily(p + "bpf_lost", "Counts a program could not store "
+                                   "because its map was full (pybpf_exporter.h's "
+                                   "counter_add)", labels=["program"])
         series = GaugeMetricFamily(p + "series", "Series of each metric in the last scrape",
                                    labels=["metric"])
         decode = CounterMetricFamily(p + "decode_errors", "Map entries whose key a label "
@@ -68,6 +71,9 @@ class HealthCollector:
                     continue
                 runs.add_metric([lp.name, fname], pi.run_cnt)
                 run_time.add_metric([lp.name, fname], pi.run_time_ns / 1e9)
+            n = lp.lost()
+            if n is not None:
+                lost.add_metric([lp.name], n)
             seen = set()
             for m in lp.metrics:
                 series.add_metric([m.name], m.series)
@@ -77,7 +83,7 @@ class HealthCollector:
                     seen.add(m.conf.map)
                     entries.add_metric([lp.name, m.conf.map], m.entries)
                     max_entries.add_metric([lp.name, m.conf.map], m.map.max_entries)
-        yield from (runs, run_time, entries, max_entries, series, decode, dropped)
+        yield from (runs, run_time, lost, entries, max_entries, series, decode, dropped)
         yield GaugeMetricFamily(p + "scrape_maps_seconds", "Time this scrape took to read "
                                 "the maps and render their metrics", value=ex.maps_seconds)
         yield GaugeMetricFamily(p + "last_scrape_duration_seconds", "Time the previous "

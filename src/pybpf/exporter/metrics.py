@@ -15,7 +15,7 @@ import struct
 from .. import errors
 from .._sys.uapi import MapType
 from .config import MetricConf
-from .errors import DecodeError, Skip
+from .errors import DecodeError, Skip, Unresolved
 from .histogram import go_float
 
 _SUPPORTED = {MapType.HASH, MapType.LRU_HASH, MapType.ARRAY, MapType.PERCPU_HASH,
@@ -75,6 +75,9 @@ class MapMetric:
         self._cache: dict[bytes, object] = {}
         self._cache_cap = max(2 * conf.max_series, 4096)
         self._value = _value_reader(m)
+        self._counts = _chunk_reader(m)
+        self._batch = True
+        self._chunk = max(1, min(m.max_entries, 65536))
         self._fields = []
         off = 0
         labels = conf.labels[:-1] if conf.kind == "histogram" else conf.labels
@@ -94,15 +97,42 @@ class MapMetric:
         cache = self._cache
         if len(cache) >= self._cache_cap:
             cache.clear()          # keys come and go (LRU maps): never grow without bound
+        keep = True
+        parts = []
         try:
-            parts = [f'{name}="{escape(dec(key[a:b]))}"' for name, a, b, dec in self._fields]
+            for name, a, b, dec in self._fields:
+                try:
+                    v = dec(key[a:b])
+                except Unresolved as u:         # shown now, decoded again next scrape
+                    v, keep = u.text, False
+                parts.append(f'{name}="{escape(v)}"')
             text = ",".join(parts)
         except Skip:
             text = _SKIP
         except (DecodeError, errors.PybpfError, ValueError, OSError, UnicodeError):
             text = _ERROR
-        cache[key] = text
+        if keep:
+            cache[key] = text
         return text
+
+    # -- reading ----------------------------------------------------------------------------
+    def _read(self):
+        """The map's entries as chunks of (keys, counts): whole batch-lookup buffers decoded
+        at once where the kernel has batch ops, else entry by entry."""
+        m = self.map
+        if self._batch:
+            ks, counts = m.key_size, self._counts
+            try:
+                for kraw, vraw, n in m.batch_chunks(self._chunk):
+                    yield [kraw[i:i + ks] for i in range(0, n * ks, ks)], counts(vraw, n)
+                return
+            except errors.KernelError as e:
+                if e.errno not in (22, 95, 524):   # no batch ops here: read one by one
+                    raise
+                self._batch = False
+        value = self._value
+        items = [(k, value(v)) for k, v in m.items_raw()]
+        yield [k for k, _ in items], [v for _, v in items]
 
     # -- rendering --------------------------------------------------------------------------
     def render(self, out: list) -> None:
@@ -118,26 +148,26 @@ class MapMetric:
         errors_ = entries = 0
         whole = bool(self._fields)
         skip_zero = self.is_array
-        for k, v in self.map.items_raw():
-            entries += 1
-            val = value(v)
-            if skip_zero and not val:
-                continue
+        for keys, vals in self._read():
+            entries += len(keys)
             if not whole:
-                k = b""
-            lab = cache.get(k)
-            if lab is None:
-                lab = self._labels(k)
-            if lab.__class__ is not str:
-                if lab is _ERROR:
-                    errors_ += 1
-                continue
-            if lab in totals:
-                totals[lab] += val
-            elif len(totals) < limit:
-                totals[lab] = val
-            else:
-                dropped.add(lab)
+                keys = [b""] * len(keys)
+            for k, val in zip(keys, vals):
+                if skip_zero and not val:
+                    continue
+                lab = cache.get(k)
+                if lab is None:
+                    lab = self._labels(k)
+                if lab.__class__ is not str:
+                    if lab is _ERROR:
+                        errors_ += 1
+                    continue
+                if lab in totals:
+                    totals[lab] += val
+                elif len(totals) < limit:
+                    totals[lab] = val
+                else:
+                    dropped.add(lab)
         self.entries, self.series = entries, len(totals)
         self.decode_errors += errors_
         self.dropped += len(dropped)
@@ -147,21 +177,22 @@ class MapMetric:
                     for lab, val in totals.items()])
 
     def _render_histogram(self, out: list) -> None:
-        value, cut, bend = self._value, self._group_end, self._bucket_end
+        cut, bend = self._group_end, self._bucket_end
         keep_zero = self.is_array
         groups: dict[bytes, dict[int, int]] = {}
         entries = 0
-        for k, v in self.map.items_raw():
-            entries += 1
-            val = value(v)
-            if not val and not keep_zero:
-                continue
-            g = k[:cut]
-            idx = int.from_bytes(k[cut:bend], "little")
-            d = groups.get(g)
-            if d is None:
-                d = groups[g] = {}
-            d[idx] = d.get(idx, 0) + val
+        from_bytes = int.from_bytes
+        for keys, vals in self._read():
+            entries += len(keys)
+            for k, val in zip(keys, vals):
+                if not val and not keep_zero:
+                    continue
+                g = k[:cut]
+                idx = from_bytes(k[cut:bend], "little")
+                d = groups.get(g)
+                if d is None:
+                    d = groups[g] = {}
+                d[idx] = d.get(idx, 0) + val
         cache, limit = self._cache, self.conf.max_series
         merged: dict[str, dict[int, int]] = {}
         dropped: set = set()
@@ -210,6 +241,23 @@ class MapMetric:
 
 def _number(x: float) -> str:
     return str(int(x)) if x == int(x) and abs(x) < 2 ** 53 else go_float(x)
+
+
+def _chunk_reader(m):
+    """(packed values, n) -> n counts (per-CPU slots summed), a whole chunk at once."""
+    code = "Q" if m.value_size == 8 else "I4x" if m.percpu else "I"
+    if not m.percpu:
+        return lambda raw, n: struct.unpack_from(f"<{n}{code}", raw)
+    c = m.ncpus
+    if c == 1:
+        return lambda raw, n: struct.unpack_from("<" + code * n, raw)
+
+    def counts(raw, n):
+        flat = struct.unpack_from("<" + code * (n * c), raw)
+        if c == 2:
+            return list(map(int.__add__, flat[0::2], flat[1::2]))
+        return [sum(flat[i:i + c]) for i in range(0, n * c, c)]
+    return counts
 
 
 def _value_reader(m):

@@ -32,6 +32,13 @@ class LoadedProgram:
         self.name = conf.name
         self.metrics: list[MapMetric] = []
 
+    def lost(self) -> int | None:
+        """The program's pybpf_exporter_lost (None: it does not use pybpf_exporter.h)."""
+        try:
+            return int.from_bytes(self.obj.global_value("pybpf_exporter_lost"), "little")
+        except (KeyError, errors.PybpfError):
+            return None
+
     def close(self) -> None:
         self.metrics = []
         self.obj.close()

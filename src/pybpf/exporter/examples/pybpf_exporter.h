@@ -24,8 +24,11 @@ static __always_inline __u64 exp2_bucket(__u64 v)
 	return r + 1;
 }
 
-/* map[key] += n, creating the entry; a full map drops the count (the exporter's
- * pybpf_exporter_map_entries against _max_entries shows when a map is full). */
+/* Counts that could not be stored because a map was full: the exporter shows them as
+ * pybpf_exporter_bpf_lost_total{program}, so nothing is lost silently. */
+__u64 pybpf_exporter_lost = 0;
+
+/* map[key] += n, creating the entry (a full map: counted in pybpf_exporter_lost). */
 static __always_inline void counter_add(void *map, const void *key, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(map, key);
@@ -39,6 +42,8 @@ static __always_inline void counter_add(void *map, const void *key, __u64 n)
 	v = bpf_map_lookup_elem(map, key);   /* another CPU created it meanwhile */
 	if (v)
 		__sync_fetch_and_add(v, n);
+	else
+		__sync_fetch_and_add(&pybpf_exporter_lost, 1);
 }
 
 /* One observation into a histogram map whose key struct ends in a __u64 `bucket`:

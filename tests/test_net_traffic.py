@@ -351,3 +351,27 @@ def test_tc_hook_filters_ingress_or_egress(pair, egress):
     assert {x["rule"]: x["packets"] for x in st["rules"]}["deny udp port 7003"] == 5
     assert cli(a, "unload", ia).returncode == 0
     assert not os.path.exists(F.pin_dir(ia))
+
+
+def test_native_where_the_driver_has_it_generic_otherwise(pair):
+    a, b, ia, ib = pair
+    br = f"fwd{os.getpid() % 100000}"           # a bridge: its driver has no native XDP
+    _sh("ip", "-n", a, "link", "add", br, "type", "bridge")
+    _sh("ip", "-n", a, "link", "set", br, "up")
+    try:
+        r = cli(a, "load", br, "--hook", "xdp", "--mode", "native")
+        assert r.returncode == 1 and len(r.stderr.splitlines()) == 1
+        assert f"no XDP support on {br} (native mode)" in r.stderr
+        assert not os.path.exists(F.pin_dir(br))
+        r = cli(a, "load", br)
+        assert r.returncode == 0 and "xdp (generic)" in r.stdout, r.stderr
+        assert "prog/xdp id" in _sh("ip", "-n", a, "-d", "link", "show", br)
+        r = cli(a, "load", ia)
+        assert r.returncode == 0 and "xdp (native)" in r.stdout, r.stderr
+        st = json.loads(cli(a, "status", "--json").stdout)
+        assert {s["interface"]: s["mode"] for s in st} == {br: "generic", ia: "native"}
+    finally:
+        for dev in (br, ia):
+            if os.path.isdir(F.pin_dir(dev)):
+                F.unload(dev)
+        _sh("ip", "-n", a, "link", "del", br)

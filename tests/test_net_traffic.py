@@ -272,7 +272,6 @@ def test_live_rule_swaps_lose_nothing_both_sets_allow(pair):
 
 
 def test_cli_lifecycle_and_errors(pair):
-    import pybpf
     from pybpf.links import xdp
     from tests.test_links_net import _load
     a, b, ia, ib = pair

@@ -169,7 +169,7 @@ class Firewall:
             fw.apply(ruleset)
             link, code = _attach(obj, iface, hook, mode, egress)
             fw._write_conf(hook=code)
-            bpffs.ensure_mounted(os.path.dirname(os.path.dirname(root)))
+            bpffs.ensure_mounted()
             os.makedirs(d, mode=0o700, exist_ok=True)
             try:
                 link.pin(os.path.join(d, "link"))

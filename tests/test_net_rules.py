@@ -177,3 +177,12 @@ def test_cli_check_and_bad_input_one_line(tmp_path):
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "cannot read" in r.stderr
     r = run_cli("load")
     assert r.returncode == 2 and "the following arguments are required: iface" in r.stderr
+
+
+def test_cli_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    big = tmp_path / "big.rules"
+    big.write_text("".join(f"deny from 10.0.{i >> 8}.{i & 255}\n" for i in range(6000)))
+    r = subprocess.run(f"'{sys.executable}' -m pybpf firewall check '{big}' | head -1",
+                       shell=True, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=SRC))
+    assert r.stdout == "deny from 10.0.0.0/32\n" and r.stderr == ""

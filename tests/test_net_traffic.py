@@ -272,7 +272,6 @@ def test_live_rule_swaps_lose_nothing_both_sets_allow(pair):
 
 
 def test_cli_lifecycle_and_errors(pair):
-    import pybpf
     from pybpf.links import xdp
     from tests.test_links_net import _load
     a, b, ia, ib = pair
@@ -313,3 +312,65 @@ def test_cli_lifecycle_and_errors(pair):
     assert "xdp" not in _sh("ip", "-n", a, "-d", "link", "show", ia)
     r = cli(a, "unload", ia)
     assert r.returncode == 1 and "no firewall loaded" in r.stderr
+
+
+@pytest.mark.parametrize("egress", [False, True])
+def test_tc_hook_filters_ingress_or_egress(pair, egress):
+    a, b, ia, ib = pair
+    args = ["--hook", "tc", "-r", "deny udp port 7003"] + (["--egress"] if egress else [])
+    r = cli(a, "load", ia, *args)
+    assert r.returncode == 0, r.stderr
+    assert f"tc ({'egress' if egress else 'ingress'})" in r.stdout
+    # ingress: B sends to A; egress: A sends to B.  Port 7003 is denied, 7004 is not.
+    rx_ns, tx_ns, dst = (b, a, "10.78.0.2") if egress else (a, b, "10.78.0.1")
+    rxs = {}
+    for port in (7003, 7004):
+        s = sock_in(rx_ns, socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((dst, port))
+        s.settimeout(0.5)
+        rxs[port] = s
+    tx = sock_in(tx_ns, socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(5):
+        for port in rxs:
+            tx.sendto(b"%d" % i, (dst, port))
+    tx.close()
+    got = {}
+    for port, s in rxs.items():
+        got[port] = 0
+        try:
+            while True:
+                s.recv(16)
+                got[port] += 1
+        except socket.timeout:
+            pass
+        s.close()
+    assert got == {7003: 0, 7004: 5}
+    st = json.loads(cli(a, "status", ia, "--json").stdout)
+    assert (st["hook"], st["mode"]) == ("tc", "egress" if egress else "ingress")
+    assert {x["rule"]: x["packets"] for x in st["rules"]}["deny udp port 7003"] == 5
+    assert cli(a, "unload", ia).returncode == 0
+    assert not os.path.exists(F.pin_dir(ia))
+
+
+def test_native_where_the_driver_has_it_generic_otherwise(pair):
+    a, b, ia, ib = pair
+    br = f"fwd{os.getpid() % 100000}"           # a bridge: its driver has no native XDP
+    _sh("ip", "-n", a, "link", "add", br, "type", "bridge")
+    _sh("ip", "-n", a, "link", "set", br, "up")
+    try:
+        r = cli(a, "load", br, "--hook", "xdp", "--mode", "native")
+        assert r.returncode == 1 and len(r.stderr.splitlines()) == 1
+        assert f"no XDP support on {br} (native mode)" in r.stderr
+        assert not os.path.exists(F.pin_dir(br))
+        r = cli(a, "load", br)
+        assert r.returncode == 0 and "xdp (generic)" in r.stdout, r.stderr
+        assert "prog/xdp id" in _sh("ip", "-n", a, "-d", "link", "show", br)
+        r = cli(a, "load", ia)
+        assert r.returncode == 0 and "xdp (native)" in r.stdout, r.stderr
+        st = json.loads(cli(a, "status", "--json").stdout)
+        assert {s["interface"]: s["mode"] for s in st} == {br: "generic", ia: "native"}
+    finally:
+        for dev in (br, ia):
+            if os.path.isdir(F.pin_dir(dev)):
+                F.unload(dev)
+        _sh("ip", "-n", a, "link", "del", br)

@@ -187,10 +187,14 @@ def main(argv=None) -> int:
     try:
         return run(argv)
     except BrokenPipeError:
+        # the reader went away ('status | head -1'): end quietly, and keep the interpreter
+        # from failing again when it flushes stdout at exit
         import os
         try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
+            fd = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(fd, sys.stdout.fileno())
+            os.close(fd)
+        except (OSError, ValueError):
             pass
         return 0
     except errors.PybpfError as e:

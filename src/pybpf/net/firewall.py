@@ -169,7 +169,7 @@ class Firewall:
             fw.apply(ruleset)
             link, code = _attach(obj, iface, hook, mode, egress)
             fw._write_conf(hook=code)
-            bpffs.ensure_mounted(os.path.dirname(os.path.dirname(root)))
+            bpffs.ensure_mounted()
             os.makedirs(d, mode=0o700, exist_ok=True)
             try:
                 link.pin(os.path.join(d, "link"))
@@ -231,27 +231,42 @@ class Firewall:
             lock = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
             fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            return self._apply(ruleset, t0)
+            with R.gc_paused():
+                return self._apply(ruleset, t0)
         finally:
             if lock is not None:
                 os.close(lock)
 
     def _apply(self, ruleset: R.RuleSet, t0: float) -> dict:
         mask_now, _, capacity, _ = self.conf()
-        old_rules, old_default = self.rules()
+        with self._trie() as t:
+            old = dict(t.items_raw())             # key -> value (id + rule), one batch read
+        old_default = R.default_of(old)
         default = old_default if ruleset.default is None else ruleset.default
-        by_text = {r.text(): rid for rid, r in old_rules.items()}
-        taken = set(old_rules) | {0}
+        # A rule keeps its id (and counters) when the old trie has exactly its entries:
+        # the same keys, all under one id, with the same action and parameters.
+        per_id: dict[bytes, int] = {}
+        for v in old.values():
+            per_id[v[:4]] = per_id.get(v[:4], 0) + 1
+        taken = {_U32.unpack(i)[0] for i in per_id} | {0}
+        entries = [r.entries() for r in ruleset.rules]
         ids: list[int] = []
         fresh: list[int] = [0] if default != old_default else []
         used: set[int] = set()
-        for r in ruleset.rules:
-            rid = by_text.get(r.text())
-            if rid is not None and rid not in used:
-                ids.append(rid)
-                used.add(rid)
-            else:
-                ids.append(-1)
+        old_get, unpack = old.get, _U32.unpack
+        for ks, tails, _ in entries:
+            v = old_get(ks[0])
+            rid = -1
+            if v is not None and v[4:] == tails[0]:
+                idb = v[:4]
+                if per_id[idb] == len(ks) and (len(ks) == 1 or all(
+                        old_get(k) == idb + tl for k, tl in zip(ks[1:], tails[1:]))):
+                    rid = unpack(idb)[0]
+                    if rid in used or rid == 0:
+                        rid = -1
+                    else:
+                        used.add(rid)
+            ids.append(rid)
         nxt = 1
         spare = iter(sorted(taken - used - {0}))   # old ids no longer used, last resort
         for i, rid in enumerate(ids):
@@ -270,7 +285,7 @@ class Firewall:
             ids[i] = rid
             used.add(rid)
             fresh.append(rid)
-        keys, vals, n, mask = R.encode(ruleset.rules, ids, default)
+        keys, vals, n, mask = R.encode(ruleset.rules, ids, default, entries)
         if n > capacity:
             raise R.RuleError(f"the rules need {n} trie entries; this firewall holds "
                               f"{capacity} (load it with a larger --capacity)")

@@ -302,8 +302,11 @@ def _show(printer: _events.Printer, rec) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _common.stop_on_signals()       # from the start: a signal while loading ends cleanly
     try:
         return run(args, _common.Output(sys.stdout, json_lines=args.json))
+    except _common.Stop:
+        return 0
     except _policy.PolicyError as e:
         print(f"pybpf audit: error: {e}", file=sys.stderr)
         return 2

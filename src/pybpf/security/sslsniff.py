@@ -260,9 +260,12 @@ def run(args, out: _common.Output) -> int:
     printer = Printer(args, out)
     data, identity = _common.package_object(HERE, "sslsniff")
     with pybpf.load(data, name="sslsniff", variables=consts, cache_key=identity) as obj:
-        if not attach_all(obj, libs, args):
+        done = attach_all(obj, libs, args)
+        if not done:
             raise SystemExit("error: none of the TLS functions found in " +
                              ", ".join(p for v in libs.values() for p in v))
+        _common.warn("sslsniff", f"probing {len(done)} functions in "
+                     f"{len({d.rsplit(':', 1)[0] for d in done})} files")
         drops = _common.DropReporter("sslsniff", obj.maps["drops"])
         with RingBuffer(obj.maps["events"]) as rb:
             _common.stop_on_signals()
@@ -284,7 +287,10 @@ def run(args, out: _common.Output) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _common.stop_on_signals()       # from the start: a signal while attaching ends cleanly
     try:
         return run(args, _common.Output(sys.stdout, json_lines=args.json))
+    except _common.Stop:
+        return 0
     except BrokenPipeError:
         return 0

@@ -369,3 +369,58 @@ def test_exec_storm_nothing_lost_uncounted(audit_factory, execstorm):
     assert any(e["event"] == "exec" and e["argv"][:1] == [execstorm] for e in evs)
     assert shown + lost == n, (shown, lost, err)
     assert f"lost {lost} events" in err or "lost" in err
+
+
+@pytest.mark.needs_hook("lsm")
+def test_deny_rule_makes_exec_fail_with_eperm(tmp_path):
+    from pybpf.features import Features
+    forbidden = tmp_path / "forbidden"
+    shutil.copy("/usr/bin/touch", forbidden)
+    pol = _policy(tmp_path, f'[[rule]]\nname = "never"\nevent = "exec"\npath = "{forbidden}"\n'
+                  'action = "deny"\n')
+    if not Features().has_lsm():
+        # this kernel refuses BPF LSM programs (EPERM): the policy is refused, in one line
+        p = subprocess.run(TOOL + ["--policy", pol], capture_output=True, text=True, env=ENV,
+                           timeout=120)
+        assert p.returncode == 2, p
+        assert p.stderr.strip().splitlines() == [
+            f"pybpf audit: error: {pol}:1: rule 'never': deny needs BPF LSM, which this "
+            "kernel refuses (Operation not permitted): boot with lsm=...,bpf and BPF "
+            "trampolines, or use kill"], p.stderr
+        hook_absent()
+        return
+    a = Audit("--policy", pol, "-e", "exec")
+    try:
+        marker = tmp_path / "marker"
+        with pytest.raises(PermissionError) as ei:
+            subprocess.run([str(forbidden), str(marker)])
+        assert ei.value.errno == errno.EPERM
+        assert not marker.exists()
+        assert subprocess.run(["/usr/bin/touch", str(tmp_path / "ok")]).returncode == 0
+        evs = a.wait(lambda e: e["event"] == "exec" and e["path"] == str(forbidden))
+        assert [(e["rule"], e["action"], e["ret"]) for e in evs] == \
+            [("never", "deny", -errno.EPERM)], evs
+    finally:
+        a.stop()
+
+
+@pytest.mark.needs_hook("module")
+def test_module_load_event():
+    if not os.path.isdir("/sys/kernel/tracing/events/module"):
+        # no loadable modules here: the audit says so and runs without those events
+        a = Audit("-e", "exec,module")
+        _, err = a.stop()
+        assert "no module/module_load tracepoint on this kernel" in err
+        hook_absent()
+        return
+    name = next(m for m in ("dummy", "ifb", "veth", "bonding")
+                if not os.path.exists(f"/sys/module/{m}"))
+    a = Audit("-e", "exec,module")
+    try:
+        subprocess.run(["modprobe", name], check=True)
+        evs = a.wait(lambda e: e["event"] == "module" and e["name"] == name, timeout=20)
+        assert len(evs) == 1, evs
+        assert evs[0]["comm"] == "modprobe" and evs[0]["uid"] == 0
+    finally:
+        a.stop()
+        subprocess.run(["modprobe", "-r", name])

@@ -170,7 +170,7 @@ class Auditor:
             raise _policy.PolicyError(
                 f"rule {rule['name']!r}: deny needs BPF LSM, which this kernel refuses "
                 f"({os.strerror(e.errno) if e.errno else e}): boot with lsm=...,bpf "
-                "and BPF trampolines, or use kill", rule["line"]) from None
+                "and BPF trampolines, or use kill", rule["line"], pol.source) from None
 
     def close(self) -> None:
         if self.lsm is not None:

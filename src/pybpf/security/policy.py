@@ -49,7 +49,8 @@ class PolicyError(PybpfError):
 class Policy:
     """A checked policy: what to report, and numbered rules (index 1.. in the kernel)."""
 
-    def __init__(self):
+    def __init__(self, source: str = "policy"):
+        self.source = source
         self.events: set[str] = set(DEFAULT_EVENTS)
         self.open_watch: list[str] = []
         self.uids: set[int] = set()
@@ -104,7 +105,7 @@ def parse(text: str, source: str = "policy") -> Policy:
         raise PolicyError(f"not valid TOML: {reason}", int(m.group(1)) if m else None,
                           source) from None
     where = _locate(text)
-    pol = Policy()
+    pol = Policy(source)
 
     def fail(reason, *key):
         line = where.get(key) or where.get(key[:2] + (None,))

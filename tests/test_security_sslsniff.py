@@ -191,6 +191,26 @@ def test_gnutls_client(certs):
         ("READ/RECV", s2c + "\n", "gnutls"), ("WRITE/SEND", c2s + "\n", "gnutls")], recs
 
 
+def test_nss_client(certs, tmp_path):
+    """NSS's tstclnt (an empty certificate database, the server's certificate overridden
+    with -o): NSPR's PR_Write/PR_Read carry the plaintext."""
+    cert, key = certs
+    db = tmp_path / "nssdb"
+    db.mkdir()
+    subprocess.run(["certutil", "-N", "-d", f"sql:{db}", "--empty-password"], check=True,
+                   capture_output=True)
+    port = _free_port()
+    c2s, s2c = f"N2S-{uuid.uuid4().hex}", f"S2N-{uuid.uuid4().hex}"
+    sniff = Sniff("--json", "-c", "tstclnt")
+    server = _s_server(cert, key, port, s2c)
+    _exchange(server, ["tstclnt", "-h", "127.0.0.1", "-p", str(port), "-o", "-d", f"sql:{db}"],
+              c2s, s2c)
+    recs = [r for r in sniff.records() if r["lib"] == "nss"]
+    # tstclnt also reads its stdin with PR_Read: plain data, reported as NSS reads too
+    assert ("WRITE/SEND", c2s + "\n") in [(r["func"], r["data"]) for r in recs], recs
+    assert ("READ/RECV", s2c + "\n") in [(r["func"], r["data"]) for r in recs], recs
+
+
 STATIC_CLIENT = r"""
 #include <openssl/ssl.h>
 #include <arpa/inet.h>

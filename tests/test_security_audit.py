@@ -424,3 +424,19 @@ def test_module_load_event():
     finally:
         a.stop()
         subprocess.run(["modprobe", "-r", name])
+
+
+def test_a_closed_pipe_ends_the_audit_quietly():
+    """`pybpf audit | head -1`: the reader goes away, the audit ends with status 0 and
+    no traceback."""
+    p = subprocess.Popen(TOOL[:-1], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    first = p.stdout.readline()                 # the header
+    assert first.startswith(b"TIME"), first
+    p.stdout.close()
+    deadline = time.monotonic() + 30
+    while p.poll() is None and time.monotonic() < deadline:
+        subprocess.run(["/bin/true", "pipe-test"])
+        time.sleep(0.1)
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=10) == 0, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err

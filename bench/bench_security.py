@@ -22,7 +22,13 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-SHARED = os.path.join(os.path.dirname(REPO), "shared", "bench")
+# the shared bench helpers: beside the repository (/work/main) or above a worktree
+SHARED = next((d for d in (os.environ.get("PYBPF_SHARED_BENCH", ""),
+                           os.path.join(os.path.dirname(REPO), "shared", "bench"),
+                           os.path.join(os.path.dirname(os.path.dirname(REPO)), "shared",
+                                        "bench"))
+               if d and os.path.exists(os.path.join(d, "execstorm.c"))),
+              os.path.join(os.path.dirname(REPO), "shared", "bench"))
 PY = os.path.join(REPO, ".venv", "bin", "python")
 ENV = dict(os.environ, PYTHONPATH=os.path.join(REPO, "src"))
 

@@ -211,6 +211,41 @@ def test_nss_client(certs, tmp_path):
     assert ("READ/RECV", s2c + "\n") in [(r["func"], r["data"]) for r in recs], recs
 
 
+def test_pid_in_another_mount_namespace_probes_its_own_library(certs, tmp_path):
+    """A "container": the server runs in its own mount namespace with a private copy of
+    libssl bind-mounted over the usual path.  -p must probe that copy (a probe on the
+    host's file would never fire), reached through /proc/<pid>/root."""
+    cert, key = certs
+    libssl = os.path.realpath("/usr/lib/x86_64-linux-gnu/libssl.so.3")
+    copy = tmp_path / "libssl-copy.so"
+    copy.write_bytes(open(libssl, "rb").read())
+    port = _free_port()
+    c2s, s2c = f"C2S-{uuid.uuid4().hex}", f"S2C-{uuid.uuid4().hex}"
+    server = subprocess.Popen(
+        ["unshare", "--mount", "sh", "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh",
+         str(copy), libssl, "openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert",
+         cert, "-key", key, "-quiet"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        with open(f"/proc/{server.pid}/maps") as f:
+            assert str(copy) not in f.read()        # it maps "libssl.so.3", another inode
+        sniff = Sniff("--json", "-p", str(server.pid), "--no-gnutls", "--no-nss")
+        _exchange(server, ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet"],
+                  c2s, s2c)
+    finally:
+        server.kill()
+        server.wait()
+    recs = sniff.records()
+    assert sorted((r["func"], r["data"]) for r in recs) == [
+        ("READ/RECV", c2s + "\n"), ("WRITE/SEND", s2c + "\n")], recs
+
+
 STATIC_CLIENT = r"""
 #include <openssl/ssl.h>
 #include <arpa/inet.h>

@@ -116,11 +116,11 @@ def mapped_libraries(pid: int) -> dict[str, list[str]]:
 
 
 def in_root(pid: int, path: str) -> str:
-    """``path`` as process ``pid`` sees it: through /proc/<pid>/root when its root is not
-    ours (a container)."""
+    """``path`` as process ``pid`` sees it: through /proc/<pid>/root when it lives in
+    another mount namespace (a container), where the same path can be another file."""
     try:
-        a, b = os.stat(f"/proc/{pid}/root"), os.stat("/")
-        if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
+        a, b = os.stat(f"/proc/{pid}/ns/mnt"), os.stat("/proc/self/ns/mnt")
+        if a.st_ino == b.st_ino:
             return path
     except OSError:
         pass

@@ -72,7 +72,9 @@ class Tool:
     def __init__(self, cmd: list[str], poke, tmp: str):
         self.out = os.path.join(tmp, f"out-{uuid.uuid4().hex}")
         self.f = open(self.out, "wb")
-        self.p = subprocess.Popen(cmd, stdout=self.f, stderr=subprocess.DEVNULL, env=ENV)
+        self.err = os.path.join(tmp, f"err-{uuid.uuid4().hex}")
+        with open(self.err, "wb") as e:
+            self.p = subprocess.Popen(cmd, stdout=self.f, stderr=e, env=ENV)
         marker = f"ready{uuid.uuid4().hex[:12]}"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -81,7 +83,10 @@ class Tool:
                 if marker.encode() in r.read():
                     return
             if self.p.poll() is not None:
-                raise RuntimeError(f"{cmd} exited")
+                self.f.close()
+                with open(self.err, "rb") as e:
+                    lines = e.read().decode(errors="replace").strip().splitlines()
+                raise RuntimeError(f"exited: {lines[-1] if lines else self.p.returncode}")
             time.sleep(0.2)
         raise RuntimeError(f"{cmd} never ready")
 
@@ -151,19 +156,38 @@ def main() -> int:
                  lambda: exec_storm(ex, a.execs)),
                 (f"open storm ({a.opens} open+close of one file)", open_tools,
                  lambda: open_storm(op, a.opens, target))):
-            print(f"{title}: median of {a.runs}, time / time with no tracer")
-            base = None
-            for name, spec in table.items():
-                tool = Tool(spec[0], spec[1], tmp) if spec else None
-                try:
-                    times = [run() for _ in range(a.runs)]
-                finally:
-                    if tool:
-                        tool.stop()
-                med = statistics.median(times)
-                if base is None:
-                    base = med
-                print(f"  {name:<45} {med:8.3f} s  {med / base:5.2f}x")
+            # rounds of every configuration in turn, each against the round's own run
+            # with no tracer: the machine's load drifts, ratios within a round do not
+            ratios: dict[str, list[float]] = {n: [] for n in table}
+            times: dict[str, list[float]] = {n: [] for n in table}
+            broken: dict[str, str] = {}
+            for _ in range(a.runs):
+                base = None
+                for name, spec in table.items():
+                    if name in broken:
+                        continue
+                    try:
+                        tool = Tool(spec[0], spec[1], tmp) if spec else None
+                    except RuntimeError as e:
+                        broken[name] = str(e)
+                        continue
+                    try:
+                        t = run()
+                    finally:
+                        if tool:
+                            tool.stop()
+                    if base is None:
+                        base = t
+                    times[name].append(t)
+                    ratios[name].append(t / base)
+            print(f"{title}: median of {a.runs} rounds; time, and time / time with no "
+                  "tracer in the same round")
+            for name in table:
+                if name in broken:
+                    print(f"  {name:<45} not runnable here: {broken[name]}")
+                    continue
+                print(f"  {name:<45} {statistics.median(times[name]):8.3f} s  "
+                      f"{statistics.median(ratios[name]):5.2f}x")
             sys.stdout.flush()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

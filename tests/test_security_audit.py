@@ -36,7 +36,8 @@ class Audit:
         self.seen: list[dict] = []
         self.err = ""
         marker = f"ready-{uuid.uuid4().hex}"
-        deadline = time.monotonic() + 60
+        # a first start compiles the programs: slow in the emulated kernel-matrix guest
+        deadline = time.monotonic() + (900 if os.environ.get("PYBPF_IN_VM") == "1" else 60)
         while time.monotonic() < deadline:
             subprocess.run([*prefix, "/bin/true", marker])
             if self.wait(lambda e: marker in e.get("argv", []), timeout=0.3):

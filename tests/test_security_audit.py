@@ -260,17 +260,27 @@ def _policy(tmp_path, text: str, name: str = "policy.toml") -> str:
 def test_kill_rule_stops_the_forbidden_binary_before_it_writes(audit_factory, tmp_path):
     forbidden = tmp_path / "forbidden"
     shutil.copy("/usr/bin/touch", forbidden)
+    script = tmp_path / "forbidden.sh"          # a script: matched by the name exec'd
+    script.write_text(f"#!/bin/sh\ntouch {tmp_path}/script-marker\n")
+    script.chmod(0o755)
     pol = _policy(tmp_path, f'[[rule]]\nname = "no-forbidden"\nevent = "exec"\n'
-                  f'path = "{forbidden}"\naction = "kill"\n')
+                  f'path = "{forbidden}"\naction = "kill"\n\n'
+                  f'[[rule]]\nname = "no-script"\nevent = "exec"\n'
+                  f'path = "{script}"\naction = "kill"\n')
     a = audit_factory("--policy", pol, "-e", "exec")
     marker = tmp_path / "marker"
     p = subprocess.run([str(forbidden), str(marker)])
     assert p.returncode == -signal.SIGKILL
     assert not marker.exists()
+    p = subprocess.run([str(script)])
+    assert p.returncode == -signal.SIGKILL
+    assert not (tmp_path / "script-marker").exists()
     # an allowed binary doing the same is untouched
     assert subprocess.run(["/usr/bin/touch", str(tmp_path / "allowed")]).returncode == 0
-    evs = a.wait(lambda e: e["event"] == "exec" and e["path"] == str(forbidden))
-    assert [(e["rule"], e["action"]) for e in evs] == [("no-forbidden", "kill")]
+    evs = a.wait(lambda e: e["event"] == "exec" and e["action"] == "kill")
+    assert sorted((e["path"], e["filename"], e["rule"]) for e in evs) == sorted([
+        (str(forbidden), str(forbidden), "no-forbidden"),
+        (os.path.realpath("/bin/sh"), str(script), "no-script")]), evs
     a.stop()
 
 

@@ -187,3 +187,10 @@ def test_decode_never_raises_anything_but_valueerror(kind, data, args, dlen):
         pass
     with pytest.raises(ValueError):
         events.decode(bytes(rec[:100]))
+
+
+def test_an_unknown_cgroup_is_refused_with_its_line():
+    from pybpf.security.audit import compile_tables
+    pol = parse('[report]\nevents = ["exec"]\ncgroups = ["no/such/cgroup"]\n', "p.toml")
+    with pytest.raises(PolicyError, match=r"^p.toml:3: cgroup 'no/such/cgroup': No such file"):
+        compile_tables(pol)

@@ -85,7 +85,11 @@ def load_policy(args) -> _policy.Policy:
 
 
 def compile_tables(pol: _policy.Policy) -> _policy.Tables:
-    ids = {c: _policy.cgroup_id(c) for c in pol.cgroups}
+    try:
+        ids = {c: _policy.cgroup_id(c) for c in pol.cgroups}
+    except _policy.PolicyError as e:
+        raise _policy.PolicyError(e.reason, pol.report_lines.get("cgroups"),
+                                  pol.source) from None
     return _policy.Tables(pol, os.getpid(), ids)
 
 

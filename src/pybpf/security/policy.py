@@ -51,6 +51,7 @@ class Policy:
 
     def __init__(self, source: str = "policy"):
         self.source = source
+        self.report_lines: dict[str, int | None] = {}    # [report] key -> its line
         self.events: set[str] = set(DEFAULT_EVENTS)
         self.open_watch: list[str] = []
         self.uids: set[int] = set()
@@ -119,6 +120,7 @@ def parse(text: str, source: str = "policy") -> Policy:
         fail("'report' must be a table", "report", None, None)
     for key, val in report.items():
         at = ("report", None, key)
+        pol.report_lines[key] = where.get(at)
         if key not in _REPORT_KEYS:
             fail(f"unknown key {key!r} in [report] (known: {', '.join(sorted(_REPORT_KEYS))})",
                  *at)

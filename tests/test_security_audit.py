@@ -36,7 +36,8 @@ class Audit:
         self.seen: list[dict] = []
         self.err = ""
         marker = f"ready-{uuid.uuid4().hex}"
-        deadline = time.monotonic() + 60
+        # a first start compiles the programs: slow in the emulated kernel-matrix guest
+        deadline = time.monotonic() + (900 if os.environ.get("PYBPF_IN_VM") == "1" else 60)
         while time.monotonic() < deadline:
             subprocess.run([*prefix, "/bin/true", marker])
             if self.wait(lambda e: marker in e.get("argv", []), timeout=0.3):
@@ -259,17 +260,27 @@ def _policy(tmp_path, text: str, name: str = "policy.toml") -> str:
 def test_kill_rule_stops_the_forbidden_binary_before_it_writes(audit_factory, tmp_path):
     forbidden = tmp_path / "forbidden"
     shutil.copy("/usr/bin/touch", forbidden)
+    script = tmp_path / "forbidden.sh"          # a script: matched by the name exec'd
+    script.write_text(f"#!/bin/sh\ntouch {tmp_path}/script-marker\n")
+    script.chmod(0o755)
     pol = _policy(tmp_path, f'[[rule]]\nname = "no-forbidden"\nevent = "exec"\n'
-                  f'path = "{forbidden}"\naction = "kill"\n')
+                  f'path = "{forbidden}"\naction = "kill"\n\n'
+                  f'[[rule]]\nname = "no-script"\nevent = "exec"\n'
+                  f'path = "{script}"\naction = "kill"\n')
     a = audit_factory("--policy", pol, "-e", "exec")
     marker = tmp_path / "marker"
     p = subprocess.run([str(forbidden), str(marker)])
     assert p.returncode == -signal.SIGKILL
     assert not marker.exists()
+    p = subprocess.run([str(script)])
+    assert p.returncode == -signal.SIGKILL
+    assert not (tmp_path / "script-marker").exists()
     # an allowed binary doing the same is untouched
     assert subprocess.run(["/usr/bin/touch", str(tmp_path / "allowed")]).returncode == 0
-    evs = a.wait(lambda e: e["event"] == "exec" and e["path"] == str(forbidden))
-    assert [(e["rule"], e["action"]) for e in evs] == [("no-forbidden", "kill")]
+    evs = a.wait(lambda e: e["event"] == "exec" and e["action"] == "kill")
+    assert sorted((e["path"], e["filename"], e["rule"]) for e in evs) == sorted([
+        (str(forbidden), str(forbidden), "no-forbidden"),
+        (os.path.realpath("/bin/sh"), str(script), "no-script")]), evs
     a.stop()
 
 
@@ -369,3 +380,74 @@ def test_exec_storm_nothing_lost_uncounted(audit_factory, execstorm):
     assert any(e["event"] == "exec" and e["argv"][:1] == [execstorm] for e in evs)
     assert shown + lost == n, (shown, lost, err)
     assert f"lost {lost} events" in err or "lost" in err
+
+
+@pytest.mark.needs_hook("lsm")
+def test_deny_rule_makes_exec_fail_with_eperm(tmp_path):
+    from pybpf.features import Features
+    forbidden = tmp_path / "forbidden"
+    shutil.copy("/usr/bin/touch", forbidden)
+    pol = _policy(tmp_path, f'[[rule]]\nname = "never"\nevent = "exec"\npath = "{forbidden}"\n'
+                  'action = "deny"\n')
+    if not Features().has_lsm():
+        # this kernel refuses BPF LSM programs (EPERM): the policy is refused, in one line
+        p = subprocess.run(TOOL + ["--policy", pol], capture_output=True, text=True, env=ENV,
+                           timeout=120)
+        assert p.returncode == 2, p
+        assert p.stderr.strip().splitlines() == [
+            f"pybpf audit: error: {pol}:1: rule 'never': deny needs BPF LSM, which this "
+            "kernel refuses (Operation not permitted): boot with lsm=...,bpf and BPF "
+            "trampolines, or use kill"], p.stderr
+        hook_absent()
+        return
+    a = Audit("--policy", pol, "-e", "exec")
+    try:
+        marker = tmp_path / "marker"
+        with pytest.raises(PermissionError) as ei:
+            subprocess.run([str(forbidden), str(marker)])
+        assert ei.value.errno == errno.EPERM
+        assert not marker.exists()
+        assert subprocess.run(["/usr/bin/touch", str(tmp_path / "ok")]).returncode == 0
+        evs = a.wait(lambda e: e["event"] == "exec" and e["path"] == str(forbidden))
+        assert [(e["rule"], e["action"], e["ret"]) for e in evs] == \
+            [("never", "deny", -errno.EPERM)], evs
+    finally:
+        a.stop()
+
+
+@pytest.mark.needs_hook("module")
+def test_module_load_event():
+    if not os.path.isdir("/sys/kernel/tracing/events/module"):
+        # no loadable modules here: the audit says so and runs without those events
+        a = Audit("-e", "exec,module")
+        _, err = a.stop()
+        assert "no module/module_load tracepoint on this kernel" in err
+        hook_absent()
+        return
+    name = next(m for m in ("dummy", "ifb", "veth", "bonding")
+                if not os.path.exists(f"/sys/module/{m}"))
+    a = Audit("-e", "exec,module")
+    try:
+        subprocess.run(["modprobe", name], check=True)
+        evs = a.wait(lambda e: e["event"] == "module" and e["name"] == name, timeout=20)
+        assert len(evs) == 1, evs
+        assert evs[0]["comm"] == "modprobe" and evs[0]["uid"] == 0
+    finally:
+        a.stop()
+        subprocess.run(["modprobe", "-r", name])
+
+
+def test_a_closed_pipe_ends_the_audit_quietly():
+    """`pybpf audit | head -1`: the reader goes away, the audit ends with status 0 and
+    no traceback."""
+    p = subprocess.Popen(TOOL[:-1], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    first = p.stdout.readline()                 # the header
+    assert first.startswith(b"TIME"), first
+    p.stdout.close()
+    deadline = time.monotonic() + 30
+    while p.poll() is None and time.monotonic() < deadline:
+        subprocess.run(["/bin/true", "pipe-test"])
+        time.sleep(0.1)
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=10) == 0, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err

@@ -351,7 +351,6 @@ static __always_inline int call_enter(__u32 kind, __u64 a0, __u64 a1, __u64 a2, 
 	struct rule *r;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 rid;
-	struct pending *init;
 	struct scratch *s = get_scratch();
 
 	if (!cfg || !s)

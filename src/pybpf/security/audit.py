@@ -85,7 +85,11 @@ def load_policy(args) -> _policy.Policy:
 
 
 def compile_tables(pol: _policy.Policy) -> _policy.Tables:
-    ids = {c: _policy.cgroup_id(c) for c in pol.cgroups}
+    try:
+        ids = {c: _policy.cgroup_id(c) for c in pol.cgroups}
+    except _policy.PolicyError as e:
+        raise _policy.PolicyError(e.reason, pol.report_lines.get("cgroups"),
+                                  pol.source) from None
     return _policy.Tables(pol, os.getpid(), ids)
 
 
@@ -170,7 +174,7 @@ class Auditor:
             raise _policy.PolicyError(
                 f"rule {rule['name']!r}: deny needs BPF LSM, which this kernel refuses "
                 f"({os.strerror(e.errno) if e.errno else e}): boot with lsm=...,bpf "
-                "and BPF trampolines, or use kill", rule["line"]) from None
+                "and BPF trampolines, or use kill", rule["line"], pol.source) from None
 
     def close(self) -> None:
         if self.lsm is not None:
@@ -302,8 +306,11 @@ def _show(printer: _events.Printer, rec) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _common.stop_on_signals()       # from the start: a signal while loading ends cleanly
     try:
         return run(args, _common.Output(sys.stdout, json_lines=args.json))
+    except _common.Stop:
+        return 0
     except _policy.PolicyError as e:
         print(f"pybpf audit: error: {e}", file=sys.stderr)
         return 2

@@ -49,7 +49,9 @@ class PolicyError(PybpfError):
 class Policy:
     """A checked policy: what to report, and numbered rules (index 1.. in the kernel)."""
 
-    def __init__(self):
+    def __init__(self, source: str = "policy"):
+        self.source = source
+        self.report_lines: dict[str, int | None] = {}    # [report] key -> its line
         self.events: set[str] = set(DEFAULT_EVENTS)
         self.open_watch: list[str] = []
         self.uids: set[int] = set()
@@ -104,7 +106,7 @@ def parse(text: str, source: str = "policy") -> Policy:
         raise PolicyError(f"not valid TOML: {reason}", int(m.group(1)) if m else None,
                           source) from None
     where = _locate(text)
-    pol = Policy()
+    pol = Policy(source)
 
     def fail(reason, *key):
         line = where.get(key) or where.get(key[:2] + (None,))
@@ -118,6 +120,7 @@ def parse(text: str, source: str = "policy") -> Policy:
         fail("'report' must be a table", "report", None, None)
     for key, val in report.items():
         at = ("report", None, key)
+        pol.report_lines[key] = where.get(at)
         if key not in _REPORT_KEYS:
             fail(f"unknown key {key!r} in [report] (known: {', '.join(sorted(_REPORT_KEYS))})",
                  *at)

@@ -52,6 +52,9 @@ class Running:
         if marker not in self.out:
             self.finish()
             raise AssertionError(f"no {marker!r} in output: {self.out!r} {self.err!r}")
+        # the tool prints its banner just before the loop that handles ^C: let it get
+        # there (on a busy machine it can be preempted in between)
+        time.sleep(0.5)
 
     def finish(self, sig: int | None = signal.SIGINT, timeout: float = 30) -> int:
         if sig is not None and self.p.poll() is None:
@@ -173,7 +176,7 @@ def test_funccount_tracepoint_form_loads_pt_regs_function_as_tracepoint():
         t.wait_for("Hit Ctrl-C to end")
         c.call(777)
         rc = t.finish()
-    assert rc == 0, t.err
+    assert rc == 0, (t.out, t.err)
     row = [ln.split() for ln in t.out.splitlines() if "sys_enter_getppid" in ln
            and ln.split()[-1].isdigit()]
     assert row == [["syscalls:sys_enter_getppid", "777"]], t.out

@@ -43,7 +43,8 @@ class Running:
         self.out = ""
         os.set_blocking(self.p.stdout.fileno(), False)
 
-    def wait_for(self, marker: str, timeout: float = 90) -> None:
+    def wait_for(self, marker: str, timeout: float = 300) -> None:
+        # generous: a first run in the emulated kernel-matrix guest compiles for minutes
         end = time.monotonic() + timeout
         while marker not in self.out and time.monotonic() < end and self.p.poll() is None:
             r, _, _ = select.select([self.p.stdout], [], [], 0.2)

@@ -334,8 +334,9 @@ int kprobe__sched_fork(struct pt_regs *ctx, u64 clone_flags, struct task_struct 
 
 def test_stand_in_contexts_submit_through_the_real_one():
     """Without kprobes (here): a syscall kretprobe runs on sys_exit_getppid and a
-    sched_fork kprobe on sched:sched_process_fork; their bodies see a stand-in pt_regs (return value,
-    arguments, the function's address) and perf_submit/get_stackid get the real context."""
+    sched_fork kprobe on sched:sched_process_fork; their bodies see a stand-in pt_regs
+    (return value, arguments, the function's address) and perf_submit/get_stackid get the
+    real context."""
     import ctypes
 
     from pybpf.bcc import BPF

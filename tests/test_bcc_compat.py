@@ -229,3 +229,15 @@ def test_kprobe_candidates_filter(tmp_path):
     assert "vfs_data" not in [f[0] for f in funcs]
     assert statics._section(funcs, "__init_begin", "__init_end") == (0xffffffff82000000,
                                                                      0xffffffff82000100)
+
+
+def test_symbols_are_spelled_as_bcc_spells_them():
+    from pybpf.bcc.syms import format_symbol
+    hit = ("vfs_read", 0x1a, "")
+    assert format_symbol(hit, False, False, 0, kernel=True) == b"vfs_read"
+    assert format_symbol(hit, True, True, 0, kernel=True) == b"vfs_read+0x1a [kernel]"
+    assert format_symbol(("veth_xmit", 4, "veth"), True, False, 0, kernel=True) == \
+        b"veth_xmit [veth]"
+    assert format_symbol(("malloc", 8, "/usr/lib/x86_64-linux-gnu/libc.so.6"), True, True,
+                         0) == b"malloc+0x8 [libc.so.6]"
+    assert format_symbol(None, True, True, 0x1234) == b"[unknown]"

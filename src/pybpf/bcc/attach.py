@@ -135,7 +135,7 @@ class AttachMixin:
         fn = self._variants.get(key)
         if fn is None:
             rw = self._rewrite({fn_name: b})
-            fn = self._load_variant(fn_name, self._compile(rw.source), None)
+            fn = self._load_variant(fn_name, self._compile(rw.source, rw), None)
             self._variants[key] = fn
         return fn
 

@@ -119,14 +119,14 @@ class BPF(AttachMixin, StaticsMixin):
         return rewrite(self._text, bind=self._bind, bindings=bindings,
                        tp_struct=tpformat.struct_for)
 
-    def _compile(self, source: str) -> bytes:
+    def _compile(self, source: str, rw=None) -> bytes:
         # h13c: prelude.compile adds the kernel-pointer reads (kderef, on clang's AST; it
         # needs the rewrite's findings) and the per-kernel precompiled header
         from .prelude import compile as compile_c
         inc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
         if self.debug & (DEBUG_PREPROCESSOR | DEBUG_SOURCE):
             print(source, file=sys.stderr)
-        return compile_c(source, self.cflags, [inc], rw=self._rw)
+        return compile_c(source, self.cflags, [inc], rw=rw if rw is not None else self._rw)
 
     def _build(self) -> None:
         from ..object.loader import load

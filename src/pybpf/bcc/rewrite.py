@@ -158,6 +158,10 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
 
     body = _apply(text, edits)
     head = ["#include <pybpf_bcc.h>"]
+    if any(p.binding is not None and (p.binding.via in ("raw_tp", "fexit") or (
+            p.binding.via == "tracepoint" and p.binding.retprobe))
+           for p in out.probes.values()):
+        head.append(_STANDIN_MAP)
     if tp_struct is not None:
         head += [tp_struct(c, e) for c, e in out.tracepoints]
     anchors = []
@@ -346,8 +350,8 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
         first_arg = "(void *)ctx"
         pre = ""
         if b.via == "fexit":
-            pre = (f"struct pt_regs __r = {{}}; __r.__PT_RC_REG = ctx[{b.nargs}]; ")
-            first_arg = "(void *)&__r"
+            pre = (f"{_STANDIN} __r->__PT_RC_REG = ctx[{b.nargs}]; ")
+            first_arg = "(void *)__r"
             src = []
         elif b.syscall:
             pre = "struct pt_regs *__regs = (struct pt_regs *)ctx[0]; "
@@ -362,17 +366,16 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
         src = [f"ctx[{j}]" if j >= 0 else "0" for j in b.argmap]
         regs = ("__PT_PARM1_REG", "__PT_PARM2_REG", "__PT_PARM3_REG", "__PT_PARM4_REG",
                 "__PT_PARM5_REG")
-        pre = "struct pt_regs __r = {}; " + "".join(
-            f"__r.{r} = {e}; " for r, e in zip(regs, src)) + \
-            (f"__r.__PT_IP_REG = {b.ip:#x}ULL; " if b.ip else "")
-        first_arg = "(void *)&__r"
+        pre = _STANDIN + " " + "".join(f"__r->{r} = {e}; " for r, e in zip(regs, src)) + \
+            (f"__r->__PT_IP_REG = {b.ip:#x}ULL; " if b.ip else "")
+        first_arg = "(void *)__r"
     elif b.via == "tracepoint":
         if b.retprobe:
             sec = f"tracepoint/syscalls/sys_exit_{b.syscall}"
             entry = "struct trace_event_raw_sys_exit *__ctx"
             real = "__ctx"
-            pre = "struct pt_regs __r = {}; __r.__PT_RC_REG = __ctx->ret; "
-            first_arg = "(void *)&__r"
+            pre = f"{_STANDIN} __r->__PT_RC_REG = __ctx->ret; "
+            first_arg = "(void *)__r"
             src = []
         else:
             sec = f"tracepoint/syscalls/sys_enter_{b.syscall}"
@@ -399,6 +402,17 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
     new = (f"{proto}; SEC(\"{sec}\") int {name}({entry}) {{ {pre}{ret_stmt} }} {proto} ")
     return (fn.decl_start, fn.body_start, new + "\n" * region.count("\n"))
 
+
+# A stand-in pt_regs, for bodies run from a tracepoint (or fexit) in place of a kprobe:
+# per-CPU map memory rather than the stack, where its 168 bytes would crowd the tools'
+# own event structs out of the 512-byte limit.
+_STANDIN_MAP = (
+    "struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); "
+    "__type(key, __u32); __type(value, struct pt_regs); } __bcc_regs SEC(\".maps\");\n"
+    "static __always_inline struct pt_regs *__bcc_standin(void) { __u32 __z = 0; "
+    "struct pt_regs *__r = bpf_map_lookup_elem(&__bcc_regs, &__z); "
+    "if (__r) __builtin_memset(__r, 0, sizeof(*__r)); return __r; }")
+_STANDIN = "struct pt_regs *__r = __bcc_standin(); if (!__r) return 0;"
 
 _DEREF = re.compile(r"(?<![&\w.>])(%s)\s*->\s*(\w+)((?:\s*(?:->|\.)\s*\w+)*)")
 _LVALUE_AFTER = re.compile(r"\s*(?:[-+*/%&|^]|<<|>>)?=(?!=)|\s*(?:\+\+|--)")

@@ -85,7 +85,7 @@ def _exit_code(code) -> int:
     if code is None:
         return 0
     if isinstance(code, int):
-        return code & 0xFF if code >= 0 else code & 0xFF
+        return code & 0xFF          # what the process's exit status keeps
     print(code, file=sys.stderr)
     return 1
 

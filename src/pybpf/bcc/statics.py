@@ -261,7 +261,7 @@ class StaticsMixin:
     def ksym(self, addr: int, show_module: bool = False, show_offset: bool = False) -> bytes:
         from .syms import format_symbol
         return format_symbol(self._kernel_syms().resolve(addr), show_module, show_offset,
-                             addr)
+                             addr, kernel=True)
 
     @either
     def ksymname(self, name) -> int:

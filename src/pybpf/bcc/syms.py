@@ -38,14 +38,17 @@ class UserSymbols:
 
 
 def format_symbol(hit, show_module: bool, show_offset: bool, addr: int,
-                  unknown: bytes = b"[unknown]") -> bytes:
-    """bcc's spelling: ``name+0x1a [module]``."""
+                  unknown: bytes = b"[unknown]", kernel: bool = False) -> bytes:
+    """bcc's spelling: ``name+0x1a [module]``; the module is "kernel" for vmlinux and a
+    binary's base name for user code, as bcc prints them."""
     if hit is None:
         return unknown
     name, off, mod = hit
     out = name
     if show_offset:
         out += f"+0x{off:x}"
-    if show_module and mod:
-        out += f" [{mod}]"
+    if show_module:
+        mod = (mod or "kernel") if kernel else os.path.basename(mod or "")
+        if mod:
+            out += f" [{mod}]"
     return out.encode()

@@ -160,7 +160,7 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     try:
         return compile_c(source, cflags=list(cflags) + extra, includes=includes)
     except CompileError as e:
-        if header and ".pch" in str(e.args[1:] or e):
+        if header and "precompiled header" in e.diagnostics:
             # headers changed under the PCH (a libbpf upgrade): drop it, compile plainly
             try:
                 os.unlink(header)

@@ -332,3 +332,52 @@ def test_tracepoint_struct_from_any_format_is_c_or_a_clear_error(fields):
     except errors.PybpfError:
         return
     assert c.startswith("struct tracepoint__c__e {") and c.count("{") == c.count("}")
+
+
+TCP_STATE = r"""
+struct ev_t { u16 dport; u16 family; u32 daddr; u16 type; u8 state; };
+BPF_HASH(seen, u32, struct ev_t);
+
+int kprobe__tcp_set_state(struct pt_regs *ctx, struct sock *sk, int state)
+{
+    if (state != 2)                                  /* TCP_SYN_SENT */
+        return 0;
+    struct ev_t e = {};
+    struct socket *so = sk->sk_socket;               /* a local from a kernel pointer */
+    e.dport = ntohs(sk->__sk_common.skc_dport);
+    e.family = sk->__sk_common.skc_family;
+    e.daddr = sk->__sk_common.skc_daddr;
+    e.type = so->type;
+    e.state = state;
+    u32 k = bpf_get_current_pid_tgid() >> 32;
+    seen.update(&k, &e);
+    return 0;
+}
+"""
+
+
+@pytest.mark.needs_hook("kprobe")
+def test_kprobe_sock_argument_members_are_read_from_the_kernel():
+    import socket
+    from pybpf import errors
+    from pybpf.bcc.bpf import BPF
+    from pybpf.features import Features
+    from tests.vm import hook_absent
+    if not Features().has_kprobes():
+        with pytest.raises(errors.NotSupportedError, match="tcp_set_state"):
+            BPF(text=TCP_STATE)
+        hook_absent()
+        return
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    with BPF(text=TCP_STATE) as b:
+        c = socket.create_connection(("127.0.0.1", port))
+        c.close()
+        got = {k.value: v for k, v in b["seen"].items()}
+    srv.close()
+    e = got[os.getpid()]
+    assert (e.dport, e.family, e.type, e.state) == (port, socket.AF_INET,
+                                                   socket.SOCK_STREAM, 2)
+    assert e.daddr == int.from_bytes(socket.inet_aton("127.0.0.1"), "little")

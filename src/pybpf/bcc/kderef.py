@@ -146,6 +146,7 @@ class _Pass:
         self.var: dict = {}        # decl hash -> origin
         self.reads: dict = {}      # (start, end) -> (origin, cursor)
         self.helper_params: dict[str, list] = {}
+        self._kid_cache: dict = {}
 
     # -- driver --------------------------------------------------------------------------
     def run(self) -> str:
@@ -201,6 +202,14 @@ class _Pass:
         self._collect(body[0], [], fns)
 
     # -- origins -------------------------------------------------------------------------
+    def _kids(self, c) -> list:
+        # each child list crosses ctypes once: the walks ask for them many times
+        h = (c.hash, c.extent.start.offset, c.kind.value)
+        kids = self._kid_cache.get(h)
+        if kids is None:
+            kids = self._kid_cache[h] = list(c.get_children())
+        return kids
+
     def _is_ptr(self, t) -> bool:
         return t.get_canonical().kind == self.ci.TypeKind.POINTER
 
@@ -217,14 +226,14 @@ class _Pass:
 
     def _strip(self, c):
         while c.kind in (self.K.UNEXPOSED_EXPR, self.K.PAREN_EXPR):
-            ch = list(c.get_children())
+            ch = self._kids(c)
             if len(ch) != 1:
                 break
             c = ch[0]
         return c
 
     def _unary_op(self, c) -> str:
-        ch = list(c.get_children())
+        ch = self._kids(c)
         if not ch:
             return ""
         s, e = c.extent.start.offset, c.extent.end.offset
@@ -238,7 +247,7 @@ class _Pass:
         K = self.K
         k = c.kind
         if k in (K.UNEXPOSED_EXPR, K.PAREN_EXPR):
-            ch = list(c.get_children())
+            ch = self._kids(c)
             return self.origin(ch[0]) if len(ch) == 1 else None
         if k == K.CSTYLE_CAST_EXPR:
             ch = [x for x in c.get_children() if x.kind != K.TYPE_REF]
@@ -266,7 +275,7 @@ class _Pass:
             return None
         if k == K.UNARY_OPERATOR:
             op = self._unary_op(c)
-            ch = list(c.get_children())
+            ch = self._kids(c)
             if op == "&" and ch:
                 return self.path_origin(self._strip(ch[0]))
             return None
@@ -281,7 +290,7 @@ class _Pass:
                 return next((o for o in map(self.origin, c.get_arguments()) if o), None)
             return None
         if k == K.BINARY_OPERATOR:
-            ch = list(c.get_children())
+            ch = self._kids(c)
             if len(ch) == 2 and c.binary_operator.name in ("Add", "Sub"):
                 for x in ch:
                     if self._is_ptr(x.type) or self._is_array(x.type):
@@ -290,7 +299,7 @@ class _Pass:
                     return self.origin(ch[0]) or self.origin(ch[1])
             return None
         if k == K.CONDITIONAL_OPERATOR:
-            ch = list(c.get_children())
+            ch = self._kids(c)
             return next((o for o in map(self.origin, ch[1:]) if o), None)
         return None
 
@@ -300,14 +309,14 @@ class _Pass:
         c = self._strip(c)
         k = c.kind
         if k == K.MEMBER_REF_EXPR:
-            ch = list(c.get_children())
+            ch = self._kids(c)
             if not ch:
                 return None
             if self._arrow(c, ch[0]):
                 return self.origin(ch[0])
             return self.path_origin(ch[0])
         if k == K.ARRAY_SUBSCRIPT_EXPR:
-            ch = list(c.get_children())
+            ch = self._kids(c)
             if len(ch) != 2:
                 return None
             base = self._strip(ch[0])
@@ -315,7 +324,7 @@ class _Pass:
                 return self.path_origin(base)
             return self.origin(ch[0])
         if k == K.UNARY_OPERATOR and self._unary_op(c) == "*":
-            ch = list(c.get_children())
+            ch = self._kids(c)
             return self.origin(ch[0]) if ch else None
         return None
 
@@ -335,7 +344,7 @@ class _Pass:
                     if o and x.hash not in self.var:
                         self.var[x.hash] = o
             elif x.kind == K.BINARY_OPERATOR and x.binary_operator.name == "Assign":
-                ch = list(x.get_children())
+                ch = self._kids(x)
                 if len(ch) == 2:
                     lhs = self._strip(ch[0])
                     if lhs.kind == K.DECL_REF_EXPR and lhs.referenced is not None:
@@ -365,7 +374,7 @@ class _Pass:
                     key = (c.extent.start.offset, c.extent.end.offset)
                     self.reads.setdefault(key, (o, c))
         stack.append(c)
-        for ch in c.get_children():
+        for ch in self._kids(c):
             self._collect(ch, stack, fns)
         stack.pop()
 
@@ -388,7 +397,7 @@ class _Pass:
         p = stack[i]
         pk = p.kind
         if pk == K.MEMBER_REF_EXPR:
-            ch = list(p.get_children())
+            ch = self._kids(p)
             return bool(ch) and self._arrow(p, ch[0])   # p.f extends the path
         if pk == K.ARRAY_SUBSCRIPT_EXPR:
             return False if self._is_array(c.type) else True
@@ -398,7 +407,7 @@ class _Pass:
         if pk == K.CXX_UNARY_EXPR:
             return False                     # sizeof/alignof do not evaluate
         if pk in (K.BINARY_OPERATOR, K.COMPOUND_ASSIGNMENT_OPERATOR):
-            ch = list(p.get_children())
+            ch = self._kids(p)
             if p.binary_operator.is_assignment and ch and \
                     ch[0].extent.start.offset == child.extent.start.offset and \
                     ch[0].extent.end.offset == child.extent.end.offset:
@@ -460,7 +469,7 @@ class _Pass:
         v = f"__pybpf_kr{self._n}"
         ref = c.referenced if c.kind == self.K.MEMBER_REF_EXPR else None
         if ref is not None and ref.kind == self.K.FIELD_DECL and ref.is_bitfield():
-            ch = list(c.get_children())
+            ch = self._kids(c)
             base = self._splice(ch[0].extent.start.offset, ch[0].extent.end.offset,
                                 [k for k in n["kids"] if k["e"] <= ch[0].extent.end.offset]
                                 ).decode()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from types import SimpleNamespace
 
-VERSION = 1
+VERSION = 2   # 2: kernel reads on the AST, inlined helpers (issue 13)
 HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include", "pybpf_bcc.h")
 
 

@@ -381,3 +381,32 @@ def test_kprobe_sock_argument_members_are_read_from_the_kernel():
     assert (e.dport, e.family, e.type, e.state) == (port, socket.AF_INET,
                                                    socket.SOCK_STREAM, 2)
     assert e.daddr == int.from_bytes(socket.inet_aton("127.0.0.1"), "little")
+
+
+UPROBE_DEREF = r"""
+BPF_ARRAY(out, u64, 2);
+int on_gmtime(struct pt_regs *ctx, const long *t, struct tm *res)
+{
+    int k0 = 0, k1 = 1;
+    u64 v = *t;                       /* a user pointer: read, not loaded */
+    u64 first = ((const unsigned char *)t)[0];
+    out.update(&k0, &v);
+    out.update(&k1, &first);
+    return 0;
+}
+"""
+
+
+@pytest.mark.kernel
+def test_uprobe_pointer_arguments_are_read_from_user_memory():
+    import ctypes
+    from pybpf.bcc.bpf import BPF
+    libc = ctypes.CDLL("libc.so.6")
+    when = ctypes.c_long(123456789)
+    buf = ctypes.create_string_buffer(128)
+    with BPF(text=UPROBE_DEREF) as b:
+        b.attach_uprobe(name="c", sym="gmtime_r", fn_name="on_gmtime", pid=os.getpid())
+        assert libc.gmtime_r(ctypes.byref(when), buf)
+        vals = [b["out"][i].value for i in range(2)]
+        b.detach_uprobe(name="c", sym="gmtime_r", pid=os.getpid())
+    assert vals == [123456789, 123456789 & 0xff]

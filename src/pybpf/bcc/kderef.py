@@ -24,7 +24,8 @@ The rules (bcc's semantics, written for pybpf):
   array decaying to its address) of ``p->f``, ``*p``, ``p[i]`` through a kernel pointer,
   with any ``.g``/``[j]`` after it, becomes one probe read of the whole member path;
 - arguments of syscall probes (and ``__user`` ones) are user memory: read with
-  ``bpf_probe_read_user``.
+  ``bpf_probe_read_user``; those of functions not named for a kernel function (they may be
+  uprobes) with ``__bcc_probe_read_any`` (bpf_probe_read where it reads either space).
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ def targets(rw) -> dict[str, list]:
     for p in rw.probes.values():
         b = p.binding
         if b is not None:
-            out["__bcc_body_" + p.name] = ["u" if b.syscall else "k"]
+            # a function named for no kernel function may be attached as a uprobe as
+            # well as a kprobe: its pointers may be user or kernel addresses ("a")
+            out["__bcc_body_" + p.name] = ["u" if b.syscall else "k" if p.target else "a"]
         elif p.kind in ("tracepoint", "raw_tracepoint"):
             out[p.name] = []
         elif p.kind == "generic" and (re.search(r"\b(?:bpf_perf_event_data|tracepoint__|"
@@ -118,8 +121,11 @@ def needed(rw) -> bool:
     for m in _ARROW_USE.finditer(body):
         if m.group(1) not in ("args", "ctx", "__ctx"):
             return True
-    return bool(re.search(r"\*\s*\(\s*(?:struct|const|unsigned|u\d|void|char|int|long)",
-                          body))
+    # pointers taken as probe arguments, or made from integers by a cast
+    for m in re.finditer(r"__bcc_body_\w+\(([^)]*)\)", rw.source):
+        if "*" in m.group(1).partition(",")[2]:
+            return True
+    return re.search(r"\*\s*\)|PT_REGS_PARM|\bargs\s*\[", body) is not None
 
 
 def apply(source: str, args: list[str], rw) -> str:
@@ -464,7 +470,8 @@ class _Pass:
         inner = " ".join(inner.split("\n"))
         # the read is one line: the newlines it replaced follow it, so lines stay put
         tail = "\n" * region.count("\n")
-        helper = "bpf_probe_read_user" if n["o"] == "u" else "bpf_probe_read_kernel"
+        helper = {"u": "bpf_probe_read_user", "a": "__bcc_probe_read_any"}.get(
+            n["o"], "bpf_probe_read_kernel")
         self._n += 1
         v = f"__pybpf_kr{self._n}"
         ref = c.referenced if c.kind == self.K.MEMBER_REF_EXPR else None

@@ -111,18 +111,19 @@ def targets(rw) -> dict[str, list]:
     return out
 
 
-def needed(rw) -> bool:
-    """Whether a tracing function may read through a kernel pointer (cheap text check)."""
+def needed(rw, source: str) -> bool:
+    """Whether a tracing function of ``source`` (rewritten, with ``rw``'s probes) may read
+    through a kernel pointer (cheap text check)."""
     if not targets(rw):
         return False
-    body = rw.source.split('#line 1 "bpf_text"\n', 1)[-1]
+    body = source.split('#line 1 "bpf_text"\n', 1)[-1]
     if "bpf_get_current_task" in body:
         return True
     for m in _ARROW_USE.finditer(body):
         if m.group(1) not in ("args", "ctx", "__ctx"):
             return True
     # pointers taken as probe arguments, or made from integers by a cast
-    for m in re.finditer(r"__bcc_body_\w+\(([^)]*)\)", rw.source):
+    for m in re.finditer(r"__bcc_body_\w+\(([^)]*)\)", source):
         if "*" in m.group(1).partition(",")[2]:
             return True
     return re.search(r"\*\s*\)|PT_REGS_PARM|\bargs\s*\[", body) is not None

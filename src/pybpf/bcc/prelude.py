@@ -148,7 +148,7 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     cache = _cache()
     vdir, fresh = kernel_dir(cache)
     from . import kderef
-    need_ast = rw is not None and kderef.needed(rw)
+    need_ast = rw is not None and kderef.needed(rw, source)
     header = None
     if vdir is not None:
         # the first compile on a kernel skips building the PCH unless the AST pass needs

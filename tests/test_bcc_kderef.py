@@ -410,3 +410,17 @@ def test_uprobe_pointer_arguments_are_read_from_user_memory():
         vals = [b["out"][i].value for i in range(2)]
         b.detach_uprobe(name="c", sym="gmtime_r", pid=os.getpid())
     assert vals == [123456789, 123456789 & 0xff]
+
+
+@pytest.mark.kernel
+def test_kprobe_sock_reads_pass_the_verifier_here_too():
+    """kprobes do not attach on this kernel, but kprobe programs load: the reads inside
+    ntohs() (a macro argument) and through a local must satisfy the verifier."""
+    from pybpf.object.loader import load
+    rw = rewrite.rewrite(TCP_STATE, bind=_kprobe, tp_struct=tpformat.struct_for)
+    obj = load(prelude.compile(rw.source, [], [INC], rw=rw), name="t",
+               programs=["kprobe__tcp_set_state"])
+    try:
+        assert list(obj.programs) == ["kprobe__tcp_set_state"]
+    finally:
+        obj.close()

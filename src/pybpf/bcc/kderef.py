@@ -154,6 +154,14 @@ class _Pass:
         self.reads: dict = {}      # (start, end) -> (origin, cursor)
         self.helper_params: dict[str, list] = {}
         self._kid_cache: dict = {}
+        import ctypes
+        lib = ci.conf.lib
+        self._getfileloc = lib.clang_getFileLocation    # not wrapped by the bindings
+        self._getfileloc.argtypes = [ci.SourceLocation, ctypes.c_void_p, ctypes.c_void_p,
+                                     ctypes.c_void_p, ctypes.c_void_p]
+        self._getfileloc.restype = None
+        main = lib.clang_getFile(tu, MAIN)
+        self._main = ctypes.cast(main, ctypes.c_void_p).value if main else None
 
     # -- driver --------------------------------------------------------------------------
     def run(self) -> str:
@@ -243,8 +251,8 @@ class _Pass:
         ch = self._kids(c)
         if not ch:
             return ""
-        s, e = c.extent.start.offset, c.extent.end.offset
-        cs, ce = ch[-1].extent.start.offset, ch[-1].extent.end.offset
+        s, e = self._span(c)
+        cs, ce = self._span(ch[-1])
         if cs > s:
             return self._text(s, cs).strip()
         return self._text(ce, e).strip() + "post"
@@ -336,7 +344,7 @@ class _Pass:
         return None
 
     def _arrow(self, member, base) -> bool:
-        gap = self._text(base.extent.end.offset, member.extent.end.offset)
+        gap = self._text(self._span(base)[1], self._span(member)[1])
         return gap.lstrip().startswith("->") or (
             "->" in gap and "." not in gap.split("->")[0])
 
@@ -378,7 +386,7 @@ class _Pass:
             if self._is_path(c) and self._is_read(c, stack):
                 o = self.path_origin(c)
                 if o and self._spelled_here(c):
-                    key = (c.extent.start.offset, c.extent.end.offset)
+                    key = self._span(c)
                     self.reads.setdefault(key, (o, c))
         stack.append(c)
         for ch in self._kids(c):
@@ -416,17 +424,36 @@ class _Pass:
         if pk in (K.BINARY_OPERATOR, K.COMPOUND_ASSIGNMENT_OPERATOR):
             ch = self._kids(p)
             if p.binary_operator.is_assignment and ch and \
-                    ch[0].extent.start.offset == child.extent.start.offset and \
-                    ch[0].extent.end.offset == child.extent.end.offset:
+                    self._span(ch[0]) == self._span(child):
                 return False
         return True
 
+    def _span(self, c) -> tuple[int, int]:
+        """Where a node is written in the file: for a node inside a macro's argument, where
+        the argument is (``ntohs(sk->x)``); inside a macro's body, the macro call (one
+        place for many nodes, which _spelled_here rejects); (-1, -1) elsewhere."""
+        h = (c.hash, c.kind.value, "span")
+        got = self._kid_cache.get(h)
+        if got is None:
+            ext = c.extent
+            got = (self._file_offset(ext.start), self._file_offset(ext.end))
+            if got[0] < 0 or got[1] < 0:
+                got = (-1, -1)
+            self._kid_cache[h] = got
+        return got
+
+    def _file_offset(self, loc) -> int:
+        from ctypes import byref, c_uint, c_void_p
+        f, line, col, off = c_void_p(), c_uint(), c_uint(), c_uint()
+        self._getfileloc(loc, byref(f), byref(line), byref(col), byref(off))
+        return off.value if f.value == self._main else -1
+
     def _spelled_here(self, c) -> bool:
         """Whether the node is written in the file (not inside a macro's expansion)."""
-        s, e = c.extent.start, c.extent.end
-        if s.file is None or s.file.name != MAIN or e.offset <= s.offset:
+        s, e = self._span(c)
+        if s < 0 or e <= s:
             return False
-        text = self._text(s.offset, e.offset).rstrip()
+        text = self._text(s, e).rstrip()
         if c.kind == self.K.MEMBER_REF_EXPR:
             # `inet->inet_rcv_saddr` ends in a macro naming a member path: still the
             # user's text, re-expanded alike in the read; a macro call's `)` is not
@@ -478,9 +505,8 @@ class _Pass:
         ref = c.referenced if c.kind == self.K.MEMBER_REF_EXPR else None
         if ref is not None and ref.kind == self.K.FIELD_DECL and ref.is_bitfield():
             ch = self._kids(c)
-            base = self._splice(ch[0].extent.start.offset, ch[0].extent.end.offset,
-                                [k for k in n["kids"] if k["e"] <= ch[0].extent.end.offset]
-                                ).decode()
+            bs, be = self._span(ch[0])
+            base = self._splice(bs, be, [k for k in n["kids"] if k["e"] <= be]).decode()
             ptr = base if self._arrow(c, ch[0]) else f"&({base})"
             return (f"((unsigned long long)BPF_CORE_READ_BITFIELD_PROBED(({ptr}), "
                     f"{c.spelling})){tail}").encode()

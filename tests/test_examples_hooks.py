@@ -30,13 +30,15 @@ def _fails_naming(name: str, what: str) -> None:
 @pytest.mark.parametrize("name", [
     pytest.param("kprobe", marks=pytest.mark.needs_hook("kprobe")),
     pytest.param("fentry", marks=pytest.mark.needs_hook("fentry"))])
-def test_unlink_examples(name, tmp_path):
+def test_unlink_examples(name):
     has = Features().has_kprobes() if name == "kprobe" else Features().has_trampolines()
     if not has:
         _fails_naming(name, "kprobes" if name == "kprobe" else "trampolines")
         return
-    marker = tmp_path / "pt_unlink_marker"
-    marker.write_text("x")
+    marker = f"/tmp/pt_unlink_{os.getpid()}"
+    absent = f"/tmp/pt_absent_{os.getpid()}"
+    with open(marker, "x"):
+        pass
     p = _start(name, "--pid", str(os.getpid()))
     os.unlink(marker)
     with pytest.raises(FileNotFoundError):
@@ -49,7 +51,7 @@ def test_unlink_examples(name, tmp_path):
         assert re.search(rf"EXIT:  pid = {me}, filename = , ret = -2\n", out)
     else:       # fexit sees the arguments too
         assert f"EXIT:  pid = {me}, filename = {marker}, ret = 0" in out
-        assert f"EXIT:  pid = {me}, filename = {tmp_path / 'pt_absent'}, ret = -2" in out
+        assert f"EXIT:  pid = {me}, filename = {absent}, ret = -2" in out
 
 
 @pytest.mark.needs_hook("kprobe")

@@ -33,7 +33,7 @@ int BPF_KPROBE(do_unlinkat, int dfd, struct filename *name)
 }
 
 SEC("kretprobe/do_unlinkat")
-int BPF_KRETPROBE(do_unlinkat_exit, long ret)
+int BPF_KRETPROBE(do_unlinkat_exit, int ret)      /* do_unlinkat() returns int */
 {
 	struct unlink_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 

@@ -7,7 +7,7 @@ struct unlink_event {
 	int pid;
 	bool exit;
 	long ret;
-	char filename[64];
+	char filename[128];
 };
 
 #endif

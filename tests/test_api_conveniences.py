@@ -81,3 +81,26 @@ def test_perf_constants():
     assert (perf.PERF_TYPE_HARDWARE, perf.PERF_TYPE_SOFTWARE) == (0, 1)
     assert perf.PERF_COUNT_HW_CPU_CYCLES == 0 and perf.PERF_COUNT_SW_CPU_CLOCK == 0
     assert perf.PERF_COUNT_SW_BPF_OUTPUT == 10 and "PERF_COUNT_SW_DUMMY" in perf.__all__
+
+
+SIZED = """
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_HASH); __type(key, __u32); __type(value, __u64); } pt_unsized SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } pt_rb SEC(".maps");
+SEC("tracepoint/syscalls/sys_enter_getppid") int pt_fix(void *c)
+{ __u32 k = 1; __u64 v = 2; bpf_map_update_elem(&pt_unsized, &k, &v, 0);
+  bpf_ringbuf_output(&pt_rb, &v, sizeof(v), 0); return 0; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@pytest.mark.kernel
+def test_unsized_maps_are_fixed_up_before_load():
+    spec = pybpf.ObjectSpec.from_bytes(pybpf.compile(SIZED), name="pt_fixup")
+    assert spec.maps["pt_unsized"].max_entries == 0
+    spec.maps["pt_unsized"].max_entries = 64             # libbpf: bpf_map__set_max_entries
+    spec.maps["pt_rb"].max_entries = 1 << 16
+    with pybpf.load(spec) as obj:
+        assert obj.maps["pt_unsized"].max_entries == 64
+        assert obj.maps["pt_rb"].max_entries == 1 << 16

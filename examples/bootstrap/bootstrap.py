@@ -49,7 +49,7 @@ def main(argv=None) -> int:
         print(f"bootstrap: {e}", file=sys.stderr)
         return 1
     except BrokenPipeError:
-        sys.stderr.close()     # `bootstrap.py | head` ends quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # `| head`: quietly
     return 0
 
 

@@ -30,7 +30,7 @@ def main(argv=None) -> int:
             obj.attach()
             print("Successfully started! Run `cat /sys/kernel/tracing/trace_pipe` to see the "
                   "output of the BPF program.", flush=True)
-            dots = 0
+            dots, before = 0, obj.bss.hits
             try:
                 while not args.count or dots < args.count:
                     sys.stderr.write(".")
@@ -39,7 +39,7 @@ def main(argv=None) -> int:
                     time.sleep(args.interval)
             except KeyboardInterrupt:
                 pass
-            print(f"\nthe program saw {obj.bss.hits} writes", flush=True)
+            print(f"\nthe program saw {obj.bss.hits - before} writes of the dots", flush=True)
     except pybpf.PybpfError as e:
         print(f"minimal: {e}", file=sys.stderr)
         return 1

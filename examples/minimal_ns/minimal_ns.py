@@ -28,7 +28,7 @@ def main(argv=None) -> int:
             obj.attach()
             print(f"Successfully started! pid {os.getpid()} in pid namespace "
                   f"{st.st_ino}", flush=True)
-            dots = 0
+            dots, before = 0, obj.bss.hits
             try:
                 while not args.count or dots < args.count:
                     sys.stderr.write(".")
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
                     time.sleep(args.interval)
             except KeyboardInterrupt:
                 pass
-            print(f"\nthe program saw {obj.bss.hits} writes", flush=True)
+            print(f"\nthe program saw {obj.bss.hits - before} writes of the dots", flush=True)
     except pybpf.PybpfError as e:
         print(f"minimal_ns: {e}", file=sys.stderr)
         return 1

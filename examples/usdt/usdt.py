@@ -48,6 +48,8 @@ def main(argv=None) -> int:
     except pybpf.PybpfError as e:
         print(f"usdt: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # `| head`: quietly
     return 0
 
 

@@ -63,14 +63,17 @@ def _emit(lvl: str, msg: str, args) -> None:
 
 
 def debug(msg: str, *args) -> None:
+    """A debug message (``%``-formatted with ``args`` only when someone listens)."""
     _emit("debug", msg, args)
 
 
 def info(msg: str, *args) -> None:
+    """An informational message (a skipped program, a fallback taken)."""
     _emit("info", msg, args)
 
 
 def warn(msg: str, *args) -> None:
+    """A warning."""
     _emit("warn", msg, args)
 
 

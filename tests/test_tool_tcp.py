@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import pytest
 
@@ -72,3 +73,84 @@ def test_tcpaccept_and_tcpconnect_json_ipv6():
     assert set(r) == {"time", "ts", "pid", "uid", "comm", "ip", "raddr", "rport", "laddr",
                       "lport"}
     srv.close()
+
+
+def _session(port_holder: list) -> tuple[int, int]:
+    """A loopback session: the client sends 3000 bytes, the server answers 5000, both
+    read everything and close.  Returns (client port, server port)."""
+    srv = _listener()
+    port = srv.getsockname()[1]
+    c = socket.create_connection(("127.0.0.1", port))
+    a, _ = srv.accept()
+    c.sendall(b"c" * 3000)
+    got = b""
+    while len(got) < 3000:
+        got += a.recv(65536)
+    a.sendall(b"s" * 5000)
+    got = b""
+    while len(got) < 5000:
+        got += c.recv(65536)
+    cport = c.getsockname()[1]
+    c.close()
+    a.recv(10)           # the client's FIN
+    a.close()
+    srv.close()
+    port_holder.append(port)
+    return cport, port
+
+
+def test_tcpstates_client_transitions():
+    ports: list = []
+    t = ToolRun("tcpstates", "--json")
+    t.wait_for('"newstate":"LISTEN"', trigger=lambda: _session(ports))
+    cport, port = _session(ports)
+    time.sleep(0.2)
+    t.stop()
+    # the socket's first change (CLOSE -> SYN_SENT) comes before its port is bound:
+    # follow the socket by its address
+    (sk,) = {r["skaddr"] for r in t.json() if r["lport"] == cport and r["rport"] == port}
+    mine = [(r["oldstate"], r["newstate"]) for r in t.json() if r["skaddr"] == sk]
+    # the kernel reuses socket memory: keep this socket's life only
+    mine = mine[len(mine) - 1 - mine[::-1].index(("CLOSE", "SYN_SENT")):]
+    assert mine[:4] == [("CLOSE", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED"),
+                        ("ESTABLISHED", "FIN_WAIT1"), ("FIN_WAIT1", "FIN_WAIT2")], mine
+    assert mine[-1][1] == "CLOSE"
+    listener = [(r["oldstate"], r["newstate"]) for r in t.json() if r["lport"] == port]
+    assert ("CLOSE", "LISTEN") in listener and ("LISTEN", "CLOSE") in listener
+
+
+def test_tcplife_bytes_and_owner():
+    ports: list = []
+    t = ToolRun("tcplife", "-p", str(os.getpid()), "--json")
+    t.wait_for('"tx_bytes"', trigger=lambda: _session(ports))
+    cport, port = _session(ports)
+    time.sleep(0.2)
+    t.stop()
+    (client,) = [r for r in t.json() if r["lport"] == cport and r["rport"] == port]
+    assert client["pid"] == os.getpid() and client["comm"].startswith("python")
+    # the kernel's counters, as bcc reports them: SYN and FIN take sequence numbers.
+    # bytes_received counts the peer's FIN (+1); bytes_acked counts our FIN and, on the
+    # connecting side only, our SYN (the passive side's child socket starts past it)
+    assert (client["tx_bytes"], client["rx_bytes"]) == (3000 + 2, 5000 + 1), client
+    assert 0 <= client["ms"] < 5000
+    (server,) = [r for r in t.json() if r["lport"] == port and r["rport"] == cport]
+    assert (server["tx_bytes"], server["rx_bytes"]) == (5000 + 1, 3000 + 1), server
+
+
+def test_tcpretrans_dropped_syn_is_retransmitted():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    port = srv.getsockname()[1]
+    t = ToolRun("tcpretrans", ready="RADDR:RPORT")
+    first = socket.create_connection(("127.0.0.1", port))   # fills the accept queue
+    second = socket.socket()
+    second.setblocking(False)
+    second.connect_ex(("127.0.0.1", port))     # its SYN is dropped: resent after ~1 s
+    lport = second.getsockname()[1]
+    t.wait_for(f"127.0.0.1:{port}", timeout=10)
+    lines = t.stop(settle=0)
+    rows = [ln.split() for ln in lines if f"127.0.0.1:{port}" in ln]
+    assert rows[0][2:] == ["4", f"127.0.0.1:{lport}", "R>", f"127.0.0.1:{port}", "SYN_SENT"]
+    for s in (first, second, srv):
+        s.close()

@@ -46,4 +46,48 @@ static __always_inline void sk_addrs(struct sock *sk, struct addrs *a)
 	}
 }
 
+/* struct addrs from a sock tracepoint's own fields (inet_sock_set_state,
+ * tcp_retransmit_skb: they share these names), by probe reads: with CO-RE offsets the
+ * compiler may address the context through a register, which the verifier refuses for
+ * direct loads. */
+#define tp_addrs(ctx, a) do {                                                   \
+	bpf_core_read(&(a)->family, 2, &(ctx)->family);                        \
+	bpf_core_read(&(a)->lport, 2, &(ctx)->sport);                          \
+	bpf_core_read(&(a)->dport, 2, &(ctx)->dport);                          \
+	if ((a)->family == AF_INET) {                                          \
+		bpf_probe_read_kernel((a)->saddr, 4, (ctx)->saddr);            \
+		bpf_probe_read_kernel((a)->daddr, 4, (ctx)->daddr);            \
+	} else {                                                               \
+		bpf_probe_read_kernel((a)->saddr, 16, (ctx)->saddr_v6);        \
+		bpf_probe_read_kernel((a)->daddr, 16, (ctx)->daddr_v6);        \
+	}                                                                      \
+} while (0)
+
+/* The -L/-D (local/remote port) and -4/-6 filters of the TCP tools. */
+const volatile __u16 targ_lports[8] = {};
+const volatile int n_lports = 0;
+const volatile __u16 targ_dports[8] = {};
+const volatile int n_dports = 0;
+const volatile int targ_family = 0;
+
+static __always_inline bool port_in(const volatile __u16 *ports, int n, __u16 port)
+{
+	int i;
+
+	if (!n)
+		return true;
+	for (i = 0; i < 8; i++)
+		if (i < n && ports[i] == port)
+			return true;
+	return false;
+}
+
+static __always_inline bool addrs_wanted(struct addrs *a)
+{
+	if (targ_family && a->family != targ_family)
+		return false;
+	return port_in(targ_lports, n_lports, a->lport) &&
+	       port_in(targ_dports, n_dports, a->dport);
+}
+
 #endif

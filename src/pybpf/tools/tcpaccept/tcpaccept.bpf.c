@@ -10,7 +10,6 @@
 
 const volatile __u16 targ_ports[8] = {};
 const volatile int n_ports = 0;
-const volatile int targ_family = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

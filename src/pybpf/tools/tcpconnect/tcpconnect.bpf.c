@@ -14,7 +14,6 @@
 const volatile __u32 targ_uid = (__u32)-1;
 const volatile __u16 targ_ports[8] = {};
 const volatile int n_ports = 0;
-const volatile int targ_family = 0;
 
 struct pending {
 	int fd;

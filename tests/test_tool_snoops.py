@@ -47,3 +47,22 @@ def test_sigsnoop_signals_with_names_and_target():
     assert sent[0][5] == "0"
     # the parent's SIGCHLD targets us, not the victim: filtered out by -t
     assert not [r for r in rows if r[3] == "SIGCHLD"]
+
+
+def test_mountsnoop_tmpfs_mount_and_umount(tmp_path):
+    target = tmp_path / "mnt"
+    target.mkdir()
+    t = ToolRun("mountsnoop", "-p", str(os.getpid()), ready="CALL")
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.mount(b"pybpf-test", str(target).encode(), b"tmpfs", 2 | 4, b"size=1m") == 0
+    assert libc.umount2(str(target).encode(), 0) == 0
+    assert libc.umount2(str(target).encode(), 0) == -1       # not mounted any more: EINVAL
+    lines = t.stop()
+    calls = [ln.split(None, 4)[4] for ln in lines[1:]]
+    ns = os.stat("/proc/self/ns/mnt").st_ino
+    assert all(ln.split()[3] == str(ns) for ln in lines[1:])
+    assert calls == [f'mount("pybpf-test", "{target}", "tmpfs", MS_NOSUID|MS_NODEV, '
+                     f'"size=1m") = 0',
+                     f'umount("{target}", 0x0) = 0',
+                     f'umount("{target}", 0x0) = -EINVAL']

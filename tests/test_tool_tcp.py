@@ -154,3 +154,25 @@ def test_tcpretrans_dropped_syn_is_retransmitted():
     assert rows[0][2:] == ["4", f"127.0.0.1:{lport}", "R>", f"127.0.0.1:{port}", "SYN_SENT"]
     for s in (first, second, srv):
         s.close()
+
+
+def test_bindsnoop_tcp_udp_and_failed_bind():
+    port = _free_port()
+    t = ToolRun("bindsnoop", "-p", str(os.getpid()), ready="ADDR")
+    a = socket.socket()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    a.bind(("127.0.0.1", port))
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    u.bind(("::1", port))
+    b = socket.socket()
+    with pytest.raises(OSError):
+        b.bind(("127.0.0.1", port))          # taken: EADDRINUSE
+    lines = t.stop()
+    rows = [ln.split() for ln in lines[1:]]
+    assert rows == [[str(os.getpid()), rows[0][1], "0", "TCP", "R.", "0", str(port), "127.0.0.1"],
+                    [str(os.getpid()), rows[0][1], "0", "UDP", ".r", "0", str(port), "::1"],
+                    [str(os.getpid()), rows[0][1], "-98", "TCP", "..", "0", str(port),
+                     "127.0.0.1"]], rows
+    for s in (a, u, b):
+        s.close()

@@ -66,3 +66,20 @@ def test_mountsnoop_tmpfs_mount_and_umount(tmp_path):
                      f'"size=1m") = 0',
                      f'umount("{target}", 0x0) = 0',
                      f'umount("{target}", 0x0) = -EINVAL']
+
+
+def test_vfsstat_counts_a_childs_calls(tmp_path):
+    from tests.workload import Child
+    code = (f"import os\nfd = os.open({str(tmp_path / 'f')!r}, os.O_RDWR | os.O_CREAT)\n"
+            "for _ in range(300): os.pread(fd, 1, 0)\n"
+            "for _ in range(200): os.pwrite(fd, b'x', 0)\n"
+            "for _ in range(7): os.fsync(fd)\n"
+            f"for _ in range(11): os.close(os.open({str(tmp_path / 'f')!r}, os.O_RDONLY))\n")
+    c = Child(code)
+    t = ToolRun("vfsstat", "-p", str(c.pid), "--json", "100", ready="Tracing...")
+    c.go()
+    t.stop()
+    (rec,) = t.json()
+    # exactly the calls above (its read of "go" entered the kernel before we attached)
+    assert (rec["read"], rec["write"], rec["fsync"], rec["open"], rec["create"]) == \
+        (300, 200, 7, 11, 1), rec

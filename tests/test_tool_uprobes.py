@@ -53,3 +53,27 @@ def test_gethostlatency_names_the_host():
     assert len(rows) == 2 and all(r[1] == str(os.getpid()) and r[4] == "localhost"
                                   for r in rows), rows
     assert all(float(r[3]) >= 0 for r in rows)
+
+
+def test_funccount_user_function_exact_count():
+    from tests.cbuild import build
+    spin = build("tool_sleep")       # sleep_marker() called a known number of times
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {spin} 37 1"], stdin=subprocess.PIPE)
+    t = ToolRun("funccount", "-p", str(c.pid), f"{spin}:sleep_*", ready="Tracing 1 functions")
+    c.stdin.write(b"go\n")
+    c.stdin.close()
+    c.wait()
+    lines = t.stop()
+    assert [ln.split() for ln in lines if ln.startswith("sleep_marker")] == \
+        [["sleep_marker", "37"]]
+
+
+def test_funccount_tracepoints_json():
+    from tests.workload import Child
+    c = Child("import os\nfor _ in range(123): os.getppid()\n")
+    t = ToolRun("funccount", "--json", "-p", str(c.pid), "t:syscalls:sys_enter_getppid",
+                ready='Tracing 1 functions for "t:syscalls:sys_enter_getppid"')
+    c.go()
+    t.stop()
+    (rec,) = t.json()
+    assert rec["counts"] == [{"func": "syscalls:sys_enter_getppid", "count": 123}]

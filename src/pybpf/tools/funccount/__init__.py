@@ -105,7 +105,7 @@ def run(args, out):
                 "user functions (lib:func) or USDT probes (u:path:probe)")
         probes = [(name, (name,)) for name in kprobe_matches(args.pattern, args.regexp)]
     if not probes:
-        raise errors.NotFoundError(2, "funccount", f"no probes match {args.pattern!r}")
+        raise errors.PybpfError(f"no probes match {args.pattern!r}")
     if len(probes) > MAX_PROBES:
         raise errors.PybpfError(f"{len(probes)} probes match {args.pattern!r}; at most "
                                 f"{MAX_PROBES}: narrow the pattern")

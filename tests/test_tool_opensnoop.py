@@ -96,3 +96,30 @@ def test_pid_filter_and_bad_arguments(tmp_path):
     r = run_tool("opensnoop", "-c", "/nonexistent/cgroup")
     assert r.returncode == 1 and r.stderr.strip() == \
         "pybpf opensnoop: error: cgroup '/nonexistent/cgroup': No such file or directory"
+
+
+def _cgroup2_root() -> str:
+    for line in open("/proc/self/mounts"):
+        dev, mnt, fstype = line.split()[:3]
+        if fstype == "cgroup2":
+            return mnt
+    raise AssertionError("no cgroup2 mount")
+
+
+def test_cgroup_filter_shows_only_the_cgroups_tasks(tmp_path):
+    import tempfile
+    cg = tempfile.mkdtemp(prefix="pybpf-test-", dir=_cgroup2_root())
+    marker = tmp_path / "cg-marker"
+    marker.write_text("x")
+    try:
+        code = (f"import os, sys\nwith open('{cg}/cgroup.procs', 'w') as f: f.write(str(os.getpid()))\n"
+                f"os.close(os.open({str(marker)!r}, os.O_RDONLY))\nprint(os.getpid())")
+        t = ToolRun("opensnoop", "-c", cg, ready="PATH")
+        inside = int(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                    text=True, check=True).stdout)
+        outside = _opener(str(marker))
+        lines = t.stop()
+    finally:
+        os.rmdir(cg)
+    pids = [int(ln.split()[0]) for ln in lines if ln.endswith(str(marker))]
+    assert pids == [inside] and outside not in pids

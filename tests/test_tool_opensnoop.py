@@ -58,11 +58,21 @@ def test_failed_only_flag_filter_and_full_path_json(tmp_path):
     assert [ln for ln in lines if ln.endswith("nope")]
 
     t = ToolRun("opensnoop", "-f", "O_WRONLY", "-F", "--json", "-n", "python")
-    # JSON mode prints no header: open until the first record shows
-    t.wait_for("rel-marker", trigger=lambda: _opener("rel-marker",
-                                                     "os.O_WRONLY|os.O_CREAT",
-                                                     cwd=str(tmp_path)))
+    # -F completes a relative path from the opener's cwd while it lives: this opener
+    # stays until the record shows (JSON mode prints no header: open until it does)
+    code = ("import os, sys\nfor line in sys.stdin:\n"
+            " os.close(os.open('rel-marker', os.O_WRONLY | os.O_CREAT, 0o600))\n")
+    import subprocess as sp
+    opener = sp.Popen([sys.executable, "-c", code], stdin=sp.PIPE, cwd=str(tmp_path),
+                      text=True)
+
+    def trigger():
+        opener.stdin.write("\n")
+        opener.stdin.flush()
+    t.wait_for("rel-marker", trigger=trigger)
     _opener(str(ok))        # read-only: filtered out by -f O_WRONLY
+    opener.stdin.close()
+    opener.wait()
     recs = [r for r in t.json() if "marker" in r["path"] or r["path"] == str(ok)]
     t.stop()
     assert recs and all(r["path"] == str(tmp_path / "rel-marker") for r in recs)
@@ -86,3 +96,30 @@ def test_pid_filter_and_bad_arguments(tmp_path):
     r = run_tool("opensnoop", "-c", "/nonexistent/cgroup")
     assert r.returncode == 1 and r.stderr.strip() == \
         "pybpf opensnoop: error: cgroup '/nonexistent/cgroup': No such file or directory"
+
+
+def _cgroup2_root() -> str:
+    for line in open("/proc/self/mounts"):
+        dev, mnt, fstype = line.split()[:3]
+        if fstype == "cgroup2":
+            return mnt
+    raise AssertionError("no cgroup2 mount")
+
+
+def test_cgroup_filter_shows_only_the_cgroups_tasks(tmp_path):
+    import tempfile
+    cg = tempfile.mkdtemp(prefix="pybpf-test-", dir=_cgroup2_root())
+    marker = tmp_path / "cg-marker"
+    marker.write_text("x")
+    try:
+        code = (f"import os, sys\nwith open('{cg}/cgroup.procs', 'w') as f: f.write(str(os.getpid()))\n"
+                f"os.close(os.open({str(marker)!r}, os.O_RDONLY))\nprint(os.getpid())")
+        t = ToolRun("opensnoop", "-c", cg, ready="PATH")
+        inside = int(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                    text=True, check=True).stdout)
+        outside = _opener(str(marker))
+        lines = t.stop()
+    finally:
+        os.rmdir(cg)
+    pids = [int(ln.split()[0]) for ln in lines if ln.endswith(str(marker))]
+    assert pids == [inside] and outside not in pids

@@ -7,19 +7,15 @@ import argparse
 import os
 import sys
 
+from .. import errors
 from . import _common
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse with bcc's help layout, whose errors are one line and exit 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def parser(tool: str, description: str, examples: str = "") -> Parser:
-    return Parser(prog=f"pybpf {tool}", description=description, epilog=examples or None,
-                  formatter_class=_common.help_formatter())
+def parser(tool: str, description: str, examples: str = ""):
+    """The tool's argument parser: the shared one (one-line errors, exit 2) with bcc's
+    description and examples."""
+    return _common.ArgumentParser(prog=f"pybpf {tool}", description=description,
+                                  epilog=examples or None)
 
 
 def positive_int(text: str) -> int:
@@ -33,10 +29,10 @@ def positive_int(text: str) -> int:
 
 
 def add_pid(p, tid: bool = False, pid_flags=("-p", "--pid"), tid_flags=("-L", "--tid")):
-    p.add_argument(*pid_flags, dest="pid", metavar="PID", type=positive_int,
+    p.add_argument(*pid_flags, dest="pid", metavar="PID", type=_common.pid_arg,
                    help="trace this PID only")
     if tid:
-        p.add_argument(*tid_flags, dest="tid", metavar="TID", type=positive_int,
+        p.add_argument(*tid_flags, dest="tid", metavar="TID", type=_common.pid_arg,
                        help="trace this thread ID only")
 
 
@@ -99,14 +95,14 @@ class Filters:
                                          getattr(args, "mntnsmap", None))):
                 if path:
                     self.maps[mapname] = _common.open_pinned_map(
-                        path, "--" + mapname.split("_")[0] + "map")
+                        path, "--" + mapname.split("_")[0] + "map", key_size=8)
                     self.consts[flag] = True
             cg = getattr(args, "cgroup", None)
             if cg:
                 try:
                     self._cgroup_fd = os.open(cg, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
                 except OSError as e:
-                    raise SystemExit(f"error: cgroup {cg!r}: {e.strerror}") from None
+                    raise errors.PybpfError(f"cgroup {cg!r}: {e.strerror}") from None
                 self.consts["filter_cg"] = True
         except BaseException:
             self.close()

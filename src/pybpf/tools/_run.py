@@ -14,43 +14,27 @@ from . import _args, _common
 
 
 def main(tool: str, build_parser, run, argv) -> int:
-    """Parse ``argv`` with ``build_parser()`` and call ``run(args, out)``; pybpf errors and
-    bad arguments end in one line on stderr, a closed stdout ends quietly."""
-    _common.stop_on_signals()
+    """Parse ``argv`` with ``build_parser()`` and call ``run(args, out)``.  ``pybpf`` runs
+    every tool under tools/_common.run_main (signals from the start, quiet broken pipes,
+    pybpf errors in one line); this adds the tools' own cases: an ``error: ...`` exit and
+    an OSError become one line, exit 1."""
+    p = build_parser()
+    args = p.parse_args(argv)
+    _args.check_interval(p, args)
+    out = _common.Output(sys.stdout, json_lines=getattr(args, "json", False))
     try:
-        p = build_parser()
-        args = p.parse_args(argv)
-        _args.check_interval(p, args)
-        out = _common.Output(sys.stdout, json_lines=getattr(args, "json", False))
         return run(args, out) or 0
-    except _common.Stop:
-        return 0
-    except BrokenPipeError:
-        _quiet_stdout()
-        return 0
-    except errors.PybpfError as e:
-        return _args.die(tool, str(e))
     except SystemExit as e:
         if isinstance(e.code, str):
             msg = e.code[len("error: "):] if e.code.startswith("error: ") else e.code
             return _args.die(tool, msg)
-        return e.code or 0
+        raise
+    except BrokenPipeError:
+        raise
     except OSError as e:
         if e.errno == 32:   # EPIPE from a write not wrapped as BrokenPipeError
-            _quiet_stdout()
-            return 0
+            raise BrokenPipeError(*e.args) from None
         return _args.die(tool, f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
-
-
-def _quiet_stdout() -> None:
-    """stdout's reader is gone: point it at /dev/null so the interpreter's final flush
-    does not complain."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 def load(tool: str, filters: _args.Filters, consts: dict | None = None,
@@ -58,6 +42,7 @@ def load(tool: str, filters: _args.Filters, consts: dict | None = None,
     """The tool's object, loaded with the filters' constants and maps, attached (all
     programs, or the names in ``attach``)."""
     import pybpf
+    _common.require_privileges()
     data, identity = _common.tool_object(tool)
     variables = dict(filters.consts)
     variables.update(consts or {})

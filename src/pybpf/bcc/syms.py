@@ -6,6 +6,8 @@ Kept as a thin adapter so the bcc front end and older callers keep their tuple-s
 
 from __future__ import annotations
 
+import os
+
 
 class KernelSymbols:
     """Kernel symbols (kallsyms indexed once per boot, plus BPF programs)."""

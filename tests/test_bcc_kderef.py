@@ -424,3 +424,12 @@ def test_kprobe_sock_reads_pass_the_verifier_here_too():
         assert list(obj.programs) == ["kprobe__tcp_set_state"]
     finally:
         obj.close()
+
+
+def test_a_function_repeated_verbatim_is_kept_once():
+    body = ("static int fill(struct pt_regs *ctx) { return 1; }\n"
+            "int probe(struct pt_regs *ctx) { return fill(ctx); }\n")
+    rw = rewrite.rewrite(body + body.split("\n")[0] + "\n", bind=_kprobe)
+    user = rw.source.split('#line 1 "bpf_text"\n', 1)[1]
+    assert user.count("int fill(") == 1 and user.count("\n") >= 3     # lines kept
+    assert prelude.compile(rw.source, [], [INC], rw=rw)[:4] == b"\x7fELF"

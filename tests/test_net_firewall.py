@@ -213,3 +213,38 @@ def test_fuzz_packets_every_one_counted_once(fw):
     run()
     acts = fw.action_counters()
     assert sum(p for p, _ in acts.values()) == seen["n"]
+
+
+def test_add_and_delete_in_place(fw):
+    fw.apply(ruleset("deny from 10.9.0.0/16"))
+    trie_id = int.from_bytes(fw.maps["rulesets"].lookup_raw(0), "little")
+    pkt = frame("10.7.0.1", "10.0.0.1", "tcp", 25)
+    assert verdict(fw, pkt) == XDP_PASS
+    res = fw.add([R.parse_rule("deny tcp port 25"), R.parse_rule("deny from 10.7.0.0/16")])
+    assert res["in_place"] and res["entries"] == 2 + 1
+    # no swap: the same trie, now with the rules (ids after the ones in use)
+    assert int.from_bytes(fw.maps["rulesets"].lookup_raw(0), "little") == trie_id
+    ids = ids_by_text(fw)
+    assert ids["deny tcp port 25"] == 2 and ids["deny from 10.7.0.0/16"] == 3
+    assert verdict(fw, pkt) == XDP_DROP
+    assert fw.rule_counters([3])[3][0] == 1          # /16 beats the port rule's /0
+    with pytest.raises(R.RuleError, match="same match as rule 2"):
+        fw.add([R.parse_rule("allow tcp port 25")])
+    fw.delete([3, R.parse_rule("deny tcp port 25")])
+    assert verdict(fw, pkt) == XDP_PASS
+    assert set(ids_by_text(fw)) == {"deny from 10.9.0.0/16"}
+    with pytest.raises(R.RuleError, match="no rule 'deny tcp port 25'"):
+        fw.delete([R.parse_rule("deny tcp port 25")])
+    with pytest.raises(R.RuleError, match="no rule with id 3"):
+        fw.delete([3])
+    with pytest.raises(R.RuleError, match="default policy"):
+        fw.delete([0])
+    # a catch-all takes the default's place: done by a whole-set swap
+    res = fw.add([R.parse_rule("deny from 0.0.0.0/0")])
+    assert "in_place" not in res
+    assert verdict(fw, pkt) == XDP_DROP
+    assert verdict(fw, frame("2001:db8::1", "2001:db8::2")) == XDP_PASS
+    # a fresh id after the swap too
+    fw.add([R.parse_rule("allow udp port 53")])
+    assert ids_by_text(fw)["allow udp port 53"] > max(
+        v for k, v in ids_by_text(fw).items() if k != "allow udp port 53")

@@ -115,7 +115,8 @@ def sh(*cmd, check=True):
 def flood_throughput():
     tag = os.getpid() % 100000
     a, b, ia, ib = f"bfa{tag}", f"bfb{tag}", f"bwa{tag}", f"bwb{tag}"
-    tool = os.path.join(tempfile.mkdtemp(prefix="fwbench-"), "fwflood")
+    tmp = tempfile.mkdtemp(prefix="fwbench-")
+    tool = os.path.join(tmp, "fwflood")
     sh("gcc", "-O2", "-o", tool, os.path.join(ROOT, "tests", "data", "fwflood.c"))
     sh("ip", "netns", "add", a)
     sh("ip", "netns", "add", b)
@@ -166,6 +167,8 @@ def flood_throughput():
                     nsx("xdp-filter", "unload", ia)
         results["no program"] = [run_flood()]
     finally:
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run(["ip", "netns", "del", a], capture_output=True)
         subprocess.run(["ip", "netns", "del", b], capture_output=True)
     print(f"\n### Flood through a veth pair ({n:,} UDP frames from 256 denied sources, "

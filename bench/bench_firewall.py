@@ -50,12 +50,26 @@ def load_xdp_filter():
     return obj
 
 
+def _hosts(n, first=1):
+    """n /32 deny rules for 10.x.y.z (the same addresses given to xdp-filter)."""
+    return [f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}" for i in range(first, first + n)]
+
+
 def per_packet():
-    rs = R.RuleSet([R.parse_rule(x) for x in (
-        "deny from 203.0.113.0/24", "deny udp port 9",
-        "limit udp from 198.18.0.0/15 rate 1 burst 1")], R.ALLOW)
+    base = ["deny from 203.0.113.0/24", "deny udp port 9",
+            "limit udp from 198.18.0.0/15 rate 1 burst 1"]
+    for extra, label in ((0, ""), (256, ", +256 /32 rules"), (9_990, ", +9,990 /32 rules")):
+        _per_packet(base, _hosts(extra), label)
+
+
+def _per_packet(base, hosts, label):
+    rs = R.RuleSet([R.parse_rule(x) for x in base] +
+                   [R.parse_rule(f"deny from {h}") for h in hosts], R.ALLOW)
     fw = F.Firewall.unattached(rs)
     xf = load_xdp_filter()
+    ncpu = xf.maps["filter_ipv4"].ncpus
+    for h in hosts:       # xdp-filter's map holds 10,000 addresses
+        xf.maps["filter_ipv4"].update(_u32be(h), [1] * ncpu)
     cases = {
         "pass (no rule matches)": frame("198.51.100.1", "192.0.2.1", "udp", 53),
         "drop by source": frame("203.0.113.7", "192.0.2.1", "udp", 53),
@@ -64,25 +78,34 @@ def per_packet():
         "pass, IPv6": frame("2001:db8::1", "2001:db8::2", "udp", 53),
     }
     ours, theirs = fw.obj.programs["firewall_xdp"], xf.programs["xdpfilt_alw_all"]
-    rows = []
     try:
-        for name, pkt in cases.items():
-            a, b = [], []
-            for _ in range(ROUNDS):      # alternate, so drift hits both alike
-                ra = ours.test_run(pkt, repeat=REPEAT)
-                rb = theirs.test_run(pkt, repeat=REPEAT)
-                a.append(ra.duration_ns)
-                b.append(rb.duration_ns)
-            rows.append((name, statistics.median(a), statistics.median(b),
-                         {1: "drop", 2: "pass"}[ra.retval], {1: "drop", 2: "pass"}[rb.retval]))
+        rows = [(name, *_pair(ours, theirs, pkt)) for name, pkt in cases.items()]
+        if hosts:
+            rows = [r for r in rows if r[0] in ("pass (no rule matches)", "drop by source")]
+            rows.append(("drop by source, one of the added", *_pair(
+                ours, theirs, frame(hosts[len(hosts) // 2], "192.0.2.1", "udp", 53))))
     finally:
         fw.close()
         xf.close()
-    print(f"\n### Per-packet cost (BPF_PROG_TEST_RUN, repeat {REPEAT:,}, median of {ROUNDS})\n")
+    print(f"\n### Per-packet cost{label} (BPF_PROG_TEST_RUN, repeat {REPEAT:,}, "
+          f"median of {ROUNDS})\n")
     print("| path | pybpf ns/pkt | xdp-filter ns/pkt | ratio | verdicts |")
     print("|---|---:|---:|---:|---|")
     for name, a, b, va, vb in rows:
         print(f"| {name} | {a} | {b} | {a / b:.2f} | {va} / {vb} |")
+
+
+def _pair(ours, theirs, pkt):
+    """Median ns/packet of each program on one frame, runs alternating so that drift
+    hits both alike; and their verdicts."""
+    a, b = [], []
+    for _ in range(ROUNDS):
+        ra = ours.test_run(pkt, repeat=REPEAT)
+        rb = theirs.test_run(pkt, repeat=REPEAT)
+        a.append(ra.duration_ns)
+        b.append(rb.duration_ns)
+    return (statistics.median(a), statistics.median(b), {1: "drop", 2: "pass"}[ra.retval],
+            {1: "drop", 2: "pass"}[rb.retval])
 
 
 def sh(*cmd, check=True):
@@ -92,7 +115,8 @@ def sh(*cmd, check=True):
 def flood_throughput():
     tag = os.getpid() % 100000
     a, b, ia, ib = f"bfa{tag}", f"bfb{tag}", f"bwa{tag}", f"bwb{tag}"
-    tool = os.path.join(tempfile.mkdtemp(prefix="fwbench-"), "fwflood")
+    tmp = tempfile.mkdtemp(prefix="fwbench-")
+    tool = os.path.join(tmp, "fwflood")
     sh("gcc", "-O2", "-o", tool, os.path.join(ROOT, "tests", "data", "fwflood.c"))
     sh("ip", "netns", "add", a)
     sh("ip", "netns", "add", b)
@@ -143,6 +167,8 @@ def flood_throughput():
                     nsx("xdp-filter", "unload", ia)
         results["no program"] = [run_flood()]
     finally:
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run(["ip", "netns", "del", a], capture_output=True)
         subprocess.run(["ip", "netns", "del", b], capture_output=True)
     print(f"\n### Flood through a veth pair ({n:,} UDP frames from 256 denied sources, "
@@ -162,11 +188,15 @@ def rules_timing():
     out = []
     fw = F.Firewall.unattached(capacity=262144)
     try:
-        t = time.perf_counter()
-        res = fw.apply(R.RuleSet(make(100_000), R.ALLOW))
+        rs = R.RuleSet(make(100_000), R.ALLOW)        # built outside the timing
+        t, c = time.perf_counter(), time.process_time()
+        res = fw.apply(rs)
+        res["cpu"] = time.process_time() - c
         out.append(("apply 100,000 new rules (API)", time.perf_counter() - t, res))
-        t = time.perf_counter()
-        res = fw.apply(R.RuleSet(make(100_000, base=11), R.ALLOW))
+        rs = R.RuleSet(make(100_000, base=11), R.ALLOW)
+        t, c = time.perf_counter(), time.process_time()
+        res = fw.apply(rs)
+        res["cpu"] = time.process_time() - c
         out.append(("replace them by 100,000 other rules (API)", time.perf_counter() - t, res))
         lat = []
         rules = make(100_000, base=11)
@@ -175,7 +205,22 @@ def rules_timing():
             t = time.perf_counter()
             fw.apply(R.RuleSet(rules, R.ALLOW))
             lat.append(time.perf_counter() - t)
-        out.append(("add one rule to 100,000 (API, median of 10)", statistics.median(lat), None))
+        out.append(("add one rule to 100,000 by a whole-set swap (API, median of 10)",
+                    statistics.median(lat), None))
+        lat = []
+        for i in range(20):
+            t = time.perf_counter()
+            fw.add([R.parse_rule(f"deny tcp port {3000 + i}")])
+            lat.append(time.perf_counter() - t)
+        out.append(("add one rule to 100,000 in place (API, median of 20)",
+                    statistics.median(lat), None))
+        lat = []
+        for i in range(20):
+            t = time.perf_counter()
+            fw.delete([R.parse_rule(f"deny tcp port {3000 + i}")])
+            lat.append(time.perf_counter() - t)
+        out.append(("delete one rule of 100,000 in place (API, median of 20)",
+                    statistics.median(lat), None))
         fw.apply(R.RuleSet([R.parse_rule("deny udp port 9")], R.ALLOW))
         lat = []
         for i in range(20):
@@ -201,14 +246,17 @@ def rules_timing():
         t = time.perf_counter()
         rs = R.parse_file(path)
         out.append(("parse_file of it (in process)", time.perf_counter() - t, None))
+    import os as _os
+    out.append((f"(load average during this part: {_os.getloadavg()[0]:.1f} on "
+                f"{_os.cpu_count()} CPUs)", 0.0, None))
     print("\n### Rule updates\n")
     print("| operation | seconds | detail |")
     print("|---|---:|---|")
     for name, sec, res in out:
         detail = ""
         if res:
-            detail = (f"encode {res['encode_seconds']:.3f}, fill trie "
-                      f"{res['fill_seconds']:.3f}, swap {res['swap_seconds'] * 1000:.2f} ms")
+            detail = (f"CPU {res['cpu']:.3f} s; encode {res['encode_seconds']:.3f}, fill "
+                      f"trie {res['fill_seconds']:.3f}, swap {res['swap_seconds'] * 1000:.2f} ms")
         print(f"| {name} | {sec:.4f} | {detail} |")
     return rs
 

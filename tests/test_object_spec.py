@@ -363,3 +363,22 @@ def test_fuzz_spec(blobs, data):
         ObjectSpec.from_bytes(bytes(base))
     except (ELFError, BTFError):
         pass
+
+
+def test_inner_map_type_known_only_by_declaration_is_a_clear_error():
+    """clang emits a forward declaration for a key type used only by an inner map's
+    definition: its size is unknown, and saying so beats the kernel's EINVAL."""
+    import pybpf
+    src = r'''
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+struct k { __u32 prefixlen; __u8 a[8]; };
+struct inner { __uint(type, BPF_MAP_TYPE_LPM_TRIE); __uint(map_flags, 1);
+               __uint(max_entries, 16); __type(key, struct k); __type(value, __u64); };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 1);
+         __type(key, __u32); __array(values, struct inner); } outer SEC(".maps");
+SEC("xdp") int f(struct xdp_md *c) { return 2; }
+char L[] SEC("license") = "GPL";
+'''
+    with pytest.raises(ELFError, match=r"map 'outer.inner'.key: the type is only declared"):
+        pybpf.ObjectSpec.from_bytes(pybpf.compile(src))

@@ -143,15 +143,17 @@ def run(argv) -> int:
     with F.Firewall.open(args.iface) as fw:
         if args.cmd == "apply":
             res = fw.apply(_ruleset(args))
+            out.write(f"{args.iface}: {res['rules']} rules, default {res['default']} "
+                      f"({res['seconds'] * 1000:.1f} ms)\n")
+            return 0
+        if args.cmd == "add":
+            res = fw.add([_cli_rule(t, i) for i, t in enumerate(args.rule, 1)])
+            verb = "added"
         else:
-            cur, default = fw.rules()
-            rules = [r for _, r in sorted(cur.items())]
-            if args.cmd == "add":
-                rules += [_cli_rule(t, i) for i, t in enumerate(args.rule, 1)]
-            else:
-                rules = _delete(cur, args.rule)
-            res = fw.apply(R.RuleSet(rules, default))
-    out.write(f"{args.iface}: {res['rules']} rules, default {res['default']} "
+            res = fw.delete([int(t) if t.isdigit() else _cli_rule(t, i)
+                             for i, t in enumerate(args.rule, 1)])
+            verb = "deleted"
+    out.write(f"{args.iface}: {verb} {res['rules']} rule{'s' * (res['rules'] != 1)} "
               f"({res['seconds'] * 1000:.1f} ms)\n")
     return 0
 
@@ -162,23 +164,6 @@ def _cli_rule(text: str, i: int):
         return R.parse_rule(text)
     except R.RuleError as e:
         raise R.RuleError(f"rule {i} {text!r}: {e.msg}") from None
-
-
-def _delete(cur: dict, targets: list[str]) -> list:
-    from . import rules as R
-    keep = dict(cur)
-    for i, t in enumerate(targets, 1):
-        if t.isdigit():
-            if int(t) not in keep:
-                raise R.RuleError(f"no rule with id {t}")
-            del keep[int(t)]
-            continue
-        want = _cli_rule(t, i).text()
-        hit = [rid for rid, r in keep.items() if r.text() == want]
-        if not hit:
-            raise R.RuleError(f"no rule {want!r} (see 'pybpf firewall status')")
-        del keep[hit[0]]
-    return [r for _, r in sorted(keep.items())]
 
 
 def main(argv=None) -> int:

@@ -78,7 +78,7 @@ struct fw_conf {
 	__u32 mask;
 	__u32 hook;        /* informational (status): 1 xdp native, 2 xdp generic, 3 tc ingress, 4 tc egress */
 	__u32 capacity;
-	__u32 version;
+	__u32 next_id;     /* control plane only: ids from here up are unused (in-place adds) */
 };
 
 #endif

@@ -200,13 +200,13 @@ class Firewall:
 
     # -- conf ---------------------------------------------------------------------------
     def conf(self) -> tuple[int, int, int, int]:
-        """(class mask, hook code, capacity, version) from the conf map."""
+        """(class mask, hook code, capacity, next unused rule id) from the conf map."""
         return R.CONF.unpack(self.maps["conf"].lookup_raw(0))
 
     def _write_conf(self, mask: int | None = None, hook: int | None = None,
-                    capacity: int | None = None) -> None:
+                    capacity: int | None = None, next_id: int | None = None) -> None:
         cur = list(R.CONF.unpack(self.maps["conf"].lookup_raw(0)))
-        for i, v in enumerate((mask, hook, capacity, 1)):
+        for i, v in enumerate((mask, hook, capacity, next_id)):
             if v is not None:
                 cur[i] = v
         self.maps["conf"].update(0, R.CONF.pack(*cur))
@@ -220,22 +220,123 @@ class Firewall:
         with self._trie() as t:
             return R.decode(t.items_raw())
 
+    def _locked(self):
+        """Serialise rule changes on this interface (a lock on its pin directory)."""
+        import contextlib
+        import fcntl
+
+        @contextlib.contextmanager
+        def held():
+            fd = None
+            if self.dir and os.path.isdir(self.dir):
+                fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                with R.gc_paused():
+                    yield
+            finally:
+                if fd is not None:
+                    os.close(fd)
+        return held()
+
     def apply(self, ruleset: R.RuleSet) -> dict:
         """Replace the live rule set by ``ruleset`` (its default kept if None) in one swap.
         Unchanged rules keep their ids and counters.  Returns what was done and how long
         it took."""
         t0 = time.perf_counter()
-        import fcntl
-        lock = None
-        if self.dir and os.path.isdir(self.dir):          # serialise rule changes on this interface
-            lock = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            with R.gc_paused():
-                return self._apply(ruleset, t0)
-        finally:
-            if lock is not None:
-                os.close(lock)
+        with self._locked():
+            return self._apply(ruleset, t0)
+
+    def add(self, rules: list[R.Rule]) -> dict:
+        """Add rules to the live set in place: their entries go into the live trie in one
+        batch update, so a packet meets the set with or without each new rule (both are
+        rule sets the user asked for).  A rule matching everything of a family replaces
+        the default policy: that goes through a whole-set swap, as does running out of
+        fresh ids."""
+        t0 = time.perf_counter()
+        with self._locked():
+            mask_now, _, capacity, next_id = self.conf()
+            entries = [r.entries() for r in rules]
+            ids = list(range(next_id, next_id + len(rules)))
+            fallback = next_id == 0 or ids and ids[-1] >= capacity
+            with self._trie() as t:
+                if not fallback:
+                    for r, (ks, _, _) in zip(rules, entries):
+                        for k in ks:
+                            # a lookup is longest-prefix: only an entry of the same
+                            # length (value byte 5) is this very key
+                            v = t.lookup_raw(k)
+                            if v is None or v[5] != _U32.unpack_from(k)[0] - R.HDR_BITS:
+                                continue
+                            rid = _U32.unpack_from(v)[0]
+                            if rid == 0:
+                                fallback = True
+                                break
+                            raise R.RuleError(f"'{r.text()}' has the same match as rule {rid}",
+                                              r.line)
+                if fallback:
+                    cur, default = R.decode(t.items_raw())
+                    return self._apply(R.RuleSet([r for _, r in sorted(cur.items())] + rules,
+                                                 default), t0)
+                keys, vals, n, mask = R.encode(rules, ids, None, entries)
+                if ids:
+                    st = self.maps["rule_stats"]
+                    st.update_batch(b"".join(_U32.pack(i) for i in ids),
+                                    bytes(st._vbuf_size) * len(ids))
+                self._write_conf(mask=mask_now | mask, next_id=next_id + len(rules))
+                try:
+                    if n:
+                        # checked absent above, under the lock (batch updates take no
+                        # BPF_NOEXIST: the generic batch op allows only BPF_F_LOCK)
+                        t.update_batch(keys, vals)
+                except errors.KernelError as e:
+                    for i in range(n):       # all or nothing
+                        try:
+                            del t[keys[i * R.KEY.size:(i + 1) * R.KEY.size]]
+                        except KeyError:
+                            pass
+                    if e.errno in (7, 28):    # E2BIG / ENOSPC: the trie is full
+                        raise R.RuleError(f"the trie is full ({capacity} entries); load "
+                                          "the firewall with a larger --capacity") from None
+                    raise
+        return {"rules": len(rules), "entries": n, "new_ids": len(ids), "in_place": True,
+                "default": "", "seconds": time.perf_counter() - t0}
+
+    def delete(self, targets: list) -> dict:
+        """Delete rules in place, given as Rule objects (matched by their text) or ids.
+        The default policy (id 0) cannot be deleted: set another one instead."""
+        t0 = time.perf_counter()
+        with self._locked(), self._trie() as t:
+            doomed: list[bytes] = []
+            by_id = None
+            for tg in targets:
+                if isinstance(tg, int):
+                    if tg == 0:
+                        raise R.RuleError("rule 0 is the default policy: set it with "
+                                          "--default instead")
+                    if by_id is None:
+                        by_id = {}
+                        for k, v in t.items_raw():
+                            by_id.setdefault(_U32.unpack_from(v)[0], []).append(k)
+                    if tg not in by_id:
+                        raise R.RuleError(f"no rule with id {tg}")
+                    doomed += by_id.pop(tg)
+                    continue
+                ks, tails, _ = tg.entries()
+                v = t.lookup_raw(ks[0])
+                if v is None or v[4:] != tails[0] or v[:4] == b"\0\0\0\0" or any(
+                        t.lookup_raw(k) != v[:4] + tl for k, tl in zip(ks[1:], tails[1:])):
+                    raise R.RuleError(f"no rule '{tg.text()}' (see 'pybpf firewall status')")
+                doomed += ks
+            for k in doomed:
+                try:
+                    del t[k]
+                except KeyError:
+                    pass
+        # the class mask may keep classes with no rules left: harmless, fixed by the
+        # next whole-set swap
+        return {"rules": len(targets), "entries": len(doomed), "in_place": True,
+                "default": "", "seconds": time.perf_counter() - t0}
 
     def _apply(self, ruleset: R.RuleSet, t0: float) -> dict:
         mask_now, _, capacity, _ = self.conf()
@@ -304,7 +405,7 @@ class Firewall:
             # class the live trie has, so: widen, swap, narrow.
             self._write_conf(mask=mask_now | mask)
             self.maps["rulesets"].update(0, trie)      # waits for running programs (RCU)
-            self._write_conf(mask=mask)
+            self._write_conf(mask=mask, next_id=max(taken | used) + 1)
         t1 = time.perf_counter()
         return {"rules": len(ruleset.rules), "entries": n, "new_ids": len(fresh),
                 "default": R.ACTION_NAMES[default], "seconds": t1 - t0,

@@ -463,13 +463,14 @@ def parse_file(path: str) -> RuleSet:
         return parse_text(text, path)
 
 
-def encode(rules: list[Rule], ids: list[int], default: int,
+def encode(rules: list[Rule], ids: list[int], default: int | None,
            entries: list | None = None) -> tuple[bytes, bytes, int, int]:
     """Packed trie keys and values for ``rules`` (rule i gets ``ids[i]``; ``entries``:
     their :meth:`Rule.entries`, if already computed) plus the default policy as rule id 0:
     an address-less, protocol-less rule of each family, the least specific rule there can
     be, so it applies exactly when no other rule matches.  Returns (keys, values, count,
-    class mask).  Two rules with the same match are an error naming both lines."""
+    class mask).  ``default`` None: no default entries (rules added to a live set).  Two
+    rules with the same match are an error naming both lines."""
     keys: list[bytes] = []
     vals: list[bytes] = []
     owner: dict[bytes, int] = {}
@@ -489,6 +490,8 @@ def encode(rules: list[Rule], ids: list[int], default: int,
             keys.append(k)
             vals.append(idb + tail)
         mask |= m
+    if default is None:
+        return b"".join(keys), b"".join(vals), len(keys), mask
     # A rule matching everything of a family takes the default's place for that family.
     dks, dtails, _ = Rule(default).entries()
     for j, (k, tail) in enumerate(zip(dks, dtails)):

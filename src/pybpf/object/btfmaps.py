@@ -90,6 +90,11 @@ def _type_field(btf, tid: int, what: str) -> tuple[int, int]:
     t = _get(btf, _resolve(btf, tid, what), what)
     if _kind_name(t) != "Ptr":
         raise ELFError(f"{what}: expected a pointer ('__type(...)'), got {_kind_name(t)}")
+    if _kind_name(_get(btf, _resolve(btf, t.type, what), what)) == "Fwd":
+        # clang emits only a declaration for a type reached solely through an inner map's
+        # definition; its size is unknown (the kernel would get 0 and say EINVAL)
+        raise ELFError(f"{what}: the type is only declared in the object's BTF; use it "
+                       "elsewhere too (a map of its own, say) so clang emits its layout")
     return t.type, _sizeof(btf, t.type, what)
 
 

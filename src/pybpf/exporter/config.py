@@ -279,7 +279,7 @@ def _buckets(d: dict, path: str) -> Buckets:
         raise ConfigError(_join(path, "bucket_type"), f"unknown bucket_type {btype!r} "
                           "(exp2, linear or fixed)")
     mult = d.get("bucket_multiplier", 1)
-    if isinstance(mult, bool) or not isinstance(mult, (int, float)) or mult <= 0:
+    if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult < 1e300:
         raise ConfigError(_join(path, "bucket_multiplier"), "bucket_multiplier must be a "
                           f"positive number, not {mult!r}")
     if btype == "fixed":

@@ -274,3 +274,13 @@ def test_a_kept_alive_connection_blocks_no_one(exporter):
         assert held.getresponse().status == 200
     finally:
         held.close()
+
+
+def test_gzip_when_asked(exporter):
+    import gzip
+    import urllib.request
+    req = urllib.request.Request(exporter.url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.headers["Content-Encoding"] == "gzip"
+        text = gzip.decompress(r.read()).decode()
+    assert "# TYPE ebpf_exec_total counter" in text

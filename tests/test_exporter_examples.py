@@ -109,11 +109,24 @@ def loop_device(scratch):
         subprocess.run(["losetup", "-d", dev], check=False)
 
 
+def _reads_completed(disk: str) -> int:
+    """The kernel's own count of read requests completed on a disk (/sys/block/*/stat)."""
+    with open(f"/sys/block/{disk}/stat") as f:
+        return int(f.read().split()[0])
+
+
 def test_block_io_latency_per_disk(exporter, loop_device):
     name = "ebpf_bio_latency_seconds"
     disk = os.path.basename(loop_device)
-    time.sleep(0.2)                          # let the kernel's own look at the disk pass
-    before = exporter.samples()
+    # udev may probe a new disk: wait until nobody else reads it
+    last, quiet_since, deadline = _reads_completed(disk), time.monotonic(), \
+        time.monotonic() + 10
+    while time.monotonic() - quiet_since < 0.5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = _reads_completed(disk)
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+    before, kernel_before = exporter.samples(), _reads_completed(disk)
     fd = os.open(loop_device, os.O_RDONLY | os.O_DIRECT)
     buf = mmap.mmap(-1, 4096)                # O_DIRECT wants an aligned buffer
     try:
@@ -122,10 +135,11 @@ def test_block_io_latency_per_disk(exporter, loop_device):
     finally:
         os.close(fd)
         buf.close()
-    after = exporter.samples()
+    after, kernel_after = exporter.samples(), _reads_completed(disk)
     got = value(after, name + "_count", device=disk, operation="read") - \
         value(before, name + "_count", device=disk, operation="read")
-    assert got == 9
+    # exactly our 9, and exactly what the kernel's disk statistics counted
+    assert got == kernel_after - kernel_before == 9
     assert value(after, name + "_bucket", device=disk, operation="read", le="+Inf") - \
         value(before, name + "_bucket", device=disk, operation="read", le="+Inf") == 9
 

@@ -84,7 +84,7 @@ def test_kprobe_on_syscall_falls_back_to_tracepoint_with_arguments():
 def test_kretprobe_fallbacks_fill_the_return_register():
     r = _rw("int kretprobe__sys_read(struct pt_regs *ctx) { return PT_REGS_RC(ctx); }")
     assert "tracepoint/syscalls/sys_exit_read" in r.source
-    assert "__r.__PT_RC_REG = __ctx->ret" in r.source
+    assert "__r->__PT_RC_REG = __ctx->ret" in r.source and "__bcc_standin()" in r.source
     r = _rw("int kretprobe__vfs_read(struct pt_regs *ctx) { return 0; }", via="fexit")
     assert 'SEC("fexit/vfs_read")' in r.source and "ctx[1]" in r.source
 

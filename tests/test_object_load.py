@@ -66,9 +66,20 @@ def _libbpf_xlated(path, pin_dir) -> dict[str, list[tuple]]:
         for name in os.listdir(pin_dir):
             with pybpf.Program.from_pin(os.path.join(pin_dir, name)) as p:
                 out[p.name] = _normalize(p.xlated())
+                out["_maps", p.name] = _map_names(p)
     finally:
         shutil.rmtree(pin_dir, ignore_errors=True)
     return out
+
+
+def _map_names(prog) -> list[str]:
+    """Kernel names of the maps a program uses or has bound (bpftool's map_ids), sorted:
+    with .rodata bound to every program as libbpf does, these agree too."""
+    names = []
+    for map_id in prog.info().map_ids:
+        with pybpf.Map.from_id(map_id) as m:
+            names.append(m.name)
+    return sorted(names)
 
 
 @pytest.fixture(autouse=True)
@@ -104,12 +115,14 @@ def test_xlated_matches_libbpf(objs, name, bpffs):
         for pname, prog in obj.programs.items():
             mine = _normalize(prog.xlated())
             assert mine == ref[pname[:15]], f"{name}:{pname} differs from libbpf"
+            assert _map_names(prog) == ref["_maps", pname[:15]], f"{name}:{pname} map ids"
     # the second load replays the cached load plan (when the object can have one):
     # the kernel must get the same programs
     with pybpf.load(path) as obj:
         for pname, prog in obj.programs.items():
             mine = _normalize(prog.xlated())
             assert mine == ref[pname[:15]], f"{name}:{pname} (plan replay) differs from libbpf"
+            assert _map_names(prog) == ref["_maps", pname[:15]], f"{name}:{pname} map ids"
 
 
 def test_load_closes_everything_on_failure(objs):

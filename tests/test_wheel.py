@@ -36,6 +36,10 @@ def wheel(tmp_path_factory) -> str:
 def test_wheel_ships_compiled_tool_objects(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "pybpf/tools/execsnoop/execsnoop.bpf.o" in names
+    from pybpf import tools
+    for tool in tools.names():       # every tool, and the headers they share
+        assert f"pybpf/tools/{tool}/{tool}.bpf.o" in names, tool
+    assert "pybpf/tools/_common.bpf.h" in names
     assert "pybpf/bcc/include/pybpf_bcc.h" in names
     # the exporter's examples: configs, sources and objects compiled at build time
     for name in ("exec", "syscalls", "biolatency", "tcp", "runqlat", "oomkill"):

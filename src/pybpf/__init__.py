@@ -1,6 +1,27 @@
-"""pybpf: eBPF from pure Python.
+"""pybpf: eBPF from pure Python (ctypes over bpf(2); no libbpf.so, no libbcc).
 
 ``import pybpf`` is cheap: submodules load on first use of the names below.
+
+Objects (libbpf-style ``.bpf.o``, or ``.bpf.c`` compiled through the cache):
+    load(path_or_bytes_or_spec, variables=..., programs=..., sections=...) -> Object
+    Object.programs / .maps / .links; .attach(names=None, skip_missing=False)
+    Object.bss / .data / .rodata / .datasec(name): global variables typed by BTF
+    Object.typed_map(name): a map with BTF-typed keys and values
+    Program.attach_uprobe/attach_usdt/attach_tc/attach_xdp/attach_perf_event/attach_iter/
+        attach_cgroup/attach_socket/attach_kprobe/attach_tracepoint/...: links the
+        object owns (pybpf.links.methods)
+    ObjectSpec.from_file(path): parse only; spec.maps[...].set_var / .max_entries
+    compile(source) -> object bytes (clang, vmlinux.h, private cache)
+Types and events:
+    ctype("struct event", header=..., source=..., obj=...) -> ctypes type
+    ctypes_of(*names, ...) -> list of ctypes types
+    pybpf.ringbuf.RingBuffer, pybpf.perfbuf.PerfBuffer: read(decode=T)
+    pybpf.links.iter.records(link, T): typed iterator output
+Low level: Map, MapSpec, Program, ProgramSpec, Features; pybpf.links.* (one module per
+    hook family), pybpf.perf (PERF_TYPE_*/PERF_COUNT_*), pybpf.errors
+Debugging: set_log(True | logger | callable, level="debug") like libbpf_set_print;
+    Program.verifier_log (load(log_level=1) keeps the verifier's log)
+bcc front end: BPF, USDT (``from pybpf import BPF``)
 """
 
 from __future__ import annotations
@@ -26,6 +47,9 @@ _LAZY = {
     "BPF": "pybpf.bcc.bpf:BPF",
     "USDT": "pybpf.bcc.usdt:USDT",
     "Features": "pybpf.features:Features",
+    "ctype": "pybpf.cdecl:ctype",
+    "set_log": "pybpf.log:set_log",
+    "ctypes_of": "pybpf.cdecl:ctypes_of",
 }
 
 __all__ = ["AttachError", "BTFError", "CompileError", "ELFError", "KernelError",
@@ -41,3 +65,7 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(mod), attr)
     globals()[name] = value
     return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

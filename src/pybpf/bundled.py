@@ -12,7 +12,8 @@ import os
 # No pathlib, typing or json here: a tool's warm start goes through this module.
 
 
-def bundled_object(folder: str, stem: str, includes=()) -> tuple[bytes, str | None]:
+def bundled_object(folder: str, stem: str, includes=(),
+                   shared_dirs=()) -> tuple[bytes, str | None]:
     """The compiled ``folder/stem.bpf.c``, and an identity of it that names its load plan
     (None: hash the bytes).  The build's ``stem.bpf.o`` wins when present."""
     try:
@@ -26,7 +27,7 @@ def bundled_object(folder: str, stem: str, includes=()) -> tuple[bytes, str | No
     from .cache import Cache, CacheError
     try:
         cache = Cache.default()
-        memo = source_memo_key(folder, stem)
+        memo = source_memo_key(folder, stem, shared_dirs)
         obj = cache.get(memo)
     except (CacheError, OSError):
         cache = memo = obj = None
@@ -42,18 +43,23 @@ def bundled_object(folder: str, stem: str, includes=()) -> tuple[bytes, str | No
     return obj, memo
 
 
-def source_memo_key(folder: str, stem: str) -> str:
+def source_memo_key(folder: str, stem: str, shared_dirs=()) -> str:
     """A key naming a bundled object by its folder's sources' identities (inode, size,
     times) and the running kernel, so a warm start skips even the compile cache's checks
     (finding clang, hashing headers).  Edits of the folder's ``.bpf.c``/``.h`` files or a
     new kernel miss; the compile cache proper still guards everything else on a miss."""
     from . import __version__
     from ._hash import sha256
+    from .codeid import code_identity     # vmlinux.h comes from pybpf's own generator
     from .kernelid import kernel_key
-    h = sha256(f"pybpf-tool|{__version__}|{stem}|{kernel_key()}".encode())
-    for name in sorted(os.listdir(folder)):
-        if name.endswith((".bpf.c", ".h")):
-            st = os.stat(os.path.join(folder, name))
-            h.update(f"|{name}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
-                     .encode())
+    h = sha256(f"pybpf-tool|{__version__}|{code_identity()}|{stem}|{kernel_key()}".encode())
+    # the folder's own sources, then the headers of folders it shares them from
+    paths = [os.path.join(folder, n) for n in sorted(os.listdir(folder))
+             if n.endswith((".bpf.c", ".h"))]
+    for d in shared_dirs:
+        paths += [os.path.join(d, n) for n in sorted(os.listdir(d)) if n.endswith(".h")]
+    for path in paths:
+        st = os.stat(path)
+        h.update(f"|{path}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+                 .encode())
     return h.hexdigest()

@@ -177,11 +177,13 @@ class ELFFile:
     def _parse(self, machine: int | None) -> None:
         d = self.data
         if len(d) < _EHDR.size:
-            raise ELFError(f"not an ELF file: {len(d)} bytes, shorter than an ELF header")
+            msg = _not_elf(d)
+            raise ELFError(msg if "C source" in msg else
+                           f"not an ELF file: {len(d)} bytes, shorter than an ELF header")
         (ident, etype, emach, _ver, _entry, _phoff, shoff, _flags, _ehsize, _phentsize,
          _phnum, shentsize, shnum, shstrndx) = _EHDR.unpack_from(d)
         if ident[:4] != b"\x7fELF":
-            raise ELFError("not an ELF file (bad magic)")
+            raise ELFError(_not_elf(d))
         if ident[4] != 2:
             raise ELFError("not a 64-bit ELF file (only ELFCLASS64 is supported)")
         if ident[5] != 1:
@@ -251,3 +253,13 @@ class ELFFile:
                 raise ELFError(f"symbol {i} ({name!r}): section index {shndx} out of range")
             self.symbols.append(Symbol(i, name, value, size, info >> 4, info & 0xF,
                                        other & 0x3, shndx))
+
+
+def _not_elf(data: bytes) -> str:
+    """Why bytes are not an object, with the likely fix when they are C source."""
+    head = bytes(data[:4096])
+    text = head and all(32 <= c < 127 or c in (9, 10, 13) for c in head)
+    if text and (b"#include" in head or b"SEC(" in head or head.lstrip()[:2] in (b"/*", b"//")):
+        return ("not an ELF object but C source: compile it first with pybpf.compile(), or "
+                "pass the .bpf.c path to pybpf.load(), which compiles it through the cache")
+    return "not an ELF file (bad magic)"

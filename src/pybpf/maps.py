@@ -21,7 +21,7 @@ _ARRAYS = {MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY, MapType.PERF
            MapType.ARRAY_OF_MAPS, MapType.CGROUP_ARRAY}
 _NO_KEY = {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER}
 _BATCH = {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH,
-          MapType.ARRAY, MapType.PERCPU_ARRAY}
+          MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.LPM_TRIE}   # LPM: the generic batch ops
 
 
 def possible_cpus() -> int:

@@ -22,6 +22,7 @@ from . import bpffs, errors, info
 from ._sys import attr, syscall
 from ._sys.uapi import AttachType, Cmd, ProgFlag, ProgType
 from .fd import FD
+from .links.methods import AttachMethods
 
 __all__ = ["ProgramSpec", "Program", "TestRunResult", "encode_instructions", "sanitize_name"]
 
@@ -201,8 +202,9 @@ def _needed_capability(t: int) -> str:
     return "CAP_BPF and CAP_NET_ADMIN"
 
 
-class Program:
-    """A loaded program: owns its fd; ``close()`` is idempotent; usable in ``with``."""
+class Program(AttachMethods):
+    """A loaded program: owns its fd; ``close()`` is idempotent; usable in ``with``.
+    ``attach_*()`` methods attach it (see :mod:`pybpf.links.methods`)."""
 
     def __init__(self, fd: FD, name: str, prog_type: int, *, spec: ProgramSpec | None = None,
                  log: str = ""):

@@ -58,6 +58,9 @@ class AttachMixin:
             self._keep(key, kprobe.attach(fn.prog, b.target or event, retprobe=retprobe))
         elif b.via in ("fentry", "fexit"):
             self._keep(key, tracing.attach(fn.prog))
+        elif b.via == "raw_tp":
+            from ..links import raw_tracepoint
+            self._keep(key, raw_tracepoint.attach(fn.prog, b.target.split(":")[-1]))
         elif b.via == "tracepoint":
             ev = f"sys_{'exit' if retprobe else 'enter'}_{b.syscall}"
             self._keep(key, tracepoint.attach(fn.prog, "syscalls", ev))
@@ -87,8 +90,15 @@ class AttachMixin:
             if not events:
                 raise errors.NotFoundError(2, "kprobe", f"no kernel function matches "
                                            f"{event_re!r}")
+            refused = []
             for ev in events:
-                self._attach_k(ev, 0, fn_name, b"", retprobe)
+                try:
+                    self._attach_k(_s(ev), 0, fn_name, b"", retprobe)
+                except errors.NotSupportedError as e:
+                    # without kprobes, only some of the matches may have a stand-in
+                    refused.append(e)
+            if len(refused) == len(events):
+                raise refused[0]
             return
         event = self._fix_syscall_fnname(_s(event))
         sm = SYSCALL_FN.match(event)
@@ -103,11 +113,15 @@ class AttachMixin:
         probe = self._rw.probes.get(fn_name)
         if probe is None:
             raise errors.NotFoundError(2, "attach_kprobe", f"no function {fn_name!r}")
-        b = self._bind("kretprobe" if retprobe else "kprobe", event, sysname, retprobe)
+        b = self._bind("kretprobe" if retprobe else "kprobe", event, sysname, retprobe,
+                       fn_name)
         fn = self._bound_function(fn_name, b)
         self._attach_bound(fn, b, event, fn_name, retprobe)
-        print(f"pybpf: this kernel has no kprobes (CONFIG_KPROBES is off): {fn_name} on "
-              f"{event} runs on {_where(b)}", file=sys.stderr)
+        said = self.__dict__.setdefault("_said", set())
+        if (fn_name, event) not in said:        # once per function and target
+            said.add((fn_name, event))
+            print(f"pybpf: this kernel has no kprobes (CONFIG_KPROBES is off): {fn_name} "
+                  f"on {event} runs on {_where(b)}", file=sys.stderr)
 
     def _bound_function(self, fn_name: str, b):
         """The function compiled to run where binding ``b`` says (recompiled if needed)."""
@@ -121,7 +135,7 @@ class AttachMixin:
         fn = self._variants.get(key)
         if fn is None:
             rw = self._rewrite({fn_name: b})
-            fn = self._load_variant(fn_name, self._compile(rw.source), None)
+            fn = self._load_variant(fn_name, self._compile(rw.source, rw), None)
             self._variants[key] = fn
         return fn
 
@@ -138,25 +152,27 @@ class AttachMixin:
                                                                           k[2] == fn)):
             raise errors.NotFoundError(2, f"detach_{kind}", f"{kind} {event} is not attached")
 
-    def get_kprobe_functions(self, event_re) -> list[str]:
-        """Kernel text symbols matching regex ``event_re`` (kallsyms, as bcc reads it)."""
-        from ..links import symbols
-        pat = re.compile(_s(event_re))
-        out: list[str] = []
-        for name, _, kind, _ in symbols.kallsyms():
-            if kind in "tTwW" and not name.startswith("__pfx_") and pat.match(name) and \
-                    name not in out:
-                out.append(name)
-        return out
+    def attach_fmod_ret(self, fn_name=b""):
+        """Attach a KMOD_RET function (BPF trampolines: fmod_ret)."""
+        from ..links import tracing
+        name = _s(fn_name)
+        fn = self.load_func(name, None)
+        self._keep(("kmod_ret", name, name), tracing.attach(fn.prog))
 
-    @staticmethod
-    def get_syscall_prefix() -> bytes:
-        from ..links import symbols
-        return symbols.syscall_prefix().encode()
+    def attach_kfunc(self, fn_name=b""):
+        from ..links import tracing
+        name = _s(fn_name)
+        if any(k[2] == name for k in self._links if len(k) == 3):
+            return          # KFUNC_PROBE/LSM_PROBE functions attach at BPF() already
+        self._keep(("kfunc", name, name), tracing.attach(self.load_func(name, None).prog))
 
-    def get_syscall_fnname(self, name) -> bytes:
-        return self.get_syscall_prefix() + (name if isinstance(name, bytes) else
-                                            str(name).encode())
+    attach_kretfunc = attach_lsm = attach_kfunc
+
+    def detach_kfunc(self, fn_name=b""):
+        name = _s(fn_name)
+        self._drop(lambda k: k[0] in ("kfunc", "kmod_ret") and k[2] == name)
+
+    detach_kretfunc = detach_lsm = detach_fmod_ret = detach_kfunc
 
     # -- tracepoints ---------------------------------------------------------------------
     def attach_tracepoint(self, tp=b"", tp_re=b"", fn_name=b""):
@@ -196,21 +212,6 @@ class AttachMixin:
     def detach_raw_tracepoint(self, tp=b""):
         tp = _s(tp)
         self._drop(lambda k: k[0] == "raw_tracepoint" and k[1] == tp)
-
-    @staticmethod
-    def tracepoint_exists(category, event) -> bool:
-        from .. import tracefs
-        return os.path.isdir(os.path.join(tracefs.root(), "events", _s(category), _s(event)))
-
-    @staticmethod
-    def support_raw_tracepoint() -> bool:
-        return True
-
-    def support_kfunc(self) -> bool:
-        return self._feat().has_trampolines()
-
-    def support_lsm(self) -> bool:
-        return self._feat().has_lsm()
 
     # -- uprobes -----------------------------------------------------------------------
     def attach_uprobe(self, name=b"", sym=b"", sym_re=b"", addr=None, fn_name=b"",
@@ -304,6 +305,8 @@ class AttachMixin:
 
 
 def _where(b) -> str:
+    if b.via == "raw_tp":
+        return f"tracepoint {b.target}"
     if b.via == "tracepoint":
         return f"tracepoint syscalls:sys_{'exit' if b.retprobe else 'enter'}_{b.syscall}"
     return f"{b.via} {b.target}"

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import select
 import sys
 
 from .. import errors
 from .attach import AttachMixin
+from .statics import StaticsMixin
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +44,7 @@ class Function:
         return self.fd
 
 
-class BPF(AttachMixin):
+class BPF(AttachMixin, StaticsMixin):
     """A bcc-style BPF module. Use as a context manager or call :meth:`cleanup`."""
 
     # program types, as bcc names them (values are the kernel's)
@@ -57,6 +59,8 @@ class BPF(AttachMixin):
                  usdt_contexts=None, allow_rlimit: bool = True, device=None,
                  attach_usdt_ignore_pid: bool = False):
         # no setrlimit(RLIMIT_MEMLOCK): kernels >= 5.11 account BPF memory to the cgroup
+        from ..caps import require_bpf
+        require_bpf("BPF()", tracing=False)   # before compiling: say EPERM, build nothing
         self.debug = debug
         self.cflags = [_s(c) for c in (cflags or [])]
         self.tables: dict[str, object] = {}
@@ -80,7 +84,8 @@ class BPF(AttachMixin):
         usdt_contexts = list(usdt_contexts or ())
         if usdt_contexts:
             self.cflags.append("-DPYBPF_BCC_USDT=1")
-        self._text = self._read_text(src_file, hdr_file, text)
+        self._text, self._pins = pinned_tables(self._read_text(src_file, hdr_file, text))
+        self._pinned: list = []
         try:
             self._build()
             for u in usdt_contexts:
@@ -114,12 +119,14 @@ class BPF(AttachMixin):
         return rewrite(self._text, bind=self._bind, bindings=bindings,
                        tp_struct=tpformat.struct_for)
 
-    def _compile(self, source: str) -> bytes:
-        from ..toolchain import compile as compile_c
+    def _compile(self, source: str, rw=None) -> bytes:
+        # h13c: prelude.compile adds the kernel-pointer reads (kderef, on clang's AST; it
+        # needs the rewrite's findings) and the per-kernel precompiled header
+        from .prelude import compile as compile_c
         inc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
         if self.debug & (DEBUG_PREPROCESSOR | DEBUG_SOURCE):
             print(source, file=sys.stderr)
-        return compile_c(source, cflags=self.cflags, includes=[inc])
+        return compile_c(source, self.cflags, [inc], rw=rw if rw is not None else self._rw)
 
     def _build(self) -> None:
         from ..object.loader import load
@@ -136,15 +143,30 @@ class BPF(AttachMixin):
         self._elf = entry["elf"]
         rw = self._rw
         autoload = [n for n in entry["programs"] if n in rw.probes and rw.probes[n].auto]
-        self._obj = load(self._elf, name="bcc", programs=autoload,
+        self._obj = load(self._elf, name="bcc", programs=autoload, maps=self._open_pins(),
                          log_level=2 if self.debug & (DEBUG_BPF | DEBUG_BPF_REGISTER_STATE)
                          else 0)
+        for name, path in self._pins.items():
+            if not any(n == name for n, _ in self._pinned) and name in self._obj.maps:
+                self._obj.maps[name].pin(path)
         for name, probe in rw.probes.items():
             if probe.auto and name in self._obj.programs:
                 fn = Function(self, name, self._obj.programs[name])
                 self.funcs[name] = fn
                 self._auto_attach(probe, fn)
         self._announce_fallbacks()
+
+    def _open_pins(self) -> dict:
+        """BPF_TABLE_PINNED tables whose pin exists: reused (bcc creates and pins the
+        others, which _build does after loading)."""
+        from ..maps import Map
+        out = {}
+        for name, path in self._pins.items():
+            if os.path.exists(path):
+                m = Map.from_pin(path)
+                self._pinned.append((name, m))
+                out[name] = m
+        return out
 
     def _build_entry(self) -> dict:
         """Rewrite, compile and parse the text: the slow path of a first start."""
@@ -171,7 +193,8 @@ class BPF(AttachMixin):
             self._features = Features()
         return self._features
 
-    def _bind(self, kind: str, target: str, sysname: str, retprobe: bool) -> Binding:
+    def _bind(self, kind: str, target: str, sysname: str, retprobe: bool,
+              fn_name: str = "") -> Binding:
         """Where a kprobe-family function for ``target`` runs on this kernel."""
         from ..links import symbols
         from .rewrite import Binding
@@ -185,16 +208,29 @@ class BPF(AttachMixin):
         if f.has_trampolines() and _btf_func_nargs(fn) is not None:
             return Binding("fexit" if retprobe else "fentry", fn, sysname, retprobe,
                            nargs=_btf_func_nargs(fn) or 0)
+        if not sysname and not retprobe:
+            from .. import tracefs
+            from .kprobe_tp import equivalent
+            eq = equivalent(fn, os.path.join(tracefs.root(), "events"))
+            if eq is not None:
+                ip = self.ksymname(fn)
+                return Binding("raw_tp", f"{eq[0]}:{eq[1]}", "", False, argmap=eq[2],
+                               ip=max(ip, 0))
         if sysname:
             from .. import tracefs
             ev = f"sys_{'exit' if retprobe else 'enter'}_{sysname}"
             if os.path.isdir(os.path.join(tracefs.root(), "events", "syscalls", ev)):
                 return Binding("tracepoint", fn, sysname, retprobe)
+        if kind == "syscall":
+            # a syscall__ function is attached by the tool itself (attach_kprobe), often
+            # to several syscalls: bind it then; compile it for registers meanwhile
+            return Binding("kprobe", fn, sysname, retprobe)
         raise errors.NotSupportedError(
-            "kprobes", f"{kind}__{target}: this kernel has no kprobes (CONFIG_KPROBES is off) "
+            "kprobes", (f"{fn_name} on {kind} {target}" if fn_name else f"{kind}__{target}")
+            + ": this kernel has no kprobes (CONFIG_KPROBES is off) "
             "and refuses BPF trampolines (fentry/fexit)"
-            + ("" if sysname else f", and {target} is not a system call with a tracepoint "
-               "to fall back to"))
+            + ("" if sysname else f", and no tracepoint stands in for {target}"
+               + (" returning" if retprobe else "")))
 
     # -- programs ----------------------------------------------------------------------
     def load_func(self, func_name, prog_type, device=None, attach_type=-1) -> Function:
@@ -217,9 +253,14 @@ class BPF(AttachMixin):
         probe = self._rw.probes.get(name) if self._rw is not None else None
         plain = attach_type is None or attach_type < 0
         sections = None
-        if probe is not None and probe.kind == "generic" and prog_type is not None:
+        if probe is not None and prog_type is not None:
+            # a generic function gets its type here; so does a `struct pt_regs *ctx`
+            # function given to attach_tracepoint (bcc loads it as a tracepoint program,
+            # its body reading the record through the pt_regs-typed pointer)
             rep = _SECTION_OF_TYPE.get(int(prog_type))
-            sections = {name: rep} if rep else None
+            if rep and (probe.kind == "generic" or
+                        _SECTION_OF_TYPE.get(_type_of_section(probe.section)) != rep):
+                sections = {name: rep}
         if probe is not None and plain and (probe.kind != "generic" or sections):
             # the type is known from its section or from prog_type: load through a load
             # plan when warm
@@ -334,6 +375,18 @@ class BPF(AttachMixin):
 
     kprobe_poll = perf_buffer_poll
 
+    def perf_buffer_consume(self) -> None:
+        """Run the callbacks of every open perf buffer without waiting."""
+        for b in list(self._perf_buffers.values()):
+            b.consume()
+
+    def free_bcc_memory(self) -> int:
+        """bcc frees LLVM's memory after loading; pybpf keeps none (clang ran apart)."""
+        return 0
+
+    def donothing(self) -> None:
+        """bcc's no-op timer callback, kept for scripts that pass it."""
+
     def _ring_buffer(self):
         if self._rb is None:
             from ..ringbuf import RingBuffer
@@ -389,29 +442,6 @@ class BPF(AttachMixin):
                 line = self.trace_readline()
             print(line, flush=True)
 
-    # -- symbols -------------------------------------------------------------------------
-    def _kernel_syms(self):
-        if self._ksyms is None:
-            from .syms import KernelSymbols
-            self._ksyms = KernelSymbols()
-        return self._ksyms
-
-    def ksym(self, addr: int, show_module: bool = False, show_offset: bool = False) -> bytes:
-        from .syms import format_symbol
-        return format_symbol(self._kernel_syms().resolve(addr), show_module, show_offset, addr)
-
-    def ksymname(self, name) -> int:
-        return self._kernel_syms().address(_s(name))
-
-    def sym(self, addr: int, pid: int, show_module: bool = False, show_offset: bool = False,
-            demangle: bool = True) -> bytes:
-        if pid < 0:
-            return self.ksym(addr, show_module, show_offset)
-        from .syms import UserSymbols, format_symbol
-        if self._usyms is None:
-            self._usyms = UserSymbols()
-        return format_symbol(self._usyms.resolve(addr, pid), show_module, show_offset, addr)
-
     # -- lifetime ------------------------------------------------------------------------
     def cleanup(self) -> None:
         """Detach everything and close every program, map and buffer."""
@@ -434,6 +464,9 @@ class BPF(AttachMixin):
             self._obj = None
         self.funcs.clear()
         self.tables.clear()
+        for _, m in self._pinned:
+            m.close()
+        self._pinned.clear()
 
     close = cleanup
 
@@ -444,7 +477,27 @@ class BPF(AttachMixin):
         self.cleanup()
 
 
+_PINNED = re.compile(r"\bBPF_TABLE_PINNED7?\s*\(([^;]*?),\s*\"([^\"]+)\"\s*\)")
+
+
+def pinned_tables(text: str) -> tuple[str, dict[str, str]]:
+    """``BPF_TABLE_PINNED("hash", K, V, name, n, "/sys/fs/bpf/p")`` becomes a plain
+    BPF_TABLE; returns the text and {table name: pin path}."""
+    pins: dict[str, str] = {}
+
+    def plain(m) -> str:
+        args = [a.strip() for a in m.group(1).split(",")]
+        if len(args) >= 5:
+            pins[args[3]] = m.group(2)
+        return f"BPF_TABLE({', '.join(args[:5])})"
+    if "BPF_TABLE_PINNED" not in text:
+        return text, pins
+    return _PINNED.sub(plain, text), pins
+
+
 def _describe(b: Binding) -> str:
+    if b.via == "raw_tp":
+        return f"tracepoint {b.target}"
     if b.via == "tracepoint":
         return f"tracepoint syscalls:sys_{'exit' if b.retprobe else 'enter'}_{b.syscall}"
     return f"{b.via} {b.target}"
@@ -463,6 +516,15 @@ def _btf_func_nargs(name: str) -> int | None:
         return None
     proto = spec[spec[ids[0]].type]
     return len(proto.params)
+
+
+def _type_of_section(section: str) -> int | None:
+    for prefix, t in (("kprobe", 2), ("kretprobe", 2), ("uprobe", 2), ("uretprobe", 2),
+                      ("tracepoint", 5), ("tp/", 5), ("raw_tp", 17), ("raw_tracepoint", 17),
+                      ("perf_event", 7), ("xdp", 6), ("socket", 1)):
+        if section.startswith(prefix):
+            return t
+    return None
 
 
 _SECTION_OF_TYPE = {1: "socket", 2: "kprobe", 3: "tc", 4: "action", 5: "tracepoint", 6: "xdp",

@@ -87,6 +87,55 @@ def _key_fields(key_cls) -> list[str]:
     return [f[0] for f in getattr(key_cls, "_fields_", []) if not f[0].startswith("__pad")]
 
 
+def json_hist(vals, val_type: str, section=None, now: str | None = None) -> dict:
+    """bcc's print_json_hist record: log2 intervals up to the last non-zero slot."""
+    import time
+    last = max((i for i, v in enumerate(vals) if v), default=0)
+    data, prev = [], 0
+    for i in range(1, last + 1):
+        end = 1 << i
+        data.append({"interval-start": prev, "interval-end": end - 1, "count": int(vals[i])})
+        prev = end
+    h = {"ts": now or time.strftime("%Y-%m-%d %H:%M:%S"), "val_type": val_type, "data": data}
+    if section:
+        h[section[0]] = section[1]
+    return h
+
+
+def _sections(table, size: int, bucket_fn, bucket_sort_fn) -> tuple[list, dict]:
+    fields = _key_fields(table.Key)
+    sections: dict = {}
+    for k, v in table.items():
+        bucket = getattr(k, fields[0])
+        if bucket_fn:
+            bucket = bucket_fn(bucket)
+        vals = sections.setdefault(bucket, [0] * size)
+        slot = getattr(k, fields[1])
+        if 0 <= slot < size:
+            vals[slot] += _number(v)
+    buckets = list(sections)
+    if bucket_sort_fn:
+        buckets = bucket_sort_fn(buckets)
+    return buckets, sections
+
+
+def print_json(table, *, val_type: str, section_header: str, section_print_fn, bucket_fn,
+               bucket_sort_fn, file=None) -> None:
+    """bcc prints each histogram as a Python dict (its repr, not JSON text)."""
+    if len(_key_fields(table.Key)) >= 2:
+        buckets, sections = _sections(table, LOG2_INDEX_MAX, bucket_fn, bucket_sort_fn)
+        for b in buckets:
+            shown = section_print_fn(b) if section_print_fn else b
+            print(json_hist(sections[b], val_type, (section_header, shown)), file=file)
+        return
+    vals = [0] * LOG2_INDEX_MAX
+    for k, v in table.items():
+        idx = _number(k)
+        if 0 <= idx < LOG2_INDEX_MAX:
+            vals[idx] = _number(v)
+    print(json_hist(vals, val_type), file=file)
+
+
 def print_table(table, *, linear: bool, val_type: str, section_header: str,
                 section_print_fn, bucket_fn, strip_leading_zero, bucket_sort_fn,
                 file=None) -> None:
@@ -97,18 +146,7 @@ def print_table(table, *, linear: bool, val_type: str, section_header: str,
     fields = _key_fields(table.Key)
     out: list[str] = []
     if len(fields) >= 2:
-        sections: dict = {}
-        for k, v in table.items():
-            bucket = getattr(k, fields[0])
-            if bucket_fn:
-                bucket = bucket_fn(bucket)
-            vals = sections.setdefault(bucket, [0] * size)
-            slot = getattr(k, fields[1])
-            if 0 <= slot < size:
-                vals[slot] += _number(v)
-        buckets = list(sections)
-        if bucket_sort_fn:
-            buckets = bucket_sort_fn(buckets)
+        buckets, sections = _sections(table, size, bucket_fn, bucket_sort_fn)
         for bucket in buckets:
             shown = section_print_fn(bucket) if section_print_fn else repr(bucket)
             out.append("")

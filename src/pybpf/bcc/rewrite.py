@@ -56,6 +56,8 @@ class Binding:
     syscall: str = ""         # the syscall name when the target is one
     retprobe: bool = False
     nargs: int = 0            # fexit: the traced function's argument count (ret is next)
+    argmap: tuple = ()        # raw_tp: tracepoint argument of each kprobe argument (-1: 0)
+    ip: int = 0               # raw_tp: the function's address, for PT_REGS_IP(ctx)
 
 
 @dataclass
@@ -104,17 +106,21 @@ def kprobe_event(name: str) -> tuple[str, str] | None:
 
 
 def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
-            tp_struct=None) -> Rewritten:
+            tp_struct=None, kernel_tags=None) -> Rewritten:
     """Rewrite bcc C.
 
     ``bind(kind, target, syscall, retprobe)`` chooses a :class:`Binding` for a kprobe
     function (it knows the kernel's hooks); ``bindings`` overrides it per function name
     (used when a function is attached to a target chosen at run time).
     ``tp_struct(cat, event)`` returns the C struct for a tracepoint.
+    ``kernel_tags`` is the set of struct/union/enum tags vmlinux.h defines (default: this
+    kernel's, see :mod:`.prelude`); a tag the text defines too is renamed in the text.
     """
     bindings = bindings or {}
     text = _KERNEL_INCLUDE.sub("", text)
+    text = _dedupe_wrappers(text)
     clean = scan.blank_comments(text)
+    text, clean = _rename_own_tags(text, clean, kernel_tags)
     out = Rewritten(source="")
     out.tables = table_names(text, clean)
     edits: list[tuple[int, int, str]] = []
@@ -140,7 +146,9 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
             edits.append(edit)
             probe = out.probes.get(fn.name)
             if probe is not None and probe.binding is not None and \
-                    probe.binding.via in ("kprobe", "tracepoint"):
+                    probe.binding.via in ("kprobe", "tracepoint", "raw_tp") and \
+                    not _ast_reads():
+                # without libclang: kprobe arguments' members only (kderef does the rest)
                 edits += deref_edits(fn, text, clean)
 
     for m in _TP_STRUCT.finditer(clean):
@@ -150,6 +158,10 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
 
     body = _apply(text, edits)
     head = ["#include <pybpf_bcc.h>"]
+    if any(p.binding is not None and (p.binding.via in ("raw_tp", "fexit") or (
+            p.binding.via == "tracepoint" and p.binding.retprobe))
+           for p in out.probes.values()):
+        head.append(_STANDIN_MAP)
     if tp_struct is not None:
         head += [tp_struct(c, e) for c, e in out.tracepoints]
     anchors = []
@@ -165,6 +177,52 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
     out.source = "\n".join(head) + '\n#line 1 "bpf_text"\n' + body + lic + \
         "".join(a + "\n" for a in anchors)
     return out
+
+
+# x86-64, arm64 and the others bpf_tracing.h knows read six argument registers
+_MAX_REG_ARGS = 6
+_OWN_TAG = re.compile(r"^[ \t]*(?:typedef[ \t]+)?(struct|union|enum)[ \t]+(\w+)[ \t\n]*\{", re.M)
+
+
+def _ast_reads() -> bool:
+    from .kderef import available
+    return available()
+
+
+def _rename_own_tags(text: str, clean: str, kernel_tags) -> tuple[str, str]:
+    """A struct the text defines that vmlinux.h defines too (dcsnoop's ``struct nameidata``,
+    mountsnoop's ``struct mnt_namespace``) is renamed throughout the text: the program's
+    own definition wins, as it does in bcc where kernel headers lack such private types."""
+    own = {(m.group(1), m.group(2)) for m in _OWN_TAG.finditer(clean)}
+    if not own:
+        return text, clean
+    if kernel_tags is None:
+        from .prelude import kernel_tags as kt
+        kernel_tags = kt()
+    clash = {(k, n) for k, n in own if n in kernel_tags}
+    if not clash:
+        return text, clean
+    edits = []
+    for kind, name in clash:
+        for m in re.finditer(r"\b%s\s+%s\b" % (kind, re.escape(name)), clean):
+            edits.append((m.start(), m.end(), f"{kind} __bcc_own_{name}"))
+    text = _apply(text, edits)
+    return text, scan.blank_comments(text)
+
+
+def _dedupe_wrappers(text: str) -> str:
+    """Drop a function definition repeated verbatim (rdmaucma's body wrappers are added
+    once per probe it attaches): bcc's front end accepts it, C does not."""
+    clean = scan.blank_comments(text)
+    seen: set[str] = set()
+    edits = []
+    for fn in scan.functions(text, clean):
+        whole = text[fn.decl_start:fn.body_end]
+        if whole in seen:
+            edits.append((fn.decl_start, fn.body_end,
+                          "\n" * whole.count("\n")))
+        seen.add(whole)
+    return _apply(text, edits) if edits else text
 
 
 def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
@@ -212,7 +270,13 @@ def _function(fn: scan.Function, text: str, clean: str, out: Rewritten, bind,
                                       section=f"{sec}/{args[0]}")
         return None
     if fn.is_static:
-        return None
+        # bcc inlines a program's helper functions; some tools rely on it (xfsdist copies
+        # 8 bytes from a 6-byte literal argument, which inlining turns into constants)
+        if re.search(r"\b(?:noinline|always_inline|__always_inline)\b", fn.decl):
+            return None
+        m = re.search(r"\bstatic\b", text[fn.decl_start:fn.params_start])
+        at = fn.decl_start + m.end()
+        return (at, at, " __attribute__((always_inline))")
     params = scan.split_args(fn.params)
     first = scan.param(params[0])[0] if params and params[0].strip() not in ("", "void") else ""
     m = re.fullmatch(r"tracepoint__(\w+?)__(\w+)", name)
@@ -263,11 +327,17 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
     kernel has them, calling the user's body as an inlined function."""
     name = fn.name
     extra = [scan.param(p) for p in params[1:]]
-    if len(extra) > 5 and b.via in ("kprobe", ""):
-        raise errors.PybpfError(f"{name}: more than 5 arguments cannot be read from registers")
+    if len(extra) > _MAX_REG_ARGS and b.via in ("kprobe", ""):
+        raise errors.PybpfError(f"{name}: more than {_MAX_REG_ARGS} arguments cannot be read "
+                                "from registers")
     body_fn = f"__bcc_body_{name}"
     ret = " ".join(fn.decl.split()) or "int"
-    proto = f"static __always_inline {ret} {body_fn}({fn.params})"
+    # the body also receives the program's real context (see __BCC_CTX in pybpf_bcc.h)
+    has_params = bool(params) and params[0].strip() not in ("", "void")
+    hidden = "void *__bcc_real_ctx"
+    proto = f"static __always_inline {ret} {body_fn}(" + \
+        (f"{fn.params}, {hidden})" if has_params else f"{hidden})")
+    real = "ctx"
     casts = []
     if b.via == "kprobe":
         sec = ("kretprobe/" if b.retprobe else "kprobe/") + (b.target or "")
@@ -286,24 +356,37 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
         first_arg = "(void *)ctx"
         pre = ""
         if b.via == "fexit":
-            pre = (f"struct pt_regs __r = {{}}; __r.__PT_RC_REG = ctx[{b.nargs}]; ")
-            first_arg = "(void *)&__r"
+            pre = (f"{_STANDIN} __r->__PT_RC_REG = ctx[{b.nargs}]; ")
+            first_arg = "(void *)__r"
             src = []
         elif b.syscall:
             pre = "struct pt_regs *__regs = (struct pt_regs *)ctx[0]; "
             src = [f"PT_REGS_PARM{i + 1}_CORE_SYSCALL(__regs)" for i in range(len(extra))]
         else:
             src = [f"ctx[{i}]" for i in range(len(extra))]
+    elif b.via == "raw_tp":
+        # a tracepoint firing in the same function (see kprobe_tp): its arguments, in the
+        # kprobe's order, also in a stand-in pt_regs (for PT_REGS_PARMn/IP(ctx))
+        sec = f"raw_tp/{b.target.split(':')[-1]}"
+        entry = "unsigned long long *ctx"
+        src = [f"ctx[{j}]" if j >= 0 else "0" for j in b.argmap]
+        regs = ("__PT_PARM1_REG", "__PT_PARM2_REG", "__PT_PARM3_REG", "__PT_PARM4_REG",
+                "__PT_PARM5_REG")
+        pre = _STANDIN + " " + "".join(f"__r->{r} = {e}; " for r, e in zip(regs, src)) + \
+            (f"__r->__PT_IP_REG = {b.ip:#x}ULL; " if b.ip else "")
+        first_arg = "(void *)__r"
     elif b.via == "tracepoint":
         if b.retprobe:
             sec = f"tracepoint/syscalls/sys_exit_{b.syscall}"
             entry = "struct trace_event_raw_sys_exit *__ctx"
-            pre = "struct pt_regs __r = {}; __r.__PT_RC_REG = __ctx->ret; "
-            first_arg = "(void *)&__r"
+            real = "__ctx"
+            pre = f"{_STANDIN} __r->__PT_RC_REG = __ctx->ret; "
+            first_arg = "(void *)__r"
             src = []
         else:
             sec = f"tracepoint/syscalls/sys_enter_{b.syscall}"
             entry = "struct trace_event_raw_sys_enter *__ctx"
+            real = "__ctx"
             pre = ""
             first_arg = "(void *)__ctx"
             src = [f"__ctx->args[{i}]" for i in range(len(extra))]
@@ -315,14 +398,27 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
         casts.append(f"({ptype}){expr}" if ptype else expr)
     while len(casts) < len(extra):
         casts.append("0")
-    args = ", ".join([first_arg] + casts) if params and params[0].strip() not in ("", "void") \
-        else ""
+    args = ", ".join(([first_arg] + casts if has_params else []) + [real])
     probe.section = sec
     call = f"{body_fn}({args})"
     region = text[fn.decl_start:fn.body_start]
-    new = (f"{proto}; SEC(\"{sec}\") int {name}({entry}) {{ {pre}return {call}; }} {proto} ")
+    # a void body (bcc allows `return;` there) is called, and the program returns 0
+    ret_stmt = f"{call}; return 0;" if ret.split()[-1:] == ["void"] and "*" not in ret \
+        else f"return {call};"
+    new = (f"{proto}; SEC(\"{sec}\") int {name}({entry}) {{ {pre}{ret_stmt} }} {proto} ")
     return (fn.decl_start, fn.body_start, new + "\n" * region.count("\n"))
 
+
+# A stand-in pt_regs, for bodies run from a tracepoint (or fexit) in place of a kprobe:
+# per-CPU map memory rather than the stack, where its 168 bytes would crowd the tools'
+# own event structs out of the 512-byte limit.
+_STANDIN_MAP = (
+    "struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); "
+    "__type(key, __u32); __type(value, struct pt_regs); } __bcc_regs SEC(\".maps\");\n"
+    "static __always_inline struct pt_regs *__bcc_standin(void) { __u32 __z = 0; "
+    "struct pt_regs *__r = bpf_map_lookup_elem(&__bcc_regs, &__z); "
+    "if (__r) __builtin_memset(__r, 0, sizeof(*__r)); return __r; }")
+_STANDIN = "struct pt_regs *__r = __bcc_standin(); if (!__r) return 0;"
 
 _DEREF = re.compile(r"(?<![&\w.>])(%s)\s*->\s*(\w+)((?:\s*(?:->|\.)\s*\w+)*)")
 _LVALUE_AFTER = re.compile(r"\s*(?:[-+*/%&|^]|<<|>>)?=(?!=)|\s*(?:\+\+|--)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 
 from .. import errors
-from .._sys.syscall import bpf_prepared
+from .._sys.syscall import bpf, bpf_prepared
 from .._sys.uapi import Cmd, MapType
 from . import hist
 
@@ -132,12 +132,54 @@ class Table:
 
     def items_lookup_batch(self):
         """(Key, Leaf) pairs read with batch lookups."""
-        return self.items()
+        return iter(self.items())
 
     def items_lookup_and_delete_batch(self):
-        out = self.items()
-        self.clear()
-        return out
+        """(Key, Leaf) pairs, each removed as it is read (BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+        a count added after the read stays for the next call instead of being lost)."""
+        try:
+            raw = _lookup_and_delete_batch(self.map)
+        except errors.KernelError as e:
+            if e.errno not in (22, 95, 524):
+                raise
+            raw = []
+            for k, _ in list(self.map.items_raw()):
+                try:
+                    v = self.map.lookup_and_delete(k)
+                except (KeyError, errors.KernelError):
+                    continue
+                raw.append((k, v if isinstance(v, bytes) else bytes(v)))
+        for k, v in raw:
+            yield self.Key.from_buffer_copy(k), self._leaf_out(v)
+
+    def items_delete_batch(self, ct_keys=None) -> None:
+        """Delete the keys of ctypes array ``ct_keys`` (every key when None) with
+        BPF_MAP_DELETE_BATCH."""
+        if ct_keys is None:
+            keys = [k for k, _ in self.map.items_raw()]
+        else:
+            keys = [bytes(k) for k in ct_keys]
+        if not keys:
+            return
+        buf = ctypes.create_string_buffer(b"".join(keys), len(keys) * len(keys[0]))
+        a = _attr().MapBatch(keys=ctypes.addressof(buf), count=len(keys),
+                             map_fd=self.map_fd)
+        try:
+            bpf(Cmd.MAP_DELETE_BATCH, a)
+        except errors.KernelError as e:
+            if e.errno not in (22, 95, 524):
+                raise
+            for k in keys:
+                try:
+                    del self.map[k]
+                except KeyError:
+                    pass
+
+    def print_json_hist(self, val_type="value", section_header="Bucket ptr",
+                        section_print_fn=None, bucket_fn=None, bucket_sort_fn=None) -> None:
+        hist.print_json(self, val_type=val_type, section_header=section_header,
+                        section_print_fn=section_print_fn, bucket_fn=bucket_fn,
+                        bucket_sort_fn=bucket_sort_fn)
 
     def print_log2_hist(self, val_type="value", section_header="Bucket ptr",
                         section_print_fn=None, bucket_fn=None, strip_leading_zero=None,
@@ -157,6 +199,36 @@ class Table:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} id={self.map.id}>"
+
+
+def _attr():
+    from .._sys import attr
+    return attr
+
+
+def _lookup_and_delete_batch(map_, n: int = 4096) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) of a hash map, each deleted in the same kernel call."""
+    ks, vs = map_.key_size, map_._vbuf_size
+    keys = ctypes.create_string_buffer(ks * n)
+    vals = ctypes.create_string_buffer(vs * n)
+    tok_in = ctypes.create_string_buffer(max(ks, 8))
+    tok_out = ctypes.create_string_buffer(max(ks, 8))
+    out, first = [], True
+    while True:
+        a = _attr().MapBatch(in_batch=0 if first else ctypes.addressof(tok_in),
+                             out_batch=ctypes.addressof(tok_out), keys=ctypes.addressof(keys),
+                             values=ctypes.addressof(vals), count=n, map_fd=map_.fileno())
+        done = False
+        try:       # not bpf_prepared: a repeated call would lose the last batch
+            bpf(Cmd.MAP_LOOKUP_AND_DELETE_BATCH, a)
+        except errors.NotFoundError:
+            done = True     # ENOENT: the last batch (count says how many)
+        kraw, vraw = keys.raw, vals.raw
+        out += [(kraw[i * ks:(i + 1) * ks], vraw[i * vs:(i + 1) * vs]) for i in range(a.count)]
+        if done or a.count == 0:
+            return out
+        ctypes.memmove(tok_in, tok_out, len(tok_out))
+        first = False
 
 
 HashTable = LruHash = LpmTrie = Table

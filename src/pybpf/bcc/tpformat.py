@@ -30,6 +30,14 @@ _BUILTIN = {"char", "short", "int", "long", "signed", "unsigned", "const", "vola
             "__le64", "__be64", "__sum16", "__wsum", "bool", "pgoff_t", "ktime_t",
             "__kernel_ulong_t", "__kernel_long_t"}
 _WORD = re.compile(r"[A-Za-z_]\w*")
+_SIZES = {"char": 1, "signed char": 1, "unsigned char": 1, "bool": 1, "_Bool": 1,
+          "short": 2, "unsigned short": 2, "int": 4, "unsigned int": 4, "unsigned": 4,
+          "long": 8, "unsigned long": 8, "long long": 8, "unsigned long long": 8,
+          "u8": 1, "s8": 1, "__u8": 1, "__s8": 1, "u16": 2, "s16": 2, "__u16": 2,
+          "__s16": 2, "u32": 4, "s32": 4, "__u32": 4, "__s32": 4, "u64": 8, "s64": 8,
+          "__u64": 8, "__s64": 8, "pid_t": 4, "uid_t": 4, "gid_t": 4, "size_t": 8,
+          "ssize_t": 8, "loff_t": 8, "umode_t": 2, "dev_t": 4, "gfp_t": 4, "ino_t": 8,
+          "off_t": 8, "sector_t": 8, "pgoff_t": 8, "ktime_t": 8}
 
 
 def format_path(category: str, event: str) -> str:
@@ -43,7 +51,7 @@ def read_format(category: str, event: str) -> str:
             return f.read()
     except FileNotFoundError:
         raise errors.NotFoundError(
-            f"tracepoint {category}:{event} does not exist on this kernel "
+            2, "tracepoint", f"{category}:{event} does not exist on this kernel "
             f"(no {path}); see {os.path.dirname(os.path.dirname(path))} for the events "
             "it has") from None
     except OSError as e:
@@ -70,6 +78,15 @@ def _field_decl(decl: str, size: int, signed: bool, known=None) -> tuple[str, st
     ctype, dims = m["type"].strip(), m["dims"]
     words = set(_WORD.findall(ctype))
     pointer = "*" in ctype
+    if not dims and not pointer:
+        # trust the stated size over the declared type: syscall tracepoints declare
+        # `int flags` in an 8-byte slot, and other events have enums, bools or typedefs
+        # whose size BTF would have to tell; an integer of the stated size and sign is
+        # what the record holds
+        want = _SIZES.get(" ".join(ctype.replace("const ", "").split()))
+        t = _int_type(size, signed)
+        if want != size and t is not None and not re.search(r"\b(?:struct|union)\b", ctype):
+            return f"{t} {name};", name
     ok = all(w in _BUILTIN or (known is not None and known(w)) for w in words - {"struct",
                                                                                   "union",
                                                                                   "enum"})

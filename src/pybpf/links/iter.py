@@ -13,7 +13,7 @@ from .._sys.uapi import AttachType, Cmd
 from ..fd import FD
 from .base import Link, link_create
 
-__all__ = ["attach", "create", "open", "read", "ORDER_DEFAULT", "ORDER_SELF_ONLY",
+__all__ = ["attach", "create", "open", "read", "records", "ORDER_DEFAULT", "ORDER_SELF_ONLY",
            "ORDER_DESCENDANTS_PRE", "ORDER_DESCENDANTS_POST", "ORDER_ANCESTORS_UP"]
 
 # enum bpf_cgroup_iter_order
@@ -82,3 +82,19 @@ def read(link: Link) -> bytes:
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
+
+
+def records(link: Link, decode) -> list:
+    """A fresh run's output as fixed-size records (an iterator that ``bpf_seq_write``s one
+    struct per object), each decoded as ``decode``: a ctypes type (``pybpf.ctype(...)``)
+    or a ``struct.Struct``."""
+    import ctypes
+    size = getattr(decode, "size", None) or ctypes.sizeof(decode)
+    data = read(link)
+    if len(data) % size:
+        raise errors.PybpfError(f"iterator {link.target}: {len(data)} bytes of output are not "
+                                f"whole {size}-byte records")
+    from ..records import decoder
+    dec = decoder(decode)
+    view = memoryview(data)
+    return [dec(view[i:i + size]) for i in range(0, len(data), size)]

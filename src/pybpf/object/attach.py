@@ -5,6 +5,51 @@ from __future__ import annotations
 
 from .. import errors
 
+_ITER_NEEDS_ARG = {"bpf_map_elem": "map=", "bpf_sk_storage_map": "map=", "sockmap": "map=",
+                   "cgroup": "cgroup_fd= or cgroup_id="}
+# section prefix -> the call that attaches programs whose hook needs a run-time argument
+_MANUAL = (("tcx", "attach_tc(iface, 'ingress' or 'egress')"),
+           ("tc", "attach_tc(iface, 'ingress' or 'egress')"),
+           ("classifier", "attach_tc(iface, 'ingress' or 'egress')"),
+           ("xdp", "attach_xdp(iface)"), ("socket", "attach_socket(sock)"),
+           ("perf_event", "attach_perf_event(type=..., config=..., sample_freq=...)"),
+           ("cgroup", "attach_cgroup(path)"), ("sk_", "a pybpf.links call"),
+           ("sockops", "attach_cgroup(path)"))
+_BY_FAMILY = {"uprobe": "attach_uprobe(binary, func)", "uprobe_multi":
+              "attach_uprobe_multi(binary, funcs)", "usdt": "attach_usdt(binary, provider, name)",
+              "kprobe": "attach_kprobe(func)", "ksyscall": "attach_ksyscall(name)",
+              "kprobe_multi": "attach_kprobe_multi(pattern)",
+              "tracepoint": "attach_tracepoint(category, name)",
+              "raw_tp": "attach_raw_tracepoint(name)"}
+
+
+def needs_arguments(pspec) -> str | None:
+    """None when the program's section says where to attach it; else the call that
+    attaches it by hand (``"attach_tc(iface, ...)"``)."""
+    info = pspec.sec_info
+    section = pspec.section or ""
+    if info is None:
+        return f"a pybpf.links call (section {section!r} names no hook)"
+    family, t = info.auto_attach, info.target
+    if family is None:
+        for prefix, call in _MANUAL:
+            if section.startswith(prefix):
+                return call
+        return f"a pybpf.links call (section {section!r})"
+    if family == "iter":
+        if t is not None and t.name in _ITER_NEEDS_ARG:
+            return f"attach_iter({_ITER_NEEDS_ARG[t.name]}...)"
+        return None
+    if family in ("tracing", "lsm"):
+        return None
+    if t is None or (family == "tracepoint" and not (t.category and t.name)) or \
+            (family in ("uprobe", "usdt") and not t.path) or \
+            (family == "usdt" and not (t.provider and t.name)) or \
+            (family == "uprobe" and not (t.name or t.offset)) or \
+            (family in ("kprobe", "ksyscall", "kprobe_multi", "raw_tp") and not t.name):
+        return _BY_FAMILY.get(family, "a pybpf.links call")
+    return None
+
 
 def auto_attach(prog, pspec, obj=None):
     """A Link for ``prog`` from its section, or None when the section needs a target.
@@ -52,6 +97,63 @@ def auto_attach(prog, pspec, obj=None):
         return uprobe.attach(prog, t.path, t.name or None, offset=t.offset,
                              retprobe=t.retprobe)
     if family == "iter":
-        return None  # iterators are read through links.iter.attach(), not auto-attached
+        # as libbpf: iterators that need no parameter are attached (read them with
+        # pybpf.links.iter.read/records); map, sockmap and cgroup iterators need one
+        if not t.name or t.name in _ITER_NEEDS_ARG:
+            return None
+        from ..links import iter as it
+        return it.attach(prog)
     raise errors.NotSupportedError(f"auto-attach of {pspec.section!r}",
                                    "attach it explicitly with pybpf.links")
+
+
+def attach_all(obj, names, skip_missing: bool) -> list:
+    """:meth:`Object.attach`: auto-attach, all or nothing."""
+    wanted = None
+    if names is not None:
+        wanted = [names] if isinstance(names, str) else list(names)
+        unknown = [n for n in wanted if n not in obj.programs]
+        if unknown:
+            raise KeyError(f"no program {', '.join(map(repr, unknown))} in object "
+                           f"{obj.name!r}; programs: {sorted(obj.programs)}")
+    todo = []
+    manual = []
+    for name, prog in obj.programs.items():
+        if wanted is not None and name not in wanted:
+            continue
+        pspec = obj._program_spec(name)
+        call = needs_arguments(pspec)
+        if call is None:
+            todo.append((name, prog, pspec))
+        elif wanted is not None:
+            manual.append(f"{name} ({pspec.section}): {call}")
+    if manual:
+        raise ValueError("these programs need arguments to attach; call "
+                         "obj.programs[name]." + "; ".join(manual))
+    new = []
+    try:
+        for name, prog, pspec in todo:
+            try:
+                link = auto_attach(prog, pspec, obj)
+            except (errors.NotSupportedError, errors.NotFoundError) as e:
+                if not skip_missing:
+                    raise
+                from .. import log
+                log.info("program %r: not attached: %s", name, e)
+                obj.skipped[name] = str(e)
+                continue
+            if link is not None:
+                from .. import log
+                log.debug("program %r: attached (%s %s)", name, link.kind, link.target)
+                obj.links.append(link)
+                new.append(link)
+            else:
+                from .. import log
+                log.debug("program %r: section %r needs no attachment here", name,
+                          pspec.section)
+    except BaseException:
+        for link in reversed(new):
+            link.close()
+            obj.links.remove(link)
+        raise
+    return new

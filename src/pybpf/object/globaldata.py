@@ -37,6 +37,7 @@ class GlobalVar:
     kind: str = ""                # "int", "bool", "char", "float", "enum", "" (other)
     signed: bool = False
     map: Any = field(default=None, repr=False, compare=False)
+    btf: Any = field(default=None, repr=False, compare=False)   # types the variable's id names
 
     def get(self) -> bytes:
         """The variable's current initial bytes."""
@@ -44,8 +45,13 @@ class GlobalVar:
 
     @property
     def value(self) -> Any:
-        """Decoded value: an int for integer/bool/enum types, else the raw bytes."""
+        """Decoded value, typed by BTF (int, bool, float, str for char arrays, tuple for
+        other arrays, a ctypes instance for structs); without BTF, an int for integer
+        types, else the raw bytes."""
         raw = self.get()
+        if self.btf is not None and self.type_id:
+            from ..typedvalue import Codec
+            return Codec(self.btf).decode(self.type_id, raw)
         if self.kind in ("int", "bool", "enum", "char") and self.size in (1, 2, 4, 8):
             return int.from_bytes(raw, "little", signed=self.signed)
         if self.kind == "float" and self.size in (4, 8):
@@ -57,8 +63,13 @@ class GlobalVar:
         self.set(v)
 
     def set(self, value: Any) -> None:
-        """Encode ``value`` (int, bool, float, str or bytes) into the initial data."""
-        raw = encode_value(value, self.size, self.signed, self.name)
+        """Encode ``value`` into the initial data, checked against the variable's BTF type
+        (TypeError for a wrong type, OverflowError for a value that does not fit)."""
+        if self.btf is not None and self.type_id:
+            from ..typedvalue import Codec
+            raw = Codec(self.btf).encode(self.type_id, value, self.name)
+        else:
+            raw = encode_value(value, self.size, self.signed, self.name)
         self.map.data[self.offset:self.offset + self.size] = raw
 
 
@@ -188,7 +199,7 @@ def _vars_from_btf(btf: Any, ds: Any, sec_name: str) -> list[GlobalVar]:
             continue
         kind, signed = _type_kind(btf, var.type)
         out.append(GlobalVar(var.name, sec_name, vsi.offset, vsi.size, var.type,
-                             int(var.linkage) == 0, kind, signed))
+                             int(var.linkage) == 0, kind, signed, btf=btf))
     return out
 
 

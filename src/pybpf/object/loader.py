@@ -16,7 +16,7 @@ if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotation
     from collections.abc import Iterable
     from typing import Any
 
-from .. import errors
+from .. import errors, log
 from .._sys.uapi import MapFlag, MapType, ProgFlag, ProgType
 from ..fd import FD
 
@@ -36,7 +36,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
          variables: dict[str, Any] | None = None, name: str | None = None,
          programs: Iterable[str] | None = None, cache_key: str | None = None,
          sections: dict[str, str] | None = None) -> "Object":
-    """Load an object (a spec, ELF bytes or a path) and return the loaded :class:`Object`.
+    """Load an object (a spec, ELF bytes, a ``.bpf.o`` path, or a ``.bpf.c`` path, which is
+    compiled through pybpf's cache) and return the loaded :class:`Object`.
 
     ``maps`` replaces maps of the object with existing ones (by name: a Map or an fd), as
     libbpf's ``bpf_map__reuse_fd`` does; ``pin_root`` is where maps marked
@@ -54,8 +55,13 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), name or ""
     elif isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
-            data = f.read()
+        if os.fspath(source).endswith(".c"):
+            # a BPF C source: compiled through the cache (a warm start runs no clang)
+            from ..toolchain import compile as _compile
+            data = _compile(os.fspath(source))
+        else:
+            with open(source, "rb") as f:
+                data = f.read()
         name = name or os.path.basename(os.fspath(source)).split(".")[0]
     key = None
     only = None if programs is None else sorted(programs)
@@ -69,7 +75,12 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         if p is not None:
             obj = _replay(p, data, name, maps or {}, pin_root, variables or {})
             if obj is not None:
+                log.debug("object %r: loaded from its plan (%d maps, %d programs)", name,
+                          len(obj.maps), len(obj.programs))
                 return obj
+            log.debug("object %r: plan replay failed; taking the full path", name)
+        else:
+            log.debug("object %r: no load plan yet; full load", name)
     if data is not None:
         from .spec import ObjectSpec
         spec = ObjectSpec.from_bytes(data, name=name)
@@ -91,6 +102,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     if key is not None and loader.plan is not None:
         from . import plan
         plan.write(key, loader.plan)
+        log.debug("object %r: load plan recorded", name)
     return obj
 
 
@@ -109,7 +121,9 @@ def _set_section(spec, pname: str, section: str) -> None:
 
 
 def _spec_globals(spec) -> dict[str, tuple]:
-    return {n: (v.section, v.offset, v.size, v.signed) for n, v in spec.globals.items()}
+    """name -> (section, offset, size, signed, BTF type id or 0)."""
+    return {n: (v.section, v.offset, v.size, v.signed, v.type_id if v.btf is not None else 0)
+            for n, v in spec.globals.items()}
 
 
 def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables) -> "Object | None":
@@ -152,7 +166,10 @@ class Object:
         self.btf_fd: FD | None = None
         self._owned: list[Any] = []    # everything to close, in creation order
         self.usdt_spec_ids = 0         # next free id in usdt.bpf.h's spec map
+        self.skipped: dict[str, str] = {}   # program -> why attach(skip_missing=) skipped it
         self._globals = _spec_globals(spec) if spec is not None else dict(plan["globals"])
+        self._codec = None             # typed globals (globalview.codec)
+        self._mmaps: dict[str, Any] = {}
 
     @property
     def spec(self):
@@ -169,19 +186,21 @@ class Object:
             return program_section(entry)
         return self.spec.programs[name]
 
-    def attach(self, names: Iterable[str] | None = None) -> list:
+    def attach(self, names: Iterable[str] | None = None, *,
+               skip_missing: bool = False) -> list:
         """Attach programs whose section names their hook (tracepoint/..., raw_tp/...,
-        tp_btf/..., fentry/..., lsm/..., uprobe/path:func, ...); returns the new links."""
-        from .attach import auto_attach
-        new = []
-        for name, prog in self.programs.items():
-            if names is not None and name not in names:
-                continue
-            link = auto_attach(prog, self._program_spec(name), self)
-            if link is not None:
-                self.links.append(link)
-                new.append(link)
-        return new
+        tp_btf/..., fentry/..., lsm/..., uprobe/path:func, iter/task, ...), as a libbpf
+        skeleton's ``__attach()``; returns the new links (also kept in ``links``).
+
+        With no ``names``, programs whose hook needs a run-time argument (tc, xdp, a
+        uprobe without a target...) are left for their ``attach_*()`` call; naming one
+        raises ValueError saying which call it needs, and an unknown name KeyError.
+        All or nothing: if one program fails, the links made by this call are closed.
+        ``skip_missing=True`` instead skips programs whose hook this kernel lacks
+        (NotSupportedError, NotFoundError) and records why in ``skipped``.
+        """
+        from .attach import attach_all
+        return attach_all(self, names, skip_missing)
 
     def _var(self, name: str) -> tuple:
         try:
@@ -192,19 +211,46 @@ class Object:
 
     def global_value(self, name: str) -> bytes:
         """Current bytes of a global variable, read from its map (after load)."""
-        section, offset, size, _ = self._var(name)
+        section, offset, size = self._var(name)[:3]
         m = self.maps[section]
         return bytes(m.lookup_raw(struct.pack("<I", 0)))[offset:offset + size]
 
     def set_global(self, name: str, value: Any) -> None:
-        """Write a ``.data``/``.bss`` global of the loaded object (``.rodata`` is frozen)."""
-        from .values import encode_value
-        section, offset, size, signed = self._var(name)
-        m = self.maps[section]
-        key = struct.pack("<I", 0)
-        data = bytearray(m.lookup_raw(key))
-        data[offset:offset + size] = encode_value(value, size, signed, name)
-        m.update(key, bytes(data))
+        """Write a ``.data``/``.bss`` global of the loaded object (``.rodata`` is frozen);
+        checked against its BTF type as ``obj.bss.name = value`` is."""
+        from . import globalview
+        globalview.write(self, name, value)
+
+    # -- typed globals: obj.bss.x, obj.data.y = 1, obj.rodata.z ------------------------
+    @property
+    def bss(self):
+        """``.bss`` variables as attributes, typed by BTF (see :class:`DataSection`)."""
+        return self.datasec(".bss")
+
+    @property
+    def data(self):
+        """``.data`` variables as attributes, typed by BTF; writable after load."""
+        return self.datasec(".data")
+
+    @property
+    def rodata(self):
+        """``.rodata`` (``const volatile``) variables; read-only after load."""
+        return self.datasec(".rodata")
+
+    def datasec(self, section: str):
+        """The variables of any data section (``.data.custom``, ``.rodata.cfg``...)."""
+        from .globalview import DataSection
+        if section not in self.maps:
+            raise KeyError(f"object {self.name!r} has no {section} section; data sections: "
+                           f"{sorted(n for n in self.maps if n.startswith(('.data', '.bss', '.rodata', '.kconfig')))}")
+        return DataSection(self, section)
+
+    def typed_map(self, name: str):
+        """Map ``name`` with keys and values decoded by its BTF types (ints, str for
+        ``char[N]``, tuples for arrays, ctypes instances for structs); ``obj.maps[name]``
+        stays raw bytes.  The view shares the map's fd: close the object, not the view."""
+        from .globalview import typed_map
+        return typed_map(self, name)
 
     # -- pinning on request (libbpf's bpf_object__pin_maps/pin_programs) -------------------
     def pin_maps(self, path: str) -> list[str]:
@@ -250,6 +296,7 @@ class Object:
         for res in reversed(self._owned):
             res.close()
         self._owned.clear()
+        self._mmaps.clear()
         self.programs.clear()
         self.maps.clear()
 
@@ -305,11 +352,10 @@ class _Loader:
 
     def set_globals(self, variables: dict[str, Any]) -> None:
         """Turn ``variables`` (name -> value) into byte patches of their maps' data."""
-        from .values import encode_value
+        from .globalview import encode
         for name, value in variables.items():
-            section, offset, size, signed = self.obj._var(name)
-            self.patches.setdefault(section, []).append(
-                (offset, encode_value(value, size, signed, name)))
+            section, offset = self.obj._var(name)[:2]
+            self.patches.setdefault(section, []).append((offset, encode(self.obj, name, value)))
 
     def run(self, spec) -> None:
         from . import kconfig
@@ -320,7 +366,13 @@ class _Loader:
         kconfig.fill(spec)
         if self.plan is not None:
             from .plan import PLAN_VERSION
-            self.plan.update(v=PLAN_VERSION, globals=self.obj._globals)
+            from ..ctypes_btf import export_types
+            self.plan.update(v=PLAN_VERSION, globals=self.obj._globals,
+                             types=export_types(spec.btf, [g[4] for g in
+                                                           self.obj._globals.values()] +
+                                                [t for m in spec.maps.values()
+                                                 for t in (m.key_type_id, m.value_type_id)])
+                             if spec.btf is not None else {})
         for name, m in spec.maps.items():
             if m.autocreate:
                 self.create_map(name, m)
@@ -362,8 +414,7 @@ class _Loader:
                            line_info_rec_size=16, line_info_cnt=e["li_cnt"] if btf_fd else 0,
                            section=e["section"], attach_to=e["attach_to"])
             prog = Program.load(ks)
-            self.obj.programs[e["name"]] = prog
-            self.obj._owned.append(prog)
+            self._own_program(e["name"], prog)
         self.fill_map_slots(maps_only=False)
 
     def load_btf(self) -> None:
@@ -463,6 +514,9 @@ class _Loader:
             return Map.create(kspec)
 
     def _own_map(self, name: str, mp) -> None:
+        log.debug("map %r: %s, key %d, value %d, max_entries %d (id %d)", name,
+                  getattr(mp.type, "name", mp.type), mp.key_size, mp.value_size,
+                  mp.max_entries, mp.id)
         self.obj.maps[name] = mp
         self.obj._owned.append(mp)
 
@@ -530,7 +584,9 @@ class _Loader:
         from ..btf.kernel import kernel_key
         from ..cache import cache_dir, read_private, write_private
         from ..kernelid import module_btf_names
-        h = hashlib.sha256(kernel_key().encode())
+        from ..codeid import code_identity
+        # CO-RE resolution is pybpf's own code: a fixed resolver must not reuse old fixes
+        h = hashlib.sha256(f"{kernel_key()}|{code_identity()}".encode())
         # relocations that vmlinux cannot satisfy look into modules, which come and go
         h.update("|".join(module_btf_names()).encode())
         h.update(self.spec.btf.identity.encode() or self.spec.btf.to_bytes())
@@ -602,10 +658,26 @@ class _Loader:
             source_lines=linked.lines, fd_array=linked.fd_array, section=p.section,
             attach_to=info.extra if info else "")
         prog = Program.load(ks, log_level=self.log_level)
-        self.obj.programs[p.name] = prog
-        self.obj._owned.append(prog)
+        self._own_program(p.name, prog)
         if self.plan is not None:
             self._record_program(p, ks)
+
+    def _own_program(self, name: str, prog) -> None:
+        log.debug("program %r: loaded as %s", name, getattr(prog.type, "name", prog.type))
+        prog._owner, prog._owner_name = self.obj, name   # attach_*() links go to obj.links
+        for mname, m in self.obj.maps.items():
+            if not mname.startswith(".rodata"):
+                continue
+            # as libbpf: bind every .rodata* map to every program, so they and the
+            # metadata tools read from them (bpftool's "metadata") live as long as any
+            # program does; a kernel without BPF_PROG_BIND_MAP (< 5.10) just goes without
+            try:
+                prog.bind_map(m)
+            except errors.KernelError as e:
+                log.debug("program %r: cannot bind %s (%s)", name, mname, e)
+                break
+        self.obj.programs[name] = prog
+        self.obj._owned.append(prog)
 
     def _record_program(self, p, ks) -> None:
         from .plan import attach_entry, fd_relocations

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 _LD_IMM64 = 0x18
 _PSEUDO_MAP_FD, _PSEUDO_MAP_VALUE = 1, 2
 _PSEUDO_BTF_ID = 3

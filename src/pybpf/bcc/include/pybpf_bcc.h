@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 /* Kernel-header constants bcc programs use that BTF cannot carry (they are macros). */
 #ifndef __user
@@ -60,6 +61,228 @@
 #ifndef MAX_ERRNO
 #define MAX_ERRNO 4095
 #endif
+
+#ifndef IFNAMSIZ
+#define IFNAMSIZ 16
+#endif
+#ifndef REQ_OP_BITS
+#define REQ_OP_BITS 8
+#endif
+#ifndef REQ_OP_MASK
+#define REQ_OP_MASK ((1 << REQ_OP_BITS) - 1)
+#endif
+#ifndef PAGE_SIZE
+#define PAGE_SIZE 4096
+#endif
+#ifndef PAGE_SHIFT
+#define PAGE_SHIFT 12
+#endif
+#ifndef HZ
+#define HZ 1000
+#endif
+#ifndef NSEC_PER_SEC
+#define NSEC_PER_SEC 1000000000ULL
+#endif
+#ifndef NSEC_PER_USEC
+#define NSEC_PER_USEC 1000ULL
+#endif
+#ifndef TASK_INTERRUPTIBLE
+#define TASK_INTERRUPTIBLE 0x0001
+#endif
+#ifndef TASK_UNINTERRUPTIBLE
+#define TASK_UNINTERRUPTIBLE 0x0002
+#endif
+#ifndef __TASK_STOPPED
+#define __TASK_STOPPED 0x0004
+#endif
+#ifndef __TASK_TRACED
+#define __TASK_TRACED 0x0008
+#endif
+#ifndef TASK_DEAD
+#define TASK_DEAD 0x0080
+#endif
+#ifndef EXIT_DEAD
+#define EXIT_DEAD 0x0010
+#endif
+#ifndef EXIT_ZOMBIE
+#define EXIT_ZOMBIE 0x0020
+#endif
+#ifndef PF_EXITING
+#define PF_EXITING 0x00000004
+#endif
+#ifndef SIGKILL
+#define SIGKILL 9
+#endif
+#ifndef CLONE_THREAD
+#define CLONE_THREAD 0x00010000
+#endif
+#ifndef O_CREAT
+#define O_CREAT 0100
+#endif
+#ifndef S_IFMT
+#define S_IFMT 00170000
+#define S_IFREG 0100000
+#define S_IFDIR 0040000
+#define S_ISREG(m) (((m) & S_IFMT) == S_IFREG)
+#define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
+#endif
+#ifndef IPPROTO_TCP
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#endif
+#ifndef ETH_ALEN
+#define ETH_ALEN 6
+#endif
+#ifndef SOCK_STREAM
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+#endif
+/* x86-64's direct map starts here (4-level paging); profile.py compares against it */
+#if defined(__TARGET_ARCH_x86) && !defined(__PAGE_OFFSET_BASE_L4)
+#define __PAGE_OFFSET_BASE_L4 0xffff888000000000UL
+#define CONFIG_X86_64 1
+#endif
+#if defined(__TARGET_ARCH_x86) && !defined(PAGE_OFFSET)
+#define PAGE_OFFSET __PAGE_OFFSET_BASE_L4
+#endif
+
+/* errno values (macros in the kernel's headers, so not in BTF); the UAPI copy is plain
+ * #defines and safe beside vmlinux.h */
+#include <asm-generic/errno.h>
+
+/* Byte order: bcc programs call the kernel's names. */
+#ifndef ntohs
+#define ntohs(x) bpf_ntohs(x)
+#define htons(x) bpf_htons(x)
+#define ntohl(x) bpf_ntohl(x)
+#define htonl(x) bpf_htonl(x)
+#endif
+#ifndef be16_to_cpu
+#define be16_to_cpu(x) bpf_ntohs(x)
+#define be32_to_cpu(x) bpf_ntohl(x)
+#define cpu_to_be16(x) bpf_htons(x)
+#define cpu_to_be32(x) bpf_htonl(x)
+#endif
+
+/* Kernel inline helpers and macros tools call. */
+#ifndef min
+#define min(x, y) ({ typeof(x) __m1 = (x); typeof(y) __m2 = (y); __m1 < __m2 ? __m1 : __m2; })
+#endif
+#ifndef max
+#define max(x, y) ({ typeof(x) __m1 = (x); typeof(y) __m2 = (y); __m1 > __m2 ? __m1 : __m2; })
+#endif
+#ifndef likely
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+#ifndef READ_ONCE
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#endif
+#ifndef min_t
+#define min_t(t, x, y) ({ t __m1 = (x); t __m2 = (y); __m1 < __m2 ? __m1 : __m2; })
+#define max_t(t, x, y) ({ t __m1 = (x); t __m2 = (y); __m1 > __m2 ? __m1 : __m2; })
+#endif
+#define div_u64(a, b) ((u64)(a) / (b))
+#ifndef NSEC_PER_MSEC
+#define NSEC_PER_MSEC 1000000ULL
+#endif
+#ifndef S_IFSOCK
+#define S_IFSOCK 0140000
+#define S_IFLNK 0120000
+#define S_IFBLK 0060000
+#define S_IFCHR 0020000
+#define S_IFIFO 0010000
+#define S_ISLNK(m) (((m) & S_IFMT) == S_IFLNK)
+#define S_ISCHR(m) (((m) & S_IFMT) == S_IFCHR)
+#define S_ISBLK(m) (((m) & S_IFMT) == S_IFBLK)
+#define S_ISFIFO(m) (((m) & S_IFMT) == S_IFIFO)
+#define S_ISSOCK(m) (((m) & S_IFMT) == S_IFSOCK)
+#endif
+#ifndef FMODE_CREATED
+#define FMODE_CREATED ((fmode_t)0x100000)
+#endif
+#ifndef SCM_RIGHTS
+#define SCM_RIGHTS 0x01
+#endif
+/* scatterlist page_link flags (include/linux/scatterlist.h) */
+#define SG_CHAIN 0x01UL
+#define SG_END 0x02UL
+#define sg_is_chain(sg) ((sg)->page_link & SG_CHAIN)
+#define sg_is_last(sg) ((sg)->page_link & SG_END)
+#define sg_chain_ptr(sg) ((struct scatterlist *)((sg)->page_link & ~(SG_CHAIN | SG_END)))
+/* kernel inline helpers on kernel pointers: read through probe reads */
+static __always_inline bool skb_rx_queue_recorded(const struct sk_buff *skb)
+{
+	return BPF_CORE_READ(skb, queue_mapping) != 0;
+}
+static __always_inline u16 skb_get_rx_queue(const struct sk_buff *skb)
+{
+	return BPF_CORE_READ(skb, queue_mapping) - 1;
+}
+/* struct sock and inet_sock members the kernel names through macros (net/sock.h,
+ * net/inet_sock.h); bcc programs use these names */
+#define sk_num __sk_common.skc_num
+#define sk_dport __sk_common.skc_dport
+#define sk_daddr __sk_common.skc_daddr
+#define sk_rcv_saddr __sk_common.skc_rcv_saddr
+#define sk_family __sk_common.skc_family
+#define sk_state __sk_common.skc_state
+#define sk_reuse __sk_common.skc_reuse
+#define sk_bound_dev_if __sk_common.skc_bound_dev_if
+#define sk_v6_daddr __sk_common.skc_v6_daddr
+#define sk_v6_rcv_saddr __sk_common.skc_v6_rcv_saddr
+#define sk_cookie __sk_common.skc_cookie
+#define sk_hash __sk_common.skc_hash
+#define sk_prot __sk_common.skc_prot
+#define sk_net __sk_common.skc_net
+#define sk_refcnt __sk_common.skc_refcnt
+#define inet_daddr sk.__sk_common.skc_daddr
+#define inet_rcv_saddr sk.__sk_common.skc_rcv_saddr
+#define inet_dport sk.__sk_common.skc_dport
+#define inet_num sk.__sk_common.skc_num
+/* older bpf_tracing.h stops at five arguments; x86-64 passes a sixth in r9 */
+#if defined(__TARGET_ARCH_x86) && !defined(PT_REGS_PARM6)
+#define PT_REGS_PARM6(x) (((const struct pt_regs *)(x))->r9)
+#endif
+#if defined(__TARGET_ARCH_x86) && !defined(PT_REGS_PARM6_CORE)
+#define PT_REGS_PARM6_CORE(x) BPF_CORE_READ((const struct pt_regs *)(x), r9)
+#endif
+#if defined(__TARGET_ARCH_x86) && !defined(PT_REGS_PARM6_CORE_SYSCALL)
+#define PT_REGS_PARM6_CORE_SYSCALL(x) PT_REGS_PARM6_CORE(x)
+#endif
+/* Reads through a pointer that may be a user or a kernel address (arguments of functions
+ * that may be attached as uprobes or kprobes): x86-64's bpf_probe_read picks the space by
+ * the address; elsewhere kernel memory is assumed, as bcc does */
+#if defined(__TARGET_ARCH_x86)
+#define __bcc_probe_read_any bpf_probe_read
+#else
+#define __bcc_probe_read_any bpf_probe_read_kernel
+#endif
+#define tcp_sk(sk) ((struct tcp_sock *)(sk))
+#define inet_sk(sk) ((struct inet_sock *)(sk))
+#define inet_csk(sk) ((struct inet_connection_sock *)(sk))
+#define udp_sk(sk) ((struct udp_sock *)(sk))
+#define sk_to_full_sk(sk) (sk)
+
+/* Per-kernel constants pybpf derives from BTF (DNAME_INLINE_LEN, ...), beside vmlinux.h. */
+#if __has_include(<pybpf_kernel.h>)
+#include <pybpf_kernel.h>
+#endif
+#ifndef DNAME_INLINE_LEN
+#define DNAME_INLINE_LEN 32
+#endif
+
+/* __data_loc fields of tracepoints: a u32 holding the data's offset in the record (low
+ * 16 bits) and its length (high 16); bcc names the field data_loc_<name>. */
+#define __BCC_DL_OFF(field) ((args)->data_loc_##field & 0xFFFF)
+#define __BCC_DL_LEN(field) ((args)->data_loc_##field >> 16)
+#define TP_DATA_LOC_READ_CONST(dst, field, length) \
+	bpf_probe_read_kernel((void *)(dst), (length), (char *)(args) + __BCC_DL_OFF(field))
+#define TP_DATA_LOC_READ(dst, field) \
+	bpf_probe_read_kernel((void *)(dst), __BCC_DL_LEN(field), (char *)(args) + __BCC_DL_OFF(field))
+#define TP_DATA_LOC_READ_STR_CONST(dst, field, length) \
+	bpf_probe_read_kernel_str((void *)(dst), (length), (char *)(args) + __BCC_DL_OFF(field))
+#define TP_DATA_LOC_READ_STR(dst, field, length) TP_DATA_LOC_READ_STR_CONST(dst, field, length)
 
 #define lock_xadd(ptr, val) ((void)__sync_fetch_and_add(ptr, val))
 
@@ -268,15 +491,24 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 #define __bcc_M_increment(m, ...) __BCC_PICK(__VA_ARGS__, 0, 0, 0, __bcc_incr_by, __bcc_incr_one)(m, __VA_ARGS__)
 #define __bcc_M_atomic_increment __bcc_M_increment
 
+/* The context the helpers need.  A probe body that runs from a stand-in pt_regs (built
+ * on the stack when a tracepoint replaces a kprobe) gets the program's real context as
+ * its hidden parameter __bcc_real_ctx (a void *); everywhere else that name is this int
+ * constant and the context given is used.  Chosen at compile time: no branch. */
+enum { __bcc_real_ctx = 0 };
+#define __BCC_CTX(c) __builtin_choose_expr(                                       \
+	__builtin_types_compatible_p(__typeof__(__bcc_real_ctx), int),         \
+	(void *)(c), (void *)(unsigned long)__bcc_real_ctx)
+
 #define __bcc_M_perf_submit(m, _ctx, _data, _size)                             \
-	bpf_perf_event_output(_ctx, m, BPF_F_CURRENT_CPU, _data, _size)
+	bpf_perf_event_output(__BCC_CTX(_ctx), m, BPF_F_CURRENT_CPU, _data, _size)
 #define __bcc_M_perf_submit_skb(m, _ctx, _skb_len, _data, _size)               \
-	bpf_perf_event_output(_ctx, m, ((__u64)(_skb_len) << 32) | BPF_F_CURRENT_CPU, _data, _size)
+	bpf_perf_event_output(__BCC_CTX(_ctx), m, ((__u64)(_skb_len) << 32) | BPF_F_CURRENT_CPU, _data, _size)
 #define __bcc_M_ringbuf_output(m, _data, _size, _flags) bpf_ringbuf_output(m, _data, _size, _flags)
 #define __bcc_M_ringbuf_reserve(m, _size) bpf_ringbuf_reserve(m, _size, 0)
 #define __bcc_M_ringbuf_submit(m, _data, _flags) bpf_ringbuf_submit(_data, _flags)
 #define __bcc_M_ringbuf_discard(m, _data, _flags) bpf_ringbuf_discard(_data, _flags)
-#define __bcc_M_get_stackid(m, _ctx, _flags) bpf_get_stackid(_ctx, m, _flags)
+#define __bcc_M_get_stackid(m, _ctx, _flags) bpf_get_stackid(__BCC_CTX(_ctx), m, _flags)
 #define __bcc_M_call(m, _ctx, _idx) bpf_tail_call(_ctx, m, _idx)
 #define __bcc_M_push(m, _v, _flags) bpf_map_push_elem(m, _v, _flags)
 #define __bcc_M_pop(m, _v) bpf_map_pop_elem(m, _v)

@@ -1,0 +1,442 @@
+#!/usr/bin/env python3
+"""bcc's own tools, unchanged, under bcc 0.26 and under ``pybpf run``, same kernel, same
+workload: which run, why the others fail, and whether both print the same columns.
+
+usage: bench/bench_bcc_tools.py [--tools a,b,...] [--seconds S] [--only pybpf|bcc]
+                                [--write] [--raw FILE]
+
+The tools are Debian's bpfcc-tools scripts (/usr/sbin/<tool>-bpfcc, bcc 0.26).  bcc
+needs kernel headers: the bench links /lib/modules/$(uname -r)/build to the newest
+/usr/src/linux-headers-* when that is missing (and removes the link afterwards).
+While the tools run, a workload (workload_loop below) execs, opens, stats, fsyncs,
+connects over TCP on 127.0.0.1, sends signals, resolves host names, mounts a tmpfs and
+makes threads, so every tool has events to see.  A tool "runs" when it ends by itself or
+on SIGINT without a traceback or an error message, having printed something.
+Run it under the bench lock: ``flock /tmp/pybpf-bench.lock bench/bench_bcc_tools.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+VENV_PY = os.path.join(REPO, ".venv", "bin", "python")
+SBIN = "/usr/sbin"
+
+# tool -> arguments; "{pid}" is the workload's pid.  Tools not listed run with none and
+# get SIGINT after --seconds.  A variant "tool@form" runs tool with other arguments.
+ARGS = {
+    "argdist@t": ["-i", "1", "-n", "2", "-C", "t:syscalls:sys_enter_read():int:args->fd"],
+    "argdist@u": ["-i", "1", "-n", "2", "-C", "p:c:write(int fd):int:fd"],
+    "argdist@k": ["-i", "1", "-n", "2", "-C", "p::vfs_read(void *f):u32:1"],
+    "biolatency": ["1", "2"], "biotop": ["-C", "1", "2"], "bitesize": [],
+    "cachestat": ["1", "2"], "cpudist": ["1", "2"], "cpuunclaimed": ["1", "2"],
+    "dcstat": ["1", "2"], "ext4dist": ["1", "2"],
+    "filetop": ["-C", "1", "2"], "funccount@t": ["-d", "2", "t:syscalls:sys_enter_openat"],
+    "funccount@u": ["-d", "2", "c:getpid"], "funccount@k": ["-d", "2", "vfs_read"],
+    "funcinterval@t": ["-d", "2", "t:syscalls:sys_enter_getpid"],
+    "funcinterval@u": ["-d", "2", "c:getpid"], "funcinterval@k": ["-d", "2", "vfs_read"],
+    "funclatency@u": ["-d", "2", "c:getpid"], "funclatency@k": ["-d", "2", "vfs_read"],
+    "funcslower@u": ["c:getpid"], "funcslower@k": ["vfs_read"],
+    "hardirqs": ["1", "2"], "javacalls": ["{pid}"], "javaflow": ["{pid}"],
+    "javagc": ["{pid}"], "javaobjnew": ["{pid}"], "javastat": ["1", "2"],
+    "javathreads": ["{pid}"], "klockstat": ["-d", "2"], "llcstat": ["1"],
+    "memleak": ["1", "2"], "netqtop": ["-n", "lo", "-i", "1"], "nodegc": ["{pid}"],
+    "nodestat": ["1", "2"], "offcputime": ["2"], "offwaketime": ["2"],
+    "perlcalls": ["{pid}"], "perlflow": ["{pid}"], "perlstat": ["1", "2"],
+    "phpcalls": ["{pid}"], "phpflow": ["{pid}"], "phpstat": ["1", "2"],
+    "profile": ["2"], "pythoncalls": ["{pid}"], "pythonflow": ["{pid}"],
+    "pythongc": ["{pid}"], "pythonstat": ["1", "2"], "rubycalls": ["{pid}"],
+    "rubyflow": ["{pid}"], "rubygc": ["{pid}"], "rubyobjnew": ["{pid}"],
+    "rubystat": ["1", "2"], "runqlat": ["1", "2"], "runqlen": ["1", "2"],
+    "slabratetop": ["-C", "1", "2"], "softirqs": ["1", "2"],
+    "stackcount@t": ["-D", "2", "t:sched:sched_switch"],
+    "stackcount@u": ["-D", "2", "c:getpid"], "stackcount@k": ["-D", "2", "vfs_read"],
+    "syscount": ["-d", "2"], "tclcalls": ["{pid}"], "tclflow": ["{pid}"],
+    "tclobjnew": ["{pid}"], "tclstat": ["1", "2"], "tcpcong": ["1", "2"],
+    "tcprtt": ["-i", "1", "-d", "2"], "tcptop": ["-C", "1", "2"],
+    "tplist": ["sched:sched_switch"],
+    "trace@t": ["t:syscalls:sys_enter_openat \"%s\", args->filename"],
+    "trace@u": ["r:c:getpid \"ret=%d\", retval"],
+    "trace@k": ["p::vfs_read \"count=%d\", arg3"],
+    "ttysnoop": ["/dev/null"], "vfsstat": ["1", "2"], "xfsdist": ["1", "2"],
+    "zfsdist": ["1", "2"], "btrfsdist": ["1", "2"], "nfsdist": ["1", "2"],
+    "inject": ["kmalloc", "-P", "0.00001", "-c", "1"], "ppchcalls": ["1", "2"],
+    "cobjnew": ["{pid}"], "uflow": ["{pid}"], "mysqld_qslower": ["{pid}"],
+    "dbslower": ["mysql", "-p", "{pid}"], "dbstat": ["mysql", "-p", "{pid}"],
+    "biolatpcts": ["vda"], "dirtop": ["-d", "/tmp"],
+    "deadlock": ["--binary", "/lib/x86_64-linux-gnu/libc.so.6", "{pid}"],
+}
+NOT_BCC = {"reset-trace"}          # shell scripts, not bcc programs
+NEEDS_TTY = {"cachetop"}           # curses
+
+
+def tool_list() -> list[str]:
+    names = sorted(os.path.basename(p)[:-len("-bpfcc")]
+                   for p in glob.glob(os.path.join(SBIN, "*-bpfcc")))
+    out = []
+    for n in names:
+        if n in NOT_BCC:
+            continue
+        forms = sorted(k for k in ARGS if k.startswith(n + "@"))
+        out += forms or [n]
+    return out
+
+
+# ---- workload ------------------------------------------------------------------------
+
+def workload_loop(stop_file: str) -> None:
+    """Known, light activity until ``stop_file`` disappears (runs in a child process)."""
+    import ctypes
+    import socket
+    import threading
+    libc = ctypes.CDLL(None, use_errno=True)
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    port = srv.getsockname()[1]
+
+    def accept():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            try:
+                c.sendall(c.recv(4096) or b"")
+            except OSError:
+                pass
+            c.close()
+    threading.Thread(target=accept, daemon=True).start()
+    d = tempfile.mkdtemp(prefix="pybpf-bench-wl-")
+    mnt = os.path.join(d, "mnt")
+    os.mkdir(mnt)
+    i = 0
+    try:
+        while os.path.exists(stop_file):
+            i += 1
+            subprocess.run(["/bin/true"])
+            p = os.path.join(d, f"f{i % 4}")
+            with open(p, "wb") as f:
+                f.write(os.urandom(65536))
+                f.flush()
+                os.fsync(f.fileno())
+            with open(p, "rb") as f:
+                f.read()
+            os.stat(p)
+            os.unlink(p)
+            for _ in range(20):
+                libc.getpid()
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"x" * 100)
+            s.recv(4096)
+            s.close()
+            os.kill(os.getpid(), 0)
+            t = threading.Thread(target=lambda: None)
+            t.start()
+            t.join()
+            if i % 10 == 0:
+                try:
+                    socket.getaddrinfo("localhost", 80)
+                except OSError:
+                    pass
+                os.sync()
+                if subprocess.run(["mount", "-t", "tmpfs", "none", mnt],
+                                  capture_output=True).returncode == 0:
+                    subprocess.run(["umount", mnt], capture_output=True)
+                shm = libc.shmget(0, 4096, 0o1600)
+                if shm >= 0:
+                    libc.shmctl(shm, 0, None)
+            time.sleep(0.05)
+    finally:
+        srv.close()
+        subprocess.run(["umount", mnt], capture_output=True)
+        for n in os.listdir(d):
+            if n != "mnt":
+                os.unlink(os.path.join(d, n))
+        os.rmdir(mnt)
+        os.rmdir(d)
+
+
+class Workload:
+    def __enter__(self):
+        fd, self.stop = tempfile.mkstemp(prefix="pybpf-bench-run-")
+        os.close(fd)
+        # Debian's python3 has USDT probes (python:function__entry, ...): the python*
+        # tools given this pid see its calls
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", "-c",
+             "import sys; sys.path.insert(0, %r); import bench_bcc_tools as b; "
+             "b.workload_loop(%r)" % (HERE, self.stop)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc):
+        os.unlink(self.stop)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ---- kernel headers for bcc ----------------------------------------------------------
+
+class Headers:
+    """/lib/modules/$(uname -r)/{build,source} -> the installed headers, laid out as
+    Debian's own kernels have them (build: the arch part, source: the -common part).  Links
+    this made are removed afterwards; a wrong ``source`` (lacking kconfig.h) is corrected."""
+
+    def __enter__(self):
+        self.made = []
+        base = f"/lib/modules/{os.uname().release}"
+        arch = sorted(glob.glob("/usr/src/linux-headers-*-amd64"))
+        if not arch:
+            return self
+        common = arch[-1][:-len("-amd64")] + "-common"
+        want = {"build": arch[-1],
+                "source": common if os.path.isdir(common) else arch[-1]}
+        if not os.path.isdir(base):
+            os.makedirs(base)
+            self.made.append(base)
+        for name, target in want.items():
+            link = os.path.join(base, name)
+            if os.path.islink(link) and name == "source" and not os.path.exists(
+                    os.path.join(link, "include", "linux", "kconfig.h")):
+                os.unlink(link)
+            if not os.path.lexists(link):
+                os.symlink(target, link)
+                self.made.append(link)
+        return self
+
+    def __exit__(self, *exc):
+        for p in reversed(self.made):
+            if os.path.islink(p):
+                os.unlink(p)
+            elif os.path.isdir(p) and not os.listdir(p):
+                os.rmdir(p)
+
+
+class DebugFS:
+    """bcc 0.26 reads /sys/kernel/debug/kprobes/blacklist before any kprobe: mount debugfs
+    for the run when it is not (unmounted afterwards), so bcc fails, where it fails, for
+    its own reasons."""
+
+    def __enter__(self):
+        self.mounted = False
+        if not os.path.ismount("/sys/kernel/debug"):
+            r = subprocess.run(["mount", "-t", "debugfs", "none", "/sys/kernel/debug"],
+                               capture_output=True)
+            self.mounted = r.returncode == 0
+        return self
+
+    def __exit__(self, *exc):
+        if self.mounted:
+            subprocess.run(["umount", "/sys/kernel/debug"], capture_output=True)
+
+
+# ---- running one tool ----------------------------------------------------------------
+
+_ERROR = re.compile(r"Traceback|^\S*[Ee]rror\b|error:|Failed to|failed to|cannot attach|"
+                    r"Exception|^bpf: |is not supported|[Uu]nable to|not found|^ERROR|"
+                    r"\[Errno|^0 \S+ (?:\S+ )?matched|^USAGE|^usage:", re.M)
+
+
+def run_tool(tool: str, how: str, seconds: float, pid: int) -> dict:
+    name, _, form = tool.partition("@")
+    args = [a.replace("{pid}", str(pid)) for a in ARGS.get(tool, [])]
+    script = os.path.join(SBIN, f"{name}-bpfcc")
+    if how == "bcc":
+        cmd = [script, *args]
+        env = dict(os.environ)
+    else:
+        script, args = _unwrap(script, args)
+        cmd = [VENV_PY, "-m", "pybpf", "run", script, *args]
+        env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "src"))
+    t0 = time.monotonic()
+    # a shell's background job ignores SIGINT and python then installs no handler for
+    # it: give the tool the default back, so ^C reaches it as KeyboardInterrupt
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                         stdin=subprocess.DEVNULL, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    interrupted = False
+    # tools that end by themselves (an interval and count, or a duration) get time to;
+    # the others are interrupted after start-up (compile) plus `seconds`
+    limit = 40 if _self_ending(args) else seconds + 6
+    try:
+        out, err = p.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        interrupted = True
+        os.killpg(p.pid, signal.SIGINT)
+        try:
+            out, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, err = p.communicate()
+    wall = time.monotonic() - t0
+    out_s = out.decode(errors="replace")
+    err_s = err.decode(errors="replace")
+    lines = [ln for ln in out_s.splitlines() if ln.strip()]
+    bad = _ERROR.search(err_s) or _ERROR.search("\n".join(lines[:6]))
+    ok = not bad and bool(lines) and (p.returncode in (0, -2, 130, 1) if interrupted
+                                      else p.returncode == 0)
+    reason = ""
+    if not ok:
+        reason = _reason(err_s, out_s, p.returncode)
+    return {"tool": tool, "how": how, "ok": ok, "rc": p.returncode, "wall": round(wall, 2),
+            "interrupted": interrupted,
+            "lines": len(lines), "header": _header(lines), "reason": reason,
+            "stderr": err_s[-2000:], "stdout": out_s[:1500]}
+
+
+def _unwrap(script: str, args: list[str]) -> tuple[str, list[str]]:
+    """bcc's per-language tools are shell wrappers (``$lib/ucalls -l java "$@"``): the
+    Python script they run, and its arguments."""
+    with open(script, "rb") as f:
+        text = f.read(400).decode(errors="replace")
+    if text.startswith("#!") and "python" in text.splitlines()[0]:
+        return script, args
+    m = re.search(r'^\$lib/(\w+)((?: [^"$\n]+)*) "\$@"', text, re.M)
+    if not m:
+        return script, args
+    return os.path.join(SBIN, m.group(1)), m.group(2).split() + args
+
+
+def _self_ending(args: list[str]) -> bool:
+    return "-d" in args or "-D" in args or bool(args and args[-1].isdigit())
+
+
+def _header(lines: list[str]) -> str:
+    """The first line that names columns (upper-case words), normalised."""
+    for ln in lines[:12]:
+        words = ln.split()
+        if len(words) >= 2 and sum(w.isupper() for w in words) >= 2:
+            return " ".join(words)
+    return ""
+
+
+def _reason(err: str, out: str, rc) -> str:
+    lines = [ln.strip() for ln in (err + "\n" + out).splitlines() if ln.strip()]
+    pick = ""
+    for ln in lines:
+        if _ERROR.search(ln) and not ln.startswith(("Traceback", "File ")):
+            pick = ln
+    if not pick:
+        pick = lines[-1] if lines else f"exit {rc}, no output"
+    pick = re.sub(r"/tmp/\S+", "...", pick)
+    return pick[:150].replace("|", "/")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tools", default="")
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--only", choices=("pybpf", "bcc"))
+    ap.add_argument("--write", action="store_true", help="append the table to RESULTS.md")
+    ap.add_argument("--raw", default="/tmp/pybpf-bench-bcc-tools.json")
+    ap.add_argument("--table", action="store_true", help="only print the table of --raw")
+    a = ap.parse_args()
+    if a.table:
+        with open(a.raw) as f:
+            table = format_table(json.load(f))
+        print(table)
+        if a.write:
+            with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
+                f.write("\n" + table)
+        return 0
+    tools = [t for t in a.tools.split(",") if t] or tool_list()
+    hows = [a.only] if a.only else ["bcc", "pybpf"]
+    results: dict[str, dict] = {}
+    if os.path.exists(a.raw) and (a.tools or a.only):
+        with open(a.raw) as f:
+            results = json.load(f)
+    with Headers(), DebugFS(), Workload() as wl:
+        time.sleep(1)
+        for t in tools:
+            for how in hows:
+                if t in NEEDS_TTY:
+                    r = {"tool": t, "how": how, "ok": False, "reason": "needs a terminal "
+                         "(curses)", "lines": 0, "header": "", "rc": None, "wall": 0}
+                else:
+                    r = run_tool(t, how, a.seconds, wl.proc.pid)
+                results[f"{t}/{how}"] = r
+                print(f"{t:18} {how:6} {'ok' if r['ok'] else 'FAIL':5} {r['wall']:6}s "
+                      f"{r['lines']:4} lines  {r['reason']}", flush=True)
+            with open(a.raw, "w") as f:
+                json.dump(results, f, indent=1)
+    table = format_table(results)
+    print(table)
+    if a.write:
+        with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
+            f.write("\n" + table)
+    return 0
+
+
+def _cell(r: dict | None) -> str:
+    if r is None:
+        return "-"
+    return "runs" if r["ok"] else "fails"
+
+
+def reclassify(r: dict) -> dict:
+    """Judge a stored run again with the current rules (outputs are kept in the raw
+    file), so a rule fixed later applies to every run."""
+    if r.get("rc") is None:
+        return r
+    lines = [ln for ln in r["stdout"].splitlines() if ln.strip()]
+    bad = _ERROR.search(r["stderr"]) or _ERROR.search("\n".join(lines[:6]))
+    interrupted = r.get("interrupted", r["rc"] != 0)
+    ok = not bad and r["lines"] > 0 and (r["rc"] in (0, -2, 130, 1) if interrupted
+                                         else r["rc"] == 0)
+    r = dict(r, ok=ok)
+    if not ok and not r["reason"]:
+        r["reason"] = _reason(r["stderr"], r["stdout"], r["rc"])
+    return r
+
+
+def format_table(results: dict) -> str:
+    results = {k: reclassify(v) for k, v in results.items()}
+    tools = sorted({k.rsplit("/", 1)[0] for k in results})
+    rows = []
+    n_bcc = n_py = n_both = n_py_only = n_bcc_only = 0
+    for t in tools:
+        b, p = results.get(f"{t}/bcc"), results.get(f"{t}/pybpf")
+        bo, po = bool(b and b["ok"]), bool(p and p["ok"])
+        n_bcc += bo
+        n_py += po
+        n_both += bo and po
+        n_py_only += po and not bo
+        n_bcc_only += bo and not po
+        reason = []
+        if b and not bo:
+            reason.append(f"bcc: {b['reason']}")
+        if p and not po:
+            reason.append(f"pybpf: {p['reason']}")
+        if bo and po:
+            same = b["header"] == p["header"]
+            reason.append("same columns" if same else
+                          f"columns differ: bcc `{b['header']}` pybpf `{p['header']}`")
+        rows.append(f"| {t} | {_cell(b)} | {_cell(p)} | {'; '.join(reason)} |")
+    head = (f"## bcc's tools unchanged: bcc 0.26 vs `pybpf run` "
+            f"(`bench/bench_bcc_tools.py`, {time.strftime('%Y-%m-%d')}, kernel "
+            f"{os.uname().release})\n\n"
+            f"{len(tools)} tool runs (a tool@form is one tool with other arguments: t = "
+            f"tracepoint, u = uprobe, k = kprobe). bcc runs {n_bcc}, pybpf runs {n_py}; "
+            f"both {n_both}, pybpf only {n_py_only}, bcc only {n_bcc_only}.\n\n"
+            "| tool | bcc | pybpf | reason |\n|---|---|---|---|\n")
+    return head + "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""minimal_ns: minimal in a pid namespace: the program matches the pid this process sees.
+
+Port of libbpf-bootstrap's minimal_ns.  Run it inside a container (or
+``unshare --pid --fork --mount-proc``): os.getpid() is the namespaced pid, and the
+program compares against it with bpf_get_ns_current_pid_tgid().
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import pybpf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", "--count", type=int, default=0, help="stop after N dots")
+    ap.add_argument("-i", "--interval", type=float, default=1.0, help="seconds between dots")
+    args = ap.parse_args(argv)
+    try:
+        with pybpf.load(os.path.join(HERE, "minimal_ns.bpf.c")) as obj:
+            st = os.stat("/proc/self/ns/pid")
+            obj.bss.dev, obj.bss.ino = st.st_dev, st.st_ino
+            obj.bss.my_pid = os.getpid()
+            obj.attach()
+            print(f"Successfully started! pid {os.getpid()} in pid namespace "
+                  f"{st.st_ino}", flush=True)
+            dots, before = 0, obj.bss.hits
+            try:
+                while not args.count or dots < args.count:
+                    sys.stderr.write(".")
+                    sys.stderr.flush()
+                    dots += 1
+                    time.sleep(args.interval)
+            except KeyboardInterrupt:
+                pass
+            print(f"\nthe program saw {obj.bss.hits - before} writes of the dots", flush=True)
+    except pybpf.PybpfError as e:
+        print(f"minimal_ns: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

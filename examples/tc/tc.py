@@ -1,0 +1,46 @@
+"""tc: a tc ingress program on an interface, counting UDP packets to one port.
+
+Port of libbpf-bootstrap's tc: ``attach_tc(iface, "ingress")`` makes a tcx link (a
+clsact qdisc and filter before kernel 6.6), owned by the object, so closing it detaches.
+The program lets every packet through.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import pybpf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-i", "--iface", default="lo", help="interface (default %(default)s)")
+    ap.add_argument("-p", "--port", type=int, default=9999, help="UDP port to count")
+    ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
+    args = ap.parse_args(argv)
+    try:
+        with pybpf.load(os.path.join(HERE, "tc.bpf.c"), variables={"port": args.port}) as obj:
+            link = obj.programs["tc_ingress"].attach_tc(args.iface, "ingress")
+            print(f"Successfully started! Counting UDP packets to port {args.port} entering "
+                  f"{args.iface} ({link.kind}); `cat /sys/kernel/tracing/trace_pipe` shows "
+                  "every IPv4 packet", flush=True)
+            end = time.monotonic() + args.timeout if args.timeout else None
+            try:
+                while end is None or time.monotonic() < end:
+                    time.sleep(0.1)
+            except KeyboardInterrupt:
+                pass
+            b = obj.bss
+            print(f"{b.packets} packets ({b.bytes} bytes) to port {args.port}; last: "
+                  f"tot_len {b.last_tot_len}, ttl {b.last_ttl}", flush=True)
+    except pybpf.PybpfError as e:
+        print(f"tc: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

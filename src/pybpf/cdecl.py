@@ -1,0 +1,142 @@
+"""C types as ctypes types: ``pybpf.ctype("struct event", header="bootstrap.h")``.
+
+The layout comes from BTF, so it is the compiler's (padding, anonymous unions, bool,
+char arrays, nested structs and bitfields included): no hand-written ctypes copy of a
+``.h``.  Where the BTF comes from:
+
+- ``header=`` / ``source=``: the file (a header after ``vmlinux.h``, as a ``.bpf.c``
+  includes it) is compiled with clang ``-g`` through pybpf's
+  compile cache, with one variable of the type added, so the type is in the BTF even when
+  the program only uses it behind a pointer (clang leaves such types out).
+- ``obj=``: a loaded :class:`~pybpf.object.loader.Object`, an
+  :class:`~pybpf.object.spec.ObjectSpec`, object bytes or a path to a ``.bpf.o``.
+- ``btf=``: a parsed BTF spec.
+
+The result works wherever pybpf decodes records: ``RingBuffer.read(decode=T)``,
+``PerfBuffer.read(decode=T)``, ``Map(key_type=T, value_type=T)``,
+``pybpf.links.iter.records(link, T)``.  A warm start (compile cache hit) reads the type
+table from the private cache and parses no BTF.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from . import errors
+
+__all__ = ["ctype", "ctypes_of"]
+
+_NAME = re.compile(r"^(?:(struct|union|enum)\s+)?([A-Za-z_]\w*)$")
+_ANCHOR = "__pybpf_ctype_"
+_TABLE_VERSION = "pybpf-ctype-1"
+
+
+def _parse_name(name: str) -> tuple[str, str]:
+    m = _NAME.match(name.strip())
+    if not m:
+        raise ValueError(f"{name!r} is not a C type name (like 'struct event' or 'event_t')")
+    return m.group(1) or "", m.group(2)
+
+
+def ctype(name: str, *, header=None, source=None, obj=None, btf=None, includes=(),
+          cflags=()) -> type:
+    """The ctypes type of C type ``name`` (``"struct event"``, ``"union u"``, a typedef).
+
+    Give exactly one of ``header`` (a ``.h``), ``source`` (a ``.bpf.c``), ``obj`` (a
+    loaded Object, an ObjectSpec, object bytes or a ``.bpf.o`` path) or ``btf``.
+    ``includes``/``cflags`` are passed to clang for ``header``/``source``.
+    """
+    return ctypes_of(name, header=header, source=source, obj=obj, btf=btf,
+                     includes=includes, cflags=cflags)[0]
+
+
+def ctypes_of(*names: str, header=None, source=None, obj=None, btf=None, includes=(),
+              cflags=()) -> list[type]:
+    """Several types at once (one compile for a header or source)."""
+    given = [x is not None for x in (header, source, obj, btf)]
+    if sum(given) != 1:
+        raise ValueError("give exactly one of header=, source=, obj= or btf=")
+    parsed = [_parse_name(n) for n in names]
+    if header is not None or source is not None:
+        return _from_c(names, parsed, header if header is not None else source, includes,
+                       cflags, prelude=header is not None)
+    if obj is not None:
+        btf = _btf_of(obj)
+    from .ctypes_btf import Converter
+    conv = Converter(btf)
+    return [conv(_find(btf, kw, n, full)) for (kw, n), full in zip(parsed, names)]
+
+
+def _btf_of(obj):
+    spec = getattr(obj, "spec", None)          # a loaded Object parses its ELF on demand
+    if spec is not None and hasattr(spec, "btf"):
+        obj = spec
+    if hasattr(obj, "btf") and hasattr(obj, "maps"):
+        if obj.btf is None:
+            raise errors.BTFError("the object has no BTF: compile it with clang -g")
+        return obj.btf
+    from .object.spec import ObjectSpec
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return _btf_of(ObjectSpec.from_bytes(bytes(obj)))
+    return _btf_of(ObjectSpec.from_file(obj))
+
+
+def _find(btf, kw: str, name: str, full: str) -> int:
+    from .btf.kinds import Kind
+    kinds = {"struct": (Kind.STRUCT,), "union": (Kind.UNION,),
+             "enum": (Kind.ENUM, Kind.ENUM64)}.get(kw, (Kind.TYPEDEF, Kind.STRUCT, Kind.UNION,
+                                                        Kind.ENUM, Kind.ENUM64, Kind.INT,
+                                                        Kind.FLOAT))
+    for k in kinds:
+        ids = btf.find(name, k)
+        if ids:
+            return ids[0]
+    raise errors.BTFError(f"no {full!r} in the BTF (a type used only behind a pointer is left "
+                          "out by clang: pass header= or source= to have pybpf add it)")
+
+
+def _from_c(names, parsed, path, includes, cflags, prelude: bool) -> list[type]:
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.exists(path):
+        raise errors.NotFoundError(2, "ctype", f"no such file: {path}")
+    lines = [f'#include "{path}"']
+    from .kernelid import VMLINUX
+    if prelude and os.path.exists(VMLINUX):
+        # event headers are written to follow vmlinux.h (bool, __u32, ...), as in the
+        # .bpf.c that shares them
+        lines.insert(0, '#include "vmlinux.h"')
+    for i, ((kw, n), _) in enumerate(zip(parsed, names)):
+        lines.append(f"{kw + ' ' if kw else ''}{n} {_ANCHOR}{i};")
+    text = "\n".join(lines) + "\n"
+    from .toolchain import compile as cc
+    data = cc(text.encode(), includes=[os.path.dirname(path), *includes], cflags=cflags)
+    from ._hash import sha256
+    key = sha256(_TABLE_VERSION.encode() + b"|" + text.encode() + b"|" + data).hexdigest()
+    from .cache import get_record, put_record
+    rec = get_record(key)
+    if not (isinstance(rec, dict) and "roots" in rec and "table" in rec):
+        rec = _export(data, len(names))
+        put_record(key, rec)
+    from .ctypes_btf import Converter, TypeTable
+    conv = Converter(TypeTable(rec["table"]))
+    return [conv(r) for r in rec["roots"]]
+
+
+def _export(data: bytes, n: int) -> dict:
+    """The anchors' types from a compiled object, as plain data for the cache."""
+    from .btf.kinds import Kind
+    from .btf.spec import Spec
+    from .ctypes_btf import export_types
+    from .elf import ELFFile
+    sec = ELFFile(data).section(".BTF")
+    if sec is None:
+        raise errors.BTFError("clang produced no BTF (is it older than 10?)")
+    btf = Spec.parse(sec.data)
+    roots = []
+    for i in range(n):
+        ids = btf.find(f"{_ANCHOR}{i}", Kind.VAR)
+        if not ids:
+            raise errors.BTFError(f"no BTF for the type anchor {i}")
+        roots.append(btf[ids[0]].type)
+    return {"roots": roots, "table": export_types(btf, roots)}

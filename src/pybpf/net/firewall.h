@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Layouts shared by firewall.bpf.c and the Python control plane (pybpf/net/maps.py
+ * mirrors them with struct formats; tests check the sizes agree). */
+#ifndef PYBPF_FIREWALL_H
+#define PYBPF_FIREWALL_H
+
+/* Rule trie key: an LPM key whose "data" is a fixed header followed by the address.
+ * The header (dim, family, proto, port) is always matched exactly (its 48 bits count in
+ * prefixlen); only the address part is a prefix.  proto 0 / port 0 mean "any". */
+#define FW_HDR_BITS 48
+struct fw_key {
+	__u32 prefixlen;
+	__u8 dim;        /* FW_SRC or FW_DST: which address the prefix applies to */
+	__u8 family;     /* FW_V4 or FW_V6 */
+	__u8 proto;      /* IPPROTO_*, 0 = any */
+	__u8 pad;
+	__u16 port;      /* destination port, network order, 0 = any */
+	__u8 addr[16];   /* IPv4 uses the first 4 bytes */
+};
+
+enum { FW_SRC = 0, FW_DST = 1 };
+enum { FW_V4 = 1, FW_V6 = 2 };
+
+/* How specific a rule is beyond its prefix: a port beats a protocol beats neither. */
+enum { FW_SPEC_NONE = 0, FW_SPEC_PROTO = 1, FW_SPEC_PORT = 2 };
+
+enum { FW_ALLOW = 0, FW_DENY = 1, FW_LIMIT = 2 };
+
+/* The value of a trie entry. */
+struct fw_rule {
+	__u32 id;          /* index into rule_stats */
+	__u8 action;       /* FW_ALLOW / FW_DENY / FW_LIMIT */
+	__u8 plen;         /* address prefix length (the rule's rank, first) */
+	__u8 spec;         /* FW_SPEC_* (rank, second) */
+	__u8 per;          /* FW_LIMIT: source prefix length a bucket covers (32/128 = one address) */
+	__u64 interval_ns; /* FW_LIMIT: 1e9 / rate */
+	__u64 burst_ns;    /* FW_LIMIT: burst * interval_ns */
+};
+
+/* Per-rule counters (per-CPU; the control plane sums the CPUs). */
+struct fw_stats {
+	__u64 packets;     /* matched the rule */
+	__u64 bytes;
+	__u64 limited;     /* FW_LIMIT: of those, dropped for exceeding the rate */
+	__u64 limited_bytes;
+};
+
+/* Per-action counters (per-CPU array indexed by these). */
+enum {
+	FW_ACT_PASS = 0,      /* allowed by a rule (allow, or limit within rate) */
+	FW_ACT_DROP = 1,      /* dropped by a deny rule (the default policy is a rule too) */
+	FW_ACT_LIMITED = 2,   /* dropped by a limit rule over its rate */
+	FW_ACT_NOMATCH = 3,   /* IP packet no rule matched: passed (only with no default rule) */
+	FW_ACT_NONIP = 4,     /* not IPv4/IPv6 (ARP, ...): passed */
+	FW_ACT_MALFORMED = 5, /* truncated headers: passed, the stack drops them */
+	FW_ACT_MAX = 6,
+};
+struct fw_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Rate-limit bucket: one per (rule, masked source) in an LRU map. */
+struct fw_bucket_key {
+	__u32 rule;
+	__u8 family;
+	__u8 pad[3];
+	__u8 addr[16];
+};
+struct fw_bucket {
+	__u64 tat;         /* GCRA's theoretical arrival time, ns (CLOCK_MONOTONIC) */
+};
+
+/* Control word, array index 0.  mask: bit (family-1)*6 + dim*3 + spec is set when the
+ * active rule set has entries of that class; the program skips lookups of empty classes.
+ * The control plane keeps it a superset of the live trie's classes while switching. */
+struct fw_conf {
+	__u32 mask;
+	__u32 hook;        /* informational (status): 1 xdp native, 2 xdp generic, 3 tc ingress, 4 tc egress */
+	__u32 capacity;
+	__u32 version;
+};
+
+#endif

@@ -1,0 +1,161 @@
+"""Typed access to a loaded object's global variables: ``obj.bss.x``, ``obj.data.y = 5``,
+``obj.rodata.z`` (read-only once loaded), as a libbpf skeleton's ``skel->bss->x``.
+
+Maps the kernel lets us mmap (global data with BTF is created BPF_F_MMAPABLE) are mapped
+once and read and written in place, so writing one variable never rewrites its
+neighbours (the program may be updating them); other maps go through lookup/update.
+"""
+
+from __future__ import annotations
+
+import struct
+
+_KEY0 = struct.pack("<I", 0)
+_RDONLY_PROG = 1 << 7          # BPF_F_RDONLY_PROG
+_MMAPABLE = 1 << 10            # BPF_F_MMAPABLE
+
+
+def codec(obj):
+    """The :class:`~pybpf.typedvalue.Codec` of ``obj``'s BTF (None without BTF)."""
+    if obj._codec is None:
+        types = obj._spec.btf if obj._spec is not None else None
+        if types is None and obj._plan is not None and obj._plan.get("types"):
+            from ..ctypes_btf import TypeTable
+            types = TypeTable(obj._plan["types"])
+        if types is None:
+            return None
+        from ..typedvalue import Codec
+        obj._codec = Codec(types)
+    return obj._codec
+
+
+def encode(obj, name: str, value) -> bytes:
+    """Checked bytes of ``value`` for global ``name`` of ``obj`` (typed when BTF knows it)."""
+    section, offset, size, signed, tid = obj._var(name)
+    c = codec(obj) if tid else None
+    if c is not None:
+        return c.encode(tid, value, name)
+    from ..typedvalue import encode_untyped
+    return encode_untyped(value, size, signed, name)
+
+
+def _mapping(obj, section: str):
+    """A shared mmap of the section's map, or None when the map is not mmapable."""
+    mm = obj._mmaps.get(section)
+    if mm is None and section not in obj._mmaps:
+        m = obj.maps[section]
+        if m.flags & _MMAPABLE:
+            import mmap
+            prot = mmap.PROT_READ if m.flags & _RDONLY_PROG else \
+                mmap.PROT_READ | mmap.PROT_WRITE
+            mm = mmap.mmap(m.fileno(), m.value_size, flags=mmap.MAP_SHARED, prot=prot)
+            obj._owned.append(mm)
+        obj._mmaps[section] = mm
+    return mm
+
+
+def read(obj, name: str):
+    """The current value of global ``name``, decoded by its type."""
+    section, offset, size, signed, tid = obj._var(name)
+    mm = _mapping(obj, section)
+    if mm is not None:
+        raw = mm[offset:offset + size]
+    else:
+        raw = bytes(obj.maps[section].lookup_raw(_KEY0))[offset:offset + size]
+    c = codec(obj) if tid else None
+    if c is not None:
+        return c.decode(tid, raw)
+    return int.from_bytes(raw, "little", signed=signed) if size in (1, 2, 4, 8) else raw
+
+
+def write(obj, name: str, value) -> None:
+    """Store ``value`` into global ``name`` of the loaded object (``.data``/``.bss``)."""
+    section, offset, size, signed, tid = obj._var(name)
+    if section.startswith(".rodata") or section == ".kconfig":
+        raise AttributeError(f"{name} is in {section}, which is read-only once loaded: set it "
+                             f"before load with pybpf.load(..., variables={{{name!r}: ...}}) "
+                             f"or spec.maps[{section!r}].set_var()")
+    raw = encode(obj, name, value)
+    mm = _mapping(obj, section)
+    if mm is not None:
+        mm[offset:offset + size] = raw
+        return
+    m = obj.maps[section]
+    data = bytearray(m.lookup_raw(_KEY0))
+    data[offset:offset + size] = raw
+    m.update(_KEY0, bytes(data))
+
+
+class DataSection:
+    """The global variables of one data section as attributes (``obj.bss.counter``).
+
+    Reads decode by BTF type (int, bool, float, str for ``char[N]``, tuple for arrays,
+    ctypes for structs); writes are checked (TypeError, OverflowError).  ``.rodata`` is
+    read-only after load: set it with ``load(variables=...)``.
+    """
+
+    __slots__ = ("_obj", "_section")
+
+    def __init__(self, obj, section: str):
+        object.__setattr__(self, "_obj", obj)
+        object.__setattr__(self, "_section", section)
+
+    def _names(self) -> list[str]:
+        return [n for n, g in self._obj._globals.items() if g[0] == self._section]
+
+    def _check(self, name: str) -> None:
+        g = self._obj._globals.get(name)
+        if g is None or g[0] != self._section:
+            raise AttributeError(f"{self._section} has no variable {name!r}; known: "
+                                 f"{sorted(self._names())}")
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._check(name)
+        return read(self._obj, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        self._check(name)
+        write(self._obj, name, value)
+
+    __getitem__ = __getattr__
+    __setitem__ = __setattr__
+
+    def __dir__(self):
+        return self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def items(self):
+        """(name, value) of every variable of the section."""
+        return [(n, read(self._obj, n)) for n in self._names()]
+
+    def __repr__(self) -> str:
+        return f"<DataSection {self._section} {self._names()}>"
+
+
+def typed_map(obj, name: str):
+    """A view of ``obj.maps[name]`` decoding keys and values by the map's BTF types."""
+    import copy
+    m = obj.maps[name]
+    if obj._spec is not None:
+        ms = obj._spec.maps.get(name)
+        ids = (ms.key_type_id, ms.value_type_id) if ms is not None else (0, 0)
+    else:
+        e = next((e for e in obj._plan["maps"] if e["name"] == name), None)
+        ids = (e["key_type_id"], e["value_type_id"]) if e is not None else (0, 0)
+    c = codec(obj)
+    if c is None or not any(ids):
+        raise KeyError(f"map {name!r} has no BTF key/value types (declare it with "
+                       "__type(key, ...)/__type(value, ...) in SEC(\".maps\") and compile "
+                       "with -g)")
+    view = copy.copy(m)
+
+    def dec(tid):
+        if not tid:
+            return None
+        return lambda raw: c.decode(tid, raw)
+    view.key_type, view.value_type = dec(ids[0]), dec(ids[1])
+    return view

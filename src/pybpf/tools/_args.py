@@ -1,0 +1,133 @@
+"""The tools' shared command line: -p PID, -t TID, -c CGROUP, --cgroupmap/--mntnsmap,
+-T/--time, interval and count, --json, with bcc's spellings, and one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import errors
+from . import _common
+
+
+def parser(tool: str, description: str, examples: str = ""):
+    """The tool's argument parser: the shared one (one-line errors, exit 2) with bcc's
+    description and examples."""
+    return _common.ArgumentParser(prog=f"pybpf {tool}", description=description,
+                                  epilog=examples or None)
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return v
+
+
+def add_pid(p, tid: bool = False, pid_flags=("-p", "--pid"), tid_flags=("-L", "--tid")):
+    p.add_argument(*pid_flags, dest="pid", metavar="PID", type=_common.pid_arg,
+                   help="trace this PID only")
+    if tid:
+        p.add_argument(*tid_flags, dest="tid", metavar="TID", type=_common.pid_arg,
+                       help="trace this thread ID only")
+
+
+def add_cgroup(p, flags=("-c", "--cgroup")):
+    p.add_argument(*flags, dest="cgroup", metavar="CGROUP",
+                   help="trace tasks in this cgroup (a cgroup v2 directory) and below only")
+
+
+def add_maps(p):
+    p.add_argument("--cgroupmap", metavar="CGROUPMAP",
+                   help="trace only cgroups whose ids are keys of this pinned BPF map")
+    p.add_argument("--mntnsmap", metavar="MNTNSMAP",
+                   help="trace only mount namespaces whose ids are keys of this pinned map")
+
+
+def add_time(p, timestamp: bool = True, time_flags=("-T", "--time"),
+             ts_flags=("-t", "--timestamp")):
+    p.add_argument(*time_flags, dest="time", action="store_true",
+                   help="include a time column (HH:MM:SS)")
+    if timestamp:
+        p.add_argument(*ts_flags, dest="timestamp", action="store_true",
+                       help="include a timestamp column (seconds since start)")
+
+
+def add_interval(p, interval_default: float = 99999999.0):
+    p.add_argument("interval", nargs="?", type=float, default=interval_default,
+                   help="output interval, in seconds")
+    p.add_argument("count", nargs="?", type=positive_int, default=99999999,
+                   help="number of outputs")
+
+
+def add_json(p, what: str = "event"):
+    p.add_argument("--json", action="store_true",
+                   help=f"print one JSON object per {what} (docs/tools.md has the schema)")
+
+
+def check_interval(p, args) -> None:
+    v = getattr(args, "interval", None)
+    if v is not None and v <= 0:
+        p.error(f"interval must be positive, not {args.interval:g}")
+
+
+class Filters:
+    """The constants and maps behind the shared filter options, for tools/_common.bpf.h;
+    a context manager owning the user's pinned maps and the cgroup directory it opened."""
+
+    def __init__(self, args):
+        self.consts: dict = {}
+        self.maps: dict = {}
+        self._cgroup_fd: int | None = None
+        pid, tid = getattr(args, "pid", None), getattr(args, "tid", None)
+        if pid:
+            self.consts["targ_tgid"] = pid
+        if tid:
+            self.consts["targ_tid"] = tid
+        try:
+            for flag, mapname, path in (("filter_cgroup", "cgroup_filter",
+                                         getattr(args, "cgroupmap", None)),
+                                        ("filter_mntns", "mntns_filter",
+                                         getattr(args, "mntnsmap", None))):
+                if path:
+                    self.maps[mapname] = _common.open_pinned_map(
+                        path, "--" + mapname.split("_")[0] + "map", key_size=8)
+                    self.consts[flag] = True
+            cg = getattr(args, "cgroup", None)
+            if cg:
+                try:
+                    self._cgroup_fd = os.open(cg, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                except OSError as e:
+                    raise errors.PybpfError(f"cgroup {cg!r}: {e.strerror}") from None
+                self.consts["filter_cg"] = True
+        except BaseException:
+            self.close()
+            raise
+
+    def apply(self, obj) -> None:
+        """After load: put the -c cgroup into the object's cgroup array."""
+        if self._cgroup_fd is not None:
+            obj.maps["cgroup_target"].update(0, self._cgroup_fd.to_bytes(4, "little"))
+
+    def close(self) -> None:
+        for m in self.maps.values():
+            m.close()
+        self.maps = {}
+        if self._cgroup_fd is not None:
+            os.close(self._cgroup_fd)
+            self._cgroup_fd = None
+
+    def __enter__(self) -> "Filters":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def die(tool: str, message: str, code: int = 1) -> int:
+    print(f"pybpf {tool}: error: {message}", file=sys.stderr)
+    return code

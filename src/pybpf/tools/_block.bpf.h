@@ -1,0 +1,55 @@
+/* Reading a struct request for the block tools (biolatency, biosnoop, biotop,
+ * bitesize), across kernel versions by CO-RE.  They hook the block raw tracepoints,
+ * whose first argument is the request. */
+#ifndef PYBPF_TOOLS_BLOCK_BPF_H
+#define PYBPF_TOOLS_BLOCK_BPF_H
+
+#define DISK_NAME_LEN 32
+
+/* before 5.16 a request named its disk directly */
+struct request___pre516 {
+	struct gendisk *rq_disk;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct gendisk *rq_disk(struct request *rq)
+{
+	if (bpf_core_field_exists(((struct request___pre516 *)0)->rq_disk))
+		return BPF_CORE_READ((struct request___pre516 *)rq, rq_disk);
+	return BPF_CORE_READ(rq, q, disk);
+}
+
+static __always_inline __u32 rq_dev(struct request *rq)
+{
+	struct gendisk *disk = rq_disk(rq);
+
+	if (!disk)
+		return 0;
+	return (BPF_CORE_READ(disk, major) << 20) | BPF_CORE_READ(disk, first_minor);
+}
+
+/* Flags in a layout of our own (the kernel renumbers its REQ_* bits between versions):
+ * bits 0-7 the REQ_OP, then sync, meta, fua, preflush, read-ahead. */
+#define PF_SYNC (1 << 8)
+#define PF_META (1 << 9)
+#define PF_FUA (1 << 10)
+#define PF_PREFLUSH (1 << 11)
+#define PF_RAHEAD (1 << 12)
+
+static __always_inline __u32 rq_flags(struct request *rq)
+{
+	__u32 f = BPF_CORE_READ(rq, cmd_flags), out = f & 0xff;
+
+	if (f & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_SYNC)))
+		out |= PF_SYNC;
+	if (f & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_META)))
+		out |= PF_META;
+	if (f & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_FUA)))
+		out |= PF_FUA;
+	if (f & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_PREFLUSH)))
+		out |= PF_PREFLUSH;
+	if (f & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_RAHEAD)))
+		out |= PF_RAHEAD;
+	return out;
+}
+
+#endif

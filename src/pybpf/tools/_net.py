@@ -1,0 +1,46 @@
+"""What the network tools share: the addresses layout of tools/_sock.bpf.h, formatted,
+and port-list options."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import struct
+
+ADDRS = struct.Struct("<HHHH16s16s")     # struct addrs
+AF_INET, AF_INET6 = 2, 10
+TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+              6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
+              11: "CLOSING", 12: "NEW_SYN_RECV"}
+
+
+def addr(family: int, raw: bytes) -> str:
+    if family == AF_INET:
+        return socket.inet_ntop(socket.AF_INET, raw[:4])
+    return socket.inet_ntop(socket.AF_INET6, raw[:16])
+
+
+def unpack_addrs(data, offset: int = 0) -> tuple[int, int, int, str, str]:
+    """(family, lport, dport, saddr, daddr) from a struct addrs at ``offset``."""
+    family, lport, dport, _, s, d = ADDRS.unpack_from(data, offset)
+    return family, lport, dport, addr(family, s), addr(family, d)
+
+
+def ip_version(family: int) -> int:
+    return 4 if family == AF_INET else 6
+
+
+def port_list(text: str) -> list[int]:
+    try:
+        ports = [int(p) for p in text.split(",") if p]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port list {text!r}") from None
+    if not ports or any(not 0 < p < 65536 for p in ports):
+        raise argparse.ArgumentTypeError(f"invalid port list {text!r}")
+    return ports
+
+
+def ports_bytes(ports: list[int] | None, n: int = 8) -> tuple[bytes, int]:
+    """A const u16 ports[n] array for the BPF side, and how many are set."""
+    ports = (ports or [])[:n]
+    return struct.pack(f"<{n}H", *(ports + [0] * (n - len(ports)))), len(ports)

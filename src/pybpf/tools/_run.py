@@ -1,0 +1,139 @@
+"""How a tool runs: load its object with the shared filters, then either stream events
+from its ring buffer or print its in-kernel counts every interval; and ``main``, which
+turns every failure into one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from .. import errors
+from . import _args, _common
+
+
+def main(tool: str, build_parser, run, argv) -> int:
+    """Parse ``argv`` with ``build_parser()`` and call ``run(args, out)``.  ``pybpf`` runs
+    every tool under tools/_common.run_main (signals from the start, quiet broken pipes,
+    pybpf errors in one line); this adds the tools' own cases: an ``error: ...`` exit and
+    an OSError become one line, exit 1."""
+    p = build_parser()
+    args = p.parse_args(argv)
+    _args.check_interval(p, args)
+    out = _common.Output(sys.stdout, json_lines=getattr(args, "json", False))
+    try:
+        return run(args, out) or 0
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            msg = e.code[len("error: "):] if e.code.startswith("error: ") else e.code
+            return _args.die(tool, msg)
+        raise
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        if e.errno == 32:   # EPIPE from a write not wrapped as BrokenPipeError
+            raise BrokenPipeError(*e.args) from None
+        return _args.die(tool, f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+
+
+def load(tool: str, filters: _args.Filters, consts: dict | None = None,
+         programs=None, attach=True):
+    """The tool's object, loaded with the filters' constants and maps, attached (all
+    programs, or the names in ``attach``)."""
+    import pybpf
+    _common.require_privileges()
+    data, identity = _common.tool_object(tool)
+    variables = dict(filters.consts)
+    variables.update(consts or {})
+    obj = pybpf.load(data, name=tool, variables=variables, maps=filters.maps,
+                     cache_key=identity, programs=programs)
+    try:
+        filters.apply(obj)
+        if attach:
+            obj.attach(None if attach is True else attach)
+    except BaseException:
+        obj.close()
+        raise
+    return obj
+
+
+def stream(tool: str, obj, handle, out: _common.Output, header=None,
+           duration: float | None = None, ring: str = "events") -> None:
+    """Hand every ring buffer record to ``handle(memoryview)`` until a signal (or
+    ``duration`` seconds), flushing per batch and reporting drops."""
+    from ..ringbuf import RingBuffer
+    drops = _common.DropReporter(tool, obj.maps["drops"])
+    end = time.monotonic() + duration if duration else None
+    with RingBuffer(obj.maps[ring]) as rb:
+        try:
+            if header:
+                header()
+            while end is None or time.monotonic() < end:
+                n = 0
+                for rec in rb.poll(250):
+                    handle(rec)
+                    n += 1
+                out.flush()
+                drops.check()
+                if n > 1:
+                    time.sleep(0.002)   # a burst: let it gather so one wake-up takes many
+        except _common.Stop:
+            pass
+        for rec in rb.consume():
+            handle(rec)
+        out.flush()
+        drops.check(force=True)
+
+
+def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str | None = None,
+              clear_screen: bool = False) -> None:
+    """Call ``report()`` every ``args.interval`` seconds, ``args.count`` times, and once
+    more on Ctrl-C (as bcc's counting tools do)."""
+    drops = _common.DropReporter(tool, obj.maps["drops"])
+    n = 0
+    try:
+        # inside the try: a caller that waits for the banner and then stops us must
+        # still get the report
+        if banner:
+            # with --json stdout carries JSON only: the banner goes to stderr
+            if out.json:
+                print(banner, file=sys.stderr, flush=True)
+            else:
+                out.header(banner)
+        while True:
+            time.sleep(args.interval)
+            n += 1
+            if clear_screen and not out.json and out.interactive:
+                out.stream.write("\033[2J\033[H")
+            report()
+            out.flush()
+            drops.check()
+            if n >= args.count:
+                return
+    except _common.Stop:
+        # ^C: bcc prints what was counted so far
+        report()
+        out.flush()
+        drops.check(force=True)
+
+
+def ignore_signals_now() -> None:
+    """After the final report: a second ^C must not interrupt the clean-up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def stamp() -> str:
+    return time.strftime("%H:%M:%S")
+
+
+def attach_some(obj, optional=()) -> None:
+    """Attach every program; those in ``optional`` hook what older kernels lack (a newer
+    tracepoint) and are left out there."""
+    for name in obj.programs:
+        try:
+            obj.attach([name])
+        except (errors.NotFoundError, errors.NotSupportedError, errors.AttachError):
+            if name not in optional:
+                raise

@@ -1,0 +1,82 @@
+"""Stack printing for the tools (kernel and user frames, bcc's spelling and folded
+output for flame graphs), in one place so the symbolizer behind it can be swapped."""
+
+from __future__ import annotations
+
+import struct
+
+from ..bcc.syms import KernelSymbols, UserSymbols, format_symbol
+
+MAX_DEPTH = 127          # PERF_MAX_STACK_DEPTH
+_MACHINERY = ("bpf_prog_", "bpf_trace_run", "__traceiter_", "__bpf_trace_", "perf_trace_",
+              "bpf_get_stackid", "bpf_overflow_handler", "__perf_event_overflow")
+
+
+class Stacks:
+    """Reads a BPF_MAP_TYPE_STACK_TRACE map and names its frames."""
+
+    def __init__(self, stack_map, show_offset: bool = False):
+        self.map = stack_map
+        self.ksyms = KernelSymbols()
+        self.usyms = UserSymbols()
+        self.offset = show_offset
+        self._cache: dict[int, list[int]] = {}
+
+    def addresses(self, stack_id: int) -> list[int]:
+        if stack_id < 0:
+            return []
+        if stack_id not in self._cache:
+            raw = self.map.lookup_raw(stack_id)
+            if raw is None:
+                self._cache[stack_id] = []
+            else:
+                n = len(raw) // 8
+                addrs = struct.unpack(f"<{n}Q", raw[:n * 8])
+                self._cache[stack_id] = [a for a in addrs if a]
+        return self._cache[stack_id]
+
+    def kernel(self, stack_id: int) -> list[str]:
+        """Kernel frames, innermost first, without the tracing machinery's own frames
+        on top (the BPF program and the tracepoint's call into it)."""
+        frames = [format_symbol(self.ksyms.resolve(a), False, self.offset, a).decode(
+            errors="replace") for a in self.addresses(stack_id)]
+        i = 0
+        while i < len(frames) and frames[i].startswith(_MACHINERY):
+            i += 1
+        return frames[i:]
+
+    def user(self, stack_id: int, pid: int) -> list[str]:
+        return [format_symbol(self.usyms.resolve(a, pid), False, self.offset, a).decode(
+            errors="replace") for a in self.addresses(stack_id)]
+
+    def clear(self) -> None:
+        """Forget the ids read (the map is cleared with the counts, per interval)."""
+        for sid in self._cache:
+            try:
+                del self.map[sid]
+            except KeyError:
+                pass
+        self._cache.clear()
+
+
+def folded(comm: str, user: list[str], kernel: list[str], delimiter: bool = False) -> str:
+    """One flame-graph line: ``comm;user frames outermost first;-;kernel frames``."""
+    parts = [comm] + list(reversed(user))
+    if delimiter and user and kernel:
+        parts.append("-")
+    parts += list(reversed(kernel))
+    return ";".join(p.replace(";", "_") for p in parts)
+
+
+def print_stack(w, user: list[str], kernel: list[str], comm: str, pid: int,
+                count_line: str, delimiter: bool = False) -> None:
+    """bcc's multi-line stack: kernel frames, a ``--`` between, user frames, then
+    ``-                comm (pid)`` and the count."""
+    for f in kernel:
+        w(f"    {f}\n")
+    if delimiter and kernel and user:
+        w("    --\n")
+    for f in user:
+        w(f"    {f}\n")
+    w(f"    {'-':<16} {comm} ({pid})\n")
+    w(f"        {count_line}\n\n")

@@ -1,0 +1,41 @@
+"""Options the TCP state tools share (tcpstates, tcplife): time columns, -w, -s, -L/-D
+port lists and -4/-6, mapped onto tools/_sock.bpf.h's constants."""
+
+from __future__ import annotations
+
+from . import _args, _net
+
+
+def add(p) -> None:
+    p.add_argument("-T", "--time", action="store_true", help="include time column on output (HH:MM:SS)")
+    p.add_argument("-t", "--timestamp", action="store_true",
+                   help="include timestamp on output (seconds)")
+    p.add_argument("-w", "--wide", action="store_true", help="wide column output (fits IPv6 addresses)")
+    p.add_argument("-s", "--csv", action="store_true", help="comma separated values output")
+    p.add_argument("-L", "--localport", type=_net.port_list,
+                   help="comma-separated list of local ports to trace")
+    p.add_argument("-D", "--remoteport", type=_net.port_list,
+                   help="comma-separated list of remote ports to trace")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
+    g.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    _args.add_json(p)
+
+
+def consts(args) -> dict:
+    lp, nl = _net.ports_bytes(args.localport)
+    dp, nd = _net.ports_bytes(args.remoteport)
+    return {"targ_lports": lp, "n_lports": nl, "targ_dports": dp, "n_dports": nd,
+            "targ_family": 2 if args.ipv4 else 10 if args.ipv6 else 0}
+
+
+def prefix(args, clock, ts: int, first: int, header: bool = False) -> str:
+    """The optional TIME / TIME(s) columns."""
+    out = ""
+    if args.time:
+        out += ("%s," % "TIME" if args.csv else "%-8s " % "TIME") if header else \
+            ("%s," if args.csv else "%-8s ") % clock.hms(ts)
+    if args.timestamp:
+        out += ("%s," % "TIME(s)" if args.csv else "%-9s " % "TIME(s)") if header else \
+            ("%.6f," if args.csv else "%-9.6f ") % ((ts - first) / 1e9)
+    return out

@@ -1,0 +1,66 @@
+"""biolatency: summarize block device I/O latency as a histogram, as bcc's biolatency."""
+
+from __future__ import annotations
+
+import time
+
+from .. import _args, _block, _hist, _run
+
+EXAMPLES = """examples:
+    pybpf biolatency                    # summarize block I/O latency as a histogram
+    pybpf biolatency 1 10               # print 1 second summaries, 10 times
+    pybpf biolatency -mT 1              # 1s summaries, milliseconds, and timestamps
+    pybpf biolatency -Q                 # include OS queued time in I/O time
+    pybpf biolatency -D                 # show each disk device separately
+    pybpf biolatency -F                 # show I/O flags separately
+    pybpf biolatency -d vda             # trace vda only
+    pybpf biolatency --json 1           # one JSON object per interval
+"""
+
+
+def parser():
+    p = _args.parser("biolatency", "Summarize block device I/O latency as a histogram",
+                     EXAMPLES)
+    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
+    p.add_argument("-Q", "--queued", action="store_true", help="include OS queued time in I/O time")
+    p.add_argument("-m", "--milliseconds", action="store_true", help="millisecond histogram")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-D", "--disks", action="store_true", help="print a histogram per disk device")
+    g.add_argument("-F", "--flags", action="store_true", help="print a histogram per set of I/O flags")
+    p.add_argument("-d", "--disk", help="trace this disk only")
+    _args.add_interval(p)
+    _args.add_json(p, "interval")
+    return p
+
+
+def run(args, out):
+    disks = _block.Disks()
+    consts = {"targ_queued": args.queued, "targ_per_disk": args.disks,
+              "targ_per_flag": args.flags, "targ_ms": args.milliseconds}
+    if args.disk:
+        dev = disks.by_name(args.disk)
+        if dev is None:
+            raise SystemExit(f"error: no disk {args.disk!r} in /sys/block")
+        consts["targ_dev"] = dev
+    unit = "msecs" if args.milliseconds else "usecs"
+    section = "disk" if args.disks else "flags" if args.flags else None
+    name = disks.name if args.disks else _block.flags_text if args.flags else None
+    with _args.Filters(args) as f, _run.load("biolatency", f, consts) as obj:
+        def report():
+            raw = _hist.read(obj.maps["hists"])
+            hists = {}
+            for k, v in raw.items():
+                key = int.from_bytes(k, "little")
+                hists[name(key) if name else key] = v
+            when = time.strftime("%H:%M:%S") if args.timestamp or out.json else None
+            if not out.json:
+                out.stream.write("\n")
+            _hist.print_sections(out, hists, unit, section, time_line=when)
+
+        _run.intervals("biolatency", obj, args, out, report,
+                       banner="Tracing block device I/O... Hit Ctrl-C to end.")
+    return 0
+
+
+def main(argv=None) -> int:
+    return _run.main("biolatency", parser, run, argv)

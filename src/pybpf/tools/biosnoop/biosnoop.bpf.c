@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+/* biosnoop: one event per block I/O with its issuing process, disk, size and latency,
+ * from the block raw tracepoints.  The process is the one current when the request is
+ * accounted (block_io_start, 6.5+) or inserted/issued, whichever is seen first. */
+#include "vmlinux.h"
+#include "../_common.bpf.h"
+#include "../_block.bpf.h"
+#include "biosnoop.h"
+
+const volatile bool targ_queued = false;
+const volatile __u32 targ_dev = 0;
+
+struct stamps {
+	__u64 insert;
+	__u64 issue;
+	__u64 sector;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, struct request *);
+	__type(value, struct who);
+} whos SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, struct request *);
+	__type(value, struct stamps);
+} start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1024 * 1024);
+} events SEC(".maps");
+
+static __always_inline void note_who(struct request *rq)
+{
+	struct who w = {};
+
+	w.pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(&w.comm, sizeof(w.comm));
+	bpf_map_update_elem(&whos, &rq, &w, BPF_NOEXIST);
+}
+
+static __always_inline void stamp(struct request *rq, bool issue)
+{
+	struct stamps *s = bpf_map_lookup_elem(&start, &rq), st = {};
+	__u64 now = bpf_ktime_get_ns();
+
+	if (targ_dev && rq_dev(rq) != targ_dev)
+		return;
+	note_who(rq);
+	if (!s) {
+		if (issue && targ_queued)
+			return;    /* inserted before we started: no queue time to report */
+		s = &st;
+	}
+	if (issue) {
+		s->issue = now;
+		s->sector = BPF_CORE_READ(rq, __sector);
+	} else {
+		s->insert = now;
+	}
+	if (s == &st)
+		bpf_map_update_elem(&start, &rq, s, BPF_ANY);
+}
+
+SEC("raw_tp/block_io_start")
+int io_start(struct bpf_raw_tracepoint_args *ctx)
+{
+	note_who((struct request *)ctx->args[0]);
+	return 0;
+}
+
+SEC("raw_tp/block_rq_insert")
+int rq_insert(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (targ_queued)
+		stamp((struct request *)ctx->args[0], false);
+	else
+		note_who((struct request *)ctx->args[0]);
+	return 0;
+}
+
+SEC("raw_tp/block_rq_issue")
+int rq_issue(struct bpf_raw_tracepoint_args *ctx)
+{
+	stamp((struct request *)ctx->args[0], true);
+	return 0;
+}
+
+SEC("raw_tp/block_rq_complete")
+int rq_complete(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct request *rq = (struct request *)ctx->args[0];
+	struct stamps *s = bpf_map_lookup_elem(&start, &rq);
+	struct who *w;
+	struct event *e;
+
+	if (!s || !s->issue)
+		goto out;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop();
+		goto out;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->delta_ns = e->ts_ns - s->issue;
+	e->qdelta_ns = s->insert ? s->issue - s->insert : 0;
+	e->sector = s->sector;
+	e->len = ctx->args[2];
+	e->dev = rq_dev(rq);
+	e->flags = rq_flags(rq);
+	w = bpf_map_lookup_elem(&whos, &rq);
+	if (w) {
+		e->pid = w->pid;
+		__builtin_memcpy(e->comm, w->comm, sizeof(e->comm));
+	} else {
+		e->pid = 0;
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
+	}
+	bpf_ringbuf_submit(e, 0);
+out:
+	bpf_map_delete_elem(&start, &rq);
+	bpf_map_delete_elem(&whos, &rq);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

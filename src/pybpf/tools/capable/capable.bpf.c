@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+/* capable: security capability checks with their verdict.  The capability:cap_capable
+ * tracepoint (Linux 6.14+) where the kernel has it; else a kprobe and kretprobe on
+ * cap_capable(), which also tell whether the check is audited.  Python loads one pair. */
+#include "vmlinux.h"
+#include <bpf/bpf_tracing.h>
+#include "../_common.bpf.h"
+#include "capable.h"
+
+#define CAP_OPT_NOAUDIT 0x2
+#define CAP_OPT_INSETID 0x4
+
+const volatile bool verbose = false;      /* non-audited checks too (kprobe path) */
+const volatile bool want_kstack = false;
+const volatile bool want_ustack = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__uint(value_size, 127 * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct event);
+} start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+static __always_inline void fill(struct event *e, void *ctx, int cap)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->cap = cap;
+	e->kstack = want_kstack ? bpf_get_stackid(ctx, &stacks, 0) : -1;
+	e->ustack = want_ustack ? bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK) : -1;
+	e->pad = 0;
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+}
+
+SEC("tracepoint/capability/cap_capable")
+int tp_capable(void *ctx)
+{
+	struct trace_event_raw_cap_capable *c = ctx;
+	struct event *e;
+	int cap, ret;
+
+	if (!current_wanted())
+		return 0;
+	bpf_core_read(&cap, sizeof(cap), &c->cap);
+	bpf_core_read(&ret, sizeof(ret), &c->ret);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop();
+		return 0;
+	}
+	fill(e, ctx, cap);
+	e->ts_ns = bpf_ktime_get_ns();
+	e->ret = ret;
+	e->audit = -1;
+	e->insetid = -1;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("kprobe/cap_capable")
+int BPF_KPROBE(kp_capable, void *cred, void *ns, int cap, unsigned int opts)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct event e = {};
+
+	if (!current_wanted())
+		return 0;
+	e.audit = !(opts & CAP_OPT_NOAUDIT);
+	if (!e.audit && !verbose)
+		return 0;
+	e.insetid = !!(opts & CAP_OPT_INSETID);
+	fill(&e, ctx, cap);
+	if (bpf_map_update_elem(&start, &tid, &e, BPF_ANY))
+		count_drop();
+	return 0;
+}
+
+SEC("kretprobe/cap_capable")
+int BPF_KRETPROBE(kret_capable, int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct event *e = bpf_map_lookup_elem(&start, &tid);
+
+	if (!e)
+		return 0;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->ret = ret;
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0))
+		count_drop();
+	bpf_map_delete_elem(&start, &tid);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

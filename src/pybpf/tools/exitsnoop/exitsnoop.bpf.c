@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/* exitsnoop: process (or thread) exits from sched:sched_process_exit, with age and
+ * exit status read from the exiting task. */
+#include "vmlinux.h"
+#include "../_common.bpf.h"
+#include "exitsnoop.h"
+
+const volatile bool failed_only = false;
+const volatile bool per_thread = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+SEC("tracepoint/sched/sched_process_exit")
+int tp_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32, tid = (__u32)id;
+	__u32 code;
+	struct event *e;
+
+	if (!per_thread && pid != tid)
+		return 0;
+	if (!current_wanted())
+		return 0;
+	code = BPF_CORE_READ(task, exit_code);
+	if (failed_only && code == 0)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop();
+		return 0;
+	}
+	e->start_ns = BPF_CORE_READ(task, start_time);
+	e->exit_ns = bpf_ktime_get_ns();
+	e->pid = pid;
+	e->tid = tid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->exit_code = code;
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+/* funccount: count calls of user functions (uprobes), USDT probes (uprobes at their
+ * sites), tracepoints or kernel functions (kprobes, where the kernel has them).  One
+ * program per family, attached once per probe with the probe's index as its cookie. */
+#include "vmlinux.h"
+#include "../_common.bpf.h"
+#include "funccount.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_PROBES);
+	__type(key, __u32);
+	__type(value, __u64);
+} counts SEC(".maps");
+
+static __always_inline int count(void *ctx)
+{
+	__u32 idx = bpf_get_attach_cookie(ctx);
+	__u64 *n;
+
+	if (!current_wanted())
+		return 0;
+	n = bpf_map_lookup_elem(&counts, &idx);
+	if (n)
+		*n += 1;
+	return 0;
+}
+
+SEC("uprobe")
+int count_uprobe(struct pt_regs *ctx)
+{
+	return count(ctx);
+}
+
+SEC("tracepoint")
+int count_tracepoint(void *ctx)
+{
+	return count(ctx);
+}
+
+SEC("kprobe")
+int count_kprobe(struct pt_regs *ctx)
+{
+	return count(ctx);
+}
+
+char LICENSE[] SEC("license") = "GPL";

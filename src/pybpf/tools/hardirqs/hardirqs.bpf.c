@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+/* hardirqs: time (or count) of hard interrupt handlers by name, from the irq
+ * tracepoints; totals and histograms kept in the kernel. */
+#include "vmlinux.h"
+#include "../_common.bpf.h"
+#include "hardirqs.h"
+
+const volatile bool do_count = false;
+const volatile bool do_dist = false;
+const volatile bool nanos = false;
+
+struct entry {
+	__u64 ts;
+	struct irq_key key;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct entry);
+} start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct irq_key);
+	__type(value, __u64);
+} totals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct irq_key);
+	__type(value, struct hist);
+} hists SEC(".maps");
+
+static __always_inline void add_total(struct irq_key *key, __u64 v)
+{
+	__u64 *t = bpf_map_lookup_elem(&totals, key), zero = 0;
+
+	if (!t) {
+		bpf_map_update_elem(&totals, key, &zero, BPF_NOEXIST);
+		t = bpf_map_lookup_elem(&totals, key);
+		if (!t) {
+			count_drop();
+			return;
+		}
+	}
+	__sync_fetch_and_add(t, v);
+}
+
+SEC("tracepoint/irq/irq_handler_entry")
+int entry(struct trace_event_raw_irq_handler_entry *ctx)
+{
+	__u32 zero = 0, off = ctx->__data_loc_name & 0xFFFF;
+	struct entry *e = bpf_map_lookup_elem(&start, &zero);
+
+	if (!e)
+		return 0;
+	__builtin_memset(&e->key, 0, sizeof(e->key));
+	bpf_probe_read_kernel_str(e->key.name, sizeof(e->key.name), (void *)ctx + off);
+	if (do_count) {
+		add_total(&e->key, 1);
+		return 0;
+	}
+	e->ts = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tracepoint/irq/irq_handler_exit")
+int exit_(struct trace_event_raw_irq_handler_exit *ctx)
+{
+	__u32 zero = 0;
+	struct entry *e = bpf_map_lookup_elem(&start, &zero);
+	__u64 delta;
+
+	if (do_count || !e || !e->ts)
+		return 0;
+	delta = bpf_ktime_get_ns() - e->ts;
+	e->ts = 0;
+	if (do_dist) {
+		delta /= nanos ? 1 : 1000;
+		hist_add(&hists, &e->key, delta);
+	} else {
+		add_total(&e->key, delta);
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

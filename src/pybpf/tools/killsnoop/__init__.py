@@ -1,0 +1,69 @@
+"""killsnoop: trace signals sent by kill(), tkill() and tgkill(), as bcc's killsnoop."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import struct
+
+from .. import _args, _common, _run
+
+_EV = struct.Struct("<QIIii16s")
+
+EXAMPLES = """examples:
+    pybpf killsnoop             # trace all kill() signals
+    pybpf killsnoop -x          # only show failed kills
+    pybpf killsnoop -p 181      # only trace PID 181
+    pybpf killsnoop -s 9        # only trace signal 9
+    pybpf killsnoop -s SIGTERM  # signals by name too
+    pybpf killsnoop --json      # one JSON object per kill
+"""
+
+
+def signal_number(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    name = text.upper() if text.upper().startswith("SIG") else "SIG" + text.upper()
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"unknown signal {text!r}") from None
+
+
+def parser():
+    p = _args.parser("killsnoop", "Trace signals issued by the kill() syscall", EXAMPLES)
+    p.add_argument("-x", "--failed", action="store_true", help="only show failed kill syscalls")
+    _args.add_pid(p)
+    p.add_argument("-s", "--signal", type=signal_number, help="trace this signal only")
+    _args.add_cgroup(p)
+    _args.add_maps(p)
+    _args.add_json(p, "signal sent")
+    return p
+
+
+def run(args, out):
+    clock = _common.Clock()
+
+    def header():
+        out.header("%-9s %-7s %-16s %-4s %-6s %s" % ("TIME", "PID", "COMM", "SIG", "TPID",
+                                                    "RESULT"))
+
+    def handle(data):
+        ts, pid, tpid, sig, ret, comm = _EV.unpack_from(data)
+        comm = comm.split(b"\0", 1)[0].decode(errors="replace")
+        if out.json:
+            out.row("", {"time": clock.hms(ts), "pid": pid, "comm": comm, "sig": sig,
+                         "tpid": tpid, "result": ret})
+            return
+        out.row("%-9s %-7d %-16s %-4d %-6d %d" % (clock.hms(ts), pid, comm, sig, tpid, ret), {})
+
+    consts = {"failed_only": args.failed}
+    if args.signal:
+        consts["targ_sig"] = args.signal
+    with _args.Filters(args) as f, _run.load("killsnoop", f, consts) as obj:
+        _run.stream("killsnoop", obj, handle, out, header)
+    return 0
+
+
+def main(argv=None) -> int:
+    return _run.main("killsnoop", parser, run, argv)

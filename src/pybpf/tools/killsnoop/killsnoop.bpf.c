@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+/* killsnoop: kill(), tkill() and tgkill() with their results, from syscall tracepoints. */
+#include "vmlinux.h"
+#include "../_common.bpf.h"
+#include "killsnoop.h"
+
+const volatile bool failed_only = false;
+const volatile int targ_sig = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct event);
+} start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+static __always_inline int enter(__u32 tpid, int sig)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct event e = {};
+
+	if (targ_sig && sig != targ_sig)
+		return 0;
+	if (!current_wanted())
+		return 0;
+	e.pid = id >> 32;
+	e.tpid = tpid;
+	e.sig = sig;
+	bpf_get_current_comm(&e.comm, sizeof(e.comm));
+	if (bpf_map_update_elem(&start, &tid, &e, BPF_ANY))
+		count_drop();
+	return 0;
+}
+
+static __always_inline int leave(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct event *e = bpf_map_lookup_elem(&start, &tid);
+
+	if (!e)
+		return 0;
+	if (!failed_only || ret < 0) {
+		e->ret = ret;
+		e->ts_ns = bpf_ktime_get_ns();
+		if (bpf_ringbuf_output(&events, e, sizeof(*e), 0))
+			count_drop();
+	}
+	bpf_map_delete_elem(&start, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_kill")
+int tp_enter_kill(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter(ctx->args[0], ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_kill")
+int tp_exit_kill(struct trace_event_raw_sys_exit *ctx)
+{
+	return leave(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_tkill")
+int tp_enter_tkill(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter(ctx->args[0], ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_tkill")
+int tp_exit_tkill(struct trace_event_raw_sys_exit *ctx)
+{
+	return leave(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_tgkill")
+int tp_enter_tgkill(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter(ctx->args[1], ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_tgkill")
+int tp_exit_tgkill(struct trace_event_raw_sys_exit *ctx)
+{
+	return leave(ctx->ret);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,4 @@
+/* runqlat's maps: hists (key u32: 0, a pid or a tid -> struct hist from _common.bpf.h). */
+#ifndef PYBPF_RUNQLAT_H
+#define PYBPF_RUNQLAT_H
+#endif

@@ -1,0 +1,64 @@
+"""statsnoop: trace stat() syscalls (statfs, stat, lstat, fstatat, statx), as bcc's."""
+
+from __future__ import annotations
+
+import struct
+
+from .. import _args, _common, _run
+
+_EV = struct.Struct("<QIi16s256s")
+
+EXAMPLES = """examples:
+    pybpf statsnoop           # trace all stat() syscalls
+    pybpf statsnoop -t        # include timestamps
+    pybpf statsnoop -x        # only show failed stats
+    pybpf statsnoop -p 181    # only trace PID 181
+    pybpf statsnoop --json    # one JSON object per stat
+"""
+
+# the stat syscalls of older or other architectures: absent here, skipped there
+OPTIONAL = ("enter_newstat", "exit_newstat", "enter_newlstat", "exit_newlstat",
+            "enter_statfs", "exit_statfs")
+
+
+def parser():
+    p = _args.parser("statsnoop", "Trace stat() syscalls", EXAMPLES)
+    p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
+    p.add_argument("-x", "--failed", action="store_true", help="only show failed stats")
+    _args.add_pid(p)
+    _args.add_cgroup(p)
+    _args.add_json(p, "stat")
+    return p
+
+
+def run(args, out):
+    clock = _common.Clock()
+    first = [None]
+
+    def header():
+        out.header(("%-14s" % "TIME(s)" if args.timestamp else "")
+                   + "%-7s %-16s %4s %3s %s" % ("PID", "COMM", "FD", "ERR", "PATH"))
+
+    def handle(data):
+        ts, pid, ret, comm, path = _EV.unpack_from(data)
+        comm = comm.split(b"\0", 1)[0].decode(errors="replace")
+        path = path.split(b"\0", 1)[0].decode(errors="replace")
+        fd, err = (ret, 0) if ret >= 0 else (-1, -ret)
+        if first[0] is None:
+            first[0] = ts
+        if out.json:
+            out.row("", {"time": clock.hms(ts), "ts": round((ts - first[0]) / 1e9, 9),
+                         "pid": pid, "comm": comm, "ret": fd, "err": err, "path": path})
+            return
+        out.row(("%-14.9f" % ((ts - first[0]) / 1e9) if args.timestamp else "")
+                + "%-7d %-16s %4d %3d %s" % (pid, comm, fd, err, path), {})
+
+    with _args.Filters(args) as f, _run.load("statsnoop", f, {"failed_only": args.failed},
+                                             attach=False) as obj:
+        _run.attach_some(obj, optional=OPTIONAL)
+        _run.stream("statsnoop", obj, handle, out, header)
+    return 0
+
+
+def main(argv=None) -> int:
+    return _run.main("statsnoop", parser, run, argv)

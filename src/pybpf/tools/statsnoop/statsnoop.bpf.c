@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+/* statsnoop: the stat() family (statfs, stat, lstat, fstatat, statx) from syscall
+ * tracepoints; the path is read at exit, when the kernel has faulted it in. */
+#include "vmlinux.h"
+#include "../_common.bpf.h"
+#include "statsnoop.h"
+
+const volatile bool failed_only = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, const char *);
+} start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 512 * 1024);
+} events SEC(".maps");
+
+static __always_inline int enter(const char *path)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!current_wanted())
+		return 0;
+	bpf_map_update_elem(&start, &tid, &path, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int leave(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	const char **path = bpf_map_lookup_elem(&start, &tid);
+	struct event *e;
+
+	if (!path)
+		return 0;
+	if (failed_only && ret >= 0)
+		goto out;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop();
+		goto out;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pid = id >> 32;
+	e->ret = ret;
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	if (bpf_probe_read_user_str(e->pathname, sizeof(e->pathname), *path) < 0)
+		e->pathname[0] = '\0';
+	bpf_ringbuf_submit(e, 0);
+out:
+	bpf_map_delete_elem(&start, &tid);
+	return 0;
+}
+
+#define STAT_PAIR(call, arg)                                                    \
+SEC("tracepoint/syscalls/sys_enter_" #call)                                     \
+int enter_##call(struct trace_event_raw_sys_enter *ctx)                         \
+{                                                                               \
+	return enter((const char *)ctx->args[arg]);                            \
+}                                                                               \
+SEC("tracepoint/syscalls/sys_exit_" #call)                                      \
+int exit_##call(struct trace_event_raw_sys_exit *ctx)                           \
+{                                                                               \
+	return leave(ctx->ret);                                                \
+}
+
+STAT_PAIR(statfs, 0)
+STAT_PAIR(newstat, 0)
+STAT_PAIR(newlstat, 0)
+STAT_PAIR(newfstatat, 1)
+STAT_PAIR(statx, 1)
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,137 @@
+"""syscount: summarize syscall counts and latencies, per syscall or per process (bcc's)."""
+
+from __future__ import annotations
+
+import argparse
+import errno as _errno
+import struct
+import time
+
+from .. import _args, _run, _syscalls
+
+_VAL = struct.Struct("<QQ16s")
+
+EXAMPLES = """examples:
+    pybpf syscount                 # count syscalls, top 10 at Ctrl-C
+    pybpf syscount -P              # count per process
+    pybpf syscount -L              # with total latency per syscall
+    pybpf syscount -p 181          # only process 181
+    pybpf syscount -i 1 -d 10      # print every second for 10 seconds
+    pybpf syscount -x              # only failed syscalls
+    pybpf syscount -e ENOENT       # only syscalls failing with ENOENT
+    pybpf syscount --syscall read  # only read()
+    pybpf syscount -l              # list the syscall names
+    pybpf syscount --json -i 1     # one JSON object per interval
+"""
+
+
+def errno_value(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    v = getattr(_errno, text.upper(), None)
+    if not isinstance(v, int):
+        raise argparse.ArgumentTypeError(f"unknown errno {text!r}")
+    return v
+
+
+def parser():
+    p = _args.parser("syscount", "Summarize syscall counts and latencies", EXAMPLES)
+    _args.add_pid(p, tid=True, tid_flags=("-t", "--tid"))
+    _args.add_cgroup(p)
+    _args.add_maps(p)
+    p.add_argument("-i", "--interval", type=_args.positive_int,
+                   help="print summary at this interval (seconds)")
+    p.add_argument("-d", "--duration", type=_args.positive_int,
+                   help="total duration of trace, in seconds")
+    p.add_argument("-T", "--top", type=_args.positive_int, default=10,
+                   help="print only the top syscalls by count or latency")
+    p.add_argument("-x", "--failures", action="store_true", help="trace only failed syscalls")
+    p.add_argument("-e", "--errno", type=errno_value,
+                   help="trace only syscalls that return this error (numeric or EPERM, etc.)")
+    p.add_argument("-L", "--latency", action="store_true",
+                   help="collect syscall latency")
+    p.add_argument("-m", "--milliseconds", action="store_true",
+                   help="display latency in milliseconds (default: microseconds)")
+    p.add_argument("-P", "--process", action="store_true",
+                   help="count by process and not by syscall")
+    p.add_argument("-l", "--list", action="store_true",
+                   help="print list of recognized syscalls and exit")
+    p.add_argument("--syscall", help="trace this syscall only (name or number)")
+    _args.add_json(p, "interval")
+    return p
+
+
+def run(args, out):
+    if args.list:
+        for name in sorted(_syscalls.table().values()):
+            out.stream.write(name + "\n")
+        return 0
+    consts = {"measure_latency": args.latency, "count_by_process": args.process,
+              "filter_failed": args.failures}
+    if args.errno:
+        consts["filter_errno"] = args.errno
+    if args.syscall is not None:
+        nr = _syscalls.number(args.syscall)
+        if nr is None:
+            raise SystemExit(f"error: unknown syscall {args.syscall!r}")
+        consts["filter_syscall"] = nr
+    # -i and -d map onto the shared interval/count loop
+    if args.duration and not args.interval:
+        args.interval = args.duration
+    args.count = max(1, (args.duration // args.interval)) if args.duration else 99999999
+    if not args.interval:
+        args.interval = 99999999
+    agg = "PID    COMM" if args.process else "SYSCALL"
+    unit = "TIME (ms)" if args.milliseconds else "TIME (us)"
+    div = 1e6 if args.milliseconds else 1e3
+
+    with _args.Filters(args) as f, _run.load("syscount", f, consts) as obj:
+        counts = obj.maps["counts"]
+
+        def report():
+            rows = []
+            for k, v in counts.items_raw():
+                n, total, comm = _VAL.unpack(v)
+                rows.append((int.from_bytes(k, "little"), n, total,
+                             comm.split(b"\0", 1)[0].decode(errors="replace")))
+            for k, *_ in rows:
+                try:
+                    del counts[k.to_bytes(4, "little")]
+                except KeyError:
+                    pass
+            rows.sort(key=lambda r: -(r[2] if args.latency else r[1]))
+            rows = rows[:args.top]
+            if out.json:
+                recs = []
+                for k, n, total, comm in rows:
+                    r = {"pid": k, "comm": comm} if args.process else {
+                        "syscall": _syscalls.name(k), "nr": k}
+                    r["count"] = n
+                    if args.latency:
+                        r["total_ns"] = total
+                    recs.append(r)
+                out.row("", {"time": time.strftime("%H:%M:%S"), "rows": recs})
+                return
+            w = out.stream.write
+            w("[%s]\n" % time.strftime("%H:%M:%S"))
+            if args.latency:
+                w("%-22s %8s %16s\n" % (agg, "COUNT", unit))
+            else:
+                w("%-22s %8s\n" % (agg, "COUNT"))
+            for k, n, total, comm in rows:
+                col = "%-6d %-15s" % (k, comm) if args.process else _syscalls.name(k)
+                if args.latency:
+                    w(("%-22s %8d " + ("%16.6f" if args.milliseconds else "%16.3f") + "\n")
+                      % (col, n, total / div))
+                else:
+                    w("%-22s %8d\n" % (col, n))
+            w("\n")
+
+        banner = "Tracing %ssyscalls, printing top %d... Ctrl+C to quit." % (
+            "failed " if args.failures else "", args.top)
+        _run.intervals("syscount", obj, args, out, report, banner=banner)
+    return 0
+
+
+def main(argv=None) -> int:
+    return _run.main("syscount", parser, run, argv)

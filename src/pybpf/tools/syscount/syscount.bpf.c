@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+/* syscount: syscalls counted (and timed with -L) in the kernel, per syscall or per
+ * process, from the raw_syscalls tracepoints. */
+#include "vmlinux.h"
+#include "../_common.bpf.h"
+#include "syscount.h"
+
+const volatile bool measure_latency = false;
+const volatile bool count_by_process = false;
+const volatile bool filter_failed = false;
+const volatile int filter_errno = 0;
+const volatile int filter_syscall = -1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, __u64);
+} start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct data);
+} counts SEC(".maps");
+
+static const struct data zero_data = {};
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int sys_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 ts;
+
+	if (!measure_latency)
+		return 0;
+	if (filter_syscall >= 0 && ctx->id != filter_syscall)
+		return 0;
+	if (!current_wanted())
+		return 0;
+	ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&start, &tid, &ts, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/raw_syscalls/sys_exit")
+int sys_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	__u64 delta = 0, *ts;
+	struct data *d;
+	__u32 key;
+
+	if (filter_syscall >= 0 && ctx->id != filter_syscall)
+		return 0;
+	if (filter_failed && ctx->ret >= 0)
+		return 0;
+	if (filter_errno && ctx->ret != -filter_errno)
+		return 0;
+	if (measure_latency) {
+		ts = bpf_map_lookup_elem(&start, &tid);
+		if (!ts)
+			return 0;
+		delta = bpf_ktime_get_ns() - *ts;
+		bpf_map_delete_elem(&start, &tid);
+	} else if (!current_wanted()) {
+		return 0;
+	}
+	if (ctx->id < 0)
+		return 0;
+	key = count_by_process ? (__u32)(id >> 32) : (__u32)ctx->id;
+	d = bpf_map_lookup_elem(&counts, &key);
+	if (!d) {
+		bpf_map_update_elem(&counts, &key, &zero_data, BPF_NOEXIST);
+		d = bpf_map_lookup_elem(&counts, &key);
+		if (!d) {
+			count_drop();
+			return 0;
+		}
+		if (count_by_process)
+			bpf_get_current_comm(&d->comm, sizeof(d->comm));
+	}
+	__sync_fetch_and_add(&d->count, 1);
+	if (measure_latency)
+		__sync_fetch_and_add(&d->total_ns, delta);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,110 @@
+"""tcpconnect: trace active TCP connections (connect()), as bcc's tcpconnect."""
+
+from __future__ import annotations
+
+import struct
+import time
+
+from .. import _args, _common, _net, _run
+
+_HDR = struct.Struct("<QII")
+_COMM = _HDR.size + _net.ADDRS.size
+
+EXAMPLES = """examples:
+    pybpf tcpconnect             # trace all TCP connect()s
+    pybpf tcpconnect -t          # include timestamps
+    pybpf tcpconnect -p 181      # only trace PID 181
+    pybpf tcpconnect -P 80       # only trace port 80
+    pybpf tcpconnect -P 80,81    # only trace port 80 and 81
+    pybpf tcpconnect -4          # only trace IPv4 family
+    pybpf tcpconnect -6          # only trace IPv6 family
+    pybpf tcpconnect -U          # include UID
+    pybpf tcpconnect -u 1000     # only trace UID 1000
+    pybpf tcpconnect -c          # count connects per src ip and dest ip/port
+    pybpf tcpconnect -L          # include LPORT while printing outputs
+    pybpf tcpconnect --cgroupmap mappath  # only trace cgroups in this BPF map
+    pybpf tcpconnect --mntnsmap mappath   # only trace mount namespaces in the map
+    pybpf tcpconnect --json      # one JSON object per connect
+"""
+
+
+def parser():
+    p = _args.parser("tcpconnect", "Trace TCP connects", EXAMPLES)
+    p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
+    _args.add_pid(p)
+    p.add_argument("-P", "--port", type=_net.port_list,
+                   help="comma-separated list of destination ports to trace")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
+    g.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    p.add_argument("-L", "--lport", action="store_true", help="include LPORT on output")
+    p.add_argument("-U", "--print-uid", action="store_true", help="include UID on output")
+    p.add_argument("-u", "--uid", type=_common.parse_uid, help="trace this UID only")
+    p.add_argument("-c", "--count", action="store_true",
+                   help="count connects per src ip and dest ip/port")
+    _args.add_cgroup(p, flags=("--cgroup",))
+    _args.add_maps(p)
+    _args.add_json(p, "connect")
+    return p
+
+
+def run(args, out):
+    ports, n = _net.ports_bytes(args.port)
+    consts = {"targ_ports": ports, "n_ports": n,
+              "targ_family": 2 if args.ipv4 else 10 if args.ipv6 else 0}
+    if args.uid is not None:
+        consts["targ_uid"] = args.uid
+    clock = _common.Clock()
+    first = [None]
+    counts: dict = {}
+
+    def header():
+        if args.count:
+            out.header("Tracing connect ... Hit Ctrl-C to end")
+            return
+        out.header(("%-9s" % "TIME(s)" if args.timestamp else "")
+                   + ("%-6s " % "UID" if args.print_uid else "")
+                   + "%-6s %-12s %-2s %-16s " % ("PID", "COMM", "IP", "SADDR")
+                   + ("%-6s " % "LPORT" if args.lport else "")
+                   + "%-16s %-6s" % ("DADDR", "DPORT"))
+
+    def handle(data):
+        ts, pid, uid = _HDR.unpack_from(data)
+        family, lport, dport, saddr, daddr = _net.unpack_addrs(data, _HDR.size)
+        comm = bytes(data[_COMM:_COMM + 16]).split(b"\0", 1)[0].decode(errors="replace")
+        if args.count:
+            key = (saddr, daddr, dport)
+            counts[key] = counts.get(key, 0) + 1
+            return
+        if first[0] is None:
+            first[0] = ts
+        ip = _net.ip_version(family)
+        if out.json:
+            out.row("", {"time": clock.hms(ts), "ts": round((ts - first[0]) / 1e9, 6),
+                         "uid": uid, "pid": pid, "comm": comm, "ip": ip, "saddr": saddr,
+                         "lport": lport, "daddr": daddr, "dport": dport})
+            return
+        out.row(("%-9.3f" % ((ts - first[0]) / 1e9) if args.timestamp else "")
+                + ("%-6d " % uid if args.print_uid else "")
+                + "%-6d %-12.12s %-2d %-16s " % (pid, comm, ip, saddr)
+                + ("%-6d " % lport if args.lport else "")
+                + "%-16s %-6d" % (daddr, dport), {})
+
+    with _args.Filters(args) as f, _run.load("tcpconnect", f, consts) as obj:
+        _run.stream("tcpconnect", obj, handle, out, header)
+        if args.count:
+            if out.json:
+                for (s, d, p), c in sorted(counts.items(), key=lambda kv: -kv[1]):
+                    out.row("", {"time": time.strftime("%H:%M:%S"), "saddr": s, "daddr": d,
+                                 "dport": p, "connects": c})
+            else:
+                out.stream.write("\n%-25s %-25s %-20s %-10s\n" % ("LADDR", "RADDR", "RPORT",
+                                                                  "CONNECTS"))
+                for (s, d, p), c in sorted(counts.items(), key=lambda kv: -kv[1]):
+                    out.stream.write("%-25s %-25s %-20d %-10d\n" % (s, d, p, c))
+            out.flush()
+    return 0
+
+
+def main(argv=None) -> int:
+    return _run.main("tcpconnect", parser, run, argv)

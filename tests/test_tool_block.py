@@ -1,0 +1,80 @@
+"""pybpf's block I/O tools against dd reading a file with O_DIRECT in 64 KiB blocks:
+exactly 20 reads of 65536 bytes by dd."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.toolrun import ToolRun
+
+pytestmark = pytest.mark.kernel
+
+N, BS = 20, 65536
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    path = tmp_path / "blocks"
+    with open(path, "wb") as f:
+        f.write(os.urandom(N * BS))
+        f.flush()
+        os.fsync(f.fileno())
+    return str(path)
+
+
+def _dd(path: str) -> int:
+    p = subprocess.Popen(["dd", f"if={path}", "of=/dev/null", f"bs={BS}", f"count={N}",
+                          "iflag=direct"], stderr=subprocess.DEVNULL)
+    p.wait()
+    assert p.returncode == 0
+    return p.pid
+
+
+def test_bitesize_counts_dd_reads_in_the_64k_bucket(data_file):
+    t = ToolRun("bitesize", "-c", "dd", "--json", ready="Tracing block I/O")
+    _dd(data_file)
+    t.stop()
+    (rec,) = t.json()
+    (h,) = rec["hists"]
+    assert h["comm"] == "dd" and h["buckets"] == [{"low": 64, "high": 127, "count": N}]
+
+
+def test_biosnoop_shows_each_read(data_file):
+    t = ToolRun("biosnoop", "--json")
+    t.wait_for('"comm":"dd"', trigger=lambda: _dd(data_file))
+    pid = _dd(data_file)
+    t.stop()
+    recs = [r for r in t.json() if r["pid"] == pid]
+    assert len(recs) == N, recs
+    assert {(r["comm"], r["type"], r["bytes"]) for r in recs} == {("dd", "R", BS)}
+    assert all(r["lat_ms"] >= 0 and r["disk"] for r in recs)
+    # consecutive sectors: the file's 64 KiB blocks (128 sectors each), in order
+    assert len({r["sector"] for r in recs}) == N
+
+
+def test_biolatency_per_flags_and_disk(data_file):
+    t = ToolRun("biolatency", "-F", "--json", ready="Tracing block device I/O")
+    _dd(data_file)
+    t.stop()
+    (rec,) = t.json()
+    reads = sum(h["total"] for h in rec["hists"] if h["flags"].endswith("Read"))
+    assert reads >= N
+    t = ToolRun("biolatency", "-D", ready="Tracing block device I/O")
+    _dd(data_file)
+    lines = t.stop()
+    disk = next(ln.split(" = ")[1] for ln in lines if ln.startswith("disk = "))
+    assert os.path.exists(f"/sys/block/{disk}")
+    assert "     usecs               : count     distribution" in lines
+
+
+def test_biotop_row_for_dd(data_file):
+    t = ToolRun("biotop", "-C", "--json", "5", "1", ready="Tracing...")
+    pid = _dd(data_file)
+    t.stop()
+    (rec,) = t.json()
+    (row,) = [r for r in rec["rows"] if r["pid"] == pid]
+    assert row["comm"] == "dd" and row["d"] == "R" and row["io"] == N
+    assert row["kbytes"] == N * BS // 1024

@@ -1,0 +1,49 @@
+"""pybpf capable: a child that gives up root and then asks for a capability it lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.toolrun import ToolRun, run_tool
+from tests.vm import hook_absent
+from tests.workload import Child
+
+pytestmark = pytest.mark.kernel
+
+# setuid(65534) needs CAP_SETUID (7, allowed as root); then a negative nice needs
+# CAP_SYS_NICE (23), denied to nobody
+DROP = ("import os\nos.setuid(65534)\ntry:\n os.nice(-1)\nexcept PermissionError: pass\n")
+
+
+def _checks(hook: str):
+    c = Child(DROP)
+    t = ToolRun("capable", "--hook", hook, "-p", str(c.pid), "-x", ready="VERDICT")
+    c.go()
+    lines = t.stop()
+    return [ln.split() for ln in lines[1:]], c.pid
+
+
+def test_capable_tracepoint_verdicts():
+    rows, pid = _checks("tracepoint")
+    caps = [(r[5], r[6], r[8]) for r in rows if r[2] == str(pid)]
+    assert ("7", "CAP_SETUID", "allow") in caps
+    assert caps[-1] == ("23", "CAP_SYS_NICE", "deny"), caps
+    (nice,) = [r for r in rows if r[6] == "CAP_SYS_NICE"]
+    assert nice[1] == "65534" and nice[7] == "-"         # uid nobody; audit unknown here
+
+
+@pytest.mark.needs_hook("kprobe")
+def test_capable_kprobe_verdicts_and_audit():
+    from pybpf.links import kprobe
+    if not kprobe.available():
+        r = run_tool("capable", "--hook", "kprobe")
+        assert r.returncode == 1 and r.stderr.count("\n") == 1
+        assert "kprobe on cap_capable" in r.stderr and "CONFIG_KPROBES" in r.stderr
+        hook_absent()
+        return
+    rows, pid = _checks("kprobe")
+    caps = [(r[5], r[6], r[8]) for r in rows if r[2] == str(pid)]
+    assert ("7", "CAP_SETUID", "allow") in caps
+    assert caps[-1] == ("23", "CAP_SYS_NICE", "deny"), caps
+    (nice,) = [r for r in rows if r[6] == "CAP_SYS_NICE"]
+    assert nice[1] == "65534" and nice[7] == "1"         # an audited check

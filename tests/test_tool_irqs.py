@@ -1,0 +1,86 @@
+"""pybpf hardirqs and softirqs counts, bracketed by the kernel's own /proc counters read
+just inside and just outside the tracing window."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from tests.toolrun import ToolRun
+
+pytestmark = pytest.mark.kernel
+
+
+def _proc_interrupts() -> dict[str, int]:
+    out = {}
+    with open("/proc/interrupts") as f:
+        ncpu = len(f.readline().split())
+        for line in f:
+            parts = line.split()
+            if not parts[0].rstrip(":").isdigit():
+                continue
+            name = parts[-1]
+            out[name] = out.get(name, 0) + sum(int(x) for x in parts[1:1 + ncpu])
+    return out
+
+
+def _proc_softirqs() -> dict[str, int]:
+    out = {}
+    with open("/proc/softirqs") as f:
+        f.readline()
+        for line in f:
+            name, *vals = line.split()
+            out[name.rstrip(":").lower()] = sum(int(v) for v in vals)
+    return out
+
+
+def _disk_io(path: str, n: int = 40) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600)
+    try:
+        import mmap
+        buf = mmap.mmap(-1, 4096)
+        buf.write(b"x" * 4096)
+        for i in range(n):
+            os.pwrite(fd, buf, i * 4096)
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def test_hardirqs_counts_bracketed_by_proc_interrupts(tmp_path):
+    before = _proc_interrupts()
+    t = ToolRun("hardirqs", "-C", ready="Tracing hard irq")
+    inner0 = _proc_interrupts()
+    _disk_io(str(tmp_path / "direct"))
+    inner1 = _proc_interrupts()
+    lines = t.stop(settle=0)
+    after = _proc_interrupts()
+    got = {ln.split()[0]: int(ln.split()[1]) for ln in lines
+           if len(ln.split()) == 2 and ln.split()[1].isdigit()}
+    busy = max((n for n in inner1 if n in inner0), key=lambda n: inner1[n] - inner0[n])
+    assert inner1[busy] - inner0[busy] >= 10        # the direct writes raised interrupts
+    assert inner1[busy] - inner0[busy] <= got[busy] <= after[busy] - before[busy], (busy, got)
+
+
+def test_softirqs_counts_bracketed_by_proc_softirqs():
+    before = _proc_softirqs()
+    t = ToolRun("softirqs", "-C", "--json", ready="Tracing soft irq")
+    inner0 = _proc_softirqs()
+    a, b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket(
+        socket.AF_INET, socket.SOCK_DGRAM)
+    b.bind(("127.0.0.1", 0))
+    for _ in range(200):             # loopback delivery: a NET_RX softirq per datagram
+        a.sendto(b"x", b.getsockname())
+        b.recv(10)
+    a.close()
+    b.close()
+    inner1 = _proc_softirqs()
+    t.stop(settle=0)
+    after = _proc_softirqs()
+    (rec,) = t.json()
+    got = {r["softirq"]: r["count"] for r in rec["rows"]}
+    assert inner1["net_rx"] - inner0["net_rx"] >= 200
+    assert inner1["net_rx"] - inner0["net_rx"] <= got["net_rx"] <= \
+        after["net_rx"] - before["net_rx"]

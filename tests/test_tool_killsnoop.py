@@ -1,0 +1,48 @@
+"""pybpf killsnoop against signals of known number sent to known targets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from tests.toolrun import ToolRun
+
+pytestmark = pytest.mark.kernel
+
+
+def test_kill_and_failed_kill_with_signal_filter():
+    victim = subprocess.Popen(["sleep", "30"])
+    t = ToolRun("killsnoop", "-p", str(os.getpid()), ready="RESULT")
+    os.kill(victim.pid, signal.SIGUSR2)
+    victim.wait()
+    try:
+        os.kill(4194305, signal.SIGTERM)   # above PID_MAX_LIMIT: ESRCH
+    except ProcessLookupError:
+        pass
+    lines = t.stop()
+    assert lines[0].split() == ["TIME", "PID", "COMM", "SIG", "TPID", "RESULT"]
+    rows = [ln.split() for ln in lines[1:]]
+    assert [os.getpid(), int(signal.SIGUSR2), victim.pid, 0] in [
+        [int(r[1]), int(r[3]), int(r[4]), int(r[5])] for r in rows]
+    assert any(int(r[3]) == signal.SIGTERM and int(r[5]) == -3 for r in rows)   # -ESRCH
+
+    victim = subprocess.Popen(["sleep", "30"])
+    t = ToolRun("killsnoop", "-s", "SIGUSR1", "-x", "--json")
+    t.wait_for('"result":-3', trigger=lambda: _kill_missing(signal.SIGUSR1))
+    os.kill(victim.pid, signal.SIGUSR1)      # succeeds: hidden by -x
+    victim.wait()
+    _kill_missing(signal.SIGTERM)            # other signal: hidden by -s
+    t.stop()
+    recs = t.json()
+    assert recs and all(r["sig"] == signal.SIGUSR1 and r["result"] == -3 for r in recs)
+    assert set(recs[0]) == {"time", "pid", "comm", "sig", "tpid", "result"}
+
+
+def _kill_missing(sig):
+    try:
+        os.kill(4194305, sig)   # above PID_MAX_LIMIT
+    except ProcessLookupError:
+        pass

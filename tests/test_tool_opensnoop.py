@@ -1,0 +1,125 @@
+"""pybpf opensnoop against real opens of marker files: fd, errno, flags, filters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.toolrun import ToolRun, run_tool
+
+pytestmark = pytest.mark.kernel
+
+
+def _opener(path: str, flags: str = "os.O_RDONLY", cwd: str | None = None) -> int:
+    """Open ``path`` in a child python; returns the child's pid."""
+    code = (f"import os\ntry:\n fd = os.open({path!r}, {flags}, 0o600)\n"
+            "except OSError: pass\nprint(os.getpid())")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
+                       check=True)
+    return int(r.stdout)
+
+
+def test_marker_open_fd_err_and_flags(tmp_path):
+    marker = tmp_path / "marker-open"
+    marker.write_text("x")
+    t = ToolRun("opensnoop", "-e", "-n", "python", ready="PATH")
+    pid = _opener(str(marker))
+    missing = str(tmp_path / "missing")
+    pid2 = _opener(missing)
+    wr = tmp_path / "written"
+    pid3 = _opener(str(wr), "os.O_WRONLY|os.O_CREAT|os.O_TRUNC")
+    lines = t.stop()
+    assert lines[0].split() == ["PID", "COMM", "FD", "ERR", "FLAGS", "PATH"]
+    (row,) = [ln for ln in lines if ln.endswith(str(marker))]
+    f = row.split()
+    assert int(f[0]) == pid and f[1].startswith("python") and f[2] == "3" and f[3] == "0"
+    assert int(f[4], 8) & 3 == os.O_RDONLY
+    (row,) = [ln for ln in lines if ln.endswith(missing)]
+    f = row.split()
+    assert int(f[0]) == pid2 and f[2] == "-1" and f[3] == "2"       # ENOENT
+    (row,) = [ln for ln in lines if ln.endswith(str(wr))]
+    f = row.split()
+    assert int(f[0]) == pid3
+    assert int(f[4], 8) & (os.O_WRONLY | os.O_CREAT | os.O_TRUNC) == \
+        os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+
+
+def test_failed_only_flag_filter_and_full_path_json(tmp_path):
+    ok = tmp_path / "exists"
+    ok.write_text("x")
+    t = ToolRun("opensnoop", "-x", "-n", "python", ready="PATH")
+    _opener(str(ok))
+    _opener(str(tmp_path / "nope"))
+    lines = t.stop()
+    assert not [ln for ln in lines if ln.endswith(str(ok))]
+    assert [ln for ln in lines if ln.endswith("nope")]
+
+    t = ToolRun("opensnoop", "-f", "O_WRONLY", "-F", "--json", "-n", "python")
+    # -F completes a relative path from the opener's cwd while it lives: this opener
+    # stays until the record shows (JSON mode prints no header: open until it does)
+    code = ("import os, sys\nfor line in sys.stdin:\n"
+            " os.close(os.open('rel-marker', os.O_WRONLY | os.O_CREAT, 0o600))\n")
+    import subprocess as sp
+    opener = sp.Popen([sys.executable, "-c", code], stdin=sp.PIPE, cwd=str(tmp_path),
+                      text=True)
+
+    def trigger():
+        opener.stdin.write("\n")
+        opener.stdin.flush()
+    t.wait_for("rel-marker", trigger=trigger)
+    _opener(str(ok))        # read-only: filtered out by -f O_WRONLY
+    opener.stdin.close()
+    opener.wait()
+    recs = [r for r in t.json() if "marker" in r["path"] or r["path"] == str(ok)]
+    t.stop()
+    assert recs and all(r["path"] == str(tmp_path / "rel-marker") for r in recs)
+    r = recs[0]
+    assert r["fd"] >= 0 and r["err"] == 0 and r["flags"] & os.O_WRONLY
+    assert set(r) == {"time", "ts", "uid", "pid", "tid", "comm", "fd", "err", "flags", "path"}
+
+
+def test_pid_filter_and_bad_arguments(tmp_path):
+    marker = tmp_path / "mine"
+    marker.write_text("x")
+    t = ToolRun("opensnoop", "-p", str(os.getpid()), ready="PATH")
+    _opener(str(marker))            # another process: not shown
+    with open(marker):
+        pass
+    lines = t.stop()
+    rows = [ln for ln in lines if ln.endswith(str(marker))]
+    assert len(rows) == 1 and int(rows[0].split()[0]) == os.getpid()
+    r = run_tool("opensnoop", "-f", "O_BOGUS")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "O_BOGUS" in r.stderr
+    r = run_tool("opensnoop", "-c", "/nonexistent/cgroup")
+    assert r.returncode == 1 and r.stderr.strip() == \
+        "pybpf opensnoop: error: cgroup '/nonexistent/cgroup': No such file or directory"
+
+
+def _cgroup2_root() -> str:
+    for line in open("/proc/self/mounts"):
+        dev, mnt, fstype = line.split()[:3]
+        if fstype == "cgroup2":
+            return mnt
+    raise AssertionError("no cgroup2 mount")
+
+
+def test_cgroup_filter_shows_only_the_cgroups_tasks(tmp_path):
+    import tempfile
+    cg = tempfile.mkdtemp(prefix="pybpf-test-", dir=_cgroup2_root())
+    marker = tmp_path / "cg-marker"
+    marker.write_text("x")
+    try:
+        code = (f"import os, sys\nwith open('{cg}/cgroup.procs', 'w') as f: f.write(str(os.getpid()))\n"
+                f"os.close(os.open({str(marker)!r}, os.O_RDONLY))\nprint(os.getpid())")
+        t = ToolRun("opensnoop", "-c", cg, ready="PATH")
+        inside = int(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                    text=True, check=True).stdout)
+        outside = _opener(str(marker))
+        lines = t.stop()
+    finally:
+        os.rmdir(cg)
+    pids = [int(ln.split()[0]) for ln in lines if ln.endswith(str(marker))]
+    assert pids == [inside] and outside not in pids

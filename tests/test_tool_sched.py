@@ -1,0 +1,51 @@
+"""pybpf runqlat and cpudist against a child that sleeps a known number of known times."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.toolrun import ToolRun
+from tests.workload import Child
+
+pytestmark = pytest.mark.kernel
+
+SLEEPS = "import time\nfor _ in range(20): time.sleep(0.02)\n"
+
+
+def _total(rec, key, value):
+    (h,) = [h for h in rec["hists"] if h[key] == value]
+    return h
+
+
+def test_cpudist_offcpu_sleeps_land_in_their_bucket():
+    c = Child(SLEEPS)
+    t = ToolRun("cpudist", "-O", "-P", "-p", str(c.pid), "--json", ready="Tracing off-CPU")
+    c.go()
+    t.stop()
+    (rec,) = t.json()
+    h = _total(rec, "pid", c.pid)
+    # twenty 20 ms sleeps: twenty off-CPU stretches of 16384..32767 us
+    (b,) = [b for b in h["buckets"] if b["low"] == 16384]
+    assert b["high"] == 32767 and b["count"] == 20, h
+
+
+def test_cpudist_oncpu_and_text_layout():
+    c = Child(SLEEPS)
+    t = ToolRun("cpudist", "-p", str(c.pid), "-m", ready="Tracing on-CPU")
+    c.go()
+    lines = t.stop()
+    assert "     msecs               : count     distribution" in lines
+    counts = [int(ln.split(":")[1].split("|")[0]) for ln in lines if "->" in ln]
+    assert sum(counts) >= 20          # at least one run per wake-up
+
+
+def test_runqlat_one_wait_per_wakeup():
+    c = Child(SLEEPS)
+    t = ToolRun("runqlat", "-P", "-p", str(c.pid), "--json", ready="Tracing run queue")
+    c.go()
+    t.stop()
+    (rec,) = t.json()
+    h = _total(rec, "pid", c.pid)
+    assert h["comm"] in ("", "python", "python3")
+    # each of the 20 wake-ups waits on the run queue once (plus any preemptions)
+    assert 20 <= h["total"] <= 60, h

@@ -1,0 +1,85 @@
+"""pybpf statsnoop and sigsnoop against stats of marker paths and signals of known
+number."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from tests.toolrun import ToolRun
+
+pytestmark = pytest.mark.kernel
+
+
+def test_statsnoop_marker_paths(tmp_path):
+    marker = tmp_path / "stat-marker"
+    marker.write_text("x")
+    missing = str(tmp_path / "stat-missing")
+    t = ToolRun("statsnoop", "-p", str(os.getpid()), ready="PATH")
+    os.stat(marker)
+    with pytest.raises(FileNotFoundError):
+        os.stat(missing)
+    os.statvfs(str(tmp_path))
+    lines = t.stop()
+    rows = {ln.split()[-1]: ln.split() for ln in lines[1:]}
+    assert rows[str(marker)][:1] == [str(os.getpid())] and rows[str(marker)][2:4] == ["0", "0"]
+    assert rows[missing][2:4] == ["-1", "2"]
+    assert rows[str(tmp_path)][2:4] == ["0", "0"]          # statfs
+    t = ToolRun("statsnoop", "-x", "-p", str(os.getpid()), "--json")
+    t.wait_for("stat-missing", trigger=lambda: os.path.exists(missing) or os.stat(marker))
+    t.stop()
+    assert {r["path"] for r in t.json()} == {missing}
+    assert all(r["err"] == 2 and r["ret"] == -1 for r in t.json())
+
+
+def test_sigsnoop_signals_with_names_and_target():
+    victim = subprocess.Popen(["sleep", "30"])
+    t = ToolRun("sigsnoop", "-n", "-t", str(victim.pid), ready="RESULT")
+    os.kill(victim.pid, signal.SIGUSR1)
+    victim.wait()
+    lines = t.stop()
+    rows = [ln.split() for ln in lines[1:]]
+    sent = [r for r in rows if r[3] == "SIGUSR1"]
+    assert len(sent) == 1 and sent[0][1] == str(os.getpid()) and sent[0][4] == str(victim.pid)
+    assert sent[0][5] == "0"
+    # the parent's SIGCHLD targets us, not the victim: filtered out by -t
+    assert not [r for r in rows if r[3] == "SIGCHLD"]
+
+
+def test_mountsnoop_tmpfs_mount_and_umount(tmp_path):
+    target = tmp_path / "mnt"
+    target.mkdir()
+    t = ToolRun("mountsnoop", "-p", str(os.getpid()), ready="CALL")
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.mount(b"pybpf-test", str(target).encode(), b"tmpfs", 2 | 4, b"size=1m") == 0
+    assert libc.umount2(str(target).encode(), 0) == 0
+    assert libc.umount2(str(target).encode(), 0) == -1       # not mounted any more: EINVAL
+    lines = t.stop()
+    calls = [ln.split(None, 4)[4] for ln in lines[1:]]
+    ns = os.stat("/proc/self/ns/mnt").st_ino
+    assert all(ln.split()[3] == str(ns) for ln in lines[1:])
+    assert calls == [f'mount("pybpf-test", "{target}", "tmpfs", MS_NOSUID|MS_NODEV, '
+                     f'"size=1m") = 0',
+                     f'umount("{target}", 0x0) = 0',
+                     f'umount("{target}", 0x0) = -EINVAL']
+
+
+def test_vfsstat_counts_a_childs_calls(tmp_path):
+    from tests.workload import Child
+    code = (f"import os\nfd = os.open({str(tmp_path / 'f')!r}, os.O_RDWR | os.O_CREAT)\n"
+            "for _ in range(300): os.pread(fd, 1, 0)\n"
+            "for _ in range(200): os.pwrite(fd, b'x', 0)\n"
+            "for _ in range(7): os.fsync(fd)\n"
+            f"for _ in range(11): os.close(os.open({str(tmp_path / 'f')!r}, os.O_RDONLY))\n")
+    c = Child(code)
+    t = ToolRun("vfsstat", "-p", str(c.pid), "--json", "100", ready="Tracing...")
+    c.go()
+    t.stop()
+    (rec,) = t.json()
+    # exactly the calls above (its read of "go" entered the kernel before we attached)
+    assert (rec["read"], rec["write"], rec["fsync"], rec["open"], rec["create"]) == \
+        (300, 200, 7, 11, 1), rec

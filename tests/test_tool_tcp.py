@@ -1,0 +1,178 @@
+"""pybpf's TCP tools against connections to a marker port on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import pytest
+
+from tests.toolrun import ToolRun
+
+pytestmark = pytest.mark.kernel
+
+
+def _listener(family=socket.AF_INET, host="127.0.0.1"):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.bind((host, 0))
+    s.listen(16)
+    return s
+
+
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_tcpconnect_marker_port_and_refused():
+    srv = _listener()
+    port = srv.getsockname()[1]
+    closed = _free_port()
+    t = ToolRun("tcpconnect", "-L", "-P", f"{port},{closed}", "-p", str(os.getpid()),
+                ready="DPORT")
+    c = socket.create_connection(("127.0.0.1", port))
+    lport = c.getsockname()[1]
+    c.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", closed))
+    other = _listener()
+    socket.create_connection(other.getsockname()).close()    # port not in -P
+    lines = t.stop()
+    rows = [ln.split() for ln in lines[1:]]
+    assert [os.getpid(), "4", "127.0.0.1", lport, "127.0.0.1", port] in [
+        [int(r[0]), r[2], r[3], int(r[4]), r[5], int(r[6])] for r in rows]
+    assert any(int(r[6]) == closed for r in rows)
+    assert not any(int(r[6]) == other.getsockname()[1] for r in rows)
+    assert len(rows) == 2
+    srv.close()
+    other.close()
+
+
+def test_tcpaccept_and_tcpconnect_json_ipv6():
+    srv = _listener(socket.AF_INET6, "::1")
+    port = srv.getsockname()[1]
+    t = ToolRun("tcpaccept", "-P", str(port), "--json")
+
+    def trigger():
+        c = socket.create_connection(("::1", port))
+        a, _ = srv.accept()
+        trigger.seen.append(c.getsockname()[1])
+        a.close()
+        c.close()
+    trigger.seen = []
+    t.wait_for(f'"lport":{port}', trigger=trigger)
+    recs = t.json()
+    t.stop()
+    r = recs[0]
+    assert r["pid"] == os.getpid() and r["ip"] == 6 and r["laddr"] == "::1"
+    assert r["raddr"] == "::1" and r["rport"] in trigger.seen
+    assert set(r) == {"time", "ts", "pid", "uid", "comm", "ip", "raddr", "rport", "laddr",
+                      "lport"}
+    srv.close()
+
+
+def _session(port_holder: list) -> tuple[int, int]:
+    """A loopback session: the client sends 3000 bytes, the server answers 5000, both
+    read everything and close.  Returns (client port, server port)."""
+    srv = _listener()
+    port = srv.getsockname()[1]
+    c = socket.create_connection(("127.0.0.1", port))
+    a, _ = srv.accept()
+    c.sendall(b"c" * 3000)
+    got = b""
+    while len(got) < 3000:
+        got += a.recv(65536)
+    a.sendall(b"s" * 5000)
+    got = b""
+    while len(got) < 5000:
+        got += c.recv(65536)
+    cport = c.getsockname()[1]
+    c.close()
+    a.recv(10)           # the client's FIN
+    a.close()
+    srv.close()
+    port_holder.append(port)
+    return cport, port
+
+
+def test_tcpstates_client_transitions():
+    ports: list = []
+    t = ToolRun("tcpstates", "--json")
+    t.wait_for('"newstate":"LISTEN"', trigger=lambda: _session(ports))
+    cport, port = _session(ports)
+    time.sleep(0.2)
+    t.stop()
+    # the socket's first change (CLOSE -> SYN_SENT) comes before its port is bound:
+    # follow the socket by its address
+    (sk,) = {r["skaddr"] for r in t.json() if r["lport"] == cport and r["rport"] == port}
+    mine = [(r["oldstate"], r["newstate"]) for r in t.json() if r["skaddr"] == sk]
+    # the kernel reuses socket memory: keep this socket's life only
+    mine = mine[len(mine) - 1 - mine[::-1].index(("CLOSE", "SYN_SENT")):]
+    assert mine[:4] == [("CLOSE", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED"),
+                        ("ESTABLISHED", "FIN_WAIT1"), ("FIN_WAIT1", "FIN_WAIT2")], mine
+    assert mine[-1][1] == "CLOSE"
+    listener = [(r["oldstate"], r["newstate"]) for r in t.json() if r["lport"] == port]
+    assert ("CLOSE", "LISTEN") in listener and ("LISTEN", "CLOSE") in listener
+
+
+def test_tcplife_bytes_and_owner():
+    ports: list = []
+    t = ToolRun("tcplife", "-p", str(os.getpid()), "--json")
+    t.wait_for('"tx_bytes"', trigger=lambda: _session(ports))
+    cport, port = _session(ports)
+    time.sleep(0.2)
+    t.stop()
+    (client,) = [r for r in t.json() if r["lport"] == cport and r["rport"] == port]
+    assert client["pid"] == os.getpid() and client["comm"].startswith("python")
+    # the kernel's counters, as bcc reports them: SYN and FIN take sequence numbers.
+    # bytes_received counts the peer's FIN (+1); bytes_acked counts our FIN and, on the
+    # connecting side only, our SYN (the passive side's child socket starts past it)
+    assert (client["tx_bytes"], client["rx_bytes"]) == (3000 + 2, 5000 + 1), client
+    assert 0 <= client["ms"] < 5000
+    (server,) = [r for r in t.json() if r["lport"] == port and r["rport"] == cport]
+    assert (server["tx_bytes"], server["rx_bytes"]) == (5000 + 1, 3000 + 1), server
+
+
+def test_tcpretrans_dropped_syn_is_retransmitted():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    port = srv.getsockname()[1]
+    t = ToolRun("tcpretrans", ready="RADDR:RPORT")
+    first = socket.create_connection(("127.0.0.1", port))   # fills the accept queue
+    second = socket.socket()
+    second.setblocking(False)
+    second.connect_ex(("127.0.0.1", port))     # its SYN is dropped: resent after ~1 s
+    lport = second.getsockname()[1]
+    t.wait_for(f"127.0.0.1:{port}", timeout=10)
+    lines = t.stop(settle=0)
+    rows = [ln.split() for ln in lines if f"127.0.0.1:{port}" in ln]
+    assert rows[0][2:] == ["4", f"127.0.0.1:{lport}", "R>", f"127.0.0.1:{port}", "SYN_SENT"]
+    for s in (first, second, srv):
+        s.close()
+
+
+def test_bindsnoop_tcp_udp_and_failed_bind():
+    port = _free_port()
+    t = ToolRun("bindsnoop", "-p", str(os.getpid()), ready="ADDR")
+    a = socket.socket()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    a.bind(("127.0.0.1", port))
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    u.bind(("::1", port))
+    b = socket.socket()
+    with pytest.raises(OSError):
+        b.bind(("127.0.0.1", port))          # taken: EADDRINUSE
+    lines = t.stop()
+    rows = [ln.split() for ln in lines[1:]]
+    assert rows == [[str(os.getpid()), rows[0][1], "0", "TCP", "R.", "0", str(port), "127.0.0.1"],
+                    [str(os.getpid()), rows[0][1], "0", "UDP", ".r", "0", str(port), "::1"],
+                    [str(os.getpid()), rows[0][1], "-98", "TCP", "..", "0", str(port),
+                     "127.0.0.1"]], rows
+    for s in (a, u, b):
+        s.close()

@@ -1,0 +1,79 @@
+"""pybpf's uprobe tools: bash reading a command in a pty, and host name lookups."""
+
+from __future__ import annotations
+
+import os
+import pty
+import socket
+import subprocess
+import time
+
+import pytest
+
+from tests.toolrun import ToolRun
+
+pytestmark = pytest.mark.kernel
+
+
+def test_bashreadline_reads_a_typed_command():
+    t = ToolRun("bashreadline", "--json")
+    master, slave = pty.openpty()
+    bash = subprocess.Popen(["bash", "--norc", "--noprofile", "-i"], stdin=slave,
+                            stdout=slave, stderr=slave, start_new_session=True,
+                            env={"PATH": os.environ["PATH"], "TERM": "dumb", "HOME": "/"})
+    os.close(slave)
+    marker = f"echo pybpf-marker-{os.getpid()}"
+    try:
+        def trigger():
+            os.write(master, (marker + "\n").encode())
+            time.sleep(0.05)
+            try:
+                os.read(master, 65536)     # keep the pty drained
+            except OSError:
+                pass
+        t.wait_for(marker, trigger=trigger, timeout=30)
+        os.write(master, b"exit\n")
+        bash.wait(timeout=10)
+    finally:
+        bash.kill()
+        bash.wait()
+        os.close(master)
+    t.stop()
+    recs = [r for r in t.json() if r["pid"] == bash.pid]
+    assert recs and all(r["command"] == marker for r in recs[:-1])
+    assert recs[-1]["command"] in (marker, "exit") and recs[0]["comm"] == "bash"
+
+
+def test_gethostlatency_names_the_host():
+    t = ToolRun("gethostlatency", "-p", str(os.getpid()), ready="HOST")
+    socket.getaddrinfo("localhost", 80)
+    socket.gethostbyname("localhost")     # Python calls getaddrinfo for this too
+    lines = t.stop()
+    rows = [ln.split() for ln in lines[1:]]
+    assert len(rows) == 2 and all(r[1] == str(os.getpid()) and r[4] == "localhost"
+                                  for r in rows), rows
+    assert all(float(r[3]) >= 0 for r in rows)
+
+
+def test_funccount_user_function_exact_count():
+    from tests.cbuild import build
+    spin = build("tool_sleep")       # sleep_marker() called a known number of times
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {spin} 37 1"], stdin=subprocess.PIPE)
+    t = ToolRun("funccount", "-p", str(c.pid), f"{spin}:sleep_*", ready="Tracing 1 functions")
+    c.stdin.write(b"go\n")
+    c.stdin.close()
+    c.wait()
+    lines = t.stop()
+    assert [ln.split() for ln in lines if ln.startswith("sleep_marker")] == \
+        [["sleep_marker", "37"]]
+
+
+def test_funccount_tracepoints_json():
+    from tests.workload import Child
+    c = Child("import os\nfor _ in range(123): os.getppid()\n")
+    t = ToolRun("funccount", "--json", "-p", str(c.pid), "t:syscalls:sys_enter_getppid",
+                ready='Tracing 1 functions for "t:syscalls:sys_enter_getppid"')
+    c.go()
+    t.stop()
+    (rec,) = t.json()
+    assert rec["counts"] == [{"func": "syscalls:sys_enter_getppid", "count": 123}]

@@ -1,0 +1,109 @@
+"""The tools' shared pure pieces (no kernel needed): histograms, flags, addresses, names,
+stack folding, and one-line argument errors."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from pybpf import tools
+from pybpf.tools import _block, _hist, _net, _stacks, _syscalls
+from pybpf.tools._common import Output
+from tests.toolrun import run_tool
+
+
+def test_at_least_25_tools_each_with_its_folder():
+    names = tools.names()
+    assert len(names) >= 25
+    import os
+    for n in names:
+        folder = os.path.join(tools.TOOLS_DIR, n)
+        assert os.path.exists(os.path.join(folder, f"{n}.bpf.c")), n
+        assert os.path.exists(os.path.join(folder, f"{n}.h")), n
+        assert tools.description(n), n
+
+
+def test_log2_buckets_match_bcc_bounds():
+    slots = [0] * _hist.MAX_SLOTS
+    slots[1], slots[2], slots[11] = 5, 3, 1
+    assert _hist.buckets(slots) == [{"low": 0, "high": 1, "count": 5},
+                                    {"low": 2, "high": 3, "count": 3},
+                                    {"low": 1024, "high": 2047, "count": 1}]
+    assert _hist.buckets([0, 2, 0, 7], linear=True) == [{"low": 1, "high": 1, "count": 2},
+                                                        {"low": 3, "high": 3, "count": 7}]
+
+
+def test_sections_text_and_json():
+    out = Output(io.StringIO())
+    _hist.print_sections(out, {7: [0, 4, 2] + [0] * 24}, "usecs", "pid",
+                         label=lambda k: f"{k} sh")
+    text = out.stream.getvalue().splitlines()
+    assert text[:3] == ["", "pid = 7 sh", "     usecs               : count     distribution"]
+    assert text[3].startswith("         0 -> 1          : 4        |****")
+    out = Output(io.StringIO(), json_lines=True)
+    _hist.print_sections(out, {7: [0, 4, 2] + [0] * 24}, "usecs", "pid", time_line="00:00:01",
+                         json_fields=lambda k: {"comm": "sh"})
+    rec = json.loads(out.stream.getvalue())
+    assert rec == {"time": "00:00:01", "unit": "usecs", "hists": [
+        {"pid": 7, "comm": "sh", "total": 6, "buckets": [{"low": 0, "high": 1, "count": 4},
+                                                         {"low": 2, "high": 3, "count": 2}]}]}
+
+
+def test_block_flags_in_bcc_words():
+    assert _block.flags_text(0) == "Read"
+    assert _block.flags_text(1 | _block.SYNC) == "Sync-Write"
+    assert _block.flags_text(0 | _block.RAHEAD) == "ReadAhead-Read"
+    assert _block.flags_text(2 | _block.PREFLUSH) == "PreFlush-Flush"
+    assert _block.rwbs(1) == "W" and _block.rwbs(0) == "R" and _block.rwbs(3) == "D"
+
+
+def test_addresses_and_ports():
+    raw = bytes([127, 0, 0, 1]) + bytes(12)
+    assert _net.addr(2, raw) == "127.0.0.1"
+    assert _net.addr(10, bytes(15) + b"\x01") == "::1"
+    assert _net.port_list("80,443") == [80, 443]
+    for bad in ("", "0", "70000", "x"):
+        with pytest.raises(Exception):
+            _net.port_list(bad)
+    data, n = _net.ports_bytes([80, 443])
+    assert n == 2 and len(data) == 16 and data[:4] == b"\x50\x00\xbb\x01"
+
+
+def test_syscall_names_both_ways():
+    assert _syscalls.name(59, "x86_64") == "execve"
+    assert _syscalls.name(221, "aarch64") == "execve"
+    assert _syscalls.number("getppid", "x86_64") == 110
+    assert _syscalls.name(99999, "x86_64") == "[unknown: 99999]"
+
+
+def test_exit_status_and_mount_flags_text():
+    from pybpf.tools.exitsnoop import describe
+    from pybpf.tools.mountsnoop import MS_FLAGS, decode_flags, retval
+    assert describe(7 << 8) == (7, 0, False, "code 7")
+    assert describe(9) == (0, 9, False, "signal 9 (SIGKILL)")
+    assert describe(11 | 0x80)[3] == "signal 11 (SIGSEGV), core dumped"
+    assert decode_flags(2 | 4 | (1 << 30), MS_FLAGS) == "MS_NOSUID|MS_NODEV|0x40000000"
+    assert decode_flags(0, MS_FLAGS) == "0x0" and retval(-22) == "-EINVAL"
+
+
+def test_folded_stack_order():
+    assert _stacks.folded("app", ["leaf_u", "main"], ["schedule", "do_sys"], True) == \
+        "app;main;leaf_u;-;do_sys;schedule"
+    assert _stacks.folded("a;b", [], ["f"]) == "a_b;f"
+
+
+def test_capability_names():
+    from pybpf.tools.capable import CAPS
+    assert len(CAPS) == 41 and CAPS[21] == "CAP_SYS_ADMIN" and CAPS[39] == "CAP_BPF"
+
+
+@pytest.mark.parametrize("argv", [["opensnoop", "-p", "0"], ["runqlat", "-P", "-x"],
+                                  ["syscount", "-T", "0"], ["tcpconnect", "-P", "99999"],
+                                  ["biolatency", "-D", "-F"], ["killsnoop", "-s", "SIGNOPE"],
+                                  ["runqlen", "1", "0"], ["profile", "-U", "-K"]])
+def test_bad_arguments_are_one_line(argv):
+    r = run_tool(*argv)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "error:" in r.stderr and "Traceback" not in r.stderr

@@ -1,0 +1,129 @@
+"""Typed global variables: obj.bss / obj.data / obj.rodata, load(variables=...) and
+MapSpec.set_var checked against BTF types, on the full load path and a plan replay."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+import pytest
+
+import pybpf
+from pybpf.typedvalue import FitError
+
+SRC = Path(__file__).parent / "data" / "typed_globals.bpf.c"
+
+
+@pytest.fixture(scope="module")
+def obj_bytes():
+    return pybpf.compile(SRC)
+
+
+# ---- pure: spec-level set_var/get_var -------------------------------------------------
+
+def test_set_var_checks_types_before_load(obj_bytes):
+    spec = pybpf.ObjectSpec.from_bytes(obj_bytes, name="pt_typed")
+    ro = spec.maps[".rodata"]
+    ro.set_var("min_duration_ns", 1500)
+    assert ro.variables["min_duration_ns"].value == 1500
+    with pytest.raises(TypeError, match="expected an int, got float 1.5"):
+        ro.set_var("min_duration_ns", 1.5)
+    with pytest.raises(OverflowError):
+        ro.set_var("min_duration_ns", -1)
+    with pytest.raises(OverflowError):
+        ro.set_var("delta", 40000)
+    ro.set_var("delta", -300)
+    assert ro.variables["delta"].value == -300
+    ro.set_var("verbose", True)
+    assert ro.variables["verbose"].value is True
+    with pytest.raises(TypeError):
+        ro.set_var("verbose", "yes")
+    ro.set_var("prefix", "abc")
+    assert ro.variables["prefix"].value == "abc"
+    with pytest.raises(FitError):          # 8 bytes leave no room for the NUL
+        ro.set_var("prefix", "abcdefgh")
+    with pytest.raises(ValueError):        # FitError is a ValueError too
+        ro.set_var("prefix", "abcdefgh")
+    with pytest.raises(TypeError):
+        ro.set_var("prefix", 5)
+    ro.set_var("scale", 2.5)
+    assert ro.variables["scale"].value == 2.5
+    with pytest.raises(TypeError):
+        ro.set_var("scale", "2.5")
+    ro.set_var("tunables", {"limit": 9, "port": 80, "hi": 31, "label": "ab"})
+    c = ro.variables["tunables"].value
+    assert (c.limit, c.port, c.raw, c.hi, c.lo, c.label) == (9, 80, 80, 31, 0, b"ab")
+    with pytest.raises(OverflowError):
+        ro.set_var("tunables", {"hi": 32})       # a 5-bit field
+    with pytest.raises(TypeError, match="no member"):
+        ro.set_var("tunables", {"nope": 1})
+
+
+def test_struct_type_matches_btf_layout(obj_bytes):
+    spec = pybpf.ObjectSpec.from_bytes(obj_bytes, name="pt_typed")
+    var = spec.maps[".rodata"].variables["tunables"]
+    ct = type(var.value)
+    assert ctypes.sizeof(ct) == var.size
+    assert ct.limit.offset == 4 and ct.port.offset == 8 and ct.label.offset == 11  # right after the bitfield byte
+
+
+# ---- kernel ---------------------------------------------------------------------------
+
+def _run(obj):
+    obj.bss.my_pid = os.getpid()
+    obj.attach()
+    for _ in range(3):
+        os.getppid()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("replay", [False, True])
+def test_typed_sections_after_load(obj_bytes, replay, monkeypatch):
+    if not replay:
+        monkeypatch.setenv("PYBPF_NO_PLAN", "1")
+    variables = {"min_duration_ns": 2_000_000, "verbose": True, "delta": -7,
+                 "tunables": {"limit": 77, "port": 8080, "hi": 5}}
+    for i in range(2 if replay else 1):        # the second load replays the plan
+        with pybpf.load(obj_bytes, name="pt_typed", variables=variables) as obj:
+            assert (obj._plan is not None) == (replay and i == 1) or i == 0
+            _run(obj)
+            assert obj.bss.hits == 3
+            assert obj.data.counter == 10
+            assert obj.bss.seen_min == 2_000_000 == obj.rodata.min_duration_ns
+            assert obj.bss.last_delta == -7
+            assert obj.bss.cfg_limit == 77 and obj.bss.cfg_port == 8080
+            assert obj.bss.cfg_hi == 5 and obj.bss.ports == (8080, 0, 0)
+            assert obj.bss.last_comm == "python" or obj.bss.last_comm.startswith("py")
+            assert obj.rodata.prefix == "pt" and obj.rodata.verbose is True
+            assert obj.data.ratio == 0.5
+            obj.data.ratio = 0.25
+            assert obj.data.ratio == 0.25
+            obj.data.counter = 100
+            os.getppid()
+            assert obj.data.counter == 101 and obj.bss.hits == 4
+            with pytest.raises(AttributeError, match="read-only once loaded"):
+                obj.rodata.min_duration_ns = 5
+            with pytest.raises(TypeError):
+                obj.bss.my_pid = 1.5
+            with pytest.raises(OverflowError):
+                obj.bss.my_pid = 1 << 32
+            with pytest.raises(AttributeError, match="known"):
+                obj.bss.nope
+            assert "hits" in dir(obj.bss)
+            cfgs = obj.typed_map("cfgs")
+            (k, v), = list(cfgs.items())
+            assert k == os.getpid() and (v.limit, v.port, v.hi) == (77, 8080, 5)
+            assert cfgs[os.getpid()].limit == 77
+            assert obj.maps["cfgs"][os.getpid()] == bytes(v)      # the raw view is unchanged
+
+
+@pytest.mark.kernel
+def test_variables_are_checked_on_both_paths(obj_bytes):
+    for _ in range(2):
+        with pytest.raises(TypeError, match="min_duration_ns: expected an int"):
+            pybpf.load(obj_bytes, name="pt_typed", variables={"min_duration_ns": 1.5})
+        with pytest.raises(OverflowError, match="prefix"):
+            pybpf.load(obj_bytes, name="pt_typed", variables={"prefix": "x" * 8})
+        with pybpf.load(obj_bytes, name="pt_typed") as obj:   # records or replays a plan
+            assert obj.rodata.min_duration_ns == 0

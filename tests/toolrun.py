@@ -1,0 +1,95 @@
+"""Running a pybpf tool under test: start it, wait until it is tracing, stop it with
+SIGINT and collect its output (stdout lines, stderr)."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+
+
+class ToolRun:
+    """``pybpf <tool> <args>``; ready once ``ready`` (a substring) shows on stdout (or on
+    stderr: interval tools in --json mode print their banner there)."""
+
+    def __init__(self, tool: str, *args: str, ready: str | None = None, timeout: float = 60,
+                 stdin=subprocess.DEVNULL):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+        self.p = subprocess.Popen([sys.executable, "-m", "pybpf", tool, *args],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  stdin=stdin, env=env)
+        self.out: list[str] = []
+        self.err = b""
+        self._buf = {self.p.stdout.fileno(): b"", self.p.stderr.fileno(): b""}
+        if ready is not None:
+            self.wait_for(ready, timeout)
+
+    def _pump(self, timeout: float) -> bool:
+        fds = [fd for fd in self._buf if fd >= 0]
+        r, _, _ = select.select(fds, [], [], timeout)
+        got = False
+        for fd in r:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                self._buf.pop(fd)
+                self._buf[-fd - 1] = b""
+                continue
+            got = True
+            if fd == self.p.stdout.fileno():
+                data = self._buf[fd] + chunk
+                *lines, self._buf[fd] = data.split(b"\n")
+                self.out.extend(x.decode(errors="replace") for x in lines)
+            else:
+                self.err += chunk
+        return got
+
+    def wait_for(self, text: str, timeout: float = 60, trigger=None) -> None:
+        """Until ``text`` shows on stdout or stderr, calling ``trigger()`` between looks."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.out) or text.encode() in self.err:
+                return
+            if trigger:
+                trigger()
+            if not self._pump(0.05) and self.p.poll() is not None and not any(
+                    fd >= 0 for fd in self._buf):
+                break
+        raise AssertionError(f"{text!r} never showed; out={self.out[-5:]} "
+                             f"err={self.err.decode(errors='replace')[-2000:]}")
+
+    def stop(self, settle: float = 0.3, sig=signal.SIGINT, timeout: float = 20) -> list[str]:
+        time.sleep(settle)
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        deadline = time.monotonic() + timeout
+        while any(fd >= 0 for fd in self._buf) and time.monotonic() < deadline:
+            self._pump(0.1)
+        self.p.wait(timeout=max(1, deadline - time.monotonic()))
+        for fd, rest in self._buf.items():
+            if rest and fd == self.p.stdout.fileno():
+                self.out.append(rest.decode(errors="replace"))
+        assert self.p.returncode == 0, (self.p.returncode, self.err.decode(errors="replace"))
+        return self.out
+
+    def json(self) -> list[dict]:
+        return [json.loads(x) for x in self.out if x.strip()]
+
+    def kill(self) -> None:
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def run_tool(tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run a tool to completion (interval and count given)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "pybpf", tool, *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)

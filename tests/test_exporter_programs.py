@@ -199,3 +199,25 @@ def test_counts_a_full_map_could_not_store_are_reported(scratch):
     assert value(s, "pybpf_exporter_bpf_lost_total", program="full") == 3
     assert value(s, "pybpf_exporter_map_entries", program="full", map="pt_small") == 2
     assert value(s, "pybpf_exporter_map_max_entries", program="full", map="pt_small") == 2
+
+
+def test_without_privileges_one_line_after_the_config_check(scratch):
+    """With no capabilities (setpriv empties the bounding set), a bad config still gets its
+    own error, and a good one a single line saying which privileges are missing."""
+    drop = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"]
+    env = dict(os.environ, PYTHONPATH=SRC)
+    r = subprocess.run(drop + [sys.executable, "-m", "pybpf", "exporter", "-c", "exec",
+                               "--once"], capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.splitlines() == [
+        "pybpf exporter: error: loading the exporter's BPF programs: Operation not permitted "
+        "(errno EPERM): needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN (run as root or "
+        "grant the capability)"]
+    write_prog(scratch, "prog")
+    cfg = write_cfg(scratch, {"metrics": {"counters": [dict(COUNTER, max_series=0)]}},
+                    "prog.yaml")
+    r = subprocess.run(drop + [sys.executable, "-m", "pybpf", "exporter", "-c", cfg, "--once"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and r.stderr.splitlines() == [
+        f"pybpf exporter: error: {cfg}: metrics.counters[0].max_series: max_series must be "
+        "at least 1, not 0"]

@@ -83,3 +83,11 @@ def samples(text: str) -> dict:
 
 def value(samples_: dict, name: str, **labels) -> float:
     return samples_.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def scratch_dir():
+    """A temporary directory removed afterwards (pytest's tmp_path keeps the last runs')."""
+    import pathlib
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="pt-exporter-") as d:
+        yield pathlib.Path(d)

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import yaml
+from hypothesis import given, settings, strategies as st
 
 from pybpf.exporter import config
 from pybpf.exporter.decoders import Context
@@ -135,6 +136,9 @@ def test_builtins_are_the_six_examples():
     ("metrics.histograms[0].bucket_multiplier", 0,
      "metrics.histograms[0].bucket_multiplier: bucket_multiplier must be a positive number, "
      "not 0"),
+    ("metrics.histograms[0].bucket_multiplier", float("nan"),
+     "metrics.histograms[0].bucket_multiplier: bucket_multiplier must be a positive number, "
+     "not nan"),
     ("metrics.histograms[0].bucket_keys", [1, 2],
      "metrics.histograms[0].bucket_keys: bucket_keys is for fixed buckets"),
     ("metrics.histograms[0].labels[1].name", "slot",
@@ -234,3 +238,40 @@ def test_cli_bad_arguments():
     assert r.returncode == 2 and "give --config" in r.stderr and "Traceback" not in r.stderr
     r = cli("--list")
     assert r.returncode == 0 and r.stdout.split()[0] == "biolatency"
+
+
+_scalars = st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | \
+    st.floats(allow_nan=True) | st.text(max_size=12)
+_yaml_like = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) |
+                          st.dictionaries(st.text(max_size=10) | st.integers(), inner,
+                                          max_size=4), max_leaves=20)
+_PATHS = ["metrics", "metrics.counters", "metrics.counters[0]",
+          "metrics.counters[0].name", "metrics.counters[0].labels",
+          "metrics.counters[0].labels[0]", "metrics.counters[0].labels[0].size",
+          "metrics.counters[0].labels[1].decoders", "metrics.counters[0].labels[1].decoders[1]",
+          "metrics.counters[0].labels[1].decoders[1].static_map",
+          "metrics.histograms[0].bucket_type", "metrics.histograms[0].bucket_min",
+          "metrics.histograms[0].bucket_max", "metrics.histograms[0].bucket_multiplier",
+          "metrics.histograms[0].labels", "metrics.histograms[0].labels[1]", "globals",
+          "source", "name"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(_PATHS), _yaml_like)
+def test_fuzz_any_value_anywhere_is_a_config_error_or_fine(tmp_path_factory, path, value):
+    d = tmp_path_factory.getbasetemp() / "fuzz"
+    d.mkdir(exist_ok=True)
+    (d / "prog.bpf.c").write_text("")
+    try:
+        config.parse(mutate(path, value), str(d / "prog.yaml"), Context())
+    except ConfigError as e:
+        assert str(e) and "\n" not in str(e)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_yaml_like)
+def test_fuzz_whole_documents(data):
+    try:
+        config.parse(data, "/nonexistent/prog.yaml", Context())
+    except ConfigError:
+        pass

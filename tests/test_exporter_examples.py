@@ -17,9 +17,11 @@ import time
 import pytest
 import yaml
 
-from tests.exporter_helpers import ExporterProcess, value
+from tests.exporter_helpers import ExporterProcess, scratch_dir, value
 
 pytestmark = pytest.mark.kernel
+
+scratch = pytest.fixture(scratch_dir)
 
 BUILTINS = "exec,syscalls,biolatency,tcp,runqlat,oomkill"
 
@@ -35,11 +37,12 @@ def listener_port():
 
 
 @pytest.fixture(scope="module")
-def exporter(tmp_path_factory, listener_port):
+def exporter(listener_port):
     """One exporter with every built-in, plus the tcp program again with target_port set
     (a config of our own using the built-in source and its globals)."""
     from pybpf.exporter.config import EXAMPLES_DIR
-    d = tmp_path_factory.mktemp("exporter")
+    gen = scratch_dir()
+    d = next(gen)
     with open(os.path.join(EXAMPLES_DIR, "tcp.yaml")) as f:
         tcp = yaml.safe_load(f)
     states = tcp["metrics"]["counters"][1]
@@ -49,18 +52,21 @@ def exporter(tmp_path_factory, listener_port):
         "name": "tcpport", "source": os.path.join(EXAMPLES_DIR, "tcp.bpf.c"),
         "globals": {"target_port": listener_port},
         "metrics": {"counters": [states]}}]}))
-    with ExporterProcess("--config", BUILTINS, "--config", str(cfg), "--bpf-stats") as ex:
-        yield ex
+    try:
+        with ExporterProcess("--config", BUILTINS, "--config", str(cfg), "--bpf-stats") as ex:
+            yield ex
+    finally:
+        gen.close()
 
 
-def test_exec_counts_by_command(exporter, tmp_path):
+def test_exec_counts_by_command(exporter, scratch):
     marker = f"pt-ex{os.getpid()}"[:15]
-    shutil.copy("/bin/true", tmp_path / marker)
+    shutil.copy("/bin/true", scratch / marker)
     before = exporter.samples()
     runs_before = value(before, "pybpf_exporter_program_runs_total", program="exec",
                         function="count_exec")
     for _ in range(7):
-        subprocess.run([str(tmp_path / marker)], check=True)
+        subprocess.run([str(scratch / marker)], check=True)
     after = exporter.samples()
     assert value(before, "ebpf_exec_total", comm=marker) == 0
     assert value(after, "ebpf_exec_total", comm=marker) == 7
@@ -92,8 +98,8 @@ def test_syscall_latency_histogram(exporter):
 
 
 @pytest.fixture
-def loop_device(tmp_path):
-    backing = tmp_path / "disk.img"
+def loop_device(scratch):
+    backing = scratch / "disk.img"
     backing.write_bytes(os.urandom(1 << 20))
     dev = subprocess.run(["losetup", "--find", "--show", str(backing)], check=True,
                          capture_output=True, text=True).stdout.strip()
@@ -103,11 +109,24 @@ def loop_device(tmp_path):
         subprocess.run(["losetup", "-d", dev], check=False)
 
 
+def _reads_completed(disk: str) -> int:
+    """The kernel's own count of read requests completed on a disk (/sys/block/*/stat)."""
+    with open(f"/sys/block/{disk}/stat") as f:
+        return int(f.read().split()[0])
+
+
 def test_block_io_latency_per_disk(exporter, loop_device):
     name = "ebpf_bio_latency_seconds"
     disk = os.path.basename(loop_device)
-    time.sleep(0.2)                          # let the kernel's own look at the disk pass
-    before = exporter.samples()
+    # udev may probe a new disk: wait until nobody else reads it
+    last, quiet_since, deadline = _reads_completed(disk), time.monotonic(), \
+        time.monotonic() + 10
+    while time.monotonic() - quiet_since < 0.5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = _reads_completed(disk)
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+    before, kernel_before = exporter.samples(), _reads_completed(disk)
     fd = os.open(loop_device, os.O_RDONLY | os.O_DIRECT)
     buf = mmap.mmap(-1, 4096)                # O_DIRECT wants an aligned buffer
     try:
@@ -116,10 +135,11 @@ def test_block_io_latency_per_disk(exporter, loop_device):
     finally:
         os.close(fd)
         buf.close()
-    after = exporter.samples()
+    after, kernel_after = exporter.samples(), _reads_completed(disk)
     got = value(after, name + "_count", device=disk, operation="read") - \
         value(before, name + "_count", device=disk, operation="read")
-    assert got == 9
+    # exactly our 9, and exactly what the kernel's disk statistics counted
+    assert got == kernel_after - kernel_before == 9
     assert value(after, name + "_bucket", device=disk, operation="read", le="+Inf") - \
         value(before, name + "_bucket", device=disk, operation="read", le="+Inf") == 9
 
@@ -249,7 +269,7 @@ def test_index_and_unknown_paths(exporter):
     assert e.value.code == 404
 
 
-def test_stops_cleanly_on_sigterm(tmp_path):
+def test_stops_cleanly_on_sigterm():
     with ExporterProcess("--config", "exec") as ex:
         assert "ebpf_exec_total" in ex.text()
         assert ex.stop() == 0
@@ -268,3 +288,13 @@ def test_a_kept_alive_connection_blocks_no_one(exporter):
         assert held.getresponse().status == 200
     finally:
         held.close()
+
+
+def test_gzip_when_asked(exporter):
+    import gzip
+    import urllib.request
+    req = urllib.request.Request(exporter.url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.headers["Content-Encoding"] == "gzip"
+        text = gzip.decompress(r.read()).decode()
+    assert "# TYPE ebpf_exec_total counter" in text

@@ -14,9 +14,11 @@ import yaml
 from pybpf.exporter.core import Exporter
 from pybpf.exporter.errors import ConfigError
 from pybpf.exporter.programs import LoadError
-from tests.exporter_helpers import SRC, samples, value
+from tests.exporter_helpers import SRC, samples, scratch_dir, value
 
 pytestmark = pytest.mark.kernel
+
+scratch = pytest.fixture(scratch_dir)
 
 PROG = r"""
 #include "vmlinux.h"
@@ -73,13 +75,13 @@ def write_cfg(d, data, name="cfg.yaml") -> str:
     return str(d / name)
 
 
-def test_source_and_object_programs_with_globals(tmp_path):
+def test_source_and_object_programs_with_globals(scratch):
     import pybpf
-    src = write_prog(tmp_path, "one")
-    obj = tmp_path / "two.bpf.o"
+    src = write_prog(scratch, "one")
+    obj = scratch / "two.bpf.o"
     from pybpf.exporter.config import EXAMPLES_DIR
     obj.write_bytes(pybpf.compile(src, includes=[EXAMPLES_DIR]))
-    cfg = write_cfg(tmp_path, {"programs": [
+    cfg = write_cfg(scratch, {"programs": [
         {"name": "one", "source": "one.bpf.c", "metrics": {"counters": [COUNTER]}},
         {"name": "two", "object": "two.bpf.o", "globals": {"weight": 10},
          "metrics": {"counters": [dict(COUNTER, name="pt_getppid_weighted_total")]}}]})
@@ -93,9 +95,9 @@ def test_source_and_object_programs_with_globals(tmp_path):
         value(before, "pt_getppid_weighted_total") == 40
 
 
-def test_verifier_rejection_names_program_and_c_line(tmp_path):
-    write_prog(tmp_path, "bad", BAD)
-    cfg = write_cfg(tmp_path, {"metrics": {"counters": [COUNTER]}}, "bad.yaml")
+def test_verifier_rejection_names_program_and_c_line(scratch):
+    write_prog(scratch, "bad", BAD)
+    cfg = write_cfg(scratch, {"metrics": {"counters": [COUNTER]}}, "bad.yaml")
     with pytest.raises(LoadError) as e:
         load(cfg)
     msg = str(e.value)
@@ -107,9 +109,9 @@ def test_verifier_rejection_names_program_and_c_line(tmp_path):
     assert "processed" in e.value.detail or "R0" in e.value.detail   # the log, for -v
 
 
-def test_cli_verifier_error_is_one_line(tmp_path):
-    write_prog(tmp_path, "bad", BAD)
-    cfg = write_cfg(tmp_path, {"metrics": {"counters": [COUNTER]}}, "bad.yaml")
+def test_cli_verifier_error_is_one_line(scratch):
+    write_prog(scratch, "bad", BAD)
+    cfg = write_cfg(scratch, {"metrics": {"counters": [COUNTER]}}, "bad.yaml")
     r = subprocess.run([sys.executable, "-m", "pybpf", "exporter", "-c", cfg, "--once"],
                        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=SRC))
     assert r.returncode == 1 and r.stdout == ""
@@ -118,9 +120,9 @@ def test_cli_verifier_error_is_one_line(tmp_path):
     assert "'pt_count'" in line and f"@ bad.bpf.c:{BAD_LINE})" in line
 
 
-def test_compile_error_names_program_and_line(tmp_path):
-    write_prog(tmp_path, "broken", PROG.replace("__u32 zero = 0;", "__u32 zero = 0"))
-    cfg = write_cfg(tmp_path, {"metrics": {"counters": [COUNTER]}}, "broken.yaml")
+def test_compile_error_names_program_and_line(scratch):
+    write_prog(scratch, "broken", PROG.replace("__u32 zero = 0;", "__u32 zero = 0"))
+    cfg = write_cfg(scratch, {"metrics": {"counters": [COUNTER]}}, "broken.yaml")
     with pytest.raises(LoadError) as e:
         load(cfg)
     msg = str(e.value)
@@ -129,14 +131,14 @@ def test_compile_error_names_program_and_line(tmp_path):
     assert f"broken.bpf.c:{line}:" in msg and "error:" in msg and "\n" not in msg
 
 
-def test_unknown_global_and_missing_map(tmp_path):
-    write_prog(tmp_path, "prog")
-    cfg = write_cfg(tmp_path, {"globals": {"wieght": 2},
+def test_unknown_global_and_missing_map(scratch):
+    write_prog(scratch, "prog")
+    cfg = write_cfg(scratch, {"globals": {"wieght": 2},
                                "metrics": {"counters": [COUNTER]}}, "prog.yaml")
     with pytest.raises(ConfigError) as e:
         load(cfg)
     assert str(e.value).startswith(f"{cfg}: globals.wieght: no global variable 'wieght'")
-    cfg = write_cfg(tmp_path, {"metrics": {"counters": [dict(COUNTER, map="nope")]}},
+    cfg = write_cfg(scratch, {"metrics": {"counters": [dict(COUNTER, map="nope")]}},
                     "prog.yaml")
     with pytest.raises(ConfigError) as e:
         load(cfg)
@@ -144,11 +146,11 @@ def test_unknown_global_and_missing_map(tmp_path):
         "'prog' (maps: pt_getppid)"
 
 
-def test_same_metric_in_two_configs(tmp_path):
-    write_prog(tmp_path, "a")
-    write_prog(tmp_path, "b")
-    a = write_cfg(tmp_path, {"metrics": {"counters": [COUNTER]}}, "a.yaml")
-    b = write_cfg(tmp_path, {"metrics": {"counters": [COUNTER]}}, "b.yaml")
+def test_same_metric_in_two_configs(scratch):
+    write_prog(scratch, "a")
+    write_prog(scratch, "b")
+    a = write_cfg(scratch, {"metrics": {"counters": [COUNTER]}}, "a.yaml")
+    b = write_cfg(scratch, {"metrics": {"counters": [COUNTER]}}, "b.yaml")
     with pytest.raises(ConfigError, match=r"b.yaml: metrics.counters\[0\].name: metric "
                        r"'pt_getppid_total' is also defined in .*a.yaml"):
         load_all([a, b])
@@ -184,9 +186,9 @@ char LICENSE[] SEC("license") = "GPL";
 """
 
 
-def test_counts_a_full_map_could_not_store_are_reported(tmp_path):
-    write_prog(tmp_path, "full", FULL)
-    cfg = write_cfg(tmp_path, {"metrics": {"counters": [{
+def test_counts_a_full_map_could_not_store_are_reported(scratch):
+    write_prog(scratch, "full", FULL)
+    cfg = write_cfg(scratch, {"metrics": {"counters": [{
         "name": "pt_small_total", "map": "pt_small",
         "labels": [{"name": "k", "size": 4, "decoders": ["uint"]}]}]}}, "full.yaml")
     with Exporter([cfg]) as ex:
@@ -197,3 +199,25 @@ def test_counts_a_full_map_could_not_store_are_reported(tmp_path):
     assert value(s, "pybpf_exporter_bpf_lost_total", program="full") == 3
     assert value(s, "pybpf_exporter_map_entries", program="full", map="pt_small") == 2
     assert value(s, "pybpf_exporter_map_max_entries", program="full", map="pt_small") == 2
+
+
+def test_without_privileges_one_line_after_the_config_check(scratch):
+    """With no capabilities (setpriv empties the bounding set), a bad config still gets its
+    own error, and a good one a single line saying which privileges are missing."""
+    drop = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"]
+    env = dict(os.environ, PYTHONPATH=SRC)
+    r = subprocess.run(drop + [sys.executable, "-m", "pybpf", "exporter", "-c", "exec",
+                               "--once"], capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.splitlines() == [
+        "pybpf exporter: error: loading the exporter's BPF programs: Operation not permitted "
+        "(errno EPERM): needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN (run as root or "
+        "grant the capability)"]
+    write_prog(scratch, "prog")
+    cfg = write_cfg(scratch, {"metrics": {"counters": [dict(COUNTER, max_series=0)]}},
+                    "prog.yaml")
+    r = subprocess.run(drop + [sys.executable, "-m", "pybpf", "exporter", "-c", cfg, "--once"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and r.stderr.splitlines() == [
+        f"pybpf exporter: error: {cfg}: metrics.counters[0].max_series: max_series must be "
+        "at least 1, not 0"]

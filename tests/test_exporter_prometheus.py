@@ -14,9 +14,11 @@ import urllib.request
 
 import pytest
 
-from tests.exporter_helpers import ExporterProcess
+from tests.exporter_helpers import ExporterProcess, scratch_dir
 
 pytestmark = pytest.mark.kernel
+
+scratch = pytest.fixture(scratch_dir)
 
 PROMETHEUS = "/usr/bin/prometheus"
 
@@ -95,20 +97,20 @@ class Prometheus:
         self.log.close()
 
 
-def test_prometheus_scrapes_the_exec_counter(tmp_path):
+def test_prometheus_scrapes_the_exec_counter(scratch):
     marker = f"pt-pm{os.getpid()}"[:15]
-    shutil.copy("/bin/true", tmp_path / marker)
-    (tmp_path / "prom").mkdir()
+    shutil.copy("/bin/true", scratch / marker)
+    (scratch / "prom").mkdir()
     with ExporterProcess("--config", "exec") as ex:
-        prom = Prometheus(f"127.0.0.1:{ex.port}", tmp_path / "prom")
+        prom = Prometheus(f"127.0.0.1:{ex.port}", scratch / "prom")
         try:
             prom.wait_value('up{job="pybpf"}', 1)
             series = f'ebpf_exec_total{{job="pybpf",comm="{marker}"}}'
             for _ in range(2):
-                subprocess.run([str(tmp_path / marker)], check=True)
+                subprocess.run([str(scratch / marker)], check=True)
             prom.wait_value(series, 2)
             for _ in range(5):
-                subprocess.run([str(tmp_path / marker)], check=True)
+                subprocess.run([str(scratch / marker)], check=True)
             prom.wait_value(series, 7)
             # the rise Prometheus stored: exactly the 5 execs (no reset, no extrapolation)
             assert prom.value(f"max_over_time({series}[1m]) - "

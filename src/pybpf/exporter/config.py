@@ -22,6 +22,7 @@ DEFAULT_MAX_SERIES = 20000
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
 _PROGRAM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -137,10 +138,15 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _key(k) -> str:
+    """A mapping key as a step of an error's path (quoted unless plain)."""
+    return k if isinstance(k, str) and _PLAIN_KEY.match(k) else repr(k)
+
+
 def _only(d: dict, allowed: set, path: str) -> None:
     extra = [k for k in d if k not in allowed]
     if extra:
-        raise ConfigError(_join(path, str(extra[0])),
+        raise ConfigError(_join(path, _key(extra[0])),
                           f"unknown key {extra[0]!r} (known: {', '.join(sorted(allowed))})")
 
 
@@ -184,7 +190,7 @@ def _program(d, path: str, base: str, stem: str | None, file: str, ctx, max_seri
                           "to values")
     for k, v in g.items():
         if not isinstance(k, str) or not isinstance(v, (int, float, str, bool)):
-            raise ConfigError(_join(path, f"globals.{k}"), "a global's value is a number, "
+            raise ConfigError(_join(path, f"globals.{_key(k)}"), "a global's value is a number, "
                               f"true/false or a string (got {v!r})")
     prog.globals = dict(g)
     metrics = d.get("metrics")
@@ -279,7 +285,7 @@ def _buckets(d: dict, path: str) -> Buckets:
         raise ConfigError(_join(path, "bucket_type"), f"unknown bucket_type {btype!r} "
                           "(exp2, linear or fixed)")
     mult = d.get("bucket_multiplier", 1)
-    if isinstance(mult, bool) or not isinstance(mult, (int, float)) or mult <= 0:
+    if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult < 1e300:
         raise ConfigError(_join(path, "bucket_multiplier"), "bucket_multiplier must be a "
                           f"positive number, not {mult!r}")
     if btype == "fixed":

@@ -36,6 +36,10 @@ class Exporter:
         if dup:
             from .errors import ConfigError
             raise ConfigError("", f"two configs load a program named {dup!r}")
+        # the configs are checked first (that needs no privilege), then nothing is compiled
+        # or loaded without the capabilities tracing programs need
+        from ..caps import require_bpf
+        require_bpf("loading the exporter's BPF programs")
         try:
             if bpf_stats:
                 from .health import enable_bpf_stats

@@ -21,7 +21,8 @@ class ConfigError(PybpfError, ValueError):
 
     def _text(self) -> str:
         where = ": ".join(p for p in (self.file, self.path) if p)
-        return f"{where}: {self.message}" if where else self.message
+        text = f"{where}: {self.message}" if where else self.message
+        return text.replace("\n", "\\n")          # one line, whatever the config holds
 
 
 class DecodeError(PybpfError, ValueError):

@@ -19,6 +19,7 @@ only in ``+Inf`` (the count).
 from __future__ import annotations
 
 import bisect
+from itertools import accumulate
 
 from prometheus_client.utils import floatToGoString as go_float   # Prometheus' float text
 
@@ -45,23 +46,21 @@ class Buckets:
             raise ValueError("a histogram needs at least one bucket")
         self.sum_key = self.keys[-1] + 1
         self.le = [go_float(b) for b in self.bounds] + ["+Inf"]
+        self._pos = {k: i for i, k in enumerate(self.keys)}   # the common case: a key
 
     def fold(self, counts: dict[int, int]) -> tuple[list[int], int, float]:
         """(cumulative count per ``le`` bound including +Inf, count, sum) from a map's
         ``{bucket index: count}`` (the sum at ``sum_key``, if the program keeps one)."""
         per = [0] * (len(self.keys) + 1)
-        keys = self.keys
-        total = 0
+        pos, keys, sum_key = self._pos, self.keys, self.sum_key
         raw_sum = 0
         for idx, n in counts.items():
-            if idx == self.sum_key:
-                raw_sum += n
-                continue
-            total += n
-            per[bisect.bisect_left(keys, idx)] += n   # past the last key: +Inf only
-        cum = []
-        run = 0
-        for n in per:
-            run += n
-            cum.append(run)
-        return cum, total, raw_sum * self.multiplier
+            i = pos.get(idx)
+            if i is None:
+                if idx == sum_key:
+                    raw_sum += n
+                    continue
+                i = bisect.bisect_left(keys, idx)    # between keys, or past the last: +Inf
+            per[i] += n
+        cum = list(accumulate(per))
+        return cum, cum[-1], raw_sum * self.multiplier

@@ -32,7 +32,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             with self.server.lock:
                 t0 = time.perf_counter()
                 body = ex.scrape()
-                self._send(200, CONTENT_TYPE, body)
+                gz = "gzip" in self.headers.get("Accept-Encoding", "")
+                if gz:                  # as Prometheus asks: 400 KB of text is ~40 KB
+                    import gzip
+                    body = gzip.compress(body, compresslevel=1)
+                self._send(200, CONTENT_TYPE, body, gz)
                 ex.last_scrape_seconds = time.perf_counter() - t0
         elif path == "/":
             self._send(200, "text/html; charset=utf-8",
@@ -42,9 +46,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self._send(404, "text/plain; charset=utf-8", b"not found: try /metrics\n")
 
-    def _send(self, code: int, ctype: str, body: bytes) -> None:
+    def _send(self, code: int, ctype: str, body: bytes, gzipped: bool = False) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         try:

@@ -430,7 +430,9 @@ def test_module_load_event():
     try:
         subprocess.run(["modprobe", name], check=True)
         evs = a.wait(lambda e: e["event"] == "module" and e["name"] == name, timeout=20)
-        assert len(evs) == 1, evs
+        with open("/sys/kernel/tracing/events/module/module_load/format") as f:
+            fmt = f.read()
+        assert len(evs) == 1, ([e for e in a.seen if e["event"] != "exec"], a.err, fmt)
         assert evs[0]["comm"] == "modprobe" and evs[0]["uid"] == 0
     finally:
         a.stop()

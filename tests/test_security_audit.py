@@ -54,19 +54,19 @@ class Audit:
             if line:
                 self.seen.append(json.loads(line))
 
-    def wait(self, pred, timeout: float = 10.0) -> list[dict]:
-        """Events matching ``pred`` once at least one came (or [] after ``timeout``)."""
+    def wait(self, pred, timeout: float = 10.0, n: int = 1) -> list[dict]:
+        """Events matching ``pred`` once at least ``n`` came (or what came by ``timeout``)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             hits = [e for e in self.seen if pred(e)]
-            if hits:
+            if len(hits) >= n:
                 # let stragglers of the same action arrive
                 end = time.monotonic() + 0.3
                 while time.monotonic() < end:
                     self._read(0.05)
                 return [e for e in self.seen if pred(e)]
             self._read(0.05)
-        return []
+        return [e for e in self.seen if pred(e)]
 
     def wait_err(self, text: str, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -277,7 +277,7 @@ def test_kill_rule_stops_the_forbidden_binary_before_it_writes(audit_factory, tm
     assert not (tmp_path / "script-marker").exists()
     # an allowed binary doing the same is untouched
     assert subprocess.run(["/usr/bin/touch", str(tmp_path / "allowed")]).returncode == 0
-    evs = a.wait(lambda e: e["event"] == "exec" and e["action"] == "kill")
+    evs = a.wait(lambda e: e["event"] == "exec" and e["action"] == "kill", n=2)
     assert sorted((e["path"], e["filename"], e["rule"]) for e in evs) == sorted([
         (str(forbidden), str(forbidden), "no-forbidden"),
         (os.path.realpath("/bin/sh"), str(script), "no-script")]), evs

@@ -120,7 +120,10 @@ class Auditor:
         data, identity = _common.package_object(HERE, "audit")
         self.obj = pybpf.load(data, name="audit", cache_key=identity)
         try:
-            for name in list(self.obj.programs):
+            # the exec program last: once an exec is reported, every hook is in place
+            # (and apply() writes the settings last, so every table is too)
+            names = sorted(self.obj.programs, key=lambda n: n == "audit_exec")
+            for name in names:
                 section = self.obj._program_spec(name).section
                 if section.startswith("tracepoint/") and not _tracepoint_exists(section):
                     self.missing.append(section.split("/", 1)[1])

@@ -58,6 +58,13 @@ def private_cache(tmp_path, monkeypatch):
     return tmp_path / "cache" / "pybpf"
 
 
+def _plan_path(private_cache, obj_bytes):
+    """Where the plan of ``obj_bytes`` is stored (records are keyed on pybpf's code too)."""
+    from pathlib import Path
+    from pybpf.cache import Cache, record_key
+    return Path(Cache(private_cache).path_for(record_key(plan.key(obj_bytes, "pt_plan"))))
+
+
 @pytest.fixture(scope="module")
 def obj_bytes():
     return pybpf.compile(SRC)
@@ -134,7 +141,7 @@ def test_a_failing_replay_falls_back_to_the_full_path_and_its_error(private_cach
 @pytest.mark.kernel
 def test_a_corrupt_plan_is_ignored(private_cache, obj_bytes):
     pybpf.load(obj_bytes, name="pt_plan").close()
-    path = private_cache / plan.key(obj_bytes, "pt_plan")
+    path = _plan_path(private_cache, obj_bytes)
     assert path.exists()
     path.write_bytes(b"\x00garbage")
     with pybpf.load(obj_bytes, name="pt_plan") as obj:
@@ -157,7 +164,7 @@ def test_no_plan_when_disabled_or_given_a_spec(private_cache, obj_bytes, monkeyp
 @pytest.mark.kernel
 def test_plan_cache_entries_are_private(private_cache, obj_bytes):
     pybpf.load(obj_bytes, name="pt_plan").close()
-    st = os.stat(private_cache / plan.key(obj_bytes, "pt_plan"))
+    st = os.stat(_plan_path(private_cache, obj_bytes))
     assert st.st_mode & 0o077 == 0 and st.st_uid == os.geteuid()
 
 

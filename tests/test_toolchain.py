@@ -52,6 +52,7 @@ def test_cache_hit_runs_no_clang(cache, monkeypatch):
     first = cc.compile(TRIVIAL, cflags=["-DVALUE=2"], cache=cache)
     spy = _NoClang()
     monkeypatch.setattr(subprocess, "run", spy)
+    monkeypatch.setattr(subprocess, "Popen", spy)
     t = time.perf_counter()
     again = cc.compile(TRIVIAL, cflags=["-DVALUE=2"], cache=cache)
     took = time.perf_counter() - t
@@ -61,12 +62,12 @@ def test_cache_hit_runs_no_clang(cache, monkeypatch):
 
 def test_clang_version_is_remembered(cache, monkeypatch):
     cc.compile(TRIVIAL, cflags=["-DVALUE=3"], cache=cache)
-    real, seen = subprocess.run, []
+    real, seen = subprocess.Popen, []
 
-    def run(argv, *a, **kw):
+    def popen(argv, *a, **kw):      # subprocess.run goes through Popen too
         seen.append(argv)
         return real(argv, *a, **kw)
-    monkeypatch.setattr(subprocess, "run", run)
+    monkeypatch.setattr(subprocess, "Popen", popen)
     cc.compile(TRIVIAL, cflags=["-DVALUE=4"], cache=cache)  # a miss: one clang run
     assert len(seen) == 1 and "--version" not in seen[0]
 
@@ -91,6 +92,7 @@ def test_edited_header_invalidates(cache, tmp_path, monkeypatch):
     os.utime(hdr, ns=(1, 1))
     spy = _NoClang()
     monkeypatch.setattr(subprocess, "run", spy)
+    monkeypatch.setattr(subprocess, "Popen", spy)
     assert cc.compile(src, includes=[inc], cache=cache) == a
     monkeypatch.undo()
     hdr.write_text("#define VALUE 12\n")
@@ -125,18 +127,20 @@ def test_missing_clang_is_actionable(monkeypatch):
         cc.find_clang()
     monkeypatch.delenv("PYBPF_CLANG")
     monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(cc, "_SYSTEM_BIN", "/nonexistent")
+    monkeypatch.setattr(cc, "_LLVM_ROOT", "/nonexistent")
     with pytest.raises(CompileError, match="apt-get install clang-19"):
         cc.find_clang()
 
 
 def test_newest_clang_on_path(monkeypatch, tmp_path):
-    for v in ("14", "19", "9"):
+    for v in ("14", "99", "9"):
         p = tmp_path / f"clang-{v}"
         p.write_text("#!/bin/sh\n")
         p.chmod(0o755)
     monkeypatch.delenv("PYBPF_CLANG", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert cc.find_clang() == str(tmp_path / "clang-19")
+    assert cc.find_clang() == str(tmp_path / "clang-99")
 
 
 def test_insecure_cache_dir_is_refused(cache, tmp_path):

@@ -1,19 +1,41 @@
-"""The per-user private cache (~/.cache/pybpf): compiled objects, vmlinux.h, BTF indexes.
+"""The per-user private cache (~/.cache/pybpf): compiled objects, vmlinux.h, BTF indexes,
+load plans, bcc build records.
 
-Nothing is loaded from it unless the directory and the entry belong to the current user
-and nobody else can write them: a cache another user could plant files in would let them
-choose what we load into the kernel.  Entries are content-addressed (key = sha256 hex of
-the inputs) and written atomically (temp file + rename).
+The cache decides what root loads into the kernel, so it is a privilege boundary:
+
+- its location is used only if no other user can change it: the directory is ours and
+  0700, and every parent up to ``/`` is owned by root (or us) and writable by nobody else
+  (sticky root-owned directories such as /tmp excepted); symlinks on the way are followed
+  only when equally trusted (:mod:`pybpf.safepath`, the checks sshd and sudo make);
+- an entry is read only through ``O_NOFOLLOW`` and trusted only if ``fstat`` says it is
+  ours and writable by nobody else;
+- an entry is a fact, not trust: each is framed with its length and a checksum of its name
+  and content, so
+  a truncated, edited or renamed ("foreign") entry is a miss and is rebuilt, never loaded;
+- the cache is bounded: least recently used entries go when it grows past its limit
+  (``PYBPF_CACHE_MAX``, bytes with an optional K/M/G suffix; 256M by default).
+
+See docs/SECURITY.md for the threat model.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 
 from .errors import PybpfError
 
 _KEY = re.compile(r"[0-9a-f]{64}")
+_MAGIC = b"PYBPFC2\n"
+_SUFFIX = ".s1"
+_FRAME = len(_MAGIC) + 12
+DEFAULT_MAX_BYTES = 256 << 20
+_STAMP = ".last-evict"
+EVICT_INTERVAL = 30.0          # seconds between size checks made by put()
+_KEEP_RECENT = 60.0            # never evict what was used this last minute
+_TOUCH_AFTER = 600.0           # a hit refreshes an entry's last-use time at most this often
+TEMP_PREFIX = "pybpf-cc-"
 
 
 class CacheError(PybpfError):
@@ -35,6 +57,29 @@ def key_of(*parts: bytes | str) -> str:
     return h.hexdigest()
 
 
+def _digest(name: str, data: bytes) -> bytes:
+    """Length and CRC-32 of the entry's name and data.  The seal guards against damage
+    (truncation, a stray edit, a file renamed to another key), not against an attacker:
+    only root can write the directory (see docs/SECURITY.md), and a CRC costs a warm start
+    0.2 ms on a 670 KB object where the built-in sha256 costs 6 ms."""
+    import zlib
+    crc = zlib.crc32(data, zlib.crc32(b"pybpf-cache-entry|" + name.encode() + b"|"))
+    return len(data).to_bytes(8, "little") + crc.to_bytes(4, "little")
+
+
+def seal(name: str, data: bytes) -> bytes:
+    """``data`` framed for storage under ``name``: magic, length and checksum, data."""
+    return _MAGIC + _digest(name, data) + data
+
+
+def unseal(name: str, raw: bytes | None) -> bytes | None:
+    """The data of a framed entry, or None if it is damaged, edited or another name's."""
+    if raw is None or len(raw) < _FRAME or not raw.startswith(_MAGIC):
+        return None
+    data = raw[_FRAME:]
+    return data if raw[len(_MAGIC):_FRAME] == _digest(name, data) else None
+
+
 def _insecure(st: os.stat_result) -> str | None:
     if st.st_uid != os.geteuid():
         return f"owned by uid {st.st_uid}, not {os.geteuid()}"
@@ -43,11 +88,28 @@ def _insecure(st: os.stat_result) -> str | None:
     return None
 
 
-class Cache:
-    """A content-addressed directory of private files."""
+def parse_size(text: str) -> int:
+    """``"256M"`` -> bytes (K, M, G suffixes, powers of 1024)."""
+    t = text.strip().upper().rstrip("B")
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:], 1)
+    num = t[:-1] if t[-1:] in "KMG" and t[-1:] else t
+    if not num.isdigit():
+        raise ValueError(f"not a size: {text!r} (e.g. 512M)")
+    return int(num) * mult
 
-    def __init__(self, root: str | os.PathLike):
+
+class Cache:
+    """A content-addressed directory of private, self-checking files."""
+
+    def __init__(self, root: str | os.PathLike, max_bytes: int | None = None):
         self.root = os.path.abspath(os.fspath(root))
+        if max_bytes is None:
+            env = os.environ.get("PYBPF_CACHE_MAX")
+            try:
+                max_bytes = parse_size(env) if env else DEFAULT_MAX_BYTES
+            except ValueError:
+                max_bytes = DEFAULT_MAX_BYTES
+        self.max_bytes = max_bytes
 
     @classmethod
     def default(cls) -> Cache:
@@ -61,29 +123,33 @@ class Cache:
 
     # -- the directory ----------------------------------------------------------------
     def check(self) -> str:
-        """Create the directory (0700) if missing; raise CacheError unless it is private."""
+        """Create the directory (0700) if missing; raise CacheError unless it and every
+        parent are safe from other users (an lstat per component: tens of microseconds,
+        so it is done on every use)."""
+        from .safepath import UnsafePath, private_dir
         try:
-            os.makedirs(self.root, mode=0o700, exist_ok=True)
-            st = os.stat(self.root)
+            private_dir(self.root)
+        except UnsafePath as e:
+            raise CacheError(f"refusing cache directory {self.root}: {e.reason}; another "
+                             "user could choose what pybpf loads (fix: chown/chmod 700 "
+                             "it and its parents, or set XDG_CACHE_HOME to a private "
+                             "directory)") from None
         except OSError as e:
-            raise CacheError(f"cannot use cache directory {self.root}: {e.strerror}") from None
-        why = _insecure(st)
-        if why:
-            raise CacheError(f"refusing cache directory {self.root}: it is {why}; another "
-                             f"user could plant objects there (fix: chown/chmod 700 it, or "
-                             f"pass another cache)")
+            raise CacheError(f"cannot use cache directory {self.root}: "
+                             f"{e.strerror}") from None
         return self.root
 
     def path_for(self, key: str) -> str:
-        """Where the entry for ``key`` lives."""
+        """Where the entry for ``key`` lives (the suffix names the sealed format, so an
+        older pybpf sharing the directory never reads one as a bare object)."""
         if not _KEY.fullmatch(key):
             raise ValueError(f"cache keys are sha256 hex digests, not {key!r}")
-        return os.path.join(self.root, key)
+        return os.path.join(self.root, key + _SUFFIX)
 
     def dir_for(self, key: str) -> str:
         """A private sub-directory for ``key`` (for entries that must keep a file name,
         such as vmlinux.h), created 0700 and checked like the root."""
-        d = self.path_for(key) + ".d"
+        d = os.path.join(self.root, key + ".d")
         self.check()
         try:
             os.mkdir(d, 0o700)
@@ -91,22 +157,26 @@ class Cache:
             pass
         except OSError as e:
             raise CacheError(f"cannot create {d}: {e.strerror}") from None
-        why = _insecure(os.lstat(d))
-        if why or not os.path.isdir(d) or os.path.islink(d):
-            raise CacheError(f"refusing cache directory {d}: it is {why or 'not a directory'}")
+        st = os.lstat(d)
+        why = _insecure(st)
+        if why or not os.path.isdir(d) or os.path.islink(d) or st.st_mode & 0o077:
+            raise CacheError(f"refusing cache directory {d}: it is "
+                             f"{why or 'not a private directory'}")
         return d
 
     # -- entries ----------------------------------------------------------------------
     def get(self, key: str) -> bytes | None:
-        """The entry's bytes, or None if absent (or not safe to trust: a warning says so)."""
+        """The entry's bytes, or None if absent, damaged (a miss: the caller rebuilds it)
+        or not safe to trust (a warning says so)."""
         self.check()
-        return self.read_file(self.path_for(key))
+        return unseal(key, self.read_file(self.path_for(key), touch=True))
 
     def put(self, key: str, data: bytes) -> str:
         """Store ``data`` under ``key`` atomically; returns the entry's path."""
         self.check()
         path = self.path_for(key)
-        self.write_file(path, data)
+        self.write_file(path, seal(key, data))
+        self.maybe_evict()
         return path
 
     def file_ok(self, path: str) -> bool:
@@ -122,7 +192,7 @@ class Cache:
             return False
         return True
 
-    def read_file(self, path: str, warn: bool = True) -> bytes | None:
+    def read_file(self, path: str, warn: bool = True, touch: bool = False) -> bytes | None:
         """Read a file inside the cache if it is ours and nobody else can write it."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -131,11 +201,11 @@ class Cache:
         try:
             st = os.fstat(fd)
             why = _insecure(st)
-            if why:
+            if why or not (st.st_mode & 0o170000 == 0o100000):
                 if warn:
                     import warnings
-                    warnings.warn(f"ignoring cache entry {path}: {why}", CacheWarning,
-                                  stacklevel=3)
+                    warnings.warn(f"ignoring cache entry {path}: {why or 'not a file'}",
+                                  CacheWarning, stacklevel=3)
                 return None
             chunks, left = [], st.st_size
             while left > 0:
@@ -144,6 +214,11 @@ class Cache:
                     break
                 chunks.append(b)
                 left -= len(b)
+            if touch and time.time() - st.st_mtime > _TOUCH_AFTER:
+                try:
+                    os.utime(fd)        # last use, for least-recently-used eviction
+                except OSError:
+                    pass
             return b"".join(chunks)
         finally:
             os.close(fd)
@@ -164,6 +239,192 @@ class Cache:
                 pass
             raise
 
+    def write_sealed(self, path: str, data: bytes) -> None:
+        """Write a file that must keep its plain content (vmlinux.h, read by clang) with
+        a ``.sum`` beside it, so :meth:`sealed_ok` can tell a damaged one."""
+        name = os.path.basename(path)
+        self.write_file(path, data)
+        self.write_file(path + ".sum", seal(name, _digest(name, data)))
+
+    def sealed_ok(self, path: str) -> bool:
+        """Whether a file written by :meth:`write_sealed` is private and intact."""
+        if not self.file_ok(path):
+            return False
+        name = os.path.basename(path)
+        want = unseal(name, self.read_file(path + ".sum"))
+        data = self.read_file(path)
+        return want is not None and data is not None and want == _digest(name, data)
+
+    # -- size bound ---------------------------------------------------------------------
+    def entries(self) -> list[tuple[str, int, float]]:
+        """(name, bytes, last use) of every entry (files and ``.d`` directories)."""
+        out = []
+        self.check()
+        with os.scandir(self.root) as it:
+            for e in it:
+                if e.name.startswith((".", TEMP_PREFIX)):
+                    continue
+                try:
+                    st = e.stat(follow_symlinks=False)
+                    if e.is_dir(follow_symlinks=False):
+                        size = st.st_blocks * 512 + _tree_size(e.path)
+                    elif e.is_file(follow_symlinks=False):
+                        size = st.st_blocks * 512
+                    else:
+                        continue
+                except OSError:
+                    continue
+                out.append((e.name, size, st.st_mtime))
+        return out
+
+    def usage(self) -> int:
+        return sum(size for _, size, _ in self.entries())
+
+    def maybe_evict(self) -> None:
+        """Check the size now and then (at most every EVICT_INTERVAL seconds)."""
+        stamp = os.path.join(self.root, _STAMP)
+        try:
+            if time.time() - os.lstat(stamp).st_mtime < EVICT_INTERVAL:
+                return
+        except OSError:
+            pass
+        try:
+            self.evict()
+            fd = os.open(stamp, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o600)
+            os.utime(fd)
+            os.close(fd)
+        except (OSError, CacheError):
+            pass
+
+    def evict(self, max_bytes: int | None = None) -> tuple[int, int]:
+        """Remove least recently used entries until the cache is under 3/4 of its limit
+        (room to grow before the next check); also sweeps temp files of dead writers.
+        Returns (entries removed, bytes freed)."""
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        sweep_temps(self.root)
+        entries = self.entries()
+        total = sum(size for _, size, _ in entries)
+        if total <= limit:
+            return 0, 0
+        target = limit * 3 // 4
+        now = time.time()
+        removed = freed = 0
+        for name, size, used in sorted(entries, key=lambda e: e[2]):
+            if total <= target:
+                break
+            if now - used < _KEEP_RECENT:
+                continue
+            if self._remove(name):
+                total -= size
+                removed += 1
+                freed += size
+        return removed, freed
+
+    def clear(self) -> tuple[int, int]:
+        """Remove every entry (and stale temp files); returns (entries, bytes) removed."""
+        sweep_temps(self.root, max_age=0.0)
+        removed = freed = 0
+        for name, size, _ in self.entries():
+            if self._remove(name):
+                removed += 1
+                freed += size
+        try:
+            os.unlink(os.path.join(self.root, _STAMP))
+        except OSError:
+            pass
+        return removed, freed
+
+    def _remove(self, name: str) -> bool:
+        path = os.path.join(self.root, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                _remove_tree(path)
+            else:
+                os.unlink(path)
+            return True
+        except OSError:
+            return False
+
+
+def _tree_size(path: str) -> int:
+    total = 0
+    with os.scandir(path) as it:
+        for e in it:
+            try:
+                total += e.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a directory of plain files without following any link in it."""
+    dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        for name in os.listdir(dfd):
+            try:
+                os.unlink(name, dir_fd=dfd)
+            except IsADirectoryError:
+                import shutil
+                shutil.rmtree(name, dir_fd=dfd)
+            except FileNotFoundError:
+                pass
+    finally:
+        os.close(dfd)
+    os.rmdir(path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def sweep_temps(base: str, max_age: float = 3600.0) -> int:
+    """Remove what writers that died (SIGKILL) left in ``base``: compile directories
+    ``pybpf-cc-<pid>-*`` of dead processes, and ``.tmp-*`` files older than ``max_age``.
+    Only our own entries are touched.  Returns how many were removed."""
+    n = 0
+    now = time.time()
+    euid = os.geteuid()
+    try:
+        it = os.scandir(base)
+    except OSError:
+        return 0
+    with it:
+        for e in it:
+            if not e.name.startswith((TEMP_PREFIX, ".tmp-")):
+                continue
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if st.st_uid != euid:
+                continue
+            stale = False
+            if e.name.startswith(TEMP_PREFIX) and e.is_dir(follow_symlinks=False):
+                pid = e.name[len(TEMP_PREFIX):].split("-", 1)[0]
+                stale = (pid.isdigit() and not _pid_alive(int(pid))) or \
+                    now - st.st_mtime > max(max_age, 3600.0)
+            elif e.name.startswith(".tmp-") and e.is_file(follow_symlinks=False):
+                stale = now - st.st_mtime > max_age
+            if not stale:
+                continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    _remove_tree(e.path)
+                else:
+                    os.unlink(e.path)
+                n += 1
+            except OSError:
+                pass
+    return n
+
 
 # -- helpers the BTF index and the CO-RE fix cache use (paths in the default cache) ----
 def cache_dir() -> str | None:
@@ -175,16 +436,27 @@ def cache_dir() -> str | None:
 
 
 def read_private(path: str) -> bytes | None:
-    """The file's bytes if it is ours and writable by nobody else; else None."""
-    return Cache(os.path.dirname(path)).read_file(path, warn=False)
+    """The bytes :func:`write_private` stored at ``path`` if the file is ours, writable by
+    nobody else and intact (a damaged or renamed file is None: a miss)."""
+    return unseal(os.path.basename(path), Cache(os.path.dirname(path)).read_file(
+        path, warn=False, touch=True))
 
 
 def write_private(path: str, data: bytes) -> None:
-    """Write atomically, mode 0600; failures leave no partial entry (and are ignored)."""
+    """Write atomically, mode 0600, sealed; failures leave no partial entry (and are
+    ignored)."""
     try:
-        Cache(os.path.dirname(path)).write_file(path, data)
+        Cache(os.path.dirname(path)).write_file(path, seal(os.path.basename(path), data))
     except OSError:
         pass
+
+
+def record_key(key: str) -> str:
+    """Where a record for ``key`` lives: records (load plans, bcc build records) describe
+    what pybpf's own code derived, so they are keyed on that code's identity too and a
+    fix in the loader is never masked by a record an older pybpf wrote."""
+    from .codeid import code_identity
+    return key_of("pybpf-record", code_identity(), key)
 
 
 def get_record(key: str):
@@ -193,7 +465,7 @@ def get_record(key: str):
     unreadable or the cache is unusable."""
     import marshal
     try:
-        raw = Cache.default().get(key)
+        raw = Cache.default().get(record_key(key))
     except CacheError:
         return None
     if raw is None:
@@ -209,6 +481,6 @@ def put_record(key: str, value) -> None:
     that cannot be written only means the next start does the work again."""
     import marshal
     try:
-        Cache.default().put(key, marshal.dumps(value))
+        Cache.default().put(record_key(key), marshal.dumps(value))
     except (CacheError, OSError, ValueError):
         pass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import sys
 
-from . import errors
 
 # Subcommands that are not tools: name -> (module with main(argv), one-line help).  A
 # command whose module is not in this build is left out of the usage text.
@@ -49,26 +48,28 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command or tool under the shared conventions (tools/_common.py's docstring:
+    one-line errors, quiet broken pipes, clean exits on SIGINT/SIGTERM from here on)."""
+    from .tools._common import run_main
     argv = sys.argv[1:] if argv is None else argv
+    cmd = argv[0] if argv else ""
+    return run_main(f"pybpf {cmd}" if cmd else "pybpf", _dispatch, argv)
+
+
+def _dispatch(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
-    try:
-        if cmd == "list":
-            for name, text in sorted(_tools().items()):
-                print(f"{name:<12} {text}")
-            return 0
-        if cmd in _COMMANDS and _available(_COMMANDS[cmd][0]):
-            return importlib.import_module(_COMMANDS[cmd][0]).main(rest) or 0
-        from .tools import is_tool
-        if is_tool(cmd):
-            return importlib.import_module(f"pybpf.tools.{cmd}").main(rest) or 0
-    except errors.PybpfError as e:
-        print(f"pybpf {cmd}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    if cmd == "list":
+        for name, text in sorted(_tools().items()):
+            print(f"{name:<12} {text}")
+        return 0
+    if cmd in _COMMANDS and _available(_COMMANDS[cmd][0]):
+        return importlib.import_module(_COMMANDS[cmd][0]).main(rest) or 0
+    from .tools import is_tool
+    if is_tool(cmd):
+        return importlib.import_module(f"pybpf.tools.{cmd}").main(rest) or 0
     print(f"pybpf: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr)
     return 2
 

@@ -152,6 +152,11 @@ def from_errno(err: int, op: str, detail: str = "", feature: str | None = None) 
     kernel returns for unknown commands, types and attr fields, say what is missing.
     """
     if err == _errno.EPERM or err == _errno.EACCES:
+        from .caps import CAP_SYS_ADMIN, has
+        if has(CAP_SYS_ADMIN):
+            # all capabilities held: the refusal is about the object or the request (a
+            # file that is no BPF object, a frozen map, lockdown), not a missing privilege
+            return KernelError(err, op, detail)
         return MissingPrivilegeError(err, op, "CAP_BPF (and CAP_PERFMON/CAP_NET_ADMIN for "
                                      "tracing/network programs)", detail)
     if err == _errno.ENOENT or err == _errno.ESRCH:

@@ -61,14 +61,8 @@ _KNOWN_ERRNO: dict[ProgType, tuple[int, ...]] = {
 
 def effective_capabilities() -> int:
     """The CapEff bit mask of this process, from /proc/self/status."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("CapEff:"):
-                    return int(line.split()[1], 16)
-    except OSError:
-        pass
-    return 0
+    from .caps import effective
+    return effective()
 
 
 def has_capability(bit: int) -> bool:
@@ -528,6 +522,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="also probe helpers for every program type (slower)")
     p.add_argument("--json", action="store_true", help="print JSON")
     args = p.parse_args(argv)
+    from .caps import require_bpf
+    # unprivileged, every probe fails with EPERM: a table of "no" would be a lie
+    require_bpf("probing BPF features")
     f = Features()
     t0 = time.monotonic()
     if args.json:

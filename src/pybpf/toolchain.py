@@ -45,32 +45,79 @@ def _which(name: str) -> str | None:
     return shutil.which(name)
 
 
-def find_clang() -> str:
-    """$PYBPF_CLANG, else the newest clang-N on PATH, else clang (an absolute path)."""
-    env = os.environ.get("PYBPF_CLANG")
-    if env:
-        path = _which(env)
-        if path is None:
-            raise CompileError(f"PYBPF_CLANG={env!r} is not an executable; {_INSTALL}")
-        return path
-    best = None
-    for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
+_SYSTEM_BIN = "/usr/bin"
+_LLVM_ROOT = "/usr/lib"           # Debian/Ubuntu: /usr/lib/llvm-N/bin/clang
+_TRUST = ("pybpf runs the compiler as root, so it must be a file only root can change, "
+          "in directories only root can change")
+
+
+def _trusted(path: str) -> str | None:
+    """Why ``path`` may not be run as the compiler, or None if it may."""
+    from .safepath import UnsafePath, trusted_file
+    try:
+        trusted_file(path)
+    except UnsafePath as e:
+        return e.reason
+    except OSError as e:
+        return e.strerror or str(e)
+    return None if os.access(path, os.X_OK) else f"{path} is not executable"
+
+
+def _candidates() -> list[tuple[int, int, str]]:
+    """(version, rank, path) of every clang-N on PATH and in the system's places; rank
+    orders equal versions: /usr/bin first, then the LLVM tree, then PATH order."""
+    out = []
+    dirs = [_SYSTEM_BIN] + [d for d in os.environ.get("PATH", os.defpath).split(os.pathsep)
+                            if d and os.path.isabs(d)]
+    for rank, d in enumerate(dirs):
         try:
-            names = os.listdir(d or ".")
+            names = os.listdir(d)
         except OSError:
             continue
         for name in names:
             ver = name[6:]
-            if name.startswith("clang-") and ver.isdigit() and (best is None or
-                                                                 int(ver) > best[0]):
-                p = os.path.join(d or ".", name)
-                if os.access(p, os.X_OK):
-                    best = (int(ver), p)
-    if best:
-        return os.path.abspath(best[1])
-    path = _which("clang")
-    if path:
-        return path
+            if name.startswith("clang-") and ver.isdigit():
+                out.append((int(ver), 0 if rank == 0 else rank + 1, os.path.join(d, name)))
+    try:
+        for name in os.listdir(_LLVM_ROOT):
+            if name.startswith("llvm-") and name[5:].isdigit():
+                out.append((int(name[5:]), 1, os.path.join(_LLVM_ROOT, name, "bin", "clang")))
+    except OSError:
+        pass
+    return out
+
+
+def find_clang() -> str:
+    """The compiler to run: $PYBPF_CLANG, else the newest clang-N (preferring
+    /usr/bin/clang-N), else clang; only ever a file that nobody but root can change
+    (see docs/SECURITY.md).  Returns an absolute path."""
+    env = os.environ.get("PYBPF_CLANG")
+    if env:
+        path = env if "/" in env else _which(env)
+        if path is None or not os.path.isfile(path) or not os.access(path, os.X_OK):
+            raise CompileError(f"PYBPF_CLANG={env!r} is not an executable; {_INSTALL}")
+        why = _trusted(path)
+        if why:
+            raise CompileError(f"refusing PYBPF_CLANG={env!r}: {why}; {_TRUST}")
+        return os.path.abspath(path)
+    refused = []
+    for _, _, path in sorted(_candidates(), key=lambda c: (-c[0], c[1])):
+        if not os.path.isfile(path):
+            continue
+        why = _trusted(path)
+        if why is None:
+            return os.path.abspath(path)
+        refused.append(f"{path} ({why})")
+    for d in [_SYSTEM_BIN] + os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(d, "clang")
+        if d and os.path.isabs(d) and os.path.isfile(path):
+            why = _trusted(path)
+            if why is None:
+                return path
+            refused.append(f"{path} ({why})")
+    if refused:
+        raise CompileError(f"no trusted clang found; refused {'; '.join(refused)}; "
+                           f"{_TRUST}")
     raise CompileError(f"no clang found: {_INSTALL}")
 
 
@@ -184,9 +231,8 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
     clang = (_which(clang) or clang) if clang else find_clang()
     version = clang_version(clang, cache)
     if cache is None:
-        import tempfile
-        with tempfile.TemporaryDirectory(prefix="pybpf-cc-") as tmp:
-            vdir, _ = _vmlinux_dir(None, tmp)
+        with PrivateTemp(None) as tmp:
+            vdir, _ = _vmlinux_dir(None, tmp.path)
             args = _clang_args(arch, cflags, includes, src_path, vdir)
             return _run_clang(clang, args, src, src_path, tmp)[0]
     vdir, identity = _vmlinux_dir(cache, "")
@@ -208,8 +254,7 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
     if vdir:
         from .btf.cformat import vmlinux_h
         vmlinux_h(cache)
-    import tempfile
-    with tempfile.TemporaryDirectory(prefix="pybpf-cc-") as tmp:
+    with PrivateTemp(cache) as tmp:
         obj, dep_paths = _run_clang(clang, args, src, src_path, tmp)
     deps = []
     for p in sorted(set(dep_paths)):
@@ -253,38 +298,168 @@ def _vmlinux_dir(cache: Cache | None, tmp: str) -> tuple[str | None, str]:
     return tmp, spec.identity
 
 
+class PrivateTemp:
+    """A directory only this process can use, for clang's output.
+
+    Created with a random name by one mkdir (mode 0700) in the private cache directory
+    (or, without a cache, in a temp directory that passes the same trust checks), opened
+    with O_NOFOLLOW and checked by fstat; from then on everything goes through that open
+    directory (``/proc/self/fd/N/...`` for clang, ``dir_fd`` for us), so renaming or
+    replacing the directory cannot redirect a single byte.  Closing removes it; what a
+    SIGKILL leaves behind is swept by the next run (:func:`pybpf.cache.sweep_temps`)."""
+
+    def __init__(self, cache: Cache | None):
+        self.cache = cache
+        self.fd = -1
+        self.name = ""
+        self.base = ""
+
+    def __enter__(self) -> "PrivateTemp":
+        from .cache import TEMP_PREFIX, sweep_temps
+        self.base = self.cache.check() if self.cache is not None else _temp_base()
+        sweep_temps(self.base)
+        import secrets
+        self.name = f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
+        full = os.path.join(self.base, self.name)
+        os.mkdir(full, 0o700)
+        try:
+            self.fd = os.open(full, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            st = os.fstat(self.fd)
+            if st.st_uid != os.geteuid() or st.st_mode & 0o7777 != 0o700:
+                raise CompileError(f"temporary directory {full} was tampered with "
+                                   f"(uid {st.st_uid}, mode {st.st_mode & 0o7777:o})")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    @property
+    def path(self) -> str:
+        """A path to the directory that no rename can redirect (valid in this process and
+        in children given the fd)."""
+        return f"/proc/self/fd/{self.fd}"
+
+    def read(self, name: str) -> bytes:
+        """A file clang wrote, opened without following links and checked to be ours."""
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
+        try:
+            st = os.fstat(fd)
+            if st.st_uid != os.geteuid() or st.st_mode & 0o170000 != 0o100000:
+                raise CompileError(f"clang output {name} is not our own regular file")
+            with os.fdopen(os.dup(fd), "rb") as f:
+                return f.read()
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            try:
+                for n in os.listdir(self.fd):
+                    try:
+                        os.unlink(n, dir_fd=self.fd)
+                    except OSError:
+                        pass
+            finally:
+                os.close(self.fd)
+                self.fd = -1
+        if self.name:
+            try:
+                os.rmdir(os.path.join(self.base, self.name))
+            except OSError:
+                pass
+            self.name = ""
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _temp_base() -> str:
+    """Where a cache-less compile makes its private directory: $TMPDIR only if no other
+    user can change it (else /tmp, /var/tmp)."""
+    from .safepath import UnsafePath, resolve
+    reasons = []
+    for base in (os.environ.get("TMPDIR"), "/tmp", "/var/tmp"):
+        if not base:
+            continue
+        try:
+            real, st = resolve(base)
+        except (UnsafePath, OSError) as e:
+            reasons.append(f"{base}: {getattr(e, 'reason', None) or e}")
+            continue
+        if os.path.isdir(real):
+            return real
+    raise CompileError("no safe temporary directory: " + "; ".join(reasons))
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_dies_with_parent(parent: int, prctl):
+    """preexec_fn for clang: the kernel kills it (SIGKILL) when we die, even by SIGKILL."""
+    def setup():
+        prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        if os.getppid() != parent:      # we died before prctl took effect
+            os._exit(1)
+    return setup
+
+
 def _run_clang(clang: str, args: list[str], src: bytes, src_path: str | None,
-               tmp: str) -> tuple[bytes, list[str]]:
+               tmp: PrivateTemp) -> tuple[bytes, list[str]]:
     """Run clang once; (object bytes, absolute paths of every file it read)."""
-    out, dep = os.path.join(tmp, "out.o"), os.path.join(tmp, "out.d")
+    out, dep = tmp.path + "/out.o", tmp.path + "/out.d"
     # from a file, clang records its name, so verifier errors point at it
+    import ctypes
     import shlex
     import subprocess
     argv = [clang, *args, "-MD", "-MF", dep, "-c", "-x", "c", src_path or "-", "-o", out]
+    env = dict(os.environ, TMPDIR=tmp.path)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
     try:
-        r = subprocess.run(argv, input=None if src_path else src, capture_output=True)
+        p = subprocess.Popen(argv, stdin=None if src_path else subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                             pass_fds=(tmp.fd,),
+                             preexec_fn=_child_dies_with_parent(os.getpid(), prctl))
     except OSError as e:
         raise CompileError(f"cannot run {clang}: {e.strerror}; {_INSTALL}", "", argv) from None
-    if r.returncode:
-        raise CompileError(f"clang failed ({shlex.join(argv)})",
-                           r.stderr.decode(errors="replace"), argv)
-    with open(out, "rb") as f:
-        obj = f.read()
     try:
-        with open(dep) as f:
-            deps = _parse_deps(f.read())
+        _, err = p.communicate(None if src_path else src)
+    finally:
+        if p.returncode is None:        # interrupted (SIGINT/SIGTERM): clang goes too
+            p.kill()
+            p.wait()
+    if p.returncode:
+        raise CompileError(f"clang failed ({shlex.join(argv)})",
+                           err.decode(errors="replace"), argv)
+    try:
+        obj = tmp.read("out.o")
+    except OSError as e:
+        raise CompileError(f"clang wrote no object: {e.strerror}", "", argv) from None
+    try:
+        deps = _parse_deps(tmp.read("out.d").decode(errors="surrogateescape"))
     except OSError:
         deps = []
     return obj, [os.path.abspath(p) for p in deps]
 
 
 def compile_file(path: str | os.PathLike, out_path: str | os.PathLike, **kwargs) -> str:
-    """Compile ``path`` and write the object to ``out_path`` (atomically); returns it."""
+    """Compile ``path`` and write the object to ``out_path`` (atomically, through a temp
+    file with an unpredictable name created exclusively, never through a link); returns
+    it."""
     import pathlib
+    import tempfile
     obj = compile(pathlib.Path(path), **kwargs)
-    out = os.fspath(out_path)
-    tmp = f"{out}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(obj)
-    os.replace(tmp, out)
+    out = os.path.abspath(os.fspath(out_path))
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(out), prefix=".pybpf-",
+                               suffix=".o.tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(obj)
+            os.fchmod(f.fileno(), 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     return out

@@ -19,6 +19,8 @@ def root() -> str:
     from .bpffs import mount
     try:
         mount(TRACEFS, "tracefs", "tracefs")
+    except errors.MissingPrivilegeError:
+        raise                   # EPERM: the caller lacks privileges, tracefs may be fine
     except errors.KernelError as e:
         raise errors.NotSupportedError("tracefs", f"cannot mount tracefs at {TRACEFS}: {e}")
     return TRACEFS

@@ -57,6 +57,8 @@ class BPF(AttachMixin):
                  usdt_contexts=None, allow_rlimit: bool = True, device=None,
                  attach_usdt_ignore_pid: bool = False):
         # no setrlimit(RLIMIT_MEMLOCK): kernels >= 5.11 account BPF memory to the cgroup
+        from ..caps import require_bpf
+        require_bpf("BPF()", tracing=False)   # before compiling: say EPERM, build nothing
         self.debug = debug
         self.cflags = [_s(c) for c in (cflags or [])]
         self.tables: dict[str, object] = {}

@@ -43,7 +43,7 @@ def read_format(category: str, event: str) -> str:
             return f.read()
     except FileNotFoundError:
         raise errors.NotFoundError(
-            f"tracepoint {category}:{event} does not exist on this kernel "
+            2, "tracepoint", f"{category}:{event} does not exist on this kernel "
             f"(no {path}); see {os.path.dirname(os.path.dirname(path))} for the events "
             "it has") from None
     except OSError as e:

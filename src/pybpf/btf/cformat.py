@@ -83,11 +83,11 @@ def vmlinux_h(cache, spec=None) -> str:
         identity = spec.identity
     d = cache.dir_for(header_key(identity))
     path = os.path.join(d, "vmlinux.h")
-    if cache.file_ok(path):
+    if cache.sealed_ok(path):       # a truncated or damaged header is regenerated
         return path
     if spec is None:
         spec = load_vmlinux()
-    cache.write_file(path, generate_header(spec).encode())
+    cache.write_sealed(path, generate_header(spec).encode())
     return path
 
 

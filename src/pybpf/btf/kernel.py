@@ -40,7 +40,11 @@ def load_file(path: str, base: Spec | None = None, use_cache: bool = True) -> Sp
     key = hashlib.blake2b(data, digest_size=16).hexdigest()
     d = cache_dir() if use_cache else None
     idx = None
-    cpath = os.path.join(d, f"btf-index-{key}") if d else None
+    if d:
+        from ..codeid import code_identity     # the index format is pybpf's own
+        cpath = os.path.join(d, f"btf-index-{key}-{code_identity()[:16]}")
+    else:
+        cpath = None
     if cpath:
         idx = _read_index(cpath)
     if idx is not None:

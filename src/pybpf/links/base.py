@@ -105,6 +105,14 @@ def perf_event_link(prog_fd: int, perf_fd: FD, *, kind: str, target: str,
                          perf_event=attr._LinkTarget._PerfEvent(bpf_cookie=cookie))
         return Link(fd, kind=kind, target=target, extra=[perf_fd])
     except errors.KernelError as e:
+        if e.errno == 13 and kind == "tracepoint":
+            perf_fd.close()
+            # perf_event_set_bpf_prog refuses a program whose context reads go past the
+            # tracepoint's record: a layout mistake, not a missing privilege
+            raise errors.AttachError(13, "attach tracepoint", f"{target}: the kernel refused "
+                                     "the program because it reads past the end of the "
+                                     "tracepoint's record (check the offsets it reads from "
+                                     "its context)") from None
         if isinstance(e, errors.MissingPrivilegeError) or e.errno not in (22, 95, 524):
             perf_fd.close()
             raise

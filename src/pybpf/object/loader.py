@@ -200,6 +200,12 @@ class Object:
         """Write a ``.data``/``.bss`` global of the loaded object (``.rodata`` is frozen)."""
         from .values import encode_value
         section, offset, size, signed = self._var(name)
+        if section.startswith((".rodata", ".kconfig")):
+            # frozen at load (BPF_MAP_FREEZE): the kernel answers EPERM, which is no
+            # missing privilege
+            raise errors.PybpfError(
+                f"global {name!r} is in {section}, which is read-only once loaded (a const "
+                f"volatile): give its value at load time (variables={{{name!r}: ...}})")
         m = self.maps[section]
         key = struct.pack("<I", 0)
         data = bytearray(m.lookup_raw(key))
@@ -530,7 +536,9 @@ class _Loader:
         from ..btf.kernel import kernel_key
         from ..cache import cache_dir, read_private, write_private
         from ..kernelid import module_btf_names
-        h = hashlib.sha256(kernel_key().encode())
+        from ..codeid import code_identity
+        # CO-RE resolution is pybpf's own code: a fixed resolver must not reuse old fixes
+        h = hashlib.sha256(f"{kernel_key()}|{code_identity()}".encode())
         # relocations that vmlinux cannot satisfy look into modules, which come and go
         h.update("|".join(module_btf_names()).encode())
         h.update(self.spec.btf.identity.encode() or self.spec.btf.to_bytes())

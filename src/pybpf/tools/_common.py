@@ -1,4 +1,22 @@
-"""Helpers every tool shares: finding its BPF object, filters, output columns, signals."""
+"""Helpers every tool shares: finding its BPF object, filters, output columns, signals,
+and the command-line conventions of every ``pybpf`` command.
+
+The conventions (``pybpf`` applies them to every tool and command through
+:func:`run_main`; a tool only has to use the pieces below):
+
+- bad argument values are refused by argparse in one line, exit 2: build the parser with
+  :class:`ArgumentParser` and type options with :func:`uid_arg`, :func:`pid_arg`,
+  :func:`int_range`, :func:`regex_arg`, :func:`text_arg`;
+- a :class:`~pybpf.errors.PybpfError` ends the command with ``pybpf <cmd>: error: ...``
+  (one line; compile and verifier errors add their diagnostics below it), exit 1;
+- SIGINT/SIGTERM raise :class:`Stop` from the moment ``pybpf`` starts.  A tool's event loop
+  catches it and ends tracing cleanly, exit 0 (as bcc's tools end on Ctrl-C); anywhere else
+  (start-up, compiling, loading) it unwinds every ``with`` block and exits 128+signal
+  (130 for SIGINT, 143 for SIGTERM);
+- a closed stdout (``pybpf <tool> | head -1``) ends the command quietly with 141, the status
+  a shell sees for a C tool killed by SIGPIPE;
+- tools call :func:`require_privileges` before compiling or loading anything.
+"""
 
 from __future__ import annotations
 
@@ -64,7 +82,8 @@ def _source_memo_key(folder: str, tool: str) -> str:
     from .. import __version__
     from .._hash import sha256
     from ..kernelid import kernel_key
-    h = sha256(f"pybpf-tool|{__version__}|{tool}|{kernel_key()}".encode())
+    from ..codeid import code_identity     # vmlinux.h comes from pybpf's own generator
+    h = sha256(f"pybpf-tool|{__version__}|{code_identity()}|{tool}|{kernel_key()}".encode())
     for name in sorted(os.listdir(folder)):
         if name.endswith((".bpf.c", ".h")):
             st = os.stat(os.path.join(folder, name))
@@ -92,24 +111,33 @@ def help_formatter():
     return Formatter
 
 
-def parse_uid(value: str) -> int:
-    """A user given as a name or a number (for -u/--uid)."""
-    if value.isdigit():
-        return int(value)
-    import pwd
-    try:
-        return pwd.getpwnam(value).pw_uid
-    except KeyError:
-        raise SystemExit(f"error: unknown user {value!r}") from None
+HASH_TYPES = (1, 9)          # BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH
 
 
-def open_pinned_map(path: str, what: str):
-    """A map pinned by the user (--cgroupmap/--mntnsmap), with a clear error if absent."""
+def open_pinned_map(path: str, what: str, key_size: int | None = None,
+                    types: tuple[int, ...] = HASH_TYPES):
+    """A map pinned by the user (--cgroupmap/--mntnsmap), checked to be the shape the tool
+    looks up (map type, key size), with one clear error line for anything else."""
+    from .. import bpffs
     from ..maps import Map
     try:
-        return Map.from_pin(path)
+        if bpffs.fs_type(path) != bpffs.BPF_FS_MAGIC:
+            raise errors.PybpfError(f"{what} {path}: not a pinned BPF map (not on a bpf "
+                                    "filesystem)")
+        m = Map.from_pin(path)
     except errors.NotFoundError:
-        raise SystemExit(f"error: {what} {path!r}: no pinned map there") from None
+        raise errors.PybpfError(f"{what} {path}: no pinned map there") from None
+    except errors.KernelError as e:
+        raise errors.PybpfError(f"{what} {path}: cannot open it as a pinned map: "
+                                f"{e.strerror}") from None
+    from ..maps import _tname
+    if m.type not in types or (key_size is not None and m.key_size != key_size):
+        m.close()
+        names = " or ".join(_tname(t) for t in types)
+        keys = f" with {key_size}-byte keys" if key_size is not None else ""
+        raise errors.PybpfError(f"{what} {path}: expected a {names} map{keys}, got a "
+                                f"{_tname(m.type)} map with {m.key_size}-byte keys")
+    return m
 
 
 def mntns_inum(pid: int | str = "self") -> int:
@@ -139,35 +167,213 @@ class Output:
         self.json = json_lines
         self.interactive = self.stream.isatty()
 
+    # Each write holds off Stop (see _stop_gate): a signal that interrupted a write stuck on
+    # a full pipe would raise out of the buffered writer and lose the rows in its buffer.
+
     def header(self, text: str) -> None:
         if not self.json:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+            _stop_gate[0] += 1
+            try:
+                self.stream.write(text + "\n")
+                self.stream.flush()
+            finally:
+                _stop_gate_leave()
 
     def row(self, text: str, record: dict[str, Any]) -> None:
-        if self.json:
-            import json
-            self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
-        else:
-            self.stream.write(text + "\n")
+        _stop_gate[0] += 1
+        try:
+            if self.json:
+                import json
+                self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+            else:
+                self.stream.write(text + "\n")
+        finally:
+            _stop_gate_leave()
 
     def flush(self) -> None:
+        # a closed pipe raises BrokenPipeError, which run_main turns into a quiet exit
+        _stop_gate[0] += 1
         try:
             self.stream.flush()
-        except BrokenPipeError:
-            raise SystemExit(0)
+        finally:
+            _stop_gate_leave()
 
 
-class Stop(Exception):
-    """Raised from a signal handler to leave the event loop cleanly."""
+class Stop(BaseException):
+    """Raised by the SIGINT/SIGTERM handlers: a tool's event loop catches it to end tracing
+    (exit 0); elsewhere it ends the command with 128+signal.  A BaseException, like
+    KeyboardInterrupt, so no ``except Exception`` swallows it."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signum)
+        self.signum = signum
 
 
-def stop_on_signals() -> None:
-    """Make SIGINT and SIGTERM end the event loop, so ``with`` blocks detach everything."""
-    def handler(signum, frame):
+# [depth, pending signal]: while depth > 0 (inside an output write) a signal is held and
+# raised when the write is done.  Module-level because signal dispositions are process-wide.
+# A second signal while one is held raises at once: a reader that never drains the pipe
+# cannot keep the tool alive.
+_stop_gate: list = [0, None]
+
+
+def _raise_stop(signum, frame):
+    if _stop_gate[0] and _stop_gate[1] is None:
+        _stop_gate[1] = signum      # the interrupted write resumes (PEP 475)
+        return
+    _stop_gate[1] = None
+    raise Stop(signum)
+
+
+def _stop_gate_leave() -> None:
+    _stop_gate[0] -= 1
+    if not _stop_gate[0] and _stop_gate[1] is not None:
+        signum, _stop_gate[1] = _stop_gate[1], None
         raise Stop(signum)
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+
+
+def stop_on_signals() -> dict:
+    """Make SIGINT and SIGTERM raise :class:`Stop`, so ``with`` blocks detach everything;
+    returns the previous handlers (for :func:`restore_signals`)."""
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        old[sig] = signal.signal(sig, _raise_stop)
+    return old
+
+
+def restore_signals(old: dict) -> None:
+    for sig, handler in old.items():
+        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def run_main(prog: str, main, argv: list[str]) -> int:
+    """Run ``main(argv)`` under the conventions above and return the exit status.
+
+    ``pybpf`` calls this for every command and tool, first thing; a tool's own ``main``
+    needs no signal, pipe or error handling of its own."""
+    _stop_gate[:] = [0, None]
+    try:
+        old = stop_on_signals()
+    except ValueError:          # not the main thread (an embedding program): no handlers
+        old = {}
+    try:
+        return main(argv) or 0
+    except Stop as e:
+        return 128 + e.signum
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except errors.PybpfError as e:
+        text = str(e).strip() or type(e).__name__
+        print(f"{prog}: error: {text}", file=sys.stderr)
+        return 1
+    finally:
+        restore_signals(old)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: the reader is gone, and the interpreter's flush at exit
+    would otherwise print an 'Exception ignored' BrokenPipeError."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(fd, sys.stdout.fileno())
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def require_privileges(what: str = "loading BPF programs") -> None:
+    """Refuse to go on without the capabilities BPF tracing needs (CAP_BPF with
+    CAP_PERFMON, or CAP_SYS_ADMIN), before anything is compiled, cached or loaded."""
+    from ..caps import require_bpf
+    require_bpf(what)
+
+
+# --- argument types: each refuses a bad value in one argparse line ---
+
+UID_MAX = 4294967294        # (uid_t)-1 means "no change" to the kernel, never a user
+PID_MAX = 4194304           # PID_MAX_LIMIT on 64-bit kernels
+
+
+def _arg_error(msg: str):
+    import argparse
+    return argparse.ArgumentTypeError(msg)
+
+
+def int_range(lo: int, hi: int, what: str = "a number"):
+    """An argparse ``type`` accepting a decimal integer in lo..hi."""
+    def parse(value: str) -> int:
+        v = value.strip()
+        if not (v.isdigit() or (v[:1] == "-" and v[1:].isdigit())) or not v.isascii():
+            raise _arg_error(f"{value!r} is not {what} (an integer from {lo} to {hi})")
+        n = int(v)
+        if not lo <= n <= hi:
+            raise _arg_error(f"{value} is out of range for {what} ({lo} to {hi})")
+        return n
+    parse.__name__ = what
+    return parse
+
+
+def uid_arg(value: str) -> int:
+    """A user as a number (0..4294967294) or a name (for -u/--uid)."""
+    if value.strip().isdigit():
+        return int_range(0, UID_MAX, "a user id")(value)
+    text_arg(value)
+    import pwd
+    try:
+        return pwd.getpwnam(value).pw_uid
+    except (KeyError, ValueError):
+        raise _arg_error(f"unknown user {value!r}") from None
+
+
+parse_uid = uid_arg          # the older name
+
+pid_arg = int_range(1, PID_MAX, "a process id")
+pid_arg.__doc__ = "A process id, 1..4194304 (for -p/--pid, -P/--ppid)."
+
+
+def text_arg(value: str) -> str:
+    """Text that must be valid UTF-8 (argv bytes that are not arrive as surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _arg_error(f"{os.fsencode(value)!r} is not valid UTF-8") from None
+    return value
+
+
+def regex_arg(value: str):
+    """A regular expression compiled over bytes (comm and argv are bytes, not text): any
+    argument, UTF-8 or not, matches the bytes the user typed."""
+    import re
+    try:
+        return re.compile(os.fsencode(value))
+    except re.error as e:
+        raise _arg_error(f"bad regular expression {value!r}: {e}") from None
+
+
+def _parser_class():
+    import argparse
+
+    class OneLineParser(argparse.ArgumentParser):
+        """argparse with the shared conventions: errors in one line, help sized without
+        shutil."""
+
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("formatter_class", help_formatter())
+            super().__init__(*args, **kwargs)
+
+        def error(self, message):
+            self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+    return OneLineParser
+
+
+def ArgumentParser(*args, **kwargs):
+    """An ``argparse.ArgumentParser`` whose errors are one line (exit 2) and whose help
+    uses :func:`help_formatter`; use it instead of argparse's for every tool."""
+    return _parser_class()(*args, **kwargs)
 
 
 class DropReporter:

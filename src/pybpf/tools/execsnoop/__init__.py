@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import re
 import struct
 import sys
 import time
@@ -32,10 +30,9 @@ EXAMPLES = """examples:
 """
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pybpf execsnoop", description="Trace exec() syscalls",
-                                formatter_class=_common.help_formatter(),
-                                epilog=EXAMPLES)
+def parser():
+    p = _common.ArgumentParser(prog="pybpf execsnoop", description="Trace exec() syscalls",
+                               epilog=EXAMPLES)
     p.add_argument("-T", "--time", action="store_true",
                    help="include a time column (HH:MM:SS)")
     p.add_argument("-t", "--timestamp", action="store_true",
@@ -45,18 +42,19 @@ def parser() -> argparse.ArgumentParser:
                    help="trace only cgroups whose ids are keys of this pinned BPF map")
     p.add_argument("--mntnsmap", metavar="MNTNSMAP",
                    help="trace only mount namespaces whose ids are keys of this pinned BPF map")
-    p.add_argument("-u", "--uid", metavar="USER", type=_common.parse_uid,
+    p.add_argument("-u", "--uid", metavar="USER", type=_common.uid_arg,
                    help="trace this UID (number or user name) only")
     p.add_argument("-q", "--quote", action="store_true",
                    help='put quotemarks (") around arguments')
-    p.add_argument("-n", "--name", metavar="NAME",
+    p.add_argument("-n", "--name", metavar="NAME", type=_common.regex_arg,
                    help="only print commands whose name matches this regex")
-    p.add_argument("-l", "--line", metavar="LINE",
+    p.add_argument("-l", "--line", metavar="LINE", type=_common.regex_arg,
                    help="only print commands whose argument line matches this regex")
     p.add_argument("-U", "--print-uid", action="store_true", help="print a UID column")
-    p.add_argument("--max-args", metavar="MAX_ARGS", type=int, default=20,
+    p.add_argument("--max-args", metavar="MAX_ARGS", default=20,
+                   type=_common.int_range(1, ARGS_MAX, "an argument count"),
                    help="maximum number of arguments captured and shown (default 20)")
-    p.add_argument("-P", "--ppid", metavar="PPID", type=int,
+    p.add_argument("-P", "--ppid", metavar="PPID", type=_common.pid_arg,
                    help="trace children of this parent PID only")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per exec instead of columns")
@@ -70,8 +68,8 @@ class Formatter:
         self.args = args
         self.out = out
         self.clock = clock
-        self.name_re = re.compile(args.name.encode()) if args.name else None
-        self.line_re = re.compile(args.line.encode()) if args.line else None
+        self.name_re = args.name     # compiled by _common.regex_arg
+        self.line_re = args.line
 
     def header(self) -> None:
         a = self.args
@@ -123,7 +121,9 @@ def configure(args) -> tuple[dict, dict]:
                                       ("filter_mntns", "mntns_filter", args.mntnsmap,
                                        "--mntnsmap")):
         if path:
-            opened[mapname] = _common.open_pinned_map(path, what)
+            # the same shapes as bcc's pinned cgroupset/mount_ns_set maps: hash maps
+            # keyed by the 8-byte cgroup id / mount namespace inode number
+            opened[mapname] = _common.open_pinned_map(path, what, key_size=8)
             consts[flag] = True
     return consts, opened
 
@@ -132,8 +132,7 @@ def run(args, out: _common.Output) -> int:
     import pybpf
     from ...ringbuf import RingBuffer
 
-    if not 1 <= args.max_args <= ARGS_MAX:
-        raise SystemExit(f"error: --max-args must be between 1 and {ARGS_MAX}")
+    _common.require_privileges()
     consts, user_maps = configure(args)
     clock = _common.Clock()
     fmt = Formatter(args, out, clock)

@@ -15,14 +15,18 @@ const volatile bool filter_cgroup = false;
 const volatile bool filter_mntns = false;
 
 /* Exec in flight: filled at syscall entry, sent at exit once the result is known.
- * Not preallocated: 10240 preallocated 7.7 KB events are 79 MB of kernel memory, and
- * creating them costs every start tens of milliseconds; an entry lives only for the
- * length of one execve(). */
+ * Task-local storage, not a hash keyed by thread id, for two reasons:
+ * - an exec from a non-leader thread returns under another id (the kernel's de_thread
+ *   gives the exec'ing thread the leader's pid), so a tid key is never found again at
+ *   exit: the exec went unreported and its entry stayed forever;
+ * - an entry left by a task that dies inside execve() is freed with the task, so no one
+ *   can fill the table with stale entries (a hash's max_entries could be exhausted by
+ *   any user in a minute, and then every exec was dropped).
+ * Storage is allocated per exec, not preallocated (7.7 KB per in-flight exec). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
+	__type(key, int);
 	__type(value, struct event);
 } execs SEC(".maps");
 
@@ -54,8 +58,6 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-static const struct event empty_event = {};
-
 static __always_inline void count_drop(void)
 {
 	__u32 zero = 0;
@@ -82,10 +84,9 @@ static __always_inline bool wanted(struct task_struct *task)
 
 static __always_inline int enter(const char *filename, const char *const *argv)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 uid = (__u32)bpf_get_current_uid_gid();
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct event *e;
 	const char *arg;
 	__u32 off;
@@ -100,13 +101,15 @@ static __always_inline int enter(const char *filename, const char *const *argv)
 	if (!wanted(task))
 		return 0;
 
-	if (bpf_map_update_elem(&execs, &tid, &empty_event, BPF_NOEXIST)) {
+	e = bpf_task_storage_get(&execs, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!e) {
+		/* no memory, or this CPU's task-storage busy counter is held (creation then
+		 * fails; lookups at exit still work, so every entry made is found again) */
 		count_drop();
 		return 0;
 	}
-	e = bpf_map_lookup_elem(&execs, &tid);
-	if (!e)
-		return 0;
+	e->truncated = 0;
+	e->missed = 0;
 	e->pid = pid;
 	e->ppid = ppid;
 	e->uid = uid;
@@ -178,11 +181,12 @@ static __always_inline void reread_args(struct event *e)
 
 static __always_inline int leave(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct event *e = bpf_map_lookup_elem(&execs, &tid);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct event *e = bpf_task_storage_get(&execs, task, 0, 0);
 	__u32 size;
 
-	if (!e)
+	/* pid 0: no exec of ours in flight (an entry whose delete failed, see below) */
+	if (!e || !e->pid)
 		return 0;
 	if (ignore_failed && ret < 0)
 		goto out;
@@ -196,7 +200,11 @@ static __always_inline int leave(long ret)
 	if (size <= sizeof(*e) && bpf_ringbuf_output(&events, e, size, 0))
 		count_drop();
 out:
-	bpf_map_delete_elem(&execs, &tid);
+	/* The delete fails (-EBUSY) while another task-storage user holds this CPU's busy
+	 * counter; the entry then lives on until the task's next exec or its exit, marked
+	 * done so a later exec that the filters skip is not reported with its data. */
+	e->pid = 0;
+	bpf_task_storage_delete(&execs, task);
 	return 0;
 }
 

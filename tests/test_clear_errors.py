@@ -1,0 +1,62 @@
+"""Errors that say what is really wrong: no TypeError for a missing tracepoint, no "needs
+CAP_BPF, run as root" when running as root for something else entirely."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+import pybpf
+from pybpf import caps, errors
+
+
+def test_eperm_is_a_missing_privilege_only_without_one(monkeypatch):
+    monkeypatch.setattr(caps, "effective", lambda: 0)
+    e = errors.from_errno(errno.EPERM, "BPF_OBJ_GET", "/x")
+    assert isinstance(e, errors.MissingPrivilegeError)
+    monkeypatch.setattr(caps, "effective", lambda: (1 << 41) - 1)    # every capability
+    e = errors.from_errno(errno.EACCES, "BPF_OBJ_GET", "/x")
+    assert not isinstance(e, errors.MissingPrivilegeError)
+    assert isinstance(e, errors.KernelError) and "CAP_" not in str(e)
+
+
+def test_capability_masks():
+    assert caps.can_trace(1 << caps.CAP_SYS_ADMIN)
+    assert caps.can_trace(1 << caps.CAP_BPF | 1 << caps.CAP_PERFMON)
+    assert not caps.can_trace(1 << caps.CAP_BPF)
+    assert caps.can_bpf(1 << caps.CAP_BPF) and not caps.can_bpf(1 << caps.CAP_NET_ADMIN)
+
+
+@pytest.mark.kernel
+def test_missing_tracepoint_is_not_found_not_typeerror():
+    with pytest.raises(errors.NotFoundError, match="nosuchcat:nosuchevent does not exist"):
+        pybpf.BPF(text="TRACEPOINT_PROBE(nosuchcat, nosuchevent) { return 0; }")
+
+
+@pytest.mark.kernel
+def test_reading_past_the_tracepoint_record_is_named():
+    text = ("TRACEPOINT_PROBE(sched, sched_switch) {"
+            " u64 x = *(u64 *)((char *)args + 4000); bpf_trace_printk(\"%d\", x); return 0; }")
+    with pytest.raises(errors.AttachError, match="reads past the end of the tracepoint") as ei:
+        pybpf.BPF(text=text)
+    assert not isinstance(ei.value, errors.MissingPrivilegeError)
+
+
+SRC = """#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+const volatile __u32 frozen = 1;
+__u32 writable = 2;
+SEC("socket") int prog(void *ctx) { return frozen + writable; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@pytest.mark.kernel
+def test_set_global_on_rodata_says_it_is_read_only():
+    with pybpf.load(pybpf.compile(SRC), name="h12_ro") as obj:
+        obj.set_global("writable", 5)
+        with pytest.raises(errors.PybpfError, match="read-only once loaded") as ei:
+            obj.set_global("frozen", 5)
+        assert not isinstance(ei.value, errors.MissingPrivilegeError)
+        assert "variables=" in str(ei.value)

@@ -161,9 +161,14 @@ def main() -> int:
             ratios: dict[str, list[float]] = {n: [] for n in table}
             times: dict[str, list[float]] = {n: [] for n in table}
             broken: dict[str, str] = {}
-            for _ in range(a.runs):
-                base = None
-                for name, spec in table.items():
+            names = [n for n in table if table[n] is not None]
+            for r in range(a.runs):
+                # untraced runs open and close each round (their mean is the round's
+                # base); the traced ones rotate, so drift does not favour one of them
+                order = names[r % len(names):] + names[:r % len(names)]
+                base_runs = []
+                for name in ["none"] + order + ["none"]:
+                    spec = table[name]
                     if name in broken:
                         continue
                     try:
@@ -176,12 +181,18 @@ def main() -> int:
                     finally:
                         if tool:
                             tool.stop()
-                    if base is None:
-                        base = t
                     times[name].append(t)
-                    ratios[name].append(t / base)
-            print(f"{title}: median of {a.runs} rounds; time, and time / time with no "
-                  "tracer in the same round")
+                    if spec is None:
+                        base_runs.append(t)
+                    else:
+                        ratios[name].append(t)
+                base = statistics.mean(base_runs)
+                for name in order:
+                    if name not in broken:
+                        ratios[name][-1] /= base
+                ratios["none"].append(1.0)
+            print(f"{title}: median of {a.runs} rounds; time, and time / the mean time "
+                  "with no tracer in the same round (run first and last)")
             for name in table:
                 if name in broken:
                     print(f"  {name:<45} not runnable here: {broken[name]}")

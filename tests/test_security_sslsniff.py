@@ -313,8 +313,12 @@ def test_statically_linked_binary_through_extra_lib(certs, tmp_path):
 
 
 def test_bad_arguments_are_one_line(tmp_path):
-    for args, text in ((["--extra-lib", "foo"], "expected openssl|gnutls|nss:PATH"),
-                       (["--max-buffer-size", "0"], "--max-buffer-size must be"),
-                       (["-p", "999999999"], "process 999999999")):
+    for args, status, text in (
+            (["--extra-lib", "foo"], 2, "expected openssl|gnutls|nss:PATH"),
+            (["--max-buffer-size", "0"], 2, "0 is out of range for a size"),
+            (["--extra-lib", f"openssl:{tmp_path}/none"], 1, "no such file"),
+            (["-p", "4000000"], 1, "process 4000000")):
         p = subprocess.run(TOOL + args, capture_output=True, text=True, env=ENV)
-        assert p.returncode != 0 and text in p.stderr and "Traceback" not in p.stderr, p
+        assert p.returncode == status, p
+        assert len(p.stderr.strip().splitlines()) == 1 and text in p.stderr, p
+        assert p.stderr.startswith("pybpf sslsniff: error: "), p

@@ -4,7 +4,6 @@ and matched against a policy whose rules alert, kill (bpf_send_signal) or deny (
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import struct
@@ -34,9 +33,8 @@ ARRAYS = ("rules", "kind_rules")          # array maps: an absent entry is writt
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pybpf audit", description="Security audit with "
-                                "alert/kill/deny policies", epilog=EXAMPLES,
-                                formatter_class=_common.help_formatter())
+    p = _common.ArgumentParser(prog="pybpf audit", description="Security audit with "
+                               "alert/kill/deny policies", epilog=EXAMPLES)
     p.add_argument("-p", "--policy", metavar="FILE", help="TOML policy file (rules and "
                    "what to report); reloaded on SIGHUP and when it changes")
     p.add_argument("--check", action="store_true", help="check the policy and exit")
@@ -45,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-w", "--watch", metavar="PATH", action="append", default=[],
                    help="report opens of this path ('/dir/*': of everything under it)")
     p.add_argument("-u", "--uid", metavar="USER", action="append", default=[],
-                   type=_common.parse_uid, help="report only this user's events (repeatable; "
+                   type=_common.uid_arg, help="report only this user's events (repeatable; "
                    "rule matches are always reported)")
     p.add_argument("--cgroup", metavar="PATH", action="append", default=[],
                    help="report only this cgroup v2's events (repeatable)")
@@ -120,7 +118,10 @@ class Auditor:
         data, identity = _common.package_object(HERE, "audit")
         self.obj = pybpf.load(data, name="audit", cache_key=identity)
         try:
-            for name in list(self.obj.programs):
+            # the exec program last: once an exec is reported, every hook is in place
+            # (and apply() writes the settings last, so every table is too)
+            names = sorted(self.obj.programs, key=lambda n: n == "audit_exec")
+            for name in names:
                 section = self.obj._program_spec(name).section
                 if section.startswith("tracepoint/") and not _tracepoint_exists(section):
                     self.missing.append(section.split("/", 1)[1])
@@ -262,6 +263,7 @@ def run(args, out: _common.Output) -> int:
         compile_tables(pol)
         print(f"{args.policy or 'policy'}: ok, {len(pol.rules)} rules")
         return 0
+    _common.require_privileges("loading the audit's BPF programs")
     clock = _common.Clock()
     printer = _events.Printer(out, clock)
     printer.rule_names = pol.rule_names()
@@ -305,14 +307,11 @@ def _show(printer: _events.Printer, rec) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Signals, closed pipes and pybpf errors are handled by the ``pybpf`` command's
+    conventions (tools/_common.run_main); a refused policy exits 2, as bad input does."""
     args = parser().parse_args(argv)
-    _common.stop_on_signals()       # from the start: a signal while loading ends cleanly
     try:
         return run(args, _common.Output(sys.stdout, json_lines=args.json))
-    except _common.Stop:
-        return 0
     except _policy.PolicyError as e:
         print(f"pybpf audit: error: {e}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0

@@ -57,13 +57,14 @@ def _extra_lib(value: str) -> tuple[str, str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pybpf sslsniff", description="Sniff SSL data",
-                                formatter_class=_common.help_formatter(), epilog=EXAMPLES)
-    p.add_argument("-p", "--pid", type=int, help="sniff this PID only.")
-    p.add_argument("-u", "--uid", type=_common.parse_uid, default=None,
+    p = _common.ArgumentParser(prog="pybpf sslsniff", description="Sniff SSL data",
+                               epilog=EXAMPLES)
+    p.add_argument("-p", "--pid", type=_common.pid_arg, help="sniff this PID only.")
+    p.add_argument("-u", "--uid", type=_common.uid_arg, default=None,
                    help="sniff this UID only.")
     p.add_argument("-x", "--extra", action="store_true", help="show extra fields (UID, TID)")
-    p.add_argument("-c", "--comm", help="sniff only commands matching string.")
+    p.add_argument("-c", "--comm", type=_common.text_arg,
+                   help="sniff only commands matching string.")
     p.add_argument("-o", "--no-openssl", action="store_false", dest="openssl",
                    help="do not show OpenSSL calls.")
     p.add_argument("-g", "--no-gnutls", action="store_false", dest="gnutls",
@@ -72,7 +73,8 @@ def parser() -> argparse.ArgumentParser:
                    help="do not show NSS calls.")
     p.add_argument("--hexdump", action="store_true",
                    help="show data as hexdump instead of trying to decode it as UTF-8")
-    p.add_argument("--max-buffer-size", type=int, default=8192,
+    p.add_argument("--max-buffer-size", type=_common.int_range(1, MAX_DATA - 1, "a size"),
+                   default=8192,
                    help="Size of captured buffer")
     p.add_argument("-l", "--latency", action="store_true", help="show function latency")
     p.add_argument("--handshake", action="store_true", help="show SSL handshake latency, "
@@ -239,19 +241,18 @@ def run(args, out: _common.Output) -> int:
     import pybpf
     from ..ringbuf import RingBuffer
 
-    if not 1 <= args.max_buffer_size < MAX_DATA:
-        raise SystemExit(f"error: --max-buffer-size must be between 1 and {MAX_DATA - 1}")
+    _common.require_privileges("probing TLS libraries")
     if args.pid:
         libs = {k: v for k, v in mapped_libraries(args.pid).items() if getattr(args, k)}
     else:
         libs = system_libraries(args)
     for kind, path in args.extra_lib:
         if not os.path.exists(path):
-            raise SystemExit(f"error: --extra-lib {kind}:{path}: no such file")
+            raise errors.NotFoundError(2, "sslsniff", f"--extra-lib {kind}:{path}: no such file")
         libs.setdefault(kind, []).append(path)
     if not libs:
-        raise SystemExit("error: no OpenSSL, GnuTLS or NSS library found" +
-                         (f" in process {args.pid}" if args.pid else ""))
+        raise errors.NotFoundError(2, "sslsniff", "no OpenSSL, GnuTLS or NSS library found" +
+                                   (f" in process {args.pid}" if args.pid else ""))
     consts = {"max_buf": args.max_buffer_size}
     if args.pid:
         consts["targ_pid"] = args.pid
@@ -262,8 +263,8 @@ def run(args, out: _common.Output) -> int:
     with pybpf.load(data, name="sslsniff", variables=consts, cache_key=identity) as obj:
         done = attach_all(obj, libs, args)
         if not done:
-            raise SystemExit("error: none of the TLS functions found in " +
-                             ", ".join(p for v in libs.values() for p in v))
+            raise errors.NotFoundError(2, "sslsniff", "none of the TLS functions found in " +
+                                       ", ".join(p for v in libs.values() for p in v))
         _common.warn("sslsniff", f"probing {len(done)} functions in "
                      f"{len({d.rsplit(':', 1)[0] for d in done})} files")
         drops = _common.DropReporter("sslsniff", obj.maps["drops"])
@@ -286,11 +287,7 @@ def run(args, out: _common.Output) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Signals, closed pipes and errors follow the ``pybpf`` command's conventions
+    (tools/_common.run_main)."""
     args = parser().parse_args(argv)
-    _common.stop_on_signals()       # from the start: a signal while attaching ends cleanly
-    try:
-        return run(args, _common.Output(sys.stdout, json_lines=args.json))
-    except _common.Stop:
-        return 0
-    except BrokenPipeError:
-        return 0
+    return run(args, _common.Output(sys.stdout, json_lines=args.json))

@@ -239,11 +239,23 @@ class AttachMixin:
         for s in syms:
             if addr is not None and not s:
                 link = uprobe.attach(fn.prog, path, None, offset=addr, retprobe=retprobe,
-                                     pid=pid)
+                                     pid=pid, ref_ctr_offset=self._usdt_semaphore(path, addr))
             else:
                 link = uprobe.attach(fn.prog, path, s, offset=sym_off, retprobe=retprobe,
                                      pid=pid)
             self._keep((kind, path, s or addr, pid, fn_name), link)
+
+    def _usdt_semaphore(self, path: str, offset: int) -> int:
+        """The semaphore's file offset when ``offset`` is a USDT site that has one (a
+        tool attaching USDT sites as plain uprobes still turns the probe on)."""
+        from ..links import usdt
+        sites = self.__dict__.setdefault("_usdt_sites", {})
+        if path not in sites:
+            try:
+                sites[path] = {p.offset: p.semaphore_offset for p in usdt.probes(path)}
+            except errors.PybpfError:
+                sites[path] = {}
+        return sites[path].get(offset, 0)
 
     def detach_uprobe(self, name=b"", sym=b"", addr=None, pid: int = -1):
         return self._detach_u("uprobe", name, sym, addr, pid)

@@ -22,7 +22,8 @@ from tests.vm import hook_absent
 pytestmark = pytest.mark.kernel
 PY = sys.executable
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-ENV = dict(os.environ, PYTHONPATH=SRC)
+# unbuffered: the tests read a tool's banner while it runs (a pipe would hold it back)
+ENV = dict(os.environ, PYTHONPATH=SRC, PYTHONUNBUFFERED="1")
 
 
 def _tool(name: str) -> str:
@@ -44,7 +45,7 @@ class Running:
         os.set_blocking(self.p.stdout.fileno(), False)
 
     def wait_for(self, marker: str, timeout: float = 300) -> None:
-        # generous: a first run in the emulated kernel-matrix guest compiles for minutes
+        # generous: a first run in the emulated kernel-matrix guest compiles for a while
         end = time.monotonic() + timeout
         while marker not in self.out and time.monotonic() < end and self.p.poll() is None:
             r, _, _ = select.select([self.p.stdout], [], [], 0.2)

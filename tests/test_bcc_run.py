@@ -364,3 +364,21 @@ def test_stand_in_contexts_submit_through_the_real_one():
     assert counts == [30, 4]
     # (with real kprobes the same holds: ip is inside sched_fork)
     assert forks == [(c, b"sched_fork") for c in children]
+
+
+def test_syscall_entry_outside_the_syscall_table(capfd):
+    """statsnoop attaches to __x64_sys_stat, which x86-64's syscall table lacks: with
+    kprobes that probe never fires; without them there is no tracepoint, and pybpf keeps
+    an idle attachment instead of failing the tool."""
+    from pybpf.bcc import BPF
+    from pybpf.features import Features
+    with BPF(text="int f(struct pt_regs *ctx) { return 0; }") as b:
+        event = b.get_syscall_fnname("stat")
+        idle = not Features().has_kprobes() and not b.tracepoint_exists(
+            "syscalls", "sys_enter_stat") and b.ksymname(event) != -1
+        b.attach_kprobe(event=event, fn_name="f")
+        assert b.num_open_kprobes() == 1
+        b.detach_kprobe(event=event)
+        assert b.num_open_kprobes() == 0
+    err = capfd.readouterr().err
+    assert ("is not in this kernel's system call table" in err) == idle, err

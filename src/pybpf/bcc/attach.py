@@ -115,6 +115,12 @@ class AttachMixin:
             raise errors.NotFoundError(2, "attach_kprobe", f"no function {fn_name!r}")
         b = self._bind("kretprobe" if retprobe else "kprobe", event, sysname, retprobe,
                        fn_name)
+        if b.via == "idle":
+            self._keep(("kretprobe" if retprobe else "kprobe", event, fn_name), _Idle())
+            print(f"pybpf: {event} is not in this kernel's system call table (there is no "
+                  f"syscalls:sys_enter_{sysname}): {fn_name} has nothing to trace there",
+                  file=sys.stderr)
+            return
         fn = self._bound_function(fn_name, b)
         self._attach_bound(fn, b, event, fn_name, retprobe)
         said = self.__dict__.setdefault("_said", set())
@@ -314,6 +320,14 @@ class AttachMixin:
 
     def num_open_tracepoints(self) -> int:
         return self._count("tracepoint")
+
+
+class _Idle:
+    """The attachment of a function to a syscall entry no syscall reaches (it counts as
+    an open probe, as bcc's kprobe on it would)."""
+
+    def close(self) -> None:
+        pass
 
 
 def _where(b) -> str:

@@ -431,7 +431,8 @@ def test_verifier_error_carries_the_log():
     text = r"""
     TRACEPOINT_PROBE(syscalls, sys_enter_getpid) {
         int *p = (int *)args->__syscall_nr;
-        return *p;
+        *p = 1;     /* a store through an integer: bcc's reads cannot make it valid */
+        return 0;
     }
     """
     with pytest.raises(errors.VerifierError) as ei:

@@ -25,8 +25,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NOT_HERE = {
     "inject": "bpf_override_return needs CONFIG_BPF_KPROBE_OVERRIDE",
     "nfsslower": "struct nfs_commit_data lives in the nfs module's BTF, not vmlinux.h",
-    "xfsdist": "copies 8 bytes from a 6-byte string literal (bcc's layout pads .rodata)",
-    "zfsdist": "as xfsdist",
 }
 LOADS = set("""argdist bashreadline bindsnoop biolatency biolatpcts biopattern biosnoop biotop
 bitesize cachestat capable compactsnoop cpudist cpuunclaimed dcsnoop dcstat dirtop execsnoop
@@ -36,7 +34,7 @@ offcputime offwaketime oomkill opensnoop pidpersec ppchcalls profile readahead r
 runqslower shmsnoop slabratetop sofdsnoop softirqs solisten sslsniff stackcount statsnoop
 syncsnoop syscount tcpaccept tcpcong tcpconnect tcpconnlat tcpdrop tcplife tcpretrans tcprtt
 tcpstates tcpsubnet tcpsynbl tcptop tcptracer threadsnoop trace vfscount vfsstat virtiostat
-wakeuptime xfsslower zfsslower""".split())
+wakeuptime xfsdist xfsslower zfsdist zfsslower""".split())
 
 
 @pytest.fixture(scope="module")

@@ -249,3 +249,178 @@ def test_sys_enter_openat_fields_read_at_the_formats_offsets(tmp_path):
     assert e.flags & 0o3 == os.O_WRONLY and e.flags & os.O_CREAT and e.flags & os.O_EXCL
     assert e.mode == 0o640
     assert e.dfd == -100        # AT_FDCWD: os.open passes it
+
+
+EXEC_NAME = r"""
+struct ev_t { u32 pid; u32 len; char name[64]; };
+BPF_HASH(seen, u32, struct ev_t);
+TRACEPOINT_PROBE(sched, sched_process_exec)
+{
+    struct ev_t e = {};
+    e.pid = args->pid;
+    e.len = args->data_loc_filename >> 16;
+    TP_DATA_LOC_READ_STR(&e.name, filename, sizeof(e.name));
+    u32 k = e.pid;
+    seen.update(&k, &e);
+    return 0;
+}
+"""
+
+
+@pytest.mark.kernel
+def test_data_loc_string_of_a_tracepoint_is_read(tmp_path):
+    import shutil
+    import subprocess
+    from pybpf.bcc.bpf import BPF
+    true = shutil.which("true")
+    with BPF(text=EXEC_NAME) as b:
+        p = subprocess.run([true])
+        assert p.returncode == 0
+        got = {k.value: v for k, v in b["seen"].items()}
+    mine = [v for v in got.values() if v.name.decode() == true]
+    assert mine, {k: v.name for k, v in got.items()}
+    assert mine[0].len == len(true) + 1           # the string and its NUL
+
+
+def test_tail_calls_through_a_prog_array_compile():
+    rw = rewrite.rewrite("""
+BPF_PROG_ARRAY(jump, 4);
+BPF_TABLE("prog", int, int, jump2, 2);
+int second(struct pt_regs *ctx) { return 0; }
+int first(struct pt_regs *ctx)
+{
+    jump.call(ctx, 1);
+    jump2.call(ctx, 0);
+    return 0;
+}
+""", bind=_kprobe, tp_struct=tpformat.struct_for)
+    assert "__bcc_M_call(&jump, ctx, 1)" in rw.source
+    elf = prelude.compile(rw.source, ["-DUNUSED_KNOB=1"], [INC], rw=rw)
+    from pybpf.object.spec import ObjectSpec
+    spec = ObjectSpec.from_bytes(elf, name="t")
+    assert spec.maps["jump"].max_entries == 4 and spec.maps["jump2"].max_entries == 2
+
+
+def test_a_text_libclang_cannot_parse_is_left_to_clang():
+    rw = rewrite.rewrite("int f(struct pt_regs *ctx, struct sock *sk) { return sk->; }\n",
+                         bind=_kprobe)
+    vdir, _ = prelude.kernel_dir()
+    out = kderef.apply(rw.source, prelude.base_args(vdir, [INC]), rw)
+    assert "sk->; }" in out                      # unchanged: clang reports the error
+    from pybpf.errors import CompileError
+    with pytest.raises(CompileError) as e:
+        prelude.compile(rw.source, [], [INC], rw=rw)
+    assert "bpf_text:1:" in e.value.diagnostics
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_DECLS = st.sampled_from(["int flags", "unsigned long x", "const char * p", "char c[16]",
+                          "__data_loc char[] s", "struct foo f", "u8 b[]", "enum e v",
+                          "bool ok", "weird_t w", "", "int", "[]", "struct * z"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_DECLS, st.integers(0, 80), st.integers(0, 20), st.booleans()),
+                max_size=8))
+def test_tracepoint_struct_from_any_format_is_c_or_a_clear_error(fields):
+    from pybpf import errors
+    fmt = "format:\n" + "".join(
+        f"\tfield:{d};\toffset:{o};\tsize:{s};\tsigned:{int(g)};\n" for d, o, s, g in fields)
+    try:
+        c = tpformat.struct_for("c", "e", fmt)
+    except errors.PybpfError:
+        return
+    assert c.startswith("struct tracepoint__c__e {") and c.count("{") == c.count("}")
+
+
+TCP_STATE = r"""
+struct ev_t { u16 dport; u16 family; u32 daddr; u16 type; u8 state; };
+BPF_HASH(seen, u32, struct ev_t);
+
+int kprobe__tcp_set_state(struct pt_regs *ctx, struct sock *sk, int state)
+{
+    if (state != 2)                                  /* TCP_SYN_SENT */
+        return 0;
+    struct ev_t e = {};
+    struct socket *so = sk->sk_socket;               /* a local from a kernel pointer */
+    e.dport = ntohs(sk->__sk_common.skc_dport);
+    e.family = sk->__sk_common.skc_family;
+    e.daddr = sk->__sk_common.skc_daddr;
+    e.type = so->type;
+    e.state = state;
+    u32 k = bpf_get_current_pid_tgid() >> 32;
+    seen.update(&k, &e);
+    return 0;
+}
+"""
+
+
+@pytest.mark.needs_hook("kprobe")
+def test_kprobe_sock_argument_members_are_read_from_the_kernel():
+    import socket
+    from pybpf import errors
+    from pybpf.bcc.bpf import BPF
+    from pybpf.features import Features
+    from tests.vm import hook_absent
+    if not Features().has_kprobes():
+        with pytest.raises(errors.NotSupportedError, match="tcp_set_state"):
+            BPF(text=TCP_STATE)
+        hook_absent()
+        return
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    with BPF(text=TCP_STATE) as b:
+        c = socket.create_connection(("127.0.0.1", port))
+        c.close()
+        got = {k.value: v for k, v in b["seen"].items()}
+    srv.close()
+    e = got[os.getpid()]
+    assert (e.dport, e.family, e.type, e.state) == (port, socket.AF_INET,
+                                                   socket.SOCK_STREAM, 2)
+    assert e.daddr == int.from_bytes(socket.inet_aton("127.0.0.1"), "little")
+
+
+UPROBE_DEREF = r"""
+BPF_ARRAY(out, u64, 2);
+int on_gmtime(struct pt_regs *ctx, const long *t, struct tm *res)
+{
+    int k0 = 0, k1 = 1;
+    u64 v = *t;                       /* a user pointer: read, not loaded */
+    u64 first = ((const unsigned char *)t)[0];
+    out.update(&k0, &v);
+    out.update(&k1, &first);
+    return 0;
+}
+"""
+
+
+@pytest.mark.kernel
+def test_uprobe_pointer_arguments_are_read_from_user_memory():
+    import ctypes
+    from pybpf.bcc.bpf import BPF
+    libc = ctypes.CDLL("libc.so.6")
+    when = ctypes.c_long(123456789)
+    buf = ctypes.create_string_buffer(128)
+    with BPF(text=UPROBE_DEREF) as b:
+        b.attach_uprobe(name="c", sym="gmtime_r", fn_name="on_gmtime", pid=os.getpid())
+        assert libc.gmtime_r(ctypes.byref(when), buf)
+        vals = [b["out"][i].value for i in range(2)]
+        b.detach_uprobe(name="c", sym="gmtime_r", pid=os.getpid())
+    assert vals == [123456789, 123456789 & 0xff]
+
+
+@pytest.mark.kernel
+def test_kprobe_sock_reads_pass_the_verifier_here_too():
+    """kprobes do not attach on this kernel, but kprobe programs load: the reads inside
+    ntohs() (a macro argument) and through a local must satisfy the verifier."""
+    from pybpf.object.loader import load
+    rw = rewrite.rewrite(TCP_STATE, bind=_kprobe, tp_struct=tpformat.struct_for)
+    obj = load(prelude.compile(rw.source, [], [INC], rw=rw), name="t",
+               programs=["kprobe__tcp_set_state"])
+    try:
+        assert list(obj.programs) == ["kprobe__tcp_set_state"]
+    finally:
+        obj.close()

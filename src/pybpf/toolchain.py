@@ -205,7 +205,9 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
             obj = cache.get(key)
             if obj is not None:
                 return obj
-    if vdir:
+    if vdir and not cache.file_ok(os.path.join(vdir, "vmlinux.h")):
+        # made once per kernel; a first compile of another text skips importing the
+        # header generator (tens of ms)
         from .btf.cformat import vmlinux_h
         vmlinux_h(cache)
     import tempfile

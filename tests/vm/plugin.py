@@ -74,6 +74,8 @@ class _Guest:
             return
         xml = os.path.join(self.scratch, "vm.xml")
         env_line = (f"PYBPF_IN_VM=1 PYBPF_REQUIRE_KERNEL={os.environ.get('PYBPF_REQUIRE_KERNEL', '')} "
+                    # this checkout's sources (the venv's editable install may be another's)
+                    f"PYTHONPATH={REPO}/src "
                     f"PYTHONDONTWRITEBYTECODE=1 HOME={self.scratch} "
                     f"XDG_CACHE_HOME={self.scratch}/cache PYBPF_HOOK_LOG={self.scratch}/absent")
         # the test ids go through a file: virtme passes --exec on the guest's kernel command

@@ -15,17 +15,23 @@ from __future__ import annotations
 import os
 from types import SimpleNamespace
 
-VERSION = 1
-HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include", "pybpf_bcc.h")
+VERSION = 2   # 2: kernel reads on the AST, inlined helpers (issue 13)
+_HERE = os.path.dirname(os.path.abspath(__file__))
+HEADER = os.path.join(_HERE, "include", "pybpf_bcc.h")
+_INPUTS = (HEADER, os.path.join(_HERE, "rewrite.py"), os.path.join(_HERE, "kderef.py"),
+           os.path.join(_HERE, "tpformat.py"))
 
 
 def key(text: str, cflags: list[str]) -> str:
     from .. import __version__
     from .._hash import sha256
     from ..kernelid import kernel_key
-    st = os.stat(HEADER)
+    ids = []
+    for path in _INPUTS:      # an edited header or C pass misses (a few stat calls)
+        st = os.stat(path)
+        ids.append(f"{st.st_ino}|{st.st_size}|{st.st_mtime_ns}")
     h = sha256(f"pybpf-bcc-build|{VERSION}|{__version__}|{kernel_key()}|"
-               f"{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|".encode())
+               f"{'|'.join(ids)}|".encode())
     for c in cflags:
         h.update(c.encode() + b"\0")
     h.update(b"\1" + text.encode())

@@ -24,7 +24,8 @@ The rules (bcc's semantics, written for pybpf):
   array decaying to its address) of ``p->f``, ``*p``, ``p[i]`` through a kernel pointer,
   with any ``.g``/``[j]`` after it, becomes one probe read of the whole member path;
 - arguments of syscall probes (and ``__user`` ones) are user memory: read with
-  ``bpf_probe_read_user``.
+  ``bpf_probe_read_user``; those of functions not named for a kernel function (they may be
+  uprobes) with ``__bcc_probe_read_any`` (bpf_probe_read where it reads either space).
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ def targets(rw) -> dict[str, list]:
     for p in rw.probes.values():
         b = p.binding
         if b is not None:
-            out["__bcc_body_" + p.name] = ["u" if b.syscall else "k"]
+            # a function named for no kernel function may be attached as a uprobe as
+            # well as a kprobe: its pointers may be user or kernel addresses ("a")
+            out["__bcc_body_" + p.name] = ["u" if b.syscall else "k" if p.target else "a"]
         elif p.kind in ("tracepoint", "raw_tracepoint"):
             out[p.name] = []
         elif p.kind == "generic" and (re.search(r"\b(?:bpf_perf_event_data|tracepoint__|"
@@ -108,18 +111,22 @@ def targets(rw) -> dict[str, list]:
     return out
 
 
-def needed(rw) -> bool:
-    """Whether a tracing function may read through a kernel pointer (cheap text check)."""
+def needed(rw, source: str) -> bool:
+    """Whether a tracing function of ``source`` (rewritten, with ``rw``'s probes) may read
+    through a kernel pointer (cheap text check)."""
     if not targets(rw):
         return False
-    body = rw.source.split('#line 1 "bpf_text"\n', 1)[-1]
+    body = source.split('#line 1 "bpf_text"\n', 1)[-1]
     if "bpf_get_current_task" in body:
         return True
     for m in _ARROW_USE.finditer(body):
         if m.group(1) not in ("args", "ctx", "__ctx"):
             return True
-    return bool(re.search(r"\*\s*\(\s*(?:struct|const|unsigned|u\d|void|char|int|long)",
-                          body))
+    # pointers taken as probe arguments, or made from integers by a cast
+    for m in re.finditer(r"__bcc_body_\w+\(([^)]*)\)", source):
+        if "*" in m.group(1).partition(",")[2]:
+            return True
+    return re.search(r"\*\s*\)|PT_REGS_PARM|\bargs\s*\[", body) is not None
 
 
 def apply(source: str, args: list[str], rw) -> str:
@@ -146,6 +153,15 @@ class _Pass:
         self.var: dict = {}        # decl hash -> origin
         self.reads: dict = {}      # (start, end) -> (origin, cursor)
         self.helper_params: dict[str, list] = {}
+        self._kid_cache: dict = {}
+        import ctypes
+        lib = ci.conf.lib
+        self._getfileloc = lib.clang_getFileLocation    # not wrapped by the bindings
+        self._getfileloc.argtypes = [ci.SourceLocation, ctypes.c_void_p, ctypes.c_void_p,
+                                     ctypes.c_void_p, ctypes.c_void_p]
+        self._getfileloc.restype = None
+        main = lib.clang_getFile(tu, MAIN)
+        self._main = ctypes.cast(main, ctypes.c_void_p).value if main else None
 
     # -- driver --------------------------------------------------------------------------
     def run(self) -> str:
@@ -201,6 +217,14 @@ class _Pass:
         self._collect(body[0], [], fns)
 
     # -- origins -------------------------------------------------------------------------
+    def _kids(self, c) -> list:
+        # each child list crosses ctypes once: the walks ask for them many times
+        h = (c.hash, c.extent.start.offset, c.kind.value)
+        kids = self._kid_cache.get(h)
+        if kids is None:
+            kids = self._kid_cache[h] = list(c.get_children())
+        return kids
+
     def _is_ptr(self, t) -> bool:
         return t.get_canonical().kind == self.ci.TypeKind.POINTER
 
@@ -217,18 +241,18 @@ class _Pass:
 
     def _strip(self, c):
         while c.kind in (self.K.UNEXPOSED_EXPR, self.K.PAREN_EXPR):
-            ch = list(c.get_children())
+            ch = self._kids(c)
             if len(ch) != 1:
                 break
             c = ch[0]
         return c
 
     def _unary_op(self, c) -> str:
-        ch = list(c.get_children())
+        ch = self._kids(c)
         if not ch:
             return ""
-        s, e = c.extent.start.offset, c.extent.end.offset
-        cs, ce = ch[-1].extent.start.offset, ch[-1].extent.end.offset
+        s, e = self._span(c)
+        cs, ce = self._span(ch[-1])
         if cs > s:
             return self._text(s, cs).strip()
         return self._text(ce, e).strip() + "post"
@@ -238,7 +262,7 @@ class _Pass:
         K = self.K
         k = c.kind
         if k in (K.UNEXPOSED_EXPR, K.PAREN_EXPR):
-            ch = list(c.get_children())
+            ch = self._kids(c)
             return self.origin(ch[0]) if len(ch) == 1 else None
         if k == K.CSTYLE_CAST_EXPR:
             ch = [x for x in c.get_children() if x.kind != K.TYPE_REF]
@@ -266,7 +290,7 @@ class _Pass:
             return None
         if k == K.UNARY_OPERATOR:
             op = self._unary_op(c)
-            ch = list(c.get_children())
+            ch = self._kids(c)
             if op == "&" and ch:
                 return self.path_origin(self._strip(ch[0]))
             return None
@@ -281,7 +305,7 @@ class _Pass:
                 return next((o for o in map(self.origin, c.get_arguments()) if o), None)
             return None
         if k == K.BINARY_OPERATOR:
-            ch = list(c.get_children())
+            ch = self._kids(c)
             if len(ch) == 2 and c.binary_operator.name in ("Add", "Sub"):
                 for x in ch:
                     if self._is_ptr(x.type) or self._is_array(x.type):
@@ -290,7 +314,7 @@ class _Pass:
                     return self.origin(ch[0]) or self.origin(ch[1])
             return None
         if k == K.CONDITIONAL_OPERATOR:
-            ch = list(c.get_children())
+            ch = self._kids(c)
             return next((o for o in map(self.origin, ch[1:]) if o), None)
         return None
 
@@ -300,14 +324,14 @@ class _Pass:
         c = self._strip(c)
         k = c.kind
         if k == K.MEMBER_REF_EXPR:
-            ch = list(c.get_children())
+            ch = self._kids(c)
             if not ch:
                 return None
             if self._arrow(c, ch[0]):
                 return self.origin(ch[0])
             return self.path_origin(ch[0])
         if k == K.ARRAY_SUBSCRIPT_EXPR:
-            ch = list(c.get_children())
+            ch = self._kids(c)
             if len(ch) != 2:
                 return None
             base = self._strip(ch[0])
@@ -315,12 +339,12 @@ class _Pass:
                 return self.path_origin(base)
             return self.origin(ch[0])
         if k == K.UNARY_OPERATOR and self._unary_op(c) == "*":
-            ch = list(c.get_children())
+            ch = self._kids(c)
             return self.origin(ch[0]) if ch else None
         return None
 
     def _arrow(self, member, base) -> bool:
-        gap = self._text(base.extent.end.offset, member.extent.end.offset)
+        gap = self._text(self._span(base)[1], self._span(member)[1])
         return gap.lstrip().startswith("->") or (
             "->" in gap and "." not in gap.split("->")[0])
 
@@ -335,7 +359,7 @@ class _Pass:
                     if o and x.hash not in self.var:
                         self.var[x.hash] = o
             elif x.kind == K.BINARY_OPERATOR and x.binary_operator.name == "Assign":
-                ch = list(x.get_children())
+                ch = self._kids(x)
                 if len(ch) == 2:
                     lhs = self._strip(ch[0])
                     if lhs.kind == K.DECL_REF_EXPR and lhs.referenced is not None:
@@ -362,10 +386,10 @@ class _Pass:
             if self._is_path(c) and self._is_read(c, stack):
                 o = self.path_origin(c)
                 if o and self._spelled_here(c):
-                    key = (c.extent.start.offset, c.extent.end.offset)
+                    key = self._span(c)
                     self.reads.setdefault(key, (o, c))
         stack.append(c)
-        for ch in c.get_children():
+        for ch in self._kids(c):
             self._collect(ch, stack, fns)
         stack.pop()
 
@@ -388,7 +412,7 @@ class _Pass:
         p = stack[i]
         pk = p.kind
         if pk == K.MEMBER_REF_EXPR:
-            ch = list(p.get_children())
+            ch = self._kids(p)
             return bool(ch) and self._arrow(p, ch[0])   # p.f extends the path
         if pk == K.ARRAY_SUBSCRIPT_EXPR:
             return False if self._is_array(c.type) else True
@@ -398,19 +422,38 @@ class _Pass:
         if pk == K.CXX_UNARY_EXPR:
             return False                     # sizeof/alignof do not evaluate
         if pk in (K.BINARY_OPERATOR, K.COMPOUND_ASSIGNMENT_OPERATOR):
-            ch = list(p.get_children())
+            ch = self._kids(p)
             if p.binary_operator.is_assignment and ch and \
-                    ch[0].extent.start.offset == child.extent.start.offset and \
-                    ch[0].extent.end.offset == child.extent.end.offset:
+                    self._span(ch[0]) == self._span(child):
                 return False
         return True
 
+    def _span(self, c) -> tuple[int, int]:
+        """Where a node is written in the file: for a node inside a macro's argument, where
+        the argument is (``ntohs(sk->x)``); inside a macro's body, the macro call (one
+        place for many nodes, which _spelled_here rejects); (-1, -1) elsewhere."""
+        h = (c.hash, c.kind.value, "span")
+        got = self._kid_cache.get(h)
+        if got is None:
+            ext = c.extent
+            got = (self._file_offset(ext.start), self._file_offset(ext.end))
+            if got[0] < 0 or got[1] < 0:
+                got = (-1, -1)
+            self._kid_cache[h] = got
+        return got
+
+    def _file_offset(self, loc) -> int:
+        from ctypes import byref, c_uint, c_void_p
+        f, line, col, off = c_void_p(), c_uint(), c_uint(), c_uint()
+        self._getfileloc(loc, byref(f), byref(line), byref(col), byref(off))
+        return off.value if f.value == self._main else -1
+
     def _spelled_here(self, c) -> bool:
         """Whether the node is written in the file (not inside a macro's expansion)."""
-        s, e = c.extent.start, c.extent.end
-        if s.file is None or s.file.name != MAIN or e.offset <= s.offset:
+        s, e = self._span(c)
+        if s < 0 or e <= s:
             return False
-        text = self._text(s.offset, e.offset).rstrip()
+        text = self._text(s, e).rstrip()
         if c.kind == self.K.MEMBER_REF_EXPR:
             # `inet->inet_rcv_saddr` ends in a macro naming a member path: still the
             # user's text, re-expanded alike in the read; a macro call's `)` is not
@@ -455,15 +498,15 @@ class _Pass:
         inner = " ".join(inner.split("\n"))
         # the read is one line: the newlines it replaced follow it, so lines stay put
         tail = "\n" * region.count("\n")
-        helper = "bpf_probe_read_user" if n["o"] == "u" else "bpf_probe_read_kernel"
+        helper = {"u": "bpf_probe_read_user", "a": "__bcc_probe_read_any"}.get(
+            n["o"], "bpf_probe_read_kernel")
         self._n += 1
         v = f"__pybpf_kr{self._n}"
         ref = c.referenced if c.kind == self.K.MEMBER_REF_EXPR else None
         if ref is not None and ref.kind == self.K.FIELD_DECL and ref.is_bitfield():
-            ch = list(c.get_children())
-            base = self._splice(ch[0].extent.start.offset, ch[0].extent.end.offset,
-                                [k for k in n["kids"] if k["e"] <= ch[0].extent.end.offset]
-                                ).decode()
+            ch = self._kids(c)
+            bs, be = self._span(ch[0])
+            base = self._splice(bs, be, [k for k in n["kids"] if k["e"] <= be]).decode()
             ptr = base if self._arrow(c, ch[0]) else f"&({base})"
             return (f"((unsigned long long)BPF_CORE_READ_BITFIELD_PROBED(({ptr}), "
                     f"{c.spelling})){tail}").encode()

@@ -148,7 +148,7 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     cache = _cache()
     vdir, fresh = kernel_dir(cache)
     from . import kderef
-    need_ast = rw is not None and kderef.needed(rw)
+    need_ast = rw is not None and kderef.needed(rw, source)
     header = None
     if vdir is not None:
         # the first compile on a kernel skips building the PCH unless the AST pass needs
@@ -156,11 +156,23 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
         header = pch(vdir, includes, build=need_ast or not fresh, cache=cache)
     extra = ["-include-pch", header] if header else []
     if need_ast:
-        source = kderef.apply(source, base_args(vdir, includes) + list(cflags) + extra, rw)
+        from ..cache import key_of
+        args = base_args(vdir, includes) + list(cflags) + extra
+        # the pass's output is cached with the compile: a text compiled before (say with
+        # its build cache entry lost) does not load libclang again
+        st = os.stat(kderef.__file__)          # an edited pass misses
+        k = key_of(_VERSION, "kderef", str(st.st_mtime_ns), str(st.st_size), source,
+                   "\0".join(args), repr(kderef.targets(rw)))
+        done = cache.get(k)
+        if done is not None:
+            source = done.decode()
+        else:
+            source = kderef.apply(source, args, rw)
+            cache.put(k, source.encode())
     try:
         return compile_c(source, cflags=list(cflags) + extra, includes=includes)
     except CompileError as e:
-        if header and ".pch" in str(e.args[1:] or e):
+        if header and "precompiled header" in e.diagnostics:
             # headers changed under the PCH (a libbpf upgrade): drop it, compile plainly
             try:
                 os.unlink(header)

@@ -270,7 +270,13 @@ def _function(fn: scan.Function, text: str, clean: str, out: Rewritten, bind,
                                       section=f"{sec}/{args[0]}")
         return None
     if fn.is_static:
-        return None
+        # bcc inlines a program's helper functions; some tools rely on it (xfsdist copies
+        # 8 bytes from a 6-byte literal argument, which inlining turns into constants)
+        if re.search(r"\b(?:noinline|always_inline|__always_inline)\b", fn.decl):
+            return None
+        m = re.search(r"\bstatic\b", text[fn.decl_start:fn.params_start])
+        at = fn.decl_start + m.end()
+        return (at, at, " __attribute__((always_inline))")
     params = scan.split_args(fn.params)
     first = scan.param(params[0])[0] if params and params[0].strip() not in ("", "void") else ""
     m = re.fullmatch(r"tracepoint__(\w+?)__(\w+)", name)

@@ -250,6 +250,14 @@ static __always_inline u16 skb_get_rx_queue(const struct sk_buff *skb)
 #if defined(__TARGET_ARCH_x86) && !defined(PT_REGS_PARM6_CORE_SYSCALL)
 #define PT_REGS_PARM6_CORE_SYSCALL(x) PT_REGS_PARM6_CORE(x)
 #endif
+/* Reads through a pointer that may be a user or a kernel address (arguments of functions
+ * that may be attached as uprobes or kprobes): x86-64's bpf_probe_read picks the space by
+ * the address; elsewhere kernel memory is assumed, as bcc does */
+#if defined(__TARGET_ARCH_x86)
+#define __bcc_probe_read_any bpf_probe_read
+#else
+#define __bcc_probe_read_any bpf_probe_read_kernel
+#endif
 #define tcp_sk(sk) ((struct tcp_sock *)(sk))
 #define inet_sk(sk) ((struct inet_sock *)(sk))
 #define inet_csk(sk) ((struct inet_connection_sock *)(sk))

@@ -363,7 +363,8 @@ def test_stand_in_contexts_submit_through_the_real_one():
     assert rets == [os.getppid()] * 30
     assert counts == [30, 4]
     # (with real kprobes the same holds: ip is inside sched_fork)
-    assert forks == [(c, b"sched_fork") for c in children]
+    # (per-CPU buffers: events of different CPUs come in CPU order, not time order)
+    assert sorted(forks) == sorted((c, b"sched_fork") for c in children)
 
 
 def test_syscall_entry_outside_the_syscall_table(capfd):

@@ -3,11 +3,14 @@
 workload: which run, why the others fail, and whether both print the same columns.
 
 usage: bench/bench_bcc_tools.py [--tools a,b,...] [--seconds S] [--only pybpf|bcc]
-                                [--write] [--raw FILE]
+                                [--write] [--raw FILE] [--table]
 
-The tools are Debian's bpfcc-tools scripts (/usr/sbin/<tool>-bpfcc, bcc 0.26).  bcc
-needs kernel headers: the bench links /lib/modules/$(uname -r)/build to the newest
-/usr/src/linux-headers-* when that is missing (and removes the link afterwards).
+The tools are Debian's bpfcc-tools scripts (/usr/sbin/<tool>-bpfcc, bcc 0.26; the
+per-language shell wrappers are followed to the script they run).  bcc needs kernel
+headers: the bench links /lib/modules/$(uname -r)/build and source to the installed
+linux-headers-*-amd64 and -common, as Debian lays them out, when they are missing (and
+removes its links afterwards).  Runs are kept in --raw (JSON); --tools/--only merge new
+runs into it, --table prints (and --write appends to RESULTS.md) the table from it.
 While the tools run, a workload (workload_loop below) execs, opens, stats, fsyncs,
 connects over TCP on 127.0.0.1, sends signals, resolves host names, mounts a tmpfs and
 makes threads, so every tool has events to see.  A tool "runs" when it ends by itself or

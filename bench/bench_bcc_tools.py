@@ -3,11 +3,14 @@
 workload: which run, why the others fail, and whether both print the same columns.
 
 usage: bench/bench_bcc_tools.py [--tools a,b,...] [--seconds S] [--only pybpf|bcc]
-                                [--write] [--raw FILE]
+                                [--write] [--raw FILE] [--table]
 
-The tools are Debian's bpfcc-tools scripts (/usr/sbin/<tool>-bpfcc, bcc 0.26).  bcc
-needs kernel headers: the bench links /lib/modules/$(uname -r)/build to the newest
-/usr/src/linux-headers-* when that is missing (and removes the link afterwards).
+The tools are Debian's bpfcc-tools scripts (/usr/sbin/<tool>-bpfcc, bcc 0.26; the
+per-language shell wrappers are followed to the script they run).  bcc needs kernel
+headers: the bench links /lib/modules/$(uname -r)/build and source to the installed
+linux-headers-*-amd64 and -common, as Debian lays them out, when they are missing (and
+removes its links afterwards).  Runs are kept in --raw (JSON); --tools/--only merge new
+runs into it, --table prints (and --write appends to RESULTS.md) the table from it.
 While the tools run, a workload (workload_loop below) execs, opens, stats, fsyncs,
 connects over TCP on 127.0.0.1, sends signals, resolves host names, mounts a tmpfs and
 makes threads, so every tool has events to see.  A tool "runs" when it ends by itself or
@@ -79,6 +82,7 @@ ARGS = {
 }
 NOT_BCC = {"reset-trace"}          # shell scripts, not bcc programs
 NEEDS_TTY = {"cachetop"}           # curses
+NEEDS_DEBUGFS = {"tplist"}         # reads /sys/kernel/debug/tracing/events itself
 
 
 def tool_list() -> list[str]:
@@ -228,24 +232,6 @@ class Headers:
                 os.rmdir(p)
 
 
-class DebugFS:
-    """bcc 0.26 reads /sys/kernel/debug/kprobes/blacklist before any kprobe: mount debugfs
-    for the run when it is not (unmounted afterwards), so bcc fails, where it fails, for
-    its own reasons."""
-
-    def __enter__(self):
-        self.mounted = False
-        if not os.path.ismount("/sys/kernel/debug"):
-            r = subprocess.run(["mount", "-t", "debugfs", "none", "/sys/kernel/debug"],
-                               capture_output=True)
-            self.mounted = r.returncode == 0
-        return self
-
-    def __exit__(self, *exc):
-        if self.mounted:
-            subprocess.run(["umount", "/sys/kernel/debug"], capture_output=True)
-
-
 # ---- running one tool ----------------------------------------------------------------
 
 _ERROR = re.compile(r"Traceback|^\S*[Ee]rror\b|error:|Failed to|failed to|cannot attach|"
@@ -361,13 +347,22 @@ def main() -> int:
     if os.path.exists(a.raw) and (a.tools or a.only):
         with open(a.raw) as f:
             results = json.load(f)
-    with Headers(), DebugFS(), Workload() as wl:
+    # no debugfs mount for bcc's kprobe blacklist: on a kernel without kprobes the file
+    # is absent anyway, and with debugfs mounted bcc 0.26 looks for tracefs inside it
+    with Headers(), Workload() as wl:
         time.sleep(1)
         for t in tools:
             for how in hows:
                 if t in NEEDS_TTY:
                     r = {"tool": t, "how": how, "ok": False, "reason": "needs a terminal "
                          "(curses)", "lines": 0, "header": "", "rc": None, "wall": 0}
+                elif t in NEEDS_DEBUGFS and not os.path.ismount("/sys/kernel/debug"):
+                    # only for these: mounted, bcc 0.26 looks for tracefs inside debugfs
+                    subprocess.run(["mount", "-t", "debugfs", "none", "/sys/kernel/debug"])
+                    try:
+                        r = run_tool(t, how, a.seconds, wl.proc.pid)
+                    finally:
+                        subprocess.run(["umount", "/sys/kernel/debug"])
                 else:
                     r = run_tool(t, how, a.seconds, wl.proc.pid)
                 results[f"{t}/{how}"] = r

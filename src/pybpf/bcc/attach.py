@@ -115,6 +115,12 @@ class AttachMixin:
             raise errors.NotFoundError(2, "attach_kprobe", f"no function {fn_name!r}")
         b = self._bind("kretprobe" if retprobe else "kprobe", event, sysname, retprobe,
                        fn_name)
+        if b.via == "idle":
+            self._keep(("kretprobe" if retprobe else "kprobe", event, fn_name), _Idle())
+            print(f"pybpf: {event} is not in this kernel's system call table (there is no "
+                  f"syscalls:sys_enter_{sysname}): {fn_name} has nothing to trace there",
+                  file=sys.stderr)
+            return
         fn = self._bound_function(fn_name, b)
         self._attach_bound(fn, b, event, fn_name, retprobe)
         said = self.__dict__.setdefault("_said", set())
@@ -239,11 +245,23 @@ class AttachMixin:
         for s in syms:
             if addr is not None and not s:
                 link = uprobe.attach(fn.prog, path, None, offset=addr, retprobe=retprobe,
-                                     pid=pid)
+                                     pid=pid, ref_ctr_offset=self._usdt_semaphore(path, addr))
             else:
                 link = uprobe.attach(fn.prog, path, s, offset=sym_off, retprobe=retprobe,
                                      pid=pid)
             self._keep((kind, path, s or addr, pid, fn_name), link)
+
+    def _usdt_semaphore(self, path: str, offset: int) -> int:
+        """The semaphore's file offset when ``offset`` is a USDT site that has one (a
+        tool attaching USDT sites as plain uprobes still turns the probe on)."""
+        from ..links import usdt
+        sites = self.__dict__.setdefault("_usdt_sites", {})
+        if path not in sites:
+            try:
+                sites[path] = {p.offset: p.semaphore_offset for p in usdt.probes(path)}
+            except errors.PybpfError:
+                sites[path] = {}
+        return sites[path].get(offset, 0)
 
     def detach_uprobe(self, name=b"", sym=b"", addr=None, pid: int = -1):
         return self._detach_u("uprobe", name, sym, addr, pid)
@@ -302,6 +320,14 @@ class AttachMixin:
 
     def num_open_tracepoints(self) -> int:
         return self._count("tracepoint")
+
+
+class _Idle:
+    """The attachment of a function to a syscall entry no syscall reaches (it counts as
+    an open probe, as bcc's kprobe on it would)."""
+
+    def close(self) -> None:
+        pass
 
 
 def _where(b) -> str:

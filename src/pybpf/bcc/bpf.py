@@ -221,6 +221,11 @@ class BPF(AttachMixin, StaticsMixin):
             ev = f"sys_{'exit' if retprobe else 'enter'}_{sysname}"
             if os.path.isdir(os.path.join(tracefs.root(), "events", "syscalls", ev)):
                 return Binding("tracepoint", fn, sysname, retprobe)
+        if sysname and fn_name and self.ksymname(fn) != -1:
+            # the entry function exists but is not in this architecture's syscall table
+            # (x86-64's __x64_sys_stat): no syscall reaches it, so there is nothing to
+            # trace, and a kprobe on it would never fire either
+            return Binding("idle", fn, sysname, retprobe)
         if kind == "syscall":
             # a syscall__ function is attached by the tool itself (attach_kprobe), often
             # to several syscalls: bind it then; compile it for registers meanwhile

@@ -39,6 +39,43 @@ class USDT:
         """bcc returns generated argument readers here; pybpf needs none."""
         return ""
 
+    def enumerate_probes(self) -> list["ProbeInfo"]:
+        """Every USDT probe of the process's binaries (or of the binary), as bcc lists
+        them (``provider``, ``name``, ``bin_path`` as bytes, ``short_name()``)."""
+        from ..links import usdt
+        out, seen = [], set()
+        for path in self._binaries():
+            try:
+                found = usdt.probes(path)
+            except errors.PybpfError:
+                continue
+            for p in found:
+                if (path, p.provider, p.name) not in seen:
+                    seen.add((path, p.provider, p.name))
+                    out.append(ProbeInfo(p.provider, p.name, path, p.semaphore))
+        return out
+
+    def enumerate_active_probes(self) -> list[tuple[bytes, bytes, int, int]]:
+        """(binary, function, file offset, pid) of every site of the enabled probes: tools
+        that attach the sites themselves (ustat) pass these to attach_uprobe(addr=...),
+        which also counts the site's semaphore."""
+        from ..links import usdt
+        out = []
+        for fn_name, path, provider, name in self.enabled:
+            for site in usdt.find(path, provider, name):
+                out.append((path.encode(), fn_name.encode(), site.offset,
+                            self.pid if self.pid is not None else -1))
+        return out
+
+    def get_probe_arg_ctype(self, probe_name, arg_index: int) -> str:
+        """The C type of argument ``arg_index`` of a probe, from its size and sign."""
+        from ..links import usdt
+        probe = probe_name.decode() if isinstance(probe_name, bytes) else str(probe_name)
+        path, provider, name = self.find(probe)
+        site = usdt.find(path, provider, name)[0]
+        arg = usdt.parse_args(site.args_spec)[arg_index]
+        return f"{'' if arg.signed else 'u'}int{arg.size * 8}_t"
+
     def _binaries(self) -> list[str]:
         if self.path:
             from ..links import symbols
@@ -87,3 +124,17 @@ class USDT:
                                spec_map=spec_map, spec_id=bpf._usdt_spec_ids)
             bpf._usdt_spec_ids += len(link.spec_ids)
             bpf._keep(("usdt", f"{provider}:{name}", fn_name), link)
+
+
+class ProbeInfo:
+    """One USDT probe as bcc's enumerate_probes() describes it."""
+
+    def __init__(self, provider: str, name: str, path: str, semaphore: int):
+        self.provider, self.name = provider.encode(), name.encode()
+        self.bin_path, self.semaphore = path.encode(), semaphore
+
+    def short_name(self) -> str:
+        return f"{self.provider.decode()}:{self.name.decode()}"
+
+    def __str__(self) -> str:
+        return f"{self.short_name()} [sema 0x{self.semaphore:x}]"

@@ -156,15 +156,17 @@ def _sha_file(path: str) -> str:
         return sha256(f.read()).hexdigest()
 
 
-def _object_key(head: str, deps: list[list]) -> str | None:
-    """The object's key from the manifest's headers, re-hashing any whose stat changed;
-    None if a header is gone."""
+def _object_key(head: str, deps: list[list], restat: list | None = None) -> str | None:
+    """The object's key from the manifest's headers, re-hashing any whose stat changed
+    (appending their fresh entries to ``restat``); None if a header is gone."""
     parts: list[str] = [head]
     for path, *sid, sha in deps:
         try:
             st = os.stat(path)
             if _stat_id(st) != sid:
                 sha = _sha_file(path)
+                if restat is not None:
+                    restat.append([path, *_stat_id(st), sha])
         except OSError:
             return None
         parts += [path, sha]
@@ -198,12 +200,19 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
             # marshal, not json: the manifest is read on every warm start, and the cache
             # is private (checked), so a fast builtin format is enough
             deps = marshal.loads(manifest)["deps"]
-            key = _object_key(head, deps)
+            restat: list = []
+            key = _object_key(head, deps, restat)
         except (ValueError, KeyError, TypeError, EOFError):
             key = None
         if key is not None:
             obj = cache.get(key)
             if obj is not None:
+                if restat:
+                    # a header was touched but its content is the same: remember its new
+                    # stat, so the next start does not hash it again (vmlinux.h is MBs)
+                    fresh = {d[0]: d for d in restat}
+                    cache.put(head, marshal.dumps({"deps": [fresh.get(d[0], d)
+                                                            for d in deps]}))
                 return obj
     if vdir:
         from .btf.cformat import vmlinux_h

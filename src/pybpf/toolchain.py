@@ -97,6 +97,8 @@ def clang_version(clang: str, cache: Cache | None) -> str:
         r = subprocess.run([clang, "--version"], capture_output=True, timeout=60)
     except OSError as e:
         raise CompileError(f"cannot run {clang}: {e.strerror}; {_INSTALL}") from None
+    except subprocess.TimeoutExpired:
+        raise CompileError(f"{clang} --version did not answer within 60 s") from None
     if r.returncode:
         raise CompileError(f"{clang} --version failed", r.stderr.decode(errors="replace"))
     out = r.stdout.decode(errors="replace")

@@ -46,7 +46,7 @@ def test_unlink_examples(name):
         raise
     os.unlink(marker)
     with pytest.raises(FileNotFoundError):
-        os.unlink(tmp_path / "pt_absent")
+        os.unlink(absent)
     out = _stop(p)
     me = os.getpid()
     assert f"ENTRY: pid = {me}, filename = {marker}" in out

@@ -23,7 +23,9 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = os.path.join(REPO, ".venv", "bin", "python")
-ENV = {**os.environ, "PYTHONPATH": os.path.join(REPO, "src")}
+# bytecode caching as users have it (a harness may export PYTHONDONTWRITEBYTECODE)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["PYTHONPATH"] = os.path.join(REPO, "src")
 ARGS = {"minimal": ["-i", "0.2"], "minimal_ns": ["-i", "0.2"], "uprobe": ["-i", "0.2"],
         "tc": ["--port", "9999"]}
 EXAMPLES = ["minimal", "minimal_ns", "bootstrap", "uprobe", "usdt", "tc", "sockfilter",
@@ -65,7 +67,7 @@ def main() -> int:
         subprocess.run(["gcc", "-O2", "-o", c_bin,
                         os.path.join(REPO, "bench", "examples", "c_attach.c"),
                         "-lbpf", "-lelf", "-lz"], check=True)
-        interp = median(lambda: first_line([PY, "-c", "print()"]), args.runs)
+        interp = median(lambda: first_line([PY, "-c", "print()"], ENV), args.runs)
         print(f"interpreter start (python -c print()): {interp * 1e3:.1f} ms\n")
         print(f"{'example':<12} {'C libbpf':>9} {'pybpf':>9} {'ratio':>6} "
               f"{'(py-interp)/C':>14}  goal <= 2")

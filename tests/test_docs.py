@@ -21,7 +21,7 @@ def test_api_reference_builds(tmp_path):
 
 
 def test_new_public_names_have_docstrings():
-    from pybpf import cdecl, log, perf, typedvalue  # noqa: F401
+    from pybpf import cdecl, log, typedvalue
     from pybpf.links import methods
     from pybpf.object import globalview
     for mod in (cdecl, log, typedvalue, methods, globalview):

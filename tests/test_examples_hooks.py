@@ -35,14 +35,18 @@ def test_unlink_examples(name):
     if not has:
         _fails_naming(name, "kprobes" if name == "kprobe" else "trampolines")
         return
-    marker = f"/tmp/pt_unlink_{os.getpid()}"
-    absent = f"/tmp/pt_absent_{os.getpid()}"
-    with open(marker, "x"):
+    marker = f"/tmp/pt_unlink_{name}_{os.getpid()}"
+    absent = f"/tmp/pt_absent_{name}_{os.getpid()}"
+    with open(marker, "w"):
         pass
-    p = _start(name, "--pid", str(os.getpid()))
+    try:
+        p = _start(name, "--pid", str(os.getpid()))
+    except BaseException:
+        os.unlink(marker)
+        raise
     os.unlink(marker)
     with pytest.raises(FileNotFoundError):
-        os.unlink(tmp_path / "pt_absent")
+        os.unlink(absent)
     out = _stop(p)
     me = os.getpid()
     assert f"ENTRY: pid = {me}, filename = {marker}" in out

@@ -73,9 +73,11 @@ def test_attach_names_errors(obj_bytes):
     with pybpf.load(obj_bytes, name="pt_owned") as obj:
         with pytest.raises(KeyError, match="no program 'nope'"):
             obj.attach(["nope"])
-        with pytest.raises(ValueError, match=r"tc_pass \(tc\): attach_tc\(iface"):
+        with pytest.raises(ValueError,
+                           match=r"tc_pass \(tc\): obj.programs\['tc_pass'\]\.attach_tc\(iface"):
             obj.attach(["tc_pass", "on_getppid"])
-        with pytest.raises(ValueError, match=r"on_entry \(uprobe\): attach_uprobe"):
+        with pytest.raises(ValueError,
+                           match=r"on_entry \(uprobe\): obj.programs\['on_entry'\]\.attach_uprobe"):
             obj.attach(["on_entry"])
         assert obj.links == []
         (ln,) = obj.attach(["on_getppid"])
@@ -110,3 +112,15 @@ def test_standalone_program_links_are_the_callers():
     from pybpf.programs import Program
     assert Program._owner is None
     assert hasattr(Program, "attach_usdt") and hasattr(Program, "attach_tc")
+
+
+@pytest.mark.kernel
+def test_program_attach_by_its_section(obj_bytes):
+    with pybpf.load(obj_bytes, name="pt_owned") as obj:
+        obj.bss.my_pid = os.getpid()
+        link = obj.programs["on_getppid"].attach()
+        assert obj.links == [link] and link.kind == "tracepoint"
+        os.getppid()
+        assert obj.bss.tp_hits >= 1
+        with pytest.raises(ValueError, match="attach_tc"):
+            obj.programs["tc_pass"].attach()

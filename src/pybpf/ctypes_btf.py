@@ -122,8 +122,10 @@ class Converter:
             cls._anonymous_ = anon
         try:
             cls._fields_ = fields
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             cls = ctypes.c_uint8 * t.size
+        if base is ctypes.Structure and ctypes.sizeof(cls) != t.size:
+            cls = ctypes.c_uint8 * t.size   # members overlap or overrun: malformed BTF
         if base is ctypes.Union and ctypes.sizeof(cls) < t.size:
             # a union's size may exceed its largest member (alignment): keep the BTF's
             cls = type(cls.__name__, (ctypes.Union,), {"_pack_": 1, "_fields_": [

@@ -144,6 +144,8 @@ def clang_version(clang: str, cache: Cache | None) -> str:
         r = subprocess.run([clang, "--version"], capture_output=True, timeout=60)
     except OSError as e:
         raise CompileError(f"cannot run {clang}: {e.strerror}; {_INSTALL}") from None
+    except subprocess.TimeoutExpired:
+        raise CompileError(f"{clang} --version did not answer within 60 s") from None
     if r.returncode:
         raise CompileError(f"{clang} --version failed", r.stderr.decode(errors="replace"))
     out = r.stdout.decode(errors="replace")
@@ -203,15 +205,17 @@ def _sha_file(path: str) -> str:
         return sha256(f.read()).hexdigest()
 
 
-def _object_key(head: str, deps: list[list]) -> str | None:
-    """The object's key from the manifest's headers, re-hashing any whose stat changed;
-    None if a header is gone."""
+def _object_key(head: str, deps: list[list], restat: list | None = None) -> str | None:
+    """The object's key from the manifest's headers, re-hashing any whose stat changed
+    (appending their fresh entries to ``restat``); None if a header is gone."""
     parts: list[str] = [head]
     for path, *sid, sha in deps:
         try:
             st = os.stat(path)
             if _stat_id(st) != sid:
                 sha = _sha_file(path)
+                if restat is not None:
+                    restat.append([path, *_stat_id(st), sha])
         except OSError:
             return None
         parts += [path, sha]
@@ -244,12 +248,19 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
             # marshal, not json: the manifest is read on every warm start, and the cache
             # is private (checked), so a fast builtin format is enough
             deps = marshal.loads(manifest)["deps"]
-            key = _object_key(head, deps)
+            restat: list = []
+            key = _object_key(head, deps, restat)
         except (ValueError, KeyError, TypeError, EOFError):
             key = None
         if key is not None:
             obj = cache.get(key)
             if obj is not None:
+                if restat:
+                    # a header was touched but its content is the same: remember its new
+                    # stat, so the next start does not hash it again (vmlinux.h is MBs)
+                    fresh = {d[0]: d for d in restat}
+                    cache.put(head, marshal.dumps({"deps": [fresh.get(d[0], d)
+                                                            for d in deps]}))
                 return obj
     if vdir and not cache.file_ok(os.path.join(vdir, "vmlinux.h")):
         # made once per kernel; a first compile of another text skips importing the

@@ -23,11 +23,13 @@ class AttachMethods:
         return link
 
     def attach(self):
-        """Attach by the program's SEC() name (``obj.attach([name])`` for one program)."""
+        """Attach by the program's SEC() name (``obj.attach([name])`` for one program);
+        the link, or None when the section needs nothing attached here."""
         if self._owner is None:
             raise ValueError(f"program {self.name!r} is not part of a loaded object; "
                              "use an attach_*() method")
-        return self._owner.attach([self._owner_name])[0]
+        made = self._owner.attach([self._owner_name])
+        return made[0] if made else None
 
     def attach_tracepoint(self, category: str, name: str, *, cookie: int = 0):
         """On tracepoint ``category:name`` (e.g. ``"syscalls", "sys_enter_openat"``)."""

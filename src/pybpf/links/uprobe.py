@@ -28,7 +28,8 @@ def resolve(path: str, symbol: str | None = None, offset: int = 0) -> tuple[str,
     real = _symbols.resolve_path(path)
     if symbol:
         name, plus, extra = symbol.partition("+")
-        offset += _symbols.symbol_offset(real, name) + (int(extra, 0) if plus else 0)
+        from .elfcache import symbol_offset
+        offset += symbol_offset(real, name) + (int(extra, 0) if plus else 0)
     return real, offset
 
 

@@ -147,9 +147,20 @@ def parse_args(spec: str, arch: str | None = None) -> list[UsdtArg]:
 
 
 def probes(path: str) -> list[UsdtProbe]:
-    """Every USDT probe of binary or library ``path`` (a library name works too)."""
-    from elftools.common.exceptions import ELFError as _PyElfError
+    """Every USDT probe of binary or library ``path`` (a library name works too); read
+    from pybpf's cache when the binary is unchanged (no ELF parsing on a warm start)."""
+    from .elfcache import usdt_notes
     real = _symbols.resolve_path(path)
+    return [UsdtProbe(*t) for t in usdt_notes(real, _parse_notes)]
+
+
+def _parse_notes(real: str) -> list[tuple]:
+    return [(p.provider, p.name, p.pc, p.base, p.semaphore, p.args_spec, p.path, p.offset,
+             p.semaphore_offset) for p in _probes(real)]
+
+
+def _probes(real: str) -> list[UsdtProbe]:
+    from elftools.common.exceptions import ELFError as _PyElfError
     out: list[UsdtProbe] = []
     try:
         with open(real, "rb") as f:

@@ -126,10 +126,10 @@ def attach_all(obj, names, skip_missing: bool) -> list:
         if call is None:
             todo.append((name, prog, pspec))
         elif wanted is not None:
-            manual.append(f"{name} ({pspec.section}): {call}")
+            prefix = "" if call.startswith("a pybpf") else f"obj.programs[{name!r}]."
+            manual.append(f"{name} ({pspec.section}): {prefix}{call}")
     if manual:
-        raise ValueError("these programs need arguments to attach; call "
-                         "obj.programs[name]." + "; ".join(manual))
+        raise ValueError("programs that need arguments to attach: " + "; ".join(manual))
     new = []
     try:
         for name, prog, pspec in todo:

@@ -159,3 +159,39 @@ def typed_map(obj, name: str):
         return lambda raw: c.decode(tid, raw)
     view.key_type, view.value_type = dec(ids[0]), dec(ids[1])
     return view
+
+
+class GlobalsMixin:
+    """:class:`~pybpf.object.loader.Object`'s typed views of its globals and maps."""
+
+    # -- typed globals: obj.bss.x, obj.data.y = 1, obj.rodata.z ------------------------
+    @property
+    def bss(self):
+        """``.bss`` variables as attributes, typed by BTF (see :class:`DataSection`)."""
+        return self.datasec(".bss")
+
+    @property
+    def data(self):
+        """``.data`` variables as attributes, typed by BTF; writable after load."""
+        return self.datasec(".data")
+
+    @property
+    def rodata(self):
+        """``.rodata`` (``const volatile``) variables; read-only after load."""
+        return self.datasec(".rodata")
+
+    def datasec(self, section: str):
+        """The variables of any data section (``.data.custom``, ``.rodata.cfg``...)."""
+        if section not in self.maps:
+            known = sorted(n for n in self.maps
+                           if n.startswith((".data", ".bss", ".rodata", ".kconfig")))
+            raise KeyError(f"object {self.name!r} has no {section} section; data sections: "
+                           f"{known}")
+        return DataSection(self, section)
+
+    def typed_map(self, name: str):
+        """Map ``name`` with keys and values decoded by its BTF types (ints, str for
+        ``char[N]``, tuples for arrays, ctypes instances for structs); ``obj.maps[name]``
+        stays raw bytes.  The view shares the map's fd: close the object, not the view."""
+        return typed_map(self, name)
+

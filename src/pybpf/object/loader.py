@@ -19,6 +19,7 @@ if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotation
 from .. import errors, log
 from .._sys.uapi import MapFlag, MapType, ProgFlag, ProgType
 from ..fd import FD
+from .globalview import GlobalsMixin
 
 # The parsing, CO-RE and linking modules are imported where the full path runs: a warm
 # start replays a plan and never needs them.
@@ -151,8 +152,9 @@ def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables) -> "Obj
     return obj
 
 
-class Object:
-    """A loaded object: ``programs`` and ``maps`` by name, ``links`` from :meth:`attach`."""
+class Object(GlobalsMixin):
+    """A loaded object: ``programs`` and ``maps`` by name, ``links`` from :meth:`attach`;
+    global variables as ``bss``/``data``/``rodata`` (see :class:`GlobalsMixin`)."""
 
     def __init__(self, spec, *, name: str | None = None, data: bytes | None = None,
                  plan: dict | None = None):
@@ -220,37 +222,6 @@ class Object:
         checked against its BTF type as ``obj.bss.name = value`` is."""
         from . import globalview
         globalview.write(self, name, value)
-
-    # -- typed globals: obj.bss.x, obj.data.y = 1, obj.rodata.z ------------------------
-    @property
-    def bss(self):
-        """``.bss`` variables as attributes, typed by BTF (see :class:`DataSection`)."""
-        return self.datasec(".bss")
-
-    @property
-    def data(self):
-        """``.data`` variables as attributes, typed by BTF; writable after load."""
-        return self.datasec(".data")
-
-    @property
-    def rodata(self):
-        """``.rodata`` (``const volatile``) variables; read-only after load."""
-        return self.datasec(".rodata")
-
-    def datasec(self, section: str):
-        """The variables of any data section (``.data.custom``, ``.rodata.cfg``...)."""
-        from .globalview import DataSection
-        if section not in self.maps:
-            raise KeyError(f"object {self.name!r} has no {section} section; data sections: "
-                           f"{sorted(n for n in self.maps if n.startswith(('.data', '.bss', '.rodata', '.kconfig')))}")
-        return DataSection(self, section)
-
-    def typed_map(self, name: str):
-        """Map ``name`` with keys and values decoded by its BTF types (ints, str for
-        ``char[N]``, tuples for arrays, ctypes instances for structs); ``obj.maps[name]``
-        stays raw bytes.  The view shares the map's fd: close the object, not the view."""
-        from .globalview import typed_map
-        return typed_map(self, name)
 
     # -- pinning on request (libbpf's bpf_object__pin_maps/pin_programs) -------------------
     def pin_maps(self, path: str) -> list[str]:

@@ -1,0 +1,73 @@
+"""What uprobes and USDT need from a user binary (symbol offsets, probe notes), cached in
+pybpf's private cache so a warm start neither imports pyelftools nor parses the ELF.
+
+Entries are keyed by the file's identity: path, device, inode, size and mtime (a
+rebuilt or replaced binary is a new key).  A cache that cannot be read or written only
+means the ELF is parsed again.
+"""
+
+from __future__ import annotations
+
+import os
+
+_VERSION = "pybpf-elf-1"
+
+
+def _key(path: str, what: str) -> str | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    from .._hash import sha256
+    ident = f"{_VERSION}|{what}|{path}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}"
+    return sha256(ident.encode()).hexdigest()
+
+
+def _get(key: str | None):
+    if key is None or os.environ.get("PYBPF_NO_ELF_CACHE"):
+        return None
+    from ..cache import get_record
+    return get_record(key)
+
+
+def _put(key: str | None, value) -> None:
+    if key is not None and not os.environ.get("PYBPF_NO_ELF_CACHE"):
+        from ..cache import put_record
+        put_record(key, value)
+
+
+def function_offsets(path: str) -> dict[str, int]:
+    """Defined symbol name -> file offset for binary ``path`` (a real path); IFUNCs map to
+    -1 (their implementation is picked at run time, see symbols.symbol_offset)."""
+    key = _key(path, "symbols")
+    table = _get(key)
+    if isinstance(table, dict):
+        return table
+    from . import symbols
+    table = {n: (-1 if s.type == symbols.STT_GNU_IFUNC else s.offset)
+             for n, s in symbols.elf_symbols(path).items()}
+    _put(key, table)
+    return table
+
+
+def symbol_offset(path: str, symbol: str) -> int:
+    """symbols.symbol_offset, from the cache when the binary is unchanged."""
+    from .. import errors
+    off = function_offsets(path).get(symbol)
+    if off is None:
+        raise errors.NotFoundError(2, "uprobe", f"symbol {symbol!r} not found in {path}")
+    if off >= 0:
+        return off
+    from . import symbols
+    return symbols.symbol_offset(path, symbol)      # an IFUNC: resolve as before
+
+
+def usdt_notes(path: str, parse):
+    """USDT probe tuples of ``path``: ``parse(path)`` on a miss, the cache on a hit."""
+    key = _key(path, "usdt")
+    notes = _get(key)
+    if isinstance(notes, list):
+        return notes
+    notes = parse(path)
+    _put(key, notes)
+    return notes

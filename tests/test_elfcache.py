@@ -1,0 +1,42 @@
+"""uprobe/USDT facts from a binary are cached by its identity: a warm start parses no ELF
+and imports no pyelftools; a changed binary is parsed again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.data.linkprogs import build_target
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = """
+import sys
+from pybpf.links import elfcache, usdt
+off = elfcache.symbol_offset(sys.argv[1], "pt_target_func")
+sites = usdt.find(sys.argv[1], "pybpf_test", "tick")
+print(off, len(sites), sites[0].args_spec, "elftools" in " ".join(sys.modules))
+"""
+
+
+def _run(path: str) -> list[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    r = subprocess.run([sys.executable, "-c", PROBE, path], capture_output=True, text=True,
+                       env=env, check=True)
+    return r.stdout.split()
+
+
+def test_warm_lookups_parse_no_elf(tmp_path):
+    target = build_target(str(tmp_path))
+    from pybpf.links import symbols
+    want = symbols.symbol_offset(target, "pt_target_func")
+    cold = _run(target)
+    warm = _run(target)
+    assert cold[:2] == warm[:2] == [str(want), "1"]
+    assert cold[-1] == "True" and warm[-1] == "False"      # pyelftools only when cold
+    # a rebuilt binary (new inode/mtime) is a new key: parsed again, right answer
+    copy = tmp_path / "copy"
+    shutil.copy(target, copy)
+    assert _run(str(copy))[-1] == "True"

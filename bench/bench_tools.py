@@ -27,6 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PYBPF = [os.path.join(REPO, ".venv", "bin", "python"), "-m", "pybpf"]
+os.environ["PYTHONPATH"] = os.path.join(REPO, "src")      # this checkout's pybpf
 TMP = tempfile.mkdtemp(prefix="pybpf-bench-tools-")
 TOKEN = f"{os.getpid() % 100000:05d}"
 

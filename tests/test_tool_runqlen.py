@@ -24,6 +24,7 @@ def test_pinned_spinners_queue_on_cpu0():
     (rec,) = t.json()
     (cpu0,) = [h for h in rec["hists"] if h["cpu"] == 0]
     by_len = {b["low"]: b["count"] for b in cpu0["buckets"]}
-    # the spinners share one cgroup run queue on CPU 0: sampled while one runs, three wait
-    assert by_len.get(3, 0) >= 0.5 * cpu0["total"], cpu0
-    assert cpu0["total"] >= 80          # 99 Hz for about 1.5 s
+    # the spinners share one cgroup run queue on CPU 0: sampled while one runs, three
+    # wait.  (Samples of other tasks there count their own group's queue.)
+    waiting = {k: v for k, v in by_len.items() if k > 0}
+    assert by_len.get(3, 0) >= 20 and by_len[3] == max(waiting.values()), cpu0

@@ -77,3 +77,20 @@ def test_funccount_tracepoints_json():
     t.stop()
     (rec,) = t.json()
     assert rec["counts"] == [{"func": "syscalls:sys_enter_getppid", "count": 123}]
+
+
+def test_funclatency_times_a_sleeping_function():
+    from tests.cbuild import build
+    sleeper = build("tool_sleep")       # sleep_marker(20 ms), 9 times
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 9 20"], stdin=subprocess.PIPE)
+    t = ToolRun("funclatency", "-m", "--json", "-p", str(c.pid), f"{sleeper}:sleep_marker",
+                ready='Tracing 1 functions for')
+    c.stdin.write(b"go\n")
+    c.stdin.close()
+    c.wait()
+    t.stop()
+    (rec,) = t.json()
+    (h,) = rec["hists"]
+    # nine calls of 20 ms (and a little): all in the 16..31 ms bucket
+    assert h["buckets"] == [{"low": 16, "high": 31, "count": 9}], h
+    assert rec["count"] == 9 and 180 <= rec["total"] < 9 * 32

@@ -277,6 +277,10 @@ def main() -> int:
             print(f"| {tool} | {n} | {got['pybpf']} | {got['libbpf-tools']} |")
     if Sleeper.p:
         Sleeper.p.kill()
+        Sleeper.p.wait()
+    import shutil
+    shutil.rmtree(TMP, ignore_errors=True)
+    shutil.rmtree(TMP_PYC, ignore_errors=True)
     return 0
 
 

@@ -8,7 +8,7 @@ import re
 import sys
 import time
 
-from .. import _args, _common, _hist, _run
+from .. import _args, _hist, _run
 
 MAX_PROBES = 1024       # funccount.h
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import struct
-import sys
 
 from .. import _args, _common, _run
 

@@ -94,3 +94,21 @@ def test_funclatency_times_a_sleeping_function():
     # nine calls of 20 ms (and a little): all in the 16..31 ms bucket
     assert h["buckets"] == [{"low": 16, "high": 31, "count": 9}], h
     assert rec["count"] == 9 and 180 <= rec["total"] < 9 * 32
+
+
+def test_stackcount_user_stack_of_a_function():
+    from tests.cbuild import build
+    sleeper = build("tool_sleep")       # main -> sleep_marker, 5 times
+    # five calls, then it lingers: its stacks are named while it lives
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 5 1 30"], stdin=subprocess.PIPE)
+    t = ToolRun("stackcount", "-P", "-U", "-f", "-p", str(c.pid), f"{sleeper}:sleep_marker",
+                ready="Tracing 1 functions for")
+    c.stdin.write(b"go\n")
+    c.stdin.flush()
+    time.sleep(0.5)
+    lines = t.stop()
+    c.kill()
+    c.wait()
+    rows = [ln.rsplit(" ", 1) for ln in lines if ln.startswith("tool_sleep;")]
+    assert [(s.split(";")[-2:], int(n)) for s, n in rows] == [(["main", "sleep_marker"], 5)], \
+        lines

@@ -107,3 +107,10 @@ def test_bad_arguments_are_one_line(argv):
     r = run_tool(*argv)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and "error:" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("name", tools.names())
+def test_every_tool_takes_json(name):
+    import importlib
+    mod = importlib.import_module(f"pybpf.tools.{name}")
+    assert "--json" in mod.parser().format_help()

@@ -8,6 +8,8 @@ import struct
 from .. import _args, _common, _run
 
 _EV = struct.Struct("<QIIIiiIII16s256s")
+_FULL = struct.Struct("<II")            # struct event_full after the event: depth, truncated
+DIR_DEPTH, DIR_NAME = 16, 64            # opensnoop.h
 
 EXAMPLES = """examples:
     pybpf opensnoop                  # trace all open() syscalls
@@ -33,7 +35,6 @@ FLAGS = {name: getattr(os, name) for name in (
     "O_APPEND", "O_NONBLOCK", "O_DSYNC", "O_DIRECT", "O_LARGEFILE", "O_DIRECTORY",
     "O_NOFOLLOW", "O_NOATIME", "O_CLOEXEC", "O_SYNC", "O_PATH", "O_TMPFILE")
     if hasattr(os, name)}
-AT_FDCWD = -100
 
 
 def flag_value(text: str) -> str:
@@ -69,21 +70,23 @@ def parser():
     return p
 
 
-def full_path(pid: int, dirfd: int, path: str) -> str:
-    """The absolute path of a relative open, from the opener's cwd or dirfd as /proc shows
-    them now (the process may have moved on: then the path stays relative)."""
-    if path.startswith("/"):
+def full_path(data, path: str) -> str:
+    """A relative path made absolute from the directory the kernel side walked (-F): its
+    components come innermost first; a walk cut short keeps a leading "...".  """
+    if path.startswith("/") or len(data) < _EV.size + _FULL.size:
         return path
-    link = f"/proc/{pid}/cwd" if dirfd == AT_FDCWD else f"/proc/{pid}/fd/{dirfd}"
-    try:
-        base = os.readlink(link)
-    except OSError:
-        return path
-    return os.path.join(base, path)
+    depth, truncated = _FULL.unpack_from(data, _EV.size)
+    base = _EV.size + _FULL.size
+    parts = []
+    for i in range(min(depth, DIR_DEPTH)):
+        raw = bytes(data[base + i * DIR_NAME:base + (i + 1) * DIR_NAME])
+        parts.append(raw.split(b"\0", 1)[0].decode(errors="replace"))
+    head = "..." if truncated else ""
+    return head + "/" + "/".join(reversed(parts)) + ("/" if parts else "") + path
 
 
 def run(args, out):
-    consts = {"failed_only": args.failed}
+    consts = {"failed_only": args.failed, "full_path": args.full_path}
     if args.uid is not None:
         consts["targ_uid"] = args.uid
     if args.flag_filter:
@@ -107,7 +110,7 @@ def run(args, out):
             return
         path = fname.split(b"\0", 1)[0].decode(errors="replace")
         if args.full_path:
-            path = full_path(pid, dirfd, path)
+            path = full_path(data, path)
         fd, err = (ret, 0) if ret >= 0 else (-1, -ret)
         if first[0] is None:
             first[0] = ts

@@ -21,7 +21,9 @@ def _cpu_ns(pid: int) -> int:
 
 
 def test_profile_folded_user_stack_and_sample_rate():
-    spin = subprocess.Popen([build("tool_spin"), "4"])
+    # spins long enough to outlive the tool's start on a loaded machine (its stacks are
+    # named while it lives), killed afterwards
+    spin = subprocess.Popen([build("tool_spin"), "30"])
     try:
         cpu0 = _cpu_ns(spin.pid)
         t = ToolRun("profile", "-F", "99", "-f", "-p", str(spin.pid), "1", ready="Sampling at")

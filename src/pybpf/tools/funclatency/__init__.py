@@ -63,11 +63,11 @@ def run(args, out):
     consts = {"per_function": args.function, "unit_div": div}
     with _args.Filters(args) as f, _run.load("funclatency", f, consts, attach=False) as obj:
         pid = args.pid or -1
-        for i, (name, (path, sym)) in enumerate(probes):
-            obj.links.append(uprobe.attach(obj.programs["func_entry"], path, sym, pid=pid,
-                                           cookie=i))
-            obj.links.append(uprobe.attach(obj.programs["func_return"], path, sym, pid=pid,
-                                           retprobe=True, cookie=i))
+        for i, (name, (path, off)) in enumerate(probes):
+            obj.links.append(uprobe.attach(obj.programs["func_entry"], path, offset=off,
+                                           pid=pid, cookie=i))
+            obj.links.append(uprobe.attach(obj.programs["func_return"], path, offset=off,
+                                           pid=pid, retprobe=True, cookie=i))
 
         def report():
             hists = {int.from_bytes(k, "little"): v

@@ -112,3 +112,24 @@ def test_stackcount_user_stack_of_a_function():
     rows = [ln.rsplit(" ", 1) for ln in lines if ln.startswith("tool_sleep;")]
     assert [(s.split(";")[-2:], int(n)) for s, n in rows] == [(["main", "sleep_marker"], 5)], \
         lines
+
+
+def test_memleak_finds_the_leaking_stack():
+    from tests.cbuild import build
+    leaker = subprocess.Popen([build("tool_leak")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        t = ToolRun("memleak", "-p", str(leaker.pid), "-o", "0", "--json", "100",
+                    ready="Attaching to process")
+        leaker.stdin.write("go\n")
+        leaker.stdin.flush()
+        assert leaker.stdout.readline() == "done\n"
+        t.stop()
+    finally:
+        leaker.kill()
+        leaker.wait()
+    (rec,) = t.json()
+    leaks = [s for s in rec["stacks"] if any(f.startswith("leak_marker") for f in s["stack"])]
+    assert [(s["bytes"], s["allocations"]) for s in leaks] == [(7000, 7)], rec
+    # what no_leak() allocated was freed
+    assert not [s for s in rec["stacks"] if any(f.startswith("no_leak") for f in s["stack"])]

@@ -44,10 +44,13 @@ def run(args, out):
     from ... import errors
     from ...links import uprobe
     family, probes = resolve(args.pattern, args.regexp)
+    if family in ("tracepoint", "usdt"):
+        raise errors.PybpfError(f"{args.pattern!r}: funclatency times functions, entry to "
+                                "return (lib:func); a tracepoint or USDT probe has no return")
     if family != "uprobe":
-        raise errors.NotSupportedError(f"timing {args.pattern!r}",
-                                       "funclatency times user functions (lib:func) here; "
-                                       "kernel functions need kprobes (CONFIG_KPROBES)")
+        raise errors.NotSupportedError(f"timing kernel functions ({args.pattern!r})",
+                                       "they need kretprobes (CONFIG_KPROBES); user "
+                                       "functions (lib:func) can be timed")
     if not probes:
         raise errors.PybpfError(f"no functions match {args.pattern!r}")
     if len(probes) > 256:

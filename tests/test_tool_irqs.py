@@ -61,7 +61,12 @@ def test_hardirqs_counts_bracketed_by_proc_interrupts(tmp_path):
            if len(ln.split()) == 2 and ln.split()[1].isdigit()}
     busy = max((n for n in inner1 if n in inner0), key=lambda n: inner1[n] - inner0[n])
     assert inner1[busy] - inner0[busy] >= 10        # the direct writes raised interrupts
-    assert inner1[busy] - inner0[busy] <= got[busy] <= after[busy] - before[busy], (busy, got)
+    # an interrupt that arrives while another BPF program runs on its CPU is not traced:
+    # the kernel counts it as a miss, and the tool says how many
+    err = t.err.decode()
+    missed = int(err.split("missed ")[1].split()[0]) if "missed " in err else 0
+    assert inner1[busy] - inner0[busy] <= got[busy] + missed, (busy, got, err)
+    assert got[busy] <= after[busy] - before[busy], (busy, got)
 
 
 def test_softirqs_counts_bracketed_by_proc_softirqs():

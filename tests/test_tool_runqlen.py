@@ -1,4 +1,4 @@
-"""pybpf runqlen: four busy tasks of one cgroup pinned to CPU 0 leave three waiting."""
+"""pybpf runqlen: four busy tasks pinned to CPU 0 leave at least three waiting there."""
 
 from __future__ import annotations
 
@@ -39,6 +39,9 @@ def test_pinned_spinners_queue_on_cpu0():
     (rec,) = t.json()
     (cpu0,) = [h for h in rec["hists"] if h["cpu"] == 0]
     by_len = {b["low"]: b["count"] for b in cpu0["buckets"]}
-    # sampled while one of them runs, their group's queue holds the other three
-    assert by_len.get(3, 0) >= 0.7 * cpu0["total"] and cpu0["total"] >= 20, cpu0
+    # sampled while one of them runs, CPU 0's queue holds the other three, and whatever
+    # else is runnable there (the queue is their scheduling group's: where the cpu
+    # controller is not in cgroup v2, everyone's)
+    at_least_3 = sum(n for length, n in by_len.items() if length >= 3)
+    assert at_least_3 >= 0.8 * cpu0["total"] and cpu0["total"] >= 20, cpu0
     assert not [h for h in rec["hists"] if h["cpu"] != 0]      # none ran elsewhere

@@ -203,7 +203,7 @@ def test_an_edited_plan_is_not_replayed(own_cache):
         ref = {n: _normalize(p.xlated()) for n, p in first.programs.items()}
     path = own_cache.path_for(record_key(plan.key(obj_bytes, "h12_plan")))
     raw = open(path, "rb").read()
-    head, body = raw[:40], marshal.loads(raw[40:])
+    head, body = raw[:cachemod._FRAME], marshal.loads(raw[cachemod._FRAME:])
     for p in body["progs"]:
         p["insns"] = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
     open(path, "wb").write(head + marshal.dumps(body))

@@ -130,6 +130,40 @@ def test_broken_pipe_is_quiet_141():
     assert err == b""
 
 
+def test_a_signal_during_a_blocked_write_ends_cleanly_with_whole_rows():
+    """A tool stuck writing to a full pipe when SIGINT comes: the signal waits for the
+    write to finish (it is held while Output writes), so the reader gets whole rows in
+    order, then the tool's own ending, and exit 0."""
+    code = ("import sys, time; from pybpf.tools import _common\n"
+            "out = _common.Output(sys.stdout)\n"
+            "def main(argv):\n"
+            "    try:\n"
+            "        for i in range(40):\n"
+            "            out.row(f'{i} ' + 'x' * 7000, {})\n"
+            "        out.flush()\n"
+            "        time.sleep(30)\n"
+            "    except _common.Stop:\n"
+            "        out.row('end', {})\n"
+            "        out.flush()\n"
+            "    return 0\n"
+            "sys.exit(_common.run_main('pybpf t', main, []))\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=ENV)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:          # wait until it blocks on the full pipe
+        with open(f"/proc/{p.pid}/wchan") as f:
+            if "pipe" in f.read():
+                break
+        time.sleep(0.01)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    lines = out.decode().splitlines()
+    assert lines[-1] == "end" and len(lines) > 5, err
+    assert [ln.split()[0] for ln in lines[:-1]] == [str(i) for i in range(len(lines) - 1)]
+    assert all(len(ln) == 7002 for ln in lines[:-1])
+    assert p.returncode == 0 and err == b""
+
+
 def test_python_dash_m_pybpf_is_the_command():
     r = _run(["list"])
     assert r.returncode == 0 and "execsnoop" in r.stdout
@@ -292,12 +326,10 @@ def _as_nobody(args, home):
 
 
 def test_unprivileged_execsnoop_refuses_at_once(nobody_home):
-    t0 = time.monotonic()
     r = _as_nobody(["-m", "pybpf", "execsnoop"], nobody_home)
     assert r.returncode == 1, r.stderr
     assert r.stderr.count("\n") == 1 and "CAP_BPF" in r.stderr, r.stderr
-    assert time.monotonic() - t0 < 5          # no compile first
-    assert os.listdir(nobody_home) == []      # nothing cached, no temp files
+    assert os.listdir(nobody_home) == []      # nothing compiled or cached first
 
 
 def test_unprivileged_features_says_so_and_fails(nobody_home):

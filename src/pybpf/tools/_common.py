@@ -165,21 +165,36 @@ class Output:
         self.json = json_lines
         self.interactive = self.stream.isatty()
 
+    # Each write holds off Stop (see _stop_gate): a signal that interrupted a write stuck on
+    # a full pipe would raise out of the buffered writer and lose the rows in its buffer.
+
     def header(self, text: str) -> None:
         if not self.json:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+            _stop_gate[0] += 1
+            try:
+                self.stream.write(text + "\n")
+                self.stream.flush()
+            finally:
+                _stop_gate_leave()
 
     def row(self, text: str, record: dict[str, Any]) -> None:
-        if self.json:
-            import json
-            self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
-        else:
-            self.stream.write(text + "\n")
+        _stop_gate[0] += 1
+        try:
+            if self.json:
+                import json
+                self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+            else:
+                self.stream.write(text + "\n")
+        finally:
+            _stop_gate_leave()
 
     def flush(self) -> None:
         # a closed pipe raises BrokenPipeError, which run_main turns into a quiet exit
-        self.stream.flush()
+        _stop_gate[0] += 1
+        try:
+            self.stream.flush()
+        finally:
+            _stop_gate_leave()
 
 
 class Stop(BaseException):
@@ -192,8 +207,26 @@ class Stop(BaseException):
         self.signum = signum
 
 
+# [depth, pending signal]: while depth > 0 (inside an output write) a signal is held and
+# raised when the write is done.  Module-level because signal dispositions are process-wide.
+# A second signal while one is held raises at once: a reader that never drains the pipe
+# cannot keep the tool alive.
+_stop_gate: list = [0, None]
+
+
 def _raise_stop(signum, frame):
+    if _stop_gate[0] and _stop_gate[1] is None:
+        _stop_gate[1] = signum      # the interrupted write resumes (PEP 475)
+        return
+    _stop_gate[1] = None
     raise Stop(signum)
+
+
+def _stop_gate_leave() -> None:
+    _stop_gate[0] -= 1
+    if not _stop_gate[0] and _stop_gate[1] is not None:
+        signum, _stop_gate[1] = _stop_gate[1], None
+        raise Stop(signum)
 
 
 def stop_on_signals() -> dict:
@@ -215,6 +248,7 @@ def run_main(prog: str, main, argv: list[str]) -> int:
 
     ``pybpf`` calls this for every command and tool, first thing; a tool's own ``main``
     needs no signal, pipe or error handling of its own."""
+    _stop_gate[:] = [0, None]
     try:
         old = stop_on_signals()
     except ValueError:          # not the main thread (an embedding program): no handlers

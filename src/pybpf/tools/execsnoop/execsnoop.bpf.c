@@ -103,7 +103,9 @@ static __always_inline int enter(const char *filename, const char *const *argv)
 
 	e = bpf_task_storage_get(&execs, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!e) {
-		count_drop();   /* no memory, or a probe nested in another on this CPU */
+		/* no memory, or this CPU's task-storage busy counter is held (creation then
+		 * fails; lookups at exit still work, so every entry made is found again) */
+		count_drop();
 		return 0;
 	}
 	e->truncated = 0;
@@ -183,7 +185,8 @@ static __always_inline int leave(long ret)
 	struct event *e = bpf_task_storage_get(&execs, task, 0, 0);
 	__u32 size;
 
-	if (!e)
+	/* pid 0: no exec of ours in flight (an entry whose delete failed, see below) */
+	if (!e || !e->pid)
 		return 0;
 	if (ignore_failed && ret < 0)
 		goto out;
@@ -197,6 +200,10 @@ static __always_inline int leave(long ret)
 	if (size <= sizeof(*e) && bpf_ringbuf_output(&events, e, size, 0))
 		count_drop();
 out:
+	/* The delete fails (-EBUSY) while another task-storage user holds this CPU's busy
+	 * counter; the entry then lives on until the task's next exec or its exit, marked
+	 * done so a later exec that the filters skip is not reported with its data. */
+	e->pid = 0;
 	bpf_task_storage_delete(&execs, task);
 	return 0;
 }

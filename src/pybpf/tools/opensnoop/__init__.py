@@ -126,7 +126,10 @@ def run(args, out):
                 + "%-6d %-16s %4d %3d " % (tid if args.tid else pid, scomm, fd, err)
                 + ("%08o " % flags if args.extended_fields else "") + path, {})
 
-    with _args.Filters(args) as f, _run.load("opensnoop", f, consts) as obj:
+    with _args.Filters(args) as f, _run.load("opensnoop", f, consts, attach=False) as obj:
+        # open() is absent on arm64 and other newer architectures, openat2 before 5.6
+        _run.attach_some(obj, optional=("tp_enter_open", "tp_exit_open", "tp_enter_openat2",
+                                        "tp_exit_openat2"))
         _run.stream("opensnoop", obj, handle, out, header, duration=args.duration)
     return 0
 

@@ -106,7 +106,7 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
             n += 1
             if clear_screen and not out.json and out.interactive:
                 out.stream.write("\033[2J\033[H")
-            report()
+            whole(report)
             out.flush()
             drops.check()
             if n >= args.count:
@@ -114,7 +114,7 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
                 return
     except _common.Stop:
         # ^C: bcc prints what was counted so far
-        report()
+        whole(report)
         out.flush()
         drops.check(force=True)
         report_misses(tool, obj)
@@ -162,3 +162,13 @@ def report_misses(tool: str, obj) -> None:
     if n:
         _common.warn(tool, f"missed {n} events (the kernel skipped our BPF programs while "
                      "another ran on the same CPU)")
+
+
+def whole(report) -> None:
+    """Print one report whole: a signal arriving meanwhile is held until it is done, as
+    tools/_common.Output holds one during a write (a report writes many lines)."""
+    _common._stop_gate[0] += 1
+    try:
+        report()
+    finally:
+        _common._stop_gate_leave()

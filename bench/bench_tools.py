@@ -27,6 +27,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PYBPF = [os.path.join(REPO, ".venv", "bin", "python"), "-m", "pybpf"]
+os.environ["PYTHONPATH"] = os.path.join(REPO, "src")      # this checkout's pybpf
+# byte-code cached as an installed wheel has it (this environment may forbid .pyc files;
+# compiling every module on every start would be measured instead of the tool)
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+os.environ["PYTHONPYCACHEPREFIX"] = os.path.join(TMP_PYC := tempfile.mkdtemp(
+    prefix="pybpf-bench-pyc-"), "pyc")
 TMP = tempfile.mkdtemp(prefix="pybpf-bench-tools-")
 TOKEN = f"{os.getpid() % 100000:05d}"
 
@@ -271,6 +277,10 @@ def main() -> int:
             print(f"| {tool} | {n} | {got['pybpf']} | {got['libbpf-tools']} |")
     if Sleeper.p:
         Sleeper.p.kill()
+        Sleeper.p.wait()
+    import shutil
+    shutil.rmtree(TMP, ignore_errors=True)
+    shutil.rmtree(TMP_PYC, ignore_errors=True)
     return 0
 
 

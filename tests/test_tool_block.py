@@ -4,6 +4,7 @@ exactly 20 reads of 65536 bytes by dd."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -25,21 +26,33 @@ def data_file(tmp_path):
     return str(path)
 
 
-def _dd(path: str) -> int:
-    p = subprocess.Popen(["dd", f"if={path}", "of=/dev/null", f"bs={BS}", f"count={N}",
+DD = f"ddmk{os.getpid() % 100000}"     # dd under a name of our own (its comm)
+
+
+@pytest.fixture(scope="module")
+def dd(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dd") / DD
+    os.symlink(shutil.which("dd"), path)
+    return str(path)
+
+
+def _dd(path: str, dd: str = "dd") -> int:
+    p = subprocess.Popen([dd, f"if={path}", "of=/dev/null", f"bs={BS}", f"count={N}",
                           "iflag=direct"], stderr=subprocess.DEVNULL)
     p.wait()
     assert p.returncode == 0
     return p.pid
 
 
-def test_bitesize_counts_dd_reads_in_the_64k_bucket(data_file):
-    t = ToolRun("bitesize", "-c", "dd", "--json", ready="Tracing block I/O")
-    _dd(data_file)
+def test_bitesize_counts_dd_reads_in_the_64k_bucket(data_file, dd):
+    t = ToolRun("bitesize", "-c", DD, "--json", ready="Tracing block I/O")
+    _dd(data_file, dd)
     t.stop()
     (rec,) = t.json()
     (h,) = rec["hists"]
-    assert h["comm"] == "dd" and h["buckets"] == [{"low": 64, "high": 127, "count": N}]
+    # the 20 direct reads (reading the file's metadata may add a small one)
+    assert h["comm"] == DD and {"low": 64, "high": 127, "count": N} in h["buckets"]
+    assert h["total"] - N <= 2, h
 
 
 def test_biosnoop_shows_each_read(data_file):

@@ -58,21 +58,11 @@ def test_failed_only_flag_filter_and_full_path_json(tmp_path):
     assert [ln for ln in lines if ln.endswith("nope")]
 
     t = ToolRun("opensnoop", "-f", "O_WRONLY", "-F", "--json", "-n", "python")
-    # -F completes a relative path from the opener's cwd while it lives: this opener
-    # stays until the record shows (JSON mode prints no header: open until it does)
-    code = ("import os, sys\nfor line in sys.stdin:\n"
-            " os.close(os.open('rel-marker', os.O_WRONLY | os.O_CREAT, 0o600))\n")
-    import subprocess as sp
-    opener = sp.Popen([sys.executable, "-c", code], stdin=sp.PIPE, cwd=str(tmp_path),
-                      text=True)
-
-    def trigger():
-        opener.stdin.write("\n")
-        opener.stdin.flush()
-    t.wait_for("rel-marker", trigger=trigger)
+    # -F: the kernel side walks the opener's cwd (JSON mode prints no header: open until
+    # the record shows)
+    t.wait_for("rel-marker", trigger=lambda: _opener("rel-marker", "os.O_WRONLY|os.O_CREAT",
+                                                     cwd=str(tmp_path)))
     _opener(str(ok))        # read-only: filtered out by -f O_WRONLY
-    opener.stdin.close()
-    opener.wait()
     recs = [r for r in t.json() if "marker" in r["path"] or r["path"] == str(ok)]
     t.stop()
     assert recs and all(r["path"] == str(tmp_path / "rel-marker") for r in recs)

@@ -24,9 +24,13 @@ def test_cpudist_offcpu_sleeps_land_in_their_bucket():
     t.stop()
     (rec,) = t.json()
     h = _total(rec, "pid", c.pid)
-    # twenty 20 ms sleeps: twenty off-CPU stretches of 16384..32767 us
-    (b,) = [b for b in h["buckets"] if b["low"] == 16384]
-    assert b["high"] == 32767 and b["count"] == 20, h
+    # twenty 20 ms sleeps: twenty off-CPU stretches from 16384 us (most in 16384..32767;
+    # on a loaded machine the wait for a CPU after waking may push some higher, and
+    # preemptions add short stretches)
+    # (a preemption on a loaded machine may itself last 16 ms: a few extra at most)
+    long = [b for b in h["buckets"] if b["low"] >= 16384]
+    assert 20 <= sum(b["count"] for b in long) <= 23, h
+    assert long[0]["low"] == 16384 and long[0]["count"] >= 10, h
 
 
 def test_cpudist_oncpu_and_text_layout():

@@ -83,3 +83,20 @@ def test_vfsstat_counts_a_childs_calls(tmp_path):
     # exactly the calls above (its read of "go" entered the kernel before we attached)
     assert (rec["read"], rec["write"], rec["fsync"], rec["open"], rec["create"]) == \
         (300, 200, 7, 11, 1), rec
+
+
+def test_filetop_reads_and_writes_of_a_marker_file(tmp_path):
+    from tests.workload import Child
+    path = str(tmp_path / "filetop-marker")
+    code = (f"import os\nfd = os.open({path!r}, os.O_RDWR | os.O_CREAT)\n"
+            "for _ in range(40): os.write(fd, b'x' * 4096)\n"
+            "for _ in range(25): os.pread(fd, 2048, 0)\n")
+    c = Child(code)
+    t = ToolRun("filetop", "-C", "--json", "-p", str(c.pid), "100", ready="Tracing...")
+    c.go()
+    t.stop()
+    (rec,) = t.json()
+    (row,) = [r for r in rec["rows"] if r["file"] == "filetop-marker"]
+    assert (row["writes"], row["w_kb"], row["reads"], row["r_kb"], row["type"]) == \
+        (40, 160, 25, 50, "R"), row
+    assert row["pid"] == c.pid

@@ -77,3 +77,59 @@ def test_funccount_tracepoints_json():
     t.stop()
     (rec,) = t.json()
     assert rec["counts"] == [{"func": "syscalls:sys_enter_getppid", "count": 123}]
+
+
+def test_funclatency_times_a_sleeping_function():
+    from tests.cbuild import build
+    sleeper = build("tool_sleep")       # sleep_marker(20 ms), 9 times
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 9 20"], stdin=subprocess.PIPE)
+    t = ToolRun("funclatency", "-m", "--json", "-p", str(c.pid), f"{sleeper}:sleep_marker",
+                ready='Tracing 1 functions for')
+    c.stdin.write(b"go\n")
+    c.stdin.close()
+    c.wait()
+    t.stop()
+    (rec,) = t.json()
+    (h,) = rec["hists"]
+    # nine calls of 20 ms (and a little): all in the 16..31 ms bucket
+    assert h["buckets"] == [{"low": 16, "high": 31, "count": 9}], h
+    assert rec["count"] == 9 and 180 <= rec["total"] < 9 * 32
+
+
+def test_stackcount_user_stack_of_a_function():
+    from tests.cbuild import build
+    sleeper = build("tool_sleep")       # main -> sleep_marker, 5 times
+    # five calls, then it lingers: its stacks are named while it lives
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 5 1 30"], stdin=subprocess.PIPE)
+    t = ToolRun("stackcount", "-P", "-U", "-f", "-p", str(c.pid), f"{sleeper}:sleep_marker",
+                ready="Tracing 1 functions for")
+    c.stdin.write(b"go\n")
+    c.stdin.flush()
+    time.sleep(0.5)
+    lines = t.stop()
+    c.kill()
+    c.wait()
+    rows = [ln.rsplit(" ", 1) for ln in lines if ln.startswith("tool_sleep;")]
+    assert [(s.split(";")[-2:], int(n)) for s, n in rows] == [(["main", "sleep_marker"], 5)], \
+        lines
+
+
+def test_memleak_finds_the_leaking_stack():
+    from tests.cbuild import build
+    leaker = subprocess.Popen([build("tool_leak")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        t = ToolRun("memleak", "-p", str(leaker.pid), "-o", "0", "--json", "100",
+                    ready="Attaching to process")
+        leaker.stdin.write("go\n")
+        leaker.stdin.flush()
+        assert leaker.stdout.readline() == "done\n"
+        t.stop()
+    finally:
+        leaker.kill()
+        leaker.wait()
+    (rec,) = t.json()
+    leaks = [s for s in rec["stacks"] if any(f.startswith("leak_marker") for f in s["stack"])]
+    assert [(s["bytes"], s["allocations"]) for s in leaks] == [(7000, 7)], rec
+    # what no_leak() allocated was freed
+    assert not [s for s in rec["stacks"] if any(f.startswith("no_leak") for f in s["stack"])]

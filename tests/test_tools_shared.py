@@ -107,3 +107,23 @@ def test_bad_arguments_are_one_line(argv):
     r = run_tool(*argv)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and "error:" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("name", tools.names())
+def test_every_tool_takes_json(name):
+    import importlib
+    mod = importlib.import_module(f"pybpf.tools.{name}")
+    assert "--json" in mod.parser().format_help()
+
+
+@pytest.mark.parametrize("binary", ["/bin/bash", "c"])
+def test_fast_function_table_agrees_with_pyelftools(binary):
+    from pybpf.links import symbols
+    from pybpf.tools import _usyms
+    path = symbols.resolve_path(binary)
+    fast = _usyms.functions(path)
+    ref = {n: (s.offset, s.size) for n, s in symbols.elf_symbols(path).items()
+           if s.type in ("STT_FUNC", "STT_GNU_IFUNC")}
+    assert ref and all(fast[n] == v for n, v in ref.items())
+    with pytest.raises(Exception, match="no function 'pt_nope'"):
+        _usyms.offset(path, "pt_nope", fast)

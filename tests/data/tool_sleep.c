@@ -1,6 +1,8 @@
-/* Sleeps n times for ms milliseconds in a known function (for offcputime). */
+/* Sleeps n times for ms milliseconds in a known function (for offcputime, funccount,
+ * funclatency, stackcount), then lingers for an optional number of seconds. */
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 __attribute__((noinline)) void sleep_marker(long ms)
 {
@@ -14,5 +16,7 @@ int main(int argc, char **argv)
 	long ms = argc > 2 ? atol(argv[2]) : 20;
 	for (int i = 0; i < n; i++)
 		sleep_marker(ms);
+	if (argc > 3)
+		sleep(atoi(argv[3]));
 	return 0;
 }

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import struct
 
-from ..bcc import hist as _bcc_hist
-
 MAX_SLOTS = 27          # _common.bpf.h
 _SLOTS = struct.Struct(f"<{MAX_SLOTS}I")
 
@@ -91,5 +89,8 @@ def print_sections(out, hists: dict, unit: str, section: str | None = None,
     for k, slots in items:
         if section:
             w(f"\n{section} = {label(k) if label else k}\n")
-        lines = (_bcc_hist.linear_lines if linear else _bcc_hist.log2_lines)(slots, unit)
+        # bcc's layout, from pybpf.bcc.hist (imported here: the bcc package costs a tool's
+        # start ~20 ms, and nothing is printed until the first interval ends)
+        from ..bcc import hist as bcc_hist
+        lines = (bcc_hist.linear_lines if linear else bcc_hist.log2_lines)(slots, unit)
         w("\n".join(lines) + ("\n" if lines else ""))

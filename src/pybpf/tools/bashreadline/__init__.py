@@ -56,8 +56,11 @@ def run(args, out):
 
     with _args.Filters(args) as f, _run.load("bashreadline", f, {"bash_only": not args.shared},
                                              attach=False) as obj:
-        obj.links.append(uprobe.attach(obj.programs["readline_ret"], binary, "readline",
-                                       retprobe=True))
+        from ...links import symbols
+        from .. import _usyms
+        real = symbols.resolve_path(binary)
+        obj.links.append(uprobe.attach(obj.programs["readline_ret"], real,
+                                       offset=_usyms.offset(real, "readline"), retprobe=True))
         _run.stream("bashreadline", obj, handle, out, header)
     return 0
 

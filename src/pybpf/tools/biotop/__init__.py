@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 import time
 
-from .. import _args, _block, _run
+from .. import _args, _block, _run, _stat
 
 _KEY = struct.Struct("<III16s")
 _VAL = struct.Struct("<QQII")
@@ -31,14 +31,6 @@ def parser():
     return p
 
 
-def loadavg() -> str:
-    try:
-        with open("/proc/loadavg") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
 def run(args, out):
     disks = _block.Disks()
     with _args.Filters(args) as f, _run.load("biotop", f, {}, attach=False) as obj:
@@ -60,7 +52,7 @@ def run(args, out):
             rows = rows[:args.maxrows]
             when = time.strftime("%H:%M:%S")
             if out.json:
-                out.row("", {"time": when, "loadavg": loadavg(), "rows": [
+                out.row("", {"time": when, "loadavg": _stat.loadavg(), "rows": [
                     {"pid": pid, "comm": comm, "d": d, "maj": dev >> 20, "min": dev & 0xFFFFF,
                      "disk": disks.name(dev), "io": io, "kbytes": nbytes // 1024,
                      "avg_ms": round(us / io / 1000, 3) if io else 0.0}
@@ -71,7 +63,7 @@ def run(args, out):
                 w("\033[2J\033[H")
             else:
                 w("\n")
-            w("%-8s loadavg: %s\n\n" % (when, loadavg()))
+            w("%-8s loadavg: %s\n\n" % (when, _stat.loadavg()))
             w("%-7s %-16s %1s %-3s %-3s %-8s %5s %7s %6s\n" % (
                 "PID", "COMM", "D", "MAJ", "MIN", "DISK", "I/O", "Kbytes", "AVGms"))
             for nbytes, pid, comm, d, dev, io, us in rows:

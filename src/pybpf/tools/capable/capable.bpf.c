@@ -47,10 +47,17 @@ static __always_inline void fill(struct event *e, void *ctx, int cap)
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 }
 
+/* The tracepoint's record (6.14+), declared here: the object must also compile against
+ * an older kernel's vmlinux.h, which lacks it (there the kprobe programs are loaded). */
+struct trace_event_raw_cap_capable___tp {
+	int cap;
+	int ret;
+} __attribute__((preserve_access_index));
+
 SEC("tracepoint/capability/cap_capable")
 int tp_capable(void *ctx)
 {
-	struct trace_event_raw_cap_capable *c = ctx;
+	struct trace_event_raw_cap_capable___tp *c = ctx;
 	struct event *e;
 	int cap, ret;
 

@@ -8,7 +8,7 @@ import re
 import sys
 import time
 
-from .. import _args, _common, _hist, _run
+from .. import _args, _hist, _run
 
 MAX_PROBES = 1024       # funccount.h
 
@@ -77,13 +77,16 @@ def resolve(spec: str, regexp: bool) -> tuple[str, list[tuple[str, tuple]]]:
                               (pr.path, pr.offset, pr.semaphore_offset)))
         return "usdt", found
     if len(parts) == 2 and parts[0] not in ("p", "t", "u"):
-        from ...links import symbols
+        from .. import _usyms
         path = _resolve_lib(parts[0])
         ok = _matcher(parts[1], regexp)
-        syms = symbols.elf_symbols(path)
-        found = [(name, (path, name)) for name, s in sorted(syms.items())
-                 if s.type in ("STT_FUNC", "STT_GNU_IFUNC") and ok(name)]
-        return "uprobe", found
+        # by file offset: aliases of one function (memcpy, __memcpy...) share one probe
+        seen: dict[int, str] = {}
+        for name, (off, _) in sorted(_usyms.functions(path).items()):
+            if ok(name) and off not in seen:
+                seen[off] = name
+        return "uprobe", [(name, (path, off)) for off, name in sorted(seen.items(),
+                                                                      key=lambda kv: kv[1])]
     func = parts[1] if parts[0] == "p" and len(parts) == 2 else spec
     return "kprobe", [(func, (func,))]
 
@@ -165,8 +168,8 @@ def _attach(family: str, prog, how: tuple, cookie: int, pid: int):
         path, offset, sem = how
         return uprobe.attach(prog, path, offset=offset, pid=pid, cookie=cookie,
                              ref_ctr_offset=sem)
-    path, name = how
-    return uprobe.attach(prog, path, name, pid=pid, cookie=cookie)
+    path, off = how
+    return uprobe.attach(prog, path, offset=off, pid=pid, cookie=cookie)
 
 
 def kprobe_matches(pattern: str, regexp: bool) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from .. import _args, _common, _run
+from .. import _args, _common, _run, _stat
 
 _EV = struct.Struct("<QQQII16s16s")
 
@@ -20,14 +20,6 @@ def parser():
     return p
 
 
-def loadavg() -> str:
-    try:
-        with open("/proc/loadavg") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
 def run(args, out):
     clock = _common.Clock()
 
@@ -38,7 +30,7 @@ def run(args, out):
         ts, total_vm, anon_rss, tpid, kpid, tcomm, kcomm = _EV.unpack_from(data)
         tcomm = tcomm.split(b"\0", 1)[0].decode(errors="replace")
         kcomm = kcomm.split(b"\0", 1)[0].decode(errors="replace")
-        load = loadavg()
+        load = _stat.loadavg()
         if out.json:
             out.row("", {"time": clock.hms(ts), "tpid": tpid, "tcomm": tcomm, "kpid": kpid,
                          "kcomm": kcomm, "total_vm_kb": total_vm, "anon_rss_kb": anon_rss,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import struct
-import sys
 
 from .. import _args, _common, _run
 
 _EV = struct.Struct("<QIIIiiIII16s256s")
+_FULL = struct.Struct("<II")            # struct event_full after the event: depth, truncated
+DIR_DEPTH, DIR_NAME = 16, 64            # opensnoop.h
 
 EXAMPLES = """examples:
     pybpf opensnoop                  # trace all open() syscalls
@@ -34,7 +35,6 @@ FLAGS = {name: getattr(os, name) for name in (
     "O_APPEND", "O_NONBLOCK", "O_DSYNC", "O_DIRECT", "O_LARGEFILE", "O_DIRECTORY",
     "O_NOFOLLOW", "O_NOATIME", "O_CLOEXEC", "O_SYNC", "O_PATH", "O_TMPFILE")
     if hasattr(os, name)}
-AT_FDCWD = -100
 
 
 def flag_value(text: str) -> str:
@@ -70,21 +70,23 @@ def parser():
     return p
 
 
-def full_path(pid: int, dirfd: int, path: str) -> str:
-    """The absolute path of a relative open, from the opener's cwd or dirfd as /proc shows
-    them now (the process may have moved on: then the path stays relative)."""
-    if path.startswith("/"):
+def full_path(data, path: str) -> str:
+    """A relative path made absolute from the directory the kernel side walked (-F): its
+    components come innermost first; a walk cut short keeps a leading "...".  """
+    if path.startswith("/") or len(data) < _EV.size + _FULL.size:
         return path
-    link = f"/proc/{pid}/cwd" if dirfd == AT_FDCWD else f"/proc/{pid}/fd/{dirfd}"
-    try:
-        base = os.readlink(link)
-    except OSError:
-        return path
-    return os.path.join(base, path)
+    depth, truncated = _FULL.unpack_from(data, _EV.size)
+    base = _EV.size + _FULL.size
+    parts = []
+    for i in range(min(depth, DIR_DEPTH)):
+        raw = bytes(data[base + i * DIR_NAME:base + (i + 1) * DIR_NAME])
+        parts.append(raw.split(b"\0", 1)[0].decode(errors="replace"))
+    head = "..." if truncated else ""
+    return head + "/" + "/".join(reversed(parts)) + ("/" if parts else "") + path
 
 
 def run(args, out):
-    consts = {"failed_only": args.failed}
+    consts = {"failed_only": args.failed, "full_path": args.full_path}
     if args.uid is not None:
         consts["targ_uid"] = args.uid
     if args.flag_filter:
@@ -108,7 +110,7 @@ def run(args, out):
             return
         path = fname.split(b"\0", 1)[0].decode(errors="replace")
         if args.full_path:
-            path = full_path(pid, dirfd, path)
+            path = full_path(data, path)
         fd, err = (ret, 0) if ret >= 0 else (-1, -ret)
         if first[0] is None:
             first[0] = ts
@@ -124,7 +126,10 @@ def run(args, out):
                 + "%-6d %-16s %4d %3d " % (tid if args.tid else pid, scomm, fd, err)
                 + ("%08o " % flags if args.extended_fields else "") + path, {})
 
-    with _args.Filters(args) as f, _run.load("opensnoop", f, consts) as obj:
+    with _args.Filters(args) as f, _run.load("opensnoop", f, consts, attach=False) as obj:
+        # open() is absent on arm64 and other newer architectures, openat2 before 5.6
+        _run.attach_some(obj, optional=("tp_enter_open", "tp_exit_open", "tp_enter_openat2",
+                                        "tp_exit_openat2"))
         _run.stream("opensnoop", obj, handle, out, header, duration=args.duration)
     return 0
 

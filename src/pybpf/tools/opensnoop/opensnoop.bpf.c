@@ -12,6 +12,7 @@ const volatile bool failed_only = false;
 const volatile bool filter_flags = false;
 const volatile __u32 targ_flags = 0;     /* any of these flags set */
 const volatile bool targ_rdonly = false; /* or an O_RDONLY open */
+const volatile bool full_path = false;   /* -F: send the directory of relative paths */
 
 struct args {
 	const char *fname;
@@ -48,18 +49,81 @@ static __always_inline int enter(const char *fname, int dirfd, __u32 flags, __u3
 	return 0;
 }
 
+/* The directory a relative open starts from (cwd, or the dirfd's file), walked up to the
+ * root across mount points, innermost component first. */
+static __always_inline void walk_dir(struct event_full *f, int dirfd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct dentry *d, *parent;
+	struct vfsmount *vm;
+	struct mount *mnt, *mp;
+	__u32 n = 0;
+	int i;
+
+	if (dirfd == AT_FDCWD) {
+		d = BPF_CORE_READ(task, fs, pwd.dentry);
+		vm = BPF_CORE_READ(task, fs, pwd.mnt);
+	} else {
+		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+		struct file **fds = BPF_CORE_READ(fdt, fd), *file = NULL;
+
+		if (dirfd < 0 || dirfd >= BPF_CORE_READ(fdt, max_fds))
+			goto done;
+		bpf_probe_read_kernel(&file, sizeof(file), &fds[dirfd]);
+		if (!file)
+			goto done;
+		d = BPF_CORE_READ(file, f_path.dentry);
+		vm = BPF_CORE_READ(file, f_path.mnt);
+	}
+	mnt = (struct mount *)((void *)vm - bpf_core_field_offset(struct mount, mnt));
+	for (i = 0; i < DIR_DEPTH + 8; i++) {
+		parent = BPF_CORE_READ(d, d_parent);
+		if (d == parent) {
+			/* the root of a mount: continue from where it is mounted */
+			mp = BPF_CORE_READ(mnt, mnt_parent);
+			if (mp == mnt)
+				goto done;
+			d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mp;
+			continue;
+		}
+		if (n >= DIR_DEPTH)
+			break;
+		bpf_probe_read_kernel_str(f->dir[n], DIR_NAME, BPF_CORE_READ(d, d_name.name));
+		n++;
+		d = parent;
+	}
+	f->truncated = 1;
+done:
+	f->depth = n;
+}
+
 static __always_inline int leave(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 	struct args *a = bpf_map_lookup_elem(&start, &tid);
 	struct event *e;
+	char first = 0;
 
 	if (!a)
 		return 0;
 	if (failed_only && ret >= 0)
 		goto out;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	bpf_probe_read_user(&first, 1, a->fname);
+	if (full_path && first != '/') {
+		struct event_full *f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
+
+		if (!f) {
+			count_drop();
+			goto out;
+		}
+		f->truncated = 0;
+		walk_dir(f, a->dirfd);
+		e = &f->e;
+	} else {
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	}
 	if (!e) {
 		count_drop();
 		goto out;

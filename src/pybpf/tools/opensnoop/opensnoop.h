@@ -18,4 +18,16 @@ struct event {
 	char fname[NAME_MAX + 1];
 };
 
+/* With -F, a relative path's directory: its components, innermost first, read from the
+ * opener's cwd (or dirfd's file) in the kernel at the open; "" ends them. */
+#define DIR_DEPTH 16
+#define DIR_NAME 64
+
+struct event_full {
+	struct event e;
+	__u32 depth;         /* components filled */
+	__u32 truncated;     /* the walk stopped before the root */
+	char dir[DIR_DEPTH][DIR_NAME];
+};
+
 #endif

@@ -15,6 +15,7 @@ EXAMPLES = """examples:
     pybpf runqlen -T 1       # 1s summaries and timestamps
     pybpf runqlen -O         # report run queue occupancy
     pybpf runqlen -C         # show each CPU separately
+    pybpf runqlen -c CG      # only samples taken while a task of cgroup CG runs
     pybpf runqlen --json 1   # one JSON object per interval
 """
 
@@ -25,6 +26,7 @@ def parser():
     p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
     p.add_argument("-O", "--runqocc", action="store_true", help="report run queue occupancy")
     p.add_argument("-C", "--cpus", action="store_true", help="print output for each CPU")
+    _args.add_cgroup(p, flags=("-c", "--cgroup"))
     _args.add_interval(p)
     _args.add_json(p, "interval")
     return p

@@ -31,6 +31,10 @@ int do_sample(void *ctx)
 	__u32 len, key, cpu;
 	__u64 *n;
 
+	/* -c: samples taken while a task of the cgroup runs (its group's queue) */
+	if (!current_in_groups())
+		return 0;
+
 	if (bpf_core_field_exists(((struct cfs_rq___new *)0)->nr_queued))
 		len = BPF_CORE_READ((struct cfs_rq___new *)cfs, nr_queued);
 	else

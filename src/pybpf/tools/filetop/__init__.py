@@ -1,0 +1,90 @@
+"""filetop: file reads and writes by process and file, top-style (bcc's filetop)."""
+
+from __future__ import annotations
+
+import struct
+import time
+
+from .. import _args, _run
+
+_KEY = struct.Struct("<IIQIc3s16s32s")
+_VAL = struct.Struct("<QQQQ")
+SORTS = {"all": lambda r: r[1] + r[2] + r[3] + r[4], "reads": lambda r: r[1],
+         "writes": lambda r: r[2], "rbytes": lambda r: r[3], "wbytes": lambda r: r[4]}
+
+EXAMPLES = """examples:
+    pybpf filetop            # file I/O top, 1 second refresh
+    pybpf filetop -C         # don't clear the screen
+    pybpf filetop -p 181     # PID 181 only
+    pybpf filetop 5          # 5 second summaries
+    pybpf filetop 5 10       # 5 second summaries, 10 times only
+    pybpf filetop -a         # all files (sockets, pipes...), not only regular ones
+    pybpf filetop -s wbytes  # sort by bytes written
+    pybpf filetop --json 1   # one JSON object per interval
+"""
+
+
+def parser():
+    p = _args.parser("filetop", "File reads and writes by process", EXAMPLES)
+    p.add_argument("-a", "--all-files", action="store_true",
+                   help="include non-regular file types (sockets, FIFOs, etc)")
+    p.add_argument("-C", "--noclear", action="store_true", help="don't clear the screen")
+    p.add_argument("-r", "--maxrows", type=_args.positive_int, default=20,
+                   help="maximum rows to print, default 20")
+    p.add_argument("-s", "--sort", choices=sorted(SORTS), default="all",
+                   help="sort column, default all")
+    _args.add_pid(p)
+    _args.add_interval(p, interval_default=1.0)
+    _args.add_json(p, "interval")
+    return p
+
+
+def run(args, out):
+    from .. import _stat
+    with _args.Filters(args) as f, _run.load("filetop", f,
+                                             {"regular_only": not args.all_files},
+                                             attach=False) as obj:
+        _run.attach_some(obj, optional=tuple(n for n in obj.programs
+                                             if n.endswith(("readv", "writev"))))
+        counts = obj.maps["counts"]
+
+        def report():
+            rows = []
+            for k, v in counts.items_raw():
+                pid, tid, ino, dev, typ, _, comm, name = _KEY.unpack(k)
+                reads, writes, rb, wb = _VAL.unpack(v)
+                rows.append(((pid, tid, comm.split(b"\0", 1)[0].decode(errors="replace"),
+                              name.split(b"\0", 1)[0].decode(errors="replace"),
+                              typ.decode(), ino), reads, writes, rb, wb))
+                try:
+                    del counts[k]
+                except KeyError:
+                    pass
+            rows.sort(key=SORTS[args.sort], reverse=True)
+            rows = rows[:args.maxrows]
+            when = time.strftime("%H:%M:%S")
+            if out.json:
+                out.row("", {"time": when, "loadavg": _stat.loadavg(), "rows": [
+                    {"tid": k[1], "pid": k[0], "comm": k[2], "reads": r, "writes": w,
+                     "r_kb": rb // 1024, "w_kb": wb // 1024, "type": k[4], "file": k[3]}
+                    for k, r, w, rb, wb in rows]})
+                return
+            o = out.stream.write
+            if not args.noclear and out.interactive:
+                o("\033[2J\033[H")
+            else:
+                o("\n")
+            o("%-8s loadavg: %s\n\n" % (when, _stat.loadavg()))
+            o("%-7s %-16s %-6s %-6s %-7s %-7s %1s %s\n" % (
+                "TID", "COMM", "READS", "WRITES", "R_Kb", "W_Kb", "T", "FILE"))
+            for k, r, w, rb, wb in rows:
+                o("%-7d %-16s %-6d %-6d %-7d %-7d %1s %s\n" % (
+                    k[1], k[2], r, w, rb // 1024, wb // 1024, k[4], k[3]))
+
+        _run.intervals("filetop", obj, args, out, report,
+                       banner="Tracing... Output every %g secs. Hit Ctrl-C to end" % args.interval)
+    return 0
+
+
+def main(argv=None) -> int:
+    return _run.main("filetop", parser, run, argv)

@@ -1,0 +1,103 @@
+"""funclatency: time user functions (entry to return) as histograms, as bcc's funclatency."""
+
+from __future__ import annotations
+
+import time
+
+from .. import _args, _hist, _run
+from ..funccount import resolve
+
+EXAMPLES = """examples:
+    pybpf funclatency c:read              # time libc read() as a histogram
+    pybpf funclatency -u c:read           # in microseconds
+    pybpf funclatency -m c:getaddrinfo    # in milliseconds
+    pybpf funclatency -i 2 c:read         # summary every 2 seconds
+    pybpf funclatency -p 181 c:read       # time process 181 only
+    pybpf funclatency -F 'c:str*'         # a histogram per function
+    pybpf funclatency -r 'c:^mem(cpy|set)$'   # a regular expression
+    pybpf funclatency --json -d 5 c:read  # one JSON object per interval
+"""
+
+
+def parser():
+    p = _args.parser("funclatency", "Time functions and print latency as a histogram",
+                     EXAMPLES)
+    _args.add_pid(p)
+    p.add_argument("-i", "--interval", type=_args.positive_int,
+                   help="summary interval, in seconds")
+    p.add_argument("-d", "--duration", type=_args.positive_int,
+                   help="total duration of trace, in seconds")
+    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-u", "--microseconds", action="store_true", help="microsecond histogram")
+    g.add_argument("-m", "--milliseconds", action="store_true", help="millisecond histogram")
+    p.add_argument("-F", "--function", action="store_true",
+                   help="show a separate histogram per function")
+    p.add_argument("-r", "--regexp", action="store_true",
+                   help="use regular expressions; the default is \"*\" wildcards only")
+    p.add_argument("pattern", help="search expression for functions (lib:func)")
+    _args.add_json(p, "interval")
+    return p
+
+
+def run(args, out):
+    from ... import errors
+    from ...links import uprobe
+    family, probes = resolve(args.pattern, args.regexp)
+    if family in ("tracepoint", "usdt"):
+        raise errors.PybpfError(f"{args.pattern!r}: funclatency times functions, entry to "
+                                "return (lib:func); a tracepoint or USDT probe has no return")
+    if family != "uprobe":
+        raise errors.NotSupportedError(f"timing kernel functions ({args.pattern!r})",
+                                       "they need kretprobes (CONFIG_KPROBES); user "
+                                       "functions (lib:func) can be timed")
+    if not probes:
+        raise errors.PybpfError(f"no functions match {args.pattern!r}")
+    if len(probes) > 256:
+        raise errors.PybpfError(f"{len(probes)} functions match {args.pattern!r}; at most "
+                                "256: narrow the pattern")
+    unit, div = ("msecs", 1000000) if args.milliseconds else ("usecs", 1000) \
+        if args.microseconds else ("nsecs", 1)
+    if args.duration and not args.interval:
+        args.interval = args.duration
+    args.count = max(1, args.duration // args.interval) if args.duration else 99999999
+    if not args.interval:
+        args.interval = 99999999
+    consts = {"per_function": args.function, "unit_div": div}
+    with _args.Filters(args) as f, _run.load("funclatency", f, consts, attach=False) as obj:
+        pid = args.pid or -1
+        for i, (name, (path, off)) in enumerate(probes):
+            obj.links.append(uprobe.attach(obj.programs["func_entry"], path, offset=off,
+                                           pid=pid, cookie=i))
+            obj.links.append(uprobe.attach(obj.programs["func_return"], path, offset=off,
+                                           pid=pid, retprobe=True, cookie=i))
+
+        def report():
+            hists = {int.from_bytes(k, "little"): v
+                     for k, v in _hist.read(obj.maps["hists"]).items()}
+            if args.function:
+                hists = {probes[k][0]: v for k, v in hists.items() if k < len(probes)}
+            count, total = _hist.read_array(obj.maps["totals"])
+            when = time.strftime("%H:%M:%S") if args.timestamp or out.json else None
+            avg = total / count / div if count else 0
+            if out.json:
+                _hist.print_sections(out, hists, unit, "function" if args.function else None,
+                                     time_line=when,
+                                     extra={"count": count, "total": total // div,
+                                            "avg": round(avg, 3)})
+                return
+            out.stream.write("\n")
+            _hist.print_sections(out, hists, unit, "Function" if args.function else None,
+                                 time_line=when)
+            if count:
+                out.stream.write("\navg = %d %s, total: %d %s, count: %d\n\n" % (
+                    avg, unit, total // div, unit, count))
+
+        _run.intervals("funclatency", obj, args, out, report,
+                       banner='Tracing %d functions for "%s"... Hit Ctrl-C to end.' % (
+                           len(probes), args.pattern))
+    return 0
+
+
+def main(argv=None) -> int:
+    return _run.main("funclatency", parser, run, argv)

@@ -1,0 +1,116 @@
+"""memleak: outstanding allocations and the stacks that made them (bcc's memleak)."""
+
+from __future__ import annotations
+
+import struct
+import time
+
+from .. import _args, _run, _stacks
+
+_INFO = struct.Struct("<QQiI")
+
+EXAMPLES = """examples:
+    pybpf memleak -p 181             # leaks of process 181 (its C library's malloc family)
+    pybpf memleak -p 181 -o 500      # only allocations older than 500 ms
+    pybpf memleak -p 181 -a          # also list each outstanding allocation
+    pybpf memleak -p 181 -z 1024     # only allocations of 1024 bytes and more
+    pybpf memleak                    # kernel allocations (kmem tracepoints)
+    pybpf memleak -p 181 5 3         # every 5 seconds, 3 times
+    pybpf memleak -p 181 --json 5    # one JSON object per interval
+"""
+
+USER_PROBES = (("malloc", "malloc_enter", False), ("malloc", "malloc_exit", True),
+               ("calloc", "calloc_enter", False), ("calloc", "malloc_exit", True),
+               ("realloc", "realloc_enter", False), ("realloc", "malloc_exit", True),
+               ("free", "free_enter_u", False))
+KERNEL_PROGS = ["tp_kmalloc", "tp_kfree", "tp_cache_alloc", "tp_cache_free"]
+
+
+def parser():
+    p = _args.parser("memleak", "Trace outstanding memory allocations that weren't freed",
+                     EXAMPLES)
+    _args.add_pid(p)
+    p.add_argument("-t", "--trace", action="store_true", help="accepted for bcc compatibility")
+    p.add_argument("-a", "--show-allocs", action="store_true",
+                   help="show allocation addresses and sizes as well as call stacks")
+    p.add_argument("-o", "--older", type=int, default=500,
+                   help="prune allocations younger than this age in milliseconds")
+    p.add_argument("-s", "--sample-rate", type=_args.positive_int, default=1,
+                   help="sample every N-th allocation to decrease the overhead")
+    p.add_argument("-T", "--top", type=_args.positive_int, default=10,
+                   help="display only this many top allocating stacks (by size)")
+    p.add_argument("-z", "--min-size", type=int, default=0, help="capture only allocations larger than this size")
+    p.add_argument("-Z", "--max-size", type=int, default=(1 << 64) - 1,
+                   help="capture only allocations smaller than this size")
+    p.add_argument("-O", "--obj", default="c", help="attach to allocator functions in this object")
+    _args.add_interval(p, interval_default=5.0)
+    _args.add_json(p, "interval")
+    return p
+
+
+def run(args, out):
+    from ...links import symbols, uprobe
+    from .. import _usyms
+    user = bool(args.pid)
+    consts = {"min_size": args.min_size, "max_size": args.max_size,
+              "sample_every": args.sample_rate, "user_stacks": user}
+    programs = sorted({prog for _, prog, _ in USER_PROBES}) if user else KERNEL_PROGS
+    with _args.Filters(args) as f, _run.load("memleak", f, consts, programs=programs,
+                                             attach=not user) as obj:
+        if user:
+            lib = symbols.resolve_path(args.obj)
+            table = _usyms.functions(lib)
+            for func, prog, ret in USER_PROBES:
+                obj.links.append(uprobe.attach(obj.programs[prog], lib,
+                                               offset=_usyms.offset(lib, func, table),
+                                               retprobe=ret, pid=args.pid))
+        stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=True)
+        allocs = obj.maps["allocs"]
+
+        def report():
+            now = time.monotonic_ns()
+            by_stack: dict[int, list] = {}
+            listed = []
+            for k, v in allocs.items_raw():
+                size, ts, sid, pid = _INFO.unpack(v)
+                if now - ts < args.older * 1_000_000:
+                    continue
+                e = by_stack.setdefault(sid, [0, 0, pid])
+                e[0] += size
+                e[1] += 1
+                if args.show_allocs:
+                    listed.append((int.from_bytes(k, "little"), size, (now - ts) // 1_000_000))
+            top = sorted(by_stack.items(), key=lambda kv: kv[1][0], reverse=True)[:args.top]
+            when = time.strftime("%H:%M:%S")
+
+            def frames(sid, pid):
+                if sid < 0:
+                    return ["[Missed Stack]"] if sid not in (-1, -14) else []
+                return stacks.user(sid, pid) if user else stacks.kernel(sid)
+            if out.json:
+                rec = {"time": when, "stacks": [
+                    {"bytes": b, "allocations": n, "stack": frames(sid, pid)}
+                    for sid, (b, n, pid) in reversed(top)]}
+                if args.show_allocs:
+                    rec["allocations"] = [{"addr": hex(a), "size": s, "age_ms": age}
+                                          for a, s, age in listed]
+                out.row("", rec)
+                return
+            w = out.stream.write
+            if args.show_allocs:
+                for a, s, age in listed:
+                    w("\taddr = %x size = %d\n" % (a, s))
+            w("[%s] Top %d stacks with outstanding allocations:\n" % (when, args.top))
+            for sid, (b, n, pid) in reversed(top):
+                w("\t%d bytes in %d allocations from stack\n" % (b, n))
+                for fr in frames(sid, pid):
+                    w(f"\t\t{fr}\n")
+
+        what = f"process {args.pid}" if user else "kernel"
+        _run.intervals("memleak", obj, args, out, report,
+                       banner=f"Attaching to {what} allocations, Ctrl+C to quit.")
+    return 0
+
+
+def main(argv=None) -> int:
+    return _run.main("memleak", parser, run, argv)

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+/* memleak: allocations not yet freed, with the stack that made them.  User mode (-p):
+ * uprobes on the C library's malloc family; kernel mode: the kmem tracepoints. */
+#include "vmlinux.h"
+#include <bpf/bpf_tracing.h>
+#include "../_common.bpf.h"
+#include "memleak.h"
+
+const volatile __u64 min_size = 0;
+const volatile __u64 max_size = (__u64)-1;
+const volatile __u64 sample_every = 1;
+const volatile bool user_stacks = true;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__uint(value_size, 127 * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, __u64);
+} sizes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1000000);
+	__type(key, __u64);
+	__type(value, struct alloc_info);
+} allocs SEC(".maps");
+
+static __always_inline int alloc_enter(__u64 size)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (size < min_size || size > max_size)
+		return 0;
+	if (sample_every > 1 && bpf_ktime_get_ns() % sample_every)
+		return 0;
+	if (!current_wanted())
+		return 0;
+	bpf_map_update_elem(&sizes, &tid, &size, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int alloc_exit(void *ctx, __u64 addr)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *size = bpf_map_lookup_elem(&sizes, &tid);
+	struct alloc_info info = {};
+
+	if (!size)
+		return 0;
+	info.size = *size;
+	bpf_map_delete_elem(&sizes, &tid);
+	if (!addr)
+		return 0;
+	info.ts_ns = bpf_ktime_get_ns();
+	info.pid = bpf_get_current_pid_tgid() >> 32;
+	info.stack_id = bpf_get_stackid(ctx, &stacks, user_stacks ? BPF_F_USER_STACK : 0);
+	if (bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY))
+		count_drop();
+	return 0;
+}
+
+static __always_inline int free_enter(__u64 addr)
+{
+	bpf_map_delete_elem(&allocs, &addr);
+	return 0;
+}
+
+/* ---- user mode: the C library ---- */
+
+SEC("uprobe")
+int BPF_KPROBE(malloc_enter, size_t size)
+{
+	return alloc_enter(size);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(malloc_exit, void *ret)
+{
+	return alloc_exit(ctx, (__u64)ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(calloc_enter, size_t n, size_t size)
+{
+	return alloc_enter(n * size);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(realloc_enter, void *ptr, size_t size)
+{
+	free_enter((__u64)ptr);
+	return alloc_enter(size);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(free_enter_u, void *ptr)
+{
+	return free_enter((__u64)ptr);
+}
+
+/* ---- kernel mode: slab and page allocations ---- */
+
+SEC("tracepoint/kmem/kmalloc")
+int tp_kmalloc(struct trace_event_raw_kmalloc *ctx)
+{
+	__u64 ptr = (__u64)ctx->ptr, size = ctx->bytes_alloc;
+
+	if (alloc_enter(size) == 0)
+		alloc_exit(ctx, ptr);
+	return 0;
+}
+
+SEC("tracepoint/kmem/kfree")
+int tp_kfree(struct trace_event_raw_kfree *ctx)
+{
+	return free_enter((__u64)ctx->ptr);
+}
+
+SEC("tracepoint/kmem/kmem_cache_alloc")
+int tp_cache_alloc(struct trace_event_raw_kmem_cache_alloc *ctx)
+{
+	__u64 ptr = (__u64)ctx->ptr, size = ctx->bytes_alloc;
+
+	if (alloc_enter(size) == 0)
+		alloc_exit(ctx, ptr);
+	return 0;
+}
+
+SEC("tracepoint/kmem/kmem_cache_free")
+int tp_cache_free(struct trace_event_raw_kmem_cache_free *ctx)
+{
+	return free_enter((__u64)ctx->ptr);
+}
+
+char LICENSE[] SEC("license") = "GPL";

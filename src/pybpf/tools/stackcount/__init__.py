@@ -1,0 +1,119 @@
+"""stackcount: count the stacks leading to functions, tracepoints or USDT probes (bcc's)."""
+
+from __future__ import annotations
+
+import struct
+import time
+
+from .. import _args, _run, _stacks
+from ..funccount import _attach, kprobe_matches, resolve
+
+_KEY = struct.Struct("<IIii16s")
+
+EXAMPLES = """examples:
+    pybpf stackcount c:malloc             # count stacks leading to malloc()
+    pybpf stackcount -P c:malloc          # ... per process
+    pybpf stackcount t:sched:sched_switch # stacks at a tracepoint
+    pybpf stackcount -f -P c:malloc       # folded output (flame graphs)
+    pybpf stackcount -p 185 c:malloc      # only process 185
+    pybpf stackcount -U t:syscalls:sys_enter_read   # user stacks only
+    pybpf stackcount --json -D 5 c:malloc # one JSON object per stack
+"""
+
+
+def parser():
+    p = _args.parser("stackcount", "Count events and their stack traces", EXAMPLES)
+    _args.add_pid(p)
+    p.add_argument("-i", "--interval", type=_args.positive_int, help="summary interval, seconds")
+    p.add_argument("-D", "--duration", type=_args.positive_int,
+                   help="total duration of trace, seconds")
+    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
+    p.add_argument("-r", "--regexp", action="store_true",
+                   help="use regular expressions; the default is \"*\" wildcards only")
+    p.add_argument("-s", "--offset", action="store_true", help="show address offsets")
+    p.add_argument("-P", "--perpid", action="store_true", help="display stacks separately for each process")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-K", "--kernel-stacks-only", action="store_true", help="kernel stack only")
+    g.add_argument("-U", "--user-stacks-only", action="store_true", help="user stack only")
+    p.add_argument("-d", "--delimited", action="store_true",
+                   help="insert delimiter between kernel/user stacks")
+    p.add_argument("-f", "--folded", action="store_true", help="output folded format")
+    p.add_argument("pattern", help="search expression for events")
+    _args.add_json(p, "stack")
+    return p
+
+
+def run(args, out):
+    from ... import errors
+    family, probes = resolve(args.pattern, args.regexp)
+    if family == "kprobe":
+        from ...links import kprobe
+        if not kprobe.available():
+            raise errors.NotSupportedError(
+                f"kernel function pattern {args.pattern!r}",
+                "this kernel has no kprobes (CONFIG_KPROBES); count tracepoints (t:cat:name), "
+                "user functions (lib:func) or USDT probes (u:path:probe)")
+        probes = [(n, (n,)) for n in kprobe_matches(args.pattern, args.regexp)]
+    if not probes:
+        raise errors.PybpfError(f"no probes match {args.pattern!r}")
+    prog_name = {"uprobe": "count_uprobe", "usdt": "count_uprobe",
+                 "tracepoint": "count_tracepoint", "kprobe": "count_kprobe"}[family]
+    if args.duration and not args.interval:
+        args.interval = args.duration
+    args.count = max(1, args.duration // args.interval) if args.duration else 99999999
+    if not args.interval:
+        args.interval = 99999999
+    consts = {"per_process": args.perpid, "user_only": args.user_stacks_only,
+              "kernel_only": args.kernel_stacks_only}
+    with _args.Filters(args) as f, _run.load("stackcount", f, consts, programs=[prog_name],
+                                             attach=False) as obj:
+        prog = obj.programs[prog_name]
+        for i, (name, how) in enumerate(probes):
+            obj.links.append(_attach(family, prog, how, i, args.pid or -1))
+        counts = obj.maps["counts"]
+
+        def report():
+            stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=args.offset)
+            rows = []
+            for k, v in counts.items_raw():
+                pid, upid, ust, kst, comm = _KEY.unpack(k)
+                rows.append((int.from_bytes(v, "little"), pid, upid, ust, kst,
+                             comm.split(b"\0", 1)[0].decode(errors="replace")))
+                try:
+                    del counts[k]
+                except KeyError:
+                    pass
+            rows.sort()
+            w = out.stream.write
+            if args.timestamp and not out.json:
+                w(time.strftime("%H:%M:%S") + "\n")
+            for n, pid, upid, ust, kst, comm in rows:
+                kernel = stacks.kernel(kst) if kst >= 0 else []
+                user = stacks.user(ust, pid or upid) if ust >= 0 else []
+                if out.json:
+                    rec = {"count": n, "user_stack": user, "kernel_stack": kernel}
+                    if args.perpid:
+                        rec.update(pid=pid, comm=comm)
+                    out.row("", rec)
+                elif args.folded:
+                    w(f"{_stacks.folded(comm if args.perpid else '', user, kernel, args.delimited).lstrip(';')} {n}\n")
+                else:
+                    for fr in kernel:
+                        w(f"  {fr}\n")
+                    if args.delimited and kernel and user:
+                        w("  --\n")
+                    for fr in user:
+                        w(f"  {fr}\n")
+                    if args.perpid:
+                        w(f"  {comm} [{pid}]\n")
+                    w(f"    {n}\n\n")
+            stacks.clear()
+
+        _run.intervals("stackcount", obj, args, out, report,
+                       banner='Tracing %d functions for "%s"... Hit Ctrl-C to end.' % (
+                           len(probes), args.pattern))
+    return 0
+
+
+def main(argv=None) -> int:
+    return _run.main("stackcount", parser, run, argv)

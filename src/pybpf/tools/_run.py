@@ -4,7 +4,6 @@ turns every failure into one line and a non-zero exit."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time

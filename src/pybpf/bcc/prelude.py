@@ -33,18 +33,17 @@ def _cache():
 def kernel_dir(cache=None) -> tuple[str | None, bool]:
     """(directory of this kernel's vmlinux.h and companions, whether vmlinux.h was made
     just now); (None, False) on kernels without BTF."""
-    from ..toolchain import _vmlinux_dir
+    from ..toolchain import _vmlinux_dir, ensure_vmlinux_h
     cache = cache or _cache()
     vdir, _ = _vmlinux_dir(cache, "")
     if vdir is None:
         return None, False
     path = os.path.join(vdir, "vmlinux.h")
-    fresh = not cache.file_ok(path)
-    if fresh:
-        from ..btf.cformat import vmlinux_h
-        vmlinux_h(cache)
+    fresh = ensure_vmlinux_h(cache, vdir)
     kh = os.path.join(vdir, "pybpf_kernel.h")
-    if not cache.file_ok(kh):
+    # derived from vmlinux.h: made again with it (a damaged header's leftovers would
+    # otherwise outlive it)
+    if fresh or not cache.file_ok(kh):
         with open(path, "rb") as f:
             text = f.read()
         cache.write_file(kh, kernel_constants(text).encode())
@@ -105,18 +104,16 @@ def pch(vdir: str, includes, build: bool = True, cache=None) -> str | None:
     for h in (PRELUDE, os.path.join(vdir, "vmlinux.h")):
         st = os.stat(h)
         ids += [str(st.st_mtime_ns), str(st.st_size), str(st.st_ino)]
-    name = key_of(_VERSION, clang_version(clang, cache), "\0".join(args), *ids)[:32] + ".pch"
+    head = key_of(_VERSION, clang_version(clang, cache), "\0".join(args))[:24]
+    tail = "-" + key_of(*ids)[:8] + ".pch"
+    name = head + tail
     path = os.path.join(vdir, name)
     if cache.file_ok(path):
+        _touch(path)
         return path
     if not build:
         return None
-    for old in os.listdir(vdir):          # stale ones (16 MB each) go
-        if old.endswith(".pch") and old != name:
-            try:
-                os.unlink(os.path.join(vdir, old))
-            except OSError:
-                pass
+    _sweep(vdir, name, tail)
     import subprocess
     import tempfile
     fd, tmp = tempfile.mkstemp(dir=vdir, prefix=".tmp-", suffix=".pch")
@@ -138,6 +135,46 @@ def pch(vdir: str, includes, build: bool = True, cache=None) -> str | None:
             except OSError:
                 pass
     return path
+
+
+_UNUSED = 3600.0     # a PCH of other flags (another pybpf install, other includes) unused
+                     # this long is dropped; one in use may be about to be read by clang
+
+
+def _touch(path: str) -> None:
+    """Mark a PCH used now (its mtime), so another process's sweep leaves it alone."""
+    import time
+    try:
+        if time.time() - os.stat(path).st_mtime > 60:
+            os.utime(path)
+    except OSError:
+        pass
+
+
+def _sweep(vdir: str, keep: str, tail: str) -> None:
+    """Remove PCHs (16 MB each) that no compile will use: those of an older vmlinux.h
+    (another tail) at once, those of other flags only once unused for an hour.  Several
+    pybpf installs (other include paths) share the cache: deleting each other's PCH on
+    sight made one process's ``-include-pch`` name a file another had just unlinked."""
+    import time
+    now = time.time()
+    for old in os.listdir(vdir):
+        if not old.endswith(".pch") or old == keep or old.startswith("."):
+            continue
+        p = os.path.join(vdir, old)
+        try:
+            if old.endswith(tail) and now - os.stat(p).st_mtime < _UNUSED:
+                continue
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+def _pch_trouble(header: str, diagnostics: str) -> bool:
+    """Whether clang failed on the PCH itself (gone, damaged, or built before one of its
+    headers changed) rather than on the program."""
+    return header in diagnostics or any(
+        m in diagnostics for m in ("precompiled header", "PCH file", "AST file"))
 
 
 def compile(source: str, cflags, includes, rw=None) -> bytes:
@@ -172,8 +209,9 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     try:
         return compile_c(source, cflags=list(cflags) + extra, includes=includes)
     except CompileError as e:
-        if header and "precompiled header" in e.diagnostics:
-            # headers changed under the PCH (a libbpf upgrade): drop it, compile plainly
+        if header and _pch_trouble(header, e.diagnostics or ""):
+            # headers changed under the PCH (a libbpf upgrade), or it was damaged or
+            # removed: drop it, compile plainly (the next compile builds a new one)
             try:
                 os.unlink(header)
             except OSError:

@@ -58,6 +58,9 @@ class _Guest:
                               if self.kernel else "none")
         self.scratch = tempfile.mkdtemp(prefix="pybpf-vm-")
         self.results: dict[str, tuple[str, str]] | None = None
+        self.times: dict[str, float] = {}
+        self.boot: float | None = None
+        self.wall = time.time()
         self.absent: set[str] = set()
         self.error = ""
         self.started = time.monotonic()
@@ -67,6 +70,7 @@ class _Guest:
 
     def start(self) -> None:
         self.started = time.monotonic()
+        self.wall = time.time()
         nodeids = self.nodeids
         vng = shutil.which("vng") or os.path.join(REPO, ".vm-venv", "bin", "vng")
         if not self.kernel or not os.path.exists(vng):
@@ -83,7 +87,9 @@ class _Guest:
         ids = os.path.join(self.scratch, "ids")
         with open(ids, "w") as f:
             f.write("".join(n + "\n" for n in nodeids))
-        cmd = (f"cd {REPO} && {env_line} xargs -d '\\n' -a {ids} "
+        # the guest touches "booted" first: its mtime (set by the host's 9p server) against
+        # self.wall tells the boot time apart from the tests' time
+        cmd = (f"touch {self.scratch}/booted; cd {REPO} && {env_line} xargs -d '\\n' -a {ids} "
                f"{REPO}/.venv/bin/python -m pytest -q -p no:cacheprovider "
                f"-o addopts= --junitxml={xml} > {self.scratch}/out.txt 2>&1")
         path = os.path.dirname(vng) + os.pathsep + os.environ.get("PATH", "")
@@ -111,6 +117,10 @@ class _Guest:
             self.proc.wait()
             self.error = f"the VM did not finish in {VM_TIMEOUT} s"
         self.seconds = time.monotonic() - self.started
+        try:
+            self.boot = os.stat(os.path.join(self.scratch, "booted")).st_mtime - self.wall
+        except OSError:
+            self.boot = None
         try:
             with open(os.path.join(self.scratch, "absent")) as f:
                 self.absent = {ln.strip() for ln in f if ln.strip()}
@@ -143,6 +153,7 @@ class _Guest:
                     text = (el.get("message") or "") + "\n" + (el.text or "")
                     break
             self.results[node] = (status, text)
+            self.times[node] = float(case.get("time") or 0)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -206,7 +217,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     g.wait()
     terminalreporter.write_line(f"kernel matrix: guest {g.label} ran "
-                                f"{len(g.results or {})} tests in {g.seconds:.0f} s")
+                                f"{len(g.results or {})} tests in {g.seconds:.0f} s"
+                                + (f" (boot {g.boot:.0f} s)" if g.boot is not None else ""))
+    slow = sorted(g.times.items(), key=lambda kv: -kv[1])
+    if slow:
+        terminalreporter.write_line("kernel matrix: slowest guest tests: " + ", ".join(
+            f"{node.split('::', 1)[-1]} {t:.0f} s" for node, t in slow[:8]))
     nowhere = sorted(ABSENT & g.absent)
     if nowhere:
         terminalreporter.write_line(

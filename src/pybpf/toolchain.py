@@ -232,6 +232,13 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
         cache = Cache.default()
     src, src_path = _read_source(source)
     arch = _ARCH.get(target_arch, target_arch) if target_arch else host_arch()
+    pre = os.environ.get("PYBPF_PREBUILT")
+    if pre and src_path and clang is None:
+        # objects root compiled ahead for this checkout (see pybpf.prebuilt)
+        from .prebuilt import lookup
+        obj = lookup(pre, src, src_path, _clang_args(arch, cflags, includes, src_path, None))
+        if obj is not None:
+            return obj
     clang = (_which(clang) or clang) if clang else find_clang()
     version = clang_version(clang, cache)
     if cache is None:

@@ -80,6 +80,7 @@ class _Guest:
             return
         xml = os.path.join(self.scratch, "vm.xml")
         prebuilt = self._prebuild()
+        self._seed_btf()
         env_line = (f"PYBPF_IN_VM=1 PYBPF_REQUIRE_KERNEL={os.environ.get('PYBPF_REQUIRE_KERNEL', '')} "
                     # this checkout's sources (the venv's editable install may be another's)
                     f"PYTHONPATH={REPO}/src "
@@ -125,6 +126,19 @@ class _Guest:
             return None
         self.prebuild_note = f"{n}/{len(srcs)} objects prebuilt in {time.monotonic() - t:.0f} s"
         return self.prebuilt
+
+    def _seed_btf(self) -> None:
+        """The guest kernel's vmlinux.h and BTF index, made here from its image into the
+        guest's cache (tests/vm/guestbtf.py): not generated in pure Python under TCG."""
+        import sys
+        t = time.monotonic()
+        r = subprocess.run([sys.executable, "-m", "tests.vm.guestbtf", self.kernel],
+                           cwd=REPO, capture_output=True, text=True,
+                           env=dict(os.environ, XDG_CACHE_HOME=os.path.join(self.scratch, "cache"),
+                                    PYTHONPATH=os.path.join(REPO, "src")))
+        self.prebuild_note += (f"; guest vmlinux.h made here in {time.monotonic() - t:.0f} s"
+                               if r.returncode == 0 else
+                               f"; guest vmlinux.h not made here: {r.stderr.strip()[-300:]}")
 
     def wait(self) -> None:
         if self.results is not None:

@@ -58,7 +58,7 @@ _BLACKLIST = "modprobe.blacklist=" + ",".join([
     "pcspkr", "powernow_k8", "aesni_intel", "crypto_simd", "cryptd", "ghash_clmulni_intel",
     "sha1_ssse3", "sha256_ssse3", "sha512_ssse3", "polyval_clmulni", "psmouse", "evdev",
     "serio_raw", "joydev", "mousedev", "intel_rapl_msr", "intel_rapl_common", "floppy",
-    "parport_pc", "ppdev", "bochs", "drm_vram_helper", "qemu_fw_cfg"])
+    "parport_pc", "ppdev", "bochs", "drm_vram_helper"])
 
 
 class _Guest:

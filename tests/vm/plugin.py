@@ -71,6 +71,7 @@ class _Guest:
         self.scratch = tempfile.mkdtemp(prefix="pybpf-vm-")
         self.results: dict[str, tuple[str, str]] | None = None
         self.times: dict[str, float] = {}
+        self.phases: dict[str, float] = {}
         self.boot: float | None = None
         self.wall = time.time()
         self.absent: set[str] = set()
@@ -192,6 +193,16 @@ class _Guest:
                     pass
             self.error = self.error or f"the guest produced no results:\n{log}"
             return
+        for suite in root.iter("testsuite"):
+            # the guest's session: when it started (python and pytest up), how long it ran
+            try:
+                import datetime
+                t0 = datetime.datetime.fromisoformat(suite.get("timestamp", "")).timestamp()
+                booted = os.stat(os.path.join(self.scratch, "booted")).st_mtime
+                self.phases["pytest start"] = t0 - booted
+            except (ValueError, OSError):
+                pass
+            self.phases["session"] = float(suite.get("time") or 0)
         for case in root.iter("testcase"):
             cls, name = case.get("classname", ""), case.get("name", "")
             node = cls.replace(".", "/") + ".py::" + name
@@ -272,6 +283,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                                 f"{len(g.results or {})} tests in {g.seconds:.0f} s"
                                 + (f" (boot {g.boot:.0f} s)" if g.boot is not None else "")
                                 + (f"; {g.prebuild_note}" if g.prebuild_note else ""))
+    if g.phases:
+        tests = sum(g.times.values())
+        terminalreporter.write_line(
+            "kernel matrix: guest phases: " + ", ".join(f"{k} {v:.0f} s" for k, v in
+                                                         g.phases.items())
+            + f", tests {tests:.0f} s (collection and the rest "
+              f"{g.phases.get('session', tests) - tests:.0f} s)")
     slow = sorted(g.times.items(), key=lambda kv: -kv[1])
     if slow:
         terminalreporter.write_line("kernel matrix: slowest guest tests: " + ", ".join(

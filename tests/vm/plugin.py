@@ -114,6 +114,7 @@ class _Guest:
                f"{REPO}/.venv/bin/python -m pytest -q -p no:cacheprovider "
                f"-o addopts= --junitxml={xml} > {self.scratch}/out.txt 2>&1")
         path = os.path.dirname(vng) + os.pathsep + os.environ.get("PATH", "")
+        self.wall = time.time()         # qemu starts: the boot is timed from here
         self.proc = subprocess.Popen(
             [vng, "-r", self.kernel, "--disable-kvm", "--force-9p", "--memory", "2G",
              "--cpus", "2", "--append", "lsm=lockdown,capability,bpf " + _BLACKLIST,

@@ -73,7 +73,11 @@ def kernel_tags(vdir: str | None = None) -> frozenset:
     """The tags vmlinux.h defines (empty when unknown)."""
     try:
         if vdir is None:
-            vdir, _ = kernel_dir()
+            vdir = _ready_dir(_cache())
+            if vdir is False:       # first compile on this kernel: no vmlinux.h made yet
+                from ..btf.kernel import load_vmlinux
+                from .minihdr import KernelTags
+                return KernelTags(load_vmlinux())
         if vdir is None:
             return frozenset()
         raw = _cache().read_file(os.path.join(vdir, "vmlinux.tags"))
@@ -140,12 +144,52 @@ def pch(vdir: str, includes, build: bool = True, cache=None) -> str | None:
     return path
 
 
+def _ready_dir(cache):
+    """This kernel's directory if its vmlinux.h is made, False if not yet, None without
+    BTF."""
+    from ..toolchain import _vmlinux_dir
+    vdir, _ = _vmlinux_dir(cache, "")
+    if vdir is None:
+        return None
+    return vdir if cache.file_ok(os.path.join(vdir, "vmlinux.h")) else False
+
+
+def _compile_minimal(source: str, cflags, includes, rw, cache) -> bytes:
+    """The first compile on a kernel: against a vmlinux.h of only the types this text
+    needs (:mod:`.minihdr`), made in a private temporary directory and not kept; no
+    precompiled header.  Generating the full header and its PCH costs more than one
+    compile: they are made by the first compile that finds a kernel already seen."""
+    from ..btf.kernel import load_vmlinux
+    from ..toolchain import PrivateTemp, _clang_args, _run_clang, find_clang, host_arch
+    from . import kderef, minihdr
+    extra = ("dentry", "shortname_store") if "DNAME_INLINE_LEN" in source else ()
+    hdr = minihdr.generate(load_vmlinux(), source, includes, extra).encode()
+    with PrivateTemp(cache) as tmp:
+        for name, data in (("vmlinux.h", hdr), ("pybpf_kernel.h", kernel_constants(hdr).encode())):
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600, dir_fd=tmp.fd)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        incs = [*includes, tmp.path]
+        arch = host_arch()
+        if rw is not None and kderef.needed(rw, source):
+            source = kderef.apply(source, _clang_args(arch, [], incs, None, None)
+                                  + list(cflags), rw)
+        args = _clang_args(arch, cflags, incs, None, None)
+        return _run_clang(find_clang(), args, source.encode(), None, tmp)[0]
+
+
 def compile(source: str, cflags, includes, rw=None) -> bytes:
     """Compile rewritten bcc C: the kernel-pointer reads of :mod:`.kderef` applied where the
     text needs them, with the precompiled prelude when there is one."""
     from ..toolchain import compile as compile_c
     from ..errors import CompileError
     cache = _cache()
+    if _ready_dir(cache) is False:
+        try:
+            return _compile_minimal(source, cflags, includes, rw, cache)
+        except CompileError:
+            pass                  # the cut header missed something: the full one below
     vdir, fresh = kernel_dir(cache)
     from . import kderef
     need_ast = rw is not None and kderef.needed(rw, source)

@@ -99,6 +99,19 @@ class Caller:
         self.p.stdin.write(f"{what}{n}\n")
         self.p.stdin.flush()
         assert self.p.stdout.readline() == "done\n"
+        self.idle()
+
+    def idle(self) -> None:
+        """Wait until the caller sits in its next stdin read: 'done' is written before that
+        read is entered, and on a loaded machine the read (a syscall a tracer counts) could
+        otherwise land after the test's next step."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with open(f"/proc/{self.pid}/syscall") as f:
+                if f.read().startswith("0 "):           # blocked in read(2)
+                    return
+            time.sleep(0.002)
+        raise AssertionError("the caller never went back to reading its stdin")
 
     def __exit__(self, *exc):
         self.p.stdin.close()

@@ -177,6 +177,34 @@ def test_a_truncated_vmlinux_h_is_regenerated(own_cache):
     assert obj.startswith(b"\x7fELF") and os.path.getsize(hdr) == size
 
 
+BCC_SRC = "int prog(struct pt_regs *ctx) { return VALUE + bpf_get_smp_processor_id(); }\n"
+
+
+def test_bcc_compiles_regenerate_a_truncated_vmlinux_h_and_survive_a_bad_pch(own_cache):
+    """The bcc front end reads vmlinux.h through a precompiled header: the header's seal
+    is checked there too, and a damaged or vanished PCH costs one plain compile."""
+    from pybpf.bcc import prelude, rewrite
+    inc = [os.path.join(os.path.dirname(prelude.__file__), "include")]
+    src = rewrite.rewrite(BCC_SRC, bind=lambda k, t, s, r: rewrite.Binding("kprobe", t, s, r),
+                          tp_struct=None).source
+    prelude.compile(src, ["-DVALUE=1"], inc)
+    vdir, _ = prelude.kernel_dir(own_cache)
+    hdr = os.path.join(vdir, "vmlinux.h")
+    size = os.path.getsize(hdr)
+    os.truncate(hdr, size // 3)
+    # a bcc compile that finds no intact header uses a cut one (bcc/minihdr.py) and
+    # does not read it; whatever reads it (the PCH's maker) makes it again first
+    obj = prelude.compile(src, ["-DVALUE=2"], inc)
+    assert obj.startswith(b"\x7fELF")
+    prelude.kernel_dir(own_cache)
+    assert os.path.getsize(hdr) == size
+    pch = prelude.pch(vdir, inc, cache=own_cache)
+    assert pch is not None and os.path.getsize(pch) > size
+    os.truncate(pch, os.path.getsize(pch) // 2)              # damaged after it was made
+    assert prelude.compile(src, ["-DVALUE=3"], inc).startswith(b"\x7fELF")
+    assert not os.path.exists(pch)                           # dropped, not reused
+
+
 def test_a_scrambled_btf_index_is_rebuilt(own_cache):
     from pybpf.btf import kernel
     spec = kernel.load_file(kernel.VMLINUX)

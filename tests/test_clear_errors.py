@@ -59,4 +59,5 @@ def test_set_global_on_rodata_says_it_is_read_only():
         with pytest.raises(errors.PybpfError, match="read-only once loaded") as ei:
             obj.set_global("frozen", 5)
         assert not isinstance(ei.value, errors.MissingPrivilegeError)
+        assert isinstance(ei.value, AttributeError)          # as obj.rodata.frozen = 5 raises
         assert "variables=" in str(ei.value)

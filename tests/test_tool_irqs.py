@@ -4,6 +4,7 @@ just inside and just outside the tracing window."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 
 import pytest
@@ -61,7 +62,12 @@ def test_hardirqs_counts_bracketed_by_proc_interrupts(tmp_path):
            if len(ln.split()) == 2 and ln.split()[1].isdigit()}
     busy = max((n for n in inner1 if n in inner0), key=lambda n: inner1[n] - inner0[n])
     assert inner1[busy] - inner0[busy] >= 10        # the direct writes raised interrupts
-    assert inner1[busy] - inner0[busy] <= got[busy] <= after[busy] - before[busy], (busy, got)
+    # an interrupt that comes while another BPF tracing program runs on that CPU (any
+    # syscall tracer of a busy machine) skips ours: the kernel counts it and the tool says
+    # so ("lost N events"), the only way the count may fall short
+    lost = sum(int(n) for n in re.findall(rb"hardirqs: lost (\d+) events", t.err))
+    assert inner1[busy] - inner0[busy] - lost <= got[busy] <= after[busy] - before[busy], \
+        (busy, got, lost)
 
 
 def test_softirqs_counts_bracketed_by_proc_softirqs():
@@ -82,5 +88,6 @@ def test_softirqs_counts_bracketed_by_proc_softirqs():
     (rec,) = t.json()
     got = {r["softirq"]: r["count"] for r in rec["rows"]}
     assert inner1["net_rx"] - inner0["net_rx"] >= 200
-    assert inner1["net_rx"] - inner0["net_rx"] <= got["net_rx"] <= \
-        after["net_rx"] - before["net_rx"]
+    lost = sum(int(n) for n in re.findall(rb"softirqs: lost (\d+) events", t.err))  # as above
+    assert inner1["net_rx"] - inner0["net_rx"] - lost <= got["net_rx"] <= \
+        after["net_rx"] - before["net_rx"], (got, lost)

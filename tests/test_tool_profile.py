@@ -21,7 +21,9 @@ def _cpu_ns(pid: int) -> int:
 
 
 def test_profile_folded_user_stack_and_sample_rate():
-    spin = subprocess.Popen([build("tool_spin"), "4"])
+    # spins until killed (60 s at most): with 4 s, a start-up slowed by a loaded machine
+    # (a cold compile on 2 shared cores) let it finish before the first sample (total 0)
+    spin = subprocess.Popen([build("tool_spin"), "60"])
     try:
         cpu0 = _cpu_ns(spin.pid)
         t = ToolRun("profile", "-F", "99", "-f", "-p", str(spin.pid), "1", ready="Sampling at")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import pybpf
+from pybpf import errors
 from pybpf.typedvalue import FitError
 
 SRC = Path(__file__).parent / "data" / "typed_globals.bpf.c"
@@ -102,8 +103,9 @@ def test_typed_sections_after_load(obj_bytes, replay, monkeypatch):
             obj.data.counter = 100
             os.getppid()
             assert obj.data.counter == 101 and obj.bss.hits == 4
-            with pytest.raises(AttributeError, match="read-only once loaded"):
+            with pytest.raises(AttributeError, match="read-only once loaded") as ei:
                 obj.rodata.min_duration_ns = 5
+            assert isinstance(ei.value, errors.ReadOnlyError)   # one line in the CLI
             with pytest.raises(TypeError):
                 obj.bss.my_pid = 1.5
             with pytest.raises(OverflowError):

@@ -14,7 +14,7 @@ import re
 __all__ = [
     "PybpfError", "KernelError", "VerifierError", "NotSupportedError",
     "MissingPrivilegeError", "NotFoundError", "BTFError", "ELFError",
-    "CompileError", "AttachError", "from_errno",
+    "CompileError", "AttachError", "ReadOnlyError", "from_errno",
 ]
 
 
@@ -134,6 +134,12 @@ class BTFError(PybpfError, ValueError):
 
 class ELFError(PybpfError, ValueError):
     """An ELF object is malformed or not a BPF object."""
+
+
+class ReadOnlyError(PybpfError, AttributeError):
+    """A write to something frozen once loaded (a ``.rodata``/``.kconfig`` global).  An
+    AttributeError too, as assigning a read-only Python attribute is, so ``obj.rodata.x = 1``
+    and ``obj.set_global("x", 1)`` raise the same thing and the CLI prints one line."""
 
 
 class CompileError(PybpfError):

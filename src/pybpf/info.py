@@ -76,6 +76,13 @@ def prog_info(fd: int) -> ProgInfo:
                     info.jited_prog_len, info.run_cnt, info.run_time_ns, info.verified_insns)
 
 
+def prog_misses(fd: int) -> int:
+    """How many times the kernel skipped the program instead of running it: a tracing
+    program is not run while another one is running on that CPU (say an interrupt comes
+    in during a syscall tracepoint's program), and counts a miss instead."""
+    return int(_info(fd, attr.ProgInfo()).recursion_misses)
+
+
 def prog_xlated(fd: int) -> bytes:
     """The program as the kernel translated it (what ``bpftool prog dump xlated`` shows)."""
     info = _info(fd, attr.ProgInfo())

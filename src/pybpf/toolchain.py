@@ -251,11 +251,8 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
             obj = cache.get(key)
             if obj is not None:
                 return obj
-    if vdir and not cache.file_ok(os.path.join(vdir, "vmlinux.h")):
-        # made once per kernel; a first compile of another text skips importing the
-        # header generator (tens of ms)
-        from .btf.cformat import vmlinux_h
-        vmlinux_h(cache)
+    if vdir:
+        ensure_vmlinux_h(cache, vdir)
     with PrivateTemp(cache) as tmp:
         obj, dep_paths = _run_clang(clang, args, src, src_path, tmp)
     deps = []
@@ -269,6 +266,18 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
         cache.put(key, obj)
         cache.put(head, marshal.dumps({"deps": deps}))
     return obj
+
+
+def ensure_vmlinux_h(cache: Cache, vdir: str) -> bool:
+    """Make sure ``vdir``'s vmlinux.h is intact (its seal checked, not just its presence:
+    a truncated header would fail every compile); True if it was (re)generated now.
+    Every user of the header (plain compiles, the bcc prelude and its PCH) goes through
+    here.  The generator is imported only when the header must be made (tens of ms)."""
+    if cache.sealed_ok(os.path.join(vdir, "vmlinux.h")):
+        return False
+    from .btf.cformat import vmlinux_h
+    vmlinux_h(cache)
+    return True
 
 
 def _clang_args(arch: str, cflags, includes, src_path: str | None,

@@ -33,18 +33,17 @@ def _cache():
 def kernel_dir(cache=None) -> tuple[str | None, bool]:
     """(directory of this kernel's vmlinux.h and companions, whether vmlinux.h was made
     just now); (None, False) on kernels without BTF."""
-    from ..toolchain import _vmlinux_dir
+    from ..toolchain import _vmlinux_dir, ensure_vmlinux_h
     cache = cache or _cache()
     vdir, _ = _vmlinux_dir(cache, "")
     if vdir is None:
         return None, False
     path = os.path.join(vdir, "vmlinux.h")
-    fresh = not cache.file_ok(path)
-    if fresh:
-        from ..btf.cformat import vmlinux_h
-        vmlinux_h(cache)
+    fresh = ensure_vmlinux_h(cache, vdir)
     kh = os.path.join(vdir, "pybpf_kernel.h")
-    if not cache.file_ok(kh):
+    # derived from vmlinux.h: made again with it (a damaged header's leftovers would
+    # otherwise outlive it)
+    if fresh or not cache.file_ok(kh):
         with open(path, "rb") as f:
             text = f.read()
         cache.write_file(kh, kernel_constants(text).encode())
@@ -69,20 +68,20 @@ def kernel_constants(vmlinux: bytes) -> str:
     return "\n".join(out) + "\n"
 
 
-def kernel_tags(vdir: str | None = None) -> frozenset:
-    """The tags vmlinux.h defines (empty when unknown)."""
+def kernel_tags(vdir: str | None = None):
+    """The tags vmlinux.h defines (a set, or a set-like answering from BTF when no tags
+    file was made: before vmlinux.h or beside one a plain compile made); empty when
+    unknown."""
     try:
         if vdir is None:
-            vdir = _ready_dir(_cache())
-            if vdir is False:       # first compile on this kernel: no vmlinux.h made yet
-                from ..btf.kernel import load_vmlinux
-                from .minihdr import KernelTags
-                return KernelTags(load_vmlinux())
+            vdir = _ready_dir(_cache())       # False: vmlinux.h not made yet
         if vdir is None:
             return frozenset()
-        raw = _cache().read_file(os.path.join(vdir, "vmlinux.tags"))
+        raw = _cache().read_file(os.path.join(vdir, "vmlinux.tags")) if vdir else None
         if raw is None:
-            return frozenset()
+            from ..btf.kernel import load_vmlinux
+            from .minihdr import KernelTags
+            return KernelTags(load_vmlinux())
         import marshal
         return frozenset(marshal.loads(raw))
     except (OSError, ValueError, EOFError, errors.PybpfError):
@@ -109,18 +108,16 @@ def pch(vdir: str, includes, build: bool = True, cache=None) -> str | None:
     for h in (PRELUDE, os.path.join(vdir, "vmlinux.h")):
         st = os.stat(h)
         ids += [str(st.st_mtime_ns), str(st.st_size), str(st.st_ino)]
-    name = key_of(_VERSION, clang_version(clang, cache), "\0".join(args), *ids)[:32] + ".pch"
+    head = key_of(_VERSION, clang_version(clang, cache), "\0".join(args))[:24]
+    tail = "-" + key_of(*ids)[:8] + ".pch"
+    name = head + tail
     path = os.path.join(vdir, name)
     if cache.file_ok(path):
+        _touch(path)
         return path
     if not build:
         return None
-    for old in os.listdir(vdir):          # stale ones (16 MB each) go
-        if old.endswith(".pch") and old != name:
-            try:
-                os.unlink(os.path.join(vdir, old))
-            except OSError:
-                pass
+    _sweep(vdir, name, tail)
     import subprocess
     import tempfile
     fd, tmp = tempfile.mkstemp(dir=vdir, prefix=".tmp-", suffix=".pch")
@@ -151,14 +148,16 @@ def _ready_dir(cache):
     vdir, _ = _vmlinux_dir(cache, "")
     if vdir is None:
         return None
-    return vdir if cache.file_ok(os.path.join(vdir, "vmlinux.h")) else False
+    return vdir if cache.sealed_ok(os.path.join(vdir, "vmlinux.h")) else False
 
 
 def _compile_minimal(source: str, cflags, includes, rw, cache) -> bytes:
     """The first compile on a kernel: against a vmlinux.h of only the types this text
     needs (:mod:`.minihdr`), made in a private temporary directory and not kept; no
-    precompiled header.  Generating the full header and its PCH costs more than one
-    compile: they are made by the first compile that finds a kernel already seen."""
+    precompiled header.  Generating the full header (~1 s) and its PCH (~1 s) costs more
+    than a cut header (~0.2 s) saves later, so a bcc compile never makes them; once
+    something else has (pybpf's own tools compile against the full header), later bcc
+    compiles use them."""
     from ..btf.kernel import load_vmlinux
     from ..toolchain import PrivateTemp, _clang_args, _run_clang, find_clang, host_arch
     from . import kderef, minihdr
@@ -177,6 +176,46 @@ def _compile_minimal(source: str, cflags, includes, rw, cache) -> bytes:
                                   + list(cflags), rw)
         args = _clang_args(arch, cflags, incs, None, None)
         return _run_clang(find_clang(), args, source.encode(), None, tmp)[0]
+
+
+_UNUSED = 3600.0     # a PCH of other flags (another pybpf install, other includes) unused
+                     # this long is dropped; one in use may be about to be read by clang
+
+
+def _touch(path: str) -> None:
+    """Mark a PCH used now (its mtime), so another process's sweep leaves it alone."""
+    import time
+    try:
+        if time.time() - os.stat(path).st_mtime > 60:
+            os.utime(path)
+    except OSError:
+        pass
+
+
+def _sweep(vdir: str, keep: str, tail: str) -> None:
+    """Remove PCHs (16 MB each) that no compile will use: those of an older vmlinux.h
+    (another tail) at once, those of other flags only once unused for an hour.  Several
+    pybpf installs (other include paths) share the cache: deleting each other's PCH on
+    sight made one process's ``-include-pch`` name a file another had just unlinked."""
+    import time
+    now = time.time()
+    for old in os.listdir(vdir):
+        if not old.endswith(".pch") or old == keep or old.startswith("."):
+            continue
+        p = os.path.join(vdir, old)
+        try:
+            if old.endswith(tail) and now - os.stat(p).st_mtime < _UNUSED:
+                continue
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+def _pch_trouble(header: str, diagnostics: str) -> bool:
+    """Whether clang failed on the PCH itself (gone, damaged, or built before one of its
+    headers changed) rather than on the program."""
+    return header in diagnostics or any(
+        m in diagnostics for m in ("precompiled header", "PCH file", "AST file"))
 
 
 def compile(source: str, cflags, includes, rw=None) -> bytes:
@@ -216,8 +255,9 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     try:
         return compile_c(source, cflags=list(cflags) + extra, includes=includes)
     except CompileError as e:
-        if header and "precompiled header" in e.diagnostics:
-            # headers changed under the PCH (a libbpf upgrade): drop it, compile plainly
+        if header and _pch_trouble(header, e.diagnostics or ""):
+            # headers changed under the PCH (a libbpf upgrade), or it was damaged or
+            # removed: drop it, compile plainly (the next compile builds a new one)
             try:
                 os.unlink(header)
             except OSError:

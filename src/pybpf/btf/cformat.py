@@ -11,7 +11,6 @@ the same type names with either header.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 

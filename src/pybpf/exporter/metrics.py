@@ -142,7 +142,7 @@ class MapMetric:
             self._render_histogram(out)
 
     def _render_counter(self, out: list) -> None:
-        cache, value, limit = self._cache, self._value, self.conf.max_series
+        cache, limit = self._cache, self.conf.max_series
         totals: dict[str, int] = {}
         dropped: set = set()
         errors_ = entries = 0

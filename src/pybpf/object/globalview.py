@@ -72,7 +72,8 @@ def write(obj, name: str, value) -> None:
     """Store ``value`` into global ``name`` of the loaded object (``.data``/``.bss``)."""
     section, offset, size, signed, tid = obj._var(name)
     if section.startswith(".rodata") or section == ".kconfig":
-        raise AttributeError(f"{name} is in {section}, which is read-only once loaded: set it "
+        from ..errors import ReadOnlyError
+        raise ReadOnlyError(f"{name} is in {section}, which is read-only once loaded: set it "
                              f"before load with pybpf.load(..., variables={{{name!r}: ...}}) "
                              f"or spec.maps[{section!r}].set_var()")
     raw = encode(obj, name, value)

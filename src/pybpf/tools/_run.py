@@ -4,7 +4,6 @@ turns every failure into one line and a non-zero exit."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -63,7 +62,7 @@ def stream(tool: str, obj, handle, out: _common.Output, header=None,
     """Hand every ring buffer record to ``handle(memoryview)`` until a signal (or
     ``duration`` seconds), flushing per batch and reporting drops."""
     from ..ringbuf import RingBuffer
-    drops = _common.DropReporter(tool, obj.maps["drops"])
+    drops = _common.DropReporter(tool, obj.maps["drops"], programs=obj.programs.values())
     end = time.monotonic() + duration if duration else None
     with RingBuffer(obj.maps[ring]) as rb:
         try:
@@ -90,7 +89,7 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
               clear_screen: bool = False) -> None:
     """Call ``report()`` every ``args.interval`` seconds, ``args.count`` times, and once
     more on Ctrl-C (as bcc's counting tools do)."""
-    drops = _common.DropReporter(tool, obj.maps["drops"])
+    drops = _common.DropReporter(tool, obj.maps["drops"], programs=obj.programs.values())
     n = 0
     try:
         # inside the try: a caller that waits for the banner and then stops us must

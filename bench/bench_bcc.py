@@ -19,6 +19,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 READY = os.path.join(os.path.dirname(REPO), "shared", "bench", "ready.py")
+if not os.path.exists(READY):
+    READY = "/work/shared/bench/ready.py"
 SCRIPT = os.path.join(HERE, "scripts", "bcc_execmin.py")
 VENV_PY = os.path.join(REPO, ".venv", "bin", "python")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from array import array
 
 from ..btf import cformat
 from ..btf.types import Kind
@@ -28,6 +29,7 @@ _ENUMS = frozenset((int(Kind.ENUM), int(Kind.ENUM64)))
 _RECORD = frozenset((int(Kind.STRUCT), int(Kind.UNION)))
 _TAGGED = frozenset((int(Kind.STRUCT), int(Kind.UNION), int(Kind.ENUM), int(Kind.ENUM64)))
 _ENUM_RE = re.compile(b"[%c%c]" % (int(Kind.ENUM), int(Kind.ENUM64)))
+_ENUM = int(Kind.ENUM)
 _PTR = int(Kind.PTR)
 _ARRAY = int(Kind.ARRAY)
 _FUNC_PROTO = int(Kind.FUNC_PROTO)
@@ -66,6 +68,8 @@ def _kinds(spec) -> bytes:
     """Kind of every type (index = id - start id), from the raw type headers: no decoding
     (the kind is the low 5 bits of the info word's top byte, little-endian BTF)."""
     data = spec._data
+    if sys.byteorder != "little":
+        raise ValueError("the kind scan reads little-endian BTF")
     return bytes([data[off + 7] & 0x1F for off in spec._offs])
 
 
@@ -81,21 +85,40 @@ class KernelTags:
         return any(int(spec[t].kind) in _TAGGED for t in spec.find(name))
 
 
+def _string_offsets(spec, names: set) -> set:
+    """Offsets of the strings in ``names`` in the spec's string table (one pass over the
+    raw table; decoding every string into the spec's cache costs several times more)."""
+    want = {x.encode() for x in names}
+    out = set()
+    pos = spec._str_base
+    for piece in spec._strings.split(b"\0"):
+        if piece in want:
+            out.add(pos)
+        pos += len(piece) + 1
+    return out
+
+
 def roots(spec, names: set, members: set) -> tuple[list[int], bytearray]:
     """(type ids the header must define, which types others refer to): the named types
     and enumerators in ``names``, and the structs pointed to by members in ``members``."""
-    strs = spec._strs
     n = len(spec)
     start = spec.start_id
     kinds = _kinds(spec)
+    offs, name_offs = spec._offs, spec._name_offs
+    hits = _string_offsets(spec, names)
     want = set()
+    data = spec._data
     for m in _ENUM_RE.finditer(kinds):
-        tid = start + m.start()
-        t = spec[tid]
-        if (t.name and t.name in names) or any(v.name in names for v in t.values):
-            want.add(tid)
-    for i, no in enumerate(spec._name_offs):
-        if no and kinds[i] in _NAMED and strs[no] in names:
+        i = m.start()
+        off = offs[i]
+        # enumerators: (name, value) u32 pairs (enum64: name, lo, hi) after the header
+        vlen = int.from_bytes(data[off + 4:off + 6], "little")
+        step = 2 if kinds[i] == _ENUM else 3
+        vals = array("I", data[off + 12:off + 12 + 4 * step * vlen])[::step]
+        if name_offs[i] in hits or any(v in hits for v in vals):
+            want.add(start + i)
+    for i, no in enumerate(name_offs):
+        if no in hits and kinds[i] in _NAMED:
             want.add(start + i)
     ref = bytearray(n)
     full = bytearray(n)
@@ -142,7 +165,6 @@ def generate(spec, text: str, includes, extra=()) -> str:
     """vmlinux.h for ``text`` (bcc C after the rewrite); ``extra`` names more roots."""
     prog = identifiers(text)
     names = prog | header_identifiers(includes) | set(extra)
-    spec._fill_strings()
     want, ref = roots(spec, names, prog)
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 20000))

@@ -161,14 +161,28 @@ def roots(spec, names: set, members: set) -> tuple[list[int], bytearray]:
     return sorted(want), ref
 
 
-def generate(spec, text: str, includes, extra=()) -> str:
-    """vmlinux.h for ``text`` (bcc C after the rewrite); ``extra`` names more roots."""
+def generate(spec, text: str, includes, extra=(), cache=None) -> str:
+    """vmlinux.h for ``text`` (bcc C after the rewrite); ``extra`` names more roots.
+    With ``cache``, kept per kernel and set of names: a text that differs only in
+    numbers or comments (a tool's substituted PID filter) reuses it."""
     prog = identifiers(text)
     names = prog | header_identifiers(includes) | set(extra)
+    key = None
+    if cache is not None:
+        from ..cache import key_of
+        from ..codeid import code_identity      # a header from older code misses
+        key = key_of("pybpf-minihdr-1", code_identity(), spec.identity,
+                     " ".join(sorted(names)), " ".join(sorted(prog)))
+        hit = cache.get(key)
+        if hit is not None:
+            return hit.decode()
     want, ref = roots(spec, names, prog)
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 20000))
     try:
-        return cformat._Writer(spec, lazy=True).run(want, ref)
+        out = cformat._Writer(spec, lazy=True).run(want, ref)
     finally:
         sys.setrecursionlimit(old)
+    if key is not None:
+        cache.put(key, out.encode())
+    return out

@@ -162,7 +162,7 @@ def _compile_minimal(source: str, cflags, includes, rw, cache) -> bytes:
     from ..toolchain import PrivateTemp, _clang_args, _run_clang, find_clang, host_arch
     from . import kderef, minihdr
     extra = ("dentry", "shortname_store") if "DNAME_INLINE_LEN" in source else ()
-    hdr = minihdr.generate(load_vmlinux(), source, includes, extra).encode()
+    hdr = minihdr.generate(load_vmlinux(), source, includes, extra, cache).encode()
     with PrivateTemp(cache) as tmp:
         for name, data in (("vmlinux.h", hdr), ("pybpf_kernel.h", kernel_constants(hdr).encode())):
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW

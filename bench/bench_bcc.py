@@ -46,6 +46,8 @@ def main() -> None:
     # edited module would otherwise be compiled again by every start)
     subprocess.run([os.path.join(REPO, ".venv", "bin", "python"), "-m", "compileall", "-q",
                     os.path.join(REPO, "src")], capture_output=True)
+    # this checkout's pybpf, not the one the venv has installed
+    os.environ["PYTHONPATH"] = os.path.join(REPO, "src")
     rows = []
     cold = []
     for _ in range(a.runs):          # every run gets an empty cache: vmlinux.h + clang

@@ -227,7 +227,7 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     if _ready_dir(cache) is False:
         try:
             return _compile_minimal(source, cflags, includes, rw, cache)
-        except CompileError:
+        except (CompileError, ValueError):
             pass                  # the cut header missed something: the full one below
     vdir, fresh = kernel_dir(cache)
     from . import kderef

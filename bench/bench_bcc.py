@@ -19,6 +19,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 READY = os.path.join(os.path.dirname(REPO), "shared", "bench", "ready.py")
+if not os.path.exists(READY):
+    READY = "/work/shared/bench/ready.py"
 SCRIPT = os.path.join(HERE, "scripts", "bcc_execmin.py")
 VENV_PY = os.path.join(REPO, ".venv", "bin", "python")
 
@@ -44,6 +46,8 @@ def main() -> None:
     # edited module would otherwise be compiled again by every start)
     subprocess.run([os.path.join(REPO, ".venv", "bin", "python"), "-m", "compileall", "-q",
                     os.path.join(REPO, "src")], capture_output=True)
+    # this checkout's pybpf, not the one the venv has installed
+    os.environ["PYTHONPATH"] = os.path.join(REPO, "src")
     rows = []
     cold = []
     for _ in range(a.runs):          # every run gets an empty cache: vmlinux.h + clang

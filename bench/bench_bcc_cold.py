@@ -7,7 +7,10 @@ Rows: bcc (it compiles on every start); pybpf with an empty cache (vmlinux.h, th
 pybpf's first run of a new text on a kernel it has seen (vmlinux.h and its precompiled
 header cached, the text not: a new salt each round); pybpf warm (the same text again).
 
-usage: bench/bench_bcc_cold.py [--rounds N]
+--script execmin runs bench/scripts/bcc_execmin_salted.py instead (bench_bcc.py's text:
+no kernel pointers, so no libclang pass, and a small text for bcc too).
+
+usage: bench/bench_bcc_cold.py [--rounds N] [--script ppid|execmin]
 bcc needs python3-bpfcc and kernel headers as /lib/modules/$(uname -r)/build.
 """
 
@@ -47,7 +50,11 @@ def private_dir() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--script", choices=("ppid", "execmin"), default="ppid")
     a = ap.parse_args()
+    global SCRIPT
+    if a.script == "execmin":
+        SCRIPT = os.path.join(HERE, "scripts", "bcc_execmin_salted.py")
     subprocess.run([VENV_PY, "-m", "compileall", "-q", os.path.join(REPO, "src")],
                    capture_output=True)
     env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "src"))

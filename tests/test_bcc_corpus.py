@@ -98,3 +98,45 @@ def test_bcc_tools_c_texts_compile_and_load(texts):
     assert len(expected) >= 70
     loaded = len(texts) - len(failed) - len(set(NOT_HERE) & set(texts))
     print(f"\n{loaded} of {len(texts)} bcc tool texts compile and load", file=sys.stderr)
+
+
+def _code(elf: bytes) -> dict[str, bytes]:
+    """Each executable section's instructions and each data section's bytes (not BTF:
+    its type ids and order follow the header's)."""
+    import io
+    from elftools.elf.elffile import ELFFile
+    out = {}
+    for s in ELFFile(io.BytesIO(elf)).iter_sections():
+        if s["sh_type"] == "SHT_PROGBITS" and not s.name.startswith(".BTF") \
+                and not s.name.startswith(".debug"):
+            out[s.name] = s.data()
+        elif s["sh_type"] == "SHT_NOBITS":
+            out[s.name] = s["sh_size"]
+    return out
+
+
+def test_cut_header_builds_the_same_code_as_the_full_one(texts):
+    # the first compile on a kernel uses a vmlinux.h cut to the program's types
+    # (bcc/minihdr.py): every tool text must compile with it, without falling back, to
+    # the very instructions and data the full vmlinux.h gives, and load
+    from pybpf.cache import Cache
+    cache = Cache.default()
+    assert prelude.kernel_dir(cache)[0] is not None    # the full header, for comparison
+    differ, failed = {}, {}
+    for name, (cflags, text) in texts.items():
+        if name not in LOADS:
+            continue
+        rw = rewrite.rewrite(text, bind=lambda k, t, s, r: rewrite.Binding("kprobe", t, s, r),
+                             tp_struct=tpformat.struct_for)
+        full = prelude.compile(rw.source, cflags, [INC], rw=rw)
+        try:
+            cut = prelude._compile_minimal(rw.source, cflags, [INC], rw, cache)
+        except errors.PybpfError as e:
+            failed[name] = str(e).splitlines()[0][:200] + " " + \
+                getattr(e, "diagnostics", "")[:300]
+            continue
+        if _code(cut) != _code(full):
+            differ[name] = sorted(k for k in set(_code(cut)) | set(_code(full))
+                                  if _code(cut).get(k) != _code(full).get(k))
+    assert not failed, failed
+    assert not differ, differ

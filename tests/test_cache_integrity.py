@@ -192,8 +192,12 @@ def test_bcc_compiles_regenerate_a_truncated_vmlinux_h_and_survive_a_bad_pch(own
     hdr = os.path.join(vdir, "vmlinux.h")
     size = os.path.getsize(hdr)
     os.truncate(hdr, size // 3)
+    # a bcc compile that finds no intact header uses a cut one (bcc/minihdr.py) and
+    # does not read it; whatever reads it (the PCH's maker) makes it again first
     obj = prelude.compile(src, ["-DVALUE=2"], inc)
-    assert obj.startswith(b"\x7fELF") and os.path.getsize(hdr) == size
+    assert obj.startswith(b"\x7fELF")
+    prelude.kernel_dir(own_cache)
+    assert os.path.getsize(hdr) == size
     pch = prelude.pch(vdir, inc, cache=own_cache)
     assert pch is not None and os.path.getsize(pch) > size
     os.truncate(pch, os.path.getsize(pch) // 2)              # damaged after it was made

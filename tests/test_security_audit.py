@@ -150,8 +150,10 @@ def test_opens_of_watched_paths_only_with_intent_and_real_path(audit_factory, tm
         os.close(rel)
     finally:
         os.chdir(cwd)
-    evs = a.wait(lambda e: e["event"] == "open" and e["pid"] == os.getpid(), timeout=10)
-    time.sleep(0.5)
+    # the last open's event: the three come in order from this one thread
+    a.wait(lambda e: e["event"] == "open" and e["pid"] == os.getpid()
+           and e["flags"] & 3 == os.O_RDWR, timeout=20)
+    time.sleep(0.3)
     evs = [e for e in a.stop()[0] if e["event"] == "open" and e["pid"] == os.getpid()]
     got = [(e["path"], e["access"], e["flags"] & 3) for e in evs]
     assert got == [(str(watched / "marker"), "write", os.O_WRONLY),

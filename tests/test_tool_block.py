@@ -50,9 +50,10 @@ def test_bitesize_counts_dd_reads_in_the_64k_bucket(data_file, dd):
     t.stop()
     (rec,) = t.json()
     (h,) = rec["hists"]
-    # the 20 direct reads (reading the file's metadata may add a small one)
+    # the 20 direct reads, exactly; anything else this process read is smaller (the
+    # file's metadata, and under memory pressure its own binary's pages paged back in)
     assert h["comm"] == DD and {"low": 64, "high": 127, "count": N} in h["buckets"]
-    assert h["total"] - N <= 2, h
+    assert all(b["high"] < 64 for b in h["buckets"] if b["low"] != 64), h
 
 
 def test_biosnoop_shows_each_read(data_file):

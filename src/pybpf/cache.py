@@ -15,7 +15,7 @@ The cache decides what root loads into the kernel, so it is a privilege boundary
 - the cache is bounded: least recently used entries go when it grows past its limit
   (``PYBPF_CACHE_MAX``, bytes with an optional K/M/G suffix; 256M by default).
 
-See docs/SECURITY.md for the threat model.
+See docs/threat-model.md for the threat model.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def key_of(*parts: bytes | str) -> str:
 def _digest(name: str, data: bytes) -> bytes:
     """Length and CRC-32 of the entry's name and data.  The seal guards against damage
     (truncation, a stray edit, a file renamed to another key), not against an attacker:
-    only root can write the directory (see docs/SECURITY.md), and a CRC costs a warm start
+    only root can write the directory (see docs/threat-model.md), and a CRC costs a warm start
     0.2 ms on a 670 KB object where the built-in sha256 costs 6 ms."""
     import zlib
     crc = zlib.crc32(data, zlib.crc32(b"pybpf-cache-entry|" + name.encode() + b"|"))

@@ -90,7 +90,7 @@ def _candidates() -> list[tuple[int, int, str]]:
 def find_clang() -> str:
     """The compiler to run: $PYBPF_CLANG, else the newest clang-N (preferring
     /usr/bin/clang-N), else clang; only ever a file that nobody but root can change
-    (see docs/SECURITY.md).  Returns an absolute path."""
+    (see docs/threat-model.md).  Returns an absolute path."""
     env = os.environ.get("PYBPF_CLANG")
     if env:
         path = env if "/" in env else _which(env)

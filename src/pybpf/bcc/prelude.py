@@ -68,16 +68,20 @@ def kernel_constants(vmlinux: bytes) -> str:
     return "\n".join(out) + "\n"
 
 
-def kernel_tags(vdir: str | None = None) -> frozenset:
-    """The tags vmlinux.h defines (empty when unknown)."""
+def kernel_tags(vdir: str | None = None):
+    """The tags vmlinux.h defines (a set, or a set-like answering from BTF when no tags
+    file was made: before vmlinux.h or beside one a plain compile made); empty when
+    unknown."""
     try:
         if vdir is None:
-            vdir, _ = kernel_dir()
+            vdir = _ready_dir(_cache())       # False: vmlinux.h not made yet
         if vdir is None:
             return frozenset()
-        raw = _cache().read_file(os.path.join(vdir, "vmlinux.tags"))
+        raw = _cache().read_file(os.path.join(vdir, "vmlinux.tags")) if vdir else None
         if raw is None:
-            return frozenset()
+            from ..btf.kernel import load_vmlinux
+            from .minihdr import KernelTags
+            return KernelTags(load_vmlinux())
         import marshal
         return frozenset(marshal.loads(raw))
     except (OSError, ValueError, EOFError, errors.PybpfError):
@@ -137,6 +141,43 @@ def pch(vdir: str, includes, build: bool = True, cache=None) -> str | None:
     return path
 
 
+def _ready_dir(cache):
+    """This kernel's directory if its vmlinux.h is made, False if not yet, None without
+    BTF."""
+    from ..toolchain import _vmlinux_dir
+    vdir, _ = _vmlinux_dir(cache, "")
+    if vdir is None:
+        return None
+    return vdir if cache.sealed_ok(os.path.join(vdir, "vmlinux.h")) else False
+
+
+def _compile_minimal(source: str, cflags, includes, rw, cache) -> bytes:
+    """The first compile on a kernel: against a vmlinux.h of only the types this text
+    needs (:mod:`.minihdr`), made in a private temporary directory and not kept; no
+    precompiled header.  Generating the full header (~1 s) and its PCH (~1 s) costs more
+    than a cut header (~0.2 s) saves later, so a bcc compile never makes them; once
+    something else has (pybpf's own tools compile against the full header), later bcc
+    compiles use them."""
+    from ..btf.kernel import load_vmlinux
+    from ..toolchain import PrivateTemp, _clang_args, _run_clang, find_clang, host_arch
+    from . import kderef, minihdr
+    extra = ("dentry", "shortname_store") if "DNAME_INLINE_LEN" in source else ()
+    hdr = minihdr.generate(load_vmlinux(), source, includes, extra, cache).encode()
+    with PrivateTemp(cache) as tmp:
+        for name, data in (("vmlinux.h", hdr), ("pybpf_kernel.h", kernel_constants(hdr).encode())):
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600, dir_fd=tmp.fd)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        incs = [*includes, tmp.path]
+        arch = host_arch()
+        if rw is not None and kderef.needed(rw, source):
+            source = kderef.apply(source, _clang_args(arch, [], incs, None, None)
+                                  + list(cflags), rw)
+        args = _clang_args(arch, cflags, incs, None, None)
+        return _run_clang(find_clang(), args, source.encode(), None, tmp)[0]
+
+
 _UNUSED = 3600.0     # a PCH of other flags (another pybpf install, other includes) unused
                      # this long is dropped; one in use may be about to be read by clang
 
@@ -183,6 +224,11 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     from ..toolchain import compile as compile_c
     from ..errors import CompileError
     cache = _cache()
+    if _ready_dir(cache) is False:
+        try:
+            return _compile_minimal(source, cflags, includes, rw, cache)
+        except (CompileError, ValueError):
+            pass                  # the cut header missed something: the full one below
     vdir, fresh = kernel_dir(cache)
     from . import kderef
     need_ast = rw is not None and kderef.needed(rw, source)

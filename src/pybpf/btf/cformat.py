@@ -93,9 +93,10 @@ def vmlinux_h(cache, spec=None) -> str:
 class _Writer:
     """One generation run; holds the per-run state (orders, names, layouts)."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, lazy: bool = False):
         n = len(spec)
-        self.types = spec.types()
+        # lazy: types are decoded as reached (spec[tid]), for a header of a few roots
+        self.types = spec if lazy else spec.types()
         self.n = n
         self.order_state = bytearray(n)
         self.emit_state = bytearray(n)
@@ -111,12 +112,17 @@ class _Writer:
         self.out: list[str] = []
         self.queue: list[int] = []
 
-    def run(self) -> str:
-        self._mark_referenced()
+    def run(self, roots=None, referenced=None) -> str:
+        """The header; with ``roots``, only what those type ids need (``referenced`` then
+        marks the types others refer to, as _mark_referenced would over the whole spec)."""
+        if referenced is None:
+            self._mark_referenced()
+        else:
+            self.referenced = referenced
         out = self.out
         out.append(_PROLOGUE)
         order_state = self.order_state
-        for tid in range(1, self.n):
+        for tid in (range(1, self.n) if roots is None else roots):
             if order_state[tid] == _DONE:
                 continue  # already ordered: _order would queue nothing
             self.queue = []

@@ -117,16 +117,21 @@ def test_every_tool_takes_json(name):
 
 
 @pytest.mark.parametrize("binary", ["/bin/bash", "c"])
-def test_fast_function_table_agrees_with_pyelftools(binary):
-    from pybpf.links import symbols
-    from pybpf.tools import _usyms
+def test_uprobe_tools_function_table_agrees_with_pyelftools(binary):
+    """The uprobe tools read offsets through pybpf.links.elfcache (cached by the binary's
+    identity): functions only, IFUNCs marked -1, the same offsets pyelftools gives."""
+    from pybpf.links import elfcache, symbols
     path = symbols.resolve_path(binary)
-    fast = _usyms.functions(path)
-    ref = {n: (s.offset, s.size) for n, s in symbols.elf_symbols(path).items()
-           if s.type in ("STT_FUNC", "STT_GNU_IFUNC")}
-    assert ref and all(fast[n] == v for n, v in ref.items())
-    with pytest.raises(Exception, match="no function 'pt_nope'"):
-        _usyms.offset(path, "pt_nope", fast)
+    table = elfcache.functions(path)
+    ref = {n: (-1 if s.type == symbols.STT_GNU_IFUNC else s.offset)
+           for n, s in symbols.elf_symbols(path).items()
+           if s.type in (symbols.STT_FUNC, symbols.STT_GNU_IFUNC)}
+    assert ref and table == ref
+    assert elfcache.functions(path) == table                # the cached copy
+    name = next(n for n, off in sorted(table.items()) if off > 0)
+    assert elfcache.symbol_offset(path, name, table) == table[name]
+    with pytest.raises(Exception, match="symbol 'pt_nope' not found"):
+        elfcache.symbol_offset(path, "pt_nope", table)
 
 
 def test_drop_reporter_lost_and_missed_once_each(monkeypatch, capsys):

@@ -49,8 +49,7 @@ def parser():
 
 
 def run(args, out):
-    from ...links import symbols, uprobe
-    from .. import _usyms
+    from ...links import elfcache, symbols, uprobe
     user = bool(args.pid)
     consts = {"min_size": args.min_size, "max_size": args.max_size,
               "sample_every": args.sample_rate, "user_stacks": user}
@@ -59,10 +58,10 @@ def run(args, out):
                                              attach=not user) as obj:
         if user:
             lib = symbols.resolve_path(args.obj)
-            table = _usyms.functions(lib)
+            table = elfcache.function_offsets(lib)      # cached by the library's identity
             for func, prog, ret in USER_PROBES:
                 obj.links.append(uprobe.attach(obj.programs[prog], lib,
-                                               offset=_usyms.offset(lib, func, table),
+                                               offset=elfcache.symbol_offset(lib, func, table),
                                                retprobe=ret, pid=args.pid))
         stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=True)
         allocs = obj.maps["allocs"]

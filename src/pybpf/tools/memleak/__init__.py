@@ -42,6 +42,7 @@ def parser():
     p.add_argument("-z", "--min-size", type=int, default=0, help="capture only allocations larger than this size")
     p.add_argument("-Z", "--max-size", type=int, default=(1 << 64) - 1,
                    help="capture only allocations smaller than this size")
+    _args.add_lines(p)
     p.add_argument("-O", "--obj", default="c", help="attach to allocator functions in this object")
     _args.add_interval(p, interval_default=5.0)
     _args.add_json(p, "interval")
@@ -63,7 +64,7 @@ def run(args, out):
                 obj.links.append(uprobe.attach(obj.programs[prog], lib,
                                                offset=elfcache.symbol_offset(lib, func, table),
                                                retprobe=ret, pid=args.pid))
-        stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=True)
+        stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=True, lines=args.lines)
         allocs = obj.maps["allocs"]
 
         def report():
@@ -106,8 +107,9 @@ def run(args, out):
                     w(f"\t\t{fr}\n")
 
         what = f"process {args.pid}" if user else "kernel"
-        _run.intervals("memleak", obj, args, out, report,
-                       banner=f"Attaching to {what} allocations, Ctrl+C to quit.")
+        with stacks:
+            _run.intervals("memleak", obj, args, out, report,
+                           banner=f"Attaching to {what} allocations, Ctrl+C to quit.")
     return 0
 
 

@@ -42,6 +42,39 @@ def test_profile_folded_user_stack_and_sample_rate():
     assert sum(n for _, n in hot) >= 0.5 * total, lines
 
 
+def test_profile_lines_names_file_and_line_of_a_debug_binary():
+    """--lines: user frames of a -g binary carry (file:line): the leaf's loop (line 4),
+    the middle's call in its loop (line 7), main's call (line 9) of tests/data/tool_spin.c.
+    Linked statically: with libc's own debug info installed, pyelftools reads all of its
+    line tables (~10 s); libc.a's objects carry none."""
+    import os
+    import re
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="pybpf-lines-") as d:
+        exe = os.path.join(d, "tool_spin")
+        src = os.path.join(os.path.dirname(__file__), "data", "tool_spin.c")
+        subprocess.run(["cc", "-O0", "-g", "-static", "-fno-omit-frame-pointer",
+                        "-mno-omit-leaf-frame-pointer", "-o", exe, src], check=True)
+        lines = _profile_lines(exe)
+    want = re.compile(r";main \(\S*tool_spin\.c:9\);spin_marker_mid \(\S*tool_spin\.c:7\);"
+                      r"spin_marker_leaf \(\S*tool_spin\.c:4\)(;|$)")
+    hot = [int(n) for s, n in lines if want.search(s)]
+    total = sum(int(n) for _, n in lines)
+    assert hot and sum(hot) >= 0.5 * total, lines
+
+
+def _profile_lines(exe: str) -> list:
+    spin = subprocess.Popen([exe, "30"])
+    try:
+        t = ToolRun("profile", "-F", "99", "-f", "--lines", "-p", str(spin.pid), "1",
+                    ready="Sampling at")
+        t.p.wait(timeout=30)
+        return [ln.rsplit(" ", 1) for ln in t.stop(settle=0) if ln]
+    finally:
+        spin.kill()
+        spin.wait()
+
+
 def test_offcputime_charges_sleeps_to_their_stack():
     # 300 sleeps of 20 ms: still asleep when the tool reads its stacks
     sleeper = subprocess.Popen([build("tool_sleep"), "300", "20"])

@@ -117,13 +117,55 @@ def test_every_tool_takes_json(name):
 
 
 @pytest.mark.parametrize("binary", ["/bin/bash", "c"])
-def test_fast_function_table_agrees_with_pyelftools(binary):
-    from pybpf.links import symbols
-    from pybpf.tools import _usyms
+def test_uprobe_tools_function_table_agrees_with_pyelftools(binary):
+    """The uprobe tools read offsets through pybpf.links.elfcache (cached by the binary's
+    identity): functions only, IFUNCs marked -1, the same offsets pyelftools gives."""
+    from pybpf.links import elfcache, symbols
     path = symbols.resolve_path(binary)
-    fast = _usyms.functions(path)
-    ref = {n: (s.offset, s.size) for n, s in symbols.elf_symbols(path).items()
-           if s.type in ("STT_FUNC", "STT_GNU_IFUNC")}
-    assert ref and all(fast[n] == v for n, v in ref.items())
-    with pytest.raises(Exception, match="no function 'pt_nope'"):
-        _usyms.offset(path, "pt_nope", fast)
+    table = elfcache.functions(path)
+    ref = {n: (-1 if s.type == symbols.STT_GNU_IFUNC else s.offset)
+           for n, s in symbols.elf_symbols(path).items()
+           if s.type in (symbols.STT_FUNC, symbols.STT_GNU_IFUNC)}
+    assert ref and table == ref
+    assert elfcache.functions(path) == table                # the cached copy
+    name = next(n for n, off in sorted(table.items()) if off > 0)
+    assert elfcache.symbol_offset(path, name, table) == table[name]
+    with pytest.raises(Exception, match="symbol 'pt_nope' not found"):
+        elfcache.symbol_offset(path, "pt_nope", table)
+
+
+def test_drop_reporter_lost_and_missed_once_each(monkeypatch, capsys):
+    """Ring-buffer drops and the kernel's skipped runs are two lines, each printed with the
+    increase and only when its count grew (never folded together, never repeated)."""
+    from pybpf import info
+    from pybpf.tools import _common
+    counts = [[0, 0]]
+    misses = {3: 0, 4: 0}
+
+    class Prog:
+        def __init__(self, fd):
+            self.fd = fd
+
+        def fileno(self):
+            return self.fd
+
+    class Map:
+        def __getitem__(self, key):
+            assert key == 0
+            return [n.to_bytes(8, "little") for n in counts[0]]
+
+    monkeypatch.setattr(info, "prog_misses", lambda fd: misses[fd])
+    d = _common.DropReporter("t", Map(), programs=[Prog(3), Prog(4)])
+    d.check(force=True)
+    assert capsys.readouterr().err == ""
+    counts[0] = [2, 3]
+    misses[3], misses[4] = 1, 6
+    d.check(force=True)
+    d.check(force=True)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "t: lost 5 events"
+    assert err[1].startswith("t: missed 7 events (")
+    assert len(err) == 2
+    misses[4] = 9
+    d.check(force=True)
+    assert capsys.readouterr().err.startswith("t: missed 3 events (")

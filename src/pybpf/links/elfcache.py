@@ -50,10 +50,27 @@ def function_offsets(path: str) -> dict[str, int]:
     return table
 
 
-def symbol_offset(path: str, symbol: str) -> int:
-    """symbols.symbol_offset, from the cache when the binary is unchanged."""
+def functions(path: str) -> dict[str, int]:
+    """Like :func:`function_offsets`, for function symbols only (STT_FUNC, and IFUNCs as
+    -1): what a tool matching a pattern (``funccount c:mem*``) may probe."""
+    key = _key(path, "functions")
+    table = _get(key)
+    if isinstance(table, dict):
+        return table
+    from . import symbols
+    table = {n: (-1 if s.type == symbols.STT_GNU_IFUNC else s.offset)
+             for n, s in symbols.elf_symbols(path).items()
+             if s.type in (symbols.STT_FUNC, symbols.STT_GNU_IFUNC)}
+    _put(key, table)
+    return table
+
+
+def symbol_offset(path: str, symbol: str, table: dict[str, int] | None = None) -> int:
+    """symbols.symbol_offset, from the cache when the binary is unchanged; ``table``: the
+    :func:`function_offsets` (or :func:`functions`) of ``path`` already read, for several
+    lookups in one binary."""
     from .. import errors
-    off = function_offsets(path).get(symbol)
+    off = (function_offsets(path) if table is None else table).get(symbol)
     if off is None:
         raise errors.NotFoundError(2, "uprobe", f"symbol {symbol!r} not found in {path}")
     if off >= 0:

@@ -7,16 +7,15 @@ unlike the BPF objects pybpf.elf reads.
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import platform
-import shutil
 import struct
-import subprocess
-from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from collections import namedtuple
 
 from .. import errors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:            # annotations only: typing costs a uprobe tool's start
+    from typing import BinaryIO, Iterator
 
 __all__ = ["ElfSymbol", "resolve_path", "find_library", "elf_symbols", "symbol_offset",
            "vaddr_to_offset", "kallsyms", "kallsyms_lookup", "syscall_prefix",
@@ -31,16 +30,12 @@ _CACHE_HEADER_SIZE = 48                     # ...flags, pad, extension offset, u
 _CACHE_ENTRY = struct.Struct("<iIIIQ")      # flags, key, value, osversion, hwcap
 
 
-@dataclass(frozen=True)
-class ElfSymbol:
-    """A symbol of a user binary: virtual address, size, and its offset in the file."""
+class ElfSymbol(namedtuple("ElfSymbol", "name address size offset type binding")):
+    """A symbol of a user binary: virtual address, size, and its offset in the file;
+    ``type`` is pyelftools' st_info.type (e.g. STT_FUNC).  A named tuple, not a dataclass:
+    dataclasses costs milliseconds on the uprobe tools' start path."""
 
-    name: str
-    address: int
-    size: int
-    offset: int
-    type: str        # pyelftools' st_info.type, e.g. STT_FUNC
-    binding: str
+    __slots__ = ()
 
 
 def _elf_error(path: str, e: Exception) -> errors.ELFError:
@@ -95,6 +90,8 @@ def _ld_so_cache(path: str = LD_SO_CACHE) -> Iterator[tuple[str, str]]:
 
 def _ldconfig_p() -> Iterator[tuple[str, str]]:
     """(soname, path) from ``ldconfig -p`` when the cache format is not one we read."""
+    import shutil
+    import subprocess
     exe = shutil.which("ldconfig") or "/sbin/ldconfig"
     try:
         out = subprocess.run([exe, "-p"], capture_output=True, text=True, timeout=10).stdout
@@ -126,13 +123,22 @@ def find_library(name: str) -> str:
                                f"{LD_SO_CACHE} (nor ldconfig -p)")
 
 
+def _which(name: str) -> str | None:
+    """shutil.which for a bare name (shutil itself costs a uprobe tool's start ~2 ms)."""
+    for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        p = os.path.join(d or os.curdir, name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None
+
+
 def resolve_path(path: str) -> str:
     """A binary to probe: a path, a program on $PATH, or a library name ("c", "libc.so.6")."""
     if os.sep in path:
         if not os.path.exists(path):
             raise errors.NotFoundError(2, "uprobe", f"{path} does not exist")
         return os.path.realpath(path)
-    if ".so" in path or not shutil.which(path):
+    if ".so" in path or not _which(path):
         try:
             return os.path.realpath(find_library(path))
         except errors.NotFoundError:
@@ -140,7 +146,7 @@ def resolve_path(path: str) -> str:
                 return os.path.realpath(path)
             if ".so" in path:
                 raise
-    found = shutil.which(path)
+    found = _which(path)
     if found is None:
         raise errors.NotFoundError(2, "uprobe", f"{path!r} is neither a file, a program on "
                                    "$PATH nor a known shared library")
@@ -271,7 +277,10 @@ def kallsyms_lookup(names: set[str], path: str = "/proc/kallsyms") -> dict[str, 
 
 def syscall_prefix(machine: str | None = None) -> str:
     """The prefix of syscall entry functions on this architecture (``__x64_sys_``)."""
-    m = machine or platform.machine()
+    if machine is None:
+        import platform
+        machine = platform.machine()
+    m = machine
     return {"x86_64": "__x64_sys_", "aarch64": "__arm64_sys_", "s390x": "__s390x_sys_",
             "riscv64": "__riscv_sys_", "ppc64le": "sys_", "ppc64": "sys_",
             "i686": "__ia32_sys_"}.get(m, "sys_")
@@ -283,6 +292,7 @@ def filter_functions(pattern: str, tracefs_root: str | None = None) -> list[str]
     From tracefs available_filter_functions (only those can carry an fprobe); without it,
     text symbols from kallsyms.  Module functions are listed as ``name [module]`` there.
     """
+    import fnmatch
     names: list[str] = []
     roots = [tracefs_root] if tracefs_root else ["/sys/kernel/tracing",
                                                  "/sys/kernel/debug/tracing"]

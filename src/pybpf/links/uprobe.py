@@ -4,8 +4,6 @@ binary, by symbol or file offset; one probe per perf event, or many in one uprob
 from __future__ import annotations
 
 import ctypes
-import fnmatch
-from typing import Sequence
 
 from .. import errors
 from .._sys import attr
@@ -13,6 +11,10 @@ from .._sys.uapi import AttachType
 from . import symbols as _symbols
 from .base import Link, link_create, perf_event_link
 from .perf_event import TracefsProbe, open_probe_pmu, pmu_type
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:            # annotations only: typing costs the uprobe tools' start
+    from typing import Sequence
 
 __all__ = ["attach", "attach_multi", "resolve"]
 
@@ -95,6 +97,7 @@ def attach_multi(prog, path: str, symbols: str | Sequence[str] | None = None, *,
     """
     real = _symbols.resolve_path(path)
     if symbols is not None:
+        import fnmatch
         table = _symbols.elf_symbols(real)
         if isinstance(symbols, str):
             names = sorted(n for n, s in table.items()

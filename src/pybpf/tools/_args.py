@@ -131,3 +131,11 @@ class Filters:
 def die(tool: str, message: str, code: int = 1) -> int:
     print(f"pybpf {tool}: error: {message}", file=sys.stderr)
     return code
+
+
+def add_lines(p) -> None:
+    """``--lines``: file:line and inlined frames in user stacks where debug info exists
+    (bcc's stack tools have no such option; reading DWARF costs time at the report)."""
+    p.add_argument("--lines", action="store_true",
+                   help="show file:line and inlined functions in user stacks "
+                        "(binaries with debug info)")

@@ -338,15 +338,16 @@ def ArgumentParser(*args, **kwargs):
 
 
 class DropReporter:
-    """Says on stderr how many events a tool's BPF side could not deliver (a per-CPU u64
-    counter at key 0, plus the runs the kernel skipped of ``programs``: see
+    """Says on stderr, once per change, how many events a tool's BPF side could not
+    deliver (``lost N events``: a per-CPU u64 counter at key 0) and how many hook hits the
+    kernel did not run ``programs`` for (``missed N events``: see
     :func:`pybpf.info.prog_misses`), reading them at most every ``interval`` seconds: under
     an event storm a read per wake-up would cost a syscall per event."""
 
     def __init__(self, tool: str, counter_map, interval: float = 0.5, programs=()):
         self.tool, self.map, self.interval = tool, counter_map, interval
         self.programs = list(programs)
-        self.seen = 0
+        self.seen = self.missed = 0
         self.next = 0.0
 
     def check(self, force: bool = False) -> None:
@@ -355,12 +356,16 @@ class DropReporter:
             return
         self.next = now + self.interval
         lost = sum(int.from_bytes(c, "little") for c in self.map[0])
-        if self.programs:
-            from ..info import prog_misses
-            lost += sum(prog_misses(p.fileno()) for p in self.programs)
         if lost > self.seen:
             warn(self.tool, f"lost {lost - self.seen} events")
             self.seen = lost
+        if self.programs:
+            from ..info import prog_misses
+            missed = sum(prog_misses(p.fileno()) for p in self.programs)
+            if missed > self.missed:
+                warn(self.tool, f"missed {missed - self.missed} events (the kernel skipped "
+                     "our BPF programs while another ran on the same CPU)")
+                self.missed = missed
 
 
 def warn(tool: str, msg: str) -> None:

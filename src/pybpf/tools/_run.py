@@ -83,7 +83,6 @@ def stream(tool: str, obj, handle, out: _common.Output, header=None,
             handle(rec)
         out.flush()
         drops.check(force=True)
-        report_misses(tool, obj)
 
 
 def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str | None = None,
@@ -110,14 +109,13 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
             out.flush()
             drops.check()
             if n >= args.count:
-                report_misses(tool, obj)
+                drops.check(force=True)
                 return
     except _common.Stop:
         # ^C: bcc prints what was counted so far
         whole(report)
         out.flush()
         drops.check(force=True)
-        report_misses(tool, obj)
 
 
 def ignore_signals_now() -> None:
@@ -139,29 +137,6 @@ def attach_some(obj, optional=()) -> None:
         except (errors.NotFoundError, errors.NotSupportedError, errors.AttachError):
             if name not in optional:
                 raise
-
-
-def recursion_misses(obj) -> int:
-    """Runs the kernel skipped, summed over the object's programs: a tracing program does
-    not run while another BPF program runs on the same CPU (an interrupt arriving inside
-    one, say); the kernel counts each skip in the program's recursion_misses (5.12+)."""
-    from .. import info
-    from .._sys import attr
-    total = 0
-    for prog in obj.programs.values():
-        try:
-            total += info._info(prog.fileno(), attr.ProgInfo()).recursion_misses
-        except (errors.PybpfError, OSError, ValueError):
-            pass
-    return total
-
-
-def report_misses(tool: str, obj) -> None:
-    """Say on stderr how many hook hits the kernel did not run our programs for."""
-    n = recursion_misses(obj)
-    if n:
-        _common.warn(tool, f"missed {n} events (the kernel skipped our BPF programs while "
-                     "another ran on the same CPU)")
 
 
 def whole(report) -> None:

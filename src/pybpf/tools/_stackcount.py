@@ -15,7 +15,11 @@ def report(out, counts_map, stack_map, args, value_fmt=lambda v: str(v),
            json_value: str = "count") -> None:
     """Print every entry of ``counts_map`` (profile.h's struct stack_key -> u64), smallest
     count first as bcc does; stack ids < 0 are missing stacks."""
-    stacks = _stacks.Stacks(stack_map)
+    with _stacks.Stacks(stack_map, lines=getattr(args, "lines", False)) as stacks:
+        _report(out, counts_map, stacks, args, value_fmt, json_value)
+
+
+def _report(out, counts_map, stacks, args, value_fmt, json_value) -> None:
     rows = []
     for k, v in counts_map.items_raw():
         pid, tid, ustack, kstack, comm = _KEY.unpack_from(k)

@@ -1,11 +1,10 @@
 """Stack printing for the tools (kernel and user frames, bcc's spelling and folded
-output for flame graphs), in one place so the symbolizer behind it can be swapped."""
+output for flame graphs) on pybpf.syms.Symbolizer; with ``lines`` user frames carry
+``(file:line)`` and the functions inlined at them where the binary has debug info."""
 
 from __future__ import annotations
 
 import struct
-
-from ..bcc.syms import KernelSymbols, UserSymbols, format_symbol
 
 MAX_DEPTH = 127          # PERF_MAX_STACK_DEPTH
 _MACHINERY = ("bpf_prog_", "bpf_trace_run", "__traceiter_", "__bpf_trace_", "perf_trace_",
@@ -15,12 +14,22 @@ _MACHINERY = ("bpf_prog_", "bpf_trace_run", "__traceiter_", "__bpf_trace_", "per
 class Stacks:
     """Reads a BPF_MAP_TYPE_STACK_TRACE map and names its frames."""
 
-    def __init__(self, stack_map, show_offset: bool = False):
+    def __init__(self, stack_map, show_offset: bool = False, lines: bool = False):
+        from ..syms import Symbolizer
         self.map = stack_map
-        self.ksyms = KernelSymbols()
-        self.usyms = UserSymbols()
-        self.offset = show_offset
+        self.syms = Symbolizer(lines=lines)
+        self.offset, self.lines = show_offset, lines
         self._cache: dict[int, list[int]] = {}
+
+    def close(self) -> None:
+        """Close the debug-info files ``lines`` opened (idempotent)."""
+        self.syms.close()
+
+    def __enter__(self) -> Stacks:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def addresses(self, stack_id: int) -> list[int]:
         if stack_id < 0:
@@ -38,16 +47,29 @@ class Stacks:
     def kernel(self, stack_id: int) -> list[str]:
         """Kernel frames, innermost first, without the tracing machinery's own frames
         on top (the BPF program and the tracepoint's call into it)."""
-        frames = [format_symbol(self.ksyms.resolve(a), False, self.offset, a).decode(
-            errors="replace") for a in self.addresses(stack_id)]
+        frames = []
+        for a in self.addresses(stack_id):
+            sym = self.syms.kernel(a)
+            frames.append(sym.format(offset=self.offset) if sym else "[unknown]")
         i = 0
         while i < len(frames) and frames[i].startswith(_MACHINERY):
             i += 1
         return frames[i:]
 
     def user(self, stack_id: int, pid: int) -> list[str]:
-        return [format_symbol(self.usyms.resolve(a, pid), False, self.offset, a).decode(
-            errors="replace") for a in self.addresses(stack_id)]
+        """User frames, innermost first; with ``lines`` a frame's inlined functions come
+        before it (innermost first too), each ``name (file:line) (inlined)``."""
+        from ..syms import frames
+        out: list[str] = []
+        for a in self.addresses(stack_id):
+            sym = self.syms.user(pid, a)
+            if sym is None:
+                out.append("[unknown]")
+            elif self.lines:
+                out += frames(sym, a, offset=self.offset, lines=True)
+            else:
+                out.append(sym.format(offset=self.offset))
+        return out
 
     def clear(self) -> None:
         """Forget the ids read (the map is cleared with the counts, per interval)."""

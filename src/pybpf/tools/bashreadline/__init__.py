@@ -56,11 +56,10 @@ def run(args, out):
 
     with _args.Filters(args) as f, _run.load("bashreadline", f, {"bash_only": not args.shared},
                                              attach=False) as obj:
-        from ...links import symbols
-        from .. import _usyms
+        from ...links import elfcache, symbols
         real = symbols.resolve_path(binary)
         obj.links.append(uprobe.attach(obj.programs["readline_ret"], real,
-                                       offset=_usyms.offset(real, "readline"), retprobe=True))
+                                       offset=elfcache.symbol_offset(real, "readline"), retprobe=True))
         _run.stream("bashreadline", obj, handle, out, header)
     return 0
 

@@ -77,13 +77,21 @@ def resolve(spec: str, regexp: bool) -> tuple[str, list[tuple[str, tuple]]]:
                               (pr.path, pr.offset, pr.semaphore_offset)))
         return "usdt", found
     if len(parts) == 2 and parts[0] not in ("p", "t", "u"):
-        from .. import _usyms
+        from ...links import elfcache, symbols
         path = _resolve_lib(parts[0])
         ok = _matcher(parts[1], regexp)
         # by file offset: aliases of one function (memcpy, __memcpy...) share one probe
         seen: dict[int, str] = {}
-        for name, (off, _) in sorted(_usyms.functions(path).items()):
-            if ok(name) and off not in seen:
+        for name, off in sorted(elfcache.functions(path).items()):
+            if not ok(name):
+                continue
+            if off < 0:
+                # an IFUNC's symbol is its resolver (run once per process): probe the
+                # implementation this machine picks, or leave it out
+                off = symbols.ifunc_target_offset(path, name)
+                if off is None:
+                    continue
+            if off not in seen:
                 seen[off] = name
         return "uprobe", [(name, (path, off)) for off, name in sorted(seen.items(),
                                                                       key=lambda kv: kv[1])]

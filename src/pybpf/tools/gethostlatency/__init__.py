@@ -43,14 +43,13 @@ def run(args, out):
             return
         out.row("%-9s %-7d %-16s %10.2f %s" % (clock.hms(ts), pid, comm, delta / 1e6, host), {})
 
-    from ...links import symbols
-    from .. import _usyms
+    from ...links import elfcache, symbols
     libc = symbols.resolve_path(args.libc)
-    table = _usyms.functions(libc)
+    table = elfcache.function_offsets(libc)     # cached by libc's identity
     with _args.Filters(args) as f, _run.load("gethostlatency", f, attach=False) as obj:
         pid = args.pid or -1
         for func in FUNCS:
-            off = _usyms.offset(libc, func, table)
+            off = elfcache.symbol_offset(libc, func, table)
             obj.links.append(uprobe.attach(obj.programs["lookup_entry"], libc, offset=off,
                                            pid=pid))
             obj.links.append(uprobe.attach(obj.programs["lookup_return"], libc, offset=off,

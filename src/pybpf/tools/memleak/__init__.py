@@ -42,6 +42,7 @@ def parser():
     p.add_argument("-z", "--min-size", type=int, default=0, help="capture only allocations larger than this size")
     p.add_argument("-Z", "--max-size", type=int, default=(1 << 64) - 1,
                    help="capture only allocations smaller than this size")
+    _args.add_lines(p)
     p.add_argument("-O", "--obj", default="c", help="attach to allocator functions in this object")
     _args.add_interval(p, interval_default=5.0)
     _args.add_json(p, "interval")
@@ -49,8 +50,7 @@ def parser():
 
 
 def run(args, out):
-    from ...links import symbols, uprobe
-    from .. import _usyms
+    from ...links import elfcache, symbols, uprobe
     user = bool(args.pid)
     consts = {"min_size": args.min_size, "max_size": args.max_size,
               "sample_every": args.sample_rate, "user_stacks": user}
@@ -59,12 +59,12 @@ def run(args, out):
                                              attach=not user) as obj:
         if user:
             lib = symbols.resolve_path(args.obj)
-            table = _usyms.functions(lib)
+            table = elfcache.function_offsets(lib)      # cached by the library's identity
             for func, prog, ret in USER_PROBES:
                 obj.links.append(uprobe.attach(obj.programs[prog], lib,
-                                               offset=_usyms.offset(lib, func, table),
+                                               offset=elfcache.symbol_offset(lib, func, table),
                                                retprobe=ret, pid=args.pid))
-        stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=True)
+        stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=True, lines=args.lines)
         allocs = obj.maps["allocs"]
 
         def report():
@@ -107,8 +107,9 @@ def run(args, out):
                     w(f"\t\t{fr}\n")
 
         what = f"process {args.pid}" if user else "kernel"
-        _run.intervals("memleak", obj, args, out, report,
-                       banner=f"Attaching to {what} allocations, Ctrl+C to quit.")
+        with stacks:
+            _run.intervals("memleak", obj, args, out, report,
+                           banner=f"Attaching to {what} allocations, Ctrl+C to quit.")
     return 0
 
 

@@ -39,6 +39,7 @@ def parser():
                    help="show stacks from kernel space only (no user space stacks)")
     p.add_argument("-d", "--delimited", action="store_true",
                    help="insert delimiter between kernel/user stacks")
+    _args.add_lines(p)
     p.add_argument("-f", "--folded", action="store_true", help="output folded format")
     p.add_argument("--stack-storage-size", type=_args.positive_int, default=16384,
                    help="the number of unique stack traces that can be stored")

@@ -38,6 +38,7 @@ def parser():
                    help="insert delimiter between kernel/user stacks")
     p.add_argument("-I", "--include-idle", action="store_true",
                    help="include CPU idle stacks")
+    _args.add_lines(p)
     p.add_argument("-f", "--folded", action="store_true",
                    help="output folded format, one line per stack (for flame graphs)")
     p.add_argument("--stack-storage-size", type=_args.positive_int, default=16384,

@@ -37,6 +37,7 @@ def parser():
     g.add_argument("-U", "--user-stacks-only", action="store_true", help="user stack only")
     p.add_argument("-d", "--delimited", action="store_true",
                    help="insert delimiter between kernel/user stacks")
+    _args.add_lines(p)
     p.add_argument("-f", "--folded", action="store_true", help="output folded format")
     p.add_argument("pattern", help="search expression for events")
     _args.add_json(p, "stack")
@@ -73,7 +74,8 @@ def run(args, out):
         counts = obj.maps["counts"]
 
         def report():
-            stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=args.offset)
+            stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=args.offset,
+                                     lines=args.lines)
             rows = []
             for k, v in counts.items_raw():
                 pid, upid, ust, kst, comm = _KEY.unpack(k)
@@ -108,6 +110,7 @@ def run(args, out):
                         w(f"  {comm} [{pid}]\n")
                     w(f"    {n}\n\n")
             stacks.clear()
+            stacks.close()
 
         _run.intervals("stackcount", obj, args, out, report,
                        banner='Tracing %d functions for "%s"... Hit Ctrl-C to end.' % (

@@ -344,8 +344,8 @@ def test_bad_policy_is_refused_with_line_and_reason(tmp_path):
 @pytest.fixture(scope="module")
 def execstorm(tmp_path_factory):
     d = tmp_path_factory.mktemp("storm")
-    subprocess.run(["gcc", "-O2", "-o", str(d / "execstorm"),
-                    "/work/shared/bench/execstorm.c"], check=True)
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "exec_storm.c")
+    subprocess.run(["gcc", "-O2", "-o", str(d / "execstorm"), src], check=True)
     return str(d / "execstorm")
 
 

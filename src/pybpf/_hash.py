@@ -1,4 +1,4 @@
-"""sha256 without importing hashlib: hashlib loads the OpenSSL bindings, which costs a
+"""sha256 and blake2b without importing hashlib: hashlib loads the OpenSSL bindings, which costs a
 warm start about 2 ms; the built-in sha256 module gives the same digests."""
 
 from __future__ import annotations
@@ -11,4 +11,9 @@ except ImportError:                     # pragma: no cover - newer Pythons
     except ImportError:
         from hashlib import sha256
 
-__all__ = ["sha256"]
+try:
+    from _blake2 import blake2b         # the same object hashlib hands out
+except ImportError:                     # pragma: no cover
+    from hashlib import blake2b
+
+__all__ = ["sha256", "blake2b"]

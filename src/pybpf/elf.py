@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import NamedTuple
+from collections import namedtuple
 
 from .errors import ELFError
 
@@ -44,42 +44,23 @@ _MAX_SECTIONS = 1 << 16
 _MAX_NAME = 4096
 
 
-class Section(NamedTuple):
+class Section(namedtuple("Section", "index name type flags offset size link info addralign "
+                         "entsize data")):
     """One section header plus its bytes (empty for SHT_NOBITS; ``size`` still holds the size)."""
 
-    index: int
-    name: str
-    type: int
-    flags: int
-    offset: int
-    size: int
-    link: int
-    info: int
-    addralign: int
-    entsize: int
-    data: bytes
+    __slots__ = ()
 
 
-class Symbol(NamedTuple):
+class Symbol(namedtuple("Symbol", "index name value size bind type visibility shndx")):
     """One symbol table entry; ``shndx`` is the resolved section index (extended indices too)."""
 
-    index: int
-    name: str
-    value: int
-    size: int
-    bind: int
-    type: int
-    visibility: int
-    shndx: int
+    __slots__ = ()
 
 
-class Relocation(NamedTuple):
+class Relocation(namedtuple("Relocation", "offset symbol type addend", defaults=(0,))):
     """One REL/RELA entry: ``offset`` in the target section, ``symbol`` index, ``type``."""
 
-    offset: int
-    symbol: int
-    type: int
-    addend: int = 0
+    __slots__ = ()
 
 
 def _cstr(table: bytes, off: int, what: str) -> str:

@@ -47,8 +47,8 @@ def kernel_btf_identity(cache) -> str:
     if raw is not None and len(raw) == 32:
         return raw.decode()
     with open(VMLINUX, "rb") as f:
-        import hashlib
-        identity = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+        from ._hash import blake2b
+        identity = blake2b(f.read(), digest_size=16).hexdigest()
     cache.put(key, identity.encode())
     return identity
 

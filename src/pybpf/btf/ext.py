@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from .._record import Record
 from enum import IntEnum
 
 from ..errors import BTFError
@@ -25,39 +25,52 @@ class CoreReloKind(IntEnum):
     TYPE_MATCHES = 12
 
 
-@dataclass(slots=True)
-class FuncInfo:
-    insn_off: int          # bytes from the section start, as in the file
-    type_id: int
+class FuncInfo(Record):
+    # insn_off: bytes from the section start, as in the file
+    __slots__ = _fields = ('insn_off', 'type_id')
+
+    def __init__(self, insn_off, type_id):
+        self.insn_off = insn_off
+        self.type_id = type_id
 
 
-@dataclass(slots=True)
-class LineInfo:
-    insn_off: int
-    file_name: str
-    line_text: str
-    line: int
-    col: int
-    file_name_off: int     # raw string offsets, re-emitted to the kernel as they are
-    line_off: int
+class LineInfo(Record):
+    # file_name_off: raw string offsets, re-emitted to the kernel as they are
+    __slots__ = _fields = ('insn_off', 'file_name', 'line_text', 'line', 'col',
+                           'file_name_off', 'line_off')
+
+    def __init__(self, insn_off, file_name, line_text, line, col, file_name_off, line_off):
+        self.insn_off = insn_off
+        self.file_name = file_name
+        self.line_text = line_text
+        self.line = line
+        self.col = col
+        self.file_name_off = file_name_off
+        self.line_off = line_off
 
 
-@dataclass(slots=True)
-class CoreRelo:
-    insn_off: int
-    type_id: int
-    access: str
-    kind: CoreReloKind
+class CoreRelo(Record):
+    __slots__ = _fields = ('insn_off', 'type_id', 'access', 'kind')
+
+    def __init__(self, insn_off, type_id, access, kind):
+        self.insn_off = insn_off
+        self.type_id = type_id
+        self.access = access
+        self.kind = kind
 
 
-@dataclass
-class BTFExt:
-    func_info: dict[str, list[FuncInfo]] = field(default_factory=dict)
-    line_info: dict[str, list[LineInfo]] = field(default_factory=dict)
-    core_relos: dict[str, list[CoreRelo]] = field(default_factory=dict)
-    func_info_rec_size: int = 8
-    line_info_rec_size: int = 16
-    core_relo_rec_size: int = 16
+class BTFExt(Record):
+    _fields = ('func_info', 'line_info', 'core_relos', 'func_info_rec_size',
+               'line_info_rec_size', 'core_relo_rec_size')
+
+    def __init__(self, func_info=None, line_info=None, core_relos=None, func_info_rec_size=8,
+                 line_info_rec_size=16, core_relo_rec_size=16):
+        self.func_info = {} if func_info is None else func_info
+        self.line_info = {} if line_info is None else line_info
+        self.core_relos = {} if core_relos is None else core_relos
+        self.func_info_rec_size = func_info_rec_size
+        self.line_info_rec_size = line_info_rec_size
+        self.core_relo_rec_size = core_relo_rec_size
 
 
 def _records(data: bytes, off: int, length: int, min_rec: int, strings, what: str):

@@ -7,11 +7,11 @@ where each type starts and decodes on access.  That index is saved per kernel
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 from array import array
 
+from .._hash import blake2b
 from ..cache import cache_dir, read_private, write_private
 from .spec import Spec, _HDR, _index
 
@@ -37,7 +37,7 @@ def _read_index(path: str) -> list[array] | None:
 def load_file(path: str, base: Spec | None = None, use_cache: bool = True) -> Spec:
     with open(path, "rb") as f:
         data = f.read()
-    key = hashlib.blake2b(data, digest_size=16).hexdigest()
+    key = blake2b(data, digest_size=16).hexdigest()
     d = cache_dir() if use_cache else None
     idx = None
     if d:

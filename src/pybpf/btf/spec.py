@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import bisect
 import gc
-import hashlib
 import struct
 from array import array
 from itertools import accumulate
 
+from .._hash import blake2b
 from ..errors import BTFError
 from . import types as T
 from .types import Kind
@@ -217,7 +217,7 @@ class Spec:
             spec._offs, spec._name_offs = index
         else:
             spec._offs, spec._name_offs = _index(spec._data, t0, t0 + t_len)
-        spec.identity = hashlib.blake2b(data, digest_size=16).hexdigest()
+        spec.identity = blake2b(data, digest_size=16).hexdigest()
         return spec
 
     def check(self) -> None:
@@ -307,6 +307,19 @@ class Spec:
                     self._strs[o] = b.decode()
                 except UnicodeDecodeError:
                     pass
+
+    def _raw_size(self, off: int) -> int:
+        """Bytes of the raw type at ``off`` (header, fixed part, vlen items)."""
+        info = _U32.unpack_from(self._data, off + 4)[0]
+        fixed, per = _TAIL.get((info >> 24) & 0x1F, (0, 0))
+        return 12 + fixed + per * (info & 0xFFFF)
+
+    def raw_kind(self, tid: int) -> int:
+        """The kind of type ``tid`` without decoding it (a parsed type's header says)."""
+        i = tid - self.start_id
+        if 0 <= i < len(self._offs) and tid not in self._cache:
+            return (_U32.unpack_from(self._data, self._offs[i] + 4)[0] >> 24) & 0x1F
+        return self[tid].kind
 
     def _decode(self, off: int):
         d = self._data
@@ -417,8 +430,20 @@ class Spec:
                 strings.extend(name.encode() + b"\0")
             return off
         out = bytearray()
-        for tid in range(self.start_id, len(self)):
-            out += _marshal(self[tid], so)
+        # a parsed type that was never decoded cannot have changed: its bytes go out as
+        # they came in (its name offset is still valid: the string table is kept)
+        data, offs, cache, start = self._data, self._offs, self._cache, self.start_id
+        n = len(offs)
+        for i in range(n):
+            t = cache.get(start + i)
+            if t is None:
+                off = offs[i]
+                end = offs[i + 1] if i + 1 < n else off + self._raw_size(off)
+                out += data[off:end]
+            else:
+                out += _marshal(t, so)
+        for t in self._added:
+            out += _marshal(t, so)
         hdr = _HDR.pack(MAGIC, 1, 0, _HDR.size, 0, len(out), len(out), len(strings))
         return hdr + bytes(out) + bytes(strings)
 

@@ -1,194 +1,261 @@
-"""The BTF type model: one dataclass per kind; type references are integer ids (0 = void)."""
+"""The BTF type model: one class per kind; type references are integer ids (0 = void)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from .._record import Record
 from .kinds import Kind
 
 
 SIGNED, CHAR, BOOL = 1, 2, 4
 
 
-@dataclass(slots=True)
-class Void:
-    name: str = ""
+class Void(Record):
+    __slots__ = _fields = ('name',)
+
+    def __init__(self, name=""):
+        self.name = name
+
     kind = Kind.UNKN
 
 
-@dataclass(slots=True)
-class Int:
-    name: str
-    size: int
-    encoding: int = 0
-    bits: int = 0
-    offset: int = 0
+class Int(Record):
+    __slots__ = _fields = ('name', 'size', 'encoding', 'bits', 'offset')
+
+    def __init__(self, name, size, encoding=0, bits=0, offset=0):
+        self.name = name
+        self.size = size
+        self.encoding = encoding
+        self.bits = bits
+        self.offset = offset
+
     kind = Kind.INT
 
 
-@dataclass(slots=True)
-class Ptr:
-    type: int
-    name: str = ""
+class Ptr(Record):
+    __slots__ = _fields = ('type', 'name')
+
+    def __init__(self, type, name=""):
+        self.type = type
+        self.name = name
+
     kind = Kind.PTR
 
 
-@dataclass(slots=True)
-class Array:
-    type: int
-    index_type: int
-    nelems: int
-    name: str = ""
+class Array(Record):
+    __slots__ = _fields = ('type', 'index_type', 'nelems', 'name')
+
+    def __init__(self, type, index_type, nelems, name=""):
+        self.type = type
+        self.index_type = index_type
+        self.nelems = nelems
+        self.name = name
+
     kind = Kind.ARRAY
 
 
-@dataclass(slots=True)
-class Member:
-    name: str
-    type: int
-    offset_bits: int
-    bitfield_size: int = 0
+class Member(Record):
+    __slots__ = _fields = ('name', 'type', 'offset_bits', 'bitfield_size')
+
+    def __init__(self, name, type, offset_bits, bitfield_size=0):
+        self.name = name
+        self.type = type
+        self.offset_bits = offset_bits
+        self.bitfield_size = bitfield_size
 
 
-@dataclass(slots=True)
-class Struct:
-    name: str
-    size: int
-    members: list[Member] = field(default_factory=list)
+class Struct(Record):
+    __slots__ = _fields = ('name', 'size', 'members')
+
+    def __init__(self, name, size, members=None):
+        self.name = name
+        self.size = size
+        self.members = [] if members is None else members
+
     kind = Kind.STRUCT
 
 
-@dataclass(slots=True)
-class Union:
-    name: str
-    size: int
-    members: list[Member] = field(default_factory=list)
+class Union(Record):
+    __slots__ = _fields = ('name', 'size', 'members')
+
+    def __init__(self, name, size, members=None):
+        self.name = name
+        self.size = size
+        self.members = [] if members is None else members
+
     kind = Kind.UNION
 
 
-@dataclass(slots=True)
-class EnumValue:
-    name: str
-    value: int
+class EnumValue(Record):
+    __slots__ = _fields = ('name', 'value')
+
+    def __init__(self, name, value):
+        self.name = name
+        self.value = value
 
 
-@dataclass(slots=True)
-class Enum:
-    name: str
-    size: int
-    signed: bool = False
-    values: list[EnumValue] = field(default_factory=list)
+class Enum(Record):
+    __slots__ = _fields = ('name', 'size', 'signed', 'values')
+
+    def __init__(self, name, size, signed=False, values=None):
+        self.name = name
+        self.size = size
+        self.signed = signed
+        self.values = [] if values is None else values
+
     kind = Kind.ENUM
 
 
-@dataclass(slots=True)
-class Enum64:
-    name: str
-    size: int
-    signed: bool = False
-    values: list[EnumValue] = field(default_factory=list)
+class Enum64(Record):
+    __slots__ = _fields = ('name', 'size', 'signed', 'values')
+
+    def __init__(self, name, size, signed=False, values=None):
+        self.name = name
+        self.size = size
+        self.signed = signed
+        self.values = [] if values is None else values
+
     kind = Kind.ENUM64
 
 
-@dataclass(slots=True)
-class Fwd:
-    name: str
-    is_union: bool = False
+class Fwd(Record):
+    __slots__ = _fields = ('name', 'is_union')
+
+    def __init__(self, name, is_union=False):
+        self.name = name
+        self.is_union = is_union
+
     kind = Kind.FWD
 
 
-@dataclass(slots=True)
-class Typedef:
-    name: str
-    type: int
+class Typedef(Record):
+    __slots__ = _fields = ('name', 'type')
+
+    def __init__(self, name, type):
+        self.name = name
+        self.type = type
+
     kind = Kind.TYPEDEF
 
 
-@dataclass(slots=True)
-class Volatile:
-    type: int
-    name: str = ""
+class Volatile(Record):
+    __slots__ = _fields = ('type', 'name')
+
+    def __init__(self, type, name=""):
+        self.type = type
+        self.name = name
+
     kind = Kind.VOLATILE
 
 
-@dataclass(slots=True)
-class Const:
-    type: int
-    name: str = ""
+class Const(Record):
+    __slots__ = _fields = ('type', 'name')
+
+    def __init__(self, type, name=""):
+        self.type = type
+        self.name = name
+
     kind = Kind.CONST
 
 
-@dataclass(slots=True)
-class Restrict:
-    type: int
-    name: str = ""
+class Restrict(Record):
+    __slots__ = _fields = ('type', 'name')
+
+    def __init__(self, type, name=""):
+        self.type = type
+        self.name = name
+
     kind = Kind.RESTRICT
 
 
-@dataclass(slots=True)
-class TypeTag:
-    name: str
-    type: int
+class TypeTag(Record):
+    __slots__ = _fields = ('name', 'type')
+
+    def __init__(self, name, type):
+        self.name = name
+        self.type = type
+
     kind = Kind.TYPE_TAG
 
 
-@dataclass(slots=True)
-class Func:
-    name: str
-    type: int
-    linkage: int = 0
+class Func(Record):
+    __slots__ = _fields = ('name', 'type', 'linkage')
+
+    def __init__(self, name, type, linkage=0):
+        self.name = name
+        self.type = type
+        self.linkage = linkage
+
     kind = Kind.FUNC
 
 
-@dataclass(slots=True)
-class Param:
-    name: str
-    type: int
+class Param(Record):
+    __slots__ = _fields = ('name', 'type')
+
+    def __init__(self, name, type):
+        self.name = name
+        self.type = type
 
 
-@dataclass(slots=True)
-class FuncProto:
-    return_type: int
-    params: list[Param] = field(default_factory=list)
-    name: str = ""
+class FuncProto(Record):
+    __slots__ = _fields = ('return_type', 'params', 'name')
+
+    def __init__(self, return_type, params=None, name=""):
+        self.return_type = return_type
+        self.params = [] if params is None else params
+        self.name = name
+
     kind = Kind.FUNC_PROTO
 
 
-@dataclass(slots=True)
-class Var:
-    name: str
-    type: int
-    linkage: int = 0
+class Var(Record):
+    __slots__ = _fields = ('name', 'type', 'linkage')
+
+    def __init__(self, name, type, linkage=0):
+        self.name = name
+        self.type = type
+        self.linkage = linkage
+
     kind = Kind.VAR
 
 
-@dataclass(slots=True)
-class VarSecinfo:
-    type: int
-    offset: int
-    size: int
+class VarSecinfo(Record):
+    __slots__ = _fields = ('type', 'offset', 'size')
+
+    def __init__(self, type, offset, size):
+        self.type = type
+        self.offset = offset
+        self.size = size
 
 
-@dataclass(slots=True)
-class Datasec:
-    name: str
-    size: int
-    vars: list[VarSecinfo] = field(default_factory=list)
+class Datasec(Record):
+    __slots__ = _fields = ('name', 'size', 'vars')
+
+    def __init__(self, name, size, vars=None):
+        self.name = name
+        self.size = size
+        self.vars = [] if vars is None else vars
+
     kind = Kind.DATASEC
 
 
-@dataclass(slots=True)
-class Float:
-    name: str
-    size: int
+class Float(Record):
+    __slots__ = _fields = ('name', 'size')
+
+    def __init__(self, name, size):
+        self.name = name
+        self.size = size
+
     kind = Kind.FLOAT
 
 
-@dataclass(slots=True)
-class DeclTag:
-    name: str
-    type: int
-    component_idx: int = -1
+class DeclTag(Record):
+    __slots__ = _fields = ('name', 'type', 'component_idx')
+
+    def __init__(self, name, type, component_idx=-1):
+        self.name = name
+        self.type = type
+        self.component_idx = component_idx
+
     kind = Kind.DECL_TAG
 
 

@@ -8,8 +8,7 @@ map-in-map (``T`` = the inner map's definition) or of a program array (``T`` = a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from .._record import Record
 from ..errors import BTFError, ELFError
 
 __all__ = ["BTFMapDef", "parse_map_def", "PIN_NONE", "PIN_BY_NAME"]
@@ -21,25 +20,33 @@ _MAP_IN_MAP = (12, 13)          # ARRAY_OF_MAPS, HASH_OF_MAPS
 _PROG_ARRAY = 3
 
 
-@dataclass
-class BTFMapDef:
+class BTFMapDef(Record):
     """The fields of one BTF map definition, as written in the source (0 = not given)."""
 
-    name: str
-    type: int = 0
-    key_size: int = 0
-    value_size: int = 0
-    max_entries: int = 0
-    map_flags: int = 0
-    numa_node: int = 0
-    map_extra: int = 0
-    pinning: int = 0
-    key_type_id: int = 0
-    value_type_id: int = 0
-    inner: BTFMapDef | None = None
-    values_offset: int = -1        # byte offset of the ``values`` member, -1 if absent
-    values_kind: str = ""          # "maps" or "progs" when ``values`` is present
-    given: set[str] = field(default_factory=set)
+    # values_offset: byte offset of the ``values`` member, -1 if absent
+    # values_kind: "maps" or "progs" when ``values`` is present
+    _fields = ('name', 'type', 'key_size', 'value_size', 'max_entries', 'map_flags',
+               'numa_node', 'map_extra', 'pinning', 'key_type_id', 'value_type_id', 'inner',
+               'values_offset', 'values_kind', 'given')
+
+    def __init__(self, name, type=0, key_size=0, value_size=0, max_entries=0, map_flags=0,
+                 numa_node=0, map_extra=0, pinning=0, key_type_id=0, value_type_id=0,
+                 inner=None, values_offset=-1, values_kind="", given=None):
+        self.name = name
+        self.type = type
+        self.key_size = key_size
+        self.value_size = value_size
+        self.max_entries = max_entries
+        self.map_flags = map_flags
+        self.numa_node = numa_node
+        self.map_extra = map_extra
+        self.pinning = pinning
+        self.key_type_id = key_type_id
+        self.value_type_id = value_type_id
+        self.inner = inner
+        self.values_offset = values_offset
+        self.values_kind = values_kind
+        self.given = set() if given is None else given
 
 
 def _kind_name(t: object) -> str:

@@ -23,7 +23,12 @@ def kernel_btf_bytes(btf, static_funcs=frozenset()) -> bytes:
     (and drops branches dead there) instead of on their own.
     """
     placeholder = None
+    # only these kinds change; the rest stay undecoded, and to_bytes copies them as they are
+    wanted = (Kind.FUNC, Kind.VAR, Kind.DATASEC)
+    raw_kind = btf.raw_kind
     for tid in range(btf.start_id, len(btf)):
+        if raw_kind(tid) not in wanted:
+            continue
         t = btf[tid]
         if isinstance(t, Func) and t.linkage == _GLOBAL and t.name in static_funcs:
             t.linkage = _STATIC

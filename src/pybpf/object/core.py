@@ -11,7 +11,7 @@ an existence check, whose value is then 0.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from .._record import Record
 
 from ..btf.types import Kind
 from ..btf.ext import CoreReloKind as R
@@ -30,16 +30,22 @@ class CoreError(BTFError):
     """A relocation cannot be resolved consistently (ambiguous or malformed)."""
 
 
-@dataclass
-class Fix:
+class Fix(Record):
     """The outcome of one relocation: what to write into the instruction."""
-    kind: R
-    local: int            # value the compiler assumed (checked against the instruction)
-    target: int           # value for the running kernel
-    poison: bool = False
-    orig_size: int = 0    # memory access size before/after, for FIELD_BYTE_OFFSET loads
-    new_size: int = 0
-    validate: bool = True
+    # local: value the compiler assumed (checked against the instruction)
+    # target: value for the running kernel
+    # orig_size: memory access size before/after, for FIELD_BYTE_OFFSET loads
+    _fields = ('kind', 'local', 'target', 'poison', 'orig_size', 'new_size', 'validate')
+
+    def __init__(self, kind, local, target, poison=False, orig_size=0, new_size=0,
+                 validate=True):
+        self.kind = kind
+        self.local = local
+        self.target = target
+        self.poison = poison
+        self.orig_size = orig_size
+        self.new_size = new_size
+        self.validate = validate
 
 
 def essential_name(name: str) -> str:
@@ -71,20 +77,28 @@ def _is_composite(t) -> bool:
 
 # ---- access specs -------------------------------------------------------------------
 
-@dataclass
-class _Access:
-    type_id: int          # the type this step lands in (member's or element's type)
-    name: str             # member name ("" for array steps)
-    idx: int              # member or element index
-    bitfield_size: int = 0
+class _Access(Record):
+    # type_id: the type this step lands in (member's or element's type)
+    # name: member name ("" for array steps)
+    # idx: member or element index
+    _fields = ('type_id', 'name', 'idx', 'bitfield_size')
+
+    def __init__(self, type_id, name, idx, bitfield_size=0):
+        self.type_id = type_id
+        self.name = name
+        self.idx = idx
+        self.bitfield_size = bitfield_size
 
 
-@dataclass
-class _Spec:
-    root: int
-    steps: list[_Access]
-    bit_offset: int
-    enumval: tuple[str, int] | None = None   # name, value for ENUMVAL relos
+class _Spec(Record):
+    # enumval: name, value for ENUMVAL relos
+    _fields = ('root', 'steps', 'bit_offset', 'enumval')
+
+    def __init__(self, root, steps, bit_offset, enumval=None):
+        self.root = root
+        self.steps = steps
+        self.bit_offset = bit_offset
+        self.enumval = enumval
 
 
 def _parse_access(spec, root: int, access: str, kind: R) -> _Spec:
@@ -171,12 +185,16 @@ def _find_member(ts, tid: int, name: str, bit: int, depth: int = 0):
     return None
 
 
-@dataclass
-class _Field:
-    bit_offset: int
-    bit_size: int        # 0 unless a bitfield
-    type_id: int         # resolved type of the field
-    is_bitfield: bool
+class _Field(Record):
+    # bit_size: 0 unless a bitfield
+    # type_id: resolved type of the field
+    _fields = ('bit_offset', 'bit_size', 'type_id', 'is_bitfield')
+
+    def __init__(self, bit_offset, bit_size, type_id, is_bitfield):
+        self.bit_offset = bit_offset
+        self.bit_size = bit_size
+        self.type_id = type_id
+        self.is_bitfield = is_bitfield
 
 
 def _match_field(ls, lspec: _Spec, ts, troot: int) -> _Field | None:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass, field
-from typing import Any
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotations only
+    from typing import Any
+
+from .._record import Record
 from .. import elf as E
 from .._sys.uapi import MapFlag
 from ..errors import BTFError, ELFError
@@ -24,20 +27,28 @@ _EXTERN_SECS = (".kconfig", ".ksyms")
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_.]")
 
 
-@dataclass
-class GlobalVar:
+class GlobalVar(Record):
     """A variable of a global data map; reads and writes go to the map's ``data``."""
 
-    name: str
-    section: str
-    offset: int
-    size: int
-    type_id: int = 0
-    static: bool = False
-    kind: str = ""                # "int", "bool", "char", "float", "enum", "" (other)
-    signed: bool = False
-    map: Any = field(default=None, repr=False, compare=False)
-    btf: Any = field(default=None, repr=False, compare=False)   # types the variable's id names
+    # kind: "int", "bool", "char", "float", "enum", "" (other)
+    # btf: types the variable's id names
+    _fields = ('name', 'section', 'offset', 'size', 'type_id', 'static', 'kind', 'signed',
+               'map', 'btf')
+    _norepr = ('map', 'btf')
+    _nocmp = ('map', 'btf')
+
+    def __init__(self, name, section, offset, size, type_id=0, static=False, kind="",
+                 signed=False, map=None, btf=None):
+        self.name = name
+        self.section = section
+        self.offset = offset
+        self.size = size
+        self.type_id = type_id
+        self.static = static
+        self.kind = kind
+        self.signed = signed
+        self.map = map
+        self.btf = btf
 
     def get(self) -> bytes:
         """The variable's current initial bytes."""
@@ -73,20 +84,30 @@ class GlobalVar:
         self.map.data[self.offset:self.offset + self.size] = raw
 
 
-@dataclass
-class Extern:
+class Extern(Record):
     """An ``extern`` the loader must supply: a ``__kconfig`` value or a ``__ksym``."""
 
-    name: str
-    kind: str                     # "kconfig" or "ksym"
-    btf_id: int                   # the VAR or FUNC in the object's BTF
-    type_id: int = 0              # resolved type (0 = void: a typeless ksym)
-    weak: bool = False
-    is_func: bool = False         # a kfunc
-    size: int = 0
-    offset: int = 0               # kconfig: offset in the .kconfig map
-    kcfg_type: str = ""           # kconfig: "bool", "char", "tristate", "int", "char_array"
-    signed: bool = False
+    # kind: "kconfig" or "ksym"
+    # btf_id: the VAR or FUNC in the object's BTF
+    # type_id: resolved type (0 = void: a typeless ksym)
+    # is_func: a kfunc
+    # offset: kconfig: offset in the .kconfig map
+    # kcfg_type: kconfig: "bool", "char", "tristate", "int", "char_array"
+    _fields = ('name', 'kind', 'btf_id', 'type_id', 'weak', 'is_func', 'size', 'offset',
+               'kcfg_type', 'signed')
+
+    def __init__(self, name, kind, btf_id, type_id=0, weak=False, is_func=False, size=0,
+                 offset=0, kcfg_type="", signed=False):
+        self.name = name
+        self.kind = kind
+        self.btf_id = btf_id
+        self.type_id = type_id
+        self.weak = weak
+        self.is_func = is_func
+        self.size = size
+        self.offset = offset
+        self.kcfg_type = kcfg_type
+        self.signed = signed
 
     @property
     def typeless(self) -> bool:
@@ -94,16 +115,18 @@ class Extern:
         return self.kind == "ksym" and not self.is_func and self.type_id == 0
 
 
-@dataclass
-class DataMapInfo:
+class DataMapInfo(Record):
     """What the object spec needs to make a MapSpec for one data section."""
 
-    size: int
-    flags: int
-    kernel_name: str
-    data: bytearray
-    datasec_id: int
-    variables: list[GlobalVar]
+    _fields = ('size', 'flags', 'kernel_name', 'data', 'datasec_id', 'variables')
+
+    def __init__(self, size, flags, kernel_name, data, datasec_id, variables):
+        self.size = size
+        self.flags = flags
+        self.kernel_name = kernel_name
+        self.data = data
+        self.datasec_id = datasec_id
+        self.variables = variables
 
 
 def is_data_section(sec: E.Section) -> bool:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import os
-import platform
 import re
 
 from .. import errors
@@ -26,7 +24,11 @@ def kernel_config() -> dict[str, str]:
     release = os.uname().release
     for path in ("/proc/config.gz", f"/boot/config-{release}"):
         try:
-            opener = gzip.open if path.endswith(".gz") else open
+            if path.endswith(".gz"):
+                import gzip                     # only when the config is compressed
+                opener = gzip.open
+            else:
+                opener = open
             with opener(path, "rt") as f:
                 text = f.read()
         except OSError:
@@ -46,7 +48,7 @@ def _special(name: str) -> int | None:
     if name == "LINUX_HAS_BPF_COOKIE":
         return 1
     if name == "LINUX_HAS_SYSCALL_WRAPPER":
-        return 1 if platform.machine() in ("x86_64", "aarch64", "s390x", "riscv64") else 0
+        return 1 if os.uname().machine in ("x86_64", "aarch64", "s390x", "riscv64") else 0
     return None
 
 

@@ -9,9 +9,12 @@ subprogram's own calls are resolved as soon as it is appended.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
-from typing import Callable
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotations only
+    from typing import Callable
+
+from .._record import Record
 from ..errors import ELFError
 from .spec import ObjectSpec, ProgramSpec, RelocKind
 
@@ -26,25 +29,34 @@ _PSEUDO_KFUNC_CALL = 2
 POISON_KFUNC_BASE = 2002000000
 
 
-@dataclass
-class Resolver:
+class Resolver(Record):
     """What the linker asks of the loader, as callables returning ints."""
-    map_fd: Callable[[str], int]                       # map name -> fd
-    ksym: Callable[[str], tuple[int, int, int]]        # extern -> (kind, value, btf_obj_fd)
+    # map_fd: map name -> fd
+    # ksym: extern -> (kind, value, btf_obj_fd)
+    _fields = ('map_fd', 'ksym')
+
+    def __init__(self, map_fd, ksym):
+        self.map_fd = map_fd
+        self.ksym = ksym
     # kind: 0 = address (typeless ksym), 1 = BTF id (typed ksym / kfunc)
 
 
-@dataclass
-class Linked:
+class Linked(Record):
     """One entry program after linking: its bytes, where each function landed, BTF info."""
-    insns: bytearray
-    layout: list[tuple[ProgramSpec, int]] = field(default_factory=list)  # (function, start)
-    func_info: bytes = b""
-    func_info_cnt: int = 0
-    line_info: bytes = b""
-    line_info_cnt: int = 0
-    fd_array: list[int] = field(default_factory=list)
-    lines: dict[int, tuple[str, int, str]] = field(default_factory=dict)
+    # layout: (function, start)
+    _fields = ('insns', 'layout', 'func_info', 'func_info_cnt', 'line_info', 'line_info_cnt',
+               'fd_array', 'lines')
+
+    def __init__(self, insns, layout=None, func_info=b"", func_info_cnt=0, line_info=b"",
+                 line_info_cnt=0, fd_array=None, lines=None):
+        self.insns = insns
+        self.layout = [] if layout is None else layout
+        self.func_info = func_info
+        self.func_info_cnt = func_info_cnt
+        self.line_info = line_info
+        self.line_info_cnt = line_info_cnt
+        self.fd_array = [] if fd_array is None else fd_array
+        self.lines = {} if lines is None else lines
 
 
 def link_program(spec: ObjectSpec, main: ProgramSpec, code: dict[str, bytes],

@@ -523,11 +523,11 @@ class _Loader:
         Resolved fixes are cached per (kernel, object BTF, relocations), so a warm start
         patches instructions without reading the kernel's BTF at all.
         """
-        from . import core
         code = {name: fn.instructions for name, fn in self.spec.functions().items()}
         ext = self.spec.btf_ext
         if ext is None or not ext.core_relos:
             return code
+        from . import core                      # only objects with CO-RE relocations
         by_section: dict[str, list] = {}
         for fn in self.spec.functions().values():
             by_section.setdefault(fn.section, []).append(fn)
@@ -549,15 +549,15 @@ class _Loader:
         return {k: bytes(v) for k, v in code.items()}
 
     def _cached_fixes(self, work) -> list:
-        import hashlib
         import json
         from . import core
         from ..btf.kernel import kernel_key
         from ..cache import cache_dir, read_private, write_private
         from ..kernelid import module_btf_names
         from ..codeid import code_identity
+        from .._hash import sha256
         # CO-RE resolution is pybpf's own code: a fixed resolver must not reuse old fixes
-        h = hashlib.sha256(f"{kernel_key()}|{code_identity()}".encode())
+        h = sha256(f"{kernel_key()}|{code_identity()}".encode())
         # relocations that vmlinux cannot satisfy look into modules, which come and go
         h.update("|".join(module_btf_names()).encode())
         h.update(self.spec.btf.identity.encode() or self.spec.btf.to_bytes())

@@ -8,9 +8,10 @@ needs the ``/``; any other pattern must match exactly.  The first match wins.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from collections import namedtuple
 from enum import IntFlag
+
+from .._record import Record
 
 from .._sys.uapi import AttachType as A
 from .._sys.uapi import ProgType as P
@@ -39,14 +40,12 @@ _SLP = SecFlag.SLEEPABLE
 _FRG = SecFlag.XDP_FRAGS | SecFlag.ATTACHABLE
 
 
-class SecDef(NamedTuple):
+class SecDef(namedtuple("SecDef", "pattern prog_type attach_type flags auto_attach",
+                        defaults=(None,))):
     """One row of the table: ``pattern`` -> program type, attach type, flags, auto-attach."""
 
-    pattern: str
-    prog_type: P
-    attach_type: A | None
-    flags: SecFlag
-    auto_attach: str | None = None   # attach family that can attach it from the name alone
+    # auto_attach: attach family that can attach it from the name alone
+    __slots__ = ()
 
     def matches(self, name: str) -> bool:
         """libbpf's matching rule for this pattern."""
@@ -170,7 +169,8 @@ SECTION_DEFS: tuple[SecDef, ...] = (
 )
 
 
-class AttachTarget(NamedTuple):
+class AttachTarget(namedtuple("AttachTarget", "name category path offset provider module "
+                              "retprobe", defaults=("", "", "", 0, "", "", False))):
     """What the part of a section name after the type prefix names (fields per family).
 
     ``name`` is the function, hook, tracepoint or iterator; ``category`` the tracepoint
@@ -178,27 +178,27 @@ class AttachTarget(NamedTuple):
     ``module`` a kernel module (``fentry/mod:func``); ``retprobe`` for return probes.
     """
 
-    name: str = ""
-    category: str = ""
-    path: str = ""
-    offset: int = 0
-    provider: str = ""
-    module: str = ""
-    retprobe: bool = False
+    __slots__ = ()
 
 
-@dataclass
-class SectionInfo:
+class SectionInfo(Record):
     """The outcome of looking up a section name; plain, changeable attributes."""
 
-    section: str
-    prog_type: P
-    expected_attach_type: A | None
-    flags: SecFlag
-    auto_attach: str | None
-    target: AttachTarget | None = None
-    extra: str = ""                     # the raw text after "prefix/" ("" when absent)
-    sec_def: SecDef | None = field(default=None, repr=False)
+    # extra: the raw text after "prefix/" ("" when absent)
+    _fields = ('section', 'prog_type', 'expected_attach_type', 'flags', 'auto_attach',
+               'target', 'extra', 'sec_def')
+    _norepr = ('sec_def',)
+
+    def __init__(self, section, prog_type, expected_attach_type, flags, auto_attach,
+                 target=None, extra="", sec_def=None):
+        self.section = section
+        self.prog_type = prog_type
+        self.expected_attach_type = expected_attach_type
+        self.flags = flags
+        self.auto_attach = auto_attach
+        self.target = target
+        self.extra = extra
+        self.sec_def = sec_def
 
     @property
     def sleepable(self) -> bool:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotations only
+    from typing import Any
+
+from .._record import Record
 from .. import elf as E
 from .._sys.uapi import AttachType, MapFlag, MapType, ProgType
 from ..errors import BTFError, ELFError, PybpfError
@@ -41,8 +44,7 @@ class RelocKind(Enum):
     KFUNC = "kfunc"        # call of a ``__ksym`` kernel function
 
 
-@dataclass
-class Reloc:
+class Reloc(Record):
     """One relocation of a program: ``offset`` is in bytes from the program's start.
 
     ``target`` names what it points at: a key of ``ObjectSpec.maps`` (MAP, DATA, KCONFIG),
@@ -51,34 +53,48 @@ class Reloc:
     called function; ``symbol`` is the ELF symbol name ("" for an in-section static call).
     """
 
-    offset: int
-    kind: RelocKind
-    target: str
-    symbol: str = ""
-    section: str = ""
-    addend: int = 0
+    _fields = ('offset', 'kind', 'target', 'symbol', 'section', 'addend')
+
+    def __init__(self, offset, kind, target, symbol="", section="", addend=0):
+        self.offset = offset
+        self.kind = kind
+        self.target = target
+        self.symbol = symbol
+        self.section = section
+        self.addend = addend
 
 
-@dataclass
-class ProgramSpec:
+class ProgramSpec(Record):
     """A function of the object: an entry program, or a subprogram (``.text``)."""
 
-    name: str
-    section: str
-    section_offset: int                  # byte offset in its ELF section (for BTF.ext)
-    instructions: bytes
-    relocations: list[Reloc] = field(default_factory=list)
-    type: ProgType | int = ProgType.UNSPEC
-    expected_attach_type: AttachType | int | None = None
-    sec_info: SectionInfo | None = None  # parsed SEC(): flags, attach target, auto-attach
-    sleepable: bool = False
-    xdp_frags: bool = False
-    license: str = ""
-    kern_version: int = 0
-    subprogram: bool = False
-    global_binding: bool = True          # False for static functions
-    hidden: bool = False                 # global with hidden visibility (verify as static)
-    autoload: bool = True
+    # section_offset: byte offset in its ELF section (for BTF.ext)
+    # sec_info: parsed SEC(): flags, attach target, auto-attach
+    # global_binding: False for static functions
+    # hidden: global with hidden visibility (verify as static)
+    _fields = ('name', 'section', 'section_offset', 'instructions', 'relocations', 'type',
+               'expected_attach_type', 'sec_info', 'sleepable', 'xdp_frags', 'license',
+               'kern_version', 'subprogram', 'global_binding', 'hidden', 'autoload')
+
+    def __init__(self, name, section, section_offset, instructions, relocations=None,
+                 type=ProgType.UNSPEC, expected_attach_type=None, sec_info=None,
+                 sleepable=False, xdp_frags=False, license="", kern_version=0,
+                 subprogram=False, global_binding=True, hidden=False, autoload=True):
+        self.name = name
+        self.section = section
+        self.section_offset = section_offset
+        self.instructions = instructions
+        self.relocations = [] if relocations is None else relocations
+        self.type = type
+        self.expected_attach_type = expected_attach_type
+        self.sec_info = sec_info
+        self.sleepable = sleepable
+        self.xdp_frags = xdp_frags
+        self.license = license
+        self.kern_version = kern_version
+        self.subprogram = subprogram
+        self.global_binding = global_binding
+        self.hidden = hidden
+        self.autoload = autoload
 
     @property
     def insn_count(self) -> int:
@@ -86,29 +102,39 @@ class ProgramSpec:
         return len(self.instructions) // 8
 
 
-@dataclass
-class MapSpec:
+class MapSpec(Record):
     """A map to create; global-data maps also carry ``data`` and a ``variables`` table."""
 
-    name: str
-    type: MapType | int
-    key_size: int = 0
-    value_size: int = 0
-    max_entries: int = 0
-    flags: int = 0
-    numa_node: int = 0
-    map_extra: int = 0
-    pinning: int = 0
-    key_type_id: int = 0                 # object-BTF ids (0 when unknown)
-    value_type_id: int = 0
-    inner: MapSpec | None = None
-    contents: dict[int, str] = field(default_factory=dict)  # slot -> map or program name
-    section: str = ""
-    section_offset: int = 0
-    kernel_name: str = ""
-    data: bytearray | None = None        # initial value of global data maps
-    variables: dict[str, GlobalVar] = field(default_factory=dict)
-    autocreate: bool = True
+    # key_type_id: object-BTF ids (0 when unknown)
+    # contents: slot -> map or program name
+    # data: initial value of global data maps
+    _fields = ('name', 'type', 'key_size', 'value_size', 'max_entries', 'flags', 'numa_node',
+               'map_extra', 'pinning', 'key_type_id', 'value_type_id', 'inner', 'contents',
+               'section', 'section_offset', 'kernel_name', 'data', 'variables', 'autocreate')
+
+    def __init__(self, name, type, key_size=0, value_size=0, max_entries=0, flags=0,
+                 numa_node=0, map_extra=0, pinning=0, key_type_id=0, value_type_id=0,
+                 inner=None, contents=None, section="", section_offset=0, kernel_name="",
+                 data=None, variables=None, autocreate=True):
+        self.name = name
+        self.type = type
+        self.key_size = key_size
+        self.value_size = value_size
+        self.max_entries = max_entries
+        self.flags = flags
+        self.numa_node = numa_node
+        self.map_extra = map_extra
+        self.pinning = pinning
+        self.key_type_id = key_type_id
+        self.value_type_id = value_type_id
+        self.inner = inner
+        self.contents = {} if contents is None else contents
+        self.section = section
+        self.section_offset = section_offset
+        self.kernel_name = kernel_name
+        self.data = data
+        self.variables = {} if variables is None else variables
+        self.autocreate = autocreate
 
     def get_var(self, name: str) -> bytes:
         """Current initial bytes of global variable ``name`` in this data map."""

@@ -1,0 +1,437 @@
+"""The steps of one load into the kernel (BTF, maps, CO-RE, linking, programs), as
+:func:`pybpf.object.loader.load` runs them on the full path and as a load plan replays
+them; kept apart from the :class:`~pybpf.object.loader.Object` they fill.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotations only
+    from typing import Any
+
+    from .loader import Object
+
+from .. import errors, log
+from .._sys.uapi import MapFlag, MapType, ProgFlag, ProgType
+from ..fd import FD
+
+# Map types whose key/value the kernel will not describe with BTF (libbpf drops the ids).
+_NO_BTF_KV = {MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRACE,
+              MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.DEVMAP, MapType.DEVMAP_HASH,
+              MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH,
+              MapType.QUEUE, MapType.STACK, MapType.RINGBUF, MapType.PROG_ARRAY,
+              MapType.USER_RINGBUF}
+
+
+class _Loader:
+    """One load: the full path (:meth:`run`, recording a plan on request) or a replay."""
+
+    def __init__(self, obj: Object, reuse: dict[str, Any], pin_root: str | None,
+                 log_level: int, kernel_btf, record: bool = False):
+        self.spec = None
+        self.obj, self.reuse = obj, reuse
+        self.pin_root = pin_root or "/sys/fs/bpf"
+        self.log_level = log_level
+        self._vmlinux = kernel_btf
+        self.map_specs: dict[str, Any] = {}
+        self._modules: dict | None = None
+        self.patches: dict[str, list[tuple[int, bytes]]] = {}   # map -> (offset, bytes)
+        # the plan being recorded: None once something unplannable was met
+        self.plan: dict | None = {"btf": None, "maps": [], "progs": []} if record else None
+
+    # -- kernel BTF, only touched when something needs it --------------------------------
+    def vmlinux(self):
+        if self._vmlinux is None:
+            from ..btf.kernel import load_vmlinux
+            self._vmlinux = load_vmlinux()
+        return self._vmlinux
+
+    def modules(self) -> dict:
+        """Split BTF of every loaded module by name (read once, when first needed)."""
+        if self._modules is None:
+            from ..btf.kernel import load_module
+            from ..kernelid import module_btf_names
+            self._modules = {}
+            for name in module_btf_names():
+                try:
+                    self._modules[name] = load_module(name, self.vmlinux())
+                except (errors.PybpfError, OSError):
+                    continue          # unloaded meanwhile, or unreadable: not a candidate
+        return self._modules
+
+    def module_specs(self) -> list:
+        """The modules' split BTF, as CO-RE's candidate search takes it."""
+        return list(self.modules().values())
+
+    def set_globals(self, variables: dict[str, Any]) -> None:
+        """Turn ``variables`` (name -> value) into byte patches of their maps' data."""
+        from .globalview import encode
+        for name, value in variables.items():
+            section, offset = self.obj._var(name)[:2]
+            self.patches.setdefault(section, []).append((offset, encode(self.obj, name, value)))
+
+    def run(self, spec) -> None:
+        from . import kconfig
+        from .link import Resolver, link_program
+        self.spec = spec
+        self.map_specs = spec.maps
+        self.load_btf()
+        kconfig.fill(spec)
+        if self.plan is not None:
+            from .plan import PLAN_VERSION
+            from ..ctypes_btf import export_types
+            self.plan.update(v=PLAN_VERSION, globals=self.obj._globals,
+                             types=export_types(spec.btf, [g[4] for g in
+                                                           self.obj._globals.values()] +
+                                                [t for m in spec.maps.values()
+                                                 for t in (m.key_type_id, m.value_type_id)])
+                             if spec.btf is not None else {})
+        for name, m in spec.maps.items():
+            if m.autocreate:
+                self.create_map(name, m)
+        self.fill_map_slots(maps_only=True)
+        code = self.apply_core()
+        res = Resolver(map_fd=self.map_fd, ksym=self.ksym)
+        for name, p in spec.programs.items():
+            if not p.autoload:
+                continue
+            if p.sec_info is not None and not p.sec_info.supported:
+                raise errors.NotSupportedError(f"section {p.section!r}",
+                                               "pybpf cannot load this program kind yet")
+            self.load_program(p, link_program(spec, p, code, res))
+        self.fill_map_slots(maps_only=False)
+
+    def replay(self, p: dict) -> None:
+        """Do what the plan recorded: load its BTF, create its maps, load its programs."""
+        from ..programs import Program, ProgramSpec as KProgSpec
+        from .plan import map_recipe, patch_fds
+        if p["btf"] is not None:
+            from ..btf.handle import load_btf
+            fd = load_btf(p["btf"])
+            self.obj.btf_fd = fd
+            self.obj._owned.append(fd)
+        self.map_specs = {e["name"]: map_recipe(e) for e in p["maps"]}
+        for name, m in self.map_specs.items():
+            self.create_map(name, m)
+        self.fill_map_slots(maps_only=True)
+        btf_fd = self.obj.btf_fd.fileno() if self.obj.btf_fd else 0
+        for e in p["progs"]:
+            insns = patch_fds(e["insns"], e["relos"], lambda n: self.obj.maps[n].fileno())
+            ks = KProgSpec(name=e["kname"], type=e["type"], instructions=insns,
+                           license=e["license"], expected_attach_type=e["eat"],
+                           attach_btf_id=e["attach_btf_id"], kern_version=e["kern_version"],
+                           flags=e["flags"], btf_fd=btf_fd,
+                           func_info=e["func_info"] if btf_fd else b"",
+                           func_info_rec_size=8, func_info_cnt=e["fi_cnt"] if btf_fd else 0,
+                           line_info=e["line_info"] if btf_fd else b"",
+                           line_info_rec_size=16, line_info_cnt=e["li_cnt"] if btf_fd else 0,
+                           section=e["section"], attach_to=e["attach_to"])
+            prog = Program.load(ks)
+            self._own_program(e["name"], prog)
+        self.fill_map_slots(maps_only=False)
+
+    def load_btf(self) -> None:
+        if self.spec.btf is None:
+            return
+        from ..btf.handle import load_btf
+        from .btfsanitize import kernel_btf_bytes
+        hidden = {n for n, f in self.spec.functions().items() if f.hidden}
+        raw = kernel_btf_bytes(self.spec.btf, hidden)
+        try:
+            fd = load_btf(raw)
+        except errors.BTFError as e:
+            if any(p.sec_info is not None and p.sec_info.needs_btf_id
+                   for p in self.spec.programs.values()):
+                raise
+            # like libbpf: without kernel-accepted BTF the object still loads, minus
+            # BTF-described maps and source lines in verifier errors
+            import warnings
+            warnings.warn(f"object BTF rejected by the kernel, loading without it: {e}")
+            self.plan = None
+            return
+        self.obj.btf_fd = fd
+        self.obj._owned.append(fd)
+        if self.plan is not None:
+            self.plan["btf"] = raw
+
+    # -- maps ---------------------------------------------------------------------------
+    def create_map(self, name: str, m):
+        from ..maps import Map
+        if name in self.obj.maps:
+            return self.obj.maps[name]
+        if self.plan is not None:
+            from .plan import map_entry
+            self.plan["maps"].append(map_entry(name, m))
+        if name in self.reuse:
+            given = self.reuse[name]
+            fd = FD(os.dup(given.fileno() if hasattr(given, "fileno") else int(given)))
+            mp = Map.from_fd(fd)
+            self._own_map(name, mp)
+            return mp
+        if m.pinning == 1:  # LIBBPF_PIN_BY_NAME: reuse an existing pin or create and pin
+            path = os.path.join(self.pin_root, name)
+            if os.path.exists(path):
+                mp = Map.from_pin(path)
+                self._own_map(name, mp)
+                return mp
+        inner_fd = None
+        inner = None
+        if m.inner is not None:
+            inner = self._create(m.inner, None)
+            inner_fd = inner.fileno()
+        try:
+            mp = self._create(m, inner_fd)
+        finally:
+            if inner is not None:
+                inner.close()
+        self._own_map(name, mp)
+        if m.data is not None and m.type == MapType.ARRAY:
+            data = m.data
+            if name in self.patches:
+                data = bytearray(data)
+                for off, raw in self.patches[name]:
+                    data[off:off + len(raw)] = raw
+            mp.update(struct.pack("<I", 0), bytes(data))
+            if m.flags & MapFlag.RDONLY_PROG:
+                mp.freeze()
+        if m.pinning == 1:
+            from .. import bpffs
+            bpffs.ensure_mounted(self.pin_root)
+            mp.pin(os.path.join(self.pin_root, name))
+        return mp
+
+    def _create(self, m, inner_fd: int | None):
+        from ..maps import Map, MapSpec as KMapSpec
+        mtype = m.type
+        max_entries = m.max_entries
+        if mtype == MapType.PERF_EVENT_ARRAY and max_entries == 0:
+            from ..maps import possible_cpus
+            max_entries = possible_cpus()
+        use_btf = self.obj.btf_fd is not None and mtype not in _NO_BTF_KV and \
+            (m.key_type_id or m.value_type_id)
+        kspec = KMapSpec(name=m.kernel_name or m.name[:15], type=mtype, key_size=m.key_size,
+                         value_size=m.value_size, max_entries=max_entries, flags=m.flags,
+                         numa_node=m.numa_node, map_extra=m.map_extra,
+                         inner_map_fd=inner_fd or 0,
+                         btf_fd=self.obj.btf_fd.fileno() if use_btf else 0,
+                         btf_key_type_id=m.key_type_id if use_btf else 0,
+                         btf_value_type_id=m.value_type_id if use_btf else 0)
+        try:
+            return Map.create(kspec)
+        except errors.KernelError as e:
+            if not use_btf or isinstance(e, (errors.MissingPrivilegeError,
+                                             errors.NotSupportedError)):
+                raise
+            # libbpf retries without BTF when the kernel rejects the map's BTF description
+            kspec.btf_fd = kspec.btf_key_type_id = kspec.btf_value_type_id = 0
+            return Map.create(kspec)
+
+    def _own_map(self, name: str, mp) -> None:
+        log.debug("map %r: %s, key %d, value %d, max_entries %d (id %d)", name,
+                  getattr(mp.type, "name", mp.type), mp.key_size, mp.value_size,
+                  mp.max_entries, mp.id)
+        self.obj.maps[name] = mp
+        self.obj._owned.append(mp)
+
+    def map_fd(self, name: str) -> int:
+        mp = self.obj.maps.get(name)
+        if mp is None:
+            m = self.spec.maps.get(name)
+            if m is None:
+                raise errors.ELFError(f"relocation against unknown map {name!r}")
+            mp = self.create_map(name, m)
+        return mp.fileno()
+
+    def fill_map_slots(self, maps_only: bool) -> None:
+        """Initial contents of map-in-map (``maps_only``) and program arrays (after load)."""
+        for name, m in self.map_specs.items():
+            if not m.contents or name not in self.obj.maps:
+                continue
+            is_prog = m.type == MapType.PROG_ARRAY
+            if is_prog == maps_only:
+                continue
+            target = self.obj.programs if is_prog else self.obj.maps
+            for slot, what in m.contents.items():
+                obj = target.get(what)
+                if obj is None:
+                    continue
+                self.obj.maps[name].update(struct.pack("<I", slot),
+                                           struct.pack("<I", obj.fileno()))
+
+    # -- CO-RE ---------------------------------------------------------------------------
+    def apply_core(self) -> dict[str, bytes]:
+        """Each function's bytes with CO-RE relocations resolved against the kernel.
+
+        Resolved fixes are cached per (kernel, object BTF, relocations), so a warm start
+        patches instructions without reading the kernel's BTF at all.
+        """
+        code = {name: fn.instructions for name, fn in self.spec.functions().items()}
+        ext = self.spec.btf_ext
+        if ext is None or not ext.core_relos:
+            return code
+        from . import core                      # only objects with CO-RE relocations
+        by_section: dict[str, list] = {}
+        for fn in self.spec.functions().values():
+            by_section.setdefault(fn.section, []).append(fn)
+        work = []
+        for section, relos in ext.core_relos.items():
+            for relo in relos:
+                fn = next((f for f in by_section.get(section, ())
+                           if f.section_offset <= relo.insn_off <
+                           f.section_offset + len(f.instructions)), None)
+                if fn is not None:
+                    work.append((fn, relo))
+        fixes = self._cached_fixes(work)
+        for (fn, relo), fix in zip(work, fixes):
+            buf = code[fn.name]
+            if not isinstance(buf, bytearray):
+                buf = code[fn.name] = bytearray(buf)
+            core.patch(buf, (relo.insn_off - fn.section_offset) // 8, fix,
+                       where=f"{fn.name}: ")
+        return {k: bytes(v) for k, v in code.items()}
+
+    def _cached_fixes(self, work) -> list:
+        import json
+        from . import core
+        from ..btf.kernel import kernel_key
+        from ..cache import cache_dir, read_private, write_private
+        from ..kernelid import module_btf_names
+        from ..codeid import code_identity
+        from .._hash import sha256
+        # CO-RE resolution is pybpf's own code: a fixed resolver must not reuse old fixes
+        h = sha256(f"{kernel_key()}|{code_identity()}".encode())
+        # relocations that vmlinux cannot satisfy look into modules, which come and go
+        h.update("|".join(module_btf_names()).encode())
+        h.update(self.spec.btf.identity.encode() or self.spec.btf.to_bytes())
+        for fn, r in work:
+            h.update(f"{fn.name}|{r.insn_off}|{r.type_id}|{r.access}|{int(r.kind)};".encode())
+        d = cache_dir()
+        path = os.path.join(d, f"core-{h.hexdigest()}.json") if d else None
+        if path:
+            raw = read_private(path)
+            if raw is not None:
+                try:
+                    return [core.Fix(core.R(k), *rest) for k, *rest in json.loads(raw)]
+                except (ValueError, TypeError):
+                    pass
+        targets = [self.vmlinux()]
+        fixes = [core.resolve(self.spec.btf, r, targets, self.module_specs) for _, r in work]
+        if path:
+            write_private(path, json.dumps([[int(f.kind), f.local, f.target, f.poison, f.orig_size,
+                                      f.new_size, f.validate] for f in fixes]).encode())
+        return fixes
+
+    # -- externs -------------------------------------------------------------------------
+    def ksym(self, name: str) -> tuple[int, int, int]:
+        from ..btf.types import Kind
+        from . import kconfig
+        ext = self.spec.externs[name]
+        if ext.typeless:
+            addr = kconfig.kallsyms_address(name)
+            if addr is None:
+                if ext.weak:
+                    return 0, 0, 0
+                raise errors.NotFoundError(2, "ksym", f"kernel symbol {name!r} not found in "
+                                           "/proc/kallsyms")
+            return 0, addr, 0
+        kind = Kind.FUNC if ext.is_func else Kind.VAR
+        ids = self.vmlinux().find(name, kind)
+        if not ids:
+            if ext.weak:
+                return 1, 0, 0
+            raise errors.NotFoundError(2, "ksym", f"kernel {'function' if ext.is_func else 'variable'}"
+                                       f" {name!r} has no BTF in vmlinux")
+        return 1, ids[0], 0
+
+    # -- programs ------------------------------------------------------------------------
+    def load_program(self, p, linked) -> None:
+        from ..programs import Program, ProgramSpec as KProgSpec
+        from . import kconfig
+        flags = 0
+        if p.sleepable:
+            flags |= ProgFlag.SLEEPABLE
+        if p.xdp_frags:
+            flags |= ProgFlag.XDP_HAS_FRAGS
+        attach_btf_id = attach_btf_obj_fd = 0
+        info = p.sec_info
+        if info is not None and info.needs_btf_id:
+            attach_btf_id, attach_btf_obj_fd = self.attach_btf_id(p)
+        has_btf = self.obj.btf_fd is not None
+        ks = KProgSpec(
+            name=p.name[:15], type=ProgType(p.type) if p.type in ProgType._value2member_map_
+            else p.type, instructions=bytes(linked.insns), license=p.license or "GPL",
+            expected_attach_type=p.expected_attach_type or 0, attach_btf_id=attach_btf_id,
+            attach_btf_obj_fd=attach_btf_obj_fd,
+            kern_version=p.kern_version or kconfig.kernel_version_code(), flags=flags,
+            btf_fd=self.obj.btf_fd.fileno() if has_btf else 0,
+            func_info=linked.func_info if has_btf else b"",
+            func_info_rec_size=8, func_info_cnt=linked.func_info_cnt if has_btf else 0,
+            line_info=linked.line_info if has_btf else b"",
+            line_info_rec_size=16, line_info_cnt=linked.line_info_cnt if has_btf else 0,
+            source_lines=linked.lines, fd_array=linked.fd_array, section=p.section,
+            attach_to=info.extra if info else "")
+        prog = Program.load(ks, log_level=self.log_level)
+        self._own_program(p.name, prog)
+        if self.plan is not None:
+            self._record_program(p, ks)
+
+    def _own_program(self, name: str, prog) -> None:
+        log.debug("program %r: loaded as %s", name, getattr(prog.type, "name", prog.type))
+        prog._owner, prog._owner_name = self.obj, name   # attach_*() links go to obj.links
+        for mname, m in self.obj.maps.items():
+            if not mname.startswith(".rodata"):
+                continue
+            # as libbpf: bind every .rodata* map to every program, so they and the
+            # metadata tools read from them (bpftool's "metadata") live as long as any
+            # program does; a kernel without BPF_PROG_BIND_MAP (< 5.10) just goes without
+            try:
+                prog.bind_map(m)
+            except errors.KernelError as e:
+                log.debug("program %r: cannot bind %s (%s)", name, mname, e)
+                break
+        self.obj.programs[name] = prog
+        self.obj._owned.append(prog)
+
+    def _record_program(self, p, ks) -> None:
+        from .plan import attach_entry, fd_relocations
+        fd_names = {mp.fileno(): n for n, mp in self.obj.maps.items()}
+        relos = fd_relocations(ks.instructions, fd_names)
+        if relos is None or ks.fd_array or ks.attach_btf_obj_fd:
+            self.plan = None     # holds fds a replay could not recreate by name
+            return
+        self.plan["progs"].append({
+            "name": p.name, "kname": ks.name, "type": int(ks.type), "insns": ks.instructions,
+            "relos": relos, "license": ks.license, "eat": int(ks.expected_attach_type),
+            "attach_btf_id": ks.attach_btf_id, "kern_version": ks.kern_version,
+            "flags": int(ks.flags), "func_info": ks.func_info, "fi_cnt": ks.func_info_cnt,
+            "line_info": ks.line_info, "li_cnt": ks.line_info_cnt, "section": ks.section,
+            "attach_to": ks.attach_to, "attach": attach_entry(p)})
+
+    def attach_btf_id(self, p) -> tuple[int, int]:
+        """(BTF id of the program's attach target, fd of the module BTF holding it or 0):
+        vmlinux first, then the named module, or every loaded module, as libbpf does."""
+        from ..btf.types import Kind
+        target = p.sec_info.btf_target()
+        if target is None:
+            raise errors.ELFError(f"program {p.name!r} in {p.section!r} names no attach target")
+        name, kind, module = target
+        k = Kind.TYPEDEF if kind == "typedef" else Kind.FUNC
+        ids = self.vmlinux().find(name, k) if not module else []
+        if ids:
+            return ids[0], 0
+        from ..btf.handle import module_btf_fds
+        for mod, spec in self.modules().items():
+            if module and mod != module:
+                continue
+            found = [t for t in spec.find(name, k) if t >= spec.start_id]
+            if not found:
+                continue
+            for _, fd in module_btf_fds(mod):
+                self.obj._owned.append(fd)   # the kernel holds it too; libbpf keeps it open
+                return found[0], fd.fileno()
+        raise errors.NotFoundError(2, "attach target",
+                                   f"{p.section!r}: the kernel has no {kind} {name!r} in "
+                                   f"its BTF{f' (module {module})' if module else ''}")

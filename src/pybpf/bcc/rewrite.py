@@ -342,7 +342,7 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
     if b.via == "kprobe":
         sec = ("kretprobe/" if b.retprobe else "kprobe/") + (b.target or "")
         sec = sec.rstrip("/")
-        entry = f"struct pt_regs *ctx"
+        entry = "struct pt_regs *ctx"
         pre = ""
         first_arg = "(void *)ctx"
         if b.syscall and not b.retprobe:

@@ -12,6 +12,10 @@ import time
 
 from .. import errors
 from ..tools import _common
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:            # annotations only: argparse is imported by the parser
+    import argparse
 from . import events as _events
 from . import policy as _policy
 

@@ -7,7 +7,6 @@ import argparse
 import os
 import struct
 import sys
-import time
 
 from .. import errors
 from ..tools import _common

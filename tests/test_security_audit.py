@@ -35,6 +35,7 @@ class Audit:
                                   stderr=subprocess.PIPE, env=ENV, text=True, bufsize=1)
         self.seen: list[dict] = []
         self.err = ""
+        self._partial = b""
         marker = f"ready-{uuid.uuid4().hex}"
         # a first start compiles the programs: slow in the emulated kernel-matrix guest
         deadline = time.monotonic() + (900 if os.environ.get("PYBPF_IN_VM") == "1" else 60)
@@ -46,13 +47,16 @@ class Audit:
         raise AssertionError("audit never showed the readiness exec")
 
     def _read(self, timeout: float) -> None:
+        # raw reads of the pipes, split into lines here: a buffered readline() after
+        # select() leaves further lines in Python's buffer, where select() cannot see them
         r, _, _ = select.select([self.p.stdout, self.p.stderr], [], [], timeout)
         if self.p.stderr in r:
             self.err += os.read(self.p.stderr.fileno(), 65536).decode()
         if self.p.stdout in r:
-            line = self.p.stdout.readline()
-            if line:
-                self.seen.append(json.loads(line))
+            chunk = os.read(self.p.stdout.fileno(), 1 << 20)
+            self._partial += chunk
+            *lines, self._partial = self._partial.split(b"\n")
+            self.seen += [json.loads(x) for x in lines if x.strip()]
 
     def wait(self, pred, timeout: float = 10.0, n: int = 1) -> list[dict]:
         """Events matching ``pred`` once at least ``n`` came (or what came by ``timeout``)."""
@@ -78,7 +82,9 @@ class Audit:
         time.sleep(0.3)
         self.p.send_signal(signal.SIGINT)
         out, err = self.p.communicate(timeout=30)
-        self.seen += [json.loads(x) for x in out.splitlines() if x.strip()]
+        rest = self._partial.decode() + out
+        self._partial = b""
+        self.seen += [json.loads(x) for x in rest.splitlines() if x.strip()]
         self.err += err
         assert self.p.returncode == 0, self.err
         return self.seen, self.err

@@ -459,6 +459,11 @@ def _module_diagnosis() -> str:
 
 
 @pytest.mark.needs_hook("module")
+# the known open bug (docs/STATUS.md): in the guest the program runs once per load
+# (run_cnt 1) with module events on (settings.kinds has bit 6), no rule, no drop counted,
+# yet no record reaches the reader. strict: this fails as soon as the bug is fixed.
+@pytest.mark.xfail(os.environ.get("PYBPF_IN_VM") == "1", strict=True,
+                   reason="module events are not delivered yet (docs/STATUS.md)")
 def test_a_module_load_gives_one_event_with_its_loader_and_credentials():
     """insmod of the kernel's own `dummy` module (finit_module): exactly one module event,
     named `dummy`, from the insmod process (our child) with root credentials, no taint

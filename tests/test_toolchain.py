@@ -143,6 +143,33 @@ def test_newest_clang_on_path(monkeypatch, tmp_path):
     assert cc.find_clang() == str(tmp_path / "clang-99")
 
 
+def test_clang_search_is_remembered_until_a_directory_changes(monkeypatch, tmp_path):
+    """A warm start lists no directory; adding a newer clang-N is seen at once."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for v in ("14", "15"):
+        p = bindir / f"clang-{v}"
+        p.write_text("#!/bin/sh\n")
+        p.chmod(0o755)
+    monkeypatch.delenv("PYBPF_CLANG", raising=False)
+    monkeypatch.setenv("PATH", str(bindir))
+    monkeypatch.setattr(cc, "_SYSTEM_BIN", "/nonexistent")
+    monkeypatch.setattr(cc, "_LLVM_ROOT", "/nonexistent")
+    c = Cache(tmp_path / "c")
+    assert cc.find_clang(c) == str(bindir / "clang-15")
+    listed = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda d: listed.append(d) or real_listdir(d))
+    assert cc.find_clang(c) == str(bindir / "clang-15") and listed == []
+    newer = bindir / "clang-99"
+    newer.write_text("#!/bin/sh\n")
+    newer.chmod(0o755)
+    os.utime(bindir, ns=(1, time.time_ns() + 10**9))    # mtime granularity
+    assert cc.find_clang(c) == str(newer)
+    newer.chmod(0o777)                                  # now anybody may change it
+    assert cc.find_clang(c) == str(bindir / "clang-15")
+
+
 def test_insecure_cache_dir_is_refused(cache, tmp_path):
     c = Cache(tmp_path / "c")
     c.check()

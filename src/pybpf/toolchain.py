@@ -87,10 +87,25 @@ def _candidates() -> list[tuple[int, int, str]]:
     return out
 
 
-def find_clang() -> str:
+def find_clang(cache: Cache | None = None) -> str:
     """The compiler to run: $PYBPF_CLANG, else the newest clang-N (preferring
     /usr/bin/clang-N), else clang; only ever a file that nobody but root can change
-    (see docs/threat-model.md).  Returns an absolute path."""
+    (see docs/threat-model.md).  Returns an absolute path.
+
+    With a ``cache`` the search's answer is remembered under the state of the directories
+    it listed (their mtimes change when a clang-N is added or removed), so a warm start
+    lists no directory; the remembered file is checked for trust again every time."""
+    if cache is not None and not os.environ.get("PYBPF_CLANG"):
+        key = _search_key()
+        raw = cache.get(key) if key else None
+        if raw:
+            path = raw.decode(errors="replace")
+            if os.path.isfile(path) and _trusted(path) is None:
+                return path
+        path = find_clang()
+        if key:
+            cache.put(key, path.encode())
+        return path
     env = os.environ.get("PYBPF_CLANG")
     if env:
         path = env if "/" in env else _which(env)
@@ -119,6 +134,20 @@ def find_clang() -> str:
         raise CompileError(f"no trusted clang found; refused {'; '.join(refused)}; "
                            f"{_TRUST}")
     raise CompileError(f"no clang found: {_INSTALL}")
+
+
+def _search_key() -> str | None:
+    """Cache key of the clang search: PATH and the mtime of every directory it lists."""
+    dirs = [_SYSTEM_BIN, _LLVM_ROOT] + os.environ.get("PATH", os.defpath).split(os.pathsep)
+    parts = []
+    for d in dirs:
+        try:
+            st = os.stat(d)
+        except OSError:
+            parts.append(d + "\0-")
+            continue
+        parts.append(f"{d}\0{st.st_ino}\0{st.st_mtime_ns}")
+    return key_of("clang-search", *parts)
 
 
 def host_arch(machine: str | None = None) -> str:
@@ -239,7 +268,7 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
         obj = lookup(pre, src, src_path, _clang_args(arch, cflags, includes, src_path, None))
         if obj is not None:
             return obj
-    clang = (_which(clang) or clang) if clang else find_clang()
+    clang = (_which(clang) or clang) if clang else find_clang(cache)
     version = clang_version(clang, cache)
     if cache is None:
         with PrivateTemp(None) as tmp:

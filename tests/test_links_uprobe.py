@@ -74,6 +74,18 @@ def test_find_library_by_short_and_full_name():
         symbols.find_library("pybpf_no_such_lib")
 
 
+def test_find_library_reads_the_loader_cache_once(monkeypatch):
+    """Several probes on one library read ld.so.cache once per process (it is re-read
+    when the cache file changes), and only matching names are decoded."""
+    first = symbols.find_library("c")
+    reads = []
+    real = symbols._ld_so_cache
+    monkeypatch.setattr(symbols, "_ld_so_cache", lambda *a, **k: reads.append(k) or real(*a, **k))
+    assert symbols.find_library("c") == first and reads == []
+    names = [n for n, _ in real(prefixes=("libc.so",))]
+    assert names and all(n.startswith("libc.so") for n in names)
+
+
 def test_ifunc_resolves_to_the_picked_implementation_or_is_refused(tmp_path):
     libc = symbols.find_library("c")
     syms = symbols.elf_symbols(libc)

@@ -64,8 +64,12 @@ def _machine_of(path: str) -> tuple[int, int] | None:
     return head[4], struct.unpack_from(order + "H", head, 18)[0]
 
 
-def _ld_so_cache(path: str = LD_SO_CACHE) -> Iterator[tuple[str, str]]:
-    """(soname, path) entries of glibc's ld.so.cache (the "new" format, glibc >= 2.32 only)."""
+def _ld_so_cache(path: str = LD_SO_CACHE,
+                 prefixes: tuple[str, ...] = ("",)) -> Iterator[tuple[str, str]]:
+    """(soname, path) entries of glibc's ld.so.cache (the "new" format, glibc >= 2.32 only)
+    whose soname starts with one of ``prefixes`` (compared as bytes: decoding all of a
+    cache's thousands of names cost a uprobe attach ~5 ms)."""
+    want = tuple(p.encode() for p in prefixes)
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -85,7 +89,8 @@ def _ld_so_cache(path: str = LD_SO_CACHE) -> Iterator[tuple[str, str]]:
         if pos + _CACHE_ENTRY.size * (i + 1) > len(data):
             return
         _, key, value, _, _ = _CACHE_ENTRY.unpack_from(data, pos + _CACHE_ENTRY.size * i)
-        yield cstr(key), cstr(value)
+        if data.startswith(want, base + key):
+            yield cstr(key), cstr(value)
 
 
 def _ldconfig_p() -> Iterator[tuple[str, str]]:
@@ -103,21 +108,36 @@ def _ldconfig_p() -> Iterator[tuple[str, str]]:
             yield name.split(" (")[0].strip(), target.strip()
 
 
+# find_library's answers in this process, keyed by the name and ld.so.cache's identity:
+# a tool attaching several probes to libc reads the cache once, not once per probe
+_FOUND: dict = {}
+
+
 def find_library(name: str) -> str:
     """The path of shared library ``name``: "c", "libc", "libc.so" or "libc.so.6".
 
     Looks in /etc/ld.so.cache (falling back to ``ldconfig -p``) and keeps only libraries
     of this process's ELF class and machine, as the dynamic loader would.
     """
+    try:
+        st = os.stat(LD_SO_CACHE)
+        memo_key = (name, st.st_ino, st.st_mtime_ns)
+    except OSError:
+        memo_key = None
+    found = _FOUND.get(memo_key) if memo_key else None
+    if found is not None and os.path.exists(found):
+        return found
     lib = name if name.startswith("lib") else f"lib{name}"
     wanted = {lib} if ".so" in lib else {f"{lib}.so"}
     me = _machine_of("/proc/self/exe")
-    for source in (_ld_so_cache(), _ldconfig_p()):
+    for source in (_ld_so_cache(prefixes=tuple(wanted)), _ldconfig_p()):
         for soname, path in source:
             exact = soname in wanted
             versioned = any(soname.startswith(w + ".") for w in wanted)
             if (exact or versioned) and os.path.exists(path) and \
                     (me is None or _machine_of(path) == me):
+                if memo_key:
+                    _FOUND[memo_key] = path
                 return path
     raise errors.NotFoundError(2, "find_library", f"shared library {name!r} is not in "
                                f"{LD_SO_CACHE} (nor ldconfig -p)")

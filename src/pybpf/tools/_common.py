@@ -333,8 +333,11 @@ def _parser_class():
 
 def ArgumentParser(*args, **kwargs):
     """An ``argparse.ArgumentParser`` whose errors are one line (exit 2) and whose help
-    uses :func:`help_formatter`; use it instead of argparse's for every tool."""
-    return _parser_class()(*args, **kwargs)
+    uses :func:`help_formatter`; use it instead of argparse's for every tool.  It is
+    built on first need (:mod:`._lazyparser`): a run without arguments imports no
+    argparse."""
+    from ._lazyparser import LazyParser
+    return LazyParser(lambda *a, **kw: _parser_class()(*a, **kw), *args, **kwargs)
 
 
 class DropReporter:

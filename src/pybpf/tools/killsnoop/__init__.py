@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import signal
 import struct
 
@@ -27,7 +26,7 @@ def signal_number(text: str) -> int:
     try:
         return int(signal.Signals[name])
     except KeyError:
-        raise argparse.ArgumentTypeError(f"unknown signal {text!r}") from None
+        raise _common._arg_error(f"unknown signal {text!r}") from None
 
 
 def parser():

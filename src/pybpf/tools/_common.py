@@ -46,6 +46,14 @@ def tool_object(tool: str, folder: str | None = None) -> tuple[bytes, str | None
                           shared_dirs=(TOOLS_DIR,))
 
 
+def tool_source(tool: str) -> tuple:
+    """``(read, identity)`` of a tool's object without reading it (see
+    :func:`pybpf.bundled.bundled_source`): ``pybpf.load(read, cache_key=identity)``
+    replays the tool's plan and reads the object only when there is none."""
+    from ..bundled import bundled_source
+    return bundled_source(os.path.join(TOOLS_DIR, tool), tool, shared_dirs=(TOOLS_DIR,))
+
+
 def package_object(folder: str, name: str) -> tuple[bytes, str | None]:
     """The compiled ``folder/<name>.bpf.c`` of a pybpf package folder (see
     :func:`pybpf.bundled.bundled_object`)."""

@@ -32,11 +32,43 @@ def codec(obj):
 def encode(obj, name: str, value) -> bytes:
     """Checked bytes of ``value`` for global ``name`` of ``obj`` (typed when BTF knows it)."""
     section, offset, size, signed, tid = obj._var(name)
+    if tid and obj._spec is None and obj._plan is not None:
+        raw = _plain_scalar(obj._plan.get("types") or {}, tid, value)
+        if raw is not None:
+            return raw
     c = codec(obj) if tid else None
     if c is not None:
         return c.encode(tid, value, name)
     from ..typedvalue import encode_untyped
     return encode_untyped(value, size, signed, name)
+
+
+_MODIFIERS = (8, 9, 10, 11, 18)   # BTF_KIND_TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG
+
+
+def _plain_scalar(types: dict, tid: int, value) -> bytes | None:
+    """The bytes the Codec would give an int or bool ``value`` for a plain C integer or
+    bool, read straight from a plan's type table (the tools' filter constants on a warm
+    start, without importing the type model); None for anything else or out of range (the
+    Codec then encodes it or says what is wrong)."""
+    if type(value) is not int and type(value) is not bool:
+        return None
+    t = types.get(tid)
+    for _ in range(32):
+        if t is None or t[0] not in _MODIFIERS:
+            break
+        t = types.get(t[2])
+    if t is None or t[0] != 1:                 # BTF_KIND_INT
+        return None
+    kind, name, _, size, encoding = t[:5]
+    if encoding & 4:                           # BTF_INT_BOOL: 0 or 1 only
+        return bytes([value]) + bytes(size - 1) if value in (0, 1) and size >= 1 else None
+    if encoding & 2 or (size == 1 and name == "char") or size not in (1, 2, 4, 8):
+        return None                            # a char: the Codec's rules
+    signed = bool(encoding & 1)
+    bits = size * 8
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    return int(value).to_bytes(size, "little", signed=signed) if lo <= value <= hi else None
 
 
 def _mapping(obj, section: str):

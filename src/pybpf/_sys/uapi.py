@@ -3,22 +3,59 @@
 Generated once from the running kernel's BTF enums; plain tables so nothing is parsed at run time.
 """
 
-from enum import IntEnum, IntFlag
 
-try:
-    # The stdlib's own fast path for enums known in full at definition time (re uses it):
-    # the same classes, built without EnumType's per-member work, ~1 ms of every start.
-    from enum import _simple_enum
-except ImportError:                      # pragma: no cover - a Python without it
-    def _simple_enum(base):
-        def make(cls):
-            members = {k: v for k, v in vars(cls).items() if not k.startswith("_")}
-            return base(cls.__name__, members, module=__name__)
-        return make
+class _Table(type):
+    """A table of kernel numbers.  ``MapType.HASH`` is a plain int: no enum is built at
+    import (the enum module and these classes cost every tool's start ~3 ms).  Calling
+    the table (``MapType(1).name``), iterating it or asking for its members builds the
+    IntEnum (IntFlag for ``flag=True``) once and answers from it."""
+
+    def __new__(mcls, name, bases, ns, flag: bool = False):
+        cls = super().__new__(mcls, name, bases, ns)
+        cls._flag = flag
+        cls._enum = None
+        return cls
+
+    def enum(cls):
+        """The table as an IntEnum/IntFlag (built on first use)."""
+        if cls._enum is None:
+            from enum import IntEnum, IntFlag
+            members = {k: v for k, v in vars(cls).items() if not k.startswith("_")
+                       and isinstance(v, int)}
+            cls._enum = (IntFlag if cls._flag else IntEnum)(cls.__name__, members,
+                                                            module=__name__)
+        return cls._enum
+
+    def name_of(cls, value: int) -> str | None:
+        """The name of ``value`` (its first name, as the enum's), or None; no enum built."""
+        for k, v in vars(cls).items():
+            if v == value and not k.startswith("_") and isinstance(v, int):
+                return k
+        return None
+
+    def __call__(cls, value):
+        return cls.enum()(value)
+
+    def __iter__(cls):
+        return iter(cls.enum())
+
+    def __len__(cls):
+        return len(cls.enum())
+
+    def __contains__(cls, value):
+        return value in cls.enum()
+
+    def __getitem__(cls, name):
+        return cls.enum()[name]
+
+    def __getattr__(cls, name):
+        # members and enum machinery (__members__, _value2member_map_...)
+        if name.startswith("__") and name != "__members__":
+            raise AttributeError(name)
+        return getattr(cls.enum(), name)
 
 
-@_simple_enum(IntEnum)
-class Cmd:
+class Cmd(metaclass=_Table):
     """enum bpf_cmd."""
 
     MAP_CREATE = 0
@@ -61,8 +98,7 @@ class Cmd:
     TOKEN_CREATE = 36
     PROG_STREAM_READ_BY_FD = 37
 
-@_simple_enum(IntEnum)
-class MapType:
+class MapType(metaclass=_Table):
     """enum bpf_map_type."""
 
     UNSPEC = 0
@@ -102,8 +138,7 @@ class MapType:
     CGRP_STORAGE = 32
     ARENA = 33
 
-@_simple_enum(IntEnum)
-class ProgType:
+class ProgType(metaclass=_Table):
     """enum bpf_prog_type."""
 
     UNSPEC = 0
@@ -140,8 +175,7 @@ class ProgType:
     SYSCALL = 31
     NETFILTER = 32
 
-@_simple_enum(IntEnum)
-class AttachType:
+class AttachType(metaclass=_Table):
     """enum bpf_attach_type."""
 
     CGROUP_INET_INGRESS = 0
@@ -203,8 +237,7 @@ class AttachType:
     TRACE_KPROBE_SESSION = 56
     TRACE_UPROBE_SESSION = 57
 
-@_simple_enum(IntEnum)
-class LinkType:
+class LinkType(metaclass=_Table):
     """enum bpf_link_type."""
 
     UNSPEC = 0
@@ -224,8 +257,7 @@ class LinkType:
     SOCKMAP = 14
 
 
-@_simple_enum(IntFlag)
-class MapFlag:
+class MapFlag(metaclass=_Table, flag=True):
     """map_flags for BPF_MAP_CREATE."""
 
     NO_PREALLOC = 1 << 0
@@ -249,8 +281,7 @@ class MapFlag:
     NO_USER_CONV = 1 << 18
 
 
-@_simple_enum(IntFlag)
-class UpdateFlag:
+class UpdateFlag(metaclass=_Table, flag=True):
     """flags for BPF_MAP_UPDATE_ELEM / lookup."""
 
     ANY = 0
@@ -259,8 +290,7 @@ class UpdateFlag:
     F_LOCK = 4
 
 
-@_simple_enum(IntFlag)
-class ProgFlag:
+class ProgFlag(metaclass=_Table, flag=True):
     """prog_flags for BPF_PROG_LOAD."""
 
     STRICT_ALIGNMENT = 1 << 0
@@ -272,8 +302,7 @@ class ProgFlag:
     TEST_REG_INVARIANTS = 1 << 7
 
 
-@_simple_enum(IntFlag)
-class AttachFlag:
+class AttachFlag(metaclass=_Table, flag=True):
     """attach_flags for BPF_PROG_ATTACH and the mprog (tcx) API."""
 
     ALLOW_OVERRIDE = 1 << 0
@@ -285,8 +314,7 @@ class AttachFlag:
     LINK = 1 << 13
 
 
-@_simple_enum(IntFlag)
-class XdpFlag:
+class XdpFlag(metaclass=_Table, flag=True):
     """XDP attach modes (XDP_FLAGS_* from if_link.h)."""
 
     UPDATE_IF_NOEXIST = 1 << 0

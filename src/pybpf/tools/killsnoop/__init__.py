@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import struct
 
 from .. import _args, _common, _run
@@ -23,6 +22,7 @@ def signal_number(text: str) -> int:
     if text.isdigit():
         return int(text)
     name = text.upper() if text.upper().startswith("SIG") else "SIG" + text.upper()
+    import signal          # signal.py builds enums: only when a signal is named
     try:
         return int(signal.Signals[name])
     except KeyError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import struct
 
 from .. import _args, _common, _run
@@ -34,6 +33,7 @@ def parser():
 
 
 def sig_name(sig: int) -> str:
+    import signal          # signal.py builds enums: not at start-up
     try:
         return signal.Signals(sig).name
     except ValueError:

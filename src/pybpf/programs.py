@@ -211,15 +211,10 @@ class Program(AttachMethods):
                  log: str = ""):
         self.fd = fd
         self.name = name
-        self._type = prog_type
+        self.type = _as_prog_type(prog_type)
         self.spec = spec
         self.verifier_log = log     # the log of a successful load when one was asked for
         self._pinned: str | None = None
-
-    @property
-    def type(self) -> ProgType | int:
-        """The program type (a ProgType member when pybpf knows the number)."""
-        return _as_prog_type(self._type)
 
     # ---- loading ------------------------------------------------------------------
 

@@ -4,55 +4,94 @@ Generated once from the running kernel's BTF enums; plain tables so nothing is p
 """
 
 
+class _Member(int):
+    """One number of a table: an int with an enum member's ``name``, ``value`` and repr."""
+
+    def __new__(cls, value: int, name: str, table: str):
+        m = int.__new__(cls, value)
+        m.name, m._table = name, table
+        return m
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"<{self._table}.{self.name}: {int(self)}>"
+
+    __str__ = int.__repr__          # as IntEnum's: str() and format() give the number
+    __format__ = int.__format__
+
+    def __reduce__(self):
+        return int, (int(self),)
+
+
 class _Table(type):
-    """A table of kernel numbers.  ``MapType.HASH`` is a plain int: no enum is built at
-    import (the enum module and these classes cost every tool's start ~3 ms).  Calling
-    the table (``MapType(1).name``), iterating it or asking for its members builds the
-    IntEnum (IntFlag for ``flag=True``) once and answers from it."""
+    """A table of kernel numbers, used like an IntEnum (``MapType.HASH``, ``.name``,
+    ``MapType(1)``, iteration, ``__members__``) without building one: the enum module and
+    these classes cost every tool's start ~3 ms.  Members are ints with a name; the real
+    IntEnum/IntFlag is made only if asked for (:meth:`enum`, a flag combination)."""
 
     def __new__(mcls, name, bases, ns, flag: bool = False):
         cls = super().__new__(mcls, name, bases, ns)
-        cls._flag = flag
-        cls._enum = None
+        cls._flag, cls._enum = flag, None
+        members: dict[str, _Member] = {}
+        by_value: dict[int, _Member] = {}
+        for k, v in ns.items():
+            if k.startswith("_") or type(v) is not int:
+                continue
+            m = by_value.get(v)             # a later name for a number is an alias
+            if m is None:
+                m = by_value[v] = _Member(v, k, name)
+            members[k] = m
+            setattr(cls, k, m)
+        cls._members, cls._by_value = members, by_value
         return cls
 
     def enum(cls):
-        """The table as an IntEnum/IntFlag (built on first use)."""
+        """The table as a real IntEnum/IntFlag (built on first use)."""
         if cls._enum is None:
             from enum import IntEnum, IntFlag
-            members = {k: v for k, v in vars(cls).items() if not k.startswith("_")
-                       and isinstance(v, int)}
-            cls._enum = (IntFlag if cls._flag else IntEnum)(cls.__name__, members,
+            values = {k: int(v) for k, v in cls._members.items()}
+            cls._enum = (IntFlag if cls._flag else IntEnum)(cls.__name__, values,
                                                             module=__name__)
         return cls._enum
 
     def name_of(cls, value: int) -> str | None:
-        """The name of ``value`` (its first name, as the enum's), or None; no enum built."""
-        for k, v in vars(cls).items():
-            if v == value and not k.startswith("_") and isinstance(v, int):
-                return k
-        return None
+        """The name of ``value`` (its first name), or None."""
+        m = cls._by_value.get(value)
+        return None if m is None else m.name
 
     def __call__(cls, value):
-        return cls.enum()(value)
+        m = cls._by_value.get(value)
+        if m is not None:
+            return m
+        if cls._flag:
+            return cls.enum()(value)        # a combination of flags
+        raise ValueError(f"{value!r} is not a valid {cls.__name__}")
 
     def __iter__(cls):
-        return iter(cls.enum())
+        return iter(cls._by_value.values())
 
     def __len__(cls):
-        return len(cls.enum())
+        return len(cls._by_value)
 
     def __contains__(cls, value):
-        return value in cls.enum()
+        return value in cls._by_value
 
     def __getitem__(cls, name):
-        return cls.enum()[name]
+        return cls._members[name]
 
-    def __getattr__(cls, name):
-        # members and enum machinery (__members__, _value2member_map_...)
-        if name.startswith("__") and name != "__members__":
-            raise AttributeError(name)
-        return getattr(cls.enum(), name)
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, _Member) and obj._table == cls.__name__
+
+    @property
+    def __members__(cls):
+        return dict(cls._members)
+
+    @property
+    def _value2member_map_(cls):
+        return dict(cls._by_value)
 
 
 class Cmd(metaclass=_Table):

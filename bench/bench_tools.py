@@ -132,6 +132,16 @@ def _try_open(path):
         pass
 
 
+def cpu_ns(pid: int) -> int | None:
+    """CPU time the process has run so far (the scheduler's own count, in ns): unlike the
+    wall time to ready, it does not grow when other jobs hold the CPUs."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def hwm(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -185,13 +195,14 @@ class Pty:
         os.close(self.master)
 
 
-def ready_time(cmd, trigger, marker: str, timeout: float = 30) -> tuple[float | None, int]:
+def ready_time(cmd, trigger, marker: str, timeout: float = 30) -> tuple:
+    """(seconds to the marker or None, peak RSS in KB, CPU ms used until then or None)."""
     env = None
     if isinstance(cmd, tuple):              # (cmd, PYTHONPATH): another checkout's pybpf
         cmd, env = cmd
     t0 = time.monotonic()
     tool = Pty(cmd, env)
-    t_ready = None
+    t_ready = cpu = None
     try:
         while time.monotonic() - t0 < timeout:
             if trigger:
@@ -199,6 +210,8 @@ def ready_time(cmd, trigger, marker: str, timeout: float = 30) -> tuple[float | 
             tool.pump(0.005)
             if marker.encode() in tool.buf:
                 t_ready = time.monotonic() - t0
+                ns = cpu_ns(tool.p.pid)
+                cpu = None if ns is None else ns / 1e6
                 break
             if tool.p.poll() is not None:
                 break
@@ -206,7 +219,7 @@ def ready_time(cmd, trigger, marker: str, timeout: float = 30) -> tuple[float | 
         tool.pump(0)
     finally:
         tool.stop()
-    return t_ready, tool.hwm
+    return t_ready, tool.hwm, cpu
 
 
 def storm(cmds: dict, trigger, marker: str, storm_fn, n: int) -> dict:
@@ -245,6 +258,7 @@ def main() -> int:
     before_src = os.path.join(os.path.abspath(a.before), "src") if a.before else None
     only = set(a.only.split(",")) if a.only else None
     rows = []
+    cpu_rows = []
     storms = []
     for tool, (pargs, largs, trigger, marker, storm_fn) in cases().items():
         if only and tool not in only:
@@ -262,19 +276,22 @@ def main() -> int:
             ready_time(cmd, trigger, mk)          # warm: compile, plan, caches
         for i in range(a.runs):
             for name, cmd in sides:
-                if name == "libbpf-tools" and i and not any(t for t, _ in res[name]):
+                if name == "libbpf-tools" and i and not any(r[0] for r in res[name]):
                     continue    # it never showed the marker: 30 s more each run tell nothing
                 res[name].append(ready_time(cmd, trigger, mk))
         med = {}
         for name, rs in res.items():
-            ts = [t for t, _ in rs if t is not None]
+            ts = [r[0] for r in rs if r[0] is not None]
+            cs = [r[2] for r in rs if r[0] is not None and r[2] is not None]
             med[name] = (statistics.median(ts) if ts else None,
-                         statistics.median([h for _, h in rs]) / 1024, len(ts))
+                         statistics.median([r[1] for r in rs]) / 1024, len(ts),
+                         statistics.median(cs) if cs else None)
         p, lb = med["pybpf"], med["libbpf-tools"]
         ratio = p[0] / lb[0] if p[0] and lb[0] else None
         b = med.get("before")
         bratio = b[0] / lb[0] if b and b[0] and lb[0] else None
         rows.append((tool, p, lb, ratio, b, bratio))
+        cpu_rows.append((tool, b, p, lb))
         print(f"{tool}: pybpf {p[0]} s {p[1]:.1f} MB ({p[2]}/{a.runs}); libbpf-tools "
               f"{lb[0]} s {lb[1]:.1f} MB ({lb[2]}/{len(res['libbpf-tools'])}); ratio {ratio}"
               + (f"; before {b[0]} s, ratio {bratio}" if b else ""), flush=True)
@@ -299,6 +316,16 @@ def main() -> int:
         print("|---|---:|---:|---:|---:|---:|")
         for tool, p, lb, ratio, _, _ in rows:
             print(f"| {tool} | {f(p[0])} | {f(lb[0])} | {x(ratio)} | {p[1]:.1f} | {lb[1]:.1f} |")
+    c = lambda v: "-" if v is None else f"{v:.1f}"       # noqa: E731
+    cr = lambda a, b: "-" if not a or not b else f"{a / b:.2f}x"   # noqa: E731
+    print("\nCPU time until ready (ms, median; /proc/PID/schedstat: what the start costs, "
+          "less sensitive to other jobs than the wall time):")
+    print("\n| tool | " + ("before | ratio | " if before_src else "") +
+          "pybpf | ratio | libbpf-tools |")
+    print("|---|" + ("---:|---:|" if before_src else "") + "---:|---:|---:|")
+    for tool, b, p, lb in cpu_rows:
+        print(f"| {tool} | " + (f"{c(b[3])} | {cr(b[3], lb[3])} | " if before_src else "") +
+              f"{c(p[3])} | {cr(p[3], lb[3])} | {c(lb[3])} |")
     if storms:
         print("\n| tool | marked events | pybpf shown | libbpf-tools shown |")
         print("|---|---:|---:|---:|")

@@ -223,3 +223,18 @@ def test_a_tools_warm_start_imports_only_what_it_needs(tool, banner):
               "hashlib", "subprocess", "tempfile"}
     # runqlat's report at SIGINT prints its histogram: what that imports comes after
     assert not banned & imported, sorted(banned & imported)
+
+
+def test_a_built_object_is_named_without_being_read(tmp_path):
+    """A wheel's ``<stem>.bpf.o``: its identity comes from a stat, its bytes on demand."""
+    from pybpf.bundled import bundled_object, bundled_source
+    obj = tmp_path / "t.bpf.o"
+    obj.write_bytes(b"\x7fELF one")
+    read, ident = bundled_source(str(tmp_path), "t")
+    assert read() == b"\x7fELF one" and len(ident) == 64
+    assert bundled_source(str(tmp_path), "t")[1] == ident        # stable
+    assert bundled_object(str(tmp_path), "t") == (b"\x7fELF one", ident)
+    obj.unlink()
+    obj.write_bytes(b"\x7fELF two!")                              # a new build: a new name
+    read2, ident2 = bundled_source(str(tmp_path), "t")
+    assert ident2 != ident and read2() == b"\x7fELF two!"

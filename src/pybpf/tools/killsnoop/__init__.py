@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import signal
 import struct
 
 from .. import _args, _common, _run
@@ -22,11 +24,10 @@ def signal_number(text: str) -> int:
     if text.isdigit():
         return int(text)
     name = text.upper() if text.upper().startswith("SIG") else "SIG" + text.upper()
-    import signal          # signal.py builds enums: only when a signal is named
     try:
         return int(signal.Signals[name])
     except KeyError:
-        raise _common._arg_error(f"unknown signal {text!r}") from None
+        raise argparse.ArgumentTypeError(f"unknown signal {text!r}") from None
 
 
 def parser():

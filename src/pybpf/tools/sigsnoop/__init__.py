@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import struct
 
 from .. import _args, _common, _run
@@ -33,7 +34,6 @@ def parser():
 
 
 def sig_name(sig: int) -> str:
-    import signal          # signal.py builds enums: not at start-up
     try:
         return signal.Signals(sig).name
     except ValueError:

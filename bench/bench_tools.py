@@ -332,14 +332,21 @@ def main() -> int:
         for tool, n, got in storms:
             print(f"| {tool} | {n} | {got['pybpf']} | {got['libbpf-tools']} |")
     print(f"\n(bench took {time.monotonic() - started:.0f} s)")
+    return 0
+
+
+def cleanup() -> None:
+    """The marker sleeper and the temporary directories, whatever ended the bench."""
     if Sleeper.p:
         Sleeper.p.kill()
         Sleeper.p.wait()
     import shutil
     shutil.rmtree(TMP, ignore_errors=True)
     shutil.rmtree(TMP_PYC, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        cleanup()

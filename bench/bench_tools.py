@@ -7,7 +7,10 @@ exiting...) or, for the counting tools, to their "Tracing..." banner; peak RSS (
 and for the event tools, a storm of N marked events traced by both at once: how many
 each caught.  Each tool runs in a pty (line-buffered, as for a person).
 
-usage: bench/bench_tools.py [--runs N] [--storm N] [--only tool,tool]
+usage: bench/bench_tools.py [--runs N] [--storm N] [--only tool,tool] [--before CHECKOUT]
+
+``--before`` also times the tools of another pybpf checkout (say, a detached worktree of
+an older commit) in the same rounds, for a before/after comparison under the same load.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-PYBPF = [os.path.join(REPO, ".venv", "bin", "python"), "-m", "pybpf"]
+PYTHON = os.path.join(REPO, ".venv", "bin", "python")
+PYBPF = [PYTHON, "-m", "pybpf"]
 os.environ["PYTHONPATH"] = os.path.join(REPO, "src")      # this checkout's pybpf
 # byte-code cached as an installed wheel has it (this environment may forbid .pyc files;
 # compiling every module on every start would be measured instead of the tool)
@@ -128,6 +132,16 @@ def _try_open(path):
         pass
 
 
+def cpu_ns(pid: int) -> int | None:
+    """CPU time the process has run so far (the scheduler's own count, in ns): unlike the
+    wall time to ready, it does not grow when other jobs hold the CPUs."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def hwm(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -142,10 +156,11 @@ def hwm(pid: int) -> int:
 class Pty:
     """A tool running in a pty; its output collected."""
 
-    def __init__(self, cmd):
+    def __init__(self, cmd, pythonpath: str | None = None):
         self.master, slave = pty.openpty()
+        env = None if pythonpath is None else {**os.environ, "PYTHONPATH": pythonpath}
         self.p = subprocess.Popen(cmd, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL,
-                                  start_new_session=True)
+                                  start_new_session=True, env=env)
         os.close(slave)
         os.set_blocking(self.master, False)
         self.buf = b""
@@ -180,10 +195,14 @@ class Pty:
         os.close(self.master)
 
 
-def ready_time(cmd, trigger, marker: str, timeout: float = 30) -> tuple[float | None, int]:
+def ready_time(cmd, trigger, marker: str, timeout: float = 30) -> tuple:
+    """(seconds to the marker or None, peak RSS in KB, CPU ms used until then or None)."""
+    env = None
+    if isinstance(cmd, tuple):              # (cmd, PYTHONPATH): another checkout's pybpf
+        cmd, env = cmd
     t0 = time.monotonic()
-    tool = Pty(cmd)
-    t_ready = None
+    tool = Pty(cmd, env)
+    t_ready = cpu = None
     try:
         while time.monotonic() - t0 < timeout:
             if trigger:
@@ -191,6 +210,8 @@ def ready_time(cmd, trigger, marker: str, timeout: float = 30) -> tuple[float | 
             tool.pump(0.005)
             if marker.encode() in tool.buf:
                 t_ready = time.monotonic() - t0
+                ns = cpu_ns(tool.p.pid)
+                cpu = None if ns is None else ns / 1e6
                 break
             if tool.p.poll() is not None:
                 break
@@ -198,7 +219,7 @@ def ready_time(cmd, trigger, marker: str, timeout: float = 30) -> tuple[float | 
         tool.pump(0)
     finally:
         tool.stop()
-    return t_ready, tool.hwm
+    return t_ready, tool.hwm, cpu
 
 
 def storm(cmds: dict, trigger, marker: str, storm_fn, n: int) -> dict:
@@ -230,9 +251,14 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--storm", type=int, default=2000)
     ap.add_argument("--only")
+    ap.add_argument("--before", metavar="CHECKOUT",
+                    help="also time this other pybpf checkout's tools (its src/)")
     a = ap.parse_args()
+    started = time.monotonic()
+    before_src = os.path.join(os.path.abspath(a.before), "src") if a.before else None
     only = set(a.only.split(",")) if a.only else None
     rows = []
+    cpu_rows = []
     storms = []
     for tool, (pargs, largs, trigger, marker, storm_fn) in cases().items():
         if only and tool not in only:
@@ -242,47 +268,85 @@ def main() -> int:
             print(f"{tool}: no {ref}; skipped", file=sys.stderr)
             continue
         mk = marker()
-        res = {"pybpf": [], "libbpf-tools": []}
-        ready_time(PYBPF + [tool] + pargs, trigger, mk)      # warm: compile, plan, caches
-        for _ in range(a.runs):
-            for name, cmd in (("pybpf", PYBPF + [tool] + pargs), ("libbpf-tools", [ref] + largs)):
+        sides = [("pybpf", PYBPF + [tool] + pargs), ("libbpf-tools", [ref] + largs)]
+        if before_src:
+            sides.insert(0, ("before", (PYBPF + [tool] + pargs, before_src)))
+        res = {name: [] for name, _ in sides}
+        for _, cmd in sides[:-1]:
+            ready_time(cmd, trigger, mk)          # warm: compile, plan, caches
+        for i in range(a.runs):
+            for name, cmd in sides:
+                if name == "libbpf-tools" and i and not any(r[0] for r in res[name]):
+                    continue    # it never showed the marker: 30 s more each run tell nothing
                 res[name].append(ready_time(cmd, trigger, mk))
         med = {}
         for name, rs in res.items():
-            ts = [t for t, _ in rs if t is not None]
+            ts = [r[0] for r in rs if r[0] is not None]
+            cs = [r[2] for r in rs if r[0] is not None and r[2] is not None]
             med[name] = (statistics.median(ts) if ts else None,
-                         statistics.median([h for _, h in rs]) / 1024, len(ts))
+                         statistics.median([r[1] for r in rs]) / 1024, len(ts),
+                         statistics.median(cs) if cs else None)
         p, lb = med["pybpf"], med["libbpf-tools"]
         ratio = p[0] / lb[0] if p[0] and lb[0] else None
-        rows.append((tool, p, lb, ratio))
+        b = med.get("before")
+        bratio = b[0] / lb[0] if b and b[0] and lb[0] else None
+        rows.append((tool, p, lb, ratio, b, bratio))
+        cpu_rows.append((tool, b, p, lb))
         print(f"{tool}: pybpf {p[0]} s {p[1]:.1f} MB ({p[2]}/{a.runs}); libbpf-tools "
-              f"{lb[0]} s {lb[1]:.1f} MB ({lb[2]}/{a.runs}); ratio {ratio}", flush=True)
+              f"{lb[0]} s {lb[1]:.1f} MB ({lb[2]}/{len(res['libbpf-tools'])}); ratio {ratio}"
+              + (f"; before {b[0]} s, ratio {bratio}" if b else ""), flush=True)
         if storm_fn and lb[2]:
             n = a.storm if tool not in ("exitsnoop", "tcplife", "tcpstates") else a.storm // 4
             got = storm({"pybpf": PYBPF + [tool] + pargs, "libbpf-tools": [ref] + largs},
                         trigger, mk, storm_fn, n)
             storms.append((tool, n, got))
             print(f"  storm of {n}: {got}", flush=True)
-    print("\n| tool | pybpf ready (s) | libbpf-tools ready (s) | ratio | pybpf peak RSS (MB) "
-          "| libbpf-tools peak RSS (MB) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for tool, p, lb, ratio in rows:
-        f = lambda v: "-" if v is None else f"{v:.3f}"   # noqa: E731
-        print(f"| {tool} | {f(p[0])} | {f(lb[0])} | {'-' if ratio is None else f'{ratio:.2f}x'}"
-              f" | {p[1]:.1f} | {lb[1]:.1f} |")
+    f = lambda v: "-" if v is None else f"{v:.3f}"       # noqa: E731
+    x = lambda r: "-" if r is None else f"{r:.2f}x"      # noqa: E731
+    if before_src:
+        print("\n| tool | before ready (s) | ratio | after ready (s) | ratio | libbpf-tools "
+              "ready (s) | before / after peak RSS (MB) | libbpf-tools peak RSS (MB) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for tool, p, lb, ratio, b, bratio in rows:
+            print(f"| {tool} | {f(b[0])} | {x(bratio)} | {f(p[0])} | {x(ratio)} | {f(lb[0])} "
+                  f"| {b[1]:.1f} / {p[1]:.1f} | {lb[1]:.1f} |")
+    else:
+        print("\n| tool | pybpf ready (s) | libbpf-tools ready (s) | ratio | pybpf peak RSS (MB) "
+              "| libbpf-tools peak RSS (MB) |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for tool, p, lb, ratio, _, _ in rows:
+            print(f"| {tool} | {f(p[0])} | {f(lb[0])} | {x(ratio)} | {p[1]:.1f} | {lb[1]:.1f} |")
+    c = lambda v: "-" if v is None else f"{v:.1f}"       # noqa: E731
+    cr = lambda a, b: "-" if not a or not b else f"{a / b:.2f}x"   # noqa: E731
+    print("\nCPU time until ready (ms, median; /proc/PID/schedstat: what the start costs, "
+          "less sensitive to other jobs than the wall time):")
+    print("\n| tool | " + ("before | ratio | " if before_src else "") +
+          "pybpf | ratio | libbpf-tools |")
+    print("|---|" + ("---:|---:|" if before_src else "") + "---:|---:|---:|")
+    for tool, b, p, lb in cpu_rows:
+        print(f"| {tool} | " + (f"{c(b[3])} | {cr(b[3], lb[3])} | " if before_src else "") +
+              f"{c(p[3])} | {cr(p[3], lb[3])} | {c(lb[3])} |")
     if storms:
         print("\n| tool | marked events | pybpf shown | libbpf-tools shown |")
         print("|---|---:|---:|---:|")
         for tool, n, got in storms:
             print(f"| {tool} | {n} | {got['pybpf']} | {got['libbpf-tools']} |")
+    print(f"\n(bench took {time.monotonic() - started:.0f} s)")
+    return 0
+
+
+def cleanup() -> None:
+    """The marker sleeper and the temporary directories, whatever ended the bench."""
     if Sleeper.p:
         Sleeper.p.kill()
         Sleeper.p.wait()
     import shutil
     shutil.rmtree(TMP, ignore_errors=True)
     shutil.rmtree(TMP_PYC, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        cleanup()

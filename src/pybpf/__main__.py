@@ -1,6 +1,6 @@
 """``python -m pybpf``: the same as the ``pybpf`` command."""
 
-import signal
+import _signal as signal  # signal.py adds enums: ~0.5 ms of a start
 import sys
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-import re
 
 __all__ = [
     "PybpfError", "KernelError", "VerifierError", "NotSupportedError",
@@ -69,7 +68,6 @@ class AttachError(KernelError):
     """Attaching a program to a hook failed for a reason other than a missing feature."""
 
 
-_INSN_RE = re.compile(r"^(\d+): \(([0-9a-f]{2})\)")
 
 
 class VerifierError(KernelError):
@@ -103,6 +101,8 @@ class VerifierError(KernelError):
 
 def _failing_location(log: str) -> tuple[int | None, str | None]:
     """Find the last instruction the log reports and the ``; source`` line before it."""
+    import re                      # only for a rejection: re costs every start ~2 ms
+    insn_re = re.compile(r"^(\d+): \(([0-9a-f]{2})\)")
     insn = None
     src = None
     last_src = None
@@ -110,7 +110,7 @@ def _failing_location(log: str) -> tuple[int | None, str | None]:
         if line.startswith("; "):
             last_src = line[2:].strip()
             continue
-        m = _INSN_RE.match(line)
+        m = insn_re.match(line)
         if m:
             insn = int(m.group(1))
             src = last_src

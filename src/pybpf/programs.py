@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import errno as _errno
 import os
-import re
 from collections import namedtuple
 from collections.abc import Iterable, Sequence
 
@@ -37,7 +36,7 @@ _TRAMPOLINE_TYPES = (ProgType.TRACING, ProgType.LSM, ProgType.EXT)
 _TRACING_TYPES = (ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.PERF_EVENT,
                   ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE,
                   ProgType.TRACING, ProgType.LSM, ProgType.EXT)
-_NAME_BAD = re.compile(r"[^A-Za-z0-9_.]")
+_NAME_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
 
 # Source location for an instruction index: (file, line, text).
 SourceLine = tuple[str, int, str]
@@ -45,7 +44,9 @@ SourceLine = tuple[str, int, str]
 
 def sanitize_name(name: str) -> str:
     """The name as the kernel accepts it: ``[A-Za-z0-9_.]``, at most 15 characters."""
-    return _NAME_BAD.sub("_", name)[:15]
+    name = name[:15]        # (no re: it costs every start ~2 ms)
+    return name if _NAME_OK.issuperset(name) else \
+        "".join(c if c in _NAME_OK else "_" for c in name)
 
 
 def encode_instructions(insns: Any) -> bytes:

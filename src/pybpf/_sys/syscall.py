@@ -62,7 +62,7 @@ def bpf(cmd: Cmd, attr: ctypes.Structure, *, detail: str = "",
         break
     if err == 38:  # ENOSYS: the kernel was built without CONFIG_BPF_SYSCALL
         raise errors.NotSupportedError("bpf(2)", "the kernel has no bpf syscall", err,
-                                       f"BPF_{Cmd(cmd).name}")
+                                       f"BPF_{_cmd_name(cmd)}")
     raise errors.from_errno(err, f"BPF_{_cmd_name(cmd)}", detail, feature)
 
 
@@ -77,10 +77,7 @@ def bpf_prepared(cmd: int, attr: ctypes.Structure, ref, size: int) -> int:
 
 
 def _cmd_name(cmd: int) -> str:
-    try:
-        return Cmd(cmd).name
-    except ValueError:
-        return f"cmd {cmd}"
+    return Cmd.name_of(cmd) or f"cmd {cmd}"
 
 
 def perf_event_open(attr: ctypes.Structure, pid: int, cpu: int, group_fd: int = -1,

@@ -3,22 +3,98 @@
 Generated once from the running kernel's BTF enums; plain tables so nothing is parsed at run time.
 """
 
-from enum import IntEnum, IntFlag
 
-try:
-    # The stdlib's own fast path for enums known in full at definition time (re uses it):
-    # the same classes, built without EnumType's per-member work, ~1 ms of every start.
-    from enum import _simple_enum
-except ImportError:                      # pragma: no cover - a Python without it
-    def _simple_enum(base):
-        def make(cls):
-            members = {k: v for k, v in vars(cls).items() if not k.startswith("_")}
-            return base(cls.__name__, members, module=__name__)
-        return make
+class _Member(int):
+    """One number of a table: an int with an enum member's ``name``, ``value`` and repr."""
+
+    def __new__(cls, value: int, name: str, table: str):
+        m = int.__new__(cls, value)
+        m.name, m._table = name, table
+        return m
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"<{self._table}.{self.name}: {int(self)}>"
+
+    __str__ = int.__repr__          # as IntEnum's: str() and format() give the number
+    __format__ = int.__format__
+
+    def __reduce__(self):
+        return int, (int(self),)
 
 
-@_simple_enum(IntEnum)
-class Cmd:
+class _Table(type):
+    """A table of kernel numbers, used like an IntEnum (``MapType.HASH``, ``.name``,
+    ``MapType(1)``, iteration, ``__members__``) without building one: the enum module and
+    these classes cost every tool's start ~3 ms.  Members are ints with a name; the real
+    IntEnum/IntFlag is made only if asked for (:meth:`enum`, a flag combination)."""
+
+    def __new__(mcls, name, bases, ns, flag: bool = False):
+        cls = super().__new__(mcls, name, bases, ns)
+        cls._flag, cls._enum = flag, None
+        members: dict[str, _Member] = {}
+        by_value: dict[int, _Member] = {}
+        for k, v in ns.items():
+            if k.startswith("_") or type(v) is not int:
+                continue
+            m = by_value.get(v)             # a later name for a number is an alias
+            if m is None:
+                m = by_value[v] = _Member(v, k, name)
+            members[k] = m
+            setattr(cls, k, m)
+        cls._members, cls._by_value = members, by_value
+        return cls
+
+    def enum(cls):
+        """The table as a real IntEnum/IntFlag (built on first use)."""
+        if cls._enum is None:
+            from enum import IntEnum, IntFlag
+            values = {k: int(v) for k, v in cls._members.items()}
+            cls._enum = (IntFlag if cls._flag else IntEnum)(cls.__name__, values,
+                                                            module=__name__)
+        return cls._enum
+
+    def name_of(cls, value: int) -> str | None:
+        """The name of ``value`` (its first name), or None."""
+        m = cls._by_value.get(value)
+        return None if m is None else m.name
+
+    def __call__(cls, value):
+        m = cls._by_value.get(value)
+        if m is not None:
+            return m
+        if cls._flag:
+            return cls.enum()(value)        # a combination of flags
+        raise ValueError(f"{value!r} is not a valid {cls.__name__}")
+
+    def __iter__(cls):
+        return iter(cls._by_value.values())
+
+    def __len__(cls):
+        return len(cls._by_value)
+
+    def __contains__(cls, value):
+        return value in cls._by_value
+
+    def __getitem__(cls, name):
+        return cls._members[name]
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, _Member) and obj._table == cls.__name__
+
+    @property
+    def __members__(cls):
+        return dict(cls._members)
+
+    @property
+    def _value2member_map_(cls):
+        return dict(cls._by_value)
+
+
+class Cmd(metaclass=_Table):
     """enum bpf_cmd."""
 
     MAP_CREATE = 0
@@ -61,8 +137,7 @@ class Cmd:
     TOKEN_CREATE = 36
     PROG_STREAM_READ_BY_FD = 37
 
-@_simple_enum(IntEnum)
-class MapType:
+class MapType(metaclass=_Table):
     """enum bpf_map_type."""
 
     UNSPEC = 0
@@ -102,8 +177,7 @@ class MapType:
     CGRP_STORAGE = 32
     ARENA = 33
 
-@_simple_enum(IntEnum)
-class ProgType:
+class ProgType(metaclass=_Table):
     """enum bpf_prog_type."""
 
     UNSPEC = 0
@@ -140,8 +214,7 @@ class ProgType:
     SYSCALL = 31
     NETFILTER = 32
 
-@_simple_enum(IntEnum)
-class AttachType:
+class AttachType(metaclass=_Table):
     """enum bpf_attach_type."""
 
     CGROUP_INET_INGRESS = 0
@@ -203,8 +276,7 @@ class AttachType:
     TRACE_KPROBE_SESSION = 56
     TRACE_UPROBE_SESSION = 57
 
-@_simple_enum(IntEnum)
-class LinkType:
+class LinkType(metaclass=_Table):
     """enum bpf_link_type."""
 
     UNSPEC = 0
@@ -224,8 +296,7 @@ class LinkType:
     SOCKMAP = 14
 
 
-@_simple_enum(IntFlag)
-class MapFlag:
+class MapFlag(metaclass=_Table, flag=True):
     """map_flags for BPF_MAP_CREATE."""
 
     NO_PREALLOC = 1 << 0
@@ -249,8 +320,7 @@ class MapFlag:
     NO_USER_CONV = 1 << 18
 
 
-@_simple_enum(IntFlag)
-class UpdateFlag:
+class UpdateFlag(metaclass=_Table, flag=True):
     """flags for BPF_MAP_UPDATE_ELEM / lookup."""
 
     ANY = 0
@@ -259,8 +329,7 @@ class UpdateFlag:
     F_LOCK = 4
 
 
-@_simple_enum(IntFlag)
-class ProgFlag:
+class ProgFlag(metaclass=_Table, flag=True):
     """prog_flags for BPF_PROG_LOAD."""
 
     STRICT_ALIGNMENT = 1 << 0
@@ -272,8 +341,7 @@ class ProgFlag:
     TEST_REG_INVARIANTS = 1 << 7
 
 
-@_simple_enum(IntFlag)
-class AttachFlag:
+class AttachFlag(metaclass=_Table, flag=True):
     """attach_flags for BPF_PROG_ATTACH and the mprog (tcx) API."""
 
     ALLOW_OVERRIDE = 1 << 0
@@ -285,8 +353,7 @@ class AttachFlag:
     LINK = 1 << 13
 
 
-@_simple_enum(IntFlag)
-class XdpFlag:
+class XdpFlag(metaclass=_Table, flag=True):
     """XDP attach modes (XDP_FLAGS_* from if_link.h)."""
 
     UPDATE_IF_NOEXIST = 1 << 0

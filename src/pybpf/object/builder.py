@@ -379,7 +379,8 @@ class _Loader:
             self._record_program(p, ks)
 
     def _own_program(self, name: str, prog) -> None:
-        log.debug("program %r: loaded as %s", name, getattr(prog.type, "name", prog.type))
+        if log.enabled():       # prog.type names the type through an enum: only when shown
+            log.debug("program %r: loaded as %s", name, getattr(prog.type, "name", prog.type))
         prog._owner, prog._owner_name = self.obj, name   # attach_*() links go to obj.links
         for mname, m in self.obj.maps.items():
             if not mname.startswith(".rodata"):

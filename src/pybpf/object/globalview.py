@@ -32,11 +32,56 @@ def codec(obj):
 def encode(obj, name: str, value) -> bytes:
     """Checked bytes of ``value`` for global ``name`` of ``obj`` (typed when BTF knows it)."""
     section, offset, size, signed, tid = obj._var(name)
+    if tid and obj._spec is None and obj._plan is not None:
+        raw = _plain_scalar(obj._plan.get("types") or {}, tid, value)
+        if raw is not None:
+            return raw
     c = codec(obj) if tid else None
     if c is not None:
         return c.encode(tid, value, name)
     from ..typedvalue import encode_untyped
     return encode_untyped(value, size, signed, name)
+
+
+_MODIFIERS = (8, 9, 10, 11, 18)   # BTF_KIND_TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG
+
+
+def _plain_scalar(types: dict, tid: int, value) -> bytes | None:
+    """The bytes the Codec would give an int or bool ``value`` for a plain C integer or
+    bool, or raw ``bytes`` for anything but a char array, read straight from a plan's type
+    table (the tools' filter constants on a warm start, without importing the type model);
+    None for anything else or what does not fit (the Codec then encodes it or says what
+    is wrong)."""
+    t = _resolved(types, tid)
+    if t is None:
+        return None
+    kind, name, _, size, encoding = t[:5]
+    if type(value) is bytes:
+        if kind == 3:                           # BTF_KIND_ARRAY: not of chars
+            e = _resolved(types, t[2])
+            if e is None or (e[0] == 1 and e[3] == 1 and (e[1] == "char" or e[4] & 2)):
+                return None
+        return value + bytes(t[8] - len(value)) if len(value) <= t[8] else None
+    if (type(value) is not int and type(value) is not bool) or kind != 1:   # BTF_KIND_INT
+        return None
+    if encoding & 4:                           # BTF_INT_BOOL: 0 or 1 only
+        return bytes([value]) + bytes(size - 1) if value in (0, 1) and size >= 1 else None
+    if encoding & 2 or (size == 1 and name == "char") or size not in (1, 2, 4, 8):
+        return None                            # a char: the Codec's rules
+    signed = bool(encoding & 1)
+    bits = size * 8
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    return int(value).to_bytes(size, "little", signed=signed) if lo <= value <= hi else None
+
+
+def _resolved(types: dict, tid: int):
+    """The plan's entry for ``tid`` past typedefs and qualifiers (None if absent)."""
+    t = types.get(tid)
+    for _ in range(32):
+        if t is None or t[0] not in _MODIFIERS:
+            break
+        t = types.get(t[2])
+    return t
 
 
 def _mapping(obj, section: str):

@@ -44,9 +44,14 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     its sources, say); it names the load plan instead of a hash of the bytes.
     ``sections`` loads programs as if their SEC() said otherwise (program name -> section
     name, e.g. ``{"f": "xdp"}``): libbpf's bpf_program__set_type() and friends.
+    With ``cache_key``, ``source`` may also be a function returning the object's bytes:
+    it is called only if no plan replays (a tool's warm start then never reads its object).
     """
     data = None
-    if isinstance(source, (bytes, bytearray, memoryview)):
+    fetch = None
+    if callable(source) and cache_key is not None:
+        fetch, data, name = source, b"", name or ""
+    elif isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), name or ""
     elif isinstance(source, (str, os.PathLike)):
         if os.fspath(source).endswith(".c"):
@@ -67,7 +72,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         key = plan.key(data, label, identity=cache_key)
         p = plan.read(key)
         if p is not None:
-            obj = _replay(p, data, name, maps or {}, pin_root, variables or {})
+            obj = _replay(p, fetch or data, name, maps or {}, pin_root, variables or {})
             if obj is not None:
                 log.debug("object %r: loaded from its plan (%d maps, %d programs)", name,
                           len(obj.maps), len(obj.programs))
@@ -75,6 +80,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
             log.debug("object %r: plan replay failed; taking the full path", name)
         else:
             log.debug("object %r: no load plan yet; full load", name)
+    if fetch is not None:
+        data = fetch()
     if data is not None:
         from .spec import ObjectSpec
         spec = ObjectSpec.from_bytes(data, name=name)
@@ -171,6 +178,8 @@ class Object(GlobalsMixin):
         """The parsed object (on a plan replay, parsed from the ELF bytes on first use)."""
         if self._spec is None:
             from .spec import ObjectSpec
+            if callable(self._data):            # load(fetch, cache_key=...)'s bytes
+                self._data = self._data()
             self._spec = ObjectSpec.from_bytes(self._data, name=self.name)
         return self._spec
 

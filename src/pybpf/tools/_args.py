@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -22,9 +21,9 @@ def positive_int(text: str) -> int:
     try:
         v = int(text, 0)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+        raise _common._arg_error(f"invalid number {text!r}") from None
     if v <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+        raise _common._arg_error(f"{text!r} is not a positive number")
     return v
 
 

@@ -21,7 +21,7 @@ The conventions (``pybpf`` applies them to every tool and command through
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # signal.py adds enums: ~0.5 ms of a start
 import sys
 import time
 
@@ -44,6 +44,14 @@ def tool_object(tool: str, folder: str | None = None) -> tuple[bytes, str | None
     # tools share headers one folder up (tools/_common.bpf.h): they name the object too
     return bundled_object(folder or os.path.join(TOOLS_DIR, tool), tool,
                           shared_dirs=(TOOLS_DIR,))
+
+
+def tool_source(tool: str) -> tuple:
+    """``(read, identity)`` of a tool's object without reading it (see
+    :func:`pybpf.bundled.bundled_source`): ``pybpf.load(read, cache_key=identity)``
+    replays the tool's plan and reads the object only when there is none."""
+    from ..bundled import bundled_source
+    return bundled_source(os.path.join(TOOLS_DIR, tool), tool, shared_dirs=(TOOLS_DIR,))
 
 
 def package_object(folder: str, name: str) -> tuple[bytes, str | None]:
@@ -333,8 +341,11 @@ def _parser_class():
 
 def ArgumentParser(*args, **kwargs):
     """An ``argparse.ArgumentParser`` whose errors are one line (exit 2) and whose help
-    uses :func:`help_formatter`; use it instead of argparse's for every tool."""
-    return _parser_class()(*args, **kwargs)
+    uses :func:`help_formatter`; use it instead of argparse's for every tool.  It is
+    built on first need (:mod:`._lazyparser`): a run without arguments imports no
+    argparse."""
+    from ._lazyparser import LazyParser
+    return LazyParser(lambda *a, **kw: _parser_class()(*a, **kw), *args, **kwargs)
 
 
 class DropReporter:

@@ -3,12 +3,13 @@ and port-list options."""
 
 from __future__ import annotations
 
-import argparse
 import struct
 
 # socket's C half: the socket module wraps it in enums and selectors (~3 ms at a start)
 # and inet_ntop is all the tools need
 from _socket import inet_ntop
+
+from . import _common
 
 ADDRS = struct.Struct("<HHHH16s16s")     # struct addrs
 AF_INET, AF_INET6 = 2, 10
@@ -37,9 +38,9 @@ def port_list(text: str) -> list[int]:
     try:
         ports = [int(p) for p in text.split(",") if p]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port list {text!r}") from None
+        raise _common._arg_error(f"invalid port list {text!r}") from None
     if not ports or any(not 0 < p < 65536 for p in ports):
-        raise argparse.ArgumentTypeError(f"invalid port list {text!r}")
+        raise _common._arg_error(f"invalid port list {text!r}")
     return ports
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import struct
 import time
 
@@ -42,6 +41,7 @@ def describe(code: int) -> tuple[int, int, bool, str]:
     """(exit status, signal, core dumped, bcc's EXIT_CODE text) of a task's exit_code."""
     sig, core, status = code & 0x7F, bool(code & 0x80), (code >> 8) & 0xFF
     if sig:
+        import signal          # only for a killed task: signal.py builds enums
         try:
             name = signal.Signals(sig).name
         except ValueError:

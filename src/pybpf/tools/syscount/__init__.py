@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import errno as _errno
 import struct
 import time
 
-from .. import _args, _run, _syscalls
+from .. import _args, _common, _run, _syscalls
 
 _VAL = struct.Struct("<QQ16s")
 
@@ -30,7 +29,7 @@ def errno_value(text: str) -> int:
         return int(text)
     v = getattr(_errno, text.upper(), None)
     if not isinstance(v, int):
-        raise argparse.ArgumentTypeError(f"unknown errno {text!r}")
+        raise _common._arg_error(f"unknown errno {text!r}")
     return v
 
 

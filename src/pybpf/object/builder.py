@@ -38,6 +38,7 @@ class _Loader:
         self._vmlinux = kernel_btf
         self.map_specs: dict[str, Any] = {}
         self._modules: dict | None = None
+        self._kallsyms: dict[str, int] | None = None
         self.patches: dict[str, list[tuple[int, bytes]]] = {}   # map -> (offset, bytes)
         # the plan being recorded: None once something unplannable was met
         self.plan: dict | None = {"btf": None, "maps": [], "progs": []} if record else None
@@ -330,7 +331,11 @@ class _Loader:
         from . import kconfig
         ext = self.spec.externs[name]
         if ext.typeless:
-            addr = kconfig.kallsyms_address(name)
+            if self._kallsyms is None:     # every typeless ksym of the object, one read
+                self._kallsyms = kconfig.kallsyms_addresses(
+                    [n for n, e in self.spec.externs.items()
+                     if e.kind == "ksym" and e.typeless])
+            addr = self._kallsyms.get(name)
             if addr is None:
                 if ext.weak:
                     return 0, 0, 0

@@ -1,0 +1,93 @@
+"""The cold load path's shortcuts give what the long way gives: kallsyms looked up in one
+pass, the kernel's BTF mapped instead of read, BTF identities hashed only when asked."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from pybpf._hash import blake2b
+from pybpf.btf import kernel
+from pybpf.btf.spec import Spec
+from pybpf.btf.types import Int, Kind
+from pybpf.object.kconfig import kallsyms_addresses, parse_kallsyms
+
+KALLSYMS = (b"ffffffff81000000 T _text\n"
+            b"ffffffff81000010 t startup_64\n"
+            b"ffffffff81000020 T do_sys_open\n"
+            b"ffffffff81000030 t do_sys_open.cold\n"
+            b"ffffffff81000040 D jiffies\n"
+            b"ffffffffc0000000 t mod_func\t[xfs]\n"
+            b"ffffffffc0000010 t mod_func\t[ext4]\n"
+            b"ffffffffc0000020 T my_do_sys_open\t[foo]\n")
+
+
+def _by_lines(data: bytes, name: str) -> int | None:
+    """The reference: the first line whose name field is ``name``."""
+    for line in data.decode().splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[2] == name:
+            return int(parts[0], 16)
+    return None
+
+
+def test_kallsyms_names_match_whole_name_fields_first_line_wins():
+    got = parse_kallsyms(KALLSYMS, ["do_sys_open", "mod_func", "jiffies", "_text", "open",
+                                    "sys_open", "xfs", "T", "", "a b"])
+    assert got == {"do_sys_open": 0xffffffff81000020, "mod_func": 0xffffffffc0000000,
+                   "jiffies": 0xffffffff81000040, "_text": 0xffffffff81000000}
+
+
+_NAME = st.text(st.sampled_from("abc_."), min_size=1, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**64 - 1), st.sampled_from("TtDdbBr"), _NAME,
+                          st.one_of(st.none(), _NAME)), max_size=12), _NAME)
+def test_kallsyms_lookup_agrees_with_splitting_lines(rows, name):
+    data = "".join(f"{a:016x} {t} {n}" + (f"\t[{m}]" if m else "") + "\n"
+                   for a, t, n, m in rows).encode()
+    assert parse_kallsyms(data, [name]).get(name) == _by_lines(data, name)
+
+
+@given(st.binary(max_size=200), _NAME)
+def test_kallsyms_lookup_never_raises_on_garbage(data, name):
+    parse_kallsyms(data, [name])
+
+
+@pytest.mark.kernel
+def test_kallsyms_lookup_on_the_running_kernel():
+    with open("/proc/kallsyms", "rb") as f:
+        data = f.read()
+    names = ["_text", "jiffies", "bpf_prog_put", "no_such_symbol_here"]
+    got = kallsyms_addresses(names)
+    for n in names:
+        assert got.get(n) == _by_lines(data, n)
+    assert got["_text"] != 0                     # root sees real addresses
+
+
+def test_parsed_spec_identity_is_its_blake2b_and_lazy():
+    spec = Spec()
+    spec.add(Int("int", 4, 1, 32, 0))
+    raw = spec.to_bytes()
+    parsed = Spec.parse(raw)
+    assert parsed._identity is None              # nothing hashed by parsing
+    assert parsed.identity == blake2b(raw, digest_size=16).hexdigest()
+    assert Spec().identity == ""
+
+
+@pytest.mark.kernel
+def test_mapped_vmlinux_decodes_as_the_bytes_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    with open(kernel.VMLINUX, "rb") as f:
+        raw = f.read()
+    mapped = kernel.load_vmlinux()               # builds the index: the slow way once
+    again = kernel.load_vmlinux()                # from the cached index
+    ref = Spec.parse(raw)
+    assert mapped.identity == again.identity == ref.identity
+    for name, kind in (("task_struct", Kind.STRUCT), ("bpf_iter_task", Kind.FUNC),
+                       ("runqueues", Kind.VAR), ("pid_t", Kind.TYPEDEF)):
+        ids = again.find(name, kind)
+        assert ids and ids == ref.find(name, kind)
+        assert again[ids[0]] == ref[ids[0]]
+    assert len(again) == len(ref)

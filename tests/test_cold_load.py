@@ -10,7 +10,8 @@ from pybpf._hash import blake2b
 from pybpf.btf import kernel
 from pybpf.btf.spec import Spec
 from pybpf.btf.types import Int, Kind
-from pybpf.object.kconfig import kallsyms_addresses, parse_kallsyms
+from pybpf.object.kconfig import (config_value, kallsyms_addresses, kernel_config,
+                                   kernel_config_text, kernel_version_code, parse_kallsyms)
 
 KALLSYMS = (b"ffffffff81000000 T _text\n"
             b"ffffffff81000010 t startup_64\n"
@@ -91,3 +92,43 @@ def test_mapped_vmlinux_decodes_as_the_bytes_do(tmp_path, monkeypatch):
         assert ids and ids == ref.find(name, kind)
         assert again[ids[0]] == ref[ids[0]]
     assert len(again) == len(ref)
+
+
+def _version_by_regex(release: str) -> int:
+    import re
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", release)
+    if not m or not all(x.isascii() for x in m.groups() if x):
+        return 0
+    a, b, c = (int(x or 0) for x in m.groups())
+    return (a << 16) + (b << 8) + min(c, 255)
+
+
+@given(st.text(st.sampled_from("0123456789.-rcamd"), min_size=1, max_size=14))
+def test_kernel_version_code_reads_releases_as_the_regex_did(release):
+    assert kernel_version_code(release) == _version_by_regex(release)
+
+
+def test_kernel_version_code_examples():
+    assert kernel_version_code("6.18.44-fc-v657") == (6 << 16) + (18 << 8) + 44
+    assert kernel_version_code("5.10.300") == (5 << 16) + (10 << 8) + 255
+    assert kernel_version_code("6.1-rc2") == (6 << 16) + (1 << 8)
+    assert kernel_version_code("x.1") == kernel_version_code("6") == 0
+
+
+def test_config_values_are_found_by_name():
+    text = "# CONFIG_A is not set\nCONFIG_HZ=250\nCONFIG_BPF=y\nCONFIG_S=\"a=b\"\r\nX=1"
+    assert config_value(text, "CONFIG_HZ") == "250"
+    assert config_value(text, "CONFIG_BPF") == "y"
+    assert config_value(text, "CONFIG_S") == '"a=b"'
+    assert config_value(text, "CONFIG_A") is None
+    assert config_value(text, "CONFIG_H") is None
+    assert config_value(text, "X") is None          # only CONFIG_ options, as before
+    assert config_value("CONFIG_FIRST=m", "CONFIG_FIRST") == "m"
+
+
+def test_config_lookup_agrees_with_the_parsed_config():
+    text = kernel_config_text()
+    parsed = kernel_config()
+    assert text and parsed                           # this machine has /proc/config.gz
+    for name in list(parsed)[::97] + ["CONFIG_NO_SUCH_OPTION"]:
+        assert config_value(text, name) == parsed.get(name)

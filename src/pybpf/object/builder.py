@@ -295,11 +295,10 @@ class _Loader:
         return {k: bytes(v) for k, v in code.items()}
 
     def _cached_fixes(self, work) -> list:
-        import json
+        import marshal                 # the fixes are plain ints: no json import, no regexes
         from . import core
-        from ..btf.kernel import kernel_key
         from ..cache import cache_dir, read_private, write_private
-        from ..kernelid import module_btf_names
+        from ..kernelid import kernel_key, module_btf_names
         from ..codeid import code_identity
         from .._hash import sha256
         # CO-RE resolution is pybpf's own code: a fixed resolver must not reuse old fixes
@@ -310,19 +309,22 @@ class _Loader:
         for fn, r in work:
             h.update(f"{fn.name}|{r.insn_off}|{r.type_id}|{r.access}|{int(r.kind)};".encode())
         d = cache_dir()
-        path = os.path.join(d, f"core-{h.hexdigest()}.json") if d else None
+        path = os.path.join(d, f"core-{h.hexdigest()}.m") if d else None
         if path:
             raw = read_private(path)
             if raw is not None:
                 try:
-                    return [core.Fix(core.R(k), *rest) for k, *rest in json.loads(raw)]
-                except (ValueError, TypeError):
+                    fixes = [core.Fix(core.R(k), *rest) for k, *rest in marshal.loads(raw)]
+                    if len(fixes) == len(work):
+                        return fixes
+                except (ValueError, TypeError, EOFError):
                     pass
         targets = [self.vmlinux()]
         fixes = [core.resolve(self.spec.btf, r, targets, self.module_specs) for _, r in work]
         if path:
-            write_private(path, json.dumps([[int(f.kind), f.local, f.target, f.poison, f.orig_size,
-                                      f.new_size, f.validate] for f in fixes]).encode())
+            write_private(path, marshal.dumps([
+                (int(f.kind), f.local, f.target, f.poison, f.orig_size, f.new_size, f.validate)
+                for f in fixes]))
         return fixes
 
     # -- externs -------------------------------------------------------------------------

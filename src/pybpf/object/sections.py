@@ -256,8 +256,9 @@ def parse_section(section: str) -> SectionInfo | None:
     return info
 
 
-_KPROBE = re.compile(r"^([A-Za-z0-9_.$@]+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$")
-_UPROBE = re.compile(r"^([^:]+):(.+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$")
+# patterns, compiled on first use (re caches them): most objects have no probe sections
+_KPROBE = r"^([A-Za-z0-9_.$@]+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$"
+_UPROBE = r"^([^:]+):(.+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$"
 
 
 def _num(text: str) -> int:
@@ -284,12 +285,12 @@ def _parse_target(d: SecDef, stem: str, extra: str) -> AttachTarget | None:
     if kind == "ksyscall":
         return AttachTarget(name=extra, retprobe=ret)
     if kind == "kprobe":
-        m = _KPROBE.match(extra)
+        m = re.match(_KPROBE, extra)
         if not m:
             return None
         return AttachTarget(name=m.group(1), offset=_num(m.group(2) or "0"), retprobe=ret)
     if kind == "uprobe":
-        m = _UPROBE.match(extra)
+        m = re.match(_UPROBE, extra)
         if not m:
             return None
         path, func, off = m.group(1), m.group(2), m.group(3)

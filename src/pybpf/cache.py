@@ -21,11 +21,12 @@ See docs/threat-model.md for the threat model.
 from __future__ import annotations
 
 import os
+import re
 import time
 
 from .errors import PybpfError
 
-_HEX = "0123456789abcdef"        # keys are sha256 hex digests (checked without a regex)
+_KEY = re.compile(r"[0-9a-f]{64}")
 _MAGIC = b"PYBPFC2\n"
 _SUFFIX = ".s1"
 _FRAME = len(_MAGIC) + 12
@@ -141,7 +142,7 @@ class Cache:
     def path_for(self, key: str) -> str:
         """Where the entry for ``key`` lives (the suffix names the sealed format, so an
         older pybpf sharing the directory never reads one as a bare object)."""
-        if not (isinstance(key, str) and len(key) == 64 and not key.strip(_HEX)):
+        if not _KEY.fullmatch(key):
             raise ValueError(f"cache keys are sha256 hex digests, not {key!r}")
         return os.path.join(self.root, key + _SUFFIX)
 

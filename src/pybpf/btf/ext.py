@@ -6,10 +6,12 @@ import struct
 from .._record import Record
 from enum import IntEnum
 
+from .._sys.uapi import _simple_enum
 from ..errors import BTFError
 
 
-class CoreReloKind(IntEnum):
+@_simple_enum(IntEnum)
+class CoreReloKind:
     FIELD_BYTE_OFFSET = 0
     FIELD_BYTE_SIZE = 1
     FIELD_EXISTS = 2

@@ -3,8 +3,11 @@
 
 from enum import IntEnum
 
+from .._sys.uapi import _simple_enum   # the stdlib's fast enum builder (or a stand-in)
 
-class Kind(IntEnum):
+
+@_simple_enum(IntEnum)                 # built without EnumType's per-member work
+class Kind:
     UNKN = 0
     INT = 1
     PTR = 2

@@ -13,14 +13,15 @@ from enum import IntFlag
 
 from .._record import Record
 
-from .._sys.uapi import AttachType as A
+from .._sys.uapi import AttachType as A, _simple_enum
 from .._sys.uapi import ProgType as P
 
 __all__ = ["SecFlag", "SecDef", "AttachTarget", "SectionInfo", "SECTION_DEFS", "parse_section",
            "find_def"]
 
 
-class SecFlag(IntFlag):
+@_simple_enum(IntFlag)
+class SecFlag:
     """Properties of a section definition."""
 
     NONE = 0

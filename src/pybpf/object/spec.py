@@ -18,7 +18,7 @@ if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotation
 
 from .._record import Record
 from .. import elf as E
-from .._sys.uapi import AttachType, MapFlag, MapType, ProgType
+from .._sys.uapi import AttachType, MapFlag, MapType, ProgType, _simple_enum
 from ..errors import BTFError, ELFError, PybpfError
 from . import globaldata as G
 from .btfmaps import parse_map_def
@@ -32,7 +32,8 @@ PSEUDO_CALL, PSEUDO_FUNC = 1, 4
 _LEGACY_DEF = struct.Struct("<5I")
 
 
-class RelocKind(Enum):
+@_simple_enum(Enum)
+class RelocKind:
     """What an instruction refers to."""
 
     MAP = "map"            # ld_imm64 of a map (``.maps`` or legacy ``maps``) -> map fd

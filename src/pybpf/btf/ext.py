@@ -6,11 +6,11 @@ import struct
 from .._record import Record
 from enum import IntEnum
 
-from .._sys.uapi import _simple_enum
+from .._record import fast_enum
 from ..errors import BTFError
 
 
-@_simple_enum(IntEnum)
+@fast_enum(IntEnum)
 class CoreReloKind:
     FIELD_BYTE_OFFSET = 0
     FIELD_BYTE_SIZE = 1

@@ -3,10 +3,10 @@
 
 from enum import IntEnum
 
-from .._sys.uapi import _simple_enum   # the stdlib's fast enum builder (or a stand-in)
+from .._record import fast_enum
 
 
-@_simple_enum(IntEnum)                 # built without EnumType's per-member work
+@fast_enum(IntEnum)                     # built without EnumType's per-member work
 class Kind:
     UNKN = 0
     INT = 1

@@ -11,16 +11,16 @@ import re
 from collections import namedtuple
 from enum import IntFlag
 
-from .._record import Record
+from .._record import Record, fast_enum
 
-from .._sys.uapi import AttachType as A, _simple_enum
+from .._sys.uapi import AttachType as A
 from .._sys.uapi import ProgType as P
 
 __all__ = ["SecFlag", "SecDef", "AttachTarget", "SectionInfo", "SECTION_DEFS", "parse_section",
            "find_def"]
 
 
-@_simple_enum(IntFlag)
+@fast_enum(IntFlag)
 class SecFlag:
     """Properties of a section definition."""
 

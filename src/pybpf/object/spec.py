@@ -16,9 +16,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotations only
     from typing import Any
 
-from .._record import Record
+from .._record import Record, fast_enum
 from .. import elf as E
-from .._sys.uapi import AttachType, MapFlag, MapType, ProgType, _simple_enum
+from .._sys.uapi import AttachType, MapFlag, MapType, ProgType
 from ..errors import BTFError, ELFError, PybpfError
 from . import globaldata as G
 from .btfmaps import parse_map_def
@@ -32,7 +32,7 @@ PSEUDO_CALL, PSEUDO_FUNC = 1, 4
 _LEGACY_DEF = struct.Struct("<5I")
 
 
-@_simple_enum(Enum)
+@fast_enum(Enum)
 class RelocKind:
     """What an instruction refers to."""
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotation
     from .loader import Object
 
 from .. import errors, log
-from .._sys.uapi import MapFlag, MapType, ProgFlag, ProgType
+from .._sys.uapi import MapFlag, MapType, ProgFlag
 from ..fd import FD
 
 # Map types whose key/value the kernel will not describe with BTF (libbpf drops the ids).
@@ -368,8 +368,8 @@ class _Loader:
             attach_btf_id, attach_btf_obj_fd = self.attach_btf_id(p)
         has_btf = self.obj.btf_fd is not None
         ks = KProgSpec(
-            name=p.name[:15], type=ProgType(p.type) if p.type in ProgType._value2member_map_
-            else p.type, instructions=bytes(linked.insns), license=p.license or "GPL",
+            name=p.name[:15], type=p.type, instructions=bytes(linked.insns),
+            license=p.license or "GPL",
             expected_attach_type=p.expected_attach_type or 0, attach_btf_id=attach_btf_id,
             attach_btf_obj_fd=attach_btf_obj_fd,
             kern_version=p.kern_version or kconfig.kernel_version_code(), flags=flags,

@@ -16,7 +16,6 @@ from .._record import Record
 from .. import elf as E
 from .._sys.uapi import MapFlag
 from ..errors import BTFError, ELFError
-from .values import encode_value
 
 __all__ = ["GlobalVar", "Extern", "is_data_section", "find_datasec", "fixup_datasecs",
            "collect_externs", "data_map", "kconfig_map", "bind_vars", "kernel_map_name"]
@@ -79,6 +78,7 @@ class GlobalVar(Record):
             from ..typedvalue import Codec
             raw = Codec(self.btf).encode(self.type_id, value, self.name)
         else:
+            from .values import encode_value    # only when a variable is set
             raw = encode_value(value, self.size, self.signed, self.name)
         self.map.data[self.offset:self.offset + self.size] = raw
 

@@ -7,7 +7,6 @@ needs the ``/``; any other pattern must match exactly.  The first match wins.
 
 from __future__ import annotations
 
-import re
 from collections import namedtuple
 from enum import IntFlag
 
@@ -257,7 +256,8 @@ def parse_section(section: str) -> SectionInfo | None:
     return info
 
 
-# patterns, compiled on first use (re caches them): most objects have no probe sections
+# patterns, compiled on first use (re caches them): most objects have no probe sections,
+# and re itself is imported only then
 _KPROBE = r"^([A-Za-z0-9_.$@]+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$"
 _UPROBE = r"^([^:]+):(.+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$"
 
@@ -286,11 +286,13 @@ def _parse_target(d: SecDef, stem: str, extra: str) -> AttachTarget | None:
     if kind == "ksyscall":
         return AttachTarget(name=extra, retprobe=ret)
     if kind == "kprobe":
+        import re                       # only probe sections need it (a cold load's ~3 ms)
         m = re.match(_KPROBE, extra)
         if not m:
             return None
         return AttachTarget(name=m.group(1), offset=_num(m.group(2) or "0"), retprobe=ret)
     if kind == "uprobe":
+        import re
         m = re.match(_UPROBE, extra)
         if not m:
             return None

@@ -1,13 +1,10 @@
 """BTF kinds (``BTF_KIND_*``), apart from the type model so code that only needs the numbers
 (the bcc front end's warm start) does not import it."""
 
-from enum import IntEnum
-
-from .._record import fast_enum
+from .._record import IntTable
 
 
-@fast_enum(IntEnum)                     # built without EnumType's per-member work
-class Kind:
+class Kind(IntTable):                   # an IntEnum's behaviour without the enum module
     UNKN = 0
     INT = 1
     PTR = 2

@@ -8,9 +8,8 @@ needs the ``/``; any other pattern must match exactly.  The first match wins.
 from __future__ import annotations
 
 from collections import namedtuple
-from enum import IntFlag
 
-from .._record import Record, fast_enum
+from .._record import IntTable, Record
 
 from .._sys.uapi import AttachType as A
 from .._sys.uapi import ProgType as P
@@ -19,8 +18,7 @@ __all__ = ["SecFlag", "SecDef", "AttachTarget", "SectionInfo", "SECTION_DEFS", "
            "find_def"]
 
 
-@fast_enum(IntFlag)
-class SecFlag:
+class SecFlag(IntTable, flag=True):
     """Properties of a section definition."""
 
     NONE = 0

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import struct
-from enum import Enum
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotations only
     from typing import Any
 
-from .._record import Record, fast_enum
+from .._record import Record, StrTable
 from .. import elf as E
 from .._sys.uapi import AttachType, MapFlag, MapType, ProgType
 from ..errors import BTFError, ELFError, PybpfError
@@ -32,8 +31,7 @@ PSEUDO_CALL, PSEUDO_FUNC = 1, 4
 _LEGACY_DEF = struct.Struct("<5I")
 
 
-@fast_enum(Enum)
-class RelocKind:
+class RelocKind(StrTable):
     """What an instruction refers to."""
 
     MAP = "map"            # ld_imm64 of a map (``.maps`` or legacy ``maps``) -> map fd
@@ -521,6 +519,10 @@ def _decode(raw: bytes, what: str) -> str:
 
 
 def _maptype(t: int) -> MapType | int:
+    """The map type as the UAPI table spells it: its member when the table is an enum,
+    else the number (a table of plain ints builds its enum only when asked for one)."""
+    if not issubclass(MapType, int):
+        return t
     try:
         return MapType(t)
     except ValueError:

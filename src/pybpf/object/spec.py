@@ -519,10 +519,6 @@ def _decode(raw: bytes, what: str) -> str:
 
 
 def _maptype(t: int) -> MapType | int:
-    """The map type as the UAPI table spells it: its member when the table is an enum,
-    else the number (a table of plain ints builds its enum only when asked for one)."""
-    if not issubclass(MapType, int):
-        return t
     try:
         return MapType(t)
     except ValueError:

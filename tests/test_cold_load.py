@@ -132,3 +132,32 @@ def test_config_lookup_agrees_with_the_parsed_config():
     assert text and parsed                           # this machine has /proc/config.gz
     for name in list(parsed)[::97] + ["CONFIG_NO_SUCH_OPTION"]:
         assert config_value(text, name) == parsed.get(name)
+
+
+_KPROBE_RE = r"^([A-Za-z0-9_.$@]+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$"
+_UPROBE_RE = r"^([^:]+):(.+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$"
+_PROBE_TEXT = st.text(st.sampled_from("ab_.$@:+/0x19fF\n -٣é"), max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_PROBE_TEXT)
+def test_probe_targets_split_as_the_patterns_did(extra):
+    import re
+    from pybpf.object.sections import _is_offset, _split_kprobe, _split_uprobe
+    m = re.match(_KPROBE_RE, extra)
+    assert _split_kprobe(extra) == (None if m is None else (m.group(1), m.group(2) or ""))
+    m = re.match(_UPROBE_RE, extra)
+    assert _split_uprobe(extra) == (None if m is None else
+                                    (m.group(1), m.group(2), m.group(3) or ""))
+    assert _is_offset(extra) == bool(re.fullmatch(r"0x[0-9a-fA-F]+|\d+", extra))
+
+
+def test_probe_sections_parse_without_re():
+    from pybpf.object.sections import parse_section
+    t = parse_section("kprobe/do_unlinkat+0x10").target
+    assert (t.name, t.offset, t.retprobe) == ("do_unlinkat", 16, False)
+    t = parse_section("uretprobe//usr/lib/libc.so.6:malloc+4").target
+    assert (t.path, t.name, t.offset, t.retprobe) == ("/usr/lib/libc.so.6", "malloc", 4, True)
+    t = parse_section("uprobe//bin/sh:0x1234").target
+    assert (t.path, t.name, t.offset) == ("/bin/sh", "", 0x1234)
+    assert parse_section("kprobe/bad name").target is None

@@ -115,6 +115,13 @@ def main() -> None:
     for src in trees.values():
         subprocess.run([PY, "-m", "compileall", "-q", src], capture_output=True)
     tmp = tempfile.mkdtemp(prefix="pt-bench-load-")
+    try:
+        run(args, trees, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args, trees: dict, tmp: str) -> None:
     objs = {k: str(v) for k, v in build.build(__import__("pathlib").Path(tmp)).items()
             if k not in SKIP}
     cols = ["bpftool"] + [f"{t} {m}" for t in trees for m in ("warm", "cold")]
@@ -163,7 +170,6 @@ def main() -> None:
     both, alone = in_process(objs["core_read"], max(args.runs, 7))
     print(f"\nCO-RE task_struct object (core_read.bpf.o), warm, fresh process: "
           f"import + load {both:.1f} ms, pybpf.load() alone {alone:.1f} ms")
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -31,3 +31,91 @@ class Record:
                    if n not in nocmp)
 
     __hash__ = None
+
+
+class _TableType(type):
+    """Metaclass of :class:`IntTable` and :class:`StrTable`: the class body's plain
+    values become members, instances of the class itself (so ``Kind.INT`` is a ``Kind``
+    and an ``int``, with ``name`` and ``value``), aliases sharing the first member."""
+
+    def __new__(mcls, name, bases, ns, flag: bool = False):
+        base = next((b for b in (int, str) if any(issubclass(x, b) for x in bases)), None)
+        members = {} if base is None else {
+            k: v for k, v in ns.items() if not k.startswith("_") and type(v) is base}
+        cls = super().__new__(mcls, name, bases,
+                              {k: v for k, v in ns.items() if k not in members})
+        cls._flag_ = flag
+        cls._member_map_ = {}
+        cls._value2member_map_ = {}
+        for k, v in members.items():
+            m = cls._value2member_map_.get(v)
+            if m is None:
+                m = base.__new__(cls, v)
+                m._name_, m._value_ = k, v
+                cls._value2member_map_[v] = m
+            cls._member_map_[k] = m
+            type.__setattr__(cls, k, m)
+        return cls
+
+    def __call__(cls, value):
+        m = cls._value2member_map_.get(value)
+        if m is not None:
+            return m
+        if cls._flag_ and type(value) is int and value >= 0:
+            return value                    # a combination of flags: its number
+        raise ValueError(f"{value!r} is not a valid {cls.__qualname__}")
+
+    def __iter__(cls):
+        return iter(cls._value2member_map_.values())
+
+    def __len__(cls):
+        return len(cls._value2member_map_)
+
+    def __contains__(cls, value):
+        return value in cls._value2member_map_
+
+    def __getitem__(cls, name):
+        return cls._member_map_[name]
+
+    @property
+    def __members__(cls):
+        return dict(cls._member_map_)
+
+
+class _Member:
+    """What members of a table add to their int or str."""
+
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        return self._name_
+
+    @property
+    def value(self):
+        return self._value_
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__qualname__}.{self._name_}: {self._value_!r}>"
+
+    def __reduce_ex__(self, proto):
+        return type(self), (self._value_,)
+
+
+class IntTable(_Member, int, metaclass=_TableType):
+    """Named kernel numbers without the enum module (which, with functools, costs every
+    cold load ~2 ms): ``class Kind(IntTable): INT = 1`` gives ``Kind.INT == 1``,
+    ``Kind.INT.name``, ``Kind(1)``, iteration and ``__members__``, as an IntEnum does.
+    ``class F(IntTable, flag=True)`` also accepts combinations (``F(3)`` is 3)."""
+
+    __str__ = int.__repr__                  # str(Kind.INT) == "1", as IntEnum's
+    __format__ = int.__format__
+
+
+class StrTable(_Member, str, metaclass=_TableType):
+    """Named strings, the same way (members are equal to their value)."""
+
+    def __str__(self) -> str:
+        return f"{type(self).__qualname__}.{self._name_}"
+
+

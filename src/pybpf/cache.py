@@ -71,11 +71,12 @@ def seal(name: str, data: bytes) -> bytes:
     return _MAGIC + _digest(name, data) + data
 
 
-def unseal(name: str, raw: bytes | None) -> bytes | None:
-    """The data of a framed entry, or None if it is damaged, edited or another name's."""
+def unseal(name: str, raw: bytes | None, view: bool = False):
+    """The data of a framed entry, or None if it is damaged, edited or another name's
+    (``view``: a memoryview into ``raw``, sparing a large entry's copy)."""
     if raw is None or len(raw) < _FRAME or not raw.startswith(_MAGIC):
         return None
-    data = raw[_FRAME:]
+    data = memoryview(raw)[_FRAME:] if view else raw[_FRAME:]
     return data if raw[len(_MAGIC):_FRAME] == _digest(name, data) else None
 
 
@@ -434,11 +435,12 @@ def cache_dir() -> str | None:
         return None
 
 
-def read_private(path: str) -> bytes | None:
+def read_private(path: str, view: bool = False):
     """The bytes :func:`write_private` stored at ``path`` if the file is ours, writable by
-    nobody else and intact (a damaged or renamed file is None: a miss)."""
+    nobody else and intact (a damaged or renamed file is None: a miss); ``view`` gives a
+    read-only memoryview instead of a copy."""
     return unseal(os.path.basename(path), Cache(os.path.dirname(path)).read_file(
-        path, warn=False, touch=True))
+        path, warn=False, touch=True), view)
 
 
 def write_private(path: str, data: bytes) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import struct
 from .._record import Record
-from enum import IntEnum
-
+from .._record import IntTable
 from ..errors import BTFError
 
 
-class CoreReloKind(IntEnum):
+class CoreReloKind(IntTable):
     FIELD_BYTE_OFFSET = 0
     FIELD_BYTE_SIZE = 1
     FIELD_EXISTS = 2

@@ -1,10 +1,10 @@
 """BTF kinds (``BTF_KIND_*``), apart from the type model so code that only needs the numbers
 (the bcc front end's warm start) does not import it."""
 
-from enum import IntEnum
+from .._record import IntTable
 
 
-class Kind(IntEnum):
+class Kind(IntTable):                   # an IntEnum's behaviour without the enum module
     UNKN = 0
     INT = 1
     PTR = 2

@@ -189,7 +189,7 @@ class Spec:
         self._strs_full = False
         self._added: list[object] = []
         self._by_name: tuple[array, array] | None = None
-        self.identity = ""
+        self._identity: str | None = ""
 
     # -- parsing ---------------------------------------------------------------------
     @classmethod
@@ -208,7 +208,9 @@ class Spec:
         if t0 + t_len > len(data) or s0 + s_len > len(data) or t_len % 4:
             raise BTFError("BTF sections lie outside the blob")
         spec = cls(base)
-        spec._data = bytes(data)
+        # bytes and a read-only mapping (the kernel's BTF, see btf.kernel) are kept as
+        # they are: types decode from them on access; anything mutable is copied
+        spec._data = bytes(data) if isinstance(data, (bytearray, memoryview)) else data
         spec._strings = bytes(data[s0:s0 + s_len]) if s_len else b"\0"
         spec._strs = _StringCache(spec._strings, spec._str_base, base)
         if base is None and spec._strings[:1] != b"\0":
@@ -217,8 +219,19 @@ class Spec:
             spec._offs, spec._name_offs = index
         else:
             spec._offs, spec._name_offs = _index(spec._data, t0, t0 + t_len)
-        spec.identity = blake2b(data, digest_size=16).hexdigest()
+        spec._identity = None          # hashed on first use: 10 ms for vmlinux's 5 MB
         return spec
+
+    @property
+    def identity(self) -> str:
+        """A hash of the parsed blob ("" for a spec built in memory), for cache keys."""
+        if self._identity is None:
+            self._identity = blake2b(self._data, digest_size=16).hexdigest()
+        return self._identity
+
+    @identity.setter
+    def identity(self, value: str) -> None:
+        self._identity = value
 
     def check(self) -> None:
         """Decode every type and check its references (parse itself is lazy)."""

@@ -15,7 +15,7 @@ if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotation
     from .loader import Object
 
 from .. import errors, log
-from .._sys.uapi import MapFlag, MapType, ProgFlag, ProgType
+from .._sys.uapi import MapFlag, MapType, ProgFlag
 from ..fd import FD
 
 # Map types whose key/value the kernel will not describe with BTF (libbpf drops the ids).
@@ -38,6 +38,7 @@ class _Loader:
         self._vmlinux = kernel_btf
         self.map_specs: dict[str, Any] = {}
         self._modules: dict | None = None
+        self._kallsyms: dict[str, int] | None = None
         self.patches: dict[str, list[tuple[int, bytes]]] = {}   # map -> (offset, bytes)
         # the plan being recorded: None once something unplannable was met
         self.plan: dict | None = {"btf": None, "maps": [], "progs": []} if record else None
@@ -294,11 +295,10 @@ class _Loader:
         return {k: bytes(v) for k, v in code.items()}
 
     def _cached_fixes(self, work) -> list:
-        import json
+        import marshal                 # the fixes are plain ints: no json import, no regexes
         from . import core
-        from ..btf.kernel import kernel_key
         from ..cache import cache_dir, read_private, write_private
-        from ..kernelid import module_btf_names
+        from ..kernelid import kernel_key, module_btf_names
         from ..codeid import code_identity
         from .._hash import sha256
         # CO-RE resolution is pybpf's own code: a fixed resolver must not reuse old fixes
@@ -309,19 +309,22 @@ class _Loader:
         for fn, r in work:
             h.update(f"{fn.name}|{r.insn_off}|{r.type_id}|{r.access}|{int(r.kind)};".encode())
         d = cache_dir()
-        path = os.path.join(d, f"core-{h.hexdigest()}.json") if d else None
+        path = os.path.join(d, f"core-{h.hexdigest()}.m") if d else None
         if path:
             raw = read_private(path)
             if raw is not None:
                 try:
-                    return [core.Fix(core.R(k), *rest) for k, *rest in json.loads(raw)]
-                except (ValueError, TypeError):
+                    fixes = [core.Fix(core.R(k), *rest) for k, *rest in marshal.loads(raw)]
+                    if len(fixes) == len(work):
+                        return fixes
+                except (ValueError, TypeError, EOFError):
                     pass
         targets = [self.vmlinux()]
         fixes = [core.resolve(self.spec.btf, r, targets, self.module_specs) for _, r in work]
         if path:
-            write_private(path, json.dumps([[int(f.kind), f.local, f.target, f.poison, f.orig_size,
-                                      f.new_size, f.validate] for f in fixes]).encode())
+            write_private(path, marshal.dumps([
+                (int(f.kind), f.local, f.target, f.poison, f.orig_size, f.new_size, f.validate)
+                for f in fixes]))
         return fixes
 
     # -- externs -------------------------------------------------------------------------
@@ -330,7 +333,11 @@ class _Loader:
         from . import kconfig
         ext = self.spec.externs[name]
         if ext.typeless:
-            addr = kconfig.kallsyms_address(name)
+            if self._kallsyms is None:     # every typeless ksym of the object, one read
+                self._kallsyms = kconfig.kallsyms_addresses(
+                    [n for n, e in self.spec.externs.items()
+                     if e.kind == "ksym" and e.typeless])
+            addr = self._kallsyms.get(name)
             if addr is None:
                 if ext.weak:
                     return 0, 0, 0
@@ -361,8 +368,8 @@ class _Loader:
             attach_btf_id, attach_btf_obj_fd = self.attach_btf_id(p)
         has_btf = self.obj.btf_fd is not None
         ks = KProgSpec(
-            name=p.name[:15], type=ProgType(p.type) if p.type in ProgType._value2member_map_
-            else p.type, instructions=bytes(linked.insns), license=p.license or "GPL",
+            name=p.name[:15], type=p.type, instructions=bytes(linked.insns),
+            license=p.license or "GPL",
             expected_attach_type=p.expected_attach_type or 0, attach_btf_id=attach_btf_id,
             attach_btf_obj_fd=attach_btf_obj_fd,
             kern_version=p.kern_version or kconfig.kernel_version_code(), flags=flags,

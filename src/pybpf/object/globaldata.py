@@ -6,7 +6,6 @@ variable offsets at 0; they are filled in from ELF section sizes and symbol valu
 
 from __future__ import annotations
 
-import re
 import struct
 
 TYPE_CHECKING = False
@@ -17,14 +16,13 @@ from .._record import Record
 from .. import elf as E
 from .._sys.uapi import MapFlag
 from ..errors import BTFError, ELFError
-from .values import encode_value
 
 __all__ = ["GlobalVar", "Extern", "is_data_section", "find_datasec", "fixup_datasecs",
            "collect_externs", "data_map", "kconfig_map", "bind_vars", "kernel_map_name"]
 
 MAX_DATA_SIZE = 64 << 20          # refuse absurd .bss sizes instead of allocating them
 _EXTERN_SECS = (".kconfig", ".ksyms")
-_NAME_BAD = re.compile(r"[^A-Za-z0-9_.]")
+_NAME_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
 
 
 class GlobalVar(Record):
@@ -80,6 +78,7 @@ class GlobalVar(Record):
             from ..typedvalue import Codec
             raw = Codec(self.btf).encode(self.type_id, value, self.name)
         else:
+            from .values import encode_value    # only when a variable is set
             raw = encode_value(value, self.size, self.signed, self.name)
         self.map.data[self.offset:self.offset + self.size] = raw
 
@@ -190,7 +189,7 @@ def kernel_map_name(obj_name: str, sec_name: str) -> str:
     """libbpf's kernel name for an internal map: object-name prefix + section name, 15 chars."""
     sfx_len = min(max(len(sec_name), 7), 15)
     pfx_len = 0 if "." in sec_name[1:] else min(15 - sfx_len, len(obj_name))
-    return _NAME_BAD.sub("_", obj_name[:pfx_len] + sec_name[:sfx_len])
+    return "".join(c if c in _NAME_OK else "_" for c in obj_name[:pfx_len] + sec_name[:sfx_len])
 
 
 def _type_kind(btf: Any, tid: int) -> tuple[str, bool]:

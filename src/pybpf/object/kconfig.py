@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 
 from .. import errors
 
@@ -11,35 +10,67 @@ _TRISTATE = {"n": 0, "y": 1, "m": 2}
 
 
 def kernel_version_code(release: str | None = None) -> int:
-    """KERNEL_VERSION(a, b, c) of the running kernel (c capped at 255, as the kernel does)."""
-    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", release or os.uname().release)
-    if not m:
+    """KERNEL_VERSION(a, b, c) of the running kernel (c capped at 255, as the kernel does):
+    the leading "a.b[.c]" of the release, as libbpf reads it (no regex: one of them costs a
+    cold load more than this whole function)."""
+    rel = release or os.uname().release
+    a, dot, rest = rel.partition(".")
+    b = _digits(rest)
+    if not (dot and a.isascii() and a.isdigit() and b):
         return 0
-    a, b, c = (int(x or 0) for x in m.groups())
-    return (a << 16) + (b << 8) + min(c, 255)
+    rest = rest[len(b):]
+    c = _digits(rest[1:]) if rest.startswith(".") else ""
+    return (int(a) << 16) + (int(b) << 8) + min(int(c or 0), 255)
+
+
+def _digits(text: str) -> str:
+    """The leading ASCII digits of ``text``."""
+    n = 0
+    while n < len(text) and "0" <= text[n] <= "9":
+        n += 1
+    return text[:n]
+
+
+def kernel_config_text() -> str:
+    """The running kernel's config as text: /proc/config.gz, else /boot/config-<release>
+    ("" when neither is readable)."""
+    release = os.uname().release
+    for path in ("/proc/config.gz", f"/boot/config-{release}"):
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        if path.endswith(".gz"):
+            import zlib                         # a gzip stream; the gzip module costs more
+            try:
+                raw = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
+            except zlib.error:
+                continue
+        return raw.decode(errors="replace")
+    return ""
 
 
 def kernel_config() -> dict[str, str]:
     """The running kernel's config: /proc/config.gz, else /boot/config-<release>."""
-    release = os.uname().release
-    for path in ("/proc/config.gz", f"/boot/config-{release}"):
-        try:
-            if path.endswith(".gz"):
-                import gzip                     # only when the config is compressed
-                opener = gzip.open
-            else:
-                opener = open
-            with opener(path, "rt") as f:
-                text = f.read()
-        except OSError:
-            continue
-        out = {}
-        for line in text.splitlines():
-            if line.startswith("CONFIG_") and "=" in line:
-                k, v = line.split("=", 1)
-                out[k] = v
-        return out
-    return {}
+    out = {}
+    for line in kernel_config_text().splitlines():
+        if line.startswith("CONFIG_") and "=" in line:
+            k, v = line.split("=", 1)
+            out[k] = v
+    return out
+
+
+def config_value(text: str, name: str) -> str | None:
+    """The value of option ``name`` in config ``text`` (its "NAME=value" line), or None."""
+    if not name.startswith("CONFIG_") or "\n" in name or "=" in name:
+        return None
+    pos = 0 if text.startswith(name + "=") else text.find("\n" + name + "=")
+    if pos < 0:
+        return None
+    start = text.index("=", pos) + 1
+    end = text.find("\n", start)
+    return (text[start:] if end < 0 else text[start:end]).rstrip("\r")
 
 
 def _special(name: str) -> int | None:
@@ -64,8 +95,8 @@ def fill(spec) -> None:
         value = _special(ext.name)
         if value is None:
             if config is None:
-                config = kernel_config()
-            raw = config.get(ext.name)
+                config = kernel_config_text()   # searched per name, never split
+            raw = config_value(config, ext.name)
             if raw is None:
                 if not ext.weak and not ext.name.startswith("CONFIG_"):
                     raise errors.NotFoundError(2, "kconfig", f"extern {ext.name!r} is unknown")
@@ -102,12 +133,41 @@ def _write(m, ext, raw: str) -> None:
 
 def kallsyms_address(name: str) -> int | None:
     """Address of a kernel symbol from /proc/kallsyms (root sees real addresses)."""
+    return kallsyms_addresses([name]).get(name)
+
+
+def kallsyms_addresses(names, path: str = "/proc/kallsyms") -> dict[str, int]:
+    """Addresses of ``names`` (the first line naming each), from one read of kallsyms.
+
+    Generating the file costs the kernel ~40 ms, so an object's typeless ksyms are looked
+    up together, as libbpf does; the lines are searched as bytes, not split one by one."""
     try:
-        with open("/proc/kallsyms") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and parts[2] == name:
-                    return int(parts[0], 16)
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError:
-        return None
-    return None
+        return {}
+    return parse_kallsyms(data, names)
+
+
+def parse_kallsyms(data: bytes, names) -> dict[str, int]:
+    """``name -> address`` for each of ``names`` in kallsyms text ``data`` ("addr type
+    name" lines, module symbols followed by a tab and "[module]")."""
+    out = {}
+    for name in names:
+        raw = name.encode()
+        if not raw or any(c in raw for c in b" \t\n"):
+            continue
+        # the name field is the only one preceded by a space and ended by \n or \t
+        best = -1
+        for end in (b"\n", b"\t"):
+            pos = data.find(b" " + raw + end)
+            if pos >= 0 and (best < 0 or pos < best):
+                best = pos
+        if best < 2 or data[best - 2:best - 1] != b" ":
+            continue
+        start = data.rfind(b"\n", 0, best) + 1
+        try:
+            out[name] = int(data[start:best - 2], 16)
+        except ValueError:
+            continue
+    return out

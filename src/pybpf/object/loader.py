@@ -64,7 +64,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         name = name or os.path.basename(os.fspath(source)).split(".")[0]
     key = None
     only = None if programs is None else sorted(programs)
-    if data is not None and kernel_btf is None and log_level == 0:
+    if data is not None and kernel_btf is None and log_level == 0 and \
+            not os.environ.get("PYBPF_NO_PLAN"):     # plans off: none read, none recorded
         from . import plan
         label = name if only is None else f"{name}|{','.join(only)}"
         if sections:

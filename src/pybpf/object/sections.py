@@ -7,11 +7,9 @@ needs the ``/``; any other pattern must match exactly.  The first match wins.
 
 from __future__ import annotations
 
-import re
 from collections import namedtuple
-from enum import IntFlag
 
-from .._record import Record
+from .._record import IntTable, Record
 
 from .._sys.uapi import AttachType as A
 from .._sys.uapi import ProgType as P
@@ -20,7 +18,7 @@ __all__ = ["SecFlag", "SecDef", "AttachTarget", "SectionInfo", "SECTION_DEFS", "
            "find_def"]
 
 
-class SecFlag(IntFlag):
+class SecFlag(IntTable, flag=True):
     """Properties of a section definition."""
 
     NONE = 0
@@ -256,12 +254,47 @@ def parse_section(section: str) -> SectionInfo | None:
     return info
 
 
-_KPROBE = re.compile(r"^([A-Za-z0-9_.$@]+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$")
-_UPROBE = re.compile(r"^([^:]+):(.+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$")
+_HEXDIGITS = frozenset("0123456789abcdefABCDEF")
+_KPROBE_NAME = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$@")
 
 
 def _num(text: str) -> int:
     return int(text, 16) if text.lower().startswith("0x") else int(text)
+
+
+def _is_offset(text: str) -> bool:
+    """An offset as probe section names write it: ``0x`` and hex digits, or decimal."""
+    if text.startswith("0x") and len(text) > 2:
+        return _HEXDIGITS.issuperset(text[2:])
+    return text.isdecimal()
+
+
+# Probe targets are split by hand, the way the patterns
+#   kprobe: ^([A-Za-z0-9_.$@]+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$
+#   uprobe: ^([^:]+):(.+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$
+# match (tests check it): importing re would cost a cold load ~3 ms.
+
+def _split_kprobe(extra: str) -> tuple[str, str] | None:
+    """(function, offset text or "") of ``func[+off]``, or None."""
+    if extra.endswith("\n"):
+        extra = extra[:-1]                  # a pattern's $ also matches there
+    name, plus, off = extra.partition("+")
+    if not name or not _KPROBE_NAME.issuperset(name) or (plus and not _is_offset(off)):
+        return None
+    return name, off
+
+
+def _split_uprobe(extra: str) -> tuple[str, str, str] | None:
+    """(path, function, offset text or "") of ``path:func[+off]``, or None."""
+    if extra.endswith("\n"):
+        extra = extra[:-1]
+    path, colon, rest = extra.partition(":")
+    if not path or not colon or not rest or "\n" in rest:
+        return None
+    func, plus, off = rest.rpartition("+")
+    if plus and func and _is_offset(off):
+        return path, func, off
+    return path, rest, ""
 
 
 def _parse_target(d: SecDef, stem: str, extra: str) -> AttachTarget | None:
@@ -284,16 +317,16 @@ def _parse_target(d: SecDef, stem: str, extra: str) -> AttachTarget | None:
     if kind == "ksyscall":
         return AttachTarget(name=extra, retprobe=ret)
     if kind == "kprobe":
-        m = _KPROBE.match(extra)
-        if not m:
+        parts = _split_kprobe(extra)
+        if parts is None:
             return None
-        return AttachTarget(name=m.group(1), offset=_num(m.group(2) or "0"), retprobe=ret)
+        return AttachTarget(name=parts[0], offset=_num(parts[1] or "0"), retprobe=ret)
     if kind == "uprobe":
-        m = _UPROBE.match(extra)
-        if not m:
+        parts = _split_uprobe(extra)
+        if parts is None:
             return None
-        path, func, off = m.group(1), m.group(2), m.group(3)
-        if re.fullmatch(r"0x[0-9a-fA-F]+|\d+", func):
+        path, func, off = parts
+        if _is_offset(func):
             return AttachTarget(path=path, offset=_num(func), retprobe=ret)
         return AttachTarget(name=func, path=path, offset=_num(off or "0"), retprobe=ret)
     if kind == "usdt":

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import struct
-from enum import Enum
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotations only
     from typing import Any
 
-from .._record import Record
+from .._record import Record, StrTable
 from .. import elf as E
 from .._sys.uapi import AttachType, MapFlag, MapType, ProgType
 from ..errors import BTFError, ELFError, PybpfError
@@ -32,7 +31,7 @@ PSEUDO_CALL, PSEUDO_FUNC = 1, 4
 _LEGACY_DEF = struct.Struct("<5I")
 
 
-class RelocKind(Enum):
+class RelocKind(StrTable):
     """What an instruction refers to."""
 
     MAP = "map"            # ld_imm64 of a map (``.maps`` or legacy ``maps``) -> map fd

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .. import _args, _hist, _run
-from ..funccount import resolve
+from .. import _args, _hist, _probes, _run
 
 EXAMPLES = """examples:
     pybpf funclatency c:read              # time libc read() as a histogram
@@ -43,7 +42,7 @@ def parser():
 def run(args, out):
     from ... import errors
     from ...links import uprobe
-    family, probes = resolve(args.pattern, args.regexp)
+    family, probes = _probes.resolve(args.pattern, args.regexp)
     if family in ("tracepoint", "usdt"):
         raise errors.PybpfError(f"{args.pattern!r}: funclatency times functions, entry to "
                                 "return (lib:func); a tracepoint or USDT probe has no return")
@@ -58,11 +57,7 @@ def run(args, out):
                                 "256: narrow the pattern")
     unit, div = ("msecs", 1000000) if args.milliseconds else ("usecs", 1000) \
         if args.microseconds else ("nsecs", 1)
-    if args.duration and not args.interval:
-        args.interval = args.duration
-    args.count = max(1, args.duration // args.interval) if args.duration else 99999999
-    if not args.interval:
-        args.interval = 99999999
+    _args.interval_count(args)
     consts = {"per_function": args.function, "unit_div": div}
     with _args.Filters(args) as f, _run.load("funclatency", f, consts, attach=False) as obj:
         pid = args.pid or -1

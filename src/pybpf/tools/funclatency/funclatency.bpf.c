@@ -14,26 +14,9 @@ struct entry {
 	__u32 depth;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct entry);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, struct hist);
-} hists SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} totals SEC(".maps");
+HASH_MAP(start, __u32, struct entry, 10240);
+HASH_MAP(hists, __u32, struct hist, 1024);
+PERCPU_ARRAY_MAP(totals, __u64, 2);
 
 static const struct entry zero_entry = {};
 
@@ -46,15 +29,9 @@ int func_entry(struct pt_regs *ctx)
 
 	if (!current_wanted())
 		return 0;
-	e = bpf_map_lookup_elem(&start, &tid);
-	if (!e) {
-		bpf_map_update_elem(&start, &tid, &zero_entry, BPF_NOEXIST);
-		e = bpf_map_lookup_elem(&start, &tid);
-		if (!e) {
-			count_drop();
-			return 0;
-		}
-	}
+	e = lookup_or_init(&start, &tid, &zero_entry);
+	if (!e)
+		return 0;
 	/* recursion: a stack of entry times per thread */
 	d = e->depth;
 	if (d < MAX_DEPTH)

@@ -50,3 +50,14 @@ def run(name: str, doc: str, struct: str, show, *, started: str, argv=None,
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # `| head`: quietly
     return 0
+
+
+def show_unlink(e, args) -> None:
+    """The fentry and kprobe examples' event: do_unlinkat() on entry or return."""
+    if args.pid is not None and e.pid != args.pid:
+        return
+    name = e.filename.decode(errors="replace")
+    if e.exit:
+        print(f"EXIT:  pid = {e.pid}, filename = {name}, ret = {e.ret}")
+    else:
+        print(f"ENTRY: pid = {e.pid}, filename = {name}")

@@ -26,6 +26,14 @@ def _args_child(n: int):
     return exe, subprocess.Popen([exe, str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
 
+def _opener(prefix: str, n: int):
+    """A marker file, and a Python child that opens it n times once it reads a line."""
+    f = tempfile.NamedTemporaryFile(prefix=prefix, delete=False)
+    f.close()
+    code = f"import sys\nsys.stdin.readline()\nfor _ in range({n}): open({f.name!r}).close()\n"
+    return f.name, subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+
+
 def _go(child) -> None:
     child.stdin.write(b"go\n")
     child.stdin.close()
@@ -126,23 +134,20 @@ def test_trace_uprobe_and_uretprobe_arguments_and_results():
 
 @pytest.mark.kernel
 def test_trace_tracepoint_marker_file_and_text_layout():
-    marker = tempfile.NamedTemporaryFile(prefix="pybpf-trace-marker-", delete=False)
-    marker.close()
-    code = f"import sys\nsys.stdin.readline()\nfor _ in range(4): open({marker.name!r}).close()\n"
-    c = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+    marker, c = _opener("pybpf-trace-marker-", 4)
     try:
         t = ToolRun("trace", "-p", str(c.pid),
                     't:syscalls:sys_enter_openat ((args->flags & 3) == 0) "%s", args->filename',
                     ready="COMM")
         _go(c)
-        t.wait_for(marker.name, timeout=20)
+        t.wait_for(marker, timeout=20)
         lines = t.stop()
     finally:
-        os.unlink(marker.name)
+        os.unlink(marker)
     assert lines[0].split() == ["PID", "TID", "COMM", "FUNC", "-"]
-    rows = [ln.split() for ln in lines[1:] if marker.name in ln]
-    assert rows == [[str(c.pid), str(c.pid), "python3", "sys_enter_openat", marker.name]] * 4 \
-        or all(r[0] == str(c.pid) and r[3:] == ["sys_enter_openat", marker.name]
+    rows = [ln.split() for ln in lines[1:] if marker in ln]
+    assert rows == [[str(c.pid), str(c.pid), "python3", "sys_enter_openat", marker]] * 4 \
+        or all(r[0] == str(c.pid) and r[3:] == ["sys_enter_openat", marker]
                for r in rows) and len(rows) == 4, lines
 
 
@@ -169,10 +174,7 @@ def test_argdist_counts_and_histogram_of_a_user_function():
 
 @pytest.mark.kernel
 def test_argdist_tracepoint_field_counts_the_marker_opens():
-    marker = tempfile.NamedTemporaryFile(prefix="pybpf-argdist-marker-", delete=False)
-    marker.close()
-    code = f"import sys\nsys.stdin.readline()\nfor _ in range(7): open({marker.name!r}).close()\n"
-    c = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+    marker, c = _opener("pybpf-argdist-marker-", 7)
     try:
         t = ToolRun("argdist", "-i", "60", "-p", str(c.pid),
                     "-C", "t:syscalls:sys_enter_openat():char*:args->filename",
@@ -180,10 +182,10 @@ def test_argdist_tracepoint_field_counts_the_marker_opens():
         _go(c)
         lines = t.stop()
     finally:
-        os.unlink(marker.name)
+        os.unlink(marker)
     assert "t:syscalls:sys_enter_openat():char*:args->filename" in lines
-    assert ["7", f"args->filename = {marker.name}"] == \
-        [ln.split(None, 1) for ln in lines if marker.name in ln][0], lines
+    assert ["7", f"args->filename = {marker}"] == \
+        [ln.split(None, 1) for ln in lines if marker in ln][0], lines
 
 
 @pytest.mark.kernel
@@ -217,16 +219,13 @@ def test_trace_kprobe_in_the_guest_names_it_missing_here():
         assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
         hook_absent()
         return
-    marker = tempfile.NamedTemporaryFile(prefix="pybpf-kprobe-marker-", delete=False)
-    marker.close()
-    code = f"import sys\nsys.stdin.readline()\nfor _ in range(3): open({marker.name!r}).close()\n"
-    c = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+    marker, c = _opener("pybpf-kprobe-marker-", 3)
     try:
         t = ToolRun("trace", "--json", "-p", str(c.pid),
                     'do_sys_openat2 "%s", arg2@user', ready="Tracing 1 probes")
         _go(c)
-        t.wait_for(marker.name, timeout=60)
+        t.wait_for(marker, timeout=60)
         t.stop()
     finally:
-        os.unlink(marker.name)
-    assert [r["msg"] for r in t.json()].count(marker.name) == 3
+        os.unlink(marker)
+    assert [r["msg"] for r in t.json()].count(marker) == 3

@@ -12,18 +12,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import _ringbuf_example  # noqa: E402  (examples/_ringbuf_example.py)
 
 
-def show(e, args) -> None:
-    if args.pid is not None and e.pid != args.pid:
-        return
-    name = e.filename.decode(errors="replace")
-    if e.exit:
-        print(f"EXIT:  pid = {e.pid}, filename = {name}, ret = {e.ret}")
-    else:
-        print(f"ENTRY: pid = {e.pid}, filename = {name}")
-
-
 def main(argv=None) -> int:
-    return _ringbuf_example.run("fentry", __doc__, "struct unlink_event", show, argv=argv,
+    return _ringbuf_example.run("fentry", __doc__, "struct unlink_event",
+                                _ringbuf_example.show_unlink, argv=argv,
                                 started="Successfully started! Tracing do_unlinkat()")
 
 

@@ -7,6 +7,7 @@ import os
 import pty
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -150,3 +151,27 @@ def test_memleak_runs_a_command_and_traces_it_from_its_start():
     assert [(s["bytes"], s["allocations"]) for s in leaks] == [(7000, 7)], rec
     # the command (still sleeping) ended with the tool
     assert "Traceback" not in t.err.decode()
+
+
+@pytest.mark.needs_hook("kprobe")
+def test_funclatency_times_a_kernel_function_in_the_guest():
+    from pybpf.features import Features
+    from tests.vm import hook_absent
+    from tests.toolrun import run_tool
+    if not Features().has_kprobes():
+        r = run_tool("funclatency", "do_sys_openat2")
+        assert r.returncode == 1 and "CONFIG_KPROBES" in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        hook_absent()
+        return
+    c = subprocess.Popen([sys.executable, "-c", "import sys\nsys.stdin.readline()\n"
+                          "for _ in range(5): open('/dev/null').close()\n"],
+                         stdin=subprocess.PIPE)
+    t = ToolRun("funclatency", "--json", "-p", str(c.pid), "do_sys_openat2",
+                ready="Tracing 1 functions for")
+    c.stdin.write(b"go\n")
+    c.stdin.close()
+    c.wait()
+    t.stop()
+    (rec,) = t.json()
+    assert rec["count"] == 5 and sum(b["count"] for b in rec["hists"][0]["buckets"]) == 5

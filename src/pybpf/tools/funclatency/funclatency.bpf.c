@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* funclatency: time from a user function's entry to its return (uprobe + uretprobe,
- * each probe's index as its cookie), as in-kernel histograms; or between a pair of
- * tracepoints' entry/exit programs where the pattern names tracepoints. */
+/* funclatency: time from a function's entry to its return, as in-kernel histograms:
+ * user functions by uprobe + uretprobe, kernel functions by kprobe + kretprobe (where
+ * the kernel has them), each probe's index as its cookie. */
 #include "vmlinux.h"
 #include "../_common.bpf.h"
 #include "funclatency.h"
@@ -20,8 +20,7 @@ PERCPU_ARRAY_MAP(totals, __u64, 2);
 
 static const struct entry zero_entry = {};
 
-SEC("uprobe")
-int func_entry(struct pt_regs *ctx)
+static __always_inline int enter(void)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct entry *e;
@@ -40,8 +39,7 @@ int func_entry(struct pt_regs *ctx)
 	return 0;
 }
 
-SEC("uretprobe")
-int func_return(struct pt_regs *ctx)
+static __always_inline int leave(void *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid(), key = 0, i;
 	struct entry *e = bpf_map_lookup_elem(&start, &tid);
@@ -66,6 +64,30 @@ int func_return(struct pt_regs *ctx)
 		key = bpf_get_attach_cookie(ctx);
 	hist_add(&hists, &key, delta / unit_div);
 	return 0;
+}
+
+SEC("uprobe")
+int func_entry(struct pt_regs *ctx)
+{
+	return enter();
+}
+
+SEC("uretprobe")
+int func_return(struct pt_regs *ctx)
+{
+	return leave(ctx);
+}
+
+SEC("kprobe")
+int kfunc_entry(struct pt_regs *ctx)
+{
+	return enter();
+}
+
+SEC("kretprobe")
+int kfunc_return(struct pt_regs *ctx)
+{
+	return leave(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

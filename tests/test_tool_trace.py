@@ -106,10 +106,14 @@ def test_specifier_parsers_fail_only_with_one_line(text):
 
 
 def test_bad_specifier_is_one_line():
-    for tool, args in (("trace", ['c:malloc "%d"']), ("argdist", ["-C", "p:c:malloc"])):
+    for tool, args, what in (("trace", ['c:malloc "%d"'], "1 conversions for 0 values"),
+                             ("argdist", ["-C", "p:c:malloc"], "invalid format"),
+                             ("trace", ["c:malloc (nosuchvar > 1)"],
+                              "probe 'c:malloc (nosuchvar > 1)': use of undeclared identifier")):
         r = run_tool(tool, *args)
         assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
         assert r.stderr.startswith(f"pybpf {tool}: error: ") and "Traceback" not in r.stderr
+        assert what in r.stderr, r.stderr
 
 
 # -- the kernel ------------------------------------------------------------------------

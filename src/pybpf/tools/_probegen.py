@@ -136,26 +136,46 @@ int probe{i}_entry({ctx})
 """
 
 
-def compile_text(tool: str, body: str) -> bytes:
-    """The tool's fixed half with ``body`` appended, compiled (cached by text)."""
+def compile_text(tool: str, parts: list[tuple[str, str]]) -> bytes:
+    """The tool's fixed half with the generated ``parts`` ((specifier, C) each) appended,
+    compiled (cached by text).  A compile error is one line naming the specifier."""
     from ..toolchain import compile as compile_c
     folder = os.path.join(TOOLS_DIR, tool)
     with open(os.path.join(folder, f"{tool}.bpf.c")) as f:
-        text = f.read()
-    return compile_c(text + "\n/* generated from the probe specifiers */\n" + body,
-                     includes=[folder])
+        text = f.read() + "\n/* generated from the probe specifiers */\n"
+    owners = []                     # (first line, specifier)
+    for spec, c in parts:
+        owners.append((text.count("\n") + 1, spec))
+        text += c
+    try:
+        return compile_c(text, includes=[folder])
+    except errors.CompileError as e:
+        raise errors.CompileError(_first_error(str(e), owners)) from None
 
 
-def load(tool: str, body: str, filters, consts: dict, verbose: bool = False):
-    """Compile and load the generated object with the shared filters (nothing attached)."""
+def _first_error(message: str, owners) -> str:
+    """clang's first error, with the specifier whose C it is in."""
+    m = re.search(r"^<stdin>:(\d+):\d+: error: (.*)$", message, re.M)
+    if m is None:
+        return message.strip().splitlines()[-1] if message.strip() else "compile failed"
+    line = int(m.group(1))
+    spec = next((s for first, s in reversed(owners) if first <= line and s), None)
+    where = f"probe {spec!r}: " if spec else ""
+    return f"{where}{m.group(2)} (in the C generated for it; -v prints it)"
+
+
+def load(tool: str, parts: list[tuple[str, str]], filters, consts: dict,
+         verbose: bool = False):
+    """Compile and load the generated object (``parts``: (specifier, C) each) with the
+    shared filters (nothing attached)."""
     import sys
 
     import pybpf
     from . import _common
     _common.require_privileges()
     if verbose:
-        print(body, file=sys.stderr)
-    data = compile_text(tool, body)
+        print("".join(c for _, c in parts), file=sys.stderr)
+    data = compile_text(tool, parts)
     variables = dict(filters.consts)
     variables.update(consts)
     obj = pybpf.load(data, name=tool, variables=variables, maps=filters.maps)

@@ -1,5 +1,7 @@
-"""argdist: frequency counts (-C) or histograms (-H) of function arguments, return values,
-tracepoint fields and USDT arguments (bcc's argdist).
+"""argdist: count (-C) or histogram (-H) function arguments and return values (bcc's).
+
+What it summarizes: function arguments and return values, tracepoint fields, USDT
+arguments, anything C can compute from them.
 
 Each specifier becomes one BPF program, generated as C and compiled through the compile
 cache (tools/_probegen.py says why), that counts in the kernel: a hash map per -C
@@ -172,8 +174,8 @@ def run(args, out):
     specs = [Spec(i, s, False, size) for i, s in enumerate(args.countspecifier or [])]
     specs += [Spec(len(specs) + i, s, True, size)
               for i, s in enumerate(args.histspecifier or [])]
-    body = _probegen.tracepoint_structs([s.p for s in specs]) + "".join(
-        program(s.i, s.p, s.hist, size) for s in specs)
+    parts = [("", _probegen.tracepoint_structs([s.p for s in specs]))] + [
+        (s.p.raw, program(s.i, s.p, s.hist, size)) for s in specs]
     consts = {"self_tgid": os.getpid()}
     # bcc's -n (outputs) and -d (seconds) onto the shared interval loop
     args.count = args.number or 99999999
@@ -213,7 +215,7 @@ def run(args, out):
         if out.json:
             out.row("", {"time": when, "probes": recs})
 
-    with _args.Filters(args) as f, _probegen.load("argdist", body, f, consts,
+    with _args.Filters(args) as f, _probegen.load("argdist", parts, f, consts,
                                                   args.verbose) as obj:
         for s in specs:
             _probegen.attach(obj, s.i, s.p, args.pid or -1)

@@ -136,8 +136,8 @@ def run(args, out):
     except SpecError as e:
         raise SystemExit(f"error: {e}") from None
     size = (args.string_size + 7) & ~7
-    body = _probegen.tracepoint_structs(probes) + "".join(
-        program(i, p, size) for i, p in enumerate(probes))
+    parts = [("", _probegen.tracepoint_structs(probes))] + [
+        (p.raw, program(i, p, size)) for i, p in enumerate(probes)]
     decoders = [decoder(p, size) for p in probes]
     formats = [python_format(p.fmt) for p in probes]
     consts = {"self_tgid": 0 if args.include_self else os.getpid()}
@@ -205,7 +205,7 @@ def run(args, out):
                     out.row("%s-->COUNT %d\n" % (text, n), {})
             raise _common.Stop()
 
-    with _args.Filters(args) as f, _probegen.load("trace", body, f, consts,
+    with _args.Filters(args) as f, _probegen.load("trace", parts, f, consts,
                                                   args.verbose) as obj:
         for i, p in enumerate(probes):
             _probegen.attach(obj, i, p, args.pid or -1)

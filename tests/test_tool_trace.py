@@ -137,6 +137,27 @@ def test_trace_uprobe_and_uretprobe_arguments_and_results():
 
 
 @pytest.mark.kernel
+def test_trace_user_stack_of_each_call():
+    from tests.cbuild import build
+    sleeper = build("tool_sleep")       # main -> sleep_marker(1 ms), 3 times, then lingers
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 3 1 30"], stdin=subprocess.PIPE)
+    try:
+        t = ToolRun("trace", "--json", "-U", "-p", str(c.pid),
+                    f'p:{sleeper}:sleep_marker "ms=%ld", arg1', ready="Tracing 1 probes")
+        c.stdin.write(b"go\n")
+        c.stdin.flush()
+        t.wait_for("ms=1", timeout=20)
+        t.stop(settle=0.5)
+    finally:
+        c.kill()
+        c.wait()
+    recs = t.json()
+    assert [r["msg"] for r in recs] == ["ms=1"] * 3, recs
+    assert all([f.split("+")[0] for f in r["user_stack"][:2]] == ["sleep_marker", "main"]
+               and "kernel_stack" not in r for r in recs), recs
+
+
+@pytest.mark.kernel
 def test_trace_tracepoint_marker_file_and_text_layout():
     marker, c = _opener("pybpf-trace-marker-", 4)
     try:

@@ -12,7 +12,7 @@ import struct
 import sys
 import time
 
-from .. import _args, _common, _probegen, _run
+from .. import _args, _common, _probegen, _run, _stacks
 from .._probespec import SpecError, parse_trace, python_format
 
 _HEAD = struct.Struct("<QIIII16s")        # struct trace_head
@@ -59,6 +59,9 @@ def parser():
     p.add_argument("-n", "--name", help="only print process names containing this name")
     p.add_argument("-f", "--msg-filter", help="only print the msg of event containing this "
                                               "string")
+    p.add_argument("-K", "--kernel-stack", action="store_true",
+                   help="output kernel stack trace")
+    p.add_argument("-U", "--user-stack", action="store_true", help="output user stack trace")
     p.add_argument("-A", "--aggregate", action="store_true",
                    help="aggregate amount of each trace (needs -M)")
     p.add_argument("-I", "--include", action="append", metavar="header",
@@ -69,11 +72,23 @@ def parser():
     return p
 
 
-def program(i: int, p, string_size: int) -> str:
-    """The C of one specifier: its event struct and program."""
+STACKS = """
+/* -K/-U: the stack map (a small one: trace keeps no counts by stack) */
+#define STACK_ENTRIES 4096
+#include "../_stacks.bpf.h"
+"""
+
+
+def program(i: int, p, string_size: int, stacks: bool = False) -> str:
+    """The C of one specifier: its event struct and program (with ``stacks``, the
+    event's stack ids after its values)."""
     ctx, decls = _probegen.preamble(p, [p.filter or ""] + p.values)
     fields = "".join(f"\tchar v{j}[{string_size}];\n" if c == "s" else f"\t__u64 v{j};\n"
                      for j, c in enumerate(p.convs))
+    take = ""
+    if stacks:
+        fields += "\tstruct stack_key st;\n"
+        take = "\ttake_stacks(ctx, &e->st);\n"
     fill = "".join(_probegen.value_c(p, v, _probegen.conv_type(c), f"e->v{j}")
                    for j, (v, c) in enumerate(zip(p.values, p.convs)))
     pred = f"\tif (!({_probegen.rewrite(p, p.filter)}))\n\t\treturn 0;\n" if p.filter else ""
@@ -92,10 +107,17 @@ int probe{i}({ctx})
 {pred}\te = trace_event(sizeof(*e), {i});
 \tif (!e)
 \t\treturn 0;
-{fill}\tbpf_ringbuf_submit(e, 0);
+{fill}{take}\tbpf_ringbuf_submit(e, 0);
 \treturn 0;
 }}
 """
+
+
+_STACK_IDS = struct.Struct("<IIii")     # struct stack_key's head: pid, tid, user, kernel
+
+
+def values_size(p, string_size: int) -> int:
+    return sum(string_size if c == "s" else 8 for c in p.convs)
 
 
 def decoder(p, string_size: int):
@@ -136,11 +158,15 @@ def run(args, out):
     except SpecError as e:
         raise SystemExit(f"error: {e}") from None
     size = (args.string_size + 7) & ~7
-    parts = [("", _probegen.tracepoint_structs(probes))] + [
-        (p.raw, program(i, p, size)) for i, p in enumerate(probes)]
+    stacks = args.kernel_stack or args.user_stack
+    parts = [("", _probegen.tracepoint_structs(probes) + (STACKS if stacks else ""))] + [
+        (p.raw, program(i, p, size, stacks)) for i, p in enumerate(probes)]
     decoders = [decoder(p, size) for p in probes]
     formats = [python_format(p.fmt) for p in probes]
     consts = {"self_tgid": 0 if args.include_self else os.getpid()}
+    if stacks:
+        consts.update(user_only=not args.kernel_stack, kernel_only=not args.user_stack)
+    symbolizer = []
     if args.uid is not None:
         consts["targ_uid"] = args.uid
     start_ns, start_real = time.monotonic_ns(), time.time()
@@ -179,10 +205,24 @@ def run(args, out):
         if args.msg_filter and args.msg_filter not in msg:
             return
         seen[0] += 1
+        kst = ust = None
+        if stacks:
+            _, _, uid_, kid = _STACK_IDS.unpack_from(data, _HEAD.size + values_size(p, size))
+            if not symbolizer:
+                symbolizer.append(_stacks.Stacks(obj.maps["stacks"], show_offset=True))
+            st = symbolizer[0]
+            kst = (st.kernel(kid) if kid >= 0 else [str(kid)]) if args.kernel_stack else None
+            ust = (st.user(uid_, tgid) if uid_ >= 0 else [str(uid_)]) if args.user_stack \
+                else None
         if out.json:
-            out.row("", {"ts": round((ts - start_ns) / 1e9, 6), "time": time.strftime("%H:%M:%S"),
-                         "cpu": cpu, "pid": tgid, "tid": tid, "comm": comm,
-                         "func": p.display, "probe": idx, "msg": msg, "values": values})
+            rec = {"ts": round((ts - start_ns) / 1e9, 6), "time": time.strftime("%H:%M:%S"),
+                   "cpu": cpu, "pid": tgid, "tid": tid, "comm": comm, "func": p.display,
+                   "probe": idx, "msg": msg, "values": values}
+            if kst is not None:
+                rec["kernel_stack"] = kst
+            if ust is not None:
+                rec["user_stack"] = ust
+            out.row("", rec)
         else:
             line = ""
             if args.timestamp or args.time:
@@ -195,6 +235,11 @@ def run(args, out):
             if args.print_cpu:
                 line += "%-3s " % cpu
             line += "%-7d %-7d %-15s %-16s %s" % (tgid, tid, comm, p.display, msg)
+            for frames in (kst, ust):
+                if frames is not None:
+                    line += "".join("\n        " + fr for fr in frames)
+            if stacks:
+                line += "\n"
             if args.aggregate:
                 aggregate[line] = aggregate.get(line, 0) + 1
             else:
@@ -213,6 +258,9 @@ def run(args, out):
             _run.stream("trace", obj, handle, out, header)
         except _common.Stop:
             out.flush()      # -M reached while the last records were read
+        finally:
+            for st in symbolizer:
+                st.close()
     return 0
 
 

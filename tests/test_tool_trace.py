@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from pybpf.tools._probespec import SpecError, parse_argdist, parse_trace, python_format
-from tests.toolrun import ToolRun, run_tool
+from tests.toolrun import ToolRun, kprobes_missing_here, run_tool
 
 PY311 = "/usr/bin/python3.11"
 
@@ -236,13 +236,7 @@ def test_usdt_gc_start_with_trace_and_argdist():
 
 @pytest.mark.needs_hook("kprobe")
 def test_trace_kprobe_in_the_guest_names_it_missing_here():
-    from pybpf.features import Features
-    from tests.vm import hook_absent
-    if not Features().has_kprobes():
-        r = run_tool("trace", "do_sys_openat2")
-        assert r.returncode == 1 and "CONFIG_KPROBES" in r.stderr, r.stderr
-        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
-        hook_absent()
+    if kprobes_missing_here("trace", "do_sys_openat2"):
         return
     marker, c = _opener("pybpf-kprobe-marker-", 3)
     try:

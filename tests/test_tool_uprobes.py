@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.toolrun import ToolRun
+from tests.toolrun import ToolRun, kprobes_missing_here
 
 pytestmark = pytest.mark.kernel
 
@@ -155,14 +155,7 @@ def test_memleak_runs_a_command_and_traces_it_from_its_start():
 
 @pytest.mark.needs_hook("kprobe")
 def test_funclatency_times_a_kernel_function_in_the_guest():
-    from pybpf.features import Features
-    from tests.vm import hook_absent
-    from tests.toolrun import run_tool
-    if not Features().has_kprobes():
-        r = run_tool("funclatency", "do_sys_openat2")
-        assert r.returncode == 1 and "CONFIG_KPROBES" in r.stderr, r.stderr
-        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
-        hook_absent()
+    if kprobes_missing_here("funclatency", "do_sys_openat2"):
         return
     c = subprocess.Popen([sys.executable, "-c", "import sys\nsys.stdin.readline()\n"
                           "for _ in range(5): open('/dev/null').close()\n"],

@@ -94,6 +94,32 @@ def test_argdist_specifier_parts():
             parse_argdist(spec, hist=True)
 
 
+def test_expressions_become_c():
+    from pybpf.tools import _probegen
+    p = parse_trace('r:c:malloc (retval > 0) "%d", retval')
+    assert _probegen.rewrite(p, "retval > 0 && $pid != 1") == \
+        "PT_REGS_RC(ctx) > 0 && ((__u32)bpf_get_current_pid_tgid()) != 1"
+    p = parse_argdist("r:c:f(int a, char *b):int:$entry(a):$latency > 1000", hist=True)
+    assert _probegen.needs_entry(p)
+    assert _probegen.rewrite(p, "$entry(b)") == "((char *)__entry->args[1])"
+    assert _probegen.rewrite(p, "$latency") == "(bpf_ktime_get_ns() - __entry->ts)"
+    with pytest.raises(SpecError, match="no such parameter"):
+        _probegen.rewrite(p, "$entry(c)")
+    with pytest.raises(SpecError, match="unknown alias"):
+        _probegen.rewrite(p, "$nosuch")
+    u = parse_trace('u:/bin/x:probe (arg3 > 1) "%s", arg1@user')
+    ctx, decls = _probegen.preamble(u, [u.filter] + u.values)
+    assert ctx == "struct pt_regs *ctx" and "bpf_usdt_arg(ctx, 0, &__arg1)" in decls
+    assert "bpf_usdt_arg(ctx, 2, &__arg3)" in decls and "__arg2" not in decls
+    assert _probegen.rewrite(u, "arg1@user") == "__arg1"
+    k = parse_trace("p::__x64_sys_openat(int dfd, const char *name)")
+    ctx, decls = _probegen.preamble(k, [])
+    assert "PT_REGS_PARM2_CORE_SYSCALL" in decls and "const char * name = " in decls
+    t = parse_trace('t:sched:sched_switch "%s", args->next_comm')
+    assert _probegen.preamble(t, t.values) == (
+        "void *ctx", "\tstruct tracepoint__sched__sched_switch *args = ctx;\n")
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80))
 def test_specifier_parsers_fail_only_with_one_line(text):

@@ -16,7 +16,7 @@ In expressions: ``arg1``..``arg6`` (function or USDT arguments), ``retval`` /
 fields, from the event's format file), ``$pid``, ``$tgid``, ``$uid``, ``$gid``,
 ``$cpu``, ``$task`` and argdist's ``$PID``, ``$COMM``, ``$latency``, ``$entry(param)``.
 Pointers are read with helpers (``%s`` and ``char*`` values read the string, from user
-memory or else kernel memory); a C ``->`` through a kernel pointer needs
+memory or else kernel memory; ``STRCMP("text", expr)`` compares one with a literal); a C ``->`` through a kernel pointer needs
 ``BPF_CORE_READ(p, field)``, as in libbpf C.
 """
 
@@ -47,8 +47,44 @@ def needs_entry(p: Probe) -> bool:
     return p.kind == "r" and ("$latency" in text or "$entry(" in text)
 
 
+def _strcmp(p: Probe, expr: str) -> str:
+    """bcc's ``STRCMP("literal", expr)`` (true when the string at expr is the literal) as
+    a call of a helper written for it (``p.helpers``: emitted before the program)."""
+    from ._probespec import _balanced, split_top
+    out, i = "", 0
+    while True:
+        j = expr.find("STRCMP(", i)
+        if j < 0:
+            return out + expr[i:]
+        end = _balanced(expr, j + 6)
+        if end < 0:
+            p.bail("unmatched '(' after STRCMP")
+        args = split_top(expr[j + 7:end - 1])
+        if len(args) != 2 or not re.fullmatch(r'"(?:[^"\\]|\\.)*"', args[0]):
+            p.bail('STRCMP takes ("literal", expression)')
+        n = len(p.helpers)
+        lit = args[0]
+        p.helpers.append(f"""
+static __always_inline bool __streq{n}(const void *s)
+{{
+\tconst char want[] = {lit};
+\tchar got[sizeof(want) + 1] = {{}};
+
+\tread_str(got, sizeof(got), s);
+\tfor (int i = 0; i < sizeof(want); i++)
+\t\tif (got[i] != want[i])
+\t\t\treturn false;
+\treturn true;
+}}
+""")
+        out += expr[i:j] + f"__streq{n}((const void *)({args[1]}))"
+        i = end
+
+
 def rewrite(p: Probe, expr: str) -> str:
     """A specifier's expression as C in the probe's program (see the module docstring)."""
+    if "STRCMP(" in expr:
+        expr = _strcmp(p, expr)
     if p.kind == "r":
         expr = re.sub(r"(?<![\w$])retval\b", "PT_REGS_RC(ctx)", expr)
     expr = expr.replace("$latency", "(bpf_ktime_get_ns() - __entry->ts)")

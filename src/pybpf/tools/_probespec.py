@@ -51,6 +51,7 @@ class Probe:
         self.exprs: list[str] = []
         self.label: str | None = None
         self.default_expr = False
+        self.helpers: list[str] = []    # C functions its expressions call (STRCMP)
 
     @property
     def display(self) -> str:

@@ -107,7 +107,7 @@ def program(i: int, p, hist: bool, string_size: int) -> str:
             _probegen.value_c(p, e, t, f"k.v{j}").replace("\t", "\t\t")
             for j, (t, e) in enumerate(zip(p.types, p.exprs))) + \
             f"\t\tcounter_add(&counts{i}, &k, 1);\n\t}}\n"
-    return out + f"""
+    return "".join(p.helpers) + out + f"""
 SEC("{_probegen.section(p)}")
 int probe{i}({ctx})
 {{

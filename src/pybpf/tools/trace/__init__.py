@@ -92,7 +92,7 @@ def program(i: int, p, string_size: int, stacks: bool = False) -> str:
     fill = "".join(_probegen.value_c(p, v, _probegen.conv_type(c), f"e->v{j}")
                    for j, (v, c) in enumerate(zip(p.values, p.convs)))
     pred = f"\tif (!({_probegen.rewrite(p, p.filter)}))\n\t\treturn 0;\n" if p.filter else ""
-    return f"""
+    return "".join(p.helpers) + f"""
 struct probe{i}_event {{
 \tstruct trace_head h;
 {fields}}};

@@ -240,8 +240,8 @@ def attach(obj, i: int, p: Probe, pid: int, prog: str | None = None,
             if not names:
                 raise errors.PybpfError(f"no USDT probe {p.function!r} in {path}")
             provider = names[0]
-        obj.links.append(usdt.attach(prog, path, provider, p.function, pid=pid,
-                                     spec_map=obj.maps["__bpf_usdt_specs"], spec_id=i * 256))
+        # the object's USDT spec map gets each site's argument spec at fresh ids
+        prog.attach_usdt(path, provider, p.function, pid=pid)
     elif not p.library:
         from ..links import kprobe
         if not kprobe.available():

@@ -7,7 +7,7 @@ Rows: bcc (it compiles on every start); pybpf with an empty cache (vmlinux.h, th
 pybpf's first run of a new text on a kernel it has seen (vmlinux.h and its precompiled
 header cached, the text not: a new salt each round); pybpf warm (the same text again).
 
---script execmin runs bench/scripts/bcc_execmin_salted.py instead (bench_bcc.py's text:
+--script execmin runs bench/scripts/bcc_execmin.py (with a salt) instead (bench_bcc.py's text:
 no kernel pointers, so no libclang pass, and a small text for bcc too).
 
 usage: bench/bench_bcc_cold.py [--rounds N] [--script ppid|execmin]
@@ -54,7 +54,7 @@ def main() -> None:
     a = ap.parse_args()
     global SCRIPT
     if a.script == "execmin":
-        SCRIPT = os.path.join(HERE, "scripts", "bcc_execmin_salted.py")
+        SCRIPT = os.path.join(HERE, "scripts", "bcc_execmin.py")
     subprocess.run([VENV_PY, "-m", "compileall", "-q", os.path.join(REPO, "src")],
                    capture_output=True)
     env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "src"))

@@ -63,18 +63,47 @@ class Sniff:
         return [json.loads(x) for x in out.splitlines() if x.strip()]
 
 
-def _s_server(cert, key, port, reply: str, extra=()):
-    """openssl s_server that writes ``reply`` once a client has sent something."""
-    p = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert",
-                          cert, "-key", key, "-quiet", *extra], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def _wait_listening(port: int) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
+                return
         time.sleep(0.05)
+
+
+def _s_server(cert, key, port, *extra, prefix=(), www=False):
+    """openssl s_server on 127.0.0.1:port (run under ``prefix``), listening when
+    returned; it echoes what clients send on its stdout and sends what its stdin gets
+    (with ``www``: answers HTTP requests, no pipes)."""
+    pipe = subprocess.DEVNULL if www else subprocess.PIPE
+    p = subprocess.Popen([*prefix, "openssl", "s_server", "-accept", f"127.0.0.1:{port}",
+                          "-cert", cert, "-key", key, *(["-www"] if www else []), "-quiet",
+                          *extra], stdin=pipe, stdout=pipe, stderr=subprocess.DEVNULL)
+    _wait_listening(port)
     return p
+
+
+def _s_client(port: int) -> list[str]:
+    return ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet"]
+
+
+def _markers(c2s: str = "C2S", s2c: str = "S2C") -> tuple[str, str]:
+    """Unique markers for the client-to-server and server-to-client data."""
+    return f"{c2s}-{uuid.uuid4().hex}", f"{s2c}-{uuid.uuid4().hex}"
+
+
+def _read_until(stream, marker: bytes, got: bytes = b"") -> bytes:
+    """Read the pipe until marker is in what was read (15 s at most)."""
+    deadline = time.monotonic() + 15
+    while marker not in got and time.monotonic() < deadline:
+        r, _, _ = select.select([stream], [], [], 0.1)
+        if r:
+            chunk = os.read(stream.fileno(), 4096)
+            if not chunk:
+                break
+            got += chunk
+    return got
 
 
 def _exchange(server, client_cmd, c2s: str, s2c: str) -> str:
@@ -84,24 +113,11 @@ def _exchange(server, client_cmd, c2s: str, s2c: str) -> str:
                               stderr=subprocess.DEVNULL)
     client.stdin.write((c2s + "\n").encode())
     client.stdin.flush()
-    got = b""
-    deadline = time.monotonic() + 15
-    while c2s.encode() not in got and time.monotonic() < deadline:
-        r, _, _ = select.select([server.stdout], [], [], 0.1)
-        if r:
-            got += os.read(server.stdout.fileno(), 4096)
+    got = _read_until(server.stdout, c2s.encode())
     assert c2s.encode() in got, got
     server.stdin.write((s2c + "\n").encode())
     server.stdin.flush()
-    out = b""
-    deadline = time.monotonic() + 15
-    while s2c.encode() not in out and time.monotonic() < deadline:
-        r, _, _ = select.select([client.stdout], [], [], 0.1)
-        if r:
-            chunk = os.read(client.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            out += chunk
+    out = _read_until(client.stdout, s2c.encode())
     for p in (client, server):
         p.kill()
         p.wait()
@@ -112,11 +128,10 @@ def _exchange(server, client_cmd, c2s: str, s2c: str) -> str:
 def test_openssl_plaintext_both_directions(certs):
     cert, key = certs
     port = _free_port()
-    c2s, s2c = f"C2S-{uuid.uuid4().hex}", f"S2C-{uuid.uuid4().hex}"
+    c2s, s2c = _markers()
     sniff = Sniff("--json", "-x")
-    server = _s_server(cert, key, port, s2c)
-    _exchange(server, ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet"],
-              c2s, s2c)
+    server = _s_server(cert, key, port)
+    _exchange(server, _s_client(port), c2s, s2c)
     recs = [r for r in sniff.records() if c2s in r["data"] or s2c in r["data"]]
     got = sorted((r["func"], r["data"], r["len"], r["lib"], r["pid"] == server.pid)
                  for r in recs)
@@ -130,12 +145,11 @@ def test_openssl_plaintext_both_directions(certs):
 def test_pid_filter_uses_the_targets_own_libraries_and_bcc_text_output(certs):
     cert, key = certs
     port = _free_port()
-    c2s, s2c = f"C2S-{uuid.uuid4().hex}", f"S2C-{uuid.uuid4().hex}"
-    server = _s_server(cert, key, port, s2c)
+    c2s, s2c = _markers()
+    server = _s_server(cert, key, port)
     try:
         sniff = Sniff("-p", str(server.pid))
-        _exchange(server, ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet"],
-                  c2s, s2c)
+        _exchange(server, _s_client(port), c2s, s2c)
     finally:
         server.kill()
         server.wait()
@@ -154,16 +168,8 @@ def test_curl_against_a_local_https_server(certs):
     cert, key = certs
     port = _free_port()
     path = f"/marker-{uuid.uuid4().hex}"
-    server = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}",
-                               "-cert", cert, "-key", key, "-www", "-quiet"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = _s_server(cert, key, port, www=True)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
         sniff = Sniff("--json", "-c", "curl")
         r = subprocess.run(["curl", "-sk", "--http1.1", f"https://127.0.0.1:{port}{path}"],
                            capture_output=True, timeout=30)
@@ -182,9 +188,9 @@ def test_curl_against_a_local_https_server(certs):
 def test_gnutls_client(certs):
     cert, key = certs
     port = _free_port()
-    c2s, s2c = f"G2S-{uuid.uuid4().hex}", f"S2G-{uuid.uuid4().hex}"
+    c2s, s2c = _markers("G2S", "S2G")
     sniff = Sniff("--json", "-c", "gnutls-cli")
-    server = _s_server(cert, key, port, s2c)
+    server = _s_server(cert, key, port)
     _exchange(server, ["gnutls-cli", "--insecure", "-p", str(port), "127.0.0.1"], c2s, s2c)
     recs = [r for r in sniff.records() if c2s in r["data"] or s2c in r["data"]]
     assert sorted((r["func"], r["data"], r["lib"]) for r in recs) == [
@@ -200,9 +206,9 @@ def test_nss_client(certs, tmp_path):
     subprocess.run(["certutil", "-N", "-d", f"sql:{db}", "--empty-password"], check=True,
                    capture_output=True)
     port = _free_port()
-    c2s, s2c = f"N2S-{uuid.uuid4().hex}", f"S2N-{uuid.uuid4().hex}"
+    c2s, s2c = _markers("N2S", "S2N")
     sniff = Sniff("--json", "-c", "tstclnt")
-    server = _s_server(cert, key, port, s2c)
+    server = _s_server(cert, key, port)
     _exchange(server, ["tstclnt", "-h", "127.0.0.1", "-p", str(port), "-o", "-d", f"sql:{db}"],
               c2s, s2c)
     recs = [r for r in sniff.records() if r["lib"] == "nss"]
@@ -220,24 +226,15 @@ def test_pid_in_another_mount_namespace_probes_its_own_library(certs, tmp_path):
     copy = tmp_path / "libssl-copy.so"
     copy.write_bytes(open(libssl, "rb").read())
     port = _free_port()
-    c2s, s2c = f"C2S-{uuid.uuid4().hex}", f"S2C-{uuid.uuid4().hex}"
-    server = subprocess.Popen(
-        ["unshare", "--mount", "sh", "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh",
-         str(copy), libssl, "openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert",
-         cert, "-key", key, "-quiet"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL)
+    c2s, s2c = _markers()
+    server = _s_server(cert, key, port, prefix=(
+        "unshare", "--mount", "sh", "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh",
+        str(copy), libssl))
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
         with open(f"/proc/{server.pid}/maps") as f:
             assert str(copy) not in f.read()        # it maps "libssl.so.3", another inode
         sniff = Sniff("--json", "-p", str(server.pid), "--no-gnutls", "--no-nss")
-        _exchange(server, ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet"],
-                  c2s, s2c)
+        _exchange(server, _s_client(port), c2s, s2c)
     finally:
         server.kill()
         server.wait()
@@ -282,25 +279,12 @@ def test_statically_linked_binary_through_extra_lib(certs, tmp_path):
     out = subprocess.run(["ldd", str(exe)], capture_output=True, text=True).stdout
     assert "libssl" not in out
     port = _free_port()
-    server = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}",
-                               "-cert", cert, "-key", key, "-quiet"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    server = _s_server(cert, key, port)
     marker = f"STATIC-{uuid.uuid4().hex}"
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
         sniff = Sniff("--json", "-c", "pt_static_tls", "--extra-lib", f"openssl:{exe}")
         client = subprocess.Popen([str(exe), str(port), marker])
-        got = b""
-        deadline = time.monotonic() + 15
-        while marker.encode() not in got and time.monotonic() < deadline:
-            r, _, _ = select.select([server.stdout], [], [], 0.1)
-            if r:
-                got += os.read(server.stdout.fileno(), 4096)
+        _read_until(server.stdout, marker.encode())
         server.stdin.write(b"reply\n")
         server.stdin.flush()
         assert client.wait(timeout=15) == 0

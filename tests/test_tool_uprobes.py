@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 
-from tests.toolrun import ToolRun
+from tests.toolrun import ToolRun, kprobes_missing_here
 
 pytestmark = pytest.mark.kernel
 
@@ -133,3 +135,36 @@ def test_memleak_finds_the_leaking_stack():
     assert [(s["bytes"], s["allocations"]) for s in leaks] == [(7000, 7)], rec
     # what no_leak() allocated was freed
     assert not [s for s in rec["stacks"] if any(f.startswith("no_leak") for f in s["stack"])]
+
+
+def test_memleak_runs_a_command_and_traces_it_from_its_start():
+    from tests.cbuild import build
+    # the command's stdin and stdout are the tool's: it starts on our line, says "done"
+    t = ToolRun("memleak", "-c", build("tool_leak"), "-o", "0", "--json", "60",
+                ready="Attaching to command", stdin=subprocess.PIPE)
+    t.p.stdin.write(b"go\n")
+    t.p.stdin.flush()
+    t.wait_for("done", timeout=20)
+    t.stop()
+    (rec,) = [json.loads(x) for x in t.out if x.startswith("{")]
+    leaks = [s for s in rec["stacks"] if any(f.startswith("leak_marker") for f in s["stack"])]
+    assert [(s["bytes"], s["allocations"]) for s in leaks] == [(7000, 7)], rec
+    # the command (still sleeping) ended with the tool
+    assert "Traceback" not in t.err.decode()
+
+
+@pytest.mark.needs_hook("kprobe")
+def test_funclatency_times_a_kernel_function_in_the_guest():
+    if kprobes_missing_here("funclatency", "do_sys_openat2"):
+        return
+    c = subprocess.Popen([sys.executable, "-c", "import sys\nsys.stdin.readline()\n"
+                          "for _ in range(5): open('/dev/null').close()\n"],
+                         stdin=subprocess.PIPE)
+    t = ToolRun("funclatency", "--json", "-p", str(c.pid), "do_sys_openat2",
+                ready="Tracing 1 functions for")
+    c.stdin.write(b"go\n")
+    c.stdin.close()
+    c.wait()
+    t.stop()
+    (rec,) = t.json()
+    assert rec["count"] == 5 and sum(b["count"] for b in rec["hists"][0]["buckets"]) == 5

@@ -93,3 +93,17 @@ def run_tool(tool: str, *args: str, timeout: float = 60) -> subprocess.Completed
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "pybpf", tool, *args], capture_output=True,
                           text=True, timeout=timeout, env=env)
+
+
+def kprobes_missing_here(tool: str, *args: str) -> bool:
+    """On a kernel without kprobes: check that ``tool args`` says so in one line, record
+    the hook as absent (the kernel-matrix guest runs the real test) and return True."""
+    from pybpf.features import Features
+    from tests.vm import hook_absent
+    if Features().has_kprobes():
+        return False
+    r = run_tool(tool, *args)
+    assert r.returncode == 1 and "CONFIG_KPROBES" in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    hook_absent()
+    return True

@@ -5,52 +5,33 @@ system call's own arguments (BPF_KSYSCALL); pybpf finds the kernel's wrapper sym
 Needs kprobes (CONFIG_KPROBES); elsewhere it says so.
 """
 
-import argparse
 import os
 import sys
-import time
 
-import pybpf
-from pybpf.ringbuf import RingBuffer
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _ringbuf_example  # noqa: E402  (examples/_ringbuf_example.py)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+
+def show(e, args) -> None:
+    if args.pid is not None and e.pid != args.pid:
+        return
+    comm = e.comm.decode(errors="replace")
+    if e.tgkill:
+        print(f"tgkill called by PID {e.pid} ({comm}) for thread "
+              f"{e.target_tid} of PID {e.target_pid}, signal {e.sig}")
+    else:
+        print(f"kill called by PID {e.pid} ({comm}) for PID "
+              f"{e.target_pid}, signal {e.sig}")
+
+
+def add_args(ap) -> None:
+    ap.add_argument("-p", "--pid", type=int, help="only signals sent by this process")
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-p", "--pid", type=int, help="only signals sent by this process")
-    ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
-    args = ap.parse_args(argv)
-    try:
-        Event = pybpf.ctype("struct signal_event", header=os.path.join(HERE, "ksyscall.h"))
-        with pybpf.load(os.path.join(HERE, "ksyscall.bpf.c")) as obj:
-            obj.attach()
-            print("Successfully started! Tracing kill() and tgkill()", flush=True)
-            with RingBuffer(obj.maps["events"]) as rb:
-                end = time.monotonic() + args.timeout if args.timeout else None
-                try:
-                    while end is None or time.monotonic() < end:
-                        for e in rb.read(100, decode=Event):
-                            if args.pid is not None and e.pid != args.pid:
-                                continue
-                            comm = e.comm.decode(errors="replace")
-                            if e.tgkill:
-                                print(f"tgkill called by PID {e.pid} ({comm}) for thread "
-                                      f"{e.target_tid} of PID {e.target_pid}, signal {e.sig}")
-                            else:
-                                print(f"kill called by PID {e.pid} ({comm}) for PID "
-                                      f"{e.target_pid}, signal {e.sig}")
-                        sys.stdout.flush()
-                except KeyboardInterrupt:
-                    pass
-            if obj.bss.dropped:
-                print(f"{obj.bss.dropped} events lost", file=sys.stderr)
-    except pybpf.PybpfError as e:
-        print(f"ksyscall: {e}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # `| head`: quietly
-    return 0
+    return _ringbuf_example.run("ksyscall", __doc__, "struct signal_event", show, argv=argv,
+                                add_args=add_args,
+                                started="Successfully started! Tracing kill() and tgkill()")
 
 
 if __name__ == "__main__":

@@ -6,51 +6,36 @@ is attached by hand with ``attach_usdt``, with a cookie and optionally one ``--p
 pybpf writes each probe's argument spec where usdt.bpf.h reads it, at distinct ids.
 """
 
-import argparse
 import os
 import sys
-import time
 
-import pybpf
-from pybpf.ringbuf import RingBuffer
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _ringbuf_example  # noqa: E402  (examples/_ringbuf_example.py)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 COOKIE = 0xCAFE
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def show(e, args) -> None:
+    how = f"by hand, cookie {e.cookie:#x}" if e.manual else "auto"
+    print(f"pid {e.pid}: gc__start generation {e.generation} ({how})")
+
+
+def add_args(ap) -> None:
     ap.add_argument("-b", "--binary", default="/usr/bin/python3.11",
                     help="interpreter to trace by hand (default %(default)s)")
     ap.add_argument("-p", "--pid", type=int, default=-1, help="only this process (by hand)")
-    ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
-    args = ap.parse_args(argv)
-    try:
-        Event = pybpf.ctype("struct gc_event", header=os.path.join(HERE, "usdt.h"))
-        with pybpf.load(os.path.join(HERE, "usdt.bpf.c")) as obj:
-            obj.attach()
-            obj.programs["gc_start_manual"].attach_usdt(args.binary, "python", "gc__start",
-                                                        pid=args.pid, usdt_cookie=COOKIE)
-            print(f"Successfully started! Tracing {args.binary}'s python:gc__start",
-                  flush=True)
-            with RingBuffer(obj.maps["events"]) as rb:
-                end = time.monotonic() + args.timeout if args.timeout else None
-                try:
-                    while end is None or time.monotonic() < end:
-                        for e in rb.read(100, decode=Event):
-                            how = f"by hand, cookie {e.cookie:#x}" if e.manual else "auto"
-                            print(f"pid {e.pid}: gc__start generation {e.generation} ({how})")
-                        sys.stdout.flush()
-                except KeyboardInterrupt:
-                    pass
-            if obj.bss.dropped:
-                print(f"{obj.bss.dropped} events lost", file=sys.stderr)
-    except pybpf.PybpfError as e:
-        print(f"usdt: {e}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # `| head`: quietly
-    return 0
+
+
+def attach(obj, args) -> None:
+    obj.programs["gc_start_manual"].attach_usdt(args.binary, "python", "gc__start",
+                                                pid=args.pid, usdt_cookie=COOKIE)
+
+
+def main(argv=None) -> int:
+    return _ringbuf_example.run(
+        "usdt", __doc__, "struct gc_event", show, argv=argv, add_args=add_args,
+        attach=attach,
+        started=lambda args: f"Successfully started! Tracing {args.binary}'s python:gc__start")
 
 
 if __name__ == "__main__":

@@ -138,3 +138,13 @@ def add_lines(p) -> None:
     p.add_argument("--lines", action="store_true",
                    help="show file:line and inlined functions in user stacks "
                         "(binaries with debug info)")
+
+
+def interval_count(args) -> None:
+    """bcc's -i INTERVAL and -d DURATION onto the shared interval loop's interval and
+    count (_run.intervals): -d alone is one interval of that length."""
+    if args.duration and not args.interval:
+        args.interval = args.duration
+    args.count = max(1, args.duration // args.interval) if args.duration else 99999999
+    if not args.interval:
+        args.interval = 99999999

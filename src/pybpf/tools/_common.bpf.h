@@ -10,41 +10,38 @@
 #define TASK_COMM_LEN 16
 #define MAX_SLOTS 27          /* log2 buckets up to 2^26 (67 s in us, 64 MB in bytes) */
 
+/* Map definitions in one line (the BTF-defined layout libbpf reads from .maps). */
+#define BPF_MAP(_name, _type, _key, _value, _entries)                         \
+	struct {                                                              \
+		__uint(type, _type);                                          \
+		__uint(max_entries, _entries);                                \
+		__type(key, _key);                                            \
+		__type(value, _value);                                        \
+	} _name SEC(".maps")
+#define HASH_MAP(_name, _key, _value, _entries)                               \
+	BPF_MAP(_name, BPF_MAP_TYPE_HASH, _key, _value, _entries)
+#define PERCPU_ARRAY_MAP(_name, _value, _entries)                             \
+	BPF_MAP(_name, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, _value, _entries)
+#define RINGBUF_MAP(_name, _bytes)                                            \
+	struct {                                                              \
+		__uint(type, BPF_MAP_TYPE_RINGBUF);                           \
+		__uint(max_entries, _bytes);                                  \
+	} _name SEC(".maps")
+
 const volatile __u32 targ_tgid = 0;     /* -p PID */
 const volatile __u32 targ_tid = 0;      /* -t/-L TID */
 const volatile bool filter_cg = false;  /* -c CGROUP: task under the cgroup in cgroup_target */
 const volatile bool filter_cgroup = false;  /* --cgroupmap */
 const volatile bool filter_mntns = false;   /* --mntnsmap */
 
-struct {
-	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} cgroup_target SEC(".maps");
+BPF_MAP(cgroup_target, BPF_MAP_TYPE_CGROUP_ARRAY, __u32, __u32, 1);
 
 /* Filters given as pinned maps (--cgroupmap/--mntnsmap); replaced by the user's map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, __u64);
-	__type(value, __u64);
-} cgroup_filter SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, __u64);
-	__type(value, __u32);
-} mntns_filter SEC(".maps");
+HASH_MAP(cgroup_filter, __u64, __u64, 1);
+HASH_MAP(mntns_filter, __u64, __u32, 1);
 
 /* Events or counts that could not be recorded (ring buffer or table full). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
+PERCPU_ARRAY_MAP(drops, __u64, 1);
 
 static __always_inline void count_drop(void)
 {
@@ -54,6 +51,58 @@ static __always_inline void count_drop(void)
 	if (n)
 		*n += 1;
 }
+
+/* The value at key in a hash map, made from init on first use; NULL (a drop counted)
+ * when the map is full. */
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *init)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+
+	if (v)
+		return v;
+	bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(map, key);
+	if (!v)
+		count_drop();
+	return v;
+}
+
+/* Add n to the __u64 at key in a hash map (created on first use; another CPU may
+ * create it between the lookup and the update; a full map counts a drop). */
+static __always_inline void counter_add(void *map, const void *key, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(map, key);
+
+	if (!v) {
+		if (!bpf_map_update_elem(map, key, &n, BPF_NOEXIST))
+			return;
+		v = bpf_map_lookup_elem(map, key);
+		if (!v) {
+			count_drop();
+			return;
+		}
+	}
+	__sync_fetch_and_add(v, n);
+}
+
+/* Room for one event in a ring buffer; NULL (a drop counted) when it is full. */
+#define reserve_event(rb, size) ({                                            \
+	void *e__ = bpf_ringbuf_reserve(rb, size, 0);                         \
+	if (!e__)                                                             \
+		count_drop();                                                 \
+	e__;                                                                  \
+})
+
+/* reserve_event() for an event that starts with __u64 ts_ns and __u32 pid: those
+ * stamped (now, the current process). */
+#define stamped_event(rb, e) ({                                               \
+	typeof(e) s__ = reserve_event(rb, sizeof(*s__));                      \
+	if (s__) {                                                            \
+		s__->ts_ns = bpf_ktime_get_ns();                              \
+		s__->pid = bpf_get_current_pid_tgid() >> 32;                  \
+	}                                                                     \
+	s__;                                                                  \
+})
 
 /* The cgroup and mount namespace filters, for the current task. */
 static __always_inline bool current_in_groups(void)
@@ -134,17 +183,18 @@ static const struct hist zero_hist = {};
 /* Add one value to the histogram at key in a hash map of struct hist (created on first
  * use; a full map counts a drop). */
 #define hist_add(map, key, value) do {                                        \
-	struct hist *h__ = bpf_map_lookup_elem(map, key);                     \
-	if (!h__) {                                                           \
-		bpf_map_update_elem(map, key, &zero_hist, BPF_NOEXIST);       \
-		h__ = bpf_map_lookup_elem(map, key);                          \
-		if (!h__) {                                                   \
-			count_drop();                                         \
-			break;                                                \
-		}                                                             \
-	}                                                                     \
-	__sync_fetch_and_add(&h__->slots[hist_slot(value)], 1);               \
+	struct hist *h__ = lookup_or_init(map, key, &zero_hist);              \
+	if (h__)                                                              \
+		__sync_fetch_and_add(&h__->slots[hist_slot(value)], 1);       \
 } while (0)
+
+/* One program per probe family, each running fn(ctx), named fn_uprobe, fn_tracepoint and
+ * fn_kprobe: the user-space tools (funccount, stackcount) attach the one a probe spec
+ * names (a uprobe or USDT site, a tracepoint, a kprobe where the kernel has them). */
+#define PROBE_PROGRAMS(fn)                                                    \
+	SEC("uprobe") int fn##_uprobe(struct pt_regs *ctx) { return fn(ctx); } \
+	SEC("tracepoint") int fn##_tracepoint(void *ctx) { return fn(ctx); }  \
+	SEC("kprobe") int fn##_kprobe(struct pt_regs *ctx) { return fn(ctx); }
 
 /* A task's state across the 5.14 rename of state to __state. */
 struct task_struct___pre514 {

@@ -94,3 +94,65 @@ def print_sections(out, hists: dict, unit: str, section: str | None = None,
         from ..bcc import hist as bcc_hist
         lines = (bcc_hist.linear_lines if linear else bcc_hist.log2_lines)(slots, unit)
         w("\n".join(lines) + ("\n" if lines else ""))
+
+
+def comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def comm_label(pid: int) -> str:
+    """bcc's section label for a pid: the pid and, while it lives, its name."""
+    c = comm(pid)
+    return f"{pid} {c}" if c else str(pid)
+
+
+def hist_report(obj, args, out, unit: str, section: str | None, label=None,
+                json_fields=None, linear: bool = False):
+    """The report of a tool with one histogram map ``hists`` keyed by a u32."""
+    import time
+
+    def report():
+        hists = read(obj.maps["hists"])
+        when = time.strftime("%H:%M:%S") if args.timestamp or out.json else None
+        if not out.json:
+            out.stream.write("\n")
+        print_sections(out, {int.from_bytes(k, "little"): v for k, v in hists.items()},
+                       unit, section, label, time_line=when, linear=linear,
+                       json_fields=json_fields)
+    return report
+
+
+def add_task_options(p) -> None:
+    """The options of the per-task histogram tools (runqlat, cpudist), in bcc's order."""
+    from . import _args
+    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
+    p.add_argument("-m", "--milliseconds", action="store_true", help="millisecond histogram")
+    p.add_argument("-P", "--pids", action="store_true", help="print a histogram per process ID")
+    p.add_argument("-L", "--tids", action="store_true", help="print a histogram per thread ID")
+    _args.add_pid(p)
+    _args.add_cgroup(p)
+    _args.add_interval(p)
+    _args.add_json(p, "interval")
+
+
+def run_task_hists(tool: str, args, out, consts: dict, banner: str) -> int:
+    """Run a per-task histogram tool: its object's by_pid/by_tid/millis constants from
+    -P/-L/-m (and ``consts``), one histogram (or one per pid/tid) per interval."""
+    from . import _args, _run
+    if args.pids and args.tids:
+        raise SystemExit("error: -P and -L are exclusive")
+    consts = {"by_pid": args.pids, "by_tid": args.tids, "millis": args.milliseconds,
+              **consts}
+    section = "pid" if args.pids else "tid" if args.tids else None
+    unit = "msecs" if args.milliseconds else "usecs"
+    with _args.Filters(args) as f, _run.load(tool, f, consts) as obj:
+        _run.intervals(tool, obj, args, out,
+                       hist_report(obj, args, out, unit, section,
+                                   comm_label if section else None,
+                                   lambda k: {"comm": comm(k)}),
+                       banner=banner)
+    return 0

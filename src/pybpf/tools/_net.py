@@ -30,6 +30,19 @@ def unpack_addrs(data, offset: int = 0) -> tuple[int, int, int, str, str]:
     return family, lport, dport, addr(family, s), addr(family, d)
 
 
+_CONN = struct.Struct("<QII")          # struct conn_event's head; addrs, comm follow
+_CONN_COMM = _CONN.size + ADDRS.size
+
+
+def decode_conn(data) -> tuple[int, int, int, int, int, int, str, str, str]:
+    """(ts_ns, pid, uid, family, lport, dport, saddr, daddr, comm) of a struct
+    conn_event (tcpconnect, tcpaccept)."""
+    ts, pid, uid = _CONN.unpack_from(data)
+    family, lport, dport, saddr, daddr = unpack_addrs(data, _CONN.size)
+    comm = bytes(data[_CONN_COMM:_CONN_COMM + 16]).split(b"\0", 1)[0].decode(errors="replace")
+    return ts, pid, uid, family, lport, dport, saddr, daddr, comm
+
+
 def ip_version(family: int) -> int:
     return 4 if family == AF_INET else 6
 
@@ -42,6 +55,32 @@ def port_list(text: str) -> list[int]:
     if not ports or any(not 0 < p < 65536 for p in ports):
         raise _common._arg_error(f"invalid port list {text!r}")
     return ports
+
+
+def add_family(p) -> None:
+    """-4/-6, as bcc's network tools take them (see family_const)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
+    g.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+
+
+def family_const(args) -> int:
+    """targ_family of _sock.bpf.h for -4/-6 (0: both)."""
+    return AF_INET if args.ipv4 else AF_INET6 if args.ipv6 else 0
+
+
+def add_filters(p, ports_help: str) -> None:
+    """-P PORTS and -4/-6, as bcc's TCP tools take them."""
+    p.add_argument("-P", "--port", type=port_list, help=ports_help)
+    add_family(p)
+
+
+def filter_consts(args, ports_side: str) -> dict:
+    """The BPF constants (_sock.bpf.h) of -P (local ports: side "l", remote: "d") and
+    -4/-6."""
+    ports, n = ports_bytes(args.port)
+    return {f"targ_{ports_side}ports": ports, f"n_{ports_side}ports": n,
+            "targ_family": family_const(args)}
 
 
 def ports_bytes(ports: list[int] | None, n: int = 8) -> tuple[bytes, int]:

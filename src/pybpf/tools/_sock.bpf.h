@@ -16,6 +16,24 @@ struct addrs {
 	__u8 daddr[16];
 };
 
+/* Read a caller's IPv4 or IPv6 sockaddr into sa (a short sockaddr_in at the end of a
+ * page reads as one); false for any other family. */
+static __always_inline bool read_inet_sockaddr(struct sockaddr_in6 *sa, const void *uaddr)
+{
+	if (bpf_probe_read_user(sa, sizeof(*sa), uaddr))
+		bpf_probe_read_user(sa, sizeof(struct sockaddr_in), uaddr);
+	return sa->sin6_family == AF_INET || sa->sin6_family == AF_INET6;
+}
+
+/* The event of the connection tools (tcpconnect, tcpaccept). */
+struct conn_event {
+	__u64 ts_ns;
+	__u32 pid;
+	__u32 uid;
+	struct addrs a;
+	char comm[16];
+};
+
 /* The struct socket of fd in the current task (NULL if fd is out of range). */
 static __always_inline struct socket *socket_of_fd(int fd)
 {

@@ -46,3 +46,60 @@ def _frames(stack_id: int, resolve, missed: str) -> list[str]:
     if stack_id >= 0:
         return resolve(stack_id)
     return [] if stack_id in (-1, -14) else [missed]
+
+
+def add_stack_kinds(p) -> None:
+    """-U/-K: user or kernel stacks only (the const user_only/kernel_only of
+    _stacks.bpf.h)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-U", "--user-stacks-only", action="store_true",
+                   help="show stacks from user space only (no kernel space stacks)")
+    g.add_argument("-K", "--kernel-stacks-only", action="store_true",
+                   help="show stacks from kernel space only (no user space stacks)")
+
+
+def add_stack_output(p, folded_help: str = "output folded format") -> None:
+    """--lines, -f and --stack-storage-size, as profile and offcputime take them."""
+    from . import _args
+    _args.add_lines(p)
+    p.add_argument("-f", "--folded", action="store_true", help=folded_help)
+    p.add_argument("--stack-storage-size", type=_args.positive_int, default=16384,
+                   help="the number of unique stack traces that can be stored")
+
+
+def add_duration(p) -> None:
+    """The positional duration, JSON (one object per stack) last, as bcc orders them."""
+    from . import _args
+    p.add_argument("duration", nargs="?", type=_args.positive_int, default=99999999,
+                   help="duration of trace, in seconds")
+    _args.add_json(p, "stack")
+
+
+def span(args) -> str:
+    return "until Ctrl-C" if args.duration == 99999999 else f"for {args.duration} secs"
+
+
+def collect(tool: str, obj, args, out, banner: str, json_value: str = "count",
+            stop_first: bool = False) -> None:
+    """Count for the duration (or until Ctrl-C) after the banner (on stderr when the
+    output is folded or JSON, for programs), then report every stack and the drops;
+    ``stop_first``: detach before reading (the counts stop moving)."""
+    import sys
+    import time
+    from . import _common, _run
+    try:
+        if args.folded or out.json:
+            print(banner, file=sys.stderr, flush=True)
+        else:
+            out.header(banner)
+        time.sleep(args.duration)
+    except _common.Stop:
+        pass
+    _run.ignore_signals_now()
+    if stop_first:
+        for link in obj.links:
+            link.close()
+    report(out, obj.maps["counts"], obj.maps["stacks"], args, json_value=json_value)
+    out.flush()
+    _common.DropReporter(tool, obj.maps["drops"]).check(force=True)
+

@@ -16,9 +16,7 @@ def add(p) -> None:
                    help="comma-separated list of local ports to trace")
     p.add_argument("-D", "--remoteport", type=_net.port_list,
                    help="comma-separated list of remote ports to trace")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
-    g.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    _net.add_family(p)
     _args.add_json(p)
 
 
@@ -26,7 +24,7 @@ def consts(args) -> dict:
     lp, nl = _net.ports_bytes(args.localport)
     dp, nd = _net.ports_bytes(args.remoteport)
     return {"targ_lports": lp, "n_lports": nl, "targ_dports": dp, "n_dports": nd,
-            "targ_family": 2 if args.ipv4 else 10 if args.ipv6 else 0}
+            "targ_family": _net.family_const(args)}
 
 
 def prefix(args, clock, ts: int, first: int, header: bool = False) -> str:

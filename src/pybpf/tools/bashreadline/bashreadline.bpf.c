@@ -8,10 +8,7 @@
 
 const volatile bool bash_only = true;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+RINGBUF_MAP(events, 256 * 1024);
 
 SEC("uretprobe")
 int BPF_KRETPROBE(readline_ret, const void *line)
@@ -28,13 +25,9 @@ int BPF_KRETPROBE(readline_ret, const void *line)
 		return 0;
 	if (!current_wanted())
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = stamped_event(&events, e);
+	if (!e)
 		return 0;
-	}
-	e->ts_ns = bpf_ktime_get_ns();
-	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->pad = 0;
 	__builtin_memcpy(e->comm, comm, sizeof(comm));
 	if (bpf_probe_read_user_str(e->line, sizeof(e->line), line) < 0)

@@ -8,17 +8,8 @@
 
 const volatile bool failed_only = false;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct pending);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+HASH_MAP(start, __u32, struct pending, 10240);
+RINGBUF_MAP(events, 256 * 1024);
 
 SEC("tracepoint/syscalls/sys_enter_bind")
 int enter_bind(struct trace_event_raw_sys_enter *ctx)
@@ -48,9 +39,7 @@ int exit_bind(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (failed_only && ret == 0)
 		goto out;
-	if (bpf_probe_read_user(&sa, sizeof(sa), p->addr))
-		bpf_probe_read_user(&sa, sizeof(struct sockaddr_in), p->addr);
-	if (sa.sin6_family != AF_INET && sa.sin6_family != AF_INET6)
+	if (!read_inet_sockaddr(&sa, p->addr))
 		goto out;
 	if (!port_in(targ_lports, n_lports, __builtin_bswap16(sa.sin6_port)))
 		goto out;
@@ -58,11 +47,9 @@ int exit_bind(struct trace_event_raw_sys_exit *ctx)
 	if (!sock)
 		goto out;
 	sk = BPF_CORE_READ(sock, sk);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = reserve_event(&events, sizeof(*e));
+	if (!e)
 		goto out;
-	}
 	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = id >> 32;
 	e->uid = (__u32)bpf_get_current_uid_gid();

@@ -12,19 +12,8 @@ const volatile bool targ_per_flag = false;
 const volatile bool targ_ms = false;
 const volatile __u32 targ_dev = 0;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, struct request *);
-	__type(value, __u64);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, struct hist);
-} hists SEC(".maps");
+HASH_MAP(start, struct request *, __u64, 10240);
+HASH_MAP(hists, __u32, struct hist, 1024);
 
 static __always_inline void mark(struct request *rq, bool issue)
 {

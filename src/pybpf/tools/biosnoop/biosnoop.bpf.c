@@ -5,6 +5,7 @@
 #include "vmlinux.h"
 #include "../_common.bpf.h"
 #include "../_block.bpf.h"
+#include "../_blockwho.bpf.h"
 #include "biosnoop.h"
 
 const volatile bool targ_queued = false;
@@ -16,33 +17,8 @@ struct stamps {
 	__u64 sector;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, struct request *);
-	__type(value, struct who);
-} whos SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, struct request *);
-	__type(value, struct stamps);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1024 * 1024);
-} events SEC(".maps");
-
-static __always_inline void note_who(struct request *rq)
-{
-	struct who w = {};
-
-	w.pid = bpf_get_current_pid_tgid() >> 32;
-	bpf_get_current_comm(&w.comm, sizeof(w.comm));
-	bpf_map_update_elem(&whos, &rq, &w, BPF_NOEXIST);
-}
+HASH_MAP(start, struct request *, struct stamps, 10240);
+RINGBUF_MAP(events, 1024 * 1024);
 
 static __always_inline void stamp(struct request *rq, bool issue)
 {
@@ -65,13 +41,6 @@ static __always_inline void stamp(struct request *rq, bool issue)
 	}
 	if (s == &st)
 		bpf_map_update_elem(&start, &rq, s, BPF_ANY);
-}
-
-SEC("raw_tp/block_io_start")
-int io_start(struct bpf_raw_tracepoint_args *ctx)
-{
-	note_who((struct request *)ctx->args[0]);
-	return 0;
 }
 
 SEC("raw_tp/block_rq_insert")
@@ -101,11 +70,9 @@ int rq_complete(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!s || !s->issue)
 		goto out;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = reserve_event(&events, sizeof(*e));
+	if (!e)
 		goto out;
-	}
 	e->ts_ns = bpf_ktime_get_ns();
 	e->delta_ns = e->ts_ns - s->issue;
 	e->qdelta_ns = s->insert ? s->issue - s->insert : 0;

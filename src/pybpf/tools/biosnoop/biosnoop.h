@@ -2,11 +2,6 @@
 #ifndef PYBPF_BIOSNOOP_H
 #define PYBPF_BIOSNOOP_H
 
-struct who {
-	__u32 pid;
-	char comm[16];
-};
-
 struct event {
 	__u64 ts_ns;        /* completion */
 	__u64 delta_ns;     /* issue to completion */

@@ -2,11 +2,6 @@
 #ifndef PYBPF_BIOTOP_H
 #define PYBPF_BIOTOP_H
 
-struct who {
-	__u32 pid;
-	char comm[16];
-};
-
 struct io_key {
 	__u32 pid;
 	__u32 dev;

@@ -10,12 +10,7 @@ const volatile char targ_comm[16] = {};
 const volatile bool filter_comm = false;
 const volatile __u32 targ_dev = 0;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, struct comm_key);
-	__type(value, struct hist);
-} hists SEC(".maps");
+HASH_MAP(hists, struct comm_key, struct hist, 10240);
 
 SEC("raw_tp/block_rq_issue")
 int rq_issue(struct bpf_raw_tracepoint_args *ctx)

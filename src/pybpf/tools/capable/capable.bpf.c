@@ -5,6 +5,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_tracing.h>
 #include "../_common.bpf.h"
+#define STACK_ENTRIES 4096
+#include "../_stacks.bpf.h"
 #include "capable.h"
 
 #define CAP_OPT_NOAUDIT 0x2
@@ -14,24 +16,8 @@ const volatile bool verbose = false;      /* non-audited checks too (kprobe path
 const volatile bool want_kstack = false;
 const volatile bool want_ustack = false;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__uint(value_size, 127 * sizeof(__u64));
-} stacks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct event);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+HASH_MAP(start, __u32, struct event, 10240);
+RINGBUF_MAP(events, 256 * 1024);
 
 static __always_inline void fill(struct event *e, void *ctx, int cap)
 {
@@ -65,11 +51,9 @@ int tp_capable(void *ctx)
 		return 0;
 	bpf_core_read(&cap, sizeof(cap), &c->cap);
 	bpf_core_read(&ret, sizeof(ret), &c->ret);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = reserve_event(&events, sizeof(*e));
+	if (!e)
 		return 0;
-	}
 	fill(e, ctx, cap);
 	e->ts_ns = bpf_ktime_get_ns();
 	e->ret = ret;

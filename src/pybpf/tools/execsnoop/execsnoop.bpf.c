@@ -2,17 +2,15 @@
 /* execsnoop: one event per exec(), with argv, from the syscalls tracepoints only
  * (no kprobes), so it runs on kernels built without CONFIG_KPROBES. */
 #include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
+#include "../_common.bpf.h"
 #include "execsnoop.h"
 
-/* Set from Python before load; .rodata is frozen, so the verifier prunes dead filters. */
+/* Set from Python before load; .rodata is frozen, so the verifier prunes dead filters
+ * (-p/-c/--cgroupmap/--mntnsmap and the drop counter come from ../_common.bpf.h). */
 const volatile int max_args = 20;
 const volatile __u32 targ_uid = (__u32)-1;
 const volatile __u32 targ_ppid = 0;
 const volatile bool ignore_failed = true;
-const volatile bool filter_cgroup = false;
-const volatile bool filter_mntns = false;
 
 /* Exec in flight: filled at syscall entry, sent at exit once the result is known.
  * Task-local storage, not a hash keyed by thread id, for two reasons:
@@ -30,57 +28,7 @@ struct {
 	__type(value, struct event);
 } execs SEC(".maps");
 
-/* Filters given as pinned maps (--cgroupmap/--mntnsmap); replaced by the user's map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, __u64);
-	__type(value, __u64);
-} cgroup_filter SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, __u64);
-	__type(value, __u32);
-} mntns_filter SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 2 * 1024 * 1024);
-} events SEC(".maps");
-
-/* Events that could not be delivered (ring buffer or in-flight table full). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
-
-static __always_inline void count_drop(void)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
-
-	if (n)
-		*n += 1;
-}
-
-static __always_inline bool wanted(struct task_struct *task)
-{
-	if (filter_cgroup) {
-		__u64 cgid = bpf_get_current_cgroup_id();
-		if (!bpf_map_lookup_elem(&cgroup_filter, &cgid))
-			return false;
-	}
-	if (filter_mntns) {
-		__u64 ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-		if (!bpf_map_lookup_elem(&mntns_filter, &ns))
-			return false;
-	}
-	return true;
-}
+RINGBUF_MAP(events, 2 * 1024 * 1024);
 
 static __always_inline int enter(const char *filename, const char *const *argv)
 {
@@ -98,7 +46,7 @@ static __always_inline int enter(const char *filename, const char *const *argv)
 	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
 	if (targ_ppid && ppid != targ_ppid)
 		return 0;
-	if (!wanted(task))
+	if (!current_in_groups())
 		return 0;
 
 	e = bpf_task_storage_get(&execs, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);

@@ -8,10 +8,7 @@
 const volatile bool failed_only = false;
 const volatile bool per_thread = false;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+RINGBUF_MAP(events, 256 * 1024);
 
 SEC("tracepoint/sched/sched_process_exit")
 int tp_exit(void *ctx)
@@ -29,11 +26,9 @@ int tp_exit(void *ctx)
 	code = BPF_CORE_READ(task, exit_code);
 	if (failed_only && code == 0)
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = reserve_event(&events, sizeof(*e));
+	if (!e)
 		return 0;
-	}
 	e->start_ns = BPF_CORE_READ(task, start_time);
 	e->exit_ns = bpf_ktime_get_ns();
 	e->pid = pid;

@@ -12,19 +12,8 @@
 
 const volatile bool regular_only = true;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct pending);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, struct file_key);
-	__type(value, struct file_val);
-} counts SEC(".maps");
+HASH_MAP(start, __u32, struct pending, 10240);
+HASH_MAP(counts, struct file_key, struct file_val, 10240);
 
 static __always_inline int enter(int fd, int write)
 {
@@ -79,15 +68,9 @@ static __always_inline int leave(long ret)
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
 	dentry = BPF_CORE_READ(file, f_path.dentry);
 	bpf_probe_read_kernel_str(key.name, sizeof(key.name), BPF_CORE_READ(dentry, d_name.name));
-	v = bpf_map_lookup_elem(&counts, &key);
-	if (!v) {
-		bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&counts, &key);
-		if (!v) {
-			count_drop();
-			return 0;
-		}
-	}
+	v = lookup_or_init(&counts, &key, &zero);
+	if (!v)
+		return 0;
 	if (write) {
 		__sync_fetch_and_add(&v->writes, 1);
 		__sync_fetch_and_add(&v->wbytes, ret);

@@ -6,12 +6,7 @@
 #include "../_common.bpf.h"
 #include "funccount.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MAX_PROBES);
-	__type(key, __u32);
-	__type(value, __u64);
-} counts SEC(".maps");
+PERCPU_ARRAY_MAP(counts, __u64, MAX_PROBES);
 
 static __always_inline int count(void *ctx)
 {
@@ -26,22 +21,6 @@ static __always_inline int count(void *ctx)
 	return 0;
 }
 
-SEC("uprobe")
-int count_uprobe(struct pt_regs *ctx)
-{
-	return count(ctx);
-}
-
-SEC("tracepoint")
-int count_tracepoint(void *ctx)
-{
-	return count(ctx);
-}
-
-SEC("kprobe")
-int count_kprobe(struct pt_regs *ctx)
-{
-	return count(ctx);
-}
+PROBE_PROGRAMS(count)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,11 +1,10 @@
-"""funclatency: time user functions (entry to return) as histograms, as bcc's funclatency."""
+"""funclatency: time functions (entry to return) as histograms, as bcc's funclatency."""
 
 from __future__ import annotations
 
 import time
 
-from .. import _args, _hist, _run
-from ..funccount import resolve
+from .. import _args, _hist, _probes, _run
 
 EXAMPLES = """examples:
     pybpf funclatency c:read              # time libc read() as a histogram
@@ -16,6 +15,7 @@ EXAMPLES = """examples:
     pybpf funclatency -F 'c:str*'         # a histogram per function
     pybpf funclatency -r 'c:^mem(cpy|set)$'   # a regular expression
     pybpf funclatency --json -d 5 c:read  # one JSON object per interval
+    pybpf funclatency -u vfs_read         # a kernel function (needs kprobes)
 """
 
 
@@ -42,35 +42,29 @@ def parser():
 
 def run(args, out):
     from ... import errors
-    from ...links import uprobe
-    family, probes = resolve(args.pattern, args.regexp)
+    from ...links import kprobe
+    family, probes = _probes.resolve(args.pattern, args.regexp)
     if family in ("tracepoint", "usdt"):
         raise errors.PybpfError(f"{args.pattern!r}: funclatency times functions, entry to "
                                 "return (lib:func); a tracepoint or USDT probe has no return")
-    if family != "uprobe":
+    if family == "kprobe" and not kprobe.available():
         raise errors.NotSupportedError(f"timing kernel functions ({args.pattern!r})",
                                        "they need kretprobes (CONFIG_KPROBES); user "
                                        "functions (lib:func) can be timed")
-    if not probes:
-        raise errors.PybpfError(f"no functions match {args.pattern!r}")
-    if len(probes) > 256:
-        raise errors.PybpfError(f"{len(probes)} functions match {args.pattern!r}; at most "
-                                "256: narrow the pattern")
+    family, probes = _probes.resolve_present(args.pattern, args.regexp, 256, "functions")
     unit, div = ("msecs", 1000000) if args.milliseconds else ("usecs", 1000) \
         if args.microseconds else ("nsecs", 1)
-    if args.duration and not args.interval:
-        args.interval = args.duration
-    args.count = max(1, args.duration // args.interval) if args.duration else 99999999
-    if not args.interval:
-        args.interval = 99999999
+    _args.interval_count(args)
     consts = {"per_function": args.function, "unit_div": div}
-    with _args.Filters(args) as f, _run.load("funclatency", f, consts, attach=False) as obj:
+    progs = ["kfunc_entry", "kfunc_return"] if family == "kprobe" else \
+        ["func_entry", "func_return"]
+    with _args.Filters(args) as f, _run.load("funclatency", f, consts, programs=progs,
+                                             attach=False) as obj:
         pid = args.pid or -1
-        for i, (name, (path, off)) in enumerate(probes):
-            obj.links.append(uprobe.attach(obj.programs["func_entry"], path, offset=off,
-                                           pid=pid, cookie=i))
-            obj.links.append(uprobe.attach(obj.programs["func_return"], path, offset=off,
-                                           pid=pid, retprobe=True, cookie=i))
+        for i, (name, how) in enumerate(probes):
+            obj.links.append(_probes.attach(family, obj.programs[progs[0]], how, i, pid))
+            obj.links.append(_probes.attach(family, obj.programs[progs[1]], how, i, pid,
+                                            retprobe=True))
 
         def report():
             hists = {int.from_bytes(k, "little"): v

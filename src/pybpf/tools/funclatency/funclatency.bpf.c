@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* funclatency: time from a user function's entry to its return (uprobe + uretprobe,
- * each probe's index as its cookie), as in-kernel histograms; or between a pair of
- * tracepoints' entry/exit programs where the pattern names tracepoints. */
+/* funclatency: time from a function's entry to its return, as in-kernel histograms:
+ * user functions by uprobe + uretprobe, kernel functions by kprobe + kretprobe (where
+ * the kernel has them), each probe's index as its cookie. */
 #include "vmlinux.h"
 #include "../_common.bpf.h"
 #include "funclatency.h"
@@ -14,31 +14,13 @@ struct entry {
 	__u32 depth;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct entry);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, struct hist);
-} hists SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} totals SEC(".maps");
+HASH_MAP(start, __u32, struct entry, 10240);
+HASH_MAP(hists, __u32, struct hist, 1024);
+PERCPU_ARRAY_MAP(totals, __u64, 2);
 
 static const struct entry zero_entry = {};
 
-SEC("uprobe")
-int func_entry(struct pt_regs *ctx)
+static __always_inline int enter(void)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct entry *e;
@@ -46,15 +28,9 @@ int func_entry(struct pt_regs *ctx)
 
 	if (!current_wanted())
 		return 0;
-	e = bpf_map_lookup_elem(&start, &tid);
-	if (!e) {
-		bpf_map_update_elem(&start, &tid, &zero_entry, BPF_NOEXIST);
-		e = bpf_map_lookup_elem(&start, &tid);
-		if (!e) {
-			count_drop();
-			return 0;
-		}
-	}
+	e = lookup_or_init(&start, &tid, &zero_entry);
+	if (!e)
+		return 0;
 	/* recursion: a stack of entry times per thread */
 	d = e->depth;
 	if (d < MAX_DEPTH)
@@ -63,8 +39,7 @@ int func_entry(struct pt_regs *ctx)
 	return 0;
 }
 
-SEC("uretprobe")
-int func_return(struct pt_regs *ctx)
+static __always_inline int leave(void *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid(), key = 0, i;
 	struct entry *e = bpf_map_lookup_elem(&start, &tid);
@@ -89,6 +64,30 @@ int func_return(struct pt_regs *ctx)
 		key = bpf_get_attach_cookie(ctx);
 	hist_add(&hists, &key, delta / unit_div);
 	return 0;
+}
+
+SEC("uprobe")
+int func_entry(struct pt_regs *ctx)
+{
+	return enter();
+}
+
+SEC("uretprobe")
+int func_return(struct pt_regs *ctx)
+{
+	return leave(ctx);
+}
+
+SEC("kprobe")
+int kfunc_entry(struct pt_regs *ctx)
+{
+	return enter();
+}
+
+SEC("kretprobe")
+int kfunc_return(struct pt_regs *ctx)
+{
+	return leave(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

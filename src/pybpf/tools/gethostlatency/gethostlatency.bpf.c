@@ -6,17 +6,8 @@
 #include "../_common.bpf.h"
 #include "gethostlatency.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct start);
-} starts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+HASH_MAP(starts, __u32, struct start, 10240);
+RINGBUF_MAP(events, 256 * 1024);
 
 SEC("uprobe")
 int BPF_KPROBE(lookup_entry, const char *host)
@@ -42,11 +33,9 @@ int BPF_KRETPROBE(lookup_return)
 
 	if (!s)
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = reserve_event(&events, sizeof(*e));
+	if (!e)
 		goto out;
-	}
 	e->ts_ns = bpf_ktime_get_ns();
 	e->delta_ns = e->ts_ns - s->ts_ns;
 	e->pid = id >> 32;

@@ -14,41 +14,9 @@ struct entry {
 	struct irq_key key;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct entry);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct irq_key);
-	__type(value, __u64);
-} totals SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct irq_key);
-	__type(value, struct hist);
-} hists SEC(".maps");
-
-static __always_inline void add_total(struct irq_key *key, __u64 v)
-{
-	__u64 *t = bpf_map_lookup_elem(&totals, key), zero = 0;
-
-	if (!t) {
-		bpf_map_update_elem(&totals, key, &zero, BPF_NOEXIST);
-		t = bpf_map_lookup_elem(&totals, key);
-		if (!t) {
-			count_drop();
-			return;
-		}
-	}
-	__sync_fetch_and_add(t, v);
-}
+PERCPU_ARRAY_MAP(start, struct entry, 1);
+HASH_MAP(totals, struct irq_key, __u64, 1024);
+HASH_MAP(hists, struct irq_key, struct hist, 1024);
 
 SEC("tracepoint/irq/irq_handler_entry")
 int entry(struct trace_event_raw_irq_handler_entry *ctx)
@@ -61,7 +29,7 @@ int entry(struct trace_event_raw_irq_handler_entry *ctx)
 	__builtin_memset(&e->key, 0, sizeof(e->key));
 	bpf_probe_read_kernel_str(e->key.name, sizeof(e->key.name), (void *)ctx + off);
 	if (do_count) {
-		add_total(&e->key, 1);
+		counter_add(&totals, &e->key, 1);
 		return 0;
 	}
 	e->ts = bpf_ktime_get_ns();
@@ -83,7 +51,7 @@ int exit_(struct trace_event_raw_irq_handler_exit *ctx)
 		delta /= nanos ? 1 : 1000;
 		hist_add(&hists, &e->key, delta);
 	} else {
-		add_total(&e->key, delta);
+		counter_add(&totals, &e->key, delta);
 	}
 	return 0;
 }

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-import signal
-import struct
-
-from .. import _args, _common, _run
-
-_EV = struct.Struct("<QIIii16s")
+from .. import _args, _common, _run, _signals
 
 EXAMPLES = """examples:
     pybpf killsnoop             # trace all kill() signals
@@ -20,21 +14,11 @@ EXAMPLES = """examples:
 """
 
 
-def signal_number(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    name = text.upper() if text.upper().startswith("SIG") else "SIG" + text.upper()
-    try:
-        return int(signal.Signals[name])
-    except KeyError:
-        raise argparse.ArgumentTypeError(f"unknown signal {text!r}") from None
-
-
 def parser():
     p = _args.parser("killsnoop", "Trace signals issued by the kill() syscall", EXAMPLES)
     p.add_argument("-x", "--failed", action="store_true", help="only show failed kill syscalls")
     _args.add_pid(p)
-    p.add_argument("-s", "--signal", type=signal_number, help="trace this signal only")
+    p.add_argument("-s", "--signal", type=_signals.signal_number, help="trace this signal only")
     _args.add_cgroup(p)
     _args.add_maps(p)
     _args.add_json(p, "signal sent")
@@ -49,11 +33,9 @@ def run(args, out):
                                                     "RESULT"))
 
     def handle(data):
-        ts, pid, tpid, sig, ret, comm = _EV.unpack_from(data)
-        comm = comm.split(b"\0", 1)[0].decode(errors="replace")
+        ts, pid, tpid, sig, ret, comm = _signals.decode(data)
         if out.json:
-            out.row("", {"time": clock.hms(ts), "pid": pid, "comm": comm, "sig": sig,
-                         "tpid": tpid, "result": ret})
+            out.row("", _signals.json_row(clock, ts, pid, comm, sig, tpid, ret))
             return
         out.row("%-9s %-7d %-16s %-4d %-6d %d" % (clock.hms(ts), pid, comm, sig, tpid, ret), {})
 

@@ -7,17 +7,8 @@
 const volatile bool failed_only = false;
 const volatile int targ_sig = 0;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct event);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+HASH_MAP(start, __u32, struct event, 10240);
+RINGBUF_MAP(events, 256 * 1024);
 
 static __always_inline int enter(__u32 tpid, int sig)
 {

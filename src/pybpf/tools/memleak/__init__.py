@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 
@@ -17,6 +18,7 @@ EXAMPLES = """examples:
     pybpf memleak                    # kernel allocations (kmem tracepoints)
     pybpf memleak -p 181 5 3         # every 5 seconds, 3 times
     pybpf memleak -p 181 --json 5    # one JSON object per interval
+    pybpf memleak -c './a.out arg'   # run a command and trace its allocations
 """
 
 USER_PROBES = (("malloc", "malloc_enter", False), ("malloc", "malloc_exit", True),
@@ -30,6 +32,8 @@ def parser():
     p = _args.parser("memleak", "Trace outstanding memory allocations that weren't freed",
                      EXAMPLES)
     _args.add_pid(p)
+    p.add_argument("-c", "--command",
+                   help="execute and trace the specified command (ended with the trace)")
     p.add_argument("-t", "--trace", action="store_true", help="accepted for bcc compatibility")
     p.add_argument("-a", "--show-allocs", action="store_true",
                    help="show allocation addresses and sizes as well as call stacks")
@@ -49,7 +53,58 @@ def parser():
     return p
 
 
+def start_command(command: str):
+    """The command, started held: it runs (exec) once ``release()`` is called, so no
+    allocation is made before the probes are attached; ``release(False)`` lets the shell
+    end without running it.  (process, release)"""
+    import shlex
+    import subprocess
+    argv = shlex.split(command)
+    if not argv:
+        raise SystemExit("error: -c: empty command")
+    r, w = os.pipe()
+    try:
+        # the shell waits for a line on the pipe (EOF: it gives up), closes it and
+        # becomes the command (same pid)
+        hold = f'read _ <&{r} || exit 1; exec {r}<&-; exec "$@"'
+        proc = subprocess.Popen(["/bin/sh", "-c", hold, "sh", *argv], pass_fds=(r,))
+    except OSError as e:
+        os.close(w)
+        raise SystemExit(f"error: -c: {e.strerror}") from None
+    finally:
+        os.close(r)
+
+    held = [w]
+
+    def release(go: bool = True):
+        if held:
+            fd = held.pop()
+            try:
+                if go:
+                    os.write(fd, b"go\n")
+            finally:
+                os.close(fd)
+    return proc, release
+
+
 def run(args, out):
+    if args.command and args.pid:
+        raise SystemExit("error: -p and -c are exclusive")
+    proc = release = None
+    if args.command:
+        proc, release = start_command(args.command)
+        args.pid = proc.pid
+    try:
+        return _run_traced(args, out, release)
+    finally:
+        if proc is not None:
+            release(False)
+            if proc.poll() is None:
+                proc.terminate()
+            proc.wait()
+
+
+def _run_traced(args, out, release):
     from ...links import elfcache, symbols, uprobe
     user = bool(args.pid)
     consts = {"min_size": args.min_size, "max_size": args.max_size,
@@ -64,6 +119,8 @@ def run(args, out):
                 obj.links.append(uprobe.attach(obj.programs[prog], lib,
                                                offset=elfcache.symbol_offset(lib, func, table),
                                                retprobe=ret, pid=args.pid))
+        if release is not None:
+            release()
         stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=True, lines=args.lines)
         allocs = obj.maps["allocs"]
 
@@ -107,6 +164,8 @@ def run(args, out):
                     w(f"\t\t{fr}\n")
 
         what = f"process {args.pid}" if user else "kernel"
+        if args.command:
+            what = f"command {args.command!r} (pid {args.pid})"
         with stacks:
             _run.intervals("memleak", obj, args, out, report,
                            banner=f"Attaching to {what} allocations, Ctrl+C to quit.")

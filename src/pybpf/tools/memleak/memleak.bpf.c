@@ -4,6 +4,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_tracing.h>
 #include "../_common.bpf.h"
+#include "../_stacks.bpf.h"
 #include "memleak.h"
 
 const volatile __u64 min_size = 0;
@@ -11,26 +12,8 @@ const volatile __u64 max_size = (__u64)-1;
 const volatile __u64 sample_every = 1;
 const volatile bool user_stacks = true;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__uint(value_size, 127 * sizeof(__u64));
-} stacks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, __u64);
-} sizes SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1000000);
-	__type(key, __u64);
-	__type(value, struct alloc_info);
-} allocs SEC(".maps");
+HASH_MAP(sizes, __u32, __u64, 10240);
+HASH_MAP(allocs, __u64, struct alloc_info, 1000000);
 
 static __always_inline int alloc_enter(__u64 size)
 {

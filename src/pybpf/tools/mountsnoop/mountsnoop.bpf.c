@@ -5,17 +5,8 @@
 #include "../_common.bpf.h"
 #include "mountsnoop.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, struct args);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+HASH_MAP(start, __u32, struct args, 1024);
+RINGBUF_MAP(events, 256 * 1024);
 
 static __always_inline int enter(struct args *a)
 {
@@ -37,11 +28,9 @@ static __always_inline int leave(long ret)
 
 	if (!a)
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = reserve_event(&events, sizeof(*e));
+	if (!e)
 		goto out;
-	}
 	task = (struct task_struct *)bpf_get_current_task();
 	e->ts_ns = bpf_ktime_get_ns();
 	e->flags = a->flags;

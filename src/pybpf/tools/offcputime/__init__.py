@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-import time
-
-from .. import _args, _common, _run, _stackcount
+from .. import _args, _run, _stackcount
 
 EXAMPLES = """examples:
     pybpf offcputime             # trace off-CPU stack time until Ctrl-C
@@ -32,17 +29,10 @@ def parser():
                    help="user threads only (no kernel threads)")
     g.add_argument("-k", "--kernel-threads-only", action="store_true",
                    help="kernel threads only (no user threads)")
-    s = p.add_mutually_exclusive_group()
-    s.add_argument("-U", "--user-stacks-only", action="store_true",
-                   help="show stacks from user space only (no kernel space stacks)")
-    s.add_argument("-K", "--kernel-stacks-only", action="store_true",
-                   help="show stacks from kernel space only (no user space stacks)")
+    _stackcount.add_stack_kinds(p)
     p.add_argument("-d", "--delimited", action="store_true",
                    help="insert delimiter between kernel/user stacks")
-    _args.add_lines(p)
-    p.add_argument("-f", "--folded", action="store_true", help="output folded format")
-    p.add_argument("--stack-storage-size", type=_args.positive_int, default=16384,
-                   help="the number of unique stack traces that can be stored")
+    _stackcount.add_stack_output(p)
     p.add_argument("-m", "--min-block-time", type=int, default=1,
                    help="the amount of time in microseconds over which we store traces")
     p.add_argument("-M", "--max-block-time", type=int, default=(1 << 64) - 1,
@@ -50,9 +40,7 @@ def parser():
     p.add_argument("--state", type=int, help="filter on this thread state bitmask")
     _args.add_cgroup(p, flags=("-c", "--cgroup"))
     _args.add_maps(p)
-    p.add_argument("duration", nargs="?", type=_args.positive_int, default=99999999,
-                   help="duration of trace, in seconds")
-    _args.add_json(p, "stack")
+    _stackcount.add_duration(p)
     return p
 
 
@@ -66,23 +54,10 @@ def run(args, out):
     with _args.Filters(args) as f, _run.load("offcputime", f, consts) as obj:
         what = "user + kernel" if not (args.user_stacks_only or args.kernel_stacks_only) \
             else "user" if args.user_stacks_only else "kernel"
-        span = "until Ctrl-C" if args.duration == 99999999 else f"for {args.duration} secs"
-        banner = f"Tracing off-CPU time (us) of all threads by {what} stack {span}."
-        try:
-            if args.folded or out.json:
-                print(banner, file=sys.stderr, flush=True)
-            else:
-                out.header(banner)
-            time.sleep(args.duration)
-        except _common.Stop:
-            pass
-        _run.ignore_signals_now()
-        for link in obj.links:      # stop counting before reading
-            link.close()
-        _stackcount.report(out, obj.maps["counts"], obj.maps["stacks"], args,
-                           json_value="total_us")
-        out.flush()
-        _common.DropReporter("offcputime", obj.maps["drops"]).check(force=True)
+        _stackcount.collect("offcputime", obj, args, out,
+                            f"Tracing off-CPU time (us) of all threads by {what} stack "
+                            f"{_stackcount.span(args)}.", json_value="total_us",
+                            stop_first=True)
     return 0
 
 

@@ -4,38 +4,19 @@
  * blocking stack is taken there and charged when the task runs again. */
 #include "vmlinux.h"
 #include "../_common.bpf.h"
+#include "../_stacks.bpf.h"
 #include "offcputime.h"
 
 const volatile bool user_threads_only = false;
 const volatile bool kernel_threads_only = false;
-const volatile bool user_only = false;
-const volatile bool kernel_only = false;
 const volatile __u64 min_block_us = 1;
 const volatile __u64 max_block_us = (__u64)-1;
 const volatile long targ_state = -1;
 
 #define PF_KTHREAD 0x00200000
 
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__uint(value_size, 127 * sizeof(__u64));
-} stacks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 40960);
-	__type(key, __u32);
-	__type(value, struct start);
-} starts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 40960);
-	__type(key, struct stack_key);
-	__type(value, __u64);
-} counts SEC(".maps");
+HASH_MAP(starts, __u32, struct start, 40960);
+HASH_MAP(counts, struct stack_key, __u64, 40960);
 
 static __always_inline bool wanted(struct task_struct *t)
 {
@@ -55,7 +36,7 @@ int switch_(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *prev = (struct task_struct *)ctx->args[1];
 	struct task_struct *next = (struct task_struct *)ctx->args[2];
-	__u64 now = bpf_ktime_get_ns(), delta, *n;
+	__u64 now = bpf_ktime_get_ns(), delta;
 	struct start *s, st = {};
 	__u32 tid;
 
@@ -65,9 +46,7 @@ int switch_(struct bpf_raw_tracepoint_args *ctx)
 		st.key.pid = BPF_CORE_READ(prev, tgid);
 		st.key.tid = tid;
 		BPF_CORE_READ_STR_INTO(&st.key.comm, prev, comm);
-		st.key.user_stack_id = kernel_only ? -1 :
-			bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-		st.key.kernel_stack_id = user_only ? -1 : bpf_get_stackid(ctx, &stacks, 0);
+		take_stacks(ctx, &st.key);
 		if (bpf_map_update_elem(&starts, &tid, &st, BPF_ANY))
 			count_drop();
 	}
@@ -78,16 +57,7 @@ int switch_(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	delta = (now - s->ts) / 1000;
 	if (delta >= min_block_us && delta <= max_block_us) {
-		n = bpf_map_lookup_elem(&counts, &s->key);
-		if (n) {
-			__sync_fetch_and_add(n, delta);
-		} else if (bpf_map_update_elem(&counts, &s->key, &delta, BPF_NOEXIST)) {
-			n = bpf_map_lookup_elem(&counts, &s->key);
-			if (n)
-				__sync_fetch_and_add(n, delta);
-			else
-				count_drop();
-		}
+		counter_add(&counts, &s->key, delta);
 	}
 	bpf_map_delete_elem(&starts, &tid);
 	return 0;

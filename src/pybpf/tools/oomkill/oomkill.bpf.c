@@ -5,10 +5,7 @@
 #include "../_common.bpf.h"
 #include "oomkill.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
-} events SEC(".maps");
+RINGBUF_MAP(events, 64 * 1024);
 
 /* the record before 6.2 had only the pid */
 struct trace_event_raw_mark_victim___new {
@@ -26,11 +23,9 @@ int mark_victim(void *ctx)
 	__u32 loc = 0;
 	int pid = 0;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = reserve_event(&events, sizeof(*e));
+	if (!e)
 		return 0;
-	}
 	bpf_core_read(&pid, sizeof(pid), &c->pid);
 	e->ts_ns = bpf_ktime_get_ns();
 	e->kpid = pid;

@@ -21,17 +21,8 @@ struct args {
 	__u32 mode;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct args);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1024 * 1024);
-} events SEC(".maps");
+HASH_MAP(start, __u32, struct args, 10240);
+RINGBUF_MAP(events, 1024 * 1024);
 
 static __always_inline int enter(const char *fname, int dirfd, __u32 flags, __u32 mode)
 {

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-import time
-
-from .. import _args, _common, _run, _stackcount
+from .. import _args, _run, _stackcount
 
 EXAMPLES = """examples:
     pybpf profile             # profile stack traces at 49 Hertz until Ctrl-C
@@ -24,11 +21,7 @@ EXAMPLES = """examples:
 def parser():
     p = _args.parser("profile", "Profile CPU stack traces at a timed interval", EXAMPLES)
     _args.add_pid(p, tid=True)
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("-U", "--user-stacks-only", action="store_true",
-                   help="show stacks from user space only (no kernel space stacks)")
-    g.add_argument("-K", "--kernel-stacks-only", action="store_true",
-                   help="show stacks from kernel space only (no user space stacks)")
+    _stackcount.add_stack_kinds(p)
     s = p.add_mutually_exclusive_group()
     s.add_argument("-F", "--frequency", type=_args.positive_int,
                    help="sample frequency, Hertz")
@@ -38,17 +31,12 @@ def parser():
                    help="insert delimiter between kernel/user stacks")
     p.add_argument("-I", "--include-idle", action="store_true",
                    help="include CPU idle stacks")
-    _args.add_lines(p)
-    p.add_argument("-f", "--folded", action="store_true",
-                   help="output folded format, one line per stack (for flame graphs)")
-    p.add_argument("--stack-storage-size", type=_args.positive_int, default=16384,
-                   help="the number of unique stack traces that can be stored")
+    _stackcount.add_stack_output(
+        p, "output folded format, one line per stack (for flame graphs)")
     p.add_argument("-C", "--cpu", type=int, default=-1, help="cpu number to run profile on")
     _args.add_cgroup(p, flags=("--cgroup",))
     _args.add_maps(p)
-    p.add_argument("duration", nargs="?", type=_args.positive_int, default=99999999,
-                   help="duration of trace, in seconds")
-    _args.add_json(p, "stack")
+    _stackcount.add_duration(p)
     return p
 
 
@@ -62,21 +50,8 @@ def run(args, out):
             obj.programs["do_sample"], sample_freq=freq, sample_period=args.period or 0,
             cpu=args.cpu if args.cpu >= 0 else None))
         how = f"{freq} Hertz" if freq else f"every {args.period} events"
-        span = "until Ctrl-C" if args.duration == 99999999 else f"for {args.duration} secs"
-        banner = f"Sampling at {how} of all threads by user + kernel stack {span}."
-        try:
-            if not args.folded and not out.json:
-                out.header(banner)
-            else:
-                # folded and JSON output are for programs: the banner goes to stderr
-                print(banner, file=sys.stderr, flush=True)
-            time.sleep(args.duration)
-        except _common.Stop:
-            pass
-        _run.ignore_signals_now()
-        _stackcount.report(out, obj.maps["counts"], obj.maps["stacks"], args)
-        out.flush()
-        _common.DropReporter("profile", obj.maps["drops"]).check(force=True)
+        _stackcount.collect("profile", obj, args, out, f"Sampling at {how} of all threads "
+                            f"by user + kernel stack {_stackcount.span(args)}.")
     return 0
 
 

@@ -16,12 +16,7 @@ struct cfs_rq___new {
 	unsigned int nr_queued;
 } __attribute__((preserve_access_index));
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MAX_CPUS * MAX_LEN);
-	__type(key, __u32);
-	__type(value, __u64);
-} lens SEC(".maps");
+PERCPU_ARRAY_MAP(lens, __u64, MAX_CPUS * MAX_LEN);
 
 SEC("perf_event")
 int do_sample(void *ctx)

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import signal
-import struct
-
-from .. import _args, _common, _run
-from ..killsnoop import signal_number
-
-_EV = struct.Struct("<QIIii16s")
+from .. import _args, _common, _run, _signals
+from .._signals import sig_name
 
 EXAMPLES = """examples:
     pybpf sigsnoop             # trace signals system-wide
@@ -26,18 +21,11 @@ def parser():
     p.add_argument("-x", "--failed", action="store_true", help="trace failed signals only")
     _args.add_pid(p)
     p.add_argument("-t", "--target", type=_common.pid_arg, help="target PID to trace")
-    p.add_argument("-s", "--signal", type=signal_number, help="signal to trace")
+    p.add_argument("-s", "--signal", type=_signals.signal_number, help="signal to trace")
     p.add_argument("-n", "--name", action="store_true", help="output signal name instead of number")
     _args.add_cgroup(p, flags=("--cgroup",))
     _args.add_json(p, "signal")
     return p
-
-
-def sig_name(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return str(sig)
 
 
 def run(args, out):
@@ -53,11 +41,9 @@ def run(args, out):
                                                       "RESULT"))
 
     def handle(data):
-        ts, pid, tpid, sig, ret, comm = _EV.unpack_from(data)
-        comm = comm.split(b"\0", 1)[0].decode(errors="replace")
+        ts, pid, tpid, sig, ret, comm = _signals.decode(data)
         if out.json:
-            out.row("", {"time": clock.hms(ts), "pid": pid, "comm": comm, "sig": sig,
-                         "signame": sig_name(sig), "tpid": tpid, "result": ret})
+            out.row("", _signals.json_row(clock, ts, pid, comm, sig, tpid, ret, signame=True))
             return
         out.row("%-8s %-7d %-16s %-9s %-7d %-6d" % (
             clock.hms(ts), pid, comm, sig_name(sig) if args.name else sig, tpid, ret), {})

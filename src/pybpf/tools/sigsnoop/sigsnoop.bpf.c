@@ -9,10 +9,7 @@ const volatile int targ_sig = 0;
 const volatile __u32 targ_tpid = 0;
 const volatile bool failed_only = false;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+RINGBUF_MAP(events, 256 * 1024);
 
 SEC("tracepoint/signal/signal_generate")
 int generate(struct trace_event_raw_signal_generate *ctx)
@@ -29,13 +26,9 @@ int generate(struct trace_event_raw_signal_generate *ctx)
 		return 0;
 	if (!current_wanted())
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = stamped_event(&events, e);
+	if (!e)
 		return 0;
-	}
-	e->ts_ns = bpf_ktime_get_ns();
-	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->tpid = tpid;
 	e->sig = sig;
 	e->ret = res;

@@ -9,41 +9,9 @@ const volatile bool do_count = false;
 const volatile bool do_dist = false;
 const volatile bool nanos = false;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32);
-	__type(key, __u32);
-	__type(value, __u64);
-} totals SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32);
-	__type(key, __u32);
-	__type(value, struct hist);
-} hists SEC(".maps");
-
-static __always_inline void add_total(__u32 *key, __u64 v)
-{
-	__u64 *t = bpf_map_lookup_elem(&totals, key), zero = 0;
-
-	if (!t) {
-		bpf_map_update_elem(&totals, key, &zero, BPF_NOEXIST);
-		t = bpf_map_lookup_elem(&totals, key);
-		if (!t) {
-			count_drop();
-			return;
-		}
-	}
-	__sync_fetch_and_add(t, v);
-}
+PERCPU_ARRAY_MAP(start, __u64, 1);
+HASH_MAP(totals, __u32, __u64, 32);
+HASH_MAP(hists, __u32, struct hist, 32);
 
 SEC("tracepoint/irq/softirq_entry")
 int entry(struct trace_event_raw_softirq *ctx)
@@ -52,7 +20,7 @@ int entry(struct trace_event_raw_softirq *ctx)
 	__u64 *ts;
 
 	if (do_count) {
-		add_total(&vec, 1);
+		counter_add(&totals, &vec, 1);
 		return 0;
 	}
 	ts = bpf_map_lookup_elem(&start, &zero);
@@ -75,7 +43,7 @@ int exit_(struct trace_event_raw_softirq *ctx)
 		delta /= nanos ? 1 : 1000;
 		hist_add(&hists, &vec, delta);
 	} else {
-		add_total(&vec, delta);
+		counter_add(&totals, &vec, delta);
 	}
 	return 0;
 }

@@ -5,8 +5,7 @@ from __future__ import annotations
 import struct
 import time
 
-from .. import _args, _run, _stacks
-from ..funccount import _attach, kprobe_matches, resolve
+from .. import _args, _probes, _run, _stacks
 
 _KEY = struct.Struct("<IIii16s")
 
@@ -45,32 +44,16 @@ def parser():
 
 
 def run(args, out):
-    from ... import errors
-    family, probes = resolve(args.pattern, args.regexp)
-    if family == "kprobe":
-        from ...links import kprobe
-        if not kprobe.available():
-            raise errors.NotSupportedError(
-                f"kernel function pattern {args.pattern!r}",
-                "this kernel has no kprobes (CONFIG_KPROBES); count tracepoints (t:cat:name), "
-                "user functions (lib:func) or USDT probes (u:path:probe)")
-        probes = [(n, (n,)) for n in kprobe_matches(args.pattern, args.regexp)]
-    if not probes:
-        raise errors.PybpfError(f"no probes match {args.pattern!r}")
-    prog_name = {"uprobe": "count_uprobe", "usdt": "count_uprobe",
-                 "tracepoint": "count_tracepoint", "kprobe": "count_kprobe"}[family]
-    if args.duration and not args.interval:
-        args.interval = args.duration
-    args.count = max(1, args.duration // args.interval) if args.duration else 99999999
-    if not args.interval:
-        args.interval = 99999999
+    family, probes = _probes.resolve_present(args.pattern, args.regexp)
+    prog_name = _probes.program("count", family)
+    _args.interval_count(args)
     consts = {"per_process": args.perpid, "user_only": args.user_stacks_only,
               "kernel_only": args.kernel_stacks_only}
     with _args.Filters(args) as f, _run.load("stackcount", f, consts, programs=[prog_name],
                                              attach=False) as obj:
         prog = obj.programs[prog_name]
         for i, (name, how) in enumerate(probes):
-            obj.links.append(_attach(family, prog, how, i, args.pid or -1))
+            obj.links.append(_probes.attach(family, prog, how, i, args.pid or -1))
         counts = obj.maps["counts"]
 
         def report():

@@ -7,17 +7,8 @@
 
 const volatile bool failed_only = false;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, const char *);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 512 * 1024);
-} events SEC(".maps");
+HASH_MAP(start, __u32, const char *, 10240);
+RINGBUF_MAP(events, 512 * 1024);
 
 static __always_inline int enter(const char *path)
 {
@@ -40,11 +31,9 @@ static __always_inline int leave(long ret)
 		return 0;
 	if (failed_only && ret >= 0)
 		goto out;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = reserve_event(&events, sizeof(*e));
+	if (!e)
 		goto out;
-	}
 	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = id >> 32;
 	e->ret = ret;

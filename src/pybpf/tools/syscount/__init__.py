@@ -75,11 +75,7 @@ def run(args, out):
             raise SystemExit(f"error: unknown syscall {args.syscall!r}")
         consts["filter_syscall"] = nr
     # -i and -d map onto the shared interval/count loop
-    if args.duration and not args.interval:
-        args.interval = args.duration
-    args.count = max(1, (args.duration // args.interval)) if args.duration else 99999999
-    if not args.interval:
-        args.interval = 99999999
+    _args.interval_count(args)
     agg = "PID    COMM" if args.process else "SYSCALL"
     unit = "TIME (ms)" if args.milliseconds else "TIME (us)"
     div = 1e6 if args.milliseconds else 1e3

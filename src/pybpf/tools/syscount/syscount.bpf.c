@@ -11,19 +11,8 @@ const volatile bool filter_failed = false;
 const volatile int filter_errno = 0;
 const volatile int filter_syscall = -1;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, __u64);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct data);
-} counts SEC(".maps");
+HASH_MAP(start, __u32, __u64, 10240);
+HASH_MAP(counts, __u32, struct data, 10240);
 
 static const struct data zero_data = {};
 

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import struct
-
 from .. import _args, _common, _net, _run
-
-_HDR = struct.Struct("<QII")
-_COMM = _HDR.size + _net.ADDRS.size
 
 EXAMPLES = """examples:
     pybpf tcpaccept             # trace all TCP accept()s
@@ -25,11 +20,7 @@ def parser():
     p = _args.parser("tcpaccept", "Trace TCP accepts", EXAMPLES)
     _args.add_time(p)
     _args.add_pid(p)
-    p.add_argument("-P", "--port", type=_net.port_list,
-                   help="comma-separated list of local ports to trace")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
-    g.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    _net.add_filters(p, "comma-separated list of local ports to trace")
     _args.add_cgroup(p, flags=("--cgroup",))
     _args.add_maps(p)
     _args.add_json(p, "accept")
@@ -37,9 +28,7 @@ def parser():
 
 
 def run(args, out):
-    ports, n = _net.ports_bytes(args.port)
-    consts = {"targ_ports": ports, "n_ports": n,
-              "targ_family": 2 if args.ipv4 else 10 if args.ipv6 else 0}
+    consts = _net.filter_consts(args, "l")
     clock = _common.Clock()
     first = [None]
 
@@ -50,9 +39,7 @@ def run(args, out):
                        "PID", "COMM", "IP", "RADDR", "RPORT", "LADDR", "LPORT"))
 
     def handle(data):
-        ts, pid, uid = _HDR.unpack_from(data)
-        family, lport, rport, laddr, raddr = _net.unpack_addrs(data, _HDR.size)
-        comm = bytes(data[_COMM:_COMM + 16]).split(b"\0", 1)[0].decode(errors="replace")
+        ts, pid, uid, family, lport, rport, laddr, raddr, comm = _net.decode_conn(data)
         if first[0] is None:
             first[0] = ts
         ip = _net.ip_version(family)

@@ -8,21 +8,14 @@
 
 #define SOCK_STREAM 1
 
-const volatile __u16 targ_ports[8] = {};
-const volatile int n_ports = 0;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+RINGBUF_MAP(events, 256 * 1024);
 
 static __always_inline int accepted(long fd)
 {
 	struct socket *sock;
-	struct event *e;
+	struct conn_event *e;
 	struct addrs a = {};
-	bool hit;
-	int i;
 
 	if (fd < 0 || !current_wanted())
 		return 0;
@@ -34,21 +27,11 @@ static __always_inline int accepted(long fd)
 		return 0;
 	if (targ_family && a.family != targ_family)
 		return 0;
-	if (n_ports) {
-		hit = false;
-		for (i = 0; i < 8; i++)
-			if (i < n_ports && targ_ports[i] == a.lport)
-				hit = true;
-		if (!hit)
-			return 0;
-	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	if (!port_in(targ_lports, n_lports, a.lport))
 		return 0;
-	}
-	e->ts_ns = bpf_ktime_get_ns();
-	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e = stamped_event(&events, e);
+	if (!e)
+		return 0;
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->a = a;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));

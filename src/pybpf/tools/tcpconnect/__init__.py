@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import struct
 import time
 
 from .. import _args, _common, _net, _run
-
-_HDR = struct.Struct("<QII")
-_COMM = _HDR.size + _net.ADDRS.size
 
 EXAMPLES = """examples:
     pybpf tcpconnect             # trace all TCP connect()s
@@ -32,11 +28,7 @@ def parser():
     p = _args.parser("tcpconnect", "Trace TCP connects", EXAMPLES)
     p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
     _args.add_pid(p)
-    p.add_argument("-P", "--port", type=_net.port_list,
-                   help="comma-separated list of destination ports to trace")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
-    g.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    _net.add_filters(p, "comma-separated list of destination ports to trace")
     p.add_argument("-L", "--lport", action="store_true", help="include LPORT on output")
     p.add_argument("-U", "--print-uid", action="store_true", help="include UID on output")
     p.add_argument("-u", "--uid", type=_common.parse_uid, help="trace this UID only")
@@ -49,9 +41,7 @@ def parser():
 
 
 def run(args, out):
-    ports, n = _net.ports_bytes(args.port)
-    consts = {"targ_ports": ports, "n_ports": n,
-              "targ_family": 2 if args.ipv4 else 10 if args.ipv6 else 0}
+    consts = _net.filter_consts(args, "d")
     if args.uid is not None:
         consts["targ_uid"] = args.uid
     clock = _common.Clock()
@@ -69,9 +59,7 @@ def run(args, out):
                    + "%-16s %-6s" % ("DADDR", "DPORT"))
 
     def handle(data):
-        ts, pid, uid = _HDR.unpack_from(data)
-        family, lport, dport, saddr, daddr = _net.unpack_addrs(data, _HDR.size)
-        comm = bytes(data[_COMM:_COMM + 16]).split(b"\0", 1)[0].decode(errors="replace")
+        ts, pid, uid, family, lport, dport, saddr, daddr, comm = _net.decode_conn(data)
         if args.count:
             key = (saddr, daddr, dport)
             counts[key] = counts.get(key, 0) + 1

@@ -12,8 +12,6 @@
 #define ETIMEDOUT 110
 
 const volatile __u32 targ_uid = (__u32)-1;
-const volatile __u16 targ_ports[8] = {};
-const volatile int n_ports = 0;
 
 struct pending {
 	int fd;
@@ -22,17 +20,8 @@ struct pending {
 	__u8 daddr[16];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct pending);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+HASH_MAP(start, __u32, struct pending, 10240);
+RINGBUF_MAP(events, 256 * 1024);
 
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(struct trace_event_raw_sys_enter *ctx)
@@ -40,29 +29,20 @@ int enter_connect(struct trace_event_raw_sys_enter *ctx)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct sockaddr_in6 sa = {};
 	struct pending p = {};
-	int i;
 
 	if (targ_uid != (__u32)-1 && (__u32)bpf_get_current_uid_gid() != targ_uid)
 		return 0;
 	if (!current_wanted())
 		return 0;
-	if (bpf_probe_read_user(&sa, sizeof(sa), (void *)ctx->args[1]))
-		bpf_probe_read_user(&sa, sizeof(struct sockaddr_in), (void *)ctx->args[1]);
-	if (sa.sin6_family != AF_INET && sa.sin6_family != AF_INET6)
+	if (!read_inet_sockaddr(&sa, (void *)ctx->args[1]))
 		return 0;
 	if (targ_family && sa.sin6_family != targ_family)
 		return 0;
 	p.fd = ctx->args[0];
 	p.family = sa.sin6_family;
 	p.dport = __builtin_bswap16(sa.sin6_port);
-	if (n_ports) {
-		bool hit = false;
-		for (i = 0; i < 8; i++)
-			if (i < n_ports && targ_ports[i] == p.dport)
-				hit = true;
-		if (!hit)
-			return 0;
-	}
+	if (!port_in(targ_dports, n_dports, p.dport))
+		return 0;
 	if (p.family == AF_INET)
 		__builtin_memcpy(p.daddr, &((struct sockaddr_in *)&sa)->sin_addr, 4);
 	else
@@ -78,7 +58,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	__u32 tid = (__u32)id;
 	struct pending *p = bpf_map_lookup_elem(&start, &tid);
 	struct socket *sock;
-	struct event *e;
+	struct conn_event *e;
 	long ret = ctx->ret;
 
 	if (!p)
@@ -89,11 +69,9 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	sock = socket_of_fd(p->fd);
 	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
 		goto out;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = reserve_event(&events, sizeof(*e));
+	if (!e)
 		goto out;
-	}
 	__builtin_memset(&e->a, 0, sizeof(e->a));
 	sk_addrs(BPF_CORE_READ(sock, sk), &e->a);
 	/* the destination as asked (a refused socket has forgotten it) */

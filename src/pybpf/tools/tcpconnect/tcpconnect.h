@@ -1,13 +1,4 @@
-/* Event layout shared by tcpconnect.bpf.c and the Python front. */
+/* tcpconnect sends struct conn_event of ../_sock.bpf.h. */
 #ifndef PYBPF_TCPCONNECT_H
 #define PYBPF_TCPCONNECT_H
-
-struct event {
-	__u64 ts_ns;
-	__u32 pid;
-	__u32 uid;
-	struct addrs a;
-	char comm[16];
-};
-
 #endif

@@ -12,24 +12,9 @@
 #define TCP_CLOSE 7
 #define TCP_LAST_ACK 9
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u64);
-	__type(value, __u64);
-} birth SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u64);
-	__type(value, struct ident);
-} whoami SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+HASH_MAP(birth, __u64, __u64, 10240);
+HASH_MAP(whoami, __u64, struct ident, 10240);
+RINGBUF_MAP(events, 256 * 1024);
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
@@ -68,11 +53,9 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	who = bpf_map_lookup_elem(&whoami, &sk);
 	if (!who && (targ_tgid || targ_tid))
 		goto forget;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = reserve_event(&events, sizeof(*e));
+	if (!e)
 		goto forget;
-	}
 	e->ts_ns = now;
 	e->span_us = (now - *start) / 1000;
 	e->rx_b = BPF_CORE_READ(tp, bytes_received);

@@ -23,9 +23,7 @@ def parser():
     p.add_argument("-l", "--lossprobe", action="store_true",
                    help="include tail loss probe attempts (needs a kprobe)")
     p.add_argument("-c", "--count", action="store_true", help="count occurred retransmits per flow")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
-    g.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    _net.add_family(p)
     _args.add_json(p, "retransmit")
     return p
 
@@ -38,7 +36,7 @@ def run(args, out):
             raise SystemExit("error: -l needs a kprobe on tcp_send_loss_probe; this kernel "
                              "has no kprobes (CONFIG_KPROBES)")
         raise SystemExit("error: -l (tail loss probes) is not implemented yet")
-    consts = {"do_count": args.count, "targ_family": 2 if args.ipv4 else 10 if args.ipv6 else 0}
+    consts = {"do_count": args.count, "targ_family": _net.family_const(args)}
     clock = _common.Clock()
 
     def header():

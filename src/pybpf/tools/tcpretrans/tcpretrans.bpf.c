@@ -8,17 +8,8 @@
 
 const volatile bool do_count = false;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, struct addrs);
-	__type(value, __u64);
-} counts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+HASH_MAP(counts, struct addrs, __u64, 10240);
+RINGBUF_MAP(events, 256 * 1024);
 
 /* The tracepoint's record was trace_event_raw_tcp_event_sk_skb until its own layout
  * (with an err field) took the name trace_event_raw_tcp_retransmit_skb; the fields we
@@ -40,7 +31,6 @@ int retransmit(void *ctx)
 {
 	struct addrs a = {};
 	struct event *e;
-	__u64 *n, one = 1;
 	int state;
 
 	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb___new)) {
@@ -57,20 +47,12 @@ int retransmit(void *ctx)
 	if (!addrs_wanted(&a))
 		return 0;
 	if (do_count) {
-		n = bpf_map_lookup_elem(&counts, &a);
-		if (n)
-			__sync_fetch_and_add(n, 1);
-		else if (bpf_map_update_elem(&counts, &a, &one, BPF_NOEXIST))
-			count_drop();
+		counter_add(&counts, &a, 1);
 		return 0;
 	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = stamped_event(&events, e);
+	if (!e)
 		return 0;
-	}
-	e->ts_ns = bpf_ktime_get_ns();
-	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->state = state;
 	e->a = a;
 	bpf_ringbuf_submit(e, 0);

@@ -9,17 +9,8 @@
 #define IPPROTO_TCP 6
 #define TCP_CLOSE 7
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u64);
-	__type(value, __u64);
-} last SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 512 * 1024);
-} events SEC(".maps");
+HASH_MAP(last, __u64, __u64, 10240);
+RINGBUF_MAP(events, 512 * 1024);
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
@@ -35,11 +26,9 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	tp_addrs(ctx, &a);
 	if (!addrs_wanted(&a))
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	e = reserve_event(&events, sizeof(*e));
+	if (!e)
 		goto out;
-	}
 	ts = bpf_map_lookup_elem(&last, &sk);
 	e->delta_us = ts ? (now - *ts) / 1000 : 0;
 	e->skaddr = sk;

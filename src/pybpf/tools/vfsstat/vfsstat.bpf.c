@@ -8,19 +8,8 @@
 
 #define O_CREAT 0100
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_SYSCALLS);
-	__type(key, __u32);
-	__type(value, __u8);
-} kinds SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, S_MAXSTAT);
-	__type(key, __u32);
-	__type(value, __u64);
-} counts SEC(".maps");
+BPF_MAP(kinds, BPF_MAP_TYPE_ARRAY, __u32, __u8, MAX_SYSCALLS);
+PERCPU_ARRAY_MAP(counts, __u64, S_MAXSTAT);
 
 static __always_inline void inc(__u32 stat)
 {

@@ -1,0 +1,44 @@
+"""What the signal tools (killsnoop, sigsnoop) share: signal names and numbers for their
+options, and their event (tools/_signals.bpf.h) decoded."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import struct
+
+EVENT = struct.Struct("<QIIii16s")   # struct event
+
+
+def signal_number(text: str) -> int:
+    """A signal given by number or name (9, KILL, SIGKILL), for -s."""
+    if text.isdigit():
+        return int(text)
+    name = text.upper() if text.upper().startswith("SIG") else "SIG" + text.upper()
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"unknown signal {text!r}") from None
+
+
+def sig_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig)
+
+
+def decode(data) -> tuple[int, int, int, int, int, str]:
+    """(ts_ns, pid, tpid, sig, ret, comm) of one event."""
+    ts, pid, tpid, sig, ret, comm = EVENT.unpack_from(data)
+    return ts, pid, tpid, sig, ret, comm.split(b"\0", 1)[0].decode(errors="replace")
+
+
+def json_row(clock, ts: int, pid: int, comm: str, sig: int, tpid: int, ret: int,
+             signame: bool = False) -> dict:
+    """The JSON object of one signal (docs/tools.md); sigsnoop's names the signal too."""
+    row = {"time": clock.hms(ts), "pid": pid, "comm": comm, "sig": sig}
+    if signame:
+        row["signame"] = sig_name(sig)
+    row.update(tpid=tpid, result=ret)
+    return row

@@ -1,0 +1,278 @@
+"""trace and argdist against known effects: a test binary's function called N times with
+known arguments (uprobes and uretprobes), openat of a marker file (a tracepoint),
+collections asked of CPython (its gc__start USDT probe); and their
+specifier parsers (pure, fuzzed)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from pybpf.tools._probespec import SpecError, parse_argdist, parse_trace, python_format
+from tests.toolrun import ToolRun, kprobes_missing_here, run_tool
+
+PY311 = "/usr/bin/python3.11"
+
+
+def _args_child(n: int):
+    """tests/data/tool_args.c, waiting for a line before its n calls."""
+    from tests.cbuild import build
+    exe = build("tool_args")
+    return exe, subprocess.Popen([exe, str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+
+def _opener(prefix: str, n: int):
+    """A marker file, and a Python child that opens it n times once it reads a line."""
+    f = tempfile.NamedTemporaryFile(prefix=prefix, delete=False)
+    f.close()
+    code = f"import sys\nsys.stdin.readline()\nfor _ in range({n}): open({f.name!r}).close()\n"
+    return f.name, subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+
+
+def _go(child) -> None:
+    child.stdin.write(b"go\n")
+    child.stdin.close()
+    child.wait(timeout=20)
+
+
+# -- parsers (no kernel) ---------------------------------------------------------------
+
+def test_trace_specifier_parts():
+    p = parse_trace('p:c:write (arg1 == 1 && (arg3 > 2)) "writing %d bytes, %s", arg3, '
+                    'f(arg2, 1)')
+    assert (p.kind, p.library, p.function) == ("p", "c", "write")
+    assert p.filter == "arg1 == 1 && (arg3 > 2)"
+    assert p.convs == ["d", "s"] and p.values == ["arg3", "f(arg2, 1)"]
+    p = parse_trace("r::do_sys_open")
+    assert (p.kind, p.library, p.function, p.fmt) == ("r", "", "do_sys_open", "")
+    p = parse_trace('t:syscalls:sys_enter_openat "%s", args->filename')
+    assert (p.kind, p.category, p.function, p.display) == ("t", "syscalls",
+                                                           "sys_enter_openat",
+                                                           "sys_enter_openat")
+    p = parse_trace("u:/usr/bin/python3.11:python:function__entry (arg3 > 1)")
+    assert (p.library, p.provider, p.function) == ("/usr/bin/python3.11", "python",
+                                                   "function__entry")
+    p = parse_trace('p::SyS_nanosleep(struct timespec *ts) "%lld", ts')
+    assert p.params == [("struct timespec *", "ts")]
+    p = parse_trace("kfree_skb+0x12")
+    assert (p.function, p.offset) == ("kfree_skb", 0x12)
+    assert python_format("%d %llu %lx %s %K 100%%") == "%d %d %x %s %s 100%%"
+
+
+@pytest.mark.parametrize("spec,why", [
+    ('c:malloc "%d %d", arg1', "2 conversions for 1 values"),
+    ("x:c:malloc", "probe type must be"),
+    ('c:malloc (arg1 == 1 "x"', "unmatched"),
+    ('c:malloc "unterminated', "unterminated"),
+    ("t:sched:", "a tracepoint is"),
+    ("t:syscalls:sys_enter_openat(int x)", "take no signature"),
+    ("", "empty")])
+def test_trace_bad_specifiers(spec, why):
+    with pytest.raises(SpecError, match=why):
+        parse_trace(spec)
+
+
+def test_argdist_specifier_parts():
+    p = parse_argdist("p:c:write(int fd, char *buf, size_t len):char*,size_t:buf,len:fd==1"
+                      "#stdout writes", hist=False)
+    assert p.params == [("int", "fd"), ("char *", "buf"), ("size_t", "len")]
+    assert (p.types, p.exprs, p.filter, p.label) == (["char*", "size_t"], ["buf", "len"],
+                                                     "fd==1", "stdout writes")
+    p = parse_argdist("r:c:read()", hist=True)
+    assert (p.default_expr, p.types, p.exprs) == (True, ["int"], ["$retval"])
+    p = parse_argdist("t:block:block_rq_complete():u32:args->nr_sector", hist=True)
+    assert (p.kind, p.category, p.function) == ("t", "block", "block_rq_complete")
+    for spec, why in (("p:c:malloc", "invalid format"), ("p:c:f():int,int:a", "mismatched"),
+                      ("p:c:f()", "histograms need"), ("p:c:f():int,int:a,b", "only have one"),
+                      ("p:c", "at least")):
+        with pytest.raises(SpecError, match=why):
+            parse_argdist(spec, hist=True)
+
+
+def test_expressions_become_c():
+    from pybpf.tools import _probegen
+    p = parse_trace('r:c:malloc (retval > 0) "%d", retval')
+    assert _probegen.rewrite(p, "retval > 0 && $pid != 1") == \
+        "PT_REGS_RC(ctx) > 0 && ((__u32)bpf_get_current_pid_tgid()) != 1"
+    p = parse_argdist("r:c:f(int a, char *b):int:$entry(a):$latency > 1000", hist=True)
+    assert _probegen.needs_entry(p)
+    assert _probegen.rewrite(p, "$entry(b)") == "((char *)__entry->args[1])"
+    assert _probegen.rewrite(p, "$latency") == "(bpf_ktime_get_ns() - __entry->ts)"
+    with pytest.raises(SpecError, match="no such parameter"):
+        _probegen.rewrite(p, "$entry(c)")
+    with pytest.raises(SpecError, match="unknown alias"):
+        _probegen.rewrite(p, "$nosuch")
+    u = parse_trace('u:/bin/x:probe (arg3 > 1) "%s", arg1@user')
+    ctx, decls = _probegen.preamble(u, [u.filter] + u.values)
+    assert ctx == "struct pt_regs *ctx" and "bpf_usdt_arg(ctx, 0, &__arg1)" in decls
+    assert "bpf_usdt_arg(ctx, 2, &__arg3)" in decls and "__arg2" not in decls
+    assert _probegen.rewrite(u, "arg1@user") == "__arg1"
+    k = parse_trace("p::__x64_sys_openat(int dfd, const char *name)")
+    ctx, decls = _probegen.preamble(k, [])
+    assert "PT_REGS_PARM2_CORE_SYSCALL" in decls and "const char * name = " in decls
+    t = parse_trace('t:sched:sched_switch "%s", args->next_comm')
+    assert _probegen.preamble(t, t.values) == (
+        "void *ctx", "\tstruct tracepoint__sched__sched_switch *args = ctx;\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_specifier_parsers_fail_only_with_one_line(text):
+    for parse in (parse_trace, lambda t: parse_argdist(t, True),
+                  lambda t: parse_argdist(t, False)):
+        try:
+            parse(text)
+        except SpecError as e:
+            assert "\n" not in str(e).strip("\n") or "\n" in text
+
+
+def test_bad_specifier_is_one_line():
+    for tool, args, what in (("trace", ['c:malloc "%d"'], "1 conversions for 0 values"),
+                             ("argdist", ["-C", "p:c:malloc"], "invalid format"),
+                             ("trace", ["c:malloc (nosuchvar > 1)"],
+                              "probe 'c:malloc (nosuchvar > 1)': use of undeclared identifier")):
+        r = run_tool(tool, *args)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+        assert r.stderr.startswith(f"pybpf {tool}: error: ") and "Traceback" not in r.stderr
+        assert what in r.stderr, r.stderr
+
+
+# -- the kernel ------------------------------------------------------------------------
+
+@pytest.mark.kernel
+def test_trace_uprobe_and_uretprobe_arguments_and_results():
+    exe, c = _args_child(10)
+    t = ToolRun("trace", "--json", "-p", str(c.pid),
+                f'p:{exe}:args_marker (arg1 % 2 == 0) "i=%ld name=%s", arg1, arg2',
+                f'r:{exe}:args_marker (retval > 20) "ret %d", retval',
+                ready="Tracing 2 probes")
+    _go(c)
+    t.wait_for('"ret 27"', timeout=20)
+    t.stop()
+    recs = t.json()
+    names = ["alpha", "beta", "gamma"]
+    assert [r["msg"] for r in recs if r["probe"] == 0] == \
+        [f"i={i} name={names[i % 3]}" for i in range(0, 10, 2)], recs
+    assert [r["values"] for r in recs if r["probe"] == 1] == [[21], [24], [27]], recs
+    assert {(r["pid"], r["func"]) for r in recs} == {(c.pid, "args_marker")}
+
+
+@pytest.mark.kernel
+def test_trace_user_stack_of_each_call():
+    from tests.cbuild import build
+    sleeper = build("tool_sleep")       # main -> sleep_marker(1 ms), 3 times, then lingers
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 3 1 30"], stdin=subprocess.PIPE)
+    try:
+        t = ToolRun("trace", "--json", "-U", "-p", str(c.pid),
+                    f'p:{sleeper}:sleep_marker "ms=%ld", arg1', ready="Tracing 1 probes")
+        c.stdin.write(b"go\n")
+        c.stdin.flush()
+        t.wait_for("ms=1", timeout=20)
+        t.stop(settle=0.5)
+    finally:
+        c.kill()
+        c.wait()
+    recs = t.json()
+    assert [r["msg"] for r in recs] == ["ms=1"] * 3, recs
+    assert all([f.split("+")[0] for f in r["user_stack"][:2]] == ["sleep_marker", "main"]
+               and "kernel_stack" not in r for r in recs), recs
+
+
+@pytest.mark.kernel
+def test_trace_tracepoint_marker_file_and_text_layout():
+    marker, c = _opener("pybpf-trace-marker-", 4)
+    try:
+        # read-only opens of the marker: the child also opens its own modules
+        t = ToolRun("trace", "-p", str(c.pid),
+                    f't:syscalls:sys_enter_openat ((args->flags & 3) == 0 && '
+                    f'STRCMP("{marker}", args->filename)) "%s flags %x", args->filename, '
+                    'args->flags', ready="COMM")
+        _go(c)
+        t.wait_for(marker, timeout=20)
+        lines = t.stop()
+    finally:
+        os.unlink(marker)
+    assert lines[0].split() == ["PID", "TID", "COMM", "FUNC", "-"]
+    # O_RDONLY | O_CLOEXEC
+    assert [ln.split()[:2] + ln.split()[3:] for ln in lines[1:]] == \
+        [[str(c.pid), str(c.pid), "sys_enter_openat", marker, "flags", "80000"]] * 4, lines
+
+
+@pytest.mark.kernel
+def test_argdist_counts_and_histogram_of_a_user_function():
+    exe, c = _args_child(10)
+    t = ToolRun("argdist", "--json", "-i", "60", "-p", str(c.pid),
+                "-C", f"p:{exe}:args_marker(long i, const char *name):char*:name",
+                "-C", f"r:{exe}:args_marker():long:$retval:$retval > 20",
+                "-H", f"p:{exe}:args_marker(long i):long:i#index",
+                ready="Tracing 3 probes")
+    _go(c)
+    t.stop()
+    (rec,) = t.json()
+    names, rets, hist = rec["probes"]
+    assert {x["values"]["name"]: x["count"] for x in names["counts"]} == \
+        {"alpha": 4, "beta": 3, "gamma": 3}, rec
+    assert sorted(x["values"]["$retval"] for x in rets["counts"]) == [21, 24, 27]
+    assert hist["unit"] == "index" and hist["total"] == 10
+    # 0 and 1 share the first bucket, then 2-3, 4-7, 8-9
+    assert [(b["low"], b["high"], b["count"]) for b in hist["buckets"]] == \
+        [(0, 1, 2), (2, 3, 2), (4, 7, 4), (8, 15, 2)], hist
+
+
+@pytest.mark.kernel
+def test_argdist_tracepoint_field_counts_the_marker_opens():
+    marker, c = _opener("pybpf-argdist-marker-", 7)
+    try:
+        t = ToolRun("argdist", "-i", "60", "-p", str(c.pid),
+                    "-C", "t:syscalls:sys_enter_openat():char*:args->filename",
+                    ready="Tracing 1 probes")
+        _go(c)
+        lines = t.stop()
+    finally:
+        os.unlink(marker)
+    assert "t:syscalls:sys_enter_openat():char*:args->filename" in lines
+    assert ["7", f"args->filename = {marker}"] == \
+        [ln.split(None, 1) for ln in lines if marker in ln][0], lines
+
+
+@pytest.mark.kernel
+def test_usdt_gc_start_with_trace_and_argdist():
+    # collections only where asked: 5 of generation 2, 3 of generation 1 (none automatic,
+    # none at exit: the interpreter's finalization collects too)
+    code = ("import gc, os, sys\ngc.disable()\nsys.stdin.readline()\n"
+            "for g in (2, 2, 1, 2, 1, 2, 1, 2):\n    gc.collect(g)\nos._exit(0)\n")
+    c = subprocess.Popen([PY311, "-c", code], stdin=subprocess.PIPE)
+    a = ToolRun("argdist", "--json", "-i", "60", "-p", str(c.pid),
+                "-C", f"u:{PY311}:gc__start():int:arg1", ready="Tracing 1 probes")
+    t = ToolRun("trace", "--json", "-p", str(c.pid),
+                f'u:{PY311}:python:gc__start (arg1 == 1) "gen %d", arg1',
+                f'u:{PY311}:gc__done "done"', ready="Tracing 2 probes")
+    _go(c)
+    t.stop()
+    a.stop()
+    got = [(r["func"], r["msg"]) for r in t.json()]
+    assert got.count(("python:gc__start", "gen 1")) == 3 and len(got) == 3 + 8, got
+    (rec,) = a.json()
+    assert {x["values"]["arg1"]: x["count"] for x in rec["probes"][0]["counts"]} == \
+        {2: 5, 1: 3}, rec
+
+
+@pytest.mark.needs_hook("kprobe")
+def test_trace_kprobe_in_the_guest_names_it_missing_here():
+    if kprobes_missing_here("trace", "do_sys_openat2"):
+        return
+    marker, c = _opener("pybpf-kprobe-marker-", 3)
+    try:
+        t = ToolRun("trace", "--json", "-p", str(c.pid),
+                    'do_sys_openat2 "%s", arg2@user', ready="Tracing 1 probes")
+        _go(c)
+        t.wait_for(marker, timeout=60)
+        t.stop()
+    finally:
+        os.unlink(marker)
+    assert [r["msg"] for r in t.json()].count(marker) == 3

@@ -195,7 +195,8 @@ def test_a_replayed_load_never_reads_the_object(tmp_path, monkeypatch):
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("tool, banner", [("opensnoop", b"PID"), ("runqlat", b"Tracing")])
+@pytest.mark.parametrize("tool, banner", [("opensnoop", b"PID"), ("runqlat", b"Tracing"),
+                                        ("killsnoop", b"PID"), ("sigsnoop", b"PID")])
 def test_a_tools_warm_start_imports_only_what_it_needs(tool, banner):
     env = {**os.environ, "PYTHONPATH": SRC_DIR}
     cmd = [sys.executable, "-m", "pybpf", tool]

@@ -3,9 +3,9 @@ options, and their event (tools/_signals.bpf.h) decoded."""
 
 from __future__ import annotations
 
-import argparse
-import signal
 import struct
+
+# argparse and signal (three enums) are imported where used: both cost a tool's start
 
 EVENT = struct.Struct("<QIIii16s")   # struct event
 
@@ -14,14 +14,17 @@ def signal_number(text: str) -> int:
     """A signal given by number or name (9, KILL, SIGKILL), for -s."""
     if text.isdigit():
         return int(text)
+    import signal
     name = text.upper() if text.upper().startswith("SIG") else "SIG" + text.upper()
     try:
         return int(signal.Signals[name])
     except KeyError:
-        raise argparse.ArgumentTypeError(f"unknown signal {text!r}") from None
+        from ._common import _arg_error
+        raise _arg_error(f"unknown signal {text!r}") from None
 
 
 def sig_name(sig: int) -> str:
+    import signal
     try:
         return signal.Signals(sig).name
     except ValueError:

@@ -244,7 +244,9 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
         # the pass's output is cached with the compile: a text compiled before (say with
         # its build cache entry lost) does not load libclang again
         st = os.stat(kderef.__file__)          # an edited pass misses
-        k = key_of(_VERSION, "kderef", str(st.st_mtime_ns), str(st.st_size), source,
+        st2 = os.stat(os.path.join(os.path.dirname(kderef.__file__), "cmacro.py"))
+        k = key_of(_VERSION, "kderef", str(st.st_mtime_ns), str(st.st_size),
+                   str(st2.st_mtime_ns), str(st2.st_size), source,
                    "\0".join(args), repr(kderef.targets(rw)))
         done = cache.get(k)
         if done is not None:

@@ -170,8 +170,13 @@ class Macros:
         ``text[a:b+1]``."""
         out = []
         pos = a
+        last = [t for t in self._upto(a, b) if t.kind == "id"]
+        if last and last[-1].start + len(last[-1].text) >= b:
+            # a header's macro call (ntohs(GET_DPORT(sk))) is one place: take its arguments
+            end = _call_end(self.text, last[-1].start + len(last[-1].text))
+            b = max(b, end)
         while pos <= b:
-            toks = tokens(self.text, pos, min(len(self.text), b + 1))
+            toks = self._upto(pos, b)
             nxt = None
             for t in toks:
                 if t.kind == "id":
@@ -183,6 +188,15 @@ class Macros:
             if nxt is None:
                 break
             pos = nxt
+        return out
+
+    def _upto(self, a: int, b: int) -> list[Tok]:
+        """The tokens that start in ``text[a:b+1]`` (whole, though they may end later)."""
+        out = []
+        for t in itokens(self.text, a):
+            if t.start > b:
+                break
+            out.append(t)
         return out
 
     def expand(self, a: int, b: int) -> str:
@@ -246,9 +260,11 @@ class Macros:
                 continue
             if t.text in ("##", "%:%:") and nxt is not None and out:
                 right = args.get(nxt.text, [nxt]) if nxt.kind == "id" else [nxt]
-                if nxt.text == "__VA_ARGS__" and m.variadic and not right and \
-                        out[-1].text == ",":
-                    out.pop()             # GNU: `, ## __VA_ARGS__` without arguments
+                if m.variadic and nxt.text == m.params[-1] and out[-1].text == ",":
+                    if right:             # GNU `, ## __VA_ARGS__`: no paste, the comma
+                        out += right      # goes when there are no arguments
+                    else:
+                        out.pop()
                 elif right:
                     out[-1:] = _paste(out[-1], right[0]) + list(right[1:])
                 i += 2

@@ -223,6 +223,9 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     text needs them, with the precompiled prelude when there is one."""
     from ..toolchain import compile as compile_c
     from ..errors import CompileError
+    from . import modtypes
+    if modtypes.module_names():       # types of loaded modules the program names
+        source = modtypes.add(source, kernel_tags())
     cache = _cache()
     if _ready_dir(cache) is False:
         try:

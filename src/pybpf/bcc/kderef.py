@@ -25,7 +25,10 @@ The rules (bcc's semantics, written for pybpf):
   with any ``.g``/``[j]`` after it, becomes one probe read of the whole member path;
 - arguments of syscall probes (and ``__user`` ones) are user memory: read with
   ``bpf_probe_read_user``; those of functions not named for a kernel function (they may be
-  uprobes) with ``__bcc_probe_read_any`` (bpf_probe_read where it reads either space).
+  uprobes) with ``__bcc_probe_read_any`` (bpf_probe_read where it reads either space);
+- a read written in one of the program's own macros (``#define PID(t)
+  t->real_parent->tgid``) has no text of its own: :mod:`.cmacro` expands that one use in
+  the text, and the pass runs again on the result.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ def _fake_module(base, extra_name: str | None = None) -> bytes:
     mod.add(T.Struct(extra_name or "pybpf_fake_ctx", 40, [
         T.Member("task", pt, 0), T.Member("inner", inner, 64), T.Member("n", u32, 256)]))
     mod.add(T.Enum("pybpf_fake_state", 4, values=[T.EnumValue("PYBPF_FAKE_UP", 7)]))
+    mod.add(T.Typedef("pybpf_fake_inner_t", inner))
     return mod.to_bytes()
 
 
@@ -43,6 +44,12 @@ def vmlinux():
 def test_wanted_tags_are_those_neither_vmlinux_nor_the_program_defines():
     text = ("struct mine { int a; };\nint f(struct pt_regs *ctx, struct nfs_commit_data *cd,\n"
             "      struct sock *sk, struct mine *m, union nfs_u *u, enum nfs_e e);\n")
+    assert modtypes.wanted("int f(struct tracepoint__a__b *args);", frozenset(),
+                           "struct tracepoint__a__b {\n int x; };\n") == []
+    assert modtypes.unknown_names(
+        "bpf_text:3:5: error: unknown type name 'nfs4_stateid'\n"
+        "bpf_text:4:9: error: use of undeclared identifier 'NFS_X'\n") == ["nfs4_stateid",
+                                                                         "NFS_X"]
     assert modtypes.wanted(text, frozenset({"sock", "pt_regs"})) == [
         ("struct", "nfs_commit_data"), ("union", "nfs_u"), ("enum", "nfs_e")]
 
@@ -63,6 +70,15 @@ def test_a_module_struct_comes_with_its_module_only_types(vmlinux):
     assert "struct list_head {" not in text and "nowhere" not in text
     assert text.startswith("#pragma clang attribute push (__attribute__((preserve_access_")
     assert modtypes.declarations([a], [("struct", "nowhere")]) == ""
+    # a constant or a typedef alone brings its enum or typedef (and what that needs)
+    alone = modtypes.declarations([a], [("enumerator", "PYBPF_FAKE_UP"),
+                                        ("typedef", "pybpf_fake_inner_t")])
+    assert "enum pybpf_fake_state {" in alone and "pybpf_fake_ctx" not in alone
+    assert alone.index("struct pybpf_fake_inner {") < alone.index(
+        "typedef struct pybpf_fake_inner pybpf_fake_inner_t;")
+    # what the text declares already is not declared again
+    assert "struct pybpf_fake_inner {" not in modtypes.declarations(
+        [a], [("typedef", "pybpf_fake_inner_t")], {"pybpf_fake_inner"})
 
 
 PROGRAM = r"""
@@ -76,13 +92,18 @@ int kprobe__pybpf_fake_fn(struct pt_regs *ctx, struct pybpf_fake_ctx *c)
     u32 k = 0;
     enum pybpf_fake_state up = PYBPF_FAKE_UP;
     u64 v = c->task->tgid + c->n + c->inner.a + up;
+#ifdef UNTAGGED
+    pybpf_fake_inner_t *in = &c->inner;            /* a typedef and a constant alone */
+    v += in->a + PYBPF_FAKE_UP;
+#endif
     out.update(&k, &v);
     return 0;
 }
 """
 
 
-def test_a_program_naming_a_module_struct_compiles_with_the_modules_layout(vmlinux, tmp_path):
+def test_a_program_naming_a_module_struct_compiles_with_the_modules_layout(vmlinux, tmp_path,
+                                                                           monkeypatch):
     (tmp_path / "vmlinux").write_bytes(b"")          # ignored: vmlinux.h has it
     (tmp_path / "fakemod").write_bytes(_fake_module(vmlinux))
     rw = rewrite.rewrite(PROGRAM, bind=lambda k, t, s, r: rewrite.Binding("kprobe", t, s, r),
@@ -96,6 +117,10 @@ def test_a_program_naming_a_module_struct_compiles_with_the_modules_layout(vmlin
     # nothing to add: no modules, or a program naming only vmlinux's types
     assert modtypes.add(rw.source, prelude.kernel_tags(), btf_dir=str(tmp_path / "no")) \
         == rw.source
+    # a typedef and an enumerator used without their tags: clang names them undeclared,
+    # and the compile is tried again with them
+    monkeypatch.setattr(modtypes, "BTF_DIR", str(tmp_path))
+    assert prelude.compile(rw.source, ["-DUNTAGGED"], [INC], rw=rw)[:4] == b"\x7fELF"
     plain = rewrite.rewrite("int kprobe__f(struct pt_regs *ctx, struct sock *sk)"
                             "{ return sk->__sk_common.skc_family; }\n",
                             bind=lambda k, t, s, r: rewrite.Binding("kprobe", t, s, r))

@@ -22,15 +22,22 @@ import re
 BTF_DIR = "/sys/kernel/btf"
 _USER = '#line 1 "bpf_text"\n'
 _TAG = re.compile(r"\b(struct|union|enum)\s+([A-Za-z_]\w*)")
-_OWN = re.compile(r"\b(?:struct|union|enum)\s+([A-Za-z_]\w*)\s*\{")
+_OWN = re.compile(r"\b(?:struct|union|enum)\s+([A-Za-z_]\w*)\s*\{|"
+                  r"\btypedef\b[^;{}]*?([A-Za-z_]\w*)\s*;")
 _PUSH = ("#pragma clang attribute push (__attribute__((preserve_access_index)), "
          "apply_to = record)\n")
 _POP = "#pragma clang attribute pop\n"
 
 
-def wanted(text: str, kernel_tags) -> list[tuple[str, str]]:
-    """[(keyword, tag)] the text names, defines not itself, and vmlinux does not have."""
-    own = set(_OWN.findall(text))
+def _defined(text: str) -> set:
+    """Tags and typedef names ``text`` defines."""
+    return {a or b for a, b in _OWN.findall(text)}
+
+
+def wanted(text: str, kernel_tags, defined: str = "") -> list[tuple[str, str]]:
+    """[(keyword, tag)] the text names that neither it nor ``defined`` (the generated part
+    before it: tracepoint structs) defines and vmlinux does not have."""
+    own = _defined(text) | _defined(defined)
     out = []
     for kw, name in _TAG.findall(text):
         if name not in own and name not in kernel_tags and (kw, name) not in out:
@@ -38,36 +45,65 @@ def wanted(text: str, kernel_tags) -> list[tuple[str, str]]:
     return out
 
 
-def module_names(btf_dir: str = BTF_DIR) -> list[str]:
+def module_names(btf_dir: str | None = None) -> list[str]:
     try:
-        return sorted(n for n in os.listdir(btf_dir) if n != "vmlinux")
+        return sorted(n for n in os.listdir(btf_dir or BTF_DIR) if n != "vmlinux")
     except OSError:
         return []
 
 
-def declarations(specs: list, tags: list[tuple[str, str]]) -> str:
-    """C declarations of ``tags`` from the first of the split ``specs`` (modules' BTF on
-    vmlinux) holding each, with the module types they need; "" when none has them."""
+_UNKNOWN = re.compile(r"error: (?:use of undeclared identifier|unknown type name) '(\w+)'")
+
+
+def unknown_names(diagnostics: str) -> list[str]:
+    """The names clang found undeclared (candidates: a module's typedefs and
+    enumerators, which a program uses without a tag)."""
+    out = []
+    for n in _UNKNOWN.findall(diagnostics or ""):
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def _find(spec, kind: str, name: str) -> int | None:
+    """The id of the module's own type ``kind name`` (kind "enumerator": the enum holding
+    that constant), or None."""
+    from ..btf.types import Kind
+    if kind == "enumerator":
+        for tid in range(spec.start_id, len(spec)):
+            if spec.raw_kind(tid) in (Kind.ENUM, Kind.ENUM64) and \
+                    any(v.name == name for v in spec[tid].values):
+                return tid
+        return None
+    kinds = {"struct": (Kind.STRUCT,), "union": (Kind.UNION,), "typedef": (Kind.TYPEDEF,),
+             "enum": (Kind.ENUM, Kind.ENUM64)}[kind]
+    ids = [i for k in kinds for i in spec.find(name, k) if i >= spec.start_id]
+    if not ids:
+        # a name split BTF spells with vmlinux's string table: find() looks in the
+        # module's own strings only
+        ids = [spec.start_id + i for i, off in enumerate(spec._name_offs)
+               if spec.string_at(off) == name]
+        ids = [i for i in ids if spec[i].kind in kinds]
+    return ids[0] if ids else None
+
+
+def declarations(specs: list, wants: list[tuple[str, str]], defined=()) -> str:
+    """C declarations of ``wants`` ((kind, name): "struct", "union", "enum", "typedef" or
+    "enumerator") from the first of the split ``specs`` (modules' BTF on vmlinux) holding
+    each, with the module types they need (not those named in ``defined``: declared
+    already); "" when none has them."""
     from ..btf import cformat
     from ..btf.types import Kind
-    kinds = {"struct": (Kind.STRUCT,), "union": (Kind.UNION,),
-             "enum": (Kind.ENUM, Kind.ENUM64)}
-    done: set[str] = set()             # tags already declared by an earlier module
+    done: set[str] = set(defined)      # and names declared by an earlier module
     parts = []
-    left = list(tags)
+    left = list(wants)
     for spec in specs:
         roots = []
-        for kw, name in list(left):
-            ids = [i for k in kinds[kw] for i in spec.find(name, k) if i >= spec.start_id]
-            if not ids:
-                # a name split BTF spells with vmlinux's string table: find() looks in
-                # the module's own strings only
-                ids = [spec.start_id + i for i, off in enumerate(spec._name_offs)
-                       if spec.string_at(off) == name]
-                ids = [i for i in ids if spec[i].kind in kinds[kw]]
-            if ids:
-                roots.append(ids[0])
-                left.remove((kw, name))
+        for kind, name in list(left):
+            tid = _find(spec, kind, name)
+            if tid is not None:
+                roots.append(tid)
+                left.remove((kind, name))
         if not roots:
             continue
         w = cformat._Writer(spec, lazy=True)
@@ -88,28 +124,32 @@ def declarations(specs: list, tags: list[tuple[str, str]]) -> str:
     return _PUSH + "".join(parts) + _POP if parts else ""
 
 
-def add(source: str, kernel_tags, btf_dir: str = BTF_DIR) -> str:
+def add(source: str, kernel_tags, btf_dir: str | None = None, names=()) -> str:
     """``source`` (rewritten bcc C) with the declarations of the loaded modules' types its
-    program names put before the program's text."""
-    names = module_names(btf_dir)
+    program names put before the program's text; ``names`` (from :func:`unknown_names`)
+    are also looked up as typedefs and enumerators."""
+    btf_dir = btf_dir or BTF_DIR
+    mods = module_names(btf_dir)
     cut = source.find(_USER)
-    if not names or cut < 0:
+    if not mods or cut < 0:
         return source
-    tags = wanted(source[cut:], kernel_tags)
-    if not tags:
+    wants = wanted(source[cut:], kernel_tags, source[:cut])
+    for n in names:
+        wants += [("typedef", n), ("enumerator", n)]
+    if not wants:
         return source
     from ..btf.kernel import load_file, load_vmlinux
     from ..errors import PybpfError
     vmlinux = load_vmlinux()
     specs = []
-    for n in names:
+    for n in mods:
         try:
             spec = load_file(os.path.join(btf_dir, n), vmlinux)
         except (OSError, ValueError, PybpfError):
             continue
         spec.module = n
         specs.append(spec)
-    decls = declarations(specs, tags)
+    decls = declarations(specs, wants, _defined(source[:cut]))
     if not decls:
         return source
     return source[:cut] + decls + source[cut:]

@@ -220,12 +220,27 @@ def _pch_trouble(header: str, diagnostics: str) -> bool:
 
 def compile(source: str, cflags, includes, rw=None) -> bytes:
     """Compile rewritten bcc C: the kernel-pointer reads of :mod:`.kderef` applied where the
-    text needs them, with the precompiled prelude when there is one."""
-    from ..toolchain import compile as compile_c
+    text needs them, with the precompiled prelude when there is one, and the types of
+    loaded modules the program names (:mod:`.modtypes`)."""
     from ..errors import CompileError
     from . import modtypes
-    if modtypes.module_names():       # types of loaded modules the program names
-        source = modtypes.add(source, kernel_tags())
+    if not modtypes.module_names():
+        return _compile(source, cflags, includes, rw)
+    tags = kernel_tags()
+    source = modtypes.add(source, tags)
+    try:
+        return _compile(source, cflags, includes, rw)
+    except CompileError as e:
+        # a module's typedef or enumerator, used without a tag, shows as undeclared
+        more = modtypes.add(source, tags, names=modtypes.unknown_names(e.diagnostics))
+        if more == source:
+            raise
+    return _compile(more, cflags, includes, rw)
+
+
+def _compile(source: str, cflags, includes, rw) -> bytes:
+    from ..toolchain import compile as compile_c
+    from ..errors import CompileError
     cache = _cache()
     if _ready_dir(cache) is False:
         try:

@@ -244,3 +244,38 @@ def test_socket_members_read_through_macros_are_the_connected_address():
     e = got[os.getpid()]
     assert e.daddr == int.from_bytes(socket.inet_aton("127.0.0.1"), "little")
     assert (e.dport, e.family) == (port, socket.AF_INET)
+
+
+_NAMES = st.sampled_from(["P", "Q", "R"])
+_BODIES = st.lists(st.sampled_from(
+    ["a", "b", "P", "Q", "R", "(", ")", ",", "#a", "a##b", "b ## 1", "->x", "__VA_ARGS__",
+     ", ## __VA_ARGS__", '"s"', "1", "#__VA_ARGS__"]), max_size=6).map(" ".join)
+_PARAMS = st.sampled_from(["", "()", "(a)", "(a, b)", "(a, ...)", "(...)"])
+_DEFS = st.lists(st.tuples(_NAMES, _PARAMS, _BODIES).map(
+    lambda t: f"#define {t[0]}{t[1]} {t[2]}"), max_size=3, unique_by=lambda s: s.split()[1][0])
+_USES = st.lists(st.sampled_from(
+    ["P", "Q", "R", "x", "y->z", "P()", "Q(x)", "R(x, y)", "P(Q(x))", 'Q(R(1,2),"q")',
+     "R( , )"]), min_size=1, max_size=3).map(" + ".join)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_DEFS, _USES)
+def test_an_expanded_use_preprocesses_as_the_macro_did(defs, uses):
+    """Differential: clang's preprocessor gives the same tokens for the text before and
+    after a use is expanded."""
+    import subprocess
+    from pybpf.toolchain import find_clang
+    text = "\n".join(defs) + "\n@@ " + uses + " @@\n"
+    start = text.index("@@")
+    new = cmacro.expand_uses(text, [(start, len(text) - 1)])
+    if new is None:
+        return
+
+    def cpp(src: str):
+        p = subprocess.run([find_clang(), "-E", "-P", "-x", "c", "-"], input=src.encode(),
+                           capture_output=True)
+        return p.returncode, [t.text for t in cmacro.tokens(p.stdout.decode())
+                              if t.kind != "nl"]
+    before = cpp(text)
+    if before[0] == 0:
+        assert cpp(new) == before

@@ -71,6 +71,13 @@ def test_only_the_given_use_is_expanded_and_lines_are_kept():
     assert out.splitlines()[-2] == "  return 0;"
 
 
+def test_continued_lines_comments_and_definitions_inside_a_function():
+    text = ("#define LONG(t) \\\n   (t)->real_parent \\\n   ->tgid /* c */\nint f() {\n"
+            "#define IN(x) x->pid // c\n return LONG(a) + IN(b); }\n")
+    assert _expand(text, "LONG(a)") == "( a ) -> real_parent -> tgid"
+    assert _expand(text, "IN(b)") == "b -> pid"
+
+
 def test_undef_and_redefinition_take_the_definition_in_force():
     text = ("#define F(p) p->a\nint f() { F(x); }\n#undef F\nint g() { F(y); }\n"
             "#define F(p) p->b\nint h() { F(z); }\n")

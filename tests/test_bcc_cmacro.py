@@ -152,6 +152,29 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
         DEFS.count("\n") + 15
 
 
+def test_a_statement_macro_continued_over_lines_before_a_probe():
+    """The probe after a directive continued with backslashes is still found, and the
+    reads inside the macro's assignments (one place in the text) are reads."""
+    body = _reads(r"""
+struct data_t { u32 ppid; u32 pid; };
+#define FILL(d, t) do { d.ppid = t->real_parent->tgid; \
+                        d.pid = t->pid; } while (0)
+BPF_HASH(m, u32, struct data_t);
+TRACEPOINT_PROBE(sched, sched_process_exec)
+{
+    struct data_t data = {};
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    FILL(data, task);
+    u32 k = 0;
+    m.update(&k, &data);
+    return 0;
+}
+""")
+    line = next(x for x in body.splitlines() if "data . ppid" in x)
+    assert line.count("bpf_probe_read_kernel(") == 3
+    assert "data . ppid = ({" in line and "data . pid = ({" in line
+
+
 # -- the real kernel ---------------------------------------------------------------------
 
 PARENT_BY_MACRO = r"""

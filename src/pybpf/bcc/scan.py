@@ -120,8 +120,9 @@ def functions(text: str, clean: str | None = None) -> list[Function]:
                 stmt_start = i + 1
         elif ch == ";" and depth == 0:
             stmt_start = i + 1
-        elif ch == "\n" and depth == 0 and clean[stmt_start:i].lstrip().startswith("#"):
-            stmt_start = i + 1
+        elif ch == "\n" and depth == 0 and clean[stmt_start:i].lstrip().startswith("#") \
+                and clean[i - 1] != "\\":
+            stmt_start = i + 1        # a directive ends at a newline not continued
         i += 1
     return found
 

@@ -160,19 +160,22 @@ struct data_t { u32 ppid; u32 pid; };
 #define FILL(d, t) do { d.ppid = t->real_parent->tgid; \
                         d.pid = t->pid; } while (0)
 BPF_HASH(m, u32, struct data_t);
+#define SAVE(k, d) m.update(&k, &d)
 TRACEPOINT_PROBE(sched, sched_process_exec)
 {
     struct data_t data = {};
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     FILL(data, task);
     u32 k = 0;
-    m.update(&k, &data);
+    SAVE(k, data);
     return 0;
 }
 """)
     line = next(x for x in body.splitlines() if "data . ppid" in x)
     assert line.count("bpf_probe_read_kernel(") == 3
     assert "data . ppid = ({" in line and "data . pid = ({" in line
+    # a map method in a macro's body is bcc's too
+    assert "#define SAVE(k, d) __bcc_M_update(&m, &k, &d)" in body
 
 
 # -- the real kernel ---------------------------------------------------------------------

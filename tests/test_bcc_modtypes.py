@@ -6,6 +6,7 @@ kernel-matrix guest the veth module's own BTF is used and the program loads."""
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -79,6 +80,24 @@ def test_a_module_struct_comes_with_its_module_only_types(vmlinux):
     # what the text declares already is not declared again
     assert "struct pybpf_fake_inner {" not in modtypes.declarations(
         [a], [("typedef", "pybpf_fake_inner_t")], {"pybpf_fake_inner"})
+
+
+def test_a_modules_copies_of_vmlinux_names_do_not_clash_with_vmlinux_h(vmlinux):
+    """pahole leaves some vmlinux types duplicated in a module's BTF (nfs's struct
+    rcuwait), and a module may use a tag vmlinux uses for another kind (dm-mod's union
+    map_info beside vmlinux's struct map_info): C has one namespace for tags."""
+    mod = Spec(vmlinux)
+    u64 = vmlinux.find_one("long long unsigned int", Kind.INT)
+    dup = mod.add(T.Struct("list_head", 16, [T.Member("next", u64, 0),
+                                             T.Member("prev", u64, 64)]))
+    other = mod.add(T.Union("task_struct", 8, [T.Member("v", u64, 0)]))
+    mod.add(T.Struct("pybpf_fake_user", 24, [T.Member("l", dup, 0),
+                                             T.Member("u", other, 128)]))
+    spec = Spec.parse(mod.to_bytes(), vmlinux)
+    text = modtypes.declarations([spec], [("struct", "pybpf_fake_user")])
+    assert "struct list_head {" not in text and "struct list_head l;" in text
+    m = re.search(r"union (task_struct___\d+) \{", text)
+    assert m and f"union {m.group(1)} u;" in text
 
 
 PROGRAM = r"""

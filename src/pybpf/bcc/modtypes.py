@@ -95,6 +95,8 @@ def declarations(specs: list, wants: list[tuple[str, str]], defined=()) -> str:
     from ..btf import cformat
     from ..btf.types import Kind
     done: set[str] = set(defined)      # and names declared by an earlier module
+    tagged = (Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64)
+    named = tagged + (Kind.TYPEDEF,)
     parts = []
     left = list(wants)
     for spec in specs:
@@ -108,13 +110,25 @@ def declarations(specs: list, wants: list[tuple[str, str]], defined=()) -> str:
             continue
         w = cformat._Writer(spec, lazy=True)
         start = spec.start_id
-        # vmlinux's types are in vmlinux.h already; so are an earlier module's
+        # vmlinux's types are in vmlinux.h already; so are an earlier module's, and a
+        # module's copies of vmlinux's types (pahole leaves some undeduplicated: nfs's
+        # struct rcuwait): the name would be defined twice
         w.order_state[1:start] = w.emit_state[1:start] = bytes([cformat._DONE]) * (start - 1)
-        for tid in range(start, len(spec) if done else start):
+        base = spec.base
+        for tid in range(start, len(spec)):
+            if spec.raw_kind(tid) not in named:
+                continue
             t = spec[tid]
-            if t.name and t.name in done and t.kind in (Kind.STRUCT, Kind.UNION, Kind.ENUM,
-                                                        Kind.ENUM64, Kind.TYPEDEF):
+            if not t.name:
+                continue
+            kinds = {base[b].kind for b in base.find(t.name)} if base is not None else set()
+            if t.name in done or t.kind in kinds:
                 w.order_state[tid] = w.emit_state[tid] = cformat._DONE
+            elif t.kind != Kind.TYPEDEF and kinds & set(tagged):
+                # C has one namespace for struct, union and enum tags: dm-mod's union
+                # map_info beside vmlinux's struct map_info is printed map_info___<id>
+                # (CO-RE ignores such ___ suffixes when it matches names)
+                w.names[tid] = f"{t.name}___{tid}"
         text = w.run(roots, bytearray(b"\1") * len(spec))
         text = text[len(cformat._PROLOGUE):len(text) - len(cformat._EPILOGUE)]
         parts.append(f"/* from the BTF of {getattr(spec, 'module', 'a module')} */\n" + text)

@@ -5,7 +5,6 @@ programs the verifier accepts that read known pids and addresses from the real k
 from __future__ import annotations
 
 import os
-import re
 import socket
 
 import pytest

@@ -456,8 +456,9 @@ class _Pass:
             return False                     # sizeof/alignof do not evaluate
         if pk in (K.BINARY_OPERATOR, K.COMPOUND_ASSIGNMENT_OPERATOR):
             ch = self._kids(p)
+            # the target, told by node: inside a macro every span is the same place
             if p.binary_operator.is_assignment and ch and \
-                    ch[0] == child:       # the same node (spans are one place in a macro)
+                    self._strip(ch[0]) == self._strip(child):
                 return False
         return True
 

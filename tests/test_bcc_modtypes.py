@@ -1,5 +1,5 @@
-"""Types from loaded kernel modules' BTF for bcc programs that name them (nfsslower's
-``struct nfs_commit_data``).  This host's kernel has no modules, so a module's split BTF is
+"""Types from loaded kernel modules' BTF for bcc programs that name them (a driver's or a
+file system's private structs).  This host's kernel has no modules, so a module's split BTF is
 built on the real vmlinux BTF and written where ``/sys/kernel/btf`` would show it; in the
 kernel-matrix guest the veth module's own BTF is used and the program loads."""
 

@@ -1,4 +1,4 @@
-"""Kernel modules' types for bcc programs that name them (nfsslower's ``struct nfs_commit_data``).
+"""Kernel modules' types for bcc programs that name them (veth's ``struct veth_priv``).
 
 ``vmlinux.h`` holds the types of vmlinux's BTF only.  A type defined in a module (nfs, xfs,
 a driver) lives in that module's split BTF, ``/sys/kernel/btf/<module>``, while the module

@@ -19,6 +19,7 @@ VERSION = 2   # 2: kernel reads on the AST, inlined helpers (issue 13)
 _HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = os.path.join(_HERE, "include", "pybpf_bcc.h")
 _INPUTS = (HEADER, os.path.join(_HERE, "rewrite.py"), os.path.join(_HERE, "kderef.py"),
+           os.path.join(_HERE, "cmacro.py"), os.path.join(_HERE, "modtypes.py"),
            os.path.join(_HERE, "tpformat.py"))
 
 

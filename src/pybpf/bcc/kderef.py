@@ -25,7 +25,10 @@ The rules (bcc's semantics, written for pybpf):
   with any ``.g``/``[j]`` after it, becomes one probe read of the whole member path;
 - arguments of syscall probes (and ``__user`` ones) are user memory: read with
   ``bpf_probe_read_user``; those of functions not named for a kernel function (they may be
-  uprobes) with ``__bcc_probe_read_any`` (bpf_probe_read where it reads either space).
+  uprobes) with ``__bcc_probe_read_any`` (bpf_probe_read where it reads either space);
+- a read written in one of the program's own macros (``#define PID(t)
+  t->real_parent->tgid``) has no text of its own: :mod:`.cmacro` expands that one use in
+  the text, and the pass runs again on the result.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import os
 import re
 
 MAIN = "bpf_prog.c"
+_USER = '#line 1 "bpf_text"\n'      # where the program's own text starts
 _LIBS = ("libclang-{v}.so.1", "libclang-{v}.so", "libclang.so.1", "libclang.so")
 _cindex = None
 
@@ -135,14 +139,28 @@ def apply(source: str, args: list[str], rw) -> str:
     ci = cindex()
     if ci is None:
         return source
-    try:
-        tu = ci.Index.create().parse(MAIN, args=[*args, "-x", "c"],
-                                     unsaved_files=[(MAIN, source)], options=0)
-    except ci.TranslationUnitLoadError:
-        return source
-    if any(d.severity >= 4 for d in tu.diagnostics):      # fatal: leave it to clang
-        return source
-    return _Pass(ci, tu, source, targets(rw)).run()
+    from . import cmacro
+    out = source
+    for _ in range(4):
+        try:
+            tu = ci.Index.create().parse(MAIN, args=[*args, "-x", "c"],
+                                         unsaved_files=[(MAIN, source)], options=0)
+        except ci.TranslationUnitLoadError:
+            return out
+        if any(d.severity >= 4 for d in tu.diagnostics):      # fatal: leave it to clang
+            return out
+        p = _Pass(ci, tu, source, targets(rw))
+        out = p.run()
+        if not p.in_macros:
+            return out
+        # reads written in the program's macros: expand those uses and look again
+        # (offsets are bytes: latin-1 maps them one to one)
+        raw = p.src.decode("latin-1")
+        new = cmacro.expand_uses(raw, p.in_macros, max(0, raw.find(_USER)))
+        if new is None:
+            return out
+        source = new.encode("latin-1").decode()
+    return out
 
 
 class _Pass:
@@ -160,6 +178,10 @@ class _Pass:
         self._getfileloc.argtypes = [ci.SourceLocation, ctypes.c_void_p, ctypes.c_void_p,
                                      ctypes.c_void_p, ctypes.c_void_p]
         self._getfileloc.restype = None
+        self._getexploc = lib.clang_getExpansionLocation
+        self._getexploc.argtypes = self._getfileloc.argtypes
+        self._getexploc.restype = None
+        self.in_macros: list[tuple[int, int]] = []   # where reads in macro bodies are used
         main = lib.clang_getFile(tu, MAIN)
         self._main = ctypes.cast(main, ctypes.c_void_p).value if main else None
 
@@ -344,6 +366,12 @@ class _Pass:
         return None
 
     def _arrow(self, member, base) -> bool:
+        # the base's type says it (also inside a macro's expansion, which has no text)
+        t = base.type.get_canonical().kind
+        if t == self.ci.TypeKind.POINTER or self._is_array(base.type):
+            return True
+        if t == self.ci.TypeKind.RECORD:
+            return False
         gap = self._text(self._span(base)[1], self._span(member)[1])
         return gap.lstrip().startswith("->") or (
             "->" in gap and "." not in gap.split("->")[0])
@@ -388,6 +416,11 @@ class _Pass:
                 if o and self._spelled_here(c):
                     key = self._span(c)
                     self.reads.setdefault(key, (o, c))
+                elif o:
+                    ext = c.extent
+                    a, b = self._file_offset(ext.start, True), self._file_offset(ext.end, True)
+                    if 0 <= a <= b:
+                        self.in_macros.append((a, b))
         stack.append(c)
         for ch in self._kids(c):
             self._collect(ch, stack, fns)
@@ -423,8 +456,9 @@ class _Pass:
             return False                     # sizeof/alignof do not evaluate
         if pk in (K.BINARY_OPERATOR, K.COMPOUND_ASSIGNMENT_OPERATOR):
             ch = self._kids(p)
+            # the target, told by node: inside a macro every span is the same place
             if p.binary_operator.is_assignment and ch and \
-                    self._span(ch[0]) == self._span(child):
+                    self._strip(ch[0]) == self._strip(child):
                 return False
         return True
 
@@ -442,10 +476,13 @@ class _Pass:
             self._kid_cache[h] = got
         return got
 
-    def _file_offset(self, loc) -> int:
+    def _file_offset(self, loc, expansion: bool = False) -> int:
+        """The offset in the file (-1: elsewhere); of the outermost macro use for a place
+        inside a macro's expansion when ``expansion``."""
         from ctypes import byref, c_uint, c_void_p
         f, line, col, off = c_void_p(), c_uint(), c_uint(), c_uint()
-        self._getfileloc(loc, byref(f), byref(line), byref(col), byref(off))
+        get = self._getexploc if expansion else self._getfileloc
+        get(loc, byref(f), byref(line), byref(col), byref(off))
         return off.value if f.value == self._main else -1
 
     def _spelled_here(self, c) -> bool:

@@ -220,7 +220,25 @@ def _pch_trouble(header: str, diagnostics: str) -> bool:
 
 def compile(source: str, cflags, includes, rw=None) -> bytes:
     """Compile rewritten bcc C: the kernel-pointer reads of :mod:`.kderef` applied where the
-    text needs them, with the precompiled prelude when there is one."""
+    text needs them, with the precompiled prelude when there is one, and the types of
+    loaded modules the program names (:mod:`.modtypes`)."""
+    from ..errors import CompileError
+    from . import modtypes
+    if not modtypes.module_names():
+        return _compile(source, cflags, includes, rw)
+    tags = kernel_tags()
+    source = modtypes.add(source, tags)
+    try:
+        return _compile(source, cflags, includes, rw)
+    except CompileError as e:
+        # a module's typedef or enumerator, used without a tag, shows as undeclared
+        more = modtypes.add(source, tags, names=modtypes.unknown_names(e.diagnostics))
+        if more == source:
+            raise
+    return _compile(more, cflags, includes, rw)
+
+
+def _compile(source: str, cflags, includes, rw) -> bytes:
     from ..toolchain import compile as compile_c
     from ..errors import CompileError
     cache = _cache()
@@ -244,7 +262,9 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
         # the pass's output is cached with the compile: a text compiled before (say with
         # its build cache entry lost) does not load libclang again
         st = os.stat(kderef.__file__)          # an edited pass misses
-        k = key_of(_VERSION, "kderef", str(st.st_mtime_ns), str(st.st_size), source,
+        st2 = os.stat(os.path.join(os.path.dirname(kderef.__file__), "cmacro.py"))
+        k = key_of(_VERSION, "kderef", str(st.st_mtime_ns), str(st.st_size),
+                   str(st2.st_mtime_ns), str(st2.st_size), source,
                    "\0".join(args), repr(kderef.targets(rw)))
         done = cache.get(k)
         if done is not None:

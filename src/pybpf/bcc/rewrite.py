@@ -129,14 +129,16 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
         q = re.match(r"\"(\w+)\"", text[m.end():])
         if q:
             edits.append((m.end(), m.end() + q.end(), q.group(1)))
+    # map methods and printk in macro bodies too (bcc rewrites after preprocessing)
+    code = scan.blank_comments(text, directives=False)
     if out.tables:
         pat = re.compile(r"\b(%s)\s*\.\s*(%s)\s*\(" % ("|".join(map(re.escape, out.tables)),
                                                        "|".join(METHODS)))
-        for m in pat.finditer(clean):
-            empty = clean[m.end():].lstrip().startswith(")")
+        for m in pat.finditer(code):
+            empty = code[m.end():].lstrip().startswith(")")
             edits.append((m.start(), m.end(),
                           f"__bcc_M_{m.group(2)}(&{m.group(1)}" + ("" if empty else ", ")))
-    for m in _PRINTK.finditer(clean):
+    for m in _PRINTK.finditer(code):
         edits.append((m.start(), m.end(), "__bcc_trace_printk("))
 
     fns = scan.functions(text, clean)

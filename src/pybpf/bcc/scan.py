@@ -30,9 +30,10 @@ class Function:
         return re.search(r"\bstatic\b", self.decl) is not None
 
 
-def blank_comments(text: str) -> str:
+def blank_comments(text: str, directives: bool = True) -> str:
     """``text`` with comments and string/char literal contents replaced by spaces (same
-    length and newlines), so structural regexes cannot match inside them."""
+    length and newlines), so structural regexes cannot match inside them; with
+    ``directives``, also the braces, parentheses and semicolons of preprocessor lines."""
     out = list(text)
     i, n = 0, len(text)
     while i < n:
@@ -57,7 +58,7 @@ def blank_comments(text: str) -> str:
             for k in range(i + 1, min(j, n)):
                 out[k] = " "
             i = j + 1
-        elif c == "#" and not text[text.rfind("\n", 0, i) + 1:i].strip():
+        elif directives and c == "#" and not text[text.rfind("\n", 0, i) + 1:i].strip():
             # preprocessor line (with continuations): keep, but braces in it are not code
             j = i
             while True:
@@ -120,8 +121,9 @@ def functions(text: str, clean: str | None = None) -> list[Function]:
                 stmt_start = i + 1
         elif ch == ";" and depth == 0:
             stmt_start = i + 1
-        elif ch == "\n" and depth == 0 and clean[stmt_start:i].lstrip().startswith("#"):
-            stmt_start = i + 1
+        elif ch == "\n" and depth == 0 and clean[stmt_start:i].lstrip().startswith("#") \
+                and clean[i - 1] != "\\":
+            stmt_start = i + 1        # a directive ends at a newline not continued
         i += 1
     return found
 

@@ -4,11 +4,10 @@ parse the argument specs (``-4@%eax 8@-8(%rbp)``) that a BPF-side bpf_usdt_arg()
 
 from __future__ import annotations
 
-import platform
-import re
+import os
 import struct
-from dataclasses import dataclass
-from typing import Sequence
+from collections import namedtuple
+from collections.abc import Sequence
 
 from .. import errors
 from . import symbols as _symbols
@@ -47,42 +46,43 @@ _X86_ALIASES = {
 # aarch64 struct user_pt_regs: x0..x30, sp, pc.
 AARCH64_PT_REGS = {**{f"x{n}": 8 * n for n in range(31)}, "sp": 248, "pc": 256}
 
-_X86_CONST = re.compile(r"^\$(-?(?:0x[0-9a-fA-F]+|\d+))$")
-_X86_REG = re.compile(r"^%(\w+)$")
-_X86_DEREF = re.compile(r"^(-?(?:0x[0-9a-fA-F]+|\d+))?\(%(\w+)\)$")
-_A64_REG = re.compile(r"^(\w+)$")
-_A64_DEREF = re.compile(r"^\[(\w+)(?:\s*,\s*#?(-?(?:0x[0-9a-fA-F]+|\d+)))?\]$")
-_A64_CONST = re.compile(r"^#?(-?(?:0x[0-9a-fA-F]+|\d+))$")
+# argument locations (x86_64 AT&T and aarch64 syntax), compiled on the first parse: re, the
+# compiles, platform and dataclasses cost a USDT attach's start ~10 ms at import
+_PATTERNS = {
+    "x86_const": r"^\$(-?(?:0x[0-9a-fA-F]+|\d+))$",
+    "x86_reg": r"^%(\w+)$",
+    "x86_deref": r"^(-?(?:0x[0-9a-fA-F]+|\d+))?\(%(\w+)\)$",
+    "a64_reg": r"^(\w+)$",
+    "a64_deref": r"^\[(\w+)(?:\s*,\s*#?(-?(?:0x[0-9a-fA-F]+|\d+)))?\]$",
+    "a64_const": r"^#?(-?(?:0x[0-9a-fA-F]+|\d+))$",
+}
+_compiled: dict = {}     # per process: the patterns above, once compiled
 
 
-@dataclass(frozen=True)
-class UsdtArg:
+def _match(name: str, text: str):
+    pat = _compiled.get(name)
+    if pat is None:
+        import re
+        pat = _compiled[name] = re.compile(_PATTERNS[name])
+    return pat.match(text)
+
+
+class UsdtArg(namedtuple("UsdtArg", "spec size signed kind reg offset reg_offset",
+                         defaults=(None, 0, None))):
     """One USDT argument: ``size`` bytes (``signed``), read as a constant, a register, or
-    memory at register + offset.  ``reg_offset`` is the register's offset in pt_regs."""
+    memory at register + offset (``kind``: "const", "reg" or "reg_deref"; ``offset`` is the
+    constant, or the displacement for reg_deref).  ``reg_offset`` is the register's offset
+    in pt_regs."""
 
-    spec: str
-    size: int
-    signed: bool
-    kind: str              # "const", "reg" or "reg_deref"
-    reg: str | None = None
-    offset: int = 0        # the constant, or the displacement for reg_deref
-    reg_offset: int | None = None
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class UsdtProbe:
+class UsdtProbe(namedtuple("UsdtProbe", "provider name pc base semaphore args_spec path "
+                                        "offset semaphore_offset")):
     """One probe site from ``.note.stapsdt``: pc and semaphore as virtual addresses, and
     their file offsets (what uprobes want)."""
 
-    provider: str
-    name: str
-    pc: int
-    base: int
-    semaphore: int
-    args_spec: str
-    path: str
-    offset: int
-    semaphore_offset: int
+    __slots__ = ()
 
     @property
     def args(self) -> list[UsdtArg]:
@@ -99,27 +99,27 @@ def _parse_one(spec: str, arch: str) -> UsdtArg:
         raise errors.ELFError(f"USDT argument {spec!r}: expected <size>@<location>")
     signed = size < 0
     if arch in ("x86_64", "i686", "i386"):
-        if m := _X86_CONST.match(loc):
+        if m := _match("x86_const", loc):
             return UsdtArg(spec, abs(size), signed, "const", offset=int(m.group(1), 0))
-        if m := _X86_REG.match(loc):
+        if m := _match("x86_reg", loc):
             reg = _X86_ALIASES.get(m.group(1))
             if reg is not None:
                 return UsdtArg(spec, abs(size), signed, "reg", reg, 0, X86_64_PT_REGS[reg])
-        if m := _X86_DEREF.match(loc):
+        if m := _match("x86_deref", loc):
             reg = _X86_ALIASES.get(m.group(2))
             if reg is not None:
                 return UsdtArg(spec, abs(size), signed, "reg_deref", reg,
                                int(m.group(1) or "0", 0), X86_64_PT_REGS[reg])
     elif arch == "aarch64":
-        if m := _A64_DEREF.match(loc):
+        if m := _match("a64_deref", loc):
             reg = m.group(1)
             if reg in AARCH64_PT_REGS:
                 return UsdtArg(spec, abs(size), signed, "reg_deref", reg,
                                int(m.group(2) or "0", 0), AARCH64_PT_REGS[reg])
-        if (m := _A64_REG.match(loc)) and m.group(1) in AARCH64_PT_REGS:
+        if (m := _match("a64_reg", loc)) and m.group(1) in AARCH64_PT_REGS:
             reg = m.group(1)
             return UsdtArg(spec, abs(size), signed, "reg", reg, 0, AARCH64_PT_REGS[reg])
-        if m := _A64_CONST.match(loc):
+        if m := _match("a64_const", loc):
             return UsdtArg(spec, abs(size), signed, "const", offset=int(m.group(1), 0))
     raise errors.ELFError(f"USDT argument {spec!r}: location {loc!r} is not supported on "
                           f"{arch}")
@@ -127,7 +127,7 @@ def _parse_one(spec: str, arch: str) -> UsdtArg:
 
 def parse_args(spec: str, arch: str | None = None) -> list[UsdtArg]:
     """Parse a note's argument string into :class:`UsdtArg` (x86_64 and aarch64 syntax)."""
-    arch = arch or platform.machine()
+    arch = arch or os.uname().machine
     # aarch64 memory operands contain ", " inside brackets: split on blanks outside [].
     parts, depth, cur = [], 0, ""
     for ch in spec.strip():

@@ -44,13 +44,19 @@ def kernel_dir(cache=None) -> tuple[str | None, bool]:
     # derived from vmlinux.h: made again with it (a damaged header's leftovers would
     # otherwise outlive it)
     if fresh or not cache.file_ok(kh):
-        with open(path, "rb") as f:
-            text = f.read()
-        cache.write_file(kh, kernel_constants(text).encode())
-        import marshal
-        tags = sorted({m.decode() for m in _TAG.findall(text)})
-        cache.write_file(os.path.join(vdir, "vmlinux.tags"), marshal.dumps(tags))
+        write_companions(cache, vdir)
     return vdir, fresh
+
+
+def write_companions(cache, vdir: str) -> None:
+    """``pybpf_kernel.h`` and ``vmlinux.tags`` beside ``vdir``'s vmlinux.h (also made on
+    a host for a guest kernel's cache: tests/vm/guestbtf.py)."""
+    with open(os.path.join(vdir, "vmlinux.h"), "rb") as f:
+        text = f.read()
+    cache.write_file(os.path.join(vdir, "pybpf_kernel.h"), kernel_constants(text).encode())
+    import marshal
+    tags = sorted({m.decode() for m in _TAG.findall(text)})
+    cache.write_file(os.path.join(vdir, "vmlinux.tags"), marshal.dumps(tags))
 
 
 def kernel_constants(vmlinux: bytes) -> str:
@@ -103,11 +109,13 @@ def pch(vdir: str, includes, build: bool = True, cache=None) -> str | None:
     clang = find_clang()
     args = base_args(vdir, includes)
     # clang refuses a PCH whose headers changed since (it checks their mtimes), so their
-    # stat is part of its name: a regenerated vmlinux.h gets a new PCH
+    # stat is part of its name: a regenerated vmlinux.h (a new file, written whole) gets
+    # a new PCH.  Not the inode: a guest kernel's PCH made on its host (tests/vm) is read
+    # over 9p, where the guest sees other inode numbers for the same file
     ids = []
     for h in (PRELUDE, os.path.join(vdir, "vmlinux.h")):
         st = os.stat(h)
-        ids += [str(st.st_mtime_ns), str(st.st_size), str(st.st_ino)]
+        ids += [str(st.st_mtime_ns), str(st.st_size)]
     head = key_of(_VERSION, clang_version(clang, cache), "\0".join(args))[:24]
     tail = "-" + key_of(*ids)[:8] + ".pch"
     name = head + tail

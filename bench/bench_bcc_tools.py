@@ -2,8 +2,8 @@
 """bcc's own tools, unchanged, under bcc 0.26 and under ``pybpf run``, same kernel, same
 workload: which run, why the others fail, and whether both print the same columns.
 
-usage: bench/bench_bcc_tools.py [--tools a,b,...] [--seconds S] [--only pybpf|bcc]
-                                [--write] [--raw FILE] [--table]
+usage: bench/bench_bcc_tools.py [--tools a,b,...|all] [--seconds S] [--only pybpf|bcc]
+                                [--write] [--raw FILE] [--table] [--guest]
 
 The tools are Debian's bpfcc-tools scripts (/usr/sbin/<tool>-bpfcc, bcc 0.26; the
 per-language shell wrappers are followed to the script they run).  bcc needs kernel
@@ -16,6 +16,10 @@ connects over TCP on 127.0.0.1, sends signals, resolves host names, mounts a tmp
 makes threads, so every tool has events to see.  A tool "runs" when it ends by itself or
 on SIGINT without a traceback or an error message, having printed something.
 Run it under the bench lock: ``flock /tmp/pybpf-bench.lock bench/bench_bcc_tools.py``.
+``--guest`` runs the same in the kernel-matrix guest (bench_bcc_guest.py; GUEST_TOOLS
+unless --tools): ``flock /tmp/pybpf-vm.lock bench/bench_bcc_tools.py --guest --write``.
+Every tool runs in its own process group, killed on every way out (timeouts, errors,
+^C, SIGTERM), as is the guest.
 """
 
 from __future__ import annotations
@@ -81,6 +85,12 @@ ARGS = {
     "biolatpcts": ["vda"], "dirtop": ["-d", "/tmp"],
     "deadlock": ["--binary", "/lib/x86_64-linux-gnu/libc.so.6", "{pid}"],
 }
+# --guest without --tools: under TCG a tool's start costs bcc ~100 s and pybpf tens of
+# seconds, so the guest runs these (kprobe tools the host cannot run, the issue's known
+# guest failures first, then tracepoint tools as a baseline); --tools all for every tool
+GUEST_TOOLS = ["vfscount", "dcsnoop", "funccount@k", "opensnoop", "execsnoop", "tcpconnect",
+               "biolatency", "vfsstat", "cpudist", "trace@k", "stackcount@k", "killsnoop",
+               "tcpaccept", "filetop", "funclatency@k", "syscount", "runqlat", "tcplife"]
 NOT_BCC = {"reset-trace"}          # shell scripts, not bcc programs
 NEEDS_TTY = {"cachetop"}           # curses
 NEEDS_DEBUGFS = {"tplist"}         # reads /sys/kernel/debug/tracing/events itself
@@ -413,6 +423,10 @@ def main() -> int:
     if a.tools.startswith("@"):
         with open(a.tools[1:]) as f:
             a.tools = f.read().strip()
+    if a.tools == "all":
+        a.tools = ""
+    elif not a.tools and a.guest:
+        a.tools = ",".join(GUEST_TOOLS)
     tools = [t for t in a.tools.split(",") if t] or tool_list()
     hows = [a.only] if a.only else ["bcc", "pybpf"]
     results: dict[str, dict] = {}
@@ -438,6 +452,20 @@ def run_here(a, tools: list[str], hows: list[str], results: dict) -> None:
     """Run ``tools`` on this kernel, each run stored into ``results`` and --raw."""
     # no debugfs mount for bcc's kprobe blacklist: on a kernel without kprobes the file
     # is absent anyway, and with debugfs mounted bcc 0.26 looks for tracefs inside it
+    debugfs = False
+    if a.in_guest and not os.path.ismount("/sys/kernel/debug"):
+        # a kernel with kprobes: bcc reads its kprobe blacklist there, and finds tracefs
+        # inside it (the kernel mounts it there on first access)
+        debugfs = subprocess.run(["mount", "-t", "debugfs", "none", "/sys/kernel/debug"]
+                                 ).returncode == 0
+    try:
+        _run_all(a, tools, hows, results)
+    finally:
+        if debugfs:
+            subprocess.run(["umount", "-l", "/sys/kernel/debug"])
+
+
+def _run_all(a, tools: list[str], hows: list[str], results: dict) -> None:
     with Headers(), Workload() as wl:
         time.sleep(1)
         for t in tools:
@@ -446,7 +474,8 @@ def run_here(a, tools: list[str], hows: list[str], results: dict) -> None:
                     r = {"tool": t, "how": how, "ok": False, "reason": "needs a terminal "
                          "(curses)", "lines": 0, "header": "", "rc": None, "wall": 0,
                          "kernel": os.uname().release}
-                elif t in NEEDS_DEBUGFS and not os.path.ismount("/sys/kernel/debug"):
+                elif t in NEEDS_DEBUGFS and not a.in_guest and \
+                        not os.path.ismount("/sys/kernel/debug"):
                     # only for these: mounted, bcc 0.26 looks for tracefs inside debugfs
                     subprocess.run(["mount", "-t", "debugfs", "none", "/sys/kernel/debug"])
                     try:

@@ -548,4 +548,9 @@ def format_table(results: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted: the tool's process group, the workload and the guest are "
+              "stopped; runs so far are in --raw", file=sys.stderr)
+        sys.exit(130)

@@ -537,9 +537,11 @@ def format_table(results: dict) -> str:
                           f"columns differ: bcc `{b['header']}` pybpf `{p['header']}`")
         rows.append(f"| {t} | {_cell(b)} | {_cell(p)} | {'; '.join(reason)} |")
     kernels = sorted({r.get("kernel", "") for r in results.values()} - {""})
+    where = (", in the kernel-matrix guest: qemu TCG, kprobes and fentry on, `--guest`"
+             if kernels and kernels != [os.uname().release] else "")
     head = (f"## bcc's tools unchanged: bcc 0.26 vs `pybpf run` "
             f"(`bench/bench_bcc_tools.py`, {time.strftime('%Y-%m-%d')}, kernel "
-            f"{', '.join(kernels) or os.uname().release})\n\n"
+            f"{', '.join(kernels) or os.uname().release}{where})\n\n"
             f"{len(tools)} tool runs (a tool@form is one tool with other arguments: t = "
             f"tracepoint, u = uprobe, k = kprobe). bcc runs {n_bcc}, pybpf runs {n_py}; "
             f"both {n_both}, pybpf only {n_py_only}, bcc only {n_bcc_only}.\n\n"

@@ -552,6 +552,9 @@ def format_table(results: dict) -> str:
 if __name__ == "__main__":
     try:
         sys.exit(main())
+    except BrokenPipeError:             # | head: end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except KeyboardInterrupt:
         print("interrupted: the tool's process group, the workload and the guest are "
               "stopped; runs so far are in --raw", file=sys.stderr)

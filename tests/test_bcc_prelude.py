@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 
+import pytest
+
 from pybpf.bcc import prelude
 
 INC = [os.path.join(os.path.dirname(prelude.__file__), "include")]
@@ -55,3 +57,76 @@ def test_pch_made_elsewhere_is_found_under_another_inode(tmp_path):
     cache.write_sealed(h, HEADER + b"typedef int extra_t;\n")
     os.utime(h, ns=(os.stat(h).st_atime_ns, os.stat(made).st_mtime_ns + 10**9))
     assert prelude.pch(vdir, INC, build=False, cache=cache) is None
+
+
+MARK = '#line 1 "bpf_text"\n'
+
+
+def test_kconfig_defines_only_the_options_a_text_names():
+    config = {"CONFIG_ARCH_HAS_SYSCALL_WRAPPER": "y", "CONFIG_NET_NS": "y",
+              "CONFIG_EXT4_FS": "m", "CONFIG_NR_CPUS": "64", "CONFIG_LOCKDEP": "n",
+              "CONFIG_DEFAULT_HOSTNAME": '"(none)"'}
+    body = ("#if defined(CONFIG_ARCH_HAS_SYSCALL_WRAPPER)\nint a;\n#endif\n"
+            "#ifdef CONFIG_EXT4_FS_MODULE\nint b;\n#endif\n#ifdef CONFIG_EXT4_FS\nint c;\n"
+            "#endif\n#ifdef CONFIG_LOCKDEP\nint d;\n#endif\n#if CONFIG_NR_CPUS > 8\n"
+            "int e;\n#endif\nchar *h = CONFIG_DEFAULT_HOSTNAME; /* CONFIG_ABSENT */\n")
+    src = "#include <pybpf_bcc.h>\n" + MARK + body
+    out = prelude.with_kconfig(src, config)
+    head, _, rest = out.partition(MARK)
+    assert rest == body                       # the program's own lines keep their numbers
+    assert head.splitlines()[1:] == [
+        "#define CONFIG_ARCH_HAS_SYSCALL_WRAPPER 1", '#define CONFIG_DEFAULT_HOSTNAME "(none)"',
+        "#define CONFIG_EXT4_FS_MODULE 1", "#define CONFIG_NR_CPUS 64"]
+    assert "CONFIG_NET_NS" not in head       # not named by the text
+    assert prelude.with_kconfig("int x;\n", config) == "int x;\n"
+
+
+# opensnoop's fexit on a syscall wrapper: bcc's kernel headers define
+# CONFIG_ARCH_HAS_SYSCALL_WRAPPER, so the function's one argument is the user's pt_regs
+KCONFIG_TEXT = r"""
+struct last_t { char name[64]; long ret; u64 n; };
+BPF_ARRAY(last, struct last_t, 1);
+#if defined(CONFIG_ARCH_HAS_SYSCALL_WRAPPER)
+KRETFUNC_PROBE(__x64_sys_openat, struct pt_regs *regs, int ret)
+{
+    const char __user *filename = (char *)PT_REGS_PARM2(regs);
+#else
+KRETFUNC_PROBE(__x64_sys_openat, int dfd, const char __user *filename, int flags, int ret)
+{
+#endif
+    if ((bpf_get_current_pid_tgid() >> 32) != PID)
+        return 0;
+    int zero = 0;
+    struct last_t *l = last.lookup(&zero);
+    if (!l)
+        return 0;
+    bpf_probe_read_user_str(l->name, sizeof(l->name), (void *)filename);
+    l->ret = ret;
+    l->n++;
+    return 0;
+}
+"""
+
+
+@pytest.mark.kernel
+@pytest.mark.needs_hook("fentry")
+def test_syscall_fexit_takes_the_kernel_config_branch(tmp_path):
+    from pybpf import BPF
+    from pybpf.features import Features
+    from tests.vm import hook_absent
+    text = KCONFIG_TEXT.replace("PID", str(os.getpid()))
+    if not Features().has_trampolines():
+        # no fexit here: the syscall's exit stands in (bcc/attach.py); it loads
+        with BPF(text=text) as b:
+            assert b["last"][0].n == 0
+        hook_absent()
+        return
+    marker = str(tmp_path / "kconfig-marker")
+    with open(marker, "w"):
+        pass
+    with BPF(text=text) as b:
+        fds = [os.open(marker, os.O_RDONLY) for _ in range(3)]
+        for fd in fds:
+            os.close(fd)
+        v = b["last"][0]
+    assert v.name.decode() == marker and v.ret == fds[-1] and v.n >= 3

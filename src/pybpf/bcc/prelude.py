@@ -226,11 +226,45 @@ def _pch_trouble(header: str, diagnostics: str) -> bool:
         m in diagnostics for m in ("precompiled header", "PCH file", "AST file"))
 
 
+_MARK = '#line 1 "bpf_text"\n'
+_CONFIG = re.compile(r"\bCONFIG_\w+")
+
+
+def with_kconfig(source: str, config: dict[str, str] | None = None) -> str:
+    """``source`` with ``#define``s for the ``CONFIG_`` options its text names, valued as
+    the kernel's autoconf.h has them (bcc compiles against the kernel's headers: opensnoop's
+    ``#if defined(CONFIG_ARCH_HAS_SYSCALL_WRAPPER)`` picks the ``struct pt_regs *`` form of
+    a syscall's fexit).  Only named options: a text that names none compiles as before."""
+    head, mark, body = source.rpartition(_MARK)
+    names = set(_CONFIG.findall(body if mark else source))
+    if not names:
+        return source
+    if config is None:
+        from ..object.kconfig import kernel_config
+        config = kernel_config()
+    lines = []
+    for name in sorted(names):
+        base = name[:-len("_MODULE")] if name.endswith("_MODULE") else name
+        v = config.get(base)
+        if v is None or v == "n":
+            continue
+        if v == "m":
+            if name != base:
+                lines.append(f"#define {name} 1")
+        elif name == base:
+            lines.append(f"#define {name} {1 if v == 'y' else v}")
+    if not lines:
+        return source
+    defs = "".join(ln + "\n" for ln in lines)
+    return head + defs + mark + body if mark else defs + "#line 1\n" + source
+
+
 def compile(source: str, cflags, includes, rw=None) -> bytes:
     """Compile rewritten bcc C: the kernel-pointer reads of :mod:`.kderef` applied where the
     text needs them, with the precompiled prelude when there is one."""
     from ..toolchain import compile as compile_c
     from ..errors import CompileError
+    source = with_kconfig(source)
     cache = _cache()
     if _ready_dir(cache) is False:
         try:

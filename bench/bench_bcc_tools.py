@@ -535,6 +535,11 @@ def format_table(results: dict) -> str:
             same = b["header"] == p["header"]
             reason.append("same columns" if same else
                           f"columns differ: bcc `{b['header']}` pybpf `{p['header']}`")
+            for who, r, other in (("pybpf", p, b), ("bcc", b, p)):
+                # a header and nothing else where the other saw events
+                if r["lines"] <= 2 < other["lines"]:
+                    reason.append(f"{who} printed no events ({other['lines']} lines "
+                                  f"against {r['lines']})")
         rows.append(f"| {t} | {_cell(b)} | {_cell(p)} | {'; '.join(reason)} |")
     kernels = sorted({r.get("kernel", "") for r in results.values()} - {""})
     where = (", in the kernel-matrix guest: qemu TCG, kprobes and fentry on, `--guest`"

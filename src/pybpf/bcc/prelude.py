@@ -169,6 +169,7 @@ def _compile_minimal(source: str, cflags, includes, rw, cache) -> bytes:
     from ..btf.kernel import load_vmlinux
     from ..toolchain import PrivateTemp, _clang_args, _run_clang, find_clang, host_arch
     from . import kderef, minihdr
+    source = with_kconfig(source)
     extra = ("dentry", "shortname_store") if "DNAME_INLINE_LEN" in source else ()
     hdr = minihdr.generate(load_vmlinux(), source, includes, extra, cache).encode()
     with PrivateTemp(cache) as tmp:
@@ -264,13 +265,13 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     text needs them, with the precompiled prelude when there is one."""
     from ..toolchain import compile as compile_c
     from ..errors import CompileError
-    source = with_kconfig(source)
     cache = _cache()
     if _ready_dir(cache) is False:
         try:
             return _compile_minimal(source, cflags, includes, rw, cache)
         except (CompileError, ValueError):
             pass                  # the cut header missed something: the full one below
+    source = with_kconfig(source)
     vdir, fresh = kernel_dir(cache)
     from . import kderef
     need_ast = rw is not None and kderef.needed(rw, source)

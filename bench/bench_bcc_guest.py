@@ -47,6 +47,19 @@ def _prepare(kernel: str, scratch: str) -> None:
     print(f"guest prepared here in {time.monotonic() - t:.0f} s", flush=True)
 
 
+def _merge(raw: str, results: dict, out: str) -> bool:
+    """The guest's runs (written after each tool) into ``results`` and ``out``."""
+    try:
+        with open(raw) as f:
+            got = json.load(f)
+    except (OSError, ValueError):
+        return False
+    results.update(got)
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1)
+    return True
+
+
 def run_guest(a, tools: list[str], results: dict) -> int:
     """Boot the guest once, run ``tools`` (both ways, or --only) in it, merge the runs
     into ``results`` and --raw.  The VM is killed on every way out."""
@@ -96,10 +109,7 @@ def run_guest(a, tools: list[str], results: dict) -> int:
             print(f"the guest did not finish in {a.vm_timeout:.0f} s: its runs so far "
                   "are kept", file=sys.stderr)
         print(f"guest ran {time.monotonic() - t:.0f} s", flush=True)
-        try:
-            with open(raw) as f:
-                got = json.load(f)
-        except (OSError, ValueError):
+        if not _merge(os.path.join(scratch, "raw.json"), results, a.raw):
             for name in ("out.txt", "console.txt"):
                 try:
                     with open(os.path.join(scratch, name), "rb") as f:
@@ -109,10 +119,17 @@ def run_guest(a, tools: list[str], results: dict) -> int:
                 print(f"the guest produced no runs; {name}:\n{tail}", file=sys.stderr)
                 break
             return 1
-        results.update(got)
-        with open(a.raw, "w") as f:
-            json.dump(results, f, indent=1)
         return 0
+    except BaseException:
+        # interrupted: the runs the guest finished so far are kept all the same
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        _merge(os.path.join(scratch, "raw.json"), results, a.raw)
+        raise
     finally:
         if proc is not None and proc.poll() is None:
             try:

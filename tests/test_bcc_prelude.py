@@ -135,8 +135,10 @@ def test_syscall_fexit_takes_the_kernel_config_branch(tmp_path):
     with open(marker, "w"):
         pass
     with BPF(text=text) as b:
+        last = b["last"]
+        last[0]                 # the table's first read imports modules: their opens first
         fds = [os.open(marker, os.O_RDONLY) for _ in range(3)]
         for fd in fds:
             os.close(fd)
-        v = b["last"][0]
+        v = last[0]
     assert v.name.decode() == marker and v.ret == fds[-1] and v.n >= 3

@@ -95,7 +95,7 @@ def test_kconfig_defines_only_the_options_a_text_names():
 # opensnoop's fexit on a syscall wrapper: bcc's kernel headers define
 # CONFIG_ARCH_HAS_SYSCALL_WRAPPER, so the function's one argument is the user's pt_regs
 KCONFIG_TEXT = r"""
-struct last_t { char name[64]; long ret; u64 n; };
+struct last_t { char name[160]; long ret; u64 n; };
 BPF_ARRAY(last, struct last_t, 1);
 #if defined(CONFIG_ARCH_HAS_SYSCALL_WRAPPER)
 KRETFUNC_PROBE(__x64_sys_openat, struct pt_regs *regs, int ret)

@@ -105,7 +105,7 @@ class AttachMixin:
         sysname = sm.group(1) if sm else ""
         f = self._feat()
         if f.has_kprobes() and (sysname or retprobe or event_off or
-                                self.ksymname(event) != -1):
+                                self._kprobe_target(event)):
             from ..links import kprobe
             fn = self.load_func(fn_name, self.KPROBE)
             self._keep(("kretprobe" if retprobe else "kprobe", event, fn_name),

@@ -206,7 +206,7 @@ class BPF(AttachMixin, StaticsMixin):
         else:
             fn = target
         if f.has_kprobes():
-            if sysname or retprobe or self.ksymname(fn) != -1:
+            if sysname or retprobe or self._kprobe_target(fn):
                 return Binding("kprobe", fn, sysname, retprobe)
             # not in this kernel (inlined or renamed: 6.12 has no blk_account_io_done, no
             # kmem_cache_alloc): a tracepoint inside it stands in, as without kprobes
@@ -247,6 +247,25 @@ class BPF(AttachMixin, StaticsMixin):
             "and refuses BPF trampolines (fentry/fexit)"
             + ("" if sysname else f", and no tracepoint stands in for {target}"
                + (" returning" if retprobe else "")))
+
+    def _kprobe_target(self, fn: str) -> bool:
+        """Whether a kprobe can take kernel function ``fn``: in kallsyms and, when ftrace
+        lists its functions, there (6.12 keeps a ``blk_account_io_done`` symbol that a
+        kprobe refuses with EINVAL)."""
+        if self.ksymname(fn) == -1:
+            return False
+        ftrace = self.__dict__.get("_ftrace_names", False)
+        if ftrace is False:
+            from .. import tracefs
+            from .statics import _read_names
+            try:
+                root = tracefs.root()
+            except errors.PybpfError:
+                root = ""
+            ftrace = _read_names(os.path.join(root, "available_filter_functions")) \
+                if root else None
+            self.__dict__["_ftrace_names"] = ftrace
+        return ftrace is None or fn in ftrace
 
     # -- programs ----------------------------------------------------------------------
     def load_func(self, func_name, prog_type, device=None, attach_type=-1) -> Function:

@@ -128,7 +128,8 @@ class AttachMixin:
         if (fn_name, event) not in said:        # once per function and target
             said.add((fn_name, event))
             why = ("this kernel has no kprobes (CONFIG_KPROBES is off)" if not
-                   f.has_kprobes() else f"{event} is not in this kernel (inlined or renamed)")
+                   f.has_kprobes() else
+                   f"{event} takes no kprobe here (absent, inlined or untraceable)")
             print(f"pybpf: {why}: {fn_name} on {event} runs on {_where(b)}", file=sys.stderr)
 
     def _bound_function(self, fn_name: str, b):

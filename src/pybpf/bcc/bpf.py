@@ -183,8 +183,8 @@ class BPF(AttachMixin, StaticsMixin):
         if not moved:
             return
         why = ("this kernel has no kprobes (CONFIG_KPROBES is off)" if not
-               self._feat().has_kprobes() else "these functions are not in this kernel "
-               "(inlined or renamed)")
+               self._feat().has_kprobes() else "these functions take no kprobe here "
+               "(absent, inlined or untraceable)")
         where = ", ".join(f"{n} runs on {_describe(b)}" for n, b in moved)
         print(f"pybpf: {why}: {where}", file=sys.stderr)
 

@@ -398,3 +398,42 @@ def test_syscall_entry_outside_the_syscall_table(capfd):
         assert b.num_open_kprobes() == 0
     err = capfd.readouterr().err
     assert ("is not in this kernel's system call table" in err) == idle, err
+
+
+KMEM_TEXT = r"""
+BPF_ARRAY(n, u64, 1);
+int count_alloc(struct pt_regs *ctx) {
+    if ((bpf_get_current_pid_tgid() >> 32) != PID)
+        return 0;
+    int zero = 0;
+    u64 *v = n.lookup(&zero);
+    if (v)
+        __sync_fetch_and_add(v, 1);
+    return 0;
+}
+"""
+
+
+@pytest.mark.needs_hook("kprobe")
+def test_kprobe_on_a_function_the_kernel_lacks_runs_on_its_tracepoint(capfd):
+    """kmem_cache_alloc is kmem_cache_alloc_noprof since 6.10: a kprobe on the old name
+    (bcc tools attach it) runs on kmem:kmem_cache_alloc, on a kernel with kprobes (the
+    guest; before, EINVAL from perf_event_open) as without them (here)."""
+    from pybpf.bcc import BPF
+    from pybpf.features import Features
+    kprobes = Features().has_kprobes()
+    with BPF(text=KMEM_TEXT.replace("PID", str(os.getpid()))) as b:
+        assert b.ksymname("kmem_cache_alloc") == -1
+        b.attach_kprobe(event="kmem_cache_alloc", fn_name="count_alloc")
+        for _ in range(50):
+            os.close(os.open("/dev/null", os.O_RDONLY))    # a struct file from filp's cache
+        seen = b["n"][0].value
+    err = capfd.readouterr().err
+    assert seen >= 50, seen
+    assert "count_alloc on kmem_cache_alloc runs on tracepoint kmem:kmem_cache_alloc" in err, err
+    if kprobes:
+        assert "kmem_cache_alloc takes no kprobe here (absent, inlined or untraceable)" \
+            in err, err
+    else:
+        assert "no kprobes" in err, err
+        hook_absent()

@@ -1,4 +1,4 @@
-"""Seed the guest's pybpf cache with its kernel's vmlinux.h and BTF index, made here.
+"""Seed the guest's pybpf cache with its kernel's vmlinux.h, BTF index and bcc PCH, made here.
 
 The guest kernel's BTF is the ``.BTF`` section of the vmlinux inside its bzImage (the
 bytes /sys/kernel/btf/vmlinux shows), so the header the guest would generate in pure
@@ -50,8 +50,15 @@ def main(argv: list[str]) -> int:
     with open(path, "wb") as f:
         f.write(vmlinux_btf(argv[0]))
     spec = load_file(path)          # also stores the BTF index, keyed by these bytes
-    vmlinux_h(cache, spec)
+    header = vmlinux_h(cache, spec)
     os.unlink(path)
+    # bcc-dialect compiles' companions and precompiled header (bcc/prelude.py): clang
+    # would spend minutes on the PCH under emulation, the first time a bcc text compiles
+    from pybpf.bcc import prelude
+    vdir = os.path.dirname(header)
+    prelude.write_companions(cache, vdir)
+    inc = os.path.join(os.path.dirname(prelude.__file__), "include")
+    prelude.pch(vdir, [inc], cache=cache)
     print(spec.identity)
     return 0
 

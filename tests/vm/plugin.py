@@ -61,6 +61,15 @@ _BLACKLIST = "modprobe.blacklist=" + ",".join([
     "parport_pc", "ppdev", "bochs", "drm_vram_helper"])
 
 
+def vng_argv(vng: str, kernel: str, scratch: str, cmd: str) -> list[str]:
+    """virtme-ng's command line for one guest run of shell command ``cmd``: this
+    machine's root over 9p (read-only), ``scratch`` writable, kprobes/fentry/BPF LSM on
+    (also used by bench/bench_bcc_tools.py --guest)."""
+    return [vng, "-r", kernel, "--disable-kvm", "--force-9p", "--memory", "2G",
+            "--cpus", "2", "--append", "lsm=lockdown,capability,bpf " + _BLACKLIST,
+            "--rwdir", scratch, "--verbose", "--exec", cmd]
+
+
 class _Guest:
     """One VM run of the selected tests; results parsed from its JUnit XML."""
 
@@ -116,9 +125,7 @@ class _Guest:
         path = os.path.dirname(vng) + os.pathsep + os.environ.get("PATH", "")
         self.wall = time.time()         # qemu starts: the boot is timed from here
         self.proc = subprocess.Popen(
-            [vng, "-r", self.kernel, "--disable-kvm", "--force-9p", "--memory", "2G",
-             "--cpus", "2", "--append", "lsm=lockdown,capability,bpf " + _BLACKLIST,
-             "--rwdir", self.scratch, "--verbose", "--exec", cmd],
+            vng_argv(vng, self.kernel, self.scratch, cmd),
             stdout=open(os.path.join(self.scratch, "console.txt"), "wb"),
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PATH=path), cwd=REPO)

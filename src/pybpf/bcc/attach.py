@@ -104,7 +104,8 @@ class AttachMixin:
         sm = SYSCALL_FN.match(event)
         sysname = sm.group(1) if sm else ""
         f = self._feat()
-        if f.has_kprobes():
+        if f.has_kprobes() and (sysname or retprobe or event_off or
+                                self._kprobe_target(event)):
             from ..links import kprobe
             fn = self.load_func(fn_name, self.KPROBE)
             self._keep(("kretprobe" if retprobe else "kprobe", event, fn_name),
@@ -126,8 +127,10 @@ class AttachMixin:
         said = self.__dict__.setdefault("_said", set())
         if (fn_name, event) not in said:        # once per function and target
             said.add((fn_name, event))
-            print(f"pybpf: this kernel has no kprobes (CONFIG_KPROBES is off): {fn_name} "
-                  f"on {event} runs on {_where(b)}", file=sys.stderr)
+            why = ("this kernel has no kprobes (CONFIG_KPROBES is off)" if not
+                   f.has_kprobes() else
+                   f"{event} takes no kprobe here (absent, inlined or untraceable)")
+            print(f"pybpf: {why}: {fn_name} on {event} runs on {_where(b)}", file=sys.stderr)
 
     def _bound_function(self, fn_name: str, b):
         """The function compiled to run where binding ``b`` says (recompiled if needed)."""

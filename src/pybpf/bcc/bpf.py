@@ -182,7 +182,9 @@ class BPF(AttachMixin, StaticsMixin):
                  if p.auto and p.binding is not None and p.binding.via != "kprobe"]
         if not moved:
             return
-        why = ("this kernel has no kprobes (CONFIG_KPROBES is off)")
+        why = ("this kernel has no kprobes (CONFIG_KPROBES is off)" if not
+               self._feat().has_kprobes() else "these functions take no kprobe here "
+               "(absent, inlined or untraceable)")
         where = ", ".join(f"{n} runs on {_describe(b)}" for n, b in moved)
         print(f"pybpf: {why}: {where}", file=sys.stderr)
 
@@ -204,7 +206,16 @@ class BPF(AttachMixin, StaticsMixin):
         else:
             fn = target
         if f.has_kprobes():
-            return Binding("kprobe", fn, sysname, retprobe)
+            if sysname or retprobe or self._kprobe_target(fn):
+                return Binding("kprobe", fn, sysname, retprobe)
+            # not in this kernel (inlined or renamed: 6.12 has no blk_account_io_done, no
+            # kmem_cache_alloc): a tracepoint inside it stands in, as without kprobes
+            from .. import tracefs
+            from .kprobe_tp import equivalent
+            eq = equivalent(fn, os.path.join(tracefs.root(), "events"))
+            if eq is None:
+                return Binding("kprobe", fn, sysname, retprobe)     # it says what lacks
+            return Binding("raw_tp", f"{eq[0]}:{eq[1]}", "", False, argmap=eq[2], ip=0)
         if f.has_trampolines() and _btf_func_nargs(fn) is not None:
             return Binding("fexit" if retprobe else "fentry", fn, sysname, retprobe,
                            nargs=_btf_func_nargs(fn) or 0)
@@ -236,6 +247,25 @@ class BPF(AttachMixin, StaticsMixin):
             "and refuses BPF trampolines (fentry/fexit)"
             + ("" if sysname else f", and no tracepoint stands in for {target}"
                + (" returning" if retprobe else "")))
+
+    def _kprobe_target(self, fn: str) -> bool:
+        """Whether a kprobe can take kernel function ``fn``: in kallsyms and, when ftrace
+        lists its functions, there (6.12 keeps a ``blk_account_io_done`` symbol that a
+        kprobe refuses with EINVAL)."""
+        if self.ksymname(fn) == -1:
+            return False
+        ftrace = self.__dict__.get("_ftrace_names", False)
+        if ftrace is False:
+            from .. import tracefs
+            from .statics import _read_names
+            try:
+                root = tracefs.root()
+            except errors.PybpfError:
+                root = ""
+            ftrace = _read_names(os.path.join(root, "available_filter_functions")) \
+                if root else None
+            self.__dict__["_ftrace_names"] = ftrace
+        return ftrace is None or fn in ftrace
 
     # -- programs ----------------------------------------------------------------------
     def load_func(self, func_name, prog_type, device=None, attach_type=-1) -> Function:

@@ -44,13 +44,19 @@ def kernel_dir(cache=None) -> tuple[str | None, bool]:
     # derived from vmlinux.h: made again with it (a damaged header's leftovers would
     # otherwise outlive it)
     if fresh or not cache.file_ok(kh):
-        with open(path, "rb") as f:
-            text = f.read()
-        cache.write_file(kh, kernel_constants(text).encode())
-        import marshal
-        tags = sorted({m.decode() for m in _TAG.findall(text)})
-        cache.write_file(os.path.join(vdir, "vmlinux.tags"), marshal.dumps(tags))
+        write_companions(cache, vdir)
     return vdir, fresh
+
+
+def write_companions(cache, vdir: str) -> None:
+    """``pybpf_kernel.h`` and ``vmlinux.tags`` beside ``vdir``'s vmlinux.h (also made on
+    a host for a guest kernel's cache: tests/vm/guestbtf.py)."""
+    with open(os.path.join(vdir, "vmlinux.h"), "rb") as f:
+        text = f.read()
+    cache.write_file(os.path.join(vdir, "pybpf_kernel.h"), kernel_constants(text).encode())
+    import marshal
+    tags = sorted({m.decode() for m in _TAG.findall(text)})
+    cache.write_file(os.path.join(vdir, "vmlinux.tags"), marshal.dumps(tags))
 
 
 def kernel_constants(vmlinux: bytes) -> str:
@@ -103,11 +109,13 @@ def pch(vdir: str, includes, build: bool = True, cache=None) -> str | None:
     clang = find_clang()
     args = base_args(vdir, includes)
     # clang refuses a PCH whose headers changed since (it checks their mtimes), so their
-    # stat is part of its name: a regenerated vmlinux.h gets a new PCH
+    # stat is part of its name: a regenerated vmlinux.h (a new file, written whole) gets
+    # a new PCH.  Not the inode: a guest kernel's PCH made on its host (tests/vm) is read
+    # over 9p, where the guest sees other inode numbers for the same file
     ids = []
     for h in (PRELUDE, os.path.join(vdir, "vmlinux.h")):
         st = os.stat(h)
-        ids += [str(st.st_mtime_ns), str(st.st_size), str(st.st_ino)]
+        ids += [str(st.st_mtime_ns), str(st.st_size)]
     head = key_of(_VERSION, clang_version(clang, cache), "\0".join(args))[:24]
     tail = "-" + key_of(*ids)[:8] + ".pch"
     name = head + tail
@@ -161,6 +169,7 @@ def _compile_minimal(source: str, cflags, includes, rw, cache) -> bytes:
     from ..btf.kernel import load_vmlinux
     from ..toolchain import PrivateTemp, _clang_args, _run_clang, find_clang, host_arch
     from . import kderef, minihdr
+    source = with_kconfig(source)
     extra = ("dentry", "shortname_store") if "DNAME_INLINE_LEN" in source else ()
     hdr = minihdr.generate(load_vmlinux(), source, includes, extra, cache).encode()
     with PrivateTemp(cache) as tmp:
@@ -218,6 +227,39 @@ def _pch_trouble(header: str, diagnostics: str) -> bool:
         m in diagnostics for m in ("precompiled header", "PCH file", "AST file"))
 
 
+_MARK = '#line 1 "bpf_text"\n'
+_CONFIG = re.compile(r"\bCONFIG_\w+")
+
+
+def with_kconfig(source: str, config: dict[str, str] | None = None) -> str:
+    """``source`` with ``#define``s for the ``CONFIG_`` options its text names, valued as
+    the kernel's autoconf.h has them (bcc compiles against the kernel's headers: opensnoop's
+    ``#if defined(CONFIG_ARCH_HAS_SYSCALL_WRAPPER)`` picks the ``struct pt_regs *`` form of
+    a syscall's fexit).  Only named options: a text that names none compiles as before."""
+    head, mark, body = source.rpartition(_MARK)
+    names = set(_CONFIG.findall(body if mark else source))
+    if not names:
+        return source
+    if config is None:
+        from ..object.kconfig import kernel_config
+        config = kernel_config()
+    lines = []
+    for name in sorted(names):
+        base = name[:-len("_MODULE")] if name.endswith("_MODULE") else name
+        v = config.get(base)
+        if v is None or v == "n":
+            continue
+        if v == "m":
+            if name != base:
+                lines.append(f"#define {name} 1")
+        elif name == base:
+            lines.append(f"#define {name} {1 if v == 'y' else v}")
+    if not lines:
+        return source
+    defs = "".join(ln + "\n" for ln in lines)
+    return head + defs + mark + body if mark else defs + "#line 1\n" + source
+
+
 def compile(source: str, cflags, includes, rw=None) -> bytes:
     """Compile rewritten bcc C: the kernel-pointer reads of :mod:`.kderef` applied where the
     text needs them, with the precompiled prelude when there is one, and the types of
@@ -247,6 +289,7 @@ def _compile(source: str, cflags, includes, rw) -> bytes:
             return _compile_minimal(source, cflags, includes, rw, cache)
         except (CompileError, ValueError):
             pass                  # the cut header missed something: the full one below
+    source = with_kconfig(source)
     vdir, fresh = kernel_dir(cache)
     from . import kderef
     need_ast = rw is not None and kderef.needed(rw, source)

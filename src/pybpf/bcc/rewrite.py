@@ -153,6 +153,15 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
                 # without libclang: kprobe arguments' members only (kderef does the rest)
                 edits += deref_edits(fn, text, clean)
 
+    # a trampoline macro whose header sits in a preprocessor conditional, one per branch
+    # before a shared body (opensnoop: `#if defined(CONFIG_ARCH_HAS_SYSCALL_WRAPPER)`
+    # `KRETFUNC_PROBE(f, struct pt_regs *regs, int ret) {` `#else` `KRETFUNC_PROBE(f, int
+    # dfd, ...) {` `#endif`), is no function to the scanner; the macro alone makes the
+    # program (its section), so it is attached all the same
+    for m in _TRAMPOLINE_MACRO.finditer(clean):
+        p = _trampoline_probe(m.group(1), m.group(2))
+        out.probes.setdefault(p.name, p)
+
     for m in _TP_STRUCT.finditer(clean):
         tp = (m.group(1), m.group(2))
         if tp not in out.tracepoints:
@@ -238,6 +247,18 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
     return "".join(parts)
 
 
+_TRAMPOLINE_MACRO = re.compile(r"^[ \t]*(KFUNC_PROBE|KRETFUNC_PROBE|KMOD_RET|LSM_PROBE)"
+                               r"\s*\(\s*(\w+)", re.M)
+
+
+def _trampoline_probe(macro: str, target: str) -> Probe:
+    kind, prefix, sec = {"KFUNC_PROBE": ("kfunc", "kfunc__", "fentry"),
+                         "KRETFUNC_PROBE": ("kretfunc", "kretfunc__", "fexit"),
+                         "KMOD_RET": ("kmod_ret", "kmod_ret__", "fmod_ret"),
+                         "LSM_PROBE": ("lsm", "lsm__", "lsm")}[macro]
+    return Probe(prefix + target, kind, target, auto=True, section=f"{sec}/{target}")
+
+
 def _called_elsewhere(name: str, fn: scan.Function, clean: str) -> bool:
     for m in re.finditer(r"\b%s\s*\(" % re.escape(name), clean):
         if not (fn.decl_start <= m.start() < fn.body_start):
@@ -261,15 +282,8 @@ def _function(fn: scan.Function, text: str, clean: str, out: Rewritten, bind,
             out.probes[pname] = Probe(pname, "raw_tracepoint", args[0], auto=True,
                                       section=f"raw_tracepoint/{args[0]}")
         elif args:
-            kind, prefix = {"KFUNC_PROBE": ("kfunc", "kfunc__"),
-                            "KRETFUNC_PROBE": ("kretfunc", "kretfunc__"),
-                            "KMOD_RET": ("kmod_ret", "kmod_ret__"),
-                            "LSM_PROBE": ("lsm", "lsm__")}[name]
-            pname = prefix + args[0]
-            sec = {"kfunc": "fentry", "kretfunc": "fexit", "kmod_ret": "fmod_ret",
-                   "lsm": "lsm"}[kind]
-            out.probes[pname] = Probe(pname, kind, args[0], auto=True,
-                                      section=f"{sec}/{args[0]}")
+            p = _trampoline_probe(name, args[0])
+            out.probes[p.name] = p
         return None
     if fn.is_static:
         # bcc inlines a program's helper functions; some tools rely on it (xfsdist copies

@@ -142,6 +142,11 @@
 #define __PAGE_OFFSET_BASE_L4 0xffff888000000000UL
 #define CONFIG_X86_64 1
 #endif
+/* 5-level paging's: profile.py takes it when the kernel's config names
+ * CONFIG_DYNAMIC_MEMORY_LAYOUT and CONFIG_X86_5LEVEL (prelude.with_kconfig) */
+#if defined(__TARGET_ARCH_x86) && !defined(__PAGE_OFFSET_BASE_L5)
+#define __PAGE_OFFSET_BASE_L5 0xff11000000000000UL
+#endif
 #if defined(__TARGET_ARCH_x86) && !defined(PAGE_OFFSET)
 #define PAGE_OFFSET __PAGE_OFFSET_BASE_L4
 #endif

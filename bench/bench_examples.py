@@ -45,8 +45,15 @@ def first_line(argv, env=None, interrupt: bool = True) -> float:
     if interrupt and p.poll() is None:
         p.send_signal(signal.SIGINT)
     p.stdin.close()
-    p.stdout.read()
-    p.wait(30)
+    try:
+        p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        # the interrupt was not acted on: say so (a lost Ctrl-C is a bug to look at) and
+        # end the run rather than hang the bench
+        print(f"  note: {os.path.basename(argv[1] if len(argv) > 1 else argv[0])} ignored "
+              "SIGINT; sent SIGKILL", file=sys.stderr)
+        p.kill()
+        p.communicate(timeout=10)
     return dt
 
 

@@ -61,9 +61,26 @@ class _TableType(type):
         m = cls._value2member_map_.get(value)
         if m is not None:
             return m
-        if cls._flag_ and type(value) is int and value >= 0:
-            return value                    # a combination of flags: its number
+        if cls._flag_ and isinstance(value, int) and value >= 0:
+            return cls.enum()(value)        # a combination of flags, as an IntFlag gives it
         raise ValueError(f"{value!r} is not a valid {cls.__qualname__}")
+
+    def enum(cls):
+        """The table as a real IntEnum/IntFlag (Enum for strings), built on first use: for
+        flag combinations and comparisons, keeping the enum module off the start path."""
+        e = cls.__dict__.get("_enum_")
+        if e is None:
+            from enum import Enum, IntEnum, IntFlag
+            kind = (IntFlag if cls._flag_ else IntEnum) if issubclass(cls, int) else Enum
+            e = kind(cls.__name__, {k: m._value_ for k, m in cls._member_map_.items()},
+                     module=cls.__module__)
+            type.__setattr__(cls, "_enum_", e)
+        return e
+
+    def name_of(cls, value) -> str | None:
+        """The (first) name of ``value``, or None."""
+        m = cls._value2member_map_.get(value)
+        return None if m is None else m._name_
 
     def __iter__(cls):
         return iter(cls._value2member_map_.values())

@@ -3,98 +3,14 @@
 Generated once from the running kernel's BTF enums; plain tables so nothing is parsed at run time.
 """
 
+from .._record import IntTable
 
-class _Member(int):
-    """One number of a table: an int with an enum member's ``name``, ``value`` and repr."""
-
-    def __new__(cls, value: int, name: str, table: str):
-        m = int.__new__(cls, value)
-        m.name, m._table = name, table
-        return m
-
-    @property
-    def value(self) -> int:
-        return int(self)
-
-    def __repr__(self) -> str:
-        return f"<{self._table}.{self.name}: {int(self)}>"
-
-    __str__ = int.__repr__          # as IntEnum's: str() and format() give the number
-    __format__ = int.__format__
-
-    def __reduce__(self):
-        return int, (int(self),)
+# The tables are IntTables (pybpf._record): used like IntEnums (``MapType.HASH``, ``.name``,
+# ``MapType(1)``, iteration, ``__members__``) without the enum module, which with these
+# classes cost every tool's start ~3 ms; ``.enum()`` builds the real one when asked.
 
 
-class _Table(type):
-    """A table of kernel numbers, used like an IntEnum (``MapType.HASH``, ``.name``,
-    ``MapType(1)``, iteration, ``__members__``) without building one: the enum module and
-    these classes cost every tool's start ~3 ms.  Members are ints with a name; the real
-    IntEnum/IntFlag is made only if asked for (:meth:`enum`, a flag combination)."""
-
-    def __new__(mcls, name, bases, ns, flag: bool = False):
-        cls = super().__new__(mcls, name, bases, ns)
-        cls._flag, cls._enum = flag, None
-        members: dict[str, _Member] = {}
-        by_value: dict[int, _Member] = {}
-        for k, v in ns.items():
-            if k.startswith("_") or type(v) is not int:
-                continue
-            m = by_value.get(v)             # a later name for a number is an alias
-            if m is None:
-                m = by_value[v] = _Member(v, k, name)
-            members[k] = m
-            setattr(cls, k, m)
-        cls._members, cls._by_value = members, by_value
-        return cls
-
-    def enum(cls):
-        """The table as a real IntEnum/IntFlag (built on first use)."""
-        if cls._enum is None:
-            from enum import IntEnum, IntFlag
-            values = {k: int(v) for k, v in cls._members.items()}
-            cls._enum = (IntFlag if cls._flag else IntEnum)(cls.__name__, values,
-                                                            module=__name__)
-        return cls._enum
-
-    def name_of(cls, value: int) -> str | None:
-        """The name of ``value`` (its first name), or None."""
-        m = cls._by_value.get(value)
-        return None if m is None else m.name
-
-    def __call__(cls, value):
-        m = cls._by_value.get(value)
-        if m is not None:
-            return m
-        if cls._flag:
-            return cls.enum()(value)        # a combination of flags
-        raise ValueError(f"{value!r} is not a valid {cls.__name__}")
-
-    def __iter__(cls):
-        return iter(cls._by_value.values())
-
-    def __len__(cls):
-        return len(cls._by_value)
-
-    def __contains__(cls, value):
-        return value in cls._by_value
-
-    def __getitem__(cls, name):
-        return cls._members[name]
-
-    def __instancecheck__(cls, obj):
-        return isinstance(obj, _Member) and obj._table == cls.__name__
-
-    @property
-    def __members__(cls):
-        return dict(cls._members)
-
-    @property
-    def _value2member_map_(cls):
-        return dict(cls._by_value)
-
-
-class Cmd(metaclass=_Table):
+class Cmd(IntTable):
     """enum bpf_cmd."""
 
     MAP_CREATE = 0
@@ -137,7 +53,7 @@ class Cmd(metaclass=_Table):
     TOKEN_CREATE = 36
     PROG_STREAM_READ_BY_FD = 37
 
-class MapType(metaclass=_Table):
+class MapType(IntTable):
     """enum bpf_map_type."""
 
     UNSPEC = 0
@@ -177,7 +93,7 @@ class MapType(metaclass=_Table):
     CGRP_STORAGE = 32
     ARENA = 33
 
-class ProgType(metaclass=_Table):
+class ProgType(IntTable):
     """enum bpf_prog_type."""
 
     UNSPEC = 0
@@ -214,7 +130,7 @@ class ProgType(metaclass=_Table):
     SYSCALL = 31
     NETFILTER = 32
 
-class AttachType(metaclass=_Table):
+class AttachType(IntTable):
     """enum bpf_attach_type."""
 
     CGROUP_INET_INGRESS = 0
@@ -276,7 +192,7 @@ class AttachType(metaclass=_Table):
     TRACE_KPROBE_SESSION = 56
     TRACE_UPROBE_SESSION = 57
 
-class LinkType(metaclass=_Table):
+class LinkType(IntTable):
     """enum bpf_link_type."""
 
     UNSPEC = 0
@@ -296,7 +212,7 @@ class LinkType(metaclass=_Table):
     SOCKMAP = 14
 
 
-class MapFlag(metaclass=_Table, flag=True):
+class MapFlag(IntTable, flag=True):
     """map_flags for BPF_MAP_CREATE."""
 
     NO_PREALLOC = 1 << 0
@@ -320,7 +236,7 @@ class MapFlag(metaclass=_Table, flag=True):
     NO_USER_CONV = 1 << 18
 
 
-class UpdateFlag(metaclass=_Table, flag=True):
+class UpdateFlag(IntTable, flag=True):
     """flags for BPF_MAP_UPDATE_ELEM / lookup."""
 
     ANY = 0
@@ -329,7 +245,7 @@ class UpdateFlag(metaclass=_Table, flag=True):
     F_LOCK = 4
 
 
-class ProgFlag(metaclass=_Table, flag=True):
+class ProgFlag(IntTable, flag=True):
     """prog_flags for BPF_PROG_LOAD."""
 
     STRICT_ALIGNMENT = 1 << 0
@@ -341,7 +257,7 @@ class ProgFlag(metaclass=_Table, flag=True):
     TEST_REG_INVARIANTS = 1 << 7
 
 
-class AttachFlag(metaclass=_Table, flag=True):
+class AttachFlag(IntTable, flag=True):
     """attach_flags for BPF_PROG_ATTACH and the mprog (tcx) API."""
 
     ALLOW_OVERRIDE = 1 << 0
@@ -353,7 +269,7 @@ class AttachFlag(metaclass=_Table, flag=True):
     LINK = 1 << 13
 
 
-class XdpFlag(metaclass=_Table, flag=True):
+class XdpFlag(IntTable, flag=True):
     """XDP attach modes (XDP_FLAGS_* from if_link.h)."""
 
     UPDATE_IF_NOEXIST = 1 << 0

@@ -42,17 +42,11 @@ class USDT:
     def enumerate_probes(self) -> list["ProbeInfo"]:
         """Every USDT probe of the process's binaries (or of the binary), as bcc lists
         them (``provider``, ``name``, ``bin_path`` as bytes, ``short_name()``)."""
-        from ..links import usdt
         out, seen = [], set()
-        for path in self._binaries():
-            try:
-                found = usdt.probes(path)
-            except errors.PybpfError:
-                continue
-            for p in found:
-                if (path, p.provider, p.name) not in seen:
-                    seen.add((path, p.provider, p.name))
-                    out.append(ProbeInfo(p.provider, p.name, path, p.semaphore))
+        for path, p in self._all_probes():
+            if (path, p.provider, p.name) not in seen:
+                seen.add((path, p.provider, p.name))
+                out.append(ProbeInfo(p.provider, p.name, path, p.semaphore))
         return out
 
     def enumerate_active_probes(self) -> list[tuple[bytes, bytes, int, int]]:
@@ -75,6 +69,18 @@ class USDT:
         site = usdt.find(path, provider, name)[0]
         arg = usdt.parse_args(site.args_spec)[arg_index]
         return f"{'' if arg.signed else 'u'}int{arg.size * 8}_t"
+
+    def _all_probes(self):
+        """(binary, probe) for every USDT probe of this context's binaries (a binary that
+        cannot be read has none)."""
+        from ..links import usdt
+        for path in self._binaries():
+            try:
+                found = usdt.probes(path)
+            except errors.PybpfError:
+                continue
+            for p in found:
+                yield path, p
 
     def _binaries(self) -> list[str]:
         if self.path:
@@ -100,16 +106,10 @@ class USDT:
 
     def find(self, probe: str) -> tuple[str, str, str]:
         """(binary, provider, name) of ``probe`` here."""
-        from ..links import usdt
         provider, _, name = probe.rpartition(":")
-        for path in self._binaries():
-            try:
-                found = usdt.probes(path)
-            except errors.PybpfError:
-                continue
-            for p in found:
-                if p.name == name and (not provider or p.provider == provider):
-                    return path, p.provider, p.name
+        for path, p in self._all_probes():
+            if p.name == name and (not provider or p.provider == provider):
+                return path, p.provider, p.name
         where = f"process {self.pid}" if self.pid is not None else self.path
         raise errors.NotFoundError(2, "USDT", f"no USDT probe {probe!r} in {where}")
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import shutil
 import subprocess
 
 import pytest
@@ -70,14 +72,38 @@ def test_notes_of_target(target):
         usdt.find(target, "pybpf_test", "nope")
 
 
-def test_libc_notes_parse():
-    libc = symbols.find_library("c")
-    ps = usdt.probes(libc)
-    if not ps:
-        pytest.skip("this libc was built without SDT probes")
-    for p in ps:
-        if platform.machine() in ("x86_64", "aarch64"):
-            p.args  # every argument spec of glibc's probes parses
+def _distro_binaries() -> list[str]:
+    out = []
+    for lib in ("c", "stdc++"):
+        try:
+            out.append(symbols.find_library(lib))
+        except errors.NotFoundError:
+            pass
+    for name in ("python3.11", "python3"):
+        path = shutil.which(name, path="/usr/bin")
+        if path:
+            out.append(os.path.realpath(path))
+            break
+    return out
+
+
+def test_distribution_binaries_notes_parse_as_readelf_counts_them():
+    """Real-world notes (glibc's, libstdc++'s, the distribution's python): as many probes
+    as readelf lists, and every argument spec parses (Debian's glibc has none, its
+    libstdc++ and python have some)."""
+    total = 0
+    for path in _distro_binaries():
+        notes = subprocess.run(["readelf", "-n", path], capture_output=True, text=True,
+                               check=True).stdout.count("NT_STAPSDT")
+        ps = usdt.probes(path)
+        assert len(ps) == notes, path
+        total += notes
+        for p in ps:
+            if platform.machine() in ("x86_64", "aarch64"):
+                assert len(p.args) <= usdt.MAX_ARGS
+                assert all(a.size in (1, 2, 4, 8) for a in p.args)
+    if total == 0:
+        pytest.skip("no distribution binary here carries SDT notes")
 
 
 # ---- kernel ------------------------------------------------------------------------

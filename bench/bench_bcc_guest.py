@@ -97,7 +97,7 @@ def run_guest(a, tools: list[str], results: dict) -> int:
         cmd = f"cd {REPO} && {env_line} {' '.join(argv)} > {log} 2>&1"
         path = os.path.dirname(vng) + os.pathsep + os.environ.get("PATH", "")
         t = time.monotonic()
-        proc = subprocess.Popen(plugin.vng_argv(vng, kernel, scratch, cmd),
+        proc = subprocess.Popen(plugin.vng_argv(vng, kernel, scratch, cmd, a.vm_cpus),
                                 stdout=open(os.path.join(scratch, "console.txt"), "wb"),
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=dict(os.environ, PATH=path), cwd=REPO,

@@ -419,6 +419,9 @@ def main() -> int:
     ap.add_argument("--self-limit", type=float, default=None,
                     help="seconds a self-ending tool gets (default 40; 150 in the guest)")
     ap.add_argument("--vm-timeout", type=float, default=7200)
+    ap.add_argument("--vm-cpus", type=int, default=2,
+                    help="the guest's vCPUs (each is a host thread under TCG; 1 leaves a "
+                         "core of a 2-core host free)")
     ap.add_argument("--in-guest", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     slow = a.guest or a.in_guest

@@ -61,12 +61,12 @@ _BLACKLIST = "modprobe.blacklist=" + ",".join([
     "parport_pc", "ppdev", "bochs", "drm_vram_helper"])
 
 
-def vng_argv(vng: str, kernel: str, scratch: str, cmd: str) -> list[str]:
+def vng_argv(vng: str, kernel: str, scratch: str, cmd: str, cpus: int = 2) -> list[str]:
     """virtme-ng's command line for one guest run of shell command ``cmd``: this
     machine's root over 9p (read-only), ``scratch`` writable, kprobes/fentry/BPF LSM on
     (also used by bench/bench_bcc_tools.py --guest)."""
     return [vng, "-r", kernel, "--disable-kvm", "--force-9p", "--memory", "2G",
-            "--cpus", "2", "--append", "lsm=lockdown,capability,bpf " + _BLACKLIST,
+            "--cpus", str(cpus), "--append", "lsm=lockdown,capability,bpf " + _BLACKLIST,
             "--rwdir", scratch, "--verbose", "--exec", cmd]
 
 

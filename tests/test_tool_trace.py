@@ -97,8 +97,10 @@ def test_argdist_specifier_parts():
 def test_expressions_become_c():
     from pybpf.tools import _probegen
     p = parse_trace('r:c:malloc (retval > 0) "%d", retval')
-    assert _probegen.rewrite(p, "retval > 0 && $pid != 1") == \
-        "PT_REGS_RC(ctx) > 0 && ((__u32)bpf_get_current_pid_tgid()) != 1"
+    assert _probegen.rewrite(p, "retval > 0 && $pid != 1 && $retval") == \
+        "__retval > 0 && ((__u32)bpf_get_current_pid_tgid()) != 1 && __retval"
+    assert "__u64 __retval = PT_REGS_RC(ctx);" in _probegen.preamble(p, [])[1]
+    assert "__retval" not in _probegen.preamble(p, [], entry=True)[1]
     p = parse_argdist("r:c:f(int a, char *b):int:$entry(a):$latency > 1000", hist=True)
     assert _probegen.needs_entry(p)
     assert _probegen.rewrite(p, "$entry(b)") == "((char *)__entry->args[1])"
@@ -276,3 +278,95 @@ def test_trace_kprobe_in_the_guest_names_it_missing_here():
     finally:
         os.unlink(marker)
     assert [r["msg"] for r in t.json()].count(marker) == 3
+
+
+# -- reads through pointers (bcc's automatic probe reads) --------------------------------
+
+def _grand_opener(prefix: str, n: int):
+    """A marker file, and a shell (the child) whose own child, a Python process, opens
+    the marker n times once the shell reads a line: the opener's real parent is the
+    shell."""
+    f = tempfile.NamedTemporaryFile(prefix=prefix, delete=False)
+    f.close()
+    code = f"for _ in range({n}): open({f.name!r}).close()"
+    return f.name, subprocess.Popen(["sh", "-c", f'read x; {sys.executable} -c "{code}"; :'],
+                                    stdin=subprocess.PIPE)
+
+
+@pytest.mark.kernel
+def test_trace_reads_through_kernel_pointers_on_a_tracepoint():
+    """``->`` through the current task (a kernel pointer) in values and the predicate,
+    without BPF_CORE_READ: the opener's real parent is the shell that started it."""
+    marker, c = _grand_opener("pybpf-trace-kread-", 3)
+    try:
+        t = ToolRun("trace", "--json",
+                    f't:syscalls:sys_enter_openat (STRCMP("{marker}", args->filename) && '
+                    f'$task->real_parent->tgid == {c.pid}) "ppid %d parent %d me %d", '
+                    '((struct task_struct *)bpf_get_current_task())->real_parent->tgid, '
+                    '$task->real_parent->pid, $task->group_leader->tgid',
+                    ready="Tracing 1 probes")
+        _go(c)
+        t.wait_for("ppid", timeout=20)
+        t.stop(settle=0.5)
+    finally:
+        os.unlink(marker)
+    recs = t.json()
+    assert len(recs) == 3 and all(r["pid"] != c.pid for r in recs), recs
+    assert [r["msg"] for r in recs] == [f"ppid {c.pid} parent {c.pid} me {recs[0]['pid']}"] * 3
+
+
+@pytest.mark.kernel
+def test_trace_and_argdist_read_through_user_pointers_of_a_uprobe():
+    """``name[0]`` through a uprobe's argument reads user memory; argdist counts the
+    parent's tgid read through the task on a tracepoint."""
+    exe, c = _args_child(6)
+    t = ToolRun("trace", "--json", "-p", str(c.pid),
+                f'p:{exe}:args_marker(long i, const char *name) (name[1] != \'l\') '
+                '"%c%c", name[0], *(name + 1)', ready="Tracing 1 probes")
+    _go(c)
+    t.wait_for('"ga"', timeout=20)
+    t.stop(settle=0.5)
+    assert [r["msg"] for r in t.json()] == ["be", "ga", "be", "ga"], t.json()
+    marker, c = _grand_opener("pybpf-argdist-kread-", 5)
+    try:
+        a = ToolRun("argdist", "--json", "-i", "60",
+                    "-C", f't:syscalls:sys_enter_openat():u32:$task->real_parent->tgid:'
+                          f'STRCMP("{marker}", args->filename)',
+                    "-C", f"p:{exe}:args_marker(long i, const char *name):char:name[0]",
+                    ready="Tracing 2 probes")
+        _go(c)
+        _args_go(exe, 7)
+        a.stop(settle=0.5)
+    finally:
+        os.unlink(marker)
+    (rec,) = a.json()
+    parents, letters = rec["probes"]
+    assert [(x["values"], x["count"]) for x in parents["counts"]] == \
+        [({"$task->real_parent->tgid": c.pid}, 5)], rec
+    assert {x["values"]["name[0]"]: x["count"] for x in letters["counts"]} == \
+        {ord("a"): 3, ord("b"): 2, ord("g"): 2}, rec
+
+
+def _args_go(exe: str, n: int) -> None:
+    c = subprocess.Popen([exe, str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    _go(c)
+
+
+@pytest.mark.needs_hook("kprobe")
+def test_trace_reads_a_kernel_struct_through_a_kprobe_argument_in_the_guest():
+    """``how->flags`` of do_sys_openat2's ``struct open_how *`` (kernel memory): Python's
+    open() for reading passes O_RDONLY | O_CLOEXEC."""
+    if kprobes_missing_here("trace", "do_sys_openat2"):
+        return
+    marker, c = _opener("pybpf-kprobe-how-", 3)
+    try:
+        t = ToolRun("trace", "--json", "-p", str(c.pid),
+                    "p::do_sys_openat2(int dfd, const char *name, struct open_how *how) "
+                    f'(STRCMP("{marker}", name)) "flags %llx mode %lld", how->flags, how->mode',
+                    ready="Tracing 1 probes")
+        _go(c)
+        t.wait_for("flags", timeout=60)
+        t.stop(settle=1)
+    finally:
+        os.unlink(marker)
+    assert [r["msg"] for r in t.json()] == ["flags 80000 mode 0"] * 3, t.json()

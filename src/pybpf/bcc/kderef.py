@@ -133,9 +133,12 @@ def needed(rw, source: str) -> bool:
     return re.search(r"\*\s*\)|PT_REGS_PARM|\bargs\s*\[", body) is not None
 
 
-def apply(source: str, args: list[str], rw) -> str:
+def apply(source: str, args: list[str], rw, seeds: dict | None = None) -> str:
     """``source`` with the kernel reads rewritten (unchanged if libclang is missing or the
-    text does not parse: clang's own compile then reports the error)."""
+    text does not parse: clang's own compile then reports the error).  ``rw``: the bcc
+    rewriter's result, or directly the targets (as :func:`targets` makes them); ``seeds``:
+    {function: {local variable: origin}} for locals that hold probe arguments (the C that
+    trace and argdist generate)."""
     ci = cindex()
     if ci is None:
         return source
@@ -154,7 +157,7 @@ def apply(source: str, args: list[str], rw) -> str:
             return out
         if any(d.severity >= 4 for d in tu.diagnostics):      # fatal: leave it to clang
             return out
-        p = _Pass(ci, tu, source, targets(rw))
+        p = _Pass(ci, tu, source, rw if isinstance(rw, dict) else targets(rw), seeds)
         out = p.run()
         if not p.in_macros:
             return out
@@ -170,10 +173,11 @@ def apply(source: str, args: list[str], rw) -> str:
 
 
 class _Pass:
-    def __init__(self, ci, tu, source: str, targets: dict[str, list]):
+    def __init__(self, ci, tu, source: str, targets: dict[str, list], seeds=None):
         self.ci, self.K = ci, ci.CursorKind
         self.tu, self.src = tu, source.encode()
         self.targets = targets
+        self.seeds = seeds or {}
         self.var: dict = {}        # decl hash -> origin
         self.reads: dict = {}      # (start, end) -> (origin, cursor)
         self.helper_params: dict[str, list] = {}
@@ -269,6 +273,11 @@ class _Pass:
         body = [c for c in fn.get_children() if c.kind == K.COMPOUND_STMT]
         if not body:
             return
+        seeds = self.seeds.get(fn.spelling)
+        if seeds:
+            for x in body[0].walk_preorder():
+                if x.kind == K.VAR_DECL and x.spelling in seeds:
+                    self.var[x.hash] = seeds[x.spelling]
         for _ in range(3):               # locals take their origins from assignments
             before = dict(self.var)
             self._flow(body[0])

@@ -16,8 +16,12 @@ In expressions: ``arg1``..``arg6`` (function or USDT arguments), ``retval`` /
 fields, from the event's format file), ``$pid``, ``$tgid``, ``$uid``, ``$gid``,
 ``$cpu``, ``$task`` and argdist's ``$PID``, ``$COMM``, ``$latency``, ``$entry(param)``.
 Pointers are read with helpers (``%s`` and ``char*`` values read the string, from user
-memory or else kernel memory; ``STRCMP("text", expr)`` compares one with a literal); a C ``->`` through a kernel pointer needs
-``BPF_CORE_READ(p, field)``, as in libbpf C.
+memory or else kernel memory; ``STRCMP("text", expr)`` compares one with a literal, or
+with -B a byte list such as ``STRCMP("{0x6c, 0x00}", arg4)``).  Reads through pointers
+(``how->flags``, ``$task->real_parent->tgid``, ``*p``, ``p[i]``) become probe reads, as
+bcc's trace does: the generated text goes through the bcc front end's pass on clang's AST
+(:mod:`pybpf.bcc.kderef`), told that a uprobe's or USDT probe's arguments (and a
+syscall's) point into user memory and a kernel function's into the kernel's.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ def rewrite(p: Probe, expr: str) -> str:
     if "STRCMP(" in expr:
         expr = _strcmp(p, expr)
     if p.kind == "r":
-        expr = re.sub(r"(?<![\w$])retval\b", "PT_REGS_RC(ctx)", expr)
+        expr = re.sub(r"(?<![\w])\$?retval\b", "__retval", expr)
     expr = expr.replace("$latency", "(bpf_ktime_get_ns() - __entry->ts)")
 
     def entry(m):
@@ -106,18 +110,26 @@ def _used_args(texts) -> set[int]:
     return {int(n) for t in texts for n in _ARG.findall(t)}
 
 
+def _arg_origin(p: Probe) -> str:
+    """Where a probe's pointer arguments point: "u" (user memory) or "k" (kernel)."""
+    return "u" if p.library or p.kind == "u" or _syscall_kprobe(p) else "k"
+
+
 def _syscall_kprobe(p: Probe) -> bool:
     return not p.library and p.kind in ("p", "r") and p.function.startswith(
         ("__x64_sys_", "__arm64_sys_", "__riscv_sys_", "__s390x_sys_"))
 
 
-def preamble(p: Probe, texts) -> tuple[str, str]:
+def preamble(p: Probe, texts, entry: bool = False) -> tuple[str, str]:
     """(the program's context parameter, the C declarations before its body): the
-    arguments the expressions use, the signature's parameters, a tracepoint's args."""
+    arguments the expressions use, the signature's parameters, a tracepoint's args, a
+    return probe's value (not in its ``entry`` half)."""
     if p.kind == "t":
         tag = f"tracepoint__{p.category}__{p.function}"
         return "void *ctx", f"\tstruct {tag} *args = ctx;\n"
     lines = []
+    if p.kind == "r" and not entry:
+        lines.append("\t__u64 __retval = PT_REGS_RC(ctx);")
     used = _used_args(texts) | set(range(1, len(p.params) + 1))
     for n in sorted(used):
         if p.kind == "u":
@@ -151,7 +163,7 @@ def tracepoint_structs(probes) -> str:
 def entry_program(i: int, p: Probe) -> str:
     """For a return probe using $latency/$entry: the entry program saving the time and
     the arguments per thread, and the map it saves them in."""
-    ctx, decls = preamble(p, [])
+    ctx, decls = preamble(p, [], entry=True)
     saves = "".join(f"\tv.args[{k}] = (__u64)__arg{k + 1};\n" for k in range(len(p.params)))
     return f"""
 HASH_MAP(entries{i}, __u32, struct probe_entry, 10240);
@@ -172,9 +184,58 @@ int probe{i}_entry({ctx})
 """
 
 
-def compile_text(tool: str, parts: list[tuple[str, str]]) -> bytes:
+_DEREF = re.compile(r"->|\[|\*|\$task")
+
+
+def _may_read_memory(probes) -> bool:
+    """Whether an expression may read through a pointer (cheap: ``args->field`` of a
+    tracepoint reads its context)."""
+    for p in probes:
+        for e in [p.filter or ""] + p.values + p.exprs:
+            e = re.sub(r'"(?:[^"\\]|\\.)*"', "", e)
+            if _DEREF.search(re.sub(r"\bargs->\w+", "", e)):
+                return True
+    return False
+
+
+def kernel_reads(text: str, probes, includes) -> str:
+    """``text`` with the reads through pointers in the probes' programs (``probe<i>``)
+    made probe reads by the bcc front end's AST pass; the result is cached by text.
+    Unchanged without libclang (the verifier then names the read)."""
+    from ..bcc import kderef
+    if not kderef.available():
+        return text
+    from ..cache import Cache, key_of
+    from ..toolchain import _clang_args, _vmlinux_dir, ensure_vmlinux_h, host_arch
+    cache = Cache.default()
+    vdir, _ = _vmlinux_dir(cache, "")
+    if vdir:
+        ensure_vmlinux_h(cache, vdir)
+    args = _clang_args(host_arch(), [], includes, None, vdir)
+    targets = {f"probe{i}": [] for i in range(len(probes))}
+    seeds = {}
+    for i, p in enumerate(probes):
+        o = _arg_origin(p)
+        seeds[f"probe{i}"] = dict({f"__arg{n}": o for n in range(1, 7)}, __retval=o)
+    ids = []
+    for mod in (kderef.__file__, os.path.join(os.path.dirname(kderef.__file__), "cmacro.py")):
+        st = os.stat(mod)           # an edited pass misses
+        ids += [str(st.st_mtime_ns), str(st.st_size)]
+    key = key_of("probegen-kderef", *ids, text, "\0".join(args), repr(seeds))
+    done = cache.get(key)
+    if done is not None:
+        return done.decode()
+    out = kderef.apply(text, args, targets, seeds)
+    if out != text:         # an unchanged text may be a parse that failed: not kept
+        cache.put(key, out.encode())
+    return out
+
+
+def compile_text(tool: str, parts: list[tuple[str, str]], probes=()) -> bytes:
     """The tool's fixed half with the generated ``parts`` ((specifier, C) each) appended,
-    compiled (cached by text).  A compile error is one line naming the specifier."""
+    compiled (cached by text); ``probes``: the specifiers of programs ``probe<i>``, whose
+    reads through pointers become probe reads.  A compile error is one line naming the
+    specifier."""
     from ..toolchain import compile as compile_c
     folder = os.path.join(TOOLS_DIR, tool)
     with open(os.path.join(folder, f"{tool}.bpf.c")) as f:
@@ -184,6 +245,9 @@ def compile_text(tool: str, parts: list[tuple[str, str]]) -> bytes:
         owners.append((text.count("\n") + 1, spec))
         text += c
     try:
+        if probes and _may_read_memory(probes):
+            # the pass keeps line numbers: errors still point at their specifier
+            text = kernel_reads(text, probes, [folder])
         return compile_c(text, includes=[folder])
     except errors.CompileError as e:
         raise errors.CompileError(_first_error(str(e), owners)) from None
@@ -201,9 +265,9 @@ def _first_error(message: str, owners) -> str:
 
 
 def load(tool: str, parts: list[tuple[str, str]], filters, consts: dict,
-         verbose: bool = False):
-    """Compile and load the generated object (``parts``: (specifier, C) each) with the
-    shared filters (nothing attached)."""
+         verbose: bool = False, probes=()):
+    """Compile and load the generated object (``parts``: (specifier, C) each; ``probes``
+    as for :func:`compile_text`) with the shared filters (nothing attached)."""
     import sys
 
     import pybpf
@@ -211,7 +275,7 @@ def load(tool: str, parts: list[tuple[str, str]], filters, consts: dict,
     _common.require_privileges()
     if verbose:
         print("".join(c for _, c in parts), file=sys.stderr)
-    data = compile_text(tool, parts)
+    data = compile_text(tool, parts, probes)
     variables = dict(filters.consts)
     variables.update(consts)
     obj = pybpf.load(data, name=tool, variables=variables, maps=filters.maps)

@@ -216,7 +216,8 @@ def run(args, out):
             out.row("", {"time": when, "probes": recs})
 
     with _args.Filters(args) as f, _probegen.load("argdist", parts, f, consts,
-                                                  args.verbose) as obj:
+                                                  args.verbose,
+                                                  [s.p for s in specs]) as obj:
         for s in specs:
             _probegen.attach(obj, s.i, s.p, args.pid or -1)
             if _probegen.needs_entry(s.p):

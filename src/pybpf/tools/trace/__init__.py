@@ -251,7 +251,7 @@ def run(args, out):
             raise _common.Stop()
 
     with _args.Filters(args) as f, _probegen.load("trace", parts, f, consts,
-                                                  args.verbose) as obj:
+                                                  args.verbose, probes) as obj:
         for i, p in enumerate(probes):
             _probegen.attach(obj, i, p, args.pid or -1)
         try:

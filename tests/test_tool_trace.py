@@ -370,3 +370,106 @@ def test_trace_reads_a_kernel_struct_through_a_kprobe_argument_in_the_guest():
     finally:
         os.unlink(marker)
     assert [r["msg"] for r in t.json()] == ["flags 80000 mode 0"] * 3, t.json()
+
+
+# -- bcc's options: -B, -s, -a, -b, -I ---------------------------------------------------
+
+@pytest.mark.kernel
+def test_trace_binary_strcmp_and_build_id_stacks_of_a_process_gone():
+    """-B compares bytes ("bet": beta's calls, i = 1 and 4 of 7); -s names the user frames
+    of a process that has exited by their build-id in the given file; -a prints each
+    frame's file offset, which the file's symbols confirm."""
+    from pybpf.syms.elfsyms import ElfSymbols
+    exe, c = _args_child(7)
+    t = ToolRun("trace", "--json", "-B", "-U", "-a", "-s", exe,
+                f'p:{exe}:args_marker (STRCMP("{{0x62, 0x65, 0x74}}", arg2)) "i=%ld", arg1',
+                ready="Tracing 1 probes")
+    _go(c)                          # the child has exited when _go returns
+    t.wait_for('"i=4"', timeout=20)
+    t.stop(settle=0.5)
+    recs = t.json()
+    assert [r["msg"] for r in recs] == ["i=1", "i=4"], recs
+    elf = ElfSymbols(exe)
+    name = os.path.basename(exe)
+    for r in recs:
+        top = [f.split() for f in r["user_stack"][:2]]
+        assert [(f[1].split("+")[0], f[2]) for f in top] == \
+            [("args_marker", f"[{name}]"), ("main", f"[{name}]")], r
+        for off, sym, _ in top:
+            fn, at = elf.lookup(elf.offset_to_vaddr(int(off, 16)))
+            assert sym == f"{fn}+0x{at:x}", r
+    # a file without a build-id is refused in one line
+    r = run_tool("trace", "-U", "-s", "/dev/null", "t:sched:sched_process_exec")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "/dev/null" in r.stderr
+
+
+@pytest.mark.kernel
+def test_trace_addresses_in_the_user_stack_of_a_live_process():
+    """-a: each frame's address lies in the mapping of the binary that names it."""
+    from pybpf.syms.elfsyms import ElfSymbols
+    from tests.cbuild import build
+    sleeper = build("tool_sleep")
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 2 1 30"], stdin=subprocess.PIPE)
+    try:
+        t = ToolRun("trace", "--json", "-U", "-a", "-p", str(c.pid),
+                    f'p:{sleeper}:sleep_marker "ms=%ld", arg1', ready="Tracing 1 probes")
+        c.stdin.write(b"go\n")
+        c.stdin.flush()
+        t.wait_for("ms=1", timeout=20)
+        t.stop(settle=0.5)
+        with open(f"/proc/{c.pid}/maps") as f:
+            maps = [ln.split() for ln in f if ln.rstrip().endswith(sleeper)]
+    finally:
+        c.kill()
+        c.wait()
+    elf = ElfSymbols(sleeper)
+    recs = t.json()
+    assert len(recs) == 2, recs
+    for r in recs:
+        for frame in r["user_stack"][:2]:
+            addr, sym = frame.split()[:2]
+            a = int(addr, 16)
+            (lo, hi), off = next((map(lambda x: int(x, 16), m[0].split("-")), int(m[2], 16))
+                                 for m in maps if int(m[0].split("-")[0], 16) <= a
+                                 < int(m[0].split("-")[1], 16))
+            fn, at = elf.lookup(elf.offset_to_vaddr(a - lo + off))
+            assert sym == f"{fn}+0x{at:x}", r
+        assert [f.split()[1].split("+")[0] for f in r["user_stack"][:2]] == \
+            ["sleep_marker", "main"], r
+
+
+def _ringbuf_bytes(pid: int) -> set[int]:
+    """max_entries of the ring buffer maps process pid holds (an fd or more each)."""
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                info = dict(ln.split(":", 1) for ln in f if ":" in ln)
+        except OSError:
+            continue
+        if info.get("map_type", "").strip() == "27":        # BPF_MAP_TYPE_RINGBUF
+            out.add(int(info["max_entries"]))
+    return out
+
+
+@pytest.mark.kernel
+def test_trace_buffer_pages_and_an_included_header(tmp_path):
+    """-b 8: a ring buffer of 8 pages per CPU (a power of two); -I ./header: its macro in
+    the predicate (only the call with i == 3)."""
+    hdr = tmp_path / "marker.h"
+    hdr.write_text("#define MARKER_I 3\nstatic inline long twice(long x) { return 2 * x; }\n")
+    exe, c = _args_child(6)
+    t = ToolRun("trace", "--json", "-b", "8", "-I", str(hdr), "-p", str(c.pid),
+                f'p:{exe}:args_marker (arg1 == MARKER_I) "i=%ld twice=%ld", arg1, '
+                'twice(arg1)', ready="Tracing 1 probes")
+    want = 8 * os.sysconf("SC_PAGE_SIZE") * os.cpu_count()
+    assert _ringbuf_bytes(t.p.pid) == {1 << (want - 1).bit_length()}
+    _go(c)
+    t.wait_for("i=3", timeout=20)
+    t.stop(settle=0.3)
+    assert [r["msg"] for r in t.json()] == ["i=3 twice=6"]
+    t = ToolRun("trace", "t:sched:sched_process_exec", ready="PID")
+    assert _ringbuf_bytes(t.p.pid) == {1 << 20}
+    t.stop(settle=0)
+    r = run_tool("trace", "-I", str(tmp_path / "none.h"), "t:sched:sched_process_exec")
+    assert r.returncode == 1 and "none.h: no such header" in r.stderr

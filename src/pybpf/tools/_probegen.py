@@ -68,6 +68,11 @@ def _strcmp(p: Probe, expr: str) -> str:
             p.bail('STRCMP takes ("literal", expression)')
         n = len(p.helpers)
         lit = args[0]
+        if p.bin_cmp:
+            p.helpers.append(_bytes_helper(n, lit[1:-1]))
+            out += expr[i:j] + f"__streq{n}((const void *)({args[1]}))"
+            i = end
+            continue
         p.helpers.append(f"""
 static __always_inline bool __streq{n}(const void *s)
 {{
@@ -83,6 +88,30 @@ static __always_inline bool __streq{n}(const void *s)
 """)
         out += expr[i:j] + f"__streq{n}((const void *)({args[1]}))"
         i = end
+
+
+def _bytes_helper(n: int, value: str) -> str:
+    """trace -B's STRCMP: ``value`` (the literal's text) is a C initializer of bytes,
+    ``{0x6c, 0x00}``, or else the literal's characters without their NUL; true when the
+    memory at the pointer starts with exactly those bytes (binary: NULs included)."""
+    brace = value.lstrip().startswith("{")
+    init = value if brace else f'"{value}"'
+    count = "sizeof(want)" if brace else "sizeof(want) - 1"
+    return f"""
+static __always_inline bool __streq{n}(const void *s)
+{{
+\tconst unsigned char want[] = {init};
+\tunsigned char got[sizeof(want)] = {{}};
+
+\tif (bpf_probe_read_user(got, {count}, s) < 0 &&
+\t    bpf_probe_read_kernel(got, {count}, s) < 0)
+\t\treturn false;
+\tfor (int i = 0; i < {count}; i++)
+\t\tif (got[i] != want[i])
+\t\t\treturn false;
+\treturn true;
+}}
+"""
 
 
 def rewrite(p: Probe, expr: str) -> str:
@@ -231,15 +260,17 @@ def kernel_reads(text: str, probes, includes) -> str:
     return out
 
 
-def compile_text(tool: str, parts: list[tuple[str, str]], probes=()) -> bytes:
+def compile_text(tool: str, parts: list[tuple[str, str]], probes=(),
+                 head: str = "") -> bytes:
     """The tool's fixed half with the generated ``parts`` ((specifier, C) each) appended,
     compiled (cached by text); ``probes``: the specifiers of programs ``probe<i>``, whose
-    reads through pointers become probe reads.  A compile error is one line naming the
-    specifier."""
+    reads through pointers become probe reads; ``head``: C put before the fixed half
+    (defines that size its maps, headers given with -I).  A compile error is one line
+    naming the specifier."""
     from ..toolchain import compile as compile_c
     folder = os.path.join(TOOLS_DIR, tool)
     with open(os.path.join(folder, f"{tool}.bpf.c")) as f:
-        text = f.read() + "\n/* generated from the probe specifiers */\n"
+        text = head + f.read() + "\n/* generated from the probe specifiers */\n"
     owners = []                     # (first line, specifier)
     for spec, c in parts:
         owners.append((text.count("\n") + 1, spec))
@@ -265,17 +296,18 @@ def _first_error(message: str, owners) -> str:
 
 
 def load(tool: str, parts: list[tuple[str, str]], filters, consts: dict,
-         verbose: bool = False, probes=()):
+         verbose: bool = False, probes=(), head: str = ""):
     """Compile and load the generated object (``parts``: (specifier, C) each; ``probes``
-    as for :func:`compile_text`) with the shared filters (nothing attached)."""
+    and ``head`` as for :func:`compile_text`) with the shared filters (nothing
+    attached)."""
     import sys
 
     import pybpf
     from . import _common
     _common.require_privileges()
     if verbose:
-        print("".join(c for _, c in parts), file=sys.stderr)
-    data = compile_text(tool, parts, probes)
+        print(head + "".join(c for _, c in parts), file=sys.stderr)
+    data = compile_text(tool, parts, probes, head)
     variables = dict(filters.consts)
     variables.update(consts)
     obj = pybpf.load(data, name=tool, variables=variables, maps=filters.maps)

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from pybpf.tools._probespec import SpecError, parse_argdist, parse_trace, python_format
+from tests.test_bcc_kmacros import tree  # noqa: F401 (the kernel header tree fixture)
 from tests.toolrun import ToolRun, kprobes_missing_here, run_tool
 
 PY311 = "/usr/bin/python3.11"
@@ -137,7 +138,8 @@ def test_bad_specifier_is_one_line():
     for tool, args, what in (("trace", ['c:malloc "%d"'], "1 conversions for 0 values"),
                              ("argdist", ["-C", "p:c:malloc"], "invalid format"),
                              ("trace", ["c:malloc (nosuchvar > 1)"],
-                              "probe 'c:malloc (nosuchvar > 1)': use of undeclared identifier")):
+                              "probe 'c:malloc (nosuchvar > 1)': 'nosuchvar' is not "
+                              "declared")):
         r = run_tool(tool, *args)
         assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
         assert r.stderr.startswith(f"pybpf {tool}: error: ") and "Traceback" not in r.stderr
@@ -473,3 +475,21 @@ def test_trace_buffer_pages_and_an_included_header(tmp_path):
     t.stop(settle=0)
     r = run_tool("trace", "-I", str(tmp_path / "none.h"), "t:sched:sched_process_exec")
     assert r.returncode == 1 and "none.h: no such header" in r.stderr
+
+
+@pytest.mark.kernel
+def test_trace_constants_of_the_kernel_headers(tree):
+    """O_DIRECTORY, O_NOFOLLOW and a function-like macro built on NICE_WIDTH, defined
+    by a kernel header tree (tests/test_bcc_kmacros.py's, named by BCC_KERNEL_SOURCE):
+    three opens of a directory with both flags, one without O_NOFOLLOW."""
+    code = ("import os, sys\nsys.stdin.readline()\nfor f in (os.O_NOFOLLOW,) * 3 + (0,):\n"
+            "    os.close(os.open('/', os.O_RDONLY | os.O_DIRECTORY | f))\n")
+    c = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+    t = ToolRun("trace", "--json", "-I", "linux/fcntl.h", "-p", str(c.pid),
+                "t:syscalls:sys_enter_openat ((args->flags & (O_DIRECTORY | O_NOFOLLOW)) == "
+                '(O_DIRECTORY | O_NOFOLLOW)) "%s scale %d", args->filename, PT_SCALE(2)',
+                ready="Tracing 1 probes")
+    _go(c)
+    t.wait_for("scale", timeout=20)
+    t.stop(settle=0.5)
+    assert [r["msg"] for r in t.json()] == ["/ scale 80"] * 3, t.json()

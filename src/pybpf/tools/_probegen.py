@@ -270,18 +270,39 @@ def compile_text(tool: str, parts: list[tuple[str, str]], probes=(),
     from ..toolchain import compile as compile_c
     folder = os.path.join(TOOLS_DIR, tool)
     with open(os.path.join(folder, f"{tool}.bpf.c")) as f:
-        text = head + f.read() + "\n/* generated from the probe specifiers */\n"
+        text = head + f.read()
+    # kernel macros the probes name go before this line (the line after keeps its number)
+    mark = f"#line {text.count(chr(10)) + 2}\n/* generated from the probe specifiers */\n"
+    text += "\n" + mark
     owners = []                     # (first line, specifier)
     for spec, c in parts:
-        owners.append((text.count("\n") + 1, spec))
+        owners.append((text.count("\n"), spec))
         text += c
     try:
         if probes and _may_read_memory(probes):
             # the pass keeps line numbers: errors still point at their specifier
             text = kernel_reads(text, probes, [folder])
-        return compile_c(text, includes=[folder])
+        try:
+            return compile_c(text, includes=[folder])
+        except errors.CompileError as e:
+            # constants of the kernel's headers (no BTF has macros), from its headers
+            from ..bcc.prelude import kernel_macros
+            more = kernel_macros(text, e, mark, lambda diag: _where(diag, owners))
+        return compile_c(more, includes=[folder])
     except errors.CompileError as e:
+        if "\n" not in str(e).strip():
+            raise
         raise errors.CompileError(_first_error(str(e), owners)) from None
+
+
+def _where(message: str, owners) -> str:
+    """``probe '<specifier>': `` for clang's first error, if it is in a probe's C."""
+    m = re.search(r"^<stdin>:(\d+):\d+: error:", message, re.M)
+    spec = None
+    if m:
+        spec = next((s for first, s in reversed(owners) if first <= int(m.group(1)) and s),
+                    None)
+    return f"probe {spec!r}: " if spec else ""
 
 
 def _first_error(message: str, owners) -> str:
@@ -289,10 +310,7 @@ def _first_error(message: str, owners) -> str:
     m = re.search(r"^<stdin>:(\d+):\d+: error: (.*)$", message, re.M)
     if m is None:
         return message.strip().splitlines()[-1] if message.strip() else "compile failed"
-    line = int(m.group(1))
-    spec = next((s for first, s in reversed(owners) if first <= line and s), None)
-    where = f"probe {spec!r}: " if spec else ""
-    return f"{where}{m.group(2)} (in the C generated for it; -v prints it)"
+    return f"{_where(message, owners)}{m.group(2)} (in the C generated for it; -v prints it)"
 
 
 def load(tool: str, parts: list[tuple[str, str]], filters, consts: dict,

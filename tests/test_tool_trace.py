@@ -365,7 +365,7 @@ def test_trace_reads_a_kernel_struct_through_a_kprobe_argument_in_the_guest():
         t = ToolRun("trace", "--json", "-p", str(c.pid),
                     "p::do_sys_openat2(int dfd, const char *name, struct open_how *how) "
                     f'(STRCMP("{marker}", name)) "flags %llx mode %lld", how->flags, how->mode',
-                    ready="Tracing 1 probes")
+                    ready="Tracing 1 probes", timeout=600)     # libclang's parse, emulated
         _go(c)
         t.wait_for("flags", timeout=60)
         t.stop(settle=1)
@@ -470,6 +470,14 @@ def test_trace_buffer_pages_and_an_included_header(tmp_path):
     t.wait_for("i=3", timeout=20)
     t.stop(settle=0.3)
     assert [r["msg"] for r in t.json()] == ["i=3 twice=6"]
+    exe, c = _args_child(5)
+    a = ToolRun("argdist", "--json", "-i", "60", "-I", str(hdr), "-p", str(c.pid),
+                "-C", f"p:{exe}:args_marker(long i):long:twice(i):i < MARKER_I",
+                ready="Tracing 1 probes")
+    _go(c)
+    a.stop(settle=0.3)
+    (rec,) = a.json()
+    assert sorted(x["values"]["twice(i)"] for x in rec["probes"][0]["counts"]) == [0, 2, 4]
     t = ToolRun("trace", "t:sched:sched_process_exec", ready="PID")
     assert _ringbuf_bytes(t.p.pid) == {1 << 20}
     t.stop(settle=0)

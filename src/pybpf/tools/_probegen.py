@@ -179,6 +179,21 @@ def section(p: Probe) -> str:
     return "kprobe" if not p.library else "uprobe"
 
 
+def include_lines(headers) -> str:
+    """-I's own headers (a path: ./x.h, /abs/x.h), after vmlinux.h as bcc puts them after
+    its kernel headers.  A kernel header's name (linux/fs.h) adds nothing: its types are
+    in vmlinux.h, and the constants the probes use are looked up in the installed kernel
+    headers when the compile misses them."""
+    out = ""
+    for h in headers or ():
+        if h.startswith((".", "/")):
+            path = os.path.abspath(h)
+            if '"' in path or "\n" in path or not os.path.isfile(path):
+                raise errors.PybpfError(f"-I {h}: no such header file")
+            out += f'#include "{path}"\n'
+    return out
+
+
 def tracepoint_structs(probes) -> str:
     from ..bcc import tpformat
     done, out = set(), []

@@ -70,7 +70,11 @@ def parser():
     p.add_argument("-C", "--count", action="append", dest="countspecifier",
                    metavar="specifier", help="probe specifier to capture count of")
     p.add_argument("-I", "--include", action="append", metavar="header",
-                   help="accepted for bcc compatibility (vmlinux.h has every kernel type)")
+                   help="additional header files to include in the BPF program as either "
+                        "full path, or relative to current working directory, or relative "
+                        "to default kernel header search path (kernel types come from "
+                        "vmlinux.h; a kernel header's constants from the installed "
+                        "headers)")
     _args.add_maps(p)
     _args.add_json(p, "interval")
     return p
@@ -174,7 +178,8 @@ def run(args, out):
     specs = [Spec(i, s, False, size) for i, s in enumerate(args.countspecifier or [])]
     specs += [Spec(len(specs) + i, s, True, size)
               for i, s in enumerate(args.histspecifier or [])]
-    parts = [("", _probegen.tracepoint_structs([s.p for s in specs]))] + [
+    parts = [("", _probegen.include_lines(args.include)
+              + _probegen.tracepoint_structs([s.p for s in specs]))] + [
         (s.p.raw, program(s.i, s.p, s.hist, size)) for s in specs]
     consts = {"self_tgid": os.getpid()}
     # bcc's -n (outputs) and -d (seconds) onto the shared interval loop

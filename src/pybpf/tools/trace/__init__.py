@@ -170,7 +170,7 @@ def run(args, out):
     sym_files = _sym_files(args.sym_file_list)
     build_id = sym_files is not None and args.user_stack
     frag = (tstacks.BUILD_ID_STACKS if build_id else tstacks.STACKS) if stacks else ""
-    parts = [("", _includes(args.include) + _probegen.tracepoint_structs(probes) + frag)] + [
+    parts = [("", _probegen.include_lines(args.include) + _probegen.tracepoint_structs(probes) + frag)] + [
         (p.raw, program(i, p, size, stacks, build_id)) for i, p in enumerate(probes)]
     head = _head(args)
     decoders = [decoder(p, size) for p in probes]
@@ -299,21 +299,6 @@ def _head(args) -> str:
         return ""
     size = args.buffer_pages * os.sysconf("SC_PAGE_SIZE") * (os.cpu_count() or 1)
     return f"#define EVENTS_BYTES {1 << (size - 1).bit_length()}\n"
-
-
-def _includes(headers) -> str:
-    """-I's own headers (a path: ./x.h, /abs/x.h), after vmlinux.h as bcc puts them after
-    its kernel headers.  A kernel header's name (linux/fs.h) adds nothing: its types are
-    in vmlinux.h, and the constants the probes use are looked up in the installed kernel
-    headers when the compile misses them."""
-    out = ""
-    for h in headers or ():
-        if h.startswith((".", "/")):
-            path = os.path.abspath(h)
-            if '"' in path or "\n" in path or not os.path.isfile(path):
-                raise SystemExit(f"error: -I {h}: no such header file")
-            out += f'#include "{path}"\n'
-    return out
 
 
 def main(argv=None) -> int:

@@ -103,10 +103,13 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.text(alphabet="#define()PQ,x->#\\\n\" '/*", max_size=120))
-def test_any_text_expands_or_says_unsure(text):
-    """Malformed directives and uses never raise anything but Unsure."""
-    m = cmacro.Macros(text)
+@given(st.text(alphabet="#define()PQ,x->#\\\n\" '/*", max_size=120),
+       st.one_of(st.none(), st.lists(st.tuples(st.integers(0, 130), st.integers(0, 130)),
+                                     max_size=3)))
+def test_any_text_expands_or_says_unsure(text, skipped):
+    """Malformed directives and uses (and any skipped ranges) never raise anything but
+    Unsure."""
+    m = cmacro.Macros(text, 0, skipped)
     for i, ch in enumerate(text):
         if ch in "PQ":
             try:

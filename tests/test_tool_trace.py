@@ -104,7 +104,9 @@ def test_expressions_become_c():
     assert "__retval" not in _probegen.preamble(p, [], entry=True)[1]
     p = parse_argdist("r:c:f(int a, char *b):int:$entry(a):$latency > 1000", hist=True)
     assert _probegen.needs_entry(p)
-    assert _probegen.rewrite(p, "$entry(b)") == "((char *)__entry->args[1])"
+    assert _probegen.rewrite(p, "$entry(b)") == "((char *)__earg2)"
+    assert _probegen.entry_values(p) == "\t__u64 __earg1 = __entry->args[0];\n" \
+        "\t__u64 __earg2 = __entry->args[1];\n"
     assert _probegen.rewrite(p, "$latency") == "(bpf_ktime_get_ns() - __entry->ts)"
     with pytest.raises(SpecError, match="no such parameter"):
         _probegen.rewrite(p, "$entry(c)")
@@ -335,18 +337,23 @@ def test_trace_and_argdist_read_through_user_pointers_of_a_uprobe():
                     "-C", f't:syscalls:sys_enter_openat():u32:$task->real_parent->tgid:'
                           f'STRCMP("{marker}", args->filename)',
                     "-C", f"p:{exe}:args_marker(long i, const char *name):char:name[0]",
-                    ready="Tracing 2 probes")
+                    "-C", f"r:{exe}:args_marker(long i, const char *name):char:"
+                          "$entry(name)[1]",
+                    ready="Tracing 3 probes")
         _go(c)
         _args_go(exe, 7)
         a.stop(settle=0.5)
     finally:
         os.unlink(marker)
     (rec,) = a.json()
-    parents, letters = rec["probes"]
+    parents, letters, seconds = rec["probes"]
     assert [(x["values"], x["count"]) for x in parents["counts"]] == \
         [({"$task->real_parent->tgid": c.pid}, 5)], rec
     assert {x["values"]["name[0]"]: x["count"] for x in letters["counts"]} == \
         {ord("a"): 3, ord("b"): 2, ord("g"): 2}, rec
+    # the entry's saved pointer, read at the return: a user pointer still
+    assert {x["values"]["$entry(name)[1]"]: x["count"] for x in seconds["counts"]} == \
+        {ord("l"): 3, ord("e"): 2, ord("a"): 2}, rec
 
 
 def _args_go(exe: str, n: int) -> None:

@@ -126,7 +126,8 @@ def rewrite(p: Probe, expr: str) -> str:
         names = [n for _, n in p.params]
         if m.group(1) not in names:
             p.bail(f"$entry({m.group(1)}): no such parameter in the signature")
-        return f"(({p.params[names.index(m.group(1))][0]})__entry->args[{names.index(m.group(1))}])"
+        k = names.index(m.group(1))
+        return f"(({p.params[k][0]})__earg{k + 1})"
     expr = _ENTRY.sub(entry, expr)
     for alias, c in _ALIASES:
         expr = expr.replace(alias, c)
@@ -204,6 +205,13 @@ def tracepoint_structs(probes) -> str:
     return "\n".join(out)
 
 
+def entry_values(p: Probe) -> str:
+    """C after a return probe's entry record ``__entry`` is found: the saved arguments
+    as locals ``__earg<n>`` (locals carry where they point for the read pass)."""
+    return "".join(f"\t__u64 __earg{k + 1} = __entry->args[{k}];\n"
+                   for k in range(len(p.params)))
+
+
 def entry_program(i: int, p: Probe) -> str:
     """For a return probe using $latency/$entry: the entry program saving the time and
     the arguments per thread, and the map it saves them in."""
@@ -260,7 +268,8 @@ def kernel_reads(text: str, probes, includes) -> str:
     seeds = {}
     for i, p in enumerate(probes):
         o = _arg_origin(p)
-        seeds[f"probe{i}"] = dict({f"__arg{n}": o for n in range(1, 7)}, __retval=o)
+        seeds[f"probe{i}"] = dict({f"__arg{n}": o for n in range(1, 7)}, __retval=o,
+                                  **{f"__earg{n}": o for n in range(1, 7)})
     ids = []
     for mod in (kderef.__file__, os.path.join(os.path.dirname(kderef.__file__), "cmacro.py")):
         st = os.stat(mod)           # an edited pass misses

@@ -92,7 +92,7 @@ def program(i: int, p, hist: bool, string_size: int) -> str:
         decls += "\t__u32 __tid = (__u32)bpf_get_current_pid_tgid();\n" \
                  "\tstruct probe_entry *__entry;\n"
         enter = f"\t__entry = bpf_map_lookup_elem(&entries{i}, &__tid);\n" \
-                "\tif (!__entry)\n\t\treturn 0;\n"
+                "\tif (!__entry)\n\t\treturn 0;\n" + _probegen.entry_values(p)
         end = f"done:\n\tbpf_map_delete_elem(&entries{i}, &__tid);\n\treturn 0;\n"
     leave = "goto done" if entry else "return 0"
     pred = f"\tif (!({_probegen.rewrite(p, p.filter)}))\n\t\t{leave};\n" if p.filter else ""

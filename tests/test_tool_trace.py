@@ -275,7 +275,8 @@ def test_trace_kprobe_in_the_guest_names_it_missing_here():
     marker, c = _opener("pybpf-kprobe-marker-", 3)
     try:
         t = ToolRun("trace", "--json", "-p", str(c.pid),
-                    'do_sys_openat2 "%s", arg2@user', ready="Tracing 1 probes")
+                    'do_sys_openat2 "%s", arg2@user', ready="Tracing 1 probes",
+                    timeout=600)             # clang's compile, emulated (~60 s and more)
         _go(c)
         t.wait_for(marker, timeout=60)
         t.stop()

@@ -170,7 +170,8 @@ def run(args, out):
     sym_files = _sym_files(args.sym_file_list)
     build_id = sym_files is not None and args.user_stack
     frag = (tstacks.BUILD_ID_STACKS if build_id else tstacks.STACKS) if stacks else ""
-    parts = [("", _probegen.include_lines(args.include) + _probegen.tracepoint_structs(probes) + frag)] + [
+    fixed = _probegen.include_lines(args.include) + _probegen.tracepoint_structs(probes)
+    parts = [("", fixed + frag)] + [
         (p.raw, program(i, p, size, stacks, build_id)) for i, p in enumerate(probes)]
     head = _head(args)
     decoders = [decoder(p, size) for p in probes]
@@ -276,8 +277,9 @@ def run(args, out):
     return 0
 
 
-def _sym_files(text: str | None) -> list[str] | None:
-    """-s's files, each checked to be an ELF file with a GNU build-id."""
+def _sym_files(text: str | None) -> list | None:
+    """-s's files (their symbols, ``ElfSymbols``), each an ELF file with a GNU
+    build-id."""
     if text is None:
         return None
     from ...syms.elfsyms import ElfSymbols
@@ -287,7 +289,7 @@ def _sym_files(text: str | None) -> list[str] | None:
         if not elf.build_id:
             raise SystemExit(f"error: {path} has no GNU build-id: frames cannot be "
                              "matched to it")
-        out.append(path)
+        out.append(elf)
     if not out:
         raise SystemExit("error: -s needs at least one file")
     return out

@@ -52,17 +52,15 @@ def _line(addr: int, text: str, address: bool) -> str:
 class Frames:
     """Names the frames of a trace event's stacks (``address``: -a)."""
 
-    def __init__(self, obj, address: bool = False, sym_files: list[str] | None = None):
+    def __init__(self, obj, address: bool = False, sym_files: list | None = None):
+        """``sym_files``: -s's files as ``pybpf.syms.elfsyms.ElfSymbols`` (user stacks
+        then come from the build-id map)."""
         from .._stacks import Stacks
         self.stacks = Stacks(obj.maps["stacks"], show_offset=True)
         self.address = address
         self.build_id_map = obj.maps["build_id_stacks"] if sym_files is not None else None
-        self.by_build_id: dict[bytes, object] = {}
-        for path in sym_files or ():
-            from ...syms.elfsyms import ElfSymbols
-            elf = ElfSymbols(path)
-            if elf.build_id:
-                self.by_build_id[bytes.fromhex(elf.build_id)] = elf
+        self.by_build_id = {bytes.fromhex(elf.build_id): elf for elf in sym_files or ()
+                            if elf.build_id}
 
     def close(self) -> None:
         self.stacks.close()

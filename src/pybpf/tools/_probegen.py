@@ -289,8 +289,9 @@ def compile_text(tool: str, parts: list[tuple[str, str]], probes=(),
     """The tool's fixed half with the generated ``parts`` ((specifier, C) each) appended,
     compiled (cached by text); ``probes``: the specifiers of programs ``probe<i>``, whose
     reads through pointers become probe reads; ``head``: C put before the fixed half
-    (defines that size its maps, headers given with -I).  A compile error is one line
-    naming the specifier."""
+    (defines that size its maps).  Kernel-header constants the compile misses are
+    defined from the installed headers (:mod:`pybpf.bcc.kmacros`).  A compile error is
+    one line naming the specifier."""
     from ..toolchain import compile as compile_c
     folder = os.path.join(TOOLS_DIR, tool)
     with open(os.path.join(folder, f"{tool}.bpf.c")) as f:

@@ -153,8 +153,9 @@ class Lookup:
                     f"kernel's headers are not installed (/lib/modules/{self.release}"
                     "/build, or BCC_KERNEL_SOURCE); define it in the program")
         if name in self.where:
-            return (f"'{name}' ({self.where[name]}) is not defined for this kernel's "
-                    "configuration; define it in the program")
+            return (f"'{name}' ({self.where[name]}) is not defined when that header is "
+                    "preprocessed for this kernel's configuration; define it in the "
+                    "program")
         return (f"'{name}' is not declared: not in the kernel's BTF, nor defined by its "
                 f"headers ({self.trees[0]})")
 

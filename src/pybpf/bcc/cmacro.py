@@ -16,10 +16,14 @@ Expansion follows C's preprocessor (arguments expanded first unless next to ``#`
 macro expanded inside itself).  Only macros the program defines are expanded.  Those of
 headers and ``-D`` flags are kept as written, and clang expands them later, as before.
 The expansion is written on one line, followed by the newlines it replaced, so later lines
-keep their numbers.  A use is left alone (and its reads are left to the verifier, as
-before) when the result would depend on something this module cannot see: a macro
-defined more than once in a text with conditional directives, or the program's own macro
-name left in the result (a self-reference, or a function-like name without arguments).
+keep their numbers.  Definitions inside the branches the preprocessor skipped (clang's
+skipped ranges, given by :mod:`.kderef`: the defines it passes, ``CONFIG_`` values
+included) do not count, so a macro defined once per branch of ``#if``/``#else`` expands
+to the branch clang takes.  A use is left alone (and its reads are left to the verifier,
+as before) when the result would depend on something this module cannot see: a macro
+defined more than once in a text with conditional directives and no skipped ranges
+known, or the program's own macro name left in the result (a self-reference, or a
+function-like name without arguments).
 """
 
 from __future__ import annotations
@@ -87,19 +91,24 @@ class Unsure(Exception):
 
 class Macros:
     """The ``#define``/``#undef`` directives of ``text`` from offset ``start`` on (the
-    program's own part), looked up as they stand at a place in the text."""
+    program's own part), looked up as they stand at a place in the text; ``skipped``:
+    the [start, end) offsets the preprocessor skipped (its branches not taken), when
+    known: their directives do not count."""
 
-    def __init__(self, text: str, start: int = 0):
+    def __init__(self, text: str, start: int = 0, skipped=None):
         self.text = text
         self.defs: dict[str, list] = {}      # name -> [(offset, Macro or None for #undef)]
         self.conditional = False
+        self.exact = skipped is not None      # which branches hold is known
+        skipped = sorted(skipped or ())
         toks = tokens(text, start)
         line_start = True
         for i, t in enumerate(toks):
             if t.kind == "nl":
                 line_start = True
                 continue
-            if line_start and t.text in ("#", "%:"):
+            if line_start and t.text in ("#", "%:") and not any(
+                    a <= t.start < b for a, b in skipped):
                 j = i + 1
                 line = []
                 while j < len(toks) and toks[j].kind != "nl":
@@ -143,7 +152,8 @@ class Macros:
         entries = self.defs.get(name)
         if not entries:
             return None
-        if self.conditional and sum(1 for _, m in entries if m is not None) > 1:
+        if self.conditional and not self.exact and \
+                sum(1 for _, m in entries if m is not None) > 1:
             raise Unsure(name)
         got = None
         for off, m in entries:
@@ -352,11 +362,12 @@ def _call_end(text: str, pos: int) -> int:
     return -1
 
 
-def expand_uses(text: str, ranges: list[tuple[int, int]], start: int = 0) -> str | None:
+def expand_uses(text: str, ranges: list[tuple[int, int]], start: int = 0,
+                skipped=None) -> str | None:
     """``text`` with the outermost uses of its own macros that begin inside the given
     ranges (offsets of clang's expansion locations) replaced by their expansions, or None
-    when there is none to expand."""
-    macros = Macros(text, start)
+    when there is none to expand; ``skipped`` as for :class:`Macros`."""
+    macros = Macros(text, start, skipped)
     if not macros.defs:
         return None
     uses: set[tuple[int, int]] = set()

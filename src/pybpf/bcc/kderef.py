@@ -133,30 +133,39 @@ def needed(rw, source: str) -> bool:
     return re.search(r"\*\s*\)|PT_REGS_PARM|\bargs\s*\[", body) is not None
 
 
-def apply(source: str, args: list[str], rw) -> str:
+def apply(source: str, args: list[str], rw, seeds: dict | None = None) -> str:
     """``source`` with the kernel reads rewritten (unchanged if libclang is missing or the
-    text does not parse: clang's own compile then reports the error)."""
+    text does not parse: clang's own compile then reports the error).  ``rw``: the bcc
+    rewriter's result, or directly the targets (as :func:`targets` makes them); ``seeds``:
+    {function: {local variable: origin}} for locals that hold probe arguments (the C that
+    trace and argdist generate)."""
     ci = cindex()
     if ci is None:
         return source
     from . import cmacro
     out = source
     for _ in range(4):
+        # with conditional directives, the preprocessor's skipped branches are recorded
+        # (clang keeps them only in its detailed record): a macro defined once per branch
+        # expands to the one clang took
+        cond = re.search(r"^[ \t]*#[ \t]*(?:if|el)", source.split(_USER, 1)[-1], re.M)
+        opts = ci.TranslationUnit.PARSE_DETAILED_PROCESSING_RECORD if cond else 0
         try:
             tu = ci.Index.create().parse(MAIN, args=[*args, "-x", "c"],
-                                         unsaved_files=[(MAIN, source)], options=0)
+                                         unsaved_files=[(MAIN, source)], options=opts)
         except ci.TranslationUnitLoadError:
             return out
         if any(d.severity >= 4 for d in tu.diagnostics):      # fatal: leave it to clang
             return out
-        p = _Pass(ci, tu, source, targets(rw))
+        p = _Pass(ci, tu, source, rw if isinstance(rw, dict) else targets(rw), seeds)
         out = p.run()
         if not p.in_macros:
             return out
         # reads written in the program's macros: expand those uses and look again
         # (offsets are bytes: latin-1 maps them one to one)
         raw = p.src.decode("latin-1")
-        new = cmacro.expand_uses(raw, p.in_macros, max(0, raw.find(_USER)))
+        new = cmacro.expand_uses(raw, p.in_macros, max(0, raw.find(_USER)),
+                                 p.skipped() if cond else None)
         if new is None:
             return out
         source = new.encode("latin-1").decode()
@@ -164,10 +173,11 @@ def apply(source: str, args: list[str], rw) -> str:
 
 
 class _Pass:
-    def __init__(self, ci, tu, source: str, targets: dict[str, list]):
+    def __init__(self, ci, tu, source: str, targets: dict[str, list], seeds=None):
         self.ci, self.K = ci, ci.CursorKind
         self.tu, self.src = tu, source.encode()
         self.targets = targets
+        self.seeds = seeds or {}
         self.var: dict = {}        # decl hash -> origin
         self.reads: dict = {}      # (start, end) -> (origin, cursor)
         self.helper_params: dict[str, list] = {}
@@ -184,6 +194,38 @@ class _Pass:
         self.in_macros: list[tuple[int, int]] = []   # where reads in macro bodies are used
         main = lib.clang_getFile(tu, MAIN)
         self._main = ctypes.cast(main, ctypes.c_void_p).value if main else None
+
+    def skipped(self) -> list[tuple[int, int]] | None:
+        """[start, end) byte offsets of the program's file the preprocessor skipped (the
+        branches of #if/#else not taken), or None if clang did not say."""
+        import ctypes
+        ci = self.ci
+        lib = ci.conf.lib
+
+        class _RangeList(ctypes.Structure):
+            _fields_ = [("count", ctypes.c_uint), ("ranges", ctypes.POINTER(ci.SourceRange))]
+        get = lib.clang_getSkippedRanges
+        get.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        get.restype = ctypes.POINTER(_RangeList)
+        free = lib.clang_disposeSourceRangeList
+        free.argtypes = [ctypes.POINTER(_RangeList)]
+        free.restype = None
+        if not self._main:
+            return None
+        got = get(self.tu.obj, self._main)
+        if not got:
+            return None
+        try:
+            rl = got.contents
+            out = []
+            for i in range(rl.count):
+                r = rl.ranges[i]
+                a, b = self._file_offset(r.start), self._file_offset(r.end)
+                if 0 <= a <= b:
+                    out.append((a, b))
+            return out
+        finally:
+            free(got)
 
     # -- driver --------------------------------------------------------------------------
     def run(self) -> str:
@@ -231,6 +273,11 @@ class _Pass:
         body = [c for c in fn.get_children() if c.kind == K.COMPOUND_STMT]
         if not body:
             return
+        seeds = self.seeds.get(fn.spelling)
+        if seeds:
+            for x in body[0].walk_preorder():
+                if x.kind == K.VAR_DECL and x.spelling in seeds:
+                    self.var[x.hash] = seeds[x.spelling]
         for _ in range(3):               # locals take their origins from assignments
             before = dict(self.var)
             self._flow(body[0])

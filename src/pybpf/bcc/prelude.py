@@ -262,8 +262,43 @@ def with_kconfig(source: str, config: dict[str, str] | None = None) -> str:
 
 def compile(source: str, cflags, includes, rw=None) -> bytes:
     """Compile rewritten bcc C: the kernel-pointer reads of :mod:`.kderef` applied where the
-    text needs them, with the precompiled prelude when there is one, and the types of
-    loaded modules the program names (:mod:`.modtypes`)."""
+    text needs them, with the precompiled prelude when there is one, the types of
+    loaded modules the program names (:mod:`.modtypes`), and the kernel headers' macros
+    it names (:mod:`.kmacros`)."""
+    from ..errors import CompileError
+    try:
+        return _compile_types(source, cflags, includes, rw)
+    except CompileError as e:
+        more = kernel_macros(source, e)
+    return _compile_types(more, cflags, includes, rw)
+
+
+def kernel_macros(source: str, e, mark: str = _MARK, where=None) -> str:
+    """``source`` with the kernel headers' definitions of the names clang found
+    undeclared (error ``e``); ``e`` again if it was about something else, a one-line
+    error naming the first name no header defines.  ``where(diagnostics)``: the place to
+    name in that line (default: clang's)."""
+    from ..errors import CompileError
+    from . import kmacros, modtypes
+    names = modtypes.unknown_names(e.diagnostics)
+    for n in re.findall(r"error: call to undeclared function '(\w+)'", e.diagnostics or ""):
+        if n not in names:
+            names.append(n)             # a function-like macro (the headers' S_ISREG)
+    if not names:
+        raise e
+    look = kmacros.Lookup(names)
+    if look.missing or not look.defines:
+        name = (look.missing or names)[0]
+        m = re.search(r"^(\S+?:\d+:\d+): error: [^\n]*'" + re.escape(name) + "'",
+                      e.diagnostics or "", re.M)
+        at = where(m.group(0) if m else "") if where else (m.group(1) + ": " if m else "")
+        err = CompileError(f"{at}{look.error(name)}")
+        err.diagnostics = e.diagnostics
+        raise err from None
+    return kmacros.with_defines(source, look.defines, mark)
+
+
+def _compile_types(source: str, cflags, includes, rw=None) -> bytes:
     from ..errors import CompileError
     from . import modtypes
     if not modtypes.module_names():

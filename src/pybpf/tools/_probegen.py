@@ -16,8 +16,12 @@ In expressions: ``arg1``..``arg6`` (function or USDT arguments), ``retval`` /
 fields, from the event's format file), ``$pid``, ``$tgid``, ``$uid``, ``$gid``,
 ``$cpu``, ``$task`` and argdist's ``$PID``, ``$COMM``, ``$latency``, ``$entry(param)``.
 Pointers are read with helpers (``%s`` and ``char*`` values read the string, from user
-memory or else kernel memory; ``STRCMP("text", expr)`` compares one with a literal); a C ``->`` through a kernel pointer needs
-``BPF_CORE_READ(p, field)``, as in libbpf C.
+memory or else kernel memory; ``STRCMP("text", expr)`` compares one with a literal, or
+with -B a byte list such as ``STRCMP("{0x6c, 0x00}", arg4)``).  Reads through pointers
+(``how->flags``, ``$task->real_parent->tgid``, ``*p``, ``p[i]``) become probe reads, as
+bcc's trace does: the generated text goes through the bcc front end's pass on clang's AST
+(:mod:`pybpf.bcc.kderef`), told that a uprobe's or USDT probe's arguments (and a
+syscall's) point into user memory and a kernel function's into the kernel's.
 """
 
 from __future__ import annotations
@@ -64,6 +68,11 @@ def _strcmp(p: Probe, expr: str) -> str:
             p.bail('STRCMP takes ("literal", expression)')
         n = len(p.helpers)
         lit = args[0]
+        if p.bin_cmp:
+            p.helpers.append(_bytes_helper(n, lit[1:-1]))
+            out += expr[i:j] + f"__streq{n}((const void *)({args[1]}))"
+            i = end
+            continue
         p.helpers.append(f"""
 static __always_inline bool __streq{n}(const void *s)
 {{
@@ -81,19 +90,44 @@ static __always_inline bool __streq{n}(const void *s)
         i = end
 
 
+def _bytes_helper(n: int, value: str) -> str:
+    """trace -B's STRCMP: ``value`` (the literal's text) is a C initializer of bytes,
+    ``{0x6c, 0x00}``, or else the literal's characters without their NUL; true when the
+    memory at the pointer starts with exactly those bytes (binary: NULs included)."""
+    brace = value.lstrip().startswith("{")
+    init = value if brace else f'"{value}"'
+    count = "sizeof(want)" if brace else "sizeof(want) - 1"
+    return f"""
+static __always_inline bool __streq{n}(const void *s)
+{{
+\tconst unsigned char want[] = {init};
+\tunsigned char got[sizeof(want)] = {{}};
+
+\tif (bpf_probe_read_user(got, {count}, s) < 0 &&
+\t    bpf_probe_read_kernel(got, {count}, s) < 0)
+\t\treturn false;
+\tfor (int i = 0; i < {count}; i++)
+\t\tif (got[i] != want[i])
+\t\t\treturn false;
+\treturn true;
+}}
+"""
+
+
 def rewrite(p: Probe, expr: str) -> str:
     """A specifier's expression as C in the probe's program (see the module docstring)."""
     if "STRCMP(" in expr:
         expr = _strcmp(p, expr)
     if p.kind == "r":
-        expr = re.sub(r"(?<![\w$])retval\b", "PT_REGS_RC(ctx)", expr)
+        expr = re.sub(r"(?<![\w])\$?retval\b", "__retval", expr)
     expr = expr.replace("$latency", "(bpf_ktime_get_ns() - __entry->ts)")
 
     def entry(m):
         names = [n for _, n in p.params]
         if m.group(1) not in names:
             p.bail(f"$entry({m.group(1)}): no such parameter in the signature")
-        return f"(({p.params[names.index(m.group(1))][0]})__entry->args[{names.index(m.group(1))}])"
+        k = names.index(m.group(1))
+        return f"(({p.params[k][0]})__earg{k + 1})"
     expr = _ENTRY.sub(entry, expr)
     for alias, c in _ALIASES:
         expr = expr.replace(alias, c)
@@ -106,18 +140,26 @@ def _used_args(texts) -> set[int]:
     return {int(n) for t in texts for n in _ARG.findall(t)}
 
 
+def _arg_origin(p: Probe) -> str:
+    """Where a probe's pointer arguments point: "u" (user memory) or "k" (kernel)."""
+    return "u" if p.library or p.kind == "u" or _syscall_kprobe(p) else "k"
+
+
 def _syscall_kprobe(p: Probe) -> bool:
     return not p.library and p.kind in ("p", "r") and p.function.startswith(
         ("__x64_sys_", "__arm64_sys_", "__riscv_sys_", "__s390x_sys_"))
 
 
-def preamble(p: Probe, texts) -> tuple[str, str]:
+def preamble(p: Probe, texts, entry: bool = False) -> tuple[str, str]:
     """(the program's context parameter, the C declarations before its body): the
-    arguments the expressions use, the signature's parameters, a tracepoint's args."""
+    arguments the expressions use, the signature's parameters, a tracepoint's args, a
+    return probe's value (not in its ``entry`` half)."""
     if p.kind == "t":
         tag = f"tracepoint__{p.category}__{p.function}"
         return "void *ctx", f"\tstruct {tag} *args = ctx;\n"
     lines = []
+    if p.kind == "r" and not entry:
+        lines.append("\t__u64 __retval = PT_REGS_RC(ctx);")
     used = _used_args(texts) | set(range(1, len(p.params) + 1))
     for n in sorted(used):
         if p.kind == "u":
@@ -138,6 +180,21 @@ def section(p: Probe) -> str:
     return "kprobe" if not p.library else "uprobe"
 
 
+def include_lines(headers) -> str:
+    """-I's own headers (a path: ./x.h, /abs/x.h), after vmlinux.h as bcc puts them after
+    its kernel headers.  A kernel header's name (linux/fs.h) adds nothing: its types are
+    in vmlinux.h, and the constants the probes use are looked up in the installed kernel
+    headers when the compile misses them."""
+    out = ""
+    for h in headers or ():
+        if h.startswith((".", "/")):
+            path = os.path.abspath(h)
+            if '"' in path or "\n" in path or not os.path.isfile(path):
+                raise errors.PybpfError(f"-I {h}: no such header file")
+            out += f'#include "{path}"\n'
+    return out
+
+
 def tracepoint_structs(probes) -> str:
     from ..bcc import tpformat
     done, out = set(), []
@@ -148,10 +205,17 @@ def tracepoint_structs(probes) -> str:
     return "\n".join(out)
 
 
+def entry_values(p: Probe) -> str:
+    """C after a return probe's entry record ``__entry`` is found: the saved arguments
+    as locals ``__earg<n>`` (locals carry where they point for the read pass)."""
+    return "".join(f"\t__u64 __earg{k + 1} = __entry->args[{k}];\n"
+                   for k in range(len(p.params)))
+
+
 def entry_program(i: int, p: Probe) -> str:
     """For a return probe using $latency/$entry: the entry program saving the time and
     the arguments per thread, and the map it saves them in."""
-    ctx, decls = preamble(p, [])
+    ctx, decls = preamble(p, [], entry=True)
     saves = "".join(f"\tv.args[{k}] = (__u64)__arg{k + 1};\n" for k in range(len(p.params)))
     return f"""
 HASH_MAP(entries{i}, __u32, struct probe_entry, 10240);
@@ -172,21 +236,98 @@ int probe{i}_entry({ctx})
 """
 
 
-def compile_text(tool: str, parts: list[tuple[str, str]]) -> bytes:
+_DEREF = re.compile(r"->|\[|\*|\$task")
+
+
+def _may_read_memory(probes) -> bool:
+    """Whether an expression may read through a pointer (cheap: ``args->field`` of a
+    tracepoint reads its context)."""
+    for p in probes:
+        for e in [p.filter or ""] + p.values + p.exprs:
+            e = re.sub(r'"(?:[^"\\]|\\.)*"', "", e)
+            if _DEREF.search(re.sub(r"\bargs->\w+", "", e)):
+                return True
+    return False
+
+
+def kernel_reads(text: str, probes, includes) -> str:
+    """``text`` with the reads through pointers in the probes' programs (``probe<i>``)
+    made probe reads by the bcc front end's AST pass; the result is cached by text.
+    Unchanged without libclang (the verifier then names the read)."""
+    from ..bcc import kderef
+    if not kderef.available():
+        return text
+    from ..cache import Cache, key_of
+    from ..toolchain import _clang_args, _vmlinux_dir, ensure_vmlinux_h, host_arch
+    cache = Cache.default()
+    vdir, _ = _vmlinux_dir(cache, "")
+    if vdir:
+        ensure_vmlinux_h(cache, vdir)
+    args = _clang_args(host_arch(), [], includes, None, vdir)
+    targets = {f"probe{i}": [] for i in range(len(probes))}
+    seeds = {}
+    for i, p in enumerate(probes):
+        o = _arg_origin(p)
+        seeds[f"probe{i}"] = dict({f"__arg{n}": o for n in range(1, 7)}, __retval=o,
+                                  **{f"__earg{n}": o for n in range(1, 7)})
+    ids = []
+    for mod in (kderef.__file__, os.path.join(os.path.dirname(kderef.__file__), "cmacro.py")):
+        st = os.stat(mod)           # an edited pass misses
+        ids += [str(st.st_mtime_ns), str(st.st_size)]
+    key = key_of("probegen-kderef", *ids, text, "\0".join(args), repr(seeds))
+    done = cache.get(key)
+    if done is not None:
+        return done.decode()
+    out = kderef.apply(text, args, targets, seeds)
+    if out != text:         # an unchanged text may be a parse that failed: not kept
+        cache.put(key, out.encode())
+    return out
+
+
+def compile_text(tool: str, parts: list[tuple[str, str]], probes=(),
+                 head: str = "") -> bytes:
     """The tool's fixed half with the generated ``parts`` ((specifier, C) each) appended,
-    compiled (cached by text).  A compile error is one line naming the specifier."""
+    compiled (cached by text); ``probes``: the specifiers of programs ``probe<i>``, whose
+    reads through pointers become probe reads; ``head``: C put before the fixed half
+    (defines that size its maps).  Kernel-header constants the compile misses are
+    defined from the installed headers (:mod:`pybpf.bcc.kmacros`).  A compile error is
+    one line naming the specifier."""
     from ..toolchain import compile as compile_c
     folder = os.path.join(TOOLS_DIR, tool)
     with open(os.path.join(folder, f"{tool}.bpf.c")) as f:
-        text = f.read() + "\n/* generated from the probe specifiers */\n"
+        text = head + f.read()
+    # kernel macros the probes name go before this line (the line after keeps its number)
+    mark = f"#line {text.count(chr(10)) + 2}\n/* generated from the probe specifiers */\n"
+    text += "\n" + mark
     owners = []                     # (first line, specifier)
     for spec, c in parts:
-        owners.append((text.count("\n") + 1, spec))
+        owners.append((text.count("\n"), spec))
         text += c
     try:
-        return compile_c(text, includes=[folder])
+        if probes and _may_read_memory(probes):
+            # the pass keeps line numbers: errors still point at their specifier
+            text = kernel_reads(text, probes, [folder])
+        try:
+            return compile_c(text, includes=[folder])
+        except errors.CompileError as e:
+            # constants of the kernel's headers (no BTF has macros), from its headers
+            from ..bcc.prelude import kernel_macros
+            more = kernel_macros(text, e, mark, lambda diag: _where(diag, owners))
+        return compile_c(more, includes=[folder])
     except errors.CompileError as e:
+        if "\n" not in str(e).strip():
+            raise
         raise errors.CompileError(_first_error(str(e), owners)) from None
+
+
+def _where(message: str, owners) -> str:
+    """``probe '<specifier>': `` for clang's first error, if it is in a probe's C."""
+    m = re.search(r"^<stdin>:(\d+):\d+: error:", message, re.M)
+    spec = None
+    if m:
+        spec = next((s for first, s in reversed(owners) if first <= int(m.group(1)) and s),
+                    None)
+    return f"probe {spec!r}: " if spec else ""
 
 
 def _first_error(message: str, owners) -> str:
@@ -194,24 +335,22 @@ def _first_error(message: str, owners) -> str:
     m = re.search(r"^<stdin>:(\d+):\d+: error: (.*)$", message, re.M)
     if m is None:
         return message.strip().splitlines()[-1] if message.strip() else "compile failed"
-    line = int(m.group(1))
-    spec = next((s for first, s in reversed(owners) if first <= line and s), None)
-    where = f"probe {spec!r}: " if spec else ""
-    return f"{where}{m.group(2)} (in the C generated for it; -v prints it)"
+    return f"{_where(message, owners)}{m.group(2)} (in the C generated for it; -v prints it)"
 
 
 def load(tool: str, parts: list[tuple[str, str]], filters, consts: dict,
-         verbose: bool = False):
-    """Compile and load the generated object (``parts``: (specifier, C) each) with the
-    shared filters (nothing attached)."""
+         verbose: bool = False, probes=(), head: str = ""):
+    """Compile and load the generated object (``parts``: (specifier, C) each; ``probes``
+    and ``head`` as for :func:`compile_text`) with the shared filters (nothing
+    attached)."""
     import sys
 
     import pybpf
     from . import _common
     _common.require_privileges()
     if verbose:
-        print("".join(c for _, c in parts), file=sys.stderr)
-    data = compile_text(tool, parts)
+        print(head + "".join(c for _, c in parts), file=sys.stderr)
+    data = compile_text(tool, parts, probes, head)
     variables = dict(filters.consts)
     variables.update(consts)
     obj = pybpf.load(data, name=tool, variables=variables, maps=filters.maps)

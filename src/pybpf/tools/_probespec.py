@@ -52,6 +52,7 @@ class Probe:
         self.label: str | None = None
         self.default_expr = False
         self.helpers: list[str] = []    # C functions its expressions call (STRCMP)
+        self.bin_cmp = False            # trace -B: STRCMP's literal is binary
 
     @property
     def display(self) -> str:

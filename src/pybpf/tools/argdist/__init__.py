@@ -70,7 +70,11 @@ def parser():
     p.add_argument("-C", "--count", action="append", dest="countspecifier",
                    metavar="specifier", help="probe specifier to capture count of")
     p.add_argument("-I", "--include", action="append", metavar="header",
-                   help="accepted for bcc compatibility (vmlinux.h has every kernel type)")
+                   help="additional header files to include in the BPF program as either "
+                        "full path, or relative to current working directory, or relative "
+                        "to default kernel header search path (kernel types come from "
+                        "vmlinux.h; a kernel header's constants from the installed "
+                        "headers)")
     _args.add_maps(p)
     _args.add_json(p, "interval")
     return p
@@ -88,7 +92,7 @@ def program(i: int, p, hist: bool, string_size: int) -> str:
         decls += "\t__u32 __tid = (__u32)bpf_get_current_pid_tgid();\n" \
                  "\tstruct probe_entry *__entry;\n"
         enter = f"\t__entry = bpf_map_lookup_elem(&entries{i}, &__tid);\n" \
-                "\tif (!__entry)\n\t\treturn 0;\n"
+                "\tif (!__entry)\n\t\treturn 0;\n" + _probegen.entry_values(p)
         end = f"done:\n\tbpf_map_delete_elem(&entries{i}, &__tid);\n\treturn 0;\n"
     leave = "goto done" if entry else "return 0"
     pred = f"\tif (!({_probegen.rewrite(p, p.filter)}))\n\t\t{leave};\n" if p.filter else ""
@@ -174,7 +178,8 @@ def run(args, out):
     specs = [Spec(i, s, False, size) for i, s in enumerate(args.countspecifier or [])]
     specs += [Spec(len(specs) + i, s, True, size)
               for i, s in enumerate(args.histspecifier or [])]
-    parts = [("", _probegen.tracepoint_structs([s.p for s in specs]))] + [
+    parts = [("", _probegen.include_lines(args.include)
+              + _probegen.tracepoint_structs([s.p for s in specs]))] + [
         (s.p.raw, program(s.i, s.p, s.hist, size)) for s in specs]
     consts = {"self_tgid": os.getpid()}
     # bcc's -n (outputs) and -d (seconds) onto the shared interval loop
@@ -216,7 +221,8 @@ def run(args, out):
             out.row("", {"time": when, "probes": recs})
 
     with _args.Filters(args) as f, _probegen.load("argdist", parts, f, consts,
-                                                  args.verbose) as obj:
+                                                  args.verbose,
+                                                  [s.p for s in specs]) as obj:
         for s in specs:
             _probegen.attach(obj, s.i, s.p, args.pid or -1)
             if _probegen.needs_entry(s.p):

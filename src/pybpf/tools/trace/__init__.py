@@ -12,8 +12,9 @@ import struct
 import sys
 import time
 
-from .. import _args, _common, _probegen, _run, _stacks
+from .. import _args, _common, _probegen, _run
 from .._probespec import SpecError, parse_trace, python_format
+from . import stacks as tstacks
 
 _HEAD = struct.Struct("<QIIII16s")        # struct trace_head
 _SIGNED = {"d": 4, "hd": 2, "ld": 8, "lld": 8}
@@ -34,9 +35,9 @@ EXAMPLES = """examples:
 
 def parser():
     p = _args.parser("trace", "Attach to functions and print trace messages", EXAMPLES)
-    p.add_argument("-b", "--buffer-pages", type=_args.positive_int, default=64,
-                   help="accepted for bcc compatibility (events go through a 1 MiB ring "
-                        "buffer)")
+    p.add_argument("-b", "--buffer-pages", type=_args.positive_int,
+                   help="pages per CPU for the events' buffer (one ring buffer of this "
+                        "many pages times the CPUs, a power of two; default 1 MiB)")
     p.add_argument("-p", "--pid", type=_common.pid_arg, help="id of the process to trace")
     p.add_argument("-L", "--tid", type=_common.pid_arg, help="id of the thread to trace")
     p.add_argument("--uid", type=_common.parse_uid, help="id of the user to trace")
@@ -59,36 +60,41 @@ def parser():
     p.add_argument("-n", "--name", help="only print process names containing this name")
     p.add_argument("-f", "--msg-filter", help="only print the msg of event containing this "
                                               "string")
+    p.add_argument("-B", "--bin_cmp", action="store_true",
+                   help="allow to use STRCMP with binary values")
+    p.add_argument("-s", "--sym_file_list", metavar="SYM_FILE_LIST",
+                   help="comma separated list of symbol files to use for symbol "
+                        "resolution (user stacks taken as build-id frames)")
     p.add_argument("-K", "--kernel-stack", action="store_true",
                    help="output kernel stack trace")
     p.add_argument("-U", "--user-stack", action="store_true", help="output user stack trace")
+    p.add_argument("-a", "--address", action="store_true",
+                   help="print virtual address in stacks")
     p.add_argument("-A", "--aggregate", action="store_true",
                    help="aggregate amount of each trace (needs -M)")
     p.add_argument("-I", "--include", action="append", metavar="header",
-                   help="accepted for bcc compatibility (vmlinux.h has every kernel type)")
+                   help="additional header files to include in the BPF program as either "
+                        "full path, or relative to current working directory, or relative "
+                        "to default kernel header search path (kernel types come from "
+                        "vmlinux.h; a kernel header's constants from the installed "
+                        "headers)")
     _args.add_maps(p)
     p.add_argument("probes", nargs="+", metavar="probe", help="probe specifier (see examples)")
     _args.add_json(p)
     return p
 
 
-STACKS = """
-/* -K/-U: the stack map (a small one: trace keeps no counts by stack) */
-#define STACK_ENTRIES 4096
-#include "../_stacks.bpf.h"
-"""
-
-
-def program(i: int, p, string_size: int, stacks: bool = False) -> str:
+def program(i: int, p, string_size: int, stacks: bool = False,
+            build_id: bool = False) -> str:
     """The C of one specifier: its event struct and program (with ``stacks``, the
-    event's stack ids after its values)."""
+    event's stack ids after its values; ``build_id``: user stacks as build-id frames)."""
     ctx, decls = _probegen.preamble(p, [p.filter or ""] + p.values)
     fields = "".join(f"\tchar v{j}[{string_size}];\n" if c == "s" else f"\t__u64 v{j};\n"
                      for j, c in enumerate(p.convs))
     take = ""
     if stacks:
         fields += "\tstruct stack_key st;\n"
-        take = "\ttake_stacks(ctx, &e->st);\n"
+        take = tstacks.TAKE_BUILD_ID if build_id else tstacks.TAKE
     fill = "".join(_probegen.value_c(p, v, _probegen.conv_type(c), f"e->v{j}")
                    for j, (v, c) in enumerate(zip(p.values, p.convs)))
     pred = f"\tif (!({_probegen.rewrite(p, p.filter)}))\n\t\treturn 0;\n" if p.filter else ""
@@ -157,10 +163,17 @@ def run(args, out):
         probes = [parse_trace(s) for s in args.probes]
     except SpecError as e:
         raise SystemExit(f"error: {e}") from None
+    for p in probes:
+        p.bin_cmp = args.bin_cmp
     size = (args.string_size + 7) & ~7
     stacks = args.kernel_stack or args.user_stack
-    parts = [("", _probegen.tracepoint_structs(probes) + (STACKS if stacks else ""))] + [
-        (p.raw, program(i, p, size, stacks)) for i, p in enumerate(probes)]
+    sym_files = _sym_files(args.sym_file_list)
+    build_id = sym_files is not None and args.user_stack
+    frag = (tstacks.BUILD_ID_STACKS if build_id else tstacks.STACKS) if stacks else ""
+    fixed = _probegen.include_lines(args.include) + _probegen.tracepoint_structs(probes)
+    parts = [("", fixed + frag)] + [
+        (p.raw, program(i, p, size, stacks, build_id)) for i, p in enumerate(probes)]
+    head = _head(args)
     decoders = [decoder(p, size) for p in probes]
     formats = [python_format(p.fmt) for p in probes]
     consts = {"self_tgid": 0 if args.include_self else os.getpid()}
@@ -209,11 +222,11 @@ def run(args, out):
         if stacks:
             _, _, uid_, kid = _STACK_IDS.unpack_from(data, _HEAD.size + values_size(p, size))
             if not symbolizer:
-                symbolizer.append(_stacks.Stacks(obj.maps["stacks"], show_offset=True))
+                symbolizer.append(tstacks.Frames(obj, args.address,
+                                                 sym_files if build_id else None))
             st = symbolizer[0]
-            kst = (st.kernel(kid) if kid >= 0 else [str(kid)]) if args.kernel_stack else None
-            ust = (st.user(uid_, tgid) if uid_ >= 0 else [str(uid_)]) if args.user_stack \
-                else None
+            kst = st.kernel(kid) if args.kernel_stack else None
+            ust = st.user(uid_, tgid) if args.user_stack else None
         if out.json:
             rec = {"ts": round((ts - start_ns) / 1e9, 6), "time": time.strftime("%H:%M:%S"),
                    "cpu": cpu, "pid": tgid, "tid": tid, "comm": comm, "func": p.display,
@@ -251,7 +264,7 @@ def run(args, out):
             raise _common.Stop()
 
     with _args.Filters(args) as f, _probegen.load("trace", parts, f, consts,
-                                                  args.verbose) as obj:
+                                                  args.verbose, probes, head) as obj:
         for i, p in enumerate(probes):
             _probegen.attach(obj, i, p, args.pid or -1)
         try:
@@ -262,6 +275,32 @@ def run(args, out):
             for st in symbolizer:
                 st.close()
     return 0
+
+
+def _sym_files(text: str | None) -> list | None:
+    """-s's files (their symbols, ``ElfSymbols``), each an ELF file with a GNU
+    build-id."""
+    if text is None:
+        return None
+    from ...syms.elfsyms import ElfSymbols
+    out = []
+    for path in filter(None, (x.strip() for x in text.split(","))):
+        elf = ElfSymbols(path)          # ELFError: one line naming the file
+        if not elf.build_id:
+            raise SystemExit(f"error: {path} has no GNU build-id: frames cannot be "
+                             "matched to it")
+        out.append(elf)
+    if not out:
+        raise SystemExit("error: -s needs at least one file")
+    return out
+
+
+def _head(args) -> str:
+    """C before trace's fixed half: the events' buffer size (-b)."""
+    if not args.buffer_pages:
+        return ""
+    size = args.buffer_pages * os.sysconf("SC_PAGE_SIZE") * (os.cpu_count() or 1)
+    return f"#define EVENTS_BYTES {1 << (size - 1).bit_length()}\n"
 
 
 def main(argv=None) -> int:

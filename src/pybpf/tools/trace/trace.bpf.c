@@ -7,7 +7,10 @@
 #include "../_probegen.bpf.h"
 #include "trace.h"
 
-RINGBUF_MAP(events, 1024 * 1024);
+#ifndef EVENTS_BYTES
+#define EVENTS_BYTES (1024 * 1024)      /* -b sets it (a power of two, whole pages) */
+#endif
+RINGBUF_MAP(events, EVENTS_BYTES);
 
 /* An event of size bytes for probe, its head filled; NULL (a drop counted) when the
  * ring buffer is full. */

@@ -1,0 +1,116 @@
+"""trace's -K/-U stacks: the C that takes them, and their frames as bcc's trace prints
+them (``-a``: the address before each frame).
+
+With ``-s FILE,...`` user stacks are taken as build-id frames (the kernel's
+``BPF_F_STACK_BUILD_ID``: each frame is a binary's GNU build-id and a file offset, not an
+address), and resolved against the symbols of the files given.  That names the frames of
+processes that are gone by the time the event is read (a short-lived command), whose
+address maps can no longer be read.  A frame whose build-id the kernel could not read
+(its page not in memory) comes as an address and is resolved through the process, as
+without -s.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from .._stacks import _MACHINERY
+
+TAKE = "\ttake_stacks(ctx, &e->st);\n"
+
+STACKS = """
+/* -K/-U: the stack map (a small one: trace keeps no counts by stack) */
+#define STACK_ENTRIES 4096
+#include "../_stacks.bpf.h"
+"""
+
+# -s: user stacks in a map of build-id frames (kernel stacks stay addresses)
+BUILD_ID_STACKS = STACKS + """
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, STACK_ENTRIES);
+	__uint(map_flags, BPF_F_STACK_BUILD_ID);
+	__type(key, __u32);
+	__uint(value_size, PERF_MAX_STACK_DEPTH * sizeof(struct bpf_stack_build_id));
+} build_id_stacks SEC(".maps");
+"""
+
+TAKE_BUILD_ID = ("\te->st.user_stack_id = kernel_only ? -1 : "
+                 "bpf_get_stackid(ctx, &build_id_stacks, BPF_F_USER_STACK);\n"
+                 "\te->st.kernel_stack_id = user_only ? -1 : "
+                 "bpf_get_stackid(ctx, &stacks, 0);\n")
+
+_FRAME = struct.Struct("<i20sQ")       # struct bpf_stack_build_id
+_VALID, _IP = 1, 2                     # BPF_STACK_BUILD_ID_VALID, _IP
+
+
+def _line(addr: int, text: str, address: bool) -> str:
+    return f"{addr:16x} {text}" if address else text
+
+
+class Frames:
+    """Names the frames of a trace event's stacks (``address``: -a)."""
+
+    def __init__(self, obj, address: bool = False, sym_files: list | None = None):
+        """``sym_files``: -s's files as ``pybpf.syms.elfsyms.ElfSymbols`` (user stacks
+        then come from the build-id map)."""
+        from .._stacks import Stacks
+        self.stacks = Stacks(obj.maps["stacks"], show_offset=True)
+        self.address = address
+        self.build_id_map = obj.maps["build_id_stacks"] if sym_files is not None else None
+        self.by_build_id = {bytes.fromhex(elf.build_id): elf for elf in sym_files or ()
+                            if elf.build_id}
+
+    def close(self) -> None:
+        self.stacks.close()
+
+    def kernel(self, stack_id: int) -> list[str]:
+        if stack_id < 0:
+            return [str(stack_id)]
+        st = self.stacks
+        out = []
+        for a in st.addresses(stack_id):
+            sym = st.syms.kernel(a)
+            out.append((a, sym.format(offset=True) if sym else "[unknown]"))
+        i = 0
+        while i < len(out) and out[i][1].startswith(_MACHINERY):
+            i += 1
+        return [_line(a, t, self.address) for a, t in out[i:]]
+
+    def user(self, stack_id: int, pid: int) -> list[str]:
+        if stack_id < 0:
+            return [str(stack_id)]
+        if self.build_id_map is not None:
+            return self._build_id_frames(stack_id, pid)
+        st = self.stacks
+        out = []
+        for a in st.addresses(stack_id):
+            sym = st.syms.user(pid, a)
+            out.append(_line(a, sym.format(offset=True) if sym else "[unknown]",
+                             self.address))
+        return out
+
+    def _build_id_frames(self, stack_id: int, pid: int) -> list[str]:
+        raw = self.build_id_map.lookup_raw(stack_id)
+        out: list[str] = []
+        for k in range(len(raw or b"") // _FRAME.size):
+            status, bid, value = _FRAME.unpack_from(raw, k * _FRAME.size)
+            if status == _VALID:
+                elf = self.by_build_id.get(bid)
+                if elf is not None:
+                    vaddr = elf.offset_to_vaddr(value)
+                    hit = elf.lookup(vaddr) if vaddr is not None else None
+                    name = os.path.basename(elf.path)
+                    text = f"{hit[0]}+0x{hit[1]:x} [{name}]" if hit else \
+                        f"[unknown] [{name}+0x{value:x}]"      # a local symbol, stripped
+                else:
+                    text = f"[unknown] [build-id {bid.hex()}+0x{value:x}]"
+                out.append(_line(value, text, self.address))
+            elif status == _IP:
+                sym = self.stacks.syms.user(pid, value)
+                out.append(_line(value, sym.format(offset=True) if sym else "[unknown]",
+                                 self.address))
+            else:
+                break
+        return out

@@ -268,6 +268,9 @@ def run_tool(tool: str, how: str, seconds: float, pid: int, startup: float = 6,
         script, args = _unwrap(script, args)
         cmd = [VENV_PY, "-m", "pybpf", "run", script, *args]
         env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "src"))
+    # unbuffered, so the first line shows when it is printed, not when the tool exits
+    # (a pipe makes Python buffer it: a quiet tool would sit out the whole start-up limit)
+    env["PYTHONUNBUFFERED"] = "1"
     t0 = time.monotonic()
     # a shell's background job ignores SIGINT and python then installs no handler for
     # it: give the tool the default back, so ^C reaches it as KeyboardInterrupt.  Its own

@@ -226,28 +226,8 @@ def test_real_parent_tgid_read_through_a_macro_is_the_known_parent():
     """A child forks a grandchild that opens a marker path: the program, reading the
     current task's real parent through macros, reports the child's pid."""
     from pybpf.bcc.bpf import BPF
-    r, w = os.pipe()
     with BPF(text=PARENT_BY_MACRO) as b:
-        child = os.fork()
-        if child == 0:
-            try:
-                os.close(r)
-                grand = os.fork()
-                if grand == 0:
-                    try:
-                        os.open(f"/tmp/mcr-{os.getpid()}-not-there", os.O_RDONLY)
-                    except OSError:
-                        pass
-                    os._exit(0)
-                os.waitpid(grand, 0)
-                os.write(w, str(grand).encode())
-            finally:
-                os._exit(0)
-        os.close(w)
-        grand = int(os.read(r, 32))
-        os.close(r)
-        os.waitpid(child, 0)
-        got = {k.value: v for k, v in b["seen"].items()}
+        child, grand, got = _grandchild_opens(b)
     e = got[grand]
     assert (e.pid, e.ppid, e.ppid2, e.leader) == (grand, child, child, grand)
     with open(f"/proc/{os.getpid()}/comm", "rb") as f:

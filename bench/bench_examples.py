@@ -44,9 +44,8 @@ def first_line(argv, env=None, interrupt: bool = True) -> float:
         raise RuntimeError(f"{argv} printed nothing")
     if interrupt and p.poll() is None:
         p.send_signal(signal.SIGINT)
-    p.stdin.close()
     try:
-        p.communicate(timeout=10)
+        p.communicate(timeout=10)         # closes stdin: the C side's cue to tear down
     except subprocess.TimeoutExpired:
         # the interrupt was not acted on: say so (a lost Ctrl-C is a bug to look at) and
         # end the run rather than hang the bench

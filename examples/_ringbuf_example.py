@@ -3,13 +3,14 @@ example's object, attach it, print each event of its ``events`` ring buffer (dec
 the ctype of a struct in its header) until Ctrl-C or --timeout, then the drops; errors
 as one line, and quiet on a closed pipe (``| head``)."""
 
-import argparse
 import os
 import sys
 import time
 
 import pybpf
 from pybpf.ringbuf import RingBuffer
+
+from _options import Options  # examples/_options.py: argparse, faster
 
 
 def run(name: str, doc: str, struct: str, show, *, started: str, argv=None,
@@ -19,7 +20,7 @@ def run(name: str, doc: str, struct: str, show, *, started: str, argv=None,
     ``attach(obj, args)`` attaches by hand after the sections' own; ``started`` (or
     ``started(args)``) is the first line (the tests wait for it)."""
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap = Options(doc.splitlines()[0])
     if add_args is not None:
         add_args(ap)
     else:

@@ -5,7 +5,6 @@ Port of libbpf-bootstrap's bootstrap: two tracepoints fill a ring buffer with
 minimum duration before load, as a skeleton's ``skel->rodata->min_duration_ns`` does.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -14,10 +13,12 @@ import pybpf
 from pybpf.ringbuf import RingBuffer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Options(__doc__.splitlines()[0])
     ap.add_argument("-d", "--duration", type=int, default=0, metavar="MS",
                     help="report only processes that lived at least MS milliseconds")
     ap.add_argument("-v", "--verbose", action="store_true", help="print pybpf's debug log")

@@ -5,7 +5,6 @@ Port of libbpf-bootstrap's lsm (which refuses bpf() to everyone; this one takes 
 elsewhere it says which is missing.  Detaching (Ctrl-C) lifts the refusal.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -13,10 +12,12 @@ import time
 import pybpf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Options(__doc__.splitlines()[0])
     ap.add_argument("-p", "--pid", type=int, required=True, help="process to refuse bpf() to")
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
     args = ap.parse_args(argv)

@@ -5,7 +5,6 @@ to stderr every interval; the program counts the writes (and bpf_printk()s each 
 ``cat /sys/kernel/tracing/trace_pipe`` shows them).
 """
 
-import argparse
 import os
 import sys
 import time
@@ -13,10 +12,12 @@ import time
 import pybpf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Options(__doc__.splitlines()[0])
     ap.add_argument("-n", "--count", type=int, default=0, help="stop after N dots (default: "
                     "until Ctrl-C)")
     ap.add_argument("-i", "--interval", type=float, default=1.0, help="seconds between dots")

@@ -6,7 +6,6 @@ VMs) and keeps them in ``obj.links``; samples arrive as ``struct stacktrace_even
 (profile.h) through a ring buffer.  Stacks are printed as addresses.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -16,10 +15,12 @@ from pybpf import perf
 from pybpf.ringbuf import RingBuffer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Options(__doc__.splitlines()[0])
     ap.add_argument("-F", "--frequency", type=int, default=49, help="samples per second "
                     "per CPU (default %(default)s)")
     ap.add_argument("-p", "--pid", type=int, help="print only this process's samples")

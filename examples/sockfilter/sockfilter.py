@@ -5,7 +5,6 @@ the program attached to it with ``attach_socket(sock)``; packets come back as
 ``struct so_event`` (sockfilter.h, read with pybpf.ctype) through a ring buffer.
 """
 
-import argparse
 import os
 import socket
 import sys
@@ -15,12 +14,14 @@ import pybpf
 from pybpf.ringbuf import RingBuffer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 ETH_P_ALL = 0x0003
 PROTOS = {1: "ICMP", 6: "TCP", 17: "UDP"}
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Options(__doc__.splitlines()[0])
     ap.add_argument("-i", "--iface", default="lo", help="interface (default %(default)s)")
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
     args = ap.parse_args(argv)

@@ -5,7 +5,6 @@ clsact qdisc and filter before kernel 6.6), owned by the object, so closing it d
 The program lets every packet through.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -13,10 +12,12 @@ import time
 import pybpf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Options(__doc__.splitlines()[0])
     ap.add_argument("-i", "--iface", default="lo", help="interface (default %(default)s)")
     ap.add_argument("-p", "--port", type=int, default=9999, help="UDP port to count")
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")

@@ -6,7 +6,6 @@ Port of libbpf-bootstrap's uprobe: two programs auto-attach from their section
 they are real calls into libc.
 """
 
-import argparse
 import ctypes
 import os
 import sys
@@ -15,10 +14,12 @@ import time
 import pybpf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Options(__doc__.splitlines()[0])
     ap.add_argument("-n", "--count", type=int, default=0, help="stop after N rounds")
     ap.add_argument("-i", "--interval", type=float, default=1.0, help="seconds between rounds")
     args = ap.parse_args(argv)

@@ -118,11 +118,13 @@ def test_usdt_reads_python_gc_generations():
         assert {g for g, h in got if h == how} >= {"0", "1", "2"}, out[-2000:]
 
 
-def test_tc_counts_udp_packets_on_lo():
+@pytest.mark.parametrize("how", [[], ["--tcx"]], ids=["clsact", "tcx"])
+def test_tc_counts_udp_packets_on_lo(how):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
         rx.bind(("127.0.0.1", 0))
         port = rx.getsockname()[1]
-        p = _start("tc", "--iface", "lo", "--port", str(port))
+        p = _start("tc", "--iface", "lo", "--port", str(port), *how)
+        assert f"entering lo ({'tcx' if how else 'tc'})" in p.first_line
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
             for _ in range(3):
                 tx.sendto(b"x" * 10, ("127.0.0.1", port))

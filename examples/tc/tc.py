@@ -1,8 +1,10 @@
 """tc: a tc ingress program on an interface, counting UDP packets to one port.
 
-Port of libbpf-bootstrap's tc: ``attach_tc(iface, "ingress")`` makes a tcx link (a
-clsact qdisc and filter before kernel 6.6), owned by the object, so closing it detaches.
-The program lets every packet through.
+Port of libbpf-bootstrap's tc: like its ``bpf_tc_hook_create`` + ``bpf_tc_attach``,
+``attach_tc(iface, "ingress", mode="netlink")`` adds a clsact qdisc (unless there is one)
+and a direct-action filter; ``--tcx`` makes a tcx link instead (kernel 6.6+; its attach
+waits for an RCU grace period in the kernel, ~8 ms).  Either is owned by the object, so
+closing it detaches.  The program lets every packet through.
 """
 
 import os
@@ -21,10 +23,12 @@ def main(argv=None) -> int:
     ap.add_argument("-i", "--iface", default="lo", help="interface (default %(default)s)")
     ap.add_argument("-p", "--port", type=int, default=9999, help="UDP port to count")
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
+    ap.add_argument("--tcx", action="store_true", help="attach with a tcx link")
     args = ap.parse_args(argv)
     try:
         with pybpf.load(os.path.join(HERE, "tc.bpf.c"), variables={"port": args.port}) as obj:
-            link = obj.programs["tc_ingress"].attach_tc(args.iface, "ingress")
+            link = obj.programs["tc_ingress"].attach_tc(
+                args.iface, "ingress", mode="tcx" if args.tcx else "netlink")
             print(f"Successfully started! Counting UDP packets to port {args.port} entering "
                   f"{args.iface} ({link.kind}); `cat /sys/kernel/tracing/trace_pipe` shows "
                   "every IPv4 packet", flush=True)

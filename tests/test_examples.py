@@ -169,3 +169,42 @@ def test_profile_samples_a_busy_process():
     out = _stop(p)
     samples = re.findall(rf"COMM: sh \(pid={busy.pid}\) @ CPU \d+\n", out)
     assert len(samples) >= 3, out[-1500:]
+
+
+def test_interrupt_when_started_with_sigint_ignored():
+    """A script's background job starts with SIGINT ignored, and Python keeps it so: the
+    examples install their handler as the C ones do, so Ctrl-C still ends them cleanly."""
+    p = subprocess.Popen([sys.executable, str(EX / "bootstrap" / "bootstrap.py")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=_env(), preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                      signal.SIG_IGN))
+    assert p.stdout.readline().startswith("TIME")
+    child = subprocess.Popen(["/bin/true"])
+    child.wait()
+    out = _stop(p)                                 # SIGINT; exit status 0 checked there
+    assert re.search(rf"EXIT +true +{child.pid} ", out), out[-2000:]
+
+
+def test_tc_killed_removes_its_filter():
+    """SIGTERM takes the Ctrl-C path too: the clsact filter (which, unlike a tcx link,
+    outlives the process) and the qdisc it made are removed."""
+    ns = f"pybpf-ex-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable,
+                              str(EX / "tc" / "tc.py"), "--iface", "lo"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=_env())
+        assert "entering lo (tc)" in p.stdout.readline()
+        shown = subprocess.run(["ip", "netns", "exec", ns, "tc", "filter", "show", "dev",
+                                "lo", "ingress"], capture_output=True, text=True).stdout
+        assert "tc_ingress" in shown
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+        assert "0 packets" in out
+        qdiscs = subprocess.run(["ip", "netns", "exec", ns, "tc", "qdisc", "show", "dev",
+                                 "lo"], capture_output=True, text=True).stdout
+        assert "clsact" not in qdiscs
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)

@@ -7,6 +7,7 @@ waits for an RCU grace period in the kernel, ~8 ms).  Either is owned by the obj
 closing it detaches.  The program lets every packet through.
 """
 
+import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
@@ -25,15 +26,19 @@ def main(argv=None) -> int:
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
     ap.add_argument("--tcx", action="store_true", help="attach with a tcx link")
     args = ap.parse_args(argv)
+    # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
+    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with pybpf.load(os.path.join(HERE, "tc.bpf.c"), variables={"port": args.port}) as obj:
             link = obj.programs["tc_ingress"].attach_tc(
                 args.iface, "ingress", mode="tcx" if args.tcx else "netlink")
-            print(f"Successfully started! Counting UDP packets to port {args.port} entering "
-                  f"{args.iface} ({link.kind}); `cat /sys/kernel/tracing/trace_pipe` shows "
-                  "every IPv4 packet", flush=True)
             end = time.monotonic() + args.timeout if args.timeout else None
             try:
+                print(f"Successfully started! Counting UDP packets to port {args.port} "
+                      f"entering {args.iface} ({link.kind}); `cat /sys/kernel/tracing/"
+                      "trace_pipe` shows every IPv4 packet", flush=True)
                 while end is None or time.monotonic() < end:
                     time.sleep(0.1)
             except KeyboardInterrupt:

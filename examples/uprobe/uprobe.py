@@ -7,6 +7,7 @@ they are real calls into libc.
 """
 
 import ctypes
+import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
@@ -23,6 +24,10 @@ def main(argv=None) -> int:
     ap.add_argument("-n", "--count", type=int, default=0, help="stop after N rounds")
     ap.add_argument("-i", "--interval", type=float, default=1.0, help="seconds between rounds")
     args = ap.parse_args(argv)
+    # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
+    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     libc = ctypes.CDLL("libc.so.6")
     libc.labs.argtypes, libc.labs.restype = [ctypes.c_long], ctypes.c_long
     try:
@@ -33,9 +38,9 @@ def main(argv=None) -> int:
             p["uprobe_abs"].attach_uprobe("libc.so.6", "abs", pid=os.getpid())
             p["uretprobe_abs"].attach_uprobe("libc.so.6", "abs", pid=os.getpid(),
                                              retprobe=True)
-            print(f"Successfully started! {len(obj.links)} links", flush=True)
             i = 0
             try:
+                print(f"Successfully started! {len(obj.links)} links", flush=True)
                 while not args.count or i < args.count:
                     libc.abs(-i)
                     libc.labs(-1000 * i)

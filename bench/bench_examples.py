@@ -7,7 +7,12 @@ one untimed warm-up run that fills pybpf's compile cache and load plans).  The
 interpreter's own start (``python -c "print()"``) is measured alongside: the goal is
 python <= 2 x C + interpreter start.
 
-usage: flock /tmp/pybpf-bench.lock bench/bench_examples.py [--runs N] [names...]
+With ``--floor`` (minimal and profile by default) it also measures, in the same run,
+``python -c "import ctypes"`` and bench/examples/floor_attach.py: only the system calls of
+the example's load plan and attach through ctypes, no pybpf: the least a Python start can
+cost.
+
+usage: flock /tmp/pybpf-bench.lock bench/bench_examples.py [--runs N] [--floor] [names...]
 """
 
 from __future__ import annotations
@@ -40,6 +45,13 @@ def first_line(argv, env=None, interrupt: bool = True) -> float:
                          stderr=subprocess.DEVNULL, env=env)
     line = p.stdout.readline()
     dt = time.perf_counter() - t
+    try:
+        # on-CPU time so far (ns): less sensitive to a busy machine than the wall clock,
+        # blind to sleeps in the kernel (a tcx attach's RCU grace period)
+        with open(f"/proc/{p.pid}/schedstat") as f:
+            CPU.append(int(f.read().split()[0]) / 1e9)
+    except (OSError, ValueError, IndexError):
+        CPU.append(float("nan"))
     if not line:
         raise RuntimeError(f"{argv} printed nothing")
     if interrupt and p.poll() is None:
@@ -56,16 +68,29 @@ def first_line(argv, env=None, interrupt: bool = True) -> float:
     return dt
 
 
+CPU: list[float] = []                    # each first_line's on-CPU seconds, in order
+
+
 def median(fn, runs: int) -> float:
     fn()                                  # warm-up: caches, plans, page cache
     return statistics.median(fn() for _ in range(runs))
 
 
+def median2(fn, runs: int) -> tuple[float, float]:
+    """Median wall and on-CPU seconds of ``runs`` calls of a first_line ``fn``."""
+    fn()
+    walls = [fn() for _ in range(runs)]
+    return statistics.median(walls), statistics.median(CPU[-runs:])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("names", nargs="*", default=EXAMPLES)
+    ap.add_argument("--floor", action="store_true",
+                    help="also time `import ctypes` and a ctypes-only load and attach")
+    ap.add_argument("names", nargs="*")
     args = ap.parse_args()
+    args.names = args.names or (["minimal", "profile"] if args.floor else EXAMPLES)
     sys.path.insert(0, os.path.join(REPO, "src"))
     import pybpf
     with tempfile.TemporaryDirectory(prefix="pybpf-bench-ex-") as tmp:
@@ -75,6 +100,8 @@ def main() -> int:
                         "-lbpf", "-lelf", "-lz"], check=True)
         interp = median(lambda: first_line([PY, "-c", "print()"], ENV), args.runs)
         print(f"interpreter start (python -c print()): {interp * 1e3:.1f} ms\n")
+        if args.floor:
+            return _floor(args, tmp, c_bin, interp)
         print(f"{'example':<12} {'C libbpf':>9} {'pybpf':>9} {'ratio':>6} "
               f"{'(py-interp)/C':>14}  goal <= 2")
         for name in args.names:
@@ -88,6 +115,55 @@ def main() -> int:
             print(f"{name:<12} {c * 1e3:>7.1f}ms {py * 1e3:>7.1f}ms {py / c:>6.1f} "
                   f"{(py - interp) / c:>14.2f}  {'ok' if py <= 2 * c + interp else 'OVER'}",
                   flush=True)
+    return 0
+
+
+def _floor(args, tmp: str, c_bin: str, interp: float) -> int:
+    """Each example against its floor: interpreter, ctypes, the plan's syscalls."""
+    import marshal
+    import pybpf
+    from pybpf.object import plan as plans
+    floor = os.path.join(REPO, "bench", "examples", "floor_attach.py")
+    interp, interp_cpu = median2(lambda: first_line([PY, "-c", "print()"], ENV), args.runs)
+    ct, ct_cpu = median2(lambda: first_line([PY, "-c", "import ctypes; print()"], ENV),
+                         args.runs)
+    print(f"again, wall / on-CPU: python -c print() {interp * 1e3:.1f} / "
+          f"{interp_cpu * 1e3:.1f} ms; python -c 'import ctypes; print()' {ct * 1e3:.1f} / "
+          f"{ct_cpu * 1e3:.1f} ms\n")
+    print(f"{'example':<10} {'C libbpf':>12} {'floor':>12} {'pybpf':>12}   "
+          "(x - interp)/C wall: floor pybpf   on-CPU: floor pybpf")
+    for name in args.names:
+        src = os.path.join(REPO, "examples", name, f"{name}.bpf.c")
+        argv = [PY, os.path.join(REPO, "examples", name, f"{name}.py"),
+                *ARGS.get(name, [])]
+        first_line(argv, ENV)                       # records the load plan
+        data = pybpf.compile(src)
+        p = plans.read(plans.key(data, name))
+        if p is None:
+            raise RuntimeError(f"{name}: no load plan was recorded")
+        attach = [(e["name"], "tracepoint" if e["section"].startswith("tp/") else "cpu-clock",
+                   e["section"].split("/", 1)[1] if e["section"].startswith("tp/") else 49)
+                  for e in p["progs"]]
+        pid = p["globals"].get("my_pid")
+        recipe = os.path.join(tmp, f"{name}.floor")
+        with open(recipe, "wb") as f:
+            marshal.dump((p, attach, pid[1] if pid else None), f)
+        obj = os.path.join(tmp, f"{name}.bpf.o")
+        with open(obj, "wb") as f:
+            f.write(data)
+        c, c_cpu = median2(lambda: first_line([c_bin, name, obj], interrupt=False),
+                           args.runs)
+        fl, fl_cpu = median2(lambda: first_line([PY, floor, recipe], ENV, interrupt=False),
+                             args.runs)
+        py, py_cpu = median2(lambda: first_line(argv, ENV), args.runs)
+
+        def ms(wall, cpu):
+            return f"{wall * 1e3:5.1f}/{cpu * 1e3:4.1f}"
+        print(f"{name:<10} {ms(c, c_cpu):>12} {ms(fl, fl_cpu):>12} {ms(py, py_cpu):>12}   "
+              f"{'':>19} {(fl - interp) / c:5.2f} {(py - interp) / c:5.2f}   "
+              f"{'':>7} {(fl_cpu - interp_cpu) / c_cpu:5.2f} "
+              f"{(py_cpu - interp_cpu) / c_cpu:5.2f}", flush=True)
+    print("\n(times: median wall / on-CPU ms from exec to the first line)")
     return 0
 
 

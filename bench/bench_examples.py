@@ -76,6 +76,20 @@ def median(fn, runs: int) -> float:
     return statistics.median(fn() for _ in range(runs))
 
 
+def interleaved(fns: dict, runs: int) -> dict:
+    """name -> (median wall, median on-CPU seconds): one warm-up each, then the
+    functions in turn ``runs`` times."""
+    for fn in fns.values():
+        fn()
+    walls: dict = {k: [] for k in fns}
+    cpus: dict = {k: [] for k in fns}
+    for _ in range(runs):
+        for k, fn in fns.items():
+            walls[k].append(fn())
+            cpus[k].append(CPU[-1])
+    return {k: (statistics.median(walls[k]), statistics.median(cpus[k])) for k in fns}
+
+
 def median2(fn, runs: int) -> tuple[float, float]:
     """Median wall and on-CPU seconds of ``runs`` calls of a first_line ``fn``."""
     fn()
@@ -102,19 +116,27 @@ def main() -> int:
         print(f"interpreter start (python -c print()): {interp * 1e3:.1f} ms\n")
         if args.floor:
             return _floor(args, tmp, c_bin, interp)
-        print(f"{'example':<12} {'C libbpf':>9} {'pybpf':>9} {'ratio':>6} "
-              f"{'(py-interp)/C':>14}  goal <= 2")
+        print("per example, the interpreter, C and pybpf run in turn (a burst of load hits "
+              "all three);\nwall ms, and (pybpf - interpreter) / C by wall and by on-CPU "
+              "time\n")
+        print(f"{'example':<12} {'interp':>7} {'C libbpf':>9} {'pybpf':>8} {'ratio':>6} "
+              f"{'(py-interp)/C':>14} {'on-CPU':>7}  goal <= 2")
         for name in args.names:
             obj = os.path.join(tmp, f"{name}.bpf.o")
             with open(obj, "wb") as f:
                 f.write(pybpf.compile(os.path.join(REPO, "examples", name, f"{name}.bpf.c")))
-            c = median(lambda: first_line([c_bin, name, obj], interrupt=False), args.runs)
-            py = median(lambda: first_line([PY, os.path.join(REPO, "examples", name,
-                                                             f"{name}.py"),
-                                            *ARGS.get(name, [])], ENV), args.runs)
-            print(f"{name:<12} {c * 1e3:>7.1f}ms {py * 1e3:>7.1f}ms {py / c:>6.1f} "
-                  f"{(py - interp) / c:>14.2f}  {'ok' if py <= 2 * c + interp else 'OVER'}",
-                  flush=True)
+            runs = {
+                "interp": lambda: first_line([PY, "-c", "print()"], ENV),
+                "c": lambda: first_line([c_bin, name, obj], interrupt=False),
+                "py": lambda: first_line([PY, os.path.join(REPO, "examples", name,
+                                                           f"{name}.py"),
+                                          *ARGS.get(name, [])], ENV),
+            }
+            m = interleaved(runs, args.runs)
+            (i, i_cpu), (c, c_cpu), (py, py_cpu) = m["interp"], m["c"], m["py"]
+            print(f"{name:<12} {i * 1e3:>5.1f}ms {c * 1e3:>7.1f}ms {py * 1e3:>6.1f}ms "
+                  f"{py / c:>6.1f} {(py - i) / c:>14.2f} {(py_cpu - i_cpu) / c_cpu:>7.2f}  "
+                  f"{'ok' if py <= 2 * c + i else 'OVER'}", flush=True)
     return 0
 
 

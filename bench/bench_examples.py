@@ -90,13 +90,6 @@ def interleaved(fns: dict, runs: int) -> dict:
     return {k: (statistics.median(walls[k]), statistics.median(cpus[k])) for k in fns}
 
 
-def median2(fn, runs: int) -> tuple[float, float]:
-    """Median wall and on-CPU seconds of ``runs`` calls of a first_line ``fn``."""
-    fn()
-    walls = [fn() for _ in range(runs)]
-    return statistics.median(walls), statistics.median(CPU[-runs:])
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
@@ -115,7 +108,7 @@ def main() -> int:
         interp = median(lambda: first_line([PY, "-c", "print()"], ENV), args.runs)
         print(f"interpreter start (python -c print()): {interp * 1e3:.1f} ms\n")
         if args.floor:
-            return _floor(args, tmp, c_bin, interp)
+            return _floor(args, tmp, c_bin)
         print("per example, the interpreter, C and pybpf run in turn (a burst of load hits "
               "all three);\nwall ms, and (pybpf - interpreter) / C by wall and by on-CPU "
               "time\n")
@@ -140,20 +133,17 @@ def main() -> int:
     return 0
 
 
-def _floor(args, tmp: str, c_bin: str, interp: float) -> int:
+def _floor(args, tmp: str, c_bin: str) -> int:
     """Each example against its floor: interpreter, ctypes, the plan's syscalls."""
     import marshal
     import pybpf
     from pybpf.object import plan as plans
     floor = os.path.join(REPO, "bench", "examples", "floor_attach.py")
-    interp, interp_cpu = median2(lambda: first_line([PY, "-c", "print()"], ENV), args.runs)
-    ct, ct_cpu = median2(lambda: first_line([PY, "-c", "import ctypes; print()"], ENV),
-                         args.runs)
-    print(f"again, wall / on-CPU: python -c print() {interp * 1e3:.1f} / "
-          f"{interp_cpu * 1e3:.1f} ms; python -c 'import ctypes; print()' {ct * 1e3:.1f} / "
-          f"{ct_cpu * 1e3:.1f} ms\n")
-    print(f"{'example':<10} {'C libbpf':>12} {'floor':>12} {'pybpf':>12}   "
-          "(x - interp)/C wall: floor pybpf   on-CPU: floor pybpf")
+    print("per example, the interpreter, `import ctypes`, C, the floor and pybpf run in "
+          "turn;\nmedian wall / on-CPU ms from exec to the first line, then (x - interpreter) "
+          "/ C\n")
+    print(f"{'example':<9} {'interp':>10} {'ctypes':>10} {'C libbpf':>10} {'floor':>10} "
+          f"{'pybpf':>10}  wall: floor pybpf  on-CPU: floor pybpf")
     for name in args.names:
         src = os.path.join(REPO, "examples", name, f"{name}.bpf.c")
         argv = [PY, os.path.join(REPO, "examples", name, f"{name}.py"),
@@ -173,19 +163,23 @@ def _floor(args, tmp: str, c_bin: str, interp: float) -> int:
         obj = os.path.join(tmp, f"{name}.bpf.o")
         with open(obj, "wb") as f:
             f.write(data)
-        c, c_cpu = median2(lambda: first_line([c_bin, name, obj], interrupt=False),
-                           args.runs)
-        fl, fl_cpu = median2(lambda: first_line([PY, floor, recipe], ENV, interrupt=False),
-                             args.runs)
-        py, py_cpu = median2(lambda: first_line(argv, ENV), args.runs)
+        m = interleaved({
+            "interp": lambda: first_line([PY, "-c", "print()"], ENV),
+            "ctypes": lambda: first_line([PY, "-c", "import ctypes; print()"], ENV),
+            "c": lambda: first_line([c_bin, name, obj], interrupt=False),
+            "floor": lambda: first_line([PY, floor, recipe], ENV, interrupt=False),
+            "py": lambda: first_line(argv, ENV),
+        }, args.runs)
 
-        def ms(wall, cpu):
-            return f"{wall * 1e3:5.1f}/{cpu * 1e3:4.1f}"
-        print(f"{name:<10} {ms(c, c_cpu):>12} {ms(fl, fl_cpu):>12} {ms(py, py_cpu):>12}   "
-              f"{'':>19} {(fl - interp) / c:5.2f} {(py - interp) / c:5.2f}   "
-              f"{'':>7} {(fl_cpu - interp_cpu) / c_cpu:5.2f} "
-              f"{(py_cpu - interp_cpu) / c_cpu:5.2f}", flush=True)
-    print("\n(times: median wall / on-CPU ms from exec to the first line)")
+        def ms(k):
+            return f"{m[k][0] * 1e3:4.1f}/{m[k][1] * 1e3:4.1f}"
+
+        def ratio(k, i):
+            return (m[k][i] - m["interp"][i]) / m["c"][i]
+        print(f"{name:<9} {ms('interp'):>10} {ms('ctypes'):>10} {ms('c'):>10} "
+              f"{ms('floor'):>10} {ms('py'):>10}  {'':>5} {ratio('floor', 0):5.2f} "
+              f"{ratio('py', 0):5.2f}  {'':>7} {ratio('floor', 1):5.2f} {ratio('py', 1):5.2f}",
+              flush=True)
     return 0
 
 

@@ -12,7 +12,11 @@ With ``--floor`` (minimal and profile by default) it also measures, in the same 
 the example's load plan and attach through ctypes, no pybpf: the least a Python start can
 cost.
 
-usage: flock /tmp/pybpf-bench.lock bench/bench_examples.py [--runs N] [--floor] [names...]
+With ``--before REV`` it times each example as it is against the same example at git
+revision REV (its examples/ and src/), in turn: what a change saved.
+
+usage: flock /tmp/pybpf-bench.lock bench/bench_examples.py [--runs N] [--floor]
+       [--before REV] [names...]
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--floor", action="store_true",
                     help="also time `import ctypes` and a ctypes-only load and attach")
+    ap.add_argument("--before", metavar="REV",
+                    help="time the examples against their state at git revision REV")
     ap.add_argument("names", nargs="*")
     args = ap.parse_args()
     args.names = args.names or (["minimal", "profile"] if args.floor else EXAMPLES)
@@ -109,6 +115,8 @@ def main() -> int:
         print(f"interpreter start (python -c print()): {interp * 1e3:.1f} ms\n")
         if args.floor:
             return _floor(args, tmp, c_bin)
+        if args.before:
+            return _before(args, tmp)
         print("per example, the interpreter, C and pybpf run in turn (a burst of load hits "
               "all three);\nwall ms, and (pybpf - interpreter) / C by wall and by on-CPU "
               "time\n")
@@ -180,6 +188,29 @@ def _floor(args, tmp: str, c_bin: str) -> int:
               f"{ms('floor'):>10} {ms('py'):>10}  {'':>5} {ratio('floor', 0):5.2f} "
               f"{ratio('py', 0):5.2f}  {'':>7} {ratio('floor', 1):5.2f} {ratio('py', 1):5.2f}",
               flush=True)
+    return 0
+
+
+def _before(args, tmp: str) -> int:
+    """Each example now against itself at revision ``args.before``, in turn."""
+    old = os.path.join(tmp, "before")
+    os.mkdir(old)
+    archive = subprocess.run(["git", "-C", REPO, "archive", args.before, "examples", "src"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+    print(f"each example at {args.before} and now, in turn: median wall / on-CPU ms to the "
+          "first line\n")
+    print(f"{'example':<11} {'before':>13} {'now':>13} {'saved: wall':>12} {'on-CPU':>7}")
+    for name in args.names:
+        def run(root):
+            env = dict(ENV, PYTHONPATH=os.path.join(root, "src"))
+            argv = [PY, os.path.join(root, "examples", name, f"{name}.py"),
+                    *ARGS.get(name, [])]
+            return lambda: first_line(argv, env)
+        m = interleaved({"old": run(old), "new": run(REPO)}, args.runs)
+        (o, oc), (n, nc) = m["old"], m["new"]
+        print(f"{name:<11} {o * 1e3:6.1f}/{oc * 1e3:5.1f} {n * 1e3:6.1f}/{nc * 1e3:5.1f} "
+              f"{(o - n) * 1e3:10.1f}ms {(oc - nc) * 1e3:5.1f}ms", flush=True)
     return 0
 
 

@@ -60,16 +60,37 @@ def first_line(argv, env=None, interrupt: bool = True) -> float:
         raise RuntimeError(f"{argv} printed nothing")
     if interrupt and p.poll() is None:
         p.send_signal(signal.SIGINT)
+    stopped = time.perf_counter()
     try:
         p.communicate(timeout=10)         # closes stdin: the C side's cue to tear down
     except subprocess.TimeoutExpired:
-        # the interrupt was not acted on: say so (a lost Ctrl-C is a bug to look at) and
-        # end the run rather than hang the bench
-        print(f"  note: {os.path.basename(argv[1] if len(argv) > 1 else argv[0])} ignored "
-              "SIGINT; sent SIGKILL", file=sys.stderr)
-        p.kill()
-        p.communicate(timeout=10)
+        # slow to exit: a lost interrupt, or a teardown waiting in the kernel (closing
+        # uprobes and tracepoints waits for RCU grace periods, long on a loaded machine).
+        # Say which, and give it time: a SIGKILL mid-teardown can leave a tc filter behind
+        name = os.path.basename(argv[1] if len(argv) > 1 else argv[0])
+        where = _where(p.pid)
+        try:
+            p.communicate(timeout=50)
+            print(f"  note: {name} took {time.perf_counter() - stopped:.1f} s to exit "
+                  f"({where} 10 s after the signal)", file=sys.stderr)
+        except subprocess.TimeoutExpired:
+            print(f"  note: {name} still running 60 s after the signal ({where}); SIGKILL",
+                  file=sys.stderr)
+            p.kill()
+            p.communicate(timeout=10)
     return dt
+
+
+def _where(pid: int) -> str:
+    """Whether ``pid`` handles SIGINT, and where in the kernel it waits."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            caught = next(int(ln.split()[1], 16) for ln in f if ln.startswith("SigCgt"))
+        with open(f"/proc/{pid}/wchan") as f:
+            wchan = f.read().strip() or "running"
+    except (OSError, StopIteration, ValueError):
+        return "state unknown"
+    return f"SIGINT {'handled' if caught & 2 else 'NOT handled'}, in {wchan}"
 
 
 CPU: list[float] = []                    # each first_line's on-CPU seconds, in order

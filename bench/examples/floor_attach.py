@@ -5,7 +5,8 @@ initial data, programs with map fds patched in) plus the attach, then "attached"
 No parsing, no CO-RE, no cache lookups, no pybpf: what any Python loader must at least
 pay.  The recipe (a marshal'd load plan and the attach steps) is written by the bench.
 
-usage: floor_attach.py RECIPE
+usage: python -c "from floor_attach import main; main()" RECIPE  (imported, so that its
+bytecode is cached like pybpf's modules, not compiled each run as a script is)
 """
 
 import ctypes

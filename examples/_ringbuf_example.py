@@ -3,13 +3,15 @@ example's object, attach it, print each event of its ``events`` ring buffer (dec
 the ctype of a struct in its header) until Ctrl-C or --timeout, then the drops; errors
 as one line, and quiet on a closed pipe (``| head``)."""
 
-import argparse
+import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
 
 import pybpf
 from pybpf.ringbuf import RingBuffer
+
+from _options import Options  # examples/_options.py: argparse, faster
 
 
 def run(name: str, doc: str, struct: str, show, *, started: str, argv=None,
@@ -19,23 +21,27 @@ def run(name: str, doc: str, struct: str, show, *, started: str, argv=None,
     ``attach(obj, args)`` attaches by hand after the sections' own; ``started`` (or
     ``started(args)``) is the first line (the tests wait for it)."""
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap = Options(doc.splitlines()[0])
     if add_args is not None:
         add_args(ap)
     else:
         ap.add_argument("-p", "--pid", type=int, help="only this process")
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
     args = ap.parse_args(argv)
+    # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
+    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         Event = pybpf.ctype(struct, header=os.path.join(here, f"{name}.h"))
         with pybpf.load(os.path.join(here, f"{name}.bpf.c")) as obj:
             obj.attach()
             if attach is not None:
                 attach(obj, args)
-            print(started(args) if callable(started) else started, flush=True)
             with RingBuffer(obj.maps["events"]) as rb:
                 end = time.monotonic() + args.timeout if args.timeout else None
                 try:
+                    print(started(args) if callable(started) else started, flush=True)
                     while end is None or time.monotonic() < end:
                         for e in rb.read(100, decode=Event):
                             show(e, args)

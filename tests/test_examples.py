@@ -118,17 +118,41 @@ def test_usdt_reads_python_gc_generations():
         assert {g for g, h in got if h == how} >= {"0", "1", "2"}, out[-2000:]
 
 
-def test_tc_counts_udp_packets_on_lo():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
-        rx.bind(("127.0.0.1", 0))
-        port = rx.getsockname()[1]
-        p = _start("tc", "--iface", "lo", "--port", str(port))
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
-            for _ in range(3):
-                tx.sendto(b"x" * 10, ("127.0.0.1", port))
-        out = _stop(p)
+@pytest.fixture
+def netns():
+    """A fresh network namespace with lo up: tc tests there meet no other filter on lo
+    (a benchmark's, another test's) and leave none behind."""
+    ns = f"pybpf-ex-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def _start_in(ns: str, name: str, *args: str) -> subprocess.Popen:
+    p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable,
+                          str(EX / name / f"{name}.py"), *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=_env())
+    p.first_line = p.stdout.readline()
+    if not p.first_line:
+        p.wait(10)
+        pytest.fail(f"{name} ended before attaching: {p.stderr.read()}")
+    return p
+
+
+@pytest.mark.parametrize("how", [[], ["--tcx"]], ids=["clsact", "tcx"])
+def test_tc_counts_udp_packets_on_lo(netns, how):
+    p = _start_in(netns, "tc", "--iface", "lo", "--port", "9999", *how)
+    assert f"entering lo ({'tcx' if how else 'tc'})" in p.first_line
+    send = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "for _ in range(3):\n    s.sendto(b'x' * 10, ('127.0.0.1', 9999))\n")
+    subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", send], check=True)
+    out = _stop(p)
     # 14 (ethernet) + 20 (IP) + 8 (UDP) + 10 bytes each
-    assert f"3 packets (156 bytes) to port {port}; last: tot_len 38, ttl 64" in out
+    assert "3 packets (156 bytes) to port 9999; last: tot_len 38, ttl 64" in out
 
 
 def test_sockfilter_reports_addresses_and_ports():
@@ -167,3 +191,34 @@ def test_profile_samples_a_busy_process():
     out = _stop(p)
     samples = re.findall(rf"COMM: sh \(pid={busy.pid}\) @ CPU \d+\n", out)
     assert len(samples) >= 3, out[-1500:]
+
+
+def test_interrupt_when_started_with_sigint_ignored():
+    """A script's background job starts with SIGINT ignored, and Python keeps it so: the
+    examples install their handler as the C ones do, so Ctrl-C still ends them cleanly."""
+    p = subprocess.Popen([sys.executable, str(EX / "bootstrap" / "bootstrap.py")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=_env(), preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                      signal.SIG_IGN))
+    assert p.stdout.readline().startswith("TIME")
+    child = subprocess.Popen(["/bin/true"])
+    child.wait()
+    out = _stop(p)                                 # SIGINT; exit status 0 checked there
+    assert re.search(rf"EXIT +true +{child.pid} ", out), out[-2000:]
+
+
+def test_tc_killed_removes_its_filter(netns):
+    """SIGTERM takes the Ctrl-C path too: the clsact filter (which, unlike a tcx link,
+    outlives the process) and the qdisc it made are removed."""
+    p = _start_in(netns, "tc", "--iface", "lo")
+    assert "entering lo (tc)" in p.first_line
+    shown = subprocess.run(["ip", "netns", "exec", netns, "tc", "filter", "show", "dev",
+                            "lo", "ingress"], capture_output=True, text=True).stdout
+    assert "tc_ingress" in shown
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert "0 packets" in out
+    qdiscs = subprocess.run(["ip", "netns", "exec", netns, "tc", "qdisc", "show", "dev",
+                             "lo"], capture_output=True, text=True).stdout
+    assert "clsact" not in qdiscs

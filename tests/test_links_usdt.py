@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from pybpf import errors
 from pybpf._sys.uapi import ProgType
@@ -251,3 +252,31 @@ def test_usdt_object_reads_arguments_with_usdt_bpf_h(target):
                                                                       signed=True)
                for k, v in obj.maps["pt_ticks"].items_raw()}
     assert got == _expected_sums(N)
+
+
+def _x86_by_regex(loc: str):
+    """The x86 patterns (usdt._PATTERNS) applied as the parser once did, for comparison."""
+    import re
+    P = usdt._PATTERNS
+    if m := re.match(P["x86_const"], loc):
+        return "const", None, int(m.group(1), 0)
+    if (m := re.match(P["x86_reg"], loc)) and m.group(1) in usdt._X86_ALIASES:
+        return "reg", usdt._X86_ALIASES[m.group(1)], 0
+    if (m := re.match(P["x86_deref"], loc)) and m.group(2) in usdt._X86_ALIASES:
+        return "reg_deref", usdt._X86_ALIASES[m.group(2)], int(m.group(1) or "0", 0)
+    return None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["$", "%", "(", ")", "(%", "-", "0x", "0X", "1", "9", "f",
+                                 "G", "rax", "eax", "r8b", "bp", "xmm0", ",", "٣"]),
+                max_size=6).map("".join))
+def test_x86_locations_read_by_hand_as_the_patterns_say(loc):
+    # (no blanks: parse_args splits the note's string on them; the patterns' `$` would
+    # also match before a final newline)
+    def outcome(fn):
+        try:
+            return fn(loc)
+        except ValueError as e:           # int("010", 0): both raise it
+            return type(e)
+    assert outcome(usdt._x86_location) == outcome(_x86_by_regex)

@@ -5,7 +5,7 @@ Port of libbpf-bootstrap's bootstrap: two tracepoints fill a ring buffer with
 minimum duration before load, as a skeleton's ``skel->rodata->min_duration_ns`` does.
 """
 
-import argparse
+import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
@@ -14,15 +14,21 @@ import pybpf
 from pybpf.ringbuf import RingBuffer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Options(__doc__.splitlines()[0])
     ap.add_argument("-d", "--duration", type=int, default=0, metavar="MS",
                     help="report only processes that lived at least MS milliseconds")
     ap.add_argument("-v", "--verbose", action="store_true", help="print pybpf's debug log")
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
     args = ap.parse_args(argv)
+    # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
+    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.verbose:
         pybpf.set_log(True)
     try:
@@ -31,10 +37,10 @@ def main(argv=None) -> int:
                         variables={"min_duration_ns": args.duration * 1_000_000}) as obj:
             obj.attach()
             with RingBuffer(obj.maps["rb"]) as rb:
-                print(f"{'TIME':<8} {'EVENT':<5} {'COMM':<16} {'PID':<7} {'PPID':<7} "
-                      "FILENAME/EXIT CODE", flush=True)
                 end = time.monotonic() + args.timeout if args.timeout else None
                 try:
+                    print(f"{'TIME':<8} {'EVENT':<5} {'COMM':<16} {'PID':<7} {'PPID':<7} "
+                          "FILENAME/EXIT CODE", flush=True)
                     while end is None or time.monotonic() < end:
                         for e in rb.read(100, decode=Event):
                             _print(e)

@@ -5,7 +5,7 @@ Port of libbpf-bootstrap's lsm (which refuses bpf() to everyone; this one takes 
 elsewhere it says which is missing.  Detaching (Ctrl-C) lifts the refusal.
 """
 
-import argparse
+import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
@@ -13,20 +13,26 @@ import time
 import pybpf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Options(__doc__.splitlines()[0])
     ap.add_argument("-p", "--pid", type=int, required=True, help="process to refuse bpf() to")
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
     args = ap.parse_args(argv)
+    # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
+    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with pybpf.load(os.path.join(HERE, "lsm.bpf.c")) as obj:
             obj.bss.target_tgid = args.pid
             obj.attach()
-            print(f"Successfully started! bpf() is refused to PID {args.pid}", flush=True)
             end = time.monotonic() + args.timeout if args.timeout else None
             try:
+                print(f"Successfully started! bpf() is refused to PID {args.pid}", flush=True)
                 while end is None or time.monotonic() < end:
                     time.sleep(0.1)
             except KeyboardInterrupt:

@@ -5,7 +5,7 @@ the program attached to it with ``attach_socket(sock)``; packets come back as
 ``struct so_event`` (sockfilter.h, read with pybpf.ctype) through a ring buffer.
 """
 
-import argparse
+import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import socket
 import sys
@@ -15,15 +15,21 @@ import pybpf
 from pybpf.ringbuf import RingBuffer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 ETH_P_ALL = 0x0003
 PROTOS = {1: "ICMP", 6: "TCP", 17: "UDP"}
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Options(__doc__.splitlines()[0])
     ap.add_argument("-i", "--iface", default="lo", help="interface (default %(default)s)")
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
     args = ap.parse_args(argv)
+    # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
+    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         Event = pybpf.ctype("struct so_event", header=os.path.join(HERE, "sockfilter.h"))
         with pybpf.load(os.path.join(HERE, "sockfilter.bpf.c")) as obj, \
@@ -31,10 +37,10 @@ def main(argv=None) -> int:
                               socket.htons(ETH_P_ALL)) as sock:
             sock.bind((args.iface, ETH_P_ALL))
             obj.programs["socket_handler"].attach_socket(sock)
-            print(f"Successfully started! Packets on {args.iface}:", flush=True)
             with RingBuffer(obj.maps["rb"]) as rb:
                 end = time.monotonic() + args.timeout if args.timeout else None
                 try:
+                    print(f"Successfully started! Packets on {args.iface}:", flush=True)
                     while end is None or time.monotonic() < end:
                         for e in rb.read(100, decode=Event):
                             _print(e)

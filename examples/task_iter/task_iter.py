@@ -5,7 +5,6 @@ Port of libbpf-bootstrap's task_iter: ``iter/task`` is attached by ``obj.attach(
 (``pybpf.links.iter.records`` with ``struct task_info`` from task_iter.h).
 """
 
-import argparse
 import os
 import sys
 
@@ -13,10 +12,12 @@ import pybpf
 from pybpf.links import iter as bpf_iter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Options(__doc__.splitlines()[0])
     ap.add_argument("-p", "--pid", type=int, help="only this process's threads")
     args = ap.parse_args(argv)
     try:

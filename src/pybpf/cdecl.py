@@ -21,22 +21,23 @@ table from the private cache and parses no BTF.
 from __future__ import annotations
 
 import os
-import re
 
 from . import errors
 
 __all__ = ["ctype", "ctypes_of"]
 
-_NAME = re.compile(r"^(?:(struct|union|enum)\s+)?([A-Za-z_]\w*)$")
 _ANCHOR = "__pybpf_ctype_"
 _TABLE_VERSION = "pybpf-ctype-1"
 
 
 def _parse_name(name: str) -> tuple[str, str]:
-    m = _NAME.match(name.strip())
-    if not m:
+    # by hand: `re` (with enum) would be ~7 ms of an example's start
+    words = name.split()
+    kw = words[0] if len(words) == 2 and words[0] in ("struct", "union", "enum") else ""
+    ident = words[-1] if len(words) == (2 if kw else 1) else ""
+    if not (ident.isidentifier() and ident.isascii()):
         raise ValueError(f"{name!r} is not a C type name (like 'struct event' or 'event_t')")
-    return m.group(1) or "", m.group(2)
+    return kw, ident
 
 
 def ctype(name: str, *, header=None, source=None, obj=None, btf=None, includes=(),

@@ -52,6 +52,11 @@ class InfoByFd(_Attr):
     _fields_ = [("bpf_fd", c_uint32), ("info_len", c_uint32), ("info", c_uint64)]
 
 
+class RawTracepointOpen(_Attr):
+    _fields_ = [("name", c_uint64), ("prog_fd", c_uint32), ("_pad", c_uint32),
+                ("cookie", c_uint64)]
+
+
 class BtfLoad(_Attr):
     _fields_ = [("btf", c_uint64), ("btf_log_buf", c_uint64), ("btf_size", c_uint32),
                 ("btf_log_size", c_uint32), ("btf_log_level", c_uint32),

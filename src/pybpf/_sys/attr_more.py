@@ -50,11 +50,6 @@ class ProgQuery(_Attr):
                 ("_pad", c_uint32), ("prog_attach_flags", c_uint64)]
 
 
-class RawTracepointOpen(_Attr):
-    _fields_ = [("name", c_uint64), ("prog_fd", c_uint32), ("_pad", c_uint32),
-                ("cookie", c_uint64)]
-
-
 class LinkUpdate(_Attr):
     _fields_ = [("link_fd", c_uint32), ("new_prog_fd", c_uint32), ("flags", c_uint32),
                 ("old_prog_fd", c_uint32)]

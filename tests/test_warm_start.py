@@ -129,6 +129,21 @@ def test_uapi_tables_behave_as_enums_without_building_one():
     assert r.stdout.strip() == "False", r.stderr
 
 
+
+def test_rare_attr_layouts_are_found_through_attr_without_loading_them_at_start():
+    """_sys.attr holds what a start uses; the rest (attr_more) is still ``attr.X``."""
+    import ctypes
+    from pybpf._sys import attr
+    assert attr.TestRun(prog_fd=3, repeat=2).repeat == 2
+    assert ctypes.sizeof(attr.GetId) == 12 and attr.LinkInfo is attr.LinkInfo
+    with pytest.raises(AttributeError):
+        attr.NoSuchLayout
+    code = ("import sys, pybpf._sys.attr as a; a.MapCreate, a.ProgLoad, a.LinkCreate, "
+            "a.RawTracepointOpen; print('pybpf._sys.attr_more' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": SRC_DIR})
+    assert r.stdout.strip() == "False", r.stderr
+
 # -- plain constants without the type model -------------------------------------------------
 
 # a plan's type table: id -> (kind, name, ref, size, encoding, signed, nelems, members, sizeof)

@@ -12,7 +12,7 @@ except ImportError:                     # pragma: no cover - newer Pythons
     except ImportError:
         from hashlib import sha256
 
-__all__ = ["sha256", "blake2b"]
+__all__ = ["sha256", "blake2b"]  # noqa: F822 (blake2b: module __getattr__)
 
 
 def __getattr__(name: str):

@@ -6,7 +6,7 @@ import ctypes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:          # typing and collections cost milliseconds at start-up
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator  # noqa: F401 (Callable: Codec)
     from typing import Any
 
 from . import errors, info      # bpffs only where pinning: off a tool's start

@@ -22,7 +22,7 @@ from ._sys.cpu import possible_cpus
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:          # collections costs a tool's start ~1 ms; annotations only
-    from collections.abc import Callable
+    from collections.abc import Callable  # noqa: F401 (the callback aliases)
 
 _PAGE = mmap.PAGESIZE
 _RECORD_LOST = 2

@@ -17,7 +17,7 @@ from . import errors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:          # collections costs a tool's start ~1 ms; annotations only
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator  # noqa: F401 (Callable: Callback)
 
 _BUSY = 1 << 31
 _DISCARD = 1 << 30

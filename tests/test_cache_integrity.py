@@ -75,6 +75,25 @@ def test_code_identity_changes_when_a_module_changes(tmp_path, monkeypatch):
     assert codeid.code_identity() != first
 
 
+
+def test_code_identity_lists_no_byte_code(tmp_path, monkeypatch):
+    """__pycache__ holds no source: byte code written by a run changes nothing (and its
+    listing is not paid for on every start)."""
+    from pybpf import codeid
+    pkg = tmp_path / "pkg"
+    (pkg / "object").mkdir(parents=True)
+    (pkg / "object" / "loader.py").write_text("x = 1\n")
+    monkeypatch.setattr(codeid, "_PKG", str(pkg))
+    monkeypatch.setattr(codeid, "_memo", [])
+    first = codeid.code_identity()
+    cache = pkg / "object" / "__pycache__"
+    cache.mkdir()
+    (cache / "loader.cpython-311.pyc").write_bytes(b"\0" * 16)
+    (cache / "stray.py").write_text("y = 2\n")      # not source even when named .py
+    monkeypatch.setattr(codeid, "_memo", [])
+    assert codeid.code_identity() == first
+
+
 # ---- eviction (pure) -------------------------------------------------------------------
 
 def _fill(c: Cache, n: int, size: int) -> list[str]:

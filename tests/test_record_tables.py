@@ -95,3 +95,35 @@ def test_a_cold_load_parses_without_the_enum_module(tmp_path):
                            "if m in sys.modules])\n"], capture_output=True, text=True,
                           check=True).stdout
     assert out == base
+
+
+# -- members made on first use -----------------------------------------------------------------
+
+def test_members_are_made_on_first_use_and_stay_the_same_objects():
+    class Lazy(IntTable):
+        ONE = 1
+        TWO = 2
+        UNO = 1          # an alias, made before the name it aliases
+
+    assert Lazy._some_ == {}                       # nothing made by the class statement
+    alias = Lazy.UNO
+    assert alias.name == "ONE" and alias is Lazy.ONE is Lazy(1)
+    assert set(Lazy._some_) == {1}                 # only what was asked for
+    assert Lazy.name_of(2) == "TWO" and Lazy.name_of(3) is None
+    assert list(Lazy) == [Lazy.ONE, Lazy.TWO] and len(Lazy) == 2
+    assert Lazy.__members__ == {"ONE": Lazy.ONE, "TWO": Lazy.TWO, "UNO": Lazy.ONE}
+    assert "TWO" in dir(Lazy) and 2 in Lazy and 3 not in Lazy
+    with pytest.raises(AttributeError):
+        Lazy.THREE
+    with pytest.raises(ValueError):
+        Lazy(3)
+    assert copy.copy(Lazy.TWO) is Lazy.TWO           # __reduce_ex__: the class by value
+
+
+def test_lazy_string_tables():
+    class Words(StrTable):
+        HI = "hi"
+        HELLO = "hello"
+
+    assert Words("hello") is Words.HELLO and Words.HELLO == "hello"
+    assert [w.name for w in Words] == ["HI", "HELLO"]

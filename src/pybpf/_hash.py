@@ -1,5 +1,6 @@
 """sha256 and blake2b without importing hashlib: hashlib loads the OpenSSL bindings, which costs a
-warm start about 2 ms; the built-in sha256 module gives the same digests."""
+warm start about 2 ms; the built-in sha256 module gives the same digests.  blake2b (BTF
+identities, cold paths) is imported on first use: a tool's warm start only hashes with sha256."""
 
 from __future__ import annotations
 
@@ -11,9 +12,15 @@ except ImportError:                     # pragma: no cover - newer Pythons
     except ImportError:
         from hashlib import sha256
 
-try:
-    from _blake2 import blake2b         # the same object hashlib hands out
-except ImportError:                     # pragma: no cover
-    from hashlib import blake2b
+__all__ = ["sha256", "blake2b"]  # noqa: F822 (blake2b: module __getattr__)
 
-__all__ = ["sha256", "blake2b"]
+
+def __getattr__(name: str):
+    if name != "blake2b":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        from _blake2 import blake2b     # the same object hashlib hands out
+    except ImportError:                 # pragma: no cover
+        from hashlib import blake2b
+    globals()["blake2b"] = blake2b
+    return blake2b

@@ -36,7 +36,11 @@ class Record:
 class _TableType(type):
     """Metaclass of :class:`IntTable` and :class:`StrTable`: the class body's plain
     values become members, instances of the class itself (so ``Kind.INT`` is a ``Kind``
-    and an ``int``, with ``name`` and ``value``), aliases sharing the first member."""
+    and an ``int``, with ``name`` and ``value``), aliases sharing the first member.
+
+    Members are made on first use (an attribute, a lookup by value, iteration): the UAPI
+    tables hold ~300 names of which a tool's start touches a dozen, and making them all
+    cost every start ~1 ms."""
 
     def __new__(mcls, name, bases, ns, flag: bool = False):
         base = next((b for b in (int, str) if any(issubclass(x, b) for x in bases)), None)
@@ -45,22 +49,57 @@ class _TableType(type):
         cls = super().__new__(mcls, name, bases,
                               {k: v for k, v in ns.items() if k not in members})
         cls._flag_ = flag
-        cls._member_map_ = {}
-        cls._value2member_map_ = {}
-        for k, v in members.items():
-            m = cls._value2member_map_.get(v)
-            if m is None:
-                m = base.__new__(cls, v)
-                m._name_, m._value_ = k, v
-                cls._value2member_map_[v] = m
-            cls._member_map_[k] = m
-            type.__setattr__(cls, k, m)
+        cls._base_ = base
+        cls._raw_ = members                 # name -> value, in definition order
+        cls._some_ = {}                     # value -> member, for the members made so far
+        cls._made_ = None                   # (member map, value map) once all are made
         return cls
 
+    def __getattr__(cls, name):
+        # only called for names the class does not have yet: a member not made so far
+        raw = type.__getattribute__(cls, "__dict__").get("_raw_")
+        if raw is None or name not in raw:
+            raise AttributeError(f"type object {cls.__qualname__!r} has no attribute {name!r}")
+        m = cls._member(raw[name])
+        type.__setattr__(cls, name, m)
+        return m
+
+    def _member(cls, value):
+        """The member for ``value`` (named by the first name with that value), made once."""
+        m = cls._some_.get(value)
+        if m is None:
+            m = cls._base_.__new__(cls, value)
+            m._name_ = next(k for k, v in cls._raw_.items() if v == value)
+            m._value_ = value
+            cls._some_[value] = m
+        return m
+
+    def _maps(cls) -> tuple:
+        """(name -> member, value -> first member), every member made (once)."""
+        made = cls._made_
+        if made is None:
+            by_name, by_value = {}, {}
+            for k, v in cls._raw_.items():
+                m = by_name[k] = cls._member(v)
+                by_value.setdefault(v, m)
+                type.__setattr__(cls, k, m)
+            made = cls._made_ = (by_name, by_value)
+        return made
+
+    @property
+    def _member_map_(cls) -> dict:
+        return cls._maps()[0]
+
+    @property
+    def _value2member_map_(cls) -> dict:
+        return cls._maps()[1]
+
     def __call__(cls, value):
-        m = cls._value2member_map_.get(value)
+        m = cls._some_.get(value)
         if m is not None:
             return m
+        if value in cls._raw_.values():
+            return cls._member(value)
         if cls._flag_ and isinstance(value, int) and value >= 0:
             return cls.enum()(value)        # a combination of flags, as an IntFlag gives it
         raise ValueError(f"{value!r} is not a valid {cls.__qualname__}")
@@ -79,24 +118,28 @@ class _TableType(type):
 
     def name_of(cls, value) -> str | None:
         """The (first) name of ``value``, or None."""
-        m = cls._value2member_map_.get(value)
-        return None if m is None else m._name_
+        if cls._some_.get(value) is None and value not in cls._raw_.values():
+            return None
+        return cls._member(value)._name_
 
     def __iter__(cls):
-        return iter(cls._value2member_map_.values())
+        return iter(cls._maps()[1].values())
 
     def __len__(cls):
-        return len(cls._value2member_map_)
+        return len(cls._maps()[1])
 
     def __contains__(cls, value):
-        return value in cls._value2member_map_
+        return value in cls._maps()[1]
 
     def __getitem__(cls, name):
-        return cls._member_map_[name]
+        return cls._maps()[0][name]
 
     @property
     def __members__(cls):
-        return dict(cls._member_map_)
+        return dict(cls._maps()[0])
+
+    def __dir__(cls):
+        return sorted(set(super().__dir__()) | set(cls._raw_))
 
 
 class _Member:
@@ -136,3 +179,57 @@ class StrTable(_Member, str, metaclass=_TableType):
         return f"{type(self).__qualname__}.{self._name_}"
 
 
+
+
+def named_tuple(name: str, fields: str) -> type:
+    """A tuple class with named fields, like ``collections.namedtuple`` (``_fields``,
+    ``_make``, ``_replace``, ``_asdict``, the same repr) without importing ``collections``
+    (~1 ms of a tool's start with what it pulls in).  Subclass it to add methods, with
+    ``__slots__ = ()``."""
+    from _operator import itemgetter
+    names = tuple(fields.replace(",", " ").split())
+    n = len(names)
+
+    def __new__(cls, *args, **kw):
+        if kw or len(args) != n:
+            if len(args) > n:
+                raise TypeError(f"{name}() takes {n} arguments but {len(args)} were given")
+            values = dict(zip(names, args))
+            for k, v in kw.items():
+                if k not in names or k in values:
+                    raise TypeError(f"{name}() got an unexpected or repeated argument {k!r}")
+                values[k] = v
+            missing = [f for f in names if f not in values]
+            if missing:
+                raise TypeError(f"{name}() missing arguments: {', '.join(missing)}")
+            args = tuple(values[f] for f in names)
+        return tuple.__new__(cls, args)
+
+    def _make(cls, iterable):
+        t = tuple.__new__(cls, iterable)
+        if len(t) != n:
+            raise TypeError(f"expected {n} arguments, got {len(t)}")
+        return t
+
+    def _replace(self, **kw):
+        t = self._make(kw.pop(f, v) for f, v in zip(names, self))
+        if kw:
+            raise ValueError(f"got unexpected field names: {list(kw)!r}")
+        return t
+
+    def _asdict(self) -> dict:
+        return dict(zip(names, self))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(" + ", ".join(
+            f"{f}={v!r}" for f, v in zip(names, self)) + ")"
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+    ns = {"__slots__": (), "_fields": names, "__match_args__": names, "__new__": __new__,
+          "_make": classmethod(_make), "_replace": _replace, "_asdict": _asdict,
+          "__repr__": __repr__, "__getnewargs__": __getnewargs__}
+    for i, f in enumerate(names):
+        ns[f] = property(itemgetter(i), doc=f"Alias for field number {i}")
+    return type(name, (tuple,), ns)

@@ -34,7 +34,8 @@ def code_identity() -> str:
                     except OSError:
                         continue
                     parts.append(f"{rel}/{name}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}")
-                elif "." not in name and name != "tools" and e.is_dir():
+                elif "." not in name and name not in ("tools", "__pycache__") and \
+                        e.is_dir():             # byte code is not source: not listed
                     todo.append(f"{rel}/{name}")
     parts.sort()
     _memo.append(sha256("\n".join(parts).encode()).hexdigest()[:32])

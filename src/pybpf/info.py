@@ -7,13 +7,16 @@ BPF_OBJ_GET_INFO_BY_FD, the calls ``bpftool prog/map/link list`` are built on.
 from __future__ import annotations
 
 import ctypes
-from collections import namedtuple
-from collections.abc import Iterator
 
 from . import errors
+from ._record import named_tuple
 from ._sys import attr, syscall
 from ._sys.uapi import Cmd, LinkType, MapType, ProgType
 from .fd import FD
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:          # collections costs a tool's start ~1 ms; annotations only
+    from collections.abc import Iterator
 
 Kind = str   # "prog", "map", "btf" or "link"
 
@@ -47,9 +50,9 @@ def _info(fd: int, info: ctypes.Structure) -> ctypes.Structure:
     return info
 
 
-# Plain named tuples (not dataclasses): importing dataclasses costs milliseconds of every
-# tool's start-up.
-class ProgInfo(namedtuple("ProgInfo", "id type name tag btf_id map_ids xlated_len jited_len "
+# Plain named tuples (not dataclasses, not collections.namedtuple): importing either costs
+# milliseconds of every tool's start-up.
+class ProgInfo(named_tuple("ProgInfo", "id type name tag btf_id map_ids xlated_len jited_len "
                                       "run_cnt run_time_ns verified_insns")):
     __slots__ = ()
 
@@ -92,7 +95,7 @@ def prog_xlated(fd: int) -> bytes:
     return bytes(buf)
 
 
-class MapInfo(namedtuple("MapInfo",
+class MapInfo(named_tuple("MapInfo",
                          "id type name key_size value_size max_entries flags btf_id")):
     __slots__ = ()
 
@@ -110,7 +113,7 @@ def map_info(fd: int) -> MapInfo:
                    i.max_entries, i.map_flags, i.btf_id)
 
 
-class LinkInfo(namedtuple("LinkInfo", "id type prog_id")):
+class LinkInfo(named_tuple("LinkInfo", "id type prog_id")):
     __slots__ = ()
 
     @property
@@ -126,7 +129,7 @@ def link_info(fd: int) -> LinkInfo:
     return LinkInfo(i.id, i.type, i.prog_id)
 
 
-class BtfInfo(namedtuple("BtfInfo", "id size name kernel")):
+class BtfInfo(named_tuple("BtfInfo", "id size name kernel")):
     __slots__ = ()
 
 

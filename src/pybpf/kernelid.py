@@ -14,9 +14,14 @@ VMLINUX = "/sys/kernel/btf/vmlinux"
 HEADER_GENERATOR_VERSION = 1     # bump when btf/cformat.py changes its output
 
 
+_memo: list[str] = []          # one per process: the running kernel cannot change under it
+
+
 def kernel_key() -> str:
     """A cheap identity of the running kernel's BTF, for caches: the kernel build string,
     the BTF size and this boot's id (kernel BTF cannot change without a reboot)."""
+    if _memo:
+        return _memo[0]             # a tool's start asks twice (its object, its plan)
     u = os.uname()
     try:
         size = os.stat(VMLINUX).st_size
@@ -28,7 +33,8 @@ def kernel_key() -> str:
     except OSError:
         boot = ""
     raw = f"{u.release}|{u.version}|{u.machine}|{size}|{boot}"
-    return sha256(raw.encode()).hexdigest()[:32]
+    _memo.append(sha256(raw.encode()).hexdigest()[:32])
+    return _memo[0]
 
 
 def module_btf_names() -> list[str]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Iterator
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:          # typing costs milliseconds at start-up; annotations only
-    from collections.abc import Callable
+if TYPE_CHECKING:          # typing and collections cost milliseconds at start-up
+    from collections.abc import Callable, Iterator  # noqa: F401 (Callable: Codec)
     from typing import Any
 
-from . import bpffs, errors, info
+from . import errors, info      # bpffs only where pinning: off a tool's start
 from ._sys import attr, syscall
 from ._sys.uapi import Cmd, MapFlag, MapType, UpdateFlag
 from .fd import FD
@@ -110,6 +109,7 @@ class Map:
 
     @classmethod
     def from_pin(cls, path: str, **kw) -> "Map":
+        from . import bpffs
         return cls.from_fd(bpffs.get(path), **kw)
 
     def fileno(self) -> int:
@@ -119,6 +119,7 @@ class Map:
         return info.map_info(self.fileno())
 
     def pin(self, path: str) -> None:
+        from . import bpffs
         bpffs.pin(self.fileno(), path)
 
     def freeze(self) -> None:

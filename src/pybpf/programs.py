@@ -10,14 +10,14 @@ from __future__ import annotations
 import ctypes
 import errno as _errno
 import os
-from collections import namedtuple
-from collections.abc import Iterable, Sequence
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:          # typing costs milliseconds at start-up; annotations only
+    from collections.abc import Iterable, Sequence   # collections: ~1 ms of a start
     from typing import Any
 
-from . import bpffs, errors, info
+from . import errors, info      # bpffs only where pinning: off a tool's start
+from ._record import named_tuple
 from ._sys import attr, syscall
 from ._sys.uapi import AttachType, Cmd, ProgFlag, ProgType
 from .fd import FD
@@ -119,7 +119,7 @@ class ProgramSpec:
         return len(self.insn_bytes()) // 8
 
 
-class TestRunResult(namedtuple("TestRunResult", "retval data_out ctx_out duration_ns")):
+class TestRunResult(named_tuple("TestRunResult", "retval data_out ctx_out duration_ns")):
     """What BPF_PROG_TEST_RUN returned; ``duration_ns`` is the mean time per run."""
     __slots__ = ()
 
@@ -265,6 +265,7 @@ class Program(AttachMethods):
     @classmethod
     def from_pin(cls, path: str) -> "Program":
         """Open a program pinned on bpffs."""
+        from . import bpffs
         return cls.from_fd(bpffs.get(path))
 
     # ---- the fd and what the kernel knows about it -----------------------------------
@@ -293,6 +294,7 @@ class Program(AttachMethods):
         return info.prog_xlated(self.fileno())
 
     def pin(self, path: str) -> None:
+        from . import bpffs
         bpffs.pin(self.fileno(), path)
         self._pinned = path
 
@@ -301,6 +303,7 @@ class Program(AttachMethods):
         target = path or self._pinned
         if target is None:
             raise errors.PybpfError(f"program {self.name!r} is not pinned")
+        from . import bpffs
         bpffs.unpin(target)
         if target == self._pinned:
             self._pinned = None

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import mmap
 import select
-from collections.abc import Callable, Iterator
 
 from . import errors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:          # collections costs a tool's start ~1 ms; annotations only
+    from collections.abc import Callable, Iterator  # noqa: F401 (Callable: Callback)
 
 _BUSY = 1 << 31
 _DISCARD = 1 << 30
@@ -23,7 +26,7 @@ _HDR = 8
 _PAGE = mmap.PAGESIZE
 _CHUNK = 1 << 18    # publish the consumer position at least every 256 KiB of records
 
-Callback = Callable[[memoryview], "int | None"]
+Callback = "Callable[[memoryview], int | None]"
 
 
 class _Ring:

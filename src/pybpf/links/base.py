@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import bpffs, errors, info
+from .. import errors, info     # bpffs only where pinning: off a tool's start
 from .._sys import attr, syscall
 from .._sys.uapi import Cmd
 from ..fd import FD
@@ -26,6 +26,7 @@ class Link:
     def from_pin(cls, path: str) -> "Link":
         """The link pinned at ``path`` (closing this object leaves the pin, and so the
         attachment, in place; :func:`pybpf.bpffs.unpin` detaches it)."""
+        from .. import bpffs
         fd = bpffs.get(path)
         try:
             li = info.link_info(fd.fileno())
@@ -47,6 +48,7 @@ class Link:
         return info.link_info(self.fileno())
 
     def pin(self, path: str) -> None:
+        from .. import bpffs
         bpffs.pin(self.fileno(), path)
 
     def update(self, prog) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import struct
-from collections import namedtuple
 
 from .. import errors
+from .._record import named_tuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:            # annotations only: typing costs a uprobe tool's start
@@ -30,10 +30,11 @@ _CACHE_HEADER_SIZE = 48                     # ...flags, pad, extension offset, u
 _CACHE_ENTRY = struct.Struct("<iIIIQ")      # flags, key, value, osversion, hwcap
 
 
-class ElfSymbol(namedtuple("ElfSymbol", "name address size offset type binding")):
+class ElfSymbol(named_tuple("ElfSymbol", "name address size offset type binding")):
     """A symbol of a user binary: virtual address, size, and its offset in the file;
-    ``type`` is pyelftools' st_info.type (e.g. STT_FUNC).  A named tuple, not a dataclass:
-    dataclasses costs milliseconds on the uprobe tools' start path."""
+    ``type`` is pyelftools' st_info.type (e.g. STT_FUNC).  A plain named tuple, neither a
+    dataclass nor collections.namedtuple: both cost milliseconds on the uprobe tools' start
+    path."""
 
     __slots__ = ()
 

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""A tool's start, this checkout against another (say /work/main), interleaved: CPU time
+(/proc/PID/schedstat) and wall time until the tool's first output line (its header, printed
+once it is attached and about to read events), through the installed-style command
+(``python bin/pybpf TOOL``).  Runs alternate between the two checkouts so both see the same
+load; the minimum and the mean of the lower half are the least disturbed by other jobs.
+
+usage: bench/bench_start_ab.py --other CHECKOUT [--runs N] TOOL [TOOL ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYTHON = os.path.join(REPO, ".venv", "bin", "python")
+
+
+def one(checkout: str, tool: str) -> tuple[float | None, float]:
+    """(CPU ms, wall ms) until ``tool`` of ``checkout`` prints its first output."""
+    env = {**os.environ, "PYTHONPATH": os.path.join(checkout, "src")}
+    p = subprocess.Popen([PYTHON, os.path.join(checkout, "bin", "pybpf"), tool], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL)
+    t0 = time.monotonic()
+    ready, _, _ = select.select([p.stdout], [], [], 30)
+    wall = (time.monotonic() - t0) * 1000
+    cpu = None
+    if ready:
+        with open(f"/proc/{p.pid}/schedstat") as f:
+            cpu = int(f.read().split()[0]) / 1e6
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    return cpu, wall
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--other", required=True, help="the other pybpf checkout (its src/, bin/)")
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("tools", nargs="+")
+    a = ap.parse_args()
+    # byte-code cached as an installed wheel has it, in a directory of our own
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    pyc = tempfile.mkdtemp(prefix="pybpf-bench-ab-")
+    os.environ["PYTHONPYCACHEPREFIX"] = pyc
+    sides = {"other": os.path.abspath(a.other), "this": REPO}
+    print("| tool | checkout | CPU min | CPU lower-half mean | CPU median | wall min "
+          "| wall median |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    try:
+        for tool in a.tools:
+            res = {k: [] for k in sides}
+            for root in sides.values():
+                one(root, tool)                  # warm: byte-code, plan, caches
+            for i in range(a.runs):
+                order = list(sides.items())
+                for k, root in (order if i % 2 else order[::-1]):
+                    res[k].append(one(root, tool))
+            for k, rs in res.items():
+                cpu = sorted(c for c, _ in rs if c is not None)
+                wall = sorted(w for _, w in rs)
+                if not cpu:
+                    print(f"| {tool} | {k} | - | - | - | - | - |")
+                    continue
+                low = cpu[:max(1, len(cpu) // 2)]
+                print(f"| {tool} | {k} | {cpu[0]:.1f} | {statistics.mean(low):.1f} | "
+                      f"{statistics.median(cpu):.1f} | {wall[0]:.1f} | "
+                      f"{statistics.median(wall):.1f} |", flush=True)
+    finally:
+        import shutil
+        shutil.rmtree(pyc, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -130,6 +130,21 @@ def test_broken_pipe_is_quiet_141():
     assert err == b""
 
 
+def test_silence_stdout_points_stdout_at_devnull_and_leaks_no_fd():
+    """The one helper every command calls after a broken pipe: stdout becomes /dev/null
+    (the exit flush stays quiet) and the descriptor it opened is closed again."""
+    code = ("import os, sys; from pybpf.tools import _common\n"
+            "before = sorted(os.listdir('/proc/self/fd'))\n"
+            "_common.silence_stdout(); _common.silence_stdout()\n"
+            "after = sorted(os.listdir('/proc/self/fd'))\n"
+            "null = os.stat(os.devnull).st_rdev\n"
+            "print(before == after, os.fstat(1).st_rdev == null, file=sys.stderr)\n"
+            "print('gone')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=ENV, timeout=30)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "True True\n")
+
+
 def test_a_signal_during_a_blocked_write_ends_cleanly_with_whole_rows():
     """A tool stuck writing to a full pipe when SIGINT comes: the signal waits for the
     write to finish (it is held while Output writes), so the reader gets whole rows in

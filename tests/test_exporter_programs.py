@@ -221,3 +221,18 @@ def test_without_privileges_one_line_after_the_config_check(scratch):
     assert r.returncode == 1 and r.stderr.splitlines() == [
         f"pybpf exporter: error: {cfg}: metrics.counters[0].max_series: max_series must be "
         "at least 1, not 0"]
+
+
+def test_once_into_a_closed_pipe_ends_quietly():
+    """``pybpf exporter --once`` writing to a pipe whose reader is gone ends with status 0,
+    nothing on stderr (no 'Exception ignored' at the exit flush)."""
+    cfg = os.path.join(SRC, "pybpf", "exporter", "examples", "syscalls.yaml")
+    rfd, wfd = os.pipe()
+    os.close(rfd)                       # the reader is gone before the first write
+    try:
+        r = subprocess.run([sys.executable, "-m", "pybpf", "exporter", "-c", cfg, "--once"],
+                           stdout=wfd, stderr=subprocess.PIPE, text=True, timeout=60,
+                           env=dict(os.environ, PYTHONPATH=SRC))
+    finally:
+        os.close(wfd)
+    assert (r.returncode, r.stderr) == (0, "")

@@ -95,6 +95,7 @@ def run_script(script: str, args: list[str]) -> int:
     import runpy
     import traceback
     from .. import errors
+    from ..tools._common import silence_stdout
     path = os.path.abspath(script)
     if not os.path.isfile(path):
         print(f"pybpf run: error: {script}: no such file", file=sys.stderr)
@@ -123,7 +124,7 @@ def run_script(script: str, args: list[str]) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        _quiet_stdout()
+        silence_stdout()
         return 141
     except BaseException as e:
         traceback.print_exception(type(e), e, _own_traceback(e.__traceback__, path))
@@ -136,17 +137,7 @@ def run_script(script: str, args: list[str]) -> int:
         try:
             sys.stdout.flush()
         except (BrokenPipeError, ValueError):
-            _quiet_stdout()
-
-
-def _quiet_stdout() -> None:
-    """After a closed pipe, point stdout at /dev/null so the exit flush stays quiet."""
-    try:
-        fd = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(fd, sys.stdout.fileno())
-        os.close(fd)
-    except (OSError, ValueError):
-        pass
+            silence_stdout()
 
 
 def main(argv: list[str]) -> int:

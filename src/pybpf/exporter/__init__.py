@@ -93,8 +93,7 @@ def run(files, host: str, port: int, args) -> int:
                 sys.stdout.buffer.write(exporter.scrape())
                 sys.stdout.flush()
             except BrokenPipeError:          # `... --once | head`: end quietly
-                import os
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                _common.silence_stdout()
             return 0
         from .server import Server
         try:

@@ -172,15 +172,9 @@ def main(argv=None) -> int:
     try:
         return run(argv)
     except BrokenPipeError:
-        # the reader went away ('status | head -1'): end quietly, and keep the interpreter
-        # from failing again when it flushes stdout at exit
-        import os
-        try:
-            fd = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(fd, sys.stdout.fileno())
-            os.close(fd)
-        except (OSError, ValueError):
-            pass
+        # the reader went away ('status | head -1'): end quietly
+        from ..tools._common import silence_stdout
+        silence_stdout()
         return 0
     except errors.PybpfError as e:
         print(f"pybpf firewall: {e}", file=sys.stderr)

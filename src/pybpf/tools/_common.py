@@ -231,7 +231,7 @@ def run_main(prog: str, main, argv: list[str]) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         return 141
     except errors.PybpfError as e:
         text = str(e).strip() or type(e).__name__
@@ -241,9 +241,10 @@ def run_main(prog: str, main, argv: list[str]) -> int:
         restore_signals(old)
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null: the reader is gone, and the interpreter's flush at exit
-    would otherwise print an 'Exception ignored' BrokenPipeError."""
+def silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null: the reader is gone, and the
+    interpreter's flush at exit would otherwise print an 'Exception ignored'
+    BrokenPipeError.  Every command that catches BrokenPipeError itself calls this."""
     try:
         fd = os.open(os.devnull, os.O_WRONLY)
         try:

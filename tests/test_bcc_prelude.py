@@ -46,6 +46,10 @@ def test_pch_made_elsewhere_is_found_under_another_inode(tmp_path):
         assert "#define DNAME_INLINE_LEN 40" in f.read()
     made = prelude.pch(vdir, INC, cache=cache)
     assert made and os.path.getsize(made) > 0
+    # clang renames its own file over the temp name: the mode still ends private, and
+    # no temp file stays behind
+    assert os.stat(made).st_mode & 0o777 == 0o600
+    assert not [n for n in os.listdir(vdir) if n.startswith(".tmp-")]
     # the same bytes and mtime under a new inode (what 9p shows the guest): same PCH
     h = os.path.join(vdir, "vmlinux.h")
     ino = os.stat(h).st_ino

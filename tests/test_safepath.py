@@ -121,3 +121,42 @@ def test_trusted_file_rules(arena):
     os.chown(f, 65534, 65534)
     with pytest.raises(safepath.UnsafePath, match="owned by uid 65534"):
         safepath.trusted_file(str(f))
+
+
+# -- atomic replacement ----------------------------------------------------------------------
+
+def test_write_atomically_replaces_a_planted_link_and_leaves_no_temp(tmp_path):
+    """The target gets the bytes and the mode; a symlink planted at the target is replaced,
+    never followed; nothing else stays in the directory."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    out = tmp_path / "out"
+    out.symlink_to(victim)
+    safepath.write_atomically(str(out), b"new", 0o644, prefix=".p-", suffix=".o.tmp")
+    assert victim.read_bytes() == b"keep"
+    assert not out.is_symlink() and out.read_bytes() == b"new"
+    assert os.stat(out).st_mode & 0o7777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "victim"]
+
+
+def test_replace_atomically_abandons_on_false_and_on_error(tmp_path):
+    out = tmp_path / "out"
+    out.write_bytes(b"old")
+    seen = []
+
+    def give_up(f, tmp):
+        seen.append(tmp)
+        f.write(b"half")
+        return False
+    assert safepath.replace_atomically(str(out), give_up, prefix=".t-", suffix=".x") is False
+    (tmp,) = seen
+    assert os.path.dirname(tmp) == str(tmp_path)
+    assert os.path.basename(tmp).startswith(".t-") and tmp.endswith(".x")
+
+    def fail(f, tmp):
+        f.write(b"half")
+        raise OSError(28, "No space left on device")
+    with pytest.raises(OSError):
+        safepath.replace_atomically(str(out), fail)
+    assert out.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]

@@ -225,19 +225,8 @@ class Cache:
 
     def write_file(self, path: str, data: bytes) -> None:
         """Write atomically (temp file in the same directory, then rename), mode 0600."""
-        d = os.path.dirname(path)
-        import tempfile
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        from .safepath import write_atomically
+        write_atomically(path, data, 0o600, prefix=".tmp-")
 
     def write_sealed(self, path: str, data: bytes) -> None:
         """Write a file that must keep its plain content (vmlinux.h, read by clang) with

@@ -504,20 +504,8 @@ def compile_file(path: str | os.PathLike, out_path: str | os.PathLike, **kwargs)
     file with an unpredictable name created exclusively, never through a link); returns
     it."""
     import pathlib
-    import tempfile
+    from .safepath import write_atomically
     obj = compile(pathlib.Path(path), **kwargs)
     out = os.path.abspath(os.fspath(out_path))
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(out), prefix=".pybpf-",
-                               suffix=".o.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(obj)
-            os.fchmod(f.fileno(), 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(out, obj, 0o644, prefix=".pybpf-", suffix=".o.tmp")
     return out

@@ -127,26 +127,22 @@ def pch(vdir: str, includes, build: bool = True, cache=None) -> str | None:
         return None
     _sweep(vdir, name, tail)
     import subprocess
-    import tempfile
-    fd, tmp = tempfile.mkstemp(dir=vdir, prefix=".tmp-", suffix=".pch")
-    os.close(fd)
-    try:
+    from ..safepath import replace_atomically
+
+    def build_pch(f, tmp: str) -> bool:
         r = subprocess.run([clang, *args, "-x", "c-header", PRELUDE, "-o", tmp],
                            capture_output=True)
-        if r.returncode:
-            return None
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-        tmp = ""
+        # clang writes through a temp file of its own renamed over tmp (a new inode,
+        # mode 0644): f is not the file any more, so the mode goes on the name (vdir
+        # is root-only)
+        if r.returncode == 0:
+            os.chmod(tmp, 0o600)
+        return r.returncode == 0
+    try:
+        built = replace_atomically(path, build_pch, 0o600, prefix=".tmp-", suffix=".pch")
     except OSError:
         return None
-    finally:
-        if tmp:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    return path
+    return path if built else None
 
 
 def _ready_dir(cache):

@@ -109,6 +109,25 @@ def test_bad_arguments_are_one_line(argv):
     assert r.stderr.count("\n") == 1 and "error:" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("name,argv,want", [
+    ("biotop", ["-C", "-r", "5"], {"noclear": True, "maxrows": 5}),
+    ("filetop", [], {"noclear": False, "maxrows": 20}),
+    ("funccount", ["-i", "2", "-d", "6", "-T", "-r", "vfs_.*"],
+     {"interval": 2, "duration": 6, "timestamp": True, "regexp": True}),
+    ("funclatency", ["-d", "3", "c:malloc"], {"interval": None, "duration": 3,
+                                              "timestamp": False, "regexp": False}),
+    ("stackcount", ["-D", "4", "-d", "t:sched:sched_switch"],
+     {"duration": 4, "delimited": True}),
+    ("syscount", ["-i", "1", "-T", "3"], {"interval": 1, "top": 3}),
+])
+def test_shared_option_groups_keep_each_tools_flags(name, argv, want):
+    """The option groups of tools/_args.py give each tool its own spellings (stackcount's
+    duration is -D, its -d --delimited; syscount's -T is --top)."""
+    import importlib
+    args = importlib.import_module(f"pybpf.tools.{name}").parser().parse_args(argv)
+    assert {k: getattr(args, k) for k in want} == want
+
+
 @pytest.mark.parametrize("name", tools.names())
 def test_every_tool_takes_json(name):
     import importlib

@@ -63,6 +63,31 @@ def add_interval(p, interval_default: float = 99999999.0):
                    help="number of outputs")
 
 
+def add_top(p):
+    """The top-style tools' screen options (biotop, filetop): -C/--noclear, -r/--maxrows."""
+    p.add_argument("-C", "--noclear", action="store_true", help="don't clear the screen")
+    p.add_argument("-r", "--maxrows", type=positive_int, default=20,
+                   help="maximum rows to print, default 20")
+
+
+def add_summary(p, duration_flags=("-d", "--duration"), timestamp: bool = True):
+    """The counting tools' summaries (funccount, funclatency, stackcount, syscount):
+    -i/--interval and -d/--duration in whole seconds, and -T/--timestamp."""
+    p.add_argument("-i", "--interval", type=positive_int, help="summary interval, in seconds")
+    p.add_argument(*duration_flags, dest="duration", type=positive_int,
+                   help="total duration of trace, in seconds")
+    if timestamp:
+        p.add_argument("-T", "--timestamp", action="store_true",
+                       help="include timestamp on output")
+
+
+def add_regexp(p):
+    """-r/--regexp of the tools that take a probe pattern (funccount, funclatency,
+    stackcount)."""
+    p.add_argument("-r", "--regexp", action="store_true",
+                   help="use regular expressions; the default is \"*\" wildcards only")
+
+
 def add_json(p, what: str = "event"):
     p.add_argument("--json", action="store_true",
                    help=f"print one JSON object per {what} (docs/tools.md has the schema)")

@@ -22,9 +22,7 @@ EXAMPLES = """examples:
 
 def parser():
     p = _args.parser("biotop", "Block device (disk) I/O by process", EXAMPLES)
-    p.add_argument("-C", "--noclear", action="store_true", help="don't clear the screen")
-    p.add_argument("-r", "--maxrows", type=_args.positive_int, default=20,
-                   help="maximum rows to print, default 20")
+    _args.add_top(p)
     _args.add_pid(p)
     _args.add_interval(p, interval_default=1.0)
     _args.add_json(p, "interval")

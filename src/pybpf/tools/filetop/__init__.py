@@ -28,9 +28,7 @@ def parser():
     p = _args.parser("filetop", "File reads and writes by process", EXAMPLES)
     p.add_argument("-a", "--all-files", action="store_true",
                    help="include non-regular file types (sockets, FIFOs, etc)")
-    p.add_argument("-C", "--noclear", action="store_true", help="don't clear the screen")
-    p.add_argument("-r", "--maxrows", type=_args.positive_int, default=20,
-                   help="maximum rows to print, default 20")
+    _args.add_top(p)
     p.add_argument("-s", "--sort", choices=sorted(SORTS), default="all",
                    help="sort column, default all")
     _args.add_pid(p)

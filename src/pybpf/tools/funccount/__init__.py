@@ -25,13 +25,8 @@ EXAMPLES = """examples:
 def parser():
     p = _args.parser("funccount", "Count functions, tracepoints, and USDT probes", EXAMPLES)
     _args.add_pid(p)
-    p.add_argument("-i", "--interval", type=_args.positive_int,
-                   help="summary interval, seconds")
-    p.add_argument("-d", "--duration", type=_args.positive_int,
-                   help="total duration of trace, seconds")
-    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
-    p.add_argument("-r", "--regexp", action="store_true",
-                   help="use regular expressions; the default is \"*\" wildcards only")
+    _args.add_summary(p)
+    _args.add_regexp(p)
     p.add_argument("-D", "--debug", action="store_true", help="print the probes attached")
     p.add_argument("-c", "--cpu", type=int, help="accepted for bcc compatibility")
     p.add_argument("pattern", help="search expression for events")

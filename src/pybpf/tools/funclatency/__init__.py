@@ -23,18 +23,13 @@ def parser():
     p = _args.parser("funclatency", "Time functions and print latency as a histogram",
                      EXAMPLES)
     _args.add_pid(p)
-    p.add_argument("-i", "--interval", type=_args.positive_int,
-                   help="summary interval, in seconds")
-    p.add_argument("-d", "--duration", type=_args.positive_int,
-                   help="total duration of trace, in seconds")
-    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
+    _args.add_summary(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument("-u", "--microseconds", action="store_true", help="microsecond histogram")
     g.add_argument("-m", "--milliseconds", action="store_true", help="millisecond histogram")
     p.add_argument("-F", "--function", action="store_true",
                    help="show a separate histogram per function")
-    p.add_argument("-r", "--regexp", action="store_true",
-                   help="use regular expressions; the default is \"*\" wildcards only")
+    _args.add_regexp(p)
     p.add_argument("pattern", help="search expression for functions (lib:func)")
     _args.add_json(p, "interval")
     return p

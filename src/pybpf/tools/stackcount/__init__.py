@@ -23,12 +23,8 @@ EXAMPLES = """examples:
 def parser():
     p = _args.parser("stackcount", "Count events and their stack traces", EXAMPLES)
     _args.add_pid(p)
-    p.add_argument("-i", "--interval", type=_args.positive_int, help="summary interval, seconds")
-    p.add_argument("-D", "--duration", type=_args.positive_int,
-                   help="total duration of trace, seconds")
-    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
-    p.add_argument("-r", "--regexp", action="store_true",
-                   help="use regular expressions; the default is \"*\" wildcards only")
+    _args.add_summary(p, duration_flags=("-D", "--duration"))  # -d is --delimited
+    _args.add_regexp(p)
     p.add_argument("-s", "--offset", action="store_true", help="show address offsets")
     p.add_argument("-P", "--perpid", action="store_true", help="display stacks separately for each process")
     g = p.add_mutually_exclusive_group()

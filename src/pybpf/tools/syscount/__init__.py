@@ -38,10 +38,7 @@ def parser():
     _args.add_pid(p, tid=True, tid_flags=("-t", "--tid"))
     _args.add_cgroup(p)
     _args.add_maps(p)
-    p.add_argument("-i", "--interval", type=_args.positive_int,
-                   help="print summary at this interval (seconds)")
-    p.add_argument("-d", "--duration", type=_args.positive_int,
-                   help="total duration of trace, in seconds")
+    _args.add_summary(p, timestamp=False)          # -T is --top
     p.add_argument("-T", "--top", type=_args.positive_int, default=10,
                    help="print only the top syscalls by count or latency")
     p.add_argument("-x", "--failures", action="store_true", help="trace only failed syscalls")

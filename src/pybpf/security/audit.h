@@ -111,13 +111,7 @@ struct {
 	__uint(max_entries, 4 * 1024 * 1024);
 } events SEC(".maps");
 
-/* Events that could not be delivered (ring buffer or pending table full), key 0. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
+#include "drops.bpf.h"      /* drops, count_drop() */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -6,15 +6,6 @@
 
 #define PATH_DEPTH 24         /* path components (and mount crossings) walked */
 
-static __always_inline void count_drop(void)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
-
-	if (n)
-		*n += 1;
-}
-
 static __always_inline struct settings *get_config(void)
 {
 	__u32 zero = 0;

@@ -31,12 +31,7 @@ struct {
 	__uint(max_entries, 8 * 1024 * 1024);
 } events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
+#include "drops.bpf.h"      /* drops, count_drop() */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -44,15 +39,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tls_event);
 } scratch SEC(".maps");
-
-static __always_inline void count_drop(void)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
-
-	if (n)
-		*n += 1;
-}
 
 SEC("uprobe")
 int BPF_KPROBE(tls_enter, void *ctx_, void *buf, __u64 num, void *count_ptr)

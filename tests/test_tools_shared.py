@@ -188,3 +188,16 @@ def test_drop_reporter_lost_and_missed_once_each(monkeypatch, capsys):
     misses[4] = 9
     d.check(force=True)
     assert capsys.readouterr().err.startswith("t: missed 3 events (")
+
+
+@pytest.mark.parametrize("interactive,noclear,start", [
+    (True, False, "\033[2J\033[H"), (True, True, "\n"), (False, False, "\n")])
+def test_top_screen_clears_only_a_terminal(monkeypatch, interactive, noclear, start):
+    """biotop and filetop start each interval the same way: a cleared terminal (unless
+    -C), else a blank line; then the time and the load average."""
+    from types import SimpleNamespace
+    from pybpf.tools import _stat
+    monkeypatch.setattr(_stat, "loadavg", lambda: "0.10 0.20 0.30 1/99 42")
+    out = SimpleNamespace(stream=io.StringIO(), interactive=interactive)
+    _stat.top_screen(out, noclear, "07:30:00")
+    assert out.stream.getvalue() == start + "07:30:00 loadavg: 0.10 0.20 0.30 1/99 42\n\n"

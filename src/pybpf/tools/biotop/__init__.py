@@ -56,12 +56,8 @@ def run(args, out):
                      "avg_ms": round(us / io / 1000, 3) if io else 0.0}
                     for nbytes, pid, comm, d, dev, io, us in rows]})
                 return
+            _stat.top_screen(out, args.noclear, when)
             w = out.stream.write
-            if not args.noclear and out.interactive:
-                w("\033[2J\033[H")
-            else:
-                w("\n")
-            w("%-8s loadavg: %s\n\n" % (when, _stat.loadavg()))
             w("%-7s %-16s %1s %-3s %-3s %-8s %5s %7s %6s\n" % (
                 "PID", "COMM", "D", "MAJ", "MIN", "DISK", "I/O", "Kbytes", "AVGms"))
             for nbytes, pid, comm, d, dev, io, us in rows:

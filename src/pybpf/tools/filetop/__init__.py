@@ -67,12 +67,8 @@ def run(args, out):
                      "r_kb": rb // 1024, "w_kb": wb // 1024, "type": k[4], "file": k[3]}
                     for k, r, w, rb, wb in rows]})
                 return
+            _stat.top_screen(out, args.noclear, when)
             o = out.stream.write
-            if not args.noclear and out.interactive:
-                o("\033[2J\033[H")
-            else:
-                o("\n")
-            o("%-8s loadavg: %s\n\n" % (when, _stat.loadavg()))
             o("%-7s %-16s %-6s %-6s %-7s %-7s %1s %s\n" % (
                 "TID", "COMM", "READS", "WRITES", "R_Kb", "W_Kb", "T", "FILE"))
             for k, r, w, rb, wb in rows:

@@ -22,15 +22,15 @@ from ._sys.cpu import possible_cpus
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:          # collections costs a tool's start ~1 ms; annotations only
-    from collections.abc import Callable  # noqa: F401 (the callback aliases)
+    from collections.abc import Callable
+    SampleCallback = Callable[[int, memoryview], None]   # (cpu, raw sample), valid during the call
+    LostCallback = Callable[[int, int], None]             # (cpu, count)
 
 _PAGE = mmap.PAGESIZE
 _RECORD_LOST = 2
 _RECORD_SAMPLE = 9
 _HEAD, _TAIL = 1024, 1032
 
-SampleCallback = "Callable[[int, memoryview], None]"   # (cpu, raw sample), valid during the call
-LostCallback = "Callable[[int, int], None]"             # (cpu, count)
 
 
 

@@ -17,7 +17,8 @@ from . import errors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:          # collections costs a tool's start ~1 ms; annotations only
-    from collections.abc import Callable, Iterator  # noqa: F401 (Callable: Callback)
+    from collections.abc import Callable, Iterator  # noqa: F401
+    Callback = Callable[[memoryview], "int | None"]   # a record, valid during the call
 
 _BUSY = 1 << 31
 _DISCARD = 1 << 30
@@ -25,8 +26,6 @@ _LEN = _DISCARD - 1
 _HDR = 8
 _PAGE = mmap.PAGESIZE
 _CHUNK = 1 << 18    # publish the consumer position at least every 256 KiB of records
-
-Callback = "Callable[[memoryview], int | None]"
 
 
 class _Ring:

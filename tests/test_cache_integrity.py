@@ -62,30 +62,28 @@ def test_records_are_keyed_on_pybpfs_code(tmp_path, monkeypatch):
     assert cachemod.get_record(KEY) is None
 
 
-def test_code_identity_changes_when_a_module_changes(tmp_path, monkeypatch):
+def _one_module_package(tmp_path, monkeypatch):
+    """(codeid, package dir, its identity): a package of one module, object/loader.py."""
     from pybpf import codeid
     pkg = tmp_path / "pkg"
     (pkg / "object").mkdir(parents=True)
     (pkg / "object" / "loader.py").write_text("x = 1\n")
     monkeypatch.setattr(codeid, "_PKG", str(pkg))
     monkeypatch.setattr(codeid, "_memo", [])
-    first = codeid.code_identity()
+    return codeid, pkg, codeid.code_identity()
+
+
+def test_code_identity_changes_when_a_module_changes(tmp_path, monkeypatch):
+    codeid, pkg, first = _one_module_package(tmp_path, monkeypatch)
     (pkg / "object" / "loader.py").write_text("x = 22\n")
     monkeypatch.setattr(codeid, "_memo", [])
     assert codeid.code_identity() != first
 
 
-
 def test_code_identity_lists_no_byte_code(tmp_path, monkeypatch):
     """__pycache__ holds no source: byte code written by a run changes nothing (and its
     listing is not paid for on every start)."""
-    from pybpf import codeid
-    pkg = tmp_path / "pkg"
-    (pkg / "object").mkdir(parents=True)
-    (pkg / "object" / "loader.py").write_text("x = 1\n")
-    monkeypatch.setattr(codeid, "_PKG", str(pkg))
-    monkeypatch.setattr(codeid, "_memo", [])
-    first = codeid.code_identity()
+    codeid, pkg, first = _one_module_package(tmp_path, monkeypatch)
     cache = pkg / "object" / "__pycache__"
     cache.mkdir()
     (cache / "loader.cpython-311.pyc").write_bytes(b"\0" * 16)

@@ -339,6 +339,10 @@ def _check_tables(b):
         assert [v.value for v in arr.values()] == [0, 0, 9, 0] and len(arr) == 4
         arr.clear()
         assert arr[2].value == 0
+        # a value smaller than the leaf, as bcc's klockstat writes (c_int into u64):
+        # zero-filled to the leaf's size, as bcc's kernel copy would see 1
+        b["pc"][0] = ctypes.c_int(1)
+        assert list(b["pc"][0]) == [1] * len(b["pc"][0])
         os.getuid()
         pc = b["pc"][1]
         assert len(pc) == os.cpu_count() or len(pc) >= 1

@@ -52,10 +52,14 @@ class Table:
         return raw[:size]
 
     def _leaf_in(self, v):
-        if isinstance(v, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array)):
-            return bytes(v)
-        if isinstance(v, (bytes, bytearray)):
-            return bytes(v)
+        if isinstance(v, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array,
+                          bytes, bytearray)):
+            # bcc hands the kernel a pointer to the caller's object, and the kernel copies
+            # the map's value size from it: klockstat stores a c_int into a u64 array (bcc
+            # reads past it). The same value here, zero-filled to the leaf, as keys are.
+            raw = bytes(v)
+            size = ctypes.sizeof(self.Leaf)
+            return raw.ljust(size, b"\0")[:size]
         return bytes(self.Leaf(v))
 
     def _leaf_out(self, raw: bytes):

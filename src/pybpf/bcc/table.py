@@ -46,10 +46,7 @@ class Table:
             raw = bytes(k)
         else:
             raw = bytes(self.Key(k))
-        size = ctypes.sizeof(self.Key)
-        if len(raw) < size:
-            raw = raw.ljust(size, b"\0")
-        return raw[:size]
+        return _fit(raw, self.Key)
 
     def _leaf_in(self, v):
         if isinstance(v, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array,
@@ -57,9 +54,7 @@ class Table:
             # bcc hands the kernel a pointer to the caller's object, and the kernel copies
             # the map's value size from it: klockstat stores a c_int into a u64 array (bcc
             # reads past it). The same value here, zero-filled to the leaf, as keys are.
-            raw = bytes(v)
-            size = ctypes.sizeof(self.Leaf)
-            return raw.ljust(size, b"\0")[:size]
+            return _fit(bytes(v), self.Leaf)
         return bytes(self.Leaf(v))
 
     def _leaf_out(self, raw: bytes):
@@ -298,6 +293,12 @@ class PerCpuMixin:
     def average(self, key):
         vals = [_num(x) for x in self[key]]
         return self.Leaf(sum(vals) // max(len(vals), 1))
+
+
+def _fit(raw: bytes, ctype) -> bytes:
+    """``raw`` zero-filled or cut to ``ctype``'s size (what the kernel would copy)."""
+    size = ctypes.sizeof(ctype)
+    return raw.ljust(size, b"\0")[:size]
 
 
 def _num(x) -> int:

@@ -175,6 +175,32 @@ def test_bcc_style_script_runs_with_bcc_imports(tmp_path):
     assert int(line.split(":")[1].split("|")[0]) == 1234
 
 
+SRC_FILE_SCRIPT = """
+from bcc import BPF
+b = BPF(src_file=b"prog.c")
+print("slots", len(b["slots"]))
+"""
+
+
+def test_src_file_beside_the_script_and_its_header_in_the_cache_key(tmp_path):
+    # bcc looks src_file up beside the script (bcc's task_switch.py, run from elsewhere),
+    # and clang finds the file's own "" includes there; an edited header must miss the
+    # build cache
+    (tmp_path / "prog.c").write_text('#include "slots.h"\nBPF_ARRAY(slots, u64, SLOTS);\n')
+    (tmp_path / "script.py").write_text(SRC_FILE_SCRIPT)
+
+    def run() -> str:
+        r = subprocess.run([PY, "-m", "pybpf", "run", str(tmp_path / "script.py")], env=ENV,
+                           cwd="/", capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    (tmp_path / "slots.h").write_text("#define SLOTS 3\n")
+    assert run() == "slots 3"
+    (tmp_path / "slots.h").write_text("#define SLOTS 5\n")
+    assert run() == "slots 5"
+
+
 def test_syscount_counts_one_process_calls():
     with Caller() as c, Running(_tool("syscount"), "-p", str(c.pid)) as t:
         t.wait_for("Ctrl+C to quit")

@@ -44,6 +44,17 @@ class Function:
         return self.fd
 
 
+
+def _find_file(path) -> str:
+    """bcc's lookup of src_file/hdr_file: as given, else beside the running script
+    (``BPF(src_file="task_switch.c")`` run from another directory)."""
+    path = _s(path)
+    if path and not os.path.isabs(path) and not os.path.isfile(path) and sys.argv[0]:
+        beside = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), path)
+        if os.path.isfile(beside):
+            return beside
+    return path
+
 class BPF(AttachMixin, StaticsMixin):
     """A bcc-style BPF module. Use as a context manager or call :meth:`cleanup`."""
 
@@ -84,6 +95,10 @@ class BPF(AttachMixin, StaticsMixin):
         usdt_contexts = list(usdt_contexts or ())
         if usdt_contexts:
             self.cflags.append("-DPYBPF_BCC_USDT=1")
+        src_file, hdr_file = _find_file(src_file), _find_file(hdr_file)
+        if src_file:
+            # clang reads bcc's src_file from its path: its own "" includes resolve there
+            self.cflags.append("-I" + os.path.dirname(os.path.abspath(src_file)))
         self._text, self._pins = pinned_tables(self._read_text(src_file, hdr_file, text))
         self._pinned: list = []
         try:
@@ -117,7 +132,7 @@ class BPF(AttachMixin, StaticsMixin):
         from . import tpformat
         from .rewrite import rewrite
         return rewrite(self._text, bind=self._bind, bindings=bindings,
-                       tp_struct=tpformat.struct_for)
+                       tp_struct=tpformat.struct_for, cflags=self.cflags)
 
     def _compile(self, source: str, rw=None) -> bytes:
         # h13c: prelude.compile adds the kernel-pointer reads (kderef, on clang's AST; it

@@ -6,8 +6,9 @@ on this kernel), the maps' key/value type ids and the BTF types the tables and e
 (as plain tuples for :class:`~.ctypes_btf.TypeTable`).  The object itself then loads
 through a load plan (:mod:`pybpf.object.plan`).
 
-Everything in an entry follows from its key: the text, the cflags, pybpf's version and its
-bcc header, and the running kernel (features such as kprobes decide the bindings).
+Everything in an entry follows from its key: the text, the cflags, the headers the text
+includes from the cflags' ``-I`` directories (their inode, size and mtime), pybpf's version
+and its bcc header, and the running kernel (features such as kprobes decide the bindings).
 """
 
 from __future__ import annotations
@@ -36,7 +37,47 @@ def key(text: str, cflags: list[str]) -> str:
     for c in cflags:
         h.update(c.encode() + b"\0")
     h.update(b"\1" + text.encode())
+    for path, ident in local_headers(text, cflags):
+        h.update(f"\2{path}|{ident}".encode())
     return h.hexdigest()
+
+
+_MAX_HEADERS = 256
+
+
+def local_headers(text: str, cflags: list[str]) -> list[tuple[str, str]]:
+    """The files ``text`` includes, directly or through each other, found in the cflags'
+    ``-I`` directories (or beside the including header), with their identity: an edited
+    header of a tool's own misses the cache.  System headers are the kernel key's part."""
+    import re
+    dirs, it = [], iter(cflags)
+    for c in it:
+        if c == "-I":
+            c += next(it, "")
+        if c.startswith("-I") and len(c) > 2:
+            dirs.append(c[2:])
+    if not dirs or "include" not in text:
+        return []
+    inc = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"\n]+)[>"]', re.M)
+    found: dict[str, str] = {}
+    todo = [(text, "")]
+    while todo and len(found) < _MAX_HEADERS:
+        body, here = todo.pop()
+        for name in inc.findall(body):
+            for d in ([here] if here else []) + dirs:
+                path = os.path.normpath(os.path.join(d, name))
+                if path in found:
+                    break
+                try:
+                    st = os.stat(path)
+                    with open(path, errors="replace") as f:
+                        sub = f.read()
+                except OSError:
+                    continue
+                found[path] = f"{st.st_ino}|{st.st_size}|{st.st_mtime_ns}"
+                todo.append((sub, os.path.dirname(path)))
+                break
+    return sorted(found.items())
 
 
 def read(k: str) -> tuple[dict, SimpleNamespace] | None:

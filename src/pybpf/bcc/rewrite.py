@@ -106,7 +106,7 @@ def kprobe_event(name: str) -> tuple[str, str] | None:
 
 
 def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
-            tp_struct=None, kernel_tags=None) -> Rewritten:
+            tp_struct=None, kernel_tags=None, cflags=()) -> Rewritten:
     """Rewrite bcc C.
 
     ``bind(kind, target, syscall, retprobe)`` chooses a :class:`Binding` for a kprobe
@@ -115,6 +115,8 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
     ``tp_struct(cat, event)`` returns the C struct for a tracepoint.
     ``kernel_tags`` is the set of struct/union/enum tags vmlinux.h defines (default: this
     kernel's, see :mod:`.prelude`); a tag the text defines too is renamed in the text.
+    ``cflags``: the ``-D`` macros among them may name a table's type (bcc's
+    xdp_drop_count.py: ``BPF_TABLE(MAPTYPE, ...)`` with ``-DMAPTYPE="percpu_array"``).
     """
     bindings = bindings or {}
     text = _KERNEL_INCLUDE.sub("", text)
@@ -125,10 +127,21 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
     out.tables = table_names(text, clean)
     edits: list[tuple[int, int, str]] = []
 
+    string_macros = None
     for m in re.finditer(r"\bBPF_TABLE(?:_PUBLIC|_SHARED)?\s*\(\s*", clean):
         q = re.match(r"\"(\w+)\"", text[m.end():])
         if q:
             edits.append((m.end(), m.end() + q.end(), q.group(1)))
+            continue
+        q = re.match(r"([A-Za-z_]\w*)\s*,", text[m.end():])
+        if q:
+            # bcc pastes the type into a section name after preprocessing: a macro that
+            # expands to the quoted type works there, so it must here
+            if string_macros is None:
+                string_macros = _string_macros(clean, cflags)
+            if q.group(1) in string_macros:
+                edits.append((m.end(), m.end() + len(q.group(1)),
+                              string_macros[q.group(1)]))
     # map methods and printk in macro bodies too (bcc rewrites after preprocessing)
     code = scan.blank_comments(text, directives=False)
     if out.tables:
@@ -187,6 +200,20 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
         '\nchar _pybpf_license[] SEC("license") = "GPL";\n'
     out.source = "\n".join(head) + '\n#line 1 "bpf_text"\n' + body + lic + \
         "".join(a + "\n" for a in anchors)
+    return out
+
+
+def _string_macros(clean: str, cflags) -> dict[str, str]:
+    """Object-like macros whose value is one quoted word, from ``-DNAME="word"`` cflags and
+    the text's own ``#define NAME "word"`` (the text's win: it defines them later)."""
+    out = {}
+    for c in cflags:
+        m = re.fullmatch(r"-D\s*([A-Za-z_]\w*)=\"(\w+)\"", c)
+        if m:
+            out[m.group(1)] = m.group(2)
+    for m in re.finditer(r'^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+"(\w+)"[ \t]*$',
+                         clean, re.M):
+        out[m.group(1)] = m.group(2)
     return out
 
 
@@ -309,8 +336,9 @@ def _function(fn: scan.Function, text: str, clean: str, out: Rewritten, bind,
     if _called_elsewhere(name, fn, clean):
         return None  # a global subprogram, not a program
     ev = kprobe_event(name)
-    if ev is None and "pt_regs" not in first:
-        # a program whose type load_func() decides; compiled in a neutral section
+    if ev is None and "pt_regs" not in first and name not in bindings:
+        # a program whose type load_func() decides; compiled in a neutral section (one
+        # the tool attaches as a kprobe, `int hello(void *ctx)`, is bound like one)
         out.probes[name] = Probe(name, "generic", section=f"pybpf/{name}", ctx_type=first)
         return (fn.decl_start, fn.decl_start, f'SEC("pybpf/{name}") ')
     if ev is None:

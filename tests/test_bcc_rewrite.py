@@ -169,8 +169,8 @@ def test_hist_sections_from_struct_keys(capsys):
 def test_table_type_named_by_a_string_macro():
     # bcc's xdp_drop_count.py: BPF_TABLE(MAPTYPE, ...) with -DMAPTYPE="percpu_array"
     text = "BPF_TABLE(MAPTYPE, u32, long, dropcnt, 256);\nBPF_TABLE(OTHER, u32, u64, t2, 4);\n"
-    out = rewrite(text, cflags=["-w", '-DMAPTYPE="percpu_array"']).source
+    out = rewrite.rewrite(text, cflags=["-w", '-DMAPTYPE="percpu_array"']).source
     assert "BPF_TABLE(percpu_array, u32, long, dropcnt, 256)" in out
     assert "BPF_TABLE(OTHER, u32, u64, t2, 4)" in out        # unknown: left to clang
     text = '#define KIND "hash"\nBPF_TABLE(KIND, u32, u64, t, 4);\n'
-    assert "BPF_TABLE(hash, u32, u64, t, 4)" in rewrite(text).source
+    assert "BPF_TABLE(hash, u32, u64, t, 4)" in rewrite.rewrite(text).source

@@ -143,3 +143,47 @@ def test_killed_loader_leaves_no_prog_array(objects, tmp_path):
         proc.stdout.close()
     assert len(ids) > 3
     assert _alive_after(ids) == set()
+
+
+class _Clock:
+    """Stands in for info's ``time``: records sleeps, which advance it."""
+
+    def __init__(self):
+        self.now, self.sleeps = 1000.0, []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.sleeps.append(s)
+        self.now += s
+
+
+def test_only_prog_arrays_opened_by_id_are_held(monkeypatch):
+    """A by-id prog_array fd closes once it has been open PROG_ARRAY_HOLD s (also a
+    dup of it); other maps close at once; list_objects holds its arrays once, together."""
+    clock = _Clock()
+    monkeypatch.setattr(info, "time", clock)
+    with pybpf.Map.create(MapType.HASH, 4, 4, 1, name="hleak_hash") as h, \
+            pybpf.Map.create(MapType.PROG_ARRAY, 4, 4, 1, name="hleak_pa1") as pa1, \
+            pybpf.Map.create(MapType.PROG_ARRAY, 4, 4, 1, name="hleak_pa2") as pa2:
+        info.fd_by_id("map", h.id).close()
+        assert clock.sleeps == []
+        fd = info.fd_by_id("map", pa1.id)
+        clock.now += 0.05
+        fd.close()
+        fd.close()                                      # idempotent: no second hold
+        assert clock.sleeps == [pytest.approx(info.PROG_ARRAY_HOLD - 0.05)]
+        fd = info.fd_by_id("map", pa1.id)
+        clock.now += info.PROG_ARRAY_HOLD               # held long enough already
+        fd.close()
+        assert len(clock.sleeps) == 1
+        fd = info.fd_by_id("map", pa2.id)
+        again = fd.dup()
+        fd.close()
+        again.close()                                   # the dup's hold ran out with fd's
+        assert len(clock.sleeps) == 2
+        del clock.sleeps[:]
+        listed = {m.id: m.type for m in info.list_objects("map")}
+        assert listed[pa1.id] == listed[pa2.id] == MapType.PROG_ARRAY
+        assert clock.sleeps == [pytest.approx(info.PROG_ARRAY_HOLD)]   # one for all arrays

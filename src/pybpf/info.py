@@ -47,7 +47,7 @@ def fd_by_id(kind: Kind, obj_id: int, flags: int = 0) -> FD:
     return MapByIdFD(fd) if kind == "map" else FD(fd)
 
 
-# Kernel quirk (seen on 6.18 and 6.12; the code is years old): when the last user reference of a
+# Kernel quirk (reproduced on 6.18; the code is years old): when the last user reference of a
 # prog_array goes (its last fd or pin), the kernel takes a map reference and queues a
 # work item that empties the array and drops that reference (arraymap.c,
 # prog_array_map_clear).  Opening the map by id gives it a user reference again; if that

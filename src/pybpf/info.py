@@ -7,6 +7,7 @@ BPF_OBJ_GET_INFO_BY_FD, the calls ``bpftool prog/map/link list`` are built on.
 from __future__ import annotations
 
 import ctypes
+import time
 
 from . import errors
 from ._record import named_tuple
@@ -39,9 +40,52 @@ def ids(kind: Kind) -> Iterator[int]:
 
 
 def fd_by_id(kind: Kind, obj_id: int, flags: int = 0) -> FD:
-    """A new fd for the object with this id (NotFoundError if it is gone)."""
-    return FD(syscall.bpf(_BY_ID[kind], attr.GetId(id=obj_id, open_flags=flags),
-                          detail=f"{kind} id {obj_id}"))
+    """A new fd for the object with this id (NotFoundError if it is gone).  A map's fd
+    closes late if it is a prog_array (see :class:`MapByIdFD`)."""
+    fd = syscall.bpf(_BY_ID[kind], attr.GetId(id=obj_id, open_flags=flags),
+                     detail=f"{kind} id {obj_id}")
+    return MapByIdFD(fd) if kind == "map" else FD(fd)
+
+
+# Kernel quirk (reproduced on 6.18; the code is years old): when the last user reference of a
+# prog_array goes (its last fd or pin), the kernel takes a map reference and queues a
+# work item that empties the array and drops that reference (arraymap.c,
+# prog_array_map_clear).  Opening the map by id gives it a user reference again; if that
+# fd is closed before the queued work has started, the second queueing finds the work
+# still pending, and the reference taken for it is never dropped: the array, emptied,
+# lives on with no fd, pin or program holding it.  Holding such an fd this long gives the
+# pending work time to run first, so the close queues a fresh, balanced one.
+PROG_ARRAY_HOLD = 0.2
+
+
+class MapByIdFD(FD):
+    """A map fd opened by id: ``close()`` waits until it has been open for
+    :data:`PROG_ARRAY_HOLD` seconds if the map is a prog_array (see the note above), so
+    that looking at a just-closed array cannot keep it alive forever."""
+
+    __slots__ = ("opened",)
+
+    def __init__(self, fd: int, opened: float | None = None):
+        super().__init__(fd)
+        self.opened = time.monotonic() if opened is None else opened
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            wait = self.opened + PROG_ARRAY_HOLD - time.monotonic()
+            if wait > 0 and _is_prog_array(self._fd):
+                time.sleep(wait)      # sleeping also lets this CPU's kworker run
+        super().close()
+
+    def dup(self) -> "MapByIdFD":
+        import os
+        return MapByIdFD(os.dup(self.fileno()), self.opened)
+
+
+def _is_prog_array(fd: int) -> bool:
+    try:
+        return map_info(fd).type == MapType.PROG_ARRAY
+    except errors.PybpfError:
+        return True       # unknown: hold it, to be safe
 
 
 def _info(fd: int, info: ctypes.Structure) -> ctypes.Structure:
@@ -147,10 +191,26 @@ def get_info(fd: int, kind: Kind):
 def list_objects(kind: Kind) -> list:
     """Info for every loaded object of a kind (objects that vanish meanwhile are skipped)."""
     out = []
-    for i in ids(kind):
-        try:
-            with fd_by_id(kind, i) as fd:
+    held = []       # prog_arrays: closed together at the end, after one hold
+    try:
+        for i in ids(kind):
+            try:
+                fd = fd_by_id(kind, i)
+            except errors.NotFoundError:
+                continue
+            try:
                 out.append(get_info(fd.fileno(), kind))
-        except errors.NotFoundError:
-            continue
+            except errors.NotFoundError:
+                fd.close()
+                continue
+            except BaseException:
+                fd.close()
+                raise
+            if kind == "map" and out[-1].type == MapType.PROG_ARRAY:
+                held.append(fd)
+            else:
+                fd.close()
+    finally:
+        for fd in held:
+            fd.close()
     return out

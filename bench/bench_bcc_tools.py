@@ -92,7 +92,7 @@ GUEST_TOOLS = ["vfscount", "dcsnoop", "funccount@k", "opensnoop", "execsnoop", "
                "biolatency", "vfsstat", "cpudist", "trace@k", "stackcount@k", "killsnoop",
                "tcpaccept", "filetop", "funclatency@k", "syscount", "runqlat", "tcplife"]
 NOT_BCC = {"reset-trace"}          # shell scripts, not bcc programs
-NEEDS_TTY = {"cachetop"}           # curses
+NEEDS_TTY = {"cachetop"}           # curses: its screen goes to a pty, read as text
 NEEDS_DEBUGFS = {"tplist"}         # reads /sys/kernel/debug/tracing/events itself
 
 
@@ -271,19 +271,33 @@ def run_tool(tool: str, how: str, seconds: float, pid: int, startup: float = 6,
     # unbuffered, so the first line shows when it is printed, not when the tool exits
     # (a pipe makes Python buffer it: a quiet tool would sit out the whole start-up limit)
     env["PYTHONUNBUFFERED"] = "1"
+    tty = name in NEEDS_TTY
+    master = slave = -1
+    if tty:
+        import pty
+        master, slave = pty.openpty()
+        env.update(TERM="xterm", LINES="24", COLUMNS="100")
     t0 = time.monotonic()
     # a shell's background job ignores SIGINT and python then installs no handler for
     # it: give the tool the default back, so ^C reaches it as KeyboardInterrupt.  Its own
     # session: the whole group is signalled, and killed on every way out of here
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                         stdin=subprocess.DEVNULL, start_new_session=True,
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        p = subprocess.Popen(cmd, stdout=slave if tty else subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env,
+                             stdin=slave if tty else subprocess.DEVNULL,
+                             start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    finally:
+        if tty:
+            os.close(slave)
     # tools that end by themselves (an interval and count, or a duration) get time to;
     # the others are interrupted `seconds` after their first line of output (attached),
     # or after start-up (compile) plus `seconds` if they print nothing
     self_ending = _self_ending(args)
     out, err, first = [], [], []
-    readers = [threading.Thread(target=_drain, args=(p.stdout, out, first), daemon=True),
+    source = os.fdopen(master, "rb", buffering=0) if tty else p.stdout
+    readers = [threading.Thread(target=_drain_tty if tty else _drain,
+                                args=(source, out, first), daemon=True),
                threading.Thread(target=_drain, args=(p.stderr, err, None), daemon=True)]
     for r in readers:
         r.start()
@@ -315,6 +329,8 @@ def run_tool(tool: str, how: str, seconds: float, pid: int, startup: float = 6,
     out, err = b"".join(out), b"".join(err)
     wall = time.monotonic() - t0
     out_s = out.decode(errors="replace")
+    if tty:         # the screen's text, without the terminal's control sequences
+        out_s = _ANSI.sub("\n", out_s).replace("\r", "")
     err_s = err.decode(errors="replace")
     lines = [ln for ln in out_s.splitlines() if ln.strip()]
     ok, _ = _judge(err_s, lines, len(lines), p.returncode, interrupted)
@@ -326,6 +342,24 @@ def run_tool(tool: str, how: str, seconds: float, pid: int, startup: float = 6,
             "interrupted": interrupted,
             "lines": len(lines), "header": _header(lines), "reason": reason,
             "stderr": err_s[-2000:], "stdout": out_s[:1500]}
+
+
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[()][0-9A-Za-z]|[=>78M]|\][^\x07]*\x07)")
+
+
+def _drain_tty(master, chunks: list, first: list) -> None:
+    """Read a pty's master side until the tool's side is closed (EIO)."""
+    while True:
+        try:
+            data = master.read(65536)
+        except OSError:
+            break
+        if not data:
+            break
+        if not first and data.strip():
+            first.append(time.monotonic())
+        chunks.append(data)
+    master.close()
 
 
 def _drain(pipe, chunks: list, first: list | None) -> None:
@@ -492,11 +526,7 @@ def _run_all(a, tools: list[str], hows: list[str], results: dict) -> None:
         time.sleep(1)
         for t in tools:
             for how in hows:
-                if t in NEEDS_TTY:
-                    r = {"tool": t, "how": how, "ok": False, "reason": "needs a terminal "
-                         "(curses)", "lines": 0, "header": "", "rc": None, "wall": 0,
-                         "kernel": os.uname().release}
-                elif t in NEEDS_DEBUGFS and not a.in_guest and \
+                if t in NEEDS_DEBUGFS and not a.in_guest and \
                         not os.path.ismount("/sys/kernel/debug"):
                     # only for these: mounted, bcc 0.26 looks for tracefs inside debugfs
                     subprocess.run(["mount", "-t", "debugfs", "none", "/sys/kernel/debug"])

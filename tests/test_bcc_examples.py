@@ -213,3 +213,43 @@ def test_libbcc_functions_the_shim_lacks_fail_in_one_line(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1
     assert p.stderr.strip().count("\n") == 0 and "bcc_usdt_new_frompid" in p.stderr, p.stderr
+
+
+def test_stacksnoop_on_a_syscall_function_prints_each_call_of_the_pid():
+    n = 3
+    from pybpf.bcc.bpf import BPF
+    fn = BPF.get_syscall_fnname("sync").decode()
+    with Helper(f"import os\nfor _ in range({n}):\n    os.sync()\n") as h, \
+            Running(_example("tracing/stacksnoop.py"), "-v", "-p", str(h.pid), fn) as r:
+        r.wait_for("FUNCTION")
+        h.go()
+        _settle(r, lambda out: out.count(f" {fn}\n") >= n)
+    heads = re.findall(rf"^[\d.]+\s+python\S*\s+{h.pid}\s+\d+\s+{fn}$", r.out, re.M)
+    assert len(heads) == n, r.out + r.err
+    # each call's kernel stack, from the syscall entry (a kprobe, or here its tracepoint)
+    assert r.out.count("\tentry_SYSCALL_64") == n, r.out
+
+
+@pytest.mark.needs_hook("kprobe")
+def test_stacksnoop_on_vfs_read():
+    """A kprobe-only function: counted in the kernel-matrix guest; here one line naming
+    it (no kprobes, no trampolines, no tracepoint inside vfs_read)."""
+    from pybpf.features import Features
+    n = 20
+    f = Features()
+    code = (f"import os\nfd = os.open('/dev/zero', os.O_RDONLY)\nfor _ in range({n}):\n"
+            "    os.read(fd, 1)\n")
+    with Helper(code) as h, \
+            Running(_example("tracing/stacksnoop.py"), "-p", str(h.pid), "vfs_read") as r:
+        if not f.has_kprobes() and not f.has_trampolines():
+            assert r.finish(sig=None) == 1
+            assert r.err.strip().count("\n") == 0, r.err
+            assert "no tracepoint stands in for vfs_read" in r.err
+            from tests.vm import hook_absent
+            hook_absent()
+            return
+        r.wait_for("FUNCTION")
+        h.go()
+        _settle(r, lambda out: out.count(" vfs_read\n") >= n)
+    # the helper's reads, and perhaps its last read of stdin (it waits there to exit)
+    assert n <= r.out.count(" vfs_read\n") <= n + 2, r.out + r.err

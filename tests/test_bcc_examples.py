@@ -253,3 +253,16 @@ def test_stacksnoop_on_vfs_read():
         _settle(r, lambda out: out.count(" vfs_read\n") >= n)
     # the helper's reads, and perhaps its last read of stdin (it waits there to exit)
     assert n <= r.out.count(" vfs_read\n") <= n + 2, r.out + r.err
+
+
+def test_uprobe_at_an_address_outside_the_file_is_one_line(tmp_path):
+    # what strlen_hist_ifunc computes when its first probes see something else
+    script = tmp_path / "s.py"
+    script.write_text("from bcc import BPF\n"
+                      "b = BPF(text='int f(struct pt_regs *ctx) { return 0; }')\n"
+                      "b.attach_uretprobe(name='c', addr=-0x7f0000000000, fn_name='f')\n")
+    p = subprocess.run([PY, "-m", "pybpf", "run", str(script)], env=ENV,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1
+    assert p.stderr.strip().count("\n") == 0, p.stderr
+    assert "could not determine address -0x7f0000000000" in p.stderr

@@ -237,7 +237,7 @@ class AttachMixin:
         path = symbols.resolve_path(name) if name else ""
         if addr is not None and not 0 <= int(addr) < 1 << 64:
             raise errors.NotFoundError(22, "uprobe", f"could not determine address "
-                                       f"{addr:#x} in {path}: outside the file")
+                                       f"{int(addr):#x} in {path}: outside the file")
         fn = self.load_func(fn_name, self.KPROBE)
         kind = "uretprobe" if retprobe else "uprobe"
         if sym_re:

@@ -125,11 +125,10 @@ class Lib:
 
     # ---- tables ---------------------------------------------------------------------
     def bpf_table_fd(self, module, name) -> int:
-        """The file descriptor of table ``name`` of ``module`` (a BPF object; bcc passes
-        ``b.module``), or -1 when it has no such table."""
-        bpf = getattr(module, "_pybpf_bpf", module)
+        """The file descriptor of table ``name`` of ``module`` (the BPF object: what
+        pybpf has for bcc's ``b.module``), or -1 when it has no such table."""
         try:
-            return bpf.get_table(_s(name)).map.fileno()
+            return module.get_table(_s(name)).map.fileno()
         except (KeyError, AttributeError, errors.PybpfError):
             return -1
 

@@ -272,7 +272,7 @@ class StaticsMixin:
     @either
     def sym(self, addr: int, pid: int, show_module: bool = False, show_offset: bool = False,
             demangle: bool = True) -> bytes:
-        if not isinstance(addr, int):       # a frame of a BPF_STACK_TRACE_BUILDID table
+        if hasattr(addr, "build_id"):       # a frame of a BPF_STACK_TRACE_BUILDID table
             from .stackbuildid import sym
             return sym(self, addr, pid, show_module, show_offset)
         if pid < 0:

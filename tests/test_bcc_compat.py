@@ -41,8 +41,10 @@ def test_hook_maps_bcc_names_to_pybpf_for_this_process_only():
         assert PerfType.SOFTWARE == 1 and PerfSWConfig.CPU_CLOCK == 0
         assert USDT.__module__ == "pybpf.bcc.usdt" and StrcmpRewrite is utils.StrcmpRewrite
         assert callable(filter_by_containers) and callable(syscall_name)
-        with pytest.raises(ModuleNotFoundError, match="bcc.libbcc"):
-            import bcc.libbcc  # noqa: F401
+        from bcc.libbcc import lib
+        assert lib.bpf_table_fd.__self__ is lib      # pybpf's shim, not libbcc
+        with pytest.raises(ModuleNotFoundError, match="bcc.disassembler"):
+            import bcc.disassembler  # noqa: F401
     finally:
         run.uninstall(finder)
     assert finder not in sys.meta_path

@@ -43,8 +43,15 @@ class TracePipe:
     """
 
     def __init__(self):
-        self._fd = os.open(os.path.join(tracefs.root(), "trace_pipe"),
-                           os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        path = os.path.join(tracefs.root(), "trace_pipe")
+        try:
+            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            # recent kernels let one process read trace_pipe at a time (EBUSY)
+            from .errors import KernelError
+            raise KernelError(e.errno, "trace_pipe", f"cannot open {path}" + (
+                ": another process is reading it (one reader at a time)"
+                if e.errno == 16 else "")) from None
         self._buf = b""
 
     def lines(self, timeout: float | None = None) -> Iterator[str]:

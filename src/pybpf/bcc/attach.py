@@ -235,6 +235,9 @@ class AttachMixin:
         from ..links import symbols, uprobe
         name, sym, sym_re, fn_name = _s(name), _s(sym), _s(sym_re), _s(fn_name)
         path = symbols.resolve_path(name) if name else ""
+        if addr is not None and not 0 <= int(addr) < 1 << 64:
+            raise errors.NotFoundError(22, "uprobe", f"could not determine address "
+                                       f"{int(addr):#x} in {path}: outside the file")
         fn = self.load_func(fn_name, self.KPROBE)
         kind = "uretprobe" if retprobe else "uprobe"
         if sym_re:
@@ -249,6 +252,10 @@ class AttachMixin:
             if addr is not None and not s:
                 link = uprobe.attach(fn.prog, path, None, offset=addr, retprobe=retprobe,
                                      pid=pid, ref_ctr_offset=self._usdt_semaphore(path, addr))
+            elif s and (resolver := _ifunc_resolver(path, s)) is not None:
+                # the script looked this IFUNC up itself (bcc.libbcc): its resolver, as bcc
+                link = uprobe.attach(fn.prog, path, None, offset=resolver + sym_off,
+                                     retprobe=retprobe, pid=pid)
             else:
                 link = uprobe.attach(fn.prog, path, s, offset=sym_off, retprobe=retprobe,
                                      pid=pid)
@@ -339,3 +346,10 @@ def _where(b) -> str:
     if b.via == "tracepoint":
         return f"tracepoint syscalls:sys_{'exit' if b.retprobe else 'enter'}_{b.syscall}"
     return f"{b.via} {b.target}"
+
+
+def _ifunc_resolver(path: str, sym: str) -> int | None:
+    """The resolver's offset when the script asked ``bcc.libbcc`` for IFUNC ``sym`` itself
+    (pybpf otherwise probes the implementation an IFUNC picks, see links.symbols)."""
+    lb = sys.modules.get("pybpf.bcc.libbcc")
+    return lb.lib.ifunc_resolver(path, sym) if lb is not None else None

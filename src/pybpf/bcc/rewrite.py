@@ -29,8 +29,9 @@ _KERNEL_INCLUDE = re.compile(
     r"scsi|crypto|drm|rdma|sound|video|xen|media|keys|clocksource|misc)/[^>\"]*[>\"][^\n]*$",
     re.M)
 _TABLE_MACRO = re.compile(
-    r"\b(BPF_(?:HASH|ARRAY|HISTOGRAM|PERCPU_HASH|PERCPU_ARRAY|LRU_HASH|STACK_TRACE|"
-    r"PERF_OUTPUT|RINGBUF_OUTPUT|PROG_ARRAY|QUEUE|STACK|LPM_TRIE|TABLE(?:_PUBLIC|_SHARED)?))"
+    r"\b(BPF_(?:HASH|ARRAY|HISTOGRAM|PERCPU_HASH|PERCPU_ARRAY|LRU_HASH|"
+    r"STACK_TRACE(?:_BUILDID)?|PERF_OUTPUT|RINGBUF_OUTPUT|PROG_ARRAY|QUEUE|STACK|LPM_TRIE|"
+    r"TABLE(?:_PUBLIC|_SHARED)?))"
     r"\s*\(")
 METHODS = ("lookup", "lookup_or_init", "lookup_or_try_init", "update", "insert", "delete",
            "increment", "atomic_increment", "perf_submit", "perf_submit_skb",

@@ -1,11 +1,11 @@
 """``pybpf run script.py [args]``: run a bcc script unchanged on pybpf's bcc front end.
 
 For this process only, an import hook makes ``import bcc`` (and ``bcc.utils``,
-``bcc.syscall``, ``bcc.containers``, ``bcc.tcp``, ``bcc.table``, ``bcc.usdt``) resolve to
-pybpf's modules; nothing is installed under the name ``bcc``, so a real bcc elsewhere on
-the system is never shadowed.  The script runs as ``__main__`` with ``sys.argv`` and
-``sys.path[0]`` as python would set them; its own errors give python's traceback and exit
-code, a :class:`pybpf.errors.PybpfError` one line.
+``bcc.syscall``, ``bcc.containers``, ``bcc.tcp``, ``bcc.table``, ``bcc.usdt``,
+``bcc.libbcc``) resolve to pybpf's modules; nothing is installed under the name ``bcc``,
+so a real bcc elsewhere on the system is never shadowed.  The script runs as ``__main__``
+with ``sys.argv`` and ``sys.path[0]`` as python would set them; its own errors give
+python's traceback and exit code, a :class:`pybpf.errors.PybpfError` one line.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ ALIASES = {
     "bcc.tcp": "pybpf.bcc.tcp",
     "bcc.table": "pybpf.bcc.table",
     "bcc.usdt": "pybpf.bcc.usdt",
+    "bcc.libbcc": "pybpf.bcc.libbcc",
 }
 
 USAGE = "usage: pybpf run SCRIPT [ARGS...]   (run a bcc Python script on pybpf)"

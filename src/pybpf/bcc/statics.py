@@ -245,9 +245,11 @@ class StaticsMixin:
         from ..features import Features
         return Features().has_lsm()
 
-    @staticmethod
-    def add_module(modname) -> bool:
-        return False
+    @either
+    def add_module(self, modname) -> bool:
+        """Remember a binary's build id, to name ``BPF_STACK_TRACE_BUILDID`` frames."""
+        from .stackbuildid import add_module
+        return add_module(self, modname)
 
     # -- symbols (instance tables, or one per process on the class) -----------------
     @either
@@ -270,6 +272,9 @@ class StaticsMixin:
     @either
     def sym(self, addr: int, pid: int, show_module: bool = False, show_offset: bool = False,
             demangle: bool = True) -> bytes:
+        if hasattr(addr, "build_id"):       # a frame of a BPF_STACK_TRACE_BUILDID table
+            from .stackbuildid import sym
+            return sym(self, addr, pid, show_module, show_offset)
         if pid < 0:
             return self.ksym(addr, show_module, show_offset)
         from .syms import UserSymbols, format_symbol

@@ -326,6 +326,10 @@ class StackTrace(Table):
         raw = self.map.lookup_raw(self._key(stack_id))
         if raw is None:
             return
+        if self.flags & 0x20:       # BPF_F_STACK_BUILD_ID: (build id, offset) frames
+            from .stackbuildid import walk
+            yield from walk(raw, resolve)
+            return
         for i in range(0, len(raw) - 7, 8):
             addr = int.from_bytes(raw[i:i + 8], "little")
             if addr == 0:

@@ -444,6 +444,18 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 		__uint(max_entries, s);                                       \
 	} n SEC(".maps")
 
+/* Frames as (build id, file offset): struct bpf_stack_build_id is 32 bytes (s32 status,
+ * u8 build_id[20], u64 offset/ip); BPF_F_STACK_BUILD_ID is 1 << 5.  Spelled as numbers so
+ * the map needs no kernel type in the header cut to the program's types. */
+#define BPF_STACK_TRACE_BUILDID(n, s)                                          \
+	struct {                                                              \
+		__uint(type, BPF_MAP_TYPE_STACK_TRACE);                       \
+		__uint(key_size, sizeof(u32));                                \
+		__uint(value_size, __BCC_STACK_DEPTH * 32);                   \
+		__uint(max_entries, s);                                       \
+		__uint(map_flags, 1U << 5);                                   \
+	} n SEC(".maps")
+
 #define __BCC_PROG1(n) BPF_PROG_ARRAY_SIZED(n, 10240)
 #define BPF_PROG_ARRAY_SIZED(n, s)                                             \
 	struct {                                                              \

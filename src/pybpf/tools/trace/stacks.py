@@ -12,9 +12,6 @@ without -s.
 
 from __future__ import annotations
 
-import os
-import struct
-
 from .._stacks import _MACHINERY
 
 TAKE = "\ttake_stacks(ctx, &e->st);\n"
@@ -41,10 +38,6 @@ TAKE_BUILD_ID = ("\te->st.user_stack_id = kernel_only ? -1 : "
                  "\te->st.kernel_stack_id = user_only ? -1 : "
                  "bpf_get_stackid(ctx, &stacks, 0);\n")
 
-_FRAME = struct.Struct("<i20sQ")       # struct bpf_stack_build_id
-_VALID, _IP = 1, 2                     # BPF_STACK_BUILD_ID_VALID, _IP
-
-
 def _line(addr: int, text: str, address: bool) -> str:
     return f"{addr:16x} {text}" if address else text
 
@@ -59,8 +52,8 @@ class Frames:
         self.stacks = Stacks(obj.maps["stacks"], show_offset=True)
         self.address = address
         self.build_id_map = obj.maps["build_id_stacks"] if sym_files is not None else None
-        self.by_build_id = {bytes.fromhex(elf.build_id): elf for elf in sym_files or ()
-                            if elf.build_id}
+        from ...syms.buildid import BuildIdIndex
+        self.by_build_id = BuildIdIndex(sym_files or ())
 
     def close(self) -> None:
         self.stacks.close()
@@ -92,25 +85,13 @@ class Frames:
         return out
 
     def _build_id_frames(self, stack_id: int, pid: int) -> list[str]:
-        raw = self.build_id_map.lookup_raw(stack_id)
+        from ...syms import buildid
         out: list[str] = []
-        for k in range(len(raw or b"") // _FRAME.size):
-            status, bid, value = _FRAME.unpack_from(raw, k * _FRAME.size)
-            if status == _VALID:
-                elf = self.by_build_id.get(bid)
-                if elf is not None:
-                    vaddr = elf.offset_to_vaddr(value)
-                    hit = elf.lookup(vaddr) if vaddr is not None else None
-                    name = os.path.basename(elf.path)
-                    text = f"{hit[0]}+0x{hit[1]:x} [{name}]" if hit else \
-                        f"[unknown] [{name}+0x{value:x}]"      # a local symbol, stripped
-                else:
-                    text = f"[unknown] [build-id {bid.hex()}+0x{value:x}]"
-                out.append(_line(value, text, self.address))
-            elif status == _IP:
+        for status, bid, value in buildid.frames(self.build_id_map.lookup_raw(stack_id)):
+            if status == buildid.VALID:
+                text = self.by_build_id.format(bid, value)
+            else:           # the build id was not readable: an address in the process
                 sym = self.stacks.syms.user(pid, value)
-                out.append(_line(value, sym.format(offset=True) if sym else "[unknown]",
-                                 self.address))
-            else:
-                break
+                text = sym.format(offset=True) if sym else "[unknown]"
+            out.append(_line(value, text, self.address))
         return out

@@ -1,0 +1,139 @@
+"""``bcc.libbcc`` under ``pybpf run``: the libbcc C functions bcc scripts call directly.
+
+bcc scripts reach past bcc's Python API into libbcc through ``from bcc.libbcc import lib``
+(``lib.bcc_resolve_symname(...)`` in strlen_hist_ifunc.py, ``lib.bpf_table_fd(...)`` in
+sockmap.py).  There is no libbcc here: ``lib`` is an object with one Python method per
+function offered, taking and filling the same ctypes structures as libbcc's; any other
+name fails with one line naming it.  Add a function as a method of :class:`Lib` (its
+section below), and its structures beside the others.
+"""
+
+from __future__ import annotations
+
+import ctypes as ct
+
+from .. import errors
+
+STT_FUNC, STT_GNU_IFUNC = 2, 10
+
+
+# ---- libbcc's structures, as bcc's Python declares them --------------------------------
+
+class bcc_symbol(ct.Structure):                      # noqa: N801 - libbcc's names
+    _fields_ = [("name", ct.c_char_p), ("demangle_name", ct.c_char_p),
+                ("module", ct.POINTER(ct.c_char)), ("offset", ct.c_ulonglong)]
+
+
+class bcc_symbol_option(ct.Structure):               # noqa: N801
+    _fields_ = [("use_debug_file", ct.c_int), ("check_debug_file_crc", ct.c_int),
+                ("lazy_symbolize", ct.c_int), ("use_symbol_type", ct.c_uint)]
+
+
+class bcc_ip_offset_union(ct.Union):                 # noqa: N801
+    _fields_ = [("offset", ct.c_uint64), ("ip", ct.c_uint64)]
+
+
+class bcc_stacktrace_build_id(ct.Structure):         # noqa: N801
+    _fields_ = [("status", ct.c_uint32), ("build_id", ct.c_ubyte * 20),
+                ("u", bcc_ip_offset_union)]
+
+
+class NotOffered(errors.PybpfError, AttributeError):
+    """A libbcc function pybpf does not provide (an AttributeError too: ``hasattr`` works)."""
+
+
+def _s(v) -> str:
+    return v.decode() if isinstance(v, (bytes, bytearray)) else str(v or "")
+
+
+def _deref(p, cls):
+    """The structure behind ``ct.byref(x)``, a pointer, or ``x`` itself."""
+    if isinstance(p, cls):
+        return p
+    obj = getattr(p, "_obj", None)          # what ct.byref() wraps
+    if isinstance(obj, cls):
+        return obj
+    return ct.cast(p, ct.POINTER(cls)).contents
+
+
+class Lib:
+    """What ``lib`` offers (``bcc.libbcc.lib``)."""
+
+    def __init__(self):
+        self._keep: dict[str, ct.Array] = {}    # strings handed out as char*: kept alive
+        # IFUNCs the script looked up as such, (real path, name) -> resolver's offset
+        self._resolvers: dict[tuple[str, str], int] = {}
+
+    def ifunc_resolver(self, path: str, name: str) -> int | None:
+        """The file offset of IFUNC ``name``'s resolver in ``path`` if the script asked
+        :meth:`bcc_resolve_symname` for it as an IFUNC: such a script probes the resolver
+        on purpose (strlen_hist_ifunc.py), where pybpf would probe the implementation."""
+        import os
+        return self._resolvers.get((os.path.realpath(path), name))
+
+    def _cstr(self, text: str):
+        buf = self._keep.get(text)
+        if buf is None:
+            buf = self._keep[text] = ct.create_string_buffer(text.encode())
+        return buf
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        offered = ", ".join(n for n in dir(Lib) if not n.startswith("_"))
+        raise NotOffered(f"libbcc's {name} is not offered by pybpf's bcc.libbcc "
+                         f"(there is no libbcc; offered: {offered})")
+
+    # ---- symbols --------------------------------------------------------------------
+    def bcc_resolve_symname(self, module, symname, addr, pid, option, sym) -> int:
+        """Fill ``sym`` (a ``bcc_symbol``) with the binary's path and the file offset of
+        ``symname`` (or of virtual address ``addr`` when no name is given) in library or
+        executable ``module`` ("c", "libc.so.6" or a path); 0, or -1 when not found.
+        ``option.use_symbol_type`` is a mask of ``1 << STT_*`` (0: functions and IFUNCs),
+        so ``1 << STT_GNU_IFUNC`` finds only an IFUNC's resolver, as libbcc does."""
+        from ..links import symbols
+        out = _deref(sym, bcc_symbol)
+        name, wanted = _s(symname), (1 << STT_FUNC) | (1 << STT_GNU_IFUNC)
+        if option:
+            wanted = _deref(option, bcc_symbol_option).use_symbol_type or wanted
+        try:
+            path = symbols.resolve_path(_s(module))
+            if name:
+                e = symbols.elf_symbols(path).get(name)
+                kind = {"STT_FUNC": STT_FUNC, "STT_GNU_IFUNC": STT_GNU_IFUNC,
+                        "STT_LOOS": STT_GNU_IFUNC}.get(e.type, -1) if e else -1
+                if e is None or kind < 0 or not wanted & (1 << kind):
+                    return -1
+                offset = e.offset
+                if kind == STT_GNU_IFUNC and wanted == 1 << STT_GNU_IFUNC:
+                    import os
+                    self._resolvers[(os.path.realpath(path), name)] = offset
+            else:
+                from ..syms.elfsyms import ElfSymbols
+                segs = ElfSymbols(path).segments
+                offset = next((int(addr) - v + o for v, m, o, _ in segs
+                               if v <= int(addr) < v + m), None)
+                if offset is None:
+                    return -1
+        except errors.PybpfError:
+            return -1
+        out.name = name.encode() if name else None
+        out.demangle_name = out.name
+        out.module = ct.cast(self._cstr(path), ct.POINTER(ct.c_char))
+        out.offset = offset
+        return 0
+
+    # ---- tables ---------------------------------------------------------------------
+    def bpf_table_fd(self, module, name) -> int:
+        """The file descriptor of table ``name`` of ``module`` (the BPF object: what
+        pybpf has for bcc's ``b.module``), or -1 when it has no such table."""
+        try:
+            return module.get_table(_s(name)).map.fileno()
+        except (KeyError, AttributeError, errors.PybpfError):
+            return -1
+
+
+lib = Lib()
+
+__all__ = ["lib", "Lib", "bcc_symbol", "bcc_symbol_option", "bcc_ip_offset_union",
+           "bcc_stacktrace_build_id", "STT_FUNC", "STT_GNU_IFUNC"]

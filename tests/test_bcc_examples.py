@@ -19,6 +19,8 @@ import time
 
 import pytest
 
+from tests import cbuild
+
 from tests.test_bcc_run import ENV, PY, Running
 
 pytestmark = pytest.mark.kernel
@@ -59,6 +61,15 @@ class Helper:
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
+
+
+class CHelper(Helper):
+    """:class:`Helper`'s protocol for a compiled program ``argv``."""
+
+    def __init__(self, *argv: str):
+        self.p = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True)
+        self.pid = self.p.pid
 
 
 def _read(r: Running, seconds: float) -> None:
@@ -129,16 +140,15 @@ def test_strlen_snoop_prints_each_call_of_the_pid():
 
 
 def test_mallocstacks_sums_the_sizes_of_one_process():
-    n = 20
-    code = ("import ctypes\nlibc = ctypes.CDLL(None)\nlibc.malloc.restype = ctypes.c_void_p\n"
-            "libc.free.argtypes = [ctypes.c_void_p]\n"
-            f"for i in range({n}):\n    libc.free(libc.malloc(100000 + i))\n")
-    with Helper(code) as h, Running(_example("tracing/mallocstacks.py"), str(h.pid)) as r:
+    # a C helper built with frame pointers: its calls share one stack (an interpreter's
+    # ctypes calls unwind through frames without them, into stacks that vary per call)
+    n, base = 20, 100000
+    h = CHelper(cbuild.build("mallocer"), str(n), str(base))
+    with h, Running(_example("tracing/mallocstacks.py"), str(h.pid)) as r:
         r.wait_for("Ctrl+C to quit")
         h.go()
         _settle(r, grace=0.3)
-    # the helper's calls share one stack, python's own mallocs have others
-    want = sum(100000 + i for i in range(n))
+    want = sum(base + i for i in range(n))
     block = re.search(rf"^{want} bytes allocated at:\n((?:\t.*\n?)+)", r.out, re.M)
     assert block, r.out + r.err
     assert block[1].startswith("\tmalloc+0x0\n"), block[1]

@@ -25,7 +25,7 @@ import _signal as signal  # signal.py adds enums: ~0.5 ms of a start
 import sys
 import time
 
-from .. import errors
+from .. import errors, options
 
 # No pathlib, typing or json at the top: each costs a tool's start-up milliseconds.
 TYPE_CHECKING = False
@@ -340,13 +340,14 @@ def _parser_class():
     return OneLineParser
 
 
-def ArgumentParser(*args, **kwargs):
+class ArgumentParser(options.ArgumentParser):
     """An ``argparse.ArgumentParser`` whose errors are one line (exit 2) and whose help
     uses :func:`help_formatter`; use it instead of argparse's for every tool.  It is
-    built on first need (:mod:`._lazyparser`): a run without arguments imports no
-    argparse."""
-    from ._lazyparser import LazyParser
-    return LazyParser(lambda *a, **kw: _parser_class()(*a, **kw), *args, **kwargs)
+    built on first need (:mod:`pybpf.options`): an empty or plain command line imports
+    no argparse."""
+
+    def make_parser(self, *args, **kwargs):
+        return _parser_class()(*args, **kwargs)
 
 
 class DropReporter:

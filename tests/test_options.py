@@ -229,7 +229,8 @@ def definitions(draw):
             if t is not None:
                 kw["type"] = t
             if draw(st.integers(0, 4)) == 0:
-                kw["choices"] = [5, 7] if t in (int, float) else ["x", "c"]
+                kw["choices"] = [5, 7] if t in (int, float) else \
+                    draw(st.sampled_from([["x", "c"], "xc"]))
             if draw(st.integers(0, 6)) == 0:
                 kw["nargs"] = draw(st.sampled_from(["?", 1, "*"]))
         if action in ("store_const", "append_const"):
@@ -312,7 +313,7 @@ def _outcome(make, table, argv):
     return (res, o.getvalue(), e.getvalue()), p
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1500, deadline=None, derandomize=True)
 @given(st.data())
 def test_any_definition_and_line_like_argparse(data):
     table = data.draw(definitions())

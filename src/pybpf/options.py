@@ -271,8 +271,10 @@ class ArgumentParser:
             metavar = kw.get("metavar")
             if (conv is not None and (not callable(conv) or
                                       getattr(conv, "__name__", "") == "FileType")) \
-                    or not (metavar is None or isinstance(metavar, str)):
-                return None
+                    or not (metavar is None or isinstance(metavar, str)) \
+                    or isinstance(kw.get("choices"), str):
+                return None                     # str choices: substrings or characters,
+                                                # by Python version
             if not args or not all(isinstance(a, str) and a for a in args):
                 return None
             positional = args[0][0] != "-"

@@ -136,12 +136,24 @@ def test_other_actions_and_set_defaults_in_order():
     assert table[5][1]["default"] == ["d"]                     # the default is not changed
 
 
-def test_optional_positionals_left_out():
-    table = [(("-p",), dict(type=int)), (("interval",), dict(nargs="?", type=float,
-                                                              default=1.0)),
-             (("rest",), dict(nargs="*"))]
-    assert fast(["-p", "3"], table) == ("ok", [("p", 3), ("interval", 1.0), ("rest", [])])
-    for argv in ([], ["-p", "3"], ["2"], ["-p", "3", "2"], ["2", "x", "y"]):
+def test_positionals_in_one_run():
+    table = [(("-p",), dict(type=int)), (("-m",), dict(action="store_true")),
+             (("interval",), dict(nargs="?", type=float, default=1.0)),
+             (("count",), dict(nargs="?", type=int, default=99))]
+    assert fast(["-p", "3"], table) == ("ok", [("p", 3), ("m", False), ("interval", 1.0),
+                                              ("count", 99)])
+    assert fast(["-m", "1", "5"], table)[1][2:] == [("interval", 1.0), ("count", 5)]
+    assert fast(["2", "-m"], table)[1][2:] == [("interval", 2.0), ("count", 99)]
+    for argv in ([], ["2"], ["-p", "3", "2"], ["2", "7", "-m"], ["-m", "2", "-p", "1"],
+                 ["2", "-m", "7"], ["1", "2", "3"], ["x"], ["-m", "1", "x"]):
+        mine, theirs = both(argv, table)
+        assert mine == theirs, argv
+    table = [(("-v",), dict(action="store_true")), (("first",), dict()),
+             (("rest",), dict(nargs="*")), (("last",), dict(nargs="+", type=int))]
+    assert fast(["a", "b", "c", "1", "2"], table)[1] == [
+        ("v", False), ("first", "a"), ("rest", ["b", "c", "1"]), ("last", [2])]
+    for argv in ([], ["a"], ["a", "1"], ["-v", "a", "1"], ["a", "b", "1", "-v"],
+                 ["a", "-v", "1"], ["a", "x"]):
         mine, theirs = both(argv, table)
         assert mine == theirs, argv
 
@@ -245,10 +257,12 @@ def definitions(draw):
         if draw(st.integers(0, 15)) == 0:
             kw["type"] = int                    # sometimes a keyword the action refuses
         table.append((draw(st.sampled_from([None, "x1", "x1", "x2", "g"])), flags, kw))
-    if draw(st.booleans()):
-        table.append((None, ("pos",), {"nargs": draw(st.sampled_from(["?", "*"])),
-                                       **draw(st.sampled_from([{}, {"default": "p"},
-                                                               {"type": int}]))}))
+    for name in draw(st.sampled_from([[], ["pos"], ["pos", "more"]])):
+        kw = draw(st.sampled_from([{}, {"default": "p"}, {"type": int}, {"type": float}]))
+        nargs = draw(st.sampled_from([None, "?", "*", "+"]))
+        if nargs is not None:
+            kw["nargs"] = nargs
+        table.append((draw(st.sampled_from([None, None, "g"])), (name,), kw))
     for _ in range(draw(st.integers(0, 2))):
         table.insert(draw(st.integers(0, len(table))),
                      ("defaults", (), draw(st.sampled_from(
@@ -295,7 +309,7 @@ def lines(draw, table):
         elif kind == 9:
             argv.append(f[:4])                  # an abbreviation, or the option itself
         else:
-            argv.append(v)
+            argv.append(draw(st.sampled_from(["3", "x", "1.5", v])))   # a positional
     return argv
 
 

@@ -19,7 +19,8 @@ What it reads by itself: options whose action is store (one value, through ``typ
 store_true/false/const, append, append_const or count; values as ``-p 42``, ``-p42``,
 ``-p=42``, ``--pid 42`` or ``--pid=42`` (a separate value must not start with ``-``);
 required options, ``choices``, mutually exclusive groups (at most one member given),
-``set_defaults``, and positionals with ``nargs="?"`` or ``"*"`` left out.  Every other
+``set_defaults``, and positionals (nargs None, ``"?"``, ``"*"`` or ``"+"``) given as one
+run of arguments, before, between or after the options.  Every other
 method or attribute is argparse's (the real parser is built on first use).
 """
 
@@ -162,15 +163,22 @@ class ArgumentParser:
         model = self._model()
         if model is None:
             return None
-        values, flags = model
+        values, flags, positionals = model
         seen: dict = {}                         # id(option) -> option, given on the line
+        run: list = []                          # the positional arguments: one run
+        run_end = 0
         i, n = 0, len(argv)
         while i < n:
             tok = argv[i]
             i += 1
-            if not isinstance(tok, str) or tok[:1] != "-" or len(tok) < 2 or tok == "--" \
-                    or " " in tok:
-                return None                     # a positional, "--", "-": argparse's
+            if isinstance(tok, str) and tok[:1] != "-":
+                if run and run_end != i - 1:
+                    return None                 # positionals on both sides of an option
+                run.append(tok)
+                run_end = i
+                continue
+            if not isinstance(tok, str) or len(tok) < 2 or tok == "--" or " " in tok:
+                return None                     # "--", "-", a negative number: argparse's
             opt = flags.get(tok)
             value = None
             if opt is None:
@@ -226,6 +234,10 @@ class ArgumentParser:
             else:
                 values[opt.dest] = action == "store_true"
             seen[id(opt)] = opt
+        if positionals and not _take_positionals(positionals, run, values):
+            return None
+        if run and not positionals:
+            return None                         # argparse: unrecognized arguments
         groups: dict = {}
         for opt in seen.values():
             if opt.group is not None:
@@ -254,6 +266,7 @@ class ArgumentParser:
         values: dict = {}
         parser_defaults: dict = {}
         options: list = []
+        positionals: list = []
         flags: dict = {}
         if kwargs.get("add_help", True):
             flags["-h"] = flags["--help"] = None
@@ -281,7 +294,8 @@ class ArgumentParser:
             if positional:
                 if len(args) != 1 or group in exclusive or set(kw) & {
                         "dest", "required", "choices", "const"} \
-                        or action not in (None, "store") or kw.get("nargs") not in ("?", "*"):
+                        or action not in (None, "store") \
+                        or kw.get("nargs") not in (None, "?", "*", "+"):
                     return None
                 dest = args[0]
             else:
@@ -307,7 +321,9 @@ class ArgumentParser:
                 default = _ACTIONS[action][0]
             opt = _Option(action, dest, kw, default, exclusive.get(group), positional)
             options.append(opt)
-            if not positional:
+            if positional:
+                positionals.append(opt)
+            else:
                 for a in args:
                     flags[a] = opt
         for opt in options:
@@ -319,7 +335,7 @@ class ArgumentParser:
             if opt.positional:                  # left out: its default, [] for "*"
                 if suppressed or sum(o.dest == opt.dest for o in options) > 1:
                     return None
-                if default is None and opt.kw["nargs"] == "*":
+                if default is None and opt.kw.get("nargs") == "*":
                     default = []
                 opt.required = False
             # argparse: the first action of a dest gives its default
@@ -330,7 +346,7 @@ class ArgumentParser:
                 values[dest] = value
         if kwargs.get("add_help", True):
             del flags["-h"], flags["--help"]
-        return values, flags
+        return values, flags, positionals
 
     # -- the real parser --------------------------------------------------------------------
 
@@ -354,6 +370,35 @@ class ArgumentParser:
                                              "_groups"):
             raise AttributeError(name)
         return getattr(self._build(), name)
+
+
+def _take_positionals(positionals: list, run: list, values: dict) -> bool:
+    """Give the positional arguments ``run`` to ``positionals`` as argparse does (its
+    nargs patterns matched greedily, in order, over one run of arguments); False where
+    argparse would refuse (an argument too many or too few, a bad value)."""
+    mins = [1 if o.kw.get("nargs") in (None, "+") else 0 for o in positionals]
+    k = len(run)
+    last = len(positionals)
+    while last and sum(mins[:last]) > k:
+        last -= 1                               # argparse leaves the rest unmatched
+    if any(mins[last:]):
+        return False                            # a required positional is missing
+    start = 0
+    for j in range(last):
+        opt = positionals[j]
+        nargs = opt.kw.get("nargs")
+        room = k - start - sum(mins[j + 1:last])
+        count = min(room, 1) if nargs in (None, "?") else room
+        if count == 0:
+            continue                            # its default, already in values
+        convert = opt.kw.get("type")
+        try:
+            got = [s if convert is None else convert(s) for s in run[start:start + count]]
+        except Exception:
+            return False
+        values[opt.dest] = got[0] if nargs in (None, "?") else got
+        start += count
+    return start == k                           # else: unrecognized arguments
 
 
 def _option_dest(option_strings) -> str | None:

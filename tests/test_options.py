@@ -209,7 +209,7 @@ def test_plain_lines_import_no_argparse():
 
 @pytest.mark.parametrize("tool, argv", [("opensnoop", ["-p", "42", "-T"]),
                                         ("execsnoop", ["-x", "--max-args=5"]),
-                                        ("runqlat", ["-m", "-p", "1"])])
+                                        ("runqlat", ["-m", "-p", "1", "1", "5"])])
 def test_a_tools_plain_line_imports_no_argparse(tool, argv):
     code = (f"import sys; from pybpf.tools import {tool} as t; a = t.parser().parse_args("
             f"{argv!r}); print(sorted(m for m in ('argparse', 're') if m in sys.modules))")

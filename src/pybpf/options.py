@@ -1,11 +1,11 @@
-"""Command-line options: argparse's ``ArgumentParser``, built only when a command line needs it.
+"""Command-line options: argparse's ``ArgumentParser``, built only when a line needs it.
 
 Why: importing argparse (it pulls in re, gettext and locale) and building a parser (a help
 formatter per option) costs several milliseconds of every start, often more than loading
 and attaching a small BPF program.  Most command lines are empty or plain (``-p 42 -v``,
-``--pid=42``, ``-p42``).  :class:`ArgumentParser` records the ``add_argument`` calls and
-answers such lines itself; anything else (``-h``, a mistake, an abbreviation, a
-positional argument, an option kind it does not read) goes to the real argparse parser,
+``--pid=42``, ``-p42``, ``-m 1 5``).  :class:`ArgumentParser` records the
+``add_argument`` calls and answers such lines itself; anything else (``-h``, a mistake,
+an abbreviation, ``--``, an option kind it does not read) goes to the real argparse parser,
 built by replaying the recorded calls, so help, error messages and every result are
 argparse's.  pybpf's tools and examples use it; so can any script::
 

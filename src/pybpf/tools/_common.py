@@ -230,28 +230,26 @@ def run_main(prog: str, main, argv: list[str]) -> int:
         old = stop_on_signals()
     except ValueError:          # not the main thread (an embedding program): no handlers
         old = {}
-    leaving = None
     try:
         try:
             status = main(argv) or 0
-        except SystemExit as e:
-            leaving, status = e, 0
+        except SystemExit:
+            _flush_stdout()
+            raise                           # its own status, once the output is out
         _flush_stdout()
+        return status
     except Stop as e:
-        status = 128 + e.signum
+        return 128 + e.signum
     except KeyboardInterrupt:
-        status = 130
+        return 130
     except BrokenPipeError:
         return closed_pipe()
     except errors.PybpfError as e:
         text = str(e).strip() or type(e).__name__
         print(f"{prog}: error: {text}", file=sys.stderr)
-        status = 1
+        return 1
     finally:
         restore_signals(old)
-    if leaving is not None:
-        raise leaving
-    return status
 
 
 def _flush_stdout() -> None:

@@ -6,6 +6,7 @@ once it is attached and about to read events), through the installed-style comma
 load; the minimum and the mean of the lower half are the least disturbed by other jobs.
 
 usage: bench/bench_start_ab.py --other CHECKOUT [--runs N] TOOL [TOOL ...]
+(a TOOL may carry its options: "opensnoop -T -p 1")
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ PYTHON = os.path.join(REPO, ".venv", "bin", "python")
 def one(checkout: str, tool: str) -> tuple[float | None, float]:
     """(CPU ms, wall ms) until ``tool`` of ``checkout`` prints its first output."""
     env = {**os.environ, "PYTHONPATH": os.path.join(checkout, "src")}
-    p = subprocess.Popen([PYTHON, os.path.join(checkout, "bin", "pybpf"), tool], env=env,
+    p = subprocess.Popen([PYTHON, os.path.join(checkout, "bin", "pybpf"), *tool.split()],
+                         env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                          stdin=subprocess.DEVNULL)
     t0 = time.monotonic()

@@ -9,9 +9,8 @@ import sys
 import time
 
 import pybpf
+from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 from pybpf.ringbuf import RingBuffer
-
-from _options import Options  # examples/_options.py: argparse, faster
 
 
 def run(name: str, doc: str, struct: str, show, *, started: str, argv=None,
@@ -21,7 +20,7 @@ def run(name: str, doc: str, struct: str, show, *, started: str, argv=None,
     ``attach(obj, args)`` attaches by hand after the sections' own; ``started`` (or
     ``started(args)``) is the first line (the tests wait for it)."""
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-    ap = Options(doc.splitlines()[0])
+    ap = ArgumentParser(description=doc.splitlines()[0])
     if add_args is not None:
         add_args(ap)
     else:

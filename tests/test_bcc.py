@@ -684,3 +684,32 @@ def test_functions_typed_at_load_func_on_cold_and_warm_starts(tmp_path, monkeypa
             hits = [b["hits"][i].value for i in range(5)]
         assert hits[0] >= 3 and hits[1] == 3 and hits[2] >= 1 and hits[3] >= 1 \
             and hits[4] == 1, (warm, hits)
+
+
+COUNT_MINE = r"""
+BPF_ARRAY(hits, u64, 1);
+int on_tp(void *ctx) {
+    if ((bpf_get_current_pid_tgid() >> 32) != PT_PID)
+        return 0;
+    u32 k = 0;
+    u64 *v = hits.lookup(&k);
+    if (v)
+        __sync_fetch_and_add(v, 1);
+    return 0;
+}
+"""
+
+
+def test_tracepoints_chosen_by_regex():
+    """get_tracepoints and attach_tracepoint(tp_re=...) walk tracefs alike: both
+    tracepoints match, and the program sees each of this process's calls of the two."""
+    tp_re = rb"syscalls:sys_enter_get(ppid|pgid)$"
+    assert BPF.get_tracepoints(tp_re) == [b"syscalls:sys_enter_getpgid",
+                                          b"syscalls:sys_enter_getppid"]
+    with BPF(text=COUNT_MINE.replace("PT_PID", str(os.getpid()))) as b:
+        b.attach_tracepoint(tp_re=tp_re, fn_name=b"on_tp")
+        for _ in range(3):
+            os.getppid()
+        for _ in range(2):
+            os.getpgid(0)
+        assert b["hits"][0].value == 5

@@ -222,3 +222,18 @@ def test_tc_killed_removes_its_filter(netns):
     qdiscs = subprocess.run(["ip", "netns", "exec", netns, "tc", "qdisc", "show", "dev",
                              "lo"], capture_output=True, text=True).stdout
     assert "clsact" not in qdiscs
+
+
+@pytest.mark.parametrize("name, args", [("minimal", ["-n", "1", "-i", "0.01"]),
+                                        ("task_iter", ["--pid=1"])])
+def test_a_plain_command_line_imports_no_argparse(name, args):
+    """pybpf.options answers the examples' plain command lines: a warm start (second
+    run: compile cache and load plan) imports neither argparse nor re."""
+    for _ in range(2):
+        r = subprocess.run([sys.executable, str(EX / name / f"{name}.py"), *args],
+                           capture_output=True, text=True, timeout=120,
+                           env={**_env(), "PYTHONPROFILEIMPORTTIME": "1"})
+        assert r.returncode == 0, r.stderr[-2000:]
+    imported = {ln.rsplit("|", 1)[1].strip() for ln in r.stderr.splitlines()
+                if ln.startswith("import time:") and "|" in ln}
+    assert "pybpf.options" in imported and not {"argparse", "re"} & imported

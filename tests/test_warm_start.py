@@ -20,7 +20,8 @@ import pybpf
 from pybpf import tools
 from pybpf._sys import uapi
 from pybpf.object import globalview
-from pybpf.tools import _common, _lazyparser
+from pybpf import options
+from pybpf.tools import _common
 
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pybpf.__file__)))
 
@@ -40,7 +41,7 @@ def test_no_argument_defaults_are_argparses(name):
     """For every tool, the recorded defaults are what argparse's parse_args([]) gives; a
     tool whose parser needs an argument is answered by argparse (None here)."""
     p = importlib.import_module(f"pybpf.tools.{name}").parser()
-    assert isinstance(p, _lazyparser.LazyParser)
+    assert isinstance(p, options.ArgumentParser)
     fast = p.defaults()
     real = _real_defaults(p)
     if fast is None:
@@ -71,7 +72,7 @@ def test_shortcut_and_argparse_agree_and_arguments_go_to_argparse(capsys):
     assert vars(ns) == {"pid": None, "time": False, "color": True, "v": None, "ipv4": False,
                         "ipv6": False, "interval": 1.0, "rest": [], "extra": 5}
     assert vars(ns) == vars(_sample()._build().parse_args([]))
-    assert "pid" in ns and ns == _lazyparser.Namespace(**vars(ns))
+    assert "pid" in ns and ns == options.Namespace(**vars(ns))
     args = _sample().parse_args(["-p", "7", "--ipv4", "2.5"])
     assert (args.pid, args.ipv4, args.interval) == (7, True, 2.5)
     with pytest.raises(SystemExit) as e:

@@ -11,15 +11,14 @@ import sys
 import time
 
 import pybpf
+from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 from pybpf.ringbuf import RingBuffer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = Options(__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-d", "--duration", type=int, default=0, metavar="MS",
                     help="report only processes that lived at least MS milliseconds")
     ap.add_argument("-v", "--verbose", action="store_true", help="print pybpf's debug log")

@@ -12,16 +12,15 @@ import sys
 import time
 
 import pybpf
+from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 from pybpf import perf
 from pybpf.ringbuf import RingBuffer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = Options(__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-F", "--frequency", type=int, default=49, help="samples per second "
                     "per CPU (default %(default)s)")
     ap.add_argument("-p", "--pid", type=int, help="print only this process's samples")

@@ -9,15 +9,14 @@ import os
 import sys
 
 import pybpf
+from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 from pybpf.links import iter as bpf_iter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = Options(__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-p", "--pid", type=int, help="only this process's threads")
     args = ap.parse_args(argv)
     try:

@@ -13,14 +13,13 @@ import sys
 import time
 
 import pybpf
+from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-from _options import Options  # noqa: E402  (examples/_options.py: argparse, faster)
 
 
 def main(argv=None) -> int:
-    ap = Options(__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", "--count", type=int, default=0, help="stop after N rounds")
     ap.add_argument("-i", "--interval", type=float, default=1.0, help="seconds between rounds")
     args = ap.parse_args(argv)

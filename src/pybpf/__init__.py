@@ -22,6 +22,8 @@ Low level: Map, MapSpec, Program, ProgramSpec, Features; pybpf.links.* (one modu
 Debugging: set_log(True | logger | callable, level="debug") like libbpf_set_print;
     Program.verifier_log (load(log_level=1) keeps the verifier's log)
 bcc front end: BPF, USDT (``from pybpf import BPF``)
+Command lines: pybpf.options.ArgumentParser, argparse's parser built only when a
+    command line needs it (an empty or plain one imports no argparse)
 """
 
 from __future__ import annotations

@@ -8,17 +8,11 @@ tracepoint: the function is recompiled with its arguments read from there (see
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 
 from .. import errors
-
-
-def _s(v) -> str:
-    if v is None:
-        return ""
-    return v.decode() if isinstance(v, (bytes, bytearray)) else str(v)
+from .statics import _s, tracepoints
 
 
 class AttachMixin:
@@ -187,25 +181,11 @@ class AttachMixin:
     def attach_tracepoint(self, tp=b"", tp_re=b"", fn_name=b""):
         from ..links import tracepoint
         fn_name, tp, tp_re = _s(fn_name), _s(tp), _s(tp_re)
-        targets = self._tracepoints_matching(tp_re) if tp_re else [tp]
+        targets = tracepoints(tp_re) if tp_re else [tp]
         fn = self.load_func(fn_name, self.TRACEPOINT)
         for t in targets:
             cat, _, ev = t.partition(":")
             self._keep(("tracepoint", t, fn_name), tracepoint.attach(fn.prog, cat, ev))
-
-    def _tracepoints_matching(self, tp_re: str) -> list[str]:
-        from .. import tracefs
-        pat = re.compile(tp_re)
-        root = os.path.join(tracefs.root(), "events")
-        out = []
-        for cat in sorted(os.listdir(root)):
-            d = os.path.join(root, cat)
-            if not os.path.isdir(d):
-                continue
-            for ev in sorted(os.listdir(d)):
-                if pat.match(f"{cat}:{ev}") and os.path.isdir(os.path.join(d, ev)):
-                    out.append(f"{cat}:{ev}")
-        return out
 
     def detach_tracepoint(self, tp=b""):
         tp = _s(tp)

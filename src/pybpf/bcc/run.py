@@ -96,7 +96,7 @@ def run_script(script: str, args: list[str]) -> int:
     import runpy
     import traceback
     from .. import errors
-    from ..tools._common import silence_stdout
+    from ..tools._common import closed_pipe
     path = os.path.abspath(script)
     if not os.path.isfile(path):
         print(f"pybpf run: error: {script}: no such file", file=sys.stderr)
@@ -125,8 +125,7 @@ def run_script(script: str, args: list[str]) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        silence_stdout()
-        return 141
+        return closed_pipe()
     except BaseException as e:
         traceback.print_exception(type(e), e, _own_traceback(e.__traceback__, path))
         return 1
@@ -135,10 +134,6 @@ def run_script(script: str, args: list[str]) -> int:
         uninstall(finder)
         for sig, handler in old_signals.items():
             signal.signal(sig, handler)
-        try:
-            sys.stdout.flush()
-        except (BrokenPipeError, ValueError):
-            silence_stdout()
 
 
 def main(argv: list[str]) -> int:

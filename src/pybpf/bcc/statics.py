@@ -87,6 +87,22 @@ def traceable(name: str, ftrace: set[str] | None, blacklist: set[str]) -> bool:
     return ftrace is None or name in ftrace
 
 
+def tracepoints(tp_re) -> list[str]:
+    """``"category:event"`` of every tracepoint matching regex ``tp_re``, sorted."""
+    from .. import tracefs
+    pat = re.compile(_s(tp_re))
+    root = os.path.join(tracefs.root(), "events")
+    out = []
+    for cat in sorted(os.listdir(root)):
+        d = os.path.join(root, cat)
+        if not os.path.isdir(d):
+            continue
+        for ev in sorted(os.listdir(d)):
+            if pat.match(f"{cat}:{ev}") and os.path.isdir(os.path.join(d, ev)):
+                out.append(f"{cat}:{ev}")
+    return out
+
+
 def kprobe_functions(event_re, path: str = "/proc/kallsyms") -> list[bytes]:
     """Kernel functions matching regex ``event_re`` that a kprobe can attach to."""
     pat = re.compile(_s(event_re))
@@ -186,18 +202,7 @@ class StaticsMixin:
     @staticmethod
     def get_tracepoints(tp_re) -> list[bytes]:
         """``b"category:event"`` of every tracepoint matching regex ``tp_re``."""
-        from .. import tracefs
-        pat = re.compile(_s(tp_re))
-        root = os.path.join(tracefs.root(), "events")
-        out = []
-        for cat in sorted(os.listdir(root)):
-            d = os.path.join(root, cat)
-            if not os.path.isdir(d):
-                continue
-            for ev in sorted(os.listdir(d)):
-                if pat.match(f"{cat}:{ev}") and os.path.isdir(os.path.join(d, ev)):
-                    out.append(f"{cat}:{ev}".encode())
-        return out
+        return [t.encode() for t in tracepoints(tp_re)]
 
     @staticmethod
     def tracepoint_exists(category, event) -> bool:

@@ -89,11 +89,10 @@ def run(files, host: str, port: int, args) -> int:
         return 1
     with exporter:
         if args.once:
-            try:
-                sys.stdout.buffer.write(exporter.scrape())
-                sys.stdout.flush()
-            except BrokenPipeError:          # `... --once | head`: end quietly
-                _common.silence_stdout()
+            # a closed pipe (`... --once | head`) raises BrokenPipeError: pybpf's
+            # run_main ends the command quietly with 141, as every command
+            sys.stdout.buffer.write(exporter.scrape())
+            sys.stdout.flush()
             return 0
         from .server import Server
         try:

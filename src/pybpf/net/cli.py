@@ -171,11 +171,6 @@ def main(argv=None) -> int:
         argv = sys.argv[1:]
     try:
         return run(argv)
-    except BrokenPipeError:
-        # the reader went away ('status | head -1'): end quietly
-        from ..tools._common import silence_stdout
-        silence_stdout()
-        return 0
     except errors.PybpfError as e:
         print(f"pybpf firewall: {e}", file=sys.stderr)
         return 1

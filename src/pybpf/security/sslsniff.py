@@ -9,7 +9,7 @@ import struct
 import sys
 
 from .. import errors
-from ..tools import _common
+from ..tools import _common, _run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_DATA = 16384                                  # sslsniff.h
@@ -238,7 +238,6 @@ class Printer:
 
 def run(args, out: _common.Output) -> int:
     import pybpf
-    from ..ringbuf import RingBuffer
 
     _common.require_privileges("probing TLS libraries")
     if args.pid:
@@ -266,22 +265,7 @@ def run(args, out: _common.Output) -> int:
                                        ", ".join(p for v in libs.values() for p in v))
         _common.warn("sslsniff", f"probing {len(done)} functions in "
                      f"{len({d.rsplit(':', 1)[0] for d in done})} files")
-        drops = _common.DropReporter("sslsniff", obj.maps["drops"])
-        with RingBuffer(obj.maps["events"]) as rb:
-            _common.stop_on_signals()
-            try:
-                printer.header()
-                while True:
-                    for rec in rb.poll(250):
-                        printer.event(rec)
-                    out.flush()
-                    drops.check()
-            except _common.Stop:
-                pass
-            for rec in rb.consume():
-                printer.event(rec)
-            out.flush()
-            drops.check(force=True)
+        _run.stream("sslsniff", obj, printer.event, out, header=printer.header)
     return 0
 
 

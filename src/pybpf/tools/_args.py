@@ -47,6 +47,17 @@ def add_maps(p):
                    help="trace only mount namespaces whose ids are keys of this pinned map")
 
 
+def add_include(p):
+    """-I/--include HEADER (repeatable), bcc's argdist/trace option: the generated
+    program includes each header (see _probegen.include_lines)."""
+    p.add_argument("-I", "--include", action="append", metavar="header",
+                   help="additional header files to include in the BPF program as either "
+                        "full path, or relative to current working directory, or relative "
+                        "to default kernel header search path (kernel types come from "
+                        "vmlinux.h; a kernel header's constants from the installed "
+                        "headers)")
+
+
 def add_time(p, timestamp: bool = True, time_flags=("-T", "--time"),
              ts_flags=("-t", "--timestamp")):
     p.add_argument(*time_flags, dest="time", action="store_true",

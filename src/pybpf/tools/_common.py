@@ -25,7 +25,7 @@ import _signal as signal  # signal.py adds enums: ~0.5 ms of a start
 import sys
 import time
 
-from .. import errors
+from .. import errors, options
 
 # No pathlib, typing or json at the top: each costs a tool's start-up milliseconds.
 TYPE_CHECKING = False
@@ -214,25 +214,36 @@ def restore_signals(old: dict) -> None:
         signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
+CLOSED_PIPE = 141       # 128 + SIGPIPE: what a shell sees when a C tool's reader goes away
+
+
 def run_main(prog: str, main, argv: list[str]) -> int:
     """Run ``main(argv)`` under the conventions above and return the exit status.
 
     ``pybpf`` calls this for every command and tool, first thing; a tool's own ``main``
-    needs no signal, pipe or error handling of its own."""
+    needs no signal, pipe or error handling of its own: it lets BrokenPipeError and
+    :class:`Stop` through.  stdout is flushed here (also before a SystemExit, such as
+    argparse's after ``-h``): at the interpreter's exit a closed pipe could only print
+    "Exception ignored" and end with 120."""
     _stop_gate[:] = [0, None]
     try:
         old = stop_on_signals()
     except ValueError:          # not the main thread (an embedding program): no handlers
         old = {}
     try:
-        return main(argv) or 0
+        try:
+            status = main(argv) or 0
+        except SystemExit:
+            _flush_stdout()
+            raise                           # its own status, once the output is out
+        _flush_stdout()
+        return status
     except Stop as e:
         return 128 + e.signum
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        silence_stdout()
-        return 141
+        return closed_pipe()
     except errors.PybpfError as e:
         text = str(e).strip() or type(e).__name__
         print(f"{prog}: error: {text}", file=sys.stderr)
@@ -241,10 +252,28 @@ def run_main(prog: str, main, argv: list[str]) -> int:
         restore_signals(old)
 
 
+def _flush_stdout() -> None:
+    """Flush stdout; raises BrokenPipeError when its reader is gone (a closed or missing
+    stdout is no error here)."""
+    try:
+        sys.stdout.flush()
+    except (ValueError, AttributeError):
+        pass
+
+
+def closed_pipe() -> int:
+    """How every pybpf command ends when its stdout's reader went away (``| head -1``):
+    quietly, status 141 (a C tool's, killed by SIGPIPE).  :func:`run_main` calls it for a
+    BrokenPipeError from any command; one that must catch BrokenPipeError itself (``pybpf
+    run``, around a script) returns this."""
+    silence_stdout()
+    return CLOSED_PIPE
+
+
 def silence_stdout() -> None:
     """After a broken pipe, point stdout at /dev/null: the reader is gone, and the
     interpreter's flush at exit would otherwise print an 'Exception ignored'
-    BrokenPipeError.  Every command that catches BrokenPipeError itself calls this."""
+    BrokenPipeError (see :func:`closed_pipe`)."""
     try:
         fd = os.open(os.devnull, os.O_WRONLY)
         try:
@@ -340,13 +369,14 @@ def _parser_class():
     return OneLineParser
 
 
-def ArgumentParser(*args, **kwargs):
+class ArgumentParser(options.ArgumentParser):
     """An ``argparse.ArgumentParser`` whose errors are one line (exit 2) and whose help
     uses :func:`help_formatter`; use it instead of argparse's for every tool.  It is
-    built on first need (:mod:`._lazyparser`): a run without arguments imports no
-    argparse."""
-    from ._lazyparser import LazyParser
-    return LazyParser(lambda *a, **kw: _parser_class()(*a, **kw), *args, **kwargs)
+    built on first need (:mod:`pybpf.options`): an empty or plain command line imports
+    no argparse."""
+
+    def make_parser(self, *args, **kwargs):
+        return _parser_class()(*args, **kwargs)
 
 
 class DropReporter:

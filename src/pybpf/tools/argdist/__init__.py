@@ -69,12 +69,7 @@ def parser():
                    metavar="specifier", help="probe specifier to capture histogram of")
     p.add_argument("-C", "--count", action="append", dest="countspecifier",
                    metavar="specifier", help="probe specifier to capture count of")
-    p.add_argument("-I", "--include", action="append", metavar="header",
-                   help="additional header files to include in the BPF program as either "
-                        "full path, or relative to current working directory, or relative "
-                        "to default kernel header search path (kernel types come from "
-                        "vmlinux.h; a kernel header's constants from the installed "
-                        "headers)")
+    _args.add_include(p)
     _args.add_maps(p)
     _args.add_json(p, "interval")
     return p

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import struct
 import sys
-import time
 
-from .. import _common
+from .. import _common, _run
 
 _HDR = struct.Struct("<QIIIiIIII16s")  # struct event up to args[] (execsnoop.h)
 ARGS_MAX = 60                        # TOTAL_MAX_ARGS in execsnoop.h
@@ -130,7 +129,6 @@ def configure(args) -> tuple[dict, dict]:
 
 def run(args, out: _common.Output) -> int:
     import pybpf
-    from ...ringbuf import RingBuffer
 
     _common.require_privileges()
     consts, user_maps = configure(args)
@@ -141,31 +139,7 @@ def run(args, out: _common.Output) -> int:
         with pybpf.load(data, name="execsnoop", variables=consts, maps=user_maps,
                         cache_key=identity) as obj:
             obj.attach()
-            drops = _common.DropReporter("execsnoop", obj.maps["drops"])
-            with RingBuffer(obj.maps["events"]) as rb:
-                _common.stop_on_signals()
-                try:
-                    # inside the try: a signal right after the header (a caller that
-                    # waits for it, then stops us) must still end cleanly
-                    fmt.header()
-                    while True:
-                        n = 0
-                        for rec in rb.poll(250):
-                            fmt.event(rec)
-                            n += 1
-                        out.flush()
-                        drops.check()
-                        if n > 1:
-                            # events are coming in bursts: let them gather for a moment,
-                            # so one wake-up takes many (the ring buffer only wakes a
-                            # reader that has caught up)
-                            time.sleep(0.002)
-                except _common.Stop:
-                    pass
-                for rec in rb.consume():
-                    fmt.event(rec)
-                out.flush()
-                drops.check(force=True)
+            _run.stream("execsnoop", obj, fmt.event, out, header=fmt.header)
     finally:
         for m in user_maps.values():
             m.close()

@@ -72,12 +72,7 @@ def parser():
                    help="print virtual address in stacks")
     p.add_argument("-A", "--aggregate", action="store_true",
                    help="aggregate amount of each trace (needs -M)")
-    p.add_argument("-I", "--include", action="append", metavar="header",
-                   help="additional header files to include in the BPF program as either "
-                        "full path, or relative to current working directory, or relative "
-                        "to default kernel header search path (kernel types come from "
-                        "vmlinux.h; a kernel header's constants from the installed "
-                        "headers)")
+    _args.add_include(p)
     _args.add_maps(p)
     p.add_argument("probes", nargs="+", metavar="probe", help="probe specifier (see examples)")
     _args.add_json(p)

@@ -235,6 +235,10 @@ def run_main(prog: str, main, argv: list[str]) -> int:
             status = main(argv) or 0
         except SystemExit:
             _flush_stdout()
+            if _reader_gone():
+                # argparse (3.11.4 on) swallows the error of writing its help into a
+                # closed pipe and exits 0: end as every other write into it does
+                return closed_pipe()
             raise                           # its own status, once the output is out
         _flush_stdout()
         return status
@@ -259,6 +263,17 @@ def _flush_stdout() -> None:
         sys.stdout.flush()
     except (ValueError, AttributeError):
         pass
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (poll says POLLERR)."""
+    import select
+    try:
+        p = select.poll()
+        p.register(1, select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in p.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 def closed_pipe() -> int:

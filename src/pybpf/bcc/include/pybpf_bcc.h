@@ -463,6 +463,10 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 #define BPF_QUEUE(n, v, s) __BCC_QS(BPF_MAP_TYPE_QUEUE, n, v, s)
 #define BPF_STACK(n, v, s) __BCC_QS(BPF_MAP_TYPE_STACK, n, v, s)
 
+/* networking, socket and local-storage maps; bcc's packet helpers */
+#include <pybpf_netmaps.h>
+#include <pybpf_packet.h>
+
 /* ---- map methods (the rewriter turns `m.method(a...)` into `__bcc_M_method(&m, a...)`) */
 #define __bcc_M_lookup(m, _k) bpf_map_lookup_elem(m, _k)
 #define __bcc_M_update(m, _k, _v) bpf_map_update_elem(m, _k, _v, BPF_ANY)

@@ -469,13 +469,15 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 
 /* ---- map methods (the rewriter turns `m.method(a...)` into `__bcc_M_method(&m, a...)`) */
 #define __bcc_M_lookup(m, _k) bpf_map_lookup_elem(m, _k)
-#define __bcc_M_update(m, _k, _v) bpf_map_update_elem(m, _k, _v, BPF_ANY)
-#define __bcc_M_insert(m, _k, _v) bpf_map_update_elem(m, _k, _v, BPF_NOEXIST)
+/* the value may be a compound literal, `&(struct host){a, b, 0}`: its commas split macro
+ * arguments, so the last argument is variadic */
+#define __bcc_M_update(m, _k, ...) bpf_map_update_elem(m, _k, (__VA_ARGS__), BPF_ANY)
+#define __bcc_M_insert(m, _k, ...) bpf_map_update_elem(m, _k, (__VA_ARGS__), BPF_NOEXIST)
 #define __bcc_M_delete(m, _k) bpf_map_delete_elem(m, _k)
-#define __bcc_M_lookup_or_try_init(m, _k, _init) ({                           \
+#define __bcc_M_lookup_or_try_init(m, _k, ...) ({                            \
 	typeof(*(m)->value) *__bcc_v = bpf_map_lookup_elem(m, _k);            \
 	if (!__bcc_v) {                                                       \
-		bpf_map_update_elem(m, _k, _init, BPF_NOEXIST);               \
+		bpf_map_update_elem(m, _k, (__VA_ARGS__), BPF_NOEXIST);       \
 		__bcc_v = bpf_map_lookup_elem(m, _k);                         \
 	}                                                                     \
 	__bcc_v; })

@@ -40,12 +40,19 @@ def _sh(*cmd: str) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
+# PYBPF_TEST_REFERENCE=bcc runs the same scripts, workloads and checks under bcc 0.26
+# itself (Debian's python3-bpfcc, with the kernel headers bcc needs): the comparison
+# docs/bcc.md reports
+REFERENCE = os.environ.get("PYBPF_TEST_REFERENCE") == "bcc"
+
+
 class Running:
     """``pybpf run script args`` in the background (optionally inside a netns)."""
 
     def __init__(self, script: str, *args: str, netns: str | None = None):
         pre = ["ip", "netns", "exec", netns] if netns else []
-        self.p = subprocess.Popen([*pre, PY, "-m", "pybpf", "run", script, *args], env=ENV,
+        run = ["/usr/bin/python3"] if REFERENCE else [PY, "-m", "pybpf", "run"]
+        self.p = subprocess.Popen([*pre, *run, script, *args], env=ENV,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   start_new_session=True)
         self.out = self.err = ""

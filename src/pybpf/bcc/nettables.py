@@ -52,12 +52,20 @@ class SockMap(RefArray):
 
 
 class SockHash(Table):
-    """Sockets by a key of the program's choosing: the value is the socket's descriptor."""
+    """Sockets by a key of the program's choosing: the value is the socket's descriptor.
+    The kernel shows a socket to user space only as its cookie, through an 8-byte value:
+    with bcc's 4-byte values a lookup fails (ENOSPC), so keys are listed without one."""
 
     def _leaf_in(self, v):
         if hasattr(v, "fileno"):
             v = v.fileno()
         return super()._leaf_in(v)
+
+    def keys(self):
+        return [self.Key.from_buffer_copy(k) for k in self.map._raw_keys()]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.map._raw_keys())
 
 
 class CgroupArray(RefArray):

@@ -53,6 +53,23 @@
 #define BPF_PERCPU_CGROUP_STORAGE(n, v) \
 	__BCC_CGROUP_STORAGE(BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE, n, v)
 
+/* maps of maps: the rewriter turns bcc's quoted inner map name into the identifier; the
+ * inner map is the template (its type, key, value and size) every member must match */
+#define __BCC_MAP_OF_MAPS(_mtype, n, k, inner, s)                              \
+	struct {                                                              \
+		__uint(type, _mtype);                                         \
+		__type(key, k);                                               \
+		__uint(max_entries, s);                                       \
+		__array(values, typeof(inner));                               \
+	} n SEC(".maps")
+#define BPF_ARRAY_OF_MAPS(n, inner, s) \
+	__BCC_MAP_OF_MAPS(BPF_MAP_TYPE_ARRAY_OF_MAPS, n, int, inner, s)
+#define __BCC_HOM2(n, inner) __BCC_MAP_OF_MAPS(BPF_MAP_TYPE_HASH_OF_MAPS, n, int, inner, 10240)
+#define __BCC_HOM3(n, k, inner) __BCC_MAP_OF_MAPS(BPF_MAP_TYPE_HASH_OF_MAPS, n, k, inner, 10240)
+#define __BCC_HOM4(n, k, inner, s) __BCC_MAP_OF_MAPS(BPF_MAP_TYPE_HASH_OF_MAPS, n, k, inner, s)
+#define BPF_HASH_OF_MAPS(...) \
+	__BCC_PICK(__VA_ARGS__, 0, __BCC_HOM4, __BCC_HOM3, __BCC_HOM2, 0)(__VA_ARGS__)
+
 /* ---- their methods ------------------------------------------------------------------ */
 #define __bcc_M_sock_map_update(m, _ctx, _k, _flags) bpf_sock_map_update(_ctx, m, _k, _flags)
 #define __bcc_M_sock_hash_update(m, _ctx, _k, _flags) bpf_sock_hash_update(_ctx, m, _k, _flags)

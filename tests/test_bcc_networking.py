@@ -250,7 +250,9 @@ def test_http_filter_prints_the_request_line(net, script):
     lines = [ln for ln in r.out.splitlines() if ln.strip()]
     assert lines[0] == "binding socket to 'hnt_h'"
     assert set(lines[1:]) <= {"GET /hnetex-probe HTTP/1.1", "HTTP/1.0 200 OK"}, lines
-    assert "Traceback" not in r.err, r.err
+    # the script does not catch ^C: python (bcc) prints KeyboardInterrupt's traceback,
+    # pybpf run ends quietly with 130
+    assert "Traceback" not in r.err or r.err.rstrip().endswith("KeyboardInterrupt"), r.err
 
 
 def test_net_monitor_runs_and_its_program_counts_by_address_pair(net):

@@ -17,7 +17,8 @@
 #define __BCC_SOCKHASH1(n) __BCC_KV_MAP(BPF_MAP_TYPE_SOCKHASH, u32, int, n, 10240, 0)
 #define __BCC_SOCKHASH2(n, k) __BCC_KV_MAP(BPF_MAP_TYPE_SOCKHASH, k, int, n, 10240, 0)
 #define __BCC_SOCKHASH3(n, k, s) __BCC_KV_MAP(BPF_MAP_TYPE_SOCKHASH, k, int, n, s, 0)
-#define BPF_SOCKHASH(...) __BCC_PICK(__VA_ARGS__, 0, 0, __BCC_SOCKHASH3, __BCC_SOCKHASH2, __BCC_SOCKHASH1)(__VA_ARGS__)
+#define BPF_SOCKHASH(...) \
+	__BCC_PICK(__VA_ARGS__, 0, 0, __BCC_SOCKHASH3, __BCC_SOCKHASH2, __BCC_SOCKHASH1)(__VA_ARGS__)
 
 /* cgroups by index (bpf_current_task_under_cgroup, bpf_skb_under_cgroup) */
 #define BPF_CGROUP_ARRAY(n, s) __BCC_KV_MAP(BPF_MAP_TYPE_CGROUP_ARRAY, int, u32, n, s, 0)

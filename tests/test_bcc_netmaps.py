@@ -91,3 +91,23 @@ int xdp_cpu(struct xdp_md *ctx) { return cpumap.redirect_map(0, 0); }
 def test_lib_names_what_it_lacks():
     with pytest.raises(errors.NotSupportedError, match="bpf_attach_kprobe"):
         lib.bpf_attach_kprobe
+
+
+def test_queue_and_stack_take_bcc_flags_argument():
+    """BPF_QUEUE/BPF_STACK with bcc's optional fourth argument (map flags)."""
+    text = """
+BPF_QUEUE(q, u32, 8, 0);
+BPF_STACK(st, u32, 8);
+int fill(struct __sk_buff *skb) {
+    u32 v = 7;
+    q.push(&v, 0);
+    st.push(&v, 0);
+    return 0;
+}
+"""
+    with BPF(text=text) as b:
+        fn = b.load_func("fill", BPF.SOCKET_FILTER)
+        for _ in range(3):
+            fn.prog.test_run(PKT)
+        assert [v.value for v in b["q"].values()] == [7, 7, 7]
+        assert b["st"].pop().value == 7

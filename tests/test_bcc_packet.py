@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import struct
 
+import pytest
+
 from pybpf.bcc import kderef, packet
 
 INC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src",
@@ -149,3 +151,16 @@ def test_text_without_packet_headers_is_not_parsed():
     assert not packet.needed("int f(struct xdp_md *ctx) { return XDP_PASS; }")
     assert packet.needed("#include <bcc/proto.h>\n")
     assert packet.needed("struct ip_t *ip = cursor_advance(cursor, sizeof(*ip));")
+
+
+def test_a_member_inside_a_macro_is_refused_in_one_line():
+    from pybpf.errors import CompileError
+    src = """#define TTL_IS(x, v) ((x) == (v))
+int f(void *skb) {
+  u8 *cursor = 0;
+  struct ip_t *ip = cursor_advance(cursor, sizeof(*ip));
+  return TTL_IS(ip->ttl, 3);
+}"""
+    with pytest.raises(CompileError, match=r"in f\(\): ip->ttl is a packet header member "
+                                           r"used inside a macro"):
+        _body(src)

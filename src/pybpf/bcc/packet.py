@@ -20,7 +20,8 @@ from the most significant one.  This pass does the same on the AST that libclang
 Beyond bcc: a compound assignment (``ip->ttl -= 1``) stores the combined value (bcc
 stored the right-hand side alone).  As in bcc: members of a pointer that is not a local
 variable (a parameter, ``(ptr)->f``), taken by address or incremented are left as
-written (the verifier then names them).
+written (the verifier then names them), and an access written inside a macro (its body
+or an argument) is refused with one line naming it.
 """
 
 from __future__ import annotations
@@ -77,7 +78,14 @@ def apply(source: str, args: list[str]) -> str:
         return source
     if any(d.severity >= 4 for d in tu.diagnostics):
         return source
-    edits = _Pass(ci, tu, source.encode()).run()
+    p = _Pass(ci, tu, source.encode())
+    edits = p.run()
+    if p.in_macros:
+        from ..errors import CompileError
+        fn, what = p.in_macros[0]
+        raise CompileError(f"in {fn}(): {what} is a packet header member used inside a "
+                           "macro, which cannot be rewritten into a packet load (bcc "
+                           "refuses it too): write the access outside the macro")
     if not edits:
         return source
     out = source.encode()
@@ -92,6 +100,8 @@ class _Pass:
         self.ci, self.K = ci, ci.CursorKind
         self.tu, self.src = tu, src
         self.edits: list[tuple[int, int, str]] = []
+        self.in_macros: list[tuple[str, str]] = []     # (function, "var->member")
+        self._fn = ""
         self._packet_types: dict[str, bool] = {}
 
     def run(self) -> list[tuple[int, int, str]]:
@@ -103,6 +113,7 @@ class _Pass:
             params = [c for c in fn.get_children() if c.kind == self.K.PARM_DECL]
             if not params or not params[0].spelling:
                 continue
+            self._fn = fn.spelling
             self._walk(fn, None, params[0].spelling)
         return self.edits
 
@@ -148,7 +159,8 @@ class _Pass:
         if f is None or f.kind != self.K.FIELD_DECL:
             return None
         # `var->f`, not `(*var).f`: the text from the base to the member has an arrow
-        if b"->" not in self.src[base.extent.end.offset:m.extent.end.offset]:
+        if self._in_text(m) and \
+                b"->" not in self.src[base.extent.end.offset:m.extent.end.offset]:
             return None
         return var.spelling, field_of(f)
 
@@ -163,8 +175,11 @@ class _Pass:
 
     def _walk(self, c, parent, skb: str) -> None:
         K = self.K
-        if c.kind == K.MEMBER_REF_EXPR and self._in_text(c):
+        if c.kind == K.MEMBER_REF_EXPR:
             hit = self._packet_member(c)
+            if hit is not None and not self._in_text(c):
+                self.in_macros.append((self._fn, f"{hit[0]}->{c.spelling}"))
+                return
             if hit is not None and self._rewrite(c, parent, skb, *hit):
                 return
         # parentheses are looked through: `sizeof(ip->src)`, `&(ip->src)` keep their kind

@@ -88,6 +88,14 @@ int xdp_cpu(struct xdp_md *ctx) { return cpumap.redirect_map(0, 0); }
             assert b["by_key"].keys() == []
 
 
+def test_raw_socket_on_a_missing_device_is_one_line():
+    with BPF(text="int keep(struct __sk_buff *skb) {\n    return -1;\n}\n") as b:
+        fn = b.load_func("keep", BPF.SOCKET_FILTER)
+        with pytest.raises(errors.NotFoundError, match="no network device 'hnetex-nope0'"):
+            BPF.attach_raw_socket(fn, "hnetex-nope0")
+        assert not hasattr(fn, "sock")
+
+
 def test_lib_names_what_it_lacks():
     with pytest.raises(errors.NotSupportedError, match="bpf_attach_kprobe"):
         lib.bpf_attach_kprobe

@@ -229,9 +229,9 @@ print(got)
 
 def test_xdp_redirect_cpu_steers_packets_to_the_stack(net):
     """xdp_redirect_cpu.py hnt_h 0: 5 ICMP echo requests from the peer go through the CPU
-    map to CPU 0 and on to the host's stack, which answers all 5.  (UDP and TCP from a
-    veth peer carry partial checksums that a CPU map's rebuilt skb no longer marks, so
-    the stack drops them: bcc 0.26 loses them the same way.)"""
+    map to CPU 0 and on to the host's stack, which answers all 5.  (ICMP, not UDP: UDP
+    sent from the veth peer is counted but then dropped by the stack after the CPU map,
+    under bcc 0.26 alike; software-checksummed ICMP is not.)"""
     with Running(_example("xdp/xdp_redirect_cpu.py"), "hnt_h", "0") as r:
         r.wait_for("Printing redirected packets")
         time.sleep(0.5)

@@ -119,3 +119,69 @@ int fill(struct __sk_buff *skb) {
             fn.prog.test_run(PKT)
         assert [v.value for v in b["q"].values()] == [7, 7, 7]
         assert b["st"].pop().value == 7
+
+
+def test_local_storage_maps_and_cgroup_storage_counts_egress_packets():
+    """BPF_SK_STORAGE/TASK_STORAGE/INODE_STORAGE/CGROUP_STORAGE are created with their
+    methods; a cgroup_skb program attached with attach_func counts the 5 UDP packets a
+    process in the cgroup sends, in its cgroup storage."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pybpf.bcc.compat import BPFAttachType
+    from pybpf.links.cgroup import cgroup2_root
+    text = """
+struct val { u64 n; };
+BPF_SK_STORAGE(sk_st, struct val);
+BPF_TASK_STORAGE(task_st, struct val);
+BPF_INODE_STORAGE(inode_st, struct val);
+BPF_CGROUP_STORAGE(cg_st, struct val);
+int egress(struct __sk_buff *skb) {
+    struct bpf_sock *sk = skb->sk;
+    if (sk) {
+        sk = bpf_sk_fullsock(sk);
+        if (sk) {
+            struct val *v = sk_st.sk_storage_get(sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+            if (v)
+                v->n++;
+        }
+    }
+    struct val *c = cg_st.get_local_storage(0);
+    __sync_fetch_and_add(&c->n, 1);
+    return 1;
+}
+RAW_TRACEPOINT_PROBE(sys_enter) {
+    struct val *v = task_st.task_storage_get(bpf_get_current_task_btf(), 0,
+                                             BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (v)
+        v->n++;
+    return 0;
+}
+"""
+    cg = os.path.join(cgroup2_root(), f"hnetex-storage-{os.getpid()}")
+    os.mkdir(cg)
+    fd = os.open(cg, os.O_RDONLY)
+    try:
+        with BPF(text=text) as b:
+            assert {n: b[n].ttype for n in b} == {"sk_st": 24, "task_st": 29,
+                                                  "inode_st": 28, "cg_st": 19}
+            fn = b.load_func("egress", BPF.CGROUP_SKB)
+            b.attach_func(fn, fd, BPFAttachType.CGROUP_INET_EGRESS)
+            code = (f"import os, socket\nopen({os.path.join(cg, 'cgroup.procs')!r}, 'w')"
+                    ".write(str(os.getpid()))\n"
+                    "r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                    "r.bind(('127.0.0.1', 0))\n"
+                    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                    "for i in range(5): s.sendto(b'x', r.getsockname())\n")
+            subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+            assert [v.n for v in b["cg_st"].values()] == [5]
+            b.detach_func(fn, fd, BPFAttachType.CGROUP_INET_EGRESS)
+    finally:
+        os.close(fd)
+        for _ in range(50):
+            try:
+                os.rmdir(cg)
+                break
+            except OSError:
+                time.sleep(0.1)

@@ -185,3 +185,43 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
                 break
             except OSError:
                 time.sleep(0.1)
+
+
+def test_cgroup_array_filled_by_path_selects_a_cgroups_tasks():
+    """BPF_CGROUP_ARRAY with ``t[0] = "/path/to/cgroup"``: check_current_task counts the
+    7 getppid calls of a process in that cgroup and no one else's."""
+    import os
+    import platform
+    import subprocess
+    import sys
+    import time
+    from pybpf.links.cgroup import cgroup2_root
+    nr = {"x86_64": 110, "aarch64": 173}[platform.machine()]
+    text = """
+BPF_CGROUP_ARRAY(cgs, 1);
+BPF_ARRAY(calls, u64, 1);
+RAW_TRACEPOINT_PROBE(sys_enter) {
+    int k = 0;
+    if (ctx->args[1] == NR_GETPPID && cgs.check_current_task(0) == 1)
+        calls.increment(k);
+    return 0;
+}
+""".replace("NR_GETPPID", str(nr))
+    cg = os.path.join(cgroup2_root(), f"hnetex-cgarray-{os.getpid()}")
+    os.mkdir(cg)
+    try:
+        with BPF(text=text) as b:
+            b["cgs"][0] = cg
+            code = (f"import os\nopen({os.path.join(cg, 'cgroup.procs')!r}, 'w')"
+                    ".write(str(os.getpid()))\n"
+                    "for i in range(7): os.getppid()\n")
+            os.getppid()                                    # not in the cgroup
+            subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+            assert b["calls"][0].value == 7
+    finally:
+        for _ in range(50):
+            try:
+                os.rmdir(cg)
+                break
+            except OSError:
+                time.sleep(0.1)

@@ -10,6 +10,8 @@ import struct
 import pytest
 
 from pybpf.bcc import libbcc, stackbuildid
+from pybpf.bcc.libbcc import lib
+from pybpf.bcc.run import BccFinder
 from pybpf.links import symbols
 from pybpf.syms import buildid
 from pybpf.syms.elfsyms import ElfSymbols
@@ -113,10 +115,7 @@ def test_resolve_symname_by_address_gives_the_file_offset(libc):
 
 def test_bpf_table_fd_and_missing_functions():
     class Table:
-        class map:
-            @staticmethod
-            def fileno():
-                return 42
+        map_fd = 42
 
     class FakeBPF:
         def get_table(self, name):
@@ -130,3 +129,54 @@ def test_bpf_table_fd_and_missing_functions():
     with pytest.raises(libbcc.NotOffered, match="bcc_usdt_new_frompid"):
         libbcc.lib.bcc_usdt_new_frompid(1, None)
     assert struct.calcsize("<i20sQ") == ct.sizeof(stackbuildid.bpf_stack_build_id) == 32
+
+
+class FakeTable:
+    map_fd = 42
+
+
+class FakeBPF:
+    _entry = {"programs": {"prog_a": None, "prog_b": None}}
+
+    def __iter__(self):
+        return iter(["counts", "events"])
+
+    def __len__(self):
+        return 2
+
+    def get_table(self, name):
+        if name != "counts":
+            raise KeyError(name)
+        return FakeTable()
+
+
+def test_table_and_function_calls():
+    m = FakeBPF()
+    assert lib.bpf_table_fd(m, b"counts") == 42
+    assert lib.bpf_table_fd(m, b"missing") == -1
+    assert lib.bpf_num_tables(m) == 2
+    assert lib.bpf_table_id(m, b"events") == 1 and lib.bpf_table_id(m, "x") == -1
+    assert lib.bpf_table_name(m, 0) == b"counts" and lib.bpf_table_name(m, 5) is None
+    assert lib.bpf_num_functions(m) == 2
+    assert lib.bpf_function_name(m, 1) == b"prog_b"
+
+
+def test_other_names_fail_in_one_line_naming_what_exists():
+    with pytest.raises(libbcc.NotOffered) as e:
+        lib.bpf_attach_uprobe
+    assert "bpf_table_fd" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bcc_lib_and_attach_types_import_under_pybpf_run():
+    import sys
+    finder = BccFinder()
+    sys.meta_path.insert(0, finder)
+    try:
+        sys.modules.pop("bcc", None)
+        from bcc import BPFAttachType, lib as bcc_lib      # sockmap.py's import
+        assert bcc_lib is lib
+        assert int(BPFAttachType.CGROUP_SOCK_OPS) == 3
+        assert int(BPFAttachType.SK_MSG_VERDICT) == 7
+    finally:
+        sys.meta_path.remove(finder)
+        sys.modules.pop("bcc", None)

@@ -16,6 +16,7 @@ import sys
 
 from .. import errors
 from .attach import AttachMixin
+from .netattach import NetAttachMixin
 from .statics import StaticsMixin
 
 TYPE_CHECKING = False
@@ -55,7 +56,7 @@ def _find_file(path) -> str:
             return beside
     return path
 
-class BPF(AttachMixin, StaticsMixin):
+class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
     """A bcc-style BPF module. Use as a context manager or call :meth:`cleanup`."""
 
     # program types, as bcc names them (values are the kernel's)

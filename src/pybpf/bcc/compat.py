@@ -74,4 +74,7 @@ def __getattr__(name: str):
     if name in ("tcp", "syscall", "containers"):
         import importlib
         return importlib.import_module(f"pybpf.bcc.{name}")
+    if name == "lib":           # libbcc's calls scripts make themselves (libbcc.py)
+        from .libbcc import lib
+        return lib
     raise AttributeError(f"module 'bcc' has no attribute {name!r}")

@@ -1,10 +1,11 @@
 """``bcc.libbcc`` under ``pybpf run``: the libbcc C functions bcc scripts call directly.
 
-bcc scripts reach past bcc's Python API into libbcc through ``from bcc.libbcc import lib``
-(``lib.bcc_resolve_symname(...)`` in strlen_hist_ifunc.py, ``lib.bpf_table_fd(...)`` in
-sockmap.py).  There is no libbcc here: ``lib`` is an object with one Python method per
-function offered, taking and filling the same ctypes structures as libbcc's; any other
-name fails with one line naming it.  Add a function as a method of :class:`Lib` (its
+bcc scripts reach past bcc's Python API into libbcc through ``from bcc.libbcc import lib`` or
+``from bcc import lib`` (``lib.bcc_resolve_symname(...)`` in strlen_hist_ifunc.py,
+``lib.bpf_table_fd(bpf.module, ...)`` in sockmap.py).  There is no libbcc here: ``lib`` is an
+object with one Python method per function offered, taking and filling the same ctypes
+structures as libbcc's, and pybpf's BPF object where libbcc takes its module pointer
+(``bpf.module`` is the BPF object itself); any other name fails with one line naming it.  Add a function as a method of :class:`Lib` (its
 section below), and its structures beside the others.
 """
 
@@ -128,9 +129,65 @@ class Lib:
         """The file descriptor of table ``name`` of ``module`` (the BPF object: what
         pybpf has for bcc's ``b.module``), or -1 when it has no such table."""
         try:
-            return module.get_table(_s(name)).map.fileno()
+            return module.get_table(_s(name)).map_fd
         except (KeyError, AttributeError, errors.PybpfError):
             return -1
+
+    def bpf_table_id(self, module, name) -> int:
+        tables = list(module)
+        n = _s(name)
+        return tables.index(n) if n in tables else -1
+
+    def bpf_num_tables(self, module) -> int:
+        return len(module)
+
+    def bpf_table_name(self, module, i: int) -> bytes | None:
+        tables = list(module)
+        return tables[i].encode() if 0 <= i < len(tables) else None
+
+    # ---- functions ------------------------------------------------------------------
+    def bpf_num_functions(self, module) -> int:
+        return len(module._entry["programs"])
+
+    def bpf_function_name(self, module, i: int) -> bytes | None:
+        names = list(module._entry["programs"])
+        return names[i].encode() if 0 <= i < len(names) else None
+
+    def bpf_function_start(self, module, name):
+        raise NotOffered("libbcc's bpf_function_start/bpf_function_size are not offered: "
+                         "pybpf keeps no image of a function's code (use BPF.load_func)")
+
+    bpf_function_size = bpf_function_start
+
+    def bpf_module_license(self, module) -> bytes:
+        return b"GPL"
+
+    # ---- sockets and perf events ----------------------------------------------------
+    def bpf_close_perf_event_fd(self, fd: int) -> int:
+        import os
+        try:
+            os.close(fd)
+        except OSError:
+            return -1
+        return 0
+
+    def bpf_open_raw_sock(self, name) -> int:
+        """A raw packet socket on device ``name``; the caller owns the descriptor."""
+        from .netattach import open_raw_socket
+        return open_raw_socket(_s(name)).detach()
+
+    def bpf_attach_socket(self, sock: int, prog_fd: int) -> int:
+        import socket
+        import struct
+        from ..links.socket import SO_ATTACH_BPF
+        s = socket.socket(fileno=sock)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_BPF, struct.pack("i", prog_fd))
+        except OSError as e:
+            return -e.errno
+        finally:
+            s.detach()
+        return 0
 
 
 lib = Lib()

@@ -164,7 +164,7 @@ def _compile_minimal(source: str, cflags, includes, rw, cache) -> bytes:
     compiles use them."""
     from ..btf.kernel import load_vmlinux
     from ..toolchain import PrivateTemp, _clang_args, _run_clang, find_clang, host_arch
-    from . import kderef, minihdr
+    from . import kderef, minihdr, packet
     source = with_kconfig(source)
     extra = ("dentry", "shortname_store") if "DNAME_INLINE_LEN" in source else ()
     hdr = minihdr.generate(load_vmlinux(), source, includes, extra, cache).encode()
@@ -176,6 +176,9 @@ def _compile_minimal(source: str, cflags, includes, rw, cache) -> bytes:
                 f.write(data)
         incs = [*includes, tmp.path]
         arch = host_arch()
+        if packet.needed(source):
+            source = packet.apply(source, _clang_args(arch, [], incs, None, None)
+                                  + list(cflags))
         if rw is not None and kderef.needed(rw, source):
             source = kderef.apply(source, _clang_args(arch, [], incs, None, None)
                                   + list(cflags), rw)
@@ -330,6 +333,10 @@ def _compile(source: str, cflags, includes, rw) -> bytes:
         # it: one compile does not pay for it, every later new text does
         header = pch(vdir, includes, build=need_ast or not fresh, cache=cache)
     extra = ["-include-pch", header] if header else []
+    from . import packet
+    if packet.needed(source):
+        # bcc's packet-header members: loads and stores of the skb (packet.py)
+        source = packet.apply(source, base_args(vdir, includes) + list(cflags) + extra)
     if need_ast:
         from ..cache import key_of
         args = base_args(vdir, includes) + list(cflags) + extra

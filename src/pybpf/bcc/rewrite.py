@@ -25,18 +25,28 @@ from .events import event_type_name
 INCLUDE_DIR_NAME = "include"
 
 _KERNEL_INCLUDE = re.compile(
-    r"^[ \t]*#[ \t]*include[ \t]*[<\"](?:linux|uapi|net|asm|asm-generic|bcc|trace|kernel|"
-    r"scsi|crypto|drm|rdma|sound|video|xen|media|keys|clocksource|misc)/[^>\"]*[>\"][^\n]*$",
+    r"^[ \t]*#[ \t]*include[ \t]*[<\"](?:linux|uapi|net|asm|asm-generic|bcc(?!/proto\.h)|"
+    r"trace|kernel|scsi|crypto|drm|rdma|sound|video|xen|media|keys|clocksource|misc)/"
+    r"[^>\"]*[>\"][^\n]*$",
     re.M)
 _TABLE_MACRO = re.compile(
     r"\b(BPF_(?:HASH|ARRAY|HISTOGRAM|PERCPU_HASH|PERCPU_ARRAY|LRU_HASH|"
     r"STACK_TRACE(?:_BUILDID)?|PERF_OUTPUT|RINGBUF_OUTPUT|PROG_ARRAY|QUEUE|STACK|LPM_TRIE|"
-    r"TABLE(?:_PUBLIC|_SHARED)?))"
+    r"TABLE(?:_PUBLIC|_SHARED)?|"
+    r"DEVMAP|CPUMAP|XSKMAP|SOCKMAP|SOCKHASH|CGROUP_ARRAY|PERF_ARRAY|SK_STORAGE|"
+    r"INODE_STORAGE|TASK_STORAGE|(?:PERCPU_)?CGROUP_STORAGE|ARRAY_OF_MAPS|HASH_OF_MAPS))"
     r"\s*\(")
 METHODS = ("lookup", "lookup_or_init", "lookup_or_try_init", "update", "insert", "delete",
            "increment", "atomic_increment", "perf_submit", "perf_submit_skb",
            "ringbuf_output", "ringbuf_reserve", "ringbuf_submit", "ringbuf_discard",
-           "get_stackid", "call", "push", "pop", "peek", "redirect_map")
+           "get_stackid", "call", "push", "pop", "peek", "redirect_map",
+           # networking, socket and local-storage maps (include/pybpf_netmaps.h)
+           "sock_map_update", "sock_hash_update", "msg_redirect_hash", "msg_redirect_map",
+           "sk_redirect_hash", "sk_redirect_map", "sk_storage_get", "sk_storage_delete",
+           "inode_storage_get", "inode_storage_delete", "task_storage_get",
+           "task_storage_delete", "get_local_storage", "check_current_task", "perf_read",
+           "perf_counter_value")
+_INNER_MAP = re.compile(r"(\bBPF_(?:ARRAY|HASH)_OF_MAPS\s*\([^;\"]*)\"(\w+)\"")
 _PRINTK = re.compile(r"\bbpf_trace_printk\s*\(")
 _TP_STRUCT = re.compile(r"\bstruct\s+tracepoint__(\w+?)__(\w+)\b")
 SYSCALL_FN = re.compile(r"^(?:__x64_|__ia32_|__arm64_|__s390x_|__riscv_|__se_|__do_)?sys_(\w+)$")
@@ -121,6 +131,8 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
     """
     bindings = bindings or {}
     text = _KERNEL_INCLUDE.sub("", text)
+    # maps of maps name their inner map by a string: the macro needs the identifier
+    text = _INNER_MAP.sub(lambda m: m.group(1) + m.group(2), text)
     text = _dedupe_wrappers(text)
     clean = scan.blank_comments(text)
     text, clean = _rename_own_tags(text, clean, kernel_tags)

@@ -450,4 +450,8 @@ _CLASSES = {MapType.HASH: HashTable, MapType.LRU_HASH: LruHash, MapType.LPM_TRIE
 
 
 def table_class(map_type: int) -> type:
-    return _CLASSES.get(map_type, Table)
+    cls = _CLASSES.get(map_type)
+    if cls is None:
+        from .nettables import CLASSES       # devices, CPUs, sockets, cgroups
+        cls = CLASSES.get(map_type, Table)
+    return cls

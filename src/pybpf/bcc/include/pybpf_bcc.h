@@ -472,18 +472,36 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 		__type(value, v);                                             \
 		__uint(max_entries, s);                                       \
 	} n SEC(".maps")
-#define BPF_QUEUE(n, v, s) __BCC_QS(BPF_MAP_TYPE_QUEUE, n, v, s)
-#define BPF_STACK(n, v, s) __BCC_QS(BPF_MAP_TYPE_STACK, n, v, s)
+/* an optional fourth argument: map flags, as bcc takes them */
+#define __BCC_QSF(_mtype, n, v, s, f)                                          \
+	struct {                                                              \
+		__uint(type, _mtype);                                         \
+		__type(value, v);                                             \
+		__uint(max_entries, s);                                       \
+		__uint(map_flags, f);                                         \
+	} n SEC(".maps")
+#define __BCC_Q3(n, v, s) __BCC_QS(BPF_MAP_TYPE_QUEUE, n, v, s)
+#define __BCC_Q4(n, v, s, f) __BCC_QSF(BPF_MAP_TYPE_QUEUE, n, v, s, f)
+#define __BCC_S3(n, v, s) __BCC_QS(BPF_MAP_TYPE_STACK, n, v, s)
+#define __BCC_S4(n, v, s, f) __BCC_QSF(BPF_MAP_TYPE_STACK, n, v, s, f)
+#define BPF_QUEUE(...) __BCC_PICK(__VA_ARGS__, 0, __BCC_Q4, __BCC_Q3, 0, 0)(__VA_ARGS__)
+#define BPF_STACK(...) __BCC_PICK(__VA_ARGS__, 0, __BCC_S4, __BCC_S3, 0, 0)(__VA_ARGS__)
+
+/* networking, socket and local-storage maps; bcc's packet helpers */
+#include <pybpf_netmaps.h>
+#include <pybpf_packet.h>
 
 /* ---- map methods (the rewriter turns `m.method(a...)` into `__bcc_M_method(&m, a...)`) */
 #define __bcc_M_lookup(m, _k) bpf_map_lookup_elem(m, _k)
-#define __bcc_M_update(m, _k, _v) bpf_map_update_elem(m, _k, _v, BPF_ANY)
-#define __bcc_M_insert(m, _k, _v) bpf_map_update_elem(m, _k, _v, BPF_NOEXIST)
+/* the value may be a compound literal, `&(struct host){a, b, 0}`: its commas split macro
+ * arguments, so the last argument is variadic */
+#define __bcc_M_update(m, _k, ...) bpf_map_update_elem(m, _k, (__VA_ARGS__), BPF_ANY)
+#define __bcc_M_insert(m, _k, ...) bpf_map_update_elem(m, _k, (__VA_ARGS__), BPF_NOEXIST)
 #define __bcc_M_delete(m, _k) bpf_map_delete_elem(m, _k)
-#define __bcc_M_lookup_or_try_init(m, _k, _init) ({                           \
+#define __bcc_M_lookup_or_try_init(m, _k, ...) ({                            \
 	typeof(*(m)->value) *__bcc_v = bpf_map_lookup_elem(m, _k);            \
 	if (!__bcc_v) {                                                       \
-		bpf_map_update_elem(m, _k, _init, BPF_NOEXIST);               \
+		bpf_map_update_elem(m, _k, (__VA_ARGS__), BPF_NOEXIST);       \
 		__bcc_v = bpf_map_lookup_elem(m, _k);                         \
 	}                                                                     \
 	__bcc_v; })

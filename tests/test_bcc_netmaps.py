@@ -97,7 +97,7 @@ def test_raw_socket_on_a_missing_device_is_one_line():
 
 
 def test_lib_names_what_it_lacks():
-    with pytest.raises(errors.NotSupportedError, match="bpf_attach_kprobe"):
+    with pytest.raises(errors.PybpfError, match="bpf_attach_kprobe"):
         lib.bpf_attach_kprobe
 
 

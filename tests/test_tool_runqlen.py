@@ -13,8 +13,9 @@ from tests.toolrun import ToolRun
 
 pytestmark = pytest.mark.kernel
 
-SPIN = ("import os, sys, time\nwith open(sys.argv[1] + '/cgroup.procs', 'w') as f:\n"
-        " f.write(str(os.getpid()))\nos.sched_setaffinity(0, {0})\n"
+# pinned before it joins the cgroup: between the two it could be sampled queued on CPU 1
+SPIN = ("import os, sys, time\nos.sched_setaffinity(0, {0})\n"
+        "with open(sys.argv[1] + '/cgroup.procs', 'w') as f:\n f.write(str(os.getpid()))\n"
         "end = time.monotonic() + 1.5\nwhile time.monotonic() < end: pass\n")
 
 

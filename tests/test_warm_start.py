@@ -318,3 +318,23 @@ def test_a_collector_the_caller_turned_off_stays_off(collector):
                      lambda args, out: 0, []) == 0
     _run.collector_on()
     assert not collector.isenabled()
+
+
+def test_a_cold_load_gets_a_full_pass_before_the_freeze(collector, monkeypatch):
+    """A replayed load (no spec kept) freezes at once; a load that parsed the object (a
+    cold start: its garbage must not be frozen for the tool's life) is collected first."""
+    from pybpf.tools import _run
+
+    class Loaded:
+        def __init__(self, spec):
+            self._spec = spec
+
+    passes = []
+    monkeypatch.setattr(_run.gc, "collect", lambda *a: passes.append(a) or 0)
+    for spec, want in ((None, []), (object(), [()])):
+        passes.clear()
+        monkeypatch.setattr(_run, "_load", lambda *a, spec=spec: Loaded(spec))
+        collector.enable()
+        _run.collector_off()
+        assert isinstance(_run.load("t", None), Loaded)
+        assert passes == want and collector.isenabled()

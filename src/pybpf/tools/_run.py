@@ -49,10 +49,14 @@ def load(tool: str, filters: _args.Filters, consts: dict | None = None,
          programs=None, attach=True):
     """The tool's object, loaded with the filters' constants and maps, attached (all
     programs, or the names in ``attach``)."""
+    obj = None
     try:
-        return _load(tool, filters, consts, programs, attach)
+        obj = _load(tool, filters, consts, programs, attach)
+        return obj
     finally:
-        collector_on()          # loaded: from here on the tool runs
+        # loaded: from here on the tool runs.  A load that parsed and linked the object
+        # (no plan yet) leaves garbage: one full pass before the rest is frozen
+        collector_on(collect=obj is None or getattr(obj, "_spec", None) is not None)
 
 
 def _load(tool, filters, consts, programs, attach):
@@ -78,7 +82,7 @@ def stream(tool: str, obj, handle, out: _common.Output, header=None,
     """Hand every ring buffer record to ``handle(memoryview)`` until a signal (or
     ``duration`` seconds), flushing per batch and reporting drops."""
     from ..ringbuf import RingBuffer
-    collector_on()
+    collector_on(collect=True)      # a tool that loaded its own way (compiled, say)
     drops = _common.DropReporter(tool, obj.maps["drops"], programs=obj.programs.values())
     end = time.monotonic() + duration if duration else None
     with RingBuffer(obj.maps[ring]) as rb:
@@ -106,7 +110,7 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
               clear_screen: bool = False) -> None:
     """Call ``report()`` every ``args.interval`` seconds, ``args.count`` times, and once
     more on Ctrl-C (as bcc's counting tools do)."""
-    collector_on()
+    collector_on(collect=True)      # a tool that loaded its own way (compiled, say)
     drops = _common.DropReporter(tool, obj.maps["drops"], programs=obj.programs.values())
     n = 0
     try:
@@ -141,7 +145,9 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
 # load plan), so the collector's passes over them (~1.5 ms of a start, one of them a
 # generation-1 pass of ~1 ms) find nothing.  It is off from main() until the object is
 # loaded; then everything made so far is frozen (moved out of the collector's sight, so
-# the first passes in the event loop do not walk it either) and it is on again.
+# the first passes in the event loop do not walk it either) and it is on again.  A start
+# that parsed, linked or compiled (a cold one) gets a full pass first, so no garbage of
+# it is frozen for the tool's lifetime.
 _collector = [False]        # True while this module has it off
 
 
@@ -151,9 +157,11 @@ def collector_off() -> None:
         _collector[0] = True
 
 
-def collector_on() -> None:
+def collector_on(collect: bool = False) -> None:
     if _collector[0]:
         _collector[0] = False
+        if collect:
+            gc.collect()
         gc.freeze()
         gc.enable()
 

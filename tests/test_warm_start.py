@@ -264,9 +264,12 @@ def test_a_built_object_is_named_without_being_read(tmp_path):
 # -- the cyclic collector during a start ---------------------------------------------------
 
 @pytest.fixture
-def collector():
-    """The test process's collector as it was, after a test that froze its objects."""
+def collector(monkeypatch):
+    """The test process's collector as it was, after a test that froze its objects; the
+    tools run here as they do in the ``pybpf`` command."""
     import gc
+    from pybpf.tools import _run
+    monkeypatch.setattr(_run, "_the_command", lambda: True)
     was = gc.isenabled()
     yield gc
     gc.unfreeze()
@@ -338,3 +341,25 @@ def test_a_cold_load_gets_a_full_pass_before_the_freeze(collector, monkeypatch):
         _run.collector_off()
         assert isinstance(_run.load("t", None), Loaded)
         assert passes == want and collector.isenabled()
+
+
+def test_a_program_calling_a_tool_keeps_its_collector(monkeypatch):
+    """Only the pybpf command pauses and freezes: a program that runs a tool's main itself
+    (these tests, an embedding application) keeps its collector and its objects as they
+    are."""
+    import gc
+    from pybpf.tools import _run
+    assert not _run._the_command()               # pytest's __main__ is not pybpf's
+    frozen = gc.get_freeze_count()
+    seen = []
+
+    def run(args, out):
+        seen.append(gc.isenabled())
+        return 0
+
+    assert gc.isenabled()
+    assert _run.main("t", lambda: _common.ArgumentParser(prog="t"), run, []) == 0
+    assert seen == [True] and gc.isenabled() and gc.get_freeze_count() == frozen
+    fake = type(sys)("pybpf.__main__")
+    monkeypatch.setitem(sys.modules, "pybpf.__main__", fake)     # as bin/pybpf has it
+    assert _run._the_command()

@@ -152,9 +152,18 @@ _collector = [False]        # True while this module has it off
 
 
 def collector_off() -> None:
-    if gc.isenabled():
+    """Off for the start of the ``pybpf`` command's tool; a program calling a tool's
+    ``main`` itself keeps its collector as it is (a freeze would pin its own objects)."""
+    if gc.isenabled() and _the_command():
         gc.disable()
         _collector[0] = True
+
+
+def _the_command() -> bool:
+    """Whether this process is the ``pybpf`` command (``bin/pybpf`` imports
+    pybpf.__main__; ``python -m pybpf`` runs it as __main__)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return "pybpf.__main__" in sys.modules or getattr(spec, "name", "") == "pybpf.__main__"
 
 
 def collector_on(collect: bool = False) -> None:

@@ -167,6 +167,8 @@ def _the_command() -> bool:
 
 
 def collector_on(collect: bool = False) -> None:
+    """On again (once) if :func:`collector_off` turned it off: ``collect`` first runs a
+    full pass (a cold start's garbage), then the start's objects are frozen."""
     if _collector[0]:
         _collector[0] = False
         if collect:

@@ -40,3 +40,22 @@ def test_warm_lookups_parse_no_elf(tmp_path):
     copy = tmp_path / "copy"
     shutil.copy(target, copy)
     assert _run(str(copy))[-1] == "True"
+
+
+def test_offsets_of_a_few_names_match_the_whole_table(tmp_path, monkeypatch):
+    """The small record a tool probing a few functions reads gives exactly the whole
+    table's offsets for those names, leaves out absent names, and is cached by the
+    binary's identity and the names (another set of names is its own entry)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    target = build_target(str(tmp_path))
+    from pybpf.links import elfcache, symbols
+    full = elfcache.function_offsets(target)
+    names = ["pt_target_func", "main", "no_such_function"]
+    got = elfcache.function_offsets_of(target, names)
+    assert got == {n: full[n] for n in names if n in full}
+    assert got["pt_target_func"] == symbols.symbol_offset(target, "pt_target_func")
+    assert "no_such_function" not in got
+    assert elfcache.function_offsets_of(target, names[::-1]) == got        # a cache hit
+    assert elfcache.function_offsets_of(target, ["main"]) == {"main": full["main"]}
+    key = elfcache._key(target, "symbols-of|" + "\0".join(sorted(names)))
+    assert elfcache._get(key) == got

@@ -260,3 +260,107 @@ def test_a_built_object_is_named_without_being_read(tmp_path):
     obj.write_bytes(b"\x7fELF two!")                              # a new build: a new name
     read2, ident2 = bundled_source(str(tmp_path), "t")
     assert ident2 != ident and read2() == b"\x7fELF two!"
+
+
+# -- the cyclic collector during a start ---------------------------------------------------
+
+@pytest.fixture
+def collector(monkeypatch):
+    """The test process's collector as it was, after a test that froze its objects; the
+    tools run here as they do in the ``pybpf`` command."""
+    import gc
+    from pybpf.tools import _run
+    monkeypatch.setattr(_run, "_the_command", lambda: True)
+    was = gc.isenabled()
+    yield gc
+    gc.unfreeze()
+    (gc.enable if was else gc.disable)()
+
+
+def test_collector_is_off_while_a_tool_starts_and_on_once_it_is_loaded(collector):
+    from pybpf.tools import _run
+    seen = []
+
+    def run(args, out):
+        seen.append(collector.isenabled())
+        _run.collector_on()                 # what _run.load does once the object is loaded
+        seen.append(collector.isenabled())
+        return 0
+
+    collector.enable()
+    assert _run.main("t", lambda: _common.ArgumentParser(prog="t"), run, []) == 0
+    assert seen == [False, True] and collector.isenabled()
+    assert collector.get_freeze_count() > 0          # the start's objects left its sight
+
+
+def test_collector_is_on_again_whatever_ends_the_start(collector, monkeypatch, capsys):
+    from pybpf.tools import _run
+
+    def fail(args, out):
+        assert not collector.isenabled()
+        raise OSError(2, "No such file or directory", "/nowhere")
+
+    collector.enable()
+    assert _run.main("t", lambda: _common.ArgumentParser(prog="t"), fail, []) == 1
+    assert collector.isenabled() and "/nowhere" in capsys.readouterr().err
+
+    # a load that fails turns it on as a loaded one does
+    def broken(*a, **k):
+        raise OSError(1, "Operation not permitted")
+    monkeypatch.setattr(_run, "_load", broken)
+    _run.collector_off()
+    with pytest.raises(OSError):
+        _run.load("t", None)
+    assert collector.isenabled()
+
+
+def test_a_collector_the_caller_turned_off_stays_off(collector):
+    """An embedding program that runs with the collector off keeps it off."""
+    from pybpf.tools import _run
+    collector.disable()
+    assert _run.main("t", lambda: _common.ArgumentParser(prog="t"),
+                     lambda args, out: 0, []) == 0
+    _run.collector_on()
+    assert not collector.isenabled()
+
+
+def test_a_cold_load_gets_a_full_pass_before_the_freeze(collector, monkeypatch):
+    """A replayed load (no spec kept) freezes at once; a load that parsed the object (a
+    cold start: its garbage must not be frozen for the tool's life) is collected first."""
+    from pybpf.tools import _run
+
+    class Loaded:
+        def __init__(self, spec):
+            self._spec = spec
+
+    passes = []
+    monkeypatch.setattr(_run.gc, "collect", lambda *a: passes.append(a) or 0)
+    for spec, want in ((None, []), (object(), [()])):
+        passes.clear()
+        monkeypatch.setattr(_run, "_load", lambda *a, spec=spec: Loaded(spec))
+        collector.enable()
+        _run.collector_off()
+        assert isinstance(_run.load("t", None), Loaded)
+        assert passes == want and collector.isenabled()
+
+
+def test_a_program_calling_a_tool_keeps_its_collector(monkeypatch):
+    """Only the pybpf command pauses and freezes: a program that runs a tool's main itself
+    (these tests, an embedding application) keeps its collector and its objects as they
+    are."""
+    import gc
+    from pybpf.tools import _run
+    assert not _run._the_command()               # pytest's __main__ is not pybpf's
+    frozen = gc.get_freeze_count()
+    seen = []
+
+    def run(args, out):
+        seen.append(gc.isenabled())
+        return 0
+
+    assert gc.isenabled()
+    assert _run.main("t", lambda: _common.ArgumentParser(prog="t"), run, []) == 0
+    assert seen == [True] and gc.isenabled() and gc.get_freeze_count() == frozen
+    fake = type(sys)("pybpf.__main__")
+    monkeypatch.setitem(sys.modules, "pybpf.__main__", fake)     # as bin/pybpf has it
+    assert _run._the_command()

@@ -5,6 +5,7 @@ turns every failure into one line and a non-zero exit."""
 from __future__ import annotations
 
 import _signal as signal  # signal.py adds enums: ~0.5 ms of a start
+import gc
 import sys
 import time
 
@@ -17,6 +18,14 @@ def main(tool: str, build_parser, run, argv) -> int:
     every tool under tools/_common.run_main (signals from the start, quiet broken pipes,
     pybpf errors in one line); this adds the tools' own cases: an ``error: ...`` exit and
     an OSError become one line, exit 1."""
+    collector_off()
+    try:
+        return _main(tool, build_parser, run, argv)
+    finally:
+        collector_on()
+
+
+def _main(tool: str, build_parser, run, argv) -> int:
     p = build_parser()
     args = p.parse_args(argv)
     _args.check_interval(p, args)
@@ -40,6 +49,17 @@ def load(tool: str, filters: _args.Filters, consts: dict | None = None,
          programs=None, attach=True):
     """The tool's object, loaded with the filters' constants and maps, attached (all
     programs, or the names in ``attach``)."""
+    obj = None
+    try:
+        obj = _load(tool, filters, consts, programs, attach)
+        return obj
+    finally:
+        # loaded: from here on the tool runs.  A load that parsed and linked the object
+        # (no plan yet) leaves garbage: one full pass before the rest is frozen
+        collector_on(collect=obj is None or getattr(obj, "_spec", None) is not None)
+
+
+def _load(tool, filters, consts, programs, attach):
     import pybpf
     _common.require_privileges()
     read, identity = _common.tool_source(tool)
@@ -62,6 +82,7 @@ def stream(tool: str, obj, handle, out: _common.Output, header=None,
     """Hand every ring buffer record to ``handle(memoryview)`` until a signal (or
     ``duration`` seconds), flushing per batch and reporting drops."""
     from ..ringbuf import RingBuffer
+    collector_on(collect=True)      # a tool that loaded its own way (compiled, say)
     drops = _common.DropReporter(tool, obj.maps["drops"], programs=obj.programs.values())
     end = time.monotonic() + duration if duration else None
     with RingBuffer(obj.maps[ring]) as rb:
@@ -89,6 +110,7 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
               clear_screen: bool = False) -> None:
     """Call ``report()`` every ``args.interval`` seconds, ``args.count`` times, and once
     more on Ctrl-C (as bcc's counting tools do)."""
+    collector_on(collect=True)      # a tool that loaded its own way (compiled, say)
     drops = _common.DropReporter(tool, obj.maps["drops"], programs=obj.programs.values())
     n = 0
     try:
@@ -116,6 +138,43 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
         whole(report)
         out.flush()
         drops.check(force=True)
+
+
+# The cyclic garbage collector during a tool's start: the start allocates tens of
+# thousands of objects that live as long as the tool (modules, classes, functions, the
+# load plan), so the collector's passes over them (~1.5 ms of a start, one of them a
+# generation-1 pass of ~1 ms) find nothing.  It is off from main() until the object is
+# loaded; then everything made so far is frozen (moved out of the collector's sight, so
+# the first passes in the event loop do not walk it either) and it is on again.  A start
+# that parsed, linked or compiled (a cold one) gets a full pass first, so no garbage of
+# it is frozen for the tool's lifetime.
+_collector = [False]        # True while this module has it off
+
+
+def collector_off() -> None:
+    """Off for the start of the ``pybpf`` command's tool; a program calling a tool's
+    ``main`` itself keeps its collector as it is (a freeze would pin its own objects)."""
+    if gc.isenabled() and _the_command():
+        gc.disable()
+        _collector[0] = True
+
+
+def _the_command() -> bool:
+    """Whether this process is the ``pybpf`` command (``bin/pybpf`` imports
+    pybpf.__main__; ``python -m pybpf`` runs it as __main__)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return "pybpf.__main__" in sys.modules or getattr(spec, "name", "") == "pybpf.__main__"
+
+
+def collector_on(collect: bool = False) -> None:
+    """On again (once) if :func:`collector_off` turned it off: ``collect`` first runs a
+    full pass (a cold start's garbage), then the start's objects are frozen."""
+    if _collector[0]:
+        _collector[0] = False
+        if collect:
+            gc.collect()
+        gc.freeze()
+        gc.enable()
 
 
 def ignore_signals_now() -> None:

@@ -45,7 +45,7 @@ def run(args, out):
 
     from ...links import elfcache, symbols
     libc = symbols.resolve_path(args.libc)
-    table = elfcache.function_offsets(libc)     # cached by libc's identity
+    table = elfcache.function_offsets_of(libc, FUNCS)   # cached by libc's identity
     with _args.Filters(args) as f, _run.load("gethostlatency", f, attach=False) as obj:
         pid = args.pid or -1
         for func in FUNCS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.toolrun import ToolRun
@@ -29,7 +31,10 @@ def test_cpudist_offcpu_sleeps_land_in_their_bucket():
     # preemptions add short stretches)
     # (a preemption on a loaded machine may itself last 16 ms: a few extra at most)
     long = [b for b in h["buckets"] if b["low"] >= 16384]
-    assert 20 <= sum(b["count"] for b in long) <= 23, h
+    # a switch the kernel did not run the program for (another BPF program busy on that
+    # CPU: the tool says "missed N events") loses a stretch, said, not silently
+    missed = sum(int(n) for n in re.findall(rb"missed (\d+) event", t.err))
+    assert 20 - missed <= sum(b["count"] for b in long) <= 23, (h, t.err)
     assert long[0]["low"] == 16384 and long[0]["count"] >= 10, h
 
 

@@ -9,6 +9,8 @@ import socket
 
 import pytest
 
+from tests.cgroups import remove_cgroup
+
 from pybpf.bcc.bpf import BPF
 from pybpf.bcc.libbcc import lib
 from pybpf import errors
@@ -128,7 +130,6 @@ def test_local_storage_maps_and_cgroup_storage_counts_egress_packets():
     import os
     import subprocess
     import sys
-    import time
     from pybpf.bcc.compat import BPFAttachType
     from pybpf.links.cgroup import cgroup2_root
     text = """
@@ -179,12 +180,7 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
             b.detach_func(fn, fd, BPFAttachType.CGROUP_INET_EGRESS)
     finally:
         os.close(fd)
-        for _ in range(50):
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.1)
+        remove_cgroup(cg)
 
 
 def test_cgroup_array_filled_by_path_selects_a_cgroups_tasks():
@@ -194,7 +190,6 @@ def test_cgroup_array_filled_by_path_selects_a_cgroups_tasks():
     import platform
     import subprocess
     import sys
-    import time
     from pybpf.links.cgroup import cgroup2_root
     nr = {"x86_64": 110, "aarch64": 173}[platform.machine()]
     text = """
@@ -219,9 +214,4 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
             subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
             assert b["calls"][0].value == 7
     finally:
-        for _ in range(50):
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.1)
+        remove_cgroup(cg)

@@ -22,6 +22,8 @@ import time
 
 import pytest
 
+from tests.cgroups import remove_cgroup
+
 pytestmark = pytest.mark.kernel
 PY = sys.executable
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
@@ -334,9 +336,4 @@ def test_sockmap_sees_a_loopback_connection():
         assert "Detaching..." in r.out
         assert "Traceback" not in r.err, r.err
     finally:
-        for _ in range(50):
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.1)
+        remove_cgroup(cg)

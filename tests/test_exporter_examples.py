@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.exporter_helpers import ExporterProcess, scratch_dir, value
+from tests.cgroups import remove_cgroup
 
 pytestmark = pytest.mark.kernel
 
@@ -248,12 +249,7 @@ def test_oom_kills_by_command(exporter):
             assert r.returncode == -signal.SIGKILL, r.stderr
         after = exporter.samples()
     finally:
-        for _ in range(50):
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.1)
+        remove_cgroup(cg)
     assert value(before, "ebpf_oom_kills_total", comm=comm) == 0
     assert value(after, "ebpf_oom_kills_total", comm=comm) == 2
 

@@ -13,21 +13,18 @@ from __future__ import annotations
 import os
 import re
 import select
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
+from tests import test_bcc_run as bcc_run
 from tests.cgroups import remove_cgroup
+from tests.test_bcc_run import ENV, PY
 
 pytestmark = pytest.mark.kernel
-PY = sys.executable
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-ENV = dict(os.environ, PYTHONPATH=SRC, PYTHONUNBUFFERED="1")
 EX = "/usr/share/doc/bpfcc-tools/examples/networking"
 HOST, PEER = "10.97.0.1", "10.97.0.2"
 
@@ -48,8 +45,9 @@ def _sh(*cmd: str) -> str:
 REFERENCE = os.environ.get("PYBPF_TEST_REFERENCE") == "bcc"
 
 
-class Running:
-    """``pybpf run script args`` in the background (optionally inside a netns)."""
+class Running(bcc_run.Running):
+    """``pybpf run script args`` in the background (optionally inside a netns); stopped
+    and reaped as test_bcc_run's."""
 
     def __init__(self, script: str, *args: str, netns: str | None = None):
         pre = ["ip", "netns", "exec", netns] if netns else []
@@ -85,26 +83,6 @@ class Running:
             pass
         time.sleep(1.2)              # one more second: nothing more may come
         self.poll_out()
-
-    def finish(self, sig=signal.SIGINT, timeout: float = 30) -> int:
-        if self.p.poll() is None:
-            os.killpg(self.p.pid, sig)
-        os.set_blocking(self.p.stdout.fileno(), True)
-        try:
-            rest, err = self.p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.p.pid, signal.SIGKILL)
-            rest, err = self.p.communicate()
-        self.out += rest or ""
-        self.err += err or ""
-        return self.p.returncode
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.p.poll() is None:
-            self.finish(signal.SIGKILL)
 
 
 @pytest.fixture

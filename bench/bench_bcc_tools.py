@@ -356,9 +356,11 @@ def _drain_tty(master, chunks: list, first: list) -> None:
             break
         if not data:
             break
-        if not first and data.strip():
-            first.append(time.monotonic())
         chunks.append(data)
+        # the first text on the screen, not curses' set-up sequences (sent before the
+        # tool has compiled anything)
+        if not first and _ANSI.sub("", b"".join(chunks).decode(errors="replace")).strip():
+            first.append(time.monotonic())
     master.close()
 
 

@@ -379,10 +379,18 @@ _SWALLOWED = re.compile(r"Exception ignored on calling ctypes callback function:
                         r"\nKeyboardInterrupt: ?\n?", re.S)
 
 
+_INTERRUPTED = re.compile(r"Traceback \(most recent call last\):\n(?:[ \t].*\n)*"
+                          r"KeyboardInterrupt\n?\Z")
+
+
 def _judge(err: str, lines: list[str], n: int, rc, interrupted: bool) -> tuple[bool, bool]:
     """(ran, whether a ^C was swallowed in a callback) for one run's output."""
     kept = _SWALLOWED.sub("", err) if interrupted else err
     swallowed = kept != err
+    if interrupted and n > 0:
+        # ^C that lands outside the tool's own `except KeyboardInterrupt` (bcc's cachetop
+        # catches it in its sleep only) ends a tool that had been running in a traceback
+        kept = _INTERRUPTED.sub("", kept)
     bad = _ERROR.search(kept) or _ERROR.search("\n".join(lines[:6]))
     if interrupted:
         rc_ok = rc in (0, -2, 130, 1) or (swallowed and rc == -9)

@@ -71,7 +71,9 @@ class ToolRun:
         deadline = time.monotonic() + timeout
         while any(fd >= 0 for fd in self._buf) and time.monotonic() < deadline:
             self._pump(0.1)
-        self.p.wait(timeout=max(1, deadline - time.monotonic()))
+        # its output closed, it is exiting: detaching tracepoints waits for RCU grace
+        # periods, which on a loaded machine can take over a second
+        self.p.wait(timeout=max(10, deadline - time.monotonic()))
         for fd, rest in self._buf.items():
             if rest and fd == self.p.stdout.fileno():
                 self.out.append(rest.decode(errors="replace"))

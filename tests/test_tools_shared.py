@@ -201,3 +201,28 @@ def test_top_screen_clears_only_a_terminal(monkeypatch, interactive, noclear, st
     out = SimpleNamespace(stream=io.StringIO(), interactive=interactive)
     _stat.top_screen(out, noclear, "07:30:00")
     assert out.stream.getvalue() == start + "07:30:00 loadavg: 0.10 0.20 0.30 1/99 42\n\n"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_sleep_until_stopped_ends_on_a_signal_whose_stop_was_swallowed():
+    """A SIGINT whose Stop was raised inside a finalizer is only printed ("Exception
+    ignored"): an interval tool's long sleep must still end on it."""
+    import signal
+    import time
+    from pybpf.tools import _common
+
+    class Finalized:
+        def __del__(self):
+            _common._raise_stop(signal.SIGINT, None)      # the handler, mid-finalizer
+
+    _common._stop_gate[:] = [0, None]
+    _common._stop_seen[0] = None
+    try:
+        Finalized()                                     # its Stop is swallowed here
+        t0 = time.monotonic()
+        with pytest.raises(_common.Stop) as e:
+            _common.sleep_until_stopped(60)
+        assert e.value.signum == signal.SIGINT and time.monotonic() - t0 < 1.5
+    finally:
+        _common._stop_seen[0] = None
+    _common.sleep_until_stopped(0.01)                   # no signal: an ordinary sleep

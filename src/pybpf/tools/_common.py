@@ -185,12 +185,33 @@ class Stop(BaseException):
 _stop_gate: list = [0, None]
 
 
+# the last SIGINT/SIGTERM this command received, kept after its Stop is raised: a Stop
+# raised while a finalizer runs is only printed ("Exception ignored") and lost, and a
+# tool waiting in sleep_until_stopped must still end (softirqs once slept on for good)
+_stop_seen: list = [None]
+
+
 def _raise_stop(signum, frame):
+    _stop_seen[0] = signum
     if _stop_gate[0] and _stop_gate[1] is None:
         _stop_gate[1] = signum      # the interrupted write resumes (PEP 475)
         return
     _stop_gate[1] = None
     raise Stop(signum)
+
+
+def sleep_until_stopped(seconds: float) -> None:
+    """``time.sleep(seconds)`` that raises :class:`Stop` as soon as a SIGINT/SIGTERM has
+    been seen, even one whose own Stop was swallowed: it wakes once a second to look."""
+    import time
+    end = time.monotonic() + seconds
+    while True:
+        if _stop_seen[0] is not None:
+            raise Stop(_stop_seen[0])
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 1.0))
 
 
 def _stop_gate_leave() -> None:
@@ -226,6 +247,7 @@ def run_main(prog: str, main, argv: list[str]) -> int:
     argparse's after ``-h``): at the interpreter's exit a closed pipe could only print
     "Exception ignored" and end with 120."""
     _stop_gate[:] = [0, None]
+    _stop_seen[0] = None
     try:
         old = stop_on_signals()
     except ValueError:          # not the main thread (an embedding program): no handlers

@@ -123,7 +123,7 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
             else:
                 out.header(banner)
         while True:
-            time.sleep(args.interval)
+            _common.sleep_until_stopped(args.interval)
             n += 1
             if clear_screen and not out.json and out.interactive:
                 out.stream.write("\033[2J\033[H")

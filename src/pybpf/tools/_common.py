@@ -200,6 +200,13 @@ def _raise_stop(signum, frame):
     raise Stop(signum)
 
 
+def raise_if_stopped() -> None:
+    """Raise :class:`Stop` if a SIGINT/SIGTERM has been seen (see :data:`_stop_seen`):
+    an event loop calls it between polls, so a Stop lost on the way cannot keep it going."""
+    if _stop_seen[0] is not None:
+        raise Stop(_stop_seen[0])
+
+
 def sleep_until_stopped(seconds: float) -> None:
     """``time.sleep(seconds)`` that raises :class:`Stop` as soon as a SIGINT/SIGTERM has
     been seen, even one whose own Stop was swallowed: it wakes once a second to look."""

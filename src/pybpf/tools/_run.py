@@ -96,6 +96,7 @@ def stream(tool: str, obj, handle, out: _common.Output, header=None,
                     n += 1
                 out.flush()
                 drops.check()
+                _common.raise_if_stopped()
                 if n > 1:
                     time.sleep(0.002)   # a burst: let it gather so one wake-up takes many
         except _common.Stop:

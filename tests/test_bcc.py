@@ -159,24 +159,11 @@ def test_log2_histogram_of_read_sizes(tmp_path):
     assert len(lines) == 14
 
 
-VOID_CTX = r"""
-BPF_ARRAY(hits, u64, 1);
-
-int on_sync(void *ctx) {
-    u32 k = 0;
-    if ((bpf_get_current_pid_tgid() >> 32) != PID)
-        return 0;
-    hits.increment(k);
-    return 0;
-}
-"""
-
-
 def test_generic_function_attached_with_attach_kprobe_on_a_syscall():
     # bcc's hello_fields.py: `int hello(void *ctx)`, no section, attach_kprobe on a syscall
     # (a kprobe where the kernel has them, its sys_enter tracepoint here)
-    with BPF(text=VOID_CTX.replace("PID", str(os.getpid()))) as b:
-        b.attach_kprobe(event=b.get_syscall_fnname("sync"), fn_name="on_sync")
+    with BPF(text=COUNT_MINE.replace("PT_PID", str(os.getpid()))) as b:
+        b.attach_kprobe(event=b.get_syscall_fnname("sync"), fn_name="on_tp")
         for _ in range(3):
             os.sync()
         assert b["hits"][0].value == 3

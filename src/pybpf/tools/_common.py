@@ -213,8 +213,7 @@ def sleep_until_stopped(seconds: float) -> None:
     import time
     end = time.monotonic() + seconds
     while True:
-        if _stop_seen[0] is not None:
-            raise Stop(_stop_seen[0])
+        raise_if_stopped()
         left = end - time.monotonic()
         if left <= 0:
             return

@@ -99,6 +99,13 @@ class _Loader:
         for name, p in spec.programs.items():
             if not p.autoload:
                 continue
+            if p.sec_info is None and not p.type:
+                # libbpf refuses such sections too ("failed to guess program type");
+                # other loaders take prefixes like "socket/x": say how to load it anyway
+                raise errors.ELFError(
+                    f"program {name!r}: section {p.section!r} names no program type "
+                    f"libbpf knows; load it with sections={{{name!r}: \"<section>\"}} "
+                    "(e.g. \"socket\", \"xdp\") or set autoload=False")
             if p.sec_info is not None and not p.sec_info.supported:
                 raise errors.NotSupportedError(f"section {p.section!r}",
                                                "pybpf cannot load this program kind yet")

@@ -79,8 +79,28 @@ def _special(name: str) -> int | None:
     if name == "LINUX_HAS_BPF_COOKIE":
         return 1
     if name == "LINUX_HAS_SYSCALL_WRAPPER":
-        return 1 if os.uname().machine in ("x86_64", "aarch64", "s390x", "riscv64") else 0
+        return _syscall_wrapper()
     return None
+
+
+# the prefix of syscall wrappers (__x64_sys_bpf) per machine, as in the kernel's arch code
+_SYS_PREFIX = {"x86_64": "x64", "aarch64": "arm64", "s390x": "s390", "riscv64": "riscv",
+               "i686": "ia32", "i386": "ia32", "ppc64le": "powerpc", "ppc64": "powerpc"}
+
+
+def _syscall_wrapper() -> int:
+    """1 if a kprobe could hook a syscall wrapper (``__x64_sys_bpf``), as libbpf probes it:
+    BPF_KSYSCALL reads arguments through the wrapper's pt_regs only then.  Without kprobes
+    libbpf's probe fails and it says 0; saying the same keeps programs identical."""
+    pfx = _SYS_PREFIX.get(os.uname().machine)
+    if pfx is None:
+        return 0
+    if not (os.path.exists("/sys/bus/event_source/devices/kprobe") or any(
+            os.path.exists(r + "/kprobe_events")
+            for r in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"))):
+        return 0
+    name = f"__{pfx}_sys_bpf"
+    return 1 if kallsyms_address(name) is not None else 0
 
 
 def fill(spec) -> None:

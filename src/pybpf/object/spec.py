@@ -321,8 +321,10 @@ class _Builder:
                 raise ELFError(f"legacy map {y.name!r}: definition of {size} bytes at "
                                f"{y.value} does not fit section 'maps'")
             t, k, v, n, fl = _LEGACY_DEF.unpack((raw + bytes(20))[:20])
+            pinning = _legacy_tail(y.name, raw[20:])
             self._add_map(MapSpec(y.name, _maptype(t), k, v, n, fl, section="maps",
-                                  section_offset=y.value, kernel_name=y.name[:15]))
+                                  section_offset=y.value, kernel_name=y.name[:15],
+                                  pinning=pinning))
 
     def _btf_maps(self) -> None:
         if self.maps_idx < 0:
@@ -463,10 +465,15 @@ class _Builder:
                          self._func_at(self.text_idx, target_off, where), sym.name, ".text",
                          target_off)
         if sym.shndx in (self.maps_idx, self.legacy_idx) and sym.shndx >= 0:
-            name = self.map_at.get((sym.shndx, sym.value))
+            # a static map has no symbol: clang points at the section and puts the
+            # map's offset in imm (taking sym.value alone would bind the first map)
+            at = sym.value + (imm if sym.type == E.STT_SECTION else 0)
+            name = self.map_at.get((sym.shndx, at))
             if name is None:
-                raise ELFError(f"{where}: no map at offset {sym.value} of "
-                               f"{f.sections[sym.shndx].name!r} ({sym.name!r})")
+                static = " (a static map? drop 'static' from its definition)" \
+                    if sym.type == E.STT_SECTION else ""
+                raise ELFError(f"{where}: no map at offset {at} of "
+                               f"{f.sections[sym.shndx].name!r}{static}")
             return Reloc(off, RelocKind.MAP, name, sym.name, f.sections[sym.shndx].name)
         if sym.shndx in data_names:
             name = data_names[sym.shndx]
@@ -516,6 +523,37 @@ def _decode(raw: bytes, what: str) -> str:
         return raw.decode()
     except UnicodeDecodeError:
         raise ELFError(f"{what}: not valid UTF-8") from None
+
+
+# iproute2's struct bpf_elf_map: struct bpf_map_def's five fields, then id, pinning,
+# inner_id, inner_idx; pinning 2 (PIN_GLOBAL_NS) is a pin by name, as tc shares maps
+_ELF_MAP_TAIL = struct.Struct("<4I")
+_PIN_GLOBAL_NS = 2
+
+
+def _legacy_tail(name: str, tail: bytes) -> int:
+    """The pinning of a legacy map definition longer than struct bpf_map_def (20 bytes).
+
+    Only iproute2's 36-byte layout means something past the five fields; any other
+    non-zero byte there is an option this loader would silently drop, so it is refused
+    (as libbpf did before it dropped legacy maps)."""
+    if not any(tail):
+        return 0
+    if len(tail) == _ELF_MAP_TAIL.size:
+        map_id, pinning, inner_id, inner_idx = _ELF_MAP_TAIL.unpack(tail)
+        if map_id or inner_id or inner_idx:
+            raise ELFError(f"legacy map {name!r}: iproute2 map-in-map fields (id={map_id}, "
+                           f"inner_id={inner_id}, inner_idx={inner_idx}) are not supported; "
+                           "define it in SEC(\".maps\") with __array(values, ...)")
+        if pinning == _PIN_GLOBAL_NS:
+            return 1                                   # LIBBPF_PIN_BY_NAME
+        if pinning:
+            raise ELFError(f"legacy map {name!r}: iproute2 pinning {pinning} is not "
+                           "supported (only PIN_GLOBAL_NS=2, pinned by name under pin_root)")
+        return 0
+    raise ELFError(f"legacy map {name!r}: {len(tail)} bytes past struct bpf_map_def are not "
+                   "zero (unknown options; of longer layouts only iproute2's 36-byte "
+                   "struct bpf_elf_map is understood)")
 
 
 def _maptype(t: int) -> MapType | int:

@@ -278,8 +278,10 @@ def collect_externs(btf: Any, f: E.ELFFile) -> dict[str, Extern]:
     out: dict[str, Extern] = {}
     for y in undef:
         if y.name not in where:
-            raise ELFError(f"extern {y.name!r}: no BTF in .kconfig/.ksyms describes it "
-                           "(declare it with __kconfig or __ksym and compile with -g)")
+            raise ELFError(f"extern {y.name!r} is defined nowhere in this object and is no "
+                           "__kconfig/__ksym extern (link the objects that define it first, "
+                           "e.g. bpftool gen object; or declare it __ksym/__kconfig and "
+                           "compile with -g)")
         sec, vid = where[y.name]
         out[y.name] = _extern(btf, y, sec, vid)
     _layout_kconfig(btf, out)

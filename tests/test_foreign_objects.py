@@ -1,0 +1,307 @@
+"""Objects pybpf did not build: xdp-tools' shipped objects (same translated instructions as
+libbpf, and xdp-filter's programs filtering real packets on a veth as xdp-filter configures
+them), plus small objects of ours exercising what other loaders' test objects do (iproute2
+maps, linked objects, sections libbpf does not know, maps initialised at load)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+import pybpf
+from pybpf import errors
+from tests.test_links_net import _in_netns, _sh
+from tests.test_object_load import _libbpf_xlated, _map_names, _normalize
+
+pytestmark = pytest.mark.kernel
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+XDP_TOOLS = "/usr/lib/x86_64-linux-gnu/bpf"     # Debian's xdp-tools (scripts/setup)
+_FILTERS = [f"xdpfilt_{m}_{k}" for m in ("alw", "dny") for k in ("all", "eth", "ip", "tcp",
+                                                                   "udp")]
+LOADABLE = ["xdp-dispatcher", "xdpdump_xdp", "xsk_def_xdp_prog", "xsk_def_xdp_prog_5.3",
+            *_FILTERS]
+
+
+def _xdp_obj(name: str) -> str:
+    path = os.path.join(XDP_TOOLS, name + ".o")
+    if not os.path.exists(path):
+        pytest.fail(f"{path} missing: install xdp-tools (scripts/setup does)")
+    return path
+
+
+@pytest.fixture
+def pins(bpffs):
+    """A pin root of our own for maps pinned by name (xdp-filter's), and removal of the
+    pins libbpf (bpftool) made by name under /sys/fs/bpf."""
+    from pybpf import bpffs as fs
+    root = fs.ensure_mounted()
+    before = set(os.listdir(root))
+    mine = os.path.join(bpffs, f"foreign-{os.getpid()}")
+    os.makedirs(mine, exist_ok=True)
+    yield mine
+    for name in os.listdir(mine):
+        os.unlink(os.path.join(mine, name))
+    os.rmdir(mine)
+    for name in set(os.listdir(root)) - before:
+        if os.path.isfile(os.path.join(root, name)):
+            os.unlink(os.path.join(root, name))
+
+
+def _same_as_libbpf(path: str, ref: dict, pin_root: str, **kw) -> int:
+    assert "_error" not in ref, f"libbpf could not load {path}: {ref['_error'][-400:]}"
+    with pybpf.load(path, pin_root=pin_root, **kw) as obj:
+        assert obj.programs
+        for pname, prog in obj.programs.items():
+            assert _normalize(prog.xlated()) == ref[pname[:15]], f"{path}:{pname} differs"
+            assert _map_names(prog) == ref["_maps", pname[:15]], f"{path}:{pname} map ids"
+        return len(obj.programs)
+
+
+@pytest.mark.parametrize("name", LOADABLE)
+def test_xdp_tools_objects_match_libbpf(name, pins):
+    path = _xdp_obj(name)
+    ref = _libbpf_xlated(path, os.path.join(pins, "oracle"))
+    assert _same_as_libbpf(path, ref, pins) >= 1
+
+
+def test_xdpdump_needs_its_target_and_says_so_in_one_line(pins):
+    """xdpdump's fentry/fexit programs name a placeholder target ('func') that xdpdump
+    replaces before load: loaded as shipped, libbpf and pybpf both refuse it."""
+    path = _xdp_obj("xdpdump_bpf")
+    assert "_error" in _libbpf_xlated(path, os.path.join(pins, "oracle"))
+    with pytest.raises(errors.PybpfError) as ei:
+        pybpf.load(path, pin_root=pins)
+    msg = str(ei.value)
+    assert "\n" not in msg and "'func'" in msg and "fentry/func" in msg
+
+
+# ---- xdp-filter's programs on real packets ------------------------------------------------
+
+MAP_FLAG_SRC, MAP_FLAG_DST, MAP_FLAG_TCP, MAP_FLAG_UDP = 1, 2, 4, 8
+COUNTER_SHIFT = 6           # xdp-filter counts hits in a map value's bits above the flags
+XDP_DROP, XDP_PASS = 1, 2
+A_IP, B_IP, B_IP2 = "10.79.0.1", "10.79.0.2", "10.79.0.3"
+P_HIT, P_MISS = 4789, 4790
+N = 12
+
+
+@pytest.fixture
+def link_pair():
+    """ns A (10.79.0.1 on veth IA, where the filter goes) <-> ns B (10.79.0.2 and .3 on
+    IB); static neighbours, since an allow-list filter drops ARP."""
+    tag = os.getpid() % 100000
+    a, b, ia, ib = f"pxa{tag}", f"pxb{tag}", f"xfa{tag}", f"xfb{tag}"
+    _sh("ip", "netns", "add", a)
+    _sh("ip", "netns", "add", b)
+    try:
+        _sh("ip", "link", "add", ia, "netns", a, "type", "veth", "peer", ib, "netns", b)
+        _sh("ip", "-n", a, "addr", "add", f"{A_IP}/24", "dev", ia)
+        _sh("ip", "-n", b, "addr", "add", f"{B_IP}/24", "dev", ib)
+        _sh("ip", "-n", b, "addr", "add", f"{B_IP2}/24", "dev", ib)
+        for ns, dev in ((a, ia), (b, ib)):
+            _sh("ip", "-n", ns, "link", "set", dev, "up")
+        mac_a = _sh("ip", "netns", "exec", a, "cat", f"/sys/class/net/{ia}/address").strip()
+        mac_b = _sh("ip", "netns", "exec", b, "cat", f"/sys/class/net/{ib}/address").strip()
+        _sh("ip", "-n", b, "neigh", "replace", A_IP, "lladdr", mac_a, "dev", ib, "nud",
+            "permanent")
+        for ip in (B_IP, B_IP2):
+            _sh("ip", "-n", a, "neigh", "replace", ip, "lladdr", mac_b, "dev", ia, "nud",
+                "permanent")
+        yield a, b, ia
+    finally:
+        subprocess.run(["ip", "netns", "del", a], capture_output=True)
+        subprocess.run(["ip", "netns", "del", b], capture_output=True)
+
+
+def _sock(ns: str, bind: tuple[str, int]) -> socket.socket:
+    back = _in_netns(ns)
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(bind)
+        return s
+    finally:
+        back()
+
+
+def _received(s: socket.socket, expect: int) -> int:
+    """Datagrams read from ``s``: waits for ``expect`` (up to 2 s), then a moment more so
+    packets that should have been dropped would have shown up."""
+    got, deadline, extra = 0, time.monotonic() + 2.0, None
+    s.setblocking(False)
+    while True:
+        try:
+            s.recv(2048)
+            got += 1
+            continue
+        except BlockingIOError:
+            pass
+        now = time.monotonic()
+        if got >= expect and extra is None:
+            extra = now + 0.2
+        if now > deadline or (extra is not None and now > extra):
+            return got
+        time.sleep(0.01)
+
+
+def _stats(obj) -> dict[int, int]:
+    """xdp_stats_map: packets per XDP action, summed over CPUs (struct xdp_stats_record)."""
+    m = obj.maps["xdp_stats_map"]
+    out = {}
+    for action in (XDP_DROP, XDP_PASS):
+        raw = m.lookup_raw(action)
+        out[action] = sum(struct.unpack_from("<Q", raw, i * m._slot)[0]
+                          for i in range(m.ncpus))
+    return out
+
+
+def _set_flags(m, key, flags: int) -> None:
+    """What xdp-filter's map_set_flags() does: the same flags in every CPU's slot."""
+    m.update(key, [flags] * m.ncpus)
+
+
+def _hits(m, key) -> int:
+    return sum(int.from_bytes(v, "little") >> COUNTER_SHIFT for v in m[key])
+
+
+# xdpfilt_<policy>_<kind>: the policy is for unmatched packets (alw: pass them, the map's
+# entries drop; dny: drop them, the map's entries pass), as xdp-filter's --policy.
+# (object, map kind, key, flags, senders: (source ip, dst port, expect delivered))
+CASES = {
+    "xdpfilt_alw_udp": ("port", P_HIT, MAP_FLAG_DST | MAP_FLAG_UDP,
+                        [(B_IP, P_HIT, False), (B_IP, P_MISS, True)]),
+    "xdpfilt_dny_udp": ("port", P_HIT, MAP_FLAG_DST | MAP_FLAG_UDP,
+                        [(B_IP, P_HIT, True), (B_IP, P_MISS, False)]),
+    "xdpfilt_alw_ip": ("ipv4", B_IP2, MAP_FLAG_SRC,
+                       [(B_IP2, P_HIT, False), (B_IP, P_MISS, True)]),
+    "xdpfilt_dny_ip": ("ipv4", B_IP2, MAP_FLAG_SRC,
+                       [(B_IP2, P_HIT, True), (B_IP, P_MISS, False)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_xdp_filter_programs_filter_real_packets(name, link_pair, pins):
+    a, b, ia = link_pair
+    kind, what, flags, senders = CASES[name]
+    spec = pybpf.ObjectSpec.from_file(_xdp_obj(name))
+    # inspection before load: what xdp-filter's own loader relies on
+    assert spec.programs[name].section == "xdp"
+    mname = "filter_ports" if kind == "port" else "filter_ipv4"
+    assert spec.maps[mname].pinning == 1 and spec.maps["xdp_stats_map"].max_entries == 5
+    with pybpf.load(spec, pin_root=pins) as obj:
+        fmap = obj.maps[mname]
+        key = socket.htons(what) if kind == "port" else \
+            int.from_bytes(socket.inet_aton(what), "little")
+        _set_flags(fmap, key, flags)
+        back = _in_netns(a)
+        try:
+            link = obj.programs[name].attach_xdp(ia)
+        finally:
+            back()
+        assert link in obj.links
+        receivers = {p: _sock(a, (A_IP, p)) for p in (P_HIT, P_MISS)}
+        try:
+            for src, port, _ in senders:
+                tx = _sock(b, (src, 0))
+                with tx:
+                    for i in range(N):
+                        tx.sendto(b"pybpf %d" % i, (A_IP, port))
+            got = {port: _received(receivers[port], N if ok else 0)
+                   for _, port, ok in senders}
+        finally:
+            for s in receivers.values():
+                s.close()
+        for _, port, ok in senders:
+            assert got[port] == (N if ok else 0), (name, port, got)
+        stats = _stats(obj)
+        if name.startswith("xdpfilt_alw"):
+            assert stats[XDP_DROP] == N, stats       # only the packets matching the rule
+            assert stats[XDP_PASS] >= N, stats
+        else:     # everything unmatched is dropped: our packets and any IPv6 chatter
+            assert stats[XDP_DROP] >= N and stats[XDP_PASS] == N, stats
+        assert _hits(fmap, key) == N                  # the rule counted its N packets
+    assert not os.listdir(pins) or set(os.listdir(pins)) <= {
+        "filter_ports", "filter_ipv4", "filter_ipv6", "filter_ethernet", "xdp_stats_map"}
+
+
+# ---- our own objects with other loaders' shapes -------------------------------------------
+
+def _compile(name: str, *cflags: str) -> bytes:
+    return pybpf.compile(os.path.join(HERE, "data", name), cflags=list(cflags))
+
+
+def test_iproute2_maps_load_and_pin_by_name(pins):
+    data = _compile("legacy_maps.bpf.c")
+    spec = pybpf.ObjectSpec.from_bytes(data, name="legacy_maps")
+    assert spec.maps["lg_pinned"].pinning == 1 and spec.maps["lg_plain"].pinning == 0
+    with pybpf.load(spec, pin_root=pins) as obj:
+        assert os.path.exists(os.path.join(pins, "lg_pinned"))
+        assert not os.path.exists(os.path.join(pins, "lg_plain"))
+        obj.maps["lg_pinned"].update(0, 5)
+        with pybpf.load(data, pin_root=pins, name="legacy_maps") as again:  # reuses the pin
+            assert again.maps["lg_pinned"].info().id == obj.maps["lg_pinned"].info().id
+            assert obj.maps["lg_plain"].info().id != again.maps["lg_plain"].info().id
+
+
+@pytest.mark.parametrize("flag,match", [
+    ("-DBAD_TAIL", r"legacy map 'lg_bad': 4 bytes past struct bpf_map_def are not zero"),
+    ("-DSTATIC_MAP", r"program 'lg_prog' insn \d+: no map at offset 72 of 'maps' "
+                     r"\(a static map\?"),
+])
+def test_bad_legacy_maps_are_refused_in_one_line(flag, match):
+    data = _compile("legacy_maps.bpf.c", flag)
+    with pytest.raises(errors.ELFError, match=match) as ei:
+        pybpf.load(data)
+    assert "\n" not in str(ei.value)
+
+
+def test_unknown_section_says_how_and_map_init_fills_slots():
+    data = _compile("map_init_sections.bpf.c")
+    with pytest.raises(errors.ELFError) as ei:
+        pybpf.load(data)
+    msg = str(ei.value)
+    assert "\n" not in msg and "'socket/tail'" in msg and "sections=" in msg
+    with pybpf.load(data, sections={"mi_tail": "socket", "mi_main": "socket"}) as obj:
+        tail_id = obj.programs["mi_tail"].info().id
+        assert int.from_bytes(obj.maps["mi_jmp"].lookup_raw(1), "little") == tail_id
+        assert obj.maps["mi_jmp"].lookup_raw(0) is None
+        inner = int.from_bytes(obj.maps["mi_outer"].lookup_raw(1), "little")
+        assert inner == obj.maps["mi_inner"].info().id
+        # the tail call reaches mi_tail: a test run returns its 42
+        assert obj.programs["mi_main"].test_run(bytes(64)).retval == 42
+
+
+def test_linked_objects_match_libbpf_and_halves_say_link_first(tmp_path, pins):
+    halves = []
+    for name in ("linked_a", "linked_b"):
+        out = tmp_path / f"{name}.bpf.o"
+        out.write_bytes(_compile(f"{name}.bpf.c"))
+        halves.append(str(out))
+    with pytest.raises(errors.ELFError) as ei:
+        pybpf.load(halves[0])
+    assert "'lk_only2' is defined nowhere" in str(ei.value) and "bpftool gen object" in \
+        str(ei.value)
+    linked = str(tmp_path / "linked.bpf.o")
+    subprocess.run(["bpftool", "gen", "object", linked, *halves], check=True,
+                   capture_output=True)
+    ref = _libbpf_xlated(linked, os.path.join(pins, "oracle"))
+    assert _same_as_libbpf(linked, ref, pins) == 2
+    with pybpf.load(linked, pin_root=pins) as obj:
+        assert set(obj.maps) >= {"lk_map_w", "lk_map_s", "lk_map_ww", "lk_map_1", "lk_map_2"}
+        # skb->len is 64 less the Ethernet header; lk_only2 reads linked_a's .data (7);
+        # the strong lk_w (linked_b: x + 2) and lk_s (linked_a: x + 3) win over the weak
+        assert obj.programs["lk_entry1"].test_run(bytes(64)).retval == 50 * 2 + 7 + 3 + 5
+
+
+def test_big_endian_objects_are_refused_in_one_line():
+    data = bytearray(_compile("legacy_maps.bpf.c"))
+    data[5] = 2                                   # EI_DATA = ELFDATA2MSB
+    with pytest.raises(errors.ELFError, match="not a little-endian ELF") as ei:
+        pybpf.load(bytes(data))
+    assert "\n" not in str(ei.value)

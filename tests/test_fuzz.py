@@ -119,3 +119,31 @@ def test_random_bytes(data):
                 parse(data)
             except errors.PybpfError:
                 pass
+
+
+@pytest.fixture(scope="module")
+def legacy_bytes() -> tuple[bytes, int, int]:
+    """An object with iproute2-style SEC("maps") definitions, and where its maps section
+    lies in the file (so mutations can aim at the definitions)."""
+    import os
+    from pybpf.elf import ELFFile
+    data = pybpf.compile(os.path.join(os.path.dirname(__file__), "data", "legacy_maps.bpf.c"))
+    sec = ELFFile(data).section("maps")
+    return data, sec.offset, sec.size
+
+
+@SETTINGS
+@given(flips=st.lists(st.tuples(st.integers(0, 1 << 10), st.integers(0, 255)), min_size=1,
+                      max_size=6))
+def test_mutated_legacy_map_definitions_give_only_pybpf_errors(legacy_bytes, flips):
+    """bpf_elf_map tails (id, pinning, inner_id, inner_idx) and sizes in any state."""
+    data, off, size = legacy_bytes
+    b = bytearray(data)
+    for pos, val in flips:
+        b[off + pos % size] = val
+    with _budget():
+        try:
+            spec = pybpf.ObjectSpec.from_bytes(bytes(b))
+            assert all(m.pinning in (0, 1) for m in spec.maps.values())
+        except errors.PybpfError:
+            pass

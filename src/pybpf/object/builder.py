@@ -157,7 +157,12 @@ class _Loader:
             # like libbpf: without kernel-accepted BTF the object still loads, minus
             # BTF-described maps and source lines in verifier errors
             import warnings
-            warnings.warn(f"object BTF rejected by the kernel, loading without it: {e}")
+            # one line: the kernel's verdict is the log's last line (the rest is a dump
+            # of every type, in the BTFError for callers that need BTF)
+            why = [ln for ln in str(e).splitlines() if ln.strip()]
+            verdict = why[-1].strip() if len(why) > 1 else str(e)
+            warnings.warn(f"object BTF rejected by the kernel, loading without it: "
+                          f"{verdict}", stacklevel=2)
             self.plan = None
             return
         self.obj.btf_fd = fd

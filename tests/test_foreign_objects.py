@@ -305,3 +305,24 @@ def test_big_endian_objects_are_refused_in_one_line():
     with pytest.raises(errors.ELFError, match="not a little-endian ELF") as ei:
         pybpf.load(bytes(data))
     assert "\n" not in str(ei.value)
+
+
+ANON_ARG = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+__noinline int anon_arg(int) { return 1; }
+SEC("socket")
+int anon_prog(struct __sk_buff *skb) { return anon_arg(skb->len); }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_btf_the_kernel_rejects_warns_in_one_line_and_loads_without():
+    """A global function with an unnamed parameter (clang -O0 emits such BTF too): the
+    kernel refuses the object's BTF; like libbpf, the object loads without it, and the
+    warning is the kernel's verdict, not a dump of every type."""
+    with pytest.warns(UserWarning) as rec:
+        with pybpf.load(pybpf.compile(ANON_ARG)) as obj:
+            assert obj.programs["anon_prog"].test_run(bytes(64)).retval == 1
+    msg = str(rec[0].message)
+    assert "\n" not in msg and "anon_arg" in msg and "Invalid arg#1" in msg

@@ -326,3 +326,25 @@ def test_btf_the_kernel_rejects_warns_in_one_line_and_loads_without():
             assert obj.programs["anon_prog"].test_run(bytes(64)).retval == 1
     msg = str(rec[0].message)
     assert "\n" not in msg and "anon_arg" in msg and "Invalid arg#1" in msg
+
+
+STRUCT_OPS = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+SEC("struct_ops/pt_ops_init")
+int pt_ops_init(void *ctx) { return 0; }
+SEC("socket")
+int pt_plain(struct __sk_buff *skb) { return 7; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_struct_ops_programs_are_pybpfs_limit_not_the_kernels():
+    data = pybpf.compile(STRUCT_OPS)
+    with pytest.raises(errors.NotSupportedError) as ei:
+        pybpf.load(data)
+    msg = str(ei.value)
+    assert "\n" not in msg and "pybpf cannot load 'struct_ops/pt_ops_init'" in msg
+    assert "by this kernel" not in msg
+    with pybpf.load(data, programs=["pt_plain"]) as obj:       # the rest loads
+        assert obj.programs["pt_plain"].test_run(bytes(64)).retval == 7

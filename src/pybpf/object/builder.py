@@ -107,8 +107,14 @@ class _Loader:
                     f"libbpf knows; load it with sections={{{name!r}: \"<section>\"}} "
                     "(e.g. \"socket\", \"xdp\") or set autoload=False")
             if p.sec_info is not None and not p.sec_info.supported:
-                raise errors.NotSupportedError(f"section {p.section!r}",
-                                               "pybpf cannot load this program kind yet")
+                # pybpf's limit, not the kernel's: say so (NotSupportedError's own text
+                # would blame the kernel)
+                e = errors.NotSupportedError(f"section {p.section!r}")
+                e.strerror = (f"program {name!r}: pybpf cannot load {p.section!r} programs "
+                              "yet (struct_ops needs its kernel struct's maps); "
+                              "set autoload=False or load it with libbpf")
+                e.args = (e.errno, e.strerror)
+                raise e
             self.load_program(p, link_program(spec, p, code, res))
         self.fill_map_slots(maps_only=False)
 

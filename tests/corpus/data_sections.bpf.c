@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Global data in sections with unusual names: custom .rodata.<x> / .data.<x> sections,
  * static negative constants, a 32-byte anonymous constant (.rodata.cst32 on older
- * clang), hidden and weak variables, padded structs and a page-sized array. */
+ * clang), hidden and weak variables, padded structs, a page-sized array, section names
+ * that are no valid kernel map names. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -23,6 +24,10 @@ struct ds_pad {
 };
 volatile struct ds_pad ds_struct SEC(".data.struct");
 volatile __u8 ds_array[8192] SEC(".data.array");
+/* a character the kernel refuses in map names ('-': the map is ".data.my_sec") and a
+ * name past the kernel's 15 characters */
+volatile __u32 ds_dash SEC(".data.my-sec");
+volatile __u64 ds_long SEC(".data.a_section_name_longer_than_fifteen");
 
 SEC("socket")
 int ds_consts(struct __sk_buff *skb)
@@ -55,6 +60,8 @@ int ds_vars(struct __sk_buff *skb)
 {
 	ds_hidden = 0xbeef1;
 	ds_weak = 0xbeef2;
+	ds_dash++;
+	ds_long++;
 	return ds_struct.a == 0xa && ds_struct.e == 0xe && ds_array[8191] == 0xff;
 }
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import sys
 
-PLAN_VERSION = 2
+# 3: LINUX_HAS_SYSCALL_WRAPPER follows kprobes; iproute2 PIN_GLOBAL_NS maps are pinned
+PLAN_VERSION = 3
 _LD_IMM64 = 0x18
 _PSEUDO_MAP_FD, _PSEUDO_MAP_VALUE = 1, 2
 _PSEUDO_BTF_ID = 3

@@ -348,3 +348,28 @@ def test_struct_ops_programs_are_pybpfs_limit_not_the_kernels():
     assert "by this kernel" not in msg
     with pybpf.load(data, programs=["pt_plain"]) as obj:       # the rest loads
         assert obj.programs["pt_plain"].test_run(bytes(64)).retval == 7
+
+
+KCONFIG_UNSET = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+extern bool CONFIG_PYBPF_NEVER_SET __kconfig WEAK;
+SEC("socket")
+int pt_unset(struct __sk_buff *skb) { return CONFIG_PYBPF_NEVER_SET ? 1 : 2; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_strong_kconfig_extern_must_be_set_as_in_libbpf(tmp_path, pins):
+    strong = pybpf.compile(KCONFIG_UNSET.replace("WEAK", ""))
+    path = tmp_path / "unset.bpf.o"
+    path.write_bytes(strong)
+    ref = _libbpf_xlated(path, os.path.join(pins, "oracle"))
+    assert "CONFIG_PYBPF_NEVER_SET" in ref["_error"]          # libbpf refuses it too
+    with pytest.raises(errors.NotFoundError) as ei:
+        pybpf.load(strong)
+    msg = str(ei.value)
+    assert "\n" not in msg and "'CONFIG_PYBPF_NEVER_SET' (strong) is not set" in msg
+    weak = pybpf.compile(KCONFIG_UNSET.replace("WEAK", "__weak"))
+    with pybpf.load(weak) as obj:                               # weak: reads n
+        assert obj.programs["pt_unset"].test_run(bytes(64)).retval == 2

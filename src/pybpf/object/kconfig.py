@@ -123,7 +123,13 @@ def fill(spec) -> None:
                 if not ext.weak and not config:
                     raise errors.NotFoundError(2, "kconfig", f"{ext.name}: no kernel config "
                                                "found (/proc/config.gz or /boot/config-*)")
-                continue  # unset options read as 0 / n
+                if not ext.weak:
+                    # as libbpf: a strong extern must be set ("# ... is not set" is not);
+                    # reading 0 would hide a typo or a kernel built without the option
+                    raise errors.NotFoundError(2, "kconfig", f"extern {ext.name!r} (strong) "
+                                               "is not set in this kernel's config; declare "
+                                               "it __weak to read 0 (n) when unset")
+                continue  # unset weak options read as 0 / n
             _write(m, ext, raw)
             continue
         m.data[ext.offset:ext.offset + ext.size] = value.to_bytes(ext.size, "little")

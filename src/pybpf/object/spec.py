@@ -540,11 +540,12 @@ def _legacy_tail(name: str, tail: bytes) -> int:
     if not any(tail):
         return 0
     if len(tail) == _ELF_MAP_TAIL.size:
-        map_id, pinning, inner_id, inner_idx = _ELF_MAP_TAIL.unpack(tail)
-        if map_id or inner_id or inner_idx:
-            raise ELFError(f"legacy map {name!r}: iproute2 map-in-map fields (id={map_id}, "
-                           f"inner_id={inner_id}, inner_idx={inner_idx}) are not supported; "
-                           "define it in SEC(\".maps\") with __array(values, ...)")
+        # id only labels the map for iproute2 ("id/key" tail-call sections, inner_id)
+        _map_id, pinning, inner_id, inner_idx = _ELF_MAP_TAIL.unpack(tail)
+        if inner_id or inner_idx:
+            raise ELFError(f"legacy map {name!r}: iproute2 map-in-map fields (inner_id="
+                           f"{inner_id}, inner_idx={inner_idx}) are not supported; define it "
+                           "in SEC(\".maps\") with __array(values, ...)")
         if pinning == _PIN_GLOBAL_NS:
             return 1                                   # LIBBPF_PIN_BY_NAME
         if pinning:

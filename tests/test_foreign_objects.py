@@ -199,6 +199,9 @@ def test_xdp_filter_programs_filter_real_packets(name, link_pair, pins):
         key = socket.htons(what) if kind == "port" else \
             int.from_bytes(socket.inet_aton(what), "little")
         _set_flags(fmap, key, flags)
+        assert obj.attach() == []          # an XDP program needs its interface named
+        with pytest.raises(ValueError, match=r"attach_xdp\(iface\)"):
+            obj.attach([name])
         back = _in_netns(a)
         try:
             link = obj.programs[name].attach_xdp(ia)

@@ -378,3 +378,24 @@ def test_strong_kconfig_extern_must_be_set_as_in_libbpf(tmp_path, pins):
     weak = pybpf.compile(KCONFIG_UNSET.replace("WEAK", "__weak"))
     with pybpf.load(weak) as obj:                               # weak: reads n
         assert obj.programs["pt_unset"].test_run(bytes(64)).retval == 2
+
+
+RINGBUF_VALUE = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 16);
+         __type(value, __u32); } pt_rb SEC(".maps");
+SEC("socket")
+int pt_rb_prog(struct __sk_buff *skb) { return bpf_ringbuf_query(&pt_rb, 0) > 0; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_map_the_kernel_refuses_with_bare_einval_is_explained():
+    """aya's ring buffer test object gives its ring buffer a value type (its loader drops
+    it); libbpf and the kernel say only EINVAL, pybpf names the rule."""
+    with pytest.raises(errors.KernelError) as ei:
+        pybpf.load(pybpf.compile(RINGBUF_VALUE))
+    msg = str(ei.value)
+    assert "\n" not in msg and "map 'pt_rb' (ringbuf): a ring buffer takes no key or value" \
+        in msg

@@ -89,6 +89,13 @@ class Map:
             if e.errno == 22 and not _type_known(spec.type):
                 raise errors.NotSupportedError(f"map type {_tname(spec.type)}",
                                                "the kernel does not know it") from None
+            if e.errno == 22:      # EINVAL alone: name the size/flag rule that was broken
+                from .mapcheck import explain
+                why = explain(spec.type, spec.key_size, spec.value_size, spec.max_entries,
+                              spec.flags, spec.map_extra or 0)
+                if why:
+                    raise errors.KernelError(22, "BPF_MAP_CREATE", f"map {spec.name!r} "
+                                             f"({_tname(spec.type)}): {why}") from None
             raise
         return cls.from_fd(fd, **kw)
 

@@ -399,3 +399,23 @@ def test_map_the_kernel_refuses_with_bare_einval_is_explained():
     msg = str(ei.value)
     assert "\n" not in msg and "map 'pt_rb' (ringbuf): a ring buffer takes no key or value" \
         in msg
+
+
+KCONFIG_NAMES = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+extern int NAME __kconfig __weak;
+SEC("socket")
+int pt_names(struct __sk_buff *skb) { return NAME + 3; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_kconfig_names_follow_libbpfs_rules():
+    """aya's kconfig test objects: a weak name that is neither CONFIG_* nor LINUX_* is
+    refused (libbpf: "unrecognized virtual extern"); a weak unknown LINUX_* reads 0."""
+    with pytest.raises(errors.NotFoundError, match="'UNKNOWN_OPTIONAL' is unknown"):
+        pybpf.load(pybpf.compile(KCONFIG_NAMES.replace("NAME", "UNKNOWN_OPTIONAL")))
+    src = KCONFIG_NAMES.replace("NAME", "LINUX_HAS_PYBPF_FUTURE")
+    with pybpf.load(pybpf.compile(src)) as obj:
+        assert obj.programs["pt_names"].test_run(bytes(64)).retval == 3

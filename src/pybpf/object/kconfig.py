@@ -118,8 +118,13 @@ def fill(spec) -> None:
                 config = kernel_config_text()   # searched per name, never split
             raw = config_value(config, ext.name)
             if raw is None:
-                if not ext.weak and not ext.name.startswith("CONFIG_"):
-                    raise errors.NotFoundError(2, "kconfig", f"extern {ext.name!r} is unknown")
+                if not ext.name.startswith("CONFIG_"):
+                    # as libbpf: only LINUX_* virtual externs may be weak and unknown
+                    if ext.weak and ext.name.startswith("LINUX_"):
+                        continue
+                    raise errors.NotFoundError(2, "kconfig", f"extern {ext.name!r} is unknown "
+                                               "(__kconfig names are CONFIG_* options and "
+                                               "the LINUX_* values libbpf computes)")
                 if not ext.weak and not config:
                     raise errors.NotFoundError(2, "kconfig", f"{ext.name}: no kernel config "
                                                "found (/proc/config.gz or /boot/config-*)")

@@ -43,7 +43,7 @@ def _libbpf(path: str) -> dict:
         out = {}
         for name in os.listdir(ORACLE) if os.path.isdir(ORACLE) else ():
             with pybpf.Program.from_pin(os.path.join(ORACLE, name)) as p:
-                out[p.name] = _normalize(p.xlated())
+                out[name] = _normalize(p.xlated())   # the pin's name: the full one
         return out
     finally:
         shutil.rmtree(ORACLE, ignore_errors=True)
@@ -58,7 +58,7 @@ def _pybpf(path: str) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with pybpf.load(path, pin_root=MINE) as obj:
-                return {n[:15]: _normalize(p.xlated()) for n, p in obj.programs.items()}
+                return {n: _normalize(p.xlated()) for n, p in obj.programs.items()}
     except errors.PybpfError as e:
         return {"_error": str(e).splitlines()[0], "_type": type(e).__name__}
     except Exception as e:          # noqa: BLE001 - a traceback is what this hunts for

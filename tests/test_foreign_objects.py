@@ -419,3 +419,28 @@ def test_kconfig_names_follow_libbpfs_rules():
     src = KCONFIG_NAMES.replace("NAME", "LINUX_HAS_PYBPF_FUTURE")
     with pybpf.load(pybpf.compile(src)) as obj:
         assert obj.programs["pt_names"].test_run(bytes(64)).retval == 3
+
+
+FREPLACE = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+__noinline int pt_sub(int x) { volatile int r = x; return r; }
+SEC("socket")
+int pt_main(struct __sk_buff *skb) { return pt_sub(4); }
+SEC("freplace/pt_sub")
+int pt_repl(int x) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_freplace_without_a_target_program_says_so():
+    """cilium's freplace object: an freplace program replaces a function of another BPF
+    program; pybpf said the kernel had no such function (true, and beside the point)."""
+    data = pybpf.compile(FREPLACE)
+    with pytest.raises(errors.NotSupportedError) as ei:
+        pybpf.load(data)
+    msg = str(ei.value)
+    assert "\n" not in msg and "replaces function 'pt_sub' of another loaded BPF program" \
+        in msg
+    with pybpf.load(data, programs=["pt_main"]) as obj:
+        assert obj.programs["pt_main"].test_run(bytes(64)).retval == 4

@@ -15,7 +15,7 @@ if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotation
     from .loader import Object
 
 from .. import errors, log
-from .._sys.uapi import MapFlag, MapType, ProgFlag
+from .._sys.uapi import MapFlag, MapType, ProgFlag, ProgType
 from ..fd import FD
 
 # Map types whose key/value the kernel will not describe with BTF (libbpf drops the ids).
@@ -444,6 +444,15 @@ class _Loader:
         if target is None:
             raise errors.ELFError(f"program {p.name!r} in {p.section!r} names no attach target")
         name, kind, module = target
+        if p.sec_info.prog_type == ProgType.EXT:
+            # its target is a function of another loaded BPF program, not of the kernel
+            e = errors.NotSupportedError(f"section {p.section!r}")
+            e.strerror = (f"program {p.name!r} ({p.section!r}) replaces function {name!r} "
+                          "of another loaded BPF program; pybpf cannot load freplace "
+                          "programs against a target program yet (set autoload=False or "
+                          "load it with libbpf)")
+            e.args = (e.errno, e.strerror)
+            raise e
         k = Kind.TYPEDEF if kind == "typedef" else Kind.FUNC
         ids = self.vmlinux().find(name, k) if not module else []
         if ids:

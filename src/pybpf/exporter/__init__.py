@@ -17,6 +17,8 @@ EXAMPLES = """examples:
     pybpf exporter --config exec,syscalls,tcp   # several at once
     pybpf exporter --config ./my.yaml --listen 0.0.0.0:9435
     pybpf exporter --config biolatency --once   # print one scrape and exit
+    pybpf exporter --config.dir=/opt/ebpf_exporter/examples --config.names=timers,uprobe
+                                                # as ebpf_exporter is started
 """
 
 
@@ -30,7 +32,17 @@ def parser():
     p.add_argument("-c", "--config", action="append", default=[], metavar="CONFIG",
                    help="a built-in config's name or a YAML file; repeat or separate with "
                         "commas for several")
-    p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+    p.add_argument("--config.dir", dest="config_dir", metavar="DIR",
+                   help="ebpf_exporter's way: the directory of the configs named by "
+                        "--config.names (each NAME.yaml with NAME.bpf.o beside it); "
+                        "implies --ebpf-exporter-names")
+    p.add_argument("--config.names", dest="config_names", action="append", default=[],
+                   metavar="NAMES", help="comma-separated config names in --config.dir")
+    p.add_argument("--ebpf-exporter-names", action="store_true",
+                   help="name metrics and cgroups as ebpf_exporter does: metric names "
+                        "prefixed 'ebpf_exporter_', cgroup labels as full paths")
+    p.add_argument("--listen", "--web.listen-address", default=DEFAULT_LISTEN,
+                   metavar="HOST:PORT",
                    help=f"where to serve /metrics (default {DEFAULT_LISTEN}; port 0: any "
                         "free port)")
     p.add_argument("--max-series", type=int, default=None, metavar="N",
@@ -54,6 +66,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<12} {_first_comment(name)}")
         return 0
     files = [c for arg in args.config for c in arg.split(",") if c]
+    names = [c for arg in args.config_names for c in arg.split(",") if c]
+    if names and not args.config_dir:
+        print("pybpf exporter: error: --config.names needs --config.dir", file=sys.stderr)
+        return 2
+    if args.config_dir:
+        import os
+        if not names:
+            print("pybpf exporter: error: --config.dir needs --config.names (e.g. "
+                  "--config.names=timers,uprobe)", file=sys.stderr)
+            return 2
+        files += [os.path.join(args.config_dir, n + ".yaml") for n in names]
+        args.ebpf_exporter_names = True
     if not files:
         print("pybpf exporter: error: give --config NAME_OR_FILE (--list shows the built-in "
               "ones)", file=sys.stderr)
@@ -76,17 +100,24 @@ def run(files, host: str, port: int, args) -> int:
     from .config import DEFAULT_MAX_SERIES
     from .core import Exporter
     from .programs import LoadError
+    keep_going = len(files) > 1      # one config that fails leaves the others serving
     try:
         exporter = Exporter(files, max_series=args.max_series or DEFAULT_MAX_SERIES,
-                            bpf_stats=args.bpf_stats)
+                            bpf_stats=args.bpf_stats, keep_going=keep_going,
+                            ebpf_exporter_names=args.ebpf_exporter_names)
     except LoadError as e:
         print(f"pybpf exporter: error: {e}", file=sys.stderr)
         if args.verbose and e.detail:
             print(e.detail.rstrip(), file=sys.stderr)
         return 1
     except errors.PybpfError as e:
+        for line in getattr(e, "failures", ()):
+            print(f"pybpf exporter: error: {line}", file=sys.stderr)
         print(f"pybpf exporter: error: {e}", file=sys.stderr)
         return 1
+    for line in exporter.failures:
+        print(f"pybpf exporter: error: {line} (left out; the other configs are served)",
+              file=sys.stderr)
     with exporter:
         if args.once:
             # a closed pipe (`... --once | head`) raises BrokenPipeError: pybpf's

@@ -57,6 +57,8 @@ class ProgramConf:
         self.object: str | None = None     # a ready .bpf.o
         self.bundled = False               # one of the package's examples
         self.globals: dict = {}
+        self.kaddrs: list[str] = []        # kernel symbols passed as kaddr_<name> globals
+        self.cgroup_id_map = None          # CgroupIdMapConf: a map the exporter fills
         self.metrics: list[MetricConf] = []
 
 
@@ -79,8 +81,8 @@ def resolve(spec: str) -> str:
     return spec
 
 
-def load_file(path: str, ctx: decoders.Context, max_series: int = DEFAULT_MAX_SERIES
-              ) -> list[ProgramConf]:
+def load_file(path: str, ctx: decoders.Context, max_series: int = DEFAULT_MAX_SERIES,
+              prefix: str = "") -> list[ProgramConf]:
     """Parse and check one config file."""
     import yaml
     try:
@@ -96,28 +98,31 @@ def load_file(path: str, ctx: decoders.Context, max_series: int = DEFAULT_MAX_SE
         what = getattr(e, "problem", None) or str(e)
         raise ConfigError("", f"not valid YAML: {where}{what}", path) from None
     try:
-        return parse(data, path, ctx, max_series)
+        return parse(data, path, ctx, max_series, prefix)
     except ConfigError as e:
         raise e.in_file(path) from None
 
 
-def parse(data, file: str, ctx: decoders.Context, max_series: int = DEFAULT_MAX_SERIES
-          ) -> list[ProgramConf]:
-    """Check a config's data (from YAML) and build the program configs."""
+def parse(data, file: str, ctx: decoders.Context, max_series: int = DEFAULT_MAX_SERIES,
+          prefix: str = "") -> list[ProgramConf]:
+    """Check a config's data (from YAML) and build the program configs.  ``prefix`` goes
+    before every metric's name (ebpf_exporter's ``ebpf_exporter_``); maps keep theirs."""
     if not isinstance(data, dict):
         raise ConfigError("", "a config is a mapping with 'metrics' (one program) or "
                           "'programs' (several)")
     base = os.path.dirname(os.path.abspath(file)) if file else os.getcwd()
-    stem = os.path.basename(file).split(".")[0] if file else "program"
+    stem = _stem(file) if file else "program"
     if "programs" in data:
         _only(data, {"programs"}, "")
         progs = data["programs"]
         if not isinstance(progs, list) or not progs:
             raise ConfigError("programs", "needs a non-empty list of programs")
-        out = [_program(p, f"programs[{i}]", base, None, file, ctx, max_series)
+        out = [_program(p, f"programs[{i}]", base, None, file, ctx, max_series, prefix)
                for i, p in enumerate(progs)]
     elif "metrics" in data:
-        out = [_program(data, "", base, stem, file, ctx, max_series)]
+        out = [_program(data, "", base, stem, file, ctx, max_series, prefix)]
+    elif "tracing" in data:
+        raise ConfigError("tracing", _NO_SPANS)
     else:
         raise ConfigError("", "a config needs 'metrics' (one program) or 'programs'")
     seen: dict[str, str] = {}
@@ -132,6 +137,19 @@ def parse(data, file: str, ctx: decoders.Context, max_series: int = DEFAULT_MAX_
                                   f"(also at {seen[m.name]})")
             seen[m.name] = m.path
     return out
+
+
+_NO_SPANS = ("tracing spans (ebpf_exporter's OpenTelemetry 'tracing:' section) are not "
+             "supported by pybpf exporter; only 'metrics:' (counters, histograms) are")
+
+
+def _stem(file: str) -> str:
+    """A config's name: its file name without ``.yaml`` (``cachestat-pre-kernel-5.16``)."""
+    base = os.path.basename(file)
+    for ext in (".yaml", ".yml"):
+        if base.endswith(ext):
+            return base[:-len(ext)]
+    return base
 
 
 def _join(path: str, key: str) -> str:
@@ -150,12 +168,15 @@ def _only(d: dict, allowed: set, path: str) -> None:
                           f"unknown key {extra[0]!r} (known: {', '.join(sorted(allowed))})")
 
 
-def _program(d, path: str, base: str, stem: str | None, file: str, ctx, max_series
-             ) -> ProgramConf:
+def _program(d, path: str, base: str, stem: str | None, file: str, ctx, max_series,
+             prefix: str = "") -> ProgramConf:
     if not isinstance(d, dict):
         raise ConfigError(path, "a program is a mapping (name, source or object, globals, "
                           "metrics)")
-    _only(d, {"name", "source", "object", "globals", "metrics"}, path)
+    _only(d, {"name", "source", "object", "globals", "metrics", "kaddrs", "cgroup_id_map",
+              "tracing"}, path)
+    if d.get("tracing"):
+        raise ConfigError(_join(path, "tracing"), _NO_SPANS)
     name = d.get("name", stem)
     if not isinstance(name, str) or not _PROGRAM_NAME.match(name):
         raise ConfigError(_join(path, "name"), "a program needs a name of letters, digits, "
@@ -193,6 +214,14 @@ def _program(d, path: str, base: str, stem: str | None, file: str, ctx, max_seri
             raise ConfigError(_join(path, f"globals.{_key(k)}"), "a global's value is a number, "
                               f"true/false or a string (got {v!r})")
     prog.globals = dict(g)
+    kaddrs = d.get("kaddrs", []) or []
+    if not isinstance(kaddrs, list) or not all(isinstance(k, str) and k for k in kaddrs):
+        raise ConfigError(_join(path, "kaddrs"), "kaddrs is a list of kernel symbol names "
+                          "(each is passed as the global 'kaddr_<name>')")
+    prog.kaddrs = list(kaddrs)
+    if d.get("cgroup_id_map"):
+        from .cgroupmap import parse_conf
+        prog.cgroup_id_map = parse_conf(d["cgroup_id_map"], _join(path, "cgroup_id_map"))
     metrics = d.get("metrics")
     mpath = _join(path, "metrics")
     if not isinstance(metrics, dict):
@@ -203,13 +232,15 @@ def _program(d, path: str, base: str, stem: str | None, file: str, ctx, max_seri
         if not isinstance(items, list):
             raise ConfigError(f"{mpath}.{key}", f"{key} is a list")
         for i, m in enumerate(items):
-            prog.metrics.append(metric(kind, m, f"{mpath}.{key}[{i}]", ctx, max_series))
+            prog.metrics.append(metric(kind, m, f"{mpath}.{key}[{i}]", ctx, max_series,
+                                       prefix))
     if not prog.metrics:
         raise ConfigError(mpath, "no counters or histograms")
     return prog
 
 
 _COMMON = {"name", "help", "table", "map", "labels", "max_series"}
+_COUNTER = {"perf_event_array", "flush_interval"}     # ebpf_exporter's; false/absent only
 _HIST = {"bucket_type", "bucket_min", "bucket_max", "bucket_multiplier", "bucket_keys"}
 
 
@@ -224,19 +255,24 @@ def _int(d, key, path, default=None, minimum=None) -> int:
     return v
 
 
-def metric(kind: str, d, path: str, ctx, max_series: int = DEFAULT_MAX_SERIES
-           ) -> MetricConf:
+def metric(kind: str, d, path: str, ctx, max_series: int = DEFAULT_MAX_SERIES,
+           prefix: str = "") -> MetricConf:
     """Check one counter or histogram config (at ``path``) and build it."""
     if not isinstance(d, dict):
         raise ConfigError(path, f"a {kind} is a mapping (name, help, labels, ...)")
-    _only(d, _COMMON | (_HIST if kind == "histogram" else set()), path)
+    if d.get("perf_event_array"):
+        raise ConfigError(_join(path, "perf_event_array"), "counters fed by a perf event "
+                          "array (perf_event_array: true) are not supported by pybpf "
+                          "exporter; count in a hash map instead")
+    _only(d, _COMMON | (_HIST if kind == "histogram" else _COUNTER), path)
     name = d.get("name")
-    if not isinstance(name, str) or not _METRIC_NAME.match(name):
+    if not isinstance(name, str) or not _METRIC_NAME.match(prefix + str(name)):
         raise ConfigError(_join(path, "name"), f"{name!r} is not a Prometheus metric name")
     help_text = d.get("help", name)
     if not isinstance(help_text, str):
         raise ConfigError(_join(path, "help"), "help is text")
     map_name = d.get("map", d.get("table", name))     # ebpf_exporter: the map is the name
+    name = prefix + name
     if not isinstance(map_name, str) or not map_name:
         raise ConfigError(_join(path, "map"), "map names a map of the program")
     limit = _int(d, "max_series", path, max_series, 1)
@@ -281,9 +317,9 @@ def metric(kind: str, d, path: str, ctx, max_series: int = DEFAULT_MAX_SERIES
 
 def _buckets(d: dict, path: str) -> Buckets:
     btype = d.get("bucket_type")
-    if btype not in ("exp2", "linear", "fixed"):
+    if btype not in ("exp2", "exp2zero", "linear", "fixed"):
         raise ConfigError(_join(path, "bucket_type"), f"unknown bucket_type {btype!r} "
-                          "(exp2, linear or fixed)")
+                          "(exp2, exp2zero, linear or fixed)")
     mult = d.get("bucket_multiplier", 1)
     if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult < 1e300:
         raise ConfigError(_join(path, "bucket_multiplier"), "bucket_multiplier must be a "
@@ -308,7 +344,7 @@ def _buckets(d: dict, path: str) -> Buckets:
     if hi < lo:
         raise ConfigError(_join(path, "bucket_max"), f"bucket_max ({hi}) is below "
                           f"bucket_min ({lo})")
-    if btype == "exp2" and hi > 63:
+    if btype in ("exp2", "exp2zero") and hi > 64 - (btype == "exp2"):
         raise ConfigError(_join(path, "bucket_max"), "exp2 buckets go up to 2**63")
     if hi - lo > 4096:
         raise ConfigError(_join(path, "bucket_max"), "more than 4096 buckets")

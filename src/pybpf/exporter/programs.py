@@ -31,6 +31,11 @@ class LoadedProgram:
         self.conf, self.obj = conf, obj
         self.name = conf.name
         self.metrics: list[MapMetric] = []
+        self.cgroup_map = None          # cgroupmap.CgroupIdMap, synced before each scrape
+
+    def before_scrape(self) -> None:
+        if self.cgroup_map is not None:
+            self.cgroup_map.sync()
 
     def lost(self) -> int | None:
         """The program's pybpf_exporter_lost (None: it does not use pybpf_exporter.h)."""
@@ -66,14 +71,84 @@ def object_bytes(conf: ProgramConf) -> tuple[bytes, str | None]:
         raise LoadError(f"{where}: cannot read {conf.object}: {e.strerror}") from None
 
 
-def load(conf: ProgramConf) -> LoadedProgram:
+def kaddrs(names, where: str, kallsyms: str = "/proc/kallsyms") -> dict[str, int]:
+    """ebpf_exporter's ``kaddrs``: each kernel symbol's address, as the global
+    ``kaddr_<name>`` its program declares (``const volatile u64 kaddr_<name>``)."""
+    want = set(names)
+    found: dict[str, int] = {}
+    try:
+        with open(kallsyms) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2] in want and parts[2] not in found:
+                    found[parts[2]] = int(parts[0], 16)
+    except OSError as e:
+        raise LoadError(f"{where}: kaddrs: cannot read {kallsyms}: {e.strerror}") from None
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise LoadError(f"{where}: kaddrs: no kernel symbol {missing[0]!r} in {kallsyms}")
+    if not any(found.values()):
+        raise LoadError(f"{where}: kaddrs: {kallsyms} shows no addresses (needs root and "
+                        "kernel.kptr_restrict < 2)")
+    return {f"kaddr_{n}": found[n] for n in names}
+
+
+def custom_sections(data: bytes) -> dict[str, tuple[str, str]]:
+    """Programs whose SEC() follows ebpf_exporter's own handlers, not libbpf's:
+    ``perf_event/type=T,config=C,frequency=F`` and ``xdp/<interface>``.  Program name ->
+    (the libbpf section to load it as, the text after the ``/``)."""
+    if b"perf_event/" not in data and b"xdp/" not in data:
+        return {}
+    from ..object.spec import ObjectSpec
+    out = {}
+    for name, ps in ObjectSpec.from_bytes(data).programs.items():
+        sec = ps.section or ""
+        for kind in ("perf_event", "xdp"):
+            if sec.startswith(kind + "/") and not sec.startswith(("xdp/devmap", "xdp/cpumap")):
+                out[name] = (kind, sec[len(kind) + 1:])
+    return out
+
+
+def _perf_event_args(arg: str) -> dict:
+    kw = {}
+    for item in arg.split(","):
+        k, sep, v = item.partition("=")
+        if not sep or k not in ("type", "config", "frequency", "period"):
+            raise ValueError(f"unknown perf_event item {item!r} (type=, config=, "
+                             "frequency= or period=)")
+        kw[{"frequency": "sample_freq", "period": "sample_period"}.get(k, k)] = int(v, 0)
+    if "sample_freq" not in kw and "sample_period" not in kw:
+        raise ValueError("perf_event needs frequency= or period=")
+    return kw
+
+
+def _attach_custom(obj, custom: dict) -> None:
+    for pname, (kind, arg) in custom.items():
+        prog = obj.programs[pname]
+        if kind == "perf_event":
+            from ..links import perf_event
+            link = perf_event.attach(prog, **_perf_event_args(arg))
+        else:
+            from ..links import xdp
+            link = xdp.attach(prog, arg)
+        obj.links.append(link)
+
+
+def load(conf: ProgramConf, ctx=None) -> LoadedProgram:
     """Compile/read, load, attach the program and bind its metrics to its maps."""
     import pybpf
     where = f"{conf.file}: program {conf.name!r}"
     data, identity = object_bytes(conf)
+    variables = dict(conf.globals)
+    if conf.kaddrs:
+        variables.update(kaddrs(conf.kaddrs, where))
     try:
-        obj = pybpf.load(data, name=conf.name, variables=conf.globals,
-                         cache_key=identity)
+        custom = {} if conf.bundled else custom_sections(data)
+    except errors.PybpfError as e:
+        raise LoadError(f"{where}: not a usable BPF object: {_one_line(e)}") from None
+    try:
+        obj = pybpf.load(data, name=conf.name, variables=variables, cache_key=identity,
+                         sections={n: k for n, (k, _) in custom.items()} or None)
     except errors.VerifierError as e:
         raise LoadError(f"{where}: {e.strerror}", e.log) from None
     except KeyError as e:
@@ -92,6 +167,9 @@ def load(conf: ProgramConf) -> LoadedProgram:
     try:
         try:
             obj.attach()
+            _attach_custom(obj, custom)
+        except ValueError as e:
+            raise LoadError(f"{where}: cannot attach: {_one_line(e)}") from None
         except errors.PybpfError as e:
             raise LoadError(f"{where}: cannot attach: {_one_line(e)}") from None
         if not obj.links:
@@ -108,6 +186,19 @@ def load(conf: ProgramConf) -> LoadedProgram:
                 lp.metrics.append(MapMetric(mc, m, conf.name))
             except ConfigError as e:
                 raise e.in_file(conf.file) from None
+        cm = conf.cgroup_id_map
+        if cm is not None:
+            from .cgroupmap import CgroupIdMap
+            m = obj.maps.get(cm.name)
+            if m is None:
+                raise ConfigError(f"{cm.path}.name", f"no map {cm.name!r} in program "
+                                  f"{conf.name!r}", conf.file)
+            root = ctx.cgroup_root() if ctx is not None else None
+            try:
+                lp.cgroup_map = CgroupIdMap(cm, m, root)
+            except ConfigError as e:
+                raise e.in_file(conf.file) from None
+            lp.cgroup_map.sync(force=True)
     except BaseException:
         lp.close()
         raise

@@ -59,7 +59,7 @@ class Context:
             from ..bcc.syms import KernelSymbols
             self._ksyms = KernelSymbols(self._kallsyms_path)
         r = self._ksyms.resolve(addr)
-        return r[0] if r else f"0x{addr:x}"
+        return r[0] if r else f"unknown_addr:0x{addr:x}"
 
     def kstack(self, addrs) -> str:
         """A kernel stack's frames as function names, one a line (``??`` if unknown)."""
@@ -219,10 +219,14 @@ def _regexp(conf, path, ctx):
             raise ConfigError(f"{path}.regexps[{i}]", f"bad regular expression {e!r}: {err}")
 
     def dec(v):
+        # as ebpf_exporter: the first expression that matches gives the label, its one
+        # capture group if it has one, else the matched text; no match leaves the series out
         text = _as_text(v)
         for r in compiled:
-            if r.search(text):
-                return text
+            m = r.search(text)
+            if m is None or r.groups > 1:
+                continue
+            return m.group(r.groups)
         raise Skip()
     return dec
 

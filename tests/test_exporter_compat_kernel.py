@@ -1,0 +1,372 @@
+"""ebpf_exporter's layout on the kernel: ``--config.dir``/``--config.names`` with the
+programs beside their configs, metric names prefixed ``ebpf_exporter_``, one failing config
+leaving the others serving, and the features its examples use: per-CPU maps split by a
+``cpu`` label, ``kaddrs``, ``cgroup_id_map``, ``perf_event/...`` and ``xdp/<iface>``
+sections, USDT probes.  Each workload is one whose counts are known."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pybpf.exporter.decoders import cgroup2_mount
+from tests.exporter_helpers import SRC, ExporterProcess, samples, scratch_dir, value
+
+pytestmark = pytest.mark.kernel
+
+scratch = pytest.fixture(scratch_dir)
+
+HEAD = """#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+"""
+
+PERCPU = HEAD + r"""
+const volatile __u32 target_pid = 0;
+
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1);
+	 __type(key, __u32); __type(value, __u64); } pt_getppid_per_cpu_total SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_HASH); __uint(max_entries, 8);
+	 __type(key, __u32); __type(value, __u64); } pt_by_nr_per_cpu_total SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_HASH); __uint(max_entries, 8);
+	 __type(key, __u32); __type(value, __u64); } pt_by_nr_total SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int count(void *ctx)
+{
+	__u32 zero = 0, nr = 110;
+	__u64 one = 1, *v;
+
+	if ((bpf_get_current_pid_tgid() >> 32) != target_pid)
+		return 0;
+	v = bpf_map_lookup_elem(&pt_getppid_per_cpu_total, &zero);
+	if (v)
+		*v += 1;
+	v = bpf_map_lookup_elem(&pt_by_nr_per_cpu_total, &nr);
+	if (v)
+		*v += 1;
+	else
+		bpf_map_update_elem(&pt_by_nr_per_cpu_total, &nr, &one, BPF_ANY);
+	v = bpf_map_lookup_elem(&pt_by_nr_total, &nr);
+	if (v)
+		*v += 1;
+	else
+		bpf_map_update_elem(&pt_by_nr_total, &nr, &one, BPF_ANY);
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+PERCPU_YAML = """
+globals: {target_pid: PID}
+metrics:
+  counters:
+    - name: pt_getppid_per_cpu_total
+      help: getppid calls of the test by CPU (a one-slot per-CPU array)
+      labels:
+        - {name: cpu, size: 2, decoders: [{name: uint}]}
+    - name: pt_by_nr_per_cpu_total
+      help: by syscall number and CPU
+      labels:
+        - {name: nr, size: 4, decoders: [{name: uint}]}
+        - {name: cpu, size: 2, decoders: [{name: uint}]}
+    - name: pt_by_nr_total
+      help: by syscall number, the CPUs added up
+      labels:
+        - {name: nr, size: 4, decoders: [{name: uint}]}
+"""
+
+KADDR = HEAD + r"""
+const volatile __u64 kaddr_schedule = 0;
+const volatile __u32 target_pid = 0;
+
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4);
+	 __type(key, __u64); __type(value, __u64); } pt_kaddr_total SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int count(void *ctx)
+{
+	__u64 key = kaddr_schedule, one = 1, *v;
+
+	if ((bpf_get_current_pid_tgid() >> 32) != target_pid)
+		return 0;
+	v = bpf_map_lookup_elem(&pt_kaddr_total, &key);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&pt_kaddr_total, &key, &one, BPF_NOEXIST);
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+KADDR_YAML = """
+globals: {target_pid: PID}
+kaddrs: [schedule]
+metrics:
+  counters:
+    - name: pt_kaddr_total
+      help: counted under the address the exporter passed in kaddr_schedule
+      labels:
+        - {name: function, size: 8, decoders: [{name: ksym}]}
+"""
+
+IDMAP = HEAD + r"""
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 64);
+	 __type(key, __u64); __type(value, __u64); } pt_ids SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 1024);
+	 __type(key, __u64); __type(value, __u64); } pt_matched_total SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int count(void *ctx)
+{
+	__u64 cg = bpf_get_current_cgroup_id(), one = 1, *v;
+
+	if (!bpf_map_lookup_elem(&pt_ids, &cg))
+		return 0;
+	v = bpf_map_lookup_elem(&pt_matched_total, &cg);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&pt_matched_total, &cg, &one, BPF_NOEXIST);
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+IDMAP_YAML = """
+metrics:
+  counters:
+    - name: pt_matched_total
+      help: getppid calls in cgroups the exporter put in pt_ids
+      labels:
+        - {name: cgroup, size: 8, decoders: [{name: uint}, {name: cgroup}]}
+cgroup_id_map:
+  name: pt_ids
+  type: hash
+  regexps: ['CGNAME/match$']
+"""
+
+SECTIONS = HEAD + r"""
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1);
+	 __type(key, __u32); __type(value, __u64); } pt_samples_total SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 64);
+	 __type(key, __u16); __type(value, __u64); } pt_frames_total SEC(".maps");
+
+SEC("perf_event/type=1,config=0,frequency=1000")
+int on_sample(void *ctx)
+{
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&pt_samples_total, &zero);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	return 0;
+}
+
+SEC("xdp/IFACE")
+int on_frame(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u64 one = 1, *v;
+	__u16 proto;
+
+	if ((void *)(eth + 1) > end)
+		return XDP_PASS;
+	proto = __builtin_bswap16(eth->h_proto);
+	v = bpf_map_lookup_elem(&pt_frames_total, &proto);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&pt_frames_total, &proto, &one, BPF_NOEXIST);
+	return XDP_PASS;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+SECTIONS_YAML = """
+metrics:
+  counters:
+    - name: pt_samples_total
+      help: cpu-clock samples (a perf_event/ section)
+      labels: []
+    - name: pt_frames_total
+      help: frames seen by XDP by ethertype (an xdp/<iface> section)
+      labels:
+        - {name: ethertype, size: 2, decoders: [{name: uint}, {name: static_map,
+           static_map: {34997: local_experimental}}]}
+"""
+
+USDT = HEAD + r"""
+#include <bpf/usdt.bpf.h>
+
+struct mod { char name[64]; };
+struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 1024);
+	 __type(key, struct mod); __type(value, __u64); } pt_imports_total SEC(".maps");
+
+SEC("usdt/PYTHON:python:import__find__load__start")
+int BPF_USDT(on_import, void *name)
+{
+	struct mod key = {};
+	__u64 one = 1, *v;
+
+	bpf_probe_read_user_str(key.name, sizeof(key.name), name);
+	v = bpf_map_lookup_elem(&pt_imports_total, &key);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&pt_imports_total, &key, &one, BPF_NOEXIST);
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+USDT_YAML = """
+metrics:
+  counters:
+    - name: pt_imports_total
+      help: Python module imports (a USDT probe)
+      labels:
+        - {name: module, size: 64, decoders: [{name: string}, {name: regexp,
+           regexps: ['^(pt_marker_\\w+)$']}]}
+"""
+
+SPANS_YAML = """
+tracing:
+  spans:
+    - name: exec
+      ringbuf: exec_spans
+"""
+
+
+def _write(d, name, code, yaml_text, **subst):
+    for k, v in subst.items():
+        code, yaml_text = code.replace(k, v), yaml_text.replace(k, v)
+    if code:
+        (d / f"{name}.bpf.c").write_text(code)
+    (d / f"{name}.yaml").write_text(yaml_text)
+
+
+def _getppid_on(cpu: int, n: int) -> None:
+    old = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        for _ in range(n):
+            os.getppid()
+    finally:
+        os.sched_setaffinity(0, old)
+
+
+def _in_cgroup(procs: str, n: int) -> None:
+    """A child that joins a cgroup, then calls getppid() n times."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            with open(procs, "w") as f:
+                f.write("0")
+            for _ in range(n):
+                os.getppid()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+@pytest.fixture
+def cgroups():
+    root = cgroup2_mount()
+    assert root, "cgroup v2 is not mounted"
+    base = os.path.join(root, f"pt-idmap-{os.getpid()}")
+    made = []
+    try:
+        for sub in ("", "match", "other"):
+            made.append(os.path.join(base, sub) if sub else base)
+            os.mkdir(made[-1])
+        yield base
+    finally:
+        for d in reversed(made):
+            for _ in range(50):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:           # the child's exit is still being accounted
+                    time.sleep(0.1)
+
+
+@pytest.fixture
+def veth():
+    a, b = f"ptx{os.getpid() % 100000}", f"pty{os.getpid() % 100000}"
+    subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b], check=True)
+    try:
+        for n in (a, b):
+            subprocess.run(["ip", "link", "set", n, "up"], check=True)
+        yield a, b
+    finally:
+        subprocess.run(["ip", "link", "del", a], check=False)
+
+
+def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
+    pid = str(os.getpid())
+    cgname = os.path.basename(cgroups)
+    python = os.path.realpath(sys.executable)
+    _write(scratch, "percpu", PERCPU, PERCPU_YAML, PID=pid)
+    _write(scratch, "kaddr", KADDR, KADDR_YAML, PID=pid)
+    _write(scratch, "idmap", IDMAP, IDMAP_YAML, CGNAME=cgname)
+    _write(scratch, "sections", SECTIONS, SECTIONS_YAML, IFACE=veth[0])
+    _write(scratch, "usdt", USDT, USDT_YAML, PYTHON=python)
+    _write(scratch, "spans", "", SPANS_YAML)
+    names = "percpu,kaddr,spans,idmap,sections,usdt"
+    with ExporterProcess(f"--config.dir={scratch}", f"--config.names={names}") as ex:
+        cpus = sorted(os.sched_getaffinity(0))
+        _getppid_on(cpus[0], 7)
+        if len(cpus) > 1:
+            _getppid_on(cpus[1], 5)
+        _in_cgroup(os.path.join(cgroups, "match", "cgroup.procs"), 11)
+        _in_cgroup(os.path.join(cgroups, "other", "cgroup.procs"), 4)
+        # 9 frames of a local experimental ethertype into the XDP side of the veth pair
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+            s.bind((veth[1], 0))
+            for _ in range(9):
+                s.send(b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + bytes(50))
+        mod = scratch / "pt_marker_mod.py"
+        mod.write_text("")
+        subprocess.run([python, "-c", "import pt_marker_mod"], check=True,
+                       env=dict(os.environ, PYTHONPATH=str(scratch)))
+        end = time.monotonic() + 0.3                   # cpu-clock samples at 1000 Hz
+        while time.monotonic() < end:
+            pass
+        text = ex.text()
+        s = samples(text)
+    p = "ebpf_exporter_"
+    c0 = str(cpus[0])
+    v = lambda name, **lb: value(s, p + name, **lb)   # noqa: E731
+    assert v("pt_getppid_per_cpu_total", cpu=c0) == 7
+    assert v("pt_by_nr_per_cpu_total", nr="110", cpu=c0) == 7
+    if len(cpus) > 1:
+        assert v("pt_getppid_per_cpu_total", cpu=str(cpus[1])) == 5
+        assert v("pt_by_nr_per_cpu_total", nr="110", cpu=str(cpus[1])) == 5
+    assert v("pt_by_nr_total", nr="110") == 7 + (5 if len(cpus) > 1 else 0)
+    assert v("pt_kaddr_total", function="schedule") == 7 + (5 if len(cpus) > 1 else 0)
+    # cgroup_id_map: only the matching cgroup was put in the map; labels are full paths
+    assert v("pt_matched_total", cgroup=os.path.join(cgroups, "match")) == 11
+    assert not [k for k in s if k[0] == p + "pt_matched_total" and
+                dict(k[1]).get("cgroup") != os.path.join(cgroups, "match")]
+    assert v("pt_frames_total", ethertype="local_experimental") == 9
+    assert v("pt_imports_total", module="pt_marker_mod") == 1
+    assert v("pt_samples_total") > 0
+    # what pybpf does not do (a tracing-only config) is one line; the rest is served
+    r = subprocess.run([sys.executable, "-m", "pybpf", "exporter", f"--config.dir={scratch}",
+                        "--config.names=spans,kaddr", "--once"], capture_output=True,
+                       text=True, env=dict(os.environ, PYTHONPATH=SRC), timeout=120)
+    assert r.returncode == 0, r.stderr
+    [line] = r.stderr.splitlines()
+    assert line.startswith(f"pybpf exporter: error: {scratch}/spans.yaml: tracing: tracing "
+                           "spans") and line.endswith("(left out; the other configs are "
+                                                      "served)")
+    assert "# TYPE ebpf_exporter_pt_kaddr_total counter" in r.stdout

@@ -343,6 +343,7 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
             pass
         text = ex.text()
         s = samples(text)
+        early = ex.early_lines
     p = "ebpf_exporter_"
     c0 = str(cpus[0])
     v = lambda name, **lb: value(s, p + name, **lb)   # noqa: E731
@@ -361,6 +362,8 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
     assert v("pt_imports_total", module="pt_marker_mod") == 1
     assert v("pt_samples_total") > 0
     # what pybpf does not do (a tracing-only config) is one line; the rest is served
+    [line] = early
+    assert "spans.yaml: tracing: tracing spans" in line and "left out" in line
     r = subprocess.run([sys.executable, "-m", "pybpf", "exporter", f"--config.dir={scratch}",
                         "--config.names=spans,kaddr", "--once"], capture_output=True,
                        text=True, env=dict(os.environ, PYTHONPATH=SRC), timeout=120)

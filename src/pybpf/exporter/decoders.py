@@ -117,11 +117,14 @@ class Context:
         self._cgroups = found
 
     def disk(self, dev: int) -> str:
-        """The name of a block device from the kernel's dev_t (major << 20 | minor)."""
-        key = (dev >> 20, dev & 0xFFFFF)
+        """The name of a block device from a dev_t as user space encodes it (glibc's
+        makedev(), ebpf_exporter's MKDEV(): minor's low byte, major << 8, minor's upper
+        bits << 12); ``unknown:major:minor`` while no such device exists."""
+        key = (((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff),
+               (dev & 0xff) | ((dev >> 12) & ~0xff))
         name = self._disks.get(key)
         if name is None:
-            name = f"{key[0]}:{key[1]}"
+            name = f"unknown:{key[0]}:{key[1]}"
             try:
                 with open(f"/sys/dev/block/{key[0]}:{key[1]}/uevent") as f:
                     for line in f:

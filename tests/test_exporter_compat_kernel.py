@@ -346,7 +346,7 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
         early = ex.early_lines
     p = "ebpf_exporter_"
     c0 = str(cpus[0])
-    v = lambda name, **lb: value(s, p + name, **lb)   # noqa: E731
+    v = lambda metric, **lb: value(s, p + metric, **lb)   # noqa: E731
     assert v("pt_getppid_per_cpu_total", cpu=c0) == 7
     assert v("pt_by_nr_per_cpu_total", nr="110", cpu=c0) == 7
     if len(cpus) > 1:
@@ -361,6 +361,14 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
     assert v("pt_frames_total", ethertype="local_experimental") == 9
     assert v("pt_imports_total", module="pt_marker_mod") == 1
     assert v("pt_samples_total") > 0
+    # ebpf_exporter's own metrics, for dashboards made for it
+    for n in ("percpu", "kaddr", "idmap", "sections", "usdt"):
+        assert v("enabled_configs", name=n) == 1
+    assert v("enabled_configs", name="spans") == 0
+    info = [dict(k[1]) for k in s if k[0] == p + "ebpf_program_info"]
+    assert {(i["config"], i["program"]) for i in info} >= {("usdt", "on_import"),
+                                                           ("sections", "on_frame")}
+    assert all(v("ebpf_program_attached", id=i["id"]) == 1 for i in info)
     # what pybpf does not do (a tracing-only config) is one line; the rest is served
     [line] = early
     assert "spans.yaml: tracing: tracing spans" in line and "left out" in line

@@ -20,6 +20,7 @@ class Exporter:
         failure raises.  ``ebpf_exporter_names``: name metrics and cgroups as
         ebpf_exporter does (an ``ebpf_exporter_`` prefix, full cgroup paths)."""
         self.ctx = decoders.Context(cgroup_full_paths=ebpf_exporter_names)
+        self.ebpf_exporter_names = ebpf_exporter_names
         prefix = "ebpf_exporter_" if ebpf_exporter_names else ""
         self.failures: list[str] = []
         self.programs: list[programs.LoadedProgram] = []

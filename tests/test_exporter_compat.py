@@ -1,7 +1,7 @@
 """Cloudflare ebpf_exporter's config features, root-free: exp2zero buckets, the errno,
 ifname, kstack and pci_* decoders, regexp capture groups, kaddrs, cgroup_id_map and
 perf_event/ sections, config names with dots, and one clear line for what pybpf does
-not do (tracing spans, perf_event_array counters)."""
+not do (tracing spans)."""
 
 from __future__ import annotations
 
@@ -113,8 +113,8 @@ def test_ebpf_exporter_prefix_keeps_the_map_name(tmp_path):
     ("tracing:\n  spans:\n    - name: exec\n      ringbuf: r\n", "tracing",
      "tracing spans"),
     ("metrics:\n  counters:\n    - name: oom_kills_total\n      help: h\n"
-     "      perf_event_array: true\n      labels: []\n",
-     "metrics.counters[0].perf_event_array", "perf event array"),
+     "      perf_event_array: true\n      flush_interval: soon\n      labels: []\n",
+     "metrics.counters[0].flush_interval", "a duration like 30s"),
     ("metrics:\n  counters: [{name: a, help: h}]\ncgroup_id_map:\n  name: m\n"
      "  type: bpf\n  regexps: [x]\n", "cgroup_id_map.type", "unknown type 'bpf'"),
     ("metrics:\n  counters: [{name: a, help: h}]\ncgroup_id_map:\n  name: m\n"
@@ -170,3 +170,13 @@ def test_config_dir_cli_errors(args, msg):
     r = subprocess.run([sys.executable, "-m", "pybpf", "exporter", *args],
                        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=SRC))
     assert r.returncode == 2 and r.stderr.strip() == f"pybpf exporter: error: {msg}"
+
+
+def test_flush_interval_durations():
+    from pybpf.exporter.perfevents import parse_duration
+    assert parse_duration("1h30m", "p") == 5400
+    assert parse_duration("250ms", "p") == 0.25
+    assert parse_duration(90, "p") == 90
+    for bad in ("", "5 minutes", "0s", -1, True):
+        with pytest.raises(ConfigError):
+            parse_duration(bad, "p")

@@ -236,6 +236,36 @@ metrics:
            regexps: ['^(pt_marker_\\w+)$']}]}
 """
 
+PERFARRAY = HEAD + r"""
+const volatile __u32 target_pid = 0;
+
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4);
+	 __uint(value_size, 4); } pt_events_total SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int send(void *ctx)
+{
+	__u64 nr = 110;
+
+	if ((bpf_get_current_pid_tgid() >> 32) == target_pid)
+		bpf_perf_event_output(ctx, &pt_events_total, BPF_F_CURRENT_CPU, &nr, sizeof(nr));
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+PERFARRAY_YAML = """
+globals: {target_pid: PID}
+metrics:
+  counters:
+    - name: pt_events_total
+      help: getppid calls of the test, one perf event each
+      perf_event_array: true
+      flush_interval: 1h
+      labels:
+        - {name: nr, size: 8, decoders: [{name: uint}]}
+"""
+
 SPANS_YAML = """
 tracing:
   spans:
@@ -321,7 +351,8 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
     _write(scratch, "sections", SECTIONS, SECTIONS_YAML, IFACE=veth[0])
     _write(scratch, "usdt", USDT, USDT_YAML, PYTHON=python)
     _write(scratch, "spans", "", SPANS_YAML)
-    names = "percpu,kaddr,spans,idmap,sections,usdt"
+    _write(scratch, "perfarray", PERFARRAY, PERFARRAY_YAML, PID=pid)
+    names = "percpu,kaddr,spans,idmap,sections,usdt,perfarray"
     with ExporterProcess(f"--config.dir={scratch}", f"--config.names={names}") as ex:
         cpus = sorted(os.sched_getaffinity(0))
         _getppid_on(cpus[0], 7)
@@ -361,8 +392,10 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
     assert v("pt_frames_total", ethertype="local_experimental") == 9
     assert v("pt_imports_total", module="pt_marker_mod") == 1
     assert v("pt_samples_total") > 0
+    assert v("pt_events_total", nr="110") == 7 + (5 if len(cpus) > 1 else 0)
+    assert s[("dropped_perf_event_map_events_pt_events_total", ())] == 0
     # ebpf_exporter's own metrics, for dashboards made for it
-    for n in ("percpu", "kaddr", "idmap", "sections", "usdt"):
+    for n in ("percpu", "kaddr", "idmap", "sections", "usdt", "perfarray"):
         assert s.get((p + "enabled_configs", (("name", n),))) == 1
     assert (p + "enabled_configs", (("name", "spans"),)) not in s
     info = [dict(k[1]) for k in s if k[0] == p + "ebpf_program_info"]

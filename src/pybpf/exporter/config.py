@@ -42,6 +42,9 @@ class MetricConf:
         self.kind, self.name, self.help, self.map = kind, name, help, map_name
         self.labels, self.max_series, self.path, self.buckets = labels, max_series, path, \
             buckets
+        self.raw_name = name               # the name as written (without a prefix)
+        self.perf_event_array = False      # counted from a perf event array's events
+        self.flush_interval = 3600.0       # ... which start over this often (seconds)
 
     @property
     def key_size(self) -> int:
@@ -240,7 +243,7 @@ def _program(d, path: str, base: str, stem: str | None, file: str, ctx, max_seri
 
 
 _COMMON = {"name", "help", "table", "map", "labels", "max_series"}
-_COUNTER = {"perf_event_array", "flush_interval"}     # ebpf_exporter's; false/absent only
+_COUNTER = {"perf_event_array", "flush_interval"}     # ebpf_exporter's perf event counters
 _HIST = {"bucket_type", "bucket_min", "bucket_max", "bucket_multiplier", "bucket_keys"}
 
 
@@ -260,10 +263,6 @@ def metric(kind: str, d, path: str, ctx, max_series: int = DEFAULT_MAX_SERIES,
     """Check one counter or histogram config (at ``path``) and build it."""
     if not isinstance(d, dict):
         raise ConfigError(path, f"a {kind} is a mapping (name, help, labels, ...)")
-    if d.get("perf_event_array"):
-        raise ConfigError(_join(path, "perf_event_array"), "counters fed by a perf event "
-                          "array (perf_event_array: true) are not supported by pybpf "
-                          "exporter; count in a hash map instead")
     _only(d, _COMMON | (_HIST if kind == "histogram" else _COUNTER), path)
     name = d.get("name")
     if not isinstance(name, str) or not _METRIC_NAME.match(prefix + str(name)):
@@ -272,7 +271,14 @@ def metric(kind: str, d, path: str, ctx, max_series: int = DEFAULT_MAX_SERIES,
     if not isinstance(help_text, str):
         raise ConfigError(_join(path, "help"), "help is text")
     map_name = d.get("map", d.get("table", name))     # ebpf_exporter: the map is the name
-    name = prefix + name
+    raw_name, name = name, prefix + name
+    perf = d.get("perf_event_array", False)
+    if not isinstance(perf, bool):
+        raise ConfigError(_join(path, "perf_event_array"), "perf_event_array is true or false")
+    flush = 3600.0
+    if "flush_interval" in d:
+        from .perfevents import parse_duration
+        flush = parse_duration(d["flush_interval"], _join(path, "flush_interval"))
     if not isinstance(map_name, str) or not map_name:
         raise ConfigError(_join(path, "map"), "map names a map of the program")
     limit = _int(d, "max_series", path, max_series, 1)
@@ -312,7 +318,9 @@ def metric(kind: str, d, path: str, ctx, max_series: int = DEFAULT_MAX_SERIES,
             raise ConfigError(_join(path, "labels"), "'le' is the bucket bound's label in "
                               "Prometheus: use another name")
         buckets = _buckets(d, path)
-    return MetricConf(kind, name, help_text, map_name, labels, limit, path, buckets)
+    mc = MetricConf(kind, name, help_text, map_name, labels, limit, path, buckets)
+    mc.raw_name, mc.perf_event_array, mc.flush_interval = raw_name, perf, flush
+    return mc
 
 
 def _buckets(d: dict, path: str) -> Buckets:

@@ -45,6 +45,10 @@ class LoadedProgram:
             return None
 
     def close(self) -> None:
+        for m in self.metrics:
+            close = getattr(m, "close", None)    # perf event counters own their rings
+            if close is not None:
+                close()
         self.metrics = []
         self.obj.close()
 
@@ -183,6 +187,10 @@ def load(conf: ProgramConf, ctx=None) -> LoadedProgram:
                                   f"no map {mc.map!r} in program {conf.name!r} (maps: "
                                   f"{known or 'none'})", conf.file)
             try:
+                if mc.perf_event_array:
+                    from .perfevents import PerfEventMetric
+                    lp.metrics.append(PerfEventMetric(mc, m, conf.name))
+                    continue
                 lp.metrics.append(MapMetric(mc, m, conf.name))
             except ConfigError as e:
                 raise e.in_file(conf.file) from None

@@ -86,6 +86,20 @@ const volatile __u32 target_pid = 0;
 
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4);
 	 __type(key, __u64); __type(value, __u64); } pt_kaddr_total SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1);
+	 __type(key, __u32); __type(value, __u64); } pt_initial_total SEC(".maps");
+
+/* run once right after attaching, as ebpf_exporter does: a metric's first value */
+SEC("uprobe//proc/self/exe:post_attach_mark")
+int init(void *ctx)
+{
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&pt_initial_total, &zero);
+
+	if (v)
+		*v += 42;
+	return 0;
+}
 
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int count(void *ctx)
@@ -113,6 +127,9 @@ metrics:
       help: counted under the address the exporter passed in kaddr_schedule
       labels:
         - {name: function, size: 8, decoders: [{name: ksym}]}
+    - name: pt_initial_total
+      help: set once by the post_attach_mark program
+      labels: []
 """
 
 IDMAP = HEAD + r"""
@@ -384,6 +401,7 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
         assert v("pt_getppid_per_cpu_total", cpu=str(cpus[1])) == 5
         assert v("pt_by_nr_per_cpu_total", nr="110", cpu=str(cpus[1])) == 5
     assert v("pt_by_nr_total", nr="110") == 7 + (5 if len(cpus) > 1 else 0)
+    assert s[(p + "pt_initial_total", ())] == 42               # ran exactly once
     assert v("pt_kaddr_total", function="schedule") == 7 + (5 if len(cpus) > 1 else 0)
     # cgroup_id_map: only the matching cgroup was put in the map; labels are full paths
     assert v("pt_matched_total", cgroup=os.path.join(cgroups, "match")) == 11

@@ -97,16 +97,25 @@ def kaddrs(names, where: str, kallsyms: str = "/proc/kallsyms") -> dict[str, int
     return {f"kaddr_{n}": found[n] for n in names}
 
 
+# ebpf_exporter calls a function of its own binary once its programs are attached, so
+# that a program on this uprobe can set up a metric's first value
+POST_ATTACH = b"uprobe//proc/self/exe:post_attach_mark"
+
+
 def custom_sections(data: bytes) -> dict[str, tuple[str, str]]:
     """Programs whose SEC() follows ebpf_exporter's own handlers, not libbpf's:
-    ``perf_event/type=T,config=C,frequency=F`` and ``xdp/<interface>``.  Program name ->
+    ``perf_event/type=T,config=C,frequency=F``, ``xdp/<interface>`` and its
+    ``post_attach_mark`` uprobe.  Program name ->
     (the libbpf section to load it as, the text after the ``/``)."""
-    if b"perf_event/" not in data and b"xdp/" not in data:
+    if b"perf_event/" not in data and b"xdp/" not in data and POST_ATTACH not in data:
         return {}
     from ..object.spec import ObjectSpec
     out = {}
     for name, ps in ObjectSpec.from_bytes(data).programs.items():
         sec = ps.section or ""
+        if sec.encode() == POST_ATTACH:
+            out[name] = ("uprobe", "post_attach_mark")
+            continue
         for kind in ("perf_event", "xdp"):
             if sec.startswith(kind + "/") and not sec.startswith(("xdp/devmap", "xdp/cpumap")):
                 out[name] = (kind, sec[len(kind) + 1:])
@@ -126,9 +135,24 @@ def _perf_event_args(arg: str) -> dict:
     return kw
 
 
+def _post_attach_mark(prog) -> None:
+    """Run a ``post_attach_mark`` program once, as ebpf_exporter does after attaching.
+    pybpf's process has no such function: the program goes on libc's getpgrp() for this
+    process alone, which is called once and detached again (the exporter never calls it
+    otherwise)."""
+    import ctypes
+
+    from ..links import uprobe
+    with uprobe.attach(prog, "libc.so.6", "getpgrp", pid=os.getpid()):
+        ctypes.CDLL("libc.so.6").getpgrp()
+
+
 def _attach_custom(obj, custom: dict) -> None:
     for pname, (kind, arg) in custom.items():
         prog = obj.programs[pname]
+        if kind == "uprobe":
+            _post_attach_mark(prog)
+            continue
         if kind == "perf_event":
             from ..links import perf_event
             link = perf_event.attach(prog, **_perf_event_args(arg))

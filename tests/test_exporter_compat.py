@@ -121,6 +121,9 @@ def test_ebpf_exporter_prefix_keeps_the_map_name(tmp_path):
      "  regexps: ['(']\n", "cgroup_id_map.regexps[0]", "bad regular expression"),
     ("metrics:\n  counters: [{name: a, help: h}]\nkaddrs: 3\n", "kaddrs",
      "list of kernel symbol names"),
+    ("metrics:\n  counters:\n    - {name: a, help: h, labels: [{name: pod, size: 8, "
+     "decoders: [{name: kube_podname}]}]}\n", "metrics.counters[0].labels[0].decoders[0]",
+     "'kube_podname' (Kubernetes pod and container names) is not supported"),
 ])
 def test_unsupported_and_bad_ebpf_exporter_keys_are_one_line(tmp_path, text, where, what):
     (tmp_path / "x.bpf.c").write_text("")

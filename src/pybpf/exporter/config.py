@@ -178,7 +178,8 @@ def _program(d, path: str, base: str, stem: str | None, file: str, ctx, max_seri
                           "metrics)")
     _only(d, {"name", "source", "object", "globals", "metrics", "kaddrs", "cgroup_id_map",
               "tracing"}, path)
-    if d.get("tracing"):
+    tracing = d.get("tracing")
+    if tracing and (not isinstance(tracing, dict) or tracing.get("spans")):
         raise ConfigError(_join(path, "tracing"), _NO_SPANS)
     name = d.get("name", stem)
     if not isinstance(name, str) or not _PROGRAM_NAME.match(name):

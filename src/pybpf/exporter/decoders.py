@@ -355,6 +355,9 @@ def make_chain(confs, path: str, size: int, ctx: Context):
         if not isinstance(conf, dict):
             raise ConfigError(p, f"a decoder is a mapping with a name, not {conf!r}")
         name = conf.get("name")
+        if isinstance(name, str) and name.startswith("kube_"):
+            raise ConfigError(p, f"decoder {name!r} (Kubernetes pod and container names) is "
+                              "not supported by pybpf exporter")
         if name not in DECODERS:
             known = ", ".join(sorted(DECODERS))
             raise ConfigError(p, f"unknown decoder {name!r} (known: {known})"

@@ -183,3 +183,17 @@ def test_flush_interval_durations():
     for bad in ("", "5 minutes", "0s", -1, True):
         with pytest.raises(ConfigError):
             parse_duration(bad, "p")
+
+
+def test_fixed_keys_as_floats_and_min_max_ignored(tmp_path):
+    (tmp_path / "f.bpf.c").write_text("")
+    cfg = tmp_path / "f.yaml"
+    cfg.write_text("metrics:\n  histograms:\n    - name: f_seconds\n      help: h\n"
+                   "      bucket_type: fixed\n      bucket_keys: [1.0, 5, 10.0]\n"
+                   "      bucket_min: 0\n      bucket_max: 3\n      labels:\n"
+                   "        - {name: bucket, size: 8, decoders: [{name: uint}]}\n")
+    [p] = config.load_file(str(cfg), Context())
+    assert p.metrics[0].buckets.keys == [1, 5, 10]
+    cfg.write_text(cfg.read_text().replace("5, 10.0", "5.5, 10.0"))
+    with pytest.raises(ConfigError, match="non-negative integers"):
+        config.load_file(str(cfg), Context())

@@ -335,16 +335,16 @@ def _buckets(d: dict, path: str) -> Buckets:
                           f"positive number, not {mult!r}")
     if btype == "fixed":
         keys = d.get("bucket_keys")
+        # ebpf_exporter reads them as floats; a map's bucket index is an integer
         if not isinstance(keys, list) or not keys or not all(
-                isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in keys):
+                isinstance(k, (int, float)) and not isinstance(k, bool) and k >= 0 and
+                float(k).is_integer() for k in keys):
             raise ConfigError(_join(path, "bucket_keys"), "a fixed histogram needs "
                               "bucket_keys: a list of non-negative integers")
+        keys = [int(k) for k in keys]
         if any(a >= b for a, b in zip(keys, keys[1:])):
             raise ConfigError(_join(path, "bucket_keys"), "bucket_keys must increase")
-        for k in ("bucket_min", "bucket_max"):
-            if k in d:
-                raise ConfigError(_join(path, k), f"{k} is for exp2 and linear buckets; "
-                                  "fixed ones use bucket_keys")
+        # bucket_min/bucket_max mean nothing here; ebpf_exporter ignores them too
         return Buckets("fixed", multiplier=float(mult), keys=keys)
     if "bucket_keys" in d:
         raise ConfigError(_join(path, "bucket_keys"), "bucket_keys is for fixed buckets")

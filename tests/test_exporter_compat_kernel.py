@@ -168,6 +168,48 @@ cgroup_id_map:
   regexps: ['CGNAME/match$']
 """
 
+# the same with a cgroup local storage map, which the exporter fills through cgroup fds
+IDMAP_STORAGE = HEAD + r"""
+#include <bpf/bpf_tracing.h>
+
+struct { __uint(type, BPF_MAP_TYPE_CGRP_STORAGE); __uint(map_flags, BPF_F_NO_PREALLOC);
+	 __type(key, int); __type(value, __u64); } pt_cg_ids SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 1024);
+	 __type(key, __u64); __type(value, __u64); } pt_storage_matched_total SEC(".maps");
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(enter, struct pt_regs *regs, long id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 cg = bpf_get_current_cgroup_id(), one = 1, *v;
+
+	if (id != 110)                              /* getppid on x86-64 */
+		return 0;
+	if (!bpf_cgrp_storage_get(&pt_cg_ids, task->cgroups->dfl_cgrp, 0, 0))
+		return 0;
+	v = bpf_map_lookup_elem(&pt_storage_matched_total, &cg);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&pt_storage_matched_total, &cg, &one, BPF_NOEXIST);
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+IDMAP_STORAGE_YAML = """
+metrics:
+  counters:
+    - name: pt_storage_matched_total
+      help: getppid calls in cgroups the exporter marked in pt_cg_ids
+      labels:
+        - {name: cgroup, size: 8, decoders: [{name: uint}, {name: cgroup}]}
+cgroup_id_map:
+  name: pt_cg_ids
+  type: cgrp_storage
+  regexps: ['CGNAME/match$']
+"""
+
 SECTIONS = HEAD + r"""
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1);
 	 __type(key, __u32); __type(value, __u64); } pt_samples_total SEC(".maps");
@@ -365,11 +407,12 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
     _write(scratch, "percpu", PERCPU, PERCPU_YAML, PID=pid)
     _write(scratch, "kaddr", KADDR, KADDR_YAML, PID=pid)
     _write(scratch, "idmap", IDMAP, IDMAP_YAML, CGNAME=cgname)
+    _write(scratch, "idmapstorage", IDMAP_STORAGE, IDMAP_STORAGE_YAML, CGNAME=cgname)
     _write(scratch, "sections", SECTIONS, SECTIONS_YAML, IFACE=veth[0])
     _write(scratch, "usdt", USDT, USDT_YAML, PYTHON=python)
     _write(scratch, "spans", "", SPANS_YAML)
     _write(scratch, "perfarray", PERFARRAY, PERFARRAY_YAML, PID=pid)
-    names = "percpu,kaddr,spans,idmap,sections,usdt,perfarray"
+    names = "percpu,kaddr,spans,idmap,idmapstorage,sections,usdt,perfarray"
     with ExporterProcess(f"--config.dir={scratch}", f"--config.names={names}") as ex:
         cpus = sorted(os.sched_getaffinity(0))
         _getppid_on(cpus[0], 7)
@@ -407,13 +450,16 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
     assert v("pt_matched_total", cgroup=os.path.join(cgroups, "match")) == 11
     assert not [k for k in s if k[0] == p + "pt_matched_total" and
                 dict(k[1]).get("cgroup") != os.path.join(cgroups, "match")]
+    assert v("pt_storage_matched_total", cgroup=os.path.join(cgroups, "match")) == 11
+    assert not [k for k in s if k[0] == p + "pt_storage_matched_total" and
+                dict(k[1]).get("cgroup") != os.path.join(cgroups, "match")]
     assert v("pt_frames_total", ethertype="local_experimental") == 9
     assert v("pt_imports_total", module="pt_marker_mod") == 1
     assert v("pt_samples_total") > 0
     assert v("pt_events_total", nr="110") == 7 + (5 if len(cpus) > 1 else 0)
     assert s[("dropped_perf_event_map_events_pt_events_total", ())] == 0
     # ebpf_exporter's own metrics, for dashboards made for it
-    for n in ("percpu", "kaddr", "idmap", "sections", "usdt", "perfarray"):
+    for n in ("percpu", "kaddr", "idmap", "idmapstorage", "sections", "usdt", "perfarray"):
         assert s.get((p + "enabled_configs", (("name", n),))) == 1
     assert (p + "enabled_configs", (("name", "spans"),)) not in s
     info = [dict(k[1]) for k in s if k[0] == p + "ebpf_program_info"]

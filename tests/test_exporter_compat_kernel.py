@@ -478,3 +478,21 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
                            "spans") and line.endswith("(left out; the other configs are "
                                                       "served)")
     assert "# TYPE ebpf_exporter_pt_kaddr_total counter" in r.stdout
+
+
+def test_a_map_that_cannot_be_read_leaves_the_others_served(scratch):
+    from pybpf import errors
+    from pybpf.exporter.core import Exporter
+    _write(scratch, "percpu", PERCPU, PERCPU_YAML, PID=str(os.getpid()))
+    with Exporter([str(scratch / "percpu.yaml")]) as ex:
+        os.getppid()
+        broken = ex.metrics[0]
+
+        def fail(out):
+            raise errors.KernelError(5, "BPF_MAP_LOOKUP_BATCH", "injected")
+        broken.render = fail
+        s = samples(ex.scrape().decode())
+    assert not [k for k in s if k[0] == "pt_getppid_per_cpu_total"]
+    assert value(s, "pt_by_nr_total", nr="110") == 1
+    assert value(s, "pybpf_exporter_decode_errors_total",
+                 metric="pt_getppid_per_cpu_total") == 1

@@ -94,10 +94,22 @@ class Exporter:
         """The map metrics' text (timed for the health metrics)."""
         t0 = time.perf_counter()
         out: list[str] = []
+        from .. import errors
         for lp in self.programs:
-            lp.before_scrape()
+            try:
+                lp.before_scrape()
+            except (errors.PybpfError, OSError):
+                pass                     # the cgroup id map is synced again next scrape
             for m in lp.metrics:
-                m.render(out)
+                part: list[str] = []
+                try:
+                    m.render(part)
+                except (errors.PybpfError, OSError):
+                    # one map that cannot be read leaves the others served (counted as
+                    # a decode error of this metric, as ebpf_exporter counts it)
+                    m.decode_errors += 1
+                    continue
+                out.extend(part)
         text = "".join(out)
         self.maps_seconds = time.perf_counter() - t0
         return text

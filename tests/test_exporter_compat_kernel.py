@@ -165,7 +165,7 @@ metrics:
 cgroup_id_map:
   name: pt_ids
   type: hash
-  regexps: ['CGNAME/match$']
+  regexps: ['CGNAME/(late)?match$']
 """
 
 # the same with a cgroup local storage map, which the exporter fills through cgroup fds
@@ -377,7 +377,8 @@ def cgroups():
             os.mkdir(made[-1])
         yield base
     finally:
-        for d in reversed(made):
+        late = os.path.join(base, "latematch")      # made by the test, while it runs
+        for d in [late] + made[::-1]:
             for _ in range(50):
                 try:
                     os.rmdir(d)
@@ -420,6 +421,11 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
             _getppid_on(cpus[1], 5)
         _in_cgroup(os.path.join(cgroups, "match", "cgroup.procs"), 11)
         _in_cgroup(os.path.join(cgroups, "other", "cgroup.procs"), 4)
+        # a cgroup made while the exporter runs is in the map before it is scraped
+        # (inotify wakes the exporter's watcher, as fanotify does ebpf_exporter)
+        os.mkdir(os.path.join(cgroups, "latematch"))
+        time.sleep(0.5)
+        _in_cgroup(os.path.join(cgroups, "latematch", "cgroup.procs"), 6)
         # 9 frames of a local experimental ethertype into the XDP side of the veth pair
         with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
             s.bind((veth[1], 0))
@@ -448,8 +454,9 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
     assert v("pt_kaddr_total", function="schedule") == 7 + (5 if len(cpus) > 1 else 0)
     # cgroup_id_map: only the matching cgroup was put in the map; labels are full paths
     assert v("pt_matched_total", cgroup=os.path.join(cgroups, "match")) == 11
-    assert not [k for k in s if k[0] == p + "pt_matched_total" and
-                dict(k[1]).get("cgroup") != os.path.join(cgroups, "match")]
+    assert v("pt_matched_total", cgroup=os.path.join(cgroups, "latematch")) == 6
+    assert not [k for k in s if k[0] == p + "pt_matched_total" and dict(k[1]).get("cgroup")
+                not in (os.path.join(cgroups, "match"), os.path.join(cgroups, "latematch"))]
     assert v("pt_storage_matched_total", cgroup=os.path.join(cgroups, "match")) == 11
     assert not [k for k in s if k[0] == p + "pt_storage_matched_total" and
                 dict(k[1]).get("cgroup") != os.path.join(cgroups, "match")]

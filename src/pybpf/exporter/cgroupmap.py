@@ -4,14 +4,17 @@ cgroups whose path matches one of ``regexps``, so the program can count only tho
 ``type: hash`` (the default): a hash map keyed by the cgroup id (u64), value 1; cgroups
 that are gone are deleted.  ``type: cgrp_storage``: a cgroup local storage map; the
 exporter stores 1 for each matching cgroup (the kernel drops it with the cgroup).  The
-cgroup v2 tree is walked at load and again before each scrape (at most once a second),
-where ebpf_exporter listens to fanotify: new cgroups are seen at the next scrape.
+cgroup v2 tree is walked at load, again whenever inotify says a cgroup directory was made
+or removed (a thread waits for that; ebpf_exporter uses fanotify), and before each scrape
+(at most once a second) in case an event was missed.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import select
+import threading
 import time
 
 from .errors import ConfigError
@@ -64,18 +67,78 @@ class CgroupIdMap:
         self.conf, self.map, self.root = conf, m, root
         self._ids: set[int] = set()
         self._last = 0.0
+        self._lock = threading.Lock()
+        self._inotify = -1
+        self._wake = None
+        self._thread = None
+
+    # -- watching for new cgroups -------------------------------------------------------
+    def watch(self) -> None:
+        """Start the thread that resyncs when a cgroup directory appears or goes."""
+        import ctypes
+        if self.root is None or self._thread is not None:
+            return
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd < 0:
+            return                        # no inotify: the scrape-time walk still runs
+        self._inotify, self._add = fd, libc.inotify_add_watch
+        self._wake = os.pipe2(os.O_CLOEXEC)
+        self.sync(force=True)             # now with watches on every directory
+        self._thread = threading.Thread(target=self._run, name="cgroup_id_map",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        fd, stop = self._inotify, self._wake[0]
+        while True:
+            r, _, _ = select.select([fd, stop], [], [])
+            if stop in r:
+                return
+            try:
+                while os.read(fd, 65536):    # drain: one walk covers every event
+                    pass
+            except BlockingIOError:
+                pass
+            except OSError:
+                return
+            try:
+                self.sync(force=True)
+            except Exception:             # a map update failing must not end the thread
+                pass
+
+    def close(self) -> None:
+        """Stop the watcher thread (idempotent)."""
+        if self._thread is not None:
+            os.write(self._wake[1], b"x")
+            self._thread.join()
+            self._thread = None
+        if self._wake is not None:
+            for f in self._wake:
+                os.close(f)
+            self._wake = None
+        if self._inotify >= 0:
+            os.close(self._inotify)
+            self._inotify = -1
 
     def _matches(self, path: str) -> bool:
         return any(r.search(path) for r in self.conf.regexps)
 
     def sync(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if self.root is None or not force and now - self._last < 1.0:
-            return
-        self._last = now
+        with self._lock:
+            now = time.monotonic()
+            if self.root is None or not force and now - self._last < 1.0:
+                return
+            self._last = now
+            self._sync()
+
+    def _sync(self) -> None:
         one = (1).to_bytes(8, "little")
         seen: set[int] = set()
+        watch = self._inotify
         for dirpath, _dirs, _files in os.walk(self.root):
+            if watch >= 0:                # IN_CREATE | IN_DELETE | IN_ONLYDIR
+                self._add(watch, os.fsencode(dirpath), 0x100 | 0x200 | 0x01000000)
             if not self._matches(dirpath):       # ebpf_exporter matches the full path
                 continue
             try:

@@ -50,6 +50,9 @@ class LoadedProgram:
             if close is not None:
                 close()
         self.metrics = []
+        if self.cgroup_map is not None:
+            self.cgroup_map.close()          # its thread updates a map of this object
+            self.cgroup_map = None
         self.obj.close()
 
 
@@ -231,6 +234,7 @@ def load(conf: ProgramConf, ctx=None) -> LoadedProgram:
             except ConfigError as e:
                 raise e.in_file(conf.file) from None
             lp.cgroup_map.sync(force=True)
+            lp.cgroup_map.watch()
     except BaseException:
         lp.close()
         raise

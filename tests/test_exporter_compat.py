@@ -197,3 +197,16 @@ def test_fixed_keys_as_floats_and_min_max_ignored(tmp_path):
     cfg.write_text(cfg.read_text().replace("5, 10.0", "5.5, 10.0"))
     with pytest.raises(ConfigError, match="non-negative integers"):
         config.load_file(str(cfg), Context())
+
+
+@pytest.mark.parametrize("flag,msg", [
+    ("--web.telemetry-path=/stats", "--web.telemetry-path: metrics are served at /metrics "
+     "only"),
+    ("--btf.path=/tmp/x.btf", "--btf.path: pybpf reads the running kernel's BTF "
+     "(/sys/kernel/btf/vmlinux); another BTF file is not supported"),
+])
+def test_ebpf_exporter_flags_pybpf_cannot_honour(flag, msg):
+    r = subprocess.run([sys.executable, "-m", "pybpf", "exporter", "--config.dir=/tmp",
+                        "--config.names=x", flag], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=SRC))
+    assert r.returncode == 2 and r.stderr == f"pybpf exporter: error: {msg}\n"

@@ -503,3 +503,23 @@ def test_a_map_that_cannot_be_read_leaves_the_others_served(scratch):
     assert value(s, "pt_by_nr_total", nr="110") == 1
     assert value(s, "pybpf_exporter_decode_errors_total",
                  metric="pt_getppid_per_cpu_total") == 1
+
+
+def test_config_check_and_ebpf_exporter_flags(scratch):
+    _write(scratch, "percpu", PERCPU, PERCPU_YAML, PID=str(os.getpid()))
+    _write(scratch, "spans", "", SPANS_YAML)
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "pybpf", "exporter",
+                               f"--config.dir={scratch}", *args], capture_output=True,
+                              text=True, env=dict(os.environ, PYTHONPATH=SRC), timeout=120)
+    r = run("--config.names=percpu", "--config.check", "--capabilities.keep=none",
+            "--debug", "--log.no-timestamps")
+    assert r.returncode == 0 and r.stdout == ""
+    assert r.stderr == "pybpf exporter: every config loads and attaches (percpu)\n"
+    # --config.check and --config.strict: one config that fails fails the run
+    for flag in ("--config.check", "--config.strict"):
+        r = run("--config.names=percpu,spans", flag, "--once")
+        assert r.returncode == 1 and r.stdout == ""
+        [line] = r.stderr.splitlines()
+        assert "spans.yaml: tracing: tracing spans" in line

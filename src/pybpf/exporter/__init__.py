@@ -38,6 +38,19 @@ def parser():
                         "implies --ebpf-exporter-names")
     p.add_argument("--config.names", dest="config_names", action="append", default=[],
                    metavar="NAMES", help="comma-separated config names in --config.dir")
+    p.add_argument("--config.check", dest="config_check", action="store_true",
+                   help="load and attach every config, say whether all did, and exit")
+    p.add_argument("--config.strict", dest="config_strict", action="store_true",
+                   help="fail if any config cannot be loaded and attached (default with "
+                        "several configs: leave it out and serve the others)")
+    # more of ebpf_exporter's flags, so its command lines work as they are
+    p.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics",
+                   help=argparse.SUPPRESS)
+    for flag in ("--debug", "--log.no-timestamps"):
+        p.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
+    for flag in ("--capabilities.keep", "--config.skip-cache-size", "--btf.path"):
+        p.add_argument(flag, dest=flag[2:].replace(".", "_").replace("-", "_"),
+                       help=argparse.SUPPRESS)
     p.add_argument("--ebpf-exporter-names", action="store_true",
                    help="name metrics and cgroups as ebpf_exporter does: metric names "
                         "prefixed 'ebpf_exporter_', cgroup labels as full paths")
@@ -78,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         files += [os.path.join(args.config_dir, n + ".yaml") for n in names]
         args.ebpf_exporter_names = True
+    if args.telemetry_path != "/metrics":
+        print("pybpf exporter: error: --web.telemetry-path: metrics are served at /metrics "
+              "only", file=sys.stderr)
+        return 2
+    if args.btf_path:
+        print("pybpf exporter: error: --btf.path: pybpf reads the running kernel's BTF "
+              "(/sys/kernel/btf/vmlinux); another BTF file is not supported", file=sys.stderr)
+        return 2
     if not files:
         print("pybpf exporter: error: give --config NAME_OR_FILE (--list shows the built-in "
               "ones)", file=sys.stderr)
@@ -100,7 +121,8 @@ def run(files, host: str, port: int, args) -> int:
     from .config import DEFAULT_MAX_SERIES
     from .core import Exporter
     from .programs import LoadError
-    keep_going = len(files) > 1      # one config that fails leaves the others serving
+    # one config that fails leaves the others serving, unless told to be strict
+    keep_going = len(files) > 1 and not (args.config_strict or args.config_check)
     try:
         exporter = Exporter(files, max_series=args.max_series or DEFAULT_MAX_SERIES,
                             bpf_stats=args.bpf_stats, keep_going=keep_going,
@@ -119,6 +141,11 @@ def run(files, host: str, port: int, args) -> int:
         print(f"pybpf exporter: error: {line} (left out; the other configs are served)",
               file=sys.stderr)
     with exporter:
+        if args.config_check:
+            names = ", ".join(lp.name for lp in exporter.programs)
+            print(f"pybpf exporter: every config loads and attaches ({names})",
+                  file=sys.stderr)
+            return 0
         if args.once:
             # a closed pipe (`... --once | head`) raises BrokenPipeError: pybpf's
             # run_main ends the command quietly with 141, as every command

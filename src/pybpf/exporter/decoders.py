@@ -78,7 +78,7 @@ class Context:
     def syscall(self, nr: int) -> str:
         if self._syscalls is None:
             self._syscalls = syscall_table()
-        return self._syscalls.get(nr, f"unknown_syscall_{nr}")
+        return self._syscalls.get(nr, f"unknown_syscall:{nr}")
 
     def cgroup(self, cgid: int) -> str:
         """The path of a cgroup v2 id (its directory inode) under the unified mount."""

@@ -210,7 +210,7 @@ def load(conf: ProgramConf, ctx=None) -> LoadedProgram:
             m = obj.maps.get(mc.map)
             if m is None:
                 known = ", ".join(sorted(k for k in obj.maps if not k.startswith(".")))
-                raise ConfigError(f"{mc.path}.map" if mc.map != mc.name else mc.path,
+                raise ConfigError(f"{mc.path}.map" if mc.map != mc.raw_name else mc.path,
                                   f"no map {mc.map!r} in program {conf.name!r} (maps: "
                                   f"{known or 'none'})", conf.file)
             try:

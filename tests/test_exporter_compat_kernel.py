@@ -34,6 +34,8 @@ struct { __uint(type, BPF_MAP_TYPE_PERCPU_HASH); __uint(max_entries, 8);
 	 __type(key, __u32); __type(value, __u64); } pt_by_nr_per_cpu_total SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_HASH); __uint(max_entries, 8);
 	 __type(key, __u32); __type(value, __u64); } pt_by_nr_total SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 2);
+	 __type(key, __u32); __type(value, __u64); } pt_never_total SEC(".maps");
 
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int count(void *ctx)
@@ -78,6 +80,10 @@ metrics:
       help: by syscall number, the CPUs added up
       labels:
         - {name: nr, size: 4, decoders: [{name: uint}]}
+    - name: pt_never_total
+      help: an array nothing writes to
+      labels:
+        - {name: slot, size: 4, decoders: [{name: uint}]}
 """
 
 KADDR = HEAD + r"""
@@ -450,6 +456,9 @@ def test_ebpf_exporter_layout_and_features(scratch, cgroups, veth):
         assert v("pt_getppid_per_cpu_total", cpu=str(cpus[1])) == 5
         assert v("pt_by_nr_per_cpu_total", nr="110", cpu=str(cpus[1])) == 5
     assert v("pt_by_nr_total", nr="110") == 7 + (5 if len(cpus) > 1 else 0)
+    # array slots holding zero are shown, as ebpf_exporter shows them
+    assert v("pt_never_total", slot="0") == 0 and v("pt_never_total", slot="1") == 0
+    assert (p + "pt_never_total", (("slot", "1"),)) in s
     assert s[(p + "pt_initial_total", ())] == 42               # ran exactly once
     assert v("pt_kaddr_total", function="schedule") == 7 + (5 if len(cpus) > 1 else 0)
     # cgroup_id_map: only the matching cgroup was put in the map; labels are full paths
@@ -501,6 +510,7 @@ def test_a_map_that_cannot_be_read_leaves_the_others_served(scratch):
         s = samples(ex.scrape().decode())
     assert not [k for k in s if k[0] == "pt_getppid_per_cpu_total"]
     assert value(s, "pt_by_nr_total", nr="110") == 1
+    assert not [k for k in s if k[0] == "pt_never_total"]     # pybpf's names: zeros left out
     assert value(s, "pybpf_exporter_decode_errors_total",
                  metric="pt_getppid_per_cpu_total") == 1
 

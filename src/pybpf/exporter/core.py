@@ -63,7 +63,8 @@ class Exporter:
                 self._stats_fd = enable_bpf_stats()
             for pc in confs:
                 try:
-                    self.programs.append(programs.load(pc, self.ctx))
+                    self.programs.append(programs.load(pc, self.ctx,
+                                                       ebpf_exporter_names))
                 except errors.PybpfError as e:
                     if not keep_going:
                         raise

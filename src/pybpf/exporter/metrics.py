@@ -75,11 +75,13 @@ class MapMetric:
     the counts of the last render (series, entries, drops, decode errors) feed the health
     metrics."""
 
-    def __init__(self, conf: MetricConf, m, program: str):
+    def __init__(self, conf: MetricConf, m, program: str, zero_slots: bool = False):
+        """``zero_slots``: show array slots holding zero too, as ebpf_exporter does."""
         check_map(conf, m)
         self.conf, self.map, self.program = conf, m, program
         self.name = conf.name
         self.is_array = m.type in _ARRAYS
+        self._skip_zero = self.is_array and not zero_slots
         self.decode_errors = 0      # cumulative: entries whose key a decoder failed on
         self.dropped = 0            # cumulative: series left out over max_series
         self.series = 0             # last scrape
@@ -200,7 +202,7 @@ class MapMetric:
         dropped: set = set()
         errors_ = entries = 0
         whole = bool(self._fields)
-        skip_zero = self.is_array
+        skip_zero = self._skip_zero
         for keys, vals in self._read():
             entries += len(keys)
             if not whole:

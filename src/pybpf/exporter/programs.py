@@ -165,8 +165,9 @@ def _attach_custom(obj, custom: dict) -> None:
         obj.links.append(link)
 
 
-def load(conf: ProgramConf, ctx=None) -> LoadedProgram:
-    """Compile/read, load, attach the program and bind its metrics to its maps."""
+def load(conf: ProgramConf, ctx=None, ebpf_exporter_names: bool = False) -> LoadedProgram:
+    """Compile/read, load, attach the program and bind its metrics to its maps
+    (``ebpf_exporter_names``: array slots holding zero are shown, as there)."""
     import pybpf
     where = f"{conf.file}: program {conf.name!r}"
     data, identity = object_bytes(conf)
@@ -218,7 +219,7 @@ def load(conf: ProgramConf, ctx=None) -> LoadedProgram:
                     from .perfevents import PerfEventMetric
                     lp.metrics.append(PerfEventMetric(mc, m, conf.name))
                     continue
-                lp.metrics.append(MapMetric(mc, m, conf.name))
+                lp.metrics.append(MapMetric(mc, m, conf.name, ebpf_exporter_names))
             except ConfigError as e:
                 raise e.in_file(conf.file) from None
         cm = conf.cgroup_id_map

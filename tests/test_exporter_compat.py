@@ -210,3 +210,11 @@ def test_ebpf_exporter_flags_pybpf_cannot_honour(flag, msg):
                         "--config.names=x", flag], capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=SRC))
     assert r.returncode == 2 and r.stderr == f"pybpf exporter: error: {msg}\n"
+
+
+def test_ebpf_exporter_histograms_ignore_other_indices():
+    b = Buckets("exp2", 2, 4, 1.0)
+    counts = {0: 5, 2: 1, 3: 1, 4: 1, 5: 99, 9: 7}      # 5: the sum; 0 and 9: neither
+    assert b.fold(counts) == ([6, 7, 8, 15], 15, 99)   # pybpf's way: counted at the edges
+    b.ignore_others = True
+    assert b.fold(counts) == ([1, 2, 3, 3], 3, 99)     # ebpf_exporter's way

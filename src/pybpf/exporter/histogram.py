@@ -50,6 +50,9 @@ class Buckets:
         if not self.keys:
             raise ValueError("a histogram needs at least one bucket")
         self.sum_key = self.keys[-1] + 1
+        # ebpf_exporter's way: an index that is neither a bucket nor the sum is ignored
+        # (pybpf's own: below the first bucket counts in it, others in +Inf)
+        self.ignore_others = False
         self.le = [go_float(b) for b in self.bounds] + ["+Inf"]
         self._pos = {k: i for i, k in enumerate(self.keys)}   # the common case: a key
 
@@ -64,6 +67,8 @@ class Buckets:
             if i is None:
                 if idx == sum_key:
                     raw_sum += n
+                    continue
+                if self.ignore_others:
                     continue
                 i = bisect.bisect_left(keys, idx)    # between keys, or past the last: +Inf
             per[i] += n

@@ -76,12 +76,15 @@ class MapMetric:
     metrics."""
 
     def __init__(self, conf: MetricConf, m, program: str, zero_slots: bool = False):
-        """``zero_slots``: show array slots holding zero too, as ebpf_exporter does."""
+        """``zero_slots``: as ebpf_exporter, show array slots holding zero, and ignore
+        histogram indices that are neither a bucket nor the sum."""
         check_map(conf, m)
         self.conf, self.map, self.program = conf, m, program
         self.name = conf.name
         self.is_array = m.type in _ARRAYS
         self._skip_zero = self.is_array and not zero_slots
+        if zero_slots and conf.buckets is not None:
+            conf.buckets.ignore_others = True       # ebpf_exporter's histograms, too
         self.decode_errors = 0      # cumulative: entries whose key a decoder failed on
         self.dropped = 0            # cumulative: series left out over max_series
         self.series = 0             # last scrape

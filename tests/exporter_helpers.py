@@ -26,23 +26,32 @@ class ExporterProcess:
                                    "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=env)
         deadline = time.monotonic() + timeout
-        line = ""
+        fd = self.p.stderr.fileno()
+        buf = b""
+        self.early_lines: list[str] = []      # what it said before serving (errors)
         while time.monotonic() < deadline:
-            r, _, _ = select.select([self.p.stderr], [], [], 0.2)
+            # raw reads: a buffered readline() after select() can hold a second line
+            # in its buffer where select() no longer sees it
+            r, _, _ = select.select([fd], [], [], 0.2)
             if r:
-                line = self.p.stderr.readline()
-                m = re.search(r"serving (http://\S+/metrics)", line)
-                if m:
-                    self.url = m.group(1)
-                    self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
-                    return
-                if not line:
+                chunk = os.read(fd, 65536)
+                if not chunk:
                     break
+                buf += chunk
+                while b"\n" in buf:
+                    raw, buf = buf.split(b"\n", 1)
+                    line = raw.decode(errors="replace")
+                    m = re.search(r"serving (http://\S+/metrics)", line)
+                    if m:
+                        self.url = m.group(1)
+                        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+                        return
+                    self.early_lines.append(line)
             elif self.p.poll() is not None:
                 break
-        rest = self.p.stderr.read() if self.p.poll() is not None else ""
+        rest = buf.decode(errors="replace")
         self.stop()
-        raise AssertionError(f"exporter did not start: {line}{rest}")
+        raise AssertionError(f"exporter did not start: {' | '.join(self.early_lines)}{rest}")
 
     def text(self) -> str:
         with urllib.request.urlopen(self.url, timeout=30) as r:

@@ -102,7 +102,8 @@ def test_builtins_are_the_six_examples():
 @pytest.mark.parametrize("path,value,message", [
     ("metrics.counters[0].labels[1].decoders[0].name", "foo",
      "metrics.counters[0].labels[1].decoders[0]: unknown decoder 'foo' (known: cgroup, "
-     "dname, hex, inet_ip, ksym, majorminor, regexp, static_map, string, syscall, uint)"),
+     "dname, errno, hex, ifname, inet_ip, kstack, ksym, majorminor, pci_class, pci_device, "
+     "pci_subclass, pci_vendor, regexp, static_map, string, syscall, uint)"),
     ("metrics.counters[0].labels[1].decoders[1].static_map", "nope",
      "metrics.counters[0].labels[1].decoders[1].static_map: static_map needs a mapping of "
      "values to labels (e.g. {0: read, 1: write})"),
@@ -127,7 +128,7 @@ def test_builtins_are_the_six_examples():
     ("metrics.counters[0].max_series", 0,
      "metrics.counters[0].max_series: max_series must be at least 1, not 0"),
     ("metrics.histograms[0].bucket_type", "log10",
-     "metrics.histograms[0].bucket_type: unknown bucket_type 'log10' (exp2, linear or "
+     "metrics.histograms[0].bucket_type: unknown bucket_type 'log10' (exp2, exp2zero, linear or "
      "fixed)"),
     ("metrics.histograms[0].bucket_max", -1,
      "metrics.histograms[0].bucket_max: bucket_max must be at least 0, not -1"),
@@ -226,8 +227,9 @@ def test_cli_bad_config_is_one_line(cfgdir):
     assert r.returncode == 1 and r.stdout == ""
     assert r.stderr.splitlines() == [
         f"pybpf exporter: error: {path}: metrics.counters[0].labels[1].decoders[0]: unknown "
-        "decoder 'foo' (known: cgroup, dname, hex, inet_ip, ksym, majorminor, regexp, "
-        "static_map, string, syscall, uint)"]
+        "decoder 'foo' (known: cgroup, dname, errno, hex, ifname, inet_ip, kstack, ksym, "
+        "majorminor, pci_class, pci_device, pci_subclass, pci_vendor, regexp, static_map, "
+        "string, syscall, uint)"]
 
 
 def test_cli_bad_arguments():

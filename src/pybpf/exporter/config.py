@@ -42,6 +42,9 @@ class MetricConf:
         self.kind, self.name, self.help, self.map = kind, name, help, map_name
         self.labels, self.max_series, self.path, self.buckets = labels, max_series, path, \
             buckets
+        self.raw_name = name               # the name as written (without a prefix)
+        self.perf_event_array = False      # counted from a perf event array's events
+        self.flush_interval = 3600.0       # ... which start over this often (seconds)
 
     @property
     def key_size(self) -> int:
@@ -57,6 +60,8 @@ class ProgramConf:
         self.object: str | None = None     # a ready .bpf.o
         self.bundled = False               # one of the package's examples
         self.globals: dict = {}
+        self.kaddrs: list[str] = []        # kernel symbols passed as kaddr_<name> globals
+        self.cgroup_id_map = None          # CgroupIdMapConf: a map the exporter fills
         self.metrics: list[MetricConf] = []
 
 
@@ -79,8 +84,8 @@ def resolve(spec: str) -> str:
     return spec
 
 
-def load_file(path: str, ctx: decoders.Context, max_series: int = DEFAULT_MAX_SERIES
-              ) -> list[ProgramConf]:
+def load_file(path: str, ctx: decoders.Context, max_series: int = DEFAULT_MAX_SERIES,
+              prefix: str = "") -> list[ProgramConf]:
     """Parse and check one config file."""
     import yaml
     try:
@@ -96,28 +101,31 @@ def load_file(path: str, ctx: decoders.Context, max_series: int = DEFAULT_MAX_SE
         what = getattr(e, "problem", None) or str(e)
         raise ConfigError("", f"not valid YAML: {where}{what}", path) from None
     try:
-        return parse(data, path, ctx, max_series)
+        return parse(data, path, ctx, max_series, prefix)
     except ConfigError as e:
         raise e.in_file(path) from None
 
 
-def parse(data, file: str, ctx: decoders.Context, max_series: int = DEFAULT_MAX_SERIES
-          ) -> list[ProgramConf]:
-    """Check a config's data (from YAML) and build the program configs."""
+def parse(data, file: str, ctx: decoders.Context, max_series: int = DEFAULT_MAX_SERIES,
+          prefix: str = "") -> list[ProgramConf]:
+    """Check a config's data (from YAML) and build the program configs.  ``prefix`` goes
+    before every metric's name (ebpf_exporter's ``ebpf_exporter_``); maps keep theirs."""
     if not isinstance(data, dict):
         raise ConfigError("", "a config is a mapping with 'metrics' (one program) or "
                           "'programs' (several)")
     base = os.path.dirname(os.path.abspath(file)) if file else os.getcwd()
-    stem = os.path.basename(file).split(".")[0] if file else "program"
+    stem = _stem(file) if file else "program"
     if "programs" in data:
         _only(data, {"programs"}, "")
         progs = data["programs"]
         if not isinstance(progs, list) or not progs:
             raise ConfigError("programs", "needs a non-empty list of programs")
-        out = [_program(p, f"programs[{i}]", base, None, file, ctx, max_series)
+        out = [_program(p, f"programs[{i}]", base, None, file, ctx, max_series, prefix)
                for i, p in enumerate(progs)]
     elif "metrics" in data:
-        out = [_program(data, "", base, stem, file, ctx, max_series)]
+        out = [_program(data, "", base, stem, file, ctx, max_series, prefix)]
+    elif "tracing" in data:
+        raise ConfigError("tracing", _NO_SPANS)
     else:
         raise ConfigError("", "a config needs 'metrics' (one program) or 'programs'")
     seen: dict[str, str] = {}
@@ -132,6 +140,19 @@ def parse(data, file: str, ctx: decoders.Context, max_series: int = DEFAULT_MAX_
                                   f"(also at {seen[m.name]})")
             seen[m.name] = m.path
     return out
+
+
+_NO_SPANS = ("tracing spans (ebpf_exporter's OpenTelemetry 'tracing:' section) are not "
+             "supported by pybpf exporter; only 'metrics:' (counters, histograms) are")
+
+
+def _stem(file: str) -> str:
+    """A config's name: its file name without ``.yaml`` (``cachestat-pre-kernel-5.16``)."""
+    base = os.path.basename(file)
+    for ext in (".yaml", ".yml"):
+        if base.endswith(ext):
+            return base[:-len(ext)]
+    return base
 
 
 def _join(path: str, key: str) -> str:
@@ -150,12 +171,16 @@ def _only(d: dict, allowed: set, path: str) -> None:
                           f"unknown key {extra[0]!r} (known: {', '.join(sorted(allowed))})")
 
 
-def _program(d, path: str, base: str, stem: str | None, file: str, ctx, max_series
-             ) -> ProgramConf:
+def _program(d, path: str, base: str, stem: str | None, file: str, ctx, max_series,
+             prefix: str = "") -> ProgramConf:
     if not isinstance(d, dict):
         raise ConfigError(path, "a program is a mapping (name, source or object, globals, "
                           "metrics)")
-    _only(d, {"name", "source", "object", "globals", "metrics"}, path)
+    _only(d, {"name", "source", "object", "globals", "metrics", "kaddrs", "cgroup_id_map",
+              "tracing"}, path)
+    tracing = d.get("tracing")
+    if tracing and (not isinstance(tracing, dict) or tracing.get("spans")):
+        raise ConfigError(_join(path, "tracing"), _NO_SPANS)
     name = d.get("name", stem)
     if not isinstance(name, str) or not _PROGRAM_NAME.match(name):
         raise ConfigError(_join(path, "name"), "a program needs a name of letters, digits, "
@@ -193,6 +218,14 @@ def _program(d, path: str, base: str, stem: str | None, file: str, ctx, max_seri
             raise ConfigError(_join(path, f"globals.{_key(k)}"), "a global's value is a number, "
                               f"true/false or a string (got {v!r})")
     prog.globals = dict(g)
+    kaddrs = d.get("kaddrs", []) or []
+    if not isinstance(kaddrs, list) or not all(isinstance(k, str) and k for k in kaddrs):
+        raise ConfigError(_join(path, "kaddrs"), "kaddrs is a list of kernel symbol names "
+                          "(each is passed as the global 'kaddr_<name>')")
+    prog.kaddrs = list(kaddrs)
+    if d.get("cgroup_id_map"):
+        from .cgroupmap import parse_conf
+        prog.cgroup_id_map = parse_conf(d["cgroup_id_map"], _join(path, "cgroup_id_map"))
     metrics = d.get("metrics")
     mpath = _join(path, "metrics")
     if not isinstance(metrics, dict):
@@ -203,13 +236,15 @@ def _program(d, path: str, base: str, stem: str | None, file: str, ctx, max_seri
         if not isinstance(items, list):
             raise ConfigError(f"{mpath}.{key}", f"{key} is a list")
         for i, m in enumerate(items):
-            prog.metrics.append(metric(kind, m, f"{mpath}.{key}[{i}]", ctx, max_series))
+            prog.metrics.append(metric(kind, m, f"{mpath}.{key}[{i}]", ctx, max_series,
+                                       prefix))
     if not prog.metrics:
         raise ConfigError(mpath, "no counters or histograms")
     return prog
 
 
 _COMMON = {"name", "help", "table", "map", "labels", "max_series"}
+_COUNTER = {"perf_event_array", "flush_interval"}     # ebpf_exporter's perf event counters
 _HIST = {"bucket_type", "bucket_min", "bucket_max", "bucket_multiplier", "bucket_keys"}
 
 
@@ -224,19 +259,27 @@ def _int(d, key, path, default=None, minimum=None) -> int:
     return v
 
 
-def metric(kind: str, d, path: str, ctx, max_series: int = DEFAULT_MAX_SERIES
-           ) -> MetricConf:
+def metric(kind: str, d, path: str, ctx, max_series: int = DEFAULT_MAX_SERIES,
+           prefix: str = "") -> MetricConf:
     """Check one counter or histogram config (at ``path``) and build it."""
     if not isinstance(d, dict):
         raise ConfigError(path, f"a {kind} is a mapping (name, help, labels, ...)")
-    _only(d, _COMMON | (_HIST if kind == "histogram" else set()), path)
+    _only(d, _COMMON | (_HIST if kind == "histogram" else _COUNTER), path)
     name = d.get("name")
-    if not isinstance(name, str) or not _METRIC_NAME.match(name):
+    if not isinstance(name, str) or not _METRIC_NAME.match(prefix + str(name)):
         raise ConfigError(_join(path, "name"), f"{name!r} is not a Prometheus metric name")
     help_text = d.get("help", name)
     if not isinstance(help_text, str):
         raise ConfigError(_join(path, "help"), "help is text")
     map_name = d.get("map", d.get("table", name))     # ebpf_exporter: the map is the name
+    raw_name, name = name, prefix + name
+    perf = d.get("perf_event_array", False)
+    if not isinstance(perf, bool):
+        raise ConfigError(_join(path, "perf_event_array"), "perf_event_array is true or false")
+    flush = 3600.0
+    if "flush_interval" in d:
+        from .perfevents import parse_duration
+        flush = parse_duration(d["flush_interval"], _join(path, "flush_interval"))
     if not isinstance(map_name, str) or not map_name:
         raise ConfigError(_join(path, "map"), "map names a map of the program")
     limit = _int(d, "max_series", path, max_series, 1)
@@ -276,30 +319,32 @@ def metric(kind: str, d, path: str, ctx, max_series: int = DEFAULT_MAX_SERIES
             raise ConfigError(_join(path, "labels"), "'le' is the bucket bound's label in "
                               "Prometheus: use another name")
         buckets = _buckets(d, path)
-    return MetricConf(kind, name, help_text, map_name, labels, limit, path, buckets)
+    mc = MetricConf(kind, name, help_text, map_name, labels, limit, path, buckets)
+    mc.raw_name, mc.perf_event_array, mc.flush_interval = raw_name, perf, flush
+    return mc
 
 
 def _buckets(d: dict, path: str) -> Buckets:
     btype = d.get("bucket_type")
-    if btype not in ("exp2", "linear", "fixed"):
+    if btype not in ("exp2", "exp2zero", "linear", "fixed"):
         raise ConfigError(_join(path, "bucket_type"), f"unknown bucket_type {btype!r} "
-                          "(exp2, linear or fixed)")
+                          "(exp2, exp2zero, linear or fixed)")
     mult = d.get("bucket_multiplier", 1)
     if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult < 1e300:
         raise ConfigError(_join(path, "bucket_multiplier"), "bucket_multiplier must be a "
                           f"positive number, not {mult!r}")
     if btype == "fixed":
         keys = d.get("bucket_keys")
+        # ebpf_exporter reads them as floats; a map's bucket index is an integer
         if not isinstance(keys, list) or not keys or not all(
-                isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in keys):
+                isinstance(k, (int, float)) and not isinstance(k, bool) and k >= 0 and
+                float(k).is_integer() for k in keys):
             raise ConfigError(_join(path, "bucket_keys"), "a fixed histogram needs "
                               "bucket_keys: a list of non-negative integers")
+        keys = [int(k) for k in keys]
         if any(a >= b for a, b in zip(keys, keys[1:])):
             raise ConfigError(_join(path, "bucket_keys"), "bucket_keys must increase")
-        for k in ("bucket_min", "bucket_max"):
-            if k in d:
-                raise ConfigError(_join(path, k), f"{k} is for exp2 and linear buckets; "
-                                  "fixed ones use bucket_keys")
+        # bucket_min/bucket_max mean nothing here; ebpf_exporter ignores them too
         return Buckets("fixed", multiplier=float(mult), keys=keys)
     if "bucket_keys" in d:
         raise ConfigError(_join(path, "bucket_keys"), "bucket_keys is for fixed buckets")
@@ -308,7 +353,7 @@ def _buckets(d: dict, path: str) -> Buckets:
     if hi < lo:
         raise ConfigError(_join(path, "bucket_max"), f"bucket_max ({hi}) is below "
                           f"bucket_min ({lo})")
-    if btype == "exp2" and hi > 63:
+    if btype in ("exp2", "exp2zero") and hi > 64 - (btype == "exp2"):
         raise ConfigError(_join(path, "bucket_max"), "exp2 buckets go up to 2**63")
     if hi - lo > 4096:
         raise ConfigError(_join(path, "bucket_max"), "more than 4096 buckets")

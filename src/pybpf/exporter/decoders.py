@@ -42,26 +42,43 @@ def _as_text(v) -> str:
 class Context:
     """Tables the decoders share: kernel symbols, syscall names, cgroup paths, disks."""
 
-    def __init__(self, kallsyms: str = "/proc/kallsyms", cgroup_root: str | None = None):
+    def __init__(self, kallsyms: str = "/proc/kallsyms", cgroup_root: str | None = None,
+                 cgroup_full_paths: bool = False):
         self._kallsyms_path = kallsyms
+        self.cgroup_full_paths = cgroup_full_paths   # ebpf_exporter: /sys/fs/cgroup/a/b
         self._ksyms = None
         self._syscalls: dict[int, str] | None = None
         self._cgroup_root = cgroup_root
         self._cgroups: dict[int, str] = {}
         self._cgroup_scanned = 0.0
         self._disks: dict[tuple[int, int], str] = {}
+        self._pci = None
 
     def ksym(self, addr: int) -> str:
         if self._ksyms is None:
             from ..bcc.syms import KernelSymbols
             self._ksyms = KernelSymbols(self._kallsyms_path)
         r = self._ksyms.resolve(addr)
-        return r[0] if r else f"0x{addr:x}"
+        return r[0] if r else f"unknown_addr:0x{addr:x}"
+
+    def kstack(self, addrs) -> str:
+        """A kernel stack's frames as function names, one a line (``??`` if unknown)."""
+        if self._ksyms is None:
+            self.ksym(0)
+        resolve = self._ksyms.resolve
+        return "\n".join((resolve(a) or ("??",))[0] for a in addrs)
+
+    def pci(self):
+        """The PCI ID database (pci.ids), read on first use."""
+        if self._pci is None:
+            from .pciids import PciIds
+            self._pci = PciIds.load()
+        return self._pci
 
     def syscall(self, nr: int) -> str:
         if self._syscalls is None:
             self._syscalls = syscall_table()
-        return self._syscalls.get(nr, f"unknown_syscall_{nr}")
+        return self._syscalls.get(nr, f"unknown_syscall:{nr}")
 
     def cgroup(self, cgid: int) -> str:
         """The path of a cgroup v2 id (its directory inode) under the unified mount."""
@@ -77,8 +94,11 @@ class Context:
             raise Unresolved(f"unknown_cgroup_id:{cgid}")
         return path
 
+    def cgroup_root(self) -> str | None:
+        return self._cgroup_root or cgroup2_mount()
+
     def _scan_cgroups(self) -> None:
-        root = self._cgroup_root or cgroup2_mount()
+        root = self.cgroup_root()
         if root is None:
             return
         found: dict[int, str] = {}
@@ -88,17 +108,23 @@ class Context:
             except OSError:
                 continue
             rel = os.path.relpath(dirpath, root)
-            found[ino] = "/" if rel == "." else "/" + rel
+            if self.cgroup_full_paths:
+                found[ino] = dirpath
+            else:
+                found[ino] = "/" if rel == "." else "/" + rel
             if len(found) > 100000:
                 break
         self._cgroups = found
 
     def disk(self, dev: int) -> str:
-        """The name of a block device from the kernel's dev_t (major << 20 | minor)."""
-        key = (dev >> 20, dev & 0xFFFFF)
+        """The name of a block device from a dev_t as user space encodes it (glibc's
+        makedev(), ebpf_exporter's MKDEV(): minor's low byte, major << 8, minor's upper
+        bits << 12); ``unknown:major:minor`` while no such device exists."""
+        key = (((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff),
+               (dev & 0xff) | ((dev >> 12) & ~0xff))
         name = self._disks.get(key)
         if name is None:
-            name = f"{key[0]}:{key[1]}"
+            name = f"unknown:{key[0]}:{key[1]}"
             try:
                 with open(f"/sys/dev/block/{key[0]}:{key[1]}/uevent") as f:
                     for line in f:
@@ -196,10 +222,14 @@ def _regexp(conf, path, ctx):
             raise ConfigError(f"{path}.regexps[{i}]", f"bad regular expression {e!r}: {err}")
 
     def dec(v):
+        # as ebpf_exporter: the first expression that matches gives the label, its one
+        # capture group if it has one, else the matched text; no match leaves the series out
         text = _as_text(v)
         for r in compiled:
-            if r.search(text):
-                return text
+            m = r.search(text)
+            if m is None or r.groups > 1:
+                continue
+            return m.group(r.groups)
         raise Skip()
     return dec
 
@@ -252,9 +282,57 @@ def _dname(conf, path, ctx):
     return dec
 
 
+# Go's names where Linux has two for one number (Python's errno table keeps the alias)
+_ERRNO_NAMES = {11: "EAGAIN", 35: "EDEADLK", 95: "EOPNOTSUPP"}
+
+
+def _errno(conf, path, ctx):
+    import errno as _e
+
+    def dec(v):
+        nr = _as_int(v)
+        return _ERRNO_NAMES.get(nr) or _e.errorcode.get(nr) or f"unknown:{nr}"
+    return dec
+
+
+def _ifname(conf, path, ctx):
+    import socket
+
+    def dec(v):
+        idx = _as_int(v[:4] if isinstance(v, (bytes, bytearray)) else v)
+        try:
+            return socket.if_indextoname(idx)
+        except (OSError, OverflowError):
+            return f"unknown:{idx}"
+    return dec
+
+
+def _kstack(conf, path, ctx):
+    def dec(v):
+        if not isinstance(v, (bytes, bytearray)) or len(v) % 8:
+            raise DecodeError("kstack needs the raw stack: 8-byte kernel addresses")
+        addrs = []
+        for off in range(0, len(v), 8):
+            a = int.from_bytes(v[off:off + 8], "little")
+            if not a:                         # the stack ends at the first zero slot
+                break
+            addrs.append(a)
+        return ctx.kstack(addrs)
+    return dec
+
+
+def _pci(kind):
+    def factory(conf, path, ctx):
+        return lambda v: ctx.pci().name(kind, _as_int(v))
+    return factory
+
+
 DECODERS = {"uint": _uint, "string": _string, "hex": _hex, "static_map": _static_map,
             "regexp": _regexp, "ksym": _ksym, "syscall": _syscall, "cgroup": _cgroup,
-            "majorminor": _majorminor, "inet_ip": _inet_ip, "dname": _dname}
+            "majorminor": _majorminor, "inet_ip": _inet_ip, "dname": _dname,
+            "errno": _errno, "ifname": _ifname, "kstack": _kstack,
+            "pci_vendor": _pci("vendor"), "pci_device": _pci("device"),
+            "pci_class": _pci("class"), "pci_subclass": _pci("subclass")}
 _KEYS = {"name", "static_map", "allow_unknown", "regexps"}
 
 
@@ -277,6 +355,9 @@ def make_chain(confs, path: str, size: int, ctx: Context):
         if not isinstance(conf, dict):
             raise ConfigError(p, f"a decoder is a mapping with a name, not {conf!r}")
         name = conf.get("name")
+        if isinstance(name, str) and name.startswith("kube_"):
+            raise ConfigError(p, f"decoder {name!r} (Kubernetes pod and container names) is "
+                              "not supported by pybpf exporter")
         if name not in DECODERS:
             known = ", ".join(sorted(DECODERS))
             raise ConfigError(p, f"unknown decoder {name!r} (known: {known})"
@@ -286,6 +367,9 @@ def make_chain(confs, path: str, size: int, ctx: Context):
             raise ConfigError(p, f"unknown key {sorted(extra)[0]!r} in decoder {name!r}")
         if i == 0 and name == "uint" and size not in (1, 2, 4, 8):
             raise ConfigError(p, f"uint decodes 1, 2, 4 or 8 bytes; the label has {size}")
+        if i == 0 and name == "kstack" and size % 8:
+            raise ConfigError(p, f"kstack decodes 8-byte addresses; the label has {size} "
+                              "bytes")
         if i == 0 and name == "inet_ip" and size not in (4, 16):
             raise ConfigError(p, f"inet_ip decodes 4 or 16 bytes; the label has {size}")
         funcs.append(DECODERS[name](conf, p, ctx))

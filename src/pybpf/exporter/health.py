@@ -63,6 +63,7 @@ class HealthCollector:
         dropped = CounterMetricFamily(p + "series_dropped", "Series left out because the "
                                       "metric reached max_series (added at each scrape)",
                                       labels=["metric"])
+        compat = ebpf_exporter_families(ex, stats) if ex.ebpf_exporter_names else None
         for lp in ex.programs:
             for fname, prog in lp.obj.programs.items():
                 try:
@@ -71,6 +72,8 @@ class HealthCollector:
                     continue
                 runs.add_metric([lp.name, fname], pi.run_cnt)
                 run_time.add_metric([lp.name, fname], pi.run_time_ns / 1e9)
+                if compat is not None:
+                    compat.add(lp.name, fname, pi)
             n = lp.lost()
             if n is not None:
                 lost.add_metric([lp.name], n)
@@ -84,6 +87,8 @@ class HealthCollector:
                     entries.add_metric([lp.name, m.conf.map], m.entries)
                     max_entries.add_metric([lp.name, m.conf.map], m.map.max_entries)
         yield from (runs, run_time, lost, entries, max_entries, series, decode, dropped)
+        if compat is not None:
+            yield from compat.families()
         yield GaugeMetricFamily(p + "scrape_maps_seconds", "Time this scrape took to read "
                                 "the maps and render their metrics", value=ex.maps_seconds)
         yield GaugeMetricFamily(p + "last_scrape_duration_seconds", "Time the previous "
@@ -91,3 +96,42 @@ class HealthCollector:
                                 value=ex.last_scrape_seconds)
         yield CounterMetricFamily(p + "scrapes", "Scrapes served", value=ex.scrapes)
 
+
+
+class ebpf_exporter_families:
+    """ebpf_exporter's own metrics, for ``--ebpf-exporter-names`` (dashboards built for it
+    find them): enabled configs, program info (config, program, tag, id), attached, run
+    time and count (while BPF stats are on) and decoder errors by config."""
+
+    def __init__(self, ex, stats: bool):
+        p = "ebpf_exporter_"
+        self.stats = stats
+        self.enabled = GaugeMetricFamily(p + "enabled_configs", "The set of enabled configs",
+                                         labels=["name"])
+        self.info = GaugeMetricFamily(p + "ebpf_program_info", "Info about ebpf programs",
+                                      labels=["config", "program", "tag", "id"])
+        self.attached = GaugeMetricFamily(p + "ebpf_program_attached", "Whether a program "
+                                          "is attached", labels=["id"])
+        self.run_time = CounterMetricFamily(p + "ebpf_program_run_time_seconds", "How long "
+                                            "has the program been executing", labels=["id"])
+        self.run_count = CounterMetricFamily(p + "ebpf_program_run_count", "How many times "
+                                             "has the program been executed", labels=["id"])
+        self.decoder = CounterMetricFamily(p + "decoder_errors", "How many times has "
+                                           "decoders encountered errors", labels=["config"])
+        for lp in ex.programs:
+            self.enabled.add_metric([lp.name], 1)
+            self.decoder.add_metric([lp.name], sum(m.decode_errors for m in lp.metrics))
+
+    def add(self, config: str, function: str, pi) -> None:
+        pid = str(pi.id)
+        self.info.add_metric([config, function, pi.tag, pid], 1)
+        self.attached.add_metric([pid], 1)      # a program that fails to attach fails its config
+        if self.stats:
+            self.run_time.add_metric([pid], pi.run_time_ns / 1e9)
+            self.run_count.add_metric([pid], pi.run_cnt)
+
+    def families(self):
+        out = [self.enabled, self.info, self.attached, self.decoder]
+        if self.stats:
+            out += [self.run_time, self.run_count]
+        return out

@@ -6,6 +6,8 @@ Bucket types (as in Cloudflare's ebpf_exporter):
 - ``exp2``: index ``i`` in ``[bucket_min, bucket_max]`` is the bucket ``le = 2**i *
   bucket_multiplier``; the BPF side puts a value ``v`` in the smallest ``i`` with
   ``v <= 2**i`` (``exp2_bucket()`` in ``pybpf_exporter.h``).
+- ``exp2zero``: as ``exp2`` shifted by one to make room for zero: index 0 is ``le = 0``,
+  index ``i >= 1`` is ``le = 2**(i-1) * bucket_multiplier``.
 - ``linear``: index ``i`` is ``le = i * bucket_multiplier``.
 - ``fixed``: the index is the bucket's own key from ``bucket_keys``; ``le = key *
   bucket_multiplier``.
@@ -37,6 +39,9 @@ class Buckets:
         elif bucket_type == "exp2":
             self.keys = list(range(bucket_min, bucket_max + 1))
             self.bounds = [float(2 ** i) * multiplier for i in self.keys]
+        elif bucket_type == "exp2zero":
+            self.keys = list(range(bucket_min, bucket_max + 1))
+            self.bounds = [float(2 ** (i - 1)) * multiplier if i else 0.0 for i in self.keys]
         elif bucket_type == "linear":
             self.keys = list(range(bucket_min, bucket_max + 1))
             self.bounds = [i * multiplier for i in self.keys]
@@ -45,6 +50,9 @@ class Buckets:
         if not self.keys:
             raise ValueError("a histogram needs at least one bucket")
         self.sum_key = self.keys[-1] + 1
+        # ebpf_exporter's way: an index that is neither a bucket nor the sum is ignored
+        # (pybpf's own: below the first bucket counts in it, others in +Inf)
+        self.ignore_others = False
         self.le = [go_float(b) for b in self.bounds] + ["+Inf"]
         self._pos = {k: i for i, k in enumerate(self.keys)}   # the common case: a key
 
@@ -59,6 +67,8 @@ class Buckets:
             if i is None:
                 if idx == sum_key:
                     raw_sum += n
+                    continue
+                if self.ignore_others:
                     continue
                 i = bisect.bisect_left(keys, idx)    # between keys, or past the last: +Inf
             per[i] += n

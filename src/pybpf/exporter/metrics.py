@@ -42,13 +42,25 @@ def check_map(conf: MetricConf, m) -> None:
     if m.type not in _SUPPORTED:
         raise ConfigError(conf.path, f"map {conf.map!r} is a {_tname(m.type)} map; metrics "
                           "read hash, LRU hash and array maps (per-CPU too)")
-    if conf.labels and conf.key_size != m.key_size:
+    split = split_cpu(conf, m)
+    if conf.labels and conf.key_size != (m.key_size + 2 if split else m.key_size) and \
+            not (split and len(conf.labels) == 1 and m.key_size == 4):
+        more = " plus the 2-byte cpu label" if split else ""
         raise ConfigError(f"{conf.path}.labels", f"the labels' sizes (with padding) add up to "
                           f"{conf.key_size} bytes but map {conf.map!r} has "
-                          f"{m.key_size}-byte keys")
+                          f"{m.key_size}-byte keys{more}")
     if m.value_size not in (4, 8):
         raise ConfigError(conf.path, f"map {conf.map!r} has {m.value_size}-byte values; "
                           "metrics need unsigned 4- or 8-byte (u32/u64) counts")
+
+
+def split_cpu(conf: MetricConf, m) -> bool:
+    """ebpf_exporter's per-CPU rule: a counter over a per-CPU map whose last label is a
+    2-byte ``cpu`` gets one series per CPU (the CPU number is appended to the key); any
+    other per-CPU map has its CPUs' values added up.  A one-slot map (a u32 key of 0) with
+    ``cpu`` as its only label has that key left out."""
+    return bool(m.percpu and conf.kind == "counter" and conf.labels and
+                conf.labels[-1].name == "cpu" and conf.labels[-1].size == 2)
 
 
 def _tname(t: int) -> str:
@@ -63,11 +75,16 @@ class MapMetric:
     the counts of the last render (series, entries, drops, decode errors) feed the health
     metrics."""
 
-    def __init__(self, conf: MetricConf, m, program: str):
+    def __init__(self, conf: MetricConf, m, program: str, zero_slots: bool = False):
+        """``zero_slots``: as ebpf_exporter, show array slots holding zero, and ignore
+        histogram indices that are neither a bucket nor the sum."""
         check_map(conf, m)
         self.conf, self.map, self.program = conf, m, program
         self.name = conf.name
         self.is_array = m.type in _ARRAYS
+        self._skip_zero = self.is_array and not zero_slots
+        if zero_slots and conf.buckets is not None:
+            conf.buckets.ignore_others = True       # ebpf_exporter's histograms, too
         self.decode_errors = 0      # cumulative: entries whose key a decoder failed on
         self.dropped = 0            # cumulative: series left out over max_series
         self.series = 0             # last scrape
@@ -76,6 +93,9 @@ class MapMetric:
         self._cache_cap = max(2 * conf.max_series, 4096)
         self._value = _value_reader(m)
         self._counts = _chunk_reader(m)
+        self._split = split_cpu(conf, m)
+        # the one-slot case: the u32 key 0 is dropped, the label is the CPU alone
+        self._drop_key = self._split and len(conf.labels) == 1 and m.key_size == 4
         self._batch = True
         self._chunk = max(1, min(m.max_entries, 65536))
         self._fields = []
@@ -119,6 +139,9 @@ class MapMetric:
     def _read(self):
         """The map's entries as chunks of (keys, counts): whole batch-lookup buffers decoded
         at once where the kernel has batch ops, else entry by entry."""
+        if self._split:
+            yield from self._read_per_cpu()
+            return
         m = self.map
         if self._batch:
             ks, counts = m.key_size, self._counts
@@ -134,6 +157,41 @@ class MapMetric:
         items = [(k, value(v)) for k, v in m.items_raw()]
         yield [k for k, _ in items], [v for _, v in items]
 
+    def _read_per_cpu(self):
+        """As _read, one entry per (key, CPU): the key with the CPU number appended as a
+        little-endian u16 (ebpf_exporter's layout for a ``cpu`` label)."""
+        m = self.map
+        ks, c = m.key_size, m.ncpus
+        code = "Q" if m.value_size == 8 else "I4x"
+        cpus = [i.to_bytes(2, "little") for i in range(c)]
+        drop, zero = self._drop_key, bytes(ks)
+
+        def expand(kraws, flat):
+            keys = []
+            vals = []
+            for i, k in enumerate(kraws):
+                if drop:
+                    if k != zero:
+                        continue            # only slot 0 has a meaning here
+                    k = b""
+                keys.extend(k + cb for cb in cpus)
+                vals.extend(flat[i * c:(i + 1) * c])
+            return keys, vals
+        try:
+            for kraw, vraw, n in m.batch_chunks(self._chunk):
+                flat = struct.unpack_from("<" + code * (n * c), vraw)
+                yield expand([kraw[i:i + ks] for i in range(0, n * ks, ks)], flat)
+            return
+        except errors.KernelError as e:
+            if e.errno not in (22, 95, 524):
+                raise
+        st = struct.Struct("<" + code * c)
+        kraws, flat = [], []
+        for k, v in m.items_raw():
+            kraws.append(k)
+            flat.extend(st.unpack_from(v))
+        yield expand(kraws, flat)
+
     # -- rendering --------------------------------------------------------------------------
     def render(self, out: list) -> None:
         if self.conf.kind == "counter":
@@ -147,7 +205,7 @@ class MapMetric:
         dropped: set = set()
         errors_ = entries = 0
         whole = bool(self._fields)
-        skip_zero = self.is_array
+        skip_zero = self._skip_zero
         for keys, vals in self._read():
             entries += len(keys)
             if not whole:

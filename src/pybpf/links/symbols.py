@@ -148,9 +148,19 @@ def _which(name: str) -> str | None:
     """shutil.which for a bare name (shutil itself costs a uprobe tool's start ~2 ms)."""
     for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
         p = os.path.join(d or os.curdir, name)
-        if os.path.isfile(p) and os.access(p, os.X_OK):
+        if os.path.isfile(p) and os.access(p, os.X_OK) and _is_elf(p):
             return p
     return None
+
+
+def _is_elf(path: str) -> bool:
+    """Only an ELF file can be probed: a wrapper script earlier on $PATH (a pyenv shim for
+    python3, say) is passed over for the real program further on."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
 
 
 def resolve_path(path: str) -> str:

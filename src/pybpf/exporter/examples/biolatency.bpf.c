@@ -34,6 +34,15 @@ struct {
 	__type(value, __u64);
 } bio_latency SEC(".maps");
 
+/* the kernel's dev_t (major << 20 | minor) as user space encodes it (glibc's makedev),
+ * which the majorminor decoder reads, as in ebpf_exporter */
+static __always_inline __u32 user_dev(__u32 dev)
+{
+	__u32 major = dev >> 20, minor = dev & 0xfffff;
+
+	return (minor & 0xff) | (major << 8) | ((minor & ~0xffU) << 12);
+}
+
 SEC("tracepoint/block/block_rq_issue")
 int rq_issue(struct trace_event_raw_block_rq *ctx)
 {
@@ -49,7 +58,7 @@ int rq_complete(struct trace_event_raw_block_rq_completion *ctx)
 {
 	struct rq_id id = { .dev = ctx->dev, .sector = ctx->sector };
 	__u64 *ts = bpf_map_lookup_elem(&issued, &id);
-	struct lat_key key = { .dev = ctx->dev };
+	struct lat_key key = { .dev = user_dev(ctx->dev) };
 	char c = ctx->rwbs[0];
 	__u64 us;
 

@@ -1,6 +1,7 @@
 """Build hook: compile every BPF program shipped in the package (each tool's, the exporter's
 examples: any ``src/pybpf/**/<stem>.bpf.c``) into the wheel as ``<stem>.bpf.o`` beside its
-source, so installs need no clang (``pybpf.bundled`` picks the object up).
+source, so installs need no clang (``pybpf.bundled`` picks the object up); and write the
+package's code stamp (``pybpf.codeid``).
 
 CO-RE makes the object portable across kernels; without clang on the build host the
 wheel simply ships the .bpf.c and the tool compiles (once, cached) on first use.
@@ -17,6 +18,8 @@ class BuildPyWithBpf(build_py):
     def run(self):
         super().run()
         sys.path.insert(0, str(pathlib.Path("src").resolve()))
+        if not getattr(self, "editable_mode", False):
+            write_code_stamp(pathlib.Path(self.build_lib, "pybpf"))
         try:
             from pybpf.toolchain import compile as compile_c
             from pybpf.errors import PybpfError
@@ -35,6 +38,15 @@ class BuildPyWithBpf(build_py):
                                src.name[:-len(".c")] + ".o")
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(obj)
+
+
+def write_code_stamp(pkg: pathlib.Path) -> None:
+    """The built package's ``_codestamp``: a digest of its sources that keys pybpf's load
+    plans and build records (``pybpf.codeid``), read at start instead of a stat of every
+    module.  Only built packages get one: an editable install runs from src/, which stays
+    without a stamp and is identified by its files' stats, so edits there count."""
+    from pybpf.codeid import STAMP, source_digest
+    (pkg / STAMP).write_text(source_digest(str(pkg)) + "\n")
 
 
 setup(cmdclass={"build_py": BuildPyWithBpf})

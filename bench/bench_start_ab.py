@@ -5,7 +5,11 @@ once it is attached and about to read events), through the installed-style comma
 (``python bin/pybpf TOOL``).  Runs alternate between the two checkouts so both see the same
 load; the minimum and the mean of the lower half are the least disturbed by other jobs.
 
-usage: bench/bench_start_ab.py --other CHECKOUT [--runs N] TOOL [TOOL ...]
+With ``--built`` both sides run as a built package, as pip installs it (``setup.py
+build_py`` of each checkout into a temp dir: the tools' objects compiled, the code stamp
+written) instead of from their source trees.
+
+usage: bench/bench_start_ab.py --other CHECKOUT [--built] [--runs N] TOOL [TOOL ...]
 (a TOOL may carry its options: "opensnoop -T -p 1")
 """
 
@@ -48,9 +52,23 @@ def one(checkout: str, tool: str) -> tuple[float | None, float]:
     return cpu, wall
 
 
+def built(checkout: str, into: str) -> str:
+    """``checkout`` built as a package (its build_py, so what a wheel holds) under
+    ``into``/src, with its bin/pybpf: a root ``one()`` can run."""
+    import shutil
+    subprocess.run([PYTHON, "setup.py", "-q", "build_py", "-d", os.path.join(into, "src")],
+                   cwd=checkout, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    os.makedirs(os.path.join(into, "bin"), exist_ok=True)
+    shutil.copy(os.path.join(checkout, "bin", "pybpf"), os.path.join(into, "bin"))
+    return into
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--other", required=True, help="the other pybpf checkout (its src/, bin/)")
+    ap.add_argument("--built", action="store_true",
+                    help="run both sides as built packages (setup.py build_py), not sources")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("tools", nargs="+")
     a = ap.parse_args()
@@ -59,6 +77,9 @@ def main() -> int:
     pyc = tempfile.mkdtemp(prefix="pybpf-bench-ab-")
     os.environ["PYTHONPYCACHEPREFIX"] = pyc
     sides = {"other": os.path.abspath(a.other), "this": REPO}
+    if a.built:
+        sides = {k: built(v, tempfile.mkdtemp(prefix=f"pybpf-bench-ab-{k}-"))
+                 for k, v in sides.items()}
     print("| tool | checkout | CPU min | CPU lower-half mean | CPU median | wall min "
           "| wall median |")
     print("|---|---|---:|---:|---:|---:|---:|")
@@ -84,6 +105,9 @@ def main() -> int:
     finally:
         import shutil
         shutil.rmtree(pyc, ignore_errors=True)
+        if a.built:
+            for root in sides.values():
+                shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

@@ -92,6 +92,51 @@ def test_code_identity_lists_no_byte_code(tmp_path, monkeypatch):
     assert codeid.code_identity() == first
 
 
+def test_a_built_package_is_named_by_its_stamp(tmp_path, monkeypatch):
+    """A wheel's ``_codestamp`` (a digest of its sources) names the code: no module is
+    stat'ed; another build's sources give another stamp, so another identity."""
+    codeid, pkg, scanned = _one_module_package(tmp_path, monkeypatch)
+    (pkg / codeid.STAMP).write_text(codeid.source_digest(str(pkg)) + "\n")
+    monkeypatch.setattr(codeid, "_memo", [])
+    monkeypatch.setattr(codeid, "_scan", lambda: pytest.fail("scanned despite a stamp"))
+    stamped = codeid.code_identity()
+    assert stamped != scanned and len(stamped) == 32
+    (pkg / "object" / "loader.py").write_text("x = 2\n")     # same size, another build
+    (pkg / codeid.STAMP).write_text(codeid.source_digest(str(pkg)) + "\n")
+    monkeypatch.setattr(codeid, "_memo", [])
+    assert codeid.code_identity() != stamped
+
+
+def test_source_digest_covers_every_source_and_only_sources(tmp_path):
+    from pybpf import codeid
+    pkg = tmp_path / "pkg"
+    (pkg / "tools" / "t").mkdir(parents=True)
+    (pkg / "a.py").write_text("a = 1\n")
+    (pkg / "tools" / "t" / "t.h").write_text("int x;\n")
+    first = codeid.source_digest(str(pkg))
+    (pkg / "__pycache__").mkdir()
+    (pkg / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0" * 16)
+    (pkg / "t.bpf.o").write_bytes(b"\x7fELF")
+    assert codeid.source_digest(str(pkg)) == first          # byte code, objects: not source
+    (pkg / "tools" / "t" / "t.h").write_text("int y;\n")   # a tool's header counts too
+    assert codeid.source_digest(str(pkg)) != first
+
+
+def test_a_damaged_stamp_falls_back_to_the_scan(tmp_path, monkeypatch):
+    codeid, pkg, scanned = _one_module_package(tmp_path, monkeypatch)
+    (pkg / codeid.STAMP).write_text("not a digest\n")
+    monkeypatch.setattr(codeid, "_memo", [])
+    assert codeid.code_identity() == scanned
+
+
+def test_a_checkout_has_no_stamp():
+    """src/ must never carry a stamp (it would freeze the identity of code being edited):
+    only a build writes one, into its build directory."""
+    from pybpf import codeid
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    assert not os.path.exists(os.path.join(src, "pybpf", codeid.STAMP))
+
+
 # ---- eviction (pure) -------------------------------------------------------------------
 
 def _fill(c: Cache, n: int, size: int) -> list[str]:

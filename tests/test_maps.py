@@ -129,6 +129,34 @@ def test_ringbuf_perf_array_and_stack_trace_create():
         assert st.lookup_raw(0) is None
 
 
+@pytest.mark.parametrize("spec", [
+    MapSpec("pt_m_same_hash", MapType.HASH, 8, 16, 10, flags=MapFlag.NO_PREALLOC),
+    MapSpec("pt_m_same_arr", MapType.ARRAY, 4, 12, 3,
+            flags=MapFlag.MMAPABLE | MapFlag.RDONLY_PROG),
+    MapSpec("pt_m_same_rdonly", MapType.ARRAY, 4, 8, 1, flags=MapFlag.RDONLY),
+    MapSpec("pt_m_same_wronly", MapType.HASH, 4, 8, 2, flags=MapFlag.WRONLY),
+    MapSpec("pt_m_same_pcpu", MapType.PERCPU_ARRAY, 4, 8, 5),
+    MapSpec("pt_m_same_rb", MapType.RINGBUF, 0, 0, 4096 * 2),
+    MapSpec("pt_m_same_q", MapType.QUEUE, 0, 4, 7),
+    MapSpec("pt_m_same_bloom", MapType.BLOOM_FILTER, 0, 4, 100, map_extra=3),
+    MapSpec("a_name_longer_than_fifteen", MapType.HASH, 4, 4, 1),
+], ids=lambda s: s.name)
+def test_a_created_map_says_what_the_kernel_says(spec):
+    """Map.create describes the new map from its attributes, without asking the kernel
+    (a syscall per map of a start): the same as OBJ_GET_INFO, field by field."""
+    from pybpf.info import map_info
+    with Map.create(spec) as m:
+        mi = map_info(m.fileno())
+        assert (m.name, m.type, m.key_size, m.value_size, m.max_entries, m.flags) == \
+            (mi.name, mi.type, mi.key_size, mi.value_size, mi.max_entries, mi.flags)
+        assert m.id == mi.id and m.id > 0
+        again = Map.from_fd(m.fileno())
+        try:
+            assert (again.id, again.name, again.flags) == (m.id, m.name, m.flags)
+        finally:
+            again.close()
+
+
 def test_prog_array_holds_a_program():
     code = Instructions([mov64(R0, 0), exit_()]).assemble()
     with Program.load(ProgramSpec(name="pt_m_tail", type=ProgType.SOCKET_FILTER,

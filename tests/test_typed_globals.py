@@ -129,3 +129,36 @@ def test_variables_are_checked_on_both_paths(obj_bytes):
             pybpf.load(obj_bytes, name="pt_typed", variables={"prefix": "x" * 8})
         with pybpf.load(obj_bytes, name="pt_typed") as obj:   # records or replays a plan
             assert obj.rodata.min_duration_ns == 0
+
+
+@pytest.mark.kernel
+def test_a_replay_reads_integers_as_the_codec_does(obj_bytes):
+    """A replayed object reads C integers and bools from the plan's type table, without
+    the type model: the same value as the Codec for every such global, and the Codec
+    still decodes every other kind."""
+    from pybpf.object import globalview
+    variables = {"min_duration_ns": 2_000_000, "verbose": True, "delta": -7}
+    for _ in range(2):                              # record the plan, then replay it
+        with pybpf.load(obj_bytes, name="pt_typed_fast", variables=variables) as obj:
+            replayed = obj._plan is not None
+            _run(obj)
+            if not replayed:
+                continue
+            types = obj._plan["types"]
+            kinds = set()
+            for name, (section, offset, size, signed, tid) in obj._globals.items():
+                if not tid or section == ".kconfig":
+                    continue
+                raw = bytes(obj.maps[section].lookup_raw(b"\0\0\0\0"))[offset:offset + size]
+                fast = globalview._plain_int(types, tid, raw)
+                slow = globalview.codec(obj).decode(tid, raw)
+                if fast is not None:
+                    assert (type(fast), fast) == (type(slow), slow), name
+                    kinds.add("bool" if type(fast) is bool else
+                              "signed" if fast < 0 else "int")
+                got = getattr(getattr(obj, section.lstrip(".")), name)
+                if isinstance(slow, (ctypes.Structure, ctypes.Union)):
+                    got, slow = bytes(got), bytes(slow)       # ctypes: by their bytes
+                assert got == slow, name
+            assert kinds == {"bool", "signed", "int"}
+    assert replayed

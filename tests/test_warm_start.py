@@ -364,3 +364,21 @@ def test_a_program_calling_a_tool_keeps_its_collector(monkeypatch):
     fake = type(sys)("pybpf.__main__")
     monkeypatch.setitem(sys.modules, "pybpf.__main__", fake)     # as bin/pybpf has it
     assert _run._the_command()
+
+
+@pytest.mark.kernel
+def test_minimals_warm_start_reads_its_counter_without_the_type_model():
+    """examples/minimal reads and writes .bss integers before it says it started: from a
+    plan these need the plan's type table only, not ctypes_btf/typedvalue/btf.kinds."""
+    env = {**os.environ, "PYTHONPATH": SRC_DIR}
+    script = os.path.join(os.path.dirname(SRC_DIR), "examples", "minimal", "minimal.py")
+    for attempt in range(2):        # the first run may compile and records the plan
+        p = subprocess.run([sys.executable, script, "-n", "2", "-i", "0.01"],
+                           env={**env, "PYTHONPROFILEIMPORTTIME": "1"},
+                           capture_output=True, timeout=120)
+        assert p.returncode == 0, p.stderr.decode()[-2000:]
+    assert b"the program saw 2 writes" in p.stdout
+    imported = {line.rsplit("|", 1)[1].strip() for line in p.stderr.decode().splitlines()
+                if line.startswith("import time:") and "|" in line}
+    assert "pybpf.object.builder" in imported and "pybpf.object.spec" not in imported
+    assert not {"pybpf.typedvalue", "pybpf.ctypes_btf", "pybpf.btf.kinds"} & imported

@@ -9,7 +9,9 @@ if TYPE_CHECKING:          # typing and collections cost milliseconds at start-u
     from collections.abc import Callable, Iterator  # noqa: F401 (Callable: Codec)
     from typing import Any
 
-from . import errors, info      # bpffs only where pinning: off a tool's start
+    from . import info
+
+from . import errors     # info on first use, bpffs only where pinning: off a tool's start
 from ._sys import attr, syscall
 from ._sys.uapi import Cmd, MapFlag, MapType, UpdateFlag
 from .fd import FD
@@ -55,6 +57,23 @@ class MapSpec:
 Codec = "Callable[[bytes], Any] | type | None"
 
 
+class _Created:
+    """What BPF_OBJ_GET_INFO would say of a map just created from ``spec`` (all but its id,
+    which :attr:`Map.id` asks for when wanted): the kernel keeps the creation attributes
+    as given, except the fd-access flags it does not store (bpf_map_flags_retain_permanent)
+    and the name, kept to what fitted in ``map_name``.  Saves a start a syscall per map."""
+
+    __slots__ = ("id", "name", "type", "key_size", "value_size", "max_entries", "flags")
+
+    def __init__(self, spec: MapSpec, a):
+        self.id = None
+        self.name = a.map_name.decode(errors="replace")
+        self.type = int(spec.type)
+        self.key_size, self.value_size = spec.key_size, spec.value_size
+        self.max_entries = spec.max_entries
+        self.flags = spec.flags & ~(MapFlag.RDONLY | MapFlag.WRONLY)
+
+
 class Map:
     """A kernel map. Keys/values: bytes, ints (little-endian, map-sized) or ctypes objects;
     reads return bytes unless ``key_type``/``value_type`` say how to decode."""
@@ -62,7 +81,7 @@ class Map:
     def __init__(self, fd: FD, mi: info.MapInfo, key_type: Codec = None,
                  value_type: Codec = None):
         self.fd = fd
-        self.id, self.name, self.type = mi.id, mi.name, mi.type
+        self._id, self.name, self.type = mi.id, mi.name, mi.type
         self.key_size, self.value_size = mi.key_size, mi.value_size
         self.max_entries, self.flags = mi.max_entries, mi.flags
         self.key_type, self.value_type = key_type, value_type
@@ -97,22 +116,28 @@ class Map:
                     raise errors.KernelError(22, "BPF_MAP_CREATE", f"map {spec.name!r} "
                                              f"({_tname(spec.type)}): {why}") from None
             raise
-        return cls.from_fd(fd, **kw)
+        try:
+            return cls(fd, _Created(spec, a), **kw)
+        except BaseException:
+            fd.close()
+            raise
 
     @classmethod
     def from_fd(cls, fd: FD | int, **kw) -> "Map":
+        from .info import map_info
         if not isinstance(fd, FD):
             import os
             fd = FD(os.dup(fd))
         try:
-            return cls(fd, info.map_info(fd.fileno()), **kw)
+            return cls(fd, map_info(fd.fileno()), **kw)
         except BaseException:
             fd.close()
             raise
 
     @classmethod
     def from_id(cls, map_id: int, **kw) -> "Map":
-        return cls.from_fd(info.fd_by_id("map", map_id), **kw)
+        from .info import fd_by_id
+        return cls.from_fd(fd_by_id("map", map_id), **kw)
 
     @classmethod
     def from_pin(cls, path: str, **kw) -> "Map":
@@ -122,8 +147,17 @@ class Map:
     def fileno(self) -> int:
         return self.fd.fileno()
 
+    @property
+    def id(self) -> int:
+        """The kernel's id of the map (for a map made here, asked on first use)."""
+        if self._id is None:
+            from .info import map_info
+            self._id = map_info(self.fileno()).id
+        return self._id
+
     def info(self) -> info.MapInfo:
-        return info.map_info(self.fileno())
+        from .info import map_info
+        return map_info(self.fileno())
 
     def pin(self, path: str) -> None:
         from . import bpffs

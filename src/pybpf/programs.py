@@ -16,7 +16,9 @@ if TYPE_CHECKING:          # typing costs milliseconds at start-up; annotations 
     from collections.abc import Iterable, Sequence   # collections: ~1 ms of a start
     from typing import Any
 
-from . import errors, info      # bpffs only where pinning: off a tool's start
+    from . import info
+
+from . import errors     # info on first use, bpffs only where pinning: off a tool's start
 from ._record import named_tuple
 from ._sys import attr, syscall
 from ._sys.uapi import AttachType, Cmd, ProgFlag, ProgType
@@ -251,7 +253,8 @@ class Program(AttachMethods):
             owned.close()
             raise errors.PybpfError(f"fd {int(fd)} is not a BPF program")
         try:
-            i = info.prog_info(owned.fileno())
+            from .info import prog_info
+            i = prog_info(owned.fileno())
         except BaseException:
             owned.close()
             raise
@@ -260,7 +263,8 @@ class Program(AttachMethods):
     @classmethod
     def from_id(cls, prog_id: int) -> "Program":
         """Open the loaded program with this id (NotFoundError if it is gone)."""
-        return cls.from_fd(info.fd_by_id("prog", prog_id))
+        from .info import fd_by_id
+        return cls.from_fd(fd_by_id("prog", prog_id))
 
     @classmethod
     def from_pin(cls, path: str) -> "Program":
@@ -278,7 +282,8 @@ class Program(AttachMethods):
         return self.fd.closed
 
     def info(self) -> info.ProgInfo:
-        return info.prog_info(self.fileno())
+        from .info import prog_info
+        return prog_info(self.fileno())
 
     @property
     def id(self) -> int:
@@ -291,7 +296,8 @@ class Program(AttachMethods):
 
     def xlated(self) -> bytes:
         """The instructions as the kernel rewrote them."""
-        return info.prog_xlated(self.fileno())
+        from .info import prog_xlated
+        return prog_xlated(self.fileno())
 
     def pin(self, path: str) -> None:
         from . import bpffs

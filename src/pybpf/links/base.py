@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from .. import errors, info     # bpffs only where pinning: off a tool's start
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .. import info
+
+from .. import errors    # info on first use, bpffs only where pinning: off a tool's start
 from .._sys import attr, syscall
 from .._sys.uapi import Cmd
 from ..fd import FD
@@ -29,7 +33,8 @@ class Link:
         from .. import bpffs
         fd = bpffs.get(path)
         try:
-            li = info.link_info(fd.fileno())
+            from ..info import link_info
+            li = link_info(fd.fileno())
         except BaseException:
             fd.close()
             raise
@@ -42,10 +47,12 @@ class Link:
 
     @property
     def id(self) -> int:
-        return info.link_info(self.fileno()).id
+        from ..info import link_info
+        return link_info(self.fileno()).id
 
     def info(self) -> info.LinkInfo:
-        return info.link_info(self.fileno())
+        from ..info import link_info
+        return link_info(self.fileno())
 
     def pin(self, path: str) -> None:
         from .. import bpffs

@@ -249,9 +249,10 @@ class _Loader:
             return Map.create(kspec)
 
     def _own_map(self, name: str, mp) -> None:
-        log.debug("map %r: %s, key %d, value %d, max_entries %d (id %d)", name,
-                  getattr(mp.type, "name", mp.type), mp.key_size, mp.value_size,
-                  mp.max_entries, mp.id)
+        if log.enabled():           # mp.id asks the kernel: only when the line is wanted
+            log.debug("map %r: %s, key %d, value %d, max_entries %d (id %d)", name,
+                      getattr(mp.type, "name", mp.type), mp.key_size, mp.value_size,
+                      mp.max_entries, mp.id)
         self.obj.maps[name] = mp
         self.obj._owned.append(mp)
 

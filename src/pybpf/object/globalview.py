@@ -74,6 +74,18 @@ def _plain_scalar(types: dict, tid: int, value) -> bytes | None:
     return int(value).to_bytes(size, "little", signed=signed) if lo <= value <= hi else None
 
 
+def _plain_int(types: dict, tid: int, raw: bytes):
+    """What the Codec decodes ``raw`` of a C integer or bool to, read straight from a
+    plan's type table (a counter read on a warm start, without importing the type model);
+    None for any other type."""
+    t = _resolved(types, tid)
+    if t is None or t[0] != 1:                  # BTF_KIND_INT
+        return None
+    if t[4] & 4:                                # BTF_INT_BOOL
+        return raw[:1] != b"\0"
+    return int.from_bytes(raw[:t[3]], "little", signed=bool(t[4] & 1))
+
+
 def _resolved(types: dict, tid: int):
     """The plan's entry for ``tid`` past typedefs and qualifiers (None if absent)."""
     t = types.get(tid)
@@ -107,6 +119,10 @@ def read(obj, name: str):
         raw = mm[offset:offset + size]
     else:
         raw = bytes(obj.maps[section].lookup_raw(_KEY0))[offset:offset + size]
+    if tid and obj._spec is None and obj._plan is not None:
+        value = _plain_int(obj._plan.get("types") or {}, tid, raw)
+        if value is not None:
+            return value
     c = codec(obj) if tid else None
     if c is not None:
         return c.decode(tid, raw)

@@ -185,19 +185,90 @@ class Stop(BaseException):
 _stop_gate: list = [0, None]
 
 
-# the last SIGINT/SIGTERM this command received, kept after its Stop is raised: a Stop
-# raised while a finalizer runs is only printed ("Exception ignored") and lost, and a
-# tool waiting in sleep_until_stopped must still end (softirqs once slept on for good)
+# the last SIGINT/SIGTERM this command received, kept after its Stop is raised: the event
+# loops' backstop (raise_if_stopped, sleep_until_stopped) for a Stop lost where no hook
+# sees it (C code that clears any error); the known ways to lose one are closed below
 _stop_seen: list = [None]
+
+
+# Where a Stop was lost.  CPython runs a Python signal handler at the next check of its
+# eval loop, wherever that is: also inside code whose exceptions it can only print
+# ("Exception ignored in ...") and drop: weakref callbacks, __del__, generators closed by
+# the collector, gc and ctypes callbacks.  One such callback runs as nearly every import
+# ends: importlib's module-lock weakref callback (cb in _get_module_lock), and a tool's
+# start imports lazily all along, so a signal during start-up now and then landed in it:
+# the Stop was printed and dropped, and the tool went on tracing for good (CI: execsnoop
+# after a SIGTERM, softirqs after a ^C).  Raised right after cb's _imp.acquire_lock(), it
+# also left the global import lock held.  So the handler never raises inside cb, and a
+# Stop that ends up unraisable anyway is raised again at the next call (_raise_later).
+
+def _module_lock_cb():
+    """The code of importlib's module-lock weakref callback (None if this Python has
+    none): the handler must not raise inside it."""
+    import _frozen_importlib        # importlib's core, always loaded
+    fn = getattr(_frozen_importlib, "_get_module_lock", None)
+    for c in getattr(getattr(fn, "__code__", None), "co_consts", ()):
+        if getattr(c, "co_name", None) == "cb":
+            return c
+    return None
+
+
+_MODULE_LOCK_CB = _module_lock_cb()
 
 
 def _raise_stop(signum, frame):
     _stop_seen[0] = signum
+    if frame is not None and frame.f_code is _MODULE_LOCK_CB:
+        # let importlib's callback finish (and release the import lock) first
+        _raise_later(lambda: _deliver(signum), frame.f_code)
+        return
+    _deliver(signum)
+
+
+def _deliver(signum: int) -> None:
+    """Raise Stop(signum), or hold it while an output write is under way."""
     if _stop_gate[0] and _stop_gate[1] is None:
         _stop_gate[1] = signum      # the interrupted write resumes (PEP 475)
         return
     _stop_gate[1] = None
     raise Stop(signum)
+
+
+def _raise_later(deliver, skip) -> None:
+    """Call ``deliver()`` (which raises) at the next point where CPython would run a signal
+    handler (a Python function's start, a C function's call or return) outside the code
+    ``skip``: through the profile hook, which is gone again at once.  A C call that
+    would block (a sleep, a poll) is never entered."""
+    def at_next_call(frame, event, arg):
+        if event == "return" or event == "c_exception" or frame.f_code is skip:
+            return
+        sys.setprofile(None)
+        deliver()
+    sys.setprofile(at_next_call)
+
+
+def _unraisable(args) -> None:
+    """``sys.unraisablehook`` while pybpf's handlers are in place: an interrupt CPython
+    could not raise (raised inside a finalizer or callback) is raised again at the next
+    call instead of printed and dropped; anything else goes to the previous hook."""
+    exc = args.exc_value
+    if isinstance(exc, Stop):
+        signum = exc.signum
+        _raise_later(lambda: _deliver(signum), _unraisable.__code__)
+        return
+    if isinstance(exc, KeyboardInterrupt) and \
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        # a bcc script under pybpf run (SIGINT is python's KeyboardInterrupt there)
+        _raise_later(_keyboard_interrupt, _unraisable.__code__)
+        return
+    _unraisable_prev[0](args)
+
+
+def _keyboard_interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+_unraisable_prev: list = [sys.__unraisablehook__]
 
 
 def raise_if_stopped() -> None:
@@ -227,38 +298,56 @@ def _stop_gate_leave() -> None:
         raise Stop(signum)
 
 
-def stop_on_signals() -> dict:
-    """Make SIGINT and SIGTERM raise :class:`Stop`, so ``with`` blocks detach everything;
-    returns the previous handlers (for :func:`restore_signals`)."""
-    old = {}
+def stop_on_signals(old: dict | None = None) -> dict:
+    """Make SIGINT and SIGTERM raise :class:`Stop`, so ``with`` blocks detach everything,
+    and install the hook that keeps a Stop from being lost in a finalizer; returns the
+    previous handlers (for :func:`restore_signals`).  ``old``: the dict to fill, entry
+    by entry before each change, so a signal in the middle leaves it complete."""
+    old = {} if old is None else old
+    if sys.unraisablehook is not _unraisable:
+        old["unraisablehook"] = _unraisable_prev[0] = sys.unraisablehook
+        sys.unraisablehook = _unraisable
     for sig in (signal.SIGINT, signal.SIGTERM):
-        old[sig] = signal.signal(sig, _raise_stop)
+        if sig not in old:
+            old[sig] = signal.getsignal(sig)
+        signal.signal(sig, _raise_stop)
     return old
 
 
 def restore_signals(old: dict) -> None:
     for sig, handler in old.items():
+        if sig == "unraisablehook":
+            continue
         signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+    if "unraisablehook" in old:
+        sys.unraisablehook = old["unraisablehook"]
 
 
 CLOSED_PIPE = 141       # 128 + SIGPIPE: what a shell sees when a C tool's reader goes away
 
 
-def run_main(prog: str, main, argv: list[str]) -> int:
+def run_main(prog: str, main, argv: list[str], signalled=()) -> int:
     """Run ``main(argv)`` under the conventions above and return the exit status.
 
     ``pybpf`` calls this for every command and tool, first thing; a tool's own ``main``
     needs no signal, pipe or error handling of its own: it lets BrokenPipeError and
     :class:`Stop` through.  stdout is flushed here (also before a SystemExit, such as
     argparse's after ``-h``): at the interpreter's exit a closed pipe could only print
-    "Exception ignored" and end with 120."""
+    "Exception ignored" and end with 120.  ``signalled``: signals seen before (``python
+    -m pybpf``'s own early handler records them), each as good as one arriving now."""
     _stop_gate[:] = [0, None]
     _stop_seen[0] = None
+    old: dict = {}
     try:
-        old = stop_on_signals()
-    except ValueError:          # not the main thread (an embedding program): no handlers
-        old = {}
-    try:
+        try:
+            # inside the try: a signal the moment a handler is in place is a Stop too
+            stop_on_signals(old)
+        except ValueError:      # not the main thread (an embedding program): no handlers
+            pass
+        for signum in signalled:
+            # its SystemExit was lost (raised inside an import's callback, say)
+            _stop_seen[0] = signum
+            raise Stop(signum)
         try:
             status = main(argv) or 0
         except SystemExit:

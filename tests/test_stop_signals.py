@@ -129,6 +129,26 @@ def test_handler_inside_importlib_callback_waits_for_it(tmp_path):
     assert not _imp.lock_held()
 
 
+def test_stop_while_compile_folds_big_ints_is_not_swallowed():
+    """The second way a Stop was lost (the exporter, 1 run in ~150, importing its metrics
+    module from source): compile() runs the handler while folding ``2 ** 53`` (int
+    multiplication checks signals) and clears any error but a KeyboardInterrupt.  The
+    timer counts CPU time, so it fires while the long source is being parsed, before the
+    fold at its end, however loaded the machine."""
+    src = "x = 0\n" * 200000 + "y = 2 ** 53\n"
+    _common._stop_gate[:] = [0, None]
+    old = signal.signal(signal.SIGPROF, _common._raise_stop)
+    try:
+        with pytest.raises(_common.Stop) as e:
+            signal.setitimer(signal.ITIMER_PROF, 0.002)
+            compile(src, "<folded>", "exec")
+        assert e.value.signum == signal.SIGPROF
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
+        _common._stop_seen[0] = None
+
+
 def test_a_signal_as_the_handlers_go_in_is_a_stop(monkeypatch):
     """A signal the moment run_main's SIGTERM handler is in place (before main runs):
     128+signal, the previous handlers and hook back, no Stop escaping run_main."""

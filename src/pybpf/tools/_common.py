@@ -168,10 +168,13 @@ class Output:
             _stop_gate_leave()
 
 
-class Stop(BaseException):
+class Stop(KeyboardInterrupt):
     """Raised by the SIGINT/SIGTERM handlers: a tool's event loop catches it to end tracing
-    (exit 0); elsewhere it ends the command with 128+signal.  A BaseException, like
-    KeyboardInterrupt, so no ``except Exception`` swallows it."""
+    (exit 0); elsewhere it ends the command with 128+signal.  A KeyboardInterrupt, so no
+    ``except Exception`` swallows it, and neither does CPython where it spares only
+    KeyboardInterrupt: compile()'s constant folding clears any other error a signal
+    handler raised while it multiplied big ints (``2 ** 53``: a module compiled at start,
+    as every one is without bytecode files, lost the Stop silently)."""
 
     def __init__(self, signum: int = signal.SIGINT):
         super().__init__(signum)
@@ -187,7 +190,8 @@ _stop_gate: list = [0, None]
 
 # the last SIGINT/SIGTERM this command received, kept after its Stop is raised: the event
 # loops' backstop (raise_if_stopped, sleep_until_stopped) for a Stop lost where no hook
-# sees it (C code that clears any error); the known ways to lose one are closed below
+# sees it (C code that clears any error but KeyboardInterrupt's, as compile() does, is
+# covered by Stop's class); the known ways to lose one are closed below
 _stop_seen: list = [None]
 
 

@@ -18,6 +18,7 @@ import weakref
 
 import pytest
 
+from pybpf import interrupts
 from pybpf.tools import _common
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
@@ -65,7 +66,7 @@ def _cb_code():
 
 
 def test_module_lock_callback_is_found():
-    assert _common._MODULE_LOCK_CB is _cb_code()
+    assert interrupts.MODULE_LOCK_CB is _cb_code()
 
 
 def test_stop_raised_in_a_weakref_callback_is_raised_at_the_next_call(capfd):

@@ -25,7 +25,7 @@ import _signal as signal  # signal.py adds enums: ~0.5 ms of a start
 import sys
 import time
 
-from .. import errors, options
+from .. import errors, interrupts, options
 
 # No pathlib, typing or json at the top: each costs a tool's start-up milliseconds.
 TYPE_CHECKING = False
@@ -180,6 +180,10 @@ class Stop(KeyboardInterrupt):
         super().__init__(signum)
         self.signum = signum
 
+    def raise_again(self) -> None:
+        """Raise it anew (pybpf.interrupts, after CPython dropped it in a finalizer)."""
+        _deliver(self.signum)
+
 
 # [depth, pending signal]: while depth > 0 (inside an output write) a signal is held and
 # raised when the write is done.  Module-level because signal dispositions are process-wide.
@@ -195,36 +199,18 @@ _stop_gate: list = [0, None]
 _stop_seen: list = [None]
 
 
-# Where a Stop was lost.  CPython runs a Python signal handler at the next check of its
-# eval loop, wherever that is: also inside code whose exceptions it can only print
-# ("Exception ignored in ...") and drop: weakref callbacks, __del__, generators closed by
-# the collector, gc and ctypes callbacks.  One such callback runs as nearly every import
-# ends: importlib's module-lock weakref callback (cb in _get_module_lock), and a tool's
-# start imports lazily all along, so a signal during start-up now and then landed in it:
-# the Stop was printed and dropped, and the tool went on tracing for good (CI: execsnoop
-# after a SIGTERM, softirqs after a ^C).  Raised right after cb's _imp.acquire_lock(), it
-# also left the global import lock held.  So the handler never raises inside cb, and a
-# Stop that ends up unraisable anyway is raised again at the next call (_raise_later).
-
-def _module_lock_cb():
-    """The code of importlib's module-lock weakref callback (None if this Python has
-    none): the handler must not raise inside it."""
-    import _frozen_importlib        # importlib's core, always loaded
-    fn = getattr(_frozen_importlib, "_get_module_lock", None)
-    for c in getattr(getattr(fn, "__code__", None), "co_consts", ()):
-        if getattr(c, "co_name", None) == "cb":
-            return c
-    return None
-
-
-_MODULE_LOCK_CB = _module_lock_cb()
-
+# Where a Stop was lost (pybpf/interrupts.py): raised by the handler inside importlib's
+# module-lock weakref callback, which runs as nearly every import ends (a tool's start
+# imports lazily all along), or in another finalizer, CPython printed it and dropped it,
+# and the tool went on tracing for good (CI: execsnoop after a SIGTERM, softirqs after a
+# ^C).  The handler raises after that callback instead, and a Stop dropped anyway is
+# raised again at the next call (interrupts.catch_dropped, while the handlers are in).
 
 def _raise_stop(signum, frame):
     _stop_seen[0] = signum
-    if frame is not None and frame.f_code is _MODULE_LOCK_CB:
+    if interrupts.in_import_callback(frame):
         # let importlib's callback finish (and release the import lock) first
-        _raise_later(lambda: _deliver(signum), frame.f_code)
+        interrupts.raise_later(lambda: _deliver(signum), frame.f_code)
         return
     _deliver(signum)
 
@@ -236,43 +222,6 @@ def _deliver(signum: int) -> None:
         return
     _stop_gate[1] = None
     raise Stop(signum)
-
-
-def _raise_later(deliver, skip) -> None:
-    """Call ``deliver()`` (which raises) at the next point where CPython would run a signal
-    handler (a Python function's start, a C function's call or return) outside the code
-    ``skip``: through the profile hook, which is gone again at once.  A C call that
-    would block (a sleep, a poll) is never entered."""
-    def at_next_call(frame, event, arg):
-        if event == "return" or event == "c_exception" or frame.f_code is skip:
-            return
-        sys.setprofile(None)
-        deliver()
-    sys.setprofile(at_next_call)
-
-
-def _unraisable(args) -> None:
-    """``sys.unraisablehook`` while pybpf's handlers are in place: an interrupt CPython
-    could not raise (raised inside a finalizer or callback) is raised again at the next
-    call instead of printed and dropped; anything else goes to the previous hook."""
-    exc = args.exc_value
-    if isinstance(exc, Stop):
-        signum = exc.signum
-        _raise_later(lambda: _deliver(signum), _unraisable.__code__)
-        return
-    if isinstance(exc, KeyboardInterrupt) and \
-            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        # a bcc script under pybpf run (SIGINT is python's KeyboardInterrupt there)
-        _raise_later(_keyboard_interrupt, _unraisable.__code__)
-        return
-    _unraisable_prev[0](args)
-
-
-def _keyboard_interrupt() -> None:
-    raise KeyboardInterrupt
-
-
-_unraisable_prev: list = [sys.__unraisablehook__]
 
 
 def raise_if_stopped() -> None:
@@ -308,9 +257,9 @@ def stop_on_signals(old: dict | None = None) -> dict:
     previous handlers (for :func:`restore_signals`).  ``old``: the dict to fill, entry
     by entry before each change, so a signal in the middle leaves it complete."""
     old = {} if old is None else old
-    if sys.unraisablehook is not _unraisable:
-        old["unraisablehook"] = _unraisable_prev[0] = sys.unraisablehook
-        sys.unraisablehook = _unraisable
+    prev = interrupts.catch_dropped()
+    if prev is not None:
+        old["unraisablehook"] = prev
     for sig in (signal.SIGINT, signal.SIGTERM):
         if sig not in old:
             old[sig] = signal.getsignal(sig)
@@ -323,8 +272,7 @@ def restore_signals(old: dict) -> None:
         if sig == "unraisablehook":
             continue
         signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
-    if "unraisablehook" in old:
-        sys.unraisablehook = old["unraisablehook"]
+    interrupts.release_dropped(old.get("unraisablehook"))
 
 
 CLOSED_PIPE = 141       # 128 + SIGPIPE: what a shell sees when a C tool's reader goes away

@@ -48,6 +48,8 @@ def run(name: str, doc: str, struct: str, show, *, started: str, argv=None,
                     pass
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} events lost", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"{name}: {e}", file=sys.stderr)
         return 1

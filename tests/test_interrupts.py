@@ -86,3 +86,21 @@ def test_catch_dropped_passes_other_errors_on_and_is_idempotent():
         assert sys.unraisablehook == seen.append
     finally:
         sys.unraisablehook = old
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("n", [1, 8])
+def test_example_interrupted_in_an_import_callback_of_its_load_ends_quietly(tmp_path, n):
+    """examples/minimal: a SIGINT handled inside the n-th import callback after its handler
+    is in place (its load imports lazily): not lost, and no traceback, 130."""
+    from tests.test_stop_signals import INJECT
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(INJECT)
+    example = os.path.join(os.path.dirname(SRC), "examples", "minimal", "minimal.py")
+    env = dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{SRC}", STOP_AT_CB=str(n),
+               STOP_SIG=str(int(signal.SIGINT)), STOP_WHEN="_interrupt")
+    # the timeout only keeps a regression from hanging the suite
+    r = subprocess.run([sys.executable, example], capture_output=True, env=env, timeout=60)
+    assert (r.returncode, r.stderr) == (130, b""), r
+    assert b"Successfully started" not in r.stdout

@@ -49,6 +49,8 @@ def main(argv=None) -> int:
                     _print(e)
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} events lost (ring buffer full)", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"bootstrap: {e}", file=sys.stderr)
         return 1

@@ -36,6 +36,8 @@ def main(argv=None) -> int:
             except KeyboardInterrupt:
                 pass
             print(f"refused {obj.bss.denied} bpf() calls", flush=True)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"lsm: {e}", file=sys.stderr)
         return 1

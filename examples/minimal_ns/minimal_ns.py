@@ -43,6 +43,8 @@ def main(argv=None) -> int:
             except KeyboardInterrupt:
                 pass
             print(f"\nthe program saw {obj.bss.hits - before} writes of the dots", flush=True)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"minimal_ns: {e}", file=sys.stderr)
         return 1

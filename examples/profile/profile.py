@@ -57,6 +57,8 @@ def main(argv=None) -> int:
                     pass
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} samples lost", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"profile: {e}", file=sys.stderr)
         return 1

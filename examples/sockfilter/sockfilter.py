@@ -48,6 +48,8 @@ def main(argv=None) -> int:
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} packets not reported (ring buffer full)",
                       file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"sockfilter: {e}", file=sys.stderr)
         return 1

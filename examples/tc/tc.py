@@ -44,6 +44,8 @@ def main(argv=None) -> int:
             b = obj.bss
             print(f"{b.packets} packets ({b.bytes} bytes) to port {args.port}; last: "
                   f"tot_len {b.last_tot_len}, ttl {b.last_ttl}", flush=True)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"tc: {e}", file=sys.stderr)
         return 1

@@ -50,6 +50,8 @@ def main(argv=None) -> int:
             except KeyboardInterrupt:
                 pass
             print(f"calls seen: abs {obj.bss.abs_calls}, labs {obj.bss.labs_calls}")
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"uprobe: {e}", file=sys.stderr)
         return 1

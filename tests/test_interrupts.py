@@ -104,3 +104,28 @@ def test_example_interrupted_in_an_import_callback_of_its_load_ends_quietly(tmp_
     r = subprocess.run([sys.executable, example], capture_output=True, env=env, timeout=60)
     assert (r.returncode, r.stderr) == (130, b""), r
     assert b"Successfully started" not in r.stdout
+
+
+def test_a_dropped_interrupt_of_another_thread_is_only_reported():
+    """Signals interrupt the main thread only: a KeyboardInterrupt dropped in another
+    thread's finalizer goes to the previous hook, and that thread is not interrupted."""
+    import threading
+    seen = []
+    old = sys.unraisablehook
+    sys.unraisablehook = seen.append
+    try:
+        prev = interrupts.catch_dropped()
+        args = type("A", (), {"exc_value": KeyboardInterrupt()})()
+        went_on = []
+
+        def other():
+            sys.unraisablehook(args)
+            went_on.append(sys.getprofile())
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        assert seen == [args] and went_on == [None]
+        interrupts.release_dropped(prev)
+    finally:
+        sys.unraisablehook = old

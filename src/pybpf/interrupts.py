@@ -63,18 +63,24 @@ def _keyboard_interrupt() -> None:
 
 
 def _unraisable(args) -> None:
-    """A KeyboardInterrupt CPython could not raise (raised inside a finalizer or callback)
-    is raised again at the next call (through its ``raise_again()`` if it has one: a
+    """A KeyboardInterrupt CPython could not raise (raised inside a finalizer or callback
+    of the main thread) is raised again at the next call (through its ``raise_again()`` if it has one: a
     tool's Stop), instead of printed and dropped; anything else goes to the hook
     :func:`catch_dropped` replaced."""
     exc = args.exc_value
-    if isinstance(exc, KeyboardInterrupt):
+    if isinstance(exc, KeyboardInterrupt) and _in_main_thread():
         raise_later(getattr(exc, "raise_again", _keyboard_interrupt), _unraisable.__code__)
         return
     _previous[0](args)
 
 
 _previous: list = [sys.__unraisablehook__]
+
+
+def _in_main_thread() -> bool:
+    """Signal handlers run in the main thread: only its interrupts are raised again."""
+    threading = sys.modules.get("threading")    # not imported: no other Python thread
+    return threading is None or threading.current_thread() is threading.main_thread()
 
 
 def catch_dropped():

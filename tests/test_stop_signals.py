@@ -218,3 +218,18 @@ def test_signal_inside_an_import_callback_during_start_up_ends_the_tool(tmp_path
     assert r.returncode == 128 + sig, r
     assert r.stderr == b"", r.stderr
     assert not _orphans(before, names=("tp_enter_exec", "tp_exit_exec", "softirq"))
+
+
+def test_run_main_off_the_main_thread_changes_nothing():
+    """An embedding program calling run_main from a thread: no handlers (Python allows
+    them in the main thread only), nothing raised on the way out, the hook put back."""
+    import threading
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM), \
+        sys.unraisablehook
+    out = []
+    t = threading.Thread(target=lambda: out.append(_common.run_main("t", lambda a: 7, [])))
+    t.start()
+    t.join()
+    assert out == [7]
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM),
+            sys.unraisablehook) == before

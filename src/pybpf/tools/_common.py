@@ -271,7 +271,10 @@ def restore_signals(old: dict) -> None:
     for sig, handler in old.items():
         if sig == "unraisablehook":
             continue
-        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        try:
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        except ValueError:      # not the main thread: stop_on_signals changed nothing
+            pass
     interrupts.release_dropped(old.get("unraisablehook"))
 
 

@@ -3,12 +3,12 @@ example's object, attach it, print each event of its ``events`` ring buffer (dec
 the ctype of a struct in its header) until Ctrl-C or --timeout, then the drops; errors
 as one line, and quiet on a closed pipe (``| head``)."""
 
-import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
 
 import pybpf
+from pybpf.interrupts import interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 from pybpf.ringbuf import RingBuffer
 
@@ -28,9 +28,8 @@ def run(name: str, doc: str, struct: str, show, *, started: str, argv=None,
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
     args = ap.parse_args(argv)
     # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
-    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # script's background job), also when raised where CPython would drop it
+    interrupt_on_signals()
     try:
         Event = pybpf.ctype(struct, header=os.path.join(here, f"{name}.h"))
         with pybpf.load(os.path.join(here, f"{name}.bpf.c")) as obj:
@@ -49,6 +48,8 @@ def run(name: str, doc: str, struct: str, show, *, started: str, argv=None,
                     pass
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} events lost", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"{name}: {e}", file=sys.stderr)
         return 1

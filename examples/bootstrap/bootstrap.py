@@ -5,12 +5,12 @@ Port of libbpf-bootstrap's bootstrap: two tracepoints fill a ring buffer with
 minimum duration before load, as a skeleton's ``skel->rodata->min_duration_ns`` does.
 """
 
-import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
 
 import pybpf
+from pybpf.interrupts import interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 from pybpf.ringbuf import RingBuffer
 
@@ -25,9 +25,8 @@ def main(argv=None) -> int:
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
     args = ap.parse_args(argv)
     # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
-    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # script's background job), also when raised where CPython would drop it
+    interrupt_on_signals()
     if args.verbose:
         pybpf.set_log(True)
     try:
@@ -50,6 +49,8 @@ def main(argv=None) -> int:
                     _print(e)
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} events lost (ring buffer full)", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"bootstrap: {e}", file=sys.stderr)
         return 1

@@ -5,12 +5,12 @@ Port of libbpf-bootstrap's lsm (which refuses bpf() to everyone; this one takes 
 elsewhere it says which is missing.  Detaching (Ctrl-C) lifts the refusal.
 """
 
-import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
 
 import pybpf
+from pybpf.interrupts import interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,9 +22,8 @@ def main(argv=None) -> int:
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
     args = ap.parse_args(argv)
     # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
-    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # script's background job), also when raised where CPython would drop it
+    interrupt_on_signals()
     try:
         with pybpf.load(os.path.join(HERE, "lsm.bpf.c")) as obj:
             obj.bss.target_tgid = args.pid
@@ -37,6 +36,8 @@ def main(argv=None) -> int:
             except KeyboardInterrupt:
                 pass
             print(f"refused {obj.bss.denied} bpf() calls", flush=True)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"lsm: {e}", file=sys.stderr)
         return 1

@@ -5,12 +5,12 @@ to stderr every interval; the program counts the writes (and bpf_printk()s each 
 ``cat /sys/kernel/tracing/trace_pipe`` shows them).
 """
 
-import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
 
 import pybpf
+from pybpf.interrupts import interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,9 +24,8 @@ def main(argv=None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true", help="print pybpf's debug log")
     args = ap.parse_args(argv)
     # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
-    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # script's background job), also when raised where CPython would drop it
+    interrupt_on_signals()
     if args.verbose:
         pybpf.set_log(True)
     try:
@@ -46,6 +45,8 @@ def main(argv=None) -> int:
             except KeyboardInterrupt:
                 pass
             print(f"\nthe program saw {obj.bss.hits - before} writes of the dots", flush=True)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"minimal: {e}", file=sys.stderr)
         return 1

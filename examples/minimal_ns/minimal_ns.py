@@ -5,12 +5,12 @@ Port of libbpf-bootstrap's minimal_ns.  Run it inside a container (or
 program compares against it with bpf_get_ns_current_pid_tgid().
 """
 
-import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
 
 import pybpf
+from pybpf.interrupts import interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,9 +22,8 @@ def main(argv=None) -> int:
     ap.add_argument("-i", "--interval", type=float, default=1.0, help="seconds between dots")
     args = ap.parse_args(argv)
     # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
-    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # script's background job), also when raised where CPython would drop it
+    interrupt_on_signals()
     try:
         with pybpf.load(os.path.join(HERE, "minimal_ns.bpf.c")) as obj:
             st = os.stat("/proc/self/ns/pid")
@@ -44,6 +43,8 @@ def main(argv=None) -> int:
             except KeyboardInterrupt:
                 pass
             print(f"\nthe program saw {obj.bss.hits - before} writes of the dots", flush=True)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"minimal_ns: {e}", file=sys.stderr)
         return 1

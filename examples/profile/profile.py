@@ -6,12 +6,12 @@ VMs) and keeps them in ``obj.links``; samples arrive as ``struct stacktrace_even
 (profile.h) through a ring buffer.  Stacks are printed as addresses.
 """
 
-import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
 
 import pybpf
+from pybpf.interrupts import interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 from pybpf import perf
 from pybpf.ringbuf import RingBuffer
@@ -27,9 +27,8 @@ def main(argv=None) -> int:
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
     args = ap.parse_args(argv)
     # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
-    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # script's background job), also when raised where CPython would drop it
+    interrupt_on_signals()
     try:
         Sample = pybpf.ctype("struct stacktrace_event", header=os.path.join(HERE, "profile.h"))
         with pybpf.load(os.path.join(HERE, "profile.bpf.c")) as obj:
@@ -58,6 +57,8 @@ def main(argv=None) -> int:
                     pass
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} samples lost", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"profile: {e}", file=sys.stderr)
         return 1

@@ -5,13 +5,13 @@ the program attached to it with ``attach_socket(sock)``; packets come back as
 ``struct so_event`` (sockfilter.h, read with pybpf.ctype) through a ring buffer.
 """
 
-import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import socket
 import sys
 import time
 
 import pybpf
+from pybpf.interrupts import interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 from pybpf.ringbuf import RingBuffer
 
@@ -26,9 +26,8 @@ def main(argv=None) -> int:
     ap.add_argument("-t", "--timeout", type=float, default=0, help="stop after SECONDS")
     args = ap.parse_args(argv)
     # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
-    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # script's background job), also when raised where CPython would drop it
+    interrupt_on_signals()
     try:
         Event = pybpf.ctype("struct so_event", header=os.path.join(HERE, "sockfilter.h"))
         with pybpf.load(os.path.join(HERE, "sockfilter.bpf.c")) as obj, \
@@ -49,6 +48,8 @@ def main(argv=None) -> int:
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} packets not reported (ring buffer full)",
                       file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"sockfilter: {e}", file=sys.stderr)
         return 1

@@ -7,12 +7,12 @@ waits for an RCU grace period in the kernel, ~8 ms).  Either is owned by the obj
 closing it detaches.  The program lets every packet through.
 """
 
-import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
 
 import pybpf
+from pybpf.interrupts import interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,9 +26,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tcx", action="store_true", help="attach with a tcx link")
     args = ap.parse_args(argv)
     # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
-    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # script's background job), also when raised where CPython would drop it
+    interrupt_on_signals()
     try:
         with pybpf.load(os.path.join(HERE, "tc.bpf.c"), variables={"port": args.port}) as obj:
             link = obj.programs["tc_ingress"].attach_tc(
@@ -45,6 +44,8 @@ def main(argv=None) -> int:
             b = obj.bss
             print(f"{b.packets} packets ({b.bytes} bytes) to port {args.port}; last: "
                   f"tot_len {b.last_tot_len}, ttl {b.last_ttl}", flush=True)
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"tc: {e}", file=sys.stderr)
         return 1

@@ -7,12 +7,12 @@ they are real calls into libc.
 """
 
 import ctypes
-import _signal as signal  # the signal module without its enum wrappers (~4 ms)
 import os
 import sys
 import time
 
 import pybpf
+from pybpf.interrupts import interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,9 +24,8 @@ def main(argv=None) -> int:
     ap.add_argument("-i", "--interval", type=float, default=1.0, help="seconds between rounds")
     args = ap.parse_args(argv)
     # Ctrl-C and kill end the loop below, also when started with SIGINT ignored (a
-    # script's background job): Python leaves an inherited SIG_IGN alone, C's signal() not
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # script's background job), also when raised where CPython would drop it
+    interrupt_on_signals()
     libc = ctypes.CDLL("libc.so.6")
     libc.labs.argtypes, libc.labs.restype = [ctypes.c_long], ctypes.c_long
     try:
@@ -51,6 +50,8 @@ def main(argv=None) -> int:
             except KeyboardInterrupt:
                 pass
             print(f"calls seen: abs {obj.bss.abs_calls}, labs {obj.bss.labs_calls}")
+    except KeyboardInterrupt:
+        return 130      # Ctrl-C or kill before the loop: quietly, as pybpf's tools
     except pybpf.PybpfError as e:
         print(f"uprobe: {e}", file=sys.stderr)
         return 1

@@ -15,7 +15,8 @@ MODULES = ["pybpf", "pybpf.object.loader", "pybpf.object.globalview", "pybpf.obj
            "pybpf.links.tracing", "pybpf.maps", "pybpf.programs", "pybpf.ringbuf",
            "pybpf.perfbuf", "pybpf.records", "pybpf.cdecl", "pybpf.ctypes_btf",
            "pybpf.typedvalue", "pybpf.perf", "pybpf.log", "pybpf.toolchain", "pybpf.errors",
-           "pybpf.features", "pybpf.bpffs", "pybpf.options", "pybpf.bcc.bpf"]
+           "pybpf.features", "pybpf.bpffs", "pybpf.options", "pybpf.interrupts",
+           "pybpf.bcc.bpf"]
 
 
 def build(outdir: str) -> list[str]:

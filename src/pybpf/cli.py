@@ -52,13 +52,14 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, signalled=()) -> int:
     """Run a command or tool under the shared conventions (tools/_common.py's docstring:
-    one-line errors, quiet broken pipes, clean exits on SIGINT/SIGTERM from here on)."""
+    one-line errors, quiet broken pipes, clean exits on SIGINT/SIGTERM from here on).
+    ``signalled``: signals ``python -m pybpf`` saw before (see run_main)."""
     from .tools._common import run_main
     argv = sys.argv[1:] if argv is None else argv
     cmd = argv[0] if argv else ""
-    return run_main(f"pybpf {cmd}" if cmd else "pybpf", _dispatch, argv)
+    return run_main(f"pybpf {cmd}" if cmd else "pybpf", _dispatch, argv, signalled)
 
 
 def _dispatch(argv: list[str]) -> int:

@@ -174,5 +174,5 @@ def main(argv=None) -> int:
     except errors.PybpfError as e:
         print(f"pybpf firewall: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as e:      # pybpf's Stop too (SIGTERM: 143)
+        return 128 + getattr(e, "signum", 2)

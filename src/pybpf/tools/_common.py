@@ -25,7 +25,7 @@ import _signal as signal  # signal.py adds enums: ~0.5 ms of a start
 import sys
 import time
 
-from .. import errors, options
+from .. import errors, interrupts, options
 
 # No pathlib, typing or json at the top: each costs a tool's start-up milliseconds.
 TYPE_CHECKING = False
@@ -168,14 +168,21 @@ class Output:
             _stop_gate_leave()
 
 
-class Stop(BaseException):
+class Stop(KeyboardInterrupt):
     """Raised by the SIGINT/SIGTERM handlers: a tool's event loop catches it to end tracing
-    (exit 0); elsewhere it ends the command with 128+signal.  A BaseException, like
-    KeyboardInterrupt, so no ``except Exception`` swallows it."""
+    (exit 0); elsewhere it ends the command with 128+signal.  A KeyboardInterrupt, so no
+    ``except Exception`` swallows it, and neither does CPython where it spares only
+    KeyboardInterrupt: compile()'s constant folding clears any other error a signal
+    handler raised while it multiplied big ints (``2 ** 53``: a module compiled at start,
+    as every one is without bytecode files, lost the Stop silently)."""
 
     def __init__(self, signum: int = signal.SIGINT):
         super().__init__(signum)
         self.signum = signum
+
+    def raise_again(self) -> None:
+        """Raise it anew (pybpf.interrupts, after CPython dropped it in a finalizer)."""
+        _deliver(self.signum)
 
 
 # [depth, pending signal]: while depth > 0 (inside an output write) a signal is held and
@@ -185,14 +192,31 @@ class Stop(BaseException):
 _stop_gate: list = [0, None]
 
 
-# the last SIGINT/SIGTERM this command received, kept after its Stop is raised: a Stop
-# raised while a finalizer runs is only printed ("Exception ignored") and lost, and a
-# tool waiting in sleep_until_stopped must still end (softirqs once slept on for good)
+# the last SIGINT/SIGTERM this command received, kept after its Stop is raised: the event
+# loops' backstop (raise_if_stopped, sleep_until_stopped) for a Stop lost where no hook
+# sees it (C code that clears any error but KeyboardInterrupt's, as compile() does, is
+# covered by Stop's class); the known ways to lose one are closed below
 _stop_seen: list = [None]
 
 
+# Where a Stop was lost (pybpf/interrupts.py): raised by the handler inside importlib's
+# module-lock weakref callback, which runs as nearly every import ends (a tool's start
+# imports lazily all along), or in another finalizer, CPython printed it and dropped it,
+# and the tool went on tracing for good (CI: execsnoop after a SIGTERM, softirqs after a
+# ^C).  The handler raises after that callback instead, and a Stop dropped anyway is
+# raised again at the next call (interrupts.catch_dropped, while the handlers are in).
+
 def _raise_stop(signum, frame):
     _stop_seen[0] = signum
+    if interrupts.in_import_callback(frame):
+        # let importlib's callback finish (and release the import lock) first
+        interrupts.raise_later(lambda: _deliver(signum), frame.f_code)
+        return
+    _deliver(signum)
+
+
+def _deliver(signum: int) -> None:
+    """Raise Stop(signum), or hold it while an output write is under way."""
     if _stop_gate[0] and _stop_gate[1] is None:
         _stop_gate[1] = signum      # the interrupted write resumes (PEP 475)
         return
@@ -227,38 +251,58 @@ def _stop_gate_leave() -> None:
         raise Stop(signum)
 
 
-def stop_on_signals() -> dict:
-    """Make SIGINT and SIGTERM raise :class:`Stop`, so ``with`` blocks detach everything;
-    returns the previous handlers (for :func:`restore_signals`)."""
-    old = {}
+def stop_on_signals(old: dict | None = None) -> dict:
+    """Make SIGINT and SIGTERM raise :class:`Stop`, so ``with`` blocks detach everything,
+    and install the hook that keeps a Stop from being lost in a finalizer; returns the
+    previous handlers (for :func:`restore_signals`).  ``old``: the dict to fill, entry
+    by entry before each change, so a signal in the middle leaves it complete."""
+    old = {} if old is None else old
+    prev = interrupts.catch_dropped()
+    if prev is not None:
+        old["unraisablehook"] = prev
     for sig in (signal.SIGINT, signal.SIGTERM):
-        old[sig] = signal.signal(sig, _raise_stop)
+        if sig not in old:
+            old[sig] = signal.getsignal(sig)
+        signal.signal(sig, _raise_stop)
     return old
 
 
 def restore_signals(old: dict) -> None:
     for sig, handler in old.items():
-        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        if sig == "unraisablehook":
+            continue
+        try:
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        except ValueError:      # not the main thread: stop_on_signals changed nothing
+            pass
+    interrupts.release_dropped(old.get("unraisablehook"))
 
 
 CLOSED_PIPE = 141       # 128 + SIGPIPE: what a shell sees when a C tool's reader goes away
 
 
-def run_main(prog: str, main, argv: list[str]) -> int:
+def run_main(prog: str, main, argv: list[str], signalled=()) -> int:
     """Run ``main(argv)`` under the conventions above and return the exit status.
 
     ``pybpf`` calls this for every command and tool, first thing; a tool's own ``main``
     needs no signal, pipe or error handling of its own: it lets BrokenPipeError and
     :class:`Stop` through.  stdout is flushed here (also before a SystemExit, such as
     argparse's after ``-h``): at the interpreter's exit a closed pipe could only print
-    "Exception ignored" and end with 120."""
+    "Exception ignored" and end with 120.  ``signalled``: signals seen before (``python
+    -m pybpf``'s own early handler records them), each as good as one arriving now."""
     _stop_gate[:] = [0, None]
     _stop_seen[0] = None
+    old: dict = {}
     try:
-        old = stop_on_signals()
-    except ValueError:          # not the main thread (an embedding program): no handlers
-        old = {}
-    try:
+        try:
+            # inside the try: a signal the moment a handler is in place is a Stop too
+            stop_on_signals(old)
+        except ValueError:      # not the main thread (an embedding program): no handlers
+            pass
+        for signum in signalled:
+            # its SystemExit was lost (raised inside an import's callback, say)
+            _stop_seen[0] = signum
+            raise Stop(signum)
         try:
             status = main(argv) or 0
         except SystemExit:

@@ -14,6 +14,7 @@ import pytest
 
 from pybpf import errors
 from pybpf.tools import _common
+from tests.toolrun import orphan_progs, prog_ids
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 ENV = dict(os.environ, PYTHONPATH=SRC)
@@ -188,42 +189,6 @@ def test_python_dash_m_pybpf_is_the_command():
 
 # ---- the real tool ------------------------------------------------------------------
 
-def _prog_ids() -> set[int]:
-    from pybpf import info
-    return set(info.ids("prog"))
-
-
-# execsnoop's programs as the kernel names them (at most 15 characters)
-_EXECSNOOP_PROGS = ("tp_enter_exec", "tp_exit_exec")
-
-
-def _prog_name(i: int) -> str:
-    from pybpf import errors, info
-    try:
-        with info.fd_by_id("prog", i) as fd:
-            return info.prog_info(fd.fileno()).name
-    except (errors.PybpfError, OSError):
-        return ""                      # gone meanwhile
-
-
-def _orphans(before: set[int], names=_EXECSNOOP_PROGS) -> set[int]:
-    """execsnoop programs created since ``before`` that no process holds: what a run left
-    loaded.  Only execsnoop's: the machine is shared, and another test's program (attached
-    to a cgroup or a perf event with its fd closed, so held by no process) is none of this
-    test's doing.  A program whose last fd just closed is freed after an RCU grace period,
-    which a loaded machine can stretch past a second: give it up to 10 s."""
-    from tests.conftest import _ids_held_by_other_processes
-    deadline = time.monotonic() + 10
-    while True:
-        new = _prog_ids() - before
-        if new:
-            new -= {i for k, i in _ids_held_by_other_processes() if k == "prog"}
-        left = {i for i in new if _prog_name(i).startswith(names)}
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.05)
-
-
 BAD_ARGS = [
     ["-u", "99999999999999999999"], ["-u", "4294967296"], ["-u", "4294967295"],
     ["-u", "nosuchuser"], ["-P", "99999999999999999999"], ["-P", "-5"], ["-P", "x"],
@@ -235,12 +200,12 @@ BAD_ARGS = [
 @pytest.mark.kernel
 @pytest.mark.parametrize("args", BAD_ARGS, ids=lambda a: " ".join(map(repr, a)))
 def test_execsnoop_bad_arguments_one_line_exit_2(args):
-    before = _prog_ids()
+    before = prog_ids()
     r = _run(["execsnoop"] + args)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith("pybpf execsnoop: error: "), r.stderr
-    assert not _orphans(before)
+    assert not orphan_progs(before)
 
 
 @pytest.mark.kernel
@@ -248,7 +213,7 @@ def test_execsnoop_bad_arguments_one_line_exit_2(args):
 def test_pinned_map_options_say_what_is_wrong(flag, bpffs):
     from pybpf.maps import Map
     from pybpf._sys.uapi import MapType
-    before = _prog_ids()
+    before = prog_ids()
     cases = {"/etc/passwd": "not a pinned BPF map (not on a bpf filesystem)",
              os.path.join(bpffs, "absent"): "no pinned map there"}
     arr = Map.create(MapType.ARRAY, 4, 8, 1, name="h12_wrong")
@@ -270,12 +235,12 @@ def test_pinned_map_options_say_what_is_wrong(flag, bpffs):
         fs.unpin(wrong_key)
         arr.close()
         h4.close()
-    assert not _orphans(before)
+    assert not orphan_progs(before)
 
 
 @pytest.mark.kernel
 def test_execsnoop_piped_into_head_ends_quietly():
-    before = _prog_ids()
+    before = prog_ids()
     p = subprocess.Popen(PYBPF + ["execsnoop"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=ENV)
     header = p.stdout.readline()
@@ -288,7 +253,7 @@ def test_execsnoop_piped_into_head_ends_quietly():
     err = p.stderr.read()
     assert p.wait(timeout=10) == 141, err
     assert err == b""
-    assert not _orphans(before)
+    assert not orphan_progs(before)
 
 
 def _handlers_installed(pid: int) -> bool:
@@ -309,7 +274,7 @@ def test_signal_at_any_moment_of_start_up_ends_cleanly(sig, code):
     """From the moment pybpf runs, a signal at any point of start-up (import, compile or
     cache, load, attach) ends with 128+signal, no traceback, nothing left loaded; once
     tracing it ends with 0."""
-    before = _prog_ids()
+    before = prog_ids()
     seen = set()
     for delay in (0.0, 0.003, 0.01, 0.03, 0.08, 0.15, 0.3, 0.6, 1.2):
         p = subprocess.Popen(PYBPF + ["execsnoop"], stdout=subprocess.PIPE,
@@ -327,7 +292,7 @@ def test_signal_at_any_moment_of_start_up_ends_cleanly(sig, code):
             assert b"PCOMM" in out       # only once tracing had begun
         seen.add(p.returncode)
     assert code in seen
-    assert not _orphans(before)
+    assert not orphan_progs(before)
 
 
 # ---- unprivileged ---------------------------------------------------------------------

@@ -109,3 +109,42 @@ def kprobes_missing_here(tool: str, *args: str) -> bool:
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     hook_absent()
     return True
+
+
+# ---- what a run left loaded ----------------------------------------------------------
+
+def prog_ids() -> set[int]:
+    """The ids of every BPF program loaded now."""
+    from pybpf import info
+    return set(info.ids("prog"))
+
+
+# execsnoop's programs as the kernel names them (at most 15 characters)
+EXECSNOOP_PROGS = ("tp_enter_exec", "tp_exit_exec")
+
+
+def prog_name(i: int) -> str:
+    from pybpf import errors, info
+    try:
+        with info.fd_by_id("prog", i) as fd:
+            return info.prog_info(fd.fileno()).name
+    except (errors.PybpfError, OSError):
+        return ""                      # gone meanwhile
+
+
+def orphan_progs(before: set[int], names=EXECSNOOP_PROGS) -> set[int]:
+    """execsnoop programs created since ``before`` that no process holds: what a run left
+    loaded.  Only execsnoop's: the machine is shared, and another test's program (attached
+    to a cgroup or a perf event with its fd closed, so held by no process) is none of this
+    test's doing.  A program whose last fd just closed is freed after an RCU grace period,
+    which a loaded machine can stretch past a second: give it up to 10 s."""
+    from tests.conftest import _ids_held_by_other_processes
+    deadline = time.monotonic() + 10
+    while True:
+        new = prog_ids() - before
+        if new:
+            new -= {i for k, i in _ids_held_by_other_processes() if k == "prog"}
+        left = {i for i in new if prog_name(i).startswith(names)}
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)

@@ -159,9 +159,14 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
         self._elf = entry["elf"]
         rw = self._rw
         autoload = [n for n in entry["programs"] if n in rw.probes and rw.probes[n].auto]
-        self._obj = load(self._elf, name="bcc", programs=autoload, maps=self._open_pins(),
+        from . import shared
+        public, extern = shared.declared(self._text)
+        reuse = self._open_pins()
+        reuse.update(shared.maps_for(extern))
+        self._obj = load(self._elf, name="bcc", programs=autoload, maps=reuse,
                          log_level=2 if self.debug & (DEBUG_BPF | DEBUG_BPF_REGISTER_STATE)
                          else 0)
+        shared.publish(self, self._obj.maps, public)
         for name, path in self._pins.items():
             if not any(n == name for n, _ in self._pinned) and name in self._obj.maps:
                 self._obj.maps[name].pin(path)
@@ -372,6 +377,8 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
         m = self._obj.maps[name]
         k, v = self._kv_types(name)
         t = table_class(m.type)(self, name, m, keytype or k, leaftype or v)
+        if reducer is not None:
+            t.reducer = reducer         # per-CPU tables fold their values with it
         self.tables[name] = t
         return t
 
@@ -511,6 +518,8 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
             obj.close()
         self._objects.clear()
         if self._obj is not None:
+            from .shared import forget
+            forget(self)
             self._obj.close()
             self._obj = None
         self.funcs.clear()

@@ -162,6 +162,11 @@ class Lib:
     def bpf_module_license(self, module) -> bytes:
         return b"GPL"
 
+    def bpf_module_rw_engine_enabled(self) -> int:
+        """0: pybpf has no LLVM-generated key/leaf printers and scanners (bcc's "rw
+        engine"), so tables have no ``key_sprintf``/``leaf_scanf``."""
+        return 0
+
     # ---- sockets and perf events ----------------------------------------------------
     def bpf_close_perf_event_fd(self, fd: int) -> int:
         import os

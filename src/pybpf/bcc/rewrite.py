@@ -32,7 +32,7 @@ _KERNEL_INCLUDE = re.compile(
 _TABLE_MACRO = re.compile(
     r"\b(BPF_(?:HASH|ARRAY|HISTOGRAM|PERCPU_HASH|PERCPU_ARRAY|LRU_HASH|"
     r"STACK_TRACE(?:_BUILDID)?|PERF_OUTPUT|RINGBUF_OUTPUT|PROG_ARRAY|QUEUE|STACK|LPM_TRIE|"
-    r"TABLE(?:_PUBLIC|_SHARED)?|"
+    r"TABLE(?:_PUBLIC|_SHARED)?|F_TABLE|"
     r"DEVMAP|CPUMAP|XSKMAP|SOCKMAP|SOCKHASH|CGROUP_ARRAY|PERF_ARRAY|SK_STORAGE|"
     r"INODE_STORAGE|TASK_STORAGE|(?:PERCPU_)?CGROUP_STORAGE|ARRAY_OF_MAPS|HASH_OF_MAPS))"
     r"\s*\(")
@@ -101,7 +101,7 @@ def table_names(text: str, clean: str) -> list[str]:
         if close < 0:
             continue
         args = scan.split_args(text[m.end():close])
-        idx = 3 if m.group(1).startswith("BPF_TABLE") else 0
+        idx = 3 if m.group(1).startswith(("BPF_TABLE", "BPF_F_TABLE")) else 0
         if len(args) > idx and re.fullmatch(r"[A-Za-z_]\w*", args[idx]):
             names.append(args[idx])
     return names
@@ -141,7 +141,7 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
     edits: list[tuple[int, int, str]] = []
 
     string_macros = None
-    for m in re.finditer(r"\bBPF_TABLE(?:_PUBLIC|_SHARED)?\s*\(\s*", clean):
+    for m in re.finditer(r"\bBPF_(?:F_)?TABLE(?:_PUBLIC|_SHARED)?\s*\(\s*", clean):
         q = re.match(r"\"(\w+)\"", text[m.end():])
         if q:
             edits.append((m.end(), m.end() + q.end(), q.group(1)))

@@ -117,9 +117,12 @@ class Table:
     def clear(self) -> None:
         self.map.clear()
 
+    def _zero_leaf(self):
+        return bytes(ctypes.sizeof(self.Leaf))
+
     def zero(self) -> None:
         """Set every present value to zero (bcc: keeps the keys)."""
-        zero = bytes(ctypes.sizeof(self.Leaf))
+        zero = self._zero_leaf()
         for k, _ in list(self.map.items_raw()):
             self.map.update(k, zero)
 
@@ -240,21 +243,30 @@ _INT_TYPES = {ctypes.c_int, ctypes.c_uint, ctypes.c_int32, ctypes.c_uint32, ctyp
 class Array(Table):
     """Array maps: every index exists; deleting zeroes the slot."""
 
-    def _key(self, k):
+    def _index(self, k):
+        """An int index checked, negative ones counted from the end as bcc does."""
         if isinstance(k, int):
+            if k < 0:
+                k += self.max_entries
             if not 0 <= k < self.max_entries:
                 raise IndexError(f"index {k} out of range for {self.name!r} "
                                  f"({self.max_entries} entries)")
-        return super()._key(k)
+        return k
+
+    def _key(self, k):
+        return super()._key(self._index(k))
+
+    def __getitem__(self, key):
+        return super().__getitem__(self._index(key))
+
+    def __setitem__(self, key, leaf) -> None:
+        super().__setitem__(self._index(key), leaf)
 
     def __len__(self) -> int:
         return self.max_entries
 
     def __delitem__(self, key) -> None:
-        self[key] = bytes(self._zero_leaf())
-
-    def _zero_leaf(self):
-        return bytes(ctypes.sizeof(self.Leaf))
+        self.map.update(self._key(key), self._zero_leaf())
 
     def clear(self) -> None:
         zero = self._zero_leaf()
@@ -265,34 +277,63 @@ class Array(Table):
 
 
 class PerCpuMixin:
-    """Per-CPU values: ``t[k]`` is a ctypes array of one Leaf per possible CPU."""
+    """Per-CPU values.  As in bcc, ``Leaf`` is an array type of one ``sLeaf`` (the C
+    value type) per possible CPU and ``t[k]`` is such an array, or the ``reducer``
+    (``get_table(..., reducer=f)``) folded over it."""
+
+    reducer = None
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.sLeaf = self.Leaf
+        self.total_cpu = self.map.ncpus
+        self.Leaf = self.sLeaf * self.total_cpu
+
+    def _values(self, raw: bytes):
+        n = self.total_cpu
+        slot = len(raw) // n
+        size = ctypes.sizeof(self.sLeaf)
+        arr = self.Leaf()
+        for i in range(n):
+            arr[i] = self.sLeaf.from_buffer_copy(raw[i * slot:i * slot + size])
+        return arr
 
     def _leaf_out(self, raw: bytes):
-        n = self.map.ncpus
-        slot = len(raw) // n
-        size = ctypes.sizeof(self.Leaf)
-        arr = (self.Leaf * n)()
-        for i in range(n):
-            arr[i] = self.Leaf.from_buffer_copy(raw[i * slot:i * slot + size])
+        arr = self._values(raw)
+        if self.reducer is not None:
+            import functools
+            return functools.reduce(self.reducer, arr)
         return arr
 
     def _leaf_in(self, v):
-        if isinstance(v, (list, tuple, ctypes.Array)) and len(v) == self.map.ncpus:
-            return [bytes(x) if not isinstance(x, int) else bytes(self.Leaf(x)) for x in v]
-        return super()._leaf_in(v)
+        if isinstance(v, (list, tuple, ctypes.Array)) and len(v) == self.total_cpu:
+            return [bytes(x) if not isinstance(x, int) else bytes(self.sLeaf(x)) for x in v]
+        if isinstance(v, int):
+            return bytes(self.sLeaf(v))
+        return _fit(bytes(v), self.sLeaf)
+
+    def _zero_leaf(self):
+        return [bytes(ctypes.sizeof(self.sLeaf))] * self.total_cpu
 
     def __setitem__(self, key, leaf) -> None:
         self.map.update(self._key(key), self._leaf_in(leaf))
 
+    def getvalue(self, key):
+        """One value per CPU, never reduced (bcc's ``getvalue``)."""
+        raw = self.map.lookup_raw(self._key(key))
+        if raw is None:
+            raise KeyError(key)
+        return self._values(raw)
+
     def sum(self, key):
-        return self.Leaf(sum(_num(x) for x in self[key]))
+        return self.sLeaf(sum(_num(x) for x in self.getvalue(key)))
 
     def max(self, key):
-        return self.Leaf(max(_num(x) for x in self[key]))
+        return self.sLeaf(max(_num(x) for x in self.getvalue(key)))
 
     def average(self, key):
-        vals = [_num(x) for x in self[key]]
-        return self.Leaf(sum(vals) // max(len(vals), 1))
+        vals = [_num(x) for x in self.getvalue(key)]
+        return self.sLeaf(sum(vals) // max(len(vals), 1))
 
 
 def _fit(raw: bytes, ctype) -> bytes:
@@ -313,8 +354,7 @@ LruPerCpuHash = PerCpuHash
 
 
 class PerCpuArray(PerCpuMixin, Array):
-    def _zero_leaf(self):
-        return [bytes(ctypes.sizeof(self.Leaf))] * self.map.ncpus
+    pass
 
 
 class StackTrace(Table):

@@ -378,6 +378,12 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 #define __BCC_TABLE_cgroup_array(_k, _v, _n, _s) __BCC_TABLE_generic(cgroup_array, _k, _v, _n, _s)
 #define BPF_TABLE(kind, _k, _v, _n, _s) __BCC_TABLE_##kind(_k, _v, _n, _s)
 #define BPF_TABLE_PUBLIC BPF_TABLE
+/* BPF_F_TABLE(kind, key, leaf, name, size, flags): the map flags given, as bcc's */
+#define BPF_F_TABLE(kind, _k, _v, _n, _s, _f)                                  \
+	__BCC_KV_MAP(__BCC_MT_##kind, _k, _v, _n, _s, (_f) | __BCC_FLAGS(kind))
+/* BPF_TABLE("extern", ...): another BPF object's BPF_TABLE_PUBLIC table; the hash here
+ * only holds the place, the loader puts the public table's map in it (bpf.py) */
+#define __BCC_TABLE_extern(_k, _v, _n, _s) __BCC_KV_MAP(BPF_MAP_TYPE_HASH, _k, _v, _n, _s, 0)
 #define BPF_TABLE_SHARED BPF_TABLE
 
 /* Optional trailing arguments, as bcc's macros take them. */
@@ -505,7 +511,18 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 		__bcc_v = bpf_map_lookup_elem(m, _k);                         \
 	}                                                                     \
 	__bcc_v; })
-#define __bcc_M_lookup_or_init __bcc_M_lookup_or_try_init
+/* the older lookup_or_init returns 0 from the probe when the entry cannot be made, as
+ * bcc's rewriter does: the pointer it yields is then never NULL (the verifier accepts an
+ * unchecked `(*p)++`) */
+#define __bcc_M_lookup_or_init(m, _k, ...) ({                                \
+	typeof(*(m)->value) *__bcc_v = bpf_map_lookup_elem(m, _k);            \
+	if (!__bcc_v) {                                                       \
+		bpf_map_update_elem(m, _k, (__VA_ARGS__), BPF_NOEXIST);       \
+		__bcc_v = bpf_map_lookup_elem(m, _k);                         \
+		if (!__bcc_v)                                                 \
+			return 0;                                             \
+	}                                                                     \
+	__bcc_v; })
 
 /* increment(key[, by]): add atomically; on a missing key insert, and if another CPU won
  * that race, add to what it inserted. */

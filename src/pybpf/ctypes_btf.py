@@ -18,7 +18,9 @@ from .errors import BTFError
 _INTS = {(1, False): ctypes.c_uint8, (1, True): ctypes.c_int8,
          (2, False): ctypes.c_uint16, (2, True): ctypes.c_int16,
          (4, False): ctypes.c_uint32, (4, True): ctypes.c_int32,
-         (8, False): ctypes.c_uint64, (8, True): ctypes.c_int64}
+         (8, False): ctypes.c_uint64, (8, True): ctypes.c_int64,
+         # __int128: two 64-bit halves, low first (what bcc's Python gives for it)
+         (16, False): ctypes.c_uint64 * 2, (16, True): ctypes.c_int64 * 2}
 _NAMED = {"int": ctypes.c_int, "unsigned int": ctypes.c_uint, "long": ctypes.c_long,
           "long int": ctypes.c_long, "unsigned long": ctypes.c_ulong,
           "long unsigned int": ctypes.c_ulong, "long long": ctypes.c_longlong,

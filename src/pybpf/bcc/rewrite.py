@@ -194,7 +194,7 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
             out.tracepoints.append(tp)
 
     body = _apply(text, edits)
-    head = ["#include <pybpf_bcc.h>"]
+    head = ["#include <pybpf_bcc.h>"] + _own_member_undefs(clean)
     if any(p.binding is not None and (p.binding.via in ("raw_tp", "fexit") or (
             p.binding.via == "tracepoint" and p.binding.retprobe))
            for p in out.probes.values()):
@@ -238,6 +238,31 @@ _OWN_TAG = re.compile(r"^[ \t]*(?:typedef[ \t]+)?(struct|union|enum)[ \t]+(\w+)[
 def _ast_reads() -> bool:
     from .kderef import available
     return available()
+
+
+# struct members the prelude names through macros, as net/sock.h and net/inet_sock.h do
+_MEMBER_MACROS = frozenset((
+    "sk_num", "sk_dport", "sk_daddr", "sk_rcv_saddr", "sk_family", "sk_state", "sk_reuse",
+    "sk_bound_dev_if", "sk_v6_daddr", "sk_v6_rcv_saddr", "sk_cookie", "sk_hash", "sk_prot",
+    "sk_net", "sk_refcnt", "inet_daddr", "inet_rcv_saddr", "inet_dport", "inet_num"))
+
+
+def _own_member_undefs(clean: str) -> list[str]:
+    """``#undef`` for the prelude's member macros (``sk_daddr``, ...) that a struct the
+    text defines itself declares as members: bcc defines them only for a text that
+    includes net/sock.h, so its tests' own ``struct sock { u32 *sk_daddr; }`` means the
+    plain name."""
+    out = []
+    for m in _OWN_TAG.finditer(clean):
+        close = scan.matching(clean, m.end() - 1, "{", "}")
+        if close < 0:
+            continue
+        for name in sorted(set(re.findall(r"\b(sk_\w+|inet_\w+)\s*[;\[:]",
+                                          clean[m.end():close])) & _MEMBER_MACROS):
+            line = f"#undef {name}"
+            if line not in out:
+                out.append(line)
+    return out
 
 
 def _rename_own_tags(text: str, clean: str, kernel_tags) -> tuple[str, str]:
@@ -460,8 +485,13 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
     call = f"{body_fn}({args})"
     region = text[fn.decl_start:fn.body_start]
     # a void body (bcc allows `return;` there) is called, and the program returns 0
-    ret_stmt = f"{call}; return 0;" if ret.split()[-1:] == ["void"] and "*" not in ret \
-        else f"return {call};"
+    if ret.split()[-1:] == ["void"] and "*" not in ret:
+        ret_stmt = f"{call}; return 0;"
+    elif "*" in ret:
+        # a body returning a pointer (bcc's tests do): the program returns it as a number
+        ret_stmt = f"return (int)(long){call};"
+    else:
+        ret_stmt = f"return {call};"
     new = (f"{proto}; SEC(\"{sec}\") int {name}({entry}) {{ {pre}{ret_stmt} }} {proto} ")
     return (fn.decl_start, fn.body_start, new + "\n" * region.count("\n"))
 

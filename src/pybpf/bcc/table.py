@@ -381,7 +381,7 @@ class ProgArray(Array):
     """``t[i] = bpf.load_func(...)`` installs a tail-call target."""
 
     def __setitem__(self, key, leaf) -> None:
-        fd = leaf.fd if hasattr(leaf, "fd") else int(leaf)
+        fd = leaf.fd if hasattr(leaf, "fd") else _num(leaf)    # a Function, int or c_int
         self.map.update(self._key(key), ctypes.c_uint32(fd))
 
     def __getitem__(self, key):

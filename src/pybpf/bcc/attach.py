@@ -15,6 +15,34 @@ from .. import errors
 from .statics import _s, tracepoints
 
 
+_LIVE = None        # weakref.WeakSet of the process's BPF objects (made on first use)
+
+
+def track(bpf) -> None:
+    """Count ``bpf``'s probes in :func:`open_probes` while it lives."""
+    global _LIVE
+    if _LIVE is None:
+        import weakref
+        _LIVE = weakref.WeakSet()
+    _LIVE.add(bpf)
+
+
+def open_probes() -> int:
+    """kprobes and uprobes open in this process, over every BPF object (bcc's
+    ``_get_num_open_probes``; its probe quota counts these)."""
+    return sum(b.num_open_kprobes() + b.num_open_uprobes() for b in list(_LIVE or ()))
+
+
+def check_probe_quota(n: int) -> None:
+    """bcc refuses an attach that would take the process past ``BPF.get_probe_limit()``
+    open probes (``attach_kprobe(event_re=".*")`` would open thousands)."""
+    from .statics import StaticsMixin
+    limit = StaticsMixin.get_probe_limit()
+    if open_probes() + n > limit:
+        raise errors.PybpfError(f"attaching {n} probes would take this process past the "
+                                f"probe limit of {limit} (BCC_PROBE_LIMIT)")
+
+
 class AttachMixin:
     """Mixed into BPF; uses its load_func, _bind, _links and _feat."""
 
@@ -84,6 +112,7 @@ class AttachMixin:
             if not events:
                 raise errors.NotFoundError(2, "kprobe", f"no kernel function matches "
                                            f"{event_re!r}")
+            check_probe_quota(len(events))
             refused = []
             for ev in events:
                 try:
@@ -226,6 +255,7 @@ class AttachMixin:
                     if e.type == "STT_FUNC" and pat.match(s)]
             if not syms:
                 raise errors.NotFoundError(2, kind, f"no symbol matches {sym_re!r} in {path}")
+            check_probe_quota(len(syms))
         else:
             syms = [sym or None]
         for s in syms:

@@ -93,6 +93,8 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
         self._spec = None
         self._entry: dict = {}
         self._usdt_spec_ids = 0
+        from .attach import track
+        track(self)
         usdt_contexts = list(usdt_contexts or ())
         if usdt_contexts:
             self.cflags.append("-DPYBPF_BCC_USDT=1")

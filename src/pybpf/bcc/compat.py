@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .._sys.uapi import AttachType as BPFAttachType, ProgType as BPFProgType
 from . import table, usdt, utils
+from .attach import open_probes as _get_num_open_probes  # noqa: F401 - bcc's name
 from .bpf import (BPF, DEBUG_BPF, DEBUG_BPF_REGISTER_STATE, DEBUG_BTF, DEBUG_LLVM_IR,
                   DEBUG_PREPROCESSOR, DEBUG_SOURCE)
 from .table import PerfEventArray, RingBuf, Table

@@ -560,6 +560,7 @@ enum { __bcc_real_ctx = 0 };
 #define __bcc_M_ringbuf_reserve(m, _size) bpf_ringbuf_reserve(m, _size, 0)
 #define __bcc_M_ringbuf_submit(m, _data, _flags) bpf_ringbuf_submit(_data, _flags)
 #define __bcc_M_ringbuf_discard(m, _data, _flags) bpf_ringbuf_discard(_data, _flags)
+#define __bcc_M_ringbuf_query(m, _flags) bpf_ringbuf_query(m, _flags)
 #define __bcc_M_get_stackid(m, _ctx, _flags) bpf_get_stackid(__BCC_CTX(_ctx), m, _flags)
 #define __bcc_M_call(m, _ctx, _idx) bpf_tail_call(_ctx, m, _idx)
 #define __bcc_M_push(m, _v, _flags) bpf_map_push_elem(m, _v, _flags)

@@ -358,7 +358,20 @@ class PerCpuArray(PerCpuMixin, Array):
 
 
 class StackTrace(Table):
-    """Stack trace map: ``walk(stack_id)`` yields the instruction addresses."""
+    """Stack trace map: ``walk(stack_id)`` yields the instruction addresses.  As in bcc,
+    ``t[stack_id]`` is a structure whose ``ip`` array holds the addresses, or, for
+    ``BPF_STACK_TRACE_BUILDID``, whose ``trace`` array holds the frames."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        size = self.map.value_size
+        if self.flags & 0x20:
+            from .stackbuildid import bpf_stack_build_id
+            fields = [("trace", bpf_stack_build_id * (size // ctypes.sizeof(
+                bpf_stack_build_id)))]
+        else:
+            fields = [("ip", ctypes.c_ulonglong * (size // 8))]
+        self.Leaf = type("StackTraceLeaf", (ctypes.Structure,), {"_fields_": fields})
 
     def walk(self, stack_id: int, resolve=None):
         if stack_id < 0:

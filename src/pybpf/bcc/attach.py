@@ -316,6 +316,27 @@ class AttachMixin:
                                  cpu=None if cpu < 0 else cpu, pid=pid)
         self._keep(("perf_event", ev_type, ev_config, fn_name), link)
 
+    def attach_perf_event_raw(self, attr=None, fn_name=b"", pid: int = -1, cpu: int = -1,
+                              group_fd: int = -1, extra_flags: int = 0):
+        """Run ``fn_name`` on the samples of a perf event given as a whole
+        ``Perf.perf_event_attr`` (bcc's form, for fields attach_perf_event has no
+        argument for): one event per online CPU, or on ``cpu``."""
+        from .._sys import syscall
+        from ..fd import FD
+        from ..links.base import perf_event_link
+        from ..links.perf_event import FLAG_FD_CLOEXEC, online_cpus
+        fn_name = _s(fn_name)
+        fn = self.load_func(fn_name, self.PERF_EVENT)
+        target = f"perf_event type {attr.type} config {attr.config}"
+        cpus = [cpu] if cpu >= 0 else online_cpus()
+        for c in cpus:
+            pfd = FD(syscall.perf_event_open(attr, pid, c, group_fd,
+                                             FLAG_FD_CLOEXEC | extra_flags,
+                                             detail=f"{target} cpu {c}"))
+            link = perf_event_link(fn.prog.fileno(), pfd, kind="perf_event",
+                                   target=f"{target} cpu {c}")
+            self._keep(("perf_event", attr.type, attr.config, fn_name), link)
+
     def detach_perf_event(self, ev_type=-1, ev_config=-1):
         self._drop(lambda k: k[0] == "perf_event" and k[1] == ev_type and k[2] == ev_config)
 

@@ -12,6 +12,7 @@ from . import table, usdt, utils
 from .attach import open_probes as _get_num_open_probes  # noqa: F401 - bcc's name
 from .bpf import (BPF, DEBUG_BPF, DEBUG_BPF_REGISTER_STATE, DEBUG_BTF, DEBUG_LLVM_IR,
                   DEBUG_PREPROCESSOR, DEBUG_SOURCE)
+from .perfattr import Perf
 from .syms import SymbolCache
 from .table import PerfEventArray, RingBuf, Table
 from .usdt import USDT
@@ -65,7 +66,7 @@ class XDPFlags:
 __all__ = ["BPF", "USDT", "USDTException", "PerfType", "PerfHWConfig", "PerfSWConfig",
            "PerfEventSampleFormat", "BPFProgType", "BPFAttachType", "XDPAction", "XDPFlags",
            "ArgString", "StrcmpRewrite", "printb", "get_online_cpus", "get_possible_cpus",
-           "SymbolCache", "Table", "PerfEventArray", "RingBuf", "table", "usdt", "utils", "DEBUG_LLVM_IR",
+           "Perf", "SymbolCache", "Table", "PerfEventArray", "RingBuf", "table", "usdt", "utils", "DEBUG_LLVM_IR",
            "DEBUG_BPF", "DEBUG_PREPROCESSOR", "DEBUG_SOURCE", "DEBUG_BPF_REGISTER_STATE",
            "DEBUG_BTF", "DEBUGFS", "TRACEFS"]
 

@@ -243,7 +243,7 @@ class AttachMixin:
     def _attach_u(self, name, sym, sym_re, addr, fn_name, pid, sym_off, retprobe):
         from ..links import symbols, uprobe
         name, sym, sym_re, fn_name = _s(name), _s(sym), _s(sym_re), _s(fn_name)
-        path = symbols.resolve_path(name) if name else ""
+        path = symbols.resolve_path(_in_mount_ns(name, pid)) if name else ""
         if addr is not None and not 0 <= int(addr) < 1 << 64:
             raise errors.NotFoundError(22, "uprobe", f"could not determine address "
                                        f"{int(addr):#x} in {path}: outside the file")
@@ -291,9 +291,13 @@ class AttachMixin:
 
     def _detach_u(self, kind, name, sym, addr, pid):
         from ..links import symbols
-        path = symbols.resolve_path(_s(name)) if name else ""
+        name = _s(name)
+        path = symbols.resolve_path(_in_mount_ns(name, pid)) if name else ""
         what = _s(sym) or addr
-        if not self._drop(lambda k: k[0] == kind and k[1] == path and k[2] == what):
+        if not self._drop(lambda k: k[0] == kind and k[1] == path and k[2] == what) and \
+                not (name.startswith("/") and pid > 0 and self._drop(
+                    lambda k: k[0] == kind and k[1] == f"/proc/{pid}/root{name}" and
+                    k[2] == what)):
             raise errors.NotFoundError(2, f"detach_{kind}", f"{kind} {path}:{what} not "
                                        "attached")
 
@@ -361,6 +365,22 @@ class AttachMixin:
 
     def num_open_tracepoints(self) -> int:
         return self._count("tracepoint")
+
+
+def _in_mount_ns(name: str, pid: int) -> str:
+    """A binary named by absolute path for process ``pid``: the file that process sees
+    (through /proc/PID/root) when it is not the one this process sees, as bcc resolves it
+    (a library copied into a private /tmp in the process's own mount namespace)."""
+    import os
+    if pid <= 0 or not name.startswith("/"):
+        return name
+    alt = f"/proc/{pid}/root{name}"
+    try:
+        if os.path.exists(name) and os.path.samefile(name, alt):
+            return name
+    except OSError:
+        return name
+    return alt if os.path.exists(alt) else name
 
 
 class _Idle:

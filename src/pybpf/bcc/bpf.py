@@ -394,7 +394,7 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
         from .table import table_class
         name = _s(name)
         t = self.tables.get(name)
-        if t is not None and keytype is None and leaftype is None:
+        if t is not None and keytype is None and leaftype is None and reducer is None:
             return t
         if self._obj is None or name not in self._obj.maps or name not in self._entry["maps"]:
             raise KeyError(f"no table {name!r} (tables: {sorted(self._rw.tables)})")
@@ -403,6 +403,7 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
         t = table_class(m.type)(self, name, m, keytype or k, leaftype or v)
         if reducer is not None:
             t.reducer = reducer         # per-CPU tables fold their values with it
+            return t                    # b[name] stays unreduced
         self.tables[name] = t
         return t
 

@@ -1,0 +1,270 @@
+"""What bcc's own Python test suite (tests/python in bcc's repository) needed of pybpf's bcc
+front end, checked with scripts of our own against the real kernel: per-CPU tables as
+bcc shapes them, negative array indexes, lookup_or_init, BPF_F_TABLE, public/extern
+tables, load_funcs/dump_func, ringbuf_query, stack trace values, the probe quota,
+SymbolCache, Perf.perf_event_attr, and uprobes in another mount namespace."""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import time
+
+import pytest
+
+from pybpf import errors
+from pybpf.bcc.bpf import BPF
+from pybpf.bcc.compat import Perf, PerfSWConfig, SymbolCache, _get_num_open_probes
+from pybpf.bcc.syms import demangle
+from pybpf.bcc.utils import detect_language
+
+pytestmark = pytest.mark.kernel
+ME = os.getpid()
+
+# counts getuid calls of this process only (other processes call it too)
+GETUID = """
+TRACEPOINT_PROBE(syscalls, sys_enter_getuid) {
+    if ((bpf_get_current_pid_tgid() >> 32) != %d)
+        return 0;
+    BODY
+    return 0;
+}
+""" % ME
+
+
+def _prog(decls: str, body: str) -> str:
+    return decls + GETUID.replace("BODY", body)
+
+
+def _getuid(n: int) -> None:
+    for _ in range(n):
+        os.getuid()
+
+
+def test_percpu_table_leaf_is_an_array_per_cpu_with_sum_and_reducer():
+    text = _prog("BPF_PERCPU_HASH(stats, u32, u64, 4);",
+                 "u32 k = 0; u64 z = 0, *v = stats.lookup_or_try_init(&k, &z);"
+                 " if (v) *v += 1;")
+    with BPF(text=text) as b:
+        t = b.get_table("stats")
+        assert t.sLeaf is ctypes.c_ulonglong or ctypes.sizeof(t.sLeaf) == 8
+        ini = t.Leaf()                       # an array, one slot per possible CPU
+        assert len(ini) == t.total_cpu
+        for i in range(len(ini)):
+            ini[i] = 0
+        t[t.Key(0)] = ini
+        _getuid(5)
+        assert len(t[t.Key(0)]) == t.total_cpu
+        assert t.sum(t.Key(0)).value == 5
+        assert t.max(t.Key(0)).value >= 1
+        r = b.get_table("stats", reducer=lambda x, y: t.sLeaf(x + y))
+        v = r[r.Key(0)]
+        assert (v.value if hasattr(v, "value") else v) == 5
+        assert sum(r.getvalue(r.Key(0))) == 5
+
+
+def test_array_negative_index_counts_from_the_end():
+    with BPF(text="BPF_ARRAY(a, u64, 8);") as b:
+        a = b["a"]
+        a[-1] = ctypes.c_ulonglong(7)
+        assert a[7].value == 7 and a[-1].value == 7
+        with pytest.raises(IndexError):
+            a[-9]
+        with pytest.raises(IndexError):
+            a[8] = ctypes.c_ulonglong(1)
+
+
+def test_lookup_or_init_pointer_needs_no_check():
+    # bcc returns from the probe when the entry cannot be made: the verifier accepts the
+    # unchecked increment
+    text = _prog("BPF_HASH(n, u32, u64);",
+                 "u32 k = 1; u64 z = 0; u64 *v = n.lookup_or_init(&k, &z); (*v)++;")
+    with BPF(text=text) as b:
+        _getuid(4)
+        assert b["n"][ctypes.c_uint(1)].value == 4
+
+
+def test_bpf_f_table_passes_its_flags():
+    with BPF(text='BPF_F_TABLE("hash", int, u64, h, 64, BPF_F_NO_PREALLOC);'
+                  'BPF_F_TABLE("lru_hash", int, u64, l, 64, BPF_F_NO_COMMON_LRU);') as b:
+        assert b["h"].flags == 1 and b["l"].flags == 2
+        b["h"][ctypes.c_int(3)] = ctypes.c_ulonglong(9)
+        assert b["h"][ctypes.c_int(3)].value == 9
+
+
+def test_public_table_is_shared_with_an_extern_declaration():
+    with BPF(text='BPF_TABLE_PUBLIC("array", int, u64, shared_counts, 4);') as b1:
+        text = _prog('BPF_TABLE("extern", int, u64, shared_counts, 4);',
+                     "int k = 2; u64 *v = shared_counts.lookup(&k); if (v) *v += 1;")
+        with BPF(text=text) as b2:
+            _getuid(3)
+            assert b2["shared_counts"][2].value == 3
+        assert b1["shared_counts"][2].value == 3      # the same map
+    with pytest.raises(errors.PybpfError, match="no BPF object of this process publishes"):
+        BPF(text='BPF_TABLE("extern", int, u64, shared_counts, 4);')
+
+
+def test_dump_func_load_funcs_and_a_probe_returning_a_pointer():
+    text = """
+struct sock { u32 *sk_daddr; };
+int entry(void) { return 1; }
+u32 *ptr_probe(struct pt_regs *ctx, struct sock *skp) { return *(&skp->sk_daddr); }
+"""
+    with BPF(text=text) as b:
+        # mov r0, 1; exit
+        assert b.dump_func("entry") == bytes.fromhex("b700000001000000" "9500000000000000")
+        fns = b.load_funcs(BPF.KPROBE)
+        assert sorted(f.name for f in fns) == [b"entry", b"ptr_probe"]
+        assert all(f.fd > 0 for f in fns)
+        with pytest.raises(errors.PybpfError, match="no function"):
+            b.dump_func("nope")
+
+
+def test_prog_array_takes_a_c_int_descriptor_and_deletes():
+    with BPF(text="BPF_PROG_ARRAY(jmp, 4);") as b1, \
+            BPF(text="int target(struct pt_regs *ctx) { return 0; }") as b2:
+        fn = b2.load_func("target", BPF.KPROBE)
+        b1["jmp"][ctypes.c_int(0)] = ctypes.c_int(fn.fd)
+        assert b1["jmp"][ctypes.c_int(0)].value > 0      # the kernel gives the prog id
+        b1["jmp"].__delitem__(ctypes.c_int(0))
+        with pytest.raises(KeyError):
+            b1["jmp"][ctypes.c_int(0)]
+
+
+def test_int128_keys_and_values_are_two_u64_halves():
+    with BPF(text="BPF_HASH(t, unsigned __int128, __int128);") as b:
+        t = b["t"]
+        assert ctypes.sizeof(t.Key) == 16 and ctypes.sizeof(t.Leaf) == 16
+        t[t.Key(1, 2)] = t.Leaf(42, 123456789)
+        [(k, v)] = t.items()
+        assert list(k) == [1, 2] and list(v) == [42, 123456789]
+
+
+def test_ringbuf_query_reports_the_ring_size():
+    text = _prog("BPF_RINGBUF_OUTPUT(events, 8);",
+                 "u64 size = events.ringbuf_query(BPF_RB_RING_SIZE);"
+                 " events.ringbuf_output(&size, sizeof(size), 0);")
+    got = []
+    with BPF(text=text) as b:
+        b["events"].open_ring_buffer(
+            lambda ctx, data, size: got.append(ctypes.cast(data, ctypes.POINTER(ctypes.c_uint64))[0]))
+        _getuid(2)
+        b.ring_buffer_poll(100)
+    assert got == [8 * mmap.PAGESIZE] * 2
+
+
+def test_stack_trace_value_has_bcc_ip_array():
+    text = _prog("BPF_STACK_TRACE(st, 16); BPF_HASH(ids, int, int);",
+                 "int k = 0; int id = st.get_stackid(args, 0); if (id >= 0) ids.update(&k, &id);")
+    with BPF(text=text) as b:
+        os.getuid()
+        sid = b["ids"][ctypes.c_int(0)].value
+        frames = list(b["st"].walk(sid))
+        leaf = b["st"][ctypes.c_int(sid)]
+        assert frames and list(leaf.ip[:len(frames)]) == frames
+        assert b.ksym(frames[0])                 # a kernel function
+
+
+def test_probe_quota_and_process_wide_probe_count(monkeypatch):
+    text = "int count(struct pt_regs *ctx) { return 0; }"
+    with BPF(text=text) as b1, BPF(text=text) as b2:
+        base = _get_num_open_probes()
+        b1.attach_uprobe(name="c", sym="getpid", fn_name="count")
+        b2.attach_uprobe(name="c", sym="getppid", fn_name="count")
+        assert _get_num_open_probes() == base + 2
+        monkeypatch.setenv("BCC_PROBE_LIMIT", str(base + 3))
+        with pytest.raises(errors.PybpfError, match="probe limit"):
+            b1.attach_uprobe(name="c", sym_re="^str", fn_name="count")
+        b2.cleanup()
+        assert _get_num_open_probes() == base + 1
+
+
+def test_symbol_cache_resolves_and_demangles():
+    libc = ctypes.CDLL("libc.so.6")
+    addr = ctypes.cast(libc.getppid, ctypes.c_void_p).value
+    sc = SymbolCache(ME)
+    name, off, module = sc.resolve(addr, False)
+    assert name == b"getppid" and off == 0 and b"libc" in module
+    assert sc.resolve_name(b"c", b"getppid") == addr
+    assert sc.resolve_name(b"c", b"no_such_function_here") == -1
+    assert demangle("_ZN14some_namespace13some_functionEii") == \
+        "some_namespace::some_function(int, int)"
+    assert demangle("plain_c") == "plain_c"
+    assert SymbolCache(-1).resolve_name(None, b"schedule") > 0
+
+
+def test_perf_event_attr_bits_and_attach_perf_event_raw():
+    a = Perf.perf_event_attr()
+    assert ctypes.sizeof(a) == 136 == a.size
+    a.exclude_kernel, a.precise_ip = 1, 2
+    assert int.from_bytes(bytes(a)[40:48], "little") == (1 << 5) | (2 << 15)
+    text = """
+BPF_ARRAY(faults, u64, 1);
+int on_fault(struct bpf_perf_event_data *ctx) {
+    if ((bpf_get_current_pid_tgid() >> 32) != %d) return 0;
+    int k = 0; u64 *v = faults.lookup(&k); if (v) __sync_fetch_and_add(v, 1);
+    return 0;
+}""" % ME
+    with BPF(text=text) as b:
+        attr = Perf.perf_event_attr()
+        attr.type = Perf.PERF_TYPE_SOFTWARE
+        attr.config = PerfSWConfig.PAGE_FAULTS
+        attr.sample_period = 1
+        b.attach_perf_event_raw(attr=attr, fn_name="on_fault", pid=ME, cpu=-1)
+        m = mmap.mmap(-1, 64 * mmap.PAGESIZE)
+        for i in range(64):                  # first touch of each page: one fault each
+            m[i * mmap.PAGESIZE] = 1
+        m.close()
+        assert b["faults"][0].value >= 64
+
+
+def test_uprobe_on_a_library_in_another_mount_namespace(tmp_path):
+    text = """
+BPF_ARRAY(hits, u64, 1);
+int count(struct pt_regs *ctx) {
+    if ((bpf_get_current_pid_tgid() >> 32) != PID) return 0;
+    int k = 0; u64 *v = hits.lookup(&k); if (v) __sync_fetch_and_add(v, 1);
+    return 0;
+}"""
+    r, w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                     # the child: a private /tmp
+        try:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            assert libc.unshare(0x00020000) == 0                      # CLONE_NEWNS
+            assert libc.mount(None, b"/", None, (1 << 14) | (1 << 18), None) == 0
+            assert libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, None) == 0
+            with open("/lib/x86_64-linux-gnu/libz.so.1", "rb") as src, \
+                    open("/tmp/libz.so.1", "wb") as dst:
+                dst.write(src.read())
+            z = ctypes.CDLL("/tmp/libz.so.1")
+            os.write(w, b"r")
+            os.read(go_r, 1)
+            z.zlibVersion()
+            z.zlibVersion()
+        finally:
+            os._exit(0)
+    try:
+        assert os.read(r, 1) == b"r"
+        assert not os.path.exists("/tmp/libz.so.1")      # only in the child's /tmp
+        with BPF(text=text.replace("PID", str(pid))) as b:
+            b.attach_uprobe(name=b"/tmp/libz.so.1", sym=b"zlibVersion", fn_name=b"count",
+                            pid=pid)
+            os.write(go_w, b"g")
+            os.waitpid(pid, 0)
+            pid = 0
+            assert b["hits"][0].value == 2
+    finally:
+        if pid:
+            os.write(go_w, b"g")
+            os.waitpid(pid, 0)
+        for fd in (r, w, go_r, go_w):
+            os.close(fd)
+
+
+def test_detect_language_prefers_a_runtime_over_c():
+    assert detect_language(["c", "java", "python"], ME) == "python"
+    assert detect_language(["c", "java"], ME) == "c"
+    assert detect_language(["java"], ME) is None

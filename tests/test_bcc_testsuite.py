@@ -17,7 +17,6 @@ from pybpf import errors
 from pybpf.bcc.bpf import BPF
 from pybpf.bcc.compat import Perf, PerfSWConfig, SymbolCache, _get_num_open_probes
 from pybpf.bcc.syms import demangle
-from pybpf.bcc.utils import detect_language
 
 pytestmark = pytest.mark.kernel
 ME = os.getpid()
@@ -264,7 +263,10 @@ int count(struct pt_regs *ctx) {
             os.close(fd)
 
 
-def test_detect_language_prefers_a_runtime_over_c():
-    assert detect_language(["c", "java", "python"], ME) == "python"
-    assert detect_language(["c", "java"], ME) == "c"
-    assert detect_language(["java"], ME) is None
+def test_printk_format_warning_shows_on_every_start(capfd):
+    text = 'int f(void *ctx) { bpf_trace_printk("%f\\n", 1); return 0; }'
+    for _ in range(2):                      # the second start is warm: nothing compiles
+        with BPF(text=text):
+            pass
+        err = capfd.readouterr().err
+        assert "bpf_text:1: warning: only %d %u %x" in err and "'%f'" in err

@@ -104,6 +104,9 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
             self.cflags.append("-I" + os.path.dirname(os.path.abspath(src_file)))
         self._text, self._pins = pinned_tables(self._read_text(src_file, hdr_file, text))
         self._pinned: list = []
+        from .printkfmt import warnings
+        for w in warnings(self._text):
+            print(w, file=sys.stderr)
         try:
             self._build()
             for u in usdt_contexts:

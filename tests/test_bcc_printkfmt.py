@@ -1,0 +1,72 @@
+"""Root-free parts of what bcc's own test suite needed: bpf_trace_printk format warnings,
+C++ demangling, bcc's perf_event_attr layout, detect_language, BPF_F_TABLE parsing and
+the public/extern table declarations."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+from pybpf.bcc import printkfmt, shared
+from pybpf.bcc.perfattr import Perf
+from pybpf.bcc.rewrite import rewrite
+from pybpf.bcc.syms import demangle
+from pybpf.bcc.utils import detect_language
+
+
+def test_printk_warns_on_conversions_the_kernel_rejects():
+    text = ('int f(void *ctx) {\n'
+            '  bpf_trace_printk("%0.2f\\n", 1);\n'
+            '  bpf_trace_printk("ok %d %5.3s %-4lu %llx %c %%\\n", 1, "a", 2, 3, 4);\n'
+            '  bpf_trace_printk("%lf" " and %Lg\\n", 1, 2);\n'
+            '  return 0;\n}\n')
+    w = printkfmt.warnings(text)
+    assert len(w) == 3
+    assert w[0].startswith("bpf_text:2: " + printkfmt.WORDS) and "'%0.2f'" in w[0]
+    assert "bpf_text:4:" in w[1] and "'%lf'" in w[1] and "'%Lg'" in w[2]
+    assert printkfmt.warnings("int x;") == []
+
+
+def test_demangle_cpp_names():
+    assert demangle("_ZN2ns1fEii") == "ns::f(int, int)"
+    assert demangle("_Zbroken") == "_Zbroken"
+    assert demangle("main") == "main"
+
+
+def test_perf_event_attr_layout_matches_the_kernel():
+    from pybpf._sys.perf import PerfEventAttr
+    a = Perf.perf_event_attr()
+    assert ctypes.sizeof(a) == ctypes.sizeof(PerfEventAttr) == a.size == 136
+    a.sample_period, a.wakeup_events, a.config1 = 7, 3, 9
+    raw = bytes(a)
+    assert raw[16:24] == (7).to_bytes(8, "little")
+    assert raw[48:52] == (3).to_bytes(4, "little") and raw[56:64] == (9).to_bytes(8, "little")
+    a.disabled, a.freq, a.sigtrap = 1, 1, 1
+    bits = int.from_bytes(raw[40:48], "little") | int.from_bytes(bytes(a)[40:48], "little")
+    assert bits == 1 | (1 << 10) | (1 << 37)          # sigtrap: bit 37 (uapi)
+
+
+def test_detect_language_prefers_a_runtime_over_c():
+    me = os.getpid()
+    assert detect_language(["c", "java", "python"], me) == "python"
+    assert detect_language(["c", "java"], me) == "c"
+    assert detect_language(["java"], me) is None
+
+
+def test_bpf_f_table_and_shared_declarations_parse():
+    rw = rewrite('BPF_F_TABLE("lru_hash", int, u64, lru, 8, BPF_F_NO_COMMON_LRU);',
+                 kernel_tags=frozenset())
+    assert rw.tables == ["lru"] and "BPF_F_TABLE(lru_hash," in rw.source
+    pub, ext = shared.declared('BPF_TABLE_PUBLIC("array", int, int, t1, 10);\n'
+                               '/* BPF_TABLE("extern", int, int, no, 1); */\n'
+                               'BPF_TABLE("extern", int, int, t2, 10);\n'
+                               'BPF_TABLE("hash", int, int, t3, 10);')
+    assert pub == ["t1"] and ext == ["t2"]
+
+
+def test_own_struct_members_shadow_the_sock_macros():
+    rw = rewrite("struct sock { u32 *sk_daddr; int sk_num; };\n"
+                 "int f(void *ctx) { return 0; }", kernel_tags=frozenset())
+    assert "#undef sk_daddr" in rw.source and "#undef sk_num" in rw.source
+    rw = rewrite("int f(void *ctx) { return 0; }", kernel_tags=frozenset())
+    assert "#undef" not in rw.source

@@ -270,3 +270,21 @@ def test_printk_format_warning_shows_on_every_start(capfd):
             pass
         err = capfd.readouterr().err
         assert "bpf_text:1: warning: only %d %u %x" in err and "'%f'" in err
+
+
+def test_table_is_a_mutable_mapping_popitem_pop_setdefault():
+    with BPF(text="struct k { u32 a; u32 b; }; struct v { u64 x; u64 y; };"
+                  "BPF_HASH(stats, struct k, struct v, 8);") as b:
+        t = b["stats"]
+        t[t.Key()] = t.Leaf(100, 200)                # an all-zero key is a key too
+        k, v = t.popitem()
+        assert (k.a, k.b, v.x, v.y) == (0, 0, 100, 200) and len(t) == 0
+        with pytest.raises(KeyError):
+            t.popitem()
+        assert t.setdefault(t.Key(1, 2), t.Leaf(3, 4)).x == 3
+        assert t.setdefault(t.Key(1, 2), t.Leaf(9, 9)).x == 3
+        t.update({t.Key(5, 6): t.Leaf(7, 8)})
+        assert t.pop(t.Key(5, 6)).y == 8 and t.pop(t.Key(5, 6), None) is None
+        with pytest.raises(KeyError):
+            t.pop(t.Key(5, 6))
+        assert len(t) == 1

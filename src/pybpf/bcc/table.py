@@ -117,6 +117,38 @@ class Table:
     def clear(self) -> None:
         self.map.clear()
 
+    # -- the rest of a mutable mapping, as bcc's tables are ---------------------------
+    _MISSING = object()
+
+    def pop(self, key, default=_MISSING):
+        try:
+            v = self[key]
+        except KeyError:
+            if default is Table._MISSING:
+                raise
+            return default
+        del self[key]
+        return v
+
+    def popitem(self):
+        """Some (Key, Leaf) pair, removed; KeyError on an empty table."""
+        for k, _ in self.map.items_raw():
+            key = self.Key.from_buffer_copy(k)
+            return key, self.pop(key)
+        raise KeyError("popitem(): table is empty")
+
+    def setdefault(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            self[key] = default
+            return default
+
+    def update(self, other=(), **kw) -> None:
+        items = other.items() if hasattr(other, "items") else other
+        for k, v in items:
+            self[k] = v
+
     def _zero_leaf(self):
         return bytes(ctypes.sizeof(self.Leaf))
 

@@ -283,7 +283,7 @@ def test_table_is_a_mutable_mapping_popitem_pop_setdefault():
             t.popitem()
         assert t.setdefault(t.Key(1, 2), t.Leaf(3, 4)).x == 3
         assert t.setdefault(t.Key(1, 2), t.Leaf(9, 9)).x == 3
-        t.update({t.Key(5, 6): t.Leaf(7, 8)})
+        t.update([(t.Key(5, 6), t.Leaf(7, 8))])
         assert t.pop(t.Key(5, 6)).y == 8 and t.pop(t.Key(5, 6), None) is None
         with pytest.raises(KeyError):
             t.pop(t.Key(5, 6))

@@ -288,3 +288,19 @@ def test_table_is_a_mutable_mapping_popitem_pop_setdefault():
         with pytest.raises(KeyError):
             t.pop(t.Key(5, 6))
         assert len(t) == 1
+
+
+def test_perf_array_counter_read_in_a_program():
+    from pybpf.bcc.compat import PerfType
+    ncpu = os.cpu_count()
+    text = _prog("BPF_PERF_ARRAY(clk, %d); BPF_ARRAY(last, u64, 1);" % ncpu,
+                 "u64 v = clk.perf_read(CUR_CPU_IDENTIFIER); int k = 0;"
+                 " if ((s64)v > 0) last.update(&k, &v);")
+    with BPF(text=text) as b:
+        # the task clock of this process: nanoseconds it has run, only ever growing
+        b["clk"].open_perf_event(PerfType.SOFTWARE, PerfSWConfig.TASK_CLOCK, pid=ME)
+        os.getuid()
+        first = b["last"][0].value
+        sum(range(200000))                       # run a while
+        os.getuid()
+        assert 0 < first < b["last"][0].value

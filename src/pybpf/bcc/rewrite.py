@@ -39,7 +39,7 @@ _TABLE_MACRO = re.compile(
 METHODS = ("lookup", "lookup_or_init", "lookup_or_try_init", "update", "insert", "delete",
            "increment", "atomic_increment", "perf_submit", "perf_submit_skb",
            "ringbuf_output", "ringbuf_reserve", "ringbuf_submit", "ringbuf_discard",
-           "ringbuf_query",
+           "ringbuf_query", "perf_read", "perf_counter_value",
            "get_stackid", "call", "push", "pop", "peek", "redirect_map",
            # networking, socket and local-storage maps (include/pybpf_netmaps.h)
            "sock_map_update", "sock_hash_update", "msg_redirect_hash", "msg_redirect_map",

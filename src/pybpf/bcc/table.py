@@ -500,11 +500,33 @@ class PerfEventArray:
         self.buffer = PerfBuffer(self.map, on_sample, on_lost, page_cnt=page_cnt)
         self.bpf._perf_buffers[self.name] = self.buffer
 
+    def open_perf_event(self, ev_type: int, ev_config: int, pid: int = -1) -> None:
+        """Open a counting perf event per online CPU and put it at the CPU's index, for
+        the program's ``table.perf_read(cpu)`` (BPF_PERF_ARRAY, as bcc)."""
+        from .._sys import perf, syscall
+        from ..links.perf_event import FLAG_FD_CLOEXEC, online_cpus
+        if getattr(self, "_counters", None) is None:
+            self._counters = []
+            self.bpf._perf_buffers[self.name + "\0counters"] = self
+        for cpu in online_cpus():
+            attr = perf.PerfEventAttr(type=ev_type, config=ev_config)
+            fd = syscall.perf_event_open(attr, pid, cpu, -1, FLAG_FD_CLOEXEC,
+                                         detail=f"perf counter type {ev_type} config "
+                                                f"{ev_config} cpu {cpu}")
+            self._counters.append(fd)
+            self.map.update(ctypes.c_int(cpu), ctypes.c_int(fd))
+
     def close(self) -> None:
         if self.buffer is not None:
             self.buffer.close()
             self.bpf._perf_buffers.pop(self.name, None)
             self.buffer = None
+        import os
+        for fd in getattr(self, "_counters", None) or ():
+            os.close(fd)
+        if getattr(self, "_counters", None) is not None:
+            self._counters = None
+            self.bpf._perf_buffers.pop(self.name + "\0counters", None)
 
 
 class RingBuf:

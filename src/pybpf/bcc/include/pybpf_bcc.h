@@ -561,6 +561,12 @@ enum { __bcc_real_ctx = 0 };
 #define __bcc_M_ringbuf_submit(m, _data, _flags) bpf_ringbuf_submit(_data, _flags)
 #define __bcc_M_ringbuf_discard(m, _data, _flags) bpf_ringbuf_discard(_data, _flags)
 #define __bcc_M_ringbuf_query(m, _flags) bpf_ringbuf_query(m, _flags)
+/* BPF_PERF_ARRAY counters (table.open_perf_event in Python opens one per CPU) */
+#define __bcc_M_perf_read(m, _idx) bpf_perf_event_read(m, _idx)
+#define __bcc_M_perf_counter_value(m, _idx, _buf, _size) bpf_perf_event_read_value(m, _idx, _buf, _size)
+#ifndef CUR_CPU_IDENTIFIER
+#define CUR_CPU_IDENTIFIER BPF_F_CURRENT_CPU
+#endif
 #define __bcc_M_get_stackid(m, _ctx, _flags) bpf_get_stackid(__BCC_CTX(_ctx), m, _flags)
 #define __bcc_M_call(m, _ctx, _idx) bpf_tail_call(_ctx, m, _idx)
 #define __bcc_M_push(m, _v, _flags) bpf_map_push_elem(m, _v, _flags)

@@ -304,3 +304,21 @@ def test_perf_array_counter_read_in_a_program():
         sum(range(200000))                       # run a while
         os.getuid()
         assert 0 < first < b["last"][0].value
+
+
+def test_linux_version_code_is_the_running_kernel_and_memset_needs_no_include():
+    major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    text = _prog("#include <linux/version.h>\nBPF_ARRAY(r, u64, 2);\n"
+                 "struct big { u64 a[4]; };\n",
+                 "int k = 0; u64 v = 2;\n"
+                 "#if LINUX_VERSION_CODE >= KERNEL_VERSION(%d, %d, 0)\n"
+                 "v = 1;\n"
+                 "#endif\n"
+                 "#if LINUX_VERSION_CODE >= KERNEL_VERSION(%d, %d, 0)\n"
+                 "v = 3;\n"
+                 "#endif\n"
+                 "struct big s; memset(&s, 0, sizeof(s)); s.a[3] = v;\n"
+                 "r.update(&k, &s.a[3]);" % (major, minor, major, minor + 1))
+    with BPF(text=text) as b:
+        os.getuid()
+        assert b["r"][0].value == 1        # this kernel's version, and not the next one

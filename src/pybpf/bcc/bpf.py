@@ -75,6 +75,8 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
         require_bpf("BPF()", tracing=False)   # before compiling: say EPERM, build nothing
         self.debug = debug
         self.cflags = [_s(c) for c in (cflags or [])]
+        if not any(c.startswith("-DLINUX_VERSION_CODE") for c in self.cflags):
+            self.cflags.append(f"-DLINUX_VERSION_CODE={_version_code(os.uname().release)}")
         self.tables: dict[str, object] = {}
         self.funcs: dict[str, Function] = {}
         self._links: dict[tuple, list] = {}
@@ -581,6 +583,13 @@ def pinned_tables(text: str) -> tuple[str, dict[str, str]]:
     if "BPF_TABLE_PINNED" not in text:
         return text, pins
     return _PINNED.sub(plain, text), pins
+
+
+def _version_code(release: str) -> int:
+    """linux/version.h's LINUX_VERSION_CODE for a kernel release ("6.18.44-fc" -> 397868)."""
+    nums = [int(x) for x in re.findall(r"\d+", release.split("-")[0])[:3]]
+    a, b, c = (nums + [0, 0, 0])[:3]
+    return (a << 16) + (b << 8) + min(c, 255)
 
 
 def _describe(b: Binding) -> str:

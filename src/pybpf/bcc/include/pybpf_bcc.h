@@ -378,6 +378,16 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 #define __BCC_TABLE_cgroup_array(_k, _v, _n, _s) __BCC_TABLE_generic(cgroup_array, _k, _v, _n, _s)
 #define BPF_TABLE(kind, _k, _v, _n, _s) __BCC_TABLE_##kind(_k, _v, _n, _s)
 #define BPF_TABLE_PUBLIC BPF_TABLE
+/* linux/version.h: LINUX_VERSION_CODE comes from the running kernel's release (bpf.py
+ * passes it as a -D); scripts compare it with KERNEL_VERSION(a, b, c) */
+#ifndef KERNEL_VERSION
+#define KERNEL_VERSION(a, b, c) (((a) << 16) + ((b) << 8) + ((c) > 255 ? 255 : (c)))
+#endif
+/* the string functions kernel headers declare: clang turns constant-size calls into
+ * inline code (bcc's programs call memset/memcpy without an include) */
+void *memset(void *, int, unsigned long);
+void *memcpy(void *, const void *, unsigned long);
+void *memmove(void *, const void *, unsigned long);
 /* BPF_F_TABLE(kind, key, leaf, name, size, flags): the map flags given, as bcc's */
 #define BPF_F_TABLE(kind, _k, _v, _n, _s, _f)                                  \
 	__BCC_KV_MAP(__BCC_MT_##kind, _k, _v, _n, _s, (_f) | __BCC_FLAGS(kind))

@@ -322,3 +322,62 @@ def test_linux_version_code_is_the_running_kernel_and_memset_needs_no_include():
     with BPF(text=text) as b:
         os.getuid()
         assert b["r"][0].value == 1        # this kernel's version, and not the next one
+
+
+USDT_LIB = r"""
+#include <sys/sdt.h>
+void in_lib(int v) { DTRACE_PROBE1(demo, hit, v); }
+"""
+USDT_MAIN = r"""
+#include <stdio.h>
+#include <sys/sdt.h>
+void in_lib(int v);
+int main(void) {
+    char line[8];
+    puts("ready"); fflush(stdout);
+    if (!fgets(line, sizeof line, stdin)) return 1;
+    in_lib(1); in_lib(1);
+    DTRACE_PROBE1(demo, hit, 2);
+    return 0;
+}
+"""
+
+
+def test_usdt_probe_in_the_executable_and_its_library_both_fire(tmp_path):
+    import subprocess
+    from pybpf.bcc.usdt import USDT
+    from tests.data.linkprogs import have_sdt_header
+    assert have_sdt_header(), "<sys/sdt.h> missing (apt-get install systemtap-sdt-dev)"
+    (tmp_path / "lib.c").write_text(USDT_LIB)
+    (tmp_path / "main.c").write_text(USDT_MAIN)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp_path / "libdemo.so"),
+                    str(tmp_path / "lib.c")], check=True)
+    subprocess.run(["gcc", "-o", str(tmp_path / "main"), str(tmp_path / "main.c"),
+                    "-L" + str(tmp_path), "-ldemo"], check=True)
+    p = subprocess.Popen([str(tmp_path / "main")], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, LD_LIBRARY_PATH=str(tmp_path)))
+    text = """
+BPF_HASH(seen, int, u64);
+int on_hit(struct pt_regs *ctx) {
+    int v = 0; u64 one = 1;
+    bpf_usdt_readarg(1, ctx, &v);
+    u64 *c = seen.lookup(&v);
+    if (c) __sync_fetch_and_add(c, 1); else seen.update(&v, &one);
+    return 0;
+}"""
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        u = USDT(pid=p.pid)
+        u.enable_probe(probe="demo:hit", fn_name="on_hit")
+        assert sorted(os.path.basename(b) for _, b, _, _ in u.enabled) == ["libdemo.so",
+                                                                        "main"]
+        with BPF(text=text, usdt_contexts=[u]) as b:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            assert p.wait(10) == 0
+            got = {k.value: v.value for k, v in b["seen"].items()}
+    finally:
+        p.kill()
+        p.wait()
+    assert got == {1: 2, 2: 1}       # twice in the library, once in the executable

@@ -381,3 +381,17 @@ int on_hit(struct pt_regs *ctx) {
         p.kill()
         p.wait()
     assert got == {1: 2, 2: 1}       # twice in the library, once in the executable
+
+
+def test_items_delete_batch_with_an_array_of_int_keys():
+    with BPF(text="BPF_HASH(m, int, int, 16);") as b:
+        m = b["m"]
+        for i in range(16):
+            m[ctypes.c_int(i)] = ctypes.c_int(i * 10)
+        keys = (m.Key * 5)(*range(5))            # its items read back as plain ints
+        m.items_delete_batch(keys)
+        assert sorted(k.value for k in m.keys()) == list(range(5, 16))
+        m.items_delete_batch([ctypes.c_int(5), 6])
+        assert len(m) == 9
+        m.items_delete_batch()
+        assert len(m) == 0

@@ -191,8 +191,12 @@ class Table:
         BPF_MAP_DELETE_BATCH."""
         if ct_keys is None:
             keys = [k for k, _ in self.map.items_raw()]
+        elif isinstance(ct_keys, ctypes.Array):
+            # an array of c_int yields Python ints: take its bytes, one key size apiece
+            raw, ks = bytes(ct_keys), self.map.key_size
+            keys = [raw[i:i + ks] for i in range(0, len(raw), ks)]
         else:
-            keys = [bytes(k) for k in ct_keys]
+            keys = [self._key(k) for k in ct_keys]
         if not keys:
             return
         buf = ctypes.create_string_buffer(b"".join(keys), len(keys) * len(keys[0]))

@@ -395,3 +395,15 @@ def test_items_delete_batch_with_an_array_of_int_keys():
         assert len(m) == 9
         m.items_delete_batch()
         assert len(m) == 0
+
+
+def test_map_of_maps_filled_with_get_fd():
+    text = _prog("BPF_ARRAY(ex1, u64, 2); BPF_ARRAY(ex2, u64, 2);"
+                 'BPF_ARRAY_OF_MAPS(outer, "ex1", 2);',
+                 "int k = 1, z = 0; u64 *v; void *inner = outer.lookup(&k);"
+                 " if (!inner) return 0;"
+                 " v = bpf_map_lookup_elem(inner, &z); if (v) __sync_fetch_and_add(v, 1);")
+    with BPF(text=text) as b:
+        b["outer"][ctypes.c_int(1)] = ctypes.c_int(b["ex2"].get_fd())
+        _getuid(3)
+        assert b["ex2"][0].value == 3 and b["ex1"][0].value == 0

@@ -117,6 +117,10 @@ class Table:
     def clear(self) -> None:
         self.map.clear()
 
+    def get_fd(self) -> int:
+        """The map's file descriptor (an inner map's, to store in a map of maps)."""
+        return self.map_fd
+
     # -- the rest of a mutable mapping, as bcc's tables are ---------------------------
     _MISSING = object()
 

@@ -407,3 +407,17 @@ def test_map_of_maps_filled_with_get_fd():
         b["outer"][ctypes.c_int(1)] = ctypes.c_int(b["ex2"].get_fd())
         _getuid(3)
         assert b["ex2"][0].value == 3 and b["ex1"][0].value == 0
+
+
+def test_bpf_license_define_is_the_program_license():
+    gpl_only = _prog("BPF_PERF_OUTPUT(events);",
+                     "u64 ts = bpf_ktime_get_ns(); events.perf_submit(args, &ts, sizeof(ts));")
+    plain = _prog("BPF_ARRAY(n, u64, 1);",
+                  "int k = 0; u64 *v = n.lookup(&k); if (v) __sync_fetch_and_add(v, 1);")
+    with pytest.raises(errors.PybpfError, match="GPL"):
+        BPF(text=gpl_only + "\n#define BPF_LICENSE Proprietary\n")
+    with BPF(text=gpl_only + "\n#define BPF_LICENSE Dual BSD/GPL\n"):
+        pass
+    with BPF(text=plain + "\n#define BPF_LICENSE Proprietary\n") as b:
+        os.getuid()
+        assert b["n"][0].value == 1

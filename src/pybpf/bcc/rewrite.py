@@ -211,10 +211,24 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
             # the event type puts it there, so Python can decode events from BTF
             anchors.append(f"void __pybpf_event_{t}({tname} *e) {{}}")
     lic = "" if re.search(r"SEC\(\s*\"license\"", clean) else \
-        '\nchar _pybpf_license[] SEC("license") = "GPL";\n'
+        '\nchar _pybpf_license[] SEC("license") = "%s";\n' % _license(clean, cflags)
     out.source = "\n".join(head) + '\n#line 1 "bpf_text"\n' + body + lic + \
         "".join(a + "\n" for a in anchors)
     return out
+
+
+def _license(clean: str, cflags) -> str:
+    """The program's license: bcc's ``#define BPF_LICENSE Proprietary`` in the text (or
+    ``-DBPF_LICENSE=...``), else GPL.  The kernel refuses GPL-only helpers to others."""
+    lic = "GPL"
+    for c in cflags:
+        if c.startswith("-DBPF_LICENSE="):
+            lic = c[len("-DBPF_LICENSE="):]
+    m = re.search(r"^[ \t]*#[ \t]*define[ \t]+BPF_LICENSE\b[ \t]*(.*?)[ \t]*$", clean, re.M)
+    if m:
+        lic = m.group(1)
+    lic = lic.strip().strip('"')
+    return lic.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _string_macros(clean: str, cflags) -> dict[str, str]:

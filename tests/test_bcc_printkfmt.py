@@ -70,3 +70,37 @@ def test_own_struct_members_shadow_the_sock_macros():
     assert "#undef sk_daddr" in rw.source and "#undef sk_num" in rw.source
     rw = rewrite("int f(void *ctx) { return 0; }", kernel_tags=frozenset())
     assert "#undef" not in rw.source
+
+
+def test_bcc_exec_holds_the_command_until_ready(tmp_path):
+    import time
+    from pybpf.bcc import execcmd, run
+    marker = tmp_path / "ran"
+    pid = execcmd.run_cmd(["sh", "-c", f"touch {marker}"])
+    time.sleep(0.2)
+    assert pid > 0 and not marker.exists() and not execcmd.cmd_exited()   # held
+    execcmd.cmd_ready()
+    end = time.monotonic() + 10
+    while not execcmd.cmd_exited() and time.monotonic() < end:
+        time.sleep(0.02)
+    assert execcmd.cmd_exited() and marker.exists()
+    assert run.ALIASES["bcc.exec"] == "pybpf.bcc.execcmd"
+
+
+def test_tcp_state2str():
+    from pybpf.bcc import tcp
+    assert tcp.state2str(1) == "ESTABLISHED" and tcp.state2str(12) == "NEW_SYN_RECV"
+    assert tcp.state2str(99) == "99"
+
+
+def test_static_helpers_get_the_real_context_and_in6_members_are_spelled_out():
+    rw = rewrite("BPF_PERF_OUTPUT(ev);\n"
+                 "static int h(struct pt_regs *ctx, int r);\n"
+                 "static int h(struct pt_regs *ctx, int r) { ev.perf_submit(ctx, &r, 4); "
+                 "return 0; }\n"
+                 "int f(struct pt_regs *ctx) { struct in6_addr a = {}; "
+                 "return h(ctx, a.s6_addr[0] + a.s6_addr32[1]); }\n",
+                 kernel_tags=frozenset())
+    src = rw.source
+    assert src.count("void *__bcc_real_ctx);") >= 1        # the prototype
+    assert "h(ctx, a.in6_u.u6_addr8[0] + a.in6_u.u6_addr32[1], __BCC_CTX(ctx))" in src

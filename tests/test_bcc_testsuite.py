@@ -421,3 +421,60 @@ def test_bpf_license_define_is_the_program_license():
     with BPF(text=plain + "\n#define BPF_LICENSE Proprietary\n") as b:
         os.getuid()
         assert b["n"][0].value == 1
+
+
+def test_static_helper_submits_with_the_real_context_on_a_syscall_exit():
+    # upstream mountsnoop's shape: the return probe hands its ctx to a static helper
+    # that calls perf_submit; on sys_exit_* that ctx is a stand-in pt_regs
+    text = """
+BPF_PERF_OUTPUT(events);
+static int submit(struct pt_regs *ctx, int ret);
+static int submit(struct pt_regs *ctx, int ret) {
+    u64 v = ret;
+    events.perf_submit(ctx, &v, sizeof(v));
+    return 0;
+}
+static int relay(struct pt_regs *ctx) { return submit(ctx, PT_REGS_RC(ctx)); }
+int do_ret(struct pt_regs *ctx) {
+    if ((bpf_get_current_pid_tgid() >> 32) != %d) return 0;
+    return relay(ctx);
+}""" % ME
+    got = []
+    with BPF(text=text) as b:
+        b.attach_kretprobe(event=b.get_syscall_fnname("getuid"), fn_name="do_ret")
+        b["events"].open_perf_buffer(
+            lambda cpu, data, size: got.append(ctypes.cast(
+                data, ctypes.POINTER(ctypes.c_uint64))[0]))
+        _getuid(3)
+        b.perf_buffer_poll(200)
+    assert got == [os.getuid()] * 3
+
+
+def test_in6_addr_member_through_a_kernel_pointer_and_folio_page_compile():
+    import socket
+    text = """
+#include <net/sock.h>
+BPF_ARRAY(last, u64, 2);
+TRACEPOINT_PROBE(sock, inet_sock_set_state) {
+    if (args->family != AF_INET6 || args->newstate != TCP_SYN_SENT) return 0;
+    struct sock *sk = (struct sock *)args->skaddr;
+    u8 d6[16] = {};
+    bpf_probe_read_kernel(&d6, sizeof(d6), (void *)&sk->__sk_common.skc_v6_daddr.s6_addr);
+    u64 lo = 0; __builtin_memcpy(&lo, &d6[8], 8);
+    int k = 0; last.update(&k, &lo);
+    k = 1; u64 port = args->dport; last.update(&k, &port);
+    return 0;
+}
+static __always_inline u64 unused(struct folio *f) { return (u64)folio_page(f, 1); }
+"""
+    srv = socket.socket(socket.AF_INET6)
+    try:
+        srv.bind(("::1", 0))
+        srv.listen()
+        with BPF(text=text) as b:
+            c = socket.create_connection(("::1", srv.getsockname()[1]))
+            c.close()
+            assert b["last"][1].value == srv.getsockname()[1]
+            assert b["last"][0].value == 1 << 56        # ::1, its last 8 bytes in memory
+    finally:
+        srv.close()

@@ -137,6 +137,8 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
     text = _dedupe_wrappers(text)
     clean = scan.blank_comments(text)
     text, clean = _rename_own_tags(text, clean, kernel_tags)
+    text, clean = _forward_real_ctx(text, clean)
+    text, clean = _spell_in6_members(text, clean)
     out = Rewritten(source="")
     out.tables = table_names(text, clean)
     edits: list[tuple[int, int, str]] = []
@@ -259,7 +261,8 @@ def _ast_reads() -> bool:
 _MEMBER_MACROS = frozenset((
     "sk_num", "sk_dport", "sk_daddr", "sk_rcv_saddr", "sk_family", "sk_state", "sk_reuse",
     "sk_bound_dev_if", "sk_v6_daddr", "sk_v6_rcv_saddr", "sk_cookie", "sk_hash", "sk_prot",
-    "sk_net", "sk_refcnt", "inet_daddr", "inet_rcv_saddr", "inet_dport", "inet_num"))
+    "sk_net", "sk_refcnt", "inet_daddr", "inet_rcv_saddr", "inet_dport", "inet_num",
+    "s6_addr", "s6_addr16", "s6_addr32"))
 
 
 def _own_member_undefs(clean: str) -> list[str]:
@@ -272,7 +275,7 @@ def _own_member_undefs(clean: str) -> list[str]:
         close = scan.matching(clean, m.end() - 1, "{", "}")
         if close < 0:
             continue
-        for name in sorted(set(re.findall(r"\b(sk_\w+|inet_\w+)\s*[;\[:]",
+        for name in sorted(set(re.findall(r"\b(sk_\w+|inet_\w+|s6_\w+)\s*[;\[:]",
                                           clean[m.end():close])) & _MEMBER_MACROS):
             line = f"#undef {name}"
             if line not in out:
@@ -297,6 +300,70 @@ def _rename_own_tags(text: str, clean: str, kernel_tags) -> tuple[str, str]:
     for kind, name in clash:
         for m in re.finditer(r"\b%s\s+%s\b" % (kind, re.escape(name)), clean):
             edits.append((m.start(), m.end(), f"{kind} __bcc_own_{name}"))
+    text = _apply(text, edits)
+    return text, scan.blank_comments(text)
+
+
+_IN6 = re.compile(r"(\.|->)(\s*)s6_addr(16|32)?\b")
+
+
+def _spell_in6_members(text: str, clean: str) -> tuple[str, str]:
+    """``addr.s6_addr`` spelled as the member it names (``in6_u.u6_addr8``): in6.h's
+    macro would hide the member chain from the kernel-read pass (kderef), which then cut
+    ``&sk->...skc_v6_daddr.s6_addr`` at the macro and took the address of a copy."""
+    if "s6_addr" not in clean or any(ln.startswith("#undef s6_addr")
+                                     for ln in _own_member_undefs(clean)):
+        return text, clean
+    edits = [(m.start(), m.end(), f"{m.group(1)}{m.group(2)}in6_u.u6_addr{m.group(3) or 8}")
+             for m in _IN6.finditer(clean)]
+    text = _apply(text, edits)
+    return text, scan.blank_comments(text)
+
+
+_CTX_USERS = re.compile(r"\.\s*(?:perf_submit|perf_submit_skb|get_stackid)\s*\(")
+
+
+def _forward_real_ctx(text: str, clean: str) -> tuple[str, str]:
+    """Static helpers that submit events or take stacks with the context they are given
+    (upstream mountsnoop's ``__do_ret_sys(struct pt_regs *ctx, int ret)``) get the
+    probe's real context as a hidden last parameter, passed on at each call: where a
+    probe body runs on a tracepoint in place of a kprobe, its ``ctx`` is a stand-in
+    pt_regs that perf_submit and get_stackid cannot take (see __BCC_CTX)."""
+    if not _CTX_USERS.search(clean):
+        return text, clean
+    fns = [f for f in scan.functions(text, clean) if f.is_static and
+           "*" in (scan.split_args(f.params) or [""])[0]]
+    marked = {f.name for f in fns if _CTX_USERS.search(clean[f.body_start:f.body_end])}
+    while True:                      # helpers calling marked helpers pass it on too
+        more = {f.name for f in fns if f.name not in marked and any(
+            re.search(r"\b%s\s*\(" % re.escape(n), clean[f.body_start:f.body_end])
+            for n in marked)}
+        if not more:
+            break
+        marked |= more
+    if not marked:
+        return text, clean
+    heads = {f.name: (f.decl_start, f.body_start, f.params_end) for f in fns
+             if f.name in marked}
+    edits = []
+    for name in marked:
+        start, body, close = heads[name]
+        edits.append((close, close, ", void *__bcc_real_ctx"))
+        for m in re.finditer(r"\b%s\s*\(" % re.escape(name), clean):
+            if start <= m.start() < body:
+                continue
+            end = scan.matching(clean, m.end() - 1)
+            if end < 0:
+                continue
+            before = clean[:m.start()].rstrip()
+            word = re.search(r"(\w+)$", before)
+            if before.endswith("*") or (word and word.group(1) != "return" and
+                                        not before.endswith(("=", "(", ",", "!"))):
+                edits.append((end, end, ", void *__bcc_real_ctx"))       # a prototype
+                continue
+            args = scan.split_args(text[m.end():end])
+            first = args[0].strip() if args else "0"
+            edits.append((end, end, f", __BCC_CTX({first})"))
     text = _apply(text, edits)
     return text, scan.blank_comments(text)
 

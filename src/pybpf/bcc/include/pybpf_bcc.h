@@ -245,6 +245,16 @@ static __always_inline u16 skb_get_rx_queue(const struct sk_buff *skb)
 #define inet_rcv_saddr sk.__sk_common.skc_rcv_saddr
 #define inet_dport sk.__sk_common.skc_dport
 #define inet_num sk.__sk_common.skc_num
+/* struct in6_addr members the kernel names through macros (uapi/linux/in6.h) */
+#ifndef s6_addr
+#define s6_addr in6_u.u6_addr8
+#define s6_addr16 in6_u.u6_addr16
+#define s6_addr32 in6_u.u6_addr32
+#endif
+/* a folio's n-th page (linux/mm.h; pointer arithmetic, nothing is read) */
+#ifndef folio_page
+#define folio_page(folio, n) (&(folio)->page + (n))
+#endif
 /* older bpf_tracing.h stops at five arguments; x86-64 passes a sixth in r9 */
 #if defined(__TARGET_ARCH_x86) && !defined(PT_REGS_PARM6)
 #define PT_REGS_PARM6(x) (((const struct pt_regs *)(x))->r9)

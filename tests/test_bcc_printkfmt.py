@@ -104,3 +104,14 @@ def test_static_helpers_get_the_real_context_and_in6_members_are_spelled_out():
     src = rw.source
     assert src.count("void *__bcc_real_ctx);") >= 1        # the prototype
     assert "h(ctx, a.in6_u.u6_addr8[0] + a.in6_u.u6_addr32[1], __BCC_CTX(ctx))" in src
+
+
+def test_a_helper_called_from_a_macro_gets_the_real_context_too():
+    rw = rewrite("BPF_PERF_OUTPUT(ev);\n"
+                 "static int h(struct pt_regs *ctx, int v) { ev.perf_submit(ctx, &v, 4); "
+                 "return 0; }\n"
+                 "#define CALL h(ctx, 7)\n"
+                 "int f(struct pt_regs *ctx) { CALL; return h(ctx, 1); }\n",
+                 kernel_tags=frozenset())
+    assert "#define CALL h(ctx, 7, __BCC_CTX(ctx))" in rw.source
+    assert "return h(ctx, 1, __BCC_CTX(ctx));" in rw.source

@@ -331,8 +331,8 @@ def _forward_real_ctx(text: str, clean: str) -> tuple[str, str]:
     pt_regs that perf_submit and get_stackid cannot take (see __BCC_CTX)."""
     if not _CTX_USERS.search(clean):
         return text, clean
-    fns = [f for f in scan.functions(text, clean) if f.is_static and
-           "*" in (scan.split_args(f.params) or [""])[0]]
+    every = scan.functions(text, clean)
+    fns = [f for f in every if f.is_static and "*" in (scan.split_args(f.params) or [""])[0]]
     marked = {f.name for f in fns if _CTX_USERS.search(clean[f.body_start:f.body_end])}
     while True:                      # helpers calling marked helpers pass it on too
         more = {f.name for f in fns if f.name not in marked and any(
@@ -345,20 +345,20 @@ def _forward_real_ctx(text: str, clean: str) -> tuple[str, str]:
         return text, clean
     heads = {f.name: (f.decl_start, f.body_start, f.params_end) for f in fns
              if f.name in marked}
+    code = scan.blank_comments(text, directives=False)     # calls in macro bodies too
     edits = []
     for name in marked:
         start, body, close = heads[name]
         edits.append((close, close, ", void *__bcc_real_ctx"))
-        for m in re.finditer(r"\b%s\s*\(" % re.escape(name), clean):
+        for m in re.finditer(r"\b%s\s*\(" % re.escape(name), code):
             if start <= m.start() < body:
                 continue
-            end = scan.matching(clean, m.end() - 1)
+            end = scan.matching(code, m.end() - 1)
             if end < 0:
                 continue
-            before = clean[:m.start()].rstrip()
-            word = re.search(r"(\w+)$", before)
-            if before.endswith("*") or (word and word.group(1) != "return" and
-                                        not before.endswith(("=", "(", ",", "!"))):
+            in_body = any(f.body_start < m.start() < f.body_end for f in every)
+            in_macro = clean[m.end() - 1] != code[m.end() - 1]     # "(" of a directive
+            if not in_body and not in_macro:
                 edits.append((end, end, ", void *__bcc_real_ctx"))       # a prototype
                 continue
             args = scan.split_args(text[m.end():end])

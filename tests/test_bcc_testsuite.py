@@ -478,3 +478,14 @@ static __always_inline u64 unused(struct folio *f) { return (u64)folio_page(f, 1
             assert b["last"][0].value == 1 << 56        # ::1, its last 8 bytes in memory
     finally:
         srv.close()
+
+
+def test_a_struct_no_btf_defines_fails_in_one_line():
+    text = _prog("struct pybpf_no_such_struct;",
+                 "struct pybpf_no_such_struct *p = (void *)0; u64 v = 0;"
+                 " bpf_probe_read_kernel(&v, sizeof(v), &p->field);")
+    with pytest.raises(errors.CompileError) as ei:
+        BPF(text=text)
+    msg = str(ei.value)
+    assert "\n" not in msg and "struct pybpf_no_such_struct is not defined" in msg
+    assert "bpf_text:" in msg and "incomplete definition" in ei.value.diagnostics

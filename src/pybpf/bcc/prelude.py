@@ -268,8 +268,29 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     try:
         return _compile_types(source, cflags, includes, rw)
     except CompileError as e:
+        missing_struct(e)
         more = kernel_macros(source, e)
     return _compile_types(more, cflags, includes, rw)
+
+
+_INCOMPLETE = re.compile(r"^(\S+?:\d+:\d+): error: incomplete definition of type "
+                         r"'(struct|union) (\w+)'", re.M)
+
+
+def missing_struct(e) -> None:
+    """One line for a kernel struct used through a pointer that neither vmlinux's BTF nor
+    a loaded module's defines (nfsslower's ``struct nfs_commit_data`` without nfs
+    loaded): clang's page of follow-on errors says nothing more.  Returns when ``e`` is
+    about something else."""
+    from ..errors import CompileError
+    m = _INCOMPLETE.search(e.diagnostics or "")
+    if m is None or m.group(3) in kernel_tags():
+        return
+    err = CompileError(f"{m.group(1)}: {m.group(2)} {m.group(3)} is not defined: not in "
+                       "this kernel's BTF nor in a loaded module's (is the code it belongs "
+                       "to built and its module loaded?)")
+    err.diagnostics = e.diagnostics
+    raise err from None
 
 
 def kernel_macros(source: str, e, mark: str = _MARK, where=None) -> str:

@@ -268,9 +268,17 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     try:
         return _compile_types(source, cflags, includes, rw)
     except CompileError as e:
+        try:
+            more = kernel_macros(source, e)
+        except CompileError as again:
+            if again is e:              # no kernel macro to add: clang's own error
+                missing_struct(e)
+            raise
+    try:
+        return _compile_types(more, cflags, includes, rw)
+    except CompileError as e:
         missing_struct(e)
-        more = kernel_macros(source, e)
-    return _compile_types(more, cflags, includes, rw)
+        raise
 
 
 _INCOMPLETE = re.compile(r"^(\S+?:\d+:\d+): error: incomplete definition of type "
@@ -372,8 +380,12 @@ def _compile(source: str, cflags, includes, rw) -> bytes:
         if done is not None:
             source = done.decode()
         else:
+            before = source
             source = kderef.apply(source, args, rw)
-            cache.put(k, source.encode())
+            # an unchanged text may be a parse that gave up (a fatal diagnostic, say a
+            # precompiled header rebuilt meanwhile): kept, it would stand for good
+            if source != before:
+                cache.put(k, source.encode())
     try:
         return compile_c(source, cflags=list(cflags) + extra, includes=includes)
     except CompileError as e:

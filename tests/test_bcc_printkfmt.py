@@ -115,3 +115,49 @@ def test_a_helper_called_from_a_macro_gets_the_real_context_too():
                  kernel_tags=frozenset())
     assert "#define CALL h(ctx, 7, __BCC_CTX(ctx))" in rw.source
     assert "return h(ctx, 1, __BCC_CTX(ctx));" in rw.source
+
+
+def test_rw_text_of_plain_ctypes_values():
+    from pybpf import errors
+    from pybpf.bcc.rwtext import scanf, sprintf
+
+    class In(ctypes.Structure):
+        _fields_ = [("x", ctypes.c_uint32), ("__pad1", ctypes.c_uint8 * 4)]
+
+    class V(ctypes.Structure):
+        _fields_ = [("n", ctypes.c_int64), ("s", ctypes.c_char * 6),
+                    ("a", In * 2)]
+    v = V(-1, b'q"\\', (In(7), In(8)))
+    text = sprintf(v)
+    assert text == b'{ 0xffffffffffffffff "q\\"\\\\" [ { 0x7 } { 0x8 } ] }'
+    w = scanf(text, V)
+    assert (w.n, w.s, w.a[1].x) == (-1, b'q"\\', 8)
+    assert sprintf(ctypes.c_uint16(10)) == b"0xa" and scanf(b"12", ctypes.c_int).value == 12
+    for bad in (b"[ 1 ]", b"{ 1 2", b"{ zz }"):
+        try:
+            scanf(bad, V)
+        except errors.PybpfError:
+            continue
+        raise AssertionError(bad)
+
+
+def test_rw_text_scanf_fails_only_with_pybpf_errors():
+    from hypothesis import given, settings, strategies as st
+    from pybpf import errors
+    from pybpf.bcc.rwtext import scanf
+
+    class V(ctypes.Structure):
+        _fields_ = [("n", ctypes.c_uint32), ("s", ctypes.c_char * 4),
+                    ("a", ctypes.c_uint8 * 2)]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(st.binary(max_size=40),
+                     st.lists(st.sampled_from([b"{", b"}", b"[", b"]", b'"x"', b"0x1",
+                                               b"7", b"-3", b"zz", b'"']),
+                              max_size=12).map(b" ".join)))
+    def check(text):
+        try:
+            scanf(text, V)
+        except errors.PybpfError:
+            pass
+    check()

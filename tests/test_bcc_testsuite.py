@@ -489,3 +489,20 @@ def test_a_struct_no_btf_defines_fails_in_one_line():
     msg = str(ei.value)
     assert "\n" not in msg and "struct pybpf_no_such_struct is not defined" in msg
     assert "bpf_text:" in msg and "incomplete definition" in ei.value.diagnostics
+
+
+def test_rw_text_forms_and_positional_values_with_bitfields():
+    text = ("struct val { u64 a; u32 b:4; u32 c:28; char name[8]; u32 arr[2];"
+            " struct { u32 x; } s; }; BPF_HASH(t, u32, struct val, 4);")
+    with BPF(text=text) as b:
+        t = b["t"]
+        v = t.Leaf(1, 2, 3, b"ab", (4, 5), (6,))       # C's member order, bitfields too
+        assert (v.a, v.b, v.c, v.name, list(v.arr), v.s.x) == (1, 2, 3, b"ab", [4, 5], 6)
+        s = t.leaf_sprintf(v)
+        assert s == b'{ 0x1 0x2 0x3 "ab" [ 0x4 0x5 ] { 0x6 } }'
+        assert t.key_sprintf(t.Key(2)) == b"0x2"
+        t[t.key_scanf(b"0x2")] = t.leaf_scanf(s)      # through the kernel and back
+        back = t[t.Key(2)]
+        assert t.leaf_sprintf(back) == s and back.c == 3
+        with pytest.raises(errors.PybpfError):
+            t.leaf_scanf(b"{ 0x1 0x2")

@@ -163,9 +163,9 @@ class Lib:
         return b"GPL"
 
     def bpf_module_rw_engine_enabled(self) -> int:
-        """0: pybpf has no LLVM-generated key/leaf printers and scanners (bcc's "rw
-        engine"), so tables have no ``key_sprintf``/``leaf_scanf``."""
-        return 0
+        """1: tables have bcc's ``key_sprintf``/``leaf_scanf`` text forms (written from
+        the ctypes types in :mod:`.rwtext`, where bcc generates them with LLVM)."""
+        return 1
 
     # ---- sockets and perf events ----------------------------------------------------
     def bpf_close_perf_event_fd(self, fd: int) -> int:

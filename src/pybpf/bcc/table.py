@@ -117,6 +117,23 @@ class Table:
     def clear(self) -> None:
         self.map.clear()
 
+    # -- bcc's text form of keys and values (its "rw engine"; see rwtext) ------------
+    def key_sprintf(self, key) -> bytes:
+        from .rwtext import sprintf
+        return sprintf(key)
+
+    def leaf_sprintf(self, leaf) -> bytes:
+        from .rwtext import sprintf
+        return sprintf(leaf)
+
+    def key_scanf(self, text):
+        from .rwtext import scanf
+        return scanf(text, self.Key)
+
+    def leaf_scanf(self, text):
+        from .rwtext import scanf
+        return scanf(text, self.Leaf)
+
     def get_fd(self) -> int:
         """The map's file descriptor (an inner map's, to store in a map of maps)."""
         return self.map_fd

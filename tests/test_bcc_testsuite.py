@@ -506,3 +506,23 @@ def test_rw_text_forms_and_positional_values_with_bitfields():
         assert t.leaf_sprintf(back) == s and back.c == 3
         with pytest.raises(errors.PybpfError):
             t.leaf_scanf(b"{ 0x1 0x2")
+
+
+def test_packet_members_as_printk_arguments():
+    # bcc rewrites packet-header members passed to bpf_trace_printk like any other
+    text = """
+#include <bcc/proto.h>
+BPF_ARRAY(seen, u64, 1);
+int handle(struct __sk_buff *skb) {
+    u8 *cursor = 0;
+    struct ethernet_t *ethernet = cursor_advance(cursor, sizeof(*ethernet));
+    bpf_trace_printk("pybpf test: dst %llx type %x\\n", ethernet->dst, ethernet->type);
+    int k = 0; u64 t = ethernet->type;
+    seen.update(&k, &t);
+    return 0;
+}"""
+    with BPF(text=text) as b:
+        fn = b.load_func("handle", BPF.SCHED_CLS)
+        frame = bytes(6) + bytes.fromhex("020000000001") + b"\x86\xdd" + bytes(50)
+        fn.prog.test_run(frame)
+        assert b["seen"][0].value == 0x86DD

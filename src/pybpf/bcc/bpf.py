@@ -16,6 +16,7 @@ import sys
 
 from .. import errors
 from .attach import AttachMixin
+from .funcs import FuncsMixin
 from .netattach import NetAttachMixin
 from .statics import StaticsMixin
 
@@ -56,7 +57,7 @@ def _find_file(path) -> str:
             return beside
     return path
 
-class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
+class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin):
     """A bcc-style BPF module. Use as a context manager or call :meth:`cleanup`."""
 
     # program types, as bcc names them (values are the kernel's)
@@ -308,28 +309,6 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
         fn = self._load_variant(name, self._elf, prog_type, attach_type)
         self.funcs[name] = fn
         return fn
-
-    def load_funcs(self, prog_type=None) -> list:
-        """Every function of the text loaded as ``prog_type`` (default kprobe), as bcc's
-        ``load_funcs``: the probes and the plain functions, not static helpers."""
-        prog_type = self.KPROBE if prog_type is None else prog_type
-        return [self.load_func(n, prog_type) for n in self._entry["programs"]]
-
-    def dump_func(self, func_name) -> bytes:
-        """The compiled instructions of function ``func_name`` (bytes, 8 per instruction,
-        before the loader fills in map descriptors), as bcc's ``dump_func``."""
-        from ..object.spec import ObjectSpec
-        name = _s(func_name)
-        spec = self._spec or ObjectSpec.from_bytes(self._elf, name="bcc")
-        p = spec.programs.get(name)
-        if p is None or p.subprogram:
-            raise errors.PybpfError(f"dump_func: no function {name!r} in this text "
-                                    f"(functions: {sorted(self._entry['programs'])})")
-        insns = p.instructions
-        if not isinstance(insns, (bytes, bytearray)):
-            from ..programs import encode_instructions
-            insns = encode_instructions(insns)
-        return bytes(insns)
 
     def _load_variant(self, name: str, elf: bytes, prog_type, attach_type=-1) -> Function:
         """Load one function of ``elf`` (this text, or a recompiled variant) reusing the

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import errors
-from . import scan
+from . import scan, textfixes
 from .events import event_type_name
 
 INCLUDE_DIR_NAME = "include"
@@ -137,8 +137,8 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
     text = _dedupe_wrappers(text)
     clean = scan.blank_comments(text)
     text, clean = _rename_own_tags(text, clean, kernel_tags)
-    text, clean = _forward_real_ctx(text, clean)
-    text, clean = _spell_in6_members(text, clean)
+    text, clean = textfixes.forward_real_ctx(text, clean)
+    text, clean = textfixes.spell_in6_members(text, clean)
     out = Rewritten(source="")
     out.tables = table_names(text, clean)
     edits: list[tuple[int, int, str]] = []
@@ -197,7 +197,7 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
             out.tracepoints.append(tp)
 
     body = _apply(text, edits)
-    head = ["#include <pybpf_bcc.h>"] + _own_member_undefs(clean)
+    head = ["#include <pybpf_bcc.h>"] + textfixes.own_member_undefs(clean)
     if any(p.binding is not None and (p.binding.via in ("raw_tp", "fexit") or (
             p.binding.via == "tracepoint" and p.binding.retprobe))
            for p in out.probes.values()):
@@ -213,24 +213,11 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
             # the event type puts it there, so Python can decode events from BTF
             anchors.append(f"void __pybpf_event_{t}({tname} *e) {{}}")
     lic = "" if re.search(r"SEC\(\s*\"license\"", clean) else \
-        '\nchar _pybpf_license[] SEC("license") = "%s";\n' % _license(clean, cflags)
+        '\nchar _pybpf_license[] SEC("license") = "%s";\n' % \
+        textfixes.license_of(clean, cflags)
     out.source = "\n".join(head) + '\n#line 1 "bpf_text"\n' + body + lic + \
         "".join(a + "\n" for a in anchors)
     return out
-
-
-def _license(clean: str, cflags) -> str:
-    """The program's license: bcc's ``#define BPF_LICENSE Proprietary`` in the text (or
-    ``-DBPF_LICENSE=...``), else GPL.  The kernel refuses GPL-only helpers to others."""
-    lic = "GPL"
-    for c in cflags:
-        if c.startswith("-DBPF_LICENSE="):
-            lic = c[len("-DBPF_LICENSE="):]
-    m = re.search(r"^[ \t]*#[ \t]*define[ \t]+BPF_LICENSE\b[ \t]*(.*?)[ \t]*$", clean, re.M)
-    if m:
-        lic = m.group(1)
-    lic = lic.strip().strip('"')
-    return lic.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _string_macros(clean: str, cflags) -> dict[str, str]:
@@ -257,32 +244,6 @@ def _ast_reads() -> bool:
     return available()
 
 
-# struct members the prelude names through macros, as net/sock.h and net/inet_sock.h do
-_MEMBER_MACROS = frozenset((
-    "sk_num", "sk_dport", "sk_daddr", "sk_rcv_saddr", "sk_family", "sk_state", "sk_reuse",
-    "sk_bound_dev_if", "sk_v6_daddr", "sk_v6_rcv_saddr", "sk_cookie", "sk_hash", "sk_prot",
-    "sk_net", "sk_refcnt", "inet_daddr", "inet_rcv_saddr", "inet_dport", "inet_num",
-    "s6_addr", "s6_addr16", "s6_addr32"))
-
-
-def _own_member_undefs(clean: str) -> list[str]:
-    """``#undef`` for the prelude's member macros (``sk_daddr``, ...) that a struct the
-    text defines itself declares as members: bcc defines them only for a text that
-    includes net/sock.h, so its tests' own ``struct sock { u32 *sk_daddr; }`` means the
-    plain name."""
-    out = []
-    for m in _OWN_TAG.finditer(clean):
-        close = scan.matching(clean, m.end() - 1, "{", "}")
-        if close < 0:
-            continue
-        for name in sorted(set(re.findall(r"\b(sk_\w+|inet_\w+|s6_\w+)\s*[;\[:]",
-                                          clean[m.end():close])) & _MEMBER_MACROS):
-            line = f"#undef {name}"
-            if line not in out:
-                out.append(line)
-    return out
-
-
 def _rename_own_tags(text: str, clean: str, kernel_tags) -> tuple[str, str]:
     """A struct the text defines that vmlinux.h defines too (dcsnoop's ``struct nameidata``,
     mountsnoop's ``struct mnt_namespace``) is renamed throughout the text: the program's
@@ -300,70 +261,6 @@ def _rename_own_tags(text: str, clean: str, kernel_tags) -> tuple[str, str]:
     for kind, name in clash:
         for m in re.finditer(r"\b%s\s+%s\b" % (kind, re.escape(name)), clean):
             edits.append((m.start(), m.end(), f"{kind} __bcc_own_{name}"))
-    text = _apply(text, edits)
-    return text, scan.blank_comments(text)
-
-
-_IN6 = re.compile(r"(\.|->)(\s*)s6_addr(16|32)?\b")
-
-
-def _spell_in6_members(text: str, clean: str) -> tuple[str, str]:
-    """``addr.s6_addr`` spelled as the member it names (``in6_u.u6_addr8``): in6.h's
-    macro would hide the member chain from the kernel-read pass (kderef), which then cut
-    ``&sk->...skc_v6_daddr.s6_addr`` at the macro and took the address of a copy."""
-    if "s6_addr" not in clean or any(ln.startswith("#undef s6_addr")
-                                     for ln in _own_member_undefs(clean)):
-        return text, clean
-    edits = [(m.start(), m.end(), f"{m.group(1)}{m.group(2)}in6_u.u6_addr{m.group(3) or 8}")
-             for m in _IN6.finditer(clean)]
-    text = _apply(text, edits)
-    return text, scan.blank_comments(text)
-
-
-_CTX_USERS = re.compile(r"\.\s*(?:perf_submit|perf_submit_skb|get_stackid)\s*\(")
-
-
-def _forward_real_ctx(text: str, clean: str) -> tuple[str, str]:
-    """Static helpers that submit events or take stacks with the context they are given
-    (upstream mountsnoop's ``__do_ret_sys(struct pt_regs *ctx, int ret)``) get the
-    probe's real context as a hidden last parameter, passed on at each call: where a
-    probe body runs on a tracepoint in place of a kprobe, its ``ctx`` is a stand-in
-    pt_regs that perf_submit and get_stackid cannot take (see __BCC_CTX)."""
-    if not _CTX_USERS.search(clean):
-        return text, clean
-    every = scan.functions(text, clean)
-    fns = [f for f in every if f.is_static and "*" in (scan.split_args(f.params) or [""])[0]]
-    marked = {f.name for f in fns if _CTX_USERS.search(clean[f.body_start:f.body_end])}
-    while True:                      # helpers calling marked helpers pass it on too
-        more = {f.name for f in fns if f.name not in marked and any(
-            re.search(r"\b%s\s*\(" % re.escape(n), clean[f.body_start:f.body_end])
-            for n in marked)}
-        if not more:
-            break
-        marked |= more
-    if not marked:
-        return text, clean
-    heads = {f.name: (f.decl_start, f.body_start, f.params_end) for f in fns
-             if f.name in marked}
-    code = scan.blank_comments(text, directives=False)     # calls in macro bodies too
-    edits = []
-    for name in marked:
-        start, body, close = heads[name]
-        edits.append((close, close, ", void *__bcc_real_ctx"))
-        for m in re.finditer(r"\b%s\s*\(" % re.escape(name), code):
-            if start <= m.start() < body:
-                continue
-            end = scan.matching(code, m.end() - 1)
-            if end < 0:
-                continue
-            in_body = any(f.body_start < m.start() < f.body_end for f in every)
-            in_macro = clean[m.end() - 1] != code[m.end() - 1]     # "(" of a directive
-            if not in_body and not in_macro:
-                edits.append((end, end, ", void *__bcc_real_ctx"))       # a prototype
-                continue
-            args = scan.split_args(text[m.end():end])
-            first = args[0].strip() if args else "0"
-            edits.append((end, end, f", __BCC_CTX({first})"))
     text = _apply(text, edits)
     return text, scan.blank_comments(text)
 

@@ -3,7 +3,7 @@
 workload: which run, why the others fail, and whether both print the same columns.
 
 usage: bench/bench_bcc_tools.py [--tools a,b,...|all] [--seconds S] [--only pybpf|bcc]
-                                [--write] [--raw FILE] [--table] [--guest]
+                                [--write] [--raw FILE] [--table] [--guest] [--scripts DIR]
 
 The tools are Debian's bpfcc-tools scripts (/usr/sbin/<tool>-bpfcc, bcc 0.26; the
 per-language shell wrappers are followed to the script they run).  bcc needs kernel
@@ -96,9 +96,18 @@ NEEDS_TTY = {"cachetop"}           # curses: its screen goes to a pty, read as t
 NEEDS_DEBUGFS = {"tplist"}         # reads /sys/kernel/debug/tracing/events itself
 
 
+# --scripts DIR: the tools are DIR/<tool>.py (bcc's upstream tools/, newer than Debian's
+# 0.26 scripts), run as `python3 DIR/<tool>.py` for bcc and `pybpf run` for pybpf
+SCRIPTS = {"dir": ""}
+
+
 def tool_list() -> list[str]:
-    names = sorted(os.path.basename(p)[:-len("-bpfcc")]
-                   for p in glob.glob(os.path.join(SBIN, "*-bpfcc")))
+    if SCRIPTS["dir"]:
+        names = sorted(os.path.basename(p)[:-3]
+                       for p in glob.glob(os.path.join(SCRIPTS["dir"], "*.py")))
+    else:
+        names = sorted(os.path.basename(p)[:-len("-bpfcc")]
+                       for p in glob.glob(os.path.join(SBIN, "*-bpfcc")))
     out = []
     for n in names:
         if n in NOT_BCC:
@@ -261,11 +270,14 @@ def run_tool(tool: str, how: str, seconds: float, pid: int, startup: float = 6,
     name, _, form = tool.partition("@")
     args = [a.replace("{pid}", str(pid)) for a in ARGS.get(tool, [])]
     script = os.path.join(SBIN, f"{name}-bpfcc")
+    if SCRIPTS["dir"]:
+        script = os.path.join(SCRIPTS["dir"], f"{name}.py")
     if how == "bcc":
-        cmd = [script, *args]
+        cmd = ["/usr/bin/python3", script, *args] if SCRIPTS["dir"] else [script, *args]
         env = dict(os.environ)
     else:
-        script, args = _unwrap(script, args)
+        if not SCRIPTS["dir"]:
+            script, args = _unwrap(script, args)
         cmd = [VENV_PY, "-m", "pybpf", "run", script, *args]
         env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "src"))
     # unbuffered, so the first line shows when it is printed, not when the tool exits
@@ -470,7 +482,11 @@ def main() -> int:
                     help="the guest's vCPUs (each is a host thread under TCG; 1 leaves a "
                          "core of a 2-core host free)")
     ap.add_argument("--in-guest", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--scripts", default="",
+                    help="run DIR/<tool>.py (e.g. bcc's upstream tools/) instead of "
+                         "Debian's /usr/sbin/<tool>-bpfcc")
     a = ap.parse_args()
+    SCRIPTS["dir"] = os.path.abspath(a.scripts) if a.scripts else ""
     slow = a.guest or a.in_guest
     a.raw = a.raw or ("/tmp/pybpf-bench-bcc-tools-guest.json" if a.guest else
                       "/tmp/pybpf-bench-bcc-tools.json")

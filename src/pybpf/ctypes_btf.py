@@ -18,7 +18,9 @@ from .errors import BTFError
 _INTS = {(1, False): ctypes.c_uint8, (1, True): ctypes.c_int8,
          (2, False): ctypes.c_uint16, (2, True): ctypes.c_int16,
          (4, False): ctypes.c_uint32, (4, True): ctypes.c_int32,
-         (8, False): ctypes.c_uint64, (8, True): ctypes.c_int64}
+         (8, False): ctypes.c_uint64, (8, True): ctypes.c_int64,
+         # __int128: two 64-bit halves, low first (what bcc's Python gives for it)
+         (16, False): ctypes.c_uint64 * 2, (16, True): ctypes.c_int64 * 2}
 _NAMED = {"int": ctypes.c_int, "unsigned int": ctypes.c_uint, "long": ctypes.c_long,
           "long int": ctypes.c_long, "unsigned long": ctypes.c_ulong,
           "long unsigned int": ctypes.c_ulong, "long long": ctypes.c_longlong,
@@ -76,6 +78,7 @@ class Converter:
         self._done[tid] = cls          # self-references through pointers are plain ints
         fields: list[tuple] = []
         anon: list[str] = []
+        names: list[str] = []          # the members in C's order, bitfields included
         pos = 0                        # bytes laid out so far (structs only)
         members = list(t.members)
         i = 0
@@ -99,12 +102,14 @@ class Converter:
                 fields.append((store, ctypes.c_uint8 * (b1 - b0)))
                 for k, x in enumerate(run):
                     if x.name:
+                        names.append(x.name)
                         setattr(cls, x.name, _bitfield(store, x.offset_bits - b0 * 8,
                                                        x.bitfield_size,
                                                        _is_signed(self.spec, x.type)))
                 i = j
                 continue
             name = m.name or f"__anon{i}"
+            names.append(name)
             if not m.name:
                 anon.append(name)
             mt = self(m.type, depth + 1)
@@ -120,6 +125,11 @@ class Converter:
             fields.append(("__pad_end", ctypes.c_uint8 * (t.size - pos)))
         if anon:
             cls._anonymous_ = anon
+        cls._members_ = names
+        if len(names) != len([f for f in fields if not f[0].startswith("__pad")]):
+            # bitfields are properties over raw bytes: positional values go to the
+            # members in C's order, as a C initializer (and bcc's ctypes) would put them
+            cls.__init__ = _init_by_members
         try:
             cls._fields_ = fields
         except (TypeError, ValueError, OverflowError):
@@ -136,6 +146,15 @@ class Converter:
 def _is_signed(spec, tid: int) -> bool:
     t = spec[spec.resolve(tid)]
     return bool(getattr(t, "encoding", 0) & 1) or bool(getattr(t, "signed", False))
+
+
+def _init_by_members(self, *args, **kw):
+    type(self).__bases__[0].__init__(self)        # Structure or Union
+    for name, v in list(zip(self._members_, args)) + list(kw.items()):
+        cur = getattr(self, name)
+        if isinstance(v, (tuple, list)) and isinstance(cur, (ctypes.Structure, ctypes.Array)):
+            v = type(cur)(*v)
+        setattr(self, name, v)
 
 
 def _bitfield(store: str, shift: int, bits: int, signed: bool) -> property:

@@ -15,6 +15,34 @@ from .. import errors
 from .statics import _s, tracepoints
 
 
+_LIVE = None        # weakref.WeakSet of the process's BPF objects (made on first use)
+
+
+def track(bpf) -> None:
+    """Count ``bpf``'s probes in :func:`open_probes` while it lives."""
+    global _LIVE
+    if _LIVE is None:
+        import weakref
+        _LIVE = weakref.WeakSet()
+    _LIVE.add(bpf)
+
+
+def open_probes() -> int:
+    """kprobes and uprobes open in this process, over every BPF object (bcc's
+    ``_get_num_open_probes``; its probe quota counts these)."""
+    return sum(b.num_open_kprobes() + b.num_open_uprobes() for b in list(_LIVE or ()))
+
+
+def check_probe_quota(n: int) -> None:
+    """bcc refuses an attach that would take the process past ``BPF.get_probe_limit()``
+    open probes (``attach_kprobe(event_re=".*")`` would open thousands)."""
+    from .statics import StaticsMixin
+    limit = StaticsMixin.get_probe_limit()
+    if open_probes() + n > limit:
+        raise errors.PybpfError(f"attaching {n} probes would take this process past the "
+                                f"probe limit of {limit} (BCC_PROBE_LIMIT)")
+
+
 class AttachMixin:
     """Mixed into BPF; uses its load_func, _bind, _links and _feat."""
 
@@ -84,6 +112,7 @@ class AttachMixin:
             if not events:
                 raise errors.NotFoundError(2, "kprobe", f"no kernel function matches "
                                            f"{event_re!r}")
+            check_probe_quota(len(events))
             refused = []
             for ev in events:
                 try:
@@ -214,7 +243,7 @@ class AttachMixin:
     def _attach_u(self, name, sym, sym_re, addr, fn_name, pid, sym_off, retprobe):
         from ..links import symbols, uprobe
         name, sym, sym_re, fn_name = _s(name), _s(sym), _s(sym_re), _s(fn_name)
-        path = symbols.resolve_path(name) if name else ""
+        path = symbols.resolve_path(_in_mount_ns(name, pid)) if name else ""
         if addr is not None and not 0 <= int(addr) < 1 << 64:
             raise errors.NotFoundError(22, "uprobe", f"could not determine address "
                                        f"{int(addr):#x} in {path}: outside the file")
@@ -226,6 +255,7 @@ class AttachMixin:
                     if e.type == "STT_FUNC" and pat.match(s)]
             if not syms:
                 raise errors.NotFoundError(2, kind, f"no symbol matches {sym_re!r} in {path}")
+            check_probe_quota(len(syms))
         else:
             syms = [sym or None]
         for s in syms:
@@ -261,9 +291,13 @@ class AttachMixin:
 
     def _detach_u(self, kind, name, sym, addr, pid):
         from ..links import symbols
-        path = symbols.resolve_path(_s(name)) if name else ""
+        name = _s(name)
+        path = symbols.resolve_path(_in_mount_ns(name, pid)) if name else ""
         what = _s(sym) or addr
-        if not self._drop(lambda k: k[0] == kind and k[1] == path and k[2] == what):
+        if not self._drop(lambda k: k[0] == kind and k[1] == path and k[2] == what) and \
+                not (name.startswith("/") and pid > 0 and self._drop(
+                    lambda k: k[0] == kind and k[1] == f"/proc/{pid}/root{name}" and
+                    k[2] == what)):
             raise errors.NotFoundError(2, f"detach_{kind}", f"{kind} {path}:{what} not "
                                        "attached")
 
@@ -285,6 +319,27 @@ class AttachMixin:
                                  sample_period=sample_period, sample_freq=sample_freq,
                                  cpu=None if cpu < 0 else cpu, pid=pid)
         self._keep(("perf_event", ev_type, ev_config, fn_name), link)
+
+    def attach_perf_event_raw(self, attr=None, fn_name=b"", pid: int = -1, cpu: int = -1,
+                              group_fd: int = -1, extra_flags: int = 0):
+        """Run ``fn_name`` on the samples of a perf event given as a whole
+        ``Perf.perf_event_attr`` (bcc's form, for fields attach_perf_event has no
+        argument for): one event per online CPU, or on ``cpu``."""
+        from .._sys import syscall
+        from ..fd import FD
+        from ..links.base import perf_event_link
+        from ..links.perf_event import FLAG_FD_CLOEXEC, online_cpus
+        fn_name = _s(fn_name)
+        fn = self.load_func(fn_name, self.PERF_EVENT)
+        target = f"perf_event type {attr.type} config {attr.config}"
+        cpus = [cpu] if cpu >= 0 else online_cpus()
+        for c in cpus:
+            pfd = FD(syscall.perf_event_open(attr, pid, c, group_fd,
+                                             FLAG_FD_CLOEXEC | extra_flags,
+                                             detail=f"{target} cpu {c}"))
+            link = perf_event_link(fn.prog.fileno(), pfd, kind="perf_event",
+                                   target=f"{target} cpu {c}")
+            self._keep(("perf_event", attr.type, attr.config, fn_name), link)
 
     def detach_perf_event(self, ev_type=-1, ev_config=-1):
         self._drop(lambda k: k[0] == "perf_event" and k[1] == ev_type and k[2] == ev_config)
@@ -310,6 +365,22 @@ class AttachMixin:
 
     def num_open_tracepoints(self) -> int:
         return self._count("tracepoint")
+
+
+def _in_mount_ns(name: str, pid: int) -> str:
+    """A binary named by absolute path for process ``pid``: the file that process sees
+    (through /proc/PID/root) when it is not the one this process sees, as bcc resolves it
+    (a library copied into a private /tmp in the process's own mount namespace)."""
+    import os
+    if pid <= 0 or not name.startswith("/"):
+        return name
+    alt = f"/proc/{pid}/root{name}"
+    try:
+        if os.path.exists(name) and os.path.samefile(name, alt):
+            return name
+    except OSError:
+        return name
+    return alt if os.path.exists(alt) else name
 
 
 class _Idle:

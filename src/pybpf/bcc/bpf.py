@@ -16,6 +16,7 @@ import sys
 
 from .. import errors
 from .attach import AttachMixin
+from .funcs import FuncsMixin
 from .netattach import NetAttachMixin
 from .statics import StaticsMixin
 
@@ -56,7 +57,7 @@ def _find_file(path) -> str:
             return beside
     return path
 
-class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
+class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin):
     """A bcc-style BPF module. Use as a context manager or call :meth:`cleanup`."""
 
     # program types, as bcc names them (values are the kernel's)
@@ -75,6 +76,8 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
         require_bpf("BPF()", tracing=False)   # before compiling: say EPERM, build nothing
         self.debug = debug
         self.cflags = [_s(c) for c in (cflags or [])]
+        if not any(c.startswith("-DLINUX_VERSION_CODE") for c in self.cflags):
+            self.cflags.append(f"-DLINUX_VERSION_CODE={_version_code(os.uname().release)}")
         self.tables: dict[str, object] = {}
         self.funcs: dict[str, Function] = {}
         self._links: dict[tuple, list] = {}
@@ -93,6 +96,8 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
         self._spec = None
         self._entry: dict = {}
         self._usdt_spec_ids = 0
+        from .attach import track
+        track(self)
         usdt_contexts = list(usdt_contexts or ())
         if usdt_contexts:
             self.cflags.append("-DPYBPF_BCC_USDT=1")
@@ -102,6 +107,9 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
             self.cflags.append("-I" + os.path.dirname(os.path.abspath(src_file)))
         self._text, self._pins = pinned_tables(self._read_text(src_file, hdr_file, text))
         self._pinned: list = []
+        from .printkfmt import warnings
+        for w in warnings(self._text):
+            print(w, file=sys.stderr)
         try:
             self._build()
             for u in usdt_contexts:
@@ -159,9 +167,14 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
         self._elf = entry["elf"]
         rw = self._rw
         autoload = [n for n in entry["programs"] if n in rw.probes and rw.probes[n].auto]
-        self._obj = load(self._elf, name="bcc", programs=autoload, maps=self._open_pins(),
+        from . import shared
+        public, extern = shared.declared(self._text)
+        reuse = self._open_pins()
+        reuse.update(shared.maps_for(extern))
+        self._obj = load(self._elf, name="bcc", programs=autoload, maps=reuse,
                          log_level=2 if self.debug & (DEBUG_BPF | DEBUG_BPF_REGISTER_STATE)
                          else 0)
+        shared.publish(self, self._obj.maps, public)
         for name, path in self._pins.items():
             if not any(n == name for n, _ in self._pinned) and name in self._obj.maps:
                 self._obj.maps[name].pin(path)
@@ -365,13 +378,16 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
         from .table import table_class
         name = _s(name)
         t = self.tables.get(name)
-        if t is not None and keytype is None and leaftype is None:
+        if t is not None and keytype is None and leaftype is None and reducer is None:
             return t
         if self._obj is None or name not in self._obj.maps or name not in self._entry["maps"]:
             raise KeyError(f"no table {name!r} (tables: {sorted(self._rw.tables)})")
         m = self._obj.maps[name]
         k, v = self._kv_types(name)
         t = table_class(m.type)(self, name, m, keytype or k, leaftype or v)
+        if reducer is not None:
+            t.reducer = reducer         # per-CPU tables fold their values with it
+            return t                    # b[name] stays unreduced
         self.tables[name] = t
         return t
 
@@ -511,6 +527,8 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin):
             obj.close()
         self._objects.clear()
         if self._obj is not None:
+            from .shared import forget
+            forget(self)
             self._obj.close()
             self._obj = None
         self.funcs.clear()
@@ -544,6 +562,13 @@ def pinned_tables(text: str) -> tuple[str, dict[str, str]]:
     if "BPF_TABLE_PINNED" not in text:
         return text, pins
     return _PINNED.sub(plain, text), pins
+
+
+def _version_code(release: str) -> int:
+    """linux/version.h's LINUX_VERSION_CODE for a kernel release ("6.18.44-fc" -> 397868)."""
+    nums = [int(x) for x in re.findall(r"\d+", release.split("-")[0])[:3]]
+    a, b, c = (nums + [0, 0, 0])[:3]
+    return (a << 16) + (b << 8) + min(c, 255)
 
 
 def _describe(b: Binding) -> str:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from .._sys.uapi import AttachType as BPFAttachType, ProgType as BPFProgType
 from . import table, usdt, utils
+from .attach import open_probes as _get_num_open_probes  # noqa: F401 - bcc's name
 from .bpf import (BPF, DEBUG_BPF, DEBUG_BPF_REGISTER_STATE, DEBUG_BTF, DEBUG_LLVM_IR,
                   DEBUG_PREPROCESSOR, DEBUG_SOURCE)
+from .perfattr import Perf
+from .syms import SymbolCache
 from .table import PerfEventArray, RingBuf, Table
 from .usdt import USDT
 from .utils import ArgString, StrcmpRewrite, get_online_cpus, get_possible_cpus, printb
@@ -63,7 +66,7 @@ class XDPFlags:
 __all__ = ["BPF", "USDT", "USDTException", "PerfType", "PerfHWConfig", "PerfSWConfig",
            "PerfEventSampleFormat", "BPFProgType", "BPFAttachType", "XDPAction", "XDPFlags",
            "ArgString", "StrcmpRewrite", "printb", "get_online_cpus", "get_possible_cpus",
-           "Table", "PerfEventArray", "RingBuf", "table", "usdt", "utils", "DEBUG_LLVM_IR",
+           "Perf", "SymbolCache", "Table", "PerfEventArray", "RingBuf", "table", "usdt", "utils", "DEBUG_LLVM_IR",
            "DEBUG_BPF", "DEBUG_PREPROCESSOR", "DEBUG_SOURCE", "DEBUG_BPF_REGISTER_STATE",
            "DEBUG_BTF", "DEBUGFS", "TRACEFS"]
 
@@ -71,9 +74,9 @@ __all__ = ["BPF", "USDT", "USDTException", "PerfType", "PerfHWConfig", "PerfSWCo
 def __getattr__(name: str):
     # ``from bcc import tcp``: the import system looks the submodule up under this
     # module's own name (pybpf.bcc.compat), so the bcc submodules are offered here too
-    if name in ("tcp", "syscall", "containers"):
+    if name in ("tcp", "syscall", "containers", "exec"):
         import importlib
-        return importlib.import_module(f"pybpf.bcc.{name}")
+        return importlib.import_module(f"pybpf.bcc.{'execcmd' if name == 'exec' else name}")
     if name == "lib":           # libbcc's calls scripts make themselves (libbcc.py)
         from .libbcc import lib
         return lib

@@ -6,6 +6,8 @@ above the scale) matches bcc so scripts and their readers see the same text.
 
 from __future__ import annotations
 
+import ctypes
+
 STARS_MAX = 40
 LOG2_INDEX_MAX = 65
 LINEAR_INDEX_MAX = 1025
@@ -75,7 +77,7 @@ def linear_lines(vals, val_type: str = "value", strip_leading_zero=None) -> list
 
 
 def _number(v) -> int:
-    if isinstance(v, (list, tuple)):
+    if isinstance(v, (list, tuple, ctypes.Array)):
         return sum(_number(x) for x in v)
     try:
         return int(v.value)

@@ -162,6 +162,11 @@ class Lib:
     def bpf_module_license(self, module) -> bytes:
         return b"GPL"
 
+    def bpf_module_rw_engine_enabled(self) -> int:
+        """1: tables have bcc's ``key_sprintf``/``leaf_scanf`` text forms (written from
+        the ctypes types in :mod:`.rwtext`, where bcc generates them with LLVM)."""
+        return 1
+
     # ---- sockets and perf events ----------------------------------------------------
     def bpf_close_perf_event_fd(self, fd: int) -> int:
         import os

@@ -71,14 +71,18 @@ def apply(source: str, args: list[str]) -> str:
     ci = cindex()
     if ci is None:
         return source
+    # bpf_trace_printk's arguments are written in the text, but the rewrite made the call
+    # a macro (__bcc_trace_printk), whose arguments libclang places at the macro's use:
+    # parse them as a call of the helper itself (same length, so offsets hold)
+    parsed = source.replace("__bcc_trace_printk(", "  bpf_trace_printk(")
     try:
         tu = ci.Index.create().parse(MAIN, args=[*args, "-x", "c"],
-                                     unsaved_files=[(MAIN, source)])
+                                     unsaved_files=[(MAIN, parsed)])
     except ci.TranslationUnitLoadError:
         return source
     if any(d.severity >= 4 for d in tu.diagnostics):
         return source
-    p = _Pass(ci, tu, source.encode())
+    p = _Pass(ci, tu, parsed.encode())
     edits = p.run()
     if p.in_macros:
         from ..errors import CompileError

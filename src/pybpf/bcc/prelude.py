@@ -268,8 +268,37 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     try:
         return _compile_types(source, cflags, includes, rw)
     except CompileError as e:
-        more = kernel_macros(source, e)
-    return _compile_types(more, cflags, includes, rw)
+        try:
+            more = kernel_macros(source, e)
+        except CompileError as again:
+            if again is e:              # no kernel macro to add: clang's own error
+                missing_struct(e)
+            raise
+    try:
+        return _compile_types(more, cflags, includes, rw)
+    except CompileError as e:
+        missing_struct(e)
+        raise
+
+
+_INCOMPLETE = re.compile(r"^(\S+?:\d+:\d+): error: incomplete definition of type "
+                         r"'(struct|union) (\w+)'", re.M)
+
+
+def missing_struct(e) -> None:
+    """One line for a kernel struct used through a pointer that neither vmlinux's BTF nor
+    a loaded module's defines (nfsslower's ``struct nfs_commit_data`` without nfs
+    loaded): clang's page of follow-on errors says nothing more.  Returns when ``e`` is
+    about something else."""
+    from ..errors import CompileError
+    m = _INCOMPLETE.search(e.diagnostics or "")
+    if m is None or m.group(3) in kernel_tags():
+        return
+    err = CompileError(f"{m.group(1)}: {m.group(2)} {m.group(3)} is not defined: not in "
+                       "this kernel's BTF nor in a loaded module's (is the code it belongs "
+                       "to built and its module loaded?)")
+    err.diagnostics = e.diagnostics
+    raise err from None
 
 
 def kernel_macros(source: str, e, mark: str = _MARK, where=None) -> str:
@@ -351,8 +380,12 @@ def _compile(source: str, cflags, includes, rw) -> bytes:
         if done is not None:
             source = done.decode()
         else:
+            before = source
             source = kderef.apply(source, args, rw)
-            cache.put(k, source.encode())
+            # an unchanged text may be a parse that gave up (a fatal diagnostic, say a
+            # precompiled header rebuilt meanwhile): kept, it would stand for good
+            if source != before:
+                cache.put(k, source.encode())
     try:
         return compile_c(source, cflags=list(cflags) + extra, includes=includes)
     except CompileError as e:

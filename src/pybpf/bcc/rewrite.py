@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import errors
-from . import scan
+from . import scan, textfixes
 from .events import event_type_name
 
 INCLUDE_DIR_NAME = "include"
@@ -32,13 +32,14 @@ _KERNEL_INCLUDE = re.compile(
 _TABLE_MACRO = re.compile(
     r"\b(BPF_(?:HASH|ARRAY|HISTOGRAM|PERCPU_HASH|PERCPU_ARRAY|LRU_HASH|"
     r"STACK_TRACE(?:_BUILDID)?|PERF_OUTPUT|RINGBUF_OUTPUT|PROG_ARRAY|QUEUE|STACK|LPM_TRIE|"
-    r"TABLE(?:_PUBLIC|_SHARED)?|"
+    r"TABLE(?:_PUBLIC|_SHARED)?|F_TABLE|"
     r"DEVMAP|CPUMAP|XSKMAP|SOCKMAP|SOCKHASH|CGROUP_ARRAY|PERF_ARRAY|SK_STORAGE|"
     r"INODE_STORAGE|TASK_STORAGE|(?:PERCPU_)?CGROUP_STORAGE|ARRAY_OF_MAPS|HASH_OF_MAPS))"
     r"\s*\(")
 METHODS = ("lookup", "lookup_or_init", "lookup_or_try_init", "update", "insert", "delete",
            "increment", "atomic_increment", "perf_submit", "perf_submit_skb",
            "ringbuf_output", "ringbuf_reserve", "ringbuf_submit", "ringbuf_discard",
+           "ringbuf_query", "perf_read", "perf_counter_value",
            "get_stackid", "call", "push", "pop", "peek", "redirect_map",
            # networking, socket and local-storage maps (include/pybpf_netmaps.h)
            "sock_map_update", "sock_hash_update", "msg_redirect_hash", "msg_redirect_map",
@@ -101,7 +102,7 @@ def table_names(text: str, clean: str) -> list[str]:
         if close < 0:
             continue
         args = scan.split_args(text[m.end():close])
-        idx = 3 if m.group(1).startswith("BPF_TABLE") else 0
+        idx = 3 if m.group(1).startswith(("BPF_TABLE", "BPF_F_TABLE")) else 0
         if len(args) > idx and re.fullmatch(r"[A-Za-z_]\w*", args[idx]):
             names.append(args[idx])
     return names
@@ -136,12 +137,14 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
     text = _dedupe_wrappers(text)
     clean = scan.blank_comments(text)
     text, clean = _rename_own_tags(text, clean, kernel_tags)
+    text, clean = textfixes.forward_real_ctx(text, clean)
+    text, clean = textfixes.spell_in6_members(text, clean)
     out = Rewritten(source="")
     out.tables = table_names(text, clean)
     edits: list[tuple[int, int, str]] = []
 
     string_macros = None
-    for m in re.finditer(r"\bBPF_TABLE(?:_PUBLIC|_SHARED)?\s*\(\s*", clean):
+    for m in re.finditer(r"\bBPF_(?:F_)?TABLE(?:_PUBLIC|_SHARED)?\s*\(\s*", clean):
         q = re.match(r"\"(\w+)\"", text[m.end():])
         if q:
             edits.append((m.end(), m.end() + q.end(), q.group(1)))
@@ -194,7 +197,7 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
             out.tracepoints.append(tp)
 
     body = _apply(text, edits)
-    head = ["#include <pybpf_bcc.h>"]
+    head = ["#include <pybpf_bcc.h>"] + textfixes.own_member_undefs(clean)
     if any(p.binding is not None and (p.binding.via in ("raw_tp", "fexit") or (
             p.binding.via == "tracepoint" and p.binding.retprobe))
            for p in out.probes.values()):
@@ -210,7 +213,8 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
             # the event type puts it there, so Python can decode events from BTF
             anchors.append(f"void __pybpf_event_{t}({tname} *e) {{}}")
     lic = "" if re.search(r"SEC\(\s*\"license\"", clean) else \
-        '\nchar _pybpf_license[] SEC("license") = "GPL";\n'
+        '\nchar _pybpf_license[] SEC("license") = "%s";\n' % \
+        textfixes.license_of(clean, cflags)
     out.source = "\n".join(head) + '\n#line 1 "bpf_text"\n' + body + lic + \
         "".join(a + "\n" for a in anchors)
     return out
@@ -460,8 +464,13 @@ def _kprobe_wrapper(fn: scan.Function, text: str, probe: Probe, b: Binding,
     call = f"{body_fn}({args})"
     region = text[fn.decl_start:fn.body_start]
     # a void body (bcc allows `return;` there) is called, and the program returns 0
-    ret_stmt = f"{call}; return 0;" if ret.split()[-1:] == ["void"] and "*" not in ret \
-        else f"return {call};"
+    if ret.split()[-1:] == ["void"] and "*" not in ret:
+        ret_stmt = f"{call}; return 0;"
+    elif "*" in ret:
+        # a body returning a pointer (bcc's tests do): the program returns it as a number
+        ret_stmt = f"return (int)(long){call};"
+    else:
+        ret_stmt = f"return {call};"
     new = (f"{proto}; SEC(\"{sec}\") int {name}({entry}) {{ {pre}{ret_stmt} }} {proto} ")
     return (fn.decl_start, fn.body_start, new + "\n" * region.count("\n"))
 

@@ -26,6 +26,7 @@ ALIASES = {
     "bcc.table": "pybpf.bcc.table",
     "bcc.usdt": "pybpf.bcc.usdt",
     "bcc.libbcc": "pybpf.bcc.libbcc",
+    "bcc.exec": "pybpf.bcc.execcmd",
 }
 
 USAGE = "usage: pybpf run SCRIPT [ARGS...]   (run a bcc Python script on pybpf)"

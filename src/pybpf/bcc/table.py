@@ -117,9 +117,65 @@ class Table:
     def clear(self) -> None:
         self.map.clear()
 
+    # -- bcc's text form of keys and values (its "rw engine"; see rwtext) ------------
+    def key_sprintf(self, key) -> bytes:
+        from .rwtext import sprintf
+        return sprintf(key)
+
+    def leaf_sprintf(self, leaf) -> bytes:
+        from .rwtext import sprintf
+        return sprintf(leaf)
+
+    def key_scanf(self, text):
+        from .rwtext import scanf
+        return scanf(text, self.Key)
+
+    def leaf_scanf(self, text):
+        from .rwtext import scanf
+        return scanf(text, self.Leaf)
+
+    def get_fd(self) -> int:
+        """The map's file descriptor (an inner map's, to store in a map of maps)."""
+        return self.map_fd
+
+    # -- the rest of a mutable mapping, as bcc's tables are ---------------------------
+    _MISSING = object()
+
+    def pop(self, key, default=_MISSING):
+        try:
+            v = self[key]
+        except KeyError:
+            if default is Table._MISSING:
+                raise
+            return default
+        del self[key]
+        return v
+
+    def popitem(self):
+        """Some (Key, Leaf) pair, removed; KeyError on an empty table."""
+        for k, _ in self.map.items_raw():
+            key = self.Key.from_buffer_copy(k)
+            return key, self.pop(key)
+        raise KeyError("popitem(): table is empty")
+
+    def setdefault(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            self[key] = default
+            return default
+
+    def update(self, other=(), **kw) -> None:
+        items = other.items() if hasattr(other, "items") else other
+        for k, v in items:
+            self[k] = v
+
+    def _zero_leaf(self):
+        return bytes(ctypes.sizeof(self.Leaf))
+
     def zero(self) -> None:
         """Set every present value to zero (bcc: keeps the keys)."""
-        zero = bytes(ctypes.sizeof(self.Leaf))
+        zero = self._zero_leaf()
         for k, _ in list(self.map.items_raw()):
             self.map.update(k, zero)
 
@@ -156,8 +212,12 @@ class Table:
         BPF_MAP_DELETE_BATCH."""
         if ct_keys is None:
             keys = [k for k, _ in self.map.items_raw()]
+        elif isinstance(ct_keys, ctypes.Array):
+            # an array of c_int yields Python ints: take its bytes, one key size apiece
+            raw, ks = bytes(ct_keys), self.map.key_size
+            keys = [raw[i:i + ks] for i in range(0, len(raw), ks)]
         else:
-            keys = [bytes(k) for k in ct_keys]
+            keys = [self._key(k) for k in ct_keys]
         if not keys:
             return
         buf = ctypes.create_string_buffer(b"".join(keys), len(keys) * len(keys[0]))
@@ -240,21 +300,30 @@ _INT_TYPES = {ctypes.c_int, ctypes.c_uint, ctypes.c_int32, ctypes.c_uint32, ctyp
 class Array(Table):
     """Array maps: every index exists; deleting zeroes the slot."""
 
-    def _key(self, k):
+    def _index(self, k):
+        """An int index checked, negative ones counted from the end as bcc does."""
         if isinstance(k, int):
+            if k < 0:
+                k += self.max_entries
             if not 0 <= k < self.max_entries:
                 raise IndexError(f"index {k} out of range for {self.name!r} "
                                  f"({self.max_entries} entries)")
-        return super()._key(k)
+        return k
+
+    def _key(self, k):
+        return super()._key(self._index(k))
+
+    def __getitem__(self, key):
+        return super().__getitem__(self._index(key))
+
+    def __setitem__(self, key, leaf) -> None:
+        super().__setitem__(self._index(key), leaf)
 
     def __len__(self) -> int:
         return self.max_entries
 
     def __delitem__(self, key) -> None:
-        self[key] = bytes(self._zero_leaf())
-
-    def _zero_leaf(self):
-        return bytes(ctypes.sizeof(self.Leaf))
+        self.map.update(self._key(key), self._zero_leaf())
 
     def clear(self) -> None:
         zero = self._zero_leaf()
@@ -265,34 +334,63 @@ class Array(Table):
 
 
 class PerCpuMixin:
-    """Per-CPU values: ``t[k]`` is a ctypes array of one Leaf per possible CPU."""
+    """Per-CPU values.  As in bcc, ``Leaf`` is an array type of one ``sLeaf`` (the C
+    value type) per possible CPU and ``t[k]`` is such an array, or the ``reducer``
+    (``get_table(..., reducer=f)``) folded over it."""
+
+    reducer = None
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.sLeaf = self.Leaf
+        self.total_cpu = self.map.ncpus
+        self.Leaf = self.sLeaf * self.total_cpu
+
+    def _values(self, raw: bytes):
+        n = self.total_cpu
+        slot = len(raw) // n
+        size = ctypes.sizeof(self.sLeaf)
+        arr = self.Leaf()
+        for i in range(n):
+            arr[i] = self.sLeaf.from_buffer_copy(raw[i * slot:i * slot + size])
+        return arr
 
     def _leaf_out(self, raw: bytes):
-        n = self.map.ncpus
-        slot = len(raw) // n
-        size = ctypes.sizeof(self.Leaf)
-        arr = (self.Leaf * n)()
-        for i in range(n):
-            arr[i] = self.Leaf.from_buffer_copy(raw[i * slot:i * slot + size])
+        arr = self._values(raw)
+        if self.reducer is not None:
+            import functools
+            return functools.reduce(self.reducer, arr)
         return arr
 
     def _leaf_in(self, v):
-        if isinstance(v, (list, tuple, ctypes.Array)) and len(v) == self.map.ncpus:
-            return [bytes(x) if not isinstance(x, int) else bytes(self.Leaf(x)) for x in v]
-        return super()._leaf_in(v)
+        if isinstance(v, (list, tuple, ctypes.Array)) and len(v) == self.total_cpu:
+            return [bytes(x) if not isinstance(x, int) else bytes(self.sLeaf(x)) for x in v]
+        if isinstance(v, int):
+            return bytes(self.sLeaf(v))
+        return _fit(bytes(v), self.sLeaf)
+
+    def _zero_leaf(self):
+        return [bytes(ctypes.sizeof(self.sLeaf))] * self.total_cpu
 
     def __setitem__(self, key, leaf) -> None:
         self.map.update(self._key(key), self._leaf_in(leaf))
 
+    def getvalue(self, key):
+        """One value per CPU, never reduced (bcc's ``getvalue``)."""
+        raw = self.map.lookup_raw(self._key(key))
+        if raw is None:
+            raise KeyError(key)
+        return self._values(raw)
+
     def sum(self, key):
-        return self.Leaf(sum(_num(x) for x in self[key]))
+        return self.sLeaf(sum(_num(x) for x in self.getvalue(key)))
 
     def max(self, key):
-        return self.Leaf(max(_num(x) for x in self[key]))
+        return self.sLeaf(max(_num(x) for x in self.getvalue(key)))
 
     def average(self, key):
-        vals = [_num(x) for x in self[key]]
-        return self.Leaf(sum(vals) // max(len(vals), 1))
+        vals = [_num(x) for x in self.getvalue(key)]
+        return self.sLeaf(sum(vals) // max(len(vals), 1))
 
 
 def _fit(raw: bytes, ctype) -> bytes:
@@ -313,12 +411,24 @@ LruPerCpuHash = PerCpuHash
 
 
 class PerCpuArray(PerCpuMixin, Array):
-    def _zero_leaf(self):
-        return [bytes(ctypes.sizeof(self.Leaf))] * self.map.ncpus
+    pass
 
 
 class StackTrace(Table):
-    """Stack trace map: ``walk(stack_id)`` yields the instruction addresses."""
+    """Stack trace map: ``walk(stack_id)`` yields the instruction addresses.  As in bcc,
+    ``t[stack_id]`` is a structure whose ``ip`` array holds the addresses, or, for
+    ``BPF_STACK_TRACE_BUILDID``, whose ``trace`` array holds the frames."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        size = self.map.value_size
+        if self.flags & 0x20:
+            from .stackbuildid import bpf_stack_build_id
+            fields = [("trace", bpf_stack_build_id * (size // ctypes.sizeof(
+                bpf_stack_build_id)))]
+        else:
+            fields = [("ip", ctypes.c_ulonglong * (size // 8))]
+        self.Leaf = type("StackTraceLeaf", (ctypes.Structure,), {"_fields_": fields})
 
     def walk(self, stack_id: int, resolve=None):
         if stack_id < 0:
@@ -341,7 +451,7 @@ class ProgArray(Array):
     """``t[i] = bpf.load_func(...)`` installs a tail-call target."""
 
     def __setitem__(self, key, leaf) -> None:
-        fd = leaf.fd if hasattr(leaf, "fd") else int(leaf)
+        fd = leaf.fd if hasattr(leaf, "fd") else _num(leaf)    # a Function, int or c_int
         self.map.update(self._key(key), ctypes.c_uint32(fd))
 
     def __getitem__(self, key):
@@ -415,11 +525,33 @@ class PerfEventArray:
         self.buffer = PerfBuffer(self.map, on_sample, on_lost, page_cnt=page_cnt)
         self.bpf._perf_buffers[self.name] = self.buffer
 
+    def open_perf_event(self, ev_type: int, ev_config: int, pid: int = -1) -> None:
+        """Open a counting perf event per online CPU and put it at the CPU's index, for
+        the program's ``table.perf_read(cpu)`` (BPF_PERF_ARRAY, as bcc)."""
+        from .._sys import perf, syscall
+        from ..links.perf_event import FLAG_FD_CLOEXEC, online_cpus
+        if getattr(self, "_counters", None) is None:
+            self._counters = []
+            self.bpf._perf_buffers[self.name + "\0counters"] = self
+        for cpu in online_cpus():
+            attr = perf.PerfEventAttr(type=ev_type, config=ev_config)
+            fd = syscall.perf_event_open(attr, pid, cpu, -1, FLAG_FD_CLOEXEC,
+                                         detail=f"perf counter type {ev_type} config "
+                                                f"{ev_config} cpu {cpu}")
+            self._counters.append(fd)
+            self.map.update(ctypes.c_int(cpu), ctypes.c_int(fd))
+
     def close(self) -> None:
         if self.buffer is not None:
             self.buffer.close()
             self.bpf._perf_buffers.pop(self.name, None)
             self.buffer = None
+        import os
+        for fd in getattr(self, "_counters", None) or ():
+            os.close(fd)
+        if getattr(self, "_counters", None) is not None:
+            self._counters = None
+            self.bpf._perf_buffers.pop(self.name + "\0counters", None)
 
 
 class RingBuf:

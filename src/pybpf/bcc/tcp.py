@@ -16,3 +16,8 @@ _FLAGS = (("FIN", TCPHDR_FIN), ("SYN", TCPHDR_SYN), ("RST", TCPHDR_RST), ("PSH",
 def flags2str(flags: int) -> str:
     """``0x12`` -> ``"SYN|ACK"``."""
     return "|".join(name for name, bit in _FLAGS if flags & bit)
+
+
+def state2str(state: int) -> str:
+    """``1`` -> ``"ESTABLISHED"``; an unknown state as its number (newer bcc's tools)."""
+    return tcpstate.get(state, str(state))

@@ -27,7 +27,11 @@ class USDT:
         """Run BPF function ``fn_name`` at probe ``probe`` ("name" or "provider:name")."""
         probe = probe.decode() if isinstance(probe, (bytes, bytearray)) else str(probe)
         fn_name = fn_name.decode() if isinstance(fn_name, (bytes, bytearray)) else str(fn_name)
-        self.enabled.append((fn_name, *self.find(probe)))   # a missing probe fails now
+        # every binary of the process that has the probe (the executable and its
+        # libraries may each carry it, as with bcc); a missing probe fails now
+        for hit in self.find_all(probe):
+            if (fn_name, *hit) not in self.enabled:
+                self.enabled.append((fn_name, *hit))
 
     def enable_probe_or_bail(self, probe, fn_name) -> None:
         try:
@@ -105,11 +109,20 @@ class USDT:
         return out
 
     def find(self, probe: str) -> tuple[str, str, str]:
-        """(binary, provider, name) of ``probe`` here."""
+        """(binary, provider, name) of ``probe`` here (the first binary that has it)."""
+        return self.find_all(probe)[0]
+
+    def find_all(self, probe: str) -> list[tuple[str, str, str]]:
+        """(binary, provider, name) of ``probe`` in each binary here that has it."""
         provider, _, name = probe.rpartition(":")
+        out = []
         for path, p in self._all_probes():
-            if p.name == name and (not provider or p.provider == provider):
-                return path, p.provider, p.name
+            hit = (path, p.provider, p.name)
+            if p.name == name and (not provider or p.provider == provider) and \
+                    hit not in out:
+                out.append(hit)
+        if out:
+            return out
         where = f"process {self.pid}" if self.pid is not None else self.path
         raise errors.NotFoundError(2, "USDT", f"no USDT probe {probe!r} in {where}")
 

@@ -55,11 +55,14 @@ def detect_language(candidates, pid):
     hints = {"java": ("libjvm.so",), "node": ("node",), "perl": ("libperl",),
              "php": ("libphp", "php"), "python": ("libpython", "python"),
              "ruby": ("libruby", "ruby"), "tcl": ("libtcl",)}
+    # every process maps libc: "c" is the answer only when no runtime is recognised
     for lang in candidates:
+        if lang == "c":
+            continue
         for h in hints.get(lang, (lang,)):
             if h in maps or comm.startswith(h):
                 return lang
-    return None
+    return "c" if "c" in candidates else None
 
 
 class ArgString:

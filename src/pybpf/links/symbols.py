@@ -168,6 +168,10 @@ def resolve_path(path: str) -> str:
     if os.sep in path:
         if not os.path.exists(path):
             raise errors.NotFoundError(2, "uprobe", f"{path} does not exist")
+        if path.startswith("/proc/") and "/root/" in path:
+            # a file in another process's mount namespace, reached through its root:
+            # realpath would resolve the magic link to "/" and name a file in ours
+            return path
         return os.path.realpath(path)
     if ".so" in path or not _which(path):
         try:

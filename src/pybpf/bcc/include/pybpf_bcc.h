@@ -245,6 +245,16 @@ static __always_inline u16 skb_get_rx_queue(const struct sk_buff *skb)
 #define inet_rcv_saddr sk.__sk_common.skc_rcv_saddr
 #define inet_dport sk.__sk_common.skc_dport
 #define inet_num sk.__sk_common.skc_num
+/* struct in6_addr members the kernel names through macros (uapi/linux/in6.h) */
+#ifndef s6_addr
+#define s6_addr in6_u.u6_addr8
+#define s6_addr16 in6_u.u6_addr16
+#define s6_addr32 in6_u.u6_addr32
+#endif
+/* a folio's n-th page (linux/mm.h; pointer arithmetic, nothing is read) */
+#ifndef folio_page
+#define folio_page(folio, n) (&(folio)->page + (n))
+#endif
 /* older bpf_tracing.h stops at five arguments; x86-64 passes a sixth in r9 */
 #if defined(__TARGET_ARCH_x86) && !defined(PT_REGS_PARM6)
 #define PT_REGS_PARM6(x) (((const struct pt_regs *)(x))->r9)
@@ -378,6 +388,22 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 #define __BCC_TABLE_cgroup_array(_k, _v, _n, _s) __BCC_TABLE_generic(cgroup_array, _k, _v, _n, _s)
 #define BPF_TABLE(kind, _k, _v, _n, _s) __BCC_TABLE_##kind(_k, _v, _n, _s)
 #define BPF_TABLE_PUBLIC BPF_TABLE
+/* linux/version.h: LINUX_VERSION_CODE comes from the running kernel's release (bpf.py
+ * passes it as a -D); scripts compare it with KERNEL_VERSION(a, b, c) */
+#ifndef KERNEL_VERSION
+#define KERNEL_VERSION(a, b, c) (((a) << 16) + ((b) << 8) + ((c) > 255 ? 255 : (c)))
+#endif
+/* the string functions kernel headers declare: clang turns constant-size calls into
+ * inline code (bcc's programs call memset/memcpy without an include) */
+void *memset(void *, int, unsigned long);
+void *memcpy(void *, const void *, unsigned long);
+void *memmove(void *, const void *, unsigned long);
+/* BPF_F_TABLE(kind, key, leaf, name, size, flags): the map flags given, as bcc's */
+#define BPF_F_TABLE(kind, _k, _v, _n, _s, _f)                                  \
+	__BCC_KV_MAP(__BCC_MT_##kind, _k, _v, _n, _s, (_f) | __BCC_FLAGS(kind))
+/* BPF_TABLE("extern", ...): another BPF object's BPF_TABLE_PUBLIC table; the hash here
+ * only holds the place, the loader puts the public table's map in it (bpf.py) */
+#define __BCC_TABLE_extern(_k, _v, _n, _s) __BCC_KV_MAP(BPF_MAP_TYPE_HASH, _k, _v, _n, _s, 0)
 #define BPF_TABLE_SHARED BPF_TABLE
 
 /* Optional trailing arguments, as bcc's macros take them. */
@@ -505,7 +531,18 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 		__bcc_v = bpf_map_lookup_elem(m, _k);                         \
 	}                                                                     \
 	__bcc_v; })
-#define __bcc_M_lookup_or_init __bcc_M_lookup_or_try_init
+/* the older lookup_or_init returns 0 from the probe when the entry cannot be made, as
+ * bcc's rewriter does: the pointer it yields is then never NULL (the verifier accepts an
+ * unchecked `(*p)++`) */
+#define __bcc_M_lookup_or_init(m, _k, ...) ({                                \
+	typeof(*(m)->value) *__bcc_v = bpf_map_lookup_elem(m, _k);            \
+	if (!__bcc_v) {                                                       \
+		bpf_map_update_elem(m, _k, (__VA_ARGS__), BPF_NOEXIST);       \
+		__bcc_v = bpf_map_lookup_elem(m, _k);                         \
+		if (!__bcc_v)                                                 \
+			return 0;                                             \
+	}                                                                     \
+	__bcc_v; })
 
 /* increment(key[, by]): add atomically; on a missing key insert, and if another CPU won
  * that race, add to what it inserted. */
@@ -543,6 +580,13 @@ enum { __bcc_real_ctx = 0 };
 #define __bcc_M_ringbuf_reserve(m, _size) bpf_ringbuf_reserve(m, _size, 0)
 #define __bcc_M_ringbuf_submit(m, _data, _flags) bpf_ringbuf_submit(_data, _flags)
 #define __bcc_M_ringbuf_discard(m, _data, _flags) bpf_ringbuf_discard(_data, _flags)
+#define __bcc_M_ringbuf_query(m, _flags) bpf_ringbuf_query(m, _flags)
+/* BPF_PERF_ARRAY counters (table.open_perf_event in Python opens one per CPU) */
+#define __bcc_M_perf_read(m, _idx) bpf_perf_event_read(m, _idx)
+#define __bcc_M_perf_counter_value(m, _idx, _buf, _size) bpf_perf_event_read_value(m, _idx, _buf, _size)
+#ifndef CUR_CPU_IDENTIFIER
+#define CUR_CPU_IDENTIFIER BPF_F_CURRENT_CPU
+#endif
 #define __bcc_M_get_stackid(m, _ctx, _flags) bpf_get_stackid(__BCC_CTX(_ctx), m, _flags)
 #define __bcc_M_call(m, _ctx, _idx) bpf_tail_call(_ctx, m, _idx)
 #define __bcc_M_push(m, _v, _flags) bpf_map_push_elem(m, _v, _flags)

@@ -38,7 +38,6 @@ def kernel_dir(cache=None) -> tuple[str | None, bool]:
     vdir, _ = _vmlinux_dir(cache, "")
     if vdir is None:
         return None, False
-    path = os.path.join(vdir, "vmlinux.h")
     fresh = ensure_vmlinux_h(cache, vdir)
     kh = os.path.join(vdir, "pybpf_kernel.h")
     # derived from vmlinux.h: made again with it (a damaged header's leftovers would

@@ -12,11 +12,11 @@ or removed (a thread waits for that; ebpf_exporter uses fanotify), and before ea
 from __future__ import annotations
 
 import os
-import re
 import select
 import threading
 import time
 
+from .decoders import compile_regexps
 from .errors import ConfigError
 
 
@@ -40,15 +40,7 @@ def parse_conf(d, path: str) -> CgroupIdMapConf:
     typ = d.get("type") or "hash"
     if typ not in ("hash", "cgrp_storage"):
         raise ConfigError(f"{path}.type", f"unknown type {typ!r} (hash or cgrp_storage)")
-    exprs = d.get("regexps")
-    if not isinstance(exprs, list) or not exprs:
-        raise ConfigError(f"{path}.regexps", "cgroup_id_map needs a non-empty list 'regexps'")
-    compiled = []
-    for i, e in enumerate(exprs):
-        try:
-            compiled.append(re.compile(str(e)))
-        except re.error as err:
-            raise ConfigError(f"{path}.regexps[{i}]", f"bad regular expression {e!r}: {err}")
+    compiled = compile_regexps(d.get("regexps"), path, "cgroup_id_map")
     return CgroupIdMapConf(name, typ, compiled, path)
 
 

@@ -210,16 +210,22 @@ def _static_map(conf, path, ctx):
     return dec
 
 
-def _regexp(conf, path, ctx):
-    exprs = conf.get("regexps")
+def compile_regexps(exprs, path: str, owner: str) -> list:
+    """A config's ``regexps:`` list (of a regexp decoder or a cgroup_id_map), compiled; a
+    missing list or a bad expression is a ConfigError naming its place."""
     if not isinstance(exprs, list) or not exprs:
-        raise ConfigError(f"{path}.regexps", "regexp needs a non-empty list 'regexps'")
+        raise ConfigError(f"{path}.regexps", f"{owner} needs a non-empty list 'regexps'")
     compiled = []
     for i, e in enumerate(exprs):
         try:
             compiled.append(re.compile(str(e)))
         except re.error as err:
             raise ConfigError(f"{path}.regexps[{i}]", f"bad regular expression {e!r}: {err}")
+    return compiled
+
+
+def _regexp(conf, path, ctx):
+    compiled = compile_regexps(conf.get("regexps"), path, "regexp")
 
     def dec(v):
         # as ebpf_exporter: the first expression that matches gives the label, its one

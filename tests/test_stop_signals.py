@@ -212,12 +212,12 @@ def test_signal_inside_an_import_callback_during_start_up_ends_the_tool(tmp_path
     """A tool started for real, its signal handled inside the n-th import callback after
     pybpf's handler is in place (the CI failures: execsnoop traced on after a SIGTERM,
     softirqs slept on after a ^C): 128+signal, nothing printed, nothing left loaded."""
-    from tests.test_cli_conventions import _orphans, _prog_ids
-    before = _prog_ids()
+    from tests.toolrun import orphan_progs, prog_ids
+    before = prog_ids()
     r = _run_injected(tmp_path, tool, n, sig, "_raise_stop")
     assert r.returncode == 128 + sig, r
     assert r.stderr == b"", r.stderr
-    assert not _orphans(before, names=("tp_enter_exec", "tp_exit_exec", "softirq"))
+    assert not orphan_progs(before, names=("tp_enter_exec", "tp_exit_exec", "softirq"))
 
 
 def test_run_main_off_the_main_thread_changes_nothing():

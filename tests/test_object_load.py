@@ -65,8 +65,10 @@ def _libbpf_xlated(path, pin_dir) -> dict[str, list[tuple]]:
     try:
         for name in os.listdir(pin_dir):
             with pybpf.Program.from_pin(os.path.join(pin_dir, name)) as p:
-                out[p.name] = _normalize(p.xlated())
-                out["_maps", p.name] = _map_names(p)
+                # keyed by the pin's name, the program's full one: the kernel's 15
+                # characters can collide
+                out[name] = _normalize(p.xlated())
+                out["_maps", name] = _map_names(p)
     finally:
         shutil.rmtree(pin_dir, ignore_errors=True)
     return out
@@ -114,15 +116,15 @@ def test_xlated_matches_libbpf(objs, name, bpffs):
         assert "_error" not in ref, f"bpftool could not load {name}: {ref['_error'][-500:]}"
         for pname, prog in obj.programs.items():
             mine = _normalize(prog.xlated())
-            assert mine == ref[pname[:15]], f"{name}:{pname} differs from libbpf"
-            assert _map_names(prog) == ref["_maps", pname[:15]], f"{name}:{pname} map ids"
+            assert mine == ref[pname], f"{name}:{pname} differs from libbpf"
+            assert _map_names(prog) == ref["_maps", pname], f"{name}:{pname} map ids"
     # the second load replays the cached load plan (when the object can have one):
     # the kernel must get the same programs
     with pybpf.load(path) as obj:
         for pname, prog in obj.programs.items():
             mine = _normalize(prog.xlated())
-            assert mine == ref[pname[:15]], f"{name}:{pname} (plan replay) differs from libbpf"
-            assert _map_names(prog) == ref["_maps", pname[:15]], f"{name}:{pname} map ids"
+            assert mine == ref[pname], f"{name}:{pname} (plan replay) differs from libbpf"
+            assert _map_names(prog) == ref["_maps", pname], f"{name}:{pname} map ids"
 
 
 def test_load_closes_everything_on_failure(objs):

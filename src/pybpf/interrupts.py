@@ -49,7 +49,8 @@ def raise_later(deliver, skip=None) -> None:
     """Call ``deliver()`` (which raises) at the next point where CPython would run a signal
     handler (a Python function's start, a C function's call or return) outside the code
     ``skip``: through a profile hook, gone again at once.  A C call that would block (a
-    sleep, a poll) is never entered."""
+    sleep, a poll) is never entered.  (A profiler the program had set is gone too:
+    CPython unsets the profile hook that raises.)"""
     def at_next_call(frame, event, arg):
         if event == "return" or event == "c_exception" or frame.f_code is skip:
             return

@@ -59,8 +59,8 @@ def _same_as_libbpf(path: str, ref: dict, pin_root: str, **kw) -> int:
     with pybpf.load(path, pin_root=pin_root, **kw) as obj:
         assert obj.programs
         for pname, prog in obj.programs.items():
-            assert _normalize(prog.xlated()) == ref[pname[:15]], f"{path}:{pname} differs"
-            assert _map_names(prog) == ref["_maps", pname[:15]], f"{path}:{pname} map ids"
+            assert _normalize(prog.xlated()) == ref[pname], f"{path}:{pname} differs"
+            assert _map_names(prog) == ref["_maps", pname], f"{path}:{pname} map ids"
         return len(obj.programs)
 
 

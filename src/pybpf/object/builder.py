@@ -1,6 +1,7 @@
-"""The steps of one load into the kernel (BTF, maps, CO-RE, linking, programs), as
-:func:`pybpf.object.loader.load` runs them on the full path and as a load plan replays
-them; kept apart from the :class:`~pybpf.object.loader.Object` they fill.
+"""The steps of one load into the kernel that a load plan's replay needs (maps, their
+contents, programs, globals), kept apart from the :class:`~pybpf.object.loader.Object`
+they fill.  The full path's own steps (BTF, CO-RE, externs, linking, recording a plan)
+are in :mod:`.fullload`, which a warm start never imports.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotation
     from .loader import Object
 
 from .. import errors, log
-from .._sys.uapi import MapFlag, MapType, ProgFlag, ProgType
+from .._sys.uapi import MapFlag, MapType
 from ..fd import FD
 
 # Map types whose key/value the kernel will not describe with BTF (libbpf drops the ids).
@@ -27,7 +28,8 @@ _NO_BTF_KV = {MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRAC
 
 
 class _Loader:
-    """One load: the full path (:meth:`run`, recording a plan on request) or a replay."""
+    """One load replayed from a plan (:meth:`replay`); :class:`.fullload.FullLoader` adds
+    the full path (``run``, recording a plan on request)."""
 
     def __init__(self, obj: Object, reuse: dict[str, Any], pin_root: str | None,
                  log_level: int, kernel_btf, record: bool = False):
@@ -43,80 +45,12 @@ class _Loader:
         # the plan being recorded: None once something unplannable was met
         self.plan: dict | None = {"btf": None, "maps": [], "progs": []} if record else None
 
-    # -- kernel BTF, only touched when something needs it --------------------------------
-    def vmlinux(self):
-        if self._vmlinux is None:
-            from ..btf.kernel import load_vmlinux
-            self._vmlinux = load_vmlinux()
-        return self._vmlinux
-
-    def modules(self) -> dict:
-        """Split BTF of every loaded module by name (read once, when first needed)."""
-        if self._modules is None:
-            from ..btf.kernel import load_module
-            from ..kernelid import module_btf_names
-            self._modules = {}
-            for name in module_btf_names():
-                try:
-                    self._modules[name] = load_module(name, self.vmlinux())
-                except (errors.PybpfError, OSError):
-                    continue          # unloaded meanwhile, or unreadable: not a candidate
-        return self._modules
-
-    def module_specs(self) -> list:
-        """The modules' split BTF, as CO-RE's candidate search takes it."""
-        return list(self.modules().values())
-
     def set_globals(self, variables: dict[str, Any]) -> None:
         """Turn ``variables`` (name -> value) into byte patches of their maps' data."""
         from .globalview import encode
         for name, value in variables.items():
             section, offset = self.obj._var(name)[:2]
             self.patches.setdefault(section, []).append((offset, encode(self.obj, name, value)))
-
-    def run(self, spec) -> None:
-        from . import kconfig
-        from .link import Resolver, link_program
-        self.spec = spec
-        self.map_specs = spec.maps
-        self.load_btf()
-        kconfig.fill(spec)
-        if self.plan is not None:
-            from .plan import PLAN_VERSION
-            from ..ctypes_btf import export_types
-            self.plan.update(v=PLAN_VERSION, globals=self.obj._globals,
-                             types=export_types(spec.btf, [g[4] for g in
-                                                           self.obj._globals.values()] +
-                                                [t for m in spec.maps.values()
-                                                 for t in (m.key_type_id, m.value_type_id)])
-                             if spec.btf is not None else {})
-        for name, m in spec.maps.items():
-            if m.autocreate:
-                self.create_map(name, m)
-        self.fill_map_slots(maps_only=True)
-        code = self.apply_core()
-        res = Resolver(map_fd=self.map_fd, ksym=self.ksym)
-        for name, p in spec.programs.items():
-            if not p.autoload:
-                continue
-            if p.sec_info is None and not p.type:
-                # libbpf refuses such sections too ("failed to guess program type");
-                # other loaders take prefixes like "socket/x": say how to load it anyway
-                raise errors.ELFError(
-                    f"program {name!r}: section {p.section!r} names no program type "
-                    f"libbpf knows; load it with sections={{{name!r}: \"<section>\"}} "
-                    "(e.g. \"socket\", \"xdp\") or set autoload=False")
-            if p.sec_info is not None and not p.sec_info.supported:
-                # pybpf's limit, not the kernel's: say so (NotSupportedError's own text
-                # would blame the kernel)
-                e = errors.NotSupportedError(f"section {p.section!r}")
-                e.strerror = (f"program {name!r}: pybpf cannot load {p.section!r} programs "
-                              "yet (struct_ops needs its kernel struct's maps); "
-                              "set autoload=False or load it with libbpf")
-                e.args = (e.errno, e.strerror)
-                raise e
-            self.load_program(p, link_program(spec, p, code, res))
-        self.fill_map_slots(maps_only=False)
 
     def replay(self, p: dict) -> None:
         """Do what the plan recorded: load its BTF, create its maps, load its programs."""
@@ -146,35 +80,6 @@ class _Loader:
             prog = Program.load(ks)
             self._own_program(e["name"], prog)
         self.fill_map_slots(maps_only=False)
-
-    def load_btf(self) -> None:
-        if self.spec.btf is None:
-            return
-        from ..btf.handle import load_btf
-        from .btfsanitize import kernel_btf_bytes
-        hidden = {n for n, f in self.spec.functions().items() if f.hidden}
-        raw = kernel_btf_bytes(self.spec.btf, hidden)
-        try:
-            fd = load_btf(raw)
-        except errors.BTFError as e:
-            if any(p.sec_info is not None and p.sec_info.needs_btf_id
-                   for p in self.spec.programs.values()):
-                raise
-            # like libbpf: without kernel-accepted BTF the object still loads, minus
-            # BTF-described maps and source lines in verifier errors
-            import warnings
-            # one line: the kernel's verdict is the log's last line (the rest is a dump
-            # of every type, in the BTFError for callers that need BTF)
-            why = [ln for ln in str(e).splitlines() if ln.strip()]
-            verdict = why[-1].strip() if len(why) > 1 else str(e)
-            warnings.warn(f"object BTF rejected by the kernel, loading without it: "
-                          f"{verdict}", stacklevel=2)
-            self.plan = None
-            return
-        self.obj.btf_fd = fd
-        self.obj._owned.append(fd)
-        if self.plan is not None:
-            self.plan["btf"] = raw
 
     # -- maps ---------------------------------------------------------------------------
     def create_map(self, name: str, m):
@@ -256,15 +161,6 @@ class _Loader:
         self.obj.maps[name] = mp
         self.obj._owned.append(mp)
 
-    def map_fd(self, name: str) -> int:
-        mp = self.obj.maps.get(name)
-        if mp is None:
-            m = self.spec.maps.get(name)
-            if m is None:
-                raise errors.ELFError(f"relocation against unknown map {name!r}")
-            mp = self.create_map(name, m)
-        return mp.fileno()
-
     def fill_map_slots(self, maps_only: bool) -> None:
         """Initial contents of map-in-map (``maps_only``) and program arrays (after load)."""
         for name, m in self.map_specs.items():
@@ -281,129 +177,8 @@ class _Loader:
                 self.obj.maps[name].update(struct.pack("<I", slot),
                                            struct.pack("<I", obj.fileno()))
 
-    # -- CO-RE ---------------------------------------------------------------------------
-    def apply_core(self) -> dict[str, bytes]:
-        """Each function's bytes with CO-RE relocations resolved against the kernel.
-
-        Resolved fixes are cached per (kernel, object BTF, relocations), so a warm start
-        patches instructions without reading the kernel's BTF at all.
-        """
-        code = {name: fn.instructions for name, fn in self.spec.functions().items()}
-        ext = self.spec.btf_ext
-        if ext is None or not ext.core_relos:
-            return code
-        from . import core                      # only objects with CO-RE relocations
-        by_section: dict[str, list] = {}
-        for fn in self.spec.functions().values():
-            by_section.setdefault(fn.section, []).append(fn)
-        work = []
-        for section, relos in ext.core_relos.items():
-            for relo in relos:
-                fn = next((f for f in by_section.get(section, ())
-                           if f.section_offset <= relo.insn_off <
-                           f.section_offset + len(f.instructions)), None)
-                if fn is not None:
-                    work.append((fn, relo))
-        fixes = self._cached_fixes(work)
-        for (fn, relo), fix in zip(work, fixes):
-            buf = code[fn.name]
-            if not isinstance(buf, bytearray):
-                buf = code[fn.name] = bytearray(buf)
-            core.patch(buf, (relo.insn_off - fn.section_offset) // 8, fix,
-                       where=f"{fn.name}: ")
-        return {k: bytes(v) for k, v in code.items()}
-
-    def _cached_fixes(self, work) -> list:
-        import marshal                 # the fixes are plain ints: no json import, no regexes
-        from . import core
-        from ..cache import cache_dir, read_private, write_private
-        from ..kernelid import kernel_key, module_btf_names
-        from ..codeid import code_identity
-        from .._hash import sha256
-        # CO-RE resolution is pybpf's own code: a fixed resolver must not reuse old fixes
-        h = sha256(f"{kernel_key()}|{code_identity()}".encode())
-        # relocations that vmlinux cannot satisfy look into modules, which come and go
-        h.update("|".join(module_btf_names()).encode())
-        h.update(self.spec.btf.identity.encode() or self.spec.btf.to_bytes())
-        for fn, r in work:
-            h.update(f"{fn.name}|{r.insn_off}|{r.type_id}|{r.access}|{int(r.kind)};".encode())
-        d = cache_dir()
-        path = os.path.join(d, f"core-{h.hexdigest()}.m") if d else None
-        if path:
-            raw = read_private(path)
-            if raw is not None:
-                try:
-                    fixes = [core.Fix(core.R(k), *rest) for k, *rest in marshal.loads(raw)]
-                    if len(fixes) == len(work):
-                        return fixes
-                except (ValueError, TypeError, EOFError):
-                    pass
-        targets = [self.vmlinux()]
-        fixes = [core.resolve(self.spec.btf, r, targets, self.module_specs) for _, r in work]
-        if path:
-            write_private(path, marshal.dumps([
-                (int(f.kind), f.local, f.target, f.poison, f.orig_size, f.new_size, f.validate)
-                for f in fixes]))
-        return fixes
-
-    # -- externs -------------------------------------------------------------------------
-    def ksym(self, name: str) -> tuple[int, int, int]:
-        from ..btf.types import Kind
-        from . import kconfig
-        ext = self.spec.externs[name]
-        if ext.typeless:
-            if self._kallsyms is None:     # every typeless ksym of the object, one read
-                self._kallsyms = kconfig.kallsyms_addresses(
-                    [n for n, e in self.spec.externs.items()
-                     if e.kind == "ksym" and e.typeless])
-            addr = self._kallsyms.get(name)
-            if addr is None:
-                if ext.weak:
-                    return 0, 0, 0
-                raise errors.NotFoundError(2, "ksym", f"kernel symbol {name!r} not found in "
-                                           "/proc/kallsyms")
-            return 0, addr, 0
-        kind = Kind.FUNC if ext.is_func else Kind.VAR
-        ids = self.vmlinux().find(name, kind)
-        if not ids:
-            if ext.weak:
-                return 1, 0, 0
-            raise errors.NotFoundError(2, "ksym", f"kernel {'function' if ext.is_func else 'variable'}"
-                                       f" {name!r} has no BTF in vmlinux")
-        return 1, ids[0], 0
 
     # -- programs ------------------------------------------------------------------------
-    def load_program(self, p, linked) -> None:
-        from ..programs import Program, ProgramSpec as KProgSpec
-        from . import kconfig
-        flags = 0
-        if p.sleepable:
-            flags |= ProgFlag.SLEEPABLE
-        if p.xdp_frags:
-            flags |= ProgFlag.XDP_HAS_FRAGS
-        attach_btf_id = attach_btf_obj_fd = 0
-        info = p.sec_info
-        if info is not None and info.needs_btf_id:
-            attach_btf_id, attach_btf_obj_fd = self.attach_btf_id(p)
-        has_btf = self.obj.btf_fd is not None
-        ks = KProgSpec(
-            name=p.name[:15], type=p.type, instructions=bytes(linked.insns),
-            license=p.license or "GPL",
-            expected_attach_type=p.expected_attach_type or 0, attach_btf_id=attach_btf_id,
-            attach_btf_obj_fd=attach_btf_obj_fd,
-            kern_version=p.kern_version or kconfig.kernel_version_code(), flags=flags,
-            btf_fd=self.obj.btf_fd.fileno() if has_btf else 0,
-            func_info=linked.func_info if has_btf else b"",
-            func_info_rec_size=8, func_info_cnt=linked.func_info_cnt if has_btf else 0,
-            line_info=linked.line_info if has_btf else b"",
-            line_info_rec_size=16, line_info_cnt=linked.line_info_cnt if has_btf else 0,
-            source_lines=linked.lines, fd_array=linked.fd_array, section=p.section,
-            attach_to=info.extra if info else "")
-        prog = Program.load(ks, log_level=self.log_level)
-        self._own_program(p.name, prog)
-        if self.plan is not None:
-            self._record_program(p, ks)
-
     def _own_program(self, name: str, prog) -> None:
         if log.enabled():       # prog.type names the type through an enum: only when shown
             log.debug("program %r: loaded as %s", name, getattr(prog.type, "name", prog.type))
@@ -421,53 +196,3 @@ class _Loader:
                 break
         self.obj.programs[name] = prog
         self.obj._owned.append(prog)
-
-    def _record_program(self, p, ks) -> None:
-        from .plan import attach_entry, fd_relocations
-        fd_names = {mp.fileno(): n for n, mp in self.obj.maps.items()}
-        relos = fd_relocations(ks.instructions, fd_names)
-        if relos is None or ks.fd_array or ks.attach_btf_obj_fd:
-            self.plan = None     # holds fds a replay could not recreate by name
-            return
-        self.plan["progs"].append({
-            "name": p.name, "kname": ks.name, "type": int(ks.type), "insns": ks.instructions,
-            "relos": relos, "license": ks.license, "eat": int(ks.expected_attach_type),
-            "attach_btf_id": ks.attach_btf_id, "kern_version": ks.kern_version,
-            "flags": int(ks.flags), "func_info": ks.func_info, "fi_cnt": ks.func_info_cnt,
-            "line_info": ks.line_info, "li_cnt": ks.line_info_cnt, "section": ks.section,
-            "attach_to": ks.attach_to, "attach": attach_entry(p)})
-
-    def attach_btf_id(self, p) -> tuple[int, int]:
-        """(BTF id of the program's attach target, fd of the module BTF holding it or 0):
-        vmlinux first, then the named module, or every loaded module, as libbpf does."""
-        from ..btf.types import Kind
-        target = p.sec_info.btf_target()
-        if target is None:
-            raise errors.ELFError(f"program {p.name!r} in {p.section!r} names no attach target")
-        name, kind, module = target
-        if p.sec_info.prog_type == ProgType.EXT:
-            # its target is a function of another loaded BPF program, not of the kernel
-            e = errors.NotSupportedError(f"section {p.section!r}")
-            e.strerror = (f"program {p.name!r} ({p.section!r}) replaces function {name!r} "
-                          "of another loaded BPF program; pybpf cannot load freplace "
-                          "programs against a target program yet (set autoload=False or "
-                          "load it with libbpf)")
-            e.args = (e.errno, e.strerror)
-            raise e
-        k = Kind.TYPEDEF if kind == "typedef" else Kind.FUNC
-        ids = self.vmlinux().find(name, k) if not module else []
-        if ids:
-            return ids[0], 0
-        from ..btf.handle import module_btf_fds
-        for mod, spec in self.modules().items():
-            if module and mod != module:
-                continue
-            found = [t for t in spec.find(name, k) if t >= spec.start_id]
-            if not found:
-                continue
-            for _, fd in module_btf_fds(mod):
-                self.obj._owned.append(fd)   # the kernel holds it too; libbpf keeps it open
-                return found[0], fd.fileno()
-        raise errors.NotFoundError(2, "attach target",
-                                   f"{p.section!r}: the kernel has no {kind} {name!r} in "
-                                   f"its BTF{f' (module {module})' if module else ''}")

@@ -94,7 +94,9 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     else:
         spec = source
     obj = Object(spec)
-    loader = _Loader(obj, maps or {}, pin_root, log_level, kernel_btf, record=key is not None)
+    from .fullload import FullLoader
+    loader = FullLoader(obj, maps or {}, pin_root, log_level, kernel_btf,
+                        record=key is not None)
     try:
         loader.set_globals(variables or {})
         loader.run(spec)

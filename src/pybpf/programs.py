@@ -19,7 +19,6 @@ if TYPE_CHECKING:          # typing costs milliseconds at start-up; annotations 
     from . import info
 
 from . import errors     # info on first use, bpffs only where pinning: off a tool's start
-from ._record import named_tuple
 from ._sys import attr, syscall
 from ._sys.uapi import AttachType, Cmd, ProgFlag, ProgType
 from .fd import FD
@@ -34,10 +33,6 @@ MAX_INSNS = 1_000_000           # BPF_COMPLEXITY_LIMIT_INSNS
 FUNC_INFO_SIZE = 8              # sizeof(struct bpf_func_info)
 LINE_INFO_SIZE = 16             # sizeof(struct bpf_line_info)
 TRAMPOLINE_FEATURE = "BPF trampolines (fentry/fexit/fmod_ret/LSM)"
-_TRAMPOLINE_TYPES = (ProgType.TRACING, ProgType.LSM, ProgType.EXT)
-_TRACING_TYPES = (ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.PERF_EVENT,
-                  ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE,
-                  ProgType.TRACING, ProgType.LSM, ProgType.EXT)
 _NAME_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
 
 # Source location for an instruction index: (file, line, text).
@@ -121,11 +116,6 @@ class ProgramSpec:
         return len(self.insn_bytes()) // 8
 
 
-class TestRunResult(named_tuple("TestRunResult", "retval data_out ctx_out duration_ns")):
-    """What BPF_PROG_TEST_RUN returned; ``duration_ns`` is the mean time per run."""
-    __slots__ = ()
-
-
 def _type_name(t: int) -> str:
     try:
         return ProgType(t).name.lower()
@@ -167,42 +157,6 @@ class _LoadAttr:
         self.keep.append(b)
         return ctypes.addressof(b)
 
-    def set_log(self, level: int, size: int) -> ctypes.Array:
-        buf = ctypes.create_string_buffer(size)
-        self.keep.append(buf)
-        self.attr.log_level, self.attr.log_size = level, size
-        self.attr.log_buf = ctypes.addressof(buf)
-        self.attr.log_true_size = 0
-        return buf
-
-
-def _load_with_log(la: _LoadAttr, level: int, size: int) -> tuple[int, int, str, bool]:
-    """Load with a log, growing the buffer on ENOSPC: (fd or -1, errno, log, truncated)."""
-    size = max(size, 4096)
-    while True:
-        buf = la.set_log(level, size)
-        try:
-            fd = syscall.bpf(Cmd.PROG_LOAD, la.attr)
-            return fd, 0, _text(buf), False
-        except errors.KernelError as e:
-            err = e.errno
-        if err != _errno.ENOSPC or size >= MAX_LOG_SIZE:
-            return -1, err, _text(buf), err == _errno.ENOSPC
-        # Kernels >= 6.4 report the size the whole log needs in log_true_size.
-        need = la.attr.log_true_size
-        size = min(MAX_LOG_SIZE, need + 1 if need > size else size * 2)
-
-
-def _text(buf: ctypes.Array) -> str:
-    return buf.value.decode(errors="replace")
-
-
-def _needed_capability(t: int) -> str:
-    if t in _TRACING_TYPES:
-        return "CAP_BPF and CAP_PERFMON"
-    if t in (ProgType.SOCKET_FILTER, ProgType.CGROUP_SKB):
-        return "CAP_BPF"
-    return "CAP_BPF and CAP_NET_ADMIN"
 
 
 class Program(AttachMethods):
@@ -229,7 +183,8 @@ class Program(AttachMethods):
             raise ValueError(f"program {spec.name!r} has no instructions")
         la = _LoadAttr(spec, insns)
         if log_level:
-            fd, err, log, trunc = _load_with_log(la, log_level, log_size)
+            from .loaderror import load_with_log
+            fd, err, log, trunc = load_with_log(la, log_level, log_size)
             if fd >= 0:
                 return cls(FD(fd), spec.name, spec.type, spec=spec, log=log)
         else:
@@ -238,12 +193,15 @@ class Program(AttachMethods):
                 return cls(FD(fd), spec.name, spec.type, spec=spec)
             except errors.KernelError as e:
                 first = e.errno
-            fd, err, log, trunc = _load_with_log(la, 1, log_size)
+            # a failed load is retried with a log, which names the error (loaderror)
+            from .loaderror import load_with_log
+            fd, err, log, trunc = load_with_log(la, 1, log_size)
             if fd >= 0:  # loaded on the retry (the first failure was transient)
                 return cls(FD(fd), spec.name, spec.type, spec=spec)
             if err == _errno.ENOSPC and first != _errno.ENOSPC:
                 err = first  # the log did not fit; report the real failure
-        raise _load_error(spec, len(insns) // 8, err, log, trunc)
+        from .loaderror import load_error
+        raise load_error(spec, len(insns) // 8, err, log, trunc)
 
     @classmethod
     def from_fd(cls, fd: int | FD) -> "Program":
@@ -326,50 +284,10 @@ class Program(AttachMethods):
     def test_run(self, data_in: bytes = b"", ctx_in: bytes | None = None, repeat: int = 1,
                  data_size_out: int | None = None, flags: int = 0, cpu: int = 0,
                  batch_size: int = 0) -> TestRunResult:
-        """Run the program once (or ``repeat`` times) in the kernel on given input."""
-        if data_size_out is None:
-            data_size_out = len(data_in) + 256 if data_in else 0
-        for _ in range(2):
-            a, keep = self._test_run_attr(data_in, ctx_in, repeat, data_size_out, flags, cpu,
-                                          batch_size)
-            try:
-                syscall.bpf(Cmd.PROG_TEST_RUN, a)
-            except errors.KernelError as e:
-                # ENOSPC: data_out too small; the kernel says how much it needed.
-                if e.errno == _errno.ENOSPC and a.data_size_out > data_size_out:
-                    data_size_out = a.data_size_out
-                    continue
-                raise self._test_run_error(e) from None
-            out = keep[1].raw[:a.data_size_out] if keep[1] is not None else b""
-            ctx = keep[3].raw[:a.ctx_size_out] if keep[3] is not None else b""
-            return TestRunResult(a.retval, out, ctx, a.duration)
-        raise errors.KernelError(_errno.ENOSPC, "BPF_PROG_TEST_RUN", "data_out kept growing")
-
-    def _test_run_attr(self, data_in, ctx_in, repeat, size_out, flags, cpu, batch):
-        din = ctypes.create_string_buffer(data_in, len(data_in)) if data_in else None
-        dout = ctypes.create_string_buffer(size_out) if size_out else None
-        cin = ctypes.create_string_buffer(ctx_in, len(ctx_in)) if ctx_in else None
-        cout = ctypes.create_string_buffer(len(ctx_in)) if ctx_in else None
-        a = attr.TestRun(prog_fd=self.fileno(), data_size_in=len(data_in),
-                         data_size_out=size_out, data_in=syscall.addr(din),
-                         data_out=syscall.addr(dout), repeat=repeat,
-                         ctx_size_in=len(ctx_in or b""), ctx_size_out=len(ctx_in or b""),
-                         ctx_in=syscall.addr(cin), ctx_out=syscall.addr(cout),
-                         flags=flags, cpu=cpu, batch_size=batch)
-        return a, (din, dout, cin, cout)
-
-    def _test_run_error(self, e: errors.KernelError) -> errors.KernelError:
-        what = f"BPF_PROG_TEST_RUN of {_type_name(self.type)} programs"
-        if e.errno in (ENOTSUPP, _errno.EOPNOTSUPP):
-            return errors.NotSupportedError(what, "the kernel has no test runner for this "
-                                            "program type", e.errno, "BPF_PROG_TEST_RUN")
-        if e.errno == _errno.EINVAL:
-            return errors.KernelError(e.errno, "BPF_PROG_TEST_RUN",
-                                      f"program {self.name!r} ({_type_name(self.type)}): the "
-                                      "kernel rejected the input (skb/xdp programs need "
-                                      "data_in of at least 14 bytes; some types take no "
-                                      "data_in, ctx_in, repeat or flags)")
-        return e
+        """Run the program once (or ``repeat`` times) in the kernel on given input
+        (BPF_PROG_TEST_RUN, :mod:`pybpf.testrun`)."""
+        from .testrun import test_run
+        return test_run(self, data_in, ctx_in, repeat, data_size_out, flags, cpu, batch_size)
 
     # ---- lifetime ------------------------------------------------------------------
 
@@ -402,89 +320,12 @@ def _is_prog_fd(fd: int) -> bool:
         return False
 
 
-def _load_error(spec: ProgramSpec, n: int, err: int, log: str,
-                truncated: bool) -> errors.KernelError:
-    """The typed error for a failed load, from its errno and verifier log."""
-    tname = _type_name(spec.type)
-    what = f"program {spec.name!r} ({tname}, {n} insns)"
-    if err == _errno.EPERM:
-        return _eperm_error(spec, what)
-    if err in (ENOTSUPP, _errno.EOPNOTSUPP):
-        return errors.NotSupportedError(f"loading {tname} programs",
-                                        f"{what}: {errors._last_message(log)}", err,
-                                        "BPF_PROG_LOAD")
-    if err == _errno.E2BIG and (n > MAX_INSNS or not _has_verifier_output(log)):
-        return errors.KernelError(err, "BPF_PROG_LOAD", f"{what} is too large"
-                                  f" (limit {MAX_INSNS} instructions, processed or given)"
-                                  + (f": {errors._last_message(log)}" if log.strip() else ""))
-    if log.strip() and _has_verifier_output(log):
-        ve = errors.VerifierError(err, spec.name, log, truncated)
-        _add_source(ve, spec)
-        return ve
-    if err == _errno.EINVAL:
-        from .features import Features
-        if not Features().prog_type(spec.type):
-            return errors.NotSupportedError(f"program type {tname}", "BPF_PROG_LOAD rejects "
-                                            "this type with EINVAL even for a trivial program",
-                                            err, "BPF_PROG_LOAD")
-        return errors.KernelError(err, "BPF_PROG_LOAD", f"{what}: the kernel rejected the "
-                                  "load attributes before verification (check "
-                                  "expected_attach_type, attach_btf_id, flags, BTF func/line "
-                                  "info)")
-    return errors.from_errno(err, "BPF_PROG_LOAD", what)
-
-
-def _has_verifier_output(log: str) -> bool:
-    """True when the log holds more than the closing statistics line."""
-    return any(line.strip() and not line.startswith(("processed ", "verification time"))
-               for line in log.splitlines())
-
-
-def _eperm_error(spec: ProgramSpec, what: str) -> errors.KernelError:
-    from .features import has_capability, CAP_BPF, CAP_SYS_ADMIN
-    privileged = has_capability(CAP_SYS_ADMIN) or has_capability(CAP_BPF)
-    needs_trampoline = spec.type in _TRAMPOLINE_TYPES or (
-        spec.attach_btf_id and spec.type != ProgType.STRUCT_OPS)
-    if privileged and needs_trampoline:
-        return errors.NotSupportedError(
-            TRAMPOLINE_FEATURE,
-            f"the kernel refused to load a program that needs a BPF trampoline (EPERM) "
-            f"although this process has CAP_BPF/CAP_SYS_ADMIN: {what}. The kernel lacks "
-            "trampoline support (e.g. no ftrace direct calls) or a lockdown/LSM policy "
-            "forbids it; use a kprobe, tracepoint or raw_tracepoint program instead",
-            _errno.EPERM, "BPF_PROG_LOAD")
-    if privileged:
-        return errors.KernelError(_errno.EPERM, "BPF_PROG_LOAD",
-                                  f"{what}: refused (EPERM) despite CAP_BPF/CAP_SYS_ADMIN "
-                                  "(kernel lockdown or an LSM policy?)")
-    return errors.MissingPrivilegeError(_errno.EPERM, "BPF_PROG_LOAD",
-                                        _needed_capability(spec.type), what)
-
-
-def _add_source(ve: errors.VerifierError, spec: ProgramSpec) -> None:
-    """Name the failing C line from ``spec.source_lines`` when the log did not print it."""
-    if ve.insn is None or ve.source_line or not spec.source_lines:
-        return
-    loc = _nearest_source(spec.source_lines, ve.insn)
-    if loc is None:
-        return
-    file, line, text = loc
-    ve.source_line = f"{text.strip()} @ {file}:{line}"
-    ve.strerror = ve.strerror.replace(f"at instruction {ve.insn}",
-                                      f"at instruction {ve.insn} ({ve.source_line})", 1)
-
-
-def _nearest_source(lines: dict[int, SourceLine] | Sequence[SourceLine | None],
-                    insn: int) -> SourceLine | None:
-    """The source line covering ``insn``: the entry at or before it."""
-    if not isinstance(lines, dict):
-        lines = {i: loc for i, loc in enumerate(lines) if loc is not None}
-    best = None
-    for idx in sorted(lines):
-        if idx > insn:
-            break
-        best = lines[idx]
-    return best
+def __getattr__(name: str):
+    # TestRunResult lives with the test runner: only programs that are test-run need it
+    if name == "TestRunResult":
+        from .testrun import TestRunResult
+        return TestRunResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_all(specs: Iterable[ProgramSpec]) -> list[Program]:

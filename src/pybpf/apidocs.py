@@ -7,7 +7,8 @@ from __future__ import annotations
 import sys
 
 # The public modules, in reading order (the bcc front end has its own page).
-MODULES = ["pybpf", "pybpf.object.loader", "pybpf.object.globalview", "pybpf.object.spec",
+MODULES = ["pybpf", "pybpf.object.loader", "pybpf.object.globalview",
+           "pybpf.object.plainglobals", "pybpf.object.spec",
            "pybpf.links.methods", "pybpf.links", "pybpf.links.tracepoint",
            "pybpf.links.raw_tracepoint", "pybpf.links.kprobe", "pybpf.links.uprobe",
            "pybpf.links.usdt", "pybpf.links.perf_event", "pybpf.links.iter",

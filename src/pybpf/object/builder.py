@@ -47,7 +47,7 @@ class _Loader:
 
     def set_globals(self, variables: dict[str, Any]) -> None:
         """Turn ``variables`` (name -> value) into byte patches of their maps' data."""
-        from .globalview import encode
+        from .plainglobals import encode
         for name, value in variables.items():
             section, offset = self.obj._var(name)[:2]
             self.patches.setdefault(section, []).append((offset, encode(self.obj, name, value)))

@@ -19,7 +19,7 @@ if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotation
 from .. import errors, log
 from ..fd import FD
 from .builder import _Loader
-from .globalview import GlobalsMixin
+from .plainglobals import GlobalsMixin
 
 # The parsing, CO-RE and linking modules are imported where the full path runs: a warm
 # start replays a plan and never needs them.

@@ -61,52 +61,7 @@ def package_object(folder: str, name: str) -> tuple[bytes, str | None]:
     return bundled_object(folder, name)
 
 
-def help_formatter():
-    """argparse's RawDescriptionHelpFormatter, sized without importing shutil (argparse
-    builds a formatter for every add_argument; shutil costs a tool's start ~2 ms)."""
-    import argparse
-
-    class Formatter(argparse.RawDescriptionHelpFormatter):
-        def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
-            if width is None:
-                try:
-                    width = int(os.environ.get("COLUMNS", "")) - 2
-                except ValueError:
-                    try:
-                        width = os.get_terminal_size(sys.stdout.fileno()).columns - 2
-                    except (OSError, ValueError):
-                        width = 78
-            super().__init__(prog, indent_increment, max_help_position, width)
-    return Formatter
-
-
 HASH_TYPES = (1, 9)          # BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH
-
-
-def open_pinned_map(path: str, what: str, key_size: int | None = None,
-                    types: tuple[int, ...] = HASH_TYPES):
-    """A map pinned by the user (--cgroupmap/--mntnsmap), checked to be the shape the tool
-    looks up (map type, key size), with one clear error line for anything else."""
-    from .. import bpffs
-    from ..maps import Map
-    try:
-        if bpffs.fs_type(path) != bpffs.BPF_FS_MAGIC:
-            raise errors.PybpfError(f"{what} {path}: not a pinned BPF map (not on a bpf "
-                                    "filesystem)")
-        m = Map.from_pin(path)
-    except errors.NotFoundError:
-        raise errors.PybpfError(f"{what} {path}: no pinned map there") from None
-    except errors.KernelError as e:
-        raise errors.PybpfError(f"{what} {path}: cannot open it as a pinned map: "
-                                f"{e.strerror}") from None
-    from ..maps import _tname
-    if m.type not in types or (key_size is not None and m.key_size != key_size):
-        m.close()
-        names = " or ".join(_tname(t) for t in types)
-        keys = f" with {key_size}-byte keys" if key_size is not None else ""
-        raise errors.PybpfError(f"{what} {path}: expected a {names} map{keys}, got a "
-                                f"{_tname(m.type)} map with {m.key_size}-byte keys")
-    return m
 
 
 def mntns_inum(pid: int | str = "self") -> int:
@@ -307,9 +262,11 @@ def run_main(prog: str, main, argv: list[str], signalled=()) -> int:
             status = main(argv) or 0
         except SystemExit:
             _flush_stdout()
-            if _reader_gone():
+            from ._pipes import reader_gone
+            if reader_gone():
                 # argparse (3.11.4 on) swallows the error of writing its help into a
                 # closed pipe and exits 0: end as every other write into it does
+                from ._pipes import closed_pipe
                 return closed_pipe()
             raise                           # its own status, once the output is out
         _flush_stdout()
@@ -319,6 +276,7 @@ def run_main(prog: str, main, argv: list[str], signalled=()) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        from ._pipes import closed_pipe
         return closed_pipe()
     except errors.PybpfError as e:
         text = str(e).strip() or type(e).__name__
@@ -334,40 +292,6 @@ def _flush_stdout() -> None:
     try:
         sys.stdout.flush()
     except (ValueError, AttributeError):
-        pass
-
-
-def _reader_gone() -> bool:
-    """Whether stdout is a pipe whose reader has closed it (poll says POLLERR)."""
-    import select
-    try:
-        p = select.poll()
-        p.register(1, select.POLLOUT)
-        return any(ev & select.POLLERR for _, ev in p.poll(0))
-    except (OSError, ValueError):
-        return False
-
-
-def closed_pipe() -> int:
-    """How every pybpf command ends when its stdout's reader went away (``| head -1``):
-    quietly, status 141 (a C tool's, killed by SIGPIPE).  :func:`run_main` calls it for a
-    BrokenPipeError from any command; one that must catch BrokenPipeError itself (``pybpf
-    run``, around a script) returns this."""
-    silence_stdout()
-    return CLOSED_PIPE
-
-
-def silence_stdout() -> None:
-    """After a broken pipe, point stdout at /dev/null: the reader is gone, and the
-    interpreter's flush at exit would otherwise print an 'Exception ignored'
-    BrokenPipeError (see :func:`closed_pipe`)."""
-    try:
-        fd = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(fd, sys.stdout.fileno())
-        finally:
-            os.close(fd)
-    except (OSError, ValueError, AttributeError):
         pass
 
 
@@ -440,30 +364,15 @@ def regex_arg(value: str):
         raise _arg_error(f"bad regular expression {value!r}: {e}") from None
 
 
-def _parser_class():
-    import argparse
-
-    class OneLineParser(argparse.ArgumentParser):
-        """argparse with the shared conventions: errors in one line, help sized without
-        shutil."""
-
-        def __init__(self, *args, **kwargs):
-            kwargs.setdefault("formatter_class", help_formatter())
-            super().__init__(*args, **kwargs)
-
-        def error(self, message):
-            self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
-    return OneLineParser
-
-
 class ArgumentParser(options.ArgumentParser):
     """An ``argparse.ArgumentParser`` whose errors are one line (exit 2) and whose help
-    uses :func:`help_formatter`; use it instead of argparse's for every tool.  It is
+    uses :func:`~pybpf.tools._argparse.help_formatter`; use it instead of argparse's for every tool.  It is
     built on first need (:mod:`pybpf.options`): an empty or plain command line imports
     no argparse."""
 
     def make_parser(self, *args, **kwargs):
-        return _parser_class()(*args, **kwargs)
+        from ._argparse import parser_class
+        return parser_class()(*args, **kwargs)
 
 
 class DropReporter:
@@ -499,3 +408,16 @@ class DropReporter:
 
 def warn(tool: str, msg: str) -> None:
     print(f"{tool}: {msg}", file=sys.stderr, flush=True)
+
+
+# Helpers only an unusual run needs (help, a bad argument, a pinned filter map, a closed
+# pipe) live in modules of their own, loaded on first use; still importable from here.
+_LATER = {"help_formatter": "_argparse", "open_pinned_map": "_pinned",
+          "closed_pipe": "_pipes", "silence_stdout": "_pipes"}
+
+
+def __getattr__(name: str):
+    mod = _LATER.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(__import__(f"{__package__}.{mod}", fromlist=[name]), name)

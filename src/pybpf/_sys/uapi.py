@@ -3,7 +3,7 @@
 Generated once from the running kernel's BTF enums; plain tables so nothing is parsed at run time.
 """
 
-from .._record import IntTable
+from .._table import IntTable
 
 # The tables are IntTables (pybpf._record): used like IntEnums (``MapType.HASH``, ``.name``,
 # ``MapType(1)``, iteration, ``__members__``) without the enum module, which with these

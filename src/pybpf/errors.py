@@ -82,8 +82,9 @@ class VerifierError(KernelError):
         self.program = program
         self.log = log
         self.truncated = truncated
-        self.insn, self.source_line = _failing_location(log)
-        self.reason = _last_message(log)
+        from .loaderror import failing_location, last_message   # only for a rejection
+        self.insn, self.source_line = failing_location(log)
+        self.reason = last_message(log)
         where = ""
         if self.insn is not None:
             where = f" at instruction {self.insn}"
@@ -97,35 +98,6 @@ class VerifierError(KernelError):
     def __str__(self) -> str:
         tail = "\n".join(self.log.rstrip().splitlines()[-12:])
         return f"{self.strerror}\nverifier log (last lines):\n{tail}" if tail else self.strerror
-
-
-def _failing_location(log: str) -> tuple[int | None, str | None]:
-    """Find the last instruction the log reports and the ``; source`` line before it."""
-    import re                      # only for a rejection: re costs every start ~2 ms
-    insn_re = re.compile(r"^(\d+): \(([0-9a-f]{2})\)")
-    insn = None
-    src = None
-    last_src = None
-    for line in log.splitlines():
-        if line.startswith("; "):
-            last_src = line[2:].strip()
-            continue
-        m = insn_re.match(line)
-        if m:
-            insn = int(m.group(1))
-            src = last_src
-    return insn, src
-
-
-def _last_message(log: str) -> str:
-    """The verifier's own complaint: the last non-statistics line of the log."""
-    for line in reversed(log.strip().splitlines()):
-        line = line.strip()
-        if not line or line.startswith(("processed ", "verification time", "stack depth",
-                                         "mark_precise", "Validating ", "Func#")):
-            continue
-        return line
-    return "no verifier log"
 
 
 class BTFError(PybpfError, ValueError):

@@ -73,12 +73,12 @@ def load_error(spec: ProgramSpec, n: int, err: int, log: str,
         return _eperm_error(spec, what)
     if err in (ENOTSUPP, _errno.EOPNOTSUPP):
         return errors.NotSupportedError(f"loading {tname} programs",
-                                        f"{what}: {errors._last_message(log)}", err,
+                                        f"{what}: {last_message(log)}", err,
                                         "BPF_PROG_LOAD")
     if err == _errno.E2BIG and (n > MAX_INSNS or not _has_verifier_output(log)):
         return errors.KernelError(err, "BPF_PROG_LOAD", f"{what} is too large"
                                   f" (limit {MAX_INSNS} instructions, processed or given)"
-                                  + (f": {errors._last_message(log)}" if log.strip() else ""))
+                                  + (f": {last_message(log)}" if log.strip() else ""))
     if log.strip() and _has_verifier_output(log):
         ve = errors.VerifierError(err, spec.name, log, truncated)
         _add_source(ve, spec)
@@ -147,3 +147,33 @@ def _nearest_source(lines: dict[int, SourceLine] | Sequence[SourceLine | None],
             break
         best = lines[idx]
     return best
+
+
+# -- reading the verifier's log ------------------------------------------------------
+def failing_location(log: str) -> tuple[int | None, str | None]:
+    """Find the last instruction the log reports and the ``; source`` line before it."""
+    import re                      # only for a rejection: re costs every start ~2 ms
+    insn_re = re.compile(r"^(\d+): \(([0-9a-f]{2})\)")
+    insn = None
+    src = None
+    last_src = None
+    for line in log.splitlines():
+        if line.startswith("; "):
+            last_src = line[2:].strip()
+            continue
+        m = insn_re.match(line)
+        if m:
+            insn = int(m.group(1))
+            src = last_src
+    return insn, src
+
+
+def last_message(log: str) -> str:
+    """The verifier's own complaint: the last non-statistics line of the log."""
+    for line in reversed(log.strip().splitlines()):
+        line = line.strip()
+        if not line or line.startswith(("processed ", "verification time", "stack depth",
+                                         "mark_precise", "Validating ", "Func#")):
+            continue
+        return line
+    return "no verifier log"

@@ -13,6 +13,26 @@ from .._sys.uapi import ProgFlag, ProgType
 from .builder import _Loader
 
 
+def set_section(spec, pname: str, section: str) -> None:
+    """Make program ``pname`` load as if it sat in SEC(``section``)."""
+    from .sections import parse_section
+    p = spec.programs.get(pname)
+    if p is None:
+        raise KeyError(f"no program {pname!r}; known: {sorted(spec.programs)}")
+    info = parse_section(section)
+    if info is None:
+        raise ValueError(f"{section!r} is not a section name libbpf knows")
+    p.sec_info, p.type, p.expected_attach_type = info, info.prog_type, \
+        info.expected_attach_type
+    p.sleepable, p.xdp_frags = info.sleepable, info.xdp_frags
+
+
+def spec_globals(spec) -> dict[str, tuple]:
+    """name -> (section, offset, size, signed, BTF type id or 0)."""
+    return {n: (v.section, v.offset, v.size, v.signed, v.type_id if v.btf is not None else 0)
+            for n, v in spec.globals.items()}
+
+
 class FullLoader(_Loader):
     """One load from an :class:`~pybpf.object.spec.ObjectSpec` (:meth:`run`)."""
 

@@ -89,8 +89,10 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         if only is not None:
             for pname, p in spec.programs.items():
                 p.autoload = pname in only
-        for pname, section in (sections or {}).items():
-            _set_section(spec, pname, section)
+        if sections:
+            from .fullload import set_section
+            for pname, section in sections.items():
+                set_section(spec, pname, section)
     else:
         spec = source
     obj = Object(spec)
@@ -108,26 +110,6 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         plan.write(key, loader.plan)
         log.debug("object %r: load plan recorded", name)
     return obj
-
-
-def _set_section(spec, pname: str, section: str) -> None:
-    """Make program ``pname`` load as if it sat in SEC(``section``)."""
-    from .sections import parse_section
-    p = spec.programs.get(pname)
-    if p is None:
-        raise KeyError(f"no program {pname!r}; known: {sorted(spec.programs)}")
-    info = parse_section(section)
-    if info is None:
-        raise ValueError(f"{section!r} is not a section name libbpf knows")
-    p.sec_info, p.type, p.expected_attach_type = info, info.prog_type, \
-        info.expected_attach_type
-    p.sleepable, p.xdp_frags = info.sleepable, info.xdp_frags
-
-
-def _spec_globals(spec) -> dict[str, tuple]:
-    """name -> (section, offset, size, signed, BTF type id or 0)."""
-    return {n: (v.section, v.offset, v.size, v.signed, v.type_id if v.btf is not None else 0)
-            for n, v in spec.globals.items()}
 
 
 def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables) -> "Object | None":
@@ -172,7 +154,11 @@ class Object(GlobalsMixin):
         self._owned: list[Any] = []    # everything to close, in creation order
         self.usdt_spec_ids = 0         # next free id in usdt.bpf.h's spec map
         self.skipped: dict[str, str] = {}   # program -> why attach(skip_missing=) skipped it
-        self._globals = _spec_globals(spec) if spec is not None else dict(plan["globals"])
+        if spec is not None:
+            from .fullload import spec_globals
+            self._globals = spec_globals(spec)
+        else:
+            self._globals = dict(plan["globals"])
         self._codec = None             # typed globals (globalview.codec)
         self._mmaps: dict[str, Any] = {}
 

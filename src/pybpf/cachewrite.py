@@ -49,7 +49,7 @@ def file_ok(cache, path: str) -> bool:
 
 def write_file(cache, path: str, data: bytes) -> None:
     """Write atomically (temp file in the same directory, then rename), mode 0600."""
-    from .safepath import write_atomically
+    from .atomicwrite import write_atomically
     write_atomically(path, data, 0o600, prefix=".tmp-")
 
 

@@ -87,7 +87,7 @@ class _Loader:
         if name in self.obj.maps:
             return self.obj.maps[name]
         if self.plan is not None:
-            from .plan import map_entry
+            from .planrecord import map_entry
             self.plan["maps"].append(map_entry(name, m))
         if name in self.reuse:
             given = self.reuse[name]

@@ -266,7 +266,7 @@ class FullLoader(_Loader):
             self._record_program(p, ks)
 
     def _record_program(self, p, ks) -> None:
-        from .plan import attach_entry, fd_relocations
+        from .planrecord import attach_entry, fd_relocations
         fd_names = {mp.fileno(): n for n, mp in self.obj.maps.items()}
         relos = fd_relocations(ks.instructions, fd_names)
         if relos is None or ks.fd_array or ks.attach_btf_obj_fd:

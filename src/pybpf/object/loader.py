@@ -106,8 +106,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         obj.close()
         raise
     if key is not None and loader.plan is not None:
-        from . import plan
-        plan.write(key, loader.plan)
+        from .planrecord import write
+        write(key, loader.plan)
         log.debug("object %r: load plan recorded", name)
     return obj
 

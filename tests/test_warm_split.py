@@ -19,7 +19,7 @@ SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pybpf.__file__)))
 # modules a tool's warm start imports (the plan replays; the tool streams or counts)
 WARM = ["pybpf.cli", "pybpf.tools._run", "pybpf.tools._common", "pybpf.tools._args",
         "pybpf.options", "pybpf.bundled", "pybpf.object.loader", "pybpf.object.builder",
-        "pybpf.object.plan", "pybpf.object.attach", "pybpf.object.plainglobals",
+        "pybpf.object.plan", "pybpf.object.attach",
         "pybpf.programs", "pybpf.maps", "pybpf.cache", "pybpf.safepath", "pybpf.errors",
         "pybpf.ringbuf", "pybpf.links.tracepoint", "pybpf.links.raw_tracepoint",
         "pybpf.links.perf_event", "pybpf.btf.handle", "pybpf._sys.uapi", "pybpf.codeid",
@@ -55,7 +55,7 @@ def test_warm_path_calls_stay_off_the_cold_modules(tmp_path):
     code = f"""
 import os, sys
 from pybpf import cache
-from pybpf.object import plan, plainglobals
+from pybpf.object import builder, plan
 from pybpf.tools import _common
 c = cache.Cache({str(tmp_path)!r})
 k = cache.key_of("x")
@@ -67,7 +67,7 @@ class Obj:                                       # a replayed object's globals
     _plan = {{"types": {{1: (1, "int", 0, 4, 1)}}}}
     def _var(self, name):
         return (".rodata", 0, 4, True, 1)
-assert plainglobals.encode(Obj(), "targ_pid", -2) == (-2).to_bytes(4, "little", signed=True)
+assert builder.encode_global(Obj(), "targ_pid", -2) == (-2).to_bytes(4, "little", signed=True)
 p = _common.ArgumentParser(prog="t")
 p.add_argument("-p", "--pid", type=_common.pid_arg)
 assert p.parse_args([]).pid is None
@@ -96,14 +96,15 @@ def test_moved_names_are_importable_where_they_were(module, names):
 
 def test_moved_names_are_the_same_objects():
     from pybpf import _record, _table, atomicwrite, cache, cachewrite, safepath, testrun
-    from pybpf.object import globalview, plainglobals, plan, planrecord
+    from pybpf.object import builder, globalview, loader, plan, planrecord
     from pybpf.tools import _argparse, _common, _pinned
     import pybpf.programs as programs
     assert cache.parse_size is cachewrite.parse_size and cache.parse_size("2K") == 2048
     assert safepath.write_atomically is atomicwrite.write_atomically
     assert programs.TestRunResult is testrun.TestRunResult
     assert plan.fd_relocations is planrecord.fd_relocations
-    assert globalview.GlobalsMixin is plainglobals.GlobalsMixin
+    assert globalview.GlobalsMixin is loader.GlobalsMixin
+    assert globalview._plain_scalar is builder._plain_scalar
     assert _record.IntTable is _table.IntTable
     assert _common.help_formatter is _argparse.help_formatter
     assert _common.open_pinned_map is _pinned.open_pinned_map

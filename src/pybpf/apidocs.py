@@ -7,13 +7,13 @@ from __future__ import annotations
 import sys
 
 # The public modules, in reading order (the bcc front end has its own page).
-MODULES = ["pybpf", "pybpf.object.loader", "pybpf.object.globalview",
-           "pybpf.object.plainglobals", "pybpf.object.spec",
+MODULES = ["pybpf", "pybpf.object.loader", "pybpf.object.globalview", "pybpf.object.spec",
            "pybpf.links.methods", "pybpf.links", "pybpf.links.tracepoint",
            "pybpf.links.raw_tracepoint", "pybpf.links.kprobe", "pybpf.links.uprobe",
            "pybpf.links.usdt", "pybpf.links.perf_event", "pybpf.links.iter",
            "pybpf.links.xdp", "pybpf.links.tc", "pybpf.links.cgroup", "pybpf.links.socket",
-           "pybpf.links.tracing", "pybpf.maps", "pybpf.programs", "pybpf.ringbuf",
+           "pybpf.links.tracing", "pybpf.maps", "pybpf.programs", "pybpf.testrun",
+           "pybpf.ringbuf",
            "pybpf.perfbuf", "pybpf.records", "pybpf.cdecl", "pybpf.ctypes_btf",
            "pybpf.typedvalue", "pybpf.perf", "pybpf.log", "pybpf.toolchain", "pybpf.errors",
            "pybpf.features", "pybpf.bpffs", "pybpf.options", "pybpf.interrupts",

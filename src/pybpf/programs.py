@@ -17,6 +17,7 @@ if TYPE_CHECKING:          # typing costs milliseconds at start-up; annotations 
     from typing import Any
 
     from . import info
+    from .testrun import TestRunResult
 
 from . import errors     # info on first use, bpffs only where pinning: off a tool's start
 from ._sys import attr, syscall
@@ -24,7 +25,8 @@ from ._sys.uapi import AttachType, Cmd, ProgFlag, ProgType
 from .fd import FD
 from .links.methods import AttachMethods
 
-__all__ = ["ProgramSpec", "Program", "TestRunResult", "encode_instructions", "sanitize_name"]
+# TestRunResult is importable from here too (module __getattr__), documented in testrun
+__all__ = ["ProgramSpec", "Program", "encode_instructions", "sanitize_name"]
 
 ENOTSUPP = 524                  # kernel-internal "not supported", leaks out of bpf(2)
 DEFAULT_LOG_SIZE = 1 << 18      # first log buffer after a failed load

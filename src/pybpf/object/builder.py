@@ -1,5 +1,6 @@
 """The steps of one load into the kernel that a load plan's replay needs (maps, their
-contents, programs, globals), kept apart from the :class:`~pybpf.object.loader.Object`
+contents, programs, globals: plain C integers and bools are encoded straight from the
+plan's type table, without the BTF type model), kept apart from the :class:`~pybpf.object.loader.Object`
 they fill.  The full path's own steps (BTF, CO-RE, externs, linking, recording a plan)
 are in :mod:`.fullload`, which a warm start never imports.
 """
@@ -27,6 +28,60 @@ _NO_BTF_KV = {MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRAC
               MapType.USER_RINGBUF}
 
 
+def encode_global(obj, name: str, value) -> bytes:
+    """Checked bytes of ``value`` for global ``name`` of ``obj``, as
+    :func:`.globalview.encode` gives them: straight from the plan for a plain integer,
+    bool or raw bytes of a replayed object, through the BTF codec otherwise."""
+    tid = obj._var(name)[4]
+    if tid and obj._spec is None and obj._plan is not None:
+        raw = _plain_scalar(obj._plan.get("types") or {}, tid, value)
+        if raw is not None:
+            return raw
+    from .globalview import encode as typed_encode
+    return typed_encode(obj, name, value)
+
+
+_MODIFIERS = (8, 9, 10, 11, 18)   # BTF_KIND_TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG
+
+
+def _plain_scalar(types: dict, tid: int, value) -> bytes | None:
+    """The bytes the Codec would give an int or bool ``value`` for a plain C integer or
+    bool, or raw ``bytes`` for anything but a char array, read straight from a plan's type
+    table (the tools' filter constants on a warm start, without importing the type model);
+    None for anything else or what does not fit (the Codec then encodes it or says what
+    is wrong)."""
+    t = _resolved(types, tid)
+    if t is None:
+        return None
+    kind, name, _, size, encoding = t[:5]
+    if type(value) is bytes:
+        if kind == 3:                           # BTF_KIND_ARRAY: not of chars
+            e = _resolved(types, t[2])
+            if e is None or (e[0] == 1 and e[3] == 1 and (e[1] == "char" or e[4] & 2)):
+                return None
+        return value + bytes(t[8] - len(value)) if len(value) <= t[8] else None
+    if (type(value) is not int and type(value) is not bool) or kind != 1:   # BTF_KIND_INT
+        return None
+    if encoding & 4:                           # BTF_INT_BOOL: 0 or 1 only
+        return bytes([value]) + bytes(size - 1) if value in (0, 1) and size >= 1 else None
+    if encoding & 2 or (size == 1 and name == "char") or size not in (1, 2, 4, 8):
+        return None                            # a char: the Codec's rules
+    signed = bool(encoding & 1)
+    bits = size * 8
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    return int(value).to_bytes(size, "little", signed=signed) if lo <= value <= hi else None
+
+
+def _resolved(types: dict, tid: int):
+    """The plan's entry for ``tid`` past typedefs and qualifiers (None if absent)."""
+    t = types.get(tid)
+    for _ in range(32):
+        if t is None or t[0] not in _MODIFIERS:
+            break
+        t = types.get(t[2])
+    return t
+
+
 class _Loader:
     """One load replayed from a plan (:meth:`replay`); :class:`.fullload.FullLoader` adds
     the full path (``run``, recording a plan on request)."""
@@ -47,10 +102,10 @@ class _Loader:
 
     def set_globals(self, variables: dict[str, Any]) -> None:
         """Turn ``variables`` (name -> value) into byte patches of their maps' data."""
-        from .plainglobals import encode
         for name, value in variables.items():
             section, offset = self.obj._var(name)[:2]
-            self.patches.setdefault(section, []).append((offset, encode(self.obj, name, value)))
+            self.patches.setdefault(section, []).append((offset, encode_global(self.obj, name,
+                                                                              value)))
 
     def replay(self, p: dict) -> None:
         """Do what the plan recorded: load its BTF, create its maps, load its programs."""

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import struct
 
-# GlobalsMixin and the plan-table shortcuts live where a warm start finds them without
+# GlobalsMixin (with Object, in loader) and the plan-table encoding of plain constants
+# (builder, which sets globals before load) are where a warm start finds them without
 # this module; still importable from here
-from .plainglobals import GlobalsMixin, _plain_int, _plain_scalar, _resolved  # noqa: F401
+from .builder import _plain_scalar, _resolved
+from .loader import GlobalsMixin  # noqa: F401
 
 _KEY0 = struct.pack("<I", 0)
 _RDONLY_PROG = 1 << 7          # BPF_F_RDONLY_PROG
@@ -45,6 +47,18 @@ def encode(obj, name: str, value) -> bytes:
         return c.encode(tid, value, name)
     from ..typedvalue import encode_untyped
     return encode_untyped(value, size, signed, name)
+
+
+def _plain_int(types: dict, tid: int, raw: bytes):
+    """What the Codec decodes ``raw`` of a C integer or bool to, read straight from a
+    plan's type table (a counter read on a warm start, without importing the type model);
+    None for any other type."""
+    t = _resolved(types, tid)
+    if t is None or t[0] != 1:                  # BTF_KIND_INT
+        return None
+    if t[4] & 4:                                # BTF_INT_BOOL
+        return raw[:1] != b"\0"
+    return int.from_bytes(raw[:t[3]], "little", signed=bool(t[4] & 1))
 
 
 def _mapping(obj, section: str):

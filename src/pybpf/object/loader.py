@@ -19,7 +19,6 @@ if TYPE_CHECKING:            # typing costs milliseconds at start-up; annotation
 from .. import errors, log
 from ..fd import FD
 from .builder import _Loader
-from .plainglobals import GlobalsMixin
 
 # The parsing, CO-RE and linking modules are imported where the full path runs: a warm
 # start replays a plan and never needs them.
@@ -135,6 +134,45 @@ def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables) -> "Obj
         obj.close()
         raise
     return obj
+
+
+class GlobalsMixin:
+    """:class:`~pybpf.object.loader.Object`'s typed views of its globals and maps (built by
+    :mod:`.globalview`, imported on first use: a tool's start needs none of it)."""
+
+    # -- typed globals: obj.bss.x, obj.data.y = 1, obj.rodata.z ------------------------
+    @property
+    def bss(self):
+        """``.bss`` variables as attributes, typed by BTF (see
+        :class:`~pybpf.object.globalview.DataSection`)."""
+        return self.datasec(".bss")
+
+    @property
+    def data(self):
+        """``.data`` variables as attributes, typed by BTF; writable after load."""
+        return self.datasec(".data")
+
+    @property
+    def rodata(self):
+        """``.rodata`` (``const volatile``) variables; read-only after load."""
+        return self.datasec(".rodata")
+
+    def datasec(self, section: str):
+        """The variables of any data section (``.data.custom``, ``.rodata.cfg``...)."""
+        if section not in self.maps:
+            known = sorted(n for n in self.maps
+                           if n.startswith((".data", ".bss", ".rodata", ".kconfig")))
+            raise KeyError(f"object {self.name!r} has no {section} section; data sections: "
+                           f"{known}")
+        from .globalview import DataSection
+        return DataSection(self, section)
+
+    def typed_map(self, name: str):
+        """Map ``name`` with keys and values decoded by its BTF types (ints, str for
+        ``char[N]``, tuples for arrays, ctypes instances for structs); ``obj.maps[name]``
+        stays raw bytes.  The view shares the map's fd: close the object, not the view."""
+        from .globalview import typed_map
+        return typed_map(self, name)
 
 
 class Object(GlobalsMixin):

@@ -12,7 +12,7 @@ import pytest
 from pybpf import errors
 from pybpf._sys.uapi import AttachType, ProgType
 from pybpf.features import Features
-from pybpf.links import symbols, uprobe
+from pybpf.links import libpath, symbols, uprobe
 from tests.data.linkprogs import no_leaked_fds  # noqa: F401  (autouse)
 from tests.data.linkprogs import ArrayMap, build_target, counter_prog
 
@@ -79,8 +79,8 @@ def test_find_library_reads_the_loader_cache_once(monkeypatch):
     when the cache file changes), and only matching names are decoded."""
     first = symbols.find_library("c")
     reads = []
-    real = symbols._ld_so_cache
-    monkeypatch.setattr(symbols, "_ld_so_cache", lambda *a, **k: reads.append(k) or real(*a, **k))
+    real = libpath._ld_so_cache
+    monkeypatch.setattr(libpath, "_ld_so_cache", lambda *a, **k: reads.append(k) or real(*a, **k))
     assert symbols.find_library("c") == first and reads == []
     names = [n for n, _ in real(prefixes=("libc.so",))]
     assert names and all(n.startswith("libc.so") for n in names)

@@ -8,7 +8,7 @@ import ctypes
 from .. import errors
 from .._sys import attr
 from .._sys.uapi import AttachType
-from . import symbols as _symbols
+from .libpath import resolve_path
 from .base import Link, link_create, perf_event_link
 from .perf_event import TracefsProbe, open_probe_pmu, pmu_type
 
@@ -27,7 +27,7 @@ def resolve(path: str, symbol: str | None = None, offset: int = 0) -> tuple[str,
     ``symbol`` may carry an offset (``"func+0x10"``); with no symbol, ``offset`` is
     already a file offset.
     """
-    real = _symbols.resolve_path(path)
+    real = resolve_path(path)
     if symbol:
         name, plus, extra = symbol.partition("+")
         from .elfcache import symbol_offset
@@ -95,7 +95,8 @@ def attach_multi(prog, path: str, symbols: str | Sequence[str] | None = None, *,
     ``symbols`` is a glob (``"pt_*"``) or a list of names; or give file ``offsets``.
     The program must be loaded with expected_attach_type TRACE_UPROBE_MULTI.
     """
-    real = _symbols.resolve_path(path)
+    from . import symbols as _symbols      # ELF symbol tables: only for a glob or names
+    real = resolve_path(path)
     if symbols is not None:
         import fnmatch
         table = _symbols.elf_symbols(real)

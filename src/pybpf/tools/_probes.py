@@ -56,7 +56,7 @@ def resolve(spec: str, regexp: bool) -> tuple[str, list[tuple[str, tuple]]]:
                               (pr.path, pr.offset, pr.semaphore_offset)))
         return "usdt", found
     if len(parts) == 2 and parts[0] not in ("p", "t", "u"):
-        from ..links import elfcache, symbols
+        from ..links import elfcache
         path = resolve_lib(parts[0])
         ok = matcher(parts[1], regexp)
         # by file offset: aliases of one function (memcpy, __memcpy...) share one probe
@@ -67,6 +67,7 @@ def resolve(spec: str, regexp: bool) -> tuple[str, list[tuple[str, tuple]]]:
             if off < 0:
                 # an IFUNC's symbol is its resolver (run once per process): probe the
                 # implementation this machine picks, or leave it out
+                from ..links import symbols
                 off = symbols.ifunc_target_offset(path, name)
                 if off is None:
                     continue
@@ -101,8 +102,8 @@ def resolve_present(pattern: str, regexp: bool, limit: int | None = None,
 
 
 def resolve_lib(path: str) -> str:
-    from ..links import symbols
-    return symbols.resolve_path(path)
+    from ..links import libpath
+    return libpath.resolve_path(path)
 
 
 def attach(family: str, prog, how: tuple, cookie: int, pid: int, retprobe: bool = False):

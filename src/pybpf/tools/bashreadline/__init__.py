@@ -56,8 +56,8 @@ def run(args, out):
 
     with _args.Filters(args) as f, _run.load("bashreadline", f, {"bash_only": not args.shared},
                                              attach=False) as obj:
-        from ...links import elfcache, symbols
-        real = symbols.resolve_path(binary)
+        from ...links import elfcache, libpath
+        real = libpath.resolve_path(binary)
         obj.links.append(uprobe.attach(obj.programs["readline_ret"], real,
                                        offset=elfcache.symbol_offset(real, "readline"), retprobe=True))
         _run.stream("bashreadline", obj, handle, out, header)

@@ -105,7 +105,7 @@ def run(args, out):
 
 
 def _run_traced(args, out, release):
-    from ...links import elfcache, symbols, uprobe
+    from ...links import elfcache, libpath, uprobe
     user = bool(args.pid)
     consts = {"min_size": args.min_size, "max_size": args.max_size,
               "sample_every": args.sample_rate, "user_stacks": user}
@@ -113,7 +113,7 @@ def _run_traced(args, out, release):
     with _args.Filters(args) as f, _run.load("memleak", f, consts, programs=programs,
                                              attach=not user) as obj:
         if user:
-            lib = symbols.resolve_path(args.obj)
+            lib = libpath.resolve_path(args.obj)
             table = elfcache.function_offsets(lib)      # cached by the library's identity
             for func, prog, ret in USER_PROBES:
                 obj.links.append(uprobe.attach(obj.programs[prog], lib,

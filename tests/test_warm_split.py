@@ -1,8 +1,8 @@
 """What a warm start never runs lives in modules of its own (the full load path, plan
 recording, load errors, test runs, cache writing, typed globals, argparse, pinned filter
-maps, closed pipes...): the warm path's modules do not import them, and every moved name
-is still importable from where it was.  Root-free; the real start of a tool is checked in
-test_warm_start.py."""
+maps, closed pipes, ELF symbol tables...): the warm path's modules do not import them,
+and every moved name is still importable from where it was.  Root-free; the real start
+of a tool is checked in test_warm_start.py."""
 
 from __future__ import annotations
 
@@ -19,18 +19,20 @@ SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(pybpf.__file__)))
 # modules a tool's warm start imports (the plan replays; the tool streams or counts)
 WARM = ["pybpf.cli", "pybpf.tools._run", "pybpf.tools._common", "pybpf.tools._args",
         "pybpf.options", "pybpf.bundled", "pybpf.object.loader", "pybpf.object.builder",
-        "pybpf.object.plan", "pybpf.object.attach",
-        "pybpf.programs", "pybpf.maps", "pybpf.cache", "pybpf.safepath", "pybpf.errors",
-        "pybpf.ringbuf", "pybpf.links.tracepoint", "pybpf.links.raw_tracepoint",
-        "pybpf.links.perf_event", "pybpf.btf.handle", "pybpf._sys.uapi", "pybpf.codeid",
-        "pybpf.kernelid", "pybpf.tools._hist"]
+        "pybpf.object.plan", "pybpf.object.attach", "pybpf.programs", "pybpf.maps",
+        "pybpf.cache", "pybpf.safepath", "pybpf.errors", "pybpf.ringbuf",
+        "pybpf.links.tracepoint", "pybpf.links.raw_tracepoint", "pybpf.links.perf_event",
+        "pybpf.links.uprobe", "pybpf.links.elfcache", "pybpf.links.libpath",
+        "pybpf.btf.handle", "pybpf._sys.uapi", "pybpf.codeid", "pybpf.kernelid",
+        "pybpf.tools._hist"]
 
 # what only a cold start, an error, a rare option or introspection needs
 COLD = ["pybpf.object.fullload", "pybpf.object.planrecord", "pybpf.object.globalview",
         "pybpf.loaderror", "pybpf.testrun", "pybpf.cachewrite", "pybpf.atomicwrite",
         "pybpf._record", "pybpf.tools._argparse", "pybpf.tools._pinned",
-        "pybpf.tools._pipes", "pybpf.object.spec", "pybpf.info", "pybpf.typedvalue",
-        "pybpf.ctypes_btf", "argparse", "re", "enum", "tempfile"]
+        "pybpf.tools._pipes", "pybpf.links.symbols", "elftools", "pybpf.object.spec",
+        "pybpf.info", "pybpf.typedvalue", "pybpf.ctypes_btf", "argparse", "re", "enum",
+        "tempfile"]
 
 
 def _run(code: str, cache_home: str | None = None) -> str:
@@ -85,6 +87,7 @@ print(sorted(set({COLD!r}) & set(sys.modules)))
     ("pybpf.tools._common", ["help_formatter", "open_pinned_map", "closed_pipe",
                              "silence_stdout"]),
     ("pybpf._record", ["IntTable", "StrTable", "Record", "named_tuple"]),
+    ("pybpf.links.symbols", ["resolve_path", "find_library", "elf_symbols"]),
 ])
 def test_moved_names_are_importable_where_they_were(module, names):
     mod = __import__(module, fromlist=names)
@@ -106,6 +109,8 @@ def test_moved_names_are_the_same_objects():
     assert globalview.GlobalsMixin is loader.GlobalsMixin
     assert globalview._plain_scalar is builder._plain_scalar
     assert _record.IntTable is _table.IntTable
+    from pybpf.links import libpath, symbols
+    assert symbols.resolve_path is libpath.resolve_path
     assert _common.help_formatter is _argparse.help_formatter
     assert _common.open_pinned_map is _pinned.open_pinned_map
     from pybpf.object.loader import Object

@@ -1,8 +1,9 @@
 """The steps of one load into the kernel that a load plan's replay needs (maps, their
 contents, programs, globals: plain C integers and bools are encoded straight from the
-plan's type table, without the BTF type model), kept apart from the :class:`~pybpf.object.loader.Object`
-they fill.  The full path's own steps (BTF, CO-RE, externs, linking, recording a plan)
-are in :mod:`.fullload`, which a warm start never imports.
+plan's type table, without the BTF type model), kept apart from the
+:class:`~pybpf.object.loader.Object` they fill.  The full path's own steps (BTF, CO-RE,
+externs, linking, recording a plan) are in :mod:`.fullload`, which a warm start never
+imports.
 """
 
 from __future__ import annotations

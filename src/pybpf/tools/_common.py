@@ -366,9 +366,9 @@ def regex_arg(value: str):
 
 class ArgumentParser(options.ArgumentParser):
     """An ``argparse.ArgumentParser`` whose errors are one line (exit 2) and whose help
-    uses :func:`~pybpf.tools._argparse.help_formatter`; use it instead of argparse's for every tool.  It is
-    built on first need (:mod:`pybpf.options`): an empty or plain command line imports
-    no argparse."""
+    uses :func:`~pybpf.tools._argparse.help_formatter`; use it instead of argparse's for
+    every tool.  It is built on first need (:mod:`pybpf.options`): an empty or plain
+    command line imports no argparse."""
 
     def make_parser(self, *args, **kwargs):
         from ._argparse import parser_class

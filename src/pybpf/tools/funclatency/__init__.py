@@ -37,15 +37,16 @@ def parser():
 
 def run(args, out):
     from ... import errors
-    from ...links import kprobe
     family, probes = _probes.resolve(args.pattern, args.regexp)
     if family in ("tracepoint", "usdt"):
         raise errors.PybpfError(f"{args.pattern!r}: funclatency times functions, entry to "
                                 "return (lib:func); a tracepoint or USDT probe has no return")
-    if family == "kprobe" and not kprobe.available():
-        raise errors.NotSupportedError(f"timing kernel functions ({args.pattern!r})",
-                                       "they need kretprobes (CONFIG_KPROBES); user "
-                                       "functions (lib:func) can be timed")
+    if family == "kprobe":
+        from ...links import kprobe     # with the kernel's symbols: for kernel functions only
+        if not kprobe.available():
+            raise errors.NotSupportedError(f"timing kernel functions ({args.pattern!r})",
+                                           "they need kretprobes (CONFIG_KPROBES); user "
+                                           "functions (lib:func) can be timed")
     family, probes = _probes.resolve_present(args.pattern, args.regexp, 256, "functions")
     unit, div = ("msecs", 1000000) if args.milliseconds else ("usecs", 1000) \
         if args.microseconds else ("nsecs", 1)

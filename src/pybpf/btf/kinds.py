@@ -1,7 +1,7 @@
 """BTF kinds (``BTF_KIND_*``), apart from the type model so code that only needs the numbers
 (the bcc front end's warm start) does not import it."""
 
-from .._record import IntTable
+from .._table import IntTable
 
 
 class Kind(IntTable):                   # an IntEnum's behaviour without the enum module

@@ -10,7 +10,7 @@ from collections import namedtuple
 from collections.abc import Sequence
 
 from .. import errors
-from . import symbols as _symbols
+from .libpath import resolve_path
 from . import uprobe as _uprobe
 from .base import Link
 from .perf_event import _merge
@@ -170,7 +170,7 @@ def probes(path: str) -> list[UsdtProbe]:
     """Every USDT probe of binary or library ``path`` (a library name works too); read
     from pybpf's cache when the binary is unchanged (no ELF parsing on a warm start)."""
     from .elfcache import usdt_notes
-    real = _symbols.resolve_path(path)
+    real = resolve_path(path)
     return [UsdtProbe(*t) for t in usdt_notes(real, _parse_notes)]
 
 
@@ -181,6 +181,8 @@ def _parse_notes(real: str) -> list[tuple]:
 
 def _probes(real: str) -> list[UsdtProbe]:
     from elftools.common.exceptions import ELFError as _PyElfError
+
+    from . import symbols as _symbols      # ELF reading: only on a cache miss
     out: list[UsdtProbe] = []
     try:
         with open(real, "rb") as f:
@@ -227,7 +229,7 @@ def find(path: str, provider: str, name: str) -> list[UsdtProbe]:
     found = [p for p in probes(path) if p.provider == provider and p.name == name]
     if not found:
         raise errors.NotFoundError(2, "usdt", f"no USDT probe {provider}:{name} in "
-                                   f"{_symbols.resolve_path(path)}")
+                                   f"{resolve_path(path)}")
     return found
 
 

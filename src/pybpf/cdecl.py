@@ -14,8 +14,9 @@ char arrays, nested structs and bitfields included): no hand-written ctypes copy
 
 The result works wherever pybpf decodes records: ``RingBuffer.read(decode=T)``,
 ``PerfBuffer.read(decode=T)``, ``Map(key_type=T, value_type=T)``,
-``pybpf.links.iter.records(link, T)``.  A warm start (compile cache hit) reads the type
-table from the private cache and parses no BTF.
+``pybpf.links.iter.records(link, T)``.  A warm start reads the layout from a source
+record (:mod:`pybpf.srcrecord`: valid while the header and everything it includes are
+unchanged) and builds the types with ctypes alone: no compiler, no BTF code.
 """
 
 from __future__ import annotations
@@ -110,8 +111,28 @@ def _from_c(names, parsed, path, includes, cflags, prelude: bool) -> list[type]:
     for i, ((kw, n), _) in enumerate(zip(parsed, names)):
         lines.append(f"{kw + ' ' if kw else ''}{n} {_ANCHOR}{i};")
     text = "\n".join(lines) + "\n"
+    includes = [os.path.dirname(path), *map(os.path.abspath, map(os.fspath, includes))]
+    # a warm start: the layout recorded last time, while the header and everything the
+    # compile read are unchanged (no compiler, no BTF code)
+    from . import srcrecord
+    try:
+        with open(path, "rb") as f:
+            head = f.read()
+    except OSError as e:
+        raise errors.NotFoundError(e.errno or 2, "ctype", f"cannot read {path}: "
+                                   f"{e.strerror}") from None
+    rkey = srcrecord.key("ctype", _TABLE_VERSION, text, head, "\0".join(includes),
+                         "\0".join(map(str, cflags)))
+    desc = srcrecord.get(rkey)
+    if desc is not None:
+        from .ctypes_record import build
+        try:
+            return build(desc)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+            pass                                # not a description we wrote: rebuild it
     from .toolchain import compile as cc
-    data = cc(text.encode(), includes=[os.path.dirname(path), *includes], cflags=cflags)
+    deps: list = []
+    data = cc(text.encode(), includes=includes, cflags=cflags, deps=deps)
     from ._hash import sha256
     key = sha256(_TABLE_VERSION.encode() + b"|" + text.encode() + b"|" + data).hexdigest()
     from .cache import get_record, put_record
@@ -121,7 +142,13 @@ def _from_c(names, parsed, path, includes, cflags, prelude: bool) -> list[type]:
         put_record(key, rec)
     from .ctypes_btf import Converter, TypeTable
     conv = Converter(TypeTable(rec["table"]))
-    return [conv(r) for r in rec["roots"]]
+    types = [conv(r) for r in rec["roots"]]
+    from .ctypes_record import describe
+    try:
+        srcrecord.put(rkey, describe(types), deps)
+    except ValueError:
+        pass                                    # a type the description cannot hold
+    return types
 
 
 def _export(data: bytes, n: int) -> dict:

@@ -114,10 +114,14 @@ _node = st.one_of(
               st.lists(st.tuples(st.text(max_size=3), st.integers(-1, 4)), max_size=3)
               .map(tuple), st.just(()), st.none(), st.just(()), st.booleans(),
               st.integers(0, 16)),
+    st.tuples(st.just("s"), st.just("b"), st.just(1), st.just((("st", 0),)), st.just(()),
+              st.none(), st.lists(st.tuples(st.sampled_from(["x", "st"]), st.sampled_from(
+                  ["st", "zz"]), st.integers(-2, 9), st.integers(-1, 130), st.booleans()),
+                  max_size=2).map(tuple), st.booleans(), st.integers(0, 4)),
     st.tuples(st.text(max_size=2)))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.tuples(st.integers(0, 2), st.lists(_node, max_size=5).map(tuple),
                  st.lists(st.integers(-1, 5), max_size=3).map(tuple)))
 def test_build_rejects_what_it_did_not_write(desc):
@@ -128,6 +132,12 @@ def test_build_rejects_what_it_did_not_write(desc):
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
         return
     assert all(isinstance(t, type) for t in out)
+    for t in out:
+        if issubclass(t, ctypes.Structure):
+            v = t()
+            for k, p in vars(t).items():
+                if isinstance(p, ctypes_record.Bitfield):
+                    setattr(v, k, getattr(v, k) + 1)      # every bitfield works
 
 
 # -- ctype(header=): the record path (clang through the compile cache) ------------------------

@@ -101,24 +101,38 @@ def build(desc) -> list[type]:
                 raise ValueError(f"not a ctypes scalar: {n[1]!r}")
             t = getattr(ctypes, n[1])
         elif tag == "a":
-            t = made[n[1]] * n[2]
+            t = _ref(made, n[1]) * n[2]
         elif tag in ("s", "u"):
             _, name, pack, fields, anon, members, bits, init, size = n
             base = ctypes.Structure if tag == "s" else ctypes.Union
             ns: dict = {} if members is None else {"_members_": list(members)}
             if pack:
                 ns["_pack_"] = pack
+            stores = {f for f, _ in fields}
             for bname, store, shift, width, signed in bits:
+                if store not in stores or not (type(shift) is type(width) is int and
+                                               shift >= 0 and 0 < width <= 128):
+                    raise ValueError(f"{name}.{bname}: not a bitfield of this record")
                 ns[bname] = Bitfield(store, shift, width, signed)
             if init:
                 ns["__init__"] = init_by_members
             t = type(name, (base,), ns)
             if anon:
                 t._anonymous_ = list(anon)
-            t._fields_ = [(f, made[i]) for f, i in fields]
+            t._fields_ = [(f, _ref(made, i)) for f, i in fields]
+            for bname, store, shift, width, _ in bits:
+                if shift + width > 8 * ctypes.sizeof(dict(t._fields_)[store]):
+                    raise ValueError(f"{name}.{bname}: beyond its bytes")
             if ctypes.sizeof(t) != size:
                 raise ValueError(f"{name}: {ctypes.sizeof(t)} bytes, recorded {size}")
         else:
             raise ValueError(f"unknown node {tag!r}")
         made.append(t)
-    return [made[i] for i in roots]
+    return [_ref(made, i) for i in roots]
+
+
+def _ref(made: list, i) -> type:
+    """An earlier node (a description refers only backwards)."""
+    if type(i) is not int or not 0 <= i < len(made):
+        raise IndexError(f"no node {i!r}")
+    return made[i]

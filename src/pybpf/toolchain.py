@@ -334,7 +334,7 @@ def _depends_on(out: list, headers: list[list], clang: str) -> None:
     when they were hashed), then the compiler and the directories it was found in, whose
     stat ids change when clang is upgraded or another clang-N is installed."""
     out.extend(list(d[:5]) for d in headers)
-    for path in [os.path.realpath(clang), *_search_dirs()]:
+    for path in dict.fromkeys([os.path.realpath(clang), *_search_dirs()]):
         try:
             out.append([path, *_stat_id(os.stat(path))])
         except OSError:

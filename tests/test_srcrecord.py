@@ -196,6 +196,15 @@ def test_a_changed_header_or_include_rekeys(tmp_path):
     assert ctypes.sizeof(pybpf.ctype("struct pt_ev", header=hdr)) == 24
     hdr.write_text('#include "inc.h"\nstruct pt_ev { long a[N]; };\n')
     assert ctypes.sizeof(pybpf.ctype("struct pt_ev", header=hdr)) == 48
+    # what compile(deps=) reports: each file clang read, the compiler, where it was found
+    from pybpf.toolchain import compile as cc, find_clang
+    deps: list = []
+    cc(str(hdr), deps=deps)
+    paths = [d[0] for d in deps]
+    assert str(inc) in paths and str(hdr) in paths and "/usr/bin" in paths
+    assert os.path.realpath(find_clang()) in paths
+    assert all(len(d) == 5 for d in deps if d[0] in (str(inc), str(hdr)))
+    assert len(paths) == len(set(paths)) and srcrecord.unchanged(deps)
 
 
 def test_a_tampered_or_foreign_record_is_a_miss(tmp_path):

@@ -143,17 +143,9 @@ def test_build_rejects_what_it_did_not_write(desc):
 # -- ctype(header=): the record path (clang through the compile cache) ------------------------
 
 def _ctype_key(hdr, name):
-    """The record key cdecl uses for ``name`` from ``hdr`` (its first lines, as there)."""
+    """The key of the record ``ctype(name, header=hdr)`` reads."""
     from pybpf import cdecl
-    from pybpf.kernelid import VMLINUX
-    kw, n = cdecl._parse_name(name)
-    lines = [f'#include "{hdr}"', f"{kw} {n} {cdecl._ANCHOR}0;"]
-    if os.path.exists(VMLINUX):
-        lines.insert(0, '#include "vmlinux.h"')
-    text = "\n".join(lines) + "\n"
-    with open(hdr, "rb") as f:
-        head = f.read()
-    return srcrecord.key("ctype", cdecl._TABLE_VERSION, text, head, os.path.dirname(hdr), "")
+    return cdecl._source_record([cdecl._parse_name(name)], str(hdr), (), (), True)[2]
 
 
 def _record_path(k):

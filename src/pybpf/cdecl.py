@@ -102,27 +102,10 @@ def _from_c(names, parsed, path, includes, cflags, prelude: bool) -> list[type]:
     path = os.path.abspath(os.fspath(path))
     if not os.path.exists(path):
         raise errors.NotFoundError(2, "ctype", f"no such file: {path}")
-    lines = [f'#include "{path}"']
-    from .kernelid import VMLINUX
-    if prelude and os.path.exists(VMLINUX):
-        # event headers are written to follow vmlinux.h (bool, __u32, ...), as in the
-        # .bpf.c that shares them
-        lines.insert(0, '#include "vmlinux.h"')
-    for i, ((kw, n), _) in enumerate(zip(parsed, names)):
-        lines.append(f"{kw + ' ' if kw else ''}{n} {_ANCHOR}{i};")
-    text = "\n".join(lines) + "\n"
-    includes = [os.path.dirname(path), *map(os.path.abspath, map(os.fspath, includes))]
+    text, includes, rkey = _source_record(parsed, path, includes, cflags, prelude)
     # a warm start: the layout recorded last time, while the header and everything the
     # compile read are unchanged (no compiler, no BTF code)
     from . import srcrecord
-    try:
-        with open(path, "rb") as f:
-            head = f.read()
-    except OSError as e:
-        raise errors.NotFoundError(e.errno or 2, "ctype", f"cannot read {path}: "
-                                   f"{e.strerror}") from None
-    rkey = srcrecord.key("ctype", _TABLE_VERSION, text, head, "\0".join(includes),
-                         "\0".join(map(str, cflags)))
     desc = srcrecord.get(rkey)
     if desc is not None:
         from .ctypes_record import build
@@ -149,6 +132,30 @@ def _from_c(names, parsed, path, includes, cflags, prelude: bool) -> list[type]:
     except ValueError:
         pass                                    # a type the description cannot hold
     return types
+
+
+def _source_record(parsed, path: str, includes, cflags, prelude: bool) -> tuple:
+    """(the C text compiled for ``parsed`` types of header ``path``, the include
+    directories, the key of its source record)."""
+    lines = [f'#include "{path}"']
+    from .kernelid import VMLINUX
+    if prelude and os.path.exists(VMLINUX):
+        # event headers are written to follow vmlinux.h (bool, __u32, ...), as in the
+        # .bpf.c that shares them
+        lines.insert(0, '#include "vmlinux.h"')
+    for i, (kw, n) in enumerate(parsed):
+        lines.append(f"{kw + ' ' if kw else ''}{n} {_ANCHOR}{i};")
+    text = "\n".join(lines) + "\n"
+    includes = [os.path.dirname(path), *map(os.path.abspath, map(os.fspath, includes))]
+    try:
+        with open(path, "rb") as f:
+            head = f.read()
+    except OSError as e:
+        raise errors.NotFoundError(e.errno or 2, "ctype", f"cannot read {path}: "
+                                   f"{e.strerror}") from None
+    from .srcrecord import key
+    return text, includes, key("ctype", _TABLE_VERSION, text, head, "\0".join(includes),
+                               "\0".join(map(str, cflags)))
 
 
 def _export(data: bytes, n: int) -> dict:

@@ -164,7 +164,8 @@ def test_a_warm_ctype_reads_its_record_without_compiler_or_btf_code(tmp_path):
     hdr.write_text(f'#include "{HDR}"\n')      # a header that includes another
     cold = pybpf.ctypes_of("struct pt_event", "struct pt_inner", header=hdr)
     out = _run("import sys, ctypes, pybpf\n"
-               f"a, b = pybpf.ctypes_of('struct pt_event', 'struct pt_inner', header={str(hdr)!r})\n"
+               "a, b = pybpf.ctypes_of('struct pt_event', 'struct pt_inner', "
+               f"header={str(hdr)!r})\n"
                "print(ctypes.sizeof(a), a.pid.offset, a.comm.offset, ctypes.sizeof(b), "
                "sorted(m for m in ('pybpf.toolchain', 'pybpf.ctypes_btf', 'pybpf.btf', "
                "'pybpf.btf.kinds', 'pybpf.elf') if m in sys.modules))")

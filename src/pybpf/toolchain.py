@@ -334,7 +334,9 @@ def _depends_on(out: list, headers: list[list], clang: str) -> None:
     when they were hashed), then the compiler and the directories it was found in, whose
     stat ids change when clang is upgraded or another clang-N is installed."""
     out.extend(list(d[:5]) for d in headers)
-    for path in dict.fromkeys([os.path.realpath(clang), *_search_dirs()]):
+    # relative PATH entries are never searched (find_clang), so they are no dependency
+    for path in dict.fromkeys([os.path.realpath(clang),
+                               *(d for d in _search_dirs() if os.path.isabs(d))]):
         try:
             out.append([path, *_stat_id(os.stat(path))])
         except OSError:

@@ -179,7 +179,10 @@ def _floor(args, tmp: str, c_bin: str) -> int:
                 *ARGS.get(name, [])]
         first_line(argv, ENV)                       # records the load plan
         data = pybpf.compile(src)
-        p = plans.read(plans.key(data, name))
+        # load("x.bpf.c") names its plan by the object's sha256 (pybpf.srcrecord)
+        import hashlib
+        p = plans.read(plans.key(data, name, identity=hashlib.sha256(data).hexdigest())) \
+            or plans.read(plans.key(data, name))
         if p is None:
             raise RuntimeError(f"{name}: no load plan was recorded")
         attach = [(e["name"], "tracepoint" if e["section"].startswith("tp/") else "cpu-clock",

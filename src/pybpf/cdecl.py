@@ -14,8 +14,9 @@ char arrays, nested structs and bitfields included): no hand-written ctypes copy
 
 The result works wherever pybpf decodes records: ``RingBuffer.read(decode=T)``,
 ``PerfBuffer.read(decode=T)``, ``Map(key_type=T, value_type=T)``,
-``pybpf.links.iter.records(link, T)``.  A warm start (compile cache hit) reads the type
-table from the private cache and parses no BTF.
+``pybpf.links.iter.records(link, T)``.  A warm start reads the layout from a source
+record (:mod:`pybpf.srcrecord`: valid while the header and everything it includes are
+unchanged) and builds the types with ctypes alone: no compiler, no BTF code.
 """
 
 from __future__ import annotations
@@ -101,17 +102,20 @@ def _from_c(names, parsed, path, includes, cflags, prelude: bool) -> list[type]:
     path = os.path.abspath(os.fspath(path))
     if not os.path.exists(path):
         raise errors.NotFoundError(2, "ctype", f"no such file: {path}")
-    lines = [f'#include "{path}"']
-    from .kernelid import VMLINUX
-    if prelude and os.path.exists(VMLINUX):
-        # event headers are written to follow vmlinux.h (bool, __u32, ...), as in the
-        # .bpf.c that shares them
-        lines.insert(0, '#include "vmlinux.h"')
-    for i, ((kw, n), _) in enumerate(zip(parsed, names)):
-        lines.append(f"{kw + ' ' if kw else ''}{n} {_ANCHOR}{i};")
-    text = "\n".join(lines) + "\n"
+    text, includes, rkey = _source_record(parsed, path, includes, cflags, prelude)
+    # a warm start: the layout recorded last time, while the header and everything the
+    # compile read are unchanged (no compiler, no BTF code)
+    from . import srcrecord
+    desc = srcrecord.get(rkey)
+    if desc is not None:
+        from .ctypes_record import build
+        try:
+            return build(desc)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+            pass                                # not a description we wrote: rebuild it
     from .toolchain import compile as cc
-    data = cc(text.encode(), includes=[os.path.dirname(path), *includes], cflags=cflags)
+    deps: list = []
+    data = cc(text.encode(), includes=includes, cflags=cflags, deps=deps)
     from ._hash import sha256
     key = sha256(_TABLE_VERSION.encode() + b"|" + text.encode() + b"|" + data).hexdigest()
     from .cache import get_record, put_record
@@ -121,7 +125,37 @@ def _from_c(names, parsed, path, includes, cflags, prelude: bool) -> list[type]:
         put_record(key, rec)
     from .ctypes_btf import Converter, TypeTable
     conv = Converter(TypeTable(rec["table"]))
-    return [conv(r) for r in rec["roots"]]
+    types = [conv(r) for r in rec["roots"]]
+    from .ctypes_record import describe
+    try:
+        srcrecord.put(rkey, describe(types), deps)
+    except ValueError:
+        pass                                    # a type the description cannot hold
+    return types
+
+
+def _source_record(parsed, path: str, includes, cflags, prelude: bool) -> tuple:
+    """(the C text compiled for ``parsed`` types of header ``path``, the include
+    directories, the key of its source record)."""
+    lines = [f'#include "{path}"']
+    from .kernelid import VMLINUX
+    if prelude and os.path.exists(VMLINUX):
+        # event headers are written to follow vmlinux.h (bool, __u32, ...), as in the
+        # .bpf.c that shares them
+        lines.insert(0, '#include "vmlinux.h"')
+    for i, (kw, n) in enumerate(parsed):
+        lines.append(f"{kw + ' ' if kw else ''}{n} {_ANCHOR}{i};")
+    text = "\n".join(lines) + "\n"
+    includes = [os.path.dirname(path), *map(os.path.abspath, map(os.fspath, includes))]
+    try:
+        with open(path, "rb") as f:
+            head = f.read()
+    except OSError as e:
+        raise errors.NotFoundError(e.errno or 2, "ctype", f"cannot read {path}: "
+                                   f"{e.strerror}") from None
+    from .srcrecord import key
+    return text, includes, key("ctype", _TABLE_VERSION, text, head, "\0".join(includes),
+                               "\0".join(map(str, cflags)))
 
 
 def _export(data: bytes, n: int) -> dict:

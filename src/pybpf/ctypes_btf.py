@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 
 from .btf.kinds import Kind
+from .ctypes_record import Bitfield, init_by_members
 from .errors import BTFError
 
 _INTS = {(1, False): ctypes.c_uint8, (1, True): ctypes.c_int8,
@@ -103,9 +104,9 @@ class Converter:
                 for k, x in enumerate(run):
                     if x.name:
                         names.append(x.name)
-                        setattr(cls, x.name, _bitfield(store, x.offset_bits - b0 * 8,
-                                                       x.bitfield_size,
-                                                       _is_signed(self.spec, x.type)))
+                        setattr(cls, x.name, Bitfield(store, x.offset_bits - b0 * 8,
+                                                      x.bitfield_size,
+                                                      _is_signed(self.spec, x.type)))
                 i = j
                 continue
             name = m.name or f"__anon{i}"
@@ -129,7 +130,7 @@ class Converter:
         if len(names) != len([f for f in fields if not f[0].startswith("__pad")]):
             # bitfields are properties over raw bytes: positional values go to the
             # members in C's order, as a C initializer (and bcc's ctypes) would put them
-            cls.__init__ = _init_by_members
+            cls.__init__ = init_by_members
         try:
             cls._fields_ = fields
         except (TypeError, ValueError, OverflowError):
@@ -146,32 +147,6 @@ class Converter:
 def _is_signed(spec, tid: int) -> bool:
     t = spec[spec.resolve(tid)]
     return bool(getattr(t, "encoding", 0) & 1) or bool(getattr(t, "signed", False))
-
-
-def _init_by_members(self, *args, **kw):
-    type(self).__bases__[0].__init__(self)        # Structure or Union
-    for name, v in list(zip(self._members_, args)) + list(kw.items()):
-        cur = getattr(self, name)
-        if isinstance(v, (tuple, list)) and isinstance(cur, (ctypes.Structure, ctypes.Array)):
-            v = type(cur)(*v)
-        setattr(self, name, v)
-
-
-def _bitfield(store: str, shift: int, bits: int, signed: bool) -> property:
-    """A property reading/writing ``bits`` bits at ``shift`` of the raw bytes ``store``."""
-    mask = (1 << bits) - 1
-
-    def get(self):
-        v = int.from_bytes(bytes(getattr(self, store)), "little") >> shift & mask
-        return v - (1 << bits) if signed and v >> (bits - 1) else v
-
-    def set_(self, value):
-        raw = getattr(self, store)
-        n = len(raw)
-        v = int.from_bytes(bytes(raw), "little")
-        v = (v & ~(mask << shift)) | ((int(value) & mask) << shift)
-        ctypes.memmove(raw, v.to_bytes(n, "little"), n)
-    return property(get, set_)
 
 
 def export_types(spec, roots) -> dict[int, tuple]:

@@ -136,11 +136,15 @@ def find_clang(cache: Cache | None = None) -> str:
     raise CompileError(f"no clang found: {_INSTALL}")
 
 
+def _search_dirs() -> list[str]:
+    """The directories whose entries decide which clang :func:`find_clang` picks."""
+    return [_SYSTEM_BIN, _LLVM_ROOT] + os.environ.get("PATH", os.defpath).split(os.pathsep)
+
+
 def _search_key() -> str | None:
     """Cache key of the clang search: PATH and the mtime of every directory it lists."""
-    dirs = [_SYSTEM_BIN, _LLVM_ROOT] + os.environ.get("PATH", os.defpath).split(os.pathsep)
     parts = []
-    for d in dirs:
+    for d in _search_dirs():
         try:
             st = os.stat(d)
         except OSError:
@@ -252,10 +256,16 @@ def _object_key(head: str, deps: list[list], restat: list | None = None) -> str 
 
 
 def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = DEFAULT,
-            clang: str | None = None, target_arch: str | None = None) -> bytes:
+            clang: str | None = None, target_arch: str | None = None,
+            deps: list | None = None) -> bytes:
     """Compile BPF C (text, bytes or a path) to ELF object bytes, through the cache.
 
     ``cache=None`` compiles without one (and generates vmlinux.h in a temporary dir).
+    ``deps``, a list, receives ``[path, inode, size, mtime_ns, ctime_ns]`` of every file
+    and directory the object depends on (the headers clang read, the compiler, the
+    directories the compiler was searched in), for records that stay valid while those
+    are unchanged (:mod:`pybpf.srcrecord`); it stays empty when the answer is not known
+    (no cache, a prebuilt object).
     """
     if isinstance(cache, _Default):
         cache = Cache.default()
@@ -283,36 +293,54 @@ def compile(source, *, cflags=(), includes=(), cache: Cache | None | _Default = 
         try:
             # marshal, not json: the manifest is read on every warm start, and the cache
             # is private (checked), so a fast builtin format is enough
-            deps = marshal.loads(manifest)["deps"]
+            headers = marshal.loads(manifest)["deps"]
             restat: list = []
-            key = _object_key(head, deps, restat)
+            key = _object_key(head, headers, restat)
         except (ValueError, KeyError, TypeError, EOFError):
             key = None
         if key is not None:
             obj = cache.get(key)
             if obj is not None:
+                fresh = {d[0]: d for d in restat}
+                headers = [fresh.get(d[0], d) for d in headers]
                 if restat:
                     # a header was touched but its content is the same: remember its new
                     # stat, so the next start does not hash it again (vmlinux.h is MBs)
-                    fresh = {d[0]: d for d in restat}
-                    cache.put(head, marshal.dumps({"deps": [fresh.get(d[0], d)
-                                                            for d in deps]}))
+                    cache.put(head, marshal.dumps({"deps": headers}))
+                if deps is not None:
+                    _depends_on(deps, headers, clang)
                 return obj
     if vdir:
         ensure_vmlinux_h(cache, vdir)
     with PrivateTemp(cache) as tmp:
         obj, dep_paths = _run_clang(clang, args, src, src_path, tmp)
-    deps = []
+    headers = []
     for p in sorted(set(dep_paths)):
         try:
-            deps.append([p, *_stat_id(os.stat(p)), _sha_file(p)])
+            headers.append([p, *_stat_id(os.stat(p)), _sha_file(p)])
         except OSError:
             return obj  # a header vanished under us: do not cache
-    key = _object_key(head, deps)
+    key = _object_key(head, headers)
     if key is not None:
         cache.put(key, obj)
-        cache.put(head, marshal.dumps({"deps": deps}))
+        cache.put(head, marshal.dumps({"deps": headers}))
+        if deps is not None:
+            _depends_on(deps, headers, clang)
     return obj
+
+
+def _depends_on(out: list, headers: list[list], clang: str) -> None:
+    """Fill ``compile(deps=)``: the headers' stat ids as the manifest has them (taken
+    when they were hashed), then the compiler and the directories it was found in, whose
+    stat ids change when clang is upgraded or another clang-N is installed."""
+    out.extend(list(d[:5]) for d in headers)
+    # relative PATH entries are never searched (find_clang), so they are no dependency
+    for path in dict.fromkeys([os.path.realpath(clang),
+                               *(d for d in _search_dirs() if os.path.isabs(d))]):
+        try:
+            out.append([path, *_stat_id(os.stat(path))])
+        except OSError:
+            out.append([path])      # absent: must stay absent
 
 
 def ensure_vmlinux_h(cache: Cache, vdir: str) -> bool:

@@ -54,9 +54,11 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         data, name = bytes(source), name or ""
     elif isinstance(source, (str, os.PathLike)):
         if os.fspath(source).endswith(".c"):
-            # a BPF C source: compiled through the cache (a warm start runs no clang)
-            from ..toolchain import compile as _compile
-            data = _compile(os.fspath(source))
+            # a BPF C source: compiled through the cache; a warm start knows the object
+            # from a source record and asks the compiler only if no plan replays
+            from ..srcrecord import object_of
+            data, ident, fetch = object_of(os.fspath(source))
+            cache_key = cache_key or ident
         else:
             with open(source, "rb") as f:
                 data = f.read()

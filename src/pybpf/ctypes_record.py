@@ -1,0 +1,138 @@
+"""ctypes types as plain data and back, so a cached C layout needs no BTF code.
+
+:func:`describe` turns the types :mod:`pybpf.ctypes_btf` made (structs and unions with
+explicit padding, arrays, bitfields as properties over raw bytes) into nested tuples that
+``marshal`` stores; :func:`build` makes the same types again from them with ctypes alone.
+``pybpf.ctype(header=...)`` keeps them in a source record (:mod:`pybpf.srcrecord`), so a
+warm start imports neither the BTF model nor the converter.  The bitfield properties live
+here (the converter uses them too), so both make the very same classes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+_VERSION = 1
+_SIMPLE = frozenset(("c_char", "c_bool", "c_byte", "c_ubyte", "c_short", "c_ushort", "c_int",
+                     "c_uint", "c_long", "c_ulong", "c_longlong", "c_ulonglong", "c_float",
+                     "c_double"))
+
+
+class Bitfield(property):
+    """A property reading/writing ``bits`` bits at ``shift`` of the raw bytes ``store``
+    (``spec``), sign-extended if ``signed``: the compiler's layout exactly, where ctypes'
+    own bitfields follow other rules."""
+
+    def __init__(self, store: str, shift: int, bits: int, signed: bool):
+        mask = (1 << bits) - 1
+
+        def get(self):
+            v = int.from_bytes(bytes(getattr(self, store)), "little") >> shift & mask
+            return v - (1 << bits) if signed and v >> (bits - 1) else v
+
+        def set_(self, value):
+            raw = getattr(self, store)
+            n = len(raw)
+            v = int.from_bytes(bytes(raw), "little")
+            v = (v & ~(mask << shift)) | ((int(value) & mask) << shift)
+            ctypes.memmove(raw, v.to_bytes(n, "little"), n)
+        super().__init__(get, set_)
+        self.spec = (store, shift, bits, bool(signed))
+
+
+def init_by_members(self, *args, **kw):
+    """``__init__`` of a record with bitfields: positional values go to the members in C's
+    order, as a C initializer (and bcc's ctypes) would put them."""
+    type(self).__bases__[0].__init__(self)        # Structure or Union
+    for name, v in list(zip(self._members_, args)) + list(kw.items()):
+        cur = getattr(self, name)
+        if isinstance(v, (tuple, list)) and isinstance(cur, (ctypes.Structure, ctypes.Array)):
+            v = type(cur)(*v)
+        setattr(self, name, v)
+
+
+def describe(types) -> tuple:
+    """``(version, nodes, roots)`` for ``types``: each node a tuple naming a ctypes scalar,
+    an array of an earlier node, or a struct/union of earlier nodes.  ValueError for a
+    type this cannot describe (not one the converter makes)."""
+    nodes: list[tuple] = []
+    index: dict[int, int] = {}
+
+    def node(t) -> int:
+        i = index.get(id(t))
+        if i is not None:
+            return i
+        if isinstance(t, type) and issubclass(t, ctypes.Array):
+            n = ("a", node(t._type_), t._length_)
+        elif isinstance(t, type) and t.__bases__ in ((ctypes.Structure,), (ctypes.Union,)):
+            d = t.__dict__
+            fields = tuple((f[0], node(f[1])) for f in d["_fields_"])
+            bits = tuple((k, *v.spec) for k, v in d.items() if isinstance(v, Bitfield))
+            init = d.get("__init__")
+            if init is not None and init is not init_by_members:
+                raise ValueError(f"{t.__name__} has its own __init__")
+            n = ("s" if t.__bases__[0] is ctypes.Structure else "u", t.__name__,
+                 d.get("_pack_", 0), fields, tuple(d.get("_anonymous_", ())),
+                 None if "_members_" not in d else tuple(d["_members_"]), bits,
+                 init is not None, ctypes.sizeof(t))
+        elif getattr(ctypes, getattr(t, "__name__", ""), None) is t and t.__name__ in _SIMPLE:
+            n = ("c", t.__name__)
+        else:
+            raise ValueError(f"cannot describe {t!r}")
+        nodes.append(n)
+        index[id(t)] = len(nodes) - 1
+        return len(nodes) - 1
+
+    roots = tuple(node(t) for t in types)
+    return (_VERSION, tuple(nodes), roots)
+
+
+def build(desc) -> list[type]:
+    """The types :func:`describe` described (ValueError, TypeError, KeyError or
+    IndexError for data it did not write: the caller treats that as a miss)."""
+    version, nodes, roots = desc
+    if version != _VERSION:
+        raise ValueError("another version of the description")
+    made: list[type] = []
+    for n in nodes:
+        tag = n[0]
+        if tag == "c":
+            if n[1] not in _SIMPLE:
+                raise ValueError(f"not a ctypes scalar: {n[1]!r}")
+            t = getattr(ctypes, n[1])
+        elif tag == "a":
+            t = _ref(made, n[1]) * n[2]
+        elif tag in ("s", "u"):
+            _, name, pack, fields, anon, members, bits, init, size = n
+            base = ctypes.Structure if tag == "s" else ctypes.Union
+            ns: dict = {} if members is None else {"_members_": list(members)}
+            if pack:
+                ns["_pack_"] = pack
+            stores = {f for f, _ in fields}
+            for bname, store, shift, width, signed in bits:
+                if store not in stores or not (type(shift) is type(width) is int and
+                                               shift >= 0 and 0 < width <= 128):
+                    raise ValueError(f"{name}.{bname}: not a bitfield of this record")
+                ns[bname] = Bitfield(store, shift, width, signed)
+            if init:
+                ns["__init__"] = init_by_members
+            t = type(name, (base,), ns)
+            if anon:
+                t._anonymous_ = list(anon)
+            t._fields_ = [(f, _ref(made, i)) for f, i in fields]
+            for bname, store, shift, width, _ in bits:
+                if shift + width > 8 * ctypes.sizeof(dict(t._fields_)[store]):
+                    raise ValueError(f"{name}.{bname}: beyond its bytes")
+            if ctypes.sizeof(t) != size:
+                raise ValueError(f"{name}: {ctypes.sizeof(t)} bytes, recorded {size}")
+        else:
+            raise ValueError(f"unknown node {tag!r}")
+        made.append(t)
+    return [_ref(made, i) for i in roots]
+
+
+def _ref(made: list, i) -> type:
+    """An earlier node (a description refers only backwards)."""
+    if type(i) is not int or not 0 <= i < len(made):
+        raise IndexError(f"no node {i!r}")
+    return made[i]

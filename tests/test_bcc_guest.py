@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from pybpf import BPF
+from pybpf import BPF, tracefs
+from pybpf.features import Features
 
 pytestmark = pytest.mark.kernel
 
@@ -59,3 +60,16 @@ def test_kretprobe_on_bpf_attach_makes_no_bpf_call():
         assert _returns_seen(b) == [0, 1]
         entries = b["calls"][b["calls"].Key(0)].value
         assert entries >= 3          # the two lookups above and this one
+        if Features().has_kprobes():
+            # maxactive as bcc takes it: a tracefs kretprobe "r16:" (the PMU has no field)
+            assert [ln for ln in _kprobe_events() if ln.startswith("r16:pybpf/")
+                    and fn.decode() in ln]
+    assert not [ln for ln in _kprobe_events() if ln.startswith("r16:pybpf/")]
+
+
+def _kprobe_events() -> list[str]:
+    try:
+        with open(os.path.join(tracefs.root(), "kprobe_events")) as f:
+            return f.read().splitlines()
+    except FileNotFoundError:       # no CONFIG_KPROBES
+        return []

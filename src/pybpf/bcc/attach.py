@@ -107,9 +107,11 @@ class AttachMixin:
         return self._attach_k(event, event_off, fn_name, event_re, retprobe=False)
 
     def attach_kretprobe(self, event=b"", fn_name=b"", event_re=b"", maxactive: int = 0):
-        return self._attach_k(event, 0, fn_name, event_re, retprobe=True)
+        return self._attach_k(event, 0, fn_name, event_re, retprobe=True,
+                              maxactive=maxactive)
 
-    def _attach_k(self, event, event_off, fn_name, event_re, retprobe: bool):
+    def _attach_k(self, event, event_off, fn_name, event_re, retprobe: bool,
+                  maxactive: int = 0):
         from .rewrite import SYSCALL_FN
         fn_name, event_re = _s(fn_name), _s(event_re)
         if event_re:
@@ -121,7 +123,7 @@ class AttachMixin:
             refused = []
             for ev in events:
                 try:
-                    self._attach_k(_s(ev), 0, fn_name, b"", retprobe)
+                    self._attach_k(_s(ev), 0, fn_name, b"", retprobe, maxactive)
                 except errors.NotSupportedError as e:
                     # without kprobes, only some of the matches may have a stand-in
                     refused.append(e)
@@ -138,7 +140,7 @@ class AttachMixin:
             fn = self.load_func(fn_name, self.KPROBE)
             self._keep(("kretprobe" if retprobe else "kprobe", event, fn_name),
                        kprobe.attach(fn.prog, event, offset=event_off, retprobe=retprobe,
-                                     via_ioctl=True))
+                                     via_ioctl=True, maxactive=maxactive))
             return
         probe = self._rw.probes.get(fn_name)
         if probe is None:

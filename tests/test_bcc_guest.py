@@ -9,10 +9,36 @@ import os
 
 import pytest
 
-from pybpf import BPF, tracefs
+from tests.vm import hook_absent
+
+from pybpf import BPF, errors, tracefs
+from pybpf.bcc import rewrite
 from pybpf.features import Features
 
-pytestmark = pytest.mark.kernel
+
+# -- table methods given a compound literal (bcc's test_histogram test_struct) -----------
+
+def test_compound_literal_arguments_stay_one_macro_argument():
+    text = """typedef struct { void *map; u64 slot; } Key;
+BPF_HISTOGRAM(h, Key, 64);
+BPF_HASH(t, Key, u64);
+int f(void *ctx) {
+    u64 one = 1; void *m = 0;
+    h.increment((Key){m, bpf_log2l(8)});
+    h.increment((Key){.map = m, .slot = 2}, 3);
+    t.update(&(Key){m, 1}, &one);
+    t.update(&(Key){m, 1} /* , */, &one);
+    h.increment((Key){m, sizeof("{,}")});
+    h.increment(one);
+    return 0;
+}"""
+    src = rewrite.rewrite(text).source
+    assert "__bcc_M_increment(&h, ((Key){m, bpf_log2l(8)}))" in src
+    assert "__bcc_M_increment(&h, ((Key){.map = m, .slot = 2}), 3)" in src
+    assert "__bcc_M_update(&t, (&(Key){m, 1}), &one)" in src
+    assert "__bcc_M_update(&t, (&(Key){m, 1}) /* , */, &one)" in src
+    assert '__bcc_M_increment(&h, ((Key){m, sizeof("{,}")}))' in src
+    assert "__bcc_M_increment(&h, one)" in src
 
 # bpf() calls of this process only: other processes' calls would blur the exact counts
 BPF_CALLS = r"""
@@ -38,6 +64,7 @@ def _returns_seen(b) -> list[int]:
     return [t[k].value, t[k].value]
 
 
+@pytest.mark.kernel
 def test_syscall_tracepoint_attach_makes_no_bpf_call():
     # bcc attaches with PERF_EVENT_IOC_SET_BPF: a sys_exit_bpf program attached last
     # has seen no bpf() return when the first lookup reads it (a bpf link's
@@ -48,22 +75,51 @@ def test_syscall_tracepoint_attach_makes_no_bpf_call():
         assert _returns_seen(b) == [0, 1]
 
 
+# bcc's test_histogram test_struct: a histogram keyed by a compound literal that reads
+# the probed function's kernel pointer argument
+DELETES = r"""
+struct bpf_map;
+typedef struct { void *map; u64 slot; } Key;
+BPF_HISTOGRAM(dels, Key, 64);
+BPF_HASH(stub, u64, u64);
+int on_delete(struct pt_regs *ctx, struct bpf_map *map, u64 *k) {
+    if (bpf_get_current_pid_tgid() >> 32 != PID)
+        return 0;
+    dels.increment((Key){map, bpf_log2l(*k)});
+    return 0;
+}
+"""
+
+
+@pytest.mark.kernel
 @pytest.mark.needs_hook("kprobe")
-def test_kretprobe_on_bpf_attach_makes_no_bpf_call():
+def test_kprobes_as_bcc_suite_uses_them():
     # bcc's test_trace4 / test_trace_maxactive: a kretprobe on the bpf() syscall counts
     # exactly the calls after it; here with the real kprobe where the kernel has them,
     # else on the syscall tracepoints bcc's names are bound to
-    with BPF(text=BPF_CALLS.replace("PID", str(os.getpid()))) as b:
+    with BPF(text=(BPF_CALLS + DELETES).replace("PID", str(os.getpid()))) as b:
         fn = b.get_syscall_fnname(b"bpf")
         b.attach_kprobe(event_re=b"^" + fn + b"$", fn_name=b"on_entry")
         b.attach_kretprobe(event=fn, fn_name=b"on_return", maxactive=16)
         assert _returns_seen(b) == [0, 1]
         entries = b["calls"][b["calls"].Key(0)].value
         assert entries >= 3          # the two lookups above and this one
-        if Features().has_kprobes():
-            # maxactive as bcc takes it: a tracefs kretprobe "r16:" (the PMU has no field)
-            assert [ln for ln in _kprobe_events() if ln.startswith("r16:pybpf/")
-                    and fn.decode() in ln]
+        if not Features().has_kprobes():
+            with pytest.raises(errors.NotSupportedError, match="CONFIG_KPROBES"):
+                b.attach_kprobe(event=b"htab_map_delete_elem", fn_name=b"on_delete")
+            hook_absent()
+            return
+        # maxactive as bcc takes it: a tracefs kretprobe "r16:" (the PMU has no field)
+        assert [ln for ln in _kprobe_events() if ln.startswith("r16:pybpf/")
+                and fn.decode() in ln]
+        b.attach_kprobe(event=b"htab_map_delete_elem", fn_name=b"on_delete")
+        stub = b["stub"]
+        for i in range(10):
+            with pytest.raises(KeyError):
+                del stub[stub.Key(1 << i)]
+        got = {(k.map, k.slot): v.value for k, v in b["dels"].items()}
+    assert sorted(slot for _, slot in got) == list(range(1, 11))
+    assert set(got.values()) == {1} and len({m for m, _ in got}) == 1
     assert not [ln for ln in _kprobe_events() if ln.startswith("r16:pybpf/")]
 
 

@@ -114,8 +114,9 @@ def run_file(d: str, f: str, how: str, timeout: float, cases=()) -> dict:
         # test_bpf_log.py sends stderr (unittest's report with it) to a file of its own:
         # only its exit code tells
         cases = {"<file>": "exit 0" if rc == 0 else "crash"}
+    # the failures' reports (the tail of stderr) say why, kept for the table's reasons
     return {"rc": rc, "cases": cases,
-            "tail": "\n".join(err.strip().splitlines()[-3:])}
+            "tail": "\n".join(err.strip().splitlines()[-3:]), "err": err[-6000:]}
 
 
 def table(results: dict) -> str:

@@ -74,6 +74,11 @@ def run_guest(a, tools: list[str], results: dict) -> int:
         out = ["/usr/bin/python3", os.path.join(HERE, "bench_bcc_tools.py"), "--in-guest",
                "--raw", raw, "--tools", "@" + ids, "--seconds", str(a.seconds),
                "--startup", str(a.startup), "--self-limit", str(a.self_limit)]
+        if getattr(a, "scripts", ""):
+            # --scripts DIR: a copy in the scratch dir (the guest's /tmp is its own)
+            d = os.path.join(scratch, "scripts")
+            shutil.copytree(a.scripts, d, symlinks=True)
+            out += ["--scripts", d]
         return out + (["--only", a.only] if a.only else [])
     return boot(a, argv, results)
 

@@ -119,6 +119,27 @@ def run_file(d: str, f: str, how: str, timeout: float, cases=()) -> dict:
             "tail": "\n".join(err.strip().splitlines()[-3:]), "err": err[-6000:]}
 
 
+def compare(before: dict, after: dict) -> str:
+    """bcc, pybpf before and pybpf after (a run of the same cases at a later commit) per
+    file: the cases each passes, and the cases bcc passes that pybpf fails."""
+    lines = ["| test file | cases | bcc passes | pybpf before | pybpf after | "
+             "bcc only (after) |", "|---|---|---|---|---|---|"]
+    tot = [0, 0, 0, 0, 0]
+    for f in sorted(set(before) | set(after)):
+        runs = [before.get(f, {}).get("bcc") or after.get(f, {}).get("bcc"),
+                before.get(f, {}).get("pybpf"), after.get(f, {}).get("pybpf")
+                or before.get(f, {}).get("pybpf")]
+        cases = sorted({c for r in runs if r for c in r["cases"] if c != "<file>"})
+        ok = [{c for c in cases if r and r["cases"].get(c) == "pass"} for r in runs]
+        only = sorted(ok[0] - ok[2])
+        row = [len(cases), *map(len, ok), len(only)]
+        tot = [a + b for a, b in zip(tot, row)]
+        lines.append(f"| {f} | " + " | ".join(map(str, row[:4])) + " | "
+                     + (", ".join(c.split(".")[-1] for c in only) or "-") + " |")
+    lines.append("| **total** | " + " | ".join(f"**{n}**" for n in tot) + " |")
+    return "\n".join(lines)
+
+
 def table(results: dict) -> str:
     sides = [s for s in ("bcc", "pybpf") if any(s in v for v in results.values())]
     lines = ["| test file | cases | " + " | ".join(f"{s} passes" for s in sides) + " |",
@@ -219,6 +240,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds a file gets (240; 1500 in the guest)")
     ap.add_argument("--table", action="store_true", help="only print the table of --raw")
+    ap.add_argument("--before", default="",
+                    help="with --table: a --raw of an earlier pybpf, shown beside --raw's")
     ap.add_argument("--guest", action="store_true",
                     help="run in the kernel-matrix guest (tests/vm), one boot")
     ap.add_argument("--vm-timeout", type=float, default=7200)
@@ -260,6 +283,10 @@ def main(argv=None) -> int:
             finally:
                 if debugfs:
                     subprocess.run(["umount", "-l", "/sys/kernel/debug"])
+    if a.table and a.before:
+        with open(a.before) as f:
+            print(compare(json.load(f), results))
+        return 0
     print(table(results))
     return 0
 

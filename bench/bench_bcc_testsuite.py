@@ -120,15 +120,19 @@ def run_file(d: str, f: str, how: str, timeout: float, cases=()) -> dict:
 
 
 def compare(before: dict, after: dict) -> str:
-    """bcc, pybpf before and pybpf after (a run of the same cases at a later commit) per
-    file: the cases each passes, and the cases bcc passes that pybpf fails."""
+    """bcc, pybpf before and pybpf after (a run of the same cases, or some of them, at a
+    later commit; a case it did not run keeps its state before) per file: the cases
+    each passes, and the cases bcc passes that pybpf fails."""
     lines = ["| test file | cases | bcc passes | pybpf before | pybpf after | "
              "bcc only (after) |", "|---|---|---|---|---|---|"]
     tot = [0, 0, 0, 0, 0]
     for f in sorted(set(before) | set(after)):
-        runs = [before.get(f, {}).get("bcc") or after.get(f, {}).get("bcc"),
-                before.get(f, {}).get("pybpf"), after.get(f, {}).get("pybpf")
-                or before.get(f, {}).get("pybpf")]
+        was = before.get(f, {}).get("pybpf")
+        now = after.get(f, {}).get("pybpf")
+        if was and now:
+            now = dict(now, cases={**was["cases"], **now["cases"]})
+        runs = [before.get(f, {}).get("bcc") or after.get(f, {}).get("bcc"), was,
+                now or was]
         cases = sorted({c for r in runs if r for c in r["cases"] if c != "<file>"})
         ok = [{c for c in cases if r and r["cases"].get(c) == "pass"} for r in runs]
         only = sorted(ok[0] - ok[2])

@@ -65,7 +65,7 @@ def attach(prog, func: str, *, offset: int = 0, retprobe: bool = False, syscall:
     (``retprobe``) on return; ``syscall=True`` takes a syscall name ("openat").
     ``via_ioctl``: no bpf link (see perf_event_link), as bcc attaches.  ``maxactive``:
     how many calls a kretprobe follows at once (the kernel's default is per CPU count);
-    only tracefs kprobe_events takes it, so it is made there, as bcc and libbpf do."""
+    only tracefs kprobe_events takes it, so it is made there, as bcc does."""
     if not available():
         raise errors.NotSupportedError("kprobes", NO_KPROBES)
     if syscall:

@@ -64,6 +64,21 @@ def _returns_seen(b) -> list[int]:
     return [t[k].value, t[k].value]
 
 
+def test_kretprobe_maxactive_is_written_as_tracefs_asks(tmp_path, monkeypatch):
+    # the kprobe PMU has no maxactive: bcc writes "r<N>:" to kprobe_events
+    from pybpf.links.perf_event import TracefsProbe
+    monkeypatch.setattr(tracefs, "root", lambda: str(tmp_path))
+    (tmp_path / "kprobe_events").write_text("")
+    TracefsProbe("kprobe", "vfs_read", retprobe=True, hint="vfs_read", maxactive=128)
+    TracefsProbe("kprobe", "vfs_read", retprobe=True, hint="vfs_read")
+    TracefsProbe("kprobe", "vfs_read+0x4", retprobe=False, hint="vfs_read", maxactive=9)
+    lines = (tmp_path / "kprobe_events").read_text().splitlines()
+    assert [ln.split(":")[0] for ln in lines] == ["r128", "r", "p"]
+    assert all(ln.startswith(("r128:pybpf/vfs_read_", "r:pybpf/vfs_read_",
+                              "p:pybpf/vfs_read_")) for ln in lines)
+    assert [ln.split()[-1] for ln in lines] == ["vfs_read", "vfs_read", "vfs_read+0x4"]
+
+
 @pytest.mark.kernel
 def test_syscall_tracepoint_attach_makes_no_bpf_call():
     # bcc attaches with PERF_EVENT_IOC_SET_BPF: a sys_exit_bpf program attached last

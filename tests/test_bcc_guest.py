@@ -114,7 +114,7 @@ def test_kprobes_as_bcc_suite_uses_them():
     # else on the syscall tracepoints bcc's names are bound to
     with BPF(text=(BPF_CALLS + OPENS).replace("PID", str(os.getpid()))) as b:
         fn = b.get_syscall_fnname(b"bpf")
-        b.attach_kprobe(event_re=b"^" + fn + b"$", fn_name=b"on_entry")
+        b.attach_kprobe(event=fn, fn_name=b"on_entry")
         b.attach_kretprobe(event=fn, fn_name=b"on_return", maxactive=16)
         assert _returns_seen(b) == [0, 1]
         entries = b["calls"][b["calls"].Key(0)].value

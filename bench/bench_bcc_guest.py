@@ -1,8 +1,9 @@
-"""``bench_bcc_tools.py --guest``: the same tool runs in the kernel-matrix guest.
+"""``bench_bcc_tools.py --guest`` and ``bench_bcc_testsuite.py --guest``: the same runs in
+the kernel-matrix guest.
 
 One boot of the guest of tests/vm (a packaged Debian kernel with kprobes and fentry,
 virtme-ng under qemu, this machine's root over 9p read-only) runs the bench itself
-(``--in-guest``) over the whole tool list; its runs come back through a writable scratch
+(``--in-guest``) over the whole tool (or test file) list; its runs come back through a writable scratch
 dir and merge into --raw.  Before the boot, as the test VM does: the guest kernel's
 vmlinux.h and BTF index are made here into the guest's pybpf cache (tests/vm/guestbtf.py),
 and the Python bytecode of pybpf and the bench, so the emulated CPU does neither.
@@ -47,14 +48,15 @@ def _prepare(kernel: str, scratch: str) -> None:
     print(f"guest prepared here in {time.monotonic() - t:.0f} s", flush=True)
 
 
-def _merge(raw: str, results: dict, out: str) -> bool:
-    """The guest's runs (written after each tool) into ``results`` and ``out``."""
+def _merge(raw: str, results: dict, out: str, absorb=dict.update) -> bool:
+    """The guest's runs (written after each run) into ``results`` (by ``absorb``) and
+    ``out``."""
     try:
         with open(raw) as f:
             got = json.load(f)
     except (OSError, ValueError):
         return False
-    results.update(got)
+    absorb(results, got)
     with open(out, "w") as f:
         json.dump(results, f, indent=1)
     return True
@@ -62,7 +64,30 @@ def _merge(raw: str, results: dict, out: str) -> bool:
 
 def run_guest(a, tools: list[str], results: dict) -> int:
     """Boot the guest once, run ``tools`` (both ways, or --only) in it, merge the runs
-    into ``results`` and --raw.  The VM is killed on every way out."""
+    into ``results`` and --raw."""
+    def argv(scratch: str, raw: str) -> list[str]:
+        # the tool list goes through a file: virtme passes the command on the guest's
+        # kernel command line, which overflows past 2 KB
+        ids = os.path.join(scratch, "tools")
+        with open(ids, "w") as f:
+            f.write(",".join(tools))
+        out = ["/usr/bin/python3", os.path.join(HERE, "bench_bcc_tools.py"), "--in-guest",
+               "--raw", raw, "--tools", "@" + ids, "--seconds", str(a.seconds),
+               "--startup", str(a.startup), "--self-limit", str(a.self_limit)]
+        if getattr(a, "scripts", ""):
+            # --scripts DIR: a copy in the scratch dir (the guest's /tmp is its own)
+            d = os.path.join(scratch, "scripts")
+            shutil.copytree(a.scripts, d, symlinks=True)
+            out += ["--scripts", d]
+        return out + (["--only", a.only] if a.only else [])
+    return boot(a, argv, results)
+
+
+def boot(a, make_argv, results: dict, absorb=dict.update) -> int:
+    """Boot the guest once and run the bench command ``make_argv(scratch, raw)`` in it
+    (its cwd this repo); the JSON it leaves in ``raw`` merges into ``results`` (by
+    ``absorb``) and --raw.  The VM is killed on every way out.  Shared by the benches'
+    ``--guest`` modes (a.raw, a.vm_timeout, a.vm_cpus)."""
     sys.path.insert(0, REPO)
     from tests.vm import plugin
     kernel = plugin.guest_kernel()
@@ -77,19 +102,10 @@ def run_guest(a, tools: list[str], results: dict) -> int:
         return 1
     scratch = tempfile.mkdtemp(prefix="pybpf-bench-vm-")
     proc = None
+    raw = os.path.join(scratch, "raw.json")
     try:
         _prepare(kernel, scratch)
-        raw = os.path.join(scratch, "raw.json")
-        # the tool list goes through a file: virtme passes the command on the guest's
-        # kernel command line, which overflows past 2 KB
-        ids = os.path.join(scratch, "tools")
-        with open(ids, "w") as f:
-            f.write(",".join(tools))
-        argv = ["/usr/bin/python3", os.path.join(HERE, "bench_bcc_tools.py"), "--in-guest",
-                "--raw", raw, "--tools", "@" + ids, "--seconds", str(a.seconds),
-                "--startup", str(a.startup), "--self-limit", str(a.self_limit)]
-        if a.only:
-            argv += ["--only", a.only]
+        argv = make_argv(scratch, raw)
         env_line = (f"PYBPF_IN_VM=1 PYTHONPATH={REPO}/src "
                     f"PYTHONPYCACHEPREFIX={scratch}/pycache HOME={scratch} "
                     f"XDG_CACHE_HOME={scratch}/cache")
@@ -109,7 +125,7 @@ def run_guest(a, tools: list[str], results: dict) -> int:
             print(f"the guest did not finish in {a.vm_timeout:.0f} s: its runs so far "
                   "are kept", file=sys.stderr)
         print(f"guest ran {time.monotonic() - t:.0f} s", flush=True)
-        if not _merge(os.path.join(scratch, "raw.json"), results, a.raw):
+        if not _merge(raw, results, a.raw, absorb):
             for name in ("out.txt", "console.txt"):
                 try:
                     with open(os.path.join(scratch, name), "rb") as f:
@@ -128,7 +144,7 @@ def run_guest(a, tools: list[str], results: dict) -> int:
             except ProcessLookupError:
                 pass
             proc.wait()
-        _merge(os.path.join(scratch, "raw.json"), results, a.raw)
+        _merge(raw, results, a.raw, absorb)
         raise
     finally:
         if proc is not None and proc.poll() is None:

@@ -44,7 +44,11 @@ def check_probe_quota(n: int) -> None:
 
 
 class AttachMixin:
-    """Mixed into BPF; uses its load_func, _bind, _links and _feat."""
+    """Mixed into BPF; uses its load_func, _bind, _links and _feat.
+
+    Probes and tracepoints attach by PERF_EVENT_IOC_SET_BPF, as bcc does, not by a bpf
+    link: the attach then makes no bpf() call, which a kretprobe (or sys_exit
+    tracepoint) on bpf() itself would count (bcc's test_trace4, test_trace_maxactive)."""
 
     # -- helpers -----------------------------------------------------------------------
     def _keep(self, key: tuple, link) -> None:
@@ -63,7 +67,7 @@ class AttachMixin:
         if probe.kind == "tracepoint":
             cat, ev = probe.target.split(":", 1)
             self._keep(("tracepoint", probe.target, probe.name),
-                       tracepoint.attach(fn.prog, cat, ev))
+                       tracepoint.attach(fn.prog, cat, ev, via_ioctl=True))
         elif probe.kind == "raw_tracepoint":
             self._keep(("raw_tracepoint", probe.target, probe.name),
                        raw_tracepoint.attach(fn.prog, probe.target))
@@ -77,7 +81,8 @@ class AttachMixin:
         from ..links import kprobe, tracepoint, tracing
         key = ("kretprobe" if retprobe else "kprobe", event, fn_name)
         if b.via == "kprobe":
-            self._keep(key, kprobe.attach(fn.prog, b.target or event, retprobe=retprobe))
+            self._keep(key, kprobe.attach(fn.prog, b.target or event, retprobe=retprobe,
+                                             via_ioctl=True))
         elif b.via in ("fentry", "fexit"):
             self._keep(key, tracing.attach(fn.prog))
         elif b.via == "raw_tp":
@@ -85,7 +90,7 @@ class AttachMixin:
             self._keep(key, raw_tracepoint.attach(fn.prog, b.target.split(":")[-1]))
         elif b.via == "tracepoint":
             ev = f"sys_{'exit' if retprobe else 'enter'}_{b.syscall}"
-            self._keep(key, tracepoint.attach(fn.prog, "syscalls", ev))
+            self._keep(key, tracepoint.attach(fn.prog, "syscalls", ev, via_ioctl=True))
         else:
             raise errors.PybpfError(f"{fn_name}: cannot attach ({b.via!r})")
 
@@ -102,9 +107,11 @@ class AttachMixin:
         return self._attach_k(event, event_off, fn_name, event_re, retprobe=False)
 
     def attach_kretprobe(self, event=b"", fn_name=b"", event_re=b"", maxactive: int = 0):
-        return self._attach_k(event, 0, fn_name, event_re, retprobe=True)
+        return self._attach_k(event, 0, fn_name, event_re, retprobe=True,
+                              maxactive=maxactive)
 
-    def _attach_k(self, event, event_off, fn_name, event_re, retprobe: bool):
+    def _attach_k(self, event, event_off, fn_name, event_re, retprobe: bool,
+                  maxactive: int = 0):
         from .rewrite import SYSCALL_FN
         fn_name, event_re = _s(fn_name), _s(event_re)
         if event_re:
@@ -116,7 +123,7 @@ class AttachMixin:
             refused = []
             for ev in events:
                 try:
-                    self._attach_k(_s(ev), 0, fn_name, b"", retprobe)
+                    self._attach_k(_s(ev), 0, fn_name, b"", retprobe, maxactive)
                 except errors.NotSupportedError as e:
                     # without kprobes, only some of the matches may have a stand-in
                     refused.append(e)
@@ -132,7 +139,8 @@ class AttachMixin:
             from ..links import kprobe
             fn = self.load_func(fn_name, self.KPROBE)
             self._keep(("kretprobe" if retprobe else "kprobe", event, fn_name),
-                       kprobe.attach(fn.prog, event, offset=event_off, retprobe=retprobe))
+                       kprobe.attach(fn.prog, event, offset=event_off, retprobe=retprobe,
+                                     via_ioctl=True, maxactive=maxactive))
             return
         probe = self._rw.probes.get(fn_name)
         if probe is None:
@@ -214,7 +222,8 @@ class AttachMixin:
         fn = self.load_func(fn_name, self.TRACEPOINT)
         for t in targets:
             cat, _, ev = t.partition(":")
-            self._keep(("tracepoint", t, fn_name), tracepoint.attach(fn.prog, cat, ev))
+            self._keep(("tracepoint", t, fn_name), tracepoint.attach(fn.prog, cat, ev,
+                                                                       via_ioctl=True))
 
     def detach_tracepoint(self, tp=b""):
         tp = _s(tp)

@@ -21,7 +21,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = os.path.join(_HERE, "include", "pybpf_bcc.h")
 _INPUTS = (HEADER, os.path.join(_HERE, "rewrite.py"), os.path.join(_HERE, "kderef.py"),
            os.path.join(_HERE, "cmacro.py"), os.path.join(_HERE, "modtypes.py"),
-           os.path.join(_HERE, "tpformat.py"), os.path.join(_HERE, "kmacros.py"))
+           os.path.join(_HERE, "tpformat.py"), os.path.join(_HERE, "kmacros.py"),
+           os.path.join(_HERE, "textfixes.py"))
 
 
 def key(text: str, cflags: list[str]) -> str:

@@ -167,6 +167,7 @@ def rewrite(text: str, *, bind=None, bindings: dict[str, Binding] | None = None,
             empty = code[m.end():].lstrip().startswith(")")
             edits.append((m.start(), m.end(),
                           f"__bcc_M_{m.group(2)}(&{m.group(1)}" + ("" if empty else ", ")))
+            edits += textfixes.brace_args(code, m.end())
     for m in _PRINTK.finditer(code):
         edits.append((m.start(), m.end(), "__bcc_trace_printk("))
 

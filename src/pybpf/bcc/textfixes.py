@@ -123,3 +123,51 @@ def forward_real_ctx(text: str, clean: str) -> tuple[str, str]:
             edits.append((end, end, f", __BCC_CTX({first})"))
     text = _apply(text, edits)
     return text, scan.blank_comments(text)
+
+
+def brace_args(code: str, open_end: int) -> list[tuple[int, int, str]]:
+    """Edits that parenthesize each argument of the call whose ``(`` ends at
+    ``open_end`` when a comma sits inside its braces (``(Key){map, slot}``): the table
+    methods become macros, and the preprocessor splits a macro's arguments at every
+    comma outside parentheses, braces or not (bcc rewrites on the AST: no macro)."""
+    edits: list[tuple[int, int, str]] = []
+    depth = brace = 0
+    start, has, i, n = open_end, False, open_end, len(code)
+    while i < n:
+        ch = code[i]
+        if ch in "\"'":                 # a string or char literal: skip to its end
+            j = i + 1
+            while j < n and code[j] != ch:
+                j += 2 if code[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            if depth == 0:
+                break
+            depth -= 1
+        elif ch == "{":
+            brace += 1
+        elif ch == "}":
+            brace -= 1
+        elif ch == "," and depth == 0:
+            if brace > 0:
+                has = True
+            else:
+                _wrap(code, start, i, has, edits)
+                start, has = i + 1, False
+        i += 1
+    if i < n:
+        _wrap(code, start, i, has, edits)
+    return edits
+
+
+def _wrap(code: str, a: int, b: int, has: bool, edits: list) -> None:
+    if not has:
+        return
+    while a < b and code[a].isspace():
+        a += 1
+    while b > a and code[b - 1].isspace():
+        b -= 1
+    edits += [(a, a, "("), (b, b, ")")]

@@ -104,33 +104,43 @@ def link_create(prog_fd: int, target_fd: int, attach_type: int, *, flags: int = 
 
 
 def perf_event_link(prog_fd: int, perf_fd: FD, *, kind: str, target: str,
-                    cookie: int = 0) -> Link:
+                    cookie: int = 0, via_ioctl: bool = False) -> Link:
     """Attach a program to an open perf event: a bpf link where the kernel has it (5.15+),
-    else the older PERF_EVENT_IOC_SET_BPF ioctl.  The Link owns the perf event fd."""
+    else (or with ``via_ioctl``) the older PERF_EVENT_IOC_SET_BPF ioctl.  The Link owns
+    the perf event fd."""
     from .._sys import perf
     from .._sys.uapi import AttachType
-    try:
-        fd = link_create(prog_fd, perf_fd.fileno(), AttachType.PERF_EVENT, what=target,
-                         perf_event=attr._LinkTarget._PerfEvent(bpf_cookie=cookie))
-        return Link(fd, kind=kind, target=target, extra=[perf_fd])
-    except errors.KernelError as e:
-        if e.errno == 13 and kind == "tracepoint":
-            perf_fd.close()
-            # perf_event_set_bpf_prog refuses a program whose context reads go past the
-            # tracepoint's record: a layout mistake, not a missing privilege
-            raise errors.AttachError(13, "attach tracepoint", f"{target}: the kernel refused "
-                                     "the program because it reads past the end of the "
-                                     "tracepoint's record (check the offsets it reads from "
-                                     "its context)") from None
-        if isinstance(e, errors.MissingPrivilegeError) or e.errno not in (22, 95, 524):
-            perf_fd.close()
-            raise
+    if via_ioctl and cookie:
+        perf_fd.close()
+        raise ValueError("a bpf cookie needs a bpf link (via_ioctl=False)")
+    if not via_ioctl:
+        try:
+            fd = link_create(prog_fd, perf_fd.fileno(), AttachType.PERF_EVENT, what=target,
+                             perf_event=attr._LinkTarget._PerfEvent(bpf_cookie=cookie))
+            return Link(fd, kind=kind, target=target, extra=[perf_fd])
+        except errors.KernelError as e:
+            if e.errno == 13 and kind == "tracepoint":
+                perf_fd.close()
+                raise _tracepoint_refused(target) from None
+            if isinstance(e, errors.MissingPrivilegeError) or e.errno not in (22, 95, 524):
+                perf_fd.close()
+                raise
     try:
         syscall.ioctl(perf_fd.fileno(), perf.IOC_SET_BPF, prog_fd, op="PERF_EVENT_IOC_SET_BPF")
         syscall.ioctl(perf_fd.fileno(), perf.IOC_ENABLE, 0, op="PERF_EVENT_IOC_ENABLE")
-    except errors.KernelError:
+    except errors.KernelError as e:
         perf_fd.close()
+        if e.errno == 13 and kind == "tracepoint":
+            raise _tracepoint_refused(target) from None
         raise
     return Link(None, kind=kind, target=target, extra=[perf_fd])
+
+
+def _tracepoint_refused(target: str) -> errors.AttachError:
+    # perf_event_set_bpf_prog refuses a program whose context reads go past the
+    # tracepoint's record: a layout mistake, not a missing privilege
+    return errors.AttachError(13, "attach tracepoint", f"{target}: the kernel refused the "
+                              "program because it reads past the end of the tracepoint's "
+                              "record (check the offsets it reads from its context)")
 
 

@@ -60,35 +60,43 @@ def _not_found_or(e: errors.KernelError, func: str) -> errors.KernelError:
 
 
 def attach(prog, func: str, *, offset: int = 0, retprobe: bool = False, syscall: bool = False,
-           cookie: int = 0) -> Link:
+           cookie: int = 0, via_ioctl: bool = False, maxactive: int = 0) -> Link:
     """Attach kprobe-type ``prog`` to kernel function ``func`` (+ ``offset``), on entry or
-    (``retprobe``) on return; ``syscall=True`` takes a syscall name ("openat")."""
+    (``retprobe``) on return; ``syscall=True`` takes a syscall name ("openat").
+    ``via_ioctl``: no bpf link (see perf_event_link), as bcc attaches.  ``maxactive``:
+    how many calls a kretprobe follows at once (the kernel's default is per CPU count);
+    only tracefs kprobe_events takes it, so it is made there, as bcc does."""
     if not available():
         raise errors.NotSupportedError("kprobes", NO_KPROBES)
     if syscall:
         func = syscall_function(func)
     kind = "kretprobe" if retprobe else "kprobe"
     target = f"{func}+{offset:#x}" if offset else func
-    if pmu_type("kprobe") is None:
-        return _attach_legacy(prog, func, offset, retprobe, cookie, kind, target)
+    if pmu_type("kprobe") is None or (maxactive and retprobe and _kprobe_events()):
+        return _attach_legacy(prog, func, offset, retprobe, cookie, kind, target, via_ioctl,
+                              maxactive if retprobe else 0)
     try:
         pfd = open_probe_pmu("kprobe", target=func.encode(), offset=offset, retprobe=retprobe,
                              pid=-1, what=f"{kind} {target}")
     except errors.KernelError as e:
         raise _not_found_or(e, func) from None
-    return perf_event_link(prog.fileno(), pfd, kind=kind, target=target, cookie=cookie)
+    return perf_event_link(prog.fileno(), pfd, kind=kind, target=target, cookie=cookie,
+                           via_ioctl=via_ioctl)
 
 
 def _attach_legacy(prog, func: str, offset: int, retprobe: bool, cookie: int, kind: str,
-                   target: str) -> Link:
-    """No kprobe PMU (kernels before 4.17): a tracefs kprobe_events entry."""
+                   target: str, via_ioctl: bool = False, maxactive: int = 0) -> Link:
+    """No kprobe PMU (kernels before 4.17), or a kretprobe's maxactive: a tracefs
+    kprobe_events entry."""
     try:
-        probe = TracefsProbe("kprobe", target, retprobe=retprobe, hint=func)
+        probe = TracefsProbe("kprobe", target, retprobe=retprobe, hint=func,
+                             maxactive=maxactive)
     except errors.KernelError as e:
         raise _not_found_or(e, func) from None
     try:
         pfd = probe.open(-1)
-        link = perf_event_link(prog.fileno(), pfd, kind=kind, target=target, cookie=cookie)
+        link = perf_event_link(prog.fileno(), pfd, kind=kind, target=target, cookie=cookie,
+                               via_ioctl=via_ioctl)
     except BaseException:
         probe.remove()
         raise

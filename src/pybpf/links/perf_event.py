@@ -132,13 +132,16 @@ class TracefsProbe:
     """A legacy probe made by writing tracefs ``kprobe_events``/``uprobe_events``
     (kernels without the PMU): created in a pybpf group, removed by ``remove()``."""
 
-    def __init__(self, kind: str, spec: str, *, retprobe: bool, hint: str):
+    def __init__(self, kind: str, spec: str, *, retprobe: bool, hint: str,
+                 maxactive: int = 0):
         self.file = os.path.join(tracefs.root(), f"{kind}_events")
         import re
         safe = re.sub(r"[^A-Za-z0-9_]", "_", hint)[:40]
         self.group = "pybpf"
         self.event = f"{safe}_{os.getpid()}_{id(self) & 0xFFFFFF:x}"
-        self._write(f"{'r' if retprobe else 'p'}:{self.group}/{self.event} {spec}")
+        # "r<N>:" keeps N return instances (kretprobe maxactive; tracefs only, no PMU bit)
+        how = f"r{maxactive or ''}" if retprobe else "p"
+        self._write(f"{how}:{self.group}/{self.event} {spec}")
         self.removed = False
 
     def _write(self, line: str) -> None:

@@ -9,8 +9,9 @@ from ..fd import FD
 from .base import Link, perf_event_link
 
 
-def attach(prog, category: str, name: str, *, cookie: int = 0) -> Link:
-    """Attach ``prog`` to tracepoint ``category:name`` (e.g. ``syscalls``, ``sys_enter_execve``)."""
+def attach(prog, category: str, name: str, *, cookie: int = 0, via_ioctl: bool = False) -> Link:
+    """Attach ``prog`` to tracepoint ``category:name`` (e.g. ``syscalls``, ``sys_enter_execve``).
+    ``via_ioctl``: no bpf link (see perf_event_link), as bcc attaches."""
     tp_id = tracefs.tracepoint_id(category, name)
     pa = perf.PerfEventAttr(type=perf.TYPE_TRACEPOINT, config=tp_id, sample_period=1,
                             wakeup_events=1)
@@ -18,4 +19,4 @@ def attach(prog, category: str, name: str, *, cookie: int = 0) -> Link:
     pfd = FD(syscall.perf_event_open(pa, -1, 0, -1, 1 << 3,  # PERF_FLAG_FD_CLOEXEC
                                      detail=f"tracepoint {category}:{name}"))
     return perf_event_link(prog.fileno(), pfd, kind="tracepoint", target=f"{category}:{name}",
-                           cookie=cookie)
+                           cookie=cookie, via_ioctl=via_ioctl)

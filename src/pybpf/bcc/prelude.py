@@ -388,6 +388,12 @@ def _compile(source: str, cflags, includes, rw) -> bytes:
     try:
         return compile_c(source, cflags=list(cflags) + extra, includes=includes)
     except CompileError as e:
+        from .shadow import hide, shadowed
+        hidden = hide(source, shadowed(e.diagnostics or ""))
+        if hidden is not None:
+            # the program names something as a kernel typedef or enumerator is named:
+            # the kernel's name yields (shadow.py); the PCH has it fixed, so none
+            return compile_c(hidden, cflags=list(cflags), includes=includes)
         if header and _pch_trouble(header, e.diagnostics or ""):
             # headers changed under the PCH (a libbpf upgrade), or it was damaged or
             # removed: drop it, compile plainly (the next compile builds a new one)

@@ -90,6 +90,8 @@ def run_guest(a, tools: list[str], results: dict) -> int:
                 "--startup", str(a.startup), "--self-limit", str(a.self_limit)]
         if a.only:
             argv += ["--only", a.only]
+        if a.scripts:
+            argv += ["--scripts", os.path.abspath(a.scripts)]
         env_line = (f"PYBPF_IN_VM=1 PYTHONPATH={REPO}/src "
                     f"PYTHONPYCACHEPREFIX={scratch}/pycache HOME={scratch} "
                     f"XDG_CACHE_HOME={scratch}/cache")

@@ -310,12 +310,28 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin):
         self.funcs[name] = fn
         return fn
 
+    def _kprobe_stand_in(self, prog_type):
+        """The type a plain function asked for as a kprobe program gets when this text's
+        kprobes run as tracepoints (no kprobes here): a tail call's target must have its
+        caller's type (the prog array takes its first user's), and a kprobe program could
+        be attached nowhere else."""
+        vias = {p.binding.via for p in self._rw.probes.values()
+                if p.kind in ("kprobe", "kretprobe") and p.binding is not None}
+        if vias == {"tracepoint"}:
+            return self.TRACEPOINT
+        if vias == {"raw_tp"}:
+            return self.RAW_TRACEPOINT
+        return prog_type
+
     def _load_variant(self, name: str, elf: bytes, prog_type, attach_type=-1) -> Function:
         """Load one function of ``elf`` (this text, or a recompiled variant) reusing the
         maps of the main object."""
         from ..object.loader import load
         probe = self._rw.probes.get(name) if self._rw is not None else None
         plain = attach_type is None or attach_type < 0
+        if probe is not None and probe.kind == "generic" and prog_type is not None and \
+                int(prog_type) == self.KPROBE:
+            prog_type = self._kprobe_stand_in(prog_type)
         sections = None
         if probe is not None and prog_type is not None:
             # a generic function gets its type here; so does a `struct pt_regs *ctx`

@@ -263,6 +263,15 @@ def compile(source: str, cflags, includes, rw=None) -> bytes:
     text needs them, with the precompiled prelude when there is one, the types of
     loaded modules the program names (:mod:`.modtypes`), and the kernel headers' macros
     it names (:mod:`.kmacros`)."""
+    from .localinc import StandIns, kernel_includes
+    names = kernel_includes(source, cflags)
+    if not names:
+        return _compile_all(source, cflags, includes, rw)
+    with StandIns(names) as stand_ins:
+        return _compile_all(source, stand_ins.flags + list(cflags), includes, rw)
+
+
+def _compile_all(source: str, cflags, includes, rw) -> bytes:
     from ..errors import CompileError
     try:
         return _compile_types(source, cflags, includes, rw)

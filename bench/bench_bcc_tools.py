@@ -354,6 +354,8 @@ def run_tool(tool: str, how: str, seconds: float, pid: int, startup: float = 6,
     if not ok:
         reason = _reason(err_s, out_s, p.returncode)
     return {"tool": tool, "how": how, "ok": ok, "rc": p.returncode, "wall": round(wall, 2),
+            # seconds to the first line of output: the start (compile, load, attach)
+            "first": round(first[0] - t0, 3) if first else None,
             "kernel": os.uname().release,
             "interrupted": interrupted,
             "lines": len(lines), "header": _header(lines), "reason": reason,

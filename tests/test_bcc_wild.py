@@ -84,6 +84,16 @@ def test_attach_xdp_on_the_class_needs_a_loaded_function():
         BPF.attach_xdp("lo", object(), 0)
 
 
+def test_bcc_names_older_scripts_use():
+    from pybpf.bcc import run, table
+    assert (BPF.XDP_ABORTED, BPF.XDP_DROP, BPF.XDP_PASS, BPF.XDP_TX) == (0, 1, 2, 3)
+    assert BPF.fix_syscall_fnname(b"sys_clone") == BPF.get_syscall_fnname(b"clone")
+    assert BPF.fix_syscall_fnname("__x64_sys_sync") == BPF.get_syscall_fnname("sync")
+    assert BPF.fix_syscall_fnname(b"vfs_read") == b"vfs_read"
+    assert table.StackTrace.MAX_DEPTH == 127
+    assert run.ALIASES["bcc.perf"] == "pybpf.bcc.perfattr"
+
+
 def test_libbcc_is_a_name_of_the_bcc_module():
     from pybpf.bcc import libbcc
     assert compat.libbcc is libbcc and callable(libbcc.lib.bpf_prog_test_run)
@@ -113,6 +123,9 @@ def test_table_named_as_a_kernel_typedef_counts():
         for _ in range(7):
             os.getuid()
         assert b["config"][ctypes.c_uint(0)].value == 7
+        # Python 2's iteration names, kept by bcc
+        assert [(k.value, v.value) for k, v in b["config"].iteritems()] == [(0, 7)]
+        assert [v.value for v in b["config"].itervalues()] == [7]
 
 
 PKT_H = """\

@@ -67,6 +67,8 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin):
     CGROUP_SOCKOPT, TRACING, LSM = 25, 26, 29
     XDP_FLAGS_UPDATE_IF_NOEXIST, XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE = 1, 2, 4
     XDP_FLAGS_HW_MODE, XDP_FLAGS_REPLACE = 8, 16
+    XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT = 0, 1, 2, 3, 4
+    CLOCK_MONOTONIC = 1
 
     def __init__(self, src_file=b"", hdr_file=b"", text=None, debug: int = 0, cflags=None,
                  usdt_contexts=None, allow_rlimit: bool = True, device=None,

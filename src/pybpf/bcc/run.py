@@ -27,6 +27,7 @@ ALIASES = {
     "bcc.usdt": "pybpf.bcc.usdt",
     "bcc.libbcc": "pybpf.bcc.libbcc",
     "bcc.exec": "pybpf.bcc.execcmd",
+    "bcc.perf": "pybpf.bcc.perfattr",
 }
 
 USAGE = "usage: pybpf run SCRIPT [ARGS...]   (run a bcc Python script on pybpf)"

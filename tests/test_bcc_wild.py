@@ -140,7 +140,7 @@ static __always_inline int ip_proto(struct xdp_md *ctx)
     struct ethhdr *eth = data;
     if (data + sizeof(*eth) + sizeof(struct iphdr) > data_end)
         return -1;
-    if (eth->h_proto != bpf_htons(ETH_P_IP))
+    if (eth->h_proto != bpf_htons(0x0800))          /* ETH_P_IP */
         return -1;
     struct iphdr *ip = data + sizeof(*eth);
     return ip->protocol;

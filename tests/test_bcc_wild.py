@@ -1,7 +1,8 @@
 """Patterns of real-world bcc scripts (tutorial and workshop labs, learning notes, a book's
 tools: docs/STATUS.md, "hwild") that pybpf's bcc front end failed on where bcc runs,
 reproduced by scripts of our own with known workloads: a table named as one of the
-kernel's private typedefs (``BPF_HASH(config, ...)``), a program's own header that
+kernel's private typedefs (``BPF_HASH(config, ...)``), ``dentry->d_iname`` on kernels
+that renamed it, a program's own header that
 includes kernel headers, ``BPF.attach_xdp``/``remove_xdp`` called on the class,
 ``from bcc import libbcc`` with ``lib.bpf_prog_test_run``, and tail calls from kprobes
 that run on syscall tracepoints (no kprobes here)."""
@@ -84,6 +85,16 @@ def test_attach_xdp_on_the_class_needs_a_loaded_function():
         BPF.attach_xdp("lo", object(), 0)
 
 
+def test_d_iname_spelled_for_kernels_with_shortname_store():
+    from pybpf.bcc.prelude import kernel_constants
+    new = (b"union shortname_store {\n\tunsigned char string[40];\n\tlong words[5];\n};\n"
+           b"struct dentry {\n\tunion shortname_store d_shortname;\n};\n")
+    old = b"struct dentry {\n\tunsigned char d_iname[32];\n};\n"
+    assert "#define d_iname d_shortname.string" in kernel_constants(new)
+    assert "d_iname" not in kernel_constants(old)
+    assert "#define DNAME_INLINE_LEN 32" in kernel_constants(old)
+
+
 def test_bcc_names_older_scripts_use():
     from pybpf.bcc import run, table
     assert (BPF.XDP_ABORTED, BPF.XDP_DROP, BPF.XDP_PASS, BPF.XDP_TX) == (0, 1, 2, 3)
@@ -102,27 +113,43 @@ def test_libbcc_is_a_name_of_the_bcc_module():
 # ---- kernel --------------------------------------------------------------------------------
 
 GETUID_COUNT = """
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+struct name { char s[32]; };
 BPF_HASH(config, u32, u64);
+BPF_ARRAY(cwd, struct name, 2);
 TRACEPOINT_PROBE(syscalls, sys_enter_getuid) {
     if ((bpf_get_current_pid_tgid() >> 32) != %d)
         return 0;
-    u32 k = 0;
+    u32 k = 0, one = 1;
     u64 zero = 0, *v = config.lookup_or_try_init(&k, &zero);
     if (v)
         __sync_fetch_and_add(v, 1);
+    /* the working directory's name, as scripts read it: d_iname (6.14+: d_shortname) */
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+    struct name *n = cwd.lookup(&k), *n1 = cwd.lookup(&one);
+    if (n && n1) {
+        bpf_probe_read_kernel_str(n->s, sizeof(n->s), t->fs->pwd.dentry->d_iname);
+        struct dentry *d = t->fs->pwd.dentry;
+        bpf_probe_read_kernel(n1->s, sizeof(n1->s), d->d_iname);
+    }
     return 0;
 }
 """ % ME
 
 
 @pytest.mark.kernel
-def test_table_named_as_a_kernel_typedef_counts():
+def test_table_named_as_a_kernel_typedef_counts_and_d_iname_reads(tmp_path, monkeypatch):
     # 6.18's vmlinux.h has zlib's `typedef struct config_s config;` (learning-ebpf's
-    # chapter 4 names its table config); on kernels without it this compiles as before
+    # chapter 4 names its table config); on kernels without it this compiles as before.
+    # dentry's d_iname became d_shortname in 6.14: scripts' d_iname reads the same name
+    (tmp_path / "wildcwd").mkdir()
+    monkeypatch.chdir(tmp_path / "wildcwd")
     with BPF(text=GETUID_COUNT) as b:
         for _ in range(7):
             os.getuid()
         assert b["config"][ctypes.c_uint(0)].value == 7
+        assert [b["cwd"][i].s.split(b"\0")[0] for i in (0, 1)] == [b"wildcwd"] * 2
         # Python 2's iteration names, kept by bcc
         assert [(k.value, v.value) for k, v in b["config"].iteritems()] == [(0, 7)]
         assert [v.value for v in b["config"].itervalues()] == [7]

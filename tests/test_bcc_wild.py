@@ -303,3 +303,59 @@ def test_tail_calls_from_a_kprobe_reach_their_targets_wherever_it_runs():
             os.getuid()
         hits = b["hits"]
         assert [hits[i].value for i in range(3)] == [6, 6, 6]
+
+
+VFS_LAT = r"""
+BPF_HASH(start, u32);
+BPF_HISTOGRAM(dist);
+BPF_ARRAY(calls, u64, 2);
+
+int do_entry(struct pt_regs *ctx)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) != %d)
+        return 0;
+    u32 pid = bpf_get_current_pid_tgid();
+    u64 ts = bpf_ktime_get_ns();
+    start.update(&pid, &ts);
+    calls.increment(0);
+    return 0;
+}
+
+int do_return(struct pt_regs *ctx)
+{
+    u32 pid = bpf_get_current_pid_tgid();
+    u64 *tsp = start.lookup(&pid);
+    if (tsp != 0) {
+        dist.increment(bpf_log2l((bpf_ktime_get_ns() - *tsp) / 1000));
+        start.delete(&pid);
+        calls.increment(1);
+    }
+    return 0;
+}
+""" % ME
+
+
+@pytest.mark.needs_hook("kprobe")
+def test_kprobe_and_kretprobe_the_script_attaches_see_every_read():
+    # the bcc tutorial's vfsreadlat: generic pt_regs functions attached by the script to a
+    # kernel function no tracepoint stands in for (kprobes: the kernel-matrix guest)
+    from pybpf.features import Features
+    from tests.vm import hook_absent
+    f = Features()
+    with BPF(text=VFS_LAT) as b:
+        if not f.has_kprobes() and not f.has_trampolines():
+            with pytest.raises(errors.NotSupportedError, match="vfs_read"):
+                b.attach_kprobe(event="vfs_read", fn_name="do_entry")
+            hook_absent()
+            return
+        b.attach_kprobe(event="vfs_read", fn_name="do_entry")
+        b.attach_kretprobe(event="vfs_read", fn_name="do_return")
+        fd = os.open("/dev/zero", os.O_RDONLY)
+        try:
+            for _ in range(50):
+                os.read(fd, 1)
+        finally:
+            os.close(fd)
+        calls = b["calls"]
+        assert (calls[0].value, calls[1].value) == (50, 50)
+        assert sum(v.value for _, v in b["dist"].items()) == 50

@@ -357,5 +357,6 @@ def test_kprobe_and_kretprobe_the_script_attaches_see_every_read():
         finally:
             os.close(fd)
         calls = b["calls"]
-        assert (calls[0].value, calls[1].value) == (50, 50)
-        assert sum(v.value for _, v in b["dist"].items()) == 50
+        # this process's 50 reads and any other read it made meanwhile (an import's)
+        assert calls[0].value >= 50 and calls[1].value >= 50, (calls[0].value, calls[1].value)
+        assert sum(v.value for _, v in b["dist"].items()) == calls[1].value

@@ -270,8 +270,12 @@ def run_tool(tool: str, how: str, seconds: float, pid: int, startup: float = 6,
     name, _, form = tool.partition("@")
     args = [a.replace("{pid}", str(pid)) for a in ARGS.get(tool, [])]
     script = os.path.join(SBIN, f"{name}-bpfcc")
+    cwd = None
     if SCRIPTS["dir"]:
-        script = os.path.join(SCRIPTS["dir"], f"{name}.py")
+        # a link to a script elsewhere runs there, as its author runs it: its src_file
+        # and headers are named relative to its own directory
+        script = os.path.realpath(os.path.join(SCRIPTS["dir"], f"{name}.py"))
+        cwd = os.path.dirname(script)
     if how == "bcc":
         cmd = ["/usr/bin/python3", script, *args] if SCRIPTS["dir"] else [script, *args]
         env = dict(os.environ)
@@ -295,7 +299,7 @@ def run_tool(tool: str, how: str, seconds: float, pid: int, startup: float = 6,
     # session: the whole group is signalled, and killed on every way out of here
     try:
         p = subprocess.Popen(cmd, stdout=slave if tty else subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=env,
+                             stderr=subprocess.PIPE, env=env, cwd=cwd,
                              stdin=slave if tty else subprocess.DEVNULL,
                              start_new_session=True,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -350,6 +354,8 @@ def run_tool(tool: str, how: str, seconds: float, pid: int, startup: float = 6,
     if not ok:
         reason = _reason(err_s, out_s, p.returncode)
     return {"tool": tool, "how": how, "ok": ok, "rc": p.returncode, "wall": round(wall, 2),
+            # seconds to the first line of output: the start (compile, load, attach)
+            "first": round(first[0] - t0, 3) if first else None,
             "kernel": os.uname().release,
             "interrupted": interrupted,
             "lines": len(lines), "header": _header(lines), "reason": reason,

@@ -43,6 +43,27 @@ def check_probe_quota(n: int) -> None:
                                 f"probe limit of {limit} (BCC_PROBE_LIMIT)")
 
 
+class _class_or_instance:                   # noqa: N801 - used as a decorator
+    """A method bcc declares static (``BPF.attach_xdp(dev, fn, 0)``, as Liz Rice's
+    chapter 8 calls it) and pybpf keeps on a BPF object, which owns what it attaches:
+    called on the class, ``self`` is None and the method finds the object itself."""
+
+    def __init__(self, func):
+        self.func = func
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj, cls=None):
+        import functools
+        return functools.partial(self.func, obj)
+
+
+def _owner(fn, what: str):
+    owner = getattr(fn, "bpf", None)
+    if owner is None:
+        raise errors.PybpfError(f"BPF.{what}: fn must be a function BPF.load_func returned")
+    return owner
+
+
 class AttachMixin:
     """Mixed into BPF; uses its load_func, _bind, _links and _feat.
 
@@ -353,14 +374,20 @@ class AttachMixin:
     def detach_perf_event(self, ev_type=-1, ev_config=-1):
         self._drop(lambda k: k[0] == "perf_event" and k[1] == ev_type and k[2] == ev_config)
 
+    @_class_or_instance
     def attach_xdp(self, dev, fn, flags: int = 0):
         from ..links import xdp
+        if self is None:                # BPF.attach_xdp(dev, fn): fn's object keeps it
+            self = _owner(fn, "attach_xdp")
         mode = "generic" if flags & self.XDP_FLAGS_SKB_MODE else (
             "native" if flags & self.XDP_FLAGS_DRV_MODE else "auto")
         self._keep(("xdp", _s(dev)), xdp.attach(fn.prog, _s(dev), mode))
 
+    @_class_or_instance
     def remove_xdp(self, dev, flags: int = 0):
-        self._drop(lambda k: k[0] == "xdp" and k[1] == _s(dev))
+        owners = [self] if self is not None else list(_LIVE or ())
+        for b in owners:
+            b._drop(lambda k: k[0] == "xdp" and k[1] == _s(dev))
 
     # -- counts ------------------------------------------------------------------------
     def _count(self, *kinds) -> int:

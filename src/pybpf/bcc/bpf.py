@@ -67,6 +67,8 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin):
     CGROUP_SOCKOPT, TRACING, LSM = 25, 26, 29
     XDP_FLAGS_UPDATE_IF_NOEXIST, XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE = 1, 2, 4
     XDP_FLAGS_HW_MODE, XDP_FLAGS_REPLACE = 8, 16
+    XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT = 0, 1, 2, 3, 4
+    CLOCK_MONOTONIC = 1
 
     def __init__(self, src_file=b"", hdr_file=b"", text=None, debug: int = 0, cflags=None,
                  usdt_contexts=None, allow_rlimit: bool = True, device=None,
@@ -310,12 +312,28 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin):
         self.funcs[name] = fn
         return fn
 
+    def _kprobe_stand_in(self, prog_type):
+        """The type a plain function asked for as a kprobe program gets when this text's
+        kprobes run as tracepoints (no kprobes here): a tail call's target must have its
+        caller's type (the prog array takes its first user's), and a kprobe program could
+        be attached nowhere else."""
+        vias = {p.binding.via for p in self._rw.probes.values()
+                if p.kind in ("kprobe", "kretprobe") and p.binding is not None}
+        if vias == {"tracepoint"}:
+            return self.TRACEPOINT
+        if vias == {"raw_tp"}:
+            return self.RAW_TRACEPOINT
+        return prog_type
+
     def _load_variant(self, name: str, elf: bytes, prog_type, attach_type=-1) -> Function:
         """Load one function of ``elf`` (this text, or a recompiled variant) reusing the
         maps of the main object."""
         from ..object.loader import load
         probe = self._rw.probes.get(name) if self._rw is not None else None
         plain = attach_type is None or attach_type < 0
+        if probe is not None and probe.kind == "generic" and prog_type is not None and \
+                int(prog_type) == self.KPROBE:
+            prog_type = self._kprobe_stand_in(prog_type)
         sections = None
         if probe is not None and prog_type is not None:
             # a generic function gets its type here; so does a `struct pt_regs *ctx`

@@ -47,6 +47,15 @@ def _s(v) -> str:
     return v.decode() if isinstance(v, (bytes, bytearray)) else str(v or "")
 
 
+def _addr(p) -> int:
+    """The address behind a buffer, ``ct.byref(x)``, a pointer or an int (0 for None)."""
+    if p is None:
+        return 0
+    if isinstance(p, int):
+        return p
+    return ct.cast(p, ct.c_void_p).value or 0
+
+
 def _deref(p, cls):
     """The structure behind ``ct.byref(x)``, a pointer, or ``x`` itself."""
     if isinstance(p, cls):
@@ -166,6 +175,30 @@ class Lib:
         """1: tables have bcc's ``key_sprintf``/``leaf_scanf`` text forms (written from
         the ctypes types in :mod:`.rwtext`, where bcc generates them with LLVM)."""
         return 1
+
+    # ---- running programs -----------------------------------------------------------
+    def bpf_prog_test_run(self, prog_fd, repeat, data, size, data_out, size_out, retval,
+                          duration) -> int:
+        """BPF_PROG_TEST_RUN as libbcc's (old libbpf's) call: ``data``/``data_out`` are
+        buffers or pointers, ``size_out``/``retval``/``duration`` ``__u32`` out-pointers
+        (or None); 0, or -1 with errno set, as the C call returns."""
+        import errno as _errno
+        from .._sys import attr_more, syscall
+        from .._sys.uapi import Cmd
+        a = attr_more.TestRun(prog_fd=int(prog_fd), repeat=int(repeat),
+                              data_in=_addr(data), data_size_in=int(size),
+                              data_out=_addr(data_out))
+        ret = 0
+        try:
+            syscall.bpf(Cmd.PROG_TEST_RUN, a)
+        except errors.KernelError as e:
+            ct.set_errno(e.errno or _errno.EINVAL)
+            ret = -1
+        for ptr, value in ((size_out, a.data_size_out), (retval, a.retval),
+                           (duration, a.duration)):
+            if ptr is not None:
+                _deref(ptr, ct.c_uint32).value = value
+        return ret
 
     # ---- sockets and perf events ----------------------------------------------------
     def bpf_close_perf_event_fd(self, fd: int) -> int:

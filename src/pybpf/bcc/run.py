@@ -2,7 +2,7 @@
 
 For this process only, an import hook makes ``import bcc`` (and ``bcc.utils``,
 ``bcc.syscall``, ``bcc.containers``, ``bcc.tcp``, ``bcc.table``, ``bcc.usdt``,
-``bcc.libbcc``) resolve to pybpf's modules; nothing is installed under the name ``bcc``,
+``bcc.libbcc``, ``bcc.perf``) resolve to pybpf's modules; nothing is installed under the name ``bcc``,
 so a real bcc elsewhere on the system is never shadowed.  The script runs as ``__main__``
 with ``sys.argv`` and ``sys.path[0]`` as python would set them; its own errors give
 python's traceback and exit code, a :class:`pybpf.errors.PybpfError` one line.
@@ -27,6 +27,7 @@ ALIASES = {
     "bcc.usdt": "pybpf.bcc.usdt",
     "bcc.libbcc": "pybpf.bcc.libbcc",
     "bcc.exec": "pybpf.bcc.execcmd",
+    "bcc.perf": "pybpf.bcc.perfattr",
 }
 
 USAGE = "usage: pybpf run SCRIPT [ARGS...]   (run a bcc Python script on pybpf)"

@@ -159,6 +159,17 @@ class StaticsMixin:
         return symbols.syscall_prefix().encode() + n
 
     @staticmethod
+    def fix_syscall_fnname(name) -> bytes:
+        """A syscall function named for another kernel (``sys_clone``, ``__x64_sys_clone``)
+        as this kernel names it."""
+        n = name if isinstance(name, bytes) else str(name).encode()
+        for prefix in (b"__x64_sys_", b"__arm64_sys_", b"__s390x_sys_", b"__ia32_sys_",
+                       b"__se_sys_", b"sys_"):
+            if n.startswith(prefix):
+                return StaticsMixin.get_syscall_fnname(n[len(prefix):])
+        return n
+
+    @staticmethod
     def monotonic_time() -> int:
         """CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns()."""
         return time.clock_gettime_ns(time.CLOCK_MONOTONIC)

@@ -117,6 +117,16 @@ class Table:
     def clear(self) -> None:
         self.map.clear()
 
+    # Python 2's names, which bcc keeps (scripts written for both still call them)
+    def iteritems(self):
+        return iter(self.items())
+
+    def itervalues(self):
+        return iter(self.values())
+
+    def iter(self):
+        return iter(self.keys())
+
     # -- bcc's text form of keys and values (its "rw engine"; see rwtext) ------------
     def key_sprintf(self, key) -> bytes:
         from .rwtext import sprintf
@@ -418,6 +428,8 @@ class StackTrace(Table):
     """Stack trace map: ``walk(stack_id)`` yields the instruction addresses.  As in bcc,
     ``t[stack_id]`` is a structure whose ``ip`` array holds the addresses, or, for
     ``BPF_STACK_TRACE_BUILDID``, whose ``trace`` array holds the frames."""
+
+    MAX_DEPTH, BPF_F_STACK_BUILD_ID = 127, 1 << 5
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)

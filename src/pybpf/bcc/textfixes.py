@@ -77,7 +77,7 @@ def spell_in6_members(text: str, clean: str) -> tuple[str, str]:
     return text, scan.blank_comments(text)
 
 
-_CTX_USERS = re.compile(r"\.\s*(?:perf_submit|perf_submit_skb|get_stackid)\s*\(")
+_CTX_USERS = re.compile(r"\.\s*(?:perf_submit|perf_submit_skb|get_stackid|call)\s*\(")
 
 
 def forward_real_ctx(text: str, clean: str) -> tuple[str, str]:

@@ -35,5 +35,14 @@ def attach(prog, iface: str | int, mode: str = "auto") -> Link:
             raise errors.NotSupportedError(f"native XDP on {iface}",
                                            "the driver has no XDP support; use mode='generic'",
                                            e.errno) from None
+        if mode == "auto" and e.errno in (95, 524):
+            # no mode: the kernel picks the driver's when the driver has an XDP hook at
+            # all (virtio_net does), and a driver that then refuses (queues, offloads)
+            # fails the attach although XDP links work here
+            raise errors.NotSupportedError(f"XDP on {iface}",
+                                           "the driver refused the program in native mode, "
+                                           "which the kernel picks when none is asked for; "
+                                           "generic mode (mode='generic', bcc's "
+                                           "XDP_FLAGS_SKB_MODE) attaches", e.errno) from None
         raise
     return Link(fd, kind="xdp", target=str(iface))

@@ -588,7 +588,7 @@ enum { __bcc_real_ctx = 0 };
 #define CUR_CPU_IDENTIFIER BPF_F_CURRENT_CPU
 #endif
 #define __bcc_M_get_stackid(m, _ctx, _flags) bpf_get_stackid(__BCC_CTX(_ctx), m, _flags)
-#define __bcc_M_call(m, _ctx, _idx) bpf_tail_call(_ctx, m, _idx)
+#define __bcc_M_call(m, _ctx, _idx) bpf_tail_call(__BCC_CTX(_ctx), m, _idx)
 #define __bcc_M_push(m, _v, _flags) bpf_map_push_elem(m, _v, _flags)
 #define __bcc_M_pop(m, _v) bpf_map_pop_elem(m, _v)
 #define __bcc_M_peek(m, _v) bpf_map_peek_elem(m, _v)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
-import subprocess
 
 import pytest
 
 from pybpf import errors
 from pybpf.bcc import compat, localinc, shadow
 from pybpf.bcc.bpf import BPF
+from tests.netns import entered
 
 ME = os.getpid()
 
@@ -194,36 +194,11 @@ def _udp_frame(payload: bytes = b"wild") -> bytes:
     return eth + ip + udp + payload
 
 
-def _sh(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True)
-
-
-def _setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, 0x40000000) != 0:           # CLONE_NEWNET
-        raise OSError(ctypes.get_errno(), "setns")
-
-
 @pytest.fixture
 def netns():
     """A fresh network namespace with lo up; the test runs inside it."""
-    name = f"pybpf-wild-{ME}"
-    _sh("ip", "netns", "add", name)
-    me = os.open("/proc/self/ns/net", os.O_RDONLY)
-    try:
-        _sh("ip", "-n", name, "link", "set", "lo", "up")
-        target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-        try:
-            _setns(target)
-        finally:
-            os.close(target)
-        try:
-            yield name
-        finally:
-            _setns(me)
-    finally:
-        os.close(me)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    with entered("pybpf-wild") as name:
+        yield name
 
 
 def _send_udp(n: int) -> None:

@@ -3,9 +3,7 @@ kernel's acknowledgements, and a filter that counts real packets in a network na
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import os
 import socket
 import struct
 import subprocess
@@ -17,6 +15,7 @@ from hypothesis import given, settings, strategies as st
 import pybpf
 from pybpf import errors
 from pybpf.links import tc, tc_netlink
+from tests.netns import entered
 
 ROOT = Path(__file__).resolve().parent.parent
 TC_EXAMPLE = str(ROOT / "examples" / "tc" / "tc.bpf.c")
@@ -93,32 +92,11 @@ def _sh(*cmd: str) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
-def _setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, 0x40000000) != 0:           # CLONE_NEWNET
-        raise OSError(ctypes.get_errno(), "setns")
-
-
 @pytest.fixture
 def netns():
     """A fresh network namespace with lo up; the test runs inside it."""
-    name = f"pybpf-tcnl-{os.getpid()}"
-    _sh("ip", "netns", "add", name)
-    me = os.open("/proc/self/ns/net", os.O_RDONLY)
-    try:
-        _sh("ip", "-n", name, "link", "set", "lo", "up")
-        target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-        try:
-            _setns(target)
-        finally:
-            os.close(target)
-        try:
-            yield name
-        finally:
-            _setns(me)
-    finally:
-        os.close(me)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    with entered("pybpf-tcnl") as name:
+        yield name
 
 
 @pytest.mark.kernel

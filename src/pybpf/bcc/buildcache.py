@@ -51,12 +51,8 @@ def local_headers(text: str, cflags: list[str]) -> list[tuple[str, str]]:
     ``-I`` directories (or beside the including header), with their identity: an edited
     header of a tool's own misses the cache.  System headers are the kernel key's part."""
     import re
-    dirs, it = [], iter(cflags)
-    for c in it:
-        if c == "-I":
-            c += next(it, "")
-        if c.startswith("-I") and len(c) > 2:
-            dirs.append(c[2:])
+    from .localinc import include_dirs
+    dirs = include_dirs(cflags)
     if not dirs or "include" not in text:
         return []
     inc = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"\n]+)[>"]', re.M)

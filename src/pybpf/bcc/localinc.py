@@ -23,6 +23,17 @@ def _kernel_header(name: str) -> bool:
     return bool(_KERNEL_INCLUDE.match(f"#include <{name}>"))
 
 
+def include_dirs(cflags) -> list[str]:
+    """The ``-I`` directories of ``cflags``, in order (``-Idir`` and ``-I dir`` alike)."""
+    dirs, it = [], iter(cflags)
+    for c in it:
+        if c == "-I":
+            c += next(it, "")
+        if c.startswith("-I") and len(c) > 2:
+            dirs.append(c[2:])
+    return dirs
+
+
 def kernel_includes(source: str, cflags) -> list[str]:
     """The kernel headers (``linux/ip.h``) that the program's own headers include, directly
     or through each other; its own headers are found beside the including file, in the
@@ -30,13 +41,7 @@ def kernel_includes(source: str, cflags) -> list[str]:
     read from stdin)."""
     if "include" not in source:
         return []
-    dirs, it = [], iter(cflags)
-    for c in it:
-        if c == "-I":
-            c += next(it, "")
-        if c.startswith("-I") and len(c) > 2:
-            dirs.append(c[2:])
-    dirs.append(os.getcwd())
+    dirs = include_dirs(cflags) + [os.getcwd()]
     seen: set[str] = set()
     out: set[str] = set()
     todo = [(source, "", True)]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import ctypes
 import os
 import re
-import select
 import sys
 
 from .. import errors
 from .attach import AttachMixin
 from .funcs import FuncsMixin
 from .netattach import NetAttachMixin
+from .streams import StreamsMixin
 from .statics import StaticsMixin
 
 TYPE_CHECKING = False
@@ -57,7 +57,7 @@ def _find_file(path) -> str:
             return beside
     return path
 
-class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin):
+class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin, StreamsMixin):
     """A bcc-style BPF module. Use as a context manager or call :meth:`cleanup`."""
 
     # program types, as bcc names them (values are the kernel's)
@@ -441,91 +441,6 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin):
         if tid is None:
             raise errors.PybpfError(f"event type {tname!r} of {table!r} is not in the BTF")
         return self._btf()(tid)
-
-    # -- event streams -----------------------------------------------------------------
-    def perf_buffer_poll(self, timeout: int = -1) -> None:
-        """Wait up to ``timeout`` ms for any open perf buffer, then run the callbacks."""
-        bufs = list(self._perf_buffers.values())
-        if not bufs:
-            raise errors.PybpfError("no perf buffer is open (call open_perf_buffer first)")
-        p = select.poll()
-        for b in bufs:
-            p.register(b.fileno(), select.POLLIN)
-        try:
-            p.poll(timeout)
-        except InterruptedError:
-            pass
-        for b in bufs:
-            b.consume()
-
-    kprobe_poll = perf_buffer_poll
-
-    def perf_buffer_consume(self) -> None:
-        """Run the callbacks of every open perf buffer without waiting."""
-        for b in list(self._perf_buffers.values()):
-            b.consume()
-
-    def free_bcc_memory(self) -> int:
-        """bcc frees LLVM's memory after loading; pybpf keeps none (clang ran apart)."""
-        return 0
-
-    def donothing(self) -> None:
-        """bcc's no-op timer callback, kept for scripts that pass it."""
-
-    def _ring_buffer(self):
-        if self._rb is None:
-            from ..ringbuf import RingBuffer
-            self._rb = RingBuffer()
-        return self._rb
-
-    def ring_buffer_poll(self, timeout: int = -1) -> int:
-        if self._rb is None:
-            raise errors.PybpfError("no ring buffer is open (call open_ring_buffer first)")
-        return self._rb.poll_callbacks(timeout)
-
-    def ring_buffer_consume(self) -> int:
-        if self._rb is None:
-            raise errors.PybpfError("no ring buffer is open (call open_ring_buffer first)")
-        return self._rb.consume_callbacks()
-
-    # -- trace_pipe ----------------------------------------------------------------------
-    def _trace_pipe(self):
-        if self._pipe is None:
-            from ..tracepipe import TracePipe
-            self._pipe = TracePipe()
-        return self._pipe
-
-    def trace_readline(self, nonblocking: bool = False) -> str | None:
-        for line in self._trace_pipe().lines(timeout=0 if nonblocking else None):
-            return line.rstrip("\n")
-        return None
-
-    def trace_fields(self, nonblocking: bool = False):
-        """(task, pid, cpu, flags, ts, msg) of the next bpf_trace_printk line; task, flags
-        and msg are bytes, as in bcc."""
-        from ..tracepipe import parse
-        while True:
-            line = self.trace_readline(nonblocking)
-            if line is None:
-                return (None,) * 6
-            ev = parse(line)
-            if ev is None:
-                if nonblocking:
-                    return (None,) * 6
-                continue
-            return (ev.task.encode(), ev.pid, ev.cpu, ev.flags.encode(), ev.ts,
-                    ev.msg.encode())
-
-    def trace_print(self, fmt=None) -> None:
-        """Print trace_pipe lines (formatted with ``fmt.format(*fields)`` when given)
-        until interrupted."""
-        while True:
-            if fmt:
-                fields = self.trace_fields()
-                line = _s(fmt).format(*(_s(x) if isinstance(x, bytes) else x for x in fields))
-            else:
-                line = self.trace_readline()
-            print(line, flush=True)
 
     # -- lifetime ------------------------------------------------------------------------
     def cleanup(self) -> None:

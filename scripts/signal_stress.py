@@ -27,6 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 PYBPF = [PY, "-m", "pybpf"]
+sys.path.insert(0, ROOT)
+from tests.toolrun import catches_sigterm  # noqa: E402  (the tests' own check)
 
 COMMANDS = {
     "execsnoop": PYBPF + ["execsnoop"],
@@ -53,19 +55,6 @@ faulthandler.register(12, all_threads=True)     # SIGUSR2 (no signal.py: no enum
 """
 
 
-def _catches_sigterm(pid: int) -> bool:
-    """True once the process has a handler for SIGTERM (pybpf's, from ``python -m pybpf``'s
-    first lines; an example's own): a signal before it only kills the interpreter."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("SigCgt:"):
-                    return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
-    except OSError:
-        pass
-    return False
-
-
 def _read(path: str) -> str:
     try:
         with open(path) as f:
@@ -80,7 +69,7 @@ def one(name: str, argv: list[str], sig: int, delay: float, timeout: float, env)
     t = threading.Thread(target=lambda: err.append(p.stderr.read()), daemon=True)
     t.start()
     deadline = time.monotonic() + 10
-    while not _catches_sigterm(p.pid) and p.poll() is None and time.monotonic() < deadline:
+    while not catches_sigterm(p.pid) and p.poll() is None and time.monotonic() < deadline:
         time.sleep(0.0002)
     time.sleep(delay)
     p.send_signal(sig)

@@ -14,7 +14,7 @@ import pytest
 
 from pybpf import errors
 from pybpf.tools import _common
-from tests.toolrun import orphan_progs, prog_ids
+from tests.toolrun import catches_sigterm, orphan_progs, prog_ids
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 ENV = dict(os.environ, PYTHONPATH=SRC)
@@ -256,18 +256,6 @@ def test_execsnoop_piped_into_head_ends_quietly():
     assert not orphan_progs(before)
 
 
-def _handlers_installed(pid: int) -> bool:
-    """True once the process catches SIGTERM (pybpf's handler; Python's default does not)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("SigCgt:"):
-                    return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
-    except OSError:
-        pass
-    return False
-
-
 @pytest.mark.kernel
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_at_any_moment_of_start_up_ends_cleanly(sig, code):
@@ -280,7 +268,7 @@ def test_signal_at_any_moment_of_start_up_ends_cleanly(sig, code):
         p = subprocess.Popen(PYBPF + ["execsnoop"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=ENV)
         deadline = time.monotonic() + 10
-        while not _handlers_installed(p.pid) and time.monotonic() < deadline:
+        while not catches_sigterm(p.pid) and time.monotonic() < deadline:
             assert p.poll() is None
             time.sleep(0.0005)
         time.sleep(delay)

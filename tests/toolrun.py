@@ -148,3 +148,16 @@ def orphan_progs(before: set[int], names=EXECSNOOP_PROGS) -> set[int]:
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)
+
+
+def catches_sigterm(pid: int) -> bool:
+    """True once process ``pid`` has a handler for SIGTERM (pybpf's, from its first lines;
+    an example's own): a signal before it only kills the interpreter."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    except OSError:
+        pass
+    return False

@@ -98,6 +98,8 @@ class _Loader:
         self._modules: dict | None = None
         self._kallsyms: dict[str, int] | None = None
         self.patches: dict[str, list[tuple[int, bytes]]] = {}   # map -> (offset, bytes)
+        self.arena_offsets: dict[str, int] = {}     # arena map -> where its globals start
+        self.arena_full_range: bool | None = None   # arena.full_range_offsets(), once
         # the plan being recorded: None once something unplannable was met
         self.plan: dict | None = {"btf": None, "maps": [], "progs": []} if record else None
 
@@ -177,6 +179,10 @@ class _Loader:
             mp.update(struct.pack("<I", 0), bytes(data))
             if m.flags & MapFlag.RDONLY_PROG:
                 mp.freeze()
+        elif m.type == MapType.ARENA:
+            # mapped before any program loads: the programs' view of it depends on it
+            from .arena import setup
+            self.arena_offsets[name] = setup(self, name, mp, m)
         if m.pinning == 1:
             from .. import bpffs
             bpffs.ensure_mounted(self.pin_root)

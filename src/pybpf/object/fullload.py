@@ -81,7 +81,8 @@ class FullLoader(_Loader):
                 self.create_map(name, m)
         self.fill_map_slots(maps_only=True)
         code = self.apply_core()
-        res = Resolver(map_fd=self.map_fd, ksym=self.ksym)
+        res = Resolver(map_fd=self.map_fd, ksym=self.ksym,
+                       value_base=lambda name: self.arena_offsets.get(name, 0))
         for name, p in spec.programs.items():
             if not p.autoload:
                 continue

@@ -33,11 +33,14 @@ class Resolver(Record):
     """What the linker asks of the loader, as callables returning ints."""
     # map_fd: map name -> fd
     # ksym: extern -> (kind, value, btf_obj_fd)
-    _fields = ('map_fd', 'ksym')
+    # value_base: map name -> where its data starts in the map's value (an arena's
+    # globals sit at its end: object/arena.py); None for 0 everywhere
+    _fields = ('map_fd', 'ksym', 'value_base')
 
-    def __init__(self, map_fd, ksym):
+    def __init__(self, map_fd, ksym, value_base=None):
         self.map_fd = map_fd
         self.ksym = ksym
+        self.value_base = value_base
     # kind: 0 = address (typeless ksym), 1 = BTF id (typed ksym / kfunc)
 
 
@@ -90,7 +93,9 @@ def link_program(spec: ObjectSpec, main: ProgramSpec, code: dict[str, bytes],
             elif r.kind == RelocKind.MAP:
                 _set_ld64(out.insns, idx, _PSEUDO_MAP_FD, res.map_fd(r.target), 0)
             elif r.kind in (RelocKind.DATA, RelocKind.KCONFIG):
-                _set_ld64(out.insns, idx, _PSEUDO_MAP_VALUE, res.map_fd(r.target), r.addend)
+                base = res.value_base(r.target) if res.value_base is not None else 0
+                _set_ld64(out.insns, idx, _PSEUDO_MAP_VALUE, res.map_fd(r.target),
+                          r.addend + base)
             elif r.kind == RelocKind.KSYM:
                 kind, value, obj_fd = res.ksym(r.target)
                 if kind == 0 or value == 0:

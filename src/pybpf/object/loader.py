@@ -159,6 +159,14 @@ class GlobalsMixin:
         """``.rodata`` (``const volatile``) variables; read-only after load."""
         return self.datasec(".rodata")
 
+    @property
+    def arena(self):
+        """The ``__arena`` globals, read and written in the arena's shared memory
+        (``skel->arena->x`` of a libbpf skeleton)."""
+        if self._arena is None:
+            raise KeyError(f"object {self.name!r} has no arena map")
+        return self.datasec(self._arena)
+
     def datasec(self, section: str):
         """The variables of any data section (``.data.custom``, ``.rodata.cfg``...)."""
         if section not in self.maps:
@@ -201,6 +209,7 @@ class Object(GlobalsMixin):
             self._globals = dict(plan["globals"])
         self._codec = None             # typed globals (globalview.codec)
         self._mmaps: dict[str, Any] = {}
+        self._arena: str | None = None     # the arena map's name, once mapped (arena.py)
 
     @property
     def spec(self):
@@ -245,6 +254,9 @@ class Object(GlobalsMixin):
     def global_value(self, name: str) -> bytes:
         """Current bytes of a global variable, read from its map (after load)."""
         section, offset, size = self._var(name)[:3]
+        mm = self._mmaps.get(section)
+        if mm is not None:
+            return bytes(mm[offset:offset + size])
         m = self.maps[section]
         return bytes(m.lookup_raw(struct.pack("<I", 0)))[offset:offset + size]
 

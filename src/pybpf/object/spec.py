@@ -213,7 +213,7 @@ class _Builder:
         self.text_idx = -1
         self.prog_secs: list[E.Section] = []
         self.data_secs: list[E.Section] = []
-        self.maps_idx = self.legacy_idx = -1
+        self.maps_idx = self.legacy_idx = self.arena_idx = -1
         self.by_pos: dict[tuple[int, int], ProgramSpec] = {}
         self.map_at: dict[tuple[int, int], str] = {}
         self.values_off: dict[str, int] = {}
@@ -239,6 +239,9 @@ class _Builder:
         self._legacy_maps()
         self._btf_maps()
         self._data_maps()
+        if self.arena_idx >= 0:          # __arena globals: the arena map's (object/arena.py)
+            from .arena import bind_globals
+            bind_globals(s, G.data_map(s.btf, f, f.sections[self.arena_idx], s.name))
         self._relocations()
 
     def _load_btf(self) -> None:
@@ -270,6 +273,8 @@ class _Builder:
                 self.prog_secs.append(sec)
             elif G.is_data_section(sec):
                 self.data_secs.append(sec)
+            elif n == ".addr_space.1" and sec.size:
+                self.arena_idx = sec.index
 
     def _programs(self) -> None:
         s, f = self.spec, self.f
@@ -478,6 +483,9 @@ class _Builder:
         if sym.shndx in data_names:
             name = data_names[sym.shndx]
             return Reloc(off, RelocKind.DATA, name, sym.name, name, sym.value + imm)
+        if sym.shndx == self.arena_idx >= 0:
+            arena = next(m.name for m in self.spec.maps.values() if m.section == ".addr_space.1")
+            return Reloc(off, RelocKind.DATA, arena, sym.name, ".addr_space.1", sym.value + imm)
         target = f.sections[sym.shndx].name if sym.shndx < len(f.sections) else "?"
         raise ELFError(f"{where}: relocation against {sym.name!r} in unsupported section "
                        f"{target!r}")

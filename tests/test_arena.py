@@ -1,0 +1,123 @@
+"""BPF arenas: ``__arena`` globals (``.addr_space.1``) bound to the object's arena map,
+written before load, read and written through the arena's mapping (``obj.arena.x``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import pybpf
+from pybpf import errors
+from pybpf.object import arena as A
+from pybpf.object.spec import RelocKind
+
+DATA = Path(__file__).parent / "data"
+SRC = DATA / "arena_globals.bpf.c"
+FIXED_AT = 1 << 44          # where libbpf's examples put their arenas (x86-64)
+
+
+@pytest.fixture(scope="module")
+def obj_bytes():
+    return pybpf.compile(SRC)
+
+
+# ---- pure: the spec ---------------------------------------------------------------------
+
+def test_arena_globals_belong_to_the_arena_map(obj_bytes):
+    spec = pybpf.ObjectSpec.from_bytes(obj_bytes, name="pt_arena")
+    m = spec.maps["arena"]
+    assert m.section == A.SECTION and sorted(m.variables) == ["counter", "pair", "tag"]
+    assert spec.globals["counter"].section == "arena"
+    assert m.variables["counter"].value == 7 and m.variables["tag"].value == "arena"
+    m.set_var("counter", 40)
+    assert bytes(m.data[:4]) == (40).to_bytes(4, "little")
+    with pytest.raises(TypeError):
+        m.set_var("counter", "x")
+    relos = [r for r in spec.programs["count"].relocations if r.kind == RelocKind.DATA]
+    assert {r.target for r in relos} == {"arena", ".bss"}
+    assert {r.symbol for r in relos if r.target == "arena"} >= {"counter", "pair"}
+
+
+def test_data_offset_follows_libbpf():
+    class M:
+        name, max_entries, data = "a", 4, bytearray(5000)
+    # two pages of globals: at the end of a 4-page arena where the kernel takes any
+    # ld_imm64 offset, else at its start
+    assert A.data_offset(M, True) == 2 * A.PAGE
+    assert A.data_offset(M, False) == 0
+    M.max_entries = 1
+    with pytest.raises(errors.ELFError, match="cannot hold"):
+        A.data_offset(M, False)
+    M.data = bytearray()
+    assert A.data_offset(M, True) == 0
+
+
+def test_globals_without_an_arena_map_are_refused_in_one_line():
+    with pytest.raises(errors.ELFError, match="need an arena map") as ei:
+        pybpf.ObjectSpec.from_bytes(pybpf.compile(DATA / "arena_orphan.bpf.c"))
+    assert "\n" not in str(ei.value)
+
+
+def test_two_arena_maps_are_refused():
+    raw = pybpf.compile(SRC, cflags=["-DTWO_ARENAS"])
+    with pytest.raises(errors.ELFError, match="one arena map per object"):
+        pybpf.ObjectSpec.from_bytes(raw)
+
+
+# ---- kernel ---------------------------------------------------------------------------
+
+def _getppids(n: int) -> None:
+    for _ in range(n):
+        os.getppid()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("replay", [False, True])
+def test_arena_globals_count_in_the_kernel(obj_bytes, replay, monkeypatch):
+    if not replay:
+        monkeypatch.setenv("PYBPF_NO_PLAN", "1")
+    for i in range(2 if replay else 1):        # the second load replays the plan
+        with pybpf.load(obj_bytes, name="pt_arena", variables={"counter": 100}) as obj:
+            assert (obj._plan is not None) == (replay and i == 1)
+            assert obj.arena.counter == 100 and obj.arena.tag == "arena"
+            obj.bss.my_pid = os.getpid()
+            obj.attach()
+            _getppids(3)
+            assert obj.bss.seen == 103 == obj.arena.counter
+            assert (obj.arena.pair.calls, obj.arena.pair.last) == (3, -103)
+            assert obj.global_value("counter") == (103).to_bytes(4, "little")
+            obj.arena.counter = 5               # the program sees the write at once
+            _getppids(1)
+            assert obj.bss.seen == 6
+            with pytest.raises(OverflowError):
+                obj.arena.counter = 1 << 40
+            assert sorted(obj.arena) == ["counter", "pair", "tag"]
+
+
+@pytest.mark.kernel
+def test_a_fixed_arena_address_is_where_it_is_mapped(monkeypatch):
+    monkeypatch.setenv("PYBPF_NO_PLAN", "1")
+    raw = pybpf.compile(SRC, cflags=[f"-DARENA_AT={FIXED_AT:#x}ULL"])
+    with pybpf.load(raw, name="pt_arena_at") as obj:
+        assert obj.maps["arena"].fileno() >= 0
+        window = obj._mmaps["arena"]
+        assert window.mapping.addr == FIXED_AT       # map_extra, not a kernel-chosen spot
+        obj.bss.my_pid = os.getpid()
+        obj.attach()
+        _getppids(2)
+        assert obj.arena.counter == 9
+        # a second object cannot map its arena over the first one's: refused, not clobbered
+        with pytest.raises(errors.PybpfError, match="map_extra"):
+            pybpf.load(raw, name="pt_arena_at")
+        assert obj.arena.counter == 9
+    with pybpf.load(raw, name="pt_arena_at") as again:   # unmapped with the first object
+        assert again._mmaps["arena"].mapping.addr == FIXED_AT
+
+
+@pytest.mark.kernel
+def test_no_arena_means_no_arena_view():
+    with pybpf.load(pybpf.compile(DATA / "typed_globals.bpf.c"), name="pt_typed") as obj:
+        with pytest.raises(KeyError, match="no arena map"):
+            obj.arena

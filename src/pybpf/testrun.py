@@ -47,7 +47,9 @@ def _attr(prog, data_in, ctx_in, repeat, size_out, flags, cpu, batch):
     cout = ctypes.create_string_buffer(len(ctx_in)) if ctx_in else None
     a = attr.TestRun(prog_fd=prog.fileno(), data_size_in=len(data_in),
                      data_size_out=size_out, data_in=syscall.addr(din),
-                     data_out=syscall.addr(dout), repeat=repeat,
+                     data_out=syscall.addr(dout),
+                     # 0 runs once too; syscall programs refuse any other value
+                     repeat=0 if repeat == 1 else repeat,
                      ctx_size_in=len(ctx_in or b""), ctx_size_out=len(ctx_in or b""),
                      ctx_in=syscall.addr(cin), ctx_out=syscall.addr(cout),
                      flags=flags, cpu=cpu, batch_size=batch)

@@ -12,7 +12,7 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_ARENA);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 2);                 /* pages */
+	__uint(max_entries, 8);                 /* pages */
 #ifdef ARENA_AT
 	__ulong(map_extra, ARENA_AT);           /* a fixed user address */
 #endif
@@ -46,4 +46,32 @@ int count(void *ctx)
 	return 0;
 }
 
+
+
+/* Pages the program allocates in the arena: their pointers are user addresses inside
+ * the loader's mapping of the arena (what makes mapping it before load matter). */
+struct item { __u64 value; struct item __arena *next; };
+
+void __arena *bpf_arena_alloc_pages(void *map, void __arena *addr, __u32 page_cnt,
+				    int node_id, __u64 flags) __ksym __weak;
+
+struct item __arena *head;
+__u32 nodes = 3;
+
+SEC("syscall")
+int build_list(void *ctx)
+{
+	struct item __arena *n;
+	__u32 i;
+
+	for (i = 0; i < nodes && i < 8; i++) {
+		n = bpf_arena_alloc_pages(&arena, NULL, 1, -1, 0);
+		if (!n)
+			return 1;
+		n->value = 1000 + i;
+		n->next = head;
+		head = n;
+	}
+	return 0;
+}
 char LICENSE[] SEC("license") = "GPL";

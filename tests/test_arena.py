@@ -103,8 +103,7 @@ def test_a_fixed_arena_address_is_where_it_is_mapped(monkeypatch):
     raw = pybpf.compile(SRC, cflags=[f"-DARENA_AT={FIXED_AT:#x}ULL"])
     with pybpf.load(raw, name="pt_arena_at") as obj:
         assert obj.maps["arena"].fileno() >= 0
-        window = obj._mmaps["arena"]
-        assert window.mapping.addr == FIXED_AT       # map_extra, not a kernel-chosen spot
+        assert obj.arena_mapping.addr == FIXED_AT       # map_extra, not a kernel-chosen spot
         obj.bss.my_pid = os.getpid()
         obj.attach()
         _getppids(2)
@@ -114,7 +113,7 @@ def test_a_fixed_arena_address_is_where_it_is_mapped(monkeypatch):
             pybpf.load(raw, name="pt_arena_at")
         assert obj.arena.counter == 9
     with pybpf.load(raw, name="pt_arena_at") as again:   # unmapped with the first object
-        assert again._mmaps["arena"].mapping.addr == FIXED_AT
+        assert again.arena_mapping.addr == FIXED_AT
 
 
 @pytest.mark.kernel
@@ -132,10 +131,10 @@ def test_pages_a_program_allocates_are_in_our_mapping(obj_bytes):
     with pybpf.load(obj_bytes, name="pt_arena") as obj:
         obj.data.nodes = 3
         assert obj.programs["build_list"].test_run().retval == 0
-        m = obj._mmaps["arena"].mapping
+        m = obj.arena_mapping
         values, at = [], obj.bss.head
         while at:
             assert m.addr <= at < m.addr + m.length
-            value, at = struct.unpack("<QQ", m.view(at - m.addr, 16))
+            value, at = struct.unpack("<QQ", m.at(at, 16))
             values.append(value)
         assert values == [1002, 1001, 1000]

@@ -124,6 +124,13 @@ class ArenaMapping:
             raise ValueError("outside the arena (or the arena is unmapped)")
         return memoryview((ctypes.c_char * length).from_address(self.addr + offset)).cast("B")
 
+    def at(self, address: int, length: int) -> memoryview:
+        """``length`` bytes at a user ``address`` inside the arena: what a pointer the
+        programs stored there (``bpf_arena_alloc_pages()``'s) points at."""
+        if self.addr is None:
+            raise ValueError("the arena is unmapped")
+        return self.view(address - self.addr, length)
+
     def close(self) -> None:
         if self.addr is not None:
             self._munmap(self.addr, self.length)
@@ -153,7 +160,7 @@ def setup(loader, name: str, mp, m) -> int:
     off = data_offset(m, full)
     mapping = ArenaMapping(mp.fileno(), size(m), m.map_extra)
     obj._owned.append(mapping)
-    obj._arena = name
+    obj._arena, obj.arena_mapping = name, mapping
     if m.data:
         data = bytearray(m.data)
         for at, raw in loader.patches.get(name, ()):

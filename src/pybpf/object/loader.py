@@ -210,6 +210,8 @@ class Object(GlobalsMixin):
         self._codec = None             # typed globals (globalview.codec)
         self._mmaps: dict[str, Any] = {}
         self._arena: str | None = None     # the arena map's name, once mapped (arena.py)
+        # the arena's shared mapping (addr, length, view(), at(address)): None without one
+        self.arena_mapping = None
 
     @property
     def spec(self):

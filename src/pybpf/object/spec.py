@@ -106,15 +106,17 @@ class MapSpec(Record):
 
     # key_type_id: object-BTF ids (0 when unknown)
     # contents: slot -> map or program name
-    # data: initial value of global data maps
+    # data: initial value of global data maps (and struct_ops maps, in the object's layout)
+    # struct_ops: a StructOps (which kernel struct, member -> program) for struct_ops maps
     _fields = ('name', 'type', 'key_size', 'value_size', 'max_entries', 'flags', 'numa_node',
                'map_extra', 'pinning', 'key_type_id', 'value_type_id', 'inner', 'contents',
-               'section', 'section_offset', 'kernel_name', 'data', 'variables', 'autocreate')
+               'section', 'section_offset', 'kernel_name', 'data', 'variables', 'autocreate',
+               'struct_ops')
 
     def __init__(self, name, type, key_size=0, value_size=0, max_entries=0, flags=0,
                  numa_node=0, map_extra=0, pinning=0, key_type_id=0, value_type_id=0,
                  inner=None, contents=None, section="", section_offset=0, kernel_name="",
-                 data=None, variables=None, autocreate=True):
+                 data=None, variables=None, autocreate=True, struct_ops=None):
         self.name = name
         self.type = type
         self.key_size = key_size
@@ -134,6 +136,7 @@ class MapSpec(Record):
         self.data = data
         self.variables = {} if variables is None else variables
         self.autocreate = autocreate
+        self.struct_ops = struct_ops
 
     def get_var(self, name: str) -> bytes:
         """Current initial bytes of global variable ``name`` in this data map."""
@@ -199,6 +202,12 @@ class ObjectSpec:
                 from None
         var.set(value)
 
+    @property
+    def struct_ops(self) -> dict:
+        """struct_ops maps by name: their :class:`~pybpf.object.structops.StructOps`
+        (kernel struct, member -> program, link or not)."""
+        return {n: m.struct_ops for n, m in self.maps.items() if m.struct_ops is not None}
+
     def functions(self) -> dict[str, ProgramSpec]:
         """Programs and subprograms together, by name."""
         return {**self.subprograms, **self.programs}
@@ -239,6 +248,7 @@ class _Builder:
         self._legacy_maps()
         self._btf_maps()
         self._data_maps()
+        self._struct_ops_maps()
         self._relocations()
 
     def _load_btf(self) -> None:
@@ -398,6 +408,15 @@ class _Builder:
                              value_type_id=kc.datasec_id)
             m_spec.variables = G.bind_vars(kc.variables, m_spec)
             self._add_data_map(m_spec, -2)
+
+    def _struct_ops_maps(self) -> None:
+        if not any(sec.name.lstrip("?").startswith(".struct_ops") for sec in self.f.sections):
+            return
+        from .structops import collect     # only objects with struct_ops maps
+        for m in collect(self.spec, self.f, self.by_pos, self.rels):
+            if m.name in self.spec.maps:
+                raise ELFError(f"duplicate map name {m.name!r}")
+            self.spec.maps[m.name] = m
 
     def _add_data_map(self, m: MapSpec, sec_idx: int) -> None:
         if m.name in self.spec.maps:

@@ -67,6 +67,10 @@ class FullLoader(_Loader):
         self.map_specs = spec.maps
         self.load_btf()
         kconfig.fill(spec)
+        self.st_layouts, self.st_targets = {}, {}
+        if any(m.struct_ops is not None for m in spec.maps.values()):
+            from .structops_load import prepare
+            prepare(self)       # before the plan below: struct_ops objects record none
         if self.plan is not None:
             from .plan import PLAN_VERSION
             from ..ctypes_btf import export_types
@@ -97,12 +101,22 @@ class FullLoader(_Loader):
                 # would blame the kernel)
                 e = errors.NotSupportedError(f"section {p.section!r}")
                 e.strerror = (f"program {name!r}: pybpf cannot load {p.section!r} programs "
-                              "yet (struct_ops needs its kernel struct's maps); "
-                              "set autoload=False or load it with libbpf")
+                              "yet; set autoload=False or load it with libbpf")
                 e.args = (e.errno, e.strerror)
                 raise e
             self.load_program(p, link_program(spec, p, code, res))
         self.fill_map_slots(maps_only=False)
+        if self.st_layouts:
+            from .structops_load import registration
+            self.obj._struct_ops = {n: registration(self, n, spec.maps[n])
+                                    for n in self.st_layouts}
+
+    def create_map(self, name: str, m):
+        if m.struct_ops is not None and name not in self.obj.maps and \
+                name not in self.reuse:
+            from .structops_load import create_map
+            return create_map(self, name, m)
+        return super().create_map(name, m)
 
     def load_btf(self) -> None:
         if self.spec.btf is None:
@@ -244,13 +258,17 @@ class FullLoader(_Loader):
             flags |= ProgFlag.XDP_HAS_FRAGS
         attach_btf_id = attach_btf_obj_fd = 0
         info = p.sec_info
+        expected = p.expected_attach_type or 0
         if info is not None and info.needs_btf_id:
             attach_btf_id, attach_btf_obj_fd = self.attach_btf_id(p)
+        elif p.name in self.st_targets:
+            # a struct_ops callback: the kernel struct, and which of its members
+            attach_btf_id, expected = self.st_targets[p.name]
         has_btf = self.obj.btf_fd is not None
         ks = KProgSpec(
             name=p.name[:15], type=p.type, instructions=bytes(linked.insns),
             license=p.license or "GPL",
-            expected_attach_type=p.expected_attach_type or 0, attach_btf_id=attach_btf_id,
+            expected_attach_type=expected, attach_btf_id=attach_btf_id,
             attach_btf_obj_fd=attach_btf_obj_fd,
             kern_version=p.kern_version or kconfig.kernel_version_code(), flags=flags,
             btf_fd=self.obj.btf_fd.fileno() if has_btf else 0,
@@ -260,7 +278,13 @@ class FullLoader(_Loader):
             line_info_rec_size=16, line_info_cnt=linked.line_info_cnt if has_btf else 0,
             source_lines=linked.lines, fd_array=linked.fd_array, section=p.section,
             attach_to=info.extra if info else "")
-        prog = Program.load(ks, log_level=self.log_level)
+        try:
+            prog = Program.load(ks, log_level=self.log_level)
+        except errors.KernelError as e:
+            if p.name not in self.st_targets:
+                raise
+            from .structops_load import load_error
+            raise load_error(p, self.spec.maps, e) from None
         self._own_program(p.name, prog)
         if self.plan is not None:
             self._record_program(p, ks)

@@ -194,6 +194,7 @@ class Object(GlobalsMixin):
         self._owned: list[Any] = []    # everything to close, in creation order
         self.usdt_spec_ids = 0         # next free id in usdt.bpf.h's spec map
         self.skipped: dict[str, str] = {}   # program -> why attach(skip_missing=) skipped it
+        self._struct_ops: dict[str, Any] = {}   # struct_ops map -> its value to register
         if spec is not None:
             from .fullload import spec_globals
             self._globals = spec_globals(spec)
@@ -224,6 +225,7 @@ class Object(GlobalsMixin):
         """Attach programs whose section names their hook (tracepoint/..., raw_tp/...,
         tp_btf/..., fentry/..., lsm/..., uprobe/path:func, iter/task, ...), as a libbpf
         skeleton's ``__attach()``; returns the new links (also kept in ``links``).
+        With no ``names``, struct_ops maps are registered too (:meth:`attach_struct_ops`).
 
         With no ``names``, programs whose hook needs a run-time argument (tc, xdp, a
         uprobe without a target...) are left for their ``attach_*()`` call; naming one
@@ -234,6 +236,14 @@ class Object(GlobalsMixin):
         """
         from .attach import attach_all
         return attach_all(self, names, skip_missing)
+
+    def attach_struct_ops(self, name: str):
+        """Register struct_ops map ``name`` (``SEC(".struct_ops")``: a map update;
+        ``SEC(".struct_ops.link")``: a BPF link), as libbpf's bpf_map__attach_struct_ops;
+        returns the Link (kept in ``links``) whose close() unregisters it.  :meth:`attach`
+        with no names registers every struct_ops map."""
+        from .structops_load import attach
+        return attach(self, name)
 
     def _var(self, name: str) -> tuple:
         try:

@@ -1,0 +1,334 @@
+"""struct_ops maps: parsing (which kernel struct, member -> program), the kernel value
+layout and its one-line errors, and a BPF TCP congestion control registered through
+``obj.attach()`` that a loopback transfer really uses."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pybpf
+from pybpf import errors
+from pybpf._sys.uapi import MapFlag, MapType, ProgType
+from pybpf.object import structops
+from pybpf.object.structops_load import load_error, _register_error
+from tests.vm import hook_absent
+
+_HEAD = r"""
+#include <linux/types.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+struct sock;
+"""
+
+# A Reno congestion control that counts its init and cong_avoid calls.  Its struct is a
+# shadow of the kernel's: only the members it sets, matched to the kernel's by name.
+CA = _HEAD + r"""
+struct tcp_congestion_ops {
+    __u32 (*ssthresh)(struct sock *sk);
+    void (*cong_avoid)(struct sock *sk, __u32 ack, __u32 acked);
+    __u32 (*undo_cwnd)(struct sock *sk);
+    void (*init)(struct sock *sk);
+    char name[16];
+};
+extern void tcp_reno_cong_avoid(struct sock *sk, __u32 ack, __u32 acked) __ksym;
+extern __u32 tcp_reno_ssthresh(struct sock *sk) __ksym;
+extern __u32 tcp_reno_undo_cwnd(struct sock *sk) __ksym;
+
+__u64 inits = 0;
+__u64 avoids = 0;
+
+SEC("struct_ops/pt_ca_init")
+void BPF_PROG(pt_ca_init, struct sock *sk) { __sync_fetch_and_add(&inits, 1); }
+
+SEC("struct_ops/pt_ca_avoid")
+void BPF_PROG(pt_ca_avoid, struct sock *sk, __u32 ack, __u32 acked)
+{
+    __sync_fetch_and_add(&avoids, 1);
+    tcp_reno_cong_avoid(sk, ack, acked);
+}
+SEC("struct_ops/pt_ca_ssthresh")
+__u32 BPF_PROG(pt_ca_ssthresh, struct sock *sk) { return tcp_reno_ssthresh(sk); }
+SEC("struct_ops/pt_ca_undo")
+__u32 BPF_PROG(pt_ca_undo, struct sock *sk) { return tcp_reno_undo_cwnd(sk); }
+
+/* registered by a link */
+SEC(".struct_ops.link")
+struct tcp_congestion_ops pt_ca = {
+    .init = (void *)pt_ca_init, .cong_avoid = (void *)pt_ca_avoid,
+    .ssthresh = (void *)pt_ca_ssthresh, .undo_cwnd = (void *)pt_ca_undo, .name = "pt_ca_l",
+};
+/* registered by a map update; shares three programs with pt_ca */
+SEC(".struct_ops")
+struct tcp_congestion_ops pt_ca_plain = {
+    .cong_avoid = (void *)pt_ca_avoid, .ssthresh = (void *)pt_ca_ssthresh,
+    .undo_cwnd = (void *)pt_ca_undo, .name = "pt_ca_p",
+};
+/* never created ("?"), so never registered */
+SEC("?.struct_ops")
+struct tcp_congestion_ops pt_ca_off = {
+    .cong_avoid = (void *)pt_ca_avoid, .ssthresh = (void *)pt_ca_ssthresh,
+    .undo_cwnd = (void *)pt_ca_undo, .name = "pt_ca_o",
+};
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+# Structs that parse but do not fit the kernel's (checked by kernel_layout).
+LAYOUTS = _HEAD + r"""
+struct tcp_congestion_ops___big { __u64 flags; char name[16]; };
+struct tcp_congestion_ops___extra { int pt_absent; char name[16]; };
+struct tcp_congestion_ops___zero { int pt_absent; char name[16]; };
+struct tcp_congestion_ops___kind { int ssthresh; };
+struct pt_no_such_ops { int x; };
+SEC(".struct_ops") struct tcp_congestion_ops___big pt_big = { .flags = 1 };
+SEC(".struct_ops") struct tcp_congestion_ops___extra pt_extra = { .pt_absent = 1 };
+SEC(".struct_ops") struct tcp_congestion_ops___zero pt_zero = { .name = "pt_z" };
+SEC(".struct_ops") struct tcp_congestion_ops___kind pt_kind = { .ssthresh = 1 };
+SEC(".struct_ops") struct pt_no_such_ops pt_nosuch = { .x = 1 };
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+_OPS = r"""
+struct tcp_congestion_ops { void (*init)(struct sock *sk); void *data; char name[16]; };
+int pt_counter = 0;
+SEC("tracepoint/syscalls/sys_enter_getpid")
+int pt_tp(void *ctx) { return 0; }
+SEC("struct_ops/pt_init")
+void BPF_PROG(pt_init, struct sock *sk) { }
+"""
+# Objects a parser must refuse, with the words its one line must hold.
+BAD = {
+    "not_a_program": (_OPS + 'SEC(".struct_ops") struct tcp_congestion_ops pt_m = '
+                      '{ .init = (void *)&pt_counter };', "names 'pt_counter', which is not"),
+    "not_struct_ops": (_OPS + 'SEC(".struct_ops") struct tcp_congestion_ops pt_m = '
+                       '{ .init = (void *)pt_tp };', "program 'pt_tp' of section"),
+    "not_func_ptr": (_OPS + 'SEC(".struct_ops") struct tcp_congestion_ops pt_m = '
+                     '{ .data = (void *)pt_init };', "member 'data' is not a function"),
+    "not_struct": (_OPS + 'SEC(".struct_ops") int pt_m = 1;', "not a named struct"),
+}
+
+
+@pytest.fixture(scope="module")
+def ca_bytes() -> bytes:
+    return pybpf.compile(CA)
+
+
+def _spec(data: bytes, name: str = "pt_so") -> pybpf.ObjectSpec:
+    return pybpf.ObjectSpec.from_bytes(data, name=name)
+
+
+def _vmlinux():
+    from pybpf.btf.kernel import load_vmlinux
+    return load_vmlinux()
+
+
+# -- parsing (no kernel) ----------------------------------------------------------------
+
+def test_spec_shows_struct_ops_maps_and_their_programs(ca_bytes):
+    spec = _spec(ca_bytes)
+    so = spec.struct_ops
+    assert sorted(so) == ["pt_ca", "pt_ca_off", "pt_ca_plain"]
+    assert so["pt_ca"].type_name == "tcp_congestion_ops" and so["pt_ca"].link
+    assert so["pt_ca"].programs == {"init": "pt_ca_init", "cong_avoid": "pt_ca_avoid",
+                                    "ssthresh": "pt_ca_ssthresh", "undo_cwnd": "pt_ca_undo"}
+    assert not so["pt_ca_plain"].link and "init" not in so["pt_ca_plain"].programs
+    m = spec.maps["pt_ca"]
+    assert (m.type, m.key_size, m.max_entries, m.flags) == (MapType.STRUCT_OPS, 4, 1,
+                                                            MapFlag.LINK)
+    assert m.value_size == 8 * 4 + 16 and m.data[32:40] == b"pt_ca_l\0"
+    assert spec.maps["pt_ca_plain"].flags == 0 and spec.maps["pt_ca_plain"].autocreate
+    assert not spec.maps["pt_ca_off"].autocreate
+    assert {p.type for p in spec.programs.values()} == {ProgType.STRUCT_OPS}
+
+
+def test_autoload_follows_the_maps_that_name_a_program(ca_bytes):
+    spec = _spec(ca_bytes)
+    spec.maps["pt_ca"].autocreate = False
+    structops.adjust_autoload(spec)
+    # pt_ca_init serves only the map not created; the rest also serve pt_ca_plain
+    assert {n: p.autoload for n, p in spec.programs.items()} == {
+        "pt_ca_init": False, "pt_ca_avoid": True, "pt_ca_ssthresh": True, "pt_ca_undo": True}
+
+
+def test_kernel_layout_copies_data_by_name_and_places_programs(ca_bytes):
+    spec = _spec(ca_bytes)
+    kern = _vmlinux()
+    lay = structops.kernel_layout(spec.maps["pt_ca"], spec.btf, kern)
+    vtype, ktype = kern[lay.value_type_id], kern[lay.type_id]
+    assert vtype.name == "bpf_struct_ops_tcp_congestion_ops" and len(lay.value) == vtype.size
+    assert ktype.name == "tcp_congestion_ops"
+    base = next(m for m in vtype.members if m.type == lay.type_id).offset_bits // 8
+    kmembers = {m.name: (i, m.offset_bits // 8) for i, m in enumerate(ktype.members)}
+    assert lay.slots == {n: (base + kmembers[n][1], kmembers[n][0])
+                         for n in ("init", "cong_avoid", "ssthresh", "undo_cwnd")}
+    off = base + kmembers["name"][1]
+    assert bytes(lay.value[off:off + 16]) == b"pt_ca_l".ljust(16, b"\0")
+    assert not any(b for i, b in enumerate(lay.value) if not off <= i < off + 16)
+    targets = structops.program_targets(spec.maps, {"pt_ca": lay})
+    assert targets["pt_ca_avoid"] == (lay.type_id, kmembers["cong_avoid"][0])
+
+
+@pytest.mark.parametrize("var,exc,words", [
+    ("pt_big", errors.ELFError, "member 'flags' is 8 bytes here but 4 in the kernel"),
+    ("pt_extra", errors.ELFError, "member 'pt_absent' is set, but this kernel's struct "
+                                  "tcp_congestion_ops has no such member"),
+    ("pt_kind", errors.ELFError, "member 'ssthresh' is a int here but a ptr"),
+    ("pt_nosuch", errors.NotFoundError, "the kernel's BTF has no struct 'pt_no_such_ops'"),
+])
+def test_kernel_layout_refuses_what_does_not_fit(var, exc, words):
+    spec = _spec(pybpf.compile(LAYOUTS))
+    with pytest.raises(exc) as ei:
+        structops.kernel_layout(spec.maps[var], spec.btf, _vmlinux())
+    msg = str(ei.value)
+    assert words in msg and f"struct_ops map {var!r}" in msg and "\n" not in msg
+
+
+def test_kernel_layout_drops_zero_members_the_kernel_lacks():
+    spec = _spec(pybpf.compile(LAYOUTS))
+    lay = structops.kernel_layout(spec.maps["pt_zero"], spec.btf, _vmlinux())
+    assert lay.dropped == ("pt_absent",) and b"pt_z\0" in lay.value
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_malformed_struct_ops_objects_get_one_line(case):
+    src, words = BAD[case]
+    data = pybpf.compile(_HEAD + src + '\nchar LICENSE[] SEC("license") = "GPL";\n')
+    with pytest.raises(errors.ELFError) as ei:
+        _spec(data)
+    msg = str(ei.value)
+    assert words in msg and "\n" not in msg, msg
+
+
+def test_refusals_name_the_map_and_the_hook(ca_bytes):
+    spec = _spec(ca_bytes)
+    e = load_error(spec.programs["pt_ca_init"], spec.maps,
+                   errors.KernelError(errno.EPERM, "BPF_PROG_LOAD", "x"))
+    assert isinstance(e, errors.NotSupportedError)
+    assert "struct_ops map 'pt_ca'" in str(e) and "callback 'init'" in str(e)
+    assert "trampolines" in str(e) and "\n" not in str(e)
+    e = _register_error(errors.KernelError(errno.EEXIST, "BPF_LINK_CREATE", ""),
+                        "struct_ops map 'pt_ca' (struct tcp_congestion_ops)",
+                        "tcp_congestion_ops")
+    assert "already has a tcp_congestion_ops registered under this one's name" in str(e)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_fuzzed_struct_ops_sections_never_crash_the_parser(ca_bytes, data):
+    from pybpf.elf import ELFFile
+    f = ELFFile(ca_bytes)
+    spans = [(s.offset, s.size) for s in f.sections
+             if s.name in (".struct_ops", ".struct_ops.link", ".rel.struct_ops",
+                           ".rel.struct_ops.link", ".BTF")]
+    buf = bytearray(ca_bytes)
+    for _ in range(data.draw(st.integers(1, 8))):
+        off, size = data.draw(st.sampled_from(spans))
+        pos = off + data.draw(st.integers(0, max(size - 1, 0)))
+        buf[pos] = data.draw(st.integers(0, 255))
+    try:
+        spec = _spec(bytes(buf))
+    except errors.PybpfError:
+        return
+    for m in spec.maps.values():
+        if m.struct_ops is not None:
+            try:
+                structops.kernel_layout(m, spec.btf, _vmlinux())
+            except errors.PybpfError:
+                pass
+
+
+# -- the kernel ---------------------------------------------------------------------------
+
+def _available() -> list[str]:
+    with open("/proc/sys/net/ipv4/tcp_available_congestion_control") as f:
+        return f.read().split()
+
+
+def _rename(spec, map_name: str, new: str) -> None:
+    """Give struct_ops map ``map_name`` another ``name`` member (edited before load)."""
+    m = spec.maps[map_name]
+    t = spec.btf[m.struct_ops.type_id]
+    off = next(mb for mb in t.members if mb.name == "name").offset_bits // 8
+    data = bytearray(m.data)
+    data[off:off + 16] = new.encode().ljust(16, b"\0")
+    m.data = bytes(data)
+
+
+def _transfer(ca: str, nbytes: int) -> str:
+    """Send ``nbytes`` over loopback TCP with congestion control ``ca``; its name as the
+    socket reports it."""
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        got = []
+
+        def sink():
+            conn, _ = srv.accept()
+            with conn:
+                n = 0
+                while True:
+                    b = conn.recv(1 << 16)
+                    if not b:
+                        break
+                    n += len(b)
+                got.append(n)
+
+        th = threading.Thread(target=sink)
+        th.start()
+        with socket.socket() as c:
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, ca.encode())
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 16)
+            c.connect(srv.getsockname())
+            used = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16)
+            c.sendall(bytes(nbytes))
+        th.join(30)
+    assert got == [nbytes]
+    return used.rstrip(b"\0").decode()
+
+
+@pytest.fixture(scope="module")
+def ca_names():
+    tag = f"{os.getpid() % 100000}"
+    return f"pt_ca_l{tag}", f"pt_ca_p{tag}"
+
+
+@pytest.mark.kernel
+@pytest.mark.needs_hook("struct_ops")
+def test_bpf_congestion_control_carries_a_tcp_transfer(ca_bytes, ca_names):
+    link_name, plain_name = ca_names
+    spec = _spec(ca_bytes, "pt_ca")
+    _rename(spec, "pt_ca", link_name)
+    _rename(spec, "pt_ca_plain", plain_name)
+    try:
+        obj = pybpf.load(spec)
+    except errors.NotSupportedError as e:
+        assert "struct_ops map 'pt_ca" in str(e) and "trampolines" in str(e)
+        hook_absent()
+        return
+    with obj:
+        assert "pt_ca_off" not in obj.maps and obj.maps["pt_ca"].type == MapType.STRUCT_OPS
+        assert link_name not in _available()
+        links = obj.attach()
+        assert [ln.target for ln in links] == ["tcp_congestion_ops pt_ca",
+                                               "tcp_congestion_ops pt_ca_plain"]
+        assert {link_name, plain_name} <= set(_available())
+        assert _transfer(link_name, 4 << 20) == link_name
+        assert obj.bss.inits >= 1 and obj.bss.avoids > 0
+        before = obj.bss.inits
+        assert _transfer(plain_name, 1 << 20) == plain_name
+        assert obj.bss.inits == before          # pt_ca_plain has no init callback
+        # a second registration under the same names is refused in one line
+        with pybpf.load(spec) as twin:
+            with pytest.raises(errors.KernelError, match="already has a "
+                               "tcp_congestion_ops registered") as ei:
+                twin.attach_struct_ops("pt_ca")
+            assert "\n" not in str(ei.value)
+        links[1].close()                        # unregisters the plain map (map delete)
+        assert plain_name not in _available() and link_name in _available()
+    assert link_name not in _available() and plain_name not in _available()

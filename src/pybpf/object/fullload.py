@@ -68,7 +68,8 @@ class FullLoader(_Loader):
         self.load_btf()
         kconfig.fill(spec)
         self.st_layouts, self.st_targets = {}, {}
-        if any(m.struct_ops is not None for m in spec.maps.values()):
+        if any(m.struct_ops is not None for m in spec.maps.values()) or \
+                any(p.type == ProgType.STRUCT_OPS for p in spec.programs.values()):
             from .structops_load import prepare
             prepare(self)       # before the plan below: struct_ops objects record none
         if self.plan is not None:

@@ -37,8 +37,6 @@ def prepare(loader) -> None:
     spec = loader.spec
     st_maps = {n: m for n, m in spec.maps.items() if m.struct_ops is not None}
     loader.st_layouts, loader.st_targets = {}, {}
-    if not st_maps:
-        return
     loader.plan = None          # a plan cannot replay struct_ops maps: no warm path for them
     adjust_autoload(spec)
     layouts = {n: kernel_layout(m, spec.btf, loader.vmlinux())

@@ -57,6 +57,7 @@ class KernelLayout(Record):
 
 
 def is_struct_ops_section(name: str) -> bool:
+    """True for the ELF sections libbpf makes struct_ops maps of."""
     return name in SECTIONS
 
 

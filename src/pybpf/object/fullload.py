@@ -309,19 +309,14 @@ class FullLoader(_Loader):
         """(BTF id of the program's attach target, fd of the module BTF holding it or 0):
         vmlinux first, then the named module, or every loaded module, as libbpf does."""
         from ..btf.types import Kind
+        if p.sec_info.prog_type == ProgType.EXT:
+            # its target is a function of another loaded BPF program, not of the kernel
+            from .freplace import target as freplace_target
+            return freplace_target(p)
         target = p.sec_info.btf_target()
         if target is None:
             raise errors.ELFError(f"program {p.name!r} in {p.section!r} names no attach target")
         name, kind, module = target
-        if p.sec_info.prog_type == ProgType.EXT:
-            # its target is a function of another loaded BPF program, not of the kernel
-            e = errors.NotSupportedError(f"section {p.section!r}")
-            e.strerror = (f"program {p.name!r} ({p.section!r}) replaces function {name!r} "
-                          "of another loaded BPF program; pybpf cannot load freplace "
-                          "programs against a target program yet (set autoload=False or "
-                          "load it with libbpf)")
-            e.args = (e.errno, e.strerror)
-            raise e
         k = Kind.TYPEDEF if kind == "typedef" else Kind.FUNC
         ids = self.vmlinux().find(name, k) if not module else []
         if ids:

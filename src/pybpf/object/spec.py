@@ -70,14 +70,17 @@ class ProgramSpec(Record):
     # sec_info: parsed SEC(): flags, attach target, auto-attach
     # global_binding: False for static functions
     # hidden: global with hidden visibility (verify as static)
+    # attach_prog/attach_func: freplace's target program (Program or fd) and function
     _fields = ('name', 'section', 'section_offset', 'instructions', 'relocations', 'type',
                'expected_attach_type', 'sec_info', 'sleepable', 'xdp_frags', 'license',
-               'kern_version', 'subprogram', 'global_binding', 'hidden', 'autoload')
+               'kern_version', 'subprogram', 'global_binding', 'hidden', 'autoload',
+               'attach_prog', 'attach_func')
 
     def __init__(self, name, section, section_offset, instructions, relocations=None,
                  type=ProgType.UNSPEC, expected_attach_type=None, sec_info=None,
                  sleepable=False, xdp_frags=False, license="", kern_version=0,
-                 subprogram=False, global_binding=True, hidden=False, autoload=True):
+                 subprogram=False, global_binding=True, hidden=False, autoload=True,
+                 attach_prog=None, attach_func=""):
         self.name = name
         self.section = section
         self.section_offset = section_offset
@@ -94,6 +97,8 @@ class ProgramSpec(Record):
         self.global_binding = global_binding
         self.hidden = hidden
         self.autoload = autoload
+        self.attach_prog = attach_prog
+        self.attach_func = attach_func
 
     @property
     def insn_count(self) -> int:
@@ -201,6 +206,17 @@ class ObjectSpec:
             raise KeyError(f"no global variable {name!r}; known: {sorted(self.globals)}") \
                 from None
         var.set(value)
+
+    def set_attach_target(self, program: str, target, func: str = "") -> None:
+        """Load freplace program ``program`` against loaded program ``target`` (a
+        Program or its fd), replacing its global function ``func`` (default: the one the
+        section names), as libbpf's bpf_program__set_attach_target."""
+        try:
+            p = self.programs[program]
+        except KeyError:
+            raise KeyError(f"no program {program!r}; known: {sorted(self.programs)}") \
+                from None
+        p.attach_prog, p.attach_func = target, func or p.attach_func
 
     @property
     def struct_ops(self) -> dict:

@@ -377,3 +377,15 @@ def test_plain_struct_ops_map_and_a_name_clash(ca_bytes, ca_names):
         assert plain_name not in _available() and link_name in _available()
     assert link_name not in _available()
     _wait_freed(ids)
+
+
+@pytest.mark.kernel
+def test_loading_a_struct_the_kernel_offers_no_struct_ops_for_says_so():
+    spec = _spec(pybpf.compile(LAYOUTS), "pt_lay")
+    for name, m in spec.maps.items():
+        m.autocreate = name == "pt_nosuch"
+    with pytest.raises(errors.NotFoundError) as ei:
+        pybpf.load(spec)
+    msg = str(ei.value)
+    assert "\n" not in msg and "struct_ops map 'pt_nosuch'" in msg
+    assert "offers no pt_no_such_ops struct_ops" in msg

@@ -39,8 +39,13 @@ def prepare(loader) -> None:
     loader.st_layouts, loader.st_targets = {}, {}
     loader.plan = None          # a plan cannot replay struct_ops maps: no warm path for them
     adjust_autoload(spec)
-    layouts = {n: kernel_layout(m, spec.btf, loader.vmlinux())
-               for n, m in st_maps.items() if m.autocreate}
+    layouts = {}
+    for n, m in st_maps.items():
+        if m.autocreate:
+            try:
+                layouts[n] = kernel_layout(m, spec.btf, loader.vmlinux())
+            except errors.NotFoundError as e:
+                raise _in_module(loader, m, e) from None
     for n, lay in layouts.items():
         for member in lay.dropped:
             prog = st_maps[n].struct_ops.programs.get(member)
@@ -54,6 +59,20 @@ def prepare(loader) -> None:
             raise errors.ELFError(f"program {name!r} ({p.section!r}) is the callback of no "
                                   "created struct_ops map (did you forget to put it in a "
                                   "SEC(\".struct_ops\") struct?); set autoload=False")
+
+
+def _in_module(loader, m, e: errors.NotFoundError) -> errors.KernelError:
+    """A struct_ops type vmlinux lacks: say so plainly when a module defines it."""
+    from ..btf.kinds import Kind
+    from .structops import VALUE_PREFIX, essential_name
+    tname = essential_name(m.struct_ops.type_name)
+    for mod, btf in loader.modules().items():
+        if any(t >= btf.start_id for t in btf.find(VALUE_PREFIX + tname, Kind.STRUCT)):
+            return errors.NotSupportedError(
+                f"struct_ops {tname}", f"struct_ops map {m.name!r}: struct {tname} is "
+                f"defined by module {mod!r}; pybpf registers struct_ops of vmlinux only "
+                "so far", _errno.EOPNOTSUPP, "struct_ops")
+    return e
 
 
 def create_map(loader, name: str, m):

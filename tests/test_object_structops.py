@@ -389,3 +389,77 @@ def test_loading_a_struct_the_kernel_offers_no_struct_ops_for_says_so():
     msg = str(ei.value)
     assert "\n" not in msg and "struct_ops map 'pt_nosuch'" in msg
     assert "offers no pt_no_such_ops struct_ops" in msg
+
+
+# The same congestion control on the kernel's own types (vmlinux.h), which libbpf 1.1
+# (Debian 12's bpftool) loads too: it knows plain .struct_ops maps, not .link ones.
+PARITY = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+extern void tcp_reno_cong_avoid(struct sock *sk, __u32 ack, __u32 acked) __ksym;
+extern __u32 tcp_reno_ssthresh(struct sock *sk) __ksym;
+extern __u32 tcp_reno_undo_cwnd(struct sock *sk) __ksym;
+__u64 avoids = 0;
+SEC("struct_ops/pt_par_avoid")
+void BPF_PROG(pt_par_avoid, struct sock *sk, __u32 ack, __u32 acked)
+{
+    __sync_fetch_and_add(&avoids, 1);
+    tcp_reno_cong_avoid(sk, ack, acked);
+}
+SEC("struct_ops/pt_par_ssthresh")
+__u32 BPF_PROG(pt_par_ssthresh, struct sock *sk) { return tcp_reno_ssthresh(sk); }
+SEC("struct_ops/pt_par_undo")
+__u32 BPF_PROG(pt_par_undo, struct sock *sk) { return tcp_reno_undo_cwnd(sk); }
+SEC(".struct_ops")
+struct tcp_congestion_ops pt_par = {
+    .cong_avoid = (void *)pt_par_avoid, .ssthresh = (void *)pt_par_ssthresh,
+    .undo_cwnd = (void *)pt_par_undo, .flags = 0, .name = "pt_par",
+};
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def _registered(name: str) -> tuple[dict, dict]:
+    """bpftool's dump of registered struct_ops map ``name`` with ids blanked, and the
+    translated instructions of its programs by name."""
+    import json
+    import re
+    import subprocess
+    from pybpf import info
+    from tests.test_object_load import _normalize
+    out = subprocess.run(["bpftool", "-j", "struct_ops", "dump", "name", name],
+                         capture_output=True, text=True, check=True).stdout
+    progs = {}
+    for prog_name, pid in re.findall(r"\) (\w+)/prog_id:(\d+)", out):
+        with info.fd_by_id("prog", int(pid)) as fd:
+            progs[prog_name] = _normalize(info.prog_xlated(fd.fileno()))
+    out = re.sub(r'("(?:id|btf_id|btf_vmlinux_id)":)\d+', r"\g<1>0",
+                 re.sub(r"prog_id:\d+", "prog_id:0", out))
+    return json.loads(out), progs
+
+
+@pytest.mark.kernel
+def test_struct_ops_registers_what_libbpf_registers(tmp_path):
+    """bpftool (libbpf) registers the object, then pybpf: bpftool's dumps of the two
+    registered maps (value, programs per member, map attributes) and the kernel's
+    translations of the programs are the same."""
+    import subprocess
+    data = pybpf.compile(PARITY)
+    path = tmp_path / "par.o"
+    path.write_bytes(data)
+    subprocess.run(["bpftool", "struct_ops", "register", str(path)], check=True,
+                   capture_output=True)
+    try:
+        theirs = _registered("pt_par")
+    finally:
+        subprocess.run(["bpftool", "struct_ops", "unregister", "name", "pt_par"],
+                       check=True, capture_output=True)
+    with pybpf.load(_spec(data, "pt_par")) as obj:
+        ids = _ids(obj)
+        obj.attach()
+        mine = _registered("pt_par")
+    _wait_freed(ids)
+    assert mine[1] == theirs[1] and sorted(mine[1]) == ["pt_par_avoid", "pt_par_ssthresh",
+                                                          "pt_par_undo"]
+    assert mine[0] == theirs[0]

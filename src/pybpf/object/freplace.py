@@ -11,6 +11,15 @@ import ctypes
 from .. import errors
 
 
+def set_target(spec, program: str, target, func: str = "") -> None:
+    """:meth:`ObjectSpec.set_attach_target <pybpf.object.spec.ObjectSpec.set_attach_target>`."""
+    try:
+        p = spec.programs[program]
+    except KeyError:
+        raise KeyError(f"no program {program!r}; known: {sorted(spec.programs)}") from None
+    p.attach_prog, p.attach_func = target, func or p.attach_func
+
+
 def program_btf(btf_id: int) -> bytes:
     """The raw BTF the kernel holds under ``btf_id`` (a loaded program's BTF)."""
     from .._sys import attr

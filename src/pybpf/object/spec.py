@@ -208,20 +208,15 @@ class ObjectSpec:
         var.set(value)
 
     def set_attach_target(self, program: str, target, func: str = "") -> None:
-        """Load freplace program ``program`` against loaded program ``target`` (a
-        Program or its fd), replacing its global function ``func`` (default: the one the
-        section names), as libbpf's bpf_program__set_attach_target."""
-        try:
-            p = self.programs[program]
-        except KeyError:
-            raise KeyError(f"no program {program!r}; known: {sorted(self.programs)}") \
-                from None
-        p.attach_prog, p.attach_func = target, func or p.attach_func
+        """Load freplace ``program`` against loaded program ``target`` (a Program or fd),
+        replacing its function ``func`` (default: the section's), as libbpf's
+        bpf_program__set_attach_target."""
+        from .freplace import set_target
+        set_target(self, program, target, func)
 
     @property
     def struct_ops(self) -> dict:
-        """struct_ops maps by name: their :class:`~pybpf.object.structops.StructOps`
-        (kernel struct, member -> program, link or not)."""
+        """struct_ops maps by name -> :class:`~pybpf.object.structops.StructOps`."""
         return {n: m.struct_ops for n, m in self.maps.items() if m.struct_ops is not None}
 
     def functions(self) -> dict[str, ProgramSpec]:
@@ -426,13 +421,9 @@ class _Builder:
             self._add_data_map(m_spec, -2)
 
     def _struct_ops_maps(self) -> None:
-        if not any(sec.name.lstrip("?").startswith(".struct_ops") for sec in self.f.sections):
-            return
-        from .structops import collect     # only objects with struct_ops maps
-        for m in collect(self.spec, self.f, self.by_pos, self.rels):
-            if m.name in self.spec.maps:
-                raise ELFError(f"duplicate map name {m.name!r}")
-            self.spec.maps[m.name] = m
+        if any(sec.name.lstrip("?").startswith(".struct_ops") for sec in self.f.sections):
+            from .structops import collect     # only objects with struct_ops maps
+            collect(self.spec, self.f, self.by_pos, self.rels)
 
     def _add_data_map(self, m: MapSpec, sec_idx: int) -> None:
         if m.name in self.spec.maps:

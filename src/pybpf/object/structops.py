@@ -62,8 +62,9 @@ def is_struct_ops_section(name: str) -> bool:
 
 
 def collect(spec, f: E.ELFFile, by_pos: dict, rels: dict) -> list:
-    """The struct_ops MapSpecs of ELF ``f`` (programs already parsed into ``by_pos``:
-    (section index, offset) -> ProgramSpec; ``rels``: section index -> its REL section)."""
+    """Add the struct_ops MapSpecs of ELF ``f`` to ``spec.maps`` and return them
+    (programs already parsed into ``by_pos``: (section index, offset) -> ProgramSpec;
+    ``rels``: section index -> its REL section)."""
     from .spec import MapSpec
     from .globaldata import find_datasec
     out = []
@@ -104,6 +105,10 @@ def collect(spec, f: E.ELFFile, by_pos: dict, rels: dict) -> list:
         for r in f.relocations(rel) if rel is not None else ():
             _bind(btf, f, sec, maps, by_pos, r)
         out += maps
+    for m in out:
+        if m.name in spec.maps:
+            raise ELFError(f"duplicate map name {m.name!r}")
+        spec.maps[m.name] = m
     return out
 
 

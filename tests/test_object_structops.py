@@ -363,6 +363,10 @@ def test_plain_struct_ops_map_and_a_name_clash(ca_bytes, ca_names):
         assert _transfer(plain_name, 1 << 20) == plain_name
         assert obj.bss.avoids > 0 and obj.bss.inits == 0    # it has no init callback
         obj.attach_struct_ops("pt_ca")
+        assert obj.attach() == []               # both registered already: nothing new
+        with pytest.raises(ValueError, match=r"pt_ca_init \(struct_ops/pt_ca_init\): "
+                           r"obj.attach_struct_ops\(map\)"):
+            obj.attach(["pt_ca_init"])
         # a second registration under the same names is refused in one line
         with pybpf.load(spec) as twin:
             ids |= _ids(twin)

@@ -155,7 +155,9 @@ def attach_all(obj, names, skip_missing: bool) -> list:
         if wanted is None and obj._struct_ops:
             # as a libbpf skeleton's attach: every created struct_ops map is registered
             from .structops_load import attach
-            for name in obj._struct_ops:
+            for name, reg in obj._struct_ops.items():
+                if reg.registered:
+                    continue        # as the skeleton: a map with a live link is left be
                 try:
                     new.append(attach(obj, name))
                 except errors.NotSupportedError as e:

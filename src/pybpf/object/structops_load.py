@@ -23,10 +23,15 @@ _REFUSED = (_errno.EPERM, _ENOTSUPP, _errno.EOPNOTSUPP)
 class Registration:
     """What attaching a loaded struct_ops map needs (kept on the Object)."""
 
-    __slots__ = ("name", "type_name", "link", "value")
+    __slots__ = ("name", "type_name", "link", "value", "active")
 
     def __init__(self, name: str, type_name: str, link: bool, value: bytes):
         self.name, self.type_name, self.link, self.value = name, type_name, link, value
+        self.active = None          # the Link of the current registration
+
+    @property
+    def registered(self) -> bool:
+        return self.active is not None and not self.active.closed
 
 
 def prepare(loader) -> None:
@@ -165,6 +170,7 @@ def attach(obj, name: str):
             raise _register_error(e, what, reg.type_name) from None
         link = Link(fd, kind="struct_ops", target=f"{reg.type_name} {name}")
     obj.links.append(link)
+    reg.active = link
     return link
 
 

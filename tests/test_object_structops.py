@@ -467,3 +467,26 @@ def test_struct_ops_registers_what_libbpf_registers(tmp_path):
     assert mine[1] == theirs[1] and sorted(mine[1]) == ["pt_par_avoid", "pt_par_ssthresh",
                                                           "pt_par_undo"]
     assert mine[0] == theirs[0]
+
+
+@pytest.mark.kernel
+def test_a_struct_ops_link_swaps_its_map(ca_bytes, ca_names):
+    """bpf_link__update_map: the registered congestion control switches to another
+    object's callbacks without being unregistered."""
+    link_name = ca_names[0]
+    spec = _loaded(ca_bytes, ca_names)
+    ids = set()
+    with pybpf.load(spec) as first:
+        ids |= _ids(first)
+        link = first.attach_struct_ops("pt_ca")
+        with pybpf.load(spec) as second:
+            ids |= _ids(second)
+            with pytest.raises(ValueError, match="only a .struct_ops.link map"):
+                second.attach_struct_ops("pt_ca_plain", replace=link)
+            assert second.attach_struct_ops("pt_ca", replace=link) is link
+            assert _transfer(link_name, 1 << 20) == link_name
+            assert second.bss.avoids > 0 and second.bss.inits >= 1
+            assert first.bss.avoids == 0 and first.bss.inits == 0
+        assert link_name in _available()        # the link holds the second map
+    assert link_name not in _available()
+    _wait_freed(ids)

@@ -237,13 +237,14 @@ class Object(GlobalsMixin):
         from .attach import attach_all
         return attach_all(self, names, skip_missing)
 
-    def attach_struct_ops(self, name: str):
+    def attach_struct_ops(self, name: str, *, replace=None):
         """Register struct_ops map ``name`` (``SEC(".struct_ops")``: a map update;
         ``SEC(".struct_ops.link")``: a BPF link), as libbpf's bpf_map__attach_struct_ops;
         returns the Link (kept in ``links``) whose close() unregisters it.  :meth:`attach`
-        with no names registers every struct_ops map."""
+        with no names registers every struct_ops map.  ``replace=link`` swaps the map of
+        an existing struct_ops link for this one (bpf_link__update_map)."""
         from .structops_load import attach
-        return attach(self, name)
+        return attach(self, name, replace)
 
     def _var(self, name: str) -> tuple:
         try:

@@ -140,9 +140,11 @@ def registration(loader, name: str, m) -> Registration:
     return Registration(name, m.struct_ops.type_name, m.struct_ops.link, bytes(value))
 
 
-def attach(obj, name: str):
+def attach(obj, name: str, replace=None):
     """Register struct_ops map ``name`` of loaded ``obj``; returns the Link that
-    unregisters it when closed (it is also added to ``obj.links``)."""
+    unregisters it when closed (it is also added to ``obj.links``).  With ``replace`` (a
+    struct_ops Link), swap that link's map for this one instead (libbpf's
+    bpf_link__update_map) and return it."""
     from ..links.base import Link, link_create
     regs = getattr(obj, "_struct_ops", {})
     reg = regs.get(name)
@@ -151,6 +153,10 @@ def attach(obj, name: str):
                        f"maps: {sorted(regs)}")
     mp = obj.maps[name]
     what = f"struct_ops map {name!r} (struct {reg.type_name})"
+    if replace is not None and (not reg.link or replace.kind != "struct_ops" or
+                                replace.fd is None):
+        raise ValueError(f"{what}: only a .struct_ops.link map can replace the map of a "
+                         "struct_ops link (a BPF link, not a plain registration)")
     try:
         mp.update(_ZERO, reg.value)
     except errors.KernelError as e:
@@ -158,6 +164,19 @@ def attach(obj, name: str):
         # libbpf goes on with the link, as the value stays the one registered
         if not (reg.link and e.errno == _errno.EBUSY):
             raise _register_error(e, what, reg.type_name) from None
+    if replace is not None:
+        from .._sys import attr, syscall
+        from .._sys.uapi import Cmd
+        try:
+            # new_prog_fd's slot holds the new map's fd for a struct_ops link
+            syscall.bpf(Cmd.LINK_UPDATE, attr.LinkUpdate(link_fd=replace.fileno(),
+                                                         new_prog_fd=mp.fileno()),
+                        detail=what)
+        except errors.KernelError as e:
+            raise _register_error(e, what, reg.type_name) from None
+        replace.target = f"{reg.type_name} {name}"
+        reg.active = replace
+        return replace
     if not reg.link:
         from ..maps import Map
         own = Map.from_fd(mp.fileno())      # a dup: unregistering works whatever closes first

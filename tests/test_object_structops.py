@@ -379,6 +379,8 @@ def test_plain_struct_ops_map_and_a_name_clash(ca_bytes, ca_names):
         plain.close()                           # unregisters the plain map (map delete)
         plain.close()
         assert plain_name not in _available() and link_name in _available()
+        with pytest.raises(errors.KernelError, match="registers a struct_ops map once"):
+            obj.attach_struct_ops("pt_ca_plain")
     assert link_name not in _available()
     _wait_freed(ids)
 

@@ -51,11 +51,6 @@ def prepare(loader) -> None:
                 layouts[n] = kernel_layout(m, spec.btf, loader.vmlinux())
             except errors.NotFoundError as e:
                 raise _in_module(loader, m, e) from None
-    for n, lay in layouts.items():
-        for member in lay.dropped:
-            prog = st_maps[n].struct_ops.programs.get(member)
-            if prog is not None:
-                spec.programs[prog].autoload = False
     loader.st_layouts = layouts
     loader.st_targets = program_targets(spec.maps, layouts)
     from .._sys.uapi import ProgType
@@ -211,6 +206,10 @@ def _register_error(e: errors.KernelError, what: str, tname: str) -> errors.Kern
     if e.errno == _errno.EEXIST:
         return errors.KernelError(e.errno, "struct_ops", f"{what}: the kernel already has "
                                   f"a {tname} registered under this one's name")
+    if e.errno == _errno.EBUSY:
+        return errors.KernelError(e.errno, "struct_ops", f"{what}: it was registered "
+                                  "before; the kernel registers a struct_ops map once "
+                                  "(load the object again)")
     if e.errno in _REFUSED:
         return errors.NotSupportedError(f"struct_ops {tname}", f"{what}: registering was "
                                         f"refused ({_errno.errorcode.get(e.errno, e.errno)})"

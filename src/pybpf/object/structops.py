@@ -20,7 +20,7 @@ from .._record import Record
 from .. import elf as E
 from .._sys.uapi import MapFlag, MapType, ProgType
 from ..btf.kinds import Kind
-from ..errors import ELFError, NotFoundError
+from ..errors import ELFError, NotFoundError, PybpfError
 
 SECTIONS = (".struct_ops", ".struct_ops.link", "?.struct_ops", "?.struct_ops.link")
 VALUE_PREFIX = "bpf_struct_ops_"     # the kernel's value type: struct bpf_struct_ops_<name>
@@ -155,7 +155,22 @@ def kernel_layout(m, local, kern) -> KernelLayout:
     Raises NotFoundError when the kernel has no such struct_ops type, ELFError when the
     object's struct does not fit the kernel's (a member of another kind or size, a
     non-zero member the kernel lacks, a bitfield)."""
+    try:
+        return _layout(m, local, kern)
+    except PybpfError:
+        raise
+    except (LookupError, ValueError, TypeError, AttributeError, RecursionError) as e:
+        # object BTF of an unexpected shape (types of the wrong kind where a struct's
+        # members should be): say which map, never a traceback
+        raise ELFError(f"struct_ops map {m.name!r}: malformed BTF ({type(e).__name__}: "
+                       f"{e})") from None
+
+
+def _layout(m, local, kern) -> KernelLayout:
     so = m.struct_ops
+    if m.data is not None and len(m.data) != m.value_size:
+        raise ELFError(f"struct_ops map {m.name!r}: data is {len(m.data)} bytes, its "
+                       f"struct {m.value_size}")
     tname = essential_name(so.type_name)
     where = f"struct_ops map {m.name!r} (struct {tname})"
     vids = kern.find(VALUE_PREFIX + tname, Kind.STRUCT)

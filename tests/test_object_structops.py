@@ -492,3 +492,25 @@ def test_a_struct_ops_link_swaps_its_map(ca_bytes, ca_names):
         assert link_name in _available()        # the link holds the second map
     assert link_name not in _available()
     _wait_freed(ids)
+
+
+@pytest.mark.kernel
+def test_a_warm_load_replays_struct_ops_from_its_plan():
+    """Loading bytes records a plan; the next load replays it (no ELF or BTF parsing)
+    and registers the same congestion control."""
+    name = f"pt_cw{os.getpid() % 100000}"
+    data = pybpf.compile(CA.replace('"pt_ca_l"', f'"{name}"').replace(
+        '"pt_ca_p"', f'"{name}p"'))
+    ids = set()
+    with pybpf.load(data, name="pt_cw") as cold:
+        ids |= _ids(cold)
+        assert cold._spec is not None
+    with pybpf.load(data, name="pt_cw") as warm:
+        ids |= _ids(warm)
+        assert warm._spec is None and warm._plan is not None      # replayed
+        assert sorted(warm._struct_ops) == ["pt_ca", "pt_ca_plain"]
+        warm.attach()
+        assert _transfer(name, 512 << 10) == name
+        assert warm.bss.avoids > 0 and warm.bss.inits >= 1
+    assert name not in _available()
+    _wait_freed(ids)

@@ -98,6 +98,8 @@ class _Loader:
         self._modules: dict | None = None
         self._kallsyms: dict[str, int] | None = None
         self.patches: dict[str, list[tuple[int, bytes]]] = {}   # map -> (offset, bytes)
+        self.st_layouts: dict[str, Any] = {}    # struct_ops map -> its kernel value layout
+        self.st_targets: dict[str, tuple[int, int]] = {}   # callback -> (struct, member)
         # the plan being recorded: None once something unplannable was met
         self.plan: dict | None = {"btf": None, "maps": [], "progs": []} if record else None
 
@@ -136,6 +138,9 @@ class _Loader:
             prog = Program.load(ks)
             self._own_program(e["name"], prog)
         self.fill_map_slots(maps_only=False)
+        if self.st_layouts:
+            from .structops_load import registrations
+            registrations(self)
 
     # -- maps ---------------------------------------------------------------------------
     def create_map(self, name: str, m):
@@ -151,6 +156,9 @@ class _Loader:
             mp = Map.from_fd(fd)
             self._own_map(name, mp)
             return mp
+        if getattr(m, "struct_ops", None) is not None:
+            from .structops_load import create_map     # only objects with struct_ops maps
+            return create_map(self, name, m)
         if m.pinning == 1:  # LIBBPF_PIN_BY_NAME: reuse an existing pin or create and pin
             path = os.path.join(self.pin_root, name)
             if os.path.exists(path):

@@ -108,16 +108,8 @@ class FullLoader(_Loader):
             self.load_program(p, link_program(spec, p, code, res))
         self.fill_map_slots(maps_only=False)
         if self.st_layouts:
-            from .structops_load import registration
-            self.obj._struct_ops = {n: registration(self, n, spec.maps[n])
-                                    for n in self.st_layouts}
-
-    def create_map(self, name: str, m):
-        if m.struct_ops is not None and name not in self.obj.maps and \
-                name not in self.reuse:
-            from .structops_load import create_map
-            return create_map(self, name, m)
-        return super().create_map(name, m)
+            from .structops_load import registrations
+            registrations(self)
 
     def load_btf(self) -> None:
         if self.spec.btf is None:

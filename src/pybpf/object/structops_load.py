@@ -42,7 +42,6 @@ def prepare(loader) -> None:
     spec = loader.spec
     st_maps = {n: m for n, m in spec.maps.items() if m.struct_ops is not None}
     loader.st_layouts, loader.st_targets = {}, {}
-    loader.plan = None          # a plan cannot replay struct_ops maps: no warm path for them
     adjust_autoload(spec)
     layouts = {}
     for n, m in st_maps.items():
@@ -76,14 +75,24 @@ def _in_module(loader, m, e: errors.NotFoundError) -> errors.KernelError:
 
 
 def create_map(loader, name: str, m):
-    """Create struct_ops map ``name``: the kernel's value type, no key/value BTF ids."""
+    """Create struct_ops map ``name``: the kernel's value type, no key/value BTF ids (on a
+    plan's replay, the layout comes from the plan; a full load records it there)."""
     from .._sys import attr, syscall
     from .._sys.uapi import Cmd
     from ..fd import FD
     from ..maps import Map
+    so = m.struct_ops
     lay = loader.st_layouts.get(name)
+    if lay is None and getattr(so, "value", None) is not None:
+        lay = loader.st_layouts[name] = so          # a plan's recipe: layout included
     if lay is None:
         raise errors.ELFError(f"struct_ops map {name!r} is not created (autocreate=False)")
+    if loader.plan is not None:
+        entry = next(e for e in reversed(loader.plan["maps"]) if e["name"] == name)
+        entry["st"] = {"type_name": so.type_name, "programs": dict(so.programs),
+                       "link": bool(so.link), "value_type_id": lay.value_type_id,
+                       "type_id": lay.type_id, "value": bytes(lay.value),
+                       "slots": {k: tuple(v) for k, v in lay.slots.items()}}
     btf_fd = loader.obj.btf_fd.fileno() if loader.obj.btf_fd is not None else 0
     a = attr.MapCreate(map_type=MapType.STRUCT_OPS, key_size=4, value_size=len(lay.value),
                        max_entries=1, map_flags=m.flags & ~MapFlag.VTYPE_BTF_OBJ_FD,
@@ -123,6 +132,12 @@ def load_error(p, maps: dict, e: errors.KernelError) -> errors.KernelError:
                 f"({_errno.errorcode.get(e.errno, e.errno)}): struct_ops needs BPF "
                 "trampolines, which this kernel does not allow", e.errno, "BPF_PROG_LOAD")
     return e
+
+
+def registrations(loader) -> None:
+    """What ``attach()`` registers, once the programs are loaded (``obj._struct_ops``)."""
+    loader.obj._struct_ops = {n: registration(loader, n, loader.map_specs[n])
+                              for n in loader.st_layouts}
 
 
 def registration(loader, name: str, m) -> Registration:

@@ -71,7 +71,7 @@ class FullLoader(_Loader):
         if any(m.struct_ops is not None for m in spec.maps.values()) or \
                 any(p.type == ProgType.STRUCT_OPS for p in spec.programs.values()):
             from .structops_load import prepare
-            prepare(self)       # before the plan below: struct_ops objects record none
+            prepare(self)       # kernel layouts and callback targets, before any map
         if self.plan is not None:
             from .plan import PLAN_VERSION
             from ..ctypes_btf import export_types

@@ -310,7 +310,8 @@ def _wait_freed(ids: set) -> None:
     import time
     from pybpf import info
     for _ in range(200):
-        alive = {(k, i) for k, i in ids if i in set(info.ids(k))}
+        live = {k: set(info.ids(k)) for k in ("prog", "map")}
+        alive = {(k, i) for k, i in ids if i in live[k]}
         if not alive:
             return
         time.sleep(0.05)

@@ -12,10 +12,6 @@ becoming program fds once the programs are loaded (:mod:`.structops_load`).
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-
 from .._record import Record
 from .. import elf as E
 from .._sys.uapi import MapFlag, MapType, ProgType
@@ -260,9 +256,3 @@ def adjust_autoload(spec) -> None:
     for name, p in spec.programs.items():
         if name in used:
             p.autoload = used[name]
-
-
-def describe(spec) -> dict[str, Any]:
-    """map name -> StructOps of every struct_ops map of ``spec``."""
-    return {n: m.struct_ops for n, m in spec.maps.items()
-            if getattr(m, "struct_ops", None) is not None}

@@ -218,7 +218,8 @@ def test_refusals_name_the_map_and_the_hook(ca_bytes):
     assert "already has a tcp_congestion_ops registered under this one's name" in str(e)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_fuzzed_struct_ops_sections_never_crash_the_parser(ca_bytes, data):
     from pybpf.elf import ELFFile

@@ -45,6 +45,9 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     name, e.g. ``{"f": "xdp"}``): libbpf's bpf_program__set_type() and friends.
     With ``cache_key``, ``source`` may also be a function returning the object's bytes:
     it is called only if no plan replays (a tool's warm start then never reads its object).
+    struct_ops maps (``SEC(".struct_ops")``/``SEC(".struct_ops.link")``) are created and
+    their callbacks loaded here; :meth:`Object.attach` registers them.  freplace programs
+    need their target first (:meth:`ObjectSpec.set_attach_target`).
     """
     data = None
     fetch = None

@@ -7,6 +7,8 @@ Objects (libbpf-style ``.bpf.o``, or ``.bpf.c`` compiled through the cache):
     Object.programs / .maps / .links; .attach(names=None, skip_missing=False)
     Object.bss / .data / .rodata / .datasec(name): global variables typed by BTF
     Object.typed_map(name): a map with BTF-typed keys and values
+    Object.attach_struct_ops(map): register a struct_ops map (attach() registers all);
+        ObjectSpec.struct_ops: kernel struct and member -> program of each
     Program.attach_uprobe/attach_usdt/attach_tc/attach_xdp/attach_perf_event/attach_iter/
         attach_cgroup/attach_socket/attach_kprobe/attach_tracepoint/...: links the
         object owns (pybpf.links.methods)

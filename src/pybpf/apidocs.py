@@ -8,6 +8,7 @@ import sys
 
 # The public modules, in reading order (the bcc front end has its own page).
 MODULES = ["pybpf", "pybpf.object.loader", "pybpf.object.globalview", "pybpf.object.spec",
+           "pybpf.object.structops",
            "pybpf.links.methods", "pybpf.links", "pybpf.links.tracepoint",
            "pybpf.links.raw_tracepoint", "pybpf.links.kprobe", "pybpf.links.uprobe",
            "pybpf.links.usdt", "pybpf.links.perf_event", "pybpf.links.iter",

@@ -14,7 +14,8 @@ _MANUAL = (("tcx", "attach_tc(iface, 'ingress' or 'egress')"),
            ("xdp", "attach_xdp(iface)"), ("socket", "attach_socket(sock)"),
            ("perf_event", "attach_perf_event(type=..., config=..., sample_freq=...)"),
            ("cgroup", "attach_cgroup(path)"), ("sk_", "a pybpf.links call"),
-           ("sockops", "attach_cgroup(path)"))
+           ("sockops", "attach_cgroup(path)"),
+           ("struct_ops", "obj.attach_struct_ops(map): its struct_ops map registers it"))
 _BY_FAMILY = {"uprobe": "attach_uprobe(binary, func)", "uprobe_multi":
               "attach_uprobe_multi(binary, funcs)", "usdt": "attach_usdt(binary, provider, name)",
               "kprobe": "attach_kprobe(func)", "ksyscall": "attach_ksyscall(name)",
@@ -126,7 +127,7 @@ def attach_all(obj, names, skip_missing: bool) -> list:
         if call is None:
             todo.append((name, prog, pspec))
         elif wanted is not None:
-            prefix = "" if call.startswith("a pybpf") else f"obj.programs[{name!r}]."
+            prefix = "" if call.startswith(("a pybpf", "obj.")) else f"obj.programs[{name!r}]."
             manual.append(f"{name} ({pspec.section}): {prefix}{call}")
     if manual:
         raise ValueError("programs that need arguments to attach: " + "; ".join(manual))
@@ -151,6 +152,18 @@ def attach_all(obj, names, skip_missing: bool) -> list:
                 from .. import log
                 log.debug("program %r: section %r needs no attachment here", name,
                           pspec.section)
+        if wanted is None and obj._struct_ops:
+            # as a libbpf skeleton's attach: every created struct_ops map is registered
+            from .structops_load import attach
+            for name, reg in obj._struct_ops.items():
+                if reg.registered:
+                    continue        # as the skeleton: a map with a live link is left be
+                try:
+                    new.append(attach(obj, name))
+                except errors.NotSupportedError as e:
+                    if not skip_missing:
+                        raise
+                    obj.skipped[name] = str(e)
     except BaseException:
         for link in reversed(new):
             link.close()

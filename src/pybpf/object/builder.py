@@ -100,6 +100,8 @@ class _Loader:
         self.patches: dict[str, list[tuple[int, bytes]]] = {}   # map -> (offset, bytes)
         self.arena_offsets: dict[str, int] = {}     # arena map -> where its globals start
         self.arena_full_range: bool | None = None   # arena.full_range_offsets(), once
+        self.st_layouts: dict[str, Any] = {}    # struct_ops map -> its kernel value layout
+        self.st_targets: dict[str, tuple[int, int]] = {}   # callback -> (struct, member)
         # the plan being recorded: None once something unplannable was met
         self.plan: dict | None = {"btf": None, "maps": [], "progs": []} if record else None
 
@@ -138,6 +140,9 @@ class _Loader:
             prog = Program.load(ks)
             self._own_program(e["name"], prog)
         self.fill_map_slots(maps_only=False)
+        if self.st_layouts:
+            from .structops_load import registrations
+            registrations(self)
 
     # -- maps ---------------------------------------------------------------------------
     def create_map(self, name: str, m):
@@ -153,6 +158,9 @@ class _Loader:
             mp = Map.from_fd(fd)
             self._own_map(name, mp)
             return mp
+        if getattr(m, "struct_ops", None) is not None:
+            from .structops_load import create_map     # only objects with struct_ops maps
+            return create_map(self, name, m)
         if m.pinning == 1:  # LIBBPF_PIN_BY_NAME: reuse an existing pin or create and pin
             path = os.path.join(self.pin_root, name)
             if os.path.exists(path):

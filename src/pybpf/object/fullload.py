@@ -67,6 +67,11 @@ class FullLoader(_Loader):
         self.map_specs = spec.maps
         self.load_btf()
         kconfig.fill(spec)
+        self.st_layouts, self.st_targets = {}, {}
+        if any(m.struct_ops is not None for m in spec.maps.values()) or \
+                any(p.type == ProgType.STRUCT_OPS for p in spec.programs.values()):
+            from .structops_load import prepare
+            prepare(self)       # kernel layouts and callback targets, before any map
         if self.plan is not None:
             from .plan import PLAN_VERSION
             from ..ctypes_btf import export_types
@@ -98,12 +103,14 @@ class FullLoader(_Loader):
                 # would blame the kernel)
                 e = errors.NotSupportedError(f"section {p.section!r}")
                 e.strerror = (f"program {name!r}: pybpf cannot load {p.section!r} programs "
-                              "yet (struct_ops needs its kernel struct's maps); "
-                              "set autoload=False or load it with libbpf")
+                              "yet; set autoload=False or load it with libbpf")
                 e.args = (e.errno, e.strerror)
                 raise e
             self.load_program(p, link_program(spec, p, code, res))
         self.fill_map_slots(maps_only=False)
+        if self.st_layouts:
+            from .structops_load import registrations
+            registrations(self)
 
     def load_btf(self) -> None:
         if self.spec.btf is None:
@@ -245,13 +252,17 @@ class FullLoader(_Loader):
             flags |= ProgFlag.XDP_HAS_FRAGS
         attach_btf_id = attach_btf_obj_fd = 0
         info = p.sec_info
+        expected = p.expected_attach_type or 0
         if info is not None and info.needs_btf_id:
             attach_btf_id, attach_btf_obj_fd = self.attach_btf_id(p)
+        elif p.name in self.st_targets:
+            # a struct_ops callback: the kernel struct, and which of its members
+            attach_btf_id, expected = self.st_targets[p.name]
         has_btf = self.obj.btf_fd is not None
         ks = KProgSpec(
             name=p.name[:15], type=p.type, instructions=bytes(linked.insns),
             license=p.license or "GPL",
-            expected_attach_type=p.expected_attach_type or 0, attach_btf_id=attach_btf_id,
+            expected_attach_type=expected, attach_btf_id=attach_btf_id,
             attach_btf_obj_fd=attach_btf_obj_fd,
             kern_version=p.kern_version or kconfig.kernel_version_code(), flags=flags,
             btf_fd=self.obj.btf_fd.fileno() if has_btf else 0,
@@ -261,7 +272,13 @@ class FullLoader(_Loader):
             line_info_rec_size=16, line_info_cnt=linked.line_info_cnt if has_btf else 0,
             source_lines=linked.lines, fd_array=linked.fd_array, section=p.section,
             attach_to=info.extra if info else "")
-        prog = Program.load(ks, log_level=self.log_level)
+        try:
+            prog = Program.load(ks, log_level=self.log_level)
+        except errors.KernelError as e:
+            if p.name not in self.st_targets:
+                raise
+            from .structops_load import load_error
+            raise load_error(p, self.spec.maps, e) from None
         self._own_program(p.name, prog)
         if self.plan is not None:
             self._record_program(p, ks)
@@ -285,19 +302,14 @@ class FullLoader(_Loader):
         """(BTF id of the program's attach target, fd of the module BTF holding it or 0):
         vmlinux first, then the named module, or every loaded module, as libbpf does."""
         from ..btf.types import Kind
+        if p.sec_info.prog_type == ProgType.EXT:
+            # its target is a function of another loaded BPF program, not of the kernel
+            from .freplace import target as freplace_target
+            return freplace_target(p)
         target = p.sec_info.btf_target()
         if target is None:
             raise errors.ELFError(f"program {p.name!r} in {p.section!r} names no attach target")
         name, kind, module = target
-        if p.sec_info.prog_type == ProgType.EXT:
-            # its target is a function of another loaded BPF program, not of the kernel
-            e = errors.NotSupportedError(f"section {p.section!r}")
-            e.strerror = (f"program {p.name!r} ({p.section!r}) replaces function {name!r} "
-                          "of another loaded BPF program; pybpf cannot load freplace "
-                          "programs against a target program yet (set autoload=False or "
-                          "load it with libbpf)")
-            e.args = (e.errno, e.strerror)
-            raise e
         k = Kind.TYPEDEF if kind == "typedef" else Kind.FUNC
         ids = self.vmlinux().find(name, k) if not module else []
         if ids:

@@ -45,6 +45,9 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     name, e.g. ``{"f": "xdp"}``): libbpf's bpf_program__set_type() and friends.
     With ``cache_key``, ``source`` may also be a function returning the object's bytes:
     it is called only if no plan replays (a tool's warm start then never reads its object).
+    struct_ops maps (``SEC(".struct_ops")``/``SEC(".struct_ops.link")``) are created and
+    their callbacks loaded here; :meth:`Object.attach` registers them.  freplace programs
+    need their target first (:meth:`ObjectSpec.set_attach_target`).
     """
     data = None
     fetch = None
@@ -202,6 +205,7 @@ class Object(GlobalsMixin):
         self._owned: list[Any] = []    # everything to close, in creation order
         self.usdt_spec_ids = 0         # next free id in usdt.bpf.h's spec map
         self.skipped: dict[str, str] = {}   # program -> why attach(skip_missing=) skipped it
+        self._struct_ops: dict[str, Any] = {}   # struct_ops map -> its value to register
         if spec is not None:
             from .fullload import spec_globals
             self._globals = spec_globals(spec)
@@ -235,6 +239,7 @@ class Object(GlobalsMixin):
         """Attach programs whose section names their hook (tracepoint/..., raw_tp/...,
         tp_btf/..., fentry/..., lsm/..., uprobe/path:func, iter/task, ...), as a libbpf
         skeleton's ``__attach()``; returns the new links (also kept in ``links``).
+        With no ``names``, struct_ops maps are registered too (:meth:`attach_struct_ops`).
 
         With no ``names``, programs whose hook needs a run-time argument (tc, xdp, a
         uprobe without a target...) are left for their ``attach_*()`` call; naming one
@@ -245,6 +250,15 @@ class Object(GlobalsMixin):
         """
         from .attach import attach_all
         return attach_all(self, names, skip_missing)
+
+    def attach_struct_ops(self, name: str, *, replace=None):
+        """Register struct_ops map ``name`` (``SEC(".struct_ops")``: a map update;
+        ``SEC(".struct_ops.link")``: a BPF link), as libbpf's bpf_map__attach_struct_ops;
+        returns the Link (kept in ``links``) whose close() unregisters it.  :meth:`attach`
+        with no names registers every struct_ops map.  ``replace=link`` swaps the map of
+        an existing struct_ops link for this one (bpf_link__update_map)."""
+        from .structops_load import attach
+        return attach(self, name, replace)
 
     def _var(self, name: str) -> tuple:
         try:

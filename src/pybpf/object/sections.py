@@ -28,7 +28,7 @@ class SecFlag(IntTable, flag=True):
     SLEEPABLE = 8            # BPF_F_SLEEPABLE
     XDP_FRAGS = 16           # BPF_F_XDP_HAS_FRAGS
     USDT = 32                # USDT: needs the usdt helper maps
-    UNSUPPORTED = 64         # recognized, but pybpf cannot load it yet (struct_ops)
+    UNSUPPORTED = 64         # recognized, but pybpf cannot load it yet (none at present)
 
 
 _OPT = SecFlag.ATTACHABLE | SecFlag.EXP_ATTACH_OPT
@@ -160,8 +160,8 @@ SECTION_DEFS: tuple[SecDef, ...] = (
     _d("cgroup/getsockopt", P.CGROUP_SOCKOPT, A.CGROUP_GETSOCKOPT, _ATT),
     _d("cgroup/setsockopt", P.CGROUP_SOCKOPT, A.CGROUP_SETSOCKOPT, _ATT),
     _d("cgroup/dev", P.CGROUP_DEVICE, A.CGROUP_DEVICE, _OPT),
-    _d("struct_ops+", P.STRUCT_OPS, None, SecFlag.UNSUPPORTED),
-    _d("struct_ops.s+", P.STRUCT_OPS, None, _SLP | SecFlag.UNSUPPORTED),
+    _d("struct_ops+", P.STRUCT_OPS),
+    _d("struct_ops.s+", P.STRUCT_OPS, None, _SLP),
     _d("sk_lookup", P.SK_LOOKUP, A.SK_LOOKUP, _ATT),
     _d("netfilter", P.NETFILTER, A.NETFILTER),
 )
@@ -215,7 +215,7 @@ class SectionInfo(Record):
 
     @property
     def supported(self) -> bool:
-        """False for programs pybpf recognizes but cannot load yet (struct_ops)."""
+        """False for programs pybpf recognizes but cannot load yet."""
         return not self.flags & SecFlag.UNSUPPORTED
 
     def btf_target(self) -> tuple[str, str, str] | None:

@@ -70,14 +70,17 @@ class ProgramSpec(Record):
     # sec_info: parsed SEC(): flags, attach target, auto-attach
     # global_binding: False for static functions
     # hidden: global with hidden visibility (verify as static)
+    # attach_prog/attach_func: freplace's target program (Program or fd) and function
     _fields = ('name', 'section', 'section_offset', 'instructions', 'relocations', 'type',
                'expected_attach_type', 'sec_info', 'sleepable', 'xdp_frags', 'license',
-               'kern_version', 'subprogram', 'global_binding', 'hidden', 'autoload')
+               'kern_version', 'subprogram', 'global_binding', 'hidden', 'autoload',
+               'attach_prog', 'attach_func')
 
     def __init__(self, name, section, section_offset, instructions, relocations=None,
                  type=ProgType.UNSPEC, expected_attach_type=None, sec_info=None,
                  sleepable=False, xdp_frags=False, license="", kern_version=0,
-                 subprogram=False, global_binding=True, hidden=False, autoload=True):
+                 subprogram=False, global_binding=True, hidden=False, autoload=True,
+                 attach_prog=None, attach_func=""):
         self.name = name
         self.section = section
         self.section_offset = section_offset
@@ -94,6 +97,8 @@ class ProgramSpec(Record):
         self.global_binding = global_binding
         self.hidden = hidden
         self.autoload = autoload
+        self.attach_prog = attach_prog
+        self.attach_func = attach_func
 
     @property
     def insn_count(self) -> int:
@@ -106,15 +111,17 @@ class MapSpec(Record):
 
     # key_type_id: object-BTF ids (0 when unknown)
     # contents: slot -> map or program name
-    # data: initial value of global data maps
+    # data: initial value of global data maps (and struct_ops maps, in the object's layout)
+    # struct_ops: a StructOps (which kernel struct, member -> program) for struct_ops maps
     _fields = ('name', 'type', 'key_size', 'value_size', 'max_entries', 'flags', 'numa_node',
                'map_extra', 'pinning', 'key_type_id', 'value_type_id', 'inner', 'contents',
-               'section', 'section_offset', 'kernel_name', 'data', 'variables', 'autocreate')
+               'section', 'section_offset', 'kernel_name', 'data', 'variables', 'autocreate',
+               'struct_ops')
 
     def __init__(self, name, type, key_size=0, value_size=0, max_entries=0, flags=0,
                  numa_node=0, map_extra=0, pinning=0, key_type_id=0, value_type_id=0,
                  inner=None, contents=None, section="", section_offset=0, kernel_name="",
-                 data=None, variables=None, autocreate=True):
+                 data=None, variables=None, autocreate=True, struct_ops=None):
         self.name = name
         self.type = type
         self.key_size = key_size
@@ -134,6 +141,7 @@ class MapSpec(Record):
         self.data = data
         self.variables = {} if variables is None else variables
         self.autocreate = autocreate
+        self.struct_ops = struct_ops
 
     def get_var(self, name: str) -> bytes:
         """Current initial bytes of global variable ``name`` in this data map."""
@@ -199,6 +207,18 @@ class ObjectSpec:
                 from None
         var.set(value)
 
+    def set_attach_target(self, program: str, target, func: str = "") -> None:
+        """Load freplace ``program`` against loaded program ``target`` (a Program or fd),
+        replacing its function ``func`` (default: the section's), as libbpf's
+        bpf_program__set_attach_target."""
+        from .freplace import set_target
+        set_target(self, program, target, func)
+
+    @property
+    def struct_ops(self) -> dict:
+        """struct_ops maps by name -> :class:`~pybpf.object.structops.StructOps`."""
+        return {n: m.struct_ops for n, m in self.maps.items() if m.struct_ops is not None}
+
     def functions(self) -> dict[str, ProgramSpec]:
         """Programs and subprograms together, by name."""
         return {**self.subprograms, **self.programs}
@@ -242,6 +262,7 @@ class _Builder:
         if self.arena_idx >= 0:          # __arena globals: the arena map's (object/arena.py)
             from .arena import bind_globals
             bind_globals(s, G.data_map(s.btf, f, f.sections[self.arena_idx], s.name))
+        self._struct_ops_maps()
         self._relocations()
 
     def _load_btf(self) -> None:
@@ -403,6 +424,11 @@ class _Builder:
                              value_type_id=kc.datasec_id)
             m_spec.variables = G.bind_vars(kc.variables, m_spec)
             self._add_data_map(m_spec, -2)
+
+    def _struct_ops_maps(self) -> None:
+        if any(sec.name.lstrip("?").startswith(".struct_ops") for sec in self.f.sections):
+            from .structops import collect     # only objects with struct_ops maps
+            collect(self.spec, self.f, self.by_pos, self.rels)
 
     def _add_data_map(self, m: MapSpec, sec_idx: int) -> None:
         if m.name in self.spec.maps:

@@ -1,0 +1,64 @@
+"""freplace (``SEC("freplace/<func>")``, BPF_PROG_TYPE_EXT): a program that replaces a
+global function of another loaded BPF program.  It is loaded against that program
+(``attach_prog_fd``) and the id of the function in the target's own BTF, as libbpf's
+``bpf_program__set_attach_target(prog, target_fd, func)`` arranges.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+from .. import errors
+
+
+def set_target(spec, program: str, target, func: str = "") -> None:
+    """:meth:`ObjectSpec.set_attach_target <pybpf.object.spec.ObjectSpec.set_attach_target>`."""
+    try:
+        p = spec.programs[program]
+    except KeyError:
+        raise KeyError(f"no program {program!r}; known: {sorted(spec.programs)}") from None
+    p.attach_prog, p.attach_func = target, func or p.attach_func
+
+
+def program_btf(btf_id: int) -> bytes:
+    """The raw BTF the kernel holds under ``btf_id`` (a loaded program's BTF)."""
+    from .._sys import attr
+    from ..info import _info, fd_by_id
+    with fd_by_id("btf", btf_id) as fd:
+        size = _info(fd.fileno(), attr.BtfInfo()).btf_size
+        buf = ctypes.create_string_buffer(size)
+        _info(fd.fileno(), attr.BtfInfo(btf=ctypes.addressof(buf), btf_size=size))
+        return buf.raw[:size]
+
+
+def target(p) -> tuple[int, int]:
+    """(BTF id of the replaced function in the target program's BTF, the target's fd)
+    for freplace program ``p`` (its ``attach_prog``, and ``attach_func`` or the
+    section's function name)."""
+    from ..btf.kinds import Kind
+    from ..btf.spec import Spec
+    from ..info import prog_info
+    func = p.attach_func or (p.sec_info.target.name if p.sec_info and p.sec_info.target
+                             else "")
+    if p.attach_prog is None:
+        raise errors.PybpfError(
+            f"program {p.name!r} ({p.section!r}) replaces function {func or '?'!r} of "
+            "another loaded BPF program: name it before load with "
+            f"spec.set_attach_target({p.name!r}, program) (libbpf's "
+            "bpf_program__set_attach_target), or set autoload=False")
+    if not func:
+        raise errors.PybpfError(f"program {p.name!r} ({p.section!r}) names no function "
+                                "to replace: give set_attach_target(..., func=)")
+    fd = p.attach_prog.fileno() if hasattr(p.attach_prog, "fileno") else int(p.attach_prog)
+    info = prog_info(fd)
+    if not info.btf_id:
+        raise errors.PybpfError(f"program {p.name!r}: target program {info.name!r} was "
+                                "loaded without BTF, so it has no function to replace")
+    spec = Spec.parse(program_btf(info.btf_id))
+    ids = spec.find(func, Kind.FUNC)
+    if not ids:
+        funcs = sorted(t.name for t in spec.types() if t.kind == Kind.FUNC)
+        raise errors.NotFoundError(2, "freplace", f"program {p.name!r}: target program "
+                                   f"{info.name!r} has no function {func!r} (its "
+                                   f"functions: {', '.join(funcs) or 'none'})")
+    return ids[0], fd

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import errors
-from .statics import _s
+from .utils import as_str
 
 
 class FuncsMixin:
@@ -19,7 +19,7 @@ class FuncsMixin:
         """The compiled instructions of function ``func_name`` (bytes, 8 per instruction,
         before the loader fills in map descriptors), as bcc's ``dump_func``."""
         from ..object.spec import ObjectSpec
-        name = _s(func_name)
+        name = as_str(func_name)
         spec = self._spec or ObjectSpec.from_bytes(self._elf, name="bcc")
         p = spec.programs.get(name)
         if p is None or p.subprogram:

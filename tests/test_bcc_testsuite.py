@@ -2,7 +2,8 @@
 front end, checked with scripts of our own against the real kernel: per-CPU tables as
 bcc shapes them, negative array indexes, lookup_or_init, BPF_F_TABLE, public/extern
 tables, load_funcs/dump_func, ringbuf_query, stack trace values, the probe quota,
-SymbolCache, Perf.perf_event_attr, and uprobes in another mount namespace."""
+SymbolCache, Perf.perf_event_attr, uprobes in another mount namespace, bcc.disassembler
+listings and missed table lookups."""
 
 from __future__ import annotations
 
@@ -526,3 +527,34 @@ int handle(struct __sk_buff *skb) {
         frame = bytes(6) + bytes.fromhex("020000000001") + b"\x86\xdd" + bytes(50)
         fn.prog.test_run(frame)
         assert b["seen"][0].value == 0x86DD
+
+
+def test_disassemble_func_decode_table_and_missed_lookups():
+    text = _prog("struct key_t {int a; short b; struct {int c:4; int d:8;} e;} "
+                 "__attribute__((__packed__));\nBPF_HASH(test_map, struct key_t);\n"
+                 "int test_func(void) { return 1; }\n",
+                 "struct key_t k = {}; k.a = 1; test_map.increment(k);")
+    with BPF(text=text) as b:
+        assert b.disassemble_func(b"test_func") == (
+            "Disassemble of BPF program b'test_func':\n   0: (b7) r0 = 1\n   1: (95) exit")
+        t = b[b"test_map"]
+        listing = b.disassemble_func("tracepoint__syscalls__sys_enter_getuid").splitlines()
+        # the table's load shows its descriptor, as bcc's listing does
+        loads = [x for x in listing if "(18)" in x]
+        assert f"r1 = <map at fd #{t.map_fd}>" in "\n".join(loads), listing
+        assert any("call bpf_map_lookup_elem#1" in x for x in listing), listing
+        head, _, rest = b.decode_table(b"test_map").partition("\n")
+        assert head == (f"Layout of BPF map b'test_map' (type HASH, FD {t.map_fd}, "
+                        f"ID {t.map.id}):")
+        assert rest.splitlines() == ["  struct {", "    int a;", "    short b;",
+                                     "    struct {", "      int c:4;", "      int d:8;",
+                                     "    } e;", "  } key;", "  unsigned long long value;"]
+        _getuid(3)
+        k = t.Key(1)
+        assert t[k].value == 3
+        missing = t.Key(2)
+        with pytest.raises(KeyError):       # the fast path (a ctypes key of the table)
+            t[missing]
+        with pytest.raises(KeyError):       # and the general one (raw bytes)
+            t[bytes(missing)]
+        assert t.get(missing) is None and k in t and missing not in t

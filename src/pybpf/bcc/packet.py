@@ -17,6 +17,11 @@ from the most significant one.  This pass does the same on the AST that libclang
 (:mod:`.kderef` explains that choice): the struct is recognised by its annotation
 ``bcc_packet``, which pybpf's ``BPF_PACKET_HEADER`` carries.
 
+bcc's checksum pseudo-calls get the same function's skb: ``incr_cksum_l3(&ip->hchecksum,
+old, new)`` and ``incr_cksum_l4(&udp->crc, old, new, pseudo)`` become calls of
+``bpf_l3_csum_replace_``/``bpf_l4_csum_replace_`` (pybpf_packet.h) with the size of
+``new`` (and BPF_F_PSEUDO_HDR from ``pseudo``) as the flags.
+
 Beyond bcc: a compound assignment (``ip->ttl -= 1``) stores the combined value (bcc
 stored the right-hand side alone).  As in bcc: members of a pointer that is not a local
 variable (a parameter, ``(ptr)->f``), taken by address or incremented are left as
@@ -31,8 +36,11 @@ import re
 from .kderef import MAIN, cindex
 
 ANNOTATION = "bcc_packet"
-_USES = re.compile(r"\bBPF_PACKET_HEADER\b|<bcc/proto\.h>|\bstruct\s+(?:ethernet|dot1q|arp|ip|"
-                   r"icmp|ip6|ip6_opt|icmp6|udp|tcp|vxlan|vxlan_gbp)_t\b")
+_USES = re.compile(r"\bBPF_PACKET_HEADER\b|\bincr_cksum_l[34]\b|<bcc/proto\.h>|"
+                   r"\bstruct\s+(?:ethernet|dot1q|arp|ip|icmp|ip6|ip6_opt|icmp6|udp|tcp|"
+                   r"vxlan|vxlan_gbp)_t\b")
+# bcc's checksum pseudo-calls and their argument counts
+_CKSUM = {"incr_cksum_l3": 3, "incr_cksum_l4": 4}
 _ASSIGN = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="}
 
 
@@ -179,6 +187,13 @@ class _Pass:
 
     def _walk(self, c, parent, skb: str) -> None:
         K = self.K
+        if c.kind == K.CALL_EXPR and c.spelling in _CKSUM and self._in_text(c):
+            args = list(c.get_arguments())
+            if len(args) == _CKSUM[c.spelling]:
+                for k in c.get_children():
+                    self._walk(k, c, skb)
+                self._cksum(c, args, skb)
+                return
         if c.kind == K.MEMBER_REF_EXPR:
             hit = self._packet_member(c)
             if hit is not None and not self._in_text(c):
@@ -190,6 +205,32 @@ class _Pass:
         up = parent if c.kind == K.PAREN_EXPR else c
         for k in c.get_children():
             self._walk(k, up, skb)
+
+    def _rewritten(self, c) -> str:
+        """The text of ``c`` with the edits made inside it so far (bcc's sizeof of an
+        argument is of its rewritten text: a packet member read is a u64 there)."""
+        s, e = c.extent.start.offset, c.extent.end.offset
+        out = self.src[s:e]
+        inner = [x for x in self.edits if s <= x[0] and x[1] <= e]
+        for a, b, text in sorted(inner, key=lambda x: (x[0], x[1]), reverse=True):
+            out = out[:a - s] + text.encode() + out[b - s:]
+        return out.decode("latin-1")
+
+    def _cksum(self, call, args, skb: str) -> None:
+        """``incr_cksum_l3(off, old, new)`` -> ``bpf_l3_csum_replace_(skb, (u64)off, old,
+        new, sizeof(new))``; ``incr_cksum_l4(off, old, new, pseudo)`` passes
+        ``((pseudo & 1) << 4) | sizeof(new)`` (BPF_F_PSEUDO_HDR) as the flags.  ``off`` is
+        a packet offset: ``&udp->crc`` of a packet-header pointer is one."""
+        start, end = call.extent.start.offset, call.extent.end.offset
+        size = f"sizeof({self._rewritten(args[2])})"
+        helper = "bpf_l3_csum_replace_" if call.spelling == "incr_cksum_l3" else \
+            "bpf_l4_csum_replace_"
+        self.edits.append((start, args[0].extent.start.offset, f"{helper}({skb}, (u64)"))
+        if len(args) == 3:
+            self.edits.append((args[2].extent.end.offset, end, f", {size})"))
+            return
+        self.edits.append((args[3].extent.start.offset, args[3].extent.start.offset, "(("))
+        self.edits.append((args[3].extent.end.offset, end, f" & 0x1) << 4) | {size})"))
 
     def _op(self, lhs, rhs) -> str:
         return self.src[lhs.extent.end.offset:rhs.extent.start.offset].decode(

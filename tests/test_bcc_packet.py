@@ -136,6 +136,26 @@ def test_stores_become_dins_and_compound_ones_keep_the_old_value():
             "(bpf_dext_pkt(ctx, (u64)ip+1, 0, 8)));") in out
 
 
+def test_incr_cksum_calls_get_the_skb_the_size_of_the_new_value_and_the_pseudo_flag():
+    out = _body("""int incr_cksum_l3(void *off, u64 o, u64 n);
+int incr_cksum_l4(void *off, u64 o, u64 n, u64 pseudo);
+int f(struct __sk_buff *skb2) {
+  u8 *cursor = 0;
+  struct ip_t *ip = cursor_advance(cursor, sizeof(*ip));
+  struct udp_t *udp = cursor_advance(cursor, sizeof(*udp));
+  unsigned int new_ip = 7; unsigned short port = 9;
+  incr_cksum_l3(&ip->hchecksum, ip->dst, new_ip);
+  incr_cksum_l4(&udp->crc, port, udp->sport, 1);
+  return 0;
+}""")
+    assert ("bpf_l3_csum_replace_(skb2, (u64)&ip->hchecksum, bpf_dext_pkt(skb2, (u64)ip+16, "
+            "0, 32), new_ip, sizeof(new_ip));") in out
+    # bcc's sizeof is of the rewritten argument: a packet read is a u64
+    assert ("bpf_l4_csum_replace_(skb2, (u64)&udp->crc, port, bpf_dext_pkt(skb2, (u64)udp+0, "
+            "0, 16), ((1 & 0x1) << 4) | sizeof(bpf_dext_pkt(skb2, (u64)udp+0, 0, 16)));") in out
+    assert packet.needed("incr_cksum_l3(off + 10, 1, 2);")
+
+
 def test_addresses_sizeof_and_other_pointers_are_left_alone():
     src = """struct plain { int a; };
 int g(struct ip_t *param, struct plain *p) {

@@ -156,6 +156,21 @@ int f(struct __sk_buff *skb2) {
     assert packet.needed("incr_cksum_l3(off + 10, 1, 2);")
 
 
+def test_a_member_address_given_to_the_csum_helpers_becomes_an_integer_offset():
+    src = """static long (*bpf_l3_csum_replace)(void *, u64, u64, u64, u64) = (void *)10;
+int f(struct __sk_buff *skb) {
+  u8 *cursor = 0;
+  struct ip_t *ip = cursor_advance(cursor, sizeof(*ip));
+  u64 off = 10;
+  bpf_l3_csum_replace(skb, &ip->hchecksum, 1, 2, 2);
+  bpf_l3_csum_replace(skb, off, 1, 2, 2);
+  return 0;
+}"""
+    out = _body(src)
+    assert "bpf_l3_csum_replace(skb, (u64)&ip->hchecksum, 1, 2, 2);" in out
+    assert "bpf_l3_csum_replace(skb, off, 1, 2, 2);" in out
+
+
 def test_addresses_sizeof_and_other_pointers_are_left_alone():
     src = """struct plain { int a; };
 int g(struct ip_t *param, struct plain *p) {

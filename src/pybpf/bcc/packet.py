@@ -20,7 +20,9 @@ from the most significant one.  This pass does the same on the AST that libclang
 bcc's checksum pseudo-calls get the same function's skb: ``incr_cksum_l3(&ip->hchecksum,
 old, new)`` and ``incr_cksum_l4(&udp->crc, old, new, pseudo)`` become calls of
 ``bpf_l3_csum_replace_``/``bpf_l4_csum_replace_`` (pybpf_packet.h) with the size of
-``new`` (and BPF_F_PSEUDO_HDR from ``pseudo``) as the flags.
+``new`` (and BPF_F_PSEUDO_HDR from ``pseudo``) as the flags.  A member's address given
+to the helpers themselves (``bpf_l3_csum_replace(skb, &ip->hchecksum, ...)``) is cast to
+the integer offset they take.
 
 Beyond bcc: a compound assignment (``ip->ttl -= 1``) stores the combined value (bcc
 stored the right-hand side alone).  As in bcc: members of a pointer that is not a local
@@ -41,6 +43,7 @@ _USES = re.compile(r"\bBPF_PACKET_HEADER\b|\bincr_cksum_l[34]\b|<bcc/proto\.h>|"
                    r"vxlan|vxlan_gbp)_t\b")
 # bcc's checksum pseudo-calls and their argument counts
 _CKSUM = {"incr_cksum_l3": 3, "incr_cksum_l4": 4}
+_CSUM_HELPERS = ("bpf_l3_csum_replace", "bpf_l4_csum_replace")
 _ASSIGN = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="}
 
 
@@ -194,6 +197,13 @@ class _Pass:
                     self._walk(k, c, skb)
                 self._cksum(c, args, skb)
                 return
+        if c.kind == K.CALL_EXPR and c.spelling in _CSUM_HELPERS and self._in_text(c):
+            args = list(c.get_arguments())
+            if len(args) == 5 and self._member_address(args[1]):
+                # `&ip->hchecksum` is the packet offset the helper wants: as an integer
+                # (clang refuses a pointer for it where bcc's older clang warned)
+                at = args[1].extent.start.offset
+                self.edits.append((at, at, "(u64)"))
         if c.kind == K.MEMBER_REF_EXPR:
             hit = self._packet_member(c)
             if hit is not None and not self._in_text(c):
@@ -205,6 +215,20 @@ class _Pass:
         up = parent if c.kind == K.PAREN_EXPR else c
         for k in c.get_children():
             self._walk(k, up, skb)
+
+    def _member_address(self, c) -> bool:
+        """Whether expression ``c`` is ``&var->member`` of a packet-header pointer."""
+        while c.kind in (self.K.UNEXPOSED_EXPR, self.K.PAREN_EXPR):
+            kids = list(c.get_children())
+            if len(kids) != 1:
+                return False
+            c = kids[0]
+        if c.kind != self.K.UNARY_OPERATOR:
+            return False
+        kids = list(c.get_children())
+        return len(kids) == 1 and kids[0].kind == self.K.MEMBER_REF_EXPR and \
+            self.src[c.extent.start.offset:kids[0].extent.start.offset].strip() == b"&" \
+            and self._packet_member(kids[0]) is not None
 
     def _rewritten(self, c) -> str:
         """The text of ``c`` with the edits made inside it so far (bcc's sizeof of an

@@ -680,3 +680,17 @@ def test_incr_cksum_l3_l4_on_tc_egress_keep_a_udp_exchange_working():
         assert ip[8] == 33 and _csum(ip) == 0xFFFF            # the header checksum holds
         pseudo = ip[12:20] + b"\0\x11" + len(udp).to_bytes(2, "big")
         assert udp[6:8] != b"\0\0" and _csum(pseudo + udp) == 0xFFFF
+
+
+def test_several_s_conversions_print_on_this_kernel(capfd):
+    # bcc 0.26 warns "cannot use several %s conversion specifiers" (and loads the text
+    # anyway): since 5.13 the kernel prints them, so pybpf warns about nothing.  The
+    # helper's return is the length it printed (a refused format would be -EINVAL).
+    text = _prog("BPF_ARRAY(printed, s64, 1);",
+                 'char s1[] = "hello", s2[] = "world"; int k = 0;'
+                 ' s64 n = bpf_trace_printk("pybpf %s %s\\n", s1, s2);'
+                 " printed.update(&k, &n);")
+    with BPF(text=text) as b:
+        _getuid(1)
+        assert b["printed"][0].value == len("pybpf hello world\n")
+    assert "several" not in capfd.readouterr().err

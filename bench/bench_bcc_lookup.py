@@ -3,11 +3,14 @@
 bcc front end, in one run, interleaved; on-CPU µs per lookup (time.process_time).
 
 usage: flock /tmp/pybpf-bench.lock bench/bench_bcc_lookup.py [--rounds 5] [--n 200000]
+                                                           [--before SRC]
 
 Each round starts one process per side (``/usr/bin/python3`` with bcc, the venv's python
 with pybpf) that loads ``BPF_HASH(h, u32, u64)`` holding key 1, then times ``h[k]`` for a
 present key and for an absent one (KeyError caught), keys as ctypes objects (``h.Key(n)``:
-bcc takes no other).  The table gives each side's median and pybpf/bcc.
+bcc takes no other).  The table gives each side's median and pybpf/bcc; ``--before SRC``
+adds a third side, pybpf from another source tree (e.g. ``git archive`` of main's
+``src``), run by the same python.
 """
 
 from __future__ import annotations
@@ -56,11 +59,13 @@ print(json.dumps(out))
 """
 
 
-def run(side: str, n: int) -> list[float]:
+def run(side: str, n: int, before: str | None = None) -> list[float]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    r = subprocess.run([SIDES[side], "-c", CHILD, side, str(n)], capture_output=True,
-                       text=True, env=env, timeout=600)
+    if side == "before":
+        env["PYTHONPATH"] = before
+    r = subprocess.run([SIDES.get(side, SIDES["pybpf"]), "-c", CHILD, side, str(n)],
+                       capture_output=True, text=True, env=env, timeout=600)
     if r.returncode:
         raise SystemExit(f"{side}: {r.stderr.strip().splitlines()[-1:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -70,18 +75,25 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--before", metavar="SRC", help="another pybpf source tree to time")
     a = ap.parse_args()
-    got: dict[str, list[list[float]]] = {s: [] for s in SIDES}
+    sides = [*SIDES, *(["before"] if a.before else [])]
+    got: dict[str, list[list[float]]] = {s: [] for s in sides}
     for _ in range(a.rounds):
-        for side in SIDES:                  # interleaved: both see the same noise
-            got[side].append(run(side, a.n))
+        for side in sides:                  # interleaved: all see the same noise
+            got[side].append(run(side, a.n, a.before))
     print(f"{a.rounds} rounds of {a.n} lookups each, on-CPU µs per lookup (median)\n")
-    print("| lookup | bcc 0.26 | pybpf | pybpf/bcc |")
-    print("|---|---|---|---|")
+    extra = " | pybpf before | before/bcc" if a.before else ""
+    print(f"| lookup | bcc 0.26 | pybpf | pybpf/bcc{extra} |")
+    print("|---|---|---|---" + ("|---|---" if a.before else "") + "|")
     for i, case in enumerate(CASES):
         b = statistics.median(r[i] for r in got["bcc"])
         p = statistics.median(r[i] for r in got["pybpf"])
-        print(f"| {case} | {b:.2f} | {p:.2f} | {p / b:.2f} |")
+        row = f"| {case} | {b:.2f} | {p:.2f} | {p / b:.2f}"
+        if a.before:
+            o = statistics.median(r[i] for r in got["before"])
+            row += f" | {o:.2f} | {o / b:.2f}"
+        print(row + " |")
     return 0
 
 

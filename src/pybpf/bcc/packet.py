@@ -159,13 +159,8 @@ class _Pass:
         kids = list(m.get_children())
         if len(kids) != 1:
             return None
-        base = kids[0]
-        while base.kind == self.K.UNEXPOSED_EXPR:       # implicit casts (lvalue to rvalue)
-            inner = list(base.get_children())
-            if len(inner) != 1:
-                return None
-            base = inner[0]
-        if base.kind != self.K.DECL_REF_EXPR:
+        base = self._unwrap(kids[0], (self.K.UNEXPOSED_EXPR,))   # implicit casts
+        if base is None or base.kind != self.K.DECL_REF_EXPR:
             return None
         var = base.referenced
         if var is None or var.kind != self.K.VAR_DECL or not self._is_packet_pointer(var.type):
@@ -216,14 +211,21 @@ class _Pass:
         for k in c.get_children():
             self._walk(k, up, skb)
 
-    def _member_address(self, c) -> bool:
-        """Whether expression ``c`` is ``&var->member`` of a packet-header pointer."""
-        while c.kind in (self.K.UNEXPOSED_EXPR, self.K.PAREN_EXPR):
+    @staticmethod
+    def _unwrap(c, kinds):
+        """``c`` without the one-child wrappers of ``kinds`` around it (None when one
+        has other children)."""
+        while c.kind in kinds:
             kids = list(c.get_children())
             if len(kids) != 1:
-                return False
+                return None
             c = kids[0]
-        if c.kind != self.K.UNARY_OPERATOR:
+        return c
+
+    def _member_address(self, c) -> bool:
+        """Whether expression ``c`` is ``&var->member`` of a packet-header pointer."""
+        c = self._unwrap(c, (self.K.UNEXPOSED_EXPR, self.K.PAREN_EXPR))
+        if c is None or c.kind != self.K.UNARY_OPERATOR:
             return False
         kids = list(c.get_children())
         return len(kids) == 1 and kids[0].kind == self.K.MEMBER_REF_EXPR and \

@@ -84,7 +84,10 @@ def bpf_prepared_found(cmd: int, attr: ctypes.Structure, ref, size: int) -> bool
         return True
     if ctypes.get_errno() == 2:     # ENOENT
         return False
-    bpf(cmd, attr)
+    try:
+        bpf(cmd, attr)              # its retries (EINTR) and typed errors
+    except errors.NotFoundError:
+        return False
     return True
 
 

@@ -199,3 +199,18 @@ int f(void *skb) {
     with pytest.raises(CompileError, match=r"in f\(\): ip->ttl is a packet header member "
                                            r"used inside a macro"):
         _body(src)
+
+
+def test_an_incr_cksum_call_inside_a_macro_is_refused_and_macro_arguments_are_fine():
+    from pybpf.errors import CompileError
+    decl = "int incr_cksum_l3(void *off, u64 o, u64 n);\n#define NEW 33\n"
+    body = """int f(struct __sk_buff *skb) {
+  u16 o = 1;
+  %s;
+  return 0;
+}"""
+    out = _body(decl + body % "incr_cksum_l3((void *)24, o, NEW)")
+    assert "bpf_l3_csum_replace_(skb, (u64)(void *)24, o, NEW, sizeof(NEW));" in out
+    with pytest.raises(CompileError, match=r"in f\(\): incr_cksum_l3\(\) is called inside "
+                                           r"a macro"):
+        _body(decl + "#define FIX(o) incr_cksum_l3((void *)24, o, 2)\n" + body % "FIX(o)")

@@ -98,9 +98,7 @@ def apply(source: str, args: list[str]) -> str:
     if p.in_macros:
         from ..errors import CompileError
         fn, what = p.in_macros[0]
-        raise CompileError(f"in {fn}(): {what} is a packet header member used inside a "
-                           "macro, which cannot be rewritten into a packet load (bcc "
-                           "refuses it too): write the access outside the macro")
+        raise CompileError(f"in {fn}(): {what}")
     if not edits:
         return source
     out = source.encode()
@@ -115,7 +113,7 @@ class _Pass:
         self.ci, self.K = ci, ci.CursorKind
         self.tu, self.src = tu, src
         self.edits: list[tuple[int, int, str]] = []
-        self.in_macros: list[tuple[str, str]] = []     # (function, "var->member")
+        self.in_macros: list[tuple[str, str]] = []     # (function, what is refused)
         self._fn = ""
         self._packet_types: dict[str, bool] = {}
 
@@ -185,9 +183,15 @@ class _Pass:
 
     def _walk(self, c, parent, skb: str) -> None:
         K = self.K
-        if c.kind == K.CALL_EXPR and c.spelling in _CKSUM and self._in_text(c):
+        if c.kind == K.CALL_EXPR and c.spelling in _CKSUM:
             args = list(c.get_arguments())
             if len(args) == _CKSUM[c.spelling]:
+                if not self._call_in_text(c, args):
+                    self.in_macros.append((self._fn, (
+                        f"{c.spelling}() is called inside a macro (or given one as an "
+                        "argument), which cannot be rewritten into the checksum helper: "
+                        "write the call and its arguments outside the macro")))
+                    return
                 for k in c.get_children():
                     self._walk(k, c, skb)
                 self._cksum(c, args, skb)
@@ -202,7 +206,10 @@ class _Pass:
         if c.kind == K.MEMBER_REF_EXPR:
             hit = self._packet_member(c)
             if hit is not None and not self._in_text(c):
-                self.in_macros.append((self._fn, f"{hit[0]}->{c.spelling}"))
+                self.in_macros.append((self._fn, (
+                    f"{hit[0]}->{c.spelling} is a packet header member used inside a "
+                    "macro, which cannot be rewritten into a packet load (bcc refuses it "
+                    "too): write the access outside the macro")))
                 return
             if hit is not None and self._rewrite(c, parent, skb, *hit):
                 return
@@ -210,6 +217,14 @@ class _Pass:
         up = parent if c.kind == K.PAREN_EXPR else c
         for k in c.get_children():
             self._walk(k, up, skb)
+
+    def _call_in_text(self, call, args) -> bool:
+        """Whether ``name(args...)`` is written out in the text: the call and each
+        argument as themselves, the name and ``(`` right before the first argument."""
+        if not self._in_text(call) or not all(self._in_text(a) for a in args):
+            return False
+        head = self.src[call.extent.start.offset:args[0].extent.start.offset]
+        return re.fullmatch(rb"\s*" + call.spelling.encode() + rb"\s*\(\s*", head) is not None
 
     @staticmethod
     def _unwrap(c, kinds):

@@ -205,7 +205,7 @@ def test_an_incr_cksum_call_inside_a_macro_is_refused_and_macro_arguments_are_fi
     from pybpf.errors import CompileError
     decl = "int incr_cksum_l3(void *off, u64 o, u64 n);\n#define NEW 33\n"
     body = """int f(struct __sk_buff *skb) {
-  u16 o = 1;
+  u8 o = 1;
   %s;
   return 0;
 }"""

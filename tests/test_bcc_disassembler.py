@@ -18,6 +18,10 @@ def insn(op, dst=0, src=0, off=0, imm=0) -> bytes:
     return struct.pack("<BBhi", op, dst | src << 4, off, imm)
 
 
+def ctypes_word(raw: bytes):
+    return (ct.c_uint8 * 8).from_buffer_copy(raw)
+
+
 def line(raw: bytes) -> str:
     return dis.disassemble_str(raw)[0]
 
@@ -58,6 +62,9 @@ def test_wide_load_takes_two_lines():
                                         "   2: (18) r2 = 0x100000010",
                                         "   3:      (64-bit upper word)",
                                         "   4: (95) exit"]
+    assert dis.disassemble_instruction(0, raw[:8], raw[8:16]) == (
+        "   0: (18) r1 = <map at fd #7>", 1)
+    assert dis.disassemble_instruction(4, ctypes_word(raw[32:40])) == ("   4: (95) exit", 0)
     prog = dis.disassemble_prog(b"f", insn(0xb7, 0, 0, 0, 1) + insn(0x95))
     assert prog.splitlines() == ["Disassemble of BPF program b'f':",
                                  "   0: (b7) r0 = 1", "   1: (95) exit"]

@@ -91,21 +91,27 @@ def _bcc_text(i: int, ins: Instruction, helpers: dict) -> str | None:
     return None
 
 
-def disassemble_instruction(i: int, ins: Instruction, helpers: dict | None = None) -> str:
-    """One line, ``%4d: (op) text``, for instruction ``ins`` at slot ``i`` (``helpers``:
-    a dict to cache the helpers' names in, across calls)."""
-    helpers = {} if helpers is None else helpers
+def _line(i: int, ins: Instruction, helpers: dict) -> str:
     text = _bcc_text(i, ins, helpers)
     if text is None:
         text = format_insn(ins, helpers)
     return f"{i:4d}: ({ins.op:02x}) {text}"
 
 
+def disassemble_instruction(i: int, w0, w1=None) -> tuple[str, int]:
+    """bcc's call: (the line of the instruction ``w0`` at slot ``i``, how many slots
+    after it belong to it).  ``w0``/``w1`` are 8 bytes each (or ctypes objects of 8
+    bytes, as bcc's ``BPFInstr``); a 64-bit load needs ``w1``, its upper half."""
+    raw = bytes(w0) + (bytes(w1) if w1 is not None else b"")
+    ins = decode(raw[:16] if raw[:1] == bytes([LD_IMM64]) else raw[:8])[0]
+    return _line(i, ins, {}), ins.slots - 1
+
+
 def disassemble_str(bpfstr: bytes) -> list[str]:
     """One line per 8-byte slot of ``bpfstr`` (the upper half of a 64-bit load marked)."""
     out, i, helpers = [], 0, {}
     for ins in decode(bytes(bpfstr)):
-        out.append(disassemble_instruction(i, ins, helpers))
+        out.append(_line(i, ins, helpers))
         if ins.op == LD_IMM64:
             out.append(f"{i + 1:4d}:      (64-bit upper word)")
         i += ins.slots

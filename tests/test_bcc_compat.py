@@ -43,8 +43,11 @@ def test_hook_maps_bcc_names_to_pybpf_for_this_process_only():
         assert callable(filter_by_containers) and callable(syscall_name)
         from bcc.libbcc import lib
         assert lib.bpf_table_fd.__self__ is lib      # pybpf's shim, not libbcc
-        with pytest.raises(ModuleNotFoundError, match="bcc.disassembler"):
-            import bcc.disassembler  # noqa: F401
+        import bcc.disassembler
+        from bcc import disassembler
+        assert bcc.disassembler is disassembler is pybpf.bcc.disassembler
+        with pytest.raises(ModuleNotFoundError, match="bcc.no_such_module"):
+            import bcc.no_such_module  # noqa: F401
     finally:
         run.uninstall(finder)
     assert finder not in sys.meta_path

@@ -136,6 +136,41 @@ def test_stores_become_dins_and_compound_ones_keep_the_old_value():
             "(bpf_dext_pkt(ctx, (u64)ip+1, 0, 8)));") in out
 
 
+def test_incr_cksum_calls_get_the_skb_the_size_of_the_new_value_and_the_pseudo_flag():
+    out = _body("""int incr_cksum_l3(void *off, u64 o, u64 n);
+int incr_cksum_l4(void *off, u64 o, u64 n, u64 pseudo);
+int f(struct __sk_buff *skb2) {
+  u8 *cursor = 0;
+  struct ip_t *ip = cursor_advance(cursor, sizeof(*ip));
+  struct udp_t *udp = cursor_advance(cursor, sizeof(*udp));
+  unsigned int new_ip = 7; unsigned short port = 9;
+  incr_cksum_l3(&ip->hchecksum, ip->dst, new_ip);
+  incr_cksum_l4(&udp->crc, port, udp->sport, 1);
+  return 0;
+}""")
+    assert ("bpf_l3_csum_replace_(skb2, (u64)&ip->hchecksum, bpf_dext_pkt(skb2, (u64)ip+16, "
+            "0, 32), new_ip, sizeof(new_ip));") in out
+    # bcc's sizeof is of the rewritten argument: a packet read is a u64
+    assert ("bpf_l4_csum_replace_(skb2, (u64)&udp->crc, port, bpf_dext_pkt(skb2, (u64)udp+0, "
+            "0, 16), ((1 & 0x1) << 4) | sizeof(bpf_dext_pkt(skb2, (u64)udp+0, 0, 16)));") in out
+    assert packet.needed("incr_cksum_l3(off + 10, 1, 2);")
+
+
+def test_a_member_address_given_to_the_csum_helpers_becomes_an_integer_offset():
+    src = """static long (*bpf_l3_csum_replace)(void *, u64, u64, u64, u64) = (void *)10;
+int f(struct __sk_buff *skb) {
+  u8 *cursor = 0;
+  struct ip_t *ip = cursor_advance(cursor, sizeof(*ip));
+  u64 off = 10;
+  bpf_l3_csum_replace(skb, &ip->hchecksum, 1, 2, 2);
+  bpf_l3_csum_replace(skb, off, 1, 2, 2);
+  return 0;
+}"""
+    out = _body(src)
+    assert "bpf_l3_csum_replace(skb, (u64)&ip->hchecksum, 1, 2, 2);" in out
+    assert "bpf_l3_csum_replace(skb, off, 1, 2, 2);" in out
+
+
 def test_addresses_sizeof_and_other_pointers_are_left_alone():
     src = """struct plain { int a; };
 int g(struct ip_t *param, struct plain *p) {
@@ -164,3 +199,18 @@ int f(void *skb) {
     with pytest.raises(CompileError, match=r"in f\(\): ip->ttl is a packet header member "
                                            r"used inside a macro"):
         _body(src)
+
+
+def test_an_incr_cksum_call_inside_a_macro_is_refused_and_macro_arguments_are_fine():
+    from pybpf.errors import CompileError
+    decl = "int incr_cksum_l3(void *off, u64 o, u64 n);\n#define NEW 33\n"
+    body = """int f(struct __sk_buff *skb) {
+  u8 o = 1;
+  %s;
+  return 0;
+}"""
+    out = _body(decl + body % "incr_cksum_l3((void *)24, o, NEW)")
+    assert "bpf_l3_csum_replace_(skb, (u64)(void *)24, o, NEW, sizeof(NEW));" in out
+    with pytest.raises(CompileError, match=r"in f\(\): incr_cksum_l3\(\) is called inside "
+                                           r"a macro"):
+        _body(decl + "#define FIX(o) incr_cksum_l3((void *)24, o, 2)\n" + body % "FIX(o)")

@@ -21,6 +21,7 @@ _PERCPU = {MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH,
 _ARRAYS = {MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY,
            MapType.ARRAY_OF_MAPS, MapType.CGROUP_ARRAY}
 _NO_KEY = {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER}
+_LOOKUP = int(Cmd.MAP_LOOKUP_ELEM)
 _BATCH = {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH,
           MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.LPM_TRIE}   # LPM: the generic batch ops
 
@@ -228,10 +229,8 @@ class Map:
         kb = self._key(key) if self.key_size else None
         vb = ctypes.create_string_buffer(self._vbuf_size)
         a = attr.MapElem(map_fd=self.fileno(), key=syscall.addr(kb), value=ctypes.addressof(vb))
-        try:
-            syscall.bpf(Cmd.MAP_LOOKUP_ELEM, a)
-        except errors.NotFoundError:
-            return None
+        if not syscall.bpf_prepared_found(_LOOKUP, a, ctypes.byref(a), ctypes.sizeof(a)):
+            return None     # a miss builds no error object: it is a common answer
         return vb.raw
 
     def get(self, key: Any, default: Any = None) -> Any:

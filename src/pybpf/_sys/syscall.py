@@ -76,6 +76,21 @@ def bpf_prepared(cmd: int, attr: ctypes.Structure, ref, size: int) -> int:
     return bpf(cmd, attr)
 
 
+def bpf_prepared_found(cmd: int, attr: ctypes.Structure, ref, size: int) -> bool:
+    """:func:`bpf_prepared` for element lookups that may miss: False when the key is absent
+    (ENOENT), with no error object built (a missed lookup is a common answer, not a
+    failure); other failures raise as from :func:`bpf`."""
+    if _syscall(NR_BPF, cmd, ref, size) >= 0:
+        return True
+    if ctypes.get_errno() == 2:     # ENOENT
+        return False
+    try:
+        bpf(cmd, attr)              # its retries (EINTR) and typed errors
+    except errors.NotFoundError:
+        return False
+    return True
+
+
 def _cmd_name(cmd: int) -> str:
     return Cmd.name_of(cmd) or f"cmd {cmd}"
 

@@ -12,7 +12,8 @@ import re
 import sys
 
 from .. import errors
-from .statics import _s, tracepoints
+from .statics import tracepoints
+from .utils import as_str
 
 
 _LIVE = None        # weakref.WeakSet of the process's BPF objects (made on first use)
@@ -134,7 +135,7 @@ class AttachMixin:
     def _attach_k(self, event, event_off, fn_name, event_re, retprobe: bool,
                   maxactive: int = 0):
         from .rewrite import SYSCALL_FN
-        fn_name, event_re = _s(fn_name), _s(event_re)
+        fn_name, event_re = as_str(fn_name), as_str(event_re)
         if event_re:
             events = self.get_kprobe_functions(event_re)
             if not events:
@@ -144,14 +145,14 @@ class AttachMixin:
             refused = []
             for ev in events:
                 try:
-                    self._attach_k(_s(ev), 0, fn_name, b"", retprobe, maxactive)
+                    self._attach_k(as_str(ev), 0, fn_name, b"", retprobe, maxactive)
                 except errors.NotSupportedError as e:
                     # without kprobes, only some of the matches may have a stand-in
                     refused.append(e)
             if len(refused) == len(events):
                 raise refused[0]
             return
-        event = self._fix_syscall_fnname(_s(event))
+        event = self._fix_syscall_fnname(as_str(event))
         sm = SYSCALL_FN.match(event)
         sysname = sm.group(1) if sm else ""
         f = self._feat()
@@ -207,8 +208,8 @@ class AttachMixin:
         return self._detach_k("kretprobe", event, fn_name)
 
     def _detach_k(self, kind, event, fn_name):
-        event = self._fix_syscall_fnname(_s(event))
-        fn = _s(fn_name) if fn_name is not None else None
+        event = self._fix_syscall_fnname(as_str(event))
+        fn = as_str(fn_name) if fn_name is not None else None
         if not self._drop(lambda k: k[0] == kind and k[1] == event and (fn is None or
                                                                           k[2] == fn)):
             raise errors.NotFoundError(2, f"detach_{kind}", f"{kind} {event} is not attached")
@@ -216,13 +217,13 @@ class AttachMixin:
     def attach_fmod_ret(self, fn_name=b""):
         """Attach a KMOD_RET function (BPF trampolines: fmod_ret)."""
         from ..links import tracing
-        name = _s(fn_name)
+        name = as_str(fn_name)
         fn = self.load_func(name, None)
         self._keep(("kmod_ret", name, name), tracing.attach(fn.prog))
 
     def attach_kfunc(self, fn_name=b""):
         from ..links import tracing
-        name = _s(fn_name)
+        name = as_str(fn_name)
         if any(k[2] == name for k in self._links if len(k) == 3):
             return          # KFUNC_PROBE/LSM_PROBE functions attach at BPF() already
         self._keep(("kfunc", name, name), tracing.attach(self.load_func(name, None).prog))
@@ -230,7 +231,7 @@ class AttachMixin:
     attach_kretfunc = attach_lsm = attach_kfunc
 
     def detach_kfunc(self, fn_name=b""):
-        name = _s(fn_name)
+        name = as_str(fn_name)
         self._drop(lambda k: k[0] in ("kfunc", "kmod_ret") and k[2] == name)
 
     detach_kretfunc = detach_lsm = detach_fmod_ret = detach_kfunc
@@ -238,7 +239,7 @@ class AttachMixin:
     # -- tracepoints ---------------------------------------------------------------------
     def attach_tracepoint(self, tp=b"", tp_re=b"", fn_name=b""):
         from ..links import tracepoint
-        fn_name, tp, tp_re = _s(fn_name), _s(tp), _s(tp_re)
+        fn_name, tp, tp_re = as_str(fn_name), as_str(tp), as_str(tp_re)
         targets = tracepoints(tp_re) if tp_re else [tp]
         fn = self.load_func(fn_name, self.TRACEPOINT)
         for t in targets:
@@ -247,18 +248,18 @@ class AttachMixin:
                                                                        via_ioctl=True))
 
     def detach_tracepoint(self, tp=b""):
-        tp = _s(tp)
+        tp = as_str(tp)
         if not self._drop(lambda k: k[0] == "tracepoint" and k[1] == tp):
             raise errors.NotFoundError(2, "detach_tracepoint", f"tracepoint {tp} not attached")
 
     def attach_raw_tracepoint(self, tp=b"", fn_name=b""):
         from ..links import raw_tracepoint
-        tp, fn_name = _s(tp), _s(fn_name)
+        tp, fn_name = as_str(tp), as_str(fn_name)
         fn = self.load_func(fn_name, self.RAW_TRACEPOINT)
         self._keep(("raw_tracepoint", tp, fn_name), raw_tracepoint.attach(fn.prog, tp))
 
     def detach_raw_tracepoint(self, tp=b""):
-        tp = _s(tp)
+        tp = as_str(tp)
         self._drop(lambda k: k[0] == "raw_tracepoint" and k[1] == tp)
 
     # -- uprobes -----------------------------------------------------------------------
@@ -272,7 +273,7 @@ class AttachMixin:
 
     def _attach_u(self, name, sym, sym_re, addr, fn_name, pid, sym_off, retprobe):
         from ..links import symbols, uprobe
-        name, sym, sym_re, fn_name = _s(name), _s(sym), _s(sym_re), _s(fn_name)
+        name, sym, sym_re, fn_name = as_str(name), as_str(sym), as_str(sym_re), as_str(fn_name)
         path = symbols.resolve_path(_in_mount_ns(name, pid)) if name else ""
         if addr is not None and not 0 <= int(addr) < 1 << 64:
             raise errors.NotFoundError(22, "uprobe", f"could not determine address "
@@ -321,9 +322,9 @@ class AttachMixin:
 
     def _detach_u(self, kind, name, sym, addr, pid):
         from ..links import symbols
-        name = _s(name)
+        name = as_str(name)
         path = symbols.resolve_path(_in_mount_ns(name, pid)) if name else ""
-        what = _s(sym) or addr
+        what = as_str(sym) or addr
         if not self._drop(lambda k: k[0] == kind and k[1] == path and k[2] == what) and \
                 not (name.startswith("/") and pid > 0 and self._drop(
                     lambda k: k[0] == kind and k[1] == f"/proc/{pid}/root{name}" and
@@ -335,7 +336,7 @@ class AttachMixin:
     def find_library(libname) -> bytes | None:
         from ..links import symbols
         try:
-            return symbols.find_library(_s(libname)).encode()
+            return symbols.find_library(as_str(libname)).encode()
         except errors.PybpfError:
             return None
 
@@ -343,7 +344,7 @@ class AttachMixin:
     def attach_perf_event(self, ev_type=-1, ev_config=-1, fn_name=b"", sample_period=0,
                           sample_freq=0, pid=-1, cpu=-1, group_fd=-1):
         from ..links import perf_event
-        fn_name = _s(fn_name)
+        fn_name = as_str(fn_name)
         fn = self.load_func(fn_name, self.PERF_EVENT)
         link = perf_event.attach(fn.prog, type=ev_type, config=ev_config,
                                  sample_period=sample_period, sample_freq=sample_freq,
@@ -359,7 +360,7 @@ class AttachMixin:
         from ..fd import FD
         from ..links.base import perf_event_link
         from ..links.perf_event import FLAG_FD_CLOEXEC, online_cpus
-        fn_name = _s(fn_name)
+        fn_name = as_str(fn_name)
         fn = self.load_func(fn_name, self.PERF_EVENT)
         target = f"perf_event type {attr.type} config {attr.config}"
         cpus = [cpu] if cpu >= 0 else online_cpus()
@@ -381,13 +382,13 @@ class AttachMixin:
             self = _owner(fn, "attach_xdp")
         mode = "generic" if flags & self.XDP_FLAGS_SKB_MODE else (
             "native" if flags & self.XDP_FLAGS_DRV_MODE else "auto")
-        self._keep(("xdp", _s(dev)), xdp.attach(fn.prog, _s(dev), mode))
+        self._keep(("xdp", as_str(dev)), xdp.attach(fn.prog, as_str(dev), mode))
 
     @_class_or_instance
     def remove_xdp(self, dev, flags: int = 0):
         owners = [self] if self is not None else list(_LIVE or ())
         for b in owners:
-            b._drop(lambda k: k[0] == "xdp" and k[1] == _s(dev))
+            b._drop(lambda k: k[0] == "xdp" and k[1] == as_str(dev))
 
     # -- counts ------------------------------------------------------------------------
     def _count(self, *kinds) -> int:

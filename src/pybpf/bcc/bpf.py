@@ -19,6 +19,7 @@ from .funcs import FuncsMixin
 from .netattach import NetAttachMixin
 from .streams import StreamsMixin
 from .statics import StaticsMixin
+from .utils import as_str
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,13 +27,6 @@ if TYPE_CHECKING:
 
 DEBUG_LLVM_IR, DEBUG_BPF, DEBUG_PREPROCESSOR, DEBUG_SOURCE = 0x1, 0x2, 0x4, 0x8
 DEBUG_BPF_REGISTER_STATE, DEBUG_BTF = 0x10, 0x20
-
-
-def _s(v) -> str:
-    """bcc takes names as bytes or str."""
-    if v is None:
-        return ""
-    return v.decode() if isinstance(v, (bytes, bytearray)) else str(v)
 
 
 class Function:
@@ -50,7 +44,7 @@ class Function:
 def _find_file(path) -> str:
     """bcc's lookup of src_file/hdr_file: as given, else beside the running script
     (``BPF(src_file="task_switch.c")`` run from another directory)."""
-    path = _s(path)
+    path = as_str(path)
     if path and not os.path.isabs(path) and not os.path.isfile(path) and sys.argv[0]:
         beside = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), path)
         if os.path.isfile(beside):
@@ -77,7 +71,7 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin, StreamsMixin):
         from ..caps import require_bpf
         require_bpf("BPF()", tracing=False)   # before compiling: say EPERM, build nothing
         self.debug = debug
-        self.cflags = [_s(c) for c in (cflags or [])]
+        self.cflags = [as_str(c) for c in (cflags or [])]
         if not any(c.startswith("-DLINUX_VERSION_CODE") for c in self.cflags):
             self.cflags.append(f"-DLINUX_VERSION_CODE={_version_code(os.uname().release)}")
         self.tables: dict[str, object] = {}
@@ -125,7 +119,7 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin, StreamsMixin):
     def _read_text(src_file, hdr_file, text) -> str:
         parts = []
         for path in (hdr_file, src_file):
-            path = _s(path)
+            path = as_str(path)
             if path:
                 try:
                     with open(path) as f:
@@ -134,7 +128,7 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin, StreamsMixin):
                     raise errors.NotFoundError(e.errno or 2, "BPF",
                                                f"cannot read {path}: {e.strerror}") from None
         if text is not None:
-            parts.append(_s(text))
+            parts.append(as_str(text))
         if not parts:
             raise errors.PybpfError("BPF() needs text= or src_file=")
         return "\n".join(parts)
@@ -301,7 +295,7 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin, StreamsMixin):
     # -- programs ----------------------------------------------------------------------
     def load_func(self, func_name, prog_type, device=None, attach_type=-1) -> Function:
         """Load function ``func_name`` as ``prog_type`` (a BPF.* constant)."""
-        name = _s(func_name)
+        name = as_str(func_name)
         fn = self.funcs.get(name)
         if fn is not None:
             return fn
@@ -394,7 +388,7 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin, StreamsMixin):
 
     def get_table(self, name, keytype=None, leaftype=None, reducer=None):
         from .table import table_class
-        name = _s(name)
+        name = as_str(name)
         t = self.tables.get(name)
         if t is not None and keytype is None and leaftype is None and reducer is None:
             return t
@@ -413,7 +407,7 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin, StreamsMixin):
         return self.get_table(name)
 
     def __contains__(self, name) -> bool:
-        return _s(name) in self._rw.tables
+        return as_str(name) in self._rw.tables
 
     def __iter__(self):
         return iter(self._rw.tables)

@@ -74,7 +74,7 @@ __all__ = ["BPF", "USDT", "USDTException", "PerfType", "PerfHWConfig", "PerfSWCo
 def __getattr__(name: str):
     # ``from bcc import tcp``: the import system looks the submodule up under this
     # module's own name (pybpf.bcc.compat), so the bcc submodules are offered here too
-    if name in ("tcp", "syscall", "containers", "exec", "libbcc"):
+    if name in ("tcp", "syscall", "containers", "exec", "libbcc", "disassembler"):
         import importlib
         return importlib.import_module(f"pybpf.bcc.{'execcmd' if name == 'exec' else name}")
     if name == "lib":           # libbcc's calls scripts make themselves (libbcc.py)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes as ct
 
 from .. import errors
+from .utils import as_str
 
 STT_FUNC, STT_GNU_IFUNC = 2, 10
 
@@ -41,10 +42,6 @@ class bcc_stacktrace_build_id(ct.Structure):         # noqa: N801
 
 class NotOffered(errors.PybpfError, AttributeError):
     """A libbcc function pybpf does not provide (an AttributeError too: ``hasattr`` works)."""
-
-
-def _s(v) -> str:
-    return v.decode() if isinstance(v, (bytes, bytearray)) else str(v or "")
 
 
 def _addr(p) -> int:
@@ -103,11 +100,11 @@ class Lib:
         so ``1 << STT_GNU_IFUNC`` finds only an IFUNC's resolver, as libbcc does."""
         from ..links import symbols
         out = _deref(sym, bcc_symbol)
-        name, wanted = _s(symname), (1 << STT_FUNC) | (1 << STT_GNU_IFUNC)
+        name, wanted = as_str(symname), (1 << STT_FUNC) | (1 << STT_GNU_IFUNC)
         if option:
             wanted = _deref(option, bcc_symbol_option).use_symbol_type or wanted
         try:
-            path = symbols.resolve_path(_s(module))
+            path = symbols.resolve_path(as_str(module))
             if name:
                 e = symbols.elf_symbols(path).get(name)
                 kind = {"STT_FUNC": STT_FUNC, "STT_GNU_IFUNC": STT_GNU_IFUNC,
@@ -138,13 +135,13 @@ class Lib:
         """The file descriptor of table ``name`` of ``module`` (the BPF object: what
         pybpf has for bcc's ``b.module``), or -1 when it has no such table."""
         try:
-            return module.get_table(_s(name)).map_fd
+            return module.get_table(as_str(name)).map_fd
         except (KeyError, AttributeError, errors.PybpfError):
             return -1
 
     def bpf_table_id(self, module, name) -> int:
         tables = list(module)
-        n = _s(name)
+        n = as_str(name)
         return tables.index(n) if n in tables else -1
 
     def bpf_num_tables(self, module) -> int:
@@ -212,7 +209,7 @@ class Lib:
     def bpf_open_raw_sock(self, name) -> int:
         """A raw packet socket on device ``name``; the caller owns the descriptor."""
         from .netattach import open_raw_socket
-        return open_raw_socket(_s(name)).detach()
+        return open_raw_socket(as_str(name)).detach()
 
     def bpf_attach_socket(self, sock: int, prog_fd: int) -> int:
         import socket

@@ -14,12 +14,9 @@ import os
 import socket
 
 from .. import errors
+from .utils import as_str
 
 ETH_P_ALL = 0x0003
-
-
-def _s(v) -> str:
-    return v.decode() if isinstance(v, (bytes, bytearray)) else str(v)
 
 
 class _RawSocket:
@@ -104,7 +101,7 @@ class NetAttachMixin:
         from ..links import socket as socket_link
         if not hasattr(fn, "prog"):
             raise errors.PybpfError("attach_raw_socket: fn must be a function from load_func")
-        dev = _s(dev)
+        dev = as_str(dev)
         s = open_raw_socket(dev)
         try:
             link = socket_link.attach(fn.prog, s)
@@ -112,7 +109,7 @@ class NetAttachMixin:
             s.close()
             raise
         fn.sock = s.fileno()
-        fn.bpf._keep(("raw_socket", dev, _s(fn.name)), _RawSocket(s, link))
+        fn.bpf._keep(("raw_socket", dev, as_str(fn.name)), _RawSocket(s, link))
 
     def attach_func(self, fn, attachable_fd: int, attach_type, flags: int = 0) -> None:
         """BPF_PROG_ATTACH ``fn`` to ``attachable_fd`` (a cgroup, a sockmap, ...)."""

@@ -17,6 +17,13 @@ from the most significant one.  This pass does the same on the AST that libclang
 (:mod:`.kderef` explains that choice): the struct is recognised by its annotation
 ``bcc_packet``, which pybpf's ``BPF_PACKET_HEADER`` carries.
 
+bcc's checksum pseudo-calls get the same function's skb: ``incr_cksum_l3(&ip->hchecksum,
+old, new)`` and ``incr_cksum_l4(&udp->crc, old, new, pseudo)`` become calls of
+``bpf_l3_csum_replace_``/``bpf_l4_csum_replace_`` (pybpf_packet.h) with the size of
+``new`` (and BPF_F_PSEUDO_HDR from ``pseudo``) as the flags.  A member's address given
+to the helpers themselves (``bpf_l3_csum_replace(skb, &ip->hchecksum, ...)``) is cast to
+the integer offset they take.
+
 Beyond bcc: a compound assignment (``ip->ttl -= 1``) stores the combined value (bcc
 stored the right-hand side alone).  As in bcc: members of a pointer that is not a local
 variable (a parameter, ``(ptr)->f``), taken by address or incremented are left as
@@ -31,8 +38,12 @@ import re
 from .kderef import MAIN, cindex
 
 ANNOTATION = "bcc_packet"
-_USES = re.compile(r"\bBPF_PACKET_HEADER\b|<bcc/proto\.h>|\bstruct\s+(?:ethernet|dot1q|arp|ip|"
-                   r"icmp|ip6|ip6_opt|icmp6|udp|tcp|vxlan|vxlan_gbp)_t\b")
+_USES = re.compile(r"\bBPF_PACKET_HEADER\b|\bincr_cksum_l[34]\b|<bcc/proto\.h>|"
+                   r"\bstruct\s+(?:ethernet|dot1q|arp|ip|icmp|ip6|ip6_opt|icmp6|udp|tcp|"
+                   r"vxlan|vxlan_gbp)_t\b")
+# bcc's checksum pseudo-calls and their argument counts
+_CKSUM = {"incr_cksum_l3": 3, "incr_cksum_l4": 4}
+_CSUM_HELPERS = ("bpf_l3_csum_replace", "bpf_l4_csum_replace")
 _ASSIGN = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="}
 
 
@@ -87,9 +98,7 @@ def apply(source: str, args: list[str]) -> str:
     if p.in_macros:
         from ..errors import CompileError
         fn, what = p.in_macros[0]
-        raise CompileError(f"in {fn}(): {what} is a packet header member used inside a "
-                           "macro, which cannot be rewritten into a packet load (bcc "
-                           "refuses it too): write the access outside the macro")
+        raise CompileError(f"in {fn}(): {what}")
     if not edits:
         return source
     out = source.encode()
@@ -104,7 +113,7 @@ class _Pass:
         self.ci, self.K = ci, ci.CursorKind
         self.tu, self.src = tu, src
         self.edits: list[tuple[int, int, str]] = []
-        self.in_macros: list[tuple[str, str]] = []     # (function, "var->member")
+        self.in_macros: list[tuple[str, str]] = []     # (function, what is refused)
         self._fn = ""
         self._packet_types: dict[str, bool] = {}
 
@@ -148,13 +157,8 @@ class _Pass:
         kids = list(m.get_children())
         if len(kids) != 1:
             return None
-        base = kids[0]
-        while base.kind == self.K.UNEXPOSED_EXPR:       # implicit casts (lvalue to rvalue)
-            inner = list(base.get_children())
-            if len(inner) != 1:
-                return None
-            base = inner[0]
-        if base.kind != self.K.DECL_REF_EXPR:
+        base = self._unwrap(kids[0], (self.K.UNEXPOSED_EXPR,))   # implicit casts
+        if base is None or base.kind != self.K.DECL_REF_EXPR:
             return None
         var = base.referenced
         if var is None or var.kind != self.K.VAR_DECL or not self._is_packet_pointer(var.type):
@@ -179,10 +183,33 @@ class _Pass:
 
     def _walk(self, c, parent, skb: str) -> None:
         K = self.K
+        if c.kind == K.CALL_EXPR and c.spelling in _CKSUM:
+            args = list(c.get_arguments())
+            if len(args) == _CKSUM[c.spelling]:
+                if not self._call_in_text(c, args):
+                    self.in_macros.append((self._fn, (
+                        f"{c.spelling}() is called inside a macro (or given one as an "
+                        "argument), which cannot be rewritten into the checksum helper: "
+                        "write the call and its arguments outside the macro")))
+                    return
+                for k in c.get_children():
+                    self._walk(k, c, skb)
+                self._cksum(c, args, skb)
+                return
+        if c.kind == K.CALL_EXPR and c.spelling in _CSUM_HELPERS and self._in_text(c):
+            args = list(c.get_arguments())
+            if len(args) == 5 and self._member_address(args[1]):
+                # `&ip->hchecksum` is the packet offset the helper wants: as an integer
+                # (clang refuses a pointer for it where bcc's older clang warned)
+                at = args[1].extent.start.offset
+                self.edits.append((at, at, "(u64)"))
         if c.kind == K.MEMBER_REF_EXPR:
             hit = self._packet_member(c)
             if hit is not None and not self._in_text(c):
-                self.in_macros.append((self._fn, f"{hit[0]}->{c.spelling}"))
+                self.in_macros.append((self._fn, (
+                    f"{hit[0]}->{c.spelling} is a packet header member used inside a "
+                    "macro, which cannot be rewritten into a packet load (bcc refuses it "
+                    "too): write the access outside the macro")))
                 return
             if hit is not None and self._rewrite(c, parent, skb, *hit):
                 return
@@ -190,6 +217,61 @@ class _Pass:
         up = parent if c.kind == K.PAREN_EXPR else c
         for k in c.get_children():
             self._walk(k, up, skb)
+
+    def _call_in_text(self, call, args) -> bool:
+        """Whether ``name(args...)`` is written out in the text: the call and each
+        argument as themselves, the name and ``(`` right before the first argument."""
+        if not self._in_text(call) or not all(self._in_text(a) for a in args):
+            return False
+        head = self.src[call.extent.start.offset:args[0].extent.start.offset]
+        return re.fullmatch(rb"\s*" + call.spelling.encode() + rb"\s*\(\s*", head) is not None
+
+    @staticmethod
+    def _unwrap(c, kinds):
+        """``c`` without the one-child wrappers of ``kinds`` around it (None when one
+        has other children)."""
+        while c.kind in kinds:
+            kids = list(c.get_children())
+            if len(kids) != 1:
+                return None
+            c = kids[0]
+        return c
+
+    def _member_address(self, c) -> bool:
+        """Whether expression ``c`` is ``&var->member`` of a packet-header pointer."""
+        c = self._unwrap(c, (self.K.UNEXPOSED_EXPR, self.K.PAREN_EXPR))
+        if c is None or c.kind != self.K.UNARY_OPERATOR:
+            return False
+        kids = list(c.get_children())
+        return len(kids) == 1 and kids[0].kind == self.K.MEMBER_REF_EXPR and \
+            self.src[c.extent.start.offset:kids[0].extent.start.offset].strip() == b"&" \
+            and self._packet_member(kids[0]) is not None
+
+    def _rewritten(self, c) -> str:
+        """The text of ``c`` with the edits made inside it so far (bcc's sizeof of an
+        argument is of its rewritten text: a packet member read is a u64 there)."""
+        s, e = c.extent.start.offset, c.extent.end.offset
+        out = self.src[s:e]
+        inner = [x for x in self.edits if s <= x[0] and x[1] <= e]
+        for a, b, text in sorted(inner, key=lambda x: (x[0], x[1]), reverse=True):
+            out = out[:a - s] + text.encode() + out[b - s:]
+        return out.decode("latin-1")
+
+    def _cksum(self, call, args, skb: str) -> None:
+        """``incr_cksum_l3(off, old, new)`` -> ``bpf_l3_csum_replace_(skb, (u64)off, old,
+        new, sizeof(new))``; ``incr_cksum_l4(off, old, new, pseudo)`` passes
+        ``((pseudo & 1) << 4) | sizeof(new)`` (BPF_F_PSEUDO_HDR) as the flags.  ``off`` is
+        a packet offset: ``&udp->crc`` of a packet-header pointer is one."""
+        start, end = call.extent.start.offset, call.extent.end.offset
+        size = f"sizeof({self._rewritten(args[2])})"
+        helper = "bpf_l3_csum_replace_" if call.spelling == "incr_cksum_l3" else \
+            "bpf_l4_csum_replace_"
+        self.edits.append((start, args[0].extent.start.offset, f"{helper}({skb}, (u64)"))
+        if len(args) == 3:
+            self.edits.append((args[2].extent.end.offset, end, f", {size})"))
+            return
+        self.edits.append((args[3].extent.start.offset, args[3].extent.start.offset, "(("))
+        self.edits.append((args[3].extent.end.offset, end, f" & 0x1) << 4) | {size})"))
 
     def _op(self, lhs, rhs) -> str:
         return self.src[lhs.extent.end.offset:rhs.extent.start.offset].decode(

@@ -2,10 +2,11 @@
 
 For this process only, an import hook makes ``import bcc`` (and ``bcc.utils``,
 ``bcc.syscall``, ``bcc.containers``, ``bcc.tcp``, ``bcc.table``, ``bcc.usdt``,
-``bcc.libbcc``, ``bcc.perf``) resolve to pybpf's modules; nothing is installed under the name ``bcc``,
-so a real bcc elsewhere on the system is never shadowed.  The script runs as ``__main__``
-with ``sys.argv`` and ``sys.path[0]`` as python would set them; its own errors give
-python's traceback and exit code, a :class:`pybpf.errors.PybpfError` one line.
+``bcc.libbcc``, ``bcc.perf``, ``bcc.disassembler``) resolve to pybpf's modules; nothing
+is installed under the name ``bcc``, so a real bcc elsewhere on the system is never
+shadowed.  The script runs as ``__main__`` with ``sys.argv`` and ``sys.path[0]`` as python
+would set them; its own errors give python's traceback and exit code, a
+:class:`pybpf.errors.PybpfError` one line.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ ALIASES = {
     "bcc.libbcc": "pybpf.bcc.libbcc",
     "bcc.exec": "pybpf.bcc.execcmd",
     "bcc.perf": "pybpf.bcc.perfattr",
+    "bcc.disassembler": "pybpf.bcc.disassembler",
 }
 
 USAGE = "usage: pybpf run SCRIPT [ARGS...]   (run a bcc Python script on pybpf)"

@@ -13,12 +13,7 @@ import re
 import time
 
 from .. import errors
-
-
-def _s(v) -> str:
-    if v is None:
-        return ""
-    return v.decode() if isinstance(v, (bytes, bytearray)) else str(v)
+from .utils import as_str
 
 
 class either:
@@ -90,7 +85,7 @@ def traceable(name: str, ftrace: set[str] | None, blacklist: set[str]) -> bool:
 def tracepoints(tp_re) -> list[str]:
     """``"category:event"`` of every tracepoint matching regex ``tp_re``, sorted."""
     from .. import tracefs
-    pat = re.compile(_s(tp_re))
+    pat = re.compile(as_str(tp_re))
     root = os.path.join(tracefs.root(), "events")
     out = []
     for cat in sorted(os.listdir(root)):
@@ -105,7 +100,7 @@ def tracepoints(tp_re) -> list[str]:
 
 def kprobe_functions(event_re, path: str = "/proc/kallsyms") -> list[bytes]:
     """Kernel functions matching regex ``event_re`` that a kprobe can attach to."""
-    pat = re.compile(_s(event_re))
+    pat = re.compile(as_str(event_re))
     from .. import tracefs
     root = tracefs.root()
     ftrace = _read_names(os.path.join(root, "available_filter_functions"))
@@ -182,7 +177,7 @@ class StaticsMixin:
     @staticmethod
     def find_exe(bin_path):
         """``bin_path`` if executable, else the first match on $PATH (bytes, or None)."""
-        p = _s(bin_path)
+        p = as_str(bin_path)
         if not p:
             return None
         if os.sep in p:
@@ -197,8 +192,8 @@ class StaticsMixin:
     def get_user_functions_and_addresses(name, sym_re) -> list[tuple[bytes, int]]:
         """(symbol, address) of the functions of binary ``name`` matching ``sym_re``."""
         from ..links import symbols
-        path = symbols.resolve_path(_s(name))
-        pat = re.compile(_s(sym_re))
+        path = symbols.resolve_path(as_str(name))
+        pat = re.compile(as_str(sym_re))
         return [(s.encode(), e.address) for s, e in symbols.elf_symbols(path).items()
                 if e.type in ("STT_FUNC", "STT_LOOS") and e.address and pat.match(s)]
 
@@ -218,7 +213,8 @@ class StaticsMixin:
     @staticmethod
     def tracepoint_exists(category, event) -> bool:
         from .. import tracefs
-        return os.path.isdir(os.path.join(tracefs.root(), "events", _s(category), _s(event)))
+        return os.path.isdir(os.path.join(tracefs.root(), "events", as_str(category),
+                                          as_str(event)))
 
     @staticmethod
     def kernel_struct_has_field(struct_name, field_name) -> int:
@@ -228,13 +224,13 @@ class StaticsMixin:
         from ..btf.types import Kind
         try:
             spec = load_vmlinux()
-            ids = spec.find(_s(struct_name), Kind.STRUCT) or spec.find(_s(struct_name),
+            ids = spec.find(as_str(struct_name), Kind.STRUCT) or spec.find(as_str(struct_name),
                                                                         Kind.UNION)
         except errors.PybpfError:
             return -1
         if not ids:
             return -1
-        want = _s(field_name)
+        want = as_str(field_name)
         return int(any(m.name == want for m in spec[ids[0]].members))
 
     @staticmethod
@@ -283,7 +279,7 @@ class StaticsMixin:
 
     @either
     def ksymname(self, name) -> int:
-        return self._kernel_syms().address(_s(name))
+        return self._kernel_syms().address(as_str(name))
 
     @either
     def sym(self, addr: int, pid: int, show_module: bool = False, show_offset: bool = False,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import select
 
 from .. import errors
-from .statics import _s
+from .utils import as_str
 
 
 class StreamsMixin:
@@ -93,7 +93,8 @@ class StreamsMixin:
         while True:
             if fmt:
                 fields = self.trace_fields()
-                line = _s(fmt).format(*(_s(x) if isinstance(x, bytes) else x for x in fields))
+                line = as_str(fmt).format(*(as_str(x) if isinstance(x, bytes) else x
+                                            for x in fields))
             else:
                 line = self.trace_readline()
             print(line, flush=True)

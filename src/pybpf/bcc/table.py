@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 
 from .. import errors
-from .._sys.syscall import bpf, bpf_prepared
+from .._sys.syscall import bpf, bpf_prepared, bpf_prepared_found
 from .._sys.uapi import Cmd, MapType
 from . import hist
 
@@ -68,11 +68,9 @@ class Table:
             elem, ref, size = self._prepared()
             leaf = self.Leaf()
             elem.key, elem.value, elem.flags = ctypes.addressof(key), ctypes.addressof(leaf), 0
-            try:
-                bpf_prepared(_LOOKUP, elem, ref, size)
-            except errors.NotFoundError:
-                raise KeyError(key) from None
-            return leaf
+            if bpf_prepared_found(_LOOKUP, elem, ref, size):
+                return leaf
+            raise KeyError(key)
         raw = self.map.lookup_raw(self._key(key))
         if raw is None:
             raise KeyError(key)

@@ -10,6 +10,13 @@ import warnings
 FILESYSTEMENCODING = sys.getfilesystemencoding()
 
 
+def as_str(v) -> str:
+    """A name bcc's API took as bytes or str, as str ("" for None)."""
+    if v is None:
+        return ""
+    return v.decode() if isinstance(v, (bytes, bytearray)) else str(v)
+
+
 def printb(s: bytes, file=None, nl: int = 1) -> None:
     """Write bytes to a text stream's buffer, then flush (bcc's printb)."""
     file = sys.stdout if file is None else file

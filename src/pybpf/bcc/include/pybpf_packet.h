@@ -95,4 +95,49 @@ bpf_dins_pkt(void *pkt, unsigned long long off, unsigned long long bofs,
 	}
 }
 
+/* bcc's checksum pseudo-calls.  The front end (packet.py) rewrites
+ *   incr_cksum_l3(&ip->hchecksum, old, new)  into
+ *   bpf_l3_csum_replace_(skb, (u64)&ip->hchecksum, old, new, sizeof(new))
+ * and incr_cksum_l4(&udp->crc, old, new, pseudo) likewise, its flags
+ * ((pseudo & 1) << 4) | sizeof(new): BPF_F_PSEUDO_HDR when the field is also in the
+ * pseudo-header (an address for UDP/TCP).  The offset is a packet offset: a member's
+ * address through a header pointer is one.  The declarations only let the text parse;
+ * no call of them is left after the rewrite. */
+int incr_cksum_l3(void *off, unsigned long long oldval, unsigned long long newval);
+int incr_cksum_l4(void *off, unsigned long long oldval, unsigned long long newval,
+		  unsigned long long pseudo);
+
+/* The old and new values are host-order numbers (packet reads convert them, see
+ * bpf_dext_pkt); the kernel's csum helpers want them as the bytes in the packet. The
+ * low four bits of flags give the field's size. */
+static __always_inline unsigned long long
+__pybpf_csum_order(unsigned long long v, unsigned long long flags)
+{
+	switch (flags & 0xf) {
+	case 2:
+		return __builtin_bswap16(v);
+	case 4:
+		return __builtin_bswap32(v);
+	case 8:
+		return __builtin_bswap64(v);
+	}
+	return v;
+}
+
+static __always_inline int
+bpf_l3_csum_replace_(void *skb, unsigned long long off, unsigned long long from,
+		     unsigned long long to, unsigned long long flags)
+{
+	return bpf_l3_csum_replace(skb, off, __pybpf_csum_order(from, flags),
+				   __pybpf_csum_order(to, flags), flags);
+}
+
+static __always_inline int
+bpf_l4_csum_replace_(void *skb, unsigned long long off, unsigned long long from,
+		     unsigned long long to, unsigned long long flags)
+{
+	return bpf_l4_csum_replace(skb, off, __pybpf_csum_order(from, flags),
+				   __pybpf_csum_order(to, flags), flags);
+}
+
 #endif /* PYBPF_PACKET_H */

@@ -93,9 +93,9 @@ def link_program(spec: ObjectSpec, main: ProgramSpec, code: dict[str, bytes],
             elif r.kind == RelocKind.MAP:
                 _set_ld64(out.insns, idx, _PSEUDO_MAP_FD, res.map_fd(r.target), 0)
             elif r.kind in (RelocKind.DATA, RelocKind.KCONFIG):
-                base = res.value_base(r.target) if res.value_base is not None else 0
+                at = res.value_base(r.target) if res.value_base is not None else 0
                 _set_ld64(out.insns, idx, _PSEUDO_MAP_VALUE, res.map_fd(r.target),
-                          r.addend + base)
+                          r.addend + at)
             elif r.kind == RelocKind.KSYM:
                 kind, value, obj_fd = res.ksym(r.target)
                 if kind == 0 or value == 0:

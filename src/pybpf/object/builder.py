@@ -151,11 +151,13 @@ class _Loader:
             mp = Map.from_fd(fd)
             self._own_map(name, mp)
             return mp
+        path = ""
         if m.pinning == 1:  # LIBBPF_PIN_BY_NAME: reuse an existing pin or create and pin
-            path = os.path.join(self.pin_root, name)
+            path = os.path.join(self.pin_root, getattr(m, "pin_name", "") or name)
             if os.path.exists(path):
                 mp = Map.from_pin(path)
                 self._own_map(name, mp)
+                self._check_pinned(name, path, m, mp)
                 return mp
         inner_fd = None
         inner = None
@@ -177,11 +179,27 @@ class _Loader:
             mp.update(struct.pack("<I", 0), bytes(data))
             if m.flags & MapFlag.RDONLY_PROG:
                 mp.freeze()
-        if m.pinning == 1:
+        if path:
             from .. import bpffs
             bpffs.ensure_mounted(self.pin_root)
-            mp.pin(os.path.join(self.pin_root, name))
+            if os.path.dirname(path) != self.pin_root.rstrip("/"):
+                # a pin in a directory of its own (iproute2's PIN_OBJECT_NS): root's only
+                os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            mp.pin(path)
         return mp
+
+    @staticmethod
+    def _check_pinned(name: str, path: str, m, mp) -> None:
+        from ..mapcheck import pin_mismatch
+        max_entries = m.max_entries
+        if m.type == MapType.PERF_EVENT_ARRAY and max_entries == 0:
+            from ..maps import possible_cpus
+            max_entries = possible_cpus()
+        why = pin_mismatch((m.type, m.key_size, m.value_size, max_entries, m.flags),
+                           (mp.type, mp.key_size, mp.value_size, mp.max_entries, mp.flags))
+        if why:
+            raise errors.PinnedMapError(f"map {name!r}: the map pinned at {path} has another "
+                                        f"shape: {why} (unpin it, or pin elsewhere)")
 
     def _create(self, m, inner_fd: int | None):
         from ..maps import Map, MapSpec as KMapSpec

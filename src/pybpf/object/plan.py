@@ -62,7 +62,7 @@ def map_recipe(e: dict) -> Recipe:
                   value_type_id=e["value_type_id"], pinning=e["pinning"],
                   inner=map_recipe(e["inner"]) if e["inner"] else None,
                   data=bytearray(e["data"]) if e["data"] is not None else None,
-                  contents=e["contents"], autocreate=True)
+                  contents=e["contents"], autocreate=True, pin_name=e.get("pin_name", ""))
 
 
 def program_section(entry: dict) -> Recipe:

@@ -98,6 +98,7 @@ class _Loader:
         self._modules: dict | None = None
         self._kallsyms: dict[str, int] | None = None
         self.patches: dict[str, list[tuple[int, bytes]]] = {}   # map -> (offset, bytes)
+        self.reused: set[str] = set()       # maps not created here (given, or pinned)
         # the plan being recorded: None once something unplannable was met
         self.plan: dict | None = {"btf": None, "maps": [], "progs": []} if record else None
 
@@ -150,6 +151,7 @@ class _Loader:
             fd = FD(os.dup(given.fileno() if hasattr(given, "fileno") else int(given)))
             mp = Map.from_fd(fd)
             self._own_map(name, mp)
+            self.reused.add(name)
             return mp
         path = ""
         if m.pinning == 1:  # LIBBPF_PIN_BY_NAME: reuse an existing pin or create and pin
@@ -158,6 +160,7 @@ class _Loader:
                 mp = Map.from_pin(path)
                 self._own_map(name, mp)
                 self._check_pinned(name, path, m, mp)
+                self.reused.add(name)
                 return mp
         inner_fd = None
         inner = None
@@ -241,7 +244,9 @@ class _Loader:
             if not m.contents or name not in self.obj.maps:
                 continue
             is_prog = m.type == MapType.PROG_ARRAY
-            if is_prog == maps_only:
+            if is_prog == maps_only or (maps_only and name in self.reused):
+                # a map-in-map someone else made keeps its inner maps (libbpf and tc
+                # fill only maps they create); program arrays get this object's programs
                 continue
             target = self.obj.programs if is_prog else self.obj.maps
             for slot, what in m.contents.items():

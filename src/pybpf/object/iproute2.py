@@ -18,7 +18,7 @@ import struct
 from ..errors import ELFError
 from .._sys.uapi import MapType
 
-__all__ = ["ElfMapTail", "parse_tail", "tail_call_slot", "resolve", "object_dir",
+__all__ = ["ElfMapTail", "parse_tail", "tail_call_slot", "resolve", "object_dir", "tc_sections",
            "PIN_NONE", "PIN_OBJECT_NS", "PIN_GLOBAL_NS"]
 
 PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS = 0, 1, 2
@@ -162,3 +162,10 @@ def _tail_calls(spec, labelled: list) -> None:
             like = next(iter(typed.values()))
             p.sec_info, p.type, p.expected_attach_type = like.sec_info, like.type, \
                 like.expected_attach_type
+
+
+def tc_sections(spec, section: str = "tc") -> dict[str, str]:
+    """``sections=`` for :func:`pybpf.load` that loads every program whose SEC() names no
+    type libbpf knows (tc objects use "ingress", "egress", any name) as ``section``: what
+    ``tc filter add ... bpf obj`` does, which gives all sections its own type."""
+    return {n: section for n, p in spec.programs.items() if p.sec_info is None}

@@ -20,6 +20,7 @@ import tempfile
 import time
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import pybpf
 from pybpf import errors
@@ -49,7 +50,8 @@ def test_tail_call_sections_read_as_tc_reads_them():
     assert I.tail_call_slot("42/1") == (42, 1)
     assert I.tail_call_slot("0xabccba/0") == (0xABCCBA, 0)     # __stringify(0xabccba)
     assert I.tail_call_slot("010/7") == (8, 7)                  # %i: a leading 0 is octal
-    for name in ("classifier", "socket/tail", "1/", "/1", "1/2/3", "x1/2", "1/0x", "09/1"):
+    for name in ("classifier", "socket/tail", "1/", "/1", "1/2/3", "x1/2", "1/0x", "09/1",
+                 "\u0663/1"):
         assert I.tail_call_slot(name) is None, name
 
 
@@ -119,6 +121,47 @@ def test_inconsistent_iproute2_objects_are_refused_in_one_line(maps, programs, m
     with pytest.raises(errors.ELFError, match=match) as ei:
         pybpf.ObjectSpec.from_bytes(data)
     assert "\n" not in str(ei.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=24), st.binary(min_size=16, max_size=16))
+def test_section_names_and_map_tails_of_any_shape(section, tail):
+    slot = I.tail_call_slot(section)
+    assert slot is None or (section.count("/") == 1 and all(0 <= v < 1 << 32 for v in slot))
+    try:
+        t = I.parse_tail("m", tail)
+    except errors.ELFError as e:
+        assert "\n" not in str(e)
+    else:
+        assert t is None or t.pinning in (0, 1, 2)
+
+
+@settings(max_examples=150, deadline=None)
+@given(which=st.sampled_from(["legacy/bpf_tailcall.c", "legacy/bpf_map_in_map.c"]),
+       flips=st.lists(st.tuples(st.integers(0, 1 << 10), st.integers(0, 255)), min_size=1,
+                      max_size=6))
+def test_mutated_bpf_elf_maps_give_a_consistent_spec_or_one_error(objects, which, flips):
+    """ids, pinning, inner_id, inner_idx in any state: the spec's slots then name maps and
+    programs that exist, within the outer map's size, or parsing says why in one line."""
+    from pybpf.elf import ELFFile
+    data = objects[which]
+    sec = ELFFile(data).section("maps")
+    b = bytearray(data)
+    for pos, val in flips:
+        b[sec.offset + pos % sec.size] = val
+    try:
+        spec = pybpf.ObjectSpec.from_bytes(bytes(b))
+    except errors.PybpfError as e:
+        assert "\n" not in str(e)
+        return
+    for name, m in spec.maps.items():
+        assert m.pinning in (0, 1)
+        for slot, what in m.contents.items():
+            if m.type == MapType.PROG_ARRAY:
+                assert what in spec.programs and slot < m.max_entries
+            else:
+                assert what in spec.maps and m.inner is not None
+                assert m.type == MapType.HASH_OF_MAPS or slot < m.max_entries
 
 
 # ---- the kernel: real frames through a veth pair -----------------------------------------

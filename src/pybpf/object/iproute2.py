@@ -63,6 +63,8 @@ def parse_tail(name: str, tail: bytes) -> ElfMapTail | None:
 def _c_int(s: str) -> int | None:
     """An unsigned number as scanf's %i reads it (0x.. hex, 0.. octal), or None."""
     s = s.strip()
+    if not s.isascii():
+        return None
     try:
         if s[:2] in ("0x", "0X"):
             return int(s[2:], 16) if s[2:] else None

@@ -416,6 +416,47 @@ def test_tc_and_pybpf_share_btf_maps_through_tc_globals(fresh, objects, tmp_path
         assert _values(fresh.printed(N, "map val: "), "map val: ") == list(range(1, N + 1))
 
 
+KV_PAIR = """#include "bpf_api.h"
+struct val { uint32_t packets; uint32_t bytes; };
+struct bpf_elf_map __section_maps counts = {
+	.type = BPF_MAP_TYPE_ARRAY, .size_key = 4, .size_value = 8, .max_elem = 1,
+};
+BPF_ANNOTATE_KV_PAIR(counts, uint32_t, struct val);
+struct bpf_elf_map __section_maps odd = {
+	.type = BPF_MAP_TYPE_ARRAY, .size_key = 4, .size_value = 4, .max_elem = 1,
+};
+BPF_ANNOTATE_KV_PAIR(odd, uint32_t, struct val);	/* 8 bytes for 4: ignored, as tc does */
+__section_cls_entry int count(struct __sk_buff *skb)
+{
+	int k = 0;
+	struct val *v = map_lookup_elem(&counts, &k);
+	uint32_t *o = map_lookup_elem(&odd, &k);
+
+	if (v) {
+		lock_xadd(&v->packets, 1);
+		lock_xadd(&v->bytes, skb->len);
+	}
+	return o ? TC_ACT_OK : TC_ACT_SHOT;
+}
+BPF_LICENSE("GPL");
+"""
+
+
+@pytest.mark.kernel
+def test_kv_annotation_gives_a_legacy_map_its_btf_types(fresh):
+    data = pybpf.compile(KV_PAIR, cflags=CFLAGS, includes=[INCLUDE])
+    spec = pybpf.ObjectSpec.from_bytes(data)
+    counts, odd = spec.maps["counts"], spec.maps["odd"]
+    assert spec.btf[counts.value_type_id].name == "val" and counts.key_type_id
+    assert (odd.key_type_id, odd.value_type_id) == (0, 0)
+    with pybpf.load(data, name="kv") as obj:
+        assert obj.maps["counts"].info().btf_id and not obj.maps["odd"].info().btf_id
+        obj.programs["count"].attach_tc("va", "egress")
+        fresh.send()
+        v = obj.typed_map("counts")[0]
+        assert (v.packets, v.bytes) == (N, N * 60)
+
+
 @pytest.mark.kernel
 def test_pinned_map_of_another_shape_is_refused_in_one_line(fresh, objects):
     data = objects["legacy/bpf_map_in_map.c"]

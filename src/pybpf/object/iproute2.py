@@ -6,7 +6,8 @@ directory of the object's own, PIN_GLOBAL_NS: the shared ``globals``), ``inner_i
 map-in-map's inner maps look like the map labelled so) and ``inner_idx`` (this map goes
 into slot ``inner_idx`` of every map-in-map whose ``inner_id`` is its ``id``).  Programs in
 sections ``"ID/KEY"`` are tail calls: tc puts them at index KEY of the program array
-labelled ID once loaded.  Here all of that becomes the spec's ordinary fields (a map's
+labelled ID once loaded; ``BPF_ANNOTATE_KV_PAIR`` gives a map BTF key and value types.
+Here all of that becomes the spec's ordinary fields (a map's
 ``inner`` template, ``contents`` slots, ``pinning``/``pin_name``), so loading and plans
 need nothing new.
 """
@@ -130,7 +131,31 @@ def resolve(spec, tails: dict, data: bytes) -> None:
                 raise ELFError(f"legacy map {name!r}: inner_idx {t.inner_idx} is past the "
                                f"{outer.max_entries} slots of {oname!r}")
             outer.contents[t.inner_idx] = name
-    _tail_calls(spec, labelled)
+    if labelled:
+        _tail_calls(spec, labelled)
+    if spec.btf is not None:
+        _annotated_types(spec)
+
+
+def _annotated_types(spec) -> None:
+    """BTF key/value types of legacy maps from ``BPF_ANNOTATE_KV_PAIR(name, K, V)`` (a
+    ``struct ____btf_map_<name> { K key; V value; }``), as tc gives them to the kernel;
+    an annotation of another shape or size is ignored, as tc ignores it."""
+    btf = spec.btf
+    for name, m in spec.maps.items():
+        if m.section != "maps" or m.key_type_id or m.value_type_id:
+            continue
+        try:
+            ids = btf.find(f"____btf_map_{name}")
+            t = btf[ids[0]] if ids else None
+            members = getattr(t, "members", None) or []
+            if type(t).__name__ != "Struct" or [x.name for x in members] != ["key", "value"]:
+                continue
+            k, v = members[0].type, members[1].type
+            if btf.sizeof(k) == m.key_size and btf.sizeof(v) == m.value_size:
+                m.key_type_id, m.value_type_id = k, v
+        except (LookupError, ValueError):
+            continue                     # BTF that does not size: no types, as in tc
 
 
 def _template(m, outer: str):

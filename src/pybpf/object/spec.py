@@ -244,7 +244,7 @@ class _Builder:
         self._btf_maps()
         self._data_maps()
         self._relocations()
-        if tails:
+        if tails is not None:
             from .iproute2 import resolve
             resolve(s, tails, f.data)
 
@@ -313,17 +313,17 @@ class _Builder:
                 s.subprograms[p.name] = p
             self.by_pos[(sec.index, off)] = p
 
-    def _legacy_maps(self) -> dict:
+    def _legacy_maps(self) -> dict | None:
         """Maps of SEC("maps"); returns the iproute2 fields (id, pinning, inner_id,
-        inner_idx) of those that have any, by map name."""
-        tails: dict = {}
+        inner_idx) of those that have any, by map name (None: no legacy maps)."""
         if self.legacy_idx < 0:
-            return tails
+            return None
         sec = self.f.sections[self.legacy_idx]
         syms = [y for y in self.f.symbols if y.shndx == self.legacy_idx and
                 y.bind != E.STB_LOCAL and y.type in (E.STT_OBJECT, E.STT_NOTYPE)]
         if not syms:
-            return tails
+            return None
+        tails: dict = {}
         for y in syms:
             size = y.size or len(sec.data) // len(syms)
             raw = sec.data[y.value:y.value + size]

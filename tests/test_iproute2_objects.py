@@ -311,6 +311,11 @@ def test_legacy_tail_call_chain_is_placed_and_reached(fresh, objects):
         assert _values(lines, "exit: map-val: ") == list(range(1, N + 1))
         assert all(ln.endswith("from:0") for ln in lines if ln.startswith("exit"))
         assert not fresh.printed(0, "fallthrough") and _u32(obj.maps["map_sh"], 0) == N
+        # a second load (replayed from the plan the first recorded) finds the same pins,
+        # and puts its own programs in the shared arrays, as a second tc invocation does
+        with pybpf.load(data, pin_root=fresh.root, name="bpf_tailcall") as again:
+            assert again.maps["jmp_tc"].id == jmp_tc.id and _u32(again.maps["map_sh"], 0) == N
+            assert _u32(jmp_tc, 1) == again.programs["cls_case2"].info().id
 
 
 @pytest.mark.kernel

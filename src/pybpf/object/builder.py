@@ -185,7 +185,7 @@ class _Loader:
         if path:
             from .. import bpffs
             bpffs.ensure_mounted(self.pin_root)
-            if os.path.dirname(path) != self.pin_root.rstrip("/"):
+            if "/" in (getattr(m, "pin_name", "") or ""):
                 # a pin in a directory of its own (iproute2's PIN_OBJECT_NS): root's only
                 os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             mp.pin(path)

@@ -338,7 +338,7 @@ def test_legacy_cyclic_tail_calls_run_to_the_kernel_limit(fresh, objects):
 def test_legacy_map_in_map_fills_the_outer_map_with_its_inner(fresh, objects):
     data = objects["legacy/bpf_map_in_map.c"]
     spec = pybpf.ObjectSpec.from_bytes(data, name="bpf_map_in_map")
-    with pybpf.load(data, pin_root=fresh.root, sections=I.tc_sections(spec)) as obj:
+    with pybpf.load(spec, pin_root=fresh.root, sections=I.tc_sections(spec)) as obj:
         assert sorted(os.listdir(fresh.root)) == ["map_inner", "map_outer"]
         outer, inner = obj.maps["map_outer"], obj.maps["map_inner"]
         assert _u32(outer, 0) == inner.id

@@ -385,6 +385,40 @@ def test_graft_replaces_the_tail_call_at_run_time(fresh, objects, example, tmp_p
             entry.close()
 
 
+def _shape(m) -> tuple:
+    i = m.info()
+    return (i.type, i.key_size, i.value_size, i.max_entries, i.flags)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("example,sec,prog", [("bpf_shared.c", "egress", "emain"),
+                                              ("bpf_map_in_map.c", "egress", "emain"),
+                                              ("bpf_graft.c", "classifier", "cls_entry")])
+def test_tc_and_pybpf_pin_the_same_maps_of_the_same_shape(fresh, objects, tmp_path,
+                                                          example, sec, prog):
+    path = str(tmp_path / "x.o")
+    with open(path, "wb") as f:
+        f.write(objects[example])
+    fresh.tc("qdisc", "add", "dev", "va", "clsact")
+    fresh.tc("filter", "add", "dev", "va", "egress", "bpf", "da", "obj", path, "sec", sec)
+    theirs = {n: pybpf.Map.from_pin(os.path.join(fresh.tc_globals, n))
+              for n in os.listdir(fresh.tc_globals)}
+    try:
+        with pybpf.load(objects[example], programs=[prog], sections={prog: "tc"},
+                        pin_root=fresh.root) as obj:
+            assert sorted(os.listdir(fresh.root)) == sorted(theirs)
+            for n, m in theirs.items():
+                assert _shape(obj.maps[n]) == _shape(m) and obj.maps[n].id != m.id
+            if "map_outer" in theirs:     # each filled its outer map with its inner map
+                tc_inner = pybpf.Map.from_id(_u32(theirs["map_outer"], 0))
+                with tc_inner:
+                    assert _shape(tc_inner) == _shape(obj.maps["map_inner"])
+                assert _u32(obj.maps["map_outer"], 0) == obj.maps["map_inner"].id
+    finally:
+        for m in theirs.values():
+            m.close()
+
+
 @pytest.mark.kernel
 def test_tc_and_pybpf_share_btf_maps_through_tc_globals(fresh, objects, tmp_path):
     """bpf_shared.c: tc loads the egress side, pybpf the ingress side onto tc's pin;

@@ -511,3 +511,16 @@ def test_pinned_map_of_another_shape_is_refused_in_one_line(fresh, objects):
             f"map 'map_inner': the map pinned at {fresh.root}/map_inner has another shape: "
             "value_size 8 (object) != 4 (pin), max_entries 2 (object) != 1 (pin) "
             "(unpin it, or pin elsewhere)")
+
+
+@pytest.mark.kernel
+def test_program_of_another_type_on_a_shared_prog_array_says_why(fresh, objects):
+    data = objects["legacy/bpf_tailcall.c"]
+    with pybpf.load(data, pin_root=fresh.root, name="bpf_tailcall") as obj:
+        secs = {n: "action" for n in obj.programs}          # tc ... action: SCHED_ACT
+        with pytest.raises(errors.KernelError) as ei:
+            pybpf.load(data, pin_root=fresh.root, name="bpf_tailcall", sections=secs)
+        ids = {obj.maps["jmp_tc"].id, obj.maps["jmp_ex"].id}
+        msg = str(ei.value)
+        assert "\n" not in msg and "(sched_act," in msg and any(
+            f"uses program array id {i}, which holds sched_cls programs" in msg for i in ids)

@@ -173,7 +173,7 @@ def _tail_calls(spec, labelled: list) -> None:
     for pname, p in spec.programs.items():
         slot = tail_call_slot(p.section)
         if slot is None or p.sec_info is not None:
-            continue
+            continue                    # a section libbpf knows is never a tail call
         map_id, key = slot
         arr = next((n for n, t in labelled
                     if t.id == map_id and spec.maps[n].type == MapType.PROG_ARRAY), None)
@@ -185,10 +185,10 @@ def _tail_calls(spec, labelled: list) -> None:
             raise ELFError(f"program {pname!r} in tail-call section {p.section!r}: key {key} "
                            f"is past the {m.max_entries} slots of {arr!r}")
         m.contents[key] = pname
-        if len(typed) == 1:
+        if len(typed) == 1 and not p.type:
+            # the type only: the section's other traits (auto-attach) stay the entry's
             like = next(iter(typed.values()))
-            p.sec_info, p.type, p.expected_attach_type = like.sec_info, like.type, \
-                like.expected_attach_type
+            p.type, p.expected_attach_type = like.type, like.expected_attach_type
 
 
 def tc_sections(spec, section: str = "tc") -> dict[str, str]:

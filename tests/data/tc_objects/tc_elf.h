@@ -28,6 +28,7 @@ struct tc_map_def {
 	__u32 inner_id;		/* map-in-map: label of the map shaping its inner maps */
 	__u32 inner_idx;	/* labelled map: its slot in the map-in-maps naming it */
 };
+_Static_assert(sizeof(struct tc_map_def) == 36, "tc reads 36-byte records");
 
 /* tc's pinning values: none, a directory per object (named by the SHA-1 of the object
  * file), the directory "globals" shared by every object */

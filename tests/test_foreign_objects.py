@@ -254,8 +254,6 @@ def test_iproute2_maps_load_and_pin_by_name(pins):
 
 @pytest.mark.parametrize("flag,match", [
     ("-DBAD_TAIL", r"legacy map 'lg_bad': 4 bytes past struct bpf_map_def are not zero"),
-    ("-DINNER_ID", r"legacy map 'lg_outer': iproute2 map-in-map fields \(inner_id=2, "
-                   r"inner_idx=0\) are not supported"),
     ("-DSTATIC_MAP", r"program 'lg_prog' insn \d+: no map at offset 72 of 'maps' "
                      r"\(a static map\?"),
 ])

@@ -13,7 +13,7 @@ import os
 __all__ = [
     "PybpfError", "KernelError", "VerifierError", "NotSupportedError",
     "MissingPrivilegeError", "NotFoundError", "BTFError", "ELFError",
-    "CompileError", "AttachError", "ReadOnlyError", "from_errno",
+    "CompileError", "AttachError", "ReadOnlyError", "PinnedMapError", "from_errno",
 ]
 
 
@@ -106,6 +106,11 @@ class BTFError(PybpfError, ValueError):
 
 class ELFError(PybpfError, ValueError):
     """An ELF object is malformed or not a BPF object."""
+
+
+class PinnedMapError(PybpfError, ValueError):
+    """A map pinned where an object wants to reuse one has another shape (type, sizes,
+    max_entries or flags) than the object defines."""
 
 
 class ReadOnlyError(PybpfError, AttributeError):

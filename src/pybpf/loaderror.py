@@ -89,11 +89,39 @@ def load_error(spec: ProgramSpec, n: int, err: int, log: str,
             return errors.NotSupportedError(f"program type {tname}", "BPF_PROG_LOAD rejects "
                                             "this type with EINVAL even for a trivial program",
                                             err, "BPF_PROG_LOAD")
+        owned = _foreign_prog_array(spec)
+        if owned:
+            return errors.KernelError(err, "BPF_PROG_LOAD", f"{what}: {owned}")
         return errors.KernelError(err, "BPF_PROG_LOAD", f"{what}: the kernel rejected the "
                                   "load attributes before verification (check "
                                   "expected_attach_type, attach_btf_id, flags, BTF func/line "
                                   "info)")
     return errors.from_errno(err, "BPF_PROG_LOAD", what)
+
+
+def _foreign_prog_array(spec: ProgramSpec) -> str | None:
+    """Why a program that uses a program array already holding programs of another type
+    failed: the kernel ties a program array to the type of its first user and refuses
+    others with a bare EINVAL (tc says "Tail call map owned by prog type"); arrays shared
+    through a pin (tc's objects) meet this.  None if no such array."""
+    insns = spec.insn_bytes()
+    for i in range(0, len(insns) - 15, 8):
+        if insns[i] != 0x18 or insns[i + 1] >> 4 != 1:        # ld_imm64 of a map fd
+            continue
+        fd = int.from_bytes(insns[i + 4:i + 8], "little", signed=True)
+        try:
+            with open(f"/proc/self/fdinfo/{fd}") as f:
+                info = dict(ln.split(":", 1) for ln in f.read().splitlines() if ":" in ln)
+            owner = int(info.get("owner_prog_type", "0"))
+            if int(info.get("map_type", "0")) != 3 or not owner or owner == int(spec.type):
+                continue
+            map_id = int(info.get("map_id", "0"))
+        except (OSError, ValueError):
+            continue
+        return (f"it uses program array id {map_id}, which holds {_type_name(owner)} "
+                f"programs: a program array takes programs of one type (its first user's; "
+                "one shared through a pin keeps it)")
+    return None
 
 
 def _has_verifier_output(log: str) -> bool:

@@ -76,3 +76,14 @@ def explain(map_type: int, key_size: int, value_size: int, max_entries: int,
     if not max_entries:
         return "max_entries is 0: set it in the definition or before load (spec.maps[...])"
     return None
+
+
+def pin_mismatch(want: tuple, have: tuple) -> str | None:
+    """How a pinned map differs from the definition an object wants to reuse it for, or
+    None; both are (type, key_size, value_size, max_entries, flags).  Reusing a map of
+    another shape would let programs read past values or a tail call land nowhere, so
+    loaders (libbpf, tc) refuse it rather than recreate it under someone else's feet."""
+    names = ("type", "key_size", "value_size", "max_entries", "flags")
+    diffs = [f"{n} {int(w)} (object) != {int(h)} (pin)"
+             for n, w, h in zip(names, want, have) if int(w) != int(h)]
+    return ", ".join(diffs) or None

@@ -2,7 +2,8 @@
 /* Legacy SEC("maps") definitions as iproute2 writes them (struct bpf_elf_map: the five
  * fields of struct bpf_map_def, then id, pinning, inner_id, inner_idx).  -DBAD_TAIL adds
  * an unknown non-zero option after struct bpf_map_def; -DSTATIC_MAP a static map, which
- * clang addresses through the section symbol; -DINNER_ID an iproute2 map-in-map. */
+ * clang addresses through the section symbol; -DINNER_ID an iproute2 map-in-map (its
+ * inner maps shaped like lg_plain, which goes into its slot 0). */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -19,7 +20,7 @@ struct bpf_elf_map lg_pinned SEC("maps") = {
 };
 struct bpf_elf_map lg_plain SEC("maps") = {
 	.type = BPF_MAP_TYPE_ARRAY, .size_key = 4, .size_value = 4, .max_elem = 4,
-	.id = 2,		/* a label for iproute2's "2/<key>" sections: harmless */
+	.id = 2,		/* a label: for "2/<key>" sections and inner_id 2 */
 };
 #ifdef INNER_ID
 struct bpf_elf_map lg_outer SEC("maps") = {

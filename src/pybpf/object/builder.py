@@ -102,6 +102,7 @@ class _Loader:
         self.arena_full_range: bool | None = None   # arena.full_range_offsets(), once
         self.st_layouts: dict[str, Any] = {}    # struct_ops map -> its kernel value layout
         self.st_targets: dict[str, tuple[int, int]] = {}   # callback -> (struct, member)
+        self.reused: set[str] = set()       # maps not created here (given, or pinned)
         # the plan being recorded: None once something unplannable was met
         self.plan: dict | None = {"btf": None, "maps": [], "progs": []} if record else None
 
@@ -157,15 +158,19 @@ class _Loader:
             fd = FD(os.dup(given.fileno() if hasattr(given, "fileno") else int(given)))
             mp = Map.from_fd(fd)
             self._own_map(name, mp)
+            self.reused.add(name)
             return mp
         if getattr(m, "struct_ops", None) is not None:
             from .structops_load import create_map     # only objects with struct_ops maps
             return create_map(self, name, m)
+        path = ""
         if m.pinning == 1:  # LIBBPF_PIN_BY_NAME: reuse an existing pin or create and pin
-            path = os.path.join(self.pin_root, name)
+            path = os.path.join(self.pin_root, getattr(m, "pin_name", "") or name)
             if os.path.exists(path):
                 mp = Map.from_pin(path)
                 self._own_map(name, mp)
+                self._check_pinned(name, path, m, mp)
+                self.reused.add(name)
                 return mp
         inner_fd = None
         inner = None
@@ -191,11 +196,27 @@ class _Loader:
             # mapped before any program loads: the programs' view of it depends on it
             from .arena import setup
             self.arena_offsets[name] = setup(self, name, mp, m)
-        if m.pinning == 1:
+        if path:
             from .. import bpffs
             bpffs.ensure_mounted(self.pin_root)
-            mp.pin(os.path.join(self.pin_root, name))
+            if "/" in (getattr(m, "pin_name", "") or ""):
+                # a pin in a directory of its own (iproute2's PIN_OBJECT_NS): root's only
+                os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            mp.pin(path)
         return mp
+
+    @staticmethod
+    def _check_pinned(name: str, path: str, m, mp) -> None:
+        from ..mapcheck import pin_mismatch
+        max_entries = m.max_entries
+        if m.type == MapType.PERF_EVENT_ARRAY and max_entries == 0:
+            from ..maps import possible_cpus
+            max_entries = possible_cpus()
+        why = pin_mismatch((m.type, m.key_size, m.value_size, max_entries, m.flags),
+                           (mp.type, mp.key_size, mp.value_size, mp.max_entries, mp.flags))
+        if why:
+            raise errors.PinnedMapError(f"map {name!r}: the map pinned at {path} has another "
+                                        f"shape: {why} (unpin it, or pin elsewhere)")
 
     def _create(self, m, inner_fd: int | None):
         from ..maps import Map, MapSpec as KMapSpec
@@ -237,7 +258,9 @@ class _Loader:
             if not m.contents or name not in self.obj.maps:
                 continue
             is_prog = m.type == MapType.PROG_ARRAY
-            if is_prog == maps_only:
+            if is_prog == maps_only or (maps_only and name in self.reused):
+                # a map-in-map someone else made keeps its inner maps (libbpf and tc
+                # fill only maps they create); program arrays get this object's programs
                 continue
             target = self.obj.programs if is_prog else self.obj.maps
             for slot, what in m.contents.items():

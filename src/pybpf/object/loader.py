@@ -93,12 +93,12 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         if only is not None:
             for pname, p in spec.programs.items():
                 p.autoload = pname in only
-        if sections:
-            from .fullload import set_section
-            for pname, section in sections.items():
-                set_section(spec, pname, section)
     else:
         spec = source
+    if sections:                        # a spec given takes them too (set_section on it)
+        from .fullload import set_section
+        for pname, section in sections.items():
+            set_section(spec, pname, section)
     obj = Object(spec)
     from .fullload import FullLoader
     loader = FullLoader(obj, maps or {}, pin_root, log_level, kernel_btf,

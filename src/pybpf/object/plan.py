@@ -63,7 +63,8 @@ def map_recipe(e: dict) -> Recipe:
                   inner=map_recipe(e["inner"]) if e["inner"] else None,
                   data=bytearray(e["data"]) if e["data"] is not None else None,
                   contents=e["contents"], autocreate=True,
-                  struct_ops=Recipe(**e["st"]) if e.get("st") else None)
+                  struct_ops=Recipe(**e["st"]) if e.get("st") else None,
+                  pin_name=e.get("pin_name", ""))
 
 
 def program_section(entry: dict) -> Recipe:

@@ -22,6 +22,7 @@ from ..errors import BTFError, ELFError, PybpfError
 from . import globaldata as G
 from .btfmaps import parse_map_def
 from .globaldata import GlobalVar, Extern
+from .iproute2 import parse_tail
 from .sections import SectionInfo, parse_section
 
 __all__ = ["ObjectSpec", "ProgramSpec", "MapSpec", "Reloc", "RelocKind", "GlobalVar", "Extern"]
@@ -116,12 +117,12 @@ class MapSpec(Record):
     _fields = ('name', 'type', 'key_size', 'value_size', 'max_entries', 'flags', 'numa_node',
                'map_extra', 'pinning', 'key_type_id', 'value_type_id', 'inner', 'contents',
                'section', 'section_offset', 'kernel_name', 'data', 'variables', 'autocreate',
-               'struct_ops')
+               'struct_ops', 'pin_name')
 
     def __init__(self, name, type, key_size=0, value_size=0, max_entries=0, flags=0,
                  numa_node=0, map_extra=0, pinning=0, key_type_id=0, value_type_id=0,
                  inner=None, contents=None, section="", section_offset=0, kernel_name="",
-                 data=None, variables=None, autocreate=True, struct_ops=None):
+                 data=None, variables=None, autocreate=True, struct_ops=None, pin_name=""):
         self.name = name
         self.type = type
         self.key_size = key_size
@@ -142,6 +143,8 @@ class MapSpec(Record):
         self.variables = {} if variables is None else variables
         self.autocreate = autocreate
         self.struct_ops = struct_ops
+        # pinned maps: the pin's path under the pin root (default: the map's name)
+        self.pin_name = pin_name
 
     def get_var(self, name: str) -> bytes:
         """Current initial bytes of global variable ``name`` in this data map."""
@@ -256,7 +259,7 @@ class _Builder:
             G.fixup_datasecs(s.btf, f)
         s.externs = G.collect_externs(s.btf, f)
         self._programs()
-        self._legacy_maps()
+        tails = self._legacy_maps()
         self._btf_maps()
         self._data_maps()
         if self.arena_idx >= 0:          # __arena globals: the arena map's (object/arena.py)
@@ -264,6 +267,9 @@ class _Builder:
             bind_globals(s, G.data_map(s.btf, f, f.sections[self.arena_idx], s.name))
         self._struct_ops_maps()
         self._relocations()
+        if tails is not None:
+            from .iproute2 import resolve
+            resolve(s, tails, f.data)
 
     def _load_btf(self) -> None:
         sec = self.f.section(".BTF")
@@ -332,14 +338,17 @@ class _Builder:
                 s.subprograms[p.name] = p
             self.by_pos[(sec.index, off)] = p
 
-    def _legacy_maps(self) -> None:
+    def _legacy_maps(self) -> dict | None:
+        """Maps of SEC("maps"); returns the iproute2 fields (id, pinning, inner_id,
+        inner_idx) of those that have any, by map name (None: no legacy maps)."""
         if self.legacy_idx < 0:
-            return
+            return None
         sec = self.f.sections[self.legacy_idx]
         syms = [y for y in self.f.symbols if y.shndx == self.legacy_idx and
                 y.bind != E.STB_LOCAL and y.type in (E.STT_OBJECT, E.STT_NOTYPE)]
         if not syms:
-            return
+            return None
+        tails: dict = {}
         for y in syms:
             size = y.size or len(sec.data) // len(syms)
             raw = sec.data[y.value:y.value + size]
@@ -347,10 +356,12 @@ class _Builder:
                 raise ELFError(f"legacy map {y.name!r}: definition of {size} bytes at "
                                f"{y.value} does not fit section 'maps'")
             t, k, v, n, fl = _LEGACY_DEF.unpack((raw + bytes(20))[:20])
-            pinning = _legacy_tail(y.name, raw[20:])
+            tail = parse_tail(y.name, raw[20:])
             self._add_map(MapSpec(y.name, _maptype(t), k, v, n, fl, section="maps",
-                                  section_offset=y.value, kernel_name=y.name[:15],
-                                  pinning=pinning))
+                                  section_offset=y.value, kernel_name=y.name[:15]))
+            if tail is not None:
+                tails[y.name] = tail
+        return tails
 
     def _btf_maps(self) -> None:
         if self.maps_idx < 0:
@@ -557,38 +568,6 @@ def _decode(raw: bytes, what: str) -> str:
         return raw.decode()
     except UnicodeDecodeError:
         raise ELFError(f"{what}: not valid UTF-8") from None
-
-
-# iproute2's struct bpf_elf_map: struct bpf_map_def's five fields, then id, pinning,
-# inner_id, inner_idx; pinning 2 (PIN_GLOBAL_NS) is a pin by name, as tc shares maps
-_ELF_MAP_TAIL = struct.Struct("<4I")
-_PIN_GLOBAL_NS = 2
-
-
-def _legacy_tail(name: str, tail: bytes) -> int:
-    """The pinning of a legacy map definition longer than struct bpf_map_def (20 bytes).
-
-    Only iproute2's 36-byte layout means something past the five fields; any other
-    non-zero byte there is an option this loader would silently drop, so it is refused
-    (as libbpf did before it dropped legacy maps)."""
-    if not any(tail):
-        return 0
-    if len(tail) == _ELF_MAP_TAIL.size:
-        # id only labels the map for iproute2 ("id/key" tail-call sections, inner_id)
-        _map_id, pinning, inner_id, inner_idx = _ELF_MAP_TAIL.unpack(tail)
-        if inner_id or inner_idx:
-            raise ELFError(f"legacy map {name!r}: iproute2 map-in-map fields (inner_id="
-                           f"{inner_id}, inner_idx={inner_idx}) are not supported; define it "
-                           "in SEC(\".maps\") with __array(values, ...)")
-        if pinning == _PIN_GLOBAL_NS:
-            return 1                                   # LIBBPF_PIN_BY_NAME
-        if pinning:
-            raise ELFError(f"legacy map {name!r}: iproute2 pinning {pinning} is not "
-                           "supported (only PIN_GLOBAL_NS=2, pinned by name under pin_root)")
-        return 0
-    raise ELFError(f"legacy map {name!r}: {len(tail)} bytes past struct bpf_map_def are not "
-                   "zero (unknown options; of longer layouts only iproute2's 36-byte "
-                   "struct bpf_elf_map is understood)")
 
 
 def _maptype(t: int) -> MapType | int:

@@ -15,6 +15,7 @@ from pybpf.btf.cformat import generate_header, vmlinux_h
 from pybpf.cache import Cache
 from pybpf.toolchain import find_clang
 from pybpf.elf import ELFFile
+from tests.corpus import build
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 SHF_EXECINSTR = 0x4
@@ -339,20 +340,18 @@ def test_every_kernel_struct_has_the_kernel_layout(headers, tmp_path):
     assert not bad, "\n".join(bad[:20])
 
 
-_CORPUS = sorted(p.name[:-len(".bpf.c")] for p in
-                 (__import__("pathlib").Path(__file__).parent / "corpus").glob("*.bpf.c"))
+@pytest.fixture(scope="module")
+def corpus_ours(headers, tmp_path_factory):
+    """Every corpus program compiled against our vmlinux.h, in parallel and with the same
+    command line as the session's corpus build (``corpus_objs``) uses with bpftool's."""
+    return build.build(tmp_path_factory.mktemp("corpus-ours"), header=headers[1])
 
 
-@pytest.mark.parametrize("name", _CORPUS)
-def test_corpus_compiles_identically(headers, tmp_path, name):
+@pytest.mark.parametrize("name", [p.name[:-len(".bpf.c")] for p in build.sources()])
+def test_corpus_compiles_identically(corpus_objs, corpus_ours, name):
     """Issue 3: our vmlinux.h compiles every corpus object exactly as bpftool's does."""
-    ref, ours = headers
-    src = (__import__("pathlib").Path(__file__).parent / "corpus" / f"{name}.bpf.c").read_text()
-    flags = ["-D__TARGET_ARCH_x86"]
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    a = _sections(_cc(tmp_path / "a", ref, src, flags))
-    b = _sections(_cc(tmp_path / "b", ours, src, flags))
+    a = _sections(corpus_objs[name].read_bytes())
+    b = _sections(corpus_ours[name].read_bytes())
     assert sorted(a) == sorted(b)
     for sec in a:
         if sec == ".BTF" and a[sec] != b[sec]:

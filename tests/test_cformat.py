@@ -29,15 +29,26 @@ def _clang() -> str:
 
 
 def _cc(tmp_path, header: str, body: str, flags=()) -> bytes:
-    d = tmp_path / "inc"
-    d.mkdir(exist_ok=True)
-    (d / "vmlinux.h").write_text(header)
-    (tmp_path / "prog.c").write_text(body)
-    r = subprocess.run([_clang(), "-O2", "-g", "-target", "bpf", *flags, f"-I{d}",
-                        "-I/usr/include/x86_64-linux-gnu", "-c", "prog.c", "-o", "prog.o"],
-                       cwd=tmp_path, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return (tmp_path / "prog.o").read_bytes()
+    return _cc_each([tmp_path], [header], body, flags)[0]
+
+
+def _cc_each(dirs, headers, body: str, flags=()) -> list[bytes]:
+    """``body`` compiled as prog.c in each of ``dirs`` (side by side), each with its own
+    header as vmlinux.h: the same command line and file name, so objects compare."""
+    procs = []
+    for tmp_path, header in zip(dirs, headers):
+        d = tmp_path / "inc"
+        d.mkdir(exist_ok=True)
+        (d / "vmlinux.h").write_text(header)
+        (tmp_path / "prog.c").write_text(body)
+        procs.append(subprocess.Popen(
+            [_clang(), "-O2", "-g", "-target", "bpf", *flags, f"-I{d}",
+             "-I/usr/include/x86_64-linux-gnu", "-c", "prog.c", "-o", "prog.o"],
+            cwd=tmp_path, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        _, err = p.communicate()
+        assert p.returncode == 0, err
+    return [(tmp_path / "prog.o").read_bytes() for tmp_path in dirs]
 
 
 def _spec(types: list) -> Spec:
@@ -265,8 +276,11 @@ def _btf_shape(raw: bytes, enum_sizes: bool = True) -> list[str]:
 def test_programs_compile_identically(headers, tmp_path, name):
     ref, ours = headers
     flags = ["-D__TARGET_ARCH_x86"]
-    a = _sections(_cc(tmp_path, ref, PROGRAMS[name], flags))
-    b = _sections(_cc(tmp_path, ours, PROGRAMS[name], flags))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    # both as prog.c (the objects record the file name), compiled side by side
+    a, b = map(_sections, _cc_each([tmp_path / "a", tmp_path / "b"], [ref, ours],
+                                   PROGRAMS[name], flags))
     assert sorted(a) == sorted(b)
     assert any(not k.startswith(".") for k in a)  # there are program sections
     for sec in a:

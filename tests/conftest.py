@@ -68,6 +68,15 @@ def bpffs():
     os.rmdir(d)
 
 
+@pytest.fixture(scope="session")
+def corpus_objs(tmp_path_factory):
+    """The corpus of libbpf-style objects (tests/corpus) compiled once per session, stem ->
+    object path: several files parse, compare or load it, none changes it (one build is
+    ~50 clang runs against the full vmlinux.h)."""
+    from tests.corpus import build
+    return build.build(tmp_path_factory.mktemp("corpus"))
+
+
 # ---- leak check: no program or map created by the suite may outlive it ----------------
 
 _FDINFO_ID = re.compile(rb"^(prog_id|map_id):\s*(\d+)", re.M)

@@ -70,11 +70,32 @@ def _sections(rw) -> dict[str, str]:
     return out
 
 
-def _build_and_load(cflags: list[str], text: str) -> int:
+def _rewrite(text: str):
+    return rewrite.rewrite(text, bind=lambda k, t, s, r: rewrite.Binding("kprobe", t, s, r),
+                           tp_struct=tpformat.struct_for)
+
+
+@pytest.fixture(scope="module")
+def built(texts) -> dict[str, tuple]:
+    """name -> (cflags, rewrite, object against the full vmlinux.h) of every text either
+    test below uses, or (cflags, None, the error): rewritten and compiled once for both."""
+    from pybpf.cache import Cache
+    # the full header made first, so every compile uses it (the cut one is test 2's)
+    assert prelude.kernel_dir(Cache.default())[0] is not None
+    out = {}
+    for name, (cflags, text) in texts.items():
+        if name in NOT_HERE and name not in LOADS:
+            continue
+        try:
+            rw = _rewrite(text)
+            out[name] = (cflags, rw, prelude.compile(rw.source, cflags, [INC], rw=rw))
+        except errors.PybpfError as e:
+            out[name] = (cflags, None, e)
+    return out
+
+
+def _load(rw, elf: bytes) -> int:
     from pybpf.object.loader import load
-    rw = rewrite.rewrite(text, bind=lambda k, t, s, r: rewrite.Binding("kprobe", t, s, r),
-                         tp_struct=tpformat.struct_for)
-    elf = prelude.compile(rw.source, cflags, [INC], rw=rw)
     secs = _sections(rw)
     progs = [n for n, p in rw.probes.items() if p.kind != "generic" or n in secs]
     obj = load(elf, name="corpus", programs=progs, sections=secs)
@@ -84,15 +105,18 @@ def _build_and_load(cflags: list[str], text: str) -> int:
         obj.close()
 
 
-def test_bcc_tools_c_texts_compile_and_load(texts):
+def test_bcc_tools_c_texts_compile_and_load(texts, built):
     # kernel-specific tools (kvmexit: Intel only) may be absent, but nearly all are here
     assert len(texts) >= 75, sorted(texts)
     failed = {}
-    for name, (cflags, text) in texts.items():
+    for name in texts:
         if name in NOT_HERE:
             continue
+        _, rw, elf = built[name]
         try:
-            assert _build_and_load(cflags, text) > 0
+            if rw is None:
+                raise elf
+            assert _load(rw, elf) > 0
         except (errors.PybpfError, AssertionError) as e:
             failed[name] = str(e).splitlines()[0][:300]
     expected = LOADS & set(texts)
@@ -117,28 +141,36 @@ def _code(elf: bytes) -> dict[str, bytes]:
     return out
 
 
-def test_cut_header_builds_the_same_code_as_the_full_one(texts):
+def test_cut_header_builds_the_same_code_as_the_full_one(built):
     # the first compile on a kernel uses a vmlinux.h cut to the program's types
     # (bcc/minihdr.py): every tool text must compile with it, without falling back, to
     # the very instructions and data the full vmlinux.h gives, and load
     from pybpf.cache import Cache
     cache = Cache.default()
-    assert prelude.kernel_dir(cache)[0] is not None    # the full header, for comparison
+    from concurrent.futures import ThreadPoolExecutor
     differ, failed = {}, {}
-    for name, (cflags, text) in texts.items():
-        if name not in LOADS:
-            continue
-        rw = rewrite.rewrite(text, bind=lambda k, t, s, r: rewrite.Binding("kprobe", t, s, r),
-                             tp_struct=tpformat.struct_for)
-        full = prelude.compile(rw.source, cflags, [INC], rw=rw)
+    names = [n for n in built if n in LOADS]
+    for name in names:
+        assert built[name][1] is not None, f"{name}: {built[name][2]}"
+
+    def compile_cut(name):
+        cflags, rw, _ = built[name]
         try:
-            cut = prelude._compile_minimal(rw.source, cflags, [INC], rw, cache)
+            return prelude._compile_minimal(rw.source, cflags, [INC], rw, cache)
         except errors.PybpfError as e:
-            failed[name] = str(e).splitlines()[0][:200] + " " + \
-                getattr(e, "diagnostics", "")[:300]
+            return e
+    # the texts are independent: compiled side by side (most of the time is clang's
+    # and libclang's, outside the GIL)
+    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+        cuts = dict(zip(names, pool.map(compile_cut, names)))
+    for name in names:
+        cut, full = cuts[name], built[name][2]
+        if isinstance(cut, errors.PybpfError):
+            failed[name] = str(cut).splitlines()[0][:200] + " " + \
+                getattr(cut, "diagnostics", "")[:300]
             continue
-        if _code(cut) != _code(full):
-            differ[name] = sorted(k for k in set(_code(cut)) | set(_code(full))
-                                  if _code(cut).get(k) != _code(full).get(k))
+        a, b = _code(cut), _code(full)
+        if a != b:
+            differ[name] = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
     assert not failed, failed
     assert not differ, differ

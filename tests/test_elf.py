@@ -22,8 +22,8 @@ pytestmark = pytest.mark.skipif(build.why_not() is not None, reason=str(build.wh
 
 
 @pytest.fixture(scope="module")
-def objs(tmp_path_factory):
-    return build.build(tmp_path_factory.mktemp("corpus"))
+def objs(corpus_objs):
+    return corpus_objs
 
 
 @pytest.fixture(scope="module")

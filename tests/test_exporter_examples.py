@@ -157,14 +157,20 @@ def test_tcp_syn_retransmit(exporter):
     b = socket.socket()
     b.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 1)
     b.setblocking(False)
+    name = "ebpf_tcp_retransmits_total"
     try:
         assert b.connect_ex(srv.getsockname()) in (115,)   # EINPROGRESS
-        time.sleep(1.6)
+        # the retransmit is due at 1 s: wait for it to be counted (a loaded machine can
+        # be late), the connect still pending
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            if value(exporter.samples(), name, daddr=addr, state="SYN_SENT"):
+                break
     finally:
         for s in (b, a, srv):
             s.close()
     after = exporter.samples()
-    name = "ebpf_tcp_retransmits_total"
     assert value(before, name, daddr=addr, state="SYN_SENT") == 0
     assert value(after, name, daddr=addr, state="SYN_SENT") == 1
 

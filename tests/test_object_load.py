@@ -25,11 +25,11 @@ _LIBBPF_TOO_OLD = {"net": "tcx/ingress", "legacy": "maps", "newer_sections": "ne
 
 
 @pytest.fixture(scope="module")
-def objs(tmp_path_factory):
+def objs(request):
     why = build.why_not()
     if why:
         pytest.fail(f"corpus cannot be built: {why}")
-    return build.build(tmp_path_factory.mktemp("corpus-load"))
+    return request.getfixturevalue("corpus_objs")
 
 
 def _normalize(xlated: bytes) -> list[tuple]:

@@ -21,8 +21,8 @@ from pybpf.object import ObjectSpec, RelocKind as K  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def objs(tmp_path_factory):
-    return build.build(tmp_path_factory.mktemp("corpus"))
+def objs(corpus_objs):
+    return corpus_objs
 
 
 @pytest.fixture(scope="module")

@@ -140,6 +140,23 @@ def test_user_function_file_line_and_inlined_frame(target):
         run.stop()
 
 
+@pytest.mark.parametrize("cc", ["gcc", "clang-19"])
+def test_a_units_own_line_table_answers_as_the_whole_one(tmp_path, cc):
+    """line() decodes only the line program of the unit holding the address (found by
+    .debug_aranges, which gcc writes, or by the units' ranges, clang's case): every row of
+    the whole table gives the same answer."""
+    from pybpf.syms.dwarf import DebugInfo
+    exe = str(tmp_path / "t")
+    subprocess.run([cc, "-g", "-O2", "-o", exe, TARGET_C], check=True)
+    with DebugInfo(exe) as d:
+        d._lines()
+        rows = list(d._rows)
+        assert len(rows) > 10
+        for a, end, file, line in rows:
+            assert d.line(a) == d.line(end - 1) == (file, line)
+        assert d._cu_rows            # answered from a unit's own table
+
+
 @pytest.mark.kernel
 def test_addresses_resolve_after_the_binary_is_deleted(target, tmp_path):
     exe = str(tmp_path / "deleted_target")

@@ -142,15 +142,17 @@ def system_libraries(args) -> dict[str, list[str]]:
     return found
 
 
-def _attach(prog, path: str, symbol: str, retprobe: bool, pid: int, cookie: int):
+def _attach(prog, path: str, symbol: str, retprobe: bool, pid: int, cookie: int,
+            table: dict[str, int]):
     """A uprobe by symbol; paths through /proc/<pid>/root are handed to the kernel as
-    they are (resolving the magic link here would leave the container)."""
-    from ..links import uprobe, symbols
+    they are (resolving the magic link here would leave the container).  ``table``: the
+    binary's symbol offsets, read once for all its probes."""
+    from ..links import elfcache, uprobe
     if not path.startswith("/proc/"):
         return uprobe.attach(prog, path, symbol, retprobe=retprobe, pid=pid, cookie=cookie)
     from ..links.base import perf_event_link
     from ..links.perf_event import open_probe_pmu
-    off = symbols.symbol_offset(path, symbol)
+    off = elfcache.symbol_offset(path, symbol, table)
     kind = "uretprobe" if retprobe else "uprobe"
     pfd = open_probe_pmu("uprobe", target=path.encode(), offset=off, retprobe=retprobe,
                          pid=pid, what=f"{kind} {path}:{symbol}")
@@ -160,7 +162,9 @@ def _attach(prog, path: str, symbol: str, retprobe: bool, pid: int, cookie: int)
 
 def attach_all(obj, libs: dict[str, list[str]], args) -> list[str]:
     """Probe every function of every library found; returns what was probed."""
-    from ..links.symbols import elf_symbols
+    # the symbol table as uprobe.attach reads it (links/elfcache.py: cached per file, so
+    # a library is parsed once here and not again for each probe)
+    from ..links.elfcache import function_offsets
     enter, leave = obj.programs["tls_enter"], obj.programs["tls_exit"]
     pid = args.pid if args.pid else -1
     done = []
@@ -170,7 +174,7 @@ def attach_all(obj, libs: dict[str, list[str]], args) -> list[str]:
             funcs.append(("SSL_do_handshake", 2, False))
         for path in paths:
             try:
-                table = elf_symbols(path)
+                table = function_offsets(path)
             except errors.PybpfError as e:
                 _common.warn("sslsniff", f"skipping {path}: {e}")
                 continue
@@ -178,8 +182,8 @@ def attach_all(obj, libs: dict[str, list[str]], args) -> list[str]:
                 if sym not in table:
                     continue
                 cookie = direction | (C_EX if ex else 0) | (LIBS[kind] << C_LIB_SHIFT)
-                obj.links.append(_attach(enter, path, sym, False, pid, cookie))
-                obj.links.append(_attach(leave, path, sym, True, pid, cookie))
+                obj.links.append(_attach(enter, path, sym, False, pid, cookie, table))
+                obj.links.append(_attach(leave, path, sym, True, pid, cookie, table))
                 done.append(f"{path}:{sym}")
     return done
 

@@ -54,6 +54,7 @@ class DebugInfo:
             raise
         self._rows: list[tuple[int, int, str, int]] | None = None  # (addr, end, file, line)
         self._starts: list[int] = []
+        self._cu_rows: dict[int, tuple[list, list[int]]] = {}   # CU offset -> its table
 
     def close(self) -> None:
         self._file.close()
@@ -64,9 +65,10 @@ class DebugInfo:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _lines(self) -> None:
+    def _table(self, cus) -> tuple[list, list[int]]:
+        """The sorted line rows of ``cus`` and their start addresses."""
         rows = []
-        for cu in self.dwarf.iter_CUs():
+        for cu in cus:
             lp = self.dwarf.line_program_for_CU(cu)
             if lp is None:
                 continue
@@ -80,17 +82,25 @@ class DebugInfo:
                     rows.append((prev.address, st.address, names.get(prev.file), prev.line))
                 prev = None if st.end_sequence else st
         rows.sort()
-        self._rows = rows
-        self._starts = [r[0] for r in rows]
+        return rows, [r[0] for r in rows]
+
+    def _lines(self) -> None:
+        self._rows, self._starts = self._table(self.dwarf.iter_CUs())
 
     def line(self, vaddr: int) -> tuple[str | None, int | None]:
         """(file, line) of the instruction at ``vaddr`` (innermost: inlined code's own)."""
+        # only the line program of the compile unit holding vaddr: decoding every unit's
+        # (libc's debug file has ~2000) takes seconds in pure Python
+        cu = self._cu_for(vaddr)
+        if cu is not None:
+            if cu.cu_offset not in self._cu_rows:
+                self._cu_rows[cu.cu_offset] = self._table([cu])
+            hit = _at(*self._cu_rows[cu.cu_offset], vaddr)
+            if hit is not None:
+                return hit
         if self._rows is None:
             self._lines()
-        i = bisect.bisect_right(self._starts, vaddr) - 1
-        if i >= 0 and vaddr < self._rows[i][1]:
-            return self._rows[i][2], self._rows[i][3]
-        return None, None
+        return _at(self._rows, self._starts, vaddr) or (None, None)
 
     def frames(self, vaddr: int) -> list[Frame]:
         """Source frames at ``vaddr``, innermost first; inlined ones marked."""
@@ -172,6 +182,13 @@ class DebugInfo:
             except (KeyError, ValueError, TypeError, AttributeError):
                 return False
         return False
+
+
+def _at(rows: list, starts: list[int], vaddr: int) -> tuple[str | None, int | None] | None:
+    i = bisect.bisect_right(starts, vaddr) - 1
+    if i >= 0 and vaddr < rows[i][1]:
+        return rows[i][2], rows[i][3]
+    return None
 
 
 def _die_name(die) -> str | None:

@@ -183,6 +183,14 @@ def btf_info(fd: int) -> BtfInfo:
     return BtfInfo(i.id, i.btf_size, name.value.decode(errors="replace"), bool(i.kernel_btf))
 
 
+def btf_data(fd: int) -> bytes:
+    """The raw BTF the kernel holds behind a BTF fd (a loaded program's BTF, say)."""
+    size = _info(fd, attr.BtfInfo()).btf_size
+    buf = ctypes.create_string_buffer(size)
+    _info(fd, attr.BtfInfo(btf=ctypes.addressof(buf), btf_size=size))
+    return buf.raw[:size]
+
+
 def get_info(fd: int, kind: Kind):
     """Info for an fd of a known kind."""
     return {"prog": prog_info, "map": map_info, "link": link_info, "btf": btf_info}[kind](fd)

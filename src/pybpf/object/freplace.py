@@ -6,8 +6,6 @@ global function of another loaded BPF program.  It is loaded against that progra
 
 from __future__ import annotations
 
-import ctypes
-
 from .. import errors
 
 
@@ -20,24 +18,13 @@ def set_target(spec, program: str, target, func: str = "") -> None:
     p.attach_prog, p.attach_func = target, func or p.attach_func
 
 
-def program_btf(btf_id: int) -> bytes:
-    """The raw BTF the kernel holds under ``btf_id`` (a loaded program's BTF)."""
-    from .._sys import attr
-    from ..info import _info, fd_by_id
-    with fd_by_id("btf", btf_id) as fd:
-        size = _info(fd.fileno(), attr.BtfInfo()).btf_size
-        buf = ctypes.create_string_buffer(size)
-        _info(fd.fileno(), attr.BtfInfo(btf=ctypes.addressof(buf), btf_size=size))
-        return buf.raw[:size]
-
-
 def target(p) -> tuple[int, int]:
     """(BTF id of the replaced function in the target program's BTF, the target's fd)
     for freplace program ``p`` (its ``attach_prog``, and ``attach_func`` or the
     section's function name)."""
     from ..btf.kinds import Kind
     from ..btf.spec import Spec
-    from ..info import prog_info
+    from ..info import btf_data, fd_by_id, prog_info
     func = p.attach_func or (p.sec_info.target.name if p.sec_info and p.sec_info.target
                              else "")
     if p.attach_prog is None:
@@ -54,7 +41,8 @@ def target(p) -> tuple[int, int]:
     if not info.btf_id:
         raise errors.PybpfError(f"program {p.name!r}: target program {info.name!r} was "
                                 "loaded without BTF, so it has no function to replace")
-    spec = Spec.parse(program_btf(info.btf_id))
+    with fd_by_id("btf", info.btf_id) as btf_fd:
+        spec = Spec.parse(btf_data(btf_fd.fileno()))
     ids = spec.find(func, Kind.FUNC)
     if not ids:
         funcs = sorted(t.name for t in spec.types() if t.kind == Kind.FUNC)

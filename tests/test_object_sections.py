@@ -133,8 +133,7 @@ def test_flags():
     assert parse_section("fentry/f").needs_btf_id
     assert not parse_section("kprobe/f").needs_btf_id
     assert parse_section("usdt/a:b:c").flags & SecFlag.USDT
-    assert parse_section("struct_ops/x").supported       # struct_ops maps load them
-    assert parse_section("xdp").supported
+    assert parse_section("struct_ops/x").prog_type == P.STRUCT_OPS   # loaded by its maps
 
 
 @pytest.mark.parametrize("name,target", [

@@ -160,12 +160,12 @@ class _Loader:
             self._own_map(name, mp)
             self.reused.add(name)
             return mp
-        if getattr(m, "struct_ops", None) is not None:
+        if m.struct_ops is not None:
             from .structops_load import create_map     # only objects with struct_ops maps
             return create_map(self, name, m)
         path = ""
         if m.pinning == 1:  # LIBBPF_PIN_BY_NAME: reuse an existing pin or create and pin
-            path = os.path.join(self.pin_root, getattr(m, "pin_name", "") or name)
+            path = os.path.join(self.pin_root, m.pin_name or name)
             if os.path.exists(path):
                 mp = Map.from_pin(path)
                 self._own_map(name, mp)
@@ -199,7 +199,7 @@ class _Loader:
         if path:
             from .. import bpffs
             bpffs.ensure_mounted(self.pin_root)
-            if "/" in (getattr(m, "pin_name", "") or ""):
+            if "/" in m.pin_name:
                 # a pin in a directory of its own (iproute2's PIN_OBJECT_NS): root's only
                 os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             mp.pin(path)

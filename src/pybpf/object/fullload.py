@@ -67,7 +67,6 @@ class FullLoader(_Loader):
         self.map_specs = spec.maps
         self.load_btf()
         kconfig.fill(spec)
-        self.st_layouts, self.st_targets = {}, {}
         if any(m.struct_ops is not None for m in spec.maps.values()) or \
                 any(p.type == ProgType.STRUCT_OPS for p in spec.programs.values()):
             from .structops_load import prepare
@@ -98,14 +97,6 @@ class FullLoader(_Loader):
                     f"program {name!r}: section {p.section!r} names no program type "
                     f"libbpf knows; load it with sections={{{name!r}: \"<section>\"}} "
                     "(e.g. \"socket\", \"xdp\") or set autoload=False")
-            if p.sec_info is not None and not p.sec_info.supported:
-                # pybpf's limit, not the kernel's: say so (NotSupportedError's own text
-                # would blame the kernel)
-                e = errors.NotSupportedError(f"section {p.section!r}")
-                e.strerror = (f"program {name!r}: pybpf cannot load {p.section!r} programs "
-                              "yet; set autoload=False or load it with libbpf")
-                e.args = (e.errno, e.strerror)
-                raise e
             self.load_program(p, link_program(spec, p, code, res))
         self.fill_map_slots(maps_only=False)
         if self.st_layouts:

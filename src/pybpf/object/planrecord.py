@@ -27,7 +27,7 @@ def map_entry(name: str, m) -> dict:
             "max_entries": m.max_entries, "flags": int(m.flags), "numa_node": m.numa_node,
             "map_extra": m.map_extra, "key_type_id": m.key_type_id,
             "value_type_id": m.value_type_id, "pinning": m.pinning, "inner": inner,
-            "pin_name": getattr(m, "pin_name", ""),
+            "pin_name": m.pin_name,
             "data": None if m.data is None else bytes(m.data),
             "contents": dict(m.contents) if m.contents else {}}
 

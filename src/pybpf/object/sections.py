@@ -28,7 +28,6 @@ class SecFlag(IntTable, flag=True):
     SLEEPABLE = 8            # BPF_F_SLEEPABLE
     XDP_FRAGS = 16           # BPF_F_XDP_HAS_FRAGS
     USDT = 32                # USDT: needs the usdt helper maps
-    UNSUPPORTED = 64         # recognized, but pybpf cannot load it yet (none at present)
 
 
 _OPT = SecFlag.ATTACHABLE | SecFlag.EXP_ATTACH_OPT
@@ -212,11 +211,6 @@ class SectionInfo(Record):
     def needs_btf_id(self) -> bool:
         """Needs attach_btf_id at load time (see :meth:`btf_target`)."""
         return bool(self.flags & SecFlag.ATTACH_BTF)
-
-    @property
-    def supported(self) -> bool:
-        """False for programs pybpf recognizes but cannot load yet."""
-        return not self.flags & SecFlag.UNSUPPORTED
 
     def btf_target(self) -> tuple[str, str, str] | None:
         """(kernel BTF name, BTF kind "func"/"typedef", module) to resolve attach_btf_id."""

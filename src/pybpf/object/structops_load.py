@@ -41,7 +41,6 @@ def prepare(loader) -> None:
     from .structops import adjust_autoload, kernel_layout, program_targets
     spec = loader.spec
     st_maps = {n: m for n, m in spec.maps.items() if m.struct_ops is not None}
-    loader.st_layouts, loader.st_targets = {}, {}
     adjust_autoload(spec)
     layouts = {}
     for n, m in st_maps.items():

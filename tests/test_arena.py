@@ -78,10 +78,16 @@ def _getppids(n: int) -> None:
 def test_arena_globals_count_in_the_kernel(obj_bytes, replay, monkeypatch):
     if not replay:
         monkeypatch.setenv("PYBPF_NO_PLAN", "1")
+    probes = []
+    real_probe = A.full_range_offsets
+    monkeypatch.setattr(A, "full_range_offsets", lambda: probes.append(1) or real_probe())
     for i in range(2 if replay else 1):        # the second load replays the plan
+        del probes[:]
         with pybpf.load(obj_bytes, name="pt_arena", variables={"counter": 100}) as obj:
             # the second load replays (the first may too: a plan from an earlier run)
             assert (obj._plan is not None) == replay or (replay and i == 0)
+            # a replay takes the globals' place from the plan: no probe of the verifier
+            assert len(probes) == (0 if obj._plan is not None else 1)
             assert obj.arena.counter == 100 and obj.arena.tag == "arena"
             obj.bss.my_pid = os.getpid()
             obj.attach()

@@ -31,9 +31,10 @@ _MAP_FIXED_NOREPLACE = 0x100000      # never clobber a mapping that is already t
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
 
-def bind_globals(spec, info) -> None:
+def bind_globals(spec, info) -> str:
     """Give the ``__arena`` globals of ``info`` (a :class:`.globaldata.DataMapInfo` of
-    ``.addr_space.1``) to the object's arena map, as initial data and variables."""
+    ``.addr_space.1``) to the object's arena map, as initial data and variables; returns
+    that map's name (what the globals' relocations point at)."""
     from .globaldata import bind_vars
     arenas = [m for m in spec.maps.values() if m.type == MapType.ARENA]
     if not arenas:
@@ -53,6 +54,7 @@ def bind_globals(spec, info) -> None:
         cur = spec.globals.get(name)
         if cur is None or (cur.static and not var.static):
             spec.globals[name] = var
+    return m.name
 
 
 def size(m) -> int:
@@ -154,10 +156,12 @@ def setup(loader, name: str, mp, m) -> int:
     """Map arena ``mp`` (object-level spec ``m``) into this process and write its globals'
     initial bytes (with ``variables=`` applied); returns where the globals start."""
     obj = loader.obj
-    full = loader.arena_full_range
-    if full is None:
-        full = loader.arena_full_range = full_range_offsets() if m.data else False
-    off = data_offset(m, full)
+    off = getattr(m, "arena_off", None)      # a plan's recipe: what the full load chose
+    if off is None:
+        off = data_offset(m, bool(m.data) and full_range_offsets())
+        if loader.plan is not None:
+            entry = next(e for e in reversed(loader.plan["maps"]) if e["name"] == name)
+            entry["arena_off"] = off
     mapping = ArenaMapping(mp.fileno(), size(m), m.map_extra)
     obj._owned.append(mapping)
     obj._arena, obj.arena_mapping = name, mapping

@@ -99,7 +99,6 @@ class _Loader:
         self._kallsyms: dict[str, int] | None = None
         self.patches: dict[str, list[tuple[int, bytes]]] = {}   # map -> (offset, bytes)
         self.arena_offsets: dict[str, int] = {}     # arena map -> where its globals start
-        self.arena_full_range: bool | None = None   # arena.full_range_offsets(), once
         self.st_layouts: dict[str, Any] = {}    # struct_ops map -> its kernel value layout
         self.st_targets: dict[str, tuple[int, int]] = {}   # callback -> (struct, member)
         self.reused: set[str] = set()       # maps not created here (given, or pinned)

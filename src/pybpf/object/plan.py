@@ -64,7 +64,7 @@ def map_recipe(e: dict) -> Recipe:
                   data=bytearray(e["data"]) if e["data"] is not None else None,
                   contents=e["contents"], autocreate=True,
                   struct_ops=Recipe(**e["st"]) if e.get("st") else None,
-                  pin_name=e.get("pin_name", ""))
+                  pin_name=e.get("pin_name", ""), arena_off=e.get("arena_off"))
 
 
 def program_section(entry: dict) -> Recipe:

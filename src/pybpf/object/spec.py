@@ -237,6 +237,7 @@ class _Builder:
         self.prog_secs: list[E.Section] = []
         self.data_secs: list[E.Section] = []
         self.maps_idx = self.legacy_idx = self.arena_idx = -1
+        self.arena_map = ""             # the arena map that holds the __arena globals
         self.by_pos: dict[tuple[int, int], ProgramSpec] = {}
         self.map_at: dict[tuple[int, int], str] = {}
         self.values_off: dict[str, int] = {}
@@ -264,7 +265,8 @@ class _Builder:
         self._data_maps()
         if self.arena_idx >= 0:          # __arena globals: the arena map's (object/arena.py)
             from .arena import bind_globals
-            bind_globals(s, G.data_map(s.btf, f, f.sections[self.arena_idx], s.name))
+            self.arena_map = bind_globals(s, G.data_map(s.btf, f, f.sections[self.arena_idx],
+                                                        s.name))
         self._struct_ops_maps()
         self._relocations()
         if tails is not None:
@@ -521,8 +523,8 @@ class _Builder:
             name = data_names[sym.shndx]
             return Reloc(off, RelocKind.DATA, name, sym.name, name, sym.value + imm)
         if sym.shndx == self.arena_idx >= 0:
-            arena = next(m.name for m in self.spec.maps.values() if m.section == ".addr_space.1")
-            return Reloc(off, RelocKind.DATA, arena, sym.name, ".addr_space.1", sym.value + imm)
+            return Reloc(off, RelocKind.DATA, self.arena_map, sym.name, ".addr_space.1",
+                         sym.value + imm)
         target = f.sections[sym.shndx].name if sym.shndx < len(f.sections) else "?"
         raise ELFError(f"{where}: relocation against {sym.name!r} in unsupported section "
                        f"{target!r}")

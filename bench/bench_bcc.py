@@ -61,7 +61,6 @@ def main() -> None:
     ready([VENV_PY, SCRIPT, "pybpf"], 1)           # fill the cache
     rows.append(("pybpf warm", *ready([VENV_PY, SCRIPT, "pybpf"], a.runs)))
     try:
-        import importlib.util
         has_bcc = subprocess.run(["/usr/bin/python3", "-c", "import bcc"],
                                  capture_output=True).returncode == 0
     except OSError:
@@ -80,4 +79,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(main)

@@ -29,7 +29,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -296,4 +295,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(main)

@@ -24,7 +24,6 @@ import select
 import signal
 import statistics
 import subprocess
-import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -118,4 +117,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(main)

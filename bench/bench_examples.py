@@ -241,4 +241,5 @@ def _before(args, tmp: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(main)

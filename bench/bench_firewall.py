@@ -314,4 +314,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(main)

@@ -173,4 +173,5 @@ def run(args, trees: dict, tmp: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(main)

@@ -47,4 +47,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(main)

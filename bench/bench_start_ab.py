@@ -21,7 +21,6 @@ import select
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -112,4 +111,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(main)

@@ -97,4 +97,5 @@ def steps(runs: int) -> list[tuple[str, float]]:
 
 
 if __name__ == "__main__":
-    main()
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(main)

@@ -152,4 +152,5 @@ def _libc_function_address(pid: int, name: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(main)

@@ -350,7 +350,11 @@ def cleanup() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        cleanup()
+    import benchmain  # bench/: one quiet end for every script
+
+    def _main():
+        try:
+            return main()
+        finally:
+            cleanup()
+    benchmain.run(_main)

@@ -75,3 +75,31 @@ def test_run_main_flushes_before_a_system_exit(capsys):
     with pytest.raises(SystemExit) as e:
         _common.run_main("pybpf t", main, [])
     assert e.value.code == 0 and capsys.readouterr().out == "help text\n"
+
+
+def test_bench_scripts_end_quietly_on_a_closed_pipe(tmp_path):
+    """bench/benchmain.run: a bench script piped into ``head`` ends with status 0 and
+    nothing on stderr, after its own clean-up ran (pure: no kernel)."""
+    bench = os.path.join(os.path.dirname(SRC), "bench")
+    script = tmp_path / "b.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {bench!r})\n"
+        "import benchmain\n"
+        "def main():\n"
+        "    try:\n"
+        "        for i in range(100000):\n"
+        "            print('row', i)\n"
+        "    finally:\n"
+        "        open(sys.argv[1], 'w').close()\n"
+        "benchmain.run(main)\n")
+    marker = tmp_path / "cleaned"
+    rfd, wfd = os.pipe()
+    os.close(rfd)
+    try:
+        r = subprocess.run([sys.executable, str(script), str(marker)], stdout=wfd,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(wfd)
+    assert (r.returncode, r.stderr) == (0, "")
+    assert marker.exists()

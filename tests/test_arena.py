@@ -122,6 +122,57 @@ def test_a_fixed_arena_address_is_where_it_is_mapped(monkeypatch):
         assert again.arena_mapping.addr == FIXED_AT
 
 
+_CHILD = """
+import sys
+import pybpf
+arena = pybpf.Map.from_pin(sys.argv[1])
+with pybpf.load(open(sys.argv[2], "rb").read(), name="pt_arena_2nd",
+                maps={"arena": arena}) as obj:
+    print(obj.arena.counter, obj.arena.tag, obj.arena_mapping.addr == int(sys.argv[3]))
+    obj.arena.counter = 50
+arena.close()
+"""
+
+
+@pytest.mark.kernel
+def test_a_reused_arena_keeps_its_creators_globals(monkeypatch, tmp_path):
+    """As libbpf: an arena given in ``maps=`` (or found pinned) is not written again, and
+    the programs of both objects count in the same globals.  Another process maps it at
+    its fixed address and reads and writes those globals; in the creator's own process
+    the address is taken, so ``obj.arena`` says why it is not mapped."""
+    import subprocess
+    import sys
+    monkeypatch.setenv("PYBPF_NO_PLAN", "1")
+    raw = pybpf.compile(SRC, cflags=[f"-DARENA_AT={FIXED_AT:#x}ULL"])
+    pin = f"/sys/fs/bpf/pt_arena_{os.getpid()}"
+    with pybpf.load(raw, name="pt_arena_at", variables={"counter": 20}) as first:
+        first.bss.my_pid = os.getpid()
+        first.attach()
+        with pybpf.load(raw, name="pt_arena_at", variables={"counter": 99},
+                        maps={"arena": first.maps["arena"]}) as second:
+            assert first.arena.counter == 20           # not reset to the second's 99
+            with pytest.raises(KeyError, match="reused .* not mapped here"):
+                second.arena
+            second.bss.my_pid = os.getpid()
+            second.attach()
+            _getppids(2)                                # each object's program counts
+            assert first.arena.counter == 24
+            # per call, both programs add one: the last call's two counts
+            assert sorted((first.bss.seen, second.bss.seen)) == [23, 24]
+        first.maps["arena"].pin(pin)
+        try:
+            obj_file = tmp_path / "arena.o"
+            obj_file.write_bytes(raw)
+            r = subprocess.run([sys.executable, "-c", _CHILD, pin, str(obj_file),
+                                str(FIXED_AT)], capture_output=True, text=True, timeout=60,
+                               env=dict(os.environ, PYTHONPATH=str(Path(pybpf.__file__)
+                                                                    .parent.parent)))
+        finally:
+            os.unlink(pin)
+        assert (r.returncode, r.stdout.split()) == (0, ["24", "arena", "True"]), r.stderr
+        assert first.arena.counter == 50                # the other process's write
+
+
 @pytest.mark.kernel
 def test_no_arena_means_no_arena_view():
     with pybpf.load(pybpf.compile(DATA / "typed_globals.bpf.c"), name="pt_typed") as obj:

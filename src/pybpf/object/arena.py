@@ -152,9 +152,16 @@ class GlobalsWindow:
         self.mapping.view(self.offset, self.length)[s] = raw
 
 
-def setup(loader, name: str, mp, m) -> int:
+def setup(loader, name: str, mp, m, reused: bool = False) -> int:
     """Map arena ``mp`` (object-level spec ``m``) into this process and write its globals'
-    initial bytes (with ``variables=`` applied); returns where the globals start."""
+    initial bytes (with ``variables=`` applied); returns where the globals start.
+
+    A ``reused`` arena (given in ``maps=`` or found pinned) is its creator's, as in libbpf:
+    its globals keep the values the creator wrote and the programs' references use the
+    same offset.  It is mapped here too when its address is fixed (``map_extra``): the
+    kernel lets a second mapping of an arena sit only where the first one does, so
+    ``obj.arena`` then reads and writes the shared globals; otherwise it stays unmapped
+    and ``obj.arena`` says why."""
     obj = loader.obj
     off = getattr(m, "arena_off", None)      # a plan's recipe: what the full load chose
     if off is None:
@@ -162,13 +169,26 @@ def setup(loader, name: str, mp, m) -> int:
         if loader.plan is not None:
             entry = next(e for e in reversed(loader.plan["maps"]) if e["name"] == name)
             entry["arena_off"] = off
-    mapping = ArenaMapping(mp.fileno(), size(m), m.map_extra)
+    if reused:
+        try:
+            if not m.map_extra:
+                raise errors.NotSupportedError(
+                    "it has no fixed address (map_extra), and a second mapping of an arena "
+                    "must sit where its creator's does")
+            mapping = ArenaMapping(mp.fileno(), size(m), m.map_extra)
+        except errors.PybpfError as e:
+            obj._arena_unmapped = (f"object {obj.name!r}: arena map {name!r} was reused "
+                                   f"(given or pinned) and is not mapped here: {e}")
+            return off
+    else:
+        mapping = ArenaMapping(mp.fileno(), size(m), m.map_extra)
     obj._owned.append(mapping)
     obj._arena, obj.arena_mapping = name, mapping
     if m.data:
-        data = bytearray(m.data)
-        for at, raw in loader.patches.get(name, ()):
-            data[at:at + len(raw)] = raw
-        mapping.view(off, len(data))[:] = data
-        obj._mmaps[name] = GlobalsWindow(mapping, off, len(data))
+        if not reused:
+            data = bytearray(m.data)
+            for at, raw in loader.patches.get(name, ()):
+                data[at:at + len(raw)] = raw
+            mapping.view(off, len(data))[:] = data
+        obj._mmaps[name] = GlobalsWindow(mapping, off, len(m.data))
     return off

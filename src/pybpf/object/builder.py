@@ -158,7 +158,7 @@ class _Loader:
             mp = Map.from_fd(fd)
             self._own_map(name, mp)
             self.reused.add(name)
-            return mp
+            return self._reused_arena(name, mp, m)
         if m.struct_ops is not None:
             from .structops_load import create_map     # only objects with struct_ops maps
             return create_map(self, name, m)
@@ -170,7 +170,7 @@ class _Loader:
                 self._own_map(name, mp)
                 self._check_pinned(name, path, m, mp)
                 self.reused.add(name)
-                return mp
+                return self._reused_arena(name, mp, m)
         inner_fd = None
         inner = None
         if m.inner is not None:
@@ -202,6 +202,13 @@ class _Loader:
                 # a pin in a directory of its own (iproute2's PIN_OBJECT_NS): root's only
                 os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             mp.pin(path)
+        return mp
+
+    def _reused_arena(self, name: str, mp, m):
+        """A reused map; an arena's globals keep their creator's place (object/arena.py)."""
+        if m.type == MapType.ARENA:
+            from .arena import setup
+            self.arena_offsets[name] = setup(self, name, mp, m, reused=True)
         return mp
 
     @staticmethod

@@ -167,6 +167,8 @@ class GlobalsMixin:
         """The ``__arena`` globals, read and written in the arena's shared memory
         (``skel->arena->x`` of a libbpf skeleton)."""
         if self._arena is None:
+            if self._arena_unmapped:
+                raise KeyError(self._arena_unmapped)
             raise KeyError(f"object {self.name!r} has no arena map")
         return self.datasec(self._arena)
 
@@ -214,6 +216,7 @@ class Object(GlobalsMixin):
         self._codec = None             # typed globals (globalview.codec)
         self._mmaps: dict[str, Any] = {}
         self._arena: str | None = None     # the arena map's name, once mapped (arena.py)
+        self._arena_unmapped = ""           # why a reused arena is not mapped (arena.py)
         # the arena's shared mapping (addr, length, view(), at(address)): None without one
         self.arena_mapping = None
 

@@ -18,21 +18,24 @@ def test_statsnoop_marker_paths(tmp_path):
     marker = tmp_path / "stat-marker"
     marker.write_text("x")
     missing = str(tmp_path / "stat-missing")
-    t = ToolRun("statsnoop", "-p", str(os.getpid()), ready="PATH")
+    t = ToolRun("statsnoop", "-s", "-p", str(os.getpid()), ready="PATH")
     os.stat(marker)
     with pytest.raises(FileNotFoundError):
         os.stat(missing)
     os.statvfs(str(tmp_path))
     lines = t.stop()
+    assert lines[0].split() == ["PID", "COMM", "FD", "ERR", "SYSCALL", "PATH"]
     rows = {ln.split()[-1]: ln.split() for ln in lines[1:]}
-    assert rows[str(marker)][:1] == [str(os.getpid())] and rows[str(marker)][2:4] == ["0", "0"]
-    assert rows[missing][2:4] == ["-1", "2"]
-    assert rows[str(tmp_path)][2:4] == ["0", "0"]          # statfs
+    assert rows[str(marker)][:1] == [str(os.getpid())]
+    assert rows[str(marker)][2:5] == ["0", "0", "newfstatat"]      # -s: the call's name
+    assert rows[missing][2:5] == ["-1", "2", "newfstatat"]
+    assert rows[str(tmp_path)][2:5] == ["0", "0", "statfs"]
     t = ToolRun("statsnoop", "-x", "-p", str(os.getpid()), "--json")
     t.wait_for("stat-missing", trigger=lambda: os.path.exists(missing) or os.stat(marker))
     t.stop()
     assert {r["path"] for r in t.json()} == {missing}
-    assert all(r["err"] == 2 and r["ret"] == -1 for r in t.json())
+    assert all(r["err"] == 2 and r["ret"] == -1 and r["syscall"] == "newfstatat"
+               for r in t.json())
 
 
 def test_sigsnoop_signals_with_names_and_target():

@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from tests.test_tool_execsnoop import pinned_hash  # noqa: F401 (a fixture)
 from tests.toolrun import ToolRun
 
 pytestmark = pytest.mark.kernel
@@ -103,3 +104,45 @@ def test_filetop_reads_and_writes_of_a_marker_file(tmp_path):
     assert (row["writes"], row["w_kb"], row["reads"], row["r_kb"], row["type"]) == \
         (40, 160, 25, 50, "R"), row
     assert row["pid"] == c.pid
+
+
+def test_mountsnoop_mntnsmap_and_parent(tmp_path, pinned_hash):
+    """--mntnsmap: a mount in a child's new mount namespace (in the map) shows, ours does
+    not; -P: the child's parent is this process (PCOMM, PPID)."""
+    import sys
+    import time
+    target = tmp_path / "mnt"
+    target.mkdir()
+    m, path = pinned_hash("mntns", 4)
+    code = ("import ctypes, sys\nlibc = ctypes.CDLL(None)\nsys.stdin.readline()\n"
+            f"assert libc.mount(b'pybpf-in', {str(target).encode()!r}, b'tmpfs', 0, b'') == 0\n"
+            f"assert libc.umount2({str(target).encode()!r}, 0) == 0\n")
+    child = subprocess.Popen(["unshare", "-m", "--", sys.executable, "-c", code],
+                             stdin=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while os.stat(f"/proc/{child.pid}/ns/mnt").st_ino == \
+                os.stat("/proc/self/ns/mnt").st_ino and time.monotonic() < deadline:
+            time.sleep(0.02)        # unshare(1) has not exec'd yet
+        ns = os.stat(f"/proc/{child.pid}/ns/mnt").st_ino
+        m[ns] = b"\x01\0\0\0"
+        t = ToolRun("mountsnoop", "-P", "--mntnsmap", path, ready="CALL")
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.mount(b"pybpf-out", str(target).encode(), b"tmpfs", 0, b"") == 0
+        assert libc.umount2(str(target).encode(), 0) == 0
+        child.communicate("go\n", timeout=10)
+        assert child.returncode == 0
+        t.stop()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    lines = t.out
+    assert lines[0].split() == ["COMM", "PID", "TID", "PCOMM", "PPID", "MNT_NS", "CALL"]
+    rows = [ln.split(None, 6) for ln in lines[1:]]
+    assert [r[6] for r in rows] == [f'mount("pybpf-in", "{target}", "tmpfs", 0x0, "") = 0',
+                                    f'umount("{target}", 0x0) = 0'], lines
+    me = open("/proc/self/comm").read().strip()
+    assert all(r[1] == str(child.pid) and r[3] == me and r[4] == str(os.getpid())
+               and r[5] == str(ns) for r in rows), lines

@@ -142,18 +142,47 @@ def test_tcpretrans_dropped_syn_is_retransmitted():
     srv.bind(("127.0.0.1", 0))
     srv.listen(0)
     port = srv.getsockname()[1]
-    t = ToolRun("tcpretrans", ready="RADDR:RPORT")
+    t = ToolRun("tcpretrans", "-s", ready="RADDR:RPORT")
+    assert t.out[0].split()[-2:] == ["STATE", "SEQ"]
     first = socket.create_connection(("127.0.0.1", port))   # fills the accept queue
     second = socket.socket()
     second.setblocking(False)
-    second.connect_ex(("127.0.0.1", port))     # its SYN is dropped: resent after ~1 s
-    lport = second.getsockname()[1]
+    # the SYN's sequence number as it crossed lo (-s must show it on the retransmit)
+    sniff = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+    try:
+        sniff.bind(("lo", 0))
+        second.connect_ex(("127.0.0.1", port))     # its SYN is dropped: resent after ~1 s
+        lport = second.getsockname()[1]
+        isn = _syn_seq(sniff, lport)
+    finally:
+        sniff.close()
     t.wait_for(f"127.0.0.1:{port}", timeout=10)
     lines = t.stop(settle=0)
     rows = [ln.split() for ln in lines if f"127.0.0.1:{port}" in ln]
-    assert rows[0][2:] == ["4", f"127.0.0.1:{lport}", "R>", f"127.0.0.1:{port}", "SYN_SENT"]
+    assert rows[0][2:] == ["4", f"127.0.0.1:{lport}", "R>", f"127.0.0.1:{port}", "SYN_SENT",
+                           str(isn)]
     for s in (first, second, srv):
         s.close()
+
+
+def _syn_seq(sniff, sport: int) -> int:
+    """The sequence number of the first SYN from ``sport`` read on a packet socket (IPv4
+    datagrams without the link header)."""
+    import select
+    import struct
+    import time
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if not select.select([sniff], [], [], 0.2)[0]:
+            continue
+        ip = sniff.recv(65535)
+        if len(ip) < 40 or ip[9] != socket.IPPROTO_TCP:
+            continue
+        tcp = ip[(ip[0] & 15) * 4:]
+        src, _, seq, _, _, flags = struct.unpack_from("!HHIIBB", tcp)
+        if src == sport and flags & 0x02:
+            return seq
+    raise AssertionError("no SYN seen on lo")
 
 
 def test_bindsnoop_tcp_udp_and_failed_bind():

@@ -99,13 +99,50 @@ def _session(port_holder: list) -> tuple[int, int]:
     return cport, port
 
 
-def test_tcpstates_client_transitions():
-    ports: list = []
-    t = ToolRun("tcpstates", "--json")
-    t.wait_for('"newstate":"LISTEN"', trigger=lambda: _session(ports))
-    cport, port = _session(ports)
-    time.sleep(0.2)
-    t.stop()
+def test_tcpstates_client_transitions(tmp_path, monkeypatch):
+    """The client socket's changes, in order; -Y sends each change to the journal too
+    (a datagram socket of the test's own standing in for journald's)."""
+    import threading
+    journald = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    journald.bind(str(tmp_path / "journal"))
+    journald.settimeout(0.5)
+    entries: list = []
+    done = threading.Event()
+
+    def drain():
+        while not done.is_set():
+            try:
+                entries.append(journald.recv(65536))
+            except socket.timeout:
+                pass
+    reader = threading.Thread(target=drain)
+    reader.start()
+    monkeypatch.setenv("PYBPF_JOURNAL_SOCKET", str(tmp_path / "journal"))
+    try:
+        ports: list = []
+        t = ToolRun("tcpstates", "-Y", "--json")
+        t.wait_for('"newstate":"LISTEN"', trigger=lambda: _session(ports))
+        cport, port = _session(ports)
+        time.sleep(0.2)
+        t.stop()
+    finally:
+        done.set()
+        reader.join()
+        journald.close()
+    assert b"journal: lost" not in t.err
+    fields = [dict(ln.split("=", 1) for ln in e.decode().splitlines()) for e in entries]
+    logged = [(f["OBJECT_TCP_OLD_STATE"], f["OBJECT_TCP_NEW_STATE"]) for f in fields
+              if f["OBJECT_TCP_SOURCE_PORT"] == str(cport)
+              and f["OBJECT_TCP_DESTINATION_PORT"] == str(port)]
+    shown = [(r["oldstate"], r["newstate"]) for r in t.json()
+             if r["lport"] == cport and r["rport"] == port]
+    assert logged == shown and ("SYN_SENT", "ESTABLISHED") in logged, (logged, shown)
+    (est,) = [f for f in fields if f["OBJECT_TCP_SOURCE_PORT"] == str(cport)
+              and f["OBJECT_TCP_NEW_STATE"] == "ESTABLISHED"]
+    assert est["SYSLOG_IDENTIFIER"] == "tcpstates" and est["PRIORITY"] == "5"
+    assert est["OBJECT_IPV4_DESTINATION_ADDRESS"] == "127.0.0.1"
+    assert est["MESSAGE"].endswith(f"127.0.0.1 {cport} \u2192 127.0.0.1 {port} "
+                                   "SYN_SENT \u2192 ESTABLISHED")
     # the socket's first change (CLOSE -> SYN_SENT) comes before its port is bound:
     # follow the socket by its address
     (sk,) = {r["skaddr"] for r in t.json() if r["lport"] == cport and r["rport"] == port}

@@ -242,3 +242,48 @@ def test_bindsnoop_tcp_udp_and_failed_bind():
                      "127.0.0.1"]], rows
     for s in (a, u, b):
         s.close()
+
+
+def _dns_reply(query: bytes, addr: str) -> bytes:
+    """A response to ``query`` (one question) with one A record for ``addr``."""
+    end = query.index(b"\0", 12) + 5                    # the question: name, type, class
+    return (query[:2] + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + query[12:end]
+            + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + socket.inet_aton(addr))
+
+
+def _dns_query(name: str) -> bytes:
+    labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
+    return b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + labels + b"\0\0\x01\0\x01"
+
+
+def test_tcpconnect_dns_names_the_connect_after_an_answer():
+    """-d: an answer from port 53 (a resolver of the test's own on 127.0.0.77) for
+    pybpf-test.example -> 127.0.0.99 names the connect to 127.0.0.99; a connect to an
+    address no answer gave says "No DNS Query"; 127.0.0.1 is "localhost"."""
+    resolver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    resolver.bind(("127.0.0.77", 53))
+    named, unnamed, local = (_listener(host=h) for h in ("127.0.0.99", "127.0.0.98",
+                                                          "127.0.0.1"))
+    try:
+        t = ToolRun("tcpconnect", "-d", "-p", str(os.getpid()), ready="QUERY")
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        client.connect(("127.0.0.77", 53))
+        client.send(_dns_query("pybpf-test.example"))
+        query, peer = resolver.recvfrom(512)
+        resolver.sendto(_dns_reply(query, "127.0.0.99"), peer)
+        assert socket.inet_ntoa(client.recv(512)[-4:]) == "127.0.0.99"
+        client.close()
+        for s in (named, unnamed, local):
+            socket.create_connection(s.getsockname()).close()
+        lines = t.stop()
+    finally:
+        for s in (resolver, named, unnamed, local):
+            s.close()
+    assert lines[0].split()[-1] == "QUERY"
+    got = {ln.split()[4]: ln.split(None, 6)[6] for ln in lines[1:]}
+    assert got == {"127.0.0.99": "pybpf-test.example", "127.0.0.98": "No DNS Query",
+                   "127.0.0.1": "localhost"}, lines
+    from tests.toolrun import run_tool
+    r = run_tool("tcpconnect", "-d", "-c")
+    assert r.returncode == 1 and r.stderr == \
+        "pybpf tcpconnect: error: you may not specify -d/--dns with -c/--count\n"

@@ -146,3 +146,36 @@ def test_mountsnoop_mntnsmap_and_parent(tmp_path, pinned_hash):
     me = open("/proc/self/comm").read().strip()
     assert all(r[1] == str(child.pid) and r[3] == me and r[4] == str(os.getpid())
                and r[5] == str(ns) for r in rows), lines
+
+
+def test_mountsnoop_cgroupmap(tmp_path, pinned_hash):
+    """--cgroupmap: a mount by a child in a cgroup whose id is in the map shows; the same
+    mount made outside it does not."""
+    import ctypes
+    import sys
+    import tempfile
+    from pybpf.links.cgroup import cgroup2_root
+    target = tmp_path / "mnt"
+    target.mkdir()
+    cg = tempfile.mkdtemp(prefix="pybpf-test-", dir=cgroup2_root())
+    m, path = pinned_hash("cgmnt", 8)
+    m[os.stat(cg).st_ino] = 1           # a cgroup's id is its directory's inode
+    libc = ctypes.CDLL(None, use_errno=True)
+    t_ = str(target).encode()
+    try:
+        t = ToolRun("mountsnoop", "--cgroupmap", path, ready="CALL")
+        assert libc.mount(b"pybpf-out", t_, b"tmpfs", 0, b"") == 0
+        assert libc.umount2(t_, 0) == 0
+        code = (f"import ctypes, os\nopen('{cg}/cgroup.procs', 'w').write(str(os.getpid()))\n"
+                "libc = ctypes.CDLL(None)\n"
+                f"assert libc.mount(b'pybpf-in', {t_!r}, b'tmpfs', 0, b'') == 0\n"
+                f"assert libc.umount2({t_!r}, 0) == 0\nprint(os.getpid())\n")
+        inside = int(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                    text=True, check=True).stdout)
+        lines = t.stop()
+    finally:
+        os.rmdir(cg)
+    rows = [ln.split(None, 4) for ln in lines[1:]]
+    assert [(int(r[1]), r[4]) for r in rows] == [
+        (inside, f'mount("pybpf-in", "{target}", "tmpfs", 0x0, "") = 0'),
+        (inside, f'umount("{target}", 0x0) = 0')], lines

@@ -158,6 +158,18 @@ def test_positionals_in_one_run():
         assert mine == theirs, argv
 
 
+def test_remainder_option_leaves_plain_lines_here():
+    """nargs "..." (argparse.REMAINDER: bcc's --exec CMD ARGS...): a line without it is
+    answered here, one with it by argparse, identically."""
+    table = [(("-T",), dict(action="store_true")), (("-p",), dict(type=int)),
+             (("--exec",), dict(nargs="..."))]
+    assert fast(["-T", "-p", "3"], table) == ("ok", [("T", True), ("p", 3), ("exec", None)])
+    for argv in ([], ["-T"], ["--exec", "ls", "-l", "/tmp"], ["-T", "--exec"],
+                 ["--exec", "-p", "1"]):
+        mine, theirs = both(argv, table)
+        assert mine == theirs, argv
+
+
 @pytest.mark.parametrize("table, why", [
     ([(("-p",), dict(type=int)), (("-p",), dict())], "a conflicting option string"),
     ([(("-h",), dict())], "a conflict with -h"),

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from tests.toolrun import ToolRun
+from tests.toolrun import ToolRun, run_tool
 
 pytestmark = pytest.mark.kernel
 
@@ -94,3 +94,53 @@ def test_softirqs_counts_bracketed_by_proc_softirqs():
     assert inner1["net_rx"] - inner0["net_rx"] >= 200
     assert inner1["net_rx"] - inner0["net_rx"] <= got["net_rx"] <= \
         after["net_rx"] - before["net_rx"]
+
+
+def _proc_softirqs_cpu(cpu: int, name: str = "NET_RX") -> int:
+    with open("/proc/softirqs") as f:
+        f.readline()
+        for line in f:
+            if line.split()[0] == name + ":":
+                return int(line.split()[1 + cpu])
+    raise AssertionError(name)
+
+
+def _loopback_burst(n: int = 200) -> None:
+    a, b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket(
+        socket.AF_INET, socket.SOCK_DGRAM)
+    b.bind(("127.0.0.1", 0))
+    for _ in range(n):               # loopback delivery: a NET_RX softirq per datagram
+        a.sendto(b"x", b.getsockname())
+        b.recv(10)
+    a.close()
+    b.close()
+
+
+def test_softirqs_cpu_filter_counts_that_cpu_only():
+    """-c CPU: 200 datagrams sent from that CPU are counted, 200 sent from another are
+    not (bracketed by that CPU's own column of /proc/softirqs)."""
+    mask = os.sched_getaffinity(0)
+    cpus = sorted(mask)
+    assert len(cpus) >= 2
+    mine, other = cpus[-1], cpus[0]
+    before = _proc_softirqs_cpu(mine)
+    t = ToolRun("softirqs", "-C", "-c", str(mine), "--json", ready="Tracing soft irq")
+    try:
+        os.sched_setaffinity(0, {mine})
+        inner0 = _proc_softirqs_cpu(mine)
+        _loopback_burst()
+        inner1 = _proc_softirqs_cpu(mine)
+        os.sched_setaffinity(0, {other})
+        o0 = _proc_softirqs_cpu(other)
+        _loopback_burst()
+        o1 = _proc_softirqs_cpu(other)
+    finally:
+        os.sched_setaffinity(0, mask)
+    t.stop(settle=0)
+    after = _proc_softirqs_cpu(mine)
+    (rec,) = t.json()
+    got = {r["softirq"]: r["count"] for r in rec["rows"]}
+    assert inner1 - inner0 >= 200 and o1 - o0 >= 200
+    assert inner1 - inner0 <= got["net_rx"] <= after - before
+    r = run_tool("softirqs", "-c", str(os.cpu_count()))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "CPU" in r.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -113,3 +114,26 @@ def test_cgroup_filter_shows_only_the_cgroups_tasks(tmp_path):
         os.rmdir(cg)
     pids = [int(ln.split()[0]) for ln in lines if ln.endswith(str(marker))]
     assert pids == [inside] and outside not in pids
+
+
+def test_exec_traces_the_command_only_until_it_exits(tmp_path):
+    """--exec: the command's own opens show (the shell's redirections of b, twice), its
+    child's (cat of a) do not; the tool ends by itself when the command exits."""
+    a, b = tmp_path / "exec-a", tmp_path / "exec-b"
+    a.write_text("x")
+    b.write_text("x")
+    r = run_tool("opensnoop", "--json", "--exec", "sh", "-c",
+                 f": < {b}; cat {a} > /dev/null; : < {b}", timeout=30)
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(x) for x in r.stdout.splitlines()]
+    assert not [x for x in recs if x["path"] == str(a)]
+    mine = [x for x in recs if x["path"] == str(b)]
+    assert len(mine) == 2 and {x["comm"] for x in mine} == {"sh"}
+    assert {x["pid"] for x in recs} == {mine[0]["pid"]}
+    r = run_tool("opensnoop", "--exec", str(tmp_path / "no-such-command"))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and r.stderr.startswith(
+        "pybpf opensnoop: error: --exec: cannot run") and "No such file" in r.stderr
+    for bad, msg in ((["-p", "1", "--exec", "true"], "can only use -p/-t or --exec"),
+                     (["--exec"], "--exec without command")):
+        r = run_tool("opensnoop", *bad)
+        assert r.returncode == 1 and r.stderr == f"pybpf opensnoop: error: {msg}\n"

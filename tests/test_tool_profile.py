@@ -26,7 +26,8 @@ def test_profile_folded_user_stack_and_sample_rate():
     spin = subprocess.Popen([build("tool_spin"), "30"])
     try:
         cpu0 = _cpu_ns(spin.pid)
-        t = ToolRun("profile", "-F", "99", "-f", "-p", str(spin.pid), "1", ready="Sampling at")
+        t = ToolRun("profile", "-F", "99", "-f", "-a", "-p", str(spin.pid), "1",
+                    ready="Sampling at")
         t.p.wait(timeout=30)
         cpu1 = _cpu_ns(spin.pid)
         lines = [ln.rsplit(" ", 1) for ln in t.stop(settle=0) if ln]
@@ -40,6 +41,31 @@ def test_profile_folded_user_stack_and_sample_rate():
     hot = [(s, int(n)) for s, n in lines if HOT + ";" in s + ";"]
     assert hot and all(s.startswith("tool_spin;") for s, _ in hot), lines
     assert sum(n for _, n in hot) >= 0.5 * total, lines
+    # -a: the kernel frames (after the user ones) end in _[k], the user frames do not
+    for s, _ in hot:
+        kernel = (s + ";").split(HOT + ";", 1)[1].split(";")[:-1]
+        assert all(f.endswith("_[k]") for f in kernel), s
+        assert not any(f.endswith("_[k]") for f in s.split(HOT)[0].split(";")), s
+
+
+def test_profile_raw_addresses_and_hash_storage_size():
+    """-A: each user frame of the multi-line output starts with its address (0x and 16
+    hex digits); --hash-storage-size 1: one stack kept, the rest counted as lost."""
+    spin = subprocess.Popen([build("tool_spin"), "30"])
+    try:
+        t = ToolRun("profile", "-F", "99", "-A", "-U", "--hash-storage-size", "1",
+                    "-p", str(spin.pid), "1", ready="Sampling at")
+        t.p.wait(timeout=30)
+        lines = t.stop(settle=0)
+    finally:
+        spin.kill()
+        spin.wait()
+    frames = [ln.split() for ln in lines if ln.startswith("    0x")]
+    assert frames and all(len(f[0]) == 18 and int(f[0], 16) for f in frames), lines
+    assert [f[1] for f in frames if f[1].startswith("spin_marker")][:1] == \
+        ["spin_marker_leaf"], lines
+    assert len([ln for ln in lines if ln.startswith("    -  ")]) == 1, lines
+    assert "profile: lost " in t.err.decode(), t.err
 
 
 def test_profile_lines_names_file_and_line_of_a_debug_binary():
@@ -96,3 +122,26 @@ def test_offcputime_charges_sleeps_to_their_stack():
     # about 0.6 s traced, all of it asleep in nanosleep (each sleep is 20 ms)
     assert 300_000 <= total <= 1_500_000, total
     assert all(s.endswith(";schedule;__schedule") for s, _ in mine), mine
+
+
+def test_offcputime_offsets():
+    """-s: kernel and user frames carry +0x offsets (multi-line output); -s with -f is
+    refused in one line, as bcc does."""
+    sleeper = subprocess.Popen([build("tool_sleep"), "300", "20"])
+    try:
+        t = ToolRun("offcputime", "-s", "-p", str(sleeper.pid), ready="Tracing off-CPU")
+        try:
+            time.sleep(0.4)
+        finally:
+            lines = t.stop(settle=0)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    frames = [ln.strip() for ln in lines if ln.startswith("    ") and
+              not ln.startswith("    -") and not ln.startswith("        ")]
+    sched = [f for f in frames if f.startswith(("__schedule+0x", "schedule+0x"))]
+    assert sched and all("+0x" in f for f in frames if f != "[unknown]"), lines
+    from tests.toolrun import run_tool
+    r = run_tool("offcputime", "-s", "-f", "1")
+    assert r.returncode == 1 and r.stderr == \
+        "pybpf offcputime: error: can only use -f or -s\n"

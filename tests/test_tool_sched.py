@@ -58,3 +58,34 @@ def test_runqlat_one_wait_per_wakeup():
     assert h["comm"] in ("", "python", "python3")
     # each of the 20 wake-ups waits on the run queue once (plus any preemptions)
     assert 20 <= h["total"] <= 60, h
+
+
+def test_runqlat_pidnss_keys_by_the_tasks_pid_namespace():
+    """--pidnss: a child in a new PID namespace (unshare -p -f) waking up 20 times gets
+    one histogram under that namespace's inode, /proc/PID/ns/pid's."""
+    import os
+    import subprocess
+    import sys
+    import time
+    p = subprocess.Popen(["unshare", "-p", "-f", "--", sys.executable, "-c",
+                          "import sys\nsys.stdin.readline()\n" + SLEEPS],
+                         stdin=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        kids = []
+        while not kids and time.monotonic() < deadline:
+            kids = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
+            time.sleep(0.02)
+        pid = int(kids[0])
+        ns = os.stat(f"/proc/{pid}/ns/pid").st_ino
+        assert ns != os.stat("/proc/self/ns/pid").st_ino
+        t = ToolRun("runqlat", "--pidnss", "-p", str(pid), "--json", ready="Tracing run queue")
+        p.communicate("go\n", timeout=30)
+        t.stop()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    (rec,) = t.json()
+    (h,) = rec["hists"]
+    assert h["pidns"] == ns and 20 <= h["total"] <= 60, h

@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from tests.test_tool_execsnoop import pinned_hash  # noqa: F401 (a fixture)
 from tests.toolrun import ToolRun
 
 pytestmark = pytest.mark.kernel
@@ -18,21 +19,24 @@ def test_statsnoop_marker_paths(tmp_path):
     marker = tmp_path / "stat-marker"
     marker.write_text("x")
     missing = str(tmp_path / "stat-missing")
-    t = ToolRun("statsnoop", "-p", str(os.getpid()), ready="PATH")
+    t = ToolRun("statsnoop", "-s", "-p", str(os.getpid()), ready="PATH")
     os.stat(marker)
     with pytest.raises(FileNotFoundError):
         os.stat(missing)
     os.statvfs(str(tmp_path))
     lines = t.stop()
+    assert lines[0].split() == ["PID", "COMM", "FD", "ERR", "SYSCALL", "PATH"]
     rows = {ln.split()[-1]: ln.split() for ln in lines[1:]}
-    assert rows[str(marker)][:1] == [str(os.getpid())] and rows[str(marker)][2:4] == ["0", "0"]
-    assert rows[missing][2:4] == ["-1", "2"]
-    assert rows[str(tmp_path)][2:4] == ["0", "0"]          # statfs
+    assert rows[str(marker)][:1] == [str(os.getpid())]
+    assert rows[str(marker)][2:5] == ["0", "0", "newfstatat"]      # -s: the call's name
+    assert rows[missing][2:5] == ["-1", "2", "newfstatat"]
+    assert rows[str(tmp_path)][2:5] == ["0", "0", "statfs"]
     t = ToolRun("statsnoop", "-x", "-p", str(os.getpid()), "--json")
     t.wait_for("stat-missing", trigger=lambda: os.path.exists(missing) or os.stat(marker))
     t.stop()
     assert {r["path"] for r in t.json()} == {missing}
-    assert all(r["err"] == 2 and r["ret"] == -1 for r in t.json())
+    assert all(r["err"] == 2 and r["ret"] == -1 and r["syscall"] == "newfstatat"
+               for r in t.json())
 
 
 def test_sigsnoop_signals_with_names_and_target():
@@ -100,3 +104,78 @@ def test_filetop_reads_and_writes_of_a_marker_file(tmp_path):
     assert (row["writes"], row["w_kb"], row["reads"], row["r_kb"], row["type"]) == \
         (40, 160, 25, 50, "R"), row
     assert row["pid"] == c.pid
+
+
+def test_mountsnoop_mntnsmap_and_parent(tmp_path, pinned_hash):
+    """--mntnsmap: a mount in a child's new mount namespace (in the map) shows, ours does
+    not; -P: the child's parent is this process (PCOMM, PPID)."""
+    import sys
+    import time
+    target = tmp_path / "mnt"
+    target.mkdir()
+    m, path = pinned_hash("mntns", 4)
+    code = ("import ctypes, sys\nlibc = ctypes.CDLL(None)\nsys.stdin.readline()\n"
+            f"assert libc.mount(b'pybpf-in', {str(target).encode()!r}, b'tmpfs', 0, b'') == 0\n"
+            f"assert libc.umount2({str(target).encode()!r}, 0) == 0\n")
+    child = subprocess.Popen(["unshare", "-m", "--", sys.executable, "-c", code],
+                             stdin=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while os.stat(f"/proc/{child.pid}/ns/mnt").st_ino == \
+                os.stat("/proc/self/ns/mnt").st_ino and time.monotonic() < deadline:
+            time.sleep(0.02)        # unshare(1) has not exec'd yet
+        ns = os.stat(f"/proc/{child.pid}/ns/mnt").st_ino
+        m[ns] = b"\x01\0\0\0"
+        t = ToolRun("mountsnoop", "-P", "--mntnsmap", path, ready="CALL")
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.mount(b"pybpf-out", str(target).encode(), b"tmpfs", 0, b"") == 0
+        assert libc.umount2(str(target).encode(), 0) == 0
+        child.communicate("go\n", timeout=10)
+        assert child.returncode == 0
+        t.stop()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    lines = t.out
+    assert lines[0].split() == ["COMM", "PID", "TID", "PCOMM", "PPID", "MNT_NS", "CALL"]
+    rows = [ln.split(None, 6) for ln in lines[1:]]
+    assert [r[6] for r in rows] == [f'mount("pybpf-in", "{target}", "tmpfs", 0x0, "") = 0',
+                                    f'umount("{target}", 0x0) = 0'], lines
+    me = open("/proc/self/comm").read().strip()
+    assert all(r[1] == str(child.pid) and r[3] == me and r[4] == str(os.getpid())
+               and r[5] == str(ns) for r in rows), lines
+
+
+def test_mountsnoop_cgroupmap(tmp_path, pinned_hash):
+    """--cgroupmap: a mount by a child in a cgroup whose id is in the map shows; the same
+    mount made outside it does not."""
+    import ctypes
+    import sys
+    import tempfile
+    from pybpf.links.cgroup import cgroup2_root
+    target = tmp_path / "mnt"
+    target.mkdir()
+    cg = tempfile.mkdtemp(prefix="pybpf-test-", dir=cgroup2_root())
+    m, path = pinned_hash("cgmnt", 8)
+    m[os.stat(cg).st_ino] = 1           # a cgroup's id is its directory's inode
+    libc = ctypes.CDLL(None, use_errno=True)
+    t_ = str(target).encode()
+    try:
+        t = ToolRun("mountsnoop", "--cgroupmap", path, ready="CALL")
+        assert libc.mount(b"pybpf-out", t_, b"tmpfs", 0, b"") == 0
+        assert libc.umount2(t_, 0) == 0
+        code = (f"import ctypes, os\nopen('{cg}/cgroup.procs', 'w').write(str(os.getpid()))\n"
+                "libc = ctypes.CDLL(None)\n"
+                f"assert libc.mount(b'pybpf-in', {t_!r}, b'tmpfs', 0, b'') == 0\n"
+                f"assert libc.umount2({t_!r}, 0) == 0\nprint(os.getpid())\n")
+        inside = int(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                    text=True, check=True).stdout)
+        lines = t.stop()
+    finally:
+        os.rmdir(cg)
+    rows = [ln.split(None, 4) for ln in lines[1:]]
+    assert [(int(r[1]), r[4]) for r in rows] == [
+        (inside, f'mount("pybpf-in", "{target}", "tmpfs", 0x0, "") = 0'),
+        (inside, f'umount("{target}", 0x0) = 0')], lines

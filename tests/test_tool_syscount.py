@@ -51,3 +51,26 @@ def test_list_and_bad_syscall():
     assert r.stderr.strip() == "pybpf syscount: error: unknown syscall 'nosuchcall'"
     r = run_tool("syscount", "-e", "EBOGUS")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_exec_and_ppid():
+    """--exec counts the command's own syscalls and ends when it exits; --ppid counts the
+    children of a parent (55 getppid()) and not the parent itself (33)."""
+    import sys
+    r = run_tool("syscount", "--syscall", "getppid", "--exec", sys.executable, "-c",
+                 GETPPIDS, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert [ln.split() for ln in r.stdout.splitlines() if ln.startswith("getppid")] == \
+        [["getppid", "777"]]
+    kid = "import os\nfor _ in range(55): os.getppid()\n"
+    c = Child("import os, subprocess, sys\nfor _ in range(33): os.getppid()\n"
+              f"subprocess.run([sys.executable, '-c', {kid!r}], check=True)\n")
+    t = ToolRun("syscount", "-P", "--syscall", "getppid", "--json", "--ppid", str(c.pid),
+                ready="Tracing syscalls")
+    c.go()
+    t.stop()
+    (rec,) = t.json()
+    (row,) = rec["rows"]
+    assert row["pid"] != c.pid and row["count"] == 55
+    r = run_tool("syscount", "--ppid", "0")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--ppid" in r.stderr

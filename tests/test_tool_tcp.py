@@ -99,13 +99,50 @@ def _session(port_holder: list) -> tuple[int, int]:
     return cport, port
 
 
-def test_tcpstates_client_transitions():
-    ports: list = []
-    t = ToolRun("tcpstates", "--json")
-    t.wait_for('"newstate":"LISTEN"', trigger=lambda: _session(ports))
-    cport, port = _session(ports)
-    time.sleep(0.2)
-    t.stop()
+def test_tcpstates_client_transitions(tmp_path, monkeypatch):
+    """The client socket's changes, in order; -Y sends each change to the journal too
+    (a datagram socket of the test's own standing in for journald's)."""
+    import threading
+    journald = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    journald.bind(str(tmp_path / "journal"))
+    journald.settimeout(0.5)
+    entries: list = []
+    done = threading.Event()
+
+    def drain():
+        while not done.is_set():
+            try:
+                entries.append(journald.recv(65536))
+            except socket.timeout:
+                pass
+    reader = threading.Thread(target=drain)
+    reader.start()
+    monkeypatch.setenv("PYBPF_JOURNAL_SOCKET", str(tmp_path / "journal"))
+    try:
+        ports: list = []
+        t = ToolRun("tcpstates", "-Y", "--json")
+        t.wait_for('"newstate":"LISTEN"', trigger=lambda: _session(ports))
+        cport, port = _session(ports)
+        time.sleep(0.2)
+        t.stop()
+    finally:
+        done.set()
+        reader.join()
+        journald.close()
+    assert b"journal: lost" not in t.err
+    fields = [dict(ln.split("=", 1) for ln in e.decode().splitlines()) for e in entries]
+    logged = [(f["OBJECT_TCP_OLD_STATE"], f["OBJECT_TCP_NEW_STATE"]) for f in fields
+              if f["OBJECT_TCP_SOURCE_PORT"] == str(cport)
+              and f["OBJECT_TCP_DESTINATION_PORT"] == str(port)]
+    shown = [(r["oldstate"], r["newstate"]) for r in t.json()
+             if r["lport"] == cport and r["rport"] == port]
+    assert logged == shown and ("SYN_SENT", "ESTABLISHED") in logged, (logged, shown)
+    (est,) = [f for f in fields if f["OBJECT_TCP_SOURCE_PORT"] == str(cport)
+              and f["OBJECT_TCP_NEW_STATE"] == "ESTABLISHED"]
+    assert est["SYSLOG_IDENTIFIER"] == "tcpstates" and est["PRIORITY"] == "5"
+    assert est["OBJECT_IPV4_DESTINATION_ADDRESS"] == "127.0.0.1"
+    assert est["MESSAGE"].endswith(f"127.0.0.1 {cport} \u2192 127.0.0.1 {port} "
+                                   "SYN_SENT \u2192 ESTABLISHED")
     # the socket's first change (CLOSE -> SYN_SENT) comes before its port is bound:
     # follow the socket by its address
     (sk,) = {r["skaddr"] for r in t.json() if r["lport"] == cport and r["rport"] == port}
@@ -142,18 +179,47 @@ def test_tcpretrans_dropped_syn_is_retransmitted():
     srv.bind(("127.0.0.1", 0))
     srv.listen(0)
     port = srv.getsockname()[1]
-    t = ToolRun("tcpretrans", ready="RADDR:RPORT")
+    t = ToolRun("tcpretrans", "-s", ready="RADDR:RPORT")
+    assert t.out[0].split()[-2:] == ["STATE", "SEQ"]
     first = socket.create_connection(("127.0.0.1", port))   # fills the accept queue
     second = socket.socket()
     second.setblocking(False)
-    second.connect_ex(("127.0.0.1", port))     # its SYN is dropped: resent after ~1 s
-    lport = second.getsockname()[1]
+    # the SYN's sequence number as it crossed lo (-s must show it on the retransmit)
+    sniff = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+    try:
+        sniff.bind(("lo", 0))
+        second.connect_ex(("127.0.0.1", port))     # its SYN is dropped: resent after ~1 s
+        lport = second.getsockname()[1]
+        isn = _syn_seq(sniff, lport)
+    finally:
+        sniff.close()
     t.wait_for(f"127.0.0.1:{port}", timeout=10)
     lines = t.stop(settle=0)
     rows = [ln.split() for ln in lines if f"127.0.0.1:{port}" in ln]
-    assert rows[0][2:] == ["4", f"127.0.0.1:{lport}", "R>", f"127.0.0.1:{port}", "SYN_SENT"]
+    assert rows[0][2:] == ["4", f"127.0.0.1:{lport}", "R>", f"127.0.0.1:{port}", "SYN_SENT",
+                           str(isn)]
     for s in (first, second, srv):
         s.close()
+
+
+def _syn_seq(sniff, sport: int) -> int:
+    """The sequence number of the first SYN from ``sport`` read on a packet socket (IPv4
+    datagrams without the link header)."""
+    import select
+    import struct
+    import time
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if not select.select([sniff], [], [], 0.2)[0]:
+            continue
+        ip = sniff.recv(65535)
+        if len(ip) < 40 or ip[9] != socket.IPPROTO_TCP:
+            continue
+        tcp = ip[(ip[0] & 15) * 4:]
+        src, _, seq, _, _, flags = struct.unpack_from("!HHIIBB", tcp)
+        if src == sport and flags & 0x02:
+            return seq
+    raise AssertionError("no SYN seen on lo")
 
 
 def test_bindsnoop_tcp_udp_and_failed_bind():
@@ -176,3 +242,48 @@ def test_bindsnoop_tcp_udp_and_failed_bind():
                      "127.0.0.1"]], rows
     for s in (a, u, b):
         s.close()
+
+
+def _dns_reply(query: bytes, addr: str) -> bytes:
+    """A response to ``query`` (one question) with one A record for ``addr``."""
+    end = query.index(b"\0", 12) + 5                    # the question: name, type, class
+    return (query[:2] + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + query[12:end]
+            + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + socket.inet_aton(addr))
+
+
+def _dns_query(name: str) -> bytes:
+    labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
+    return b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + labels + b"\0\0\x01\0\x01"
+
+
+def test_tcpconnect_dns_names_the_connect_after_an_answer():
+    """-d: an answer from port 53 (a resolver of the test's own on 127.0.0.77) for
+    pybpf-test.example -> 127.0.0.99 names the connect to 127.0.0.99; a connect to an
+    address no answer gave says "No DNS Query"; 127.0.0.1 is "localhost"."""
+    resolver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    resolver.bind(("127.0.0.77", 53))
+    named, unnamed, local = (_listener(host=h) for h in ("127.0.0.99", "127.0.0.98",
+                                                          "127.0.0.1"))
+    try:
+        t = ToolRun("tcpconnect", "-d", "-p", str(os.getpid()), ready="QUERY")
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        client.connect(("127.0.0.77", 53))
+        client.send(_dns_query("pybpf-test.example"))
+        query, peer = resolver.recvfrom(512)
+        resolver.sendto(_dns_reply(query, "127.0.0.99"), peer)
+        assert socket.inet_ntoa(client.recv(512)[-4:]) == "127.0.0.99"
+        client.close()
+        for s in (named, unnamed, local):
+            socket.create_connection(s.getsockname()).close()
+        lines = t.stop()
+    finally:
+        for s in (resolver, named, unnamed, local):
+            s.close()
+    assert lines[0].split()[-1] == "QUERY"
+    got = {ln.split()[4]: ln.split(None, 6)[6] for ln in lines[1:]}
+    assert got == {"127.0.0.99": "pybpf-test.example", "127.0.0.98": "No DNS Query",
+                   "127.0.0.1": "localhost"}, lines
+    from tests.toolrun import run_tool
+    r = run_tool("tcpconnect", "-d", "-c")
+    assert r.returncode == 1 and r.stderr == \
+        "pybpf tcpconnect: error: you may not specify -d/--dns with -c/--count\n"

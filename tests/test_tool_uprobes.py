@@ -168,3 +168,29 @@ def test_funclatency_times_a_kernel_function_in_the_guest():
     t.stop()
     (rec,) = t.json()
     assert rec["count"] == 5 and sum(b["count"] for b in rec["hists"][0]["buckets"]) == 5
+
+
+def test_stackcount_cpu_filter_raw_addresses_and_debug():
+    """-c CPU: of 40 getppid() calls on that CPU and 60 on another, 40 are counted; -v:
+    each kernel frame starts with its address; --debug prints the program first."""
+    from tests.workload import Child
+    cpus = sorted(os.sched_getaffinity(0))
+    assert len(cpus) >= 2
+    mine, other = cpus[-1], cpus[0]
+    c = Child(f"import os\nos.sched_setaffinity(0, {{{mine}}})\n"
+              "for _ in range(40): os.getppid()\n"
+              f"os.sched_setaffinity(0, {{{other}}})\n"
+              "for _ in range(60): os.getppid()\n")
+    t = ToolRun("stackcount", "-K", "-v", "--debug", "-c", str(mine), "-p", str(c.pid),
+                "t:syscalls:sys_enter_getppid", ready="Tracing 1 functions for")
+    c.go()
+    lines = t.stop()
+    assert any(ln.startswith("const volatile __s32 targ_cpu = -1;") for ln in lines)
+    assert f"/* set before load: kernel_only = 1, per_process = 0, targ_cpu = {mine}, " \
+           "user_only = 0 */" in lines
+    body = lines[lines.index(next(ln for ln in lines if ln.startswith("Tracing 1"))) + 1:]
+    counts = [int(ln) for ln in body if ln.strip().isdigit()]
+    assert counts == [40], lines
+    frames = [ln.split() for ln in body if ln.startswith("  ") and not ln.strip().isdigit()]
+    assert frames and all(len(f[0]) == 16 and int(f[0], 16) >= 1 << 63 for f in frames), lines
+    assert any(f[1].startswith(("do_syscall_64", "x64_sys_call")) for f in frames), lines

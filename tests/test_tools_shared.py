@@ -94,6 +94,34 @@ def test_folded_stack_order():
     assert _stacks.folded("a;b", [], ["f"]) == "a_b;f"
 
 
+def test_folded_annotations_and_raw_addresses():
+    """profile -a: folded kernel frames end in _[k] (not a missed-stack marker); -A and
+    stackcount -v: the address formats before a frame; JSON's raw kernel addresses are
+    those of the frames kept (the tracing machinery's own dropped)."""
+    assert _stacks.folded("app", ["main"], ["schedule", "do_sys"], annotate=True) == \
+        "app;main;do_sys_[k];schedule_[k]"
+    assert _stacks.folded("app", [], ["[Missed Kernel Stack]"], annotate=True) == \
+        "app;[Missed Kernel Stack]"
+
+    class Sym:
+        def __init__(self, name):
+            self.name = name
+
+        def format(self, offset=False):
+            return self.name
+
+    names = {0x10: "bpf_prog_abc", 0xffffffff81000020: "do_nanosleep", 0x30: "main"}
+    s = _stacks.Stacks.__new__(_stacks.Stacks)
+    s.offset = s.lines = False
+    s.address = ("0x%-16x ", "0x%016x ")
+    s._cache = {1: [0x10, 0xffffffff81000020], 2: [0x30]}
+    s.syms = type("Syms", (), {"kernel": lambda self, a: Sym(names[a]),
+                               "user": lambda self, pid, a: Sym(names[a])})()
+    assert s.kernel(1) == ["0xffffffff81000020 do_nanosleep"]
+    assert s.kernel_addresses(1) == [0xffffffff81000020]
+    assert s.user(2, 1) == ["0x0000000000000030 main"]
+
+
 def test_capability_names():
     from pybpf.tools.capable import CAPS
     assert len(CAPS) == 41 and CAPS[21] == "CAP_SYS_ADMIN" and CAPS[39] == "CAP_BPF"

@@ -305,7 +305,9 @@ class ArgumentParser:
                 if kw.get("required") and group in exclusive:
                     return None
                 nargs = kw.get("nargs")
-                if not (nargs is None or nargs in ("?", "*", "+") or
+                # any nargs sends a line that gives the option to argparse (_parse);
+                # "..." is argparse.REMAINDER (bcc's --exec CMD ARGS...)
+                if not (nargs is None or nargs in ("?", "*", "+", "...") or
                         (type(nargs) is int and nargs > 0)):
                     return None
                 dest = kw.get("dest")

@@ -47,6 +47,22 @@ def add_maps(p):
                    help="trace only mount namespaces whose ids are keys of this pinned map")
 
 
+def add_exec(p):
+    """bcc's ``--exec CMD ARGS...`` (the rest of the line): trace only a command the tool
+    starts once tracing is on (tools/_exec.py); ``exec_command(args)`` starts it."""
+    p.add_argument("--exec", nargs="...", metavar="CMD",
+                   help="execute command (as the last parameter, supports multiple "
+                        "parameters, for example: --exec ls -l /tmp)")
+
+
+def exec_command(args):
+    """The --exec command (forked, held until its ``start()``), or None without --exec."""
+    if getattr(args, "exec", None) is None:
+        return None
+    from . import _exec
+    return _exec.command(args)
+
+
 def add_include(p):
     """-I/--include HEADER (repeatable), bcc's argdist/trace option: the generated
     program includes each header (see _probegen.include_lines)."""

@@ -148,11 +148,12 @@ def run_task_hists(tool: str, args, out, consts: dict, banner: str) -> int:
     consts = {"by_pid": args.pids, "by_tid": args.tids, "millis": args.milliseconds,
               **consts}
     section = "pid" if args.pids else "tid" if args.tids else None
+    label, fields = (comm_label, lambda k: {"comm": comm(k)}) if section else (None, None)
+    if consts.get("by_pidns"):      # runqlat --pidnss: keyed by the namespace's inode
+        section, label, fields = "pidns", None, None
     unit = "msecs" if args.milliseconds else "usecs"
     with _args.Filters(args) as f, _run.load(tool, f, consts) as obj:
         _run.intervals(tool, obj, args, out,
-                       hist_report(obj, args, out, unit, section,
-                                   comm_label if section else None,
-                                   lambda k: {"comm": comm(k)}),
+                       hist_report(obj, args, out, unit, section, label, fields),
                        banner=banner)
     return 0

@@ -21,10 +21,12 @@ def parser(tool: str, description: str, examples: str):
     return p
 
 
-def run(tool: str, args, out, kind: str, width: int, name_of, banner: str) -> int:
+def run(tool: str, args, out, kind: str, width: int, name_of, banner: str,
+        consts: dict | None = None) -> int:
     if args.events and args.dist:
         raise SystemExit("error: -C and -d are exclusive")
-    consts = {"do_count": args.events, "do_dist": args.dist, "nanos": args.nanoseconds}
+    consts = dict(consts or {}, do_count=args.events, do_dist=args.dist,
+                  nanos=args.nanoseconds)
     unit = "nsecs" if args.nanoseconds else "usecs"
     div = 1 if args.nanoseconds else 1000
     with _args.Filters(args) as f, _run.load(tool, f, consts) as obj:

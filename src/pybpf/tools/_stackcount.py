@@ -15,7 +15,11 @@ def report(out, counts_map, stack_map, args, value_fmt=lambda v: str(v),
            json_value: str = "count") -> None:
     """Print every entry of ``counts_map`` (profile.h's struct stack_key -> u64), smallest
     count first as bcc does; stack ids < 0 are missing stacks."""
-    with _stacks.Stacks(stack_map, lines=getattr(args, "lines", False)) as stacks:
+    # profile -A: raw addresses before the frames of the multi-line output, bcc's formats
+    address = ("0x%-16x ", "0x%016x ") if getattr(args, "address", False) and \
+        not args.folded and not out.json else None
+    with _stacks.Stacks(stack_map, lines=getattr(args, "lines", False), address=address,
+                        show_offset=getattr(args, "offset", False)) as stacks:
         _report(out, counts_map, stacks, args, value_fmt, json_value)
 
 
@@ -27,15 +31,20 @@ def _report(out, counts_map, stacks, args, value_fmt, json_value) -> None:
                      comm.split(b"\0", 1)[0].decode(errors="replace")))
     rows.sort()
     w = out.stream.write
+    annotate = getattr(args, "annotations", False)
     for value, pid, tid, ustack, kstack, comm in rows:
         user = _frames(ustack, lambda i: stacks.user(i, pid), "[Missed User Stack]")
         kernel = _frames(kstack, stacks.kernel, "[Missed Kernel Stack]")
         if out.json:
-            out.row("", {"pid": pid, "tid": tid, "comm": comm, json_value: value,
-                         "user_stack": user, "kernel_stack": kernel})
+            rec = {"pid": pid, "tid": tid, "comm": comm, json_value: value,
+                   "user_stack": user, "kernel_stack": kernel}
+            if getattr(args, "address", False):
+                rec["user_addrs"] = stacks.addresses(ustack) if ustack >= 0 else []
+                rec["kernel_addrs"] = stacks.kernel_addresses(kstack) if kstack >= 0 else []
+            out.row("", rec)
             continue
         if args.folded:
-            w(f"{_stacks.folded(comm, user, kernel, args.delimited)} {value}\n")
+            w(f"{_stacks.folded(comm, user, kernel, args.delimited, annotate)} {value}\n")
         else:
             _stacks.print_stack(w, user, kernel, comm, pid, value_fmt(value), args.delimited)
 
@@ -73,6 +82,21 @@ def add_duration(p) -> None:
     p.add_argument("duration", nargs="?", type=_args.positive_int, default=99999999,
                    help="duration of trace, in seconds")
     _args.add_json(p, "stack")
+
+
+def sized_maps(filters, args) -> None:
+    """--hash-storage-size and --stack-storage-size other than the object's sizes (40960
+    keys, 16384 stacks): the counts and stack maps made here at that size and handed to
+    the load in their place (its maps= reuse), so the common run loads as built."""
+    from ..maps import Map
+    from .._sys.uapi import MapType
+    size = getattr(args, "hash_storage_size", 40960)
+    if size != 40960:
+        filters.maps["counts"] = Map.create(MapType.HASH, _KEY.size, 8, size, name="counts")
+    size = getattr(args, "stack_storage_size", 16384)
+    if size != 16384:
+        filters.maps["stacks"] = Map.create(MapType.STACK_TRACE, 4, 8 * _stacks.MAX_DEPTH,
+                                            size, name="stacks")
 
 
 def span(args) -> str:

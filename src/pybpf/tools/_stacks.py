@@ -14,11 +14,15 @@ _MACHINERY = ("bpf_prog_", "bpf_trace_run", "__traceiter_", "__bpf_trace_", "per
 class Stacks:
     """Reads a BPF_MAP_TYPE_STACK_TRACE map and names its frames."""
 
-    def __init__(self, stack_map, show_offset: bool = False, lines: bool = False):
+    def __init__(self, stack_map, show_offset: bool = False, lines: bool = False,
+                 address: tuple[str, str] | None = None):
+        """``address``: formats of a raw address printed before each kernel and user
+        frame (profile -A, stackcount -v), or None."""
         from ..syms import Symbolizer
         self.map = stack_map
         self.syms = Symbolizer(lines=lines)
         self.offset, self.lines = show_offset, lines
+        self.address = address
         self._cache: dict[int, list[int]] = {}
 
     def close(self) -> None:
@@ -47,14 +51,24 @@ class Stacks:
     def kernel(self, stack_id: int) -> list[str]:
         """Kernel frames, innermost first, without the tracing machinery's own frames
         on top (the BPF program and the tracepoint's call into it)."""
-        frames = []
+        pairs = self._kernel_pairs(stack_id)
+        if self.address:
+            return [self.address[0] % a + f for a, f in pairs]
+        return [f for _, f in pairs]
+
+    def kernel_addresses(self, stack_id: int) -> list[int]:
+        """The addresses of :meth:`kernel`'s frames (for JSON's raw addresses)."""
+        return [a for a, _ in self._kernel_pairs(stack_id)]
+
+    def _kernel_pairs(self, stack_id: int) -> list[tuple[int, str]]:
+        pairs = []
         for a in self.addresses(stack_id):
             sym = self.syms.kernel(a)
-            frames.append(sym.format(offset=self.offset) if sym else "[unknown]")
+            pairs.append((a, sym.format(offset=self.offset) if sym else "[unknown]"))
         i = 0
-        while i < len(frames) and frames[i].startswith(_MACHINERY):
+        while i < len(pairs) and pairs[i][1].startswith(_MACHINERY):
             i += 1
-        return frames[i:]
+        return pairs[i:]
 
     def user(self, stack_id: int, pid: int) -> list[str]:
         """User frames, innermost first; with ``lines`` a frame's inlined functions come
@@ -63,12 +77,15 @@ class Stacks:
         out: list[str] = []
         for a in self.addresses(stack_id):
             sym = self.syms.user(pid, a)
+            at = len(out)
             if sym is None:
                 out.append("[unknown]")
             elif self.lines:
                 out += frames(sym, a, offset=self.offset, lines=True)
             else:
                 out.append(sym.format(offset=self.offset))
+            if self.address:
+                out[at] = self.address[1] % a + out[at]
         return out
 
     def clear(self) -> None:
@@ -81,12 +98,15 @@ class Stacks:
         self._cache.clear()
 
 
-def folded(comm: str, user: list[str], kernel: list[str], delimiter: bool = False) -> str:
-    """One flame-graph line: ``comm;user frames outermost first;-;kernel frames``."""
+def folded(comm: str, user: list[str], kernel: list[str], delimiter: bool = False,
+           annotate: bool = False) -> str:
+    """One flame-graph line: ``comm;user frames outermost first;-;kernel frames``;
+    ``annotate`` (profile -a): kernel frames end in ``_[k]``, as flame graphs colour them."""
     parts = [comm] + list(reversed(user))
     if delimiter and user and kernel:
         parts.append("-")
-    parts += list(reversed(kernel))
+    parts += [f + "_[k]" if annotate and not f.startswith("[Missed") else f
+              for f in reversed(kernel)]
     return ";".join(p.replace(";", "_") for p in parts)
 
 

@@ -7,6 +7,7 @@
 const volatile bool by_pid = false;   /* -P */
 const volatile bool by_tid = false;   /* -L */
 const volatile bool millis = false;   /* -m */
+const volatile bool by_pidns = false; /* runqlat --pidnss */
 
 HASH_MAP(start, __u32, __u64, 10240);
 HASH_MAP(hists, __u32, struct hist, 10240);
@@ -38,10 +39,22 @@ static __always_inline bool end_interval(struct task_struct *t, __u64 now, __u64
 	return true;
 }
 
+/* The inode number of t's own pid namespace (task_active_pid_ns():
+ * thread_pid->numbers[thread_pid->level].ns), as /proc/PID/ns/pid shows it. */
+static __always_inline __u32 task_pidns(struct task_struct *t)
+{
+	struct pid *pid = BPF_CORE_READ(t, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+
+	bpf_core_read(&up, sizeof(up), &pid->numbers[level & 31]);
+	return BPF_CORE_READ(up.ns, ns.inum);
+}
+
 /* Count one interval of t's, delta ns long, in its histogram. */
 static __always_inline void record_interval(struct task_struct *t, __u64 delta)
 {
-	__u32 key = task_key(t, by_pid, by_tid);
+	__u32 key = by_pidns ? task_pidns(t) : task_key(t, by_pid, by_tid);
 
 	delta /= millis ? 1000000 : 1000;
 	hist_add(&hists, &key, delta);

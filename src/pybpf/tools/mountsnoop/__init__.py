@@ -7,12 +7,15 @@ import struct
 
 from .. import _args, _common, _run
 
-_EV = struct.Struct("<QQQIIiI16s64s128s16s64s")
+_EV = struct.Struct("<QQQIIiI16s64s128s16s64sI16s")
 
 EXAMPLES = """examples:
     pybpf mountsnoop            # trace mount() and umount() system-wide
     pybpf mountsnoop -p 181     # only trace PID 181
     pybpf mountsnoop -t         # include timestamps
+    pybpf mountsnoop -P         # also show the parent process (PCOMM, PPID)
+    pybpf mountsnoop --cgroupmap mappath  # only trace cgroups in this BPF map
+    pybpf mountsnoop --mntnsmap mappath   # only trace mount namespaces in the map
     pybpf mountsnoop --json     # one JSON object per call
 """
 
@@ -48,6 +51,9 @@ def parser():
     p = _args.parser("mountsnoop", "Trace mount() and umount() syscalls", EXAMPLES)
     _args.add_pid(p)
     p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
+    p.add_argument("-P", "--parent_process", action="store_true",
+                   help="also snoop the parent process")
+    _args.add_maps(p)
     _args.add_json(p, "call")
     return p
 
@@ -57,13 +63,16 @@ def run(args, out):
 
     def header():
         out.header(("%-9s" % "TIME" if args.timestamp else "")
-                   + "{:16} {:<7} {:<7} {:<11} {}".format("COMM", "PID", "TID", "MNT_NS", "CALL"))
+                   + "{:16} {:<7} {:<7} ".format("COMM", "PID", "TID")
+                   + ("{:16} {:<7} ".format("PCOMM", "PPID") if args.parent_process else "")
+                   + "{:<11} {}".format("MNT_NS", "CALL"))
 
     def s(b: bytes) -> str:
         return b.split(b"\0", 1)[0].decode(errors="replace")
 
     def handle(data):
-        ts, flags, ns, pid, tid, ret, op, comm, src, dest, fs, dat = _EV.unpack_from(data)
+        ts, flags, ns, pid, tid, ret, op, comm, src, dest, fs, dat, ppid, pcomm = \
+            _EV.unpack_from(data)
         if op == 0:
             call = 'mount("{}", "{}", "{}", {}, "{}") = {}'.format(
                 s(src), s(dest), s(fs), decode_flags(flags, MS_FLAGS), s(dat), retval(ret))
@@ -75,11 +84,15 @@ def run(args, out):
             fields = {"call": "umount", "target": s(dest),
                       "flags": decode_flags(flags, MNT_FLAGS)}
         if out.json:
-            out.row("", {"time": clock.hms(ts), "comm": s(comm), "pid": pid, "tid": tid,
-                         "mnt_ns": ns, **fields, "ret": ret})
+            rec = {"time": clock.hms(ts), "comm": s(comm), "pid": pid, "tid": tid}
+            if args.parent_process:
+                rec.update(pcomm=s(pcomm), ppid=ppid)
+            out.row("", {**rec, "mnt_ns": ns, **fields, "ret": ret})
             return
         out.row(("%-9s" % clock.hms(ts) if args.timestamp else "")
-                + "{:16} {:<7} {:<7} {:<11} {}".format(s(comm), pid, tid, ns, call), {})
+                + "{:16} {:<7} {:<7} ".format(s(comm), pid, tid)
+                + ("{:16} {:<7} ".format(s(pcomm), ppid) if args.parent_process else "")
+                + "{:<11} {}".format(ns, call), {})
 
     with _args.Filters(args) as f, _run.load("mountsnoop", f) as obj:
         _run.stream("mountsnoop", obj, handle, out, header)

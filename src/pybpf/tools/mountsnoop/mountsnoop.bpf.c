@@ -40,6 +40,8 @@ static __always_inline int leave(long ret)
 	e->ret = ret;
 	e->op = a->op;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
 	e->src[0] = e->dest[0] = e->fs[0] = e->data[0] = '\0';
 	if (a->src)
 		bpf_probe_read_user_str(e->src, sizeof(e->src), a->src);

@@ -27,6 +27,8 @@ struct event {
 	char dest[128];
 	char fs[16];
 	char data[64];
+	__u32 ppid;		/* the parent's (real_parent) tgid and comm, for -P */
+	char pcomm[16];
 };
 
 #endif

@@ -8,6 +8,7 @@ EXAMPLES = """examples:
     pybpf offcputime             # trace off-CPU stack time until Ctrl-C
     pybpf offcputime 5           # trace for 5 seconds only
     pybpf offcputime -f 5        # 5 seconds, and output in folded format
+    pybpf offcputime -s 5        # 5 seconds, and show symbol offsets
     pybpf offcputime -m 1000     # trace only events that last more than 1000 usec
     pybpf offcputime -M 10000    # trace only events that last less than 10000 usec
     pybpf offcputime -p 185      # only trace threads for PID 185
@@ -33,6 +34,7 @@ def parser():
     p.add_argument("-d", "--delimited", action="store_true",
                    help="insert delimiter between kernel/user stacks")
     _stackcount.add_stack_output(p)
+    p.add_argument("-s", "--offset", action="store_true", help="show address offsets")
     p.add_argument("-m", "--min-block-time", type=int, default=1,
                    help="the amount of time in microseconds over which we store traces")
     p.add_argument("-M", "--max-block-time", type=int, default=(1 << 64) - 1,
@@ -45,13 +47,21 @@ def parser():
 
 
 def run(args, out):
+    if args.folded and args.offset:
+        raise SystemExit("error: can only use -f or -s")
     consts = {"user_threads_only": args.user_threads_only,
               "kernel_threads_only": args.kernel_threads_only,
               "user_only": args.user_stacks_only, "kernel_only": args.kernel_stacks_only,
               "min_block_us": args.min_block_time, "max_block_us": args.max_block_time}
     if args.state is not None:
         consts["targ_state"] = args.state
-    with _args.Filters(args) as f, _run.load("offcputime", f, consts) as obj:
+    with _args.Filters(args) as f:
+        _stackcount.sized_maps(f, args)
+        return _trace(args, out, f, consts)
+
+
+def _trace(args, out, f, consts):
+    with _run.load("offcputime", f, consts) as obj:
         what = "user + kernel" if not (args.user_stacks_only or args.kernel_stacks_only) \
             else "user" if args.user_stacks_only else "kernel"
         _stackcount.collect("offcputime", obj, args, out,

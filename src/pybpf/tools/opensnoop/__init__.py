@@ -28,6 +28,7 @@ EXAMPLES = """examples:
     pybpf opensnoop --cgroupmap mappath    # only trace cgroups in this BPF map
     pybpf opensnoop --mntnsmap mappath     # only trace mount namespaces in the map
     pybpf opensnoop --json           # one JSON object per open
+    pybpf opensnoop --exec ls -l /tmp  # run this command and trace it only, until it exits
 """
 
 FLAGS = {name: getattr(os, name) for name in (
@@ -67,6 +68,7 @@ def parser():
     p.add_argument("-b", "--buffer-pages", type=int, default=64,
                    help="accepted for bcc compatibility (the ring buffer is fixed)")
     _args.add_json(p, "open")
+    _args.add_exec(p)
     return p
 
 
@@ -126,11 +128,20 @@ def run(args, out):
                 + "%-6d %-16s %4d %3d " % (tid if args.tid else pid, scomm, fd, err)
                 + ("%08o " % flags if args.extended_fields else "") + path, {})
 
-    with _args.Filters(args) as f, _run.load("opensnoop", f, consts, attach=False) as obj:
-        # open() is absent on arm64 and other newer architectures, openat2 before 5.6
-        _run.attach_some(obj, optional=("tp_enter_open", "tp_exit_open", "tp_enter_openat2",
-                                        "tp_exit_openat2"))
-        _run.stream("opensnoop", obj, handle, out, header, duration=args.duration)
+    cmd = _args.exec_command(args)      # --exec: its pid is the -p filter
+    try:
+        with _args.Filters(args) as f, _run.load("opensnoop", f, consts, attach=False) as obj:
+            # open() is absent on arm64 and other newer architectures, openat2 before 5.6
+            _run.attach_some(obj, optional=("tp_enter_open", "tp_exit_open",
+                                            "tp_enter_openat2", "tp_exit_openat2"))
+            if cmd:
+                cmd.start()
+            _run.stream("opensnoop", obj, handle, out, header, duration=args.duration)
+        if cmd:
+            cmd.check()
+    finally:
+        if cmd:
+            cmd.close()
     return 0
 
 

@@ -14,6 +14,8 @@ EXAMPLES = """examples:
     pybpf profile -L 185      # only profile thread with TID 185
     pybpf profile -U          # only show user space stacks (no kernel)
     pybpf profile -K          # only show kernel space stacks (no user)
+    pybpf profile -af 5       # folded output, kernel frames annotated _[k]
+    pybpf profile -A 5        # show raw addresses before the frames
     pybpf profile --json 5    # one JSON object per stack
 """
 
@@ -29,6 +31,8 @@ def parser():
                    help="sample period, number of events")
     p.add_argument("-d", "--delimited", action="store_true",
                    help="insert delimiter between kernel/user stacks")
+    p.add_argument("-a", "--annotations", action="store_true",
+                   help="add _[k] annotations to kernel frames")
     p.add_argument("-I", "--include-idle", action="store_true",
                    help="include CPU idle stacks")
     _stackcount.add_stack_output(
@@ -36,16 +40,25 @@ def parser():
     p.add_argument("-C", "--cpu", type=int, default=-1, help="cpu number to run profile on")
     _args.add_cgroup(p, flags=("--cgroup",))
     _args.add_maps(p)
+    p.add_argument("-A", "--address", action="store_true", help="show raw addresses")
+    p.add_argument("--hash-storage-size", type=_args.positive_int, default=40960,
+                   help="the number of hash keys that can be stored and (default 40960)")
     _stackcount.add_duration(p)
     return p
 
 
 def run(args, out):
-    from ...links import perf_event
     consts = {"include_idle": args.include_idle, "user_only": args.user_stacks_only,
               "kernel_only": args.kernel_stacks_only, "targ_cpu": args.cpu}
+    with _args.Filters(args) as f:
+        _stackcount.sized_maps(f, args)
+        return _trace(args, out, f, consts)
+
+
+def _trace(args, out, f, consts):
+    from ...links import perf_event
     freq = args.frequency or (0 if args.period else 49)
-    with _args.Filters(args) as f, _run.load("profile", f, consts, attach=False) as obj:
+    with _run.load("profile", f, consts, attach=False) as obj:
         obj.links.append(perf_event.attach(
             obj.programs["do_sample"], sample_freq=freq, sample_period=args.period or 0,
             cpu=args.cpu if args.cpu >= 0 else None))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .. import _irqs, _run
+import os
+
+from .. import _common, _irqs, _run
 
 EXAMPLES = """examples:
     pybpf softirqs            # sum soft irq event time
@@ -10,6 +12,7 @@ EXAMPLES = """examples:
     pybpf softirqs -C         # count soft irq events
     pybpf softirqs 1 10       # print 1 second summaries, 10 times
     pybpf softirqs -NT 1      # 1s summaries, nanoseconds, and timestamps
+    pybpf softirqs -c 1       # trace CPU 1 only
     pybpf softirqs --json 1   # one JSON object per interval
 """
 
@@ -24,13 +27,18 @@ def vec_name(key: bytes) -> str:
 
 
 def parser():
-    return _irqs.parser("softirqs", "Summarize soft irq event time as histograms", EXAMPLES)
+    p = _irqs.parser("softirqs", "Summarize soft irq event time as histograms", EXAMPLES)
+    p.add_argument("-c", "--cpu", type=_common.int_range(0, (os.cpu_count() or 1) - 1,
+                                                         "a CPU number"),
+                   help="trace this CPU only")
+    return p
 
 
 def run(args, out):
     what = "counts" if args.events else "time"
     return _irqs.run("softirqs", args, out, "softirq", 16, vec_name,
-                     f"Tracing soft irq event {what}... Hit Ctrl-C to end.")
+                     f"Tracing soft irq event {what}... Hit Ctrl-C to end.",
+                     {} if args.cpu is None else {"targ_cpu": args.cpu})
 
 
 def main(argv=None) -> int:

@@ -8,6 +8,7 @@
 const volatile bool do_count = false;
 const volatile bool do_dist = false;
 const volatile bool nanos = false;
+const volatile __s32 targ_cpu = -1;	/* -c/--cpu: this CPU only */
 
 PERCPU_ARRAY_MAP(start, __u64, 1);
 HASH_MAP(totals, __u32, __u64, 32);
@@ -19,6 +20,8 @@ int entry(struct trace_event_raw_softirq *ctx)
 	__u32 zero = 0, vec = ctx->vec;
 	__u64 *ts;
 
+	if (targ_cpu >= 0 && bpf_get_smp_processor_id() != targ_cpu)
+		return 0;
 	if (do_count) {
 		counter_add(&totals, &vec, 1);
 		return 0;
@@ -35,6 +38,7 @@ int exit_(struct trace_event_raw_softirq *ctx)
 	__u32 zero = 0, vec = ctx->vec;
 	__u64 *ts = bpf_map_lookup_elem(&start, &zero), delta;
 
+	/* a softirq runs where it entered: -c's entry left no start on other CPUs */
 	if (do_count || !ts || !*ts)
 		return 0;
 	delta = bpf_ktime_get_ns() - *ts;

@@ -7,6 +7,7 @@
 #include "stackcount.h"
 
 const volatile bool per_process = false;
+const volatile __s32 targ_cpu = -1;	/* -c/--cpu: events on this CPU only */
 
 HASH_MAP(counts, struct stack_key, __u64, 40960);
 
@@ -14,6 +15,8 @@ static __always_inline int count(void *ctx)
 {
 	struct stack_key k = {};
 
+	if (targ_cpu >= 0 && bpf_get_smp_processor_id() != targ_cpu)
+		return 0;
 	if (!current_wanted())
 		return 0;
 	if (per_process) {

@@ -6,13 +6,17 @@ import struct
 
 from .. import _args, _common, _run
 
-_EV = struct.Struct("<QIi16s256s")
+_EV = struct.Struct("<QIi16s256sI")
+# bcc's names of enum sys_type (statsnoop.h), for -s/--sysname
+SYS_NAMES = ("N/A", "stat", "statx", "statfs", "newstat", "newlstat", "fstatat64",
+             "newfstatat")
 
 EXAMPLES = """examples:
     pybpf statsnoop           # trace all stat() syscalls
     pybpf statsnoop -t        # include timestamps
     pybpf statsnoop -x        # only show failed stats
     pybpf statsnoop -p 181    # only trace PID 181
+    pybpf statsnoop -s        # include syscall name
     pybpf statsnoop --json    # one JSON object per stat
 """
 
@@ -27,6 +31,8 @@ def parser():
     p.add_argument("-x", "--failed", action="store_true", help="only show failed stats")
     _args.add_pid(p)
     _args.add_cgroup(p)
+    p.add_argument("-s", "--sysname", action="store_true",
+                   help="include syscall name on output")
     _args.add_json(p, "stat")
     return p
 
@@ -37,10 +43,12 @@ def run(args, out):
 
     def header():
         out.header(("%-14s" % "TIME(s)" if args.timestamp else "")
-                   + "%-7s %-16s %4s %3s %s" % ("PID", "COMM", "FD", "ERR", "PATH"))
+                   + "%-7s %-16s %4s %3s" % ("PID", "COMM", "FD", "ERR")
+                   + (" %-12s" % "SYSCALL" if args.sysname else "") + " PATH")
 
     def handle(data):
-        ts, pid, ret, comm, path = _EV.unpack_from(data)
+        ts, pid, ret, comm, path, kind = _EV.unpack_from(data)
+        sysname = SYS_NAMES[kind] if kind < len(SYS_NAMES) else str(kind)
         comm = comm.split(b"\0", 1)[0].decode(errors="replace")
         path = path.split(b"\0", 1)[0].decode(errors="replace")
         fd, err = (ret, 0) if ret >= 0 else (-1, -ret)
@@ -48,10 +56,12 @@ def run(args, out):
             first[0] = ts
         if out.json:
             out.row("", {"time": clock.hms(ts), "ts": round((ts - first[0]) / 1e9, 9),
-                         "pid": pid, "comm": comm, "ret": fd, "err": err, "path": path})
+                         "pid": pid, "comm": comm, "ret": fd, "err": err, "path": path,
+                         "syscall": sysname})
             return
         out.row(("%-14.9f" % ((ts - first[0]) / 1e9) if args.timestamp else "")
-                + "%-7d %-16s %4d %3d %s" % (pid, comm, fd, err, path), {})
+                + "%-7d %-16s %4d %3d" % (pid, comm, fd, err)
+                + (" %-12s" % sysname if args.sysname else "") + " " + path, {})
 
     with _args.Filters(args) as f, _run.load("statsnoop", f, {"failed_only": args.failed},
                                              attach=False) as obj:

@@ -7,16 +7,22 @@
 
 const volatile bool failed_only = false;
 
-HASH_MAP(start, __u32, const char *, 10240);
+struct call {
+	const char *path;
+	__u32 type;
+};
+
+HASH_MAP(start, __u32, struct call, 10240);
 RINGBUF_MAP(events, 512 * 1024);
 
-static __always_inline int enter(const char *path)
+static __always_inline int enter(const char *path, __u32 type)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call c = {.path = path, .type = type};
 
 	if (!current_wanted())
 		return 0;
-	bpf_map_update_elem(&start, &tid, &path, BPF_ANY);
+	bpf_map_update_elem(&start, &tid, &c, BPF_ANY);
 	return 0;
 }
 
@@ -24,10 +30,10 @@ static __always_inline int leave(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
-	const char **path = bpf_map_lookup_elem(&start, &tid);
+	struct call *c = bpf_map_lookup_elem(&start, &tid);
 	struct event *e;
 
-	if (!path)
+	if (!c)
 		return 0;
 	if (failed_only && ret >= 0)
 		goto out;
@@ -38,7 +44,8 @@ static __always_inline int leave(long ret)
 	e->pid = id >> 32;
 	e->ret = ret;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
-	if (bpf_probe_read_user_str(e->pathname, sizeof(e->pathname), *path) < 0)
+	e->type = c->type;
+	if (bpf_probe_read_user_str(e->pathname, sizeof(e->pathname), c->path) < 0)
 		e->pathname[0] = '\0';
 	bpf_ringbuf_submit(e, 0);
 out:
@@ -46,11 +53,11 @@ out:
 	return 0;
 }
 
-#define STAT_PAIR(call, arg)                                                    \
+#define STAT_PAIR(call, arg, type)                                                  \
 SEC("tracepoint/syscalls/sys_enter_" #call)                                     \
 int enter_##call(struct trace_event_raw_sys_enter *ctx)                         \
 {                                                                               \
-	return enter((const char *)ctx->args[arg]);                            \
+	return enter((const char *)ctx->args[arg], type);                         \
 }                                                                               \
 SEC("tracepoint/syscalls/sys_exit_" #call)                                      \
 int exit_##call(struct trace_event_raw_sys_exit *ctx)                           \
@@ -58,10 +65,10 @@ int exit_##call(struct trace_event_raw_sys_exit *ctx)                           
 	return leave(ctx->ret);                                                \
 }
 
-STAT_PAIR(statfs, 0)
-STAT_PAIR(newstat, 0)
-STAT_PAIR(newlstat, 0)
-STAT_PAIR(newfstatat, 1)
-STAT_PAIR(statx, 1)
+STAT_PAIR(statfs, 0, SYS_STATFS)
+STAT_PAIR(newstat, 0, SYS_NEWSTAT)
+STAT_PAIR(newlstat, 0, SYS_NEWLSTAT)
+STAT_PAIR(newfstatat, 1, SYS_NEWFSTATAT)
+STAT_PAIR(statx, 1, SYS_STATX)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -20,7 +20,9 @@ EXAMPLES = """examples:
     pybpf syscount -e ENOENT       # only syscalls failing with ENOENT
     pybpf syscount --syscall read  # only read()
     pybpf syscount -l              # list the syscall names
+    pybpf syscount --ppid 181      # only children of process 181
     pybpf syscount --json -i 1     # one JSON object per interval
+    pybpf syscount --exec ls -l    # run this command and count its syscalls, until it exits
 """
 
 
@@ -36,7 +38,9 @@ def errno_value(text: str) -> int:
 def parser():
     p = _args.parser("syscount", "Summarize syscall counts and latencies", EXAMPLES)
     _args.add_pid(p, tid=True, tid_flags=("-t", "--tid"))
-    _args.add_cgroup(p)
+    _args.add_cgroup(p)         # bcc's -c is --ppid; -c is the cgroup in every pybpf tool
+    p.add_argument("--ppid", type=_common.pid_arg,
+                   help="trace only the children of this parent PID")
     _args.add_maps(p)
     _args.add_summary(p, timestamp=False)          # -T is --top
     p.add_argument("-T", "--top", type=_args.positive_int, default=10,
@@ -54,6 +58,7 @@ def parser():
                    help="print list of recognized syscalls and exit")
     p.add_argument("--syscall", help="trace this syscall only (name or number)")
     _args.add_json(p, "interval")
+    _args.add_exec(p)
     return p
 
 
@@ -71,12 +76,23 @@ def run(args, out):
         if nr is None:
             raise SystemExit(f"error: unknown syscall {args.syscall!r}")
         consts["filter_syscall"] = nr
+    if args.ppid:
+        consts["targ_ppid"] = args.ppid
     # -i and -d map onto the shared interval/count loop
     _args.interval_count(args)
     agg = "PID    COMM" if args.process else "SYSCALL"
     unit = "TIME (ms)" if args.milliseconds else "TIME (us)"
     div = 1e6 if args.milliseconds else 1e3
 
+    cmd = _args.exec_command(args)      # --exec: its pid is the -p filter
+    try:
+        return _trace(args, out, consts, cmd, agg, unit, div)
+    finally:
+        if cmd:
+            cmd.close()
+
+
+def _trace(args, out, consts, cmd, agg, unit, div):
     with _args.Filters(args) as f, _run.load("syscount", f, consts) as obj:
         counts = obj.maps["counts"]
 
@@ -121,7 +137,11 @@ def run(args, out):
 
         banner = "Tracing %ssyscalls, printing top %d... Ctrl+C to quit." % (
             "failed " if args.failures else "", args.top)
+        if cmd:
+            cmd.start()
         _run.intervals("syscount", obj, args, out, report, banner=banner)
+    if cmd:
+        cmd.check()
     return 0
 
 

@@ -10,9 +10,22 @@ const volatile bool count_by_process = false;
 const volatile bool filter_failed = false;
 const volatile int filter_errno = 0;
 const volatile int filter_syscall = -1;
+const volatile __u32 targ_ppid = 0;	/* --ppid: children of this process only */
 
 HASH_MAP(start, __u32, __u64, 10240);
 HASH_MAP(counts, __u32, struct data, 10240);
+
+/* Every filter, --ppid too (bcc's: the parent's tgid, real_parent as ptrace leaves it). */
+static __always_inline bool wanted(void)
+{
+	if (targ_ppid) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+		if (BPF_CORE_READ(task, real_parent, tgid) != targ_ppid)
+			return false;
+	}
+	return current_wanted();
+}
 
 static const struct data zero_data = {};
 
@@ -26,7 +39,7 @@ int sys_enter(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	if (filter_syscall >= 0 && ctx->id != filter_syscall)
 		return 0;
-	if (!current_wanted())
+	if (!wanted())
 		return 0;
 	ts = bpf_ktime_get_ns();
 	bpf_map_update_elem(&start, &tid, &ts, BPF_ANY);
@@ -54,7 +67,7 @@ int sys_exit(struct trace_event_raw_sys_exit *ctx)
 			return 0;
 		delta = bpf_ktime_get_ns() - *ts;
 		bpf_map_delete_elem(&start, &tid);
-	} else if (!current_wanted()) {
+	} else if (!wanted()) {
 		return 0;
 	}
 	if (ctx->id < 0)

@@ -8,10 +8,12 @@ import time
 from .. import _args, _common, _net, _run
 
 _HDR = struct.Struct("<QIi")
+_SEQ = _HDR.size + _net.ADDRS.size     # struct event's seq, after the addresses
 
 EXAMPLES = """examples:
     pybpf tcpretrans           # trace TCP retransmits
     pybpf tcpretrans -c        # count retransmits per connection until Ctrl-C
+    pybpf tcpretrans -s        # display TCP sequence numbers
     pybpf tcpretrans -4        # trace IPv4 family only
     pybpf tcpretrans -6        # trace IPv6 family only
     pybpf tcpretrans --json    # one JSON object per retransmit
@@ -23,6 +25,8 @@ def parser():
     p.add_argument("-l", "--lossprobe", action="store_true",
                    help="include tail loss probe attempts (needs a kprobe)")
     p.add_argument("-c", "--count", action="store_true", help="count occurred retransmits per flow")
+    p.add_argument("-s", "--sequence", action="store_true",
+                   help="display TCP sequence numbers")
     _net.add_family(p)
     _args.add_json(p, "retransmit")
     return p
@@ -43,21 +47,26 @@ def run(args, out):
         if args.count:
             out.header("Tracing retransmits ... Hit Ctrl-C to end")
         else:
-            out.header("%-8s %-7s %-2s %-20s %1s> %-20s %s" % (
-                "TIME", "PID", "IP", "LADDR:LPORT", "T", "RADDR:RPORT", "STATE"))
+            out.header("%-8s %-7s %-2s %-20s %1s> %-20s " % (
+                "TIME", "PID", "IP", "LADDR:LPORT", "T", "RADDR:RPORT")
+                + ("%-12s %-10s" % ("STATE", "SEQ") if args.sequence else "STATE"))
 
     def handle(data):
         ts, pid, state = _HDR.unpack_from(data)
         family, lport, rport, laddr, raddr = _net.unpack_addrs(data, _HDR.size)
         st = _net.TCP_STATES.get(state, str(state))
+        seq = int.from_bytes(data[_SEQ:_SEQ + 4], "little")
         if out.json:
-            out.row("", {"time": clock.hms(ts), "pid": pid, "ip": _net.ip_version(family),
-                         "laddr": laddr, "lport": lport, "type": "R", "raddr": raddr,
-                         "rport": rport, "state": st})
+            rec = {"time": clock.hms(ts), "pid": pid, "ip": _net.ip_version(family),
+                   "laddr": laddr, "lport": lport, "type": "R", "raddr": raddr,
+                   "rport": rport, "state": st}
+            if args.sequence:
+                rec["seq"] = seq
+            out.row("", rec)
             return
-        out.row("%-8s %-7d %-2d %-20s %1s> %-20s %s" % (
+        out.row("%-8s %-7d %-2d %-20s %1s> %-20s " % (
             clock.hms(ts), pid, _net.ip_version(family), f"{laddr}:{lport}", "R",
-            f"{raddr}:{rport}", st), {})
+            f"{raddr}:{rport}") + ("%-12s %s" % (st, seq) if args.sequence else st), {})
 
     with _args.Filters(args) as f, _run.load("tcpretrans", f, consts) as obj:
         _run.stream("tcpretrans", obj, handle, out, header)

@@ -15,7 +15,7 @@ RINGBUF_MAP(events, 256 * 1024);
  * (with an err field) took the name trace_event_raw_tcp_retransmit_skb; the fields we
  * read kept their names.  Both flavors, and CO-RE picks the one this kernel has. */
 #define RETRANS_FIELDS \
-	int state; __u16 sport; __u16 dport; __u16 family; \
+	const void *skbaddr; int state; __u16 sport; __u16 dport; __u16 family; \
 	__u8 saddr[4]; __u8 daddr[4]; __u8 saddr_v6[16]; __u8 daddr_v6[16];
 
 struct trace_event_raw_tcp_retransmit_skb___new {
@@ -30,6 +30,7 @@ SEC("tracepoint/tcp/tcp_retransmit_skb")
 int retransmit(void *ctx)
 {
 	struct addrs a = {};
+	struct sk_buff *skb;
 	struct event *e;
 	int state;
 
@@ -38,11 +39,13 @@ int retransmit(void *ctx)
 
 		tp_addrs(c, &a);
 		bpf_core_read(&state, sizeof(state), &c->state);
+		bpf_core_read(&skb, sizeof(skb), &c->skbaddr);
 	} else {
 		struct trace_event_raw_tcp_event_sk_skb___old *c = ctx;
 
 		tp_addrs(c, &a);
 		bpf_core_read(&state, sizeof(state), &c->state);
+		bpf_core_read(&skb, sizeof(skb), &c->skbaddr);
 	}
 	if (!addrs_wanted(&a))
 		return 0;
@@ -55,6 +58,8 @@ int retransmit(void *ctx)
 		return 0;
 	e->state = state;
 	e->a = a;
+	/* TCP_SKB_CB(skb)->seq: the control block TCP keeps in skb->cb */
+	e->seq = skb ? BPF_CORE_READ((struct tcp_skb_cb *)&skb->cb[0], seq) : 0;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

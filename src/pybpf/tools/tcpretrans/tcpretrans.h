@@ -7,6 +7,7 @@ struct event {
 	__u32 pid;
 	__s32 state;
 	struct addrs a;
+	__u32 seq;		/* the skb's first sequence number (-s) */
 };
 
 /* counts (-c): struct addrs -> __u64 */

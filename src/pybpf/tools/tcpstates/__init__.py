@@ -17,6 +17,7 @@ EXAMPLES = """examples:
     pybpf tcpstates -s         # CSV output (with timestamps)
     pybpf tcpstates -L 80      # only trace local port 80
     pybpf tcpstates -D 80      # only trace remote port 80
+    pybpf tcpstates -Y         # log events to the systemd journal
     pybpf tcpstates --json     # one JSON object per state change
 """
 
@@ -24,7 +25,27 @@ EXAMPLES = """examples:
 def parser():
     p = _args.parser("tcpstates", "Trace TCP session state changes and durations", EXAMPLES)
     _tcpopts.add(p)
+    p.add_argument("-Y", "--journal", action="store_true",
+                   help="log session state changes to the systemd journal")
     return p
+
+
+def journal_fields(pid: int, comm: str, family: int, laddr: str, lport: int, raddr: str,
+                   rport: int, old: str, new: str, span_us: int) -> dict:
+    """bcc's journal entry for one change (systemd.journal-fields(7) names and its
+    OBJECT_* ones); the comm is left to journald, which adds it for a root sender."""
+    import time
+    ip = "IPV6" if _net.ip_version(family) == 6 else "IPV4"
+    return {
+        "SYSLOG_IDENTIFIER": "tcpstates", "PRIORITY": 5,
+        "_SOURCE_REALTIME_TIMESTAMP": int(time.time() * 1000000),
+        "OBJECT_PID": pid,
+        f"OBJECT_{ip}_SOURCE_ADDRESS": laddr, "OBJECT_TCP_SOURCE_PORT": lport,
+        f"OBJECT_{ip}_DESTINATION_ADDRESS": raddr, "OBJECT_TCP_DESTINATION_PORT": rport,
+        "OBJECT_TCP_OLD_STATE": old, "OBJECT_TCP_NEW_STATE": new,
+        "OBJECT_TCP_SPAN_TIME": span_us,
+        "MESSAGE": f"{comm} {laddr} {lport} \u2192 {raddr} {rport} {old} \u2192 {new}",
+    }
 
 
 def run(args, out):
@@ -52,6 +73,9 @@ def run(args, out):
             first[0] = ts
         olds, news = _net.TCP_STATES.get(old, str(old)), _net.TCP_STATES.get(new, str(new))
         ms = delta_us / 1000
+        if journal:
+            journal.send(journal_fields(pid, comm, family, laddr, lport, raddr, rport, olds,
+                                        news, delta_us))
         if out.json:
             out.row("", {"time": clock.hms(ts), "ts": round((ts - first[0]) / 1e9, 6),
                          "skaddr": "%x" % sk, "pid": pid, "comm": comm,
@@ -67,8 +91,19 @@ def run(args, out):
             out.row(pre + f"%-16x %-5d %-10.10s %-{aw}s %-5d %-{aw}s %-5d %-11s -> %-11s %.3f"
                     % (sk, pid, comm, laddr, lport, raddr, rport, olds, news, ms), {})
 
-    with _args.Filters(args) as f, _run.load("tcpstates", f, _tcpopts.consts(args)) as obj:
-        _run.stream("tcpstates", obj, handle, out, header)
+    journal = None
+    if args.journal:
+        from .. import _journal
+        journal = _journal.Journal()
+    try:
+        with _args.Filters(args) as f, \
+                _run.load("tcpstates", f, _tcpopts.consts(args)) as obj:
+            _run.stream("tcpstates", obj, handle, out, header)
+    finally:
+        if journal:
+            journal.close()
+            if journal.failed:
+                _common.warn("tcpstates", f"journal: lost {journal.failed} entries")
     return 0
 
 

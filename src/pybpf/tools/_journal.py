@@ -1,0 +1,62 @@
+"""Entries for the systemd journal over journald's native socket (what sd_journal_send
+does, without libsystemd or python-systemd): one datagram per entry, ``KEY=value`` lines,
+and the length-prefixed form for a value holding a newline.  For tcpstates -Y."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+
+SOCKET = "/run/systemd/journal/socket"
+
+
+def encode(fields: dict) -> bytes:
+    """One entry's datagram.  Keys are journal field names (upper case, digits, ``_``);
+    values become text."""
+    out = bytearray()
+    for key, value in fields.items():
+        data = str(value).encode("utf-8", "replace")
+        k = key.encode("ascii")
+        if b"\n" in data:
+            out += k + b"\n" + struct.pack("<Q", len(data)) + data + b"\n"
+        else:
+            out += k + b"=" + data + b"\n"
+    return bytes(out)
+
+
+class Journal:
+    """A connection to journald's socket (``path``, by default systemd's; the
+    environment's PYBPF_JOURNAL_SOCKET names another, as tests and containers need).
+    ``send`` counts entries it could not deliver in ``failed``; a context manager."""
+
+    def __init__(self, path: str | None = None):
+        self.path = path or os.environ.get("PYBPF_JOURNAL_SOCKET") or SOCKET
+        self.failed = 0
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        try:
+            self.sock.connect(self.path)
+        except OSError as e:
+            self.sock.close()
+            from .. import errors
+            raise errors.PybpfError(f"no systemd journal at {self.path}: "
+                                    f"{e.strerror or e}") from None
+
+    def send(self, fields: dict) -> bool:
+        try:
+            # never block the event loop on a slow journald: a full queue is a loss
+            self.sock.send(encode(fields), socket.MSG_DONTWAIT)
+            return True
+        except OSError:
+            # journald gone or its queue full: the entry is lost, and counted
+            self.failed += 1
+            return False
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -26,13 +26,15 @@ def _proc_interrupts() -> dict[str, int]:
     return out
 
 
-def _proc_softirqs() -> dict[str, int]:
+def _proc_softirqs(cpu: int | None = None) -> dict[str, int]:
+    """Counts per softirq, of all CPUs or of ``cpu`` only."""
     out = {}
     with open("/proc/softirqs") as f:
         f.readline()
         for line in f:
             name, *vals = line.split()
-            out[name.rstrip(":").lower()] = sum(int(v) for v in vals)
+            out[name.rstrip(":").lower()] = int(vals[cpu]) if cpu is not None else \
+                sum(int(v) for v in vals)
     return out
 
 
@@ -94,3 +96,59 @@ def test_softirqs_counts_bracketed_by_proc_softirqs():
     assert inner1["net_rx"] - inner0["net_rx"] >= 200
     assert inner1["net_rx"] - inner0["net_rx"] <= got["net_rx"] <= \
         after["net_rx"] - before["net_rx"]
+
+
+def test_softirqs_cpu_filter_counts_that_cpu_only():
+    """-c 0 while the loopback traffic (its NET_RX softirqs) runs pinned to CPU 1: the
+    tool's counts stay within CPU 0's own /proc/softirqs brackets."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.fail("needs two CPUs")
+    before = _proc_softirqs(0)
+    t = ToolRun("softirqs", "-C", "-c", "0", "--json", ready="Tracing soft irq")
+    inner0, all0 = _proc_softirqs(0), _proc_softirqs()
+    mask = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {1})
+    try:
+        a, b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket(
+            socket.AF_INET, socket.SOCK_DGRAM)
+        b.bind(("127.0.0.1", 0))
+        for _ in range(300):
+            a.sendto(b"x", b.getsockname())
+            b.recv(10)
+        a.close()
+        b.close()
+    finally:
+        os.sched_setaffinity(0, mask)
+    inner1, all1 = _proc_softirqs(0), _proc_softirqs()
+    t.stop(settle=0)
+    after = _proc_softirqs(0)
+    (rec,) = t.json()
+    got = {r["softirq"]: r["count"] for r in rec["rows"]}
+    assert all1["net_rx"] - all0["net_rx"] >= 300               # on CPU 1
+    for name, n in got.items():
+        assert n <= after[name] - before[name], (name, got, before, after)
+    assert got.get("net_rx", 0) < 300
+    # CPU 0's timer ticks inside the window were all counted
+    assert got.get("timer", 0) >= inner1["timer"] - inner0["timer"]
+
+
+def test_hardirqs_cpu_filter_stays_within_that_cpus_counts(tmp_path):
+    """hardirqs -c 1: every count within CPU 1's own /proc/interrupts brackets."""
+    def per_cpu(cpu):
+        out = {}
+        with open("/proc/interrupts") as f:
+            f.readline()
+            for line in f:
+                parts = line.split()
+                if parts[0].rstrip(":").isdigit():
+                    out[parts[-1]] = out.get(parts[-1], 0) + int(parts[1 + cpu])
+        return out
+    before = per_cpu(1)
+    t = ToolRun("hardirqs", "-C", "-c", "1", ready="Tracing hard irq")
+    _disk_io(str(tmp_path / "direct"))
+    lines = t.stop(settle=0)
+    after = per_cpu(1)
+    got = {ln.split()[0]: int(ln.split()[1]) for ln in lines
+           if len(ln.split()) == 2 and ln.split()[1].isdigit()}
+    for name, n in got.items():
+        assert n <= after.get(name, 0) - before.get(name, 0), (name, got)

@@ -8,6 +8,7 @@ EXAMPLES = """examples:
     pybpf softirqs            # sum soft irq event time
     pybpf softirqs -d         # show soft irq event time as histograms
     pybpf softirqs -C         # count soft irq events
+    pybpf softirqs -c 1      # sum soft irq event time on CPU 1 only
     pybpf softirqs 1 10       # print 1 second summaries, 10 times
     pybpf softirqs -NT 1      # 1s summaries, nanoseconds, and timestamps
     pybpf softirqs --json 1   # one JSON object per interval

@@ -8,6 +8,7 @@
 const volatile bool do_count = false;
 const volatile bool do_dist = false;
 const volatile bool nanos = false;
+const volatile int targ_cpu = -1;    /* -c: this CPU only */
 
 PERCPU_ARRAY_MAP(start, __u64, 1);
 HASH_MAP(totals, __u32, __u64, 32);
@@ -19,6 +20,9 @@ int entry(struct trace_event_raw_softirq *ctx)
 	__u32 zero = 0, vec = ctx->vec;
 	__u64 *ts;
 
+	/* the exit finds no start stamp on another CPU (start is per CPU) */
+	if (targ_cpu >= 0 && bpf_get_smp_processor_id() != targ_cpu)
+		return 0;
 	if (do_count) {
 		counter_add(&totals, &vec, 1);
 		return 0;

@@ -7,6 +7,7 @@ import os
 import sys
 
 from .. import errors
+from ..options import SUPPRESS  # noqa: F401  (argparse.SUPPRESS, for hidden options)
 from . import _common
 
 
@@ -22,7 +23,6 @@ def parser(tool: str, description: str, examples: str = ""):
 def add_ebpf(p):
     """bcc's hidden ``--ebpf``: print the BPF program these options would load, and exit
     (tools/_ebpf.py; nothing is loaded, no root needed)."""
-    from ..options import SUPPRESS
     p.add_argument("--ebpf", action="store_true", help=SUPPRESS)
 
 

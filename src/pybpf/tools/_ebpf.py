@@ -15,7 +15,14 @@ def _value(v) -> str:
     if v is True or v is False:
         return "true" if v else "false"
     if isinstance(v, (bytes, bytearray)):
-        return '"' + bytes(v).split(b"\0", 1)[0].decode(errors="replace") + '"'
+        v = bytes(v)
+        used = v.rstrip(b"\0")
+        if used and used.isascii() and used.decode().isprintable():
+            return '"' + used.decode() + '"'
+        if not used:
+            return f"{{0}} ({len(v)} bytes)"
+        return f"{{{', '.join(str(b) for b in used[:64])}{', ...' if len(used) > 64 else ''}}}" \
+            f" ({len(v)} bytes, the rest zero)"
     return str(v)
 
 

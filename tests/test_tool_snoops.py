@@ -100,3 +100,30 @@ def test_filetop_reads_and_writes_of_a_marker_file(tmp_path):
     assert (row["writes"], row["w_kb"], row["reads"], row["r_kb"], row["type"]) == \
         (40, 160, 25, 50, "R"), row
     assert row["pid"] == c.pid
+
+
+def test_filetop_read_only_write_only_and_directory(tmp_path):
+    """Two filetops on one child: --read-only -d DIR sees the reads of the file inside
+    DIR only; --write-only sees the writes of both files and no reads."""
+    from tests.workload import Child
+    inside = tmp_path / "dir"
+    inside.mkdir()
+    code = "import os\n"
+    for path in (str(inside / "ft-in"), str(tmp_path / "ft-out")):
+        code += (f"fd = os.open({path!r}, os.O_RDWR | os.O_CREAT)\n"
+                 "for _ in range(6): os.write(fd, b'x' * 4096)\n"
+                 "for _ in range(9): os.pread(fd, 1024, 0)\n")
+    c = Child(code)
+    ro = ToolRun("filetop", "-C", "--json", "-p", str(c.pid), "--read-only", "-d",
+                 str(inside), "100", ready="Tracing...")
+    wo = ToolRun("filetop", "-C", "--json", "-p", str(c.pid), "--write-only", "100",
+                 ready="Tracing...")
+    c.go()
+    ro.stop()
+    wo.stop()
+    (rec,) = ro.json()
+    assert [(r["file"], r["reads"], r["r_kb"], r["writes"]) for r in rec["rows"]] == [
+        ("ft-in", 9, 9, 0)], rec
+    (rec,) = wo.json()
+    got = sorted((r["file"], r["writes"], r["w_kb"], r["reads"]) for r in rec["rows"])
+    assert got == [("ft-in", 6, 24, 0), ("ft-out", 6, 24, 0)], rec

@@ -4,6 +4,7 @@ exactly 20 reads of 65536 bytes by dd."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -73,15 +74,21 @@ def test_biosnoop_shows_each_read(data_file):
 
 
 def test_biolatency_per_flags_and_disk(data_file):
-    t = ToolRun("biolatency", "-F", "--json", ready="Tracing block device I/O")
+    t = ToolRun("biolatency", "-F", "-e", "--json", ready="Tracing block device I/O")
     _dd(data_file)
     t.stop()
     (rec,) = t.json()
     reads = sum(h["total"] for h in rec["hists"] if h["flags"].endswith("Read"))
     assert reads >= N
-    t = ToolRun("biolatency", "-D", ready="Tracing block device I/O")
+    # -e: every I/O histogrammed is in the totals
+    assert rec["count"] == sum(h["total"] for h in rec["hists"]), rec
+    assert rec["avg"] == rec["total"] // rec["count"]
+    t = ToolRun("biolatency", "-D", "-e", ready="Tracing block device I/O")
     _dd(data_file)
     lines = t.stop()
+    (ext,) = [ln for ln in lines if ln.startswith("avg = ")]
+    counts = [int(ln.split(":")[1].split("|")[0]) for ln in lines if "->" in ln]
+    assert re.fullmatch(r"avg = \d+ usecs, total: \d+ usecs, count: %d" % sum(counts), ext)
     disk = next(ln.split(" = ")[1] for ln in lines if ln.startswith("disk = "))
     assert os.path.exists(f"/sys/block/{disk}")
     assert "     usecs               : count     distribution" in lines

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -71,6 +72,40 @@ def test_biosnoop_shows_each_read(data_file):
     assert all(r["lat_ms"] >= 0 and r["disk"] for r in recs)
     # consecutive sectors: the file's 64 KiB blocks (128 sectors each), in order
     assert len({r["sector"] for r in recs}) == N
+
+
+_BACKWARDS = f"""
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, {BS})
+for i in reversed(range({N})):
+    os.preadv(fd, [buf], i * {BS})
+"""
+
+
+def test_biosnoop_pattern_sequential_and_random(data_file):
+    """-P: each I/O is S when it starts where its disk's previous one ended, R when not,
+    ? for a disk's first; dd reading forwards, then a reader going backwards."""
+    t = ToolRun("biosnoop", "-P", "--json")
+    t.wait_for('"comm":"dd"', trigger=lambda: _dd(data_file))
+    fwd = _dd(data_file)
+    back = subprocess.Popen([sys.executable, "-c", _BACKWARDS, data_file])
+    assert back.wait() == 0
+    t.stop()
+    last, want, got = {}, [], []
+    for r in t.json():
+        exp = "?" if r["disk"] not in last else "S" if last[r["disk"]] == r["sector"] else "R"
+        last[r["disk"]] = r["sector"] + r["bytes"] // 512
+        if r["bytes"] == BS and r["comm"] in ("dd", "python3", "python"):
+            want.append((r["pid"], exp))
+            got.append((r["pid"], r["pattern"]))
+    assert got == want
+    fwd_p = [p for pid, p in got if pid == fwd]
+    back_p = [p for pid, p in got if pid == back.pid]
+    assert len(fwd_p) == N and len(back_p) == N
+    # the file's blocks lie in order on the disk: dd's reads follow each other
+    assert fwd_p.count("S") >= N - 2, fwd_p
+    assert back_p.count("R") >= N - 1, back_p
 
 
 def test_biolatency_per_flags_and_disk(data_file):

@@ -116,6 +116,26 @@ def test_stackcount_user_stack_of_a_function():
         lines
 
 
+def test_funclatency_level_times_the_outermost_calls_only():
+    """-l 1: three calls of a function recursing 3 deep, 20 ms a level: only the
+    outermost (60 ms) calls are timed; -v printed the program with the level set."""
+    from tests.cbuild import build
+    nest = build("tool_nest")
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {nest} 3 3 20"], stdin=subprocess.PIPE)
+    t = ToolRun("funclatency", "-m", "-l", "1", "-v", "-p", str(c.pid),
+                f"{nest}:nest_marker", ready='Tracing 1 functions for')
+    c.stdin.write(b"go\n")
+    c.stdin.close()
+    c.wait()
+    lines = t.stop()
+    assert " *   max_level = 1" in lines and 'SEC("uprobe")' in lines
+    import re
+    rows = [ln.split() for ln in lines if re.match(r"\s*\d+ -> \d+\s+:", ln)]
+    # "low -> high : count |stars|": one bucket, 32..63 ms, three calls
+    assert [(r[0], r[2], r[4]) for r in rows if r[4] != "0"] == [("32", "63", "3")], lines
+    assert "avg = " in "\n".join(lines) and "count: 3" in "\n".join(lines)
+
+
 def test_memleak_finds_the_leaking_stack():
     from tests.cbuild import build
     leaker = subprocess.Popen([build("tool_leak")], stdin=subprocess.PIPE,

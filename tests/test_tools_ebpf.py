@@ -48,7 +48,7 @@ def test_every_tool_prints_its_program(no_kernel, capsys):
     for tool in names:
         assert main([tool, *ARGS.get(tool, []), "--ebpf"]) == 0, tool
         out, err = capsys.readouterr()
-        assert out.startswith(f"/* pybpf {tool} --ebpf:"), (tool, out[:200], err)
+        assert out.startswith(f"/* pybpf {tool}: the BPF program"), (tool, out[:200], err)
         if tool in ("trace", "argdist"):
             # generated C: one program per specifier
             assert re.search(r"^int probe0\(", out, re.M), (tool, out)

@@ -30,7 +30,7 @@ def header(tool: str, consts: dict, programs=None, maps=()) -> str:
     """A C comment saying what the command line sets: each ``const volatile`` global
     the load patches (the source's initializers hold for the others), the programs
     selected, the user's pinned maps that replace the object's."""
-    lines = [f"/* pybpf {tool} --ebpf: the BPF program this command line loads.",
+    lines = [f"/* pybpf {tool}: the BPF program this command line loads.",
              " * Constants set at load (const volatile globals; others keep their"
              " initializers):"]
     shown = {k: v for k, v in consts.items() if v is not None}
@@ -72,12 +72,17 @@ def inline_source(path: str, seen=None) -> str:
     return "".join(out)
 
 
-def show_tool(tool: str, consts: dict, programs=None, maps=(), folder: str | None = None):
-    """Print ``tools/<tool>/<tool>.bpf.c`` (or ``folder``'s) under the constants' header
-    and raise :class:`Shown`."""
+def render_tool(tool: str, consts: dict, programs=None, maps=(),
+                folder: str | None = None) -> str:
+    """``tools/<tool>/<tool>.bpf.c`` (or ``folder``'s) under the constants' header."""
     from . import _common
     src = os.path.join(folder or os.path.join(_common.TOOLS_DIR, tool), f"{tool}.bpf.c")
-    write(header(tool, consts, programs, maps) + inline_source(src))
+    return header(tool, consts, programs, maps) + inline_source(src)
+
+
+def show_tool(tool: str, consts: dict, programs=None, maps=(), folder: str | None = None):
+    """Print :func:`render_tool`'s text and raise :class:`Shown`."""
+    write(render_tool(tool, consts, programs, maps, folder))
 
 
 def show_text(tool: str, text: str, consts: dict, maps=()):

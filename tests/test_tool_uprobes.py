@@ -157,6 +157,65 @@ def test_memleak_finds_the_leaking_stack():
     assert not [s for s in rec["stacks"] if any(f.startswith("no_leak") for f in s["stack"])]
 
 
+def _memleak_run(binary: str, *args: str):
+    """memleak on ``binary`` started held; the report's JSON record once it said done."""
+    proc = subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        t = ToolRun("memleak", "-p", str(proc.pid), "-o", "0", "--json", "100", *args,
+                    ready="Attaching to process")
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "done\n"
+        t.stop()
+    finally:
+        proc.kill()
+        proc.wait()
+    (rec,) = t.json()
+    return rec
+
+
+def _stacks_of(rec, marker):
+    return [(s["bytes"], s["allocations"]) for s in rec["stacks"]
+            if any(f.startswith(marker) for f in s["stack"])]
+
+
+def test_memleak_combined_only_sorted_by_count():
+    """--combined-only --sort count: the kernel's per-stack totals; what no_leak() freed
+    was taken off again (its stack is gone), the 7 leaks stay."""
+    from tests.cbuild import build
+    rec = _memleak_run(build("tool_leak"), "--combined-only", "--sort", "count")
+    assert _stacks_of(rec, "leak_marker") == [(7000, 7)], rec
+    assert not _stacks_of(rec, "no_leak"), rec
+    counts = [s["allocations"] for s in rec["stacks"]]
+    assert counts == sorted(counts)             # bcc's order: the most last
+
+
+def test_memleak_symbols_prefix():
+    """--symbols-prefix tp_ -O BINARY: the allocator's own tp_malloc family is traced
+    (3 x 500 bytes leaked through it), libc's malloc (2 x 700) is not."""
+    from tests.cbuild import build
+    binary = build("tool_prefix")
+    rec = _memleak_run(binary, "-O", binary, "--symbols-prefix", "tp_")
+    assert _stacks_of(rec, "leak_prefixed") == [(1500, 3)], rec
+    assert all(s["bytes"] % 700 for s in rec["stacks"]), rec
+
+
+def test_memleak_percpu_allocations_of_a_bpf_map():
+    """--percpu (kernel mode): a per-CPU array map of 5 entries of 3000 bytes allocates
+    five 3000-byte per-CPU areas, outstanding while it lives."""
+    from pybpf._sys.uapi import MapType
+    from pybpf.maps import Map
+    t = ToolRun("memleak", "--percpu", "-z", "3000", "-Z", "3000", "-o", "0", "--json",
+                "100", ready="Attaching to kernel")
+    with Map.create(MapType.PERCPU_ARRAY, key_size=4, value_size=3000, max_entries=5,
+                    name="pt_memleak_pcpu"):
+        time.sleep(0.3)
+        t.stop()
+    (rec,) = t.json()
+    assert (15000, 5) in [(s["bytes"], s["allocations"]) for s in rec["stacks"]], rec
+
+
 def test_memleak_runs_a_command_and_traces_it_from_its_start():
     from tests.cbuild import build
     # the command's stdin and stdout are the tool's: it starts on our line, says "done"

@@ -68,6 +68,15 @@ def test_the_options_constants_head_the_program(no_kernel, capsys):
     assert "const volatile int targ_sig = 0;" in out
 
 
+def test_memleak_kernel_knobs(no_kernel, capsys):
+    """--wa-missing-free and --combined-only are constants of the kernel-mode program;
+    --percpu selects the per-CPU tracepoints' programs."""
+    assert main(["memleak", "--wa-missing-free", "--combined-only", "--percpu", "--ebpf"]) == 0
+    out = capsys.readouterr().out
+    assert " *   wa_missing_free = true" in out and " *   combined = true" in out
+    assert " * Programs loaded: tp_percpu_alloc, tp_percpu_free" in out
+
+
 def test_pinned_maps_are_named_not_opened(no_kernel, capsys):
     assert main(["execsnoop", "--cgroupmap", "/nonexistent/map", "--ebpf"]) == 0
     out = capsys.readouterr().out

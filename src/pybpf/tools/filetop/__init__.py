@@ -73,7 +73,7 @@ def _directory(path: str) -> dict:
 def run(args, out):
     from .. import _stat
     consts = {"regular_only": not args.all_files}
-    if args.directory:
+    if args.directory is not None:
         consts.update(_directory(args.directory))
     with _args.Filters(args) as f, _run.load("filetop", f, consts, programs=_programs(args),
                                              attach=False) as obj:

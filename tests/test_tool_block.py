@@ -4,8 +4,10 @@ exactly 20 reads of 65536 bytes by dd."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -72,16 +74,56 @@ def test_biosnoop_shows_each_read(data_file):
     assert len({r["sector"] for r in recs}) == N
 
 
+_BACKWARDS = f"""
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, {BS})
+for i in reversed(range({N})):
+    os.preadv(fd, [buf], i * {BS})
+"""
+
+
+def test_biosnoop_pattern_sequential_and_random(data_file):
+    """-P: each I/O is S when it starts where its disk's previous one ended, R when not,
+    ? for a disk's first; dd reading forwards, then a reader going backwards."""
+    t = ToolRun("biosnoop", "-P", "--json")
+    t.wait_for('"comm":"dd"', trigger=lambda: _dd(data_file))
+    fwd = _dd(data_file)
+    back = subprocess.Popen([sys.executable, "-c", _BACKWARDS, data_file])
+    assert back.wait() == 0
+    t.stop()
+    last, want, got = {}, [], []
+    for r in t.json():
+        exp = "?" if r["disk"] not in last else "S" if last[r["disk"]] == r["sector"] else "R"
+        last[r["disk"]] = r["sector"] + r["bytes"] // 512
+        if r["bytes"] == BS and r["comm"] in ("dd", "python3", "python"):
+            want.append((r["pid"], exp))
+            got.append((r["pid"], r["pattern"]))
+    assert got == want
+    fwd_p = [p for pid, p in got if pid == fwd]
+    back_p = [p for pid, p in got if pid == back.pid]
+    assert len(fwd_p) == N and len(back_p) == N
+    # the file's blocks lie in order on the disk: dd's reads follow each other
+    assert fwd_p.count("S") >= N - 2, fwd_p
+    assert back_p.count("R") >= N - 1, back_p
+
+
 def test_biolatency_per_flags_and_disk(data_file):
-    t = ToolRun("biolatency", "-F", "--json", ready="Tracing block device I/O")
+    t = ToolRun("biolatency", "-F", "-e", "--json", ready="Tracing block device I/O")
     _dd(data_file)
     t.stop()
     (rec,) = t.json()
     reads = sum(h["total"] for h in rec["hists"] if h["flags"].endswith("Read"))
     assert reads >= N
-    t = ToolRun("biolatency", "-D", ready="Tracing block device I/O")
+    # -e: every I/O histogrammed is in the totals
+    assert rec["count"] == sum(h["total"] for h in rec["hists"]), rec
+    assert rec["avg"] == rec["total"] // rec["count"]
+    t = ToolRun("biolatency", "-D", "-e", ready="Tracing block device I/O")
     _dd(data_file)
     lines = t.stop()
+    (ext,) = [ln for ln in lines if ln.startswith("avg = ")]
+    counts = [int(ln.split(":")[1].split("|")[0]) for ln in lines if "->" in ln]
+    assert re.fullmatch(r"avg = \d+ usecs, total: \d+ usecs, count: %d" % sum(counts), ext)
     disk = next(ln.split(" = ")[1] for ln in lines if ln.startswith("disk = "))
     assert os.path.exists(f"/sys/block/{disk}")
     assert "     usecs               : count     distribution" in lines

@@ -16,7 +16,7 @@ import pytest
 pytestmark = pytest.mark.kernel
 
 TOOL = [sys.executable, "-m", "pybpf.cli", "execsnoop"]
-HEADER_RE = re.compile(r"PCOMM\s+PID\s+PPID\s+RET\s+ARGS")
+HEADER_RE = re.compile(r"COMM\s+PID\s+(PCOMM\s+)?PPID\s+(CPU\s+)?RET\s+ARGS")
 
 
 class Snoop:
@@ -225,6 +225,21 @@ def test_time_and_timestamp_columns():
     assert diff <= 1 or diff == 1439, hms
 
 
+def test_cpu_and_parent_command_columns():
+    """-C and -M (bcc's newer options): the exec'd program pinned to CPU 1 by taskset,
+    under a shell: the row says CPU 1 and parent command sh, in bcc's column order."""
+    tag = f"m{os.getpid()}"
+    s = Snoop("-C", "-M")
+    subprocess.run(["/bin/sh", "-c", f"taskset -c 1 /bin/true {tag}; :"])
+    lines, _ = s.stop()
+    assert s.header.split() == ["COMM", "PID", "PCOMM", "PPID", "CPU", "RET", "ARGS"]
+    rows = [r.split() for r in _rows(lines, tag) if r.startswith("true ")]
+    assert len(rows) == 1, lines
+    comm, pid, pcomm, ppid, cpu, ret = rows[0][:6]
+    assert (comm, pcomm, cpu, ret) == ("true", "sh", "1", "0")
+    assert rows[0][6:] == ["/bin/true", tag]
+
+
 def test_json_lines_typed():
     tag = f"j{os.getpid()}"
     s = Snoop("--json", "-x", ready_marker=True)
@@ -236,6 +251,8 @@ def test_json_lines_typed():
     assert r["args"] == ["/bin/true", tag, "x y"]
     assert r["pcomm"] == "true" and r["ret"] == 0 and r["uid"] == 0
     assert r["ppid"] == os.getpid()
+    assert r["parent_comm"] == open("/proc/self/comm").read().strip()
+    assert 0 <= r["cpu"] < os.cpu_count()
     assert isinstance(r["pid"], int) and isinstance(r["timestamp"], float)
     assert re.fullmatch(r"\d\d:\d\d:\d\d", r["time"])
 

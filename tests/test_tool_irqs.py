@@ -26,13 +26,15 @@ def _proc_interrupts() -> dict[str, int]:
     return out
 
 
-def _proc_softirqs() -> dict[str, int]:
+def _proc_softirqs(cpu: int | None = None) -> dict[str, int]:
+    """Counts per softirq, of all CPUs or of ``cpu`` only."""
     out = {}
     with open("/proc/softirqs") as f:
         f.readline()
         for line in f:
             name, *vals = line.split()
-            out[name.rstrip(":").lower()] = sum(int(v) for v in vals)
+            out[name.rstrip(":").lower()] = int(vals[cpu]) if cpu is not None else \
+                sum(int(v) for v in vals)
     return out
 
 
@@ -96,15 +98,6 @@ def test_softirqs_counts_bracketed_by_proc_softirqs():
         after["net_rx"] - before["net_rx"]
 
 
-def _proc_softirqs_cpu(cpu: int, name: str = "NET_RX") -> int:
-    with open("/proc/softirqs") as f:
-        f.readline()
-        for line in f:
-            if line.split()[0] == name + ":":
-                return int(line.split()[1 + cpu])
-    raise AssertionError(name)
-
-
 def _loopback_burst(n: int = 200) -> None:
     a, b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket(
         socket.AF_INET, socket.SOCK_DGRAM)
@@ -123,24 +116,46 @@ def test_softirqs_cpu_filter_counts_that_cpu_only():
     cpus = sorted(mask)
     assert len(cpus) >= 2
     mine, other = cpus[-1], cpus[0]
-    before = _proc_softirqs_cpu(mine)
+    before = _proc_softirqs(mine)["net_rx"]
     t = ToolRun("softirqs", "-C", "-c", str(mine), "--json", ready="Tracing soft irq")
     try:
         os.sched_setaffinity(0, {mine})
-        inner0 = _proc_softirqs_cpu(mine)
+        inner0 = _proc_softirqs(mine)["net_rx"]
         _loopback_burst()
-        inner1 = _proc_softirqs_cpu(mine)
+        inner1 = _proc_softirqs(mine)["net_rx"]
         os.sched_setaffinity(0, {other})
-        o0 = _proc_softirqs_cpu(other)
+        o0 = _proc_softirqs(other)["net_rx"]
         _loopback_burst()
-        o1 = _proc_softirqs_cpu(other)
+        o1 = _proc_softirqs(other)["net_rx"]
     finally:
         os.sched_setaffinity(0, mask)
     t.stop(settle=0)
-    after = _proc_softirqs_cpu(mine)
+    after = _proc_softirqs(mine)["net_rx"]
     (rec,) = t.json()
     got = {r["softirq"]: r["count"] for r in rec["rows"]}
     assert inner1 - inner0 >= 200 and o1 - o0 >= 200
     assert inner1 - inner0 <= got["net_rx"] <= after - before
     r = run_tool("softirqs", "-c", str(os.cpu_count()))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "CPU" in r.stderr
+
+
+def test_hardirqs_cpu_filter_stays_within_that_cpus_counts(tmp_path):
+    """hardirqs -c 1: every count within CPU 1's own /proc/interrupts brackets."""
+    def per_cpu(cpu):
+        out = {}
+        with open("/proc/interrupts") as f:
+            f.readline()
+            for line in f:
+                parts = line.split()
+                if parts[0].rstrip(":").isdigit():
+                    out[parts[-1]] = out.get(parts[-1], 0) + int(parts[1 + cpu])
+        return out
+    before = per_cpu(1)
+    t = ToolRun("hardirqs", "-C", "-c", "1", ready="Tracing hard irq")
+    _disk_io(str(tmp_path / "direct"))
+    lines = t.stop(settle=0)
+    after = per_cpu(1)
+    got = {ln.split()[0]: int(ln.split()[1]) for ln in lines
+           if len(ln.split()) == 2 and ln.split()[1].isdigit()}
+    for name, n in got.items():
+        assert n <= after.get(name, 0) - before.get(name, 0), (name, got)

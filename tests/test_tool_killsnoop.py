@@ -41,6 +41,19 @@ def test_kill_and_failed_kill_with_signal_filter():
     assert set(recs[0]) == {"time", "pid", "comm", "sig", "tpid", "result"}
 
 
+def test_target_pid_filter():
+    """-T: two kills from this process, only the one to the marked target shows."""
+    marked, other = (subprocess.Popen(["sleep", "30"]) for _ in range(2))
+    t = ToolRun("killsnoop", "-T", str(marked.pid), ready="RESULT")
+    os.kill(other.pid, signal.SIGUSR2)
+    os.kill(marked.pid, signal.SIGUSR1)
+    for p in (marked, other):
+        p.wait()
+    rows = [ln.split() for ln in t.stop()[1:]]
+    assert [[int(r[1]), int(r[3]), int(r[4])] for r in rows] == [
+        [os.getpid(), int(signal.SIGUSR1), marked.pid]]
+
+
 def _kill_missing(sig):
     try:
         os.kill(4194305, sig)   # above PID_MAX_LIMIT

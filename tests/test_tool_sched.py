@@ -21,11 +21,15 @@ def _total(rec, key, value):
 
 def test_cpudist_offcpu_sleeps_land_in_their_bucket():
     c = Child(SLEEPS)
-    t = ToolRun("cpudist", "-O", "-P", "-p", str(c.pid), "--json", ready="Tracing off-CPU")
+    t = ToolRun("cpudist", "-O", "-P", "-e", "-p", str(c.pid), "--json",
+                ready="Tracing off-CPU")
     c.go()
     t.stop()
     (rec,) = t.json()
     h = _total(rec, "pid", c.pid)
+    # -e: the totals of the values histogrammed (one histogram here: -p)
+    assert rec["count"] == h["total"] and rec["avg"] == rec["total"] // rec["count"], rec
+    assert rec["total"] >= 20 * 16384, rec
     # twenty 20 ms sleeps: twenty off-CPU stretches from 16384 us (most in 16384..32767;
     # on a loaded machine the wait for a CPU after waking may push some higher, and
     # preemptions add short stretches)
@@ -40,12 +44,25 @@ def test_cpudist_offcpu_sleeps_land_in_their_bucket():
 
 def test_cpudist_oncpu_and_text_layout():
     c = Child(SLEEPS)
-    t = ToolRun("cpudist", "-p", str(c.pid), "-m", ready="Tracing on-CPU")
+    t = ToolRun("cpudist", "-p", str(c.pid), "-m", "-e", ready="Tracing on-CPU")
     c.go()
     lines = t.stop()
     assert "     msecs               : count     distribution" in lines
     counts = [int(ln.split(":")[1].split("|")[0]) for ln in lines if "->" in ln]
     assert sum(counts) >= 20          # at least one run per wake-up
+    (ext,) = [ln for ln in lines if ln.startswith("avg = ")]
+    m = re.fullmatch(r"avg = (\d+) msecs, total: (\d+) msecs, count: (\d+)", ext)
+    assert m and int(m[3]) == sum(counts) and int(m[1]) == int(m[2]) // int(m[3]), ext
+
+
+def test_cpudist_include_idle():
+    """-I: each CPU's idle task (pid 0) gets its on-CPU stretches counted."""
+    t = ToolRun("cpudist", "-I", "-P", "--json", ready="Tracing on-CPU")
+    Child("import time\nfor _ in range(10): time.sleep(0.01)\n").go()
+    t.stop()
+    (rec,) = t.json()
+    idle = [h for h in rec["hists"] if h["pid"] == 0]
+    assert idle and idle[0]["total"] >= 10, [h["pid"] for h in rec["hists"]]
 
 
 def test_runqlat_one_wait_per_wakeup():

@@ -179,3 +179,28 @@ def test_mountsnoop_cgroupmap(tmp_path, pinned_hash):
     assert [(int(r[1]), r[4]) for r in rows] == [
         (inside, f'mount("pybpf-in", "{target}", "tmpfs", 0x0, "") = 0'),
         (inside, f'umount("{target}", 0x0) = 0')], lines
+def test_filetop_read_only_write_only_and_directory(tmp_path):
+    """Two filetops on one child: --read-only -d DIR sees the reads of the file inside
+    DIR only; --write-only sees the writes of both files and no reads."""
+    from tests.workload import Child
+    inside = tmp_path / "dir"
+    inside.mkdir()
+    code = "import os\n"
+    for path in (str(inside / "ft-in"), str(tmp_path / "ft-out")):
+        code += (f"fd = os.open({path!r}, os.O_RDWR | os.O_CREAT)\n"
+                 "for _ in range(6): os.write(fd, b'x' * 4096)\n"
+                 "for _ in range(9): os.pread(fd, 1024, 0)\n")
+    c = Child(code)
+    ro = ToolRun("filetop", "-C", "--json", "-p", str(c.pid), "--read-only", "-d",
+                 str(inside), "100", ready="Tracing...")
+    wo = ToolRun("filetop", "-C", "--json", "-p", str(c.pid), "--write-only", "100",
+                 ready="Tracing...")
+    c.go()
+    ro.stop()
+    wo.stop()
+    (rec,) = ro.json()
+    assert [(r["file"], r["reads"], r["r_kb"], r["writes"]) for r in rec["rows"]] == [
+        ("ft-in", 9, 9, 0)], rec
+    (rec,) = wo.json()
+    got = sorted((r["file"], r["writes"], r["w_kb"], r["reads"]) for r in rec["rows"])
+    assert got == [("ft-in", 6, 24, 0), ("ft-out", 6, 24, 0)], rec

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -287,3 +289,53 @@ def test_tcpconnect_dns_names_the_connect_after_an_answer():
     r = run_tool("tcpconnect", "-d", "-c")
     assert r.returncode == 1 and r.stderr == \
         "pybpf tcpconnect: error: you may not specify -d/--dns with -c/--count\n"
+_BIND_TWICE = """
+import socket, sys
+port = int(sys.argv[1])
+a = socket.socket()
+a.bind(("127.0.0.1", port))
+try:
+    socket.socket().bind(("127.0.0.1", port))
+except OSError:
+    pass
+"""
+
+
+def test_bindsnoop_uid_filter_and_error_column():
+    """-u 65534 -E -w: a child running as nobody binds a port twice (the second fails);
+    this process's own bind (uid 0) is not shown.  RC holds bcc's error text."""
+    port = _free_port()
+    t = ToolRun("bindsnoop", "-u", "65534", "-E", "-w", ready="ADDR")
+    mine = socket.socket()
+    mine.bind(("127.0.0.1", 0))
+    mine.close()
+    subprocess.run([sys.executable, "-c", _BIND_TWICE, str(port)], user=65534, group=65534,
+                   check=True)
+    lines = t.stop()
+    assert lines[0].split()[:3] == ["RC", "PID", "COMM"]
+    rows = [ln for ln in lines[1:] if ln.strip()]
+    assert len(rows) == 2, lines
+    assert rows[0].startswith("Success ") and rows[1].startswith("Address already in use ")
+    ret = [ln[26:].split()[2] for ln in rows]
+    assert ret == ["0", "-98"]
+    assert all(ln.split()[-2:] == [str(port), "127.0.0.1"] for ln in rows), rows
+
+
+def test_bindsnoop_count_per_address_and_port():
+    """--count: three binds of 127.0.0.1:P, one of ::1:Q and a failed one (not counted
+    without -E), in bcc's LADDR LPORT BINDS table."""
+    p, q = _free_port(), _free_port()
+    t = ToolRun("bindsnoop", "--count", "-p", str(os.getpid()), ready="Tracing binds")
+    for _ in range(3):
+        s = socket.socket()
+        s.bind(("127.0.0.1", p))
+        s.close()
+    s6 = socket.socket(socket.AF_INET6)
+    s6.bind(("::1", q))
+    with pytest.raises(OSError):
+        socket.socket(socket.AF_INET6).bind(("::1", q))
+    s6.close()
+    lines = t.stop()
+    i = next(i for i, ln in enumerate(lines) if ln.split() == ["LADDR", "LPORT", "BINDS"])
+    assert [ln.split() for ln in lines[i + 1:] if ln.strip()] == [
+        ["127.0.0.1", str(p), "3"], ["::1", str(q), "1"]]

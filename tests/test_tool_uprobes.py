@@ -116,6 +116,26 @@ def test_stackcount_user_stack_of_a_function():
         lines
 
 
+def test_funclatency_level_times_the_outermost_calls_only():
+    """-l 1: three calls of a function recursing 3 deep, 20 ms a level: only the
+    outermost (60 ms) calls are timed; -v printed the program with the level set."""
+    from tests.cbuild import build
+    nest = build("tool_nest")
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {nest} 3 3 20"], stdin=subprocess.PIPE)
+    t = ToolRun("funclatency", "-m", "-l", "1", "-v", "-p", str(c.pid),
+                f"{nest}:nest_marker", ready='Tracing 1 functions for')
+    c.stdin.write(b"go\n")
+    c.stdin.close()
+    c.wait()
+    lines = t.stop()
+    assert " *   max_level = 1" in lines and 'SEC("uprobe")' in lines
+    import re
+    rows = [ln.split() for ln in lines if re.match(r"\s*\d+ -> \d+\s+:", ln)]
+    # "low -> high : count |stars|": one bucket, 32..63 ms, three calls
+    assert [(r[0], r[2], r[4]) for r in rows if r[4] != "0"] == [("32", "63", "3")], lines
+    assert "avg = " in "\n".join(lines) and "count: 3" in "\n".join(lines)
+
+
 def test_memleak_finds_the_leaking_stack():
     from tests.cbuild import build
     leaker = subprocess.Popen([build("tool_leak")], stdin=subprocess.PIPE,
@@ -135,6 +155,65 @@ def test_memleak_finds_the_leaking_stack():
     assert [(s["bytes"], s["allocations"]) for s in leaks] == [(7000, 7)], rec
     # what no_leak() allocated was freed
     assert not [s for s in rec["stacks"] if any(f.startswith("no_leak") for f in s["stack"])]
+
+
+def _memleak_run(binary: str, *args: str):
+    """memleak on ``binary`` started held; the report's JSON record once it said done."""
+    proc = subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        t = ToolRun("memleak", "-p", str(proc.pid), "-o", "0", "--json", "100", *args,
+                    ready="Attaching to process")
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "done\n"
+        t.stop()
+    finally:
+        proc.kill()
+        proc.wait()
+    (rec,) = t.json()
+    return rec
+
+
+def _stacks_of(rec, marker):
+    return [(s["bytes"], s["allocations"]) for s in rec["stacks"]
+            if any(f.startswith(marker) for f in s["stack"])]
+
+
+def test_memleak_combined_only_sorted_by_count():
+    """--combined-only --sort count: the kernel's per-stack totals; what no_leak() freed
+    was taken off again (its stack is gone), the 7 leaks stay."""
+    from tests.cbuild import build
+    rec = _memleak_run(build("tool_leak"), "--combined-only", "--sort", "count")
+    assert _stacks_of(rec, "leak_marker") == [(7000, 7)], rec
+    assert not _stacks_of(rec, "no_leak"), rec
+    counts = [s["allocations"] for s in rec["stacks"]]
+    assert counts == sorted(counts)             # bcc's order: the most last
+
+
+def test_memleak_symbols_prefix():
+    """--symbols-prefix tp_ -O BINARY: the allocator's own tp_malloc family is traced
+    (3 x 500 bytes leaked through it), libc's malloc (2 x 700) is not."""
+    from tests.cbuild import build
+    binary = build("tool_prefix")
+    rec = _memleak_run(binary, "-O", binary, "--symbols-prefix", "tp_")
+    assert _stacks_of(rec, "leak_prefixed") == [(1500, 3)], rec
+    assert all(s["bytes"] % 700 for s in rec["stacks"]), rec
+
+
+def test_memleak_percpu_allocations_of_a_bpf_map():
+    """--percpu (kernel mode): a per-CPU array map of 5 entries of 3000 bytes allocates
+    five 3000-byte per-CPU areas, outstanding while it lives."""
+    from pybpf._sys.uapi import MapType
+    from pybpf.maps import Map
+    t = ToolRun("memleak", "--percpu", "-z", "3000", "-Z", "3000", "-o", "0", "--json",
+                "100", ready="Attaching to kernel")
+    with Map.create(MapType.PERCPU_ARRAY, key_size=4, value_size=3000, max_entries=5,
+                    name="pt_memleak_pcpu"):
+        time.sleep(0.3)
+        t.stop()
+    (rec,) = t.json()
+    assert (15000, 5) in [(s["bytes"], s["allocations"]) for s in rec["stacks"]], rec
 
 
 def test_memleak_runs_a_command_and_traces_it_from_its_start():

@@ -361,8 +361,12 @@ class ArgumentParser:
             for group, args, kwargs in self._calls:
                 if group == "defaults":
                     real.set_defaults(**kwargs)
-                else:
-                    (real if group is None else group._real).add_argument(*args, **kwargs)
+                    continue
+                if kwargs.get("help") == SUPPRESS:
+                    # argparse hides an option only for its own SUPPRESS object (``is``)
+                    import argparse
+                    kwargs = {**kwargs, "help": argparse.SUPPRESS}
+                (real if group is None else group._real).add_argument(*args, **kwargs)
             self._real = real
         return self._real
 

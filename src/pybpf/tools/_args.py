@@ -7,14 +7,23 @@ import os
 import sys
 
 from .. import errors
+from ..options import SUPPRESS  # noqa: F401  (argparse.SUPPRESS, for hidden options)
 from . import _common
 
 
 def parser(tool: str, description: str, examples: str = ""):
     """The tool's argument parser: the shared one (one-line errors, exit 2) with bcc's
     description and examples."""
-    return _common.ArgumentParser(prog=f"pybpf {tool}", description=description,
-                                  epilog=examples or None)
+    p = _common.ArgumentParser(prog=f"pybpf {tool}", description=description,
+                               epilog=examples or None)
+    add_ebpf(p)
+    return p
+
+
+def add_ebpf(p):
+    """bcc's hidden ``--ebpf``: print the BPF program these options would load, and exit
+    (tools/_ebpf.py; nothing is loaded, no root needed)."""
+    p.add_argument("--ebpf", action="store_true", help=SUPPRESS)
 
 
 def positive_int(text: str) -> int:
@@ -134,6 +143,9 @@ class Filters:
         self.consts: dict = {}
         self.maps: dict = {}
         self._cgroup_fd: int | None = None
+        # --ebpf: only say what would run; open nothing (the pinned maps' names are kept)
+        self.ebpf = getattr(args, "ebpf", False)
+        self.pinned: list = []
         pid, tid = getattr(args, "pid", None), getattr(args, "tid", None)
         if pid:
             self.consts["targ_tgid"] = pid
@@ -144,12 +156,17 @@ class Filters:
                                          getattr(args, "cgroupmap", None)),
                                         ("filter_mntns", "mntns_filter",
                                          getattr(args, "mntnsmap", None))):
-                if path:
+                if path and self.ebpf:
+                    self.pinned.append(mapname)
+                    self.consts[flag] = True
+                elif path:
                     self.maps[mapname] = _common.open_pinned_map(
                         path, "--" + mapname.split("_")[0] + "map", key_size=8)
                     self.consts[flag] = True
             cg = getattr(args, "cgroup", None)
-            if cg:
+            if cg and self.ebpf:
+                self.consts["filter_cg"] = True
+            elif cg:
                 try:
                     self._cgroup_fd = os.open(cg, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
                 except OSError as e:

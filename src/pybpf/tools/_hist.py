@@ -96,6 +96,27 @@ def print_sections(out, hists: dict, unit: str, section: str | None = None,
         w("\n".join(lines) + ("\n" if lines else ""))
 
 
+def ext_read(obj) -> tuple[int, int]:
+    """-e/--extension (biolatency, cpudist): the interval's (total, count) of the values
+    histogrammed (tools/_extsum.bpf.h), reset for the next interval."""
+    m = obj.maps["ext"]
+    raw = bytes(m[0])
+    m.update(0, bytes(16))
+    return int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:16], "little")
+
+
+def ext_fields(total: int, count: int) -> dict:
+    """The extension's JSON fields of an interval (avg as bcc prints it: whole units)."""
+    return {"avg": total // count if count else 0, "total": total, "count": count}
+
+
+def ext_line(out, total: int, count: int, unit: str) -> None:
+    """bcc's line under the histograms (none for an interval without values)."""
+    if count and not out.json:
+        out.stream.write("\navg = %d %s, total: %d %s, count: %d\n\n" % (
+            total // count, unit, total, unit, count))
+
+
 def comm(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/comm") as f:
@@ -112,17 +133,23 @@ def comm_label(pid: int) -> str:
 
 def hist_report(obj, args, out, unit: str, section: str | None, label=None,
                 json_fields=None, linear: bool = False):
-    """The report of a tool with one histogram map ``hists`` keyed by a u32."""
+    """The report of a tool with one histogram map ``hists`` keyed by a u32 (and with
+    ``args.extension``, -e, the totals' line or JSON fields)."""
     import time
+    extension = getattr(args, "extension", False)
 
     def report():
         hists = read(obj.maps["hists"])
+        ext = ext_read(obj) if extension else None
         when = time.strftime("%H:%M:%S") if args.timestamp or out.json else None
         if not out.json:
             out.stream.write("\n")
         print_sections(out, {int.from_bytes(k, "little"): v for k, v in hists.items()},
                        unit, section, label, time_line=when, linear=linear,
-                       json_fields=json_fields)
+                       json_fields=json_fields,
+                       extra=ext_fields(*ext) if ext and out.json else None)
+        if ext:
+            ext_line(out, *ext, unit)
     return report
 
 

@@ -16,17 +16,25 @@ def parser(tool: str, description: str, examples: str):
     p.add_argument("-C", "--count", dest="events", action="store_true",
                    help="show event counts instead of timing")
     p.add_argument("-d", "--dist", action="store_true", help="show distributions as histograms")
+    p.add_argument("-c", "--cpu", type=_cpu_arg, help="trace this CPU only")
     _args.add_interval(p)
     _args.add_json(p, "interval")
     return p
 
 
-def run(tool: str, args, out, kind: str, width: int, name_of, banner: str,
-        consts: dict | None = None) -> int:
+def _cpu_arg(text: str) -> int:
+    """A CPU number that exists here (bcc's -c; the kernel's CPU ids are 0..n-1)."""
+    import os
+    from ._common import int_range
+    return int_range(0, (os.cpu_count() or 1) - 1, "a CPU number")(text)
+
+
+def run(tool: str, args, out, kind: str, width: int, name_of, banner: str) -> int:
     if args.events and args.dist:
         raise SystemExit("error: -C and -d are exclusive")
-    consts = dict(consts or {}, do_count=args.events, do_dist=args.dist,
-                  nanos=args.nanoseconds)
+    consts = {"do_count": args.events, "do_dist": args.dist, "nanos": args.nanoseconds}
+    if args.cpu is not None:
+        consts["targ_cpu"] = args.cpu
     unit = "nsecs" if args.nanoseconds else "usecs"
     div = 1 if args.nanoseconds else 1000
     with _args.Filters(args) as f, _run.load(tool, f, consts) as obj:

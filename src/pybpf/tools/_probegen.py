@@ -347,6 +347,10 @@ def load(tool: str, parts: list[tuple[str, str]], filters, consts: dict,
 
     import pybpf
     from . import _common
+    if filters.ebpf:
+        from ._ebpf import show_text
+        show_text(tool, head + "".join(c for _, c in parts), {**filters.consts, **consts},
+                  filters.pinned)
     _common.require_privileges()
     if verbose:
         print(head + "".join(c for _, c in parts), file=sys.stderr)

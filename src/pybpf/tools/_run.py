@@ -13,6 +13,10 @@ from .. import errors
 from . import _args, _common
 
 
+class EbpfShown(Exception):
+    """--ebpf printed the program (tools/_ebpf.py): the tool ends, exit 0."""
+
+
 def main(tool: str, build_parser, run, argv) -> int:
     """Parse ``argv`` with ``build_parser()`` and call ``run(args, out)``.  ``pybpf`` runs
     every tool under tools/_common.run_main (signals from the start, quiet broken pipes,
@@ -32,6 +36,8 @@ def _main(tool: str, build_parser, run, argv) -> int:
     out = _common.Output(sys.stdout, json_lines=getattr(args, "json", False))
     try:
         return run(args, out) or 0
+    except EbpfShown:
+        return 0
     except SystemExit as e:
         if isinstance(e.code, str):
             msg = e.code[len("error: "):] if e.code.startswith("error: ") else e.code
@@ -60,11 +66,14 @@ def load(tool: str, filters: _args.Filters, consts: dict | None = None,
 
 
 def _load(tool, filters, consts, programs, attach):
+    variables = dict(filters.consts)
+    variables.update(consts or {})
+    if filters.ebpf:
+        from ._ebpf import show_tool
+        show_tool(tool, variables, programs, filters.pinned)
     import pybpf
     _common.require_privileges()
     read, identity = _common.tool_source(tool)
-    variables = dict(filters.consts)
-    variables.update(consts or {})
     obj = pybpf.load(read if identity is not None else read(), name=tool, variables=variables, maps=filters.maps,
                      cache_key=identity, programs=programs)
     try:

@@ -4,18 +4,38 @@
 #ifndef PYBPF_TOOLS_TASKHIST_BPF_H
 #define PYBPF_TOOLS_TASKHIST_BPF_H
 
+/* cpudist's -e totals; runqlat (bcc's has no -e) keeps its load free of the map */
+#ifdef TASKHIST_EXTENSION
+#include "_extsum.bpf.h"
+#else
+#define ext_add(value) do { } while (0)
+#endif
+
 const volatile bool by_pid = false;   /* -P */
 const volatile bool by_tid = false;   /* -L */
 const volatile bool millis = false;   /* -m */
 const volatile bool by_pidns = false; /* runqlat --pidnss */
+const volatile bool include_idle = false;   /* cpudist -I: the idle tasks (pid 0) too */
 
 HASH_MAP(start, __u32, __u64, 10240);
 HASH_MAP(hists, __u32, struct hist, 10240);
 
-/* Start t's interval at now (a task the -p/-t filters want; never the idle task). */
-static __always_inline void start_interval(struct task_struct *t, __u64 now)
+/* The start map's key of t: its thread id; each CPU's idle task (pid 0 on every CPU)
+ * gets one of its own above any pid (PID_MAX_LIMIT is 2^22), 0 (none) without -I.  t
+ * is always switching on or off the current CPU. */
+static __always_inline __u32 interval_key(struct task_struct *t)
 {
 	__u32 tid = BPF_CORE_READ(t, pid);
+
+	if (!tid && include_idle)
+		return 0xffff0000 | bpf_get_smp_processor_id();
+	return tid;
+}
+
+/* Start t's interval at now (a task the -p/-t filters want; the idle task with -I). */
+static __always_inline void start_interval(struct task_struct *t, __u64 now)
+{
+	__u32 tid = interval_key(t);
 
 	if (!tid || !task_wanted(t))
 		return;
@@ -25,7 +45,7 @@ static __always_inline void start_interval(struct task_struct *t, __u64 now)
 /* End t's interval at now: its length in ns in *delta, false when none was started. */
 static __always_inline bool end_interval(struct task_struct *t, __u64 now, __u64 *delta)
 {
-	__u32 tid = BPF_CORE_READ(t, pid);
+	__u32 tid = interval_key(t);
 	__u64 *ts = bpf_map_lookup_elem(&start, &tid);
 	__u64 begun;
 
@@ -58,6 +78,7 @@ static __always_inline void record_interval(struct task_struct *t, __u64 delta)
 
 	delta /= millis ? 1000000 : 1000;
 	hist_add(&hists, &key, delta);
+	ext_add(delta);
 }
 
 #endif

@@ -7,8 +7,12 @@
 #include "bindsnoop.h"
 
 const volatile bool failed_only = false;
+const volatile __u32 targ_uid = (__u32)-1;   /* -u */
+const volatile bool count_only = false;      /* --count: count, send no events */
+const volatile bool count_failed = false;    /* --count -E: failed binds count too */
 
 HASH_MAP(start, __u32, struct pending, 10240);
+HASH_MAP(counts, struct count_key, __u64, 10240);
 RINGBUF_MAP(events, 256 * 1024);
 
 SEC("tracepoint/syscalls/sys_enter_bind")
@@ -17,6 +21,8 @@ int enter_bind(struct trace_event_raw_sys_enter *ctx)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending p = {.fd = ctx->args[0], .addr = (const void *)ctx->args[1]};
 
+	if (targ_uid != (__u32)-1 && (__u32)bpf_get_current_uid_gid() != targ_uid)
+		return 0;
 	if (!current_wanted())
 		return 0;
 	bpf_map_update_elem(&start, &tid, &p, BPF_ANY);
@@ -43,6 +49,20 @@ int exit_bind(struct trace_event_raw_sys_exit *ctx)
 		goto out;
 	if (!port_in(targ_lports, n_lports, __builtin_bswap16(sa.sin6_port)))
 		goto out;
+	if (count_only) {
+		struct count_key k = {};
+
+		if (ret != 0 && !count_failed)
+			goto out;
+		k.family = sa.sin6_family;
+		k.port = __builtin_bswap16(sa.sin6_port);
+		if (sa.sin6_family == AF_INET)
+			__builtin_memcpy(k.addr, &((struct sockaddr_in *)&sa)->sin_addr, 4);
+		else
+			__builtin_memcpy(k.addr, &sa.sin6_addr, 16);
+		counter_add(&counts, &k, 1);
+		goto out;
+	}
 	sock = socket_of_fd(p->fd);
 	if (!sock)
 		goto out;

@@ -23,4 +23,11 @@ struct event {
 	char comm[16];
 };
 
+/* --count: binds per local address and port, counted in the kernel */
+struct count_key {
+	__u8 addr[16];
+	__u16 family;
+	__u16 port;
+};
+
 #endif

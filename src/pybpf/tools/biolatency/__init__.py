@@ -14,6 +14,7 @@ EXAMPLES = """examples:
     pybpf biolatency -D                 # show each disk device separately
     pybpf biolatency -F                 # show I/O flags separately
     pybpf biolatency -d vda             # trace vda only
+    pybpf biolatency -e                 # show extension summary (total, average)
     pybpf biolatency --json 1           # one JSON object per interval
 """
 
@@ -28,6 +29,8 @@ def parser():
     g.add_argument("-D", "--disks", action="store_true", help="print a histogram per disk device")
     g.add_argument("-F", "--flags", action="store_true", help="print a histogram per set of I/O flags")
     p.add_argument("-d", "--disk", help="trace this disk only")
+    p.add_argument("-e", "--extension", action="store_true",
+                   help="summarize average/total value")
     _args.add_interval(p)
     _args.add_json(p, "interval")
     return p
@@ -36,7 +39,8 @@ def parser():
 def run(args, out):
     disks = _block.Disks()
     consts = {"targ_queued": args.queued, "targ_per_disk": args.disks,
-              "targ_per_flag": args.flags, "targ_ms": args.milliseconds}
+              "targ_per_flag": args.flags, "targ_ms": args.milliseconds,
+              "extension": args.extension}
     if args.disk:
         dev = disks.by_name(args.disk)
         if dev is None:
@@ -48,6 +52,7 @@ def run(args, out):
     with _args.Filters(args) as f, _run.load("biolatency", f, consts) as obj:
         def report():
             raw = _hist.read(obj.maps["hists"])
+            ext = _hist.ext_read(obj) if args.extension else None
             hists = {}
             for k, v in raw.items():
                 key = int.from_bytes(k, "little")
@@ -55,7 +60,10 @@ def run(args, out):
             when = time.strftime("%H:%M:%S") if args.timestamp or out.json else None
             if not out.json:
                 out.stream.write("\n")
-            _hist.print_sections(out, hists, unit, section, time_line=when)
+            _hist.print_sections(out, hists, unit, section, time_line=when,
+                                 extra=_hist.ext_fields(*ext) if ext and out.json else None)
+            if ext:
+                _hist.ext_line(out, *ext, unit)
 
         _run.intervals("biolatency", obj, args, out, report,
                        banner="Tracing block device I/O... Hit Ctrl-C to end.")

@@ -3,6 +3,7 @@
  * histograms, per disk or per flags; block raw tracepoints (no kprobes). */
 #include "vmlinux.h"
 #include "../_common.bpf.h"
+#include "../_extsum.bpf.h"
 #include "../_block.bpf.h"
 #include "biolatency.h"
 
@@ -57,6 +58,7 @@ int rq_complete(struct bpf_raw_tracepoint_args *ctx)
 	else if (targ_per_flag)
 		key = rq_flags(rq);
 	hist_add(&hists, &key, delta);
+	ext_add(delta);
 	return 0;
 }
 

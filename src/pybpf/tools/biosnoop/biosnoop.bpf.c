@@ -10,6 +10,7 @@
 
 const volatile bool targ_queued = false;
 const volatile __u32 targ_dev = 0;
+const volatile bool targ_pattern = false;   /* -P */
 
 struct stamps {
 	__u64 insert;
@@ -18,6 +19,9 @@ struct stamps {
 };
 
 HASH_MAP(start, struct request *, struct stamps, 10240);
+/* -P: where each disk's last completed I/O ended (sector), to call the next one
+ * sequential (it starts there) or random (bcc's pattern) */
+HASH_MAP(last_sectors, __u32, __u64, 1024);
 RINGBUF_MAP(events, 1024 * 1024);
 
 static __always_inline void stamp(struct request *rq, bool issue)
@@ -87,6 +91,15 @@ int rq_complete(struct bpf_raw_tracepoint_args *ctx)
 	} else {
 		e->pid = 0;
 		__builtin_memset(e->comm, 0, sizeof(e->comm));
+	}
+	e->pattern = 0;
+	if (targ_pattern) {
+		__u64 *last = bpf_map_lookup_elem(&last_sectors, &e->dev), end;
+
+		if (last)
+			e->pattern = *last == e->sector ? 1 : 2;
+		end = e->sector + e->len / 512;
+		bpf_map_update_elem(&last_sectors, &e->dev, &end, BPF_ANY);
 	}
 	bpf_ringbuf_submit(e, 0);
 out:

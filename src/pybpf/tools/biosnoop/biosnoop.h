@@ -12,6 +12,8 @@ struct event {
 	__u32 flags;        /* _block.bpf.h's layout */
 	__u32 pid;
 	char comm[16];
+	__u32 pattern;      /* -P: 0 unknown, 1 sequential, 2 random */
+	__u32 pad;
 };
 
 #endif

@@ -11,6 +11,8 @@ EXAMPLES = """examples:
     pybpf cpudist -mT 1        # 1s summaries, milliseconds, and timestamps
     pybpf cpudist -P           # show each PID separately
     pybpf cpudist -p 185       # trace PID 185 only
+    pybpf cpudist -I           # include CPU idle time
+    pybpf cpudist -e           # show extension summary (average/total/count)
     pybpf cpudist --json 1     # one JSON object per interval
 """
 
@@ -20,11 +22,16 @@ def parser():
                      EXAMPLES)
     p.add_argument("-O", "--offcpu", action="store_true", help="measure off-CPU time")
     _hist.add_task_options(p)
+    p.add_argument("-I", "--include-idle", action="store_true", help="include CPU idle time")
+    p.add_argument("-e", "--extension", action="store_true",
+                   help="show extension summary (average/total/count)")
     return p
 
 
 def run(args, out):
-    return _hist.run_task_hists("cpudist", args, out, {"offcpu": args.offcpu},
+    return _hist.run_task_hists("cpudist", args, out,
+                                {"offcpu": args.offcpu, "include_idle": args.include_idle,
+                                 "extension": args.extension},
                                 "Tracing %s-CPU time... Hit Ctrl-C to end." % (
                                     "off" if args.offcpu else "on"))
 

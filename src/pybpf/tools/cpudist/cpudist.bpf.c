@@ -3,6 +3,7 @@
  * long they are off it), as an in-kernel histogram; the sched_switch raw tracepoint. */
 #include "vmlinux.h"
 #include "../_common.bpf.h"
+#define TASKHIST_EXTENSION
 #include "../_taskhist.bpf.h"
 #include "cpudist.h"
 

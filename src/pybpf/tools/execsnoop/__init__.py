@@ -5,9 +5,9 @@ from __future__ import annotations
 import struct
 import sys
 
-from .. import _common, _run
+from .. import _args, _common, _run
 
-_HDR = struct.Struct("<QIIIiIIII16s")  # struct event up to args[] (execsnoop.h)
+_HDR = struct.Struct("<QIIIiIIIIII16s16s")  # struct event up to args[] (execsnoop.h)
 ARGS_MAX = 60                        # TOTAL_MAX_ARGS in execsnoop.h
 
 EXAMPLES = """examples:
@@ -22,6 +22,8 @@ EXAMPLES = """examples:
     pybpf execsnoop -n main          # only commands whose name matches "main"
     pybpf execsnoop -l tpkg          # only command lines containing "tpkg"
     pybpf execsnoop -P 181           # only children of PID 181
+    pybpf execsnoop -C               # add a CPU column
+    pybpf execsnoop -M               # add the parent's command (PCOMM)
     pybpf execsnoop --max-args 40    # keep up to 40 arguments
     pybpf execsnoop --cgroupmap /sys/fs/bpf/cgmap   # only cgroups in this pinned map
     pybpf execsnoop --mntnsmap /sys/fs/bpf/mntns    # only mount namespaces in this map
@@ -55,8 +57,11 @@ def parser():
                    help="maximum number of arguments captured and shown (default 20)")
     p.add_argument("-P", "--ppid", metavar="PPID", type=_common.pid_arg,
                    help="trace children of this parent PID only")
+    p.add_argument("-C", "--print-cpu", action="store_true", help="print CPU column")
+    p.add_argument("-M", "--print-pcomm", action="store_true", help="print parent command")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per exec instead of columns")
+    _args.add_ebpf(p)
     return p
 
 
@@ -74,10 +79,19 @@ class Formatter:
         a = self.args
         cols = ("%-9s" % "TIME" if a.time else "") + ("%-8s" % "TIME(s)" if a.timestamp else "") \
             + ("%-6s" % "UID" if a.print_uid else "")
-        self.out.header(cols + "%-16s %-7s %-7s %3s %s" % ("PCOMM", "PID", "PPID", "RET", "ARGS"))
+        # bcc 0.26 heads the command "PCOMM"; bcc with -M calls it COMM and adds the
+        # parent's as PCOMM after PID
+        cols += "%-16s %-7s " % ("COMM" if a.print_pcomm else "PCOMM", "PID")
+        if a.print_pcomm:
+            cols += "%-16s " % "PCOMM"
+        cols += "%-7s " % "PPID"
+        if a.print_cpu:
+            cols += "%-4s " % "CPU"
+        self.out.header(cols + "%3s %s" % ("RET", "ARGS"))
 
     def event(self, data: memoryview) -> None:
-        ts, pid, ppid, uid, ret, count, size, truncated, _, comm = _HDR.unpack_from(data)
+        ts, pid, ppid, uid, ret, count, size, truncated, _, cpu, _, comm, pcomm = \
+            _HDR.unpack_from(data)
         comm = comm.split(b"\0", 1)[0]
         argv = bytes(data[_HDR.size:_HDR.size + size]).split(b"\0")[:count]
         if truncated:
@@ -94,19 +108,25 @@ class Formatter:
             self.out.row("", {
                 "time": self.clock.hms(ts), "timestamp": round(self.clock.since_start(ts), 6),
                 "uid": uid, "pcomm": comm.decode(errors="replace"), "pid": pid,
-                "ppid": ppid if ppid > 0 else None, "ret": ret,
+                "ppid": ppid if ppid > 0 else None,
+                "parent_comm": pcomm.split(b"\0", 1)[0].decode(errors="replace"),
+                "cpu": cpu, "ret": ret,
                 "args": [x.decode(errors="replace") for x in argv],
             })
             return
         prefix = ("%-9s" % self.clock.hms(ts) if a.time else "") \
             + ("%-8.3f" % self.clock.since_start(ts) if a.timestamp else "") \
             + ("%-6d" % uid if a.print_uid else "")
-        self.out.row(prefix + "%-16s %-7d %-7s %3d %s" % (
-            comm.decode(errors="replace"), pid, ppid if ppid > 0 else "?", ret,
-            line.decode(errors="replace")), {})
+        prefix += "%-16s %-7d " % (comm.decode(errors="replace"), pid)
+        if a.print_pcomm:
+            prefix += "%-16s " % pcomm.split(b"\0", 1)[0].decode(errors="replace")
+        prefix += "%-7s " % (ppid if ppid > 0 else "?")
+        if a.print_cpu:
+            prefix += "%-4d " % cpu
+        self.out.row(prefix + "%3d %s" % (ret, line.decode(errors="replace")), {})
 
 
-def configure(args) -> tuple[dict, dict]:
+def configure(args, open_maps: bool = True) -> tuple[dict, dict]:
     """The object's constants for these options, and the user's pinned maps that replace
     ours (--cgroupmap/--mntnsmap)."""
     consts = {"max_args": args.max_args, "ignore_failed": not args.fails}
@@ -119,7 +139,9 @@ def configure(args) -> tuple[dict, dict]:
                                        "--cgroupmap"),
                                       ("filter_mntns", "mntns_filter", args.mntnsmap,
                                        "--mntnsmap")):
-        if path:
+        if path and not open_maps:
+            consts[flag] = True
+        elif path:
             # the same shapes as bcc's pinned cgroupset/mount_ns_set maps: hash maps
             # keyed by the 8-byte cgroup id / mount namespace inode number
             opened[mapname] = _common.open_pinned_map(path, what, key_size=8)
@@ -130,6 +152,11 @@ def configure(args) -> tuple[dict, dict]:
 def run(args, out: _common.Output) -> int:
     import pybpf
 
+    if args.ebpf:
+        from .._ebpf import show_tool
+        consts, _ = configure(args, open_maps=False)
+        show_tool("execsnoop", consts, maps=[m for m, v in (("cgroup_filter", args.cgroupmap),
+                                                       ("mntns_filter", args.mntnsmap)) if v])
     _common.require_privileges()
     consts, user_maps = configure(args)
     clock = _common.Clock()
@@ -148,4 +175,7 @@ def run(args, out: _common.Output) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return run(args, _common.Output(sys.stdout, json_lines=args.json))
+    try:
+        return run(args, _common.Output(sys.stdout, json_lines=args.json))
+    except _run.EbpfShown:
+        return 0

@@ -144,6 +144,8 @@ static __always_inline int leave(long ret)
 		reread_args(e);
 	/* after a successful exec, comm is the new program's name */
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
+	e->cpu = bpf_get_smp_processor_id();
 	size = sizeof(*e) - ARGS_BUF + e->args_size;
 	if (size <= sizeof(*e) && bpf_ringbuf_output(&events, e, size, 0))
 		count_drop();

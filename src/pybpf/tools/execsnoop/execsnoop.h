@@ -20,7 +20,10 @@ struct event {
 	__u32 args_size;
 	__u32 truncated;      /* argv had more than max_args entries: show "..." */
 	__u32 missed;         /* a string was unreadable at entry: re-read after the exec */
+	__u32 cpu;            /* the CPU the exec returned on (-C) */
+	__u32 _pad;
 	char comm[TASK_COMM_LEN];
+	char pcomm[TASK_COMM_LEN];  /* the real parent's comm (-M) */
 	char args[ARGS_BUF];
 };
 

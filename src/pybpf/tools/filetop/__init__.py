@@ -20,6 +20,9 @@ EXAMPLES = """examples:
     pybpf filetop 5 10       # 5 second summaries, 10 times only
     pybpf filetop -a         # all files (sockets, pipes...), not only regular ones
     pybpf filetop -s wbytes  # sort by bytes written
+    pybpf filetop --read-only   # trace only reads
+    pybpf filetop --write-only  # trace only writes
+    pybpf filetop -d /home/user # trace files in /home/user directory only
     pybpf filetop --json 1   # one JSON object per interval
 """
 
@@ -32,15 +35,47 @@ def parser():
     p.add_argument("-s", "--sort", choices=sorted(SORTS), default="all",
                    help="sort column, default all")
     _args.add_pid(p)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--read-only", action="store_true", help="trace only reads")
+    g.add_argument("--write-only", action="store_true", help="trace only writes")
     _args.add_interval(p, interval_default=1.0)
+    p.add_argument("-d", "--directory", help="trace this directory only")
     _args.add_json(p, "interval")
     return p
 
 
+_CALLS = {"read": ("read", "pread64", "readv", "preadv"),
+          "write": ("write", "pwrite64", "writev", "pwritev")}
+
+
+def _programs(args):
+    """The syscalls' programs to load: --read-only/--write-only leave the other half out
+    (bcc attaches vfs_read or vfs_write only)."""
+    if not (args.read_only or args.write_only):
+        return None
+    return [f"{side}_{c}" for c in _CALLS["read" if args.read_only else "write"]
+            for side in ("enter", "exit")]
+
+
+def _directory(path: str) -> dict:
+    """-d: the directory's inode number (the BPF side compares the parent's)."""
+    import os
+    import stat
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise SystemExit(f"error: directory {path!r}: {e.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise SystemExit(f"error: {path!r} is not a directory")
+    return {"dir_ino": st.st_ino}
+
+
 def run(args, out):
     from .. import _stat
-    with _args.Filters(args) as f, _run.load("filetop", f,
-                                             {"regular_only": not args.all_files},
+    consts = {"regular_only": not args.all_files}
+    if args.directory is not None:
+        consts.update(_directory(args.directory))
+    with _args.Filters(args) as f, _run.load("filetop", f, consts, programs=_programs(args),
                                              attach=False) as obj:
         _run.attach_some(obj, optional=tuple(n for n in obj.programs
                                              if n.endswith(("readv", "writev"))))

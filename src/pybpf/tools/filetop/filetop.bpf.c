@@ -11,6 +11,9 @@
 #define S_IFSOCK 0140000
 
 const volatile bool regular_only = true;
+/* -d: only files whose parent directory has this inode number (bcc compares the
+ * number only: btrfs subvolumes show user space another device than the sb's s_dev) */
+const volatile __u64 dir_ino = 0;
 
 HASH_MAP(start, __u32, struct pending, 10240);
 HASH_MAP(counts, struct file_key, struct file_val, 10240);
@@ -61,12 +64,16 @@ static __always_inline int leave(long ret)
 	key.type = (mode & S_IFMT) == S_IFREG ? 'R' : (mode & S_IFMT) == S_IFSOCK ? 'S' : 'O';
 	if (regular_only && key.type != 'R')
 		return 0;
+	dentry = BPF_CORE_READ(file, f_path.dentry);
+	if (dir_ino) {
+		if (BPF_CORE_READ(dentry, d_parent, d_inode, i_ino) != dir_ino)
+			return 0;
+	}
 	key.pid = id >> 32;
 	key.tid = tid;
 	key.ino = BPF_CORE_READ(inode, i_ino);
 	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
-	dentry = BPF_CORE_READ(file, f_path.dentry);
 	bpf_probe_read_kernel_str(key.name, sizeof(key.name), BPF_CORE_READ(dentry, d_name.name));
 	v = lookup_or_init(&counts, &key, &zero);
 	if (!v)

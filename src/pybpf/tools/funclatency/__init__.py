@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from .. import _args, _hist, _probes, _run
+from .. import _args, _common, _hist, _probes, _run
+
+MAX_DEPTH = 16      # funclatency.h: the entry times kept per thread
 
 EXAMPLES = """examples:
     pybpf funclatency c:read              # time libc read() as a histogram
@@ -15,6 +17,8 @@ EXAMPLES = """examples:
     pybpf funclatency -F 'c:str*'         # a histogram per function
     pybpf funclatency -r 'c:^mem(cpy|set)$'   # a regular expression
     pybpf funclatency --json -d 5 c:read  # one JSON object per interval
+    pybpf funclatency -l 1 c:qsort        # the outermost call of a recursion only
+    pybpf funclatency -v c:read           # print the BPF program too
     pybpf funclatency -u vfs_read         # a kernel function (needs kprobes)
 """
 
@@ -30,6 +34,10 @@ def parser():
     p.add_argument("-F", "--function", action="store_true",
                    help="show a separate histogram per function")
     _args.add_regexp(p)
+    p.add_argument("-l", "--level", type=_common.int_range(1, MAX_DEPTH, "a nesting level"),
+                   help="set the level of nested or recursive functions")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print the BPF program (for debugging purposes)")
     p.add_argument("pattern", help="search expression for functions (lib:func)")
     _args.add_json(p, "interval")
     return p
@@ -52,8 +60,16 @@ def run(args, out):
         if args.microseconds else ("nsecs", 1)
     _args.interval_count(args)
     consts = {"per_function": args.function, "unit_div": div}
+    if args.level:
+        consts["max_level"] = args.level
     progs = ["kfunc_entry", "kfunc_return"] if family == "kprobe" else \
         ["func_entry", "func_return"]
+    if args.verbose and not args.ebpf:
+        import sys
+        from .._ebpf import render_tool
+        # bcc prints it on stdout; with --json that carries JSON only
+        print(render_tool("funclatency", consts, progs),
+              file=sys.stderr if out.json else sys.stdout, flush=True)
     with _args.Filters(args) as f, _run.load("funclatency", f, consts, programs=progs,
                                              attach=False) as obj:
         pid = args.pid or -1

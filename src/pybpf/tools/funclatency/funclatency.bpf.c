@@ -8,6 +8,9 @@
 
 const volatile bool per_function = false;
 const volatile __u32 unit_div = 1;
+/* -l: time the outermost max_level levels of nested or recursive calls only (the depth
+ * is still counted beyond, so every return pairs with its own entry) */
+const volatile __u32 max_level = MAX_DEPTH;
 
 struct entry {
 	__u64 ts[MAX_DEPTH];
@@ -33,8 +36,12 @@ static __always_inline int enter(void)
 		return 0;
 	/* recursion: a stack of entry times per thread */
 	d = e->depth;
-	if (d < MAX_DEPTH)
-		e->ts[d] = bpf_ktime_get_ns();
+	if (d < MAX_DEPTH && d < max_level) {
+		/* clang folds the two comparisons into one the verifier cannot follow: hide
+		 * d's range from clang so the mask (MAX_DEPTH is a power of two) stays */
+		asm volatile("" : "+r"(d));
+		e->ts[d & (MAX_DEPTH - 1)] = bpf_ktime_get_ns();
+	}
 	e->depth = d + 1;
 	return 0;
 }
@@ -49,9 +56,10 @@ static __always_inline int leave(void *ctx)
 	if (!e || !e->depth)
 		return 0;
 	d = --e->depth;
-	if (d >= MAX_DEPTH)
+	if (d >= MAX_DEPTH || d >= max_level)
 		return 0;
-	delta = bpf_ktime_get_ns() - e->ts[d];
+	asm volatile("" : "+r"(d));    /* as in enter() */
+	delta = bpf_ktime_get_ns() - e->ts[d & (MAX_DEPTH - 1)];
 	i = 0;
 	n = bpf_map_lookup_elem(&totals, &i);
 	if (n)

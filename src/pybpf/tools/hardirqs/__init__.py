@@ -8,6 +8,7 @@ EXAMPLES = """examples:
     pybpf hardirqs            # sum hard irq event time
     pybpf hardirqs -d         # show hard irq event time as histograms
     pybpf hardirqs -C         # count hard irq events
+    pybpf hardirqs -c 1      # sum hard irq event time on CPU 1 only
     pybpf hardirqs 1 10       # print 1 second summaries, 10 times
     pybpf hardirqs -NT 1      # 1s summaries, nanoseconds, and timestamps
     pybpf hardirqs --json 1   # one JSON object per interval

@@ -8,6 +8,7 @@
 const volatile bool do_count = false;
 const volatile bool do_dist = false;
 const volatile bool nanos = false;
+const volatile int targ_cpu = -1;    /* -c: this CPU only */
 
 struct entry {
 	__u64 ts;
@@ -25,6 +26,9 @@ int entry(struct trace_event_raw_irq_handler_entry *ctx)
 	struct entry *e = bpf_map_lookup_elem(&start, &zero);
 
 	if (!e)
+		return 0;
+	/* the exit finds no start stamp on another CPU (start is per CPU) */
+	if (targ_cpu >= 0 && bpf_get_smp_processor_id() != targ_cpu)
 		return 0;
 	__builtin_memset(&e->key, 0, sizeof(e->key));
 	bpf_probe_read_kernel_str(e->key.name, sizeof(e->key.name), (void *)ctx + off);

@@ -8,6 +8,7 @@ EXAMPLES = """examples:
     pybpf killsnoop             # trace all kill() signals
     pybpf killsnoop -x          # only show failed kills
     pybpf killsnoop -p 181      # only trace PID 181
+    pybpf killsnoop -T 189      # only trace target PID 189
     pybpf killsnoop -s 9        # only trace signal 9
     pybpf killsnoop -s SIGTERM  # signals by name too
     pybpf killsnoop --json      # one JSON object per kill
@@ -18,6 +19,8 @@ def parser():
     p = _args.parser("killsnoop", "Trace signals issued by the kill() syscall", EXAMPLES)
     p.add_argument("-x", "--failed", action="store_true", help="only show failed kill syscalls")
     _args.add_pid(p)
+    p.add_argument("-T", "--tpid", metavar="TPID", type=_common.pid_arg,
+                   help="trace this target PID only which is the receiver of signal")
     p.add_argument("-s", "--signal", type=_signals.signal_number, help="trace this signal only")
     _args.add_cgroup(p)
     _args.add_maps(p)
@@ -42,6 +45,8 @@ def run(args, out):
     consts = {"failed_only": args.failed}
     if args.signal:
         consts["targ_sig"] = args.signal
+    if args.tpid:
+        consts["targ_tpid"] = args.tpid
     with _args.Filters(args) as f, _run.load("killsnoop", f, consts) as obj:
         _run.stream("killsnoop", obj, handle, out, header)
     return 0

@@ -6,6 +6,7 @@
 
 const volatile bool failed_only = false;
 const volatile int targ_sig = 0;
+const volatile int targ_tpid = 0;    /* -T: the receiving pid (or tid) only */
 
 HASH_MAP(start, __u32, struct event, 10240);
 RINGBUF_MAP(events, 256 * 1024);
@@ -17,6 +18,8 @@ static __always_inline int enter(__u32 tpid, int sig)
 	struct event e = {};
 
 	if (targ_sig && sig != targ_sig)
+		return 0;
+	if (targ_tpid && (int)tpid != targ_tpid)
 		return 0;
 	if (!current_wanted())
 		return 0;

@@ -6,7 +6,7 @@ import os
 import struct
 import time
 
-from .. import _args, _run, _stacks
+from .. import _args, _common, _run, _stacks
 
 _INFO = struct.Struct("<QQiI")
 
@@ -19,6 +19,10 @@ EXAMPLES = """examples:
     pybpf memleak -p 181 5 3         # every 5 seconds, 3 times
     pybpf memleak -p 181 --json 5    # one JSON object per interval
     pybpf memleak -c './a.out arg'   # run a command and trace its allocations
+    pybpf memleak -p 181 --combined-only   # per-stack totals kept in the kernel
+    pybpf memleak -p 181 --sort count      # stacks sorted by allocation count
+    pybpf memleak -p 181 --symbols-prefix je_   # jemalloc's je_malloc and friends
+    pybpf memleak --percpu           # kernel per-CPU allocations
 """
 
 USER_PROBES = (("malloc", "malloc_enter", False), ("malloc", "malloc_exit", True),
@@ -26,6 +30,8 @@ USER_PROBES = (("malloc", "malloc_enter", False), ("malloc", "malloc_exit", True
                ("realloc", "realloc_enter", False), ("realloc", "malloc_exit", True),
                ("free", "free_enter_u", False))
 KERNEL_PROGS = ["tp_kmalloc", "tp_kfree", "tp_cache_alloc", "tp_cache_free"]
+PERCPU_PROGS = ["tp_percpu_alloc", "tp_percpu_free"]
+_COMBINED = struct.Struct("<QQ")
 
 
 def parser():
@@ -48,6 +54,15 @@ def parser():
                    help="capture only allocations smaller than this size")
     _args.add_lines(p)
     p.add_argument("-O", "--obj", default="c", help="attach to allocator functions in this object")
+    p.add_argument("--combined-only", action="store_true",
+                   help="show combined allocation statistics only")
+    p.add_argument("--wa-missing-free", action="store_true",
+                   help="Workaround to alleviate misjudgments when free is missing")
+    p.add_argument("--percpu", action="store_true", help="trace percpu allocations")
+    p.add_argument("--sort", choices=("size", "count"), default="size",
+                   help="report sorted in given key; available key list: size, count")
+    p.add_argument("--symbols-prefix", type=_common.text_arg,
+                   help="memory allocator symbols prefix")
     _args.add_interval(p, interval_default=5.0)
     _args.add_json(p, "interval")
     return p
@@ -107,17 +122,25 @@ def run(args, out):
 def _run_traced(args, out, release):
     from ...links import elfcache, libpath, uprobe
     user = bool(args.pid)
+    if user and args.percpu:
+        raise SystemExit("error: --percpu traces the kernel's per-CPU allocations: "
+                         "not with -p or -c")
     consts = {"min_size": args.min_size, "max_size": args.max_size,
-              "sample_every": args.sample_rate, "user_stacks": user}
-    programs = sorted({prog for _, prog, _ in USER_PROBES}) if user else KERNEL_PROGS
+              "sample_every": args.sample_rate, "user_stacks": user,
+              "combined": args.combined_only,
+              "wa_missing_free": args.wa_missing_free and not user}
+    programs = sorted({prog for _, prog, _ in USER_PROBES}) if user else \
+        PERCPU_PROGS if args.percpu else KERNEL_PROGS
     with _args.Filters(args) as f, _run.load("memleak", f, consts, programs=programs,
                                              attach=not user) as obj:
         if user:
             lib = libpath.resolve_path(args.obj)
             table = elfcache.function_offsets(lib)      # cached by the library's identity
+            prefix = args.symbols_prefix or ""
             for func, prog, ret in USER_PROBES:
                 obj.links.append(uprobe.attach(obj.programs[prog], lib,
-                                               offset=elfcache.symbol_offset(lib, func, table),
+                                               offset=elfcache.symbol_offset(
+                                                   lib, prefix + func, table),
                                                retprobe=ret, pid=args.pid))
         if release is not None:
             release()
@@ -128,7 +151,14 @@ def _run_traced(args, out, release):
             now = time.monotonic_ns()
             by_stack: dict[int, list] = {}
             listed = []
-            for k, v in allocs.items_raw():
+            if args.combined_only:
+                # the kernel's running totals per stack (bcc's combined_allocs: no age
+                # filter, no per-allocation list)
+                for k, v in obj.maps["combined_allocs"].items_raw():
+                    sid = int.from_bytes(k, "little", signed=True)
+                    b, n = _COMBINED.unpack(v)
+                    by_stack[sid] = [b, n, args.pid]
+            for k, v in ([] if args.combined_only else allocs.items_raw()):
                 size, ts, sid, pid = _INFO.unpack(v)
                 if now - ts < args.older * 1_000_000:
                     continue
@@ -137,7 +167,8 @@ def _run_traced(args, out, release):
                 e[1] += 1
                 if args.show_allocs:
                     listed.append((int.from_bytes(k, "little"), size, (now - ts) // 1_000_000))
-            top = sorted(by_stack.items(), key=lambda kv: kv[1][0], reverse=True)[:args.top]
+            col = 1 if args.sort == "count" else 0
+            top = sorted(by_stack.items(), key=lambda kv: kv[1][col], reverse=True)[:args.top]
             when = time.strftime("%H:%M:%S")
 
             def frames(sid, pid):

@@ -11,9 +11,43 @@ const volatile __u64 min_size = 0;
 const volatile __u64 max_size = (__u64)-1;
 const volatile __u64 sample_every = 1;
 const volatile bool user_stacks = true;
+const volatile bool combined = false;          /* --combined-only */
+const volatile bool wa_missing_free = false;   /* --wa-missing-free (kernel mode) */
 
 HASH_MAP(sizes, __u32, __u64, 10240);
 HASH_MAP(allocs, __u64, struct alloc_info, 1000000);
+HASH_MAP(combined_allocs, __u64, struct combined_info, 10240);
+
+static __always_inline void combined_add(__s32 stack_id, __u64 size)
+{
+	__u64 key = (__u64)(__s64)stack_id;
+	struct combined_info *c = bpf_map_lookup_elem(&combined_allocs, &key), init = {};
+
+	if (!c) {
+		init.total_size = size;
+		init.number_of_allocs = 1;
+		if (bpf_map_update_elem(&combined_allocs, &key, &init, BPF_NOEXIST))
+			count_drop();
+		return;
+	}
+	__sync_fetch_and_add(&c->total_size, size);
+	__sync_fetch_and_add(&c->number_of_allocs, 1);
+}
+
+static __always_inline void combined_sub(__s32 stack_id, __u64 size)
+{
+	__u64 key = (__u64)(__s64)stack_id;
+	struct combined_info *c = bpf_map_lookup_elem(&combined_allocs, &key);
+
+	if (!c)
+		return;
+	if (c->number_of_allocs <= 1) {
+		bpf_map_delete_elem(&combined_allocs, &key);
+		return;
+	}
+	__sync_fetch_and_sub(&c->total_size, size);
+	__sync_fetch_and_sub(&c->number_of_allocs, 1);
+}
 
 static __always_inline int alloc_enter(__u64 size)
 {
@@ -44,14 +78,36 @@ static __always_inline int alloc_exit(void *ctx, __u64 addr)
 	info.ts_ns = bpf_ktime_get_ns();
 	info.pid = bpf_get_current_pid_tgid() >> 32;
 	info.stack_id = bpf_get_stackid(ctx, &stacks, user_stacks ? BPF_F_USER_STACK : 0);
-	if (bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY))
+	if (bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY)) {
 		count_drop();
+		return 0;
+	}
+	if (combined)
+		combined_add(info.stack_id, info.size);
 	return 0;
 }
 
 static __always_inline int free_enter(__u64 addr)
 {
+	if (combined) {
+		struct alloc_info *info = bpf_map_lookup_elem(&allocs, &addr);
+
+		if (!info)
+			return 0;
+		combined_sub(info->stack_id, info->size);
+	}
 	bpf_map_delete_elem(&allocs, &addr);
+	return 0;
+}
+
+/* A kernel allocation at an address still held: its free was missed (bcc's
+ * --wa-missing-free), so the old one is dropped first. */
+static __always_inline int kernel_alloc(void *ctx, __u64 ptr, __u64 size)
+{
+	if (wa_missing_free)
+		free_enter(ptr);
+	if (alloc_enter(size) == 0)
+		alloc_exit(ctx, ptr);
 	return 0;
 }
 
@@ -93,11 +149,7 @@ int BPF_KPROBE(free_enter_u, void *ptr)
 SEC("tracepoint/kmem/kmalloc")
 int tp_kmalloc(struct trace_event_raw_kmalloc *ctx)
 {
-	__u64 ptr = (__u64)ctx->ptr, size = ctx->bytes_alloc;
-
-	if (alloc_enter(size) == 0)
-		alloc_exit(ctx, ptr);
-	return 0;
+	return kernel_alloc(ctx, (__u64)ctx->ptr, ctx->bytes_alloc);
 }
 
 SEC("tracepoint/kmem/kfree")
@@ -109,15 +161,25 @@ int tp_kfree(struct trace_event_raw_kfree *ctx)
 SEC("tracepoint/kmem/kmem_cache_alloc")
 int tp_cache_alloc(struct trace_event_raw_kmem_cache_alloc *ctx)
 {
-	__u64 ptr = (__u64)ctx->ptr, size = ctx->bytes_alloc;
-
-	if (alloc_enter(size) == 0)
-		alloc_exit(ctx, ptr);
-	return 0;
+	return kernel_alloc(ctx, (__u64)ctx->ptr, ctx->bytes_alloc);
 }
 
 SEC("tracepoint/kmem/kmem_cache_free")
 int tp_cache_free(struct trace_event_raw_kmem_cache_free *ctx)
+{
+	return free_enter((__u64)ctx->ptr);
+}
+
+/* ---- --percpu: per-CPU allocations (kernel mode) ---- */
+
+SEC("tracepoint/percpu/percpu_alloc_percpu")
+int tp_percpu_alloc(struct trace_event_raw_percpu_alloc_percpu *ctx)
+{
+	return kernel_alloc(ctx, (__u64)ctx->ptr, ctx->size);
+}
+
+SEC("tracepoint/percpu/percpu_free_percpu")
+int tp_percpu_free(struct trace_event_raw_percpu_free_percpu *ctx)
 {
 	return free_enter((__u64)ctx->ptr);
 }

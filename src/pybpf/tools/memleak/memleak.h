@@ -10,4 +10,10 @@ struct alloc_info {
 	__u32 pid;
 };
 
+/* --combined-only: outstanding bytes and allocations per stack, kept at alloc and free */
+struct combined_info {
+	__u64 total_size;
+	__u64 number_of_allocs;
+};
+
 #endif

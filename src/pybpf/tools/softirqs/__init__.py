@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
-from .. import _common, _irqs, _run
+from .. import _irqs, _run
 
 EXAMPLES = """examples:
     pybpf softirqs            # sum soft irq event time
     pybpf softirqs -d         # show soft irq event time as histograms
     pybpf softirqs -C         # count soft irq events
+    pybpf softirqs -c 1      # sum soft irq event time on CPU 1 only
     pybpf softirqs 1 10       # print 1 second summaries, 10 times
     pybpf softirqs -NT 1      # 1s summaries, nanoseconds, and timestamps
-    pybpf softirqs -c 1       # trace CPU 1 only
     pybpf softirqs --json 1   # one JSON object per interval
 """
 
@@ -27,18 +25,13 @@ def vec_name(key: bytes) -> str:
 
 
 def parser():
-    p = _irqs.parser("softirqs", "Summarize soft irq event time as histograms", EXAMPLES)
-    p.add_argument("-c", "--cpu", type=_common.int_range(0, (os.cpu_count() or 1) - 1,
-                                                         "a CPU number"),
-                   help="trace this CPU only")
-    return p
+    return _irqs.parser("softirqs", "Summarize soft irq event time as histograms", EXAMPLES)
 
 
 def run(args, out):
     what = "counts" if args.events else "time"
     return _irqs.run("softirqs", args, out, "softirq", 16, vec_name,
-                     f"Tracing soft irq event {what}... Hit Ctrl-C to end.",
-                     {} if args.cpu is None else {"targ_cpu": args.cpu})
+                     f"Tracing soft irq event {what}... Hit Ctrl-C to end.")
 
 
 def main(argv=None) -> int:

@@ -8,7 +8,7 @@
 const volatile bool do_count = false;
 const volatile bool do_dist = false;
 const volatile bool nanos = false;
-const volatile __s32 targ_cpu = -1;	/* -c/--cpu: this CPU only */
+const volatile int targ_cpu = -1;    /* -c: this CPU only */
 
 PERCPU_ARRAY_MAP(start, __u64, 1);
 HASH_MAP(totals, __u32, __u64, 32);
@@ -20,6 +20,7 @@ int entry(struct trace_event_raw_softirq *ctx)
 	__u32 zero = 0, vec = ctx->vec;
 	__u64 *ts;
 
+	/* the exit finds no start stamp on another CPU (start is per CPU) */
 	if (targ_cpu >= 0 && bpf_get_smp_processor_id() != targ_cpu)
 		return 0;
 	if (do_count) {
@@ -38,7 +39,6 @@ int exit_(struct trace_event_raw_softirq *ctx)
 	__u32 zero = 0, vec = ctx->vec;
 	__u64 *ts = bpf_map_lookup_elem(&start, &zero), delta;
 
-	/* a softirq runs where it entered: -c's entry left no start on other CPUs */
 	if (do_count || !ts || !*ts)
 		return 0;
 	delta = bpf_ktime_get_ns() - *ts;

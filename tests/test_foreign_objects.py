@@ -16,6 +16,7 @@ import pytest
 
 import pybpf
 from pybpf import errors
+from pybpf._sys.uapi import ProgType
 from tests.test_links_net import _in_netns, _sh
 from tests.test_object_load import _libbpf_xlated, _map_names, _normalize
 
@@ -444,3 +445,24 @@ def test_freplace_without_a_target_program_says_so():
         in msg and "set_attach_target('pt_repl', program)" in msg
     with pybpf.load(data, programs=["pt_main"]) as obj:
         assert obj.programs["pt_main"].test_run(bytes(64)).retval == 4
+
+
+@pytest.mark.parametrize("flag", ["", "-DSHORT_ELF_MAP"])
+def test_libbpf0_era_objects_load_as_their_authors_loaded_them(flag, pins):
+    """samples/bpf-style tutorials: legacy SEC("maps") and SEC("xdp_count")-style names,
+    which libbpf 0.x typed by prefix (libbpf 1.x refuses such objects whole); and an older
+    iproute2's 28-byte struct bpf_elf_map, which tc zero-fills to its 36 bytes."""
+    data = _compile("legacy_sections.bpf.c", *([flag] if flag else []))
+    spec = pybpf.ObjectSpec.from_bytes(data, name="legacy_sections")
+    types = {n: p.type for n, p in spec.programs.items()}
+    assert types == {"lx_xdp": ProgType.XDP, "lx_sock": ProgType.SOCKET_FILTER,
+                     "lx_cls": ProgType.SCHED_CLS}
+    assert spec.maps["lx_counts"].pinning == (1 if flag else 0)
+    with pybpf.load(spec, pin_root=pins) as obj:
+        assert os.path.exists(os.path.join(pins, "lx_counts")) == bool(flag)
+        for _ in range(3):
+            assert obj.programs["lx_xdp"].test_run(bytes(64)).retval == 2    # XDP_PASS
+        # legacy maps carry no BTF: raw values
+        assert obj.maps["lx_counts"].lookup_raw(0) == (3).to_bytes(8, "little")
+        assert obj.maps["lx_seen"].lookup_raw(0) == (1).to_bytes(4, "little")
+        assert obj.programs["lx_cls"].test_run(bytes(64)).retval == 0

@@ -328,8 +328,11 @@ class _Builder:
                             hidden=sym.bind != E.STB_LOCAL and sym.visibility in
                             (E.STV_HIDDEN, E.STV_INTERNAL))
             if not is_sub:
-                # SEC("?name"): like "name", but not loaded unless asked for (libbpf)
-                info = parse_section(sec.name[1:] if sec.name.startswith("?") else sec.name)
+                # SEC("?name"): like "name", but not loaded unless asked for (libbpf);
+                # an object with legacy SEC("maps") is of libbpf 0.x's era: its prefix
+                # rules name the type (SEC("xdp_ttl") is XDP), as they did for its authors
+                info = parse_section(sec.name[1:] if sec.name.startswith("?") else sec.name,
+                                     legacy=self.legacy_idx >= 0)
                 p.autoload = not sec.name.startswith("?")
                 p.sec_info = info
                 if info is not None:
@@ -351,6 +354,7 @@ class _Builder:
         if not syms:
             return None
         tails: dict = {}
+        uniform = len({y.size for y in syms}) == 1
         for y in syms:
             size = y.size or len(sec.data) // len(syms)
             raw = sec.data[y.value:y.value + size]
@@ -358,7 +362,7 @@ class _Builder:
                 raise ELFError(f"legacy map {y.name!r}: definition of {size} bytes at "
                                f"{y.value} does not fit section 'maps'")
             t, k, v, n, fl = _LEGACY_DEF.unpack((raw + bytes(20))[:20])
-            tail = parse_tail(y.name, raw[20:])
+            tail = parse_tail(y.name, raw[20:], uniform)
             self._add_map(MapSpec(y.name, _maptype(t), k, v, n, fl, section="maps",
                                   section_offset=y.value, kernel_name=y.name[:15]))
             if tail is not None:

@@ -466,3 +466,13 @@ def test_libbpf0_era_objects_load_as_their_authors_loaded_them(flag, pins):
         assert obj.maps["lx_counts"].lookup_raw(0) == (3).to_bytes(8, "little")
         assert obj.maps["lx_seen"].lookup_raw(0) == (1).to_bytes(4, "little")
         assert obj.programs["lx_cls"].test_run(bytes(64)).retval == 0
+
+
+def test_go_loaders_map_sections_are_refused_in_one_line():
+    """SEC("maps/<name>") (gobpf, ebpf-manager): libbpf refuses it ("bad map relo"); pybpf
+    too, naming the map, the section and where maps go."""
+    data = _compile("legacy_sections.bpf.c", "-DGO_MAP_SECTION")
+    with pytest.raises(errors.ELFError, match=r"relocation against 'lx_seen' in unsupported "
+                       r"section 'maps/lx_seen' \(a map in a section of its own") as ei:
+        pybpf.ObjectSpec.from_bytes(data)
+    assert "\n" not in str(ei.value)

@@ -3,7 +3,8 @@
  * legacy SEC("maps") definitions and section names libbpf 0.x matched as bare prefixes
  * ("xdp_count" is XDP, "socket/drop" a socket filter, "classifier_in" a tc classifier).
  * -DSHORT_ELF_MAP writes the maps in an older iproute2's 28-byte struct bpf_elf_map (no
- * inner_id/inner_idx), which tc zero-fills; lx_counts is then pinned PIN_GLOBAL_NS. */
+ * inner_id/inner_idx), which tc zero-fills; lx_counts is then pinned PIN_GLOBAL_NS.
+ * -DGO_MAP_SECTION puts lx_seen in a section of its own, as Go loaders (gobpf) want. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -23,7 +24,12 @@ struct lx_map_def {
 struct lx_map_def lx_counts SEC("maps") = {
 	BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, LX_PIN
 };
-struct lx_map_def lx_seen SEC("maps") = {
+#ifdef GO_MAP_SECTION
+#define LX_SEEN_SEC "maps/lx_seen"
+#else
+#define LX_SEEN_SEC "maps"
+#endif
+struct lx_map_def lx_seen SEC(LX_SEEN_SEC) = {
 	BPF_MAP_TYPE_HASH, 4, 4, 8, 0,
 };
 

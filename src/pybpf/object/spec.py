@@ -530,8 +530,13 @@ class _Builder:
             return Reloc(off, RelocKind.DATA, self.arena_map, sym.name, ".addr_space.1",
                          sym.value + imm)
         target = f.sections[sym.shndx].name if sym.shndx < len(f.sections) else "?"
+        # gobpf's and ebpf-manager's Go loaders keep one legacy map per "maps/<name>"
+        # section; libbpf (any version) and tc read maps from "maps" and ".maps" only
+        hint = (" (a map in a section of its own, as Go loaders write them: libbpf reads "
+                "maps from SEC(\".maps\") or legacy SEC(\"maps\") only)"
+                if target.startswith("maps/") else "")
         raise ELFError(f"{where}: relocation against {sym.name!r} in unsupported section "
-                       f"{target!r}")
+                       f"{target!r}{hint}")
 
     def _implicit_calls(self, sec: E.Section, p: ProgramSpec, seen: set[int]) -> None:
         """Calls to a static function of the same section carry no ELF relocation."""

@@ -57,12 +57,26 @@ def _kernel_headers() -> tuple[str, str]:
 def _vmlinux_dir(out: str) -> str:
     d = os.path.join(out, "_vmlinux")
     os.makedirs(d, exist_ok=True)
+    # glibc's headers under -target bpf ask for the 32-bit stubs (no __x86_64__): the
+    # authors have gcc-multilib's; an empty one does as well
+    os.makedirs(os.path.join(d, "gnu"), exist_ok=True)
+    open(os.path.join(d, "gnu", "stubs-32.h"), "a").close()
     path = os.path.join(d, "vmlinux.h")
     if not os.path.exists(path):
         with open(path + ".tmp", "w") as f:
             subprocess.run(["bpftool", "btf", "dump", "file", "/sys/kernel/btf/vmlinux",
                             "format", "c"], stdout=f, check=True)
         os.rename(path + ".tmp", path)
+    return d
+
+
+def _libbpf_headers(scratch: str) -> str:
+    """A folder holding only libbpf's installed headers (as <bpf/...>), without the rest
+    of /usr/include, which the kernel's headers must not meet."""
+    d = os.path.join(scratch, "libbpf-only")
+    if not os.path.isdir(d):
+        os.makedirs(d)
+        os.symlink("/usr/include/bpf", os.path.join(d, "bpf"))
     return d
 
 
@@ -83,10 +97,21 @@ def _find_in_repo(repo: str, name: str, near: str) -> str | None:
 
 
 def build(src: str, repo: str, out_obj: str, vmlinux: str) -> tuple[bool, str]:
-    """Compile ``src`` as its authors would; (built, last error line)."""
-    here = os.path.dirname(src)
+    """Compile ``src`` as its authors would: samples/bpf's recipe first for sources that
+    include <uapi/linux/bpf.h>, then libbpf's (or the other way round); (built, error)."""
     with open(src, errors="replace") as f:
         legacy = "<uapi/linux/bpf.h>" in f.read()
+    first = None
+    for kind in (legacy, not legacy):
+        ok, err = _build(src, repo, out_obj, vmlinux, kind)
+        if ok:
+            return ok, err
+        first = first or err
+    return False, first
+
+
+def _build(src: str, repo: str, out_obj: str, vmlinux: str, legacy: bool) -> tuple[bool, str]:
+    here = os.path.dirname(src)
     if legacy:
         # samples/bpf: the kernel's own headers, compiled for the host and lowered with
         # llc -march=bpf, as its Makefile does (the x86 headers' inline asm needs the host
@@ -106,6 +131,8 @@ def build(src: str, repo: str, out_obj: str, vmlinux: str) -> tuple[bool, str]:
                                         f"{common}/arch/x86/include/uapi",
                                         f"{common}/include/uapi",
                                         f"{arch}/include/generated/uapi")],
+                   # kernel samples/bpf since 5.x take libbpf's headers (tools/lib/bpf)
+                   "-idirafter", _libbpf_headers(vmlinux),
                    "-include", f"{common}/include/linux/kconfig.h"]
         llc = [CLANG.replace("clang", "llc"), "-march=bpf", "-filetype=obj"]
     else:
@@ -135,8 +162,8 @@ def build(src: str, repo: str, out_obj: str, vmlinux: str) -> tuple[bool, str]:
     return False, err.replace(os.path.dirname(repo) + "/", "")
 
 
-def compare(obj: str) -> dict:
-    ref, mine = _libbpf(obj), _pybpf(obj)
+def compare(obj: str, loader: tuple) -> dict:
+    ref, mine = _libbpf(obj, loader), _pybpf(obj)
     res = {"libbpf": "_error" not in ref, "pybpf": "_error" not in mine,
            "ref": ref, "mine": mine, "same": 0, "progs": 0}
     if res["libbpf"] and res["pybpf"]:
@@ -151,11 +178,16 @@ def main(argv: list[str]) -> int:
     ap.add_argument("src", help="a folder with one checked-out repository per subfolder")
     ap.add_argument("--out", default="/tmp/pybpf-corpus-objects", help="objects go here")
     ap.add_argument("-k", default="", help="only sources whose path contains this")
+    ap.add_argument("--libbpf", default="bpftool prog loadall",
+                    help="the reference: a command taking OBJ DIR that loads OBJ and pins each "
+                         "program as DIR/<name> (default: bpftool, Debian's libbpf 1.1)")
     args = ap.parse_args(argv)
+    loader = tuple(args.libbpf.split())
     os.makedirs(args.out, exist_ok=True)
     vmlinux = _vmlinux_dir(args.out)
     summary = []
-    print("| repository | source | built | libbpf 1.1 | pybpf | xlated equal | note |")
+    print(f"| repository | source | built | {os.path.basename(loader[0])} | pybpf |"
+          " xlated equal | note |")
     print("|---|---|---|---|---|---|---|")
     for repo in sorted(glob.glob(os.path.join(args.src, "*"))):
         if not os.path.isdir(repo) or repo.endswith("/_inc"):
@@ -175,7 +207,7 @@ def main(argv: list[str]) -> int:
                 print(f"| {name} | {rel} | no | | | | {_cell(err, 120)} |", flush=True)
                 continue
             tally["built"] += 1
-            r = compare(obj)
+            r = compare(obj, loader)
             lib = "ok" if r["libbpf"] else "error"
             me = "ok" if r["pybpf"] else r["mine"].get("_type", "error")
             note = ""

@@ -328,9 +328,8 @@ class _Builder:
                             hidden=sym.bind != E.STB_LOCAL and sym.visibility in
                             (E.STV_HIDDEN, E.STV_INTERNAL))
             if not is_sub:
-                # SEC("?name"): like "name", but not loaded unless asked for (libbpf);
-                # an object with legacy SEC("maps") is of libbpf 0.x's era: its prefix
-                # rules name the type (SEC("xdp_ttl") is XDP), as they did for its authors
+                # SEC("?name"): like "name", but not loaded unless asked for (libbpf); with
+                # legacy SEC("maps"), libbpf 0.x's prefix rules (SEC("xdp_ttl") is XDP)
                 info = parse_section(sec.name[1:] if sec.name.startswith("?") else sec.name,
                                      legacy=self.legacy_idx >= 0)
                 p.autoload = not sec.name.startswith("?")
@@ -530,8 +529,7 @@ class _Builder:
             return Reloc(off, RelocKind.DATA, self.arena_map, sym.name, ".addr_space.1",
                          sym.value + imm)
         target = f.sections[sym.shndx].name if sym.shndx < len(f.sections) else "?"
-        # gobpf's and ebpf-manager's Go loaders keep one legacy map per "maps/<name>"
-        # section; libbpf (any version) and tc read maps from "maps" and ".maps" only
+        # gobpf's "maps/<name>": libbpf (any version) and tc read only "maps" and ".maps"
         hint = (" (a map in a section of its own, as Go loaders write them: libbpf reads "
                 "maps from SEC(\".maps\") or legacy SEC(\"maps\") only)"
                 if target.startswith("maps/") else "")

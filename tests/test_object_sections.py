@@ -220,3 +220,24 @@ def test_legacy_prefixes_match_no_free_name():
     from pybpf.object.sections import find_legacy_def
     for name in ("mysection", "ingress_redirect", "kprobe_x", "tracepoint_x", "egress"):
         assert find_legacy_def(name) is None, name
+
+
+def test_legacy_rules_only_widen_libbpf1s():
+    """Any name: libbpf 1.x's answer stands where it has one; otherwise the legacy row is
+    a bare-prefix row the name starts with (hypothesis)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from pybpf.object.sections import _SLOPPY_PREFIXES, find_legacy_def
+    prefixes = st.sampled_from(sorted(_SLOPPY_PREFIXES) + ["kprobe/", "tp/", "raw_tp", ""])
+
+    @settings(max_examples=300, deadline=None)
+    @given(prefixes, st.text(max_size=12))
+    def check(prefix, rest):
+        name = prefix + rest
+        strict, legacy = find_def(name), find_legacy_def(name)
+        if strict is not None:
+            assert legacy is strict
+        elif legacy is not None:
+            assert legacy.pattern in _SLOPPY_PREFIXES and name.startswith(legacy.pattern)
+    check()

@@ -291,6 +291,8 @@ def test_linked_objects_match_libbpf_and_halves_say_link_first(tmp_path, pins):
         pybpf.load(halves[0])
     assert "'lk_only2' is defined nowhere" in str(ei.value) and "bpftool gen object" in \
         str(ei.value)
+    # a function: also the build's own slip (PT_REGS_RC with no __TARGET_ARCH_x86)
+    assert str(ei.value).startswith("function 'lk_only2'") and "implicitly" in str(ei.value)
     linked = str(tmp_path / "linked.bpf.o")
     subprocess.run(["bpftool", "gen", "object", linked, *halves], check=True,
                    capture_output=True)

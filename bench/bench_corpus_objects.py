@@ -176,13 +176,17 @@ def compare(obj: str, loader: tuple) -> dict:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src", help="a folder with one checked-out repository per subfolder")
-    ap.add_argument("--out", default="/tmp/pybpf-corpus-objects", help="objects go here")
+    ap.add_argument("--out", help="objects go here (default: a new temporary folder, kept)")
     ap.add_argument("-k", default="", help="only sources whose path contains this")
     ap.add_argument("--libbpf", default="bpftool prog loadall",
                     help="the reference: a command taking OBJ DIR that loads OBJ and pins each "
                          "program as DIR/<name> (default: bpftool, Debian's libbpf 1.1)")
     args = ap.parse_args(argv)
     loader = tuple(args.libbpf.split())
+    if args.out is None:
+        import tempfile
+        args.out = tempfile.mkdtemp(prefix="pybpf-corpus-")
+        print(f"objects in {args.out}", file=sys.stderr)
     os.makedirs(args.out, exist_ok=True)
     vmlinux = _vmlinux_dir(args.out)
     summary = []

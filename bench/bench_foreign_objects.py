@@ -31,11 +31,12 @@ _NOISE = ("strict mode", "If it used to work", "libbpf_strict", "supported secti
           "PIN_BY_NAME", "failed to load object", "Error: failed to", "-- BEGIN", "-- END")
 
 
-def _libbpf(path: str) -> dict:
+def _libbpf(path: str, loader: tuple = ("bpftool", "prog", "loadall")) -> dict:
+    """``loader OBJ DIR`` pins each program as DIR/<name> (bpftool's loadall, or a stand-in
+    linked with another libbpf)."""
     before = set(os.listdir(ROOT))
     try:
-        r = subprocess.run(["bpftool", "prog", "loadall", path, ORACLE], capture_output=True,
-                           text=True)
+        r = subprocess.run([*loader, path, ORACLE], capture_output=True, text=True)
         if r.returncode:
             lines = [ln for ln in r.stderr.splitlines()
                      if ln.strip() and not any(n in ln for n in _NOISE)]

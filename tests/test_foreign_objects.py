@@ -16,6 +16,7 @@ import pytest
 
 import pybpf
 from pybpf import errors
+from pybpf._sys.uapi import ProgType
 from tests.test_links_net import _in_netns, _sh
 from tests.test_object_load import _libbpf_xlated, _map_names, _normalize
 
@@ -290,6 +291,8 @@ def test_linked_objects_match_libbpf_and_halves_say_link_first(tmp_path, pins):
         pybpf.load(halves[0])
     assert "'lk_only2' is defined nowhere" in str(ei.value) and "bpftool gen object" in \
         str(ei.value)
+    # a function: also the build's own slip (PT_REGS_RC with no __TARGET_ARCH_x86)
+    assert str(ei.value).startswith("function 'lk_only2'") and "implicitly" in str(ei.value)
     linked = str(tmp_path / "linked.bpf.o")
     subprocess.run(["bpftool", "gen", "object", linked, *halves], check=True,
                    capture_output=True)
@@ -444,3 +447,34 @@ def test_freplace_without_a_target_program_says_so():
         in msg and "set_attach_target('pt_repl', program)" in msg
     with pybpf.load(data, programs=["pt_main"]) as obj:
         assert obj.programs["pt_main"].test_run(bytes(64)).retval == 4
+
+
+@pytest.mark.parametrize("flag", ["", "-DSHORT_ELF_MAP"])
+def test_libbpf0_era_objects_load_as_their_authors_loaded_them(flag, pins):
+    """samples/bpf-style tutorials: legacy SEC("maps") and SEC("xdp_count")-style names,
+    which libbpf 0.x typed by prefix (libbpf 1.x refuses such objects whole); and an older
+    iproute2's 28-byte struct bpf_elf_map, which tc zero-fills to its 36 bytes."""
+    data = _compile("legacy_sections.bpf.c", *([flag] if flag else []))
+    spec = pybpf.ObjectSpec.from_bytes(data, name="legacy_sections")
+    types = {n: p.type for n, p in spec.programs.items()}
+    assert types == {"lx_xdp": ProgType.XDP, "lx_sock": ProgType.SOCKET_FILTER,
+                     "lx_cls": ProgType.SCHED_CLS}
+    assert spec.maps["lx_counts"].pinning == (1 if flag else 0)
+    with pybpf.load(spec, pin_root=pins) as obj:
+        assert os.path.exists(os.path.join(pins, "lx_counts")) == bool(flag)
+        for _ in range(3):
+            assert obj.programs["lx_xdp"].test_run(bytes(64)).retval == 2    # XDP_PASS
+        # legacy maps carry no BTF: raw values
+        assert obj.maps["lx_counts"].lookup_raw(0) == (3).to_bytes(8, "little")
+        assert obj.maps["lx_seen"].lookup_raw(0) == (1).to_bytes(4, "little")
+        assert obj.programs["lx_cls"].test_run(bytes(64)).retval == 0
+
+
+def test_go_loaders_map_sections_are_refused_in_one_line():
+    """SEC("maps/<name>") (gobpf, ebpf-manager): libbpf refuses it ("bad map relo"); pybpf
+    too, naming the map, the section and where maps go."""
+    data = _compile("legacy_sections.bpf.c", "-DGO_MAP_SECTION")
+    with pytest.raises(errors.ELFError, match=r"relocation against 'lx_seen' in unsupported "
+                       r"section 'maps/lx_seen' \(a map in a section of its own") as ei:
+        pybpf.ObjectSpec.from_bytes(data)
+    assert "\n" not in str(ei.value)

@@ -195,3 +195,49 @@ def test_info_is_changeable():
     info = parse_section("kprobe/f")
     info.prog_type = P.TRACING
     assert info.prog_type == P.TRACING
+
+
+# ---- libbpf 0.x's prefix rules, for objects with legacy SEC("maps") ----------------------
+
+@pytest.mark.parametrize("name,ptype", [
+    ("xdp_ttl", P.XDP), ("xdp/icmp", P.XDP), ("xdp_drop_vlan_4011", P.XDP),
+    ("socket/sock_filter", P.SOCKET_FILTER), ("socket1", P.SOCKET_FILTER),
+    ("classifier_egress", P.SCHED_CLS), ("action/egress", P.SCHED_ACT),
+    ("sockops_v4", P.SOCK_OPS), ("cgroup/skb_x", P.CGROUP_SKB),
+    ("kprobe/do_unlinkat", P.KPROBE), ("tracepoint/syscalls/sys_enter_openat", P.TRACEPOINT),
+])
+def test_legacy_objects_read_sections_with_libbpf0_prefixes(name, ptype):
+    from pybpf.object.sections import find_legacy_def
+    assert find_legacy_def(name).prog_type == ptype
+    assert parse_section(name, legacy=True).prog_type == ptype
+    if name.startswith(("kprobe/", "tracepoint/")):
+        assert find_def(name) is find_legacy_def(name)     # exact rules come first
+    else:
+        assert parse_section(name) is None, name          # libbpf 1.x: no such type
+
+
+def test_legacy_prefixes_match_no_free_name():
+    from pybpf.object.sections import find_legacy_def
+    for name in ("mysection", "ingress_redirect", "kprobe_x", "tracepoint_x", "egress"):
+        assert find_legacy_def(name) is None, name
+
+
+def test_legacy_rules_only_widen_libbpf1s():
+    """Any name: libbpf 1.x's answer stands where it has one; otherwise the legacy row is
+    a bare-prefix row the name starts with (hypothesis)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from pybpf.object.sections import _SLOPPY_PREFIXES, find_legacy_def
+    prefixes = st.sampled_from(sorted(_SLOPPY_PREFIXES) + ["kprobe/", "tp/", "raw_tp", ""])
+
+    @settings(max_examples=300, deadline=None)
+    @given(prefixes, st.text(max_size=12))
+    def check(prefix, rest):
+        name = prefix + rest
+        strict, legacy = find_def(name), find_legacy_def(name)
+        if strict is not None:
+            assert legacy is strict
+        elif legacy is not None:
+            assert legacy.pattern in _SLOPPY_PREFIXES and name.startswith(legacy.pattern)
+    check()

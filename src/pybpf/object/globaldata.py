@@ -263,6 +263,14 @@ def bind_vars(variables: list[GlobalVar], m: Any) -> dict[str, GlobalVar]:
     return out
 
 
+def _is_func(btf: Any, name: str) -> bool:
+    from ..btf.types import Kind
+    try:
+        return bool(btf.find(name, Kind.FUNC))
+    except (BTFError, LookupError):
+        return False
+
+
 def collect_externs(btf: Any, f: E.ELFFile) -> dict[str, Extern]:
     """Externs from undefined symbols, classified by the DATASEC (.kconfig/.ksyms) holding them."""
     undef = [y for y in f.symbols if y.shndx == E.SHN_UNDEF and y.name and
@@ -278,6 +286,14 @@ def collect_externs(btf: Any, f: E.ELFFile) -> dict[str, Extern]:
     out: dict[str, Extern] = {}
     for y in undef:
         if y.name not in where:
+            if btf is not None and _is_func(btf, y.name):
+                # clang declares an unknown name implicitly when a macro (PT_REGS_RC without
+                # __TARGET_ARCH_*) or helper declaration is missing: libbpf "failed to
+                # find BTF for extern"
+                raise ELFError(f"function {y.name!r} is defined nowhere in this object: "
+                               "a function of another object (link them first, e.g. bpftool "
+                               "gen object), or a macro or helper the build did not define "
+                               "(clang declared it implicitly); kernel functions need __ksym")
             raise ELFError(f"extern {y.name!r} is defined nowhere in this object and is no "
                            "__kconfig/__ksym extern (link the objects that define it first, "
                            "e.g. bpftool gen object; or declare it __ksym/__kconfig and "

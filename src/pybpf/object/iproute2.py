@@ -42,12 +42,18 @@ class ElfMapTail(tuple):
     inner_idx = property(lambda s: s[3])
 
 
-def parse_tail(name: str, tail: bytes) -> ElfMapTail | None:
+def parse_tail(name: str, tail: bytes, uniform: bool = False) -> ElfMapTail | None:
     """The iproute2 fields of a legacy map definition ``tail`` (its bytes past the first
-    20); None when there are none (all zero).  Only iproute2's 36-byte layout means
-    something there: other non-zero bytes are options this loader would drop, so refused."""
+    20); None when there are none (all zero).  Only iproute2's layout (36 bytes, or an
+    older, shorter prefix of it) means something there: other non-zero bytes are options
+    this loader would drop, so refused.  ``uniform``: every map of the section has this
+    size, as tc requires of the shorter layouts."""
     if not any(tail):
         return None
+    if uniform and len(tail) < _TAIL.size and len(tail) % 4 == 0:
+        # an older iproute2's shorter struct bpf_elf_map (id and pinning, no inner_id and
+        # inner_idx): tc zero-fills the missing fields (bpf_fetch_maps_end), so do we
+        tail = tail + bytes(_TAIL.size - len(tail))
     if len(tail) != _TAIL.size:
         raise ELFError(f"legacy map {name!r}: {len(tail)} bytes past struct bpf_map_def are "
                        "not zero (unknown options; of longer layouts only iproute2's 36-byte "

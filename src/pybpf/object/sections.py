@@ -15,7 +15,7 @@ from .._sys.uapi import AttachType as A
 from .._sys.uapi import ProgType as P
 
 __all__ = ["SecFlag", "SecDef", "AttachTarget", "SectionInfo", "SECTION_DEFS", "parse_section",
-           "find_def"]
+           "find_def", "find_legacy_def"]
 
 
 class SecFlag(IntTable, flag=True):
@@ -234,9 +234,38 @@ def find_def(section: str) -> SecDef | None:
     return None
 
 
-def parse_section(section: str) -> SectionInfo | None:
-    """Program type, attach type, flags and parsed attach target for a SEC() name."""
+# The rows libbpf before 1.0 matched as bare prefixes (its SEC_SLOPPY_PFX): SEC("xdp_ttl"),
+# SEC("xdp/icmp"), SEC("socket1"), SEC("classifier_egress") were XDP, socket, cls programs.
+_SLOPPY_PREFIXES = frozenset((
+    "socket", "sk_reuseport/migrate", "sk_reuseport", "classifier", "action", "xdp",
+    "perf_event", "lwt_in", "lwt_out", "lwt_xmit", "lwt_seg6local", "cgroup_skb/ingress",
+    "cgroup_skb/egress", "cgroup/skb", "cgroup/sock_create", "cgroup/sock_release",
+    "cgroup/sock", "cgroup/post_bind4", "cgroup/post_bind6", "cgroup/dev", "sockops",
+    "sk_skb/stream_parser", "sk_skb/stream_verdict", "sk_skb", "sk_msg", "lirc_mode2",
+    "flow_dissector", "cgroup/bind4", "cgroup/bind6", "cgroup/connect4", "cgroup/connect6",
+    "cgroup/sendmsg4", "cgroup/sendmsg6", "cgroup/recvmsg4", "cgroup/recvmsg6",
+    "cgroup/getpeername4", "cgroup/getpeername6", "cgroup/getsockname4",
+    "cgroup/getsockname6", "cgroup/sysctl", "cgroup/getsockopt", "cgroup/setsockopt",
+    "sk_lookup"))
+
+
+def find_legacy_def(section: str) -> SecDef | None:
+    """The row libbpf 0.x (its default, non-strict mode) picked for ``section``: the exact
+    rules first, then the first row of ``_SLOPPY_PREFIXES`` that is a prefix of the name.
+    For objects of that era only (legacy ``SEC("maps")``), which libbpf 1.x refuses whole."""
     d = find_def(section)
+    if d is not None:
+        return d
+    for d in SECTION_DEFS:
+        if d.pattern in _SLOPPY_PREFIXES and section.startswith(d.pattern):
+            return d
+    return None
+
+
+def parse_section(section: str, legacy: bool = False) -> SectionInfo | None:
+    """Program type, attach type, flags and parsed attach target for a SEC() name;
+    ``legacy``: with libbpf 0.x's prefix rules (:func:`find_legacy_def`)."""
+    d = find_legacy_def(section) if legacy else find_def(section)
     if d is None:
         return None
     stem = d.pattern.rstrip("+")

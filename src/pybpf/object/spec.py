@@ -328,8 +328,10 @@ class _Builder:
                             hidden=sym.bind != E.STB_LOCAL and sym.visibility in
                             (E.STV_HIDDEN, E.STV_INTERNAL))
             if not is_sub:
-                # SEC("?name"): like "name", but not loaded unless asked for (libbpf)
-                info = parse_section(sec.name[1:] if sec.name.startswith("?") else sec.name)
+                # SEC("?name"): like "name", but not loaded unless asked for (libbpf); with
+                # legacy SEC("maps"), libbpf 0.x's prefix rules (SEC("xdp_ttl") is XDP)
+                info = parse_section(sec.name[1:] if sec.name.startswith("?") else sec.name,
+                                     legacy=self.legacy_idx >= 0)
                 p.autoload = not sec.name.startswith("?")
                 p.sec_info = info
                 if info is not None:
@@ -351,6 +353,7 @@ class _Builder:
         if not syms:
             return None
         tails: dict = {}
+        uniform = len({y.size for y in syms}) == 1
         for y in syms:
             size = y.size or len(sec.data) // len(syms)
             raw = sec.data[y.value:y.value + size]
@@ -358,7 +361,7 @@ class _Builder:
                 raise ELFError(f"legacy map {y.name!r}: definition of {size} bytes at "
                                f"{y.value} does not fit section 'maps'")
             t, k, v, n, fl = _LEGACY_DEF.unpack((raw + bytes(20))[:20])
-            tail = parse_tail(y.name, raw[20:])
+            tail = parse_tail(y.name, raw[20:], uniform)
             self._add_map(MapSpec(y.name, _maptype(t), k, v, n, fl, section="maps",
                                   section_offset=y.value, kernel_name=y.name[:15]))
             if tail is not None:
@@ -526,8 +529,12 @@ class _Builder:
             return Reloc(off, RelocKind.DATA, self.arena_map, sym.name, ".addr_space.1",
                          sym.value + imm)
         target = f.sections[sym.shndx].name if sym.shndx < len(f.sections) else "?"
+        # gobpf's "maps/<name>": libbpf (any version) and tc read only "maps" and ".maps"
+        hint = (" (a map in a section of its own, as Go loaders write them: libbpf reads "
+                "maps from SEC(\".maps\") or legacy SEC(\"maps\") only)"
+                if target.startswith("maps/") else "")
         raise ELFError(f"{where}: relocation against {sym.name!r} in unsupported section "
-                       f"{target!r}")
+                       f"{target!r}{hint}")
 
     def _implicit_calls(self, sec: E.Section, p: ProgramSpec, seen: set[int]) -> None:
         """Calls to a static function of the same section carry no ELF relocation."""

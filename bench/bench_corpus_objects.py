@@ -253,4 +253,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(lambda: main(sys.argv[1:]))

@@ -1,0 +1,129 @@
+"""Tetragon's BPF objects (built from its own bpf/Makefile, outside this repository) loaded by
+libbpf and by pybpf: outcome, translated instructions program by program, and the time each
+takes to open and load the object (in-process, so interpreter and exec start-up count for
+neither side).  Run as root from the repository root:
+
+    .venv/bin/python bench/bench_tetragon_objects.py --loader /path/to/tetload OBJ...
+
+``--loader`` is a small libbpf program (``LOADER OBJ DIR``) that pins each loaded program as
+DIR/<name>, leaves out the programs named in $TETLOAD_SKIP (comma-separated) and prints
+``load_ns N`` on stderr; docs/foreign-objects.md ("Tetragon's objects") has its 60 lines.
+Without it bpftool loads every program and no libbpf time is shown.
+
+``--skip`` names programs neither side loads: by default the ones Tetragon's own loader
+disables unless a policy asks for them (override, sleepable offload/preload), as a
+Tetragon agent with a plain policy loads these objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+
+sys.path.insert(0, os.getcwd())
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("PYBPF_NO_PLAN", "1")         # cold loads: no recorded plan replays
+
+import pybpf  # noqa: E402
+from pybpf import errors  # noqa: E402
+from bench_foreign_objects import _NOISE, _cell  # noqa: E402
+from tests.test_object_load import _normalize  # noqa: E402
+
+ROOT = "/sys/fs/bpf"
+ORACLE = os.path.join(ROOT, f"tetragon-oracle-{os.getpid()}")
+MINE = os.path.join(ROOT, f"tetragon-mine-{os.getpid()}")
+# what Tetragon's loader disables when the policy does not ask for it
+TETRAGON_OFF = ("generic_kprobe_override", "generic_fmodret_override",
+                "generic_sleepable_offload", "generic_sleepable_preload",
+                "generic_sleepable_preload_cleanup")
+
+
+def libbpf(path: str, loader: str | None, skip: tuple) -> tuple[dict, float | None]:
+    before = set(os.listdir(ROOT))
+    cmd = [loader, path, ORACLE] if loader else ["bpftool", "prog", "loadall", path, ORACLE]
+    env = dict(os.environ, TETLOAD_SKIP=",".join(skip))
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        ns = [int(ln.split()[1]) for ln in r.stderr.splitlines() if ln.startswith("load_ns ")]
+        secs = ns[0] / 1e9 if ns else None
+        if r.returncode:
+            lines = [ln for ln in r.stderr.splitlines() if ln.strip()
+                     and not ln.startswith("load_ns ") and not any(n in ln for n in _NOISE)]
+            return {"_error": " / ".join(lines[-1:])}, secs
+        out = {}
+        for name in os.listdir(ORACLE) if os.path.isdir(ORACLE) else ():
+            with pybpf.Program.from_pin(os.path.join(ORACLE, name)) as p:
+                out[name] = _normalize(p.xlated())
+        return out, secs
+    finally:
+        shutil.rmtree(ORACLE, ignore_errors=True)
+        for n in set(os.listdir(ROOT)) - before:
+            if os.path.isfile(os.path.join(ROOT, n)):
+                os.unlink(os.path.join(ROOT, n))
+
+
+def mine(path: str, skip: tuple) -> tuple[dict, float | None]:
+    os.makedirs(MINE, exist_ok=True)
+    secs = None
+    try:
+        names = [n for n in pybpf.ObjectSpec.from_file(path).programs if n not in skip]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            with pybpf.load(path, pin_root=MINE, programs=names) as obj:
+                secs = time.perf_counter() - t0
+                return {n: _normalize(p.xlated()) for n, p in obj.programs.items()
+                        if p.fd is not None}, secs
+    except errors.PybpfError as e:
+        return {"_error": str(e).splitlines()[0], "_type": type(e).__name__}, secs
+    except Exception as e:          # noqa: BLE001 - a traceback is what this hunts for
+        return {"_error": f"TRACEBACK {type(e).__name__}: {e}", "_type": "traceback"}, secs
+    finally:
+        for n in os.listdir(MINE):
+            os.unlink(os.path.join(MINE, n))
+        os.rmdir(MINE)
+
+
+def _ms(s: float | None) -> str:
+    return "" if s is None else f"{s * 1000:.0f}"
+
+
+def row(path: str, loader: str | None, skip: tuple) -> str:
+    ref, ref_s = libbpf(path, loader, skip)
+    got, got_s = mine(path, skip)
+    lib = f"error: {_cell(ref['_error'], 80)}" if "_error" in ref else f"ok ({len(ref)})"
+    me = got["_type"] if "_error" in got else f"ok ({len(got)})"
+    equal = ""
+    if "_error" not in ref and "_error" not in got:
+        same = [n for n in ref if n in got and ref[n] == got[n]]
+        equal = f"{len(same)}/{len(ref)}" + ("" if set(ref) == set(got) else " (names differ)")
+    ratio = f"{got_s / ref_s:.2f}" if got_s and ref_s else ""
+    err = _cell(got["_error"], 120) if "_error" in got else ""
+    return (f"| {os.path.basename(path)} | {lib} | {me} | {equal} | {_ms(ref_s)} | "
+            f"{_ms(got_s)} | {ratio} | {err} |")
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("objects", nargs="+")
+    ap.add_argument("--loader", help="a libbpf loader: LOADER OBJ DIR (see the docstring)")
+    ap.add_argument("--skip", default=",".join(TETRAGON_OFF),
+                    help="programs neither side loads (comma-separated; '' for none)")
+    a = ap.parse_args(argv)
+    skip = tuple(s for s in a.skip.split(",") if s)
+    print("| object | libbpf | pybpf | xlated equal | libbpf ms | pybpf ms | ratio "
+          "| pybpf's error line |")
+    print("|---|---|---|---|---|---|---|---|")
+    for path in a.objects:
+        print(row(path, a.loader, skip), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(lambda: main(sys.argv[1:]))

@@ -250,8 +250,10 @@ class FullLoader(_Loader):
             # a struct_ops callback: the kernel struct, and which of its members
             attach_btf_id, expected = self.st_targets[p.name]
         has_btf = self.obj.btf_fd is not None
+        # the kernel keeps 15 characters of the name (_LoadAttr cuts it); errors and the
+        # Program name it in full, as libbpf does (Tetragon's generic_usdt_actions...)
         ks = KProgSpec(
-            name=p.name[:15], type=p.type, instructions=bytes(linked.insns),
+            name=p.name, type=p.type, instructions=bytes(linked.insns),
             license=p.license or "GPL",
             expected_attach_type=expected, attach_btf_id=attach_btf_id,
             attach_btf_obj_fd=attach_btf_obj_fd,

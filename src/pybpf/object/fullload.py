@@ -301,7 +301,10 @@ class FullLoader(_Loader):
             return freplace_target(p)
         target = p.sec_info.btf_target()
         if target is None:
-            raise errors.ELFError(f"program {p.name!r} in {p.section!r} names no attach target")
+            raise errors.ELFError(f"program {p.name!r} in {p.section!r} names no attach "
+                                  f"target: set one before load with spec.set_attach_target"
+                                  f"({p.name!r}, None, 'hook') (libbpf's "
+                                  "bpf_program__set_attach_target)")
         name, kind, module = target
         k = Kind.TYPEDEF if kind == "typedef" else Kind.FUNC
         ids = self.vmlinux().find(name, k) if not module else []

@@ -130,3 +130,15 @@ def test_a_bare_lsm_section_loads_against_the_hook_set(tmp_path):
             open(f).close()
         assert ei.value.errno == errno.EPERM
     assert open(f).read() == "x"        # detached: allowed again
+
+
+@pytest.mark.kernel
+def test_a_hook_the_kernel_lacks_names_the_call_to_set_another(tp_btf_bytes):
+    """Tetragon's SEC("fentry/generic_fentry_tail") is a placeholder its loader replaces."""
+    spec = pybpf.ObjectSpec.from_bytes(tp_btf_bytes, name="pt_kt")
+    spec.set_attach_target("pt_kt_exec", None, "pt_no_such_tracepoint")
+    with pytest.raises(errors.NotFoundError) as ei:
+        pybpf.load(spec)
+    msg = str(ei.value)
+    assert "\n" not in msg and "no typedef 'btf_trace_pt_no_such_tracepoint'" in msg
+    assert "set_attach_target('pt_kt_exec', None, 'hook') names another" in msg

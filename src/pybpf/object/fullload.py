@@ -322,4 +322,6 @@ class FullLoader(_Loader):
                 return found[0], fd.fileno()
         raise errors.NotFoundError(2, "attach target",
                                    f"{p.section!r}: the kernel has no {kind} {name!r} in "
-                                   f"its BTF{f' (module {module})' if module else ''}")
+                                   f"its BTF{f' (module {module})' if module else ''}; "
+                                   f"spec.set_attach_target({p.name!r}, None, 'hook') "
+                                   "names another")

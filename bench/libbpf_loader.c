@@ -3,7 +3,8 @@
  * drops programs it does not need.  TETLOAD_TARGET_LSM / TETLOAD_TARGET_TRACING: the kernel
  * hook set (bpf_program__set_attach_target(p, 0, hook)) on LSM / fentry-fexit programs whose
  * section names none or a Tetragon placeholder ("lsm", "fentry/generic_..."), as Tetragon's
- * loader sets AttachTo.  Prints "load_ns N" (open+load) on stderr. */
+ * loader sets AttachTo.  TETLOAD_PINMAPS=DIR pins the maps there too.  Prints "load_ns N"
+ * (open+load) on stderr. */
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
@@ -83,6 +84,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pin %s failed\n", path);
 			return 1;
 		}
+	}
+	if (getenv("TETLOAD_PINMAPS") && bpf_object__pin_maps(obj, getenv("TETLOAD_PINMAPS"))) {
+		fprintf(stderr, "pin maps failed\n");
+		return 1;
 	}
 	bpf_object__close(obj);
 	return 0;

@@ -61,3 +61,25 @@ def test_set_global_on_rodata_says_it_is_read_only():
         assert not isinstance(ei.value, errors.MissingPrivilegeError)
         assert isinstance(ei.value, AttributeError)          # as obj.rodata.frozen = 5 raises
         assert "variables=" in str(ei.value)
+
+
+LONG_NAME_SRC = """#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+SEC("socket") int rejected_with_a_long_name(struct __sk_buff *skb)
+{
+    return *(int *)(long)skb->len;      /* a scalar dereferenced: the verifier refuses */
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@pytest.mark.kernel
+def test_a_verifier_rejection_names_the_program_in_full():
+    """The kernel keeps 15 characters of a program's name; the error names the program as
+    its source does (Tetragon's generic_usdt_actions was 'generic_usdt_ac'), with the C line."""
+    with pytest.raises(errors.VerifierError) as ei:
+        pybpf.load(pybpf.compile(LONG_NAME_SRC), name="pt_longname")
+    first = str(ei.value).splitlines()[0]
+    assert ei.value.program == "rejected_with_a_long_name"
+    assert "program 'rejected_with_a_long_name' at instruction" in first
+    assert ":5)" in first              # the C line (compiled from a string: no text)

@@ -15,7 +15,31 @@ def set_target(spec, program: str, target, func: str = "") -> None:
         p = spec.programs[program]
     except KeyError:
         raise KeyError(f"no program {program!r}; known: {sorted(spec.programs)}") from None
+    if target is None or (type(target) is int and target == 0):
+        _kernel_target(p, func)
+        return
     p.attach_prog, p.attach_func = target, func or p.attach_func
+
+
+def _kernel_target(p, func: str) -> None:
+    """A kernel function (``[module:]func``) as the target of a BTF-attached program
+    (fentry/fexit/fmod_ret, lsm, tp_btf, iter), replacing what its section names: libbpf's
+    ``bpf_program__set_attach_target(prog, 0, func)``.  Loaders that pick the hook at run
+    time (Tetragon's SEC("lsm"), SEC("fentry/generic_fentry_tail")) need it.  As in libbpf
+    the name is the hook's own: "file_open" for lsm, "sched_switch" for tp_btf."""
+    from .sections import AttachTarget, SectionInfo
+    info = p.sec_info
+    if info is None or not info.needs_btf_id:
+        raise ValueError(f"program {p.name!r} ({p.section!r}) is not attached through a "
+                         "kernel BTF id (fentry/fexit/fmod_ret, lsm, tp_btf, iter): it has "
+                         "no kernel function to set")
+    module, _, name = func.rpartition(":")
+    if not name:
+        raise ValueError(f"program {p.name!r}: name the kernel function to attach to")
+    # a copy: the parsed section may be shared
+    p.sec_info = SectionInfo(info.section, info.prog_type, info.expected_attach_type,
+                             info.flags, info.auto_attach, AttachTarget(name=name,
+                             module=module), func, info.sec_def)
 
 
 def target(p) -> tuple[int, int]:

@@ -250,8 +250,10 @@ class FullLoader(_Loader):
             # a struct_ops callback: the kernel struct, and which of its members
             attach_btf_id, expected = self.st_targets[p.name]
         has_btf = self.obj.btf_fd is not None
+        # the kernel keeps 15 characters of the name (_LoadAttr cuts it); errors and the
+        # Program name it in full, as libbpf does (Tetragon's generic_usdt_actions...)
         ks = KProgSpec(
-            name=p.name[:15], type=p.type, instructions=bytes(linked.insns),
+            name=p.name, type=p.type, instructions=bytes(linked.insns),
             license=p.license or "GPL",
             expected_attach_type=expected, attach_btf_id=attach_btf_id,
             attach_btf_obj_fd=attach_btf_obj_fd,
@@ -299,7 +301,10 @@ class FullLoader(_Loader):
             return freplace_target(p)
         target = p.sec_info.btf_target()
         if target is None:
-            raise errors.ELFError(f"program {p.name!r} in {p.section!r} names no attach target")
+            raise errors.ELFError(f"program {p.name!r} in {p.section!r} names no attach "
+                                  f"target: set one before load with spec.set_attach_target"
+                                  f"({p.name!r}, None, 'hook') (libbpf's "
+                                  "bpf_program__set_attach_target)")
         name, kind, module = target
         k = Kind.TYPEDEF if kind == "typedef" else Kind.FUNC
         ids = self.vmlinux().find(name, k) if not module else []
@@ -317,4 +322,6 @@ class FullLoader(_Loader):
                 return found[0], fd.fileno()
         raise errors.NotFoundError(2, "attach target",
                                    f"{p.section!r}: the kernel has no {kind} {name!r} in "
-                                   f"its BTF{f' (module {module})' if module else ''}")
+                                   f"its BTF{f' (module {module})' if module else ''}; "
+                                   f"spec.set_attach_target({p.name!r}, None, 'hook') "
+                                   "names another")

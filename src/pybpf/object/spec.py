@@ -211,9 +211,10 @@ class ObjectSpec:
         var.set(value)
 
     def set_attach_target(self, program: str, target, func: str = "") -> None:
-        """Load freplace ``program`` against loaded program ``target`` (a Program or fd),
-        replacing its function ``func`` (default: the section's), as libbpf's
-        bpf_program__set_attach_target."""
+        """libbpf's bpf_program__set_attach_target: freplace ``program`` replaces function
+        ``func`` (default: the section's) of loaded program ``target`` (a Program or fd);
+        with ``target`` None, an fentry/fexit/lsm/tp_btf program loads against kernel
+        hook ``func`` instead of the one its section names."""
         from .freplace import set_target
         set_target(self, program, target, func)
 

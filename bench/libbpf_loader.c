@@ -1,0 +1,94 @@
+/* libbpf_loader OBJ DIR: load OBJ with libbpf and pin each loaded program as DIR/<name>
+ * TETLOAD_SKIP="p1,p2": programs not to load (autoload false), as Tetragon's Go loader
+ * drops programs it does not need.  TETLOAD_TARGET_LSM / TETLOAD_TARGET_TRACING: the kernel
+ * hook set (bpf_program__set_attach_target(p, 0, hook)) on LSM / fentry-fexit programs whose
+ * section names none or a Tetragon placeholder ("lsm", "fentry/generic_..."), as Tetragon's
+ * loader sets AttachTo.  TETLOAD_PINMAPS=DIR pins the maps there too.  Prints "load_ns N"
+ * (open+load) on stderr. */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static int skipped(const char *name)
+{
+	const char *s = getenv("TETLOAD_SKIP");
+	size_t n = strlen(name);
+	while (s && *s) {
+		const char *e = strchr(s, ',');
+		size_t l = e ? (size_t)(e - s) : strlen(s);
+		if (l == n && !strncmp(s, name, n))
+			return 1;
+		s = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+static long long now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+	struct bpf_object *obj;
+	struct bpf_program *p;
+	char path[4096];
+	long long t0;
+	int err;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: tetload OBJ DIR\n");
+		return 2;
+	}
+	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
+	t0 = now();
+	obj = bpf_object__open_file(argv[1], NULL);
+	if (!obj) {
+		fprintf(stderr, "open failed: %d\n", -errno);
+		return 1;
+	}
+	bpf_object__for_each_program(p, obj) {
+		const char *sec = bpf_program__section_name(p), *slash = strchr(sec, '/');
+		const char *hook = NULL;
+		if (skipped(bpf_program__name(p)))
+			bpf_program__set_autoload(p, false);
+		if (slash && strncmp(slash + 1, "generic_", 8))
+			continue;
+		if (bpf_program__type(p) == BPF_PROG_TYPE_LSM)
+			hook = getenv("TETLOAD_TARGET_LSM");
+		else if (bpf_program__type(p) == BPF_PROG_TYPE_TRACING)
+			hook = getenv("TETLOAD_TARGET_TRACING");
+		if (hook && *hook && bpf_program__set_attach_target(p, 0, hook)) {
+			fprintf(stderr, "set_attach_target %s failed\n", bpf_program__name(p));
+			return 1;
+		}
+	}
+	err = bpf_object__load(obj);
+	fprintf(stderr, "load_ns %lld\n", now() - t0);
+	if (err) {
+		fprintf(stderr, "failed to load object: %d\n", err);
+		return 1;
+	}
+	mkdir(argv[2], 0700);
+	bpf_object__for_each_program(p, obj) {
+		if (!bpf_program__autoload(p))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", argv[2], bpf_program__name(p));
+		if (bpf_program__pin(p, path)) {
+			fprintf(stderr, "pin %s failed\n", path);
+			return 1;
+		}
+	}
+	if (getenv("TETLOAD_PINMAPS") && bpf_object__pin_maps(obj, getenv("TETLOAD_PINMAPS"))) {
+		fprintf(stderr, "pin maps failed\n");
+		return 1;
+	}
+	bpf_object__close(obj);
+	return 0;
+}

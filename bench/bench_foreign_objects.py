@@ -53,21 +53,24 @@ def _libbpf(path: str, loader: tuple = ("bpftool", "prog", "loadall")) -> dict:
                 os.unlink(os.path.join(ROOT, n))
 
 
-def _pybpf(path: str) -> dict:
-    os.makedirs(MINE, exist_ok=True)
+def _pybpf(source, mine: str = MINE) -> dict:
+    """pybpf's load of ``source`` (a path or a spec), maps pinned under ``mine``: each
+    loaded program's normalized translated instructions, or the error line."""
+    os.makedirs(mine, exist_ok=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with pybpf.load(path, pin_root=MINE) as obj:
-                return {n: _normalize(p.xlated()) for n, p in obj.programs.items()}
+            with pybpf.load(source, pin_root=mine) as obj:
+                return {n: _normalize(p.xlated()) for n, p in obj.programs.items()
+                        if p.fd is not None}
     except errors.PybpfError as e:
         return {"_error": str(e).splitlines()[0], "_type": type(e).__name__}
     except Exception as e:          # noqa: BLE001 - a traceback is what this hunts for
         return {"_error": f"TRACEBACK {type(e).__name__}: {e}", "_type": "traceback"}
     finally:
-        for n in os.listdir(MINE):
-            os.unlink(os.path.join(MINE, n))
-        os.rmdir(MINE)
+        for n in os.listdir(mine):
+            os.unlink(os.path.join(mine, n))
+        os.rmdir(mine)
 
 
 def _cell(text: str, width: int = 150) -> str:

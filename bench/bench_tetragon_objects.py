@@ -33,9 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("PYBPF_NO_PLAN", "1")         # cold loads: no recorded plan replays
 
 import pybpf  # noqa: E402
-from pybpf import errors  # noqa: E402
 from pybpf._sys.uapi import ProgType  # noqa: E402
-from bench_foreign_objects import _NOISE, _cell  # noqa: E402
+from bench_foreign_objects import _NOISE, _cell, _pybpf  # noqa: E402
 from tests.test_object_load import _normalize  # noqa: E402
 
 ROOT = "/sys/fs/bpf"
@@ -95,21 +94,7 @@ def libbpf(path: str, loader: str | None, skip: tuple,
 
 
 def mine(path: str, skip: tuple, hooks: dict) -> dict:
-    os.makedirs(MINE, exist_ok=True)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with pybpf.load(_open(path, skip, hooks), pin_root=MINE) as obj:
-                return {n: _normalize(p.xlated()) for n, p in obj.programs.items()
-                        if p.fd is not None}
-    except errors.PybpfError as e:
-        return {"_error": str(e).splitlines()[0], "_type": type(e).__name__}
-    except Exception as e:          # noqa: BLE001 - a traceback is what this hunts for
-        return {"_error": f"TRACEBACK {type(e).__name__}: {e}", "_type": "traceback"}
-    finally:
-        for n in os.listdir(MINE):
-            os.unlink(os.path.join(MINE, n))
-        os.rmdir(MINE)
+    return _pybpf(_open(path, skip, hooks), MINE)
 
 
 def mine_time(path: str, skip: tuple, hooks: dict) -> float | None:

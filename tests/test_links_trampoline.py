@@ -3,6 +3,7 @@ BPF trampolines) loading them raises NotSupportedError naming the hook."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 
@@ -70,27 +71,39 @@ def test_fmod_ret_replaces_the_return_value():
         assert r.retval >> 16 == 1 and (r.retval & 0xffff) in (1234, 1234 + 29)
 
 
-@pytest.mark.needs_hook("lsm")
-def test_lsm_denies_the_test_process_until_detached(tmp_path):
-    spec = pybpf.ObjectSpec.from_bytes(pybpf.compile(LSM), name="pt_lsm")
-    spec.set_global("target_tgid", os.getpid())
-    f = tmp_path / "guarded"
+@contextlib.contextmanager
+def denying_lsm(spec, f, absent: str = "(?i)lsm"):
+    """Load and attach ``spec``, an LSM program that fails file_open for this process, and
+    check that opening ``f`` is denied while it is attached and allowed after; yields the
+    object for more checks.  Where the kernel has no BPF LSM: that the load says so (an
+    error matching ``absent``), recorded as the hook missing, and yields None."""
     f.write_text("x")
     if not Features().has_lsm():
-        with pytest.raises(errors.NotSupportedError, match="(?i)lsm"):
+        with pytest.raises(errors.NotSupportedError, match=absent):
             with pybpf.load(spec) as obj:
                 obj.attach()
         hook_absent()
+        yield None
         return
     with pybpf.load(spec) as obj:
         obj.attach()
         with pytest.raises(PermissionError) as ei:
             open(f).close()
         assert ei.value.errno == errno.EPERM
-        # another process is not affected
-        assert os.system(f"cat {f} > /dev/null") == 0
-        assert int.from_bytes(obj.global_value("denied"), "little") >= 1
+        yield obj
     assert open(f).read() == "x"        # detached: allowed again
+
+
+@pytest.mark.needs_hook("lsm")
+def test_lsm_denies_the_test_process_until_detached(tmp_path):
+    spec = pybpf.ObjectSpec.from_bytes(pybpf.compile(LSM), name="pt_lsm")
+    spec.set_global("target_tgid", os.getpid())
+    f = tmp_path / "guarded"
+    with denying_lsm(spec, f) as obj:
+        if obj is not None:
+            # another process is not affected
+            assert os.system(f"cat {f} > /dev/null") == 0
+            assert int.from_bytes(obj.global_value("denied"), "little") >= 1
 
 
 MODULE_FENTRY = r"""

@@ -386,19 +386,58 @@ def test_strong_kconfig_extern_must_be_set_as_in_libbpf(tmp_path, pins):
 RINGBUF_VALUE = r"""
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
+struct event { __u32 pid; __u32 marker; };
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 16);
-         __type(value, __u32); } pt_rb SEC(".maps");
-SEC("socket")
-int pt_rb_prog(struct __sk_buff *skb) { return bpf_ringbuf_query(&pt_rb, 0) > 0; }
+         __type(value, struct event); } pt_rb SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); } pt_perf SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+         __type(value, struct event); } pt_perf_typed SEC(".maps");
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int pt_rb_prog(void *ctx)
+{
+    struct event e = { bpf_get_current_pid_tgid() >> 32, 0x5eed };
+    bpf_ringbuf_output(&pt_rb, &e, sizeof(e), 0);
+    bpf_perf_event_output(ctx, &pt_perf, BPF_F_CURRENT_CPU, &e, sizeof(e));
+    bpf_perf_event_output(ctx, &pt_perf_typed, BPF_F_CURRENT_CPU, &e, sizeof(e));
+    return 0;
+}
 char LICENSE[] SEC("license") = "GPL";
 """
 
 
+def test_record_types_named_on_event_maps_load_as_cilium_ebpf_and_aya_load_them():
+    """cilium/ebpf's examples (bpf2go) and aya's tests name an event map's record type
+    with __type(value, struct event) and leave a perf array's sizes out; libbpf says
+    EINVAL, their loaders drop the size and keep the type: so does pybpf, and the type
+    decodes the records (getppid() calls of ours, seen through all three maps)."""
+    from pybpf.perfbuf import PerfBuffer
+    from pybpf.ringbuf import RingBuffer
+    obj_bytes = pybpf.compile(RINGBUF_VALUE)
+    spec = pybpf.ObjectSpec.from_bytes(obj_bytes)
+    rb, perf, typed = (spec.maps[n] for n in ("pt_rb", "pt_perf", "pt_perf_typed"))
+    assert (rb.key_size, rb.value_size) == (0, 0) and rb.value_type_id
+    assert (perf.key_size, perf.value_size) == (4, 4) == (typed.key_size, typed.value_size)
+    with pybpf.load(spec) as obj:
+        Event = pybpf.ctype("struct event", obj=obj)
+        obj.attach()
+        with RingBuffer(obj.maps["pt_rb"]) as ring, PerfBuffer(obj.maps["pt_perf"]) as pb, \
+                PerfBuffer(obj.maps["pt_perf_typed"]) as pbt:
+            for _ in range(3):
+                os.getppid()
+            mine = [e for e in ring.read(1000, decode=Event) if e.pid == os.getpid()]
+            assert len(mine) == 3 and {e.marker for e in mine} == {0x5eed}
+            for buf in (pb, pbt):
+                got = [e for _, e in buf.read(1000, decode=Event) if e.pid == os.getpid()]
+                assert len(got) == 3 and {e.marker for e in got} == {0x5eed}
+
+
 def test_map_the_kernel_refuses_with_bare_einval_is_explained():
-    """aya's ring buffer test object gives its ring buffer a value type (its loader drops
-    it); libbpf and the kernel say only EINVAL, pybpf names the rule."""
+    """A ring buffer given a value_size (not a type: no loader drops that): the kernel
+    says only EINVAL, pybpf names the rule."""
+    src = RINGBUF_VALUE.replace("__type(value, struct event); } pt_rb",
+                                "__uint(value_size, 8); } pt_rb")
     with pytest.raises(errors.KernelError) as ei:
-        pybpf.load(pybpf.compile(RINGBUF_VALUE))
+        pybpf.load(pybpf.compile(src))
     msg = str(ei.value)
     assert "\n" not in msg and "map 'pt_rb' (ringbuf): a ring buffer takes no key or value" \
         in msg

@@ -14,6 +14,7 @@ RINGBUF, PERF, HASH, ARRAY, PROG_ARRAY, LPM, TASK_STORAGE, QUEUE, BLOOM, OUTER =
     ((RINGBUF, 0, 4, 1 << 24), "takes no key or value"),
     ((RINGBUF, 0, 0, 5000), "power of 2"),
     ((PERF, 4, 16, 0), "perf event array"),
+    ((PERF, 0, 0, 0), "perf event array"),
     ((HASH, 0, 8, 10), "need a key"),
     ((HASH, 4, 0, 10), "value_size is 0"),
     ((HASH, 4, 8, 0), "max_entries is 0"),
@@ -29,7 +30,7 @@ def test_broken_rules_are_named(args, words):
 
 
 @pytest.mark.parametrize("args", [
-    (RINGBUF, 0, 0, 1 << 24), (PERF, 4, 4, 0), (PERF, 0, 0, 0), (HASH, 4, 8, 10),
+    (RINGBUF, 0, 0, 1 << 24), (PERF, 4, 4, 0), (HASH, 4, 8, 10),
     (ARRAY, 4, 8, 1), (PROG_ARRAY, 4, 4, 2), (QUEUE, 0, 8, 16), (999, 1, 1, 1),
 ])
 def test_valid_definitions_have_no_explanation(args):

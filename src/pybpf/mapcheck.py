@@ -29,13 +29,13 @@ def explain(map_type: int, key_size: int, value_size: int, max_entries: int,
     if t in _RINGBUFS:
         if key_size or value_size:
             return (f"a ring buffer takes no key or value (key_size {key_size}, value_size "
-                    f"{value_size}: drop __type(key/value, ...))")
+                    f"{value_size}: leave both out)")
         if max_entries < PAGE or max_entries & (max_entries - 1):
             return (f"a ring buffer's max_entries is its size in bytes, a power of 2 and a "
                     f"multiple of {PAGE} (got {max_entries})")
         return None
     if t == PERF_EVENT_ARRAY:
-        if key_size not in (0, 4) or value_size not in (0, 4):
+        if key_size != 4 or value_size != 4:
             return (f"a perf event array maps a CPU (4-byte key) to a perf fd (4-byte "
                     f"value); got key_size {key_size}, value_size {value_size}")
         return None

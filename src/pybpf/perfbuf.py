@@ -107,12 +107,14 @@ class _CpuRing:
 class PerfBuffer:
     """Reads a perf event array map: ``poll(timeout_ms)`` calls ``on_sample(cpu, data)``
     for each record (``data`` is a zero-copy view, released when the callback returns) and
-    ``on_lost(cpu, count)`` for drops; ``lost`` totals the drops.
+    ``on_lost(cpu, count)`` for drops; ``lost`` totals the drops.  Without ``on_sample``,
+    ``read()`` returns the records instead, as :class:`~pybpf.ringbuf.RingBuffer` does.
 
     The kernel reports drops in a record it writes before the next sample that fits, so
     a count arrives once that CPU's ring has room and produces again."""
 
-    def __init__(self, map, on_sample: SampleCallback, on_lost: LostCallback | None = None,
+    def __init__(self, map, on_sample: SampleCallback | None = None,
+                 on_lost: LostCallback | None = None,
                  page_cnt: int = 8):
         if page_cnt <= 0 or page_cnt & (page_cnt - 1):
             raise ValueError("page_cnt must be a power of two")
@@ -166,6 +168,9 @@ class PerfBuffer:
         """Drain every ring without waiting (samples to ``on_sample``, else the reader's
         own callback)."""
         on_sample = on_sample or self.on_sample
+        if on_sample is None:
+            raise TypeError("this PerfBuffer has no on_sample callback: give one, or use "
+                            "read()")
         total = 0
         for ring in self._rings:
             n, lost = ring.read(on_sample, self.on_lost)

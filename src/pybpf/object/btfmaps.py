@@ -18,6 +18,8 @@ _INT_FIELDS = ("type", "max_entries", "map_flags", "numa_node", "key_size", "val
                "pinning")
 _MAP_IN_MAP = (12, 13)          # ARRAY_OF_MAPS, HASH_OF_MAPS
 _PROG_ARRAY = 3
+_PERF_EVENT_ARRAY = 4
+_NO_VALUE = (27, 31, 33)        # RINGBUF, USER_RINGBUF, ARENA: the kernel takes no value size
 
 
 class BTFMapDef(Record):
@@ -150,7 +152,24 @@ def parse_map_def(btf, type_id: int, name: str, *, inner: bool = False) -> BTFMa
             raise ELFError(f"{what}: unknown map definition field {mname!r}")
     if d.pinning not in (PIN_NONE, PIN_BY_NAME):
         raise ELFError(f"map {name!r}: unsupported pinning {d.pinning}")
+    _record_type_convention(d)
     return d
+
+
+def _record_type_convention(d: BTFMapDef) -> None:
+    """cilium/ebpf's convention, which Go projects' objects rely on: a ring buffer, arena
+    or perf event array may name its record type with ``__type(value, T)`` for code
+    generators (bpf2go), and a perf event array may leave out its sizes.  The kernel takes
+    no value size for the first (perf arrays: a 4-byte CPU key and 4-byte fd value), so,
+    as cilium/ebpf does, the size goes and the type id stays for decoders.  libbpf refuses
+    such objects with EINVAL, so no object it loads changes."""
+    if d.type in _NO_VALUE and d.value_type_id and "value_size" not in d.given:
+        d.value_size = 0
+    elif d.type == _PERF_EVENT_ARRAY:
+        if d.value_type_id and "value_size" not in d.given:
+            d.value_size = 4
+        d.key_size = d.key_size or 4
+        d.value_size = d.value_size or 4
 
 
 def _values_field(btf, m, d: BTFMapDef, what: str) -> None:

@@ -26,7 +26,7 @@ _NO_BTF_KV = {MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRAC
               MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.DEVMAP, MapType.DEVMAP_HASH,
               MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH,
               MapType.QUEUE, MapType.STACK, MapType.RINGBUF, MapType.PROG_ARRAY,
-              MapType.USER_RINGBUF}
+              MapType.USER_RINGBUF, MapType.ARENA}
 
 
 def encode_global(obj, name: str, value) -> bytes:

@@ -56,8 +56,9 @@ def test_per_process_name_is_the_name_after_exec(tmp_path):
                     "    ctypes.CDLL(None).prctl(15, b'pt_thread', 0, 0, 0)\n"
                     "    for _ in range(11): os.getppid()\n"
                     "t = threading.Thread(target=work); t.start(); t.join()\n")
+    after = "import os\n" + thread_named + GETPPIDS
     c = Child("import os\nfor _ in range(33): os.getppid()\n"
-              f"os.execv({str(renamed)!r}, ['x', '-c', {'import os' + chr(10) + thread_named + GETPPIDS!r}])\n")
+              f"os.execv({str(renamed)!r}, ['x', '-c', {after!r}])\n")
     t = ToolRun("syscount", "-P", "--syscall", "getppid", "--json", "-p", str(c.pid),
                 ready="Tracing syscalls")
     c.go()

@@ -435,3 +435,18 @@ def test_the_in_flight_table_cannot_be_filled():
     assert sorted(int(r.split()[-1]) for r in rows) == list(range(n))
     assert len(_rows(lines, after)) == 1
     assert "lost" not in err
+
+
+def test_args_that_are_not_utf8_print_as_their_bytes():
+    """argv bytes that are not UTF-8 print as they were (bcc prints bytes), a newline as
+    \\n as bcc's; --json (Unicode) has U+FFFD for each such byte."""
+    from tests.toolrun import ToolRun
+    tag = f"u{os.getpid()}".encode()
+    argv = [b"/bin/true", tag, b"\xff\xfe", b"a\nb"]
+    text = ToolRun("execsnoop", "-P", str(os.getpid()), ready="ARGS")
+    js = ToolRun("execsnoop", "-P", str(os.getpid()), "--json")
+    js.wait_for(tag.decode(), trigger=lambda: subprocess.run(argv))
+    text.stop(), js.stop()
+    assert any(r.endswith(b"/bin/true " + tag + b" \xff\xfe a\\nb") for r in text.raw), text.raw
+    assert [r["args"] for r in js.json()][0] == ["/bin/true", tag.decode(), "\ufffd\ufffd",
+                                                "a\nb"]

@@ -22,12 +22,14 @@ def test_kill_and_failed_kill_with_signal_filter():
         os.kill(4194305, signal.SIGTERM)   # above PID_MAX_LIMIT: ESRCH
     except ProcessLookupError:
         pass
+    _kill_missing(signal.SIGHUP, group=True)   # kill(-pgid): a negative target, as bcc's
     lines = t.stop()
     assert lines[0].split() == ["TIME", "PID", "COMM", "SIG", "TPID", "RESULT"]
     rows = [ln.split() for ln in lines[1:]]
     assert [os.getpid(), int(signal.SIGUSR2), victim.pid, 0] in [
         [int(r[1]), int(r[3]), int(r[4]), int(r[5])] for r in rows]
     assert any(int(r[3]) == signal.SIGTERM and int(r[5]) == -3 for r in rows)   # -ESRCH
+    assert [int(r[4]) for r in rows if int(r[3]) == signal.SIGHUP] == [-4194305]
 
     victim = subprocess.Popen(["sleep", "30"])
     t = ToolRun("killsnoop", "-s", "SIGUSR1", "-x", "--json")
@@ -35,9 +37,11 @@ def test_kill_and_failed_kill_with_signal_filter():
     os.kill(victim.pid, signal.SIGUSR1)      # succeeds: hidden by -x
     victim.wait()
     _kill_missing(signal.SIGTERM)            # other signal: hidden by -s
+    _kill_missing(signal.SIGUSR1, group=True)
     t.stop()
     recs = t.json()
     assert recs and all(r["sig"] == signal.SIGUSR1 and r["result"] == -3 for r in recs)
+    assert {r["tpid"] for r in recs} == {4194305, -4194305}
     assert set(recs[0]) == {"time", "pid", "comm", "sig", "tpid", "result"}
 
 
@@ -54,8 +58,8 @@ def test_target_pid_filter():
         [os.getpid(), int(signal.SIGUSR1), marked.pid]]
 
 
-def _kill_missing(sig):
+def _kill_missing(sig, group=False):
     try:
-        os.kill(4194305, sig)   # above PID_MAX_LIMIT
+        os.kill(-4194305 if group else 4194305, sig)   # above PID_MAX_LIMIT
     except ProcessLookupError:
         pass

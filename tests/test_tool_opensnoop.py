@@ -89,6 +89,24 @@ def test_pid_filter_and_bad_arguments(tmp_path):
         "pybpf opensnoop: error: cgroup '/nonexistent/cgroup': No such file or directory"
 
 
+def test_names_that_are_not_utf8_print_as_their_bytes(tmp_path):
+    """A file name that is not UTF-8 prints as its bytes (bcc prints bytes), so two such
+    names stay apart; --json, which must be Unicode, shows U+FFFD for each such byte.
+    statsnoop (the same decoding) rides along: one stat of the same name."""
+    name = os.fsencode(str(tmp_path)) + b"/pt_\xff\xfe name\t1"
+    text = ToolRun("opensnoop", "-p", str(os.getpid()), ready="PATH")
+    js = ToolRun("opensnoop", "-p", str(os.getpid()), "--json")
+    st = ToolRun("statsnoop", "-p", str(os.getpid()), ready="PATH")
+    js.wait_for("pt_", trigger=lambda: os.close(os.open(name, os.O_CREAT | os.O_RDONLY, 0o600)))
+    os.stat(name)
+    text.stop(), js.stop(), st.stop()
+    rows = [r for r in text.raw if r.endswith(name)]
+    assert rows and all(r.split()[0] == str(os.getpid()).encode() for r in rows)
+    assert {r["path"] for r in js.json() if "pt_" in r["path"]} == {
+        name.decode(errors="replace")}
+    assert [r.split()[2:4] for r in st.raw if r.endswith(name)] == [[b"0", b"0"]]
+
+
 def _cgroup2_root() -> str:
     for line in open("/proc/self/mounts"):
         dev, mnt, fstype = line.split()[:3]

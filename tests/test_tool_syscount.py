@@ -43,6 +43,30 @@ def test_per_process_errno_filter_json():
     assert [ln.split() for ln in lines if ln.startswith("newfstatat")] == [["newfstatat", "55"]]
 
 
+def test_per_process_name_is_the_name_after_exec(tmp_path):
+    """-P: a process counted before and after an exec is named as it is named now (its
+    /proc/PID/comm, as bcc prints), not by the name it had at its first syscall; a
+    thread's own name does not name the process either."""
+    import os
+    import sys
+    renamed = tmp_path / "pt_renamed"
+    os.symlink(sys.executable, renamed)
+    thread_named = ("import ctypes, threading\n"
+                    "def work():\n"
+                    "    ctypes.CDLL(None).prctl(15, b'pt_thread', 0, 0, 0)\n"
+                    "    for _ in range(11): os.getppid()\n"
+                    "t = threading.Thread(target=work); t.start(); t.join()\n")
+    after = "import os\n" + thread_named + GETPPIDS
+    c = Child("import os\nfor _ in range(33): os.getppid()\n"
+              f"os.execv({str(renamed)!r}, ['x', '-c', {after!r}])\n")
+    t = ToolRun("syscount", "-P", "--syscall", "getppid", "--json", "-p", str(c.pid),
+                ready="Tracing syscalls")
+    c.go()
+    t.stop()
+    (rec,) = t.json()
+    assert rec["rows"] == [{"pid": c.pid, "comm": "pt_renamed", "count": 33 + 11 + 777}]
+
+
 def test_list_and_bad_syscall():
     r = run_tool("syscount", "-l")
     assert r.returncode == 0 and "getppid" in r.stdout.split()

@@ -26,6 +26,7 @@ class ToolRun:
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   stdin=stdin, env=env)
         self.out: list[str] = []
+        self.raw: list[bytes] = []      # the same lines as bytes (names not UTF-8)
         self.err = b""
         self._buf = {self.p.stdout.fileno(): b"", self.p.stderr.fileno(): b""}
         if ready is not None:
@@ -45,6 +46,7 @@ class ToolRun:
             if fd == self.p.stdout.fileno():
                 data = self._buf[fd] + chunk
                 *lines, self._buf[fd] = data.split(b"\n")
+                self.raw.extend(lines)
                 self.out.extend(x.decode(errors="replace") for x in lines)
             else:
                 self.err += chunk
@@ -76,6 +78,7 @@ class ToolRun:
         self.p.wait(timeout=max(10, deadline - time.monotonic()))
         for fd, rest in self._buf.items():
             if rest and fd == self.p.stdout.fileno():
+                self.raw.append(rest)
                 self.out.append(rest.decode(errors="replace"))
         assert self.p.returncode == 0, (self.p.returncode, self.err.decode(errors="replace"))
         return self.out

@@ -83,6 +83,20 @@ class Clock:
         return (ts_ns - self.start_mono) / 1e9
 
 
+def raw_text(b: bytes) -> str:
+    """A name from the kernel (path, argv, comm) as text that keeps bytes which are not
+    UTF-8: Output writes them back as they were in text rows, and as U+FFFD in JSON."""
+    return b.decode(errors="surrogateescape")
+
+
+def _json_unsurrogate(line: str) -> str:
+    """JSON text with the escaped lone surrogates of raw_text()'s undecodable bytes
+    (\\udc80-\\udcff, not preceded by an escaping backslash) as U+FFFD: JSON stays
+    valid Unicode for every reader."""
+    import re
+    return re.sub(r"(?<!\\)((?:\\\\)*)\\udc[89a-f][0-9a-f]", r"\1\\ufffd", line)
+
+
 class Output:
     """Line-oriented output, text or JSON lines; flushes per batch, not per line."""
 
@@ -90,6 +104,11 @@ class Output:
         self.stream = stream or sys.stdout
         self.json = json_lines
         self.interactive = self.stream.isatty()
+        # names decoded by raw_text() carry undecodable bytes as surrogates: text rows
+        # give them back as the bytes they were (bcc prints names as raw bytes)
+        if not json_lines and getattr(self.stream, "errors", None) == "strict" and \
+                hasattr(self.stream, "reconfigure"):
+            self.stream.reconfigure(errors="surrogateescape")
 
     # Each write holds off Stop (see _stop_gate): a signal that interrupted a write stuck on
     # a full pipe would raise out of the buffered writer and lose the rows in its buffer.
@@ -108,7 +127,10 @@ class Output:
         try:
             if self.json:
                 import json
-                self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+                line = json.dumps(record, separators=(",", ":"))
+                if "\\udc" in line:
+                    line = _json_unsurrogate(line)
+                self.stream.write(line + "\n")
             else:
                 self.stream.write(text + "\n")
         finally:

@@ -7,7 +7,8 @@ import struct
 
 # argparse and signal (three enums) are imported where used: both cost a tool's start
 
-EVENT = struct.Struct("<QIIii16s")   # struct event
+EVENT = struct.Struct("<QIiii16s")   # struct event; tpid signed: kill(-pgid) and kill(-1)
+                                     # name groups and "all", printed negative as bcc does
 
 
 def signal_number(text: str) -> int:

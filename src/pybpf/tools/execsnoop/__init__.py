@@ -107,23 +107,23 @@ class Formatter:
         if self.out.json:
             self.out.row("", {
                 "time": self.clock.hms(ts), "timestamp": round(self.clock.since_start(ts), 6),
-                "uid": uid, "pcomm": comm.decode(errors="replace"), "pid": pid,
+                "uid": uid, "pcomm": _common.raw_text(comm), "pid": pid,
                 "ppid": ppid if ppid > 0 else None,
-                "parent_comm": pcomm.split(b"\0", 1)[0].decode(errors="replace"),
+                "parent_comm": _common.raw_text(pcomm.split(b"\0", 1)[0]),
                 "cpu": cpu, "ret": ret,
-                "args": [x.decode(errors="replace") for x in argv],
+                "args": [_common.raw_text(x) for x in argv],
             })
             return
         prefix = ("%-9s" % self.clock.hms(ts) if a.time else "") \
             + ("%-8.3f" % self.clock.since_start(ts) if a.timestamp else "") \
             + ("%-6d" % uid if a.print_uid else "")
-        prefix += "%-16s %-7d " % (comm.decode(errors="replace"), pid)
+        prefix += "%-16s %-7d " % (_common.raw_text(comm), pid)
         if a.print_pcomm:
-            prefix += "%-16s " % pcomm.split(b"\0", 1)[0].decode(errors="replace")
+            prefix += "%-16s " % _common.raw_text(pcomm.split(b"\0", 1)[0])
         prefix += "%-7s " % (ppid if ppid > 0 else "?")
         if a.print_cpu:
             prefix += "%-4d " % cpu
-        self.out.row(prefix + "%3d %s" % (ret, line.decode(errors="replace")), {})
+        self.out.row(prefix + "%3d %s" % (ret, _common.raw_text(line)), {})
 
 
 def configure(args, open_maps: bool = True) -> tuple[dict, dict]:

@@ -82,7 +82,7 @@ def full_path(data, path: str) -> str:
     parts = []
     for i in range(min(depth, DIR_DEPTH)):
         raw = bytes(data[base + i * DIR_NAME:base + (i + 1) * DIR_NAME])
-        parts.append(raw.split(b"\0", 1)[0].decode(errors="replace"))
+        parts.append(_common.raw_text(raw.split(b"\0", 1)[0]))
     head = "..." if truncated else ""
     return head + "/" + "/".join(reversed(parts)) + ("/" if parts else "") + path
 
@@ -110,14 +110,14 @@ def run(args, out):
         comm = comm.split(b"\0", 1)[0]
         if name and name not in comm:
             return
-        path = fname.split(b"\0", 1)[0].decode(errors="replace")
+        path = _common.raw_text(fname.split(b"\0", 1)[0])
         if args.full_path:
             path = full_path(data, path)
         fd, err = (ret, 0) if ret >= 0 else (-1, -ret)
         if first[0] is None:
             first[0] = ts
         delta = (ts - first[0]) / 1e9
-        scomm = comm.decode(errors="replace")
+        scomm = _common.raw_text(comm)
         if out.json:
             out.row("", {"time": clock.hms(ts), "ts": round(delta, 9), "uid": uid, "pid": pid,
                          "tid": tid, "comm": scomm, "fd": fd, "err": err, "flags": flags,

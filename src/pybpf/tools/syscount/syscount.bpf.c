@@ -81,8 +81,14 @@ int sys_exit(struct trace_event_raw_sys_exit *ctx)
 			count_drop();
 			return 0;
 		}
-		if (count_by_process)
-			bpf_get_current_comm(&d->comm, sizeof(d->comm));
+	}
+	/* -P names the process as /proc/PID/comm does (bcc reads it at print time): its
+	 * leader's name, now.  An exec renames it after the first syscalls were counted and
+	 * a thread may have a name of its own, so it is read on every call, as libbpf-tools. */
+	if (count_by_process) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+		BPF_CORE_READ_STR_INTO(&d->comm, task, group_leader, comm);
 	}
 	__sync_fetch_and_add(&d->count, 1);
 	if (measure_latency)

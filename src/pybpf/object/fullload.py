@@ -36,6 +36,12 @@ def spec_globals(spec) -> dict[str, tuple]:
 class FullLoader(_Loader):
     """One load from an :class:`~pybpf.object.spec.ObjectSpec` (:meth:`run`)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # function -> {its instruction index: the CO-RE relocation that poisoned it}, for
+        # the verifier error should the poisoned instruction be reachable
+        self.core_poisons: dict[str, dict[int, str]] = {}
+
     # -- kernel BTF, only touched when something needs it --------------------------------
     def vmlinux(self):
         if self._vmlinux is None:
@@ -169,8 +175,11 @@ class FullLoader(_Loader):
             buf = code[fn.name]
             if not isinstance(buf, bytearray):
                 buf = code[fn.name] = bytearray(buf)
-            core.patch(buf, (relo.insn_off - fn.section_offset) // 8, fix,
-                       where=f"{fn.name}: ")
+            idx = (relo.insn_off - fn.section_offset) // 8
+            core.patch(buf, idx, fix, where=f"{fn.name}: ")
+            if fix.poison:
+                self.core_poisons.setdefault(fn.name, {})[idx] = core.describe(
+                    self.spec.btf, relo)
         return {k: bytes(v) for k, v in code.items()}
 
     def _cached_fixes(self, work) -> list:
@@ -267,6 +276,10 @@ class FullLoader(_Loader):
             attach_to=info.extra if info else "")
         try:
             prog = Program.load(ks, log_level=self.log_level)
+        except errors.VerifierError as e:
+            if self.core_poisons and _POISON_CALL in e.reason:
+                _name_poison(e, linked, self.core_poisons)
+            raise
         except errors.KernelError as e:
             if p.name not in self.st_targets:
                 raise
@@ -325,3 +338,26 @@ class FullLoader(_Loader):
                                    f"its BTF{f' (module {module})' if module else ''}; "
                                    f"spec.set_attach_target({p.name!r}, None, 'hook') "
                                    "names another")
+
+
+_POISON_CALL = "invalid func unknown#195896080"      # core.POISON_IMM, as the verifier says
+
+
+def _name_poison(e, linked, poisons: dict[str, dict[int, str]]) -> None:
+    """The verifier reached an instruction an unresolved CO-RE relocation poisoned: say
+    which relocation (libbpf rewrites the log the same way) instead of an unknown call."""
+    what = None
+    for fn, start in linked.layout:
+        what = poisons.get(fn.name, {}).get((e.insn or 0) - start)
+        if what is not None:
+            break
+    if what is None:
+        return
+    reason = (f"unresolved CO-RE relocation: {what} has no match in the kernel's BTF "
+              "(guard the access with bpf_core_field_exists()/bpf_core_type_exists(), or "
+              "give the type a ___flavor that matches)")
+    e.log = e.log.replace(_POISON_CALL, reason).replace(
+        "call unknown#195896080", "<invalid CO-RE relocation>")
+    e.strerror = e.strerror.replace(e.reason, reason)
+    e.args = (e.errno, e.strerror)
+    e.reason = reason

@@ -1,0 +1,117 @@
+"""Inspektor Gadget's gadgets (exported outside this repository) built with their builder's
+recipe, then loaded by libbpf and by pybpf as bench_tetragon_objects.py compares them
+(outcome, translated instructions program by program, cold load time).  As root, from the
+repository root:
+
+    .venv/bin/python bench/bench_gadget_objects.py SRC_DIR --loader LOADER [--out DIR]
+
+SRC_DIR holds their ``gadgets/``, ``include/`` and ``pkg/`` (``git archive HEAD gadgets
+include pkg``); LOADER is bench/libbpf_loader.c built against a libbpf (see
+bench_tetragon_objects.py).  The recipe is ``ig image build``'s: clang -target bpf -Wall -g
+-O2 -D__TARGET_ARCH_x86 with their include/ and their shipped amd64 vmlinux.h, libbpf's
+headers at the version their builder installs (``--libbpf-headers``, a folder holding
+``bpf/``), then ``llvm-strip -g`` (BTF stays, DWARF goes).
+
+Both sides then do what Inspektor Gadget's loader does before loading: a map with a
+``<map>_max_entries`` constant gets that size (``ig_build_id`` is declared with 0), and
+``socket1``, ``classifier/...`` and ``perf_event/...`` sections, which its Go loader reads by
+prefix, load as ``socket``, ``classifier`` and ``perf_event`` (libbpf 1.x and pybpf refuse
+them as they stand).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.getcwd())
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import pybpf  # noqa: E402
+from bench_foreign_objects import _cell  # noqa: E402
+from bench_tetragon_objects import row  # noqa: E402
+from pybpf.object.sections import parse_section  # noqa: E402
+
+CLANG = "clang-19" if os.path.exists("/usr/bin/clang-19") else "clang"
+STRIP = "llvm-strip-19" if os.path.exists("/usr/bin/llvm-strip-19") else "llvm-strip"
+
+
+def sources(src: str) -> list[str]:
+    """Every gadget program and the pkg/ programs their agent loads next to them."""
+    pats = ("gadgets/*/program.bpf.c", "gadgets/*/*/program.bpf.c", "pkg/*/bpf/*.bpf.c",
+            "pkg/*/*/bpf/*.bpf.c")
+    return sorted(p for pat in pats for p in glob.glob(os.path.join(src, pat)))
+
+
+def object_name(src: str, path: str) -> str:
+    rel = os.path.relpath(path, src)[:-len(".bpf.c")]
+    rel = rel.removeprefix("gadgets/").removesuffix("/program")
+    return rel.replace("/", "_") + ".o"
+
+
+def build(src: str, path: str, out: str, libbpf_headers: str) -> tuple[bool, str]:
+    """(built, clang's first error line)."""
+    inc = os.path.join(src, "include")
+    cmd = [CLANG, "-target", "bpf", "-Wall", "-g", "-O2", "-I/usr/include/x86_64-linux-gnu",
+           "-D", "__TARGET_ARCH_x86", "-c", path, "-I", os.path.join(inc, "gadget", "amd64"),
+           "-I", libbpf_headers, "-I", inc, "-o", out]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode == 0:
+        r = subprocess.run([STRIP, "-g", out], capture_output=True, text=True)
+    if r.returncode:
+        lines = [ln for ln in r.stderr.splitlines() if "error" in ln]
+        return False, (lines[0] if lines else r.stderr.strip()[-200:]).replace(src + "/", "")
+    return True, ""
+
+
+def gadget_loader_choices(obj: str) -> dict:
+    """What Inspektor Gadget's loader sets before load (see the module docstring)."""
+    spec = pybpf.ObjectSpec.from_file(obj)
+    sizes = {}
+    for name in spec.maps:
+        var = spec.globals.get(f"{name}_max_entries")
+        if var is not None:
+            sizes[name] = int.from_bytes(var.get(), "little")
+    sections = {}
+    for name, p in spec.programs.items():
+        if p.sec_info is None:
+            # cilium/ebpf reads "socket1", "classifier/x", "perf_event/x" by prefix
+            head = p.section.split("/")[0].rstrip("0123456789")
+            if parse_section(head) is not None:
+                sections[name] = head
+    return {"sections": sections, "max_entries": sizes}
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("src", help="Inspektor Gadget's gadgets/, include/ and pkg/, exported")
+    ap.add_argument("--loader", required=True, help="bench/libbpf_loader.c, built")
+    ap.add_argument("--libbpf-headers", default="/usr/include",
+                    help="a folder holding bpf/bpf_helpers.h etc. (their builder: libbpf 1.3)")
+    ap.add_argument("--out", default="/tmp/pybpf-gadgets", help="objects go here")
+    ap.add_argument("--repeat", type=int, default=3, help="loads per side (the fastest)")
+    ap.add_argument("-k", default="", help="only sources whose path contains this")
+    a = ap.parse_args(argv)
+    os.makedirs(a.out, exist_ok=True)
+    print("| object | libbpf | pybpf | xlated equal | libbpf ms | pybpf ms | ratio "
+          "| pybpf's error line |")
+    print("|---|---|---|---|---|---|---|---|")
+    for path in sources(a.src):
+        if a.k not in path:
+            continue
+        obj = os.path.join(a.out, object_name(a.src, path))
+        ok, err = build(a.src, path, obj, a.libbpf_headers)
+        if not ok:
+            print(f"| {os.path.basename(obj)} | not built | | | | | | {_cell(err, 120)} |")
+            continue
+        print(row(obj, a.loader, (), {}, max(1, a.repeat), gadget_loader_choices(obj)),
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    import benchmain  # bench/: one quiet end for every script
+    benchmain.run(lambda: main(sys.argv[1:]))

@@ -36,8 +36,12 @@ def spec_globals(spec) -> dict[str, tuple]:
 class FullLoader(_Loader):
     """One load from an :class:`~pybpf.object.spec.ObjectSpec` (:meth:`run`)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, core_targets=(), **kwargs):
         super().__init__(*args, **kwargs)
+        # BTF searched for CO-RE candidates after the kernel's (load's core_targets=)
+        self.core_targets = [getattr(t, "btf", None) or t for t in core_targets]
+        # a kernel BTF given (kernel_btf=) keys the cached fixes by its identity
+        self.custom_kernel = self._vmlinux is not None
         # function -> {its instruction index: the CO-RE relocation that poisoned it}, for
         # the verifier error should the poisoned instruction be reachable
         self.core_poisons: dict[str, dict[int, str]] = {}
@@ -194,6 +198,8 @@ class FullLoader(_Loader):
         # relocations that vmlinux cannot satisfy look into modules, which come and go
         h.update("|".join(module_btf_names()).encode())
         h.update(self.spec.btf.identity.encode() or self.spec.btf.to_bytes())
+        for t in ([self._vmlinux] if self.custom_kernel else []) + self.core_targets:
+            h.update(f"|target {t.identity}".encode())     # fixes hold per target BTF
         for fn, r in work:
             h.update(f"{fn.name}|{r.insn_off}|{r.type_id}|{r.access}|{int(r.kind)};".encode())
         d = cache_dir()
@@ -207,7 +213,7 @@ class FullLoader(_Loader):
                         return fixes
                 except (ValueError, TypeError, EOFError):
                     pass
-        targets = [self.vmlinux()]
+        targets = [self.vmlinux(), *self.core_targets]
         fixes = [core.resolve(self.spec.btf, r, targets, self.module_specs) for _, r in work]
         if path:
             write_private(path, marshal.dumps([

@@ -1,0 +1,69 @@
+"""CO-RE against other BTF than the running kernel's: ``kernel_btf=`` (a BTF standing for
+vmlinux, as libbpf's btf_custom_path) and ``core_targets=`` (BTF searched after it, as
+cilium/ebpf's ExtraRelocationTargets: Inspektor Gadget relocates its socket map's value
+against a BTF its agent builds at run time).  A socket filter reads field ``b`` of a
+``preserve_access_index`` struct the kernel lacks from a map value holding 0, 1, 2, ...
+(one int each): its return value is the offset the relocation resolved to, / 4."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+import pybpf
+from pybpf import errors
+
+PROG = """#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+struct pybpf_ct_value { int a; int b; } __attribute__((preserve_access_index));
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32);
+         __type(value, int[16]); } vals SEC(".maps");
+SEC("socket") int reads_b(struct __sk_buff *skb)
+{
+    __u32 k = 0;
+    struct pybpf_ct_value *v = bpf_map_lookup_elem(&vals, &k);
+    return v ? v->b : -1;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+# two layouts of the struct, as another object's BTF carries them
+TARGET_AT_16 = "struct pybpf_ct_value { int pad[3]; int a; int b; } at16;\n"
+TARGET_AT_0 = "struct pybpf_ct_value { int b; int a; } at0;\n"
+
+
+def _btf(src: str):
+    return pybpf.ObjectSpec.from_bytes(pybpf.compile(src)).btf
+
+
+@pytest.fixture(scope="module")
+def built():
+    return pybpf.compile(PROG), _btf(TARGET_AT_16), _btf(TARGET_AT_0)
+
+
+def _run(obj) -> int:
+    obj.maps["vals"].update(0, struct.pack("<16i", *range(16)))
+    ret = obj.programs["reads_b"].test_run(b"\0" * 64).retval
+    return ret
+
+
+@pytest.mark.kernel
+def test_extra_targets_resolve_what_the_kernel_lacks(built):
+    prog, at16, at0 = built
+    with pybpf.load(prog, name="ct_extra16", core_targets=[at16]) as obj:
+        assert _run(obj) == 4
+    # the CO-RE fixes are cached per target: another layout is not served the first one's
+    with pybpf.load(prog, name="ct_extra0", core_targets=[at0]) as obj:
+        assert _run(obj) == 0
+    with pytest.raises(errors.VerifierError, match="unresolved CO-RE relocation: byte_off "
+                       "of struct pybpf_ct_value.b"):
+        pybpf.load(prog, name="ct_none")
+
+
+@pytest.mark.kernel
+def test_a_kernel_btf_given_is_not_served_another_ones_cached_fixes(built):
+    prog, at16, at0 = built
+    with pybpf.load(prog, name="ct_k16", kernel_btf=at16) as obj:
+        assert _run(obj) == 4
+    with pybpf.load(prog, name="ct_k0", kernel_btf=at0) as obj:
+        assert _run(obj) == 0

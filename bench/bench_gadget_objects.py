@@ -17,6 +17,11 @@ Both sides then do what Inspektor Gadget's loader does before loading: a map wit
 ``socket1``, ``classifier/...`` and ``perf_event/...`` sections, which its Go loader reads by
 prefix, load as ``socket``, ``classifier`` and ``perf_event`` (libbpf 1.x and pybpf refuse
 them as they stand).
+
+A second table loads, with pybpf alone, the objects whose ``struct gadget_socket_value`` is
+relocated against the socket enricher's BTF (their agent's cilium/ebpf
+``ExtraRelocationTargets``; pybpf: ``load(..., core_targets=[btf])``; libbpf has no
+equivalent, and both refuse them against the kernel's BTF alone).
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pybpf  # noqa: E402
-from bench_foreign_objects import _cell  # noqa: E402
+from bench_foreign_objects import _cell, _pybpf  # noqa: E402
 from bench_tetragon_objects import row  # noqa: E402
+from pybpf.object.fullload import set_section  # noqa: E402
 from pybpf.object.sections import parse_section  # noqa: E402
 
 CLANG = "clang-19" if os.path.exists("/usr/bin/clang-19") else "clang"
@@ -109,7 +115,30 @@ def main(argv: list[str]) -> int:
             continue
         print(row(obj, a.loader, (), {}, max(1, a.repeat), gadget_loader_choices(obj)),
               flush=True)
+    enricher_table(a.out)
     return 0
+
+
+def enricher_table(out: str) -> None:
+    """pybpf's loads of the socket enricher's users with its BTF as a CO-RE target."""
+    enricher = os.path.join(out, "pkg_socketenricher_bpf_socket-enricher.o")
+    if not os.path.exists(enricher):
+        return
+    btf = pybpf.ObjectSpec.from_file(enricher).btf
+    print("\n| object (core_targets: the enricher's BTF) | pybpf | error |\n|---|---|---|")
+    for obj in sorted(glob.glob(os.path.join(out, "*.o"))):
+        spec = pybpf.ObjectSpec.from_file(obj)
+        if "gadget_socket_value" not in {t.name for t in spec.btf.types() if t.name}:
+            continue
+        choices = gadget_loader_choices(obj)
+        for name, sec in choices["sections"].items():
+            set_section(spec, name, sec)
+        for name, n in choices["max_entries"].items():
+            spec.maps[name].max_entries = n
+        got = _pybpf(spec, core_targets=[btf])
+        me = f"ok ({len(got)})" if "_error" not in got else got["_type"]
+        print(f"| {os.path.basename(obj)} | {me} | {_cell(got.get('_error', ''), 120)} |",
+              flush=True)
 
 
 if __name__ == "__main__":

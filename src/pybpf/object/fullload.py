@@ -282,11 +282,10 @@ class FullLoader(_Loader):
             attach_to=info.extra if info else "")
         try:
             prog = Program.load(ks, log_level=self.log_level)
-        except errors.VerifierError as e:
-            if self.core_poisons and _POISON_CALL in e.reason:
-                _name_poison(e, linked, self.core_poisons)
-            raise
         except errors.KernelError as e:
+            if isinstance(e, errors.VerifierError) and self.core_poisons and \
+                    _POISON_CALL in e.reason:
+                _name_poison(e, linked, self.core_poisons)
             if p.name not in self.st_targets:
                 raise
             from .structops_load import load_error

@@ -105,6 +105,19 @@ def _unpack(data: bytes, fmt: str, rec_size: int, p: int, n: int):
     return (struct.unpack_from(fmt, data, p + i * rec_size) for i in range(n))
 
 
+class _Names(dict):
+    """Strings by offset, each looked up in the BTF once (a C-level hit afterwards)."""
+    __slots__ = ("strings",)
+
+    def __init__(self, strings):
+        super().__init__()
+        self.strings = strings
+
+    def __missing__(self, off: int) -> str:
+        v = self[off] = self.strings.string_at(off)
+        return v
+
+
 def parse_ext(data: bytes, strings) -> BTFExt:
     """Parse a .BTF.ext section; ``strings`` is the object's BTF Spec (for names)."""
     if len(data) < 24:
@@ -119,13 +132,7 @@ def parse_ext(data: bytes, strings) -> BTFExt:
     if hdr_len >= 32:
         co, cl = struct.unpack_from("<II", data, 24)
     ext = BTFExt()
-    names: dict[int, str] = {}         # file names and source lines repeat: look up once
-
-    def string(off: int) -> str:
-        v = names.get(off)
-        if v is None:
-            v = names[off] = strings.string_at(off)
-        return v
+    string = _Names(strings).__getitem__  # file names and source lines repeat: look up once
     rs, secs = _records(data, hdr_len + fo, fl, 8, strings, "func_info")
     ext.func_info_rec_size = rs or 8
     for sec, p, n in secs:

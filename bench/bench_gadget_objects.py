@@ -10,7 +10,9 @@ include pkg``); LOADER is bench/libbpf_loader.c built against a libbpf (see
 bench_tetragon_objects.py).  The recipe is ``ig image build``'s: clang -target bpf -Wall -g
 -O2 -D__TARGET_ARCH_x86 with their include/ and their shipped amd64 vmlinux.h, libbpf's
 headers at the version their builder installs (``--libbpf-headers``, a folder holding
-``bpf/``), then ``llvm-strip -g`` (BTF stays, DWARF goes).
+``bpf/``: libbpf v1.3.0's ``src/*.h``; Debian's 1.1 headers lack
+``PT_REGS_PARM6_CORE_SYSCALL`` and 19 objects do not build), then ``llvm-strip -g`` (BTF
+stays, DWARF goes).
 
 Both sides then do what Inspektor Gadget's loader does before loading: a map with a
 ``<map>_max_entries`` constant gets that size (``ig_build_id`` is declared with 0), and

@@ -67,3 +67,23 @@ def test_a_kernel_btf_given_is_not_served_another_ones_cached_fixes(built):
         assert _run(obj) == 4
     with pybpf.load(prog, name="ct_k0", kernel_btf=at0) as obj:
         assert _run(obj) == 0
+
+
+@pytest.mark.kernel
+def test_targets_built_by_hand_are_told_apart(built):
+    """Specs made with Spec.add() have no parsed bytes to hash: their fixes are keyed by
+    their encoding, so two layouts built by hand get their own offsets."""
+    from pybpf.btf import Spec
+    from pybpf.btf import types as T
+    prog = built[0]
+
+    def layout(pad: int) -> Spec:
+        s = Spec()
+        i32 = s.add(T.Int("int", 4, encoding=1, bits=32))
+        s.add(T.Struct("pybpf_ct_value", 8 + pad, [T.Member("a", i32, 0),
+                                                   T.Member("b", i32, (4 + pad) * 8)]))
+        return s
+    with pybpf.load(prog, name="ct_hand8", core_targets=[layout(8)]) as obj:
+        assert _run(obj) == 3
+    with pybpf.load(prog, name="ct_hand4", core_targets=[layout(4)]) as obj:
+        assert _run(obj) == 2

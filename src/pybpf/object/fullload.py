@@ -199,7 +199,8 @@ class FullLoader(_Loader):
         h.update("|".join(module_btf_names()).encode())
         h.update(self.spec.btf.identity.encode() or self.spec.btf.to_bytes())
         for t in ([self._vmlinux] if self.custom_kernel else []) + self.core_targets:
-            h.update(f"|target {t.identity}".encode())     # fixes hold per target BTF
+            # fixes hold per target BTF (a spec built with add() has no identity: its bytes)
+            h.update(b"|target " + (t.identity.encode() or sha256(t.to_bytes()).digest()))
         for fn, r in work:
             h.update(f"{fn.name}|{r.insn_off}|{r.type_id}|{r.access}|{int(r.kind)};".encode())
         d = cache_dir()

@@ -87,3 +87,30 @@ def test_targets_built_by_hand_are_told_apart(built):
         assert _run(obj) == 3
     with pybpf.load(prog, name="ct_hand4", core_targets=[layout(4)]) as obj:
         assert _run(obj) == 2
+
+
+REPEATS = PROG.replace("return v ? v->b : -1;",
+                       "if (!v) return -1;\n    if (skb->len > 100) return v->b + 1;\n"
+                       "    if (skb->len > 50) return v->b + 2;\n    return v->b;")
+
+
+@pytest.mark.kernel
+def test_equal_relocations_are_resolved_once(built, monkeypatch):
+    """An object's first load on a kernel resolves each distinct (type, access, kind) once
+    however often the program repeats it (objects repeat a few dozen thousands of times)."""
+    from pybpf import cache
+    from pybpf.object import core
+    at16 = built[1]
+    spec = pybpf.ObjectSpec.from_bytes(pybpf.compile(REPEATS))
+    relos = [r for rs in spec.btf_ext.core_relos.values() for r in rs]
+    distinct = {(r.type_id, r.access, r.kind) for r in relos}   # v->b, and skb->len
+    assert len(relos) >= 5 and len(distinct) == 2
+    calls = []
+    real = core.resolve
+    monkeypatch.setattr(core, "resolve", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    monkeypatch.setattr(cache, "cache_dir", lambda: None)      # no cached fixes: resolve
+    with pybpf.load(spec, core_targets=[at16]) as obj:
+        obj.maps["vals"].update(0, struct.pack("<16i", *range(16)))
+        assert [obj.programs["reads_b"].test_run(b"\0" * n).retval for n in (64, 80, 120)] \
+            == [4, 6, 5]
+    assert len(calls) == len(distinct)

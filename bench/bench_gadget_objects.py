@@ -60,14 +60,15 @@ def object_name(src: str, path: str) -> str:
     return rel.replace("/", "_") + ".o"
 
 
-def build(src: str, path: str, out: str, libbpf_headers: str) -> tuple[bool, str]:
+def build(src: str, path: str, out: str, libbpf_headers: str,
+          strip: bool = True) -> tuple[bool, str]:
     """(built, clang's first error line)."""
     inc = os.path.join(src, "include")
     cmd = [CLANG, "-target", "bpf", "-Wall", "-g", "-O2", "-I/usr/include/x86_64-linux-gnu",
            "-D", "__TARGET_ARCH_x86", "-c", path, "-I", os.path.join(inc, "gadget", "amd64"),
            "-I", libbpf_headers, "-I", inc, "-o", out]
     r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode == 0:
+    if r.returncode == 0 and strip:
         r = subprocess.run([STRIP, "-g", out], capture_output=True, text=True)
     if r.returncode:
         lines = [ln for ln in r.stderr.splitlines() if "error" in ln]
@@ -102,6 +103,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", default="/tmp/pybpf-gadgets", help="objects go here")
     ap.add_argument("--repeat", type=int, default=3, help="loads per side (the fastest)")
     ap.add_argument("-k", default="", help="only sources whose path contains this")
+    ap.add_argument("--keep-dwarf", action="store_true",
+                    help="skip their llvm-strip -g (objects with DWARF, as other builds ship)")
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
     print("| object | libbpf | pybpf | xlated equal | libbpf ms | pybpf ms | ratio "
@@ -111,7 +114,7 @@ def main(argv: list[str]) -> int:
         if a.k not in path:
             continue
         obj = os.path.join(a.out, object_name(a.src, path))
-        ok, err = build(a.src, path, obj, a.libbpf_headers)
+        ok, err = build(a.src, path, obj, a.libbpf_headers, strip=not a.keep_dwarf)
         if not ok:
             print(f"| {os.path.basename(obj)} | not built | | | | | | {_cell(err, 120)} |")
             continue

@@ -99,6 +99,7 @@ def test_equal_relocations_are_resolved_once(built, monkeypatch):
     """An object's first load on a kernel resolves each distinct (type, access, kind) once
     however often the program repeats it (objects repeat a few dozen thousands of times)."""
     from pybpf import cache
+    from pybpf.btf import kernel  # noqa: F401 - bound to the real cache before the patch
     from pybpf.object import core
     at16 = built[1]
     spec = pybpf.ObjectSpec.from_bytes(pybpf.compile(REPEATS))

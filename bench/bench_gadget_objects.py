@@ -103,9 +103,14 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", default="/tmp/pybpf-gadgets", help="objects go here")
     ap.add_argument("--repeat", type=int, default=3, help="loads per side (the fastest)")
     ap.add_argument("-k", default="", help="only sources whose path contains this")
+    ap.add_argument("--first-load", action="store_true",
+                    help="time pybpf's first load on this kernel: CO-RE resolved, not read "
+                         "from its cache (PYBPF_NO_CORE_CACHE=1)")
     ap.add_argument("--keep-dwarf", action="store_true",
                     help="skip their llvm-strip -g (objects with DWARF, as other builds ship)")
     a = ap.parse_args(argv)
+    if a.first_load:
+        os.environ["PYBPF_NO_CORE_CACHE"] = "1"     # the timing subprocesses inherit it
     os.makedirs(a.out, exist_ok=True)
     print("| object | libbpf | pybpf | xlated equal | libbpf ms | pybpf ms | ratio "
           "| pybpf's error line |")

@@ -203,7 +203,8 @@ class FullLoader(_Loader):
             h.update(b"|target " + (t.identity.encode() or sha256(t.to_bytes()).digest()))
         for fn, r in work:
             h.update(f"{fn.name}|{r.insn_off}|{r.type_id}|{r.access}|{int(r.kind)};".encode())
-        d = cache_dir()
+        # PYBPF_NO_CORE_CACHE=1: resolve as an object's first load on a kernel does (bench)
+        d = None if os.environ.get("PYBPF_NO_CORE_CACHE") else cache_dir()
         path = os.path.join(d, f"core-{h.hexdigest()}.m") if d else None
         if path:
             raw = read_private(path)

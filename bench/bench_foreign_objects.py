@@ -53,14 +53,15 @@ def _libbpf(path: str, loader: tuple = ("bpftool", "prog", "loadall")) -> dict:
                 os.unlink(os.path.join(ROOT, n))
 
 
-def _pybpf(source, mine: str = MINE) -> dict:
-    """pybpf's load of ``source`` (a path or a spec), maps pinned under ``mine``: each
-    loaded program's normalized translated instructions, or the error line."""
+def _pybpf(source, mine: str = MINE, **load_kw) -> dict:
+    """pybpf's load of ``source`` (a path or a spec), maps pinned under ``mine``, with
+    ``load_kw`` for pybpf.load: each loaded program's normalized translated instructions,
+    or the error line."""
     os.makedirs(mine, exist_ok=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with pybpf.load(source, pin_root=mine) as obj:
+            with pybpf.load(source, pin_root=mine, **load_kw) as obj:
                 return {n: _normalize(p.xlated()) for n, p in obj.programs.items()
                         if p.fd is not None}
     except errors.PybpfError as e:

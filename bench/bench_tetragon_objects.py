@@ -13,6 +13,10 @@ Without it bpftool loads every program and no libbpf time is shown.  ``--lsm-hoo
 ``--tracing-hook`` set the hook of programs whose section names none or a placeholder, on
 both sides (Tetragon's loader does; pybpf: ``spec.set_attach_target(prog, None, hook)``).
 
+``--sections prog=sec,...`` and ``--max-entries map=N,...`` load a program as if its SEC()
+said ``sec`` and size a map, on both sides (a loader's own choices: Inspektor Gadget's sizes
+maps at run time and takes ``socket1`` as a socket filter; bench_gadget_objects.py).
+
 ``--skip`` names programs neither side loads: by default the ones Tetragon's own loader
 disables unless a policy asks for them (override, sleepable offload/preload), as a
 Tetragon agent with a plain policy loads these objects.
@@ -55,9 +59,21 @@ def _placeholder(prog) -> bool:
                                                        t.name.startswith("generic_"))
 
 
-def _open(path: str, skip: tuple, hooks: dict):
-    """The spec as Tetragon's loader prepares it: programs it disables off, hooks set."""
+def _pairs(text: str) -> dict:
+    """"a=1,b=2" -> {"a": "1", "b": "2"}"""
+    return dict(p.split("=", 1) for p in text.split(",") if "=" in p)
+
+
+def _open(path: str, skip: tuple, hooks: dict, over: dict | None = None):
+    """The spec as Tetragon's loader prepares it: programs it disables off, hooks set;
+    ``over``: {"sections": {prog: sec}, "max_entries": {map: n}} set as a loader would."""
+    from pybpf.object.fullload import set_section
     spec = pybpf.ObjectSpec.from_file(path)
+    over = over or {}
+    for name, sec in over.get("sections", {}).items():
+        set_section(spec, name, sec)
+    for name, n in over.get("max_entries", {}).items():
+        spec.maps[name].max_entries = int(n)
     for name, prog in spec.programs.items():
         if name in skip:
             prog.autoload = False
@@ -67,12 +83,23 @@ def _open(path: str, skip: tuple, hooks: dict):
     return spec
 
 
+def _over_env(over: dict | None) -> dict:
+    over = over or {}
+    return {f"TETLOAD_{k.upper()}": ",".join(f"{a}={b}" for a, b in over.get(k, {}).items())
+            for k in ("sections", "max_entries")}
+
+
+def _over_args(over: dict | None) -> list:
+    env = _over_env(over)
+    return ["--sections", env["TETLOAD_SECTIONS"], "--max-entries", env["TETLOAD_MAX_ENTRIES"]]
+
+
 def libbpf(path: str, loader: str | None, skip: tuple,
-           hooks: dict) -> tuple[dict, float | None]:
+           hooks: dict, over: dict | None = None) -> tuple[dict, float | None]:
     before = set(os.listdir(ROOT))
     cmd = [loader, path, ORACLE] if loader else ["bpftool", "prog", "loadall", path, ORACLE]
     env = dict(os.environ, TETLOAD_SKIP=",".join(skip), TETLOAD_TARGET_LSM=hooks.get("lsm", ""),
-               TETLOAD_TARGET_TRACING=hooks.get("tracing", ""))
+               TETLOAD_TARGET_TRACING=hooks.get("tracing", ""), **_over_env(over))
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         ns = [int(ln.split()[1]) for ln in r.stderr.splitlines() if ln.startswith("load_ns ")]
@@ -93,29 +120,29 @@ def libbpf(path: str, loader: str | None, skip: tuple,
                 os.unlink(os.path.join(ROOT, n))
 
 
-def mine(path: str, skip: tuple, hooks: dict) -> dict:
-    return _pybpf(_open(path, skip, hooks), MINE)
+def mine(path: str, skip: tuple, hooks: dict, over: dict | None = None) -> dict:
+    return _pybpf(_open(path, skip, hooks, over), MINE)
 
 
-def mine_time(path: str, skip: tuple, hooks: dict) -> float | None:
+def mine_time(path: str, skip: tuple, hooks: dict, over: dict | None = None) -> float | None:
     """A cold load's time: a fresh interpreter (pybpf imported before the clock starts), as
     the libbpf loader is a fresh process that parses the kernel's BTF again."""
     r = subprocess.run([sys.executable, os.path.abspath(__file__), "--time-one", path,
                         "--skip", ",".join(skip), "--lsm-hook", hooks.get("lsm", ""),
-                        "--tracing-hook", hooks.get("tracing", "")],
+                        "--tracing-hook", hooks.get("tracing", ""), *_over_args(over)],
                        capture_output=True, text=True,
                        env={k: v for k, v in os.environ.items()   # .pyc files, as installed
                             if k != "PYTHONDONTWRITEBYTECODE"})
     return float(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
 
 
-def _time_one(path: str, skip: tuple, hooks: dict) -> int:
+def _time_one(path: str, skip: tuple, hooks: dict, over: dict | None = None) -> int:
     os.makedirs(MINE, exist_ok=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t0 = time.perf_counter()          # the ELF read and parsed, then loaded
-            with pybpf.load(_open(path, skip, hooks), pin_root=MINE):
+            with pybpf.load(_open(path, skip, hooks, over), pin_root=MINE):
                 secs = time.perf_counter() - t0
         print(secs)
         return 0
@@ -133,14 +160,15 @@ def _best(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-def row(path: str, loader: str | None, skip: tuple, hooks: dict, repeat: int = 1) -> str:
-    ref, ref_s = libbpf(path, loader, skip, hooks)
-    got = mine(path, skip, hooks)
-    got_s = mine_time(path, skip, hooks) if "_error" not in got else None
+def row(path: str, loader: str | None, skip: tuple, hooks: dict, repeat: int = 1,
+        over: dict | None = None) -> str:
+    ref, ref_s = libbpf(path, loader, skip, hooks, over)
+    got = mine(path, skip, hooks, over)
+    got_s = mine_time(path, skip, hooks, over) if "_error" not in got else None
     for _ in range(repeat - 1 if "_error" not in got else 0):
         # interleaved; the fastest of each: the least noise
-        ref_s = _best(ref_s, libbpf(path, loader, skip, hooks)[1])
-        got_s = _best(got_s, mine_time(path, skip, hooks))
+        ref_s = _best(ref_s, libbpf(path, loader, skip, hooks, over)[1])
+        got_s = _best(got_s, mine_time(path, skip, hooks, over))
     lib = f"error: {_cell(ref['_error'], 80)}" if "_error" in ref else f"ok ({len(ref)})"
     me = got["_type"] if "_error" in got else f"ok ({len(got)})"
     equal = ""
@@ -165,17 +193,22 @@ def main(argv: list[str]) -> int:
                     "(Tetragon's loader sets one per policy), e.g. file_open")
     ap.add_argument("--tracing-hook", default="", help="the function of fentry/fexit "
                     "programs with a placeholder section (fentry/generic_...)")
+    ap.add_argument("--sections", default="", help="prog=sec,...: load prog as if its "
+                    "SEC() said sec, on both sides")
+    ap.add_argument("--max-entries", default="", help="map=N,...: max_entries set before "
+                    "load, on both sides")
     ap.add_argument("--time-one", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     skip = tuple(s for s in a.skip.split(",") if s)
     hooks = {"lsm": a.lsm_hook, "tracing": a.tracing_hook}
+    over = {"sections": _pairs(a.sections), "max_entries": _pairs(a.max_entries)}
     if a.time_one:
-        return _time_one(a.objects[0], skip, hooks)
+        return _time_one(a.objects[0], skip, hooks, over)
     print("| object | libbpf | pybpf | xlated equal | libbpf ms | pybpf ms | ratio "
           "| pybpf's error line |")
     print("|---|---|---|---|---|---|---|---|")
     for path in a.objects:
-        print(row(path, a.loader, skip, hooks, max(1, a.repeat)), flush=True)
+        print(row(path, a.loader, skip, hooks, max(1, a.repeat), over), flush=True)
     return 0
 
 

@@ -3,8 +3,11 @@
  * drops programs it does not need.  TETLOAD_TARGET_LSM / TETLOAD_TARGET_TRACING: the kernel
  * hook set (bpf_program__set_attach_target(p, 0, hook)) on LSM / fentry-fexit programs whose
  * section names none or a Tetragon placeholder ("lsm", "fentry/generic_..."), as Tetragon's
- * loader sets AttachTo.  TETLOAD_PINMAPS=DIR pins the maps there too.  Prints "load_ns N"
- * (open+load) on stderr. */
+ * loader sets AttachTo.  TETLOAD_PINMAPS=DIR pins the maps there too.
+ * TETLOAD_SECTIONS="prog=sec,...": load prog as if its SEC() were sec (bpf_program__set_type
+ * and set_expected_attach_type from libbpf_prog_type_by_name).  TETLOAD_MAX_ENTRIES=
+ * "map=N,...": bpf_map__set_max_entries (a loader sizing maps at run time, as Inspektor
+ * Gadget's does).  Prints "load_ns N" (open+load) on stderr. */
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +30,24 @@ static int skipped(const char *name)
 	return 0;
 }
 
+/* the value of "name=value" in the comma-separated list $env, copied to out; NULL if absent */
+static const char *lookup(const char *env, const char *name, char *out, size_t size)
+{
+	const char *s = getenv(env);
+	size_t n = strlen(name);
+	while (s && *s) {
+		const char *e = strchr(s, ',');
+		size_t l = e ? (size_t)(e - s) : strlen(s);
+		if (l > n && s[n] == '=' && !strncmp(s, name, n) && l - n - 1 < size) {
+			memcpy(out, s + n + 1, l - n - 1);
+			out[l - n - 1] = 0;
+			return out;
+		}
+		s = e ? e + 1 : NULL;
+	}
+	return NULL;
+}
+
 static long long now(void)
 {
 	struct timespec ts;
@@ -38,7 +59,8 @@ int main(int argc, char **argv)
 {
 	struct bpf_object *obj;
 	struct bpf_program *p;
-	char path[4096];
+	struct bpf_map *m;
+	char path[4096], val[256];
 	long long t0;
 	int err;
 
@@ -58,6 +80,16 @@ int main(int argc, char **argv)
 		const char *hook = NULL;
 		if (skipped(bpf_program__name(p)))
 			bpf_program__set_autoload(p, false);
+		if (lookup("TETLOAD_SECTIONS", bpf_program__name(p), val, sizeof(val))) {
+			enum bpf_prog_type type;
+			enum bpf_attach_type eat;
+			if (libbpf_prog_type_by_name(val, &type, &eat)) {
+				fprintf(stderr, "unknown section %s\n", val);
+				return 1;
+			}
+			bpf_program__set_type(p, type);
+			bpf_program__set_expected_attach_type(p, eat);
+		}
 		if (slash && strncmp(slash + 1, "generic_", 8))
 			continue;
 		if (bpf_program__type(p) == BPF_PROG_TYPE_LSM)
@@ -68,6 +100,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "set_attach_target %s failed\n", bpf_program__name(p));
 			return 1;
 		}
+	}
+	bpf_object__for_each_map(m, obj) {
+		if (lookup("TETLOAD_MAX_ENTRIES", bpf_map__name(m), val, sizeof(val)))
+			bpf_map__set_max_entries(m, strtoul(val, NULL, 0));
 	}
 	err = bpf_object__load(obj);
 	fprintf(stderr, "load_ns %lld\n", now() - t0);

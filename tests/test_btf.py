@@ -101,3 +101,17 @@ def test_vmlinux_and_a_module():
     if mods:
         ms = load_module(mods[0])
         assert len(ms) > len(v)          # split BTF: ids continue after vmlinux
+
+
+def test_find_answers_stay_right_when_remembered():
+    """find() remembers the parsed types' ids by name (CO-RE asks for the same kernel
+    names thousands of times): repeated answers, a caller's edits of a returned list,
+    types added later and split BTF on top all stay right."""
+    s = Spec.parse(every_kind().to_bytes())
+    first = s.find("pt_s")
+    first.append(99)                                  # the caller's list, not the memory
+    assert s.find("pt_s") == [5] and s.find("pt_s", Kind.STRUCT) == [5]
+    late = s.add(T.Struct("pt_s", 4, []))
+    assert s.find("pt_s") == [5, late] and s.find("nothing_here") == []
+    split = Spec.parse(Spec(base=s).to_bytes(), base=s)
+    assert split.find("pt_s") == [5, late] and split.find("pt_e") == [7]

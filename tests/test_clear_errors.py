@@ -83,3 +83,35 @@ def test_a_verifier_rejection_names_the_program_in_full():
     assert ei.value.program == "rejected_with_a_long_name"
     assert "program 'rejected_with_a_long_name' at instruction" in first
     assert ":5)" in first              # the C line (compiled from a string: no text)
+
+
+ABSENT_TYPE_SRC = """#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+/* a CO-RE type the kernel lacks: Inspektor Gadget's socket maps are relocated against
+   another object's BTF, which a plain load does not have */
+struct pybpf_absent_value { __u64 pad; __u32 mntns; } __attribute__((preserve_access_index));
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32);
+         __type(value, struct pybpf_absent_value); } vals SEC(".maps");
+static __noinline int helper(struct __sk_buff *skb)
+{
+    __u32 k = 0;
+    struct pybpf_absent_value *v = bpf_map_lookup_elem(&vals, &k);
+    return v ? v->mntns : skb->len;
+}
+SEC("socket") int reads_absent(struct __sk_buff *skb) { return helper(skb) + 1; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@pytest.mark.kernel
+def test_an_unresolved_core_relocation_reached_is_named():
+    """A poisoned instruction the verifier reaches (in a subprogram here) is named by its
+    relocation, as libbpf rewrites the log, not as the kernel's 'invalid func
+    unknown#195896080'."""
+    with pytest.raises(errors.VerifierError) as ei:
+        pybpf.load(pybpf.compile(ABSENT_TYPE_SRC), name="pt_absent")
+    first = str(ei.value).splitlines()[0]
+    assert ei.value.program == "reads_absent"
+    assert ("unresolved CO-RE relocation: byte_off of struct pybpf_absent_value.mntns "
+            "(access 0:1) has no match in the kernel's BTF") in first
+    assert "unknown#" not in str(ei.value)

@@ -129,3 +129,14 @@ def test_module_types_are_candidates_only_when_vmlinux_has_none():
     tl, tlid = _spec([("pid", "int", 0, 0)], name="task")
     core.resolve(tl, relo(tlid, "0:0", R.FIELD_BYTE_OFFSET), [vmlinux], modules)
     assert not asked
+
+
+def test_describe_names_the_relocation_as_written():
+    local, lid = _spec([("pid", "int", 0, 0), ("tgid", "int", 32, 0)], name="task___old")
+    assert core.describe(local, relo(lid, "0:1", R.FIELD_BYTE_OFFSET)) == \
+        "byte_off of struct task___old.tgid (access 0:1)"
+    assert core.describe(local, relo(lid, "0", R.TYPE_SIZE)) == \
+        "type_size of struct task___old (access 0)"
+    # a malformed access is described, never raised
+    assert core.describe(local, relo(lid, "0:9", R.FIELD_EXISTS)) == \
+        f"exists of type [{lid}] (access 0:9)"

@@ -73,7 +73,7 @@ class BTFExt(Record):
 
 
 def _records(data: bytes, off: int, length: int, min_rec: int, strings, what: str):
-    """Yield (section name, record bytes view) for one info block."""
+    """(record size, [(section name, first record's offset, count)]) for one info block."""
     if length == 0:
         return 0, []
     end = off + length
@@ -91,10 +91,31 @@ def _records(data: bytes, off: int, length: int, min_rec: int, strings, what: st
         p += 8
         if n == 0 or p + n * rec_size > end:
             raise BTFError(f"BTF.ext {what}: {n} records do not fit")
-        sec = strings.string_at(name_off)
-        out.append((sec, [data[p + i * rec_size:p + (i + 1) * rec_size] for i in range(n)]))
+        out.append((strings.string_at(name_off), p, n))
         p += n * rec_size
     return rec_size, out
+
+
+def _unpack(data: bytes, fmt: str, rec_size: int, p: int, n: int):
+    """The leading ``fmt`` fields of ``n`` records of ``rec_size`` bytes from ``p``: one
+    iter_unpack when records hold nothing else (objects carry tens of thousands)."""
+    size = struct.calcsize(fmt)
+    if rec_size == size:
+        return struct.iter_unpack(fmt, memoryview(data)[p:p + n * size])
+    return (struct.unpack_from(fmt, data, p + i * rec_size) for i in range(n))
+
+
+class _Names(dict):
+    """Strings by offset, each looked up in the BTF once (a C-level hit afterwards)."""
+    __slots__ = ("strings",)
+
+    def __init__(self, strings):
+        super().__init__()
+        self.strings = strings
+
+    def __missing__(self, off: int) -> str:
+        v = self[off] = self.strings.string_at(off)
+        return v
 
 
 def parse_ext(data: bytes, strings) -> BTFExt:
@@ -111,30 +132,31 @@ def parse_ext(data: bytes, strings) -> BTFExt:
     if hdr_len >= 32:
         co, cl = struct.unpack_from("<II", data, 24)
     ext = BTFExt()
+    string = _Names(strings).__getitem__  # file names and source lines repeat: look up once
     rs, secs = _records(data, hdr_len + fo, fl, 8, strings, "func_info")
     ext.func_info_rec_size = rs or 8
-    for sec, recs in secs:
-        ext.func_info[sec] = [FuncInfo(*struct.unpack_from("<II", r)) for r in recs]
+    for sec, p, n in secs:
+        ext.func_info[sec] = [FuncInfo(*r) for r in _unpack(data, "<II", rs, p, n)]
     rs, secs = _records(data, hdr_len + lo, ll, 16, strings, "line_info")
     ext.line_info_rec_size = rs or 16
-    for sec, recs in secs:
-        lines = []
-        for r in recs:
-            insn, fno, lno, lc = struct.unpack_from("<IIII", r)
-            lines.append(LineInfo(insn, strings.string_at(fno), strings.string_at(lno),
-                                  lc >> 10, lc & 0x3FF, fno, lno))
-        ext.line_info[sec] = lines
+    for sec, p, n in secs:
+        ext.line_info[sec] = [LineInfo(insn, string(fno), string(lno), lc >> 10, lc & 0x3FF,
+                                       fno, lno)
+                              for insn, fno, lno, lc in _unpack(data, "<IIII", rs, p, n)]
     if cl:
         rs, secs = _records(data, hdr_len + co, cl, 16, strings, "core_relo")
         ext.core_relo_rec_size = rs
-        for sec, recs in secs:
+        kinds: dict[int, CoreReloKind] = {}
+        for sec, p, n in secs:
             relos = []
-            for r in recs:
-                insn, tid, ao, kind = struct.unpack_from("<IIII", r)
-                try:
-                    k = CoreReloKind(kind)
-                except ValueError:
-                    raise BTFError(f"BTF.ext: unknown CO-RE relocation kind {kind}") from None
-                relos.append(CoreRelo(insn, tid, strings.string_at(ao), k))
+            for insn, tid, ao, kind in _unpack(data, "<IIII", rs, p, n):
+                k = kinds.get(kind)
+                if k is None:
+                    try:
+                        k = kinds[kind] = CoreReloKind(kind)
+                    except ValueError:
+                        raise BTFError(f"BTF.ext: unknown CO-RE relocation kind {kind}") \
+                            from None
+                relos.append(CoreRelo(insn, tid, string(ao), k))
             ext.core_relos[sec] = relos
     return ext

@@ -189,6 +189,9 @@ class Spec:
         self._strs_full = False
         self._added: list[object] = []
         self._by_name: tuple[array, array] | None = None
+        # find(): ids of the parsed types by name (they never change; CO-RE asks for the
+        # same kernel names thousands of times, each a scan of the string table)
+        self._found: dict[str, list[int]] = {}
         self._identity: str | None = ""
 
     # -- parsing ---------------------------------------------------------------------
@@ -366,18 +369,23 @@ class Spec:
         out = self.base.find(name, kind) if self.base is not None else []
         if not name:
             return out
-        raw = b"\0" + name.encode() + b"\0"
-        offsets = []
-        pos = self._strings.find(raw)
-        while pos >= 0:
-            offsets.append(pos + 1 + self._str_base)
-            pos = self._strings.find(raw, pos + 1)
-        keys, ids = self._name_index()
-        for so in offsets:
-            i = bisect.bisect_left(keys, so)
-            while i < len(keys) and keys[i] == so:
-                out.append(ids[i])
-                i += 1
+        own = self._found.get(name)
+        if own is None:
+            raw = b"\0" + name.encode() + b"\0"
+            offsets = []
+            pos = self._strings.find(raw)
+            while pos >= 0:
+                offsets.append(pos + 1 + self._str_base)
+                pos = self._strings.find(raw, pos + 1)
+            keys, ids = self._name_index()
+            own = []
+            for so in offsets:
+                i = bisect.bisect_left(keys, so)
+                while i < len(keys) and keys[i] == so:
+                    own.append(ids[i])
+                    i += 1
+            self._found[name] = own
+        out += own
         out += [self.start_id + len(self._offs) + i for i, t in enumerate(self._added)
                 if t.name == name]
         if kind is not None:

@@ -433,6 +433,26 @@ def _try_candidate(ls, lspec: _Spec, kind: R, local_val: int, lsize: int, ts, ti
     return Fix(kind, local_val, ts.sizeof(tid))  # TYPE_SIZE
 
 
+def describe(ls, relo) -> str:
+    """One relocation in words, as a verifier error names it: ``byte_off of struct
+    sock_value.mntns (access 0:0)`` (libbpf prints the same spec)."""
+    kind = R(relo.kind)
+    what = kind.name.lower().replace("field_", "").replace("byte_offset", "byte_off")
+    try:
+        t = ls[relo.type_id]
+        word = {Kind.STRUCT: "struct ", Kind.UNION: "union ", Kind.ENUM: "enum ",
+                Kind.ENUM64: "enum "}.get(t.kind, "")
+        path = f"{word}{t.name or '(anon)'}"
+        lspec = _parse_access(ls, relo.type_id, relo.access, kind)
+    except (CoreError, LookupError, AttributeError):
+        return f"{what} of type [{relo.type_id}] (access {relo.access})"
+    if kind in _ENUMVAL:
+        path += f"::{lspec.enumval[0]}"
+    elif kind in _FIELD:
+        path += "".join(f".{a.name}" if a.name else f"[{a.idx}]" for a in lspec.steps[1:])
+    return f"{what} of {path} (access {relo.access})"
+
+
 # ---- patching -----------------------------------------------------------------------
 
 _SIZE_BITS = {1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18}   # BPF_B, BPF_H, BPF_W, BPF_DW

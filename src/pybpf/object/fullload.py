@@ -36,6 +36,16 @@ def spec_globals(spec) -> dict[str, tuple]:
 class FullLoader(_Loader):
     """One load from an :class:`~pybpf.object.spec.ObjectSpec` (:meth:`run`)."""
 
+    def __init__(self, *args, core_targets=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        # BTF searched for CO-RE candidates after the kernel's (load's core_targets=)
+        self.core_targets = [getattr(t, "btf", None) or t for t in core_targets]
+        # a kernel BTF given (kernel_btf=) keys the cached fixes by its identity
+        self.custom_kernel = self._vmlinux is not None
+        # function -> {its instruction index: the CO-RE relocation that poisoned it}, for
+        # the verifier error should the poisoned instruction be reachable
+        self.core_poisons: dict[str, dict[int, str]] = {}
+
     # -- kernel BTF, only touched when something needs it --------------------------------
     def vmlinux(self):
         if self._vmlinux is None:
@@ -169,8 +179,11 @@ class FullLoader(_Loader):
             buf = code[fn.name]
             if not isinstance(buf, bytearray):
                 buf = code[fn.name] = bytearray(buf)
-            core.patch(buf, (relo.insn_off - fn.section_offset) // 8, fix,
-                       where=f"{fn.name}: ")
+            idx = (relo.insn_off - fn.section_offset) // 8
+            core.patch(buf, idx, fix, where=f"{fn.name}: ")
+            if fix.poison:
+                self.core_poisons.setdefault(fn.name, {})[idx] = core.describe(
+                    self.spec.btf, relo)
         return {k: bytes(v) for k, v in code.items()}
 
     def _cached_fixes(self, work) -> list:
@@ -185,9 +198,13 @@ class FullLoader(_Loader):
         # relocations that vmlinux cannot satisfy look into modules, which come and go
         h.update("|".join(module_btf_names()).encode())
         h.update(self.spec.btf.identity.encode() or self.spec.btf.to_bytes())
+        for t in ([self._vmlinux] if self.custom_kernel else []) + self.core_targets:
+            # fixes hold per target BTF (a spec built with add() has no identity: its bytes)
+            h.update(b"|target " + (t.identity.encode() or sha256(t.to_bytes()).digest()))
         for fn, r in work:
             h.update(f"{fn.name}|{r.insn_off}|{r.type_id}|{r.access}|{int(r.kind)};".encode())
-        d = cache_dir()
+        # PYBPF_NO_CORE_CACHE=1: resolve as an object's first load on a kernel does (bench)
+        d = None if os.environ.get("PYBPF_NO_CORE_CACHE") else cache_dir()
         path = os.path.join(d, f"core-{h.hexdigest()}.m") if d else None
         if path:
             raw = read_private(path)
@@ -198,8 +215,17 @@ class FullLoader(_Loader):
                         return fixes
                 except (ValueError, TypeError, EOFError):
                     pass
-        targets = [self.vmlinux()]
-        fixes = [core.resolve(self.spec.btf, r, targets, self.module_specs) for _, r in work]
+        targets = [self.vmlinux(), *self.core_targets]
+        # a fix depends on (type, access, kind) alone, and objects repeat them: Inspektor
+        # Gadget's trace_exec has 4645 relocations and 58 distinct ones
+        memo: dict[tuple, core.Fix] = {}
+        fixes = []
+        for _, r in work:
+            key = (r.type_id, r.access, int(r.kind))
+            fix = memo.get(key)
+            if fix is None:
+                fix = memo[key] = core.resolve(self.spec.btf, r, targets, self.module_specs)
+            fixes.append(fix)
         if path:
             write_private(path, marshal.dumps([
                 (int(f.kind), f.local, f.target, f.poison, f.orig_size, f.new_size, f.validate)
@@ -268,6 +294,9 @@ class FullLoader(_Loader):
         try:
             prog = Program.load(ks, log_level=self.log_level)
         except errors.KernelError as e:
+            if isinstance(e, errors.VerifierError) and self.core_poisons and \
+                    _POISON_CALL in e.reason:
+                _name_poison(e, linked, self.core_poisons)
             if p.name not in self.st_targets:
                 raise
             from .structops_load import load_error
@@ -325,3 +354,26 @@ class FullLoader(_Loader):
                                    f"its BTF{f' (module {module})' if module else ''}; "
                                    f"spec.set_attach_target({p.name!r}, None, 'hook') "
                                    "names another")
+
+
+_POISON_CALL = "invalid func unknown#195896080"      # core.POISON_IMM, as the verifier says
+
+
+def _name_poison(e, linked, poisons: dict[str, dict[int, str]]) -> None:
+    """The verifier reached an instruction an unresolved CO-RE relocation poisoned: say
+    which relocation (libbpf rewrites the log the same way) instead of an unknown call."""
+    what = None
+    for fn, start in linked.layout:
+        what = poisons.get(fn.name, {}).get((e.insn or 0) - start)
+        if what is not None:
+            break
+    if what is None:
+        return
+    reason = (f"unresolved CO-RE relocation: {what} has no match in the kernel's BTF "
+              "(guard the access with bpf_core_field_exists()/bpf_core_type_exists(), or "
+              "give the type a ___flavor that matches)")
+    e.log = e.log.replace(_POISON_CALL, reason).replace(
+        "call unknown#195896080", "<invalid CO-RE relocation>")
+    e.strerror = e.strerror.replace(e.reason, reason)
+    e.args = (e.errno, e.strerror)
+    e.reason = reason

@@ -28,7 +28,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
          log_level: int = 0, kernel_btf=None,
          variables: dict[str, Any] | None = None, name: str | None = None,
          programs: Iterable[str] | None = None, cache_key: str | None = None,
-         sections: dict[str, str] | None = None) -> "Object":
+         sections: dict[str, str] | None = None, core_targets=None) -> "Object":
     """Load an object (a spec, ELF bytes, a ``.bpf.o`` path, or a ``.bpf.c`` path, which is
     compiled through pybpf's cache) and return the loaded :class:`Object`.
 
@@ -43,6 +43,10 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     its sources, say); it names the load plan instead of a hash of the bytes.
     ``sections`` loads programs as if their SEC() said otherwise (program name -> section
     name, e.g. ``{"f": "xdp"}``): libbpf's bpf_program__set_type() and friends.
+    ``kernel_btf`` (a :class:`pybpf.btf.Spec`) stands for the kernel's BTF in CO-RE
+    (libbpf's btf_custom_path); ``core_targets`` (BTF specs, or ObjectSpecs for their BTF)
+    are searched for CO-RE candidates the kernel lacks, after it (cilium/ebpf's
+    ExtraRelocationTargets: a type whose layout another object decides at run time).
     With ``cache_key``, ``source`` may also be a function returning the object's bytes:
     it is called only if no plan replays (a tool's warm start then never reads its object).
     struct_ops maps (``SEC(".struct_ops")``/``SEC(".struct_ops.link")``) are created and
@@ -68,7 +72,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         name = name or os.path.basename(os.fspath(source)).split(".")[0]
     key = None
     only = None if programs is None else sorted(programs)
-    if data is not None and kernel_btf is None and log_level == 0 and \
+    if data is not None and kernel_btf is None and not core_targets and log_level == 0 and \
             not os.environ.get("PYBPF_NO_PLAN"):     # plans off: none read, none recorded
         from . import plan
         label = name if only is None else f"{name}|{','.join(only)}"
@@ -102,7 +106,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     obj = Object(spec)
     from .fullload import FullLoader
     loader = FullLoader(obj, maps or {}, pin_root, log_level, kernel_btf,
-                        record=key is not None)
+                        record=key is not None, core_targets=core_targets or ())
     try:
         loader.set_globals(variables or {})
         loader.run(spec)

@@ -301,8 +301,12 @@ def test_linked_objects_match_libbpf_and_halves_say_link_first(tmp_path, pins):
     with pybpf.load(linked, pin_root=pins) as obj:
         assert set(obj.maps) >= {"lk_map_w", "lk_map_s", "lk_map_ww", "lk_map_1", "lk_map_2"}
         # skb->len is 64 less the Ethernet header; lk_only2 reads linked_a's .data (7);
-        # the strong lk_w (linked_b: x + 2) and lk_s (linked_a: x + 3) win over the weak
-        assert obj.programs["lk_entry1"].test_run(bytes(64)).retval == 50 * 2 + 7 + 3 + 5
+        # the strong lk_w (linked_b: x + 2) and lk_s (linked_a: x + 3) win over the weak;
+        # each half's static lk_twin stays its own (linked_a's: x + 1000), as in libbpf
+        assert obj.programs["lk_entry1"].test_run(bytes(64)).retval == 50 * 2 + 7 + 3 + 5 \
+            + 50 + 1000
+        twins = sorted(n for n in obj.spec.subprograms if n.startswith("lk_twin"))
+        assert twins[0] == "lk_twin" and twins[1].startswith("lk_twin@"), twins
 
 
 def test_big_endian_objects_are_refused_in_one_line():

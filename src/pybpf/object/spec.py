@@ -321,9 +321,15 @@ class _Builder:
             if not is_sub and sym.bind == E.STB_LOCAL:
                 raise ELFError(f"program {sym.name!r} in {sec.name!r} is static; "
                                "entry programs must be global")
-            if sym.name in s.programs or sym.name in s.subprograms or not sym.name:
+            name = sym.name
+            if is_sub and sym.bind == E.STB_LOCAL and name in s.subprograms \
+                    and not s.subprograms[name].global_binding:
+                # a linked object (bpftool gen object) keeps each input's static functions:
+                # two files' static helper of one name, both in .text; calls bind by offset
+                name = f"{name}@{off}"
+            if name in s.programs or name in s.subprograms or not name:
                 raise ELFError(f"duplicate or empty function name {sym.name!r}")
-            p = ProgramSpec(sym.name, sec.name, off, sec.data[off:off + size],
+            p = ProgramSpec(name, sec.name, off, sec.data[off:off + size],
                             license=s.license, kern_version=s.kern_version, subprogram=is_sub,
                             global_binding=sym.bind != E.STB_LOCAL,
                             hidden=sym.bind != E.STB_LOCAL and sym.visibility in

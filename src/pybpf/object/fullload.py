@@ -199,7 +199,9 @@ class FullLoader(_Loader):
                 except (ValueError, TypeError, EOFError):
                     pass
         targets = [self.vmlinux()]
-        fixes = [core.resolve(self.spec.btf, r, targets, self.module_specs) for _, r in work]
+        cands: dict = {}
+        fixes = [core.resolve(self.spec.btf, r, targets, self.module_specs, cands)
+                 for _, r in work]
         if path:
             write_private(path, marshal.dumps([
                 (int(f.kind), f.local, f.target, f.poison, f.orig_size, f.new_size, f.validate)

@@ -309,6 +309,32 @@ def test_linked_objects_match_libbpf_and_halves_say_link_first(tmp_path, pins):
         assert twins[0] == "lk_twin" and twins[1].startswith("lk_twin@"), twins
 
 
+def test_scap_style_legacy_probe_loads_and_tail_calls_its_fillers():
+    """Falco's legacy probe's shape (libscap loads it; libbpf 0.8+ refuses its static
+    entry programs): with SEC("maps") the section is the program, static or not.  The
+    dispatcher on raw_tracepoint sys_enter tail-calls the filler put in the program array
+    as libscap does; N getppid() calls of ours run both N times."""
+    spec = pybpf.ObjectSpec.from_bytes(_compile("scap_legacy.bpf.c"), name="scap_legacy")
+    assert {"bpf_sl_getppid", "bpf_sl_sys_enter"} <= set(spec.programs)
+    with pybpf.load(spec) as obj:
+        obj.maps["sl_settings"].update(0, os.getpid())
+        obj.maps["sl_tail"].update(2, obj.programs["bpf_sl_getppid"].fileno())
+        obj.programs["bpf_sl_sys_enter"].attach_raw_tracepoint("sys_enter")
+        for _ in range(25):
+            os.getppid()
+        assert [int.from_bytes(obj.maps["sl_counts"].lookup_raw(i), "little")
+                for i in (0, 1)] == [25, 25]
+
+
+def test_static_entry_programs_without_legacy_maps_are_refused_in_one_line():
+    src = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n" \
+        "SEC(\"socket\") static int st_prog(struct __sk_buff *s) { return 0; }\n" \
+        "char LICENSE[] SEC(\"license\") = \"GPL\";\n"
+    with pytest.raises(errors.ELFError, match="'st_prog' in 'socket' is static") as ei:
+        pybpf.load(pybpf.compile(src))
+    assert "\n" not in str(ei.value)
+
+
 def test_big_endian_objects_are_refused_in_one_line():
     data = bytearray(_compile("legacy_maps.bpf.c"))
     data[5] = 2                                   # EI_DATA = ELFDATA2MSB

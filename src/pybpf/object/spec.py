@@ -318,7 +318,9 @@ class _Builder:
                 raise ELFError(f"function {sym.name!r} in {sec.name!r}: bad range "
                                f"[{off}, {off + size}) in a section of {len(sec.data)} bytes")
             is_sub = sec.index == self.text_idx
-            if not is_sub and sym.bind == E.STB_LOCAL:
+            # with legacy SEC("maps"), the loaders of that era (tc, Falco's libscap) took a
+            # whole section as the program and never looked at its symbol's binding
+            if not is_sub and sym.bind == E.STB_LOCAL and self.legacy_idx < 0:
                 raise ELFError(f"program {sym.name!r} in {sec.name!r} is static; "
                                "entry programs must be global")
             name = sym.name

@@ -5,6 +5,12 @@ load times.  The table and timing are bench_tetragon_objects.py's; this adds onl
 libpman does before load.  As root, from the repository root:
 
     .venv/bin/python bench/bench_falco_objects.py --loader /path/to/libbpf_loader OBJ...
+    .venv/bin/python bench/bench_falco_objects.py --loader /path/to/scapload probe.o
+
+The legacy probe (driver/bpf, built with kbuild against kernel headers) is not libbpf's to
+load (static entry programs, struct bpf_map_def): its oracle is bench/scap_legacy_loader.c,
+which loads it as libscap did (``cc -O2 -o scapload scap_legacy_loader.c -lbpf -lelf``).
+One kind of object per run (the maps sized are the first object's).
 
 ``--fresh-cache``: each pybpf load starts with an empty cache directory (a first load on
 a machine: CO-RE resolved from scratch); by default CO-RE fixes cached by an earlier load
@@ -34,7 +40,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_tetragon_objects as T  # noqa: E402
 
-SIZED = ("auxiliary_maps", "counter_maps", "ringbuf_maps")
+SIZED = ("auxiliary_maps", "counter_maps", "ringbuf_maps",
+         # the legacy probe's (driver/bpf, libscap): per-CPU state, scratch and perf maps
+         "local_state_map", "frame_scratch_map", "tmp_scratch_map", "perf_map")
 RINGBUF_ARRAY = "ringbuf_maps"
 # libpman's events_prog_table.c: a fallback loaded only when the first choice cannot be
 TTM_PAIRS = ("connect", "creat", "open", "openat", "openat2")
@@ -67,11 +75,11 @@ def falco_skip() -> tuple:
 
 def falco_fixups(ncpus: int, ringbuf_bytes: int):
     def fix(spec) -> None:
-        if RINGBUF_ARRAY not in spec.maps:
-            return
         for name in SIZED:
-            spec.maps[name].max_entries = ncpus
-        spec.maps[RINGBUF_ARRAY].inner.max_entries = ringbuf_bytes
+            if name in spec.maps:
+                spec.maps[name].max_entries = ncpus
+        if RINGBUF_ARRAY in spec.maps:
+            spec.maps[RINGBUF_ARRAY].inner.max_entries = ringbuf_bytes
     return fix
 
 
@@ -96,7 +104,7 @@ def main(argv: list[str]) -> int:
         argv.remove("--fresh-cache")
         T.mine_time = _fresh_cache(T.mine_time)
     # a cold load's interpreter (--time-one) inherits the size through the loader's knob
-    rb = int(os.environ.get("TETLOAD_INNER_RINGBUF", "=1048576").rpartition("=")[2])
+    rb = int(os.environ.get("TETLOAD_INNER_RINGBUF", "").rpartition("=")[2] or 1 << 20)
     if "--ringbuf-bytes" in argv:
         i = argv.index("--ringbuf-bytes")
         rb = int(argv[i + 1])
@@ -104,8 +112,13 @@ def main(argv: list[str]) -> int:
     ncpus = possible_cpus()
     T.FIXUPS.append(falco_fixups(ncpus, rb))
     T.SCRIPT = os.path.abspath(__file__)         # cold loads apply the same fix-ups
-    os.environ["TETLOAD_MAX_ENTRIES"] = ",".join(f"{m}={ncpus}" for m in SIZED)
-    os.environ["TETLOAD_INNER_RINGBUF"] = f"{RINGBUF_ARRAY}={rb}"
+    # the loader refuses a map the object lacks: size those of the first object's kind
+    import pybpf
+    first = next((a for a in argv if a.endswith(".o") and os.path.isfile(a)), None)
+    maps = pybpf.ObjectSpec.from_file(first).maps if first else {}
+    os.environ["TETLOAD_MAX_ENTRIES"] = ",".join(f"{m}={ncpus}" for m in SIZED if m in maps)
+    os.environ["TETLOAD_INNER_RINGBUF"] = f"{RINGBUF_ARRAY}={rb}" if RINGBUF_ARRAY in maps \
+        else ""
     if "--skip" not in argv:
         argv = [*argv, "--skip", ",".join(falco_skip())]
     return T.main(argv)

@@ -318,7 +318,11 @@ def test_scap_style_legacy_probe_loads_and_tail_calls_its_fillers():
     assert {"bpf_sl_getppid", "bpf_sl_sys_enter"} <= set(spec.programs)
     with pybpf.load(spec) as obj:
         obj.maps["sl_settings"].update(0, os.getpid())
-        obj.maps["sl_tail"].update(2, obj.programs["bpf_sl_getppid"].fileno())
+        filler = obj.programs["bpf_sl_getppid"]
+        obj.maps["sl_tail"].update(1, filler.fd)         # a program, its FD or the number
+        obj.maps["sl_tail"].update(2, filler)
+        assert obj.maps["sl_tail"].lookup_raw(1) == obj.maps["sl_tail"].lookup_raw(2) == \
+            filler.info().id.to_bytes(4, "little")
         obj.programs["bpf_sl_sys_enter"].attach_raw_tracepoint("sys_enter")
         for _ in range(25):
             os.getppid()

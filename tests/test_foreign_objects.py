@@ -339,6 +339,39 @@ def test_static_entry_programs_without_legacy_maps_are_refused_in_one_line():
     assert "\n" not in str(ei.value)
 
 
+NO_LICENSE = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+SEC("socket")
+int nl_plain(struct __sk_buff *skb) { return skb->len + 1; }
+#ifdef GPL_HELPER
+SEC("tp_btf/sys_exit")
+int nl_gpl(void *ctx) { return bpf_get_current_task_btf() != 0; }
+#endif
+"""
+
+
+def test_object_without_license_loads_as_libbpf_does(tmp_path, pins):
+    """No SEC("license") (each of Falco's modern_bpf files before the link adds
+    license.bpf.c): the programs load with an empty license, as libbpf loads them, so a
+    GPL-only helper is refused (pybpf used to declare "GPL" for the object), in one line
+    that says what is missing."""
+    plain = tmp_path / "nolic.bpf.o"
+    plain.write_bytes(pybpf.compile(NO_LICENSE))
+    ref = _libbpf_xlated(str(plain), os.path.join(pins, "oracle"))
+    assert _same_as_libbpf(str(plain), ref, pins) == 1
+    with pybpf.load(str(plain)) as obj:
+        assert obj.programs["nl_plain"].test_run(bytes(64)).retval == 51
+    gpl = tmp_path / "nolic_gpl.bpf.o"
+    gpl.write_bytes(pybpf.compile(NO_LICENSE, cflags=["-DGPL_HELPER"]))
+    assert "_error" in _libbpf_xlated(str(gpl), os.path.join(pins, "oracle"))
+    with pytest.raises(errors.VerifierError) as ei:
+        pybpf.load(str(gpl))
+    msg = str(ei.value).splitlines()[0]
+    assert "'nl_gpl'" in msg and "non-GPL compatible" in msg and \
+        'the object declares no license: add char LICENSE[] SEC("license")' in msg
+
+
 def test_big_endian_objects_are_refused_in_one_line():
     data = bytearray(_compile("legacy_maps.bpf.c"))
     data[5] = 2                                   # EI_DATA = ELFDATA2MSB

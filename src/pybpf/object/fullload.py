@@ -256,7 +256,7 @@ class FullLoader(_Loader):
         # Program name it in full, as libbpf does (Tetragon's generic_usdt_actions...)
         ks = KProgSpec(
             name=p.name, type=p.type, instructions=bytes(linked.insns),
-            license=p.license or "GPL",
+            license=p.license or ("" if self.spec.no_license else "GPL"),
             expected_attach_type=expected, attach_btf_id=attach_btf_id,
             attach_btf_obj_fd=attach_btf_obj_fd,
             kern_version=p.kern_version or kconfig.kernel_version_code(), flags=flags,

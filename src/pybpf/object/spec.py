@@ -168,6 +168,9 @@ class ObjectSpec:
     def __init__(self, name: str = "") -> None:
         self.name = name
         self.license = ""
+        # an ELF object with no "license" section: its programs load with an empty license,
+        # as libbpf loads them (GPL-only helpers refused); hand-built specs default to GPL
+        self.no_license = False
         self.kern_version = 0
         self.programs: dict[str, ProgramSpec] = {}
         self.subprograms: dict[str, ProgramSpec] = {}
@@ -250,6 +253,7 @@ class _Builder:
         lic = f.section("license")
         if lic is not None:
             s.license = _decode(lic.data.split(b"\0", 1)[0], "license")
+        s.no_license = lic is None
         ver = f.section("version")
         if ver is not None:
             if len(ver.data) != 4:

@@ -4,7 +4,8 @@
  * hook set (bpf_program__set_attach_target(p, 0, hook)) on LSM / fentry-fexit programs whose
  * section names none or a Tetragon placeholder ("lsm", "fentry/generic_..."), as Tetragon's
  * loader sets AttachTo.  TETLOAD_PINMAPS=DIR pins the maps there too.
- * TETLOAD_MAX_ENTRIES="map=N,...": bpf_map__set_max_entries before load; TETLOAD_INNER_RINGBUF=
+ * TETLOAD_MAX_ENTRIES="map=N,...": bpf_map__set_max_entries before load (maps the object
+ * lacks are skipped); TETLOAD_INNER_RINGBUF=
  * "map=BYTES": a ring buffer of BYTES as the inner map template of a map-in-map (both as
  * Falco's libpman sizes its per-CPU maps and ring-buffer array).  Prints "load_ns N"
  * (open+load) on stderr. */
@@ -45,7 +46,9 @@ static int each_map_value(struct bpf_object *obj, const char *list,
 			return -1;
 		*eq = 0;
 		m = bpf_object__find_map_by_name(obj, tok);
-		if (!m || fn(m, atoll(eq + 1))) {
+		if (!m)
+			continue;	/* as the pybpf side: sized where the object has it */
+		if (fn(m, atoll(eq + 1))) {
 			fprintf(stderr, "map %s: cannot set %s\n", tok, eq + 1);
 			return -1;
 		}

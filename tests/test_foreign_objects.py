@@ -339,6 +339,31 @@ def test_static_entry_programs_without_legacy_maps_are_refused_in_one_line():
     assert "\n" not in str(ei.value)
 
 
+ONE_HOOK = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+SEC("tp_btf/sys_exit") int oh_a(void *ctx) { return 0; }
+SEC("tp_btf/sys_exit") int oh_b(void *ctx) { return 0; }
+SEC("tp_btf/sys_exit") int oh_c(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_programs_on_one_hook_search_the_kernel_btf_once(monkeypatch):
+    """Falco's probe: 189 tp_btf programs on a few hooks; each hook's BTF id is looked up
+    once per load (a search of the kernel's string table costs ~0.5 ms)."""
+    from pybpf.btf.spec import Spec
+    monkeypatch.setenv("PYBPF_NO_PLAN", "1")          # a full load, not a recorded replay
+    data = pybpf.compile(ONE_HOOK)
+    seen = []
+    find = Spec.find
+    monkeypatch.setattr(Spec, "find", lambda self, name, kind=None:
+                        seen.append(name) or find(self, name, kind))
+    with pybpf.load(data) as obj:
+        assert all(obj.programs[n].fd is not None for n in ("oh_a", "oh_b", "oh_c"))
+    assert seen.count("btf_trace_sys_exit") == 1
+
+
 NO_LICENSE = r"""
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>

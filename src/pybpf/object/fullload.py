@@ -309,7 +309,11 @@ class FullLoader(_Loader):
                                   "bpf_program__set_attach_target)")
         name, kind, module = target
         k = Kind.TYPEDEF if kind == "typedef" else Kind.FUNC
-        ids = self.vmlinux().find(name, k) if not module else []
+        # one search per hook: Falco's probe has 189 tp_btf programs on a few hooks
+        memo = self.__dict__.setdefault("_hook_ids", {})
+        ids = memo.get((name, k, module))
+        if ids is None:
+            ids = memo[name, k, module] = self.vmlinux().find(name, k) if not module else []
         if ids:
             return ids[0], 0
         from ..btf.handle import module_btf_fds

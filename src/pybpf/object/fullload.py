@@ -153,16 +153,20 @@ class FullLoader(_Loader):
         if ext is None or not ext.core_relos:
             return code
         from . import core                      # only objects with CO-RE relocations
+        from bisect import bisect_right
         by_section: dict[str, list] = {}
         for fn in self.spec.functions().values():
             by_section.setdefault(fn.section, []).append(fn)
         work = []
         for section, relos in ext.core_relos.items():
+            # the function holding each relocation, by bisection over start offsets (a
+            # linked .text holds hundreds of functions and thousands of relocations)
+            fns = sorted(by_section.get(section, ()), key=lambda f: f.section_offset)
+            starts = [f.section_offset for f in fns]
             for relo in relos:
-                fn = next((f for f in by_section.get(section, ())
-                           if f.section_offset <= relo.insn_off <
-                           f.section_offset + len(f.instructions)), None)
-                if fn is not None:
+                i = bisect_right(starts, relo.insn_off) - 1
+                fn = fns[i] if i >= 0 else None
+                if fn is not None and relo.insn_off < fn.section_offset + len(fn.instructions):
                     work.append((fn, relo))
         fixes = self._cached_fixes(work)
         for (fn, relo), fix in zip(work, fixes):

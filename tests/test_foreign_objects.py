@@ -364,6 +364,40 @@ def test_programs_on_one_hook_search_the_kernel_btf_once(monkeypatch):
     assert seen.count("btf_trace_sys_exit") == 1
 
 
+SAME_RELOS = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+SEC("tp_btf/sys_exit") int sr_a(void *ctx)
+{ return BPF_CORE_READ(bpf_get_current_task_btf(), pid); }
+SEC("tp_btf/sys_exit") int sr_b(void *ctx)
+{ return BPF_CORE_READ(bpf_get_current_task_btf(), pid) + 1; }
+SEC("tp_btf/sys_exit") int sr_c(void *ctx)
+{ return BPF_CORE_READ(bpf_get_current_task_btf(), tgid); }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_identical_core_relocations_resolve_once(monkeypatch, tmp_path):
+    """Falco's probe repeats the same few hundred field accesses 17,000 times: a
+    relocation is resolved once per (type, access, kind) in a load, and each program
+    still gets its fix (the load verifies all three)."""
+    from pybpf.object import core
+    monkeypatch.setenv("PYBPF_NO_PLAN", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))     # no fixes from an earlier run
+    spec = pybpf.ObjectSpec.from_bytes(pybpf.compile(SAME_RELOS))
+    relos = [r for rs in spec.btf_ext.core_relos.values() for r in rs]
+    distinct = {(r.type_id, r.access, int(r.kind)) for r in relos}
+    assert len(relos) > len(distinct)
+    calls = []
+    resolve = core.resolve
+    monkeypatch.setattr(core, "resolve", lambda *a, **k: calls.append(a[1]) or
+                        resolve(*a, **k))
+    with pybpf.load(spec) as obj:
+        assert all(obj.programs[n].fd is not None for n in ("sr_a", "sr_b", "sr_c"))
+    assert len(calls) == len(distinct)
+
+
 NO_LICENSE = r"""
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>

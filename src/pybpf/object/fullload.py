@@ -203,9 +203,18 @@ class FullLoader(_Loader):
                 except (ValueError, TypeError, EOFError):
                     pass
         targets = [self.vmlinux()]
+        # a relocation's fix depends on (type, access, kind) alone: Falco's 17,000
+        # relocations are 293 distinct ones, resolved once each (fixes are not mutated)
         cands: dict = {}
-        fixes = [core.resolve(self.spec.btf, r, targets, self.module_specs, cands)
-                 for _, r in work]
+        memo: dict = {}
+        fixes = []
+        for _, r in work:
+            key = (r.type_id, r.access, int(r.kind))
+            fix = memo.get(key)
+            if fix is None:
+                fix = memo[key] = core.resolve(self.spec.btf, r, targets, self.module_specs,
+                                               cands)
+            fixes.append(fix)
         if path:
             write_private(path, marshal.dumps([
                 (int(f.kind), f.local, f.target, f.poison, f.orig_size, f.new_size, f.validate)

@@ -398,6 +398,40 @@ def test_identical_core_relocations_resolve_once(monkeypatch, tmp_path):
     assert len(calls) == len(distinct)
 
 
+RINGBUF_ARRAY = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+struct rb { __uint(type, BPF_MAP_TYPE_RINGBUF); };        /* sized by the loader */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__array(values, struct rb);
+} ra_rings SEC(".maps");
+SEC("tp_btf/sys_exit") int ra_prog(void *ctx)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	void *rb = bpf_map_lookup_elem(&ra_rings, &cpu);
+	return rb ? bpf_ringbuf_output(rb, &cpu, sizeof(cpu), 0) : 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_unsized_ring_buffer_array_says_which_spec_field_to_set():
+    """Falco's per-CPU ring buffers: an array of ring buffers whose inner template has no
+    size, set by its loader; left unset, the refusal names the outer map and the field."""
+    spec = pybpf.ObjectSpec.from_bytes(pybpf.compile(RINGBUF_ARRAY))
+    spec.maps["ra_rings"].max_entries = 2
+    with pytest.raises(errors.KernelError) as ei:
+        pybpf.load(spec)
+    assert "\n" not in str(ei.value) and "power of 2" in str(ei.value) and \
+        "spec.maps['ra_rings'].inner" in str(ei.value)
+    spec.maps["ra_rings"].inner.max_entries = 4096
+    with pybpf.load(spec) as obj:
+        assert obj.programs["ra_prog"].fd is not None
+
+
 NO_LICENSE = r"""
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>

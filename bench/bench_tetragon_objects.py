@@ -45,6 +45,10 @@ ROOT = "/sys/fs/bpf"
 ORACLE = os.path.join(ROOT, f"tetragon-oracle-{os.getpid()}")
 MINE = os.path.join(ROOT, f"tetragon-mine-{os.getpid()}")
 # what Tetragon's loader disables when the policy does not ask for it
+# what another project's bench adds (bench_falco_objects.py): fix-ups of the spec before
+# load, and the script a cold load runs in (it must apply the same fix-ups)
+FIXUPS: list = []
+SCRIPT = os.path.abspath(__file__)
 TETRAGON_OFF = ("generic_kprobe_override", "generic_fmodret_override",
                 "generic_sleepable_offload", "generic_sleepable_preload",
                 "generic_sleepable_preload_cleanup")
@@ -80,6 +84,8 @@ def _open(path: str, skip: tuple, hooks: dict, over: dict | None = None):
         hook = hooks.get("lsm" if prog.type == ProgType.LSM else "tracing")
         if hook and _placeholder(prog):
             spec.set_attach_target(name, None, hook)
+    for fix in FIXUPS:
+        fix(spec)
     return spec
 
 
@@ -127,7 +133,7 @@ def mine(path: str, skip: tuple, hooks: dict, over: dict | None = None) -> dict:
 def mine_time(path: str, skip: tuple, hooks: dict, over: dict | None = None) -> float | None:
     """A cold load's time: a fresh interpreter (pybpf imported before the clock starts), as
     the libbpf loader is a fresh process that parses the kernel's BTF again."""
-    r = subprocess.run([sys.executable, os.path.abspath(__file__), "--time-one", path,
+    r = subprocess.run([sys.executable, SCRIPT, "--time-one", path,
                         "--skip", ",".join(skip), "--lsm-hook", hooks.get("lsm", ""),
                         "--tracing-hook", hooks.get("tracing", ""), *_over_args(over)],
                        capture_output=True, text=True,

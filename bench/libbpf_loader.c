@@ -5,9 +5,13 @@
  * section names none or a Tetragon placeholder ("lsm", "fentry/generic_..."), as Tetragon's
  * loader sets AttachTo.  TETLOAD_PINMAPS=DIR pins the maps there too.
  * TETLOAD_SECTIONS="prog=sec,...": load prog as if its SEC() were sec (bpf_program__set_type
- * and set_expected_attach_type from libbpf_prog_type_by_name).  TETLOAD_MAX_ENTRIES=
- * "map=N,...": bpf_map__set_max_entries (a loader sizing maps at run time, as Inspektor
- * Gadget's does).  Prints "load_ns N" (open+load) on stderr. */
+ * and set_expected_attach_type from libbpf_prog_type_by_name).
+ * TETLOAD_MAX_ENTRIES="map=N,...": bpf_map__set_max_entries before load (maps the object
+ * lacks are skipped); TETLOAD_INNER_RINGBUF=
+ * "map=BYTES": a ring buffer of BYTES as the inner map template of a map-in-map (both as
+ * Falco's libpman sizes its per-CPU maps and ring-buffer array).  Prints "load_ns N"
+ * (open+load) on stderr. */
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +52,41 @@ static const char *lookup(const char *env, const char *name, char *out, size_t s
 	return NULL;
 }
 
+/* "name=N,name=N": calls fn(map, N) for each; -1 on an unknown map or a failed call */
+static int each_map_value(struct bpf_object *obj, const char *list,
+			  int (*fn)(struct bpf_map *, long long))
+{
+	char buf[4096], *tok, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", list ? list : "");
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		struct bpf_map *m;
+		if (!eq)
+			return -1;
+		*eq = 0;
+		m = bpf_object__find_map_by_name(obj, tok);
+		if (!m)
+			continue;	/* as the pybpf side: sized where the object has it */
+		if (fn(m, atoll(eq + 1))) {
+			fprintf(stderr, "map %s: cannot set %s\n", tok, eq + 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int set_max_entries(struct bpf_map *m, long long n)
+{
+	return bpf_map__set_max_entries(m, n);
+}
+
+static int set_inner_ringbuf(struct bpf_map *m, long long bytes)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, bytes, NULL);
+	return fd < 0 ? fd : bpf_map__set_inner_map_fd(m, fd);   /* closed at exit */
+}
+
 static long long now(void)
 {
 	struct timespec ts;
@@ -59,7 +98,6 @@ int main(int argc, char **argv)
 {
 	struct bpf_object *obj;
 	struct bpf_program *p;
-	struct bpf_map *m;
 	char path[4096], val[256];
 	long long t0;
 	int err;
@@ -101,10 +139,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	bpf_object__for_each_map(m, obj) {
-		if (lookup("TETLOAD_MAX_ENTRIES", bpf_map__name(m), val, sizeof(val)))
-			bpf_map__set_max_entries(m, strtoul(val, NULL, 0));
-	}
+	if (each_map_value(obj, getenv("TETLOAD_MAX_ENTRIES"), set_max_entries) ||
+	    each_map_value(obj, getenv("TETLOAD_INNER_RINGBUF"), set_inner_ringbuf))
+		return 1;
 	err = bpf_object__load(obj);
 	fprintf(stderr, "load_ns %lld\n", now() - t0);
 	if (err) {

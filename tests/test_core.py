@@ -79,6 +79,29 @@ def test_enum_value():
     assert core.resolve(s, relo(eid, "1", R.ENUMVAL_EXISTS), [t]).target == 1
 
 
+def test_candidates_are_searched_once_per_local_type(monkeypatch):
+    """Falco's probe carries ~17,000 relocations against a few hundred types: with the
+    candidate cache of one load, the target BTF is searched once per local type (as
+    libbpf's cand_cache), each result as without the cache; enum flavours still match."""
+    local, lid = _spec([("pid", "int", 0, 0), ("tgid", "int", 32, 0)])
+    eid = local.add(T.Enum("state___new", 4, False, [T.EnumValue("DEAD___x", 7)]))
+    target, _ = _spec([("pad", "int", 0, 0), ("tgid", "int", 32, 0), ("pid", "int", 64, 0)])
+    target.add(T.Enum("state", 4, False, [T.EnumValue("RUNNING", 1), T.EnumValue("DEAD", 9)]))
+    relos = [relo(lid, f"0:{i % 2}", R.FIELD_BYTE_OFFSET) for i in range(50)] + \
+        [relo(eid, "0", R.ENUMVAL_VALUE)] * 20
+    plain = [core.resolve(local, r, [target]) for r in relos]
+    seen = []
+    real_find = target.find
+    monkeypatch.setattr(target, "find", lambda name, kind=None: seen.append(name) or
+                        real_find(name, kind))
+    cands: dict = {}
+    cached = [core.resolve(local, r, [target], None, cands) for r in relos]
+    assert sorted(seen) == ["state", "task"]
+    assert [(f.local, f.target, f.poison) for f in cached] == \
+        [(f.local, f.target, f.poison) for f in plain]
+    assert (plain[0].target, plain[1].target, plain[-1].target) == (8, 4, 9)
+
+
 def test_ambiguous_candidates_raise():
     local, lid = _spec([("pid", "int", 0, 0)])
     target = Spec()

@@ -301,8 +301,168 @@ def test_linked_objects_match_libbpf_and_halves_say_link_first(tmp_path, pins):
     with pybpf.load(linked, pin_root=pins) as obj:
         assert set(obj.maps) >= {"lk_map_w", "lk_map_s", "lk_map_ww", "lk_map_1", "lk_map_2"}
         # skb->len is 64 less the Ethernet header; lk_only2 reads linked_a's .data (7);
-        # the strong lk_w (linked_b: x + 2) and lk_s (linked_a: x + 3) win over the weak
-        assert obj.programs["lk_entry1"].test_run(bytes(64)).retval == 50 * 2 + 7 + 3 + 5
+        # the strong lk_w (linked_b: x + 2) and lk_s (linked_a: x + 3) win over the weak;
+        # each half's static lk_twin stays its own (linked_a's: x + 1000), as in libbpf
+        assert obj.programs["lk_entry1"].test_run(bytes(64)).retval == 50 * 2 + 7 + 3 + 5 \
+            + 50 + 1000
+        twins = sorted(n for n in obj.spec.subprograms if n.startswith("lk_twin"))
+        assert twins[0] == "lk_twin" and twins[1].startswith("lk_twin@"), twins
+
+
+def test_scap_style_legacy_probe_loads_and_tail_calls_its_fillers():
+    """Falco's legacy probe's shape (libscap loads it; libbpf 0.8+ refuses its static
+    entry programs): with SEC("maps") the section is the program, static or not.  The
+    dispatcher on raw_tracepoint sys_enter tail-calls the filler put in the program array
+    as libscap does; N getppid() calls of ours run both N times."""
+    spec = pybpf.ObjectSpec.from_bytes(_compile("scap_legacy.bpf.c"), name="scap_legacy")
+    assert {"bpf_sl_getppid", "bpf_sl_sys_enter"} <= set(spec.programs)
+    with pybpf.load(spec) as obj:
+        obj.maps["sl_settings"].update(0, os.getpid())
+        filler = obj.programs["bpf_sl_getppid"]
+        obj.maps["sl_tail"].update(1, filler.fd)         # a program, its FD or the number
+        obj.maps["sl_tail"].update(2, filler)
+        assert obj.maps["sl_tail"].lookup_raw(1) == obj.maps["sl_tail"].lookup_raw(2) == \
+            filler.info().id.to_bytes(4, "little")
+        obj.programs["bpf_sl_sys_enter"].attach_raw_tracepoint("sys_enter")
+        for _ in range(25):
+            os.getppid()
+        assert [int.from_bytes(obj.maps["sl_counts"].lookup_raw(i), "little")
+                for i in (0, 1)] == [25, 25]
+
+
+def test_static_entry_programs_without_legacy_maps_are_refused_in_one_line():
+    src = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n" \
+        "SEC(\"socket\") static int st_prog(struct __sk_buff *s) { return 0; }\n" \
+        "char LICENSE[] SEC(\"license\") = \"GPL\";\n"
+    with pytest.raises(errors.ELFError, match="'st_prog' in 'socket' is static") as ei:
+        pybpf.load(pybpf.compile(src))
+    assert "\n" not in str(ei.value)
+
+
+ONE_HOOK = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+SEC("tp_btf/sys_exit") int oh_a(void *ctx) { return 0; }
+SEC("tp_btf/sys_exit") int oh_b(void *ctx) { return 0; }
+SEC("tp_btf/sys_exit") int oh_c(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_programs_on_one_hook_search_the_kernel_btf_once(monkeypatch):
+    """Falco's probe: 189 tp_btf programs on a few hooks; each hook's BTF id is looked up
+    once per load (a search of the kernel's string table costs ~0.5 ms)."""
+    from pybpf.btf.spec import Spec
+    monkeypatch.setenv("PYBPF_NO_PLAN", "1")          # a full load, not a recorded replay
+    data = pybpf.compile(ONE_HOOK)
+    seen = []
+    find = Spec.find
+    monkeypatch.setattr(Spec, "find", lambda self, name, kind=None:
+                        seen.append(name) or find(self, name, kind))
+    with pybpf.load(data) as obj:
+        assert all(obj.programs[n].fd is not None for n in ("oh_a", "oh_b", "oh_c"))
+    assert seen.count("btf_trace_sys_exit") == 1
+
+
+SAME_RELOS = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+SEC("tp_btf/sys_exit") int sr_a(void *ctx)
+{ return BPF_CORE_READ(bpf_get_current_task_btf(), pid); }
+SEC("tp_btf/sys_exit") int sr_b(void *ctx)
+{ return BPF_CORE_READ(bpf_get_current_task_btf(), pid) + 1; }
+SEC("tp_btf/sys_exit") int sr_c(void *ctx)
+{ return BPF_CORE_READ(bpf_get_current_task_btf(), tgid); }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_identical_core_relocations_resolve_once(monkeypatch, tmp_path):
+    """Falco's probe repeats the same few hundred field accesses 17,000 times: a
+    relocation is resolved once per (type, access, kind) in a load, and each program
+    still gets its fix (the load verifies all three)."""
+    from pybpf.object import core
+    monkeypatch.setenv("PYBPF_NO_PLAN", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))     # no fixes from an earlier run
+    spec = pybpf.ObjectSpec.from_bytes(pybpf.compile(SAME_RELOS))
+    relos = [r for rs in spec.btf_ext.core_relos.values() for r in rs]
+    distinct = {(r.type_id, r.access, int(r.kind)) for r in relos}
+    assert len(relos) > len(distinct)
+    calls = []
+    resolve = core.resolve
+    monkeypatch.setattr(core, "resolve", lambda *a, **k: calls.append(a[1]) or
+                        resolve(*a, **k))
+    with pybpf.load(spec) as obj:
+        assert all(obj.programs[n].fd is not None for n in ("sr_a", "sr_b", "sr_c"))
+    assert len(calls) == len(distinct)
+
+
+RINGBUF_ARRAY = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+struct rb { __uint(type, BPF_MAP_TYPE_RINGBUF); };        /* sized by the loader */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__array(values, struct rb);
+} ra_rings SEC(".maps");
+SEC("tp_btf/sys_exit") int ra_prog(void *ctx)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	void *rb = bpf_map_lookup_elem(&ra_rings, &cpu);
+	return rb ? bpf_ringbuf_output(rb, &cpu, sizeof(cpu), 0) : 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_unsized_ring_buffer_array_says_which_spec_field_to_set():
+    """Falco's per-CPU ring buffers: an array of ring buffers whose inner template has no
+    size, set by its loader; left unset, the refusal names the outer map and the field."""
+    spec = pybpf.ObjectSpec.from_bytes(pybpf.compile(RINGBUF_ARRAY))
+    spec.maps["ra_rings"].max_entries = 2
+    with pytest.raises(errors.KernelError) as ei:
+        pybpf.load(spec)
+    assert "\n" not in str(ei.value) and "power of 2" in str(ei.value) and \
+        "spec.maps['ra_rings'].inner" in str(ei.value)
+    spec.maps["ra_rings"].inner.max_entries = 4096
+    with pybpf.load(spec) as obj:
+        assert obj.programs["ra_prog"].fd is not None
+
+
+NO_LICENSE = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+SEC("socket")
+int nl_plain(struct __sk_buff *skb) { return skb->len + 1; }
+#ifdef GPL_HELPER
+SEC("tp_btf/sys_exit")
+int nl_gpl(void *ctx) { return bpf_get_current_task_btf() != 0; }
+#endif
+"""
+
+
+def test_object_without_license_loads_as_libbpf_does(tmp_path, pins):
+    """No SEC("license") (each of Falco's modern_bpf files before the link adds
+    license.bpf.c): the programs load with an empty license, as libbpf loads them, so a
+    GPL-only helper is refused (pybpf used to declare "GPL" for the object), in one line
+    that says what is missing."""
+    plain = tmp_path / "nolic.bpf.o"
+    plain.write_bytes(pybpf.compile(NO_LICENSE))
+    ref = _libbpf_xlated(str(plain), os.path.join(pins, "oracle"))
+    assert _same_as_libbpf(str(plain), ref, pins) == 1
+    with pybpf.load(str(plain)) as obj:
+        assert obj.programs["nl_plain"].test_run(bytes(64)).retval == 51
+    gpl = tmp_path / "nolic_gpl.bpf.o"
+    gpl.write_bytes(pybpf.compile(NO_LICENSE, cflags=["-DGPL_HELPER"]))
+    assert "_error" in _libbpf_xlated(str(gpl), os.path.join(pins, "oracle"))
+    with pytest.raises(errors.VerifierError) as ei:
+        pybpf.load(str(gpl))
+    msg = str(ei.value).splitlines()[0]
+    assert "'nl_gpl'" in msg and "non-GPL compatible" in msg and \
+        'the object declares no license: add char LICENSE[] SEC("license")' in msg
 
 
 def test_big_endian_objects_are_refused_in_one_line():

@@ -82,6 +82,11 @@ def load_error(spec: ProgramSpec, n: int, err: int, log: str,
     if log.strip() and _has_verifier_output(log):
         ve = errors.VerifierError(err, spec.name, log, truncated)
         _add_source(ve, spec)
+        if not spec.license and "non-GPL compatible" in log:
+            # an object with no SEC("license") (Falco's per-file objects: only the linked
+            # one has license.bpf.c): libbpf loads it with no license too
+            ve.strerror += (" (the object declares no license: add "
+                            "char LICENSE[] SEC(\"license\") = \"GPL\";)")
         return ve
     if err == _errno.EINVAL:
         from .features import Features

@@ -186,7 +186,9 @@ class Map:
                 return v.to_bytes(size, "little", signed=v < 0)
             except OverflowError:
                 raise ValueError(f"{what} {v} does not fit in {size} bytes") from None
-        if isinstance(v, Map):
+        if isinstance(v, Map) or hasattr(v, "fileno") and not isinstance(v, (bytes, bytearray)):
+            # a map (map-in-map), a program or its FD (program array): the fd number, not
+            # bytes(FD), which FD.__index__ would make fd-many zero bytes
             v = v.fileno().to_bytes(4, "little")
         b = bytes(v)
         if len(b) != size:

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Half of an object linked by `bpftool gen object` with linked_b.bpf.c: weak and strong
- * functions and maps, an extern function and an extern variable resolved by the link. */
+ * functions and maps, an extern function and an extern variable resolved by the link, and a
+ * static function whose name linked_b's static one shares (both land in the linked .text). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -21,6 +22,7 @@ extern int lk_only2(int x);                       /* defined in linked_b */
 __weak __noinline int lk_only1(int x) { return x + 1; }
 __weak __noinline int lk_w(int x) { return x + 100; }     /* strong in linked_b */
 __noinline int lk_s(int x) { return x + 3; }               /* weak in linked_b */
+static __noinline int lk_twin(int x) { return x + 1000; }  /* linked_b's is x * 3 */
 
 SEC("socket")
 int lk_entry1(struct __sk_buff *skb)
@@ -30,7 +32,8 @@ int lk_entry1(struct __sk_buff *skb)
 	__u32 *v3 = bpf_map_lookup_elem(&lk_map_ww, &k);
 	__u32 *v4 = bpf_map_lookup_elem(&lk_map_1, &k);
 
-	return lk_only2(skb->len) + lk_w(1) + lk_s(2) + (v ? *v : 0) + (v2 ? *v2 : 0) +
+	return lk_only2(skb->len) + lk_w(1) + lk_s(2) + lk_twin(skb->len) + (v ? *v : 0) +
+	       (v2 ? *v2 : 0) +
 	       (v3 ? *v3 : 0) + (v4 ? *v4 : 0);
 }
 

@@ -20,11 +20,13 @@ extern int lk_only1(int x);
 __noinline int lk_only2(int x) { return x * 2 + lk_shared; }
 __noinline int lk_w(int x) { return x + 2; }
 __weak __noinline int lk_s(int x) { return x + 300; }
+static __noinline int lk_twin(int x) { return x * 3; }     /* linked_a has one too */
 
 SEC("tracepoint/syscalls/sys_enter_getpid")
 int lk_entry2(void *ctx)
 {
 	__u32 k = 0, *v = bpf_map_lookup_elem(&lk_map_2, &k);
 
-	return lk_only1(1) + lk_w(2) + lk_s(3) + (v ? *v : 0);
+	return lk_only1(1) + lk_w(2) + lk_s(3) + lk_twin(bpf_get_smp_processor_id()) +
+	       (v ? *v : 0);
 }

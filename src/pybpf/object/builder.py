@@ -174,7 +174,12 @@ class _Loader:
         inner_fd = None
         inner = None
         if m.inner is not None:
-            inner = self._create(m.inner, None)
+            try:
+                inner = self._create(m.inner, None)
+            except errors.KernelError as e:   # name the map the user knows and the field
+                e.strerror = (f"{e.strerror} (the inner-map template of {name!r}: set "
+                              f"spec.maps[{name!r}].inner before load)")
+                raise
             inner_fd = inner.fileno()
         try:
             mp = self._create(m, inner_fd)

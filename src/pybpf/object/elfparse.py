@@ -45,6 +45,7 @@ class Builder:
         lic = f.section("license")
         if lic is not None:
             s.license = _decode(lic.data.split(b"\0", 1)[0], "license")
+        s.no_license = lic is None
         ver = f.section("version")
         if ver is not None:
             if len(ver.data) != 4:
@@ -113,12 +114,20 @@ class Builder:
                 raise ELFError(f"function {sym.name!r} in {sec.name!r}: bad range "
                                f"[{off}, {off + size}) in a section of {len(sec.data)} bytes")
             is_sub = sec.index == self.text_idx
-            if not is_sub and sym.bind == E.STB_LOCAL:
+            # with legacy SEC("maps"), the loaders of that era (tc, Falco's libscap) took a
+            # whole section as the program and never looked at its symbol's binding
+            if not is_sub and sym.bind == E.STB_LOCAL and self.legacy_idx < 0:
                 raise ELFError(f"program {sym.name!r} in {sec.name!r} is static; "
                                "entry programs must be global")
-            if sym.name in s.programs or sym.name in s.subprograms or not sym.name:
+            name = sym.name
+            if is_sub and sym.bind == E.STB_LOCAL and name in s.subprograms \
+                    and not s.subprograms[name].global_binding:
+                # a linked object (bpftool gen object) keeps each input's static functions:
+                # two files' static helper of one name, both in .text; calls bind by offset
+                name = f"{name}@{off}"
+            if name in s.programs or name in s.subprograms or not name:
                 raise ELFError(f"duplicate or empty function name {sym.name!r}")
-            p = ProgramSpec(sym.name, sec.name, off, sec.data[off:off + size],
+            p = ProgramSpec(name, sec.name, off, sec.data[off:off + size],
                             license=s.license, kern_version=s.kern_version, subprogram=is_sub,
                             global_binding=sym.bind != E.STB_LOCAL,
                             hidden=sym.bind != E.STB_LOCAL and sym.visibility in

@@ -163,16 +163,20 @@ class FullLoader(_Loader):
         if ext is None or not ext.core_relos:
             return code
         from . import core                      # only objects with CO-RE relocations
+        from bisect import bisect_right
         by_section: dict[str, list] = {}
         for fn in self.spec.functions().values():
             by_section.setdefault(fn.section, []).append(fn)
         work = []
         for section, relos in ext.core_relos.items():
+            # the function holding each relocation, by bisection over start offsets (a
+            # linked .text holds hundreds of functions and thousands of relocations)
+            fns = sorted(by_section.get(section, ()), key=lambda f: f.section_offset)
+            starts = [f.section_offset for f in fns]
             for relo in relos:
-                fn = next((f for f in by_section.get(section, ())
-                           if f.section_offset <= relo.insn_off <
-                           f.section_offset + len(f.instructions)), None)
-                if fn is not None:
+                i = bisect_right(starts, relo.insn_off) - 1
+                fn = fns[i] if i >= 0 else None
+                if fn is not None and relo.insn_off < fn.section_offset + len(fn.instructions):
                     work.append((fn, relo))
         fixes = self._cached_fixes(work)
         for (fn, relo), fix in zip(work, fixes):
@@ -217,14 +221,17 @@ class FullLoader(_Loader):
                     pass
         targets = [self.vmlinux(), *self.core_targets]
         # a fix depends on (type, access, kind) alone, and objects repeat them: Inspektor
-        # Gadget's trace_exec has 4645 relocations and 58 distinct ones
+        # Gadget's trace_exec has 4645 relocations and 58 distinct ones, Falco's 17,000 are
+        # 293 (fixes are not mutated); kernel candidates are searched once per local type
+        cands: dict = {}
         memo: dict[tuple, core.Fix] = {}
         fixes = []
         for _, r in work:
             key = (r.type_id, r.access, int(r.kind))
             fix = memo.get(key)
             if fix is None:
-                fix = memo[key] = core.resolve(self.spec.btf, r, targets, self.module_specs)
+                fix = memo[key] = core.resolve(self.spec.btf, r, targets, self.module_specs,
+                                               cands)
             fixes.append(fix)
         if path:
             write_private(path, marshal.dumps([
@@ -280,7 +287,7 @@ class FullLoader(_Loader):
         # Program name it in full, as libbpf does (Tetragon's generic_usdt_actions...)
         ks = KProgSpec(
             name=p.name, type=p.type, instructions=bytes(linked.insns),
-            license=p.license or "GPL",
+            license=p.license or ("" if self.spec.no_license else "GPL"),
             expected_attach_type=expected, attach_btf_id=attach_btf_id,
             attach_btf_obj_fd=attach_btf_obj_fd,
             kern_version=p.kern_version or kconfig.kernel_version_code(), flags=flags,
@@ -336,7 +343,11 @@ class FullLoader(_Loader):
                                   "bpf_program__set_attach_target)")
         name, kind, module = target
         k = Kind.TYPEDEF if kind == "typedef" else Kind.FUNC
-        ids = self.vmlinux().find(name, k) if not module else []
+        # one search per hook: Falco's probe has 189 tp_btf programs on a few hooks
+        memo = self.__dict__.setdefault("_hook_ids", {})
+        ids = memo.get((name, k, module))
+        if ids is None:
+            ids = memo[name, k, module] = self.vmlinux().find(name, k) if not module else []
         if ids:
             return ids[0], 0
         from ..btf.handle import module_btf_fds

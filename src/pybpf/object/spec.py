@@ -161,6 +161,9 @@ class ObjectSpec:
     def __init__(self, name: str = "") -> None:
         self.name = name
         self.license = ""
+        # an ELF object with no "license" section: its programs load with an empty license,
+        # as libbpf loads them (GPL-only helpers refused); hand-built specs default to GPL
+        self.no_license = False
         self.kern_version = 0
         self.programs: dict[str, ProgramSpec] = {}
         self.subprograms: dict[str, ProgramSpec] = {}

@@ -59,12 +59,19 @@ def test_per_process_name_is_the_name_after_exec(tmp_path):
     after = "import os\n" + thread_named + GETPPIDS
     c = Child("import os\nfor _ in range(33): os.getppid()\n"
               f"os.execv({str(renamed)!r}, ['x', '-c', {after!r}])\n")
-    t = ToolRun("syscount", "-P", "--syscall", "getppid", "--json", "-p", str(c.pid),
+    assert _getppid_rows(c, "-p", str(c.pid)) == \
+        [{"pid": c.pid, "comm": "pt_renamed", "count": 33 + 11 + 777}]
+
+
+def _getppid_rows(child, *select: str) -> list:
+    """syscount -P's JSON rows of getppid() calls while ``child`` runs, selected by
+    ``select`` (-p PID, --ppid PID)."""
+    t = ToolRun("syscount", "-P", "--syscall", "getppid", "--json", *select,
                 ready="Tracing syscalls")
-    c.go()
+    child.go()
     t.stop()
     (rec,) = t.json()
-    assert rec["rows"] == [{"pid": c.pid, "comm": "pt_renamed", "count": 33 + 11 + 777}]
+    return rec["rows"]
 
 
 def test_list_and_bad_syscall():
@@ -89,12 +96,7 @@ def test_exec_and_ppid():
     kid = "import os\nfor _ in range(55): os.getppid()\n"
     c = Child("import os, subprocess, sys\nfor _ in range(33): os.getppid()\n"
               f"subprocess.run([sys.executable, '-c', {kid!r}], check=True)\n")
-    t = ToolRun("syscount", "-P", "--syscall", "getppid", "--json", "--ppid", str(c.pid),
-                ready="Tracing syscalls")
-    c.go()
-    t.stop()
-    (rec,) = t.json()
-    (row,) = rec["rows"]
+    (row,) = _getppid_rows(c, "--ppid", str(c.pid))
     assert row["pid"] != c.pid and row["count"] == 55
     r = run_tool("syscount", "--ppid", "0")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--ppid" in r.stderr

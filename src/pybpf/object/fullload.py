@@ -45,6 +45,8 @@ class FullLoader(_Loader):
         # function -> {its instruction index: the CO-RE relocation that poisoned it}, for
         # the verifier error should the poisoned instruction be reachable
         self.core_poisons: dict[str, dict[int, str]] = {}
+        # (hook, kind, module) -> kernel BTF ids: one search per hook, not per program
+        self._hook_ids: dict[tuple, list] = {}
 
     # -- kernel BTF, only touched when something needs it --------------------------------
     def vmlinux(self):
@@ -302,7 +304,7 @@ class FullLoader(_Loader):
             prog = Program.load(ks, log_level=self.log_level)
         except errors.KernelError as e:
             if isinstance(e, errors.VerifierError) and self.core_poisons and \
-                    _POISON_CALL in e.reason:
+                    _poison_call() in e.reason:
                 _name_poison(e, linked, self.core_poisons)
             if p.name not in self.st_targets:
                 raise
@@ -344,7 +346,7 @@ class FullLoader(_Loader):
         name, kind, module = target
         k = Kind.TYPEDEF if kind == "typedef" else Kind.FUNC
         # one search per hook: Falco's probe has 189 tp_btf programs on a few hooks
-        memo = self.__dict__.setdefault("_hook_ids", {})
+        memo = self._hook_ids
         ids = memo.get((name, k, module))
         if ids is None:
             ids = memo[name, k, module] = self.vmlinux().find(name, k) if not module else []
@@ -367,7 +369,10 @@ class FullLoader(_Loader):
                                    "names another")
 
 
-_POISON_CALL = "invalid func unknown#195896080"      # core.POISON_IMM, as the verifier says
+def _poison_call() -> str:
+    """How the verifier names a call to core.POISON_IMM (an unresolved relocation)."""
+    from .core import POISON_IMM
+    return f"invalid func unknown#{POISON_IMM}"
 
 
 def _name_poison(e, linked, poisons: dict[str, dict[int, str]]) -> None:
@@ -383,7 +388,7 @@ def _name_poison(e, linked, poisons: dict[str, dict[int, str]]) -> None:
     reason = (f"unresolved CO-RE relocation: {what} has no match in the kernel's BTF "
               "(guard the access with bpf_core_field_exists()/bpf_core_type_exists(), or "
               "give the type a ___flavor that matches)")
-    e.log = e.log.replace(_POISON_CALL, reason).replace(
+    e.log = e.log.replace(_poison_call(), reason).replace(
         "call unknown#195896080", "<invalid CO-RE relocation>")
     e.strerror = e.strerror.replace(e.reason, reason)
     e.args = (e.errno, e.strerror)

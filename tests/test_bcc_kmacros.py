@@ -62,13 +62,56 @@ def test_definitions_come_with_the_macros_they_use(tree):
 
 def test_headers_missing_or_not_root_owned_say_so(tmp_path, monkeypatch):
     monkeypatch.setenv("BCC_KERNEL_SOURCE", str(tmp_path / "none"))
-    look = kmacros.Lookup(["O_DIRECTORY"])
+    look = kmacros.Lookup(["O_DIRECTORY"], uapi_root=str(tmp_path / "no-uapi"))
     assert look.trees == [] and look.missing == ["O_DIRECTORY"]
     assert "headers are not installed" in look.error("O_DIRECTORY")
     (tmp_path / "w" / "include").mkdir(parents=True)
     os.chmod(tmp_path / "w", 0o777)              # writable by others: not read
     monkeypatch.setenv("BCC_KERNEL_SOURCE", str(tmp_path / "w"))
     assert kmacros.kernel_dirs() == []
+
+
+IF_ETHER = """#ifndef _UAPI_LINUX_IF_ETHER_H
+#define _UAPI_LINUX_IF_ETHER_H
+#include <linux/types.h>
+#define ETH_P_8021Q\t0x8100
+#define ETH_P_QINQ_BASE\tETH_P_8021Q
+#ifdef __KERNEL__
+#define ETH_P_ONLY_IN_KERNEL 1
+#endif
+#endif
+"""
+
+
+def _uapi(root):
+    (root / "linux").mkdir(parents=True)
+    (root / "asm-generic").mkdir()
+    (root / "linux" / "if_ether.h").write_text(IF_ETHER)
+    (root / "linux" / "types.h").write_text("#define PT_UAPI_TYPES 1\n")
+    for d in [root, *root.rglob("*")]:
+        if d.is_dir():
+            os.chmod(d, 0o755)
+    return root
+
+
+def test_without_kernel_headers_uapi_constants_come_from_the_distributions_headers(
+        tmp_path, monkeypatch):
+    """linux-libc-dev's UAPI headers are the kernel's stable user ABI: a bcc program's
+    ``ETH_P_8021Q`` is defined from them where this kernel's headers are absent (as
+    bcc would from the kernel's), preprocessed as user space sees them."""
+    monkeypatch.setenv("BCC_KERNEL_SOURCE", str(tmp_path / "none"))
+    root = _uapi(tmp_path / "usr-include")
+    look = kmacros.Lookup(["ETH_P_QINQ_BASE", "ETH_P_ONLY_IN_KERNEL", "NOWHERE"],
+                          uapi_root=str(root))
+    assert look.trees == [] and look.missing == ["ETH_P_ONLY_IN_KERNEL", "NOWHERE"]
+    assert [ln for ln in look.defines.splitlines() if ln.startswith("#define")] == \
+        ["#define ETH_P_8021Q 0x8100", "#define ETH_P_QINQ_BASE ETH_P_8021Q"]
+    assert look.where["ETH_P_QINQ_BASE"] == str(root / "linux" / "if_ether.h")
+    assert "is not defined when that header is preprocessed" in \
+        look.error("ETH_P_ONLY_IN_KERNEL")
+    assert "headers are not installed" in look.error("NOWHERE")
+    os.chmod(root, 0o777)                  # writable by others: not read
+    assert kmacros.uapi_dirs(str(root)) == ([], [])
 
 
 DIR_OPENS = r"""

@@ -32,3 +32,33 @@ def test_send_counts_what_it_could_not_deliver(tmp_path):
         assert s.recv(100) == b"MESSAGE=hi\n"
         s.close()                   # journald gone
         assert not j.send({"MESSAGE": "lost"}) and j.failed == 1
+
+
+def test_a_burst_past_the_queue_waits_for_room_and_a_stalled_journal_counts(tmp_path):
+    """A unix datagram queue holds net.unix.max_dgram_qlen (10) entries: a burst of 50 to
+    a reader that drains late is delivered whole (bcc's sd_journal_send blocks too); a
+    reader that never drains costs SEND_TIMEOUT per entry, each counted as lost."""
+    import socket
+    import threading
+    import time
+    path = str(tmp_path / "j")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    got = []
+
+    def late_reader():
+        time.sleep(0.05)
+        s.settimeout(1.0)
+        while len(got) < 50:
+            got.append(s.recv(100))
+    reader = threading.Thread(target=late_reader)
+    reader.start()
+    with _journal.Journal(path) as j:
+        sent = [j.send({"MESSAGE": str(i)}) for i in range(50)]
+        reader.join()
+        assert all(sent) and j.failed == 0
+        assert got == [f"MESSAGE={i}\n".encode() for i in range(50)]
+        j.sock.settimeout(0.01)
+        results = [j.send({"MESSAGE": "x"}) for _ in range(30)]   # nobody reads now
+        assert j.failed == results.count(False) >= 30 - 11   # 10 queued, 1 over (the kernel)
+    s.close()

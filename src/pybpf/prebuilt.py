@@ -88,9 +88,8 @@ def build(directory: str, sources, cache=None) -> int:
     from .toolchain import _VERSION as cver, clang_version, compile as compile_c
     version = clang_version(clang, cache)
     identity = _vmlinux_dir(cache, "")[1]
-    done = 0
-    for path in sources:
-        path = os.path.abspath(path)
+    def one(path):
+        """(path, source, object, headers clang read) or None where it does not compile."""
         with open(path, "rb") as f:
             src = f.read()
         args = _clang_args(arch, (), (), path, vdir)
@@ -105,7 +104,18 @@ def build(directory: str, sources, cache=None) -> int:
                 with PrivateTemp(cache) as tmp:
                     obj, dep_paths = _run_clang(clang, args, src, path, tmp)
         except CompileError:
+            return None
+        return path, src, obj, dep_paths
+
+    # each compile is a clang process of its own: side by side, one per CPU
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
+        built = list(pool.map(one, [os.path.abspath(p) for p in sources]))
+    done = 0
+    for item in built:
+        if item is None:
             continue
+        path, src, obj, dep_paths = item
         deps = [[p, _sha(p)] for p in sorted(set(dep_paths))
                 if not (vdir and p.startswith(vdir + os.sep))]
         key = _key(src, path, _clang_args(arch, (), (), path, None))

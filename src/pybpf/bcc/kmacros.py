@@ -19,6 +19,9 @@ import subprocess
 
 _ARCH = {"x86_64": "x86", "aarch64": "arm64", "riscv64": "riscv", "s390x": "s390",
          "ppc64le": "powerpc", "armv7l": "arm"}
+_TRIPLET = {"x86_64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu",
+            "riscv64": "riscv64-linux-gnu", "s390x": "s390x-linux-gnu",
+            "ppc64le": "powerpc64le-linux-gnu", "armv7l": "arm-linux-gnueabihf"}
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _DEF = re.compile(r"^#define ([A-Za-z_]\w*)(\([^)]*\))?(?: (.*))?$")
 
@@ -33,14 +36,31 @@ def kernel_dirs(release: str | None = None) -> list[str]:
     paths = [env] if env else [f"/lib/modules/{release}/{n}" for n in ("build", "source")]
     for path in paths:
         path = os.path.realpath(path)
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        if st.st_uid == 0 and not st.st_mode & 0o022 and path not in out and \
+        if path not in out and _trusted_dir(path) and \
                 os.path.isdir(os.path.join(path, "include")):
             out.append(path)
     return out
+
+
+def _trusted_dir(path: str) -> bool:
+    """A directory root owns and no one else may write (root reads only what root put)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_uid == 0 and not st.st_mode & 0o022
+
+
+def uapi_dirs(root: str = "/usr/include", machine: str | None = None) -> tuple[list, list]:
+    """The distribution's UAPI headers: (directories to search for a definition, the
+    include path to preprocess them with); ([], []) if absent or not root's."""
+    triplet = _TRIPLET.get(machine or os.uname().machine, "x86_64-linux-gnu")
+    arch = os.path.join(root, triplet)
+    search = [d for d in (os.path.join(root, "linux"), os.path.join(arch, "asm"),
+                          os.path.join(root, "asm-generic")) if _trusted_dir(d)]
+    if not search or not _trusted_dir(root):
+        return [], []
+    return search, [d for d in (arch, root) if os.path.isdir(d)]
 
 
 def include_dirs(trees: list[str], machine: str | None = None) -> list[str]:
@@ -82,11 +102,14 @@ def find_headers(names, dirs: list[str]) -> dict[str, str]:
     return found
 
 
-def _dump(headers: list[str], dirs: list[str], trees: list[str]) -> str:
-    """clang's ``-dM`` of the headers, preprocessed as the kernel build does."""
+def _dump(headers: list[str], dirs: list[str], trees: list[str], kernel: bool = True) -> str:
+    """clang's ``-dM`` of the headers, preprocessed as the kernel build does (``kernel``)
+    or as a user-space program includes UAPI headers."""
     from ..toolchain import find_clang
     clang = find_clang()
-    args = [clang, "-E", "-dM", "-nostdinc", "-D__KERNEL__", "-x", "c", "-"]
+    args = [clang, "-E", "-dM", "-nostdinc", "-x", "c", "-"]
+    if kernel:
+        args.insert(4, "-D__KERNEL__")
     res = subprocess.run([clang, "-print-resource-dir"], capture_output=True, text=True,
                          timeout=30)
     if res.returncode == 0 and res.stdout.strip():
@@ -127,31 +150,41 @@ class Lookup:
     """What the kernel's headers say about names (``defines``: C to put before the
     program; ``missing``: names no header defines; ``where``: name -> header)."""
 
-    def __init__(self, names, release: str | None = None):
+    def __init__(self, names, release: str | None = None, uapi_root: str = "/usr/include"):
         self.release = release or os.uname().release
         self.trees = kernel_dirs(self.release)
         self.defines, self.where, self.missing = "", {}, list(names)
-        if not self.trees or not self.missing:
+        if self.trees and self.missing:
+            dirs = include_dirs(self.trees)
+            self._define(dirs, dirs, self.trees, kernel=True)
+        if self.missing:
+            search, incs = uapi_dirs(uapi_root)
+            if search:
+                self._define(search, incs, [], kernel=False)
+
+    def _define(self, search: list, incs: list, trees: list, kernel: bool) -> None:
+        """Define what the headers under ``search`` give of the missing names."""
+        where = find_headers(self.missing, search)
+        if not where:
             return
-        dirs = include_dirs(self.trees)
-        self.where = find_headers(self.missing, dirs)
-        if not self.where:
-            return
+        for n, path in where.items():
+            self.where.setdefault(n, path)
         table = {}
-        for line in _dump(sorted(set(self.where.values())), dirs, self.trees).splitlines():
+        for line in _dump(sorted(set(where.values())), incs, trees, kernel).splitlines():
             m = _DEF.match(line)
             if m:
                 table[m.group(1)] = (m.group(2), m.group(3))
         known = [n for n in self.missing if n in table]
-        self.defines = "".join(_closure(known, table))
+        self.defines += "".join(_closure(known, table))
         self.missing = [n for n in self.missing if n not in table]
 
     def error(self, name: str) -> str:
         """One line on why ``name`` stays undeclared."""
-        if not self.trees:
-            return (f"'{name}' is not declared: kernel macros are not in BTF, and this "
-                    f"kernel's headers are not installed (/lib/modules/{self.release}"
-                    "/build, or BCC_KERNEL_SOURCE); define it in the program")
+        if not self.trees and name not in self.where:
+            return (f"'{name}' is not declared: kernel macros are not in BTF, the UAPI "
+                    "headers do not define it, and this kernel's headers are not installed "
+                    f"(/lib/modules/{self.release}/build, or BCC_KERNEL_SOURCE); define it "
+                    "in the program")
         if name in self.where:
             return (f"'{name}' ({self.where[name]}) is not defined when that header is "
                     "preprocessed for this kernel's configuration; define it in the "

@@ -9,6 +9,7 @@ import socket
 import struct
 
 SOCKET = "/run/systemd/journal/socket"
+SEND_TIMEOUT = 0.2   # seconds one entry may wait for room in journald's queue
 
 
 def encode(fields: dict) -> bytes:
@@ -34,6 +35,7 @@ class Journal:
         self.path = path or os.environ.get("PYBPF_JOURNAL_SOCKET") or SOCKET
         self.failed = 0
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        self.sock.settimeout(SEND_TIMEOUT)
         try:
             self.sock.connect(self.path)
         except OSError as e:
@@ -44,11 +46,14 @@ class Journal:
 
     def send(self, fields: dict) -> bool:
         try:
-            # never block the event loop on a slow journald: a full queue is a loss
-            self.sock.send(encode(fields), socket.MSG_DONTWAIT)
+            # sd_journal_send (bcc's -Y) blocks while journald's queue is full; a unix
+            # datagram queue holds only net.unix.max_dgram_qlen (10) entries, so a burst
+            # fills it at once.  Wait as long as SEND_TIMEOUT for room, no longer: a
+            # stalled journald must not stall the event loop.
+            self.sock.send(encode(fields))
             return True
         except OSError:
-            # journald gone or its queue full: the entry is lost, and counted
+            # journald gone, or its queue still full: the entry is lost, and counted
             self.failed += 1
             return False
 

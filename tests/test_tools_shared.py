@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 
 from pybpf import tools
@@ -254,3 +257,25 @@ def test_sleep_until_stopped_ends_on_a_signal_whose_stop_was_swallowed():
     finally:
         _common._stop_seen[0] = None
     _common.sleep_until_stopped(0.01)                   # no signal: an ordinary sleep
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(name=st.binary(max_size=40), tail=st.binary(max_size=8))
+def test_names_print_as_their_bytes_and_json_stays_unicode(name, tail):
+    """Any name bytes (up to a NUL, as in a kernel buffer): a text row writes them back
+    unchanged, a JSON row is valid UTF-8 JSON with U+FFFD for each byte that is not."""
+    from pybpf.tools._common import cstr
+    raw = name + b"\0" + tail
+    want = name.split(b"\0", 1)[0]
+    buf = io.BytesIO()
+    text = io.TextIOWrapper(buf, encoding="utf-8", errors="strict")
+    Output(text).row("n=" + cstr(raw), {})
+    text.flush()
+    assert buf.getvalue() == b"n=" + want + b"\n"
+    jbuf = io.BytesIO()
+    js = io.TextIOWrapper(jbuf, encoding="utf-8", errors="strict")
+    Output(js, json_lines=True).row("", {"comm": cstr(raw), "k\\": "\\udcff"})
+    js.flush()
+    rec = json.loads(jbuf.getvalue().decode("utf-8"))
+    shown = re.sub("[\udc80-\udcff]", "\ufffd", want.decode(errors="surrogateescape"))
+    assert rec == {"comm": shown, "k\\": "\\udcff"}

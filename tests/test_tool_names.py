@@ -132,9 +132,9 @@ def test_readline_bashreadline():
 def test_stack_comm_offcputime_folded():
     """The comm that starts a folded stack (offcputime -f), and its JSON."""
     c = Child(_NAME_SELF + "import time\nfor _ in range(20): time.sleep(0.01)\n")
-    text = ToolRun("offcputime", "-f", "-p", str(c.pid), "-U")
-    js = ToolRun("offcputime", "--json", "-p", str(c.pid), "-U")
-    time.sleep(3)       # both attached (no banner in -f / --json)
+    # their banners go to stderr (stdout is the folded lines, the JSON)
+    text = ToolRun("offcputime", "-f", "-p", str(c.pid), "-U", ready="Tracing off-CPU")
+    js = ToolRun("offcputime", "--json", "-p", str(c.pid), "-U", ready="Tracing off-CPU")
     c.go()
     text.stop(), js.stop()
     folded = [r for r in text.raw if r.startswith(COMM + b";")]
@@ -142,7 +142,8 @@ def test_stack_comm_offcputime_folded():
     # 20 sleeps of 10 ms at least, off the CPU
     assert sum(int(r.rsplit(b" ", 1)[1]) for r in folded) >= 20 * 10000
     recs = [r for r in _valid_json(js.raw) if r.get("pid") == c.pid]
-    assert recs and {r["comm"] for r in recs} == {SHOWN}
+    # (its wait for "go" was off the CPU under its old name, python)
+    assert sum(r["total_us"] for r in recs if r["comm"] == SHOWN) >= 20 * 10000, recs
 
 
 def test_proc_comm_cpudist_per_thread():
@@ -174,6 +175,7 @@ def test_symbol_name_profile_folded():
         spin.kill()
         spin.wait()
     hot = [r for r in text.raw if b";spin_\xff\xfe" in r]
-    assert hot and sum(int(r.rsplit(b" ", 1)[1]) for r in hot) >= 20, text.raw
+    # 99 Hz for 1 s of a spinner that a loaded machine may share: a few samples at least
+    assert hot and sum(int(r.rsplit(b" ", 1)[1]) for r in hot) >= 5, text.raw
     recs = _valid_json(js.raw)
     assert any("spin_\ufffd\ufffd" in r["user_stack"] for r in recs), recs

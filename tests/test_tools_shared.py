@@ -109,13 +109,14 @@ def test_folded_annotations_and_raw_addresses():
     class Sym:
         def __init__(self, name):
             self.name = name
+            self.module = "/usr/bin/app" if name == "main" else ""
 
         def format(self, offset=False):
             return self.name
 
     names = {0x10: "bpf_prog_abc", 0xffffffff81000020: "do_nanosleep", 0x30: "main"}
     s = _stacks.Stacks.__new__(_stacks.Stacks)
-    s.offset = s.lines = False
+    s.offset = s.lines = s.module = False
     s.address = ("0x%-16x ", "0x%016x ")
     s._cache = {1: [0x10, 0xffffffff81000020], 2: [0x30]}
     s.syms = type("Syms", (), {"kernel": lambda self, a: Sym(names[a]),
@@ -123,6 +124,10 @@ def test_folded_annotations_and_raw_addresses():
     assert s.kernel(1) == ["0xffffffff81000020 do_nanosleep"]
     assert s.kernel_addresses(1) == [0xffffffff81000020]
     assert s.user(2, 1) == ["0x0000000000000030 main"]
+    # memleak's text frames (bcc's): the binary's base name, [kernel] for vmlinux
+    s.module = True
+    assert s.user(2, 1) == ["0x0000000000000030 main [app]"]
+    assert s.kernel(1) == ["0xffffffff81000020 do_nanosleep [kernel]"]
 
 
 def test_capability_names():

@@ -52,6 +52,24 @@ def hist(text: str) -> dict:
     return out
 
 
+def retransmits(port: str):
+    """tcpretrans's rows for ``port`` (the remote end): how many, and their states."""
+    def parse(text: str) -> dict:
+        rows = [ln.split() for ln in text.splitlines() if port in ln and " R> " in ln]
+        return {"rows": len(rows), "states": sorted({r[-1] for r in rows})}
+    return parse
+
+
+# a listener whose accept queue one connection fills: the next SYN is dropped and resent
+# (1 s, then 3 s later) until the program ends 4.5 s after it connected
+SYN_DROP = ("import socket, time\n"
+            "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+            "s.bind(('127.0.0.1', 47391)); s.listen(0)\n"
+            "a = socket.create_connection(('127.0.0.1', 47391))\n"
+            "b = socket.socket(); b.setblocking(False); b.connect_ex(('127.0.0.1', 47391))\n"
+            "time.sleep(4.5)\n")
+
+
 def hist_mode(text: str) -> dict:
     """A latency histogram of a known workload: its count and its fullest bucket (the
     edges of the others move with the machine's load)."""
@@ -183,6 +201,10 @@ CASES = {
         work=["dd", "if=/dev/zero", "of=/dev/null", "bs=4096", "count=300"],
         parse=counts_of("count = 4096"), settle=1.5,
         known="300 writes of 4096 (dd's own status lines are other sizes)"),
+    "tcpretrans": dict(
+        pybpf=["tcpretrans"], ref=["tcpretrans"], work=["python3", "-c", "{syn_drop}"],
+        parse=retransmits(":47391"), settle=0.5,
+        known="a SYN to a full accept queue (127.0.0.1:47391) for 4.5 s: resent at 1 s and 3 s"),
     "memleak": dict(
         pybpf=["memleak", "-p", "{pid}", "2"], ref=["memleak", "-p", "{pid}", "2"],
         work=["{tool_leak}"], parse=leaks("leak_marker"), settle=5, lingers=True,
@@ -279,14 +301,13 @@ GUEST_CASES = {
 NOT_COMPARED = {
     "capable": "bcc 0.26 fails in the guest too (kprobe cap_capable: compile error)",
     "biotop": "bcc 0.26: kprobe blk_account_io_start, gone from 6.12 and 6.18",
-    "tcpretrans": "not run this session (needs lost segments: netem)",
 }
 
 
 # ---- running -----------------------------------------------------------------------
 
 def build(tmp: str) -> dict:
-    out = {}
+    out = {"syn_drop": SYN_DROP}
     for name in ("tool_sleep", "tool_leak"):
         exe = os.path.join(tmp, name)
         subprocess.run(["cc", "-O0", "-g", "-fno-omit-frame-pointer", "-o", exe,
@@ -407,6 +428,10 @@ def main() -> int:
     ap.add_argument("--guest", action="store_true",
                     help="run the guest cases in the kernel-matrix guest (one boot)")
     ap.add_argument("--raw", default="", help="JSON file of the runs (--guest: merged into)")
+    ap.add_argument("--headers", metavar="VERSION",
+                    help="bcc's kernel headers: Debian's linux-headers-VERSION-amd64 "
+                    "(default: the newest installed; bcc 0.26 compiles tcpretrans with "
+                    "6.1's, not 6.12's)")
     ap.add_argument("--in-guest", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--vm-timeout", type=float, default=1800)
     ap.add_argument("--vm-cpus", type=int, default=2)
@@ -431,7 +456,7 @@ def main() -> int:
     if a.guest:
         return run_guest(a, names)
     results = []
-    with tempfile.TemporaryDirectory(prefix="pybpf-diff-") as tmp, Headers():
+    with tempfile.TemporaryDirectory(prefix="pybpf-diff-") as tmp, Headers(a.headers):
         bins = build(tmp)
         for n in names:
             r = run_case(n, table[n], bins)

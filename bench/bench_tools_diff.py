@@ -257,10 +257,13 @@ def within(pct: float, slack: int):
 
 
 def oom_kills(text: str) -> dict:
-    """oomkill's rows: (triggering pid, its comm, victim pid, its comm) of each kill."""
+    """oomkill's rows: the triggering comm, the victim's, and whether the victim killed
+    itself (the pids differ from run to run: each side has its own)."""
     kills = re.findall(r'Triggered by PID (\d+) \("([^"]*)"\), OOM kill of PID (\d+) '
                        r'\("([^"]*)"\)', text)
-    return {"kills": len(kills), "who": sorted(set(kills))}
+    return {"kills": len(kills),
+            "who": sorted({f"{tc} -> {vc}" + (" (itself)" if tp == vp else "")
+                           for tp, tc, vp, vc in kills})}
 
 
 # a memory cgroup of 32 MB in the guest (cgroup v2 mounted if it is not), and a python

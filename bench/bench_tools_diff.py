@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
 """pybpf's tools beside the reference tools (bcc 0.26's, Debian's bpfcc-tools) on the same
-known workload: both started, both ready, the workload run once, both stopped with
-SIGINT (or at their own end), and their aggregates compared.
+known workload, and their aggregates compared.
 
 usage: bench/bench_tools_diff.py [--cases a,b,...] [--list] [--keep DIR] [--markdown]
+                                 [--raw FILE] [--headers VERSION] [--guest]
 
 Each case names the two command lines, a workload (tests/data/*.c built with cc into a
-temp dir, or a shell command) started after both tools print their banner, and a parser
-that turns each tool's output into the aggregate compared (a histogram, per-key counts,
-totals).  The workload waits for a line on stdin (``read`` in a shell, then ``exec``),
-so ``-p PID`` names it before it runs.  Only hooks this kernel has (uprobes,
-tracepoints, perf events) run here; the cases whose reference needs kprobes or
-fentry are listed with ``--list`` as guest-only.  bcc needs kernel headers:
-/lib/modules/$(uname -r)/build is linked to the installed linux-headers (as
-bench_bcc_tools.py does) for the run.  Run it under the bench lock:
-``flock /tmp/pybpf-bench.lock bench/bench_tools_diff.py --markdown``.
+temp dir, dd, a python snippet) and a parser that turns a tool's output into the
+aggregate compared (a histogram, per-key counts, totals, rows).  The workload waits at a
+gate (``read`` in a shell, then ``exec``), so ``-p PID`` names it before it runs; it
+starts once the tool printed its banner.  Each side runs on its own run of the workload
+(bcc 0.26's uprobes cannot share an address with another tracer's), so the workloads
+are ones that repeat exactly.  The cases here use uprobes, tracepoints and perf events;
+``--guest`` runs the others (their bcc needs kprobes) in the kernel-matrix guest, one
+boot (bench_bcc_guest.boot; bcc there needs the guest kernel's linux-headers installed
+here).  bcc needs kernel headers: /lib/modules/$(uname -r)/build is linked to the
+installed linux-headers for the run (bench_bcc_tools.Headers).  Run it under the bench
+lock (``flock /tmp/pybpf-bench.lock``; ``--guest`` under ``/tmp/pybpf-vm.lock``).
 """
 
 from __future__ import annotations
@@ -234,18 +236,6 @@ def vfsstat_sums(text: str) -> dict:
         for c, v in zip(cols, f[1:]):
             out[c] += int(v)
     return out
-
-
-def folded_total(frame: str):
-    """The total of the folded lines (``a;b;c N``) through ``frame``."""
-    def parse(text: str) -> dict:
-        total = 0
-        for line in text.splitlines():
-            stack, _, n = line.rpartition(" ")
-            if frame in stack.split(";") and n.isdigit():
-                total += int(n)
-        return {"us": total}
-    return parse
 
 
 def within(pct: float, slack: int):

@@ -355,14 +355,17 @@ class Map:
         the keys read loses every count added in between (a tool's interval)."""
         if self.type not in _HASHES:
             raise errors.PybpfError(f"drain_raw: map {self.name!r} is not a hash map")
+        ks, vs = self.key_size, self._vbuf_size
+        out: list[tuple[bytes, bytes]] = []
         try:
-            return [(k[i * self.key_size:(i + 1) * self.key_size],
-                     v[i * self._vbuf_size:(i + 1) * self._vbuf_size])
-                    for k, v, n in self.batch_chunks(batch, delete=True) for i in range(n)]
+            for k, v, n in self.batch_chunks(batch, delete=True):
+                out += [(k[i * ks:(i + 1) * ks], v[i * vs:(i + 1) * vs]) for i in range(n)]
+            return out
         except errors.KernelError as e:
-            if e.errno not in (22, 95, 524):
+            # no batch ops (EINVAL/EOPNOTSUPP/ENOTSUPP), or a bucket larger than the batch
+            # (ENOSPC): what was taken out so far is kept, the rest goes key by key
+            if e.errno not in (22, 95, 524, 28):
                 raise
-        out = []
         vb = ctypes.create_string_buffer(self._vbuf_size)
         for k in list(self._raw_keys()):
             kb = ctypes.create_string_buffer(k, self.key_size)

@@ -270,7 +270,7 @@ _OOM = ("mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup; "
 GUEST_CASES = {
     "filetop": dict(
         pybpf=["filetop", "-C", "-p", "{pid}", "1"], ref=["filetop", "-C", "-p", "{pid}", "1"],
-        work=["dd", "if=/dev/zero", "of=/tmp/pybpf-diff-f", "bs=4096", "count=300"],
+        work=["dd", "if=/dev/zero", "of={tmp}/pybpf-diff-f", "bs=4096", "count=300"],
         parse=filetop_rows("pybpf-diff-f"), settle=2.5,
         known="dd: 300 writes of 4 KiB to one file (1200 KB)"),
     "vfsstat": dict(
@@ -300,7 +300,7 @@ NOT_COMPARED = {
 # ---- running -----------------------------------------------------------------------
 
 def build(tmp: str) -> dict:
-    out = {"syn_drop": SYN_DROP}
+    out = {"syn_drop": SYN_DROP, "tmp": tmp}
     for name in ("tool_sleep", "tool_leak"):
         exe = os.path.join(tmp, name)
         subprocess.run(["cc", "-O0", "-g", "-fno-omit-frame-pointer", "-o", exe,

@@ -222,10 +222,15 @@ class Headers:
     Debian's own kernels have them (build: the arch part, source: the -common part).  Links
     this made are removed afterwards; a wrong ``source`` (lacking kconfig.h) is corrected."""
 
+    def __init__(self, version: str | None = None):
+        """``version``: the headers of that Debian kernel (``6.1.0-57``), else the
+        newest installed."""
+        self.version = version
+
     def __enter__(self):
         self.made = []
         base = f"/lib/modules/{os.uname().release}"
-        arch = sorted(glob.glob("/usr/src/linux-headers-*-amd64"))
+        arch = sorted(glob.glob(f"/usr/src/linux-headers-{self.version or '*'}-amd64"))
         if not arch:
             return self
         common = arch[-1][:-len("-amd64")] + "-common"

@@ -88,6 +88,32 @@ def test_batch_update_and_read():
         assert len(got) == n and got[4999] == 4999 * 3
 
 
+@pytest.mark.parametrize("typ", [MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH])
+def test_drain_reads_and_empties_a_hash(typ, monkeypatch):
+    """drain_raw: every entry once, the map empty after; the same when a batch is
+    refused part way and without the batch op (per-key lookup-and-delete); refused on
+    an array."""
+    n = 3000
+    # 256 a call; 1 a call (a bucket of two: ENOSPC, the rest key by key); no batch op
+    for batch in (256, 1, 0):
+        with Map.create(typ, 4, 8, 4 * n, name="pt_m_drain") as m:    # LRU: no eviction
+            keys = b"".join(struct.pack("<I", i) for i in range(n))
+            slot = m._vbuf_size
+            vals = b"".join(struct.pack("<Q", i * 7).ljust(slot, b"\0") for i in range(n))
+            assert m.update_batch(keys, vals) == n
+            if not batch:
+                def no_batch(*a, **k):
+                    raise errors.KernelError(22, "BPF_MAP_LOOKUP_AND_DELETE_BATCH")
+                monkeypatch.setattr(m, "batch_chunks", no_batch)
+            got = {struct.unpack_from("<I", k)[0]: struct.unpack_from("<Q", v)[0]
+                   for k, v in m.drain_raw(batch=batch or 256)}
+            assert len(got) == n and got[2999] == 2999 * 7 and got[5] == 35
+            assert list(m.items_raw()) == []
+    with Map.create(MapType.ARRAY, 4, 8, 4, name="pt_m_drain") as m:
+        with pytest.raises(errors.PybpfError):
+            m.drain_raw()
+
+
 def test_lpm_trie_longest_prefix():
     def key(plen, ip):
         return struct.pack("<I", plen) + bytes(map(int, ip.split(".")))

@@ -105,7 +105,9 @@ def test_offcputime_charges_sleeps_to_their_stack():
     # 300 sleeps of 20 ms: still asleep when the tool reads its stacks
     sleeper = subprocess.Popen([build("tool_sleep"), "300", "20"])
     try:
-        t = ToolRun("offcputime", "-f", "-p", str(sleeper.pid), ready="Tracing off-CPU")
+        # bcc's banner names the process traced (on stderr: stdout is the folded lines)
+        t = ToolRun("offcputime", "-f", "-p", str(sleeper.pid),
+                    ready=f"Tracing off-CPU time (us) of PID {sleeper.pid} by user + kernel")
         try:
             time.sleep(0.6)
         finally:

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from tests.test_tool_execsnoop import pinned_hash  # noqa: F401 (a fixture)
-from tests.toolrun import ToolRun
+from tests.toolrun import ToolRun, run_tool
 
 pytestmark = pytest.mark.kernel
 
@@ -204,3 +204,14 @@ def test_filetop_read_only_write_only_and_directory(tmp_path):
     (rec,) = wo.json()
     got = sorted((r["file"], r["writes"], r["w_kb"], r["reads"]) for r in rec["rows"])
     assert got == [("ft-in", 6, 24, 0), ("ft-out", 6, 24, 0)], rec
+
+
+def test_vfsstat_text_columns_are_bccs():
+    """bcc's header (TIME and two spaces: no colon) above rows "HH:MM:SS: " and five
+    rates; one interval, then it ends by itself."""
+    r = run_tool("vfsstat", "1", "1")
+    lines = [ln for ln in r.stdout.splitlines() if ln and not ln.startswith("Tracing")]
+    assert lines[0] == "%-8s  " % "TIME" + "".join(
+        " %8s" % s for s in ("READ/s", "WRITE/s", "FSYNC/s", "OPEN/s", "CREATE/s")), lines
+    import re
+    assert len(lines) == 2 and re.fullmatch(r"\d\d:\d\d:\d\d:(?: +\d+){5}", lines[1]), lines

@@ -116,6 +116,32 @@ def test_stackcount_user_stack_of_a_function():
         lines
 
 
+def test_stackcount_pid_counts_per_process_as_bcc():
+    """-p alone keys the counts by process, as bcc's -p does: folded lines start with
+    the comm (bcc 0.26: ``tool_sleep;__libc_start_call_main;main;...``), and the
+    multi-line stacks name no process (its one process is -p's)."""
+    from tests.cbuild import build
+    sleeper = build("tool_sleep")
+    outs = []
+    for form in ("-f", "-U"):
+        c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 6 1 30"],
+                             stdin=subprocess.PIPE)
+        t = ToolRun("stackcount", form, "-U", "-p", str(c.pid), f"{sleeper}:sleep_marker",
+                    ready="Tracing 1 functions for")
+        c.stdin.write(b"go\n")
+        c.stdin.flush()
+        time.sleep(0.5)
+        outs.append(t.stop())
+        c.kill()
+        c.wait()
+    folded, multi = outs
+    rows = [ln.rsplit(" ", 1) for ln in folded if ";" in ln]
+    assert [(s.split(";")[0], s.split(";")[-1], n) for s, n in rows] == [
+        ("tool_sleep", "sleep_marker", "6")], folded
+    assert [ln.strip() for ln in multi[1:] if ln.strip()] == [
+        "sleep_marker", "main", "__libc_start_call_main", "6"], multi
+
+
 def test_funclatency_level_times_the_outermost_calls_only():
     """-l 1: three calls of a function recursing 3 deep, 20 ms a level: only the
     outermost (60 ms) calls are timed; -v printed the program with the level set."""
@@ -142,7 +168,7 @@ def test_memleak_finds_the_leaking_stack():
                               stdout=subprocess.PIPE, text=True)
     try:
         t = ToolRun("memleak", "-p", str(leaker.pid), "-o", "0", "--json", "100",
-                    ready="Attaching to process")
+                    ready="Attaching to pid")
         leaker.stdin.write("go\n")
         leaker.stdin.flush()
         assert leaker.stdout.readline() == "done\n"
@@ -157,13 +183,37 @@ def test_memleak_finds_the_leaking_stack():
     assert not [s for s in rec["stacks"] if any(f.startswith("no_leak") for f in s["stack"])]
 
 
+def test_memleak_text_frames_have_address_and_module():
+    """Text reports spell a frame as bcc's memleak does: ``0x<16 hex digits>``, a tab,
+    ``name+0xoff [binary]``."""
+    from tests.cbuild import build
+    leaker = subprocess.Popen([build("tool_leak")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        t = ToolRun("memleak", "-p", str(leaker.pid), "-o", "0", "100",
+                    ready="Attaching to pid")
+        leaker.stdin.write("go\n")
+        leaker.stdin.flush()
+        assert leaker.stdout.readline() == "done\n"
+        lines = t.stop()
+    finally:
+        leaker.kill()
+        leaker.wait()
+    import re
+    at = lines.index("\t7000 bytes in 7 allocations from stack")
+    frames = lines[at + 1:at + 3]
+    assert [re.sub(r"^\t\t0x[0-9a-f]{16}\t", "", f) for f in frames] == [
+        "leak_marker+0x%x [tool_leak]" % int(frames[0].rsplit("+0x", 1)[1].split()[0], 16),
+        "main+0x%x [tool_leak]" % int(frames[1].rsplit("+0x", 1)[1].split()[0], 16)], lines
+
+
 def _memleak_run(binary: str, *args: str):
     """memleak on ``binary`` started held; the report's JSON record once it said done."""
     proc = subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True)
     try:
         t = ToolRun("memleak", "-p", str(proc.pid), "-o", "0", "--json", "100", *args,
-                    ready="Attaching to process")
+                    ready="Attaching to pid")
         proc.stdin.write("go\n")
         proc.stdin.flush()
         assert proc.stdout.readline() == "done\n"
@@ -265,7 +315,7 @@ def test_stackcount_cpu_filter_raw_addresses_and_debug():
     c.go()
     lines = t.stop()
     assert any(ln.startswith("const volatile __s32 targ_cpu = -1;") for ln in lines)
-    assert f"/* set before load: kernel_only = 1, per_process = 0, targ_cpu = {mine}, " \
+    assert f"/* set before load: kernel_only = 1, per_process = 1, targ_cpu = {mine}, " \
            "user_only = 0 */" in lines
     body = lines[lines.index(next(ln for ln in lines if ln.startswith("Tracing 1"))) + 1:]
     counts = [int(ln) for ln in body if ln.strip().isdigit()]

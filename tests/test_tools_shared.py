@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 
 from pybpf import tools
@@ -106,13 +109,14 @@ def test_folded_annotations_and_raw_addresses():
     class Sym:
         def __init__(self, name):
             self.name = name
+            self.module = "/usr/bin/app" if name == "main" else ""
 
         def format(self, offset=False):
             return self.name
 
     names = {0x10: "bpf_prog_abc", 0xffffffff81000020: "do_nanosleep", 0x30: "main"}
     s = _stacks.Stacks.__new__(_stacks.Stacks)
-    s.offset = s.lines = False
+    s.offset = s.lines = s.module = False
     s.address = ("0x%-16x ", "0x%016x ")
     s._cache = {1: [0x10, 0xffffffff81000020], 2: [0x30]}
     s.syms = type("Syms", (), {"kernel": lambda self, a: Sym(names[a]),
@@ -120,6 +124,10 @@ def test_folded_annotations_and_raw_addresses():
     assert s.kernel(1) == ["0xffffffff81000020 do_nanosleep"]
     assert s.kernel_addresses(1) == [0xffffffff81000020]
     assert s.user(2, 1) == ["0x0000000000000030 main"]
+    # memleak's text frames (bcc's): the binary's base name, [kernel] for vmlinux
+    s.module = True
+    assert s.user(2, 1) == ["0x0000000000000030 main [app]"]
+    assert s.kernel(1) == ["0xffffffff81000020 do_nanosleep [kernel]"]
 
 
 def test_capability_names():
@@ -254,3 +262,25 @@ def test_sleep_until_stopped_ends_on_a_signal_whose_stop_was_swallowed():
     finally:
         _common._stop_seen[0] = None
     _common.sleep_until_stopped(0.01)                   # no signal: an ordinary sleep
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(name=st.binary(max_size=40), tail=st.binary(max_size=8))
+def test_names_print_as_their_bytes_and_json_stays_unicode(name, tail):
+    """Any name bytes (up to a NUL, as in a kernel buffer): a text row writes them back
+    unchanged, a JSON row is valid UTF-8 JSON with U+FFFD for each byte that is not."""
+    from pybpf.tools._common import cstr
+    raw = name + b"\0" + tail
+    want = name.split(b"\0", 1)[0]
+    buf = io.BytesIO()
+    text = io.TextIOWrapper(buf, encoding="utf-8", errors="strict")
+    Output(text).row("n=" + cstr(raw), {})
+    text.flush()
+    assert buf.getvalue() == b"n=" + want + b"\n"
+    jbuf = io.BytesIO()
+    js = io.TextIOWrapper(jbuf, encoding="utf-8", errors="strict")
+    Output(js, json_lines=True).row("", {"comm": cstr(raw), "k\\": "\\udcff"})
+    js.flush()
+    rec = json.loads(jbuf.getvalue().decode("utf-8"))
+    shown = re.sub("[\udc80-\udcff]", "\ufffd", want.decode(errors="surrogateescape"))
+    assert rec == {"comm": shown, "k\\": "\\udcff"}

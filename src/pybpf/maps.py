@@ -24,6 +24,7 @@ _NO_KEY = {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER}
 _LOOKUP = int(Cmd.MAP_LOOKUP_ELEM)
 _BATCH = {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH,
           MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.LPM_TRIE}   # LPM: the generic batch ops
+_HASHES = {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH}
 
 
 def possible_cpus() -> int:
@@ -347,11 +348,57 @@ class Map:
             for i in range(count):
                 yield kraw[i * ks:(i + 1) * ks], vraw[i * vs:(i + 1) * vs]
 
-    def batch_chunks(self, n: int = 4096) -> Iterator[tuple[bytes, bytes, int]]:
-        """BPF_MAP_LOOKUP_BATCH, up to ``n`` entries a call: ``(keys, values, count)`` with
-        ``count`` packed keys (key_size bytes each) and values (all CPUs' 8-byte aligned
-        slots for per-CPU maps).  For readers that decode a whole chunk at once; raises
-        KernelError (EINVAL/EOPNOTSUPP) where the kernel or map type has no batch ops."""
+    def drain_raw(self, batch: int = 4096) -> list[tuple[bytes, bytes]]:
+        """(key, value) bytes of every entry of a hash map, each deleted as it is read
+        (BPF_MAP_LOOKUP_AND_DELETE_BATCH, else per key): what the BPF side adds while
+        this runs lands in a new entry, read next time.  Reading all and then deleting
+        the keys read loses every count added in between (a tool's interval)."""
+        if self.type not in _HASHES:
+            raise errors.PybpfError(f"drain_raw: map {self.name!r} is not a hash map")
+        ks, vs = self.key_size, self._vbuf_size
+        out: list[tuple[bytes, bytes]] = []
+        try:
+            for k, v, n in self.batch_chunks(batch, delete=True):
+                out += [(k[i * ks:(i + 1) * ks], v[i * vs:(i + 1) * vs]) for i in range(n)]
+            return out
+        except errors.KernelError as e:
+            # no batch ops (EINVAL/EOPNOTSUPP/ENOTSUPP), or a bucket larger than the batch
+            # (ENOSPC): what was taken out so far is kept, the rest goes key by key
+            if e.errno not in (22, 95, 524, 28):
+                raise
+        vb = ctypes.create_string_buffer(self._vbuf_size)
+        for k in list(self._raw_keys()):
+            kb = ctypes.create_string_buffer(k, self.key_size)
+            try:
+                # hash maps take LOOKUP_AND_DELETE_ELEM since 5.14
+                syscall.bpf(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, attr.MapElem(
+                    map_fd=self.fileno(), key=ctypes.addressof(kb),
+                    value=ctypes.addressof(vb)))
+                out.append((k, vb.raw))
+                continue
+            except errors.NotFoundError:
+                continue
+            except errors.KernelError as e:
+                if e.errno not in (22, 95, 524):
+                    raise
+            v = self.lookup_raw(k)
+            if v is not None:
+                out.append((k, v))
+                try:
+                    syscall.bpf(Cmd.MAP_DELETE_ELEM,
+                                attr.MapElem(map_fd=self.fileno(), key=ctypes.addressof(kb)))
+                except errors.NotFoundError:
+                    pass
+        return out
+
+    def batch_chunks(self, n: int = 4096, delete: bool = False
+                     ) -> Iterator[tuple[bytes, bytes, int]]:
+        """BPF_MAP_LOOKUP_BATCH (``delete``: BPF_MAP_LOOKUP_AND_DELETE_BATCH), up to ``n``
+        entries a call: ``(keys, values, count)`` with ``count`` packed keys (key_size
+        bytes each) and values (all CPUs' 8-byte aligned slots for per-CPU maps).  For
+        readers that decode a whole chunk at once; raises KernelError (EINVAL/EOPNOTSUPP)
+        where the kernel or map type has no batch ops."""
+        cmd = Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH
         ks, vs = self.key_size, self._vbuf_size
         keys = ctypes.create_string_buffer(ks * n)
         vals = ctypes.create_string_buffer(vs * n)
@@ -364,7 +411,7 @@ class Map:
                               values=ctypes.addressof(vals), count=n, map_fd=self.fileno())
             done = False
             try:
-                syscall.bpf(Cmd.MAP_LOOKUP_BATCH, a)
+                syscall.bpf(cmd, a)
             except errors.NotFoundError:
                 done = True  # ENOENT: this was the last batch (count says how many)
             if a.count:

@@ -66,9 +66,9 @@ def sym(owner, frame, pid: int, show_module: bool, show_offset: bool) -> bytes:
     index = getattr(owner, "_bsyms", None)
     hit = index.resolve(bytes(frame.build_id), frame.offset) if index is not None else None
     name, off, module = hit if hit is not None else (None, frame.offset, None)
-    out = name.encode() if name else b"[unknown]"
+    out = name.encode(errors="surrogateescape") if name else b"[unknown]"
     if show_offset and name:
         out += b"+0x%x" % off
     if show_module and module:
-        out += b" [%s]" % os.path.basename(module).encode()
+        out += b" [%s]" % os.fsencode(os.path.basename(module))
     return out

@@ -53,7 +53,7 @@ def format_symbol(hit, show_module: bool, show_offset: bool, addr: int,
         mod = (mod or "kernel") if kernel else os.path.basename(mod or "")
         if mod:
             out += f" [{mod}]"
-    return out.encode()
+    return out.encode(errors="surrogateescape")   # names keep their bytes
 
 
 def demangle(name: str) -> str:
@@ -73,7 +73,7 @@ def demangle(name: str) -> str:
     fn.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p,
                    ctypes.POINTER(ctypes.c_int)]
     status = ctypes.c_int()
-    p = fn(name.encode(), None, None, ctypes.byref(status))
+    p = fn(name.encode(errors="surrogateescape"), None, None, ctypes.byref(status))
     if not p or status.value != 0:
         return name
     try:
@@ -99,7 +99,8 @@ class SymbolCache:
         name, off, mod = hit
         if demangle_names:
             name = demangle(name)
-        return name.encode(), off, (mod or "kernel").encode()
+        return (name.encode(errors="surrogateescape"), off,
+                (mod or "kernel").encode(errors="surrogateescape"))
 
     def resolve_name(self, module, name) -> int:
         name = name.decode() if isinstance(name, bytes) else str(name)

@@ -53,9 +53,10 @@ def detect_language(candidates, pid):
     """The language runtime of process ``pid`` if it is one of ``candidates`` (by the
     libraries it maps and its executable's name), else None."""
     try:
-        with open(f"/proc/{pid}/maps") as f:
+        # a mapped path or a name (prctl) may be any bytes
+        with open(f"/proc/{pid}/maps", errors="surrogateescape") as f:
             maps = f.read()
-        with open(f"/proc/{pid}/comm") as f:
+        with open(f"/proc/{pid}/comm", errors="surrogateescape") as f:
             comm = f.read().strip()
     except OSError:
         return None

@@ -162,7 +162,7 @@ class ElfSymbols:
             if prev is not None and prev >= pref:
                 continue
             rank[value] = pref
-            funcs[value] = (size, name.decode("utf-8", "replace"))
+            funcs[value] = (size, name.decode("utf-8", "surrogateescape"))
 
     def lookup(self, vaddr: int) -> tuple[str, int] | None:
         """(name, offset) of the function containing ``vaddr``, or None."""

@@ -66,7 +66,7 @@ def read_maps(pid: int) -> list[Mapping]:
             continue
         rng = parts[0].decode()
         lo, _, hi = rng.partition("-")
-        path = parts[5].decode("utf-8", "replace")
+        path = os.fsdecode(parts[5])    # any bytes: opened and printed as they are
         if path.startswith("["):
             continue
         deleted = path.endswith(" (deleted)")
@@ -94,7 +94,7 @@ class PerfMap:
                     if len(parts) == 3:
                         try:
                             rows.append((int(parts[0], 16), int(parts[1], 16),
-                                         parts[2].decode("utf-8", "replace")))
+                                         parts[2].decode("utf-8", "surrogateescape")))
                         except ValueError:
                             continue
         except OSError:

@@ -89,6 +89,22 @@ def raw_text(b: bytes) -> str:
     return b.decode(errors="surrogateescape")
 
 
+def cstr(b: bytes) -> str:
+    """A NUL-terminated name from an event or a map key (comm, path, mount source,
+    readline) as :func:`raw_text`: every tool prints such names the same way."""
+    return b.split(b"\0", 1)[0].decode(errors="surrogateescape")
+
+
+def proc_comm(pid: int | str) -> str:
+    """/proc/PID/comm as :func:`raw_text` ("" once the process has gone): a name set
+    with prctl(PR_SET_NAME) may be any bytes."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return raw_text(f.read().rstrip(b"\n"))
+    except OSError:
+        return ""
+
+
 def _json_unsurrogate(line: str) -> str:
     """JSON text with the escaped lone surrogates of raw_text()'s undecodable bytes
     (\\udc80-\\udcff, not preceded by an escaping backslash) as U+FFFD: JSON stays

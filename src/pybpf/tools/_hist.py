@@ -5,23 +5,19 @@ from __future__ import annotations
 
 import struct
 
+from . import _common
+
 MAX_SLOTS = 27          # _common.bpf.h
 _SLOTS = struct.Struct(f"<{MAX_SLOTS}I")
 
 
 def read(m, clear: bool = True) -> dict[bytes, list[int]]:
     """key bytes -> slot counts of every histogram in hash map ``m`` (batch reads), the
-    keys deleted afterwards when ``clear`` (bcc's per-interval ``dist.clear()``)."""
-    out = {}
-    for k, v in m.items_raw():
-        out[k] = list(_SLOTS.unpack_from(v))
-    if clear:
-        for k in out:
-            try:
-                del m[k]
-            except KeyError:
-                pass
-    return out
+    keys taken out as read when ``clear`` (bcc's per-interval ``dist.clear()``)."""
+    # cleared: each entry taken out as it is read, so no count the BPF side adds while
+    # this reads is lost (bcc reads all, then clears: what comes in between is lost)
+    return {k: list(_SLOTS.unpack_from(v))
+            for k, v in (m.drain_raw() if clear else m.items_raw())}
 
 
 def read_array(m, clear: bool = True) -> list[int]:
@@ -118,11 +114,7 @@ def ext_line(out, total: int, count: int, unit: str) -> None:
 
 
 def comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
+    return _common.proc_comm(pid)
 
 
 def comm_label(pid: int) -> str:

@@ -50,13 +50,8 @@ def run(tool: str, args, out, kind: str, width: int, name_of, banner: str) -> in
                                      time_line=when if args.timestamp or out.json else None)
                 return
             rows = []
-            for k, v in totals.items_raw():
+            for k, v in totals.drain_raw():     # read and cleared at once
                 rows.append((name_of(k), int.from_bytes(v, "little")))
-            for k, _ in totals.items_raw():
-                try:
-                    del totals[k]
-                except KeyError:
-                    pass
             rows.sort(key=lambda r: r[1])
             col = "TOTAL_count" if args.events else f"TOTAL_{unit}"
             if out.json:

@@ -39,7 +39,7 @@ def decode_conn(data) -> tuple[int, int, int, int, int, int, str, str, str]:
     conn_event (tcpconnect, tcpaccept)."""
     ts, pid, uid = _CONN.unpack_from(data)
     family, lport, dport, saddr, daddr = unpack_addrs(data, _CONN.size)
-    comm = bytes(data[_CONN_COMM:_CONN_COMM + 16]).split(b"\0", 1)[0].decode(errors="replace")
+    comm = _common.cstr(bytes(data[_CONN_COMM:_CONN_COMM + 16]))
     return ts, pid, uid, family, lport, dport, saddr, daddr, comm
 
 

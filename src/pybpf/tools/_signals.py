@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import struct
 
+from . import _common
+
 # argparse and signal (three enums) are imported where used: both cost a tool's start
 
 EVENT = struct.Struct("<QIiii16s")   # struct event; tpid signed: kill(-pgid) and kill(-1)
@@ -35,7 +37,7 @@ def sig_name(sig: int) -> str:
 def decode(data) -> tuple[int, int, int, int, int, str]:
     """(ts_ns, pid, tpid, sig, ret, comm) of one event."""
     ts, pid, tpid, sig, ret, comm = EVENT.unpack_from(data)
-    return ts, pid, tpid, sig, ret, comm.split(b"\0", 1)[0].decode(errors="replace")
+    return ts, pid, tpid, sig, ret, _common.cstr(comm)
 
 
 def json_row(clock, ts: int, pid: int, comm: str, sig: int, tpid: int, ret: int,

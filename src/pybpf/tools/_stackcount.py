@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import struct
 
-from . import _stacks
+from . import _common, _stacks
 
 _KEY = struct.Struct("<IIii16s")
 
@@ -28,7 +28,7 @@ def _report(out, counts_map, stacks, args, value_fmt, json_value) -> None:
     for k, v in counts_map.items_raw():
         pid, tid, ustack, kstack, comm = _KEY.unpack_from(k)
         rows.append((int.from_bytes(v[:8], "little"), pid, tid, ustack, kstack,
-                     comm.split(b"\0", 1)[0].decode(errors="replace")))
+                     _common.cstr(comm)))
     rows.sort()
     w = out.stream.write
     annotate = getattr(args, "annotations", False)

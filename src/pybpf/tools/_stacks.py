@@ -4,6 +4,7 @@ output for flame graphs) on pybpf.syms.Symbolizer; with ``lines`` user frames ca
 
 from __future__ import annotations
 
+import os
 import struct
 
 MAX_DEPTH = 127          # PERF_MAX_STACK_DEPTH
@@ -15,14 +16,16 @@ class Stacks:
     """Reads a BPF_MAP_TYPE_STACK_TRACE map and names its frames."""
 
     def __init__(self, stack_map, show_offset: bool = False, lines: bool = False,
-                 address: tuple[str, str] | None = None):
+                 address: tuple[str, str] | None = None, module: bool = False):
         """``address``: formats of a raw address printed before each kernel and user
-        frame (profile -A, stackcount -v), or None."""
+        frame (profile -A, stackcount -v), or None; ``module``: each frame ends in
+        ``[its binary's base name]`` (``[kernel]`` for vmlinux), as bcc's memleak."""
         from ..syms import Symbolizer
         self.map = stack_map
         self.syms = Symbolizer(lines=lines)
         self.offset, self.lines = show_offset, lines
         self.address = address
+        self.module = module
         self._cache: dict[int, list[int]] = {}
 
     def close(self) -> None:
@@ -64,7 +67,10 @@ class Stacks:
         pairs = []
         for a in self.addresses(stack_id):
             sym = self.syms.kernel(a)
-            pairs.append((a, sym.format(offset=self.offset) if sym else "[unknown]"))
+            name = sym.format(offset=self.offset) if sym else "[unknown]"
+            if sym and self.module:
+                name += f" [{os.path.basename(sym.module or 'kernel')}]"
+            pairs.append((a, name))
         i = 0
         while i < len(pairs) and pairs[i][1].startswith(_MACHINERY):
             i += 1
@@ -84,6 +90,8 @@ class Stacks:
                 out += frames(sym, a, offset=self.offset, lines=True)
             else:
                 out.append(sym.format(offset=self.offset))
+                if self.module and sym.module:
+                    out[-1] += f" [{os.path.basename(sym.module)}]"
             if self.address:
                 out[at] = self.address[1] % a + out[at]
         return out

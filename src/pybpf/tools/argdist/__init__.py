@@ -141,7 +141,7 @@ class Spec:
         out, off = [], 0
         for s, t in zip(self.strings, self.p.types):
             if s:
-                out.append(raw[off:off + self.size].split(b"\0", 1)[0].decode(errors="replace"))
+                out.append(_common.cstr(raw[off:off + self.size]))
                 off += self.size
             else:
                 out.append(_int(raw[off:off + 8], t))
@@ -154,14 +154,9 @@ class Spec:
         return ", ".join(f"{e} = {v}" for e, v in zip(self.p.exprs, values))
 
     def counts(self, m, clear: bool) -> list[tuple[int, list]]:
-        rows = []
-        for k, v in m.items_raw():
-            rows.append((int.from_bytes(v[:8], "little"), self.key(bytes(k))))
-            if clear:
-                try:
-                    del m[k]
-                except KeyError:
-                    pass
+        # cleared: each entry taken out as read (no count lost between read and delete)
+        rows = [(int.from_bytes(v[:8], "little"), self.key(bytes(k)))
+                for k, v in (m.drain_raw() if clear else m.items_raw())]
         rows.sort(key=lambda r: r[0])
         return rows
 

@@ -46,10 +46,10 @@ def run(args, out):
 
     def handle(data):
         ts, pid, _, comm, line = _EV.unpack_from(data)
-        line = line.split(b"\0", 1)[0].decode(errors="replace")
+        line = _common.cstr(line)
         if out.json:
             out.row("", {"time": clock.hms(ts), "pid": pid,
-                         "comm": comm.split(b"\0", 1)[0].decode(errors="replace"),
+                         "comm": _common.cstr(comm),
                          "command": line})
             return
         out.row("%-9s %-7d %s" % (clock.hms(ts), pid, line), {})

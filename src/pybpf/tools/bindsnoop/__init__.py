@@ -74,7 +74,7 @@ def run(args, out):
     def handle(data):
         (ts, pid, uid, ret, family, port, typ, reuseaddr, reuseport, ifindex, raw,
          comm) = _EV.unpack_from(data)
-        comm = comm.split(b"\0", 1)[0].decode(errors="replace")
+        comm = _common.cstr(comm)
         addr = _net.addr(family, raw)
         proto = PROTOS.get(typ, str(typ))
         opts = ("R" if reuseaddr else ".") + ("r" if reuseport else ".")

@@ -51,7 +51,7 @@ def run(args, out):
             _EV.unpack_from(data)
         if first[0] is None:
             first[0] = ts
-        comm = comm.split(b"\0", 1)[0].decode(errors="replace")
+        comm = _common.cstr(comm)
         disk = disks.name(dev)
         t = _block.rwbs(flags)
         if out.json:

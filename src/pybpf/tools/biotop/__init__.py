@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 import time
 
-from .. import _args, _block, _run, _stat
+from .. import _args, _block, _common, _run, _stat
 
 _KEY = struct.Struct("<III16s")
 _VAL = struct.Struct("<QQII")
@@ -37,15 +37,11 @@ def run(args, out):
 
         def report():
             rows = []
-            for k, v in counts.items_raw():
+            for k, v in counts.drain_raw():     # read and cleared at once
                 pid, dev, write, comm = _KEY.unpack(k)
                 nbytes, us, io, _ = _VAL.unpack(v)
-                rows.append((nbytes, pid, comm.split(b"\0", 1)[0].decode(errors="replace"),
+                rows.append((nbytes, pid, _common.cstr(comm),
                              "W" if write else "R", dev, io, us))
-                try:
-                    del counts[k]
-                except KeyError:
-                    pass
             rows.sort(key=lambda r: -r[0])
             rows = rows[:args.maxrows]
             when = time.strftime("%H:%M:%S")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .. import _args, _block, _hist, _run
+from .. import _args, _block, _common, _hist, _run
 
 EXAMPLES = """examples:
     pybpf bitesize             # block I/O size histograms per process until Ctrl-C
@@ -40,7 +40,7 @@ def run(args, out):
         consts["targ_dev"] = dev
     with _args.Filters(args) as f, _run.load("bitesize", f, consts) as obj:
         def report():
-            hists = {k.split(b"\0", 1)[0].decode(errors="replace"): v
+            hists = {_common.cstr(k): v
                      for k, v in _hist.read(obj.maps["hists"]).items()}
             when = time.strftime("%H:%M:%S") if args.timestamp or out.json else None
             if not out.json:

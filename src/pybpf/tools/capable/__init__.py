@@ -92,7 +92,7 @@ def run(args, out):
         def handle(data):
             (ts, pid, tid, uid, cap, ret, audit, insetid, kst, ust, _,
              comm) = _EV.unpack_from(data)
-            comm = comm.split(b"\0", 1)[0].decode(errors="replace")
+            comm = _common.cstr(comm)
             name = CAPS[cap] if 0 <= cap < len(CAPS) else "?"
             verdict = "allow" if ret == 0 else "deny"
             kernel = stacks.kernel(kst) if stacks and kst >= 0 else []

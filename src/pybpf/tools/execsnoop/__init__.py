@@ -109,7 +109,7 @@ class Formatter:
                 "time": self.clock.hms(ts), "timestamp": round(self.clock.since_start(ts), 6),
                 "uid": uid, "pcomm": _common.raw_text(comm), "pid": pid,
                 "ppid": ppid if ppid > 0 else None,
-                "parent_comm": _common.raw_text(pcomm.split(b"\0", 1)[0]),
+                "parent_comm": _common.cstr(pcomm),
                 "cpu": cpu, "ret": ret,
                 "args": [_common.raw_text(x) for x in argv],
             })
@@ -119,7 +119,7 @@ class Formatter:
             + ("%-6d" % uid if a.print_uid else "")
         prefix += "%-16s %-7d " % (_common.raw_text(comm), pid)
         if a.print_pcomm:
-            prefix += "%-16s " % _common.raw_text(pcomm.split(b"\0", 1)[0])
+            prefix += "%-16s " % _common.cstr(pcomm)
         prefix += "%-7s " % (ppid if ppid > 0 else "?")
         if a.print_cpu:
             prefix += "%-4d " % cpu

@@ -66,7 +66,7 @@ def run(args, out):
 
     def handle(data):
         start, end, pid, tid, ppid, code, comm = _EV.unpack_from(data)
-        comm = comm.split(b"\0", 1)[0].decode(errors="replace")
+        comm = _common.cstr(comm)
         age = (end - start) / 1e9 if start else 0.0
         status, sig, core, text = describe(code)
         when = time.strftime("%H:%M:%S", stamp((end + clock.offset) / 1e9))

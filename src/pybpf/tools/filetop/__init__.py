@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 import time
 
-from .. import _args, _run
+from .. import _args, _common, _run
 
 _KEY = struct.Struct("<IIQIc3s16s32s")
 _VAL = struct.Struct("<QQQQ")
@@ -83,16 +83,12 @@ def run(args, out):
 
         def report():
             rows = []
-            for k, v in counts.items_raw():
+            for k, v in counts.drain_raw():     # read and cleared at once
                 pid, tid, ino, dev, typ, _, comm, name = _KEY.unpack(k)
                 reads, writes, rb, wb = _VAL.unpack(v)
-                rows.append(((pid, tid, comm.split(b"\0", 1)[0].decode(errors="replace"),
-                              name.split(b"\0", 1)[0].decode(errors="replace"),
+                rows.append(((pid, tid, _common.cstr(comm),
+                              _common.cstr(name),
                               typ.decode(), ino), reads, writes, rb, wb))
-                try:
-                    del counts[k]
-                except KeyError:
-                    pass
             rows.sort(key=SORTS[args.sort], reverse=True)
             rows = rows[:args.maxrows]
             when = time.strftime("%H:%M:%S")

@@ -35,8 +35,8 @@ def run(args, out):
 
     def handle(data):
         ts, delta, pid, _, comm, host = _EV.unpack_from(data)
-        comm = comm.split(b"\0", 1)[0].decode(errors="replace")
-        host = host.split(b"\0", 1)[0].decode(errors="replace")
+        comm = _common.cstr(comm)
+        host = _common.cstr(host)
         if out.json:
             out.row("", {"time": clock.hms(ts), "pid": pid, "comm": comm,
                          "lat_ms": round(delta / 1e6, 3), "host": host})

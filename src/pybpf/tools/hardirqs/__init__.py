@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import _irqs, _run
+from .. import _common, _irqs, _run
 
 EXAMPLES = """examples:
     pybpf hardirqs            # sum hard irq event time
@@ -22,7 +22,7 @@ def parser():
 def run(args, out):
     what = "counts" if args.events else "time"
     return _irqs.run("hardirqs", args, out, "hardirq", 26,
-                     lambda k: k.split(b"\0", 1)[0].decode(errors="replace"),
+                     _common.cstr,
                      f"Tracing hard irq event {what}... Hit Ctrl-C to end.")
 
 

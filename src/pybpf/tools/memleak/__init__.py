@@ -144,7 +144,10 @@ def _run_traced(args, out, release):
                                                retprobe=ret, pid=args.pid))
         if release is not None:
             release()
-        stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=True, lines=args.lines)
+        # text: bcc's frames, "0x<address>\tname+0x1a [module]"; JSON: name+0x1a
+        text = not out.json
+        stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=True, lines=args.lines,
+                                address=("0x%016x\t",) * 2 if text else None, module=text)
         allocs = obj.maps["allocs"]
 
         def report():
@@ -194,12 +197,13 @@ def _run_traced(args, out, release):
                 for fr in frames(sid, pid):
                     w(f"\t\t{fr}\n")
 
-        what = f"process {args.pid}" if user else "kernel"
+        # bcc's banners
+        what = f"pid {args.pid}" if user else "kernel allocators"
         if args.command:
             what = f"command {args.command!r} (pid {args.pid})"
         with stacks:
             _run.intervals("memleak", obj, args, out, report,
-                           banner=f"Attaching to {what} allocations, Ctrl+C to quit.")
+                           banner=f"Attaching to {what}, Ctrl+C to quit.")
     return 0
 
 

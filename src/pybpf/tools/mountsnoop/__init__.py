@@ -67,31 +67,29 @@ def run(args, out):
                    + ("{:16} {:<7} ".format("PCOMM", "PPID") if args.parent_process else "")
                    + "{:<11} {}".format("MNT_NS", "CALL"))
 
-    def s(b: bytes) -> str:
-        return b.split(b"\0", 1)[0].decode(errors="replace")
-
     def handle(data):
         ts, flags, ns, pid, tid, ret, op, comm, src, dest, fs, dat, ppid, pcomm = \
             _EV.unpack_from(data)
+        comm, src, dest, fs, dat, pcomm = map(_common.cstr, (comm, src, dest, fs, dat, pcomm))
         if op == 0:
             call = 'mount("{}", "{}", "{}", {}, "{}") = {}'.format(
-                s(src), s(dest), s(fs), decode_flags(flags, MS_FLAGS), s(dat), retval(ret))
-            fields = {"call": "mount", "source": s(src), "target": s(dest), "fstype": s(fs),
-                      "flags": decode_flags(flags, MS_FLAGS), "data": s(dat)}
+                src, dest, fs, decode_flags(flags, MS_FLAGS), dat, retval(ret))
+            fields = {"call": "mount", "source": src, "target": dest, "fstype": fs,
+                      "flags": decode_flags(flags, MS_FLAGS), "data": dat}
         else:
-            call = 'umount("{}", {}) = {}'.format(s(dest), decode_flags(flags, MNT_FLAGS),
+            call = 'umount("{}", {}) = {}'.format(dest, decode_flags(flags, MNT_FLAGS),
                                                   retval(ret))
-            fields = {"call": "umount", "target": s(dest),
+            fields = {"call": "umount", "target": dest,
                       "flags": decode_flags(flags, MNT_FLAGS)}
         if out.json:
-            rec = {"time": clock.hms(ts), "comm": s(comm), "pid": pid, "tid": tid}
+            rec = {"time": clock.hms(ts), "comm": comm, "pid": pid, "tid": tid}
             if args.parent_process:
-                rec.update(pcomm=s(pcomm), ppid=ppid)
+                rec.update(pcomm=pcomm, ppid=ppid)
             out.row("", {**rec, "mnt_ns": ns, **fields, "ret": ret})
             return
         out.row(("%-9s" % clock.hms(ts) if args.timestamp else "")
-                + "{:16} {:<7} {:<7} ".format(s(comm), pid, tid)
-                + ("{:16} {:<7} ".format(s(pcomm), ppid) if args.parent_process else "")
+                + "{:16} {:<7} {:<7} ".format(comm, pid, tid)
+                + ("{:16} {:<7} ".format(pcomm, ppid) if args.parent_process else "")
                 + "{:<11} {}".format(ns, call), {})
 
     with _args.Filters(args) as f, _run.load("mountsnoop", f) as obj:

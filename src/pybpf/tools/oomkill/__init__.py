@@ -28,8 +28,8 @@ def run(args, out):
 
     def handle(data):
         ts, total_vm, anon_rss, tpid, kpid, tcomm, kcomm = _EV.unpack_from(data)
-        tcomm = tcomm.split(b"\0", 1)[0].decode(errors="replace")
-        kcomm = kcomm.split(b"\0", 1)[0].decode(errors="replace")
+        tcomm = _common.cstr(tcomm)
+        kcomm = _common.cstr(kcomm)
         load = _stat.loadavg()
         if out.json:
             out.row("", {"time": clock.hms(ts), "tpid": tpid, "tcomm": tcomm, "kpid": kpid,

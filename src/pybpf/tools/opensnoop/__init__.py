@@ -82,7 +82,7 @@ def full_path(data, path: str) -> str:
     parts = []
     for i in range(min(depth, DIR_DEPTH)):
         raw = bytes(data[base + i * DIR_NAME:base + (i + 1) * DIR_NAME])
-        parts.append(_common.raw_text(raw.split(b"\0", 1)[0]))
+        parts.append(_common.cstr(raw))
     head = "..." if truncated else ""
     return head + "/" + "/".join(reversed(parts)) + ("/" if parts else "") + path
 
@@ -110,7 +110,7 @@ def run(args, out):
         comm = comm.split(b"\0", 1)[0]
         if name and name not in comm:
             return
-        path = _common.raw_text(fname.split(b"\0", 1)[0])
+        path = _common.cstr(fname)
         if args.full_path:
             path = full_path(data, path)
         fd, err = (ret, 0) if ret >= 0 else (-1, -ret)

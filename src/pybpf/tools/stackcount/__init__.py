@@ -52,7 +52,9 @@ def run(args, out):
     family, probes = _probes.resolve_present(args.pattern, args.regexp)
     prog_name = _probes.program("count", family)
     _args.interval_count(args)
-    consts = {"per_process": args.perpid, "user_only": args.user_stacks_only,
+    # -p counts per process, as -P does (bcc: its folded lines then start with the comm)
+    per_process = args.perpid or bool(args.pid)
+    consts = {"per_process": per_process, "user_only": args.user_stacks_only,
               "kernel_only": args.kernel_stacks_only}
     if args.cpu is not None:
         consts["targ_cpu"] = args.cpu
@@ -72,14 +74,10 @@ def run(args, out):
             stacks = _stacks.Stacks(obj.maps["stacks"], show_offset=args.offset,
                                      lines=args.lines, address=address)
             rows = []
-            for k, v in counts.items_raw():
+            for k, v in counts.drain_raw():     # read and cleared at once
                 pid, upid, ust, kst, comm = _KEY.unpack(k)
                 rows.append((int.from_bytes(v, "little"), pid, upid, ust, kst,
-                             comm.split(b"\0", 1)[0].decode(errors="replace")))
-                try:
-                    del counts[k]
-                except KeyError:
-                    pass
+                             _common.cstr(comm)))
             rows.sort()
             w = out.stream.write
             if args.timestamp and not out.json:
@@ -93,11 +91,13 @@ def run(args, out):
                         rec["user_addrs"] = stacks.addresses(ust) if ust >= 0 else []
                         rec["kernel_addrs"] = stacks.kernel_addresses(kst) \
                             if kst >= 0 else []
-                    if args.perpid:
+                    if per_process:
                         rec.update(pid=pid, comm=comm)
                     out.row("", rec)
                 elif args.folded:
-                    w(f"{_stacks.folded(comm if args.perpid else '', user, kernel, args.delimited).lstrip(';')} {n}\n")
+                    line = _stacks.folded(comm if per_process else "", user, kernel,
+                                          args.delimited)
+                    w(f"{line.lstrip(';')} {n}\n")
                 else:
                     for fr in kernel:
                         w(f"  {fr}\n")
@@ -105,7 +105,7 @@ def run(args, out):
                         w("  --\n")
                     for fr in user:
                         w(f"  {fr}\n")
-                    if args.perpid:
+                    if args.perpid and not args.pid:     # -p: its one process
                         w(f"  {comm} [{pid}]\n")
                     w(f"    {n}\n\n")
             stacks.clear()

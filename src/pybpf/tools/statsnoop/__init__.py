@@ -49,8 +49,8 @@ def run(args, out):
     def handle(data):
         ts, pid, ret, comm, path, kind = _EV.unpack_from(data)
         sysname = SYS_NAMES[kind] if kind < len(SYS_NAMES) else str(kind)
-        comm = _common.raw_text(comm.split(b"\0", 1)[0])
-        path = _common.raw_text(path.split(b"\0", 1)[0])
+        comm = _common.cstr(comm)
+        path = _common.cstr(path)
         fd, err = (ret, 0) if ret >= 0 else (-1, -ret)
         if first[0] is None:
             first[0] = ts

@@ -98,15 +98,10 @@ def _trace(args, out, consts, cmd, agg, unit, div):
 
         def report():
             rows = []
-            for k, v in counts.items_raw():
+            for k, v in counts.drain_raw():     # read and cleared at once
                 n, total, comm = _VAL.unpack(v)
                 rows.append((int.from_bytes(k, "little"), n, total,
-                             comm.split(b"\0", 1)[0].decode(errors="replace")))
-            for k, *_ in rows:
-                try:
-                    del counts[k.to_bytes(4, "little")]
-                except KeyError:
-                    pass
+                             _common.cstr(comm)))
             rows.sort(key=lambda r: -(r[2] if args.latency else r[1]))
             rows = rows[:args.top]
             if out.json:

@@ -68,7 +68,7 @@ def run(args, out):
     def handle(data):
         sk, ts, delta_us, pid, old, new, _ = _HDR.unpack_from(data)
         family, lport, rport, laddr, raddr = _net.unpack_addrs(data, _HDR.size)
-        comm = bytes(data[_COMM:_COMM + 16]).split(b"\0", 1)[0].decode(errors="replace")
+        comm = _common.cstr(bytes(data[_COMM:_COMM + 16]))
         if first[0] is None:
             first[0] = ts
         olds, news = _net.TCP_STATES.get(old, str(old)), _net.TCP_STATES.get(new, str(new))

@@ -128,7 +128,7 @@ def decoder(p, string_size: int):
         for c in p.convs:
             if c == "s":
                 raw = bytes(data[off:off + string_size])
-                out.append(raw.split(b"\0", 1)[0].decode(errors="replace"))
+                out.append(_common.cstr(raw))
                 off += string_size
                 continue
             v = int.from_bytes(data[off:off + 8], "little")
@@ -201,7 +201,7 @@ def run(args, out):
         if args.max_events and seen[0] >= args.max_events:
             return
         ts, tgid, tid, cpu, idx, comm = _HEAD.unpack_from(data)
-        comm = comm.split(b"\0", 1)[0].decode(errors="replace")
+        comm = _common.cstr(comm)
         if idx >= len(probes) or name not in comm:
             return
         p = probes[idx]

@@ -46,7 +46,8 @@ def run(args, out):
         counts = obj.maps["counts"]
 
         def header():
-            out.stream.write("%-8s: " % "TIME" + "".join(" %8s" % (s + "/s") for s in STATS)
+            # bcc: "TIME" and two spaces (the rows put a colon there)
+            out.stream.write("%-8s  " % "TIME" + "".join(" %8s" % (s + "/s") for s in STATS)
                              + "\n")
         printed = [False]
 

@@ -193,7 +193,8 @@ def cache_home(tmp_path, monkeypatch):
 def test_a_cached_bundle_is_trusted_only_when_private_and_whole(tmp_path, cache_home):
     key = sb._cache_key("opensnoop")
     path = cache_home.put(key, sb.pack("", [_module(tmp_path)]))
-    assert sb._cached_bundle("opensnoop") is not None
+    found = _close(sb._cached_bundle("opensnoop"))
+    assert found is not None and "pybpf.hbfake" in found[1]
     assert sb._cached_bundle("execsnoop") is None                   # another command's
     with warnings.catch_warnings():
         warnings.simplefilter("error")                              # silently
@@ -228,14 +229,14 @@ def test_the_command_records_what_it_imported(monkeypatch, cache_home):
     assert sb._cached_bundle("opensnoop") is None
     monkeypatch.setattr(caps, "can_bpf", lambda mask=None: True)
     assert sb.record(session) is True
-    data, index = sb._cached_bundle("opensnoop")
+    data, index, fd, base = sb._cached_bundle("opensnoop")
     assert list(index) == ["pybpf.cdecl"]
+    finder = sb.BundleFinder(data, index, fd=fd, base=base)        # as install() makes it
     src = sb.source_of("pybpf.cdecl", False)
-    code = marshal.loads(data[index["pybpf.cdecl"][3]:index["pybpf.cdecl"][4]])
+    code = marshal.loads(finder.code_bytes("pybpf.cdecl"))
     with open(src, "rb") as f:
         assert code.co_code == compile(f.read(), src, "exec", dont_inherit=True).co_code
     # a run the bundle served whole writes nothing
-    finder = sb.BundleFinder(data, index)
     finder.served.add("pybpf.cdecl")
     again = sb.Session("opensnoop", finder, None)
     again.before -= {"pybpf.cdecl"}
@@ -245,6 +246,7 @@ def test_the_command_records_what_it_imported(monkeypatch, cache_home):
     other.before -= {"pybpf.cdecl"}
     assert sb.record(other) is False
     assert sb.record(sb.Session("opensnoop", None, STAMP)) is False
+    os.close(fd)
 
 
 # -- a real start ----------------------------------------------------------------------------

@@ -34,5 +34,5 @@ _bundle = startbundle.install(sys.argv[1:])
 from .cli import main  # noqa: E402
 
 _status = main(signalled=_signalled)
-startbundle.record(_bundle)     # a checkout's bundle, written once per command and code
+startbundle.record(_bundle)     # a checkout's bundle: written by a tool run that needs one
 sys.exit(_status)

@@ -21,6 +21,7 @@ class BuildPyWithBpf(build_py):
         sys.path.insert(0, str(pathlib.Path("src").resolve()))
         if not getattr(self, "editable_mode", False):
             write_code_stamp(pathlib.Path(self.build_lib, "pybpf"))
+            write_startup_bundle(pathlib.Path(self.build_lib, "pybpf"))
         try:
             from pybpf.toolchain import compile as compile_c
             from pybpf.errors import PybpfError
@@ -58,6 +59,16 @@ def write_code_stamp(pkg: pathlib.Path) -> None:
     without a stamp and is identified by its files' stats, so edits there count."""
     from pybpf.codeid import STAMP, source_digest
     (pkg / STAMP).write_text(source_digest(str(pkg)) + "\n")
+
+
+def write_startup_bundle(pkg: pathlib.Path) -> None:
+    """The built package's ``_startup.bundle``: the byte code of all its modules in one
+    file, which the ``pybpf`` command imports from while its stamp is the package's
+    (``pybpf.startbundle``; byte code of this Python, others ignore it)."""
+    from pybpf.codeid import STAMP
+    from pybpf.startbundle import BUILT_NAME, build
+    stamp = (pkg / STAMP).read_text().strip()
+    (pkg / BUILT_NAME).write_bytes(build(str(pkg), stamp))
 
 
 setup(cmdclass={"build_py": BuildPyWithBpf})

@@ -9,7 +9,10 @@ With ``--built`` both sides run as a built package, as pip installs it (``setup.
 build_py`` of each checkout into a temp dir: the tools' objects compiled, the code stamp
 written) instead of from their source trees.
 
-usage: bench/bench_start_ab.py --other CHECKOUT [--built] [--runs N] TOOL [TOOL ...]
+``--other nobundle`` compares this checkout with itself run without its start-up bundle
+(``PYBPF_NO_BUNDLE=1``, pybpf/startbundle.py).
+
+usage: bench/bench_start_ab.py --other CHECKOUT|nobundle [--built] [--runs N] TOOL [TOOL ...]
 (a TOOL may carry its options: "opensnoop -T -p 1")
 """
 
@@ -29,8 +32,12 @@ PYTHON = os.path.join(REPO, ".venv", "bin", "python")
 
 
 def one(checkout: str, tool: str) -> tuple[float | None, float]:
-    """(CPU ms, wall ms) until ``tool`` of ``checkout`` prints its first output."""
+    """(CPU ms, wall ms) until ``tool`` of ``checkout`` prints its first output
+    (``checkout`` + "|nobundle": without its start-up bundle)."""
+    checkout, _, flag = checkout.partition("|")
     env = {**os.environ, "PYTHONPATH": os.path.join(checkout, "src")}
+    if flag == "nobundle":
+        env["PYBPF_NO_BUNDLE"] = "1"
     p = subprocess.Popen([PYTHON, os.path.join(checkout, "bin", "pybpf"), *tool.split()],
                          env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -75,10 +82,13 @@ def main() -> int:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     pyc = tempfile.mkdtemp(prefix="pybpf-bench-ab-")
     os.environ["PYTHONPYCACHEPREFIX"] = pyc
-    sides = {"other": os.path.abspath(a.other), "this": REPO}
+    nobundle = a.other == "nobundle"
+    sides = {"this": REPO} if nobundle else {"other": os.path.abspath(a.other), "this": REPO}
     if a.built:
         sides = {k: built(v, tempfile.mkdtemp(prefix=f"pybpf-bench-ab-{k}-"))
                  for k, v in sides.items()}
+    if nobundle:
+        sides = {"other": sides["this"] + "|nobundle", "this": sides["this"]}
     print("| tool | checkout | CPU min | CPU lower-half mean | CPU median | wall min "
           "| wall median |")
     print("|---|---|---:|---:|---:|---:|---:|")
@@ -105,7 +115,7 @@ def main() -> int:
         import shutil
         shutil.rmtree(pyc, ignore_errors=True)
         if a.built:
-            for root in sides.values():
+            for root in set(r.partition("|")[0] for r in sides.values()):
                 shutil.rmtree(root, ignore_errors=True)
     return 0
 

@@ -46,6 +46,14 @@ def test_wheel_ships_compiled_tool_objects(wheel):
     (script,) = [n for n in names if n.endswith(".data/scripts/pybpf")]
     text = zipfile.ZipFile(wheel).read(script).decode()
     assert text.startswith("#!python") and "import re" not in text
+    # the start-up bundle: every module's byte code, for this package's stamp
+    from pybpf import startbundle
+    z = zipfile.ZipFile(wheel)
+    stamp = z.read("pybpf/_codestamp").decode().strip()
+    data = z.read(f"pybpf/{startbundle.BUILT_NAME}")
+    index = startbundle.parse(data[:startbundle.INDEX_MAX], stamp, std=False, total=len(data))
+    assert index is not None and "pybpf.object.loader" in index
+    assert "pybpf.tools.opensnoop" in index and "pybpf.__main__" not in index
     # the exporter's examples: configs, sources and objects compiled at build time
     for name in ("exec", "syscalls", "biolatency", "tcp", "runqlat", "oomkill"):
         for ext in (".yaml", ".bpf.c", ".bpf.o"):

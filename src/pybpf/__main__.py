@@ -26,6 +26,13 @@ sys.unraisablehook = _quiet
 signal.signal(signal.SIGINT, _early_exit)
 signal.signal(signal.SIGTERM, _early_exit)
 
+# pybpf's own modules from one file when a start-up bundle fits (pybpf/startbundle.py)
+from . import startbundle  # noqa: E402
+
+_bundle = startbundle.install(sys.argv[1:])
+
 from .cli import main  # noqa: E402
 
-sys.exit(main(signalled=_signalled))
+_status = main(signalled=_signalled)
+startbundle.record(_bundle)     # a checkout's bundle: written by a tool run that needs one
+sys.exit(_status)

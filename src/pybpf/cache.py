@@ -177,6 +177,27 @@ class Cache:
 
     def read_file(self, path: str, warn: bool = True, touch: bool = False) -> bytes | None:
         """Read a file inside the cache if it is ours and nobody else can write it."""
+        opened = self.open_file(path, warn, touch, stacklevel=4)
+        if opened is None:
+            return None
+        fd, st = opened
+        try:
+            chunks, left = [], st.st_size
+            while left > 0:
+                b = os.read(fd, left)
+                if not b:
+                    break
+                chunks.append(b)
+                left -= len(b)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def open_file(self, path: str, warn: bool = True, touch: bool = False,
+                  stacklevel: int = 3):
+        """``(fd, stat)`` of a file inside the cache if it is ours, a regular file and
+        writable by nobody else, opened without following a link (the caller closes the
+        fd); else None.  ``touch``: mark it used (for least-recently-used eviction)."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
@@ -188,23 +209,18 @@ class Cache:
                 if warn:
                     import warnings
                     warnings.warn(f"ignoring cache entry {path}: {why or 'not a file'}",
-                                  CacheWarning, stacklevel=3)
+                                  CacheWarning, stacklevel=stacklevel)
+                os.close(fd)
                 return None
-            chunks, left = [], st.st_size
-            while left > 0:
-                b = os.read(fd, left)
-                if not b:
-                    break
-                chunks.append(b)
-                left -= len(b)
-            if touch and time.time() - st.st_mtime > _TOUCH_AFTER:
-                try:
-                    os.utime(fd)        # last use, for least-recently-used eviction
-                except OSError:
-                    pass
-            return b"".join(chunks)
-        finally:
+        except OSError:
             os.close(fd)
+            return None
+        if touch and time.time() - st.st_mtime > _TOUCH_AFTER:
+            try:
+                os.utime(fd)        # last use, for least-recently-used eviction
+            except OSError:
+                pass
+        return fd, st
 
     # -- writing and the size bound (cachewrite: not on a warm start) -----------------
     def write_file(self, path: str, data: bytes) -> None:

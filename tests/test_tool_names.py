@@ -7,14 +7,13 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import pty
 import subprocess
 import time
 
 import pytest
 
 from tests.toolrun import ToolRun
-from tests.workload import Child
+from tests.workload import Child, PtyBash
 
 pytestmark = pytest.mark.kernel
 
@@ -100,28 +99,10 @@ def test_readline_bashreadline():
         rc.flush()
         text = ToolRun("bashreadline", ready="COMMAND")
         js = ToolRun("bashreadline", "--json")
-        master, slave = pty.openpty()
-        bash = subprocess.Popen(["bash", "--norc", "--noprofile", "-i"], stdin=slave,
-                                stdout=slave, stderr=slave, start_new_session=True,
-                                env={"PATH": os.environ["PATH"], "TERM": "dumb", "HOME": "/",
-                                     "INPUTRC": rc.name, "LANG": "C"})
-        os.close(slave)
         line = b"#rl-\xff\xfe-%d" % os.getpid()
-        try:
-            def trigger():
-                os.write(master, line + b"\n")
-                time.sleep(0.05)
-                try:
-                    os.read(master, 65536)     # keep the pty drained
-                except OSError:
-                    pass
-            js.wait_for(f"rl-\\ufffd\\ufffd-{os.getpid()}", trigger=trigger, timeout=30)
-            os.write(master, b"exit\n")
-            bash.wait(timeout=10)
-        finally:
-            bash.kill()
-            bash.wait()
-            os.close(master)
+        with PtyBash(INPUTRC=rc.name, LANG="C") as bash:
+            js.wait_for(f"rl-\\ufffd\\ufffd-{os.getpid()}", trigger=lambda: bash.type(line),
+                        timeout=30)
         text.stop(), js.stop()
     rows = [r for r in text.raw if r.endswith(line)]
     assert rows and all(r.split()[1] == str(bash.pid).encode() for r in rows), text.raw

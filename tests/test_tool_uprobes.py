@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import socket
 import subprocess
 import sys
@@ -13,33 +12,16 @@ import time
 import pytest
 
 from tests.toolrun import ToolRun, kprobes_missing_here
+from tests.workload import PtyBash
 
 pytestmark = pytest.mark.kernel
 
 
 def test_bashreadline_reads_a_typed_command():
     t = ToolRun("bashreadline", "--json")
-    master, slave = pty.openpty()
-    bash = subprocess.Popen(["bash", "--norc", "--noprofile", "-i"], stdin=slave,
-                            stdout=slave, stderr=slave, start_new_session=True,
-                            env={"PATH": os.environ["PATH"], "TERM": "dumb", "HOME": "/"})
-    os.close(slave)
     marker = f"echo pybpf-marker-{os.getpid()}"
-    try:
-        def trigger():
-            os.write(master, (marker + "\n").encode())
-            time.sleep(0.05)
-            try:
-                os.read(master, 65536)     # keep the pty drained
-            except OSError:
-                pass
-        t.wait_for(marker, trigger=trigger, timeout=30)
-        os.write(master, b"exit\n")
-        bash.wait(timeout=10)
-    finally:
-        bash.kill()
-        bash.wait()
-        os.close(master)
+    with PtyBash() as bash:
+        t.wait_for(marker, trigger=lambda: bash.type(marker.encode()), timeout=30)
     t.stop()
     recs = [r for r in t.json() if r["pid"] == bash.pid]
     assert recs and all(r["command"] == marker for r in recs[:-1])

@@ -22,3 +22,44 @@ class Child:
         out, _ = self.p.communicate("go\n", timeout=timeout)
         assert self.p.returncode == 0
         return out
+
+
+class PtyBash:
+    """An interactive bash on a pty (what bashreadline traces), as a context manager:
+    ``type(line)`` sends a line and drains the echo; leaving it types ``exit`` and reaps
+    it (killed if it does not end)."""
+
+    def __init__(self, **env):
+        import os
+        import pty
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            ["bash", "--norc", "--noprofile", "-i"], stdin=slave, stdout=slave,
+            stderr=slave, start_new_session=True,
+            env={"PATH": os.environ["PATH"], "TERM": "dumb", "HOME": "/", **env})
+        os.close(slave)
+        self.pid = self.proc.pid
+
+    def type(self, line: bytes) -> None:
+        import os
+        import time
+        os.write(self.master, line + b"\n")
+        time.sleep(0.05)
+        try:
+            os.read(self.master, 65536)     # keep the pty drained
+        except OSError:
+            pass
+
+    def __enter__(self) -> "PtyBash":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import os
+        try:
+            if exc[0] is None:
+                os.write(self.master, b"exit\n")
+                self.proc.wait(timeout=10)
+        finally:
+            self.proc.kill()
+            self.proc.wait()
+            os.close(self.master)

@@ -234,3 +234,14 @@ char LICENSE[] SEC("license") = "GPL";
     tgt = _target("struct pybpf_t { int pad[3]; int a; int b; } x;\n")
     with pybpf.load(prog, name="ct_tpbtf", kernel_btf=tgt) as obj:
         assert obj.programs["on_enter"].fd is not None
+
+
+def test_an_ambiguous_relocation_names_its_function_and_field():
+    from pybpf.object.core import CoreError
+    prog = _reads("struct pybpf_t { int a; int b; } __attribute__((preserve_access_index));",
+                  "v->b")
+    tgt = _target("struct pybpf_t___x { int pad; int b; } x;\n"
+                  "struct pybpf_t___y { int b; } y;\n")
+    with pytest.raises(CoreError, match=r"reads_b: byte_off of struct pybpf_t.b \(access "
+                       r"0:1\): .* ambiguous"):
+        pybpf.load(prog, name="ct_ambig", kernel_btf=tgt)

@@ -247,14 +247,19 @@ class FullLoader(_Loader):
         cands: dict = {}
         memo: dict[tuple, core.Fix] = {}
         fixes = []
-        for _, r in work:
+        for fn, r in work:
             key = (r.type_id, r.access, int(r.kind))
             fix = memo.get(key)
             if fix is None:
-                fix = memo[key] = core.resolve(self.spec.btf, r, targets,
-                                               # kernel_btf given: no module search (libbpf)
-                                               None if self.custom_kernel else self.module_specs,
-                                               cands)
+                try:
+                    fix = memo[key] = core.resolve(
+                        self.spec.btf, r, targets,
+                        # kernel_btf given: no module search (libbpf)
+                        None if self.custom_kernel else self.module_specs, cands)
+                except core.CoreError as e:
+                    # say where: the selftests' bitfields___err_too_big_bitfield
+                    raise core.CoreError(f"{fn.name}: {core.describe(self.spec.btf, r)}: "
+                                         f"{e}") from None
             fixes.append(fix)
         if path:
             write_private(path, marshal.dumps([

@@ -171,12 +171,41 @@ def _mine_err(obj: str, **kw) -> dict:
         os.rmdir(mine)
 
 
+# one cause in libbpf's words and in pybpf's (a missing kfunc, hook, struct_ops type...)
+_CAUSES = {
+    "kernel symbol missing": (("not found in kernel", "(strong): not resolved"),
+                              ("has no BTF in", "not found in /proc/kallsyms")),
+    "struct_ops type missing": (("struct_ops init_kern",), ("struct_ops map",)),
+    "callback of no struct_ops map": (("isn't referenced anywhere",),
+                                      ("callback of no created struct_ops",)),
+    "attach target missing": (("failed to find kernel BTF type ID",),
+                              ("the kernel has no",)),
+    "attach target not named": (("no BTF-based attach target", "attach program FD is not"),
+                                ("names no attach target", "of another loaded BPF program")),
+    "unknown section": (("missing BPF prog type",), ("names no program type",)),
+    "BTF rejected": (("BTF loading error",), ("rejected the BTF",)),
+    # this kernel refuses fentry/fexit/LSM: libbpf passes the kernel's EPERM on
+    "trampolines refused": (("load failed: Operation not permitted",), ("trampolines",)),
+}
+
+
+def cause(text: str, side: int) -> str | None:
+    for name, words in _CAUSES.items():
+        if any(w in text for w in words[side]):
+            return name
+    return None
+
+
 def same_cause(ref: dict, mine: dict) -> bool:
     """Both refused for one reason: the verifier's last line is in pybpf's error (or its
-    log), or, with no verifier log, the same errno."""
+    log), both name the same missing thing (_CAUSES), or, with no verifier log, the same
+    errno."""
     line = ref["_error"]
     text = mine.get("_full", "") + "\n" + mine.get("_log", "")
     if line and line in text:
+        return True
+    c = cause(line, 0)
+    if c is not None and c == cause(mine.get("_error", ""), 1):
         return True
     return bool(ref.get("_errno")) and ref.get("_errno") == mine.get("_errno") and \
         "-- END" not in line

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from .. import errors
-from .._sys.uapi import ProgFlag, ProgType
+from .._sys.uapi import AttachType, ProgFlag, ProgType
 from .builder import _Loader
 
 
@@ -43,6 +43,7 @@ class FullLoader(_Loader):
         # a kernel BTF given (kernel_btf=) keys the cached fixes by its identity
         self.custom_kernel = self._vmlinux is not None
         self._running = None     # the running kernel's BTF, when kernel_btf stands in
+        self._uprobe_multi: bool | None = None
         # function -> {its instruction index: the CO-RE relocation that poisoned it}, for
         # the verifier error should the poisoned instruction be reachable
         self.core_poisons: dict[str, dict[int, str]] = {}
@@ -55,6 +56,13 @@ class FullLoader(_Loader):
             from ..btf.kernel import load_vmlinux
             self._vmlinux = load_vmlinux()
         return self._vmlinux
+
+    def uprobe_multi(self) -> bool:
+        """Whether the kernel takes uprobe_multi links (probed once per load)."""
+        if self._uprobe_multi is None:
+            from ..features import Features
+            self._uprobe_multi = Features().has_uprobe_multi()
+        return self._uprobe_multi
 
     def kernel(self):
         """The running kernel's BTF even when ``kernel_btf=`` stands in for it in CO-RE:
@@ -316,6 +324,13 @@ class FullLoader(_Loader):
         attach_btf_id = attach_btf_obj_fd = 0
         info = p.sec_info
         expected = p.expected_attach_type or 0
+        from .sections import SecFlag
+        if info is not None and info.flags & SecFlag.USDT and not expected and \
+                self.uprobe_multi():
+            # libbpf 1.5+ loads usdt programs for uprobe_multi links where the kernel has
+            # them (the helpers it may call differ: bpf_get_attach_cookie's is another);
+            # attach_usdt then makes one such link per binary
+            expected = AttachType.TRACE_UPROBE_MULTI
         if info is not None and info.needs_btf_id:
             attach_btf_id, attach_btf_obj_fd = self.attach_btf_id(p)
         elif p.name in self.st_targets:

@@ -173,9 +173,13 @@ def _mine_err(obj: str, **kw) -> dict:
 
 # one cause in libbpf's words and in pybpf's (a missing kfunc, hook, struct_ops type...)
 _CAUSES = {
+    # bpf_testmod (the selftests' module) is not loaded here: its struct_ops type, kfuncs
+    # and hooks are missing, whichever of them a loader happens to check first
+    "bpf_testmod missing": (("testmod", "bpf_kfunc_call_test", "bpf_kfunc_common_test"),
+                            ("testmod", "bpf_kfunc_call_test", "bpf_kfunc_common_test")),
+    "struct_ops type missing": (("struct_ops init_kern",), ("struct_ops map",)),
     "kernel symbol missing": (("not found in kernel", "(strong): not resolved"),
                               ("has no BTF in", "not found in /proc/kallsyms")),
-    "struct_ops type missing": (("struct_ops init_kern",), ("struct_ops map",)),
     "callback of no struct_ops map": (("isn't referenced anywhere",),
                                       ("callback of no created struct_ops",)),
     "attach target missing": (("failed to find kernel BTF type ID",),

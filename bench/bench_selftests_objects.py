@@ -177,11 +177,11 @@ _CAUSES = {
     # and hooks are missing, whichever of them a loader happens to check first
     "bpf_testmod missing": (("testmod", "bpf_kfunc_call_test", "bpf_kfunc_common_test"),
                             ("testmod", "bpf_kfunc_call_test", "bpf_kfunc_common_test")),
+    "callback of no struct_ops map": (("isn't referenced anywhere",),
+                                      ("callback of no created struct_ops",)),
     "struct_ops type missing": (("struct_ops init_kern",), ("struct_ops map",)),
     "kernel symbol missing": (("not found in kernel", "(strong): not resolved"),
                               ("has no BTF in", "not found in /proc/kallsyms")),
-    "callback of no struct_ops map": (("isn't referenced anywhere",),
-                                      ("callback of no created struct_ops",)),
     "attach target missing": (("failed to find kernel BTF type ID",),
                               ("the kernel has no",)),
     "attach target not named": (("no BTF-based attach target", "attach program FD is not"),

@@ -33,7 +33,7 @@ sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_corpus_objects import CLANG, _vmlinux_dir  # noqa: E402
-from bench_foreign_objects import _cell, _pybpf  # noqa: E402
+from bench_foreign_objects import _cell  # noqa: E402
 
 import pybpf  # noqa: E402
 import pybpf.errors  # noqa: E402
@@ -135,16 +135,6 @@ def _libbpf(obj: str, loader: tuple, env: dict) -> dict:
             p = os.path.join(ROOT, n)
             if os.path.isfile(p):
                 os.unlink(p)
-
-
-def _mine(obj: str, **kw) -> dict:
-    """pybpf's load; on error also the errno and the verifier log's last line."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return _pybpf(obj, **kw)
-    except Exception as e:  # noqa: BLE001 - _pybpf catches; this is a last net
-        return {"_error": f"TRACEBACK {type(e).__name__}: {e}", "_type": "traceback"}
 
 
 def _mine_err(obj: str, **kw) -> dict:

@@ -10,7 +10,12 @@
  * lacks are skipped); TETLOAD_INNER_RINGBUF=
  * "map=BYTES": a ring buffer of BYTES as the inner map template of a map-in-map (both as
  * Falco's libpman sizes its per-CPU maps and ring-buffer array).  Prints "load_ns N"
- * (open+load) on stderr. */
+ * (open+load) on stderr.
+ * TETLOAD_ONLY=prog: load that program alone (autoload off for the others, on for it even
+ * under SEC("?...")), as the kernel selftests' test_loader loads each program of an object.
+ * libbpf_loader --link OUT IN...: link objects as bpftool gen object does, with this libbpf.
+ * TETLOAD_BTF=PATH: CO-RE against the BTF of PATH instead of the kernel's (btf_custom_path,
+ * as the selftests' core_reloc tests load test_core_reloc_*.o against btf__core_reloc_*.o). */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -102,13 +107,26 @@ int main(int argc, char **argv)
 	long long t0;
 	int err;
 
+	if (argc >= 4 && !strcmp(argv[1], "--link")) {
+		struct bpf_linker *l = bpf_linker__new(argv[2], NULL);
+		for (int i = 3; l && i < argc; i++)
+			if (bpf_linker__add_file(l, argv[i], NULL)) {
+				fprintf(stderr, "cannot link %s\n", argv[i]);
+				return 1;
+			}
+		if (!l || bpf_linker__finalize(l))
+			return 1;
+		bpf_linker__free(l);
+		return 0;
+	}
 	if (argc != 3) {
 		fprintf(stderr, "usage: tetload OBJ DIR\n");
 		return 2;
 	}
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
 	t0 = now();
-	obj = bpf_object__open_file(argv[1], NULL);
+	LIBBPF_OPTS(bpf_object_open_opts, oopts, .btf_custom_path = getenv("TETLOAD_BTF"));
+	obj = bpf_object__open_file(argv[1], &oopts);
 	if (!obj) {
 		fprintf(stderr, "open failed: %d\n", -errno);
 		return 1;
@@ -118,6 +136,9 @@ int main(int argc, char **argv)
 		const char *hook = NULL;
 		if (skipped(bpf_program__name(p)))
 			bpf_program__set_autoload(p, false);
+		if (getenv("TETLOAD_ONLY"))
+			bpf_program__set_autoload(p, !strcmp(getenv("TETLOAD_ONLY"),
+							     bpf_program__name(p)));
 		if (lookup("TETLOAD_SECTIONS", bpf_program__name(p), val, sizeof(val))) {
 			enum bpf_prog_type type;
 			enum bpf_attach_type eat;

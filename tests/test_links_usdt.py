@@ -241,10 +241,18 @@ def _expected_sums(n: int) -> dict[int, int]:
 @needs_sdt
 def test_usdt_object_reads_arguments_with_usdt_bpf_h(target):
     """A libbpf-style object: SEC("usdt/path:provider:name"), BPF_USDT() arguments read by
-    bpf_usdt_arg() from the spec map auto-attach fills."""
+    bpf_usdt_arg() from the spec map auto-attach fills.  Where the kernel has uprobe_multi
+    links the program is loaded for them and attached through one, as libbpf 1.5+ does
+    (the kernel then gives it another bpf_get_attach_cookie)."""
     import pybpf
+    from pybpf._sys.uapi import AttachType
+    from pybpf.features import Features
     obj_bytes = pybpf.compile(USDT_OBJ % {"path": target})
+    multi = Features().has_uprobe_multi()
     with pybpf.load(obj_bytes, name="pt_usdt_obj") as obj:
+        (prog,) = obj.programs.values()
+        assert int(prog.spec.expected_attach_type) == \
+            (int(AttachType.TRACE_UPROBE_MULTI) if multi else 0)
         (link,) = obj.attach()
         assert link.kind == "usdt" and obj.usdt_spec_ids >= 1
         _run(target)

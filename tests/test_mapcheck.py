@@ -43,3 +43,29 @@ def test_flags_and_extra():
     assert explain(TASK_STORAGE, 4, 8, 0, flags=1) is None
     assert "max_entries 0" in explain(TASK_STORAGE, 4, 8, 5, flags=1)
     assert "at most 15" in explain(BLOOM, 0, 8, 100, map_extra=16)
+
+
+def test_ring_buffer_sizes_are_rounded_as_libbpf_rounds_them():
+    from pybpf.mapcheck import ringbuf_size
+    assert [ringbuf_size(n) for n in (0, 8, 4096, 4097, 8192, 12288, 1 << 20)] == \
+        [0, 4096, 4096, 8192, 8192, 16384, 1 << 20]
+
+
+@pytest.mark.kernel
+def test_a_small_ring_buffer_is_created_a_page_long():
+    """The selftests' ``__uint(max_entries, 8)`` user ring buffer: libbpf makes it one
+    page at open, and so does pybpf (and again for a size set after open)."""
+    import pybpf
+    src = """#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_USER_RINGBUF); __uint(max_entries, 8); } urb SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } rb SEC(".maps");
+SEC("socket") int f(struct __sk_buff *skb) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+    spec = pybpf.ObjectSpec.from_bytes(pybpf.compile(src), name="rbsize")
+    assert spec.maps["urb"].max_entries == 4096
+    spec.maps["rb"].max_entries = 5000
+    with pybpf.load(spec) as obj:
+        assert obj.maps["urb"].max_entries == 4096
+        assert obj.maps["rb"].max_entries == 8192

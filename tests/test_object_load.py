@@ -324,3 +324,25 @@ def test_public_names_programs_fd_and_id(objs):
         for m in obj.maps.values():
             assert m.fd > 0 and m.id > 0
     assert not obj.programs and not obj.maps
+
+
+KFUNC_FLAVORS = """#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+extern struct task_struct *bpf_task_acquire___one(struct task_struct *p) __ksym __weak;
+extern struct task_struct *bpf_task_acquire___two(struct task_struct *p, int *x) __ksym __weak;
+%s
+SEC("tc") int flavors(struct __sk_buff *skb)
+{
+    return (!!bpf_task_acquire___one) | (!!bpf_task_acquire___two) << 1 %s;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@pytest.mark.kernel
+def test_kfunc_flavors_resolve_by_essential_name_and_prototype():
+    """``bpf_task_acquire___one`` is the kernel's bpf_task_acquire when its prototype
+    fits; ``___two`` (another prototype) stays unresolved, as libbpf resolves weak kfunc
+    flavors (the selftests' task_kfunc_success)."""
+    with pybpf.load(pybpf.compile(KFUNC_FLAVORS % ("", "")), name="kflavors") as obj:
+        assert obj.programs["flavors"].test_run(b"\0" * 64).retval == 1

@@ -22,6 +22,19 @@ NO_PREALLOC = 1
 PAGE = 4096
 
 
+def ringbuf_size(size: int) -> int:
+    """A ring buffer's max_entries as libbpf passes it: sizes that are not a power-of-2
+    multiple of the page are rounded up to the next one (``__uint(max_entries, 8)`` in the
+    selftests gets a page); 0 stays 0, for the kernel to refuse."""
+    page = PAGE
+    if size == 0 or (size % page == 0 and not (size // page) & (size // page - 1)):
+        return size
+    n = page
+    while n <= size and n < 1 << 32:
+        n <<= 1
+    return n if n < 1 << 32 else size
+
+
 def explain(map_type: int, key_size: int, value_size: int, max_entries: int,
             flags: int = 0, map_extra: int = 0) -> str | None:
     """The first size/flag rule of ``map_type`` this definition breaks, or None."""

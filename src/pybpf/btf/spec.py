@@ -392,6 +392,26 @@ class Spec:
             out = [t for t in out if self[t].kind == kind]
         return sorted(out)
 
+    def find_prefix(self, prefix: str) -> list[int]:
+        """Ids of types whose names start with ``prefix`` (base first): CO-RE's flavored
+        candidates (``task_struct___old`` stands for ``task_struct``)."""
+        out = self.base.find_prefix(prefix) if self.base is not None else []
+        if not prefix:
+            return out
+        raw = b"\0" + prefix.encode()      # a string's start follows the previous NUL
+        keys, ids = self._name_index()
+        pos = self._strings.find(raw)
+        while pos >= 0:
+            so = pos + 1 + self._str_base
+            i = bisect.bisect_left(keys, so)
+            while i < len(keys) and keys[i] == so:
+                out.append(ids[i])
+                i += 1
+            pos = self._strings.find(raw, pos + 1)
+        out += [self.start_id + len(self._offs) + i for i, t in enumerate(self._added)
+                if t.name and t.name.startswith(prefix)]
+        return sorted(out)
+
     def find_one(self, name: str, kind: Kind | None = None) -> int:
         ids = self.find(name, kind)
         if not ids:

@@ -10,10 +10,13 @@ from collections import namedtuple
 from collections.abc import Sequence
 
 from .. import errors
+from .._sys.uapi import AttachType
 from .libpath import resolve_path
 from . import uprobe as _uprobe
 from .base import Link
 from .perf_event import _merge
+
+_UPROBE_MULTI = int(AttachType.TRACE_UPROBE_MULTI)
 
 __all__ = ["UsdtArg", "UsdtProbe", "probes", "find", "parse_args", "attach", "encode_spec",
            "X86_64_PT_REGS", "SPEC_SIZE", "MAX_ARGS",
@@ -282,8 +285,21 @@ def attach(prog, path: str, provider: str, name: str, *, pid: int = -1,
     if cookies is not None and len(cookies) != len(sites):
         raise ValueError(f"{len(cookies)} cookies for {len(sites)} sites of {provider}:{name}")
     links: list[Link] = []
+    spec = getattr(prog, "spec", None)
+    multi = int(getattr(spec, "expected_attach_type", 0) or 0) == _UPROBE_MULTI
     try:
-        for i, site in enumerate(sites):
+        if multi:
+            # loaded for uprobe_multi (libbpf 1.5+'s way on kernels that have it): one
+            # link per binary, its sites' cookies and semaphores side by side
+            by_path: dict[str, list[int]] = {}
+            for i, site in enumerate(sites):
+                by_path.setdefault(site.path, []).append(i)
+            for path, idx in by_path.items():
+                links.append(_uprobe.attach_multi(
+                    prog, path, offsets=[sites[i].offset for i in idx], pid=pid,
+                    cookies=[cookies[i] for i in idx] if cookies else None,
+                    ref_ctr_offsets=[sites[i].semaphore_offset for i in idx]))
+        for i, site in enumerate(sites if not multi else ()):
             links.append(_uprobe.attach(prog, site.path, offset=site.offset, pid=pid,
                                         cookie=cookies[i] if cookies else 0,
                                         ref_ctr_offset=site.semaphore_offset))

@@ -236,6 +236,9 @@ class _Loader:
         if mtype == MapType.PERF_EVENT_ARRAY and max_entries == 0:
             from ..maps import possible_cpus
             max_entries = possible_cpus()
+        elif mtype in (MapType.RINGBUF, MapType.USER_RINGBUF):
+            from ..mapcheck import ringbuf_size
+            max_entries = ringbuf_size(max_entries)   # set after open: libbpf rounds too
         use_btf = self.obj.btf_fd is not None and mtype not in _NO_BTF_KV and \
             (m.key_type_id or m.value_type_id)
         kspec = KMapSpec(name=m.kernel_name or m.name[:15], type=mtype, key_size=m.key_size,

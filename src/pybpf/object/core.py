@@ -160,7 +160,8 @@ def _fields_compat(ls, lid: int, ts, tid: int, depth: int = 0) -> bool:
     if lt.kind in (Kind.PTR, Kind.FLOAT):
         return True
     if lt.kind in (Kind.FWD, Kind.ENUM, Kind.ENUM64):
-        return essential_name(lt.name) == essential_name(tt.name)
+        # an anonymous one (an enum defined inline) is compatible with any, as in libbpf
+        return not lt.name or not tt.name or essential_name(lt.name) == essential_name(tt.name)
     if lt.kind == Kind.INT:
         return lt.offset == 0 and tt.offset == 0
     if lt.kind == Kind.ARRAY:
@@ -169,15 +170,15 @@ def _fields_compat(ls, lid: int, ts, tid: int, depth: int = 0) -> bool:
 
 
 def _find_member(ts, tid: int, name: str, bit: int, depth: int = 0):
-    """(member, absolute bit offset) of ``name`` in composite ``tid``, looking inside
-    anonymous members as C does."""
+    """(member, absolute bit offset, whether it is its struct's last member) of ``name``
+    in composite ``tid``, looking inside anonymous members as C does."""
     if depth > _MAX_DEPTH:
         return None
     t = ts[tid]
-    for m in t.members:
+    for i, m in enumerate(t.members):
         off = bit + m.offset_bits
         if m.name == name:
-            return m, off
+            return m, off, i == len(t.members) - 1
         if not m.name:
             inner = _skip_mods(ts, m.type)
             if _is_composite(ts[inner]):
@@ -206,6 +207,7 @@ def _match_field(ls, lspec: _Spec, ts, troot: int) -> _Field | None:
         return None
     bit = lspec.steps[0].idx * ts.sizeof(tid) * 8
     bitsize = 0
+    last_member = False
     for step in lspec.steps[1:]:
         t = ts[tid]
         if step.name:            # member access by name
@@ -214,7 +216,7 @@ def _match_field(ls, lspec: _Spec, ts, troot: int) -> _Field | None:
             found = _find_member(ts, tid, step.name, bit)
             if found is None:
                 return None
-            m, bit = found
+            m, bit, last_member = found
             bitsize = m.bitfield_size
             tid = _skip_mods(ts, m.type)
             if not _fields_compat(ls, step.type_id, ts, tid):
@@ -222,9 +224,11 @@ def _match_field(ls, lspec: _Spec, ts, troot: int) -> _Field | None:
         else:                    # array element
             if t.kind != Kind.ARRAY:
                 return None
-            # flexible arrays (nelems 0) may be indexed past their declared size
-            if t.nelems and step.idx >= t.nelems:
+            # a flexible array (nelems 0, a struct's last member, as libbpf's
+            # is_flex_arr says) may be indexed past its declared size; no other array
+            if step.idx >= t.nelems and not (t.nelems == 0 and last_member):
                 return None
+            last_member = False
             tid = _skip_mods(ts, t.type)
             bit += step.idx * ts.sizeof(tid) * 8
             bitsize = 0
@@ -299,42 +303,60 @@ def types_compat(ls, lid: int, ts, tid: int, depth: int = 0) -> bool:
     return False
 
 
-def types_match(ls, lid: int, ts, tid: int, depth: int = 0) -> bool:
-    """A stricter shape check for TYPE_MATCHES (bpf_core_type_matches)."""
+def _names_match(a: str, b: str) -> bool:
+    """libbpf's name test in type matching: essential names equal; an anonymous target
+    matches only an anonymous local."""
+    if not b:
+        return not a
+    return essential_name(a or "") == essential_name(b)
+
+
+def types_match(ls, lid: int, ts, tid: int, depth: int = 0, behind_ptr: bool = False) -> bool:
+    """A stricter shape check for TYPE_MATCHES (bpf_core_type_matches), libbpf's rules:
+    modifiers and typedefs are looked through; names (essential, also of members and
+    enumerators) must match; ints by size and sign; enums by enumerator names (not
+    values) and size; arrays by length; a struct or union behind a pointer matches one of
+    the same kind, or a forward declaration of it, without looking at its members."""
     if depth > _MAX_DEPTH:
         return False
     lid, tid = _skip_mods(ls, lid), _skip_mods(ts, tid)
     lt, tt = ls[lid], ts[tid]
-    if lt.name and essential_name(lt.name) != essential_name(tt.name):
+    if not _names_match(getattr(lt, "name", ""), getattr(tt, "name", "")):
         return False
-    if not _kind_compat(lt, tt):
-        return False
-    k = lt.kind
-    if k in (Kind.UNKN, Kind.FWD):
-        return True
-    if k == Kind.INT:
-        return lt.size == tt.size and bool(lt.encoding & 1) == bool(tt.encoding & 1)
-    if k in (Kind.ENUM, Kind.ENUM64):
-        names = {v.name for v in tt.values}
-        return lt.size == tt.size and all(essential_name(v.name) in names for v in lt.values)
-    if k == Kind.FLOAT:
-        return lt.size == tt.size
-    if k == Kind.PTR:
-        return types_match(ls, lt.type, ts, tt.type, depth + 1)
-    if k == Kind.ARRAY:
-        return lt.nelems == tt.nelems and types_match(ls, lt.type, ts, tt.type, depth + 1)
-    if k in (Kind.STRUCT, Kind.UNION):
-        tmembers = {m.name: m for m in tt.members}
-        for m in lt.members:
-            tm = tmembers.get(m.name)
-            if tm is None or not types_match(ls, m.type, ts, tm.type, depth + 1):
-                return False
-        return True
-    if k == Kind.FUNC_PROTO:
-        return len(lt.params) == len(tt.params) and types_match(
-            ls, lt.return_type, ts, tt.return_type, depth + 1) and all(
-            types_match(ls, a.type, ts, b.type, depth + 1) for a, b in zip(lt.params, tt.params))
-    return False
+    lk, tk = lt.kind, tt.kind
+    if lk == Kind.UNKN:
+        return tk == Kind.UNKN
+    if lk == Kind.FWD:
+        if tk == Kind.FWD:
+            return lt.is_union == tt.is_union
+        return behind_ptr and tk == (Kind.UNION if lt.is_union else Kind.STRUCT)
+    if lk in (Kind.ENUM, Kind.ENUM64):
+        if tk not in (Kind.ENUM, Kind.ENUM64) or lt.size != tt.size or \
+                len(lt.values) > len(tt.values):
+            return False
+        return all(any(_names_match(v.name, w.name) for w in tt.values) for v in lt.values)
+    if lk in (Kind.STRUCT, Kind.UNION):
+        if behind_ptr:
+            return tk == lk or (tk == Kind.FWD and tt.is_union == (lk == Kind.UNION))
+        if tk != lk or len(lt.members) > len(tt.members):
+            return False
+        return all(any(_names_match(m.name, n.name) and
+                       types_match(ls, m.type, ts, n.type, depth + 1, behind_ptr)
+                       for n in tt.members) for m in lt.members)
+    if lk == Kind.INT:
+        return tk == lk and lt.size == tt.size and \
+            bool(lt.encoding & 1) == bool(tt.encoding & 1)
+    if lk == Kind.PTR:
+        return tk == lk and types_match(ls, lt.type, ts, tt.type, depth + 1, True)
+    if lk == Kind.ARRAY:
+        return tk == lk and lt.nelems == tt.nelems and \
+            types_match(ls, lt.type, ts, tt.type, depth + 1, behind_ptr)
+    if lk == Kind.FUNC_PROTO:
+        return tk == lk and len(lt.params) == len(tt.params) and all(
+            types_match(ls, a.type, ts, b.type, depth + 1, behind_ptr)
+            for a, b in zip(lt.params, tt.params)) and \
+            types_match(ls, lt.return_type, ts, tt.return_type, depth + 1, behind_ptr)
+    return False          # floats and the rest: libbpf matches none
 
 
 # ---- candidates and resolution ------------------------------------------------------
@@ -352,14 +374,23 @@ def candidates(ls, local_id: int, targets, modules=None) -> list[tuple[object, i
     if not name:
         raise CoreError(f"CO-RE relocation against anonymous type {local_id}")
     for ts in targets:
-        found = [(ts, tid) for tid in ts.find(name) if _kind_compat(lt, ts[tid])]
+        found = [(ts, tid) for tid in _named(ts, name) if _kind_compat(lt, ts[tid])]
         if found:
             return found
     if modules is None:
         return []
     # split BTF: a module's find() also reports base ids, already searched above
-    return [(ts, tid) for ts in modules() for tid in ts.find(name)
+    return [(ts, tid) for ts in modules() for tid in _named(ts, name)
             if tid >= ts.start_id and _kind_compat(lt, ts[tid])]
+
+
+def _named(ts, name: str) -> list[int]:
+    """Ids of ``ts`` whose essential name is ``name``: ``name`` itself and its flavors
+    (``name___x``), as libbpf's candidate search compares essential names on both sides
+    (a target BTF may hold flavored types too: the selftests' btf__core_reloc_* objects)."""
+    flavored = [tid for tid in ts.find_prefix(name + "___")
+                if essential_name(ts[tid].name) == name]
+    return sorted(ts.find(name) + flavored) if flavored else ts.find(name)
 
 
 def resolve(ls, relo, targets, modules=None, cands: dict | None = None) -> Fix:
@@ -393,10 +424,12 @@ def resolve(ls, relo, targets, modules=None, cands: dict | None = None) -> Fix:
         found = candidates(ls, lid, targets, modules)
         if cands is not None:
             cands[lid] = found
+    matched = []
     for ts, tid in found:
         fix = _try_candidate(ls, lspec, kind, local_val, lsize, ts, tid)
         if fix is None:
             continue
+        matched.append((ts, tid))
         if result is None:
             result = fix
         elif (fix.target, fix.new_size) != (result.target, result.new_size):
@@ -404,6 +437,11 @@ def resolve(ls, relo, targets, modules=None, cands: dict | None = None) -> Fix:
                             f"{relo.access!r} is ambiguous: candidates give {result.target} "
                             f"and {fix.target}")
     if result is not None:
+        # libbpf keeps only the candidates that matched for the type's later relocations
+        # (in object order): two flavors that each hold half the accessed fields match
+        # none of the second half (the selftests' nesting___err_partial_match_dups)
+        if cands is not None:
+            cands[lid] = matched
         result.validate = validate
         return result
     # nothing matched: existence checks and type relocations read 0; any other

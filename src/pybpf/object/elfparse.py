@@ -399,6 +399,9 @@ def _from_def(d, offset: int) -> MapSpec:
                 kernel_name=d.name[:15])
     if d.numa_node:
         m.flags |= MapFlag.NUMA_NODE
+    if m.type in (MapType.RINGBUF, MapType.USER_RINGBUF):
+        from ..mapcheck import ringbuf_size
+        m.max_entries = ringbuf_size(m.max_entries)     # as libbpf, at open
     if d.inner is not None:
         m.inner = _from_def(d.inner, 0)
         m.inner.section = ""

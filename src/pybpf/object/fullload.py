@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from .. import errors
-from .._sys.uapi import ProgFlag, ProgType
+from .._sys.uapi import AttachType, ProgFlag, ProgType
 from .builder import _Loader
 
 
@@ -42,6 +42,8 @@ class FullLoader(_Loader):
         self.core_targets = [getattr(t, "btf", None) or t for t in core_targets]
         # a kernel BTF given (kernel_btf=) keys the cached fixes by its identity
         self.custom_kernel = self._vmlinux is not None
+        self._running = None     # the running kernel's BTF, when kernel_btf stands in
+        self._uprobe_multi: bool | None = None
         # function -> {its instruction index: the CO-RE relocation that poisoned it}, for
         # the verifier error should the poisoned instruction be reachable
         self.core_poisons: dict[str, dict[int, str]] = {}
@@ -55,6 +57,24 @@ class FullLoader(_Loader):
             self._vmlinux = load_vmlinux()
         return self._vmlinux
 
+    def uprobe_multi(self) -> bool:
+        """Whether the kernel takes uprobe_multi links (probed once per load)."""
+        if self._uprobe_multi is None:
+            from ..features import Features
+            self._uprobe_multi = Features().has_uprobe_multi()
+        return self._uprobe_multi
+
+    def kernel(self):
+        """The running kernel's BTF even when ``kernel_btf=`` stands in for it in CO-RE:
+        libbpf's btf_custom_path is for CO-RE only; hooks, ksyms and struct_ops types are
+        the kernel's."""
+        if not self.custom_kernel:
+            return self.vmlinux()
+        if self._running is None:
+            from ..btf.kernel import load_vmlinux
+            self._running = load_vmlinux()
+        return self._running
+
     def modules(self) -> dict:
         """Split BTF of every loaded module by name (read once, when first needed)."""
         if self._modules is None:
@@ -63,7 +83,7 @@ class FullLoader(_Loader):
             self._modules = {}
             for name in module_btf_names():
                 try:
-                    self._modules[name] = load_module(name, self.vmlinux())
+                    self._modules[name] = load_module(name, self.kernel())
                 except (errors.PybpfError, OSError):
                     continue          # unloaded meanwhile, or unreadable: not a candidate
         return self._modules
@@ -99,6 +119,7 @@ class FullLoader(_Loader):
         code = self.apply_core()
         res = Resolver(map_fd=self.map_fd, ksym=self.ksym,
                        value_base=lambda name: self.arena_offsets.get(name, 0))
+        exc = None          # exception callbacks, found when a program first loads
         for name, p in spec.programs.items():
             if not p.autoload:
                 continue
@@ -109,7 +130,10 @@ class FullLoader(_Loader):
                     f"program {name!r}: section {p.section!r} names no program type "
                     f"libbpf knows; load it with sections={{{name!r}: \"<section>\"}} "
                     "(e.g. \"socket\", \"xdp\") or set autoload=False")
-            self.load_program(p, link_program(spec, p, code, res))
+            if exc is None:
+                from .exccb import exception_callbacks
+                exc = exception_callbacks(spec)
+            self.load_program(p, link_program(spec, p, code, res, exc.get(name)))
         self.fill_map_slots(maps_only=False)
         if self.st_layouts:
             from .structops_load import registrations
@@ -178,7 +202,10 @@ class FullLoader(_Loader):
             for relo in relos:
                 i = bisect_right(starts, relo.insn_off) - 1
                 fn = fns[i] if i >= 0 else None
-                if fn is not None and relo.insn_off < fn.section_offset + len(fn.instructions):
+                # a program not loaded is not relocated (libbpf): its relocations must
+                # neither fail the load nor narrow the candidates of later ones
+                if fn is not None and relo.insn_off < fn.section_offset + len(fn.instructions) \
+                        and (fn.subprogram or fn.autoload):
                     work.append((fn, relo))
         fixes = self._cached_fixes(work)
         for (fn, relo), fix in zip(work, fixes):
@@ -228,12 +255,19 @@ class FullLoader(_Loader):
         cands: dict = {}
         memo: dict[tuple, core.Fix] = {}
         fixes = []
-        for _, r in work:
+        for fn, r in work:
             key = (r.type_id, r.access, int(r.kind))
             fix = memo.get(key)
             if fix is None:
-                fix = memo[key] = core.resolve(self.spec.btf, r, targets, self.module_specs,
-                                               cands)
+                try:
+                    fix = memo[key] = core.resolve(
+                        self.spec.btf, r, targets,
+                        # kernel_btf given: no module search (libbpf)
+                        None if self.custom_kernel else self.module_specs, cands)
+                except core.CoreError as e:
+                    # say where: the selftests' bitfields___err_too_big_bitfield
+                    raise core.CoreError(f"{fn.name}: {core.describe(self.spec.btf, r)}: "
+                                         f"{e}") from None
             fixes.append(fix)
         if path:
             write_private(path, marshal.dumps([
@@ -244,7 +278,7 @@ class FullLoader(_Loader):
     # -- externs -------------------------------------------------------------------------
     def ksym(self, name: str) -> tuple[int, int, int]:
         from ..btf.types import Kind
-        from . import kconfig
+        from . import core, kconfig
         ext = self.spec.externs[name]
         if ext.typeless:
             if self._kallsyms is None:     # every typeless ksym of the object, one read
@@ -259,12 +293,23 @@ class FullLoader(_Loader):
                                            "/proc/kallsyms")
             return 0, addr, 0
         kind = Kind.FUNC if ext.is_func else Kind.VAR
-        ids = self.vmlinux().find(name, kind)
+        kernel = self.kernel()
+        # a kfunc may be declared in flavors (bpf_task_acquire___one): the kernel's is
+        # found by the essential name, as libbpf does; variables keep their full name
+        ids = kernel.find(core.essential_name(name) if ext.is_func else name, kind)
         if not ids:
             if ext.weak:
                 return 1, 0, 0
             raise errors.NotFoundError(2, "ksym", f"kernel {'function' if ext.is_func else 'variable'}"
                                        f" {name!r} has no BTF in vmlinux")
+        if ext.is_func and ext.weak and not core.types_compat(
+                self.spec.btf, ext.type_id, kernel, kernel[ids[0]].type):
+            # a __weak one declared with another prototype than the kernel's stays
+            # unresolved, as in libbpf (its bpf_ksym_exists() reads false: the selftests'
+            # bpf_task_acquire___two).  A strong one is the kernel's: libbpf refuses it
+            # when even a parameter's struct is only forward-declared (struct sock;), the
+            # verifier checks every call's arguments against the kernel's BTF anyway
+            return 1, 0, 0
         return 1, ids[0], 0
 
     # -- programs ------------------------------------------------------------------------
@@ -279,6 +324,13 @@ class FullLoader(_Loader):
         attach_btf_id = attach_btf_obj_fd = 0
         info = p.sec_info
         expected = p.expected_attach_type or 0
+        from .sections import SecFlag
+        if info is not None and info.flags & SecFlag.USDT and not expected and \
+                self.uprobe_multi():
+            # libbpf 1.5+ loads usdt programs for uprobe_multi links where the kernel has
+            # them (the helpers it may call differ: bpf_get_attach_cookie's is another);
+            # attach_usdt then makes one such link per binary
+            expected = AttachType.TRACE_UPROBE_MULTI
         if info is not None and info.needs_btf_id:
             attach_btf_id, attach_btf_obj_fd = self.attach_btf_id(p)
         elif p.name in self.st_targets:
@@ -349,7 +401,7 @@ class FullLoader(_Loader):
         memo = self._hook_ids
         ids = memo.get((name, k, module))
         if ids is None:
-            ids = memo[name, k, module] = self.vmlinux().find(name, k) if not module else []
+            ids = memo[name, k, module] = self.kernel().find(name, k) if not module else []
         if ids:
             return ids[0], 0
         from ..btf.handle import module_btf_fds

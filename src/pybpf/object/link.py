@@ -64,8 +64,10 @@ class Linked(Record):
 
 
 def link_program(spec: ObjectSpec, main: ProgramSpec, code: dict[str, bytes],
-                 res: Resolver) -> Linked:
-    """Link ``main``; ``code`` maps every function name to its (CO-RE patched) bytes."""
+                 res: Resolver, exception_cb: ProgramSpec | None = None) -> Linked:
+    """Link ``main``; ``code`` maps every function name to its (CO-RE patched) bytes.
+    ``exception_cb`` (object/exccb.py) is appended after what ``main`` calls, unless a
+    call already brought it in, as libbpf appends it."""
     funcs = spec.functions()
     out = Linked(bytearray(code[main.name]))
     start: dict[str, int] = {main.name: 0}
@@ -122,6 +124,11 @@ def link_program(spec: ObjectSpec, main: ProgramSpec, code: dict[str, bytes],
                 _set(out.insns, idx, src=_PSEUDO_KFUNC_CALL, imm=btf_id, off=off)
 
     visit(main)
+    if exception_cb is not None and exception_cb.name not in start:
+        start[exception_cb.name] = len(out.insns) // 8
+        out.layout.append((exception_cb, start[exception_cb.name]))
+        out.insns += code[exception_cb.name]
+        visit(exception_cb)
     _btf_info(spec, out)
     return out
 

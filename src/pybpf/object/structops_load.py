@@ -46,7 +46,7 @@ def prepare(loader) -> None:
     for n, m in st_maps.items():
         if m.autocreate:
             try:
-                layouts[n] = kernel_layout(m, spec.btf, loader.vmlinux())
+                layouts[n] = kernel_layout(m, spec.btf, loader.kernel())
             except errors.NotFoundError as e:
                 raise _in_module(loader, m, e) from None
     loader.st_layouts = layouts

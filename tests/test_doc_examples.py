@@ -16,6 +16,7 @@ then SIGINT, and must exit 0 having printed something.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import shlex
@@ -293,6 +294,15 @@ SETUPS = {
 }
 
 
+# What a Python block must print, where the doc says (block regex, output regex).
+PY_EXPECT = [
+    (r"syms\.stack\(user_addrs", r"^abs\+0x0 .*\[/[^\]]*libc\.so\.6\]"),
+    (r"xdpfilt_dny_udp", r"^xdp 65536$"),
+    (r'fw\.status\(\)\["actions"\]\["drop"\]', r"^\{'packets': 0, 'bytes': 0\}$"),
+    (r'spec\.struct_ops\["my_ca"\]', r"^StructOps\(type_name='tcp_congestion_ops', type_id=\d+"),
+]
+
+
 def _run_python(body, tag, tmp):
     """Run the block in its setup.  With ``trampolines`` in the tag, a kernel that refuses
     BPF trampolines (this host) must say so in one line."""
@@ -301,13 +311,19 @@ def _run_python(body, tag, tmp):
     missing_ok = "trampolines" in args
     args = [a for a in args if a != "trampolines"]
     setup = SETUPS[name](tmp, *args) if name else contextlib.nullcontext({})
+    out = io.StringIO()
     with setup as ns:
         try:
-            exec(compile(body, "<doc example>", "exec"), {"__name__": "__docexample__", **ns})
+            with contextlib.redirect_stdout(out):
+                exec(compile(body, "<doc example>", "exec"),
+                     {"__name__": "__docexample__", **ns})
         except NotSupportedError as e:
             if not missing_ok:
                 raise
             assert "\n" not in str(e) and "trampoline" in str(e), str(e)
+    for block, text in PY_EXPECT:
+        if re.search(block, body):
+            assert re.search(text, out.getvalue(), re.M), out.getvalue()
 
 
 @pytest.mark.kernel

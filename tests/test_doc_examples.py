@@ -288,7 +288,37 @@ struct tcp_congestion_ops my_ca = {
         yield {"sock": sock, "socket": socket, "pybpf": __import__("pybpf")}
 
 
+FREPLACE_TARGET_C = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+__noinline int pick(int x) { volatile int r = x; return r; }
+SEC("xdp")
+int xdp_main(struct xdp_md *ctx) { return pick(XDP_PASS); }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+FREPLACE_C = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("freplace/pick")
+int new_pick(int x) { return XDP_DROP; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@contextlib.contextmanager
+def setup_freplace(tmp):
+    """repl.bpf.o (``new_pick`` replaces ``pick``) and ``target_obj``: a loaded XDP
+    program ``xdp_main`` calling the global function ``pick``."""
+    import pybpf
+    _object(tmp, "repl.bpf.o", FREPLACE_C)
+    with pybpf.load(pybpf.compile(FREPLACE_TARGET_C), name="docex_target") as target, \
+            _cwd(tmp):
+        yield {"pybpf": pybpf, "target_obj": target}
+
+
 SETUPS = {
+    "freplace": setup_freplace,
     "tcp-ca": setup_tcp_ca,
     "prog-object": setup_prog_object,
     "lsm-spec": setup_lsm_spec,

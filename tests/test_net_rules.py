@@ -171,7 +171,7 @@ def test_cli_check_and_bad_input_one_line(tmp_path):
     bad.write_text('rules = [\n "allow tcp port 22",\n "deny from 10.0.0.1 to 10.0.0.2",\n]\n')
     r = run_cli("check", str(bad))
     assert r.returncode == 1 and r.stdout == ""
-    assert r.stderr == (f"pybpf firewall: {bad}:3: a rule matches one address: give 'from' "
+    assert r.stderr == (f"pybpf firewall: error: {bad}:3: a rule matches one address: give 'from' "
                         "or 'to', not both\n")
     r = run_cli("check", str(tmp_path / "missing.toml"))
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "cannot read" in r.stderr

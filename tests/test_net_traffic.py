@@ -295,7 +295,7 @@ def test_cli_lifecycle_and_errors(pair):
     a, b, ia, ib = pair
     r = cli(a, "load", "nosuch0")
     assert r.returncode == 1 and r.stderr.strip() == \
-        "pybpf firewall: unknown interface 'nosuch0' (see 'ip link')"
+        "pybpf firewall: error: unknown interface 'nosuch0' (see 'ip link')"
     # someone else's XDP program: named, with its id
     with _load(False) as other:
         back = _in_netns(a)

@@ -395,7 +395,14 @@ def test_deny_rule_makes_exec_fail_with_eperm(tmp_path):
     shutil.copy("/usr/bin/touch", forbidden)
     pol = _policy(tmp_path, f'[[rule]]\nname = "never"\nevent = "exec"\npath = "{forbidden}"\n'
                   'action = "deny"\n')
+    check = subprocess.run(TOOL + ["--policy", pol, "--check"], capture_output=True,
+                           text=True, env=ENV, timeout=60)
+    assert check.returncode == 0 and check.stdout == f"{pol}: ok, 1 rules\n", check
     if not Features().has_lsm():
+        # --check parses only, and warns that here the policy would be refused at start
+        assert check.stderr.startswith("audit: line 1: rule 'never': deny needs BPF LSM, "
+                                       "which this kernel lacks ("), check.stderr
+        assert len(check.stderr.splitlines()) == 1, check.stderr
         # this kernel refuses BPF LSM programs (EPERM): the policy is refused, in one line
         p = subprocess.run(TOOL + ["--policy", pol], capture_output=True, text=True, env=ENV,
                            timeout=120)
@@ -406,6 +413,7 @@ def test_deny_rule_makes_exec_fail_with_eperm(tmp_path):
             "trampolines, or use kill"], p.stderr
         hook_absent()
         return
+    assert check.stderr == "", check.stderr
     a = Audit("--policy", pol, "-e", "exec")
     try:
         marker = tmp_path / "marker"

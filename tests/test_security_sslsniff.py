@@ -306,3 +306,4 @@ def test_bad_arguments_are_one_line(tmp_path):
         assert p.returncode == status, p
         assert len(p.stderr.strip().splitlines()) == 1 and text in p.stderr, p
         assert p.stderr.startswith("pybpf sslsniff: error: "), p
+        assert "errno" not in p.stderr, p          # what is missing, not ENOENT's text

@@ -172,7 +172,7 @@ def main(argv=None) -> int:
     try:
         return run(argv)
     except errors.PybpfError as e:
-        print(f"pybpf firewall: {e}", file=sys.stderr)
+        print(f"pybpf firewall: error: {e}", file=sys.stderr)   # as CLI.md says
         return 1
     except KeyboardInterrupt as e:      # pybpf's Stop too (SIGTERM: 143)
         return 128 + getattr(e, "signum", 2)

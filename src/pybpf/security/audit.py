@@ -259,6 +259,21 @@ class Reloader:
         _common.warn("audit", f"policy reloaded: {len(pol.rules)} rules")
 
 
+def _warn_unrunnable_deny(pol: _policy.Policy) -> None:
+    """``--check`` loads nothing, so a deny rule this kernel would refuse at start (no BPF
+    LSM) is said as a warning: the policy may be meant for another kernel."""
+    deny = [r for r in pol.rules if r["action"] == "deny"]
+    if not deny or os.geteuid() != 0:       # the probe loads a program: root only
+        return
+    from ..features import Features
+    f = Features()
+    if not f.has_lsm():     # the predicate `pybpf features` shows: lsm list, trampolines
+        why = f.notes.get("lsm") or f"BPF trampolines: {f.notes.get('fentry')}"
+        _common.warn("audit", f"line {deny[0]['line']}: rule {deny[0]['name']!r}: deny needs "
+                     f"BPF LSM, which this kernel lacks ({why}): here the policy would be "
+                     "refused at start")
+
+
 def run(args, out: _common.Output) -> int:
     from ..ringbuf import RingBuffer
 
@@ -266,6 +281,7 @@ def run(args, out: _common.Output) -> int:
     if args.check:
         compile_tables(pol)
         print(f"{args.policy or 'policy'}: ok, {len(pol.rules)} rules")
+        _warn_unrunnable_deny(pol)
         return 0
     _common.require_privileges("loading the audit's BPF programs")
     clock = _common.Clock()

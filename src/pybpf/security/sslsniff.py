@@ -84,6 +84,14 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _not_found(detail: str, err: int | None = None) -> errors.NotFoundError:
+    """A missing process, library or function: the user's to fix, so the one line says
+    only what is missing (no "sslsniff: No such file or directory (errno ENOENT)")."""
+    e = errors.NotFoundError(err or 2, "sslsniff", detail)
+    e.strerror = detail
+    return e
+
+
 def mapped_libraries(pid: int) -> dict[str, list[str]]:
     """The TLS libraries process ``pid`` has mapped, as paths through /proc/<pid>/root
     (so a container's own libraries are found), and its executable when it carries
@@ -93,8 +101,7 @@ def mapped_libraries(pid: int) -> dict[str, list[str]]:
         with open(f"/proc/{pid}/maps") as f:
             lines = f.read().splitlines()
     except OSError as e:
-        raise errors.NotFoundError(e.errno or 2, "sslsniff",
-                                   f"process {pid}: {e.strerror}") from None
+        raise _not_found(f"process {pid}: {e.strerror}", e.errno) from None
     seen = set()
     for line in lines:
         parts = line.split(None, 5)
@@ -250,11 +257,11 @@ def run(args, out: _common.Output) -> int:
         libs = system_libraries(args)
     for kind, path in args.extra_lib:
         if not os.path.exists(path):
-            raise errors.NotFoundError(2, "sslsniff", f"--extra-lib {kind}:{path}: no such file")
+            raise _not_found(f"--extra-lib {kind}:{path}: no such file")
         libs.setdefault(kind, []).append(path)
     if not libs:
-        raise errors.NotFoundError(2, "sslsniff", "no OpenSSL, GnuTLS or NSS library found" +
-                                   (f" in process {args.pid}" if args.pid else ""))
+        raise _not_found("no OpenSSL, GnuTLS or NSS library found" +
+                         (f" in process {args.pid}" if args.pid else ""))
     consts = {"max_buf": args.max_buffer_size}
     if args.pid:
         consts["targ_pid"] = args.pid
@@ -265,8 +272,8 @@ def run(args, out: _common.Output) -> int:
     with pybpf.load(data, name="sslsniff", variables=consts, cache_key=identity) as obj:
         done = attach_all(obj, libs, args)
         if not done:
-            raise errors.NotFoundError(2, "sslsniff", "none of the TLS functions found in " +
-                                       ", ".join(p for v in libs.values() for p in v))
+            raise _not_found("none of the TLS functions found in " +
+                             ", ".join(p for v in libs.values() for p in v))
         _common.warn("sslsniff", f"probing {len(done)} functions in "
                      f"{len({d.rsplit(':', 1)[0] for d in done})} files")
         _run.stream("sslsniff", obj, printer.event, out, header=printer.header)

@@ -425,3 +425,37 @@ def test_kprobe_sock_reads_pass_the_verifier_here_too():
         assert list(obj.programs) == ["kprobe__tcp_set_state"]
     finally:
         obj.close()
+
+
+SOCK_STATE = r"""
+BPF_HASH(seen, u32, u64);
+TRACEPOINT_PROBE(sock, inet_sock_set_state)
+{
+    const struct sock *sk = (const struct sock *)args->skaddr;
+    u32 family = sk->__sk_common.skc_family;
+    seen.increment(family);
+    return 0;
+}
+"""
+
+
+@pytest.mark.kernel
+def test_reads_are_rewritten_when_the_precompiled_header_is_damaged(tmp_path, monkeypatch):
+    """A precompiled prelude damaged or replaced under the AST pass (another process
+    rebuilt it) stops libclang on a fatal diagnostic: the pass then parses the headers
+    themselves, so the kernel read still becomes a probe read and the verifier takes it
+    (it had compiled unrewritten: bcc's tcpcong refused, 'R6 invalid mem access')."""
+    from pybpf.object.loader import load
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))       # a cache of the test's own
+    vdir, _ = prelude.kernel_dir()
+    path = prelude.pch(vdir, [INC], build=True)
+    assert path and path.startswith(str(tmp_path))
+    with open(path, "r+b") as f:
+        f.write(b"not a precompiled header" * 64)
+    rw = rewrite.rewrite(SOCK_STATE, bind=_kprobe, tp_struct=tpformat.struct_for)
+    with pytest.raises(kderef.FatalParse):
+        kderef.apply(rw.source, prelude.base_args(vdir, [INC]) + ["-include-pch", path], rw,
+                     strict=True)
+    elf = prelude.compile(rw.source, [], [INC], rw=rw)
+    obj = load(elf, name="t", programs=["tracepoint__sock__inet_sock_set_state"])
+    obj.close()

@@ -7,11 +7,10 @@ its front end rewrites every read through any other pointer into a
 (casts, locals assigned from them, members loaded through them, arrays inside them), which
 a regular expression cannot know, so this pass walks clang's own AST.
 
-Front end: libclang through its Python bindings (``clang.cindex``).  It is clang's real
-parser, the same as bcc's (bcc links the C++ API), it comes with the clang pybpf already
-needs (Debian's libclang1-19 beside clang-19; the bindings are the pure-Python ``clang``
-package of the same version), and it reads the precompiled prelude (:mod:`.prelude`), so
-a parse costs ~0.05 s.  It is only imported on a first compile, never on a warm start.
+Front end: libclang through its Python bindings (``clang.cindex``): clang's real parser,
+as bcc's (which links the C++ API), shipped beside the clang pybpf needs (Debian's
+libclang1-19; the bindings are the pure-Python ``clang`` package of that version); it
+reads the precompiled prelude (:mod:`.prelude`): ~0.05 s a parse, only on a first compile.
 
 The rules (bcc's semantics, written for pybpf):
 - safe pointers: the program's context (``ctx``, ``args``), addresses of locals and map
@@ -133,12 +132,16 @@ def needed(rw, source: str) -> bool:
     return re.search(r"\*\s*\)|PT_REGS_PARM|\bargs\s*\[", body) is not None
 
 
-def apply(source: str, args: list[str], rw, seeds: dict | None = None) -> str:
+class FatalParse(Exception):
+    """libclang stopped on a fatal diagnostic (its text): the reads were not rewritten."""
+
+
+def apply(source: str, args: list[str], rw, seeds: dict | None = None,
+          strict: bool = False) -> str:
     """``source`` with the kernel reads rewritten (unchanged if libclang is missing or the
-    text does not parse: clang's own compile then reports the error).  ``rw``: the bcc
-    rewriter's result, or directly the targets (as :func:`targets` makes them); ``seeds``:
-    {function: {local variable: origin}} for locals that hold probe arguments (the C that
-    trace and argdist generate)."""
+    text does not parse, or :class:`FatalParse` with ``strict``).  ``rw``: the bcc
+    rewriter's result, or the targets (:func:`targets`); ``seeds``: {function: {local:
+    origin}} for locals holding probe arguments (trace's and argdist's C)."""
     ci = cindex()
     if ci is None:
         return source
@@ -154,8 +157,13 @@ def apply(source: str, args: list[str], rw, seeds: dict | None = None) -> str:
             tu = ci.Index.create().parse(MAIN, args=[*args, "-x", "c"],
                                          unsaved_files=[(MAIN, source)], options=opts)
         except ci.TranslationUnitLoadError:
+            if strict:      # (what a damaged precompiled header gives)
+                raise FatalParse("libclang could not parse the text") from None
             return out
-        if any(d.severity >= 4 for d in tu.diagnostics):      # fatal: leave it to clang
+        fatal = [str(d) for d in tu.diagnostics if d.severity >= 4]
+        if fatal and strict:
+            raise FatalParse("\n".join(fatal))
+        if fatal:                                             # leave it to clang
             return out
         p = _Pass(ci, tu, source, rw if isinstance(rw, dict) else targets(rw), seeds)
         out = p.run()

@@ -195,8 +195,11 @@ def _compile_minimal(source: str, cflags, includes, rw, cache) -> bytes:
             source = packet.apply(source, _clang_args(arch, [], incs, None, None)
                                   + list(cflags))
         if rw is not None and kderef.needed(rw, source):
-            source = kderef.apply(source, _clang_args(arch, [], incs, None, None)
-                                  + list(cflags), rw)
+            try:
+                source = kderef.apply(source, _clang_args(arch, [], incs, None, None)
+                                      + list(cflags), rw, strict=True)
+            except kderef.FatalParse as e:
+                raise ValueError(str(e)) from None      # the full header's path below
         args = _clang_args(arch, cflags, incs, None, None)
         return _run_clang(find_clang(), args, source.encode(), None, tmp)[0]
 
@@ -405,9 +408,17 @@ def _compile(source: str, cflags, includes, rw) -> bytes:
             source = done.decode()
         else:
             before = source
-            source = kderef.apply(source, args, rw)
-            # an unchanged text may be a parse that gave up (a fatal diagnostic, say a
-            # precompiled header rebuilt meanwhile): kept, it would stand for good
+            try:
+                source = kderef.apply(source, args, rw, strict=True)
+            except kderef.FatalParse:
+                # the PCH replaced or damaged under the parse (another process rebuilt
+                # it): compiled unrewritten, the text would read kernel memory directly
+                # and the verifier would refuse it; parse the headers themselves instead
+                if header:
+                    source = kderef.apply(source, base_args(vdir, includes) + list(cflags),
+                                          rw)
+            # an unchanged text may still be a parse that gave up: kept, it would stand
+            # for good
             if source != before:
                 cache.put(k, source.encode())
     try:

@@ -106,6 +106,15 @@ def _read_until(stream, marker: bytes, got: bytes = b"") -> bytes:
     return got
 
 
+def _state(pid: int) -> str:
+    """A process's scheduler state letter (R running, S sleeping, ...)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0]
+    except OSError:
+        return ""
+
+
 def _exchange(server, client_cmd, c2s: str, s2c: str) -> str:
     """The client sends c2s; once the server printed it, the server sends s2c; the
     client's output is returned."""
@@ -118,6 +127,11 @@ def _exchange(server, client_cmd, c2s: str, s2c: str) -> str:
     server.stdin.write((s2c + "\n").encode())
     server.stdin.flush()
     out = _read_until(client.stdout, s2c.encode())
+    # the reply is on the wire before SSL_write returns to the server, and its uretprobe
+    # reports it only then: wait until the server blocks again (in select) before the kill
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _state(server.pid) != "S":
+        time.sleep(0.01)
     for p in (client, server):
         p.kill()
         p.wait()

@@ -3,8 +3,11 @@
 The guest boots a Debian kernel packaged in apt (kprobes, fentry/fexit and BPF LSM on) with
 virtme-ng under qemu (TCG: nested KVM is not usable here; 9p: virtiofsd fails here), sees
 this machine's files read-only plus a writable scratch dir, and runs those tests as root.
-The VM starts after the host tests (TCG takes both cores; running it alongside made
-timing-sensitive host tests flaky); each guest result comes back as a test of its own, ``<test>[vm-<kernel>]``, in this same pytest run.
+The VM boots when the host tests start and runs beside them at the lowest CPU priority
+(``nice`` 19: TCG would take both cores, and at equal priority it made timing-sensitive
+host tests flaky), on what the host tests leave idle; PYBPF_VM_BESIDE=0 runs it after
+them instead.  Each guest result comes back as a test of its own,
+``<test>[vm-<kernel>]``, in this same pytest run.
 With PYBPF_REQUIRE_KERNEL=1, a needs_hook test whose hook was absent on every kernel
 fails: no hook ships untested.
 """
@@ -26,7 +29,9 @@ from . import ABSENT
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IN_VM = os.environ.get("PYBPF_IN_VM") == "1"
 REQUIRE = os.environ.get("PYBPF_REQUIRE_KERNEL") == "1"
-VM_TIMEOUT = int(os.environ.get("PYBPF_VM_TIMEOUT", "900"))
+VM_TIMEOUT = int(os.environ.get("PYBPF_VM_TIMEOUT", "1500"))
+BESIDE = os.environ.get("PYBPF_VM_BESIDE", "1") != "0"
+VM_NICE = 19
 
 
 def pytest_addoption(parser):
@@ -128,7 +133,9 @@ class _Guest:
             vng_argv(vng, self.kernel, self.scratch, cmd),
             stdout=open(os.path.join(self.scratch, "console.txt"), "wb"),
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=dict(os.environ, PATH=path), cwd=REPO)
+            env=dict(os.environ, PATH=path), cwd=REPO,
+            # qemu and its vCPU threads inherit it: the host tests come first
+            preexec_fn=lambda: os.nice(VM_NICE) if BESIDE else None)
         self.xml = xml
 
     def _prebuild(self) -> str | None:
@@ -304,6 +311,16 @@ def pytest_collection_modifyitems(session, config, items):
                                         guest=guest, target=it.nodeid))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    """Boot the guest as the host tests start, so it runs beside them (not with
+    --collect-only, nor where a test failed to collect: pytest runs nothing then)."""
+    g = getattr(session.config, "_pybpf_guest", None)
+    if g is None or not BESIDE or session.config.option.collectonly or session.testsfailed:
+        return
+    g.start()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     g = getattr(config, "_pybpf_guest", None)
     if g is None:
@@ -335,6 +352,9 @@ def pytest_sessionfinish(session, exitstatus):
     g = getattr(session.config, "_pybpf_guest", None)
     if g is None:
         return
+    if exitstatus == pytest.ExitCode.INTERRUPTED and g.proc is not None and \
+            g.proc.poll() is None:
+        g.proc.kill()                   # ^C: no waiting for a guest already booted
     g.wait()
     if REQUIRE and (ABSENT & g.absent):
         session.exitstatus = 1

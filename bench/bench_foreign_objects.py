@@ -53,10 +53,11 @@ def _libbpf(path: str, loader: tuple = ("bpftool", "prog", "loadall")) -> dict:
                 os.unlink(os.path.join(ROOT, n))
 
 
-def _pybpf(source, mine: str = MINE, **load_kw) -> dict:
+def _pybpf(source, mine: str = MINE, details: bool = False, **load_kw) -> dict:
     """pybpf's load of ``source`` (a path or a spec), maps pinned under ``mine``, with
     ``load_kw`` for pybpf.load: each loaded program's normalized translated instructions,
-    or the error line."""
+    or the error line (with ``details``, also its errno, verifier log and full text, for
+    same-cause checks)."""
     os.makedirs(mine, exist_ok=True)
     try:
         with warnings.catch_warnings():
@@ -65,7 +66,11 @@ def _pybpf(source, mine: str = MINE, **load_kw) -> dict:
                 return {n: _normalize(p.xlated()) for n, p in obj.programs.items()
                         if p.fd is not None}
     except errors.PybpfError as e:
-        return {"_error": str(e).splitlines()[0], "_type": type(e).__name__}
+        out = {"_error": str(e).splitlines()[0], "_type": type(e).__name__}
+        if details:
+            out.update(_errno=getattr(e, "errno", 0) or 0, _log=getattr(e, "log", "") or "",
+                       _full=str(e))
+        return out
     except Exception as e:          # noqa: BLE001 - a traceback is what this hunts for
         return {"_error": f"TRACEBACK {type(e).__name__}: {e}", "_type": "traceback"}
     finally:

@@ -27,7 +27,6 @@ import os
 import re
 import subprocess
 import sys
-import warnings
 
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -138,27 +137,9 @@ def _libbpf(obj: str, loader: tuple, env: dict) -> dict:
 
 
 def _mine_err(obj: str, **kw) -> dict:
-    """As _mine, with the error's errno and verifier log kept (for same-cause checks)."""
-    from pybpf import errors
-    mine = f"/sys/fs/bpf/selftests-mine-{os.getpid()}"
-    os.makedirs(mine, exist_ok=True)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with pybpf.load(obj, pin_root=mine, **kw) as o:
-                from tests.test_object_load import _normalize
-                return {n: _normalize(p.xlated()) for n, p in o.programs.items()
-                        if p.fd is not None}
-    except errors.PybpfError as e:
-        log = getattr(e, "log", "") or ""
-        return {"_error": str(e).splitlines()[0], "_type": type(e).__name__,
-                "_errno": getattr(e, "errno", 0) or 0, "_log": log, "_full": str(e)}
-    except Exception as e:  # noqa: BLE001 - a traceback is what this hunts for
-        return {"_error": f"TRACEBACK {type(e).__name__}: {e}", "_type": "traceback"}
-    finally:
-        for n in os.listdir(mine):
-            os.unlink(os.path.join(mine, n))
-        os.rmdir(mine)
+    """As bench_foreign_objects' load, with the error's errno and verifier log kept."""
+    from bench_foreign_objects import _pybpf
+    return _pybpf(obj, f"/sys/fs/bpf/selftests-mine-{os.getpid()}", details=True, **kw)
 
 
 # one cause in libbpf's words and in pybpf's (a missing kfunc, hook, struct_ops type...)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:          # typing and collections cost milliseconds at start-up
@@ -24,6 +25,7 @@ _NO_KEY = {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER}
 _LOOKUP = int(Cmd.MAP_LOOKUP_ELEM)
 _BATCH = {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH,
           MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.LPM_TRIE}   # LPM: the generic batch ops
+_UNSUPPORTED = (errno.EINVAL, errno.EOPNOTSUPP, 524)   # 524: the kernel's ENOTSUPP
 _HASHES = {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH}
 
 
@@ -305,14 +307,20 @@ class Map:
         return self._value_out(raw)
 
     def lookup_and_delete(self, key: Any) -> Any:
-        kb = self._key(key)
+        raw = self._take_raw(self._key(key))
+        if raw is None:
+            raise KeyError(key)
+        return self._value_out(raw)
+
+    def _take_raw(self, kb) -> bytes | None:
+        """The value of key buffer ``kb``, deleted in the same call (None if absent)."""
         vb = ctypes.create_string_buffer(self._vbuf_size)
         try:
             syscall.bpf(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, attr.MapElem(
                 map_fd=self.fileno(), key=ctypes.addressof(kb), value=ctypes.addressof(vb)))
         except errors.NotFoundError:
-            raise KeyError(key) from None
-        return self._value_out(vb.raw)
+            return None
+        return vb.raw
 
     # -- iteration -------------------------------------------------------------------
     def _raw_keys(self) -> Iterator[bytes]:
@@ -364,22 +372,18 @@ class Map:
         except errors.KernelError as e:
             # no batch ops (EINVAL/EOPNOTSUPP/ENOTSUPP), or a bucket larger than the batch
             # (ENOSPC): what was taken out so far is kept, the rest goes key by key
-            if e.errno not in (22, 95, 524, 28):
+            if e.errno not in (*_UNSUPPORTED, errno.ENOSPC):
                 raise
-        vb = ctypes.create_string_buffer(self._vbuf_size)
         for k in list(self._raw_keys()):
             kb = ctypes.create_string_buffer(k, self.key_size)
             try:
                 # hash maps take LOOKUP_AND_DELETE_ELEM since 5.14
-                syscall.bpf(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, attr.MapElem(
-                    map_fd=self.fileno(), key=ctypes.addressof(kb),
-                    value=ctypes.addressof(vb)))
-                out.append((k, vb.raw))
-                continue
-            except errors.NotFoundError:
+                v = self._take_raw(kb)
+                if v is not None:
+                    out.append((k, v))
                 continue
             except errors.KernelError as e:
-                if e.errno not in (22, 95, 524):
+                if e.errno not in _UNSUPPORTED:
                     raise
             v = self.lookup_raw(k)
             if v is not None:

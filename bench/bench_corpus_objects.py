@@ -173,6 +173,17 @@ def compare(obj: str, loader: tuple) -> dict:
     return res
 
 
+def out_dir(out: str | None, prefix: str) -> tuple[str, str]:
+    """The objects' folder (``out``, else a new temporary one, kept and named on stderr)
+    and the vmlinux.h folder made in it."""
+    if out is None:
+        import tempfile
+        out = tempfile.mkdtemp(prefix=prefix)
+        print(f"objects in {out}", file=sys.stderr)
+    os.makedirs(out, exist_ok=True)
+    return out, _vmlinux_dir(out)
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src", help="a folder with one checked-out repository per subfolder")
@@ -183,12 +194,7 @@ def main(argv: list[str]) -> int:
                          "program as DIR/<name> (default: bpftool, Debian's libbpf 1.1)")
     args = ap.parse_args(argv)
     loader = tuple(args.libbpf.split())
-    if args.out is None:
-        import tempfile
-        args.out = tempfile.mkdtemp(prefix="pybpf-corpus-")
-        print(f"objects in {args.out}", file=sys.stderr)
-    os.makedirs(args.out, exist_ok=True)
-    vmlinux = _vmlinux_dir(args.out)
+    args.out, vmlinux = out_dir(args.out, "pybpf-corpus-")
     summary = []
     print(f"| repository | source | built | {os.path.basename(loader[0])} | pybpf |"
           " xlated equal | note |")

@@ -31,7 +31,7 @@ import sys
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_corpus_objects import CLANG, _vmlinux_dir  # noqa: E402
+from bench_corpus_objects import CLANG, out_dir  # noqa: E402
 from bench_foreign_objects import _cell  # noqa: E402
 
 import pybpf  # noqa: E402
@@ -245,12 +245,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-build", action="store_true", help="reuse the objects in --out")
     args = ap.parse_args(argv)
     loader = tuple(args.libbpf.split())
-    if args.out is None:
-        import tempfile
-        args.out = tempfile.mkdtemp(prefix="pybpf-selftests-")
-        print(f"objects in {args.out}", file=sys.stderr)
-    os.makedirs(args.out, exist_ok=True)
-    vmlinux = _vmlinux_dir(args.out)
+    args.out, vmlinux = out_dir(args.out, "pybpf-selftests-")
     flags = cflags(os.path.abspath(args.selftests), args.include, vmlinux)
     if args.no_build:
         built = {os.path.basename(p)[:-6]: "" for p in glob.glob(f"{args.out}/*.bpf.o")}

@@ -37,7 +37,8 @@ def test_send_counts_what_it_could_not_deliver(tmp_path):
 def test_a_burst_past_the_queue_waits_for_room_and_a_stalled_journal_counts(tmp_path):
     """A unix datagram queue holds net.unix.max_dgram_qlen (10) entries: a burst of 50 to
     a reader that drains late is delivered whole (bcc's sd_journal_send blocks too); a
-    reader that never drains costs SEND_TIMEOUT per entry, each counted as lost."""
+    reader that never drains costs one SEND_TIMEOUT, then each entry is counted as lost
+    at once until one goes through again."""
     import socket
     import threading
     import time
@@ -58,7 +59,12 @@ def test_a_burst_past_the_queue_waits_for_room_and_a_stalled_journal_counts(tmp_
         reader.join()
         assert all(sent) and j.failed == 0
         assert got == [f"MESSAGE={i}\n".encode() for i in range(50)]
-        j.sock.settimeout(0.01)
+        import time
+        t0 = time.monotonic()
         results = [j.send({"MESSAGE": "x"}) for _ in range(30)]   # nobody reads now
         assert j.failed == results.count(False) >= 30 - 11   # 10 queued, 1 over (the kernel)
+        # one wait of SEND_TIMEOUT in vain, then no more waiting while it stays full
+        assert time.monotonic() - t0 < 2 * _journal.SEND_TIMEOUT and j.stalled
+        s.recv(100)                                          # room again: a send waits again
+        assert j.send({"MESSAGE": "y"}) and not j.stalled
     s.close()

@@ -34,6 +34,7 @@ class Journal:
     def __init__(self, path: str | None = None):
         self.path = path or os.environ.get("PYBPF_JOURNAL_SOCKET") or SOCKET
         self.failed = 0
+        self.stalled = False
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         self.sock.settimeout(SEND_TIMEOUT)
         try:
@@ -49,12 +50,19 @@ class Journal:
             # sd_journal_send (bcc's -Y) blocks while journald's queue is full; a unix
             # datagram queue holds only net.unix.max_dgram_qlen (10) entries, so a burst
             # fills it at once.  Wait as long as SEND_TIMEOUT for room, no longer: a
-            # stalled journald must not stall the event loop.
+            # stalled journald must not stall the event loop: after one wait in vain, no
+            # more waits (the socket's timeout is 0) until an entry goes through again.
             self.sock.send(encode(fields))
+            if self.stalled:
+                self.stalled = False
+                self.sock.settimeout(SEND_TIMEOUT)
             return True
         except OSError:
             # journald gone, or its queue still full: the entry is lost, and counted
             self.failed += 1
+            if not self.stalled:
+                self.stalled = True
+                self.sock.settimeout(0.0)
             return False
 
     def close(self) -> None:

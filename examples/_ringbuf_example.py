@@ -46,6 +46,10 @@ def run(name: str, doc: str, struct: str, show, *, started: str, argv=None,
                         sys.stdout.flush()
                 except KeyboardInterrupt:
                     pass
+                # what was in the ring when the signal came (the loop may not have
+                # woken up for it yet): shown, not lost
+                for e in rb.read(0, decode=Event):
+                    show(e, args)
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} events lost", file=sys.stderr)
     except KeyboardInterrupt:

@@ -35,9 +35,11 @@ def _start(name: str, *args: str) -> subprocess.Popen:
     return p
 
 
-def _stop(p: subprocess.Popen) -> str:
-    """SIGINT the example (its Ctrl-C path) and return the rest of its output."""
-    time.sleep(0.3)                      # let the last events reach user space
+def _stop(p: subprocess.Popen, settle: float = 0.3) -> str:
+    """SIGINT the example (its Ctrl-C path) and return the rest of its output; ``settle``
+    seconds first lets the last events reach user space (0: the example itself must show
+    what was in its ring when the signal came)."""
+    time.sleep(settle)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
@@ -111,7 +113,7 @@ def test_usdt_reads_python_gc_generations():
                              stdin=subprocess.PIPE)
     p = _start("usdt", "--pid", str(child.pid))
     child.communicate(b"\n")
-    out = _stop(p)
+    out = _stop(p, settle=0)         # the events are in the ring: Ctrl-C must not lose them
     got = re.findall(rf"pid {child.pid}: gc__start generation (\d) \((auto|by hand, "
                      rf"cookie 0xcafe)\)", out)
     for how in ("auto", "by hand, cookie 0xcafe"):
@@ -163,7 +165,7 @@ def test_sockfilter_reports_addresses_and_ports():
         tx.bind(("127.0.0.1", 0))
         tx.sendto(b"hello", rx.getsockname())
         sport, dport = tx.getsockname()[1], rx.getsockname()[1]
-    out = _stop(p)
+    out = _stop(p, settle=0)
     assert (f"interface: lo\tprotocol: UDP\t127.0.0.1:{sport}(src) -> "
             f"127.0.0.1:{dport}(dst)") in out
 

@@ -45,6 +45,8 @@ def main(argv=None) -> int:
                         sys.stdout.flush()
                 except KeyboardInterrupt:
                     pass
+                for e in rb.read(0, decode=Event):       # what is left
+                    _print(e)
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} packets not reported (ring buffer full)",
                       file=sys.stderr)

@@ -31,6 +31,7 @@ DEFS = r"""#define PID(t) t->real_parent->tgid
 #define CUR ((struct task_struct *)bpf_get_current_task())
 #define CURPID CUR->pid
 #define SELF SELF + 1
+#define ONLY(...) f(0 , ## __VA_ARGS__)
 """
 
 
@@ -43,6 +44,11 @@ DEFS = r"""#define PID(t) t->real_parent->tgid
     ("STR(PID(q))", '"PID(q)"'),                     # next to #: not expanded
     ('LOG("x")', 'bpf_trace_printk ( "x" )'),       # GNU , ## __VA_ARGS__ with none
     ('LOG("x %d", 1, 2)', 'bpf_trace_printk ( "x %d" , 1 , 2 )'),
+    # given but empty, the variable arguments keep the comma (clang and gcc alike)
+    ('LOG("x",)', 'bpf_trace_printk ( "x" , )'),
+    ('LOG("x", )', 'bpf_trace_printk ( "x" , )'),
+    ("ONLY()", "f ( 0 )"), ("ONLY( )", "f ( 0 )"),      # a lone `...` left empty: gone
+    ("ONLY(1)", "f ( 0 , 1 )"),
     ("CURPID", "( ( struct task_struct * ) bpf_get_current_task ( ) ) -> pid"),
 ])
 def test_expansion_follows_the_preprocessor(use, want):

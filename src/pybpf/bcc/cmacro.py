@@ -233,18 +233,22 @@ class Macros:
                 got = _args(ts, i + 1)
                 if got is not None:
                     args, close = got
-                    args = self._bind(m, args)
+                    args, elided = self._bind(m, args)
                     hs = (t.hide & ts[close].hide) | {m.name}
-                    ts = ts[:i] + self._subst(m, args, hs, at, t.space) + ts[close + 1:]
+                    ts = ts[:i] + self._subst(m, args, hs, at, t.space, elided) + ts[close + 1:]
                     continue
             out.append(t)
             i += 1
         return out
 
-    def _bind(self, m: Macro, args: list[list[Tok]]) -> dict[str, list[Tok]]:
+    def _bind(self, m: Macro, args: list[list[Tok]]) -> tuple[dict[str, list[Tok]], bool]:
+        """The parameters' arguments, and whether the variable arguments were left out
+        (``R(x)`` for ``R(a, ...)``, or ``F()`` for ``F(...)``): only then does GNU's
+        ``, ## __VA_ARGS__`` drop its comma (``R(x,)`` keeps it, as clang and gcc do)."""
         n = len(m.params)
         if n == 0 and args == [[]]:
             args = []
+        elided = m.variadic and (len(args) == n - 1 or (n == 1 and args == [[]]))
         if m.variadic and len(args) > n:
             rest = args[n - 1:]
             joined = rest[0]
@@ -255,9 +259,10 @@ class Macros:
             args = args + [[]]
         if len(args) != n:
             raise Unsure(m.name)          # clang reports the wrong count itself
-        return dict(zip(m.params, args))
+        return dict(zip(m.params, args)), elided
 
-    def _subst(self, m: Macro, args, hs, at: int, space: bool) -> list[Tok]:
+    def _subst(self, m: Macro, args, hs, at: int, space: bool,
+               elided: bool = False) -> list[Tok]:
         body, out = m.body, []
         args = args or {}
         i = 0
@@ -272,8 +277,8 @@ class Macros:
                 right = args.get(nxt.text, [nxt]) if nxt.kind == "id" else [nxt]
                 if m.variadic and nxt.text == m.params[-1] and out[-1].text == ",":
                     if right:             # GNU `, ## __VA_ARGS__`: no paste, the comma
-                        out += right      # goes when there are no arguments
-                    else:
+                        out += right      # goes when the arguments were left out
+                    elif elided:
                         out.pop()
                 elif right:
                     out[-1:] = _paste(out[-1], right[0]) + list(right[1:])

@@ -6,10 +6,18 @@ import os
 import re
 
 import pytest
+from hypothesis import settings
 
 from pybpf import errors
 
 REQUIRE_KERNEL = os.environ.get("PYBPF_REQUIRE_KERNEL") == "1"
+
+# The fuzz tests draw the same examples on every run unless asked to explore: a run (CI's
+# included) passes or fails on the code, not on a new draw.  PYBPF_HYPOTHESIS=explore draws
+# fresh examples each run (what a developer hunting bugs wants).
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("PYBPF_HYPOTHESIS", "repeatable"))
 
 pytest_plugins = ["tests.vm.plugin"] if os.path.exists(
     os.path.join(os.path.dirname(__file__), "vm", "plugin.py")) else []

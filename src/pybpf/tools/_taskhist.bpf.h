@@ -17,7 +17,13 @@ const volatile bool millis = false;   /* -m */
 const volatile bool by_pidns = false; /* runqlat --pidnss */
 const volatile bool include_idle = false;   /* cpudist -I: the idle tasks (pid 0) too */
 
-HASH_MAP(start, __u32, __u64, 10240);
+/* When a thread's interval began, and (cpudist -O) its run time then */
+struct interval_start {
+	__u64 ts;
+	__u64 ran;
+};
+
+HASH_MAP(start, __u32, struct interval_start, 10240);
 HASH_MAP(hists, __u32, struct hist, 10240);
 
 /* The start map's key of t: its thread id; each CPU's idle task (pid 0 on every CPU)
@@ -32,26 +38,29 @@ static __always_inline __u32 interval_key(struct task_struct *t)
 	return tid;
 }
 
-/* Start t's interval at now (a task the -p/-t filters want; the idle task with -I). */
-static __always_inline void start_interval(struct task_struct *t, __u64 now)
+/* Start t's interval at now, its run time then being ran (a task the -p/-t filters
+ * want; the idle task with -I); a full map counts a drop. */
+static __always_inline void start_interval(struct task_struct *t, __u64 now, __u64 ran)
 {
 	__u32 tid = interval_key(t);
+	struct interval_start s = { .ts = now, .ran = ran };
 
 	if (!tid || !task_wanted(t))
 		return;
-	bpf_map_update_elem(&start, &tid, &now, BPF_ANY);
+	if (bpf_map_update_elem(&start, &tid, &s, BPF_ANY))
+		count_drop();
 }
 
 /* End t's interval at now: its length in ns in *delta, false when none was started. */
 static __always_inline bool end_interval(struct task_struct *t, __u64 now, __u64 *delta)
 {
 	__u32 tid = interval_key(t);
-	__u64 *ts = bpf_map_lookup_elem(&start, &tid);
+	struct interval_start *s = bpf_map_lookup_elem(&start, &tid);
 	__u64 begun;
 
-	if (!ts)
+	if (!s)
 		return false;
-	begun = *ts;
+	begun = s->ts;
 	bpf_map_delete_elem(&start, &tid);
 	if (begun > now)
 		return false;

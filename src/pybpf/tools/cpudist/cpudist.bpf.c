@@ -5,6 +5,7 @@
 #include "../_common.bpf.h"
 #define TASKHIST_EXTENSION
 #include "../_taskhist.bpf.h"
+#include "../_unseen.bpf.h"
 #include "cpudist.h"
 
 const volatile bool offcpu = false;
@@ -18,6 +19,24 @@ static __always_inline void close_interval(struct task_struct *t, __u64 now)
 		record_interval(t, delta);
 }
 
+/* -O: t leaving the CPU starts an off-CPU stretch.  One still open came to an end at
+ * a switch no program saw (../_unseen.bpf.h): counted now, timed by t's run time. */
+static __always_inline void start_offcpu(struct task_struct *t, __u64 now)
+{
+	__u32 tid = interval_key(t);
+	struct interval_start *open;
+	__u64 delta;
+
+	if (!tid || !task_wanted(t))
+		return;
+	open = bpf_map_lookup_elem(&start, &tid);
+	/* (not the idle tasks of -I: they have no run time of their own) */
+	if (open && BPF_CORE_READ(t, pid) &&
+	    unseen_stretch(t, open->ts, open->ran, now, &delta))
+		record_interval(t, delta);
+	start_interval(t, now, task_ran(t));
+}
+
 SEC("raw_tp/sched_switch")
 int switch_(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -28,12 +47,12 @@ int switch_(struct bpf_raw_tracepoint_args *ctx)
 	/* the cgroup filters see the task going off the CPU (the current one) */
 	if (offcpu) {
 		if (current_in_groups())
-			start_interval(prev, now);
+			start_offcpu(prev, now);
 		close_interval(next, now);
 	} else {
 		if (current_in_groups())
 			close_interval(prev, now);
-		start_interval(next, now);
+		start_interval(next, now, 0);
 	}
 	return 0;
 }

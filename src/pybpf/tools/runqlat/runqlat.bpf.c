@@ -10,7 +10,7 @@
 
 static __always_inline void enqueue(struct task_struct *t)
 {
-	start_interval(t, bpf_ktime_get_ns());
+	start_interval(t, bpf_ktime_get_ns(), 0);
 }
 
 SEC("raw_tp/sched_wakeup")

@@ -1,5 +1,5 @@
-"""Off-CPU stretches whose end no BPF program saw (tools/_unseen.bpf.h): cpudist -O and
-offcputime time them from the task's run time and say how many there were.
+"""Off-CPU stretches whose end no BPF program saw (tools/_unseen.bpf.h): cpudist -O,
+runqlat and offcputime time them from the task's run time and say how many there were.
 
 This machine's kernel runs no BPF program for a sched_switch whose leaving task is one
 of the sandbox init's threads (docs/STATUS.md, session 14), so a traced task brought
@@ -25,10 +25,11 @@ pytestmark = pytest.mark.kernel
 
 D_US = 3_000_000        # the stretch made: 3 s, bucket 2097152..4194303 us
 
-# The child: reads the map's id, opens the stretch (value packed by ``fmt``, its fields
-# ts = now - D and ran = its run time now), runs 0.2 s, sleeps (the switch-out that
-# finds the stretch), then prints how long all that took (the most the stretch can
-# differ from D: wall time the scheduler did not count as its run time, steal say).
+# The child: reads the map's id, opens the stretch (VALUE: ts = now - D, ran = its run
+# time now, and for the histogram tools runs = its switch-ins then, one fewer than now:
+# it came back once, unseen), runs 0.2 s, sleeps (the switch-out that finds the
+# stretch), then prints how long all that took (the most the stretch can differ from D:
+# wall time the scheduler did not count as its run time, steal say).
 _OPEN = """
 import os, struct, threading, time
 from pybpf.maps import Map
@@ -36,6 +37,8 @@ m = Map.from_id(int(sys.stdin.readline()))
 # (the thread's CPU clock is its run time brought up to now; /proc's schedstat shows
 # the run time as of the last tick, up to 4 ms behind)
 e, t = time.clock_gettime_ns(time.CLOCK_THREAD_CPUTIME_ID), time.monotonic_ns()
+with open("/proc/thread-self/schedstat") as f:
+    runs = int(f.read().split()[2])     # its switch-ins so far (sched_info.pcount)
 m.update(struct.pack("<I", threading.get_native_id()), VALUE)
 end = time.monotonic_ns() + 200_000_000
 while time.monotonic_ns() < end:
@@ -87,10 +90,17 @@ def _open_stretch(c: Child, tool: ToolRun, map_name: str) -> int:
     return took
 
 
-def test_cpudist_offcpu_times_a_stretch_whose_switch_in_was_unseen():
-    c = Child(_OPEN.replace("VALUE", f'struct.pack("<QQ", t - {D_US * 1000}, e)'))
-    t = ToolRun("cpudist", "-O", "-P", "-e", "-p", str(c.pid), "--json",
-                ready="Tracing off-CPU")
+_HIST_VALUE = f'struct.pack("<QQQ", t - {D_US * 1000}, e, runs - 1)'
+
+
+@pytest.mark.parametrize("tool, args, banner", [
+    ("cpudist", ("-O", "-e"), "Tracing off-CPU"),
+    ("runqlat", (), "Tracing run queue"),
+])
+def test_histogram_tools_time_a_stretch_whose_switch_in_was_unseen(tool, args, banner):
+    """cpudist -O: an off-CPU stretch; runqlat: a wait on the run queue."""
+    c = Child(_OPEN.replace("VALUE", _HIST_VALUE))
+    t = ToolRun(tool, *args, "-P", "-p", str(c.pid), "--json", ready=banner)
     _open_stretch(c, t, "start")
     (rec,) = t.json()
     (h,) = [h for h in rec["hists"] if h["pid"] == c.pid]
@@ -98,8 +108,9 @@ def test_cpudist_offcpu_times_a_stretch_whose_switch_in_was_unseen():
     # not run time; nothing else of the child's lasts a second
     assert [b for b in h["buckets"] if b["low"] >= 1 << 20] == [
         {"low": 2097152, "high": 4194303, "count": 1}], h
-    assert rec["count"] == h["total"], rec
-    assert _unseen("cpudist", t.err) >= 1, t.err
+    if "-e" in args:
+        assert rec["count"] == h["total"], rec
+    assert _unseen(tool, t.err) >= 1, t.err
 
 
 def test_offcputime_charges_a_stretch_whose_switch_in_was_unseen():

@@ -417,7 +417,7 @@ class DropReporter:
     """Says on stderr, once per change, how many events a tool's BPF side could not
     deliver (``lost N events``: a per-CPU u64 counter at key 0) and how many hook hits the
     kernel did not run ``programs`` for (``missed N events``: see
-    :func:`pybpf.info.prog_misses`) and, given ``unseen`` (cpudist -O, offcputime: a
+    :func:`pybpf.info.prog_misses`) and, given ``unseen`` (cpudist, runqlat, offcputime: a
     per-CPU [timed, untimed] pair, _unseen.bpf.h), the off-CPU stretches whose end no
     program saw, reading them at most every ``interval`` seconds: under an event storm
     a read per wake-up would cost a syscall per event."""

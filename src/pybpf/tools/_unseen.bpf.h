@@ -1,9 +1,10 @@
-/* Off-CPU stretches whose end no BPF program saw (cpudist -O, offcputime).  A kernel may
- * run no program for a sched_switch: this one (6.18, a sandbox's kernel) runs none while
- * the task leaving the CPU is one of its init's threads, so the switch that brings a
- * traced task back after it is never seen.  The stretch is still there when the task
- * next leaves the CPU (a switch always seen: it runs in the traced task); its end is
- * then known from the task's run time, which stood still while it was off the CPU. */
+/* Off-CPU stretches (runqlat: run-queue waits) whose end no BPF program saw: cpudist -O,
+ * runqlat, offcputime.  A kernel may run no program for a sched_switch: this one (6.18,
+ * a sandbox's kernel) runs none while the task leaving the CPU is one of its init's
+ * threads, so the switch that brings a traced task back after it is never seen.  The
+ * stretch is still open when the task next leaves the CPU (a switch always seen: it runs
+ * in the traced task); its end is then known from the task's run time, which stood
+ * still while it was off the CPU. */
 #ifndef PYBPF_TOOLS_UNSEEN_BPF_H
 #define PYBPF_TOOLS_UNSEEN_BPF_H
 
@@ -23,6 +24,15 @@ static __always_inline void count_unseen(__u32 which)
 static __always_inline __u64 task_ran(struct task_struct *t)
 {
 	return BPF_CORE_READ(t, se.sum_exec_runtime);
+}
+
+/* How many times t has been switched in (sched_info.pcount, counted at each arrival on
+ * a CPU; 0 without CONFIG_SCHED_INFO). */
+static __always_inline __u64 task_runs(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->sched_info.pcount))
+		return BPF_CORE_READ(t, sched_info.pcount);
+	return 0;
 }
 
 /* t leaves the CPU at now with a stretch begun at ts (its run time then: ran) still

@@ -5,7 +5,6 @@
 #include "../_common.bpf.h"
 #define TASKHIST_EXTENSION
 #include "../_taskhist.bpf.h"
-#include "../_unseen.bpf.h"
 #include "cpudist.h"
 
 const volatile bool offcpu = false;
@@ -19,24 +18,6 @@ static __always_inline void close_interval(struct task_struct *t, __u64 now)
 		record_interval(t, delta);
 }
 
-/* -O: t leaving the CPU starts an off-CPU stretch.  One still open came to an end at
- * a switch no program saw (../_unseen.bpf.h): counted now, timed by t's run time. */
-static __always_inline void start_offcpu(struct task_struct *t, __u64 now)
-{
-	__u32 tid = interval_key(t);
-	struct interval_start *open;
-	__u64 delta;
-
-	if (!tid || !task_wanted(t))
-		return;
-	open = bpf_map_lookup_elem(&start, &tid);
-	/* (not the idle tasks of -I: they have no run time of their own) */
-	if (open && BPF_CORE_READ(t, pid) &&
-	    unseen_stretch(t, open->ts, open->ran, now, &delta))
-		record_interval(t, delta);
-	start_interval(t, now, task_ran(t));
-}
-
 SEC("raw_tp/sched_switch")
 int switch_(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -46,13 +27,16 @@ int switch_(struct bpf_raw_tracepoint_args *ctx)
 
 	/* the cgroup filters see the task going off the CPU (the current one) */
 	if (offcpu) {
-		if (current_in_groups())
-			start_offcpu(prev, now);
+		/* an off-CPU stretch of prev's still open ended unseen */
+		if (current_in_groups()) {
+			close_unseen(prev, now, false);
+			start_interval(prev, now);
+		}
 		close_interval(next, now);
 	} else {
 		if (current_in_groups())
 			close_interval(prev, now);
-		start_interval(next, now, 0);
+		start_interval(next, now);
 	}
 	return 0;
 }

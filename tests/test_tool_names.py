@@ -120,12 +120,14 @@ def test_stack_comm_offcputime_folded():
     text.stop(), js.stop()
     folded = [r for r in text.raw if r.startswith(COMM + b";")]
     assert folded, text.raw
-    # 20 sleeps of 10 ms at least, off the CPU (19: CI once saw one stretch of 20 missing,
-    # in this tool and in cpudist -O; not explained yet, see docs/STATUS.md session 13)
-    assert sum(int(r.rsplit(b" ", 1)[1]) for r in folded) >= 19 * 10000
+    # 20 sleeps of 10 ms at least, off the CPU (a stretch whose switch-in no program saw
+    # is timed from the task's run time and counted: tests/test_tool_unseen.py; session
+    # 13's one missing stretch was one such)
+    assert b"lost" not in text.err + js.err and b"missed" not in text.err + js.err
+    assert sum(int(r.rsplit(b" ", 1)[1]) for r in folded) >= 20 * 10000
     recs = [r for r in _valid_json(js.raw) if r.get("pid") == c.pid]
     # (its wait for "go" was off the CPU under its old name, python)
-    assert sum(r["total_us"] for r in recs if r["comm"] == SHOWN) >= 19 * 10000, recs
+    assert sum(r["total_us"] for r in recs if r["comm"] == SHOWN) >= 20 * 10000, recs
 
 
 def test_proc_comm_cpudist_per_thread():

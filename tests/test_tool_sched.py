@@ -40,9 +40,11 @@ def test_cpudist_offcpu_sleeps_land_in_their_bucket():
     # a switch the kernel did not run the program for (another BPF program busy on that
     # CPU: the tool says "missed N events") loses a stretch, said, not silently
     missed = sum(int(n) for n in re.findall(rb"missed (\d+) event", t.err))
-    # (19: CI once saw one stretch of 20 missing, here and in offcputime; not explained
-    # yet, see docs/STATUS.md session 13)
-    assert 19 - missed <= sum(b["count"] for b in long) <= 23, (h, t.err)
+    # (a stretch whose switch-in no program saw, as this machine's kernel does when the
+    # task leaving the CPU is one of the sandbox init's threads, is timed from the task's
+    # run time and counted: tests/test_tool_unseen.py; session 13's "19" was one such)
+    assert b"lost" not in t.err, t.err
+    assert 20 - missed <= sum(b["count"] for b in long) <= 23, (h, t.err)
     assert long[0]["low"] == 16384 and long[0]["count"] >= 10, h
 
 

@@ -417,14 +417,19 @@ class DropReporter:
     """Says on stderr, once per change, how many events a tool's BPF side could not
     deliver (``lost N events``: a per-CPU u64 counter at key 0) and how many hook hits the
     kernel did not run ``programs`` for (``missed N events``: see
-    :func:`pybpf.info.prog_misses`), reading them at most every ``interval`` seconds: under
-    an event storm a read per wake-up would cost a syscall per event."""
+    :func:`pybpf.info.prog_misses`) and, given ``unseen`` (cpudist, runqlat, offcputime: a
+    per-CPU [timed, untimed] pair, _unseen.bpf.h), the off-CPU stretches whose end no
+    program saw, reading them at most every ``interval`` seconds: under an event storm
+    a read per wake-up would cost a syscall per event."""
 
-    def __init__(self, tool: str, counter_map, interval: float = 0.5, programs=()):
+    def __init__(self, tool: str, counter_map, interval: float = 0.5, programs=(),
+                 unseen=None):
         self.tool, self.map, self.interval = tool, counter_map, interval
         self.programs = list(programs)
         self.seen = self.missed = 0
         self.next = 0.0
+        # the off-CPU tools' count of stretches whose end no program saw (_unseen.bpf.h)
+        self.unseen, self.timed, self.untimed = unseen, 0, 0
 
     def check(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -442,6 +447,20 @@ class DropReporter:
                 warn(self.tool, f"missed {missed - self.missed} events (the kernel skipped "
                      "our BPF programs while another ran on the same CPU)")
                 self.missed = missed
+        if self.unseen is not None:
+            self._check_unseen()
+
+    def _check_unseen(self) -> None:
+        timed, untimed = (sum(int.from_bytes(c, "little") for c in self.unseen[k])
+                          for k in (0, 1))
+        if timed > self.timed:
+            warn(self.tool, f"{timed - self.timed} off-CPU stretches ended at a switch "
+                 "the kernel ran no BPF program for; timed from the task's run time")
+            self.timed = timed
+        if untimed > self.untimed:
+            warn(self.tool, f"lost {untimed - self.untimed} off-CPU stretches (ended at "
+                 "a switch the kernel ran no BPF program for)")
+            self.untimed = untimed
 
 
 def warn(tool: str, msg: str) -> None:

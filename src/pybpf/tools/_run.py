@@ -121,7 +121,8 @@ def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str 
     """Call ``report()`` every ``args.interval`` seconds, ``args.count`` times, and once
     more on Ctrl-C (as bcc's counting tools do)."""
     collector_on(collect=True)      # a tool that loaded its own way (compiled, say)
-    drops = _common.DropReporter(tool, obj.maps["drops"], programs=obj.programs.values())
+    drops = _common.DropReporter(tool, obj.maps["drops"], programs=obj.programs.values(),
+                                 unseen=obj.maps.get("unseen"))
     n = 0
     try:
         # inside the try: a caller that waits for the banner and then stops us must

@@ -125,5 +125,6 @@ def collect(tool: str, obj, args, out, banner: str, json_value: str = "count",
             link.close()
     report(out, obj.maps["counts"], obj.maps["stacks"], args, json_value=json_value)
     out.flush()
-    _common.DropReporter(tool, obj.maps["drops"]).check(force=True)
+    _common.DropReporter(tool, obj.maps["drops"], programs=obj.programs.values(),
+                         unseen=obj.maps.get("unseen")).check(force=True)
 

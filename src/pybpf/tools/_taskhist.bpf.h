@@ -17,7 +17,17 @@ const volatile bool millis = false;   /* -m */
 const volatile bool by_pidns = false; /* runqlat --pidnss */
 const volatile bool include_idle = false;   /* cpudist -I: the idle tasks (pid 0) too */
 
-HASH_MAP(start, __u32, __u64, 10240);
+#include "_unseen.bpf.h"
+
+/* When a thread's interval began, and its run time and switch-ins then (an interval
+ * whose end no program saw is timed from them: _unseen.bpf.h) */
+struct interval_start {
+	__u64 ts;
+	__u64 ran;
+	__u64 runs;
+};
+
+HASH_MAP(start, __u32, struct interval_start, 10240);
 HASH_MAP(hists, __u32, struct hist, 10240);
 
 /* The start map's key of t: its thread id; each CPU's idle task (pid 0 on every CPU)
@@ -32,26 +42,29 @@ static __always_inline __u32 interval_key(struct task_struct *t)
 	return tid;
 }
 
-/* Start t's interval at now (a task the -p/-t filters want; the idle task with -I). */
+/* Start t's interval at now (a task the -p/-t filters want; the idle task with -I); a
+ * full map counts a drop. */
 static __always_inline void start_interval(struct task_struct *t, __u64 now)
 {
 	__u32 tid = interval_key(t);
+	struct interval_start s = { .ts = now, .ran = task_ran(t), .runs = task_runs(t) };
 
 	if (!tid || !task_wanted(t))
 		return;
-	bpf_map_update_elem(&start, &tid, &now, BPF_ANY);
+	if (bpf_map_update_elem(&start, &tid, &s, BPF_ANY))
+		count_drop();
 }
 
 /* End t's interval at now: its length in ns in *delta, false when none was started. */
 static __always_inline bool end_interval(struct task_struct *t, __u64 now, __u64 *delta)
 {
 	__u32 tid = interval_key(t);
-	__u64 *ts = bpf_map_lookup_elem(&start, &tid);
+	struct interval_start *s = bpf_map_lookup_elem(&start, &tid);
 	__u64 begun;
 
-	if (!ts)
+	if (!s)
 		return false;
-	begun = *ts;
+	begun = s->ts;
 	bpf_map_delete_elem(&start, &tid);
 	if (begun > now)
 		return false;
@@ -79,6 +92,27 @@ static __always_inline void record_interval(struct task_struct *t, __u64 delta)
 	delta /= millis ? 1000000 : 1000;
 	hist_add(&hists, &key, delta);
 	ext_add(delta);
+}
+
+/* t, the task leaving the CPU, still has an interval open that ended at a switch-in no
+ * program saw (_unseen.bpf.h): record it now, timed from t's run time.  cpudist -O: any
+ * interval still open at a switch-out did.  runqlat (switched_in): only one t has been
+ * switched in since it began; a task woken while still on its CPU has a wait open that
+ * has not ended (and without CONFIG_SCHED_INFO the two cannot be told apart). */
+static __always_inline void close_unseen(struct task_struct *t, __u64 now, bool switched_in)
+{
+	__u32 tid = BPF_CORE_READ(t, pid);      /* (not the idle tasks: no run time) */
+	struct interval_start *s;
+	__u64 delta;
+
+	if (!tid)
+		return;
+	s = bpf_map_lookup_elem(&start, &tid);
+	if (!s || (switched_in && task_runs(t) == s->runs))
+		return;
+	if (unseen_stretch(t, s->ts, s->ran, now, &delta))
+		record_interval(t, delta);
+	bpf_map_delete_elem(&start, &tid);
 }
 
 #endif

@@ -27,8 +27,11 @@ int switch_(struct bpf_raw_tracepoint_args *ctx)
 
 	/* the cgroup filters see the task going off the CPU (the current one) */
 	if (offcpu) {
-		if (current_in_groups())
+		/* an off-CPU stretch of prev's still open ended unseen */
+		if (current_in_groups()) {
+			close_unseen(prev, now, false);
 			start_interval(prev, now);
+		}
 		close_interval(next, now);
 	} else {
 		if (current_in_groups())

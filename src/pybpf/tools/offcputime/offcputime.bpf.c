@@ -5,6 +5,7 @@
 #include "vmlinux.h"
 #include "../_common.bpf.h"
 #include "../_stacks.bpf.h"
+#include "../_unseen.bpf.h"
 #include "offcputime.h"
 
 const volatile bool user_threads_only = false;
@@ -31,6 +32,15 @@ static __always_inline bool wanted(struct task_struct *t)
 	return task_wanted(t) && current_in_groups();
 }
 
+/* Charge delta_ns of blocking to key (within -m/-M). */
+static __always_inline void charge(struct stack_key *key, __u64 delta_ns)
+{
+	__u64 delta = delta_ns / 1000;
+
+	if (delta >= min_block_us && delta <= max_block_us)
+		counter_add(&counts, key, delta);
+}
+
 SEC("raw_tp/sched_switch")
 int switch_(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -41,8 +51,17 @@ int switch_(struct bpf_raw_tracepoint_args *ctx)
 	__u32 tid;
 
 	tid = BPF_CORE_READ(prev, pid);
+	/* a stretch of prev's still open ended at a switch no program saw
+	 * (../_unseen.bpf.h): charged now, whether or not this one is wanted */
+	s = bpf_map_lookup_elem(&starts, &tid);
+	if (s) {
+		if (unseen_stretch(prev, s->ts, s->ran, now, &delta))
+			charge(&s->key, delta);
+		bpf_map_delete_elem(&starts, &tid);
+	}
 	if (tid && wanted(prev)) {
 		st.ts = now;
+		st.ran = task_ran(prev);
 		st.key.pid = BPF_CORE_READ(prev, tgid);
 		st.key.tid = tid;
 		BPF_CORE_READ_STR_INTO(&st.key.comm, prev, comm);
@@ -55,10 +74,8 @@ int switch_(struct bpf_raw_tracepoint_args *ctx)
 	s = bpf_map_lookup_elem(&starts, &tid);
 	if (!s)
 		return 0;
-	delta = (now - s->ts) / 1000;
-	if (delta >= min_block_us && delta <= max_block_us) {
-		counter_add(&counts, &s->key, delta);
-	}
+	if (now >= s->ts)
+		charge(&s->key, now - s->ts);
 	bpf_map_delete_elem(&starts, &tid);
 	return 0;
 }

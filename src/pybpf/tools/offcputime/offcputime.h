@@ -4,6 +4,7 @@
 
 struct start {
 	__u64 ts;
+	__u64 ran;              /* the task's run time at ts (../_unseen.bpf.h) */
 	struct stack_key key;
 };
 

@@ -34,6 +34,9 @@ int switch_(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *next = (struct task_struct *)ctx->args[2];
 	__u64 delta;
 
+	/* a wait of prev's still open though it has run since ended unseen */
+	if (current_in_groups())
+		close_unseen(prev, bpf_ktime_get_ns(), true);
 	/* preempted while runnable: it waits on the queue from now */
 	if (task_state(prev) == TASK_RUNNING)
 		enqueue(prev);

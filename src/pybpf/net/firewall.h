@@ -5,24 +5,32 @@
 #define PYBPF_FIREWALL_H
 
 /* Rule trie key: an LPM key whose "data" is a fixed header followed by the address.
- * The header (dim, family, proto, port) is always matched exactly (its 48 bits count in
- * prefixlen); only the address part is a prefix.  proto 0 / port 0 mean "any". */
+ * The header (dim, family, proto, pkind, port) is always matched exactly (its 48 bits
+ * count in prefixlen); only the address part is a prefix.  proto 0 / port 0 mean "any".
+ * pkind says what port is: a destination or source port, or the class of one (a port
+ * range class from the port-class entries, see FW_PMAP).
+ * FW_PMAP entries map a port to its class: dim FW_PMAP, family 0, proto, pkind
+ * FW_PK_DCLASS or FW_PK_SCLASS, port 0, and the port (network order) in addr[0..1] as
+ * a prefix, so a range is a handful of entries; the class is the value's interval_ns. */
 #define FW_HDR_BITS 48
 struct fw_key {
 	__u32 prefixlen;
 	__u8 dim;        /* FW_SRC or FW_DST: which address the prefix applies to */
 	__u8 family;     /* FW_V4 or FW_V6 */
 	__u8 proto;      /* IPPROTO_*, 0 = any */
-	__u8 pad;
-	__u16 port;      /* destination port, network order, 0 = any */
+	__u8 pkind;      /* FW_PK_*: what port holds */
+	__u16 port;      /* port (network order) or port class, 0 = any */
 	__u8 addr[16];   /* IPv4 uses the first 4 bytes */
 };
 
-enum { FW_SRC = 0, FW_DST = 1 };
+enum { FW_SRC = 0, FW_DST = 1, FW_PMAP = 2 };
+enum { FW_PK_DPORT = 0, FW_PK_DCLASS = 1, FW_PK_SPORT = 2, FW_PK_SCLASS = 3 };
 enum { FW_V4 = 1, FW_V6 = 2 };
 
-/* How specific a rule is beyond its prefix: a port beats a protocol beats neither. */
-enum { FW_SPEC_NONE = 0, FW_SPEC_PROTO = 1, FW_SPEC_PORT = 2 };
+/* How specific a rule is beyond its prefix: a single port beats a port range beats a
+ * protocol beats neither; destination ports before source ports of the same kind. */
+enum { FW_SPEC_NONE = 0, FW_SPEC_PROTO = 1, FW_SPEC_SRANGE = 2, FW_SPEC_DRANGE = 3,
+       FW_SPEC_SPORT = 4, FW_SPEC_DPORT = 5 };
 
 enum { FW_ALLOW = 0, FW_DENY = 1, FW_LIMIT = 2 };
 
@@ -71,7 +79,7 @@ struct fw_bucket {
 	__u64 tat;         /* GCRA's theoretical arrival time, ns (CLOCK_MONOTONIC) */
 };
 
-/* Control word, array index 0.  mask: bit (family-1)*6 + dim*3 + spec is set when the
+/* Control word, array index 0.  mask: bit (family-1)*16 + dim*8 + spec is set when the
  * active rule set has entries of that class; the program skips lookups of empty classes.
  * The control plane keeps it a superset of the live trie's classes while switching. */
 struct fw_conf {

@@ -17,6 +17,7 @@ import time
 from .. import errors
 from ..maps import Map, MapSpec
 from .._sys.uapi import MapType
+from . import portclass as P
 from . import rules as R
 
 PIN_ROOT = "/sys/fs/bpf/pybpf/firewall"
@@ -27,6 +28,11 @@ HOOKS = {1: ("xdp", "native"), 2: ("xdp", "generic"), 3: ("tc", "ingress"),
 DEFAULT_CAPACITY = 131072
 _NO_PREALLOC = 1
 _U32 = struct.Struct("<I")
+
+
+def old_mask_ranges(mask: int) -> bool:
+    """Whether a class mask has port-range classes."""
+    return bool(mask & R.RANGE_MASK)
 
 
 class FirewallError(errors.PybpfError):
@@ -258,7 +264,9 @@ class Firewall:
             mask_now, _, capacity, next_id = self.conf()
             entries = [r.entries() for r in rules]
             ids = list(range(next_id, next_id + len(rules)))
-            fallback = next_id == 0 or ids and ids[-1] >= capacity
+            # port ranges change the set's port classes: a whole-set swap
+            fallback = next_id == 0 or ids and ids[-1] >= capacity or any(
+                r.has_ranges() for r in rules)
             with self._trie() as t:
                 if not fallback:
                     for r, (ks, _, _) in zip(rules, entries):
@@ -306,6 +314,10 @@ class Firewall:
         """Delete rules in place, given as Rule objects (matched by their text) or ids.
         The default policy (id 0) cannot be deleted: set another one instead."""
         t0 = time.perf_counter()
+        if self.conf()[0] & R.RANGE_MASK:
+            # a range rule gone may hand its ports to a wider range: a whole-set swap
+            with self._locked():
+                return self._delete_by_swap(targets, t0)
         with self._locked(), self._trie() as t:
             doomed: list[bytes] = []
             by_id = None
@@ -318,7 +330,7 @@ class Firewall:
                         by_id = {}
                         for k, v in t.items_raw():
                             by_id.setdefault(_U32.unpack_from(v)[0], []).append(k)
-                    if tg not in by_id:
+                    if tg not in by_id or tg == P.NOT_A_RULE:
                         raise R.RuleError(f"no rule with id {tg}")
                     doomed += by_id.pop(tg)
                     continue
@@ -338,6 +350,25 @@ class Firewall:
         return {"rules": len(targets), "entries": len(doomed), "in_place": True,
                 "default": "", "seconds": time.perf_counter() - t0}
 
+    def _delete_by_swap(self, targets: list, t0: float) -> dict:
+        with self._trie() as t:
+            cur, default = R.decode(t.items_raw())
+        by_text = {r.text(): rid for rid, r in cur.items()}
+        for tg in targets:
+            if isinstance(tg, int):
+                if tg == 0:
+                    raise R.RuleError("rule 0 is the default policy: set it with "
+                                      "--default instead")
+                if cur.pop(tg, None) is None:
+                    raise R.RuleError(f"no rule with id {tg}")
+            else:
+                rid = by_text.get(tg.text())
+                if rid is None or cur.pop(rid, None) is None:
+                    raise R.RuleError(f"no rule '{tg.text()}' (see 'pybpf firewall status')")
+        res = self._apply(R.RuleSet([r for _, r in sorted(cur.items())], default), t0)
+        res.update(rules=len(targets), in_place=False)
+        return res
+
     def _apply(self, ruleset: R.RuleSet, t0: float) -> dict:
         mask_now, _, capacity, _ = self.conf()
         with self._trie() as t:
@@ -345,19 +376,33 @@ class Firewall:
         old_default = R.default_of(old)
         default = old_default if ruleset.default is None else ruleset.default
         # A rule keeps its id (and counters) when the old trie has exactly its entries:
-        # the same keys, all under one id, with the same action and parameters.
+        # the same keys, all under one id, with the same action and parameters.  (Port
+        # range rules: the same text, as their class keys follow the other ranges.)
         per_id: dict[bytes, int] = {}
         for v in old.values():
             per_id[v[:4]] = per_id.get(v[:4], 0) + 1
+        per_id.pop(_U32.pack(P.NOT_A_RULE), None)
         taken = {_U32.unpack(i)[0] for i in per_id} | {0}
-        entries = [r.entries() for r in ruleset.rules]
+        entries, pmap = R.expand(ruleset.rules)
+        old_ranged: dict[str, int] = {}
+        if old_mask_ranges(mask_now) and any(r.has_ranges() for r in ruleset.rules):
+            old_ranged = {r.text(): rid for rid, r in R.decode(old.items())[0].items()
+                          if r.has_ranges()}
         ids: list[int] = []
         fresh: list[int] = [0] if default != old_default else []
         used: set[int] = set()
         old_get, unpack = old.get, _U32.unpack
-        for ks, tails, _ in entries:
-            v = old_get(ks[0])
+        for rule, (ks, tails, _) in zip(ruleset.rules, entries):
             rid = -1
+            if rule.has_ranges():
+                rid = old_ranged.get(rule.text(), -1)
+                if rid in used:
+                    rid = -1
+                if rid > 0:
+                    used.add(rid)
+                ids.append(rid)
+                continue
+            v = old_get(ks[0])
             if v is not None and v[4:] == tails[0]:
                 idb = v[:4]
                 if per_id[idb] == len(ks) and (len(ks) == 1 or all(
@@ -386,7 +431,7 @@ class Firewall:
             ids[i] = rid
             used.add(rid)
             fresh.append(rid)
-        keys, vals, n, mask = R.encode(ruleset.rules, ids, default, entries)
+        keys, vals, n, mask = R.encode(ruleset.rules, ids, default, entries, pmap)
         if n > capacity:
             raise R.RuleError(f"the rules need {n} trie entries; this firewall holds "
                               f"{capacity} (load it with a larger --capacity)")

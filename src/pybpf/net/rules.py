@@ -1,8 +1,9 @@
 """Firewall rules: the one-line syntax, rule files (text or TOML), and their encoding as
 entries of the program's LPM trie (layouts in firewall.h).  Pure: no kernel, no root.
 
-A rule is ``ACTION [PROTO] [from PREFIX | to PREFIX] [port N] [rate N] [burst N] [per N]
-[per6 N]``; docs/firewall.md explains the matching order.
+A rule is ``ACTION [PROTO] [from PREFIX | to PREFIX] [port PORTS | sport PORTS] [rate N]
+[burst N] [per N] [per6 N]`` (PORTS: ``80``, ``80,443``, ``6000-7000``); docs/firewall.md
+explains the matching order.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import socket
 import struct
 
 from ..errors import PybpfError
+from . import portclass as P
 
 ALLOW, DENY, LIMIT = 0, 1, 2
 ACTION_NAMES = {ALLOW: "allow", DENY: "deny", LIMIT: "limit"}
@@ -18,7 +20,10 @@ _ACTIONS = {"allow": ALLOW, "accept": ALLOW, "pass": ALLOW,
             "deny": DENY, "drop": DENY, "block": DENY, "limit": LIMIT}
 V4, V6 = 1, 2
 SRC, DST = 0, 1
-SPEC_NONE, SPEC_PROTO, SPEC_PORT = 0, 1, 2
+SPEC_NONE, SPEC_PROTO, SPEC_SRANGE, SPEC_DRANGE, SPEC_SPORT, SPEC_DPORT = 0, 1, 2, 3, 4, 5
+SPEC_PORT = SPEC_DPORT
+RANGE_MASK = sum(1 << (f * 16 + d * 8 + s) for f in (0, 1) for d in (SRC, DST)
+                 for s in (SPEC_SRANGE, SPEC_DRANGE))
 HDR_BITS = 48
 PROTOS = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132,
           "gre": 47, "esp": 50, "ah": 51}
@@ -107,18 +112,32 @@ def parse_prefix(text: str) -> Prefix:
 
 
 class Rule:
-    """One rule.  ``src``/``dst``: a Prefix or None (any); ``proto``/``port``: 0 = any;
-    ``rate`` packets/s and ``burst`` packets for limit rules; ``per``/``per6``: the source
-    prefix length one bucket covers (32 / 128: each address its own)."""
+    """One rule.  ``src``/``dst``: a Prefix or None (any); ``proto``: 0 = any;
+    ``ports``/``sports``: destination / source port items ((lo, hi) pairs, portclass),
+    empty = any (``port=N`` is one destination port); ``rate`` packets/s and ``burst``
+    packets for limit rules; ``per``/``per6``: the source prefix length one bucket
+    covers (32 / 128: each address its own)."""
 
-    __slots__ = ("action", "src", "dst", "proto", "port", "rate", "burst", "per", "per6",
-                 "line")
+    __slots__ = ("action", "src", "dst", "proto", "ports", "sports", "rate", "burst", "per",
+                 "per6", "line")
 
     def __init__(self, action: int, src: Prefix | None = None, dst: Prefix | None = None,
                  proto: int = 0, port: int = 0, rate: int = 0, burst: int = 0,
-                 per: int = 32, per6: int = 128, line: int | None = None):
-        self.action, self.src, self.dst, self.proto, self.port = action, src, dst, proto, port
+                 per: int = 32, per6: int = 128, line: int | None = None,
+                 ports: tuple = (), sports: tuple = ()):
+        self.action, self.src, self.dst, self.proto = action, src, dst, proto
+        self.ports = ((port, port),) if port else ports
+        self.sports = sports
         self.rate, self.burst, self.per, self.per6, self.line = rate, burst, per, per6, line
+
+    @property
+    def port(self) -> int:
+        """The destination port of a one-port rule, else 0."""
+        p = self.ports
+        return p[0][0] if len(p) == 1 and p[0][0] == p[0][1] else 0
+
+    def has_ranges(self) -> bool:
+        return any(hi > lo for lo, hi in self.ports + self.sports)
 
     def match_text(self) -> str:
         """The match part of :meth:`text` (what identifies a rule across rule sets)."""
@@ -129,8 +148,10 @@ class Rule:
             parts.append(f"from {self.src}")
         if self.dst is not None:
             parts.append(f"to {self.dst}")
-        if self.port:
-            parts.append(f"port {self.port}")
+        if self.ports:
+            parts.append(f"port {P.text(self.ports)}")
+        if self.sports:
+            parts.append(f"sport {P.text(self.sports)}")
         return " ".join(parts) or "any"
 
     def text(self) -> str:
@@ -164,17 +185,25 @@ class Rule:
             return (V6,)
         return (V4, V6)
 
+    def protos(self) -> tuple[int, ...]:
+        """The protocols of the rule's keys: a port rule that names none means TCP and
+        UDP."""
+        return (self.proto,) if self.proto or not (self.ports or self.sports) else (6, 17)
+
     def entries(self) -> tuple[list[bytes], list[bytes], int]:
-        """The trie keys of this rule, the matching values without their first 4 bytes
-        (the rule id, given at encoding), and the rule's bits in the program's class mask
-        (firewall.h).  One key per family, and per protocol for a port rule that names
-        none (such a rule means TCP and UDP)."""
+        """The trie keys of this rule's single ports (or of the rule, if it has no port),
+        the matching values without their first 4 bytes (the rule id, given at encoding),
+        and the rule's bits in the program's class mask (firewall.h).  One key per family,
+        per protocol for a port rule that names none, and per single port.  Port ranges
+        are keys of port classes, made for a whole rule set by :func:`expand`."""
         pfx, dim = self.dst, DST
         if pfx is None:
             pfx, dim = self.src, SRC
-        proto, port, action = self.proto, self.port, self.action
-        spec = SPEC_PORT if port else SPEC_PROTO if proto else SPEC_NONE
-        if pfx is not None and (proto or not port):
+        proto, action, ports = self.proto, self.action, self.ports
+        port = ports[0][0] if len(ports) == 1 and ports[0][0] == ports[0][1] else 0
+        if pfx is not None and not self.sports and (proto and (port or not ports)
+                                                    or not ports):
+            spec = SPEC_DPORT if port else SPEC_PROTO if proto else SPEC_NONE
             # the common case, one key: a prefix with or without protocol and port
             fam, plen = pfx.family, pfx.plen
             per = self.per if fam == V4 else self.per6
@@ -185,23 +214,23 @@ class Rule:
                     _TAILS.clear()
                 tail = _TAILS[tk] = _tail(action, plen, spec, per, self.rate, self.burst)
             return ([_KEY_PACK(HDR_BITS + plen, dim, fam, proto, 0, _htons(port), pfx.addr)],
-                    [tail], 1 << ((fam - 1) * 6 + dim * 3 + spec))
-        interval = burst_ns = 0
-        if action == LIMIT:
-            interval = max(1, 1_000_000_000 // self.rate)
-            burst_ns = interval * self.burst
-        port_ne = _htons(port)
+                    [tail], 1 << ((fam - 1) * 16 + dim * 8 + spec))
         addr, plen = (pfx.addr, pfx.plen) if pfx is not None else (_ZERO16, 0)
-        protos = (proto,) if proto or not port else (6, 17)
+        if self.ports or self.sports:
+            kinds = [(SPEC_DPORT, P.PK_DPORT, _htons(p)) for p in P.singles(self.ports)]
+            kinds += [(SPEC_SPORT, P.PK_SPORT, _htons(p)) for p in P.singles(self.sports)]
+        else:
+            kinds = [(SPEC_PROTO if proto else SPEC_NONE, P.PK_DPORT, 0)]
         keys, tails = [], []
         mask = 0
         for fam in self.families():
-            tail = _TAIL.pack(action, plen, spec, self.per if fam == V4 else self.per6,
-                              interval, burst_ns)
-            mask |= 1 << ((fam - 1) * 6 + dim * 3 + spec)
-            for pr in protos:
-                keys.append(KEY.pack(HDR_BITS + plen, dim, fam, pr, 0, port_ne, addr))
-                tails.append(tail)
+            per = self.per if fam == V4 else self.per6
+            for spec, pk, port_ne in kinds:
+                tail = _tail(action, plen, spec, per, self.rate, self.burst)
+                mask |= 1 << ((fam - 1) * 16 + dim * 8 + spec)
+                for pr in self.protos():
+                    keys.append(KEY.pack(HDR_BITS + plen, dim, fam, pr, pk, port_ne, addr))
+                    tails.append(tail)
         return keys, tails, mask
 
     def keys(self) -> list[bytes]:
@@ -269,7 +298,11 @@ def _parse_rule(text: str, line: int | None) -> Rule:
             r.proto = PROTOS[name] if name in PROTOS else _int(name, "protocol", 1, 255)
             i += 2
             continue
-        if word not in ("from", "to", "port", "rate", "burst", "per", "per6"):
+        if word in ("dport", "ports", "dports"):
+            word = "port"
+        elif word == "sports":
+            word = "sport"
+        if word not in ("from", "to", "port", "sport", "rate", "burst", "per", "per6"):
             raise RuleError(f"unexpected {toks[i]!r}")
         if word in seen:
             raise RuleError(f"{word!r} given twice")
@@ -284,8 +317,15 @@ def _parse_rule(text: str, line: int | None) -> Rule:
                 r.src = pfx
             else:
                 r.dst = pfx
-        elif word == "port":
-            r.port = _int(val, "port", 1, 65535)
+        elif word in ("port", "sport"):
+            try:
+                items = P.parse_ports(val, word)
+            except P.PortError as e:
+                raise RuleError(str(e)) from None
+            if word == "port":
+                r.ports = items
+            else:
+                r.sports = items
         elif word == "rate":
             v = val.lower()
             for suffix in ("/s", "pps"):
@@ -305,8 +345,10 @@ def check(r: Rule, given=()) -> Rule:
     """Refuse rules that cannot mean anything; fill a limit rule's defaults."""
     if r.src is not None and r.dst is not None:
         raise RuleError("a rule matches one address: give 'from' or 'to', not both")
-    if r.port and r.proto and r.proto not in _PORTED:
-        raise RuleError(f"'port' needs tcp, udp or sctp, not "
+    if r.ports and r.sports:
+        raise RuleError("a rule matches one port: give 'port' or 'sport', not both")
+    if (r.ports or r.sports) and r.proto and r.proto not in _PORTED:
+        raise RuleError(f"'{'port' if r.ports else 'sport'}' needs tcp, udp or sctp, not "
                         f"{PROTO_NAMES.get(r.proto, r.proto)}")
     pfx = r.src or r.dst
     if pfx is not None and ((r.proto == 1 and pfx.family == V6) or
@@ -361,7 +403,8 @@ def parse_text(text: str, source: str | None = None) -> RuleSet:
     return rs
 
 
-_TABLE_KEYS = {"action", "proto", "from", "to", "port", "rate", "burst", "per", "per6"}
+_TABLE_KEYS = {"action", "proto", "from", "to", "port", "sport", "rate", "burst", "per",
+               "per6"}
 
 
 def parse_toml(text: str, source: str | None = None) -> RuleSet:
@@ -435,9 +478,12 @@ def _from_table(t: dict, line: int | None) -> Rule:
     if "action" not in t:
         raise RuleError("[[rule]] needs an action (allow, deny or limit)")
     words = [str(t["action"])]
-    for k in ("proto", "from", "to", "port", "rate", "burst", "per", "per6"):
+    for k in ("proto", "from", "to", "port", "sport", "rate", "burst", "per", "per6"):
         if k in t:
             v = t[k]
+            if k in ("port", "sport") and isinstance(v, list) and v and all(
+                    isinstance(x, (str, int)) and not isinstance(x, bool) for x in v):
+                v = ",".join(str(x) for x in v)     # port = [80, 443, "8000-8100"]
             if isinstance(v, bool) or not isinstance(v, (str, int)):
                 raise RuleError(f"[[rule]]: {k} = {v!r} is not a string or number")
             if isinstance(v, str) and (not v or len(v.split()) != 1):
@@ -463,20 +509,90 @@ def parse_file(path: str) -> RuleSet:
         return parse_text(text, path)
 
 
+def expand(rules: list[Rule]) -> tuple[list, tuple[list, list]]:
+    """Every rule's entries (:meth:`Rule.entries` plus the keys of the port classes its
+    ranges cover) and the set's port-class entries (keys, values).  Where ranges of two
+    rules with the same address and protocol overlap, the narrower range owns the
+    overlap; ranges of the same width overlapping there are an error."""
+    entries = [r.entries() for r in rules]
+    ranged = [i for i, r in enumerate(rules) if r.has_ranges()]
+    if not ranged:
+        return entries, ([], [])
+    cls = P.Classes(KEY, VALUE, HDR_BITS)
+    spans: dict = {}
+    for i in ranged:
+        r = rules[i]
+        for kind, items in ((P.PK_DCLASS, r.ports), (P.PK_SCLASS, r.sports)):
+            for lo, hi in P.ranges(items):
+                for pr in r.protos():
+                    spans.setdefault((pr, kind), []).append((lo, hi, (i, lo, hi)))
+    owner: dict[bytes, tuple] = {}
+    for (pr, kind), sp in sorted(spans.items()):
+        try:
+            classes = cls.build(pr, kind, sp)
+        except P.PortError as e:
+            raise RuleError(str(e)) from None
+        spec = SPEC_DRANGE if kind == P.PK_DCLASS else SPEC_SRANGE
+        for cid, owners in classes:
+            for i, lo, hi in sorted(owners):
+                r = rules[i]
+                pfx, dim = (r.dst, DST) if r.dst is not None else (r.src, SRC)
+                addr, plen = (pfx.addr, pfx.plen) if pfx is not None else (_ZERO16, 0)
+                for fam in r.families():
+                    k = KEY.pack(HDR_BITS + plen, dim, fam, pr, kind, _htons(cid), addr)
+                    prev = owner.get(k)
+                    if prev is not None:
+                        j, plo, phi = prev[0], prev[1], prev[2]
+                        if phi - plo < hi - lo:
+                            continue
+                        if phi - plo == hi - lo:
+                            o = rules[j]
+                            where = f" (line {o.line})" if o.line else ""
+                            what = ("has the same match as" if (plo, phi) == (lo, hi) else
+                                    "overlaps, with a range as wide, the ports of")
+                            raise RuleError(f"'{r.text()}' {what} '{o.text()}'{where}",
+                                            r.line)
+                    owner[k] = (i, lo, hi, fam, spec, dim)
+    extra: dict[int, list] = {}
+    for k, (i, _, _, fam, spec, dim) in owner.items():
+        r = rules[i]
+        per = r.per if fam == V4 else r.per6
+        pfx = r.dst if r.dst is not None else r.src
+        tail = _tail(r.action, pfx.plen if pfx is not None else 0, spec, per, r.rate,
+                     r.burst)
+        extra.setdefault(i, []).append((k, tail, 1 << ((fam - 1) * 16 + dim * 8 + spec)))
+    for i in ranged:
+        ks, tails, mask = entries[i]
+        add = extra.get(i, [])
+        if not ks and not add:
+            r = rules[i]
+            raise RuleError(f"'{r.text()}' never matches: narrower port ranges of other "
+                            "rules with the same address and protocol cover all of it",
+                            r.line)
+        ks, tails = list(ks), list(tails)
+        for k, tail, m in add:
+            ks.append(k)
+            tails.append(tail)
+            mask |= m
+        entries[i] = (ks, tails, mask)
+    return entries, (cls.keys, cls.vals)
+
+
 def encode(rules: list[Rule], ids: list[int], default: int | None,
-           entries: list | None = None) -> tuple[bytes, bytes, int, int]:
-    """Packed trie keys and values for ``rules`` (rule i gets ``ids[i]``; ``entries``:
-    their :meth:`Rule.entries`, if already computed) plus the default policy as rule id 0:
-    an address-less, protocol-less rule of each family, the least specific rule there can
-    be, so it applies exactly when no other rule matches.  Returns (keys, values, count,
-    class mask).  ``default`` None: no default entries (rules added to a live set).  Two
-    rules with the same match are an error naming both lines."""
+           entries: list | None = None, pmap: tuple | None = None
+           ) -> tuple[bytes, bytes, int, int]:
+    """Packed trie keys and values for ``rules`` (rule i gets ``ids[i]``; ``entries``
+    and ``pmap``: what :func:`expand` gave, if already computed) plus the default policy
+    as rule id 0: an address-less, protocol-less rule of each family, the least specific
+    rule there can be, so it applies exactly when no other rule matches.  Returns (keys,
+    values, count, class mask).  ``default`` None: no default entries (rules added to a
+    live set).  Two rules with the same match are an error naming both lines."""
     keys: list[bytes] = []
     vals: list[bytes] = []
     owner: dict[bytes, int] = {}
     mask = 0
     if entries is None:
-        entries = [r.entries() for r in rules]
+        entries, pmap = expand(rules)
     pack_id = _ID.pack
     for i, (rid, (ks, tails, m)) in enumerate(zip(ids, entries)):
         idb = pack_id(rid)
@@ -490,6 +606,17 @@ def encode(rules: list[Rule], ids: list[int], default: int | None,
             keys.append(k)
             vals.append(idb + tail)
         mask |= m
+    if pmap and pmap[0]:
+        keys += pmap[0]
+        vals += pmap[1]
+        for rid, r in zip(ids, rules):
+            if r.has_ranges():
+                items = [(P.PK_DCLASS, lo, hi) for lo, hi in P.ranges(r.ports)]
+                items += [(P.PK_SCLASS, lo, hi) for lo, hi in P.ranges(r.sports)]
+                for n, (kind, lo, hi) in enumerate(items):
+                    k, v = P.meta_entry(KEY, VALUE, HDR_BITS, rid, n, kind, lo, hi)
+                    keys.append(k)
+                    vals.append(v)
     if default is None:
         return b"".join(keys), b"".join(vals), len(keys), mask
     # A rule matching everything of a family takes the default's place for that family.
@@ -498,7 +625,7 @@ def encode(rules: list[Rule], ids: list[int], default: int | None,
         if k not in owner:
             keys.append(k)
             vals.append(pack_id(0) + tail)
-            mask |= 1 << (j * 6 + SRC * 3 + SPEC_NONE)
+            mask |= 1 << (j * 16 + SRC * 8 + SPEC_NONE)
     return b"".join(keys), b"".join(vals), len(keys), mask
 
 
@@ -520,22 +647,35 @@ def decode(entries, default_fallback: int = ALLOW) -> tuple[dict[int, Rule], int
 
 def _decode(entries, default_fallback: int) -> tuple[dict[int, Rule], int]:
     by_id: dict[int, list] = {}
+    meta: dict[int, list] = {}
     for k, v in entries:
-        plen, dim, fam, proto, _, port_ne, addr = KEY.unpack(k)
-        rid, action, _, spec, per, interval, burst_ns = VALUE.unpack(v)
+        plen, dim, fam, proto, pkind, port_ne, addr = KEY.unpack(k)
+        vt = VALUE.unpack(v)
+        if dim == P.META:
+            rid, kind, lo, hi = P.meta_decode(addr, vt)
+            meta.setdefault(rid, []).append((kind, lo, hi))
+            continue
+        if dim == P.PMAP:
+            continue
+        rid, action, _, spec, per, interval, burst_ns = vt
         by_id.setdefault(rid, []).append((plen - HDR_BITS, dim, fam, proto,
                                           socket.ntohs(port_ne), addr, action, per,
-                                          interval, burst_ns))
+                                          interval, burst_ns, pkind))
     default = default_fallback
     rules: dict[int, Rule] = {}
     for rid, ents in by_id.items():
-        plen, dim, fam, proto, port, addr, action, per, interval, burst_ns = ents[0]
+        plen, dim, fam, proto, port, addr, action, per, interval, burst_ns, _ = ents[0]
         if rid == 0:
             default = action
             continue
-        r = Rule(action, port=port)
+        r = Rule(action)
+        dports = {(e[4], e[4]) for e in ents if e[10] == P.PK_DPORT and e[4]}
+        sports = {(e[4], e[4]) for e in ents if e[10] == P.PK_SPORT}
+        for kind, lo, hi in meta.get(rid, ()):
+            (dports if kind == P.PK_DCLASS else sports).add((lo, hi))
+        r.ports, r.sports = P.normalize(dports), P.normalize(sports)
         protos = {e[3] for e in ents}
-        if port and protos == {6, 17}:
+        if (r.ports or r.sports) and protos == {6, 17}:
             proto = 0
         r.proto = proto
         fams = {e[2] for e in ents}

@@ -236,7 +236,7 @@ def rules_timing():
         res["cpu"] = time.process_time() - c
         out.append(("replace them by 100,000 other rules (API)", time.perf_counter() - t, res))
         for label, ports in (("port ranges", ((6000, 7000),)),
-                             ("port lists", ((22, 22), (80, 80), (443, 443)))):
+                             ("port lists", ((22, 22), (443, 443)))):
             rs = R.RuleSet([R.Rule(R.DENY, src=r.src, proto=6, ports=ports)
                             for r in make(100_000, base=12)], R.ALLOW)
             t, c = time.perf_counter(), time.process_time()

@@ -119,6 +119,15 @@ def test_range_rules_keep_ids_across_swaps_and_go_through_delete_and_add(fw):
     assert fw.obj.programs["firewall_xdp"].test_run(p6150).retval == XDP_PASS
     fw.delete([R.parse_rule("allow udp port 6100-6200")])
     assert fw.obj.programs["firewall_xdp"].test_run(p6150).retval == XDP_DROP
+    # a single port of a protocol with ranges is a class key: add swaps the whole set;
+    # a rule without a port still goes in place
+    p6300 = frame("198.51.100.1", "192.0.2.1", "udp", 6300)
+    fw.add([R.parse_rule("allow udp port 6300")])
+    assert fw.obj.programs["firewall_xdp"].test_run(p6300).retval == XDP_PASS
+    res = fw.add([R.parse_rule("deny from 198.51.100.1")])
+    assert res["in_place"]
+    assert fw.obj.programs["firewall_xdp"].test_run(p6300).retval == XDP_DROP
+    fw.delete([R.parse_rule("deny from 198.51.100.1"), R.parse_rule("allow udp port 6300")])
     assert set(ids_by_text(fw)) == {"deny udp port 6000-7000", "allow tcp port 22",
                                     "allow udp port 6001"}
     with pytest.raises(R.RuleError, match="no rule 'allow udp port 1-2'"):

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pybpf.net import rules as R
+from pybpf.net import trie as T
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
@@ -120,27 +121,27 @@ def test_encode_decode_round_trip_and_duplicates():
              "limit udp from 198.18.0.0/15 rate 1000 burst 50 per 24",
              "limit any rate 7 burst 3 per6 64"]
     rules = [R.parse_rule(t) for t in texts]
-    keys, vals, n, mask = R.encode(rules, list(range(1, len(rules) + 1)), R.DENY)
+    keys, vals, n, mask = T.encode(rules, list(range(1, len(rules) + 1)), R.DENY)
     ks, vs = R.KEY.size, R.VALUE.size
     entries = [(keys[i * ks:(i + 1) * ks], vals[i * vs:(i + 1) * vs]) for i in range(n)]
     # 'any' rules hold a key per family, 'port 53' one per protocol; 'limit rate 7' is a
     # catch-all of both families, so it takes the default's place: no default key is left
     assert n == 2 + 4 + 1 + 1 + 1 + 1 + 1 + 2
-    back, default = R.decode(entries)
+    back, default = T.decode(entries)
     assert [back[i].text() for i in sorted(back)] == texts
     assert default == R.ALLOW      # no rule 0 left: the fallback
-    keys, vals, n, _ = R.encode(rules[:3], [1, 2, 3], R.DENY)
-    back, default = R.decode([(keys[i * ks:(i + 1) * ks], vals[i * vs:(i + 1) * vs])
+    keys, vals, n, _ = T.encode(rules[:3], [1, 2, 3], R.DENY)
+    back, default = T.decode([(keys[i * ks:(i + 1) * ks], vals[i * vs:(i + 1) * vs])
                               for i in range(n)])
     assert default == R.DENY and n == 2 + 4 + 1 + 2
     with pytest.raises(R.RuleError, match=r"same match as 'allow tcp port 22' \(line 3\)"):
-        R.encode([R.parse_rule("allow tcp port 22", 3), R.parse_rule("deny tcp port 22", 9)],
+        T.encode([R.parse_rule("allow tcp port 22", 3), R.parse_rule("deny tcp port 22", 9)],
                  [1, 2], R.ALLOW)
     with pytest.raises(R.RuleError, match=r"'deny port 22' has the same match"):
-        R.encode([R.parse_rule("allow tcp port 22"), R.parse_rule("deny port 22")],
+        T.encode([R.parse_rule("allow tcp port 22"), R.parse_rule("deny port 22")],
                  [1, 2], R.ALLOW)
     # class mask: v4 bits 0-15, v6 bits 16-31 (dim*8 + spec)
-    _, _, _, mask = R.encode([R.parse_rule("deny udp to 10.0.0.0/8 port 9")], [1], R.ALLOW)
+    _, _, _, mask = T.encode([R.parse_rule("deny udp to 10.0.0.0/8 port 9")], [1], R.ALLOW)
     assert mask == (1 << (8 + R.SPEC_DPORT)) | (1 << 0) | (1 << 16)
 
 
@@ -149,10 +150,10 @@ def test_port_ranges_encode_to_classes_and_decode_back():
              "allow port 1024-65535", "allow udp sport 53,5000-5999",
              "deny tcp from 10.0.0.0/8 port 1-1023"]
     rules = [R.parse_rule(t) for t in texts]
-    keys, vals, n, mask = R.encode(rules, list(range(1, len(rules) + 1)), R.DENY)
+    keys, vals, n, mask = T.encode(rules, list(range(1, len(rules) + 1)), R.DENY)
     ks, vs = R.KEY.size, R.VALUE.size
     entries = [(keys[i * ks:(i + 1) * ks], vals[i * vs:(i + 1) * vs]) for i in range(n)]
-    back, default = R.decode(entries)
+    back, default = T.decode(entries)
     assert [back[i].text() for i in sorted(back)] == texts and default == R.DENY
     assert mask & R.RANGE_MASK
     # a range is a handful of class entries, not a key per port
@@ -205,7 +206,7 @@ def test_fuzz_rule_parser_raises_only_rule_errors(text):
     except R.RuleError:
         return
     assert R.parse_rule(r.text()) == r
-    R.encode([r], [1], R.ALLOW)
+    T.encode([r], [1], R.ALLOW)
 
 
 @settings(max_examples=200, deadline=None)

@@ -97,12 +97,13 @@ def _print_status(st: dict, out) -> None:
 def run(argv) -> int:
     from . import firewall as F
     from . import rules as R
+    from . import trie as T
     args = _parser().parse_args(argv)
     out = sys.stdout
     if args.cmd == "check":
         rs = R.parse_file(args.file)
         with _in_file(args.file):
-            R.encode(rs.rules, list(range(1, len(rs.rules) + 1)), rs.default or R.ALLOW)
+            T.encode(rs.rules, list(range(1, len(rs.rules) + 1)), rs.default or R.ALLOW)
         if rs.default is not None:
             out.write(f"default {R.ACTION_NAMES[rs.default]}\n")
         for r in rs.rules:

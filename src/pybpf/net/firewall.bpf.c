@@ -200,8 +200,10 @@ static __always_inline void probe(void *trie, struct fw_key *k, __u8 proto, __u8
 }
 
 /* The class of a port (FW_PK_DCLASS or FW_PK_SCLASS): the value of its FW_PMAP entry,
- * 0 when no range rule covers it. */
-static __always_inline __u16 port_class(void *trie, __u8 proto, __u8 pkind, __be16 port)
+ * 0 when no rule's port covers it, -1 when the protocol's ports of that direction have
+ * no classes (a protocol with classes has a catch-all /0 entry: its single ports are
+ * classes too, so that one probe finds single ports and ranges alike). */
+static __always_inline int port_class(void *trie, __u8 proto, __u8 pkind, __be16 port)
 {
 	struct fw_key k = {};
 	struct fw_rule *r;
@@ -212,24 +214,24 @@ static __always_inline __u16 port_class(void *trie, __u8 proto, __u8 pkind, __be
 	k.pkind = pkind;
 	__builtin_memcpy(k.addr, &port, 2);
 	r = bpf_map_lookup_elem(trie, &k);
-	return r ? (__u16)r->interval_ns : 0;
+	return r ? (int)(__u16)r->interval_ns : -1;
 }
 
 /* The classes of one address dimension, most specific first (the rank decides anyway;
  * a class with no entries in the rule set is skipped by its mask bit). */
 static __always_inline void lookup_dim(void *trie, struct fw_key *k, struct fw_pkt *p,
-				       __u32 mask, __be16 dcls, __be16 scls,
+				       __u32 mask, int dcls, int scls,
 				       struct fw_rule **best, __u32 *best_rank)
 {
 	if (p->has_port) {
-		if (mask & (1u << FW_SPEC_DPORT))
+		if ((mask & (1u << FW_SPEC_DPORT)) && dcls < 0)
 			probe(trie, k, p->proto, FW_PK_DPORT, p->dport, best, best_rank);
-		if (mask & (1u << FW_SPEC_SPORT))
+		if ((mask & (1u << FW_SPEC_SPORT)) && scls < 0)
 			probe(trie, k, p->proto, FW_PK_SPORT, p->sport, best, best_rank);
-		if ((mask & (1u << FW_SPEC_DRANGE)) && dcls)
-			probe(trie, k, p->proto, FW_PK_DCLASS, dcls, best, best_rank);
-		if ((mask & (1u << FW_SPEC_SRANGE)) && scls)
-			probe(trie, k, p->proto, FW_PK_SCLASS, scls, best, best_rank);
+		if ((mask & (1u << FW_SPEC_DRANGE)) && dcls > 0)
+			probe(trie, k, p->proto, FW_PK_DCLASS, bpf_htons(dcls), best, best_rank);
+		if ((mask & (1u << FW_SPEC_SRANGE)) && scls > 0)
+			probe(trie, k, p->proto, FW_PK_SCLASS, bpf_htons(scls), best, best_rank);
 	}
 	if (mask & (1u << FW_SPEC_PROTO))
 		probe(trie, k, p->proto, FW_PK_DPORT, 0, best, best_rank);
@@ -286,7 +288,7 @@ static __always_inline int classify(void *data, void *end, __u64 bytes)
 	struct fw_rule *best = 0;
 	struct fw_stats *st;
 	__u32 zero = 0, best_rank = 0, mask, both;
-	__be16 dcls = 0, scls = 0;
+	int dcls = -1, scls = -1;
 	struct fw_conf *c;
 	void *trie;
 	int verdict;
@@ -306,9 +308,9 @@ static __always_inline int classify(void *data, void *end, __u64 bytes)
 	both = mask | mask >> 8;
 	/* Port classes are looked up once, for both address dimensions. */
 	if (p.has_port && (both & (1u << FW_SPEC_DRANGE)))
-		dcls = bpf_htons(port_class(trie, p.proto, FW_PK_DCLASS, p.dport));
+		dcls = port_class(trie, p.proto, FW_PK_DCLASS, p.dport);
 	if (p.has_port && (both & (1u << FW_SPEC_SRANGE)))
-		scls = bpf_htons(port_class(trie, p.proto, FW_PK_SCLASS, p.sport));
+		scls = port_class(trie, p.proto, FW_PK_SCLASS, p.sport);
 	k.family = p.family;
 	if (mask & 0xff) {
 		k.prefixlen = FW_HDR_BITS + (p.family == FW_V4 ? 32 : 128);

@@ -28,7 +28,9 @@ enum { FW_PK_DPORT = 0, FW_PK_DCLASS = 1, FW_PK_SPORT = 2, FW_PK_SCLASS = 3 };
 enum { FW_V4 = 1, FW_V6 = 2 };
 
 /* How specific a rule is beyond its prefix: a single port beats a port range beats a
- * protocol beats neither; destination ports before source ports of the same kind. */
+ * protocol beats neither; destination ports before source ports of the same kind.
+ * A value's spec is its rank; a class mask bit says which probe finds the key (a single
+ * port of a protocol with port classes is a class key, found by the range probe). */
 enum { FW_SPEC_NONE = 0, FW_SPEC_PROTO = 1, FW_SPEC_SRANGE = 2, FW_SPEC_DRANGE = 3,
        FW_SPEC_SPORT = 4, FW_SPEC_DPORT = 5 };
 

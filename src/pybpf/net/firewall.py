@@ -19,6 +19,7 @@ from ..maps import Map, MapSpec
 from .._sys.uapi import MapType
 from . import portclass as P
 from . import rules as R
+from . import trie as T
 
 PIN_ROOT = "/sys/fs/bpf/pybpf/firewall"
 NET_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -28,11 +29,6 @@ HOOKS = {1: ("xdp", "native"), 2: ("xdp", "generic"), 3: ("tc", "ingress"),
 DEFAULT_CAPACITY = 131072
 _NO_PREALLOC = 1
 _U32 = struct.Struct("<I")
-
-
-def old_mask_ranges(mask: int) -> bool:
-    """Whether a class mask has port-range classes."""
-    return bool(mask & R.RANGE_MASK)
 
 
 class FirewallError(errors.PybpfError):
@@ -224,7 +220,7 @@ class Firewall:
     def rules(self) -> tuple[dict[int, R.Rule], int]:
         """The live rules by id, and the default policy."""
         with self._trie() as t:
-            return R.decode(t.items_raw())
+            return T.decode(t.items_raw())
 
     def _locked(self):
         """Serialise rule changes on this interface (a lock on its pin directory)."""
@@ -264,9 +260,11 @@ class Firewall:
             mask_now, _, capacity, next_id = self.conf()
             entries = [r.entries() for r in rules]
             ids = list(range(next_id, next_id + len(rules)))
-            # port ranges change the set's port classes: a whole-set swap
+            # port ranges change the set's port classes, and with classes every port
+            # rule is class keys: a whole-set swap
             fallback = next_id == 0 or ids and ids[-1] >= capacity or any(
-                r.has_ranges() for r in rules)
+                r.has_ranges() or (mask_now & R.RANGE_MASK and (r.ports or r.sports))
+                for r in rules)
             with self._trie() as t:
                 if not fallback:
                     for r, (ks, _, _) in zip(rules, entries):
@@ -283,10 +281,10 @@ class Firewall:
                             raise R.RuleError(f"'{r.text()}' has the same match as rule {rid}",
                                               r.line)
                 if fallback:
-                    cur, default = R.decode(t.items_raw())
+                    cur, default = T.decode(t.items_raw())
                     return self._apply(R.RuleSet([r for _, r in sorted(cur.items())] + rules,
                                                  default), t0)
-                keys, vals, n, mask = R.encode(rules, ids, None, entries)
+                keys, vals, n, mask = T.encode(rules, ids, None, entries)
                 if ids:
                     st = self.maps["rule_stats"]
                     st.update_batch(b"".join(_U32.pack(i) for i in ids),
@@ -352,7 +350,7 @@ class Firewall:
 
     def _delete_by_swap(self, targets: list, t0: float) -> dict:
         with self._trie() as t:
-            cur, default = R.decode(t.items_raw())
+            cur, default = T.decode(t.items_raw())
         by_text = {r.text(): rid for rid, r in cur.items()}
         for tg in targets:
             if isinstance(tg, int):
@@ -373,7 +371,7 @@ class Firewall:
         mask_now, _, capacity, _ = self.conf()
         with self._trie() as t:
             old = dict(t.items_raw())             # key -> value (id + rule), one batch read
-        old_default = R.default_of(old)
+        old_default = T.default_of(old)
         default = old_default if ruleset.default is None else ruleset.default
         # A rule keeps its id (and counters) when the old trie has exactly its entries:
         # the same keys, all under one id, with the same action and parameters.  (Port
@@ -383,19 +381,22 @@ class Firewall:
             per_id[v[:4]] = per_id.get(v[:4], 0) + 1
         per_id.pop(_U32.pack(P.NOT_A_RULE), None)
         taken = {_U32.unpack(i)[0] for i in per_id} | {0}
-        entries, pmap = R.expand(ruleset.rules)
-        old_ranged: dict[str, int] = {}
-        if old_mask_ranges(mask_now) and any(r.has_ranges() for r in ruleset.rules):
-            old_ranged = {r.text(): rid for rid, r in R.decode(old.items())[0].items()
-                          if r.has_ranges()}
+        entries, pmap = T.expand(ruleset.rules)
+        # With ranges, port rules are class keys, which follow the other rules' ports:
+        # such a rule keeps its id by its text.
+        by_text = any(r.has_ranges() for r in ruleset.rules)
+        old_ported: dict[str, int] = {}
+        if by_text:
+            old_ported = {r.text(): rid for rid, r in T.decode(old.items())[0].items()
+                          if r.ports or r.sports}
         ids: list[int] = []
         fresh: list[int] = [0] if default != old_default else []
         used: set[int] = set()
         old_get, unpack = old.get, _U32.unpack
         for rule, (ks, tails, _) in zip(ruleset.rules, entries):
             rid = -1
-            if rule.has_ranges():
-                rid = old_ranged.get(rule.text(), -1)
+            if by_text and (rule.ports or rule.sports):
+                rid = old_ported.get(rule.text(), -1)
                 if rid in used:
                     rid = -1
                 if rid > 0:
@@ -431,7 +432,7 @@ class Firewall:
             ids[i] = rid
             used.add(rid)
             fresh.append(rid)
-        keys, vals, n, mask = R.encode(ruleset.rules, ids, default, entries, pmap)
+        keys, vals, n, mask = T.encode(ruleset.rules, ids, default, entries, pmap)
         if n > capacity:
             raise R.RuleError(f"the rules need {n} trie entries; this firewall holds "
                               f"{capacity} (load it with a larger --capacity)")

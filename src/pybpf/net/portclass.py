@@ -119,6 +119,9 @@ class Classes:
         """Classes for the ranges ``spans`` of one protocol and kind (PK_DCLASS or
         PK_SCLASS); returns (class id, owners) pairs."""
         out = {}
+        # the catch-all: this protocol's ports of this kind are classes (class 0: none)
+        self.keys.append(self.key.pack(self.hdr_bits, PMAP, 0, proto, kind, 0, bytes(16)))
+        self.vals.append(self.value.pack(NOT_A_RULE, 0, 0, 0, 0, 0, 0))
         for lo, hi, owners in partition(spans):
             cid = self.ids.get((proto, kind, owners))
             if cid is None:

@@ -1,5 +1,5 @@
-"""Firewall rules: the one-line syntax, rule files (text or TOML), and their encoding as
-entries of the program's LPM trie (layouts in firewall.h).  Pure: no kernel, no root.
+"""Firewall rules: the one-line syntax, rule files (text or TOML), and each rule's own
+trie keys (trie.py encodes whole rule sets).  Pure: no kernel, no root.
 
 A rule is ``ACTION [PROTO] [from PREFIX | to PREFIX] [port PORTS | sport PORTS] [rate N]
 [burst N] [per N] [per6 N]`` (PORTS: ``80``, ``80,443``, ``6000-7000``); docs/firewall.md
@@ -190,19 +190,20 @@ class Rule:
         UDP."""
         return (self.proto,) if self.proto or not (self.ports or self.sports) else (6, 17)
 
-    def entries(self) -> tuple[list[bytes], list[bytes], int]:
+    def entries(self, classed=frozenset()) -> tuple[list[bytes], list[bytes], int]:
         """The trie keys of this rule's single ports (or of the rule, if it has no port),
         the matching values without their first 4 bytes (the rule id, given at encoding),
         and the rule's bits in the program's class mask (firewall.h).  One key per family,
-        per protocol for a port rule that names none, and per single port.  Port ranges
-        are keys of port classes, made for a whole rule set by :func:`expand`."""
+        per protocol for a port rule that names none, and per single port.  Port ranges,
+        and the single ports of a (protocol, PK_DCLASS/PK_SCLASS) in ``classed``, are keys
+        of port classes, made for a whole rule set by trie.expand."""
         pfx, dim = self.dst, DST
         if pfx is None:
             pfx, dim = self.src, SRC
         proto, action, ports = self.proto, self.action, self.ports
         port = ports[0][0] if len(ports) == 1 and ports[0][0] == ports[0][1] else 0
-        if pfx is not None and not self.sports and (proto and (port or not ports)
-                                                    or not ports):
+        if pfx is not None and not self.sports and not classed and (
+                proto and (port or not ports) or not ports):
             spec = SPEC_DPORT if port else SPEC_PROTO if proto else SPEC_NONE
             # the common case, one key: a prefix with or without protocol and port
             fam, plen = pfx.family, pfx.plen
@@ -227,8 +228,11 @@ class Rule:
             per = self.per if fam == V4 else self.per6
             for spec, pk, port_ne in kinds:
                 tail = _tail(action, plen, spec, per, self.rate, self.burst)
-                mask |= 1 << ((fam - 1) * 16 + dim * 8 + spec)
+                ck = P.PK_DCLASS if pk == P.PK_DPORT else P.PK_SCLASS
                 for pr in self.protos():
+                    if port_ne and (pr, ck) in classed:
+                        continue
+                    mask |= 1 << ((fam - 1) * 16 + dim * 8 + spec)
                     keys.append(KEY.pack(HDR_BITS + plen, dim, fam, pr, pk, port_ne, addr))
                     tails.append(tail)
         return keys, tails, mask
@@ -507,191 +511,3 @@ def parse_file(path: str) -> RuleSet:
         if path.endswith(".toml"):
             return parse_toml(text, path)
         return parse_text(text, path)
-
-
-def expand(rules: list[Rule]) -> tuple[list, tuple[list, list]]:
-    """Every rule's entries (:meth:`Rule.entries` plus the keys of the port classes its
-    ranges cover) and the set's port-class entries (keys, values).  Where ranges of two
-    rules with the same address and protocol overlap, the narrower range owns the
-    overlap; ranges of the same width overlapping there are an error."""
-    entries = [r.entries() for r in rules]
-    ranged = [i for i, r in enumerate(rules) if r.has_ranges()]
-    if not ranged:
-        return entries, ([], [])
-    cls = P.Classes(KEY, VALUE, HDR_BITS)
-    spans: dict = {}
-    for i in ranged:
-        r = rules[i]
-        for kind, items in ((P.PK_DCLASS, r.ports), (P.PK_SCLASS, r.sports)):
-            for lo, hi in P.ranges(items):
-                for pr in r.protos():
-                    spans.setdefault((pr, kind), []).append((lo, hi, (i, lo, hi)))
-    owner: dict[bytes, tuple] = {}
-    for (pr, kind), sp in sorted(spans.items()):
-        try:
-            classes = cls.build(pr, kind, sp)
-        except P.PortError as e:
-            raise RuleError(str(e)) from None
-        spec = SPEC_DRANGE if kind == P.PK_DCLASS else SPEC_SRANGE
-        for cid, owners in classes:
-            for i, lo, hi in sorted(owners):
-                r = rules[i]
-                pfx, dim = (r.dst, DST) if r.dst is not None else (r.src, SRC)
-                addr, plen = (pfx.addr, pfx.plen) if pfx is not None else (_ZERO16, 0)
-                for fam in r.families():
-                    k = KEY.pack(HDR_BITS + plen, dim, fam, pr, kind, _htons(cid), addr)
-                    prev = owner.get(k)
-                    if prev is not None:
-                        j, plo, phi = prev[0], prev[1], prev[2]
-                        if phi - plo < hi - lo:
-                            continue
-                        if phi - plo == hi - lo:
-                            o = rules[j]
-                            where = f" (line {o.line})" if o.line else ""
-                            what = ("has the same match as" if (plo, phi) == (lo, hi) else
-                                    "overlaps, with a range as wide, the ports of")
-                            raise RuleError(f"'{r.text()}' {what} '{o.text()}'{where}",
-                                            r.line)
-                    owner[k] = (i, lo, hi, fam, spec, dim)
-    extra: dict[int, list] = {}
-    for k, (i, _, _, fam, spec, dim) in owner.items():
-        r = rules[i]
-        per = r.per if fam == V4 else r.per6
-        pfx = r.dst if r.dst is not None else r.src
-        tail = _tail(r.action, pfx.plen if pfx is not None else 0, spec, per, r.rate,
-                     r.burst)
-        extra.setdefault(i, []).append((k, tail, 1 << ((fam - 1) * 16 + dim * 8 + spec)))
-    for i in ranged:
-        ks, tails, mask = entries[i]
-        add = extra.get(i, [])
-        if not ks and not add:
-            r = rules[i]
-            raise RuleError(f"'{r.text()}' never matches: narrower port ranges of other "
-                            "rules with the same address and protocol cover all of it",
-                            r.line)
-        ks, tails = list(ks), list(tails)
-        for k, tail, m in add:
-            ks.append(k)
-            tails.append(tail)
-            mask |= m
-        entries[i] = (ks, tails, mask)
-    return entries, (cls.keys, cls.vals)
-
-
-def encode(rules: list[Rule], ids: list[int], default: int | None,
-           entries: list | None = None, pmap: tuple | None = None
-           ) -> tuple[bytes, bytes, int, int]:
-    """Packed trie keys and values for ``rules`` (rule i gets ``ids[i]``; ``entries``
-    and ``pmap``: what :func:`expand` gave, if already computed) plus the default policy
-    as rule id 0: an address-less, protocol-less rule of each family, the least specific
-    rule there can be, so it applies exactly when no other rule matches.  Returns (keys,
-    values, count, class mask).  ``default`` None: no default entries (rules added to a
-    live set).  Two rules with the same match are an error naming both lines."""
-    keys: list[bytes] = []
-    vals: list[bytes] = []
-    owner: dict[bytes, int] = {}
-    mask = 0
-    if entries is None:
-        entries, pmap = expand(rules)
-    pack_id = _ID.pack
-    for i, (rid, (ks, tails, m)) in enumerate(zip(ids, entries)):
-        idb = pack_id(rid)
-        for k, tail in zip(ks, tails):
-            if k in owner:
-                r, prev = rules[i], rules[owner[k]]
-                where = f" (line {prev.line})" if prev.line else ""
-                raise RuleError(f"'{r.text()}' has the same match as "
-                                f"'{prev.text()}'{where}", r.line)
-            owner[k] = i
-            keys.append(k)
-            vals.append(idb + tail)
-        mask |= m
-    if pmap and pmap[0]:
-        keys += pmap[0]
-        vals += pmap[1]
-        for rid, r in zip(ids, rules):
-            if r.has_ranges():
-                items = [(P.PK_DCLASS, lo, hi) for lo, hi in P.ranges(r.ports)]
-                items += [(P.PK_SCLASS, lo, hi) for lo, hi in P.ranges(r.sports)]
-                for n, (kind, lo, hi) in enumerate(items):
-                    k, v = P.meta_entry(KEY, VALUE, HDR_BITS, rid, n, kind, lo, hi)
-                    keys.append(k)
-                    vals.append(v)
-    if default is None:
-        return b"".join(keys), b"".join(vals), len(keys), mask
-    # A rule matching everything of a family takes the default's place for that family.
-    dks, dtails, _ = Rule(default).entries()
-    for j, (k, tail) in enumerate(zip(dks, dtails)):
-        if k not in owner:
-            keys.append(k)
-            vals.append(pack_id(0) + tail)
-            mask |= 1 << (j * 16 + SRC * 8 + SPEC_NONE)
-    return b"".join(keys), b"".join(vals), len(keys), mask
-
-
-def default_of(trie: dict[bytes, bytes], fallback: int = ALLOW) -> int:
-    """The default policy recorded in trie entries (key -> value bytes)."""
-    for k in Rule(ALLOW).entries()[0]:
-        v = trie.get(k)
-        if v is not None and v[:4] == b"\0\0\0\0":
-            return v[4]
-    return fallback
-
-
-def decode(entries, default_fallback: int = ALLOW) -> tuple[dict[int, Rule], int]:
-    """Rules by id, rebuilt from trie entries (key bytes, value bytes), and the default
-    policy (rule 0).  The inverse of :func:`encode`, so status needs no state file."""
-    with gc_paused():
-        return _decode(entries, default_fallback)
-
-
-def _decode(entries, default_fallback: int) -> tuple[dict[int, Rule], int]:
-    by_id: dict[int, list] = {}
-    meta: dict[int, list] = {}
-    for k, v in entries:
-        plen, dim, fam, proto, pkind, port_ne, addr = KEY.unpack(k)
-        vt = VALUE.unpack(v)
-        if dim == P.META:
-            rid, kind, lo, hi = P.meta_decode(addr, vt)
-            meta.setdefault(rid, []).append((kind, lo, hi))
-            continue
-        if dim == P.PMAP:
-            continue
-        rid, action, _, spec, per, interval, burst_ns = vt
-        by_id.setdefault(rid, []).append((plen - HDR_BITS, dim, fam, proto,
-                                          socket.ntohs(port_ne), addr, action, per,
-                                          interval, burst_ns, pkind))
-    default = default_fallback
-    rules: dict[int, Rule] = {}
-    for rid, ents in by_id.items():
-        plen, dim, fam, proto, port, addr, action, per, interval, burst_ns, _ = ents[0]
-        if rid == 0:
-            default = action
-            continue
-        r = Rule(action)
-        dports = {(e[4], e[4]) for e in ents if e[10] == P.PK_DPORT and e[4]}
-        sports = {(e[4], e[4]) for e in ents if e[10] == P.PK_SPORT}
-        for kind, lo, hi in meta.get(rid, ()):
-            (dports if kind == P.PK_DCLASS else sports).add((lo, hi))
-        r.ports, r.sports = P.normalize(dports), P.normalize(sports)
-        protos = {e[3] for e in ents}
-        if (r.ports or r.sports) and protos == {6, 17}:
-            proto = 0
-        r.proto = proto
-        fams = {e[2] for e in ents}
-        if not (plen == 0 and dim == SRC and (len(fams) == 2 or proto in (1, 58))):
-            pfx = Prefix(fam, addr, plen)
-            if dim == SRC:
-                r.src = pfx
-            else:
-                r.dst = pfx
-        if action == LIMIT:
-            r.rate = max(1, round(1_000_000_000 / interval)) if interval else 0
-            r.burst = burst_ns // interval if interval else 0
-            for e in ents:
-                if e[2] == V4:
-                    r.per = e[7]
-                else:
-                    r.per6 = e[7]
-        rules[rid] = r
-    return rules, default

@@ -28,6 +28,8 @@ SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
     ("limit rate 5pps burst 9 per 24 per6 64", "limit any rate 5 burst 9 per 24 per6 64"),
     ("allow icmpv6  # neighbour discovery", "allow icmpv6"),
     ("allow tcp port 443,80", "allow tcp port 80,443"),
+    ("allow tcp from 10.0.0.0/8 to 192.0.2.10 port 22",
+     "allow tcp from 10.0.0.0/8 to 192.0.2.10/32 port 22"),
     ("deny udp dport 6000-7000", "deny udp port 6000-7000"),
     ("allow udp sport 53", "allow udp sport 53"),
     ("allow port 22,1000-2000,1500-2500,3000,1200", "allow port 22,1000-2500,3000"),
@@ -47,7 +49,7 @@ def test_parse_and_canonical_text(text, canon):
     ("deny from 10.0.0.1/33", "bad prefix length"),
     ("deny from 10.0.0.1/8", "bits set after the prefix length"),
     ("deny from", "'from' needs a value"),
-    ("deny from 10.0.0.1 to 10.0.0.2", "give 'from' or 'to', not both"),
+    ("deny from 10.0.0.1 to 2001:db8::1", "are not of the same family"),
     ("deny icmp port 7", "'port' needs tcp, udp or sctp"),
     ("deny tcp port 70000", "port must be a number from 1 to 65535"),
     ("deny tcp udp", "protocol given twice"),
@@ -231,11 +233,11 @@ def test_cli_check_and_bad_input_one_line(tmp_path):
     r = run_cli("check", str(good))
     assert r.returncode == 0 and r.stdout == "default deny\nallow tcp port 22\n"
     bad = tmp_path / "bad.toml"
-    bad.write_text('rules = [\n "allow tcp port 22",\n "deny from 10.0.0.1 to 10.0.0.2",\n]\n')
+    bad.write_text('rules = [\n "allow tcp port 22",\n "deny from 10.0.0.1 to ::2",\n]\n')
     r = run_cli("check", str(bad))
     assert r.returncode == 1 and r.stdout == ""
-    assert r.stderr == (f"pybpf firewall: error: {bad}:3: a rule matches one address: give 'from' "
-                        "or 'to', not both\n")
+    assert r.stderr == (f"pybpf firewall: error: {bad}:3: 'from 10.0.0.1/32' and 'to ::2/128' "
+                        "are not of the same family\n")
     over = tmp_path / "over.rules"
     over.write_text("deny udp port 6000-6100\n\nallow udp port 6050-6150 # overlap\n")
     r = run_cli("check", str(over))

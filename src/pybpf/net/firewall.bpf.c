@@ -192,7 +192,8 @@ static __always_inline void probe(void *trie, struct fw_key *k, __u8 proto, __u8
 	r = bpf_map_lookup_elem(trie, k);
 	if (!r)
 		return;
-	rank = ((__u32)r->plen << 4 | (__u32)r->spec << 1 | (k->dim == FW_SRC)) + 1;
+	rank = ((__u32)r->plen << 5 | (__u32)(r->spec & 7) << 2 | (__u32)(r->spec >> 3) << 1 |
+		(k->dim == FW_SRC)) + 1;
 	if (rank > *best_rank) {
 		*best_rank = rank;
 		*best = r;
@@ -237,6 +238,54 @@ static __always_inline void lookup_dim(void *trie, struct fw_key *k, struct fw_p
 		probe(trie, k, p->proto, FW_PK_DPORT, 0, best, best_rank);
 	if (mask & (1u << FW_SPEC_NONE))
 		probe(trie, k, 0, FW_PK_DPORT, 0, best, best_rank);
+}
+
+/* One class of two-address rules: the destination prefix gives the group, the source
+ * prefix inside the group the rule (the best of the rules enclosing both, see
+ * firewall.h). */
+static __always_inline void pair_probe(void *trie, struct fw_pkt *p, __u8 proto, __u8 pkind,
+				       __be16 port, struct fw_rule **best, __u32 *best_rank)
+{
+	struct fw_key k = {};
+	struct fw_rule *g;
+	__u32 grp;
+
+	k.prefixlen = FW_HDR_BITS + (p->family == FW_V4 ? 32 : 128);
+	k.dim = FW_PAIR1;
+	k.family = p->family;
+	k.proto = proto;
+	k.pkind = pkind;
+	k.port = port;
+	__builtin_memcpy(k.addr, p->dst, 16);
+	g = bpf_map_lookup_elem(trie, &k);
+	if (!g)
+		return;
+	grp = (__u32)g->interval_ns;
+	k.dim = FW_PAIR2;
+	__builtin_memcpy(k.addr, p->src, 16);
+	/* the group id takes the place of proto, pkind and port */
+	probe(trie, &k, grp & 0xff, (grp >> 8) & 0xff, grp >> 16, best, best_rank);
+}
+
+static __always_inline void lookup_pairs(void *trie, struct fw_pkt *p, __u32 pm, int dcls,
+					 int scls, struct fw_rule **best, __u32 *best_rank)
+{
+	if (p->has_port) {
+		if ((pm & (1u << FW_SPEC_DPORT)) && dcls < 0)
+			pair_probe(trie, p, p->proto, FW_PK_DPORT, p->dport, best, best_rank);
+		if ((pm & (1u << FW_SPEC_SPORT)) && scls < 0)
+			pair_probe(trie, p, p->proto, FW_PK_SPORT, p->sport, best, best_rank);
+		if ((pm & (1u << FW_SPEC_DRANGE)) && dcls > 0)
+			pair_probe(trie, p, p->proto, FW_PK_DCLASS, bpf_htons(dcls), best,
+				   best_rank);
+		if ((pm & (1u << FW_SPEC_SRANGE)) && scls > 0)
+			pair_probe(trie, p, p->proto, FW_PK_SCLASS, bpf_htons(scls), best,
+				   best_rank);
+	}
+	if (pm & (1u << FW_SPEC_PROTO))
+		pair_probe(trie, p, p->proto, FW_PK_DPORT, 0, best, best_rank);
+	if (pm & (1u << FW_SPEC_NONE))
+		pair_probe(trie, p, 0, FW_PK_DPORT, 0, best, best_rank);
 }
 
 /* Within rate?  GCRA: a packet conforms if, after it, the theoretical arrival time is
@@ -287,7 +336,7 @@ static __always_inline int classify(void *data, void *end, __u64 bytes)
 	struct fw_key k = {};
 	struct fw_rule *best = 0;
 	struct fw_stats *st;
-	__u32 zero = 0, best_rank = 0, mask, both;
+	__u32 zero = 0, best_rank = 0, mask, both, pm;
 	int dcls = -1, scls = -1;
 	struct fw_conf *c;
 	void *trie;
@@ -305,7 +354,8 @@ static __always_inline int classify(void *data, void *end, __u64 bytes)
 		return 0;
 	}
 	mask = c->mask >> ((p.family - 1) * 16);
-	both = mask | mask >> 8;
+	pm = (c->pmask >> ((p.family - 1) * 8)) & 0xff;
+	both = mask | mask >> 8 | pm;
 	/* Port classes are looked up once, for both address dimensions. */
 	if (p.has_port && (both & (1u << FW_SPEC_DRANGE)))
 		dcls = port_class(trie, p.proto, FW_PK_DCLASS, p.dport);
@@ -324,6 +374,8 @@ static __always_inline int classify(void *data, void *end, __u64 bytes)
 		__builtin_memcpy(k.addr, p.dst, 16);
 		lookup_dim(trie, &k, &p, mask >> 8, dcls, scls, &best, &best_rank);
 	}
+	if (pm)
+		lookup_pairs(trie, &p, pm, dcls, scls, &best, &best_rank);
 	if (!best) {
 		count_action(FW_ACT_NOMATCH, bytes);
 		return 0;

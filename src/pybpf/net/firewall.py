@@ -202,8 +202,10 @@ class Firewall:
 
     # -- conf ---------------------------------------------------------------------------
     def conf(self) -> tuple[int, int, int, int]:
-        """(class mask, hook code, capacity, next unused rule id) from the conf map."""
-        return R.CONF.unpack(self.maps["conf"].lookup_raw(0))
+        """(class mask, hook code, capacity, next unused rule id) from the conf map; the
+        mask's bits 32 and up are the two-address classes (conf's pmask)."""
+        mask, hook, cap, next_id, pmask, _ = R.CONF.unpack(self.maps["conf"].lookup_raw(0))
+        return mask | pmask << 32, hook, cap, next_id
 
     def _write_conf(self, mask: int | None = None, hook: int | None = None,
                     capacity: int | None = None, next_id: int | None = None) -> None:
@@ -211,6 +213,8 @@ class Firewall:
         for i, v in enumerate((mask, hook, capacity, next_id)):
             if v is not None:
                 cur[i] = v
+        if mask is not None:
+            cur[0], cur[4] = mask & 0xFFFFFFFF, mask >> 32
         self.maps["conf"].update(0, R.CONF.pack(*cur))
 
     # -- rules --------------------------------------------------------------------------
@@ -263,8 +267,8 @@ class Firewall:
             # port ranges change the set's port classes, and with classes every port
             # rule is class keys: a whole-set swap
             fallback = next_id == 0 or ids and ids[-1] >= capacity or any(
-                r.has_ranges() or (mask_now & R.RANGE_MASK and (r.ports or r.sports))
-                for r in rules)
+                r.has_ranges() or r.is_pair() or (mask_now & R.RANGE_MASK and (
+                    r.ports or r.sports)) for r in rules)
             with self._trie() as t:
                 if not fallback:
                     for r, (ks, _, _) in zip(rules, entries):
@@ -312,8 +316,9 @@ class Firewall:
         """Delete rules in place, given as Rule objects (matched by their text) or ids.
         The default policy (id 0) cannot be deleted: set another one instead."""
         t0 = time.perf_counter()
-        if self.conf()[0] & R.RANGE_MASK:
-            # a range rule gone may hand its ports to a wider range: a whole-set swap
+        if self.conf()[0] & (R.RANGE_MASK | 0xFFFF << 32):
+            # a range rule gone may hand its ports to a wider range, a two-address rule
+            # its entries to an enclosing one: a whole-set swap
             with self._locked():
                 return self._delete_by_swap(targets, t0)
         with self._locked(), self._trie() as t:
@@ -384,18 +389,20 @@ class Firewall:
         entries, pmap = T.expand(ruleset.rules)
         # With ranges, port rules are class keys, which follow the other rules' ports:
         # such a rule keeps its id by its text.
-        by_text = any(r.has_ranges() for r in ruleset.rules)
+        # Two-address rules too: their entries follow the enclosing rules.
+        ranges = any(r.has_ranges() for r in ruleset.rules)
+        by_text = ranges or any(r.is_pair() for r in ruleset.rules)
         old_ported: dict[str, int] = {}
         if by_text:
             old_ported = {r.text(): rid for rid, r in T.decode(old.items())[0].items()
-                          if r.ports or r.sports}
+                          if r.ports or r.sports or r.is_pair()}
         ids: list[int] = []
         fresh: list[int] = [0] if default != old_default else []
         used: set[int] = set()
         old_get, unpack = old.get, _U32.unpack
         for rule, (ks, tails, _) in zip(ruleset.rules, entries):
             rid = -1
-            if by_text and (rule.ports or rule.sports):
+            if rule.is_pair() or ranges and (rule.ports or rule.sports):
                 rid = old_ported.get(rule.text(), -1)
                 if rid in used:
                     rid = -1

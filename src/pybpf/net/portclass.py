@@ -147,6 +147,19 @@ def meta_entry(key: struct.Struct, value: struct.Struct, hdr_bits: int, rid: int
             value.pack(NOT_A_RULE, 0, 0, kind, 0, lo << 16 | hi, 0))
 
 
+META_SRC, META_DST = 4, 5          # META kinds of a two-address rule's prefixes
+
+
+def meta_prefix(key: struct.Struct, value: struct.Struct, hdr_bits: int, rid: int,
+                kind: int, proto: int, pfx) -> tuple[bytes, bytes]:
+    """A record of a two-address rule's source (META_SRC) or destination prefix and its
+    protocol (what status shows: its entries are spread over groups)."""
+    addr = struct.pack(">IH", rid, 0xFFF0 + kind).ljust(16, b"\0")
+    lo, hi = struct.unpack("<QQ", pfx.addr)
+    return (key.pack(hdr_bits + 48, META, 0, 0, 0, 0, addr),
+            value.pack(NOT_A_RULE, proto, pfx.plen, kind, pfx.family, lo, hi))
+
+
 def meta_decode(key_addr: bytes, value_tuple) -> tuple[int, int, int, int]:
     """(rule id, kind, lo, hi) of a META entry."""
     rid, _ = struct.unpack_from(">IH", key_addr)

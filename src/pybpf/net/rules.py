@@ -1,7 +1,7 @@
 """Firewall rules: the one-line syntax, rule files (text or TOML), and each rule's own
 trie keys (trie.py encodes whole rule sets).  Pure: no kernel, no root.
 
-A rule is ``ACTION [PROTO] [from PREFIX | to PREFIX] [port PORTS | sport PORTS] [rate N]
+A rule is ``ACTION [PROTO] [from PREFIX] [to PREFIX] [port PORTS | sport PORTS] [rate N]
 [burst N] [per N] [per6 N]`` (PORTS: ``80``, ``80,443``, ``6000-7000``); docs/firewall.md
 explains the matching order.
 """
@@ -36,7 +36,7 @@ KEY = struct.Struct("<IBBBBH16s2x")    # struct fw_key (28 bytes)
 VALUE = struct.Struct("<IBBBBQQ")      # struct fw_rule (24 bytes)
 STATS = struct.Struct("<QQQQ")         # struct fw_stats
 COUNTER = struct.Struct("<QQ")         # struct fw_counter
-CONF = struct.Struct("<IIII")          # struct fw_conf
+CONF = struct.Struct("<IIIIII")        # struct fw_conf
 ACTION_COUNTERS = ("pass", "drop", "limited", "no-match", "non-ip", "malformed")
 
 
@@ -136,6 +136,10 @@ class Rule:
         p = self.ports
         return p[0][0] if len(p) == 1 and p[0][0] == p[0][1] else 0
 
+    def is_pair(self) -> bool:
+        """A two-address rule (``from A to B``): pairs.py encodes it."""
+        return self.src is not None and self.dst is not None
+
     def has_ranges(self) -> bool:
         return any(hi > lo for lo, hi in self.ports + self.sports)
 
@@ -200,6 +204,8 @@ class Rule:
         pfx, dim = self.dst, DST
         if pfx is None:
             pfx, dim = self.src, SRC
+        elif self.src is not None:
+            return [], [], 0         # a two-address rule: trie.expand makes its keys
         proto, action, ports = self.proto, self.action, self.ports
         port = ports[0][0] if len(ports) == 1 and ports[0][0] == ports[0][1] else 0
         if pfx is not None and not self.sports and not classed and (
@@ -347,8 +353,8 @@ def _parse_rule(text: str, line: int | None) -> Rule:
 
 def check(r: Rule, given=()) -> Rule:
     """Refuse rules that cannot mean anything; fill a limit rule's defaults."""
-    if r.src is not None and r.dst is not None:
-        raise RuleError("a rule matches one address: give 'from' or 'to', not both")
+    if r.src is not None and r.dst is not None and r.src.family != r.dst.family:
+        raise RuleError(f"'from {r.src}' and 'to {r.dst}' are not of the same family")
     if r.ports and r.sports:
         raise RuleError("a rule matches one port: give 'port' or 'sport', not both")
     if (r.ports or r.sports) and r.proto and r.proto not in _PORTED:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import socket
 
+from . import pairs as PR
 from . import portclass as P
 from .rules import (ALLOW, DST, HDR_BITS, KEY, LIMIT, SPEC_DPORT, SPEC_DRANGE, SPEC_NONE,
-                    SPEC_SPORT, SPEC_SRANGE,
+                    SPEC_PROTO, SPEC_SPORT, SPEC_SRANGE,
                     SRC, V4, VALUE, Prefix, Rule, RuleError, _htons, _ID, _tail, _ZERO16,
                     gc_paused)
 
@@ -21,8 +22,10 @@ def expand(rules: list[Rule]) -> tuple[list, tuple[list, list]]:
     protocol overlap, the narrower item owns the overlap (a single port is narrowest);
     ranges of the same width overlapping there are an error."""
     ranged = [i for i, r in enumerate(rules) if r.has_ranges()]
-    if not ranged:
+    paired = [i for i, r in enumerate(rules) if r.is_pair()]
+    if not ranged and not paired:
         return [r.entries() for r in rules], ([], [])
+    pairs = PR.Pairs()
     classed = set()
     for i in ranged:
         r = rules[i]
@@ -51,6 +54,10 @@ def expand(rules: list[Rule]) -> tuple[list, tuple[list, list]]:
         for cid, owners in classes:
             for i, lo, hi in sorted(owners):
                 r = rules[i]
+                if r.is_pair():
+                    pairs.add((r.src.family, pr, kind, _htons(cid)), i,
+                              single if lo == hi else probe, probe, lo, hi)
+                    continue
                 pfx, dim = (r.dst, DST) if r.dst is not None else (r.src, SRC)
                 addr, plen = (pfx.addr, pfx.plen) if pfx is not None else (_ZERO16, 0)
                 for fam in r.families():
@@ -76,21 +83,44 @@ def expand(rules: list[Rule]) -> tuple[list, tuple[list, list]]:
         tail = _tail(r.action, pfx.plen if pfx is not None else 0, spec, per, r.rate,
                      r.burst)
         extra.setdefault(i, []).append((k, tail, 1 << ((fam - 1) * 16 + dim * 8 + probe)))
-    for i in ported:
+    for i in paired:
+        r = rules[i]
+        fam = r.src.family
+        if not (r.ports or r.sports):
+            spec = SPEC_PROTO if r.proto else SPEC_NONE
+            pairs.add((fam, r.proto, P.PK_DPORT, 0), i, spec, spec, 0, 0)
+        for kind, items, pk, single in ((P.PK_DCLASS, r.ports, P.PK_DPORT, SPEC_DPORT),
+                                        (P.PK_SCLASS, r.sports, P.PK_SPORT, SPEC_SPORT)):
+            for lo, hi in items:
+                for pr in r.protos():
+                    if (pr, kind) not in classed:       # else a class member, above
+                        pairs.add((fam, pr, pk, _htons(lo)), i, single, single, lo, lo)
+
+    def tail(r, plen, spec, fam):
+        return _tail(r.action, plen, spec, r.per if fam == V4 else r.per6, r.rate, r.burst)
+
+    def error(msg, r):
+        raise RuleError(msg, r.line)
+    per_rule, gkeys, gvals = pairs.build(rules, KEY, VALUE, HDR_BITS, tail, error)
+    for i, lst in per_rule.items():
+        extra.setdefault(i, []).extend(lst)
+    for i in sorted(set(ported) | set(paired)):
         ks, tails, mask = entries[i]
         add = extra.get(i, [])
         if not ks and not add:
             r = rules[i]
             raise RuleError(f"'{r.text()}' never matches: narrower port ranges of other "
-                            "rules with the same address and protocol cover all of it",
-                            r.line)
+                            "rules with the same address and protocol cover all of it"
+                            if not r.is_pair() else f"'{r.text()}' never matches: rules "
+                            "enclosing both its addresses with a single port of its range "
+                            "take all of it", r.line)
         ks, tails = list(ks), list(tails)
         for k, tail, m in add:
             ks.append(k)
             tails.append(tail)
             mask |= m
         entries[i] = (ks, tails, mask)
-    return entries, (cls.keys, cls.vals)
+    return entries, (cls.keys + gkeys, cls.vals + gvals)
 
 
 def encode(rules: list[Rule], ids: list[int], default: int | None,
@@ -125,6 +155,11 @@ def encode(rules: list[Rule], ids: list[int], default: int | None,
         keys += pmap[0]
         vals += pmap[1]
         for rid, r in zip(ids, rules):
+            if r.is_pair():
+                for kind, pfx in ((P.META_SRC, r.src), (P.META_DST, r.dst)):
+                    k, v = P.meta_prefix(KEY, VALUE, HDR_BITS, rid, kind, r.proto, pfx)
+                    keys.append(k)
+                    vals.append(v)
             if r.ports or r.sports:
                 items = [(P.PK_DCLASS, lo, hi) for lo, hi in r.ports]
                 items += [(P.PK_SCLASS, lo, hi) for lo, hi in r.sports]
@@ -163,14 +198,19 @@ def decode(entries, default_fallback: int = ALLOW) -> tuple[dict[int, Rule], int
 def _decode(entries, default_fallback: int) -> tuple[dict[int, Rule], int]:
     by_id: dict[int, list] = {}
     meta: dict[int, list] = {}
+    pair: dict[int, dict] = {}
     for k, v in entries:
         plen, dim, fam, proto, pkind, port_ne, addr = KEY.unpack(k)
         vt = VALUE.unpack(v)
         if dim == P.META:
             rid, kind, lo, hi = P.meta_decode(addr, vt)
-            meta.setdefault(rid, []).append((kind, lo, hi))
+            if kind in (P.META_SRC, P.META_DST):
+                pf = Prefix(vt[4], v[8:24], vt[2])
+                pair.setdefault(rid, {})[kind] = (pf, vt[1])
+            else:
+                meta.setdefault(rid, []).append((kind, lo, hi))
             continue
-        if dim == P.PMAP:
+        if dim in (P.PMAP, PR.PAIR1):
             continue
         rid, action, _, spec, per, interval, burst_ns = vt
         by_id.setdefault(rid, []).append((plen - HDR_BITS, dim, fam, proto,
@@ -194,7 +234,9 @@ def _decode(entries, default_fallback: int) -> tuple[dict[int, Rule], int]:
             proto = 0
         r.proto = proto
         fams = {e[2] for e in ents}
-        if not (plen == 0 and dim == SRC and (len(fams) == 2 or proto in (1, 58))):
+        if rid in pair:
+            (r.src, r.proto), (r.dst, _) = pair[rid][P.META_SRC], pair[rid][P.META_DST]
+        elif not (plen == 0 and dim == SRC and (len(fams) == 2 or proto in (1, 58))):
             pfx = Prefix(fam, addr, plen)
             if dim == SRC:
                 r.src = pfx

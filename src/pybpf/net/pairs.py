@@ -1,0 +1,98 @@
+"""Two-address firewall rules (``from A to B``): their entries in the rule trie.  Pure:
+no kernel, no root.
+
+The program looks up one class of them (protocol and port) in two steps (firewall.h):
+the packet's destination gives a group (the longest destination prefix with such rules),
+and its source, inside the group, an entry (the longest source prefix there).  A
+longest-prefix lookup sees only the longest match, so the groups and entries are filled
+here with what the enclosing prefixes hold: a destination prefix's group has the rules
+of every destination prefix enclosing it, and each source entry of a group holds the
+best of the group's rules whose source encloses it.  Two lookups then find the best
+two-address rule of the class for any packet.
+
+Rank among them (docs/firewall.md): the longer of the rule's two prefixes, then its port
+rank, then the shorter prefix, then a longer source than destination, then the narrower
+port item.  Against a one-address rule, the longer prefix counts as the rule's prefix
+length, and at an equal length and port rank the two-address rule wins.
+"""
+
+from __future__ import annotations
+
+PAIR1, PAIR2 = 4, 5
+SPEC_PAIR = 8
+PMASK_SHIFT = 32            # two-address classes are bits 32.. of the class mask
+NOT_A_RULE = 0xFFFFFFFF
+
+
+def _ancestors(pfx, present: dict) -> list:
+    """The prefixes in ``present`` that enclose ``pfx`` (itself included)."""
+    out = []
+    value = int.from_bytes(pfx.addr, "big")
+    cls = type(pfx)
+    for plen in range(pfx.plen + 1):
+        masked = (value >> (128 - plen) << (128 - plen)) if plen else 0
+        cand = cls(pfx.family, masked.to_bytes(16, "big"), plen)
+        if cand in present:
+            out.append(present[cand])
+    return out
+
+
+class Pairs:
+    """The two-address rules of a rule set, by class; :meth:`build` makes their entries."""
+
+    def __init__(self):
+        self.members: dict[tuple, list] = {}
+
+    def add(self, cls: tuple, i: int, spec: int, probe: int, lo: int, hi: int) -> None:
+        """Rule ``i`` is in class ``cls`` (family, proto, pkind, port field) with port rank
+        ``spec``, found by the probe of mask bit ``probe``, through port item lo-hi."""
+        self.members.setdefault(cls, []).append((i, spec, probe, lo, hi))
+
+    def build(self, rules, key, value, hdr_bits: int, tail, error) -> tuple[dict, list, list]:
+        """Entries per rule index ({i: [(key, tail, mask bit)]}) and the group entries
+        (keys, values) of the set.  ``tail(rule, plen, spec, family)`` packs a value
+        without its id; ``error(msg, rule)`` raises."""
+        per_rule: dict[int, list] = {}
+        gkeys: list[bytes] = []
+        gvals: list[bytes] = []
+        gid = 0
+
+        def rank(m):
+            r = rules[m[0]]
+            sp, dp = r.src.plen, r.dst.plen
+            return (max(sp, dp), m[1], min(sp, dp), sp >= dp, m[3] - m[4])
+
+        for (fam, proto, pkind, port_ne), mem in self.members.items():
+            by_dst: dict = {}
+            for m in mem:
+                by_dst.setdefault(rules[m[0]].dst, []).append(m)
+            dsts = {d: d for d in by_dst}
+            for d in by_dst:
+                gid += 1
+                gkeys.append(key.pack(hdr_bits + d.plen, PAIR1, fam, proto, pkind, port_ne,
+                                      d.addr))
+                gvals.append(value.pack(NOT_A_RULE, 0, 0, 0, 0, gid, 0))
+                group = [m for a in _ancestors(d, dsts) for m in by_dst[a]]
+                by_src: dict = {}
+                for m in group:
+                    by_src.setdefault(rules[m[0]].src, []).append(m)
+                srcs = {s: s for s in by_src}
+                for s in by_src:
+                    cands = sorted((m for a in _ancestors(s, srcs) for m in by_src[a]),
+                                   key=rank, reverse=True)
+                    best = cands[0]
+                    if len(cands) > 1 and rank(cands[1]) == rank(best):
+                        r, o = rules[best[0]], rules[cands[1][0]]
+                        same = best[3:] == cands[1][3:]
+                        what = ("has the same match as" if same else
+                                "overlaps, with a range as wide, the ports of")
+                        where = f" (line {o.line})" if o.line else ""
+                        error(f"'{r.text()}' {what} '{o.text()}'{where}", r)
+                    i, spec, probe = best[0], best[1], best[2]
+                    r = rules[i]
+                    k = key.pack(hdr_bits + s.plen, PAIR2, fam, gid & 255, (gid >> 8) & 255,
+                                 gid >> 16, s.addr)
+                    per_rule.setdefault(i, []).append((
+                        k, tail(r, max(r.src.plen, r.dst.plen), spec | SPEC_PAIR, fam),
+                        1 << (PMASK_SHIFT + (fam - 1) * 8 + probe)))
+        return per_rule, gkeys, gvals

@@ -24,12 +24,15 @@ PMASK_SHIFT = 32            # two-address classes are bits 32.. of the class mas
 NOT_A_RULE = 0xFFFFFFFF
 
 
-def _ancestors(pfx, present: dict) -> list:
-    """The prefixes in ``present`` that enclose ``pfx`` (itself included)."""
+def _ancestors(pfx, present: dict, lens: list) -> list:
+    """The prefixes in ``present`` that enclose ``pfx`` (itself included); ``lens``: the
+    prefix lengths ``present`` has, ascending."""
     out = []
     value = int.from_bytes(pfx.addr, "big")
     cls = type(pfx)
-    for plen in range(pfx.plen + 1):
+    for plen in lens:
+        if plen > pfx.plen:
+            break
         masked = (value >> (128 - plen) << (128 - plen)) if plen else 0
         cand = cls(pfx.family, masked.to_bytes(16, "big"), plen)
         if cand in present:
@@ -67,18 +70,20 @@ class Pairs:
             for m in mem:
                 by_dst.setdefault(rules[m[0]].dst, []).append(m)
             dsts = {d: d for d in by_dst}
+            dlens = sorted({d.plen for d in by_dst})
             for d in by_dst:
                 gid += 1
                 gkeys.append(key.pack(hdr_bits + d.plen, PAIR1, fam, proto, pkind, port_ne,
                                       d.addr))
                 gvals.append(value.pack(NOT_A_RULE, 0, 0, 0, 0, gid, 0))
-                group = [m for a in _ancestors(d, dsts) for m in by_dst[a]]
+                group = [m for a in _ancestors(d, dsts, dlens) for m in by_dst[a]]
                 by_src: dict = {}
                 for m in group:
                     by_src.setdefault(rules[m[0]].src, []).append(m)
                 srcs = {s: s for s in by_src}
+                slens = sorted({s.plen for s in by_src})
                 for s in by_src:
-                    cands = sorted((m for a in _ancestors(s, srcs) for m in by_src[a]),
+                    cands = sorted((m for a in _ancestors(s, srcs, slens) for m in by_src[a]),
                                    key=rank, reverse=True)
                     best = cands[0]
                     if len(cands) > 1 and rank(cands[1]) == rank(best):

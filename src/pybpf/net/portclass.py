@@ -11,6 +11,7 @@ class lookup per direction, whatever the number of ranges.
 
 from __future__ import annotations
 
+import functools
 import socket
 import struct
 
@@ -69,12 +70,14 @@ def text(items: Items) -> str:
     return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in items)
 
 
-def singles(items: Items) -> list[int]:
-    return [lo for lo, hi in items if lo == hi]
+@functools.lru_cache(maxsize=4096)      # rule sets repeat a few port lists many times
+def singles(items: Items) -> tuple[int, ...]:
+    return tuple(lo for lo, hi in items if lo == hi)
 
 
-def ranges(items: Items) -> list[tuple[int, int]]:
-    return [(lo, hi) for lo, hi in items if hi > lo]
+@functools.lru_cache(maxsize=4096)
+def ranges(items: Items) -> tuple[tuple[int, int], ...]:
+    return tuple((lo, hi) for lo, hi in items if hi > lo)
 
 
 def prefix_blocks(lo: int, hi: int):

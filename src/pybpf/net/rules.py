@@ -141,7 +141,8 @@ class Rule:
         return self.src is not None and self.dst is not None
 
     def has_ranges(self) -> bool:
-        return any(hi > lo for lo, hi in self.ports + self.sports)
+        return bool(self.ports and P.ranges(self.ports) or
+                    self.sports and P.ranges(self.sports))
 
     def match_text(self) -> str:
         """The match part of :meth:`text` (what identifies a rule across rule sets)."""

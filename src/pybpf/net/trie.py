@@ -35,54 +35,74 @@ def expand(rules: list[Rule]) -> tuple[list, tuple[list, list]]:
     ported = [i for i, r in enumerate(rules) if r.ports or r.sports]
     entries = [r.entries(classed) if r.ports or r.sports else r.entries() for r in rules]
     cls = P.Classes(KEY, VALUE, HDR_BITS)
-    spans: dict = {}
+    # Classes depend on the distinct port items only; then each rule's item takes the
+    # keys of its classes.
+    items_by: dict = {}
+    users = []
     for i in ported:
         r = rules[i]
         for kind, items in ((P.PK_DCLASS, r.ports), (P.PK_SCLASS, r.sports)):
             for lo, hi in items:
                 for pr in r.protos():
                     if (pr, kind) in classed:
-                        spans.setdefault((pr, kind), []).append((lo, hi, (i, lo, hi)))
-    owner: dict[bytes, tuple] = {}
-    for (pr, kind), sp in sorted(spans.items()):
+                        items_by.setdefault((pr, kind), set()).add((lo, hi))
+                        users.append((i, pr, kind, lo, hi))
+    item_cids: dict = {}
+    for (pr, kind), its in sorted(items_by.items()):
         try:
-            classes = cls.build(pr, kind, sp)
+            classes = cls.build(pr, kind, [(lo, hi, (lo, hi)) for lo, hi in sorted(its)])
         except P.PortError as e:
             raise RuleError(str(e)) from None
-        probe = SPEC_DRANGE if kind == P.PK_DCLASS else SPEC_SRANGE
-        single = SPEC_DPORT if kind == P.PK_DCLASS else SPEC_SPORT
         for cid, owners in classes:
-            for i, lo, hi in sorted(owners):
-                r = rules[i]
-                if r.is_pair():
-                    pairs.add((r.src.family, pr, kind, _htons(cid)), i,
-                              single if lo == hi else probe, probe, lo, hi)
-                    continue
-                pfx, dim = (r.dst, DST) if r.dst is not None else (r.src, SRC)
-                addr, plen = (pfx.addr, pfx.plen) if pfx is not None else (_ZERO16, 0)
-                for fam in r.families():
-                    k = KEY.pack(HDR_BITS + plen, dim, fam, pr, kind, _htons(cid), addr)
-                    prev = owner.get(k)
-                    if prev is not None:
-                        j, plo, phi = prev[0], prev[1], prev[2]
-                        if phi - plo < hi - lo:
-                            continue
-                        if phi - plo == hi - lo:
-                            o = rules[j]
-                            where = f" (line {o.line})" if o.line else ""
-                            what = ("has the same match as" if (plo, phi) == (lo, hi) else
-                                    "overlaps, with a range as wide, the ports of")
-                            raise RuleError(f"'{r.text()}' {what} '{o.text()}'{where}",
-                                            r.line)
-                    owner[k] = (i, lo, hi, fam, single if lo == hi else probe, dim, probe)
+            cid_ne = _htons(cid)
+            for lo, hi in owners:
+                item_cids.setdefault((pr, kind, lo, hi), []).append(cid_ne)
+    owner: dict[bytes, tuple] = {}
+    pack, get = KEY.pack, owner.get
+    for i, pr, kind, lo, hi in users:
+        probe = SPEC_DRANGE if kind == P.PK_DCLASS else SPEC_SRANGE
+        spec = (SPEC_DPORT if kind == P.PK_DCLASS else SPEC_SPORT) if lo == hi else probe
+        r = rules[i]
+        src, dst = r.src, r.dst
+        cids = item_cids[(pr, kind, lo, hi)]
+        if src is not None and dst is not None:
+            for cid_ne in cids:
+                pairs.add((src.family, pr, kind, cid_ne), i, spec, probe, lo, hi)
+            continue
+        pfx, dim = (dst, DST) if dst is not None else (src, SRC)
+        if pfx is not None:
+            addr, plen, fams = pfx.addr, pfx.plen, (pfx.family,)
+        else:
+            addr, plen, fams = _ZERO16, 0, r.families()
+        for cid_ne in cids:
+            for fam in fams:
+                k = pack(HDR_BITS + plen, dim, fam, pr, kind, cid_ne, addr)
+                prev = get(k)
+                if prev is not None:
+                    j, plo, phi = prev[0], prev[1], prev[2]
+                    if phi - plo < hi - lo:
+                        continue
+                    if phi - plo == hi - lo:
+                        o = rules[j]
+                        where = f" (line {o.line})" if o.line else ""
+                        what = ("has the same match as" if (plo, phi) == (lo, hi) else
+                                "overlaps, with a range as wide, the ports of")
+                        raise RuleError(f"'{r.text()}' {what} '{o.text()}'{where}", r.line)
+                owner[k] = (i, lo, hi, fam, spec, dim, probe)
     extra: dict[int, list] = {}
+    tails_memo: dict = {}
     for k, (i, _, _, fam, spec, dim, probe) in owner.items():
         r = rules[i]
         per = r.per if fam == V4 else r.per6
         pfx = r.dst if r.dst is not None else r.src
-        tail = _tail(r.action, pfx.plen if pfx is not None else 0, spec, per, r.rate,
-                     r.burst)
-        extra.setdefault(i, []).append((k, tail, 1 << ((fam - 1) * 16 + dim * 8 + probe)))
+        tk = (r.action, pfx.plen if pfx is not None else 0, spec, per, r.rate, r.burst)
+        tail = tails_memo.get(tk)
+        if tail is None:
+            tail = tails_memo[tk] = _tail(*tk)
+        ex = extra.get(i)
+        if ex is None:
+            ex = extra[i] = []
+        ex.append((k, tail, 1 << ((fam - 1) * 16 + dim * 8 + probe)))
     for i in paired:
         r = rules[i]
         fam = r.src.family

@@ -243,7 +243,7 @@ def rules_timing():
                                                          i & 255]) + bytes(12), 32))
                 for i in range(n)]
     out = []
-    fw = F.Firewall.unattached(capacity=262144)
+    fw = F.Firewall.unattached(capacity=524288)
     try:
         rs = R.RuleSet(make(100_000), R.ALLOW)        # built outside the timing
         t, c = time.perf_counter(), time.process_time()

@@ -204,11 +204,17 @@ class Firewall:
     def conf(self) -> tuple[int, int, int, int]:
         """(class mask, hook code, capacity, next unused rule id) from the conf map; the
         mask's bits 32 and up are the two-address classes (conf's pmask)."""
-        mask, hook, cap, next_id, pmask, _ = R.CONF.unpack(self.maps["conf"].lookup_raw(0))
+        raw = self.maps["conf"].lookup_raw(0)
+        if len(raw) != R.CONF.size:
+            # pins of a firewall loaded by a pybpf with another layout
+            raise FirewallError(f"the firewall on {self.iface} was loaded by another pybpf "
+                                f"version; unload it and load it again")
+        mask, hook, cap, next_id, pmask, _ = R.CONF.unpack(raw)
         return mask | pmask << 32, hook, cap, next_id
 
     def _write_conf(self, mask: int | None = None, hook: int | None = None,
                     capacity: int | None = None, next_id: int | None = None) -> None:
+        self.conf()                     # the layout check
         cur = list(R.CONF.unpack(self.maps["conf"].lookup_raw(0)))
         for i, v in enumerate((mask, hook, capacity, next_id)):
             if v is not None:
@@ -286,8 +292,10 @@ class Firewall:
                                               r.line)
                 if fallback:
                     cur, default = T.decode(t.items_raw())
-                    return self._apply(R.RuleSet([r for _, r in sorted(cur.items())] + rules,
-                                                 default), t0)
+                    res = self._apply(R.RuleSet([r for _, r in sorted(cur.items())] + rules,
+                                                default), t0)
+                    res.update(rules=len(rules), in_place=False)
+                    return res
                 keys, vals, n, mask = T.encode(rules, ids, None, entries)
                 if ids:
                     st = self.maps["rule_stats"]
@@ -394,8 +402,11 @@ class Firewall:
         by_text = ranges or any(r.is_pair() for r in ruleset.rules)
         old_ported: dict[str, int] = {}
         if by_text:
-            old_ported = {r.text(): rid for rid, r in T.decode(old.items())[0].items()
-                          if r.ports or r.sports or r.is_pair()}
+            # only entries with a port, a class or a record: those rules' (key bytes: 4
+            # dim, 7 pkind, 8-9 port; firewall.h)
+            old_ported = {r.text(): rid for rid, r in T.decode(
+                (k, v) for k, v in old.items() if k[4] >= 2 or k[7] or k[8] or k[9]
+            )[0].items() if r.ports or r.sports or r.is_pair()}
         ids: list[int] = []
         fresh: list[int] = [0] if default != old_default else []
         used: set[int] = set()

@@ -414,7 +414,7 @@ class Firewall:
         for rule, (ks, tails, _) in zip(ruleset.rules, entries):
             rid = -1
             if rule.is_pair() or ranges and (rule.ports or rule.sports):
-                rid = old_ported.get(rule.text(), -1)
+                rid = old_ported.get(rule.text(), -1) if old_ported else -1
                 if rid in used:
                     rid = -1
                 if rid > 0:

@@ -24,19 +24,21 @@ PMASK_SHIFT = 32            # two-address classes are bits 32.. of the class mas
 NOT_A_RULE = 0xFFFFFFFF
 
 
-def _ancestors(pfx, present: dict, lens: list) -> list:
-    """The prefixes in ``present`` that enclose ``pfx`` (itself included); ``lens``: the
-    prefix lengths ``present`` has, ascending."""
+def _ancestors(addr: bytes, plen: int, present: dict, lens: list) -> list:
+    """The (addr, plen) keys of ``present`` that enclose addr/plen (itself included);
+    ``lens``: the prefix lengths ``present`` has, ascending."""
     out = []
-    value = int.from_bytes(pfx.addr, "big")
-    cls = type(pfx)
-    for plen in lens:
-        if plen > pfx.plen:
+    value = None
+    for n in lens:
+        if n >= plen:
+            if n == plen and (addr, plen) in present:
+                out.append((addr, plen))
             break
-        masked = (value >> (128 - plen) << (128 - plen)) if plen else 0
-        cand = cls(pfx.family, masked.to_bytes(16, "big"), plen)
-        if cand in present:
-            out.append(present[cand])
+        if value is None:
+            value = int.from_bytes(addr, "big")
+        cand = ((value >> (128 - n) << (128 - n)) if n else 0).to_bytes(16, "big")
+        if (cand, n) in present:
+            out.append((cand, n))
     return out
 
 
@@ -65,39 +67,45 @@ class Pairs:
             sp, dp = r.src.plen, r.dst.plen
             return (max(sp, dp), m[1], min(sp, dp), sp >= dp, m[3] - m[4])
 
+        tails: dict = {}
         for (fam, proto, pkind, port_ne), mem in self.members.items():
             by_dst: dict = {}
             for m in mem:
-                by_dst.setdefault(rules[m[0]].dst, []).append(m)
-            dsts = {d: d for d in by_dst}
-            dlens = sorted({d.plen for d in by_dst})
-            for d in by_dst:
+                d = rules[m[0]].dst
+                by_dst.setdefault((d.addr, d.plen), []).append(m)
+            dlens = sorted({plen for _, plen in by_dst})
+            for daddr, dplen in by_dst:
                 gid += 1
-                gkeys.append(key.pack(hdr_bits + d.plen, PAIR1, fam, proto, pkind, port_ne,
-                                      d.addr))
+                gkeys.append(key.pack(hdr_bits + dplen, PAIR1, fam, proto, pkind, port_ne,
+                                      daddr))
                 gvals.append(value.pack(NOT_A_RULE, 0, 0, 0, 0, gid, 0))
-                group = [m for a in _ancestors(d, dsts, dlens) for m in by_dst[a]]
+                group = [m for a in _ancestors(daddr, dplen, by_dst, dlens) for m in by_dst[a]]
                 by_src: dict = {}
                 for m in group:
-                    by_src.setdefault(rules[m[0]].src, []).append(m)
-                srcs = {s: s for s in by_src}
-                slens = sorted({s.plen for s in by_src})
-                for s in by_src:
-                    cands = sorted((m for a in _ancestors(s, srcs, slens) for m in by_src[a]),
-                                   key=rank, reverse=True)
-                    best = cands[0]
-                    if len(cands) > 1 and rank(cands[1]) == rank(best):
-                        r, o = rules[best[0]], rules[cands[1][0]]
-                        same = best[3:] == cands[1][3:]
-                        what = ("has the same match as" if same else
-                                "overlaps, with a range as wide, the ports of")
-                        where = f" (line {o.line})" if o.line else ""
-                        error(f"'{r.text()}' {what} '{o.text()}'{where}", r)
-                    i, spec, probe = best[0], best[1], best[2]
+                    sp = rules[m[0]].src
+                    by_src.setdefault((sp.addr, sp.plen), []).append(m)
+                slens = sorted({plen for _, plen in by_src})
+                g_hdr = (gid & 255, (gid >> 8) & 255, gid >> 16)
+                for saddr, splen in by_src:
+                    cands = [m for a in _ancestors(saddr, splen, by_src, slens)
+                             for m in by_src[a]]
+                    if len(cands) > 1:
+                        cands.sort(key=rank, reverse=True)
+                        if rank(cands[1]) == rank(cands[0]):
+                            r, o = rules[cands[0][0]], rules[cands[1][0]]
+                            same = cands[0][3:] == cands[1][3:]
+                            what = ("has the same match as" if same else
+                                    "overlaps, with a range as wide, the ports of")
+                            where = f" (line {o.line})" if o.line else ""
+                            error(f"'{r.text()}' {what} '{o.text()}'{where}", r)
+                    i, spec, probe = cands[0][0], cands[0][1], cands[0][2]
                     r = rules[i]
-                    k = key.pack(hdr_bits + s.plen, PAIR2, fam, gid & 255, (gid >> 8) & 255,
-                                 gid >> 16, s.addr)
+                    k = key.pack(hdr_bits + splen, PAIR2, fam, *g_hdr, saddr)
+                    tk = (r.action, max(r.src.plen, r.dst.plen), spec, fam, r.per, r.per6,
+                          r.rate, r.burst)
+                    tl = tails.get(tk)
+                    if tl is None:
+                        tl = tails[tk] = tail(r, tk[1], spec | SPEC_PAIR, fam)
                     per_rule.setdefault(i, []).append((
-                        k, tail(r, max(r.src.plen, r.dst.plen), spec | SPEC_PAIR, fam),
-                        1 << (PMASK_SHIFT + (fam - 1) * 8 + probe)))
+                        k, tl, 1 << (PMASK_SHIFT + (fam - 1) * 8 + probe)))
         return per_rule, gkeys, gvals

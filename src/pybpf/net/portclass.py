@@ -12,7 +12,6 @@ class lookup per direction, whatever the number of ranges.
 from __future__ import annotations
 
 import functools
-import socket
 import struct
 
 PK_DPORT, PK_DCLASS, PK_SPORT, PK_SCLASS = 0, 1, 2, 3
@@ -169,5 +168,3 @@ def meta_decode(key_addr: bytes, value_tuple) -> tuple[int, int, int, int]:
     kind, packed = value_tuple[3], value_tuple[5]
     return rid, kind, packed >> 16, packed & 0xFFFF
 
-
-htons = socket.htons

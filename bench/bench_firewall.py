@@ -62,6 +62,63 @@ def per_packet():
         _per_packet(base, _hosts(extra), label)
 
 
+def per_packet_ports():
+    """Port lists, ranges and source ports (xdp-filter matches single ports only: its
+    port-drop path is the reference for each row)."""
+    rules = ["deny from 203.0.113.0/24", "deny udp port 9",
+             "allow tcp port 80,443,8080", "deny udp port 6000-7000",
+             "allow udp port 6500-6600", "deny tcp port 1024-65535", "allow udp sport 53"]
+    cases = {
+        "pass (no rule matches)": frame("198.51.100.1", "192.0.2.1", "udp", 53),
+        "drop by port (single)": frame("198.51.100.1", "192.0.2.1", "udp", 9),
+        "pass by a port list": frame("198.51.100.1", "192.0.2.1", "tcp", 443),
+        "drop by a port range": frame("198.51.100.1", "192.0.2.1", "udp", 6100),
+        "pass by a narrower range": frame("198.51.100.1", "192.0.2.1", "udp", 6550),
+        "drop by 1024-65535 (tcp)": frame("198.51.100.1", "192.0.2.1", "tcp", 40000),
+        "pass by source port": frame("198.51.100.1", "192.0.2.1", "udp", 6100, sport=53),
+        "pass, IPv6, in no range": frame("2001:db8::1", "2001:db8::2", "udp", 53),
+    }
+    _against_port_drop(rules, cases, "port lists, ranges and source ports")
+
+
+def per_packet_pairs():
+    """Two-address rules (xdp-filter has none: its port-drop path is the reference)."""
+    rules = ["deny from 203.0.113.0/24", "deny udp port 9",
+             "allow tcp from 10.0.0.0/8 to 192.0.2.10 port 22",
+             "deny from 10.0.0.0/8 to 192.0.2.0/24", "deny to 192.0.2.10"]
+    cases = {
+        "pass (no rule matches)": frame("198.51.100.1", "192.0.2.1", "udp", 53),
+        "drop by port (single)": frame("198.51.100.1", "192.0.2.1", "udp", 9),
+        "pass by from A to B port 22": frame("10.1.1.1", "192.0.2.10", "tcp", 22),
+        "drop by from A to B": frame("10.1.1.1", "192.0.2.11", "udp", 53),
+        "pass, IPv6": frame("2001:db8::1", "2001:db8::2", "udp", 53),
+    }
+    _against_port_drop(rules, cases, "two-address rules")
+
+
+def _against_port_drop(rules, cases, title):
+    fw = F.Firewall.unattached(R.RuleSet([R.parse_rule(x) for x in rules], R.ALLOW))
+    xf = load_xdp_filter()
+    xpkt = frame("198.51.100.1", "192.0.2.1", "udp", 9)
+    ours, theirs = fw.obj.programs["firewall_xdp"], xf.programs["xdpfilt_alw_all"]
+    try:
+        rows = []
+        for name, pkt in cases.items():
+            a, _, va, _ = _pair(ours, theirs, pkt)
+            _, b, _, vb = _pair(ours, theirs, xpkt)
+            rows.append((name, a, b, va, vb))
+    finally:
+        fw.close()
+        xf.close()
+    print(f"\n### Per-packet cost with {title} "
+          f"(BPF_PROG_TEST_RUN, repeat {REPEAT:,}, median of {ROUNDS})\n")
+    print("Rules: " + ", ".join(f"`{x}`" for x in rules) + ", default allow.\n")
+    print("| path | pybpf ns/pkt | xdp-filter drop-by-port ns/pkt | ratio | verdicts |")
+    print("|---|---:|---:|---:|---|")
+    for name, a, b, va, vb in rows:
+        print(f"| {name} | {a} | {b} | {a / b:.2f} | {va} / {vb} |")
+
+
 def _per_packet(base, hosts, label):
     rs = R.RuleSet([R.parse_rule(x) for x in base] +
                    [R.parse_rule(f"deny from {h}") for h in hosts], R.ALLOW)
@@ -186,7 +243,7 @@ def rules_timing():
                                                          i & 255]) + bytes(12), 32))
                 for i in range(n)]
     out = []
-    fw = F.Firewall.unattached(capacity=262144)
+    fw = F.Firewall.unattached(capacity=524288)
     try:
         rs = R.RuleSet(make(100_000), R.ALLOW)        # built outside the timing
         t, c = time.perf_counter(), time.process_time()
@@ -198,6 +255,17 @@ def rules_timing():
         res = fw.apply(rs)
         res["cpu"] = time.process_time() - c
         out.append(("replace them by 100,000 other rules (API)", time.perf_counter() - t, res))
+        to = R.parse_prefix("192.0.2.0/24")
+        for label, ports, dst in (("port ranges", ((6000, 7000),), None),
+                                  ("port lists", ((22, 22), (443, 443)), None),
+                                  ("a destination too (from A to B)", (), to)):
+            rs = R.RuleSet([R.Rule(R.DENY, src=r.src, proto=6 if ports else 0, ports=ports,
+                                   dst=dst) for r in make(100_000, base=12)], R.ALLOW)
+            t, c = time.perf_counter(), time.process_time()
+            res = fw.apply(rs)
+            res["cpu"] = time.process_time() - c
+            out.append((f"replace them by 100,000 rules with {label} (API)",
+                        time.perf_counter() - t, res))
         lat = []
         rules = make(100_000, base=11)
         for i in range(10):
@@ -302,9 +370,13 @@ def cli_latency():
 
 def main():
     print(f"kernel {os.uname().release}, {os.cpu_count()} CPUs")
-    parts = sys.argv[1:] or ["per_packet", "flood", "rules", "cli"]
+    parts = sys.argv[1:] or ["per_packet", "ports", "pairs", "flood", "rules", "cli"]
     if "per_packet" in parts:
         per_packet()
+    if "ports" in parts:
+        per_packet_ports()
+    if "pairs" in parts:
+        per_packet_pairs()
     if "flood" in parts:
         flood_throughput()
     if "rules" in parts:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pybpf.net import rules as R
+from pybpf.net import trie as T
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
@@ -26,6 +27,14 @@ SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
     ("limit udp from any rate 100/s", "limit udp rate 100 burst 100"),
     ("limit rate 5pps burst 9 per 24 per6 64", "limit any rate 5 burst 9 per 24 per6 64"),
     ("allow icmpv6  # neighbour discovery", "allow icmpv6"),
+    ("allow tcp port 443,80", "allow tcp port 80,443"),
+    ("allow tcp from 10.0.0.0/8 to 192.0.2.10 port 22",
+     "allow tcp from 10.0.0.0/8 to 192.0.2.10/32 port 22"),
+    ("deny udp dport 6000-7000", "deny udp port 6000-7000"),
+    ("allow udp sport 53", "allow udp sport 53"),
+    ("allow port 22,1000-2000,1500-2500,3000,1200", "allow port 22,1000-2500,3000"),
+    ("allow tcp port 5-5,6", "allow tcp port 5,6"),
+    ("deny sctp to 192.0.2.0/24 sports 1-1023", "deny sctp to 192.0.2.0/24 sport 1-1023"),
 ])
 def test_parse_and_canonical_text(text, canon):
     r = R.parse_rule(text)
@@ -40,7 +49,7 @@ def test_parse_and_canonical_text(text, canon):
     ("deny from 10.0.0.1/33", "bad prefix length"),
     ("deny from 10.0.0.1/8", "bits set after the prefix length"),
     ("deny from", "'from' needs a value"),
-    ("deny from 10.0.0.1 to 10.0.0.2", "give 'from' or 'to', not both"),
+    ("deny from 10.0.0.1 to 2001:db8::1", "are not of the same family"),
     ("deny icmp port 7", "'port' needs tcp, udp or sctp"),
     ("deny tcp port 70000", "port must be a number from 1 to 65535"),
     ("deny tcp udp", "protocol given twice"),
@@ -49,6 +58,13 @@ def test_parse_and_canonical_text(text, canon):
     ("limit rate 5 per 33", "per (IPv4 prefix length)"),
     ("deny icmp from 2001:db8::1", "icmp does not go with"),
     ("deny frm 10.0.0.1", "unexpected 'frm'"),
+    ("deny tcp port 7000-6000", "runs backwards"),
+    ("deny tcp port 80,", "port must be a number from 1 to 65535"),
+    ("deny tcp port 0-10", "port must be a number"),
+    ("deny tcp sport 1-65536", "sport must be a number"),
+    ("deny tcp port 80 sport 53", "give 'port' or 'sport', not both"),
+    ("deny icmp sport 7", "'sport' needs tcp, udp or sctp"),
+    ("deny tcp port " + ",".join(str(i) for i in range(1, 70)), "more than 64 items"),
 ])
 def test_bad_rules_say_why(text, msg):
     with pytest.raises(R.RuleError, match=None) as e:
@@ -107,34 +123,83 @@ def test_encode_decode_round_trip_and_duplicates():
              "limit udp from 198.18.0.0/15 rate 1000 burst 50 per 24",
              "limit any rate 7 burst 3 per6 64"]
     rules = [R.parse_rule(t) for t in texts]
-    keys, vals, n, mask = R.encode(rules, list(range(1, len(rules) + 1)), R.DENY)
+    keys, vals, n, mask = T.encode(rules, list(range(1, len(rules) + 1)), R.DENY)
     ks, vs = R.KEY.size, R.VALUE.size
     entries = [(keys[i * ks:(i + 1) * ks], vals[i * vs:(i + 1) * vs]) for i in range(n)]
     # 'any' rules hold a key per family, 'port 53' one per protocol; 'limit rate 7' is a
     # catch-all of both families, so it takes the default's place: no default key is left
     assert n == 2 + 4 + 1 + 1 + 1 + 1 + 1 + 2
-    back, default = R.decode(entries)
+    back, default = T.decode(entries)
     assert [back[i].text() for i in sorted(back)] == texts
     assert default == R.ALLOW      # no rule 0 left: the fallback
-    keys, vals, n, _ = R.encode(rules[:3], [1, 2, 3], R.DENY)
-    back, default = R.decode([(keys[i * ks:(i + 1) * ks], vals[i * vs:(i + 1) * vs])
+    keys, vals, n, _ = T.encode(rules[:3], [1, 2, 3], R.DENY)
+    back, default = T.decode([(keys[i * ks:(i + 1) * ks], vals[i * vs:(i + 1) * vs])
                               for i in range(n)])
     assert default == R.DENY and n == 2 + 4 + 1 + 2
     with pytest.raises(R.RuleError, match=r"same match as 'allow tcp port 22' \(line 3\)"):
-        R.encode([R.parse_rule("allow tcp port 22", 3), R.parse_rule("deny tcp port 22", 9)],
+        T.encode([R.parse_rule("allow tcp port 22", 3), R.parse_rule("deny tcp port 22", 9)],
                  [1, 2], R.ALLOW)
     with pytest.raises(R.RuleError, match=r"'deny port 22' has the same match"):
-        R.encode([R.parse_rule("allow tcp port 22"), R.parse_rule("deny port 22")],
+        T.encode([R.parse_rule("allow tcp port 22"), R.parse_rule("deny port 22")],
                  [1, 2], R.ALLOW)
-    # class mask: v4 bits 0-5, v6 bits 6-11 (dim*3 + spec)
-    _, _, _, mask = R.encode([R.parse_rule("deny udp to 10.0.0.0/8 port 9")], [1], R.ALLOW)
-    assert mask == (1 << (3 + 2)) | (1 << 0) | (1 << 6)
+    # class mask: v4 bits 0-15, v6 bits 16-31 (dim*8 + spec)
+    _, _, _, mask = T.encode([R.parse_rule("deny udp to 10.0.0.0/8 port 9")], [1], R.ALLOW)
+    assert mask == (1 << (8 + R.SPEC_DPORT)) | (1 << 0) | (1 << 16)
+
+
+def test_port_ranges_encode_to_classes_and_decode_back():
+    texts = ["deny udp port 6000-7000", "allow udp port 6500-6600", "allow tcp port 80,443",
+             "allow port 1024-65535", "allow udp sport 53,5000-5999",
+             "deny tcp from 10.0.0.0/8 port 1-1023"]
+    rules = [R.parse_rule(t) for t in texts]
+    keys, vals, n, mask = T.encode(rules, list(range(1, len(rules) + 1)), R.DENY)
+    ks, vs = R.KEY.size, R.VALUE.size
+    entries = [(keys[i * ks:(i + 1) * ks], vals[i * vs:(i + 1) * vs]) for i in range(n)]
+    back, default = T.decode(entries)
+    assert [back[i].text() for i in sorted(back)] == texts and default == R.DENY
+    assert mask & R.RANGE_MASK
+    # a range is a handful of class entries, not a key per port
+    assert n < 200
+    # the prefix blocks of a class cover exactly its ports
+    from pybpf.net import portclass as P
+    for lo, hi in ((1, 65535), (6000, 7000), (1024, 1024), (3, 17)):
+        covered = set()
+        for start, bits in P.prefix_blocks(lo, hi):
+            size = 1 << (16 - bits)
+            assert start % size == 0
+            covered |= set(range(start, start + size))
+        assert covered == set(range(lo, hi + 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 300), st.integers(0, 40), st.booleans()),
+                min_size=1, max_size=8))
+def test_fuzz_port_lists_cover_exactly_what_was_written(items):
+    from pybpf.net import portclass as P
+    text = ",".join(f"{lo}-{lo + w}" if w or dash else f"{lo}" for lo, w, dash in items)
+    got = P.parse_ports(text)
+    want = set()
+    for lo, w, _ in items:
+        want |= set(range(lo, lo + w + 1))
+    assert set().union(*(set(range(lo, hi + 1)) for lo, hi in got)) == want
+    assert list(got) == sorted(got)
+    assert all(a[1] < b[0] for a, b in zip(got, got[1:]))      # disjoint
+    assert P.parse_ports(P.text(got)) == got
+    # classes: every port of every range maps to one class holding the ranges covering it
+    spans = [(lo, hi, n) for n, (lo, hi) in enumerate(P.ranges(got))]
+    seen = set()
+    for lo, hi, owners in P.partition(spans):
+        for port in (lo, hi):
+            assert owners == {n for a, b, n in spans if a <= port <= b}
+        assert not seen & set(range(lo, hi + 1))
+        seen |= set(range(lo, hi + 1))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(
-    st.sampled_from(list("abcdefghilmnoprstuwy0123456789./: #-")),
+    st.sampled_from(list("abcdefghilmnoprstuwy0123456789./: #-,")),
     st.sampled_from(["deny ", "allow ", "limit ", "from ", "to ", "port ", "rate ", "per ",
+                     "sport ", "udp ", "1-9", "80,443 ", "6000-7000 ",
                      "tcp ", "any ", "::/", "10.0.0.0/8 ", "burst ", "per6 ", "icmp "])),
     max_size=30).map("".join))
 def test_fuzz_rule_parser_raises_only_rule_errors(text):
@@ -143,7 +208,7 @@ def test_fuzz_rule_parser_raises_only_rule_errors(text):
     except R.RuleError:
         return
     assert R.parse_rule(r.text()) == r
-    R.encode([r], [1], R.ALLOW)
+    T.encode([r], [1], R.ALLOW)
 
 
 @settings(max_examples=200, deadline=None)
@@ -168,11 +233,24 @@ def test_cli_check_and_bad_input_one_line(tmp_path):
     r = run_cli("check", str(good))
     assert r.returncode == 0 and r.stdout == "default deny\nallow tcp port 22\n"
     bad = tmp_path / "bad.toml"
-    bad.write_text('rules = [\n "allow tcp port 22",\n "deny from 10.0.0.1 to 10.0.0.2",\n]\n')
+    bad.write_text('rules = [\n "allow tcp port 22",\n "deny from 10.0.0.1 to ::2",\n]\n')
     r = run_cli("check", str(bad))
     assert r.returncode == 1 and r.stdout == ""
-    assert r.stderr == (f"pybpf firewall: error: {bad}:3: a rule matches one address: give 'from' "
-                        "or 'to', not both\n")
+    assert r.stderr == (f"pybpf firewall: error: {bad}:3: 'from 10.0.0.1/32' and 'to ::2/128' "
+                        "are not of the same family\n")
+    over = tmp_path / "over.rules"
+    over.write_text("deny udp port 6000-6100\n\nallow udp port 6050-6150 # overlap\n")
+    r = run_cli("check", str(over))
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == (f"pybpf firewall: error: {over}:3: 'allow udp port 6050-6150' "
+                        "overlaps, with a range as wide, the ports of 'deny udp port "
+                        "6000-6100' (line 1)\n")
+    toml = tmp_path / "ports.toml"
+    toml.write_text('[[rule]]\naction = "allow"\nproto = "tcp"\nport = [443, 80, "8000-8100"]'
+                    '\n[[rule]]\naction = "allow"\nproto = "udp"\nsport = 53\n')
+    r = run_cli("check", str(toml))
+    assert r.returncode == 0 and r.stdout == ("allow tcp port 80,443,8000-8100\n"
+                                              "allow udp sport 53\n")
     r = run_cli("check", str(tmp_path / "missing.toml"))
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "cannot read" in r.stderr
     r = run_cli("load")

@@ -245,10 +245,16 @@ def test_flood_is_dropped_and_limited_while_legit_flows_live(pair, fwflood, mode
     assert legit.errors == [] and legit.sent > 0 and legit.ok == legit.sent
 
 
-def test_live_rule_swaps_lose_nothing_both_sets_allow(pair):
+@pytest.mark.parametrize("set_a,set_b", [
+    (["allow udp from 10.78.0.2 port 7000"],
+     ["allow udp to 10.78.0.1 port 7000", "deny from 10.78.0.0/24"]),
+    # port ranges: the port classes swap with the rules, in the same trie
+    (["allow udp from 10.78.0.2 port 6990-7001", "deny udp port 7002"],
+     ["allow udp to 10.78.0.1 port 6000,7000", "deny udp port 7001-7100",
+      "allow udp sport 1-1023"]),
+])
+def test_live_rule_swaps_lose_nothing_both_sets_allow(pair, set_a, set_b):
     a, b, ia, ib = pair
-    set_a = ["allow udp from 10.78.0.2 port 7000"]
-    set_b = ["allow udp to 10.78.0.1 port 7000", "deny from 10.78.0.0/24"]
     r = cli(a, "load", ia, "--default", "deny", *sum((["-r", x] for x in set_a), []))
     assert r.returncode == 0, r.stderr
     rxs = {}

@@ -97,11 +97,13 @@ def _print_status(st: dict, out) -> None:
 def run(argv) -> int:
     from . import firewall as F
     from . import rules as R
+    from . import trie as T
     args = _parser().parse_args(argv)
     out = sys.stdout
     if args.cmd == "check":
         rs = R.parse_file(args.file)
-        R.encode(rs.rules, list(range(1, len(rs.rules) + 1)), rs.default or R.ALLOW)
+        with _in_file(args.file):
+            T.encode(rs.rules, list(range(1, len(rs.rules) + 1)), rs.default or R.ALLOW)
         if rs.default is not None:
             out.write(f"default {R.ACTION_NAMES[rs.default]}\n")
         for r in rs.rules:
@@ -109,7 +111,7 @@ def run(argv) -> int:
         return 0
     if args.cmd == "load":
         rs = _ruleset(args)
-        with F.Firewall.load(args.iface, rs, hook=args.hook, mode=args.mode,
+        with _in_file(args.rules), F.Firewall.load(args.iface, rs, hook=args.hook, mode=args.mode,
                              egress=args.egress, capacity=args.capacity) as fw:
             st = fw.status()
         out.write(f"firewall loaded on {args.iface}: {st['hook']} ({st['mode']}), "
@@ -142,7 +144,9 @@ def run(argv) -> int:
         return 0
     with F.Firewall.open(args.iface) as fw:
         if args.cmd == "apply":
-            res = fw.apply(_ruleset(args))
+            rs = _ruleset(args)
+            with _in_file(args.rules):
+                res = fw.apply(rs)
             out.write(f"{args.iface}: {res['rules']} rules, default {res['default']} "
                       f"({res['seconds'] * 1000:.1f} ms)\n")
             return 0
@@ -156,6 +160,24 @@ def run(argv) -> int:
     out.write(f"{args.iface}: {verb} {res['rules']} rule{'s' * (res['rules'] != 1)} "
               f"({res['seconds'] * 1000:.1f} ms)\n")
     return 0
+
+
+def _in_file(path):
+    """Errors of rules with a line number (duplicates, overlapping ranges: found when the
+    set is encoded) name the rules file too."""
+    import contextlib
+
+    from . import rules as R
+
+    @contextlib.contextmanager
+    def ctx():
+        try:
+            yield
+        except R.RuleError as e:
+            if path and e.line is not None and e.source is None:
+                raise R.RuleError(e.msg, e.line, path) from None
+            raise
+    return ctx()
 
 
 def _cli_rule(text: str, i: int):

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* pybpf firewall: IPv4/IPv6 filter by prefix (LPM trie), protocol and destination port,
+/* pybpf firewall: IPv4/IPv6 filter by prefix (LPM trie), protocol and port (destination
+ * or source; single ports, or ranges through port classes),
  * with allow / deny / per-source rate limit (GCRA token bucket in an LRU map).
  *
  * The rule trie is reached through a one-slot array of maps: the control plane builds a
@@ -80,6 +81,7 @@ struct fw_pkt {
 	__u8 proto;
 	__u8 has_port;
 	__be16 dport;
+	__be16 sport;
 	__u8 src[16];
 	__u8 dst[16];
 };
@@ -161,6 +163,7 @@ static __always_inline int parse(void *data, void *end, struct fw_pkt *p)
 		if ((void *)(ports + 1) > end)
 			return PARSE_BAD;
 		p->dport = ports->dport;
+		p->sport = ports->sport;
 		p->has_port = 1;
 	}
 	return PARSE_IP;
@@ -177,33 +180,112 @@ static __always_inline void count_action(__u32 action, __u64 bytes)
 
 /* One class lookup: keep the hit if it outranks the best so far.  Rank: the address
  * prefix length, then port > protocol > neither, then source before destination. */
-static __always_inline void probe(void *trie, struct fw_key *k, __u8 proto, __be16 port,
-				  struct fw_rule **best, __u32 *best_rank)
+static __always_inline void probe(void *trie, struct fw_key *k, __u8 proto, __u8 pkind,
+				  __be16 port, struct fw_rule **best, __u32 *best_rank)
 {
 	struct fw_rule *r;
 	__u32 rank;
 
 	k->proto = proto;
+	k->pkind = pkind;
 	k->port = port;
 	r = bpf_map_lookup_elem(trie, k);
 	if (!r)
 		return;
-	rank = ((__u32)r->plen << 4 | (__u32)r->spec << 1 | (k->dim == FW_SRC)) + 1;
+	rank = ((__u32)r->plen << 5 | (__u32)(r->spec & 7) << 2 | (__u32)(r->spec >> 3) << 1 |
+		(k->dim == FW_SRC)) + 1;
 	if (rank > *best_rank) {
 		*best_rank = rank;
 		*best = r;
 	}
 }
 
-static __always_inline void lookup_dim(void *trie, struct fw_key *k, struct fw_pkt *p,
-				       __u32 mask, struct fw_rule **best, __u32 *best_rank)
+/* The class of a port (FW_PK_DCLASS or FW_PK_SCLASS): the value of its FW_PMAP entry,
+ * 0 when no rule's port covers it, -1 when the protocol's ports of that direction have
+ * no classes (a protocol with classes has a catch-all /0 entry: its single ports are
+ * classes too, so that one probe finds single ports and ranges alike). */
+static __always_inline int port_class(void *trie, __u8 proto, __u8 pkind, __be16 port)
 {
-	if ((mask & (1u << FW_SPEC_PORT)) && p->has_port)
-		probe(trie, k, p->proto, p->dport, best, best_rank);
+	struct fw_key k = {};
+	struct fw_rule *r;
+
+	k.prefixlen = FW_HDR_BITS + 16;
+	k.dim = FW_PMAP;
+	k.proto = proto;
+	k.pkind = pkind;
+	__builtin_memcpy(k.addr, &port, 2);
+	r = bpf_map_lookup_elem(trie, &k);
+	return r ? (int)(__u16)r->interval_ns : -1;
+}
+
+/* The classes of one address dimension, most specific first (the rank decides anyway;
+ * a class with no entries in the rule set is skipped by its mask bit). */
+static __always_inline void lookup_dim(void *trie, struct fw_key *k, struct fw_pkt *p,
+				       __u32 mask, int dcls, int scls,
+				       struct fw_rule **best, __u32 *best_rank)
+{
+	if (p->has_port) {
+		if ((mask & (1u << FW_SPEC_DPORT)) && dcls < 0)
+			probe(trie, k, p->proto, FW_PK_DPORT, p->dport, best, best_rank);
+		if ((mask & (1u << FW_SPEC_SPORT)) && scls < 0)
+			probe(trie, k, p->proto, FW_PK_SPORT, p->sport, best, best_rank);
+		if ((mask & (1u << FW_SPEC_DRANGE)) && dcls > 0)
+			probe(trie, k, p->proto, FW_PK_DCLASS, bpf_htons(dcls), best, best_rank);
+		if ((mask & (1u << FW_SPEC_SRANGE)) && scls > 0)
+			probe(trie, k, p->proto, FW_PK_SCLASS, bpf_htons(scls), best, best_rank);
+	}
 	if (mask & (1u << FW_SPEC_PROTO))
-		probe(trie, k, p->proto, 0, best, best_rank);
+		probe(trie, k, p->proto, FW_PK_DPORT, 0, best, best_rank);
 	if (mask & (1u << FW_SPEC_NONE))
-		probe(trie, k, 0, 0, best, best_rank);
+		probe(trie, k, 0, FW_PK_DPORT, 0, best, best_rank);
+}
+
+/* One class of two-address rules: the destination prefix gives the group, the source
+ * prefix inside the group the rule (the best of the rules enclosing both, see
+ * firewall.h). */
+static __always_inline void pair_probe(void *trie, struct fw_pkt *p, __u8 proto, __u8 pkind,
+				       __be16 port, struct fw_rule **best, __u32 *best_rank)
+{
+	struct fw_key k = {};
+	struct fw_rule *g;
+	__u32 grp;
+
+	k.prefixlen = FW_HDR_BITS + (p->family == FW_V4 ? 32 : 128);
+	k.dim = FW_PAIR1;
+	k.family = p->family;
+	k.proto = proto;
+	k.pkind = pkind;
+	k.port = port;
+	__builtin_memcpy(k.addr, p->dst, 16);
+	g = bpf_map_lookup_elem(trie, &k);
+	if (!g)
+		return;
+	grp = (__u32)g->interval_ns;
+	k.dim = FW_PAIR2;
+	__builtin_memcpy(k.addr, p->src, 16);
+	/* the group id takes the place of proto, pkind and port */
+	probe(trie, &k, grp & 0xff, (grp >> 8) & 0xff, grp >> 16, best, best_rank);
+}
+
+static __always_inline void lookup_pairs(void *trie, struct fw_pkt *p, __u32 pm, int dcls,
+					 int scls, struct fw_rule **best, __u32 *best_rank)
+{
+	if (p->has_port) {
+		if ((pm & (1u << FW_SPEC_DPORT)) && dcls < 0)
+			pair_probe(trie, p, p->proto, FW_PK_DPORT, p->dport, best, best_rank);
+		if ((pm & (1u << FW_SPEC_SPORT)) && scls < 0)
+			pair_probe(trie, p, p->proto, FW_PK_SPORT, p->sport, best, best_rank);
+		if ((pm & (1u << FW_SPEC_DRANGE)) && dcls > 0)
+			pair_probe(trie, p, p->proto, FW_PK_DCLASS, bpf_htons(dcls), best,
+				   best_rank);
+		if ((pm & (1u << FW_SPEC_SRANGE)) && scls > 0)
+			pair_probe(trie, p, p->proto, FW_PK_SCLASS, bpf_htons(scls), best,
+				   best_rank);
+	}
+	if (pm & (1u << FW_SPEC_PROTO))
+		pair_probe(trie, p, p->proto, FW_PK_DPORT, 0, best, best_rank);
+	if (pm & (1u << FW_SPEC_NONE))
+		pair_probe(trie, p, 0, FW_PK_DPORT, 0, best, best_rank);
 }
 
 /* Within rate?  GCRA: a packet conforms if, after it, the theoretical arrival time is
@@ -254,7 +336,8 @@ static __always_inline int classify(void *data, void *end, __u64 bytes)
 	struct fw_key k = {};
 	struct fw_rule *best = 0;
 	struct fw_stats *st;
-	__u32 zero = 0, best_rank = 0, mask;
+	__u32 zero = 0, best_rank = 0, mask, both, pm;
+	int dcls = -1, scls = -1;
 	struct fw_conf *c;
 	void *trie;
 	int verdict;
@@ -270,20 +353,29 @@ static __always_inline int classify(void *data, void *end, __u64 bytes)
 		count_action(FW_ACT_NOMATCH, bytes);
 		return 0;
 	}
-	mask = c->mask >> ((p.family - 1) * 6);
+	mask = c->mask >> ((p.family - 1) * 16);
+	pm = (c->pmask >> ((p.family - 1) * 8)) & 0xff;
+	both = mask | mask >> 8 | pm;
+	/* Port classes are looked up once, for both address dimensions. */
+	if (p.has_port && (both & (1u << FW_SPEC_DRANGE)))
+		dcls = port_class(trie, p.proto, FW_PK_DCLASS, p.dport);
+	if (p.has_port && (both & (1u << FW_SPEC_SRANGE)))
+		scls = port_class(trie, p.proto, FW_PK_SCLASS, p.sport);
 	k.family = p.family;
-	if (mask & 7) {
+	if (mask & 0xff) {
 		k.prefixlen = FW_HDR_BITS + (p.family == FW_V4 ? 32 : 128);
 		k.dim = FW_SRC;
 		__builtin_memcpy(k.addr, p.src, 16);
-		lookup_dim(trie, &k, &p, mask, &best, &best_rank);
+		lookup_dim(trie, &k, &p, mask, dcls, scls, &best, &best_rank);
 	}
-	if (mask & (7 << 3)) {
+	if (mask & 0xff00) {
 		k.prefixlen = FW_HDR_BITS + (p.family == FW_V4 ? 32 : 128);
 		k.dim = FW_DST;
 		__builtin_memcpy(k.addr, p.dst, 16);
-		lookup_dim(trie, &k, &p, mask >> 3, &best, &best_rank);
+		lookup_dim(trie, &k, &p, mask >> 8, dcls, scls, &best, &best_rank);
 	}
+	if (pm)
+		lookup_pairs(trie, &p, pm, dcls, scls, &best, &best_rank);
 	if (!best) {
 		count_action(FW_ACT_NOMATCH, bytes);
 		return 0;

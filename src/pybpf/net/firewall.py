@@ -17,7 +17,9 @@ import time
 from .. import errors
 from ..maps import Map, MapSpec
 from .._sys.uapi import MapType
+from . import portclass as P
 from . import rules as R
+from . import trie as T
 
 PIN_ROOT = "/sys/fs/bpf/pybpf/firewall"
 NET_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -200,15 +202,25 @@ class Firewall:
 
     # -- conf ---------------------------------------------------------------------------
     def conf(self) -> tuple[int, int, int, int]:
-        """(class mask, hook code, capacity, next unused rule id) from the conf map."""
-        return R.CONF.unpack(self.maps["conf"].lookup_raw(0))
+        """(class mask, hook code, capacity, next unused rule id) from the conf map; the
+        mask's bits 32 and up are the two-address classes (conf's pmask)."""
+        raw = self.maps["conf"].lookup_raw(0)
+        if len(raw) != R.CONF.size:
+            # pins of a firewall loaded by a pybpf with another layout
+            raise FirewallError(f"the firewall on {self.iface} was loaded by another pybpf "
+                                f"version; unload it and load it again")
+        mask, hook, cap, next_id, pmask, _ = R.CONF.unpack(raw)
+        return mask | pmask << 32, hook, cap, next_id
 
     def _write_conf(self, mask: int | None = None, hook: int | None = None,
                     capacity: int | None = None, next_id: int | None = None) -> None:
+        self.conf()                     # the layout check
         cur = list(R.CONF.unpack(self.maps["conf"].lookup_raw(0)))
         for i, v in enumerate((mask, hook, capacity, next_id)):
             if v is not None:
                 cur[i] = v
+        if mask is not None:
+            cur[0], cur[4] = mask & 0xFFFFFFFF, mask >> 32
         self.maps["conf"].update(0, R.CONF.pack(*cur))
 
     # -- rules --------------------------------------------------------------------------
@@ -218,7 +230,7 @@ class Firewall:
     def rules(self) -> tuple[dict[int, R.Rule], int]:
         """The live rules by id, and the default policy."""
         with self._trie() as t:
-            return R.decode(t.items_raw())
+            return T.decode(t.items_raw())
 
     def _locked(self):
         """Serialise rule changes on this interface (a lock on its pin directory)."""
@@ -258,7 +270,11 @@ class Firewall:
             mask_now, _, capacity, next_id = self.conf()
             entries = [r.entries() for r in rules]
             ids = list(range(next_id, next_id + len(rules)))
-            fallback = next_id == 0 or ids and ids[-1] >= capacity
+            # port ranges change the set's port classes, and with classes every port
+            # rule is class keys: a whole-set swap
+            fallback = next_id == 0 or ids and ids[-1] >= capacity or any(
+                r.has_ranges() or r.is_pair() or (mask_now & R.RANGE_MASK and (
+                    r.ports or r.sports)) for r in rules)
             with self._trie() as t:
                 if not fallback:
                     for r, (ks, _, _) in zip(rules, entries):
@@ -275,10 +291,12 @@ class Firewall:
                             raise R.RuleError(f"'{r.text()}' has the same match as rule {rid}",
                                               r.line)
                 if fallback:
-                    cur, default = R.decode(t.items_raw())
-                    return self._apply(R.RuleSet([r for _, r in sorted(cur.items())] + rules,
-                                                 default), t0)
-                keys, vals, n, mask = R.encode(rules, ids, None, entries)
+                    cur, default = T.decode(t.items_raw())
+                    res = self._apply(R.RuleSet([r for _, r in sorted(cur.items())] + rules,
+                                                default), t0)
+                    res.update(rules=len(rules), in_place=False)
+                    return res
+                keys, vals, n, mask = T.encode(rules, ids, None, entries)
                 if ids:
                     st = self.maps["rule_stats"]
                     st.update_batch(b"".join(_U32.pack(i) for i in ids),
@@ -306,6 +324,11 @@ class Firewall:
         """Delete rules in place, given as Rule objects (matched by their text) or ids.
         The default policy (id 0) cannot be deleted: set another one instead."""
         t0 = time.perf_counter()
+        if self.conf()[0] & (R.RANGE_MASK | 0xFFFF << 32):
+            # a range rule gone may hand its ports to a wider range, a two-address rule
+            # its entries to an enclosing one: a whole-set swap
+            with self._locked():
+                return self._delete_by_swap(targets, t0)
         with self._locked(), self._trie() as t:
             doomed: list[bytes] = []
             by_id = None
@@ -318,7 +341,7 @@ class Firewall:
                         by_id = {}
                         for k, v in t.items_raw():
                             by_id.setdefault(_U32.unpack_from(v)[0], []).append(k)
-                    if tg not in by_id:
+                    if tg not in by_id or tg == P.NOT_A_RULE:
                         raise R.RuleError(f"no rule with id {tg}")
                     doomed += by_id.pop(tg)
                     continue
@@ -338,26 +361,67 @@ class Firewall:
         return {"rules": len(targets), "entries": len(doomed), "in_place": True,
                 "default": "", "seconds": time.perf_counter() - t0}
 
+    def _delete_by_swap(self, targets: list, t0: float) -> dict:
+        with self._trie() as t:
+            cur, default = T.decode(t.items_raw())
+        by_text = {r.text(): rid for rid, r in cur.items()}
+        for tg in targets:
+            if isinstance(tg, int):
+                if tg == 0:
+                    raise R.RuleError("rule 0 is the default policy: set it with "
+                                      "--default instead")
+                if cur.pop(tg, None) is None:
+                    raise R.RuleError(f"no rule with id {tg}")
+            else:
+                rid = by_text.get(tg.text())
+                if rid is None or cur.pop(rid, None) is None:
+                    raise R.RuleError(f"no rule '{tg.text()}' (see 'pybpf firewall status')")
+        res = self._apply(R.RuleSet([r for _, r in sorted(cur.items())], default), t0)
+        res.update(rules=len(targets), in_place=False)
+        return res
+
     def _apply(self, ruleset: R.RuleSet, t0: float) -> dict:
         mask_now, _, capacity, _ = self.conf()
         with self._trie() as t:
             old = dict(t.items_raw())             # key -> value (id + rule), one batch read
-        old_default = R.default_of(old)
+        old_default = T.default_of(old)
         default = old_default if ruleset.default is None else ruleset.default
         # A rule keeps its id (and counters) when the old trie has exactly its entries:
-        # the same keys, all under one id, with the same action and parameters.
+        # the same keys, all under one id, with the same action and parameters.  (Port
+        # range rules: the same text, as their class keys follow the other ranges.)
         per_id: dict[bytes, int] = {}
         for v in old.values():
             per_id[v[:4]] = per_id.get(v[:4], 0) + 1
+        per_id.pop(_U32.pack(P.NOT_A_RULE), None)
         taken = {_U32.unpack(i)[0] for i in per_id} | {0}
-        entries = [r.entries() for r in ruleset.rules]
+        entries, pmap = T.expand(ruleset.rules)
+        # With ranges, port rules are class keys, which follow the other rules' ports:
+        # such a rule keeps its id by its text.
+        # Two-address rules too: their entries follow the enclosing rules.
+        ranges = any(r.has_ranges() for r in ruleset.rules)
+        by_text = ranges or any(r.is_pair() for r in ruleset.rules)
+        old_ported: dict[str, int] = {}
+        if by_text:
+            # only entries with a port, a class or a record: those rules' (key bytes: 4
+            # dim, 7 pkind, 8-9 port; firewall.h)
+            old_ported = {r.text(): rid for rid, r in T.decode(
+                (k, v) for k, v in old.items() if k[4] >= 2 or k[7] or k[8] or k[9]
+            )[0].items() if r.ports or r.sports or r.is_pair()}
         ids: list[int] = []
         fresh: list[int] = [0] if default != old_default else []
         used: set[int] = set()
         old_get, unpack = old.get, _U32.unpack
-        for ks, tails, _ in entries:
-            v = old_get(ks[0])
+        for rule, (ks, tails, _) in zip(ruleset.rules, entries):
             rid = -1
+            if rule.is_pair() or ranges and (rule.ports or rule.sports):
+                rid = old_ported.get(rule.text(), -1) if old_ported else -1
+                if rid in used:
+                    rid = -1
+                if rid > 0:
+                    used.add(rid)
+                ids.append(rid)
+                continue
+            v = old_get(ks[0])
             if v is not None and v[4:] == tails[0]:
                 idb = v[:4]
                 if per_id[idb] == len(ks) and (len(ks) == 1 or all(
@@ -386,7 +450,7 @@ class Firewall:
             ids[i] = rid
             used.add(rid)
             fresh.append(rid)
-        keys, vals, n, mask = R.encode(ruleset.rules, ids, default, entries)
+        keys, vals, n, mask = T.encode(ruleset.rules, ids, default, entries, pmap)
         if n > capacity:
             raise R.RuleError(f"the rules need {n} trie entries; this firewall holds "
                               f"{capacity} (load it with a larger --capacity)")

@@ -1,8 +1,9 @@
-"""Firewall rules: the one-line syntax, rule files (text or TOML), and their encoding as
-entries of the program's LPM trie (layouts in firewall.h).  Pure: no kernel, no root.
+"""Firewall rules: the one-line syntax, rule files (text or TOML), and each rule's own
+trie keys (trie.py encodes whole rule sets).  Pure: no kernel, no root.
 
-A rule is ``ACTION [PROTO] [from PREFIX | to PREFIX] [port N] [rate N] [burst N] [per N]
-[per6 N]``; docs/firewall.md explains the matching order.
+A rule is ``ACTION [PROTO] [from PREFIX] [to PREFIX] [port PORTS | sport PORTS] [rate N]
+[burst N] [per N] [per6 N]`` (PORTS: ``80``, ``80,443``, ``6000-7000``); docs/firewall.md
+explains the matching order.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import socket
 import struct
 
 from ..errors import PybpfError
+from . import portclass as P
 
 ALLOW, DENY, LIMIT = 0, 1, 2
 ACTION_NAMES = {ALLOW: "allow", DENY: "deny", LIMIT: "limit"}
@@ -18,7 +20,10 @@ _ACTIONS = {"allow": ALLOW, "accept": ALLOW, "pass": ALLOW,
             "deny": DENY, "drop": DENY, "block": DENY, "limit": LIMIT}
 V4, V6 = 1, 2
 SRC, DST = 0, 1
-SPEC_NONE, SPEC_PROTO, SPEC_PORT = 0, 1, 2
+SPEC_NONE, SPEC_PROTO, SPEC_SRANGE, SPEC_DRANGE, SPEC_SPORT, SPEC_DPORT = 0, 1, 2, 3, 4, 5
+SPEC_PORT = SPEC_DPORT
+RANGE_MASK = sum(1 << (f * 16 + d * 8 + s) for f in (0, 1) for d in (SRC, DST)
+                 for s in (SPEC_SRANGE, SPEC_DRANGE))
 HDR_BITS = 48
 PROTOS = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132,
           "gre": 47, "esp": 50, "ah": 51}
@@ -31,7 +36,7 @@ KEY = struct.Struct("<IBBBBH16s2x")    # struct fw_key (28 bytes)
 VALUE = struct.Struct("<IBBBBQQ")      # struct fw_rule (24 bytes)
 STATS = struct.Struct("<QQQQ")         # struct fw_stats
 COUNTER = struct.Struct("<QQ")         # struct fw_counter
-CONF = struct.Struct("<IIII")          # struct fw_conf
+CONF = struct.Struct("<IIIIII")        # struct fw_conf
 ACTION_COUNTERS = ("pass", "drop", "limited", "no-match", "non-ip", "malformed")
 
 
@@ -107,18 +112,37 @@ def parse_prefix(text: str) -> Prefix:
 
 
 class Rule:
-    """One rule.  ``src``/``dst``: a Prefix or None (any); ``proto``/``port``: 0 = any;
-    ``rate`` packets/s and ``burst`` packets for limit rules; ``per``/``per6``: the source
-    prefix length one bucket covers (32 / 128: each address its own)."""
+    """One rule.  ``src``/``dst``: a Prefix or None (any); ``proto``: 0 = any;
+    ``ports``/``sports``: destination / source port items ((lo, hi) pairs, portclass),
+    empty = any (``port=N`` is one destination port); ``rate`` packets/s and ``burst``
+    packets for limit rules; ``per``/``per6``: the source prefix length one bucket
+    covers (32 / 128: each address its own)."""
 
-    __slots__ = ("action", "src", "dst", "proto", "port", "rate", "burst", "per", "per6",
-                 "line")
+    __slots__ = ("action", "src", "dst", "proto", "ports", "sports", "rate", "burst", "per",
+                 "per6", "line")
 
     def __init__(self, action: int, src: Prefix | None = None, dst: Prefix | None = None,
                  proto: int = 0, port: int = 0, rate: int = 0, burst: int = 0,
-                 per: int = 32, per6: int = 128, line: int | None = None):
-        self.action, self.src, self.dst, self.proto, self.port = action, src, dst, proto, port
+                 per: int = 32, per6: int = 128, line: int | None = None,
+                 ports: tuple = (), sports: tuple = ()):
+        self.action, self.src, self.dst, self.proto = action, src, dst, proto
+        self.ports = ((port, port),) if port else ports
+        self.sports = sports
         self.rate, self.burst, self.per, self.per6, self.line = rate, burst, per, per6, line
+
+    @property
+    def port(self) -> int:
+        """The destination port of a one-port rule, else 0."""
+        p = self.ports
+        return p[0][0] if len(p) == 1 and p[0][0] == p[0][1] else 0
+
+    def is_pair(self) -> bool:
+        """A two-address rule (``from A to B``): pairs.py encodes it."""
+        return self.src is not None and self.dst is not None
+
+    def has_ranges(self) -> bool:
+        return bool(self.ports and P.ranges(self.ports) or
+                    self.sports and P.ranges(self.sports))
 
     def match_text(self) -> str:
         """The match part of :meth:`text` (what identifies a rule across rule sets)."""
@@ -129,8 +153,10 @@ class Rule:
             parts.append(f"from {self.src}")
         if self.dst is not None:
             parts.append(f"to {self.dst}")
-        if self.port:
-            parts.append(f"port {self.port}")
+        if self.ports:
+            parts.append(f"port {P.text(self.ports)}")
+        if self.sports:
+            parts.append(f"sport {P.text(self.sports)}")
         return " ".join(parts) or "any"
 
     def text(self) -> str:
@@ -164,17 +190,28 @@ class Rule:
             return (V6,)
         return (V4, V6)
 
-    def entries(self) -> tuple[list[bytes], list[bytes], int]:
-        """The trie keys of this rule, the matching values without their first 4 bytes
-        (the rule id, given at encoding), and the rule's bits in the program's class mask
-        (firewall.h).  One key per family, and per protocol for a port rule that names
-        none (such a rule means TCP and UDP)."""
+    def protos(self) -> tuple[int, ...]:
+        """The protocols of the rule's keys: a port rule that names none means TCP and
+        UDP."""
+        return (self.proto,) if self.proto or not (self.ports or self.sports) else (6, 17)
+
+    def entries(self, classed=frozenset()) -> tuple[list[bytes], list[bytes], int]:
+        """The trie keys of this rule's single ports (or of the rule, if it has no port),
+        the matching values without their first 4 bytes (the rule id, given at encoding),
+        and the rule's bits in the program's class mask (firewall.h).  One key per family,
+        per protocol for a port rule that names none, and per single port.  Port ranges,
+        and the single ports of a (protocol, PK_DCLASS/PK_SCLASS) in ``classed``, are keys
+        of port classes, made for a whole rule set by trie.expand."""
         pfx, dim = self.dst, DST
         if pfx is None:
             pfx, dim = self.src, SRC
-        proto, port, action = self.proto, self.port, self.action
-        spec = SPEC_PORT if port else SPEC_PROTO if proto else SPEC_NONE
-        if pfx is not None and (proto or not port):
+        elif self.src is not None:
+            return [], [], 0         # a two-address rule: trie.expand makes its keys
+        proto, action, ports = self.proto, self.action, self.ports
+        port = ports[0][0] if len(ports) == 1 and ports[0][0] == ports[0][1] else 0
+        if pfx is not None and not self.sports and not classed and (
+                proto and (port or not ports) or not ports):
+            spec = SPEC_DPORT if port else SPEC_PROTO if proto else SPEC_NONE
             # the common case, one key: a prefix with or without protocol and port
             fam, plen = pfx.family, pfx.plen
             per = self.per if fam == V4 else self.per6
@@ -185,23 +222,26 @@ class Rule:
                     _TAILS.clear()
                 tail = _TAILS[tk] = _tail(action, plen, spec, per, self.rate, self.burst)
             return ([_KEY_PACK(HDR_BITS + plen, dim, fam, proto, 0, _htons(port), pfx.addr)],
-                    [tail], 1 << ((fam - 1) * 6 + dim * 3 + spec))
-        interval = burst_ns = 0
-        if action == LIMIT:
-            interval = max(1, 1_000_000_000 // self.rate)
-            burst_ns = interval * self.burst
-        port_ne = _htons(port)
+                    [tail], 1 << ((fam - 1) * 16 + dim * 8 + spec))
         addr, plen = (pfx.addr, pfx.plen) if pfx is not None else (_ZERO16, 0)
-        protos = (proto,) if proto or not port else (6, 17)
+        if self.ports or self.sports:
+            kinds = [(SPEC_DPORT, P.PK_DPORT, _htons(p)) for p in P.singles(self.ports)]
+            kinds += [(SPEC_SPORT, P.PK_SPORT, _htons(p)) for p in P.singles(self.sports)]
+        else:
+            kinds = [(SPEC_PROTO if proto else SPEC_NONE, P.PK_DPORT, 0)]
         keys, tails = [], []
         mask = 0
         for fam in self.families():
-            tail = _TAIL.pack(action, plen, spec, self.per if fam == V4 else self.per6,
-                              interval, burst_ns)
-            mask |= 1 << ((fam - 1) * 6 + dim * 3 + spec)
-            for pr in protos:
-                keys.append(KEY.pack(HDR_BITS + plen, dim, fam, pr, 0, port_ne, addr))
-                tails.append(tail)
+            per = self.per if fam == V4 else self.per6
+            for spec, pk, port_ne in kinds:
+                tail = _tail(action, plen, spec, per, self.rate, self.burst)
+                ck = P.PK_DCLASS if pk == P.PK_DPORT else P.PK_SCLASS
+                for pr in self.protos():
+                    if port_ne and (pr, ck) in classed:
+                        continue
+                    mask |= 1 << ((fam - 1) * 16 + dim * 8 + spec)
+                    keys.append(KEY.pack(HDR_BITS + plen, dim, fam, pr, pk, port_ne, addr))
+                    tails.append(tail)
         return keys, tails, mask
 
     def keys(self) -> list[bytes]:
@@ -269,7 +309,11 @@ def _parse_rule(text: str, line: int | None) -> Rule:
             r.proto = PROTOS[name] if name in PROTOS else _int(name, "protocol", 1, 255)
             i += 2
             continue
-        if word not in ("from", "to", "port", "rate", "burst", "per", "per6"):
+        if word in ("dport", "ports", "dports"):
+            word = "port"
+        elif word == "sports":
+            word = "sport"
+        if word not in ("from", "to", "port", "sport", "rate", "burst", "per", "per6"):
             raise RuleError(f"unexpected {toks[i]!r}")
         if word in seen:
             raise RuleError(f"{word!r} given twice")
@@ -284,8 +328,15 @@ def _parse_rule(text: str, line: int | None) -> Rule:
                 r.src = pfx
             else:
                 r.dst = pfx
-        elif word == "port":
-            r.port = _int(val, "port", 1, 65535)
+        elif word in ("port", "sport"):
+            try:
+                items = P.parse_ports(val, word)
+            except P.PortError as e:
+                raise RuleError(str(e)) from None
+            if word == "port":
+                r.ports = items
+            else:
+                r.sports = items
         elif word == "rate":
             v = val.lower()
             for suffix in ("/s", "pps"):
@@ -303,10 +354,12 @@ def _parse_rule(text: str, line: int | None) -> Rule:
 
 def check(r: Rule, given=()) -> Rule:
     """Refuse rules that cannot mean anything; fill a limit rule's defaults."""
-    if r.src is not None and r.dst is not None:
-        raise RuleError("a rule matches one address: give 'from' or 'to', not both")
-    if r.port and r.proto and r.proto not in _PORTED:
-        raise RuleError(f"'port' needs tcp, udp or sctp, not "
+    if r.src is not None and r.dst is not None and r.src.family != r.dst.family:
+        raise RuleError(f"'from {r.src}' and 'to {r.dst}' are not of the same family")
+    if r.ports and r.sports:
+        raise RuleError("a rule matches one port: give 'port' or 'sport', not both")
+    if (r.ports or r.sports) and r.proto and r.proto not in _PORTED:
+        raise RuleError(f"'{'port' if r.ports else 'sport'}' needs tcp, udp or sctp, not "
                         f"{PROTO_NAMES.get(r.proto, r.proto)}")
     pfx = r.src or r.dst
     if pfx is not None and ((r.proto == 1 and pfx.family == V6) or
@@ -361,7 +414,8 @@ def parse_text(text: str, source: str | None = None) -> RuleSet:
     return rs
 
 
-_TABLE_KEYS = {"action", "proto", "from", "to", "port", "rate", "burst", "per", "per6"}
+_TABLE_KEYS = {"action", "proto", "from", "to", "port", "sport", "rate", "burst", "per",
+               "per6"}
 
 
 def parse_toml(text: str, source: str | None = None) -> RuleSet:
@@ -435,9 +489,12 @@ def _from_table(t: dict, line: int | None) -> Rule:
     if "action" not in t:
         raise RuleError("[[rule]] needs an action (allow, deny or limit)")
     words = [str(t["action"])]
-    for k in ("proto", "from", "to", "port", "rate", "burst", "per", "per6"):
+    for k in ("proto", "from", "to", "port", "sport", "rate", "burst", "per", "per6"):
         if k in t:
             v = t[k]
+            if k in ("port", "sport") and isinstance(v, list) and v and all(
+                    isinstance(x, (str, int)) and not isinstance(x, bool) for x in v):
+                v = ",".join(str(x) for x in v)     # port = [80, 443, "8000-8100"]
             if isinstance(v, bool) or not isinstance(v, (str, int)):
                 raise RuleError(f"[[rule]]: {k} = {v!r} is not a string or number")
             if isinstance(v, str) and (not v or len(v.split()) != 1):
@@ -461,97 +518,3 @@ def parse_file(path: str) -> RuleSet:
         if path.endswith(".toml"):
             return parse_toml(text, path)
         return parse_text(text, path)
-
-
-def encode(rules: list[Rule], ids: list[int], default: int | None,
-           entries: list | None = None) -> tuple[bytes, bytes, int, int]:
-    """Packed trie keys and values for ``rules`` (rule i gets ``ids[i]``; ``entries``:
-    their :meth:`Rule.entries`, if already computed) plus the default policy as rule id 0:
-    an address-less, protocol-less rule of each family, the least specific rule there can
-    be, so it applies exactly when no other rule matches.  Returns (keys, values, count,
-    class mask).  ``default`` None: no default entries (rules added to a live set).  Two
-    rules with the same match are an error naming both lines."""
-    keys: list[bytes] = []
-    vals: list[bytes] = []
-    owner: dict[bytes, int] = {}
-    mask = 0
-    if entries is None:
-        entries = [r.entries() for r in rules]
-    pack_id = _ID.pack
-    for i, (rid, (ks, tails, m)) in enumerate(zip(ids, entries)):
-        idb = pack_id(rid)
-        for k, tail in zip(ks, tails):
-            if k in owner:
-                r, prev = rules[i], rules[owner[k]]
-                where = f" (line {prev.line})" if prev.line else ""
-                raise RuleError(f"'{r.text()}' has the same match as "
-                                f"'{prev.text()}'{where}", r.line)
-            owner[k] = i
-            keys.append(k)
-            vals.append(idb + tail)
-        mask |= m
-    if default is None:
-        return b"".join(keys), b"".join(vals), len(keys), mask
-    # A rule matching everything of a family takes the default's place for that family.
-    dks, dtails, _ = Rule(default).entries()
-    for j, (k, tail) in enumerate(zip(dks, dtails)):
-        if k not in owner:
-            keys.append(k)
-            vals.append(pack_id(0) + tail)
-            mask |= 1 << (j * 6 + SRC * 3 + SPEC_NONE)
-    return b"".join(keys), b"".join(vals), len(keys), mask
-
-
-def default_of(trie: dict[bytes, bytes], fallback: int = ALLOW) -> int:
-    """The default policy recorded in trie entries (key -> value bytes)."""
-    for k in Rule(ALLOW).entries()[0]:
-        v = trie.get(k)
-        if v is not None and v[:4] == b"\0\0\0\0":
-            return v[4]
-    return fallback
-
-
-def decode(entries, default_fallback: int = ALLOW) -> tuple[dict[int, Rule], int]:
-    """Rules by id, rebuilt from trie entries (key bytes, value bytes), and the default
-    policy (rule 0).  The inverse of :func:`encode`, so status needs no state file."""
-    with gc_paused():
-        return _decode(entries, default_fallback)
-
-
-def _decode(entries, default_fallback: int) -> tuple[dict[int, Rule], int]:
-    by_id: dict[int, list] = {}
-    for k, v in entries:
-        plen, dim, fam, proto, _, port_ne, addr = KEY.unpack(k)
-        rid, action, _, spec, per, interval, burst_ns = VALUE.unpack(v)
-        by_id.setdefault(rid, []).append((plen - HDR_BITS, dim, fam, proto,
-                                          socket.ntohs(port_ne), addr, action, per,
-                                          interval, burst_ns))
-    default = default_fallback
-    rules: dict[int, Rule] = {}
-    for rid, ents in by_id.items():
-        plen, dim, fam, proto, port, addr, action, per, interval, burst_ns = ents[0]
-        if rid == 0:
-            default = action
-            continue
-        r = Rule(action, port=port)
-        protos = {e[3] for e in ents}
-        if port and protos == {6, 17}:
-            proto = 0
-        r.proto = proto
-        fams = {e[2] for e in ents}
-        if not (plen == 0 and dim == SRC and (len(fams) == 2 or proto in (1, 58))):
-            pfx = Prefix(fam, addr, plen)
-            if dim == SRC:
-                r.src = pfx
-            else:
-                r.dst = pfx
-        if action == LIMIT:
-            r.rate = max(1, round(1_000_000_000 / interval)) if interval else 0
-            r.burst = burst_ns // interval if interval else 0
-            for e in ents:
-                if e[2] == V4:
-                    r.per = e[7]
-                else:
-                    r.per6 = e[7]
-        rules[rid] = r
-    return rules, default

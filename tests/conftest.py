@@ -127,8 +127,9 @@ def pytest_sessionfinish(session, exitstatus):
             "PYTEST_XDIST_WORKER"):
         return
     import time
-    # the kernel frees closed objects (and maps a freed program held) asynchronously
-    for _ in range(20):
+    # the kernel frees closed objects (and maps a freed program held) asynchronously,
+    # after RCU grace periods that a loaded machine stretches past a second
+    for _ in range(100):
         leaked = _snapshot() - before - _ids_held_by_other_processes()
         if not leaked:
             return

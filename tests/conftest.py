@@ -41,6 +41,12 @@ _WHY_NO_KERNEL = _kernel_state()
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "kernel: needs bpf(2) on the running kernel")
+    # A suite started as a background job of a shell without job control (`sh script &`)
+    # inherits SIGINT ignored, and so would every child it starts: a user's script the
+    # tests stop with SIGINT (Ctrl-C) would never see it.  Children get the default back.
+    import signal
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config, items):

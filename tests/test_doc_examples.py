@@ -407,7 +407,12 @@ def _run_until_sigint(argv, cwd, env=None, ok=(0,), ready_s=20, during=None):
                 during()
             if p.poll() is None:
                 p.send_signal(signal.SIGINT)
-        p.wait(30)
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()            # never left running (it would hold trace_pipe, say)
+            p.wait()
+            raise
         out, err = outp.read_text(), errp.read_text()
     finally:
         outp.unlink(missing_ok=True)

@@ -59,3 +59,36 @@ def test_offsets_of_a_few_names_match_the_whole_table(tmp_path, monkeypatch):
     assert elfcache.function_offsets_of(target, ["main"]) == {"main": full["main"]}
     key = elfcache._key(target, "symbols-of|" + "\0".join(sorted(names)))
     assert elfcache._get(key) == got
+
+
+def test_library_offsets_by_name_are_resolve_and_offsets_of(tmp_path, monkeypatch):
+    """A library named by its soname: the same path and offsets as resolve_path and
+    function_offsets_of give, from one record; a record naming a file that changed
+    since (here: one whose identity no longer matches) is looked up again, and a
+    missing ld.so.cache or a path go the ordinary way."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    from pybpf.links import elfcache, libpath
+    names = ("getaddrinfo", "gethostbyname", "no_such_function")
+    real = libpath.resolve_path("c")
+    want = elfcache.function_offsets_of(real, names)
+    assert elfcache.library_offsets("c", names) == (real, want)
+    assert elfcache.library_offsets("c", names[::-1]) == (real, want)      # the record
+    import sys
+    key = elfcache._key(libpath.LD_SO_CACHE, "library-offsets|" + "\0".join(
+        ["c", sys.executable, *sorted(names)]))
+    got = elfcache._get(key)
+    assert got[0] == real and got[2] == want
+    # a stale record (the library's identity differs): resolved again, record rewritten
+    elfcache._put(key, [real, [0, 0, 0, 0], {"getaddrinfo": 1}])
+    assert elfcache.library_offsets("c", names) == (real, want)
+    assert elfcache._get(key)[2] == want
+    # a path: no ld.so.cache record involved
+    assert elfcache.library_offsets(real, names) == (real, want)
+    monkeypatch.setattr(libpath, "LD_SO_CACHE", str(tmp_path / "no-ld.so.cache"))
+    monkeypatch.setattr(libpath, "_FOUND", {})
+    try:
+        got = elfcache.library_offsets("c", names)
+    except Exception as e:          # no cache: ldconfig -p, as resolve_path does
+        assert type(e).__name__ == "NotFoundError"
+    else:
+        assert got == (real, want)

@@ -284,3 +284,39 @@ def test_names_print_as_their_bytes_and_json_stays_unicode(name, tail):
     rec = json.loads(jbuf.getvalue().decode("utf-8"))
     shown = re.sub("[\udc80-\udcff]", "\ufffd", want.decode(errors="surrogateescape"))
     assert rec == {"comm": shown, "k\\": "\\udcff"}
+
+
+def test_attach_some_serves_more_tracepoints_and_leaves_out_missing_ones():
+    """attach_some: every program by its section (an optional one whose hook is missing
+    is left out, another missing one raises), then ``also``'s extra tracepoints of a
+    program, a missing one left out (opensnoop's one exit program for three syscalls)."""
+    from pybpf import errors
+    from pybpf.tools import _run
+
+    have = {"sys_enter_openat", "sys_exit_openat", "sys_exit_open"}
+    made = []
+
+    class Prog:
+        def __init__(self, section):
+            self.section = section
+
+        def attach_tracepoint(self, category, name):
+            if name not in have:
+                raise errors.NotFoundError(2, "tracepoint", name)
+            made.append((category, name))
+
+    class Obj:
+        programs = {"enter": Prog("sys_enter_openat"), "enter2": Prog("sys_enter_openat2"),
+                    "exit": Prog("sys_exit_openat")}
+
+        def attach(self, names):
+            (name,) = names
+            self.programs[name].attach_tracepoint("syscalls", self.programs[name].section)
+
+    _run.attach_some(Obj(), optional=("enter2",),
+                     also={"exit": (("syscalls", "sys_exit_open"),
+                                    ("syscalls", "sys_exit_openat2"))})
+    assert made == [("syscalls", "sys_enter_openat"), ("syscalls", "sys_exit_openat"),
+                    ("syscalls", "sys_exit_open")]
+    with pytest.raises(errors.NotFoundError):
+        _run.attach_some(Obj())             # enter2 is not optional here

@@ -198,15 +198,24 @@ def stamp() -> str:
     return time.strftime("%H:%M:%S")
 
 
-def attach_some(obj, optional=()) -> None:
+def attach_some(obj, optional=(), also=None) -> None:
     """Attach every program; those in ``optional`` hook what older kernels lack (a newer
-    tracepoint) and are left out there."""
+    tracepoint) and are left out there.  ``also``: program -> more (category, name)
+    tracepoints it serves besides its section's (one program for several syscalls that
+    end alike: one verification instead of several); a missing one is left out."""
     for name in obj.programs:
         try:
             obj.attach([name])
         except (errors.NotFoundError, errors.NotSupportedError, errors.AttachError):
             if name not in optional:
                 raise
+    for name, tracepoints in (also or {}).items():
+        prog = obj.programs[name]
+        for category, tp in tracepoints:
+            try:
+                prog.attach_tracepoint(category, tp)
+            except (errors.NotFoundError, errors.NotSupportedError, errors.AttachError):
+                pass
 
 
 def whole(report) -> None:

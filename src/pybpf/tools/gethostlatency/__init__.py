@@ -43,9 +43,9 @@ def run(args, out):
             return
         out.row("%-9s %-7d %-16s %10.2f %s" % (clock.hms(ts), pid, comm, delta / 1e6, host), {})
 
-    from ...links import elfcache, libpath
-    libc = libpath.resolve_path(args.libc)
-    table = elfcache.function_offsets_of(libc, FUNCS)   # cached by libc's identity
+    from ...links import elfcache
+    # the library and its offsets, cached by ld.so.cache's and libc's identities
+    libc, table = elfcache.library_offsets(args.libc, FUNCS)
     with _args.Filters(args) as f, _run.load("gethostlatency", f, attach=False) as obj:
         pid = args.pid or -1
         for func in FUNCS:

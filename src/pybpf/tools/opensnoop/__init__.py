@@ -10,6 +10,8 @@ from .. import _args, _common, _run
 _EV = struct.Struct("<QIIIiiIII16s256s")
 _FULL = struct.Struct("<II")            # struct event_full after the event: depth, truncated
 DIR_DEPTH, DIR_NAME = 16, 64            # opensnoop.h
+# tp_exit's section names sys_exit_openat; the same program ends open() and openat2()
+EXITS = (("syscalls", "sys_exit_open"), ("syscalls", "sys_exit_openat2"))
 
 EXAMPLES = """examples:
     pybpf opensnoop                  # trace all open() syscalls
@@ -132,8 +134,8 @@ def run(args, out):
     try:
         with _args.Filters(args) as f, _run.load("opensnoop", f, consts, attach=False) as obj:
             # open() is absent on arm64 and other newer architectures, openat2 before 5.6
-            _run.attach_some(obj, optional=("tp_enter_open", "tp_exit_open",
-                                            "tp_enter_openat2", "tp_exit_openat2"))
+            _run.attach_some(obj, optional=("tp_enter_open", "tp_enter_openat2"),
+                             also={"tp_exit": EXITS})
             if cmd:
                 cmd.start()
             _run.stream("opensnoop", obj, handle, out, header, duration=args.duration)

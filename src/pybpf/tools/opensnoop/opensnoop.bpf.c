@@ -40,14 +40,55 @@ static __always_inline int enter(const char *fname, int dirfd, __u32 flags, __u3
 	return 0;
 }
 
+/* The kernel structures -F walks, as local CO-RE flavours with only the fields read
+ * (matched to the kernel's by name without the ___os suffix): the real ones would put
+ * ~33 KB of kernel types into the object's BTF, which the kernel checks again at every
+ * start. */
+struct vfsmount___os {
+	int mnt_flags;
+} __attribute__((preserve_access_index));
+struct qstr___os {
+	const unsigned char *name;
+} __attribute__((preserve_access_index));
+struct dentry___os {
+	struct dentry___os *d_parent;
+	struct qstr___os d_name;
+} __attribute__((preserve_access_index));
+struct path___os {
+	struct vfsmount___os *mnt;
+	struct dentry___os *dentry;
+} __attribute__((preserve_access_index));
+struct mount___os {
+	struct mount___os *mnt_parent;
+	struct dentry___os *mnt_mountpoint;
+	struct vfsmount___os mnt;
+} __attribute__((preserve_access_index));
+struct fs_struct___os {
+	struct path___os pwd;
+} __attribute__((preserve_access_index));
+struct file___os {
+	struct path___os f_path;
+} __attribute__((preserve_access_index));
+struct fdtable___os {
+	unsigned int max_fds;
+	struct file___os **fd;
+} __attribute__((preserve_access_index));
+struct files_struct___os {
+	struct fdtable___os *fdt;
+} __attribute__((preserve_access_index));
+struct task_struct___os {
+	struct fs_struct___os *fs;
+	struct files_struct___os *files;
+} __attribute__((preserve_access_index));
+
 /* The directory a relative open starts from (cwd, or the dirfd's file), walked up to the
  * root across mount points, innermost component first. */
 static __always_inline void walk_dir(struct event_full *f, int dirfd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct dentry *d, *parent;
-	struct vfsmount *vm;
-	struct mount *mnt, *mp;
+	struct task_struct___os *task = (void *)bpf_get_current_task();
+	struct dentry___os *d, *parent;
+	struct vfsmount___os *vm;
+	struct mount___os *mnt, *mp;
 	__u32 n = 0;
 	int i;
 
@@ -55,8 +96,8 @@ static __always_inline void walk_dir(struct event_full *f, int dirfd)
 		d = BPF_CORE_READ(task, fs, pwd.dentry);
 		vm = BPF_CORE_READ(task, fs, pwd.mnt);
 	} else {
-		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-		struct file **fds = BPF_CORE_READ(fdt, fd), *file = NULL;
+		struct fdtable___os *fdt = BPF_CORE_READ(task, files, fdt);
+		struct file___os **fds = BPF_CORE_READ(fdt, fd), *file = NULL;
 
 		if (dirfd < 0 || dirfd >= BPF_CORE_READ(fdt, max_fds))
 			goto done;
@@ -66,7 +107,7 @@ static __always_inline void walk_dir(struct event_full *f, int dirfd)
 		d = BPF_CORE_READ(file, f_path.dentry);
 		vm = BPF_CORE_READ(file, f_path.mnt);
 	}
-	mnt = (struct mount *)((void *)vm - bpf_core_field_offset(struct mount, mnt));
+	mnt = (struct mount___os *)((void *)vm - bpf_core_field_offset(struct mount___os, mnt));
 	for (i = 0; i < DIR_DEPTH + 8; i++) {
 		parent = BPF_CORE_READ(d, d_parent);
 		if (d == parent) {
@@ -143,20 +184,16 @@ int tp_enter_open(struct trace_event_raw_sys_enter *ctx)
 	return enter((const char *)ctx->args[0], AT_FDCWD, ctx->args[1], ctx->args[2]);
 }
 
-SEC("tracepoint/syscalls/sys_exit_open")
-int tp_exit_open(struct trace_event_raw_sys_exit *ctx)
-{
-	return leave(ctx->ret);
-}
-
 SEC("tracepoint/syscalls/sys_enter_openat")
 int tp_enter_openat(struct trace_event_raw_sys_enter *ctx)
 {
 	return enter((const char *)ctx->args[1], ctx->args[0], ctx->args[2], ctx->args[3]);
 }
 
+/* open(), openat() and openat2() end alike: one program, which the front also attaches
+ * to sys_exit_open and sys_exit_openat2 (a start verifies 4 programs, not 6). */
 SEC("tracepoint/syscalls/sys_exit_openat")
-int tp_exit_openat(struct trace_event_raw_sys_exit *ctx)
+int tp_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	return leave(ctx->ret);
 }
@@ -168,12 +205,6 @@ int tp_enter_openat2(struct trace_event_raw_sys_enter *ctx)
 
 	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
 	return enter((const char *)ctx->args[1], ctx->args[0], how.flags, how.mode);
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int tp_exit_openat2(struct trace_event_raw_sys_exit *ctx)
-{
-	return leave(ctx->ret);
 }
 
 char LICENSE[] SEC("license") = "GPL";

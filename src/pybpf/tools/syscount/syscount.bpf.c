@@ -15,11 +15,21 @@ const volatile __u32 targ_ppid = 0;	/* --ppid: children of this process only */
 HASH_MAP(start, __u32, __u64, 10240);
 HASH_MAP(counts, __u32, struct data, 10240);
 
+/* The fields read, as a local CO-RE flavour (matched to struct task_struct by name):
+ * the whole struct would put ~26 KB of kernel types into the object's BTF, which the
+ * kernel checks again at every start. */
+struct task_struct___sc {
+	struct task_struct___sc *real_parent;
+	int tgid;
+	struct task_struct___sc *group_leader;
+	char comm[16];
+} __attribute__((preserve_access_index));
+
 /* Every filter, --ppid too (bcc's: the parent's tgid, real_parent as ptrace leaves it). */
 static __always_inline bool wanted(void)
 {
 	if (targ_ppid) {
-		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct task_struct___sc *task = (void *)bpf_get_current_task();
 
 		if (BPF_CORE_READ(task, real_parent, tgid) != targ_ppid)
 			return false;
@@ -86,7 +96,7 @@ int sys_exit(struct trace_event_raw_sys_exit *ctx)
 	 * leader's name, now.  An exec renames it after the first syscalls were counted and
 	 * a thread may have a name of its own, so it is read on every call, as libbpf-tools. */
 	if (count_by_process) {
-		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct task_struct___sc *task = (void *)bpf_get_current_task();
 
 		BPF_CORE_READ_STR_INTO(&d->comm, task, group_leader, comm);
 	}

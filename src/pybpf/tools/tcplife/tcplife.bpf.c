@@ -16,11 +16,19 @@ HASH_MAP(birth, __u64, __u64, 10240);
 HASH_MAP(whoami, __u64, struct ident, 10240);
 RINGBUF_MAP(events, 256 * 1024);
 
+/* The two counters read, as a local CO-RE flavour (matched to struct tcp_sock by
+ * name): the whole struct would put ~26 KB of kernel types into the object's BTF, which
+ * the kernel checks again at every start. */
+struct tcp_sock___life {
+	__u64 bytes_received;
+	__u64 bytes_acked;
+} __attribute__((preserve_access_index));
+
 SEC("tracepoint/sock/inet_sock_set_state")
 int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	__u64 sk = (__u64)ctx->skaddr, now = bpf_ktime_get_ns(), *start;
-	struct tcp_sock *tp = (struct tcp_sock *)ctx->skaddr;
+	struct tcp_sock___life *tp = (void *)ctx->skaddr;
 	struct ident *who, me = {};
 	struct addrs a = {};
 	struct event *e;

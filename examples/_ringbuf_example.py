@@ -8,7 +8,7 @@ import sys
 import time
 
 import pybpf
-from pybpf.interrupts import interrupt_on_signals
+from pybpf.interrupts import StopFlag, interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 from pybpf.ringbuf import RingBuffer
 
@@ -36,19 +36,16 @@ def run(name: str, doc: str, struct: str, show, *, started: str, argv=None,
             obj.attach()
             if attach is not None:
                 attach(obj, args)
-            with RingBuffer(obj.maps["events"]) as rb:
+            with RingBuffer(obj.maps["events"]) as rb, StopFlag() as stop:
+                # from here Ctrl-C only ends the loop: it never lands inside a batch
+                # being read (the records taken would be lost)
                 end = time.monotonic() + args.timeout if args.timeout else None
-                try:
-                    print(started(args) if callable(started) else started, flush=True)
-                    while end is None or time.monotonic() < end:
-                        for e in rb.read(100, decode=Event):
-                            show(e, args)
-                        sys.stdout.flush()
-                except KeyboardInterrupt:
-                    pass
-                # what was in the ring when the signal came (the loop may not have
-                # woken up for it yet): shown, not lost
-                for e in rb.read(0, decode=Event):
+                print(started(args) if callable(started) else started, flush=True)
+                while not stop and (end is None or time.monotonic() < end):
+                    for e in rb.read(100, decode=Event):
+                        show(e, args)
+                    sys.stdout.flush()
+                for e in rb.read(0, decode=Event):      # what came during the last poll
                     show(e, args)
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} events lost", file=sys.stderr)

@@ -129,3 +129,31 @@ def test_a_dropped_interrupt_of_another_thread_is_only_reported():
         interrupts.release_dropped(prev)
     finally:
         sys.unraisablehook = old
+
+
+def test_stop_flag_ends_a_polling_loop_without_an_exception_and_restores_handlers():
+    """Inside StopFlag a signal sets the flag (a poll it interrupts resumes, PEP 475) and
+    raises nothing; the handler that was in place is back afterwards."""
+    r = _python(
+        "import os, select, signal, time\n"
+        "from pybpf.interrupts import StopFlag, interrupt_on_signals\n"
+        "interrupt_on_signals()\n"
+        "before = signal.getsignal(signal.SIGINT)\n"
+        "r, w = os.pipe()\n"
+        "ep = select.epoll(); ep.register(r, select.EPOLLIN)\n"
+        "polls = 0\n"
+        "with StopFlag() as stop:\n"
+        "    assert not stop\n"
+        "    t = time.monotonic()\n"
+        "    while not stop:\n"
+        "        if polls == 2: os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        ep.poll(0.05); polls += 1\n"
+        "    print(stop.signum, polls, signal.getsignal(signal.SIGINT) is not before)\n"
+        "print(signal.getsignal(signal.SIGINT) is before)\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT); time.sleep(1)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupt again')\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().split("\n") == [
+        f"{int(signal.SIGTERM)} 3 True", "True", "interrupt again", ""]

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pybpf
-from pybpf.interrupts import interrupt_on_signals
+from pybpf.interrupts import StopFlag, interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 from pybpf.ringbuf import RingBuffer
 
@@ -34,18 +34,16 @@ def main(argv=None) -> int:
         with pybpf.load(os.path.join(HERE, "bootstrap.bpf.c"),
                         variables={"min_duration_ns": args.duration * 1_000_000}) as obj:
             obj.attach()
-            with RingBuffer(obj.maps["rb"]) as rb:
+            with RingBuffer(obj.maps["rb"]) as rb, StopFlag() as stop:
+                # Ctrl-C ends the loop, never inside a batch being read
                 end = time.monotonic() + args.timeout if args.timeout else None
-                try:
-                    print(f"{'TIME':<8} {'EVENT':<5} {'COMM':<16} {'PID':<7} {'PPID':<7} "
-                          "FILENAME/EXIT CODE", flush=True)
-                    while end is None or time.monotonic() < end:
-                        for e in rb.read(100, decode=Event):
-                            _print(e)
-                        sys.stdout.flush()
-                except KeyboardInterrupt:
-                    pass
-                for e in rb.read(0, decode=Event):       # what is left
+                print(f"{'TIME':<8} {'EVENT':<5} {'COMM':<16} {'PID':<7} {'PPID':<7} "
+                      "FILENAME/EXIT CODE", flush=True)
+                while not stop and (end is None or time.monotonic() < end):
+                    for e in rb.read(100, decode=Event):
+                        _print(e)
+                    sys.stdout.flush()
+                for e in rb.read(0, decode=Event):       # what came during the last poll
                     _print(e)
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} events lost (ring buffer full)", file=sys.stderr)

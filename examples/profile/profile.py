@@ -11,7 +11,7 @@ import sys
 import time
 
 import pybpf
-from pybpf.interrupts import interrupt_on_signals
+from pybpf.interrupts import StopFlag, interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 from pybpf import perf
 from pybpf.ringbuf import RingBuffer
@@ -43,18 +43,16 @@ def main(argv=None) -> int:
                                        config=perf.PERF_COUNT_SW_CPU_CLOCK,
                                        sample_freq=args.frequency)
                 what = "the CPU clock (no hardware PMU)"
-            with RingBuffer(obj.maps["events"]) as rb:
+            with RingBuffer(obj.maps["events"]) as rb, StopFlag() as stop:
+                # Ctrl-C ends the loop, never inside a batch being read
                 end = time.monotonic() + args.timeout if args.timeout else None
-                try:
-                    print(f"Successfully started! Sampling {what} at {args.frequency} Hz",
-                          flush=True)
-                    while end is None or time.monotonic() < end:
-                        for s in rb.read(100, decode=Sample):
-                            if args.pid is None or s.pid == args.pid:
-                                _print(s)
-                        sys.stdout.flush()
-                except KeyboardInterrupt:
-                    pass
+                print(f"Successfully started! Sampling {what} at {args.frequency} Hz",
+                      flush=True)
+                while not stop and (end is None or time.monotonic() < end):
+                    for s in rb.read(100, decode=Sample):
+                        if args.pid is None or s.pid == args.pid:
+                            _print(s)
+                    sys.stdout.flush()
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} samples lost", file=sys.stderr)
     except KeyboardInterrupt:

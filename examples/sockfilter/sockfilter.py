@@ -11,7 +11,7 @@ import sys
 import time
 
 import pybpf
-from pybpf.interrupts import interrupt_on_signals
+from pybpf.interrupts import StopFlag, interrupt_on_signals
 from pybpf.options import ArgumentParser  # argparse's, imported only if needed
 from pybpf.ringbuf import RingBuffer
 
@@ -35,17 +35,15 @@ def main(argv=None) -> int:
                               socket.htons(ETH_P_ALL)) as sock:
             sock.bind((args.iface, ETH_P_ALL))
             obj.programs["socket_handler"].attach_socket(sock)
-            with RingBuffer(obj.maps["rb"]) as rb:
+            with RingBuffer(obj.maps["rb"]) as rb, StopFlag() as stop:
+                # Ctrl-C ends the loop, never inside a batch being read
                 end = time.monotonic() + args.timeout if args.timeout else None
-                try:
-                    print(f"Successfully started! Packets on {args.iface}:", flush=True)
-                    while end is None or time.monotonic() < end:
-                        for e in rb.read(100, decode=Event):
-                            _print(e)
-                        sys.stdout.flush()
-                except KeyboardInterrupt:
-                    pass
-                for e in rb.read(0, decode=Event):       # what is left
+                print(f"Successfully started! Packets on {args.iface}:", flush=True)
+                while not stop and (end is None or time.monotonic() < end):
+                    for e in rb.read(100, decode=Event):
+                        _print(e)
+                    sys.stdout.flush()
+                for e in rb.read(0, decode=Event):       # what came during the last poll
                     _print(e)
             if obj.bss.dropped:
                 print(f"{obj.bss.dropped} packets not reported (ring buffer full)",

@@ -115,3 +115,41 @@ def interrupt_on_signals(signals=(signal.SIGINT, signal.SIGTERM)) -> None:
     catch_dropped()
     for sig in signals:
         signal.signal(sig, _interrupt)
+
+
+class StopFlag:
+    """SIGINT/SIGTERM as a flag an event loop checks between polls (libbpf-bootstrap's
+    ``exiting``), not an exception, while the ``with`` block runs: a signal then never
+    lands inside a batch being read, so no record the loop had taken is lost.  A poll it
+    interrupts resumes with its time left (PEP 475), so a loop polling with a timeout ends
+    within it.  The handlers in place before come back on leaving the block::
+
+        with StopFlag() as stop:
+            while not stop:
+                for e in rb.read(100, decode=Event):
+                    show(e)
+            for e in rb.read(0, decode=Event):      # what came during the last poll
+                show(e)
+    """
+
+    def __init__(self, signals=(signal.SIGINT, signal.SIGTERM)):
+        self.signals = tuple(signals)
+        self.signum: int | None = None
+        self._old: dict = {}
+
+    def _set(self, signum, frame) -> None:
+        self.signum = signum
+
+    def __bool__(self) -> bool:
+        return self.signum is not None
+
+    def __enter__(self) -> "StopFlag":
+        for sig in self.signals:
+            self._old[sig] = signal.getsignal(sig)
+            signal.signal(sig, self._set)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        self._old.clear()

@@ -9,34 +9,9 @@ import pytest
 from pybpf.net import firewall as F
 from pybpf.net import rules as R
 from pybpf.net.packets import frame, frame6_ext
+from tests.netfw import XDP_DROP, XDP_PASS, fw, ids_by_text, ruleset, verdict  # noqa: F401 (fw: a fixture)
 
 pytestmark = pytest.mark.kernel
-
-XDP_DROP, XDP_PASS = 1, 2
-
-
-def ruleset(*lines, default="allow"):
-    return R.RuleSet([R.parse_rule(x) for x in lines], R.parse_default(default))
-
-
-@pytest.fixture
-def fw():
-    f = F.Firewall.unattached(capacity=4096)
-    yield f
-    f.close()
-
-
-def verdict(fw, pkt, prog="firewall_xdp"):
-    ret = fw.obj.programs[prog].test_run(pkt).retval
-    if prog == "firewall_tc":
-        return {0: XDP_PASS, 2: XDP_DROP}[ret]
-    return ret
-
-
-def ids_by_text(fw):
-    rules, _ = fw.rules()
-    return {r.text(): rid for rid, r in rules.items()}
-
 
 V4_RULES = ("allow tcp port 22", "deny from 203.0.113.0/24", "allow from 203.0.113.7",
             "allow udp to 192.0.2.0/24 port 53", "deny to 192.0.2.53", "deny icmp")

@@ -15,27 +15,9 @@ from pybpf.net import firewall as F
 from pybpf.net import rules as R
 from pybpf.net.packets import frame
 from tests.test_net_traffic import cli, pair, sock_in  # noqa: F401 (pair: a fixture)
+from tests.netfw import XDP_DROP, XDP_PASS, fw, ids_by_text, ruleset  # noqa: F401 (fw: a fixture)
 
 pytestmark = pytest.mark.kernel
-
-XDP_DROP, XDP_PASS = 1, 2
-
-
-def ruleset(*lines, default="allow"):
-    return R.RuleSet([R.parse_rule(x) for x in lines], R.parse_default(default))
-
-
-@pytest.fixture
-def fw():
-    f = F.Firewall.unattached(capacity=4096)
-    yield f
-    f.close()
-
-
-def ids_by_text(fw):
-    rules, _ = fw.rules()
-    return {r.text(): rid for rid, r in rules.items()}
-
 
 RULES = ("allow tcp port 80,443", "deny udp port 6000-7000", "allow udp port 6500-6600",
          "allow udp sport 53", "deny tcp from 10.0.0.0/8 port 1024-65535",

@@ -35,8 +35,10 @@ import os, struct, threading, time
 from pybpf.maps import Map
 m = Map.from_id(int(sys.stdin.readline()))
 # (the thread's CPU clock is its run time brought up to now; /proc's schedstat shows
-# the run time as of the last tick, up to 4 ms behind)
-e, t = time.clock_gettime_ns(time.CLOCK_THREAD_CPUTIME_ID), time.monotonic_ns()
+# the run time as of the last tick, up to 4 ms behind).  The clock is read after the
+# time: what runs between the two then counts as off the CPU (the stretch comes out a
+# little longer than D), never the other way round (CI once saw D - 10 us)
+t, e = time.monotonic_ns(), time.clock_gettime_ns(time.CLOCK_THREAD_CPUTIME_ID)
 with open("/proc/thread-self/schedstat") as f:
     runs = int(f.read().split()[2])     # its switch-ins so far (sched_info.pcount)
 m.update(struct.pack("<I", threading.get_native_id()), VALUE)

@@ -33,3 +33,19 @@ def verdict(fw, pkt, prog="firewall_xdp"):
     if prog == "firewall_tc":
         return {0: XDP_PASS, 2: XDP_DROP}[ret]
     return ret
+
+
+def drain_counts(socks: dict) -> dict:
+    """How many datagrams each non-blocking socket of ``{port: socket}`` holds (each read
+    and closed)."""
+    got = {}
+    for port, s in socks.items():
+        got[port] = 0
+        try:
+            while True:
+                s.recv(64)
+                got[port] += 1
+        except BlockingIOError:
+            pass
+        s.close()
+    return got

@@ -16,7 +16,7 @@ from pybpf.net import rules as R
 from pybpf.net import trie as T
 from pybpf.net.packets import frame
 from tests.test_net_traffic import cli, pair, sock_in  # noqa: F401 (pair: a fixture)
-from tests.netfw import XDP_DROP, XDP_PASS, fw, ids_by_text, ruleset  # noqa: F401 (fw: a fixture)
+from tests.netfw import XDP_DROP, XDP_PASS, drain_counts, fw, ids_by_text, ruleset  # noqa: F401 (fw: a fixture)
 
 pytestmark = pytest.mark.kernel
 
@@ -215,16 +215,7 @@ def test_real_traffic_from_and_to(pair):  # noqa: F811
     tx.close()
     import time
     time.sleep(0.1)
-    got = {}
-    for port, s in rx.items():
-        got[port] = 0
-        try:
-            while True:
-                s.recv(64)
-                got[port] += 1
-        except BlockingIOError:
-            pass
-        s.close()
+    got = drain_counts(rx)
     assert got == {7700: n, 7701: 0, 7805: n}
     with F.Firewall.open(ia) as fw:
         st = fw.status()

@@ -15,7 +15,7 @@ from pybpf.net import firewall as F
 from pybpf.net import rules as R
 from pybpf.net.packets import frame
 from tests.test_net_traffic import cli, pair, sock_in  # noqa: F401 (pair: a fixture)
-from tests.netfw import XDP_DROP, XDP_PASS, fw, ids_by_text, ruleset  # noqa: F401 (fw: a fixture)
+from tests.netfw import XDP_DROP, XDP_PASS, drain_counts, fw, ids_by_text, ruleset  # noqa: F401 (fw: a fixture)
 
 pytestmark = pytest.mark.kernel
 
@@ -173,16 +173,7 @@ def test_real_traffic_to_port_lists_ranges_and_from_source_ports(pair):  # noqa:
             ok[port] = False
         c.close()
     time.sleep(0.1)
-    got = {}
-    for port, s in rx.items():
-        got[port] = 0
-        try:
-            while True:
-                s.recv(64)
-                got[port] += 1
-        except BlockingIOError:
-            pass
-        s.close()
+    got = drain_counts(rx)
     for s in srv.values():
         s.close()
     assert got == {7301: n, 7350: 0, 7400: n, 7401: 0, 7550: n}

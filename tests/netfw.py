@@ -3,6 +3,8 @@ unattached firewall (a fixture), its rule ids by text, one packet's verdict."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pybpf.net import firewall as F
@@ -35,17 +37,33 @@ def verdict(fw, pkt, prog="firewall_xdp"):
     return ret
 
 
-def drain_counts(socks: dict) -> dict:
-    """How many datagrams each non-blocking socket of ``{port: socket}`` holds (each read
-    and closed)."""
-    got = {}
-    for port, s in socks.items():
-        got[port] = 0
-        try:
-            while True:
-                s.recv(64)
-                got[port] += 1
-        except BlockingIOError:
-            pass
+def collect(socks: dict, done, timeout: float = 5.0) -> dict:
+    """The datagrams each non-blocking socket of ``{port: socket}`` receives, as
+    ``{port: [payload, ...]}``, read until ``done(got)`` holds or ``timeout`` seconds
+    pass (each socket then closed).  Datagrams sent over a veth pair may still sit in the
+    peer's backlog when sendto() returns: a test waits for what it knows must arrive
+    instead of sleeping a fixed time."""
+    got = {port: [] for port in socks}
+    deadline = time.monotonic() + timeout
+    while True:
+        for port, s in socks.items():
+            try:
+                while True:
+                    got[port].append(s.recv(64))
+            except BlockingIOError:
+                pass
+        if done(got) or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    for s in socks.values():
         s.close()
     return got
+
+
+def wait_counts(socks: dict, want: dict, timeout: float = 5.0) -> dict:
+    """How many datagrams each socket of ``{port: socket}`` received, once every port of
+    ``want`` has at least its count (or ``timeout`` passed).  Send the wanted ports'
+    datagrams after the ones that must be dropped: once the last arrived, the earlier
+    ones went through the same queue and the firewall, so a count of 0 is final."""
+    got = collect(socks, lambda g: all(len(g[p]) >= n for p, n in want.items()), timeout)
+    return {port: len(v) for port, v in got.items()}

@@ -16,7 +16,7 @@ from pybpf.net import rules as R
 from pybpf.net import trie as T
 from pybpf.net.packets import frame
 from tests.test_net_traffic import cli, pair, sock_in  # noqa: F401 (pair: a fixture)
-from tests.netfw import XDP_DROP, XDP_PASS, drain_counts, fw, ids_by_text, ruleset  # noqa: F401 (fw: a fixture)
+from tests.netfw import XDP_DROP, XDP_PASS, fw, ids_by_text, ruleset, wait_counts  # noqa: F401 (fw: a fixture)
 
 pytestmark = pytest.mark.kernel
 
@@ -213,9 +213,8 @@ def test_real_traffic_from_and_to(pair):  # noqa: F811
         for i in range(n):
             tx.sendto(b"%d" % i, ("10.78.0.1", port))
     tx.close()
-    import time
-    time.sleep(0.1)
-    got = drain_counts(rx)
+    # 7805's datagrams went last: once they are all in, 7701's were decided
+    got = wait_counts(rx, {7700: n, 7805: n})
     assert got == {7700: n, 7701: 0, 7805: n}
     with F.Firewall.open(ia) as fw:
         st = fw.status()

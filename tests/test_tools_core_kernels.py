@@ -52,3 +52,20 @@ def test_every_tool_relocates_against_the_guest_kernel(guest_btf):
     assert failed == {}
     # trace and argdist generate their C per command line: no object of their own
     assert len([t for t, n in loaded.items() if n]) >= len(names()) - 2
+
+
+# The other objects pybpf ships (audit_lsm's programs are BPF LSM: this kernel refuses
+# to load any, the guest's tests load it)
+SHIPPED = ["exporter/examples/" + n for n in
+           ("biolatency", "exec", "oomkill", "runqlat", "syscalls", "tcp")] + \
+          ["net/firewall", "security/audit", "security/sslsniff"]
+
+
+@pytest.mark.parametrize("path", SHIPPED)
+def test_shipped_objects_relocate_against_the_guest_kernel(guest_btf, path):
+    import os
+    folder, name = os.path.split(os.path.join(os.path.dirname(pybpf.__file__), path))
+    data, _ = _common.package_object(folder, name)
+    with pybpf.load(pybpf.ObjectSpec.from_bytes(data, name=name),
+                    kernel_btf=guest_btf) as obj:
+        assert len(obj.programs) >= 1

@@ -2,6 +2,7 @@
 /* TCP retransmits by destination address and state, and TCP state changes. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include "pybpf_exporter.h"
 
 #define AF_INET 2
@@ -35,20 +36,43 @@ struct {
 	__type(value, __u64);
 } tcp_state_changes SEC(".maps");
 
-SEC("tracepoint/tcp/tcp_retransmit_skb")
-int retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
-{
-	struct retrans_key key = { .state = ctx->state };
+/* The tracepoint's record is trace_event_raw_tcp_retransmit_skb since the event got a
+ * layout of its own (Linux 6.15, with an err field); before, it shared
+ * trace_event_raw_tcp_event_sk_skb with tcp_send_reset.  The fields read here kept their
+ * names: a flavour of each holding only them, and CO-RE picks the one the kernel has. */
+#define RETRANS_FIELDS int state; __u16 family; __u8 daddr[4]; __u8 daddr_v6[16];
 
-	/* copied by a helper: the verifier refuses loads through a moved context pointer,
-	 * which is what clang makes of array copies out of the context */
-	if (ctx->family == AF_INET) {
-		key.daddr[10] = 0xff;
-		key.daddr[11] = 0xff;
-		bpf_probe_read_kernel(&key.daddr[12], 4, ctx->daddr);
-	} else {
-		bpf_probe_read_kernel(key.daddr, 16, ctx->daddr_v6);
-	}
+struct trace_event_raw_tcp_retransmit_skb___own {
+	RETRANS_FIELDS
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_tcp_event_sk_skb___shared {
+	RETRANS_FIELDS
+} __attribute__((preserve_access_index));
+
+/* The key of one retransmit record (either flavour).  The addresses are copied by a
+ * helper: the verifier refuses loads through a moved context pointer, which is what
+ * clang makes of array copies out of the context. */
+#define RETRANS_KEY(c, key) do {						\
+	(key).state = (c)->state;						\
+	if ((c)->family == AF_INET) {						\
+		(key).daddr[10] = 0xff;						\
+		(key).daddr[11] = 0xff;						\
+		bpf_probe_read_kernel(&(key).daddr[12], 4, (c)->daddr);		\
+	} else {								\
+		bpf_probe_read_kernel((key).daddr, 16, (c)->daddr_v6);		\
+	}									\
+} while (0)
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int retransmit(void *ctx)
+{
+	struct retrans_key key = {};
+
+	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb___own))
+		RETRANS_KEY((struct trace_event_raw_tcp_retransmit_skb___own *)ctx, key);
+	else
+		RETRANS_KEY((struct trace_event_raw_tcp_event_sk_skb___shared *)ctx, key);
 	counter_add(&tcp_retransmits, &key, 1);
 	return 0;
 }

@@ -15,9 +15,10 @@ import os
 import subprocess
 import sys
 
-# compressed payloads of a bzImage, found by their magic (Debian: zstd)
+# compressed payloads of a bzImage, found by their magic (Debian: zstd, xz; cloud: lz4)
 _MAGIC = [(b"\x28\xb5\x2f\xfd", ["zstd", "-dcq"]), (b"\xfd7zXZ\x00", ["xz", "-dcq"]),
-          (b"\x1f\x8b\x08\x00", ["gzip", "-dcq"])]
+          (b"\x1f\x8b\x08\x00", ["gzip", "-dcq"]),
+          (b"\x02\x21\x4c\x18", ["lz4", "-dcq"])]       # (legacy frames: Debian's cloud kernels)
 _EM_X86_64 = 62
 
 

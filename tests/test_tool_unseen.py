@@ -1,5 +1,6 @@
 """Off-CPU stretches whose end no BPF program saw (tools/_unseen.bpf.h): cpudist -O,
-runqlat and offcputime time them from the task's run time and say how many there were.
+runqlat and offcputime time them from the task's run time and say how many there were;
+on-CPU cpudist the same for a run whose start none saw.
 
 This machine's kernel runs no BPF program for a sched_switch whose leaving task is one
 of the sandbox init's threads (docs/STATUS.md, session 14), so a traced task brought
@@ -181,14 +182,14 @@ with open("/proc/thread-self/schedstat") as f:
     runs = int(f.read().split()[2])     # its switch-ins so far (sched_info.pcount)
 e = time.clock_gettime_ns(time.CLOCK_THREAD_CPUTIME_ID)
 m.update(struct.pack("<I", threading.get_native_id()),
-         struct.pack("<QQQ", 0, e - RUN_NS, runs - 1))
+         struct.pack("<QQQ", 0, e - RUN_NS, runs - SINCE))
 time.sleep(0.05)
 print(time.clock_gettime_ns(time.CLOCK_THREAD_CPUTIME_ID) - e, flush=True)
 """.replace("RUN_NS", str(RUN_US * 1000))
 
 
 def test_cpudist_times_a_run_whose_switch_in_was_unseen():
-    c = Child(_ONCPU)
+    c = Child(_ONCPU.replace("SINCE", "1"))
     t = ToolRun("cpudist", "-e", "-L", "-p", str(c.pid), "--json", ready="Tracing on-CPU")
     _open_stretch(c, t, "start")
     (rec,) = t.json()
@@ -202,6 +203,19 @@ def test_cpudist_times_a_run_whose_switch_in_was_unseen():
     assert b"lost" not in t.err and b"missed" not in t.err, t.err
     assert re.search(rb"cpudist: [1-9]\d* on-CPU runs began at a switch the kernel ran no "
                      rb"BPF program for; timed from the task's run time\n", t.err), t.err
+
+
+def test_cpudist_counts_a_run_it_cannot_time_lost():
+    """Two switch-ins since the last switch-out seen: the run time since covers two runs
+    (and the time off the CPU between them is not known), so neither is timed."""
+    c = Child(_ONCPU.replace("SINCE", "2"))
+    t = ToolRun("cpudist", "-L", "-p", str(c.pid), "--json", ready="Tracing on-CPU")
+    _open_stretch(c, t, "start")
+    (rec,) = t.json()
+    (h,) = [h for h in rec["hists"] if h["tid"] == c.pid]
+    assert [b for b in h["buckets"] if b["low"] >= 65536] == [], h
+    assert b"cpudist: lost 1 on-CPU runs (began at a switch the kernel ran no BPF program " \
+        b"for)\n" in t.err, t.err
 
 
 def _asleep(pid: int) -> tuple[int, int]:

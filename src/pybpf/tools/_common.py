@@ -453,7 +453,8 @@ class DropReporter:
     def _check_unseen(self) -> None:
         # [0, 1]: off-CPU stretches whose end no program saw, timed and lost; [2, 3]:
         # on-CPU runs (cpudist) whose start none saw
-        counts = [sum(int.from_bytes(c, "little") for c in self.unseen[k]) for k in range(4)]
+        counts = [sum(int.from_bytes(c, "little") for c in self.unseen[k])
+                  for k in range(4)]
         for k, (what, when) in enumerate((("off-CPU stretches", "ended"),
                                           ("on-CPU runs", "began"))):
             timed, untimed = counts[2 * k:2 * k + 2]

@@ -1,11 +1,12 @@
 /* Off-CPU stretches (runqlat: run-queue waits) whose end no BPF program saw: cpudist -O,
- * runqlat, offcputime; and on-CPU runs whose start none saw: cpudist.  A kernel may run no program for a sched_switch: this one (6.18,
- * a sandbox's kernel) runs none while the task leaving the CPU is one of its init's
- * threads, so the switch that brings a traced task back after it is never seen.  The
- * stretch is still open when the task next leaves the CPU (a switch always seen: it runs
- * in the traced task); its end is then known from the task's run time, which stood
- * still while it was off the CPU.  A run begun at such a switch is timed the same way
- * from the run time at the task's previous switch-out (cpudist.bpf.c). */
+ * runqlat, offcputime; and on-CPU runs whose start none saw: cpudist.  A kernel may run
+ * no program for a sched_switch: this one (6.18, a sandbox's kernel) runs none while the
+ * task leaving the CPU is one of its init's threads, so the switch that brings a traced
+ * task back after it is never seen.  The stretch is still open when the task next
+ * leaves the CPU (a switch always seen: it runs in the traced task); its end is then
+ * known from the task's run time, which stood still while it was off the CPU.  A run
+ * begun at such a switch is timed the same way, from the run time at the task's
+ * previous switch-out (cpudist.bpf.c). */
 #ifndef PYBPF_TOOLS_UNSEEN_BPF_H
 #define PYBPF_TOOLS_UNSEEN_BPF_H
 

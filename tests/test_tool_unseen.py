@@ -298,8 +298,9 @@ def test_cpudist_counts_every_run_under_load():
     runs, ran_us = runs1 - runs0, (ran1 - ran0) // 1000
     # all its runs since the tool started; but the first if its switch-in was unseen
     assert h["total"] == rec["count"] and runs - 1 <= h["total"] <= runs, (h, runs, t.err)
-    # each run's length in whole microseconds, and from the tracepoint's clock, not the
-    # scheduler's: within 10 us a run of its run time (the first run: 1 ms at most)
-    assert ran_us - 10 * runs - 1000 <= rec["total"] <= ran_us + 10 * runs, (
-        rec, ran_us, t.err)
+    # each run's length in whole microseconds, from the tracepoint's clock, not the
+    # scheduler's (which starts a run's time before the tracepoint, at the pick, and
+    # leaves steal time out): here 1-5 us a run short of its run time, 20 us allowed
+    # (a lost 1 ms run shows in the count; how an unseen run is timed, above)
+    assert ran_us - 20 * runs <= rec["total"] <= ran_us + 20 * runs, (rec, ran_us, t.err)
     assert b"lost" not in t.err and b"missed" not in t.err, t.err

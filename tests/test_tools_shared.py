@@ -226,6 +226,39 @@ def test_drop_reporter_lost_and_missed_once_each(monkeypatch, capsys):
     assert capsys.readouterr().err.startswith("t: missed 3 events (")
 
 
+def test_drop_reporter_says_unseen_stretches_and_runs_apart(capsys):
+    """The unseen counters (_unseen.bpf.h): off-CPU stretches at keys 0 (timed) and 1
+    (lost), cpudist's on-CPU runs at 2 and 3; each line once per increase, per-CPU
+    values summed."""
+    from pybpf.tools import _common
+    unseen = {k: [0, 0] for k in range(4)}
+
+    class Map:
+        def __init__(self, counts):
+            self.counts = counts
+
+        def __getitem__(self, key):
+            return [n.to_bytes(8, "little") for n in self.counts[key]]
+
+    d = _common.DropReporter("t", Map({0: [0, 0]}), unseen=Map(unseen))
+    d.check(force=True)
+    assert capsys.readouterr().err == ""
+    unseen[2], unseen[3] = [2, 1], [0, 1]
+    d.check(force=True)
+    d.check(force=True)
+    assert capsys.readouterr().err.splitlines() == [
+        "t: 3 on-CPU runs began at a switch the kernel ran no BPF program for; timed "
+        "from the task's run time",
+        "t: lost 1 on-CPU runs (began at a switch the kernel ran no BPF program for)"]
+    unseen[0], unseen[2] = [0, 4], [3, 1]
+    d.check(force=True)
+    assert capsys.readouterr().err.splitlines() == [
+        "t: 4 off-CPU stretches ended at a switch the kernel ran no BPF program for; "
+        "timed from the task's run time",
+        "t: 1 on-CPU runs began at a switch the kernel ran no BPF program for; timed "
+        "from the task's run time"]
+
+
 @pytest.mark.parametrize("interactive,noclear,start", [
     (True, False, "\033[2J\033[H"), (True, True, "\n"), (False, False, "\n")])
 def test_top_screen_clears_only_a_terminal(monkeypatch, interactive, noclear, start):

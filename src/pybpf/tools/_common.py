@@ -418,9 +418,9 @@ class DropReporter:
     deliver (``lost N events``: a per-CPU u64 counter at key 0) and how many hook hits the
     kernel did not run ``programs`` for (``missed N events``: see
     :func:`pybpf.info.prog_misses`) and, given ``unseen`` (cpudist, runqlat, offcputime: a
-    per-CPU [timed, untimed] pair, _unseen.bpf.h), the off-CPU stretches whose end no
-    program saw, reading them at most every ``interval`` seconds: under an event storm
-    a read per wake-up would cost a syscall per event."""
+    per-CPU [timed, untimed] pair each, _unseen.bpf.h), the off-CPU stretches whose end
+    (on-CPU runs whose start) no program saw, reading them at most every ``interval``
+    seconds: under an event storm a read per wake-up would cost a syscall per event."""
 
     def __init__(self, tool: str, counter_map, interval: float = 0.5, programs=(),
                  unseen=None):
@@ -429,7 +429,7 @@ class DropReporter:
         self.seen = self.missed = 0
         self.next = 0.0
         # the off-CPU tools' count of stretches whose end no program saw (_unseen.bpf.h)
-        self.unseen, self.timed, self.untimed = unseen, 0, 0
+        self.unseen, self.timed, self.untimed = unseen, [0, 0], [0, 0]
 
     def check(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -451,16 +451,21 @@ class DropReporter:
             self._check_unseen()
 
     def _check_unseen(self) -> None:
-        timed, untimed = (sum(int.from_bytes(c, "little") for c in self.unseen[k])
-                          for k in (0, 1))
-        if timed > self.timed:
-            warn(self.tool, f"{timed - self.timed} off-CPU stretches ended at a switch "
-                 "the kernel ran no BPF program for; timed from the task's run time")
-            self.timed = timed
-        if untimed > self.untimed:
-            warn(self.tool, f"lost {untimed - self.untimed} off-CPU stretches (ended at "
-                 "a switch the kernel ran no BPF program for)")
-            self.untimed = untimed
+        # [0, 1]: off-CPU stretches whose end no program saw, timed and lost; [2, 3]:
+        # on-CPU runs (cpudist) whose start none saw
+        counts = [sum(int.from_bytes(c, "little") for c in self.unseen[k])
+                  for k in range(4)]
+        for k, (what, when) in enumerate((("off-CPU stretches", "ended"),
+                                          ("on-CPU runs", "began"))):
+            timed, untimed = counts[2 * k:2 * k + 2]
+            if timed > self.timed[k]:
+                warn(self.tool, f"{timed - self.timed[k]} {what} {when} at a switch the "
+                     "kernel ran no BPF program for; timed from the task's run time")
+                self.timed[k] = timed
+            if untimed > self.untimed[k]:
+                warn(self.tool, f"lost {untimed - self.untimed[k]} {what} ({when} at a "
+                     "switch the kernel ran no BPF program for)")
+                self.untimed[k] = untimed
 
 
 def warn(tool: str, msg: str) -> None:

@@ -20,7 +20,8 @@ const volatile bool include_idle = false;   /* cpudist -I: the idle tasks (pid 0
 #include "_unseen.bpf.h"
 
 /* When a thread's interval began, and its run time and switch-ins then (an interval
- * whose end no program saw is timed from them: _unseen.bpf.h) */
+ * whose end no program saw is timed from them: _unseen.bpf.h).  On-CPU cpudist keeps
+ * the entry between runs, ts 0 (cpudist.bpf.c). */
 struct interval_start {
 	__u64 ts;
 	__u64 ran;

@@ -1,15 +1,22 @@
 /* Off-CPU stretches (runqlat: run-queue waits) whose end no BPF program saw: cpudist -O,
- * runqlat, offcputime.  A kernel may run no program for a sched_switch: this one (6.18,
- * a sandbox's kernel) runs none while the task leaving the CPU is one of its init's
- * threads, so the switch that brings a traced task back after it is never seen.  The
- * stretch is still open when the task next leaves the CPU (a switch always seen: it runs
- * in the traced task); its end is then known from the task's run time, which stood
- * still while it was off the CPU. */
+ * runqlat, offcputime; and on-CPU runs whose start none saw: cpudist.  A kernel may run
+ * no program for a sched_switch: this one (6.18, a sandbox's kernel) runs none while the
+ * task leaving the CPU is one of its init's threads, so the switch that brings a traced
+ * task back after it is never seen.  The stretch is still open when the task next
+ * leaves the CPU (a switch always seen: it runs in the traced task); its end is then
+ * known from the task's run time, which stood still while it was off the CPU.  A run
+ * begun at such a switch is timed the same way, from the run time at the task's
+ * previous switch-out (cpudist.bpf.c). */
 #ifndef PYBPF_TOOLS_UNSEEN_BPF_H
 #define PYBPF_TOOLS_UNSEEN_BPF_H
 
-/* [0] stretches timed that way; [1] ones that could not be (run time went back) */
-PERCPU_ARRAY_MAP(unseen, __u64, 2);
+/* The counters' keys: stretches (runs) timed that way; ones that could not be (run time
+ * went back; a run: more than one switch-in since the last switch-out seen) */
+#define UNSEEN_STRETCH_TIMED 0
+#define UNSEEN_STRETCH_LOST 1
+#define UNSEEN_RUN_TIMED 2
+#define UNSEEN_RUN_LOST 3
+PERCPU_ARRAY_MAP(unseen, __u64, 4);
 
 static __always_inline void count_unseen(__u32 which)
 {
@@ -44,11 +51,11 @@ static __always_inline bool unseen_stretch(struct task_struct *t, __u64 ts, __u6
 	__u64 on = task_ran(t) - ran;
 
 	if ((__s64)on < 0 || now < ts + on) {
-		count_unseen(1);
+		count_unseen(UNSEEN_STRETCH_LOST);
 		return false;
 	}
 	*delta = now - ts - on;
-	count_unseen(0);
+	count_unseen(UNSEEN_STRETCH_TIMED);
 	return true;
 }
 

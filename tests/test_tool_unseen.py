@@ -76,7 +76,8 @@ def _unseen(tool: str, err: bytes) -> int:
     doc), and no stretch lost or event missed."""
     assert b"lost" not in err and b"missed" not in err, err
     return sum(int(n) for n in re.findall(
-        tool.encode() + rb": (\d+) off-CPU stretches ended at a switch the kernel ran no BPF "
+        tool.encode() + rb": (\d+) (?:off-CPU stretches|run-queue waits) ended at a switch "
+        rb"the kernel ran no BPF "
         rb"program for; timed from the task's run time\n", err))
 
 

@@ -455,8 +455,9 @@ class DropReporter:
         # on-CPU runs (cpudist) whose start none saw
         counts = [sum(int.from_bytes(c, "little") for c in self.unseen[k])
                   for k in range(4)]
-        for k, (what, when) in enumerate((("off-CPU stretches", "ended"),
-                                          ("on-CPU runs", "began"))):
+        # runqlat's stretches (key 0, 1) are its tasks' waits on a run queue
+        first = "run-queue waits" if self.tool == "runqlat" else "off-CPU stretches"
+        for k, (what, when) in enumerate(((first, "ended"), ("on-CPU runs", "began"))):
             timed, untimed = counts[2 * k:2 * k + 2]
             if timed > self.timed[k]:
                 warn(self.tool, f"{timed - self.timed[k]} {what} {when} at a switch the "

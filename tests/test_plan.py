@@ -232,3 +232,24 @@ def test_sections_override_the_program_type_on_both_paths(private_cache, obj_byt
             assert obj.programs["pt_plan_tp"].info().type == ProgType.RAW_TRACEPOINT
     with pytest.raises(KeyError, match="nope"):
         pybpf.load(obj_bytes, name="pt_plan", sections={"nope": "xdp"})
+
+
+@pytest.mark.kernel
+def test_max_entries_sizes_a_map_on_both_paths_and_the_plan_keeps_the_objects(
+        private_cache, obj_bytes):
+    """``max_entries=`` (libbpf's bpf_map__set_max_entries) on the cold load (which
+    records the plan) and on a replay; a later load without it gets the object's size."""
+    key3 = (3).to_bytes(4, "little")
+    for replayed in (False, True):
+        with pybpf.load(obj_bytes, name="pt_plan", max_entries={"pt_plan_count": 4},
+                        variables={"target_tgid": os.getpid()}) as obj:
+            assert (obj._plan is not None) == replayed
+            m = obj.maps["pt_plan_count"]
+            assert m.max_entries == 4
+            assert m.lookup_raw(key3) == bytes(8)     # the kernel's array has index 3
+            obj.attach()
+            os.getppid()
+            assert _count(obj) == 1
+    with pybpf.load(obj_bytes, name="pt_plan") as obj:
+        assert obj._plan is not None and obj.maps["pt_plan_count"].max_entries == 1
+        assert obj.maps["pt_plan_count"].lookup_raw(key3) is None

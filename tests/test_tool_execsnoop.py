@@ -450,3 +450,31 @@ def test_args_that_are_not_utf8_print_as_their_bytes():
     assert any(r.endswith(b"/bin/true " + tag + b" \xff\xfe a\\nb") for r in text.raw), text.raw
     assert [r["args"] for r in js.json()][0] == ["/bin/true", tag.decode(), "\ufffd\ufffd",
                                                 "a\nb"]
+
+
+_EXECVEAT = r"""
+import ctypes, sys
+argv = (ctypes.c_char_p * 3)(b"/bin/true", sys.argv[2].encode(), None)
+envp = (ctypes.c_char_p * 1)(None)
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall(322, -100, sys.argv[1].encode(), argv, envp, 0)   # AT_FDCWD; returns on failure
+sys.exit(ctypes.get_errno())
+"""
+
+
+def test_execveat_shares_the_exit_program():
+    """execveat() ends in execve()'s exit program (one program, two tracepoints): a good
+    and a failed execveat each show with their result (-x shows the failed one)."""
+    import platform
+    if platform.machine() != "x86_64":
+        pytest.skip("x86_64 syscall number")
+    s = Snoop("-x")
+    tag = f"at{os.getpid()}"
+    subprocess.run([sys.executable, "-c", _EXECVEAT, "/bin/true", tag + "ok"], check=True)
+    r = subprocess.run([sys.executable, "-c", _EXECVEAT, "/nonexistent/x", tag + "bad"])
+    assert r.returncode == 2            # ENOENT
+    lines, _ = s.stop()
+    # the python lines carry the tag too; the execveat rows start with the path
+    (bad,) = [r for r in _rows(lines, tag + "bad") if r.split()[4] == "/nonexistent/x"]
+    (ok,) = [r for r in _rows(lines, tag + "ok") if r.split()[4] == "/bin/true"]
+    assert bad.split()[3] == "-2" and ok.split()[3] == "0", (bad, ok)

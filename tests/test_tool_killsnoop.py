@@ -63,3 +63,34 @@ def _kill_missing(sig, group=False):
         os.kill(-4194305 if group else 4194305, sig)   # above PID_MAX_LIMIT
     except ProcessLookupError:
         pass
+
+
+def test_tkill_and_tgkill_show_target_and_signal():
+    """tkill() and tgkill() share kill()'s programs (one enter for kill/tkill, one exit for
+    all three): each call still shows its own target, signal and result."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    victim = subprocess.Popen(["sleep", "30"])
+    t = ToolRun("killsnoop", "-p", str(os.getpid()), ready="RESULT")
+    nr = {"tkill": _nr("tkill"), "tgkill": _nr("tgkill")}
+    # SIGURG and SIGWINCH are ignored by default: the victim lives for both calls
+    assert libc.syscall(nr["tkill"], victim.pid, int(signal.SIGURG)) == 0
+    assert libc.syscall(nr["tkill"], 4194305, int(signal.SIGHUP)) == -1     # ESRCH
+    assert libc.syscall(nr["tgkill"], victim.pid, 4194305, int(signal.SIGALRM)) == -1
+    assert libc.syscall(nr["tgkill"], victim.pid, victim.pid, int(signal.SIGWINCH)) == 0
+    victim.kill()
+    victim.wait()
+    rows = [[int(x) for x in ln.split()[3:6]] for ln in t.stop()[1:]]
+    rows = [r for r in rows if r[1] in (victim.pid, 4194305) and r[0] != signal.SIGKILL]
+    assert rows == [[int(signal.SIGURG), victim.pid, 0], [int(signal.SIGHUP), 4194305, -3],
+                    [int(signal.SIGALRM), 4194305, -3], [int(signal.SIGWINCH), victim.pid, 0]]
+
+
+def _nr(name):
+    """The syscall number of tkill/tgkill on this machine's architecture."""
+    import platform
+    table = {"x86_64": {"tkill": 200, "tgkill": 234}, "aarch64": {"tkill": 130, "tgkill": 131}}
+    arch = platform.machine()
+    if arch not in table:
+        pytest.skip(f"no syscall numbers for {arch}")
+    return table[arch][name]

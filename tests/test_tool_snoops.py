@@ -39,6 +39,39 @@ def test_statsnoop_marker_paths(tmp_path):
                for r in t.json())
 
 
+# x86_64's numbers of the stat family (statsnoop's five tracepoint pairs)
+_STAT_NR = {"newstat": 4, "newlstat": 6, "statfs": 137, "newfstatat": 262, "statx": 332}
+
+
+def test_statsnoop_each_stat_syscall_ends_in_the_shared_exit(tmp_path):
+    """Five syscalls, one exit program: each raw call shows its own name, path and
+    result (a good call 0, a missing path -1 with ENOENT)."""
+    import ctypes
+    import platform
+    if platform.machine() != "x86_64":
+        pytest.skip("x86_64 syscall numbers")
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(512)
+    t = ToolRun("statsnoop", "-s", "-p", str(os.getpid()), ready="PATH")
+    expected = []
+    for name, nr in _STAT_NR.items():
+        for exists in (True, False):
+            path = tmp_path / f"{name}-{'here' if exists else 'gone'}"
+            if exists:
+                path.write_text("x")
+            b = str(path).encode()
+            if name in ("newfstatat", "statx"):
+                args = (-100, b, 0, 0x7ff, buf) if name == "statx" else (-100, b, buf, 0)
+            else:
+                args = (b, buf)
+            ret = libc.syscall(nr, *args)
+            assert ret == (0 if exists else -1)
+            expected.append([("0", "0") if exists else ("-1", "2"), name, str(path)])
+    rows = [ln.split() for ln in t.stop()[1:]]
+    got = [[tuple(r[2:4]), r[4], r[5]] for r in rows if r[-1].startswith(str(tmp_path))]
+    assert got == expected
+
+
 def test_sigsnoop_signals_with_names_and_target():
     victim = subprocess.Popen(["sleep", "30"])
     t = ToolRun("sigsnoop", "-n", "-t", str(victim.pid), ready="RESULT")

@@ -102,6 +102,7 @@ class _Loader:
         self.st_layouts: dict[str, Any] = {}    # struct_ops map -> its kernel value layout
         self.st_targets: dict[str, tuple[int, int]] = {}   # callback -> (struct, member)
         self.reused: set[str] = set()       # maps not created here (given, or pinned)
+        self.sizes: dict[str, int] = {}     # map -> max_entries the caller chose (load())
         # the plan being recorded: None once something unplannable was met
         self.plan: dict | None = {"btf": None, "maps": [], "progs": []} if record else None
 
@@ -182,7 +183,7 @@ class _Loader:
                 raise
             inner_fd = inner.fileno()
         try:
-            mp = self._create(m, inner_fd)
+            mp = self._create(m, inner_fd, self.sizes.get(name))
         finally:
             if inner is not None:
                 inner.close()
@@ -229,10 +230,10 @@ class _Loader:
             raise errors.PinnedMapError(f"map {name!r}: the map pinned at {path} has another "
                                         f"shape: {why} (unpin it, or pin elsewhere)")
 
-    def _create(self, m, inner_fd: int | None):
+    def _create(self, m, inner_fd: int | None, size: int | None = None):
         from ..maps import Map, MapSpec as KMapSpec
         mtype = m.type
-        max_entries = m.max_entries
+        max_entries = m.max_entries if size is None else size
         if mtype == MapType.PERF_EVENT_ARRAY and max_entries == 0:
             from ..maps import possible_cpus
             max_entries = possible_cpus()

@@ -28,7 +28,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
          log_level: int = 0, kernel_btf=None,
          variables: dict[str, Any] | None = None, name: str | None = None,
          programs: Iterable[str] | None = None, cache_key: str | None = None,
-         sections: dict[str, str] | None = None, core_targets=None) -> "Object":
+         sections: dict[str, str] | None = None, core_targets=None,
+         max_entries: dict[str, int] | None = None) -> "Object":
     """Load an object (a spec, ELF bytes, a ``.bpf.o`` path, or a ``.bpf.c`` path, which is
     compiled through pybpf's cache) and return the loaded :class:`Object`.
 
@@ -52,6 +53,9 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     struct_ops maps (``SEC(".struct_ops")``/``SEC(".struct_ops.link")``) are created and
     their callbacks loaded here; :meth:`Object.attach` registers them.  freplace programs
     need their target first (:meth:`ObjectSpec.set_attach_target`).
+    ``max_entries`` creates the named maps with another size (libbpf's
+    bpf_map__set_max_entries): a tool gives 1 to a map its options leave unused, as a hash
+    map is preallocated whole at creation; the load plan keeps the object's sizes.
     """
     data = None
     fetch = None
@@ -81,7 +85,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         key = plan.key(data, label, identity=cache_key)
         p = plan.read(key)
         if p is not None:
-            obj = _replay(p, fetch or data, name, maps or {}, pin_root, variables or {})
+            obj = _replay(p, fetch or data, name, maps or {}, pin_root, variables or {},
+                          max_entries or {})
             if obj is not None:
                 log.debug("object %r: loaded from its plan (%d maps, %d programs)", name,
                           len(obj.maps), len(obj.programs))
@@ -107,6 +112,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     from .fullload import FullLoader
     loader = FullLoader(obj, maps or {}, pin_root, log_level, kernel_btf,
                         record=key is not None, core_targets=core_targets or ())
+    loader.sizes = dict(max_entries or {})
     try:
         loader.set_globals(variables or {})
         loader.run(spec)
@@ -120,7 +126,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     return obj
 
 
-def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables) -> "Object | None":
+def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables,
+            sizes) -> "Object | None":
     """The object loaded from plan ``p``; None when replaying failed (the caller then takes
     the full path, whose errors say more)."""
     try:
@@ -128,6 +135,7 @@ def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables) -> "Obj
     except (KeyError, TypeError, ValueError):
         return None                             # a plan of another shape: not ours to use
     loader = _Loader(obj, reuse, pin_root, 0, None)
+    loader.sizes = sizes
     try:
         loader.set_globals(variables)
     except BaseException:

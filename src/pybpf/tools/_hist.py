@@ -171,7 +171,10 @@ def run_task_hists(tool: str, args, out, consts: dict, banner: str) -> int:
     if consts.get("by_pidns"):      # runqlat --pidnss: keyed by the namespace's inode
         section, label, fields = "pidns", None, None
     unit = "msecs" if args.milliseconds else "usecs"
-    with _args.Filters(args) as f, _run.load(tool, f, consts) as obj:
+    # one histogram (key 0) without -P/-L/--pidnss: its table needs one entry, not 10240
+    # preallocated at every start
+    sizes = None if section else {"hists": 1}
+    with _args.Filters(args) as f, _run.load(tool, f, consts, sizes=sizes) as obj:
         _run.intervals(tool, obj, args, out,
                        hist_report(obj, args, out, unit, section, label, fields),
                        banner=banner)

@@ -52,12 +52,13 @@ def _main(tool: str, build_parser, run, argv) -> int:
 
 
 def load(tool: str, filters: _args.Filters, consts: dict | None = None,
-         programs=None, attach=True):
+         programs=None, attach=True, sizes: dict | None = None):
     """The tool's object, loaded with the filters' constants and maps, attached (all
-    programs, or the names in ``attach``)."""
+    programs, or the names in ``attach``).  ``sizes``: map -> max_entries, 1 for a map
+    the options leave unused (a hash or stack map is preallocated whole at every start)."""
     obj = None
     try:
-        obj = _load(tool, filters, consts, programs, attach)
+        obj = _load(tool, filters, consts, programs, attach, sizes)
         return obj
     finally:
         # loaded: from here on the tool runs.  A load that parsed and linked the object
@@ -65,7 +66,7 @@ def load(tool: str, filters: _args.Filters, consts: dict | None = None,
         collector_on(collect=obj is None or getattr(obj, "_spec", None) is not None)
 
 
-def _load(tool, filters, consts, programs, attach):
+def _load(tool, filters, consts, programs, attach, sizes):
     variables = dict(filters.consts)
     variables.update(consts or {})
     if filters.ebpf:
@@ -75,7 +76,7 @@ def _load(tool, filters, consts, programs, attach):
     _common.require_privileges()
     read, identity = _common.tool_source(tool)
     obj = pybpf.load(read if identity is not None else read(), name=tool, variables=variables, maps=filters.maps,
-                     cache_key=identity, programs=programs)
+                     cache_key=identity, programs=programs, max_entries=sizes)
     try:
         filters.apply(obj)
         if attach:

@@ -90,7 +90,9 @@ def run(args, out):
                 + "%-*d %-16s %-3d %-5s %-5s %-4d %-5d %s" % (
                     pidw, pid, comm, ret, proto, opts, ifindex, port, addr), {})
 
-    with _args.Filters(args) as f, _run.load("bindsnoop", f, consts) as obj:
+    # the --count table (10240 entries, preallocated) is unused here: one entry
+    with _args.Filters(args) as f, _run.load("bindsnoop", f, consts,
+                                             sizes={"counts": 1}) as obj:
         _run.stream("bindsnoop", obj, handle, out, header)
     return 0
 

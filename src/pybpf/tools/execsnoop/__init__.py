@@ -165,7 +165,7 @@ def run(args, out: _common.Output) -> int:
         data, identity = _common.tool_object("execsnoop")
         with pybpf.load(data, name="execsnoop", variables=consts, maps=user_maps,
                         cache_key=identity) as obj:
-            obj.attach()
+            _run.attach_some(obj, also={"tp_exit": (("syscalls", "sys_exit_execveat"),)})
             _run.stream("execsnoop", obj, fmt.event, out, header=fmt.header)
     finally:
         for m in user_maps.values():

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from .. import _args, _common, _run, _signals
 
+# The sections name kill(); the same programs serve tkill() (its enter reads the same
+# arguments) and tkill()/tgkill() (every exit ends alike)
+ALSO = {"tp_enter_kill": (("syscalls", "sys_enter_tkill"),),
+        "tp_exit": (("syscalls", "sys_exit_tkill"), ("syscalls", "sys_exit_tgkill"))}
+
 EXAMPLES = """examples:
     pybpf killsnoop             # trace all kill() signals
     pybpf killsnoop -x          # only show failed kills
@@ -47,7 +52,8 @@ def run(args, out):
         consts["targ_sig"] = args.signal
     if args.tpid:
         consts["targ_tpid"] = args.tpid
-    with _args.Filters(args) as f, _run.load("killsnoop", f, consts) as obj:
+    with _args.Filters(args) as f, _run.load("killsnoop", f, consts, attach=False) as obj:
+        _run.attach_some(obj, also=ALSO)
         _run.stream("killsnoop", obj, handle, out, header)
     return 0
 

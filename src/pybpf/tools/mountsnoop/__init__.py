@@ -92,7 +92,8 @@ def run(args, out):
                 + ("{:16} {:<7} ".format(pcomm, ppid) if args.parent_process else "")
                 + "{:<11} {}".format(ns, call), {})
 
-    with _args.Filters(args) as f, _run.load("mountsnoop", f) as obj:
+    with _args.Filters(args) as f, _run.load("mountsnoop", f, attach=False) as obj:
+        _run.attach_some(obj, also={"tp_exit": (("syscalls", "sys_exit_mount"),)})
         _run.stream("mountsnoop", obj, handle, out, header)
     return 0
 

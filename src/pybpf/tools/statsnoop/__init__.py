@@ -21,8 +21,11 @@ EXAMPLES = """examples:
 """
 
 # the stat syscalls of older or other architectures: absent here, skipped there
-OPTIONAL = ("enter_newstat", "exit_newstat", "enter_newlstat", "exit_newlstat",
-            "enter_statfs", "exit_statfs")
+OPTIONAL = ("enter_newstat", "enter_newlstat", "enter_statfs")
+# exit_stat's section names sys_exit_statx; the same program ends the others (each left
+# out where its syscall is absent, as its enter is)
+EXITS = (("syscalls", "sys_exit_statfs"), ("syscalls", "sys_exit_newstat"),
+         ("syscalls", "sys_exit_newlstat"), ("syscalls", "sys_exit_newfstatat"))
 
 
 def parser():
@@ -65,7 +68,7 @@ def run(args, out):
 
     with _args.Filters(args) as f, _run.load("statsnoop", f, {"failed_only": args.failed},
                                              attach=False) as obj:
-        _run.attach_some(obj, optional=OPTIONAL)
+        _run.attach_some(obj, optional=OPTIONAL, also={"exit_stat": EXITS})
         _run.stream("statsnoop", obj, handle, out, header)
     return 0
 

@@ -253,3 +253,13 @@ def test_max_entries_sizes_a_map_on_both_paths_and_the_plan_keeps_the_objects(
     with pybpf.load(obj_bytes, name="pt_plan") as obj:
         assert obj._plan is not None and obj.maps["pt_plan_count"].max_entries == 1
         assert obj.maps["pt_plan_count"].lookup_raw(key3) is None
+
+
+@pytest.mark.kernel
+def test_max_entries_names_only_the_objects_maps(private_cache, obj_bytes):
+    """A misspelt map name is an error on both paths, not a map left at its size."""
+    for _ in range(2):                          # the cold load, then a replay
+        with pytest.raises(KeyError, match="max_entries: no map 'pt_plan_cnt'"):
+            pybpf.load(obj_bytes, name="pt_plan", max_entries={"pt_plan_cnt": 4})
+        with pybpf.load(obj_bytes, name="pt_plan"):
+            pass

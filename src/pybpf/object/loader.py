@@ -90,7 +90,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
             if obj is not None:
                 log.debug("object %r: loaded from its plan (%d maps, %d programs)", name,
                           len(obj.maps), len(obj.programs))
-                return obj
+                return _sized(obj, max_entries)
             log.debug("object %r: plan replay failed; taking the full path", name)
         else:
             log.debug("object %r: no load plan yet; full load", name)
@@ -123,6 +123,16 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         from .planrecord import write
         write(key, loader.plan)
         log.debug("object %r: load plan recorded", name)
+    return _sized(obj, max_entries)
+
+
+def _sized(obj: "Object", sizes: dict[str, int] | None) -> "Object":
+    """``obj``, once every map ``max_entries=`` named is one of its own (a misspelt name
+    would otherwise leave the map at the object's size without a word)."""
+    unknown = sorted(set(sizes or ()) - set(obj.maps))
+    if unknown:
+        obj.close()
+        raise KeyError(f"max_entries: no map {unknown[0]!r}; known: {sorted(obj.maps)}")
     return obj
 
 

@@ -53,20 +53,14 @@ print(time.monotonic_ns() - t, flush=True)
 
 
 def _map_id(pid: int, name: str) -> int:
-    """The id of map ``name`` held by process ``pid`` (its fdinfo)."""
+    """The id of map ``name`` held by process ``pid``."""
     from pybpf import info
     found = []
-    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-        try:
-            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                m = re.search(r"^map_id:\s+(\d+)", f.read(), re.M)
-        except OSError:
-            continue
-        if m:
-            with info.fd_by_id("map", int(m[1])) as mfd:
-                if info.map_info(mfd.fileno()).name == name:
-                    found.append(int(m[1]))
-    (mid,) = set(found)
+    for i in info.held_ids(pid, "map"):
+        with info.fd_by_id("map", i) as mfd:
+            if info.map_info(mfd.fileno()).name == name:
+                found.append(i)
+    (mid,) = found
     return mid
 
 

@@ -11,7 +11,6 @@ usage: switch_cost.py SECONDS ROUNDS OLD_SRC NEW_SRC TOOL [ARGS...]  -> prints J
 import ctypes
 import json
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -27,20 +26,6 @@ from pybpf.maps import Map
 secs, rounds = float(sys.argv[1]), int(sys.argv[2])
 trees = {"old": sys.argv[3], "new": sys.argv[4]}
 tool = sys.argv[5:]
-
-
-def ids(pid, kind):
-    """The ids of the programs or maps process pid holds (its fdinfo)."""
-    found = set()
-    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-        try:
-            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                m = re.search(rf"^{kind}_id:\s+(\d+)", f.read(), re.M)
-        except OSError:
-            continue
-        if m:
-            found.add(int(m[1]))
-    return found
 
 
 def named(kind, id_set, name):
@@ -64,11 +49,11 @@ def one(src):
                 raise SystemExit(f"{tool} ended: {p.stdout.read().decode()}")
         # its report (-P: a histogram per process) must not fill the pipe
         threading.Thread(target=p.stdout.read, daemon=True).start()
-        with info.fd_by_id("prog", named("prog", ids(p.pid, "prog"), "switch_")) as fd:
+        with info.fd_by_id("prog", named("prog", info.held_ids(p.pid, "prog"), "switch_")) as fd:
             a = info.prog_info(fd.fileno())
             time.sleep(secs)
             b = info.prog_info(fd.fileno())
-        with Map.from_id(named("map", ids(p.pid, "map"), "start")) as m:
+        with Map.from_id(named("map", info.held_ids(p.pid, "map"), "start")) as m:
             entries = sum(1 for _ in m.items_raw())
     finally:
         p.send_signal(signal.SIGINT)

@@ -7,6 +7,7 @@ BPF_OBJ_GET_INFO_BY_FD, the calls ``bpftool prog/map/link list`` are built on.
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 
 from . import errors
@@ -189,6 +190,29 @@ def btf_data(fd: int) -> bytes:
     buf = ctypes.create_string_buffer(size)
     _info(fd, attr.BtfInfo(btf=ctypes.addressof(buf), btf_size=size))
     return buf.raw[:size]
+
+
+def held_ids(pid: int | str, kind: Kind) -> set[int]:
+    """Ids of the objects of a kind ("prog", "map" or "link") process ``pid`` holds an fd
+    of, from its /proc/PID/fdinfo (bpftool's pids column, the other way round).  A link's
+    fdinfo names its program too: only fds of the kind itself count."""
+    found = set()
+    want_type, want_id = f"{kind}_type:".encode(), f"{kind}_id:".encode()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fdinfo")
+    except FileNotFoundError:
+        raise errors.NotFoundError(2, "held_ids", f"no process {pid}") from None
+    for fd in fds:
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}", "rb") as f:
+                lines = f.read().splitlines()
+        except OSError:             # closed meanwhile
+            continue
+        if any(ln.startswith(want_type) for ln in lines):
+            for ln in lines:
+                if ln.startswith(want_id):
+                    found.add(int(ln[len(want_id):]))
+    return found
 
 
 def get_info(fd: int, kind: Kind):

@@ -7,6 +7,12 @@ this kernel but not an older one would only fail on that kernel, and the guest r
 the hook tests.  Here each object is loaded on this kernel with ``kernel_btf=`` the
 guest's BTF, so every relocation is resolved against 6.12 and the verifier sees the
 result: an unresolved field on a reachable path is a rejected program.
+
+The method fits programs that read kernel memory through probe reads (CO-RE offsets the
+verifier does not check), as every shipped object does.  Direct reads through a
+BTF-typed pointer (iterators, tp_btf, fentry) are checked against the running kernel's
+own layout, which a foreign kernel_btf's offsets do not fit: such objects would fail here
+on any other kernel's BTF (examples/task_iter does) and are tested in the guest instead.
 """
 
 from __future__ import annotations

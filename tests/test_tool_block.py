@@ -137,3 +137,45 @@ def test_biotop_row_for_dd(data_file):
     (row,) = [r for r in rec["rows"] if r["pid"] == pid]
     assert row["comm"] == "dd" and row["d"] == "R" and row["io"] == N
     assert row["kbytes"] == N * BS // 1024
+
+
+# A socket filter calling the block tools' own rq_issued()/rq_inserted() on a raw
+# tracepoint's arguments (11, 22): it returns the one each picks.
+_PICKS = """#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "_block.bpf.h"
+SEC("socket") int picks(struct __sk_buff *skb)
+{
+    __u64 args[2] = {11, 22};       /* (the struct's args[] is a flexible array) */
+    struct bpf_raw_tracepoint_args *a = (void *)args;
+
+    return (int)(long)rq_issued(a) * 100 + (int)(long)rq_inserted(a);
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@pytest.mark.parametrize("proto, picked", [
+    # 5.11+: the request alone; before: the queue, then the request
+    ("void *, struct request *", 1111),
+    ("void *, struct request_queue *, struct request *", 2222),
+])
+def test_issue_and_insert_take_the_request_where_the_kernels_prototype_has_it(proto, picked):
+    """Before 5.11 block_rq_issue and block_rq_insert passed the request_queue first: the
+    tools take the request from where the kernel's btf_trace_ typedef puts it."""
+    import pybpf
+    from pybpf.tools import _common
+    prog = pybpf.compile(_PICKS, includes=[os.path.dirname(_common.__file__)])
+    target = pybpf.ObjectSpec.from_bytes(pybpf.compile(
+        "struct request; struct request_queue;\n"
+        "struct bpf_raw_tracepoint_args { unsigned long long args[0]; } args;\n"
+        f"typedef void (*btf_trace_block_rq_issue)({proto});\n"
+        f"typedef void (*btf_trace_block_rq_insert)({proto});\n"
+        "btf_trace_block_rq_issue issue; btf_trace_block_rq_insert insert;\n")).btf
+    with pybpf.load(prog, name="blk_picks", kernel_btf=target) as obj:
+        assert obj.programs["picks"].test_run(b"\0" * 64).retval == picked
+    # and this kernel (6.18) has the newer prototype
+    with pybpf.load(prog, name="blk_picks") as obj:
+        assert obj.programs["picks"].test_run(b"\0" * 64).retval == 1111

@@ -1,8 +1,30 @@
 /* Reading a struct request for the block tools (biolatency, biosnoop, biotop,
  * bitesize), across kernel versions by CO-RE.  They hook the block raw tracepoints,
- * whose first argument is the request. */
+ * whose arguments start with the request (since 5.11: see rq_issued()). */
 #ifndef PYBPF_TOOLS_BLOCK_BPF_H
 #define PYBPF_TOOLS_BLOCK_BPF_H
+
+/* block_rq_issue and block_rq_insert passed (struct request_queue *, struct request *)
+ * until 5.11 and only the request since.  The kernel's BTF says which: each tracepoint
+ * has a btf_trace_<event> typedef of its prototype (5.5+), and these flavours of the
+ * newer ones match only where the request comes first (no typedef at all: older still,
+ * the queue first too). */
+typedef void (*btf_trace_block_rq_issue___rq)(void *, struct request *);
+typedef void (*btf_trace_block_rq_insert___rq)(void *, struct request *);
+
+static __always_inline struct request *rq_issued(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (bpf_core_type_matches(btf_trace_block_rq_issue___rq))
+		return (struct request *)ctx->args[0];
+	return (struct request *)ctx->args[1];
+}
+
+static __always_inline struct request *rq_inserted(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (bpf_core_type_matches(btf_trace_block_rq_insert___rq))
+		return (struct request *)ctx->args[0];
+	return (struct request *)ctx->args[1];
+}
 
 #define DISK_NAME_LEN 32
 

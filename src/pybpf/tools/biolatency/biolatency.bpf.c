@@ -30,14 +30,14 @@ SEC("raw_tp/block_rq_insert")
 int rq_insert(struct bpf_raw_tracepoint_args *ctx)
 {
 	if (targ_queued)
-		mark((struct request *)ctx->args[0], false);
+		mark(rq_inserted(ctx), false);
 	return 0;
 }
 
 SEC("raw_tp/block_rq_issue")
 int rq_issue(struct bpf_raw_tracepoint_args *ctx)
 {
-	mark((struct request *)ctx->args[0], true);
+	mark(rq_issued(ctx), true);
 	return 0;
 }
 

@@ -51,16 +51,16 @@ SEC("raw_tp/block_rq_insert")
 int rq_insert(struct bpf_raw_tracepoint_args *ctx)
 {
 	if (targ_queued)
-		stamp((struct request *)ctx->args[0], false);
+		stamp(rq_inserted(ctx), false);
 	else
-		note_who((struct request *)ctx->args[0]);
+		note_who(rq_inserted(ctx));
 	return 0;
 }
 
 SEC("raw_tp/block_rq_issue")
 int rq_issue(struct bpf_raw_tracepoint_args *ctx)
 {
-	stamp((struct request *)ctx->args[0], true);
+	stamp(rq_issued(ctx), true);
 	return 0;
 }
 

@@ -13,14 +13,14 @@ HASH_MAP(counts, struct io_key, struct io_val, 10240);
 SEC("raw_tp/block_rq_insert")
 int rq_insert(struct bpf_raw_tracepoint_args *ctx)
 {
-	note_who((struct request *)ctx->args[0]);
+	note_who(rq_inserted(ctx));
 	return 0;
 }
 
 SEC("raw_tp/block_rq_issue")
 int rq_issue(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct request *rq = (struct request *)ctx->args[0];
+	struct request *rq = rq_issued(ctx);
 	__u64 ts = bpf_ktime_get_ns();
 
 	note_who(rq);
@@ -31,7 +31,7 @@ int rq_issue(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/block_rq_complete")
 int rq_complete(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct request *rq = (struct request *)ctx->args[0];
+	struct request *rq = rq_issued(ctx);
 	__u64 *ts = bpf_map_lookup_elem(&start, &rq);
 	struct io_key key = {};
 	struct io_val *v, zero = {};

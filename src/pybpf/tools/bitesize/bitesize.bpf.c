@@ -15,7 +15,7 @@ HASH_MAP(hists, struct comm_key, struct hist, 10240);
 SEC("raw_tp/block_rq_issue")
 int rq_issue(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct request *rq = (struct request *)ctx->args[0];
+	struct request *rq = rq_issued(ctx);
 	struct comm_key key = {};
 	int i;
 

@@ -306,3 +306,25 @@ def test_stackcount_cpu_filter_raw_addresses_and_debug():
     frames = [ln.split() for ln in body if ln.startswith("  ") and not ln.strip().isdigit()]
     assert frames and all(len(f[0]) == 16 and int(f[0], 16) >= 1 << 63 for f in frames), lines
     assert any(f[1].startswith(("do_syscall_64", "x64_sys_call")) for f in frames), lines
+
+
+def test_memleak_kernel_allocations_outstanding_while_held():
+    """Kernel mode (the kmem tracepoints): 300 eventfds held open are 300 outstanding
+    allocations made under do_eventfd() (its context, and the file of each) until
+    closed."""
+    t = ToolRun("memleak", "-o", "0", "-T", "100000", "--json", "100",
+                ready="Attaching to kernel")
+    fds = [os.eventfd(0) for _ in range(300)]
+    try:
+        time.sleep(0.3)
+        t.stop()
+    finally:
+        for fd in fds:
+            os.close(fd)
+    (rec,) = t.json()
+    # each eventfd's context is one kmalloc made by do_eventfd itself (other processes
+    # may make a few eventfds meanwhile)
+    ctx = [s for s in rec["stacks"] if s["stack"][1:2] and
+           s["stack"][1].startswith("do_eventfd")]
+    assert len(ctx) == 1 and 300 <= ctx[0]["allocations"] <= 320, rec["stacks"][:5]
+    assert ctx[0]["bytes"] >= 300 * 32, ctx

@@ -30,6 +30,8 @@ USER_PROBES = (("malloc", "malloc_enter", False), ("malloc", "malloc_exit", True
                ("realloc", "realloc_enter", False), ("realloc", "malloc_exit", True),
                ("free", "free_enter_u", False))
 KERNEL_PROGS = ["tp_kmalloc", "tp_kfree", "tp_cache_alloc", "tp_cache_free"]
+# before 6.0 the _node allocations had tracepoints of their own (memleak.bpf.c)
+NODE_TRACEPOINTS = ("kmalloc_node", "kmem_cache_alloc_node")
 PERCPU_PROGS = ["tp_percpu_alloc", "tp_percpu_free"]
 _COMBINED = struct.Struct("<QQ")
 
@@ -119,6 +121,17 @@ def run(args, out):
             proc.wait()
 
 
+def _have_node_tracepoints() -> bool:
+    """Whether this kernel has kmem:kmalloc_node and kmem:kmem_cache_alloc_node (before
+    6.0): the allocations made through them are traced too."""
+    from ... import tracefs
+    try:
+        events = os.path.join(tracefs.root(), "events", "kmem")
+    except Exception:       # noqa: BLE001 - no tracefs: the load says what is missing
+        return False
+    return all(os.path.isdir(os.path.join(events, n)) for n in NODE_TRACEPOINTS)
+
+
 def _run_traced(args, out, release):
     from ...links import elfcache, libpath, uprobe
     user = bool(args.pid)
@@ -131,6 +144,9 @@ def _run_traced(args, out, release):
               "wa_missing_free": args.wa_missing_free and not user}
     programs = sorted({prog for _, prog, _ in USER_PROBES}) if user else \
         PERCPU_PROGS if args.percpu else KERNEL_PROGS
+    node = programs is KERNEL_PROGS and _have_node_tracepoints()
+    if node:
+        programs = KERNEL_PROGS + ["tp_alloc_node"]
     with _args.Filters(args) as f, _run.load("memleak", f, consts, programs=programs,
                                              attach=not user) as obj:
         if user:
@@ -142,6 +158,8 @@ def _run_traced(args, out, release):
                                                offset=elfcache.symbol_offset(
                                                    lib, prefix + func, table),
                                                retprobe=ret, pid=args.pid))
+        if node:        # (its section names the first: attached with the others)
+            obj.programs["tp_alloc_node"].attach_tracepoint("kmem", NODE_TRACEPOINTS[1])
         if release is not None:
             release()
         # text: bcc's frames, "0x<address>\tname+0x1a [module]"; JSON: name+0x1a

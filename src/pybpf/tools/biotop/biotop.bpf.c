@@ -31,7 +31,7 @@ int rq_issue(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/block_rq_complete")
 int rq_complete(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct request *rq = rq_issued(ctx);
+	struct request *rq = (struct request *)ctx->args[0];    /* (rq, error, nr_bytes) */
 	__u64 *ts = bpf_map_lookup_elem(&start, &rq);
 	struct io_key key = {};
 	struct io_val *v, zero = {};

@@ -26,6 +26,12 @@ def root() -> str:
     return TRACEFS
 
 
+def tracepoint_exists(category: str, name: str) -> bool:
+    """Whether this kernel has tracepoint ``category:name`` (tracefs is mounted if it
+    is not; its errors are raised)."""
+    return os.path.isdir(os.path.join(root(), "events", category, name))
+
+
 def tracepoint_id(category: str, name: str) -> int:
     """The perf event id of tracepoint ``category:name`` (NotFoundError if absent)."""
     path = os.path.join(root(), "events", category, name, "id")

@@ -213,8 +213,7 @@ class StaticsMixin:
     @staticmethod
     def tracepoint_exists(category, event) -> bool:
         from .. import tracefs
-        return os.path.isdir(os.path.join(tracefs.root(), "events", as_str(category),
-                                          as_str(event)))
+        return tracefs.tracepoint_exists(as_str(category), as_str(event))
 
     @staticmethod
     def kernel_struct_has_field(struct_name, field_name) -> int:

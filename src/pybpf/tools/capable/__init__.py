@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import struct
 
 from .. import _args, _common, _run, _stacks
@@ -55,7 +54,7 @@ def parser():
 def have_tracepoint() -> bool:
     from ... import tracefs
     try:
-        return os.path.isdir(os.path.join(tracefs.root(), "events", TRACEPOINT))
+        return tracefs.tracepoint_exists(*TRACEPOINT.split("/"))
     except Exception:       # no tracefs: the kprobe path says what is missing
         return False
 

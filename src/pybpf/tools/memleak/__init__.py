@@ -126,10 +126,9 @@ def _have_node_tracepoints() -> bool:
     6.0): the allocations made through them are traced too."""
     from ... import tracefs
     try:
-        events = os.path.join(tracefs.root(), "events", "kmem")
+        return all(tracefs.tracepoint_exists("kmem", n) for n in NODE_TRACEPOINTS)
     except Exception:       # noqa: BLE001 - no tracefs: the load says what is missing
         return False
-    return all(os.path.isdir(os.path.join(events, n)) for n in NODE_TRACEPOINTS)
 
 
 def _run_traced(args, out, release):

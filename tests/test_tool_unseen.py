@@ -69,9 +69,9 @@ def _unseen(tool: str, err: bytes) -> int:
     machine now and then one of the child's own, the kernel's doing, as in the module's
     doc), and no stretch lost or event missed."""
     assert b"lost" not in err and b"missed" not in err, err
+    what = b"run-queue waits" if tool == "runqlat" else b"off-CPU stretches"
     return sum(int(n) for n in re.findall(
-        tool.encode() + rb": (\d+) (?:off-CPU stretches|run-queue waits) ended at a switch "
-        rb"the kernel ran no BPF "
+        tool.encode() + rb": (\d+) " + what + rb" ended at a switch the kernel ran no BPF "
         rb"program for; timed from the task's run time\n", err))
 
 

@@ -257,6 +257,13 @@ def test_drop_reporter_says_unseen_stretches_and_runs_apart(capsys):
         "timed from the task's run time",
         "t: 1 on-CPU runs began at a switch the kernel ran no BPF program for; timed "
         "from the task's run time"]
+    # runqlat names its stretches for what they are
+    r = _common.DropReporter("runqlat", Map({0: [0, 0]}), unseen=Map(unseen),
+                             stretches="run-queue waits")
+    r.check(force=True)
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "runqlat: 4 run-queue waits ended at a switch the kernel ran no BPF program for; "
+        "timed from the task's run time")
 
 
 @pytest.mark.parametrize("interactive,noclear,start", [

@@ -423,13 +423,14 @@ class DropReporter:
     seconds: under an event storm a read per wake-up would cost a syscall per event."""
 
     def __init__(self, tool: str, counter_map, interval: float = 0.5, programs=(),
-                 unseen=None):
+                 unseen=None, stretches: str = "off-CPU stretches"):
         self.tool, self.map, self.interval = tool, counter_map, interval
         self.programs = list(programs)
         self.seen = self.missed = 0
         self.next = 0.0
         # the off-CPU tools' count of stretches whose end no program saw (_unseen.bpf.h)
         self.unseen, self.timed, self.untimed = unseen, [0, 0], [0, 0]
+        self.stretches = stretches      # what they are (runqlat: "run-queue waits")
 
     def check(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -455,9 +456,8 @@ class DropReporter:
         # on-CPU runs (cpudist) whose start none saw
         counts = [sum(int.from_bytes(c, "little") for c in self.unseen[k])
                   for k in range(4)]
-        # runqlat's stretches (key 0, 1) are its tasks' waits on a run queue
-        first = "run-queue waits" if self.tool == "runqlat" else "off-CPU stretches"
-        for k, (what, when) in enumerate(((first, "ended"), ("on-CPU runs", "began"))):
+        for k, (what, when) in enumerate(((self.stretches, "ended"),
+                                          ("on-CPU runs", "began"))):
             timed, untimed = counts[2 * k:2 * k + 2]
             if timed > self.timed[k]:
                 warn(self.tool, f"{timed - self.timed[k]} {what} {when} at a switch the "

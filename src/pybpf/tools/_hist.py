@@ -158,9 +158,11 @@ def add_task_options(p) -> None:
     _args.add_json(p, "interval")
 
 
-def run_task_hists(tool: str, args, out, consts: dict, banner: str) -> int:
+def run_task_hists(tool: str, args, out, consts: dict, banner: str,
+                   stretches: str = "off-CPU stretches") -> int:
     """Run a per-task histogram tool: its object's by_pid/by_tid/millis constants from
-    -P/-L/-m (and ``consts``), one histogram (or one per pid/tid) per interval."""
+    -P/-L/-m (and ``consts``), one histogram (or one per pid/tid) per interval;
+    ``stretches`` names its intervals in the unseen-switch lines."""
     from . import _args, _run
     if args.pids and args.tids:
         raise SystemExit("error: -P and -L are exclusive")
@@ -177,5 +179,5 @@ def run_task_hists(tool: str, args, out, consts: dict, banner: str) -> int:
     with _args.Filters(args) as f, _run.load(tool, f, consts, sizes=sizes) as obj:
         _run.intervals(tool, obj, args, out,
                        hist_report(obj, args, out, unit, section, label, fields),
-                       banner=banner)
+                       banner=banner, stretches=stretches)
     return 0

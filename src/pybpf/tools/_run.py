@@ -118,12 +118,13 @@ def stream(tool: str, obj, handle, out: _common.Output, header=None,
 
 
 def intervals(tool: str, obj, args, out: _common.Output, report, *, banner: str | None = None,
-              clear_screen: bool = False) -> None:
+              clear_screen: bool = False, stretches: str = "off-CPU stretches") -> None:
     """Call ``report()`` every ``args.interval`` seconds, ``args.count`` times, and once
-    more on Ctrl-C (as bcc's counting tools do)."""
+    more on Ctrl-C (as bcc's counting tools do).  ``stretches``: what the tool's unseen
+    stretches are called (:class:`_common.DropReporter`)."""
     collector_on(collect=True)      # a tool that loaded its own way (compiled, say)
     drops = _common.DropReporter(tool, obj.maps["drops"], programs=obj.programs.values(),
-                                 unseen=obj.maps.get("unseen"))
+                                 unseen=obj.maps.get("unseen"), stretches=stretches)
     n = 0
     try:
         # inside the try: a caller that waits for the banner and then stops us must

@@ -29,7 +29,8 @@ def run(args, out):
     if args.pidnss and (args.pids or args.tids):
         raise SystemExit("error: --pidnss and -P/-L are exclusive")
     return _hist.run_task_hists("runqlat", args, out, {"by_pidns": args.pidnss},
-                                "Tracing run queue latency... Hit Ctrl-C to end.")
+                                "Tracing run queue latency... Hit Ctrl-C to end.",
+                                stretches="run-queue waits")
 
 
 def main(argv=None) -> int:

@@ -31,8 +31,13 @@ pytestmark = pytest.mark.kernel
 
 # Programs the tools leave out where their hook is missing, by the type that hook's
 # tracepoint would bring: (tool, program) -> BTF type.  capable picks its kprobe where the
-# capability:cap_capable tracepoint (6.14+) is absent.
-HOOK_TYPES = {("capable", "tp_capable"): "trace_event_raw_cap_capable"}
+# capability:cap_capable tracepoint (6.14+) is absent; memleak loads its older kmem
+# programs only where the kmem:*_node tracepoints (before 6.0) exist.
+HOOK_TYPES = {("capable", "tp_capable"): "trace_event_raw_cap_capable",
+              # memleak's programs for the kmem records of kernels before 6.0
+              ("memleak", "tp_alloc_old"): "trace_event_raw_kmem_alloc",
+              ("memleak", "tp_alloc_node_old"): "trace_event_raw_kmem_alloc_node",
+              ("memleak", "tp_free_old"): "trace_event_raw_kmem_free"}
 
 
 def _images() -> list[str]:

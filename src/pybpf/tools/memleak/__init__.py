@@ -30,8 +30,12 @@ USER_PROBES = (("malloc", "malloc_enter", False), ("malloc", "malloc_exit", True
                ("realloc", "realloc_enter", False), ("realloc", "malloc_exit", True),
                ("free", "free_enter_u", False))
 KERNEL_PROGS = ["tp_kmalloc", "tp_kfree", "tp_cache_alloc", "tp_cache_free"]
-# before 6.0 the _node allocations had tracepoints of their own (memleak.bpf.c)
+# before 6.0 (the _node allocations had tracepoints of their own) the kmem records had
+# other types: these programs instead, each also on the other tracepoints of its type
 NODE_TRACEPOINTS = ("kmalloc_node", "kmem_cache_alloc_node")
+OLD_KERNEL_ALSO = {"tp_alloc_old": (("kmem", "kmem_cache_alloc"),),
+                   "tp_alloc_node_old": (("kmem", "kmem_cache_alloc_node"),),
+                   "tp_free_old": (("kmem", "kmem_cache_free"),)}
 PERCPU_PROGS = ["tp_percpu_alloc", "tp_percpu_free"]
 _COMBINED = struct.Struct("<QQ")
 
@@ -143,11 +147,11 @@ def _run_traced(args, out, release):
               "wa_missing_free": args.wa_missing_free and not user}
     programs = sorted({prog for _, prog, _ in USER_PROBES}) if user else \
         PERCPU_PROGS if args.percpu else KERNEL_PROGS
-    node = programs is KERNEL_PROGS and _have_node_tracepoints()
-    if node:
-        programs = KERNEL_PROGS + ["tp_alloc_node"]
+    old = programs is KERNEL_PROGS and _have_node_tracepoints()
+    if old:
+        programs = list(OLD_KERNEL_ALSO)
     with _args.Filters(args) as f, _run.load("memleak", f, consts, programs=programs,
-                                             attach=not user) as obj:
+                                             attach=not (user or old)) as obj:
         if user:
             lib = libpath.resolve_path(args.obj)
             table = elfcache.function_offsets(lib)      # cached by the library's identity
@@ -157,8 +161,8 @@ def _run_traced(args, out, release):
                                                offset=elfcache.symbol_offset(
                                                    lib, prefix + func, table),
                                                retprobe=ret, pid=args.pid))
-        if node:        # (its section names the first: attached with the others)
-            obj.programs["tp_alloc_node"].attach_tracepoint("kmem", NODE_TRACEPOINTS[1])
+        if old:
+            _run.attach_some(obj, also=OLD_KERNEL_ALSO)
         if release is not None:
             release()
         # text: bcc's frames, "0x<address>\tname+0x1a [module]"; JSON: name+0x1a

@@ -146,12 +146,36 @@ int BPF_KPROBE(free_enter_u, void *ptr)
 
 /* ---- kernel mode: slab and page allocations ---- */
 
-/* The kmem tracepoints' records got types of their own in 6.0 (trace_event_raw_kmalloc,
- * _kmem_cache_alloc, _kfree, _kmem_cache_free), when kmalloc_node and
+SEC("tracepoint/kmem/kmalloc")
+int tp_kmalloc(struct trace_event_raw_kmalloc *ctx)
+{
+	return kernel_alloc(ctx, (__u64)ctx->ptr, ctx->bytes_alloc);
+}
+
+SEC("tracepoint/kmem/kfree")
+int tp_kfree(struct trace_event_raw_kfree *ctx)
+{
+	return free_enter((__u64)ctx->ptr);
+}
+
+SEC("tracepoint/kmem/kmem_cache_alloc")
+int tp_cache_alloc(struct trace_event_raw_kmem_cache_alloc *ctx)
+{
+	return kernel_alloc(ctx, (__u64)ctx->ptr, ctx->bytes_alloc);
+}
+
+SEC("tracepoint/kmem/kmem_cache_free")
+int tp_cache_free(struct trace_event_raw_kmem_cache_free *ctx)
+{
+	return free_enter((__u64)ctx->ptr);
+}
+
+/* Kernels before 6.0.  The records above got those types in 6.0, when kmalloc_node and
  * kmem_cache_alloc_node were folded into kmalloc and kmem_cache_alloc.  Before, both
  * allocations shared trace_event_raw_kmem_alloc, both frees trace_event_raw_kmem_free,
- * and the _node tracepoints had trace_event_raw_kmem_alloc_node.  The fields read here
- * kept their names: a flavour of each older type, and CO-RE picks what the kernel has. */
+ * and the two _node tracepoints trace_event_raw_kmem_alloc_node.  The front loads these
+ * programs instead of the four above where the _node tracepoints exist, each attached
+ * to the tracepoints of its type (the section names the first). */
 struct trace_event_raw_kmem_alloc___old {
 	const void *ptr;
 	size_t bytes_alloc;
@@ -166,66 +190,22 @@ struct trace_event_raw_kmem_free___old {
 	const void *ptr;
 } __attribute__((preserve_access_index));
 
-/* Read through helpers (bpf_core_read), not loads from ctx: clang merges the two
- * flavours' loads into one at a computed offset, and the verifier refuses a load through
- * a moved context pointer. */
-#define KMEM_ALLOC(ctx, new_type) ({						\
-	const void *ptr;							\
-	size_t bytes;								\
-	if (bpf_core_type_exists(struct new_type)) {				\
-		bpf_core_read(&ptr, sizeof(ptr), &((struct new_type *)(ctx))->ptr); \
-		bpf_core_read(&bytes, sizeof(bytes),				\
-			      &((struct new_type *)(ctx))->bytes_alloc);		\
-	} else {								\
-		struct trace_event_raw_kmem_alloc___old *o = (ctx);		\
-		bpf_core_read(&ptr, sizeof(ptr), &o->ptr);			\
-		bpf_core_read(&bytes, sizeof(bytes), &o->bytes_alloc);		\
-	}									\
-	kernel_alloc(ctx, (__u64)ptr, bytes);					\
-})
-
-#define KMEM_FREE(ctx, new_type) ({						\
-	const void *ptr;							\
-	if (bpf_core_type_exists(struct new_type))				\
-		bpf_core_read(&ptr, sizeof(ptr), &((struct new_type *)(ctx))->ptr); \
-	else									\
-		bpf_core_read(&ptr, sizeof(ptr),				\
-			      &((struct trace_event_raw_kmem_free___old *)(ctx))->ptr); \
-	free_enter((__u64)ptr);							\
-})
-
 SEC("tracepoint/kmem/kmalloc")
-int tp_kmalloc(void *ctx)
+int tp_alloc_old(struct trace_event_raw_kmem_alloc___old *ctx)
 {
-	return KMEM_ALLOC(ctx, trace_event_raw_kmalloc);
+	return kernel_alloc(ctx, (__u64)ctx->ptr, ctx->bytes_alloc);
+}
+
+SEC("tracepoint/kmem/kmalloc_node")
+int tp_alloc_node_old(struct trace_event_raw_kmem_alloc_node___old *ctx)
+{
+	return kernel_alloc(ctx, (__u64)ctx->ptr, ctx->bytes_alloc);
 }
 
 SEC("tracepoint/kmem/kfree")
-int tp_kfree(void *ctx)
+int tp_free_old(struct trace_event_raw_kmem_free___old *ctx)
 {
-	return KMEM_FREE(ctx, trace_event_raw_kfree);
-}
-
-SEC("tracepoint/kmem/kmem_cache_alloc")
-int tp_cache_alloc(void *ctx)
-{
-	return KMEM_ALLOC(ctx, trace_event_raw_kmem_cache_alloc);
-}
-
-SEC("tracepoint/kmem/kmem_cache_free")
-int tp_cache_free(void *ctx)
-{
-	return KMEM_FREE(ctx, trace_event_raw_kmem_cache_free);
-}
-
-/* kernels before 6.0 only: their kmalloc_node and kmem_cache_alloc_node tracepoints
- * (the front loads this program there alone, attached to both) */
-SEC("tracepoint/kmem/kmalloc_node")
-int tp_alloc_node(void *ctx)
-{
-	if (!bpf_core_type_exists(struct trace_event_raw_kmem_alloc_node___old))
-		return 0;       /* 6.0+: the program loads, and is never attached */
-	return KMEM_ALLOC(ctx, trace_event_raw_kmem_alloc_node___old);
+	return free_enter((__u64)ctx->ptr);
 }
 
 /* ---- --percpu: per-CPU allocations (kernel mode) ---- */

@@ -85,7 +85,8 @@ def run(args, out):
                    + (" %s" % "INSETID" if args.extra else ""))
 
     # maps these options leave unused are created with one entry: the kprobe pair's calls
-    # in flight (10240) and the stacks (4096 of 127 frames) cost ~1.4 ms of MAP_CREATE
+    # in flight (10240) and the stacks (4096 of 127 frames): MAP_CREATE 1.50 -> 0.27 ms
+    # (bench/RESULTS.md, hkill)
     sizes = {}
     if hook != "kprobe":
         sizes["start"] = 1

@@ -10,8 +10,9 @@ const volatile int targ_tpid = 0;    /* -T: the receiving pid (or tid) only */
 
 /* The calls in flight, by thread.  kill() and friends never sleep for long, so the
  * entries in use are bounded by the threads inside one of them at once: 1024 rather than
- * libbpf-tools' 10240, as a hash map is preallocated whole at every start (10240 of
- * these cost ~0.45 ms of MAP_CREATE, 1024 ~0.05).  A full map counts a drop. */
+ * libbpf-tools' 10240, as a hash map is preallocated whole at every start (the tool's
+ * MAP_CREATE time went 0.78 -> 0.21 ms: bench/RESULTS.md, hkill).  A full map counts a
+ * drop. */
 HASH_MAP(start, __u32, struct event, 1024);
 RINGBUF_MAP(events, 256 * 1024);
 

@@ -31,8 +31,12 @@ class BuildPyWithBpf(build_py):
         root = pathlib.Path("src")
 
         def build(src):
+            # at its real path: a build tree whose sources link to a checkout's compiles
+            # what that checkout compiled (the same paths go into the object), so the
+            # compile cache serves it
+            real = src.resolve()
             try:
-                return src, compile_c(src, includes=[str(src.parent)])
+                return src, compile_c(real, includes=[str(real.parent)])
             except (PybpfError, OSError) as e:
                 return src, e
         srcs = sorted((root / "pybpf").rglob("*.bpf.c"))

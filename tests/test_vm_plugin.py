@@ -1,8 +1,9 @@
-"""The kernel-matrix plugin's pure parts: how the guest's tests split into lanes."""
+"""The kernel-matrix plugin's pure parts: how the guest's tests split into lanes, its
+reboot of a guest that died booting, and the cached view of this machine's files."""
 
 from __future__ import annotations
 
-from tests.vm.plugin import lane_names, split_lanes
+from tests.vm.plugin import HOST_TAG, cached_view, lane_names, split_lanes, vng_argv
 
 IDS = ["tests/a.py::t1", "tests/a.py::t2", "tests/a.py::t3", "tests/b.py::t1",
        "tests/c.py::t1", "tests/c.py::t2", "tests/d.py::t1"]
@@ -59,3 +60,20 @@ def test_a_guest_that_dies_booting_is_booted_again(tmp_path):
     assert run(0) == (1, 1)                       # booted: once
     assert run(1) == (2, 2)                       # died once, booted the second time
     assert run(5) == (plugin.BOOT_TRIES, plugin.BOOT_TRIES)     # gives up
+
+
+def test_cached_view_binds_each_dir_and_overlays_the_cache_at_its_own_path():
+    text = cached_view(["/work/main", "/tmp/odd dir"], "/tmp/seed/cache")
+    assert f"cache=loose {HOST_TAG} /run/pybpf-host" in text
+    for d in ("/usr", "/work/main"):
+        assert f"mount --bind /run/pybpf-host{d} {d}" in text
+    assert "mount --bind '/run/pybpf-host/tmp/odd dir' '/tmp/odd dir'" in text
+    # clang's PCH records its headers' paths: the cache must stay where the host made it
+    assert "lowerdir=/run/pybpf-host/tmp/seed/cache," in text
+    assert text.rstrip().endswith("fi") and " /tmp/seed/cache; then" in text
+
+
+def test_the_guest_gets_the_export_the_view_mounts():
+    argv = vng_argv("vng", "/boot/vmlinuz", "/tmp/s", "true")
+    (opt,) = [a for a in argv if a.startswith("--qemu-opts=")]
+    assert f"mount_tag={HOST_TAG}" in opt and "readonly=on" in opt

@@ -19,9 +19,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def wheel(tmp_path_factory) -> str:
     import shutil
     out = tmp_path_factory.mktemp("wheel")
-    # build from a copy: an in-tree build leaves build/ and egg-info in the checkout
+    # build from a copy: an in-tree build leaves build/ and egg-info in the checkout.  Its
+    # BPF sources and headers link back to the checkout: the build compiles them at their
+    # real paths, as the suite's other tests did, and the compile cache serves them
     tree = out / "tree"
-    shutil.copytree(os.path.join(REPO, "src"), tree / "src",
+
+    def copy(src, dst):
+        if src.endswith((".bpf.c", ".h")):
+            os.symlink(src, dst)
+        else:
+            shutil.copy2(src, dst)
+    shutil.copytree(os.path.join(REPO, "src"), tree / "src", copy_function=copy,
                     ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(os.path.join(REPO, "bin"), tree / "bin")
     for f in ("pyproject.toml", "setup.py", "README.md"):

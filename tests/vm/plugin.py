@@ -102,12 +102,15 @@ def cached_view(dirs: list[str], cache: str) -> str:
     vmlinux.h, PCH) seen the same way under a guest-memory overlay for what the guest
     writes, at its own path (clang's PCH records the paths of its headers).  Without
     the view, all of these are read as they are, uncached."""
-    binds = " && ".join(f"mount --bind {_VIEW}{d} {d}" for d in ["/usr", *dirs])
+    import shlex
+    q = shlex.quote
+    binds = " && ".join(f"mount --bind {q(_VIEW + d)} {q(d)}" for d in ["/usr", *dirs])
     ov = "/run/pybpf-cache"
     return (f"if mkdir -p {_VIEW} && mount -t 9p -o ro,trans=virtio,version=9p2000.L,"
             f"msize=524288,cache=loose {HOST_TAG} {_VIEW} && {binds} && "
-            f"mkdir -p {ov}/u {ov}/w && mount -t overlay overlay -o lowerdir={_VIEW}{cache},"
-            f"upperdir={ov}/u,workdir={ov}/w {cache}; then :; "
+            f"mkdir -p {ov}/u {ov}/w && mount -t overlay overlay -o "
+            f"{q(f'lowerdir={_VIEW}{cache},upperdir={ov}/u,workdir={ov}/w')} {q(cache)}; "
+            f"then :; "
             f"else echo 'pybpf: no cached view of the host, guest files stay uncached' >&2; "
             f"fi\n")
 

@@ -296,6 +296,8 @@ def test_cpudist_counts_every_run_under_load():
     # each run's length in whole microseconds, from the tracepoint's clock, not the
     # scheduler's (which starts a run's time before the tracepoint, at the pick, and
     # leaves steal time out): here 1-5 us a run short of its run time, 20 us allowed
-    # (a lost 1 ms run shows in the count; how an unseen run is timed, above)
-    assert ran_us - 20 * runs <= rec["total"] <= ran_us + 20 * runs, (rec, ran_us, t.err)
+    # (a lost 1 ms run shows in the count; how an unseen run is timed, above).  Above it,
+    # 50 us: a busy host's steal time (27 ms over 1225 runs seen once in five) is in
+    # the tracepoint's clock only
+    assert ran_us - 20 * runs <= rec["total"] <= ran_us + 50 * runs, (rec, ran_us, t.err)
     assert b"lost" not in t.err and b"missed" not in t.err, t.err

@@ -53,6 +53,17 @@ def guest_kernel() -> str | None:
     return images[-1] if images else None
 
 
+def old_kernel() -> str | None:
+    """Debian 12's own kernel (6.1): $PYBPF_VM_OLD_KERNEL, else the newest packaged 6.1
+    image.  Tests marked ``every_kernel`` run there too: its verifier is older (bounds
+    not carried between registers a constant apart, before 6.11) than this kernel's."""
+    env = os.environ.get("PYBPF_VM_OLD_KERNEL")
+    if env:
+        return env
+    images = sorted(glob.glob("/boot/vmlinuz-6.1.*-amd64"), key=_version_key)
+    return images[-1] if images else None
+
+
 def _version_key(path: str):
     ver = os.path.basename(path).removeprefix("vmlinuz-")
     return [int(x) if x.isdigit() else 0 for x in ver.replace("+", ".").replace("-", ".")
@@ -139,8 +150,8 @@ def lane_names(i: int) -> tuple[str, str, str]:
 class _Guest:
     """One VM run of the selected tests; results parsed from its JUnit XML."""
 
-    def __init__(self, nodeids: list[str]):
-        self.kernel = guest_kernel()
+    def __init__(self, nodeids: list[str], kernel: str | None = None):
+        self.kernel = kernel or guest_kernel()
         self.label = "vm-" + (os.path.basename(self.kernel).removeprefix("vmlinuz-")
                               if self.kernel else "none")
         self.scratch = tempfile.mkdtemp(prefix="pybpf-vm-")
@@ -410,37 +421,48 @@ class VMItem(pytest.Item):
 
 
 def pytest_configure(config):
-    config._pybpf_guest = None
+    config._pybpf_guests = []
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
     if IN_VM or not config.getoption("--kernel-matrix"):
         return
-    hooked = [it for it in items if it.get_closest_marker("needs_hook")]
+    every = [it for it in items if it.get_closest_marker("every_kernel")]
+    hooked = [it for it in items if it.get_closest_marker("needs_hook")] + every
     if not hooked:
         return
-    guest = _Guest([it.nodeid for it in hooked])
-    config._pybpf_guest = guest
-    for it in hooked:
-        items.append(VMItem.from_parent(it.parent, name=f"{it.name}[{guest.label}]",
-                                        guest=guest, target=it.nodeid))
+    guests = [(_Guest([it.nodeid for it in hooked]), hooked)]
+    if every:
+        old = old_kernel()
+        g = _Guest([it.nodeid for it in every], kernel=old or "none")
+        if not old:
+            g.error = "no Debian 6.1 kernel image for the old-kernel guest: run scripts/setup-vm"
+        guests.append((g, every))
+    for guest, its in guests:
+        config._pybpf_guests.append(guest)
+        for it in its:
+            items.append(VMItem.from_parent(it.parent, name=f"{it.name}[{guest.label}]",
+                                            guest=guest, target=it.nodeid))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
-    """Boot the guest as the host tests start, so it runs beside them (not with
+    """Boot the guests as the host tests start, so they run beside them (not with
     --collect-only, nor where a test failed to collect: pytest runs nothing then)."""
-    g = getattr(session.config, "_pybpf_guest", None)
-    if g is None or not BESIDE or session.config.option.collectonly or session.testsfailed:
+    if not BESIDE or session.config.option.collectonly or session.testsfailed:
         return
-    g.start()
+    for g in session.config._pybpf_guests:
+        if not g.error:
+            g.start()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    g = getattr(config, "_pybpf_guest", None)
-    if g is None:
-        return
+    for g in getattr(config, "_pybpf_guests", []):
+        _summary(terminalreporter, g)
+
+
+def _summary(terminalreporter, g) -> None:
     g.wait()
     terminalreporter.write_line(f"kernel matrix: guest {g.label} ran "
                                 f"{len(g.results or {})} tests in {g.seconds:.0f} s"
@@ -468,12 +490,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    g = getattr(session.config, "_pybpf_guest", None)
-    if g is None:
-        return
-    if exitstatus == pytest.ExitCode.INTERRUPTED and g.proc is not None:
-        g.stop()                        # ^C: no waiting for a guest already booted
-    g.wait()
-    if REQUIRE and (ABSENT & g.absent):
-        session.exitstatus = 1
-    g.cleanup()
+    for g in getattr(session.config, "_pybpf_guests", []):
+        if exitstatus == pytest.ExitCode.INTERRUPTED and g.proc is not None:
+            g.stop()                    # ^C: no waiting for a guest already booted
+        g.wait()
+        if REQUIRE and (ABSENT & g.absent):
+            session.exitstatus = 1
+        g.cleanup()

@@ -188,6 +188,10 @@ static __always_inline __u32 hist_slot(__u64 v)
 {
 	__u32 s = log2l(v) + 1;
 
+	/* Without the barrier clang tests log2l(v) against MAX_SLOTS - 1 and indexes with
+	 * the register holding log2l(v) + 1: verifiers before 6.11 (no bounds carried
+	 * between registers a constant apart) lose the bound and reject the program. */
+	barrier_var(s);
 	return s < MAX_SLOTS ? s : MAX_SLOTS - 1;
 }
 

@@ -56,15 +56,22 @@ def guest_btf(request):
     return btf.Spec.parse(vmlinux_btf(request.param))
 
 
-def test_every_tool_relocates_against_the_guest_kernel(guest_btf):
-    loaded = {}
-    failed = {}
+def _tool_specs(kernel: btf.Spec):
+    """(tool, ObjectSpec) of every tool's object, the programs whose hook ``kernel``
+    lacks left out as the tools leave them out."""
     for tool in names():
         data, _ = _common.tool_object(tool)
         spec = pybpf.ObjectSpec.from_bytes(data, name=tool)
         for (t, prog), type_name in HOOK_TYPES.items():
-            if t == tool and not guest_btf.find(type_name):
+            if t == tool and not kernel.find(type_name):
                 spec.programs[prog].autoload = False
+        yield tool, spec
+
+
+def test_every_tool_relocates_against_the_guest_kernel(guest_btf):
+    loaded = {}
+    failed = {}
+    for tool, spec in _tool_specs(guest_btf):
         try:
             with pybpf.load(spec, kernel_btf=guest_btf) as obj:
                 loaded[tool] = len(obj.programs)
@@ -95,14 +102,7 @@ def _objects():
     """(label, ObjectSpec) of every tool's object and every other shipped object, the
     programs the running kernel has no hook for left out as the tools leave them out."""
     from pybpf.btf.kernel import load_vmlinux
-    kernel = load_vmlinux()
-    for tool in names():
-        data, _ = _common.tool_object(tool)
-        spec = pybpf.ObjectSpec.from_bytes(data, name=tool)
-        for (t, prog), type_name in HOOK_TYPES.items():
-            if t == tool and not kernel.find(type_name):
-                spec.programs[prog].autoload = False
-        yield tool, spec
+    yield from _tool_specs(load_vmlinux())
     for path in SHIPPED:
         folder, name = os.path.split(os.path.join(os.path.dirname(pybpf.__file__), path))
         data, _ = _common.package_object(folder, name)

@@ -19,6 +19,7 @@ on any other kernel's BTF (examples/task_iter does) and are tested in the guest 
 
 from __future__ import annotations
 
+import glob
 import os
 
 import pytest
@@ -99,21 +100,33 @@ def test_shipped_objects_relocate_against_the_guest_kernel(guest_btf, path):
 
 
 def _objects():
-    """(label, ObjectSpec) of every tool's object and every other shipped object, the
-    programs the running kernel has no hook for left out as the tools leave them out."""
+    """(label, what pybpf.load takes) of every tool's object and every other shipped
+    object, the programs the running kernel has no hook for left out as the tools leave
+    them out; then every example's source."""
     from pybpf.btf.kernel import load_vmlinux
     yield from _tool_specs(load_vmlinux())
     for path in SHIPPED:
         folder, name = os.path.split(os.path.join(os.path.dirname(pybpf.__file__), path))
         data, _ = _common.package_object(folder, name)
         yield path, pybpf.ObjectSpec.from_bytes(data, name=name)
+    # the examples (libbpf-bootstrap's, ported): fentry's and lsm's need BPF trampolines,
+    # which this host refuses; the guests load them
+    from pybpf.features import Features
+    trampolines = Features().has_trampolines()
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for src in sorted(glob.glob(os.path.join(repo, "examples", "*", "*.bpf.c"))):
+        example = os.path.basename(os.path.dirname(src))
+        if example in ("fentry", "lsm") and not trampolines:
+            continue
+        yield "examples/" + example, src
 
 
 @pytest.mark.every_kernel
 def test_every_shipped_object_loads_on_the_running_kernel():
-    """The verifier of the kernel this runs on accepts every program: Debian 12's 6.1
-    refused the five histogram tools (biolatency, bitesize, cpudist, funclatency,
-    runqlat) until their slot's bound stayed on the register that indexes."""
+    """The verifier of the kernel this runs on accepts every program (the tools', the other
+    shipped objects', the examples'): Debian 12's 6.1 refused the five histogram tools
+    (biolatency, bitesize, cpudist, funclatency, runqlat) until their slot's bound stayed
+    on the register that indexes."""
     failed, loaded = {}, 0
     for label, spec in _objects():
         try:

@@ -7,7 +7,9 @@ The VM boots when the host tests start and runs beside them at the lowest CPU pr
 (``nice`` 19: TCG would take both cores, and at equal priority it made timing-sensitive
 host tests flaky), on what the host tests leave idle; PYBPF_VM_BESIDE=0 runs it after
 them instead.  Each guest result comes back as a test of its own,
-``<test>[vm-<kernel>]``, in this same pytest run.
+``<test>[vm-<kernel>]``, in this same pytest run.  Tests marked ``every_kernel`` run in
+it too, and in a second guest on Debian 12's own 6.1 (its older verifier).  The guests
+read this machine's files through a cached 9p view (:func:`cached_view`).
 With PYBPF_REQUIRE_KERNEL=1, a needs_hook test whose hook was absent on every kernel
 fails: no hook ships untested.
 """

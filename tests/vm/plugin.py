@@ -460,6 +460,8 @@ def pytest_runtestloop(session):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.option.collectonly:       # nothing ran: no guest to wait for (or boot)
+        return
     for g in getattr(config, "_pybpf_guests", []):
         _summary(terminalreporter, g)
 
@@ -493,6 +495,9 @@ def _summary(terminalreporter, g) -> None:
 
 def pytest_sessionfinish(session, exitstatus):
     for g in getattr(session.config, "_pybpf_guests", []):
+        if session.config.option.collectonly:
+            g.cleanup()
+            continue
         if exitstatus == pytest.ExitCode.INTERRUPTED and g.proc is not None:
             g.stop()                    # ^C: no waiting for a guest already booted
         g.wait()

@@ -431,7 +431,8 @@ def pytest_collection_modifyitems(session, config, items):
     if IN_VM or not config.getoption("--kernel-matrix"):
         return
     every = [it for it in items if it.get_closest_marker("every_kernel")]
-    hooked = [it for it in items if it.get_closest_marker("needs_hook")] + every
+    hooked = [it for it in items if it.get_closest_marker("needs_hook")
+              or it.get_closest_marker("every_kernel")]
     if not hooked:
         return
     guests = [(_Guest([it.nodeid for it in hooked]), hooked)]

@@ -60,6 +60,13 @@ def bpf(cmd: Cmd, attr: ctypes.Structure, *, detail: str = "",
         if err == 4 or (err == 11 and cmd == Cmd.PROG_LOAD):  # EINTR, EAGAIN
             continue
         break
+    if err == 1 and (cmd == Cmd.MAP_CREATE or cmd == Cmd.PROG_LOAD):  # EPERM
+        from . import memlock
+        if memlock.charges_memlock():
+            # before 5.11 a map or program past RLIMIT_MEMLOCK fails with EPERM
+            if memlock.raise_limit():
+                return bpf(cmd, attr, detail=detail, feature=feature)
+            detail = f"{detail}; {memlock.hint()}" if detail else memlock.hint()
     if err == 38:  # ENOSYS: the kernel was built without CONFIG_BPF_SYSCALL
         raise errors.NotSupportedError("bpf(2)", "the kernel has no bpf syscall", err,
                                        f"BPF_{_cmd_name(cmd)}")

@@ -67,7 +67,8 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin, StreamsMixin):
     def __init__(self, src_file=b"", hdr_file=b"", text=None, debug: int = 0, cflags=None,
                  usdt_contexts=None, allow_rlimit: bool = True, device=None,
                  attach_usdt_ignore_pid: bool = False):
-        # no setrlimit(RLIMIT_MEMLOCK): kernels >= 5.11 account BPF memory to the cgroup
+        # RLIMIT_MEMLOCK (allow_rlimit): raised only on kernels before 5.11, after an EPERM
+        # (pybpf._sys.memlock); newer kernels account BPF memory to the memory cgroup
         from ..caps import require_bpf
         require_bpf("BPF()", tracing=False)   # before compiling: say EPERM, build nothing
         self.debug = debug

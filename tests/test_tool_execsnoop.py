@@ -19,12 +19,21 @@ TOOL = [sys.executable, "-m", "pybpf.cli", "execsnoop"]
 HEADER_RE = re.compile(r"COMM\s+PID\s+(PCOMM\s+)?PPID\s+(CPU\s+)?RET\s+ARGS")
 
 
+# execsnoop as it runs on a kernel before 5.12 (no task storage for tracing programs):
+# the same command with the kernel's release read as 5.10, so it loads the *_hash programs
+OLD_KERNEL_TOOL = [sys.executable, "-c",
+                   "import sys, pybpf.kernelid as k\n"
+                   "k.release_tuple = lambda release=None: (5, 10)\n"
+                   "from pybpf.cli import main\n"
+                   "sys.exit(main(['execsnoop'] + sys.argv[1:]))"]
+
+
 class Snoop:
     """Run execsnoop with ``args``; ``lines()`` stops it and returns its output lines."""
 
-    def __init__(self, *args: str, ready_marker: bool = False):
+    def __init__(self, *args: str, ready_marker: bool = False, tool=TOOL):
         self.args = args
-        self.p = subprocess.Popen(TOOL + list(args), stdout=subprocess.PIPE,
+        self.p = subprocess.Popen(tool + list(args), stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, bufsize=1)
         self.out: list[str] = []
         if ready_marker:
@@ -402,10 +411,12 @@ for i in range(n):
 """
 
 
-def test_exec_from_a_non_leader_thread_is_reported():
+@pytest.mark.parametrize("tool", [TOOL, OLD_KERNEL_TOOL], ids=["task-storage", "before-5.12"])
+def test_exec_from_a_non_leader_thread_is_reported(tool):
     """bcc reports these, libbpf-tools and the old pybpf execsnoop did not: an exec from a
-    thread returns under another id, and a table keyed by thread id never found it."""
-    s = Snoop()
+    thread returns under another id, and a table keyed by thread id never found it.  Before
+    5.12 the table is a hash keyed by the tgid, which that thread holds at exit too."""
+    s = Snoop(tool=tool)
     tag = f"thr{os.getpid()}"
     subprocess.run([sys.executable, "-c", THREAD_EXEC, tag, "3"], check=True)
     lines, err = s.stop()
@@ -478,3 +489,29 @@ def test_execveat_shares_the_exit_program():
     (bad,) = [r for r in _rows(lines, tag + "bad") if r.split()[4] == "/nonexistent/x"]
     (ok,) = [r for r in _rows(lines, tag + "ok") if r.split()[4] == "/bin/true"]
     assert bad.split()[3] == "-2" and ok.split()[3] == "0", (bad, ok)
+
+
+def test_before_5_12_the_hash_programs_report_every_exec():
+    """The programs for kernels without task storage for tracing (5.10, 5.11): every
+    exec's argv and result, the failed one with -x, the in-flight hash empty afterwards."""
+    from pybpf import info
+    from pybpf.maps import Map
+    s = Snoop("-x", tool=OLD_KERNEL_TOOL)
+    progs = {p.name for p in info.list_objects("prog")}
+    assert {"tp_enter_execve", "tp_exit_hash"} <= progs, progs
+    tag = f"old{os.getpid()}"
+    for i in range(20):
+        subprocess.run(["/bin/true", tag, str(i)], check=True)
+    with pytest.raises(FileNotFoundError):
+        subprocess.run([f"/no/{tag}"])
+    ids = [m.id for m in info.list_objects("map") if m.name == "execs_hash"]
+    assert len(ids) == 1
+    with Map.from_id(ids[0]) as m:
+        left = list(m.keys())
+    lines, err = s.stop()
+    rows = [r for r in _rows(lines, tag) if r.split()[0] == "true"]
+    assert sorted(int(r.split()[-1]) for r in rows) == list(range(20))
+    failed = [r for r in lines if f"/no/{tag}" in r]
+    assert len(failed) == 1 and failed[0].split()[3] == "-2", lines
+    assert left == []
+    assert "lost" not in err

@@ -29,7 +29,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
          variables: dict[str, Any] | None = None, name: str | None = None,
          programs: Iterable[str] | None = None, cache_key: str | None = None,
          sections: dict[str, str] | None = None, core_targets=None,
-         max_entries: dict[str, int] | None = None) -> "Object":
+         max_entries: dict[str, int] | None = None,
+         autocreate: dict[str, bool] | None = None) -> "Object":
     """Load an object (a spec, ELF bytes, a ``.bpf.o`` path, or a ``.bpf.c`` path, which is
     compiled through pybpf's cache) and return the loaded :class:`Object`.
 
@@ -56,6 +57,9 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     ``max_entries`` creates the named maps with another size (libbpf's
     bpf_map__set_max_entries): a tool gives 1 to a map its options leave unused, as a hash
     map is preallocated whole at creation; the load plan keeps the object's sizes.
+    ``autocreate`` (map -> False) leaves maps uncreated (libbpf's
+    bpf_map__set_autocreate): say, a map of a type the kernel lacks that only programs
+    left out use.
     """
     data = None
     fetch = None
@@ -82,6 +86,8 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         label = name if only is None else f"{name}|{','.join(only)}"
         if sections:
             label += "|" + ",".join(f"{k}={v}" for k, v in sorted(sections.items()))
+        if autocreate:
+            label += "|" + ",".join(f"{k}:{int(bool(v))}" for k, v in sorted(autocreate.items()))
         key = plan.key(data, label, identity=cache_key)
         p = plan.read(key)
         if p is not None:
@@ -104,6 +110,10 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
                 p.autoload = pname in only
     else:
         spec = source
+    for mname, on in (autocreate or {}).items():
+        if mname not in spec.maps:
+            raise KeyError(f"autocreate: no map {mname!r}; known: {sorted(spec.maps)}")
+        spec.maps[mname].autocreate = bool(on)
     if sections:                        # a spec given takes them too (set_section on it)
         from .fullload import set_section
         for pname, section in sections.items():

@@ -126,6 +126,16 @@ class Formatter:
         self.out.row(prefix + "%3d %s" % (ret, _common.raw_text(line)), {})
 
 
+PROGRAMS = ("tp_enter_execve", "tp_enter_execveat", "tp_exit")
+
+
+def program_suffix(release: str | None = None) -> str:
+    """Which program set this kernel runs: task storage from 5.12 (tracing programs may use
+    it and bpf_get_current_task_btf() there), else the set keyed by tgid in a hash."""
+    from ...kernelid import release_tuple
+    return "" if release_tuple(release) >= (5, 12) else "_hash"
+
+
 def configure(args, open_maps: bool = True) -> tuple[dict, dict]:
     """The object's constants for these options, and the user's pinned maps that replace
     ours (--cgroupmap/--mntnsmap)."""
@@ -155,17 +165,22 @@ def run(args, out: _common.Output) -> int:
     if args.ebpf:
         from .._ebpf import show_tool
         consts, _ = configure(args, open_maps=False)
-        show_tool("execsnoop", consts, maps=[m for m, v in (("cgroup_filter", args.cgroupmap),
-                                                       ("mntns_filter", args.mntnsmap)) if v])
+        show_tool("execsnoop", consts, [p + program_suffix() for p in PROGRAMS],
+                  maps=[m for m, v in (("cgroup_filter", args.cgroupmap),
+                                       ("mntns_filter", args.mntnsmap)) if v])
     _common.require_privileges()
     consts, user_maps = configure(args)
     clock = _common.Clock()
     fmt = Formatter(args, out, clock)
     try:
         data, identity = _common.tool_object("execsnoop")
+        suffix = program_suffix()
+        unused = ("execs_hash", "empty_event") if not suffix else ("execs",)
         with pybpf.load(data, name="execsnoop", variables=consts, maps=user_maps,
-                        cache_key=identity) as obj:
-            _run.attach_some(obj, also={"tp_exit": (("syscalls", "sys_exit_execveat"),)})
+                        cache_key=identity, programs=[p + suffix for p in PROGRAMS],
+                        autocreate=dict.fromkeys(unused, False)) as obj:
+            _run.attach_some(obj, also={"tp_exit" + suffix:
+                                        (("syscalls", "sys_exit_execveat"),)})
             _run.stream("execsnoop", obj, fmt.event, out, header=fmt.header)
     finally:
         for m in user_maps.values():

@@ -28,11 +28,57 @@ struct {
 	__type(value, struct event);
 } execs SEC(".maps");
 
+/* Before 5.12 tracing programs have neither task storage nor bpf_get_current_task_btf():
+ * there the *_hash programs keep the exec in flight in a hash keyed by the tgid, which the
+ * exec'ing thread holds at exit too (de_thread gives it the leader's pid, and the tgid
+ * is that pid).  An entry left by a task killed inside execve() stays until that tgid
+ * execs again; past max_entries an exec is counted as dropped. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct event);
+} execs_hash SEC(".maps");
+
+/* a zeroed event to create hash entries from (an update copies a value, and 7.7 KB do not
+ * fit on the stack); never written */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct event);
+} empty_event SEC(".maps");
+
 RINGBUF_MAP(events, 2 * 1024 * 1024);
 
-static __always_inline int enter(const char *filename, const char *const *argv)
+/* The entry for this exec, made empty: task storage, or with by_tgid the hash (a constant
+ * in each program, so each one references only its own map and helpers). */
+static __always_inline struct event *new_entry(bool by_tgid, struct task_struct *task,
+					       __u32 tgid)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	if (by_tgid) {
+		__u32 zero = 0;
+		struct event *empty = bpf_map_lookup_elem(&empty_event, &zero);
+
+		if (!empty || bpf_map_update_elem(&execs_hash, &tgid, empty, BPF_ANY))
+			return NULL;
+		return bpf_map_lookup_elem(&execs_hash, &tgid);
+	}
+	return bpf_task_storage_get(&execs, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
+static __always_inline struct task_struct *current_task(bool by_tgid)
+{
+	if (by_tgid)
+		return (struct task_struct *)bpf_get_current_task();
+	return bpf_get_current_task_btf();
+}
+
+static __always_inline int enter(const char *filename, const char *const *argv,
+				 bool by_tgid)
+{
+	struct task_struct *task = current_task(by_tgid);
 	__u32 uid = (__u32)bpf_get_current_uid_gid();
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	struct event *e;
@@ -49,10 +95,11 @@ static __always_inline int enter(const char *filename, const char *const *argv)
 	if (!current_in_groups())
 		return 0;
 
-	e = bpf_task_storage_get(&execs, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	e = new_entry(by_tgid, task, pid);
 	if (!e) {
 		/* no memory, or this CPU's task-storage busy counter is held (creation then
-		 * fails; lookups at exit still work, so every entry made is found again) */
+		 * fails; lookups at exit still work, so every entry made is found again), or
+		 * the hash is full */
 		count_drop();
 		return 0;
 	}
@@ -127,10 +174,12 @@ static __always_inline void reread_args(struct event *e)
 	e->args_size = n0 + rest;
 }
 
-static __always_inline int leave(long ret)
+static __always_inline int leave(long ret, bool by_tgid)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct event *e = bpf_task_storage_get(&execs, task, 0, 0);
+	struct task_struct *task = current_task(by_tgid);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct event *e = by_tgid ? bpf_map_lookup_elem(&execs_hash, &tgid)
+				  : bpf_task_storage_get(&execs, task, 0, 0);
 	__u32 size;
 
 	/* pid 0: no exec of ours in flight (an entry whose delete failed, see below) */
@@ -154,20 +203,23 @@ out:
 	 * counter; the entry then lives on until the task's next exec or its exit, marked
 	 * done so a later exec that the filters skip is not reported with its data. */
 	e->pid = 0;
-	bpf_task_storage_delete(&execs, task);
+	if (by_tgid)
+		bpf_map_delete_elem(&execs_hash, &tgid);
+	else
+		bpf_task_storage_delete(&execs, task);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_execve")
 int tp_enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
-	return enter((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+	return enter((const char *)ctx->args[0], (const char *const *)ctx->args[1], false);
 }
 
 SEC("tracepoint/syscalls/sys_enter_execveat")
 int tp_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
-	return enter((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+	return enter((const char *)ctx->args[1], (const char *const *)ctx->args[2], false);
 }
 
 /* execve() and execveat() end alike: one program, which the front also attaches to
@@ -175,7 +227,26 @@ int tp_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_execve")
 int tp_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return leave(ctx->ret);
+	return leave(ctx->ret, false);
+}
+
+/* The same three for kernels before 5.12 (the front loads one set or the other). */
+SEC("tracepoint/syscalls/sys_enter_execve")
+int tp_enter_execve_hash(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter((const char *)ctx->args[0], (const char *const *)ctx->args[1], true);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int tp_enter_execveat_hash(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter((const char *)ctx->args[1], (const char *const *)ctx->args[2], true);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int tp_exit_hash(struct trace_event_raw_sys_exit *ctx)
+{
+	return leave(ctx->ret, true);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -24,6 +24,16 @@ def fw():
     f.close()
 
 
+@pytest.fixture(params=["firewall", "firewall_nocas"])
+def fw_each_build(request, monkeypatch):
+    """An unattached firewall of each build: with compare-and-swap (5.12+), and the one
+    kernels before 5.12 load (loaded here by naming it as the object for this kernel)."""
+    monkeypatch.setattr(F, "object_name", lambda release=None: request.param)
+    f = F.Firewall.unattached(capacity=4096)
+    yield f
+    f.close()
+
+
 def ids_by_text(fw):
     rules, _ = fw.rules()
     return {r.text(): rid for rid, r in rules.items()}

@@ -9,7 +9,8 @@ import pytest
 from pybpf.net import firewall as F
 from pybpf.net import rules as R
 from pybpf.net.packets import frame, frame6_ext
-from tests.netfw import XDP_DROP, XDP_PASS, fw, ids_by_text, ruleset, verdict  # noqa: F401 (fw: a fixture)
+from tests.netfw import (XDP_DROP, XDP_PASS, fw, fw_each_build, ids_by_text,  # noqa: F401
+                         ruleset, verdict)                    # (fw, fw_each_build: fixtures)
 
 pytestmark = pytest.mark.kernel
 
@@ -88,7 +89,8 @@ def test_vlan_fragments_non_ip_and_truncated(fw):
     assert acts["drop"][0] == 1 and acts["pass"][0] == 1
 
 
-def test_rate_limit_bursts_exactly_per_source_and_per_prefix(fw):
+def test_rate_limit_bursts_exactly_per_source_and_per_prefix(fw_each_build):
+    fw = fw_each_build
     fw.apply(ruleset("limit udp from 198.18.0.0/15 rate 1 burst 5",
                      "limit udp from 198.20.0.0/16 rate 1 burst 3 per 24"))
     ids = ids_by_text(fw)
@@ -108,8 +110,9 @@ def test_rate_limit_bursts_exactly_per_source_and_per_prefix(fw):
     assert fw.action_counters()["limited"][0] == 14 + 5 + 1
 
 
-def test_rate_limit_refills_at_the_rate(fw):
+def test_rate_limit_refills_at_the_rate(fw_each_build):
     import time
+    fw = fw_each_build
     fw.apply(ruleset("limit udp rate 20 burst 2"))
     pkt = frame("10.1.1.1", "10.0.0.1")
     t0 = time.monotonic()

@@ -289,7 +289,9 @@ static __always_inline void lookup_pairs(void *trie, struct fw_pkt *p, __u32 pm,
 }
 
 /* Within rate?  GCRA: a packet conforms if, after it, the theoretical arrival time is
- * no more than burst intervals ahead of now.  Lock-free with compare-and-swap. */
+ * no more than burst intervals ahead of now.  Lock-free with compare-and-swap; built with
+ * FW_NO_CAS (firewall_nocas.bpf.c, for kernels before 5.12, whose verifier refuses the
+ * instruction anywhere in a program) the update is a plain store. */
 static __always_inline int within_rate(struct fw_rule *r, struct fw_pkt *p)
 {
 	struct fw_bucket_key bk = {};
@@ -323,8 +325,13 @@ static __always_inline int within_rate(struct fw_rule *r, struct fw_pkt *p)
 		__u64 next = t + r->interval_ns;
 		if (next - now > r->burst_ns)
 			return 0;
+#ifdef FW_NO_CAS
+		b->tat = next;
+		return 1;
+#else
 		if (__sync_val_compare_and_swap(&b->tat, old, next) == old)
 			return 1;
+#endif
 	}
 	return 1;   /* lost the race four times: let it through */
 }

@@ -80,12 +80,19 @@ def xdp_attached(iface: str) -> tuple[int, str, str] | None:
     return prog_id, name, mode
 
 
+def object_name(release: str | None = None) -> str:
+    """The firewall object for this kernel: compare-and-swap from 5.12, else the build
+    without it (firewall_nocas.bpf.c)."""
+    from ..kernelid import release_tuple
+    return "firewall" if release_tuple(release) >= (5, 12) else "firewall_nocas"
+
+
 def _object(capacity: int):
     """The firewall's BPF object (built into the package, else compiled once and cached),
     its rule capacity set before load."""
     import pybpf
     from ..tools._common import tool_object
-    obj, _ = tool_object("firewall", NET_DIR)
+    obj, _ = tool_object(object_name(), NET_DIR)
     spec = pybpf.ObjectSpec.from_bytes(obj, name="firewall")
     if capacity != DEFAULT_CAPACITY:
         spec.maps["rules0"].max_entries = capacity

@@ -70,6 +70,11 @@ static __always_inline void sk_addrs(struct sock *sk, struct addrs *a)
  * direct loads. */
 #define tp_addrs(ctx, a) do {                                                   \
 	bpf_core_read(&(a)->family, 2, &(ctx)->family);                        \
+	tp_ports_addrs(ctx, a);                                                \
+} while (0)
+
+/* The same, for a family already in a->family (a record without one, see tcpretrans). */
+#define tp_ports_addrs(ctx, a) do {                                             \
 	bpf_core_read(&(a)->lport, 2, &(ctx)->sport);                          \
 	bpf_core_read(&(a)->dport, 2, &(ctx)->dport);                          \
 	if ((a)->family == AF_INET) {                                          \

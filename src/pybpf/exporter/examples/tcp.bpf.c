@@ -52,10 +52,11 @@ struct trace_event_raw_tcp_event_sk_skb___shared {
 
 /* The key of one retransmit record (either flavour).  The addresses are copied by a
  * helper: the verifier refuses loads through a moved context pointer, which is what
- * clang makes of array copies out of the context. */
+ * clang makes of array copies out of the context.  Older records (5.10's) have no family;
+ * their daddr_v6 holds an IPv4 address mapped (::ffff:a.b.c.d), as the key wants it. */
 #define RETRANS_KEY(c, key) do {						\
 	(key).state = (c)->state;						\
-	if ((c)->family == AF_INET) {						\
+	if (bpf_core_field_exists((c)->family) && (c)->family == AF_INET) {	\
 		(key).daddr[10] = 0xff;						\
 		(key).daddr[11] = 0xff;						\
 		bpf_probe_read_kernel(&(key).daddr[12], 4, (c)->daddr);		\

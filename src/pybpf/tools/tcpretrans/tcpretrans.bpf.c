@@ -15,7 +15,7 @@ RINGBUF_MAP(events, 256 * 1024);
  * (with an err field) took the name trace_event_raw_tcp_retransmit_skb; the fields we
  * read kept their names.  Both flavors, and CO-RE picks the one this kernel has. */
 #define RETRANS_FIELDS \
-	const void *skbaddr; int state; __u16 sport; __u16 dport; __u16 family; \
+	const void *skbaddr; const void *skaddr; int state; __u16 sport; __u16 dport; __u16 family; \
 	__u8 saddr[4]; __u8 daddr[4]; __u8 saddr_v6[16]; __u8 daddr_v6[16];
 
 struct trace_event_raw_tcp_retransmit_skb___new {
@@ -43,7 +43,16 @@ int retransmit(void *ctx)
 	} else {
 		struct trace_event_raw_tcp_event_sk_skb___old *c = ctx;
 
-		tp_addrs(c, &a);
+		if (bpf_core_field_exists(c->family)) {
+			tp_addrs(c, &a);
+		} else {
+			/* older records (5.10's) have no family: the socket's own */
+			const struct sock *sk = NULL;
+
+			bpf_core_read(&sk, sizeof(sk), &c->skaddr);
+			a.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+			tp_ports_addrs(c, &a);
+		}
 		bpf_core_read(&state, sizeof(state), &c->state);
 		bpf_core_read(&skb, sizeof(skb), &c->skbaddr);
 	}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ctypes
 import errno as _errno
+import os
+import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:          # typing costs milliseconds at start-up; annotations only
@@ -82,6 +84,9 @@ def load_error(spec: ProgramSpec, n: int, err: int, log: str,
     if log.strip() and _has_verifier_output(log):
         ve = errors.VerifierError(err, spec.name, log, truncated)
         _add_source(ve, spec)
+        missing = _unknown_helper(log)
+        if missing:
+            ve.strerror += f" ({missing})"
         if not spec.license and "non-GPL compatible" in log:
             # an object with no SEC("license") (Falco's per-file objects: only the linked
             # one has license.bpf.c): libbpf loads it with no license too
@@ -102,6 +107,18 @@ def load_error(spec: ProgramSpec, n: int, err: int, log: str,
                                   "expected_attach_type, attach_btf_id, flags, BTF func/line "
                                   "info)")
     return errors.from_errno(err, "BPF_PROG_LOAD", what)
+
+
+def _unknown_helper(log: str) -> str | None:
+    """Name the helper a kernel older than it calls "unknown#N" (the program needs a newer
+    kernel, or a variant without that helper)."""
+    m = re.search(r"invalid func unknown#(\d+)", log)
+    if not m:
+        return None
+    from .asm.helpernames import NAMES
+    n = int(m.group(1))
+    name = f"bpf_{NAMES[n]}" if 0 < n < len(NAMES) else f"helper #{n}"
+    return f"{name} (#{n}) is newer than this kernel ({os.uname().release})"
 
 
 def _foreign_prog_array(spec: ProgramSpec) -> str | None:

@@ -109,9 +109,10 @@ class Map:
         try:
             fd = FD(syscall.bpf(Cmd.MAP_CREATE, a, detail=f"map {spec.name!r}"))
         except errors.KernelError as e:
-            if e.errno == 22 and not _type_known(spec.type):
+            if e.errno == 22 and not (_type_known(spec.type) and _kernel_has(spec.type)):
                 raise errors.NotSupportedError(f"map type {_tname(spec.type)}",
-                                               "the kernel does not know it") from None
+                                               f"the kernel does not know it (map "
+                                               f"{spec.name!r})") from None
             if e.errno == 22:      # EINVAL alone: name the size/flag rule that was broken
                 from .mapcheck import explain
                 why = explain(spec.type, spec.key_size, spec.value_size, spec.max_entries,
@@ -476,6 +477,16 @@ def _type_known(t: int) -> bool:
         return True
     except ValueError:
         return False
+
+
+def _kernel_has(t: int) -> bool:
+    """Whether the running kernel creates maps of type ``t`` (a probe: only after an
+    EINVAL, to tell an old kernel from a bad size or flag)."""
+    from .features import Features
+    try:
+        return Features().map_type(t)
+    except errors.PybpfError:
+        return True         # cannot tell: report the kernel's own EINVAL
 
 
 def _tname(t: int) -> str:

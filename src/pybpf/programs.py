@@ -202,6 +202,19 @@ class Program(AttachMethods):
                 return cls(FD(fd), spec.name, spec.type, spec=spec)
             if err == _errno.ENOSPC and first != _errno.ENOSPC:
                 err = first  # the log did not fit; report the real failure
+        if err == _errno.EINVAL and "invalid func unknown#174" in log:
+            # bpf_get_attach_cookie() before 5.15: load with cookie 0, which the helper
+            # returns for an attachment without one; attaching with a cookie loads a copy
+            # seeing that one (links/cookies.py).  ``spec`` keeps the calls to copy from.
+            from .links.cookies import bake_cookie
+            baked = bake_cookie(insns, 0)
+            if baked is not None:
+                from copy import copy
+                zero = copy(spec)
+                zero.instructions = baked
+                prog = cls.load(zero, log_level, log_size)
+                prog.spec = spec
+                return prog
         from .loaderror import load_error
         raise load_error(spec, len(insns) // 8, err, log, trunc)
 

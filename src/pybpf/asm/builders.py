@@ -10,43 +10,36 @@ from .opcodes import (PSEUDO_CALL, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, ALUOp, Atomi
 R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 = range(11)
 FP = R10
 
-# A few helper ids (enum bpf_func_id is append-only, so these never change); any other
-# name is looked up in the kernel's BTF.
-_HELPERS = {"map_lookup_elem": 1, "map_update_elem": 2, "map_delete_elem": 3,
-            "probe_read": 4, "ktime_get_ns": 5, "trace_printk": 6, "get_prandom_u32": 7,
-            "get_smp_processor_id": 8, "tail_call": 12, "get_current_pid_tgid": 14,
-            "get_current_uid_gid": 15, "get_current_comm": 16, "perf_event_output": 25,
-            "get_stackid": 27, "get_current_task": 35, "probe_read_str": 45,
-            "ringbuf_output": 130, "ringbuf_reserve": 131, "ringbuf_submit": 132,
-            "ringbuf_discard": 133, "probe_read_user": 112, "probe_read_kernel": 113,
-            "probe_read_user_str": 114, "probe_read_kernel_str": 115, "loop": 181}
-
-
 def helper_id(name: str) -> int:
-    """The id of helper ``name`` (``map_lookup_elem`` or ``bpf_map_lookup_elem``)."""
+    """The id of helper ``name`` (``map_lookup_elem`` or ``bpf_map_lookup_elem``), from
+    the UAPI's table, else the running kernel's BTF (a helper newer than the table)."""
+    from .helpernames import NAMES
     name = name.removeprefix("bpf_")
-    if name in _HELPERS:
-        return _HELPERS[name]
-    ids = helper_names()
-    for i, n in ids.items():
+    if name in NAMES[1:]:
+        return NAMES.index(name)
+    for i, n in helper_names().items():
         if n == name:
             return i
     raise AsmError(f"unknown helper {name!r}")
 
 
 def helper_names() -> dict[int, str]:
-    """id -> name for every helper of the running kernel (from vmlinux BTF), or the
-    built-in table when the kernel has no BTF."""
+    """id -> name for every helper: the UAPI's table (which names helpers an older
+    running kernel lacks), plus any newer ones the running kernel's BTF names."""
+    from .helpernames import NAMES
+    names = dict(enumerate(NAMES))
     try:
         from ..btf.kernel import load_vmlinux
         from ..btf.types import Kind
         spec = load_vmlinux()
         ids = spec.find("bpf_func_id", Kind.ENUM)
         if ids:
-            return {v.value: v.name.removeprefix("BPF_FUNC_") for v in spec[ids[0]].values}
-    except Exception:   # no BTF here: the small table is all there is
+            for v in spec[ids[0]].values:
+                if not v.name.startswith("__"):
+                    names.setdefault(v.value, v.name.removeprefix("BPF_FUNC_"))
+    except Exception:   # noqa: BLE001 - no BTF here: the table is all there is
         pass
-    return {v: k for k, v in _HELPERS.items()}
+    return names
 
 
 def _alu(cls: int, op: int, dst: int, src_or_imm, label=None) -> Instruction:

@@ -103,16 +103,15 @@ def link_create(prog_fd: int, target_fd: int, attach_type: int, *, flags: int = 
     return FD(syscall.bpf(Cmd.LINK_CREATE, a, detail=what, feature=feature))
 
 
-def perf_event_link(prog_fd: int, perf_fd: FD, *, kind: str, target: str,
+def perf_event_link(prog, perf_fd: FD, *, kind: str, target: str,
                     cookie: int = 0, via_ioctl: bool = False) -> Link:
-    """Attach a program to an open perf event: a bpf link where the kernel has it (5.15+),
-    else (or with ``via_ioctl``) the older PERF_EVENT_IOC_SET_BPF ioctl.  The Link owns
-    the perf event fd."""
+    """Attach a program (a Program, or a program fd) to an open perf event: a bpf link
+    where the kernel has it (5.15+), else (or with ``via_ioctl``) the older
+    PERF_EVENT_IOC_SET_BPF ioctl.  The Link owns the perf event fd.  A cookie without a
+    bpf link attaches a copy of the Program made to see it (:mod:`.cookies`)."""
     from .._sys import perf
     from .._sys.uapi import AttachType
-    if via_ioctl and cookie:
-        perf_fd.close()
-        raise ValueError("a bpf cookie needs a bpf link (via_ioctl=False)")
+    prog_fd = prog if isinstance(prog, int) else prog.fileno()
     if not via_ioctl:
         try:
             fd = link_create(prog_fd, perf_fd.fileno(), AttachType.PERF_EVENT, what=target,
@@ -125,15 +124,27 @@ def perf_event_link(prog_fd: int, perf_fd: FD, *, kind: str, target: str,
             if isinstance(e, errors.MissingPrivilegeError) or e.errno not in (22, 95, 524):
                 perf_fd.close()
                 raise
+    extra: list = [perf_fd]
     try:
+        if cookie:
+            if isinstance(prog, int):
+                raise errors.NotSupportedError(
+                    "bpf cookies", "this kernel has none (5.15+): pass the Program, not its "
+                    "fd, so that a copy seeing the cookie can be loaded")
+            from .cookies import program_with_cookie
+            copy = program_with_cookie(prog, cookie)
+            if copy is not None:
+                extra.append(copy)      # closed after the perf event, which holds it
+                prog_fd = copy.fileno()
         syscall.ioctl(perf_fd.fileno(), perf.IOC_SET_BPF, prog_fd, op="PERF_EVENT_IOC_SET_BPF")
         syscall.ioctl(perf_fd.fileno(), perf.IOC_ENABLE, 0, op="PERF_EVENT_IOC_ENABLE")
-    except errors.KernelError as e:
-        perf_fd.close()
-        if e.errno == 13 and kind == "tracepoint":
+    except BaseException as e:
+        for x in extra:
+            x.close()
+        if isinstance(e, errors.KernelError) and e.errno == 13 and kind == "tracepoint":
             raise _tracepoint_refused(target) from None
         raise
-    return Link(None, kind=kind, target=target, extra=[perf_fd])
+    return Link(None, kind=kind, target=target, extra=extra)
 
 
 def _tracepoint_refused(target: str) -> errors.AttachError:

@@ -80,7 +80,7 @@ def attach(prog, func: str, *, offset: int = 0, retprobe: bool = False, syscall:
                              pid=-1, what=f"{kind} {target}")
     except errors.KernelError as e:
         raise _not_found_or(e, func) from None
-    return perf_event_link(prog.fileno(), pfd, kind=kind, target=target, cookie=cookie,
+    return perf_event_link(prog, pfd, kind=kind, target=target, cookie=cookie,
                            via_ioctl=via_ioctl)
 
 
@@ -95,7 +95,7 @@ def _attach_legacy(prog, func: str, offset: int, retprobe: bool, cookie: int, ki
         raise _not_found_or(e, func) from None
     try:
         pfd = probe.open(-1)
-        link = perf_event_link(prog.fileno(), pfd, kind=kind, target=target, cookie=cookie,
+        link = perf_event_link(prog, pfd, kind=kind, target=target, cookie=cookie,
                                via_ioctl=via_ioctl)
     except BaseException:
         probe.remove()

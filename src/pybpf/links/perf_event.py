@@ -51,7 +51,7 @@ def attach(prog, *, type: int = perf.TYPE_SOFTWARE, config: int = perf.COUNT_SW_
                                     flags=perf.FLAG_FREQ if sample_freq else 0)
             pfd = FD(syscall.perf_event_open(pa, pid, c, -1, FLAG_FD_CLOEXEC,
                                              detail=f"{target} cpu {c}"))
-            links.append(perf_event_link(prog.fileno(), pfd, kind="perf_event",
+            links.append(perf_event_link(prog, pfd, kind="perf_event",
                                          target=f"{target} cpu {c}", cookie=cookie))
     except BaseException:
         for ln in links:

@@ -18,5 +18,5 @@ def attach(prog, category: str, name: str, *, cookie: int = 0, via_ioctl: bool =
     # pid -1, cpu 0: one event that fires for every task on every CPU for tracepoints
     pfd = FD(syscall.perf_event_open(pa, -1, 0, -1, 1 << 3,  # PERF_FLAG_FD_CLOEXEC
                                      detail=f"tracepoint {category}:{name}"))
-    return perf_event_link(prog.fileno(), pfd, kind="tracepoint", target=f"{category}:{name}",
+    return perf_event_link(prog, pfd, kind="tracepoint", target=f"{category}:{name}",
                            cookie=cookie, via_ioctl=via_ioctl)

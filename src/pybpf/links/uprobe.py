@@ -51,7 +51,7 @@ def attach(prog, path: str, symbol: str | None = None, *, offset: int = 0,
                               kind, target, symbol or "")
     pfd = open_probe_pmu("uprobe", target=real.encode(), offset=off, retprobe=retprobe, pid=pid,
                          ref_ctr_offset=ref_ctr_offset, what=f"{kind} {target}")
-    return perf_event_link(prog.fileno(), pfd, kind=kind, target=target, cookie=cookie)
+    return perf_event_link(prog, pfd, kind=kind, target=target, cookie=cookie)
 
 
 def _attach_legacy(prog, path: str, off: int, retprobe: bool, pid: int, cookie: int,
@@ -65,7 +65,7 @@ def _attach_legacy(prog, path: str, off: int, retprobe: bool, pid: int, cookie: 
                                        "uprobe_events (CONFIG_UPROBE_EVENTS)") from None
     try:
         pfd = probe.open(pid)
-        link = perf_event_link(prog.fileno(), pfd, kind=kind, target=target, cookie=cookie)
+        link = perf_event_link(prog, pfd, kind=kind, target=target, cookie=cookie)
     except BaseException:
         probe.remove()
         raise

@@ -163,7 +163,7 @@ def _attach(prog, path: str, symbol: str, retprobe: bool, pid: int, cookie: int,
     kind = "uretprobe" if retprobe else "uprobe"
     pfd = open_probe_pmu("uprobe", target=path.encode(), offset=off, retprobe=retprobe,
                          pid=pid, what=f"{kind} {path}:{symbol}")
-    return perf_event_link(prog.fileno(), pfd, kind=kind, target=f"{path}:{symbol}",
+    return perf_event_link(prog, pfd, kind=kind, target=f"{path}:{symbol}",
                            cookie=cookie)
 
 

@@ -8,7 +8,7 @@ The VM boots when the host tests start and runs beside them at the lowest CPU pr
 host tests flaky), on what the host tests leave idle; PYBPF_VM_BESIDE=0 runs it after
 them instead.  Each guest result comes back as a test of its own,
 ``<test>[vm-<kernel>]``, in this same pytest run.  Tests marked ``every_kernel`` run in
-it too, and in a second guest on Debian 12's own 6.1 (its older verifier).  The guests
+it too, and in guests of their own on older kernels (:data:`OLD_SERIES`).  The guests
 read this machine's files through a cached 9p view (:func:`cached_view`).
 With PYBPF_REQUIRE_KERNEL=1, a needs_hook test whose hook was absent on every kernel
 fails: no hook ships untested.
@@ -55,15 +55,24 @@ def guest_kernel() -> str | None:
     return images[-1] if images else None
 
 
-def old_kernel() -> str | None:
-    """Debian 12's own kernel (6.1): $PYBPF_VM_OLD_KERNEL, else the newest packaged 6.1
-    image.  Tests marked ``every_kernel`` run there too: its verifier is older (bounds
-    not carried between registers a constant apart, before 6.11) than this kernel's."""
-    env = os.environ.get("PYBPF_VM_OLD_KERNEL")
+# The older kernels the tests marked every_kernel also run on, one guest each: Debian 12's
+# own (6.1: bounds not carried between registers a constant apart, before 6.11) and
+# Debian 11's (5.10: BPF memory charged to RLIMIT_MEMLOCK, no task storage for tracing,
+# no bpf cookies or perf-event links, no compare-and-swap, older BTF kinds).
+OLD_SERIES = ("6.1", "5.10")
+
+
+def old_kernels() -> dict[str, str | None]:
+    """series -> the newest packaged image of it (None: not installed);
+    $PYBPF_VM_OLD_KERNELS (colon-separated images) replaces the lot."""
+    env = os.environ.get("PYBPF_VM_OLD_KERNELS")
     if env:
-        return env
-    images = sorted(glob.glob("/boot/vmlinuz-6.1.*-amd64"), key=_version_key)
-    return images[-1] if images else None
+        return {os.path.basename(p): p for p in env.split(":") if p}
+    found = {}
+    for series in OLD_SERIES:
+        images = sorted(glob.glob(f"/boot/vmlinuz-{series}.*-amd64"), key=_version_key)
+        found[series] = images[-1] if images else None
+    return found
 
 
 def _version_key(path: str):
@@ -436,11 +445,12 @@ def pytest_collection_modifyitems(session, config, items):
     if not hooked:
         return
     guests = [(_Guest([it.nodeid for it in hooked]), hooked)]
-    if every:
-        old = old_kernel()
-        g = _Guest([it.nodeid for it in every], kernel=old or "none")
-        if not old:
-            g.error = "no Debian 6.1 kernel image for the old-kernel guest: run scripts/setup-vm"
+    for series, image in old_kernels().items() if every else ():
+        g = _Guest([it.nodeid for it in every], kernel=image or "none")
+        if not image:
+            g.label = f"vm-{series}"
+            g.error = (f"no {series} kernel image for the old-kernel guest: run "
+                       "scripts/setup-vm")
         guests.append((g, every))
     for guest, its in guests:
         config._pybpf_guests.append(guest)

@@ -77,9 +77,19 @@ def _placeholder(btf) -> int:
     return btf.add(Var("pybpf_ksym_placeholder", _int_type(btf), _GLOBAL))
 
 
-# the kinds downgrade may rewrite; any other type stays undecoded and goes out as it came
-_DOWNGRADED = frozenset((Kind.FUNC, Kind.FUNC_PROTO, Kind.VAR, Kind.DATASEC, Kind.FLOAT,
-                         Kind.DECL_TAG, Kind.TYPE_TAG, Kind.ENUM, Kind.ENUM64))
+def _rewritten(kinds) -> set:
+    """The kinds :func:`downgrade` looks at for ``kinds``; any other type stays undecoded
+    and goes out as it came."""
+    out = set()
+    for has, what in ((kinds.datasec, (Kind.VAR, Kind.DATASEC)),
+                      (kinds.qmark_datasec, (Kind.DATASEC,)),
+                      (kinds.func, (Kind.FUNC, Kind.FUNC_PROTO)),
+                      (kinds.func_global, (Kind.FUNC,)), (kinds.float, (Kind.FLOAT,)),
+                      (kinds.decl_tag, (Kind.DECL_TAG,)), (kinds.type_tag, (Kind.TYPE_TAG,)),
+                      (kinds.enum64, (Kind.ENUM, Kind.ENUM64))):
+        if not has:
+            out.update(what)
+    return out
 
 
 def downgrade(raw: bytes, kinds) -> bytes:
@@ -93,11 +103,12 @@ def downgrade(raw: bytes, kinds) -> bytes:
         return raw
     btf = Spec.parse(raw)
     raw_kind, put = btf.raw_kind, btf.replace
+    wanted = _rewritten(kinds)
     placeholder = 0             # the 1-byte INT an ENUM64-turned-UNION's members have
     changed = False
     for tid in range(btf.start_id, len(btf)):
         k = raw_kind(tid)
-        if k not in _DOWNGRADED:
+        if k not in wanted:
             continue
         t = btf[tid]
         if (k == Kind.VAR and not kinds.datasec) or (k == Kind.DECL_TAG and not kinds.decl_tag):

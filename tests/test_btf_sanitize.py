@@ -206,8 +206,8 @@ def _type_strategy(n_before: int):
         st.builds(T.Var, name, ref, st.integers(0, 2)),
         st.builds(T.Func, name, ref, st.integers(0, 2)),
         st.builds(T.FuncProto, ref, st.lists(st.builds(T.Param, name, ref), max_size=3)),
-        st.builds(lambda n, s, vs: T.Enum(n, 4, s, [T.EnumValue(f"v{i}", v if s else v & 0xFFFFFFFF)
-                                                   for i, v in enumerate(vs)]),
+        st.builds(lambda n, s, vs: T.Enum(n, 4, s, [
+            T.EnumValue(f"v{i}", v if s else v & 0xFFFFFFFF) for i, v in enumerate(vs)]),
                   name, st.booleans(), st.lists(value, max_size=3)),
         st.builds(lambda n, s, vs: T.Enum64(n, 8, s, [
             T.EnumValue(f"w{i}", (v - (1 << 64) if v >> 63 else v) if s else v % (1 << 64))

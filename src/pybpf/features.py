@@ -436,6 +436,12 @@ class Features:
             "uprobe_multi": self.has_uprobe_multi(),
         }
 
+    def btf_kinds(self):
+        """Which BTF kinds BPF_BTF_LOAD takes (:class:`pybpf.object.btfprobe.BtfKinds`):
+        what an object's BTF must be rewritten from for an older kernel."""
+        from .object.btfprobe import probe
+        return self._once("btf_kinds", probe)
+
     def unprivileged_bpf_disabled(self) -> int | None:
         """kernel.unprivileged_bpf_disabled: 0 allowed, 1 off for good, 2 off (admin may undo)."""
         return _read_int("/proc/sys/kernel/unprivileged_bpf_disabled")
@@ -484,6 +490,8 @@ def format_table(f: Features, helpers: bool = False) -> str:
     for k, v in f.hooks().items():
         note = f.notes.get(k)
         out.append(f"  {k:<32} {_yn(v)}" + (f"  ({note})" if note and not v else ""))
+    out += ["", "btf kinds:"]
+    out += [f"  btf_{k:<28} {_yn(v)}" for k, v in f.btf_kinds()._asdict().items()]
     if helpers:
         out += ["", "helpers (by program type):"]
         for t, ok in f.prog_types().items():
@@ -503,7 +511,7 @@ def as_dict(f: Features, helpers: bool = False) -> dict[str, Any]:
         "kernel": os.uname().release, "system": f.system(),
         "program_types": {type_name(t): v for t, v in f.prog_types().items()},
         "map_types": {type_name(t): v for t, v in f.map_types().items()},
-        "hooks": f.hooks(), "notes": dict(f.notes),
+        "hooks": f.hooks(), "notes": dict(f.notes), "btf_kinds": f.btf_kinds()._asdict(),
     }
     if helpers:
         d["helpers"] = {type_name(t): [_helper_label(f, i) for i, v in f.helpers(t).items()

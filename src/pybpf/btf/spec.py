@@ -449,6 +449,17 @@ class Spec:
         self._by_name = self._by_name
         return len(self) - 1
 
+    def replace(self, tid: int, t) -> None:
+        """Make type ``tid`` (one of this spec's own) be ``t``, of any kind: the next
+        to_bytes marshals it in the old one's place, every id stays.  For rewriting a
+        copy on its way to the kernel: find() still knows a parsed type by its old name."""
+        if not self.start_id <= tid < len(self):
+            raise BTFError(f"no BTF type {tid} to replace")
+        i = tid - self.start_id
+        if i >= len(self._offs):
+            self._added[i - len(self._offs)] = t
+        self._cache[tid] = t
+
     def to_bytes(self) -> bytes:
         """Marshal the types of this spec (for split BTF, only its own part).
 

@@ -49,6 +49,9 @@ class FullLoader(_Loader):
         self.core_poisons: dict[str, dict[int, str]] = {}
         # (hook, kind, module) -> kernel BTF ids: one search per hook, not per program
         self._hook_ids: dict[tuple, list] = {}
+        # the BTF kinds the kernel takes (btfprobe.BtfKinds): probed only once the kernel
+        # rejected the object's BTF as it is; set beforehand, it is used without asking
+        self.btf_kinds = None
 
     # -- kernel BTF, only touched when something needs it --------------------------------
     def vmlinux(self):
@@ -143,30 +146,60 @@ class FullLoader(_Loader):
         if self.spec.btf is None:
             return
         from ..btf.handle import load_btf
-        from .btfsanitize import kernel_btf_bytes
+        from .btfsanitize import downgrade, kernel_btf_bytes
         hidden = {n for n, f in self.spec.functions().items() if f.hidden}
         raw = kernel_btf_bytes(self.spec.btf, hidden)
+        if self.btf_kinds is not None:
+            raw = downgrade(raw, self.btf_kinds)
         try:
             fd = load_btf(raw)
         except errors.BTFError as e:
-            if any(p.sec_info is not None and p.sec_info.needs_btf_id
-                   for p in self.spec.programs.values()):
-                raise
-            # like libbpf: without kernel-accepted BTF the object still loads, minus
-            # BTF-described maps and source lines in verifier errors
-            import warnings
-            # one line: the kernel's verdict is the log's last line (the rest is a dump
-            # of every type, in the BTFError for callers that need BTF)
-            why = [ln for ln in str(e).splitlines() if ln.strip()]
-            verdict = why[-1].strip() if len(why) > 1 else str(e)
-            warnings.warn(f"object BTF rejected by the kernel, loading without it: "
-                          f"{verdict}", stacklevel=2)
-            self.plan = None
-            return
+            fd, raw, e = self._load_downgraded(raw, e)
+            if fd is None:
+                self._without_btf(e)
+                return
         self.obj.btf_fd = fd
         self.obj._owned.append(fd)
         if self.plan is not None:
+            # the bytes the kernel took: a warm start on this kernel loads them directly
             self.plan["btf"] = raw
+
+    def _load_downgraded(self, raw: bytes, first):
+        """(fd, bytes loaded, None), or (None, raw, the rejection) when rewriting the kinds
+        the kernel lacks (libbpf's BTF sanitising, for kernels before 6.0) does not help."""
+        if self.btf_kinds is not None:
+            return None, raw, first         # rewritten already
+        from ..btf.handle import load_btf
+        from ..features import Features
+        from .btfsanitize import downgrade
+        self.btf_kinds = Features().btf_kinds()
+        try:
+            old = downgrade(raw, self.btf_kinds)
+        except errors.BTFError:
+            return None, raw, first         # not BTF the rewrite understands
+        if old == raw:
+            return None, raw, first         # rejected for something else
+        try:
+            return load_btf(old), old, None
+        except errors.BTFError as e:
+            return None, raw, e
+
+    def _without_btf(self, e) -> None:
+        """Go on without object BTF, or raise ``e`` (the kernel's rejection) when a
+        program cannot load without it."""
+        if any(p.sec_info is not None and p.sec_info.needs_btf_id
+               for p in self.spec.programs.values()):
+            raise e
+        # like libbpf: without kernel-accepted BTF the object still loads, minus
+        # BTF-described maps and source lines in verifier errors
+        import warnings
+        # one line: the kernel's verdict is the log's last line (the rest is a dump
+        # of every type, in the BTFError for callers that need BTF)
+        why = [ln for ln in str(e).splitlines() if ln.strip()]
+        verdict = why[-1].strip() if len(why) > 1 else str(e)
+        warnings.warn(f"object BTF rejected by the kernel, loading without it: "
+                      f"{verdict}", stacklevel=3)
+        self.plan = None
 
     def map_fd(self, name: str) -> int:
         mp = self.obj.maps.get(name)
@@ -336,7 +369,10 @@ class FullLoader(_Loader):
         elif p.name in self.st_targets:
             # a struct_ops callback: the kernel struct, and which of its members
             attach_btf_id, expected = self.st_targets[p.name]
-        has_btf = self.obj.btf_fd is not None
+        # a kernel without BTF FUNCs (before 5.0) has the object's FUNCs as typedefs:
+        # their func and line info would name no function (libbpf leaves it out too)
+        has_btf = self.obj.btf_fd is not None and (self.btf_kinds is None or
+                                                   self.btf_kinds.func)
         # the kernel keeps 15 characters of the name (_LoadAttr cuts it); errors and the
         # Program name it in full, as libbpf does (Tetragon's generic_usdt_actions...)
         ks = KProgSpec(

@@ -263,3 +263,19 @@ def test_max_entries_names_only_the_objects_maps(private_cache, obj_bytes):
             pybpf.load(obj_bytes, name="pt_plan", max_entries={"pt_plan_cnt": 4})
         with pybpf.load(obj_bytes, name="pt_plan"):
             pass
+
+
+@pytest.mark.kernel
+def test_autocreate_leaves_a_map_out_on_both_paths(private_cache, obj_bytes):
+    """``autocreate=`` (libbpf's bpf_map__set_autocreate): a map only left-out programs use
+    is not created, cold or replayed; a later load without it creates the map again."""
+    for replayed in (False, True):
+        with pybpf.load(obj_bytes, name="pt_plan", programs=[],
+                        autocreate={"pt_plan_count": False}) as obj:
+            assert (obj._plan is not None) == replayed
+            assert "pt_plan_count" not in obj.maps and obj.programs == {}
+            assert any(n.endswith(".rodata") for n in obj.maps)
+    with pybpf.load(obj_bytes, name="pt_plan", programs=[]) as obj:
+        assert "pt_plan_count" in obj.maps
+    with pytest.raises(KeyError, match="autocreate: no map 'pt_plan_cnt'"):
+        pybpf.load(obj_bytes, name="pt_plan", autocreate={"pt_plan_cnt": False})

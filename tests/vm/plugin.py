@@ -185,6 +185,8 @@ class _Guest:
         self.prebuild_note = ""
         self.lanes = 1
         self._end = 0.0
+        self.after: _Guest | None = None    # boot once that guest is done (old kernels)
+        self._chain = None
 
     def start(self) -> None:
         self.started = time.monotonic()
@@ -243,6 +245,21 @@ class _Guest:
         import threading
         self._watcher = threading.Thread(target=self._reboot_if_unbooted, daemon=True)
         self._watcher.start()
+
+    def start_after(self, other: "_Guest") -> None:
+        """Boot once ``other`` has finished: the old kernels' guests take turns, so at most
+        two guests share the host's CPUs with its tests."""
+        import threading
+
+        def chain():
+            if other._chain is not None:
+                other._chain.join()
+            if other._watcher is not None:
+                other._watcher.join(VM_TIMEOUT)
+            if not self.error and not self.stopping:
+                self.start()
+        self._chain = threading.Thread(target=chain, daemon=True)
+        self._chain.start()
 
     def _reboot_if_unbooted(self) -> None:
         """Boot again (BOOT_TRIES in all) when qemu ends before the guest ran anything: a
@@ -312,7 +329,9 @@ class _Guest:
     def wait(self) -> None:
         if self.results is not None:
             return
-        if self.proc is None and not self.error:
+        if self._chain is not None:
+            self._chain.join()
+        if self.proc is None and not self.error and not self.stopping:
             self.start()
         self.results = {}
         if self.proc is None:
@@ -445,12 +464,15 @@ def pytest_collection_modifyitems(session, config, items):
     if not hooked:
         return
     guests = [(_Guest([it.nodeid for it in hooked]), hooked)]
+    previous = None
     for series, image in old_kernels().items() if every else ():
         g = _Guest([it.nodeid for it in every], kernel=image or "none")
         if not image:
             g.label = f"vm-{series}"
             g.error = (f"no {series} kernel image for the old-kernel guest: run "
                        "scripts/setup-vm")
+        else:
+            g.after, previous = previous, g
         guests.append((g, every))
     for guest, its in guests:
         config._pybpf_guests.append(guest)
@@ -466,7 +488,11 @@ def pytest_runtestloop(session):
     if not BESIDE or session.config.option.collectonly or session.testsfailed:
         return
     for g in session.config._pybpf_guests:
-        if not g.error:
+        if g.error:
+            continue
+        if g.after is not None:
+            g.start_after(g.after)
+        else:
             g.start()
 
 
@@ -509,8 +535,10 @@ def pytest_sessionfinish(session, exitstatus):
         if session.config.option.collectonly:
             g.cleanup()
             continue
-        if exitstatus == pytest.ExitCode.INTERRUPTED and g.proc is not None:
-            g.stop()                    # ^C: no waiting for a guest already booted
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            g.stopping = True           # ^C: no guest boots now (a chained one waits)
+            if g.proc is not None:
+                g.stop()                # nor waiting for one already booted
         g.wait()
         if REQUIRE and (ABSENT & g.absent):
             session.exitstatus = 1

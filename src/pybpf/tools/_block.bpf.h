@@ -33,11 +33,20 @@ struct request___pre516 {
 	struct gendisk *rq_disk;
 } __attribute__((preserve_access_index));
 
+/* from 5.16 its queue does (flavors both: this also compiles against older headers) */
+struct request_queue___516 {
+	struct gendisk *disk;
+} __attribute__((preserve_access_index));
+
+struct request___516 {
+	struct request_queue___516 *q;
+} __attribute__((preserve_access_index));
+
 static __always_inline struct gendisk *rq_disk(struct request *rq)
 {
 	if (bpf_core_field_exists(((struct request___pre516 *)0)->rq_disk))
 		return BPF_CORE_READ((struct request___pre516 *)rq, rq_disk);
-	return BPF_CORE_READ(rq, q, disk);
+	return BPF_CORE_READ((struct request___516 *)rq, q, disk);
 }
 
 static __always_inline __u32 rq_dev(struct request *rq)

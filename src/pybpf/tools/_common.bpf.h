@@ -217,15 +217,22 @@ static const struct hist zero_hist = {};
 	SEC("tracepoint") int fn##_tracepoint(void *ctx) { return fn(ctx); }  \
 	SEC("kprobe") int fn##_kprobe(struct pt_regs *ctx) { return fn(ctx); }
 
-/* A task's state across the 5.14 rename of state to __state. */
+/* A task's state across the 5.14 rename of state to __state: both as flavors, so this
+ * also compiles against an older kernel's vmlinux.h (trace and argdist compile there). */
 struct task_struct___pre514 {
 	volatile long state;
 } __attribute__((preserve_access_index));
 
+struct task_struct___514 {
+	unsigned int __state;
+} __attribute__((preserve_access_index));
+
 static __always_inline long task_state(struct task_struct *t)
 {
-	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
+	struct task_struct___514 *n = (void *)t;
+
+	if (bpf_core_field_exists(n->__state))
+		return BPF_CORE_READ(n, __state);
 	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
 }
 

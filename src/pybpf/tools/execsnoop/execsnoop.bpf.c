@@ -22,7 +22,8 @@ const volatile bool ignore_failed = true;
  *   any user in a minute, and then every exec was dropped).
  * Storage is allocated per exec, not preallocated (7.7 KB per in-flight exec). */
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	/* BPF_MAP_TYPE_TASK_STORAGE, by number: older kernels' vmlinux.h lack the name */
+	__uint(type, 29);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct event);

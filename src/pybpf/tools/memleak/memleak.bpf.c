@@ -146,26 +146,46 @@ int BPF_KPROBE(free_enter_u, void *ptr)
 
 /* ---- kernel mode: slab and page allocations ---- */
 
+/* The 6.0+ records, as flavors with the fields read: this also compiles against an older
+ * kernel's vmlinux.h (a source checkout builds its tools there), which lacks the types. */
+struct trace_event_raw_kmalloc___60 {
+	const void *ptr;
+	size_t bytes_alloc;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_kfree___60 {
+	const void *ptr;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_kmem_cache_alloc___60 {
+	const void *ptr;
+	size_t bytes_alloc;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_kmem_cache_free___60 {
+	const void *ptr;
+} __attribute__((preserve_access_index));
+
 SEC("tracepoint/kmem/kmalloc")
-int tp_kmalloc(struct trace_event_raw_kmalloc *ctx)
+int tp_kmalloc(struct trace_event_raw_kmalloc___60 *ctx)
 {
 	return kernel_alloc(ctx, (__u64)ctx->ptr, ctx->bytes_alloc);
 }
 
 SEC("tracepoint/kmem/kfree")
-int tp_kfree(struct trace_event_raw_kfree *ctx)
+int tp_kfree(struct trace_event_raw_kfree___60 *ctx)
 {
 	return free_enter((__u64)ctx->ptr);
 }
 
 SEC("tracepoint/kmem/kmem_cache_alloc")
-int tp_cache_alloc(struct trace_event_raw_kmem_cache_alloc *ctx)
+int tp_cache_alloc(struct trace_event_raw_kmem_cache_alloc___60 *ctx)
 {
 	return kernel_alloc(ctx, (__u64)ctx->ptr, ctx->bytes_alloc);
 }
 
 SEC("tracepoint/kmem/kmem_cache_free")
-int tp_cache_free(struct trace_event_raw_kmem_cache_free *ctx)
+int tp_cache_free(struct trace_event_raw_kmem_cache_free___60 *ctx)
 {
 	return free_enter((__u64)ctx->ptr);
 }

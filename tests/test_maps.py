@@ -88,6 +88,31 @@ def test_batch_update_and_read():
         assert len(got) == n and got[4999] == 4999 * 3
 
 
+def test_batch_update_falls_back_to_elements_where_the_kernel_has_none(monkeypatch):
+    """5.10's LPM trie has no BPF_MAP_UPDATE_BATCH (ENOTSUPP): update_batch then writes
+    element by element, with the same flags."""
+    from pybpf._sys import syscall
+    from pybpf._sys.uapi import Cmd
+    real = syscall.bpf
+
+    def no_batch_update(cmd, a, **kw):
+        if cmd == Cmd.MAP_UPDATE_BATCH:
+            raise errors.KernelError(524, "BPF_MAP_UPDATE_BATCH")
+        return real(cmd, a, **kw)
+    n = 300
+    with Map.create(MapType.LPM_TRIE, 8, 8, n, name="pt_m_lpmb",
+                    flags=MapFlag.NO_PREALLOC) as m:
+        monkeypatch.setattr(syscall, "bpf", no_batch_update)
+        keys = b"".join(struct.pack("<I4s", 32, struct.pack(">I", 0x0a000000 + i))
+                        for i in range(n))
+        vals = b"".join(struct.pack("<Q", i * 5) for i in range(n))
+        assert m.update_batch(keys, vals) == n
+        got = {k: struct.unpack("<Q", v)[0] for k, v in m.items_raw()}
+        assert len(got) == n and got[keys[8 * 7:8 * 8]] == 35
+        with pytest.raises(errors.KernelError):           # NOEXIST now holds per element
+            m.update_batch(keys[:8], vals[:8], UpdateFlag.NOEXIST)
+
+
 @pytest.mark.parametrize("typ", [MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH])
 def test_drain_reads_and_empties_a_hash(typ, monkeypatch):
     """drain_raw: every entry once, the map empty after; the same when a batch is

@@ -427,7 +427,9 @@ class Map:
             first = False
 
     def update_batch(self, keys: bytes, values: bytes, flags: int = 0) -> int:
-        """BPF_MAP_UPDATE_BATCH of packed keys/values (n * key_size, n * value slot bytes)."""
+        """BPF_MAP_UPDATE_BATCH of packed keys/values (n * key_size, n * value slot bytes);
+        element by element where the kernel has none for the map's type (5.10's LPM trie,
+        any map before 5.6)."""
         n = len(keys) // self.key_size if self.key_size else 0
         if n * self.key_size != len(keys) or len(values) != n * self._vbuf_size:
             raise ValueError("keys/values are not whole multiples of the map's sizes")
@@ -435,8 +437,19 @@ class Map:
         vb = ctypes.create_string_buffer(values, len(values))
         a = attr.MapBatch(keys=ctypes.addressof(kb), values=ctypes.addressof(vb), count=n,
                           map_fd=self.fileno(), elem_flags=flags)
-        syscall.bpf(Cmd.MAP_UPDATE_BATCH, a, detail=f"map {self.name!r}")
-        return a.count
+        try:
+            syscall.bpf(Cmd.MAP_UPDATE_BATCH, a, detail=f"map {self.name!r}")
+            return a.count
+        except errors.KernelError as e:
+            # the kernel leaves count as given when it has no batch op for the map
+            if e.errno not in _UNSUPPORTED:
+                raise
+        ks, vs = self.key_size, self._vbuf_size
+        for i in range(n):
+            el = attr.MapElem(map_fd=self.fileno(), key=ctypes.addressof(kb) + i * ks,
+                              value=ctypes.addressof(vb) + i * vs, flags=flags)
+            syscall.bpf(Cmd.MAP_UPDATE_ELEM, el, detail=f"map {self.name!r}")
+        return n
 
     def keys(self) -> Iterator[Any]:
         for k, _ in self.items_raw():

@@ -17,11 +17,9 @@ HEADER_GENERATOR_VERSION = 1     # bump when btf/cformat.py changes its output
 def release_tuple(release: str | None = None) -> tuple[int, int]:
     """(major, minor) of a kernel release ("5.10.0-46-amd64" -> (5, 10); the running
     kernel's by default); (0, 0) when the string does not start with them."""
-    head = (release or os.uname().release).split("-", 1)[0].split(".")
-    try:
-        return int(head[0]), int(head[1])
-    except (IndexError, ValueError):
-        return 0, 0
+    from .object.kconfig import kernel_version_code     # the one release parser
+    code = kernel_version_code(release)
+    return code >> 16, (code >> 8) & 0xff
 
 
 _memo: list[str] = []          # one per process: the running kernel cannot change under it

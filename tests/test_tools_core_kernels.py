@@ -77,11 +77,11 @@ def _tool_specs(kernel: btf.Spec):
                 spec.programs[prog].autoload = False
         if tool == "execsnoop":
             # one of two program sets, by the running kernel (task storage from 5.12)
-            from pybpf.tools.execsnoop import PROGRAMS, program_suffix
-            chosen = {p + program_suffix() for p in PROGRAMS}
+            from pybpf.tools.execsnoop import PROGRAMS, UNUSED_MAPS, program_suffix
+            suffix = program_suffix()
             for name, prog in spec.programs.items():
-                prog.autoload = name in chosen
-            for name in ("execs_hash", "empty_event") if not program_suffix() else ("execs",):
+                prog.autoload = name in {p + suffix for p in PROGRAMS}
+            for name in UNUSED_MAPS[suffix]:
                 spec.maps[name].autocreate = False
         yield tool, spec
 

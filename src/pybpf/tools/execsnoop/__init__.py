@@ -127,6 +127,8 @@ class Formatter:
 
 
 PROGRAMS = ("tp_enter_execve", "tp_enter_execveat", "tp_exit")
+# program_suffix() -> the maps only the other program set uses (left uncreated)
+UNUSED_MAPS = {"": ("execs_hash", "empty_event"), "_hash": ("execs",)}
 
 
 def program_suffix(release: str | None = None) -> str:
@@ -175,10 +177,9 @@ def run(args, out: _common.Output) -> int:
     try:
         data, identity = _common.tool_object("execsnoop")
         suffix = program_suffix()
-        unused = ("execs_hash", "empty_event") if not suffix else ("execs",)
         with pybpf.load(data, name="execsnoop", variables=consts, maps=user_maps,
                         cache_key=identity, programs=[p + suffix for p in PROGRAMS],
-                        autocreate=dict.fromkeys(unused, False)) as obj:
+                        autocreate=dict.fromkeys(UNUSED_MAPS[suffix], False)) as obj:
             _run.attach_some(obj, also={"tp_exit" + suffix:
                                         (("syscalls", "sys_exit_execveat"),)})
             _run.stream("execsnoop", obj, fmt.event, out, header=fmt.header)

@@ -206,14 +206,9 @@ class Program(AttachMethods):
             # bpf_get_attach_cookie() before 5.15: load with cookie 0, which the helper
             # returns for an attachment without one; attaching with a cookie loads a copy
             # seeing that one (links/cookies.py).  ``spec`` keeps the calls to copy from.
-            from .links.cookies import bake_cookie
-            baked = bake_cookie(insns, 0)
-            if baked is not None:
-                from copy import copy
-                zero = copy(spec)
-                zero.instructions = baked
-                prog = cls.load(zero, log_level, log_size)
-                prog.spec = spec
+            from .links.cookies import load_baked
+            prog = load_baked(spec, 0, log_level=log_level, log_size=log_size)
+            if prog is not None:
                 return prog
         from .loaderror import load_error
         raise load_error(spec, len(insns) // 8, err, log, trunc)

@@ -39,6 +39,12 @@ def program_with_cookie(prog, cookie: int):
         raise errors.NotSupportedError(
             f"bpf cookie {cookie:#x}", "this kernel has no bpf cookies (5.15+); pybpf gives "
             "a program its cookie as a 32-bit constant there, so only cookies below 2^31")
+    return load_baked(spec, cookie)
+
+
+def load_baked(spec, cookie: int, **load_kw):
+    """``spec`` loaded with its cookie calls made ``r0 = cookie`` (None when it has none);
+    the Program keeps ``spec`` itself, whose calls any later copy bakes again."""
     baked = bake_cookie(spec.insn_bytes(), cookie)
     if baked is None:
         return None
@@ -46,4 +52,6 @@ def program_with_cookie(prog, cookie: int):
     from ..programs import Program
     clone = copy(spec)
     clone.instructions = baked
-    return Program.load(clone)
+    prog = Program.load(clone, **load_kw)
+    prog.spec = spec
+    return prog

@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-from tests.toolrun import ToolRun
+from tests import netns
+from tests.toolrun import ToolRun, run_tool
+from tests.vm import hook_absent
 
 pytestmark = pytest.mark.kernel
 
@@ -202,6 +204,44 @@ def test_tcpretrans_dropped_syn_is_retransmitted():
                            str(isn)]
     for s in (first, second, srv):
         s.close()
+
+
+@pytest.mark.needs_hook("kprobe")
+def test_tcpretrans_lossprobe_shows_the_tail_loss_probe_then_the_retransmit():
+    from pybpf.links import kprobe
+    if not kprobe.available():
+        r = run_tool("tcpretrans", "-l")
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+        assert "tcp_send_loss_probe" in r.stderr and "CONFIG_KPROBES" in r.stderr
+        hook_absent()
+        return
+    t = ToolRun("tcpretrans", "-l", ready="RADDR:RPORT",
+                timeout=900 if os.environ.get("PYBPF_IN_VM") == "1" else 60)
+    with netns.entered("pybpf-tlp"):
+        srv = _listener()
+        port = srv.getsockname()[1]
+        c = socket.create_connection(("127.0.0.1", port))
+        a, _ = srv.accept()
+        c.sendall(b"x" * 100)                 # an RTT sample: the probe timer needs one
+        assert len(a.recv(100)) == 100
+        # every packet on this namespace's lo lost from here: the last segment's probe
+        # fires after ~2 RTTs (>= 10 ms), the retransmit timer after >= 200 ms
+        subprocess.run(["tc", "qdisc", "add", "dev", "lo", "root", "netem", "loss", "100%"],
+                       check=True, capture_output=True)
+        c.send(b"y" * 1000)
+        time.sleep(1.0)
+        subprocess.run(["tc", "qdisc", "del", "dev", "lo", "root"], check=True,
+                       capture_output=True)
+        lport = c.getsockname()[1]
+        for s in (c, a, srv):
+            s.close()
+    conn = [f"127.0.0.1:{lport}", f"127.0.0.1:{port}"]
+    t.wait_for(conn[0], timeout=10)
+    rows = [ln.split() for ln in t.stop()[1:]]
+    rows = [r for r in rows if [r[3], r[5]] == conn]
+    kinds = [r[4] for r in rows]
+    assert kinds[0] == "L>" and "R>" in kinds, rows
+    assert rows[0][2] == "4" and rows[0][6] == "ESTABLISHED", rows[0]
 
 
 def _syn_seq(sniff, sport: int) -> int:

@@ -9,9 +9,11 @@ from .. import _args, _common, _net, _run
 
 _HDR = struct.Struct("<QIi")
 _SEQ = _HDR.size + _net.ADDRS.size     # struct event's seq, after the addresses
+_TYPES = {1: "R", 2: "L"}              # tcpretrans.h: RETRANSMIT, TAIL_LOSS_PROBE
 
 EXAMPLES = """examples:
     pybpf tcpretrans           # trace TCP retransmits
+    pybpf tcpretrans -l        # include tail loss probe attempts (needs kprobes)
     pybpf tcpretrans -c        # count retransmits per connection until Ctrl-C
     pybpf tcpretrans -s        # display TCP sequence numbers
     pybpf tcpretrans -4        # trace IPv4 family only
@@ -33,13 +35,14 @@ def parser():
 
 
 def run(args, out):
+    programs = ["retransmit"]
     if args.lossprobe:
         # tail loss probes have no tracepoint: bcc hooks tcp_send_loss_probe with a kprobe
         from ...links import kprobe
         if not kprobe.available():
             raise SystemExit("error: -l needs a kprobe on tcp_send_loss_probe; this kernel "
                              "has no kprobes (CONFIG_KPROBES)")
-        raise SystemExit("error: -l (tail loss probes) is not implemented yet")
+        programs.append("tlp")
     consts = {"do_count": args.count, "targ_family": _net.family_const(args)}
     clock = _common.Clock()
 
@@ -56,19 +59,21 @@ def run(args, out):
         family, lport, rport, laddr, raddr = _net.unpack_addrs(data, _HDR.size)
         st = _net.TCP_STATES.get(state, str(state))
         seq = int.from_bytes(data[_SEQ:_SEQ + 4], "little")
+        kind = _TYPES.get(int.from_bytes(data[_SEQ + 4:_SEQ + 8], "little"), "?")
         if out.json:
             rec = {"time": clock.hms(ts), "pid": pid, "ip": _net.ip_version(family),
-                   "laddr": laddr, "lport": lport, "type": "R", "raddr": raddr,
+                   "laddr": laddr, "lport": lport, "type": kind, "raddr": raddr,
                    "rport": rport, "state": st}
             if args.sequence:
                 rec["seq"] = seq
             out.row("", rec)
             return
         out.row("%-8s %-7d %-2d %-20s %1s> %-20s " % (
-            clock.hms(ts), pid, _net.ip_version(family), f"{laddr}:{lport}", "R",
+            clock.hms(ts), pid, _net.ip_version(family), f"{laddr}:{lport}", kind,
             f"{raddr}:{rport}") + ("%-12s %s" % (st, seq) if args.sequence else st), {})
 
-    with _args.Filters(args) as f, _run.load("tcpretrans", f, consts) as obj:
+    with _args.Filters(args) as f, _run.load("tcpretrans", f, consts,
+                                                  programs=programs) as obj:
         _run.stream("tcpretrans", obj, handle, out, header)
         if args.count:
             rows = []

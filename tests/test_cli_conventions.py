@@ -185,6 +185,10 @@ def test_python_dash_m_pybpf_is_the_command():
     assert r.returncode == 0 and "execsnoop" in r.stdout
     r = _run(["nosuchcommand"])
     assert r.returncode == 2 and "unknown command" in r.stderr
+    import pybpf
+    for flag in ("--version", "-V", "version"):
+        r = _run([flag])
+        assert (r.returncode, r.stdout, r.stderr) == (0, f"pybpf {pybpf.__version__}\n", "")
 
 
 # ---- the real tool ------------------------------------------------------------------

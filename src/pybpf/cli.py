@@ -41,7 +41,8 @@ def _module(name: str):
 
 
 def _usage() -> str:
-    lines = ["usage: pybpf <command> [args]", "", "commands:"]
+    lines = ["usage: pybpf <command> [args]   (pybpf --version: the version)", "",
+             "commands:"]
     for name, (module, text) in _COMMANDS.items():
         if _available(module):
             lines.append(f"  {name:<12} {text}")
@@ -67,6 +68,10 @@ def _dispatch(argv: list[str]) -> int:
         print(_usage())
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
+    if cmd in ("-V", "--version", "version"):
+        from . import __version__
+        print(f"pybpf {__version__}")
+        return 0
     if cmd == "list":
         for name, text in sorted(_tools().items()):
             print(f"{name:<12} {text}")

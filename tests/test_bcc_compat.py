@@ -234,6 +234,19 @@ def test_kprobe_candidates_filter(tmp_path):
     assert "vfs_data" not in [f[0] for f in funcs]
     assert statics._section(funcs, "__init_begin", "__init_end") == (0xffffffff82000000,
                                                                      0xffffffff82000100)
+    black_file = tmp_path / "blacklist"
+    black_file.write_text("0xffffffff81000020-0xffffffff81000030\tvfs_readv\n")
+    nothing = str(tmp_path / "absent")
+    # without ftrace's list: kallsyms' text, less the __init code and the blacklist
+    assert statics.kprobe_functions("vfs_", str(ks), nothing, str(black_file)) == \
+        [b"vfs_read", b"vfs_mod_fn"]
+    # with it: only what ftrace lists (no __init or irq entry code is ever there), read
+    # without kallsyms, duplicates once, in its order
+    ff = tmp_path / "available_filter_functions"
+    ff.write_text("vfs_write\nvfs_read\nvfs_read.cold\nvfs_readv\nvfs_read\n"
+                  "vfs_mod_fn [mymod]\nother\n")
+    assert statics.kprobe_functions(r"vfs_\w+$", nothing, str(ff), str(black_file)) == \
+        [b"vfs_write", b"vfs_read", b"vfs_mod_fn"]
 
 
 def test_symbols_are_spelled_as_bcc_spells_them():

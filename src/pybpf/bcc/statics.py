@@ -60,6 +60,16 @@ def _read_names(*paths: str) -> set[str] | None:
     return None
 
 
+def _read_name_list(path: str) -> list[str] | None:
+    """The first word of each line of ``path``, in order; None if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return [m.decode(errors="replace") for m in re.findall(rb"^(\S+)", data, re.M)]
+
+
 _COLD = re.compile(r".*\.cold(\.\d+)?$")
 
 
@@ -98,30 +108,41 @@ def tracepoints(tp_re) -> list[str]:
     return out
 
 
-def kprobe_functions(event_re, path: str = "/proc/kallsyms") -> list[bytes]:
-    """Kernel functions matching regex ``event_re`` that a kprobe can attach to."""
+def kprobe_functions(event_re, path: str = "/proc/kallsyms", ftrace_path: str | None = None,
+                     blacklist_path: str = "/sys/kernel/debug/kprobes/blacklist"
+                     ) -> list[bytes]:
+    """Kernel functions matching regex ``event_re`` that a kprobe can attach to (the
+    paths are the kernel's files; tests give others)."""
     pat = re.compile(as_str(event_re))
-    from .. import tracefs
-    root = tracefs.root()
-    ftrace = _read_names(os.path.join(root, "available_filter_functions"))
+    if ftrace_path is None:
+        from .. import tracefs
+        ftrace_path = os.path.join(tracefs.root(), "available_filter_functions")
+    ftrace = _read_name_list(ftrace_path)
     black = set()
     try:
-        with open("/sys/kernel/debug/kprobes/blacklist") as f:
+        with open(blacklist_path) as f:
             black = {ln.split()[1] for ln in f if len(ln.split()) > 1}
     except OSError:
         pass
-    funcs = kernel_functions(path)
-    # __init code is gone after boot; irq entry code cannot be probed
-    skip = [_section(funcs, "__init_begin", "__init_end"),
-            _section(funcs, "__irqentry_text_start", "__irqentry_text_end")]
+    if ftrace is not None:
+        # ftrace lists only functions it can patch: none of the __init code (its records
+        # go when init memory is freed) nor the irq entry code (noinstr), so kallsyms is
+        # not needed to leave them out.  Reading kallsyms as well costs ~0.4 s here and
+        # ~7 s in an emulated guest.
+        names = ftrace
+    else:
+        funcs = kernel_functions(path)
+        # __init code is gone after boot; irq entry code cannot be probed
+        skip = [_section(funcs, "__init_begin", "__init_end"),
+                _section(funcs, "__irqentry_text_start", "__irqentry_text_end")]
+        names = [name for name, addr, _ in funcs
+                 if not any(lo <= addr < hi for lo, hi in skip)]
     out: list[bytes] = []
     seen: set[str] = set()
-    for name, addr, _ in funcs:
+    for name in names:
         if name in seen or not pat.match(name):
             continue
-        if any(lo <= addr < hi for lo, hi in skip):
-            continue
-        if traceable(name, ftrace, black):
+        if traceable(name, None, black):
             seen.add(name)
             out.append(name.encode())
     return out

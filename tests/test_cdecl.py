@@ -67,3 +67,64 @@ def test_ctype_bad_arguments():
         pybpf.ctype("struct no_such_type", header=HDR)
     with pytest.raises(errors.NotFoundError):
         pybpf.ctype("struct x", header=HDR.parent / "nope.h")
+
+
+WIDE = Path(__file__).parent / "data" / "ctype_wide.h"
+
+
+def _wide_record(extra: int) -> bytes:
+    raw = bytearray(64 + extra)
+    raw[0:4] = (7).to_bytes(4, "little")
+    raw[16:32] = (-2).to_bytes(16, "little", signed=True)
+    raw[32:48] = ((1 << 127) + 3).to_bytes(16, "little")
+    raw[48:50] = (20).to_bytes(2, "little")
+    raw[50:] = bytes(range(14 + extra))
+    return bytes(raw)
+
+
+def test_keywords_int128_and_flexible_arrays():
+    from pybpf.ctypes_record import build, describe
+    from pybpf.records import decoder
+    T = pybpf.ctype("struct pt_wide", header=WIDE)
+    for t in (T, build(describe([T]))[0]):          # the cold type and the warm record's
+        assert ctypes.sizeof(t) == 64 and t.data.offset == 50
+        e = decoder(t)(memoryview(_wide_record(6)))
+        assert (e.from_, getattr(e, "from"), e.s128, e.u128, e.n) == (7, 7, -2, (1 << 127) + 3,
+                                                                       20)
+        assert list(e.data) == list(range(20))      # the record's tail, past sizeof
+        e.data[1] = 99                              # elements write into the record
+        assert e.data[1] == 99 and bytes(e)[51] == 99
+        e.from_, e.s128, e.u128 = 8, -(1 << 127), (1 << 128) - 1
+        raw = bytes(e)
+        assert raw[0] == 8 and raw[16:32] == (1 << 127).to_bytes(16, "little")
+        assert raw[32:48] == b"\xff" * 16
+        assert list(t().data) == []                 # no record: no elements
+        assert list(decoder(t)(memoryview(_wide_record(0)[:40])).data) == []
+        with pytest.raises(AttributeError, match="flexible array"):
+            e.data = b"x"
+
+
+def test_flexible_array_record_from_the_kernel():
+    """A ring buffer record longer than the struct: its flexible array holds the rest."""
+    import os
+    from pybpf.ringbuf import RingBuffer
+    src = f'#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\n#include "{WIDE}"\n' \
+          'struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } rb ' \
+          'SEC(".maps");\nint my_pid;\n' \
+          'SEC("tp/syscalls/sys_enter_getppid") int f(void *c) {\n' \
+          '  if ((bpf_get_current_pid_tgid() >> 32) != my_pid) return 0;\n' \
+          '  struct pt_wide *w = bpf_ringbuf_reserve(&rb, sizeof(*w) + 6, 0);\n' \
+          '  if (!w) return 0;\n  w->from = 7; w->s128 = -2;\n' \
+          '  w->u128 = ((unsigned __int128)1 << 127) + 3;\n' \
+          '  w->n = 20;\n  for (int i = 0; i < 20; i++) w->data[i] = i;\n' \
+          '  bpf_ringbuf_submit(w, 0);\n  return 0;\n}\n' \
+          'char LICENSE[] SEC("license") = "GPL";\n'
+    T = pybpf.ctype("struct pt_wide", header=WIDE)
+    with pybpf.load(pybpf.compile(src, includes=[WIDE.parent])) as obj, \
+            RingBuffer(obj.maps["rb"]) as rb:
+        obj.bss.my_pid = os.getpid()
+        obj.attach()
+        os.getppid()
+        (e,) = rb.read(1000, decode=T)
+    assert (e.from_, e.s128, e.u128, e.n) == (7, -2, (1 << 127) + 3, 20)
+    assert list(e.data) == list(range(20))

@@ -28,7 +28,7 @@ from . import errors
 __all__ = ["ctype", "ctypes_of"]
 
 _ANCHOR = "__pybpf_ctype_"
-_TABLE_VERSION = "pybpf-ctype-1"
+_TABLE_VERSION = "pybpf-ctype-2"
 
 
 def _parse_name(name: str) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """ctypes types as plain data and back, so a cached C layout needs no BTF code.
 
 :func:`describe` turns the types :mod:`pybpf.ctypes_btf` made (structs and unions with
-explicit padding, arrays, bitfields as properties over raw bytes) into nested tuples that
+explicit padding, arrays, bitfields and ``__int128`` members as properties over raw bytes,
+flexible array members, aliases of members named by Python keywords) into nested tuples that
 ``marshal`` stores; :func:`build` makes the same types again from them with ctypes alone.
 ``pybpf.ctype(header=...)`` keeps them in a source record (:mod:`pybpf.srcrecord`), so a
 warm start imports neither the BTF model nor the converter.  The bitfield properties live
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import ctypes
 
-_VERSION = 1
+_VERSION = 2
 _SIMPLE = frozenset(("c_char", "c_bool", "c_byte", "c_ubyte", "c_short", "c_ushort", "c_int",
                      "c_uint", "c_long", "c_ulong", "c_longlong", "c_ulonglong", "c_float",
                      "c_double"))
@@ -38,6 +39,46 @@ class Bitfield(property):
             ctypes.memmove(raw, v.to_bytes(n, "little"), n)
         super().__init__(get, set_)
         self.spec = (store, shift, bits, bool(signed))
+
+
+class Alias(property):
+    """``e.from_`` for a member C names with a Python keyword (``e.from`` does not
+    parse); ``getattr(e, "from")`` works too."""
+
+    def __init__(self, target: str):
+        super().__init__(lambda self: getattr(self, target),
+                         lambda self, value: setattr(self, target, value))
+        self.spec = target
+
+
+class FlexArray(property):
+    """A flexible array member (``T data[];``, the struct's last): the elements a record
+    decoded by :func:`pybpf.records.decoder` holds past the member's offset (a ring buffer
+    record's own length; a perf buffer pads records to 8 bytes), none in a plain instance.
+    The elements share the record's memory; the member itself cannot be assigned."""
+
+    def __init__(self, offset: int, elem: type):
+        esize = max(ctypes.sizeof(elem), 1)
+
+        def get(self):
+            rec, n = self.__dict__.get("_record_") or (self, offset)   # (buffer, length)
+            return (elem * max(0, (n - offset) // esize)).from_buffer(rec, offset)
+
+        def set_(self, value):
+            raise AttributeError("a flexible array member takes its length from the record:"
+                                 " write its elements")
+        super().__init__(get, set_)
+        self.offset, self.elem = offset, elem
+
+
+def flexible(cls: type, name: str) -> None:
+    """Make member ``name`` of ``cls`` (a zero-length array, the struct's last field) a
+    :class:`FlexArray`."""
+    arr = dict(cls._fields_)[name]
+    if not (issubclass(arr, ctypes.Array) and arr._length_ == 0):
+        raise ValueError(f"{cls.__name__}.{name}: not a zero-length array")
+    setattr(cls, name, FlexArray(getattr(cls, name).offset, arr._type_))
+    cls._flex_ = name
 
 
 def init_by_members(self, *args, **kw):
@@ -68,13 +109,16 @@ def describe(types) -> tuple:
             d = t.__dict__
             fields = tuple((f[0], node(f[1])) for f in d["_fields_"])
             bits = tuple((k, *v.spec) for k, v in d.items() if isinstance(v, Bitfield))
+            extras = tuple(("alias", k, v.spec) for k, v in d.items() if isinstance(v, Alias))
+            if "_flex_" in d:
+                extras += (("flex", d["_flex_"]),)
             init = d.get("__init__")
             if init is not None and init is not init_by_members:
                 raise ValueError(f"{t.__name__} has its own __init__")
             n = ("s" if t.__bases__[0] is ctypes.Structure else "u", t.__name__,
                  d.get("_pack_", 0), fields, tuple(d.get("_anonymous_", ())),
                  None if "_members_" not in d else tuple(d["_members_"]), bits,
-                 init is not None, ctypes.sizeof(t))
+                 init is not None, ctypes.sizeof(t), extras)
         elif getattr(ctypes, getattr(t, "__name__", ""), None) is t and t.__name__ in _SIMPLE:
             n = ("c", t.__name__)
         else:
@@ -103,7 +147,7 @@ def build(desc) -> list[type]:
         elif tag == "a":
             t = _ref(made, n[1]) * n[2]
         elif tag in ("s", "u"):
-            _, name, pack, fields, anon, members, bits, init, size = n
+            _, name, pack, fields, anon, members, bits, init, size, extras = n
             base = ctypes.Structure if tag == "s" else ctypes.Union
             ns: dict = {} if members is None else {"_members_": list(members)}
             if pack:
@@ -125,6 +169,14 @@ def build(desc) -> list[type]:
                     raise ValueError(f"{name}.{bname}: beyond its bytes")
             if ctypes.sizeof(t) != size:
                 raise ValueError(f"{name}: {ctypes.sizeof(t)} bytes, recorded {size}")
+            for e in extras:
+                if e[0] == "alias" and len(e) == 3 and e[1] not in stores and (
+                        e[2] in stores or isinstance(ns.get(e[2]), Bitfield)):
+                    setattr(t, e[1], Alias(e[2]))
+                elif e[0] == "flex" and len(e) == 2 and e[1] in stores and tag == "s":
+                    flexible(t, e[1])
+                else:
+                    raise ValueError(f"{name}: unknown extra {e!r}")
         else:
             raise ValueError(f"unknown node {tag!r}")
         made.append(t)

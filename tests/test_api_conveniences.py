@@ -42,6 +42,28 @@ def test_load_compiles_a_bpf_c_path(tmp_path):
 
 
 @pytest.mark.kernel
+def test_load_takes_includes_and_cflags_for_a_c_source(tmp_path):
+    """cilium/ebpf's examples include "common.h" from ../headers and are built with -I."""
+    (tmp_path / "headers").mkdir()
+    (tmp_path / "headers" / "pt_common.h").write_text("#define PT_STEP 3\n")
+    src = tmp_path / "prog" / "inc.c"
+    src.parent.mkdir()
+    src.write_text(SRC.replace("hits++", "hits += PT_STEP * PT_MUL")
+                   .replace("#include <bpf", '#include "pt_common.h"\n#include <bpf'))
+    with pytest.raises(errors.CompileError, match="pt_common.h' file not found"):
+        pybpf.load(str(src))
+    for mul in (1, 2, 1):       # each cflags its own object (and record); the last is warm
+        with pybpf.load(str(src), includes=[tmp_path / "headers"],
+                        cflags=[f"-DPT_MUL={mul}"]) as obj:
+            obj.attach()
+            os.getppid()
+            # (getppid() of other processes would add more steps of the same size)
+            assert obj.bss.hits >= 3 * mul and obj.bss.hits % (3 * mul) == 0
+    with pytest.raises(ValueError, match="for a C source"):
+        pybpf.load(b"\x7fELF", includes=["/tmp"])
+
+
+@pytest.mark.kernel
 def test_set_log_reports_loads_and_attaches(tmp_path):
     src = tmp_path / "logged.bpf.c"
     src.write_text(SRC)

@@ -30,9 +30,12 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
          programs: Iterable[str] | None = None, cache_key: str | None = None,
          sections: dict[str, str] | None = None, core_targets=None,
          max_entries: dict[str, int] | None = None,
-         autocreate: dict[str, bool] | None = None) -> "Object":
+         autocreate: dict[str, bool] | None = None, includes=(), cflags=()) -> "Object":
     """Load an object (a spec, ELF bytes, a ``.bpf.o`` path, or a ``.bpf.c`` path, which is
     compiled through pybpf's cache) and return the loaded :class:`Object`.
+
+    ``includes`` (directories) and ``cflags`` go to clang for a C source, as in
+    :func:`pybpf.compile`: a program whose ``#include "common.h"`` lives elsewhere.
 
     ``maps`` replaces maps of the object with existing ones (by name: a Map or an fd), as
     libbpf's ``bpf_map__reuse_fd`` does; ``pin_root`` is where maps marked
@@ -63,6 +66,9 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     """
     data = None
     fetch = None
+    if (includes or cflags) and not (isinstance(source, (str, os.PathLike)) and
+                                     os.fspath(source).endswith(".c")):
+        raise ValueError("includes= and cflags= are for a C source (a .bpf.c path)")
     if callable(source) and cache_key is not None:
         fetch, data, name = source, b"", name or ""
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -72,7 +78,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
             # a BPF C source: compiled through the cache; a warm start knows the object
             # from a source record and asks the compiler only if no plan replays
             from ..srcrecord import object_of
-            data, ident, fetch = object_of(os.fspath(source))
+            data, ident, fetch = object_of(os.fspath(source), includes, cflags)
             cache_key = cache_key or ident
         else:
             with open(source, "rb") as f:

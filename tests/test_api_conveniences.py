@@ -61,6 +61,21 @@ def test_load_takes_includes_and_cflags_for_a_c_source(tmp_path):
             assert obj.bss.hits >= 3 * mul and obj.bss.hits % (3 * mul) == 0
     with pytest.raises(ValueError, match="for a C source"):
         pybpf.load(b"\x7fELF", includes=["/tmp"])
+    # a missing source is named (compile() alone would take the path for C text)
+    with pytest.raises(errors.NotFoundError, match=f"ENOENT\\): {tmp_path}/nope.bpf.c$"):
+        pybpf.load(str(tmp_path / "nope.bpf.c"))
+
+
+@pytest.mark.kernel
+def test_unknown_program_and_map_names_are_named_with_the_known_ones(tmp_path):
+    src = tmp_path / "names.bpf.c"
+    src.write_text(SRC)
+    with pytest.raises(KeyError, match=r"programs: no program 'pt_cnov' in object 'names'; "
+                                       r"programs: \['pt_conv'\]"):
+        pybpf.load(str(src), programs=["pt_cnov"])
+    with pybpf.load(str(src), programs=["pt_conv"]) as obj:
+        with pytest.raises(KeyError, match=r"no map 'hist'; maps: \['\.bss'\]"):
+            obj.typed_map("hist")
 
 
 @pytest.mark.kernel

@@ -88,6 +88,10 @@ def object_of(path: str, includes=(), cflags=()):
     try:
         with open(path, "rb") as f:
             src = f.read()
+    except FileNotFoundError:
+        # compile() would take the path for C text
+        from .errors import NotFoundError
+        raise NotFoundError(2, "load", path) from None
     except OSError:
         src = None                      # compile() says why, in its words
     extra = ("\0".join(includes), "\0".join(cflags)) if includes or cflags else ()

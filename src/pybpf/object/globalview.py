@@ -166,6 +166,8 @@ class DataSection:
 def typed_map(obj, name: str):
     """A view of ``obj.maps[name]`` decoding keys and values by the map's BTF types."""
     import copy
+    if name not in obj.maps:
+        raise KeyError(f"no map {name!r}; maps: {sorted(obj.maps)}")
     m = obj.maps[name]
     if obj._spec is not None:
         ms = obj._spec.maps.get(name)

@@ -112,6 +112,11 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         from .spec import ObjectSpec
         spec = ObjectSpec.from_bytes(data, name=name)
         if only is not None:
+            unknown = sorted(set(only) - set(spec.programs))
+            if unknown:
+                where = f"object {name!r}" if name else "the object"
+                raise KeyError(f"programs: no program {', '.join(map(repr, unknown))} in "
+                               f"{where}; programs: {sorted(spec.programs)}")
             for pname, p in spec.programs.items():
                 p.autoload = pname in only
     else:

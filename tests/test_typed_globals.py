@@ -118,6 +118,18 @@ def test_typed_sections_after_load(obj_bytes, replay, monkeypatch):
             assert k == os.getpid() and (v.limit, v.port, v.hi) == (77, 8080, 5)
             assert cfgs[os.getpid()].limit == 77
             assert obj.maps["cfgs"][os.getpid()] == bytes(v)      # the raw view is unchanged
+            # writes are checked as globals are: a dict for a struct, ints in range
+            cfgs[1] = {"limit": 5, "port": 9, "hi": 3}
+            assert (cfgs[1].limit, cfgs[1].port, cfgs[1].hi) == (5, 9, 3)
+            cfgs[2] = cfgs[1]
+            assert bytes(cfgs[2]) == bytes(cfgs[1])
+            with pytest.raises(TypeError, match="cfgs value: expected a dict"):
+                cfgs[3] = 1.5
+            with pytest.raises(TypeError, match=r"cfgs value\.port: expected an int"):
+                cfgs[3] = {"port": "http"}
+            with pytest.raises(OverflowError, match="cfgs key: -1 is out of range"):
+                cfgs[-1] = {"limit": 1}
+            assert sorted(k for k, _ in cfgs.items()) == sorted([1, 2, os.getpid()])
 
 
 @pytest.mark.kernel

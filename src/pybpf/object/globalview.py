@@ -187,4 +187,17 @@ def typed_map(obj, name: str):
             return None
         return lambda raw: c.decode(tid, raw)
     view.key_type, view.value_type = dec(ids[0]), dec(ids[1])
+    raw_enc = view._enc
+
+    def enc(v, size: int, what: str) -> bytes:
+        # writes are checked as globals are: dicts for structs, str for char[N], ints in
+        # range; a Map or program (map-in-map, prog array) stays its fd
+        tid = ids[0] if what == "key" else ids[1]
+        if not tid or hasattr(v, "fileno"):
+            return raw_enc(v, size, what)
+        raw = c.encode(tid, v, f"{name} {what}")
+        if len(raw) != size:
+            return raw_enc(v, size, what)
+        return raw
+    view._enc = enc
     return view

@@ -227,8 +227,10 @@ class GlobalsMixin:
 
     def typed_map(self, name: str):
         """Map ``name`` with keys and values decoded by its BTF types (ints, str for
-        ``char[N]``, tuples for arrays, ctypes instances for structs); ``obj.maps[name]``
-        stays raw bytes.  The view shares the map's fd: close the object, not the view."""
+        ``char[N]``, tuples for arrays, ctypes instances for structs) and written with the
+        checks of ``obj.bss.x = ...`` (a dict or a ctypes instance for a struct, TypeError
+        or OverflowError for what does not fit); ``obj.maps[name]`` stays raw bytes.  The
+        view shares the map's fd: close the object, not the view."""
         from .globalview import typed_map
         return typed_map(self, name)
 

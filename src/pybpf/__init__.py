@@ -10,7 +10,8 @@ Objects (libbpf-style ``.bpf.o``, or ``.bpf.c`` compiled through the cache):
     Object.attach_struct_ops(map): register a struct_ops map (attach() registers all);
         ObjectSpec.struct_ops: kernel struct and member -> program of each
     Program.attach_uprobe/attach_usdt/attach_tc/attach_xdp/attach_perf_event/attach_iter/
-        attach_cgroup/attach_socket/attach_kprobe/attach_tracepoint/...: links the
+        attach_cgroup/attach_socket/attach_netns/attach_netfilter/attach_sockmap/
+            attach_kprobe/attach_tracepoint/...: links the
         object owns (pybpf.links.methods)
     ObjectSpec.from_file(path): parse only; spec.maps[...].set_var / .max_entries
     compile(source) -> object bytes (clang, vmlinux.h, private cache)

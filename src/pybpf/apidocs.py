@@ -13,6 +13,7 @@ MODULES = ["pybpf", "pybpf.object.loader", "pybpf.object.globalview", "pybpf.obj
            "pybpf.links.raw_tracepoint", "pybpf.links.kprobe", "pybpf.links.uprobe",
            "pybpf.links.usdt", "pybpf.links.perf_event", "pybpf.links.iter",
            "pybpf.links.xdp", "pybpf.links.tc", "pybpf.links.cgroup", "pybpf.links.socket",
+           "pybpf.links.netns", "pybpf.links.netfilter", "pybpf.links.sockmap",
            "pybpf.links.tracing", "pybpf.maps", "pybpf.programs", "pybpf.testrun",
            "pybpf.ringbuf",
            "pybpf.perfbuf", "pybpf.records", "pybpf.cdecl", "pybpf.ctypes_btf",

@@ -25,6 +25,9 @@ _HOOKS = {
                       'cgroup hook'),
     "attach_iter": ((26,), 'SEC("iter/...")'),
     "attach_perf_event": ((7,), 'SEC("perf_event")'),
+    "attach_netns": ((30, 22), 'SEC("sk_lookup") or SEC("flow_dissector")'),
+    "attach_netfilter": ((32,), 'SEC("netfilter")'),
+    "attach_sockmap": ((16, 14), 'SEC("sk_msg") or SEC("sk_skb/...")'),
 }
 
 
@@ -188,3 +191,24 @@ class AttachMethods:
         self._expect("attach_socket")
         from . import socket
         return self._own(socket.attach(self, sock))
+
+    def attach_netns(self, netns=None):
+        """sk_lookup/flow_dissector on network namespace ``netns`` (None: this process's;
+        a path such as ``/run/netns/NAME``, or an fd)."""
+        self._expect("attach_netns")
+        from . import netns as ns
+        return self._own(ns.attach(self, netns))
+
+    def attach_netfilter(self, family="ipv4", hook="input", priority: int = 1, *,
+                         defrag: bool = False):
+        """At netfilter ``hook`` (``"prerouting"``, ``"input"``, ``"forward"``,
+        ``"output"``, ``"postrouting"``) of ``family`` in this network namespace."""
+        self._expect("attach_netfilter")
+        from . import netfilter
+        return self._own(netfilter.attach(self, family, hook, priority, defrag=defrag))
+
+    def attach_sockmap(self, map):
+        """sk_msg/sk_skb programs on sockmap or sockhash ``map`` (``obj.maps["m"]``)."""
+        self._expect("attach_sockmap")
+        from . import sockmap
+        return self._own(sockmap.attach(self, map))

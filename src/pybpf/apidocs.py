@@ -16,7 +16,7 @@ MODULES = ["pybpf", "pybpf.object.loader", "pybpf.object.globalview", "pybpf.obj
            "pybpf.links.netns", "pybpf.links.netfilter", "pybpf.links.sockmap",
            "pybpf.links.tracing", "pybpf.maps", "pybpf.programs", "pybpf.testrun",
            "pybpf.ringbuf",
-           "pybpf.perfbuf", "pybpf.records", "pybpf.cdecl", "pybpf.ctypes_btf",
+           "pybpf.perfbuf", "pybpf.userringbuf", "pybpf.records", "pybpf.cdecl", "pybpf.ctypes_btf",
            "pybpf.typedvalue", "pybpf.perf", "pybpf.log", "pybpf.toolchain", "pybpf.errors",
            "pybpf.features", "pybpf.bpffs", "pybpf.options", "pybpf.interrupts",
            "pybpf.bcc.bpf"]

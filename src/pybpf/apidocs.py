@@ -15,8 +15,8 @@ MODULES = ["pybpf", "pybpf.object.loader", "pybpf.object.globalview", "pybpf.obj
            "pybpf.links.xdp", "pybpf.links.tc", "pybpf.links.cgroup", "pybpf.links.socket",
            "pybpf.links.netns", "pybpf.links.netfilter", "pybpf.links.sockmap",
            "pybpf.links.tracing", "pybpf.maps", "pybpf.programs", "pybpf.testrun",
-           "pybpf.ringbuf",
-           "pybpf.perfbuf", "pybpf.userringbuf", "pybpf.records", "pybpf.cdecl", "pybpf.ctypes_btf",
+           "pybpf.ringbuf", "pybpf.userringbuf",
+           "pybpf.perfbuf", "pybpf.records", "pybpf.cdecl", "pybpf.ctypes_btf",
            "pybpf.typedvalue", "pybpf.perf", "pybpf.log", "pybpf.toolchain", "pybpf.errors",
            "pybpf.features", "pybpf.bpffs", "pybpf.options", "pybpf.interrupts",
            "pybpf.bcc.bpf"]

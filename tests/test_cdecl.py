@@ -128,3 +128,29 @@ def test_flexible_array_record_from_the_kernel():
         (e,) = rb.read(1000, decode=T)
     assert (e.from_, e.s128, e.u128, e.n) == (7, -2, (1 << 127) + 3, 20)
     assert list(e.data) == list(range(20))
+
+
+def test_a_header_that_redefines_vmlinux_types_stands_alone(tmp_path):
+    """cilium/ebpf's examples share a small vmlinux.h of their own (common.h): after the
+    real one its enums and structs are redefinitions, so it is compiled alone; the next
+    call answers from the record, without the compiler."""
+    import os
+    import subprocess
+    import sys
+    hdr = tmp_path / "pt_common.h"
+    hdr.write_text("typedef unsigned int u32;\ntypedef unsigned char u8;\n"
+                   "enum bpf_map_type { BPF_MAP_TYPE_UNSPEC = 0, BPF_MAP_TYPE_HASH = 1 };\n"
+                   "struct xdp_md { u32 data; u32 data_end; };\n"
+                   "struct pt_alone { u32 pid; u8 comm[16]; struct xdp_md md; };\n")
+    T = pybpf.ctype("struct pt_alone", header=hdr)
+    assert ctypes.sizeof(T) == 28 and T.md.offset == 20
+    code = ("import sys, ctypes, pybpf\n"
+            f"T = pybpf.ctype('struct pt_alone', header={str(hdr)!r})\n"
+            "print(ctypes.sizeof(T), 'pybpf.toolchain' in sys.modules)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.stdout.split() == ["28", "False"], r.stderr
+    bad = tmp_path / "pt_bad.h"
+    bad.write_text("struct xdp_md { int x; };\nstruct pt_bad { nosuchtype y; };\n")
+    with pytest.raises(errors.CompileError, match="redefinition of 'xdp_md'"):
+        pybpf.ctype("struct pt_bad", header=bad)       # the first error, with vmlinux.h

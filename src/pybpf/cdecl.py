@@ -5,9 +5,10 @@ char arrays, nested structs and bitfields included): no hand-written ctypes copy
 ``.h``.  Where the BTF comes from:
 
 - ``header=`` / ``source=``: the file (a header after ``vmlinux.h``, as a ``.bpf.c``
-  includes it) is compiled with clang ``-g`` through pybpf's
-  compile cache, with one variable of the type added, so the type is in the BTF even when
-  the program only uses it behind a pointer (clang leaves such types out).
+  includes it; alone when it redefines vmlinux.h's types) is compiled with clang ``-g``
+  through pybpf's compile cache, with one variable of the type added, so the type is in
+  the BTF even when the program only uses it behind a pointer (clang leaves such types
+  out).
 - ``obj=``: a loaded :class:`~pybpf.object.loader.Object`, an
   :class:`~pybpf.object.spec.ObjectSpec`, object bytes or a path to a ``.bpf.o``.
 - ``btf=``: a parsed BTF spec.
@@ -115,7 +116,19 @@ def _from_c(names, parsed, path, includes, cflags, prelude: bool) -> list[type]:
             pass                                # not a description we wrote: rebuild it
     from .toolchain import compile as cc
     deps: list = []
-    data = cc(text.encode(), includes=includes, cflags=cflags, deps=deps)
+    try:
+        data = cc(text.encode(), includes=includes, cflags=cflags, deps=deps)
+    except errors.CompileError as e:
+        if not prelude or "redefinition of" not in str(e):
+            raise
+        # a header that stands alone (cilium/ebpf's common.h is a small vmlinux.h of its
+        # own): without the prelude; the record keeps the answer under the usual key
+        text = _source_record(parsed, path, includes, cflags, False)[0]
+        deps = []
+        try:
+            data = cc(text.encode(), includes=includes, cflags=cflags, deps=deps)
+        except errors.CompileError:
+            raise e from None
     from ._hash import sha256
     key = sha256(_TABLE_VERSION.encode() + b"|" + text.encode() + b"|" + data).hexdigest()
     from .cache import get_record, put_record

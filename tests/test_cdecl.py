@@ -154,3 +154,17 @@ def test_a_header_that_redefines_vmlinux_types_stands_alone(tmp_path):
     bad.write_text("struct xdp_md { int x; };\nstruct pt_bad { nosuchtype y; };\n")
     with pytest.raises(errors.CompileError, match="redefinition of 'xdp_md'"):
         pybpf.ctype("struct pt_bad", header=bad)       # the first error, with vmlinux.h
+
+
+def test_records_print_their_members():
+    """print(e) shows the members in C's order (an anonymous union's in place, bitfields
+    by name, nested records and arrays spelled out), cold and from a source record."""
+    from pybpf.ctypes_record import build, describe
+    T = pybpf.ctype("struct pt_event", header=HDR)
+    for t in (T, build(describe([T]))[0]):
+        e = t(pid=-5, exit_event=True, duration_ns=7, comm=b"bash", kind=9, neg=-3)
+        assert repr(e) == ("pt_event(pid=-5, exit_event=True, ppid=0, duration_ns=7, code=7, "
+                           "comm=b'bash', inner=pt_inner(a=0, b=0), kind=9, prio=0, neg=-3, "
+                           "tail=0)")
+    W = pybpf.ctype("struct pt_wide", header=WIDE)
+    assert repr(W(s128=-1)) == "pt_wide(from=0, s128=-1, u128=0, n=0, data=[])"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 
 from .btf.kinds import Kind
-from .ctypes_record import Alias, Bitfield, flexible, init_by_members
+from .ctypes_record import Alias, Bitfield, flexible, init_by_members, record_repr
 from .errors import BTFError
 
 _INTS = {(1, False): ctypes.c_uint8, (1, True): ctypes.c_int8,
@@ -162,6 +162,8 @@ class Converter:
                 ("__u", cls), ("__size", ctypes.c_uint8 * t.size)], "_anonymous_": ["__u"]})
         if not issubclass(cls, (ctypes.Structure, ctypes.Union)):
             return cls
+        if not self.bcc:
+            cls.__repr__ = record_repr
         for n in names:
             if n in _KEYWORDS and n + "_" not in names:
                 setattr(cls, n + "_", Alias(n))

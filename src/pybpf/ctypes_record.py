@@ -81,6 +81,39 @@ def flexible(cls: type, name: str) -> None:
     cls._flex_ = name
 
 
+def record_repr(self) -> str:
+    """``event(pid=7, comm=b'bash', ...)``: the members in C's order (those of anonymous
+    structs and unions in place), arrays as lists."""
+    return f"{type(self).__name__}({', '.join(_parts(self))})"
+
+
+def _parts(rec) -> list[str]:
+    cls = type(rec)
+    anon = set(getattr(cls, "_anonymous_", ()))
+    out: list[str] = []
+    for name in cls.__dict__.get("_members_") or [f[0] for f in cls._fields_]:
+        if name in anon:
+            out += _parts(getattr(rec, name))
+        elif not name.startswith("__"):
+            out.append(f"{name}={_plain(getattr(rec, name))!r}")
+    return out
+
+
+class _Raw(str):
+    """A value's repr as already written (nested records)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _plain(v):
+    if isinstance(v, ctypes.Array):
+        return [_plain(x) for x in v]
+    if isinstance(v, (ctypes.Structure, ctypes.Union)):
+        return _Raw(repr(v))
+    return v
+
+
 def init_by_members(self, *args, **kw):
     """``__init__`` of a record with bitfields: positional values go to the members in C's
     order, as a C initializer (and bcc's ctypes) would put them."""
@@ -160,6 +193,7 @@ def build(desc) -> list[type]:
                 ns[bname] = Bitfield(store, shift, width, signed)
             if init:
                 ns["__init__"] = init_by_members
+            ns["__repr__"] = record_repr
             t = type(name, (base,), ns)
             if anon:
                 t._anonymous_ = list(anon)

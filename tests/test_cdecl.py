@@ -168,3 +168,17 @@ def test_records_print_their_members():
                            "tail=0)")
     W = pybpf.ctype("struct pt_wide", header=WIDE)
     assert repr(W(s128=-1)) == "pt_wide(from=0, s128=-1, u128=0, n=0, data=[])"
+
+
+def test_enums_carry_their_enumerators():
+    from pybpf.ctypes_record import build, describe
+    C = pybpf.ctype("enum pt_color", header=WIDE)
+    for t in (C, build(describe([C]))[0], pybpf.ctype("pt_color_t", header=WIDE)):
+        assert issubclass(t, ctypes.c_int) and ctypes.sizeof(t) == 4
+        assert (t.PT_RED, t.PT_GREEN, t.PT_BLUE) == (1, 2, -1)
+        assert t._enumerators_ == (("PT_RED", 1), ("PT_GREEN", 2), ("PT_BLUE", -1))
+        assert t.from_buffer_copy((-1).to_bytes(4, "little", signed=True)).value == t.PT_BLUE
+    src = f'#include "vmlinux.h"\n#include "{WIDE}"\nenum pt_color pt_c = PT_GREEN;\n' \
+          'char LICENSE[] __attribute__((section("license"))) = "GPL";\n'
+    assert pybpf.ctype("enum pt_color", obj=pybpf.compile(src, includes=[WIDE.parent])
+                       ).PT_BLUE == -1

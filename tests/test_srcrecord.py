@@ -124,6 +124,10 @@ _node = st.one_of(
                                  st.tuples(st.sampled_from(["flex", "?"]),
                                            st.sampled_from(["st", "zz"])), st.tuples()),
                        max_size=2).map(tuple)),
+    st.tuples(st.just("e"), st.integers(-1, 3), st.text(max_size=3),
+              st.lists(st.tuples(st.sampled_from(["A", "value", "1x", 2]),
+                                 st.one_of(st.integers(-2, 2), st.text(max_size=1))),
+                       max_size=2).map(tuple)),
     st.tuples(st.text(max_size=2)))
 
 

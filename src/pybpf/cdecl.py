@@ -29,7 +29,7 @@ from . import errors
 __all__ = ["ctype", "ctypes_of"]
 
 _ANCHOR = "__pybpf_ctype_"
-_TABLE_VERSION = "pybpf-ctype-2"
+_TABLE_VERSION = "pybpf-ctype-3"
 
 
 def _parse_name(name: str) -> tuple[str, str]:
@@ -68,7 +68,25 @@ def ctypes_of(*names: str, header=None, source=None, obj=None, btf=None, include
         btf = _btf_of(obj)
     from .ctypes_btf import Converter
     conv = Converter(btf)
-    return [conv(_find(btf, kw, n, full)) for (kw, n), full in zip(parsed, names)]
+    out = []
+    for (kw, n), full in zip(parsed, names):
+        tid = _find(btf, kw, n, full)
+        out.append(_with_enumerators(conv(tid), _enumerators(btf, tid), n))
+    return out
+
+
+def _enumerators(btf, tid: int):
+    """((name, value), ...) of ``tid`` if it is (a typedef of) an enum, else None."""
+    t = btf[btf.resolve(tid)]
+    vals = getattr(t, "values", None)
+    return None if vals is None else [(v.name, v.value) for v in vals]
+
+
+def _with_enumerators(t: type, pairs, name: str) -> type:
+    if pairs is None:
+        return t
+    from .ctypes_record import enum_type
+    return enum_type(t, name, pairs)
 
 
 def _btf_of(obj):
@@ -138,7 +156,9 @@ def _from_c(names, parsed, path, includes, cflags, prelude: bool) -> list[type]:
         put_record(key, rec)
     from .ctypes_btf import Converter, TypeTable
     conv = Converter(TypeTable(rec["table"]))
-    types = [conv(r) for r in rec["roots"]]
+    enums = rec.get("enums") or {}
+    types = [_with_enumerators(conv(r), enums.get(i), parsed[i][1])
+             for i, r in enumerate(rec["roots"])]
     from .ctypes_record import describe
     try:
         srcrecord.put(rkey, describe(types), deps)
@@ -187,4 +207,5 @@ def _export(data: bytes, n: int) -> dict:
         if not ids:
             raise errors.BTFError(f"no BTF for the type anchor {i}")
         roots.append(btf[ids[0]].type)
-    return {"roots": roots, "table": export_types(btf, roots)}
+    enums = {i: e for i, r in enumerate(roots) if (e := _enumerators(btf, r)) is not None}
+    return {"roots": roots, "table": export_types(btf, roots), "enums": enums}

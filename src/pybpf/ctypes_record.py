@@ -81,6 +81,15 @@ def flexible(cls: type, name: str) -> None:
     cls._flex_ = name
 
 
+def enum_type(base: type, name: str, pairs) -> type:
+    """``ctype("enum color")``: the enum's ctypes int with each enumerator as a class
+    attribute (``Color.RED``) and ``_enumerators_``, ((name, value), ...) in C's order."""
+    pairs = tuple((str(n), int(v)) for n, v in pairs)
+    ns = {n: v for n, v in pairs if n.isidentifier() and not hasattr(base, n)}
+    ns["_enumerators_"] = pairs
+    return type(name or base.__name__, (base,), ns)
+
+
 def record_repr(self) -> str:
     """``event(pid=7, comm=b'bash', ...)``: the members in C's order (those of anonymous
     structs and unions in place), arrays as lists."""
@@ -154,6 +163,8 @@ def describe(types) -> tuple:
                  init is not None, ctypes.sizeof(t), extras)
         elif getattr(ctypes, getattr(t, "__name__", ""), None) is t and t.__name__ in _SIMPLE:
             n = ("c", t.__name__)
+        elif isinstance(t, type) and "_enumerators_" in t.__dict__:
+            n = ("e", node(t.__bases__[0]), t.__name__, t._enumerators_)
         else:
             raise ValueError(f"cannot describe {t!r}")
         nodes.append(n)
@@ -179,6 +190,13 @@ def build(desc) -> list[type]:
             t = getattr(ctypes, n[1])
         elif tag == "a":
             t = _ref(made, n[1]) * n[2]
+        elif tag == "e":
+            base = _ref(made, n[1])
+            if base.__name__ not in _SIMPLE or not all(
+                    type(p) is tuple and len(p) == 2 and type(p[0]) is str and
+                    type(p[1]) is int for p in n[3]):
+                raise ValueError(f"not an enum: {n!r}")
+            t = enum_type(base, n[2], n[3])
         elif tag in ("s", "u"):
             _, name, pack, fields, anon, members, bits, init, size, extras = n
             base = ctypes.Structure if tag == "s" else ctypes.Union

@@ -11,4 +11,7 @@ struct pt_wide {
 	unsigned char data[];       /* at 50; sizeof is 64, so data[0..13] are in it */
 };
 
+enum pt_color { PT_RED = 1, PT_GREEN = 2, PT_BLUE = -1 };
+typedef enum pt_color pt_color_t;
+
 #endif

@@ -42,6 +42,43 @@ def test_load_compiles_a_bpf_c_path(tmp_path):
 
 
 @pytest.mark.kernel
+def test_load_takes_includes_and_cflags_for_a_c_source(tmp_path):
+    """cilium/ebpf's examples include "common.h" from ../headers and are built with -I."""
+    (tmp_path / "headers").mkdir()
+    (tmp_path / "headers" / "pt_common.h").write_text("#define PT_STEP 3\n")
+    src = tmp_path / "prog" / "inc.c"
+    src.parent.mkdir()
+    src.write_text(SRC.replace("hits++", "hits += PT_STEP * PT_MUL")
+                   .replace("#include <bpf", '#include "pt_common.h"\n#include <bpf'))
+    with pytest.raises(errors.CompileError, match="pt_common.h' file not found"):
+        pybpf.load(str(src))
+    for mul in (1, 2, 1):       # each cflags its own object (and record); the last is warm
+        with pybpf.load(str(src), includes=[tmp_path / "headers"],
+                        cflags=[f"-DPT_MUL={mul}"]) as obj:
+            obj.attach()
+            os.getppid()
+            # (getppid() of other processes would add more steps of the same size)
+            assert obj.bss.hits >= 3 * mul and obj.bss.hits % (3 * mul) == 0
+    with pytest.raises(ValueError, match="for a C source"):
+        pybpf.load(b"\x7fELF", includes=["/tmp"])
+    # a missing source is named (compile() alone would take the path for C text)
+    with pytest.raises(errors.NotFoundError, match=f"ENOENT\\): {tmp_path}/nope.bpf.c$"):
+        pybpf.load(str(tmp_path / "nope.bpf.c"))
+
+
+@pytest.mark.kernel
+def test_unknown_program_and_map_names_are_named_with_the_known_ones(tmp_path):
+    src = tmp_path / "names.bpf.c"
+    src.write_text(SRC)
+    with pytest.raises(KeyError, match=r"programs: no program 'pt_cnov' in object 'names'; "
+                                       r"programs: \['pt_conv'\]"):
+        pybpf.load(str(src), programs=["pt_cnov"])
+    with pybpf.load(str(src), programs=["pt_conv"]) as obj:
+        with pytest.raises(KeyError, match=r"no map 'hist'; maps: \['\.bss'\]"):
+            obj.typed_map("hist")
+
+
+@pytest.mark.kernel
 def test_set_log_reports_loads_and_attaches(tmp_path):
     src = tmp_path / "logged.bpf.c"
     src.write_text(SRC)

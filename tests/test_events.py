@@ -140,3 +140,16 @@ def test_perf_buffer_that_falls_behind_reports_lost_samples(obj_bytes):
     assert lost > 0 and got
     assert sum(lost_cb) == lost
     assert len(got) + lost == n + 1
+
+
+def test_a_reader_of_the_wrong_map_says_so(obj_bytes):
+    """A perf buffer would write its event fds into any u32 map without this check."""
+    with _loaded(obj_bytes) as obj:
+        with pytest.raises(ValueError, match=r"^map 'pb' has type perf_event_array: not a "
+                                             r"ring buffer \(BPF_MAP_TYPE_RINGBUF\)$"):
+            RingBuffer(obj.maps["pb"])
+        with pytest.raises(ValueError, match=r"^map 'rb' has type ringbuf: not a perf event "
+                                             r"array \(BPF_MAP_TYPE_PERF_EVENT_ARRAY\)$"):
+            PerfBuffer(obj.maps["rb"])
+        with pytest.raises(ValueError, match=r"rodata' has type array: "):
+            PerfBuffer(obj.maps[".rodata"])

@@ -86,3 +86,14 @@ def test_cgroup_hook_denies_then_allows(obj, cg, what, prog, attach_type):
         # the test process itself is not in the cgroup: unaffected
         exec(CHILD[what])
     assert _run_in(cg, what) == "ok"
+
+
+def test_a_directory_outside_cgroup_v2_is_named(obj, tmp_path):
+    """The kernel's EBADF for a plain (or cgroup v1) directory becomes one line that says
+    where cgroup v2 is."""
+    with pytest.raises(pybpf.errors.AttachError) as e:
+        obj.programs["pt_cg_sock"].attach_cgroup(str(tmp_path))
+    assert str(e.value) == (f"cgroup attach: Bad file descriptor (errno EBADF): {tmp_path} "
+                            f"is not a cgroup v2 directory (cgroup2 is mounted at "
+                            f"{cgroup.cgroup2_root()})")
+    assert obj.links == []

@@ -85,6 +85,45 @@ def test_attach_names_errors(obj_bytes):
             "syscalls", "sys_enter_getpid") in obj.links
 
 
+
+@pytest.mark.kernel
+def test_a_program_of_another_type_is_refused_before_the_kernel(obj_bytes):
+    """The kernel says only EINVAL (and tc netlink would first add a clsact qdisc)."""
+    from pybpf import perf
+    with pybpf.load(obj_bytes, name="pt_owned") as obj:
+        tp, tc = obj.programs["on_getppid"], obj.programs["tc_pass"]
+        calls = [(tc, "attach_uprobe", lambda: tc.attach_uprobe("/bin/true", "main"),
+                  "has type sched_cls; attach_uprobe() takes one from SEC(\"kprobe/...\") or"),
+                 (tp, "attach_tc", lambda: tp.attach_tc("lo", mode="netlink"),
+                  "has type tracepoint; attach_tc() takes one from SEC(\"tc\")"),
+                 (tp, "attach_xdp", lambda: tp.attach_xdp("lo"), "SEC(\"xdp\")"),
+                 (tp, "attach_socket", lambda: tp.attach_socket(None), "SEC(\"socket\")"),
+                 (tc, "attach_tracepoint",
+                  lambda: tc.attach_tracepoint("syscalls", "sys_enter_getpid"),
+                  "SEC(\"tracepoint/...\")"),
+                 (tp, "attach_perf_event", lambda: tp.attach_perf_event(sample_freq=9),
+                  "SEC(\"perf_event\")"),
+                 (tc, "attach_cgroup", lambda: tc.attach_cgroup("/"), "cgroup hook")]
+        for prog, method, call, msg in calls:
+            with pytest.raises(errors.AttachError) as e:
+                call()
+            assert str(e.value).startswith(f"{method}: Invalid argument (errno EINVAL): "
+                                           f"program {prog.name!r} has type "), method
+            assert msg in str(e.value) and "\n" not in str(e.value)
+        assert obj.links == []
+        # a tracepoint program on the tracepoint PMU through attach_perf_event is the kernel's
+        # to judge (it takes it): no refusal here
+        assert tp.attach_perf_event(type=perf.PERF_TYPE_TRACEPOINT, config=_tp_id(), cpu=0,
+                                    sample_period=1) in obj.links
+    out = subprocess.run(["tc", "qdisc", "show", "dev", "lo"], capture_output=True, text=True)
+    assert "clsact" not in out.stdout
+
+
+def _tp_id() -> int:
+    from pybpf import tracefs
+    return tracefs.tracepoint_id("syscalls", "sys_enter_getpid")
+
+
 ROLLBACK = """
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

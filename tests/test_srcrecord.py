@@ -79,8 +79,9 @@ def _layout(t):
         return (t.__bases__[0].__name__, t.__name__, ctypes.sizeof(t), ctypes.alignment(t),
                 tuple((f, getattr(t, f).offset, _layout(ft)) for f, ft in d["_fields_"]),
                 tuple(d.get("_anonymous_", ())), tuple(d.get("_members_", ())),
-                tuple(sorted((k, v.spec) for k, v in d.items()
-                             if isinstance(v, ctypes_record.Bitfield))))
+                tuple(sorted((k, type(v).__name__, getattr(v, "spec", None),
+                              getattr(v, "offset", None)) for k, v in d.items()
+                             if isinstance(v, property))), d.get("_flex_"))
     return t.__name__
 
 
@@ -113,11 +114,20 @@ _node = st.one_of(
     st.tuples(st.sampled_from(["s", "u"]), st.text(max_size=4), st.integers(-1, 2),
               st.lists(st.tuples(st.text(max_size=3), st.integers(-1, 4)), max_size=3)
               .map(tuple), st.just(()), st.none(), st.just(()), st.booleans(),
-              st.integers(0, 16)),
+              st.integers(0, 16), st.just(())),
     st.tuples(st.just("s"), st.just("b"), st.just(1), st.just((("st", 0),)), st.just(()),
               st.none(), st.lists(st.tuples(st.sampled_from(["x", "st"]), st.sampled_from(
                   ["st", "zz"]), st.integers(-2, 9), st.integers(-1, 130), st.booleans()),
-                  max_size=2).map(tuple), st.booleans(), st.integers(0, 4)),
+                  max_size=2).map(tuple), st.booleans(), st.integers(0, 4),
+              st.lists(st.one_of(st.tuples(st.just("alias"), st.sampled_from(["y", "st"]),
+                                           st.sampled_from(["x", "st", "zz"])),
+                                 st.tuples(st.sampled_from(["flex", "?"]),
+                                           st.sampled_from(["st", "zz"])), st.tuples()),
+                       max_size=2).map(tuple)),
+    st.tuples(st.just("e"), st.integers(-1, 3), st.text(max_size=3),
+              st.lists(st.tuples(st.sampled_from(["A", "value", "1x", 2]),
+                                 st.one_of(st.integers(-2, 2), st.text(max_size=1))),
+                       max_size=2).map(tuple)),
     st.tuples(st.text(max_size=2)))
 
 

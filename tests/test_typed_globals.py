@@ -118,6 +118,18 @@ def test_typed_sections_after_load(obj_bytes, replay, monkeypatch):
             assert k == os.getpid() and (v.limit, v.port, v.hi) == (77, 8080, 5)
             assert cfgs[os.getpid()].limit == 77
             assert obj.maps["cfgs"][os.getpid()] == bytes(v)      # the raw view is unchanged
+            # writes are checked as globals are: a dict for a struct, ints in range
+            cfgs[1] = {"limit": 5, "port": 9, "hi": 3}
+            assert (cfgs[1].limit, cfgs[1].port, cfgs[1].hi) == (5, 9, 3)
+            cfgs[2] = cfgs[1]
+            assert bytes(cfgs[2]) == bytes(cfgs[1])
+            with pytest.raises(TypeError, match="cfgs value: expected a dict"):
+                cfgs[3] = 1.5
+            with pytest.raises(TypeError, match=r"cfgs value\.port: expected an int"):
+                cfgs[3] = {"port": "http"}
+            with pytest.raises(OverflowError, match="cfgs key: -1 is out of range"):
+                cfgs[-1] = {"limit": 1}
+            assert sorted(k for k, _ in cfgs.items()) == sorted([1, 2, os.getpid()])
 
 
 @pytest.mark.kernel
@@ -162,3 +174,43 @@ def test_a_replay_reads_integers_as_the_codec_does(obj_bytes):
                 assert got == slow, name
             assert kinds == {"bool", "signed", "int"}
     assert replayed
+
+
+MAP_IN_MAP = r"""
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+struct inner { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1);
+               __type(key, __u32); __type(value, __u64); };
+struct inner pt_in0 SEC(".maps"), pt_in1 SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 2);
+         __type(key, __u32); __array(values, struct inner); } pt_outer SEC(".maps") =
+         { .values = { &pt_in0, &pt_in1 } };
+int my_pid;
+SEC("tracepoint/syscalls/sys_enter_getppid") int pt_mim(void *c)
+{
+    __u32 slot = 1, k = 0;
+    if ((bpf_get_current_pid_tgid() >> 32) != my_pid) return 0;
+    void *m = bpf_map_lookup_elem(&pt_outer, &slot);
+    __u64 *v = m ? bpf_map_lookup_elem(m, &k) : 0;
+    if (v) __sync_fetch_and_add(v, 1);
+    return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@pytest.mark.kernel
+def test_a_map_in_map_reads_back_its_inner_maps():
+    """The kernel answers an outer map's lookup with the inner map's id: the typed view
+    gives the object's own Map for it, and takes a Map to write."""
+    with pybpf.load(pybpf.compile(MAP_IN_MAP), name="pt_mim") as obj:
+        obj.bss.my_pid = os.getpid()
+        obj.attach()
+        outer = obj.typed_map("pt_outer")
+        assert outer[0] is obj.maps["pt_in0"] and outer[1] is obj.maps["pt_in1"]
+        os.getppid()
+        outer[1] = obj.maps["pt_in0"]                  # slot 1 now holds pt_in0
+        os.getppid()
+        os.getppid()
+        assert outer[1] is obj.maps["pt_in0"]
+        assert obj.typed_map("pt_in1")[0] == 1 and obj.typed_map("pt_in0")[0] == 2

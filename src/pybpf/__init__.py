@@ -3,21 +3,23 @@
 ``import pybpf`` is cheap: submodules load on first use of the names below.
 
 Objects (libbpf-style ``.bpf.o``, or ``.bpf.c`` compiled through the cache):
-    load(path_or_bytes_or_spec, variables=..., programs=..., sections=...) -> Object
+    load(path_or_bytes_or_spec, variables=..., programs=..., sections=...,
+         includes=..., cflags=...) -> Object
     Object.programs / .maps / .links; .attach(names=None, skip_missing=False)
     Object.bss / .data / .rodata / .datasec(name): global variables typed by BTF
     Object.typed_map(name): a map with BTF-typed keys and values
     Object.attach_struct_ops(map): register a struct_ops map (attach() registers all);
         ObjectSpec.struct_ops: kernel struct and member -> program of each
     Program.attach_uprobe/attach_usdt/attach_tc/attach_xdp/attach_perf_event/attach_iter/
-        attach_cgroup/attach_socket/attach_kprobe/attach_tracepoint/...: links the
-        object owns (pybpf.links.methods)
+        attach_cgroup/attach_socket/attach_netns/attach_netfilter/attach_sockmap/
+        attach_kprobe/attach_tracepoint/...: links the object owns (pybpf.links.methods)
     ObjectSpec.from_file(path): parse only; spec.maps[...].set_var / .max_entries
     compile(source) -> object bytes (clang, vmlinux.h, private cache)
 Types and events:
     ctype("struct event", header=..., source=..., obj=...) -> ctypes type
     ctypes_of(*names, ...) -> list of ctypes types
     pybpf.ringbuf.RingBuffer, pybpf.perfbuf.PerfBuffer: read(decode=T)
+    pybpf.userringbuf.UserRingBuffer: write(sample), for bpf_user_ringbuf_drain()
     pybpf.links.iter.records(link, T): typed iterator output
 Low level: Map, MapSpec, Program, ProgramSpec, Features; pybpf.links.* (one module per
     hook family), pybpf.perf (PERF_TYPE_*/PERF_COUNT_*), pybpf.errors

@@ -5,9 +5,10 @@ char arrays, nested structs and bitfields included): no hand-written ctypes copy
 ``.h``.  Where the BTF comes from:
 
 - ``header=`` / ``source=``: the file (a header after ``vmlinux.h``, as a ``.bpf.c``
-  includes it) is compiled with clang ``-g`` through pybpf's
-  compile cache, with one variable of the type added, so the type is in the BTF even when
-  the program only uses it behind a pointer (clang leaves such types out).
+  includes it; alone when it redefines vmlinux.h's types) is compiled with clang ``-g``
+  through pybpf's compile cache, with one variable of the type added, so the type is in
+  the BTF even when the program only uses it behind a pointer (clang leaves such types
+  out).
 - ``obj=``: a loaded :class:`~pybpf.object.loader.Object`, an
   :class:`~pybpf.object.spec.ObjectSpec`, object bytes or a path to a ``.bpf.o``.
 - ``btf=``: a parsed BTF spec.
@@ -28,7 +29,7 @@ from . import errors
 __all__ = ["ctype", "ctypes_of"]
 
 _ANCHOR = "__pybpf_ctype_"
-_TABLE_VERSION = "pybpf-ctype-1"
+_TABLE_VERSION = "pybpf-ctype-3"
 
 
 def _parse_name(name: str) -> tuple[str, str]:
@@ -67,7 +68,25 @@ def ctypes_of(*names: str, header=None, source=None, obj=None, btf=None, include
         btf = _btf_of(obj)
     from .ctypes_btf import Converter
     conv = Converter(btf)
-    return [conv(_find(btf, kw, n, full)) for (kw, n), full in zip(parsed, names)]
+    out = []
+    for (kw, n), full in zip(parsed, names):
+        tid = _find(btf, kw, n, full)
+        out.append(_with_enumerators(conv(tid), _enumerators(btf, tid), n))
+    return out
+
+
+def _enumerators(btf, tid: int):
+    """((name, value), ...) of ``tid`` if it is (a typedef of) an enum, else None."""
+    t = btf[btf.resolve(tid)]
+    vals = getattr(t, "values", None)
+    return None if vals is None else [(v.name, v.value) for v in vals]
+
+
+def _with_enumerators(t: type, pairs, name: str) -> type:
+    if pairs is None:
+        return t
+    from .ctypes_record import enum_type
+    return enum_type(t, name, pairs)
 
 
 def _btf_of(obj):
@@ -115,7 +134,19 @@ def _from_c(names, parsed, path, includes, cflags, prelude: bool) -> list[type]:
             pass                                # not a description we wrote: rebuild it
     from .toolchain import compile as cc
     deps: list = []
-    data = cc(text.encode(), includes=includes, cflags=cflags, deps=deps)
+    try:
+        data = cc(text.encode(), includes=includes, cflags=cflags, deps=deps)
+    except errors.CompileError as e:
+        if not prelude or "redefinition of" not in str(e):
+            raise
+        # a header that stands alone (cilium/ebpf's common.h is a small vmlinux.h of its
+        # own): without the prelude; the record keeps the answer under the usual key
+        text = _source_record(parsed, path, includes, cflags, False)[0]
+        deps = []
+        try:
+            data = cc(text.encode(), includes=includes, cflags=cflags, deps=deps)
+        except errors.CompileError:
+            raise e from None
     from ._hash import sha256
     key = sha256(_TABLE_VERSION.encode() + b"|" + text.encode() + b"|" + data).hexdigest()
     from .cache import get_record, put_record
@@ -125,7 +156,9 @@ def _from_c(names, parsed, path, includes, cflags, prelude: bool) -> list[type]:
         put_record(key, rec)
     from .ctypes_btf import Converter, TypeTable
     conv = Converter(TypeTable(rec["table"]))
-    types = [conv(r) for r in rec["roots"]]
+    enums = rec.get("enums") or {}
+    types = [_with_enumerators(conv(r), enums.get(i), parsed[i][1])
+             for i, r in enumerate(rec["roots"])]
     from .ctypes_record import describe
     try:
         srcrecord.put(rkey, describe(types), deps)
@@ -174,4 +207,5 @@ def _export(data: bytes, n: int) -> dict:
         if not ids:
             raise errors.BTFError(f"no BTF for the type anchor {i}")
         roots.append(btf[ids[0]].type)
-    return {"roots": roots, "table": export_types(btf, roots)}
+    enums = {i: e for i, r in enumerate(roots) if (e := _enumerators(btf, r)) is not None}
+    return {"roots": roots, "table": export_types(btf, roots), "enums": enums}

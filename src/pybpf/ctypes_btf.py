@@ -3,6 +3,12 @@
 Structs become ``ctypes.Structure`` subclasses with the BTF's member names and offsets
 (padding made explicit), ``char[N]`` becomes ``c_char * N`` (reads as bytes, as in bcc),
 pointers become ``c_ulonglong`` (bcc does the same: they are kernel addresses).
+Members named by Python keywords (``from``, ``in``...) also read as ``from_``, ``in_``.
+
+Beyond bcc (``bcc=False``, what ``pybpf.ctype()`` and typed maps and globals use): an
+``__int128`` member reads and writes as one Python int (bcc gives two 64-bit halves, low
+first), and a flexible array member (``T data[];``) gives the elements a decoded record
+holds past the struct (:class:`pybpf.ctypes_record.FlexArray`).
 
 A :class:`TypeTable` is the part of an object's BTF the tables and events use, exported as
 plain tuples: BPF() caches it, so a warm start builds ctypes without parsing BTF.
@@ -13,7 +19,7 @@ from __future__ import annotations
 import ctypes
 
 from .btf.kinds import Kind
-from .ctypes_record import Bitfield, init_by_members
+from .ctypes_record import Alias, Bitfield, flexible, init_by_members, record_repr
 from .errors import BTFError
 
 _INTS = {(1, False): ctypes.c_uint8, (1, True): ctypes.c_int8,
@@ -31,13 +37,21 @@ _NAMED = {"int": ctypes.c_int, "unsigned int": ctypes.c_uint, "long": ctypes.c_l
           "short unsigned int": ctypes.c_ushort, "_Bool": ctypes.c_bool}
 _MAX_DEPTH = 64
 _MODIFIERS = (Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG)
+# Python's keywords (keyword.kwlist, without importing it): members so named get an alias
+_KEYWORDS = frozenset(("False", "None", "True", "and", "as", "assert", "async", "await",
+                       "break", "class", "continue", "def", "del", "elif", "else", "except",
+                       "finally", "for", "from", "global", "if", "import", "in", "is",
+                       "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try",
+                       "while", "with", "yield"))
 
 
 class Converter:
-    """Converts BTF type ids of one spec to ctypes types, caching per id."""
+    """Converts BTF type ids of one spec to ctypes types, caching per id.  ``bcc=True``
+    keeps bcc's conventions for ``__int128`` members and flexible arrays (see above)."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, *, bcc: bool = False):
         self.spec = spec
+        self.bcc = bcc
         self._done: dict[int, type] = {}
 
     def __call__(self, tid: int, _depth: int = 0) -> type:
@@ -113,7 +127,12 @@ class Converter:
             names.append(name)
             if not m.name:
                 anon.append(name)
-            mt = self(m.type, depth + 1)
+            wide = self._int128(m.type) if m.name and not self.bcc else None
+            if wide is not None:
+                # one Python int over the member's 16 bytes (a 128-bit "bitfield")
+                name = f"__int128_{m.name}"
+                setattr(cls, m.name, Bitfield(name, 0, 128, wide))
+            mt = ctypes.c_uint8 * 16 if wide is not None else self(m.type, depth + 1)
             if base is ctypes.Structure:
                 off_byte = m.offset_bits // 8
                 if off_byte > pos:
@@ -141,7 +160,29 @@ class Converter:
             # a union's size may exceed its largest member (alignment): keep the BTF's
             cls = type(cls.__name__, (ctypes.Union,), {"_pack_": 1, "_fields_": [
                 ("__u", cls), ("__size", ctypes.c_uint8 * t.size)], "_anonymous_": ["__u"]})
+        if not issubclass(cls, (ctypes.Structure, ctypes.Union)):
+            return cls
+        if not self.bcc:
+            cls.__repr__ = record_repr
+        for n in names:
+            if n in _KEYWORDS and n + "_" not in names:
+                setattr(cls, n + "_", Alias(n))
+        last = members[-1].name if members else ""
+        if base is ctypes.Structure and not self.bcc and last and \
+                any(f[0] == last for f in fields) and self._flex(members[-1].type):
+            flexible(cls, last)
         return cls
+
+    def _int128(self, tid: int):
+        """None, or whether ``tid`` is a signed 128-bit int."""
+        t = self.spec[self.spec.resolve(tid)]
+        if t.kind == Kind.INT and t.size == 16:
+            return bool(t.encoding & 1)
+        return None
+
+    def _flex(self, tid: int) -> bool:
+        t = self.spec[self.spec.resolve(tid)]
+        return t.kind == Kind.ARRAY and t.nelems == 0
 
 
 def _is_signed(spec, tid: int) -> bool:

@@ -14,6 +14,7 @@ __all__ = [
     "PybpfError", "KernelError", "VerifierError", "NotSupportedError",
     "MissingPrivilegeError", "NotFoundError", "BTFError", "ELFError",
     "CompileError", "AttachError", "ReadOnlyError", "PinnedMapError", "from_errno",
+    "expect_map_type",
 ]
 
 
@@ -148,3 +149,17 @@ def from_errno(err: int, op: str, detail: str = "", feature: str | None = None) 
                            else 524, 524, _errno.ENOSYS):
         return NotSupportedError(feature, detail or os.strerror(err), err, op)
     return KernelError(err, op, detail)
+
+
+def expect_map_type(m, want: int, what: str) -> None:
+    """ValueError unless map ``m`` (a Map; anything without ``type`` passes) has type
+    ``want``: a reader handed the wrong map says so in one line."""
+    t = getattr(m, "type", None)
+    if t is None or t == want:
+        return
+    from ._sys.uapi import MapType
+    try:
+        tname = MapType(t).name.lower()
+    except ValueError:
+        tname = str(t)
+    raise ValueError(f"map {getattr(m, 'name', '?')!r} has type {tname}: not {what}")

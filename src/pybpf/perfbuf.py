@@ -118,6 +118,8 @@ class PerfBuffer:
                  page_cnt: int = 8):
         if page_cnt <= 0 or page_cnt & (page_cnt - 1):
             raise ValueError("page_cnt must be a power of two")
+        # a perf buffer writes its event fds into the map: anything else would be corrupted
+        errors.expect_map_type(map, 4, "a perf event array (BPF_MAP_TYPE_PERF_EVENT_ARRAY)")
         self.on_sample, self.on_lost = on_sample, on_lost
         self.lost = 0
         self._rings: list[_CpuRing] = []

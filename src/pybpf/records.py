@@ -9,7 +9,9 @@ def decoder(kind):
     """A function from a record's view to a value, for ``kind``:
 
     - a ctypes type (a Structure, an array, c_uint64 ...): a copy decoded as that type
-      (a record shorter than the type is zero-filled, a longer one cut, as in bcc);
+      (a record shorter than the type is zero-filled, a longer one cut, as in bcc; but a
+      struct from ``pybpf.ctype()`` ending in a flexible array member keeps the record's
+      tail as that array's elements);
     - a ``struct.Struct``: the tuple it unpacks from the record's start;
     - any other callable: called with the view (which is valid only during the call);
     - None: ``bytes``.
@@ -18,6 +20,20 @@ def decoder(kind):
         return bytes
     if isinstance(kind, type) and hasattr(kind, "from_buffer_copy"):      # any ctypes type
         size = ctypes.sizeof(kind)
+        if getattr(kind, "_flex_", None):
+            # a struct ending in a flexible array: the whole record, so the array's
+            # elements past the struct read (pybpf.ctypes_record.FlexArray)
+            over = kind.from_buffer
+
+            def with_tail(view):
+                rec = bytearray(view)
+                n = len(rec)
+                if n < size:
+                    rec += bytes(size - n)
+                v = over(rec)
+                v._record_ = (rec, n)
+                return v
+            return with_tail
         make = kind.from_buffer_copy
 
         def as_ctype(view):

@@ -168,6 +168,7 @@ class RingBuffer:
         if isinstance(map, tuple):
             fd, size = map
         else:
+            errors.expect_map_type(map, 27, "a ring buffer (BPF_MAP_TYPE_RINGBUF)")
             fd, size = map.fileno(), map.max_entries
         ring = _Ring(fd, size, callback)
         self._epoll.register(fd, select.EPOLLIN)

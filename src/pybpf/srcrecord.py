@@ -77,27 +77,35 @@ def put(k: str | None, value, deps: list) -> None:
     put_record(k, (_VERSION, [list(d) for d in deps], value))
 
 
-def object_of(path: str):
-    """``(data, identity, fetch)`` for a BPF C source about to be loaded: on a warm start
-    ``data`` is ``b""`` and ``fetch`` compiles only when called (a plan replay never calls
-    it); otherwise the object's bytes and ``fetch`` None.  ``identity`` (the object bytes'
-    sha256) names the load plan either way."""
+def object_of(path: str, includes=(), cflags=()):
+    """``(data, identity, fetch)`` for a BPF C source about to be loaded (compiled with
+    ``includes`` and ``cflags``): on a warm start ``data`` is ``b""`` and ``fetch``
+    compiles only when called (a plan replay never calls it); otherwise the object's bytes
+    and ``fetch`` None.  ``identity`` (the object bytes' sha256) names the load plan
+    either way."""
+    includes = [os.path.abspath(os.fspath(i)) for i in includes]
+    cflags = [str(f) for f in cflags]
     try:
         with open(path, "rb") as f:
             src = f.read()
+    except FileNotFoundError:
+        # compile() would take the path for C text
+        from .errors import NotFoundError
+        raise NotFoundError(2, "load", path) from None
     except OSError:
         src = None                      # compile() says why, in its words
-    k = None if src is None else key("load", os.path.abspath(path), src)
+    extra = ("\0".join(includes), "\0".join(cflags)) if includes or cflags else ()
+    k = None if src is None else key("load", os.path.abspath(path), src, *extra)
     identity = get(k)
     if isinstance(identity, str):
         def fetch() -> bytes:
             from .toolchain import compile as cc
-            return cc(path)
+            return cc(path, includes=includes, cflags=cflags)
         return b"", identity, fetch
     from ._hash import sha256
     from .toolchain import compile as cc
     deps: list = []
-    data = cc(path, deps=deps)
+    data = cc(path, deps=deps, includes=includes, cflags=cflags)
     identity = sha256(data).hexdigest()
     put(k, identity, deps)
     return data, identity, None

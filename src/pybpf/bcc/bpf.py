@@ -371,9 +371,9 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin, StreamsMixin):
         if self._converter is None:
             from .ctypes_btf import Converter, TypeTable
             if self._spec is not None and self._spec.btf is not None:
-                self._converter = Converter(self._spec.btf)
+                self._converter = Converter(self._spec.btf, bcc=True)
             elif self._entry.get("types") is not None:
-                self._converter = Converter(TypeTable(self._entry["types"]))
+                self._converter = Converter(TypeTable(self._entry["types"]), bcc=True)
         return self._converter
 
     def _kv_types(self, name: str):

@@ -3,6 +3,7 @@ directory, so the program runs for every process in that cgroup and its descenda
 
 from __future__ import annotations
 
+import errno
 import os
 
 from .. import errors
@@ -27,6 +28,14 @@ def attach(prog, cgroup: str, attach_type: int, flags: int = 0) -> Link:
         raise errors.NotFoundError(2, "cgroup attach", f"no cgroup {cgroup!r}") from None
     try:
         fd = link_create(prog.fileno(), cg, attach_type, flags=flags, what=f"cgroup {cgroup}")
+    except errors.KernelError as e:
+        # the kernel says EBADF for a directory outside cgroup v2 (a cgroup v1 controller,
+        # or the tmpfs a hybrid hierarchy mounts at /sys/fs/cgroup)
+        if e.errno != errno.EBADF:
+            raise
+        raise errors.AttachError(errno.EBADF, "cgroup attach", f"{cgroup} is not a cgroup v2 "
+                                 f"directory (cgroup2 is mounted at {cgroup2_root()})") \
+            from None
     finally:
         os.close(cg)
     return Link(fd, kind="cgroup", target=cgroup)

@@ -10,11 +10,44 @@ from __future__ import annotations
 
 __all__ = ["AttachMethods"]
 
+# the program types the kernel takes for each family, and the SEC() that makes one
+# (numbers of enum bpf_prog_type: importing the uapi tables here would cost a start)
+_KPROBE = ((2,), 'SEC("kprobe/...") or SEC("uprobe/...")')
+_HOOKS = {
+    "attach_tracepoint": ((5,), 'SEC("tracepoint/...")'),
+    "attach_raw_tracepoint": ((17, 24, 26), 'SEC("raw_tracepoint/...") or SEC("tp_btf/...")'),
+    "attach_kprobe": _KPROBE, "attach_ksyscall": _KPROBE, "attach_kprobe_multi": _KPROBE,
+    "attach_uprobe": _KPROBE, "attach_uprobe_multi": _KPROBE, "attach_usdt": _KPROBE,
+    "attach_xdp": ((6,), 'SEC("xdp")'),
+    "attach_tc": ((3, 4), 'SEC("tc")'),
+    "attach_socket": ((1,), 'SEC("socket")'),
+    "attach_cgroup": ((8, 9, 13, 15, 18, 23, 25, 29), 'SEC("cgroup_skb/...") or another '
+                      'cgroup hook'),
+    "attach_iter": ((26,), 'SEC("iter/...")'),
+    "attach_perf_event": ((7,), 'SEC("perf_event")'),
+    "attach_netns": ((30, 22), 'SEC("sk_lookup") or SEC("flow_dissector")'),
+    "attach_netfilter": ((32,), 'SEC("netfilter")'),
+    "attach_sockmap": ((16, 14), 'SEC("sk_msg") or SEC("sk_skb/...")'),
+}
+
 
 class AttachMethods:
     """Mixed into :class:`~pybpf.programs.Program`."""
 
     _owner = None          # the loaded Object this program belongs to, if any
+
+    def _expect(self, method: str) -> None:
+        """Refuse a program of a type ``method``'s hook does not take, in one line, where
+        the kernel would say only EINVAL (and tc would first make a qdisc)."""
+        types, sec = _HOOKS[method]
+        t = getattr(self, "type", None)
+        if not isinstance(t, int) or t in types:
+            return
+        import errno
+        from .. import errors
+        kind = getattr(t, "name", str(int(t))).lower()
+        raise errors.AttachError(errno.EINVAL, method, f"program {self.name!r} has type "
+                                 f"{kind}; {method}() takes one from {sec}")
 
     def _own(self, link):
         owner = self._owner
@@ -33,28 +66,33 @@ class AttachMethods:
 
     def attach_tracepoint(self, category: str, name: str, *, cookie: int = 0):
         """On tracepoint ``category:name`` (e.g. ``"syscalls", "sys_enter_openat"``)."""
+        self._expect("attach_tracepoint")
         from . import tracepoint
         return self._own(tracepoint.attach(self, category, name, cookie=cookie))
 
     def attach_raw_tracepoint(self, name: str | None = None):
         """On raw tracepoint ``name`` (tp_btf programs take their target from load)."""
+        self._expect("attach_raw_tracepoint")
         from . import raw_tracepoint
         return self._own(raw_tracepoint.attach(self, name))
 
     def attach_kprobe(self, func: str, *, offset: int = 0, retprobe: bool = False,
                       cookie: int = 0):
         """On kernel function ``func`` (+ ``offset``); on return with ``retprobe``."""
+        self._expect("attach_kprobe")
         from . import kprobe
         return self._own(kprobe.attach(self, func, offset=offset, retprobe=retprobe,
                                        cookie=cookie))
 
     def attach_ksyscall(self, name: str, *, retprobe: bool = False):
         """On system call ``name`` (``"openat"``), whatever its kernel symbol is called."""
+        self._expect("attach_ksyscall")
         from . import kprobe
         return self._own(kprobe.attach(self, name, retprobe=retprobe, syscall=True))
 
     def attach_kprobe_multi(self, pattern, *, retprobe: bool = False):
         """On every kernel function matching a glob (or in a list), in one link."""
+        self._expect("attach_kprobe_multi")
         from . import kprobe
         return self._own(kprobe.attach_multi(self, pattern, retprobe=retprobe))
 
@@ -67,6 +105,7 @@ class AttachMethods:
                       pid: int = -1, retprobe: bool = False, cookie: int = 0):
         """On ``func`` (or file ``offset``) of ``binary`` (a path or a library name such as
         ``"c"``); only in process ``pid`` when >= 0; on return with ``retprobe``."""
+        self._expect("attach_uprobe")
         from . import uprobe
         return self._own(uprobe.attach(self, binary, func, offset=offset, retprobe=retprobe,
                                        pid=pid, cookie=cookie))
@@ -74,6 +113,7 @@ class AttachMethods:
     def attach_uprobe_multi(self, binary: str, funcs, *, pid: int = -1,
                             retprobe: bool = False):
         """On many functions of ``binary`` (a glob or a list) in one uprobe_multi link."""
+        self._expect("attach_uprobe_multi")
         from . import uprobe
         return self._own(uprobe.attach_multi(self, binary, funcs, pid=pid, retprobe=retprobe))
 
@@ -85,6 +125,7 @@ class AttachMethods:
         spec is written to the object's spec map at fresh ids (as libbpf does), so
         ``bpf_usdt_arg()`` reads this probe's arguments and ``bpf_usdt_cookie()`` returns
         ``usdt_cookie``."""
+        self._expect("attach_usdt")
         from . import usdt
         owner = self._owner
         spec_map = owner.maps.get(usdt.SPEC_MAP) if owner is not None else None
@@ -102,6 +143,9 @@ class AttachMethods:
         ``type``/``config`` (default: the CPU clock, software)."""
         from .. import perf
         from . import perf_event
+        if type in (None, perf.PERF_TYPE_HARDWARE, perf.PERF_TYPE_SOFTWARE,
+                    perf.PERF_TYPE_HW_CACHE, perf.PERF_TYPE_RAW, perf.PERF_TYPE_BREAKPOINT):
+            self._expect("attach_perf_event")       # not a tracepoint or probe PMU
         return self._own(perf_event.attach(
             self, type=perf.PERF_TYPE_SOFTWARE if type is None else type,
             config=perf.PERF_COUNT_SW_CPU_CLOCK if config is None else config,
@@ -112,17 +156,20 @@ class AttachMethods:
         """An iterator link (``map=``, ``cgroup_fd=``/``cgroup_id=``/``order=``,
         ``tid=``/``pid=``/``pid_fd=`` narrow it); read it with
         :func:`pybpf.links.iter.read` or :func:`~pybpf.links.iter.records`."""
+        self._expect("attach_iter")
         from . import iter as it
         return self._own(it.attach(self, **kw))
 
     def attach_xdp(self, iface, mode: str = "auto"):
         """On network interface ``iface`` (a name or index): auto, generic or native."""
+        self._expect("attach_xdp")
         from . import xdp
         return self._own(xdp.attach(self, iface, mode))
 
     def attach_tc(self, iface, direction: str = "ingress", mode: str = "auto", *,
                   priority: int = 1, handle: int = 1):
         """On ``iface``'s ingress or egress: a tcx link, or clsact + cls_bpf before 6.6."""
+        self._expect("attach_tc")
         from . import tc
         return self._own(tc.attach(self, iface, direction, mode, priority=priority,
                                    handle=handle))
@@ -130,6 +177,7 @@ class AttachMethods:
     def attach_cgroup(self, cgroup: str, attach_type: int | None = None, flags: int = 0):
         """On cgroup v2 directory ``cgroup``, at the hook the program was loaded for
         (or ``attach_type``)."""
+        self._expect("attach_cgroup")
         from . import cgroup as cg
         if attach_type is None:
             attach_type = getattr(self.spec, "expected_attach_type", None)
@@ -140,5 +188,27 @@ class AttachMethods:
 
     def attach_socket(self, sock):
         """As a socket filter on ``sock`` (a socket object)."""
+        self._expect("attach_socket")
         from . import socket
         return self._own(socket.attach(self, sock))
+
+    def attach_netns(self, netns=None):
+        """sk_lookup/flow_dissector on network namespace ``netns`` (None: this process's;
+        a path such as ``/run/netns/NAME``, or an fd)."""
+        self._expect("attach_netns")
+        from . import netns as ns
+        return self._own(ns.attach(self, netns))
+
+    def attach_netfilter(self, family="ipv4", hook="input", priority: int = 1, *,
+                         defrag: bool = False):
+        """At netfilter ``hook`` (``"prerouting"``, ``"input"``, ``"forward"``,
+        ``"output"``, ``"postrouting"``) of ``family`` in this network namespace."""
+        self._expect("attach_netfilter")
+        from . import netfilter
+        return self._own(netfilter.attach(self, family, hook, priority, defrag=defrag))
+
+    def attach_sockmap(self, map):
+        """sk_msg/sk_skb programs on sockmap or sockhash ``map`` (``obj.maps["m"]``)."""
+        self._expect("attach_sockmap")
+        from . import sockmap
+        return self._own(sockmap.attach(self, map))

@@ -13,7 +13,11 @@ _MANUAL = (("tcx", "attach_tc(iface, 'ingress' or 'egress')"),
            ("classifier", "attach_tc(iface, 'ingress' or 'egress')"),
            ("xdp", "attach_xdp(iface)"), ("socket", "attach_socket(sock)"),
            ("perf_event", "attach_perf_event(type=..., config=..., sample_freq=...)"),
-           ("cgroup", "attach_cgroup(path)"), ("sk_", "a pybpf.links call"),
+           ("cgroup", "attach_cgroup(path)"), ("sk_lookup", "attach_netns(netns=None)"),
+           ("flow_dissector", "attach_netns(netns=None)"), ("sk_msg", "attach_sockmap(map)"),
+           ("sk_skb", "attach_sockmap(map)"),
+           ("netfilter", "attach_netfilter('ipv4' or 'ipv6', hook, priority)"),
+           ("sk_", "a pybpf.links call"),
            ("sockops", "attach_cgroup(path)"),
            ("struct_ops", "obj.attach_struct_ops(map): its struct_ops map registers it"))
 _BY_FAMILY = {"uprobe": "attach_uprobe(binary, func)", "uprobe_multi":

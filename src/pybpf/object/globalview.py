@@ -163,9 +163,25 @@ class DataSection:
         return f"<DataSection {self._section} {self._names()}>"
 
 
+def _inner_map(obj, map_id: int):
+    """The map a map-in-map slot holds: the object's own Map when it is one of them, else
+    a new Map on the id (the caller closes it)."""
+    for mm in obj.maps.values():
+        try:
+            if mm.id == map_id:
+                return mm
+        except Exception:          # a closed map, or one without an id to read
+            continue
+    from ..maps import Map
+    return Map.from_id(map_id)
+
+
 def typed_map(obj, name: str):
-    """A view of ``obj.maps[name]`` decoding keys and values by the map's BTF types."""
+    """A view of ``obj.maps[name]`` decoding keys and values by the map's BTF types (the
+    inner maps of a map-in-map as Maps)."""
     import copy
+    if name not in obj.maps:
+        raise KeyError(f"no map {name!r}; maps: {sorted(obj.maps)}")
     m = obj.maps[name]
     if obj._spec is not None:
         ms = obj._spec.maps.get(name)
@@ -185,4 +201,19 @@ def typed_map(obj, name: str):
             return None
         return lambda raw: c.decode(tid, raw)
     view.key_type, view.value_type = dec(ids[0]), dec(ids[1])
+    if m.type in (12, 13):          # ARRAY_OF_MAPS, HASH_OF_MAPS: the kernel reads back ids
+        view.value_type = lambda raw: _inner_map(obj, int.from_bytes(raw[:4], "little"))
+    raw_enc = view._enc
+
+    def enc(v, size: int, what: str) -> bytes:
+        # writes are checked as globals are: dicts for structs, str for char[N], ints in
+        # range; a Map or program (map-in-map, prog array) stays its fd
+        tid = ids[0] if what == "key" else ids[1]
+        if not tid or hasattr(v, "fileno"):
+            return raw_enc(v, size, what)
+        raw = c.encode(tid, v, f"{name} {what}")
+        if len(raw) != size:
+            return raw_enc(v, size, what)
+        return raw
+    view._enc = enc
     return view

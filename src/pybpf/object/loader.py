@@ -30,9 +30,12 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
          programs: Iterable[str] | None = None, cache_key: str | None = None,
          sections: dict[str, str] | None = None, core_targets=None,
          max_entries: dict[str, int] | None = None,
-         autocreate: dict[str, bool] | None = None) -> "Object":
+         autocreate: dict[str, bool] | None = None, includes=(), cflags=()) -> "Object":
     """Load an object (a spec, ELF bytes, a ``.bpf.o`` path, or a ``.bpf.c`` path, which is
     compiled through pybpf's cache) and return the loaded :class:`Object`.
+
+    ``includes`` (directories) and ``cflags`` go to clang for a C source, as in
+    :func:`pybpf.compile`: a program whose ``#include "common.h"`` lives elsewhere.
 
     ``maps`` replaces maps of the object with existing ones (by name: a Map or an fd), as
     libbpf's ``bpf_map__reuse_fd`` does; ``pin_root`` is where maps marked
@@ -63,6 +66,9 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     """
     data = None
     fetch = None
+    if (includes or cflags) and not (isinstance(source, (str, os.PathLike)) and
+                                     os.fspath(source).endswith(".c")):
+        raise ValueError("includes= and cflags= are for a C source (a .bpf.c path)")
     if callable(source) and cache_key is not None:
         fetch, data, name = source, b"", name or ""
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -72,7 +78,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
             # a BPF C source: compiled through the cache; a warm start knows the object
             # from a source record and asks the compiler only if no plan replays
             from ..srcrecord import object_of
-            data, ident, fetch = object_of(os.fspath(source))
+            data, ident, fetch = object_of(os.fspath(source), includes, cflags)
             cache_key = cache_key or ident
         else:
             with open(source, "rb") as f:
@@ -106,6 +112,11 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         from .spec import ObjectSpec
         spec = ObjectSpec.from_bytes(data, name=name)
         if only is not None:
+            unknown = sorted(set(only) - set(spec.programs))
+            if unknown:
+                where = f"object {name!r}" if name else "the object"
+                raise KeyError(f"programs: no program {', '.join(map(repr, unknown))} in "
+                               f"{where}; programs: {sorted(spec.programs)}")
             for pname, p in spec.programs.items():
                 p.autoload = pname in only
     else:
@@ -216,8 +227,10 @@ class GlobalsMixin:
 
     def typed_map(self, name: str):
         """Map ``name`` with keys and values decoded by its BTF types (ints, str for
-        ``char[N]``, tuples for arrays, ctypes instances for structs); ``obj.maps[name]``
-        stays raw bytes.  The view shares the map's fd: close the object, not the view."""
+        ``char[N]``, tuples for arrays, ctypes instances for structs) and written with the
+        checks of ``obj.bss.x = ...`` (a dict or a ctypes instance for a struct, TypeError
+        or OverflowError for what does not fit); ``obj.maps[name]`` stays raw bytes.  The
+        view shares the map's fd: close the object, not the view."""
         from .globalview import typed_map
         return typed_map(self, name)
 

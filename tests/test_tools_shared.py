@@ -138,11 +138,23 @@ def test_capability_names():
 @pytest.mark.parametrize("argv", [["opensnoop", "-p", "0"], ["runqlat", "-P", "-x"],
                                   ["syscount", "-T", "0"], ["tcpconnect", "-P", "99999"],
                                   ["biolatency", "-D", "-F"], ["killsnoop", "-s", "SIGNOPE"],
-                                  ["runqlen", "1", "0"], ["profile", "-U", "-K"]])
+                                  ["runqlen", "1", "0"], ["profile", "-U", "-K"],
+                                  ["opensnoop", "-d", "-1"], ["biosnoop", "-D", "0"],
+                                  ["vfsstat", "-1", "2"], ["runqlat", "nan", "1"]])
 def test_bad_arguments_are_one_line(argv):
     r = run_tool(*argv)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and "error:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_positive_seconds():
+    """Intervals and durations (opensnoop -d, biosnoop -D, interval): above zero, finite;
+    bcc ends at once on -1 and never on 0, the sweep's finding."""
+    from pybpf.tools import _args
+    assert _args.positive_seconds("0.5") == 0.5 and _args.positive_seconds("3") == 3.0
+    for bad in ("-1", "0", "nan", "inf", "abc"):
+        with pytest.raises(Exception, match="seconds"):
+            _args.positive_seconds(bad)
 
 
 @pytest.mark.parametrize("name,argv,want", [

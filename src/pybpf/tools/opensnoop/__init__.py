@@ -59,7 +59,8 @@ def parser():
     _args.add_cgroup(p)
     _args.add_maps(p)
     p.add_argument("-u", "--uid", type=_common.parse_uid, help="trace this UID only")
-    p.add_argument("-d", "--duration", type=float, help="total duration of trace in seconds")
+    p.add_argument("-d", "--duration", type=_args.positive_seconds,
+                   help="total duration of trace in seconds")
     p.add_argument("-n", "--name", help="only print process names containing this name")
     p.add_argument("-e", "--extended_fields", action="store_true",
                    help="show extended fields (flags)")

@@ -157,3 +157,29 @@ def test_offcputime_offsets():
     r = run_tool("offcputime", "-s", "-f", "1")
     assert r.returncode == 1 and r.stderr == \
         "pybpf offcputime: error: can only use -f or -s\n"
+
+
+@pytest.mark.parametrize("tool,argv,banner", [
+    ("profile", ["-p", "{pid}", "-U", "-C", "0", "1"],
+     "Sampling at 49 Hertz of PID {pid} by user stack on CPU#0 for 1 secs."),
+    ("profile", ["-L", "{pid}", "-K", "-F", "99"],
+     "Sampling at 99 Hertz of TID {pid} by kernel stack... Hit Ctrl-C to end."),
+    ("profile", ["-c", "1000000", "1"],
+     "Sampling at every 1000000 events of all threads by user + kernel stack for 1 secs."),
+    ("offcputime", ["-t", "{pid}", "-K", "1"],
+     "Tracing off-CPU time (us) of TID {pid} by kernel stack for 1 secs."),
+    ("offcputime", ["-u"],
+     "Tracing off-CPU time (us) of user threads by user + kernel stack... Hit Ctrl-C to end."),
+])
+def test_banner_names_threads_stacks_cpu_and_span(tool, argv, banner):
+    """The first line as bcc's: -p/-L (the sweep found "all threads" for -p), -U/-K, -C,
+    and the duration or "... Hit Ctrl-C to end."."""
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        pid = str(sleeper.pid)
+        t = ToolRun(tool, *[a.replace("{pid}", pid) for a in argv], ready="stack")
+        lines = t.stop(settle=0)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert lines[0] == banner.replace("{pid}", pid)

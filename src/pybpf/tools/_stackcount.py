@@ -100,7 +100,15 @@ def sized_maps(filters, args) -> None:
 
 
 def span(args) -> str:
-    return "until Ctrl-C" if args.duration == 99999999 else f"for {args.duration} secs"
+    """The banner's end, bcc's words: " for 5 secs." or "... Hit Ctrl-C to end."."""
+    return "... Hit Ctrl-C to end." if args.duration == 99999999 \
+        else f" for {args.duration} secs."
+
+
+def stack_words(args) -> str:
+    """The stacks a banner names, bcc's words (-U, -K, or both)."""
+    return "user" if args.user_stacks_only else "kernel" if args.kernel_stacks_only \
+        else "user + kernel"
 
 
 def collect(tool: str, obj, args, out, banner: str, json_value: str = "count",

@@ -62,15 +62,14 @@ def run(args, out):
 
 def _trace(args, out, f, consts):
     with _run.load("offcputime", f, consts) as obj:
-        what = "user + kernel" if not (args.user_stacks_only or args.kernel_stacks_only) \
-            else "user" if args.user_stacks_only else "kernel"
         # bcc's words for the threads traced
         who = f"PID {args.pid}" if args.pid else f"TID {args.tid}" if args.tid else \
             "user threads" if args.user_threads_only else \
             "kernel threads" if args.kernel_threads_only else "all threads"
         _stackcount.collect("offcputime", obj, args, out,
-                            f"Tracing off-CPU time (us) of {who} by {what} stack "
-                            f"{_stackcount.span(args)}.", json_value="total_us",
+                            f"Tracing off-CPU time (us) of {who} by "
+                            f"{_stackcount.stack_words(args)} stack{_stackcount.span(args)}",
+                            json_value="total_us",
                             stop_first=True)
     return 0
 

@@ -63,8 +63,13 @@ def _trace(args, out, f, consts):
             obj.programs["do_sample"], sample_freq=freq, sample_period=args.period or 0,
             cpu=args.cpu if args.cpu >= 0 else None))
         how = f"{freq} Hertz" if freq else f"every {args.period} events"
-        _stackcount.collect("profile", obj, args, out, f"Sampling at {how} of all threads "
-                            f"by user + kernel stack {_stackcount.span(args)}.")
+        # bcc's banner names the threads, the stacks and the CPU the options chose
+        who = f"PID {args.pid}" if args.pid else f"TID {args.tid}" if args.tid \
+            else "all threads"
+        cpu = f" on CPU#{args.cpu}" if args.cpu >= 0 else ""
+        _stackcount.collect("profile", obj, args, out,
+                            f"Sampling at {how} of {who} by {_stackcount.stack_words(args)} "
+                            f"stack{cpu}{_stackcount.span(args)}")
     return 0
 
 

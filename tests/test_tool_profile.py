@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.cbuild import build
-from tests.toolrun import ToolRun
+from tests.toolrun import ToolRun, run_tool
 
 pytestmark = pytest.mark.kernel
 
@@ -183,3 +183,19 @@ def test_banner_names_threads_stacks_cpu_and_span(tool, argv, banner):
         sleeper.kill()
         sleeper.wait()
     assert lines[0] == banner.replace("{pid}", pid)
+
+
+@pytest.mark.parametrize("argv,code,words", [
+    (["offcputime", "-m", "-1", "1"], 2, "-m/--min-block-time: -1 is out of range"),
+    (["offcputime", "-M", str(1 << 64), "1"], 2, "-M/--max-block-time:"),
+    (["offcputime", "-m", "10", "-M", "5", "1"], 1, "-m (min block time) can't be greater"),
+    (["offcputime", "--state", "-1"], 2, "--state: -1 is out of range"),
+    (["profile", "-C", "99999999999", "1"], 2, "-C/--cpu: 99999999999 is out of range"),
+])
+def test_out_of_range_numbers_are_one_line(argv, code, words):
+    """Numbers past the BPF constants' C types were a FitError traceback (the sweep's
+    offcputime -m -1, profile -C 99999999999); -m above -M (bcc runs on, recording
+    nothing) is refused."""
+    r = run_tool(*argv)
+    assert r.returncode == code and r.stderr.count("\n") == 1, r.stderr
+    assert words in r.stderr and "Traceback" not in r.stderr

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.toolrun import ToolRun, kprobes_missing_here
+from tests.toolrun import ToolRun, kprobes_missing_here, run_tool
 from tests.workload import PtyBash
 
 pytestmark = pytest.mark.kernel
@@ -328,3 +328,18 @@ def test_memleak_kernel_allocations_outstanding_while_held():
            s["stack"][1].startswith("do_eventfd")]
     assert len(ctx) == 1 and 300 <= ctx[0]["allocations"] <= 320, rec["stacks"][:5]
     assert ctx[0]["bytes"] >= 300 * 32, ctx
+
+
+@pytest.mark.parametrize("argv,code,words", [
+    (["memleak", "-z", "-5", "1", "1"], 2, "-z/--min-size: -5 is out of range"),
+    (["memleak", "-Z", str(1 << 64), "1", "1"], 2, "-Z/--max-size:"),
+    (["memleak", "-z", "10", "-Z", "5", "1", "1"], 1,
+     "min_size (-z) can't be greater than max_size (-Z)"),
+    (["memleak", "-o", "-1", "1", "1"], 2, "-o/--older: -1 is out of range"),
+])
+def test_memleak_sizes_are_checked(argv, code, words):
+    """memleak -z/-Z/-o: past the C types a FitError traceback, -z above -Z ran on
+    recording nothing (bcc refuses it, in these words); now one line each."""
+    r = run_tool(*argv)
+    assert r.returncode == code and r.stderr.count("\n") == 1, r.stderr
+    assert words in r.stderr and "Traceback" not in r.stderr

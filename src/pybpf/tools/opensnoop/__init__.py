@@ -68,7 +68,7 @@ def parser():
                    help="filter on flags argument (e.g., O_WRONLY)")
     p.add_argument("-F", "--full-path", action="store_true",
                    help="show full path for an open file with relative path")
-    p.add_argument("-b", "--buffer-pages", type=int, default=64,
+    p.add_argument("-b", "--buffer-pages", type=_args.positive_int, default=64,
                    help="accepted for bcc compatibility (the ring buffer is fixed)")
     _args.add_json(p, "open")
     _args.add_exec(p)

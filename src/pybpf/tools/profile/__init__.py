@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import _args, _run, _stackcount
+from .. import _args, _common, _run, _stackcount
 
 EXAMPLES = """examples:
     pybpf profile             # profile stack traces at 49 Hertz until Ctrl-C
@@ -37,7 +37,8 @@ def parser():
                    help="include CPU idle stacks")
     _stackcount.add_stack_output(
         p, "output folded format, one line per stack (for flame graphs)")
-    p.add_argument("-C", "--cpu", type=int, default=-1, help="cpu number to run profile on")
+    p.add_argument("-C", "--cpu", type=_common.int_range(-1, 65535, "a CPU number"), default=-1,
+                   help="cpu number to run profile on")
     _args.add_cgroup(p, flags=("--cgroup",))
     _args.add_maps(p)
     p.add_argument("-A", "--address", action="store_true", help="show raw addresses")

@@ -117,14 +117,15 @@ def collect(tool: str, obj, args, out, banner: str, json_value: str = "count",
     output is folded or JSON, for programs), then report every stack and the drops;
     ``stop_first``: detach before reading (the counts stop moving)."""
     import sys
-    import time
     from . import _common, _run
     try:
         if args.folded or out.json:
             print(banner, file=sys.stderr, flush=True)
         else:
             out.header(banner)
-        time.sleep(args.duration)
+        # not time.sleep: a SIGINT whose Stop was swallowed (raised where CPython drops
+        # it) left profile/offcputime asleep for good, 1 start in 4 stopped at once
+        _common.sleep_until_stopped(args.duration)
     except _common.Stop:
         pass
     _run.ignore_signals_now()

@@ -343,3 +343,24 @@ def test_memleak_sizes_are_checked(argv, code, words):
     r = run_tool(*argv)
     assert r.returncode == code and r.stderr.count("\n") == 1, r.stderr
     assert words in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two CPUs")
+def test_funccount_cpu_counts_that_cpu_only():
+    """funccount -c CPU: only the calls made on that CPU (it was accepted and ignored).
+    A child pinned to CPU 1 calls getppid 3000 times: -c 1 counts 3000, -c 0 none."""
+    from tests.workload import Child
+    code = "import os\nos.sched_setaffinity(0, {1})\nfor _ in range(3000): os.getppid()\n"
+    got = {}
+    for cpu in ("1", "0"):
+        c = Child(code)
+        t = ToolRun("funccount", "-c", cpu, "-p", str(c.pid), "t:syscalls:sys_enter_getppid",
+                    ready="Tracing")
+        c.go()
+        lines = t.stop()
+        got[cpu] = [ln.split() for ln in lines if ln.startswith("syscalls:sys_enter_getppid")]
+    assert got["1"] == [["syscalls:sys_enter_getppid", "3000"]] and got["0"] == []
+    r = run_tool("funccount", "-c", "4096", "-d", "1", "t:syscalls:sys_enter_getppid")
+    if (os.cpu_count() or 1) <= 4096:
+        assert r.returncode == 1 and r.stderr.count("\n") == 1
+        assert "-c 4096: this machine's CPUs are 0 to" in r.stderr

@@ -199,3 +199,29 @@ def test_out_of_range_numbers_are_one_line(argv, code, words):
     r = run_tool(*argv)
     assert r.returncode == code and r.stderr.count("\n") == 1, r.stderr
     assert words in r.stderr and "Traceback" not in r.stderr
+
+
+def test_profile_pid_list_samples_those_processes_only():
+    """bcc's -p takes comma-separated PIDs (and -L TIDs): three spinning children, -p
+    naming two of them, --json: samples of those two only, each of them sampled."""
+    import json
+    import sys
+    spin = "import time\nt = time.time() + 8\nwhile time.time() < t: sum(range(1000))\n"
+    kids = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(3)]
+    try:
+        time.sleep(0.3)
+        want = [k.pid for k in kids[:2]]
+        r = run_tool("profile", "-p", f"{want[0]},{want[1]}", "-F", "99", "--json", "2")
+    finally:
+        for k in kids:
+            k.kill()
+            k.wait()
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith(f"Sampling at 99 Hertz of PID {want[0]},{want[1]} by")
+    pids = {}
+    for line in r.stdout.splitlines():
+        rec = json.loads(line)
+        pids[rec["pid"]] = pids.get(rec["pid"], 0) + rec["count"]
+    assert set(pids) == set(want) and min(pids.values()) >= 20, pids
+    bad = run_tool("profile", "-p", "1,abc")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "'abc'" in bad.stderr

@@ -372,3 +372,12 @@ def test_attach_some_serves_more_tracepoints_and_leaves_out_missing_ones():
                     ("syscalls", "sys_exit_open")]
     with pytest.raises(errors.NotFoundError):
         _run.attach_some(Obj())             # enter2 is not optional here
+
+
+@pytest.mark.parametrize("tool", ["opensnoop", "runqlat"])
+def test_cgroup_that_is_not_cgroup_v2_is_one_clear_line(tool, tmp_path):
+    """-c with a directory that is no cgroup v2 directory: the kernel refuses its fd in the
+    cgroup array (EBADF), which was the message; now the option's own words."""
+    r = run_tool(tool, "-c", str(tmp_path))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert f"cgroup '{tmp_path}': not a cgroup v2 directory" in r.stderr

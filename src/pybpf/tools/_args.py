@@ -181,6 +181,7 @@ class Filters:
             elif cg:
                 try:
                     self._cgroup_fd = os.open(cg, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                    self._cgroup_path = cg
                 except OSError as e:
                     raise errors.PybpfError(f"cgroup {cg!r}: {e.strerror}") from None
                 self.consts["filter_cg"] = True
@@ -191,7 +192,14 @@ class Filters:
     def apply(self, obj) -> None:
         """After load: put the -c cgroup into the object's cgroup array."""
         if self._cgroup_fd is not None:
-            obj.maps["cgroup_target"].update(0, self._cgroup_fd.to_bytes(4, "little"))
+            try:
+                obj.maps["cgroup_target"].update(0, self._cgroup_fd.to_bytes(4, "little"))
+            except errors.KernelError as e:
+                # the kernel takes only a cgroup v2 directory's fd (EBADF otherwise)
+                if e.errno != 9:
+                    raise
+                raise errors.PybpfError(f"cgroup {self._cgroup_path!r}: not a cgroup v2 "
+                                        "directory") from None
 
     def close(self) -> None:
         for m in self.maps.values():

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.toolrun import ToolRun
+from tests.toolrun import SRC, ToolRun
 
 pytestmark = pytest.mark.kernel
 
@@ -179,3 +179,30 @@ def test_issue_and_insert_take_the_request_where_the_kernels_prototype_has_it(pr
     # and this kernel (6.18) has the newer prototype
     with pybpf.load(prog, name="blk_picks") as obj:
         assert obj.programs["picks"].test_run(b"\0" * 64).retval == 1111
+
+
+def test_biolatency_bcc_j_records(data_file):
+    """bcc's -j (the sweep ran bcc's own example, ``biolatency -j``: unrecognized): no
+    banner, a record per histogram with ts, val_type and bcc's buckets (1 up to the last
+    counted, as interval-start/-end/count), "flags" with -F; each line parses as JSON."""
+    import json
+    import time
+    t = ToolRun("biolatency", "-j", "-F")
+    for _ in range(12):         # no banner to wait for: dd until the tool has surely started
+        _dd(data_file)
+        time.sleep(0.25)
+    lines = t.stop()
+    recs = [json.loads(ln) for ln in lines if ln.strip()]
+    assert lines[0] == "" and recs            # no banner: the report's blank line first
+    assert all(set(r) == {"ts", "val_type", "data", "flags"} and r["val_type"] == "usecs"
+               for r in recs)
+    for r in recs:
+        assert [(d["interval-start"], d["interval-end"]) for d in r["data"]] == \
+            [(0, 1)] + [(1 << i, (1 << (i + 1)) - 1) for i in range(1, len(r["data"]))]
+        assert r["data"][-1]["count"] > 0
+    reads = sum(d["count"] for r in recs if r["flags"].endswith("Read") for d in r["data"])
+    assert reads >= N
+    both = subprocess.run([sys.executable, "-m", "pybpf", "biolatency", "-j", "--json"],
+                          capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=SRC))
+    assert both.returncode == 1 and both.stderr.count("\n") == 1 and "exclusive" in both.stderr

@@ -51,3 +51,25 @@ def test_capable_kprobe_verdicts_and_audit():
     assert caps[-1] == ("23", "CAP_SYS_NICE", "deny"), caps
     (nice,) = [r for r in rows if r[6] == "CAP_SYS_NICE"]
     assert nice[1] == "65534" and nice[7] == "1"         # an audited check
+
+
+def test_user_stacks_leave_the_tool_out():
+    """-U: naming user frames reads /proc/PID/map_files (a CAP_CHECKPOINT_RESTORE check);
+    the sweep saw capable -U trace those checks of its own, 14,000 in 2 s, until SIGINT
+    could not stop it.  The tool's own checks are left out; the workload's show with a
+    stack."""
+    import subprocess
+    import sys
+    import time
+    from pybpf.tools.capable import have_tracepoint
+    if not have_tracepoint():
+        pytest.skip("no capability:cap_capable tracepoint (the kprobe pair: the guest's)")
+    t = ToolRun("capable", "-U", ready="VERDICT")
+    for _ in range(3):
+        subprocess.run([sys.executable, "-c", DROP], check=True)
+    time.sleep(1.0)
+    lines = t.stop(timeout=20)
+    rows = [ln.split() for ln in lines[1:] if ln[:1].isdigit()]
+    assert not [r for r in rows if r[2] == str(t.p.pid)]
+    nice = [r for r in rows if r[4] == "23" and r[7] == "deny"]
+    assert len(nice) >= 3 and len(rows) < 2000

@@ -50,3 +50,24 @@ def test_exit_code_signal_and_failed_only():
     assert mine and all(r["exit_code"] == 3 and r["signal"] == 0 for r in mine)
     assert mine[0]["comm"] == "sh" and mine[0]["ppid"] == os.getpid()
     assert not [r for r in t.json() if r["pid"] == good.pid]
+
+
+def test_timestamp_zone_title_milliseconds_and_empty_label():
+    """-t as bcc's: the title names the zone (TIME-UTC, TIME-CET, from strftime %Z), the
+    column has milliseconds (HH:MM:SS.mmm); --label= (empty) labels rows "exit"."""
+    import re
+    import time
+    t = ToolRun("exitsnoop", "-t", "--label=", "-x", ready="EXIT_CODE")
+    procs = []
+
+    def trigger():
+        p = subprocess.Popen(["sh", "-c", "exit 5"])
+        p.wait()
+        procs.append(str(p.pid))
+    t.wait_for("code 5", trigger=trigger)
+    lines = t.stop()
+    assert lines[0].split() == ["TIME-" + time.strftime("%Z"), "LABEL", "PCOMM", "PID", "PPID",
+                                "TID", "AGE(s)", "EXIT_CODE"]
+    rows = [ln.split() for ln in lines[1:] if ln.split()[3:4] and ln.split()[3] in procs]
+    assert rows and all(re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", r[0]) for r in rows)
+    assert all(r[1] == "exit" and r[2] == "sh" and r[-2:] == ["code", "5"] for r in rows)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 
 import pytest
 
-from tests.toolrun import ToolRun
+from tests.toolrun import SRC, ToolRun
 
 pytestmark = pytest.mark.kernel
 
@@ -94,3 +95,20 @@ def _nr(name):
     if arch not in table:
         pytest.skip(f"no syscall numbers for {arch}")
     return table[arch][name]
+
+
+def test_signal_option_range():
+    """-s (killsnoop, sigsnoop): 0 to 64 by number, names as bcc; 65 and up (no such signal,
+    the filter would never match, and bcc ran on silently) are refused in one line."""
+    from pybpf.tools import _signals
+    assert [_signals.signal_number(s) for s in ("0", "10", "64", "USR1", "sigkill")] == \
+        [0, 10, 64, 10, 9]
+    for bad in ("65", "99", "NOSUCH", "-3"):
+        with pytest.raises(Exception, match="signal"):
+            _signals.signal_number(bad)
+    for tool in ("killsnoop", "sigsnoop"):
+        r = subprocess.run([sys.executable, "-m", "pybpf", tool, "-s", "99"],
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, PYTHONPATH=SRC))
+        assert r.returncode == 2 and r.stdout == ""
+        assert r.stderr.count("\n") == 1 and "out of range (0 to 64)" in r.stderr

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.cbuild import build
-from tests.toolrun import ToolRun
+from tests.toolrun import ToolRun, run_tool
 
 pytestmark = pytest.mark.kernel
 
@@ -157,3 +157,71 @@ def test_offcputime_offsets():
     r = run_tool("offcputime", "-s", "-f", "1")
     assert r.returncode == 1 and r.stderr == \
         "pybpf offcputime: error: can only use -f or -s\n"
+
+
+@pytest.mark.parametrize("tool,argv,banner", [
+    ("profile", ["-p", "{pid}", "-U", "-C", "0", "1"],
+     "Sampling at 49 Hertz of PID {pid} by user stack on CPU#0 for 1 secs."),
+    ("profile", ["-L", "{pid}", "-K", "-F", "99"],
+     "Sampling at 99 Hertz of TID {pid} by kernel stack... Hit Ctrl-C to end."),
+    ("profile", ["-c", "1000000", "1"],
+     "Sampling at every 1000000 events of all threads by user + kernel stack for 1 secs."),
+    ("offcputime", ["-t", "{pid}", "-K", "1"],
+     "Tracing off-CPU time (us) of TID {pid} by kernel stack for 1 secs."),
+    ("offcputime", ["-u"],
+     "Tracing off-CPU time (us) of user threads by user + kernel stack... Hit Ctrl-C to end."),
+])
+def test_banner_names_threads_stacks_cpu_and_span(tool, argv, banner):
+    """The first line as bcc's: -p/-L (the sweep found "all threads" for -p), -U/-K, -C,
+    and the duration or "... Hit Ctrl-C to end."."""
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        pid = str(sleeper.pid)
+        t = ToolRun(tool, *[a.replace("{pid}", pid) for a in argv], ready="stack")
+        lines = t.stop(settle=0)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert lines[0] == banner.replace("{pid}", pid)
+
+
+@pytest.mark.parametrize("argv,code,words", [
+    (["offcputime", "-m", "-1", "1"], 2, "-m/--min-block-time: -1 is out of range"),
+    (["offcputime", "-M", str(1 << 64), "1"], 2, "-M/--max-block-time:"),
+    (["offcputime", "-m", "10", "-M", "5", "1"], 1, "-m (min block time) can't be greater"),
+    (["offcputime", "--state", "-1"], 2, "--state: -1 is out of range"),
+    (["profile", "-C", "99999999999", "1"], 2, "-C/--cpu: 99999999999 is out of range"),
+])
+def test_out_of_range_numbers_are_one_line(argv, code, words):
+    """Numbers past the BPF constants' C types were a FitError traceback (the sweep's
+    offcputime -m -1, profile -C 99999999999); -m above -M (bcc runs on, recording
+    nothing) is refused."""
+    r = run_tool(*argv)
+    assert r.returncode == code and r.stderr.count("\n") == 1, r.stderr
+    assert words in r.stderr and "Traceback" not in r.stderr
+
+
+def test_profile_pid_list_samples_those_processes_only():
+    """bcc's -p takes comma-separated PIDs (and -L TIDs): three spinning children, -p
+    naming two of them, --json: samples of those two only, each of them sampled."""
+    import json
+    import sys
+    spin = "import time\nt = time.time() + 8\nwhile time.time() < t: sum(range(1000))\n"
+    kids = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(3)]
+    try:
+        time.sleep(0.3)
+        want = [k.pid for k in kids[:2]]
+        r = run_tool("profile", "-p", f"{want[0]},{want[1]}", "-F", "99", "--json", "2")
+    finally:
+        for k in kids:
+            k.kill()
+            k.wait()
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith(f"Sampling at 99 Hertz of PID {want[0]},{want[1]} by")
+    pids = {}
+    for line in r.stdout.splitlines():
+        rec = json.loads(line)
+        pids[rec["pid"]] = pids.get(rec["pid"], 0) + rec["count"]
+    assert set(pids) == set(want) and min(pids.values()) >= 20, pids
+    bad = run_tool("profile", "-p", "1,abc")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "'abc'" in bad.stderr

@@ -138,11 +138,23 @@ def test_capability_names():
 @pytest.mark.parametrize("argv", [["opensnoop", "-p", "0"], ["runqlat", "-P", "-x"],
                                   ["syscount", "-T", "0"], ["tcpconnect", "-P", "99999"],
                                   ["biolatency", "-D", "-F"], ["killsnoop", "-s", "SIGNOPE"],
-                                  ["runqlen", "1", "0"], ["profile", "-U", "-K"]])
+                                  ["runqlen", "1", "0"], ["profile", "-U", "-K"],
+                                  ["opensnoop", "-d", "-1"], ["biosnoop", "-D", "0"],
+                                  ["vfsstat", "-1", "2"], ["runqlat", "nan", "1"]])
 def test_bad_arguments_are_one_line(argv):
     r = run_tool(*argv)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and "error:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_positive_seconds():
+    """Intervals and durations (opensnoop -d, biosnoop -D, interval): above zero, finite;
+    bcc ends at once on -1 and never on 0, the sweep's finding."""
+    from pybpf.tools import _args
+    assert _args.positive_seconds("0.5") == 0.5 and _args.positive_seconds("3") == 3.0
+    for bad in ("-1", "0", "nan", "inf", "abc"):
+        with pytest.raises(Exception, match="seconds"):
+            _args.positive_seconds(bad)
 
 
 @pytest.mark.parametrize("name,argv,want", [
@@ -360,3 +372,12 @@ def test_attach_some_serves_more_tracepoints_and_leaves_out_missing_ones():
                     ("syscalls", "sys_exit_open")]
     with pytest.raises(errors.NotFoundError):
         _run.attach_some(Obj())             # enter2 is not optional here
+
+
+@pytest.mark.parametrize("tool", ["opensnoop", "runqlat"])
+def test_cgroup_that_is_not_cgroup_v2_is_one_clear_line(tool, tmp_path):
+    """-c with a directory that is no cgroup v2 directory: the kernel refuses its fd in the
+    cgroup array (EBADF), which was the message; now the option's own words."""
+    r = run_tool(tool, "-c", str(tmp_path))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert f"cgroup '{tmp_path}': not a cgroup v2 directory" in r.stderr

@@ -36,6 +36,18 @@ def positive_int(text: str) -> int:
     return v
 
 
+def positive_seconds(text: str) -> float:
+    """Seconds for an interval or a duration: a number above zero (bcc takes -1 and 0
+    silently and ends at once, or never)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise _common._arg_error(f"invalid number of seconds {text!r}") from None
+    if not 0 < v < float("inf"):
+        raise _common._arg_error(f"{text!r} is not a positive number of seconds")
+    return v
+
+
 def add_pid(p, tid: bool = False, pid_flags=("-p", "--pid"), tid_flags=("-L", "--tid")):
     p.add_argument(*pid_flags, dest="pid", metavar="PID", type=_common.pid_arg,
                    help="trace this PID only")
@@ -93,7 +105,7 @@ def add_time(p, timestamp: bool = True, time_flags=("-T", "--time"),
 
 
 def add_interval(p, interval_default: float = 99999999.0):
-    p.add_argument("interval", nargs="?", type=float, default=interval_default,
+    p.add_argument("interval", nargs="?", type=positive_seconds, default=interval_default,
                    help="output interval, in seconds")
     p.add_argument("count", nargs="?", type=positive_int, default=99999999,
                    help="number of outputs")
@@ -169,6 +181,7 @@ class Filters:
             elif cg:
                 try:
                     self._cgroup_fd = os.open(cg, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                    self._cgroup_path = cg
                 except OSError as e:
                     raise errors.PybpfError(f"cgroup {cg!r}: {e.strerror}") from None
                 self.consts["filter_cg"] = True
@@ -179,7 +192,14 @@ class Filters:
     def apply(self, obj) -> None:
         """After load: put the -c cgroup into the object's cgroup array."""
         if self._cgroup_fd is not None:
-            obj.maps["cgroup_target"].update(0, self._cgroup_fd.to_bytes(4, "little"))
+            try:
+                obj.maps["cgroup_target"].update(0, self._cgroup_fd.to_bytes(4, "little"))
+            except errors.KernelError as e:
+                # the kernel takes only a cgroup v2 directory's fd (EBADF otherwise)
+                if e.errno != 9:
+                    raise
+                raise errors.PybpfError(f"cgroup {self._cgroup_path!r}: not a cgroup v2 "
+                                        "directory") from None
 
     def close(self) -> None:
         for m in self.maps.values():

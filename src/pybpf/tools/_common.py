@@ -383,6 +383,12 @@ pid_arg = int_range(1, PID_MAX, "a process id")
 pid_arg.__doc__ = "A process id, 1..4194304 (for -p/--pid, -P/--ppid)."
 
 
+def pid_list(value: str) -> list:
+    """Comma-separated process (or thread) ids, as bcc's profile -p/-L take them."""
+    ids = [pid_arg(v) for v in value.split(",")]
+    return list(dict.fromkeys(ids))
+
+
 def text_arg(value: str) -> str:
     """Text that must be valid UTF-8 (argv bytes that are not arrive as surrogates)."""
     try:

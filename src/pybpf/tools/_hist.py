@@ -20,8 +20,9 @@ def read(m, clear: bool = True) -> dict[bytes, list[int]]:
             for k, v in (m.drain_raw() if clear else m.items_raw())}
 
 
-def read_array(m, clear: bool = True) -> list[int]:
-    """Counts of a per-CPU (or plain) array map of u64 used as a linear histogram."""
+def read_array(m, clear: bool = True, cpu: int | None = None) -> list[int]:
+    """Counts of a per-CPU (or plain) array map of u64 used as a linear histogram;
+    ``cpu``: that CPU's counts only (funccount -c)."""
     n = m.max_entries
     counts = [0] * n
     for k, v in m.items_raw():
@@ -29,7 +30,7 @@ def read_array(m, clear: bool = True) -> list[int]:
         if m.percpu:
             slot = (m.value_size + 7) & ~7
             counts[i] = sum(int.from_bytes(v[c * slot:c * slot + m.value_size], "little")
-                            for c in range(m.ncpus))
+                            for c in (range(m.ncpus) if cpu is None else (cpu,)))
         else:
             counts[i] = int.from_bytes(v[:m.value_size], "little")
     if clear and any(counts):

@@ -13,9 +13,16 @@ EVENT = struct.Struct("<QIiii16s")   # struct event; tpid signed: kill(-pgid) an
                                      # name groups and "all", printed negative as bcc does
 
 
+SIGRTMAX = 64               # _NSIG - 1 on Linux
+
+
 def signal_number(text: str) -> int:
-    """A signal given by number or name (9, KILL, SIGKILL), for -s."""
-    if text.isdigit():
+    """A signal given by number or name (9, KILL, SIGKILL), for -s: 0 (kill -0's probe)
+    to 64 (SIGRTMAX); a number past it would filter on a signal no one can send."""
+    if text.isdigit() and text.isascii():
+        if int(text) > SIGRTMAX:
+            from ._common import _arg_error
+            raise _arg_error(f"signal {text} is out of range (0 to {SIGRTMAX})")
         return int(text)
     import signal
     name = text.upper() if text.upper().startswith("SIG") else "SIG" + text.upper()

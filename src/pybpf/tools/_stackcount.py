@@ -100,7 +100,15 @@ def sized_maps(filters, args) -> None:
 
 
 def span(args) -> str:
-    return "until Ctrl-C" if args.duration == 99999999 else f"for {args.duration} secs"
+    """The banner's end, bcc's words: " for 5 secs." or "... Hit Ctrl-C to end."."""
+    return "... Hit Ctrl-C to end." if args.duration == 99999999 \
+        else f" for {args.duration} secs."
+
+
+def stack_words(args) -> str:
+    """The stacks a banner names, bcc's words (-U, -K, or both)."""
+    return "user" if args.user_stacks_only else "kernel" if args.kernel_stacks_only \
+        else "user + kernel"
 
 
 def collect(tool: str, obj, args, out, banner: str, json_value: str = "count",
@@ -109,14 +117,15 @@ def collect(tool: str, obj, args, out, banner: str, json_value: str = "count",
     output is folded or JSON, for programs), then report every stack and the drops;
     ``stop_first``: detach before reading (the counts stop moving)."""
     import sys
-    import time
     from . import _common, _run
     try:
         if args.folded or out.json:
             print(banner, file=sys.stderr, flush=True)
         else:
             out.header(banner)
-        time.sleep(args.duration)
+        # not time.sleep: a SIGINT whose Stop was swallowed (raised where CPython drops
+        # it) left profile/offcputime asleep for good, 1 start in 4 stopped at once
+        _common.sleep_until_stopped(args.duration)
     except _common.Stop:
         pass
     _run.ignore_signals_now()

@@ -16,6 +16,7 @@ EXAMPLES = """examples:
     pybpf biolatency -d vda             # trace vda only
     pybpf biolatency -e                 # show extension summary (total, average)
     pybpf biolatency --json 1           # one JSON object per interval
+    pybpf biolatency -j 1               # bcc's -j: one record per histogram
 """
 
 
@@ -33,10 +34,29 @@ def parser():
                    help="summarize average/total value")
     _args.add_interval(p)
     _args.add_json(p, "interval")
+    p.add_argument("-j", dest="bcc_json", action="store_true",
+                   help="json output as bcc's -j: a record per histogram (ts, val_type, data)")
     return p
 
 
+def bcc_json_record(slots: list, unit: str, section: str | None, key) -> dict:
+    """bcc's -j record (its table.print_json_hist): the log2 buckets 1 up to the last one
+    counted, as interval-start/-end/count (bucket 0, the zero values, is left out as bcc
+    leaves it), with the section ("disk": name, "flags": text) when keyed.  bcc prints
+    the dict's repr; this is printed as JSON, which both json and Python's literal
+    parser read."""
+    last = max((i for i, n in enumerate(slots) if n), default=0)
+    data = [{"interval-start": 0 if i == 1 else 1 << (i - 1), "interval-end": (1 << i) - 1,
+             "count": int(slots[i])} for i in range(1, last + 1)]
+    rec = {"ts": time.strftime("%Y-%m-%d %H:%M:%S"), "val_type": unit, "data": data}
+    if section:
+        rec[section] = key
+    return rec
+
+
 def run(args, out):
+    if args.bcc_json and out.json:
+        raise SystemExit("error: -j (bcc's records) and --json are exclusive")
     disks = _block.Disks()
     consts = {"targ_queued": args.queued, "targ_per_disk": args.disks,
               "targ_per_flag": args.flags, "targ_ms": args.milliseconds,
@@ -58,6 +78,14 @@ def run(args, out):
                 key = int.from_bytes(k, "little")
                 hists[name(key) if name else key] = v
             when = time.strftime("%H:%M:%S") if args.timestamp or out.json else None
+            if args.bcc_json:
+                import json
+                w = out.stream.write
+                w("\n" + ("%-8s\n" % when if when else ""))
+                # one unkeyed histogram is printed even when empty, as bcc's
+                for k, slots in sorted(hists.items()) or ([(None, [])] if not section else []):
+                    w(json.dumps(bcc_json_record(slots, unit, section, k)) + "\n")
+                return
             if not out.json:
                 out.stream.write("\n")
             _hist.print_sections(out, hists, unit, section, time_line=when,
@@ -65,8 +93,10 @@ def run(args, out):
             if ext:
                 _hist.ext_line(out, *ext, unit)
 
+        # bcc's -j prints no banner
         _run.intervals("biolatency", obj, args, out, report,
-                       banner="Tracing block device I/O... Hit Ctrl-C to end.")
+                       banner=None if args.bcc_json
+                       else "Tracing block device I/O... Hit Ctrl-C to end.")
     return 0
 
 

@@ -24,7 +24,8 @@ def parser():
     p.add_argument("-d", "--disk", help="trace this disk only")
     p.add_argument("-P", "--pattern", action="store_true",
                    help="display block I/O pattern (sequential or random)")
-    p.add_argument("-D", "--duration", type=float, help="total duration of trace in seconds")
+    p.add_argument("-D", "--duration", type=_args.positive_seconds,
+                   help="total duration of trace in seconds")
     _args.add_json(p, "I/O")
     return p
 

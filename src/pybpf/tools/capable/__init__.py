@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 
 from .. import _args, _common, _run, _stacks
@@ -74,7 +75,8 @@ def run(args, out):
     else:
         programs = ["tp_capable"]
     consts = {"verbose": args.verbose, "want_kstack": args.kernel_stack,
-              "want_ustack": args.user_stack}
+              "want_ustack": args.user_stack,
+              "self_tgid": os.getpid() if args.kernel_stack or args.user_stack else 0}
     clock = _common.Clock()
     seen: set = set()
 

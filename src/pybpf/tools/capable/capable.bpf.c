@@ -15,6 +15,16 @@
 const volatile bool verbose = false;      /* non-audited checks too (kprobe path) */
 const volatile bool want_kstack = false;
 const volatile bool want_ustack = false;
+/* The tool itself, left out while it reads stacks: naming a user frame reads
+ * /proc/PID/map_files, a CAP_CHECKPOINT_RESTORE check, whose event names more frames. */
+const volatile __u32 self_tgid = 0;
+
+static __always_inline bool wanted(void)
+{
+	if (self_tgid && (bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return false;
+	return current_wanted();
+}
 
 HASH_MAP(start, __u32, struct event, 10240);
 RINGBUF_MAP(events, 256 * 1024);
@@ -47,7 +57,7 @@ int tp_capable(void *ctx)
 	struct event *e;
 	int cap, ret;
 
-	if (!current_wanted())
+	if (!wanted())
 		return 0;
 	bpf_core_read(&cap, sizeof(cap), &c->cap);
 	bpf_core_read(&ret, sizeof(ret), &c->ret);
@@ -69,7 +79,7 @@ int BPF_KPROBE(kp_capable, void *cred, void *ns, int cap, unsigned int opts)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct event e = {};
 
-	if (!current_wanted())
+	if (!wanted())
 		return 0;
 	e.audit = !(opts & CAP_OPT_NOAUDIT);
 	if (!e.audit && !verbose)

@@ -58,9 +58,15 @@ def run(args, out):
         args.timestamp = True
     stamp = time.gmtime if args.utc else time.localtime
 
+    # bcc: the zone's name in the title (TIME-UTC, TIME-CET), milliseconds in the column;
+    # --label= (empty) still labels, with "exit"
+    labelled = args.label is not None
+    label = args.label or "exit"
+
     def header():
-        out.header(("%-13s" % ("TIME-UTC" if args.utc else "TIME-TZ") if args.timestamp else "")
-                   + ("%-6s" % "LABEL" if args.label else "")
+        zone = "UTC" if args.utc else time.strftime("%Z")
+        out.header(("%-13s" % ("TIME-" + zone) if args.timestamp else "")
+                   + ("%-6s" % "LABEL" if labelled else "")
                    + "%-16s %-7s %-7s %-7s %-7s %-10s" % ("PCOMM", "PID", "PPID", "TID",
                                                           "AGE(s)", "EXIT_CODE"))
 
@@ -69,14 +75,16 @@ def run(args, out):
         comm = _common.cstr(comm)
         age = (end - start) / 1e9 if start else 0.0
         status, sig, core, text = describe(code)
-        when = time.strftime("%H:%M:%S", stamp((end + clock.offset) / 1e9))
+        ns = end + clock.offset
+        when = time.strftime("%H:%M:%S", stamp(ns / 1e9))
         if out.json:
             out.row("", {"time": when, "label": args.label, "comm": comm, "pid": pid,
                          "ppid": ppid, "tid": tid, "age": round(age, 6), "exit_code": status,
                          "signal": sig, "core_dumped": core})
             return
-        out.row(("%-13s" % when if args.timestamp else "")
-                + ("%-6s" % args.label if args.label else "")
+        out.row(("%-13s" % ("%s.%03d" % (when, ns // 1000000 % 1000)) if args.timestamp
+                 else "")
+                + ("%-6s" % label if labelled else "")
                 + "%-16s %-7d %-7d %-7d %-7.2f %s" % (comm, pid, ppid, tid, age, text), {})
 
     consts = {"failed_only": args.failed, "per_thread": args.per_thread}

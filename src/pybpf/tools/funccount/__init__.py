@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .. import _args, _hist, _probes, _run
+from .. import _args, _common, _hist, _probes, _run
 
 MAX_PROBES = 1024       # funccount.h
 
@@ -28,7 +28,8 @@ def parser():
     _args.add_summary(p)
     _args.add_regexp(p)
     p.add_argument("-D", "--debug", action="store_true", help="print the probes attached")
-    p.add_argument("-c", "--cpu", type=int, help="accepted for bcc compatibility")
+    p.add_argument("-c", "--cpu", type=_common.int_range(0, 65535, "a CPU number"),
+                   help="trace this CPU only")
     p.add_argument("pattern", help="search expression for events")
     _args.add_json(p, "interval")
     return p
@@ -53,9 +54,14 @@ def run(args, out):
                         raise
                     print(f"funccount: skipping {name}: {e}", file=sys.stderr)
         counts = obj.maps["counts"]
+        # the counts are per CPU: -c reads one CPU's (bcc filters in the program, and
+        # takes -c 0 for "all": its test is ``if self.cpu``)
+        if args.cpu is not None and args.cpu >= counts.ncpus:
+            raise SystemExit(f"error: -c {args.cpu}: this machine's CPUs are 0 to "
+                             f"{counts.ncpus - 1}")
 
         def report():
-            vals = _hist.read_array(counts)
+            vals = _hist.read_array(counts, cpu=args.cpu)
             rows = sorted(((v, probes[i][0]) for i, v in enumerate(vals[:len(probes)]) if v))
             when = time.strftime("%H:%M:%S")
             if out.json:

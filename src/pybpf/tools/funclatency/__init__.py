@@ -73,10 +73,28 @@ def run(args, out):
     with _args.Filters(args) as f, _run.load("funclatency", f, consts, programs=progs,
                                              attach=False) as obj:
         pid = args.pid or -1
+        attached, failed = 0, []
         for i, (name, how) in enumerate(probes):
-            obj.links.append(_probes.attach(family, obj.programs[progs[0]], how, i, pid))
+            # a pattern matching several functions times those that can be probed, as
+            # funccount counts them: x86 uprobes refuse some first instructions (libc's
+            # AVX str*/mem* variants: ENOTSUPP, 524)
+            try:
+                entry = _probes.attach(family, obj.programs[progs[0]], how, i, pid)
+            except (errors.AttachError, errors.KernelError, errors.NotFoundError) as e:
+                if len(probes) == 1:
+                    raise
+                failed.append((name, e))
+                continue
+            obj.links.append(entry)
             obj.links.append(_probes.attach(family, obj.programs[progs[1]], how, i, pid,
                                             retprobe=True))
+            attached += 1
+        if failed:
+            if not attached:
+                raise failed[0][1]
+            import sys
+            print(f"funclatency: {len(failed)} of {len(probes)} functions could not be "
+                  f"probed ({failed[0][0]}: {failed[0][1]})", file=sys.stderr, flush=True)
 
         def report():
             hists = {int.from_bytes(k, "little"): v
@@ -101,7 +119,7 @@ def run(args, out):
 
         _run.intervals("funclatency", obj, args, out, report,
                        banner='Tracing %d functions for "%s"... Hit Ctrl-C to end.' % (
-                           len(probes), args.pattern))
+                           attached, args.pattern))
     return 0
 
 

@@ -49,14 +49,17 @@ def parser():
     p.add_argument("-t", "--trace", action="store_true", help="accepted for bcc compatibility")
     p.add_argument("-a", "--show-allocs", action="store_true",
                    help="show allocation addresses and sizes as well as call stacks")
-    p.add_argument("-o", "--older", type=int, default=500,
+    p.add_argument("-o", "--older", type=_common.int_range(0, 1 << 53, "milliseconds"),
+                   default=500,
                    help="prune allocations younger than this age in milliseconds")
     p.add_argument("-s", "--sample-rate", type=_args.positive_int, default=1,
                    help="sample every N-th allocation to decrease the overhead")
     p.add_argument("-T", "--top", type=_args.positive_int, default=10,
                    help="display only this many top allocating stacks (by size)")
-    p.add_argument("-z", "--min-size", type=int, default=0, help="capture only allocations larger than this size")
-    p.add_argument("-Z", "--max-size", type=int, default=(1 << 64) - 1,
+    size = _common.int_range(0, (1 << 64) - 1, "a size in bytes")
+    p.add_argument("-z", "--min-size", type=size, default=0,
+                   help="capture only allocations larger than this size")
+    p.add_argument("-Z", "--max-size", type=size, default=(1 << 64) - 1,
                    help="capture only allocations smaller than this size")
     _args.add_lines(p)
     p.add_argument("-O", "--obj", default="c", help="attach to allocator functions in this object")
@@ -111,6 +114,8 @@ def start_command(command: str):
 def run(args, out):
     if args.command and args.pid:
         raise SystemExit("error: -p and -c are exclusive")
+    if args.min_size > args.max_size:
+        raise SystemExit("error: min_size (-z) can't be greater than max_size (-Z)")
     proc = release = None
     if args.command:
         proc, release = start_command(args.command)

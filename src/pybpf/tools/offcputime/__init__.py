@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import _args, _run, _stackcount
+from .. import _args, _common, _run, _stackcount
 
 EXAMPLES = """examples:
     pybpf offcputime             # trace off-CPU stack time until Ctrl-C
@@ -35,11 +35,13 @@ def parser():
                    help="insert delimiter between kernel/user stacks")
     _stackcount.add_stack_output(p)
     p.add_argument("-s", "--offset", action="store_true", help="show address offsets")
-    p.add_argument("-m", "--min-block-time", type=int, default=1,
+    usecs = _common.int_range(0, (1 << 64) - 1, "microseconds")
+    p.add_argument("-m", "--min-block-time", type=usecs, default=1,
                    help="the amount of time in microseconds over which we store traces")
-    p.add_argument("-M", "--max-block-time", type=int, default=(1 << 64) - 1,
+    p.add_argument("-M", "--max-block-time", type=usecs, default=(1 << 64) - 1,
                    help="the amount of time in microseconds under which we store traces")
-    p.add_argument("--state", type=int, help="filter on this thread state bitmask")
+    p.add_argument("--state", type=_common.int_range(0, (1 << 63) - 1, "a state bitmask"),
+                   help="filter on this thread state bitmask")
     _args.add_cgroup(p, flags=("-c", "--cgroup"))
     _args.add_maps(p)
     _stackcount.add_duration(p)
@@ -49,6 +51,9 @@ def parser():
 def run(args, out):
     if args.folded and args.offset:
         raise SystemExit("error: can only use -f or -s")
+    if args.min_block_time > args.max_block_time:
+        # bcc runs on and records nothing: no block time is in that range
+        raise SystemExit("error: -m (min block time) can't be greater than -M (max block time)")
     consts = {"user_threads_only": args.user_threads_only,
               "kernel_threads_only": args.kernel_threads_only,
               "user_only": args.user_stacks_only, "kernel_only": args.kernel_stacks_only,
@@ -62,15 +67,14 @@ def run(args, out):
 
 def _trace(args, out, f, consts):
     with _run.load("offcputime", f, consts) as obj:
-        what = "user + kernel" if not (args.user_stacks_only or args.kernel_stacks_only) \
-            else "user" if args.user_stacks_only else "kernel"
         # bcc's words for the threads traced
         who = f"PID {args.pid}" if args.pid else f"TID {args.tid}" if args.tid else \
             "user threads" if args.user_threads_only else \
             "kernel threads" if args.kernel_threads_only else "all threads"
         _stackcount.collect("offcputime", obj, args, out,
-                            f"Tracing off-CPU time (us) of {who} by {what} stack "
-                            f"{_stackcount.span(args)}.", json_value="total_us",
+                            f"Tracing off-CPU time (us) of {who} by "
+                            f"{_stackcount.stack_words(args)} stack{_stackcount.span(args)}",
+                            json_value="total_us",
                             stop_first=True)
     return 0
 

@@ -59,7 +59,8 @@ def parser():
     _args.add_cgroup(p)
     _args.add_maps(p)
     p.add_argument("-u", "--uid", type=_common.parse_uid, help="trace this UID only")
-    p.add_argument("-d", "--duration", type=float, help="total duration of trace in seconds")
+    p.add_argument("-d", "--duration", type=_args.positive_seconds,
+                   help="total duration of trace in seconds")
     p.add_argument("-n", "--name", help="only print process names containing this name")
     p.add_argument("-e", "--extended_fields", action="store_true",
                    help="show extended fields (flags)")
@@ -67,7 +68,7 @@ def parser():
                    help="filter on flags argument (e.g., O_WRONLY)")
     p.add_argument("-F", "--full-path", action="store_true",
                    help="show full path for an open file with relative path")
-    p.add_argument("-b", "--buffer-pages", type=int, default=64,
+    p.add_argument("-b", "--buffer-pages", type=_args.positive_int, default=64,
                    help="accepted for bcc compatibility (the ring buffer is fixed)")
     _args.add_json(p, "open")
     _args.add_exec(p)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import _args, _run, _stackcount
+from .. import _args, _common, _run, _stackcount
 
 EXAMPLES = """examples:
     pybpf profile             # profile stack traces at 49 Hertz until Ctrl-C
@@ -12,6 +12,7 @@ EXAMPLES = """examples:
     pybpf profile -f 5        # output in folded format for flame graphs
     pybpf profile -p 185      # only profile process with PID 185
     pybpf profile -L 185      # only profile thread with TID 185
+    pybpf profile -p 185,186  # only profile these two processes
     pybpf profile -U          # only show user space stacks (no kernel)
     pybpf profile -K          # only show kernel space stacks (no user)
     pybpf profile -af 5       # folded output, kernel frames annotated _[k]
@@ -22,7 +23,11 @@ EXAMPLES = """examples:
 
 def parser():
     p = _args.parser("profile", "Profile CPU stack traces at a timed interval", EXAMPLES)
-    _args.add_pid(p, tid=True)
+    ids = p.add_mutually_exclusive_group()
+    ids.add_argument("-p", "--pid", type=_common.pid_list, metavar="PID",
+                     help="profile process with one or more comma separated PIDs only")
+    ids.add_argument("-L", "--tid", type=_common.pid_list, metavar="TID",
+                     help="profile thread with one or more comma separated TIDs only")
     _stackcount.add_stack_kinds(p)
     s = p.add_mutually_exclusive_group()
     s.add_argument("-F", "--frequency", type=_args.positive_int,
@@ -37,7 +42,8 @@ def parser():
                    help="include CPU idle stacks")
     _stackcount.add_stack_output(
         p, "output folded format, one line per stack (for flame graphs)")
-    p.add_argument("-C", "--cpu", type=int, default=-1, help="cpu number to run profile on")
+    p.add_argument("-C", "--cpu", type=_common.int_range(-1, 65535, "a CPU number"), default=-1,
+                   help="cpu number to run profile on")
     _args.add_cgroup(p, flags=("--cgroup",))
     _args.add_maps(p)
     p.add_argument("-A", "--address", action="store_true", help="show raw addresses")
@@ -47,9 +53,22 @@ def parser():
     return p
 
 
+MAX_IDS = 1024          # profile.bpf.c's ids map
+
+
 def run(args, out):
     consts = {"include_idle": args.include_idle, "user_only": args.user_stacks_only,
               "kernel_only": args.kernel_stacks_only, "targ_cpu": args.cpu}
+    # one id: the shared -p/-L constant; more: the ids map
+    ids = args.pid or args.tid or []
+    if len(ids) > MAX_IDS:
+        raise SystemExit(f"error: at most {MAX_IDS} PIDs or TIDs")
+    args.ids_are_pids = args.tid is None
+    args.ids, args.pid, args.tid = ids, None, None
+    if len(ids) == 1:
+        args.pid, args.tid = (ids[0], None) if args.ids_are_pids else (None, ids[0])
+    elif ids:
+        consts.update(filter_ids=True, ids_are_tids=not args.ids_are_pids)
     with _args.Filters(args) as f:
         _stackcount.sized_maps(f, args)
         return _trace(args, out, f, consts)
@@ -58,13 +77,22 @@ def run(args, out):
 def _trace(args, out, f, consts):
     from ...links import perf_event
     freq = args.frequency or (0 if args.period else 49)
-    with _run.load("profile", f, consts, attach=False) as obj:
+    sizes = {"ids": 1} if len(args.ids) < 2 else None
+    with _run.load("profile", f, consts, attach=False, sizes=sizes) as obj:
+        if len(args.ids) > 1:
+            for i in args.ids:
+                obj.maps["ids"].update(i, b"\x01")
         obj.links.append(perf_event.attach(
             obj.programs["do_sample"], sample_freq=freq, sample_period=args.period or 0,
             cpu=args.cpu if args.cpu >= 0 else None))
         how = f"{freq} Hertz" if freq else f"every {args.period} events"
-        _stackcount.collect("profile", obj, args, out, f"Sampling at {how} of all threads "
-                            f"by user + kernel stack {_stackcount.span(args)}.")
+        # bcc's banner names the threads, the stacks and the CPU the options chose
+        names = ",".join(map(str, args.ids))
+        who = ("PID " if args.ids_are_pids else "TID ") + names if names else "all threads"
+        cpu = f" on CPU#{args.cpu}" if args.cpu >= 0 else ""
+        _stackcount.collect("profile", obj, args, out,
+                            f"Sampling at {how} of {who} by {_stackcount.stack_words(args)} "
+                            f"stack{cpu}{_stackcount.span(args)}")
     return 0
 
 

@@ -94,8 +94,17 @@ def test_stackcount_user_stack_of_a_function():
     c.kill()
     c.wait()
     rows = [ln.rsplit(" ", 1) for ln in lines if ln.startswith("tool_sleep;")]
-    assert [(s.split(";")[-2:], int(n)) for s, n in rows] == [(["main", "sleep_marker"], 5)], \
-        lines
+    assert [(s.split(";")[-2:], int(n)) for s, n in rows] == [
+        ([_caller(), "sleep_marker"], 5)], lines
+
+
+def _caller() -> str:
+    """The frame under a function's own in a user stack taken at its uprobe: its caller
+    (main) from 6.11, which reads the return address a function's first instruction still
+    has on top of the stack; before, the frame-pointer walk skips the caller, in bcc's
+    stacks too (bcc issue 2555), and the next one up shows."""
+    from pybpf.kernelid import release_tuple
+    return "main" if release_tuple() >= (6, 11) else "__libc_start_call_main"
 
 
 def test_stackcount_pid_counts_per_process_as_bcc():
@@ -120,8 +129,10 @@ def test_stackcount_pid_counts_per_process_as_bcc():
     rows = [ln.rsplit(" ", 1) for ln in folded if ";" in ln]
     assert [(s.split(";")[0], s.split(";")[-1], n) for s, n in rows] == [
         ("tool_sleep", "sleep_marker", "6")], folded
-    assert [ln.strip() for ln in multi[1:] if ln.strip()] == [
-        "sleep_marker", "main", "__libc_start_call_main", "6"], multi
+    want = ["sleep_marker", "main", "__libc_start_call_main", "6"]
+    if _caller() != "main":             # before 6.11 (see _caller)
+        want.remove("main")
+    assert [ln.strip() for ln in multi[1:] if ln.strip()] == want, multi
 
 
 def test_funclatency_level_times_the_outermost_calls_only():
@@ -304,7 +315,7 @@ def test_stackcount_cpu_filter_raw_addresses_and_debug():
     counts = [int(ln) for ln in body if ln.strip().isdigit()]
     assert counts == [40], lines
     frames = [ln.split() for ln in body if ln.startswith("  ") and not ln.strip().isdigit()]
-    assert frames and all(len(f[0]) == 16 and int(f[0], 16) >= 1 << 63 for f in frames), lines
+    assert frames and all(len(f[0]) == 16 and int(f[0], 16) >= 1 << 63 for f in frames), body
     assert any(f[1].startswith(("do_syscall_64", "x64_sys_call")) for f in frames), lines
 
 

@@ -115,3 +115,14 @@ def test_an_unresolved_core_relocation_reached_is_named():
     assert ("unresolved CO-RE relocation: byte_off of struct pybpf_absent_value.mntns "
             "(access 0:1) has no match in the kernel's BTF") in first
     assert "unknown#" not in str(ei.value)
+    assert "newer than this kernel" not in str(ei.value)       # the poison is no helper
+
+
+def test_unknown_helper_names_helpers_not_poisoned_calls():
+    """A helper the kernel lacks is named; a poisoned call (CO-RE 0xbad2310, kfunc
+    2002000000+) is not a helper, and the loader names it."""
+    from pybpf import loaderror
+    assert loaderror._unknown_helper("0: invalid func unknown#174\n").startswith(
+        "bpf_get_attach_cookie (#174) is newer than this kernel")
+    assert loaderror._unknown_helper("invalid func unknown#195896080\n") is None
+    assert loaderror._unknown_helper("invalid func unknown#2002000003\n") is None

@@ -31,8 +31,12 @@ class MemoryCgroup:
         base = v2 if has_v2 else "/sys/fs/cgroup/memory"
         self.path = tempfile.mkdtemp(prefix="pybpf-oom-", dir=base)
         if has_v2:
+            if not os.path.exists(os.path.join(self.path, "memory.max")):
+                # the controller is off below the root (the guest: no systemd turned it on)
+                self._write("../cgroup.subtree_control", "+memory")
             self._write("memory.max", str(limit))
-            self._write("memory.swap.max", "0")
+            if os.path.exists(os.path.join(self.path, "memory.swap.max")):
+                self._write("memory.swap.max", "0")
         else:
             self._write("memory.limit_in_bytes", str(limit))
             self._write("memory.swappiness", "0")

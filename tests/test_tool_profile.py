@@ -112,8 +112,9 @@ def _profile_lines(exe: str) -> list:
 
 
 def test_offcputime_charges_sleeps_to_their_stack():
-    # 300 sleeps of 20 ms: still asleep when the tool reads its stacks
-    sleeper = subprocess.Popen([build("tool_sleep"), "300", "20"])
+    # 3000 sleeps of 20 ms: still asleep when the tool reads its stacks, however long the
+    # tool takes to start (seconds in the emulated guest); killed afterwards
+    sleeper = subprocess.Popen([build("tool_sleep"), "3000", "20"])
     try:
         # bcc's banner names the process traced (on stderr: stdout is the folded lines)
         t = ToolRun("offcputime", "-f", "-p", str(sleeper.pid),

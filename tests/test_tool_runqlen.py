@@ -13,9 +13,12 @@ from tests.toolrun import ToolRun
 
 pytestmark = pytest.mark.kernel
 
-# pinned before it joins the cgroup: between the two it could be sampled queued on CPU 1
+# pinned before it joins the cgroup: between the two it could be sampled queued on CPU 1.
+# All four start spinning together (a line on stdin), so they overlap for the whole 1.5 s
+# even where starting Python takes a good part of that (the emulated guest).
 SPIN = ("import os, sys, time\nos.sched_setaffinity(0, {0})\n"
         "with open(sys.argv[1] + '/cgroup.procs', 'w') as f:\n f.write(str(os.getpid()))\n"
+        "print(flush=True)\nsys.stdin.readline()\n"
         "end = time.monotonic() + 1.5\nwhile time.monotonic() < end: pass\n")
 
 
@@ -31,9 +34,17 @@ def test_pinned_spinners_queue_on_cpu0():
     cg = tempfile.mkdtemp(prefix="pybpf-test-", dir=_cgroup2_root())
     try:
         t = ToolRun("runqlen", "-C", "-c", cg, "--json", ready="Sampling run queue")
-        spinners = [subprocess.Popen([sys.executable, "-c", SPIN, cg]) for _ in range(4)]
+        spinners = [subprocess.Popen([sys.executable, "-c", SPIN, cg], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE) for _ in range(4)]
+        for s in spinners:
+            s.stdout.readline()                 # in the cgroup, pinned, waiting
+        for s in spinners:
+            s.stdin.write(b"go\n")
+            s.stdin.flush()
         for s in spinners:
             s.wait()
+            s.stdin.close()
+            s.stdout.close()
         t.stop(settle=0)
     finally:
         os.rmdir(cg)

@@ -94,8 +94,17 @@ def test_stackcount_user_stack_of_a_function():
     c.kill()
     c.wait()
     rows = [ln.rsplit(" ", 1) for ln in lines if ln.startswith("tool_sleep;")]
-    assert [(s.split(";")[-2:], int(n)) for s, n in rows] == [(["main", "sleep_marker"], 5)], \
-        lines
+    ((stack, n),) = rows
+    assert n == "5" and (stack.split(";")[-2:] == ["main", "sleep_marker"]
+                         or _without_caller(stack.split(";"))), lines
+
+
+def _without_caller(frames: list[str]) -> bool:
+    """A user stack taken at a uprobe on a function's first instruction has the caller
+    (main) where the kernel reads the return address still on top of the stack (6.11,
+    backported: Debian's 6.1 has it); on others (Debian's 5.10) the frame-pointer walk
+    skips it, in bcc's stacks too (bcc issue 2555), and the frame above shows instead."""
+    return frames[-2:] == ["__libc_start_call_main", "sleep_marker"]
 
 
 def test_stackcount_pid_counts_per_process_as_bcc():
@@ -120,8 +129,11 @@ def test_stackcount_pid_counts_per_process_as_bcc():
     rows = [ln.rsplit(" ", 1) for ln in folded if ";" in ln]
     assert [(s.split(";")[0], s.split(";")[-1], n) for s, n in rows] == [
         ("tool_sleep", "sleep_marker", "6")], folded
-    assert [ln.strip() for ln in multi[1:] if ln.strip()] == [
-        "sleep_marker", "main", "__libc_start_call_main", "6"], multi
+    got = [ln.strip() for ln in multi[1:] if ln.strip()]
+    want = ["sleep_marker", "main", "__libc_start_call_main", "6"]
+    if _without_caller(got[2::-1]):     # innermost first here
+        want.remove("main")
+    assert got == want, multi
 
 
 def test_funclatency_level_times_the_outermost_calls_only():
@@ -285,6 +297,7 @@ def test_funclatency_times_a_kernel_function_in_the_guest():
 def test_stackcount_cpu_filter_raw_addresses_and_debug():
     """-c CPU: of 40 getppid() calls on that CPU and 60 on another, 40 are counted; -v:
     each kernel frame starts with its address; --debug prints the program first."""
+    from pybpf.kernelid import release_tuple
     from tests.workload import Child
     cpus = sorted(os.sched_getaffinity(0))
     assert len(cpus) >= 2
@@ -304,7 +317,11 @@ def test_stackcount_cpu_filter_raw_addresses_and_debug():
     counts = [int(ln) for ln in body if ln.strip().isdigit()]
     assert counts == [40], lines
     frames = [ln.split() for ln in body if ln.startswith("  ") and not ln.strip().isdigit()]
-    assert frames and all(len(f[0]) == 16 and int(f[0], 16) >= 1 << 63 for f in frames), lines
+    if not frames and release_tuple() < (6, 12):
+        # no kernel stack at a syscall tracepoint on Debian's 5.10 and 6.1 (seen in the
+        # guests; the program seems to get the syscall's user registers there)
+        return
+    assert frames and all(len(f[0]) == 16 and int(f[0], 16) >= 1 << 63 for f in frames), body
     assert any(f[1].startswith(("do_syscall_64", "x64_sys_call")) for f in frames), lines
 
 

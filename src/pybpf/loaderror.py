@@ -117,6 +117,10 @@ def _unknown_helper(log: str) -> str | None:
         return None
     from .asm.helpernames import NAMES
     n = int(m.group(1))
+    if n >= 1 << 16:
+        # not a helper: a call the loader poisoned (an unresolved CO-RE relocation,
+        # 0xbad2310, or kfunc, 2002000000+), which the loader names itself
+        return None
     name = f"bpf_{NAMES[n]}" if 0 < n < len(NAMES) else f"helper #{n}"
     return f"{name} (#{n}) is newer than this kernel ({os.uname().release})"
 

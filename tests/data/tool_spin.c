@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include <time.h>
 volatile unsigned long sink;
-__attribute__((noinline)) void spin_marker_leaf(void) { for (int i = 0; i < 1000; i++) sink += i; }
+__attribute__((noinline)) void spin_marker_leaf(void) { for (int i = 0; i < 100000; i++) sink += i; }
 __attribute__((noinline)) void spin_marker_mid(double secs) {
 	struct timespec a, b; clock_gettime(CLOCK_MONOTONIC, &a);
 	do { spin_marker_leaf(); clock_gettime(CLOCK_MONOTONIC, &b); } while ((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9 < secs);

@@ -94,12 +94,15 @@ int rq_complete(struct bpf_raw_tracepoint_args *ctx)
 	}
 	e->pattern = 0;
 	if (targ_pattern) {
-		__u64 *last = bpf_map_lookup_elem(&last_sectors, &e->dev), end;
+		/* the key from the stack: 5.10's verifier takes no ring buffer
+		 * record as a map key ("R2 type=mem expected=fp, ...") */
+		__u32 dev = e->dev;
+		__u64 *last = bpf_map_lookup_elem(&last_sectors, &dev), end;
 
 		if (last)
 			e->pattern = *last == e->sector ? 1 : 2;
 		end = e->sector + e->len / 512;
-		bpf_map_update_elem(&last_sectors, &e->dev, &end, BPF_ANY);
+		bpf_map_update_elem(&last_sectors, &dev, &end, BPF_ANY);
 	}
 	bpf_ringbuf_submit(e, 0);
 out:

@@ -73,6 +73,10 @@ def run(args, out):
                 "and no capability:cap_capable tracepoint (Linux 6.14+)")
         programs = ["kp_capable", "kret_capable"]
     else:
+        if args.hook == "tracepoint" and not have_tracepoint():
+            raise errors.NotSupportedError(
+                "tracepoint " + TRACEPOINT, "this kernel has no capability:cap_capable "
+                "tracepoint (Linux 6.14+): use --hook kprobe")
         programs = ["tp_capable"]
     consts = {"verbose": args.verbose, "want_kstack": args.kernel_stack,
               "want_ustack": args.user_stack,

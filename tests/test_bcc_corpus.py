@@ -96,8 +96,13 @@ def built(texts) -> dict[str, tuple]:
 
 def _load(rw, elf: bytes) -> int:
     from pybpf.object.loader import load
+    from pybpf.object.spec import ObjectSpec
     secs = _sections(rw)
-    progs = [n for n, p in rw.probes.items() if p.kind != "generic" or n in secs]
+    # as the front end: the probes the object has (a text's #if can leave one out, and
+    # load() refuses names it lacks)
+    have = ObjectSpec.from_bytes(elf).programs
+    progs = [n for n, p in rw.probes.items() if (p.kind != "generic" or n in secs)
+             and n in have]
     obj = load(elf, name="corpus", programs=progs, sections=secs)
     try:
         return len(obj.programs)

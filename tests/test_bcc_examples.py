@@ -72,6 +72,27 @@ class CHelper(Helper):
         self.pid = self.p.pid
 
 
+# x86-64: poll, select, epoll_wait, pselect6, ppoll, epoll_pwait, epoll_pwait2
+_POLLS = {7, 23, 232, 270, 271, 281, 441}
+
+
+def _polling(r: Running, timeout: float = 120) -> None:
+    """Until the script waits for events (its main thread blocked in a poll-family call).
+    Scripts print their header before they open their perf buffer, and what the program
+    sends before that is dropped: on a busy emulated guest that took longer than the
+    half second wait_for allows."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and r.p.poll() is None:
+        try:
+            with open(f"/proc/{r.p.pid}/syscall") as f:
+                nr = f.read().split()[0]
+        except (OSError, IndexError):
+            return
+        if nr.isdigit() and int(nr) in _POLLS:
+            return
+        time.sleep(0.05)
+
+
 def _read(r: Running, seconds: float) -> None:
     """Add what the script prints within ``seconds`` to ``r.out``."""
     import select
@@ -259,6 +280,7 @@ def test_stacksnoop_on_vfs_read():
             hook_absent()
             return
         r.wait_for("FUNCTION")
+        _polling(r)
         h.go()
         _settle(r, lambda out: out.count(" vfs_read\n") >= n)
     # the helper's reads, and perhaps its last read of stdin (it waits there to exit)

@@ -50,13 +50,11 @@ def kernel_functions(path: str = "/proc/kallsyms") -> list[tuple[str, int, str]]
 
 
 def _read_names(*paths: str) -> set[str] | None:
+    """The first words of the lines of the first of ``paths`` that can be read."""
     for p in paths:
-        try:
-            with open(p, "rb") as f:
-                data = f.read()
-        except OSError:
-            continue
-        return {m.decode(errors="replace") for m in re.findall(rb"^(\S+)", data, re.M)}
+        names = _read_name_list(p)
+        if names is not None:
+            return set(names)
     return None
 
 

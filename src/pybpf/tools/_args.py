@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -196,7 +197,7 @@ class Filters:
                 obj.maps["cgroup_target"].update(0, self._cgroup_fd.to_bytes(4, "little"))
             except errors.KernelError as e:
                 # the kernel takes only a cgroup v2 directory's fd (EBADF otherwise)
-                if e.errno != 9:
+                if e.errno != errno.EBADF:
                     raise
                 raise errors.PybpfError(f"cgroup {self._cgroup_path!r}: not a cgroup v2 "
                                         "directory") from None

@@ -81,8 +81,6 @@ def run(args, out):
             try:
                 entry = _probes.attach(family, obj.programs[progs[0]], how, i, pid)
             except (errors.AttachError, errors.KernelError, errors.NotFoundError) as e:
-                if len(probes) == 1:
-                    raise
                 failed.append((name, e))
                 continue
             obj.links.append(entry)
@@ -90,7 +88,7 @@ def run(args, out):
                                             retprobe=True))
             attached += 1
         if failed:
-            if not attached:
+            if not attached:        # a single function's error, or the first of all
                 raise failed[0][1]
             import sys
             print(f"funclatency: {len(failed)} of {len(probes)} functions could not be "

@@ -125,8 +125,8 @@ def kprobe_functions(event_re, path: str = "/proc/kallsyms", ftrace_path: str | 
     if ftrace is not None:
         # ftrace lists only functions it can patch: none of the __init code (its records
         # go when init memory is freed) nor the irq entry code (noinstr), so kallsyms is
-        # not needed to leave them out.  Reading kallsyms as well costs ~0.4 s here and
-        # ~7 s in an emulated guest.
+        # not needed to leave them out.  Reading and parsing kallsyms as well took 0.4 s
+        # on this project's VM and 6.7 s in the emulated 6.12 guest (bench/RESULTS.md).
         names = ftrace
     else:
         funcs = kernel_functions(path)

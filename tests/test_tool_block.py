@@ -140,7 +140,10 @@ def test_biolatency_per_flags_and_disk(data_file):
 
 
 def test_biotop_row_for_dd(data_file):
-    t = ToolRun("biotop", "-C", "--json", "5", "1", ready="Tracing...")
+    # an interval longer than any run: Ctrl-C reports the one interval, so dd's reads all
+    # fall in it however slowly a loaded machine runs dd (a 5 s interval once ended
+    # between its 19th and 20th read while three guests shared the CPUs)
+    t = ToolRun("biotop", "-C", "--json", "600", "1", ready="Tracing...")
     pid = _dd(data_file)
     t.stop()
     (rec,) = t.json()

@@ -10,24 +10,28 @@ from __future__ import annotations
 
 __all__ = ["AttachMethods"]
 
+from .._sys.uapi import ProgType as _P    # loaded by then: every program came through it
+
 # the program types the kernel takes for each family, and the SEC() that makes one
-# (numbers of enum bpf_prog_type: importing the uapi tables here would cost a start)
-_KPROBE = ((2,), 'SEC("kprobe/...") or SEC("uprobe/...")')
+_KPROBE = ((_P.KPROBE,), 'SEC("kprobe/...") or SEC("uprobe/...")')
 _HOOKS = {
-    "attach_tracepoint": ((5,), 'SEC("tracepoint/...")'),
-    "attach_raw_tracepoint": ((17, 24, 26), 'SEC("raw_tracepoint/...") or SEC("tp_btf/...")'),
+    "attach_tracepoint": ((_P.TRACEPOINT,), 'SEC("tracepoint/...")'),
+    "attach_raw_tracepoint": ((_P.RAW_TRACEPOINT, _P.RAW_TRACEPOINT_WRITABLE, _P.TRACING),
+                              'SEC("raw_tracepoint/...") or SEC("tp_btf/...")'),
     "attach_kprobe": _KPROBE, "attach_ksyscall": _KPROBE, "attach_kprobe_multi": _KPROBE,
     "attach_uprobe": _KPROBE, "attach_uprobe_multi": _KPROBE, "attach_usdt": _KPROBE,
-    "attach_xdp": ((6,), 'SEC("xdp")'),
-    "attach_tc": ((3, 4), 'SEC("tc")'),
-    "attach_socket": ((1,), 'SEC("socket")'),
-    "attach_cgroup": ((8, 9, 13, 15, 18, 23, 25, 29), 'SEC("cgroup_skb/...") or another '
-                      'cgroup hook'),
-    "attach_iter": ((26,), 'SEC("iter/...")'),
-    "attach_perf_event": ((7,), 'SEC("perf_event")'),
-    "attach_netns": ((30, 22), 'SEC("sk_lookup") or SEC("flow_dissector")'),
-    "attach_netfilter": ((32,), 'SEC("netfilter")'),
-    "attach_sockmap": ((16, 14), 'SEC("sk_msg") or SEC("sk_skb/...")'),
+    "attach_xdp": ((_P.XDP,), 'SEC("xdp")'),
+    "attach_tc": ((_P.SCHED_CLS, _P.SCHED_ACT), 'SEC("tc")'),
+    "attach_socket": ((_P.SOCKET_FILTER,), 'SEC("socket")'),
+    "attach_cgroup": ((_P.CGROUP_SKB, _P.CGROUP_SOCK, _P.SOCK_OPS, _P.CGROUP_DEVICE,
+                       _P.CGROUP_SOCK_ADDR, _P.CGROUP_SYSCTL, _P.CGROUP_SOCKOPT, _P.LSM),
+                      'SEC("cgroup_skb/...") or another cgroup hook'),
+    "attach_iter": ((_P.TRACING,), 'SEC("iter/...")'),
+    "attach_perf_event": ((_P.PERF_EVENT,), 'SEC("perf_event")'),
+    "attach_netns": ((_P.SK_LOOKUP, _P.FLOW_DISSECTOR),
+                     'SEC("sk_lookup") or SEC("flow_dissector")'),
+    "attach_netfilter": ((_P.NETFILTER,), 'SEC("netfilter")'),
+    "attach_sockmap": ((_P.SK_MSG, _P.SK_SKB), 'SEC("sk_msg") or SEC("sk_skb/...")'),
 }
 
 

@@ -63,12 +63,14 @@ def run(args, out):
     ids = args.pid or args.tid or []
     if len(ids) > MAX_IDS:
         raise SystemExit(f"error: at most {MAX_IDS} PIDs or TIDs")
-    args.ids_are_pids = args.tid is None
-    args.ids, args.pid, args.tid = ids, None, None
-    if len(ids) == 1:
-        args.pid, args.tid = (ids[0], None) if args.ids_are_pids else (None, ids[0])
-    elif ids:
-        consts.update(filter_ids=True, ids_are_tids=not args.ids_are_pids)
+    by_pid = args.tid is None
+    one = ids[0] if len(ids) == 1 else None
+    if len(ids) > 1:
+        consts.update(filter_ids=True, ids_are_tids=not by_pid)
+    # the caller's namespace stays as parsed: Filters reads -p/-t from a copy that holds
+    # one id (more go to the ids map)
+    args = type(args)(**{**vars(args), "ids": ids, "ids_are_pids": by_pid,
+                         "pid": one if by_pid else None, "tid": None if by_pid else one})
     with _args.Filters(args) as f:
         _stackcount.sized_maps(f, args)
         return _trace(args, out, f, consts)

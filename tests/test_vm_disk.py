@@ -92,3 +92,25 @@ def test_disk_tmp_is_tmp_path_outside_a_guest(disk_tmp, tmp_path):
         assert str(disk_tmp).startswith(os.environ[disk.ENV] + "/")
     else:
         assert disk_tmp == tmp_path
+
+
+def test_old_kernels_tests_run_in_the_old_guests_only():
+    """The kernel matrix's collection (nothing boots with --collect-only): a test marked
+    old_kernels runs in the 6.1 and 5.10 guests, not the 6.12 one; every_kernel in all."""
+    import sys
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "--collect-only", "--kernel-matrix", "tests/test_tool_block.py"],
+                       capture_output=True, text=True, timeout=120,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       env={k: v for k, v in os.environ.items()
+                            if k not in ("PYBPF_VM_KERNEL", "PYBPF_VM_OLD_KERNELS")})
+    ids = r.stdout.split()
+    vm = [i for i in ids if "[vm-" in i]
+
+    def guests(name):
+        """The kernel series (6.1, ...) of the guests running test ``name``."""
+        labels = [i.split("[vm-")[1].rstrip("]") for i in vm if f"::{name}[vm-" in i]
+        return sorted(".".join(x.split("-")[0].split(".")[:2]) for x in labels)
+    assert guests("test_biosnoop_shows_each_read") == ["5.10", "6.1"], vm
+    assert guests("test_biosnoop_pattern_programs_load") == ["5.10", "6.1", "6.12"], vm
+    assert guests("test_biotop_row_for_dd") == [], vm

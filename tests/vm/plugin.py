@@ -8,7 +8,8 @@ The VM boots when the host tests start and runs beside them at the lowest CPU pr
 host tests flaky), on what the host tests leave idle; PYBPF_VM_BESIDE=0 runs it after
 them instead.  Each guest result comes back as a test of its own,
 ``<test>[vm-<kernel>]``, in this same pytest run.  Tests marked ``every_kernel`` run in
-it too, and in guests of their own on older kernels (:data:`OLD_SERIES`).  The guests
+it too, and in guests of their own on older kernels (:data:`OLD_SERIES`); those marked
+``old_kernels`` in the latter only.  The guests
 read this machine's files through a cached 9p view (:func:`cached_view`).
 A guest running a test that takes conftest's ``disk_tmp`` gets a scratch disk
 (tests/vm/disk.py).
@@ -474,12 +475,16 @@ def wants_disk(items) -> bool:
 def pytest_collection_modifyitems(session, config, items):
     if IN_VM or not config.getoption("--kernel-matrix"):
         return
-    every = [it for it in items if it.get_closest_marker("every_kernel")]
+    # old_kernels: the old guests only (what differs on old kernels, where the 6.12
+    # guest, CI's long pole, would add time and little else)
+    every = [it for it in items if it.get_closest_marker("every_kernel")
+             or it.get_closest_marker("old_kernels")]
     hooked = [it for it in items if it.get_closest_marker("needs_hook")
               or it.get_closest_marker("every_kernel")]
-    if not hooked:
+    if not hooked and not every:
         return
-    guests = [(_Guest([it.nodeid for it in hooked], with_disk=wants_disk(hooked)), hooked)]
+    guests = [(_Guest([it.nodeid for it in hooked], with_disk=wants_disk(hooked)), hooked)
+              ] if hooked else []
     previous = None
     for series, image in old_kernels().items() if every else ():
         g = _Guest([it.nodeid for it in every], kernel=image or "none",

@@ -138,8 +138,12 @@ def test_biosnoop_pattern_sequential_and_random(data_file):
     fwd_p = [p for pid, p in got if pid == fwd]
     back_p = [p for pid, p in got if pid == back.pid]
     assert len(fwd_p) == N and len(back_p) == N
-    # the file's blocks lie in order on the disk: dd's reads follow each other
-    assert fwd_p.count("S") >= N - 2, fwd_p
+    # the file's blocks lie in order on the disk: dd's reads follow each other.  got ==
+    # want checked every record; on a disk others use too (the host's, beside a writer
+    # of another test run) their I/O between dd's reads makes those rightly R (6 S of 20
+    # seen), so there only that both kinds show.  A guest's disk is the test's alone.
+    private = os.environ.get("PYBPF_IN_VM") == "1"
+    assert fwd_p.count("S") >= (N - 2 if private else 1), fwd_p
     assert back_p.count("R") >= N - 1, back_p
 
 

@@ -82,6 +82,26 @@ def bpffs():
     os.rmdir(d)
 
 
+@pytest.fixture
+def disk_tmp(tmp_path):
+    """A directory on a real block device, for tests doing block I/O (O_DIRECT): tmp_path
+    here, a fresh one on the guest's attached disk in a kernel-matrix guest (its /tmp is
+    tmpfs).  The plugin attaches that disk to guests running a test that asks for it."""
+    if os.environ.get("PYBPF_IN_VM") != "1":
+        yield tmp_path
+        return
+    import pathlib
+    import shutil
+
+    from tests.vm.disk import NoDisk, guest_disk_dir
+    try:
+        d = guest_disk_dir()
+    except NoDisk as e:
+        pytest.fail(str(e))
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def corpus_objs(tmp_path_factory):
     """The corpus of libbpf-style objects (tests/corpus) compiled once per session, stem ->

@@ -51,11 +51,11 @@ def _disk_io(path: str, n: int = 40) -> None:
         os.close(fd)
 
 
-def test_hardirqs_counts_bracketed_by_proc_interrupts(tmp_path):
+def test_hardirqs_counts_bracketed_by_proc_interrupts(disk_tmp):
     before = _proc_interrupts()
     t = ToolRun("hardirqs", "-C", ready="Tracing hard irq")
     inner0 = _proc_interrupts()
-    _disk_io(str(tmp_path / "direct"))
+    _disk_io(str(disk_tmp / "direct"))
     inner1 = _proc_interrupts()
     lines = t.stop(settle=0)
     after = _proc_interrupts()
@@ -139,7 +139,7 @@ def test_softirqs_cpu_filter_counts_that_cpu_only():
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "CPU" in r.stderr
 
 
-def test_hardirqs_cpu_filter_stays_within_that_cpus_counts(tmp_path):
+def test_hardirqs_cpu_filter_stays_within_that_cpus_counts(disk_tmp):
     """hardirqs -c 1: every count within CPU 1's own /proc/interrupts brackets."""
     def per_cpu(cpu):
         out = {}
@@ -152,7 +152,7 @@ def test_hardirqs_cpu_filter_stays_within_that_cpus_counts(tmp_path):
         return out
     before = per_cpu(1)
     t = ToolRun("hardirqs", "-C", "-c", "1", ready="Tracing hard irq")
-    _disk_io(str(tmp_path / "direct"))
+    _disk_io(str(disk_tmp / "direct"))
     lines = t.stop(settle=0)
     after = per_cpu(1)
     got = {ln.split()[0]: int(ln.split()[1]) for ln in lines

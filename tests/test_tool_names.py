@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.toolrun import ToolRun
+from tests.toolrun import SLOW, ToolRun
 from tests.workload import Child, PtyBash
 
 pytestmark = pytest.mark.kernel
@@ -153,12 +153,14 @@ def test_proc_comm_cpudist_per_thread():
 def test_symbol_name_profile_folded():
     """A user frame's symbol name (an ELF symbol may be any bytes): profile -f and --json."""
     from tests.cbuild import build
-    spin = subprocess.Popen([build("tool_spin_bytes"), "30"])
+    # spinning until killed below: in a guest beside a loaded host the two tools' starts
+    # took longer than its first 30 s (6.1: the test ran 102 s and sampled nothing)
+    spin = subprocess.Popen([build("tool_spin_bytes"), "3600"])
     try:
         text = ToolRun("profile", "-F", "499", "-f", "-U", "-p", str(spin.pid), "1",
                        ready="Sampling at")
         js = ToolRun("profile", "-F", "499", "--json", "-U", "-p", str(spin.pid), "1")
-        text.p.wait(timeout=30), js.p.wait(timeout=30)
+        text.p.wait(timeout=30 * SLOW), js.p.wait(timeout=30 * SLOW)
         text.stop(settle=0), js.stop(settle=0)
     finally:
         spin.kill()

@@ -208,7 +208,10 @@ def test_cpudist_counts_a_run_it_cannot_time_lost():
     _open_stretch(c, t, "start")
     (rec,) = t.json()
     (h,) = [h for h in rec["hists"] if h["tid"] == c.pid]
-    assert [b for b in h["buckets"] if b["low"] >= 65536] == [], h
+    # not the made-up run (RUN_US: 262144 us and up) nor the time since boot.  The
+    # child's own runs (5 ms of its run time each) took 65 ms and more of wall time in the
+    # emulated guest beside a loaded host (6.1 at load 13-20), so no tighter bound
+    assert [b for b in h["buckets"] if b["low"] >= 262144] == [], h
     assert b"cpudist: lost 1 on-CPU runs (began at a switch the kernel ran no BPF program " \
         b"for)\n" in t.err, t.err
 

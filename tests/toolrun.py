@@ -12,6 +12,10 @@ import sys
 import time
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# Every timeout here is this many times longer in a kernel-matrix guest: under TCG on a
+# loaded host a tool's start alone took over 60 s (hold61's 6.1 runs at load 13-20).
+# Timeouts only bound a failing wait; a passing one ends when its text shows.
+SLOW = 5 if os.environ.get("PYBPF_IN_VM") == "1" else 1
 
 
 class ToolRun:
@@ -54,7 +58,7 @@ class ToolRun:
 
     def wait_for(self, text: str, timeout: float = 60, trigger=None) -> None:
         """Until ``text`` shows on stdout or stderr, calling ``trigger()`` between looks."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * SLOW
         while time.monotonic() < deadline:
             if any(text in line for line in self.out) or text.encode() in self.err:
                 return
@@ -70,7 +74,7 @@ class ToolRun:
         time.sleep(settle)
         if self.p.poll() is None:
             self.p.send_signal(sig)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * SLOW
         while any(fd >= 0 for fd in self._buf) and time.monotonic() < deadline:
             self._pump(0.1)
         # its output closed, it is exiting: detaching tracepoints waits for RCU grace
@@ -97,7 +101,7 @@ def run_tool(tool: str, *args: str, timeout: float = 60) -> subprocess.Completed
     env = dict(os.environ)
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "pybpf", tool, *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+                          text=True, timeout=timeout * SLOW, env=env)
 
 
 def kprobes_missing_here(tool: str, *args: str) -> bool:

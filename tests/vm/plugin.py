@@ -8,8 +8,11 @@ The VM boots when the host tests start and runs beside them at the lowest CPU pr
 host tests flaky), on what the host tests leave idle; PYBPF_VM_BESIDE=0 runs it after
 them instead.  Each guest result comes back as a test of its own,
 ``<test>[vm-<kernel>]``, in this same pytest run.  Tests marked ``every_kernel`` run in
-it too, and in guests of their own on older kernels (:data:`OLD_SERIES`).  The guests
+it too, and in guests of their own on older kernels (:data:`OLD_SERIES`); those marked
+``old_kernels`` in the latter only.  The guests
 read this machine's files through a cached 9p view (:func:`cached_view`).
+A guest running a test that takes conftest's ``disk_tmp`` gets a scratch disk
+(tests/vm/disk.py).
 With PYBPF_REQUIRE_KERNEL=1, a needs_hook test whose hook was absent on every kernel
 fails: no hook ships untested.
 """
@@ -26,7 +29,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from . import ABSENT
+from . import ABSENT, disk
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IN_VM = os.environ.get("PYBPF_IN_VM") == "1"
@@ -161,7 +164,7 @@ def lane_names(i: int) -> tuple[str, str, str]:
 class _Guest:
     """One VM run of the selected tests; results parsed from its JUnit XML."""
 
-    def __init__(self, nodeids: list[str], kernel: str | None = None):
+    def __init__(self, nodeids: list[str], kernel: str | None = None, with_disk: bool = False):
         self.kernel = kernel or guest_kernel()
         self.label = "vm-" + (os.path.basename(self.kernel).removeprefix("vmlinuz-")
                               if self.kernel else "none")
@@ -180,6 +183,7 @@ class _Guest:
         self.stopping = False
         self._watcher = None
         self.nodeids = nodeids
+        self.with_disk = with_disk      # attach a scratch disk (tests/vm/disk.py)
         self.prebuilt = None
         self.seed = None
         self.prebuild_note = ""
@@ -212,6 +216,12 @@ class _Guest:
                     f"XDG_CACHE_HOME={self.seed}/cache PYBPF_HOOK_LOG={self.scratch}/absent")
         # the test ids go through a file: virtme passes --exec on the guest's kernel command
         # line, which overflows (an early-boot panic) past 2 KB on x86
+        qemu_disk = []
+        if self.with_disk:
+            try:
+                qemu_disk = disk.vng_args(disk.make_image(self.scratch))
+            except disk.NoDisk as e:    # the guest's disk tests fail, naming it
+                self.prebuild_note += f"; no guest disk: {e}"
         runs = []
         for i, lane in enumerate(split_lanes(nodeids, LANES)):
             ids, xml, out = (os.path.join(self.scratch, n) for n in lane_names(i))
@@ -228,13 +238,14 @@ class _Guest:
             f.write(cached_view([REPO, os.path.join(self.seed, "pycache")]
                                 + ([prebuilt] if prebuilt else []),
                                 os.path.join(self.seed, "cache"))
+                    + (disk.guest_mount() if qemu_disk else "")
                     + f"cd {REPO} || exit 1\n"
                     + ("".join(r + " &\n" for r in runs) + "wait\n" if len(runs) > 1
                        else runs[0] + "\n"))
         cmd = f"touch {self.scratch}/booted; sh {self.scratch}/run.sh"
         path = os.path.dirname(vng) + os.pathsep + os.environ.get("PATH", "")
         self._launch = lambda: subprocess.Popen(
-            vng_argv(vng, self.kernel, self.scratch, cmd),
+            vng_argv(vng, self.kernel, self.scratch, cmd) + qemu_disk,
             stdout=open(os.path.join(self.scratch, "console.txt"), "ab"),
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PATH=path), cwd=REPO,
@@ -454,19 +465,30 @@ def pytest_configure(config):
     config._pybpf_guests = []
 
 
+def wants_disk(items) -> bool:
+    """Whether a guest running ``items`` needs the scratch disk: one of them takes
+    conftest's ``disk_tmp`` (block I/O tests).  The others' guests go without."""
+    return any("disk_tmp" in getattr(it, "fixturenames", ()) for it in items)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
     if IN_VM or not config.getoption("--kernel-matrix"):
         return
-    every = [it for it in items if it.get_closest_marker("every_kernel")]
+    # old_kernels: the old guests only (what differs on old kernels, where the 6.12
+    # guest, CI's long pole, would add time and little else)
+    every = [it for it in items if it.get_closest_marker("every_kernel")
+             or it.get_closest_marker("old_kernels")]
     hooked = [it for it in items if it.get_closest_marker("needs_hook")
               or it.get_closest_marker("every_kernel")]
-    if not hooked:
+    if not hooked and not every:
         return
-    guests = [(_Guest([it.nodeid for it in hooked]), hooked)]
+    guests = [(_Guest([it.nodeid for it in hooked], with_disk=wants_disk(hooked)), hooked)
+              ] if hooked else []
     previous = None
     for series, image in old_kernels().items() if every else ():
-        g = _Guest([it.nodeid for it in every], kernel=image or "none")
+        g = _Guest([it.nodeid for it in every], kernel=image or "none",
+                   with_disk=wants_disk(every))
         if not image:
             g.label = f"vm-{series}"
             g.error = (f"no {series} kernel image for the old-kernel guest: run "

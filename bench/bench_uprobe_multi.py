@@ -9,10 +9,11 @@ usage: flock /tmp/pybpf-bench.lock .venv/bin/python bench/bench_uprobe_multi.py
    pattern names (pybpf.tools' resolution, as funccount; the ones the kernel refuses are
    tried and skipped both ways), one uprobe.attach() each against one
    uprobe_multi.attach_offsets(); and the attach of one link at the accepted ones only;
-2. tools: ``pybpf funccount PATTERN`` with uprobe_multi, with PYBPF_NO_UPROBE_MULTI=1
-   (one perf event per probe: the path before), and bcc's funccount-bpfcc (python3-bpfcc;
-   kernel headers linked for it as bench_bcc_tools does): start to banner, and SIGINT to
-   exit (the final report, then the detach).
+2. tools: ``pybpf funccount PATTERN`` and ``pybpf funclatency PATTERN`` with
+   uprobe_multi, with PYBPF_NO_UPROBE_MULTI=1 (one perf event per probe: the path
+   before), and bcc's funccount-bpfcc/funclatency-bpfcc (python3-bpfcc; kernel headers
+   linked for it as bench_bcc_tools does): start to banner, and SIGINT to exit (the
+   final report, then the detach).
 Medians in seconds.
 """
 
@@ -31,7 +32,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "src"))
 PY = os.path.join(REPO, ".venv", "bin", "python")
-BCC_FUNCCOUNT = "/usr/sbin/funccount-bpfcc"
 
 
 def _prog(multi: bool):
@@ -116,14 +116,16 @@ def _tool(argv: list[str], env: dict, banner: bytes, timeout: float = 120) -> tu
 def tools(pattern: str, runs: int, bcc: bool) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.join(REPO, "src")
-    sides = {"pybpf funccount, uprobe_multi": ([PY, "-m", "pybpf", "funccount", pattern],
-                                               {**env, "PYBPF_NO_UPROBE_MULTI": "0"}),
-             "pybpf funccount, per probe": ([PY, "-m", "pybpf", "funccount", pattern],
-                                            {**env, "PYBPF_NO_UPROBE_MULTI": "1"})}
-    if bcc and os.path.exists(BCC_FUNCCOUNT):
-        sides["bcc funccount-bpfcc"] = ([BCC_FUNCCOUNT, pattern], dict(os.environ))
+    sides = {}
+    for tool in ("funccount", "funclatency"):
+        for label, knob in (("uprobe_multi", "0"), ("per probe", "1")):
+            sides[f"pybpf {tool}, {label}"] = ([PY, "-m", "pybpf", tool, pattern],
+                                               {**env, "PYBPF_NO_UPROBE_MULTI": knob})
+        ref = f"/usr/sbin/{tool}-bpfcc"
+        if bcc and os.path.exists(ref):
+            sides[f"bcc {tool}-bpfcc"] = ([ref, pattern], dict(os.environ))
     got: dict[str, dict] = {k: {"ready": [], "exit": [], "err": ""} for k in sides}
-    ctx = _headers() if "bcc funccount-bpfcc" in sides else None
+    ctx = _headers() if bcc else None
     if ctx is not None:
         ctx.__enter__()
     try:
@@ -172,9 +174,9 @@ def main() -> int:
           "to exit):")
     for name, r in res.items():
         if r["ready"] is None:
-            print(f"  {name:32s} never ready: {r['err']!r}")
+            print(f"  {name:34s} never ready: {r['err']!r}")
         else:
-            print(f"  {name:32s} ready {r['ready']:6.2f} s   exit {r['exit']:6.2f} s")
+            print(f"  {name:34s} ready {r['ready']:6.2f} s   exit {r['exit']:6.2f} s")
     return 0
 
 

@@ -87,7 +87,8 @@ def test_sections_auto_attach_as_libbpf(obj_bytes, many):
                 obj.attach()
             assert not obj.links
         return
-    with pybpf.load(obj_bytes, name="pt_umulti") as obj:
+    with pybpf.load(obj_bytes, name="pt_umulti", programs=[
+            "on_entry", "on_return", "on_sleepable", "by_cookie"]) as obj:
         links = obj.attach()
         assert [(ln.kind, ln.target.rsplit(": ", 1)[1]) for ln in links] == [
             ("uprobe_multi", "10 probes"), ("uretprobe_multi", "6 probes"),
@@ -101,11 +102,22 @@ def test_sections_auto_attach_as_libbpf(obj_bytes, many):
 
 
 @pytest.mark.kernel
+def test_session_section_runs_on_entry_and_return(obj_bytes, many):
+    if tuple(int(x) for x in os.uname().release.split(".")[:2]) < (6, 13):
+        pytest.skip("uprobe.session links came in 6.13")
+    with pybpf.load(obj_bytes, name="pt_umulti", programs=["on_session"]) as obj:
+        (link,) = obj.attach()
+        assert link.kind == "uprobe_session"
+        _run(many)
+        assert obj.bss.sessions == ROUNDS * 2 * 2       # many_f01: 2 calls a round
+
+
+@pytest.mark.kernel
 def test_cookie_per_place(obj_bytes, many):
     if not _have():
         pytest.skip("no uprobe_multi here (6.6+)")
     names = [f"many_f{k:02d}" for k in range(16)]
-    with pybpf.load(obj_bytes, name="pt_umulti") as obj:
+    with pybpf.load(obj_bytes, name="pt_umulti", programs=["by_cookie"]) as obj:
         prog = obj.programs["by_cookie"]
         link = prog.attach_uprobe_multi(many, names, cookies=list(range(16)))
         assert link in obj.links and link.kind == "uprobe_multi"
@@ -133,7 +145,7 @@ def test_refused_place_is_found_and_the_others_attached(obj_bytes, many, monkeyp
     offs = [funcs[n] for n in names]
     c = subprocess.Popen([many, str(ROUNDS)], stdin=subprocess.PIPE)
     try:
-        with pybpf.load(obj_bytes, name="pt_umulti") as obj:
+        with pybpf.load(obj_bytes, name="pt_umulti", programs=["by_cookie"]) as obj:
             prog = obj.programs["by_cookie"]
             with pytest.raises(errors.KernelError):
                 uprobe_multi.attach(prog, many, offsets=offs, pid=c.pid)
@@ -155,7 +167,7 @@ def test_refused_place_is_found_and_the_others_attached(obj_bytes, many, monkeyp
 
 @pytest.mark.kernel
 def test_bad_input_one_line(obj_bytes, many):
-    with pybpf.load(obj_bytes, name="pt_umulti") as obj:
+    with pybpf.load(obj_bytes, name="pt_umulti", programs=["by_cookie"]) as obj:
         prog = obj.programs["by_cookie"]
         with pytest.raises(errors.NotFoundError, match="no function matches 'nope_\\*'"):
             prog.attach_uprobe_multi(many, "nope_*")

@@ -6,7 +6,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-__u64 entries, returns, slept, hits[16];
+__u64 entries, returns, slept, sessions, hits[16];
 
 SEC("uprobe.multi/" TARGET ":many_f0?")
 int on_entry(struct pt_regs *ctx)
@@ -26,6 +26,14 @@ SEC("uprobe.multi.s/" TARGET ":many_f15")
 int on_sleepable(struct pt_regs *ctx)
 {
 	__sync_fetch_and_add(&slept, 1);
+	return 0;
+}
+
+/* entry and return: twice a call (6.13+; loaded alone by its test) */
+SEC("uprobe.session/" TARGET ":many_f01")
+int on_session(struct pt_regs *ctx)
+{
+	__sync_fetch_and_add(&sessions, 1);
 	return 0;
 }
 

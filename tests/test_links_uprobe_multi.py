@@ -63,6 +63,22 @@ def test_likely_refused_reads_first_instructions(tmp_path):
     assert uprobe_multi._likely_refused(str(p), sorted(code)) == []
 
 
+def test_likely_refused_takes_any_bytes(tmp_path):
+    """The hint reads an untrusted file: any bytes, any offsets (past the end too), no
+    exception, only indexes of the offsets given (hypothesis)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    p = tmp_path / "f"
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.binary(max_size=96), st.lists(st.integers(0, 200), min_size=2, max_size=8))
+    def check(blob, offs):
+        p.write_bytes(blob[:18] + b"\x3e\x00" + blob[20:] if len(blob) > 20 else blob)
+        got = uprobe_multi._likely_refused(str(p), offs)
+        assert sorted(set(got)) == got and all(0 <= i < len(offs) for i in got)
+    check()
+
+
 def test_knob_turns_the_multi_path_off(monkeypatch):
     monkeypatch.setenv("PYBPF_NO_UPROBE_MULTI", "1")
     assert uprobe_multi.available() is False

@@ -42,6 +42,12 @@ def available(features=None) -> bool:
     return features.has_uprobe_multi()
 
 
+def _kernel_has() -> bool:
+    """The kernel's answer alone (not the knob): for an EINVAL to be explained."""
+    from ..features import Features
+    return Features().has_uprobe_multi()
+
+
 def glob_offsets(path: str, pattern: str) -> list[tuple[str, int]]:
     """(name, file offset) of the functions of ``path`` matching glob ``pattern`` (``*``
     and ``?``), one per offset (aliases share one), by offset: as libbpf's
@@ -93,7 +99,7 @@ def attach(prog, path: str, symbols: str | Sequence[str] | None = None, *,
         return _create(prog, real, offs, cookies, ref_ctr_offsets, retprobe, pid, session)
     except errors.KernelError as e:
         # kernels before 6.6 do not know the attach type and say only EINVAL
-        if e.errno == _errno.EINVAL and not available():
+        if e.errno == _errno.EINVAL and not _kernel_has():
             raise errors.NotSupportedError("uprobe.multi", _NEEDS, e.errno, e.op) from None
         raise
 
@@ -168,6 +174,11 @@ def attach_offsets(prog, path: str, offsets: Sequence[int], *, retprobe: bool = 
         except errors.KernelError as e:
             if isinstance(e, errors.MissingPrivilegeError) or e.errno not in _PER_PLACE:
                 raise
+            if e.errno == _errno.EINVAL and not out.links and not out.refused and \
+                    not _kernel_has():
+                # before 6.6 the kernel says only EINVAL, for every place
+                raise errors.NotSupportedError("uprobe.multi", _NEEDS, e.errno,
+                                               e.op) from None
             if len(idx) == 1:
                 out.refused[idx[0]] = _refused(e, real, offs[idx[0]])
                 return

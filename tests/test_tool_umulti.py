@@ -54,11 +54,15 @@ def _traced(many: str, tool: str, *args: str, ready: str, us: int = 0) -> ToolRu
 
 @pytest.mark.every_kernel       # 5.10 and 6.1 guests: no uprobe_multi, the per-probe path
 def test_funccount_counts_each_function(many, mode):
-    t = _traced(many, "funccount", "--json", "-D", f"{many}:*many*",
-                ready="Tracing 16 functions")
+    t = _traced(many, "funccount", "--json", "-D", f"{many}:*many*", ready="Tracing 1")
     (rec,) = t.json()
-    assert {r["func"]: r["count"] for r in rec["counts"]} == WANT
-    assert f"funccount: skipping vex_many: " in t.err.decode()
+    got = {r["func"]: r["count"] for r in rec["counts"]}
+    # x86 uprobes refuse vex_many's first instruction (here, and on the guests' kernels
+    # as far as seen); were one to take it, it would count once a round
+    if "funccount: skipping vex_many: " in t.err.decode():
+        assert got == WANT
+    else:
+        assert got == {**WANT, "vex_many": ROUNDS}
 
 
 def test_funclatency_times_each_function(many, mode):

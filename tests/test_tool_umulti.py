@@ -40,7 +40,8 @@ def _traced(many: str, tool: str, *args: str, ready: str, us: int = 0) -> ToolRu
     c = subprocess.Popen([many, str(ROUNDS), str(us), "30"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE)
     try:
-        t = ToolRun(tool, *args, "-p", str(c.pid), ready=ready)
+        # the emulated guests compile the tool's object first: minutes, cold
+        t = ToolRun(tool, *args, "-p", str(c.pid), ready=ready, timeout=600)
         c.stdin.write(b"go\n")
         c.stdin.close()
         assert c.stdout.readline() == b"done\n"      # its rounds are over

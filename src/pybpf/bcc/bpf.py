@@ -361,6 +361,11 @@ class BPF(AttachMixin, NetAttachMixin, StaticsMixin, FuncsMixin, StreamsMixin):
                 p.expected_attach_type = info.expected_attach_type
             if attach_type is not None and attach_type >= 0:
                 p.expected_attach_type = attach_type
+        elif attach_type is not None and attach_type >= 0:
+            # a kprobe-family function loaded again for another link type (uprobe_multi)
+            if prog_type is not None:
+                p.type = int(prog_type)
+            p.expected_attach_type = attach_type
         obj = load(spec, maps=self._obj.maps)
         self._objects.append(obj)
         return Function(self, name, obj.programs[name])

@@ -114,12 +114,15 @@ class AttachMethods:
         return self._own(uprobe.attach(self, binary, func, offset=offset, retprobe=retprobe,
                                        pid=pid, cookie=cookie))
 
-    def attach_uprobe_multi(self, binary: str, funcs, *, pid: int = -1,
-                            retprobe: bool = False):
-        """On many functions of ``binary`` (a glob or a list) in one uprobe_multi link."""
+    def attach_uprobe_multi(self, binary: str, funcs=None, *, offsets=None, pid: int = -1,
+                            retprobe: bool = False, cookies=None, session: bool = False):
+        """On many functions of ``binary`` (a glob or a list), or file ``offsets``, in one
+        uprobe_multi link (6.6+); ``cookies[i]``: place i's bpf_get_attach_cookie()."""
         self._expect("attach_uprobe_multi")
-        from . import uprobe
-        return self._own(uprobe.attach_multi(self, binary, funcs, pid=pid, retprobe=retprobe))
+        from . import uprobe_multi
+        return self._own(uprobe_multi.attach(self, binary, funcs, offsets=offsets, pid=pid,
+                                             retprobe=retprobe, cookies=cookies,
+                                             session=session))
 
     def attach_usdt(self, binary: str, provider: str, name: str, *, pid: int = -1,
                     usdt_cookie: int = 0):

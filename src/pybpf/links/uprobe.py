@@ -3,13 +3,9 @@ binary, by symbol or file offset; one probe per perf event, or many in one uprob
 
 from __future__ import annotations
 
-import ctypes
-
 from .. import errors
-from .._sys import attr
-from .._sys.uapi import AttachType
 from .libpath import resolve_path
-from .base import Link, link_create, perf_event_link
+from .base import Link, perf_event_link
 from .perf_event import TracefsProbe, open_probe_pmu, pmu_type
 
 TYPE_CHECKING = False
@@ -17,8 +13,6 @@ if TYPE_CHECKING:            # annotations only: typing costs the uprobe tools' 
     from typing import Sequence
 
 __all__ = ["attach", "attach_multi", "resolve"]
-
-F_UPROBE_MULTI_RETURN = 1        # BPF_F_UPROBE_MULTI_RETURN
 
 
 def resolve(path: str, symbol: str | None = None, offset: int = 0) -> tuple[str, int]:
@@ -90,55 +84,8 @@ def attach_multi(prog, path: str, symbols: str | Sequence[str] | None = None, *,
                  offsets: Sequence[int] | None = None, retprobe: bool = False, pid: int = -1,
                  cookies: Sequence[int] | None = None,
                  ref_ctr_offsets: Sequence[int] | None = None) -> Link:
-    """Attach ``prog`` to many places of one binary in one uprobe_multi link (6.6+).
-
-    ``symbols`` is a glob (``"pt_*"``) or a list of names; or give file ``offsets``.
-    The program must be loaded with expected_attach_type TRACE_UPROBE_MULTI.
-    """
-    from . import symbols as _symbols      # ELF symbol tables: only for a glob or names
-    real = resolve_path(path)
-    if symbols is not None:
-        import fnmatch
-        table = _symbols.elf_symbols(real)
-        if isinstance(symbols, str):
-            names = sorted(n for n, s in table.items()
-                           if s.type == _symbols.STT_FUNC and fnmatch.fnmatchcase(n, symbols))
-            if not names:
-                raise errors.NotFoundError(2, "uprobe_multi",
-                                           f"no function matches {symbols!r} in {real}")
-        else:
-            names = list(symbols)
-        offs = [_symbols.symbol_offset(real, n, symbols=table) for n in names]
-    elif offsets:
-        offs = list(offsets)
-    else:
-        raise ValueError("give symbols or offsets")
-    n = len(offs)
-    for seq, what in ((cookies, "cookies"), (ref_ctr_offsets, "ref_ctr_offsets")):
-        if seq is not None and len(seq) != n:
-            raise ValueError(f"{what} has {len(seq)} entries for {n} probes")
-    path_buf = ctypes.create_string_buffer(real.encode())
-    off_arr = (ctypes.c_uint64 * n)(*offs)
-    cookie_arr = (ctypes.c_uint64 * n)(*cookies) if cookies else None
-    ref_arr = (ctypes.c_uint64 * n)(*ref_ctr_offsets) if ref_ctr_offsets else None
-    um = attr._LinkTarget._UprobeMulti(
-        path=ctypes.addressof(path_buf), offsets=ctypes.addressof(off_arr),
-        ref_ctr_offsets=ctypes.addressof(ref_arr) if ref_arr else 0,
-        cookies=ctypes.addressof(cookie_arr) if cookie_arr else 0, cnt=n,
-        flags=F_UPROBE_MULTI_RETURN if retprobe else 0, pid=max(pid, 0))
-    target = f"{real}: {n} probes" + (f" pid {pid}" if pid >= 0 else "")
-    # the return flag lives in the uprobe_multi tail; link_create.flags must stay 0
-    try:
-        fd = link_create(prog.fileno(), 0, AttachType.TRACE_UPROBE_MULTI,
-                         what=f"uprobe_multi {target}", feature="uprobe.multi",
-                         uprobe_multi=um)
-    except errors.KernelError as e:
-        # kernels before 6.6 do not know the attach type and say only EINVAL
-        if e.errno == 22 and not isinstance(e, errors.NotSupportedError):
-            from ..features import Features
-            if not Features().has_uprobe_multi():
-                raise errors.NotSupportedError("uprobe.multi", "BPF_LINK_CREATE does not "
-                                               "take uprobe_multi links (needs 6.6+)",
-                                               e.errno, e.op) from None
-        raise
-    return Link(fd, kind="uretprobe_multi" if retprobe else "uprobe_multi", target=target)
+    """Attach ``prog`` to many places of one binary in one uprobe_multi link (6.6+): see
+    :func:`pybpf.links.uprobe_multi.attach`."""
+    from . import uprobe_multi
+    return uprobe_multi.attach(prog, path, symbols, offsets=offsets, retprobe=retprobe,
+                               pid=pid, cookies=cookies, ref_ctr_offsets=ref_ctr_offsets)

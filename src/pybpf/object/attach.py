@@ -48,10 +48,11 @@ def needs_arguments(pspec) -> str | None:
     if family in ("tracing", "lsm"):
         return None
     if t is None or (family == "tracepoint" and not (t.category and t.name)) or \
-            (family in ("uprobe", "usdt") and not t.path) or \
+            (family in ("uprobe", "usdt", "uprobe_multi") and not t.path) or \
             (family == "usdt" and not (t.provider and t.name)) or \
             (family == "uprobe" and not (t.name or t.offset)) or \
-            (family in ("kprobe", "ksyscall", "kprobe_multi", "raw_tp") and not t.name):
+            (family in ("kprobe", "ksyscall", "kprobe_multi", "raw_tp", "uprobe_multi")
+             and not t.name):
         return _BY_FAMILY.get(family, "a pybpf.links call")
     return None
 
@@ -101,6 +102,14 @@ def auto_attach(prog, pspec, obj=None):
             return None
         return uprobe.attach(prog, t.path, t.name or None, offset=t.offset,
                              retprobe=t.retprobe)
+    if family == "uprobe_multi":
+        # as libbpf's attach_uprobe_multi: every function of the binary matching the glob,
+        # in one link (uprobe.session: entry and return, 6.13+)
+        from ..links import uprobe_multi
+        if not t.path or not t.name:
+            return None
+        return uprobe_multi.attach(prog, t.path, t.name, retprobe=t.retprobe,
+                                   session=pspec.section.startswith("uprobe.session"))
     if family == "iter":
         # as libbpf: iterators that need no parameter are attached (read them with
         # pybpf.links.iter.read/records); map, sockmap and cgroup iterators need one

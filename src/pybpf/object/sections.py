@@ -331,8 +331,11 @@ def _parse_target(d: SecDef, stem: str, extra: str) -> AttachTarget | None:
         return AttachTarget(name=name, category=cat) if sep and cat and name else None
     if kind in ("raw_tp", "iter", "lsm", "kprobe_multi", "uprobe_multi"):
         if kind == "uprobe_multi":
-            path, sep, func = extra.rpartition(":")
-            return AttachTarget(name=func, path=path, retprobe=ret) if sep else None
+            # as libbpf's sscanf("%m[^:]:%m[^\n]"): the path ends at the first colon
+            path, sep, func = extra.partition(":")
+            func = func.partition("\n")[0]
+            return AttachTarget(name=func, path=path, retprobe=ret) \
+                if path and func else None
         return AttachTarget(name=extra, retprobe=ret)
     if kind == "tracing" or (d.flags & SecFlag.ATTACH_BTF):
         mod, sep, func = extra.partition(":")

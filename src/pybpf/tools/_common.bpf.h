@@ -211,9 +211,12 @@ static const struct hist zero_hist = {};
 
 /* One program per probe family, each running fn(ctx), named fn_uprobe, fn_tracepoint and
  * fn_kprobe: the user-space tools (funccount, stackcount) attach the one a probe spec
- * names (a uprobe or USDT site, a tracepoint, a kprobe where the kernel has them). */
+ * names (a uprobe or USDT site, a tracepoint, a kprobe where the kernel has them).
+ * fn_umulti takes many uprobes in one uprobe_multi link (6.6+): the kernel only links a
+ * program loaded for that attach type, so it is a program of its own. */
 #define PROBE_PROGRAMS(fn)                                                    \
 	SEC("uprobe") int fn##_uprobe(struct pt_regs *ctx) { return fn(ctx); } \
+	SEC("uprobe.multi") int fn##_umulti(struct pt_regs *ctx) { return fn(ctx); } \
 	SEC("tracepoint") int fn##_tracepoint(void *ctx) { return fn(ctx); }  \
 	SEC("kprobe") int fn##_kprobe(struct pt_regs *ctx) { return fn(ctx); }
 

@@ -15,9 +15,47 @@ PROGRAM_SUFFIX = {"uprobe": "uprobe", "usdt": "uprobe", "tracepoint": "tracepoin
                   "kprobe": "kprobe"}
 
 
-def program(fn: str, family: str) -> str:
-    """The name of PROBE_PROGRAMS(fn)'s program for a family."""
-    return f"{fn}_{PROGRAM_SUFFIX[family]}"
+def program(fn: str, family: str, multi: bool = False) -> str:
+    """The name of PROBE_PROGRAMS(fn)'s program for a family (``multi``: the one for
+    uprobe_multi links)."""
+    return f"{fn}_umulti" if multi else f"{fn}_{PROGRAM_SUFFIX[family]}"
+
+
+def use_multi(family: str, probes: list) -> bool:
+    """Whether ``probes`` go in uprobe_multi links: several user functions or USDT
+    sites, on a kernel that has them (6.6+).  Each uprobe's perf event costs a
+    close the kernel makes wait (hundreds of them: seconds at exit); one link per
+    binary attaches and detaches them all at once."""
+    if family not in ("uprobe", "usdt") or len(probes) < 2:
+        return False
+    from ..links import uprobe_multi
+    return uprobe_multi.available()
+
+
+def attach_multi(family: str, prog, probes: list, pid: int, retprobe: bool = False,
+                 only=None) -> tuple[list, dict]:
+    """Attach ``prog`` (loaded for uprobe_multi) to the probes (or the indexes in
+    ``only``), each with its index as the cookie, one link per binary: (links, {index:
+    the kernel's error for a place it refused}), as attach() per probe would give."""
+    from ..links import uprobe_multi
+    by_path: dict[str, list[int]] = {}
+    for i in (range(len(probes)) if only is None else only):
+        by_path.setdefault(probes[i][1][0], []).append(i)
+    links: list = []
+    refused: dict = {}
+    try:
+        for path, idx in by_path.items():
+            hows = [probes[i][1] for i in idx]
+            done = uprobe_multi.attach_offsets(
+                prog, path, [h[1] for h in hows], retprobe=retprobe, pid=pid, cookies=idx,
+                ref_ctr_offsets=[h[2] for h in hows] if family == "usdt" else None)
+            links += done.links
+            refused.update((idx[j], e) for j, e in done.refused.items())
+    except BaseException:
+        for link in links:
+            link.close()
+        raise
+    return links, dict(sorted(refused.items()))
 
 
 def matcher(pattern: str, regexp: bool):

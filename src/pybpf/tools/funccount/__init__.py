@@ -38,13 +38,21 @@ def parser():
 def run(args, out):
     from ... import errors
     family, probes = _probes.resolve_present(args.pattern, args.regexp, MAX_PROBES)
-    prog_name = _probes.program("count", family)
+    multi = _probes.use_multi(family, probes)
+    prog_name = _probes.program("count", family, multi)
     _args.interval_count(args)
     with _args.Filters(args) as f, _run.load("funccount", f, programs=[prog_name],
                                              attach=False) as obj:
         prog = obj.programs[prog_name]
         attached = 0
-        for i, (name, how) in enumerate(probes):
+        if multi:
+            links, refused = _probes.attach_multi(family, prog, probes, args.pid or -1)
+            obj.links.extend(links)
+            attached = len(probes) - len(refused)
+            for i, e in refused.items():
+                if args.debug:
+                    print(f"funccount: skipping {probes[i][0]}: {e}", file=sys.stderr)
+        for i, (name, how) in enumerate(probes if not multi else ()):
             try:
                 obj.links.append(_probes.attach(family, prog, how, i, args.pid or -1))
                 attached += 1

@@ -62,8 +62,9 @@ def run(args, out):
     consts = {"per_function": args.function, "unit_div": div}
     if args.level:
         consts["max_level"] = args.level
+    multi = _probes.use_multi(family, probes)
     progs = ["kfunc_entry", "kfunc_return"] if family == "kprobe" else \
-        ["func_entry", "func_return"]
+        ["func_entry_multi", "func_return_multi"] if multi else ["func_entry", "func_return"]
     if args.verbose and not args.ebpf:
         import sys
         from .._ebpf import render_tool
@@ -74,7 +75,21 @@ def run(args, out):
                                              attach=False) as obj:
         pid = args.pid or -1
         attached, failed = 0, []
-        for i, (name, how) in enumerate(probes):
+        if multi:
+            # entries first, then returns at the places the entries took
+            entry_prog, return_prog = obj.programs[progs[0]], obj.programs[progs[1]]
+            links, refused = _probes.attach_multi(family, entry_prog, probes, pid)
+            obj.links.extend(links)
+            failed = [(probes[i][0], e) for i, e in refused.items()]
+            took = [i for i in range(len(probes)) if i not in refused]
+            if took:
+                links, refused = _probes.attach_multi(family, return_prog, probes, pid,
+                                                      retprobe=True, only=took)
+                obj.links.extend(links)
+                if refused:
+                    raise next(iter(refused.values()))
+            attached = len(took)
+        for i, (name, how) in enumerate(probes if not multi else ()):
             # a pattern matching several functions times those that can be probed, as
             # funccount counts them: x86 uprobes refuse some first instructions (libc's
             # AVX str*/mem* variants: ENOTSUPP, 524)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* funclatency: time from a function's entry to its return, as in-kernel histograms:
  * user functions by uprobe + uretprobe, kernel functions by kprobe + kretprobe (where
- * the kernel has them), each probe's index as its cookie. */
+ * the kernel has them), each probe's index as its cookie; many user functions in two
+ * uprobe_multi links where the kernel has them. */
 #include "vmlinux.h"
 #include "../_common.bpf.h"
 #include "funclatency.h"
@@ -82,6 +83,19 @@ int func_entry(struct pt_regs *ctx)
 
 SEC("uretprobe")
 int func_return(struct pt_regs *ctx)
+{
+	return leave(ctx);
+}
+
+/* many functions: each half in one uprobe_multi link (6.6+) */
+SEC("uprobe.multi")
+int func_entry_multi(struct pt_regs *ctx)
+{
+	return enter();
+}
+
+SEC("uretprobe.multi")
+int func_return_multi(struct pt_regs *ctx)
 {
 	return leave(ctx);
 }

@@ -50,7 +50,8 @@ def parser():
 
 def run(args, out):
     family, probes = _probes.resolve_present(args.pattern, args.regexp)
-    prog_name = _probes.program("count", family)
+    multi = _probes.use_multi(family, probes)
+    prog_name = _probes.program("count", family, multi)
     _args.interval_count(args)
     # -p counts per process, as -P does (bcc: its folded lines then start with the comm)
     per_process = args.perpid or bool(args.pid)
@@ -63,7 +64,12 @@ def run(args, out):
     with _args.Filters(args) as f, _run.load("stackcount", f, consts, programs=[prog_name],
                                              attach=False) as obj:
         prog = obj.programs[prog_name]
-        for i, (name, how) in enumerate(probes):
+        if multi:
+            links, refused = _probes.attach_multi(family, prog, probes, args.pid or -1)
+            obj.links.extend(links)
+            if refused:             # as one perf event per probe: the first refusal ends it
+                raise next(iter(refused.values()))
+        for i, (name, how) in enumerate(probes if not multi else ()):
             obj.links.append(_probes.attach(family, prog, how, i, args.pid or -1))
         counts = obj.maps["counts"]
 

@@ -53,7 +53,7 @@ def _traced(many: str, tool: str, *args: str, ready: str, us: int = 0) -> ToolRu
     return t
 
 
-@pytest.mark.every_kernel       # 5.10 and 6.1 guests: no uprobe_multi, the per-probe path
+@pytest.mark.old_kernels        # 5.10 and 6.1 guests: no uprobe_multi, the per-probe path
 def test_funccount_counts_each_function(many, mode):
     t = _traced(many, "funccount", "--json", "-D", f"{many}:*many*", ready="Tracing 1")
     (rec,) = t.json()

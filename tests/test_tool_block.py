@@ -228,11 +228,9 @@ def test_biolatency_bcc_j_records(data_file):
     banner, a record per histogram with ts, val_type and bcc's buckets (1 up to the last
     counted, as interval-start/-end/count), "flags" with -F; each line parses as JSON."""
     import json
-    import time
     t = ToolRun("biolatency", "-j", "-F")
-    for _ in range(12):         # no banner to wait for: dd until the tool has surely started
-        _dd(data_file)
-        time.sleep(0.25)
+    t.wait_links(3)             # no banner to wait for: its three block tracepoints
+    _dd(data_file)
     lines = t.stop()
     recs = [json.loads(ln) for ln in lines if ln.strip()]
     assert lines[0] == "" and recs            # no banner: the report's blank line first

@@ -57,12 +57,6 @@ class ToolRun:
         self.wait_until(lambda: any(text in line for line in self.out)
                         or text.encode() in self.err, timeout, trigger, what=repr(text))
 
-    def wait_lines(self, pred, n: int, timeout: float = 60) -> None:
-        """Until ``n`` stdout lines satisfy ``pred(line)``: every event of a workload
-        that may still be running (a busy machine delays it), not a sleep."""
-        self.wait_until(lambda: sum(1 for line in self.out if pred(line)) >= n, timeout,
-                        what=f"{n} lines of {getattr(pred, '__name__', 'pred')}")
-
     def wait_until(self, cond, timeout: float = 60, trigger=None, what: str = "") -> None:
         """Until ``cond()`` (on what has been read so far) holds, calling ``trigger()``
         between looks; an AssertionError with the output's tail when it never does."""

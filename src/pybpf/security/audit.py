@@ -303,7 +303,13 @@ def run(args, out: _common.Output) -> int:
                 printer.header()
                 while True:
                     for rec in rb.poll(250):
-                        _show(printer, rec)
+                        # consumed once yielded: a Stop is held until it is shown
+                        # (tools/_run.stream)
+                        _common._stop_gate[0] += 1
+                        try:
+                            _show(printer, rec)
+                        finally:
+                            _common._stop_gate_leave()
                     out.flush()
                     losses.check()
                     reloader.check()

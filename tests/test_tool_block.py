@@ -125,20 +125,29 @@ def test_biosnoop_pattern_sequential_and_random(data_file):
     back = subprocess.Popen([sys.executable, "-c", _BACKWARDS, data_file])
     assert back.wait() == 0
     t.stop()
-    last, want, got = {}, [], []
+    last, want, got, after = {}, [], [], []
+    prev = {}
     for r in t.json():
         exp = "?" if r["disk"] not in last else "S" if last[r["disk"]] == r["sector"] else "R"
         last[r["disk"]] = r["sector"] + r["bytes"] // 512
         if r["bytes"] == BS and r["comm"] in ("dd", "python3", "python"):
             want.append((r["pid"], exp))
             got.append((r["pid"], r["pattern"]))
+            after.append(prev.get(r["disk"]))
+        prev[r["disk"]] = r["pid"]
     assert got == want
     fwd_p = [p for pid, p in got if pid == fwd]
     back_p = [p for pid, p in got if pid == back.pid]
-    assert len(fwd_p) == N and len(back_p) == N
-    # the file's blocks lie in order on the disk: dd's reads follow each other
-    assert fwd_p.count("S") >= N - 2, fwd_p
-    assert back_p.count("R") >= N - 1, back_p
+    assert len(fwd_p) == N and len(back_p) == N, (
+        len(fwd_p), len(back_p), t.err,
+        [r for r in t.json() if r["pid"] in (fwd, back.pid) and r["bytes"] != BS])
+    # the file's blocks lie in order on the disk: a dd read right after dd's previous one
+    # on the disk follows it.  (Another process's I/O in between, a busy machine's
+    # writer, makes it R, rightly: the pattern is the disk's.)
+    fwd_s = [p for (pid, p), before in zip(got, after) if pid == before == fwd]
+    back_s = [p for (pid, p), before in zip(got, after) if pid == before == back.pid]
+    assert fwd_s.count("R") <= 2, fwd_s
+    assert back_s.count("S") <= 1, back_s
 
 
 def test_biolatency_per_flags_and_disk(data_file):

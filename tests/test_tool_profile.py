@@ -208,24 +208,31 @@ def test_out_of_range_numbers_are_one_line(argv, code, words):
 def test_profile_pid_list_samples_those_processes_only():
     """bcc's -p takes comma-separated PIDs (and -L TIDs): three spinning children, -p
     naming two of them, --json: samples of those two only, each of them sampled."""
-    import json
     import sys
-    spin = "import time\nt = time.time() + 8\nwhile time.time() < t: sum(range(1000))\n"
+    # spinning past the tool's start on a busy machine; killed afterwards
+    spin = "import time\nt = time.time() + 60\nwhile time.time() < t: sum(range(1000))\n"
     kids = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(3)]
     try:
-        time.sleep(0.3)
         want = [k.pid for k in kids[:2]]
-        r = run_tool("profile", "-p", f"{want[0]},{want[1]}", "-F", "99", "--json", "2")
+        t = ToolRun("profile", "-p", f"{want[0]},{want[1]}", "-F", "99", "--json",
+                    ready="Sampling at")
+        # the CPU each got in a second surely traced (a busy machine's share, not 2 s of
+        # a CPU each): 99 samples per CPU second, half of them at least, less 3 (a
+        # share of 62 ms, 6 expected, once got 3: a count that small varies)
+        cpu0 = [_cpu_ns(p) for p in want]
+        time.sleep(1)
+        cpu1 = [_cpu_ns(p) for p in want]
+        t.stop(settle=0)
     finally:
         for k in kids:
             k.kill()
             k.wait()
-    assert r.returncode == 0, r.stderr
-    assert r.stderr.startswith(f"Sampling at 99 Hertz of PID {want[0]},{want[1]} by")
+    assert t.err.decode().startswith(f"Sampling at 99 Hertz of PID {want[0]},{want[1]} by")
     pids = {}
-    for line in r.stdout.splitlines():
-        rec = json.loads(line)
+    for rec in t.json():
         pids[rec["pid"]] = pids.get(rec["pid"], 0) + rec["count"]
-    assert set(pids) == set(want) and min(pids.values()) >= 20, pids
+    assert set(pids) == set(want), pids
+    for p, a, b in zip(want, cpu0, cpu1):
+        assert pids[p] >= 0.5 * 99 * (b - a) / 1e9 - 3, (pids, cpu0, cpu1)
     bad = run_tool("profile", "-p", "1,abc")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "'abc'" in bad.stderr

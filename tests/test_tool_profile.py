@@ -207,7 +207,7 @@ def test_out_of_range_numbers_are_one_line(argv, code, words):
 
 def test_profile_pid_list_samples_those_processes_only():
     """bcc's -p takes comma-separated PIDs (and -L TIDs): three spinning children, -p
-    naming two of them, --json: samples of those two only, each of them sampled."""
+    naming two of them, --json: samples of those two only, each as much as it ran."""
     import sys
     # spinning past the tool's start on a busy machine; killed afterwards
     spin = "import time\nt = time.time() + 60\nwhile time.time() < t: sum(range(1000))\n"
@@ -231,8 +231,9 @@ def test_profile_pid_list_samples_those_processes_only():
     pids = {}
     for rec in t.json():
         pids[rec["pid"]] = pids.get(rec["pid"], 0) + rec["count"]
-    assert set(pids) == set(want), pids
+    assert pids and set(pids) <= set(want), pids
+    # each sampled as much as it ran (a spinner given 20 ms of a CPU may have no sample)
     for p, a, b in zip(want, cpu0, cpu1):
-        assert pids[p] >= 0.5 * 99 * (b - a) / 1e9 - 3, (pids, cpu0, cpu1)
+        assert pids.get(p, 0) >= 0.5 * 99 * (b - a) / 1e9 - 3, (pids, cpu0, cpu1)
     bad = run_tool("profile", "-p", "1,abc")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "'abc'" in bad.stderr

@@ -315,7 +315,7 @@ def run(args, out: _common.Output) -> int:
                     reloader.check()
             except _common.Stop:
                 pass
-            for rec in rb.consume():
+            for rec in rb.consume(present=True):       # (tools/_run.stream)
                 _show(printer, rec)
             out.flush()
             losses.check(force=True)

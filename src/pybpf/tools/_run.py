@@ -120,7 +120,10 @@ def stream(tool: str, obj, handle, out: _common.Output, header=None,
                     time.sleep(0.002)   # a burst: let it gather so one wake-up takes many
         except _common.Stop:
             pass
-        for rec in rb.consume():
+        # what was written before the stop: a steady producer (a fork loop's capability
+        # checks, each user stack slow to name) kept `capable -U` draining for good after
+        # a ^C on a busy machine (over 30 s)
+        for rec in rb.consume(present=True):
             handle(rec)
         out.flush()
         drops.check(force=True)

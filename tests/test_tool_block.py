@@ -175,7 +175,10 @@ def test_biotop_row_for_dd(data_file):
     # an interval longer than any run: Ctrl-C reports the one interval, so dd's reads all
     # fall in it however slowly a loaded machine runs dd (a 5 s interval once ended
     # between its 19th and 20th read while three guests shared the CPUs)
-    t = ToolRun("biotop", "-C", "--json", "600", "1", ready="Tracing...")
+    # -r: every row.  A busy machine has more than the default 20 processes doing I/O,
+    # each with more than dd's (a writer loop's dd processes, 64 MiB each): dd's row,
+    # rightly, was not among the top 20
+    t = ToolRun("biotop", "-C", "-r", "100000", "--json", "600", "1", ready="Tracing...")
     pid = _dd(data_file)
     t.stop()
     (rec,) = t.json()

@@ -182,7 +182,9 @@ def test_banner_names_threads_stacks_cpu_and_span(tool, argv, banner):
     try:
         pid = str(sleeper.pid)
         t = ToolRun(tool, *[a.replace("{pid}", pid) for a in argv], ready="stack")
-        lines = t.stop(settle=0)
+        # the report at ^C names the stacks of every thread seen: with -u on a busy
+        # machine (a fork loop's thousands of short-lived processes) that took over 30 s
+        lines = t.stop(settle=0, timeout=300)
     finally:
         sleeper.kill()
         sleeper.wait()

@@ -187,7 +187,10 @@ def test_bitehist_histograms_direct_writes_of_a_known_size(tmp_path):
     log2 = re.search(r"^\s+0 -> 1\s+: (\d+)\s", r.out, re.M)
     linear = re.search(r"^\s+0\s+: (\d+)\s", r.out, re.M)
     assert log2 and linear, r.out + r.err
-    assert int(log2.group(1)) >= n and int(linear.group(1)) == int(log2.group(1))
+    # the script prints its two histograms one after the other with its probe still
+    # attached (bcc's alike): I/O of others completing between the two reads is in the
+    # linear one only (a busy machine's writer: 671 after 669), never the other way
+    assert int(log2.group(1)) >= n and int(linear.group(1)) >= int(log2.group(1))
 
 
 def test_stack_buildid_example_names_libc_frames_by_build_id():

@@ -67,6 +67,22 @@ def test_ringbuf_and_perfbuf_deliver_64_byte_records(obj_bytes):
     assert struct.unpack_from("<QQ", got_perf[0][:16]) == (os.getpid(), 0x5EED)
 
 
+def test_ringbuf_drain_of_the_present_ends_while_the_program_writes(obj_bytes):
+    """consume(present=True) yields the records written before the call and none written
+    while it runs (a tool's drain at Ctrl-C, its programs still attached)."""
+    with _loaded(obj_bytes) as obj:
+        obj.attach()
+        with RingBuffer(obj.maps["rb"]) as rb:
+            for _ in range(3):
+                os.getppid()
+            got = 0
+            for _ in rb.consume(present=True):
+                got += 1
+                os.getppid()            # written meanwhile: for the next read
+            assert got == 3
+            assert len(list(rb.consume())) == 3
+
+
 def test_trace_pipe_parses_bpf_printk(obj_bytes):
     with _loaded(obj_bytes) as obj, tracepipe.TracePipe() as tp:
         obj.attach()

@@ -132,11 +132,15 @@ def test_killed_loader_leaves_no_prog_array(objects, tmp_path):
     obj_path = tmp_path / "tailcall.bpf.o"
     obj_path.write_bytes(objects["parsers"])
     ids = []
-    for delay in (0.0, 0.05, 0.3):
+    # killed at once, 50 ms in, and once it has been round the loop twice: a loop's
+    # length is a busy machine's to choose (over 0.3 s here under CI-like load), so the
+    # last waits for the arrays it makes rather than for a time
+    for delay, rounds in ((0.0, 1), (0.05, 1), (0.05, 3)):
         proc = subprocess.Popen([sys.executable, "-c", _KILLED_CHILD, str(obj_path)],
                                 stdout=subprocess.PIPE, text=True)
         try:
-            ids.append(int(proc.stdout.readline()))
+            for _ in range(rounds):
+                ids.append(int(proc.stdout.readline()))
             time.sleep(delay)
         finally:
             os.kill(proc.pid, signal.SIGKILL)

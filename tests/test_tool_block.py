@@ -127,24 +127,29 @@ def test_biosnoop_pattern_sequential_and_random(data_file):
     back = subprocess.Popen([sys.executable, "-c", _BACKWARDS, data_file])
     assert back.wait() == 0
     t.stop()
-    last, want, got = {}, [], []
+    last, want, got, after = {}, [], [], []
+    prev = {}
     for r in t.json():
         exp = "?" if r["disk"] not in last else "S" if last[r["disk"]] == r["sector"] else "R"
         last[r["disk"]] = r["sector"] + r["bytes"] // 512
         if r["bytes"] == BS and r["comm"] in ("dd", "python3", "python"):
             want.append((r["pid"], exp))
             got.append((r["pid"], r["pattern"]))
+            after.append(prev.get(r["disk"]))
+        prev[r["disk"]] = r["pid"]
     assert got == want
     fwd_p = [p for pid, p in got if pid == fwd]
     back_p = [p for pid, p in got if pid == back.pid]
-    assert len(fwd_p) == N and len(back_p) == N
-    # the file's blocks lie in order on the disk: dd's reads follow each other.  got ==
-    # want checked every record; on a disk others use too (the host's, beside a writer
-    # of another test run) their I/O between dd's reads makes those rightly R (6 S of 20
-    # seen), so there only that both kinds show.  A guest's disk is the test's alone.
-    private = os.environ.get("PYBPF_IN_VM") == "1"
-    assert fwd_p.count("S") >= (N - 2 if private else 1), fwd_p
-    assert back_p.count("R") >= N - 1, back_p
+    assert len(fwd_p) == N and len(back_p) == N, (
+        len(fwd_p), len(back_p), t.err,
+        [r for r in t.json() if r["pid"] in (fwd, back.pid) and r["bytes"] != BS])
+    # the file's blocks lie in order on the disk: a dd read right after dd's previous one
+    # on the disk follows it.  (Another process's I/O in between, a busy machine's
+    # writer, makes it R, rightly: the pattern is the disk's.)
+    fwd_s = [p for (pid, p), before in zip(got, after) if pid == before == fwd]
+    back_s = [p for (pid, p), before in zip(got, after) if pid == before == back.pid]
+    assert fwd_s.count("R") <= 2, fwd_s
+    assert back_s.count("S") <= 1, back_s
 
 
 def test_biolatency_per_flags_and_disk(data_file):
@@ -172,7 +177,10 @@ def test_biotop_row_for_dd(data_file):
     # an interval longer than any run: Ctrl-C reports the one interval, so dd's reads all
     # fall in it however slowly a loaded machine runs dd (a 5 s interval once ended
     # between its 19th and 20th read while three guests shared the CPUs)
-    t = ToolRun("biotop", "-C", "--json", "600", "1", ready="Tracing...")
+    # -r: every row.  A busy machine has more than the default 20 processes doing I/O,
+    # each with more than dd's (a writer loop's dd processes, 64 MiB each): dd's row,
+    # rightly, was not among the top 20
+    t = ToolRun("biotop", "-C", "-r", "100000", "--json", "600", "1", ready="Tracing...")
     pid = _dd(data_file)
     t.stop()
     (rec,) = t.json()
@@ -234,11 +242,9 @@ def test_biolatency_bcc_j_records(data_file):
     banner, a record per histogram with ts, val_type and bcc's buckets (1 up to the last
     counted, as interval-start/-end/count), "flags" with -F; each line parses as JSON."""
     import json
-    import time
     t = ToolRun("biolatency", "-j", "-F")
-    for _ in range(12):         # no banner to wait for: dd until the tool has surely started
-        _dd(data_file)
-        time.sleep(0.25)
+    t.wait_links(3)             # no banner to wait for: its three block tracepoints
+    _dd(data_file)
     lines = t.stop()
     recs = [json.loads(ln) for ln in lines if ln.strip()]
     assert lines[0] == "" and recs            # no banner: the report's blank line first

@@ -80,4 +80,6 @@ def test_user_stacks_leave_the_tool_out():
     rows = [ln.split() for ln in lines[1:] if ln[:1].isdigit()]
     assert not [r for r in rows if r[2] == str(t.p.pid)]
     nice = [r for r in rows if r[4] == "23" and r[7] == "deny"]
-    assert len(nice) >= 3 and len(rows) < 2000
+    # (the tool's own checks would be thousands a second: none above.  A busy machine's
+    # fork/exec loop makes thousands of others', rightly shown)
+    assert len(nice) >= 3

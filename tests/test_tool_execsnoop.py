@@ -504,18 +504,24 @@ def test_before_5_12_the_hash_programs_report_every_exec():
     progs = {p.name for p in info.list_objects("prog")}
     assert {"tp_enter_execve", "tp_exit_hash"} <= progs, progs
     tag = f"old{os.getpid()}"
+    ours = set()
     for i in range(20):
-        subprocess.run(["/bin/true", tag, str(i)], check=True)
+        p = subprocess.Popen(["/bin/true", tag, str(i)])
+        assert p.wait() == 0
+        ours.add(p.pid)
     with pytest.raises(FileNotFoundError):
         subprocess.run([f"/no/{tag}"])
     ids = [m.id for m in info.list_objects("map") if m.name == "execs_hash"]
     assert len(ids) == 1
     with Map.from_id(ids[0]) as m:
-        left = list(m.keys())
+        # ours only: on a busy machine others' execs are in flight, and one whose exit
+        # no program saw (killed mid-exec; the program skipped while another ran on its
+        # CPU) stays until its tgid execs again
+        left = {int.from_bytes(k, "little") for k in m.keys()} & (ours | {os.getpid()})
     lines, err = s.stop()
     rows = [r for r in _rows(lines, tag) if r.split()[0] == "true"]
     assert sorted(int(r.split()[-1]) for r in rows) == list(range(20))
     failed = [r for r in lines if f"/no/{tag}" in r]
     assert len(failed) == 1 and failed[0].split()[3] == "-2", lines
-    assert left == []
+    assert left == set()
     assert "lost" not in err

@@ -103,6 +103,26 @@ def _session(port_holder: list) -> tuple[int, int]:
     return cport, port
 
 
+def _recs(t: ToolRun) -> list[dict]:
+    """The JSON records a tool printed so far (its last line may be partial)."""
+    import json
+    out = []
+    for line in t.out:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+def _closed(t: ToolRun, cport: int, port: int) -> bool:
+    """Whether tcpstates showed the session's client socket and its listener closed."""
+    recs = _recs(t)
+    return any(r["lport"] == cport and r["rport"] == port and r["newstate"] == "CLOSE"
+               for r in recs) and any(r["lport"] == port and r["oldstate"] == "LISTEN"
+                                      and r["newstate"] == "CLOSE" for r in recs)
+
+
 def test_tcpstates_client_transitions(tmp_path, monkeypatch):
     """The client socket's changes, in order; -Y sends each change to the journal too
     (a datagram socket of the test's own standing in for journald's)."""
@@ -127,7 +147,9 @@ def test_tcpstates_client_transitions(tmp_path, monkeypatch):
         t = ToolRun("tcpstates", "-Y", "--json")
         t.wait_for('"newstate":"LISTEN"', trigger=lambda: _session(ports))
         cport, port = _session(ports)
-        time.sleep(0.2)
+        # the last changes (the client's TIME_WAIT, the listener's close) may come from
+        # a softirq that a busy machine leaves to ksoftirqd: wait for them
+        t.wait_until(lambda: _closed(t, cport, port), timeout=20, what="the session's end")
         t.stop()
     finally:
         done.set()
@@ -165,7 +187,10 @@ def test_tcplife_bytes_and_owner():
     t = ToolRun("tcplife", "-p", str(os.getpid()), "--json")
     t.wait_for('"tx_bytes"', trigger=lambda: _session(ports))
     cport, port = _session(ports)
-    time.sleep(0.2)
+    # both ends' records (each at its socket's close, which may come from a softirq that
+    # a busy machine leaves to ksoftirqd)
+    t.wait_until(lambda: {(r["lport"], r["rport"]) for r in _recs(t)} >= {
+        (cport, port), (port, cport)}, timeout=20, what="both ends' records")
     t.stop()
     (client,) = [r for r in t.json() if r["lport"] == cport and r["rport"] == port]
     assert client["pid"] == os.getpid() and client["comm"].startswith("python")

@@ -173,14 +173,15 @@ def test_trace_uprobe_and_uretprobe_arguments_and_results():
 def test_trace_user_stack_of_each_call():
     from tests.cbuild import build
     sleeper = build("tool_sleep")       # main -> sleep_marker(1 ms), 3 times, then lingers
-    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 3 1 30"], stdin=subprocess.PIPE)
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 3 1 30"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE)
     try:
         t = ToolRun("trace", "--json", "-U", "-p", str(c.pid),
                     f'p:{sleeper}:sleep_marker "ms=%ld", arg1', ready="Tracing 1 probes")
         c.stdin.write(b"go\n")
         c.stdin.flush()
-        t.wait_for("ms=1", timeout=20)
-        t.stop(settle=0.5)
+        assert c.stdout.readline() == b"done\n"     # its 3 calls made; it lingers
+        t.stop(settle=0)
     finally:
         c.kill()
         c.wait()
@@ -421,14 +422,15 @@ def test_trace_addresses_in_the_user_stack_of_a_live_process():
     from pybpf.syms.elfsyms import ElfSymbols
     from tests.cbuild import build
     sleeper = build("tool_sleep")
-    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 2 1 30"], stdin=subprocess.PIPE)
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 2 1 30"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE)
     try:
         t = ToolRun("trace", "--json", "-U", "-a", "-p", str(c.pid),
                     f'p:{sleeper}:sleep_marker "ms=%ld", arg1', ready="Tracing 1 probes")
         c.stdin.write(b"go\n")
         c.stdin.flush()
-        t.wait_for("ms=1", timeout=20)
-        t.stop(settle=0.5)
+        assert c.stdout.readline() == b"done\n"     # its 2 calls made; it lingers
+        t.stop(settle=0)
         with open(f"/proc/{c.pid}/maps") as f:
             maps = [ln.split() for ln in f if ln.rstrip().endswith(sleeper)]
     finally:

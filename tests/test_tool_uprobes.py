@@ -84,13 +84,14 @@ def test_stackcount_user_stack_of_a_function():
     from tests.cbuild import build
     sleeper = build("tool_sleep")       # main -> sleep_marker, 5 times
     # five calls, then it lingers: its stacks are named while it lives
-    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 5 1 30"], stdin=subprocess.PIPE)
+    c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 5 1 30"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE)
     t = ToolRun("stackcount", "-P", "-U", "-f", "-p", str(c.pid), f"{sleeper}:sleep_marker",
                 ready="Tracing 1 functions for")
     c.stdin.write(b"go\n")
     c.stdin.flush()
-    time.sleep(0.5)
-    lines = t.stop()
+    assert c.stdout.readline() == b"done\n"         # its 5 calls made; it lingers
+    lines = t.stop(settle=0)
     c.kill()
     c.wait()
     rows = [ln.rsplit(" ", 1) for ln in lines if ln.startswith("tool_sleep;")]
@@ -116,13 +117,13 @@ def test_stackcount_pid_counts_per_process_as_bcc():
     outs = []
     for form in ("-f", "-U"):
         c = subprocess.Popen(["sh", "-c", f"read x; exec {sleeper} 6 1 30"],
-                             stdin=subprocess.PIPE)
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         t = ToolRun("stackcount", form, "-U", "-p", str(c.pid), f"{sleeper}:sleep_marker",
                     ready="Tracing 1 functions for")
         c.stdin.write(b"go\n")
         c.stdin.flush()
-        time.sleep(0.5)
-        outs.append(t.stop())
+        assert c.stdout.readline() == b"done\n"     # its 6 calls made; it lingers
+        outs.append(t.stop(settle=0))
         c.kill()
         c.wait()
     folded, multi = outs

@@ -58,17 +58,42 @@ class ToolRun:
 
     def wait_for(self, text: str, timeout: float = 60, trigger=None) -> None:
         """Until ``text`` shows on stdout or stderr, calling ``trigger()`` between looks."""
+        self.wait_until(lambda: any(text in line for line in self.out)
+                        or text.encode() in self.err, timeout, trigger, what=repr(text))
+
+    def wait_until(self, cond, timeout: float = 60, trigger=None, what: str = "") -> None:
+        """Until ``cond()`` (on what has been read so far) holds, calling ``trigger()``
+        between looks; an AssertionError with the output's tail when it never does."""
         deadline = time.monotonic() + timeout * SLOW
         while time.monotonic() < deadline:
-            if any(text in line for line in self.out) or text.encode() in self.err:
+            if cond():
                 return
             if trigger:
                 trigger()
             if not self._pump(0.05) and self.p.poll() is not None and not any(
                     fd >= 0 for fd in self._buf):
+                if cond():
+                    return
                 break
-        raise AssertionError(f"{text!r} never showed; out={self.out[-5:]} "
+        raise AssertionError(f"{what or cond} never showed; out={self.out[-5:]} "
                              f"err={self.err.decode(errors='replace')[-2000:]}")
+
+    def wait_links(self, n: int, timeout: float = 60) -> None:
+        """Until the tool holds ``n`` BPF links (its hooks attached): for a tool that
+        prints nothing before its first report, so no banner can say it is tracing."""
+        def links() -> int:
+            got = 0
+            try:
+                for fd in os.listdir(f"/proc/{self.p.pid}/fdinfo"):
+                    try:
+                        with open(f"/proc/{self.p.pid}/fdinfo/{fd}") as f:
+                            got += "\nlink_id:" in f.read()
+                    except OSError:
+                        pass
+            except OSError:
+                pass
+            return got
+        self.wait_until(lambda: links() >= n, timeout, what=f"{n} links")
 
     def stop(self, settle: float = 0.3, sig=signal.SIGINT, timeout: float = 20) -> list[str]:
         time.sleep(settle)

@@ -58,8 +58,10 @@ class _Ring:
     def has_data(self) -> bool:
         return self.cons_q[0] < self.prod_q[0]
 
-    def consume(self, limit: int | None = None) -> Iterator[memoryview]:
-        """Yield ready records (zero-copy views valid until the next yield) in order.
+    def consume(self, limit: int | None = None,
+                upto: int | None = None) -> Iterator[memoryview]:
+        """Yield ready records (zero-copy views valid until the next yield) in order;
+        ``upto``: none written past that producer position.
 
         A record counts as consumed once yielded: leaving the loop early does not
         deliver it again.
@@ -71,7 +73,7 @@ class _Ring:
         view = None
         try:
             while True:
-                end = prod[0]
+                end = prod[0] if upto is None else min(prod[0], upto)
                 if pos >= end:
                     return
                 if end - pos > chunk:
@@ -187,10 +189,13 @@ class RingBuffer:
         for ring in self._rings:
             yield from ring.consume()
 
-    def consume(self) -> Iterator[memoryview]:
-        """Yield what is ready now, without waiting."""
-        for ring in self._rings:
-            yield from ring.consume()
+    def consume(self, present: bool = False) -> Iterator[memoryview]:
+        """Yield what is ready now, without waiting.  ``present``: only the records
+        written before the call: a drain at Ctrl-C must end although the programs, still
+        attached, keep writing faster than a slow handler reads."""
+        upto = [r.prod_q[0] if present else None for r in self._rings]
+        for ring, end in zip(self._rings, upto):
+            yield from ring.consume(upto=end)
 
     def read(self, timeout_ms: int = -1, decode=None, limit: int | None = None) -> list:
         """Wait up to ``timeout_ms``, then return every ready record (at most ``limit``)

@@ -303,13 +303,19 @@ def run(args, out: _common.Output) -> int:
                 printer.header()
                 while True:
                     for rec in rb.poll(250):
-                        _show(printer, rec)
+                        # consumed once yielded: a Stop is held until it is shown
+                        # (tools/_run.stream)
+                        _common._stop_gate[0] += 1
+                        try:
+                            _show(printer, rec)
+                        finally:
+                            _common._stop_gate_leave()
                     out.flush()
                     losses.check()
                     reloader.check()
             except _common.Stop:
                 pass
-            for rec in rb.consume():
+            for rec in rb.consume(present=True):       # (tools/_run.stream)
                 _show(printer, rec)
             out.flush()
             losses.check(force=True)

@@ -11,6 +11,7 @@
  * the queue first too). */
 typedef void (*btf_trace_block_rq_issue___rq)(void *, struct request *);
 typedef void (*btf_trace_block_rq_insert___rq)(void *, struct request *);
+typedef void (*btf_trace_block_rq_requeue___rq)(void *, struct request *);
 
 static __always_inline struct request *rq_issued(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -22,6 +23,13 @@ static __always_inline struct request *rq_issued(struct bpf_raw_tracepoint_args 
 static __always_inline struct request *rq_inserted(struct bpf_raw_tracepoint_args *ctx)
 {
 	if (bpf_core_type_matches(btf_trace_block_rq_insert___rq))
+		return (struct request *)ctx->args[0];
+	return (struct request *)ctx->args[1];
+}
+
+static __always_inline struct request *rq_requeued(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (bpf_core_type_matches(btf_trace_block_rq_requeue___rq))
 		return (struct request *)ctx->args[0];
 	return (struct request *)ctx->args[1];
 }

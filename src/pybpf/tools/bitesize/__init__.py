@@ -39,7 +39,7 @@ def run(args, out):
             raise SystemExit(f"error: no disk {args.disk!r} in /sys/block")
         consts["targ_dev"] = dev
     with _args.Filters(args) as f, _run.load("bitesize", f, consts, attach=False) as obj:
-        _run.attach_some(obj, optional=("io_start",))     # block_io_start: 6.5+
+        _run.attach_some(obj, optional=("io_start", "io_begin"))     # block_io_start: 6.5+
         def report():
             hists = {_common.cstr(k): v
                      for k, v in _hist.read(obj.maps["hists"]).items()}

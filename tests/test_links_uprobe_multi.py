@@ -92,7 +92,9 @@ def obj_bytes(many):
 
 
 @pytest.mark.kernel
-@pytest.mark.old_kernels        # before 6.6: one clear error (6.12 has it, as this host)
+# (not in the old guests: its object, compiled there for a path made per run, took
+# 111-187 s of CI's emulated CPU; its pre-6.6 error passed on 6.1 and 5.10 by hand in
+# session 19, and the per-probe fallback runs there through funccount)
 def test_sections_auto_attach_as_libbpf(obj_bytes, many):
     """uprobe.multi/<path>:many_f0? (10 functions, 1..10 calls), uretprobe.multi/...:many_f1?
     (6 functions, 11..16 returns) and the sleepable uprobe.multi.s form, one link each."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,20 @@ def test_cookie_per_place(obj_bytes, many):
             prog.attach_uprobe_multi(many, names, cookies=[1, 2])
 
 
+def _wait_mapped(pid: int, path: str, timeout: float = 30) -> None:
+    """Until ``path`` is in the process's mappings.  Popen returns once exec has closed
+    its close-on-exec pipe, before the kernel maps the ELF's segments; a uprobe on a
+    file no process maps is accepted, and only refused (silently) when it is mapped."""
+    real = os.path.realpath(path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/maps") as f:
+            if real in f.read():
+                return
+        time.sleep(0.005)
+    raise AssertionError(f"{real} never mapped in {pid}")
+
+
 @pytest.mark.kernel
 @pytest.mark.parametrize("hint", [True, False])
 def test_refused_place_is_found_and_the_others_attached(obj_bytes, many, monkeypatch, hint):
@@ -163,6 +178,7 @@ def test_refused_place_is_found_and_the_others_attached(obj_bytes, many, monkeyp
     offs = [funcs[n] for n in names]
     c = subprocess.Popen([many, str(ROUNDS)], stdin=subprocess.PIPE)
     try:
+        _wait_mapped(c.pid, many)
         with pybpf.load(obj_bytes, name="pt_umulti", programs=["by_cookie"]) as obj:
             prog = obj.programs["by_cookie"]
             with pytest.raises(errors.KernelError):

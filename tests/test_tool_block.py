@@ -85,7 +85,9 @@ def test_bitesize_charges_reads_issued_by_others_to_dd(data_file, dd, disk_tmp):
     assert {"low": 64, "high": 127, "count": 3 * N} in h["buckets"], h
 
 
-@pytest.mark.old_kernels      # the request by the btf_trace_ typedef, block_io_start (6.5+)
+# (not in the old guests yet: on 6.1, CI run e3 saw 4 of dd's 20 reads under dd's pid.
+# Before 6.5 there is no block_io_start to replace a stale who-entry; see STATUS,
+# session 19)
 def test_biosnoop_shows_each_read(data_file):
     t = ToolRun("biosnoop", "--json")
     t.wait_for('"comm":"dd"', trigger=lambda: _dd(data_file))

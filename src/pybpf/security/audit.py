@@ -305,11 +305,8 @@ def run(args, out: _common.Output) -> int:
                     for rec in rb.poll(250):
                         # consumed once yielded: a Stop is held until it is shown
                         # (tools/_run.stream)
-                        _common._stop_gate[0] += 1
-                        try:
+                        with _common.hold_stop:
                             _show(printer, rec)
-                        finally:
-                            _common._stop_gate_leave()
                     out.flush()
                     losses.check()
                     reloader.check()

@@ -126,21 +126,17 @@ class Output:
                 hasattr(self.stream, "reconfigure"):
             self.stream.reconfigure(errors="surrogateescape")
 
-    # Each write holds off Stop (see _stop_gate): a signal that interrupted a write stuck on
+    # Each write holds off Stop (see hold_stop): a signal that interrupted a write stuck on
     # a full pipe would raise out of the buffered writer and lose the rows in its buffer.
 
     def header(self, text: str) -> None:
         if not self.json:
-            _stop_gate[0] += 1
-            try:
+            with hold_stop:
                 self.stream.write(text + "\n")
                 self.stream.flush()
-            finally:
-                _stop_gate_leave()
 
     def row(self, text: str, record: dict[str, Any]) -> None:
-        _stop_gate[0] += 1
-        try:
+        with hold_stop:
             if self.json:
                 import json
                 line = json.dumps(record, separators=(",", ":"))
@@ -149,16 +145,11 @@ class Output:
                 self.stream.write(line + "\n")
             else:
                 self.stream.write(text + "\n")
-        finally:
-            _stop_gate_leave()
 
     def flush(self) -> None:
         # a closed pipe raises BrokenPipeError, which run_main turns into a quiet exit
-        _stop_gate[0] += 1
-        try:
+        with hold_stop:
             self.stream.flush()
-        finally:
-            _stop_gate_leave()
 
 
 class Stop(KeyboardInterrupt):
@@ -242,6 +233,24 @@ def _stop_gate_leave() -> None:
     if not _stop_gate[0] and _stop_gate[1] is not None:
         signum, _stop_gate[1] = _stop_gate[1], None
         raise Stop(signum)
+
+
+class _HoldStop:
+    """``with hold_stop:`` holds a SIGINT/SIGTERM that arrives inside the block and raises
+    its :class:`Stop` when the block ends (at once for a second signal).  For work that must
+    not be cut in half: an output write, or showing a record already taken off a ring
+    buffer (it is consumed once yielded; a Stop in the middle would lose it)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        _stop_gate[0] += 1
+
+    def __exit__(self, *exc) -> None:
+        _stop_gate_leave()
+
+
+hold_stop = _HoldStop()
 
 
 def stop_on_signals(old: dict | None = None) -> dict:

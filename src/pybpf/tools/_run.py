@@ -95,7 +95,7 @@ def stream(tool: str, obj, handle, out: _common.Output, header=None,
     collector_on(collect=True)      # a tool that loaded its own way (compiled, say)
     drops = _common.DropReporter(tool, obj.maps["drops"], programs=obj.programs.values())
     end = time.monotonic() + duration if duration else None
-    gate = _common._stop_gate
+    hold = _common.hold_stop
     with RingBuffer(obj.maps[ring]) as rb:
         try:
             if header:
@@ -107,11 +107,8 @@ def stream(tool: str, obj, handle, out: _common.Output, header=None,
                     # (its user stack being named, on a busy machine) lost it, and the
                     # drain below never saw it (trace: 18 of 20 runs lost their last
                     # event).  Held until the record is shown, then raised.
-                    gate[0] += 1
-                    try:
+                    with hold:
                         handle(rec)
-                    finally:
-                        _common._stop_gate_leave()
                     n += 1
                 out.flush()
                 drops.check()
@@ -235,8 +232,5 @@ def attach_some(obj, optional=(), also=None) -> None:
 def whole(report) -> None:
     """Print one report whole: a signal arriving meanwhile is held until it is done, as
     tools/_common.Output holds one during a write (a report writes many lines)."""
-    _common._stop_gate[0] += 1
-    try:
+    with _common.hold_stop:
         report()
-    finally:
-        _common._stop_gate_leave()

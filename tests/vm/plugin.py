@@ -22,6 +22,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -249,6 +250,8 @@ class _Guest:
             stdout=open(os.path.join(self.scratch, "console.txt"), "ab"),
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PATH=path), cwd=REPO,
+            # its own process group: stop() kills vng and the qemu it runs together
+            start_new_session=True,
             # qemu and its vCPU threads inherit it: the host tests come first
             preexec_fn=lambda: os.nice(VM_NICE) if BESIDE else None)
         self.wall = time.time()         # qemu starts: the boot is timed from here
@@ -406,7 +409,11 @@ class _Guest:
         """Kill the guest (no boot again) and wait for it."""
         self.stopping = True
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+            # vng is a Python wrapper: killing it alone would leave qemu running
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
         if self._watcher is not None:
             self._watcher.join()
 
@@ -463,6 +470,16 @@ class VMItem(pytest.Item):
 
 def pytest_configure(config):
     config._pybpf_guests = []
+    if not IN_VM and config.getoption("--kernel-matrix") and \
+            signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        # a SIGTERM (CI's timeout, a killed job) ends the run as ^C does, so
+        # pytest_sessionfinish kills the guests: by default pytest dies at once and
+        # leaves them running
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def wants_disk(items) -> bool:
@@ -553,15 +570,27 @@ def _summary(terminalreporter, g) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    for g in getattr(session.config, "_pybpf_guests", []):
-        if session.config.option.collectonly:
+    guests = getattr(session.config, "_pybpf_guests", [])
+    try:
+        for g in guests:
+            if session.config.option.collectonly:
+                g.cleanup()
+                continue
+            if exitstatus == pytest.ExitCode.INTERRUPTED:
+                _stop(g)
+            g.wait()
+            if REQUIRE and (ABSENT & g.absent):
+                session.exitstatus = 1
             g.cleanup()
-            continue
-        if exitstatus == pytest.ExitCode.INTERRUPTED:
-            g.stopping = True           # ^C: no guest boots now (a chained one waits)
-            if g.proc is not None:
-                g.stop()                # nor waiting for one already booted
-        g.wait()
-        if REQUIRE and (ABSENT & g.absent):
-            session.exitstatus = 1
-        g.cleanup()
+    except KeyboardInterrupt:
+        # ^C or SIGTERM while waiting for a guest: none is left running
+        for g in guests:
+            _stop(g)
+            g.cleanup()
+        raise
+
+
+def _stop(g: "_Guest") -> None:
+    g.stopping = True           # no guest boots now (a chained one waits)
+    if g.proc is not None:
+        g.stop()                # nor waiting for one already booted

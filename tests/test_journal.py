@@ -38,7 +38,7 @@ def test_a_burst_past_the_queue_waits_for_room_and_a_stalled_journal_counts(tmp_
     """A unix datagram queue holds net.unix.max_dgram_qlen (10) entries: a burst of 50 to
     a reader that drains late is delivered whole (bcc's sd_journal_send blocks too); a
     reader that never drains costs one SEND_TIMEOUT, then each entry is counted as lost
-    at once until one goes through again."""
+    at once for STALL seconds."""
     import socket
     import threading
     import time
@@ -65,6 +65,33 @@ def test_a_burst_past_the_queue_waits_for_room_and_a_stalled_journal_counts(tmp_
         assert j.failed == results.count(False) >= 30 - 11   # 10 queued, 1 over (the kernel)
         # one wait of SEND_TIMEOUT in vain, then no more waiting while it stays full
         assert time.monotonic() - t0 < 2 * _journal.SEND_TIMEOUT and j.stalled
-        s.recv(100)                                          # room again: a send waits again
-        assert j.send({"MESSAGE": "y"}) and not j.stalled
+        s.recv(100)                                          # room again: taken
+        assert j.send({"MESSAGE": "y"})
+        j._stall_end = 0.0                                   # the STALL window is over:
+        assert not j.send({"MESSAGE": "z"}) and j.stalled    # a send waits again, in vain
+        assert j.failed == results.count(False) + 1
     s.close()
+
+
+def test_a_journal_that_takes_an_entry_now_and_then_costs_one_wait_per_stall(tmp_path,
+                                                                             monkeypatch):
+    """A full queue that frees one slot between sends (a slow journald): a wait in vain
+    starts a STALL window without waits, so 40 sends cost at most one SEND_TIMEOUT per
+    window, not one per lost entry."""
+    import socket
+    import time
+    monkeypatch.setattr(_journal, "STALL", 10.0)
+    path = str(tmp_path / "j")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.setblocking(False)
+    with _journal.Journal(path) as j:
+        while j.send({"MESSAGE": "fill"}):      # up to the queue's length, one wait
+            pass
+        t0 = time.monotonic()
+        for i in range(40):
+            s.recv(100)                         # one slot free ...
+            assert j.send({"MESSAGE": str(i)})  # ... taken at once
+            assert not j.send({"MESSAGE": "over"})      # full again: lost, no wait
+        assert time.monotonic() - t0 < _journal.SEND_TIMEOUT
+        assert j.failed == 41 and j.stalled

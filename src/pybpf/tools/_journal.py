@@ -10,6 +10,7 @@ import struct
 
 SOCKET = "/run/systemd/journal/socket"
 SEND_TIMEOUT = 0.2   # seconds one entry may wait for room in journald's queue
+STALL = 1.0          # seconds without waiting after a wait in vain
 
 
 def encode(fields: dict) -> bytes:
@@ -35,6 +36,7 @@ class Journal:
         self.path = path or os.environ.get("PYBPF_JOURNAL_SOCKET") or SOCKET
         self.failed = 0
         self.stalled = False
+        self._stall_end = 0.0
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         self.sock.settimeout(SEND_TIMEOUT)
         try:
@@ -46,22 +48,26 @@ class Journal:
                                     f"{e.strerror or e}") from None
 
     def send(self, fields: dict) -> bool:
+        import time
+        if self.stalled and time.monotonic() >= self._stall_end:
+            self.stalled = False
+            self.sock.settimeout(SEND_TIMEOUT)      # worth waiting for room again
         try:
             # sd_journal_send (bcc's -Y) blocks while journald's queue is full; a unix
             # datagram queue holds only net.unix.max_dgram_qlen (10) entries, so a burst
             # fills it at once.  Wait as long as SEND_TIMEOUT for room, no longer: a
-            # stalled journald must not stall the event loop: after one wait in vain, no
-            # more waits (the socket's timeout is 0) until an entry goes through again.
+            # stalled journald must not stall the event loop.  After one wait in vain,
+            # none for STALL seconds (the socket's timeout is 0): a journald that takes an
+            # entry now and then would otherwise cost SEND_TIMEOUT per entry (over 30 s
+            # to drain after a Ctrl-C once).
             self.sock.send(encode(fields))
-            if self.stalled:
-                self.stalled = False
-                self.sock.settimeout(SEND_TIMEOUT)
             return True
         except OSError:
             # journald gone, or its queue still full: the entry is lost, and counted
             self.failed += 1
             if not self.stalled:
                 self.stalled = True
+                self._stall_end = time.monotonic() + STALL
                 self.sock.settimeout(0.0)
             return False
 

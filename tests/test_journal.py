@@ -59,7 +59,6 @@ def test_a_burst_past_the_queue_waits_for_room_and_a_stalled_journal_counts(tmp_
         reader.join()
         assert all(sent) and j.failed == 0
         assert got == [f"MESSAGE={i}\n".encode() for i in range(50)]
-        import time
         t0 = time.monotonic()
         results = [j.send({"MESSAGE": "x"}) for _ in range(30)]   # nobody reads now
         assert j.failed == results.count(False) >= 30 - 11   # 10 queued, 1 over (the kernel)

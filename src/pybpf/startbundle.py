@@ -248,12 +248,27 @@ def _cached_bundle(command: str):
 
 
 class Session:
-    """What :func:`install` did for one command: its finder (or None) and the modules
-    imported before it, for :func:`record`."""
+    """What :func:`install` did for one command: its finder (or None), the modules
+    imported before it and, once the tool is ready (:func:`ready`), those imported by
+    then, for :func:`record`."""
 
     def __init__(self, command: str, finder: BundleFinder | None, stamp: str | None):
         self.command, self.finder, self.stamp = command, finder, stamp
         self.before = set(sys.modules)
+        self.ready: set | None = None
+
+
+_session: list = []            # the command's session (one per process: one entry point)
+
+
+def ready() -> None:
+    """The tool is ready (attached, its header out): what it imported so far is its
+    start, which is what the bundle is for.  Modules a run imports later (exit reports,
+    --json, writing this bundle) are left to the normal import system: a checkout's
+    bundle is read whole at every start to check its seal, and holding them doubled it
+    (sigsnoop: 861 KB, 60 modules)."""
+    if _session and _session[-1].ready is None:
+        _session[-1].ready = set(sys.modules)
 
 
 def install(argv: list[str]) -> Session | None:
@@ -274,7 +289,9 @@ def install(argv: list[str]) -> Session | None:
         data, index, fd, *base = found
         finder = BundleFinder(data, index, sizes_only=bool(stamp), fd=fd, base=sum(base))
         sys.meta_path.insert(0, finder)
-    return Session(command, finder, stamp)
+    session = Session(command, finder, stamp)
+    _session[:] = [session]
+    return session
 
 
 def record(session: Session | None) -> bool:
@@ -300,14 +317,17 @@ def record(session: Session | None) -> bool:
 
 def _imported(session: Session) -> list | None:
     """The modules to bundle, or None when the bundle fits this run: it served every
-    package module the run imported, and what it holds beyond them (a cold start's load
-    path, say) is less than half the bytes of what it served."""
+    package module the run imported until it was ready (the whole run if it never was),
+    and what it holds beyond them (a cold start's load path, say) is less than half the
+    bytes of what it served of them."""
     finder = session.finder
     index = {} if finder is None else finder._index
-    served = set() if finder is None else finder.served
+    start = session.ready
     used = [n for n, m in list(sys.modules.items())
-            if n not in session.before and (n.startswith(PACKAGE + ".") or _STDLIB_TOO) and
+            if n not in session.before and (start is None or n in start) and
+            (n.startswith(PACKAGE + ".") or _STDLIB_TOO) and
             (getattr(m, "__file__", None) or "").endswith(".py") and _valid_name(n)]
+    served = set() if finder is None else finder.served.intersection(used)
     fresh = [n for n in used if n not in served]
     used_bytes = sum(index[n][4] - index[n][3] for n in served if n in index)
     spare = [n for n in index if n not in served]

@@ -23,6 +23,7 @@ module it lacks) is left to the normal import system, silently.
 
 from __future__ import annotations
 
+import _struct
 import marshal
 import os
 import sys
@@ -40,6 +41,7 @@ _STDLIB_TOO = True          # a checkout's bundle also holds the pure-Python sta
                             # modules its command imported (struct, types, ctypes)
 _HEAD = len(FORMAT) + len(MAGIC_NUMBER) + 4 + 2
 _ENTRY = 2 + 1 + 8 + 8 + 8 + 8      # name length, flags, size, mtime, offset, length
+_FIELDS = _struct.Struct("<BQQQQ")  # an entry after its name (one unpack: ~0.1 ms a start)
 _MAX_NAME = 200
 INDEX_MAX = 1 << 16             # a built bundle's index fits in its first 64 KB
 
@@ -98,11 +100,10 @@ def parse(data, ident: str, std: bool = True, total: int | None = None) -> dict 
         except UnicodeDecodeError:
             return None
         at += 2 + nlen
-        flags = data[at]
+        flags, size, mtime, off, length = _FIELDS.unpack_from(data, at)
         if flags > 1 or not _valid_name(name) or not (std or name.startswith(PACKAGE + ".")):
             return None
-        raw.append((name, flags == 1, _le(data, at + 1, 8), _le(data, at + 9, 8),
-                     _le(data, at + 17, 8), _le(data, at + 25, 8)))
+        raw.append((name, flags == 1, size, mtime, off, length))
         at += _ENTRY - 2
     index = {}
     for name, is_pkg, size, mtime, off, length in raw:

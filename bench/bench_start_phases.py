@@ -39,7 +39,11 @@ def mark(name):
 sys.modules["pybpf.__main__"] = types.ModuleType("pybpf.__main__")   # "the command"
 import _signal
 from pybpf import startbundle
-startbundle.install(sys.argv[1:])
+# the path bin/pybpf runs with (its directory first): the start-up bundle's cache key
+# holds sys.path, so this finds, and at the header records, the bundle a real start uses
+import os.path as _p
+sys.path[0] = _p.join(_p.dirname(_p.dirname(_p.dirname(_p.abspath(startbundle.__file__)))), "bin")
+_session = startbundle.install(sys.argv[1:])
 mark("bundle")
 import pybpf.cli, pybpf.tools._common as C, pybpf.tools._run as R, pybpf.tools._args as A
 tool = __import__("pybpf.tools." + sys.argv[1], fromlist=["x"])
@@ -90,6 +94,7 @@ def header(self, *a, **k):
     mark("to the header")
     import os, json
     os.write(int(os.environ["PHASES_FD"]), json.dumps({"marks": _marks, "calls": calls}).encode())
+    startbundle.record(_session)         # only when the bundle lacked a module
     os._exit(0)
 C.Output.header = header
 sys.exit(pybpf.cli.main(sys.argv[1:]))

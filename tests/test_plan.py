@@ -256,6 +256,28 @@ def test_max_entries_sizes_a_map_on_both_paths_and_the_plan_keeps_the_objects(
 
 
 @pytest.mark.kernel
+def test_map_flags_on_both_paths_and_the_plan_keeps_the_objects(private_cache, obj_bytes):
+    """``map_flags=`` (libbpf's bpf_map__set_map_flags) on the cold load and on a replay,
+    as the kernel reports them; a later load without it gets the object's flags; a
+    misspelt map name is an error, not a map left as it was."""
+    from pybpf.info import map_info
+    mmapable = 1 << 10                          # BPF_F_MMAPABLE: valid for an array
+    for replayed in (False, True):
+        with pybpf.load(obj_bytes, name="pt_plan", map_flags={"pt_plan_count": mmapable},
+                        variables={"target_tgid": os.getpid()}) as obj:
+            assert (obj._plan is not None) == replayed
+            assert map_info(obj.maps["pt_plan_count"].fileno()).flags == mmapable
+            obj.attach()
+            os.getppid()
+            assert _count(obj) == 1
+    with pybpf.load(obj_bytes, name="pt_plan") as obj:
+        assert obj._plan is not None and \
+            map_info(obj.maps["pt_plan_count"].fileno()).flags == 0
+    with pytest.raises(KeyError, match="map_flags: no map 'pt_plan_cnt'"):
+        pybpf.load(obj_bytes, name="pt_plan", map_flags={"pt_plan_cnt": mmapable})
+
+
+@pytest.mark.kernel
 def test_max_entries_names_only_the_objects_maps(private_cache, obj_bytes):
     """A misspelt map name is an error on both paths, not a map left at its size."""
     for _ in range(2):                          # the cold load, then a replay

@@ -249,6 +249,45 @@ def test_the_command_records_what_it_imported(monkeypatch, cache_home):
     os.close(fd)
 
 
+def test_the_bundle_holds_what_the_start_imported_until_the_tool_was_ready(
+        monkeypatch, cache_home):
+    """Modules imported after the tool is ready (exit reports, --json, the bundle's own
+    writing) stay out: the bundle is read whole at every start; a bundle holding such
+    modules, more than half again what the start uses, is written anew without them."""
+    import pybpf.cdecl                             # noqa: F401  (the start's)
+    import pybpf.ctypes_record                     # noqa: F401  (after ready)
+    import pybpf.tools                             # noqa: F401  (record() asks it)
+    monkeypatch.setattr(sb, "_STDLIB_TOO", False)
+    from pybpf import caps
+    monkeypatch.setattr(caps, "can_bpf", lambda mask=None: True)
+    monkeypatch.setattr(sb, "_session", [])
+    session = sb.install(["opensnoop"])
+    assert sb._session == [session] and session.finder is None
+    session.before -= {"pybpf.cdecl", "pybpf.ctypes_record"}
+    sb.ready()
+    session.ready -= {"pybpf.ctypes_record"}       # as if it came after the header
+    sb.ready()                                      # the first call counts
+    assert "pybpf.ctypes_record" not in session.ready
+    assert sb.record(session) is True
+    data, index, fd, base = sb._cached_bundle("opensnoop")
+    assert list(index) == ["pybpf.cdecl"]
+    os.close(fd)
+    # a run that never got ready (an error before the header) bundles all it imported
+    whole = sb.Session("opensnoop", None, None)
+    whole.before -= {"pybpf.cdecl", "pybpf.ctypes_record"}
+    assert sorted(m[0] for m in sb._imported(whole)) == ["pybpf.cdecl",
+                                                          "pybpf.ctypes_record"]
+    # the old bundle served both, the start used one: the other (bigger) is dropped
+    both = sb.pack("", [(n, False, 0, 0, b"x" * size) for n, size in
+                        (("pybpf.cdecl", 10), ("pybpf.ctypes_record", 100))])
+    finder = sb.BundleFinder(both, sb.parse(both, ""))
+    finder.served |= {"pybpf.cdecl", "pybpf.ctypes_record"}
+    later = sb.Session("opensnoop", finder, None)
+    later.before -= {"pybpf.cdecl", "pybpf.ctypes_record"}
+    later.ready = set(sys.modules) - {"pybpf.ctypes_record"}
+    assert [m[0] for m in sb._imported(later)] == ["pybpf.cdecl"]
+
+
 # -- a real start ----------------------------------------------------------------------------
 
 _WRAPPER = """

@@ -155,3 +155,82 @@ def test_exec_traces_the_command_only_until_it_exits(tmp_path):
                      (["--exec"], "--exec without command")):
         r = run_tool("opensnoop", *bad)
         assert r.returncode == 1 and r.stderr == f"pybpf opensnoop: error: {msg}\n"
+
+
+_FIFO_READERS = r"""
+import os, sys, threading
+paths = sys.argv[1:]
+fds = []
+def reader(p):
+    fds.append(os.open(p, os.O_RDONLY))     # blocks until the test opens it for writing
+threads = [threading.Thread(target=reader, args=(p,)) for p in paths]
+for t in threads:
+    t.start()
+print(os.getpid(), flush=True)
+for t in threads:
+    t.join()
+print(len(fds), flush=True)
+"""
+
+
+def _start_table_flags(pid: int) -> int:
+    """The map_flags of the in-flight table (``start``) the tool ``pid`` holds."""
+    from pybpf.info import fd_by_id, held_ids, map_info
+    for map_id in held_ids(pid, "map"):
+        with fd_by_id("map", map_id) as fd:
+            info = map_info(fd.fileno())
+        if info.name == "start":
+            return info.flags
+    raise AssertionError("no start table held")
+
+
+@pytest.mark.old_kernels        # 5.10 (preallocated) and 6.1 (on demand) guests too
+def test_many_opens_in_flight_at_once_are_all_shown(tmp_path):
+    """300 threads blocked inside open() at the same time (FIFOs without a writer): each
+    one's entry waits in the in-flight table (allocated on demand from 6.1, preallocated
+    before: the flags the kernel reports) until the open returns, and every one is shown
+    with its fd."""
+    from pybpf.object.kconfig import kernel_version_code
+    if os.uname().machine != "x86_64":
+        pytest.skip("reads openat's x86_64 syscall number from /proc")
+    n = 300
+    paths = []
+    for i in range(n):
+        p = str(tmp_path / f"fifo-{i:03d}")
+        os.mkfifo(p)
+        paths.append(p)
+    t = ToolRun("opensnoop", "-n", "python", ready="PATH")
+    on_demand = kernel_version_code() >= (6 << 16) + (1 << 8)
+    assert _start_table_flags(t.p.pid) == (1 if on_demand else 0)    # BPF_F_NO_PREALLOC
+    child = subprocess.Popen([sys.executable, "-c", _FIFO_READERS, *paths],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(child.stdout.readline())
+        task = f"/proc/{pid}/task"
+        blocked = 0
+        for _ in range(500):                    # every reader inside openat(2) at once
+            blocked = 0
+            for tid in os.listdir(task):
+                try:
+                    with open(f"{task}/{tid}/syscall") as f:
+                        blocked += f.read().split()[0] == "257"     # __NR_openat (x86_64)
+                except (OSError, IndexError):
+                    pass
+            if blocked == n:
+                break
+            subprocess.run(["sleep", "0.02"])
+        assert blocked == n
+        writers = [os.open(p, os.O_WRONLY | os.O_NONBLOCK) for p in paths]
+        assert int(child.stdout.readline()) == n
+        for fd in writers:
+            os.close(fd)
+        child.wait(30)
+        lines = t.stop()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    rows = [ln.split() for ln in lines if "/fifo-" in ln]
+    readers = [r for r in rows if int(r[0]) == pid]
+    assert sorted(r[-1] for r in readers) == paths
+    assert all(int(r[2]) >= 3 and r[3] == "0" for r in readers)

@@ -381,3 +381,16 @@ def test_cgroup_that_is_not_cgroup_v2_is_one_clear_line(tool, tmp_path):
     r = run_tool(tool, "-c", str(tmp_path))
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert f"cgroup '{tmp_path}': not a cgroup v2 directory" in r.stderr
+
+
+@pytest.mark.parametrize("release, on", [
+    ("5.10.0-46-amd64", False), ("6.0.19", False), ("6.1.0-37-cloud-amd64", True),
+    ("6.12.117+deb12-amd64", True), ("6.18.44-fc-v657", True), ("garbage", False)])
+def test_on_demand_tables_only_where_tracing_programs_allocate_safely(release, on):
+    """In-flight tables lose their preallocation (BPF_F_NO_PREALLOC) only from 6.1, where
+    the BPF memory allocator serves tracing programs; before, the verifier warns (a
+    PREEMPT_RT kernel refuses), and an unparsable release keeps the safe default."""
+    from pybpf.tools._run import on_demand_flags
+    got = on_demand_flags(("start", "counts"), release)
+    assert got == ({"start": 1, "counts": 1} if on else None)
+    assert on_demand_flags((), release) is None

@@ -103,6 +103,7 @@ class _Loader:
         self.st_targets: dict[str, tuple[int, int]] = {}   # callback -> (struct, member)
         self.reused: set[str] = set()       # maps not created here (given, or pinned)
         self.sizes: dict[str, int] = {}     # map -> max_entries the caller chose (load())
+        self.flags: dict[str, int] = {}     # map -> map_flags the caller chose (load())
         # the plan being recorded: None once something unplannable was met
         self.plan: dict | None = {"btf": None, "maps": [], "progs": []} if record else None
 
@@ -169,7 +170,7 @@ class _Loader:
             if os.path.exists(path):
                 mp = Map.from_pin(path)
                 self._own_map(name, mp)
-                self._check_pinned(name, path, m, mp)
+                self._check_pinned(name, path, m, mp, self.flags.get(name))
                 self.reused.add(name)
                 return self._reused_arena(name, mp, m)
         inner_fd = None
@@ -183,7 +184,7 @@ class _Loader:
                 raise
             inner_fd = inner.fileno()
         try:
-            mp = self._create(m, inner_fd, self.sizes.get(name))
+            mp = self._create(m, inner_fd, self.sizes.get(name), self.flags.get(name))
         finally:
             if inner is not None:
                 inner.close()
@@ -218,19 +219,21 @@ class _Loader:
         return mp
 
     @staticmethod
-    def _check_pinned(name: str, path: str, m, mp) -> None:
+    def _check_pinned(name: str, path: str, m, mp, flags: int | None = None) -> None:
         from ..mapcheck import pin_mismatch
         max_entries = m.max_entries
+        flags = m.flags if flags is None else flags
         if m.type == MapType.PERF_EVENT_ARRAY and max_entries == 0:
             from ..maps import possible_cpus
             max_entries = possible_cpus()
-        why = pin_mismatch((m.type, m.key_size, m.value_size, max_entries, m.flags),
+        why = pin_mismatch((m.type, m.key_size, m.value_size, max_entries, flags),
                            (mp.type, mp.key_size, mp.value_size, mp.max_entries, mp.flags))
         if why:
             raise errors.PinnedMapError(f"map {name!r}: the map pinned at {path} has another "
                                         f"shape: {why} (unpin it, or pin elsewhere)")
 
-    def _create(self, m, inner_fd: int | None, size: int | None = None):
+    def _create(self, m, inner_fd: int | None, size: int | None = None,
+                flags: int | None = None):
         from ..maps import Map, MapSpec as KMapSpec
         mtype = m.type
         max_entries = m.max_entries if size is None else size
@@ -243,7 +246,8 @@ class _Loader:
         use_btf = self.obj.btf_fd is not None and mtype not in _NO_BTF_KV and \
             (m.key_type_id or m.value_type_id)
         kspec = KMapSpec(name=m.kernel_name or m.name[:15], type=mtype, key_size=m.key_size,
-                         value_size=m.value_size, max_entries=max_entries, flags=m.flags,
+                         value_size=m.value_size, max_entries=max_entries,
+                         flags=m.flags if flags is None else flags,
                          numa_node=m.numa_node, map_extra=m.map_extra,
                          inner_map_fd=inner_fd or 0,
                          btf_fd=self.obj.btf_fd.fileno() if use_btf else 0,

@@ -30,6 +30,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
          programs: Iterable[str] | None = None, cache_key: str | None = None,
          sections: dict[str, str] | None = None, core_targets=None,
          max_entries: dict[str, int] | None = None,
+         map_flags: dict[str, int] | None = None,
          autocreate: dict[str, bool] | None = None, includes=(), cflags=()) -> "Object":
     """Load an object (a spec, ELF bytes, a ``.bpf.o`` path, or a ``.bpf.c`` path, which is
     compiled through pybpf's cache) and return the loaded :class:`Object`.
@@ -60,6 +61,9 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     ``max_entries`` creates the named maps with another size (libbpf's
     bpf_map__set_max_entries): a tool gives 1 to a map its options leave unused, as a hash
     map is preallocated whole at creation; the load plan keeps the object's sizes.
+    ``map_flags`` creates the named maps with these flags instead of the object's
+    (libbpf's bpf_map__set_map_flags): say, ``BPF_F_NO_PREALLOC`` for a hash map whose
+    entries need not all be allocated at every start; the plan keeps the object's flags.
     ``autocreate`` (map -> False) leaves maps uncreated (libbpf's
     bpf_map__set_autocreate): say, a map of a type the kernel lacks that only programs
     left out use.
@@ -98,11 +102,11 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         p = plan.read(key)
         if p is not None:
             obj = _replay(p, fetch or data, name, maps or {}, pin_root, variables or {},
-                          max_entries or {})
+                          max_entries or {}, map_flags or {})
             if obj is not None:
                 log.debug("object %r: loaded from its plan (%d maps, %d programs)", name,
                           len(obj.maps), len(obj.programs))
-                return _sized(obj, max_entries)
+                return _sized(obj, max_entries, map_flags)
             log.debug("object %r: plan replay failed; taking the full path", name)
         else:
             log.debug("object %r: no load plan yet; full load", name)
@@ -134,6 +138,7 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
     loader = FullLoader(obj, maps or {}, pin_root, log_level, kernel_btf,
                         record=key is not None, core_targets=core_targets or ())
     loader.sizes = dict(max_entries or {})
+    loader.flags = dict(map_flags or {})
     try:
         loader.set_globals(variables or {})
         loader.run(spec)
@@ -144,21 +149,23 @@ def load(source, *, maps: dict[str, Any] | None = None, pin_root: str | None = N
         from .planrecord import write
         write(key, loader.plan)
         log.debug("object %r: load plan recorded", name)
-    return _sized(obj, max_entries)
+    return _sized(obj, max_entries, map_flags)
 
 
-def _sized(obj: "Object", sizes: dict[str, int] | None) -> "Object":
-    """``obj``, once every map ``max_entries=`` named is one of its own (a misspelt name
-    would otherwise leave the map at the object's size without a word)."""
-    unknown = sorted(set(sizes or ()) - set(obj.maps))
-    if unknown:
-        obj.close()
-        raise KeyError(f"max_entries: no map {unknown[0]!r}; known: {sorted(obj.maps)}")
+def _sized(obj: "Object", sizes: dict[str, int] | None,
+           flags: dict[str, int] | None = None) -> "Object":
+    """``obj``, once every map ``max_entries=`` and ``map_flags=`` name is one of its own
+    (a misspelt name would otherwise leave the map as the object has it without a word)."""
+    for what, names in (("max_entries", sizes), ("map_flags", flags)):
+        unknown = sorted(set(names or ()) - set(obj.maps))
+        if unknown:
+            obj.close()
+            raise KeyError(f"{what}: no map {unknown[0]!r}; known: {sorted(obj.maps)}")
     return obj
 
 
 def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables,
-            sizes) -> "Object | None":
+            sizes, flags) -> "Object | None":
     """The object loaded from plan ``p``; None when replaying failed (the caller then takes
     the full path, whose errors say more)."""
     try:
@@ -166,7 +173,7 @@ def _replay(p: dict, data: bytes, name: str, reuse, pin_root, variables,
     except (KeyError, TypeError, ValueError):
         return None                             # a plan of another shape: not ours to use
     loader = _Loader(obj, reuse, pin_root, 0, None)
-    loader.sizes = sizes
+    loader.sizes, loader.flags = sizes, flags
     try:
         loader.set_globals(variables)
     except BaseException:

@@ -130,6 +130,8 @@ class Output:
     # a full pipe would raise out of the buffered writer and lose the rows in its buffer.
 
     def header(self, text: str) -> None:
+        from ..startbundle import ready
+        ready()                 # attached: the start is over (what its bundle holds)
         if not self.json:
             with hold_stop:
                 self.stream.write(text + "\n")

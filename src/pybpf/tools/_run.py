@@ -52,13 +52,15 @@ def _main(tool: str, build_parser, run, argv) -> int:
 
 
 def load(tool: str, filters: _args.Filters, consts: dict | None = None,
-         programs=None, attach=True, sizes: dict | None = None):
+         programs=None, attach=True, sizes: dict | None = None, on_demand=()):
     """The tool's object, loaded with the filters' constants and maps, attached (all
     programs, or the names in ``attach``).  ``sizes``: map -> max_entries, 1 for a map
-    the options leave unused (a hash or stack map is preallocated whole at every start)."""
+    the options leave unused (a hash or stack map is preallocated whole at every start).
+    ``on_demand``: hash maps whose entries are allocated as they are used, where the
+    kernel does that safely in tracing programs (:func:`on_demand_flags`)."""
     obj = None
     try:
-        obj = _load(tool, filters, consts, programs, attach, sizes)
+        obj = _load(tool, filters, consts, programs, attach, sizes, on_demand)
         return obj
     finally:
         # loaded: from here on the tool runs.  A load that parsed and linked the object
@@ -66,7 +68,23 @@ def load(tool: str, filters: _args.Filters, consts: dict | None = None,
         collector_on(collect=obj is None or getattr(obj, "_spec", None) is not None)
 
 
-def _load(tool, filters, consts, programs, attach, sizes):
+# BPF_F_NO_PREALLOC; 6.1's BPF memory allocator made it safe in tracing programs
+NO_PREALLOC, ALLOC_SAFE_SINCE = 1, (6 << 16) + (1 << 8)
+
+
+def on_demand_flags(names, release: str | None = None) -> dict | None:
+    """map_flags making the hash maps ``names`` allocate entries as used, or None where
+    that is unsafe.  A preallocated hash map allocates all its entries at creation: a
+    10240-entry in-flight table costs ~0.3 ms of every start.  Before 6.1 a tracing
+    program's allocation could recurse into the allocator (the verifier warns, a
+    PREEMPT_RT kernel refuses), so there the tables stay preallocated."""
+    from ..object.kconfig import kernel_version_code
+    if not names or kernel_version_code(release) < ALLOC_SAFE_SINCE:
+        return None
+    return dict.fromkeys(names, NO_PREALLOC)
+
+
+def _load(tool, filters, consts, programs, attach, sizes, on_demand=()):
     variables = dict(filters.consts)
     variables.update(consts or {})
     if filters.ebpf:
@@ -76,7 +94,8 @@ def _load(tool, filters, consts, programs, attach, sizes):
     _common.require_privileges()
     read, identity = _common.tool_source(tool)
     obj = pybpf.load(read if identity is not None else read(), name=tool, variables=variables, maps=filters.maps,
-                     cache_key=identity, programs=programs, max_entries=sizes)
+                     cache_key=identity, programs=programs, max_entries=sizes,
+                     map_flags=on_demand_flags(on_demand))
     try:
         filters.apply(obj)
         if attach:

@@ -91,8 +91,8 @@ def run(args, out):
                     pidw, pid, comm, ret, proto, opts, ifindex, port, addr), {})
 
     # the --count table (10240 entries, preallocated) is unused here: one entry
-    with _args.Filters(args) as f, _run.load("bindsnoop", f, consts,
-                                             sizes={"counts": 1}) as obj:
+    with _args.Filters(args) as f, _run.load("bindsnoop", f, consts, sizes={"counts": 1},
+                                             on_demand=("start",)) as obj:
         _run.stream("bindsnoop", obj, handle, out, header)
     return 0
 
@@ -109,7 +109,8 @@ def count(args, out, consts) -> int:
     """--count: binds per local address and port, counted in the kernel and printed at
     the end (bcc's LADDR LPORT BINDS table, most binds first)."""
     once = _Once()
-    with _args.Filters(args) as f, _run.load("bindsnoop", f, consts) as obj:
+    with _args.Filters(args) as f, _run.load("bindsnoop", f, consts,
+                                             on_demand=("start",)) as obj:
         def report():
             rows = []
             for k, v in obj.maps["counts"].items_raw():

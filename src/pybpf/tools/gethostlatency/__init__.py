@@ -46,7 +46,8 @@ def run(args, out):
     from ...links import elfcache
     # the library and its offsets, cached by ld.so.cache's and libc's identities
     libc, table = elfcache.library_offsets(args.libc, FUNCS)
-    with _args.Filters(args) as f, _run.load("gethostlatency", f, attach=False) as obj:
+    with _args.Filters(args) as f, _run.load("gethostlatency", f, attach=False,
+                                             on_demand=("starts",)) as obj:
         pid = args.pid or -1
         for func in FUNCS:
             off = elfcache.symbol_offset(libc, func, table)

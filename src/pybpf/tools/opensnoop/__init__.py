@@ -133,7 +133,9 @@ def run(args, out):
 
     cmd = _args.exec_command(args)      # --exec: its pid is the -p filter
     try:
-        with _args.Filters(args) as f, _run.load("opensnoop", f, consts, attach=False) as obj:
+        # the in-flight table (thread -> open's arguments) allocates as opens begin
+        with _args.Filters(args) as f, _run.load("opensnoop", f, consts, attach=False,
+                                                 on_demand=("start",)) as obj:
             # open() is absent on arm64 and other newer architectures, openat2 before 5.6
             _run.attach_some(obj, optional=("tp_enter_open", "tp_enter_openat2"),
                              also={"tp_exit": EXITS})

@@ -66,8 +66,9 @@ def run(args, out):
                 + "%-7d %-16s %4d %3d" % (pid, comm, fd, err)
                 + (" %-12s" % sysname if args.sysname else "") + " " + path, {})
 
+    # the in-flight table (thread -> stat's arguments) allocates as calls begin
     with _args.Filters(args) as f, _run.load("statsnoop", f, {"failed_only": args.failed},
-                                             attach=False) as obj:
+                                             attach=False, on_demand=("start",)) as obj:
         _run.attach_some(obj, optional=OPTIONAL, also={"exit_stat": EXITS})
         _run.stream("statsnoop", obj, handle, out, header)
     return 0

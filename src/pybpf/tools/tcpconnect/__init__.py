@@ -103,7 +103,7 @@ def run(args, out):
     # the DNS program is loaded only for -d (a cold start of it costs a verification)
     with _args.Filters(args) as f, _run.load(
             "tcpconnect", f, consts, programs=None if dns else CONNECT_PROGRAMS,
-            attach=CONNECT_PROGRAMS) as obj:
+            attach=CONNECT_PROGRAMS, on_demand=("start",)) as obj:
         if dns:
             from ...links import cgroup
             from ..._sys.uapi import AttachType

@@ -8,10 +8,11 @@
  * entry is keyed by the request's address, and the kernel reuses that address for a
  * later request.  An entry whose request never reached block_rq_complete would then be
  * taken for the later request's.  That happens to requests in flight while the tool
- * attaches (issued once rq_issue is attached, completed before rq_complete is).  In CI's
- * 6.1 guest, a dd run during that window left 16 entries, and the next dd's reads at
- * those addresses were charged to it.  Requests merged away in a scheduler leave entries
- * too, as they are freed without completing.
+ * attaches (issued once rq_issue is attached, completed before rq_complete is).  Attached
+ * in two steps around a dd run, the old code charged none of the next dd's 20 reads to
+ * it (6.18 without block_io_start; on 6.1 it failed too), and CI's 6.1 guest, slow to
+ * start the tool, charged 16 of 20 elsewhere.  Requests merged away in a scheduler leave entries too, as they are freed
+ * without completing.
  * So each entry also records the request's start_time_ns (set when the kernel allocates
  * the request: a new value for each request, where iostats or a scheduler need it, as
  * they do by default).  An entry with a different value is an earlier request's. */

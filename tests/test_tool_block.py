@@ -85,9 +85,11 @@ def test_bitesize_charges_reads_issued_by_others_to_dd(data_file, dd, disk_tmp):
     assert {"low": 64, "high": 127, "count": 3 * N} in h["buckets"], h
 
 
-# (not in the old guests yet: on 6.1, CI run e3 saw 4 of dd's 20 reads under dd's pid.
-# Before 6.5 there is no block_io_start to replace a stale who-entry; see STATUS,
-# session 19)
+# In the old guests: the request by the btf_trace_ typedef, and before 6.5 (no
+# block_io_start) the submitter noted at insert or issue.  CI's 6.1 guest charged 16 of
+# dd's 20 reads to another process, most likely through entries left by requests issued
+# while the tool attached (see the two-step test below; rq_born in _blockwho.bpf.h).
+@pytest.mark.old_kernels
 def test_biosnoop_shows_each_read(data_file):
     t = ToolRun("biosnoop", "--json")
     t.wait_for('"comm":"dd"', trigger=lambda: _dd(data_file))
@@ -262,3 +264,57 @@ def test_biolatency_bcc_j_records(data_file):
                           capture_output=True, text=True, timeout=60,
                           env=dict(os.environ, PYTHONPATH=SRC))
     assert both.returncode == 1 and both.stderr.count("\n") == 1 and "exclusive" in both.stderr
+
+
+# A block tool as on a kernel without block_io_start (< 6.5), attached in two steps: the
+# programs that note who submitted a request first, and once told (a line on stdin) the
+# one that sees requests complete.  Requests issued in between leave entries no
+# completion removes, as in a slow guest's start.  argv: the tool's command line.
+_HALF_ATTACHED = """
+import sys
+from pybpf import cli
+from pybpf.tools import _run
+
+def attach_some(obj, optional=(), also=None):
+    obj.attach(["rq_insert", "rq_issue"])
+    print("half attached", file=sys.stderr, flush=True)
+    sys.stdin.readline()
+    obj.attach(["rq_complete"])
+    print("all attached", file=sys.stderr, flush=True)
+
+_run.attach_some = attach_some
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("tool", ["biosnoop", "biotop"])
+def test_requests_issued_while_attaching_leave_no_submitter(data_file, tool):
+    """Before 6.5 the submitter is noted at insert or issue, per request address, and the
+    kernel reuses addresses.  A dd run while only those programs are attached leaves an
+    entry at every address its requests took (more reads than the queue has tags).  The
+    next dd's requests, at the same addresses, are its own.  The code before rq_born
+    charged 0 of 20 to it here, and failed in the 6.1 guest too."""
+    args = ["--json"] if tool == "biosnoop" else ["-C", "-r", "100000", "--json", "600", "1"]
+    t = ToolRun(tool, stdin=subprocess.PIPE,
+                argv=[sys.executable, "-c", _HALF_ATTACHED, tool, *args])
+    t.wait_for("half attached")
+    # one CPU, so one hardware queue's tags, every one of them taken at least once
+    subprocess.run(["taskset", "-c", "0", "dd", f"if={data_file}", "of=/dev/null", "bs=4096",
+                    "count=320", "iflag=direct"], stderr=subprocess.DEVNULL, check=True)
+    t.p.stdin.write(b"\n")
+    t.p.stdin.flush()
+    t.wait_for("all attached")
+    p = subprocess.Popen(["taskset", "-c", "0", "dd", f"if={data_file}", "of=/dev/null",
+                          f"bs={BS}", f"count={N}", "iflag=direct"], stderr=subprocess.DEVNULL)
+    assert p.wait() == 0
+    t.stop()
+    if tool == "biosnoop":
+        recs = t.json()
+        mine = [r for r in recs if r["pid"] == p.pid]
+        others = [(r["pid"], r["comm"]) for r in recs if r["pid"] != p.pid]
+        assert len(mine) == N, (len(mine), others[-40:])
+        assert {r["bytes"] for r in mine} == {BS}
+    else:
+        (rec,) = t.json()
+        rows = [r for r in rec["rows"] if r["pid"] == p.pid]
+        assert [(r["io"], r["kbytes"]) for r in rows] == [(N, N * BS // 1024)], rec["rows"]

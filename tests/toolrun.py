@@ -23,10 +23,12 @@ class ToolRun:
     stderr: interval tools in --json mode print their banner there)."""
 
     def __init__(self, tool: str, *args: str, ready: str | None = None, timeout: float = 60,
-                 stdin=subprocess.DEVNULL):
+                 stdin=subprocess.DEVNULL, argv: list[str] | None = None):
+        """``argv``: the command line in place of ``pybpf tool args`` (a tool run a
+        test's own way)."""
         env = dict(os.environ)
         env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
-        self.p = subprocess.Popen([sys.executable, "-m", "pybpf", tool, *args],
+        self.p = subprocess.Popen(argv or [sys.executable, "-m", "pybpf", tool, *args],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   stdin=stdin, env=env)
         self.out: list[str] = []

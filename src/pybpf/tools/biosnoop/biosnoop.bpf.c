@@ -13,6 +13,7 @@ const volatile __u32 targ_dev = 0;
 const volatile bool targ_pattern = false;   /* -P */
 
 struct stamps {
+	__u64 born;         /* the request's (rq_born): an earlier request's are not its */
 	__u64 insert;
 	__u64 issue;
 	__u64 sector;
@@ -27,14 +28,20 @@ RINGBUF_MAP(events, 1024 * 1024);
 static __always_inline void stamp(struct request *rq, bool issue)
 {
 	struct stamps *s = bpf_map_lookup_elem(&start, &rq), st = {};
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_ns(), born = rq_born(rq);
 
 	if (targ_dev && rq_dev(rq) != targ_dev)
 		return;
 	note_who(rq);
+	if (s && s->born != born)
+		s = NULL;  /* left by an earlier request at this address (see _blockwho.bpf.h) */
 	if (!s) {
-		if (issue && targ_queued)
-			return;    /* inserted before we started: no queue time to report */
+		if (issue && targ_queued) {
+			/* inserted before we started: no queue time to report */
+			bpf_map_delete_elem(&start, &rq);
+			return;
+		}
+		st.born = born;
 		s = &st;
 	}
 	if (issue) {
@@ -72,7 +79,7 @@ int rq_complete(struct bpf_raw_tracepoint_args *ctx)
 	struct who *w;
 	struct event *e;
 
-	if (!s || !s->issue)
+	if (!s || !s->issue || s->born != rq_born(rq))
 		goto out;
 	e = reserve_event(&events, sizeof(*e));
 	if (!e)
@@ -84,7 +91,7 @@ int rq_complete(struct bpf_raw_tracepoint_args *ctx)
 	e->len = ctx->args[2];
 	e->dev = rq_dev(rq);
 	e->flags = rq_flags(rq);
-	w = bpf_map_lookup_elem(&whos, &rq);
+	w = who_of(rq);
 	if (w) {
 		e->pid = w->pid;
 		__builtin_memcpy(e->comm, w->comm, sizeof(e->comm));

@@ -7,7 +7,13 @@
 #include "../_blockwho.bpf.h"
 #include "biotop.h"
 
-HASH_MAP(start, struct request *, __u64, 10240);
+/* issue time, with the request's rq_born: an earlier request's entry is not its */
+struct stamp {
+	__u64 born;
+	__u64 ts;
+};
+
+HASH_MAP(start, struct request *, struct stamp, 10240);
 HASH_MAP(counts, struct io_key, struct io_val, 10240);
 
 SEC("raw_tp/block_rq_insert")
@@ -21,10 +27,10 @@ SEC("raw_tp/block_rq_issue")
 int rq_issue(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct request *rq = rq_issued(ctx);
-	__u64 ts = bpf_ktime_get_ns();
+	struct stamp st = {.born = rq_born(rq), .ts = bpf_ktime_get_ns()};
 
 	note_who(rq);
-	bpf_map_update_elem(&start, &rq, &ts, BPF_ANY);
+	bpf_map_update_elem(&start, &rq, &st, BPF_ANY);
 	return 0;
 }
 
@@ -32,14 +38,14 @@ SEC("raw_tp/block_rq_complete")
 int rq_complete(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct request *rq = (struct request *)ctx->args[0];    /* (rq, error, nr_bytes) */
-	__u64 *ts = bpf_map_lookup_elem(&start, &rq);
+	struct stamp *st = bpf_map_lookup_elem(&start, &rq);
 	struct io_key key = {};
 	struct io_val *v, zero = {};
 	struct who *w;
 
-	if (!ts)
+	if (!st || st->born != rq_born(rq))
 		goto out;
-	w = bpf_map_lookup_elem(&whos, &rq);
+	w = who_of(rq);
 	if (w) {
 		key.pid = w->pid;
 		__builtin_memcpy(key.comm, w->comm, sizeof(key.comm));
@@ -52,7 +58,7 @@ int rq_complete(struct bpf_raw_tracepoint_args *ctx)
 	if (!v)
 		goto out;
 	__sync_fetch_and_add(&v->bytes, (__u32)ctx->args[2]);
-	__sync_fetch_and_add(&v->us, (bpf_ktime_get_ns() - *ts) / 1000);
+	__sync_fetch_and_add(&v->us, (bpf_ktime_get_ns() - st->ts) / 1000);
 	__sync_fetch_and_add(&v->io, 1);
 out:
 	bpf_map_delete_elem(&start, &rq);

@@ -20,24 +20,27 @@ const volatile bool filter_comm = false;
 const volatile __u32 targ_dev = 0;
 
 HASH_MAP(hists, struct comm_key, struct hist, 10240);
-/* requests handed back by the driver, counted at their first issue: their next is skipped */
-HASH_MAP(requeued, struct request *, __u8, 10240);
+/* requests handed back by the driver, counted at their first issue: their next is
+ * skipped.  The value is the request's rq_born: a mark left by an earlier request at the
+ * same address (one never issued again) is not this one's. */
+HASH_MAP(requeued, struct request *, __u64, 10240);
 
 SEC("raw_tp/block_rq_requeue")
 int rq_requeue(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct request *rq = rq_requeued(ctx);
-	__u8 one = 1;
+	__u64 born = rq_born(rq);
 
 	/* only a started one was issued (a driver may hand one back before starting it:
 	 * SCSI's busy host); the kernel marks it idle after this tracepoint */
 	if (BPF_CORE_READ(rq, state) == MQ_RQ_IDLE)
 		return 0;
-	bpf_map_update_elem(&requeued, &rq, &one, BPF_ANY);
+	bpf_map_update_elem(&requeued, &rq, &born, BPF_ANY);
 	return 0;
 }
 
-/* a new request (6.5+): whatever a request at this address before it left is not its */
+/* a new request (6.5+): whatever a request at this address before it left is not its
+ * (rq_born tells them apart too, where the kernel stamps requests) */
 SEC("raw_tp/block_io_start")
 int io_begin(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -60,16 +63,24 @@ int rq_issue(struct bpf_raw_tracepoint_args *ctx)
 	struct request *rq = rq_issued(ctx);
 	struct comm_key key = {};
 	struct who *w;
+	__u64 *mark, born = rq_born(rq);
 	int i;
 
 	/* a re-issue: counted at the first (its entry in whos, if any, is a re-insert's) */
-	if (bpf_map_delete_elem(&requeued, &rq) == 0)
-		goto out;
+	mark = bpf_map_lookup_elem(&requeued, &rq);
+	if (mark) {
+		bool again = *mark == born;
+
+		bpf_map_delete_elem(&requeued, &rq);
+		if (again)
+			goto out;
+	}
 	if (targ_dev && rq_dev(rq) != targ_dev)
 		goto out;
 	/* the submitter noted at block_io_start (6.5+) or insert; a request issued straight
-	 * from its submitter's context (no scheduler, < 6.5) has neither: current is it */
-	w = bpf_map_lookup_elem(&whos, &rq);
+	 * from its submitter's context (no scheduler, < 6.5) has neither: current is it.
+	 * An entry an earlier request left at this address is not this one's */
+	w = who_of(rq);
 	if (w)
 		__builtin_memcpy(key.comm, w->comm, sizeof(key.comm));
 	else

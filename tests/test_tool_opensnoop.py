@@ -186,14 +186,15 @@ def _start_table_flags(pid: int) -> int:
 
 @pytest.mark.old_kernels        # 5.10 (preallocated) and 6.1 (on demand) guests too
 def test_many_opens_in_flight_at_once_are_all_shown(tmp_path):
-    """300 threads blocked inside open() at the same time (FIFOs without a writer): each
+    """300 threads (64 in a guest) blocked inside open() at once (FIFOs, no writer): each
     one's entry waits in the in-flight table (allocated on demand from 6.1, preallocated
     before: the flags the kernel reports) until the open returns, and every one is shown
     with its fd."""
     from pybpf.object.kconfig import kernel_version_code
     if os.uname().machine != "x86_64":
         pytest.skip("reads openat's x86_64 syscall number from /proc")
-    n = 300
+    # 64 in the guests: each thread's start and /proc scan is emulated there (300: 33-39 s)
+    n = 64 if os.environ.get("PYBPF_IN_VM") else 300
     paths = []
     for i in range(n):
         p = str(tmp_path / f"fifo-{i:03d}")

@@ -209,6 +209,9 @@ class _Guest:
         # for the "ready" file only before its first look at them
         self.seed = tempfile.mkdtemp(prefix="pybpf-vmseed-")
         self.prebuilt = prebuilt = tempfile.mkdtemp(prefix="pybpf-vmobj-")
+        # the environment as the run began: the prep's thread must not see what a host
+        # test sets meanwhile (monkeypatch: a private XDG_CACHE_HOME, ...)
+        self._env = dict(os.environ)
         cbuilt = os.path.join(self.seed, "cbuild")     # the tests' C workloads (_cbuild)
         os.mkdir(cbuilt, 0o700)
         env_line = (f"PYBPF_IN_VM=1 PYBPF_REQUIRE_KERNEL={os.environ.get('PYBPF_REQUIRE_KERNEL', '')} "
@@ -330,7 +333,10 @@ class _Guest:
                                 recursive=True)
                       + glob.glob(os.path.join(REPO, "examples", "*", "*.bpf.c")))
         try:
-            n = prebuilt.build(self.prebuilt, srcs)
+            from pybpf.cache import Cache
+            base = self._env.get("XDG_CACHE_HOME") or os.path.join(
+                os.path.expanduser("~"), ".cache")
+            n = prebuilt.build(self.prebuilt, srcs, cache=Cache(os.path.join(base, "pybpf")))
         except Exception as e:          # an empty directory: the guest compiles them itself
             self.prebuild_note += f"; prebuild failed: {e}"
             return None
@@ -344,7 +350,7 @@ class _Guest:
         a host collection of the same tests writes what the guest's pytest imports."""
         import sys
         t = time.monotonic()
-        env = dict(os.environ, PYTHONPYCACHEPREFIX=os.path.join(self.seed, "pycache"),
+        env = dict(self._env, PYTHONPYCACHEPREFIX=os.path.join(self.seed, "pycache"),
                    PYBPF_IN_VM="1", PYTHONPATH=os.path.join(REPO, "src"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "2",
@@ -375,7 +381,7 @@ class _Guest:
         t = time.monotonic()
         r = subprocess.run([sys.executable, "-m", "tests.vm.guestbtf", self.kernel],
                            cwd=REPO, capture_output=True, text=True,
-                           env=dict(os.environ, XDG_CACHE_HOME=os.path.join(self.seed, "cache"),
+                           env=dict(self._env, XDG_CACHE_HOME=os.path.join(self.seed, "cache"),
                                     PYTHONPATH=os.path.join(REPO, "src")))
         self.prebuild_note += (f"; guest vmlinux.h made here in {time.monotonic() - t:.0f} s"
                                if r.returncode == 0 else

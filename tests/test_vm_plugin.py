@@ -142,3 +142,33 @@ def test_the_guest_copies_a_workload_built_on_the_host(tmp_path, monkeypatch):
     monkeypatch.setattr(cbuild, "_built", {})
     cbuild.build("tool_sleep")
     assert len(calls) == 1 and calls[0][0][0] == "cc"
+
+
+def test_stopping_a_guest_ends_its_whole_process_group(tmp_path):
+    """A guest stopped at its time limit: vng's children (virtme-run, qemu) end with it,
+    not only vng (CI run hci3-1: an orphaned qemu ran on for half an hour)."""
+    import subprocess
+    import time
+
+    from tests.vm import plugin
+    pidfile = tmp_path / "grandchild"
+    proc = subprocess.Popen(["sh", "-c", f"sleep 300 & echo $! > {pidfile}; wait"],
+                            start_new_session=True)
+    for _ in range(200):
+        if pidfile.exists() and pidfile.read_text().strip():
+            break
+        time.sleep(0.05)
+    grandchild = int(pidfile.read_text())
+    plugin._kill_group(proc)
+    assert proc.returncode is not None
+    for _ in range(200):
+        try:
+            with open(f"/proc/{grandchild}/stat") as f:
+                if f.read().split(") ", 1)[1][0] == "Z":    # reaped by init soon
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(grandchild, 9)
+        raise AssertionError("the grandchild outlived its group's kill")

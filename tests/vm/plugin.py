@@ -260,6 +260,9 @@ class _Guest:
             stdout=open(os.path.join(self.scratch, "console.txt"), "ab"),
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PATH=path), cwd=REPO,
+            # a process group of its own: stop() ends vng, virtme-run and qemu together
+            # (killing vng alone left qemu running, orphaned, for the rest of the hour)
+            start_new_session=True,
             # qemu and its vCPU threads inherit it: the host tests come first
             preexec_fn=lambda: os.nice(VM_NICE) if BESIDE else None)
         import threading
@@ -465,7 +468,7 @@ class _Guest:
         """Kill the guest (no boot again) and wait for it."""
         self.stopping = True
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+            _kill_group(self.proc)
         if self._watcher is not None:
             self._watcher.join()
 
@@ -473,6 +476,16 @@ class _Guest:
         for d in (self.scratch, self.seed, self.prebuilt):
             if d:
                 shutil.rmtree(d, ignore_errors=True)
+
+
+def _kill_group(proc) -> None:
+    """SIGKILL the process group ``proc`` leads (started with start_new_session)."""
+    import signal
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
 
 
 def _tail(out: str, scratch: str) -> str:

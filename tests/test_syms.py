@@ -38,6 +38,34 @@ def test_kernel_function_and_offset():
         assert s.kernel_address("no_such_function_pybpf") is None
 
 
+def test_a_name_is_looked_up_alike_by_search_and_by_dict(tmp_path, monkeypatch):
+    """address(): the first lookups search the names, later ones use a dict of them all;
+    both give the lowest address of a name (a static function twice, a module's and the
+    kernel's), None for a name that is absent or only a prefix or suffix of one."""
+    from pybpf.syms import kernel
+    fake = tmp_path / "kallsyms"
+    fake.write_text("ffffffff81000100 T first_fn\n"
+                    "ffffffff81000200 t twice\n"
+                    "ffffffff81000300 T vfs_read\n"
+                    "ffffffff81000080 d some_data\n"
+                    "ffffffff81000400 t twice\n"
+                    "ffffffffc0000000 t mod_fn\t[dummy]\n"
+                    "ffffffffc0000100 T vfs_read_iter\t[dummy]\n"
+                    "ffffffffc0000200 t last_fn\t[dummy]\n")
+    names = ["first_fn", "twice", "vfs_read", "vfs_read_iter", "mod_fn", "last_fn",
+             "some_data", "vfs", "read", "fs_read", "", "twice\nvfs_read", "nope"]
+    want = {"first_fn": 0xffffffff81000100, "twice": 0xffffffff81000200,
+            "vfs_read": 0xffffffff81000300, "vfs_read_iter": 0xffffffffc0000100,
+            "mod_fn": 0xffffffffc0000000, "last_fn": 0xffffffffc0000200}
+    searched = KernelSymbols(str(fake), cache=False)
+    assert [searched.address(n) for n in names] == [want.get(n) for n in names]
+    assert searched._by_name is None                    # no dict for a few lookups
+    monkeypatch.setattr(kernel, "_FINDS", 0)
+    by_dict = KernelSymbols(str(fake), cache=False)
+    assert [by_dict.address(n) for n in names] == [want.get(n) for n in names]
+    assert by_dict._by_name is not None
+
+
 @pytest.mark.kernel
 def test_index_is_cached_per_boot_and_damage_is_a_miss(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

@@ -3,6 +3,8 @@ reboot of a guest that died booting, and the cached view of this machine's files
 
 from __future__ import annotations
 
+import os
+
 from tests.vm.plugin import HOST_TAG, cached_view, lane_names, split_lanes, vng_argv
 
 IDS = ["tests/a.py::t1", "tests/a.py::t2", "tests/a.py::t3", "tests/b.py::t1",
@@ -77,3 +79,96 @@ def test_the_guest_gets_the_export_the_view_mounts():
     argv = vng_argv("vng", "/boot/vmlinuz", "/tmp/s", "true")
     (opt,) = [a for a in argv if a.startswith("--qemu-opts=")]
     assert f"mount_tag={HOST_TAG}" in opt and "readonly=on" in opt
+
+
+def test_the_host_prep_says_ready_even_when_it_fails(tmp_path):
+    """The guest waits for "ready" in its scratch dir before it mounts what the host made:
+    _prepare writes it after the three steps, in order, one guest's prep at a time, and
+    also when a step raises (the guest then compiles for itself)."""
+    import threading
+
+    from tests.vm import plugin
+    g = plugin._Guest.__new__(plugin._Guest)
+    g.scratch, g.prep_lock = str(tmp_path), threading.Lock()
+    done = []
+    g._prebuild = lambda: done.append(("prebuild", g.prep_lock.locked()))
+    g._seed_btf = lambda: done.append(("btf", g.prep_lock.locked()))
+    g._precompile = lambda: done.append(("bytecode", (tmp_path / "ready").exists()))
+    g._cbuild = lambda: done.append(("workloads", g.prep_lock.locked()))
+    g._prepare()
+    assert done == [("prebuild", True), ("btf", True), ("bytecode", False),
+                    ("workloads", True)]
+    assert (tmp_path / "ready").exists() and not g.prep_lock.locked()
+    assert g.prep_seconds >= 0
+
+    (tmp_path / "ready").unlink()
+
+    def boom():
+        raise RuntimeError("clang gone")
+    g._prebuild = boom
+    try:
+        g._prepare()
+    except RuntimeError:
+        pass
+    assert (tmp_path / "ready").exists() and not g.prep_lock.locked()
+
+
+def test_the_guest_waits_for_ready_before_its_script():
+    import inspect
+
+    from tests.vm import plugin
+    src = inspect.getsource(plugin._Guest.start)
+    # "booted" first (the boot's time), then the wait, then the script that mounts
+    assert src.index("/booted") < src.index("/ready") < src.index("/run.sh")
+
+
+def test_the_guest_copies_a_workload_built_on_the_host(tmp_path, monkeypatch):
+    """cbuild: every tests/data workload built here under its source's hash; a guest
+    (PYBPF_TEST_CBUILT) copies it to its own temp dir under the plain name instead of
+    compiling; an edited source (another hash) is compiled again."""
+    import filecmp
+
+    from tests import cbuild
+    assert cbuild.build_all(str(tmp_path)) >= 10
+    monkeypatch.setenv(cbuild.ENV, str(tmp_path))
+    monkeypatch.setattr(cbuild, "_built", {})
+    ready = tmp_path / cbuild._keyed("tool_sleep")
+    calls = []
+    monkeypatch.setattr(cbuild.subprocess, "run", lambda *a, **k: calls.append(a))
+    out = cbuild.build("tool_sleep")
+    assert os.path.basename(out) == "tool_sleep" and filecmp.cmp(out, ready, shallow=False)
+    assert os.access(out, os.X_OK) and calls == []
+    monkeypatch.setattr(cbuild, "_keyed", lambda name: name + "-edited")
+    monkeypatch.setattr(cbuild, "_built", {})
+    cbuild.build("tool_sleep")
+    assert len(calls) == 1 and calls[0][0][0] == "cc"
+
+
+def test_stopping_a_guest_ends_its_whole_process_group(tmp_path):
+    """A guest stopped at its time limit: vng's children (virtme-run, qemu) end with it,
+    not only vng (CI run hci3-1: an orphaned qemu ran on for half an hour)."""
+    import subprocess
+    import time
+
+    from tests.vm import plugin
+    pidfile = tmp_path / "grandchild"
+    proc = subprocess.Popen(["sh", "-c", f"sleep 300 & echo $! > {pidfile}; wait"],
+                            start_new_session=True)
+    for _ in range(200):
+        if pidfile.exists() and pidfile.read_text().strip():
+            break
+        time.sleep(0.05)
+    grandchild = int(pidfile.read_text())
+    plugin._kill_group(proc)
+    assert proc.returncode is not None
+    for _ in range(200):
+        try:
+            with open(f"/proc/{grandchild}/stat") as f:
+                if f.read().split(") ", 1)[1][0] == "Z":    # reaped by init soon
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(grandchild, 9)
+        raise AssertionError("the grandchild outlived its group's kill")

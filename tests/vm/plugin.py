@@ -192,6 +192,9 @@ class _Guest:
         self._end = 0.0
         self.after: _Guest | None = None    # boot once that guest is done (old kernels)
         self._chain = None
+        self.prep_lock = None           # shared by the guests: one host prep at a time
+        self.prep_seconds = 0.0
+        self.ended: float | None = None  # monotonic time qemu exited for good
 
     def start(self) -> None:
         self.started = time.monotonic()
@@ -203,15 +206,20 @@ class _Guest:
             return
         # what the host makes for the guest (its BTF header, PCH, bytecode), read-only
         # to the guest through the cached view: the scratch dir holds only what the
-        # guest writes
+        # guest writes.  Made while the guest boots (_prepare, a thread): the guest waits
+        # for the "ready" file only before its first look at them
         self.seed = tempfile.mkdtemp(prefix="pybpf-vmseed-")
-        prebuilt = self._prebuild()
-        self._seed_btf()
-        self._precompile()
+        self.prebuilt = prebuilt = tempfile.mkdtemp(prefix="pybpf-vmobj-")
+        # the environment as the run began: the prep's thread must not see what a host
+        # test sets meanwhile (monkeypatch: a private XDG_CACHE_HOME, ...)
+        self._env = dict(os.environ)
+        cbuilt = os.path.join(self.seed, "cbuild")     # the tests' C workloads (_cbuild)
+        os.mkdir(cbuilt, 0o700)
         env_line = (f"PYBPF_IN_VM=1 PYBPF_REQUIRE_KERNEL={os.environ.get('PYBPF_REQUIRE_KERNEL', '')} "
                     # this checkout's sources (the venv's editable install may be another's)
                     f"PYTHONPATH={REPO}/src "
                     f"{'PYBPF_PREBUILT=' + prebuilt + ' ' if prebuilt else ''}"
+                    f"PYBPF_TEST_CBUILT={cbuilt} "
                     # bytecode made here (_precompile), shared by every guest process
                     f"PYTHONPYCACHEPREFIX={self.seed}/pycache HOME={self.scratch} "
                     f"XDG_CACHE_HOME={self.seed}/cache PYBPF_HOOK_LOG={self.scratch}/absent")
@@ -236,29 +244,56 @@ class _Guest:
         # self.wall tells the boot time apart from the tests' time.  The rest goes through
         # a script: the command lines would overflow --exec's
         with open(os.path.join(self.scratch, "run.sh"), "w") as f:
-            f.write(cached_view([REPO, os.path.join(self.seed, "pycache")]
+            f.write(cached_view([REPO, os.path.join(self.seed, "pycache"), cbuilt]
                                 + ([prebuilt] if prebuilt else []),
                                 os.path.join(self.seed, "cache"))
                     + (disk.guest_mount() if qemu_disk else "")
                     + f"cd {REPO} || exit 1\n"
                     + ("".join(r + " &\n" for r in runs) + "wait\n" if len(runs) > 1
                        else runs[0] + "\n"))
-        cmd = f"touch {self.scratch}/booted; sh {self.scratch}/run.sh"
+        # the scratch dir is virtme's uncached 9p export: a file the host makes there is
+        # seen at the next stat
+        cmd = (f"touch {self.scratch}/booted; while [ ! -e {self.scratch}/ready ]; "
+               f"do sleep 0.5; done; sh {self.scratch}/run.sh")
         path = os.path.dirname(vng) + os.pathsep + os.environ.get("PATH", "")
         self._launch = lambda: subprocess.Popen(
             vng_argv(vng, self.kernel, self.scratch, cmd) + qemu_disk,
             stdout=open(os.path.join(self.scratch, "console.txt"), "ab"),
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PATH=path), cwd=REPO,
-            # its own process group: stop() kills vng and the qemu it runs together
+            # a process group of its own: stop() ends vng, virtme-run and qemu together
+            # (killing vng alone left qemu running, orphaned, for the rest of the hour)
             start_new_session=True,
             # qemu and its vCPU threads inherit it: the host tests come first
             preexec_fn=lambda: os.nice(VM_NICE) if BESIDE else None)
+        import threading
+        prep = threading.Thread(target=self._prepare, daemon=True)
+        prep.start()
         self.wall = time.time()         # qemu starts: the boot is timed from here
         self.proc = self._launch()
-        import threading
         self._watcher = threading.Thread(target=self._reboot_if_unbooted, daemon=True)
         self._watcher.start()
+
+    def _prepare(self) -> None:
+        """The host's share, beside the guest's boot (~45 s under TCG, longer than this):
+        objects, the guest kernel's vmlinux.h and PCH, bytecode; then "ready" in the
+        scratch dir, whatever failed (the guest then makes what is missing itself)."""
+        t = time.monotonic()
+        try:
+            if self.prep_lock is not None:
+                self.prep_lock.acquire()    # guests' preps share the host cache: the
+            try:                            # second finds the first's compiles there
+                self._prebuild()
+                self._seed_btf()
+                self._precompile()
+                self._cbuild()
+            finally:
+                if self.prep_lock is not None:
+                    self.prep_lock.release()
+        finally:
+            self.prep_seconds = time.monotonic() - t
+            with open(os.path.join(self.scratch, "ready"), "w"):
+                pass
 
     def start_after(self, other: "_Guest") -> None:
         """Boot once ``other`` has finished: the old kernels' guests take turns, so at most
@@ -283,6 +318,7 @@ class _Guest:
         while True:
             self.proc.wait()
             if os.path.exists(booted) or self.boots >= BOOT_TRIES or self.stopping:
+                self.ended = time.monotonic()
                 return
             self.boots += 1
             self.wall = time.time()
@@ -293,19 +329,22 @@ class _Guest:
         mostly compile-cache hits after the host tests) into a private directory the
         guest reads (PYBPF_PREBUILT), so its emulated CPU runs no clang for them."""
         import sys
-        sys.path.insert(0, os.path.join(REPO, "src"))
+        if os.path.join(REPO, "src") not in sys.path:
+            sys.path.insert(0, os.path.join(REPO, "src"))
         from pybpf import prebuilt
         t = time.monotonic()
-        self.prebuilt = tempfile.mkdtemp(prefix="pybpf-vmobj-")
         srcs = sorted(glob.glob(os.path.join(REPO, "src", "pybpf", "**", "*.bpf.c"),
                                 recursive=True)
                       + glob.glob(os.path.join(REPO, "examples", "*", "*.bpf.c")))
         try:
-            n = prebuilt.build(self.prebuilt, srcs)
-        except Exception as e:          # the guest then compiles them itself
-            self.prebuild_note = f"prebuild failed: {e}"
+            from pybpf.cache import Cache
+            base = self._env.get("XDG_CACHE_HOME") or os.path.join(
+                os.path.expanduser("~"), ".cache")
+            n = prebuilt.build(self.prebuilt, srcs, cache=Cache(os.path.join(base, "pybpf")))
+        except Exception as e:          # an empty directory: the guest compiles them itself
+            self.prebuild_note += f"; prebuild failed: {e}"
             return None
-        self.prebuild_note = f"{n}/{len(srcs)} objects prebuilt in {time.monotonic() - t:.0f} s"
+        self.prebuild_note += f"; {n}/{len(srcs)} objects prebuilt in {time.monotonic() - t:.0f} s"
         return self.prebuilt
 
     def _precompile(self) -> None:
@@ -315,7 +354,7 @@ class _Guest:
         a host collection of the same tests writes what the guest's pytest imports."""
         import sys
         t = time.monotonic()
-        env = dict(os.environ, PYTHONPYCACHEPREFIX=os.path.join(self.seed, "pycache"),
+        env = dict(self._env, PYTHONPYCACHEPREFIX=os.path.join(self.seed, "pycache"),
                    PYBPF_IN_VM="1", PYTHONPATH=os.path.join(REPO, "src"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "2",
@@ -327,6 +366,18 @@ class _Guest:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.prebuild_note += f"; guest bytecode made here in {time.monotonic() - t:.0f} s"
 
+    def _cbuild(self) -> None:
+        """The tests' C workloads (tests/cbuild.py), built here for the guest: its cc
+        under TCG took ~80 s for one (old guests, tool_many)."""
+        t = time.monotonic()
+        try:
+            from tests import cbuild
+            n = cbuild.build_all(os.path.join(self.seed, "cbuild"))
+        except Exception as e:          # the guest builds them itself
+            self.prebuild_note += f"; test workloads not built here: {e}"
+            return
+        self.prebuild_note += f"; {n} test workloads built here in {time.monotonic() - t:.0f} s"
+
     def _seed_btf(self) -> None:
         """The guest kernel's vmlinux.h and BTF index, made here from its image into the
         guest's cache (tests/vm/guestbtf.py): not generated in pure Python under TCG."""
@@ -334,7 +385,7 @@ class _Guest:
         t = time.monotonic()
         r = subprocess.run([sys.executable, "-m", "tests.vm.guestbtf", self.kernel],
                            cwd=REPO, capture_output=True, text=True,
-                           env=dict(os.environ, XDG_CACHE_HOME=os.path.join(self.seed, "cache"),
+                           env=dict(self._env, XDG_CACHE_HOME=os.path.join(self.seed, "cache"),
                                     PYTHONPATH=os.path.join(REPO, "src")))
         self.prebuild_note += (f"; guest vmlinux.h made here in {time.monotonic() - t:.0f} s"
                                if r.returncode == 0 else
@@ -354,11 +405,20 @@ class _Guest:
         if self._watcher.is_alive():
             self.stop()
             self.error = f"the VM did not finish in {VM_TIMEOUT} s"
-        self.seconds = time.monotonic() - self.started
+        # when qemu ended, not when this wait came (after the host tests: the old
+        # guests' "1018 s" of CI e1 was that)
+        self.seconds = (self.ended or time.monotonic()) - self.started
         try:
             self.boot = os.stat(os.path.join(self.scratch, "booted")).st_mtime - self.wall
         except OSError:
             self.boot = None
+        try:
+            waited = (os.stat(os.path.join(self.scratch, "ready")).st_mtime
+                      - os.stat(os.path.join(self.scratch, "booted")).st_mtime)
+            if waited > 0:
+                self.phases["waited for the host's prep"] = waited
+        except OSError:
+            pass
         try:
             with open(os.path.join(self.scratch, "absent")) as f:
                 self.absent = {ln.strip() for ln in f if ln.strip()}
@@ -409,11 +469,7 @@ class _Guest:
         """Kill the guest (no boot again) and wait for it."""
         self.stopping = True
         if self.proc is not None and self.proc.poll() is None:
-            # vng is a Python wrapper: killing it alone would leave qemu running
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                self.proc.kill()
+            _kill_group(self.proc)
         if self._watcher is not None:
             self._watcher.join()
 
@@ -421,6 +477,15 @@ class _Guest:
         for d in (self.scratch, self.seed, self.prebuilt):
             if d:
                 shutil.rmtree(d, ignore_errors=True)
+
+
+def _kill_group(proc) -> None:
+    """SIGKILL the process group ``proc`` leads (started with start_new_session)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
 
 
 def _tail(out: str, scratch: str) -> str:
@@ -526,7 +591,10 @@ def pytest_runtestloop(session):
     --collect-only, nor where a test failed to collect: pytest runs nothing then)."""
     if not BESIDE or session.config.option.collectonly or session.testsfailed:
         return
+    import threading
+    prep_lock = threading.Lock()
     for g in session.config._pybpf_guests:
+        g.prep_lock = prep_lock
         if g.error:
             continue
         if g.after is not None:
@@ -549,7 +617,9 @@ def _summary(terminalreporter, g) -> None:
                                 + (f" (boot {g.boot:.0f} s)" if g.boot is not None else "")
                                 + (f"; qemu ran {g.boots} times (a guest that died "
                                    f"booting ran again)" if g.boots > 1 else "")
-                                + (f"; {g.prebuild_note}" if g.prebuild_note else ""))
+                                + (f"; host prep {g.prep_seconds:.0f} s beside the boot"
+                                   if g.prep_seconds else "")
+                                + (f"{g.prebuild_note}" if g.prebuild_note else ""))
     if g.phases:
         tests = sum(g.times.values())
         terminalreporter.write_line(

@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
@@ -402,10 +401,13 @@ def test_stand_in_contexts_submit_through_the_real_one():
         forks = [(e.child, b.ksym(e.ip)) for e in seen if e.child]
     rets = [e.ip for e in seen if e.child == 0]
     assert rets == [os.getppid()] * 30
-    assert counts == [30, 4]
+    # another thread of this process may fork meanwhile (the kernel-matrix plugin's
+    # compilers in CI): each fork counted was submitted, and ours are all there
+    assert counts[0] == 30 and counts[1] == len(forks) >= 4
     # (with real kprobes the same holds: ip is inside sched_fork)
     # (per-CPU buffers: events of different CPUs come in CPU order, not time order)
-    assert sorted(forks) == sorted((c, b"sched_fork") for c in children)
+    assert sorted(f for f in forks if f[0] in children) == \
+        sorted((c, b"sched_fork") for c in children)
 
 
 def test_syscall_entry_outside_the_syscall_table(capfd):

@@ -206,8 +206,8 @@ class _Guest:
             return
         # what the host makes for the guest (its BTF header, PCH, bytecode), read-only
         # to the guest through the cached view: the scratch dir holds only what the
-        # guest writes.  Made while the guest boots (_prepare, a thread): the guest waits
-        # for the "ready" file only before its first look at them
+        # guest writes.  Made before the boot (_prepare); the guest still waits for the
+        # "ready" file before its first look at them
         self.seed = tempfile.mkdtemp(prefix="pybpf-vmseed-")
         self.prebuilt = prebuilt = tempfile.mkdtemp(prefix="pybpf-vmobj-")
         # the environment as the run began: the prep's thread must not see what a host
@@ -266,16 +266,18 @@ class _Guest:
             start_new_session=True,
             # qemu and its vCPU threads inherit it: the host tests come first
             preexec_fn=lambda: os.nice(VM_NICE) if BESIDE else None)
+        # the prep runs before the boot, not beside it (session 20's CI: a prep thread
+        # in pytest's process took CPU and the GIL from the host tests, the long pole,
+        # and its compilers' forks showed up in a test that counts this process's forks)
+        self._prepare()
         import threading
-        prep = threading.Thread(target=self._prepare, daemon=True)
-        prep.start()
         self.wall = time.time()         # qemu starts: the boot is timed from here
         self.proc = self._launch()
         self._watcher = threading.Thread(target=self._reboot_if_unbooted, daemon=True)
         self._watcher.start()
 
     def _prepare(self) -> None:
-        """The host's share, beside the guest's boot (~45 s under TCG, longer than this):
+        """The host's share, before the guest's boot:
         objects, the guest kernel's vmlinux.h and PCH, bytecode; then "ready" in the
         scratch dir, whatever failed (the guest then makes what is missing itself)."""
         t = time.monotonic()
@@ -617,7 +619,7 @@ def _summary(terminalreporter, g) -> None:
                                 + (f" (boot {g.boot:.0f} s)" if g.boot is not None else "")
                                 + (f"; qemu ran {g.boots} times (a guest that died "
                                    f"booting ran again)" if g.boots > 1 else "")
-                                + (f"; host prep {g.prep_seconds:.0f} s beside the boot"
+                                + (f"; host prep {g.prep_seconds:.0f} s before the boot"
                                    if g.prep_seconds else "")
                                 + (f"{g.prebuild_note}" if g.prebuild_note else ""))
     if g.phases:
